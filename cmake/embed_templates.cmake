@@ -1,0 +1,21 @@
+# Writes a C++ file holding every template header as a raw string, keyed by its include name
+# (the path below templates/). Run as: cmake -DOUTPUT=... -DROOT=... -DFILES=a;b -P this-file
+set(body "// Generated from templates/ at build time; do not edit.\n#include \"runtime/embedded_templates.hpp\"\n\nnamespace bitjit {\nconst std::vector<EmbeddedHeader>& embedded_templates() {\n  static const std::vector<EmbeddedHeader> headers = {\n")
+list(SORT FILES)
+foreach(path IN LISTS FILES)
+  file(RELATIVE_PATH name "${ROOT}" "${path}")
+  file(READ "${path}" content)
+  # Split long files into several literals: compilers cap a single string literal's length.
+  string(LENGTH "${content}" length)
+  set(chunks "")
+  set(offset 0)
+  while(offset LESS length)
+    string(SUBSTRING "${content}" ${offset} 8000 piece)
+    string(APPEND chunks "R\"bitjit_embed(${piece})bitjit_embed\"\n")
+    math(EXPR offset "${offset} + 8000")
+  endwhile()
+  string(APPEND body "    {\"${name}\", std::string(\n${chunks})},\n")
+endforeach()
+string(APPEND body "  };\n  return headers;\n}\n}  // namespace bitjit\n")
+file(WRITE "${OUTPUT}.tmp" "${body}")
+file(RENAME "${OUTPUT}.tmp" "${OUTPUT}")

@@ -1,0 +1,19 @@
+#pragma once
+// Every environment variable bitjit reads is read here, and listed in docs/environment.md.
+#include <optional>
+#include <string>
+
+namespace bitjit::env {
+
+// BITJIT_LOG_LEVEL: trace, debug, info, warn (default), error, critical, off.
+std::optional<std::string> log_level();
+// BITJIT_DUMP_DIR: when set, every generated source, its flags and its compile log go there.
+std::optional<std::string> dump_dir();
+// BITJIT_CACHE_DIR, else $XDG_CACHE_HOME/bitjit, else $HOME/.cache/bitjit.
+std::string cache_dir();
+// CUDA_HOME / CUDA_PATH: toolkit root, used only to find NVRTC's include directory if needed.
+std::optional<std::string> cuda_home();
+// BITJIT_DEVICE: the CUDA device ordinal bitjit runs on when no context is current (default 0).
+int device_ordinal();
+
+}  // namespace bitjit::env
