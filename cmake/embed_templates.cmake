@@ -1,6 +1,7 @@
 # Writes a C++ file holding every template header as a raw string, keyed by its include name
-# (the path below templates/). Run as: cmake -DOUTPUT=... -DROOT=... -DFILES=a;b -P this-file
+# (the path below templates/). Run as: cmake -DOUTPUT=... -DROOT=... -DFILES=a|b -P this-file
 set(body "// Generated from templates/ at build time; do not edit.\n#include \"runtime/embedded_templates.hpp\"\n\nnamespace bitjit {\nconst std::vector<EmbeddedHeader>& embedded_templates() {\n  static const std::vector<EmbeddedHeader> headers = {\n")
+string(REPLACE "|" ";" FILES "${FILES}")
 list(SORT FILES)
 foreach(path IN LISTS FILES)
   file(RELATIVE_PATH name "${ROOT}" "${path}")

@@ -90,6 +90,11 @@ void check_quantization(const MatmulConfig& config) {
            ": zero points apply to unsigned formats (uint8, uint4, uint2, uint1); signed formats are "
            "already centred");
   }
+  if (config.K % w.elements_per_byte() != 0) {
+    reject("K=" + std::to_string(config.K) + " must be a multiple of " + std::to_string(w.elements_per_byte()) +
+           " for W_dtype=" + in_quotes(w.name) + ", which packs " + std::to_string(w.elements_per_byte()) +
+           " elements per byte along K");
+  }
   if (config.group_size != -1) {
     if (!config.with_scaling) {
       reject("group_size=" + std::to_string(config.group_size) +
@@ -104,11 +109,6 @@ void check_quantization(const MatmulConfig& config) {
              std::to_string(w.elements_per_byte()) + " for W_dtype=" + in_quotes(w.name) +
              " (elements per packed byte), so that no byte spans two groups");
     }
-  }
-  if (config.K % w.elements_per_byte() != 0) {
-    reject("K=" + std::to_string(config.K) + " must be a multiple of " + std::to_string(w.elements_per_byte()) +
-           " for W_dtype=" + in_quotes(w.name) + ", which packs " + std::to_string(w.elements_per_byte()) +
-           " elements per byte along K");
   }
   if (config.with_zeros && config.zeros_mode == ZerosMode::quantized && config.N % w.elements_per_byte() != 0) {
     reject("N=" + std::to_string(config.N) + " must be a multiple of " + std::to_string(w.elements_per_byte()) +

@@ -54,8 +54,8 @@ struct DTypeInfo {
   bool has_role(DTypeRole role) const { return (roles & role) != 0; }
   // The value of stored field q (the raw bits of one element), exactly, as a double.
   double decode(uint32_t q) const;
-  // Number of distinct stored codes (2^bits), for the formats with at most 8 bits.
-  uint32_t code_count() const { return 1u << bits; }
+  // Number of distinct stored codes, 2^bits.
+  uint64_t code_count() const { return uint64_t(1) << bits; }
 };
 
 // All rows, in DType order.

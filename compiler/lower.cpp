@@ -1,0 +1,154 @@
+#include "compiler/lower.hpp"
+
+#include <sstream>
+
+#include "common/error.hpp"
+
+namespace bitjit {
+namespace {
+
+std::string device_format(DType dtype) { return std::string(info(dtype).device_format); }
+
+std::string zeros_mode_constant(const MatmulConfig& config) {
+  if (!config.with_zeros) return "bitjit::Zeros::none";
+  return "bitjit::Zeros::" + std::string(to_string(config.zeros_mode));
+}
+
+std::string boolean(bool value) { return value ? "true" : "false"; }
+
+std::vector<std::pair<std::string, std::string>> bind_formats(const MatmulConfig& config) {
+  const bool integer_accum = config.accum_dtype == DType::int32;
+  return {
+      {"A", device_format(config.A_dtype)},
+      {"W", device_format(config.W_dtype)},
+      {"Scale", device_format(scale_dtype(config))},
+      {"Bias", device_format(bias_dtype(config))},
+      {"Out", device_format(config.out_dtype)},
+      // float16 accumulation is carried out in float32 by this family: never less precise than asked.
+      {"Accum", integer_accum ? "int" : "float"},
+  };
+}
+
+std::vector<PlanConstant> problem_constants(const MatmulConfig& config) {
+  return {
+      {"long long", "N", std::to_string(config.N), "output columns"},
+      {"long long", "K", std::to_string(config.K), "reduction length"},
+      {"long long", "kGroups", std::to_string(group_count(config)),
+       "scale groups along K (group_size " + std::to_string(effective_group_size(config)) + ")"},
+      {"bool", "kScaling", boolean(config.with_scaling), ""},
+      {"bitjit::Zeros", "kZerosMode", zeros_mode_constant(config), ""},
+      {"bool", "kBias", boolean(config.with_bias), ""},
+  };
+}
+
+std::vector<PlanConstant> simt_tiles(const TileSchedule& s) {
+  return {
+      {"int", "kThreads", std::to_string(s.threads), std::to_string(s.threads / 32) + " warps, each owning whole columns"},
+      {"int", "kBlockM", std::to_string(s.block_m), "rows of C per block: W is read once per kBlockM rows"},
+      {"int", "kBlockN", std::to_string(s.block_n), "columns of C per block"},
+      {"int", "kLoadBytes", std::to_string(s.vector_bytes), "bytes of packed W per lane per load"},
+  };
+}
+
+std::vector<PlanStage> simt_stages(const MatmulConfig& config, const TileSchedule& s) {
+  const DTypeInfo& w = info(config.W_dtype);
+  std::vector<PlanStage> stages = {
+      {"load W", std::to_string(s.vector_bytes) + "-byte loads per lane, lanes strided along K (" +
+                     std::to_string(s.vector_bytes * 8 / w.bits) + " " + std::string(w.name) + " codes each)"},
+      {"dequant", config.with_scaling ? "per element: decode, then scale" +
+                                            std::string(config.with_zeros ? " and zero point (" +
+                                                                                std::string(to_string(config.zeros_mode)) + ")"
+                                                                          : "")
+                                      : "per element: decode"},
+      {"load A", "per element from global memory (cached), " + std::to_string(s.block_m) + " rows"},
+      {"multiply-accumulate", config.accum_dtype == DType::int32 ? "int32 multiply-add on CUDA cores"
+                                                                 : "float32 FMA on CUDA cores"},
+      {"epilogue", "warp-shuffle reduction, " + std::string(config.with_bias ? "bias, " : "") + "cast to " +
+                       std::string(to_string(config.out_dtype))},
+  };
+  return stages;
+}
+
+int element_alignment(DType dtype) {
+  const DTypeInfo& row = info(dtype);
+  return row.is_packed() ? 1 : row.storage_bytes();
+}
+
+void print_constants(std::ostringstream& out, const std::vector<PlanConstant>& constants) {
+  for (const auto& c : constants) {
+    out << "  static constexpr " << c.type << " " << c.name << " = " << c.value << ";";
+    if (!c.comment.empty()) out << "  // " << c.comment;
+    out << "\n";
+  }
+}
+
+}  // namespace
+
+KernelPlan plan_kernel(const MatmulConfig& config, const TileSchedule& schedule, const std::string& arch) {
+  validate(config);
+  validate_schedule(config, schedule, arch);
+  KernelPlan plan;
+  plan.config = config;
+  plan.schedule = schedule;
+  plan.arch = arch;
+  plan.formats = bind_formats(config);
+  plan.problem_constants = problem_constants(config);
+  plan.threads_per_block = schedule.threads;
+  switch (schedule.family) {
+    case KernelFamily::simt:
+      plan.family_header = "bitjit/simt_matmul.cuh";
+      plan.family_function = "bitjit::simt_matmul";
+      plan.tile_constants = simt_tiles(schedule);
+      plan.stages = simt_stages(config, schedule);
+      plan.alignment = {element_alignment(config.A_dtype), schedule.vector_bytes,
+                        element_alignment(scale_dtype(config)),
+                        config.zeros_mode == ZerosMode::quantized ? 1 : element_alignment(scale_dtype(config)),
+                        element_alignment(bias_dtype(config)), element_alignment(config.out_dtype)};
+      break;
+  }
+  return plan;
+}
+
+std::string emit_cuda(const KernelPlan& plan) {
+  std::ostringstream out;
+  out << "// Generated by bitjit: one matmul kernel, C[M,N] = A[M,K] * dequant(W[N,K])^T.\n"
+      << "// config:   " << canonical_form(plan.config) << "\n"
+      << "// schedule: " << canonical_form(plan.schedule) << "\n"
+      << "// arch:     " << plan.arch << "\n"
+      << "//\n// Pipeline (" << to_string(plan.schedule.family) << " family):\n";
+  for (const auto& stage : plan.stages) out << "//   " << stage.name << ": " << stage.detail << "\n";
+  out << "#include \"" << plan.family_header << "\"\n\n"
+      << "namespace {\n\n"
+      << "struct Problem {\n";
+  for (const auto& [role, format] : plan.formats) out << "  using " << role << " = " << format << ";\n";
+  print_constants(out, plan.problem_constants);
+  out << "};\n\n"
+      << "struct Tiles {\n";
+  print_constants(out, plan.tile_constants);
+  out << "};\n\n"
+      << "}  // namespace\n\n"
+      << "extern \"C\" __global__ void __launch_bounds__(" << plan.threads_per_block << ")\n"
+      << kKernelName << "(const bitjit::MatmulParams params) {\n"
+      << "  " << plan.family_function << "<Problem, Tiles>(params);\n"
+      << "}\n";
+  return out.str();
+}
+
+LaunchShape launch_shape(const KernelPlan& plan, int64_t M) {
+  if (M < 1) throw ConfigError("launch_shape: M=" + std::to_string(M) + " must be at least 1");
+  const TileSchedule& s = plan.schedule;
+  LaunchShape shape;
+  switch (s.family) {
+    case KernelFamily::simt:
+      shape.grid = {uint32_t((plan.config.N + s.block_n - 1) / s.block_n), uint32_t((M + s.block_m - 1) / s.block_m), 1};
+      shape.block = {uint32_t(s.threads), 1, 1};
+      break;
+  }
+  if (shape.grid[1] > 65535) {
+    throw ConfigError("M=" + std::to_string(M) + " needs " + std::to_string(shape.grid[1]) +
+                      " blocks along M, over the 65535 the grid allows; use a schedule with a larger block_m");
+  }
+  return shape;
+}
+
+}  // namespace bitjit

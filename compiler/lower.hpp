@@ -1,0 +1,60 @@
+#pragma once
+// Lowering: (MatmulConfig, TileSchedule, arch) -> KernelPlan -> CUDA C. Both steps are pure functions.
+// The plan is the kernel described as data (formats bound to roles, compile-time constants, the
+// pipeline's stages, launch geometry, pointer alignment); emission only prints it as a small
+// translation unit that instantiates one family template from templates/.
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "compiler/config.hpp"
+#include "compiler/schedule.hpp"
+
+namespace bitjit {
+
+// One compile-time constant of the generated Problem or Tiles struct.
+struct PlanConstant {
+  std::string type;     // C++ type in device code
+  std::string name;
+  std::string value;
+  std::string comment;  // why it has this value, for the reader of the generated code
+};
+
+// A stage of the kernel's pipeline (load A, load W, dequant, multiply-accumulate, epilogue), named
+// so generated code and logs can say what each step does under this schedule.
+struct PlanStage {
+  std::string name;
+  std::string detail;
+};
+
+struct KernelPlan {
+  MatmulConfig config;
+  TileSchedule schedule;
+  std::string arch;
+  std::string family_header;                        // e.g. "bitjit/simt_matmul.cuh"
+  std::string family_function;                      // e.g. "bitjit::simt_matmul"
+  std::vector<std::pair<std::string, std::string>> formats;  // role alias -> device format / type
+  std::vector<PlanConstant> problem_constants;
+  std::vector<PlanConstant> tile_constants;
+  std::vector<PlanStage> stages;
+  int threads_per_block = 0;
+  // Byte alignment each operand pointer needs: A, W, scales, zeros, bias, C.
+  std::array<int, 6> alignment{};
+};
+
+KernelPlan plan_kernel(const MatmulConfig& config, const TileSchedule& schedule, const std::string& arch);
+
+// The name of the kernel function every generated module exports.
+inline constexpr const char* kKernelName = "bitjit_matmul";
+
+std::string emit_cuda(const KernelPlan& plan);
+
+struct LaunchShape {
+  std::array<uint32_t, 3> grid{1, 1, 1};
+  std::array<uint32_t, 3> block{1, 1, 1};
+  uint32_t shared_bytes = 0;
+};
+LaunchShape launch_shape(const KernelPlan& plan, int64_t M);
+
+}  // namespace bitjit

@@ -1,0 +1,129 @@
+#include "compiler/schedule.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "common/error.hpp"
+
+namespace bitjit {
+namespace {
+
+using json = nlohmann::json;
+
+[[noreturn]] void reject(const std::string& message) { throw ConfigError("invalid TileSchedule: " + message); }
+
+bool is_power_of_two(int value) { return value > 0 && (value & (value - 1)) == 0; }
+
+int64_t weight_row_bytes(const MatmulConfig& config) { return config.K * info(config.W_dtype).bits / 8; }
+
+// The widest load (up to 16 bytes) that divides a weight row, so every row starts aligned.
+int widest_row_load(const MatmulConfig& config) {
+  int bytes = 16;
+  while (weight_row_bytes(config) % bytes != 0) bytes /= 2;
+  return bytes;
+}
+
+void validate_simt(const MatmulConfig& config, const TileSchedule& s) {
+  if (s.threads % 32 != 0 || s.threads < 32 || s.threads > 1024) {
+    reject("threads=" + std::to_string(s.threads) + " must be a multiple of 32 between 32 and 1024");
+  }
+  if (s.block_m < 1 || s.block_m > 16) reject("block_m=" + std::to_string(s.block_m) + " must be 1..16 for simt");
+  if (s.block_n < 1 || s.block_n > 1024) reject("block_n=" + std::to_string(s.block_n) + " must be 1..1024");
+  if (!is_power_of_two(s.vector_bytes) || s.vector_bytes > 16) {
+    reject("vector_bytes=" + std::to_string(s.vector_bytes) + " must be 1, 2, 4, 8 or 16");
+  }
+  if (weight_row_bytes(config) % s.vector_bytes != 0) {
+    reject("vector_bytes=" + std::to_string(s.vector_bytes) + " does not divide a weight row of " +
+           std::to_string(weight_row_bytes(config)) + " bytes (K=" + std::to_string(config.K) + ")");
+  }
+  if (s.vector_bytes * 8 < info(config.W_dtype).bits) {
+    reject("vector_bytes=" + std::to_string(s.vector_bytes) + " is narrower than one " +
+           std::string(to_string(config.W_dtype)) + " element");
+  }
+  // The simt family streams K in one pass per warp with no staging: these knobs have one value.
+  if (s.block_k != 0) reject("block_k=" + std::to_string(s.block_k) + ": the simt family takes block_k=0");
+  if (s.stages != 1) reject("stages=" + std::to_string(s.stages) + ": the simt family takes stages=1");
+  if (s.split_k != 1) reject("split_k=" + std::to_string(s.split_k) + ": the simt family takes split_k=1");
+  if (s.swizzle != 1) reject("swizzle=" + std::to_string(s.swizzle) + ": the simt family takes swizzle=1");
+  if (s.warp_m != 1 || s.warp_n * 32 != s.threads) {
+    reject("warp_m=" + std::to_string(s.warp_m) + ", warp_n=" + std::to_string(s.warp_n) +
+           ": the simt family lays its threads/32 warps along N (warp_m=1, warp_n=threads/32)");
+  }
+}
+
+int read_int(const json& object, const char* field, int fallback) {
+  if (!object.contains(field)) return fallback;
+  if (!object[field].is_number_integer()) reject(std::string(field) + " must be an integer, got " + object[field].dump());
+  return object[field].get<int>();
+}
+
+}  // namespace
+
+std::string_view to_string(KernelFamily family) {
+  switch (family) {
+    case KernelFamily::simt: return "simt";
+  }
+  return "?";
+}
+
+void validate_schedule(const MatmulConfig& config, const TileSchedule& schedule, const std::string& arch) {
+  (void)arch;  // every family so far runs on sm_80 and newer alike
+  switch (schedule.family) {
+    case KernelFamily::simt: validate_simt(config, schedule); return;
+  }
+  reject("unknown family");
+}
+
+json to_json(const TileSchedule& s) {
+  return json{{"family", to_string(s.family)}, {"threads", s.threads},   {"block_m", s.block_m},
+              {"block_n", s.block_n},          {"block_k", s.block_k},   {"warp_m", s.warp_m},
+              {"warp_n", s.warp_n},            {"stages", s.stages},     {"split_k", s.split_k},
+              {"swizzle", s.swizzle},          {"vector_bytes", s.vector_bytes}};
+}
+
+TileSchedule schedule_from_json(const json& object) {
+  if (!object.is_object()) reject("a schedule must be a JSON object, got " + object.dump());
+  TileSchedule s;
+  if (object.contains("family")) {
+    const json& family = object["family"];
+    if (!family.is_string() || family.get<std::string>() != to_string(KernelFamily::simt)) {
+      reject("family=" + family.dump() + " is not supported; allowed: simt");
+    }
+  }
+  for (const auto& [key, value] : object.items()) {
+    static const char* kFields[] = {"family", "threads", "block_m", "block_n", "block_k", "warp_m",
+                                    "warp_n", "stages", "split_k", "swizzle", "vector_bytes"};
+    if (std::find(std::begin(kFields), std::end(kFields), key) == std::end(kFields)) {
+      reject("unknown field '" + key + "'");
+    }
+  }
+  s.threads = read_int(object, "threads", s.threads);
+  s.block_m = read_int(object, "block_m", s.block_m);
+  s.block_n = read_int(object, "block_n", s.block_n);
+  s.block_k = read_int(object, "block_k", s.block_k);
+  s.warp_m = read_int(object, "warp_m", s.warp_m);
+  s.warp_n = read_int(object, "warp_n", s.warp_n);
+  s.stages = read_int(object, "stages", s.stages);
+  s.split_k = read_int(object, "split_k", s.split_k);
+  s.swizzle = read_int(object, "swizzle", s.swizzle);
+  s.vector_bytes = read_int(object, "vector_bytes", s.vector_bytes);
+  return s;
+}
+
+std::string canonical_form(const TileSchedule& schedule) { return to_json(schedule).dump(); }
+
+TileSchedule default_schedule(const MatmulConfig& config, const std::string& arch) {
+  TileSchedule s;
+  s.family = KernelFamily::simt;
+  s.threads = 128;
+  s.warp_m = 1;
+  s.warp_n = 4;
+  s.block_n = 8;  // two columns per warp
+  // Rows per block trade weight re-reads (M / block_m passes over W) against registers.
+  const int64_t largest_m = config.M.values().empty() ? 1 : *std::max_element(config.M.values().begin(), config.M.values().end());
+  s.block_m = largest_m >= 8 ? 8 : int(largest_m);
+  s.vector_bytes = widest_row_load(config);
+  validate_schedule(config, s, arch);
+  return s;
+}
+
+}  // namespace bitjit

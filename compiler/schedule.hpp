@@ -1,0 +1,43 @@
+#pragma once
+// The tile-scheduling IR: a TileSchedule says how one kernel family tiles the problem. It is plain
+// data with a canonical, hashable JSON form; lowering (compiler/lower.hpp) is a pure function of
+// (config, schedule, arch).
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "compiler/config.hpp"
+
+namespace bitjit {
+
+enum class KernelFamily : uint8_t {
+  simt,  // CUDA-core FMA; correct for every accepted config, the baseline the others must match
+};
+std::string_view to_string(KernelFamily family);
+
+struct TileSchedule {
+  KernelFamily family = KernelFamily::simt;
+  int threads = 128;     // threads per block (a multiple of 32)
+  int block_m = 4;       // rows of C per block
+  int block_n = 8;       // columns of C per block
+  int block_k = 0;       // K per main-loop step (0: the family streams all of K; no tiling in K)
+  int warp_m = 1;        // warps along M inside a block
+  int warp_n = 4;        // warps along N inside a block
+  int stages = 1;        // shared-memory pipeline depth (1: no pipelining)
+  int split_k = 1;       // K slices computed by separate blocks and summed
+  int swizzle = 1;       // thread-block rasterization group (1: row-major order)
+  int vector_bytes = 4;  // bytes of packed W each thread loads at once (1, 2, 4, 8, 16)
+};
+
+// Throws ConfigError naming the field when the schedule cannot run the config on the arch.
+void validate_schedule(const MatmulConfig& config, const TileSchedule& schedule, const std::string& arch);
+
+nlohmann::json to_json(const TileSchedule& schedule);
+TileSchedule schedule_from_json(const nlohmann::json& json);
+std::string canonical_form(const TileSchedule& schedule);
+
+// The schedule bitjit uses when nothing was tuned: legal for the config, chosen from its shape.
+TileSchedule default_schedule(const MatmulConfig& config, const std::string& arch);
+
+}  // namespace bitjit

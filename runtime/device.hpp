@@ -1,0 +1,109 @@
+#pragma once
+// The device bitjit runs on: its context, its properties, and RAII owners of device memory, streams
+// and events. Everything here needs the driver and throws CudaError("no GPU present: ...") without one.
+#include <cuda.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace bitjit {
+
+struct DeviceInfo {
+  int ordinal = 0;
+  std::string name;
+  int cc_major = 0;
+  int cc_minor = 0;
+  int sm_count = 0;
+  int max_shared_per_block_optin = 0;  // bytes a block may use after cuFuncSetAttribute opt-in
+  int shared_per_sm = 0;               // bytes
+  int regs_per_block = 0;
+  int l2_bytes = 0;
+  int max_threads_per_block = 0;
+
+  // The NVRTC target: "sm_80", "sm_86", "sm_89"; Hopper is "sm_90a", because wgmma and the other
+  // sm_90-only instructions exist only in arch-specific code. Other capabilities: "sm_<major><minor>".
+  std::string arch() const;
+};
+
+// Makes a context current on this thread and returns its device. A context the caller already made
+// current is kept (so bitjit shares PyTorch's); otherwise the primary context of env::device_ordinal()
+// (BITJIT_DEVICE) is retained, once per process, and made current.
+int ensure_context();
+
+// Properties of a device, queried once per ordinal and cached.
+const DeviceInfo& device_info(int ordinal);
+// device_info(ensure_context()).
+const DeviceInfo& current_device_info();
+
+// cuMemAlloc'ed device memory, freed on destruction. The copies are synchronous with the host; like
+// cuMemcpy they do not wait for work queued on non-blocking streams (synchronize those first, or use
+// the *_async variants on the same stream).
+class DeviceBuffer {
+ public:
+  DeviceBuffer() = default;
+  explicit DeviceBuffer(size_t bytes);
+  ~DeviceBuffer();
+  DeviceBuffer(DeviceBuffer&& other) noexcept;
+  DeviceBuffer& operator=(DeviceBuffer&& other) noexcept;
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+
+  CUdeviceptr ptr() const { return ptr_; }
+  void* data() const { return reinterpret_cast<void*>(ptr_); }
+  size_t size() const { return size_; }
+
+  void upload(const void* host, size_t bytes, size_t offset = 0);
+  void download(void* host, size_t bytes, size_t offset = 0) const;
+  void upload_async(const void* host, size_t bytes, CUstream stream, size_t offset = 0);
+  void download_async(void* host, size_t bytes, CUstream stream, size_t offset = 0) const;
+  void fill_bytes(uint8_t value);
+
+ private:
+  void check_range(const char* operation, size_t bytes, size_t offset) const;
+  void release() noexcept;
+
+  CUdeviceptr ptr_ = 0;
+  size_t size_ = 0;
+};
+
+// A non-blocking stream (no implicit synchronization with the legacy default stream).
+class Stream {
+ public:
+  Stream();
+  ~Stream();
+  Stream(Stream&& other) noexcept;
+  Stream& operator=(Stream&& other) noexcept;
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+
+  CUstream get() const { return stream_; }
+  void synchronize() const;
+
+ private:
+  void release() noexcept;
+  CUstream stream_ = nullptr;
+};
+
+// A timing event.
+class Event {
+ public:
+  Event();
+  ~Event();
+  Event(Event&& other) noexcept;
+  Event& operator=(Event&& other) noexcept;
+  Event(const Event&) = delete;
+  Event& operator=(const Event&) = delete;
+
+  CUevent get() const { return event_; }
+  void record(CUstream stream = nullptr);
+  void synchronize() const;
+  // Milliseconds from start to end, both recorded; waits for end to complete.
+  static float elapsed_ms(const Event& start, const Event& end);
+
+ private:
+  void release() noexcept;
+  CUevent event_ = nullptr;
+};
+
+}  // namespace bitjit

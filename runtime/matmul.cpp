@@ -1,0 +1,230 @@
+#include "runtime/matmul.hpp"
+
+#include <algorithm>
+#include <mutex>
+#include <random>
+
+#include "common/error.hpp"
+#include "common/log.hpp"
+#include "compiler/lower.hpp"
+#include "quant/packing.hpp"
+#include "quant/random.hpp"
+#include "runtime/device.hpp"
+#include "runtime/driver.hpp"
+#include "runtime/kernel_cache.hpp"
+#include "templates/bitjit/matmul_params.cuh"
+
+namespace bitjit {
+namespace {
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string text = "[";
+  for (size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
+  return text + "]";
+}
+
+std::string expected_text(const OperandSpec& spec) {
+  return std::string(to_string(spec.dtype)) + shape_text(spec.shape);
+}
+
+}  // namespace
+
+struct Matmul::Impl {
+  MatmulConfig config;
+  std::string canonical;  // for error messages
+  GeneratedKernel kernel;
+  mutable std::once_flag load_once;
+  mutable CUmodule module = nullptr;
+  mutable CUfunction function = nullptr;
+
+  ~Impl() {
+    if (module != nullptr && Driver::get().available()) Driver::get().cuModuleUnload(module);
+  }
+
+  [[noreturn]] void fail(const std::string& message) const {
+    throw ConfigError("Matmul::run: " + message + " (config " + canonical + ")");
+  }
+
+  void check_operand(const char* name, const TensorView& view, const OperandSpec& spec, int alignment) const {
+    if (!spec.used()) {
+      if (view.data != nullptr) {
+        fail(std::string(name) + " was given (" + describe(view) + ") but the config does not use it");
+      }
+      return;
+    }
+    if (view.data == nullptr) fail(std::string(name) + " is null; the config needs " + expected_text(spec));
+    if (view.dtype != spec.dtype) {
+      fail(std::string(name) + " has dtype " + std::string(to_string(view.dtype)) + ", expected " + expected_text(spec));
+    }
+    if (view.shape != spec.shape) {
+      fail(std::string(name) + " has shape " + shape_text(view.shape) + ", expected " + expected_text(spec) +
+           (info(spec.dtype).is_packed() ? " (packed bytes along the last axis)" : ""));
+    }
+    if (reinterpret_cast<uintptr_t>(view.data) % uintptr_t(alignment) != 0) {
+      fail(std::string(name) + " at " + describe(view) + " is not aligned to " + std::to_string(alignment) +
+           " bytes, which this kernel's loads need");
+    }
+  }
+
+  int64_t rows_of(const TensorView& A) const {
+    if (A.shape.size() != 2) fail("A must have shape [M, K], got " + shape_text(A.shape));
+    const int64_t M = A.shape[0];
+    if (M < 1) fail("A has M=" + std::to_string(M) + " rows; M must be at least 1");
+    if (!config.M.is_dynamic() && M != config.M.value()) {
+      fail("A has M=" + std::to_string(M) + " rows but the config has a static M=" +
+           std::to_string(config.M.value()) + "; give M as a list of buckets for dynamic M");
+    }
+    return M;
+  }
+
+  CUfunction loaded_function() const {
+    std::call_once(load_once, [this] {
+      ensure_context();
+      const Driver& cuda = Driver::get();
+      const std::string context = "loading " + kernel.file_name + " for " + kernel.plan.arch;
+      check_cuda(cuda.cuModuleLoadData(&module, kernel.binary->cubin.data()), "cuModuleLoadData", context);
+      check_cuda(cuda.cuModuleGetFunction(&function, module, kKernelName), "cuModuleGetFunction", context);
+    });
+    return function;
+  }
+
+  void launch(const MatmulParams& params, int64_t M, CUstream stream) const {
+    const LaunchShape shape = launch_shape(kernel.plan, M);
+    MatmulParams arguments = params;
+    void* kernel_arguments[] = {&arguments};
+    check_cuda(Driver::get().cuLaunchKernel(loaded_function(), shape.grid[0], shape.grid[1], shape.grid[2],
+                                            shape.block[0], shape.block[1], shape.block[2], shape.shared_bytes,
+                                            stream, kernel_arguments, nullptr),
+               "cuLaunchKernel", "M=" + std::to_string(M) + ", " + kernel.file_name + ", config " + canonical);
+  }
+};
+
+Matmul::Matmul(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Matmul::Matmul(Matmul&&) noexcept = default;
+Matmul& Matmul::operator=(Matmul&&) noexcept = default;
+Matmul::~Matmul() = default;
+
+Matmul Matmul::create(const MatmulConfig& config, const MatmulOptions& options) {
+  validate(config);
+  std::string arch = options.arch;
+  if (arch.empty()) {
+    ensure_context();
+    arch = current_device_info().arch();
+  }
+  check_arch(arch);
+  const TileSchedule schedule = options.schedule ? *options.schedule : default_schedule(config, arch);
+  auto impl = std::make_unique<Impl>();
+  impl->config = config;
+  impl->canonical = canonical_form(config);
+  impl->kernel = generate_kernel(config, schedule, arch);
+  log().debug("Matmul::create: {} with {} on {}", impl->canonical, canonical_form(schedule), arch);
+  return Matmul(std::move(impl));
+}
+
+const MatmulConfig& Matmul::config() const { return impl_->config; }
+const TileSchedule& Matmul::schedule() const { return impl_->kernel.plan.schedule; }
+const std::string& Matmul::arch() const { return impl_->kernel.plan.arch; }
+const std::string& Matmul::source() const { return impl_->kernel.source; }
+
+void Matmul::run(const TensorView& A, const TensorView& W, const TensorView& C, const TensorView& scales,
+                 const TensorView& zeros, const TensorView& bias, CUstream stream) const {
+  const int64_t M = impl_->rows_of(A);
+  const OperandSpecs specs = operand_specs(impl_->config, M);
+  const auto& alignment = impl_->kernel.plan.alignment;
+  impl_->check_operand("A", A, specs.A, alignment[0]);
+  impl_->check_operand("W", W, specs.W, alignment[1]);
+  impl_->check_operand("scales", scales, specs.scales, alignment[2]);
+  impl_->check_operand("zeros", zeros, specs.zeros, alignment[3]);
+  impl_->check_operand("bias", bias, specs.bias, alignment[4]);
+  impl_->check_operand("C", C, specs.C, alignment[5]);
+  MatmulParams params{A.data, W.data, scales.data, zeros.data, bias.data, C.data, nullptr, M};
+  impl_->launch(params, M, stream);
+}
+
+WeightLayout Matmul::weight_layout() const { return bitjit::weight_layout(impl_->config, arch()); }
+
+HostTensor Matmul::transform_weight(std::span<const int8_t> logical_values) const {
+  const MatmulConfig& c = impl_->config;
+  if (int64_t(logical_values.size()) != c.N * c.K) {
+    throw ConfigError("transform_weight: got " + std::to_string(logical_values.size()) + " values, expected N*K = " +
+                      std::to_string(c.N * c.K));
+  }
+  std::vector<uint8_t> codes = logical_to_codes(c.W_dtype, logical_values);
+  return transform_weight_codes(codes);
+}
+
+HostTensor Matmul::transform_weight_codes(std::span<const uint8_t> codes) const {
+  const MatmulConfig& c = impl_->config;
+  const DTypeInfo& w = info(c.W_dtype);
+  if (w.bits > 8) {
+    throw ConfigError("transform_weight: W_dtype=" + std::string(w.name) +
+                      " is not packed; pass its 16-bit values to run() as they are");
+  }
+  if (int64_t(codes.size()) != c.N * c.K) {
+    throw ConfigError("transform_weight: got " + std::to_string(codes.size()) + " codes, expected N*K = " +
+                      std::to_string(c.N * c.K));
+  }
+  HostTensor packed = make_host_tensor(c.W_dtype, operand_specs(c, 1).W.shape);
+  packed.bytes = general_compress(codes, c.N, c.K, w.bits);
+  return transform_weight(packed);
+}
+
+HostTensor Matmul::transform_weight(const HostTensor& packed) const {
+  const OperandSpec spec = operand_specs(impl_->config, 1).W;
+  if (packed.dtype != spec.dtype || packed.shape != spec.shape) {
+    throw ConfigError("transform_weight: got " + std::string(to_string(packed.dtype)) + shape_text(packed.shape) +
+                      ", expected general_compress output " + expected_text(spec));
+  }
+  switch (weight_layout()) {
+    case WeightLayout::general: return packed;
+  }
+  throw Error("transform_weight: unknown weight layout");
+}
+
+double Matmul::profile_latency(std::optional<int64_t> M_opt, int warmup, int repeats) const {
+  const MatmulConfig& c = impl_->config;
+  const int64_t M = M_opt ? *M_opt
+                          : (c.M.is_dynamic() ? *std::max_element(c.M.values().begin(), c.M.values().end())
+                                              : c.M.value());
+  if (repeats < 1) throw ConfigError("profile_latency: repeats must be at least 1");
+  impl_->loaded_function();
+  std::mt19937_64 rng(std::random_device{}());
+  const MatmulOperands operands = random_operands_fast(c, M, rng);
+  const OperandSpecs specs = operand_specs(c, M);
+
+  // Enough weight copies that one pass over them exceeds the L2 twice, so each run reads HBM.
+  const int64_t weight_bytes = specs.W.bytes();
+  const int64_t l2_bytes = current_device_info().l2_bytes;
+  const int copies = int(std::clamp<int64_t>((2 * l2_bytes + weight_bytes - 1) / weight_bytes, 1, 64));
+  auto upload = [](const HostTensor& host) {
+    DeviceBuffer buffer(std::max<size_t>(host.bytes.size(), 1));
+    if (!host.bytes.empty()) buffer.upload(host.bytes.data(), host.bytes.size());
+    return buffer;
+  };
+  std::vector<DeviceBuffer> weights;
+  for (int i = 0; i < copies; ++i) weights.push_back(upload(operands.W));
+  DeviceBuffer a = upload(operands.A), scales = upload(operands.scales), zeros = upload(operands.zeros),
+               bias = upload(operands.bias), out(specs.C.bytes());
+  auto view = [](const DeviceBuffer& buffer, const OperandSpec& spec) {
+    return spec.used() ? TensorView(buffer.data(), spec.dtype, spec.shape) : TensorView();
+  };
+  Stream stream;
+  auto run_once = [&](int copy) {
+    run(view(a, specs.A), view(weights[copy % copies], specs.W), view(out, specs.C), view(scales, specs.scales),
+        view(zeros, specs.zeros), view(bias, specs.bias), stream.get());
+  };
+  for (int i = 0; i < warmup; ++i) run_once(i);
+  std::vector<float> times;
+  Event start, stop;
+  for (int i = 0; i < repeats; ++i) {
+    start.record(stream.get());
+    run_once(i);
+    stop.record(stream.get());
+    stop.synchronize();
+    times.push_back(Event::elapsed_ms(start, stop));
+  }
+  std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
+  return times[times.size() / 2];
+}
+
+}  // namespace bitjit

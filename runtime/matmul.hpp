@@ -1,0 +1,64 @@
+#pragma once
+// bitjit::Matmul: a config compiled into a kernel for one arch, run on device pointers.
+#include <cuda.h>
+
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "compiler/config.hpp"
+#include "compiler/schedule.hpp"
+#include "compiler/weight_layout.hpp"
+#include "quant/host_tensor.hpp"
+#include "runtime/tensor_view.hpp"
+
+namespace bitjit {
+
+struct MatmulOptions {
+  std::string arch;                        // "sm_80", "sm_86", "sm_89", "sm_90a"; empty: the current GPU's
+  std::optional<TileSchedule> schedule;    // empty: the default schedule for the config and arch
+};
+
+class Matmul {
+ public:
+  // Validates, lowers and compiles (or reuses this process's compiled binary). Needs a GPU only when
+  // options.arch is empty; the module is loaded on the first run.
+  static Matmul create(const MatmulConfig& config, const MatmulOptions& options = {});
+
+  const MatmulConfig& config() const;
+  const TileSchedule& schedule() const;
+  const std::string& arch() const;
+  const std::string& source() const;  // the generated CUDA C
+
+  // C = A · dequant(W)ᵀ (+ bias). Every view is checked against the config: a wrong dtype or shape,
+  // a null or misaligned pointer, or an operand the config does not use, is a ConfigError. With a
+  // static M, A has exactly M rows; with dynamic M, any M >= 1. Asynchronous on `stream`.
+  void run(const TensorView& A, const TensorView& W, const TensorView& C, const TensorView& scales = {},
+           const TensorView& zeros = {}, const TensorView& bias = {}, CUstream stream = nullptr) const;
+
+  // The weight layout the kernel reads, and whether it differs from general_compress's.
+  WeightLayout weight_layout() const;
+  bool weight_transform() const { return weight_layout() != WeightLayout::general; }
+  // W for this kernel from the user's logical values [N, K] (signed for intN, e.g. int4 in [-8, 7];
+  // codes in [0, 2^bits) for unsigned, nf4, fp4 and fp8 formats), or from general_compress's output.
+  HostTensor transform_weight(std::span<const int8_t> logical_values) const;
+  HostTensor transform_weight_codes(std::span<const uint8_t> codes) const;
+  HostTensor transform_weight(const HostTensor& packed) const;
+
+  // Median time of one run in milliseconds, on random inputs it allocates itself (weights rotated
+  // through enough copies to exceed the L2), after a warm-up, timed with CUDA events. M is the
+  // static M, or for dynamic M the given one (default: the largest bucket).
+  double profile_latency(std::optional<int64_t> M = std::nullopt, int warmup = 10, int repeats = 100) const;
+
+  Matmul(Matmul&&) noexcept;
+  Matmul& operator=(Matmul&&) noexcept;
+  ~Matmul();
+
+ private:
+  struct Impl;
+  explicit Matmul(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace bitjit

@@ -1,0 +1,15 @@
+#include "runtime/tensor_view.hpp"
+
+#include <sstream>
+
+namespace bitjit {
+
+std::string describe(const TensorView& view) {
+  std::ostringstream out;
+  out << to_string(view.dtype) << "[";
+  for (size_t i = 0; i < view.shape.size(); ++i) out << (i ? ", " : "") << view.shape[i];
+  out << "] at " << view.data;
+  return out.str();
+}
+
+}  // namespace bitjit

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The recipe for a run on a GPU machine (which has CMake, Ninja, Catch2 3, spdlog, nlohmann_json and
+# the CUDA toolkit but no network): build the release preset there, then run the named steps.
+# Logs and results go to $OUT (default ./device-out); a short summary is printed last.
+#
+#   scripts/device-run.sh [build] [test] [sweep] [memcheck] [example]
+#     build     configure + build (always done first)
+#     test      ctest: every test binary, GPU tests included
+#     sweep     the GPU format-matrix sweep alone, with its summary line
+#     memcheck  the GPU tests under compute-sanitizer --tool memcheck
+#     example   the C++ quick-start example from docs/
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-$PWD/device-out}
+mkdir -p "$OUT"
+summary=()
+note() { summary+=("$1"); echo "== $1"; }
+
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv >"$OUT/gpu.txt" 2>&1
+note "GPU: $(tail -n1 "$OUT/gpu.txt")"
+
+start=$(date +%s)
+if ! { cmake --preset release && cmake --build --preset release -j "$(nproc)"; } >"$OUT/build.log" 2>&1; then
+  grep -E "error|Error" "$OUT/build.log" | head -40
+  note "build FAILED (see build.log)"
+  printf '%s\n' "${summary[@]}"
+  exit 1
+fi
+note "build ok in $(( $(date +%s) - start )) s"
+
+for step in "$@"; do
+  start=$(date +%s)
+  case "$step" in
+    build) ;;
+    test)
+      ctest --preset release -j 4 >"$OUT/ctest.log" 2>&1
+      note "ctest rc=$? in $(( $(date +%s) - start )) s: $(grep -E 'tests passed|tests failed' "$OUT/ctest.log")"
+      ;;
+    sweep)
+      ./build-release/tests/test_gpu "[sweep]" >"$OUT/sweep.log" 2>&1
+      note "sweep rc=$? in $(( $(date +%s) - start )) s: $(grep -E 'GPU sweep|MISMATCH' "$OUT/sweep.log" | head -5)"
+      ;;
+    memcheck)
+      compute-sanitizer --tool memcheck --error-exitcode 3 ./build-release/tests/test_gpu >"$OUT/memcheck.log" 2>&1
+      note "memcheck rc=$? in $(( $(date +%s) - start )) s: $(grep -E 'ERROR SUMMARY|GPU sweep' "$OUT/memcheck.log" | head -3)"
+      ;;
+    example)
+      ./build-release/quickstart >"$OUT/example.log" 2>&1
+      note "example rc=$?: $(tail -n 3 "$OUT/example.log" | tr '\n' ' ')"
+      ;;
+    *) note "unknown step $step" ;;
+  esac
+done
+echo
+printf '%s\n' "${summary[@]}"

@@ -1,0 +1,37 @@
+#pragma once
+// Weight dequantization, one element at a time: w = f(v(q), scale, zero) per DESIGN.md §1.
+// The fast families decode whole registers at once; this is the reference-shaped path they must match.
+#include "bitjit/formats.cuh"
+
+namespace bitjit {
+
+enum class Zeros { none, original, rescale, quantized };
+
+// P is the generated Problem: formats W and Scale, kGroups, N, kScaling, kZerosMode.
+template <class P>
+__device__ __forceinline__ float load_scale(const MatmulParams& params, long long n, long long group) {
+  return P::Scale::decode(load_code<typename P::Scale>(params.scales, n * P::kGroups + group));
+}
+
+template <class P>
+__device__ __forceinline__ float dequantize(uint32_t code, long long n, long long group, const MatmulParams& params) {
+  const float value = P::W::decode(code);
+  if constexpr (!P::kScaling) {
+    return value;
+  } else {
+    const float scale = load_scale<P>(params, n, group);
+    if constexpr (P::kZerosMode == Zeros::none) {
+      return value * scale;
+    } else if constexpr (P::kZerosMode == Zeros::quantized) {
+      // Quantized zeros are codes of W's own width, packed along N, and subtract from the raw code.
+      const uint32_t zero_code = load_code<typename P::W>(params.zeros, group * P::N + n);
+      return (float(code) - float(zero_code)) * scale;
+    } else {
+      const float zero = P::Scale::decode(load_code<typename P::Scale>(params.zeros, n * P::kGroups + group));
+      if constexpr (P::kZerosMode == Zeros::original) return (value - zero) * scale;
+      else return value * scale - zero;  // rescale
+    }
+  }
+}
+
+}  // namespace bitjit

@@ -1,0 +1,165 @@
+// Lowering and emission: the plan binds the right formats and constants, schedules are checked,
+// and every variant of the format matrix compiles with NVRTC for sm_80 and sm_90a (no GPU needed).
+#include <atomic>
+#include <future>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "common/error.hpp"
+#include "compiler/format_matrix.hpp"
+#include "compiler/lower.hpp"
+#include "runtime/kernel_cache.hpp"
+#include "runtime/nvrtc.hpp"
+#include "tests/support/catch.hpp"
+
+using namespace bitjit;
+
+namespace {
+
+MatmulConfig w4a16_quantized_zeros() {
+  MatmulConfig config;
+  config.M = 3;
+  config.N = 40;
+  config.K = 96;
+  config.W_dtype = DType::uint4;
+  config.accum_dtype = DType::float32;
+  config.with_scaling = config.with_zeros = config.with_bias = true;
+  config.group_size = 32;
+  config.zeros_mode = ZerosMode::quantized;
+  return config;
+}
+
+bool contains(const std::string& text, const std::string& fragment) { return text.find(fragment) != std::string::npos; }
+
+std::string schedule_error(const MatmulConfig& config, const TileSchedule& schedule) {
+  try {
+    validate_schedule(config, schedule, "sm_80");
+  } catch (const ConfigError& error) {
+    return error.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("the generated source instantiates the family with the config's formats and constants", "[codegen]") {
+  const MatmulConfig config = w4a16_quantized_zeros();
+  const TileSchedule schedule = default_schedule(config, "sm_90a");
+  const KernelPlan plan = plan_kernel(config, schedule, "sm_90a");
+  const std::string source = emit_cuda(plan);
+  CHECK(contains(source, "#include \"bitjit/simt_matmul.cuh\""));
+  CHECK(contains(source, "using A = bitjit::fmt::Float16;"));
+  CHECK(contains(source, "using W = bitjit::fmt::Uint4;"));
+  CHECK(contains(source, "using Out = bitjit::fmt::Float16;"));
+  CHECK(contains(source, "static constexpr long long K = 96;"));
+  CHECK(contains(source, "static constexpr long long kGroups = 3;"));
+  CHECK(contains(source, "kZerosMode = bitjit::Zeros::quantized;"));
+  CHECK(contains(source, "static constexpr bool kBias = true;"));
+  CHECK(contains(source, "extern \"C\" __global__ void __launch_bounds__(128)"));
+  CHECK(contains(source, canonical_form(config)));
+  // A row of 48 bytes takes 16-byte loads; W needs that alignment, the fp16 operands 2 bytes.
+  CHECK(schedule.vector_bytes == 16);
+  CHECK(plan.alignment == std::array<int, 6>{2, 16, 2, 1, 2, 2});
+  // Emission is a pure function of the plan.
+  CHECK(emit_cuda(plan_kernel(config, schedule, "sm_90a")) == source);
+}
+
+TEST_CASE("integer configs accumulate in int and float16 accumulation is carried in float32", "[codegen]") {
+  MatmulConfig config;
+  config.M = 1;
+  config.N = 16;
+  config.K = 64;
+  config.A_dtype = DType::int8;
+  config.W_dtype = DType::int2;
+  config.accum_dtype = DType::int32;
+  config.out_dtype = DType::int8;
+  std::string source = emit_cuda(plan_kernel(config, default_schedule(config, "sm_80"), "sm_80"));
+  CHECK(contains(source, "using Accum = int;"));
+  CHECK(contains(source, "using W = bitjit::fmt::Int2;"));
+  CHECK(contains(source, "using Out = bitjit::fmt::Int8;"));
+
+  MatmulConfig half;
+  half.M = 1;
+  half.N = 16;
+  half.K = 64;
+  half.W_dtype = DType::nf4;
+  half.with_scaling = true;
+  source = emit_cuda(plan_kernel(half, default_schedule(half, "sm_80"), "sm_80"));
+  CHECK(contains(source, "using Accum = float;"));
+  CHECK(contains(source, "using Scale = bitjit::fmt::Float16;"));
+}
+
+TEST_CASE("schedules are checked against the config and the family", "[codegen]") {
+  const MatmulConfig config = w4a16_quantized_zeros();
+  TileSchedule s = default_schedule(config, "sm_80");
+  CHECK(schedule_error(config, s).empty());
+  TileSchedule bad = s;
+  bad.threads = 100;
+  CHECK(contains(schedule_error(config, bad), "threads=100"));
+  bad = s;
+  bad.vector_bytes = 32;
+  CHECK(contains(schedule_error(config, bad), "vector_bytes=32"));
+  bad = s;
+  bad.split_k = 2;
+  CHECK(contains(schedule_error(config, bad), "split_k=2"));
+  bad = s;
+  bad.block_m = 0;
+  CHECK(contains(schedule_error(config, bad), "block_m=0"));
+  // K = 98 uint4: 49-byte rows take only 1-byte loads.
+  MatmulConfig odd = config;
+  odd.K = 98;
+  odd.group_size = -1;
+  bad = s;
+  bad.vector_bytes = 2;
+  CHECK(contains(schedule_error(odd, bad), "does not divide a weight row of 49 bytes"));
+  CHECK(default_schedule(odd, "sm_80").vector_bytes == 1);
+
+  // JSON round trip and unknown fields.
+  CHECK(canonical_form(schedule_from_json(to_json(s))) == canonical_form(s));
+  CHECK_THROWS_AS(schedule_from_json(nlohmann::json{{"blockm", 4}}), ConfigError);
+  CHECK_THROWS_AS(schedule_from_json(nlohmann::json{{"family", "wgmma2"}}), ConfigError);
+}
+
+TEST_CASE("launch shapes cover the output", "[codegen]") {
+  const MatmulConfig config = w4a16_quantized_zeros();
+  const KernelPlan plan = plan_kernel(config, default_schedule(config, "sm_80"), "sm_80");
+  const LaunchShape shape = launch_shape(plan, 255);
+  CHECK(shape.grid[0] * uint32_t(plan.schedule.block_n) >= uint32_t(config.N));
+  CHECK(shape.grid[1] * uint32_t(plan.schedule.block_m) >= 255u);
+  CHECK((shape.grid[1] - 1) * uint32_t(plan.schedule.block_m) < 255u);
+  CHECK(shape.block[0] == 128u);
+  CHECK_THROWS_AS(launch_shape(plan, 0), ConfigError);
+}
+
+TEST_CASE("every variant of the format matrix compiles with NVRTC for sm_80 and sm_90a", "[codegen][nvrtc]") {
+  MatmulConfig shape;
+  shape.M = MSpec{1, 16};
+  shape.N = 40;
+  shape.K = 96;
+  const std::vector<MatmulConfig> configs = enumerate_format_matrix(shape, {-1, 32});
+  REQUIRE(configs.size() > 1000);
+  std::atomic<size_t> next{0};
+  std::atomic<size_t> compiled{0};
+  std::mutex failures_mutex;
+  std::vector<std::string> failures;
+  std::vector<std::future<void>> workers;
+  for (unsigned t = 0; t < std::max(2u, std::thread::hardware_concurrency()); ++t) {
+    workers.push_back(std::async(std::launch::async, [&] {
+      for (size_t i = next++; i < configs.size(); i = next++) {
+        for (const char* arch : {"sm_80", "sm_90a"}) {
+          try {
+            const GeneratedKernel kernel = generate_kernel(configs[i], default_schedule(configs[i], arch), arch);
+            if (kernel.binary->cubin.size() > 4 && kernel.binary->cubin[0] == 0x7f) ++compiled;
+          } catch (const std::exception& error) {
+            std::lock_guard lock(failures_mutex);
+            failures.push_back(std::string(arch) + ": " + error.what());
+          }
+        }
+      }
+    }));
+  }
+  for (auto& worker : workers) worker.get();
+  INFO(configs.size() << " configs; first failure: " << (failures.empty() ? "none" : failures.front()));
+  CHECK(failures.empty());
+  CHECK(compiled == 2 * configs.size());
+}

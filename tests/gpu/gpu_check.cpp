@@ -1,0 +1,83 @@
+#include "tests/gpu/gpu_check.hpp"
+
+#include <cmath>
+
+#include "quant/host_tensor.hpp"
+#include "runtime/device.hpp"
+
+namespace bitjit::testing {
+namespace {
+
+constexpr size_t kMaxReports = 20;
+
+DeviceBuffer upload(const HostTensor& host) {
+  DeviceBuffer buffer(std::max<size_t>(host.bytes.size(), 1));
+  if (!host.bytes.empty()) buffer.upload(host.bytes.data(), host.bytes.size());
+  return buffer;
+}
+
+TensorView view_of(const DeviceBuffer& buffer, const HostTensor& host) {
+  return host.empty() ? TensorView() : TensorView(buffer.data(), host.dtype, host.shape);
+}
+
+HostTensor run_once(const Matmul& matmul, int64_t M, const MatmulOperands& operands, uint8_t poison) {
+  const OperandSpecs specs = operand_specs(matmul.config(), M);
+  DeviceBuffer a = upload(operands.A), w = upload(operands.W), scales = upload(operands.scales),
+               zeros = upload(operands.zeros), bias = upload(operands.bias);
+  HostTensor c = make_host_tensor(specs.C.dtype, specs.C.shape);
+  DeviceBuffer out(c.bytes.size());
+  out.fill_bytes(poison);
+  Stream stream;
+  matmul.run(view_of(a, operands.A), view_of(w, operands.W), TensorView(out.data(), c.dtype, c.shape),
+             view_of(scales, operands.scales), view_of(zeros, operands.zeros), view_of(bias, operands.bias),
+             stream.get());
+  stream.synchronize();
+  out.download(c.bytes.data(), c.bytes.size());
+  return c;
+}
+
+}  // namespace
+
+double tolerance(const MatmulConfig& config, double exact, double magnitude) {
+  const bool integer_out = config.out_dtype == DType::int32 || config.out_dtype == DType::int8;
+  if (config.accum_dtype == DType::int32 && integer_out) return 0.0;
+  const double accumulation = config.accum_dtype == DType::int32
+                                  ? std::ldexp(magnitude, -24)  // one int -> float conversion
+                                  : (double(config.K) / 32.0 + 9.0) * std::ldexp(magnitude, -24);
+  const FloatCodec& out = *info(config.out_dtype).codec;
+  const double ulp = std::ldexp(std::fabs(exact), -out.mantissa_bits);
+  const double smallest_subnormal = std::ldexp(1.0, 1 - out.bias - out.mantissa_bits);
+  return accumulation + ulp + smallest_subnormal;
+}
+
+void GpuChecker::check(const Matmul& matmul, int64_t M, const MatmulOperands& operands,
+                       const ReferenceResult& reference) {
+  const MatmulConfig& config = matmul.config();
+  const HostTensor first = run_once(matmul, M, operands, 0xFF);  // NaN in every float format
+  const bool integer_out = !info(config.out_dtype).is_float();
+  const HostTensor second = integer_out ? run_once(matmul, M, operands, 0x5A) : first;
+  for (int64_t i = 0; i < M * config.N; ++i) {
+    const double got = get_value(first, i);
+    const double bound = tolerance(config, reference.exact[i], reference.magnitude[i]);
+    const bool written = first.bytes == second.bytes;
+    // Integer outputs (saturated) and overflowed float outputs must match the reference's cast exactly.
+    const bool exact_match_required = integer_out || std::isinf(reference.rounded[i]);
+    const bool close = exact_match_required ? got == reference.rounded[i]
+                                            : std::fabs(got - reference.exact[i]) <= bound;
+    if (std::isnan(got) || !written || !close) {
+      report(matmul, M, i, got, reference.exact[i], bound);
+      return;  // one report per run is enough to find it
+    }
+  }
+}
+
+void GpuChecker::report(const Matmul& matmul, int64_t M, int64_t index, double got, double expected, double bound) {
+  ++failures_;
+  if (reported_++ >= kMaxReports) return;
+  const int64_t N = matmul.config().N;
+  std::printf("MISMATCH config %s M=%lld at C[%lld, %lld]: got %.9g, expected %.9g (tolerance %.3g)\n",
+              canonical_form(matmul.config()).c_str(), (long long)M, (long long)(index / N), (long long)(index % N),
+              got, expected, bound);
+}
+
+}  // namespace bitjit::testing

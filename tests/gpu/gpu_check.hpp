@@ -1,0 +1,35 @@
+#pragma once
+// Runs a Matmul on the GPU and compares every output element with the float64 reference.
+#include <cstdio>
+#include <string>
+
+#include "quant/reference.hpp"
+#include "runtime/matmul.hpp"
+
+namespace bitjit::testing {
+
+// How far a kernel's output may be from the exact result, per element. The simt family accumulates
+// in float32 (int32 for integer configs), so the bound is:
+//   accumulation: each lane sums K/32 products sequentially, then 5 shuffle levels: at most
+//     (K/32 + 5) float32 roundings of partial sums bounded by sum|a*w|, plus one rounding each for
+//     the product, the dequantization (up to two operations) and the bias: (K/32 + 9) * 2^-24 * sum|a*w|;
+//   output cast: a float32 value rounded to the output format, after that float32 intermediate
+//     (double rounding): one ulp of the output format, 2^-(mantissa bits) * |y|, plus its smallest
+//     subnormal.
+// Integer accumulation into an integer output is exact.
+double tolerance(const MatmulConfig& config, double exact, double magnitude);
+
+class GpuChecker {
+ public:
+  // Uploads the operands, poisons C, runs, and compares; integer outputs run twice with two
+  // different poisons so an unwritten element cannot pass by matching the poison.
+  void check(const Matmul& matmul, int64_t M, const MatmulOperands& operands, const ReferenceResult& reference);
+  size_t failures() const { return failures_; }
+
+ private:
+  void report(const Matmul& matmul, int64_t M, int64_t index, double got, double expected, double bound);
+  size_t failures_ = 0;
+  size_t reported_ = 0;
+};
+
+}  // namespace bitjit::testing

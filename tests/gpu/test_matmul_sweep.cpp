@@ -1,0 +1,131 @@
+// The GPU sweep: every config of the format matrix, at awkward shapes and M = 1, 3, 17, 255, run
+// through Matmul on the device and compared with the float64 CPU reference on fresh random data,
+// with the output poisoned before each launch. Skips without a GPU.
+#include <cmath>
+#include <cstdio>
+#include <future>
+#include <thread>
+
+#include "compiler/format_matrix.hpp"
+#include "quant/host_tensor.hpp"
+#include "quant/random.hpp"
+#include "quant/reference.hpp"
+#include "runtime/device.hpp"
+#include "runtime/driver.hpp"
+#include "runtime/kernel_cache.hpp"
+#include "runtime/matmul.hpp"
+#include "tests/gpu/gpu_check.hpp"
+#include "tests/support/catch.hpp"
+#include "tests/support/random.hpp"
+
+using namespace bitjit;
+using namespace bitjit::testing;
+
+namespace {
+
+const std::vector<int64_t> kSweepM = {1, 3, 17, 255};
+
+// Shapes per config: the smallest legal (N, K), then two that are not powers of two.
+std::vector<std::pair<int64_t, int64_t>> sweep_shapes(const MatmulConfig& config) {
+  const int per_byte = info(config.W_dtype).elements_per_byte();
+  const int64_t smallest_n = config.with_zeros && config.zeros_mode == ZerosMode::quantized ? per_byte : 1;
+  const int64_t smallest_k = config.group_size > 0 ? config.group_size : per_byte;
+  return {{smallest_n, smallest_k}, {40, 96}, {136, 320}};
+}
+
+std::vector<MatmulConfig> sweep_configs() {
+  MatmulConfig shape;
+  shape.M = MSpec::buckets(kSweepM);
+  shape.N = 8;
+  shape.K = 96;
+  std::vector<MatmulConfig> configs;
+  for (const MatmulConfig& format : enumerate_format_matrix(shape, {-1, 32})) {
+    for (auto [n, k] : sweep_shapes(format)) {
+      MatmulConfig config = format;
+      config.N = n;
+      config.K = k;
+      if (config.group_size != -1 && k % config.group_size != 0) continue;
+      configs.push_back(config);
+    }
+  }
+  return configs;
+}
+
+// Compiles every kernel up front on all cores: NVRTC is thread-safe, and the sweep then only runs.
+void compile_all(const std::vector<MatmulConfig>& configs, const std::string& arch) {
+  std::atomic<size_t> next{0};
+  std::vector<std::future<void>> workers;
+  const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned t = 0; t < threads; ++t) {
+    workers.push_back(std::async(std::launch::async, [&] {
+      for (size_t i = next++; i < configs.size(); i = next++) {
+        generate_kernel(configs[i], default_schedule(configs[i], arch), arch);
+      }
+    }));
+  }
+  for (auto& worker : workers) worker.get();
+}
+
+struct Prepared {
+  MatmulOperands operands;
+  ReferenceResult reference;
+};
+
+}  // namespace
+
+TEST_CASE("every config of the format matrix matches the float64 reference on the GPU", "[gpu][sweep]") {
+  if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
+  BITJIT_RANDOM_ENGINE(rng);
+  ensure_context();
+  const std::string arch = current_device_info().arch();
+  const std::vector<MatmulConfig> configs = sweep_configs();
+  compile_all(configs, arch);
+
+  GpuChecker checker;
+  size_t runs = 0;
+  for (const MatmulConfig& config : configs) {
+    const Matmul matmul = Matmul::create(config, {arch});
+    // Operands and references for the next config's M values are built on other threads.
+    std::vector<std::future<Prepared>> prepared;
+    for (int64_t M : kSweepM) {
+      const uint64_t seed = rng();
+      prepared.push_back(std::async(std::launch::async, [&config, M, seed] {
+        std::mt19937_64 local(seed);
+        Prepared p{random_operands(config, M, local), {}};
+        p.reference = reference_matmul(config, M, p.operands);
+        return p;
+      }));
+    }
+    for (size_t i = 0; i < kSweepM.size(); ++i) {
+      Prepared p = prepared[i].get();
+      checker.check(matmul, kSweepM[i], p.operands, p.reference);
+      ++runs;
+    }
+  }
+  std::printf("GPU sweep on %s (%s): %zu configs x %zu M values = %zu runs, %zu passed, %zu failed\n",
+              current_device_info().name.c_str(), arch.c_str(), configs.size(), kSweepM.size(), runs,
+              runs - checker.failures(), checker.failures());
+  CHECK(checker.failures() == 0);
+  CHECK(runs == configs.size() * kSweepM.size());
+}
+
+TEST_CASE("a static M runs the kernel specialised for it", "[gpu]") {
+  if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
+  BITJIT_RANDOM_ENGINE(rng);
+  GpuChecker checker;
+  for (int64_t M : {1, 3, 16}) {
+    MatmulConfig config;
+    config.M = M;
+    config.N = 72;
+    config.K = 256;
+    config.W_dtype = DType::uint4;
+    config.accum_dtype = DType::float32;
+    config.with_scaling = config.with_zeros = true;
+    config.group_size = 64;
+    const Matmul matmul = Matmul::create(config);
+    CHECK(matmul.schedule().block_m == std::min<int64_t>(M, 8));
+    MatmulOperands operands = random_operands(config, M, rng);
+    checker.check(matmul, M, operands, reference_matmul(config, M, operands));
+  }
+  CHECK(checker.failures() == 0);
+}

@@ -1,0 +1,149 @@
+// general_compress / general_decompress and logical_to_codes: hand-packed bytes, a round-trip
+// property on random data, and the errors users see.
+#include <random>
+#include <string>
+
+#include "common/error.hpp"
+#include "compiler/config.hpp"
+#include "quant/packing.hpp"
+#include "quant/reference.hpp"
+#include "tests/support/catch.hpp"
+#include "tests/support/random.hpp"
+
+using namespace bitjit;
+
+namespace {
+
+std::string error_of(auto&& call) {
+  try {
+    call();
+  } catch (const ConfigError& error) {
+    return error.what();
+  }
+  return "no ConfigError";
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+}  // namespace
+
+TEST_CASE("fields pack least significant first along the row", "[quant][packing]") {
+  // 2-bit fields 1, 2, 3, 0 -> bits 0-1 = 01, 2-3 = 10, 4-5 = 11, 6-7 = 00: 0b00111001.
+  CHECK(general_compress(std::vector<uint8_t>{1, 2, 3, 0}, 1, 4, 2) == std::vector<uint8_t>{0x39});
+  // 4-bit: element 0 in the low nibble.
+  CHECK(general_compress(std::vector<uint8_t>{0x3, 0xA}, 1, 2, 4) == std::vector<uint8_t>{0xA3});
+  // 1-bit: 1,0,0,0,1,1,0,1 -> 0b10110001.
+  CHECK(general_compress(std::vector<uint8_t>{1, 0, 0, 0, 1, 1, 0, 1}, 1, 8, 1) == std::vector<uint8_t>{0xB1});
+  // Two rows of 4-bit fields: each row packs on its own.
+  CHECK(general_compress(std::vector<uint8_t>{1, 2, 3, 4, 5, 6, 7, 8}, 2, 4, 4) ==
+        std::vector<uint8_t>{0x21, 0x43, 0x65, 0x87});
+  CHECK(general_compress(std::vector<uint8_t>{0, 255, 17}, 1, 3, 8) == std::vector<uint8_t>{0, 255, 17});
+  CHECK(general_decompress(std::vector<uint8_t>{0xB1}, 1, 8, 1) == std::vector<uint8_t>{1, 0, 0, 0, 1, 1, 0, 1});
+  CHECK(general_decompress(std::vector<uint8_t>{0x39}, 1, 4, 2) == std::vector<uint8_t>{1, 2, 3, 0});
+}
+
+TEST_CASE("compress then decompress is the identity, with each field at bits [c*b, (c+1)*b) of its row",
+          "[quant][packing]") {
+  BITJIT_RANDOM_ENGINE(rng);
+  for (int bits : {1, 2, 4, 8}) {
+    for (int trial = 0; trial < 20; ++trial) {
+      const int per_byte = 8 / bits;
+      const int64_t rows = std::uniform_int_distribution<int64_t>(1, 7)(rng);
+      const int64_t cols = per_byte * std::uniform_int_distribution<int64_t>(1, 9)(rng);
+      CAPTURE(bits, rows, cols);
+      std::uniform_int_distribution<int> field(0, (1 << bits) - 1);
+      std::vector<uint8_t> values(size_t(rows * cols));
+      for (auto& value : values) value = uint8_t(field(rng));
+
+      const std::vector<uint8_t> packed = general_compress(values, rows, cols, bits);
+      REQUIRE(packed.size() == size_t(rows * cols * bits / 8));
+      CHECK(general_decompress(packed, rows, cols, bits) == values);
+      // Bit t of field (r, c) is bit c*bits + t of row r's little-endian bit stream.
+      const int64_t row_bytes = cols * bits / 8;
+      bool every_bit_in_place = true;
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int64_t c = 0; c < cols; ++c) {
+          for (int t = 0; t < bits; ++t) {
+            const int64_t bit = c * bits + t;
+            const int stored = (packed[size_t(r * row_bytes + bit / 8)] >> (bit % 8)) & 1;
+            every_bit_in_place &= stored == ((values[size_t(r * cols + c)] >> t) & 1);
+          }
+        }
+      }
+      CHECK(every_bit_in_place);
+    }
+  }
+}
+
+TEST_CASE("packing errors name the offending index, value and allowed range", "[quant][packing]") {
+  const std::vector<uint8_t> values = {1, 2, 3, 4, 5, 6, 16, 7};
+  const std::string out_of_range = error_of([&] { general_compress(values, 2, 4, 4); });
+  CHECK(contains(out_of_range, "value 16"));
+  CHECK(contains(out_of_range, "(row 1, col 2)"));
+  CHECK(contains(out_of_range, "[0, 15]"));
+  CHECK(contains(error_of([&] { general_compress(std::vector<uint8_t>{0, 4, 0, 0}, 1, 4, 2); }), "(row 0, col 1)"));
+  CHECK(contains(error_of([&] { general_compress(values, 2, 4, 3); }), "bits=3"));
+  const std::string bad_cols = error_of([&] { general_compress(std::vector<uint8_t>{1, 2, 3}, 1, 3, 4); });
+  CHECK(contains(bad_cols, "cols=3"));
+  CHECK(contains(bad_cols, "multiple of 2"));
+  CHECK(contains(error_of([&] { general_compress(values, 3, 4, 4); }), "expected 12"));
+  CHECK(contains(error_of([&] { general_decompress(std::vector<uint8_t>{1, 2}, 1, 8, 4); }), "expected 4"));
+}
+
+TEST_CASE("logical values become stored fields per format", "[quant][packing]") {
+  using V = std::vector<int8_t>;
+  using C = std::vector<uint8_t>;
+  CHECK(logical_to_codes(DType::int4, V{-8, -1, 0, 7}) == C{0, 7, 8, 15});
+  CHECK(logical_to_codes(DType::int2, V{-2, -1, 0, 1}) == C{0, 1, 2, 3});
+  CHECK(logical_to_codes(DType::int1, V{-1, 1, 1}) == C{0, 1, 1});
+  CHECK(logical_to_codes(DType::int8, V{-128, -1, 0, 127}) == C{0x80, 0xFF, 0x00, 0x7F});
+  CHECK(logical_to_codes(DType::uint4, V{0, 9, 15}) == C{0, 9, 15});
+  CHECK(logical_to_codes(DType::uint2, V{3, 0}) == C{3, 0});
+  CHECK(logical_to_codes(DType::uint1, V{0, 1}) == C{0, 1});
+  CHECK(logical_to_codes(DType::uint8, V{5, -1}) == C{5, 255});  // int8_t -1 is the byte 255
+  CHECK(logical_to_codes(DType::nf4, V{0, 15}) == C{0, 15});
+  CHECK(logical_to_codes(DType::fp4_e2m1, V{0xA}) == C{0xA});
+  CHECK(logical_to_codes(DType::float8_e4m3, V{0x7E, -2}) == C{0x7E, 0xFE});
+  // docs/formats.md's worked example: int4 (-5, 2) -> fields 3, 10 -> the byte 0xA3.
+  CHECK(general_compress(logical_to_codes(DType::int4, V{-5, 2}), 1, 2, 4) == C{0xA3});
+}
+
+TEST_CASE("logical values outside the format are errors naming the index", "[quant][packing]") {
+  using V = std::vector<int8_t>;
+  const std::string int4 = error_of([] { logical_to_codes(DType::int4, V{0, 1, 8}); });
+  CHECK(contains(int4, "value 8 at index 2"));
+  CHECK(contains(int4, "[-8, 7]"));
+  CHECK(contains(error_of([] { logical_to_codes(DType::int2, V{-3}); }), "[-2, 1]"));
+  const std::string int1 = error_of([] { logical_to_codes(DType::int1, V{1, -1, 0}); });
+  CHECK(contains(int1, "value 0 at index 2"));
+  CHECK(contains(int1, "{-1, +1}"));
+  CHECK(contains(error_of([] { logical_to_codes(DType::uint4, V{16}); }), "[0, 15]"));
+  CHECK(contains(error_of([] { logical_to_codes(DType::uint1, V{0, 0, 0, -1}); }), "value -1 at index 3"));
+  CHECK(contains(error_of([] { logical_to_codes(DType::nf4, V{16}); }), "nf4"));
+  CHECK(contains(error_of([] { logical_to_codes(DType::float16, V{1}); }), "float16"));
+}
+
+TEST_CASE("random logical weights survive codes, packing and the reference decoder", "[quant][packing]") {
+  BITJIT_RANDOM_ENGINE(rng);
+  for (DType dtype : {DType::int4, DType::int2, DType::int1, DType::uint2}) {
+    CAPTURE(to_string(dtype));
+    MatmulConfig config;
+    config.M = 1;
+    config.N = 3;
+    config.K = 16;
+    config.W_dtype = dtype;
+    const DTypeInfo& row = info(dtype);
+    const int low = row.kind == ValueKind::unsigned_int ? 0 : -(1 << (row.bits - 1));
+    const int high = row.kind == ValueKind::unsigned_int ? (1 << row.bits) - 1 : (1 << (row.bits - 1)) - 1;
+    std::vector<int8_t> logical(size_t(config.N * config.K));
+    for (auto& value : logical) {
+      value = int8_t(std::uniform_int_distribution<int>(low, high)(rng));
+      if (dtype == DType::int1) value = value < 0 ? -1 : 1;
+    }
+    MatmulOperands operands;
+    operands.W = HostTensor{dtype, operand_specs(config, 1).W.shape,
+                            general_compress(logical_to_codes(dtype, logical), config.N, config.K, row.bits)};
+    const std::vector<double> decoded = dequantize_reference(config, operands);
+    CHECK(decoded == std::vector<double>(logical.begin(), logical.end()));
+  }
+}

@@ -1,0 +1,98 @@
+// compile_cuda turns a translation unit into a cubin for each supported arch, with the embedded
+// headers available as includes, and counts every compile.
+#include <cstring>
+
+#include "common/error.hpp"
+#include "runtime/driver.hpp"
+#include "runtime/embedded_templates.hpp"
+#include "runtime/nvrtc.hpp"
+#include "tests/runtime/runtime_test_support.hpp"
+#include "tests/support/catch.hpp"
+
+using namespace bitjit;
+using bitjit::testing::kScaleAndAddSource;
+using bitjit::testing::ScopedEnv;
+using bitjit::testing::thrown_message;
+
+namespace {
+
+bool is_elf(const std::vector<char>& image) { return image.size() > 4 && std::memcmp(image.data(), "\x7f" "ELF", 4) == 0; }
+
+// Compiles, checking the compile counter moved by exactly one.
+CompiledKernel compile_counted(const CompileRequest& request) {
+  const uint64_t before = nvrtc_compile_count();
+  CompiledKernel kernel = compile_cuda(request);
+  CHECK(nvrtc_compile_count() == before + 1);
+  return kernel;
+}
+
+}  // namespace
+
+TEST_CASE("compile_cuda builds a self-contained kernel for every supported arch", "[runtime]") {
+  ScopedEnv no_dump("BITJIT_DUMP_DIR", std::nullopt);
+  for (const std::string& arch : supported_archs()) {
+    INFO(arch);
+    CompiledKernel kernel = compile_counted({kScaleAndAddSource, "scale_and_add.cu", arch, {}, "test"});
+    CHECK(kernel.arch == arch);
+    CHECK(is_elf(kernel.cubin));
+    CHECK(kernel.flags == default_compile_flags(arch));
+    CHECK(kernel.compile_ms > 0.0);
+  }
+}
+
+TEST_CASE("compile_cuda appends extra flags after the defaults", "[runtime]") {
+  ScopedEnv no_dump("BITJIT_DUMP_DIR", std::nullopt);
+  const std::string source = R"(
+#if BITJIT_TEST_VALUE != 3
+#error BITJIT_TEST_VALUE did not reach the compiler
+#endif
+extern "C" __global__ void noop() {}
+)";
+  CompiledKernel kernel = compile_counted({source, "extra_flags.cu", "sm_80", {"-DBITJIT_TEST_VALUE=3"}, ""});
+  std::vector<std::string> expected = default_compile_flags("sm_80");
+  expected.push_back("-DBITJIT_TEST_VALUE=3");
+  CHECK(kernel.flags == expected);
+  CHECK(is_elf(kernel.cubin));
+}
+
+TEST_CASE("sm_90a enables the Hopper-only instructions", "[runtime]") {
+  ScopedEnv no_dump("BITJIT_DUMP_DIR", std::nullopt);
+  // wgmma exists only in arch-specific sm_90a code; ptxas rejects it for plain sm_90.
+  const std::string source = R"(extern "C" __global__ void fence() { asm volatile("wgmma.fence.sync.aligned;"); })";
+  CompiledKernel kernel = compile_counted({source, "wgmma_fence.cu", "sm_90a", {}, ""});
+  CHECK(is_elf(kernel.cubin));
+}
+
+TEST_CASE("compile_cuda serves the embedded headers as includes", "[runtime]") {
+  if (embedded_templates().empty()) BITJIT_SKIP(std::string("templates/bitjit/ has no headers yet"));
+  ScopedEnv no_dump("BITJIT_DUMP_DIR", std::nullopt);
+  std::string source;
+  for (const EmbeddedHeader& header : embedded_templates()) source += "#include \"" + header.name + "\"\n";
+  source += "extern \"C\" __global__ void uses_headers(float* out) { out[threadIdx.x] = 1.0f; }\n";
+  for (const std::string arch : {"sm_80", "sm_90a"}) {
+    INFO(arch);
+    CompiledKernel kernel = compile_counted({source, "includes_templates.cu", arch, {}, ""});
+    CHECK(is_elf(kernel.cubin));
+  }
+}
+
+TEST_CASE("compile_cuda rejects an unsupported arch before compiling", "[runtime]") {
+  const uint64_t before = nvrtc_compile_count();
+  const auto message = thrown_message<ConfigError>([] { compile_cuda({kScaleAndAddSource, "x.cu", "sm_75", {}, ""}); });
+  REQUIRE(message.has_value());
+  CHECK(message->find("arch='sm_75' is not supported") != std::string::npos);
+  CHECK(nvrtc_compile_count() == before);
+}
+
+TEST_CASE("compile_cuda without an arch targets the current device", "[runtime]") {
+  ScopedEnv no_dump("BITJIT_DUMP_DIR", std::nullopt);
+  if (Driver::get().available()) {
+    CompiledKernel kernel = compile_counted({kScaleAndAddSource, "current_device.cu", "", {}, ""});
+    CHECK(!kernel.arch.empty());
+    CHECK(is_elf(kernel.cubin));
+  } else {
+    const auto message = thrown_message<CudaError>([] { compile_cuda({kScaleAndAddSource, "x.cu", "", {}, ""}); });
+    REQUIRE(message.has_value());
+    CHECK(message->find("no GPU present") != std::string::npos);
+  }
+}
