@@ -110,6 +110,18 @@ std::vector<char> program_cubin(nvrtcProgram program, const std::string& what) {
   return cubin;
 }
 
+std::string program_ptx(nvrtcProgram program, const std::string& what) {
+  size_t size = 0;
+  check_nvrtc(nvrtcGetPTXSize(program, &size), "nvrtcGetPTXSize", what);
+  std::string ptx(size, '\0');
+  check_nvrtc(nvrtcGetPTX(program, ptx.data()), "nvrtcGetPTX", what);
+  while (!ptx.empty() && ptx.back() == '\0') ptx.pop_back();
+  return ptx;
+}
+
+// sm_90a -> compute_90a: the virtual arch whose PTX the real one assembles.
+std::string virtual_arch(const std::string& arch) { return "compute_" + arch.substr(3); }
+
 // ---- Dumps ----------------------------------------------------------------------------------------
 
 // Written under a temporary name, then renamed, so that two threads dumping the same kernel never
@@ -324,6 +336,7 @@ CompiledKernel compile_cuda(const CompileRequest& request) {
   kernel.arch = request.arch.empty() ? current_device_info().arch() : request.arch;
   check_arch(kernel.arch);
   kernel.flags = default_compile_flags(kernel.arch);
+  if (request.output == CompileOutput::ptx) kernel.flags[0] = "--gpu-architecture=" + virtual_arch(kernel.arch);
   kernel.flags.insert(kernel.flags.end(), request.extra_flags.begin(), request.extra_flags.end());
   const std::string name = request.name.empty() ? kDefaultProgramName : request.name;
   std::string what = "compiling " + name + " for " + kernel.arch;
@@ -335,7 +348,11 @@ CompiledKernel compile_cuda(const CompileRequest& request) {
   kernel.log = program_log(program.get(), what);
   const std::optional<DumpedFiles> dumped = dump_if_requested(name, request, kernel);
   if (result != NVRTC_SUCCESS) throw compile_error(result, name, request, kernel, dumped);
-  kernel.cubin = program_cubin(program.get(), what);
+  if (request.output == CompileOutput::ptx) {
+    kernel.ptx = program_ptx(program.get(), what);
+  } else {
+    kernel.cubin = program_cubin(program.get(), what);
+  }
   kernel.compile_ms = milliseconds_since(start);
 
   log().debug("NVRTC compiled {} for {} in {:.1f} ms ({} bytes of cubin)", name, kernel.arch, kernel.compile_ms,

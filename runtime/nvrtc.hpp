@@ -7,17 +7,23 @@
 
 namespace bitjit {
 
+// What NVRTC produces: SASS for the real arch (what bitjit loads), or only the PTX for its virtual
+// arch, which skips the assembler, for checks that the source compiles.
+enum class CompileOutput { cubin, ptx };
+
 struct CompileRequest {
   std::string source;                    // a complete translation unit
   std::string name;                      // file name for logs and dumps, e.g. "bitjit_ab12cd34.cu"
   std::string arch;                      // "sm_80", "sm_86", "sm_89", "sm_90a"; empty: the current device's
   std::vector<std::string> extra_flags;  // after default_compile_flags(arch)
   std::string context;                   // appended to every error (e.g. the canonical config and schedule)
+  CompileOutput output = CompileOutput::cubin;
 };
 
 struct CompiledKernel {
   std::string arch;
-  std::vector<char> cubin;         // an ELF image for cuModuleLoadData
+  std::vector<char> cubin;         // an ELF image for cuModuleLoadData (empty for CompileOutput::ptx)
+  std::string ptx;                 // the PTX (CompileOutput::ptx only)
   std::string log;                 // NVRTC's log (warnings), often empty
   std::vector<std::string> flags;  // every flag passed to NVRTC
   double compile_ms = 0.0;

@@ -7,7 +7,8 @@
 #     build     configure + build (always done first)
 #     test      ctest: every test binary, GPU tests included
 #     sweep     the GPU format-matrix sweep alone, with its summary line
-#     memcheck  the GPU tests under compute-sanitizer --tool memcheck
+#     memcheck  the GPU tests under compute-sanitizer --tool memcheck (MEMCHECK_STRIDE=n sweeps every
+#               n-th config only; default 1, the whole matrix)
 #     example   the C++ quick-start example from docs/
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -34,14 +35,17 @@ for step in "$@"; do
     build) ;;
     test)
       ctest --preset release -j 4 >"$OUT/ctest.log" 2>&1
-      note "ctest rc=$? in $(( $(date +%s) - start )) s: $(grep -E 'tests passed|tests failed' "$OUT/ctest.log")"
+      rc=$?
+      cp build-release/Testing/Temporary/LastTest.log "$OUT/ctest-output.log" 2>/dev/null
+      note "ctest rc=$rc in $(( $(date +%s) - start )) s: $(grep -E 'tests passed|tests failed' "$OUT/ctest.log")"
+      note "$(grep -E 'GPU sweep' "$OUT/ctest-output.log" | head -1)"
       ;;
     sweep)
       ./build-release/tests/test_gpu "[sweep]" >"$OUT/sweep.log" 2>&1
       note "sweep rc=$? in $(( $(date +%s) - start )) s: $(grep -E 'GPU sweep|MISMATCH' "$OUT/sweep.log" | head -5)"
       ;;
     memcheck)
-      compute-sanitizer --tool memcheck --error-exitcode 3 ./build-release/tests/test_gpu >"$OUT/memcheck.log" 2>&1
+      BITJIT_SWEEP_STRIDE=${MEMCHECK_STRIDE:-1} compute-sanitizer --tool memcheck --error-exitcode 3 ./build-release/tests/test_gpu >"$OUT/memcheck.log" 2>&1
       note "memcheck rc=$? in $(( $(date +%s) - start )) s: $(grep -E 'ERROR SUMMARY|GPU sweep' "$OUT/memcheck.log" | head -3)"
       ;;
     example)

@@ -6,6 +6,7 @@
 #include <catch2/generators/catch_generators.hpp>
 #include <catch2/matchers/catch_matchers_string.hpp>
 #define BITJIT_CATCH_V3 1
+using Catch::Approx;  // v2 puts Approx in the global namespace
 // Marks the running test as skipped (v3 reports it as skipped).
 #define BITJIT_SKIP(message) SKIP(message)
 #else
