@@ -6,15 +6,10 @@
 #include <thread>
 
 #include "common/error.hpp"
+#include "common/text.hpp"
 
 namespace bitjit {
 namespace {
-
-std::string shape_text(const std::vector<int64_t>& shape) {
-  std::string text = "[";
-  for (size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
-  return text + "]";
-}
 
 // info(dtype).decode, through a table of every code when there are enough elements to repay it.
 class CodeDecoder {

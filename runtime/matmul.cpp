@@ -5,6 +5,7 @@
 #include <random>
 
 #include "common/error.hpp"
+#include "common/text.hpp"
 #include "common/log.hpp"
 #include "compiler/lower.hpp"
 #include "quant/packing.hpp"
@@ -16,12 +17,6 @@
 
 namespace bitjit {
 namespace {
-
-std::string shape_text(const std::vector<int64_t>& shape) {
-  std::string text = "[";
-  for (size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
-  return text + "]";
-}
 
 std::string expected_text(const OperandSpec& spec) {
   return std::string(to_string(spec.dtype)) + shape_text(spec.shape);

@@ -13,8 +13,10 @@
 #include "runtime/kernel_cache.hpp"
 #include "runtime/nvrtc.hpp"
 #include "tests/support/catch.hpp"
+#include "tests/support/text.hpp"
 
 using namespace bitjit;
+using namespace bitjit::testing;
 
 namespace {
 
@@ -31,7 +33,6 @@ MatmulConfig w4a16_quantized_zeros() {
   return config;
 }
 
-bool contains(const std::string& text, const std::string& fragment) { return text.find(fragment) != std::string::npos; }
 
 std::string schedule_error(const MatmulConfig& config, const TileSchedule& schedule) {
   try {

@@ -6,21 +6,10 @@
 #include "common/error.hpp"
 #include "quant/host_tensor.hpp"
 #include "tests/support/catch.hpp"
+#include "tests/support/text.hpp"
 
 using namespace bitjit;
-
-namespace {
-
-std::string error_of(auto&& call) {
-  try {
-    call();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "no error";
-}
-
-}  // namespace
+using namespace bitjit::testing;
 
 TEST_CASE("host tensors are zero-filled, sized by their stored elements", "[quant][host_tensor]") {
   HostTensor half = make_host_tensor(DType::float16, {3, 4});
@@ -85,13 +74,13 @@ TEST_CASE("integer casts round half to even and saturate", "[quant][host_tensor]
   CHECK(encode_value(DType::int32, -1e10) == 0x80000000u);
   CHECK(encode_value(DType::int32, -0.5) == 0);
   CHECK(round_to(DType::int32, -7.5) == -8);
-  CHECK(error_of([] { encode_value(DType::int8, std::nan("")); }).find("NaN") != std::string::npos);
+  CHECK(error_of<Error>([] { encode_value(DType::int8, std::nan("")); }).find("NaN") != std::string::npos);
 }
 
 TEST_CASE("code-valued formats are not cast targets", "[quant][host_tensor]") {
   for (DType dtype : {DType::int4, DType::int2, DType::int1, DType::uint4, DType::uint2, DType::uint1, DType::nf4}) {
     CAPTURE(to_string(dtype));
-    const std::string message = error_of([&] { encode_value(dtype, 1.0); });
+    const std::string message = error_of<Error>([&] { encode_value(dtype, 1.0); });
     CHECK(message.find(std::string(to_string(dtype))) != std::string::npos);
     CHECK(message.find("logical_to_codes") != std::string::npos);
   }
@@ -123,11 +112,11 @@ TEST_CASE("set_value and get_value store little-endian elements", "[quant][host_
 
 TEST_CASE("element access reports packed dtypes and bad indices", "[quant][host_tensor]") {
   HostTensor packed = make_host_tensor(DType::uint4, {2});
-  CHECK(error_of([&] { get_value(packed, 0); }).find("general_decompress") != std::string::npos);
-  CHECK(error_of([&] { set_value(packed, 0, 1.0); }).find("uint4") != std::string::npos);
+  CHECK(error_of<Error>([&] { get_value(packed, 0); }).find("general_decompress") != std::string::npos);
+  CHECK(error_of<Error>([&] { set_value(packed, 0, 1.0); }).find("uint4") != std::string::npos);
   HostTensor half = make_host_tensor(DType::float16, {4});
-  CHECK(error_of([&] { get_value(half, 4); }).find("index 4") != std::string::npos);
-  CHECK(error_of([&] { set_value(half, -1, 0.0); }).find("index -1") != std::string::npos);
+  CHECK(error_of<Error>([&] { get_value(half, 4); }).find("index 4") != std::string::npos);
+  CHECK(error_of<Error>([&] { set_value(half, -1, 0.0); }).find("index -1") != std::string::npos);
   half.bytes.pop_back();
-  CHECK(error_of([&] { get_value(half, 0); }).find("7 bytes") != std::string::npos);
+  CHECK(error_of<Error>([&] { get_value(half, 0); }).find("7 bytes") != std::string::npos);
 }

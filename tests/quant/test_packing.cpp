@@ -8,24 +8,11 @@
 #include "quant/packing.hpp"
 #include "quant/reference.hpp"
 #include "tests/support/catch.hpp"
+#include "tests/support/text.hpp"
 #include "tests/support/random.hpp"
 
 using namespace bitjit;
-
-namespace {
-
-std::string error_of(auto&& call) {
-  try {
-    call();
-  } catch (const ConfigError& error) {
-    return error.what();
-  }
-  return "no ConfigError";
-}
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-}  // namespace
+using namespace bitjit::testing;
 
 TEST_CASE("fields pack least significant first along the row", "[quant][packing]") {
   // 2-bit fields 1, 2, 3, 0 -> bits 0-1 = 01, 2-3 = 10, 4-5 = 11, 6-7 = 00: 0b00111001.

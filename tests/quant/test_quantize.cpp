@@ -15,6 +15,7 @@
 #include "quant/reference.hpp"
 #include "tests/quant/sweep.hpp"
 #include "tests/support/catch.hpp"
+#include "tests/support/text.hpp"
 #include "tests/support/random.hpp"
 
 using namespace bitjit;
@@ -419,13 +420,8 @@ TEST_CASE("without scaling, each weight becomes the nearest value of the format"
 }
 
 TEST_CASE("quantize_weight rejects bad input with context", "[quant][quantize]") {
-  auto error_of = [](const MatmulConfig& config, std::vector<float> weights) -> std::string {
-    try {
-      quantize_weight(config, weights);
-    } catch (const Error& error) {
-      return error.what();
-    }
-    return "no error";
+  auto error_of = [](const MatmulConfig& config, std::vector<float> weights) {
+    return testing::error_of<Error>([&] { quantize_weight(config, weights); });
   };
   const MatmulConfig config = small_config(DType::int4, 2, 4, true);
   std::vector<float> weights(8, 1.0f);

@@ -10,9 +10,11 @@
 #include "quant/reference.hpp"
 #include "tests/quant/sweep.hpp"
 #include "tests/support/catch.hpp"
+#include "tests/support/text.hpp"
 #include "tests/support/random.hpp"
 
 using namespace bitjit;
+using namespace bitjit::testing;
 
 namespace {
 
@@ -51,16 +53,7 @@ MatmulOperands uint4_operands(const MatmulConfig& config) {
   return operands;
 }
 
-std::string error_of(auto&& call) {
-  try {
-    call();
-  } catch (const ConfigError& error) {
-    return error.what();
-  }
-  return "no ConfigError";
-}
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 }  // namespace
 

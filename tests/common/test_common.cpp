@@ -1,0 +1,87 @@
+// SHA-256 against FIPS 180-4's examples, and the environment variables' precedence and errors.
+#include <cstdlib>
+#include <optional>
+#include <random>
+#include <string>
+
+#include "common/env.hpp"
+#include "common/error.hpp"
+#include "common/sha256.hpp"
+#include "common/text.hpp"
+#include "tests/support/catch.hpp"
+#include "tests/support/random.hpp"
+#include "tests/support/text.hpp"
+
+using namespace bitjit;
+using namespace bitjit::testing;
+
+namespace {
+
+// Sets (or, with nullptr, unsets) a variable for one scope, then restores it.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    value ? setenv(name, value, 1) : unsetenv(name);
+  }
+  ~ScopedEnv() { old_ ? setenv(name_, old_->c_str(), 1) : unsetenv(name_); }
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+}  // namespace
+
+TEST_CASE("SHA-256 matches the FIPS 180-4 examples", "[common][sha256]") {
+  CHECK(sha256_hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  CHECK(sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  CHECK(sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq") ==
+        "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  CHECK(sha256_hex(std::string(1000000, 'a')) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+TEST_CASE("SHA-256 gives the same digest however the input is split", "[common][sha256]") {
+  BITJIT_RANDOM_ENGINE(rng);
+  std::string text(std::uniform_int_distribution<int>(0, 300)(rng), '\0');
+  for (char& c : text) c = char(rng());
+  Sha256 pieces;
+  for (size_t at = 0; at < text.size();) {
+    const size_t take = std::min<size_t>(text.size() - at, std::uniform_int_distribution<size_t>(0, 70)(rng));
+    pieces.update(std::string_view(text).substr(at, take));
+    at += take;
+  }
+  CHECK(pieces.hex_digest() == sha256_hex(text));
+}
+
+TEST_CASE("the cache directory: BITJIT_CACHE_DIR, then XDG_CACHE_HOME, then HOME", "[common][env]") {
+  ScopedEnv cache("BITJIT_CACHE_DIR", "/tmp/a"), xdg("XDG_CACHE_HOME", "/tmp/b"), home("HOME", "/tmp/c");
+  CHECK(env::cache_dir() == "/tmp/a");
+  {
+    ScopedEnv unset("BITJIT_CACHE_DIR", "");  // empty counts as unset
+    CHECK(env::cache_dir() == "/tmp/b/bitjit");
+    ScopedEnv unset_xdg("XDG_CACHE_HOME", nullptr);
+    CHECK(env::cache_dir() == "/tmp/c/.cache/bitjit");
+  }
+}
+
+TEST_CASE("BITJIT_DEVICE takes a non-negative ordinal and names itself otherwise", "[common][env]") {
+  {
+    ScopedEnv device("BITJIT_DEVICE", nullptr);
+    CHECK(env::device_ordinal() == 0);
+  }
+  {
+    ScopedEnv device("BITJIT_DEVICE", "3");
+    CHECK(env::device_ordinal() == 3);
+  }
+  for (const char* bad : {"-1", "1x", "gpu"}) {
+    ScopedEnv device("BITJIT_DEVICE", bad);
+    const std::string message = error_of([] { env::device_ordinal(); });
+    CHECK(contains(message, "BITJIT_DEVICE='" + std::string(bad) + "'"));
+  }
+}
+
+TEST_CASE("shapes print as lists", "[common][text]") {
+  CHECK(shape_text({}) == "[]");
+  CHECK(shape_text({3, 40}) == "[3, 40]");
+}
