@@ -37,6 +37,7 @@ namespace bitjit {
   X(cuMemcpyHtoD)                  \
   X(cuMemcpyDtoH)                  \
   X(cuMemcpyDtoD)                  \
+  X(cuMemcpyDtoDAsync)             \
   X(cuMemcpyHtoDAsync)             \
   X(cuMemcpyDtoHAsync)             \
   X(cuMemsetD8)                    \

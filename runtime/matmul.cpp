@@ -13,6 +13,8 @@
 #include "runtime/device.hpp"
 #include "runtime/driver.hpp"
 #include "runtime/kernel_cache.hpp"
+#include "runtime/timing.hpp"
+#include "tuning_db/database.hpp"
 #include "templates/bitjit/matmul_params.cuh"
 
 namespace bitjit {
@@ -94,6 +96,29 @@ struct Matmul::Impl {
   }
 };
 
+namespace {
+
+// The schedule tuned for this config on this GPU (hardware_aware_finetune stores it), else the default.
+// Tuned entries are per device, so they are looked up only when the arch is the current GPU's.
+TileSchedule chosen_schedule(const MatmulConfig& config, const std::string& arch, bool on_current_device) {
+  if (on_current_device) {
+    db::KernelDatabase& database = db::default_database();
+    if (auto tuned = database.tuned(canonical_form(config), current_device_info().name); tuned && tuned->arch == arch) {
+      try {
+        TileSchedule schedule = schedule_from_json(tuned->schedule);
+        validate_schedule(config, schedule, arch);
+        return schedule;
+      } catch (const ConfigError& error) {
+        database.warn_once("kernel database: the tuned schedule for " + canonical_form(config) + " on " +
+                           tuned->device + " is not usable (" + error.what() + "); using the default schedule");
+      }
+    }
+  }
+  return default_schedule(config, arch);
+}
+
+}  // namespace
+
 Matmul::Matmul(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Matmul::Matmul(Matmul&&) noexcept = default;
 Matmul& Matmul::operator=(Matmul&&) noexcept = default;
@@ -107,7 +132,7 @@ Matmul Matmul::create(const MatmulConfig& config, const MatmulOptions& options) 
     arch = current_device_info().arch();
   }
   check_arch(arch);
-  const TileSchedule schedule = options.schedule ? *options.schedule : default_schedule(config, arch);
+  const TileSchedule schedule = options.schedule ? *options.schedule : chosen_schedule(config, arch, options.arch.empty());
   auto impl = std::make_unique<Impl>();
   impl->config = config;
   impl->canonical = canonical_form(config);
@@ -186,16 +211,12 @@ double Matmul::profile_latency(std::optional<int64_t> M_opt, int warmup, int rep
   std::mt19937_64 rng(std::random_device{}());
   const MatmulOperands operands = random_operands_fast(c, M, rng);
   const OperandSpecs specs = operand_specs(c, M);
-
-  // Enough weight copies that one pass over them exceeds the L2 twice, so each run reads HBM.
-  const int64_t weight_bytes = specs.W.bytes();
-  const int64_t l2_bytes = current_device_info().l2_bytes;
-  const int copies = int(std::clamp<int64_t>((2 * l2_bytes + weight_bytes - 1) / weight_bytes, 1, 64));
   auto upload = [](const HostTensor& host) {
     DeviceBuffer buffer(std::max<size_t>(host.bytes.size(), 1));
     if (!host.bytes.empty()) buffer.upload(host.bytes.data(), host.bytes.size());
     return buffer;
   };
+  const int copies = copies_past_l2(specs.W.bytes(), current_device_info().l2_bytes);
   std::vector<DeviceBuffer> weights;
   for (int i = 0; i < copies; ++i) weights.push_back(upload(operands.W));
   DeviceBuffer a = upload(operands.A), scales = upload(operands.scales), zeros = upload(operands.zeros),
@@ -204,22 +225,11 @@ double Matmul::profile_latency(std::optional<int64_t> M_opt, int warmup, int rep
     return spec.used() ? TensorView(buffer.data(), spec.dtype, spec.shape) : TensorView();
   };
   Stream stream;
-  auto run_once = [&](int copy) {
-    run(view(a, specs.A), view(weights[copy % copies], specs.W), view(out, specs.C), view(scales, specs.scales),
+  auto launch = [&](int i) {
+    run(view(a, specs.A), view(weights[i % copies], specs.W), view(out, specs.C), view(scales, specs.scales),
         view(zeros, specs.zeros), view(bias, specs.bias), stream.get());
   };
-  for (int i = 0; i < warmup; ++i) run_once(i);
-  std::vector<float> times;
-  Event start, stop;
-  for (int i = 0; i < repeats; ++i) {
-    start.record(stream.get());
-    run_once(i);
-    stop.record(stream.get());
-    stop.synchronize();
-    times.push_back(Event::elapsed_ms(start, stop));
-  }
-  std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
-  return times[times.size() / 2];
+  return median_launch_ms(stream.get(), launch, {warmup, 10, repeats});
 }
 
 }  // namespace bitjit

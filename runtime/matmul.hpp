@@ -22,8 +22,10 @@ struct MatmulOptions {
 
 class Matmul {
  public:
-  // Validates, lowers and compiles (or reuses this process's compiled binary). Needs a GPU only when
-  // options.arch is empty; the module is loaded on the first run.
+  // Validates and lowers, then takes the binary from this process's cache, else the kernel database
+  // (tuning_db/), else compiles it with NVRTC and stores it there. Without options.schedule, the
+  // schedule tuned for this GPU (stored in the database) is used when there is one, else the default.
+  // Needs a GPU only when options.arch is empty; the module is loaded on the first run.
   static Matmul create(const MatmulConfig& config, const MatmulOptions& options = {});
 
   const MatmulConfig& config() const;
@@ -47,9 +49,10 @@ class Matmul {
   HostTensor transform_weight(const HostTensor& packed) const;
 
   // Median time of one run in milliseconds, on random inputs it allocates itself (weights rotated
-  // through enough copies to exceed the L2), after a warm-up, timed with CUDA events. M is the
-  // static M, or for dynamic M the given one (default: the largest bucket).
-  double profile_latency(std::optional<int64_t> M = std::nullopt, int warmup = 10, int repeats = 100) const;
+  // through enough copies to exceed twice the L2), after `warmup` runs, timed with CUDA events around
+  // batches of 10 runs; `repeats` batches. M is the static M, or for dynamic M the given one
+  // (default: the largest bucket).
+  double profile_latency(std::optional<int64_t> M = std::nullopt, int warmup = 10, int repeats = 20) const;
 
   Matmul(Matmul&&) noexcept;
   Matmul& operator=(Matmul&&) noexcept;

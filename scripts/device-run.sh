@@ -10,6 +10,9 @@
 #     memcheck  the GPU tests under compute-sanitizer --tool memcheck (MEMCHECK_STRIDE=n sweeps every
 #               n-th config only; default 1, the whole matrix)
 #     example   the C++ quick-start example from docs/
+#     db        the kernel-database and CLI tests, then Matmul::create latency cold and warm
+#     gpu       the GPU tests except the long sweep
+#     bench     bench_matmul against cuBLAS (BENCH_ARGS, e.g. "--formats int4_g128 --M 1,16"); results in $OUT/bench
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$PWD/device-out}
@@ -47,6 +50,20 @@ for step in "$@"; do
     memcheck)
       BITJIT_SWEEP_STRIDE=${MEMCHECK_STRIDE:-1} compute-sanitizer --tool memcheck --error-exitcode 3 ./build-release/tests/test_gpu >"$OUT/memcheck.log" 2>&1
       note "memcheck rc=$? in $(( $(date +%s) - start )) s: $(grep -E 'ERROR SUMMARY|GPU sweep' "$OUT/memcheck.log" | head -3)"
+      ;;
+    db)
+      { ./build-release/tests/test_tuning_db && ./build-release/tests/test_tools &&
+        ./build-release/bench/bench_create_latency bench/configs/formats_m1.json; } >"$OUT/db.log" 2>&1
+      note "db rc=$? in $(( $(date +%s) - start )) s: $(grep -E 'passed|failed|warm create median' "$OUT/db.log" | tr '\n' ' ')"
+      ;;
+    gpu)
+      ./build-release/tests/test_gpu "~[sweep]" >"$OUT/gpu.log" 2>&1
+      note "gpu rc=$? in $(( $(date +%s) - start )) s: $(tail -n 2 "$OUT/gpu.log" | tr '\n' ' ')"
+      ;;
+    bench)
+      # shellcheck disable=SC2086
+      ./build-release/bench/bench_matmul ${BENCH_ARGS:-} --out "$OUT/bench" >"$OUT/bench.log" 2>&1
+      note "bench rc=$? in $(( $(date +%s) - start )) s: $(head -n 1 "$OUT/bench.log")"
       ;;
     example)
       ./build-release/quickstart >"$OUT/example.log" 2>&1

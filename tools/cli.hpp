@@ -37,8 +37,12 @@ class Arguments {
 
 int formats_command(const std::vector<std::string>& args);
 int codegen_command(const std::vector<std::string>& args);
+int prewarm_command(const std::vector<std::string>& args);
+int db_command(const std::vector<std::string>& args);
 
 extern const char* const kFormatsHelp;
 extern const char* const kCodegenHelp;
+extern const char* const kPrewarmHelp;
+extern const char* const kDbHelp;
 
 }  // namespace bitjit::cli

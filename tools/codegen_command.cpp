@@ -4,8 +4,6 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
-#include "runtime/device.hpp"
-#include "runtime/driver.hpp"
 #include "runtime/kernel_cache.hpp"
 #include "tools/cli.hpp"
 #include "tools/config_files.hpp"
@@ -21,18 +19,11 @@ const char* const kCodegenHelp =
     "  --schedule S.json   a TileSchedule to use instead of the default one\n"
     "  --arch A            sm_80, sm_86, sm_89 or sm_90a (default: the GPU of this machine)\n"
     "  -o, --output OUT    where to write the source\n"
-    "  --compile           also compile it with NVRTC and report the cubin size and compile time\n";
+    "  --compile           also compile it (or find it in the kernel database) and report the cubin\n"
+    "                      size and compile time\n"
+    "  --cache-dir DIR     the kernel database to use (default: BITJIT_CACHE_DIR, else ~/.cache/bitjit)\n";
 
 namespace {
-
-std::string arch_or_current_gpu(const Arguments& arguments) {
-  if (auto arch = arguments.option("--arch")) return *arch;
-  if (!Driver::get().available()) {
-    throw UsageError{"--arch is required on a machine without a GPU (" + Driver::get().unavailable_reason() + ")"};
-  }
-  ensure_context();
-  return current_device_info().arch();
-}
 
 void write_file(const std::string& path, const std::string& text) {
   std::ofstream file(path, std::ios::binary);
@@ -43,11 +34,11 @@ void write_file(const std::string& path, const std::string& text) {
 }  // namespace
 
 int codegen_command(const std::vector<std::string>& args) {
-  Arguments arguments(args, {"--compile"}, {"--config", "--schedule", "--arch", "-o", "--output"});
+  Arguments arguments(args, {"--compile"}, {"--config", "--schedule", "--arch", "-o", "--output", "--cache-dir"});
   if (!arguments.positional().empty()) throw UsageError{"unexpected argument " + arguments.positional()[0]};
   const MatmulConfig config = read_single_config(arguments.required("--config"));
-  const std::string arch = arch_or_current_gpu(arguments);
-  check_arch_for_cli(arch);
+  use_cache_dir(arguments.option("--cache-dir"));
+  const std::string arch = arches_or_current_gpu(arguments.all("--arch")).front();
   const TileSchedule schedule = arguments.option("--schedule") ? read_schedule(*arguments.option("--schedule"))
                                                                : default_schedule(config, arch);
   auto output = arguments.option("-o");
@@ -62,8 +53,9 @@ int codegen_command(const std::vector<std::string>& args) {
     std::fputs(kernel.source.c_str(), stdout);
   }
   if (kernel.binary) {
-    std::fprintf(stderr, "compiled %s for %s: cubin %zu bytes in %.0f ms\n", kernel.file_name.c_str(), arch.c_str(),
-                 kernel.binary->cubin.size(), kernel.binary->compile_ms);
+    const char* how = kernel.origin == KernelSource::compiled ? "compiled" : "found in the kernel database";
+    std::fprintf(stderr, "%s %s for %s: cubin %zu bytes (compile took %.0f ms)\n", how, kernel.file_name.c_str(),
+                 arch.c_str(), kernel.binary->cubin.size(), kernel.binary->compile_ms);
   }
   return kExitOk;
 }

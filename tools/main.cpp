@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "common/log.hpp"
 #include "tools/cli.hpp"
 
 namespace {
@@ -22,6 +23,8 @@ struct Subcommand {
 const Subcommand kSubcommands[] = {
     {"formats", "list the numeric formats and their value sets", formats_command, &kFormatsHelp},
     {"codegen", "generate (and optionally compile) the CUDA C for one config", codegen_command, &kCodegenHelp},
+    {"prewarm", "compile a list of configs into the kernel database (no GPU needed)", prewarm_command, &kPrewarmHelp},
+    {"db", "list, show, verify, gc, export or import the kernel database", db_command, &kDbHelp},
 };
 
 void print_usage(FILE* stream) {
@@ -33,6 +36,7 @@ void print_usage(FILE* stream) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  bitjit::log();  // reads BITJIT_LOG_LEVEL now, so a bad value is reported even by commands that never log
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     print_usage(argc < 2 ? stderr : stdout);
     return argc < 2 ? kExitUsage : kExitOk;

@@ -10,28 +10,11 @@
 #include "common/text.hpp"
 #include "tests/support/catch.hpp"
 #include "tests/support/random.hpp"
+#include "tests/support/scoped_env.hpp"
 #include "tests/support/text.hpp"
 
 using namespace bitjit;
 using namespace bitjit::testing;
-
-namespace {
-
-// Sets (or, with nullptr, unsets) a variable for one scope, then restores it.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    value ? setenv(name, value, 1) : unsetenv(name);
-  }
-  ~ScopedEnv() { old_ ? setenv(name_, old_->c_str(), 1) : unsetenv(name_); }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
-
-}  // namespace
 
 TEST_CASE("SHA-256 matches the FIPS 180-4 examples", "[common][sha256]") {
   CHECK(sha256_hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
@@ -60,14 +43,14 @@ TEST_CASE("the cache directory: BITJIT_CACHE_DIR, then XDG_CACHE_HOME, then HOME
   {
     ScopedEnv unset("BITJIT_CACHE_DIR", "");  // empty counts as unset
     CHECK(env::cache_dir() == "/tmp/b/bitjit");
-    ScopedEnv unset_xdg("XDG_CACHE_HOME", nullptr);
+    ScopedEnv unset_xdg("XDG_CACHE_HOME", std::nullopt);
     CHECK(env::cache_dir() == "/tmp/c/.cache/bitjit");
   }
 }
 
 TEST_CASE("BITJIT_DEVICE takes a non-negative ordinal and names itself otherwise", "[common][env]") {
   {
-    ScopedEnv device("BITJIT_DEVICE", nullptr);
+    ScopedEnv device("BITJIT_DEVICE", std::nullopt);
     CHECK(env::device_ordinal() == 0);
   }
   {

@@ -11,7 +11,12 @@
 #include <string>
 #include <utility>
 
+#include "tests/support/process.hpp"
+#include "tests/support/scoped_env.hpp"
+
 namespace bitjit::testing {
+
+using TempDir = TemporaryDirectory;
 
 // y = a * x + y, one fused multiply-add per element, so the CPU check can be exact (std::fma).
 inline const char* kScaleAndAddSource = R"(extern "C" __global__ void scale_and_add(const float* x, float* y, float a, int n) {
@@ -19,45 +24,6 @@ inline const char* kScaleAndAddSource = R"(extern "C" __global__ void scale_and_
   if (i < n) y[i] = __fmaf_rn(a, x[i], y[i]);
 }
 )";
-
-// Sets (or, with nullopt, unsets) an environment variable for one scope, then restores it.
-class ScopedEnv {
- public:
-  ScopedEnv(std::string name, const std::optional<std::string>& value) : name_(std::move(name)) {
-    if (const char* previous = std::getenv(name_.c_str())) previous_ = previous;
-    set(value);
-  }
-  ~ScopedEnv() { set(previous_); }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  void set(const std::optional<std::string>& value) {
-    if (value) setenv(name_.c_str(), value->c_str(), 1);
-    else unsetenv(name_.c_str());
-  }
-  std::string name_;
-  std::optional<std::string> previous_;
-};
-
-// A fresh empty directory under the system temp directory, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "bitjit-test-XXXXXX").string();
-    if (mkdtemp(pattern.data()) != nullptr) path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 inline std::string read_text_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);

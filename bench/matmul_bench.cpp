@@ -1,0 +1,202 @@
+// The benchmark suite of the design card: bitjit against cuBLAS fp16 in the same run, per weight
+// format, shape and M. Writes results.json and results.md to --out.
+//
+//   bench_matmul [--formats a,b,...] [--shapes all|8b|70b] [--M 1,16,64] [--out DIR] [--repeats N]
+//
+// Method: random data; weights (and cuBLAS's fp16 weights) rotated through enough copies that one
+// pass exceeds twice the 50 MB L2; CUDA events around batches of launches after a warm-up; median.
+#include <cublas_v2.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
+
+#include "common/version.hpp"
+#include "quant/random.hpp"
+#include "runtime/device.hpp"
+#include "runtime/matmul.hpp"
+#include "runtime/timing.hpp"
+
+using namespace bitjit;
+
+namespace {
+
+struct Shape {
+  std::string name;
+  int64_t N, K;
+};
+
+const std::vector<Shape> kSuite = {
+    {"8B qkv", 6144, 4096},      {"8B o", 4096, 4096},        {"8B gate_up", 28672, 4096}, {"8B down", 4096, 14336},
+    {"70B qkv", 10240, 8192},    {"70B o", 8192, 8192},       {"70B gate_up", 57344, 8192}, {"70B down", 8192, 28672}};
+
+// Named weight formats of the suite, fp16 activations, fp32 accumulation, fp16 output.
+MatmulConfig format_config(const std::string& name) {
+  MatmulConfig config;
+  config.A_dtype = DType::float16;
+  config.accum_dtype = DType::float32;
+  config.out_dtype = DType::float16;
+  auto grouped = [&](DType w, bool zeros) {
+    config.W_dtype = w;
+    config.with_scaling = true;
+    config.group_size = 128;
+    if (zeros) {
+      config.with_zeros = true;
+      config.zeros_mode = ZerosMode::original;
+    }
+  };
+  if (name == "uint4_g128_zeros") grouped(DType::uint4, true);
+  else if (name == "int4_g128") grouped(DType::int4, false);
+  else if (name == "int8_channel") {
+    config.W_dtype = DType::int8;
+    config.with_scaling = true;
+  }
+  else if (name == "int2_g128") grouped(DType::int2, false);
+  else if (name == "int1_g128") grouped(DType::int1, false);
+  else if (name == "nf4_g128") grouped(DType::nf4, false);
+  else if (name == "fp4_g128") grouped(DType::fp4_e2m1, false);
+  else throw std::runtime_error("unknown format " + name +
+                                "; known: uint4_g128_zeros int4_g128 int8_channel int2_g128 int1_g128 nf4_g128 fp4_g128");
+  return config;
+}
+
+std::vector<std::string> split(const std::string& text) {
+  std::vector<std::string> parts;
+  std::stringstream stream(text);
+  for (std::string part; std::getline(stream, part, ',');) parts.push_back(part);
+  return parts;
+}
+
+void check_cublas(cublasStatus_t status, const char* call) {
+  if (status != CUBLAS_STATUS_SUCCESS) {
+    throw std::runtime_error(std::string(call) + " failed with cuBLAS status " + std::to_string(int(status)));
+  }
+}
+
+DeviceBuffer random_buffer(size_t bytes, std::mt19937_64& rng, uint8_t mask) {
+  std::vector<uint8_t> host(bytes);
+  for (auto& byte : host) byte = uint8_t(rng()) & mask;
+  DeviceBuffer buffer(std::max<size_t>(bytes, 1));
+  if (bytes) buffer.upload(host.data(), bytes);
+  return buffer;
+}
+
+// Device-to-device copy bandwidth (read + write bytes per second) of a 1 GiB buffer.
+double copy_bandwidth_gbps(CUstream stream) {
+  const size_t bytes = size_t(1) << 30;
+  DeviceBuffer from(bytes), to(bytes);
+  const double ms = median_launch_ms(stream, [&](int) {
+    check_cuda(Driver::get().cuMemcpyDtoDAsync(to.data(), from.data(), bytes, stream), "cuMemcpyDtoDAsync");
+  }, {3, 5, 9});
+  return 2.0 * double(bytes) / (ms * 1e-3) / 1e9;
+}
+
+// cuBLAS fp16 (fp32 accumulation) C[M,N] = A[M,K] · W[N,K]ᵀ, weights rotated like bitjit's.
+double cublas_ms(cublasHandle_t handle, CUstream stream, int64_t M, int64_t N, int64_t K, std::mt19937_64& rng) {
+  const int copies = copies_past_l2(N * K * 2, current_device_info().l2_bytes);
+  std::vector<DeviceBuffer> weights;
+  // 0x3B3B..: small finite fp16 values; the values do not change cuBLAS's speed.
+  for (int i = 0; i < copies; ++i) weights.push_back(random_buffer(size_t(N * K * 2), rng, 0x3B));
+  DeviceBuffer a = random_buffer(size_t(M * K * 2), rng, 0x3B), c(size_t(M * N * 2));
+  const float alpha = 1.0f, beta = 0.0f;
+  check_cublas(cublasSetStream(handle, stream), "cublasSetStream");
+  return median_launch_ms(stream, [&](int i) {
+    check_cublas(cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, int(N), int(M), int(K), &alpha,
+                              reinterpret_cast<void*>(weights[i % copies].data()), CUDA_R_16F, int(K),
+                              reinterpret_cast<void*>(a.data()), CUDA_R_16F, int(K), &beta,
+                              reinterpret_cast<void*>(c.data()), CUDA_R_16F, int(N), CUBLAS_COMPUTE_32F,
+                              CUBLAS_GEMM_DEFAULT),
+                 "cublasGemmEx");
+  });
+}
+
+int64_t bytes_moved(const MatmulConfig& config, int64_t M) {
+  const OperandSpecs specs = operand_specs(config, M);
+  return specs.W.bytes() + specs.scales.bytes() + specs.zeros.bytes() + specs.A.bytes() + specs.C.bytes() +
+         specs.bias.bytes();
+}
+
+std::string today() {
+  const std::time_t now = std::time(nullptr);
+  char text[16];
+  std::strftime(text, sizeof text, "%Y-%m-%d", std::gmtime(&now));
+  return text;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::map<std::string, std::string> options = {{"--formats", "uint4_g128_zeros,int4_g128"},
+                                                {"--shapes", "all"},
+                                                {"--M", "1,16"},
+                                                {"--out", "bench-out"}};
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!options.count(argv[i])) {
+      std::fprintf(stderr, "unknown option %s; options: --formats --shapes --M --out\n", argv[i]);
+      return 2;
+    }
+    options[argv[i]] = argv[i + 1];
+  }
+  std::vector<int64_t> Ms;
+  for (const std::string& m : split(options["--M"])) Ms.push_back(std::stoll(m));
+  std::vector<Shape> shapes;
+  for (const Shape& shape : kSuite) {
+    const std::string& which = options["--shapes"];
+    if (which == "all" || shape.name.rfind(which == "8b" ? "8B" : "70B", 0) == 0) shapes.push_back(shape);
+  }
+
+  ensure_context();
+  const DeviceInfo& device = current_device_info();
+  Stream stream;
+  cublasHandle_t handle;
+  check_cublas(cublasCreate(&handle), "cublasCreate");
+  std::mt19937_64 rng(std::random_device{}());
+  const double copy_gbps = copy_bandwidth_gbps(stream.get());
+  std::printf("%s (%s), %d SMs; copy bandwidth %.0f GB/s\n", device.name.c_str(), device.arch().c_str(), device.sm_count, copy_gbps);
+
+  nlohmann::json results = {{"device", device.name}, {"arch", device.arch()}, {"date", today()},
+                             {"bitjit", version()}, {"copy_bandwidth_gbps", copy_gbps}, {"rows", nlohmann::json::array()}};
+  std::map<std::pair<std::string, int64_t>, double> cublas_cache;  // per (shape, M): measured once per run
+  std::ostringstream table;
+  table << "| format | shape | M | bitjit µs | cuBLAS fp16 µs | speedup | GB/s | % of copy BW | schedule |\n"
+        << "|---|---|---|---|---|---|---|---|---|\n";
+  for (const std::string& format : split(options["--formats"])) {
+    for (const Shape& shape : shapes) {
+      MatmulConfig config = format_config(format);
+      config.M = MSpec::buckets(Ms);
+      config.N = shape.N;
+      config.K = shape.K;
+      const Matmul matmul = Matmul::create(config);
+      for (int64_t M : Ms) {
+        auto& cublas = cublas_cache[{shape.name, M}];
+        if (cublas == 0.0) cublas = cublas_ms(handle, stream.get(), M, shape.N, shape.K, rng);
+        const double ms = matmul.profile_latency(M, 10, 15);
+        const double gbps = double(bytes_moved(config, M)) / (ms * 1e-3) / 1e9;
+        char row[512];
+        std::snprintf(row, sizeof row, "| %s | %s | %lld | %.1f | %.1f | %.2fx | %.0f | %.0f%% | %s |\n", format.c_str(),
+                      shape.name.c_str(), (long long)M, ms * 1e3, cublas * 1e3, cublas / ms, gbps,
+                      100.0 * gbps / copy_gbps, canonical_form(matmul.schedule()).c_str());
+        table << row;
+        std::fputs(row, stdout);
+        std::fflush(stdout);
+        results["rows"].push_back({{"format", format}, {"shape", shape.name}, {"N", shape.N}, {"K", shape.K}, {"M", M},
+                                   {"bitjit_us", ms * 1e3}, {"cublas_us", cublas * 1e3}, {"speedup", cublas / ms},
+                                   {"gbps", gbps}, {"copy_fraction", gbps / copy_gbps},
+                                   {"schedule", nlohmann::json::parse(canonical_form(matmul.schedule()))}});
+      }
+    }
+  }
+  cublasDestroy(handle);
+  std::filesystem::create_directories(options["--out"]);
+  std::ofstream(options["--out"] + "/results.json") << results.dump(1) << "\n";
+  std::ofstream(options["--out"] + "/results.md")
+      << "# bitjit vs cuBLAS fp16 on " << device.name << ", " << today() << "\n\nCopy bandwidth " << int(copy_gbps)
+      << " GB/s (read + write). Times are medians per launch.\n\n" << table.str();
+  return 0;
+}

@@ -1,0 +1,52 @@
+// Matmul::create with a tuned schedule stored in the kernel database for this GPU.
+#include "quant/random.hpp"
+#include "quant/reference.hpp"
+#include "runtime/device.hpp"
+#include "runtime/driver.hpp"
+#include "runtime/kernel_cache.hpp"
+#include "runtime/matmul.hpp"
+#include "tests/gpu/gpu_check.hpp"
+#include "tests/support/catch.hpp"
+#include "tests/support/process.hpp"
+#include "tests/support/random.hpp"
+#include "tests/support/scoped_env.hpp"
+#include "tuning_db/database.hpp"
+
+using namespace bitjit;
+using namespace bitjit::testing;
+
+TEST_CASE("Matmul::create takes the schedule tuned for this GPU from the database", "[gpu][runtime][db]") {
+  if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
+  BITJIT_RANDOM_ENGINE(rng);
+  TemporaryDirectory dir;
+  ScopedEnv cache("BITJIT_CACHE_DIR", dir.str());
+  ensure_context();
+  const DeviceInfo device = current_device_info();
+  MatmulConfig config;
+  config.M = MSpec::buckets({1, 5});
+  config.N = 24;
+  config.K = 128;
+  config.W_dtype = DType::uint4;
+  config.accum_dtype = DType::float32;
+  config.with_scaling = config.with_zeros = true;
+  config.group_size = 32;
+  config.zeros_mode = ZerosMode::rescale;
+  TileSchedule tuned = default_schedule(config, device.arch());
+  tuned.block_n = 16;
+  tuned.threads = 256;
+  tuned.warp_n = 8;
+  REQUIRE_NOTHROW(validate_schedule(config, tuned, device.arch()));
+  REQUIRE(db::default_database().store_tuned(
+      {canonical_form(config), device.name, device.arch(), to_json(tuned), 0.001, "2026-11-25T00:00:00Z"}));
+
+  const Matmul matmul = Matmul::create(config);
+  CHECK(canonical_form(matmul.schedule()) == canonical_form(tuned));
+  GpuChecker checker;
+  for (int64_t M : {1, 5}) {
+    MatmulOperands operands = random_operands(config, M, rng);
+    checker.check(matmul, M, operands, reference_matmul(config, M, operands));
+  }
+  CHECK(checker.failures() == 0);
+  // A named arch is not "this GPU": the default schedule.
+  CHECK(canonical_form(Matmul::create(config, {"sm_80"}).schedule()) == canonical_form(default_schedule(config, "sm_80")));
+}

@@ -1,0 +1,277 @@
+// The bitjit CLI as a user runs it: output, exit codes, the kernel database across processes.
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "compiler/format_matrix.hpp"
+#include "runtime/driver.hpp"
+#include "runtime/kernel_cache.hpp"
+#include "runtime/matmul.hpp"
+#include "runtime/module.hpp"
+#include "runtime/nvrtc.hpp"
+#include "tests/support/catch.hpp"
+#include "tests/support/process.hpp"
+#include "tests/support/random.hpp"
+#include "tests/support/scoped_env.hpp"
+#include "tests/support/text.hpp"
+#include "tuning_db/database.hpp"
+#include "tuning_db/files.hpp"
+
+using namespace bitjit;
+using namespace bitjit::testing;
+namespace fs = std::filesystem;
+
+namespace {
+
+ProcessResult bitjit_cli(std::vector<std::string> args, const std::vector<std::pair<std::string, std::string>>& env = {}) {
+  args.insert(args.begin(), BITJIT_CLI_PATH);
+  return run_process(args, env);
+}
+
+std::string golden_path(const std::string& name) {
+  return std::string(BITJIT_SOURCE_DIR) + "/tests/tools/golden/" + name;
+}
+
+// Compares with the golden file; BITJIT_UPDATE_GOLDEN=1 rewrites it instead.
+void check_golden(const std::string& name, const std::string& text) {
+  if (std::getenv("BITJIT_UPDATE_GOLDEN")) {
+    std::ofstream(golden_path(name), std::ios::binary) << text;
+    return;
+  }
+  const std::optional<std::string> golden = db::read_file(golden_path(name));
+  REQUIRE(golden);
+  CHECK(text == *golden);
+}
+
+void write_text(const fs::path& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
+
+// A few small configs of different families, some with M lists, chosen at random from the matrix.
+std::vector<MatmulConfig> some_configs(std::mt19937_64& rng, size_t count) {
+  MatmulConfig shape;
+  shape.M = MSpec::buckets({1, 7});
+  shape.N = 16;
+  shape.K = 64;
+  const std::vector<MatmulConfig> matrix = enumerate_format_matrix(shape, {-1, 32});
+  std::vector<MatmulConfig> picked;
+  for (size_t i = 0; i < count; ++i) {
+    MatmulConfig config = matrix[std::uniform_int_distribution<size_t>(0, matrix.size() - 1)(rng)];
+    if (i % 2) config.M = MSpec{int64_t(i + 1)};
+    picked.push_back(config);
+  }
+  return picked;
+}
+
+fs::path write_configs(const fs::path& dir, const std::vector<MatmulConfig>& configs) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const MatmulConfig& config : configs) list.push_back(to_json(config));
+  const fs::path path = dir / "configs.json";
+  write_text(path, list.dump(1));
+  return path;
+}
+
+}  // namespace
+
+TEST_CASE("bitjit --help and bitjit formats print what the golden files hold", "[cli]") {
+  const ProcessResult help = bitjit_cli({"--help"});
+  CHECK(help.exit_code == 0);
+  check_golden("help.txt", help.out);
+  const ProcessResult formats = bitjit_cli({"formats"});
+  CHECK(formats.exit_code == 0);
+  check_golden("formats.txt", formats.out);
+  for (const char* command : {"formats", "codegen", "prewarm", "db"}) {
+    const ProcessResult sub = bitjit_cli({command, "--help"});
+    CHECK(sub.exit_code == 0);
+    CHECK(contains(sub.out, std::string("usage: bitjit ") + command));
+  }
+}
+
+TEST_CASE("bitjit formats --json lists the 16 formats of the dtype table", "[cli]") {
+  const ProcessResult result = bitjit_cli({"formats", "--json"});
+  REQUIRE(result.exit_code == 0);
+  const nlohmann::json json = nlohmann::json::parse(result.out);
+  CHECK(json.size() == 16);
+}
+
+TEST_CASE("usage errors and invalid input exit 2 and name the file, entry and field", "[cli]") {
+  TemporaryDirectory dir;
+  const fs::path bad_json = fs::path(dir.path()) / "bad.json", bad_field = fs::path(dir.path()) / "field.json";
+  write_text(bad_json, "[{\"N\": 8,");
+  write_text(bad_field, R"([{"M": 1, "N": 8, "K": 64, "W_dtype": "uint4"}, {"M": 1, "N": 8, "K": 64, "W_dtype": "int5"}])");
+  const ProcessResult unknown = bitjit_cli({"frobnicate"});
+  CHECK(unknown.exit_code == 2);
+  CHECK(contains(unknown.err, "unknown command 'frobnicate'"));
+  const ProcessResult no_config = bitjit_cli({"codegen", "--arch", "sm_80"});
+  CHECK(no_config.exit_code == 2);
+  CHECK(contains(no_config.err, "--config is required"));
+  const ProcessResult json = bitjit_cli({"prewarm", "--configs", bad_json.string(), "--arch", "sm_80"});
+  CHECK(json.exit_code == 2);
+  CHECK(contains(json.err, bad_json.string() + ": not valid JSON"));
+  const ProcessResult field = bitjit_cli({"prewarm", "--configs", bad_field.string(), "--arch", "sm_80"});
+  CHECK(field.exit_code == 2);
+  CHECK(contains(field.err, "config #1"));
+  CHECK(contains(field.err, "W_dtype"));
+  CHECK(contains(field.err, "int5"));
+  const fs::path good = fs::path(dir.path()) / "good.json";
+  write_text(good, R"({"M": 1, "N": 8, "K": 64, "W_dtype": "uint4", "accum_dtype": "float32"})");
+  const ProcessResult arch = bitjit_cli({"prewarm", "--configs", good.string(), "--arch", "sm_75"});
+  CHECK(arch.exit_code == 2);
+  CHECK(contains(arch.err, "sm_75"));
+  const ProcessResult jobs = bitjit_cli({"prewarm", "--configs", bad_field.string(), "--arch", "sm_80", "--jobs", "0"});
+  CHECK(jobs.exit_code == 2);
+  CHECK(contains(jobs.err, "--jobs"));
+  CHECK(bitjit_cli({"db"}).exit_code == 2);
+  CHECK(bitjit_cli({"db", "ls", "--repair"}).exit_code == 2);
+  CHECK(bitjit_cli({"db", "show"}).exit_code == 2);
+}
+
+TEST_CASE("codegen writes the generated source, and BITJIT_LOG_LEVEL=debug shows the compile", "[cli]") {
+  TemporaryDirectory dir;
+  const fs::path config = fs::path(dir.path()) / "config.json", source = fs::path(dir.path()) / "out.cu";
+  write_text(config, R"({"M": 1, "N": 16, "K": 64, "W_dtype": "int4", "with_scaling": true, "group_size": 32})");
+  const ProcessResult result = bitjit_cli({"codegen", "--config", config.string(), "--arch", "sm_86", "-o", source.string(),
+                                           "--compile", "--cache-dir", dir.str() + "/cache"},
+                                          {{"BITJIT_LOG_LEVEL", "debug"}});
+  CHECK(result.exit_code == 0);
+  CHECK(contains(*db::read_file(source), "extern \"C\" __global__"));
+  CHECK(contains(result.err, "[bitjit debug] NVRTC compiled"));
+  CHECK(contains(result.err, "compiled bitjit_"));
+  const ProcessResult bogus = bitjit_cli({"codegen", "--config", config.string(), "--arch", "sm_86"},
+                                         {{"BITJIT_LOG_LEVEL", "loud"}});
+  CHECK(bogus.exit_code == 0);
+  CHECK(contains(bogus.err, "BITJIT_LOG_LEVEL='loud' is not one of"));
+}
+
+TEST_CASE("after bitjit prewarm, Matmul::create in another process compiles nothing", "[cli][db]") {
+  BITJIT_RANDOM_ENGINE(rng);
+  TemporaryDirectory dir;
+  const std::vector<MatmulConfig> configs = some_configs(rng, 4);
+  const fs::path list = write_configs(dir.path(), configs);
+  const std::string cache = dir.str() + "/cache";
+  const ProcessResult first = bitjit_cli({"prewarm", "--configs", list.string(), "--arch", "sm_80", "--arch", "sm_90a",
+                                          "--jobs", "2", "--cache-dir", cache});
+  INFO(first.err);
+  REQUIRE(first.exit_code == 0);
+  CHECK(contains(first.out, "8 kernels"));
+  CHECK(contains(first.out, "failed; mean compile"));
+  CHECK(contains(first.err, "prewarm: 8/8"));
+
+  ScopedEnv use_cache("BITJIT_CACHE_DIR", cache);
+  forget_process_kernels();
+  const uint64_t compiles_before = nvrtc_compile_count();
+  for (const MatmulConfig& config : configs) {
+    for (const char* arch : {"sm_80", "sm_90a"}) {
+      const Matmul matmul = Matmul::create(config, {arch});
+      CHECK(matmul.arch() == arch);
+    }
+  }
+  CHECK(nvrtc_compile_count() == compiles_before);
+
+  const ProcessResult again = bitjit_cli({"prewarm", "--configs", list.string(), "--arch", "sm_80", "--arch", "sm_90a",
+                                          "--cache-dir", cache});
+  CHECK(again.exit_code == 0);
+  CHECK(contains(again.out, "0 compiled, 8 already cached, 0 failed"));
+}
+
+TEST_CASE("8 processes prewarming one directory at once leave a valid database", "[cli][db]") {
+  BITJIT_RANDOM_ENGINE(rng);
+  TemporaryDirectory dir;
+  const std::vector<MatmulConfig> configs = some_configs(rng, 3);
+  const fs::path list = write_configs(dir.path(), configs);
+  const std::string cache = dir.str() + "/cache";
+  std::vector<std::vector<std::string>> commands(
+      8, {BITJIT_CLI_PATH, "prewarm", "--configs", list.string(), "--arch", "sm_80", "--arch", "sm_89", "--jobs", "1",
+          "--cache-dir", cache});
+  for (const ProcessResult& result : run_processes_at_once(commands)) {
+    INFO(result.err);
+    CHECK(result.exit_code == 0);
+    CHECK(contains(result.out, "0 failed"));
+  }
+  const ProcessResult verify = bitjit_cli({"db", "verify", "--cache-dir", cache});
+  CHECK(verify.exit_code == 0);
+  CHECK(contains(verify.out, "6 valid kernels, 0 corrupt, 0 unindexed, 0 dangling"));
+  db::KernelDatabase database(cache);
+  const auto index = database.index();
+  CHECK(index.size() == 6);
+  const bool gpu = Driver::get().available();
+  for (const auto& [key, entry] : index) {
+    const auto kernel = database.load(key);
+    REQUIRE(kernel);
+    CHECK(kernel->cubin.size() > 1000);
+    if (gpu && entry.at("arch") == "sm_80") CHECK(Module(kernel->cubin, key).function("bitjit_matmul") != nullptr);
+  }
+  for (const auto& entry : fs::directory_iterator(database.data_dir() / "kernels")) {
+    CHECK_FALSE(db::is_temporary_name(entry.path().filename().string()));
+  }
+}
+
+TEST_CASE("a corrupted kernel is reported by db verify and rebuilt by the next prewarm", "[cli][db]") {
+  BITJIT_RANDOM_ENGINE(rng);
+  TemporaryDirectory dir;
+  const fs::path list = write_configs(dir.path(), some_configs(rng, 2));
+  const std::string cache = dir.str() + "/cache";
+  REQUIRE(bitjit_cli({"prewarm", "--configs", list.string(), "--arch", "sm_80", "--cache-dir", cache}).exit_code == 0);
+  db::KernelDatabase database(cache);
+  const std::string key = database.index().begin()->first;
+  const fs::path path = database.kernel_path(key);
+  std::string bytes = *db::read_file(path);
+  bytes[bytes.size() / 2 + std::uniform_int_distribution<size_t>(0, bytes.size() / 4)(rng)] ^= 0x01;
+  write_text(path, bytes);
+
+  const ProcessResult verify = bitjit_cli({"db", "verify", "--cache-dir", cache});
+  CHECK(verify.exit_code == 1);
+  CHECK(contains(verify.out, "corrupt: " + path.string()));
+  const ProcessResult rebuild = bitjit_cli({"prewarm", "--configs", list.string(), "--arch", "sm_80", "--cache-dir", cache});
+  CHECK(rebuild.exit_code == 0);
+  CHECK(contains(rebuild.out, "1 compiled, 1 already cached"));
+  CHECK(contains(rebuild.err, path.string()));
+  CHECK(contains(rebuild.err, "rebuilding it"));
+  CHECK(bitjit_cli({"db", "verify", "--cache-dir", cache}).exit_code == 0);
+}
+
+TEST_CASE("db ls, show, gc, export and import from the command line", "[cli][db]") {
+  BITJIT_RANDOM_ENGINE(rng);
+  TemporaryDirectory dir;
+  const fs::path list = write_configs(dir.path(), some_configs(rng, 2));
+  const std::string cache = dir.str() + "/cache", other = dir.str() + "/other", archive = dir.str() + "/db.tar";
+  REQUIRE(bitjit_cli({"prewarm", "--configs", list.string(), "--arch", "sm_90a", "--cache-dir", cache}).exit_code == 0);
+  const ProcessResult ls = bitjit_cli({"db", "ls", "--cache-dir", cache});
+  CHECK(ls.exit_code == 0);
+  CHECK(contains(ls.out, "2 kernels, 0 tuned schedules"));
+  const nlohmann::json listed = nlohmann::json::parse(bitjit_cli({"db", "ls", "--json", "--cache-dir", cache}).out);
+  REQUIRE(listed.at("kernels").size() == 2);
+  const std::string key = listed.at("kernels").begin().key();
+  const ProcessResult show = bitjit_cli({"db", "show", key.substr(0, 12), "--cache-dir", cache});
+  CHECK(show.exit_code == 0);
+  CHECK(nlohmann::json::parse(show.out).at("key") == key);
+  CHECK(bitjit_cli({"db", "show", "ffffffffffffffff0", "--cache-dir", cache}).exit_code == 1);
+
+  const ProcessResult gc = bitjit_cli({"db", "gc", "--dry-run", "--cache-dir", cache});
+  CHECK(gc.exit_code == 0);
+  CHECK(contains(gc.out, "kept 2 kernels; would remove 0 corrupt, 0 from other versions"));
+  const ProcessResult exported = bitjit_cli({"db", "export", archive, "--cache-dir", cache});
+  CHECK(exported.exit_code == 0);
+  CHECK(contains(exported.out, "2 kernels copied"));
+  const ProcessResult imported = bitjit_cli({"db", "import", archive, "--cache-dir", other});
+  CHECK(imported.exit_code == 0);
+  CHECK(contains(imported.out, "2 kernels copied, 0 already present, 0 rejected"));
+  // The imported database serves the kernels: a prewarm there compiles nothing.
+  const ProcessResult warm = bitjit_cli({"prewarm", "--configs", list.string(), "--arch", "sm_90a", "--cache-dir", other});
+  CHECK(contains(warm.out, "0 compiled, 2 already cached"));
+}
+
+TEST_CASE("an unwritable database: prewarm fails clearly, codegen --compile still works", "[cli][db]") {
+  TemporaryDirectory dir;
+  const fs::path config = fs::path(dir.path()) / "config.json";
+  write_text(config, R"({"M": 1, "N": 16, "K": 64, "W_dtype": "uint2", "A_dtype": "bfloat16", "accum_dtype": "float32",
+                        "out_dtype": "bfloat16"})");
+  write_text(fs::path(dir.path()) / "file", "not a directory");
+  const std::string cache = dir.str() + "/file/cache";
+  const ProcessResult prewarm = bitjit_cli({"prewarm", "--configs", config.string(), "--arch", "sm_80", "--cache-dir", cache});
+  CHECK(prewarm.exit_code == 1);
+  CHECK(contains(prewarm.err, "cannot be written"));
+  const ProcessResult codegen = bitjit_cli({"codegen", "--config", config.string(), "--arch", "sm_80", "--compile",
+                                            "-o", dir.str() + "/k.cu", "--cache-dir", cache});
+  CHECK(codegen.exit_code == 0);
+  CHECK(contains(codegen.err, "kept in memory for this process only"));
+  CHECK(contains(codegen.err, "compiled bitjit_"));
+}

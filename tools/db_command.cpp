@@ -1,0 +1,151 @@
+// `bitjit db`: look into and maintain the kernel database.
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "common/version.hpp"
+#include "runtime/kernel_cache.hpp"
+#include "runtime/nvrtc.hpp"
+#include "tools/cli.hpp"
+#include "tools/config_files.hpp"
+#include "tuning_db/maintenance.hpp"
+
+namespace bitjit::cli {
+
+const char* const kDbHelp =
+    "usage: bitjit db <command> [--cache-dir DIR]\n"
+    "\n"
+    "  ls [--json]          list the kernels (key, arch, formats, shape, size, date) and tuned schedules\n"
+    "  show KEY             everything stored about one kernel (KEY: its key or a unique prefix)\n"
+    "  verify [--repair]    check every kernel file's checksum against the index; --repair removes\n"
+    "                       corrupt files and rewrites the index to list exactly the valid kernels\n"
+    "  gc [--dry-run]       remove corrupt kernels, kernels built by another version of bitjit,\n"
+    "                       NVRTC or the templates, and stale temporary files\n"
+    "  export PATH          write the valid kernels and tuned schedules to PATH: a directory (usable\n"
+    "                       as BITJIT_CACHE_DIR elsewhere) or, if PATH ends in .tar, a tar archive\n"
+    "  import PATH          add the kernels and tuned schedules of an export (each kernel checked first)\n"
+    "\n"
+    "  --cache-dir DIR      the database (default: BITJIT_CACHE_DIR, else $XDG_CACHE_HOME/bitjit,\n"
+    "                       else ~/.cache/bitjit)\n"
+    "\n"
+    "Exit codes: 0 success (verify: no problem left); 1 a problem found or a failure (verify: corrupt\n"
+    "or inconsistent entries without --repair; show: no such key); 2 usage error.\n";
+
+namespace {
+
+db::BuildVersions current_versions() { return {version(), nvrtc_version(), templates_sha256()}; }
+
+std::string shape_of(const nlohmann::json& config) {
+  const nlohmann::json& M = config.at("M");
+  return "M=" + (M.is_array() ? M.dump() : std::to_string(M.get<long long>())) +
+         " N=" + std::to_string(config.at("N").get<long long>()) + " K=" + std::to_string(config.at("K").get<long long>());
+}
+
+int list(db::KernelDatabase& database, bool json) {
+  const auto index = database.index();
+  const auto tuned = database.all_tuned();
+  if (json) {
+    nlohmann::json out = {{"database", database.root().string()}, {"kernels", index}, {"tuned", nlohmann::json::array()}};
+    for (const db::TunedSchedule& entry : tuned) {
+      out["tuned"].push_back({{"config", entry.config}, {"device", entry.device}, {"arch", entry.arch},
+                              {"schedule", entry.schedule}, {"latency_ms", entry.latency_ms}});
+    }
+    std::printf("%s\n", out.dump(1).c_str());
+    return kExitOk;
+  }
+  std::printf("kernel database %s: %zu kernels, %zu tuned schedules\n", database.root().c_str(), index.size(), tuned.size());
+  if (!index.empty()) std::printf("%-16s  %-6s  %-8s %-12s %-9s %-32s %8s  %s\n", "key", "arch", "A", "W", "zeros", "shape", "bytes", "created");
+  for (const auto& [key, entry] : index) {
+    try {
+      const nlohmann::json& config = entry.at("config");
+      std::printf("%-16s  %-6s  %-8s %-12s %-9s %-32s %8zu  %s\n", key.substr(0, 16).c_str(),
+                  entry.at("arch").get<std::string>().c_str(), config.at("A_dtype").get<std::string>().c_str(),
+                  config.at("W_dtype").get<std::string>().c_str(),
+                  config.value("with_zeros", false) ? config.value("zeros_mode", "").c_str() : "-",
+                  shape_of(config).c_str(), entry.value("binary_bytes", size_t(0)), entry.value("created", "").c_str());
+    } catch (const nlohmann::json::exception&) {
+      std::printf("%-16s  (unreadable index entry; run bitjit db verify --repair)\n", key.substr(0, 16).c_str());
+    }
+  }
+  for (const db::TunedSchedule& entry : tuned) {
+    std::printf("tuned on %s (%s): %.4f ms with %s for %s\n", entry.device.c_str(), entry.arch.c_str(), entry.latency_ms,
+                entry.schedule.dump().c_str(), entry.config.c_str());
+  }
+  return kExitOk;
+}
+
+int show(db::KernelDatabase& database, const std::string& prefix) {
+  std::vector<std::string> matches;
+  for (const auto& [key, entry] : database.index()) {
+    if (key.rfind(prefix, 0) == 0) matches.push_back(key);
+  }
+  if (matches.size() > 1) throw UsageError{"key prefix " + prefix + " matches " + std::to_string(matches.size()) + " kernels"};
+  // Not indexed (e.g. after a crash): the file itself may still be there under its full key.
+  const std::string key = matches.empty() ? prefix : matches.front();
+  const std::optional<db::StoredKernel> kernel = database.load(key);
+  if (!kernel) {
+    std::fprintf(stderr, "bitjit db show: no valid kernel with key %s in %s\n", prefix.c_str(), database.root().c_str());
+    return kExitFailure;
+  }
+  nlohmann::json shown = kernel->meta;
+  shown["file"] = database.kernel_path(key).string();
+  std::printf("%s\n", shown.dump(2).c_str());
+  return kExitOk;
+}
+
+int verify(db::KernelDatabase& database, bool repair) {
+  const db::VerifyReport report = db::verify_database(database, repair);
+  for (const db::BadEntry& bad : report.corrupt) std::printf("corrupt: %s: %s\n", bad.file.c_str(), bad.problem.c_str());
+  for (const std::string& key : report.unindexed) std::printf("not in the index: %s\n", key.c_str());
+  for (const std::string& key : report.dangling) std::printf("indexed without a valid file: %s\n", key.c_str());
+  std::printf("verify %s: %zu valid kernels, %zu corrupt, %zu unindexed, %zu dangling index entries%s\n",
+              database.root().c_str(), report.valid, report.corrupt.size(), report.unindexed.size(),
+              report.dangling.size(), report.clean() ? "" : repair ? " (repaired)" : " (run with --repair to fix)");
+  return report.clean() || repair ? kExitOk : kExitFailure;
+}
+
+int collect(db::KernelDatabase& database, bool dry_run) {
+  const db::GcReport report = db::collect_garbage(database, current_versions(), dry_run);
+  std::printf("gc %s%s: kept %zu kernels; %s %zu corrupt, %zu from other versions, %zu stale temporary files (%.1f MB)\n",
+              database.root().c_str(), dry_run ? " (dry run)" : "", report.kept, dry_run ? "would remove" : "removed",
+              report.corrupt, report.foreign, report.temporary, double(report.bytes_freed) / 1e6);
+  return kExitOk;
+}
+
+int transfer(db::KernelDatabase& database, const std::string& verb, const std::string& path) {
+  const db::TransferReport report =
+      verb == "export" ? db::export_database(database, path) : db::import_database(database, path);
+  for (const db::BadEntry& bad : report.problems) std::fprintf(stderr, "skipped %s: %s\n", bad.file.c_str(), bad.problem.c_str());
+  std::printf("%s %s %s %s: %zu kernels copied, %zu already present, %zu rejected, %zu tuned schedules\n", verb.c_str(),
+              database.root().c_str(), verb == "export" ? "to" : "from", path.c_str(), report.copied,
+              report.already_present, report.rejected, report.tuned);
+  return report.rejected == 0 ? kExitOk : kExitFailure;
+}
+
+}  // namespace
+
+int db_command(const std::vector<std::string>& args) {
+  Arguments arguments(args, {"--json", "--repair", "--dry-run"}, {"--cache-dir"});
+  const std::vector<std::string>& words = arguments.positional();
+  if (words.empty()) throw UsageError{"which db command? ls, show, verify, gc, export or import"};
+  use_cache_dir(arguments.option("--cache-dir"));
+  db::KernelDatabase& database = db::default_database();
+  const std::string& verb = words[0];
+  const size_t operands = verb == "show" || verb == "export" || verb == "import" ? 1 : 0;
+  if (words.size() != operands + 1) {
+    throw UsageError{"db " + verb + (operands ? " takes one operand" : " takes no operand")};
+  }
+  auto only = [&](const char* flag, const char* owner) {
+    if (arguments.flag(flag) && verb != owner) throw UsageError{std::string(flag) + " belongs to db " + owner};
+  };
+  only("--json", "ls");
+  only("--repair", "verify");
+  only("--dry-run", "gc");
+  if (verb == "ls") return list(database, arguments.flag("--json"));
+  if (verb == "show") return show(database, words[1]);
+  if (verb == "verify") return verify(database, arguments.flag("--repair"));
+  if (verb == "gc") return collect(database, arguments.flag("--dry-run"));
+  if (verb == "export" || verb == "import") return transfer(database, verb, words[1]);
+  throw UsageError{"unknown db command '" + verb + "': ls, show, verify, gc, export or import"};
+}
+
+}  // namespace bitjit::cli

@@ -1,0 +1,82 @@
+#pragma once
+// The on-disk kernel database: compiled kernels keyed by a hash of everything that changes the
+// binary, a JSON index of them, and the tuned schedule per (config, device).
+//
+//   <root>/v1/kernels/<key>.kernel   one kernel (see kernel_file.hpp)
+//   <root>/v1/index.json             {"format": 1, "kernels": {<key>: summary}}
+//   <root>/v1/tuned.json             {"format": 1, "tuned": {<device>|<config>: TunedSchedule}}
+//   <root>/v1/lock                   flock'ed around every read-modify-write of the two JSON files
+//
+// Every write is atomic (temp + rename). Lookups read only the kernel's own file, never the index,
+// so a lookup costs one file read and one SHA-256. A corrupt entry is logged once and removed so that
+// it is rebuilt; a directory that cannot be written turns the database read-only (logged once) and
+// bitjit goes on with its in-process cache.
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "tuning_db/kernel_file.hpp"
+
+namespace bitjit::db {
+
+// The best schedule measured for one config on one device.
+struct TunedSchedule {
+  std::string config;        // canonical form
+  std::string device;        // device name, e.g. "NVIDIA H100 80GB HBM3"
+  std::string arch;          // e.g. "sm_90a"
+  nlohmann::json schedule;   // the TileSchedule's JSON
+  double latency_ms = 0.0;   // its measured median
+  std::string measured;      // UTC time, ISO 8601
+};
+
+class KernelDatabase {
+ public:
+  explicit KernelDatabase(std::filesystem::path root);
+
+  const std::filesystem::path& root() const { return root_; }
+  std::filesystem::path data_dir() const { return root_ / "v1"; }
+  std::filesystem::path kernel_path(const std::string& key) const;
+
+  // The kernel stored under key; nullopt when absent or unreadable (a corrupt file is logged once
+  // and removed so that the caller's rebuild replaces it).
+  std::optional<StoredKernel> load(const std::string& key);
+  // Stores kernel.meta["key"]'s kernel and indexes it. False when the database is read-only.
+  bool store(const StoredKernel& kernel);
+
+  std::optional<TunedSchedule> tuned(const std::string& config, const std::string& device);
+  std::vector<TunedSchedule> all_tuned();
+  bool store_tuned(const TunedSchedule& tuned);
+
+  // The index's entries by key (what `bitjit db ls` prints).
+  std::map<std::string, nlohmann::json> index();
+  // Replaces the index under the lock with edit(index) (maintenance: verify --repair, gc, import).
+  bool edit_index(const std::function<void(std::map<std::string, nlohmann::json>&)>& edit);
+
+  bool writable();
+  // Logs (once per distinct message) a problem that bitjit works around.
+  void warn_once(const std::string& message);
+
+ private:
+  bool ensure_layout();
+  void degrade(const std::string& why);
+  bool edit_json_file(const std::string& file, const std::function<void(nlohmann::json&)>& edit);
+
+  std::filesystem::path root_;
+  std::mutex mutex_;
+  std::optional<bool> writable_;
+  std::set<std::string> warned_;
+};
+
+// The database under env::cache_dir() as it is now (BITJIT_CACHE_DIR can change between calls).
+KernelDatabase& default_database();
+
+// The index summary of a stored kernel: its metadata without the checksum fields.
+nlohmann::json index_entry(const StoredKernel& kernel);
+
+}  // namespace bitjit::db
