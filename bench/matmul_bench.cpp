@@ -20,6 +20,7 @@
 #include "common/version.hpp"
 #include "quant/random.hpp"
 #include "runtime/device.hpp"
+#include "runtime/driver.hpp"
 #include "runtime/matmul.hpp"
 #include "runtime/timing.hpp"
 
@@ -92,7 +93,7 @@ double copy_bandwidth_gbps(CUstream stream) {
   const size_t bytes = size_t(1) << 30;
   DeviceBuffer from(bytes), to(bytes);
   const double ms = median_launch_ms(stream, [&](int) {
-    check_cuda(Driver::get().cuMemcpyDtoDAsync(to.data(), from.data(), bytes, stream), "cuMemcpyDtoDAsync");
+    check_cuda(Driver::get().cuMemcpyDtoDAsync(CUdeviceptr(to.data()), CUdeviceptr(from.data()), bytes, stream), "cuMemcpyDtoDAsync");
   }, {3, 5, 9});
   return 2.0 * double(bytes) / (ms * 1e-3) / 1e9;
 }
@@ -108,9 +109,9 @@ double cublas_ms(cublasHandle_t handle, CUstream stream, int64_t M, int64_t N, i
   check_cublas(cublasSetStream(handle, stream), "cublasSetStream");
   return median_launch_ms(stream, [&](int i) {
     check_cublas(cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, int(N), int(M), int(K), &alpha,
-                              reinterpret_cast<void*>(weights[i % copies].data()), CUDA_R_16F, int(K),
-                              reinterpret_cast<void*>(a.data()), CUDA_R_16F, int(K), &beta,
-                              reinterpret_cast<void*>(c.data()), CUDA_R_16F, int(N), CUBLAS_COMPUTE_32F,
+                              weights[i % copies].data(), CUDA_R_16F, int(K),
+                              a.data(), CUDA_R_16F, int(K), &beta,
+                              c.data(), CUDA_R_16F, int(N), CUBLAS_COMPUTE_32F,
                               CUBLAS_GEMM_DEFAULT),
                  "cublasGemmEx");
   });
