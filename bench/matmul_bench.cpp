@@ -169,12 +169,13 @@ int main(int argc, char** argv) {
         << "|---|---|---|---|---|---|---|---|---|\n";
   for (const std::string& format : split(options["--formats"])) {
     for (const Shape& shape : shapes) {
-      MatmulConfig config = format_config(format);
-      config.M = MSpec::buckets(Ms);
-      config.N = shape.N;
-      config.K = shape.K;
-      const Matmul matmul = Matmul::create(config);
       for (int64_t M : Ms) {
+        // One kernel per M (static M); dispatching a list of M buckets is the tuning issue's job.
+        MatmulConfig config = format_config(format);
+        config.M = M;
+        config.N = shape.N;
+        config.K = shape.K;
+        const Matmul matmul = Matmul::create(config);
         auto& cublas = cublas_cache[{shape.name, M}];
         if (cublas == 0.0) cublas = cublas_ms(handle, stream.get(), M, shape.N, shape.K, rng);
         const double ms = matmul.profile_latency(M, 10, 15);

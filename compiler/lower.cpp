@@ -69,6 +69,26 @@ std::vector<PlanStage> simt_stages(const MatmulConfig& config, const TileSchedul
   return stages;
 }
 
+std::vector<PlanStage> gemv_stages(const MatmulConfig& config, const TileSchedule& s) {
+  const DTypeInfo& w = info(config.W_dtype);
+  const int codes = s.vector_bytes * 8 / w.bits;
+  return {
+      {"load W", std::to_string(s.vector_bytes) + "-byte loads per lane, lanes strided along K (" + std::to_string(codes) +
+                     " " + std::string(w.name) + " codes each, within one group)"},
+      {"dequant", std::string(w.is_integer() ? "codes to float by the 2^23 exponent trick" : "decode per code") +
+                      (config.with_scaling ? "; scale" + std::string(config.with_zeros ? " and zero" : "") +
+                                                 " loaded once per load" +
+                                                 (config.zeros_mode == ZerosMode::rescale && config.with_zeros
+                                                      ? ", applied per element (rescale)"
+                                                      : ", scale applied to the load's partial sum")
+                                           : "")},
+      {"load A", "16-byte loads from global memory (cached), " + std::to_string(s.block_m) + " rows"},
+      {"multiply-accumulate", "float32 FMA on CUDA cores"},
+      {"epilogue", "warp-shuffle reduction, " + std::string(config.with_bias ? "bias, " : "") + "cast to " +
+                       std::string(to_string(config.out_dtype))},
+  };
+}
+
 int element_alignment(DType dtype) {
   const DTypeInfo& row = info(dtype);
   return row.is_packed() ? 1 : row.storage_bytes();
@@ -95,6 +115,16 @@ KernelPlan plan_kernel(const MatmulConfig& config, const TileSchedule& schedule,
   plan.problem_constants = problem_constants(config);
   plan.threads_per_block = schedule.threads;
   switch (schedule.family) {
+    case KernelFamily::gemv:
+      plan.family_header = "bitjit/gemv_matmul.cuh";
+      plan.family_function = "bitjit::gemv_matmul";
+      plan.tile_constants = simt_tiles(schedule);
+      plan.stages = gemv_stages(config, schedule);
+      plan.alignment = {std::min(16, 2 * schedule.vector_bytes * 8 / int(info(config.W_dtype).bits)), schedule.vector_bytes,
+                        element_alignment(scale_dtype(config)),
+                        config.zeros_mode == ZerosMode::quantized ? 1 : element_alignment(scale_dtype(config)),
+                        element_alignment(bias_dtype(config)), element_alignment(config.out_dtype)};
+      break;
     case KernelFamily::simt:
       plan.family_header = "bitjit/simt_matmul.cuh";
       plan.family_function = "bitjit::simt_matmul";
@@ -140,6 +170,7 @@ LaunchShape launch_shape(const KernelPlan& plan, int64_t M) {
   LaunchShape shape;
   switch (s.family) {
     case KernelFamily::simt:
+    case KernelFamily::gemv:
       shape.grid = {uint32_t((plan.config.N + s.block_n - 1) / s.block_n), uint32_t((M + s.block_m - 1) / s.block_m), 1};
       shape.block = {uint32_t(s.threads), 1, 1};
       break;

@@ -26,7 +26,7 @@ void validate_simt(const MatmulConfig& config, const TileSchedule& s) {
   if (s.threads % 32 != 0 || s.threads < 32 || s.threads > 1024) {
     reject("threads=" + std::to_string(s.threads) + " must be a multiple of 32 between 32 and 1024");
   }
-  if (s.block_m < 1 || s.block_m > 16) reject("block_m=" + std::to_string(s.block_m) + " must be 1..16 for simt");
+  if (s.block_m < 1 || s.block_m > 16) reject("block_m=" + std::to_string(s.block_m) + " must be 1..16");
   if (s.block_n < 1 || s.block_n > 1024) reject("block_n=" + std::to_string(s.block_n) + " must be 1..1024");
   if (!is_power_of_two(s.vector_bytes) || s.vector_bytes > 16) {
     reject("vector_bytes=" + std::to_string(s.vector_bytes) + " must be 1, 2, 4, 8 or 16");
@@ -40,13 +40,46 @@ void validate_simt(const MatmulConfig& config, const TileSchedule& s) {
            std::string(to_string(config.W_dtype)) + " element");
   }
   // The simt family streams K in one pass per warp with no staging: these knobs have one value.
-  if (s.block_k != 0) reject("block_k=" + std::to_string(s.block_k) + ": the simt family takes block_k=0");
-  if (s.stages != 1) reject("stages=" + std::to_string(s.stages) + ": the simt family takes stages=1");
-  if (s.split_k != 1) reject("split_k=" + std::to_string(s.split_k) + ": the simt family takes split_k=1");
-  if (s.swizzle != 1) reject("swizzle=" + std::to_string(s.swizzle) + ": the simt family takes swizzle=1");
+  if (s.block_k != 0) reject("block_k=" + std::to_string(s.block_k) + ": the simt and gemv families take block_k=0");
+  if (s.stages != 1) reject("stages=" + std::to_string(s.stages) + ": the simt and gemv families take stages=1");
+  if (s.split_k != 1) reject("split_k=" + std::to_string(s.split_k) + ": the simt and gemv families take split_k=1");
+  if (s.swizzle != 1) reject("swizzle=" + std::to_string(s.swizzle) + ": the simt and gemv families take swizzle=1");
   if (s.warp_m != 1 || s.warp_n * 32 != s.threads) {
     reject("warp_m=" + std::to_string(s.warp_m) + ", warp_n=" + std::to_string(s.warp_n) +
-           ": the simt family lays its threads/32 warps along N (warp_m=1, warp_n=threads/32)");
+           ": the simt and gemv families lay their threads/32 warps along N (warp_m=1, warp_n=threads/32)");
+  }
+}
+
+bool gemv_applies(const MatmulConfig& config) {
+  const bool float_activations = config.A_dtype == DType::float16 || config.A_dtype == DType::bfloat16;
+  return float_activations && config.accum_dtype != DType::int32;
+}
+
+// Codes per gemv load: at most 32 (registers), never straddling a group.
+int gemv_codes_per_load(const MatmulConfig& config, int vector_bytes) {
+  return vector_bytes * 8 / info(config.W_dtype).bits;
+}
+
+int widest_gemv_load(const MatmulConfig& config) {
+  const int64_t group = config.group_size > 0 ? config.group_size : config.K;
+  int bytes = widest_row_load(config);
+  while (bytes > 1 && (gemv_codes_per_load(config, bytes) > 32 || group % gemv_codes_per_load(config, bytes) != 0)) bytes /= 2;
+  return bytes;
+}
+
+void validate_gemv(const MatmulConfig& config, const TileSchedule& s) {
+  if (!gemv_applies(config)) {
+    reject("family=gemv needs A_dtype float16 or bfloat16 and float accumulation (got A_dtype=" +
+           std::string(to_string(config.A_dtype)) + ", accum_dtype=" + std::string(to_string(config.accum_dtype)) +
+           "); use family=simt");
+  }
+  validate_simt(config, s);  // the same thread layout and knobs
+  const int codes = gemv_codes_per_load(config, s.vector_bytes);
+  const int64_t group = config.group_size > 0 ? config.group_size : config.K;
+  if (codes < 1 || codes > 32 || group % codes != 0) {
+    reject("vector_bytes=" + std::to_string(s.vector_bytes) + " loads " + std::to_string(codes) + " " +
+           std::string(to_string(config.W_dtype)) + " codes; gemv takes 1..32 codes per load, dividing the group of " +
+           std::to_string(group));
   }
 }
 
@@ -61,6 +94,7 @@ int read_int(const json& object, const char* field, int fallback) {
 std::string_view to_string(KernelFamily family) {
   switch (family) {
     case KernelFamily::simt: return "simt";
+    case KernelFamily::gemv: return "gemv";
   }
   return "?";
 }
@@ -69,6 +103,7 @@ void validate_schedule(const MatmulConfig& config, const TileSchedule& schedule,
   (void)arch;  // every family so far runs on sm_80 and newer alike
   switch (schedule.family) {
     case KernelFamily::simt: validate_simt(config, schedule); return;
+    case KernelFamily::gemv: validate_gemv(config, schedule); return;
   }
   reject("unknown family");
 }
@@ -85,9 +120,10 @@ TileSchedule schedule_from_json(const json& object) {
   TileSchedule s;
   if (object.contains("family")) {
     const json& family = object["family"];
-    if (!family.is_string() || family.get<std::string>() != to_string(KernelFamily::simt)) {
-      reject("family=" + family.dump() + " is not supported; allowed: simt");
-    }
+    const std::string name = family.is_string() ? family.get<std::string>() : "";
+    if (name == to_string(KernelFamily::simt)) s.family = KernelFamily::simt;
+    else if (name == to_string(KernelFamily::gemv)) s.family = KernelFamily::gemv;
+    else reject("family=" + family.dump() + " is not supported; allowed: simt, gemv");
   }
   for (const auto& [key, value] : object.items()) {
     static const char* kFields[] = {"family", "threads", "block_m", "block_n", "block_k", "warp_m",
@@ -113,15 +149,16 @@ std::string canonical_form(const TileSchedule& schedule) { return to_json(schedu
 
 TileSchedule default_schedule(const MatmulConfig& config, const std::string& arch) {
   TileSchedule s;
-  s.family = KernelFamily::simt;
+  s.family = gemv_applies(config) ? KernelFamily::gemv : KernelFamily::simt;
   s.threads = 128;
   s.warp_m = 1;
   s.warp_n = 4;
-  s.block_n = 8;  // two columns per warp
+  s.block_n = s.family == KernelFamily::gemv ? 4 : 8;  // gemv: one column per warp
   // Rows per block trade weight re-reads (M / block_m passes over W) against registers.
   const int64_t largest_m = config.M.values().empty() ? 1 : *std::max_element(config.M.values().begin(), config.M.values().end());
-  s.block_m = largest_m >= 8 ? 8 : int(largest_m);
-  s.vector_bytes = widest_row_load(config);
+  const int row_limit = s.family == KernelFamily::gemv ? 16 : 8;
+  s.block_m = int(std::min<int64_t>(largest_m, row_limit));
+  s.vector_bytes = s.family == KernelFamily::gemv ? widest_gemv_load(config) : widest_row_load(config);
   validate_schedule(config, s, arch);
   return s;
 }

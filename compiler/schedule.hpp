@@ -13,6 +13,7 @@ namespace bitjit {
 
 enum class KernelFamily : uint8_t {
   simt,  // CUDA-core FMA; correct for every accepted config, the baseline the others must match
+  gemv,  // fp16/bf16 activations, float accumulation: streams the packed weights for small M
 };
 std::string_view to_string(KernelFamily family);
 

@@ -50,7 +50,7 @@ TEST_CASE("the generated source instantiates the family with the config's format
   const TileSchedule schedule = default_schedule(config, "sm_90a");
   const KernelPlan plan = plan_kernel(config, schedule, "sm_90a");
   const std::string source = emit_cuda(plan);
-  CHECK(contains(source, "#include \"bitjit/simt_matmul.cuh\""));
+  CHECK(contains(source, "#include \"bitjit/gemv_matmul.cuh\""));  // fp16 activations: the gemv family
   CHECK(contains(source, "using A = bitjit::fmt::Float16;"));
   CHECK(contains(source, "using W = bitjit::fmt::Uint4;"));
   CHECK(contains(source, "using Out = bitjit::fmt::Float16;"));
@@ -60,9 +60,18 @@ TEST_CASE("the generated source instantiates the family with the config's format
   CHECK(contains(source, "static constexpr bool kBias = true;"));
   CHECK(contains(source, "extern \"C\" __global__ void __launch_bounds__(128)"));
   CHECK(contains(source, canonical_form(config)));
-  // A row of 48 bytes takes 16-byte loads; W needs that alignment, the fp16 operands 2 bytes.
+  // A row of 48 bytes takes 16-byte loads (32 uint4 codes, inside one group of 32); W needs that
+  // alignment, A too (it is read 16 bytes at a time), the other fp16 operands 2 bytes.
+  CHECK(schedule.family == KernelFamily::gemv);
   CHECK(schedule.vector_bytes == 16);
-  CHECK(plan.alignment == std::array<int, 6>{2, 16, 2, 1, 2, 2});
+  CHECK(plan.alignment == std::array<int, 6>{16, 16, 2, 1, 2, 2});
+  // The simt family reads A element by element.
+  TileSchedule simt = schedule;
+  simt.family = KernelFamily::simt;
+  simt.block_n = 8;
+  const KernelPlan simt_plan = plan_kernel(config, simt, "sm_90a");
+  CHECK(contains(emit_cuda(simt_plan), "#include \"bitjit/simt_matmul.cuh\""));
+  CHECK(simt_plan.alignment == std::array<int, 6>{2, 16, 2, 1, 2, 2});
   // Emission is a pure function of the plan.
   CHECK(emit_cuda(plan_kernel(config, schedule, "sm_90a")) == source);
 }

@@ -43,7 +43,7 @@ double tolerance(const MatmulConfig& config, double exact, double magnitude) {
   if (config.accum_dtype == DType::int32 && integer_out) return 0.0;
   const double accumulation = config.accum_dtype == DType::int32
                                   ? std::ldexp(magnitude, -24)  // one int -> float conversion
-                                  : (double(config.K) / 32.0 + 9.0) * std::ldexp(magnitude, -24);
+                                  : (double(config.K) / 32.0 + 41.0) * std::ldexp(magnitude, -24);
   const FloatCodec& out = *info(config.out_dtype).codec;
   const double ulp = std::ldexp(std::fabs(exact), -out.mantissa_bits);
   const double smallest_subnormal = std::ldexp(1.0, 1 - out.bias - out.mantissa_bits);
