@@ -32,12 +32,16 @@ nlohmann::json tuned_to_json(const TunedSchedule& tuned) {
           {"schedule", tuned.schedule}, {"latency_ms", tuned.latency_ms}, {"measured", tuned.measured}};
 }
 
-TunedSchedule tuned_from_json(const nlohmann::json& json) {
-  return {json.at("config"), json.at("device"),         json.at("arch"),
-          json.at("schedule"), json.at("latency_ms"), json.value("measured", "")};
-}
-
 }  // namespace
+
+std::optional<TunedSchedule> tuned_from_json(const nlohmann::json& json) {
+  try {
+    return TunedSchedule{json.at("config"),   json.at("device"),     json.at("arch"),
+                         json.at("schedule"), json.at("latency_ms"), json.value("measured", "")};
+  } catch (const nlohmann::json::exception&) {
+    return std::nullopt;
+  }
+}
 
 KernelDatabase::KernelDatabase(std::filesystem::path root) : root_(std::move(root)) {}
 
@@ -145,12 +149,9 @@ std::optional<TunedSchedule> KernelDatabase::tuned(const std::string& config, co
   const nlohmann::json json = read_json_or_empty(data_dir() / "tuned.json", *this);
   const std::string key = tuned_key(device, config);
   if (!json.contains("tuned") || !json["tuned"].contains(key)) return std::nullopt;
-  try {
-    return tuned_from_json(json["tuned"][key]);
-  } catch (const nlohmann::json::exception& error) {
-    warn_once("kernel database: tuned entry " + key + " is unreadable (" + error.what() + "); ignoring it");
-    return std::nullopt;
-  }
+  std::optional<TunedSchedule> tuned = tuned_from_json(json["tuned"][key]);
+  if (!tuned) warn_once("kernel database: tuned entry " + key + " is unreadable; ignoring it");
+  return tuned;
 }
 
 std::vector<TunedSchedule> KernelDatabase::all_tuned() {
@@ -158,10 +159,10 @@ std::vector<TunedSchedule> KernelDatabase::all_tuned() {
   std::vector<TunedSchedule> entries;
   if (!json.contains("tuned")) return entries;
   for (const auto& [key, entry] : json["tuned"].items()) {
-    try {
-      entries.push_back(tuned_from_json(entry));
-    } catch (const nlohmann::json::exception& error) {
-      warn_once("kernel database: tuned entry " + key + " is unreadable (" + error.what() + "); ignoring it");
+    if (std::optional<TunedSchedule> tuned = tuned_from_json(entry)) {
+      entries.push_back(std::move(*tuned));
+    } else {
+      warn_once("kernel database: tuned entry " + key + " is unreadable; ignoring it");
     }
   }
   return entries;

@@ -76,6 +76,9 @@ class KernelDatabase {
 // The database under env::cache_dir() as it is now (BITJIT_CACHE_DIR can change between calls).
 KernelDatabase& default_database();
 
+// A tuned.json entry, or nullopt when a field is missing or of the wrong type.
+std::optional<TunedSchedule> tuned_from_json(const nlohmann::json& json);
+
 // The index summary of a stored kernel: its metadata without the checksum fields.
 nlohmann::json index_entry(const StoredKernel& kernel);
 

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <map>
+#include <set>
 #include <stdexcept>
 
 #include "tuning_db/files.hpp"
@@ -103,6 +104,7 @@ VerifyReport verify_database(KernelDatabase& database, bool repair) {
   const std::vector<ScannedFile> files = scan_kernels(database);
   const std::map<std::string, nlohmann::json> index = database.index();
   std::vector<const StoredKernel*> valid;
+  std::set<std::string> valid_keys;
   for (const ScannedFile& file : files) {
     if (file.key.empty()) continue;
     if (!is_valid(file)) {
@@ -110,11 +112,11 @@ VerifyReport verify_database(KernelDatabase& database, bool repair) {
       continue;
     }
     valid.push_back(&std::get<StoredKernel>(file.decoded));
+    valid_keys.insert(file.key);
     if (!index.count(file.key)) report.unindexed.push_back(file.key);
   }
   for (const auto& [key, entry] : index) {
-    const bool has_file = std::any_of(valid.begin(), valid.end(), [&](const StoredKernel* k) { return k->meta["key"] == key; });
-    if (!has_file) report.dangling.push_back(key);
+    if (!valid_keys.count(key)) report.dangling.push_back(key);
   }
   report.valid = valid.size();
   if (repair && !report.clean()) {
@@ -205,11 +207,14 @@ TransferReport import_database(KernelDatabase& database, const std::filesystem::
     nlohmann::json json = nlohmann::json::parse(found->second, nullptr, false);
     if (json.is_object() && json.contains("tuned")) {
       for (const auto& [key, entry] : json["tuned"].items()) {
-        TunedSchedule tuned{entry.value("config", ""), entry.value("device", ""), entry.value("arch", ""),
-                            entry.value("schedule", nlohmann::json()), entry.value("latency_ms", 0.0),
-                            entry.value("measured", "")};
-        if (tuned.config.empty() || tuned.device.empty() || database.tuned(tuned.config, tuned.device)) continue;
-        if (database.store_tuned(tuned)) ++report.tuned;
+        const std::optional<TunedSchedule> tuned = tuned_from_json(entry);
+        if (!tuned) {
+          ++report.rejected;
+          report.problems.push_back({"v1/tuned.json: " + key, "unreadable tuned entry"});
+          continue;
+        }
+        if (database.tuned(tuned->config, tuned->device)) continue;
+        if (database.store_tuned(*tuned)) ++report.tuned;
       }
     }
   }
