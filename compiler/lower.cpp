@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "common/error.hpp"
+#include "compiler/weight_layout.hpp"
 
 namespace bitjit {
 namespace {
@@ -89,6 +90,47 @@ std::vector<PlanStage> gemv_stages(const MatmulConfig& config, const TileSchedul
   };
 }
 
+std::vector<PlanConstant> tensor_gemv_tiles(const MatmulConfig& config, const TileSchedule& s) {
+  const MmaRunLayout layout = *mma_run_layout(config);
+  const int block = 4 * layout.codes_per_load(info(config.W_dtype).bits);
+  return {
+      {"int", "kThreads", std::to_string(s.threads), std::to_string(s.threads / 32) + " warps splitting K"},
+      {"int", "kBlockM", std::to_string(s.block_m), s.block_m > 8 ? "rows of C per block: a whole mma tile"
+                                                                  : "rows of C per block: the lower half of an mma tile"},
+      {"int", "kBlockN", std::to_string(s.block_n), std::to_string(s.block_n / 8) + " 8-column mma tiles per warp"},
+      {"int", "kLoadBytes", std::to_string(s.vector_bytes), "bytes of packed W per lane per load (mma_runs layout)"},
+      {"int", "kRun", std::to_string(layout.run), "consecutive k per lane per run (mma_runs layout)"},
+      {"int", "kUnroll", std::to_string(s.block_k / block), "k-blocks of " + std::to_string(block) +
+                                                                " per warp per round: loads in flight per tile"},
+  };
+}
+
+std::vector<PlanStage> tensor_gemv_stages(const MatmulConfig& config, const TileSchedule& s) {
+  const DTypeInfo& w = info(config.W_dtype);
+  const MmaRunLayout layout = *mma_run_layout(config);
+  const int codes = layout.codes_per_load(w.bits);
+  std::string decode = w.is_integer() ? "LOP3 into the mantissa of a magic 16-bit float, one fma per pair"
+                       : w.bits == 4  ? "per-lane shared-memory table of byte -> pair"
+                                      : "decode to float, pack a pair with one conversion";
+  if (w.bits == 16) decode = "none (W is A's type)";
+  std::string scaling = "mma partials in float32";
+  if (config.with_scaling || config.with_zeros) {
+    scaling += "; per run of " + std::to_string(layout.run) + " k: partial sum times the scale";
+    if (config.with_zeros && config.zeros_mode != ZerosMode::quantized) scaling += ", minus zero times sum(A) (one mma against ones)";
+    if (config.with_zeros && config.zeros_mode == ZerosMode::quantized) scaling += "; quantized zero subtracted from the code";
+  }
+  return {
+      {"load W", std::to_string(s.vector_bytes) + "-byte loads per lane (" + std::to_string(codes) + " " +
+                     std::string(w.name) + " codes), " + std::to_string(s.block_n / 8) + " tile(s) x " +
+                     std::to_string(s.block_k / (4 * codes)) + " k-block(s) in flight"},
+      {"dequant", "two codes at a time: " + decode},
+      {"load A", "8-byte fragment loads from global memory (cached), " + std::to_string(s.block_m) + " rows"},
+      {"multiply-accumulate", "mma.sync m16n8k16, float32 accumulation; " + scaling},
+      {"epilogue", "warps' sums added in shared memory, " + std::string(config.with_bias ? "bias, " : "") + "cast to " +
+                       std::string(to_string(config.out_dtype))},
+  };
+}
+
 int element_alignment(DType dtype) {
   const DTypeInfo& row = info(dtype);
   return row.is_packed() ? 1 : row.storage_bytes();
@@ -122,6 +164,15 @@ KernelPlan plan_kernel(const MatmulConfig& config, const TileSchedule& schedule,
       plan.stages = gemv_stages(config, schedule);
       plan.alignment = {std::min(16, 2 * schedule.vector_bytes * 8 / int(info(config.W_dtype).bits)), schedule.vector_bytes,
                         element_alignment(scale_dtype(config)),
+                        config.zeros_mode == ZerosMode::quantized ? 1 : element_alignment(scale_dtype(config)),
+                        element_alignment(bias_dtype(config)), element_alignment(config.out_dtype)};
+      break;
+    case KernelFamily::tensor_gemv:
+      plan.family_header = "bitjit/tensor_gemv.cuh";
+      plan.family_function = "bitjit::tensor_gemv";
+      plan.tile_constants = tensor_gemv_tiles(config, schedule);
+      plan.stages = tensor_gemv_stages(config, schedule);
+      plan.alignment = {8, schedule.vector_bytes, element_alignment(scale_dtype(config)),
                         config.zeros_mode == ZerosMode::quantized ? 1 : element_alignment(scale_dtype(config)),
                         element_alignment(bias_dtype(config)), element_alignment(config.out_dtype)};
       break;
@@ -171,6 +222,7 @@ LaunchShape launch_shape(const KernelPlan& plan, int64_t M) {
   switch (s.family) {
     case KernelFamily::simt:
     case KernelFamily::gemv:
+    case KernelFamily::tensor_gemv:
       shape.grid = {uint32_t((plan.config.N + s.block_n - 1) / s.block_n), uint32_t((M + s.block_m - 1) / s.block_m), 1};
       shape.block = {uint32_t(s.threads), 1, 1};
       break;

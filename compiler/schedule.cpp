@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
+#include "compiler/weight_layout.hpp"
 
 namespace bitjit {
 namespace {
@@ -83,6 +84,48 @@ void validate_gemv(const MatmulConfig& config, const TileSchedule& s) {
   }
 }
 
+// The simt and gemv families read general_compress's layout; configs laid out for tensor cores
+// (weight_layout.hpp) run only on the family that reads that layout.
+void require_general_layout(const MatmulConfig& config, const TileSchedule& s) {
+  if (mma_run_layout(config)) {
+    reject("family=" + std::string(to_string(s.family)) +
+           " reads the general weight layout, but this config's weights use the mma_runs layout "
+           "(fp16/bf16 activations with float accumulation); use family=tensor_gemv");
+  }
+}
+
+void validate_tensor_gemv(const MatmulConfig& config, const TileSchedule& s) {
+  const std::optional<MmaRunLayout> layout = mma_run_layout(config);
+  if (!layout) {
+    reject("family=tensor_gemv needs A_dtype float16 or bfloat16, float accumulation, weights exact in A's type "
+           "(or nf4), a group size divisible by 16 and K divisible into k-blocks; use family=gemv or simt");
+  }
+  if (s.threads % 32 != 0 || s.threads < 32 || s.threads > 512) {
+    reject("threads=" + std::to_string(s.threads) + " must be a multiple of 32 between 32 and 512");
+  }
+  if (s.block_m != 8 && s.block_m != 16) {
+    reject("block_m=" + std::to_string(s.block_m) + ": tensor_gemv takes 8 (rows 0-7 of an mma tile) or 16");
+  }
+  if (s.block_n % 8 != 0 || s.block_n < 8 || s.block_n > 64) {
+    reject("block_n=" + std::to_string(s.block_n) + " must be a multiple of 8 (an mma tile) between 8 and 64");
+  }
+  if (s.vector_bytes != layout->load_bytes) {
+    reject("vector_bytes=" + std::to_string(s.vector_bytes) + ": the mma_runs layout of this config has " +
+           std::to_string(layout->load_bytes) + "-byte loads (fixed by the config, so tuning never repacks W)");
+  }
+  const int block = 4 * layout->codes_per_load(info(config.W_dtype).bits);
+  if (s.block_k % block != 0 || s.block_k / block < 1 || s.block_k / block > 8) {
+    reject("block_k=" + std::to_string(s.block_k) + " must be 1 to 8 k-blocks of " + std::to_string(block));
+  }
+  if (s.stages != 1) reject("stages=" + std::to_string(s.stages) + ": tensor_gemv takes stages=1 (loads in flight: block_k)");
+  if (s.split_k != 1) reject("split_k=" + std::to_string(s.split_k) + ": tensor_gemv splits K across the warps of a block; split_k=1");
+  if (s.swizzle != 1) reject("swizzle=" + std::to_string(s.swizzle) + ": tensor_gemv takes swizzle=1");
+  if (s.warp_m != 1 || s.warp_n * 32 != s.threads) {
+    reject("warp_m=" + std::to_string(s.warp_m) + ", warp_n=" + std::to_string(s.warp_n) +
+           ": tensor_gemv lays its threads/32 warps along K (warp_m=1, warp_n=threads/32)");
+  }
+}
+
 int read_int(const json& object, const char* field, int fallback) {
   if (!object.contains(field)) return fallback;
   if (!object[field].is_number_integer()) reject(std::string(field) + " must be an integer, got " + object[field].dump());
@@ -95,6 +138,7 @@ std::string_view to_string(KernelFamily family) {
   switch (family) {
     case KernelFamily::simt: return "simt";
     case KernelFamily::gemv: return "gemv";
+    case KernelFamily::tensor_gemv: return "tensor_gemv";
   }
   return "?";
 }
@@ -102,8 +146,15 @@ std::string_view to_string(KernelFamily family) {
 void validate_schedule(const MatmulConfig& config, const TileSchedule& schedule, const std::string& arch) {
   (void)arch;  // every family so far runs on sm_80 and newer alike
   switch (schedule.family) {
-    case KernelFamily::simt: validate_simt(config, schedule); return;
-    case KernelFamily::gemv: validate_gemv(config, schedule); return;
+    case KernelFamily::simt:
+      require_general_layout(config, schedule);
+      validate_simt(config, schedule);
+      return;
+    case KernelFamily::gemv:
+      require_general_layout(config, schedule);
+      validate_gemv(config, schedule);
+      return;
+    case KernelFamily::tensor_gemv: validate_tensor_gemv(config, schedule); return;
   }
   reject("unknown family");
 }
@@ -123,7 +174,8 @@ TileSchedule schedule_from_json(const json& object) {
     const std::string name = family.is_string() ? family.get<std::string>() : "";
     if (name == to_string(KernelFamily::simt)) s.family = KernelFamily::simt;
     else if (name == to_string(KernelFamily::gemv)) s.family = KernelFamily::gemv;
-    else reject("family=" + family.dump() + " is not supported; allowed: simt, gemv");
+    else if (name == to_string(KernelFamily::tensor_gemv)) s.family = KernelFamily::tensor_gemv;
+    else reject("family=" + family.dump() + " is not supported; allowed: simt, gemv, tensor_gemv");
   }
   for (const auto& [key, value] : object.items()) {
     static const char* kFields[] = {"family", "threads", "block_m", "block_n", "block_k", "warp_m",
@@ -147,7 +199,36 @@ TileSchedule schedule_from_json(const json& object) {
 
 std::string canonical_form(const TileSchedule& schedule) { return to_json(schedule).dump(); }
 
+namespace {
+
+int64_t largest_m(const MatmulConfig& config) {
+  return config.M.values().empty() ? 1 : *std::max_element(config.M.values().begin(), config.M.values().end());
+}
+
+// Up to 8 rows: the lower half of an mma tile, one 8-column tile per warp (most blocks, to fill the
+// SMs at small N). More rows: four tiles per warp, so each A fragment feeds four mmas.
+TileSchedule default_tensor_gemv(const MatmulConfig& config, const MmaRunLayout& layout) {
+  TileSchedule s;
+  s.family = KernelFamily::tensor_gemv;
+  s.threads = 128;
+  s.warp_m = 1;
+  s.warp_n = 4;
+  s.block_m = largest_m(config) <= 8 ? 8 : 16;
+  s.block_n = s.block_m == 8 ? 8 : 32;
+  s.vector_bytes = layout.load_bytes;
+  const int tiles = s.block_n / 8;
+  s.block_k = 4 * layout.codes_per_load(info(config.W_dtype).bits) * std::max(1, 4 / tiles);  // 4 loads in flight
+  return s;
+}
+
+}  // namespace
+
 TileSchedule default_schedule(const MatmulConfig& config, const std::string& arch) {
+  if (const std::optional<MmaRunLayout> layout = mma_run_layout(config)) {
+    TileSchedule s = default_tensor_gemv(config, *layout);
+    validate_schedule(config, s, arch);
+    return s;
+  }
   TileSchedule s;
   s.family = gemv_applies(config) ? KernelFamily::gemv : KernelFamily::simt;
   s.threads = 128;
@@ -155,9 +236,8 @@ TileSchedule default_schedule(const MatmulConfig& config, const std::string& arc
   s.warp_n = 4;
   s.block_n = s.family == KernelFamily::gemv ? 4 : 8;  // gemv: one column per warp
   // Rows per block trade weight re-reads (M / block_m passes over W) against registers.
-  const int64_t largest_m = config.M.values().empty() ? 1 : *std::max_element(config.M.values().begin(), config.M.values().end());
   const int row_limit = s.family == KernelFamily::gemv ? 16 : 8;
-  s.block_m = int(std::min<int64_t>(largest_m, row_limit));
+  s.block_m = int(std::min<int64_t>(largest_m(config), row_limit));
   s.vector_bytes = s.family == KernelFamily::gemv ? widest_gemv_load(config) : widest_row_load(config);
   validate_schedule(config, s, arch);
   return s;

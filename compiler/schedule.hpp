@@ -14,6 +14,7 @@ namespace bitjit {
 enum class KernelFamily : uint8_t {
   simt,  // CUDA-core FMA; correct for every accepted config, the baseline the others must match
   gemv,  // fp16/bf16 activations, float accumulation: streams the packed weights for small M
+  tensor_gemv,  // the same job with mma.sync: weights decoded in pairs, read in the mma_runs layout
 };
 std::string_view to_string(KernelFamily family);
 
@@ -22,7 +23,8 @@ struct TileSchedule {
   int threads = 128;     // threads per block (a multiple of 32)
   int block_m = 4;       // rows of C per block
   int block_n = 8;       // columns of C per block
-  int block_k = 0;       // K per main-loop step (0: the family streams all of K; no tiling in K)
+  int block_k = 0;       // K per main-loop step (0: the family streams all of K; no tiling in K);
+                         // tensor_gemv: K one warp covers per round of loads (loads in flight)
   int warp_m = 1;        // warps along M inside a block
   int warp_n = 4;        // warps along N inside a block
   int stages = 1;        // shared-memory pipeline depth (1: no pipelining)

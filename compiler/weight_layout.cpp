@@ -1,18 +1,123 @@
 #include "compiler/weight_layout.hpp"
 
+#include "common/error.hpp"
+
 namespace bitjit {
+namespace {
+
+bool float_activations(const MatmulConfig& config) {
+  return config.A_dtype == DType::float16 || config.A_dtype == DType::bfloat16;
+}
+
+// Whether every weight value reaches the tensor core unchanged in A's 16-bit type. Integers up to
+// 8 bits, fp4 and both fp8 formats fit fp16 and bf16 alike; a 16-bit float only fits itself. nf4's
+// levels are rounded to A's type (documented in docs/formats.md).
+bool weights_fit_activation_type(const MatmulConfig& config) {
+  const DTypeInfo& w = info(config.W_dtype);
+  if (w.bits == 16) return config.W_dtype == config.A_dtype;
+  return w.bits <= 8;
+}
+
+// Position p of the layout (code index within the row) -> logical k, for a row of K codes.
+int64_t logical_k(int64_t p, const MmaRunLayout& layout, int bits) {
+  const int64_t codes = layout.codes_per_load(bits);
+  const int64_t block = p / (4 * codes), within = p % (4 * codes);
+  const int64_t lane = within / codes, i = within % codes;
+  return block * 4 * codes + 4 * layout.run * (i / layout.run) + layout.run * lane + i % layout.run;
+}
+
+// Field index of the code at position p inside the row's stream of fields.
+int64_t field_of_position(int64_t p, const MmaRunLayout& layout, int bits) {
+  if (!layout.split_pairs || bits >= 16) return p;
+  const int fields_per_word = 32 / bits;
+  const int64_t word = p / fields_per_word;
+  const int element = int(p % fields_per_word);
+  // Split order: element 2p goes to field p, element 2p + 1 to field P/2 + p.
+  const int field = element % 2 == 0 ? element / 2 : fields_per_word / 2 + element / 2;
+  return word * fields_per_word + field;
+}
+
+uint32_t read_field(std::span<const uint8_t> bytes, int64_t field, int bits) {
+  const int64_t bit = field * bits;
+  if (bits < 8) return (bytes[bit / 8] >> (bit % 8)) & ((1u << bits) - 1u);
+  uint32_t value = 0;
+  for (int b = 0; b < bits; b += 8) value |= uint32_t(bytes[(bit + b) / 8]) << b;  // whole bytes, LSB first
+  return value;
+}
+
+void write_field(std::span<uint8_t> bytes, int64_t field, int bits, uint32_t value) {
+  const int64_t bit = field * bits;
+  if (bits < 8) {
+    bytes[bit / 8] = uint8_t(bytes[bit / 8] | (value << (bit % 8)));
+    return;
+  }
+  for (int b = 0; b < bits; b += 8) bytes[(bit + b) / 8] = uint8_t(value >> b);
+}
+
+enum class Direction { to_runs, from_runs };
+
+std::vector<uint8_t> rearrange(std::span<const uint8_t> input, const MatmulConfig& config, const MmaRunLayout& layout,
+                               Direction direction) {
+  const int bits = info(config.W_dtype).bits;
+  const int64_t row_bytes = config.K * bits / 8;
+  if (int64_t(input.size()) != config.N * row_bytes) {
+    throw ConfigError("mma_runs layout: got " + std::to_string(input.size()) + " bytes of W, expected N*K*bits/8 = " +
+                      std::to_string(config.N * row_bytes));
+  }
+  std::vector<uint8_t> output(input.size(), 0);
+  for (int64_t n = 0; n < config.N; ++n) {
+    std::span<const uint8_t> in_row = input.subspan(n * row_bytes, row_bytes);
+    std::span<uint8_t> out_row(output.data() + n * row_bytes, row_bytes);
+    for (int64_t p = 0; p < config.K; ++p) {
+      const int64_t general_field = logical_k(p, layout, bits);
+      const int64_t runs_field = field_of_position(p, layout, bits);
+      if (direction == Direction::to_runs) write_field(out_row, runs_field, bits, read_field(in_row, general_field, bits));
+      else write_field(out_row, general_field, bits, read_field(in_row, runs_field, bits));
+    }
+  }
+  return output;
+}
+
+}  // namespace
 
 std::string_view to_string(WeightLayout layout) {
   switch (layout) {
     case WeightLayout::general: return "general";
+    case WeightLayout::mma_runs: return "mma_runs";
   }
   return "?";
 }
 
+std::optional<MmaRunLayout> mma_run_layout(const MatmulConfig& config) {
+  if (!float_activations(config) || config.accum_dtype == DType::int32) return std::nullopt;
+  if (!weights_fit_activation_type(config)) return std::nullopt;
+  const int bits = info(config.W_dtype).bits;
+  const int64_t group = effective_group_size(config);
+  if (group % 16 != 0) return std::nullopt;
+  for (int load_bytes : {16, 8, 4}) {
+    const int codes = load_bytes * 8 / bits;
+    if (codes < 4 || config.K % (4 * codes) != 0) continue;
+    MmaRunLayout layout;
+    layout.load_bytes = load_bytes;
+    layout.split_pairs = info(config.W_dtype).is_integer() && bits <= 8;
+    layout.run = codes;
+    while (group % (4 * layout.run) != 0) layout.run /= 2;  // ends at 4 at the latest: group % 16 == 0
+    return layout;
+  }
+  return std::nullopt;
+}
+
 WeightLayout weight_layout(const MatmulConfig& config, const std::string& arch) {
-  (void)config;
-  (void)arch;
-  return WeightLayout::general;
+  (void)arch;  // mma.sync m16n8k16 exists on every supported arch (sm_80 and newer)
+  return mma_run_layout(config) ? WeightLayout::mma_runs : WeightLayout::general;
+}
+
+std::vector<uint8_t> to_mma_runs(std::span<const uint8_t> general, const MatmulConfig& config, const MmaRunLayout& layout) {
+  return rearrange(general, config, layout, Direction::to_runs);
+}
+
+std::vector<uint8_t> from_mma_runs(std::span<const uint8_t> runs, const MatmulConfig& config, const MmaRunLayout& layout) {
+  return rearrange(runs, config, layout, Direction::from_runs);
 }
 
 }  // namespace bitjit

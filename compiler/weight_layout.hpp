@@ -1,17 +1,46 @@
 #pragma once
 // How the packed weight lies in memory for the kernels of a (config, arch). Decided by the config and
 // the arch only, never by the tile schedule, so tuning never repacks a user's weights.
+#include <cstdint>
+#include <optional>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "compiler/config.hpp"
 
 namespace bitjit {
 
 enum class WeightLayout {
-  general,  // general_compress order: row n of W holds K codes packed LSB-first along K
+  general,   // general_compress order: row n of W holds K codes packed LSB-first along K
+  mma_runs,  // the tensor-core layout below: k-blocks cut into per-lane runs, pairs split in words
 };
 
 std::string_view to_string(WeightLayout layout);
 WeightLayout weight_layout(const MatmulConfig& config, const std::string& arch);
+
+// The mma_runs layout (read by the tensor_gemv family). Each row of W is cut into k-blocks of
+// 4 * codes_per_load codes; lane t (0..3) of an mma quad loads load_bytes of them at byte offset
+// t * load_bytes, its position i holding
+//     k = 4 * run * (i / run) + run * t + i % run          (relative to the block's first k),
+// so an mma step (16 k: four lanes x four positions) never crosses a scale group. Inside each
+// 32-bit word the integer formats store element pairs 16 bits apart ("split" order: field p holds
+// element 2p, field P/2 + p element 2p + 1, P fields per word) for the magic-number conversion;
+// the other formats keep natural order.
+struct MmaRunLayout {
+  int load_bytes = 16;  // 4, 8 or 16
+  int run = 32;         // consecutive k per lane per run: a power of two, >= 4, divides codes_per_load
+  bool split_pairs = false;
+  int codes_per_load(int bits) const { return load_bytes * 8 / bits; }
+};
+
+// The mma_runs parameters when the tensor_gemv family can serve the config (fp16/bf16 A, float
+// accumulation, W exactly representable in A's type or nf4, K and the groups divisible into runs);
+// nullopt otherwise.
+std::optional<MmaRunLayout> mma_run_layout(const MatmulConfig& config);
+
+// general_compress's bytes of W [N, K] rearranged into the mma_runs layout, and back.
+std::vector<uint8_t> to_mma_runs(std::span<const uint8_t> general, const MatmulConfig& config, const MmaRunLayout& layout);
+std::vector<uint8_t> from_mma_runs(std::span<const uint8_t> runs, const MatmulConfig& config, const MmaRunLayout& layout);
 
 }  // namespace bitjit

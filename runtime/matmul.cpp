@@ -197,6 +197,11 @@ HostTensor Matmul::transform_weight(const HostTensor& packed) const {
   }
   switch (weight_layout()) {
     case WeightLayout::general: return packed;
+    case WeightLayout::mma_runs: {
+      HostTensor arranged = packed;
+      arranged.bytes = to_mma_runs(packed.bytes, impl_->config, *mma_run_layout(impl_->config));
+      return arranged;
+    }
   }
   throw Error("transform_weight: unknown weight layout");
 }

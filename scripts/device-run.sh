@@ -12,7 +12,8 @@
 #     example   the C++ quick-start example from docs/
 #     db        the kernel-database and CLI tests, then Matmul::create latency cold and warm
 #     gpu       the GPU tests except the long sweep
-#     bench     bench_matmul against cuBLAS (BENCH_ARGS, e.g. "--formats int4_g128 --M 1,16"); results in $OUT/bench
+#     bench     bench_matmul against cuBLAS (BENCH_ARGS, e.g. "--formats int4_g128 --M 1,16"); results in $OUT/bench,
+#               with registers / spills / shared memory of each benchmarked kernel in resources.txt
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$PWD/device-out}
@@ -62,8 +63,9 @@ for step in "$@"; do
       ;;
     bench)
       # shellcheck disable=SC2086
-      ./build-release/bench/bench_matmul ${BENCH_ARGS:-} --out "$OUT/bench" >"$OUT/bench.log" 2>&1
+      BITJIT_CACHE_DIR=$PWD/build-release/bench-db ./build-release/bench/bench_matmul ${BENCH_ARGS:-} --out "$OUT/bench" >"$OUT/bench.log" 2>&1
       note "bench rc=$? in $(( $(date +%s) - start )) s: $(head -n 1 "$OUT/bench.log")"
+      python3 scripts/kernel-resources.py build-release/bench-db >"$OUT/bench/resources.txt" 2>&1
       ;;
     example)
       ./build-release/quickstart >"$OUT/example.log" 2>&1

@@ -50,7 +50,7 @@ TEST_CASE("the generated source instantiates the family with the config's format
   const TileSchedule schedule = default_schedule(config, "sm_90a");
   const KernelPlan plan = plan_kernel(config, schedule, "sm_90a");
   const std::string source = emit_cuda(plan);
-  CHECK(contains(source, "#include \"bitjit/gemv_matmul.cuh\""));  // fp16 activations: the gemv family
+  CHECK(contains(source, "#include \"bitjit/tensor_gemv.cuh\""));  // fp16 activations: tensor cores
   CHECK(contains(source, "using A = bitjit::fmt::Float16;"));
   CHECK(contains(source, "using W = bitjit::fmt::Uint4;"));
   CHECK(contains(source, "using Out = bitjit::fmt::Float16;"));
@@ -60,18 +60,30 @@ TEST_CASE("the generated source instantiates the family with the config's format
   CHECK(contains(source, "static constexpr bool kBias = true;"));
   CHECK(contains(source, "extern \"C\" __global__ void __launch_bounds__(128)"));
   CHECK(contains(source, canonical_form(config)));
-  // A row of 48 bytes takes 16-byte loads (32 uint4 codes, inside one group of 32); W needs that
-  // alignment, A too (it is read 16 bytes at a time), the other fp16 operands 2 bytes.
-  CHECK(schedule.family == KernelFamily::gemv);
-  CHECK(schedule.vector_bytes == 16);
-  CHECK(plan.alignment == std::array<int, 6>{16, 16, 2, 1, 2, 2});
-  // The simt family reads A element by element.
+  // K = 96 fits k-blocks of 32 uint4 codes: 4-byte loads per lane, runs of 8 k (groups of 32).
+  // A is read 8 bytes (one mma fragment) at a time, the other fp16 operands 2 bytes.
+  CHECK(schedule.family == KernelFamily::tensor_gemv);
+  CHECK(schedule.vector_bytes == 4);
+  CHECK(contains(source, "static constexpr int kRun = 8;"));
+  CHECK(plan.alignment == std::array<int, 6>{8, 4, 2, 1, 2, 2});
+  // Its weights are in the mma_runs layout, which the simt and gemv families do not read.
   TileSchedule simt = schedule;
   simt.family = KernelFamily::simt;
+  CHECK(contains(schedule_error(config, simt), "use family=tensor_gemv"));
+  // Where the layout is general (1-bit codes: K = 96 is shorter than a k-block), gemv and simt run;
+  // gemv reads A 16 bytes at a time, simt element by element.
+  MatmulConfig general = config;
+  general.W_dtype = DType::uint1;
+  general.zeros_mode = ZerosMode::original;
+  const TileSchedule gemv = default_schedule(general, "sm_90a");
+  CHECK(gemv.family == KernelFamily::gemv);
+  CHECK(contains(emit_cuda(plan_kernel(general, gemv, "sm_90a")), "#include \"bitjit/gemv_matmul.cuh\""));
+  simt = gemv;
+  simt.family = KernelFamily::simt;
   simt.block_n = 8;
-  const KernelPlan simt_plan = plan_kernel(config, simt, "sm_90a");
+  const KernelPlan simt_plan = plan_kernel(general, simt, "sm_90a");
   CHECK(contains(emit_cuda(simt_plan), "#include \"bitjit/simt_matmul.cuh\""));
-  CHECK(simt_plan.alignment == std::array<int, 6>{2, 16, 2, 1, 2, 2});
+  CHECK(simt_plan.alignment[0] == 2);
   // Emission is a pure function of the plan.
   CHECK(emit_cuda(plan_kernel(config, schedule, "sm_90a")) == source);
 }
@@ -121,9 +133,26 @@ TEST_CASE("schedules are checked against the config and the family", "[codegen]"
   MatmulConfig odd = config;
   odd.K = 98;
   odd.group_size = -1;
-  bad = s;
+  bad = default_schedule(odd, "sm_80");
+  CHECK(bad.family == KernelFamily::gemv);
   bad.vector_bytes = 2;
   CHECK(contains(schedule_error(odd, bad), "does not divide a weight row of 49 bytes"));
+  // tensor_gemv's own knobs: whole 8-column tiles, whole k-blocks, the layout's load width.
+  bad = s;
+  bad.block_n = 12;
+  CHECK(contains(schedule_error(config, bad), "block_n=12 must be a multiple of 8"));
+  bad = s;
+  bad.block_k = 48;
+  CHECK(contains(schedule_error(config, bad), "block_k=48 must be 1 to 8 k-blocks of 32"));
+  bad = s;
+  bad.vector_bytes = 16;
+  CHECK(contains(schedule_error(config, bad), "the mma_runs layout of this config has 4-byte loads"));
+  MatmulConfig int8_activations = config;
+  int8_activations.A_dtype = DType::int8;
+  int8_activations.accum_dtype = DType::int32;
+  int8_activations.out_dtype = DType::int32;
+  int8_activations.with_zeros = false;
+  CHECK(contains(schedule_error(int8_activations, s), "family=tensor_gemv needs A_dtype float16 or bfloat16"));
   CHECK(default_schedule(odd, "sm_80").vector_bytes == 1);
 
   // JSON round trip and unknown fields.

@@ -31,7 +31,10 @@ std::vector<std::pair<int64_t, int64_t>> sweep_shapes(const MatmulConfig& config
   const int per_byte = info(config.W_dtype).elements_per_byte();
   const int64_t smallest_n = config.with_zeros && config.zeros_mode == ZerosMode::quantized ? per_byte : 1;
   const int64_t smallest_k = config.group_size > 0 ? config.group_size : per_byte;
-  return {{smallest_n, smallest_k}, {40, 96}, {136, 320}};
+  std::vector<std::pair<int64_t, int64_t>> shapes = {{smallest_n, smallest_k}, {40, 96}, {136, 320}};
+  // 1- and 2-bit codes fill a tensor-core k-block (4 lanes x 4 to 16 bytes) only from K = 128 or 256.
+  if (info(config.W_dtype).bits <= 2) shapes.push_back({24, 512});
+  return shapes;
 }
 
 // BITJIT_SWEEP_STRIDE=n keeps every n-th config (for slow tools such as compute-sanitizer); default 1.
@@ -134,8 +137,8 @@ TEST_CASE("a static M runs the kernel specialised for it", "[gpu]") {
     config.with_scaling = config.with_zeros = true;
     config.group_size = 64;
     const Matmul matmul = Matmul::create(config);
-    CHECK(matmul.schedule().family == KernelFamily::gemv);  // fp16 activations
-    CHECK(matmul.schedule().block_m == std::min<int64_t>(M, 16));
+    CHECK(matmul.schedule().family == KernelFamily::tensor_gemv);  // fp16 activations
+    CHECK(matmul.schedule().block_m == (M <= 8 ? 8 : 16));
     MatmulOperands operands = random_operands(config, M, rng);
     checker.check(matmul, M, operands, reference_matmul(config, M, operands));
   }

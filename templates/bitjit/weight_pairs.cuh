@@ -1,0 +1,203 @@
+#pragma once
+// Weight decoding for the tensor-core families: two weights at a time, straight into the 32-bit
+// register an mma.sync operand takes (two fp16 or two bf16 values), with bit tricks instead of
+// per-element shifts and conversions. The weight layout (compiler/weight_layout.cpp) puts the two
+// codes of a pair where these routines expect them:
+//   - integer formats, "split" order: a 32-bit word of P codes holds pair q (elements 2q, 2q+1) at
+//     fields q and P/2 + q, i.e. 16 bits apart, so one shift and one LOP3 put both codes into the
+//     mantissas of two 16-bit floats of magnitude 1024 (fp16) or 128 (bf16) at once;
+//   - other formats, natural order: pair q is fields 2q and 2q+1 (for 4-bit codes, one byte).
+// Every decoded value is exact in the activation type except nf4's levels, which are rounded to it.
+#include "bitjit/dequant.cuh"
+
+namespace bitjit {
+
+// ---- 16-bit float pairs -------------------------------------------------------------------------
+
+template <class A>
+struct PairMath;
+
+template <>
+struct PairMath<fmt::Float16> {
+  static constexpr uint32_t kMagic = 0x64006400u;  // (1024, 1024): codes below 1024 land in the mantissa
+  static constexpr float kMagicValue = 1024.0f;
+  static constexpr int kMantissaBits = 10;
+  static constexpr uint32_t kOne = 0x3C003C00u;
+  __device__ static uint32_t fma(uint32_t a, uint32_t b, uint32_t c) {
+    uint32_t d;
+    asm("fma.rn.f16x2 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
+    return d;
+  }
+  __device__ static uint32_t pack(float lo, float hi) {
+    uint32_t d;
+    asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(d) : "f"(hi), "f"(lo));
+    return d;
+  }
+  __device__ static float to_float(uint32_t bits) { return half_bits_to_float(bits); }
+};
+
+template <>
+struct PairMath<fmt::BFloat16> {
+  static constexpr uint32_t kMagic = 0x43004300u;  // (128, 128): codes below 128 land in the mantissa
+  static constexpr float kMagicValue = 128.0f;
+  static constexpr int kMantissaBits = 7;
+  static constexpr uint32_t kOne = 0x3F803F80u;
+  __device__ static uint32_t fma(uint32_t a, uint32_t b, uint32_t c) {
+    uint32_t d;
+    asm("fma.rn.bf16x2 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
+    return d;
+  }
+  __device__ static uint32_t pack(float lo, float hi) {
+    uint32_t d;
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(d) : "f"(hi), "f"(lo));
+    return d;
+  }
+  __device__ static float to_float(uint32_t bits) { return bfloat16_bits_to_float(bits); }
+};
+
+// Two copies of a 16-bit pattern.
+__host__ __device__ constexpr uint32_t splat16(uint32_t bits) { return (bits & 0xFFFFu) * 0x00010001u; }
+
+// The 16-bit pattern of a small integer in A's type (exact: |value| < 2^(mantissa+1)).
+template <class A>
+__device__ __forceinline__ uint32_t small_int_bits(float value) {
+  return PairMath<A>::pack(value, value) & 0xFFFFu;
+}
+
+__device__ __forceinline__ uint32_t lop3_and_or(uint32_t a, uint32_t mask, uint32_t magic) {
+  uint32_t d;
+  asm("lop3.b32 %0, %1, %2, %3, 0xEA;" : "=r"(d) : "r"(a), "r"(mask), "r"(magic));  // (a & b) | c
+  return d;
+}
+
+// ---- how a (W, A) pair is decoded ---------------------------------------------------------------
+
+enum class PairDecode {
+  magic,    // integer codes: LOP3 into the mantissa of a magic float, then one fused multiply-add
+  table,    // nf4, fp4: one shared-memory lookup per byte (two codes) in a per-lane table
+  convert,  // everything else: decode both codes to float, pack with one conversion
+  same,     // W is A's own 16-bit type: the word is the pair
+};
+
+template <class W, class A>
+constexpr PairDecode pair_decode() {
+  if constexpr (W::kBits == 16) {
+    return PairDecode::same;
+  } else if constexpr (W::kInteger) {
+    return W::kBits < PairMath<A>::kMantissaBits ? PairDecode::magic : PairDecode::convert;
+  } else if constexpr (W::kBits == 4) {
+    return PairDecode::table;
+  } else {
+    return PairDecode::convert;
+  }
+}
+
+// Integer formats store pairs 16 bits apart ("split" order); see the top of this file.
+template <class W>
+constexpr bool split_pairs() {
+  return W::kInteger && W::kBits <= 8;
+}
+
+// The two codes of pair q of a word.
+template <class W>
+__device__ __forceinline__ void pair_codes(uint32_t word, int q, uint32_t& lo, uint32_t& hi) {
+  constexpr uint32_t kMask = (1u << W::kBits) - 1u;
+  if constexpr (split_pairs<W>()) {
+    lo = (word >> (q * W::kBits)) & kMask;
+    hi = (word >> (16 + q * W::kBits)) & kMask;
+  } else {
+    lo = (word >> (2 * q * W::kBits)) & kMask;
+    hi = (word >> ((2 * q + 1) * W::kBits)) & kMask;
+  }
+}
+
+// Per-lane lookup table for PairDecode::table: entry b (a byte of two codes) of lane l at
+// [b * 32 + l], so the 32 lanes of a warp always hit 32 different banks.
+inline constexpr int kPairTableWords = 256 * 32;
+
+template <class W, class A>
+__device__ __forceinline__ void fill_pair_table(uint32_t* table) {
+  for (int i = threadIdx.x; i < kPairTableWords; i += blockDim.x) {
+    const uint32_t byte = uint32_t(i / 32);
+    table[i] = PairMath<A>::pack(W::decode(byte & 15u), W::decode(byte >> 4));
+  }
+}
+
+// The constants of the magic path: value = fma(magic_pair, step, bias) for W's affine form
+// value = kStep * (code ^ kFlip) + kOffset.
+template <class W, class A>
+struct MagicConstants {
+  uint32_t step, bias;
+  __device__ static MagicConstants make() {
+    if constexpr (pair_decode<W, A>() == PairDecode::magic) {
+      const float bias = float(W::kOffset) - PairMath<A>::kMagicValue * float(W::kStep);
+      return {splat16(small_int_bits<A>(float(W::kStep))), splat16(small_int_bits<A>(bias))};
+    } else {
+      return {0u, 0u};
+    }
+  }
+};
+
+// Quantized zeros: the pair (q - z, q - z) is fma(magic_pair, 1, -(magic + z)).
+template <class A>
+__device__ __forceinline__ uint32_t negated_magic_zero(uint32_t zero_code) {
+  return splat16(small_int_bits<A>(-(PairMath<A>::kMagicValue + float(zero_code))));
+}
+
+// Pair q of `word` as two values of A's type. `zero` is negated_magic_zero's result with quantized
+// zeros (magic path) or the zero code (convert path), else unused. q is a constant once the caller's
+// loops are unrolled, so every shift folds.
+template <class W, class A, bool kQuantizedZeros>
+__device__ __forceinline__ uint32_t decode_pair(uint32_t word, int q, const MagicConstants<W, A>& magic, uint32_t zero,
+                                                const uint32_t* table, int lane) {
+  constexpr PairDecode kHow = pair_decode<W, A>();
+  if constexpr (kHow == PairDecode::same) {
+    return word;
+  } else if constexpr (kHow == PairDecode::magic) {
+    if constexpr (W::kStep == 2) {
+      // int1 (v = 2q - 1 = +-1): the code bit becomes the sign of -1, so q = 1 gives +1.
+      constexpr uint32_t kMinusOne = PairMath<A>::kOne | 0x80008000u;
+      uint32_t d;
+      asm("lop3.b32 %0, %1, %2, %3, 0x6A;" : "=r"(d) : "r"(word << (15 - q)), "r"(0x80008000u), "r"(kMinusOne));  // (a & b) ^ c
+      return d;
+    } else {
+      constexpr uint32_t kFields = ((1u << W::kBits) - 1u) * 0x00010001u;
+      const uint32_t flipped = W::kFlip ? word ^ (W::kFlip * 0x01010101u) : word;
+      const uint32_t pair = lop3_and_or(flipped >> (q * W::kBits), kFields, PairMath<A>::kMagic);
+      if constexpr (kQuantizedZeros) return PairMath<A>::fma(pair, PairMath<A>::kOne, zero);
+      else return PairMath<A>::fma(pair, magic.step, magic.bias);
+    }
+  } else if constexpr (kHow == PairDecode::table) {
+    const uint32_t byte = (word >> (8 * q)) & 0xFFu;
+    return table[byte * 32 + lane];
+  } else {
+    uint32_t lo, hi;
+    pair_codes<W>(word, q, lo, hi);
+    if constexpr (kQuantizedZeros) {
+      return PairMath<A>::pack(float(lo) - float(zero), float(hi) - float(zero));
+    } else {
+      return PairMath<A>::pack(W::decode(lo), W::decode(hi));
+    }
+  }
+}
+
+// ---- the warp-level tensor-core step ------------------------------------------------------------
+
+// c += a * b for one m16n8k16 tile: a is 16x16 (rows of activations), b 16x8 (weights, column-major
+// by output channel), c 16x8 in float32.
+template <class A>
+__device__ __forceinline__ void mma_16x8x16(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  if constexpr (is_same<A, fmt::Float16>::value) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  } else {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  }
+}
+
+}  // namespace bitjit

@@ -1,0 +1,123 @@
+// The mma_runs weight layout: which configs get it with which parameters, and that every code lands
+// where a tensor_gemv lane reads it. The reader below is written from the kernel's side (block,
+// lane, position, word, pair), independently of the layout code's own (position -> k) mapping.
+#include <random>
+
+#include "compiler/weight_layout.hpp"
+#include "quant/packing.hpp"
+#include "tests/support/catch.hpp"
+#include "tests/support/random.hpp"
+
+using namespace bitjit;
+
+namespace {
+
+MatmulConfig half_activations(DType W, int64_t K, int64_t group) {
+  MatmulConfig config;
+  config.M = 1;
+  config.N = 3;
+  config.K = K;
+  config.W_dtype = W;
+  config.accum_dtype = DType::float32;
+  config.with_scaling = group > 0;
+  config.group_size = group;
+  return config;
+}
+
+// The code a tensor_gemv lane decodes for logical (n, k), found by walking the kernel's indexing.
+uint32_t code_read_by_kernel(std::span<const uint8_t> runs, const MatmulConfig& config, const MmaRunLayout& layout,
+                             int64_t n, int64_t k) {
+  const int bits = info(config.W_dtype).bits;
+  const int codes = layout.codes_per_load(bits);
+  const int per_word = 32 / bits;
+  const int64_t row_bytes = config.K * bits / 8;
+  const int64_t block = k / (4 * codes);
+  const int64_t in_block = k % (4 * codes);
+  // Run r covers k [4*run*r, 4*run*(r+1)) of the block; lane t holds its run*t .. run*t+run-1.
+  const int64_t run = in_block / (4 * layout.run), lane = (in_block % (4 * layout.run)) / layout.run;
+  const int64_t position = run * layout.run + in_block % layout.run;
+  const uint8_t* load = runs.data() + n * row_bytes + block * 4 * layout.load_bytes + lane * layout.load_bytes;
+  const int64_t word_index = position / per_word;
+  uint32_t word = 0;
+  for (int b = 0; b < 4; ++b) word |= uint32_t(load[word_index * 4 + b]) << (8 * b);
+  const int element = int(position % per_word);
+  // Split order: pair q = element / 2 sits at fields q and P/2 + q; natural order: field = element.
+  const int field = layout.split_pairs ? element / 2 + (element % 2) * (per_word / 2) : element;
+  return (word >> (field * bits)) & ((1u << bits) - 1u);
+}
+
+}  // namespace
+
+TEST_CASE("the tensor-core layout is chosen from the config alone", "[layout]") {
+  auto layout_of = [](const MatmulConfig& config) { return mma_run_layout(config); };
+  // W4A16 g128 at LLM shapes: 16-byte loads, runs of 32 k (no permutation of k inside a lane).
+  auto w4 = layout_of(half_activations(DType::int4, 8192, 128));
+  REQUIRE(w4);
+  CHECK(w4->load_bytes == 16);
+  CHECK(w4->run == 32);
+  CHECK(w4->split_pairs);
+  // 1-bit codes: 128 per 16-byte load, so g128 needs runs of 32 to keep each mma step in one group.
+  auto w1 = layout_of(half_activations(DType::int1, 8192, 128));
+  REQUIRE(w1);
+  CHECK(w1->load_bytes == 16);
+  CHECK(w1->run == 32);
+  // Short K takes narrower loads; small groups shorter runs.
+  auto small = layout_of(half_activations(DType::uint4, 96, 32));
+  REQUIRE(small);
+  CHECK(small->load_bytes == 4);
+  CHECK(small->run == 8);
+  // Lookup formats keep natural order (a byte is a pair).
+  auto nf4 = layout_of(half_activations(DType::nf4, 4096, 64));
+  REQUIRE(nf4);
+  CHECK_FALSE(nf4->split_pairs);
+  CHECK(nf4->run == 16);
+  // Not for the tensor cores: too short a K for a 1-bit k-block, int8 activations, integer
+  // accumulation, a 16-bit weight of the other type, groups not divisible by 16.
+  CHECK_FALSE(layout_of(half_activations(DType::uint1, 96, 32)));
+  MatmulConfig int8_activations = half_activations(DType::int4, 4096, 128);
+  int8_activations.A_dtype = DType::int8;
+  int8_activations.accum_dtype = DType::int32;
+  CHECK_FALSE(layout_of(int8_activations));
+  MatmulConfig other_half = half_activations(DType::float16, 4096, -1);
+  other_half.A_dtype = DType::bfloat16;
+  CHECK_FALSE(layout_of(other_half));
+  CHECK(layout_of(half_activations(DType::float16, 4096, -1)));
+  CHECK_FALSE(layout_of(half_activations(DType::int4, 4104, 24)));
+  CHECK(weight_layout(half_activations(DType::int4, 8192, 128), "sm_80") == WeightLayout::mma_runs);
+  CHECK(weight_layout(int8_activations, "sm_90a") == WeightLayout::general);
+}
+
+TEST_CASE("every code lands where the tensor_gemv lane reads it, and the layout inverts", "[layout]") {
+  BITJIT_RANDOM_ENGINE(rng);
+  const DType formats[] = {DType::int8, DType::uint8, DType::int4, DType::uint4, DType::int2, DType::uint2,
+                           DType::int1, DType::uint1, DType::nf4,  DType::fp4_e2m1, DType::float8_e4m3,
+                           DType::float8_e5m2, DType::float16};
+  const std::pair<int64_t, int64_t> shapes[] = {{4096 / 8, -1}, {512, 128}, {512, 32}, {320, 32}, {96, -1}, {1024, 16}};
+  int checked = 0;
+  for (DType format : formats) {
+    for (auto [K, group] : shapes) {
+      MatmulConfig config = half_activations(format, K, group);
+      config.N = 5;
+      const std::optional<MmaRunLayout> layout = mma_run_layout(config);
+      if (!layout) continue;
+      const int bits = info(format).bits;
+      std::uniform_int_distribution<uint32_t> byte(0, 255);
+      std::vector<uint8_t> general(size_t(config.N * K * bits / 8));
+      for (uint8_t& b : general) b = uint8_t(byte(rng));
+      const std::vector<uint8_t> runs = to_mma_runs(general, config, *layout);
+      CHECK(from_mma_runs(runs, config, *layout) == general);
+      const std::vector<uint8_t> fields =
+          bits == 16 ? std::vector<uint8_t>{} : general_decompress(general, config.N, K, bits);
+      for (int64_t n = 0; n < config.N; ++n) {
+        for (int64_t k = 0; k < K; ++k) {
+          const uint32_t expected = bits == 16 ? uint32_t(general[2 * (n * K + k)]) | uint32_t(general[2 * (n * K + k) + 1]) << 8
+                                               : fields[n * K + k];
+          INFO(to_string(format) << " K=" << K << " group=" << group << " n=" << n << " k=" << k);
+          REQUIRE(code_read_by_kernel(runs, config, *layout, n, k) == expected);
+        }
+      }
+      ++checked;
+    }
+  }
+  CHECK(checked >= 40);
+}
