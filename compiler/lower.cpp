@@ -95,9 +95,9 @@ std::vector<PlanConstant> tensor_gemv_tiles(const MatmulConfig& config, const Ti
   const int block = 4 * layout.codes_per_load(info(config.W_dtype).bits);
   return {
       {"int", "kThreads", std::to_string(s.threads), std::to_string(s.threads / 32) + " warps splitting K"},
-      {"int", "kBlockM", std::to_string(s.block_m), s.block_m > 8 ? "rows of C per block: a whole mma tile"
-                                                                  : "rows of C per block: the lower half of an mma tile"},
-      {"int", "kBlockN", std::to_string(s.block_n), std::to_string(s.block_n / 8) + " 8-column mma tiles per warp"},
+      {"int", "kBlockM", std::to_string(s.block_m), s.block_m > 8 ? "rows of C per block: two mmas per 16 channels"
+                                                                  : "rows of C per block: one mma per 16 channels"},
+      {"int", "kBlockN", std::to_string(s.block_n), std::to_string(s.block_n / 16) + " 16-channel mma tile(s) per warp"},
       {"int", "kLoadBytes", std::to_string(s.vector_bytes), "bytes of packed W per lane per load (mma_runs layout)"},
       {"int", "kRun", std::to_string(layout.run), "consecutive k per lane per run (mma_runs layout)"},
       {"int", "kUnroll", std::to_string(s.block_k / block), "k-blocks of " + std::to_string(block) +
@@ -121,11 +121,11 @@ std::vector<PlanStage> tensor_gemv_stages(const MatmulConfig& config, const Tile
   }
   return {
       {"load W", std::to_string(s.vector_bytes) + "-byte loads per lane (" + std::to_string(codes) + " " +
-                     std::string(w.name) + " codes), " + std::to_string(s.block_n / 8) + " tile(s) x " +
-                     std::to_string(s.block_k / (4 * codes)) + " k-block(s) in flight"},
+                     std::string(w.name) + " codes) from 2 channels x " + std::to_string(s.block_n / 16) + " tile(s) x " +
+                     std::to_string(s.block_k / (4 * codes)) + " k-block(s) per round, the next round in flight"},
       {"dequant", "two codes at a time: " + decode},
-      {"load A", "8-byte fragment loads from global memory (cached), " + std::to_string(s.block_m) + " rows"},
-      {"multiply-accumulate", "mma.sync m16n8k16, float32 accumulation; " + scaling},
+      {"load A", "8-byte fragment loads from global memory (cached), " + std::to_string(s.block_m) + " rows, shared by the tiles"},
+      {"multiply-accumulate", "mma.sync m16n8k16 (weights as the 16-row operand), float32 accumulation; " + scaling},
       {"epilogue", "warps' sums added in shared memory, " + std::string(config.with_bias ? "bias, " : "") + "cast to " +
                        std::string(to_string(config.out_dtype))},
   };

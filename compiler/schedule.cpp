@@ -104,10 +104,10 @@ void validate_tensor_gemv(const MatmulConfig& config, const TileSchedule& s) {
     reject("threads=" + std::to_string(s.threads) + " must be a multiple of 32 between 32 and 512");
   }
   if (s.block_m != 8 && s.block_m != 16) {
-    reject("block_m=" + std::to_string(s.block_m) + ": tensor_gemv takes 8 (rows 0-7 of an mma tile) or 16");
+    reject("block_m=" + std::to_string(s.block_m) + ": tensor_gemv takes 8 (one mma per 16 channels) or 16 (two)");
   }
-  if (s.block_n % 8 != 0 || s.block_n < 8 || s.block_n > 64) {
-    reject("block_n=" + std::to_string(s.block_n) + " must be a multiple of 8 (an mma tile) between 8 and 64");
+  if (s.block_n % 16 != 0 || s.block_n < 16 || s.block_n > 64) {
+    reject("block_n=" + std::to_string(s.block_n) + " must be 16, 32, 48 or 64 (16 output channels per mma tile)");
   }
   if (s.vector_bytes != layout->load_bytes) {
     reject("vector_bytes=" + std::to_string(s.vector_bytes) + ": the mma_runs layout of this config has " +
@@ -205,8 +205,9 @@ int64_t largest_m(const MatmulConfig& config) {
   return config.M.values().empty() ? 1 : *std::max_element(config.M.values().begin(), config.M.values().end());
 }
 
-// Up to 8 rows: the lower half of an mma tile, one 8-column tile per warp (most blocks, to fill the
-// SMs at small N). More rows: four tiles per warp, so each A fragment feeds four mmas.
+// Up to 8 rows: one 16-channel tile per warp (many blocks, to fill the SMs at small N), two k-blocks
+// per round; 9 to 16 rows: two mmas per tile, two tiles per warp, so each activation fragment feeds
+// four mmas. Either way four loads per lane per round, and the next round is in flight meanwhile.
 TileSchedule default_tensor_gemv(const MatmulConfig& config, const MmaRunLayout& layout) {
   TileSchedule s;
   s.family = KernelFamily::tensor_gemv;
@@ -214,10 +215,10 @@ TileSchedule default_tensor_gemv(const MatmulConfig& config, const MmaRunLayout&
   s.warp_m = 1;
   s.warp_n = 4;
   s.block_m = largest_m(config) <= 8 ? 8 : 16;
-  s.block_n = s.block_m == 8 ? 8 : 32;
+  s.block_n = s.block_m == 8 ? 16 : 32;
   s.vector_bytes = layout.load_bytes;
-  const int tiles = s.block_n / 8;
-  s.block_k = 4 * layout.codes_per_load(info(config.W_dtype).bits) * std::max(1, 4 / tiles);  // 4 loads in flight
+  const int loads_per_block = 2 * s.block_n / 16;  // two channels per lane per tile
+  s.block_k = 4 * layout.codes_per_load(info(config.W_dtype).bits) * std::max(1, 4 / loads_per_block);
   return s;
 }
 

@@ -39,12 +39,13 @@ int main() {
   const std::vector<uint8_t> codes = bitjit::logical_to_codes(config.W_dtype, weight);
   host.W = bitjit::make_host_tensor(config.W_dtype, {config.N, config.K / 2});
   host.W.bytes = bitjit::general_compress(codes, config.N, config.K, 4);
-  host.W = matmul.transform_weight(host.W);  // the kernel's layout (unchanged when it reads general_compress's)
+  // The kernel's own layout (the CPU reference below reads general_compress's).
+  const bitjit::HostTensor kernel_W = matmul.transform_weight(host.W);
 
-  bitjit::DeviceBuffer A(host.A.bytes.size()), W(host.W.bytes.size()), C(config.N * 2);
+  bitjit::DeviceBuffer A(host.A.bytes.size()), W(kernel_W.bytes.size()), C(config.N * 2);
   A.upload(host.A.bytes.data(), host.A.bytes.size());
-  W.upload(host.W.bytes.data(), host.W.bytes.size());
-  matmul.run({A.data(), bitjit::DType::float16, {1, config.K}}, {W.data(), config.W_dtype, host.W.shape},
+  W.upload(kernel_W.bytes.data(), kernel_W.bytes.size());
+  matmul.run({A.data(), bitjit::DType::float16, {1, config.K}}, {W.data(), config.W_dtype, kernel_W.shape},
              {C.data(), bitjit::DType::float16, {1, config.N}});
   bitjit::HostTensor out = bitjit::make_host_tensor(bitjit::DType::float16, {1, config.N});
   C.download(out.bytes.data(), out.bytes.size());  // synchronous: waits for the run on the default stream

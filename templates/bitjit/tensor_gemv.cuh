@@ -1,18 +1,22 @@
 #pragma once
 // The tensor_gemv family: fp16 / bf16 activations, float32 accumulation, made for M <= 16 where the
-// kernel's job is to stream the packed weights at memory speed. Each warp owns kBlockN / 8 tiles of
-// 8 output channels and a share of K; per k-block every lane issues one kLoadBytes load per tile,
-// decodes its codes two at a time straight into mma operand registers (weight_pairs.cuh), and one
-// mma.sync m16n8k16 per 16 k multiplies them with up to 16 rows of A in float32. Scales and zeros
-// are applied in float32 to each run's partial sum, never to the weights:
+// kernel's job is to stream the packed weights at memory speed. The weights are the mma's 16-row A
+// operand and the activations its 8-column B operand, so one mma.sync m16n8k16 covers 16 output
+// channels x 16 k for up to 8 rows of activations (two for 16 rows) and nothing is wasted at M <= 8.
+// Each warp owns kBlockN / 16 such channel tiles and a share of K; per k-block every lane loads
+// kLoadBytes from each of its two channels (g and g + 8 of the tile), one round ahead of the
+// decoding (software pipelining), and decodes the codes two at a time straight into operand
+// registers (weight_pairs.cuh). Scales and zeros are applied in float32 to each run's partial sum,
+// never to the weights:
 //   sum_k a * ((v - z) * s) = s * (sum_k a * v - z * sum_k a),   likewise for rescale's v * s - z,
-// with sum_k a taken by one more mma against ones. The warps' sums meet in shared memory.
+// with sum_k a taken by one more mma of ones against the activations. The warps' sums meet in
+// shared memory.
 //
 // Weight layout (compiler/weight_layout.cpp, "mma_runs"): each row of W is cut into k-blocks of
 // 4 * kCodes codes; lane t of a quad holds kCodes of them, as runs of kRun consecutive k:
 //   position i of lane t  <->  k = 4 * kRun * (i / kRun) + kRun * t + i % kRun   (within the block),
 // so mma step j of a run takes positions 4j .. 4j+3 of all four lanes, a k range that never crosses
-// a scale group, and A's fragment for it is 4 consecutive elements of the same k.
+// a scale group, and the activations' fragment for it is 4 consecutive elements of the same k.
 #include "bitjit/epilogue.cuh"
 #include "bitjit/weight_pairs.cuh"
 
@@ -49,7 +53,8 @@ __device__ void tensor_gemv(const MatmulParams& params) {
   using Math = PairMath<A>;
   constexpr PairDecode kHow = pair_decode<W, A>();
   constexpr int kWarps = T::kThreads / 32;
-  constexpr int kTiles = T::kBlockN / 8;
+  constexpr int kTiles = T::kBlockN / 16;              // 16 output channels each
+  constexpr int kRowHalves = T::kBlockM > 8 ? 2 : 1;   // 8 activation rows per mma
   constexpr int kWords = T::kLoadBytes / 4;
   constexpr int kCodes = T::kLoadBytes * 8 / W::kBits;  // per lane per load
   constexpr int kCodesPerWord = 32 / W::kBits;
@@ -58,16 +63,15 @@ __device__ void tensor_gemv(const MatmulParams& params) {
   constexpr long long kBlocksK = P::K / kBlockK;
   constexpr long long kGroupSize = P::K / P::kGroups;
   constexpr long long kRowBytes = P::K * W::kBits / 8;
-  constexpr bool kUpperRows = T::kBlockM > 8;
   constexpr bool kQuantizedZeros = P::kZerosMode == Zeros::quantized;
   constexpr bool kZeroSums = P::kZerosMode == Zeros::original || P::kZerosMode == Zeros::rescale;
   constexpr bool kPerRunPartials = P::kScaling || P::kZerosMode != Zeros::none;
-  static_assert(T::kBlockN % 8 == 0 && T::kBlockM <= 16, "8-column mma tiles, at most 16 rows");
+  static_assert(T::kBlockN % 16 == 0 && T::kBlockM <= 16, "16-channel mma tiles, at most 16 rows");
   static_assert(kCodes % T::kRun == 0 && T::kRun % 4 == 0, "whole runs of whole mma steps");
   static_assert(P::K % kBlockK == 0 && kGroupSize % (4 * T::kRun) == 0, "k-blocks and runs tile K and the groups");
 
   __shared__ uint32_t pair_table[kHow == PairDecode::table ? kPairTableWords : 1];
-  __shared__ float warp_sums[kWarps][kTiles][4][32];
+  __shared__ float warp_sums[kWarps][kTiles][kRowHalves][4][32];
   if constexpr (kHow == PairDecode::table) {
     fill_pair_table<W, A>(pair_table);
     __syncthreads();
@@ -79,36 +83,65 @@ __device__ void tensor_gemv(const MatmulParams& params) {
   const int rows = int(min((long long)T::kBlockM, params.M - m_begin));
   const long long n_block = (long long)blockIdx.x * T::kBlockN;
   const uint16_t* activations = static_cast<const uint16_t*>(params.A);
-  const uint16_t* a_lower = g < rows ? activations + (m_begin + g) * P::K : nullptr;
-  const uint16_t* a_upper = kUpperRows && g + 8 < rows ? activations + (m_begin + g + 8) * P::K : nullptr;
+  // Activation rows g and g + 8 of the block (null past M: zeros).
+  const uint16_t* a_rows[kRowHalves];
+#pragma unroll
+  for (int half = 0; half < kRowHalves; ++half) {
+    a_rows[half] = g + 8 * half < rows ? activations + (m_begin + g + 8 * half) * P::K : nullptr;
+  }
 
-  // This lane's weight row per tile (clamped past N: computed, never stored) and k offset in a block.
-  long long own_column[kTiles];
-  const uint8_t* weight_rows[kTiles];
+  // This lane's two output channels per tile, g and g + 8 (clamped past N: computed, never stored).
+  long long channel[kTiles][2];
+  const uint8_t* weight_rows[kTiles][2];
 #pragma unroll
   for (int tile = 0; tile < kTiles; ++tile) {
-    own_column[tile] = min(n_block + tile * 8 + g, P::N - 1);
-    weight_rows[tile] = static_cast<const uint8_t*>(params.W) + own_column[tile] * kRowBytes + t * T::kLoadBytes;
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      channel[tile][half] = min(n_block + tile * 16 + g + 8 * half, P::N - 1);
+      weight_rows[tile][half] = static_cast<const uint8_t*>(params.W) + channel[tile][half] * kRowBytes + t * T::kLoadBytes;
+    }
   }
   const MagicConstants<W, A> magic = MagicConstants<W, A>::make();
 
-  float acc[kTiles][4];
+  // acc[tile][row half][c]: c0, c1 = channel g, rows 2t, 2t + 1; c2, c3 = channel g + 8, same rows.
+  float acc[kTiles][kRowHalves][4];
 #pragma unroll
   for (int tile = 0; tile < kTiles; ++tile)
 #pragma unroll
-    for (int c = 0; c < 4; ++c) acc[tile][c] = 0.0f;
+    for (int half = 0; half < kRowHalves; ++half)
+#pragma unroll
+      for (int c = 0; c < 4; ++c) acc[tile][half][c] = 0.0f;
 
-  for (long long first = warp; first < kBlocksK; first += kWarps * T::kUnroll) {
-    // Issue every load of this round before decoding any: kUnroll * kTiles loads in flight per lane.
-    uint32_t loaded[T::kUnroll][kTiles][kWords];
+  // One round = kUnroll k-blocks per warp; the next round's loads are issued before this one decodes.
+  constexpr long long kRoundStride = (long long)kWarps * T::kUnroll;
+  uint32_t next[T::kUnroll][kTiles][2][kWords];
+  auto issue_round = [&](long long first) {
 #pragma unroll
     for (int u = 0; u < T::kUnroll; ++u) {
       const long long block = first + u * kWarps;
 #pragma unroll
-      for (int tile = 0; tile < kTiles; ++tile) {
-        if (block < kBlocksK) load_streaming<T::kLoadBytes>(weight_rows[tile] + block * 4 * T::kLoadBytes, loaded[u][tile]);
-      }
+      for (int tile = 0; tile < kTiles; ++tile)
+#pragma unroll
+        for (int half = 0; half < 2; ++half)
+          if (block < kBlocksK) {
+            load_streaming<T::kLoadBytes>(weight_rows[tile][half] + block * 4 * T::kLoadBytes, next[u][tile][half]);
+          }
     }
+  };
+  issue_round(warp);
+
+  for (long long first = warp; first < kBlocksK; first += kRoundStride) {
+    uint32_t loaded[T::kUnroll][kTiles][2][kWords];
+#pragma unroll
+    for (int u = 0; u < T::kUnroll; ++u)
+#pragma unroll
+      for (int tile = 0; tile < kTiles; ++tile)
+#pragma unroll
+        for (int half = 0; half < 2; ++half)
+#pragma unroll
+          for (int w = 0; w < kWords; ++w) loaded[u][tile][half][w] = next[u][tile][half][w];
+    if (first + kRoundStride < kBlocksK) issue_round(first + kRoundStride);
+
 #pragma unroll
     for (int u = 0; u < T::kUnroll; ++u) {
       const long long block = first + u * kWarps;
@@ -118,55 +151,73 @@ __device__ void tensor_gemv(const MatmulParams& params) {
         const long long k_run = block * kBlockK + 4 * T::kRun * run;  // first k of the run (whole quad)
         const long long group = k_run / kGroupSize;
         const long long k_lane = k_run + T::kRun * t;                 // first k of this lane's part
-        float partial[kTiles][4];
-        float a_sums[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-        uint32_t zero[kTiles];
+        float partial[kTiles][kRowHalves][4];
+        float a_sums[kRowHalves][4];
+        uint32_t zero[kTiles][2];
 #pragma unroll
         for (int tile = 0; tile < kTiles; ++tile) {
 #pragma unroll
-          for (int c = 0; c < 4; ++c) partial[tile][c] = 0.0f;
-          zero[tile] = 0u;
-          if constexpr (kQuantizedZeros) {
-            const uint32_t code = load_code<W>(params.zeros, group * P::N + own_column[tile]);
-            zero[tile] = kHow == PairDecode::magic ? negated_magic_zero<A>(code) : code;
+          for (int half = 0; half < kRowHalves; ++half)
+#pragma unroll
+            for (int c = 0; c < 4; ++c) partial[tile][half][c] = a_sums[half][c] = 0.0f;
+#pragma unroll
+          for (int half = 0; half < 2; ++half) {
+            zero[tile][half] = 0u;
+            if constexpr (kQuantizedZeros) {
+              const uint32_t code = load_code<W>(params.zeros, group * P::N + channel[tile][half]);
+              zero[tile][half] = kHow == PairDecode::magic ? negated_magic_zero<A>(code) : code;
+            }
           }
         }
-        float (&target)[kTiles][4] = kPerRunPartials ? partial : acc;
+        float (&target)[kTiles][kRowHalves][4] = kPerRunPartials ? partial : acc;
 #pragma unroll
         for (int step = 0; step < T::kRun / 4; ++step) {
-          uint32_t a[4];
-          load_activation_pairs(a_lower, k_lane + 4 * step, a[0], a[2]);
-          load_activation_pairs(a_upper, k_lane + 4 * step, a[1], a[3]);
+          uint32_t b[kRowHalves][2];  // activations: k slots (0, 1) and (2, 3) of rows g (+ 8)
+#pragma unroll
+          for (int half = 0; half < kRowHalves; ++half) load_activation_pairs(a_rows[half], k_lane + 4 * step, b[half][0], b[half][1]);
           const int position = run * T::kRun + 4 * step;  // of this lane's codes
 #pragma unroll
           for (int tile = 0; tile < kTiles; ++tile) {
-            const uint32_t b0 = decode_pair<W, A, kQuantizedZeros>(loaded[u][tile][position / kCodesPerWord],
-                                                                   (position % kCodesPerWord) / 2, magic, zero[tile],
-                                                                   pair_table, lane);
-            const uint32_t b1 = decode_pair<W, A, kQuantizedZeros>(loaded[u][tile][(position + 2) / kCodesPerWord],
-                                                                   ((position + 2) % kCodesPerWord) / 2, magic,
-                                                                   zero[tile], pair_table, lane);
-            mma_16x8x16<A>(target[tile], a, b0, b1);
+            uint32_t a[4];  // weights: channel g slots (0, 1), channel g + 8 slots (0, 1), then slots (2, 3)
+#pragma unroll
+            for (int slots = 0; slots < 2; ++slots) {
+              const int p = position + 2 * slots;
+#pragma unroll
+              for (int half = 0; half < 2; ++half) {
+                a[2 * slots + half] = decode_pair<W, A, kQuantizedZeros>(loaded[u][tile][half][p / kCodesPerWord],
+                                                                         (p % kCodesPerWord) / 2, magic,
+                                                                         zero[tile][half], pair_table, lane);
+              }
+            }
+#pragma unroll
+            for (int half = 0; half < kRowHalves; ++half) mma_16x8x16<A>(target[tile][half], a, b[half][0], b[half][1]);
           }
-          if constexpr (kZeroSums) mma_16x8x16<A>(a_sums, a, Math::kOne, Math::kOne);
+          if constexpr (kZeroSums) {
+            const uint32_t ones[4] = {Math::kOne, Math::kOne, Math::kOne, Math::kOne};
+#pragma unroll
+            for (int half = 0; half < kRowHalves; ++half) mma_16x8x16<A>(a_sums[half], ones, b[half][0], b[half][1]);
+          }
         }
         if constexpr (kPerRunPartials) {
 #pragma unroll
           for (int tile = 0; tile < kTiles; ++tile) {
 #pragma unroll
-            for (int half = 0; half < 2; ++half) {  // this lane's two output columns
-              const long long column = min(n_block + tile * 8 + 2 * t + half, P::N - 1);
-              const float scale = P::kScaling ? load_scale<P>(params, column, group) : 1.0f;
+            for (int own = 0; own < 2; ++own) {  // this lane's channels g, g + 8: elements 2 * own, 2 * own + 1
+              const float scale = P::kScaling ? load_scale<P>(params, channel[tile][own], group) : 1.0f;
               float zero_term = 0.0f;  // what sum_k a * w loses per unit of sum_k a
               if constexpr (kZeroSums) {
-                const float z = P::Scale::decode(load_code<typename P::Scale>(params.zeros, column * P::kGroups + group));
+                const float z = P::Scale::decode(
+                    load_code<typename P::Scale>(params.zeros, channel[tile][own] * P::kGroups + group));
                 zero_term = P::kZerosMode == Zeros::original ? z * scale : z;
               }
-              acc[tile][half] = fmaf(scale, partial[tile][half], acc[tile][half]);
-              acc[tile][2 + half] = fmaf(scale, partial[tile][2 + half], acc[tile][2 + half]);
-              if constexpr (kZeroSums) {
-                acc[tile][half] = fmaf(-zero_term, a_sums[0], acc[tile][half]);
-                acc[tile][2 + half] = fmaf(-zero_term, a_sums[2], acc[tile][2 + half]);
+#pragma unroll
+              for (int half = 0; half < kRowHalves; ++half) {
+#pragma unroll
+                for (int column = 0; column < 2; ++column) {  // rows 2t, 2t + 1 of the activations
+                  float& sum = acc[tile][half][2 * own + column];
+                  sum = fmaf(scale, partial[tile][half][2 * own + column], sum);
+                  if constexpr (kZeroSums) sum = fmaf(-zero_term, a_sums[half][column], sum);
+                }
               }
             }
           }
@@ -180,22 +231,29 @@ __device__ void tensor_gemv(const MatmulParams& params) {
 #pragma unroll
     for (int tile = 0; tile < kTiles; ++tile)
 #pragma unroll
-      for (int c = 0; c < 4; ++c) warp_sums[warp][tile][c][lane] = acc[tile][c];
+      for (int half = 0; half < kRowHalves; ++half)
+#pragma unroll
+        for (int c = 0; c < 4; ++c) warp_sums[warp][tile][half][c][lane] = acc[tile][half][c];
     __syncthreads();
     if (warp != 0) return;
 #pragma unroll
     for (int tile = 0; tile < kTiles; ++tile)
 #pragma unroll
-      for (int c = 0; c < 4; ++c)
-        for (int other = 1; other < kWarps; ++other) acc[tile][c] += warp_sums[other][tile][c][lane];
+      for (int half = 0; half < kRowHalves; ++half)
+#pragma unroll
+        for (int c = 0; c < 4; ++c)
+          for (int other = 1; other < kWarps; ++other) acc[tile][half][c] += warp_sums[other][tile][half][c][lane];
   }
 #pragma unroll
   for (int tile = 0; tile < kTiles; ++tile) {
 #pragma unroll
-    for (int c = 0; c < 4; ++c) {
-      const int row = g + (c >= 2 ? 8 : 0);
-      const long long column = n_block + tile * 8 + 2 * t + (c & 1);
-      if (row < rows && column < P::N) store_output<P>(params, m_begin + row, column, acc[tile][c]);
+    for (int half = 0; half < kRowHalves; ++half) {
+#pragma unroll
+      for (int c = 0; c < 4; ++c) {
+        const int row = 8 * half + 2 * t + (c & 1);
+        const long long column = n_block + tile * 16 + g + (c >= 2 ? 8 : 0);
+        if (row < rows && column < P::N) store_output<P>(params, m_begin + row, column, acc[tile][half][c]);
+      }
     }
   }
 }

@@ -183,8 +183,8 @@ __device__ __forceinline__ uint32_t decode_pair(uint32_t word, int q, const Magi
 
 // ---- the warp-level tensor-core step ------------------------------------------------------------
 
-// c += a * b for one m16n8k16 tile: a is 16x16 (rows of activations), b 16x8 (weights, column-major
-// by output channel), c 16x8 in float32.
+// c += a * b for one m16n8k16 tile: a 16x16 row-major, b 16x8 column-major, c 16x8 in float32.
+// tensor_gemv passes 16 output channels of weights as a and 8 rows of activations as b.
 template <class A>
 __device__ __forceinline__ void mma_16x8x16(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
   if constexpr (is_same<A, fmt::Float16>::value) {
