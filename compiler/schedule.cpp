@@ -205,27 +205,20 @@ int64_t largest_m(const MatmulConfig& config) {
   return config.M.values().empty() ? 1 : *std::max_element(config.M.values().begin(), config.M.values().end());
 }
 
-// One 16-channel tile per warp (one mma per step up to 8 rows, two up to 16), two k-blocks per
-// round: four loads per lane per round, the next round in flight meanwhile. Blocks are many (N / 16);
-// where they are still too few to give an H100-sized GPU (132 SMs) ~32 warps per SM, the warps of a
-// block double (up to 8) to split K finer, as long as each keeps two rounds of work.
+// Up to 8 rows: one 16-channel tile per warp (many blocks, to fill the SMs at small N), two k-blocks
+// per round; 9 to 16 rows: two mmas per tile, two tiles per warp, so each activation fragment feeds
+// four mmas. Either way four loads per lane per round, and the next round is in flight meanwhile.
 TileSchedule default_tensor_gemv(const MatmulConfig& config, const MmaRunLayout& layout) {
-  constexpr int64_t kWarpsToFillGpu = 132 * 32;
   TileSchedule s;
   s.family = KernelFamily::tensor_gemv;
-  s.block_m = largest_m(config) <= 8 ? 8 : 16;
-  s.block_n = 16;
-  s.vector_bytes = layout.load_bytes;
-  const int unroll = 2;
-  const int64_t k_block = 4 * layout.codes_per_load(info(config.W_dtype).bits);
-  s.block_k = int(k_block) * unroll;
-  const int64_t blocks = (config.N + s.block_n - 1) / s.block_n;
-  const int64_t rounds_per_block = config.K / (k_block * unroll);
-  int warps = 4;
-  while (warps < 8 && blocks * warps < kWarpsToFillGpu && rounds_per_block / (2 * warps) >= 2) warps *= 2;
-  s.threads = 32 * warps;
+  s.threads = 128;
   s.warp_m = 1;
-  s.warp_n = warps;
+  s.warp_n = 4;
+  s.block_m = largest_m(config) <= 8 ? 8 : 16;
+  s.block_n = s.block_m == 8 ? 16 : 32;
+  s.vector_bytes = layout.load_bytes;
+  const int loads_per_block = 2 * s.block_n / 16;  // two channels per lane per tile
+  s.block_k = 4 * layout.codes_per_load(info(config.W_dtype).bits) * std::max(1, 4 / loads_per_block);
   return s;
 }
 

@@ -25,15 +25,14 @@ namespace bitjit {
 template <int kBytes>
 __device__ __forceinline__ void load_streaming(const uint8_t* address, uint32_t (&words)[kBytes / 4]) {
   static_assert(kBytes == 4 || kBytes == 8 || kBytes == 16, "4, 8 or 16 bytes");
-  // Weights are read once: keep them out of L1 so A and the scales stay there. Not volatile: the
-  // memory is read-only for the kernel's life, and the compiler may then hoist loads past the mmas.
+  // Weights are read once: keep them out of L1 so A and the scales stay there.
   if constexpr (kBytes == 16) {
-    asm("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
+    asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
                  : "=r"(words[0]), "=r"(words[1]), "=r"(words[2]), "=r"(words[3]) : "l"(address));
   } else if constexpr (kBytes == 8) {
-    asm("ld.global.nc.L1::no_allocate.v2.u32 {%0, %1}, [%2];" : "=r"(words[0]), "=r"(words[1]) : "l"(address));
+    asm volatile("ld.global.nc.L1::no_allocate.v2.u32 {%0, %1}, [%2];" : "=r"(words[0]), "=r"(words[1]) : "l"(address));
   } else {
-    asm("ld.global.nc.L1::no_allocate.u32 %0, [%1];" : "=r"(words[0]) : "l"(address));
+    asm volatile("ld.global.nc.L1::no_allocate.u32 %0, [%1];" : "=r"(words[0]) : "l"(address));
   }
 }
 
@@ -43,7 +42,7 @@ __device__ __forceinline__ void load_activation_pairs(const uint16_t* row, long 
     lo = hi = 0u;
     return;
   }
-  asm("ld.global.nc.v2.u32 {%0, %1}, [%2];" : "=r"(lo), "=r"(hi) : "l"(row + k));
+  asm volatile("ld.global.nc.v2.u32 {%0, %1}, [%2];" : "=r"(lo), "=r"(hi) : "l"(row + k));
 }
 
 // P: the Problem; T: the tiles (kThreads, kBlockM, kBlockN, kLoadBytes, kRun, kUnroll).

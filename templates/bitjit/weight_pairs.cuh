@@ -184,17 +184,16 @@ __device__ __forceinline__ uint32_t decode_pair(uint32_t word, int q, const Magi
 // ---- the warp-level tensor-core step ------------------------------------------------------------
 
 // c += a * b for one m16n8k16 tile: a 16x16 row-major, b 16x8 column-major, c 16x8 in float32.
-// tensor_gemv passes 16 output channels of weights as a and 8 rows of activations as b. A pure
-// function of its operands, so not volatile: the compiler may schedule loads across it.
+// tensor_gemv passes 16 output channels of weights as a and 8 rows of activations as b.
 template <class A>
 __device__ __forceinline__ void mma_16x8x16(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
   if constexpr (is_same<A, fmt::Float16>::value) {
-    asm(
+    asm volatile(
         "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
         : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
   } else {
-    asm(
+    asm volatile(
         "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
         : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
