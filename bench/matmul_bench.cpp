@@ -132,7 +132,7 @@ std::string today() {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   std::map<std::string, std::string> options = {{"--formats", "uint4_g128_zeros,int4_g128"},
                                                 {"--shapes", "all"},
                                                 {"--M", "1,16"},
@@ -201,4 +201,13 @@ int main(int argc, char** argv) {
       << "# bitjit vs cuBLAS fp16 on " << device.name << ", " << today() << "\n\nCopy bandwidth " << int(copy_gbps)
       << " GB/s (read + write). Times are medians per launch.\n\n" << table.str();
   return 0;
+}
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "bench_matmul: %s\n", error.what());
+    return 1;
+  }
 }

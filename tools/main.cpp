@@ -25,6 +25,8 @@ const Subcommand kSubcommands[] = {
     {"codegen", "generate (and optionally compile) the CUDA C for one config", codegen_command, &kCodegenHelp},
     {"prewarm", "compile a list of configs into the kernel database (no GPU needed)", prewarm_command, &kPrewarmHelp},
     {"db", "list, show, verify, gc, export or import the kernel database", db_command, &kDbHelp},
+    {"bench", "time the benchmark suite against cuBLAS fp16 on this GPU (JSON, markdown, plot)", bench_command,
+     &kBenchHelp},
 };
 
 void print_usage(FILE* stream) {

@@ -279,3 +279,43 @@ TEST_CASE("an unwritable database: prewarm fails clearly, codegen --compile stil
   CHECK(contains(codegen.err, "kept in memory for this process only"));
   CHECK(contains(codegen.err, "compiled bitjit_"));
 }
+
+// bitjit bench runs bench_matmul and bench/plot.py from BITJIT_BENCH_DIR (default: the build's
+// bench/ folder). Stand-ins here check the orchestration without a GPU; the device runs the real one.
+TEST_CASE("bitjit bench runs the timing program, then the plot, and reports each failure", "[cli]") {
+  TemporaryDirectory dir;
+  const fs::path programs = fs::path(dir.path()) / "bench", out = fs::path(dir.path()) / "out";
+  fs::create_directories(programs);
+  auto write_script = [&](const std::string& name, const std::string& text) {
+    write_text(programs / name, text);
+    fs::permissions(programs / name, fs::perms::owner_all);
+  };
+  // The stand-in timing program writes results.json into --out and records its arguments.
+  write_script("bench_matmul", "#!/bin/sh\nwhile [ $# -gt 0 ]; do [ \"$1\" = --out ] && out=$2; echo \"$1 $2\" >>\"" +
+                                   (fs::path(dir.path()) / "args.txt").string() +
+                                   "\"; shift 2; done\nmkdir -p \"$out\" && echo '{}' >\"$out/results.json\"\n");
+  write_script("plot.py", "import sys\nopen(sys.argv[2], 'w').write('png')\n");
+  const std::vector<std::pair<std::string, std::string>> env = {{"BITJIT_BENCH_DIR", programs.string()}};
+
+  const ProcessResult ok = bitjit_cli({"bench", "--formats", "int4_g128", "--M", "1", "--out", out.string()}, env);
+  CHECK(ok.exit_code == 0);
+  CHECK(contains(ok.out, (out / "speedup.png").string()));
+  CHECK(fs::exists(out / "speedup.png"));
+  CHECK(db::read_file(fs::path(dir.path()) / "args.txt") == "--formats int4_g128\n--M 1\n--out " + out.string() + "\n");
+
+  write_script("plot.py", "import sys\nsys.exit(1)\n");
+  const ProcessResult no_plot = bitjit_cli({"bench", "--out", out.string()}, env);
+  CHECK(no_plot.exit_code == 1);
+  CHECK(contains(no_plot.err, "the plot was not drawn"));
+
+  write_script("bench_matmul", "#!/bin/sh\nexit 3\n");
+  const ProcessResult failed = bitjit_cli({"bench"}, env);
+  CHECK(failed.exit_code == 1);
+  CHECK(contains(failed.err, "exited with status 3"));
+
+  const ProcessResult missing = bitjit_cli({"bench"}, {{"BITJIT_BENCH_DIR", (fs::path(dir.path()) / "none").string()}});
+  CHECK(missing.exit_code == 1);
+  CHECK(contains(missing.err, "does not exist"));
+  CHECK(bitjit_cli({"bench", "--iterations", "3"}).exit_code == 2);
+  CHECK(bitjit_cli({"bench", "--M"}).exit_code == 2);
+}
