@@ -1,12 +1,17 @@
 // The benchmark suite of the design card: bitjit against cuBLAS fp16 in the same run, per weight
 // format, shape and M. Writes results.json and results.md to --out.
 //
-//   bench_matmul [--formats a,b,...] [--shapes all|8b|70b] [--M 1,16,64] [--out DIR] [--repeats N]
+//   bench_matmul [--formats a,b,...] [--shapes all|8b|70b|70B_o,...] [--M 1,16,64] [--out DIR]
+//                [--schedule '{"threads":256}']
+//
+// --shapes takes "all", "8b", "70b" or suite names with '_' for the space; --schedule overrides
+// fields of each config's default schedule (to compare schedules before tuning picks them).
 //
 // Method: random data; weights (and cuBLAS's fp16 weights) rotated through enough copies that one
 // pass exceeds twice the 50 MB L2; CUDA events around batches of launches after a warm-up; median.
 #include <cublas_v2.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -123,6 +128,36 @@ int64_t bytes_moved(const MatmulConfig& config, int64_t M) {
          specs.bias.bytes();
 }
 
+// "all", "8b", "70b", or suite names with '_' for the space ("70B_o,8B_qkv").
+std::vector<Shape> selected_shapes(const std::string& selection) {
+  std::vector<Shape> shapes;
+  for (const std::string& token : split(selection)) {
+    const size_t before = shapes.size();
+    for (const Shape& shape : kSuite) {
+      std::string underscored = shape.name;
+      std::replace(underscored.begin(), underscored.end(), ' ', '_');
+      const bool size_prefix = (token == "8b" || token == "70b") &&
+                               shape.name.rfind(token == "8b" ? "8B " : "70B ", 0) == 0;
+      if (token == "all" || size_prefix || token == underscored) shapes.push_back(shape);
+    }
+    if (shapes.size() == before) {
+      throw std::runtime_error("--shapes: unknown shape " + token + "; allowed: all, 8b, 70b, 8B_qkv, 8B_o, 8B_gate_up, "
+                               "8B_down, 70B_qkv, 70B_o, 70B_gate_up, 70B_down");
+    }
+  }
+  return shapes;
+}
+
+// The default schedule with the fields of --schedule replaced, or no override when it is empty.
+MatmulOptions bench_options(const MatmulConfig& config, const std::string& overrides) {
+  MatmulOptions options;
+  if (overrides.empty()) return options;
+  nlohmann::json schedule = to_json(default_schedule(config, current_device_info().arch()));
+  schedule.update(nlohmann::json::parse(overrides));
+  options.schedule = schedule_from_json(schedule);
+  return options;
+}
+
 std::string today() {
   const std::time_t now = std::time(nullptr);
   char text[16];
@@ -136,21 +171,18 @@ int run(int argc, char** argv) {
   std::map<std::string, std::string> options = {{"--formats", "uint4_g128_zeros,int4_g128"},
                                                 {"--shapes", "all"},
                                                 {"--M", "1,16"},
-                                                {"--out", "bench-out"}};
+                                                {"--out", "bench-out"},
+                                                {"--schedule", ""}};
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!options.count(argv[i])) {
-      std::fprintf(stderr, "unknown option %s; options: --formats --shapes --M --out\n", argv[i]);
+      std::fprintf(stderr, "unknown option %s; options: --formats --shapes --M --out --schedule\n", argv[i]);
       return 2;
     }
     options[argv[i]] = argv[i + 1];
   }
   std::vector<int64_t> Ms;
   for (const std::string& m : split(options["--M"])) Ms.push_back(std::stoll(m));
-  std::vector<Shape> shapes;
-  for (const Shape& shape : kSuite) {
-    const std::string& which = options["--shapes"];
-    if (which == "all" || shape.name.rfind(which == "8b" ? "8B" : "70B", 0) == 0) shapes.push_back(shape);
-  }
+  const std::vector<Shape> shapes = selected_shapes(options["--shapes"]);
 
   ensure_context();
   const DeviceInfo& device = current_device_info();
@@ -175,7 +207,7 @@ int run(int argc, char** argv) {
         config.M = M;
         config.N = shape.N;
         config.K = shape.K;
-        const Matmul matmul = Matmul::create(config);
+        const Matmul matmul = Matmul::create(config, bench_options(config, options["--schedule"]));
         auto& cublas = cublas_cache[{shape.name, M}];
         if (cublas == 0.0) cublas = cublas_ms(handle, stream.get(), M, shape.N, shape.K, rng);
         const double ms = matmul.profile_latency(M, 10, 15);

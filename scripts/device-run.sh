@@ -14,6 +14,10 @@
 #     gpu       the GPU tests except the long sweep
 #     bench     bench_matmul against cuBLAS (BENCH_ARGS, e.g. "--formats int4_g128 --M 1,16"); results in $OUT/bench,
 #               with registers / spills / shared memory of each benchmarked kernel in resources.txt
+#     profile   Nsight Compute on one launch of each PROFILE_CASES entry ("format:shape:M", e.g.
+#               "int4_g128:70B_o:1 nf4_g128:70B_o:1"): speed of light, memory, occupancy, warp stalls
+#     variants  the bench once per schedule override in VARIANTS (';'-separated JSON objects) for
+#               BENCH_ARGS, results in $OUT/variants/<n>
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$PWD/device-out}
@@ -66,6 +70,29 @@ for step in "$@"; do
       BITJIT_CACHE_DIR=$PWD/build-release/bench-db ./build-release/bench/bench_matmul ${BENCH_ARGS:-} --out "$OUT/bench" >"$OUT/bench.log" 2>&1
       note "bench rc=$? in $(( $(date +%s) - start )) s: $(head -n 1 "$OUT/bench.log")"
       python3 scripts/kernel-resources.py build-release/bench-db >"$OUT/bench/resources.txt" 2>&1
+      ;;
+    profile)
+      mkdir -p "$OUT/ncu"
+      for case in ${PROFILE_CASES:-int4_g128:70B_o:1}; do
+        IFS=: read -r format shape m <<<"$case"
+        BITJIT_CACHE_DIR=$PWD/build-release/bench-db ncu -k regex:bitjit_matmul --launch-skip 3 --launch-count 1 \
+          --section SpeedOfLight --section MemoryWorkloadAnalysis --section Occupancy --section LaunchStats \
+          --section WarpStateStats --section SchedulerStats \
+          ./build-release/bench/bench_matmul --formats "$format" --shapes "$shape" --M "$m" --out "$OUT/ncu/bench" \
+          >"$OUT/ncu/$format-$shape-$m.txt" 2>&1
+        note "profile $case rc=$?: $(grep -E 'DRAM Throughput|^    Duration' "$OUT/ncu/$format-$shape-$m.txt" | tr -s ' ' | tr '\n' ' ')"
+      done
+      ;;
+    variants)
+      n=0
+      IFS=';' read -ra overrides <<<"${VARIANTS:-{\}}"
+      for override in "${overrides[@]}"; do
+        n=$((n + 1))
+        # shellcheck disable=SC2086
+        BITJIT_CACHE_DIR=$PWD/build-release/bench-db ./build-release/bench/bench_matmul ${BENCH_ARGS:-} \
+          --schedule "$override" --out "$OUT/variants/$n" >"$OUT/variants-$n.log" 2>&1
+        note "variant $n $override rc=$?"
+      done
       ;;
     example)
       ./build-release/quickstart >"$OUT/example.log" 2>&1
