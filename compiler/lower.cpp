@@ -101,10 +101,7 @@ std::vector<PlanConstant> tensor_gemv_tiles(const MatmulConfig& config, const Ti
       {"int", "kLoadBytes", std::to_string(s.vector_bytes), "bytes of packed W per lane per load (mma_runs layout)"},
       {"int", "kRun", std::to_string(layout.run), "consecutive k per lane per run (mma_runs layout)"},
       {"int", "kUnroll", std::to_string(s.block_k / block), "k-blocks of " + std::to_string(block) +
-                                                                " per warp per round of loads"},
-      {"int", "kStages", std::to_string(s.stages), "rounds in each warp's shared-memory ring, " +
-                                                       std::to_string(s.stages - 1) + " in flight"},
-      {"int", "kSharedBytes", std::to_string(tensor_gemv_shared_bytes(config, s)), "dynamic shared memory"},
+                                                                " per warp per round: loads in flight per tile"},
   };
 }
 
@@ -125,7 +122,7 @@ std::vector<PlanStage> tensor_gemv_stages(const MatmulConfig& config, const Tile
   return {
       {"load W", std::to_string(s.vector_bytes) + "-byte loads per lane (" + std::to_string(codes) + " " +
                      std::string(w.name) + " codes) from 2 channels x " + std::to_string(s.block_n / 16) + " tile(s) x " +
-                     std::to_string(s.block_k / (4 * codes)) + " k-block(s) per round, cp.async into a ring of " + std::to_string(s.stages) + " rounds in shared memory"},
+                     std::to_string(s.block_k / (4 * codes)) + " k-block(s) per round, the next round in flight"},
       {"dequant", "two codes at a time: " + decode},
       {"load A", "8-byte fragment loads from global memory (cached), " + std::to_string(s.block_m) + " rows, shared by the tiles"},
       {"multiply-accumulate", "mma.sync m16n8k16 (weights as the 16-row operand), float32 accumulation; " + scaling},
@@ -175,7 +172,6 @@ KernelPlan plan_kernel(const MatmulConfig& config, const TileSchedule& schedule,
       plan.family_function = "bitjit::tensor_gemv";
       plan.tile_constants = tensor_gemv_tiles(config, schedule);
       plan.stages = tensor_gemv_stages(config, schedule);
-      plan.shared_bytes = tensor_gemv_shared_bytes(config, schedule);
       plan.alignment = {8, schedule.vector_bytes, element_alignment(scale_dtype(config)),
                         config.zeros_mode == ZerosMode::quantized ? 1 : element_alignment(scale_dtype(config)),
                         element_alignment(bias_dtype(config)), element_alignment(config.out_dtype)};
@@ -229,7 +225,6 @@ LaunchShape launch_shape(const KernelPlan& plan, int64_t M) {
     case KernelFamily::tensor_gemv:
       shape.grid = {uint32_t((plan.config.N + s.block_n - 1) / s.block_n), uint32_t((M + s.block_m - 1) / s.block_m), 1};
       shape.block = {uint32_t(s.threads), 1, 1};
-      shape.shared_bytes = uint32_t(plan.shared_bytes);
       break;
   }
   if (shape.grid[1] > 65535) {

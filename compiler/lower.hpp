@@ -39,7 +39,6 @@ struct KernelPlan {
   std::vector<PlanConstant> tile_constants;
   std::vector<PlanStage> stages;
   int threads_per_block = 0;
-  int shared_bytes = 0;  // dynamic shared memory per block
   // Byte alignment each operand pointer needs: A, W, scales, zeros, bias, C.
   std::array<int, 6> alignment{};
 };

@@ -27,8 +27,7 @@ struct TileSchedule {
                          // tensor_gemv: K one warp covers per round of loads (loads in flight)
   int warp_m = 1;        // warps along M inside a block
   int warp_n = 4;        // warps along N inside a block
-  int stages = 1;        // shared-memory pipeline depth (1: no pipelining); tensor_gemv: rounds of
-                         // loads in its cp.async ring, stages - 1 of them in flight
+  int stages = 1;        // shared-memory pipeline depth (1: no pipelining)
   int split_k = 1;       // K slices computed by separate blocks and summed
   int swizzle = 1;       // thread-block rasterization group (1: row-major order)
   int vector_bytes = 4;  // bytes of packed W each thread loads at once (1, 2, 4, 8, 16)
@@ -40,12 +39,6 @@ void validate_schedule(const MatmulConfig& config, const TileSchedule& schedule,
 nlohmann::json to_json(const TileSchedule& schedule);
 TileSchedule schedule_from_json(const nlohmann::json& json);
 std::string canonical_form(const TileSchedule& schedule);
-
-// Dynamic shared memory a tensor_gemv kernel takes: the nf4/fp4 pair table and the warps' rings.
-int tensor_gemv_shared_bytes(const MatmulConfig& config, const TileSchedule& schedule);
-
-// The most shared memory one block may use on an arch (after the opt-in above 48 KB).
-int max_shared_bytes_per_block(const std::string& arch);
 
 // The schedule bitjit uses when nothing was tuned: legal for the config, chosen from its shape.
 TileSchedule default_schedule(const MatmulConfig& config, const std::string& arch);

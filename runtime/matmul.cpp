@@ -20,8 +20,6 @@
 namespace bitjit {
 namespace {
 
-constexpr int kDefaultSharedLimit = 48 * 1024;  // dynamic shared memory a launch gets without opting in
-
 std::string expected_text(const OperandSpec& spec) {
   return std::string(to_string(spec.dtype)) + shape_text(spec.shape);
 }
@@ -83,12 +81,6 @@ struct Matmul::Impl {
       const std::string context = "loading " + kernel.file_name + " for " + kernel.plan.arch;
       check_cuda(cuda.cuModuleLoadData(&module, kernel.binary->cubin.data()), "cuModuleLoadData", context);
       check_cuda(cuda.cuModuleGetFunction(&function, module, kKernelName), "cuModuleGetFunction", context);
-      if (kernel.plan.shared_bytes > kDefaultSharedLimit) {  // above 48 KB a block must opt in
-        check_cuda(cuda.cuFuncSetAttribute(function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                                           kernel.plan.shared_bytes),
-                   "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)",
-                   context + ", " + std::to_string(kernel.plan.shared_bytes) + " bytes");
-      }
     });
     return function;
   }

@@ -3,10 +3,9 @@
 // kernel's job is to stream the packed weights at memory speed. The weights are the mma's 16-row A
 // operand and the activations its 8-column B operand, so one mma.sync m16n8k16 covers 16 output
 // channels x 16 k for up to 8 rows of activations (two for 16 rows) and nothing is wasted at M <= 8.
-// Each warp owns kBlockN / 16 such channel tiles and a share of K; per k-block every lane copies
-// kLoadBytes from each of its two channels (g and g + 8 of the tile) into a ring of kStages rounds in
-// shared memory (cp.async), kStages - 1 rounds ahead of the decoding, so enough bytes are in flight
-// to cover the memory latency even when few warps are resident; it decodes the codes two at a time straight into operand
+// Each warp owns kBlockN / 16 such channel tiles and a share of K; per k-block every lane loads
+// kLoadBytes from each of its two channels (g and g + 8 of the tile), one round ahead of the
+// decoding (software pipelining), and decodes the codes two at a time straight into operand
 // registers (weight_pairs.cuh). Scales and zeros are applied in float32 to each run's partial sum,
 // never to the weights:
 //   sum_k a * ((v - z) * s) = s * (sum_k a * v - z * sum_k a),   likewise for rescale's v * s - z,
@@ -23,25 +22,18 @@
 
 namespace bitjit {
 
-// Asynchronous copy of one lane's kBytes of weights into shared memory (cp.async, sm_80+). The
-// weights are read once: 16-byte copies bypass L1 (.cg) so A and the scales stay there.
 template <int kBytes>
-__device__ __forceinline__ void copy_async(void* shared, const uint8_t* global) {
+__device__ __forceinline__ void load_streaming(const uint8_t* address, uint32_t (&words)[kBytes / 4]) {
   static_assert(kBytes == 4 || kBytes == 8 || kBytes == 16, "4, 8 or 16 bytes");
-  const uint32_t address = uint32_t(__cvta_generic_to_shared(shared));
+  // Weights are read once: keep them out of L1 so A and the scales stay there.
   if constexpr (kBytes == 16) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(address), "l"(global) : "memory");
+    asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(words[0]), "=r"(words[1]), "=r"(words[2]), "=r"(words[3]) : "l"(address));
+  } else if constexpr (kBytes == 8) {
+    asm volatile("ld.global.nc.L1::no_allocate.v2.u32 {%0, %1}, [%2];" : "=r"(words[0]), "=r"(words[1]) : "l"(address));
   } else {
-    asm volatile("cp.async.ca.shared.global [%0], [%1], %2;" ::"r"(address), "l"(global), "n"(kBytes) : "memory");
+    asm volatile("ld.global.nc.L1::no_allocate.u32 %0, [%1];" : "=r"(words[0]) : "l"(address));
   }
-}
-
-__device__ __forceinline__ void commit_copies() { asm volatile("cp.async.commit_group;" ::: "memory"); }
-
-// Waits until at most kPending of this thread's committed groups are still in flight.
-template <int kPending>
-__device__ __forceinline__ void wait_copies() {
-  asm volatile("cp.async.wait_group %0;" ::"n"(kPending) : "memory");
 }
 
 // Four consecutive activations (two pairs) of one row, or zeros for a row past M.
@@ -53,8 +45,7 @@ __device__ __forceinline__ void load_activation_pairs(const uint16_t* row, long 
   asm volatile("ld.global.nc.v2.u32 {%0, %1}, [%2];" : "=r"(lo), "=r"(hi) : "l"(row + k));
 }
 
-// P: the Problem; T: the tiles (kThreads, kBlockM, kBlockN, kLoadBytes, kRun, kUnroll, kStages,
-// kSharedBytes).
+// P: the Problem; T: the tiles (kThreads, kBlockM, kBlockN, kLoadBytes, kRun, kUnroll).
 template <class P, class T>
 __device__ void tensor_gemv(const MatmulParams& params) {
   using W = typename P::W;
@@ -79,15 +70,7 @@ __device__ void tensor_gemv(const MatmulParams& params) {
   static_assert(kCodes % T::kRun == 0 && T::kRun % 4 == 0, "whole runs of whole mma steps");
   static_assert(P::K % kBlockK == 0 && kGroupSize % (4 * T::kRun) == 0, "k-blocks and runs tile K and the groups");
 
-  // Dynamic shared memory (T::kSharedBytes, sized by the host): the nf4/fp4 pair table, then each
-  // warp's ring of kStages rounds of weight loads, lane-contiguous so a warp's reads never conflict.
-  constexpr int kLoadsPerRound = T::kUnroll * kTiles * 2;
-  constexpr int kTableBytes = kHow == PairDecode::table ? kPairTableWords * 4 : 0;
-  struct alignas(T::kLoadBytes) Chunk { uint32_t words[kWords]; };
-  using Round = Chunk[kLoadsPerRound][32];
-  static_assert(kTableBytes + sizeof(Round) * T::kStages * kWarps <= T::kSharedBytes, "the host sized shared memory");
-  extern __shared__ __align__(16) uint8_t dynamic_shared[];
-  uint32_t* pair_table = reinterpret_cast<uint32_t*>(dynamic_shared);
+  __shared__ uint32_t pair_table[kHow == PairDecode::table ? kPairTableWords : 1];
   __shared__ float warp_sums[kWarps][kTiles][kRowHalves][4][32];
   if constexpr (kHow == PairDecode::table) {
     fill_pair_table<W, A>(pair_table);
@@ -129,12 +112,10 @@ __device__ void tensor_gemv(const MatmulParams& params) {
 #pragma unroll
       for (int c = 0; c < 4; ++c) acc[tile][half][c] = 0.0f;
 
-  // One round = kUnroll k-blocks per warp, copied into this warp's ring of kStages rounds; kStages - 1
-  // rounds are in flight while one is decoded. Each lane reads back only what it copied itself, so
-  // the warps never wait for each other.
+  // One round = kUnroll k-blocks per warp; the next round's loads are issued before this one decodes.
   constexpr long long kRoundStride = (long long)kWarps * T::kUnroll;
-  Round* ring = reinterpret_cast<Round*>(dynamic_shared + kTableBytes) + warp * T::kStages;
-  auto issue_round = [&](long long first, int slot) {
+  uint32_t next[T::kUnroll][kTiles][2][kWords];
+  auto issue_round = [&](long long first) {
 #pragma unroll
     for (int u = 0; u < T::kUnroll; ++u) {
       const long long block = first + u * kWarps;
@@ -143,32 +124,23 @@ __device__ void tensor_gemv(const MatmulParams& params) {
 #pragma unroll
         for (int half = 0; half < 2; ++half)
           if (block < kBlocksK) {
-            copy_async<T::kLoadBytes>(&ring[slot][(u * kTiles + tile) * 2 + half][lane],
-                                      weight_rows[tile][half] + block * 4 * T::kLoadBytes);
+            load_streaming<T::kLoadBytes>(weight_rows[tile][half] + block * 4 * T::kLoadBytes, next[u][tile][half]);
           }
     }
-    commit_copies();  // possibly empty: every round commits one group, so the counting stays simple
   };
-#pragma unroll
-  for (int stage = 0; stage < T::kStages - 1; ++stage) issue_round(warp + stage * kRoundStride, stage);
+  issue_round(warp);
 
-  int slot = 0;
   for (long long first = warp; first < kBlocksK; first += kRoundStride) {
-    // The slot refilled here was read into registers during the previous round.
-    issue_round(first + (T::kStages - 1) * kRoundStride, slot == 0 ? T::kStages - 1 : slot - 1);
-    wait_copies<T::kStages - 1>();
     uint32_t loaded[T::kUnroll][kTiles][2][kWords];
 #pragma unroll
     for (int u = 0; u < T::kUnroll; ++u)
 #pragma unroll
       for (int tile = 0; tile < kTiles; ++tile)
 #pragma unroll
-        for (int half = 0; half < 2; ++half) {
-          const Chunk chunk = ring[slot][(u * kTiles + tile) * 2 + half][lane];
+        for (int half = 0; half < 2; ++half)
 #pragma unroll
-          for (int w = 0; w < kWords; ++w) loaded[u][tile][half][w] = chunk.words[w];
-        }
-    slot = slot + 1 == T::kStages ? 0 : slot + 1;
+          for (int w = 0; w < kWords; ++w) loaded[u][tile][half][w] = next[u][tile][half][w];
+    if (first + kRoundStride < kBlocksK) issue_round(first + kRoundStride);
 
 #pragma unroll
     for (int u = 0; u < T::kUnroll; ++u) {

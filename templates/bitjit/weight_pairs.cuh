@@ -112,16 +112,14 @@ __device__ __forceinline__ void pair_codes(uint32_t word, int q, uint32_t& lo, u
 }
 
 // Per-lane lookup table for PairDecode::table: entry b (a byte of two codes) of lane l at
-// [b * 32 + l], so the 32 lanes of a warp always hit 32 different banks. Every block fills it, so
-// the fill writes four copies per 16-byte store.
+// [b * 32 + l], so the 32 lanes of a warp always hit 32 different banks.
 inline constexpr int kPairTableWords = 256 * 32;
 
 template <class W, class A>
 __device__ __forceinline__ void fill_pair_table(uint32_t* table) {
-  for (int i = threadIdx.x; i < kPairTableWords / 4; i += blockDim.x) {
-    const uint32_t byte = uint32_t(i / 8);
-    const uint32_t pair = PairMath<A>::pack(W::decode(byte & 15u), W::decode(byte >> 4));
-    reinterpret_cast<uint4*>(table)[i] = make_uint4(pair, pair, pair, pair);
+  for (int i = threadIdx.x; i < kPairTableWords; i += blockDim.x) {
+    const uint32_t byte = uint32_t(i / 32);
+    table[i] = PairMath<A>::pack(W::decode(byte & 15u), W::decode(byte >> 4));
   }
 }
 

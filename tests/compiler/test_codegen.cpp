@@ -147,16 +147,6 @@ TEST_CASE("schedules are checked against the config and the family", "[codegen]"
   bad = s;
   bad.vector_bytes = 16;
   CHECK(contains(schedule_error(config, bad), "the mma_runs layout of this config has 4-byte loads"));
-  bad = s;
-  bad.stages = 1;
-  CHECK(contains(schedule_error(config, bad), "stages=1 must be 2..8"));
-  bad = s;
-  bad.threads = 512;
-  bad.warp_n = 16;
-  bad.block_n = 64;
-  bad.block_k = 8 * 32;
-  bad.stages = 8;  // 16 warps x 8 stages x 64 loads x 32 lanes x 4 bytes = 1 MiB
-  CHECK(contains(schedule_error(config, bad), "bytes of shared memory; sm_80 allows 166912 per block"));
   MatmulConfig int8_activations = config;
   int8_activations.A_dtype = DType::int8;
   int8_activations.accum_dtype = DType::int32;
@@ -179,9 +169,6 @@ TEST_CASE("launch shapes cover the output", "[codegen]") {
   CHECK(shape.grid[1] * uint32_t(plan.schedule.block_m) >= 255u);
   CHECK((shape.grid[1] - 1) * uint32_t(plan.schedule.block_m) < 255u);
   CHECK(shape.block[0] == 128u);
-  // The warps' cp.async rings: 4 warps x 4 stages x (2 k-blocks x 2 channels) loads x 32 lanes x 4 bytes.
-  CHECK(plan.schedule.stages == 4);
-  CHECK(shape.shared_bytes == 4u * 4u * 4u * 32u * 4u);
   CHECK_THROWS_AS(launch_shape(plan, 0), ConfigError);
 }
 
