@@ -42,7 +42,7 @@ const std::vector<Shape> kSuite = {
     {"8B qkv", 6144, 4096},      {"8B o", 4096, 4096},        {"8B gate_up", 28672, 4096}, {"8B down", 4096, 14336},
     {"70B qkv", 10240, 8192},    {"70B o", 8192, 8192},       {"70B gate_up", 57344, 8192}, {"70B down", 8192, 28672}};
 
-// Named weight formats of the suite, fp16 activations, fp32 accumulation, fp16 output.
+// Named formats of the suite: fp16 activations (a8_: int8), fp32 accumulation, fp16 output unless named.
 MatmulConfig format_config(const std::string& name) {
   MatmulConfig config;
   config.A_dtype = DType::float16;
@@ -64,11 +64,21 @@ MatmulConfig format_config(const std::string& name) {
     config.with_scaling = true;
   }
   else if (name == "int2_g128") grouped(DType::int2, false);
+  else if (name == "a8_int4_g128") {  // int8 activations, int4 weights with fp16 scales
+    grouped(DType::int4, false);
+    config.A_dtype = DType::int8;
+  } else if (name == "a8_int8_int32") {  // int8 x int8, exact int32 sums and output
+    config.A_dtype = DType::int8;
+    config.W_dtype = DType::int8;
+    config.accum_dtype = DType::int32;
+    config.out_dtype = DType::int32;
+  }
   else if (name == "int1_g128") grouped(DType::int1, false);
   else if (name == "nf4_g128") grouped(DType::nf4, false);
   else if (name == "fp4_g128") grouped(DType::fp4_e2m1, false);
   else throw std::runtime_error("unknown format " + name +
-                                "; known: uint4_g128_zeros int4_g128 int8_channel int2_g128 int1_g128 nf4_g128 fp4_g128");
+                                "; known: uint4_g128_zeros int4_g128 int8_channel int2_g128 int1_g128 nf4_g128 fp4_g128 "
+                                "a8_int4_g128 a8_int8_int32");
   return config;
 }
 

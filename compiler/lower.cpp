@@ -105,7 +105,29 @@ std::vector<PlanConstant> tensor_gemv_tiles(const MatmulConfig& config, const Ti
   };
 }
 
+std::vector<PlanStage> tensor_gemv_int8_stages(const MatmulConfig& config, const TileSchedule& s) {
+  const DTypeInfo& w = info(config.W_dtype);
+  const MmaRunLayout layout = *mma_run_layout(config);
+  const int codes = layout.codes_per_load(w.bits);
+  std::string sums = config.accum_dtype == DType::int32 ? "int32 sums over all of K" : "int32 sums per run of " +
+                     std::to_string(layout.run) + " k, converted to float32";
+  if (config.with_scaling) sums += " and scaled";
+  if (config.with_zeros) sums += ", zero points through sum(A)";
+  return {
+      {"load W", std::to_string(s.vector_bytes) + "-byte loads per lane (" + std::to_string(codes) + " " +
+                     std::string(w.name) + " codes) from 2 channels x " + std::to_string(s.block_n / 16) + " tile(s) x " +
+                     std::to_string(s.block_k / (4 * codes)) + " k-block(s) per round, the next round in flight"},
+      {"dequant", w.bits == 8 ? "none: the code bytes are the mma operand" : "one shift and AND per four codes into bytes"},
+      {"load A", "8-byte int8 fragment loads from global memory (cached), " + std::to_string(s.block_m) + " rows"},
+      {"multiply-accumulate", "mma.sync m16n8k32 u8 x s8 -> s32 (weight codes as the 16-row operand); the format's "
+                              "offset through sum(A) (one mma against ones); " + sums},
+      {"epilogue", "warps' sums added in shared memory, " + std::string(config.with_bias ? "bias, " : "") + "cast to " +
+                       std::string(to_string(config.out_dtype))},
+  };
+}
+
 std::vector<PlanStage> tensor_gemv_stages(const MatmulConfig& config, const TileSchedule& s) {
+  if (config.A_dtype == DType::int8) return tensor_gemv_int8_stages(config, s);
   const DTypeInfo& w = info(config.W_dtype);
   const MmaRunLayout layout = *mma_run_layout(config);
   const int codes = layout.codes_per_load(w.bits);
@@ -168,8 +190,8 @@ KernelPlan plan_kernel(const MatmulConfig& config, const TileSchedule& schedule,
                         element_alignment(bias_dtype(config)), element_alignment(config.out_dtype)};
       break;
     case KernelFamily::tensor_gemv:
-      plan.family_header = "bitjit/tensor_gemv.cuh";
-      plan.family_function = "bitjit::tensor_gemv";
+      plan.family_header = config.A_dtype == DType::int8 ? "bitjit/tensor_gemv_int8.cuh" : "bitjit/tensor_gemv.cuh";
+      plan.family_function = config.A_dtype == DType::int8 ? "bitjit::tensor_gemv_int8" : "bitjit::tensor_gemv";
       plan.tile_constants = tensor_gemv_tiles(config, schedule);
       plan.stages = tensor_gemv_stages(config, schedule);
       plan.alignment = {8, schedule.vector_bytes, element_alignment(scale_dtype(config)),

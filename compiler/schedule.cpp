@@ -90,15 +90,16 @@ void require_general_layout(const MatmulConfig& config, const TileSchedule& s) {
   if (mma_run_layout(config)) {
     reject("family=" + std::string(to_string(s.family)) +
            " reads the general weight layout, but this config's weights use the mma_runs layout "
-           "(fp16/bf16 activations with float accumulation); use family=tensor_gemv");
+           "(tensor-core path); use family=tensor_gemv");
   }
 }
 
 void validate_tensor_gemv(const MatmulConfig& config, const TileSchedule& s) {
   const std::optional<MmaRunLayout> layout = mma_run_layout(config);
   if (!layout) {
-    reject("family=tensor_gemv needs A_dtype float16 or bfloat16, float accumulation, weights exact in A's type "
-           "(or nf4), a group size divisible by 16 and K divisible into k-blocks; use family=gemv or simt");
+    reject("family=tensor_gemv needs A_dtype float16 or bfloat16 with float accumulation and weights exact in A's "
+           "type (or nf4), or A_dtype int8 with integer weights; a group size divisible by 16 (32 for int8 A) and K "
+           "divisible into k-blocks; use family=gemv or simt");
   }
   if (s.threads % 32 != 0 || s.threads < 32 || s.threads > 512) {
     reject("threads=" + std::to_string(s.threads) + " must be a multiple of 32 between 32 and 512");

@@ -28,12 +28,17 @@ int64_t logical_k(int64_t p, const MmaRunLayout& layout, int bits) {
 
 // Field index of the code at position p inside the row's stream of fields.
 int64_t field_of_position(int64_t p, const MmaRunLayout& layout, int bits) {
-  if (!layout.split_pairs || bits >= 16) return p;
+  const bool reordered = (layout.split_pairs && bits < 16) || (layout.byte_lanes && bits < 8);
+  if (!reordered) return p;
   const int fields_per_word = 32 / bits;
   const int64_t word = p / fields_per_word;
   const int element = int(p % fields_per_word);
-  // Split order: element 2p goes to field p, element 2p + 1 to field P/2 + p.
-  const int field = element % 2 == 0 ? element / 2 : fields_per_word / 2 + element / 2;
+  int field;
+  if (layout.byte_lanes) {
+    field = element / 4 + (element % 4) * (8 / bits);  // element 4s + j -> field s + j * fields per byte
+  } else {
+    field = element % 2 == 0 ? element / 2 : fields_per_word / 2 + element / 2;  // 2p -> p, 2p + 1 -> P/2 + p
+  }
   return word * fields_per_word + field;
 }
 
@@ -89,19 +94,24 @@ std::string_view to_string(WeightLayout layout) {
 }
 
 std::optional<MmaRunLayout> mma_run_layout(const MatmulConfig& config) {
-  if (!float_activations(config) || config.accum_dtype == DType::int32) return std::nullopt;
-  if (!weights_fit_activation_type(config)) return std::nullopt;
-  const int bits = info(config.W_dtype).bits;
+  const DTypeInfo& w = info(config.W_dtype);
+  const bool int8_activations = config.A_dtype == DType::int8 && w.is_integer() && w.bits <= 8;
+  const bool float_path = float_activations(config) && config.accum_dtype != DType::int32 &&
+                          weights_fit_activation_type(config);
+  if (!int8_activations && !float_path) return std::nullopt;
+  const int step_codes = int8_activations ? 8 : 4;  // k per lane per mma step: m16n8k32 or m16n8k16
   const int64_t group = effective_group_size(config);
-  if (group % 16 != 0) return std::nullopt;
+  if (group % (4 * step_codes) != 0) return std::nullopt;
   for (int load_bytes : {16, 8, 4}) {
-    const int codes = load_bytes * 8 / bits;
-    if (codes < 4 || config.K % (4 * codes) != 0) continue;
+    const int codes = load_bytes * 8 / w.bits;
+    if (codes < step_codes || config.K % (4 * codes) != 0) continue;
     MmaRunLayout layout;
     layout.load_bytes = load_bytes;
-    layout.split_pairs = info(config.W_dtype).is_integer() && bits <= 8;
+    layout.step_codes = step_codes;
+    layout.split_pairs = !int8_activations && w.is_integer() && w.bits <= 8;
+    layout.byte_lanes = int8_activations && w.bits < 8;
     layout.run = codes;
-    while (group % (4 * layout.run) != 0) layout.run /= 2;  // ends at 4 at the latest: group % 16 == 0
+    while (group % (4 * layout.run) != 0) layout.run /= 2;  // ends at step_codes at the latest
     return layout;
   }
   return std::nullopt;

@@ -23,20 +23,25 @@ WeightLayout weight_layout(const MatmulConfig& config, const std::string& arch);
 // 4 * codes_per_load codes; lane t (0..3) of an mma quad loads load_bytes of them at byte offset
 // t * load_bytes, its position i holding
 //     k = 4 * run * (i / run) + run * t + i % run          (relative to the block's first k),
-// so an mma step (16 k: four lanes x four positions) never crosses a scale group. Inside each
-// 32-bit word the integer formats store element pairs 16 bits apart ("split" order: field p holds
-// element 2p, field P/2 + p element 2p + 1, P fields per word) for the magic-number conversion;
-// the other formats keep natural order.
+// so an mma step (four lanes x step_codes positions) never crosses a scale group. Inside each
+// 32-bit word, with fp16/bf16 activations (m16n8k16 steps of 4 codes per lane), the integer
+// formats store element pairs 16 bits apart ("split" order: field p holds element 2p, field P/2 + p
+// element 2p + 1, P fields per word) for the magic-number conversion and the other formats keep
+// natural order; with int8 activations (m16n8k32 steps of 8 codes per lane) sub-byte codes lie in
+// "byte lanes": element 4s + j of a word is field s + j * (8 / bits), so one shift and one mask
+// give four consecutive codes as bytes.
 struct MmaRunLayout {
   int load_bytes = 16;  // 4, 8 or 16
-  int run = 32;         // consecutive k per lane per run: a power of two, >= 4, divides codes_per_load
+  int run = 32;         // consecutive k per lane per run: a power of two, >= step_codes, divides codes_per_load
+  int step_codes = 4;   // k per lane per mma step: 4 (m16n8k16, 16-bit A) or 8 (m16n8k32, int8 A)
   bool split_pairs = false;
+  bool byte_lanes = false;
   int codes_per_load(int bits) const { return load_bytes * 8 / bits; }
 };
 
-// The mma_runs parameters when the tensor_gemv family can serve the config (fp16/bf16 A, float
-// accumulation, W exactly representable in A's type or nf4, K and the groups divisible into runs);
-// nullopt otherwise.
+// The mma_runs parameters when the tensor_gemv family can serve the config (fp16/bf16 A with float
+// accumulation and W exactly representable in A's type or nf4, or int8 A with integer W; K and the
+// groups divisible into runs); nullopt otherwise.
 std::optional<MmaRunLayout> mma_run_layout(const MatmulConfig& config);
 
 // general_compress's bytes of W [N, K] rearranged into the mma_runs layout, and back.

@@ -49,6 +49,63 @@ __device__ __forceinline__ void load_activation_pairs(const uint16_t* row, long 
   hi = pairs.y;
 }
 
+// One round of weight loads of a warp: kUnroll k-blocks (first, first + kWarps, ...) of each of its
+// tiles' two channels per lane, kLoadBytes each; k-blocks past the row are skipped.
+template <int kUnroll, int kWarps, int kLoadBytes, long long kBlocksK, int kTiles, int kWords>
+__device__ __forceinline__ void load_round(uint32_t (&words)[kUnroll][kTiles][2][kWords],
+                                           const uint8_t* const (&weight_rows)[kTiles][2], long long first) {
+#pragma unroll
+  for (int u = 0; u < kUnroll; ++u) {
+    const long long block = first + u * kWarps;
+#pragma unroll
+    for (int tile = 0; tile < kTiles; ++tile)
+#pragma unroll
+      for (int half = 0; half < 2; ++half)
+        if (block < kBlocksK) load_streaming<kLoadBytes>(weight_rows[tile][half] + block * 4 * kLoadBytes, words[u][tile][half]);
+  }
+}
+
+// The end of a tensor_gemv kernel: the warps split K, so warp 0 adds the others' sums (through
+// shared memory) and stores its lanes' elements of the C fragments: acc[tile][row half][c] holds
+// channel g (c < 2) or g + 8 of the tile, activation rows 8 * half + 2t + (c & 1).
+template <class P, int kWarps, int kTiles, int kRowHalves, class Acc>
+__device__ __forceinline__ void sum_warps_and_store(Acc (&acc)[kTiles][kRowHalves][4],
+                                                    Acc (&warp_sums)[kWarps][kTiles][kRowHalves][4][32],
+                                                    const MatmulParams& params, long long m_begin, int rows,
+                                                    long long n_block) {
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const int g = lane / 4, t = lane % 4;
+  if constexpr (kWarps > 1) {
+#pragma unroll
+    for (int tile = 0; tile < kTiles; ++tile)
+#pragma unroll
+      for (int half = 0; half < kRowHalves; ++half)
+#pragma unroll
+        for (int c = 0; c < 4; ++c) warp_sums[warp][tile][half][c][lane] = acc[tile][half][c];
+    __syncthreads();
+    if (warp != 0) return;
+#pragma unroll
+    for (int tile = 0; tile < kTiles; ++tile)
+#pragma unroll
+      for (int half = 0; half < kRowHalves; ++half)
+#pragma unroll
+        for (int c = 0; c < 4; ++c)
+          for (int other = 1; other < kWarps; ++other) acc[tile][half][c] += warp_sums[other][tile][half][c][lane];
+  }
+#pragma unroll
+  for (int tile = 0; tile < kTiles; ++tile) {
+#pragma unroll
+    for (int half = 0; half < kRowHalves; ++half) {
+#pragma unroll
+      for (int c = 0; c < 4; ++c) {
+        const int row = 8 * half + 2 * t + (c & 1);
+        const long long column = n_block + tile * 16 + g + (c >= 2 ? 8 : 0);
+        if (row < rows && column < P::N) store_output<P>(params, m_begin + row, column, acc[tile][half][c]);
+      }
+    }
+  }
+}
+
 // P: the Problem; T: the tiles (kThreads, kBlockM, kBlockN, kLoadBytes, kRun, kUnroll).
 template <class P, class T>
 __device__ void tensor_gemv(const MatmulParams& params) {
@@ -119,20 +176,7 @@ __device__ void tensor_gemv(const MatmulParams& params) {
   // One round = kUnroll k-blocks per warp; the next round's loads are issued before this one decodes.
   constexpr long long kRoundStride = (long long)kWarps * T::kUnroll;
   uint32_t next[T::kUnroll][kTiles][2][kWords];
-  auto issue_round = [&](long long first) {
-#pragma unroll
-    for (int u = 0; u < T::kUnroll; ++u) {
-      const long long block = first + u * kWarps;
-#pragma unroll
-      for (int tile = 0; tile < kTiles; ++tile)
-#pragma unroll
-        for (int half = 0; half < 2; ++half)
-          if (block < kBlocksK) {
-            load_streaming<T::kLoadBytes>(weight_rows[tile][half] + block * 4 * T::kLoadBytes, next[u][tile][half]);
-          }
-    }
-  };
-  issue_round(warp);
+  load_round<T::kUnroll, kWarps, T::kLoadBytes, kBlocksK>(next, weight_rows, warp);
 
   for (long long first = warp; first < kBlocksK; first += kRoundStride) {
     uint32_t loaded[T::kUnroll][kTiles][2][kWords];
@@ -144,7 +188,9 @@ __device__ void tensor_gemv(const MatmulParams& params) {
         for (int half = 0; half < 2; ++half)
 #pragma unroll
           for (int w = 0; w < kWords; ++w) loaded[u][tile][half][w] = next[u][tile][half][w];
-    if (first + kRoundStride < kBlocksK) issue_round(first + kRoundStride);
+    if (first + kRoundStride < kBlocksK) {
+      load_round<T::kUnroll, kWarps, T::kLoadBytes, kBlocksK>(next, weight_rows, first + kRoundStride);
+    }
 
 #pragma unroll
     for (int u = 0; u < T::kUnroll; ++u) {
@@ -230,36 +276,7 @@ __device__ void tensor_gemv(const MatmulParams& params) {
     }
   }
 
-  // The warps split K: warp 0 adds the others' sums and stores.
-  if constexpr (kWarps > 1) {
-#pragma unroll
-    for (int tile = 0; tile < kTiles; ++tile)
-#pragma unroll
-      for (int half = 0; half < kRowHalves; ++half)
-#pragma unroll
-        for (int c = 0; c < 4; ++c) warp_sums[warp][tile][half][c][lane] = acc[tile][half][c];
-    __syncthreads();
-    if (warp != 0) return;
-#pragma unroll
-    for (int tile = 0; tile < kTiles; ++tile)
-#pragma unroll
-      for (int half = 0; half < kRowHalves; ++half)
-#pragma unroll
-        for (int c = 0; c < 4; ++c)
-          for (int other = 1; other < kWarps; ++other) acc[tile][half][c] += warp_sums[other][tile][half][c][lane];
-  }
-#pragma unroll
-  for (int tile = 0; tile < kTiles; ++tile) {
-#pragma unroll
-    for (int half = 0; half < kRowHalves; ++half) {
-#pragma unroll
-      for (int c = 0; c < 4; ++c) {
-        const int row = 8 * half + 2 * t + (c & 1);
-        const long long column = n_block + tile * 16 + g + (c >= 2 ? 8 : 0);
-        if (row < rows && column < P::N) store_output<P>(params, m_begin + row, column, acc[tile][half][c]);
-      }
-    }
-  }
+  sum_warps_and_store<P>(acc, warp_sums, params, m_begin, rows, n_block);
 }
 
 }  // namespace bitjit

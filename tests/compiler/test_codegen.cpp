@@ -147,12 +147,16 @@ TEST_CASE("schedules are checked against the config and the family", "[codegen]"
   bad = s;
   bad.vector_bytes = 16;
   CHECK(contains(schedule_error(config, bad), "the mma_runs layout of this config has 4-byte loads"));
-  MatmulConfig int8_activations = config;
+  // fp8 activations have no tensor_gemv path yet; int8 activations have their own (m16n8k32).
+  MatmulConfig fp8_activations = config;
+  fp8_activations.A_dtype = DType::float8_e4m3;
+  fp8_activations.with_zeros = false;
+  CHECK(contains(schedule_error(fp8_activations, s), "family=tensor_gemv needs A_dtype float16 or bfloat16"));
+  MatmulConfig int8_activations = fp8_activations;
   int8_activations.A_dtype = DType::int8;
-  int8_activations.accum_dtype = DType::int32;
-  int8_activations.out_dtype = DType::int32;
-  int8_activations.with_zeros = false;
-  CHECK(contains(schedule_error(int8_activations, s), "family=tensor_gemv needs A_dtype float16 or bfloat16"));
+  CHECK(default_schedule(int8_activations, "sm_80").family == KernelFamily::tensor_gemv);
+  CHECK(contains(emit_cuda(plan_kernel(int8_activations, default_schedule(int8_activations, "sm_80"), "sm_80")),
+                 "bitjit::tensor_gemv_int8<Problem, Tiles>"));
   CHECK(default_schedule(odd, "sm_80").vector_bytes == 1);
 
   // JSON round trip and unknown fields.

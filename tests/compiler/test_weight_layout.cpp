@@ -41,8 +41,12 @@ uint32_t code_read_by_kernel(std::span<const uint8_t> runs, const MatmulConfig& 
   uint32_t word = 0;
   for (int b = 0; b < 4; ++b) word |= uint32_t(load[word_index * 4 + b]) << (8 * b);
   const int element = int(position % per_word);
-  // Split order: pair q = element / 2 sits at fields q and P/2 + q; natural order: field = element.
-  const int field = layout.split_pairs ? element / 2 + (element % 2) * (per_word / 2) : element;
+  // Split order: pair q = element / 2 sits at fields q and P/2 + q. Byte lanes (int8 activations):
+  // tensor_gemv_int8 shifts the word by s * bits and masks byte j, i.e. element 4s + j is field
+  // s + j * (8 / bits). Natural order: field = element.
+  int field = element;
+  if (layout.split_pairs) field = element / 2 + (element % 2) * (per_word / 2);
+  if (layout.byte_lanes) field = element / 4 + (element % 4) * (8 / bits);
   return (word >> (field * bits)) & ((1u << bits) - 1u);
 }
 
@@ -71,20 +75,35 @@ TEST_CASE("the tensor-core layout is chosen from the config alone", "[layout]") 
   REQUIRE(nf4);
   CHECK_FALSE(nf4->split_pairs);
   CHECK(nf4->run == 16);
-  // Not for the tensor cores: too short a K for a 1-bit k-block, int8 activations, integer
-  // accumulation, a 16-bit weight of the other type, groups not divisible by 16.
-  CHECK_FALSE(layout_of(half_activations(DType::uint1, 96, 32)));
-  MatmulConfig int8_activations = half_activations(DType::int4, 4096, 128);
+  // int8 activations: m16n8k32 steps of 8 codes per lane, sub-byte codes in byte lanes; groups
+  // must hold whole 32-k steps.
+  MatmulConfig int8_activations = half_activations(DType::int4, 4096, -1);
   int8_activations.A_dtype = DType::int8;
   int8_activations.accum_dtype = DType::int32;
-  CHECK_FALSE(layout_of(int8_activations));
+  int8_activations.out_dtype = DType::int32;
+  auto i8 = layout_of(int8_activations);
+  REQUIRE(i8);
+  CHECK(i8->step_codes == 8);
+  CHECK(i8->byte_lanes);
+  CHECK_FALSE(i8->split_pairs);
+  CHECK(i8->run == 32);
+  MatmulConfig int8_g16 = half_activations(DType::uint4, 4096, 16);
+  int8_g16.A_dtype = DType::int8;
+  CHECK_FALSE(layout_of(int8_g16));
+  // Not for the tensor cores: too short a K for a 1-bit k-block, integer accumulation with float
+  // activations, a 16-bit weight of the other type, groups not divisible by 16.
+  CHECK_FALSE(layout_of(half_activations(DType::uint1, 96, 32)));
+  MatmulConfig int32_sums = half_activations(DType::int4, 4096, -1);
+  int32_sums.accum_dtype = DType::int32;
+  CHECK_FALSE(layout_of(int32_sums));
   MatmulConfig other_half = half_activations(DType::float16, 4096, -1);
   other_half.A_dtype = DType::bfloat16;
   CHECK_FALSE(layout_of(other_half));
   CHECK(layout_of(half_activations(DType::float16, 4096, -1)));
   CHECK_FALSE(layout_of(half_activations(DType::int4, 4104, 24)));
   CHECK(weight_layout(half_activations(DType::int4, 8192, 128), "sm_80") == WeightLayout::mma_runs);
-  CHECK(weight_layout(int8_activations, "sm_90a") == WeightLayout::general);
+  CHECK(weight_layout(int8_activations, "sm_90a") == WeightLayout::mma_runs);
+  CHECK(weight_layout(int32_sums, "sm_90a") == WeightLayout::general);
 }
 
 TEST_CASE("every code lands where the tensor_gemv lane reads it, and the layout inverts", "[layout]") {
@@ -96,28 +115,31 @@ TEST_CASE("every code lands where the tensor_gemv lane reads it, and the layout 
   int checked = 0;
   for (DType format : formats) {
     for (auto [K, group] : shapes) {
-      MatmulConfig config = half_activations(format, K, group);
-      config.N = 5;
-      const std::optional<MmaRunLayout> layout = mma_run_layout(config);
-      if (!layout) continue;
-      const int bits = info(format).bits;
-      std::uniform_int_distribution<uint32_t> byte(0, 255);
-      std::vector<uint8_t> general(size_t(config.N * K * bits / 8));
-      for (uint8_t& b : general) b = uint8_t(byte(rng));
-      const std::vector<uint8_t> runs = to_mma_runs(general, config, *layout);
-      CHECK(from_mma_runs(runs, config, *layout) == general);
-      const std::vector<uint8_t> fields =
-          bits == 16 ? std::vector<uint8_t>{} : general_decompress(general, config.N, K, bits);
-      for (int64_t n = 0; n < config.N; ++n) {
-        for (int64_t k = 0; k < K; ++k) {
-          const uint32_t expected = bits == 16 ? uint32_t(general[2 * (n * K + k)]) | uint32_t(general[2 * (n * K + k) + 1]) << 8
-                                               : fields[n * K + k];
-          INFO(to_string(format) << " K=" << K << " group=" << group << " n=" << n << " k=" << k);
-          REQUIRE(code_read_by_kernel(runs, config, *layout, n, k) == expected);
+      for (DType activations : {DType::float16, DType::int8}) {
+        MatmulConfig config = half_activations(format, K, group);
+        config.A_dtype = activations;
+        config.N = 5;
+        const std::optional<MmaRunLayout> layout = mma_run_layout(config);
+        if (!layout) continue;
+        const int bits = info(format).bits;
+        std::uniform_int_distribution<uint32_t> byte(0, 255);
+        std::vector<uint8_t> general(size_t(config.N * K * bits / 8));
+        for (uint8_t& b : general) b = uint8_t(byte(rng));
+        const std::vector<uint8_t> runs = to_mma_runs(general, config, *layout);
+        CHECK(from_mma_runs(runs, config, *layout) == general);
+        const std::vector<uint8_t> fields =
+            bits == 16 ? std::vector<uint8_t>{} : general_decompress(general, config.N, K, bits);
+        for (int64_t n = 0; n < config.N; ++n) {
+          for (int64_t k = 0; k < K; ++k) {
+            const uint32_t expected = bits == 16 ? uint32_t(general[2 * (n * K + k)]) | uint32_t(general[2 * (n * K + k) + 1]) << 8
+                                                 : fields[n * K + k];
+            INFO(to_string(format) << " A=" << to_string(activations) << " K=" << K << " group=" << group << " n=" << n << " k=" << k);
+            REQUIRE(code_read_by_kernel(runs, config, *layout, n, k) == expected);
+          }
         }
+        ++checked;
       }
-      ++checked;
     }
   }
-  CHECK(checked >= 40);
+  CHECK(checked >= 60);
 }

@@ -144,3 +144,49 @@ TEST_CASE("a static M runs the kernel specialised for it", "[gpu]") {
   }
   CHECK(checker.failures() == 0);
 }
+
+TEST_CASE("int8 activations run on the tensor cores (m16n8k32) and match the reference", "[gpu]") {
+  if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
+  BITJIT_RANDOM_ENGINE(rng);
+  GpuChecker checker;
+  struct Case {
+    DType W;
+    DType accum, out;
+    bool scaling, zeros;
+    ZerosMode mode;
+    int64_t group;
+  };
+  const Case cases[] = {
+      {DType::int8, DType::int32, DType::int32, false, false, ZerosMode::original, -1},
+      {DType::int4, DType::int32, DType::int8, false, false, ZerosMode::original, -1},
+      {DType::uint4, DType::float32, DType::float16, true, true, ZerosMode::original, 128},
+      {DType::uint2, DType::float32, DType::bfloat16, true, true, ZerosMode::quantized, 64},
+      {DType::int2, DType::float32, DType::float32, true, false, ZerosMode::original, 32},
+      {DType::int1, DType::float32, DType::float16, true, false, ZerosMode::original, 128},
+      {DType::uint8, DType::float32, DType::float16, true, true, ZerosMode::rescale, 256},
+  };
+  for (const Case& c : cases) {
+    for (int64_t M : {1, 5, 16}) {
+      MatmulConfig config;
+      config.M = M;
+      config.N = 200;
+      config.K = 1024;
+      config.A_dtype = DType::int8;
+      config.W_dtype = c.W;
+      config.accum_dtype = c.accum;
+      config.out_dtype = c.out;
+      config.with_scaling = c.scaling;
+      config.with_zeros = c.zeros;
+      config.zeros_mode = c.mode;
+      config.group_size = c.group;
+      config.with_bias = M == 5;
+      const Matmul matmul = Matmul::create(config);
+      INFO(canonical_form(config));
+      CHECK(matmul.schedule().family == KernelFamily::tensor_gemv);
+      CHECK(matmul.source().find("tensor_gemv_int8") != std::string::npos);
+      MatmulOperands operands = random_operands(config, M, rng);
+      checker.check(matmul, M, operands, reference_matmul(config, M, operands));
+    }
+  }
+  CHECK(checker.failures() == 0);
+}
