@@ -1,5 +1,7 @@
 #include "compiler/weight_layout.hpp"
 
+#include <algorithm>
+
 #include "common/error.hpp"
 
 namespace bitjit {
@@ -110,7 +112,9 @@ std::optional<MmaRunLayout> mma_run_layout(const MatmulConfig& config) {
     layout.step_codes = step_codes;
     layout.split_pairs = !int8_activations && w.is_integer() && w.bits <= 8;
     layout.byte_lanes = int8_activations && w.bits < 8;
-    layout.run = codes;
+    // fp16/bf16: runs of 8 k, so the four lanes of a row read one 64-byte piece of A per two mma
+    // steps (one L1 wavefront per row); int8: the whole load, 8 bytes of A per lane per step.
+    layout.run = int8_activations ? codes : std::min(codes, 2 * step_codes);
     while (group % (4 * layout.run) != 0) layout.run /= 2;  // ends at step_codes at the latest
     return layout;
   }

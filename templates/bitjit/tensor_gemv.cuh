@@ -106,6 +106,19 @@ __device__ __forceinline__ void sum_warps_and_store(Acc (&acc)[kTiles][kRowHalve
   }
 }
 
+// Eight consecutive activations of one row (two mma steps' fragments), or zeros past M.
+__device__ __forceinline__ void load_activation_quads(const uint16_t* row, long long k, uint32_t (&words)[4]) {
+  if (row == nullptr) {
+    words[0] = words[1] = words[2] = words[3] = 0u;
+    return;
+  }
+  const uint4 quads = __ldg(reinterpret_cast<const uint4*>(row + k));
+  words[0] = quads.x;
+  words[1] = quads.y;
+  words[2] = quads.z;
+  words[3] = quads.w;
+}
+
 // P: the Problem; T: the tiles (kThreads, kBlockM, kBlockN, kLoadBytes, kRun, kUnroll).
 template <class P, class T>
 __device__ void tensor_gemv(const MatmulParams& params) {
@@ -120,6 +133,11 @@ __device__ void tensor_gemv(const MatmulParams& params) {
   constexpr int kCodes = T::kLoadBytes * 8 / W::kBits;  // per lane per load
   constexpr int kCodesPerWord = 32 / W::kBits;
   constexpr int kRuns = kCodes / T::kRun;
+  // Consecutive runs inside one scale group share a partial sum (a "span"): the largest power of two
+  // of runs dividing both the k-block's runs and the group, so a span never crosses a group.
+  constexpr int kRunsPerGroup = int(P::K / P::kGroups / (4 * T::kRun));
+  constexpr int kGroupLowBit = kRunsPerGroup & -kRunsPerGroup;
+  constexpr int kRunsPerSpan = kGroupLowBit < kRuns ? kGroupLowBit : kRuns;
   constexpr int kBlockK = 4 * kCodes;
   constexpr long long kBlocksK = P::K / kBlockK;
   constexpr long long kGroupSize = P::K / P::kGroups;
@@ -197,10 +215,8 @@ __device__ void tensor_gemv(const MatmulParams& params) {
       const long long block = first + u * kWarps;
       if (block >= kBlocksK) break;
 #pragma unroll
-      for (int run = 0; run < kRuns; ++run) {
-        const long long k_run = block * kBlockK + 4 * T::kRun * run;  // first k of the run (whole quad)
-        const long long group = k_run / kGroupSize;
-        const long long k_lane = k_run + T::kRun * t;                 // first k of this lane's part
+      for (int span = 0; span < kRuns / kRunsPerSpan; ++span) {
+        const long long group = (block * kBlockK + 4 * T::kRun * kRunsPerSpan * span) / kGroupSize;
         float partial[kTiles][kRowHalves][4];
         float a_sums[kRowHalves][4];
         uint32_t zero[kTiles][2];
@@ -221,31 +237,45 @@ __device__ void tensor_gemv(const MatmulParams& params) {
         }
         float (&target)[kTiles][kRowHalves][4] = kPerRunPartials ? partial : acc;
 #pragma unroll
-        for (int step = 0; step < T::kRun / 4; ++step) {
-          uint32_t b[kRowHalves][2];  // activations: k slots (0, 1) and (2, 3) of rows g (+ 8)
+        for (int run = span * kRunsPerSpan; run < (span + 1) * kRunsPerSpan; ++run) {
+          const long long k_lane = block * kBlockK + 4 * T::kRun * run + T::kRun * t;  // this lane's first k
+          uint32_t quads[kRowHalves][4];  // activations of two steps
 #pragma unroll
-          for (int half = 0; half < kRowHalves; ++half) load_activation_pairs(a_rows[half], k_lane + 4 * step, b[half][0], b[half][1]);
-          const int position = run * T::kRun + 4 * step;  // of this lane's codes
+          for (int step = 0; step < T::kRun / 4; ++step) {
+            // Activations: k slots (0, 1) and (2, 3) of rows g (+ 8); two steps per 16-byte load.
+            uint32_t b[kRowHalves][2];
 #pragma unroll
-          for (int tile = 0; tile < kTiles; ++tile) {
-            uint32_t a[4];  // weights: channel g slots (0, 1), channel g + 8 slots (0, 1), then slots (2, 3)
-#pragma unroll
-            for (int slots = 0; slots < 2; ++slots) {
-              const int p = position + 2 * slots;
-#pragma unroll
-              for (int half = 0; half < 2; ++half) {
-                a[2 * slots + half] = decode_pair<W, A, kQuantizedZeros>(loaded[u][tile][half][p / kCodesPerWord],
-                                                                         (p % kCodesPerWord) / 2, magic,
-                                                                         zero[tile][half], pair_table, lane);
+            for (int half = 0; half < kRowHalves; ++half) {
+              if constexpr (T::kRun % 8 == 0) {
+                if (step % 2 == 0) load_activation_quads(a_rows[half], k_lane + 4 * step, quads[half]);
+                b[half][0] = quads[half][2 * (step % 2)];
+                b[half][1] = quads[half][2 * (step % 2) + 1];
+              } else {
+                load_activation_pairs(a_rows[half], k_lane + 4 * step, b[half][0], b[half][1]);
               }
             }
+            const int position = run * T::kRun + 4 * step;  // of this lane's codes
 #pragma unroll
-            for (int half = 0; half < kRowHalves; ++half) mma_16x8x16<A>(target[tile][half], a, b[half][0], b[half][1]);
-          }
-          if constexpr (kZeroSums) {
-            const uint32_t ones[4] = {Math::kOne, Math::kOne, Math::kOne, Math::kOne};
+            for (int tile = 0; tile < kTiles; ++tile) {
+              uint32_t a[4];  // weights: channel g slots (0, 1), channel g + 8 slots (0, 1), then slots (2, 3)
 #pragma unroll
-            for (int half = 0; half < kRowHalves; ++half) mma_16x8x16<A>(a_sums[half], ones, b[half][0], b[half][1]);
+              for (int slots = 0; slots < 2; ++slots) {
+                const int p = position + 2 * slots;
+#pragma unroll
+                for (int half = 0; half < 2; ++half) {
+                  a[2 * slots + half] = decode_pair<W, A, kQuantizedZeros>(loaded[u][tile][half][p / kCodesPerWord],
+                                                                           (p % kCodesPerWord) / 2, magic,
+                                                                           zero[tile][half], pair_table, lane);
+                }
+              }
+#pragma unroll
+              for (int half = 0; half < kRowHalves; ++half) mma_16x8x16<A>(target[tile][half], a, b[half][0], b[half][1]);
+            }
+            if constexpr (kZeroSums) {
+              const uint32_t ones[4] = {Math::kOne, Math::kOne, Math::kOne, Math::kOne};
+#pragma unroll
+              for (int half = 0; half < kRowHalves; ++half) mma_16x8x16<A>(a_sums[half], ones, b[half][0], b[half][1]);
+            }
           }
         }
         if constexpr (kPerRunPartials) {

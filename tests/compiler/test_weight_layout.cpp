@@ -54,17 +54,18 @@ uint32_t code_read_by_kernel(std::span<const uint8_t> runs, const MatmulConfig& 
 
 TEST_CASE("the tensor-core layout is chosen from the config alone", "[layout]") {
   auto layout_of = [](const MatmulConfig& config) { return mma_run_layout(config); };
-  // W4A16 g128 at LLM shapes: 16-byte loads, runs of 32 k (no permutation of k inside a lane).
+  // W4A16 g128 at LLM shapes: 16-byte loads, runs of 8 k (two mma steps: the four lanes of a row
+  // then read 64 contiguous bytes of A).
   auto w4 = layout_of(half_activations(DType::int4, 8192, 128));
   REQUIRE(w4);
   CHECK(w4->load_bytes == 16);
-  CHECK(w4->run == 32);
+  CHECK(w4->run == 8);
   CHECK(w4->split_pairs);
-  // 1-bit codes: 128 per 16-byte load, so g128 needs runs of 32 to keep each mma step in one group.
+  // 1-bit codes: 128 per 16-byte load; the runs are 8 k as for every 16-bit activation.
   auto w1 = layout_of(half_activations(DType::int1, 8192, 128));
   REQUIRE(w1);
   CHECK(w1->load_bytes == 16);
-  CHECK(w1->run == 32);
+  CHECK(w1->run == 8);
   // Short K takes narrower loads; small groups shorter runs.
   auto small = layout_of(half_activations(DType::uint4, 96, 32));
   REQUIRE(small);
@@ -74,7 +75,9 @@ TEST_CASE("the tensor-core layout is chosen from the config alone", "[layout]") 
   auto nf4 = layout_of(half_activations(DType::nf4, 4096, 64));
   REQUIRE(nf4);
   CHECK_FALSE(nf4->split_pairs);
-  CHECK(nf4->run == 16);
+  CHECK(nf4->run == 8);
+  // Groups of 16 hold one mma step per lane: runs of 4.
+  CHECK(layout_of(half_activations(DType::int4, 4096, 16))->run == 4);
   // int8 activations: m16n8k32 steps of 8 codes per lane, sub-byte codes in byte lanes; groups
   // must hold whole 32-k steps.
   MatmulConfig int8_activations = half_activations(DType::int4, 4096, -1);
