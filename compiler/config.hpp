@@ -28,6 +28,8 @@ class MSpec {
   int64_t value() const;
   // The values as given (one value for a static M).
   const std::vector<int64_t>& values() const { return values_; }
+  // The static M, or the largest bucket.
+  int64_t largest() const;
 
  private:
   std::vector<int64_t> values_;

@@ -202,10 +202,6 @@ std::string canonical_form(const TileSchedule& schedule) { return to_json(schedu
 
 namespace {
 
-int64_t largest_m(const MatmulConfig& config) {
-  return config.M.values().empty() ? 1 : *std::max_element(config.M.values().begin(), config.M.values().end());
-}
-
 // Up to 8 rows: one 16-channel tile per warp (many blocks, to fill the SMs at small N), two k-blocks
 // per round; 9 to 16 rows: two mmas per tile, two tiles per warp, so each activation fragment feeds
 // four mmas. Either way four loads per lane per round, and the next round is in flight meanwhile.
@@ -215,7 +211,7 @@ TileSchedule default_tensor_gemv(const MatmulConfig& config, const MmaRunLayout&
   s.threads = 128;
   s.warp_m = 1;
   s.warp_n = 4;
-  s.block_m = largest_m(config) <= 8 ? 8 : 16;
+  s.block_m = config.M.largest() <= 8 ? 8 : 16;
   s.block_n = s.block_m == 8 ? 16 : 32;
   s.vector_bytes = layout.load_bytes;
   const int loads_per_block = 2 * s.block_n / 16;  // two channels per lane per tile
@@ -239,7 +235,7 @@ TileSchedule default_schedule(const MatmulConfig& config, const std::string& arc
   s.block_n = s.family == KernelFamily::gemv ? 4 : 8;  // gemv: one column per warp
   // Rows per block trade weight re-reads (M / block_m passes over W) against registers.
   const int row_limit = s.family == KernelFamily::gemv ? 16 : 8;
-  s.block_m = int(std::min<int64_t>(largest_m(config), row_limit));
+  s.block_m = int(std::min<int64_t>(config.M.largest(), row_limit));
   s.vector_bytes = s.family == KernelFamily::gemv ? widest_gemv_load(config) : widest_row_load(config);
   validate_schedule(config, s, arch);
   return s;

@@ -54,18 +54,23 @@ uint32_t code_read_by_kernel(std::span<const uint8_t> runs, const MatmulConfig& 
 
 TEST_CASE("the tensor-core layout is chosen from the config alone", "[layout]") {
   auto layout_of = [](const MatmulConfig& config) { return mma_run_layout(config); };
-  // W4A16 g128 at LLM shapes: 16-byte loads, runs of 8 k (two mma steps: the four lanes of a row
-  // then read 64 contiguous bytes of A).
+  // W4A16 g128 at LLM shapes, M = 1: 16-byte loads, runs of the whole load (32 k).
   auto w4 = layout_of(half_activations(DType::int4, 8192, 128));
   REQUIRE(w4);
   CHECK(w4->load_bytes == 16);
-  CHECK(w4->run == 8);
+  CHECK(w4->run == 32);
   CHECK(w4->split_pairs);
-  // 1-bit codes: 128 per 16-byte load; the runs are 8 k as for every 16-bit activation.
+  // More than 8 rows (a static M or any bucket): runs of 8 k, two mma steps, so the four lanes of a
+  // row read 64 contiguous bytes of A.
+  MatmulConfig w4_m16 = half_activations(DType::int4, 8192, 128);
+  w4_m16.M = MSpec{1, 16, 64};
+  REQUIRE(layout_of(w4_m16));
+  CHECK(layout_of(w4_m16)->run == 8);
+  // 1-bit codes: 128 per 16-byte load, so g128 needs runs of 32 to keep each mma step in one group.
   auto w1 = layout_of(half_activations(DType::int1, 8192, 128));
   REQUIRE(w1);
   CHECK(w1->load_bytes == 16);
-  CHECK(w1->run == 8);
+  CHECK(w1->run == 32);
   // Short K takes narrower loads; small groups shorter runs.
   auto small = layout_of(half_activations(DType::uint4, 96, 32));
   REQUIRE(small);
@@ -75,7 +80,7 @@ TEST_CASE("the tensor-core layout is chosen from the config alone", "[layout]") 
   auto nf4 = layout_of(half_activations(DType::nf4, 4096, 64));
   REQUIRE(nf4);
   CHECK_FALSE(nf4->split_pairs);
-  CHECK(nf4->run == 8);
+  CHECK(nf4->run == 16);
   // Groups of 16 hold one mma step per lane: runs of 4.
   CHECK(layout_of(half_activations(DType::int4, 4096, 16))->run == 4);
   // int8 activations: m16n8k32 steps of 8 codes per lane, sub-byte codes in byte lanes; groups
@@ -118,9 +123,10 @@ TEST_CASE("every code lands where the tensor_gemv lane reads it, and the layout 
   int checked = 0;
   for (DType format : formats) {
     for (auto [K, group] : shapes) {
-      for (DType activations : {DType::float16, DType::int8}) {
+      for (auto [activations, M] : {std::pair{DType::float16, 1}, std::pair{DType::float16, 16}, std::pair{DType::int8, 16}}) {
         MatmulConfig config = half_activations(format, K, group);
         config.A_dtype = activations;
+        config.M = M;
         config.N = 5;
         const std::optional<MmaRunLayout> layout = mma_run_layout(config);
         if (!layout) continue;
@@ -136,7 +142,7 @@ TEST_CASE("every code lands where the tensor_gemv lane reads it, and the layout 
           for (int64_t k = 0; k < K; ++k) {
             const uint32_t expected = bits == 16 ? uint32_t(general[2 * (n * K + k)]) | uint32_t(general[2 * (n * K + k) + 1]) << 8
                                                  : fields[n * K + k];
-            INFO(to_string(format) << " A=" << to_string(activations) << " K=" << K << " group=" << group << " n=" << n << " k=" << k);
+            INFO(to_string(format) << " A=" << to_string(activations) << " M=" << M << " K=" << K << " group=" << group << " n=" << n << " k=" << k);
             REQUIRE(code_read_by_kernel(runs, config, *layout, n, k) == expected);
           }
         }
@@ -144,5 +150,5 @@ TEST_CASE("every code lands where the tensor_gemv lane reads it, and the layout 
       }
     }
   }
-  CHECK(checked >= 60);
+  CHECK(checked >= 90);
 }
