@@ -7,6 +7,7 @@
 #include "runtime/matmul.hpp"
 #include "tests/gpu/gpu_check.hpp"
 #include "tests/support/catch.hpp"
+#include "tests/support/configs.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/random.hpp"
 #include "tests/support/scoped_env.hpp"
@@ -22,15 +23,7 @@ TEST_CASE("Matmul::create takes the schedule tuned for this GPU from the databas
   ScopedEnv cache("BITJIT_CACHE_DIR", dir.str());
   ensure_context();
   const DeviceInfo device = current_device_info();
-  MatmulConfig config;
-  config.M = MSpec::buckets({1, 5});
-  config.N = 24;
-  config.K = 128;
-  config.W_dtype = DType::uint4;
-  config.accum_dtype = DType::float32;
-  config.with_scaling = config.with_zeros = true;
-  config.group_size = 32;
-  config.zeros_mode = ZerosMode::rescale;
+  const MatmulConfig config = small_w4_rescale_config();
   TileSchedule tuned = default_schedule(config, device.arch());
   tuned.block_n = 16;
   tuned.threads = 256;

@@ -5,6 +5,7 @@
 #include "runtime/kernel_cache.hpp"
 #include "tests/runtime/runtime_test_support.hpp"
 #include "tests/support/catch.hpp"
+#include "tests/support/configs.hpp"
 #include "tests/support/random.hpp"
 #include "tuning_db/database.hpp"
 #include "tuning_db/files.hpp"
@@ -12,28 +13,11 @@
 using namespace bitjit;
 using namespace bitjit::testing;
 
-namespace {
-
-MatmulConfig small_config() {
-  MatmulConfig config;
-  config.M = MSpec::buckets({1, 5});
-  config.N = 24;
-  config.K = 128;
-  config.W_dtype = DType::uint4;
-  config.accum_dtype = DType::float32;
-  config.with_scaling = config.with_zeros = true;
-  config.group_size = 32;
-  config.zeros_mode = ZerosMode::rescale;
-  return config;
-}
-
-}  // namespace
-
 TEST_CASE("kernels come from the process cache, then the database, then NVRTC", "[runtime][db]") {
   TempDir dir;
   ScopedEnv cache("BITJIT_CACHE_DIR", dir.str());
   forget_process_kernels();
-  const MatmulConfig config = small_config();
+  const MatmulConfig config = small_w4_rescale_config();
   const TileSchedule schedule = default_schedule(config, "sm_89");
   const uint64_t compiles = nvrtc_compile_count();
   const GeneratedKernel cold = generate_kernel(config, schedule, "sm_89");
@@ -53,7 +37,7 @@ TEST_CASE("kernels come from the process cache, then the database, then NVRTC", 
 }
 
 TEST_CASE("the key changes with the arch, the schedule and the config", "[runtime][db]") {
-  const MatmulConfig config = small_config();
+  const MatmulConfig config = small_w4_rescale_config();
   const TileSchedule schedule = default_schedule(config, "sm_80");
   const std::string key = emit_kernel(config, schedule, "sm_80").key;
   CHECK(emit_kernel(config, schedule, "sm_80").key == key);
@@ -72,7 +56,7 @@ TEST_CASE("a corrupt database entry is rebuilt by the next generate_kernel", "[r
   TempDir dir;
   ScopedEnv cache("BITJIT_CACHE_DIR", dir.str());
   forget_process_kernels();
-  const MatmulConfig config = small_config();
+  const MatmulConfig config = small_w4_rescale_config();
   const TileSchedule schedule = default_schedule(config, "sm_80");
   const GeneratedKernel first = generate_kernel(config, schedule, "sm_80");
   const std::filesystem::path path = db::KernelDatabase(dir.path()).kernel_path(first.key);
