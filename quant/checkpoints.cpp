@@ -1,0 +1,146 @@
+#include "quant/checkpoints.hpp"
+
+#include <string>
+
+#include "common/error.hpp"
+#include "quant/packing.hpp"
+
+namespace bitjit {
+namespace {
+
+[[noreturn]] void reject(const std::string& what, const std::string& message) {
+  throw ConfigError(what + ": " + message);
+}
+
+void expect_size(const std::string& what, const char* tensor, size_t got, int64_t expected, const std::string& shape) {
+  if (int64_t(got) != expected) {
+    reject(what, std::string(tensor) + " has " + std::to_string(got) + " elements; expected " + shape + " = " +
+                     std::to_string(expected));
+  }
+}
+
+uint32_t field(int32_t word, int index, int bits) {
+  return (uint32_t(word) >> (index * bits)) & ((1u << bits) - 1u);
+}
+
+// The fp16 scales [G, N] of both formats, as bitjit's [N, G].
+HostTensor transposed_scales(std::span<const uint16_t> scales, int64_t groups, int64_t N) {
+  HostTensor out = make_host_tensor(DType::float16, {N, groups});
+  for (int64_t g = 0; g < groups; ++g) {
+    for (int64_t n = 0; n < N; ++n) set_bits(out, n * groups + g, scales[g * N + n]);
+  }
+  return out;
+}
+
+CheckpointLayer layer_shell(int64_t K, int64_t N, int bits, int64_t groups) {
+  CheckpointLayer layer;
+  MatmulConfig& config = layer.config;
+  config.N = N;
+  config.K = K;
+  config.A_dtype = DType::float16;
+  config.W_dtype = bits == 2 ? DType::uint2 : bits == 4 ? DType::uint4 : DType::uint8;
+  config.accum_dtype = DType::float32;
+  config.out_dtype = DType::float16;
+  config.with_scaling = true;
+  config.with_zeros = true;
+  config.zeros_mode = ZerosMode::original;
+  config.group_size = K / groups;
+  layer.codes.assign(size_t(N * K), 0);
+  layer.zeros = make_host_tensor(DType::float16, {N, groups});
+  return layer;
+}
+
+void check_dimensions(const std::string& what, int64_t K, int64_t N, int64_t groups, int per_word) {
+  if (K < 1 || N < 1) reject(what, "in_features=" + std::to_string(K) + " and out_features=" + std::to_string(N) + " must be positive");
+  if (K % per_word != 0 || N % per_word != 0) {
+    reject(what, "in_features=" + std::to_string(K) + " and out_features=" + std::to_string(N) + " must be multiples of " +
+                     std::to_string(per_word) + " (codes per int32 word)");
+  }
+  if (groups < 1 || K % groups != 0) {
+    reject(what, "scales describe " + std::to_string(groups) + " groups, which do not divide in_features=" + std::to_string(K));
+  }
+}
+
+void finish(CheckpointLayer& layer, int bits) {
+  layer.W.dtype = layer.config.W_dtype;
+  layer.W.shape = {layer.config.N, layer.config.K * bits / 8};
+  layer.W.bytes = general_compress(layer.codes, layer.config.N, layer.config.K, bits);
+  validate(layer.config);
+}
+
+}  // namespace
+
+CheckpointLayer from_gptq(int64_t in_features, int64_t out_features, int bits, std::span<const int32_t> qweight,
+                          std::span<const int32_t> qzeros, std::span<const uint16_t> scales,
+                          std::span<const int32_t> g_idx, GptqZeros zeros) {
+  const std::string what = "from_gptq";
+  if (bits != 2 && bits != 4 && bits != 8) reject(what, "bits=" + std::to_string(bits) + " is not supported; allowed: 2, 4, 8");
+  const int per_word = 32 / bits;
+  const int64_t K = in_features, N = out_features;
+  const int64_t groups = N > 0 ? int64_t(scales.size()) / N : 0;
+  check_dimensions(what, K, N, groups, per_word);
+  expect_size(what, "scales", scales.size(), groups * N, "[groups, out_features]");
+  expect_size(what, "qweight", qweight.size(), K / per_word * N, "[in_features / " + std::to_string(per_word) + ", out_features]");
+  expect_size(what, "qzeros", qzeros.size(), groups * (N / per_word), "[groups, out_features / " + std::to_string(per_word) + "]");
+  const int64_t group_size = K / groups;
+  if (!g_idx.empty()) {
+    expect_size(what, "g_idx", g_idx.size(), K, "[in_features]");
+    for (int64_t k = 0; k < K; ++k) {
+      if (g_idx[k] != k / group_size) {
+        reject(what, "g_idx[" + std::to_string(k) + "] = " + std::to_string(g_idx[k]) + ", not k / group_size = " +
+                         std::to_string(k / group_size) + ": act-order (desc_act) checkpoints reorder K, which needs the "
+                         "activations permuted too; not supported");
+      }
+    }
+  }
+  CheckpointLayer layer = layer_shell(K, N, bits, groups);
+  for (int64_t k = 0; k < K; ++k) {
+    for (int64_t n = 0; n < N; ++n) {
+      layer.codes[n * K + k] = uint8_t(field(qweight[(k / per_word) * N + n], int(k % per_word), bits));
+    }
+  }
+  const uint32_t offset = zeros == GptqZeros::stored_minus_one ? 1u : 0u;
+  for (int64_t g = 0; g < groups; ++g) {
+    for (int64_t n = 0; n < N; ++n) {
+      const uint32_t z = field(qzeros[g * (N / per_word) + n / per_word], int(n % per_word), bits) + offset;
+      set_value(layer.zeros, n * groups + g, double(z));  // small integers: exact in fp16
+    }
+  }
+  layer.scales = transposed_scales(scales, groups, N);
+  finish(layer, bits);
+  return layer;
+}
+
+CheckpointLayer from_awq(int64_t in_features, int64_t out_features, std::span<const int32_t> qweight,
+                         std::span<const int32_t> qzeros, std::span<const uint16_t> scales) {
+  const std::string what = "from_awq";
+  constexpr int kBits = 4, kPerWord = 8;
+  const int64_t K = in_features, N = out_features;
+  const int64_t groups = N > 0 ? int64_t(scales.size()) / N : 0;
+  check_dimensions(what, K, N, groups, kPerWord);
+  expect_size(what, "scales", scales.size(), groups * N, "[groups, out_features]");
+  expect_size(what, "qweight", qweight.size(), K * (N / kPerWord), "[in_features, out_features / 8]");
+  expect_size(what, "qzeros", qzeros.size(), groups * (N / kPerWord), "[groups, out_features / 8]");
+  CheckpointLayer layer = layer_shell(K, N, kBits, groups);
+  for (int64_t k = 0; k < K; ++k) {
+    for (int64_t c = 0; c < N / kPerWord; ++c) {
+      for (int p = 0; p < kPerWord; ++p) {
+        layer.codes[(c * kPerWord + kAwqOrder[p]) * K + k] = uint8_t(field(qweight[k * (N / kPerWord) + c], p, kBits));
+      }
+    }
+  }
+  for (int64_t g = 0; g < groups; ++g) {
+    for (int64_t c = 0; c < N / kPerWord; ++c) {
+      for (int p = 0; p < kPerWord; ++p) {
+        const int64_t n = c * kPerWord + kAwqOrder[p];
+        const uint32_t z = field(qzeros[g * (N / kPerWord) + c], p, kBits);
+        set_value(layer.zeros, n * groups + g, double(z));  // small integers: exact in fp16
+      }
+    }
+  }
+  layer.scales = transposed_scales(scales, groups, N);
+  finish(layer, kBits);
+  return layer;
+}
+
+}  // namespace bitjit

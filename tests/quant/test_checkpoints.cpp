@@ -1,0 +1,147 @@
+// GPTQ and AWQ checkpoints into bitjit operands. The checkpoints are packed here from random codes
+// following each format's published layout, independently of quant/checkpoints.cpp, and the
+// weights bitjit's reference dequantizes from the result must be the ones the checkpoint means.
+#include <random>
+#include <string>
+
+#include "common/error.hpp"
+#include "quant/checkpoints.hpp"
+#include "quant/reference.hpp"
+#include "tests/support/catch.hpp"
+#include "tests/support/random.hpp"
+#include "tests/support/text.hpp"
+
+using namespace bitjit;
+using namespace bitjit::testing;
+
+namespace {
+
+// A layer as the quantizer left it: codes [N][K], zero codes [G][N], fp16 scale bits [G][N].
+struct Layer {
+  int64_t K, N, G;
+  int bits;
+  std::vector<uint32_t> q, z;
+  std::vector<uint16_t> s;
+  uint32_t code(int64_t n, int64_t k) const { return q[n * K + k]; }
+  double value(int64_t n, int64_t k, uint32_t zero) const {
+    return decode_value(DType::float16, s[(k / (K / G)) * N + n]) * (double(code(n, k)) - double(zero));
+  }
+};
+
+Layer random_layer(int64_t K, int64_t N, int64_t G, int bits, std::mt19937_64& rng) {
+  Layer layer{K, N, G, bits, {}, {}, {}};
+  std::uniform_int_distribution<uint32_t> code(0, (1u << bits) - 1);
+  std::uniform_real_distribution<double> scale(1e-3, 0.1);
+  for (int64_t i = 0; i < N * K; ++i) layer.q.push_back(code(rng));
+  for (int64_t i = 0; i < G * N; ++i) {
+    layer.z.push_back(code(rng));
+    layer.s.push_back(uint16_t(encode_value(DType::float16, scale(rng))));
+  }
+  return layer;
+}
+
+// GPTQ: qweight [K/P, N], word (r, n) field j = k r*P + j; qzeros [G, N/P], word (g, c) field j =
+// column c*P + j, holding z - 1 (wrapping) in the classic format.
+std::vector<int32_t> gptq_qweight(const Layer& layer) {
+  const int per_word = 32 / layer.bits;
+  std::vector<int32_t> words(size_t(layer.K / per_word * layer.N), 0);
+  for (int64_t k = 0; k < layer.K; ++k)
+    for (int64_t n = 0; n < layer.N; ++n)
+      words[(k / per_word) * layer.N + n] |= int32_t(layer.code(n, k) << ((k % per_word) * layer.bits));
+  return words;
+}
+
+std::vector<int32_t> gptq_qzeros(const Layer& layer, uint32_t minus) {
+  const int per_word = 32 / layer.bits;
+  const uint32_t mask = (1u << layer.bits) - 1;
+  std::vector<int32_t> words(size_t(layer.G * (layer.N / per_word)), 0);
+  for (int64_t g = 0; g < layer.G; ++g)
+    for (int64_t n = 0; n < layer.N; ++n)
+      words[g * (layer.N / per_word) + n / per_word] |=
+          int32_t(((layer.z[g * layer.N + n] - minus) & mask) << ((n % per_word) * layer.bits));
+  return words;
+}
+
+// AWQ: 4-bit fields packed along N; field p of a word holds column 8c + order[p].
+constexpr int kOrder[8] = {0, 2, 4, 6, 1, 3, 5, 7};
+
+std::vector<int32_t> awq_pack(const std::vector<uint32_t>& values, int64_t rows, int64_t N) {
+  std::vector<int32_t> words(size_t(rows * (N / 8)), 0);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < N / 8; ++c)
+      for (int p = 0; p < 8; ++p) words[r * (N / 8) + c] |= int32_t(values[r * N + c * 8 + kOrder[p]] << (4 * p));
+  return words;
+}
+
+// The weights bitjit's reference reads from the converted operands.
+std::vector<double> dequantized(const CheckpointLayer& converted) {
+  MatmulOperands operands;
+  operands.W = converted.W;
+  operands.scales = converted.scales;
+  operands.zeros = converted.zeros;
+  return dequantize_reference(converted.config, operands);
+}
+
+}  // namespace
+
+TEST_CASE("GPTQ checkpoints convert bit for bit, both zero conventions", "[checkpoints]") {
+  BITJIT_RANDOM_ENGINE(rng);
+  for (int bits : {2, 4, 8}) {
+    for (GptqZeros convention : {GptqZeros::stored_minus_one, GptqZeros::exact}) {
+      const Layer layer = random_layer(256, 64, 4, bits, rng);
+      const uint32_t minus = convention == GptqZeros::stored_minus_one ? 1u : 0u;
+      std::vector<int32_t> g_idx(size_t(layer.K));
+      for (int64_t k = 0; k < layer.K; ++k) g_idx[k] = int32_t(k / (layer.K / layer.G));
+      const CheckpointLayer converted = from_gptq(layer.K, layer.N, bits, gptq_qweight(layer), gptq_qzeros(layer, minus),
+                                                  layer.s, g_idx, convention);
+      INFO("bits=" << bits << " minus=" << minus);
+      CHECK(converted.config.group_size == 64);
+      CHECK(converted.config.zeros_mode == ZerosMode::original);
+      CHECK(converted.W.shape == std::vector<int64_t>{layer.N, layer.K * bits / 8});
+      const std::vector<double> w = dequantized(converted);
+      const uint32_t mask = (1u << bits) - 1;
+      for (int64_t n = 0; n < layer.N; ++n) {
+        for (int64_t k = 0; k < layer.K; ++k) {
+          REQUIRE(converted.codes[n * layer.K + k] == layer.code(n, k));
+          // What the checkpoint's own kernels compute: the stored zero (wrapped), plus one if so stored.
+          const uint32_t zero = ((layer.z[(k / 64) * layer.N + n] - minus) & mask) + minus;
+          REQUIRE(w[n * layer.K + k] == layer.value(n, k, zero));
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("AWQ checkpoints convert bit for bit through the field order", "[checkpoints]") {
+  BITJIT_RANDOM_ENGINE(rng);
+  const Layer layer = random_layer(128, 48, 2, 4, rng);
+  std::vector<uint32_t> by_k(size_t(layer.K * layer.N));  // q as [K, N]
+  for (int64_t n = 0; n < layer.N; ++n)
+    for (int64_t k = 0; k < layer.K; ++k) by_k[k * layer.N + n] = layer.code(n, k);
+  const CheckpointLayer converted =
+      from_awq(layer.K, layer.N, awq_pack(by_k, layer.K, layer.N), awq_pack(layer.z, layer.G, layer.N), layer.s);
+  CHECK(converted.config.W_dtype == DType::uint4);
+  const std::vector<double> w = dequantized(converted);
+  for (int64_t n = 0; n < layer.N; ++n)
+    for (int64_t k = 0; k < layer.K; ++k) REQUIRE(w[n * layer.K + k] == layer.value(n, k, layer.z[(k / 64) * layer.N + n]));
+}
+
+TEST_CASE("checkpoint conversion names what is wrong", "[checkpoints]") {
+  BITJIT_RANDOM_ENGINE(rng);
+  const Layer layer = random_layer(256, 64, 4, 4, rng);
+  const std::vector<int32_t> qweight = gptq_qweight(layer), qzeros = gptq_qzeros(layer, 1);
+  auto gptq_error = [&](int bits, std::span<const int32_t> weight, std::span<const int32_t> g_idx) {
+    try {
+      from_gptq(layer.K, layer.N, bits, weight, qzeros, layer.s, g_idx);
+    } catch (const ConfigError& error) {
+      return std::string(error.what());
+    }
+    return std::string("no error");
+  };
+  CHECK(contains(gptq_error(3, qweight, {}), "bits=3 is not supported; allowed: 2, 4, 8"));
+  CHECK(contains(gptq_error(4, std::span(qweight).first(10), {}), "qweight has 10 elements; expected [in_features / 8, out_features] = 2048"));
+  std::vector<int32_t> act_order(size_t(layer.K));
+  for (int64_t k = 0; k < layer.K; ++k) act_order[k] = int32_t(k % layer.G);
+  CHECK(contains(gptq_error(4, qweight, act_order), "g_idx[1] = 1, not k / group_size = 0: act-order"));
+  CHECK_THROWS_AS(from_awq(100, 64, qweight, qzeros, layer.s), ConfigError);  // K not a whole number of groups
+}
