@@ -221,11 +221,15 @@ __device__ void tensor_gemv(const MatmulParams& params) {
         float a_sums[kRowHalves][4];
         uint32_t zero[kTiles][2];
 #pragma unroll
+        for (int half = 0; half < kRowHalves; ++half)
+#pragma unroll
+          for (int c = 0; c < 4; ++c) {
+            a_sums[half][c] = 0.0f;
+#pragma unroll
+            for (int tile = 0; tile < kTiles; ++tile) partial[tile][half][c] = 0.0f;
+          }
+#pragma unroll
         for (int tile = 0; tile < kTiles; ++tile) {
-#pragma unroll
-          for (int half = 0; half < kRowHalves; ++half)
-#pragma unroll
-            for (int c = 0; c < 4; ++c) partial[tile][half][c] = a_sums[half][c] = 0.0f;
 #pragma unroll
           for (int half = 0; half < 2; ++half) {
             zero[tile][half] = 0u;
