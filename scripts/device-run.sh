@@ -46,7 +46,7 @@ for step in "$@"; do
       rc=$?
       cp build-release/Testing/Temporary/LastTest.log "$OUT/ctest-output.log" 2>/dev/null
       note "ctest rc=$rc in $(( $(date +%s) - start )) s: $(grep -E 'tests passed|tests failed' "$OUT/ctest.log")"
-      note "$(grep -E 'GPU sweep' "$OUT/ctest-output.log" | head -1)"
+      note "$(grep -E 'GPU sweep' "$OUT/ctest-output.log" | head -2 | tr '\n' ' ')"
       ;;
     sweep)
       ./build-release/tests/test_gpu "[sweep]" >"$OUT/sweep.log" 2>&1
