@@ -8,7 +8,9 @@
 #     test      ctest: every test binary, GPU tests included
 #     sweep     the GPU format-matrix sweep alone, with its summary line
 #     memcheck  the GPU tests under compute-sanitizer --tool memcheck (MEMCHECK_STRIDE=n sweeps every
-#               n-th config only; default 1, the whole matrix)
+#               n-th config only; default 1, the whole matrix; MEMCHECK_TESTS a Catch2 test filter)
+#     racecheck the GPU tests except the sweeps under compute-sanitizer --tool racecheck (shared
+#               memory hazards; RACECHECK_TESTS a Catch2 test filter, default "~[sweep]")
 #     example   the C++ quick-start example from docs/
 #     db        the kernel-database and CLI tests, then Matmul::create latency cold and warm
 #     gpu       the GPU tests except the long sweep
@@ -53,8 +55,14 @@ for step in "$@"; do
       note "sweep rc=$? in $(( $(date +%s) - start )) s: $(grep -E 'GPU sweep|MISMATCH' "$OUT/sweep.log" | head -5)"
       ;;
     memcheck)
-      BITJIT_SWEEP_STRIDE=${MEMCHECK_STRIDE:-1} compute-sanitizer --tool memcheck --error-exitcode 3 ./build-release/tests/test_gpu >"$OUT/memcheck.log" 2>&1
+      BITJIT_SWEEP_STRIDE=${MEMCHECK_STRIDE:-1} compute-sanitizer --tool memcheck --error-exitcode 3 \
+        ./build-release/tests/test_gpu ${MEMCHECK_TESTS:+"$MEMCHECK_TESTS"} >"$OUT/memcheck.log" 2>&1
       note "memcheck rc=$? in $(( $(date +%s) - start )) s: $(grep -E 'ERROR SUMMARY|GPU sweep' "$OUT/memcheck.log" | head -3)"
+      ;;
+    racecheck)
+      compute-sanitizer --tool racecheck --racecheck-report hazard --error-exitcode 3 \
+        ./build-release/tests/test_gpu "${RACECHECK_TESTS:-~[sweep]}" >"$OUT/racecheck.log" 2>&1
+      note "racecheck rc=$? in $(( $(date +%s) - start )) s: $(grep -E 'RACECHECK SUMMARY|ERROR SUMMARY|passed|failed' "$OUT/racecheck.log" | head -3 | tr '\n' ' ')"
       ;;
     db)
       { ./build-release/tests/test_tuning_db && ./build-release/tests/test_tools &&
