@@ -1,0 +1,75 @@
+"""The Python package on a machine without a GPU: configs, packing, code generation and errors."""
+import random
+
+import numpy as np
+import pytest
+
+import bitjit
+
+
+def test_config_defaults_follow_bitblas():
+    config = bitjit.MatmulConfig(M=1, N=2048, K=1024, W_dtype="int4", group_size=None, zeros_mode=None)
+    assert '"group_size":-1' in config.canonical
+    assert '"zeros_mode":"original"' in config.canonical
+    assert '"accum_dtype":"float16"' in config.canonical
+    buckets = bitjit.MatmulConfig(N=64, K=64, W_dtype="uint4", accum_dtype="float32")
+    assert '"M":[1,16,32,64,128,256,512,1024]' in buckets.canonical
+
+
+@pytest.mark.parametrize("fields, named", [
+    ({"W_dtype": "int5"}, 'W_dtype="int5"'),
+    ({"W_dtype": "int4", "with_scaling": True, "group_size": 100}, "group_size=100"),
+    ({"W_dtype": "int4", "layout": "nn"}, "layout"),
+])
+def test_bad_configs_name_the_field(fields, named):
+    with pytest.raises(ValueError) as error:
+        bitjit.MatmulConfig(M=1, N=64, K=256, **fields)
+    assert named in str(error.value)
+    assert isinstance(error.value, bitjit.ConfigError)
+
+
+def test_general_compress_matches_numpy():
+    rng = np.random.default_rng(random.getrandbits(32))
+    for bits in (1, 2, 4, 8):
+        codes = rng.integers(0, 2 ** bits, size=(3, 64))
+        per_byte = 8 // bits
+        expected = np.zeros((3, 64 // per_byte), dtype=np.uint8)
+        for j in range(per_byte):
+            expected |= (codes[:, j::per_byte] << (j * bits)).astype(np.uint8)
+        assert np.array_equal(bitjit.quantization.general_compress(codes, bits=bits), expected)
+    with pytest.raises(ValueError, match="out of range|16"):
+        bitjit.quantization.general_compress(np.array([[16, 0]]), bits=4)
+
+
+def test_matmul_compiles_for_an_arch_without_a_gpu():
+    config = bitjit.MatmulConfig(M=1, N=256, K=512, W_dtype="int4", accum_dtype="float32",
+                                 with_scaling=True, group_size=128)
+    matmul = bitjit.Matmul(config=config, target="sm_90a")
+    assert matmul.arch == "sm_90a"
+    assert matmul.schedule["family"] == "tensor_gemv"
+    assert "bitjit::tensor_gemv<Problem, Tiles>" in matmul.source
+
+
+def test_transform_weight_packs_every_value_once():
+    rng = np.random.default_rng(random.getrandbits(32))
+    config = bitjit.MatmulConfig(M=1, N=32, K=256, W_dtype="int4", accum_dtype="float32")
+    matmul = bitjit.Matmul(config=config, target="sm_80")
+    weight = rng.integers(-8, 8, size=(32, 256)).astype(np.int8)
+    packed = matmul.transform_weight(weight)
+    assert packed.shape == (32, 128)
+    # The tensor-core layout reorders codes inside each row; every row still holds its own codes
+    # (offset binary: v + 8), each once.
+    nibbles = np.stack([packed.view(np.uint8) & 15, packed.view(np.uint8) >> 4], axis=-1).reshape(32, 256)
+    assert np.array_equal(np.sort(nibbles, axis=1), np.sort(weight.astype(np.int16) + 8, axis=1))
+    with pytest.raises(ValueError, match="expected"):
+        matmul.transform_weight(weight[:, :128])
+
+
+def test_calls_need_gpu_arrays():
+    config = bitjit.MatmulConfig(M=1, N=32, K=256, W_dtype="int4", accum_dtype="float32")
+    matmul = bitjit.Matmul(config=config, target="sm_80")
+    with pytest.raises(ValueError, match="output is required"):
+        matmul(np.zeros((1, 256), dtype=np.float16), np.zeros((32, 128), dtype=np.int8))
+    with pytest.raises(TypeError, match="__cuda_array_interface__"):
+        matmul(np.zeros((1, 256), dtype=np.float16), np.zeros((32, 128), dtype=np.int8),
+               output=np.zeros((1, 32), dtype=np.float16))
