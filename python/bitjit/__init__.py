@@ -131,6 +131,15 @@ class Matmul:
             return torch.from_numpy(array).to(weight.device)
         return array
 
+    def transform_packed_weight(self, packed):
+        """general_compress output [N, K * bits / 8] (e.g. quantization.from_gptq(...)["W"]) -> the
+        bytes this kernel reads, same shape; numpy in, numpy out."""
+        array = np.ascontiguousarray(np.asarray(packed)).view(np.uint8)
+        shape = self._native.operand_shapes(1)[1]
+        if list(array.shape) != list(shape):
+            raise ValueError(f"packed weight has shape {tuple(array.shape)}; expected {tuple(shape)}")
+        return np.frombuffer(self._native.transform_packed_weight(array.reshape(-1)), dtype=np.uint8).reshape(shape).copy()
+
     def __call__(self, A, W, scale=None, zeros=None, bias=None, output=None):
         return self.forward(A, W, scale, zeros, bias, output)
 

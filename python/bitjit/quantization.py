@@ -1,8 +1,12 @@
-"""Packing helpers on numpy arrays (no GPU needed)."""
+"""Packing and checkpoint conversion on numpy arrays (no GPU needed)."""
 from __future__ import annotations
+
+import json
 
 import numpy as np
 
+from ._bitjit import from_awq as _from_awq
+from ._bitjit import from_gptq as _from_gptq
 from ._bitjit import general_compress as _general_compress
 
 
@@ -21,3 +25,50 @@ def general_compress(values, bits: int = 4) -> np.ndarray:
         raise ValueError(f"values must be codes in [0, 2**bits); got {int(codes.max())}")
     packed = _general_compress(codes.astype(np.uint8).reshape(-1), rows, cols, bits)
     return np.frombuffer(packed, dtype=np.uint8).reshape(rows, cols * bits // 8).copy()
+
+
+def _checkpoint_result(native) -> dict:
+    """The converted layer as numpy arrays: config (canonical JSON), W [N, K*bits/8] uint8 in
+    general_compress order (the layout of transform_weight's input, before the kernel layout), scales and
+    zeros [N, groups] float16."""
+    config, weight, scales, zeros = native
+    fields = json.loads(config)
+    n, k = fields["N"], fields["K"]
+    bits = {"uint2": 2, "uint4": 4, "uint8": 8}[fields["W_dtype"]]
+    groups = k // fields["group_size"]
+    return {"config": fields,
+            "W": np.frombuffer(weight, dtype=np.uint8).reshape(n, k * bits // 8).copy(),
+            "scales": np.frombuffer(scales, dtype=np.float16).reshape(n, groups).copy(),
+            "zeros": np.frombuffer(zeros, dtype=np.float16).reshape(n, groups).copy()}
+
+
+def _words(array, name: str) -> np.ndarray:
+    values = np.asarray(array)
+    if values.dtype not in (np.int32, np.uint32):
+        raise ValueError(f"{name} must hold int32 words, got {values.dtype}")
+    return np.ascontiguousarray(values).view(np.int32).reshape(-1)
+
+
+def _halves(array) -> np.ndarray:
+    return np.ascontiguousarray(np.asarray(array, dtype=np.float16)).view(np.uint16).reshape(-1)
+
+
+def from_gptq(qweight, qzeros, scales, bits: int = 4, g_idx=None, zeros_stored_minus_one: bool = True) -> dict:
+    """A GPTQ layer as stored (qweight [K*bits/32, N], qzeros [groups, N*bits/32] int32, scales
+    [groups, N] fp16, optional g_idx [K]) -> bitjit operands for a uint config with fp16 zeros
+    (docs/formats.md). Raises ConfigError naming a tensor of the wrong size or an act-order g_idx."""
+    qweight = np.asarray(qweight)
+    in_features, out_features = qweight.shape[0] * (32 // bits), qweight.shape[1]
+    groups = None if g_idx is None else _words(np.asarray(g_idx, dtype=np.int32), "g_idx")
+    return _checkpoint_result(_from_gptq(in_features, out_features, bits, _words(qweight, "qweight"),
+                                         _words(qzeros, "qzeros"), _halves(scales), groups,
+                                         zeros_stored_minus_one))
+
+
+def from_awq(qweight, qzeros, scales) -> dict:
+    """An AWQ (GEMM format, 4-bit) layer as stored: qweight [K, N/8], qzeros [groups, N/8] int32,
+    scales [groups, N] fp16."""
+    qweight = np.asarray(qweight)
+    in_features, out_features = qweight.shape[0], qweight.shape[1] * 8
+    return _checkpoint_result(_from_awq(in_features, out_features, _words(qweight, "qweight"),
+                                        _words(qzeros, "qzeros"), _halves(scales)))

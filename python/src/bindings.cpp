@@ -14,6 +14,7 @@
 #include "common/error.hpp"
 #include "compiler/config.hpp"
 #include "compiler/schedule.hpp"
+#include "quant/checkpoints.hpp"
 #include "quant/packing.hpp"
 #include "runtime/matmul.hpp"
 
@@ -77,6 +78,28 @@ NB_MODULE(_bitjit, m) {
          int bits) { return to_bytes(general_compress({values.data(), values.size()}, rows, cols, bits)); },
       "Packs rows*cols codes (each < 2**bits) along the last axis, LSB first.");
 
+  // Checkpoints: (config JSON, W bytes [N, K*bits/8] in general_compress order, scales bytes [N, G]
+  // fp16, zeros bytes [N, G] fp16).
+  using Words = nb::ndarray<const int32_t, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
+  using Halves = nb::ndarray<const uint16_t, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
+  auto checkpoint_tuple = [](const CheckpointLayer& layer) {
+    return std::make_tuple(canonical_form(layer.config), to_bytes(layer.W.bytes), to_bytes(layer.scales.bytes),
+                           to_bytes(layer.zeros.bytes));
+  };
+  m.def("from_gptq", [checkpoint_tuple](int64_t in_features, int64_t out_features, int bits, Words qweight, Words qzeros,
+                                        Halves scales, std::optional<Words> g_idx, bool zeros_stored_minus_one) {
+    const std::span<const int32_t> groups = g_idx ? std::span<const int32_t>(g_idx->data(), g_idx->size())
+                                                  : std::span<const int32_t>();
+    return checkpoint_tuple(from_gptq(in_features, out_features, bits, {qweight.data(), qweight.size()},
+                                      {qzeros.data(), qzeros.size()}, {scales.data(), scales.size()}, groups,
+                                      zeros_stored_minus_one ? GptqZeros::stored_minus_one : GptqZeros::exact));
+  });
+  m.def("from_awq", [checkpoint_tuple](int64_t in_features, int64_t out_features, Words qweight, Words qzeros,
+                                       Halves scales) {
+    return checkpoint_tuple(from_awq(in_features, out_features, {qweight.data(), qweight.size()},
+                                     {qzeros.data(), qzeros.size()}, {scales.data(), scales.size()}));
+  });
+
   nb::class_<Matmul>(m, "Matmul")
       .def_static(
           "create",
@@ -93,6 +116,12 @@ NB_MODULE(_bitjit, m) {
       .def("transform_weight",
            [](const Matmul& self, nb::ndarray<const int8_t, nb::ndim<1>, nb::c_contig, nb::device::cpu> values) {
              return to_bytes(self.transform_weight(std::span<const int8_t>(values.data(), values.size())).bytes);
+           })
+      .def("transform_packed_weight",
+           [](const Matmul& self, nb::ndarray<const uint8_t, nb::ndim<1>, nb::c_contig, nb::device::cpu> packed) {
+             const OperandSpec spec = operand_specs(self.config(), 1).W;
+             HostTensor tensor{spec.dtype, spec.shape, std::vector<uint8_t>(packed.data(), packed.data() + packed.size())};
+             return to_bytes(self.transform_weight(tensor).bytes);
            })
       .def("operand_shapes",
            [](const Matmul& self, int64_t M) {

@@ -73,3 +73,29 @@ def test_calls_need_gpu_arrays():
     with pytest.raises(TypeError, match="__cuda_array_interface__"):
         matmul(np.zeros((1, 256), dtype=np.float16), np.zeros((32, 128), dtype=np.int8),
                output=np.zeros((1, 32), dtype=np.float16))
+
+
+def test_gptq_checkpoint_converts_to_operands():
+    rng = np.random.default_rng(random.getrandbits(32))
+    K, N, groups = 256, 64, 2
+    codes = rng.integers(0, 16, size=(N, K))
+    zeros = rng.integers(0, 16, size=(groups, N))
+    scales = rng.uniform(1e-3, 1e-1, size=(groups, N)).astype(np.float16)
+    # GPTQ packing: qweight [K/8, N], nibble j of word (r, n) = k 8r + j; qzeros [groups, N/8] hold z - 1.
+    qweight = np.zeros((K // 8, N), dtype=np.uint32)
+    for j in range(8):
+        qweight |= (codes.T[j::8].astype(np.uint32) << (4 * j))
+    qzeros = np.zeros((groups, N // 8), dtype=np.uint32)
+    for j in range(8):
+        qzeros |= (((zeros[:, j::8] - 1) & 15).astype(np.uint32) << (4 * j))
+    layer = bitjit.quantization.from_gptq(qweight.view(np.int32), qzeros.view(np.int32), scales, bits=4)
+    assert layer["config"]["W_dtype"] == "uint4" and layer["config"]["group_size"] == 128
+    assert np.array_equal(layer["W"], bitjit.quantization.general_compress(codes, bits=4))
+    assert np.array_equal(layer["scales"], scales.T)
+    assert np.array_equal(layer["zeros"], (((zeros - 1) & 15) + 1).T.astype(np.float16))
+    config = bitjit.MatmulConfig(**{k: v for k, v in layer["config"].items() if k != "M"}, M=1)
+    packed = bitjit.Matmul(config=config, target="sm_90a").transform_packed_weight(layer["W"])
+    assert packed.shape == layer["W"].shape
+    with pytest.raises(ValueError, match="act-order"):
+        bitjit.quantization.from_gptq(qweight.view(np.int32), qzeros.view(np.int32), scales, bits=4,
+                                      g_idx=np.arange(K) % groups)
