@@ -240,8 +240,9 @@ int run(int argc, char** argv) {
         auto& cublas = cublas_cache[{shape.name, M}];
         if (cublas == 0.0) cublas = cublas_ms(handle, stream.get(), M, shape.N, shape.K, rng);
         const double ms = matmul.profile_latency(M, 10, 15);
-        const double gbps = double(bytes_moved(config, M)) / (ms * 1e-3) / 1e9;
-        const double copy_ms = same_bytes_copy_ms(bytes_moved(config, M), stream.get());
+        const int64_t bytes = bytes_moved(config, M);
+        const double gbps = double(bytes) / (ms * 1e-3) / 1e9;
+        const double copy_ms = same_bytes_copy_ms(bytes, stream.get());
         char row[640];
         std::snprintf(row, sizeof row, "| %s | %s | %lld | %.1f | %.1f | %.2fx | %.0f | %.0f%% | %.1f | %.0f%% | %s |\n",
                       format.c_str(), shape.name.c_str(), (long long)M, ms * 1e3, cublas * 1e3, cublas / ms, gbps,

@@ -105,6 +105,19 @@ std::vector<PlanConstant> tensor_gemv_tiles(const MatmulConfig& config, const Ti
   };
 }
 
+// The stages both tensor_gemv kernels share: how the weights stream in, and the warps' reduction.
+PlanStage tensor_gemv_load_stage(const MatmulConfig& config, const TileSchedule& s, int codes) {
+  return {"load W", std::to_string(s.vector_bytes) + "-byte loads per lane (" + std::to_string(codes) + " " +
+                        std::string(info(config.W_dtype).name) + " codes) from 2 channels x " +
+                        std::to_string(s.block_n / 16) + " tile(s) x " + std::to_string(s.block_k / (4 * codes)) +
+                        " k-block(s) per round, the next round in flight"};
+}
+
+PlanStage tensor_gemv_epilogue_stage(const MatmulConfig& config) {
+  return {"epilogue", "warps' sums added in shared memory, " + std::string(config.with_bias ? "bias, " : "") +
+                          "cast to " + std::string(to_string(config.out_dtype))};
+}
+
 std::vector<PlanStage> tensor_gemv_int8_stages(const MatmulConfig& config, const TileSchedule& s) {
   const DTypeInfo& w = info(config.W_dtype);
   const MmaRunLayout layout = *mma_run_layout(config);
@@ -114,15 +127,12 @@ std::vector<PlanStage> tensor_gemv_int8_stages(const MatmulConfig& config, const
   if (config.with_scaling) sums += " and scaled";
   if (config.with_zeros) sums += ", zero points through sum(A)";
   return {
-      {"load W", std::to_string(s.vector_bytes) + "-byte loads per lane (" + std::to_string(codes) + " " +
-                     std::string(w.name) + " codes) from 2 channels x " + std::to_string(s.block_n / 16) + " tile(s) x " +
-                     std::to_string(s.block_k / (4 * codes)) + " k-block(s) per round, the next round in flight"},
+      tensor_gemv_load_stage(config, s, codes),
       {"dequant", w.bits == 8 ? "none: the code bytes are the mma operand" : "one shift and AND per four codes into bytes"},
       {"load A", "8-byte int8 fragment loads from global memory (cached), " + std::to_string(s.block_m) + " rows"},
       {"multiply-accumulate", "mma.sync m16n8k32 u8 x s8 -> s32 (weight codes as the 16-row operand); the format's "
                               "offset through sum(A) (one mma against ones); " + sums},
-      {"epilogue", "warps' sums added in shared memory, " + std::string(config.with_bias ? "bias, " : "") + "cast to " +
-                       std::string(to_string(config.out_dtype))},
+      tensor_gemv_epilogue_stage(config),
   };
 }
 
@@ -137,19 +147,18 @@ std::vector<PlanStage> tensor_gemv_stages(const MatmulConfig& config, const Tile
   if (w.bits == 16) decode = "none (W is A's type)";
   std::string scaling = "mma partials in float32";
   if (config.with_scaling || config.with_zeros) {
-    scaling += "; per run of " + std::to_string(layout.run) + " k: partial sum times the scale";
+    scaling += "; per span of runs of " + std::to_string(layout.run) + " k inside one scale group: partial sum times the scale";
     if (config.with_zeros && config.zeros_mode != ZerosMode::quantized) scaling += ", minus zero times sum(A) (one mma against ones)";
     if (config.with_zeros && config.zeros_mode == ZerosMode::quantized) scaling += "; quantized zero subtracted from the code";
   }
+  // Runs of 8 k or more: one 16-byte load covers two mma steps' fragments (tensor_gemv.cuh).
+  const std::string a_loads = layout.run % 8 == 0 ? "16-byte loads (two mma steps' fragments)" : "8-byte fragment loads";
   return {
-      {"load W", std::to_string(s.vector_bytes) + "-byte loads per lane (" + std::to_string(codes) + " " +
-                     std::string(w.name) + " codes) from 2 channels x " + std::to_string(s.block_n / 16) + " tile(s) x " +
-                     std::to_string(s.block_k / (4 * codes)) + " k-block(s) per round, the next round in flight"},
+      tensor_gemv_load_stage(config, s, codes),
       {"dequant", "two codes at a time: " + decode},
-      {"load A", "8-byte fragment loads from global memory (cached), " + std::to_string(s.block_m) + " rows, shared by the tiles"},
+      {"load A", a_loads + " from global memory (cached), " + std::to_string(s.block_m) + " rows, shared by the tiles"},
       {"multiply-accumulate", "mma.sync m16n8k16 (weights as the 16-row operand), float32 accumulation; " + scaling},
-      {"epilogue", "warps' sums added in shared memory, " + std::string(config.with_bias ? "bias, " : "") + "cast to " +
-                       std::string(to_string(config.out_dtype))},
+      tensor_gemv_epilogue_stage(config),
   };
 }
 

@@ -8,6 +8,7 @@
 #include "common/env.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
+#include "quant/host_tensor.hpp"
 #include "runtime/driver.hpp"
 
 namespace bitjit {
@@ -173,6 +174,12 @@ void DeviceBuffer::download_async(void* host, size_t bytes, CUstream stream, siz
 void DeviceBuffer::fill_bytes(uint8_t value) {
   if (size_ == 0) return;
   check_cuda(driver().cuMemsetD8(ptr_, value, size_), "cuMemsetD8");
+}
+
+DeviceBuffer upload_host_tensor(const HostTensor& host) {
+  DeviceBuffer buffer(std::max<size_t>(host.bytes.size(), 1));
+  if (!host.bytes.empty()) buffer.upload(host.bytes.data(), host.bytes.size());
+  return buffer;
 }
 
 // ---- Stream ---------------------------------------------------------------------------------------

@@ -67,6 +67,10 @@ class DeviceBuffer {
   size_t size_ = 0;
 };
 
+struct HostTensor;
+// A device copy of a host tensor's bytes (one byte for an empty tensor, so the pointer is valid).
+DeviceBuffer upload_host_tensor(const HostTensor& host);
+
 // A non-blocking stream (no implicit synchronization with the legacy default stream).
 class Stream {
  public:

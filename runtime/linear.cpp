@@ -2,36 +2,26 @@
 
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "common/error.hpp"
 #include "quant/quantize.hpp"
 
 namespace bitjit {
 namespace {
 
-DeviceBuffer upload_tensor(const HostTensor& host) {
-  DeviceBuffer buffer(std::max<size_t>(host.bytes.size(), 1));
-  if (!host.bytes.empty()) buffer.upload(host.bytes.data(), host.bytes.size());
-  return buffer;
-}
-
-TensorView view_of(const DeviceBuffer& buffer, const OperandSpec& spec) {
-  return spec.used() ? TensorView(buffer.data(), spec.dtype, spec.shape) : TensorView();
-}
-
-// The fields a loaded weight depends on, named where the layer and the checkpoint differ.
+// The config fields that describe the stored weight and differ between the layer and the checkpoint
+// ("K 4096 vs 8192, ..."), from their JSON forms. M, bias, accumulation and output belong to the
+// layer alone.
 std::string config_difference(const MatmulConfig& layer, const MatmulConfig& checkpoint) {
+  const nlohmann::json ours = to_json(layer), theirs = to_json(checkpoint);
   std::string differences;
-  auto note = [&](const char* field, const std::string& ours, const std::string& theirs) {
-    if (ours != theirs) differences += std::string(differences.empty() ? "" : ", ") + field + " " + ours + " vs " + theirs;
-  };
-  note("N", std::to_string(layer.N), std::to_string(checkpoint.N));
-  note("K", std::to_string(layer.K), std::to_string(checkpoint.K));
-  note("A_dtype", std::string(to_string(layer.A_dtype)), std::string(to_string(checkpoint.A_dtype)));
-  note("W_dtype", std::string(to_string(layer.W_dtype)), std::string(to_string(checkpoint.W_dtype)));
-  note("group_size", std::to_string(layer.group_size), std::to_string(checkpoint.group_size));
-  note("with_scaling", std::to_string(layer.with_scaling), std::to_string(checkpoint.with_scaling));
-  note("with_zeros", std::to_string(layer.with_zeros), std::to_string(checkpoint.with_zeros));
-  note("zeros_mode", std::string(to_string(layer.zeros_mode)), std::string(to_string(checkpoint.zeros_mode)));
+  for (const auto& [field, value] : ours.items()) {
+    const bool layer_only = field == "M" || field == "with_bias" || field == "accum_dtype" || field == "out_dtype";
+    if (layer_only || theirs.value(field, nlohmann::json()) == value) continue;
+    differences += (differences.empty() ? "" : ", ") + field + " " + value.dump() + " vs " +
+                   theirs.value(field, nlohmann::json()).dump();
+  }
   return differences;
 }
 
@@ -87,10 +77,10 @@ void Linear::upload(const HostTensor& W, const HostTensor& scales, const HostTen
     for (int64_t n = 0; n < c.N; ++n) set_value(bias_tensor, n, double(bias[n]));
   }
   const HostTensor arranged = matmul_.transform_weight(W);
-  W_ = upload_tensor(arranged);
-  scales_ = upload_tensor(scales);
-  zeros_ = upload_tensor(zeros);
-  bias_ = upload_tensor(bias_tensor);
+  W_ = upload_host_tensor(arranged);
+  scales_ = upload_host_tensor(scales);
+  zeros_ = upload_host_tensor(zeros);
+  bias_ = upload_host_tensor(bias_tensor);
   loaded_ = true;
 }
 

@@ -208,31 +208,22 @@ HostTensor Matmul::transform_weight(const HostTensor& packed) const {
 
 double Matmul::profile_latency(std::optional<int64_t> M_opt, int warmup, int repeats) const {
   const MatmulConfig& c = impl_->config;
-  const int64_t M = M_opt ? *M_opt
-                          : (c.M.is_dynamic() ? *std::max_element(c.M.values().begin(), c.M.values().end())
-                                              : c.M.value());
+  const int64_t M = M_opt ? *M_opt : c.M.largest();
   if (repeats < 1) throw ConfigError("profile_latency: repeats must be at least 1");
   impl_->loaded_function();
   std::mt19937_64 rng(std::random_device{}());
   const MatmulOperands operands = random_operands_fast(c, M, rng);
   const OperandSpecs specs = operand_specs(c, M);
-  auto upload = [](const HostTensor& host) {
-    DeviceBuffer buffer(std::max<size_t>(host.bytes.size(), 1));
-    if (!host.bytes.empty()) buffer.upload(host.bytes.data(), host.bytes.size());
-    return buffer;
-  };
   const int copies = copies_past_l2(specs.W.bytes(), current_device_info().l2_bytes);
   std::vector<DeviceBuffer> weights;
-  for (int i = 0; i < copies; ++i) weights.push_back(upload(operands.W));
-  DeviceBuffer a = upload(operands.A), scales = upload(operands.scales), zeros = upload(operands.zeros),
-               bias = upload(operands.bias), out(specs.C.bytes());
-  auto view = [](const DeviceBuffer& buffer, const OperandSpec& spec) {
-    return spec.used() ? TensorView(buffer.data(), spec.dtype, spec.shape) : TensorView();
-  };
+  for (int i = 0; i < copies; ++i) weights.push_back(upload_host_tensor(operands.W));
+  DeviceBuffer a = upload_host_tensor(operands.A), scales = upload_host_tensor(operands.scales),
+               zeros = upload_host_tensor(operands.zeros), bias = upload_host_tensor(operands.bias),
+               out(specs.C.bytes());
   Stream stream;
   auto launch = [&](int i) {
-    run(view(a, specs.A), view(weights[i % copies], specs.W), view(out, specs.C), view(scales, specs.scales),
-        view(zeros, specs.zeros), view(bias, specs.bias), stream.get());
+    run(view_of(a, specs.A), view_of(weights[i % copies], specs.W), view_of(out, specs.C),
+        view_of(scales, specs.scales), view_of(zeros, specs.zeros), view_of(bias, specs.bias), stream.get());
   };
   return median_launch_ms(stream.get(), launch, {warmup, 10, repeats});
 }

@@ -2,6 +2,9 @@
 
 #include <sstream>
 
+#include "compiler/config.hpp"
+#include "runtime/device.hpp"
+
 namespace bitjit {
 
 std::string describe(const TensorView& view) {
@@ -10,6 +13,10 @@ std::string describe(const TensorView& view) {
   for (size_t i = 0; i < view.shape.size(); ++i) out << (i ? ", " : "") << view.shape[i];
   out << "] at " << view.data;
   return out.str();
+}
+
+TensorView view_of(const DeviceBuffer& buffer, const OperandSpec& spec) {
+  return spec.used() ? TensorView(buffer.data(), spec.dtype, spec.shape) : TensorView();
 }
 
 }  // namespace bitjit

@@ -22,4 +22,9 @@ struct TensorView {
 
 std::string describe(const TensorView& view);  // "uint4[1024, 2048] at 0x7f..."
 
+class DeviceBuffer;
+struct OperandSpec;
+// `buffer` as the operand `spec` describes, or the empty view for an operand the config does not use.
+TensorView view_of(const DeviceBuffer& buffer, const OperandSpec& spec);
+
 }  // namespace bitjit

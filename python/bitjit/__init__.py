@@ -85,7 +85,7 @@ def _operand(value, name: str):
     interface = getattr(value, "__cuda_array_interface__", None)
     if interface is None:
         raise TypeError(f"{name} must be a torch CUDA tensor or expose __cuda_array_interface__, got {type(value)}")
-    if interface.get("strides") not in (None,):
+    if interface.get("strides") is not None:  # None is the interface's word for C-contiguous
         raise ValueError(f"{name} must be contiguous (row-major)")
     itemsize = np.dtype(interface["typestr"]).itemsize
     return (interface["data"][0], list(interface["shape"]), itemsize)

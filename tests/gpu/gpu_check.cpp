@@ -10,12 +10,6 @@ namespace {
 
 constexpr size_t kMaxReports = 20;
 
-DeviceBuffer upload(const HostTensor& host) {
-  DeviceBuffer buffer(std::max<size_t>(host.bytes.size(), 1));
-  if (!host.bytes.empty()) buffer.upload(host.bytes.data(), host.bytes.size());
-  return buffer;
-}
-
 TensorView view_of(const DeviceBuffer& buffer, const HostTensor& host) {
   return host.empty() ? TensorView() : TensorView(buffer.data(), host.dtype, host.shape);
 }
@@ -23,8 +17,9 @@ TensorView view_of(const DeviceBuffer& buffer, const HostTensor& host) {
 HostTensor run_once(const Matmul& matmul, int64_t M, const MatmulOperands& operands, uint8_t poison) {
   const OperandSpecs specs = operand_specs(matmul.config(), M);
   const HostTensor weights = matmul.transform_weight(operands.W);  // the layout the kernel reads
-  DeviceBuffer a = upload(operands.A), w = upload(weights), scales = upload(operands.scales),
-               zeros = upload(operands.zeros), bias = upload(operands.bias);
+  DeviceBuffer a = upload_host_tensor(operands.A), w = upload_host_tensor(weights),
+               scales = upload_host_tensor(operands.scales), zeros = upload_host_tensor(operands.zeros),
+               bias = upload_host_tensor(operands.bias);
   HostTensor c = make_host_tensor(specs.C.dtype, specs.C.shape);
   DeviceBuffer out(c.bytes.size());
   out.fill_bytes(poison);
