@@ -162,6 +162,44 @@ std::vector<PlanStage> tensor_gemv_stages(const MatmulConfig& config, const Tile
   };
 }
 
+std::vector<PlanConstant> tensor_gemm_tiles(const MatmulConfig& config, const TileSchedule& s) {
+  const MmaRunLayout layout = *mma_run_layout(config);
+  const int block = 4 * layout.codes_per_load(info(config.W_dtype).bits);
+  const int warp_rows = s.block_m / s.warp_m, warp_channels = s.block_n / s.warp_n;
+  return {
+      {"int", "kThreads", std::to_string(s.threads), std::to_string(s.warp_m * s.warp_n) + " warps"},
+      {"int", "kBlockM", std::to_string(s.block_m), "rows of C per block"},
+      {"int", "kBlockN", std::to_string(s.block_n), "channels of C per block"},
+      {"int", "kBlockK", std::to_string(s.block_k), std::to_string(s.block_k / block) + " k-block(s) of " +
+                                                        std::to_string(block) + " per pipeline stage"},
+      {"int", "kWarpsM", std::to_string(s.warp_m), "warps along M: warp tile " + std::to_string(warp_rows) + " rows"},
+      {"int", "kWarpsN", std::to_string(s.warp_n), "warps along N: warp tile " + std::to_string(warp_channels) + " channels"},
+      {"int", "kStages", std::to_string(s.stages), "depth of the cp.async ring in shared memory"},
+      {"int", "kSplitK", std::to_string(s.split_k), s.split_k > 1 ? "slices of K summed through the workspace"
+                                                                  : "K in one block"},
+      {"int", "kLoadBytes", std::to_string(s.vector_bytes), "bytes of packed W per lane per k-block (mma_runs layout)"},
+      {"int", "kRun", std::to_string(layout.run), "consecutive k per lane per run (mma_runs layout)"},
+  };
+}
+
+std::vector<PlanStage> tensor_gemm_stages(const MatmulConfig& config, const TileSchedule& s) {
+  std::vector<PlanStage> stages = tensor_gemv_stages(config, s);  // same decode and mma; other data movement
+  const MmaRunLayout layout = *mma_run_layout(config);
+  stages[0] = {"load W", "cp.async 16-byte copies of the block's " + std::to_string(s.block_n) + " channels x " +
+                             std::to_string(s.block_k) + " k into a " + std::to_string(s.stages) +
+                             "-stage shared-memory ring; each lane then reads its " + std::to_string(s.vector_bytes) +
+                             " bytes per k-block from shared memory"};
+  stages[2] = {"load A", "cp.async 16-byte copies of " + std::to_string(s.block_m) + " rows x " + std::to_string(s.block_k) +
+                             " k into the same ring (XOR-swizzled chunks); " +
+                             (layout.run % 8 == 0 ? "16-byte shared loads (two mma steps' fragments)"
+                                                  : "8-byte shared loads (one mma step's fragment)")};
+  stages[4] = {"epilogue", std::string(s.split_k > 1 ? "float32 slice sums through the workspace, added in slice order "
+                                                       "by the last slice of each tile; "
+                                                     : "straight from the accumulators; ") +
+                               (config.with_bias ? "bias, " : "") + "cast to " + std::string(to_string(config.out_dtype))};
+  return stages;
+}
+
 int element_alignment(DType dtype) {
   const DTypeInfo& row = info(dtype);
   return row.is_packed() ? 1 : row.storage_bytes();
@@ -204,6 +242,15 @@ KernelPlan plan_kernel(const MatmulConfig& config, const TileSchedule& schedule,
       plan.tile_constants = tensor_gemv_tiles(config, schedule);
       plan.stages = tensor_gemv_stages(config, schedule);
       plan.alignment = {8, schedule.vector_bytes, element_alignment(scale_dtype(config)),
+                        config.zeros_mode == ZerosMode::quantized ? 1 : element_alignment(scale_dtype(config)),
+                        element_alignment(bias_dtype(config)), element_alignment(config.out_dtype)};
+      break;
+    case KernelFamily::tensor_gemm:
+      plan.family_header = "bitjit/tensor_gemm.cuh";
+      plan.family_function = "bitjit::tensor_gemm";
+      plan.tile_constants = tensor_gemm_tiles(config, schedule);
+      plan.stages = tensor_gemm_stages(config, schedule);
+      plan.alignment = {16, 16, element_alignment(scale_dtype(config)),
                         config.zeros_mode == ZerosMode::quantized ? 1 : element_alignment(scale_dtype(config)),
                         element_alignment(bias_dtype(config)), element_alignment(config.out_dtype)};
       break;
@@ -256,6 +303,16 @@ LaunchShape launch_shape(const KernelPlan& plan, int64_t M) {
     case KernelFamily::tensor_gemv:
       shape.grid = {uint32_t((plan.config.N + s.block_n - 1) / s.block_n), uint32_t((M + s.block_m - 1) / s.block_m), 1};
       shape.block = {uint32_t(s.threads), 1, 1};
+      break;
+    case KernelFamily::tensor_gemm:
+      shape.grid = {uint32_t((plan.config.N + s.block_n - 1) / s.block_n), uint32_t((M + s.block_m - 1) / s.block_m),
+                    uint32_t(s.split_k)};
+      shape.block = {uint32_t(s.threads), 1, 1};
+      shape.shared_bytes = uint32_t(dynamic_shared_bytes(plan.config, s));
+      if (s.split_k > 1) {
+        shape.workspace_bytes = int64_t(s.split_k) * M * plan.config.N * 4;
+        shape.tile_counters = int64_t(shape.grid[0]) * shape.grid[1];
+      }
       break;
   }
   if (shape.grid[1] > 65535) {

@@ -53,7 +53,9 @@ std::string emit_cuda(const KernelPlan& plan);
 struct LaunchShape {
   std::array<uint32_t, 3> grid{1, 1, 1};
   std::array<uint32_t, 3> block{1, 1, 1};
-  uint32_t shared_bytes = 0;
+  uint32_t shared_bytes = 0;     // dynamic shared memory
+  int64_t workspace_bytes = 0;   // split-K: float32 partial sums the launch needs (MatmulParams::workspace)
+  int64_t tile_counters = 0;     // split-K: zeroed counters it needs (MatmulParams::tile_counters)
 };
 LaunchShape launch_shape(const KernelPlan& plan, int64_t M);
 

@@ -1,8 +1,11 @@
 #include "compiler/schedule.hpp"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
+#include "compiler/arch.hpp"
 #include "compiler/weight_layout.hpp"
 
 namespace bitjit {
@@ -127,6 +130,83 @@ void validate_tensor_gemv(const MatmulConfig& config, const TileSchedule& s) {
   }
 }
 
+bool float_activations(const MatmulConfig& config) {
+  return config.A_dtype == DType::float16 || config.A_dtype == DType::bfloat16;
+}
+
+// k per k-block of the mma_runs layout: four lanes' loads.
+int layout_k_block(const MatmulConfig& config, const MmaRunLayout& layout) {
+  return 4 * layout.codes_per_load(info(config.W_dtype).bits);
+}
+
+// Static shared memory of a tensor-core kernel: the per-lane pair table of nf4 / fp4
+// (weight_pairs.cuh's kPairTableWords; 4-bit non-integer formats decode through it).
+int static_shared_bytes(const MatmulConfig& config) {
+  const DTypeInfo& w = info(config.W_dtype);
+  return float_activations(config) && w.bits == 4 && !w.is_integer() ? 256 * 32 * 4 : 0;
+}
+
+int gemm_stage_bytes(const MatmulConfig& config, const TileSchedule& s, const MmaRunLayout& layout) {
+  const int activation_bytes = s.block_m * s.block_k * 2;
+  const int weight_bytes = s.block_k / layout_k_block(config, layout) * s.block_n * 4 * layout.load_bytes;
+  return activation_bytes + weight_bytes;
+}
+
+int64_t gemm_k_tiles(const MatmulConfig& config, const TileSchedule& s) { return (config.K + s.block_k - 1) / s.block_k; }
+
+void validate_tensor_gemm(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
+  const std::optional<MmaRunLayout> layout = mma_run_layout(config);
+  if (!layout || !float_activations(config)) {
+    reject("family=tensor_gemm needs A_dtype float16 or bfloat16 with float accumulation, weights exact in A's type "
+           "(or nf4), a group size divisible by 16 and K divisible into k-blocks; use family=tensor_gemv, gemv or simt");
+  }
+  if (layout->run != 4 && layout->run != 8) {
+    reject("family=tensor_gemm reads runs of 4 or 8 k, but this config's mma_runs layout has runs of " +
+           std::to_string(layout->run) + " (the layout for M of at most 8); use family=tensor_gemv");
+  }
+  if (s.warp_m < 1 || s.warp_n < 1 || s.threads != 32 * s.warp_m * s.warp_n || s.threads > 512) {
+    reject("threads=" + std::to_string(s.threads) + ", warp_m=" + std::to_string(s.warp_m) + ", warp_n=" +
+           std::to_string(s.warp_n) + ": tensor_gemm runs a warp_m x warp_n grid of warps, threads = 32 * warp_m * "
+           "warp_n, at most 512");
+  }
+  if (s.block_m < 8 || s.block_m > 256 || s.block_m % (8 * s.warp_m) != 0) {
+    reject("block_m=" + std::to_string(s.block_m) + " must be 8..256 and a multiple of 8 * warp_m = " +
+           std::to_string(8 * s.warp_m) + " (8 rows per mma)");
+  }
+  if (s.block_n < 16 || s.block_n > 256 || s.block_n % (16 * s.warp_n) != 0) {
+    reject("block_n=" + std::to_string(s.block_n) + " must be 16..256 and a multiple of 16 * warp_n = " +
+           std::to_string(16 * s.warp_n) + " (16 channels per mma)");
+  }
+  const int warp_mma_tiles = (s.block_m / s.warp_m / 8) * (s.block_n / s.warp_n / 16);
+  if (warp_mma_tiles > 16) {
+    reject("a warp tile of " + std::to_string(s.block_m / s.warp_m) + " rows x " + std::to_string(s.block_n / s.warp_n) +
+           " channels is " + std::to_string(warp_mma_tiles) + " mma tiles; at most 16 (64 float accumulators and as "
+           "many partial sums per thread)");
+  }
+  const int k_block = layout_k_block(config, *layout);
+  if (s.block_k % k_block != 0 || s.block_k < 64 || s.block_k / k_block > 8) {
+    reject("block_k=" + std::to_string(s.block_k) + " must be 1 to 8 k-blocks of " + std::to_string(k_block) +
+           " and at least 64");
+  }
+  if (s.stages < 2 || s.stages > 8) reject("stages=" + std::to_string(s.stages) + " must be 2..8 (the cp.async ring)");
+  if (s.split_k < 1 || s.split_k > 16 || s.split_k > gemm_k_tiles(config, s)) {
+    reject("split_k=" + std::to_string(s.split_k) + " must be 1..16 and at most the " +
+           std::to_string(gemm_k_tiles(config, s)) + " stages of K");
+  }
+  if (s.swizzle != 1) reject("swizzle=" + std::to_string(s.swizzle) + ": tensor_gemm takes swizzle=1");
+  if (s.vector_bytes != layout->load_bytes) {
+    reject("vector_bytes=" + std::to_string(s.vector_bytes) + ": the mma_runs layout of this config has " +
+           std::to_string(layout->load_bytes) + "-byte loads (fixed by the config, so tuning never repacks W)");
+  }
+  const int shared = dynamic_shared_bytes(config, s) + static_shared_bytes(config);
+  if (shared > arch_limits(arch).shared_bytes_per_block) {
+    reject(std::to_string(s.stages) + " stages of " + std::to_string(gemm_stage_bytes(config, s, *layout)) +
+           " bytes (+" + std::to_string(static_shared_bytes(config)) + " static) need " + std::to_string(shared) +
+           " bytes of shared memory; " + arch + " allows " + std::to_string(arch_limits(arch).shared_bytes_per_block) +
+           " per block: fewer stages or a smaller block_m / block_k");
+  }
+}
+
 int read_int(const json& object, const char* field, int fallback) {
   if (!object.contains(field)) return fallback;
   if (!object[field].is_number_integer()) reject(std::string(field) + " must be an integer, got " + object[field].dump());
@@ -140,12 +220,12 @@ std::string_view to_string(KernelFamily family) {
     case KernelFamily::simt: return "simt";
     case KernelFamily::gemv: return "gemv";
     case KernelFamily::tensor_gemv: return "tensor_gemv";
+    case KernelFamily::tensor_gemm: return "tensor_gemm";
   }
   return "?";
 }
 
 void validate_schedule(const MatmulConfig& config, const TileSchedule& schedule, const std::string& arch) {
-  (void)arch;  // every family so far runs on sm_80 and newer alike
   switch (schedule.family) {
     case KernelFamily::simt:
       require_general_layout(config, schedule);
@@ -156,6 +236,7 @@ void validate_schedule(const MatmulConfig& config, const TileSchedule& schedule,
       validate_gemv(config, schedule);
       return;
     case KernelFamily::tensor_gemv: validate_tensor_gemv(config, schedule); return;
+    case KernelFamily::tensor_gemm: validate_tensor_gemm(config, schedule, arch); return;
   }
   reject("unknown family");
 }
@@ -176,7 +257,8 @@ TileSchedule schedule_from_json(const json& object) {
     if (name == to_string(KernelFamily::simt)) s.family = KernelFamily::simt;
     else if (name == to_string(KernelFamily::gemv)) s.family = KernelFamily::gemv;
     else if (name == to_string(KernelFamily::tensor_gemv)) s.family = KernelFamily::tensor_gemv;
-    else reject("family=" + family.dump() + " is not supported; allowed: simt, gemv, tensor_gemv");
+    else if (name == to_string(KernelFamily::tensor_gemm)) s.family = KernelFamily::tensor_gemm;
+    else reject("family=" + family.dump() + " is not supported; allowed: simt, gemv, tensor_gemv, tensor_gemm");
   }
   for (const auto& [key, value] : object.items()) {
     static const char* kFields[] = {"family", "threads", "block_m", "block_n", "block_k", "warp_m",
@@ -200,18 +282,24 @@ TileSchedule schedule_from_json(const json& object) {
 
 std::string canonical_form(const TileSchedule& schedule) { return to_json(schedule).dump(); }
 
+int dynamic_shared_bytes(const MatmulConfig& config, const TileSchedule& schedule) {
+  if (schedule.family != KernelFamily::tensor_gemm) return 0;
+  const std::optional<MmaRunLayout> layout = mma_run_layout(config);
+  return layout ? schedule.stages * gemm_stage_bytes(config, schedule, *layout) : 0;
+}
+
 namespace {
 
 // Up to 8 rows: one 16-channel tile per warp (many blocks, to fill the SMs at small N), two k-blocks
 // per round; 9 to 16 rows: two mmas per tile, two tiles per warp, so each activation fragment feeds
 // four mmas. Either way four loads per lane per round, and the next round is in flight meanwhile.
-TileSchedule default_tensor_gemv(const MatmulConfig& config, const MmaRunLayout& layout) {
+TileSchedule default_tensor_gemv(const MatmulConfig& config, const MmaRunLayout& layout, int64_t rows) {
   TileSchedule s;
   s.family = KernelFamily::tensor_gemv;
   s.threads = 128;
   s.warp_m = 1;
   s.warp_n = 4;
-  s.block_m = config.M.largest() <= 8 ? 8 : 16;
+  s.block_m = rows <= 8 ? 8 : 16;
   s.block_n = s.block_m == 8 ? 16 : 32;
   s.vector_bytes = layout.load_bytes;
   const int loads_per_block = 2 * s.block_n / 16;  // two channels per lane per tile
@@ -219,11 +307,65 @@ TileSchedule default_tensor_gemv(const MatmulConfig& config, const MmaRunLayout&
   return s;
 }
 
+// Blocks of 128 rows (8 warps, 2 x 4) for many rows, else one row of 4 warps over 32 or 64 rows;
+// each warp holds at most 16 mma tiles. 128 channels per block unless that leaves SMs idle; then
+// split K while the float32 partial sums stay small next to the weights. Stages: as many (up to 4)
+// as the arch's shared memory holds. Tuning (bitjit tune) searches beyond this.
+TileSchedule default_tensor_gemm(const MatmulConfig& config, const MmaRunLayout& layout, const std::string& arch,
+                                 int64_t M) {
+  const ArchLimits limits = arch_limits(arch);
+  TileSchedule s;
+  s.family = KernelFamily::tensor_gemm;
+  s.vector_bytes = layout.load_bytes;
+  s.block_m = M <= 32 ? 32 : M <= 64 ? 64 : 128;
+  s.warp_m = s.block_m == 128 ? 2 : 1;
+  s.warp_n = 4;
+  s.threads = 32 * s.warp_m * s.warp_n;
+  s.block_n = 128;
+  const int64_t m_blocks = (M + s.block_m - 1) / s.block_m;
+  if ((config.N + 127) / 128 * m_blocks < limits.typical_sm_count) s.block_n = 64;
+  const int k_block = layout_k_block(config, layout);
+  s.block_k = std::max(k_block, 128 / k_block * k_block);
+  const int budget = limits.shared_bytes_per_block - static_shared_bytes(config);
+  s.stages = std::min(4, budget / gemm_stage_bytes(config, s, layout));
+  while (s.stages < 2 && s.block_m > 32) {  // int1 / int2: long k-blocks; fewer rows per block
+    s.block_m /= 2;
+    s.warp_m = 1;
+    s.threads = 32 * s.warp_n;
+    s.stages = std::min(4, budget / gemm_stage_bytes(config, s, layout));
+  }
+  const int64_t blocks = (config.N + s.block_n - 1) / s.block_n * ((M + s.block_m - 1) / s.block_m);
+  const int64_t weight_bytes = config.N * config.K * info(config.W_dtype).bits / 8;
+  const int64_t k_tiles = gemm_k_tiles(config, s);
+  auto partial_bytes = [&](int split) { return int64_t(split) * M * config.N * 4 * 2; };  // written, then read
+  while (blocks * s.split_k < limits.typical_sm_count && s.split_k < 8 && 4 * s.split_k <= k_tiles &&
+         partial_bytes(2 * s.split_k) <= weight_bytes / 2) {
+    s.split_k *= 2;
+  }
+  return s;
+}
+
 }  // namespace
 
 TileSchedule default_schedule(const MatmulConfig& config, const std::string& arch) {
+  return default_schedule(config, arch, config.M.largest());
+}
+
+std::vector<TileSchedule> default_bucket_schedules(const MatmulConfig& config, const std::string& arch) {
+  std::vector<TileSchedule> schedules;
+  for (int64_t rows : config.M.values()) {
+    TileSchedule s = default_schedule(config, arch, rows);
+    const bool seen = std::any_of(schedules.begin(), schedules.end(),
+                                  [&](const TileSchedule& other) { return canonical_form(other) == canonical_form(s); });
+    if (!seen) schedules.push_back(s);
+  }
+  return schedules;
+}
+
+TileSchedule default_schedule(const MatmulConfig& config, const std::string& arch, int64_t rows) {
   if (const std::optional<MmaRunLayout> layout = mma_run_layout(config)) {
-    TileSchedule s = default_tensor_gemv(config, *layout);
+    const bool many_rows = rows > 16 && float_activations(config) && layout->run <= 8;
+    TileSchedule s = many_rows ? default_tensor_gemm(config, *layout, arch, rows) : default_tensor_gemv(config, *layout, rows);
     validate_schedule(config, s, arch);
     return s;
   }
@@ -235,7 +377,7 @@ TileSchedule default_schedule(const MatmulConfig& config, const std::string& arc
   s.block_n = s.family == KernelFamily::gemv ? 4 : 8;  // gemv: one column per warp
   // Rows per block trade weight re-reads (M / block_m passes over W) against registers.
   const int row_limit = s.family == KernelFamily::gemv ? 16 : 8;
-  s.block_m = int(std::min<int64_t>(config.M.largest(), row_limit));
+  s.block_m = int(std::min<int64_t>(rows, row_limit));
   s.vector_bytes = s.family == KernelFamily::gemv ? widest_gemv_load(config) : widest_row_load(config);
   validate_schedule(config, s, arch);
   return s;

@@ -4,6 +4,7 @@
 // (config, schedule, arch).
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -15,6 +16,7 @@ enum class KernelFamily : uint8_t {
   simt,  // CUDA-core FMA; correct for every accepted config, the baseline the others must match
   gemv,  // fp16/bf16 activations, float accumulation: streams the packed weights for small M
   tensor_gemv,  // the same job with mma.sync: weights decoded in pairs, read in the mma_runs layout
+  tensor_gemm,  // M >= 16: tiles of A and W staged through a cp.async ring, the tensor_gemv mma per warp tile
 };
 std::string_view to_string(KernelFamily family);
 
@@ -24,7 +26,8 @@ struct TileSchedule {
   int block_m = 4;       // rows of C per block
   int block_n = 8;       // columns of C per block
   int block_k = 0;       // K per main-loop step (0: the family streams all of K; no tiling in K);
-                         // tensor_gemv: K one warp covers per round of loads (loads in flight)
+                         // tensor_gemv: K one warp covers per round of loads (loads in flight);
+                         // tensor_gemm: K per pipeline stage
   int warp_m = 1;        // warps along M inside a block
   int warp_n = 4;        // warps along N inside a block
   int stages = 1;        // shared-memory pipeline depth (1: no pipelining)
@@ -40,7 +43,15 @@ nlohmann::json to_json(const TileSchedule& schedule);
 TileSchedule schedule_from_json(const nlohmann::json& json);
 std::string canonical_form(const TileSchedule& schedule);
 
+// Dynamic shared memory per block of the schedule's kernel (the tensor_gemm ring; 0 for the others).
+int dynamic_shared_bytes(const MatmulConfig& config, const TileSchedule& schedule);
+
 // The schedule bitjit uses when nothing was tuned: legal for the config, chosen from its shape.
 TileSchedule default_schedule(const MatmulConfig& config, const std::string& arch);
+// The same for calls of `rows` rows (one bucket of a dynamic M); the weight layout stays the config's.
+TileSchedule default_schedule(const MatmulConfig& config, const std::string& arch, int64_t rows);
+// The distinct default schedules over the config's M buckets (one for a static M): what Matmul::create
+// compiles when nothing was tuned.
+std::vector<TileSchedule> default_bucket_schedules(const MatmulConfig& config, const std::string& arch);
 
 }  // namespace bitjit

@@ -1,6 +1,7 @@
 #include "runtime/matmul.hpp"
 
 #include <algorithm>
+#include <map>
 #include <mutex>
 #include <random>
 
@@ -26,17 +27,57 @@ std::string expected_text(const OperandSpec& spec) {
 
 }  // namespace
 
+// One compiled kernel and its module, loaded on first use.
+struct LoadedKernel {
+  GeneratedKernel kernel;
+  std::once_flag load_once;
+  CUmodule module = nullptr;
+  CUfunction function = nullptr;
+
+  ~LoadedKernel() {
+    if (module != nullptr && Driver::get().available()) Driver::get().cuModuleUnload(module);
+  }
+
+  CUfunction loaded_function() {
+    std::call_once(load_once, [this] {
+      ensure_context();
+      const Driver& cuda = Driver::get();
+      const std::string context = "loading " + kernel.file_name + " for " + kernel.plan.arch;
+      check_cuda(cuda.cuModuleLoadData(&module, kernel.binary->cubin.data()), "cuModuleLoadData", context);
+      check_cuda(cuda.cuModuleGetFunction(&function, module, kKernelName), "cuModuleGetFunction", context);
+      const int shared = dynamic_shared_bytes(kernel.plan.config, kernel.plan.schedule);
+      if (shared > 48 * 1024) {  // above 48 KB a block's dynamic shared memory needs the opt-in
+        check_cuda(cuda.cuFuncSetAttribute(function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, shared),
+                   "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", context + ", " + std::to_string(shared) + " bytes");
+      }
+    });
+    return function;
+  }
+};
+
 struct Matmul::Impl {
   MatmulConfig config;
   std::string canonical;  // for error messages
-  GeneratedKernel kernel;
-  mutable std::once_flag load_once;
-  mutable CUmodule module = nullptr;
-  mutable CUfunction function = nullptr;
+  // One kernel per M bucket (ascending; a static M is one bucket), shared where schedules agree. A
+  // call runs the kernel of the smallest bucket holding its M, or of the largest bucket above that.
+  std::vector<int64_t> bucket_rows;
+  std::vector<std::shared_ptr<LoadedKernel>> bucket_kernels;
+  // Split-K scratch per stream (launches on one stream run in order, so they may share it): float32
+  // slice sums, and per-tile counters that every launch leaves at zero.
+  struct Workspace {
+    DeviceBuffer partials;
+    DeviceBuffer counters;
+  };
+  mutable std::mutex workspace_mutex;
+  mutable std::map<CUstream, Workspace> workspaces;
 
-  ~Impl() {
-    if (module != nullptr && Driver::get().available()) Driver::get().cuModuleUnload(module);
+  LoadedKernel& kernel_for(int64_t M) const {
+    for (size_t i = 0; i < bucket_rows.size(); ++i) {
+      if (M <= bucket_rows[i]) return *bucket_kernels[i];
+    }
+    return *bucket_kernels.back();
   }
+  const GeneratedKernel& largest() const { return bucket_kernels.back()->kernel; }
 
   [[noreturn]] void fail(const std::string& message) const {
     throw ConfigError("Matmul::run: " + message + " (config " + canonical + ")");
@@ -74,22 +115,30 @@ struct Matmul::Impl {
     return M;
   }
 
-  CUfunction loaded_function() const {
-    std::call_once(load_once, [this] {
-      ensure_context();
-      const Driver& cuda = Driver::get();
-      const std::string context = "loading " + kernel.file_name + " for " + kernel.plan.arch;
-      check_cuda(cuda.cuModuleLoadData(&module, kernel.binary->cubin.data()), "cuModuleLoadData", context);
-      check_cuda(cuda.cuModuleGetFunction(&function, module, kKernelName), "cuModuleGetFunction", context);
-    });
-    return function;
+  // The split-K scratch of `stream`, grown to the shape's needs (new counters start at zero).
+  void attach_workspace(MatmulParams& params, const LaunchShape& shape, CUstream stream) const {
+    if (shape.workspace_bytes == 0) return;
+    std::lock_guard<std::mutex> lock(workspace_mutex);
+    Workspace& workspace = workspaces[stream];
+    if (workspace.partials.size() < size_t(shape.workspace_bytes)) workspace.partials = DeviceBuffer(size_t(shape.workspace_bytes));
+    const size_t counter_bytes = size_t(shape.tile_counters) * sizeof(unsigned int);
+    if (workspace.counters.size() < counter_bytes) {
+      workspace.counters = DeviceBuffer(counter_bytes);
+      // On the launch's stream: a plain memset would not be ordered before it on a non-blocking stream.
+      check_cuda(Driver::get().cuMemsetD8Async(workspace.counters.ptr(), 0, counter_bytes, stream),
+                 "cuMemsetD8Async(split-K tile counters)", "config " + canonical);
+    }
+    params.workspace = workspace.partials.data();
+    params.tile_counters = static_cast<unsigned int*>(workspace.counters.data());
   }
 
-  void launch(const MatmulParams& params, int64_t M, CUstream stream) const {
+  void launch(LoadedKernel& loaded, const MatmulParams& params, int64_t M, CUstream stream) const {
+    const GeneratedKernel& kernel = loaded.kernel;
     const LaunchShape shape = launch_shape(kernel.plan, M);
     MatmulParams arguments = params;
+    attach_workspace(arguments, shape, stream);
     void* kernel_arguments[] = {&arguments};
-    check_cuda(Driver::get().cuLaunchKernel(loaded_function(), shape.grid[0], shape.grid[1], shape.grid[2],
+    check_cuda(Driver::get().cuLaunchKernel(loaded.loaded_function(), shape.grid[0], shape.grid[1], shape.grid[2],
                                             shape.block[0], shape.block[1], shape.block[2], shape.shared_bytes,
                                             stream, kernel_arguments, nullptr),
                "cuLaunchKernel", "M=" + std::to_string(M) + ", " + kernel.file_name + ", config " + canonical);
@@ -100,7 +149,7 @@ namespace {
 
 // The schedule tuned for this config on this GPU (hardware_aware_finetune stores it), else the default.
 // Tuned entries are per device, so they are looked up only when the arch is the current GPU's.
-TileSchedule chosen_schedule(const MatmulConfig& config, const std::string& arch, bool on_current_device) {
+TileSchedule chosen_schedule(const MatmulConfig& config, const std::string& arch, bool on_current_device, int64_t rows) {
   if (on_current_device) {
     db::KernelDatabase& database = db::default_database();
     if (auto tuned = database.tuned(canonical_form(config), current_device_info().name); tuned && tuned->arch == arch) {
@@ -114,7 +163,7 @@ TileSchedule chosen_schedule(const MatmulConfig& config, const std::string& arch
       }
     }
   }
-  return default_schedule(config, arch);
+  return default_schedule(config, arch, rows);
 }
 
 }  // namespace
@@ -132,33 +181,47 @@ Matmul Matmul::create(const MatmulConfig& config, const MatmulOptions& options) 
     arch = current_device_info().arch();
   }
   check_arch(arch);
-  const TileSchedule schedule = options.schedule ? *options.schedule : chosen_schedule(config, arch, options.arch.empty());
   auto impl = std::make_unique<Impl>();
   impl->config = config;
   impl->canonical = canonical_form(config);
-  impl->kernel = generate_kernel(config, schedule, arch);
-  log().debug("Matmul::create: {} with {} on {}", impl->canonical, canonical_form(schedule), arch);
+  impl->bucket_rows = config.M.values();
+  std::sort(impl->bucket_rows.begin(), impl->bucket_rows.end());
+  std::map<std::string, std::shared_ptr<LoadedKernel>> by_schedule;
+  for (int64_t rows : impl->bucket_rows) {
+    const TileSchedule schedule =
+        options.schedule ? *options.schedule : chosen_schedule(config, arch, options.arch.empty(), rows);
+    std::shared_ptr<LoadedKernel>& loaded = by_schedule[canonical_form(schedule)];
+    if (!loaded) {
+      loaded = std::make_shared<LoadedKernel>();
+      loaded->kernel = generate_kernel(config, schedule, arch);
+      log().debug("Matmul::create: {} with {} on {} from M={}", impl->canonical, canonical_form(schedule), arch, rows);
+    }
+    impl->bucket_kernels.push_back(loaded);
+  }
   return Matmul(std::move(impl));
 }
 
 const MatmulConfig& Matmul::config() const { return impl_->config; }
-const TileSchedule& Matmul::schedule() const { return impl_->kernel.plan.schedule; }
-const std::string& Matmul::arch() const { return impl_->kernel.plan.arch; }
-const std::string& Matmul::source() const { return impl_->kernel.source; }
+const TileSchedule& Matmul::schedule() const { return impl_->largest().plan.schedule; }
+const TileSchedule& Matmul::schedule_for(int64_t M) const { return impl_->kernel_for(M).kernel.plan.schedule; }
+const std::string& Matmul::arch() const { return impl_->largest().plan.arch; }
+const std::string& Matmul::source() const { return impl_->largest().source; }
+const std::string& Matmul::source_for(int64_t M) const { return impl_->kernel_for(M).kernel.source; }
 
 void Matmul::run(const TensorView& A, const TensorView& W, const TensorView& C, const TensorView& scales,
                  const TensorView& zeros, const TensorView& bias, CUstream stream) const {
   const int64_t M = impl_->rows_of(A);
   const OperandSpecs specs = operand_specs(impl_->config, M);
-  const auto& alignment = impl_->kernel.plan.alignment;
+  LoadedKernel& loaded = impl_->kernel_for(M);
+  const auto& alignment = loaded.kernel.plan.alignment;
   impl_->check_operand("A", A, specs.A, alignment[0]);
   impl_->check_operand("W", W, specs.W, alignment[1]);
   impl_->check_operand("scales", scales, specs.scales, alignment[2]);
   impl_->check_operand("zeros", zeros, specs.zeros, alignment[3]);
   impl_->check_operand("bias", bias, specs.bias, alignment[4]);
   impl_->check_operand("C", C, specs.C, alignment[5]);
-  MatmulParams params{A.data, W.data, scales.data, zeros.data, bias.data, C.data, nullptr, M};
-  impl_->launch(params, M, stream);
+  MatmulParams params{A.data, W.data, scales.data, zeros.data, bias.data, C.data, nullptr, M, nullptr};
+  impl_->launch(loaded, params, M, stream);
 }
 
 WeightLayout Matmul::weight_layout() const { return bitjit::weight_layout(impl_->config, arch()); }
@@ -210,7 +273,7 @@ double Matmul::profile_latency(std::optional<int64_t> M_opt, int warmup, int rep
   const MatmulConfig& c = impl_->config;
   const int64_t M = M_opt ? *M_opt : c.M.largest();
   if (repeats < 1) throw ConfigError("profile_latency: repeats must be at least 1");
-  impl_->loaded_function();
+  impl_->kernel_for(M).loaded_function();
   std::mt19937_64 rng(std::random_device{}());
   const MatmulOperands operands = random_operands_fast(c, M, rng);
   const OperandSpecs specs = operand_specs(c, M);

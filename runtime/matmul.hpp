@@ -22,16 +22,21 @@ struct MatmulOptions {
 
 class Matmul {
  public:
-  // Validates and lowers, then takes the binary from this process's cache, else the kernel database
+  // Validates and lowers, then takes each binary from this process's cache, else the kernel database
   // (tuning_db/), else compiles it with NVRTC and stores it there. Without options.schedule, the
   // schedule tuned for this GPU (stored in the database) is used when there is one, else the default.
   // Needs a GPU only when options.arch is empty; the module is loaded on the first run.
   static Matmul create(const MatmulConfig& config, const MatmulOptions& options = {});
 
   const MatmulConfig& config() const;
+  // With dynamic M, each bucket has its own kernel (bitjit picks a schedule per bucket; kernels with
+  // equal schedules are shared) and run() takes the smallest bucket holding the call's M; an M above
+  // every bucket runs the largest bucket's kernel. schedule() and source() are the largest bucket's.
   const TileSchedule& schedule() const;
+  const TileSchedule& schedule_for(int64_t M) const;
   const std::string& arch() const;
   const std::string& source() const;  // the generated CUDA C
+  const std::string& source_for(int64_t M) const;
 
   // C = A · dequant(W)ᵀ (+ bias). Every view is checked against the config: a wrong dtype or shape,
   // a null or misaligned pointer, or an operand the config does not use, is a ConfigError. With a

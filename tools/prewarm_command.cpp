@@ -2,6 +2,7 @@
 // database, on several threads, with no GPU needed.
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <future>
@@ -39,18 +40,21 @@ struct Job {
   TileSchedule schedule;
 };
 
-// What Matmul::create can ask for on arch: the default schedule, and any schedule tuned for the config
+// What Matmul::create can ask for on arch: the default schedule of each M bucket, and any schedule tuned for the config
 // on a device of that arch (Matmul::create prefers the tuned one on that device).
 std::vector<TileSchedule> schedules_for(const MatmulConfig& config, const std::string& arch,
                                         const std::vector<db::TunedSchedule>& tuned) {
-  std::vector<TileSchedule> schedules = {default_schedule(config, arch)};
+  std::vector<TileSchedule> schedules = default_bucket_schedules(config, arch);
   const std::string canonical = canonical_form(config);
   for (const db::TunedSchedule& entry : tuned) {
     if (entry.config != canonical || entry.arch != arch) continue;
     try {
       TileSchedule schedule = schedule_from_json(entry.schedule);
       validate_schedule(config, schedule, arch);
-      if (canonical_form(schedule) != canonical_form(schedules.front())) schedules.push_back(schedule);
+      const bool listed = std::any_of(schedules.begin(), schedules.end(), [&](const TileSchedule& other) {
+        return canonical_form(other) == canonical_form(schedule);
+      });
+      if (!listed) schedules.push_back(schedule);
     } catch (const ConfigError&) {
       // Matmul::create skips an unusable tuned entry (and says so) too.
     }

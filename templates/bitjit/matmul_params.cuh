@@ -11,8 +11,9 @@ struct MatmulParams {
   const void* zeros;    // [N, K / group] (original, rescale) or [K / group, N] packed (quantized), or null
   const void* bias;     // [N] or null
   void* C;              // [M, N] output
-  void* workspace;      // split-K partial sums, or null
+  void* workspace;      // split-K partial sums [split_k, M, N] float32, or null
   long long M;          // rows of A and C in this call (N and K are compile-time constants)
+  unsigned int* tile_counters;  // split-K: slices finished per output tile, zero between launches; or null
 };
 
 }  // namespace bitjit

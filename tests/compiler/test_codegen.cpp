@@ -234,3 +234,139 @@ TEST_CASE("every variant of the format matrix compiles with NVRTC for sm_80 and 
   WARN(configs.size() << " configs compiled for sm_80 and sm_90a; " << assembled_combinations.size()
                       << " of them assembled to cubins");
 }
+
+namespace {
+
+MatmulConfig w4a16_many_rows() {
+  MatmulConfig config;
+  config.M = MSpec::buckets({1, 64, 4096});
+  config.N = 8192;
+  config.K = 8192;
+  config.W_dtype = DType::int4;
+  config.accum_dtype = DType::float32;
+  config.with_scaling = true;
+  config.group_size = 128;
+  return config;
+}
+
+std::string schedule_error_on(const MatmulConfig& config, const TileSchedule& schedule, const std::string& arch) {
+  try {
+    validate_schedule(config, schedule, arch);
+  } catch (const ConfigError& error) {
+    return error.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("more than 16 rows get tensor_gemm, sized to each arch's shared memory", "[codegen]") {
+  const MatmulConfig config = w4a16_many_rows();
+  for (const char* arch : {"sm_80", "sm_86", "sm_89", "sm_90a"}) {
+    const TileSchedule s = default_schedule(config, arch);
+    INFO(arch << " " << canonical_form(s));
+    CHECK(s.family == KernelFamily::tensor_gemm);
+    CHECK(s.block_m == 128);
+    CHECK(s.threads == 32 * s.warp_m * s.warp_n);
+    CHECK(s.stages >= 2);
+    CHECK(dynamic_shared_bytes(config, s) <= (std::string(arch) == "sm_86" || std::string(arch) == "sm_89" ? 101376 : 166912));
+    const std::string source = emit_cuda(plan_kernel(config, s, arch));
+    CHECK(contains(source, "bitjit::tensor_gemm<Problem, Tiles>"));
+    CHECK(contains(source, "static constexpr int kRun = 8;"));
+  }
+  // 70B o at 64 rows: 64 blocks of 128 channels would leave half of an H100 idle.
+  MatmulConfig skinny = config;
+  skinny.M = 64;
+  const TileSchedule s = default_schedule(skinny, "sm_90a");
+  CHECK(s.block_m == 64);
+  CHECK(s.block_n == 64);
+  // At most 16 rows stay on tensor_gemv.
+  skinny.M = 16;
+  CHECK(default_schedule(skinny, "sm_90a").family == KernelFamily::tensor_gemv);
+
+  // The launch: blocks over N and M, slices of K on z, the ring as dynamic shared memory, and the
+  // split-K workspace sized for the rows of this call.
+  TileSchedule split = default_schedule(config, "sm_90a");
+  split.split_k = 3;
+  const LaunchShape shape = launch_shape(plan_kernel(config, split, "sm_90a"), 200);
+  CHECK(shape.grid[0] == uint32_t(8192 / split.block_n));
+  CHECK(shape.grid[1] == 2u);
+  CHECK(shape.grid[2] == 3u);
+  CHECK(shape.shared_bytes == uint32_t(dynamic_shared_bytes(config, split)));
+  CHECK(shape.workspace_bytes == 3 * 200 * 8192 * 4);
+  CHECK(shape.tile_counters == int64_t(shape.grid[0]) * 2);
+}
+
+TEST_CASE("tensor_gemm schedules are checked field by field", "[codegen]") {
+  const MatmulConfig config = w4a16_many_rows();
+  const TileSchedule good = default_schedule(config, "sm_80");
+  CHECK(schedule_error_on(config, good, "sm_80").empty());
+  auto error_with = [&](auto change, const std::string& arch = "sm_80") {
+    TileSchedule s = good;
+    change(s);
+    return schedule_error_on(config, s, arch);
+  };
+  CHECK(contains(error_with([](TileSchedule& s) { s.threads = 128; }), "threads = 32 * warp_m * warp_n"));
+  CHECK(contains(error_with([](TileSchedule& s) { s.block_m = 136; }), "block_m=136 must be 8..256 and a multiple of"));
+  CHECK(contains(error_with([](TileSchedule& s) { s.block_n = 72; }), "block_n=72 must be 16..256"));
+  CHECK(contains(error_with([](TileSchedule& s) { s.block_k = 192; }), "block_k=192 must be 1 to 8 k-blocks of 128"));
+  CHECK(contains(error_with([](TileSchedule& s) { s.stages = 1; }), "stages=1 must be 2..8"));
+  CHECK(contains(error_with([](TileSchedule& s) { s.split_k = 100; }), "split_k=100 must be 1..16"));
+  CHECK(contains(error_with([](TileSchedule& s) { s.vector_bytes = 8; }), "has 16-byte loads"));
+  CHECK(contains(error_with([](TileSchedule& s) { s.block_m = 256, s.warp_m = 2; }), "64 float accumulators"));
+  CHECK(contains(error_with([](TileSchedule& s) { s.stages = 8; }), "sm_80 allows 166912 per block"));
+  CHECK(contains(error_with([](TileSchedule& s) { s.stages = 3; }, "sm_86"), "sm_86 allows 101376 per block"));
+  // The layout for at most 8 rows has whole-load runs (32 k for int4), which tensor_gemm does not read.
+  MatmulConfig few_rows = config;
+  few_rows.M = 8;
+  CHECK(contains(schedule_error_on(few_rows, good, "sm_80"), "runs of 32 (the layout for M of at most 8)"));
+  MatmulConfig int8_activations = config;
+  int8_activations.A_dtype = DType::int8;
+  CHECK(contains(schedule_error_on(int8_activations, good, "sm_80"), "family=tensor_gemm needs A_dtype float16 or bfloat16"));
+}
+
+// One config per (A, W, zeros mode) combination that tensor_gemm serves, assembled to a cubin for
+// every supported arch: the stage count, and so the shared-memory ring, differs between them.
+TEST_CASE("tensor_gemm compiles for every weight format on sm_80, sm_86, sm_89 and sm_90a", "[codegen][nvrtc]") {
+  MatmulConfig shape;
+  shape.M = MSpec::buckets({1, 64});
+  shape.N = 40;
+  shape.K = 256;
+  std::set<std::string> seen;
+  std::vector<MatmulConfig> configs;
+  for (const MatmulConfig& c : enumerate_format_matrix(shape, {-1, 32})) {
+    if (default_schedule(c, "sm_80").family != KernelFamily::tensor_gemm) continue;
+    std::string combination;
+    for (std::string_view part : {to_string(c.A_dtype), to_string(c.W_dtype),
+                                  c.with_zeros ? to_string(c.zeros_mode) : "none", std::string_view(c.with_scaling ? "scaled" : "")}) {
+      combination += std::string(part) + " ";
+    }
+    if (seen.insert(combination).second) configs.push_back(c);
+  }
+  REQUIRE(configs.size() >= 20);
+  std::atomic<size_t> next{0}, assembled{0};
+  std::mutex failures_mutex;
+  std::vector<std::string> failures;
+  std::vector<std::future<void>> workers;
+  for (unsigned t = 0; t < std::max(2u, std::thread::hardware_concurrency()); ++t) {
+    workers.push_back(std::async(std::launch::async, [&] {
+      for (size_t i = next++; i < configs.size(); i = next++) {
+        for (const char* arch : {"sm_80", "sm_86", "sm_89", "sm_90a"}) {
+          try {
+            const GeneratedKernel kernel = emit_kernel(configs[i], default_schedule(configs[i], arch), arch);
+            const CompiledKernel binary = compile_cuda({kernel.source, kernel.file_name, arch, {},
+                                                        canonical_form(configs[i]), CompileOutput::cubin});
+            if (binary.cubin.size() > 4 && binary.cubin[0] == 0x7f) ++assembled;
+          } catch (const std::exception& error) {
+            std::lock_guard lock(failures_mutex);
+            failures.push_back(std::string(arch) + ": " + error.what());
+          }
+        }
+      }
+    }));
+  }
+  for (auto& worker : workers) worker.get();
+  INFO(configs.size() << " configs; first failure: " << (failures.empty() ? "none" : failures.front()));
+  CHECK(failures.empty());
+  CHECK(assembled == 4 * configs.size());
+}

@@ -73,7 +73,7 @@ void compile_all(const std::vector<MatmulConfig>& configs, const std::string& ar
   for (unsigned t = 0; t < threads; ++t) {
     workers.push_back(std::async(std::launch::async, [&] {
       for (size_t i = next++; i < configs.size(); i = next++) {
-        generate_kernel(configs[i], default_schedule(configs[i], arch), arch);
+        for (const TileSchedule& s : default_bucket_schedules(configs[i], arch)) generate_kernel(configs[i], s, arch);
       }
     }));
   }
@@ -199,6 +199,71 @@ TEST_CASE("int8 activations run on the tensor cores (m16n8k32) and match the ref
       CHECK(matmul.source().find("tensor_gemv_int8") != std::string::npos);
       MatmulOperands operands = random_operands(config, M, rng);
       checker.check(matmul, M, operands, reference_matmul(config, M, operands));
+    }
+  }
+  CHECK(checker.failures() == 0);
+}
+
+// tensor_gemm beyond what the sweep's default schedules reach: split-K (3 slices: uneven shares of
+// K's stages), K not a multiple of the stage, rows not a multiple of 8, 2- and 3-stage rings, both
+// warp grids, for one config of each weight-decoding path and zero mode.
+TEST_CASE("tensor_gemm matches the reference with split-K, uneven K and odd M", "[gpu]") {
+  if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
+  BITJIT_RANDOM_ENGINE(rng);
+  GpuChecker checker;
+  struct Case {
+    DType A, W;
+    bool zeros;
+    ZerosMode mode;
+    int64_t group, K;  // K: whole groups and k-blocks, not whole stages of 256 k (int1: 5 stages for 3 slices)
+  };
+  const Case cases[] = {
+      {DType::float16, DType::int4, false, ZerosMode::original, 128, 1152},
+      {DType::bfloat16, DType::uint4, true, ZerosMode::original, 64, 1088},
+      {DType::float16, DType::uint2, true, ZerosMode::quantized, 64, 1088},
+      {DType::bfloat16, DType::uint8, true, ZerosMode::rescale, 128, 1152},
+      {DType::float16, DType::int1, false, ZerosMode::original, 512, 2560},
+      {DType::bfloat16, DType::nf4, false, ZerosMode::original, 32, 1088},
+      {DType::float16, DType::fp4_e2m1, false, ZerosMode::original, 64, 1088},
+      {DType::float16, DType::float8_e4m3, false, ZerosMode::original, 128, 1152},
+      {DType::bfloat16, DType::float8_e5m2, false, ZerosMode::original, -1, 1088},
+      {DType::float16, DType::int8, false, ZerosMode::original, 16, 1088},  // group 16: runs of 4
+  };
+  for (const Case& c : cases) {
+    MatmulConfig config;
+    config.M = MSpec::buckets({33, 200});
+    config.N = 136;
+    config.K = c.K;
+    config.A_dtype = c.A;
+    config.W_dtype = c.W;
+    config.accum_dtype = DType::float32;
+    config.out_dtype = c.A;
+    config.with_scaling = true;
+    config.with_zeros = c.zeros;
+    config.zeros_mode = c.mode;
+    config.group_size = c.group;
+    config.with_bias = c.W == DType::uint4 || c.W == DType::nf4;
+    const std::optional<MmaRunLayout> layout = mma_run_layout(config);
+    REQUIRE(layout);
+    const int k_block = 4 * layout->codes_per_load(info(c.W).bits);
+    for (int variant = 0; variant < 2; ++variant) {
+      TileSchedule s;
+      s.family = KernelFamily::tensor_gemm;
+      s.vector_bytes = layout->load_bytes;
+      s.warp_m = variant == 0 ? 2 : 1;
+      s.warp_n = variant == 0 ? 2 : 4;
+      s.threads = 32 * s.warp_m * s.warp_n;
+      s.block_m = variant == 0 ? 32 : 64;
+      s.block_n = variant == 0 ? 64 : 128;
+      s.block_k = std::max(k_block, 2 * (128 / k_block) * k_block);
+      s.stages = variant == 0 ? 2 : 3;
+      s.split_k = variant == 0 ? 1 : 3;
+      INFO(canonical_form(config) << " " << canonical_form(s));
+      const Matmul matmul = Matmul::create(config, {"", s});
+      for (int64_t M : {33, 200}) {
+        MatmulOperands operands = random_operands(config, M, rng);
+        checker.check(matmul, M, operands, reference_matmul(config, M, operands));
+      }
     }
   }
   CHECK(checker.failures() == 0);

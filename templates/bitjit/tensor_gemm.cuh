@@ -1,0 +1,386 @@
+#pragma once
+// The tensor_gemm family: fp16 / bf16 activations, float32 accumulation, for M from 16 rows up, where
+// each weight byte must feed many rows of activations. A block computes kBlockM rows x kBlockN
+// channels of C; its warps form a kWarpsM x kWarpsN grid over that tile. K is walked in stages of
+// kBlockK through a kStages-deep ring in shared memory filled by cp.async (the activation tile and
+// the packed weight tile of the next stages are in flight while the warps compute on this one).
+//
+// The mma is the one of tensor_gemv (tensor_gemv.cuh): weights are the 16-row A operand, decoded two
+// codes at a time in registers right before the mma (weight_pairs.cuh), and 8 activation rows are the
+// B operand, read as the same mma_runs fragments: lane t of a quad needs 4 (or 8) consecutive k of
+// its row, so it reads them with one 8- (or 16-) byte shared load. ldmatrix hands each lane one word
+// of four different rows, which is the standard fragment order, not this layout's; a 16-byte shared
+// load per lane moves the same 512 bytes per warp instruction as ldmatrix.x4, and the activation
+// tile's chunks are XOR-swizzled so those loads are free of bank conflicts.
+//
+// Scales and zeros are applied to float32 partial sums per span of runs inside one scale group, as
+// in tensor_gemv, so no precision is lost to scaled weights in 16-bit floats.
+//
+// Split-K (kSplitK > 1): blockIdx.z takes a contiguous share of K's stages; each slice writes its
+// float32 sums to the workspace, and the last slice to finish a tile (an atomic counter per tile)
+// adds the slices in a fixed order (deterministic results), applies the epilogue and resets the
+// counter for the next launch.
+#include "bitjit/async_copy.cuh"
+#include "bitjit/epilogue.cuh"
+#include "bitjit/weight_pairs.cuh"
+
+namespace bitjit {
+
+// Every size the kernel derives from the Problem P and the Tiles T.
+template <class P, class T>
+struct GemmTiling {
+  using W = typename P::W;
+  static constexpr int kWarpRows = T::kBlockM / T::kWarpsM;
+  static constexpr int kWarpChannels = T::kBlockN / T::kWarpsN;
+  static constexpr int kMTiles = kWarpRows / 8;        // 8 activation rows per mma
+  static constexpr int kNTiles = kWarpChannels / 16;   // 16 output channels per mma
+  static constexpr int kWords = T::kLoadBytes / 4;
+  static constexpr int kCodes = T::kLoadBytes * 8 / W::kBits;  // per lane per k-block
+  static constexpr int kCodesPerWord = 32 / W::kBits;
+  static constexpr int kKBlock = 4 * kCodes;                   // k per k-block of the mma_runs layout
+  static constexpr int kStageBlocks = T::kBlockK / kKBlock;
+  static constexpr long long kBlocksK = P::K / kKBlock;
+  static constexpr long long kTilesK = (kBlocksK + kStageBlocks - 1) / kStageBlocks;  // the last may be partial
+  static constexpr long long kTilesPerSlice = (kTilesK + T::kSplitK - 1) / T::kSplitK;
+  static constexpr int kRuns = kCodes / T::kRun;
+  // Consecutive runs inside one scale group share a partial sum (a "span"), as in tensor_gemv.
+  static constexpr int kRunsPerGroup = int(P::K / P::kGroups / (4 * T::kRun));
+  static constexpr int kGroupLowBit = kRunsPerGroup & -kRunsPerGroup;
+  static constexpr int kRunsPerSpan = kGroupLowBit < kRuns ? kGroupLowBit : kRuns;
+  static constexpr long long kGroupSize = P::K / P::kGroups;
+  static constexpr long long kRowBytes = P::K * W::kBits / 8;
+  static constexpr int kPieceBytes = 4 * T::kLoadBytes;  // one channel's k-block: contiguous in W
+  static constexpr int kChunksPerPiece = kPieceBytes / 16;
+  static constexpr int kChunksPerRow = T::kBlockK / 8;   // 16-byte chunks of one activation row
+  static constexpr int kActivationChunks = T::kBlockM * kChunksPerRow;
+  static constexpr int kWeightChunks = kStageBlocks * T::kBlockN * kChunksPerPiece;
+  static constexpr int kStageChunks = kActivationChunks + kWeightChunks;
+
+  static_assert(T::kBlockM % (8 * T::kWarpsM) == 0 && T::kBlockN % (16 * T::kWarpsN) == 0, "whole mma tiles per warp");
+  static_assert(T::kWarpsM * T::kWarpsN * 32 == T::kThreads, "one warp per warp tile");
+  static_assert(T::kBlockK % kKBlock == 0 && kChunksPerRow >= 8, "whole k-blocks, at least 64 k per stage");
+  static_assert(T::kRun == 4 || T::kRun == 8, "runs of 4 or 8 k (the swizzle below is made for those)");
+  static_assert(kCodes % T::kRun == 0 && kGroupSize % (4 * T::kRun) == 0, "runs tile the k-blocks and the groups");
+  static_assert(T::kStages >= 2, "a pipeline of at least two stages");
+};
+
+// Where chunk `chunk` (16 bytes, 8 k) of activation row `row` lies in its stage. With runs of 8 the
+// 8 lanes of one 16-byte-load phase are rows g, g + 1 reading four aligned consecutive chunks each:
+// flipping bit 2 on odd rows puts the two rows in opposite halves of the 32 banks. With runs of 4 an
+// 8-byte-load phase is rows g .. g + 3 reading two chunks each: XOR 0, 2, 4, 6 separates all four.
+template <int kRun>
+__device__ __forceinline__ int swizzled_chunk(int row, int chunk) {
+  return chunk ^ (kRun >= 8 ? 4 * (row & 1) : 2 * (row & 3));
+}
+
+// Issues the copies of one stage: kBlockM activation rows x kBlockK, then the block's kBlockN
+// channels' k-blocks of the tile, laid out [k-block][channel][piece] so a warp's lanes read one
+// contiguous span per load. Out-of-range rows, channels and k-blocks are zero-filled.
+template <class P, class T>
+__device__ __forceinline__ void load_stage(uint4* stage, const MatmulParams& params, long long m_block,
+                                           long long n_block, long long tile_k) {
+  using G = GemmTiling<P, T>;
+  const uint16_t* activations = static_cast<const uint16_t*>(params.A);
+#pragma unroll
+  for (int base = 0; base < G::kActivationChunks; base += T::kThreads) {
+    const int i = base + int(threadIdx.x);
+    if (G::kActivationChunks % T::kThreads != 0 && i >= G::kActivationChunks) break;
+    const int row = i / G::kChunksPerRow, chunk = i % G::kChunksPerRow;
+    const long long m = m_block + row, k = tile_k * T::kBlockK + 8 * chunk;
+    const bool valid = m < params.M && k < P::K;
+    copy_async_16(stage + row * G::kChunksPerRow + swizzled_chunk<T::kRun>(row, chunk),
+                  valid ? activations + m * P::K + k : activations, valid);
+  }
+  uint4* weights = stage + G::kActivationChunks;
+  const uint8_t* packed = static_cast<const uint8_t*>(params.W);
+#pragma unroll
+  for (int base = 0; base < G::kWeightChunks; base += T::kThreads) {
+    const int i = base + int(threadIdx.x);
+    if (G::kWeightChunks % T::kThreads != 0 && i >= G::kWeightChunks) break;
+    // Consecutive threads walk one channel's k-blocks first: contiguous bytes of W.
+    const int piece_chunk = i % G::kChunksPerPiece;
+    const int block = (i / G::kChunksPerPiece) % G::kStageBlocks;
+    const int channel = i / (G::kChunksPerPiece * G::kStageBlocks);
+    const long long n = n_block + channel, k_block = tile_k * G::kStageBlocks + block;
+    const bool valid = n < P::N && k_block < G::kBlocksK;
+    copy_async_16(weights + (block * T::kBlockN + channel) * G::kChunksPerPiece + piece_chunk,
+                  valid ? packed + n * G::kRowBytes + k_block * G::kPieceBytes + 16 * piece_chunk : packed, valid);
+  }
+}
+
+template <int kBytes>
+__device__ __forceinline__ void load_shared_words(const uint8_t* address, uint32_t (&words)[kBytes / 4]) {
+  if constexpr (kBytes == 16) {
+    const uint4 v = *reinterpret_cast<const uint4*>(address);
+    words[0] = v.x, words[1] = v.y, words[2] = v.z, words[3] = v.w;
+  } else if constexpr (kBytes == 8) {
+    const uint2 v = *reinterpret_cast<const uint2*>(address);
+    words[0] = v.x, words[1] = v.y;
+  } else {
+    words[0] = *reinterpret_cast<const uint32_t*>(address);
+  }
+}
+
+// One warp's share of the block tile: its accumulators and the loops over a stage.
+template <class P, class T>
+struct TensorGemmWarp {
+  using G = GemmTiling<P, T>;
+  using W = typename P::W;
+  using A = typename P::A;
+  using Math = PairMath<A>;
+  static constexpr PairDecode kHow = pair_decode<W, A>();
+  static constexpr bool kQuantizedZeros = P::kZerosMode == Zeros::quantized;
+  static constexpr bool kZeroSums = P::kZerosMode == Zeros::original || P::kZerosMode == Zeros::rescale;
+  static constexpr bool kPerSpanPartials = P::kScaling || P::kZerosMode != Zeros::none;
+
+  const MatmulParams& params;
+  const uint32_t* pair_table;
+  int lane, g, t;           // mma fragment coordinates: row/column group, k pair
+  int warp_row, warp_channel;  // the warp tile's first row and channel inside the block tile
+  long long m_block, n_block;
+  long long channel[G::kNTiles][2];  // this lane's channels g and g + 8 per tile (clamped to N - 1)
+  MagicConstants<W, A> magic;
+  // acc[tile][m-tile][c]: c0, c1 = channel g, rows 2t, 2t + 1 of the m-tile; c2, c3 = channel g + 8.
+  float acc[G::kNTiles][G::kMTiles][4];
+
+  __device__ __forceinline__ TensorGemmWarp(const MatmulParams& p, const uint32_t* table, long long m0, long long n0)
+      : params(p), pair_table(table), m_block(m0), n_block(n0), magic(MagicConstants<W, A>::make()) {
+    lane = int(threadIdx.x) % 32;
+    g = lane / 4;
+    t = lane % 4;
+    const int warp = int(threadIdx.x) / 32;
+    warp_row = (warp / T::kWarpsN) * G::kWarpRows;
+    warp_channel = (warp % T::kWarpsN) * G::kWarpChannels;
+#pragma unroll
+    for (int tile = 0; tile < G::kNTiles; ++tile)
+#pragma unroll
+      for (int half = 0; half < 2; ++half)
+        channel[tile][half] = min(n_block + warp_channel + tile * 16 + g + 8 * half, P::N - 1);
+#pragma unroll
+    for (int tile = 0; tile < G::kNTiles; ++tile)
+#pragma unroll
+      for (int mt = 0; mt < G::kMTiles; ++mt)
+#pragma unroll
+        for (int c = 0; c < 4; ++c) acc[tile][mt][c] = 0.0f;
+  }
+
+  // The B fragments of one mma step for every m-tile: this lane's 4 consecutive k of rows g (+ 8 mt),
+  // starting at k_local; with runs of 8+, one 16-byte load serves two steps (kept in quads).
+  __device__ __forceinline__ void activation_fragments(const uint4* stage, int k_local, int step,
+                                                       uint32_t (&quads)[G::kMTiles][4],
+                                                       uint32_t (&fragments)[G::kMTiles][2]) const {
+#pragma unroll
+    for (int mt = 0; mt < G::kMTiles; ++mt) {
+      const int row = warp_row + mt * 8 + g;
+      const uint4* row_chunks = stage + row * G::kChunksPerRow;
+      const int k = k_local + 4 * step;
+      if constexpr (T::kRun % 8 == 0) {
+        if (step % 2 == 0) {
+          const uint4 v = row_chunks[swizzled_chunk<T::kRun>(row, k / 8)];
+          quads[mt][0] = v.x, quads[mt][1] = v.y, quads[mt][2] = v.z, quads[mt][3] = v.w;
+        }
+        fragments[mt][0] = quads[mt][2 * (step % 2)];
+        fragments[mt][1] = quads[mt][2 * (step % 2) + 1];
+      } else {
+        const uint2 v = reinterpret_cast<const uint2*>(row_chunks + swizzled_chunk<T::kRun>(row, k / 8))[(k % 8) / 4];
+        fragments[mt][0] = v.x, fragments[mt][1] = v.y;
+      }
+    }
+  }
+
+  // The scale (and zero) of span `group` applied to the span's partial sums, added into acc.
+  __device__ __forceinline__ void apply_span(const float (&partial)[G::kNTiles][G::kMTiles][4],
+                                             const float (&a_sums)[G::kMTiles][4], long long group) {
+#pragma unroll
+    for (int tile = 0; tile < G::kNTiles; ++tile) {
+#pragma unroll
+      for (int own = 0; own < 2; ++own) {  // channels g, g + 8: elements 2 * own, 2 * own + 1
+        const float scale = P::kScaling ? load_scale<P>(params, channel[tile][own], group) : 1.0f;
+        float zero_term = 0.0f;  // what sum_k a * w loses per unit of sum_k a
+        if constexpr (kZeroSums) {
+          const float z = P::Scale::decode(load_code<typename P::Scale>(params.zeros, channel[tile][own] * P::kGroups + group));
+          zero_term = P::kZerosMode == Zeros::original ? z * scale : z;
+        }
+#pragma unroll
+        for (int mt = 0; mt < G::kMTiles; ++mt) {
+#pragma unroll
+          for (int column = 0; column < 2; ++column) {
+            float& sum = acc[tile][mt][2 * own + column];
+            sum = fmaf(scale, partial[tile][mt][2 * own + column], sum);
+            if constexpr (kZeroSums) sum = fmaf(-zero_term, a_sums[mt][column], sum);
+          }
+        }
+      }
+    }
+  }
+
+  // One k-block of a stage: the warp's weights from shared memory, then span by span the mmas.
+  __device__ __forceinline__ void consume_block(const uint4* stage, int block, long long k_block) {
+    const uint8_t* weight_stage = reinterpret_cast<const uint8_t*>(stage + G::kActivationChunks);
+    uint32_t words[G::kNTiles][2][G::kWords];
+#pragma unroll
+    for (int tile = 0; tile < G::kNTiles; ++tile)
+#pragma unroll
+      for (int half = 0; half < 2; ++half)
+        load_shared_words<T::kLoadBytes>(
+            weight_stage + (block * T::kBlockN + warp_channel + tile * 16 + 8 * half + g) * G::kPieceBytes + t * T::kLoadBytes,
+            words[tile][half]);
+
+#pragma unroll
+    for (int span = 0; span < G::kRuns / G::kRunsPerSpan; ++span) {
+      const long long group = (k_block * G::kKBlock + 4 * T::kRun * G::kRunsPerSpan * span) / G::kGroupSize;
+      float partial[G::kNTiles][G::kMTiles][4];
+      float a_sums[G::kMTiles][4];
+      uint32_t zero[G::kNTiles][2];
+#pragma unroll
+      for (int mt = 0; mt < G::kMTiles; ++mt)
+#pragma unroll
+        for (int c = 0; c < 4; ++c) {
+          a_sums[mt][c] = 0.0f;
+#pragma unroll
+          for (int tile = 0; tile < G::kNTiles; ++tile) partial[tile][mt][c] = 0.0f;
+        }
+#pragma unroll
+      for (int tile = 0; tile < G::kNTiles; ++tile)
+#pragma unroll
+        for (int half = 0; half < 2; ++half) {
+          zero[tile][half] = 0u;
+          if constexpr (kQuantizedZeros) {
+            const uint32_t code = load_code<W>(params.zeros, group * P::N + channel[tile][half]);
+            zero[tile][half] = kHow == PairDecode::magic ? negated_magic_zero<A>(code) : code;
+          }
+        }
+      float (&target)[G::kNTiles][G::kMTiles][4] = kPerSpanPartials ? partial : acc;
+#pragma unroll
+      for (int run = span * G::kRunsPerSpan; run < (span + 1) * G::kRunsPerSpan; ++run) {
+        const int k_local = block * G::kKBlock + 4 * T::kRun * run + T::kRun * t;  // this lane's first k in the stage
+        uint32_t quads[G::kMTiles][4];
+#pragma unroll
+        for (int step = 0; step < T::kRun / 4; ++step) {
+          uint32_t fragments[G::kMTiles][2];
+          activation_fragments(stage, k_local, step, quads, fragments);
+          const int position = run * T::kRun + 4 * step;  // of this lane's codes
+#pragma unroll
+          for (int tile = 0; tile < G::kNTiles; ++tile) {
+            uint32_t a[4];  // weights: channel g slots (0, 1), channel g + 8 slots (0, 1), then slots (2, 3)
+#pragma unroll
+            for (int slots = 0; slots < 2; ++slots) {
+              const int p = position + 2 * slots;
+#pragma unroll
+              for (int half = 0; half < 2; ++half)
+                a[2 * slots + half] = decode_pair<W, A, kQuantizedZeros>(words[tile][half][p / G::kCodesPerWord],
+                                                                         (p % G::kCodesPerWord) / 2, magic,
+                                                                         zero[tile][half], pair_table, lane);
+            }
+#pragma unroll
+            for (int mt = 0; mt < G::kMTiles; ++mt) mma_16x8x16<A>(target[tile][mt], a, fragments[mt][0], fragments[mt][1]);
+          }
+          if constexpr (kZeroSums) {
+            const uint32_t ones[4] = {Math::kOne, Math::kOne, Math::kOne, Math::kOne};
+#pragma unroll
+            for (int mt = 0; mt < G::kMTiles; ++mt) mma_16x8x16<A>(a_sums[mt], ones, fragments[mt][0], fragments[mt][1]);
+          }
+        }
+      }
+      if constexpr (kPerSpanPartials) apply_span(partial, a_sums, group);
+    }
+  }
+
+  __device__ __forceinline__ void consume_stage(const uint4* stage, long long tile_k) {
+#pragma unroll
+    for (int block = 0; block < G::kStageBlocks; ++block) {
+      const long long k_block = tile_k * G::kStageBlocks + block;
+      if (k_block >= G::kBlocksK) break;  // the last stage of an uneven K
+      consume_block(stage, block, k_block);
+    }
+  }
+
+  // Calls store(row, column, c) for each of this lane's accumulators inside C.
+  template <class Store>
+  __device__ __forceinline__ void for_each_output(Store store) const {
+#pragma unroll
+    for (int tile = 0; tile < G::kNTiles; ++tile)
+#pragma unroll
+      for (int mt = 0; mt < G::kMTiles; ++mt)
+#pragma unroll
+        for (int c = 0; c < 4; ++c) {
+          const long long row = m_block + warp_row + mt * 8 + 2 * t + (c & 1);
+          const long long column = n_block + warp_channel + tile * 16 + g + (c >= 2 ? 8 : 0);
+          if (row < params.M && column < P::N) store(row, column, acc[tile][mt][c]);
+        }
+  }
+};
+
+__device__ __forceinline__ float load_l2(const float* address) {
+  float value;
+  asm volatile("ld.global.cg.f32 %0, [%1];" : "=f"(value) : "l"(address));  // the other slices' sums: not via L1
+  return value;
+}
+
+// Split-K: this slice's sums go to the workspace; the last slice of the tile to arrive adds them all,
+// in slice order, and stores C.
+template <class P, class T>
+__device__ __forceinline__ void reduce_slices_and_store(TensorGemmWarp<P, T>& warp, const MatmulParams& params) {
+  float* partials = static_cast<float*>(params.workspace);  // [kSplitK][M][N]
+  const long long slice = blockIdx.z;
+  const long long slice_stride = params.M * P::N;
+  warp.for_each_output([&](long long row, long long column, float sum) { partials[slice * slice_stride + row * P::N + column] = sum; });
+  __threadfence();  // these sums are visible before the counter says so
+  __syncthreads();
+  __shared__ unsigned int arrived;
+  unsigned int* counter = params.tile_counters + blockIdx.y * gridDim.x + blockIdx.x;
+  if (threadIdx.x == 0) arrived = atomicAdd(counter, 1u);
+  __syncthreads();
+  if (arrived != T::kSplitK - 1) return;
+  __threadfence();  // see every other slice's sums
+  warp.for_each_output([&](long long row, long long column, float own) {
+    float sum = 0.0f;
+    for (int s = 0; s < T::kSplitK; ++s) sum += s == slice ? own : load_l2(partials + s * slice_stride + row * P::N + column);
+    store_output<P>(params, row, column, sum);
+  });
+  if (threadIdx.x == 0) *counter = 0u;  // ready for the next launch
+}
+
+// P: the Problem; T: the tiles (kThreads, kBlockM, kBlockN, kBlockK, kWarpsM, kWarpsN, kStages,
+// kSplitK, kLoadBytes, kRun).
+template <class P, class T>
+__device__ void tensor_gemm(const MatmulParams& params) {
+  using G = GemmTiling<P, T>;
+  extern __shared__ uint4 stages[];  // kStages x kStageChunks
+  constexpr PairDecode kHow = pair_decode<typename P::W, typename P::A>();
+  __shared__ uint32_t pair_table[kHow == PairDecode::table ? kPairTableWords : 1];
+  if constexpr (kHow == PairDecode::table) fill_pair_table<typename P::W, typename P::A>(pair_table);  // synced below
+
+  const long long m_block = (long long)blockIdx.y * T::kBlockM;
+  const long long n_block = (long long)blockIdx.x * T::kBlockN;
+  const long long tile_begin = blockIdx.z * G::kTilesPerSlice;
+  const long long tile_end = min(G::kTilesK, tile_begin + G::kTilesPerSlice);
+  TensorGemmWarp<P, T> warp(params, pair_table, m_block, n_block);
+
+  // Stage s of the ring holds tile tile_begin + s (mod kStages). Every thread commits one group per
+  // tile, empty past the end, so "all but kStages - 2 groups done" always means "this tile landed".
+#pragma unroll
+  for (int s = 0; s < T::kStages - 1; ++s) {
+    if (tile_begin + s < tile_end) load_stage<P, T>(stages + s * G::kStageChunks, params, m_block, n_block, tile_begin + s);
+    commit_async_copies();
+  }
+  for (long long tile = tile_begin; tile < tile_end; ++tile) {
+    wait_async_copies<T::kStages - 2>();
+    __syncthreads();  // this tile is visible to all warps, and every warp is done with the previous one
+    const long long next = tile + T::kStages - 1;
+    if (next < tile_end) {
+      load_stage<P, T>(stages + ((next - tile_begin) % T::kStages) * G::kStageChunks, params, m_block, n_block, next);
+    }
+    commit_async_copies();
+    warp.consume_stage(stages + ((tile - tile_begin) % T::kStages) * G::kStageChunks, tile);
+  }
+  wait_async_copies<0>();
+
+  if constexpr (T::kSplitK == 1) {
+    warp.for_each_output([&](long long row, long long column, float sum) { store_output<P>(params, row, column, sum); });
+  } else {
+    reduce_slices_and_store<P, T>(warp, params);
+  }
+}
+
+}  // namespace bitjit
