@@ -178,10 +178,10 @@ void validate_tensor_gemm(const MatmulConfig& config, const TileSchedule& s, con
            std::to_string(16 * s.warp_n) + " (16 channels per mma)");
   }
   const int warp_mma_tiles = (s.block_m / s.warp_m / 8) * (s.block_n / s.warp_n / 16);
-  if (warp_mma_tiles > 16) {
+  if (warp_mma_tiles > 32) {
     reject("a warp tile of " + std::to_string(s.block_m / s.warp_m) + " rows x " + std::to_string(s.block_n / s.warp_n) +
-           " channels is " + std::to_string(warp_mma_tiles) + " mma tiles; at most 16 (64 float accumulators and as "
-           "many partial sums per thread)");
+           " channels is " + std::to_string(warp_mma_tiles) + " mma tiles; at most 32 (128 float accumulators per "
+           "thread)");
   }
   const int k_block = layout_k_block(config, *layout);
   if (s.block_k % k_block != 0 || s.block_k < 64 || s.block_k / k_block > 8) {

@@ -46,7 +46,8 @@ struct LoadedKernel {
       check_cuda(cuda.cuModuleLoadData(&module, kernel.binary->cubin.data()), "cuModuleLoadData", context);
       check_cuda(cuda.cuModuleGetFunction(&function, module, kKernelName), "cuModuleGetFunction", context);
       const int shared = dynamic_shared_bytes(kernel.plan.config, kernel.plan.schedule);
-      if (shared > 48 * 1024) {  // above 48 KB a block's dynamic shared memory needs the opt-in
+      // Any dynamic shared memory: with the static part (nf4's pair table) past 48 KB it needs the opt-in.
+      if (shared > 0) {
         check_cuda(cuda.cuFuncSetAttribute(function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, shared),
                    "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", context + ", " + std::to_string(shared) + " bytes");
       }

@@ -13,8 +13,12 @@
 // load per lane moves the same 512 bytes per warp instruction as ldmatrix.x4, and the activation
 // tile's chunks are XOR-swizzled so those loads are free of bank conflicts.
 //
-// Scales and zeros are applied to float32 partial sums per span of runs inside one scale group, as
-// in tensor_gemv, so no precision is lost to scaled weights in 16-bit floats.
+// Scales and zeros are applied to the decoded weight pairs in A's 16-bit type, right before the mma:
+// w = v * s, (v - z) * s, v * s - z (rescale) or (q - z) * s (quantized zeros, exact before the
+// scale). Unlike tensor_gemv, which scales float32 partial sums per span, this rounds each scaled
+// weight to A's type (at most two roundings: docs/formats.md), and in exchange needs no second set
+// of accumulators and no sum(A) mma for zero points: the warp tile may be twice as large, which is
+// what a kernel limited by the tensor cores needs.
 //
 // Split-K (kSplitK > 1): blockIdx.z takes a contiguous share of K's stages; each slice writes its
 // float32 sums to the workspace, and the last slice to finish a tile (an atomic counter per tile)
@@ -43,7 +47,7 @@ struct GemmTiling {
   static constexpr long long kTilesK = (kBlocksK + kStageBlocks - 1) / kStageBlocks;  // the last may be partial
   static constexpr long long kTilesPerSlice = (kTilesK + T::kSplitK - 1) / T::kSplitK;
   static constexpr int kRuns = kCodes / T::kRun;
-  // Consecutive runs inside one scale group share a partial sum (a "span"), as in tensor_gemv.
+  // Consecutive runs inside one scale group share its scales (a "span"), as in tensor_gemv.
   static constexpr int kRunsPerGroup = int(P::K / P::kGroups / (4 * T::kRun));
   static constexpr int kGroupLowBit = kRunsPerGroup & -kRunsPerGroup;
   static constexpr int kRunsPerSpan = kGroupLowBit < kRuns ? kGroupLowBit : kRuns;
@@ -130,8 +134,7 @@ struct TensorGemmWarp {
   using Math = PairMath<A>;
   static constexpr PairDecode kHow = pair_decode<W, A>();
   static constexpr bool kQuantizedZeros = P::kZerosMode == Zeros::quantized;
-  static constexpr bool kZeroSums = P::kZerosMode == Zeros::original || P::kZerosMode == Zeros::rescale;
-  static constexpr bool kPerSpanPartials = P::kScaling || P::kZerosMode != Zeros::none;
+  static constexpr bool kFloatZeros = P::kZerosMode == Zeros::original || P::kZerosMode == Zeros::rescale;
 
   const MatmulParams& params;
   const uint32_t* pair_table;
@@ -188,30 +191,40 @@ struct TensorGemmWarp {
     }
   }
 
-  // The scale (and zero) of span `group` applied to the span's partial sums, added into acc.
-  __device__ __forceinline__ void apply_span(const float (&partial)[G::kNTiles][G::kMTiles][4],
-                                             const float (&a_sums)[G::kMTiles][4], long long group) {
+  // The scale (and zero) pairs of this lane's channels g, g + 8 of each tile for scale group `group`,
+  // in A's type: what scaled_pair multiplies a decoded pair by (and subtracts).
+  __device__ __forceinline__ void group_pairs(long long group, uint32_t (&scale)[G::kNTiles][2],
+                                              uint32_t (&zero)[G::kNTiles][2]) const {
 #pragma unroll
     for (int tile = 0; tile < G::kNTiles; ++tile) {
 #pragma unroll
-      for (int own = 0; own < 2; ++own) {  // channels g, g + 8: elements 2 * own, 2 * own + 1
-        const float scale = P::kScaling ? load_scale<P>(params, channel[tile][own], group) : 1.0f;
-        float zero_term = 0.0f;  // what sum_k a * w loses per unit of sum_k a
-        if constexpr (kZeroSums) {
-          const float z = P::Scale::decode(load_code<typename P::Scale>(params.zeros, channel[tile][own] * P::kGroups + group));
-          zero_term = P::kZerosMode == Zeros::original ? z * scale : z;
+      for (int half = 0; half < 2; ++half) {
+        const long long n = channel[tile][half];
+        scale[tile][half] = Math::kOne;
+        zero[tile][half] = 0u;
+        if constexpr (P::kScaling) {
+          const float s = load_scale<P>(params, n, group);
+          scale[tile][half] = Math::pack(s, s);
         }
-#pragma unroll
-        for (int mt = 0; mt < G::kMTiles; ++mt) {
-#pragma unroll
-          for (int column = 0; column < 2; ++column) {
-            float& sum = acc[tile][mt][2 * own + column];
-            sum = fmaf(scale, partial[tile][mt][2 * own + column], sum);
-            if constexpr (kZeroSums) sum = fmaf(-zero_term, a_sums[mt][column], sum);
-          }
+        if constexpr (kQuantizedZeros) {
+          const uint32_t code = load_code<W>(params.zeros, group * P::N + n);
+          zero[tile][half] = kHow == PairDecode::magic ? negated_magic_zero<A>(code) : code;
+        } else if constexpr (kFloatZeros) {
+          const float z = P::Scale::decode(load_code<typename P::Scale>(params.zeros, n * P::kGroups + group));
+          zero[tile][half] = Math::pack(-z, -z);
         }
       }
     }
+  }
+
+  // A decoded pair scaled: v * s, (v - z) * s (original zeros: the difference first, so both
+  // roundings are relative to the weight), v * s - z (rescale: one rounding).
+  __device__ __forceinline__ uint32_t scaled_pair(uint32_t value, uint32_t scale, uint32_t negated_zero) const {
+    constexpr uint32_t kMinusZero = 0x80008000u;  // x * s + (-0) is x * s, rounded once
+    if constexpr (!P::kScaling) return value;
+    if constexpr (P::kZerosMode == Zeros::original) return Math::fma(Math::fma(value, Math::kOne, negated_zero), scale, kMinusZero);
+    if constexpr (P::kZerosMode == Zeros::rescale) return Math::fma(value, scale, negated_zero);
+    return Math::fma(value, scale, kMinusZero);
   }
 
   // One k-block of a stage: the warp's weights from shared memory, then span by span the mmas.
@@ -229,28 +242,8 @@ struct TensorGemmWarp {
 #pragma unroll
     for (int span = 0; span < G::kRuns / G::kRunsPerSpan; ++span) {
       const long long group = (k_block * G::kKBlock + 4 * T::kRun * G::kRunsPerSpan * span) / G::kGroupSize;
-      float partial[G::kNTiles][G::kMTiles][4];
-      float a_sums[G::kMTiles][4];
-      uint32_t zero[G::kNTiles][2];
-#pragma unroll
-      for (int mt = 0; mt < G::kMTiles; ++mt)
-#pragma unroll
-        for (int c = 0; c < 4; ++c) {
-          a_sums[mt][c] = 0.0f;
-#pragma unroll
-          for (int tile = 0; tile < G::kNTiles; ++tile) partial[tile][mt][c] = 0.0f;
-        }
-#pragma unroll
-      for (int tile = 0; tile < G::kNTiles; ++tile)
-#pragma unroll
-        for (int half = 0; half < 2; ++half) {
-          zero[tile][half] = 0u;
-          if constexpr (kQuantizedZeros) {
-            const uint32_t code = load_code<W>(params.zeros, group * P::N + channel[tile][half]);
-            zero[tile][half] = kHow == PairDecode::magic ? negated_magic_zero<A>(code) : code;
-          }
-        }
-      float (&target)[G::kNTiles][G::kMTiles][4] = kPerSpanPartials ? partial : acc;
+      uint32_t scale[G::kNTiles][2], zero[G::kNTiles][2];
+      group_pairs(group, scale, zero);
 #pragma unroll
       for (int run = span * G::kRunsPerSpan; run < (span + 1) * G::kRunsPerSpan; ++run) {
         const int k_local = block * G::kKBlock + 4 * T::kRun * run + T::kRun * t;  // this lane's first k in the stage
@@ -267,22 +260,18 @@ struct TensorGemmWarp {
             for (int slots = 0; slots < 2; ++slots) {
               const int p = position + 2 * slots;
 #pragma unroll
-              for (int half = 0; half < 2; ++half)
-                a[2 * slots + half] = decode_pair<W, A, kQuantizedZeros>(words[tile][half][p / G::kCodesPerWord],
-                                                                         (p % G::kCodesPerWord) / 2, magic,
-                                                                         zero[tile][half], pair_table, lane);
+              for (int half = 0; half < 2; ++half) {
+                const uint32_t value = decode_pair<W, A, kQuantizedZeros>(
+                    words[tile][half][p / G::kCodesPerWord], (p % G::kCodesPerWord) / 2, magic, zero[tile][half],
+                    pair_table, lane);
+                a[2 * slots + half] = scaled_pair(value, scale[tile][half], zero[tile][half]);
+              }
             }
 #pragma unroll
-            for (int mt = 0; mt < G::kMTiles; ++mt) mma_16x8x16<A>(target[tile][mt], a, fragments[mt][0], fragments[mt][1]);
-          }
-          if constexpr (kZeroSums) {
-            const uint32_t ones[4] = {Math::kOne, Math::kOne, Math::kOne, Math::kOne};
-#pragma unroll
-            for (int mt = 0; mt < G::kMTiles; ++mt) mma_16x8x16<A>(a_sums[mt], ones, fragments[mt][0], fragments[mt][1]);
+            for (int mt = 0; mt < G::kMTiles; ++mt) mma_16x8x16<A>(acc[tile][mt], a, fragments[mt][0], fragments[mt][1]);
           }
         }
       }
-      if constexpr (kPerSpanPartials) apply_span(partial, a_sums, group);
     }
   }
 

@@ -313,7 +313,8 @@ TEST_CASE("tensor_gemm schedules are checked field by field", "[codegen]") {
   CHECK(contains(error_with([](TileSchedule& s) { s.stages = 1; }), "stages=1 must be 2..8"));
   CHECK(contains(error_with([](TileSchedule& s) { s.split_k = 100; }), "split_k=100 must be 1..16"));
   CHECK(contains(error_with([](TileSchedule& s) { s.vector_bytes = 8; }), "has 16-byte loads"));
-  CHECK(contains(error_with([](TileSchedule& s) { s.block_m = 256, s.warp_m = 2; }), "64 float accumulators"));
+  CHECK(contains(error_with([](TileSchedule& s) { s.block_m = 256, s.warp_m = 1, s.threads = 128; }),
+                 "128 float accumulators"));
   CHECK(contains(error_with([](TileSchedule& s) { s.stages = 8; }), "sm_80 allows 166912 per block"));
   CHECK(contains(error_with([](TileSchedule& s) { s.stages = 3; }, "sm_86"), "sm_86 allows 101376 per block"));
   // The layout for at most 8 rows has whole-load runs (32 k for int4), which tensor_gemm does not read.

@@ -34,7 +34,7 @@ HostTensor run_once(const Matmul& matmul, int64_t M, const MatmulOperands& opera
 
 }  // namespace
 
-double tolerance(const MatmulConfig& config, double exact, double magnitude) {
+double tolerance(const MatmulConfig& config, KernelFamily family, double exact, double magnitude) {
   const bool integer_out = config.out_dtype == DType::int32 || config.out_dtype == DType::int8;
   if (config.accum_dtype == DType::int32 && integer_out) return 0.0;
   // float32 accumulation: CUDA-core sums stay within K/32 + 41 float ulps of sum |a*w| (chunked
@@ -46,6 +46,9 @@ double tolerance(const MatmulConfig& config, double exact, double magnitude) {
   const bool float_activations = config.A_dtype == DType::float16 || config.A_dtype == DType::bfloat16;
   if (config.W_dtype == DType::nf4 && float_activations) {
     accumulation += std::ldexp(magnitude, -1 - info(config.A_dtype).codec->mantissa_bits);
+  }
+  if (family == KernelFamily::tensor_gemm && config.with_scaling) {
+    accumulation += std::ldexp(magnitude, -info(config.A_dtype).codec->mantissa_bits);
   }
   const FloatCodec& out = *info(config.out_dtype).codec;
   const double ulp = std::ldexp(std::fabs(exact), -out.mantissa_bits);
@@ -61,7 +64,7 @@ void GpuChecker::check(const Matmul& matmul, int64_t M, const MatmulOperands& op
   const HostTensor second = integer_out ? run_once(matmul, M, operands, 0x5A) : first;
   for (int64_t i = 0; i < M * config.N; ++i) {
     const double got = get_value(first, i);
-    const double bound = tolerance(config, reference.exact[i], reference.magnitude[i]);
+    const double bound = tolerance(config, matmul.schedule_for(M).family, reference.exact[i], reference.magnitude[i]);
     const bool written = first.bytes == second.bytes;
     // Integer outputs (saturated) and overflowed float outputs must match the reference's cast exactly.
     const bool exact_match_required = integer_out || std::isinf(reference.rounded[i]);
