@@ -164,10 +164,11 @@ void validate_tensor_gemm(const MatmulConfig& config, const TileSchedule& s, con
     reject("family=tensor_gemm reads runs of 4 or 8 k, but this config's mma_runs layout has runs of " +
            std::to_string(layout->run) + " (the layout for M of at most 8); use family=tensor_gemv");
   }
-  if (s.warp_m < 1 || s.warp_n < 1 || s.threads != 32 * s.warp_m * s.warp_n || s.threads > 512) {
+  if (!is_power_of_two(s.warp_m) || !is_power_of_two(s.warp_n) || s.threads != 32 * s.warp_m * s.warp_n ||
+      s.threads > 512) {
     reject("threads=" + std::to_string(s.threads) + ", warp_m=" + std::to_string(s.warp_m) + ", warp_n=" +
-           std::to_string(s.warp_n) + ": tensor_gemm runs a warp_m x warp_n grid of warps, threads = 32 * warp_m * "
-           "warp_n, at most 512");
+           std::to_string(s.warp_n) + ": tensor_gemm runs a warp_m x warp_n grid of warps (powers of two), threads = "
+           "32 * warp_m * warp_n, at most 512");
   }
   if (s.block_m < 8 || s.block_m > 256 || s.block_m % (8 * s.warp_m) != 0) {
     reject("block_m=" + std::to_string(s.block_m) + " must be 8..256 and a multiple of 8 * warp_m = " +
@@ -184,9 +185,14 @@ void validate_tensor_gemm(const MatmulConfig& config, const TileSchedule& s, con
            "thread)");
   }
   const int k_block = layout_k_block(config, *layout);
-  if (s.block_k % k_block != 0 || s.block_k < 64 || s.block_k / k_block > 8) {
-    reject("block_k=" + std::to_string(s.block_k) + " must be 1 to 8 k-blocks of " + std::to_string(k_block) +
-           " and at least 64");
+  if (s.block_k % k_block != 0 || !is_power_of_two(s.block_k / k_block) || s.block_k / k_block > 8 ||
+      s.block_k % 64 != 0) {
+    reject("block_k=" + std::to_string(s.block_k) + " must be 1, 2, 4 or 8 k-blocks of " + std::to_string(k_block) +
+           " and a multiple of 64");
+  }
+  if (s.threads < s.block_k / 8) {
+    reject("threads=" + std::to_string(s.threads) + ": each stage's activation rows are copied in 16-byte chunks, " +
+           std::to_string(s.block_k / 8) + " per row, at least one per thread: threads >= block_k / 8");
   }
   if (s.stages < 2 || s.stages > 8) reject("stages=" + std::to_string(s.stages) + " must be 2..8 (the cp.async ring)");
   if (s.split_k < 1 || s.split_k > 16 || s.split_k > gemm_k_tiles(config, s)) {

@@ -64,6 +64,7 @@ struct GemmTiling {
   static_assert(T::kWarpsM * T::kWarpsN * 32 == T::kThreads, "one warp per warp tile");
   static_assert(T::kBlockK % kKBlock == 0 && kChunksPerRow >= 8, "whole k-blocks, at least 64 k per stage");
   static_assert(T::kRun == 4 || T::kRun == 8, "runs of 4 or 8 k (the swizzle below is made for those)");
+  static_assert(T::kBlockK % 64 == 0, "whole groups of 8 swizzled chunks per activation row");
   static_assert(kCodes % T::kRun == 0 && kGroupSize % (4 * T::kRun) == 0, "runs tile the k-blocks and the groups");
   static_assert(T::kStages >= 2, "a pipeline of at least two stages");
 };
@@ -79,38 +80,67 @@ __device__ __forceinline__ int swizzled_chunk(int row, int chunk) {
 
 // Issues the copies of one stage: kBlockM activation rows x kBlockK, then the block's kBlockN
 // channels' k-blocks of the tile, laid out [k-block][channel][piece] so a warp's lanes read one
-// contiguous span per load. Out-of-range rows, channels and k-blocks are zero-filled.
+// contiguous span per load. Out-of-range rows, channels and k-blocks are zero-filled (cp.async reads
+// nothing then). Each thread copies the same chunk column of every kRowsPerPass-th row (and the
+// same piece of every kChannelsPerPass-th channel), so its source pointers are set once and a copy
+// costs one add: the pass offsets are compile-time constants.
 template <class P, class T>
-__device__ __forceinline__ void load_stage(uint4* stage, const MatmulParams& params, long long m_block,
-                                           long long n_block, long long tile_k) {
+struct StageLoader {
   using G = GemmTiling<P, T>;
-  const uint16_t* activations = static_cast<const uint16_t*>(params.A);
-#pragma unroll
-  for (int base = 0; base < G::kActivationChunks; base += T::kThreads) {
-    const int i = base + int(threadIdx.x);
-    if (G::kActivationChunks % T::kThreads != 0 && i >= G::kActivationChunks) break;
-    const int row = i / G::kChunksPerRow, chunk = i % G::kChunksPerRow;
-    const long long m = m_block + row, k = tile_k * T::kBlockK + 8 * chunk;
-    const bool valid = m < params.M && k < P::K;
-    copy_async_16(stage + row * G::kChunksPerRow + swizzled_chunk<T::kRun>(row, chunk),
-                  valid ? activations + m * P::K + k : activations, valid);
+  static constexpr int kRowsPerPass = T::kThreads / G::kChunksPerRow;
+  static constexpr int kActivationPasses = (T::kBlockM + kRowsPerPass - 1) / kRowsPerPass;
+  static constexpr int kChunksPerChannel = G::kChunksPerPiece * G::kStageBlocks;  // of one stage
+  static constexpr int kChannelsPerPass = T::kThreads / kChunksPerChannel;
+  static constexpr int kWeightPasses = (T::kBlockN + kChannelsPerPass - 1) / kChannelsPerPass;
+  static_assert(T::kThreads % G::kChunksPerRow == 0 && T::kThreads % kChunksPerChannel == 0,
+                "whole rows and channels per pass of the block's threads");
+
+  const uint16_t* activation_source;  // this thread's chunk of its first row, stage 0
+  const uint8_t* weight_source;       // this thread's piece chunk of its first channel, stage 0
+  int chunk, first_row, rows;         // rows: of this block inside M
+  int block, first_channel, channels;  // block: this thread's k-block in a stage
+  int activation_shared, weight_shared;  // uint4 offsets in a stage, first pass
+
+  __device__ __forceinline__ StageLoader(const MatmulParams& params, long long m_block, long long n_block) {
+    const int tid = int(threadIdx.x);
+    chunk = tid % G::kChunksPerRow;
+    first_row = tid / G::kChunksPerRow;
+    rows = int(min((long long)T::kBlockM, params.M - m_block));
+    activation_source = static_cast<const uint16_t*>(params.A) + (m_block + first_row) * P::K + 8 * chunk;
+    activation_shared = first_row * G::kChunksPerRow + swizzled_chunk<T::kRun>(first_row, chunk);
+    const int piece_chunk = tid % G::kChunksPerPiece;  // consecutive threads: one channel's bytes in order
+    block = (tid / G::kChunksPerPiece) % G::kStageBlocks;
+    first_channel = tid / kChunksPerChannel;
+    channels = int(min((long long)T::kBlockN, P::N - n_block));
+    weight_source = static_cast<const uint8_t*>(params.W) + (n_block + first_channel) * G::kRowBytes +
+                    block * G::kPieceBytes + 16 * piece_chunk;
+    weight_shared = G::kActivationChunks + (block * T::kBlockN + first_channel) * G::kChunksPerPiece + piece_chunk;
   }
-  uint4* weights = stage + G::kActivationChunks;
-  const uint8_t* packed = static_cast<const uint8_t*>(params.W);
+
+  __device__ __forceinline__ void load(uint4* stage, int tile_k) const {
+    const int k_first = tile_k * T::kBlockK;  // K < 2^31 elements
+    const bool k_inside = P::K % T::kBlockK == 0 || k_first + 8 * chunk < int(P::K);
 #pragma unroll
-  for (int base = 0; base < G::kWeightChunks; base += T::kThreads) {
-    const int i = base + int(threadIdx.x);
-    if (G::kWeightChunks % T::kThreads != 0 && i >= G::kWeightChunks) break;
-    // Consecutive threads walk one channel's k-blocks first: contiguous bytes of W.
-    const int piece_chunk = i % G::kChunksPerPiece;
-    const int block = (i / G::kChunksPerPiece) % G::kStageBlocks;
-    const int channel = i / (G::kChunksPerPiece * G::kStageBlocks);
-    const long long n = n_block + channel, k_block = tile_k * G::kStageBlocks + block;
-    const bool valid = n < P::N && k_block < G::kBlocksK;
-    copy_async_16(weights + (block * T::kBlockN + channel) * G::kChunksPerPiece + piece_chunk,
-                  valid ? packed + n * G::kRowBytes + k_block * G::kPieceBytes + 16 * piece_chunk : packed, valid);
+    for (int pass = 0; pass < kActivationPasses; ++pass) {
+      const int row = first_row + pass * kRowsPerPass;
+      if (T::kBlockM % kRowsPerPass != 0 && row >= T::kBlockM) break;
+      int shared = activation_shared + pass * kRowsPerPass * G::kChunksPerRow;
+      if constexpr (kRowsPerPass % 4 != 0) shared = row * G::kChunksPerRow + swizzled_chunk<T::kRun>(row, chunk);
+      copy_async_16(stage + shared, activation_source + (long long)pass * kRowsPerPass * P::K + k_first,
+                    row < rows && k_inside);
+    }
+    const int first_block = tile_k * G::kStageBlocks;
+    const bool block_inside = G::kBlocksK % G::kStageBlocks == 0 || first_block + block < int(G::kBlocksK);
+#pragma unroll
+    for (int pass = 0; pass < kWeightPasses; ++pass) {
+      const int channel = first_channel + pass * kChannelsPerPass;
+      if (T::kBlockN % kChannelsPerPass != 0 && channel >= T::kBlockN) break;
+      copy_async_16(stage + weight_shared + pass * kChannelsPerPass * G::kChunksPerPiece,
+                    weight_source + (long long)pass * kChannelsPerPass * G::kRowBytes + first_block * G::kPieceBytes,
+                    channel < channels && block_inside);
+    }
   }
-}
+};
 
 template <int kBytes>
 __device__ __forceinline__ void load_shared_words(const uint8_t* address, uint32_t (&words)[kBytes / 4]) {
@@ -143,6 +173,13 @@ struct TensorGemmWarp {
   long long m_block, n_block;
   long long channel[G::kNTiles][2];  // this lane's channels g and g + 8 per tile (clamped to N - 1)
   MagicConstants<W, A> magic;
+  // Shared-memory offsets fixed per lane, so every fragment load is [base + constant]. Run R of a
+  // stage (k = 4 * kRun * R + kRun * t for this lane) lies in chunk a_chunk[R % kRunPeriod] +
+  // 8 * (R / kRunPeriod) of row warp_row + g: the swizzle only permutes chunks inside aligned groups
+  // of 8 (64 k), which kRunPeriod runs fill.
+  static constexpr int kRunPeriod = 64 / (4 * T::kRun);
+  int a_chunk[kRunPeriod];
+  int w_offset;  // bytes: this lane's piece of channel warp_channel + g in k-block 0
   // acc[tile][m-tile][c]: c0, c1 = channel g, rows 2t, 2t + 1 of the m-tile; c2, c3 = channel g + 8.
   float acc[G::kNTiles][G::kMTiles][4];
 
@@ -160,6 +197,12 @@ struct TensorGemmWarp {
       for (int half = 0; half < 2; ++half)
         channel[tile][half] = min(n_block + warp_channel + tile * 16 + g + 8 * half, P::N - 1);
 #pragma unroll
+    for (int r = 0; r < kRunPeriod; ++r) {
+      const int row = warp_row + g;
+      a_chunk[r] = row * G::kChunksPerRow + swizzled_chunk<T::kRun>(row, (4 * T::kRun * r + T::kRun * t) / 8);
+    }
+    w_offset = (warp_channel + g) * G::kPieceBytes + t * T::kLoadBytes;
+#pragma unroll
     for (int tile = 0; tile < G::kNTiles; ++tile)
 #pragma unroll
       for (int mt = 0; mt < G::kMTiles; ++mt)
@@ -167,25 +210,24 @@ struct TensorGemmWarp {
         for (int c = 0; c < 4; ++c) acc[tile][mt][c] = 0.0f;
   }
 
-  // The B fragments of one mma step for every m-tile: this lane's 4 consecutive k of rows g (+ 8 mt),
-  // starting at k_local; with runs of 8+, one 16-byte load serves two steps (kept in quads).
-  __device__ __forceinline__ void activation_fragments(const uint4* stage, int k_local, int step,
+  // The B fragments of one mma step for every m-tile: this lane's 4 consecutive k of rows g (+ 8 mt)
+  // in run R of the stage; with runs of 8, one 16-byte load serves two steps (kept in quads).
+  __device__ __forceinline__ void activation_fragments(const uint4* stage, int R, int step,
                                                        uint32_t (&quads)[G::kMTiles][4],
                                                        uint32_t (&fragments)[G::kMTiles][2]) const {
+    const uint4* lane_chunk = stage + a_chunk[R % kRunPeriod] + 8 * (R / kRunPeriod);
 #pragma unroll
     for (int mt = 0; mt < G::kMTiles; ++mt) {
-      const int row = warp_row + mt * 8 + g;
-      const uint4* row_chunks = stage + row * G::kChunksPerRow;
-      const int k = k_local + 4 * step;
-      if constexpr (T::kRun % 8 == 0) {
+      const uint4* chunk = lane_chunk + mt * 8 * G::kChunksPerRow;
+      if constexpr (T::kRun == 8) {
         if (step % 2 == 0) {
-          const uint4 v = row_chunks[swizzled_chunk<T::kRun>(row, k / 8)];
+          const uint4 v = *chunk;
           quads[mt][0] = v.x, quads[mt][1] = v.y, quads[mt][2] = v.z, quads[mt][3] = v.w;
         }
         fragments[mt][0] = quads[mt][2 * (step % 2)];
         fragments[mt][1] = quads[mt][2 * (step % 2) + 1];
-      } else {
-        const uint2 v = reinterpret_cast<const uint2*>(row_chunks + swizzled_chunk<T::kRun>(row, k / 8))[(k % 8) / 4];
+      } else {  // runs of 4: one step per run, lanes t = 2u, 2u + 1 share chunk u
+        const uint2 v = reinterpret_cast<const uint2*>(chunk)[t % 2];
         fragments[mt][0] = v.x, fragments[mt][1] = v.y;
       }
     }
@@ -229,15 +271,14 @@ struct TensorGemmWarp {
 
   // One k-block of a stage: the warp's weights from shared memory, then span by span the mmas.
   __device__ __forceinline__ void consume_block(const uint4* stage, int block, long long k_block) {
-    const uint8_t* weight_stage = reinterpret_cast<const uint8_t*>(stage + G::kActivationChunks);
+    const uint8_t* lane_weights = reinterpret_cast<const uint8_t*>(stage + G::kActivationChunks) + w_offset;
     uint32_t words[G::kNTiles][2][G::kWords];
 #pragma unroll
     for (int tile = 0; tile < G::kNTiles; ++tile)
 #pragma unroll
       for (int half = 0; half < 2; ++half)
-        load_shared_words<T::kLoadBytes>(
-            weight_stage + (block * T::kBlockN + warp_channel + tile * 16 + 8 * half + g) * G::kPieceBytes + t * T::kLoadBytes,
-            words[tile][half]);
+        load_shared_words<T::kLoadBytes>(lane_weights + (block * T::kBlockN + tile * 16 + 8 * half) * G::kPieceBytes,
+                                         words[tile][half]);
 
 #pragma unroll
     for (int span = 0; span < G::kRuns / G::kRunsPerSpan; ++span) {
@@ -246,12 +287,11 @@ struct TensorGemmWarp {
       group_pairs(group, scale, zero);
 #pragma unroll
       for (int run = span * G::kRunsPerSpan; run < (span + 1) * G::kRunsPerSpan; ++run) {
-        const int k_local = block * G::kKBlock + 4 * T::kRun * run + T::kRun * t;  // this lane's first k in the stage
         uint32_t quads[G::kMTiles][4];
 #pragma unroll
         for (int step = 0; step < T::kRun / 4; ++step) {
           uint32_t fragments[G::kMTiles][2];
-          activation_fragments(stage, k_local, step, quads, fragments);
+          activation_fragments(stage, block * G::kRuns + run, step, quads, fragments);
           const int position = run * T::kRun + 4 * step;  // of this lane's codes
 #pragma unroll
           for (int tile = 0; tile < G::kNTiles; ++tile) {
@@ -275,7 +315,7 @@ struct TensorGemmWarp {
     }
   }
 
-  __device__ __forceinline__ void consume_stage(const uint4* stage, long long tile_k) {
+  __device__ __forceinline__ void consume_stage(const uint4* stage, int tile_k) {
 #pragma unroll
     for (int block = 0; block < G::kStageBlocks; ++block) {
       const long long k_block = tile_k * G::kStageBlocks + block;
@@ -342,26 +382,27 @@ __device__ void tensor_gemm(const MatmulParams& params) {
 
   const long long m_block = (long long)blockIdx.y * T::kBlockM;
   const long long n_block = (long long)blockIdx.x * T::kBlockN;
-  const long long tile_begin = blockIdx.z * G::kTilesPerSlice;
-  const long long tile_end = min(G::kTilesK, tile_begin + G::kTilesPerSlice);
+  const int tile_begin = int(blockIdx.z * G::kTilesPerSlice);
+  const int tile_end = int(min(G::kTilesK, tile_begin + G::kTilesPerSlice));
   TensorGemmWarp<P, T> warp(params, pair_table, m_block, n_block);
+  const StageLoader<P, T> loader(params, m_block, n_block);
 
-  // Stage s of the ring holds tile tile_begin + s (mod kStages). Every thread commits one group per
+  // The ring: tile tile_begin + i lives in stage i mod kStages. Every thread commits one group per
   // tile, empty past the end, so "all but kStages - 2 groups done" always means "this tile landed".
 #pragma unroll
   for (int s = 0; s < T::kStages - 1; ++s) {
-    if (tile_begin + s < tile_end) load_stage<P, T>(stages + s * G::kStageChunks, params, m_block, n_block, tile_begin + s);
+    if (tile_begin + s < tile_end) loader.load(stages + s * G::kStageChunks, tile_begin + s);
     commit_async_copies();
   }
-  for (long long tile = tile_begin; tile < tile_end; ++tile) {
+  int consumed = 0, filled = T::kStages - 1;  // stage indices, advanced round the ring
+  for (int tile = tile_begin; tile < tile_end; ++tile) {
     wait_async_copies<T::kStages - 2>();
     __syncthreads();  // this tile is visible to all warps, and every warp is done with the previous one
-    const long long next = tile + T::kStages - 1;
-    if (next < tile_end) {
-      load_stage<P, T>(stages + ((next - tile_begin) % T::kStages) * G::kStageChunks, params, m_block, n_block, next);
-    }
+    if (tile + T::kStages - 1 < tile_end) loader.load(stages + filled * G::kStageChunks, tile + T::kStages - 1);
     commit_async_copies();
-    warp.consume_stage(stages + ((tile - tile_begin) % T::kStages) * G::kStageChunks, tile);
+    warp.consume_stage(stages + consumed * G::kStageChunks, tile);
+    consumed = consumed + 1 == T::kStages ? 0 : consumed + 1;
+    filled = filled + 1 == T::kStages ? 0 : filled + 1;
   }
   wait_async_copies<0>();
 

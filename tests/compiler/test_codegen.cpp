@@ -307,9 +307,10 @@ TEST_CASE("tensor_gemm schedules are checked field by field", "[codegen]") {
     return schedule_error_on(config, s, arch);
   };
   CHECK(contains(error_with([](TileSchedule& s) { s.threads = 128; }), "threads = 32 * warp_m * warp_n"));
+  CHECK(contains(error_with([](TileSchedule& s) { s.warp_n = 3, s.threads = 192, s.block_n = 96; }), "powers of two"));
   CHECK(contains(error_with([](TileSchedule& s) { s.block_m = 136; }), "block_m=136 must be 8..256 and a multiple of"));
   CHECK(contains(error_with([](TileSchedule& s) { s.block_n = 72; }), "block_n=72 must be 16..256"));
-  CHECK(contains(error_with([](TileSchedule& s) { s.block_k = 192; }), "block_k=192 must be 1 to 8 k-blocks of 128"));
+  CHECK(contains(error_with([](TileSchedule& s) { s.block_k = 192; }), "block_k=192 must be 1, 2, 4 or 8 k-blocks of 128"));
   CHECK(contains(error_with([](TileSchedule& s) { s.stages = 1; }), "stages=1 must be 2..8"));
   CHECK(contains(error_with([](TileSchedule& s) { s.split_k = 100; }), "split_k=100 must be 1..16"));
   CHECK(contains(error_with([](TileSchedule& s) { s.vector_bytes = 8; }), "has 16-byte loads"));
