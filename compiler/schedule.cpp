@@ -313,32 +313,39 @@ TileSchedule default_tensor_gemv(const MatmulConfig& config, const MmaRunLayout&
   return s;
 }
 
-// Blocks of 128 rows (8 warps, 2 x 4) for many rows, else one row of 4 warps over 32 or 64 rows;
-// each warp holds at most 16 mma tiles. 128 channels per block unless that leaves SMs idle; then
-// split K while the float32 partial sums stay small next to the weights. Stages: as many (up to 4)
-// as the arch's shared memory holds. Tuning (bitjit tune) searches beyond this.
+// Measured on an H100 (70B o and gate_up, int4 g128; docs/performance.md): up to 256 rows, blocks of
+// 32 or 64 rows by 128 channels on 4 warps (1 x 4) with 4 stages; more rows, 128 x 256 on 8 warps
+// (2 x 4, warp tiles of 64 x 64) with 3 stages. 64 channels per block when 128 would leave SMs idle;
+// then split K while the float32 partial sums stay small next to the weights. Stages: as many as
+// the arch's shared memory holds, up to those. Tuning (bitjit tune) searches beyond this.
 TileSchedule default_tensor_gemm(const MatmulConfig& config, const MmaRunLayout& layout, const std::string& arch,
                                  int64_t M) {
   const ArchLimits limits = arch_limits(arch);
   TileSchedule s;
   s.family = KernelFamily::tensor_gemm;
   s.vector_bytes = layout.load_bytes;
-  s.block_m = M <= 32 ? 32 : M <= 64 ? 64 : 128;
-  s.warp_m = s.block_m == 128 ? 2 : 1;
+  const bool many_rows = M > 256;
+  s.block_m = M <= 32 ? 32 : many_rows ? 128 : 64;
+  s.warp_m = many_rows ? 2 : 1;
   s.warp_n = 4;
   s.threads = 32 * s.warp_m * s.warp_n;
-  s.block_n = 128;
+  s.block_n = many_rows ? 256 : 128;
   const int64_t m_blocks = (M + s.block_m - 1) / s.block_m;
-  if ((config.N + 127) / 128 * m_blocks < limits.typical_sm_count) s.block_n = 64;
+  if (!many_rows && (config.N + 127) / 128 * m_blocks < limits.typical_sm_count) s.block_n = 64;
   const int k_block = layout_k_block(config, layout);
   s.block_k = std::max(k_block, 128 / k_block * k_block);
   const int budget = limits.shared_bytes_per_block - static_shared_bytes(config);
-  s.stages = std::min(4, budget / gemm_stage_bytes(config, s, layout));
+  const int most_stages = many_rows ? 3 : 4;
+  s.stages = std::min(most_stages, budget / gemm_stage_bytes(config, s, layout));
   while (s.stages < 2 && s.block_m > 32) {  // int1 / int2: long k-blocks; fewer rows per block
     s.block_m /= 2;
     s.warp_m = 1;
     s.threads = 32 * s.warp_n;
-    s.stages = std::min(4, budget / gemm_stage_bytes(config, s, layout));
+    s.stages = std::min(most_stages, budget / gemm_stage_bytes(config, s, layout));
+  }
+  while (s.stages < 2 && s.block_n > 64) {  // and fewer channels
+    s.block_n /= 2;
+    s.stages = std::min(most_stages, budget / gemm_stage_bytes(config, s, layout));
   }
   const int64_t blocks = (config.N + s.block_n - 1) / s.block_n * ((M + s.block_m - 1) / s.block_m);
   const int64_t weight_bytes = config.N * config.K * info(config.W_dtype).bits / 8;

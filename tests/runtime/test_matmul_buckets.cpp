@@ -14,7 +14,7 @@ TEST_CASE("each M bucket gets its own kernel and a call takes the smallest bucke
   TemporaryDirectory cache;
   ScopedEnv use_cache("BITJIT_CACHE_DIR", cache.str());
   MatmulConfig config;
-  config.M = MSpec::buckets({1, 8, 16, 64, 256});
+  config.M = MSpec::buckets({1, 8, 16, 64, 256, 1024});
   config.N = 256;
   config.K = 512;
   config.W_dtype = DType::int4;
@@ -30,7 +30,8 @@ TEST_CASE("each M bucket gets its own kernel and a call takes the smallest bucke
   CHECK(matmul.schedule_for(16).family == KernelFamily::tensor_gemv);
   CHECK(matmul.schedule_for(17).family == KernelFamily::tensor_gemm);
   CHECK(matmul.schedule_for(17).block_m == 64);
-  CHECK(matmul.schedule_for(200).block_m == 128);
+  CHECK(matmul.schedule_for(200).block_m == 64);
+  CHECK(matmul.schedule_for(1000).block_m == 128);
   // Above every bucket: the largest bucket's kernel, which takes any M.
   CHECK(canonical_form(matmul.schedule_for(5000)) == canonical_form(matmul.schedule()));
   CHECK(contains(matmul.source_for(1), "bitjit::tensor_gemv<Problem, Tiles>"));
@@ -40,5 +41,5 @@ TEST_CASE("each M bucket gets its own kernel and a call takes the smallest bucke
 
   // An explicit schedule serves every bucket.
   const Matmul pinned = Matmul::create(config, {"sm_90a", matmul.schedule_for(1)});
-  CHECK(canonical_form(pinned.schedule_for(256)) == canonical_form(matmul.schedule_for(1)));
+  CHECK(canonical_form(pinned.schedule_for(1024)) == canonical_form(matmul.schedule_for(1)));
 }
