@@ -1,5 +1,7 @@
 #include "runtime/kernel_cache.hpp"
 
+#include "common/text.hpp"
+
 #include <chrono>
 #include <ctime>
 #include <map>
@@ -22,15 +24,6 @@ std::string binary_key(const KernelPlan& plan, const std::string& source) {
   for (const std::string& flag : default_compile_flags(plan.arch)) hash.update("\nflag=").update(flag);
   hash.update("\nsource=").update(source);
   return hash.hex_digest();
-}
-
-std::string utc_now() {
-  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
 }
 
 db::StoredKernel to_stored(const GeneratedKernel& kernel) {

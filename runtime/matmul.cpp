@@ -1,6 +1,8 @@
 #include "runtime/matmul.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <future>
 #include <map>
 #include <mutex>
 #include <random>
@@ -15,6 +17,7 @@
 #include "runtime/driver.hpp"
 #include "runtime/kernel_cache.hpp"
 #include "runtime/timing.hpp"
+#include "runtime/tuning.hpp"
 #include "tuning_db/database.hpp"
 #include "templates/bitjit/matmul_params.cuh"
 
@@ -153,13 +156,14 @@ namespace {
 TileSchedule chosen_schedule(const MatmulConfig& config, const std::string& arch, bool on_current_device, int64_t rows) {
   if (on_current_device) {
     db::KernelDatabase& database = db::default_database();
-    if (auto tuned = database.tuned(canonical_form(config), current_device_info().name); tuned && tuned->arch == arch) {
+    const std::string key = tuned_entry_key(config, rows);
+    if (auto tuned = database.tuned(key, current_device_info().name); tuned && tuned->arch == arch) {
       try {
         TileSchedule schedule = schedule_from_json(tuned->schedule);
         validate_schedule(config, schedule, arch);
         return schedule;
       } catch (const ConfigError& error) {
-        database.warn_once("kernel database: the tuned schedule for " + canonical_form(config) + " on " +
+        database.warn_once("kernel database: the tuned schedule for " + key + " on " +
                            tuned->device + " is not usable (" + error.what() + "); using the default schedule");
       }
     }
@@ -270,26 +274,109 @@ HostTensor Matmul::transform_weight(const HostTensor& packed) const {
   throw Error("transform_weight: unknown weight layout");
 }
 
+namespace {
+
+// Random operands on the device for timing, the weights in enough copies that a pass over them
+// exceeds twice the L2, so every launch reads them from HBM as in a real model.
+struct TimingInputs {
+  OperandSpecs specs;
+  int copies = 1;
+  std::vector<DeviceBuffer> weights;
+  DeviceBuffer a, scales, zeros, bias, out;
+
+  TimingInputs(const MatmulConfig& config, int64_t M, std::mt19937_64& rng) : specs(operand_specs(config, M)) {
+    const MatmulOperands operands = random_operands_fast(config, M, rng);
+    copies = copies_past_l2(specs.W.bytes(), current_device_info().l2_bytes);
+    for (int i = 0; i < copies; ++i) weights.push_back(upload_host_tensor(operands.W));
+    a = upload_host_tensor(operands.A);
+    scales = upload_host_tensor(operands.scales);
+    zeros = upload_host_tensor(operands.zeros);
+    bias = upload_host_tensor(operands.bias);
+    out = DeviceBuffer(size_t(specs.C.bytes()));
+  }
+
+  // Launch i of a timing run: rotates through the weight copies.
+  void run(const Matmul& matmul, int i, CUstream stream) const {
+    matmul.run(view_of(a, specs.A), view_of(weights[size_t(i % copies)], specs.W), view_of(out, specs.C),
+               view_of(scales, specs.scales), view_of(zeros, specs.zeros), view_of(bias, specs.bias), stream);
+  }
+};
+
+// Median ms per launch with batches of about half a millisecond: a rough time first sets the batch,
+// so a 10 µs kernel is timed over 20 launches per event pair and a 10 ms one over 1.
+double tuning_time_ms(const Matmul& matmul, const TimingInputs& inputs, CUstream stream) {
+  const auto launch = [&](int i) { inputs.run(matmul, i, stream); };
+  const double rough = median_launch_ms(stream, launch, {2, 1, 3});
+  const int batch = std::clamp(int(0.5 / std::max(rough, 1e-3)), 1, 20);
+  return median_launch_ms(stream, launch, {3, batch, 7});
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
 double Matmul::profile_latency(std::optional<int64_t> M_opt, int warmup, int repeats) const {
   const MatmulConfig& c = impl_->config;
   const int64_t M = M_opt ? *M_opt : c.M.largest();
   if (repeats < 1) throw ConfigError("profile_latency: repeats must be at least 1");
   impl_->kernel_for(M).loaded_function();
   std::mt19937_64 rng(std::random_device{}());
-  const MatmulOperands operands = random_operands_fast(c, M, rng);
-  const OperandSpecs specs = operand_specs(c, M);
-  const int copies = copies_past_l2(specs.W.bytes(), current_device_info().l2_bytes);
-  std::vector<DeviceBuffer> weights;
-  for (int i = 0; i < copies; ++i) weights.push_back(upload_host_tensor(operands.W));
-  DeviceBuffer a = upload_host_tensor(operands.A), scales = upload_host_tensor(operands.scales),
-               zeros = upload_host_tensor(operands.zeros), bias = upload_host_tensor(operands.bias),
-               out(specs.C.bytes());
+  const TimingInputs inputs(c, M, rng);
   Stream stream;
-  auto launch = [&](int i) {
-    run(view_of(a, specs.A), view_of(weights[i % copies], specs.W), view_of(out, specs.C),
-        view_of(scales, specs.scales), view_of(zeros, specs.zeros), view_of(bias, specs.bias), stream.get());
-  };
-  return median_launch_ms(stream.get(), launch, {warmup, 10, repeats});
+  return median_launch_ms(stream.get(), [&](int i) { inputs.run(*this, i, stream.get()); }, {warmup, 10, repeats});
+}
+
+TuningReport Matmul::hardware_aware_finetune(int topk, const std::function<void(size_t, int, int)>& progress) {
+  if (topk < 1) throw ConfigError("hardware_aware_finetune: topk=" + std::to_string(topk) + " must be at least 1");
+  ensure_context();
+  const DeviceInfo& device = current_device_info();
+  if (device.arch() != arch()) {
+    throw ConfigError("hardware_aware_finetune: this Matmul was created for " + arch() + " but the current GPU is " +
+                      device.name + " (" + device.arch() + "); tuning times kernels on the GPU they run on");
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const MatmulConfig& config = impl_->config;
+  const TargetDevice target = target_device(device);
+  std::mt19937_64 rng(std::random_device{}());
+  Stream stream;
+  TuningReport report;
+  for (size_t b = 0; b < impl_->bucket_rows.size(); ++b) {
+    const auto bucket_start = std::chrono::steady_clock::now();
+    const int64_t rows = impl_->bucket_rows[b];
+    // The current schedule first, so the tuned choice is never slower than what ran before.
+    const TileSchedule before = impl_->bucket_kernels[b]->kernel.plan.schedule;
+    std::vector<TileSchedule> schedules = {before};
+    for (const RankedSchedule& ranked : candidate_schedules(config, target, rows)) {
+      if (int(schedules.size()) > topk) break;
+      if (canonical_form(ranked.schedule) != canonical_form(before)) schedules.push_back(ranked.schedule);
+    }
+    // NVRTC is thread-safe: compile every candidate at once.
+    std::vector<std::future<Matmul>> compiling;
+    for (const TileSchedule& schedule : schedules) {
+      compiling.push_back(std::async(std::launch::async, [&, schedule] { return create(config, {arch(), schedule}); }));
+    }
+    std::vector<Matmul> candidates;
+    for (auto& future : compiling) candidates.push_back(future.get());
+
+    const TimingInputs inputs(config, rows, rng);
+    std::vector<double> times;
+    for (size_t i = 0; i < candidates.size(); ++i) {
+      times.push_back(tuning_time_ms(candidates[i], inputs, stream.get()));
+      if (progress) progress(b, int(i + 1), int(candidates.size()));
+    }
+    const size_t best = size_t(std::min_element(times.begin(), times.end()) - times.begin());
+    impl_->bucket_kernels[b] = candidates[best].impl_->bucket_kernels.front();
+    db::default_database().store_tuned({tuned_entry_key(config, rows), device.name, arch(),
+                                        to_json(schedules[best]), times[best], utc_now()});
+    report.buckets.push_back({rows, schedules[best], times[best], before, times[0], int(candidates.size()),
+                              seconds_since(bucket_start)});
+    log().info("tuned {} for M={}: {:.4f} ms with {} (was {:.4f} ms), {} candidates in {:.1f} s", impl_->canonical, rows,
+               times[best], canonical_form(schedules[best]), times[0], candidates.size(), seconds_since(bucket_start));
+  }
+  report.seconds = seconds_since(start);
+  return report;
 }
 
 }  // namespace bitjit

@@ -2,6 +2,7 @@
 // bitjit::Matmul: a config compiled into a kernel for one arch, run on device pointers.
 #include <cuda.h>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -12,6 +13,7 @@
 #include "compiler/weight_layout.hpp"
 #include "quant/host_tensor.hpp"
 #include "runtime/tensor_view.hpp"
+#include "runtime/tuning.hpp"
 
 namespace bitjit {
 
@@ -58,6 +60,16 @@ class Matmul {
   // batches of 10 runs; `repeats` batches. M is the static M, or for dynamic M the given one
   // (default: the largest bucket).
   double profile_latency(std::optional<int64_t> M = std::nullopt, int warmup = 10, int repeats = 20) const;
+
+  // For each M bucket (the static M, or each bucket of a dynamic M): ranks the legal schedules with
+  // the cost model (compiler/candidates.hpp), compiles the best `topk` and the current one in
+  // parallel, times each on random operands as profile_latency does, and keeps the fastest: this
+  // Matmul runs it from now on, and the kernel database stores it for this config and GPU, so later
+  // Matmul::create calls on this device pick it up. Needs the GPU the Matmul was created for; not to
+  // be called while another thread runs this Matmul. `progress`, if given, is called after each
+  // timed candidate with (bucket index, candidates done, candidates of the bucket).
+  TuningReport hardware_aware_finetune(int topk = 20,
+                                       const std::function<void(size_t, int, int)>& progress = {});
 
   Matmul(Matmul&&) noexcept;
   Matmul& operator=(Matmul&&) noexcept;

@@ -38,12 +38,14 @@ class Arguments {
 int formats_command(const std::vector<std::string>& args);
 int codegen_command(const std::vector<std::string>& args);
 int prewarm_command(const std::vector<std::string>& args);
+int tune_command(const std::vector<std::string>& args);
 int db_command(const std::vector<std::string>& args);
 int bench_command(const std::vector<std::string>& args);
 
 extern const char* const kFormatsHelp;
 extern const char* const kCodegenHelp;
 extern const char* const kPrewarmHelp;
+extern const char* const kTuneHelp;
 extern const char* const kDbHelp;
 extern const char* const kBenchHelp;
 

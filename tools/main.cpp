@@ -24,6 +24,8 @@ const Subcommand kSubcommands[] = {
     {"formats", "list the numeric formats and their value sets", formats_command, &kFormatsHelp},
     {"codegen", "generate (and optionally compile) the CUDA C for one config", codegen_command, &kCodegenHelp},
     {"prewarm", "compile a list of configs into the kernel database (no GPU needed)", prewarm_command, &kPrewarmHelp},
+    {"tune", "time the best tile schedules of a list of configs on this GPU and keep the fastest", tune_command,
+     &kTuneHelp},
     {"db", "list, show, verify, gc, export or import the kernel database", db_command, &kDbHelp},
     {"bench", "time the benchmark suite against cuBLAS fp16 on this GPU (JSON, markdown, plot)", bench_command,
      &kBenchHelp},

@@ -11,6 +11,7 @@
 
 #include "common/error.hpp"
 #include "runtime/kernel_cache.hpp"
+#include "runtime/tuning.hpp"
 #include "tools/cli.hpp"
 #include "tools/config_files.hpp"
 #include "tools/progress.hpp"
@@ -40,14 +41,15 @@ struct Job {
   TileSchedule schedule;
 };
 
-// What Matmul::create can ask for on arch: the default schedule of each M bucket, and any schedule tuned for the config
-// on a device of that arch (Matmul::create prefers the tuned one on that device).
+// What Matmul::create can ask for on arch: the default schedule of each M bucket, and any schedule
+// tuned for one of its buckets on a device of that arch (Matmul::create prefers those on that device).
 std::vector<TileSchedule> schedules_for(const MatmulConfig& config, const std::string& arch,
                                         const std::vector<db::TunedSchedule>& tuned) {
   std::vector<TileSchedule> schedules = default_bucket_schedules(config, arch);
-  const std::string canonical = canonical_form(config);
+  std::vector<std::string> keys;
+  for (int64_t rows : config.M.values()) keys.push_back(tuned_entry_key(config, rows));
   for (const db::TunedSchedule& entry : tuned) {
-    if (entry.config != canonical || entry.arch != arch) continue;
+    if (std::find(keys.begin(), keys.end(), entry.config) == keys.end() || entry.arch != arch) continue;
     try {
       TileSchedule schedule = schedule_from_json(entry.schedule);
       validate_schedule(config, schedule, arch);
@@ -128,7 +130,8 @@ int prewarm_command(const std::vector<std::string>& args) {
     workers.push_back(std::async(std::launch::async, [&] {
       for (size_t i = next++; i < jobs.size(); i = next++) {
         run_job(jobs[i], configs, tally);
-        progress.advance(tally.compiled, tally.cached, tally.failed);
+        progress.advance("compiled " + std::to_string(tally.compiled) + ", cached " + std::to_string(tally.cached) +
+                         ", failed " + std::to_string(tally.failed));
       }
     }));
   }

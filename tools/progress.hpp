@@ -10,8 +10,8 @@ namespace bitjit::cli {
 class Progress {
  public:
   Progress(std::string label, size_t total);
-  // One more item done; the counts are shown beside the bar.
-  void advance(size_t compiled, size_t cached, size_t failed);
+  // One more item done; `detail` (e.g. counts so far) is shown beside the bar.
+  void advance(const std::string& detail);
   void finish();
 
  private:

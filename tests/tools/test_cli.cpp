@@ -330,3 +330,17 @@ TEST_CASE("bitjit bench runs the timing program, then the plot, and reports each
   CHECK(bitjit_cli({"bench", "--iterations", "3"}).exit_code == 2);
   CHECK(bitjit_cli({"bench", "--M"}).exit_code == 2);
 }
+
+TEST_CASE("bitjit tune checks its input and needs a GPU", "[cli]") {
+  TemporaryDirectory dir;
+  const fs::path config = fs::path(dir.path()) / "config.json";
+  write_text(config, R"({"M": [1, 64], "N": 256, "K": 512, "W_dtype": "int4", "with_scaling": true, "group_size": 128})");
+  const ProcessResult bad_topk = bitjit_cli({"tune", "--configs", config.string(), "--topk", "0"});
+  CHECK(bad_topk.exit_code == 2);
+  CHECK(contains(bad_topk.err, "--topk 0: expected a whole number from 1 to 1000"));
+  CHECK(bitjit_cli({"tune"}).exit_code == 2);
+  if (Driver::get().available()) return;  // the GPU run is tests/gpu/test_tuning.cpp
+  const ProcessResult no_gpu = bitjit_cli({"tune", "--configs", config.string(), "--cache-dir", dir.str() + "/cache"});
+  CHECK(no_gpu.exit_code == 1);
+  CHECK(contains(no_gpu.err, "bitjit tune: no GPU"));
+}

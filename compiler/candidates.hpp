@@ -1,0 +1,46 @@
+#pragma once
+// Tuning candidates: every legal TileSchedule worth timing for a config, ranked by a cost model, so
+// that hardware_aware_finetune times only the top few and the default is the model's first choice
+// among the hand-set shapes. The model is deliberately simple (it only has to order candidates):
+//   time = max(DRAM bytes / DRAM bandwidth, L2 bytes / L2 bandwidth, tensor work / issue rate)
+//          / wave efficiency
+// with the tensor-core issue rate scaled by the warps an SM keeps resident and by the decode and
+// shared-memory instructions each mma needs (fewer per mma with larger warp tiles).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "compiler/config.hpp"
+#include "compiler/schedule.hpp"
+
+namespace bitjit {
+
+// What the cost model needs to know about the GPU. from_arch fills typical values for the arch's
+// data-center part; the runtime fills them from the driver (runtime/tuning.cpp).
+struct TargetDevice {
+  std::string arch;
+  int sm_count = 0;
+  int shared_bytes_per_sm = 0;
+  int shared_bytes_per_block = 0;
+  int registers_per_sm = 65536;
+  double dram_gbps = 0.0;        // bytes per ns
+  double l2_gbps = 0.0;
+  double mma_tflops = 0.0;       // dense fp16 mma.sync, float32 accumulation
+  double clock_ghz = 0.0;
+  static TargetDevice from_arch(const std::string& arch);
+};
+
+struct RankedSchedule {
+  TileSchedule schedule;
+  double predicted_us = 0.0;
+};
+
+// The legal schedules of every family that serves the config, for calls of `rows` rows, best
+// predicted first. Never empty for a valid config (the simt family serves every config).
+std::vector<RankedSchedule> candidate_schedules(const MatmulConfig& config, const TargetDevice& device, int64_t rows);
+
+// The model's estimate for one schedule (microseconds).
+double predicted_microseconds(const MatmulConfig& config, const TileSchedule& schedule, const TargetDevice& device,
+                              int64_t rows);
+
+}  // namespace bitjit

@@ -1,0 +1,86 @@
+// Tuning candidates: every one legal, ranked by the cost model, the default always among them, and
+// the model's preferences where the measurements are unambiguous (docs/performance.md).
+#include "common/error.hpp"
+#include "compiler/candidates.hpp"
+#include "runtime/tuning.hpp"
+#include "tests/support/catch.hpp"
+
+using namespace bitjit;
+
+namespace {
+
+MatmulConfig w4a16(int64_t N, int64_t K) {
+  MatmulConfig config;
+  config.M = MSpec::buckets({1, 16, 64, 256, 4096});
+  config.N = N;
+  config.K = K;
+  config.W_dtype = DType::int4;
+  config.accum_dtype = DType::float32;
+  config.with_scaling = true;
+  config.group_size = 128;
+  return config;
+}
+
+bool contains_schedule(const std::vector<RankedSchedule>& ranked, const TileSchedule& s) {
+  for (const RankedSchedule& r : ranked)
+    if (canonical_form(r.schedule) == canonical_form(s)) return true;
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("candidates are legal, ranked, and include the default", "[candidates]") {
+  const MatmulConfig config = w4a16(8192, 8192);
+  for (const char* arch : {"sm_80", "sm_86", "sm_89", "sm_90a"}) {
+    const TargetDevice device = TargetDevice::from_arch(arch);
+    for (int64_t rows : config.M.values()) {
+      INFO(arch << " rows " << rows);
+      const std::vector<RankedSchedule> ranked = candidate_schedules(config, device, rows);
+      REQUIRE(ranked.size() > 50);
+      CHECK(contains_schedule(ranked, default_schedule(config, arch, rows)));
+      for (size_t i = 0; i < ranked.size(); ++i) {
+        CHECK_NOTHROW(validate_schedule(config, ranked[i].schedule, arch));
+        CHECK(ranked[i].predicted_us > 0.0);
+        if (i > 0) CHECK(ranked[i - 1].predicted_us <= ranked[i].predicted_us);
+      }
+    }
+  }
+}
+
+TEST_CASE("the cost model prefers what the H100 measurements prefer", "[candidates]") {
+  const TargetDevice h100 = TargetDevice::from_arch("sm_90a");
+  const MatmulConfig config = w4a16(57344, 8192);
+  // One row: stream the weights (tensor_gemv), within 10 % of the 2.43 TB/s floor's 100 µs.
+  const std::vector<RankedSchedule> one_row = candidate_schedules(config, h100, 1);
+  CHECK(one_row.front().schedule.family == KernelFamily::tensor_gemv);
+  CHECK(one_row.front().predicted_us > 70.0);
+  // 4096 rows: the tensor-core GEMM, and more rows cost more with the same schedule.
+  const std::vector<RankedSchedule> many_rows = candidate_schedules(config, h100, 4096);
+  CHECK(many_rows.front().schedule.family == KernelFamily::tensor_gemm);
+  const TileSchedule s = default_schedule(config, "sm_90a", 4096);
+  CHECK(predicted_microseconds(config, s, h100, 4096) > predicted_microseconds(config, s, h100, 1024));
+  // Measured 227 µs (64 rows) and 12.3 ms (4096 rows) with the defaults: the model is within 2x.
+  const double m64 = predicted_microseconds(config, default_schedule(config, "sm_90a", 64), h100, 64);
+  CHECK(m64 > 227.0 / 2);
+  CHECK(m64 < 227.0 * 2);
+  const double m4096 = predicted_microseconds(config, s, h100, 4096);
+  CHECK(m4096 > 12300.0 / 2);
+  CHECK(m4096 < 12300.0 * 2);
+}
+
+TEST_CASE("configs off the tensor-core layout get CUDA-core candidates", "[candidates]") {
+  MatmulConfig odd = w4a16(40, 98);
+  odd.group_size = -1;
+  odd.W_dtype = DType::uint4;
+  const std::vector<RankedSchedule> ranked = candidate_schedules(odd, TargetDevice::from_arch("sm_80"), 16);
+  REQUIRE_FALSE(ranked.empty());
+  for (const RankedSchedule& r : ranked) CHECK(r.schedule.family != KernelFamily::tensor_gemm);
+  CHECK_THROWS_AS(TargetDevice::from_arch("sm_75"), ConfigError);
+}
+
+TEST_CASE("tuned schedules are keyed per M bucket", "[candidates]") {
+  MatmulConfig config = w4a16(256, 512);
+  CHECK(tuned_entry_key(config, 64) == canonical_form(config) + " @M=64");
+  config.M = 64;
+  CHECK(tuned_entry_key(config, 64) == canonical_form(config));
+}

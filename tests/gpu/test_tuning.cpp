@@ -1,0 +1,56 @@
+// hardware_aware_finetune on the GPU: every bucket tuned, the choice stored and picked up by the
+// next Matmul::create, and the tuned kernels still match the float64 reference.
+#include "common/error.hpp"
+#include "quant/random.hpp"
+#include "runtime/device.hpp"
+#include "runtime/driver.hpp"
+#include "runtime/matmul.hpp"
+#include "tests/gpu/gpu_check.hpp"
+#include "tests/support/catch.hpp"
+#include "tests/support/process.hpp"
+#include "tests/support/random.hpp"
+#include "tests/support/scoped_env.hpp"
+#include "tuning_db/database.hpp"
+
+using namespace bitjit;
+using namespace bitjit::testing;
+
+TEST_CASE("hardware_aware_finetune tunes each M bucket and stores the choice", "[gpu][tuning]") {
+  if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
+  BITJIT_RANDOM_ENGINE(rng);
+  TemporaryDirectory cache;
+  ScopedEnv use_cache("BITJIT_CACHE_DIR", cache.str());
+  MatmulConfig config;
+  config.M = MSpec::buckets({4, 100});
+  config.N = 1000;
+  config.K = 2048;
+  config.W_dtype = DType::uint4;
+  config.accum_dtype = DType::float32;
+  config.with_scaling = config.with_zeros = true;
+  config.group_size = 128;
+  Matmul matmul = Matmul::create(config);
+  int calls = 0;
+  const TuningReport report = matmul.hardware_aware_finetune(4, [&](size_t, int, int) { ++calls; });
+  REQUIRE(report.buckets.size() == 2);
+  CHECK(calls == report.buckets[0].candidates_timed + report.buckets[1].candidates_timed);
+  for (const BucketTuning& bucket : report.buckets) {
+    INFO("M=" << bucket.rows << " " << canonical_form(bucket.chosen));
+    CHECK(bucket.candidates_timed == 5);  // the current schedule and the top 4
+    CHECK(bucket.chosen_ms <= bucket.before_ms);  // the current one is among those timed
+    CHECK(canonical_form(matmul.schedule_for(bucket.rows)) == canonical_form(bucket.chosen));
+    const auto stored = db::default_database().tuned(tuned_entry_key(config, bucket.rows), current_device_info().name);
+    REQUIRE(stored);
+    CHECK(stored->schedule == to_json(bucket.chosen));
+  }
+  WARN("tuned 2 buckets with topk 4 in " << report.seconds << " s");
+
+  const Matmul again = Matmul::create(config);
+  GpuChecker checker;
+  for (const BucketTuning& bucket : report.buckets) {
+    CHECK(canonical_form(again.schedule_for(bucket.rows)) == canonical_form(bucket.chosen));
+    MatmulOperands operands = random_operands(config, bucket.rows, rng);
+    checker.check(again, bucket.rows, operands, reference_matmul(config, bucket.rows, operands));
+  }
+  CHECK(checker.failures() == 0);
+  CHECK_THROWS_AS(matmul.hardware_aware_finetune(0), ConfigError);
+}
