@@ -113,6 +113,22 @@ class Matmul:
     def schedule(self) -> dict:
         return json.loads(self._native.schedule)
 
+    def schedule_for(self, M: int) -> dict:
+        """The tile schedule of the kernel that runs calls of M rows (one kernel per M bucket)."""
+        return json.loads(self._native.schedule_for(int(M)))
+
+    def profile_latency(self, M: Optional[int] = None) -> float:
+        """Median milliseconds of one call with M rows (default: the largest bucket) on random data."""
+        if M is None:
+            M = self.config.M if isinstance(self.config.M, int) else max(self.config.M or [1024])
+        return self._native.profile_latency(int(M))
+
+    def hardware_aware_finetune(self, topk: int = 20) -> list:
+        """Times the cost model's best `topk` tile schedules (and the current one) per M bucket on this
+        GPU and keeps the fastest, also in the kernel database. Returns one dict per bucket: M,
+        schedule, latency_ms, before_schedule, before_ms, candidates_timed, seconds."""
+        return json.loads(self._native.hardware_aware_finetune(int(topk)))
+
     def transform_weight(self, weight, scale=None, zeros=None, bias=None):
         """Logical weight values [N, K] as int8 (e.g. int4 in [-8, 7]; codes for unsigned, nf4,
         fp4, fp8) -> the packed bytes this kernel reads, as the same kind of array (torch tensors

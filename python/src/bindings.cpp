@@ -112,6 +112,18 @@ NB_MODULE(_bitjit, m) {
       .def_prop_ro("source", [](const Matmul& self) { return self.source(); })
       .def_prop_ro("arch", [](const Matmul& self) { return self.arch(); })
       .def_prop_ro("schedule", [](const Matmul& self) { return to_json(self.schedule()).dump(); })
+      .def("schedule_for", [](const Matmul& self, int64_t M) { return to_json(self.schedule_for(M)).dump(); })
+      .def("profile_latency", [](const Matmul& self, int64_t M) { return self.profile_latency(M); })
+      .def("hardware_aware_finetune",
+           [](Matmul& self, int topk) {
+             nlohmann::json buckets = nlohmann::json::array();
+             for (const BucketTuning& b : self.hardware_aware_finetune(topk).buckets) {
+               buckets.push_back({{"M", b.rows}, {"schedule", to_json(b.chosen)}, {"latency_ms", b.chosen_ms},
+                                  {"before_schedule", to_json(b.before)}, {"before_ms", b.before_ms},
+                                  {"candidates_timed", b.candidates_timed}, {"seconds", b.seconds}});
+             }
+             return buckets.dump();
+           })
       .def_prop_ro("weight_layout", [](const Matmul& self) { return std::string(to_string(self.weight_layout())); })
       .def("transform_weight",
            [](const Matmul& self, nb::ndarray<const int8_t, nb::ndim<1>, nb::c_contig, nb::device::cpu> values) {

@@ -50,6 +50,17 @@ def test_matmul_compiles_for_an_arch_without_a_gpu():
     assert "bitjit::tensor_gemv<Problem, Tiles>" in matmul.source
 
 
+def test_each_m_bucket_has_its_kernel_and_tuning_needs_the_gpu():
+    config = bitjit.MatmulConfig(M=[1, 16, 256], N=256, K=512, W_dtype="int4", accum_dtype="float32",
+                                 with_scaling=True, group_size=128)
+    matmul = bitjit.Matmul(config=config, target="sm_80")  # no GPU here, or not an sm_80 one on the device
+    assert matmul.schedule_for(1)["family"] == "tensor_gemv"
+    assert matmul.schedule_for(17)["family"] == "tensor_gemm"
+    assert matmul.schedule == matmul.schedule_for(256)
+    with pytest.raises(Exception, match="GPU"):
+        matmul.hardware_aware_finetune(4)
+
+
 def test_transform_weight_packs_every_value_once():
     rng = np.random.default_rng(random.getrandbits(32))
     config = bitjit.MatmulConfig(M=1, N=32, K=256, W_dtype="int4", accum_dtype="float32")
