@@ -40,7 +40,6 @@ struct GemmTiling {
   static constexpr int kNTiles = kWarpChannels / 16;   // 16 output channels per mma
   static constexpr int kWords = T::kLoadBytes / 4;
   static constexpr int kCodes = T::kLoadBytes * 8 / W::kBits;  // per lane per k-block
-  static constexpr int kCodesPerWord = 32 / W::kBits;
   static constexpr int kKBlock = 4 * kCodes;                   // k per k-block of the mma_runs layout
   static constexpr int kStageBlocks = T::kBlockK / kKBlock;
   static constexpr long long kBlocksK = P::K / kKBlock;
@@ -295,18 +294,11 @@ struct TensorGemmWarp {
           const int position = run * T::kRun + 4 * step;  // of this lane's codes
 #pragma unroll
           for (int tile = 0; tile < G::kNTiles; ++tile) {
-            uint32_t a[4];  // weights: channel g slots (0, 1), channel g + 8 slots (0, 1), then slots (2, 3)
-#pragma unroll
-            for (int slots = 0; slots < 2; ++slots) {
-              const int p = position + 2 * slots;
-#pragma unroll
-              for (int half = 0; half < 2; ++half) {
-                const uint32_t value = decode_pair<W, A, kQuantizedZeros>(
-                    words[tile][half][p / G::kCodesPerWord], (p % G::kCodesPerWord) / 2, magic, zero[tile][half],
-                    pair_table, lane);
-                a[2 * slots + half] = scaled_pair(value, scale[tile][half], zero[tile][half]);
-              }
-            }
+            uint32_t a[4];
+            decode_operand<W, A, kQuantizedZeros>(words[tile], position, magic, zero[tile], pair_table, lane, a,
+                                                  [&](uint32_t pair, int half) {
+                                                    return scaled_pair(pair, scale[tile][half], zero[tile][half]);
+                                                  });
 #pragma unroll
             for (int mt = 0; mt < G::kMTiles; ++mt) mma_16x8x16<A>(acc[tile][mt], a, fragments[mt][0], fragments[mt][1]);
           }

@@ -131,7 +131,6 @@ __device__ void tensor_gemv(const MatmulParams& params) {
   constexpr int kRowHalves = T::kBlockM > 8 ? 2 : 1;   // 8 activation rows per mma
   constexpr int kWords = T::kLoadBytes / 4;
   constexpr int kCodes = T::kLoadBytes * 8 / W::kBits;  // per lane per load
-  constexpr int kCodesPerWord = 32 / W::kBits;
   constexpr int kRuns = kCodes / T::kRun;
   // Consecutive runs inside one scale group share a partial sum (a "span"): the largest power of two
   // of runs dividing both the k-block's runs and the group, so a span never crosses a group.
@@ -261,17 +260,9 @@ __device__ void tensor_gemv(const MatmulParams& params) {
             const int position = run * T::kRun + 4 * step;  // of this lane's codes
 #pragma unroll
             for (int tile = 0; tile < kTiles; ++tile) {
-              uint32_t a[4];  // weights: channel g slots (0, 1), channel g + 8 slots (0, 1), then slots (2, 3)
-#pragma unroll
-              for (int slots = 0; slots < 2; ++slots) {
-                const int p = position + 2 * slots;
-#pragma unroll
-                for (int half = 0; half < 2; ++half) {
-                  a[2 * slots + half] = decode_pair<W, A, kQuantizedZeros>(loaded[u][tile][half][p / kCodesPerWord],
-                                                                           (p % kCodesPerWord) / 2, magic,
-                                                                           zero[tile][half], pair_table, lane);
-                }
-              }
+              uint32_t a[4];
+              decode_operand<W, A, kQuantizedZeros>(loaded[u][tile], position, magic, zero[tile], pair_table, lane, a,
+                                                    [](uint32_t pair, int) { return pair; });
 #pragma unroll
               for (int half = 0; half < kRowHalves; ++half) mma_16x8x16<A>(target[tile][half], a, b[half][0], b[half][1]);
             }

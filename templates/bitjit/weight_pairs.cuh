@@ -181,6 +181,28 @@ __device__ __forceinline__ uint32_t decode_pair(uint32_t word, int q, const Magi
   }
 }
 
+// The weight operand of one m16n8k16 step for a 16-channel tile: codes position .. position + 3 of
+// this lane's loads of channels g (words[0]) and g + 8 (words[1]), decoded two at a time into
+// a = {g slots (0, 1), g + 8 slots (0, 1), g slots (2, 3), g + 8 slots (2, 3)}; finish(pair, half)
+// may scale each pair (tensor_gemm) or pass it through (tensor_gemv).
+template <class W, class A, bool kQuantizedZeros, int kWords, class Finish>
+__device__ __forceinline__ void decode_operand(const uint32_t (&words)[2][kWords], int position,
+                                               const MagicConstants<W, A>& magic, const uint32_t (&zero)[2],
+                                               const uint32_t* table, int lane, uint32_t (&a)[4], Finish finish) {
+  constexpr int kCodesPerWord = 32 / W::kBits;
+#pragma unroll
+  for (int slots = 0; slots < 2; ++slots) {
+    const int p = position + 2 * slots;
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      a[2 * slots + half] = finish(decode_pair<W, A, kQuantizedZeros>(words[half][p / kCodesPerWord],
+                                                                      (p % kCodesPerWord) / 2, magic, zero[half],
+                                                                      table, lane),
+                                   half);
+    }
+  }
+}
+
 // ---- the warp-level tensor-core step ------------------------------------------------------------
 
 // c += a * b for one m16n8k16 tile: a 16x16 row-major, b 16x8 column-major, c 16x8 in float32.

@@ -1,6 +1,7 @@
 // Lowering and emission: the plan binds the right formats and constants, schedules are checked,
 // and every variant of the format matrix compiles with NVRTC for sm_80 and sm_90a (no GPU needed).
 #include <atomic>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <future>
@@ -41,6 +42,32 @@ std::string schedule_error(const MatmulConfig& config, const TileSchedule& sched
     return error.what();
   }
   return "";
+}
+
+// Calls compile(i, arch) for every i < count and arch on all cores (NVRTC is thread-safe); returns
+// the failures as "arch: message".
+std::vector<std::string> compile_everywhere(size_t count, const std::vector<const char*>& archs,
+                                            const std::function<void(size_t, const char*)>& compile) {
+  std::atomic<size_t> next{0};
+  std::mutex failures_mutex;
+  std::vector<std::string> failures;
+  std::vector<std::future<void>> workers;
+  for (unsigned t = 0; t < std::max(2u, std::thread::hardware_concurrency()); ++t) {
+    workers.push_back(std::async(std::launch::async, [&] {
+      for (size_t i = next++; i < count; i = next++) {
+        for (const char* arch : archs) {
+          try {
+            compile(i, arch);
+          } catch (const std::exception& error) {
+            std::lock_guard lock(failures_mutex);
+            failures.push_back(std::string(arch) + ": " + error.what());
+          }
+        }
+      }
+    }));
+  }
+  for (auto& worker : workers) worker.get();
+  return failures;
 }
 
 }  // namespace
@@ -199,9 +226,7 @@ TEST_CASE("every variant of the format matrix compiles with NVRTC for sm_80 and 
     assemble[i] = assembled_combinations.insert(combination).second;
   }
 
-  std::atomic<size_t> next{0}, compiled{0}, assembled{0};
-  std::mutex failures_mutex;
-  std::vector<std::string> failures;
+  std::atomic<size_t> compiled{0}, assembled{0};
   auto compile_one = [&](size_t i, const char* arch) {
     const GeneratedKernel kernel = emit_kernel(configs[i], default_schedule(configs[i], arch), arch);
     CompileRequest request{kernel.source, kernel.file_name, arch, {}, canonical_form(configs[i]),
@@ -211,22 +236,7 @@ TEST_CASE("every variant of the format matrix compiles with NVRTC for sm_80 and 
     if (assemble[i] && binary.cubin.size() > 4 && binary.cubin[0] == 0x7f) ++assembled;
     if (!assemble[i] && binary.ptx.find(".entry bitjit_matmul") != std::string::npos) ++compiled;
   };
-  std::vector<std::future<void>> workers;
-  for (unsigned t = 0; t < std::max(2u, std::thread::hardware_concurrency()); ++t) {
-    workers.push_back(std::async(std::launch::async, [&] {
-      for (size_t i = next++; i < configs.size(); i = next++) {
-        for (const char* arch : {"sm_80", "sm_90a"}) {
-          try {
-            compile_one(i, arch);
-          } catch (const std::exception& error) {
-            std::lock_guard lock(failures_mutex);
-            failures.push_back(std::string(arch) + ": " + error.what());
-          }
-        }
-      }
-    }));
-  }
-  for (auto& worker : workers) worker.get();
+  const std::vector<std::string> failures = compile_everywhere(configs.size(), {"sm_80", "sm_90a"}, compile_one);
   INFO(configs.size() << " configs; first failure: " << (failures.empty() ? "none" : failures.front()));
   CHECK(failures.empty());
   CHECK(assembled == 2 * assembled_combinations.size());
@@ -346,28 +356,15 @@ TEST_CASE("tensor_gemm compiles for every weight format on sm_80, sm_86, sm_89 a
     if (seen.insert(combination).second) configs.push_back(c);
   }
   REQUIRE(configs.size() >= 20);
-  std::atomic<size_t> next{0}, assembled{0};
-  std::mutex failures_mutex;
-  std::vector<std::string> failures;
-  std::vector<std::future<void>> workers;
-  for (unsigned t = 0; t < std::max(2u, std::thread::hardware_concurrency()); ++t) {
-    workers.push_back(std::async(std::launch::async, [&] {
-      for (size_t i = next++; i < configs.size(); i = next++) {
-        for (const char* arch : {"sm_80", "sm_86", "sm_89", "sm_90a"}) {
-          try {
-            const GeneratedKernel kernel = emit_kernel(configs[i], default_schedule(configs[i], arch), arch);
-            const CompiledKernel binary = compile_cuda({kernel.source, kernel.file_name, arch, {},
-                                                        canonical_form(configs[i]), CompileOutput::cubin});
-            if (binary.cubin.size() > 4 && binary.cubin[0] == 0x7f) ++assembled;
-          } catch (const std::exception& error) {
-            std::lock_guard lock(failures_mutex);
-            failures.push_back(std::string(arch) + ": " + error.what());
-          }
-        }
-      }
-    }));
-  }
-  for (auto& worker : workers) worker.get();
+  std::atomic<size_t> assembled{0};
+  const auto compile_one = [&](size_t i, const char* arch) {
+    const GeneratedKernel kernel = emit_kernel(configs[i], default_schedule(configs[i], arch), arch);
+    const CompiledKernel binary =
+        compile_cuda({kernel.source, kernel.file_name, arch, {}, canonical_form(configs[i]), CompileOutput::cubin});
+    if (binary.cubin.size() > 4 && binary.cubin[0] == 0x7f) ++assembled;
+  };
+  const std::vector<std::string> failures =
+      compile_everywhere(configs.size(), {"sm_80", "sm_86", "sm_89", "sm_90a"}, compile_one);
   INFO(configs.size() << " configs; first failure: " << (failures.empty() ? "none" : failures.front()));
   CHECK(failures.empty());
   CHECK(assembled == 4 * configs.size());
