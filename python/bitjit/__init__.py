@@ -26,7 +26,7 @@ from ._bitjit import ConfigError
 from ._bitjit import Matmul as _NativeMatmul
 from ._bitjit import canonical_config
 
-__all__ = ["ConfigError", "Matmul", "MatmulConfig", "quantization"]
+__all__ = ["ConfigError", "Linear", "Matmul", "MatmulConfig", "quantization"]
 __version__ = "0.1.0"
 
 
@@ -172,3 +172,22 @@ class Matmul:
         self._native.run(M, _operand(A, "A"), _operand(W, "W"), _operand(output, "output"),
                          _operand(scale, "scale"), _operand(zeros, "zeros"), _operand(bias, "bias"), stream)
         return output
+
+
+_linear_class = None
+
+
+def __getattr__(name: str):
+    """bitjit.Linear, a torch.nn.Module, is built on first use: importing bitjit never imports torch."""
+    global _linear_class
+    if name == "Linear":
+        if _linear_class is None:
+            try:
+                import torch  # noqa: F401
+            except ImportError as error:
+                raise ImportError("bitjit.Linear is a torch.nn.Module and needs torch; bitjit.Matmul works "
+                                  "without it") from error
+            from .linear import make_linear_class
+            _linear_class = make_linear_class(Matmul, MatmulConfig)
+        return _linear_class
+    raise AttributeError(f"module 'bitjit' has no attribute {name!r}")

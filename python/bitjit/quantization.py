@@ -8,6 +8,10 @@ import numpy as np
 from ._bitjit import from_awq as _from_awq
 from ._bitjit import from_gptq as _from_gptq
 from ._bitjit import general_compress as _general_compress
+from ._bitjit import quantize_weight as _quantize_weight
+
+# numpy storage of each scale / float-zero dtype (bfloat16 as its 16-bit pattern).
+_HALF_STORAGE = {"float16": np.float16, "bfloat16": np.uint16}
 
 
 def general_compress(values, bits: int = 4) -> np.ndarray:
@@ -72,3 +76,30 @@ def from_awq(qweight, qzeros, scales) -> dict:
     in_features, out_features = qweight.shape[0], qweight.shape[1] * 8
     return _checkpoint_result(_from_awq(in_features, out_features, _words(qweight, "qweight"),
                                         _words(qzeros, "qzeros"), _halves(scales)))
+
+
+def quantize(config, weight) -> dict:
+    """Float weights [N, K] -> this config's stored operands, as bitjit's quantizers choose them (per
+    output row and group: the scale, and the zero point, from the group's values; each weight the
+    nearest code; docs/formats.md). config: a bitjit.MatmulConfig. Returns numpy arrays: W [N,
+    K*bits/8] uint8 in general_compress order (pass it through Matmul.transform_packed_weight),
+    scales and zeros [N, groups] (float16, or bfloat16 as uint16 patterns; None when unused), and
+    dequantized [N, K] float64, the exact values the codes stand for."""
+    array = np.asarray(weight, dtype=np.float32)
+    if array.shape != (config.N, config.K):
+        raise ValueError(f"weight has shape {array.shape}; expected (N, K) = ({config.N}, {config.K})")
+    packed, scales, zeros, dequantized = _quantize_weight(config.to_json(), np.ascontiguousarray(array).reshape(-1))
+    native = json.loads(config.to_json())
+    scale_dtype = native.get("A_dtype", "float16") if native.get("A_dtype") in _HALF_STORAGE else "float16"
+    storage = _HALF_STORAGE[scale_dtype]
+    groups = max(1, len(scales) // (2 * config.N)) if scales else 0
+    result = {"W": np.frombuffer(packed, dtype=np.uint8).reshape(config.N, -1).copy(),
+              "scales": np.frombuffer(scales, dtype=storage).reshape(config.N, groups).copy() if scales else None,
+              "zeros": None,
+              "dequantized": np.asarray(dequantized, dtype=np.float64).reshape(config.N, config.K)}
+    if zeros:
+        if config.zeros_mode == "quantized":
+            result["zeros"] = np.frombuffer(zeros, dtype=np.uint8).reshape(groups, -1).copy()
+        else:
+            result["zeros"] = np.frombuffer(zeros, dtype=storage).reshape(config.N, groups).copy()
+    return result

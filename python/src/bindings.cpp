@@ -16,6 +16,7 @@
 #include "compiler/schedule.hpp"
 #include "quant/checkpoints.hpp"
 #include "quant/packing.hpp"
+#include "quant/quantize.hpp"
 #include "runtime/matmul.hpp"
 
 namespace nb = nanobind;
@@ -78,6 +79,15 @@ NB_MODULE(_bitjit, m) {
          int bits) { return to_bytes(general_compress({values.data(), values.size()}, rows, cols, bits)); },
       "Packs rows*cols codes (each < 2**bits) along the last axis, LSB first.");
 
+  m.def(
+      "quantize_weight",
+      [](const std::string& config_json, nb::ndarray<const float, nb::ndim<1>, nb::c_contig, nb::device::cpu> weight) {
+        const QuantizedWeight q = quantize_weight(parse_config(config_json), {weight.data(), weight.size()});
+        return std::make_tuple(to_bytes(q.W.bytes), to_bytes(q.scales.bytes), to_bytes(q.zeros.bytes),
+                               std::vector<double>(q.dequantized.begin(), q.dequantized.end()));
+      },
+      "Float weights [N*K] -> (W packed along K in general_compress order, scales, zeros, dequantized values).");
+
   // Checkpoints: (config JSON, W bytes [N, K*bits/8] in general_compress order, scales bytes [N, G]
   // fp16, zeros bytes [N, G] fp16).
   using Words = nb::ndarray<const int32_t, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
@@ -134,6 +144,15 @@ NB_MODULE(_bitjit, m) {
              const OperandSpec spec = operand_specs(self.config(), 1).W;
              HostTensor tensor{spec.dtype, spec.shape, std::vector<uint8_t>(packed.data(), packed.data() + packed.size())};
              return to_bytes(self.transform_weight(tensor).bytes);
+           })
+      .def("operand_dtypes",
+           [](const Matmul& self, int64_t M) {
+             const OperandSpecs specs = operand_specs(self.config(), M);
+             std::vector<std::string> names;
+             for (const OperandSpec* spec : {&specs.A, &specs.W, &specs.scales, &specs.zeros, &specs.bias, &specs.C}) {
+               names.push_back(spec->used() ? std::string(to_string(spec->dtype)) : "");
+             }
+             return names;
            })
       .def("operand_shapes",
            [](const Matmul& self, int64_t M) {

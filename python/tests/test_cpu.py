@@ -110,3 +110,35 @@ def test_gptq_checkpoint_converts_to_operands():
     with pytest.raises(ValueError, match="act-order"):
         bitjit.quantization.from_gptq(qweight.view(np.int32), qzeros.view(np.int32), scales, bits=4,
                                       g_idx=np.arange(K) % groups)
+
+
+def test_quantize_gives_codes_that_dequantize_to_the_returned_values():
+    rng = np.random.default_rng(random.getrandbits(32))
+    config = bitjit.MatmulConfig(M=1, N=16, K=256, W_dtype="int4", accum_dtype="float32",
+                                 with_scaling=True, group_size=128)
+    weight = rng.standard_normal((16, 256)).astype(np.float32)
+    q = bitjit.quantization.quantize(config, weight)
+    assert q["W"].shape == (16, 128) and q["scales"].shape == (16, 2) and q["zeros"] is None
+    nibbles = np.stack([q["W"] & 15, q["W"] >> 4], axis=-1).reshape(16, 256).astype(np.float64)
+    scales = np.repeat(q["scales"].astype(np.float64), 128, axis=1)
+    # int4 is stored offset-binary (v + 8): each code times its group's scale is the returned value,
+    assert np.array_equal((nibbles - 8) * scales, q["dequantized"])
+    # and the nearest one: at most half a step (plus the scale's own fp16 rounding) from the weight.
+    assert np.all(np.abs(q["dequantized"] - weight) <= 0.5 * scales * (1 + 2.0 ** -9) + 1e-6)
+    with pytest.raises(ValueError, match="expected"):
+        bitjit.quantization.quantize(config, weight[:, :128])
+
+
+def test_linear_needs_torch_only_when_used():
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError, match="needs torch"):
+            bitjit.Linear
+        return
+    layer = bitjit.Linear(256, 64, bias=True, A_dtype="float16", W_dtype="uint4", accum_dtype="float32",
+                          out_dtype="float16", group_size=128, with_zeros=True, opt_M=[1, 32], target="sm_80")
+    assert tuple(layer.qweight.shape) == (64, 128)
+    assert tuple(layer.scales.shape) == (64, 2) and tuple(layer.zeros.shape) == (64, 2)
+    with pytest.raises(RuntimeError, match="no weights loaded"):
+        layer(torch.zeros(1, 256, dtype=torch.float16))
