@@ -4,21 +4,14 @@
 #include "compiler/candidates.hpp"
 #include "runtime/tuning.hpp"
 #include "tests/support/catch.hpp"
+#include "tests/support/configs.hpp"
 
 using namespace bitjit;
 
 namespace {
 
 MatmulConfig w4a16(int64_t N, int64_t K) {
-  MatmulConfig config;
-  config.M = MSpec::buckets({1, 16, 64, 256, 4096});
-  config.N = N;
-  config.K = K;
-  config.W_dtype = DType::int4;
-  config.accum_dtype = DType::float32;
-  config.with_scaling = true;
-  config.group_size = 128;
-  return config;
+  return testing::w4a16_g128_config(MSpec::buckets({1, 16, 64, 256, 4096}), N, K);
 }
 
 bool contains_schedule(const std::vector<RankedSchedule>& ranked, const TileSchedule& s) {

@@ -14,6 +14,7 @@
 #include "runtime/kernel_cache.hpp"
 #include "runtime/nvrtc.hpp"
 #include "tests/support/catch.hpp"
+#include "tests/support/configs.hpp"
 #include "tests/support/text.hpp"
 
 using namespace bitjit;
@@ -247,17 +248,7 @@ TEST_CASE("every variant of the format matrix compiles with NVRTC for sm_80 and 
 
 namespace {
 
-MatmulConfig w4a16_many_rows() {
-  MatmulConfig config;
-  config.M = MSpec::buckets({1, 64, 4096});
-  config.N = 8192;
-  config.K = 8192;
-  config.W_dtype = DType::int4;
-  config.accum_dtype = DType::float32;
-  config.with_scaling = true;
-  config.group_size = 128;
-  return config;
-}
+MatmulConfig w4a16_many_rows() { return w4a16_g128_config(MSpec::buckets({1, 64, 4096}), 8192, 8192); }
 
 std::string schedule_error_on(const MatmulConfig& config, const TileSchedule& schedule, const std::string& arch) {
   try {

@@ -3,6 +3,7 @@
 // arch needs no GPU.
 #include "runtime/matmul.hpp"
 #include "tests/support/catch.hpp"
+#include "tests/support/configs.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/scoped_env.hpp"
 #include "tests/support/text.hpp"
@@ -13,14 +14,7 @@ using namespace bitjit::testing;
 TEST_CASE("each M bucket gets its own kernel and a call takes the smallest bucket holding its M", "[runtime]") {
   TemporaryDirectory cache;
   ScopedEnv use_cache("BITJIT_CACHE_DIR", cache.str());
-  MatmulConfig config;
-  config.M = MSpec::buckets({1, 8, 16, 64, 256, 1024});
-  config.N = 256;
-  config.K = 512;
-  config.W_dtype = DType::int4;
-  config.accum_dtype = DType::float32;
-  config.with_scaling = true;
-  config.group_size = 128;
+  const MatmulConfig config = w4a16_g128_config(MSpec::buckets({1, 8, 16, 64, 256, 1024}), 256, 512);
   const Matmul matmul = Matmul::create(config, {"sm_90a"});
 
   CHECK(matmul.schedule_for(1).family == KernelFamily::tensor_gemv);

@@ -1,5 +1,7 @@
 #pragma once
 // Small configs several test files share.
+#include <utility>
+
 #include "compiler/config.hpp"
 
 namespace bitjit::testing {
@@ -16,6 +18,20 @@ inline MatmulConfig small_w4_rescale_config() {
   config.with_scaling = config.with_zeros = true;
   config.group_size = 32;
   config.zeros_mode = ZerosMode::rescale;
+  return config;
+}
+
+// W4A16 with group-128 scales (fp16 activations and output, fp32 accumulation): the benchmark
+// suite's main format, at any M (static or buckets) and shape.
+inline MatmulConfig w4a16_g128_config(MSpec M, int64_t N, int64_t K) {
+  MatmulConfig config;
+  config.M = std::move(M);
+  config.N = N;
+  config.K = K;
+  config.W_dtype = DType::int4;
+  config.accum_dtype = DType::float32;
+  config.with_scaling = true;
+  config.group_size = 128;
   return config;
 }
 
