@@ -20,6 +20,9 @@
 #               "int4_g128:70B_o:1 nf4_g128:70B_o:1"): speed of light, memory, occupancy, warp stalls
 #     variants  the bench once per schedule override in VARIANTS (';'-separated JSON objects) for
 #               BENCH_ARGS, results in $OUT/variants/<n>
+#     pytest    builds the Python extension and runs python/tests (the GPU tests need torch with CUDA),
+#               with the wheels of scripts/fetch-python-wheels.sh (carried in .whl/) on PYTHONPATH;
+#               then the BitBLAS-style quick start docs/examples/bitblas_quickstart.py
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$PWD/device-out}
@@ -101,6 +104,17 @@ for step in "$@"; do
           --schedule "$override" --out "$OUT/variants/$n" >"$OUT/variants-$n.log" 2>&1
         note "variant $n $override rc=$?"
       done
+      ;;
+    pytest)
+      deps=$PWD/build-release/python-deps
+      mkdir -p "$deps"
+      for wheel in .whl/*.whl; do [ -e "$wheel" ] && python3 -m zipfile -e "$wheel" "$deps"; done
+      { PYTHONPATH=$deps cmake --preset release -DBITJIT_BUILD_PYTHON=ON && cmake --build --preset release -j "$(nproc)"; } \
+        >"$OUT/pytest-build.log" 2>&1
+      PYTHONPATH=$PWD/build-release/python:$deps python3 -m pytest -q -rs python/tests >"$OUT/pytest.log" 2>&1
+      note "pytest rc=$? in $(( $(date +%s) - start )) s: $(tail -n 1 "$OUT/pytest.log")"
+      PYTHONPATH=$PWD/build-release/python python3 docs/examples/bitblas_quickstart.py >"$OUT/bitblas-quickstart.log" 2>&1
+      note "bitblas quick start rc=$?: $(tail -n 1 "$OUT/bitblas-quickstart.log")"
       ;;
     example)
       ./build-release/quickstart >"$OUT/example.log" 2>&1
