@@ -313,47 +313,53 @@ TileSchedule default_tensor_gemv(const MatmulConfig& config, const MmaRunLayout&
   return s;
 }
 
-// Measured on an H100 (70B o and gate_up, int4 g128; docs/performance.md): up to 256 rows, blocks of
-// 32 or 64 rows by 128 channels on 4 warps (1 x 4) with 4 stages; more rows, 128 x 256 on 8 warps
-// (2 x 4, warp tiles of 64 x 64) with 3 stages. 64 channels per block when 128 would leave SMs idle;
-// then split K while the float32 partial sums stay small next to the weights. Stages: as many as
-// the arch's shared memory holds, up to those. Tuning (bitjit tune) searches beyond this.
+// From `bitjit tune` on an H100 (the four 70B shapes, int4 g128, M 64 / 256 / 4096; docs/tuning.md),
+// where the same choices won across shapes:
+//   - enough blocks of 128 x 128 to give every SM two: 128 x 128 on 4 warps (1 x 4: warp tiles of
+//     128 rows x 32 channels, which amortize each decoded weight over 16 mmas) with 2 stages
+//     (gate_up M >= 256 and every shape at M = 4096: 9-22 % faster than 128 x 256 on 8 warps);
+//   - otherwise 32- or 64-row blocks of 128 channels on 4 warps with 4 stages; 64 channels when
+//     that alone fills the SMs (qkv M = 64); if neither fills them, split K until there are two
+//     blocks per SM (o and down M = 64: split 4 with 2 stages, 10-25 % faster) while the float32
+//     partial sums stay within the weights' size.
+// Stages: as many as the arch's shared memory holds, up to those. Tuning searches beyond this.
 TileSchedule default_tensor_gemm(const MatmulConfig& config, const MmaRunLayout& layout, const std::string& arch,
                                  int64_t M) {
   const ArchLimits limits = arch_limits(arch);
+  const int64_t sms = limits.typical_sm_count;
+  auto blocks_of = [&](int block_m, int block_n) {
+    return (config.N + block_n - 1) / block_n * ((M + block_m - 1) / block_m);
+  };
   TileSchedule s;
   s.family = KernelFamily::tensor_gemm;
   s.vector_bytes = layout.load_bytes;
-  const bool many_rows = M > 256;
-  s.block_m = M <= 32 ? 32 : many_rows ? 128 : 64;
-  s.warp_m = many_rows ? 2 : 1;
+  s.warp_m = 1;
   s.warp_n = 4;
-  s.threads = 32 * s.warp_m * s.warp_n;
-  s.block_n = many_rows ? 256 : 128;
-  const int64_t m_blocks = (M + s.block_m - 1) / s.block_m;
-  if (!many_rows && (config.N + 127) / 128 * m_blocks < limits.typical_sm_count) s.block_n = 64;
+  s.threads = 128;
+  s.block_n = 128;
+  const bool many_rows = M > 64 && blocks_of(128, 128) >= 2 * sms;
+  s.block_m = many_rows ? 128 : M <= 32 ? 32 : 64;
+  if (!many_rows && blocks_of(s.block_m, 128) < sms && blocks_of(s.block_m, 64) >= sms) s.block_n = 64;
   const int k_block = layout_k_block(config, layout);
   s.block_k = std::max(k_block, 128 / k_block * k_block);
+  const int64_t weight_bytes = config.N * config.K * info(config.W_dtype).bits / 8;
+  const int64_t k_tiles = gemm_k_tiles(config, s);
+  auto partial_bytes = [&](int split) { return int64_t(split) * M * config.N * 4 * 2; };  // written, then read
+  const int64_t blocks = blocks_of(s.block_m, s.block_n);
+  while (blocks < sms && blocks * s.split_k < 2 * sms && s.split_k < 4 && 4 * s.split_k <= k_tiles &&
+         partial_bytes(2 * s.split_k) <= weight_bytes) {
+    s.split_k *= 2;
+  }
+  const int most_stages = many_rows || s.split_k > 1 ? 2 : 4;
   const int budget = limits.shared_bytes_per_block - static_shared_bytes(config);
-  const int most_stages = many_rows ? 3 : 4;
   s.stages = std::min(most_stages, budget / gemm_stage_bytes(config, s, layout));
   while (s.stages < 2 && s.block_m > 32) {  // int1 / int2: long k-blocks; fewer rows per block
     s.block_m /= 2;
-    s.warp_m = 1;
-    s.threads = 32 * s.warp_n;
     s.stages = std::min(most_stages, budget / gemm_stage_bytes(config, s, layout));
   }
   while (s.stages < 2 && s.block_n > 64) {  // and fewer channels
     s.block_n /= 2;
     s.stages = std::min(most_stages, budget / gemm_stage_bytes(config, s, layout));
-  }
-  const int64_t blocks = (config.N + s.block_n - 1) / s.block_n * ((M + s.block_m - 1) / s.block_m);
-  const int64_t weight_bytes = config.N * config.K * info(config.W_dtype).bits / 8;
-  const int64_t k_tiles = gemm_k_tiles(config, s);
-  auto partial_bytes = [&](int split) { return int64_t(split) * M * config.N * 4 * 2; };  // written, then read
-  while (blocks * s.split_k < limits.typical_sm_count && s.split_k < 8 && 4 * s.split_k <= k_tiles &&
-         partial_bytes(2 * s.split_k) <= weight_bytes / 2) {
-    s.split_k *= 2;
   }
   return s;
 }

@@ -14,7 +14,7 @@ using namespace bitjit::testing;
 TEST_CASE("each M bucket gets its own kernel and a call takes the smallest bucket holding its M", "[runtime]") {
   TemporaryDirectory cache;
   ScopedEnv use_cache("BITJIT_CACHE_DIR", cache.str());
-  const MatmulConfig config = w4a16_g128_config(MSpec::buckets({1, 8, 16, 64, 256, 1024}), 256, 512);
+  const MatmulConfig config = w4a16_g128_config(MSpec::buckets({1, 8, 16, 64, 256, 1024}), 8192, 512);
   const Matmul matmul = Matmul::create(config, {"sm_90a"});
 
   CHECK(matmul.schedule_for(1).family == KernelFamily::tensor_gemv);
