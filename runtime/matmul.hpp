@@ -43,6 +43,9 @@ class Matmul {
   // C = A · dequant(W)ᵀ (+ bias). Every view is checked against the config: a wrong dtype or shape,
   // a null or misaligned pointer, or an operand the config does not use, is a ConfigError. With a
   // static M, A has exactly M rows; with dynamic M, any M >= 1. Asynchronous on `stream`.
+  // Split-K kernels (tensor_gemm with split_k > 1) sum their slices through a scratch buffer the
+  // Matmul keeps per stream, allocated by the first run on that stream that needs it (so make one
+  // such run before capturing a CUDA graph); runs on different streams never share one.
   void run(const TensorView& A, const TensorView& W, const TensorView& C, const TensorView& scales = {},
            const TensorView& zeros = {}, const TensorView& bias = {}, CUstream stream = nullptr) const;
 
