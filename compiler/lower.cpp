@@ -193,10 +193,24 @@ std::vector<PlanStage> tensor_gemm_stages(const MatmulConfig& config, const Tile
                              " k into the same ring (XOR-swizzled chunks); " +
                              (layout.run % 8 == 0 ? "16-byte shared loads (two mma steps' fragments)"
                                                   : "8-byte shared loads (one mma step's fragment)")};
+  stages[3] = {"multiply-accumulate", "mma.sync m16n8k16 per warp tile (weights as the 16-row operand), float32 "
+                                      "accumulation; scales and zeros applied to the decoded pairs in A's type"};
   stages[4] = {"epilogue", std::string(s.split_k > 1 ? "float32 slice sums through the workspace, added in slice order "
                                                        "by the last slice of each tile; "
                                                      : "straight from the accumulators; ") +
                                (config.with_bias ? "bias, " : "") + "cast to " + std::string(to_string(config.out_dtype))};
+  return stages;
+}
+
+std::vector<PlanStage> tensor_wgmma_stages(const MatmulConfig& config, const TileSchedule& s) {
+  std::vector<PlanStage> stages = tensor_gemm_stages(config, s);
+  stages[1].detail += "; each warp writes its 16 channels' decoded, scaled pairs into shared memory as wgmma "
+                      "K-major core matrices (one 16-byte row per lane per run of 8 k)";
+  stages[2] = {"load A", "cp.async 16-byte copies of " + std::to_string(s.block_m) + " rows x " + std::to_string(s.block_k) +
+                             " k into the ring as wgmma K-major core matrices (one copy, one core-matrix row)"};
+  stages[3] = {"multiply-accumulate", "wgmma m64n" + std::to_string(s.block_m) +
+                                          "k16 per warpgroup (64 channels), both operands from shared memory by "
+                                          "descriptor, float32 accumulation in registers"};
   return stages;
 }
 
@@ -254,6 +268,15 @@ KernelPlan plan_kernel(const MatmulConfig& config, const TileSchedule& schedule,
                         config.zeros_mode == ZerosMode::quantized ? 1 : element_alignment(scale_dtype(config)),
                         element_alignment(bias_dtype(config)), element_alignment(config.out_dtype)};
       break;
+    case KernelFamily::tensor_wgmma:
+      plan.family_header = "bitjit/tensor_wgmma.cuh";
+      plan.family_function = "bitjit::tensor_wgmma";
+      plan.tile_constants = tensor_gemm_tiles(config, schedule);
+      plan.stages = tensor_wgmma_stages(config, schedule);
+      plan.alignment = {16, 16, element_alignment(scale_dtype(config)),
+                        config.zeros_mode == ZerosMode::quantized ? 1 : element_alignment(scale_dtype(config)),
+                        element_alignment(bias_dtype(config)), element_alignment(config.out_dtype)};
+      break;
     case KernelFamily::simt:
       plan.family_header = "bitjit/simt_matmul.cuh";
       plan.family_function = "bitjit::simt_matmul";
@@ -305,6 +328,7 @@ LaunchShape launch_shape(const KernelPlan& plan, int64_t M) {
       shape.block = {uint32_t(s.threads), 1, 1};
       break;
     case KernelFamily::tensor_gemm:
+    case KernelFamily::tensor_wgmma:
       shape.grid = {uint32_t((plan.config.N + s.block_n - 1) / s.block_n), uint32_t((M + s.block_m - 1) / s.block_m),
                     uint32_t(s.split_k)};
       shape.block = {uint32_t(s.threads), 1, 1};

@@ -213,6 +213,49 @@ void validate_tensor_gemm(const MatmulConfig& config, const TileSchedule& s, con
   }
 }
 
+int wgmma_decoded_bytes(const TileSchedule& s) { return s.block_n * s.block_k * 2; }
+
+void validate_tensor_wgmma(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
+  if (arch != "sm_90a") reject("family=tensor_wgmma needs arch sm_90a (wgmma), got " + arch);
+  const std::optional<MmaRunLayout> layout = mma_run_layout(config);
+  if (!layout || !float_activations(config)) {
+    reject("family=tensor_wgmma needs A_dtype float16 or bfloat16 with float accumulation, weights exact in A's type "
+           "(or nf4), a group size divisible by 16 and K divisible into k-blocks; use family=tensor_gemm");
+  }
+  if (layout->run != 8) {
+    reject("family=tensor_wgmma decodes runs of 8 k (one wgmma core-matrix row a lane), but this config's layout has "
+           "runs of " + std::to_string(layout->run) + "; use family=tensor_gemm");
+  }
+  if (s.block_m != 64 && s.block_m != 128) reject("block_m=" + std::to_string(s.block_m) + " must be 64 or 128 (wgmma N)");
+  if (s.block_n < 64 || s.block_n > 256 || s.block_n % 64 != 0) {
+    reject("block_n=" + std::to_string(s.block_n) + " must be 64, 128, 192 or 256 (64 channels per warpgroup)");
+  }
+  if (s.threads != 2 * s.block_n || s.warp_m != 1 || s.warp_n != s.threads / 32) {
+    reject("threads=" + std::to_string(s.threads) + ", warp_m=" + std::to_string(s.warp_m) + ", warp_n=" +
+           std::to_string(s.warp_n) + ": tensor_wgmma runs one warpgroup per 64 channels: threads = 2 * block_n = " +
+           std::to_string(2 * s.block_n) + ", warp_m = 1, warp_n = threads / 32");
+  }
+  const int k_block = layout_k_block(config, *layout);
+  if (s.block_k % k_block != 0 || !is_power_of_two(s.block_k / k_block) || s.block_k / k_block > 8 ||
+      s.block_k % 64 != 0 || s.threads < s.block_k / 8) {
+    reject("block_k=" + std::to_string(s.block_k) + " must be 1, 2, 4 or 8 k-blocks of " + std::to_string(k_block) +
+           ", a multiple of 64 and at most 8 * threads");
+  }
+  if (s.stages < 2 || s.stages > 8) reject("stages=" + std::to_string(s.stages) + " must be 2..8 (the cp.async ring)");
+  if (s.split_k != 1) reject("split_k=" + std::to_string(s.split_k) + ": tensor_wgmma takes split_k=1");
+  if (s.swizzle != 1) reject("swizzle=" + std::to_string(s.swizzle) + ": tensor_wgmma takes swizzle=1");
+  if (s.vector_bytes != layout->load_bytes) {
+    reject("vector_bytes=" + std::to_string(s.vector_bytes) + ": the mma_runs layout of this config has " +
+           std::to_string(layout->load_bytes) + "-byte loads");
+  }
+  const int shared = dynamic_shared_bytes(config, s) + static_shared_bytes(config);
+  if (shared > arch_limits(arch).shared_bytes_per_block) {
+    reject(std::to_string(s.stages) + " stages of " + std::to_string(gemm_stage_bytes(config, s, *layout)) +
+           " bytes and a decoded tile of " + std::to_string(wgmma_decoded_bytes(s)) + " need " + std::to_string(shared) +
+           " bytes of shared memory; " + arch + " allows " + std::to_string(arch_limits(arch).shared_bytes_per_block));
+  }
+}
+
 int read_int(const json& object, const char* field, int fallback) {
   if (!object.contains(field)) return fallback;
   if (!object[field].is_number_integer()) reject(std::string(field) + " must be an integer, got " + object[field].dump());
@@ -227,6 +270,7 @@ std::string_view to_string(KernelFamily family) {
     case KernelFamily::gemv: return "gemv";
     case KernelFamily::tensor_gemv: return "tensor_gemv";
     case KernelFamily::tensor_gemm: return "tensor_gemm";
+    case KernelFamily::tensor_wgmma: return "tensor_wgmma";
   }
   return "?";
 }
@@ -243,6 +287,7 @@ void validate_schedule(const MatmulConfig& config, const TileSchedule& schedule,
       return;
     case KernelFamily::tensor_gemv: validate_tensor_gemv(config, schedule); return;
     case KernelFamily::tensor_gemm: validate_tensor_gemm(config, schedule, arch); return;
+    case KernelFamily::tensor_wgmma: validate_tensor_wgmma(config, schedule, arch); return;
   }
   reject("unknown family");
 }
@@ -264,7 +309,8 @@ TileSchedule schedule_from_json(const json& object) {
     else if (name == to_string(KernelFamily::gemv)) s.family = KernelFamily::gemv;
     else if (name == to_string(KernelFamily::tensor_gemv)) s.family = KernelFamily::tensor_gemv;
     else if (name == to_string(KernelFamily::tensor_gemm)) s.family = KernelFamily::tensor_gemm;
-    else reject("family=" + family.dump() + " is not supported; allowed: simt, gemv, tensor_gemv, tensor_gemm");
+    else if (name == to_string(KernelFamily::tensor_wgmma)) s.family = KernelFamily::tensor_wgmma;
+    else reject("family=" + family.dump() + " is not supported; allowed: simt, gemv, tensor_gemv, tensor_gemm, tensor_wgmma");
   }
   for (const auto& [key, value] : object.items()) {
     static const char* kFields[] = {"family", "threads", "block_m", "block_n", "block_k", "warp_m",
@@ -289,9 +335,11 @@ TileSchedule schedule_from_json(const json& object) {
 std::string canonical_form(const TileSchedule& schedule) { return to_json(schedule).dump(); }
 
 int dynamic_shared_bytes(const MatmulConfig& config, const TileSchedule& schedule) {
-  if (schedule.family != KernelFamily::tensor_gemm) return 0;
+  const bool wgmma = schedule.family == KernelFamily::tensor_wgmma;
+  if (schedule.family != KernelFamily::tensor_gemm && !wgmma) return 0;
   const std::optional<MmaRunLayout> layout = mma_run_layout(config);
-  return layout ? schedule.stages * gemm_stage_bytes(config, schedule, *layout) : 0;
+  if (!layout) return 0;
+  return schedule.stages * gemm_stage_bytes(config, schedule, *layout) + (wgmma ? wgmma_decoded_bytes(schedule) : 0);
 }
 
 namespace {

@@ -77,13 +77,25 @@ __device__ __forceinline__ int swizzled_chunk(int row, int chunk) {
   return chunk ^ (kRun >= 8 ? 4 * (row & 1) : 2 * (row & 3));
 }
 
+// Where StageLoader puts 16-byte chunk `chunk` of activation row `row` (uint4 index in a stage whose
+// rows hold kChunksPerRow chunks), and by how much that moves for a row kRows further on when the
+// move is the same for every row (kEvenStride).
+template <int kRun, int kChunksPerRow>
+struct SwizzledRows {  // tensor_gemm: rows one after another, chunks XOR-swizzled (above)
+  __device__ static int index(int row, int chunk) { return row * kChunksPerRow + swizzled_chunk<kRun>(row, chunk); }
+  template <int kRows>
+  static constexpr bool kEvenStride = kRows % 4 == 0;
+  template <int kRows>
+  static constexpr int kStride = kRows * kChunksPerRow;
+};
+
 // Issues the copies of one stage: kBlockM activation rows x kBlockK, then the block's kBlockN
 // channels' k-blocks of the tile, laid out [k-block][channel][piece] so a warp's lanes read one
 // contiguous span per load. Out-of-range rows, channels and k-blocks are zero-filled (cp.async reads
 // nothing then). Each thread copies the same chunk column of every kRowsPerPass-th row (and the
 // same piece of every kChannelsPerPass-th channel), so its source pointers are set once and a copy
 // costs one add: the pass offsets are compile-time constants.
-template <class P, class T>
+template <class P, class T, class Placement = SwizzledRows<T::kRun, GemmTiling<P, T>::kChunksPerRow>>
 struct StageLoader {
   using G = GemmTiling<P, T>;
   static constexpr int kRowsPerPass = T::kThreads / G::kChunksPerRow;
@@ -106,7 +118,7 @@ struct StageLoader {
     first_row = tid / G::kChunksPerRow;
     rows = int(min((long long)T::kBlockM, params.M - m_block));
     activation_source = static_cast<const uint16_t*>(params.A) + (m_block + first_row) * P::K + 8 * chunk;
-    activation_shared = first_row * G::kChunksPerRow + swizzled_chunk<T::kRun>(first_row, chunk);
+    activation_shared = Placement::index(first_row, chunk);
     const int piece_chunk = tid % G::kChunksPerPiece;  // consecutive threads: one channel's bytes in order
     block = (tid / G::kChunksPerPiece) % G::kStageBlocks;
     first_channel = tid / kChunksPerChannel;
@@ -123,8 +135,8 @@ struct StageLoader {
     for (int pass = 0; pass < kActivationPasses; ++pass) {
       const int row = first_row + pass * kRowsPerPass;
       if (T::kBlockM % kRowsPerPass != 0 && row >= T::kBlockM) break;
-      int shared = activation_shared + pass * kRowsPerPass * G::kChunksPerRow;
-      if constexpr (kRowsPerPass % 4 != 0) shared = row * G::kChunksPerRow + swizzled_chunk<T::kRun>(row, chunk);
+      int shared = activation_shared + pass * Placement::template kStride<kRowsPerPass>;
+      if constexpr (!Placement::template kEvenStride<kRowsPerPass>) shared = Placement::index(row, chunk);
       copy_async_16(stage + shared, activation_source + (long long)pass * kRowsPerPass * P::K + k_first,
                     row < rows && k_inside);
     }
@@ -154,6 +166,49 @@ __device__ __forceinline__ void load_shared_words(const uint8_t* address, uint32
   }
 }
 
+// The scale (and zero) pairs of a lane's channels (g, g + 8 of each of its tiles) for scale group
+// `group`, in A's type: what scaled_pair multiplies a decoded pair by (and subtracts).
+template <class P, int kTiles>
+__device__ __forceinline__ void load_group_pairs(const MatmulParams& params, const long long (&channel)[kTiles][2],
+                                                 long long group, uint32_t (&scale)[kTiles][2],
+                                                 uint32_t (&zero)[kTiles][2]) {
+  using W = typename P::W;
+  using A = typename P::A;
+  using Math = PairMath<A>;
+#pragma unroll
+  for (int tile = 0; tile < kTiles; ++tile) {
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const long long n = channel[tile][half];
+      scale[tile][half] = Math::kOne;
+      zero[tile][half] = 0u;
+      if constexpr (P::kScaling) {
+        const float s = load_scale<P>(params, n, group);
+        scale[tile][half] = Math::pack(s, s);
+      }
+      if constexpr (P::kZerosMode == Zeros::quantized) {
+        const uint32_t code = load_code<W>(params.zeros, group * P::N + n);
+        zero[tile][half] = pair_decode<W, A>() == PairDecode::magic ? negated_magic_zero<A>(code) : code;
+      } else if constexpr (P::kZerosMode == Zeros::original || P::kZerosMode == Zeros::rescale) {
+        const float z = P::Scale::decode(load_code<typename P::Scale>(params.zeros, n * P::kGroups + group));
+        zero[tile][half] = Math::pack(-z, -z);
+      }
+    }
+  }
+}
+
+// A decoded pair scaled: v * s, (v - z) * s (original zeros: the difference first, so both
+// roundings are relative to the weight), v * s - z (rescale: one rounding).
+template <class P>
+__device__ __forceinline__ uint32_t scaled_pair(uint32_t value, uint32_t scale, uint32_t negated_zero) {
+  using Math = PairMath<typename P::A>;
+  constexpr uint32_t kMinusZero = 0x80008000u;  // x * s + (-0) is x * s, rounded once
+  if constexpr (!P::kScaling) return value;
+  if constexpr (P::kZerosMode == Zeros::original) return Math::fma(Math::fma(value, Math::kOne, negated_zero), scale, kMinusZero);
+  if constexpr (P::kZerosMode == Zeros::rescale) return Math::fma(value, scale, negated_zero);
+  return Math::fma(value, scale, kMinusZero);
+}
+
 // One warp's share of the block tile: its accumulators and the loops over a stage.
 template <class P, class T>
 struct TensorGemmWarp {
@@ -163,7 +218,6 @@ struct TensorGemmWarp {
   using Math = PairMath<A>;
   static constexpr PairDecode kHow = pair_decode<W, A>();
   static constexpr bool kQuantizedZeros = P::kZerosMode == Zeros::quantized;
-  static constexpr bool kFloatZeros = P::kZerosMode == Zeros::original || P::kZerosMode == Zeros::rescale;
 
   const MatmulParams& params;
   const uint32_t* pair_table;
@@ -232,40 +286,9 @@ struct TensorGemmWarp {
     }
   }
 
-  // The scale (and zero) pairs of this lane's channels g, g + 8 of each tile for scale group `group`,
-  // in A's type: what scaled_pair multiplies a decoded pair by (and subtracts).
   __device__ __forceinline__ void group_pairs(long long group, uint32_t (&scale)[G::kNTiles][2],
                                               uint32_t (&zero)[G::kNTiles][2]) const {
-#pragma unroll
-    for (int tile = 0; tile < G::kNTiles; ++tile) {
-#pragma unroll
-      for (int half = 0; half < 2; ++half) {
-        const long long n = channel[tile][half];
-        scale[tile][half] = Math::kOne;
-        zero[tile][half] = 0u;
-        if constexpr (P::kScaling) {
-          const float s = load_scale<P>(params, n, group);
-          scale[tile][half] = Math::pack(s, s);
-        }
-        if constexpr (kQuantizedZeros) {
-          const uint32_t code = load_code<W>(params.zeros, group * P::N + n);
-          zero[tile][half] = kHow == PairDecode::magic ? negated_magic_zero<A>(code) : code;
-        } else if constexpr (kFloatZeros) {
-          const float z = P::Scale::decode(load_code<typename P::Scale>(params.zeros, n * P::kGroups + group));
-          zero[tile][half] = Math::pack(-z, -z);
-        }
-      }
-    }
-  }
-
-  // A decoded pair scaled: v * s, (v - z) * s (original zeros: the difference first, so both
-  // roundings are relative to the weight), v * s - z (rescale: one rounding).
-  __device__ __forceinline__ uint32_t scaled_pair(uint32_t value, uint32_t scale, uint32_t negated_zero) const {
-    constexpr uint32_t kMinusZero = 0x80008000u;  // x * s + (-0) is x * s, rounded once
-    if constexpr (!P::kScaling) return value;
-    if constexpr (P::kZerosMode == Zeros::original) return Math::fma(Math::fma(value, Math::kOne, negated_zero), scale, kMinusZero);
-    if constexpr (P::kZerosMode == Zeros::rescale) return Math::fma(value, scale, negated_zero);
-    return Math::fma(value, scale, kMinusZero);
+    load_group_pairs<P>(params, channel, group, scale, zero);
   }
 
   // One k-block of a stage: the warp's weights from shared memory, then span by span the mmas.
@@ -297,7 +320,7 @@ struct TensorGemmWarp {
             uint32_t a[4];
             decode_operand<W, A, kQuantizedZeros>(words[tile], position, magic, zero[tile], pair_table, lane, a,
                                                   [&](uint32_t pair, int half) {
-                                                    return scaled_pair(pair, scale[tile][half], zero[tile][half]);
+                                                    return scaled_pair<P>(pair, scale[tile][half], zero[tile][half]);
                                                   });
 #pragma unroll
             for (int mt = 0; mt < G::kMTiles; ++mt) mma_16x8x16<A>(acc[tile][mt], a, fragments[mt][0], fragments[mt][1]);

@@ -11,6 +11,7 @@
 #include "common/error.hpp"
 #include "compiler/format_matrix.hpp"
 #include "compiler/lower.hpp"
+#include "compiler/weight_layout.hpp"
 #include "runtime/kernel_cache.hpp"
 #include "runtime/nvrtc.hpp"
 #include "tests/support/catch.hpp"
@@ -361,4 +362,68 @@ TEST_CASE("tensor_gemm compiles for every weight format on sm_80, sm_86, sm_89 a
   INFO(configs.size() << " configs; first failure: " << (failures.empty() ? "none" : failures.front()));
   CHECK(failures.empty());
   CHECK(assembled == 4 * configs.size());
+}
+
+// The Hopper family is chosen only by an explicit schedule until it has run on a device.
+TEST_CASE("tensor_wgmma schedules are checked and compile for every weight format on sm_90a", "[codegen][nvrtc]") {
+  const MatmulConfig config = w4a16_many_rows();
+  TileSchedule s;
+  s.family = KernelFamily::tensor_wgmma;
+  s.threads = 256;
+  s.warp_m = 1;
+  s.warp_n = 8;
+  s.block_m = 128;
+  s.block_n = 128;
+  s.block_k = 128;
+  s.stages = 3;
+  s.vector_bytes = 16;
+  CHECK(schedule_error_on(config, s, "sm_90a").empty());
+  CHECK(contains(schedule_error_on(config, s, "sm_80"), "family=tensor_wgmma needs arch sm_90a"));
+  auto error_with = [&](auto change) {
+    TileSchedule bad = s;
+    change(bad);
+    return schedule_error_on(config, bad, "sm_90a");
+  };
+  CHECK(contains(error_with([](TileSchedule& b) { b.block_m = 96; }), "block_m=96 must be 64 or 128"));
+  CHECK(contains(error_with([](TileSchedule& b) { b.threads = 128, b.warp_n = 4; }), "threads = 2 * block_n = 256"));
+  CHECK(contains(error_with([](TileSchedule& b) { b.split_k = 2; }), "tensor_wgmma takes split_k=1"));
+  CHECK(contains(error_with([](TileSchedule& b) { b.stages = 8; }), "sm_90a allows"));
+  CHECK(default_schedule(config, "sm_90a").family == KernelFamily::tensor_gemm);  // never the default yet
+
+  MatmulConfig shape;
+  shape.M = MSpec::buckets({1, 128});
+  shape.N = 40;
+  shape.K = 256;
+  // The schedule above with each config's load width and 128 k (at least one k-block) per stage.
+  const auto fitted_for = [&](const MatmulConfig& c) {
+    TileSchedule fitted = s;
+    const MmaRunLayout layout = *mma_run_layout(c);
+    fitted.vector_bytes = layout.load_bytes;
+    const int k_block = 4 * layout.codes_per_load(info(c.W_dtype).bits);
+    fitted.block_k = std::max(k_block, 128 / k_block * k_block);
+    return fitted;
+  };
+  std::set<std::string> seen;
+  std::vector<MatmulConfig> configs;
+  for (const MatmulConfig& c : enumerate_format_matrix(shape, {-1, 32})) {
+    if (!mma_run_layout(c) || !schedule_error_on(c, fitted_for(c), "sm_90a").empty()) continue;
+    std::string combination;
+    for (std::string_view part : {to_string(c.A_dtype), to_string(c.W_dtype),
+                                  c.with_zeros ? to_string(c.zeros_mode) : "none", std::string_view(c.with_scaling ? "scaled" : "")}) {
+      combination += std::string(part) + " ";
+    }
+    if (seen.insert(combination).second) configs.push_back(c);
+  }
+  REQUIRE(configs.size() >= 20);
+  std::atomic<size_t> assembled{0};
+  const auto compile_one = [&](size_t i, const char* arch) {
+    const GeneratedKernel kernel = emit_kernel(configs[i], fitted_for(configs[i]), arch);
+    const CompiledKernel binary =
+        compile_cuda({kernel.source, kernel.file_name, arch, {}, canonical_form(configs[i]), CompileOutput::cubin});
+    if (binary.cubin.size() > 4 && binary.cubin[0] == 0x7f) ++assembled;
+  };
+  const std::vector<std::string> failures = compile_everywhere(configs.size(), {"sm_90a"}, compile_one);
+  INFO(configs.size() << " configs; first failure: " << (failures.empty() ? "none" : failures.front()));
+  CHECK(failures.empty());
+  CHECK(assembled == configs.size());
 }

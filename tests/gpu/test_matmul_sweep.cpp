@@ -7,6 +7,7 @@
 #include <future>
 #include <thread>
 
+#include "common/error.hpp"
 #include "compiler/format_matrix.hpp"
 #include "quant/host_tensor.hpp"
 #include "quant/random.hpp"
@@ -204,18 +205,16 @@ TEST_CASE("int8 activations run on the tensor cores (m16n8k32) and match the ref
   CHECK(checker.failures() == 0);
 }
 
-// tensor_gemm beyond what the sweep's default schedules reach: split-K (3 slices: uneven shares of
-// K's stages), K not a multiple of the stage, rows not a multiple of 8, 2- and 3-stage rings, both
-// warp grids, for one config of each weight-decoding path and zero mode.
-TEST_CASE("tensor_gemm matches the reference with split-K, uneven K and odd M", "[gpu]") {
-  if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
-  BITJIT_RANDOM_ENGINE(rng);
-  GpuChecker checker;
+namespace {
+
+// One config per decode path and zeros mode, for the staged families: K is whole groups and k-blocks
+// but not whole stages of 256 k (int1: 5 stages, for 3 slices of split-K), and M buckets {33, 200}.
+std::vector<MatmulConfig> staged_family_configs() {
   struct Case {
     DType A, W;
     bool zeros;
     ZerosMode mode;
-    int64_t group, K;  // K: whole groups and k-blocks, not whole stages of 256 k (int1: 5 stages for 3 slices)
+    int64_t group, K;
   };
   const Case cases[] = {
       {DType::float16, DType::int4, false, ZerosMode::original, 128, 1152},
@@ -229,6 +228,7 @@ TEST_CASE("tensor_gemm matches the reference with split-K, uneven K and odd M", 
       {DType::bfloat16, DType::float8_e5m2, false, ZerosMode::original, -1, 1088},
       {DType::float16, DType::int8, false, ZerosMode::original, 16, 1088},  // group 16: runs of 4
   };
+  std::vector<MatmulConfig> configs;
   for (const Case& c : cases) {
     MatmulConfig config;
     config.M = MSpec::buckets({33, 200});
@@ -243,9 +243,39 @@ TEST_CASE("tensor_gemm matches the reference with split-K, uneven K and odd M", 
     config.zeros_mode = c.mode;
     config.group_size = c.group;
     config.with_bias = c.W == DType::uint4 || c.W == DType::nf4;
+    configs.push_back(config);
+  }
+  return configs;
+}
+
+// k per stage: 256, or one k-block where that is longer.
+int two_hundred_fifty_six_k(const MatmulConfig& config, const MmaRunLayout& layout) {
+  const int k_block = 4 * layout.codes_per_load(info(config.W_dtype).bits);
+  return std::max(k_block, 2 * (128 / k_block) * k_block);
+}
+
+// Runs the config at M 33 and 200 with the schedule against the reference.
+void check_schedule(GpuChecker& checker, const MatmulConfig& config, const TileSchedule& s, std::mt19937_64& rng) {
+  INFO(canonical_form(config) << " " << canonical_form(s));
+  const Matmul matmul = Matmul::create(config, {"", s});
+  for (int64_t M : {33, 200}) {
+    MatmulOperands operands = random_operands(config, M, rng);
+    checker.check(matmul, M, operands, reference_matmul(config, M, operands));
+  }
+}
+
+}  // namespace
+
+// tensor_gemm beyond what the sweep's default schedules reach: split-K (3 slices: uneven shares of
+// K's stages), K not a multiple of the stage, rows not a multiple of 8, 2- and 3-stage rings, both
+// warp grids, for one config of each weight-decoding path and zeros mode.
+TEST_CASE("tensor_gemm matches the reference with split-K, uneven K and odd M", "[gpu]") {
+  if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
+  BITJIT_RANDOM_ENGINE(rng);
+  GpuChecker checker;
+  for (const MatmulConfig& config : staged_family_configs()) {
     const std::optional<MmaRunLayout> layout = mma_run_layout(config);
     REQUIRE(layout);
-    const int k_block = 4 * layout->codes_per_load(info(c.W).bits);
     for (int variant = 0; variant < 2; ++variant) {
       TileSchedule s;
       s.family = KernelFamily::tensor_gemm;
@@ -255,15 +285,43 @@ TEST_CASE("tensor_gemm matches the reference with split-K, uneven K and odd M", 
       s.threads = 32 * s.warp_m * s.warp_n;
       s.block_m = variant == 0 ? 32 : 64;
       s.block_n = variant == 0 ? 64 : 128;
-      s.block_k = std::max(k_block, 2 * (128 / k_block) * k_block);
+      s.block_k = two_hundred_fifty_six_k(config, *layout);
       s.stages = variant == 0 ? 2 : 3;
       s.split_k = variant == 0 ? 1 : 3;
-      INFO(canonical_form(config) << " " << canonical_form(s));
-      const Matmul matmul = Matmul::create(config, {"", s});
-      for (int64_t M : {33, 200}) {
-        MatmulOperands operands = random_operands(config, M, rng);
-        checker.check(matmul, M, operands, reference_matmul(config, M, operands));
+      check_schedule(checker, config, s, rng);
+    }
+  }
+  CHECK(checker.failures() == 0);
+}
+
+// The Hopper family on the same configs (those with runs of 8 k): 64 and 128 rows per block (wgmma
+// N), one and two warpgroups, K not a multiple of the stage.
+TEST_CASE("tensor_wgmma matches the reference on a Hopper GPU", "[gpu][wgmma]") {
+  if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
+  if (current_device_info().arch() != "sm_90a") BITJIT_SKIP("tensor_wgmma needs a Hopper GPU (sm_90a)");
+  BITJIT_RANDOM_ENGINE(rng);
+  GpuChecker checker;
+  for (const MatmulConfig& config : staged_family_configs()) {
+    const std::optional<MmaRunLayout> layout = mma_run_layout(config);
+    REQUIRE(layout);
+    if (layout->run != 8) continue;
+    for (int variant = 0; variant < 2; ++variant) {
+      TileSchedule s;
+      s.family = KernelFamily::tensor_wgmma;
+      s.vector_bytes = layout->load_bytes;
+      s.block_m = variant == 0 ? 64 : 128;
+      s.block_n = variant == 0 ? 64 : 128;
+      s.threads = 2 * s.block_n;
+      s.warp_m = 1;
+      s.warp_n = s.threads / 32;
+      s.block_k = two_hundred_fifty_six_k(config, *layout);
+      s.stages = variant == 0 ? 2 : 3;
+      try {
+        validate_schedule(config, s, "sm_90a");
+      } catch (const ConfigError&) {
+        continue;  // int1's 512-k stages do not fit 128 rows twice in shared memory
       }
+      check_schedule(checker, config, s, rng);
     }
   }
   CHECK(checker.failures() == 0);
