@@ -219,6 +219,14 @@ int element_alignment(DType dtype) {
   return row.is_packed() ? 1 : row.storage_bytes();
 }
 
+// Byte alignment of A, W, scales, zeros, bias and C pointers for a kernel that loads A and W in
+// units of a_bytes and w_bytes; the other operands are read element by element.
+std::array<int, 6> operand_alignment(const MatmulConfig& config, int a_bytes, int w_bytes) {
+  const int scale = element_alignment(scale_dtype(config));
+  return {a_bytes, w_bytes, scale, config.zeros_mode == ZerosMode::quantized ? 1 : scale,
+          element_alignment(bias_dtype(config)), element_alignment(config.out_dtype)};
+}
+
 void print_constants(std::ostringstream& out, const std::vector<PlanConstant>& constants) {
   for (const auto& c : constants) {
     out << "  static constexpr " << c.type << " " << c.name << " = " << c.value << ";";
@@ -245,47 +253,32 @@ KernelPlan plan_kernel(const MatmulConfig& config, const TileSchedule& schedule,
       plan.family_function = "bitjit::gemv_matmul";
       plan.tile_constants = simt_tiles(schedule);
       plan.stages = gemv_stages(config, schedule);
-      plan.alignment = {std::min(16, 2 * schedule.vector_bytes * 8 / int(info(config.W_dtype).bits)), schedule.vector_bytes,
-                        element_alignment(scale_dtype(config)),
-                        config.zeros_mode == ZerosMode::quantized ? 1 : element_alignment(scale_dtype(config)),
-                        element_alignment(bias_dtype(config)), element_alignment(config.out_dtype)};
+      plan.alignment = operand_alignment(
+          config, std::min(16, 2 * schedule.vector_bytes * 8 / int(info(config.W_dtype).bits)), schedule.vector_bytes);
       break;
     case KernelFamily::tensor_gemv:
       plan.family_header = config.A_dtype == DType::int8 ? "bitjit/tensor_gemv_int8.cuh" : "bitjit/tensor_gemv.cuh";
       plan.family_function = config.A_dtype == DType::int8 ? "bitjit::tensor_gemv_int8" : "bitjit::tensor_gemv";
       plan.tile_constants = tensor_gemv_tiles(config, schedule);
       plan.stages = tensor_gemv_stages(config, schedule);
-      plan.alignment = {8, schedule.vector_bytes, element_alignment(scale_dtype(config)),
-                        config.zeros_mode == ZerosMode::quantized ? 1 : element_alignment(scale_dtype(config)),
-                        element_alignment(bias_dtype(config)), element_alignment(config.out_dtype)};
+      plan.alignment = operand_alignment(config, 8, schedule.vector_bytes);
       break;
     case KernelFamily::tensor_gemm:
-      plan.family_header = "bitjit/tensor_gemm.cuh";
-      plan.family_function = "bitjit::tensor_gemm";
+    case KernelFamily::tensor_wgmma: {
+      const bool wgmma = schedule.family == KernelFamily::tensor_wgmma;
+      plan.family_header = wgmma ? "bitjit/tensor_wgmma.cuh" : "bitjit/tensor_gemm.cuh";
+      plan.family_function = wgmma ? "bitjit::tensor_wgmma" : "bitjit::tensor_gemm";
       plan.tile_constants = tensor_gemm_tiles(config, schedule);
-      plan.stages = tensor_gemm_stages(config, schedule);
-      plan.alignment = {16, 16, element_alignment(scale_dtype(config)),
-                        config.zeros_mode == ZerosMode::quantized ? 1 : element_alignment(scale_dtype(config)),
-                        element_alignment(bias_dtype(config)), element_alignment(config.out_dtype)};
+      plan.stages = wgmma ? tensor_wgmma_stages(config, schedule) : tensor_gemm_stages(config, schedule);
+      plan.alignment = operand_alignment(config, 16, 16);  // 16-byte cp.async copies
       break;
-    case KernelFamily::tensor_wgmma:
-      plan.family_header = "bitjit/tensor_wgmma.cuh";
-      plan.family_function = "bitjit::tensor_wgmma";
-      plan.tile_constants = tensor_gemm_tiles(config, schedule);
-      plan.stages = tensor_wgmma_stages(config, schedule);
-      plan.alignment = {16, 16, element_alignment(scale_dtype(config)),
-                        config.zeros_mode == ZerosMode::quantized ? 1 : element_alignment(scale_dtype(config)),
-                        element_alignment(bias_dtype(config)), element_alignment(config.out_dtype)};
-      break;
+    }
     case KernelFamily::simt:
       plan.family_header = "bitjit/simt_matmul.cuh";
       plan.family_function = "bitjit::simt_matmul";
       plan.tile_constants = simt_tiles(schedule);
       plan.stages = simt_stages(config, schedule);
-      plan.alignment = {element_alignment(config.A_dtype), schedule.vector_bytes,
-                        element_alignment(scale_dtype(config)),
-                        config.zeros_mode == ZerosMode::quantized ? 1 : element_alignment(scale_dtype(config)),
-                        element_alignment(bias_dtype(config)), element_alignment(config.out_dtype)};
+      plan.alignment = operand_alignment(config, element_alignment(config.A_dtype), schedule.vector_bytes);
       break;
   }
   return plan;

@@ -154,6 +154,31 @@ int gemm_stage_bytes(const MatmulConfig& config, const TileSchedule& s, const Mm
 
 int64_t gemm_k_tiles(const MatmulConfig& config, const TileSchedule& s) { return (config.K + s.block_k - 1) / s.block_k; }
 
+int wgmma_decoded_bytes(const TileSchedule& s) { return s.block_n * s.block_k * 2; }
+
+// The knobs tensor_gemm and tensor_wgmma share: the ring's depth, the load width the layout fixed,
+// and the shared memory of the ring (and decoded tile) against the arch's limit.
+void validate_ring(const MatmulConfig& config, const TileSchedule& s, const std::string& arch, const MmaRunLayout& layout) {
+  const std::string family(to_string(s.family));
+  if (s.stages < 2 || s.stages > 8) reject("stages=" + std::to_string(s.stages) + " must be 2..8 (the cp.async ring)");
+  if (s.swizzle != 1) reject("swizzle=" + std::to_string(s.swizzle) + ": " + family + " takes swizzle=1");
+  if (s.vector_bytes != layout.load_bytes) {
+    reject("vector_bytes=" + std::to_string(s.vector_bytes) + ": the mma_runs layout of this config has " +
+           std::to_string(layout.load_bytes) + "-byte loads (fixed by the config, so tuning never repacks W)");
+  }
+  const int shared = dynamic_shared_bytes(config, s) + static_shared_bytes(config);
+  const int limit = arch_limits(arch).shared_bytes_per_block;
+  if (shared > limit) {
+    const std::string decoded = s.family == KernelFamily::tensor_wgmma
+                                    ? ", a decoded tile of " + std::to_string(wgmma_decoded_bytes(s)) + " bytes"
+                                    : "";
+    reject(std::to_string(s.stages) + " stages of " + std::to_string(gemm_stage_bytes(config, s, layout)) + " bytes" +
+           decoded + " (+" + std::to_string(static_shared_bytes(config)) + " static) need " + std::to_string(shared) +
+           " bytes of shared memory; " + arch + " allows " + std::to_string(limit) +
+           " per block: fewer stages or a smaller block_m / block_k");
+  }
+}
+
 void validate_tensor_gemm(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
   const std::optional<MmaRunLayout> layout = mma_run_layout(config);
   if (!layout || !float_activations(config)) {
@@ -194,26 +219,12 @@ void validate_tensor_gemm(const MatmulConfig& config, const TileSchedule& s, con
     reject("threads=" + std::to_string(s.threads) + ": each stage's activation rows are copied in 16-byte chunks, " +
            std::to_string(s.block_k / 8) + " per row, at least one per thread: threads >= block_k / 8");
   }
-  if (s.stages < 2 || s.stages > 8) reject("stages=" + std::to_string(s.stages) + " must be 2..8 (the cp.async ring)");
   if (s.split_k < 1 || s.split_k > 16 || s.split_k > gemm_k_tiles(config, s)) {
     reject("split_k=" + std::to_string(s.split_k) + " must be 1..16 and at most the " +
            std::to_string(gemm_k_tiles(config, s)) + " stages of K");
   }
-  if (s.swizzle != 1) reject("swizzle=" + std::to_string(s.swizzle) + ": tensor_gemm takes swizzle=1");
-  if (s.vector_bytes != layout->load_bytes) {
-    reject("vector_bytes=" + std::to_string(s.vector_bytes) + ": the mma_runs layout of this config has " +
-           std::to_string(layout->load_bytes) + "-byte loads (fixed by the config, so tuning never repacks W)");
-  }
-  const int shared = dynamic_shared_bytes(config, s) + static_shared_bytes(config);
-  if (shared > arch_limits(arch).shared_bytes_per_block) {
-    reject(std::to_string(s.stages) + " stages of " + std::to_string(gemm_stage_bytes(config, s, *layout)) +
-           " bytes (+" + std::to_string(static_shared_bytes(config)) + " static) need " + std::to_string(shared) +
-           " bytes of shared memory; " + arch + " allows " + std::to_string(arch_limits(arch).shared_bytes_per_block) +
-           " per block: fewer stages or a smaller block_m / block_k");
-  }
+  validate_ring(config, s, arch, *layout);
 }
-
-int wgmma_decoded_bytes(const TileSchedule& s) { return s.block_n * s.block_k * 2; }
 
 void validate_tensor_wgmma(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
   if (arch != "sm_90a") reject("family=tensor_wgmma needs arch sm_90a (wgmma), got " + arch);
@@ -241,19 +252,8 @@ void validate_tensor_wgmma(const MatmulConfig& config, const TileSchedule& s, co
     reject("block_k=" + std::to_string(s.block_k) + " must be 1, 2, 4 or 8 k-blocks of " + std::to_string(k_block) +
            ", a multiple of 64 and at most 8 * threads");
   }
-  if (s.stages < 2 || s.stages > 8) reject("stages=" + std::to_string(s.stages) + " must be 2..8 (the cp.async ring)");
   if (s.split_k != 1) reject("split_k=" + std::to_string(s.split_k) + ": tensor_wgmma takes split_k=1");
-  if (s.swizzle != 1) reject("swizzle=" + std::to_string(s.swizzle) + ": tensor_wgmma takes swizzle=1");
-  if (s.vector_bytes != layout->load_bytes) {
-    reject("vector_bytes=" + std::to_string(s.vector_bytes) + ": the mma_runs layout of this config has " +
-           std::to_string(layout->load_bytes) + "-byte loads");
-  }
-  const int shared = dynamic_shared_bytes(config, s) + static_shared_bytes(config);
-  if (shared > arch_limits(arch).shared_bytes_per_block) {
-    reject(std::to_string(s.stages) + " stages of " + std::to_string(gemm_stage_bytes(config, s, *layout)) +
-           " bytes and a decoded tile of " + std::to_string(wgmma_decoded_bytes(s)) + " need " + std::to_string(shared) +
-           " bytes of shared memory; " + arch + " allows " + std::to_string(arch_limits(arch).shared_bytes_per_block));
-  }
+  validate_ring(config, s, arch, *layout);
 }
 
 int read_int(const json& object, const char* field, int fallback) {

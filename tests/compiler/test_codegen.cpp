@@ -46,6 +46,16 @@ std::string schedule_error(const MatmulConfig& config, const TileSchedule& sched
   return "";
 }
 
+// What decides a tensor-core kernel's decoding code: the formats, the zeros mode and scaling.
+std::string decode_path(const MatmulConfig& c) {
+  std::string path;
+  for (std::string_view part : {to_string(c.A_dtype), to_string(c.W_dtype), c.with_zeros ? to_string(c.zeros_mode) : "none",
+                                std::string_view(c.with_scaling ? "scaled" : "")}) {
+    path += std::string(part) + " ";
+  }
+  return path;
+}
+
 // Calls compile(i, arch) for every i < count and arch on all cores (NVRTC is thread-safe); returns
 // the failures as "arch: message".
 std::vector<std::string> compile_everywhere(size_t count, const std::vector<const char*>& archs,
@@ -342,12 +352,7 @@ TEST_CASE("tensor_gemm compiles for every weight format on sm_80, sm_86, sm_89 a
   std::vector<MatmulConfig> configs;
   for (const MatmulConfig& c : enumerate_format_matrix(shape, {-1, 32})) {
     if (default_schedule(c, "sm_80").family != KernelFamily::tensor_gemm) continue;
-    std::string combination;
-    for (std::string_view part : {to_string(c.A_dtype), to_string(c.W_dtype),
-                                  c.with_zeros ? to_string(c.zeros_mode) : "none", std::string_view(c.with_scaling ? "scaled" : "")}) {
-      combination += std::string(part) + " ";
-    }
-    if (seen.insert(combination).second) configs.push_back(c);
+    if (seen.insert(decode_path(c)).second) configs.push_back(c);
   }
   REQUIRE(configs.size() >= 20);
   std::atomic<size_t> assembled{0};
@@ -407,12 +412,7 @@ TEST_CASE("tensor_wgmma schedules are checked and compile for every weight forma
   std::vector<MatmulConfig> configs;
   for (const MatmulConfig& c : enumerate_format_matrix(shape, {-1, 32})) {
     if (!mma_run_layout(c) || !schedule_error_on(c, fitted_for(c), "sm_90a").empty()) continue;
-    std::string combination;
-    for (std::string_view part : {to_string(c.A_dtype), to_string(c.W_dtype),
-                                  c.with_zeros ? to_string(c.zeros_mode) : "none", std::string_view(c.with_scaling ? "scaled" : "")}) {
-      combination += std::string(part) + " ";
-    }
-    if (seen.insert(combination).second) configs.push_back(c);
+    if (seen.insert(decode_path(c)).second) configs.push_back(c);
   }
   REQUIRE(configs.size() >= 20);
   std::atomic<size_t> assembled{0};
