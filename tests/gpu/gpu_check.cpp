@@ -47,7 +47,8 @@ double tolerance(const MatmulConfig& config, KernelFamily family, double exact, 
   if (config.W_dtype == DType::nf4 && float_activations) {
     accumulation += std::ldexp(magnitude, -1 - info(config.A_dtype).codec->mantissa_bits);
   }
-  if (family == KernelFamily::tensor_gemm && config.with_scaling) {
+  const bool scales_weights = family == KernelFamily::tensor_gemm || family == KernelFamily::tensor_wgmma;
+  if (scales_weights && config.with_scaling) {
     accumulation += std::ldexp(magnitude, -info(config.A_dtype).codec->mantissa_bits);
   }
   const FloatCodec& out = *info(config.out_dtype).codec;

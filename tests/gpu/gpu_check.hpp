@@ -17,7 +17,7 @@ namespace bitjit::testing {
 //     (double rounding): one ulp of the output format, 2^-(mantissa bits) * |y|, plus its smallest
 //     subnormal.
 // Integer accumulation into an integer output is exact.
-// Kernels that scale the weights in A's 16-bit type (tensor_gemm) round each scaled weight at most
+// Kernels that scale the weights in A's 16-bit type (tensor_gemm, tensor_wgmma) round each scaled weight at most
 // twice (difference with the zero, then the product): 2 * 2^-(A's mantissa bits + 1) * sum|a*w|.
 double tolerance(const MatmulConfig& config, KernelFamily family, double exact, double magnitude);
 
