@@ -13,11 +13,6 @@ namespace {
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-int64_t element_bytes(DType dtype) {
-  const DTypeInfo& row = info(dtype);
-  return row.is_packed() ? 1 : row.storage_bytes();
-}
-
 bool is_valid(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
   try {
     validate_schedule(config, s, arch);
@@ -30,7 +25,7 @@ bool is_valid(const MatmulConfig& config, const TileSchedule& s, const std::stri
 // ---- enumeration ----------------------------------------------------------------------------------
 
 void add_tensor_gemv(const MatmulConfig& config, const MmaRunLayout& layout, std::vector<TileSchedule>& out) {
-  const int k_block = 4 * layout.codes_per_load(info(config.W_dtype).bits);
+  const int k_block = layout.k_block(info(config.W_dtype).bits);
   for (int threads : {64, 128, 256})
     for (int block_m : {8, 16})
       for (int block_n : {16, 32, 48, 64})
@@ -49,7 +44,7 @@ void add_tensor_gemv(const MatmulConfig& config, const MmaRunLayout& layout, std
 }
 
 void add_tensor_gemm(const MatmulConfig& config, const MmaRunLayout& layout, std::vector<TileSchedule>& out) {
-  const int k_block = 4 * layout.codes_per_load(info(config.W_dtype).bits);
+  const int k_block = layout.k_block(info(config.W_dtype).bits);
   const std::pair<int, int> warp_grids[] = {{1, 2}, {1, 4}, {2, 2}, {2, 4}, {4, 2}};
   for (int block_m : {32, 64, 128, 256})
     for (int block_n : {64, 128, 256})
@@ -102,9 +97,7 @@ struct Footprint {
 Footprint footprint(const MatmulConfig& config, const TileSchedule& s) {
   Footprint f;
   f.threads = s.threads;
-  f.shared_bytes = dynamic_shared_bytes(config, s);
-  const DTypeInfo& w = info(config.W_dtype);
-  if (!w.is_integer() && w.bits == 4) f.shared_bytes += 256 * 32 * 4;  // nf4 / fp4 pair table
+  f.shared_bytes = dynamic_shared_bytes(config, s) + static_shared_bytes(config);
   if (s.family == KernelFamily::tensor_gemm) {
     const double m_tiles = s.block_m / s.warp_m / 8.0, n_tiles = s.block_n / s.warp_n / 16.0;
     f.registers = int(std::min(255.0, 48 + 4 * m_tiles * n_tiles + 4 * m_tiles + 8 * n_tiles));
@@ -152,8 +145,8 @@ double predicted_microseconds(const MatmulConfig& config, const TileSchedule& s,
   const int64_t weight_bytes = N * K * info(config.W_dtype).bits / 8 +
                                (config.with_scaling ? N * ceil_div(K, effective_group_size(config)) * 2 : 0) *
                                    (config.with_zeros ? 2 : 1);
-  const int64_t activation_bytes = rows * K * element_bytes(config.A_dtype);
-  const int64_t output_bytes = rows * N * element_bytes(config.out_dtype);
+  const int64_t activation_bytes = rows * K * info(config.A_dtype).storage_bytes();
+  const int64_t output_bytes = rows * N * info(config.out_dtype).storage_bytes();
   const int64_t n_blocks = ceil_div(N, s.block_n), m_blocks = ceil_div(rows, s.block_m);
   const int64_t blocks = n_blocks * m_blocks * s.split_k;
   const int64_t partial_bytes = s.split_k > 1 ? 2 * int64_t(s.split_k) * rows * N * 4 : 0;

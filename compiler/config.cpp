@@ -277,6 +277,8 @@ std::string canonical_form(const MatmulConfig& config) {
 
 std::string config_hash(const MatmulConfig& config) { return sha256_hex(canonical_form(config)); }
 
+bool float16_activations(const MatmulConfig& config) { return is_float16_like(config.A_dtype); }
+
 DType scale_dtype(const MatmulConfig& config) {
   return is_float16_like(config.A_dtype) ? config.A_dtype : DType::float16;
 }

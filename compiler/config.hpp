@@ -75,6 +75,8 @@ std::string config_hash(const MatmulConfig& config);
 DType scale_dtype(const MatmulConfig& config);
 // Bias is in A's type for float16/bfloat16 activations, else in out_dtype.
 DType bias_dtype(const MatmulConfig& config);
+// A_dtype is float16 or bfloat16 (the tensor-core families' fp16/bf16 paths).
+bool float16_activations(const MatmulConfig& config);
 // group_size with -1 resolved to K.
 int64_t effective_group_size(const MatmulConfig& config);
 int64_t group_count(const MatmulConfig& config);

@@ -92,7 +92,7 @@ std::vector<PlanStage> gemv_stages(const MatmulConfig& config, const TileSchedul
 
 std::vector<PlanConstant> tensor_gemv_tiles(const MatmulConfig& config, const TileSchedule& s) {
   const MmaRunLayout layout = *mma_run_layout(config);
-  const int block = 4 * layout.codes_per_load(info(config.W_dtype).bits);
+  const int block = layout.k_block(info(config.W_dtype).bits);
   return {
       {"int", "kThreads", std::to_string(s.threads), std::to_string(s.threads / 32) + " warps splitting K"},
       {"int", "kBlockM", std::to_string(s.block_m), s.block_m > 8 ? "rows of C per block: two mmas per 16 channels"
@@ -164,7 +164,7 @@ std::vector<PlanStage> tensor_gemv_stages(const MatmulConfig& config, const Tile
 
 std::vector<PlanConstant> tensor_gemm_tiles(const MatmulConfig& config, const TileSchedule& s) {
   const MmaRunLayout layout = *mma_run_layout(config);
-  const int block = 4 * layout.codes_per_load(info(config.W_dtype).bits);
+  const int block = layout.k_block(info(config.W_dtype).bits);
   const int warp_rows = s.block_m / s.warp_m, warp_channels = s.block_n / s.warp_n;
   return {
       {"int", "kThreads", std::to_string(s.threads), std::to_string(s.warp_m * s.warp_n) + " warps"},
@@ -214,10 +214,7 @@ std::vector<PlanStage> tensor_wgmma_stages(const MatmulConfig& config, const Til
   return stages;
 }
 
-int element_alignment(DType dtype) {
-  const DTypeInfo& row = info(dtype);
-  return row.is_packed() ? 1 : row.storage_bytes();
-}
+int element_alignment(DType dtype) { return info(dtype).storage_bytes(); }  // packed formats: 1 byte
 
 // Byte alignment of A, W, scales, zeros, bias and C pointers for a kernel that loads A and W in
 // units of a_bytes and w_bytes; the other operands are read element by element.

@@ -55,8 +55,7 @@ void validate_simt(const MatmulConfig& config, const TileSchedule& s) {
 }
 
 bool gemv_applies(const MatmulConfig& config) {
-  const bool float_activations = config.A_dtype == DType::float16 || config.A_dtype == DType::bfloat16;
-  return float_activations && config.accum_dtype != DType::int32;
+  return float16_activations(config) && config.accum_dtype != DType::int32;
 }
 
 // Codes per gemv load: at most 32 (registers), never straddling a group.
@@ -117,7 +116,7 @@ void validate_tensor_gemv(const MatmulConfig& config, const TileSchedule& s) {
     reject("vector_bytes=" + std::to_string(s.vector_bytes) + ": the mma_runs layout of this config has " +
            std::to_string(layout->load_bytes) + "-byte loads (fixed by the config, so tuning never repacks W)");
   }
-  const int block = 4 * layout->codes_per_load(info(config.W_dtype).bits);
+  const int block = layout->k_block(info(config.W_dtype).bits);
   if (s.block_k % block != 0 || s.block_k / block < 1 || s.block_k / block > 8) {
     reject("block_k=" + std::to_string(s.block_k) + " must be 1 to 8 k-blocks of " + std::to_string(block));
   }
@@ -130,20 +129,8 @@ void validate_tensor_gemv(const MatmulConfig& config, const TileSchedule& s) {
   }
 }
 
-bool float_activations(const MatmulConfig& config) {
-  return config.A_dtype == DType::float16 || config.A_dtype == DType::bfloat16;
-}
-
-// k per k-block of the mma_runs layout: four lanes' loads.
 int layout_k_block(const MatmulConfig& config, const MmaRunLayout& layout) {
-  return 4 * layout.codes_per_load(info(config.W_dtype).bits);
-}
-
-// Static shared memory of a tensor-core kernel: the per-lane pair table of nf4 / fp4
-// (weight_pairs.cuh's kPairTableWords; 4-bit non-integer formats decode through it).
-int static_shared_bytes(const MatmulConfig& config) {
-  const DTypeInfo& w = info(config.W_dtype);
-  return float_activations(config) && w.bits == 4 && !w.is_integer() ? 256 * 32 * 4 : 0;
+  return layout.k_block(info(config.W_dtype).bits);
 }
 
 int gemm_stage_bytes(const MatmulConfig& config, const TileSchedule& s, const MmaRunLayout& layout) {
@@ -156,10 +143,20 @@ int64_t gemm_k_tiles(const MatmulConfig& config, const TileSchedule& s) { return
 
 int wgmma_decoded_bytes(const TileSchedule& s) { return s.block_n * s.block_k * 2; }
 
-// The knobs tensor_gemm and tensor_wgmma share: the ring's depth, the load width the layout fixed,
-// and the shared memory of the ring (and decoded tile) against the arch's limit.
+// The knobs tensor_gemm and tensor_wgmma share: k per stage, the ring's depth, the load width the
+// layout fixed, and the shared memory of the ring (and decoded tile) against the arch's limit.
 void validate_ring(const MatmulConfig& config, const TileSchedule& s, const std::string& arch, const MmaRunLayout& layout) {
   const std::string family(to_string(s.family));
+  const int k_block = layout_k_block(config, layout);
+  if (s.block_k % k_block != 0 || !is_power_of_two(s.block_k / k_block) || s.block_k / k_block > 8 ||
+      s.block_k % 64 != 0) {
+    reject("block_k=" + std::to_string(s.block_k) + " must be 1, 2, 4 or 8 k-blocks of " + std::to_string(k_block) +
+           " and a multiple of 64");
+  }
+  if (s.threads < s.block_k / 8) {
+    reject("threads=" + std::to_string(s.threads) + ": each stage's activation rows are copied in 16-byte chunks, " +
+           std::to_string(s.block_k / 8) + " per row, at least one per thread: threads >= block_k / 8");
+  }
   if (s.stages < 2 || s.stages > 8) reject("stages=" + std::to_string(s.stages) + " must be 2..8 (the cp.async ring)");
   if (s.swizzle != 1) reject("swizzle=" + std::to_string(s.swizzle) + ": " + family + " takes swizzle=1");
   if (s.vector_bytes != layout.load_bytes) {
@@ -181,7 +178,7 @@ void validate_ring(const MatmulConfig& config, const TileSchedule& s, const std:
 
 void validate_tensor_gemm(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
   const std::optional<MmaRunLayout> layout = mma_run_layout(config);
-  if (!layout || !float_activations(config)) {
+  if (!layout || !float16_activations(config)) {
     reject("family=tensor_gemm needs A_dtype float16 or bfloat16 with float accumulation, weights exact in A's type "
            "(or nf4), a group size divisible by 16 and K divisible into k-blocks; use family=tensor_gemv, gemv or simt");
   }
@@ -209,27 +206,17 @@ void validate_tensor_gemm(const MatmulConfig& config, const TileSchedule& s, con
            " channels is " + std::to_string(warp_mma_tiles) + " mma tiles; at most 32 (128 float accumulators per "
            "thread)");
   }
-  const int k_block = layout_k_block(config, *layout);
-  if (s.block_k % k_block != 0 || !is_power_of_two(s.block_k / k_block) || s.block_k / k_block > 8 ||
-      s.block_k % 64 != 0) {
-    reject("block_k=" + std::to_string(s.block_k) + " must be 1, 2, 4 or 8 k-blocks of " + std::to_string(k_block) +
-           " and a multiple of 64");
-  }
-  if (s.threads < s.block_k / 8) {
-    reject("threads=" + std::to_string(s.threads) + ": each stage's activation rows are copied in 16-byte chunks, " +
-           std::to_string(s.block_k / 8) + " per row, at least one per thread: threads >= block_k / 8");
-  }
+  validate_ring(config, s, arch, *layout);  // first: block_k is checked there before split_k divides by it
   if (s.split_k < 1 || s.split_k > 16 || s.split_k > gemm_k_tiles(config, s)) {
     reject("split_k=" + std::to_string(s.split_k) + " must be 1..16 and at most the " +
            std::to_string(gemm_k_tiles(config, s)) + " stages of K");
   }
-  validate_ring(config, s, arch, *layout);
 }
 
 void validate_tensor_wgmma(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
   if (arch != "sm_90a") reject("family=tensor_wgmma needs arch sm_90a (wgmma), got " + arch);
   const std::optional<MmaRunLayout> layout = mma_run_layout(config);
-  if (!layout || !float_activations(config)) {
+  if (!layout || !float16_activations(config)) {
     reject("family=tensor_wgmma needs A_dtype float16 or bfloat16 with float accumulation, weights exact in A's type "
            "(or nf4), a group size divisible by 16 and K divisible into k-blocks; use family=tensor_gemm");
   }
@@ -245,12 +232,6 @@ void validate_tensor_wgmma(const MatmulConfig& config, const TileSchedule& s, co
     reject("threads=" + std::to_string(s.threads) + ", warp_m=" + std::to_string(s.warp_m) + ", warp_n=" +
            std::to_string(s.warp_n) + ": tensor_wgmma runs one warpgroup per 64 channels: threads = 2 * block_n = " +
            std::to_string(2 * s.block_n) + ", warp_m = 1, warp_n = threads / 32");
-  }
-  const int k_block = layout_k_block(config, *layout);
-  if (s.block_k % k_block != 0 || !is_power_of_two(s.block_k / k_block) || s.block_k / k_block > 8 ||
-      s.block_k % 64 != 0 || s.threads < s.block_k / 8) {
-    reject("block_k=" + std::to_string(s.block_k) + " must be 1, 2, 4 or 8 k-blocks of " + std::to_string(k_block) +
-           ", a multiple of 64 and at most 8 * threads");
   }
   if (s.split_k != 1) reject("split_k=" + std::to_string(s.split_k) + ": tensor_wgmma takes split_k=1");
   validate_ring(config, s, arch, *layout);
@@ -334,6 +315,11 @@ TileSchedule schedule_from_json(const json& object) {
 
 std::string canonical_form(const TileSchedule& schedule) { return to_json(schedule).dump(); }
 
+int static_shared_bytes(const MatmulConfig& config) {
+  const DTypeInfo& w = info(config.W_dtype);
+  return float16_activations(config) && w.bits == 4 && !w.is_integer() ? 256 * 32 * 4 : 0;
+}
+
 int dynamic_shared_bytes(const MatmulConfig& config, const TileSchedule& schedule) {
   const bool wgmma = schedule.family == KernelFamily::tensor_wgmma;
   if (schedule.family != KernelFamily::tensor_gemm && !wgmma) return 0;
@@ -357,7 +343,7 @@ TileSchedule default_tensor_gemv(const MatmulConfig& config, const MmaRunLayout&
   s.block_n = s.block_m == 8 ? 16 : 32;
   s.vector_bytes = layout.load_bytes;
   const int loads_per_block = 2 * s.block_n / 16;  // two channels per lane per tile
-  s.block_k = 4 * layout.codes_per_load(info(config.W_dtype).bits) * std::max(1, 4 / loads_per_block);
+  s.block_k = layout_k_block(config, layout) * std::max(1, 4 / loads_per_block);
   return s;
 }
 
@@ -431,7 +417,7 @@ std::vector<TileSchedule> default_bucket_schedules(const MatmulConfig& config, c
 
 TileSchedule default_schedule(const MatmulConfig& config, const std::string& arch, int64_t rows) {
   if (const std::optional<MmaRunLayout> layout = mma_run_layout(config)) {
-    const bool many_rows = rows > 16 && float_activations(config) && layout->run <= 8;
+    const bool many_rows = rows > 16 && float16_activations(config) && layout->run <= 8;
     TileSchedule s = many_rows ? default_tensor_gemm(config, *layout, arch, rows) : default_tensor_gemv(config, *layout, rows);
     validate_schedule(config, s, arch);
     return s;

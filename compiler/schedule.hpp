@@ -45,6 +45,9 @@ nlohmann::json to_json(const TileSchedule& schedule);
 TileSchedule schedule_from_json(const nlohmann::json& json);
 std::string canonical_form(const TileSchedule& schedule);
 
+// Static shared memory of the tensor-core kernels: the per-lane pair table of nf4 / fp4 with fp16 / bf16
+// activations (weight_pairs.cuh's kPairTableWords words), else 0.
+int static_shared_bytes(const MatmulConfig& config);
 // Dynamic shared memory per block of the schedule's kernel (the tensor_gemm / tensor_wgmma ring and
 // decoded tile; 0 for the others).
 int dynamic_shared_bytes(const MatmulConfig& config, const TileSchedule& schedule);

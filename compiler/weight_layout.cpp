@@ -7,10 +7,6 @@
 namespace bitjit {
 namespace {
 
-bool float_activations(const MatmulConfig& config) {
-  return config.A_dtype == DType::float16 || config.A_dtype == DType::bfloat16;
-}
-
 // Whether every weight value reaches the tensor core unchanged in A's 16-bit type. Integers up to
 // 8 bits, fp4 and both fp8 formats fit fp16 and bf16 alike; a 16-bit float only fits itself. nf4's
 // levels are rounded to A's type (documented in docs/formats.md).
@@ -98,7 +94,7 @@ std::string_view to_string(WeightLayout layout) {
 std::optional<MmaRunLayout> mma_run_layout(const MatmulConfig& config) {
   const DTypeInfo& w = info(config.W_dtype);
   const bool int8_activations = config.A_dtype == DType::int8 && w.is_integer() && w.bits <= 8;
-  const bool float_path = float_activations(config) && config.accum_dtype != DType::int32 &&
+  const bool float_path = float16_activations(config) && config.accum_dtype != DType::int32 &&
                           weights_fit_activation_type(config);
   if (!int8_activations && !float_path) return std::nullopt;
   const int step_codes = int8_activations ? 8 : 4;  // k per lane per mma step: m16n8k32 or m16n8k16

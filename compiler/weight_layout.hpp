@@ -37,6 +37,7 @@ struct MmaRunLayout {
   bool split_pairs = false;
   bool byte_lanes = false;
   int codes_per_load(int bits) const { return load_bytes * 8 / bits; }
+  int k_block(int bits) const { return 4 * codes_per_load(bits); }  // k per k-block: four lanes' loads
 };
 
 // The mma_runs parameters when the tensor_gemv family can serve the config (fp16/bf16 A with float

@@ -328,7 +328,7 @@ double Matmul::profile_latency(std::optional<int64_t> M_opt, int warmup, int rep
   return median_launch_ms(stream.get(), [&](int i) { inputs.run(*this, i, stream.get()); }, {warmup, 10, repeats});
 }
 
-TuningReport Matmul::hardware_aware_finetune(int topk, const std::function<void(size_t, int, int)>& progress) {
+TuningReport Matmul::hardware_aware_finetune(int topk, const std::function<void(int64_t, int, int)>& progress) {
   if (topk < 1) throw ConfigError("hardware_aware_finetune: topk=" + std::to_string(topk) + " must be at least 1");
   ensure_context();
   const DeviceInfo& device = current_device_info();
@@ -364,7 +364,7 @@ TuningReport Matmul::hardware_aware_finetune(int topk, const std::function<void(
     std::vector<double> times;
     for (size_t i = 0; i < candidates.size(); ++i) {
       times.push_back(tuning_time_ms(candidates[i], inputs, stream.get()));
-      if (progress) progress(b, int(i + 1), int(candidates.size()));
+      if (progress) progress(rows, int(i + 1), int(candidates.size()));
     }
     const size_t best = size_t(std::min_element(times.begin(), times.end()) - times.begin());
     impl_->bucket_kernels[b] = candidates[best].impl_->bucket_kernels.front();

@@ -70,9 +70,9 @@ class Matmul {
   // Matmul runs it from now on, and the kernel database stores it for this config and GPU, so later
   // Matmul::create calls on this device pick it up. Needs the GPU the Matmul was created for; not to
   // be called while another thread runs this Matmul. `progress`, if given, is called after each
-  // timed candidate with (bucket index, candidates done, candidates of the bucket).
+  // timed candidate with (the bucket's rows, candidates done, candidates of the bucket).
   TuningReport hardware_aware_finetune(int topk = 20,
-                                       const std::function<void(size_t, int, int)>& progress = {});
+                                       const std::function<void(int64_t, int, int)>& progress = {});
 
   Matmul(Matmul&&) noexcept;
   Matmul& operator=(Matmul&&) noexcept;

@@ -64,12 +64,12 @@ int tune_command(const std::vector<std::string>& args) {
     Matmul matmul = Matmul::create(configs[i]);
     const std::string label = "tune " + std::to_string(i + 1) + "/" + std::to_string(configs.size());
     std::unique_ptr<Progress> progress;
-    size_t current_bucket = size_t(-1);
-    const TuningReport report = matmul.hardware_aware_finetune(topk, [&](size_t bucket, int done, int total) {
-      if (bucket != current_bucket) {
+    int64_t current_rows = -1;
+    const TuningReport report = matmul.hardware_aware_finetune(topk, [&](int64_t rows, int done, int total) {
+      if (rows != current_rows) {  // a new bucket
         if (progress) progress->finish();
-        current_bucket = bucket;
-        progress = std::make_unique<Progress>(label + " M=" + std::to_string(matmul.config().M.values()[bucket]), size_t(total));
+        current_rows = rows;
+        progress = std::make_unique<Progress>(label + " M=" + std::to_string(rows), size_t(total));
       }
       progress->advance("timed " + std::to_string(done));
     });

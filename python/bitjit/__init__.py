@@ -119,9 +119,7 @@ class Matmul:
 
     def profile_latency(self, M: Optional[int] = None) -> float:
         """Median milliseconds of one call with M rows (default: the largest bucket) on random data."""
-        if M is None:
-            M = self.config.M if isinstance(self.config.M, int) else max(self.config.M or [1024])
-        return self._native.profile_latency(int(M))
+        return self._native.profile_latency(None if M is None else int(M))
 
     def hardware_aware_finetune(self, topk: int = 20) -> list:
         """Times the cost model's best `topk` tile schedules (and the current one) per M bucket on this

@@ -89,9 +89,7 @@ def quantize(config, weight) -> dict:
     if array.shape != (config.N, config.K):
         raise ValueError(f"weight has shape {array.shape}; expected (N, K) = ({config.N}, {config.K})")
     packed, scales, zeros, dequantized = _quantize_weight(config.to_json(), np.ascontiguousarray(array).reshape(-1))
-    native = json.loads(config.to_json())
-    scale_dtype = native.get("A_dtype", "float16") if native.get("A_dtype") in _HALF_STORAGE else "float16"
-    storage = _HALF_STORAGE[scale_dtype]
+    storage = _HALF_STORAGE.get(config.A_dtype, np.float16)  # scales are fp16 unless A is bf16 (docs/formats.md)
     groups = max(1, len(scales) // (2 * config.N)) if scales else 0
     result = {"W": np.frombuffer(packed, dtype=np.uint8).reshape(config.N, -1).copy(),
               "scales": np.frombuffer(scales, dtype=storage).reshape(config.N, groups).copy() if scales else None,

@@ -123,7 +123,8 @@ NB_MODULE(_bitjit, m) {
       .def_prop_ro("arch", [](const Matmul& self) { return self.arch(); })
       .def_prop_ro("schedule", [](const Matmul& self) { return to_json(self.schedule()).dump(); })
       .def("schedule_for", [](const Matmul& self, int64_t M) { return to_json(self.schedule_for(M)).dump(); })
-      .def("profile_latency", [](const Matmul& self, int64_t M) { return self.profile_latency(M); })
+      .def("profile_latency", [](const Matmul& self, std::optional<int64_t> M) { return self.profile_latency(M); },
+           nb::arg("M") = nb::none())
       .def("hardware_aware_finetune",
            [](Matmul& self, int topk) {
              nlohmann::json buckets = nlohmann::json::array();

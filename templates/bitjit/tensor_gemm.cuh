@@ -61,7 +61,7 @@ struct GemmTiling {
 
   static_assert(T::kBlockM % (8 * T::kWarpsM) == 0 && T::kBlockN % (16 * T::kWarpsN) == 0, "whole mma tiles per warp");
   static_assert(T::kWarpsM * T::kWarpsN * 32 == T::kThreads, "one warp per warp tile");
-  static_assert(T::kBlockK % kKBlock == 0 && kChunksPerRow >= 8, "whole k-blocks, at least 64 k per stage");
+  static_assert(T::kBlockK % kKBlock == 0, "whole k-blocks per stage");
   static_assert(T::kRun == 4 || T::kRun == 8, "runs of 4 or 8 k (the swizzle below is made for those)");
   static_assert(T::kBlockK % 64 == 0, "whole groups of 8 swizzled chunks per activation row");
   static_assert(kCodes % T::kRun == 0 && kGroupSize % (4 * T::kRun) == 0, "runs tile the k-blocks and the groups");

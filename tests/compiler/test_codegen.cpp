@@ -404,7 +404,7 @@ TEST_CASE("tensor_wgmma schedules are checked and compile for every weight forma
     TileSchedule fitted = s;
     const MmaRunLayout layout = *mma_run_layout(c);
     fitted.vector_bytes = layout.load_bytes;
-    const int k_block = 4 * layout.codes_per_load(info(c.W_dtype).bits);
+    const int k_block = layout.k_block(info(c.W_dtype).bits);
     fitted.block_k = std::max(k_block, 128 / k_block * k_block);
     return fitted;
   };

@@ -250,7 +250,7 @@ std::vector<MatmulConfig> staged_family_configs() {
 
 // k per stage: 256, or one k-block where that is longer.
 int two_hundred_fifty_six_k(const MatmulConfig& config, const MmaRunLayout& layout) {
-  const int k_block = 4 * layout.codes_per_load(info(config.W_dtype).bits);
+  const int k_block = layout.k_block(info(config.W_dtype).bits);
   return std::max(k_block, 2 * (128 / k_block) * k_block);
 }
 

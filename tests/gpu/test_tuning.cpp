@@ -30,7 +30,7 @@ TEST_CASE("hardware_aware_finetune tunes each M bucket and stores the choice", "
   config.group_size = 128;
   Matmul matmul = Matmul::create(config);
   int calls = 0;
-  const TuningReport report = matmul.hardware_aware_finetune(4, [&](size_t, int, int) { ++calls; });
+  const TuningReport report = matmul.hardware_aware_finetune(4, [&](int64_t, int, int) { ++calls; });
   REQUIRE(report.buckets.size() == 2);
   CHECK(calls == report.buckets[0].candidates_timed + report.buckets[1].candidates_timed);
   for (const BucketTuning& bucket : report.buckets) {
