@@ -5,6 +5,7 @@
 #include "runtime/driver.hpp"
 #include "runtime/kernel_cache.hpp"
 #include "runtime/matmul.hpp"
+#include "runtime/tuning.hpp"
 #include "tests/gpu/gpu_check.hpp"
 #include "tests/support/catch.hpp"
 #include "tests/support/configs.hpp"
@@ -29,11 +30,13 @@ TEST_CASE("Matmul::create takes the schedule tuned for this GPU from the databas
   tuned.threads = 256;
   tuned.warp_n = 8;
   REQUIRE_NOTHROW(validate_schedule(config, tuned, device.arch()));
+  // One tuned entry per M bucket; the bucket of 5 rows only, so the bucket of 1 keeps its default.
   REQUIRE(db::default_database().store_tuned(
-      {canonical_form(config), device.name, device.arch(), to_json(tuned), 0.001, "2026-11-25T00:00:00Z"}));
+      {tuned_entry_key(config, 5), device.name, device.arch(), to_json(tuned), 0.001, "2026-11-25T00:00:00Z"}));
 
   const Matmul matmul = Matmul::create(config);
-  CHECK(canonical_form(matmul.schedule()) == canonical_form(tuned));
+  CHECK(canonical_form(matmul.schedule_for(5)) == canonical_form(tuned));
+  CHECK(canonical_form(matmul.schedule_for(1)) == canonical_form(default_schedule(config, device.arch(), 1)));
   GpuChecker checker;
   for (int64_t M : {1, 5}) {
     MatmulOperands operands = random_operands(config, M, rng);
