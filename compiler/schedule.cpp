@@ -141,7 +141,8 @@ int gemm_stage_bytes(const MatmulConfig& config, const TileSchedule& s, const Mm
 
 int64_t gemm_k_tiles(const MatmulConfig& config, const TileSchedule& s) { return (config.K + s.block_k - 1) / s.block_k; }
 
-int wgmma_decoded_bytes(const TileSchedule& s) { return s.block_n * s.block_k * 2; }
+// Two decoded weight tiles (fp16 / bf16): one is multiplied while the other is decoded.
+int wgmma_decoded_bytes(const TileSchedule& s) { return 2 * s.block_n * s.block_k * 2; }
 
 // The knobs tensor_gemm and tensor_wgmma share: k per stage, the ring's depth, the load width the
 // layout fixed, and the shared memory of the ring (and decoded tile) against the arch's limit.
@@ -167,7 +168,7 @@ void validate_ring(const MatmulConfig& config, const TileSchedule& s, const std:
   const int limit = arch_limits(arch).shared_bytes_per_block;
   if (shared > limit) {
     const std::string decoded = s.family == KernelFamily::tensor_wgmma
-                                    ? ", a decoded tile of " + std::to_string(wgmma_decoded_bytes(s)) + " bytes"
+                                    ? ", two decoded tiles of " + std::to_string(wgmma_decoded_bytes(s) / 2) + " bytes"
                                     : "";
     reject(std::to_string(s.stages) + " stages of " + std::to_string(gemm_stage_bytes(config, s, layout)) + " bytes" +
            decoded + " (+" + std::to_string(static_shared_bytes(config)) + " static) need " + std::to_string(shared) +
@@ -234,6 +235,10 @@ void validate_tensor_wgmma(const MatmulConfig& config, const TileSchedule& s, co
            std::to_string(2 * s.block_n) + ", warp_m = 1, warp_n = threads / 32");
   }
   if (s.split_k != 1) reject("split_k=" + std::to_string(s.split_k) + ": tensor_wgmma takes split_k=1");
+  if (s.stages < 3) {
+    reject("stages=" + std::to_string(s.stages) + ": tensor_wgmma needs at least 3 (a stage being decoded, one being "
+           "multiplied, one loading)");
+  }
   validate_ring(config, s, arch, *layout);
 }
 

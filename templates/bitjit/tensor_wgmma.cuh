@@ -1,9 +1,9 @@
 #pragma once
-// The tensor_wgmma family (sm_90a; not yet run on a device, so never chosen by default): fp16 / bf16
-// activations, for many rows on Hopper, where mma.sync cannot reach the tensor cores' peak
-// (docs/performance.md). The block's threads form kThreads / 128 warpgroups; warpgroup w owns
-// output channels 64w .. 64w + 63, and each of its wgmma instructions computes those 64 channels for
-// all kBlockM rows of the block over 16 k: D[64, kBlockM] += Wdec[64, 16] * A[kBlockM, 16]^T.
+// The tensor_wgmma family (sm_90a, opt-in until it beats tensor_gemm): fp16 / bf16 activations, for
+// many rows on Hopper, where mma.sync cannot reach the tensor cores' peak (docs/performance.md). The
+// block's threads form kThreads / 128 warpgroups; warpgroup w owns output channels 64w .. 64w + 63,
+// and each of its wgmma instructions computes those 64 channels for all kBlockM rows of the block
+// over 16 k: D[64, kBlockM] += Wdec[64, 16] * A[kBlockM, 16]^T.
 //
 // Per stage (the cp.async ring of tensor_gemm, StageLoader):
 //   - the activation tile arrives as K-major core matrices (8 rows x 8 k, 16 bytes a row): each
@@ -13,8 +13,12 @@
 //     holds exactly one core-matrix row per run (its 8 consecutive k of one channel), so a run
 //     decodes into four pairs and one 16-byte shared store;
 //   - after fence.proxy.async and a warpgroup barrier, the warpgroup issues kBlockK / 16 wgmmas
-//     (A: the decoded tile, B: the activations, both by descriptor) and waits for them.
-// D stays in registers (kBlockM / 2 floats a thread) until the epilogue.
+//     (A: the decoded tile, B: the activations, both by descriptor) and goes on without waiting.
+// Decoding and the tensor cores overlap: the wgmmas of stage i run while the warps decode stage
+// i + 1 into the other of two decoded tiles, and wait only before reusing a buffer. So the ring keeps
+// two stages out of the copies' reach (the one being decoded, the one being multiplied) and
+// prefetches kStages - 2 ahead; the next stage's scales are loaded before the wgmmas are issued so
+// their latency hides behind them too.
 #include "bitjit/tensor_gemm.cuh"
 #include "bitjit/wgmma.cuh"
 
@@ -52,9 +56,10 @@ __device__ void tensor_wgmma(const MatmulParams& params) {
   static_assert(T::kRun == 8 && T::kBlockN == 16 * T::kWarpsN && T::kThreads % 128 == 0 && T::kSplitK == 1,
                 "runs of 8, 64 channels per warpgroup, 16 per warp, no split-K");
 
-  extern __shared__ uint4 shared[];  // kStages x kStageChunks, then the decoded weight tile
+  extern __shared__ uint4 shared[];  // kStages x kStageChunks, then two decoded weight tiles
   uint4* stages = shared;
-  uint4* decoded = shared + T::kStages * G::kStageChunks;
+  uint4* decoded_tiles = shared + T::kStages * G::kStageChunks;
+  constexpr int kDecodedChunks = T::kBlockN * T::kBlockK / 8;
   __shared__ uint32_t pair_table[kHow == PairDecode::table ? kPairTableWords : 1];
   if constexpr (kHow == PairDecode::table) fill_pair_table<W, A>(pair_table);  // synced in the loop
 
@@ -73,8 +78,23 @@ __device__ void tensor_wgmma(const MatmulParams& params) {
 #pragma unroll
   for (int i = 0; i < T::kBlockM / 2; ++i) d[i] = 0.0f;
 
-  // Decodes this warp's 16 channels of a stage into the decoded tile.
-  auto decode_stage = [&](const uint4* stage, int tile_k) {
+  // The scale (and zero) pairs of this lane's channels for every span of one stage.
+  constexpr int kSpans = G::kRuns / G::kRunsPerSpan;
+  uint32_t scale[G::kStageBlocks][kSpans][1][2], zero[G::kStageBlocks][kSpans][1][2];
+  auto load_stage_pairs = [&](int tile_k) {
+#pragma unroll
+    for (int block = 0; block < G::kStageBlocks; ++block) {
+      const long long k_block = min((long long)tile_k * G::kStageBlocks + block, G::kBlocksK - 1);
+#pragma unroll
+      for (int span = 0; span < kSpans; ++span) {
+        const long long group = (k_block * G::kKBlock + 32 * G::kRunsPerSpan * span) / G::kGroupSize;
+        load_group_pairs<P>(params, channel, group, scale[block][span], zero[block][span]);
+      }
+    }
+  };
+
+  // Decodes this warp's 16 channels of a stage into a decoded tile.
+  auto decode_stage = [&](const uint4* stage, int tile_k, uint4* decoded) {
     const uint8_t* lane_weights = reinterpret_cast<const uint8_t*>(stage + G::kActivationChunks) + w_offset;
 #pragma unroll
     for (int block = 0; block < G::kStageBlocks; ++block) {
@@ -94,16 +114,15 @@ __device__ void tensor_wgmma(const MatmulParams& params) {
       for (int half = 0; half < 2; ++half)
         load_shared_words<T::kLoadBytes>(lane_weights + (block * T::kBlockN + 8 * half) * G::kPieceBytes, words[0][half]);
 #pragma unroll
-      for (int span = 0; span < G::kRuns / G::kRunsPerSpan; ++span) {
-        const long long group = (k_block * G::kKBlock + 32 * G::kRunsPerSpan * span) / G::kGroupSize;
-        uint32_t scale[1][2], zero[1][2];
-        load_group_pairs<P>(params, channel, group, scale, zero);
+      for (int span = 0; span < kSpans; ++span) {
+        const uint32_t(&span_scale)[2] = scale[block][span][0];
+        const uint32_t(&span_zero)[2] = zero[block][span][0];
 #pragma unroll
         for (int run = span * G::kRunsPerSpan; run < (span + 1) * G::kRunsPerSpan; ++run) {
           uint32_t first[4], second[4];  // steps 2 * run, 2 * run + 1 of the run's 8 codes
-          auto scaled = [&](uint32_t pair, int half) { return scaled_pair<P>(pair, scale[0][half], zero[0][half]); };
-          decode_operand<W, A, kQuantizedZeros>(words[0], 8 * run, magic, zero[0], pair_table, lane, first, scaled);
-          decode_operand<W, A, kQuantizedZeros>(words[0], 8 * run + 4, magic, zero[0], pair_table, lane, second, scaled);
+          auto scaled = [&](uint32_t pair, int half) { return scaled_pair<P>(pair, span_scale[half], span_zero[half]); };
+          decode_operand<W, A, kQuantizedZeros>(words[0], 8 * run, magic, span_zero, pair_table, lane, first, scaled);
+          decode_operand<W, A, kQuantizedZeros>(words[0], 8 * run + 4, magic, span_zero, pair_table, lane, second, scaled);
           // decode_operand's order: {g (0, 1), g + 8 (0, 1), g (2, 3), g + 8 (2, 3)} per 4 codes.
           const int chunk = 4 * (block * G::kRuns + run) + t;  // this lane's 8 k: one core-matrix row
 #pragma unroll
@@ -117,21 +136,31 @@ __device__ void tensor_wgmma(const MatmulParams& params) {
     }
   };
 
+  // The ring: tile i lives in stage i mod kStages; kAhead tiles are in flight behind the one being
+  // decoded and the one being multiplied. Every thread commits one copy group per tile, empty past
+  // the end, so "all but kAhead - 1 groups done" always means "this tile landed".
+  constexpr int kAhead = T::kStages - 2;
+  static_assert(kAhead >= 1, "three stages at least: one loading, one decoded, one multiplied");
   const int tile_end = int(G::kTilesK);
 #pragma unroll
-  for (int s = 0; s < T::kStages - 1; ++s) {
+  for (int s = 0; s < kAhead; ++s) {
     if (s < tile_end) loader.load(stages + s * G::kStageChunks, s);
     commit_async_copies();
   }
-  int consumed = 0, filled = T::kStages - 1;
+  load_stage_pairs(0);
+  int consumed = 0, filled = kAhead;
   for (int tile = 0; tile < tile_end; ++tile) {
-    wait_async_copies<T::kStages - 2>();
+    wait_async_copies<kAhead - 1>();
     fence_shared_for_async();  // this thread's copies, landed, become visible to the wgmma's reads
-    __syncthreads();  // the tile landed for every thread; every warpgroup is done with the last one
-    if (tile + T::kStages - 1 < tile_end) loader.load(stages + filled * G::kStageChunks, tile + T::kStages - 1);
+    // The tile landed for every thread, and every warpgroup's wgmmas of tile - 2 are done (the wait
+    // below), so the stage they read can be refilled.
+    __syncthreads();
+    if (tile + kAhead < tile_end) loader.load(stages + filled * G::kStageChunks, tile + kAhead);
     commit_async_copies();
     const uint4* stage = stages + consumed * G::kStageChunks;
-    decode_stage(stage, tile);
+    uint4* decoded = decoded_tiles + (tile % 2) * kDecodedChunks;  // tile - 2's wgmmas, its last readers, are done
+    decode_stage(stage, tile, decoded);
+    load_stage_pairs(min(tile + 1, tile_end - 1));
     fence_shared_for_async();  // the decoded tile, written by ordinary stores, is read by wgmma
     asm volatile("bar.sync %0, 128;" ::"r"(1 + warpgroup) : "memory");  // this warpgroup's 4 warps
     wgmma_fence();
@@ -142,10 +171,11 @@ __device__ void tensor_wgmma(const MatmulParams& params) {
       wgmma_rows<A, T::kBlockM>(d, weights, activations);
     }
     wgmma_commit();
-    wgmma_wait<0>();
+    wgmma_wait<1>();  // tile - 1's wgmmas are done; this tile's run on while the next is decoded
     consumed = consumed + 1 == T::kStages ? 0 : consumed + 1;
     filled = filled + 1 == T::kStages ? 0 : filled + 1;
   }
+  wgmma_wait<0>();
   wait_async_copies<0>();
 
   // D: this warp's channels g, g + 8; for each 8 rows j, d[4j + 0, 1] = channel g, rows 8j + 2t (+1),
