@@ -80,9 +80,13 @@ __device__ __forceinline__ int swizzled_chunk(int row, int chunk) {
 // Where StageLoader puts 16-byte chunk `chunk` of activation row `row` (uint4 index in a stage whose
 // rows hold kChunksPerRow chunks), and by how much that moves for a row kRows further on when the
 // move is the same for every row (kEvenStride).
+// Also which row and chunk thread `tid` copies first (first_row, first_chunk): consecutive threads
+// take the chunks of one row in order, which the XOR swizzle spreads over the banks.
 template <int kRun, int kChunksPerRow>
 struct SwizzledRows {  // tensor_gemm: rows one after another, chunks XOR-swizzled (above)
   __device__ static int index(int row, int chunk) { return row * kChunksPerRow + swizzled_chunk<kRun>(row, chunk); }
+  __device__ static int first_row(int tid) { return tid / kChunksPerRow; }
+  __device__ static int first_chunk(int tid) { return tid % kChunksPerRow; }
   template <int kRows>
   static constexpr bool kEvenStride = kRows % 4 == 0;
   template <int kRows>
@@ -114,8 +118,8 @@ struct StageLoader {
 
   __device__ __forceinline__ StageLoader(const MatmulParams& params, long long m_block, long long n_block) {
     const int tid = int(threadIdx.x);
-    chunk = tid % G::kChunksPerRow;
-    first_row = tid / G::kChunksPerRow;
+    chunk = Placement::first_chunk(tid);
+    first_row = Placement::first_row(tid);
     rows = int(min((long long)T::kBlockM, params.M - m_block));
     activation_source = static_cast<const uint16_t*>(params.A) + (m_block + first_row) * P::K + 8 * chunk;
     activation_shared = Placement::index(first_row, chunk);

@@ -25,10 +25,19 @@
 namespace bitjit {
 
 // StageLoader placement for wgmma's K-major core matrices: chunk c of row r at core (r / 8, c),
-// row r % 8 of it; cores of one 8-row group are consecutive along K.
-template <int kChunksPerRow>
+// row r % 8 of it; cores of one 8-row group are consecutive along K. Consecutive threads copy the
+// 8 rows of one core matrix, then the next core along K, so a warp's 32 copies land in 512
+// consecutive bytes; threads taking one row's chunks in order would all hit the same 4 banks (the
+// chunks of a row lie 128 bytes apart): 16-way conflicts, measured 4x slower stage copies. When a
+// pass of the block's threads is not whole core-matrix groups, rows in order (still correct).
+template <int kChunksPerRow, int kThreads>
 struct CoreMatrixRows {
+  static constexpr bool kByCore = kThreads % (8 * kChunksPerRow) == 0;
   __device__ static int index(int row, int chunk) { return ((row / 8) * kChunksPerRow + chunk) * 8 + row % 8; }
+  __device__ static int first_row(int tid) {
+    return kByCore ? tid / (8 * kChunksPerRow) * 8 + tid % 8 : tid / kChunksPerRow;
+  }
+  __device__ static int first_chunk(int tid) { return kByCore ? tid / 8 % kChunksPerRow : tid % kChunksPerRow; }
   template <int kRows>
   static constexpr bool kEvenStride = kRows % 8 == 0;
   template <int kRows>
@@ -72,7 +81,7 @@ __device__ void tensor_wgmma(const MatmulParams& params) {
 #pragma unroll
   for (int half = 0; half < 2; ++half) channel[0][half] = min(n_block + warp_channel + g + 8 * half, P::N - 1);
   const MagicConstants<W, A> magic = MagicConstants<W, A>::make();
-  const StageLoader<P, T, CoreMatrixRows<kCores>> loader(params, m_block, n_block);
+  const StageLoader<P, T, CoreMatrixRows<kCores, T::kThreads>> loader(params, m_block, n_block);
   const int w_offset = (warp_channel + g) * G::kPieceBytes + t * T::kLoadBytes;  // raw bytes of this lane's piece
   float d[T::kBlockM / 2];
 #pragma unroll
