@@ -204,13 +204,13 @@ std::vector<PlanStage> tensor_gemm_stages(const MatmulConfig& config, const Tile
 
 std::vector<PlanStage> tensor_wgmma_stages(const MatmulConfig& config, const TileSchedule& s) {
   std::vector<PlanStage> stages = tensor_gemm_stages(config, s);
-  stages[1].detail += "; each warp writes its 16 channels' decoded, scaled pairs into shared memory as wgmma "
-                      "K-major core matrices (one 16-byte row per lane per run of 8 k)";
-  stages[2] = {"load A", "cp.async 16-byte copies of " + std::to_string(s.block_m) + " rows x " + std::to_string(s.block_k) +
-                             " k into the ring as wgmma K-major core matrices (one copy, one core-matrix row)"};
+  stages[1].detail += "; each warp decodes its 16 channels step by step into wgmma's A fragments in registers, "
+                      "one step ahead of the wgmma that reads them";
+  stages[2] = {"load A", "cp.async 4-byte copies of " + std::to_string(s.block_m) + " rows x " + std::to_string(s.block_k) +
+                             " k into the ring as wgmma K-major core matrices, 32-bit words permuted to the weights' k order"};
   stages[3] = {"multiply-accumulate", "wgmma m64n" + std::to_string(s.block_m) +
-                                          "k16 per warpgroup (64 channels), both operands from shared memory by "
-                                          "descriptor, float32 accumulation in registers"};
+                                          "k16 per warpgroup (64 channels), weights from registers, activations from "
+                                          "shared memory by descriptor, float32 accumulation in registers"};
   return stages;
 }
 

@@ -141,11 +141,8 @@ int gemm_stage_bytes(const MatmulConfig& config, const TileSchedule& s, const Mm
 
 int64_t gemm_k_tiles(const MatmulConfig& config, const TileSchedule& s) { return (config.K + s.block_k - 1) / s.block_k; }
 
-// Two decoded weight tiles (fp16 / bf16): one is multiplied while the other is decoded.
-int wgmma_decoded_bytes(const TileSchedule& s) { return 2 * s.block_n * s.block_k * 2; }
-
 // The knobs tensor_gemm and tensor_wgmma share: k per stage, the ring's depth, the load width the
-// layout fixed, and the shared memory of the ring (and decoded tile) against the arch's limit.
+// layout fixed, and the shared memory of the ring against the arch's limit.
 void validate_ring(const MatmulConfig& config, const TileSchedule& s, const std::string& arch, const MmaRunLayout& layout) {
   const std::string family(to_string(s.family));
   const int k_block = layout_k_block(config, layout);
@@ -167,11 +164,8 @@ void validate_ring(const MatmulConfig& config, const TileSchedule& s, const std:
   const int shared = dynamic_shared_bytes(config, s) + static_shared_bytes(config);
   const int limit = arch_limits(arch).shared_bytes_per_block;
   if (shared > limit) {
-    const std::string decoded = s.family == KernelFamily::tensor_wgmma
-                                    ? ", two decoded tiles of " + std::to_string(wgmma_decoded_bytes(s) / 2) + " bytes"
-                                    : "";
     reject(std::to_string(s.stages) + " stages of " + std::to_string(gemm_stage_bytes(config, s, layout)) + " bytes" +
-           decoded + " (+" + std::to_string(static_shared_bytes(config)) + " static) need " + std::to_string(shared) +
+           " (+" + std::to_string(static_shared_bytes(config)) + " static) need " + std::to_string(shared) +
            " bytes of shared memory; " + arch + " allows " + std::to_string(limit) +
            " per block: fewer stages or a smaller block_m / block_k");
   }
@@ -236,8 +230,12 @@ void validate_tensor_wgmma(const MatmulConfig& config, const TileSchedule& s, co
   }
   if (s.split_k != 1) reject("split_k=" + std::to_string(s.split_k) + ": tensor_wgmma takes split_k=1");
   if (s.stages < 3) {
-    reject("stages=" + std::to_string(s.stages) + ": tensor_wgmma needs at least 3 (a stage being decoded, one being "
-           "multiplied, one loading)");
+    reject("stages=" + std::to_string(s.stages) + ": tensor_wgmma needs at least 3 (one loading, one multiplied, one "
+           "whose last wgmma may still run)");
+  }
+  if (s.block_k > s.threads) {
+    reject("block_k=" + std::to_string(s.block_k) + " must be at most threads=" + std::to_string(s.threads) +
+           ": tensor_wgmma's warps each copy whole 32-k runs of the activation tile");
   }
   validate_ring(config, s, arch, *layout);
 }
@@ -330,7 +328,7 @@ int dynamic_shared_bytes(const MatmulConfig& config, const TileSchedule& schedul
   if (schedule.family != KernelFamily::tensor_gemm && !wgmma) return 0;
   const std::optional<MmaRunLayout> layout = mma_run_layout(config);
   if (!layout) return 0;
-  return schedule.stages * gemm_stage_bytes(config, schedule, *layout) + (wgmma ? wgmma_decoded_bytes(schedule) : 0);
+  return schedule.stages * gemm_stage_bytes(config, schedule, *layout);
 }
 
 namespace {

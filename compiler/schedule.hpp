@@ -17,8 +17,8 @@ enum class KernelFamily : uint8_t {
   gemv,  // fp16/bf16 activations, float accumulation: streams the packed weights for small M
   tensor_gemv,  // the same job with mma.sync: weights decoded in pairs, read in the mma_runs layout
   tensor_gemm,  // M >= 16: tiles of A and W staged through a cp.async ring, the tensor_gemv mma per warp tile
-  tensor_wgmma,  // sm_90a: the same ring, weights decoded into shared memory, wgmma per warpgroup
-                 // (not yet run on a device: chosen only by an explicit schedule)
+  tensor_wgmma,  // sm_90a: the same ring, weights decoded into wgmma's register operand, wgmma per
+                 // warpgroup (chosen only by an explicit schedule until it beats tensor_gemm)
 };
 std::string_view to_string(KernelFamily family);
 
@@ -48,8 +48,8 @@ std::string canonical_form(const TileSchedule& schedule);
 // Static shared memory of the tensor-core kernels: the per-lane pair table of nf4 / fp4 with fp16 / bf16
 // activations (weight_pairs.cuh's kPairTableWords words), else 0.
 int static_shared_bytes(const MatmulConfig& config);
-// Dynamic shared memory per block of the schedule's kernel (the tensor_gemm / tensor_wgmma ring and
-// decoded tile; 0 for the others).
+// Dynamic shared memory per block of the schedule's kernel (the tensor_gemm / tensor_wgmma ring; 0
+// for the others).
 int dynamic_shared_bytes(const MatmulConfig& config, const TileSchedule& schedule);
 
 // The schedule bitjit uses when nothing was tuned: legal for the config, chosen from its shape.

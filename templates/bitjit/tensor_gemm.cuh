@@ -133,6 +133,11 @@ struct StageLoader {
   }
 
   __device__ __forceinline__ void load(uint4* stage, int tile_k) const {
+    load_activations(stage, tile_k);
+    load_weights(stage, tile_k);
+  }
+
+  __device__ __forceinline__ void load_activations(uint4* stage, int tile_k) const {
     const int k_first = tile_k * T::kBlockK;  // K < 2^31 elements
     const bool k_inside = P::K % T::kBlockK == 0 || k_first + 8 * chunk < int(P::K);
 #pragma unroll
@@ -144,6 +149,9 @@ struct StageLoader {
       copy_async_16(stage + shared, activation_source + (long long)pass * kRowsPerPass * P::K + k_first,
                     row < rows && k_inside);
     }
+  }
+
+  __device__ __forceinline__ void load_weights(uint4* stage, int tile_k) const {
     const int first_block = tile_k * G::kStageBlocks;
     const bool block_inside = G::kBlocksK % G::kStageBlocks == 0 || first_block + block < int(G::kBlocksK);
 #pragma unroll

@@ -56,51 +56,54 @@ __device__ __forceinline__ void wgmma_64x8x16_f16_ss(float (&d)[4], uint64_t a, 
       : "l"(a), "l"(b), "r"(int(accumulate)));
 }
 
-// D[64, N] (+)= A[64, 16] (descriptor) * B[16, N] (descriptor) for the Hopper family's tiles
-// (N = 64 or 128 activation rows), A's type fp16 or bf16, both operands K-major, float32 D in the
-// fragment layout above (N / 2 floats per thread).
-#define BITJIT_WGMMA_64X64_SS(TYPE)                                                                                          \
-  asm volatile("{ .reg .pred p; setp.ne.b32 p, %34, 0;\n"                                                                    \
-               "wgmma.mma_async.sync.aligned.m64n64k16.f32." TYPE "." TYPE " {"                                              \
-               "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "                                      \
-               "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, p, 1, 1, 0, 0; }" \
-               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),             \
-                 "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),       \
-                 "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),     \
-                 "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])      \
-               : "l"(a), "l"(b), "r"(int(accumulate)))
+// D[64, N] (+)= A[64, 16] (registers, the fragment order above) * B[16, N] (descriptor, K-major)
+// for the Hopper family's tiles (N = 64 or 128 activation rows), A's type fp16 or bf16, float32 D
+// in the fragment layout above (N / 2 floats per thread). A's registers must stay unchanged until
+// a wgmma_wait shows the instruction done.
+#define BITJIT_WGMMA_64X64_RS(TYPE)                                                                                      \
+  asm volatile("{ .reg .pred p; setp.ne.b32 p, %37, 0;\n"                                                                \
+               "wgmma.mma_async.sync.aligned.m64n64k16.f32." TYPE "." TYPE " {"                                          \
+               "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "                                  \
+               "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31"                          \
+               "}, {%32, %33, %34, %35}, %36, p, 1, 1, 0; }"                                                             \
+               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),         \
+                 "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),   \
+                 "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), \
+                 "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])  \
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(int(accumulate)))
 
 template <class A>
-__device__ __forceinline__ void wgmma_64x64x16_ss(float (&d)[32], uint64_t a, uint64_t b, bool accumulate) {
+__device__ __forceinline__ void wgmma_64x64x16_rs(float (&d)[32], const uint32_t (&a)[4], uint64_t b, bool accumulate) {
   static_assert(is_same<A, fmt::Float16>::value || is_same<A, fmt::BFloat16>::value, "fp16 or bf16 inputs");
-  if constexpr (is_same<A, fmt::Float16>::value) BITJIT_WGMMA_64X64_SS("f16");
-  else BITJIT_WGMMA_64X64_SS("bf16");
+  if constexpr (is_same<A, fmt::Float16>::value) BITJIT_WGMMA_64X64_RS("f16");
+  else BITJIT_WGMMA_64X64_RS("bf16");
 }
-#undef BITJIT_WGMMA_64X64_SS
+#undef BITJIT_WGMMA_64X64_RS
 
-#define BITJIT_WGMMA_64X128_SS(TYPE)                                                                                         \
-  asm volatile("{ .reg .pred p; setp.ne.b32 p, %66, 0;\n"                                                                    \
-               "wgmma.mma_async.sync.aligned.m64n128k16.f32." TYPE "." TYPE " {"                                             \
-               "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "                                      \
-               "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "                            \
-               "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "                            \
-               "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, %64, %65, p, 1, 1, 0, 0; }" \
-               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),             \
-                 "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),       \
-                 "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),     \
-                 "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),     \
-                 "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),     \
-                 "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),     \
-                 "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),     \
-                 "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])      \
-               : "l"(a), "l"(b), "r"(int(accumulate)))
+#define BITJIT_WGMMA_64X128_RS(TYPE)                                                                                     \
+  asm volatile("{ .reg .pred p; setp.ne.b32 p, %69, 0;\n"                                                                \
+               "wgmma.mma_async.sync.aligned.m64n128k16.f32." TYPE "." TYPE " {"                                         \
+               "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "                                  \
+               "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "                        \
+               "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "                        \
+               "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"                          \
+               "}, {%64, %65, %66, %67}, %68, p, 1, 1, 0; }"                                                             \
+               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),         \
+                 "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),   \
+                 "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), \
+                 "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), \
+                 "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), \
+                 "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), \
+                 "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), \
+                 "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])  \
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(int(accumulate)))
 
 template <class A>
-__device__ __forceinline__ void wgmma_64x128x16_ss(float (&d)[64], uint64_t a, uint64_t b, bool accumulate) {
+__device__ __forceinline__ void wgmma_64x128x16_rs(float (&d)[64], const uint32_t (&a)[4], uint64_t b, bool accumulate) {
   static_assert(is_same<A, fmt::Float16>::value || is_same<A, fmt::BFloat16>::value, "fp16 or bf16 inputs");
-  if constexpr (is_same<A, fmt::Float16>::value) BITJIT_WGMMA_64X128_SS("f16");
-  else BITJIT_WGMMA_64X128_SS("bf16");
+  if constexpr (is_same<A, fmt::Float16>::value) BITJIT_WGMMA_64X128_RS("f16");
+  else BITJIT_WGMMA_64X128_RS("bf16");
 }
-#undef BITJIT_WGMMA_64X128_SS
+#undef BITJIT_WGMMA_64X128_RS
 
 }  // namespace bitjit
