@@ -5,6 +5,7 @@
 #include "common/version.hpp"
 #include "runtime/kernel_cache.hpp"
 #include "runtime/nvrtc.hpp"
+#include "runtime/tuning.hpp"
 #include "tools/cli.hpp"
 #include "tools/config_files.hpp"
 #include "tuning_db/maintenance.hpp"
@@ -19,7 +20,9 @@ const char* const kDbHelp =
     "  verify [--repair]    check every kernel file's checksum against the index; --repair removes\n"
     "                       corrupt files and rewrites the index to list exactly the valid kernels\n"
     "  gc [--dry-run]       remove corrupt kernels, kernels built by another version of bitjit,\n"
-    "                       NVRTC or the templates, and stale temporary files\n"
+    "                       NVRTC or the templates, stale temporary files, and tuned schedules no\n"
+    "                       lookup can use (config or schedule no longer valid, per-config entries\n"
+    "                       of a dynamic M, which is tuned per bucket)\n"
     "  export PATH          write the valid kernels and tuned schedules to PATH: a directory (usable\n"
     "                       as BITJIT_CACHE_DIR elsewhere) or, if PATH ends in .tar, a tar archive\n"
     "  import PATH          add the kernels and tuned schedules of an export (each kernel checked first)\n"
@@ -105,9 +108,16 @@ int verify(db::KernelDatabase& database, bool repair) {
 
 int collect(db::KernelDatabase& database, bool dry_run) {
   const db::GcReport report = db::collect_garbage(database, current_versions(), dry_run);
-  std::printf("gc %s%s: kept %zu kernels; %s %zu corrupt, %zu from other versions, %zu stale temporary files (%.1f MB)\n",
+  const auto stale = database.remove_stale_tuned(stale_tuned_reason, dry_run);
+  if (!stale) {
+    std::fprintf(stderr, "bitjit db gc: %s cannot be written; tuned schedules left as they are\n", database.root().c_str());
+    return kExitFailure;
+  }
+  for (const auto& [key, reason] : *stale) std::printf("stale tuned schedule: %s: %s\n", key.c_str(), reason.c_str());
+  std::printf("gc %s%s: kept %zu kernels; %s %zu corrupt, %zu from other versions, %zu stale temporary files, "
+              "%zu stale tuned schedules (%.1f MB)\n",
               database.root().c_str(), dry_run ? " (dry run)" : "", report.kept, dry_run ? "would remove" : "removed",
-              report.corrupt, report.foreign, report.temporary, double(report.bytes_freed) / 1e6);
+              report.corrupt, report.foreign, report.temporary, stale->size(), double(report.bytes_freed) / 1e6);
   return kExitOk;
 }
 

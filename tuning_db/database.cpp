@@ -174,6 +174,30 @@ bool KernelDatabase::store_tuned(const TunedSchedule& tuned) {
   });
 }
 
+std::optional<std::vector<std::pair<std::string, std::string>>> KernelDatabase::remove_stale_tuned(
+    const std::function<std::optional<std::string>(const TunedSchedule&)>& why_stale, bool dry_run) {
+  std::vector<std::pair<std::string, std::string>> stale;
+  const auto find_stale = [&](const nlohmann::json& json) {
+    stale.clear();
+    if (!json.contains("tuned") || !json["tuned"].is_object()) return;
+    for (const auto& [key, entry] : json["tuned"].items()) {
+      const std::optional<TunedSchedule> tuned = tuned_from_json(entry);
+      if (!tuned) stale.emplace_back(key, "unreadable");
+      else if (std::optional<std::string> reason = why_stale(*tuned)) stale.emplace_back(key, *reason);
+    }
+  };
+  if (dry_run) {
+    find_stale(read_json_or_empty(data_dir() / "tuned.json", *this));
+    return stale;
+  }
+  const bool written = edit_json_file("tuned.json", [&](nlohmann::json& json) {
+    find_stale(json);  // under the lock: what another process stored meanwhile is judged too
+    for (const auto& [key, reason] : stale) json["tuned"].erase(key);
+  });
+  if (!written) return std::nullopt;
+  return stale;
+}
+
 KernelDatabase& default_database() {
   static std::mutex mutex;
   static std::map<std::string, std::unique_ptr<KernelDatabase>> databases;

@@ -52,6 +52,10 @@ class KernelDatabase {
   std::optional<TunedSchedule> tuned(const std::string& config, const std::string& device);
   std::vector<TunedSchedule> all_tuned();
   bool store_tuned(const TunedSchedule& tuned);
+  // The tuned entries for which why_stale gives a reason (unreadable ones get "unreadable"), as
+  // {"<device>|<config>", reason}; removed unless dry_run. nullopt: the database cannot be written.
+  std::optional<std::vector<std::pair<std::string, std::string>>> remove_stale_tuned(
+      const std::function<std::optional<std::string>(const TunedSchedule&)>& why_stale, bool dry_run);
 
   // The index's entries by key (what `bitjit db ls` prints).
   std::map<std::string, nlohmann::json> index();

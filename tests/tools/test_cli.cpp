@@ -10,7 +10,9 @@
 #include "runtime/matmul.hpp"
 #include "runtime/module.hpp"
 #include "runtime/nvrtc.hpp"
+#include "runtime/tuning.hpp"
 #include "tests/support/catch.hpp"
+#include "tests/support/configs.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/random.hpp"
 #include "tests/support/scoped_env.hpp"
@@ -275,6 +277,50 @@ TEST_CASE("db ls, show, gc, export and import from the command line", "[cli][db]
   // The imported database serves the kernels: a prewarm there compiles nothing.
   const ProcessResult warm = bitjit_cli({"prewarm", "--configs", list.string(), "--arch", "sm_90a", "--cache-dir", other});
   CHECK(contains(warm.out, "0 compiled, " + std::to_string(count) + " already cached"));
+}
+
+TEST_CASE("db gc removes tuned schedules no lookup can use, and lists why", "[cli][db]") {
+  TemporaryDirectory dir;
+  const std::string cache = dir.str() + "/cache";
+  const MatmulConfig config = w4a16_g128_config(MSpec::buckets({16, 256}), 256, 512);
+  const std::string device = "NVIDIA H100 80GB HBM3", arch = "sm_90a", when = "2026-11-25T00:00:00Z";
+  TileSchedule outdated = default_schedule(config, arch, 256);  // tensor_gemm
+  outdated.family = KernelFamily::tensor_wgmma;  // a shape that family takes, with a ring it now rejects
+  outdated.threads = 2 * outdated.block_n;
+  outdated.warp_m = 1;
+  outdated.warp_n = outdated.threads / 32;
+  outdated.block_m = 128;
+  outdated.stages = 2;
+  {
+    db::KernelDatabase database(cache);
+    const nlohmann::json usable = to_json(default_schedule(config, arch, 256));
+    REQUIRE(database.store_tuned({tuned_entry_key(config, 256), device, arch, usable, 0.1, when}));
+    REQUIRE(database.store_tuned({canonical_form(config), device, arch, usable, 0.1, when}));  // before per-bucket keys
+    REQUIRE(database.store_tuned({canonical_form(config) + " @M=64", device, arch, usable, 0.1, when}));
+    REQUIRE(database.store_tuned({tuned_entry_key(config, 16), device, arch, to_json(outdated), 0.1, when}));
+  }
+  const fs::path tuned_file = fs::path(cache) / "v1" / "tuned.json";
+  nlohmann::json tuned = nlohmann::json::parse(*db::read_file(tuned_file));
+  tuned["tuned"]["some device|{}"] = {{"config", 1}};  // unreadable
+  write_text(tuned_file, tuned.dump());
+
+  const ProcessResult dry = bitjit_cli({"db", "gc", "--dry-run", "--cache-dir", cache});
+  CHECK(dry.exit_code == 0);
+  CHECK(contains(dry.out, "would remove 0 corrupt, 0 from other versions, 0 stale temporary files, 4 stale tuned schedules"));
+  CHECK(contains(dry.out, canonical_form(config) + ": a dynamic-M config is tuned per M bucket"));
+  CHECK(contains(dry.out, "@M=64 is not one of the config's M buckets"));
+  CHECK(contains(dry.out, tuned_entry_key(config, 16) + ": its schedule is no longer valid: "));
+  CHECK(contains(dry.out, "tensor_wgmma needs at least 3"));
+  CHECK(contains(dry.out, "some device|{}: unreadable"));
+  CHECK(nlohmann::json::parse(*db::read_file(tuned_file))["tuned"].size() == 5);  // a dry run changes nothing
+
+  const ProcessResult gc = bitjit_cli({"db", "gc", "--cache-dir", cache});
+  CHECK(gc.exit_code == 0);
+  CHECK(contains(gc.out, "removed 0 corrupt, 0 from other versions, 0 stale temporary files, 4 stale tuned schedules"));
+  const nlohmann::json kept = nlohmann::json::parse(*db::read_file(tuned_file))["tuned"];
+  REQUIRE(kept.size() == 1);
+  CHECK(kept.begin().value().at("config") == tuned_entry_key(config, 256));
+  CHECK(contains(bitjit_cli({"db", "gc", "--cache-dir", cache}).out, "0 stale tuned schedules"));
 }
 
 TEST_CASE("an unwritable database: prewarm fails clearly, codegen --compile still works", "[cli][db]") {
