@@ -99,7 +99,9 @@ std::vector<PlanConstant> tensor_gemv_tiles(const MatmulConfig& config, const Ti
                                                                   : "rows of C per block: one mma per 16 channels"},
       {"int", "kBlockN", std::to_string(s.block_n), std::to_string(s.block_n / 16) + " 16-channel mma tile(s) per warp"},
       {"int", "kLoadBytes", std::to_string(s.vector_bytes), "bytes of packed W per lane per load (mma_runs layout)"},
-      {"int", "kRun", std::to_string(layout.run), "consecutive k per lane per run (mma_runs layout)"},
+      {"int", "kRun", std::to_string(layout.run), "consecutive k per lane per run (" +
+                                                      std::string(to_string(family_weight_layout(config, s.family))) +
+                                                      " layout)"},
       {"int", "kUnroll", std::to_string(s.block_k / block), "k-blocks of " + std::to_string(block) +
                                                                 " per warp per round: loads in flight per tile"},
   };
@@ -163,7 +165,7 @@ std::vector<PlanStage> tensor_gemv_stages(const MatmulConfig& config, const Tile
 }
 
 std::vector<PlanConstant> tensor_gemm_tiles(const MatmulConfig& config, const TileSchedule& s) {
-  const MmaRunLayout layout = *mma_run_layout(config);
+  const MmaRunLayout layout = *family_layout(config, s.family);  // runs of 2 for tensor_wgmma
   const int block = layout.k_block(info(config.W_dtype).bits);
   const int warp_rows = s.block_m / s.warp_m, warp_channels = s.block_n / s.warp_n;
   return {
@@ -178,7 +180,9 @@ std::vector<PlanConstant> tensor_gemm_tiles(const MatmulConfig& config, const Ti
       {"int", "kSplitK", std::to_string(s.split_k), s.split_k > 1 ? "slices of K summed through the workspace"
                                                                   : "K in one block"},
       {"int", "kLoadBytes", std::to_string(s.vector_bytes), "bytes of packed W per lane per k-block (mma_runs layout)"},
-      {"int", "kRun", std::to_string(layout.run), "consecutive k per lane per run (mma_runs layout)"},
+      {"int", "kRun", std::to_string(layout.run), "consecutive k per lane per run (" +
+                                                      std::string(to_string(family_weight_layout(config, s.family))) +
+                                                      " layout)"},
   };
 }
 
@@ -204,10 +208,10 @@ std::vector<PlanStage> tensor_gemm_stages(const MatmulConfig& config, const Tile
 
 std::vector<PlanStage> tensor_wgmma_stages(const MatmulConfig& config, const TileSchedule& s) {
   std::vector<PlanStage> stages = tensor_gemm_stages(config, s);
-  stages[1].detail += "; each warp decodes its 16 channels step by step into wgmma's A fragments in registers, "
-                      "one step ahead of the wgmma that reads them";
-  stages[2] = {"load A", "cp.async 4-byte copies of " + std::to_string(s.block_m) + " rows x " + std::to_string(s.block_k) +
-                             " k into the ring as wgmma K-major core matrices, 32-bit words permuted to the weights' k order"};
+  stages[1].detail += "; the mma_fragments layout (runs of 2 k): each warp decodes its 16 channels step by step "
+                      "straight into wgmma's A fragments, one step ahead of the wgmma that reads them";
+  stages[2] = {"load A", "cp.async 16-byte copies of " + std::to_string(s.block_m) + " rows x " + std::to_string(s.block_k) +
+                             " k into the ring as wgmma K-major core matrices (one copy, one core-matrix row)"};
   stages[3] = {"multiply-accumulate", "wgmma m64n" + std::to_string(s.block_m) +
                                           "k16 per warpgroup (64 channels), weights from registers, activations from "
                                           "shared memory by descriptor, float32 accumulation in registers"};

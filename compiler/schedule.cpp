@@ -210,14 +210,10 @@ void validate_tensor_gemm(const MatmulConfig& config, const TileSchedule& s, con
 
 void validate_tensor_wgmma(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
   if (arch != "sm_90a") reject("family=tensor_wgmma needs arch sm_90a (wgmma), got " + arch);
-  const std::optional<MmaRunLayout> layout = mma_run_layout(config);
+  const std::optional<MmaRunLayout> layout = fragment_order_layout(config);
   if (!layout || !float16_activations(config)) {
     reject("family=tensor_wgmma needs A_dtype float16 or bfloat16 with float accumulation, weights exact in A's type "
            "(or nf4), a group size divisible by 16 and K divisible into k-blocks; use family=tensor_gemm");
-  }
-  if (layout->run != 8) {
-    reject("family=tensor_wgmma decodes runs of 8 k (one wgmma core-matrix row a lane), but this config's layout has "
-           "runs of " + std::to_string(layout->run) + "; use family=tensor_gemm");
   }
   if (s.block_m != 64 && s.block_m != 128) reject("block_m=" + std::to_string(s.block_m) + " must be 64 or 128 (wgmma N)");
   if (s.block_n < 64 || s.block_n > 256 || s.block_n % 64 != 0) {
@@ -232,10 +228,6 @@ void validate_tensor_wgmma(const MatmulConfig& config, const TileSchedule& s, co
   if (s.stages < 3) {
     reject("stages=" + std::to_string(s.stages) + ": tensor_wgmma needs at least 3 (one loading, one multiplied, one "
            "whose last wgmma may still run)");
-  }
-  if (s.block_k > s.threads) {
-    reject("block_k=" + std::to_string(s.block_k) + " must be at most threads=" + std::to_string(s.threads) +
-           ": tensor_wgmma's warps each copy whole 32-k runs of the activation tile");
   }
   validate_ring(config, s, arch, *layout);
 }
@@ -323,10 +315,19 @@ int static_shared_bytes(const MatmulConfig& config) {
   return float16_activations(config) && w.bits == 4 && !w.is_integer() ? 256 * 32 * 4 : 0;
 }
 
+std::optional<MmaRunLayout> family_layout(const MatmulConfig& config, KernelFamily family) {
+  return family == KernelFamily::tensor_wgmma ? fragment_order_layout(config) : mma_run_layout(config);
+}
+
+WeightLayout family_weight_layout(const MatmulConfig& config, KernelFamily family) {
+  if (!family_layout(config, family)) return WeightLayout::general;
+  return family == KernelFamily::tensor_wgmma ? WeightLayout::mma_fragments : WeightLayout::mma_runs;
+}
+
 int dynamic_shared_bytes(const MatmulConfig& config, const TileSchedule& schedule) {
   const bool wgmma = schedule.family == KernelFamily::tensor_wgmma;
   if (schedule.family != KernelFamily::tensor_gemm && !wgmma) return 0;
-  const std::optional<MmaRunLayout> layout = mma_run_layout(config);
+  const std::optional<MmaRunLayout> layout = family_layout(config, schedule.family);
   if (!layout) return 0;
   return schedule.stages * gemm_stage_bytes(config, schedule, *layout);
 }

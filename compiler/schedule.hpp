@@ -9,6 +9,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "compiler/config.hpp"
+#include "compiler/weight_layout.hpp"
 
 namespace bitjit {
 
@@ -44,6 +45,12 @@ void validate_schedule(const MatmulConfig& config, const TileSchedule& schedule,
 nlohmann::json to_json(const TileSchedule& schedule);
 TileSchedule schedule_from_json(const nlohmann::json& json);
 std::string canonical_form(const TileSchedule& schedule);
+
+// The mma_runs parameters the family's kernels read for this config: fragment_order_layout for
+// tensor_wgmma, mma_run_layout for the others; nullopt where they read the general layout.
+std::optional<MmaRunLayout> family_layout(const MatmulConfig& config, KernelFamily family);
+// The weight layout the family's kernels read (what Matmul::transform_weight must produce).
+WeightLayout family_weight_layout(const MatmulConfig& config, KernelFamily family);
 
 // Static shared memory of the tensor-core kernels: the per-lane pair table of nf4 / fp4 with fp16 / bf16
 // activations (weight_pairs.cuh's kPairTableWords words), else 0.

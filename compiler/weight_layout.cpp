@@ -87,6 +87,7 @@ std::string_view to_string(WeightLayout layout) {
   switch (layout) {
     case WeightLayout::general: return "general";
     case WeightLayout::mma_runs: return "mma_runs";
+    case WeightLayout::mma_fragments: return "mma_fragments";
   }
   return "?";
 }
@@ -118,6 +119,13 @@ std::optional<MmaRunLayout> mma_run_layout(const MatmulConfig& config) {
     return layout;
   }
   return std::nullopt;
+}
+
+std::optional<MmaRunLayout> fragment_order_layout(const MatmulConfig& config) {
+  std::optional<MmaRunLayout> layout = mma_run_layout(config);
+  if (!layout || layout->step_codes != 4) return std::nullopt;  // int8 activations: m16n8k32 steps
+  layout->run = 2;
+  return layout;
 }
 
 WeightLayout weight_layout(const MatmulConfig& config, const std::string& arch) {

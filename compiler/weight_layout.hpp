@@ -1,6 +1,8 @@
 #pragma once
 // How the packed weight lies in memory for the kernels of a (config, arch). Decided by the config and
-// the arch only, never by the tile schedule, so tuning never repacks a user's weights.
+// the arch only, never by a tuned schedule, so tuning never repacks a user's weights; the one
+// exception is an explicit tensor_wgmma schedule (chosen only by hand), which reads the fragment
+// order below.
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -14,6 +16,7 @@ namespace bitjit {
 enum class WeightLayout {
   general,   // general_compress order: row n of W holds K codes packed LSB-first along K
   mma_runs,  // the tensor-core layout below: k-blocks cut into per-lane runs, pairs split in words
+  mma_fragments,  // mma_runs with runs of 2 k: each 16-k step's codes in the mma fragment's k order
 };
 
 std::string_view to_string(WeightLayout layout);
@@ -32,7 +35,8 @@ WeightLayout weight_layout(const MatmulConfig& config, const std::string& arch);
 // give four consecutive codes as bytes.
 struct MmaRunLayout {
   int load_bytes = 16;  // 4, 8 or 16
-  int run = 32;         // consecutive k per lane per run: a power of two, >= step_codes, divides codes_per_load
+  int run = 32;         // consecutive k per lane per run: a power of two dividing codes_per_load, >= step_codes
+                        // (2 in the mma_fragments layout)
   int step_codes = 4;   // k per lane per mma step: 4 (m16n8k16, 16-bit A) or 8 (m16n8k32, int8 A)
   bool split_pairs = false;
   bool byte_lanes = false;
@@ -44,6 +48,12 @@ struct MmaRunLayout {
 // accumulation and W exactly representable in A's type or nf4, or int8 A with integer W; K and the
 // groups divisible into runs); nullopt otherwise.
 std::optional<MmaRunLayout> mma_run_layout(const MatmulConfig& config);
+
+// The mma_runs parameters of the mma_fragments layout (tensor_wgmma): those of mma_run_layout with
+// runs of 2, so lane t's codes of each 16-k step are k 2t, 2t + 1, 2t + 8, 2t + 9, the slots of
+// the m16n8k16 (and wgmma) A fragment, and the activations can be read in their natural k order.
+// fp16/bf16 activations only; nullopt where mma_run_layout is, or for int8 activations.
+std::optional<MmaRunLayout> fragment_order_layout(const MatmulConfig& config);
 
 // general_compress's bytes of W [N, K] rearranged into the mma_runs layout, and back.
 std::vector<uint8_t> to_mma_runs(std::span<const uint8_t> general, const MatmulConfig& config, const MmaRunLayout& layout);

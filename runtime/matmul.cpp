@@ -161,6 +161,14 @@ TileSchedule chosen_schedule(const MatmulConfig& config, const std::string& arch
       try {
         TileSchedule schedule = schedule_from_json(tuned->schedule);
         validate_schedule(config, schedule, arch);
+        const TileSchedule fallback = default_schedule(config, arch, rows);
+        if (family_weight_layout(config, schedule.family) != family_weight_layout(config, fallback.family)) {
+          // The weights are packed once for every bucket, so a tuned entry must keep the config's layout.
+          throw ConfigError("family=" + std::string(to_string(schedule.family)) + " reads the " +
+                            std::string(to_string(family_weight_layout(config, schedule.family))) +
+                            " weight layout, this config's kernels the " +
+                            std::string(to_string(family_weight_layout(config, fallback.family))));
+        }
         return schedule;
       } catch (const ConfigError& error) {
         database.warn_once("kernel database: the tuned schedule for " + key + " on " +
@@ -206,6 +214,11 @@ Matmul Matmul::create(const MatmulConfig& config, const MatmulOptions& options) 
   return Matmul(std::move(impl));
 }
 
+WeightLayout Matmul::weight_layout() const {
+  // Equal for every bucket: an explicit schedule serves them all, tuned ones keep the default's layout.
+  return family_weight_layout(impl_->config, impl_->largest().plan.schedule.family);
+}
+
 const MatmulConfig& Matmul::config() const { return impl_->config; }
 const TileSchedule& Matmul::schedule() const { return impl_->largest().plan.schedule; }
 const TileSchedule& Matmul::schedule_for(int64_t M) const { return impl_->kernel_for(M).kernel.plan.schedule; }
@@ -229,7 +242,6 @@ void Matmul::run(const TensorView& A, const TensorView& W, const TensorView& C, 
   impl_->launch(loaded, params, M, stream);
 }
 
-WeightLayout Matmul::weight_layout() const { return bitjit::weight_layout(impl_->config, arch()); }
 
 HostTensor Matmul::transform_weight(std::span<const int8_t> logical_values) const {
   const MatmulConfig& c = impl_->config;
@@ -265,9 +277,11 @@ HostTensor Matmul::transform_weight(const HostTensor& packed) const {
   }
   switch (weight_layout()) {
     case WeightLayout::general: return packed;
-    case WeightLayout::mma_runs: {
+    case WeightLayout::mma_runs:
+    case WeightLayout::mma_fragments: {
       HostTensor arranged = packed;
-      arranged.bytes = to_mma_runs(packed.bytes, impl_->config, *mma_run_layout(impl_->config));
+      const TileSchedule& schedule = impl_->largest().plan.schedule;
+      arranged.bytes = to_mma_runs(packed.bytes, impl_->config, *family_layout(impl_->config, schedule.family));
       return arranged;
     }
   }

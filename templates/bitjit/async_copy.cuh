@@ -1,6 +1,6 @@
 #pragma once
 // Asynchronous global -> shared memory copies (cp.async, sm_80 and newer), 16 bytes at a time, in
-// (or 4) at a time, in commit groups that a multi-stage pipeline waits on.
+// commit groups that a multi-stage pipeline waits on.
 #include "bitjit/types.cuh"
 
 namespace bitjit {
@@ -19,14 +19,6 @@ __device__ __forceinline__ void copy_async_16(void* shared, const void* global, 
   // L2 only (.cg): every byte staged here is read from shared memory, never again through L1.
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(shared_address(shared)), "l"(global),
                "r"(valid ? 16 : 0)
-               : "memory");
-}
-
-// Copies 4 bytes (zero-filled when !valid): for layouts that permute 32-bit words. cp.async takes
-// 4-byte copies through L1 only (.ca); the neighbouring words a warp's next copies read hit there.
-__device__ __forceinline__ void copy_async_4(void* shared, const void* global, bool valid) {
-  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;" ::"r"(shared_address(shared)), "l"(global),
-               "r"(valid ? 4 : 0)
                : "memory");
 }
 

@@ -62,7 +62,6 @@ struct GemmTiling {
   static_assert(T::kBlockM % (8 * T::kWarpsM) == 0 && T::kBlockN % (16 * T::kWarpsN) == 0, "whole mma tiles per warp");
   static_assert(T::kWarpsM * T::kWarpsN * 32 == T::kThreads, "one warp per warp tile");
   static_assert(T::kBlockK % kKBlock == 0, "whole k-blocks per stage");
-  static_assert(T::kRun == 4 || T::kRun == 8, "runs of 4 or 8 k (the swizzle below is made for those)");
   static_assert(T::kBlockK % 64 == 0, "whole groups of 8 swizzled chunks per activation row");
   static_assert(kCodes % T::kRun == 0 && kGroupSize % (4 * T::kRun) == 0, "runs tile the k-blocks and the groups");
   static_assert(T::kStages >= 2, "a pipeline of at least two stages");
@@ -224,6 +223,7 @@ __device__ __forceinline__ uint32_t scaled_pair(uint32_t value, uint32_t scale, 
 // One warp's share of the block tile: its accumulators and the loops over a stage.
 template <class P, class T>
 struct TensorGemmWarp {
+  static_assert(T::kRun == 4 || T::kRun == 8, "runs of 4 or 8 k (the swizzle of SwizzledRows is made for those)");
   using G = GemmTiling<P, T>;
   using W = typename P::W;
   using A = typename P::A;

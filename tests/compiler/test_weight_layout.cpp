@@ -24,18 +24,12 @@ MatmulConfig half_activations(DType W, int64_t K, int64_t group) {
   return config;
 }
 
-// The code a tensor_gemv lane decodes for logical (n, k), found by walking the kernel's indexing.
-uint32_t code_read_by_kernel(std::span<const uint8_t> runs, const MatmulConfig& config, const MmaRunLayout& layout,
-                             int64_t n, int64_t k) {
+// The code at `position` of lane `lane`'s load in k-block `block` of row n, decoded as the kernels do.
+uint32_t code_at(std::span<const uint8_t> runs, const MatmulConfig& config, const MmaRunLayout& layout, int64_t n,
+                 int64_t block, int64_t lane, int64_t position) {
   const int bits = info(config.W_dtype).bits;
-  const int codes = layout.codes_per_load(bits);
   const int per_word = 32 / bits;
   const int64_t row_bytes = config.K * bits / 8;
-  const int64_t block = k / (4 * codes);
-  const int64_t in_block = k % (4 * codes);
-  // Run r covers k [4*run*r, 4*run*(r+1)) of the block; lane t holds its run*t .. run*t+run-1.
-  const int64_t run = in_block / (4 * layout.run), lane = (in_block % (4 * layout.run)) / layout.run;
-  const int64_t position = run * layout.run + in_block % layout.run;
   const uint8_t* load = runs.data() + n * row_bytes + block * 4 * layout.load_bytes + lane * layout.load_bytes;
   const int64_t word_index = position / per_word;
   uint32_t word = 0;
@@ -48,6 +42,26 @@ uint32_t code_read_by_kernel(std::span<const uint8_t> runs, const MatmulConfig& 
   if (layout.split_pairs) field = element / 2 + (element % 2) * (per_word / 2);
   if (layout.byte_lanes) field = element / 4 + (element % 4) * (8 / bits);
   return (word >> (field * bits)) & ((1u << bits) - 1u);
+}
+
+// The code a tensor_gemv lane decodes for logical (n, k), found by walking the kernel's indexing.
+uint32_t code_read_by_kernel(std::span<const uint8_t> runs, const MatmulConfig& config, const MmaRunLayout& layout,
+                             int64_t n, int64_t k) {
+  const int codes = layout.codes_per_load(info(config.W_dtype).bits);
+  const int64_t block = k / (4 * codes);
+  const int64_t in_block = k % (4 * codes);
+  // Run r covers k [4*run*r, 4*run*(r+1)) of the block; lane t holds its run*t .. run*t+run-1.
+  const int64_t run = in_block / (4 * layout.run), lane = (in_block % (4 * layout.run)) / layout.run;
+  return code_at(runs, config, layout, n, block, lane, run * layout.run + in_block % layout.run);
+}
+
+// The code tensor_wgmma puts at logical (n, k): in 16-k step s of a k-block, fragment slot j = k % 16
+// belongs to lane (j % 8) / 2, which decodes it as code 4s + 2 (j >= 8) + j % 2 of its load.
+uint32_t code_read_by_wgmma(std::span<const uint8_t> runs, const MatmulConfig& config, const MmaRunLayout& layout,
+                            int64_t n, int64_t k) {
+  const int codes = layout.codes_per_load(info(config.W_dtype).bits);
+  const int64_t block = k / (4 * codes), step = k % (4 * codes) / 16, slot = k % 16;
+  return code_at(runs, config, layout, n, block, slot % 8 / 2, 4 * step + 2 * (slot / 8) + slot % 2);
 }
 
 }  // namespace
@@ -151,4 +165,41 @@ TEST_CASE("every code lands where the tensor_gemv lane reads it, and the layout 
     }
   }
   CHECK(checked >= 90);
+}
+
+TEST_CASE("the mma_fragments layout puts each step's codes in the wgmma fragment's k order", "[layout]") {
+  BITJIT_RANDOM_ENGINE(rng);
+  const DType formats[] = {DType::int8, DType::uint4, DType::int2, DType::uint1, DType::nf4, DType::fp4_e2m1,
+                           DType::float8_e5m2, DType::float16};
+  int checked = 0;
+  for (DType format : formats) {
+    for (auto [K, group] : {std::pair<int64_t, int64_t>{512, 128}, {1024, 16}, {4096 / 8, -1}}) {
+      MatmulConfig config = half_activations(format, K, group);
+      config.M = MSpec::buckets({1, 256});
+      const std::optional<MmaRunLayout> layout = fragment_order_layout(config);
+      if (!layout) continue;
+      CHECK(layout->run == 2);
+      CHECK(layout->load_bytes == mma_run_layout(config)->load_bytes);  // the same k-blocks as tensor_gemm's
+      const int bits = info(format).bits;
+      std::uniform_int_distribution<uint32_t> byte(0, 255);
+      std::vector<uint8_t> general(size_t(config.N * K * bits / 8));
+      for (uint8_t& b : general) b = uint8_t(byte(rng));
+      const std::vector<uint8_t> fragments = to_mma_runs(general, config, *layout);
+      CHECK(from_mma_runs(fragments, config, *layout) == general);
+      const std::vector<uint8_t> fields = bits == 16 ? std::vector<uint8_t>{} : general_decompress(general, config.N, K, bits);
+      for (int64_t n = 0; n < config.N; ++n)
+        for (int64_t k = 0; k < K; ++k) {
+          const uint32_t expected = bits == 16 ? uint32_t(general[2 * (n * K + k)]) | uint32_t(general[2 * (n * K + k) + 1]) << 8
+                                               : fields[n * K + k];
+          INFO(to_string(format) << " K=" << K << " group=" << group << " n=" << n << " k=" << k);
+          REQUIRE(code_read_by_wgmma(fragments, config, *layout, n, k) == expected);
+        }
+      ++checked;
+    }
+  }
+  CHECK(checked >= 20);
+  MatmulConfig int8_activations = half_activations(DType::int4, 512, 128);
+  int8_activations.A_dtype = DType::int8;
+  CHECK(mma_run_layout(int8_activations));
+  CHECK_FALSE(fragment_order_layout(int8_activations));  // m16n8k32 steps: no wgmma family for int8 yet
 }

@@ -1,6 +1,7 @@
 // Dynamic M: Matmul::create builds one kernel per M bucket (shared where the schedules agree) and
 // run() dispatches on the call's M. Checked through the chosen schedules; compiling for an explicit
 // arch needs no GPU.
+#include "compiler/weight_layout.hpp"
 #include "runtime/matmul.hpp"
 #include "tests/support/catch.hpp"
 #include "tests/support/configs.hpp"
@@ -36,4 +37,36 @@ TEST_CASE("each M bucket gets its own kernel and a call takes the smallest bucke
   // An explicit schedule serves every bucket.
   const Matmul pinned = Matmul::create(config, {"sm_90a", matmul.schedule_for(1)});
   CHECK(canonical_form(pinned.schedule_for(1024)) == canonical_form(matmul.schedule_for(1)));
+}
+
+// The weight layout follows the kernels: mma_runs for the defaults, mma_fragments (runs of 2) for an
+// explicit tensor_wgmma schedule, and transform_weight produces the one the kernels read.
+TEST_CASE("an explicit tensor_wgmma schedule packs the weights in the mma_fragments layout", "[runtime][layout]") {
+  TemporaryDirectory cache;
+  ScopedEnv use_cache("BITJIT_CACHE_DIR", cache.str());
+  const MatmulConfig config = w4a16_g128_config(MSpec::buckets({16, 256}), 256, 512);
+  TileSchedule wgmma;
+  wgmma.family = KernelFamily::tensor_wgmma;
+  wgmma.threads = 256;
+  wgmma.warp_m = 1;
+  wgmma.warp_n = 8;
+  wgmma.block_m = 128;
+  wgmma.block_n = 128;
+  wgmma.block_k = 128;
+  wgmma.stages = 3;
+  wgmma.vector_bytes = 16;
+  const Matmul by_default = Matmul::create(config, {"sm_90a"});
+  const Matmul hopper = Matmul::create(config, {"sm_90a", wgmma});
+  CHECK(by_default.weight_layout() == WeightLayout::mma_runs);
+  CHECK(hopper.weight_layout() == WeightLayout::mma_fragments);
+  CHECK(hopper.schedule_for(16).family == KernelFamily::tensor_wgmma);  // one schedule for every bucket
+  CHECK(contains(hopper.source(), "kRun = 2"));
+
+  std::vector<int8_t> values(size_t(config.N * config.K));
+  for (size_t i = 0; i < values.size(); ++i) values[i] = int8_t(int(i * 7 % 16) - 8);  // every int4 value
+  const HostTensor runs = by_default.transform_weight(values), fragments = hopper.transform_weight(values);
+  CHECK(runs.bytes != fragments.bytes);
+  // The same weights, two arrangements: both undo to the same general_compress bytes.
+  CHECK(from_mma_runs(runs.bytes, config, *mma_run_layout(config)) ==
+        from_mma_runs(fragments.bytes, config, *fragment_order_layout(config)));
 }
