@@ -23,6 +23,8 @@
 #     pytest    builds the Python extension and runs python/tests (the GPU tests need torch with CUDA),
 #               with the wheels of scripts/fetch-python-wheels.sh (carried in .whl/) on PYTHONPATH;
 #               then the BitBLAS-style quick start docs/examples/bitblas_quickstart.py
+#     pip       `pip install .` as a user runs it (build dependencies from .whl/, no network; into a
+#               scratch folder, not the machine's Python), then the BitBLAS-style quick start with it
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$PWD/device-out}
@@ -115,6 +117,13 @@ for step in "$@"; do
       note "pytest rc=$? in $(( $(date +%s) - start )) s: $(tail -n 1 "$OUT/pytest.log")"
       PYTHONPATH=$PWD/build-release/python python3 docs/examples/bitblas_quickstart.py >"$OUT/bitblas-quickstart.log" 2>&1
       note "bitblas quick start rc=$?: $(tail -n 1 "$OUT/bitblas-quickstart.log")"
+      ;;
+    pip)
+      site=$(mktemp -d)
+      python3 -m pip install --no-index --find-links .whl --no-deps --target "$site" . >"$OUT/pip.log" 2>&1
+      note "pip install . rc=$? in $(( $(date +%s) - start )) s: $(tail -n 1 "$OUT/pip.log")"
+      PYTHONPATH=$site python3 docs/examples/bitblas_quickstart.py >"$OUT/pip-quickstart.log" 2>&1
+      note "bitblas quick start (pip-installed) rc=$?: $(tail -n 1 "$OUT/pip-quickstart.log")"
       ;;
     example)
       ./build-release/quickstart >"$OUT/example.log" 2>&1

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The GPU machine has no network: fetch here the pure-Python wheels its `pytest` step needs (nanobind
-# for building the extension, pytest to run the suite) into .whl/ (git-ignored); pass ".whl" in the
-# device run's carried paths. scripts/device-run.sh unzips them onto PYTHONPATH there.
+# The GPU machine has no network: fetch here the pure-Python wheels its `pytest` and `pip` steps need
+# (nanobind for building the extension, pytest to run the suite, scikit-build-core and its
+# dependencies for `pip install .`) into .whl/ (git-ignored); pass ".whl" in the device run's
+# carried paths. scripts/device-run.sh unzips them onto PYTHONPATH there, or gives them to pip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .whl
 python3 -m pip download --quiet --no-deps --only-binary=:all: --dest .whl \
-  nanobind pytest pluggy iniconfig packaging
+  nanobind pytest pluggy iniconfig packaging scikit-build-core pathspec
 ls .whl

@@ -372,16 +372,7 @@ TEST_CASE("tensor_gemm compiles for every weight format on sm_80, sm_86, sm_89 a
 // The Hopper family is chosen only by an explicit schedule until it has run on a device.
 TEST_CASE("tensor_wgmma schedules are checked and compile for every weight format on sm_90a", "[codegen][nvrtc]") {
   const MatmulConfig config = w4a16_many_rows();
-  TileSchedule s;
-  s.family = KernelFamily::tensor_wgmma;
-  s.threads = 256;
-  s.warp_m = 1;
-  s.warp_n = 8;
-  s.block_m = 128;
-  s.block_n = 128;
-  s.block_k = 128;
-  s.stages = 3;
-  s.vector_bytes = 16;
+  const TileSchedule s = wgmma_128x128_schedule(3);
   CHECK(schedule_error_on(config, s, "sm_90a").empty());
   CHECK(contains(schedule_error_on(config, s, "sm_80"), "family=tensor_wgmma needs arch sm_90a"));
   auto error_with = [&](auto change) {

@@ -64,6 +64,26 @@ uint32_t code_read_by_wgmma(std::span<const uint8_t> runs, const MatmulConfig& c
   return code_at(runs, config, layout, n, block, slot % 8 / 2, 4 * step + 2 * (slot / 8) + slot % 2);
 }
 
+// Random general_compress bytes of W [N, K] and the code of each (n, k) read straight from them.
+struct RandomWeights {
+  std::vector<uint8_t> general;
+  std::vector<uint8_t> fields;  // the unpacked codes of sub-16-bit formats
+  int64_t K;
+  int bits;
+
+  RandomWeights(const MatmulConfig& config, std::mt19937_64& rng) : K(config.K), bits(info(config.W_dtype).bits) {
+    std::uniform_int_distribution<uint32_t> byte(0, 255);
+    general.resize(size_t(config.N * K * bits / 8));
+    for (uint8_t& b : general) b = uint8_t(byte(rng));
+    if (bits != 16) fields = general_decompress(general, config.N, K, bits);
+  }
+
+  uint32_t code(int64_t n, int64_t k) const {
+    const size_t at = size_t(n * K + k);
+    return bits == 16 ? uint32_t(general[2 * at]) | uint32_t(general[2 * at + 1]) << 8 : fields[at];
+  }
+};
+
 }  // namespace
 
 TEST_CASE("the tensor-core layout is chosen from the config alone", "[layout]") {
@@ -144,20 +164,13 @@ TEST_CASE("every code lands where the tensor_gemv lane reads it, and the layout 
         config.N = 5;
         const std::optional<MmaRunLayout> layout = mma_run_layout(config);
         if (!layout) continue;
-        const int bits = info(format).bits;
-        std::uniform_int_distribution<uint32_t> byte(0, 255);
-        std::vector<uint8_t> general(size_t(config.N * K * bits / 8));
-        for (uint8_t& b : general) b = uint8_t(byte(rng));
-        const std::vector<uint8_t> runs = to_mma_runs(general, config, *layout);
-        CHECK(from_mma_runs(runs, config, *layout) == general);
-        const std::vector<uint8_t> fields =
-            bits == 16 ? std::vector<uint8_t>{} : general_decompress(general, config.N, K, bits);
+        const RandomWeights weights(config, rng);
+        const std::vector<uint8_t> runs = to_mma_runs(weights.general, config, *layout);
+        CHECK(from_mma_runs(runs, config, *layout) == weights.general);
         for (int64_t n = 0; n < config.N; ++n) {
           for (int64_t k = 0; k < K; ++k) {
-            const uint32_t expected = bits == 16 ? uint32_t(general[2 * (n * K + k)]) | uint32_t(general[2 * (n * K + k) + 1]) << 8
-                                                 : fields[n * K + k];
             INFO(to_string(format) << " A=" << to_string(activations) << " M=" << M << " K=" << K << " group=" << group << " n=" << n << " k=" << k);
-            REQUIRE(code_read_by_kernel(runs, config, *layout, n, k) == expected);
+            REQUIRE(code_read_by_kernel(runs, config, *layout, n, k) == weights.code(n, k));
           }
         }
         ++checked;
@@ -180,19 +193,13 @@ TEST_CASE("the mma_fragments layout puts each step's codes in the wgmma fragment
       if (!layout) continue;
       CHECK(layout->run == 2);
       CHECK(layout->load_bytes == mma_run_layout(config)->load_bytes);  // the same k-blocks as tensor_gemm's
-      const int bits = info(format).bits;
-      std::uniform_int_distribution<uint32_t> byte(0, 255);
-      std::vector<uint8_t> general(size_t(config.N * K * bits / 8));
-      for (uint8_t& b : general) b = uint8_t(byte(rng));
-      const std::vector<uint8_t> fragments = to_mma_runs(general, config, *layout);
-      CHECK(from_mma_runs(fragments, config, *layout) == general);
-      const std::vector<uint8_t> fields = bits == 16 ? std::vector<uint8_t>{} : general_decompress(general, config.N, K, bits);
+      const RandomWeights weights(config, rng);
+      const std::vector<uint8_t> fragments = to_mma_runs(weights.general, config, *layout);
+      CHECK(from_mma_runs(fragments, config, *layout) == weights.general);
       for (int64_t n = 0; n < config.N; ++n)
         for (int64_t k = 0; k < K; ++k) {
-          const uint32_t expected = bits == 16 ? uint32_t(general[2 * (n * K + k)]) | uint32_t(general[2 * (n * K + k) + 1]) << 8
-                                               : fields[n * K + k];
           INFO(to_string(format) << " K=" << K << " group=" << group << " n=" << n << " k=" << k);
-          REQUIRE(code_read_by_wgmma(fragments, config, *layout, n, k) == expected);
+          REQUIRE(code_read_by_wgmma(fragments, config, *layout, n, k) == weights.code(n, k));
         }
       ++checked;
     }

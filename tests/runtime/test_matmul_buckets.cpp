@@ -45,16 +45,7 @@ TEST_CASE("an explicit tensor_wgmma schedule packs the weights in the mma_fragme
   TemporaryDirectory cache;
   ScopedEnv use_cache("BITJIT_CACHE_DIR", cache.str());
   const MatmulConfig config = w4a16_g128_config(MSpec::buckets({16, 256}), 256, 512);
-  TileSchedule wgmma;
-  wgmma.family = KernelFamily::tensor_wgmma;
-  wgmma.threads = 256;
-  wgmma.warp_m = 1;
-  wgmma.warp_n = 8;
-  wgmma.block_m = 128;
-  wgmma.block_n = 128;
-  wgmma.block_k = 128;
-  wgmma.stages = 3;
-  wgmma.vector_bytes = 16;
+  const TileSchedule wgmma = wgmma_128x128_schedule(3);
   const Matmul by_default = Matmul::create(config, {"sm_90a"});
   const Matmul hopper = Matmul::create(config, {"sm_90a", wgmma});
   CHECK(by_default.weight_layout() == WeightLayout::mma_runs);

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "compiler/config.hpp"
+#include "compiler/schedule.hpp"
 
 namespace bitjit::testing {
 
@@ -33,6 +34,21 @@ inline MatmulConfig w4a16_g128_config(MSpec M, int64_t N, int64_t K) {
   config.with_scaling = true;
   config.group_size = 128;
   return config;
+}
+
+// A tensor_wgmma schedule for 16-byte loads: 128 x 128 blocks on two warpgroups, 128 k per stage.
+inline TileSchedule wgmma_128x128_schedule(int stages) {
+  TileSchedule s;
+  s.family = KernelFamily::tensor_wgmma;
+  s.threads = 256;
+  s.warp_m = 1;
+  s.warp_n = 8;
+  s.block_m = 128;
+  s.block_n = 128;
+  s.block_k = 128;
+  s.stages = stages;
+  s.vector_bytes = 16;
+  return s;
 }
 
 }  // namespace bitjit::testing

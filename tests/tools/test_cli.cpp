@@ -284,13 +284,7 @@ TEST_CASE("db gc removes tuned schedules no lookup can use, and lists why", "[cl
   const std::string cache = dir.str() + "/cache";
   const MatmulConfig config = w4a16_g128_config(MSpec::buckets({16, 256}), 256, 512);
   const std::string device = "NVIDIA H100 80GB HBM3", arch = "sm_90a", when = "2026-11-25T00:00:00Z";
-  TileSchedule outdated = default_schedule(config, arch, 256);  // tensor_gemm
-  outdated.family = KernelFamily::tensor_wgmma;  // a shape that family takes, with a ring it now rejects
-  outdated.threads = 2 * outdated.block_n;
-  outdated.warp_m = 1;
-  outdated.warp_n = outdated.threads / 32;
-  outdated.block_m = 128;
-  outdated.stages = 2;
+  const TileSchedule outdated = wgmma_128x128_schedule(2);  // a ring tensor_wgmma now rejects
   {
     db::KernelDatabase database(cache);
     const nlohmann::json usable = to_json(default_schedule(config, arch, 256));
