@@ -215,7 +215,9 @@ void validate_tensor_wgmma(const MatmulConfig& config, const TileSchedule& s, co
     reject("family=tensor_wgmma needs A_dtype float16 or bfloat16 with float accumulation, weights exact in A's type "
            "(or nf4), a group size divisible by 16 and K divisible into k-blocks; use family=tensor_gemm");
   }
-  if (s.block_m != 64 && s.block_m != 128) reject("block_m=" + std::to_string(s.block_m) + " must be 64 or 128 (wgmma N)");
+  if (s.block_m != 64 && s.block_m != 128 && s.block_m != 256) {
+    reject("block_m=" + std::to_string(s.block_m) + " must be 64, 128 or 256 (wgmma N)");
+  }
   if (s.block_n < 64 || s.block_n > 256 || s.block_n % 64 != 0) {
     reject("block_n=" + std::to_string(s.block_n) + " must be 64, 128, 192 or 256 (64 channels per warpgroup)");
   }

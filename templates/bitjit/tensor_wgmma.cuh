@@ -45,9 +45,10 @@ struct CoreMatrixRows {
 
 template <class A, int kRows>
 __device__ __forceinline__ void wgmma_rows(float (&d)[kRows / 2], const uint32_t (&a)[4], uint64_t b) {
-  static_assert(kRows == 64 || kRows == 128, "64 or 128 rows of activations per block");
+  static_assert(kRows == 64 || kRows == 128 || kRows == 256, "64, 128 or 256 rows of activations per block");
   if constexpr (kRows == 64) wgmma_64x64x16_rs<A>(d, a, b, true);
-  else wgmma_64x128x16_rs<A>(d, a, b, true);
+  else if constexpr (kRows == 128) wgmma_64x128x16_rs<A>(d, a, b, true);
+  else wgmma_64x256x16_rs<A>(d, a, b, true);
 }
 
 // P: the Problem; T: the tiles (kThreads = 128 per warpgroup, kBlockM rows, kBlockN = 64 per

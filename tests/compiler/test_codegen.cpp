@@ -380,7 +380,7 @@ TEST_CASE("tensor_wgmma schedules are checked and compile for every weight forma
     change(bad);
     return schedule_error_on(config, bad, "sm_90a");
   };
-  CHECK(contains(error_with([](TileSchedule& b) { b.block_m = 96; }), "block_m=96 must be 64 or 128"));
+  CHECK(contains(error_with([](TileSchedule& b) { b.block_m = 96; }), "block_m=96 must be 64, 128 or 256"));
   CHECK(contains(error_with([](TileSchedule& b) { b.threads = 128, b.warp_n = 4; }), "threads = 2 * block_n = 256"));
   CHECK(contains(error_with([](TileSchedule& b) { b.split_k = 2; }), "tensor_wgmma takes split_k=1"));
   CHECK(contains(error_with([](TileSchedule& b) { b.stages = 8; }), "sm_90a allows"));

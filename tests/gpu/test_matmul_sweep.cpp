@@ -294,8 +294,8 @@ TEST_CASE("tensor_gemm matches the reference with split-K, uneven K and odd M", 
   CHECK(checker.failures() == 0);
 }
 
-// The Hopper family on the same configs (its own weight layout, mma_fragments): 64 and 128 rows per
-// block (wgmma N), one and two warpgroups, 3 and 4 stages, K not a multiple of the stage.
+// The Hopper family on the same configs (its own weight layout, mma_fragments): 64, 128 and 256 rows
+// per block (wgmma N), one and two warpgroups, 3 and 4 stages, K not a multiple of the stage.
 TEST_CASE("tensor_wgmma matches the reference on a Hopper GPU", "[gpu][wgmma]") {
   if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
   if (current_device_info().arch() != "sm_90a") BITJIT_SKIP("tensor_wgmma needs a Hopper GPU (sm_90a)");
@@ -305,26 +305,27 @@ TEST_CASE("tensor_wgmma matches the reference on a Hopper GPU", "[gpu][wgmma]") 
   for (const MatmulConfig& config : staged_family_configs()) {
     const std::optional<MmaRunLayout> layout = fragment_order_layout(config);
     REQUIRE(layout);
-    for (int variant = 0; variant < 2; ++variant) {
+    for (int variant = 0; variant < 3; ++variant) {
+      const int k_block = layout->k_block(info(config.W_dtype).bits);
       TileSchedule s;
       s.family = KernelFamily::tensor_wgmma;
       s.vector_bytes = layout->load_bytes;
-      s.block_m = variant == 0 ? 64 : 128;
+      s.block_m = variant == 0 ? 64 : variant == 1 ? 128 : 256;
       s.block_n = variant == 0 ? 64 : 128;
       s.threads = 2 * s.block_n;
       s.warp_m = 1;
       s.warp_n = s.threads / 32;
-      s.block_k = std::max(layout->k_block(info(config.W_dtype).bits), 128);
-      s.stages = variant == 0 ? 3 : 4;
+      s.block_k = variant == 2 ? k_block : std::max(k_block, 128);
+      s.stages = variant == 1 ? 4 : 3;
       try {
         validate_schedule(config, s, "sm_90a");
       } catch (const ConfigError&) {
-        continue;  // int1's 512-k stages do not fit 128 rows four times in shared memory
+        continue;  // long k-blocks (1 and 2 bits) with many rows do not fit in shared memory
       }
       check_schedule(checker, config, s, rng);
       ++checked;
     }
   }
-  CHECK(checked >= 8);
+  CHECK(checked >= 12);
   CHECK(checker.failures() == 0);
 }
