@@ -1,5 +1,6 @@
 // The benchmark suite of the design card: bitjit against cuBLAS fp16 in the same run, per weight
-// format, shape and M. Writes results.json and results.md to --out.
+// format, shape and M; the W8A8 formats also against cuBLASLt on the same 8-bit types (int8: what
+// cuBLASLt's int8 GEMM gives; fp8: what torch._scaled_mm runs). Writes results.json and results.md.
 //
 //   bench_matmul [--formats a,b,...] [--shapes all|8b|70b|70B_o,...] [--M 1,16,64] [--out DIR]
 //                [--schedule '{"threads":256}']
@@ -9,6 +10,7 @@
 //
 // Method: random data; weights (and cuBLAS's fp16 weights) rotated through enough copies that one
 // pass exceeds twice the 50 MB L2; CUDA events around batches of launches after a warm-up; median.
+#include <cublasLt.h>
 #include <cublas_v2.h>
 
 #include <algorithm>
@@ -18,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
@@ -73,12 +76,16 @@ MatmulConfig format_config(const std::string& name) {
     config.accum_dtype = DType::int32;
     config.out_dtype = DType::int32;
   }
+  else if (name == "w8a8_fp8") {  // fp8 e4m3 x fp8 e4m3, fp16 output
+    config.A_dtype = DType::float8_e4m3;
+    config.W_dtype = DType::float8_e4m3;
+  }
   else if (name == "int1_g128") grouped(DType::int1, false);
   else if (name == "nf4_g128") grouped(DType::nf4, false);
   else if (name == "fp4_g128") grouped(DType::fp4_e2m1, false);
   else throw std::runtime_error("unknown format " + name +
                                 "; known: uint4_g128_zeros int4_g128 int8_channel int2_g128 int1_g128 nf4_g128 fp4_g128 "
-                                "a8_int4_g128 a8_int8_int32");
+                                "a8_int4_g128 a8_int8_int32 w8a8_fp8");
   return config;
 }
 
@@ -150,6 +157,84 @@ double cublas_ms(cublasHandle_t handle, CUstream stream, int64_t M, int64_t N, i
   });
 }
 
+void check_cublaslt(cublasStatus_t status, const char* call, const std::string& what) {
+  if (status != CUBLAS_STATUS_SUCCESS) {
+    throw std::runtime_error(std::string(call) + " failed with cuBLAS status " + std::to_string(int(status)) + " (" + what + ")");
+  }
+}
+
+// The cuBLASLt GEMM on the W8A8 format's own 8-bit types, or nullopt for the other formats: int8 x
+// int8 with int32 sums and output, or fp8 e4m3 x e4m3 with float32 accumulation and fp16 output.
+// Both in cuBLASLt's "TN" form, the one its 8-bit kernels take: C^T[N, M] = W[N, K] . A[M, K]^T.
+struct LtTypes {
+  cudaDataType_t ab, c;
+  cublasComputeType_t compute;
+  cudaDataType_t scale;
+  int c_bytes;
+};
+
+std::optional<LtTypes> lt_types(const MatmulConfig& config) {
+  if (config.A_dtype == DType::int8 && config.W_dtype == DType::int8 && config.out_dtype == DType::int32) {
+    return LtTypes{CUDA_R_8I, CUDA_R_32I, CUBLAS_COMPUTE_32I, CUDA_R_32I, 4};
+  }
+  if (config.A_dtype == DType::float8_e4m3 && config.W_dtype == DType::float8_e4m3 && config.out_dtype == DType::float16) {
+    return LtTypes{CUDA_R_8F_E4M3, CUDA_R_16F, CUBLAS_COMPUTE_32F, CUDA_R_32F, 2};
+  }
+  return std::nullopt;
+}
+
+// Median ms of cuBLASLt on `types` for C[M,N] = A[M,K] . W[N,K]^T, weights rotated like bitjit's.
+double cublaslt_ms(cublasLtHandle_t handle, CUstream stream, const LtTypes& types, int64_t M, int64_t N, int64_t K,
+                   std::mt19937_64& rng) {
+  const std::string what = "M=" + std::to_string(M) + " N=" + std::to_string(N) + " K=" + std::to_string(K);
+  const int copies = copies_past_l2(N * K, current_device_info().l2_bytes);
+  std::vector<DeviceBuffer> weights;
+  for (int i = 0; i < copies; ++i) weights.push_back(random_buffer(size_t(N * K), rng, 0x3B));  // finite e4m3 too
+  DeviceBuffer a = random_buffer(size_t(M * K), rng, 0x3B), c(size_t(M * N * types.c_bytes));
+  const size_t workspace_bytes = size_t(32) << 20;
+  DeviceBuffer workspace(workspace_bytes);
+
+  cublasLtMatmulDesc_t operation;
+  check_cublaslt(cublasLtMatmulDescCreate(&operation, types.compute, types.scale), "cublasLtMatmulDescCreate", what);
+  const cublasOperation_t transpose = CUBLAS_OP_T, keep = CUBLAS_OP_N;
+  check_cublaslt(cublasLtMatmulDescSetAttribute(operation, CUBLASLT_MATMUL_DESC_TRANSA, &transpose, sizeof transpose),
+                 "cublasLtMatmulDescSetAttribute(TRANSA)", what);
+  check_cublaslt(cublasLtMatmulDescSetAttribute(operation, CUBLASLT_MATMUL_DESC_TRANSB, &keep, sizeof keep),
+                 "cublasLtMatmulDescSetAttribute(TRANSB)", what);
+  cublasLtMatrixLayout_t w_layout, a_layout, c_layout;
+  check_cublaslt(cublasLtMatrixLayoutCreate(&w_layout, types.ab, uint64_t(K), uint64_t(N), K), "cublasLtMatrixLayoutCreate(W)", what);
+  check_cublaslt(cublasLtMatrixLayoutCreate(&a_layout, types.ab, uint64_t(K), uint64_t(M), K), "cublasLtMatrixLayoutCreate(A)", what);
+  check_cublaslt(cublasLtMatrixLayoutCreate(&c_layout, types.c, uint64_t(N), uint64_t(M), N), "cublasLtMatrixLayoutCreate(C)", what);
+  cublasLtMatmulPreference_t preference;
+  check_cublaslt(cublasLtMatmulPreferenceCreate(&preference), "cublasLtMatmulPreferenceCreate", what);
+  check_cublaslt(cublasLtMatmulPreferenceSetAttribute(preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                      &workspace_bytes, sizeof workspace_bytes),
+                 "cublasLtMatmulPreferenceSetAttribute(MAX_WORKSPACE_BYTES)", what);
+  cublasLtMatmulHeuristicResult_t heuristic;
+  int found = 0;
+  check_cublaslt(cublasLtMatmulAlgoGetHeuristic(handle, operation, w_layout, a_layout, c_layout, c_layout, preference, 1,
+                                                &heuristic, &found),
+                 "cublasLtMatmulAlgoGetHeuristic", what);
+  if (found == 0) throw std::runtime_error("cublasLtMatmulAlgoGetHeuristic found no algorithm (" + what + ")");
+
+  const int32_t alpha_int = 1, beta_int = 0;
+  const float alpha_float = 1.0f, beta_float = 0.0f;
+  const void* alpha = types.scale == CUDA_R_32I ? static_cast<const void*>(&alpha_int) : &alpha_float;
+  const void* beta = types.scale == CUDA_R_32I ? static_cast<const void*>(&beta_int) : &beta_float;
+  const double ms = median_launch_ms(stream, [&](int i) {
+    check_cublaslt(cublasLtMatmul(handle, operation, alpha, weights[i % copies].data(), w_layout, a.data(), a_layout, beta,
+                                  c.data(), c_layout, c.data(), c_layout, &heuristic.algo, workspace.data(),
+                                  workspace_bytes, reinterpret_cast<cudaStream_t>(stream)),
+                   "cublasLtMatmul", what);
+  });
+  cublasLtMatmulPreferenceDestroy(preference);
+  cublasLtMatrixLayoutDestroy(c_layout);
+  cublasLtMatrixLayoutDestroy(a_layout);
+  cublasLtMatrixLayoutDestroy(w_layout);
+  cublasLtMatmulDescDestroy(operation);
+  return ms;
+}
+
 int64_t bytes_moved(const MatmulConfig& config, int64_t M) {
   const OperandSpecs specs = operand_specs(config, M);
   return specs.W.bytes() + specs.scales.bytes() + specs.zeros.bytes() + specs.A.bytes() + specs.C.bytes() +
@@ -217,6 +302,8 @@ int run(int argc, char** argv) {
   Stream stream;
   cublasHandle_t handle;
   check_cublas(cublasCreate(&handle), "cublasCreate");
+  cublasLtHandle_t lt_handle;
+  check_cublas(cublasLtCreate(&lt_handle), "cublasLtCreate");
   std::mt19937_64 rng(std::random_device{}());
   const double copy_gbps = copy_bandwidth_gbps(stream.get());
   std::printf("%s (%s), %d SMs; copy bandwidth %.0f GB/s\n", device.name.c_str(), device.arch().c_str(), device.sm_count, copy_gbps);
@@ -226,8 +313,8 @@ int run(int argc, char** argv) {
   std::map<std::pair<std::string, int64_t>, double> cublas_cache;  // per (shape, M): measured once per run
   std::ostringstream table;
   table << "| format | shape | M | bitjit µs | cuBLAS fp16 µs | speedup | GB/s | % of copy BW | same-bytes copy µs | "
-           "% of same-bytes copy | schedule |\n"
-        << "|---|---|---|---|---|---|---|---|---|---|---|\n";
+           "% of same-bytes copy | cuBLASLt 8-bit µs | vs cuBLASLt 8-bit | schedule |\n"
+        << "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const std::string& format : split(options["--formats"])) {
     for (const Shape& shape : shapes) {
       for (int64_t M : Ms) {
@@ -243,10 +330,14 @@ int run(int argc, char** argv) {
         const int64_t bytes = bytes_moved(config, M);
         const double gbps = double(bytes) / (ms * 1e-3) / 1e9;
         const double copy_ms = same_bytes_copy_ms(bytes, stream.get());
-        char row[640];
-        std::snprintf(row, sizeof row, "| %s | %s | %lld | %.1f | %.1f | %.2fx | %.0f | %.0f%% | %.1f | %.0f%% | %s |\n",
+        const std::optional<LtTypes> lt = lt_types(config);
+        const double lt_ms = lt ? cublaslt_ms(lt_handle, stream.get(), *lt, M, shape.N, shape.K, rng) : 0.0;
+        char peer[64] = "– | –";
+        if (lt) std::snprintf(peer, sizeof peer, "%.1f | %.2fx", lt_ms * 1e3, lt_ms / ms);
+        char row[704];
+        std::snprintf(row, sizeof row, "| %s | %s | %lld | %.1f | %.1f | %.2fx | %.0f | %.0f%% | %.1f | %.0f%% | %s | %s |\n",
                       format.c_str(), shape.name.c_str(), (long long)M, ms * 1e3, cublas * 1e3, cublas / ms, gbps,
-                      100.0 * gbps / copy_gbps, copy_ms * 1e3, 100.0 * copy_ms / ms,
+                      100.0 * gbps / copy_gbps, copy_ms * 1e3, 100.0 * copy_ms / ms, peer,
                       canonical_form(matmul.schedule()).c_str());
         table << row;
         std::fputs(row, stdout);
@@ -256,9 +347,14 @@ int run(int argc, char** argv) {
                                    {"gbps", gbps}, {"copy_fraction", gbps / copy_gbps},
                                    {"same_bytes_copy_us", copy_ms * 1e3}, {"same_bytes_copy_fraction", copy_ms / ms},
                                    {"schedule", nlohmann::json::parse(canonical_form(matmul.schedule()))}});
+        if (lt) {
+          results["rows"].back()["cublaslt_8bit_us"] = lt_ms * 1e3;
+          results["rows"].back()["speedup_vs_cublaslt_8bit"] = lt_ms / ms;
+        }
       }
     }
   }
+  cublasLtDestroy(lt_handle);
   cublasDestroy(handle);
   std::filesystem::create_directories(options["--out"]);
   std::ofstream(options["--out"] + "/results.json") << results.dump(1) << "\n";
