@@ -222,6 +222,30 @@ int element_alignment(DType dtype) { return info(dtype).storage_bytes(); }  // p
 
 // Byte alignment of A, W, scales, zeros, bias and C pointers for a kernel that loads A and W in
 // units of a_bytes and w_bytes; the other operands are read element by element.
+std::vector<PlanConstant> tensor_wgmma_8bit_tiles(const TileSchedule& s) {
+  return {
+      {"int", "kThreads", std::to_string(s.threads), std::to_string(s.threads / 128) + " warpgroups"},
+      {"int", "kBlockM", std::to_string(s.block_m), "rows of C per block (wgmma N)"},
+      {"int", "kBlockN", std::to_string(s.block_n), "channels of C per block, 64 per warpgroup"},
+      {"int", "kBlockK", std::to_string(s.block_k), std::to_string(s.block_k / 32) + " wgmma steps of 32 k per stage"},
+      {"int", "kStages", std::to_string(s.stages), "depth of the cp.async ring in shared memory"},
+  };
+}
+
+std::vector<PlanStage> tensor_wgmma_8bit_stages(const MatmulConfig& config, const TileSchedule& s) {
+  const std::string rows = std::to_string(s.block_m), channels = std::to_string(s.block_n), k = std::to_string(s.block_k);
+  const bool integer = config.A_dtype == DType::int8;
+  return {
+      {"load W", "cp.async 16-byte copies of " + channels + " channels x " + k + " k (plain rows of bytes) into a " +
+                     std::to_string(s.stages) + "-stage ring as wgmma K-major core matrices"},
+      {"dequant", "none: activations and weights are both " + std::string(to_string(config.A_dtype))},
+      {"load A", "cp.async 16-byte copies of " + rows + " rows x " + k + " k into the same ring, the same way"},
+      {"multiply-accumulate", "wgmma m64n" + rows + "k32 per warpgroup (64 channels), both operands from shared memory, " +
+                                  (integer ? "int32" : "float32") + " accumulation in registers"},
+      {"epilogue", std::string(config.with_bias ? "bias, " : "") + "cast to " + std::string(to_string(config.out_dtype))},
+  };
+}
+
 std::array<int, 6> operand_alignment(const MatmulConfig& config, int a_bytes, int w_bytes) {
   const int scale = element_alignment(scale_dtype(config));
   return {a_bytes, w_bytes, scale, config.zeros_mode == ZerosMode::quantized ? 1 : scale,
@@ -264,8 +288,17 @@ KernelPlan plan_kernel(const MatmulConfig& config, const TileSchedule& schedule,
       plan.stages = tensor_gemv_stages(config, schedule);
       plan.alignment = operand_alignment(config, 8, schedule.vector_bytes);
       break;
-    case KernelFamily::tensor_gemm:
-    case KernelFamily::tensor_wgmma: {
+    case KernelFamily::tensor_wgmma:
+      if (same_8bit_operands(config)) {
+        plan.family_header = "bitjit/tensor_wgmma_8bit.cuh";
+        plan.family_function = "bitjit::tensor_wgmma_8bit";
+        plan.tile_constants = tensor_wgmma_8bit_tiles(schedule);
+        plan.stages = tensor_wgmma_8bit_stages(config, schedule);
+        plan.alignment = operand_alignment(config, 16, 16);  // 16-byte cp.async copies
+        break;
+      }
+      [[fallthrough]];
+    case KernelFamily::tensor_gemm: {
       const bool wgmma = schedule.family == KernelFamily::tensor_wgmma;
       plan.family_header = wgmma ? "bitjit/tensor_wgmma.cuh" : "bitjit/tensor_gemm.cuh";
       plan.family_function = wgmma ? "bitjit::tensor_wgmma" : "bitjit::tensor_gemm";

@@ -208,13 +208,8 @@ void validate_tensor_gemm(const MatmulConfig& config, const TileSchedule& s, con
   }
 }
 
-void validate_tensor_wgmma(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
-  if (arch != "sm_90a") reject("family=tensor_wgmma needs arch sm_90a (wgmma), got " + arch);
-  const std::optional<MmaRunLayout> layout = fragment_order_layout(config);
-  if (!layout || !float16_activations(config)) {
-    reject("family=tensor_wgmma needs A_dtype float16 or bfloat16 with float accumulation, weights exact in A's type "
-           "(or nf4), a group size divisible by 16 and K divisible into k-blocks; use family=tensor_gemm");
-  }
+// The warpgroup shape both tensor_wgmma kernels share.
+void validate_warpgroups(const TileSchedule& s) {
   if (s.block_m != 64 && s.block_m != 128 && s.block_m != 256) {
     reject("block_m=" + std::to_string(s.block_m) + " must be 64, 128 or 256 (wgmma N)");
   }
@@ -227,10 +222,49 @@ void validate_tensor_wgmma(const MatmulConfig& config, const TileSchedule& s, co
            std::to_string(2 * s.block_n) + ", warp_m = 1, warp_n = threads / 32");
   }
   if (s.split_k != 1) reject("split_k=" + std::to_string(s.split_k) + ": tensor_wgmma takes split_k=1");
-  if (s.stages < 3) {
-    reject("stages=" + std::to_string(s.stages) + ": tensor_wgmma needs at least 3 (one loading, one multiplied, one "
-           "whose last wgmma may still run)");
+  if (s.stages < 3 || s.stages > 8) {
+    reject("stages=" + std::to_string(s.stages) + " must be 3..8: tensor_wgmma keeps one stage loading, one "
+           "multiplied and one whose last wgmma may still run");
   }
+}
+
+// W8A8 (same_8bit_operands): no decoding, both operands' rows staged as they are.
+void validate_tensor_wgmma_8bit(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
+  const DType integer_sums = config.A_dtype == DType::int8 ? DType::int32 : DType::float32;
+  if (config.accum_dtype != integer_sums) {
+    reject("family=tensor_wgmma with " + std::string(to_string(config.A_dtype)) + " operands needs accum_dtype=" +
+           std::string(to_string(integer_sums)) + ", got " + std::string(to_string(config.accum_dtype)));
+  }
+  if (config.with_scaling || config.with_zeros) {
+    reject("family=tensor_wgmma multiplies 8-bit activations and weights without scales or zeros "
+           "(with_scaling=false, with_zeros=false); use family=tensor_gemv or simt");
+  }
+  if (config.K % 16 != 0) reject("family=tensor_wgmma with 8-bit operands needs K divisible by 16, got " + std::to_string(config.K));
+  validate_warpgroups(s);
+  if (s.block_k != 64 && s.block_k != 128 && s.block_k != 256) {
+    reject("block_k=" + std::to_string(s.block_k) + " must be 64, 128 or 256 (whole 32-k wgmma steps)");
+  }
+  if (s.swizzle != 1) reject("swizzle=" + std::to_string(s.swizzle) + ": tensor_wgmma takes swizzle=1");
+  if (s.vector_bytes != 16) reject("vector_bytes=" + std::to_string(s.vector_bytes) + ": tensor_wgmma copies 16 bytes at a time");
+  const int shared = dynamic_shared_bytes(config, s);
+  const int limit = arch_limits(arch).shared_bytes_per_block;
+  if (shared > limit) {
+    reject(std::to_string(s.stages) + " stages of " + std::to_string((s.block_m + s.block_n) * s.block_k) + " bytes need " +
+           std::to_string(shared) + " bytes of shared memory; " + arch + " allows " + std::to_string(limit) +
+           " per block: fewer stages or a smaller block_m / block_k");
+  }
+}
+
+void validate_tensor_wgmma(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
+  if (arch != "sm_90a") reject("family=tensor_wgmma needs arch sm_90a (wgmma), got " + arch);
+  if (same_8bit_operands(config)) return validate_tensor_wgmma_8bit(config, s, arch);
+  const std::optional<MmaRunLayout> layout = fragment_order_layout(config);
+  if (!layout || !float16_activations(config)) {
+    reject("family=tensor_wgmma needs A_dtype float16 or bfloat16 with float accumulation, weights exact in A's type "
+           "(or nf4), a group size divisible by 16 and K divisible into k-blocks, or activations and weights of one "
+           "8-bit type (int8, float8_e4m3, float8_e5m2); use family=tensor_gemm");
+  }
+  validate_warpgroups(s);
   validate_ring(config, s, arch, *layout);
 }
 
@@ -318,7 +352,9 @@ int static_shared_bytes(const MatmulConfig& config) {
 }
 
 std::optional<MmaRunLayout> family_layout(const MatmulConfig& config, KernelFamily family) {
-  return family == KernelFamily::tensor_wgmma ? fragment_order_layout(config) : mma_run_layout(config);
+  if (family != KernelFamily::tensor_wgmma) return mma_run_layout(config);
+  if (same_8bit_operands(config)) return std::nullopt;  // plain rows of bytes
+  return fragment_order_layout(config);
 }
 
 WeightLayout family_weight_layout(const MatmulConfig& config, KernelFamily family) {
@@ -329,6 +365,7 @@ WeightLayout family_weight_layout(const MatmulConfig& config, KernelFamily famil
 int dynamic_shared_bytes(const MatmulConfig& config, const TileSchedule& schedule) {
   const bool wgmma = schedule.family == KernelFamily::tensor_wgmma;
   if (schedule.family != KernelFamily::tensor_gemm && !wgmma) return 0;
+  if (wgmma && same_8bit_operands(config)) return schedule.stages * (schedule.block_m + schedule.block_n) * schedule.block_k;
   const std::optional<MmaRunLayout> layout = family_layout(config, schedule.family);
   if (!layout) return 0;
   return schedule.stages * gemm_stage_bytes(config, schedule, *layout);

@@ -51,6 +51,22 @@ __device__ __forceinline__ void wgmma_rows(float (&d)[kRows / 2], const uint32_t
   else wgmma_64x256x16_rs<A>(d, a, b, true);
 }
 
+// The epilogue of a warpgroup tile: D's fragment layout holds this warp's channels g, g + 8 and,
+// for each 8 rows j, d[4j + 0, 1] = channel g, rows 8j + 2t (+1), d[4j + 2, 3] = channel g + 8.
+template <class P, int kRows, class Acc>
+__device__ __forceinline__ void store_wgmma_tile(const MatmulParams& params, const Acc (&d)[kRows / 2], long long m_block,
+                                                 long long first_channel) {
+  const int g = int(threadIdx.x) % 32 / 4, t = int(threadIdx.x) % 4;
+#pragma unroll
+  for (int j = 0; j < kRows / 8; ++j)
+#pragma unroll
+    for (int c = 0; c < 4; ++c) {
+      const long long row = m_block + 8 * j + 2 * t + (c & 1);
+      const long long column = first_channel + g + (c >= 2 ? 8 : 0);
+      if (row < params.M && column < P::N) store_output<P>(params, row, column, d[4 * j + c]);
+    }
+}
+
 // P: the Problem; T: the tiles (kThreads = 128 per warpgroup, kBlockM rows, kBlockN = 64 per
 // warpgroup, kBlockK, kWarpsM = 1, kWarpsN = kThreads / 32, kStages >= 3, kSplitK = 1, kLoadBytes,
 // kRun = 2: the mma_fragments layout).
@@ -174,16 +190,7 @@ __device__ void tensor_wgmma(const MatmulParams& params) {
   wgmma_wait<0>();
   wait_async_copies<0>();
 
-  // D: this warp's channels g, g + 8; for each 8 rows j, d[4j + 0, 1] = channel g, rows 8j + 2t (+1),
-  // d[4j + 2, 3] = channel g + 8.
-#pragma unroll
-  for (int j = 0; j < T::kBlockM / 8; ++j)
-#pragma unroll
-    for (int c = 0; c < 4; ++c) {
-      const long long row = m_block + 8 * j + 2 * t + (c & 1);
-      const long long column = n_block + warp_channel + g + (c >= 2 ? 8 : 0);
-      if (row < params.M && column < P::N) store_output<P>(params, row, column, d[4 * j + c]);
-    }
+  store_wgmma_tile<P, T::kBlockM>(params, d, m_block, n_block + warp_channel);
 }
 
 }  // namespace bitjit

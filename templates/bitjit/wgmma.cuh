@@ -144,4 +144,92 @@ __device__ __forceinline__ void wgmma_64x256x16_rs(float (&d)[128], const uint32
 }
 #undef BITJIT_WGMMA_64X256_RS
 
+// D[64, N] (+)= A[64, 32] * B[32, N] on 8-bit inputs, both operands by descriptor and K-major (the
+// only form wgmma takes for 8-bit types): int8 x int8 into int32, or fp8 e4m3 / e5m2 x the same
+// into float32, N / 2 accumulators per thread in the fragment layout above. A core matrix is then
+// 8 rows x 16 k (still 16 bytes a row).
+#define BITJIT_WGMMA_64X64K32_SS(TYPES, TAIL, ACC)                                                               \
+  asm volatile("{ .reg .pred p; setp.ne.b32 p, %34, 0;\n"                                                        \
+               "wgmma.mma_async.sync.aligned.m64n64k32" TYPES " {"                                               \
+               "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "                          \
+               "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31"                  \
+               "}, %32, %33, p" TAIL "; }"                                                                       \
+               : ACC(d[0]), ACC(d[1]), ACC(d[2]), ACC(d[3]), ACC(d[4]), ACC(d[5]), ACC(d[6]), ACC(d[7]),         \
+                 ACC(d[8]), ACC(d[9]), ACC(d[10]), ACC(d[11]), ACC(d[12]), ACC(d[13]), ACC(d[14]), ACC(d[15]),   \
+                 ACC(d[16]), ACC(d[17]), ACC(d[18]), ACC(d[19]), ACC(d[20]), ACC(d[21]), ACC(d[22]), ACC(d[23]), \
+                 ACC(d[24]), ACC(d[25]), ACC(d[26]), ACC(d[27]), ACC(d[28]), ACC(d[29]), ACC(d[30]), ACC(d[31])  \
+               : "l"(a), "l"(b), "r"(int(accumulate)))
+
+#define BITJIT_WGMMA_64X128K32_SS(TYPES, TAIL, ACC)                                                              \
+  asm volatile("{ .reg .pred p; setp.ne.b32 p, %66, 0;\n"                                                        \
+               "wgmma.mma_async.sync.aligned.m64n128k32" TYPES " {"                                              \
+               "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "                          \
+               "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "                \
+               "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "                \
+               "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"                  \
+               "}, %64, %65, p" TAIL "; }"                                                                       \
+               : ACC(d[0]), ACC(d[1]), ACC(d[2]), ACC(d[3]), ACC(d[4]), ACC(d[5]), ACC(d[6]), ACC(d[7]),         \
+                 ACC(d[8]), ACC(d[9]), ACC(d[10]), ACC(d[11]), ACC(d[12]), ACC(d[13]), ACC(d[14]), ACC(d[15]),   \
+                 ACC(d[16]), ACC(d[17]), ACC(d[18]), ACC(d[19]), ACC(d[20]), ACC(d[21]), ACC(d[22]), ACC(d[23]), \
+                 ACC(d[24]), ACC(d[25]), ACC(d[26]), ACC(d[27]), ACC(d[28]), ACC(d[29]), ACC(d[30]), ACC(d[31]), \
+                 ACC(d[32]), ACC(d[33]), ACC(d[34]), ACC(d[35]), ACC(d[36]), ACC(d[37]), ACC(d[38]), ACC(d[39]), \
+                 ACC(d[40]), ACC(d[41]), ACC(d[42]), ACC(d[43]), ACC(d[44]), ACC(d[45]), ACC(d[46]), ACC(d[47]), \
+                 ACC(d[48]), ACC(d[49]), ACC(d[50]), ACC(d[51]), ACC(d[52]), ACC(d[53]), ACC(d[54]), ACC(d[55]), \
+                 ACC(d[56]), ACC(d[57]), ACC(d[58]), ACC(d[59]), ACC(d[60]), ACC(d[61]), ACC(d[62]), ACC(d[63])  \
+               : "l"(a), "l"(b), "r"(int(accumulate)))
+
+#define BITJIT_WGMMA_64X256K32_SS(TYPES, TAIL, ACC)                                                                      \
+  asm volatile("{ .reg .pred p; setp.ne.b32 p, %130, 0;\n"                                                               \
+               "wgmma.mma_async.sync.aligned.m64n256k32" TYPES " {"                                                      \
+               "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "                                  \
+               "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "                        \
+               "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "                        \
+               "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, "                        \
+               "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, "                        \
+               "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, "                        \
+               "%96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, "            \
+               "%112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127"          \
+               "}, %128, %129, p" TAIL "; }"                                                                             \
+               : ACC(d[0]), ACC(d[1]), ACC(d[2]), ACC(d[3]), ACC(d[4]), ACC(d[5]), ACC(d[6]), ACC(d[7]),                 \
+                 ACC(d[8]), ACC(d[9]), ACC(d[10]), ACC(d[11]), ACC(d[12]), ACC(d[13]), ACC(d[14]), ACC(d[15]),           \
+                 ACC(d[16]), ACC(d[17]), ACC(d[18]), ACC(d[19]), ACC(d[20]), ACC(d[21]), ACC(d[22]), ACC(d[23]),         \
+                 ACC(d[24]), ACC(d[25]), ACC(d[26]), ACC(d[27]), ACC(d[28]), ACC(d[29]), ACC(d[30]), ACC(d[31]),         \
+                 ACC(d[32]), ACC(d[33]), ACC(d[34]), ACC(d[35]), ACC(d[36]), ACC(d[37]), ACC(d[38]), ACC(d[39]),         \
+                 ACC(d[40]), ACC(d[41]), ACC(d[42]), ACC(d[43]), ACC(d[44]), ACC(d[45]), ACC(d[46]), ACC(d[47]),         \
+                 ACC(d[48]), ACC(d[49]), ACC(d[50]), ACC(d[51]), ACC(d[52]), ACC(d[53]), ACC(d[54]), ACC(d[55]),         \
+                 ACC(d[56]), ACC(d[57]), ACC(d[58]), ACC(d[59]), ACC(d[60]), ACC(d[61]), ACC(d[62]), ACC(d[63]),         \
+                 ACC(d[64]), ACC(d[65]), ACC(d[66]), ACC(d[67]), ACC(d[68]), ACC(d[69]), ACC(d[70]), ACC(d[71]),         \
+                 ACC(d[72]), ACC(d[73]), ACC(d[74]), ACC(d[75]), ACC(d[76]), ACC(d[77]), ACC(d[78]), ACC(d[79]),         \
+                 ACC(d[80]), ACC(d[81]), ACC(d[82]), ACC(d[83]), ACC(d[84]), ACC(d[85]), ACC(d[86]), ACC(d[87]),         \
+                 ACC(d[88]), ACC(d[89]), ACC(d[90]), ACC(d[91]), ACC(d[92]), ACC(d[93]), ACC(d[94]), ACC(d[95]),         \
+                 ACC(d[96]), ACC(d[97]), ACC(d[98]), ACC(d[99]), ACC(d[100]), ACC(d[101]), ACC(d[102]), ACC(d[103]),     \
+                 ACC(d[104]), ACC(d[105]), ACC(d[106]), ACC(d[107]), ACC(d[108]), ACC(d[109]), ACC(d[110]), ACC(d[111]), \
+                 ACC(d[112]), ACC(d[113]), ACC(d[114]), ACC(d[115]), ACC(d[116]), ACC(d[117]), ACC(d[118]), ACC(d[119]), \
+                 ACC(d[120]), ACC(d[121]), ACC(d[122]), ACC(d[123]), ACC(d[124]), ACC(d[125]), ACC(d[126]), ACC(d[127])  \
+               : "l"(a), "l"(b), "r"(int(accumulate)))
+
+template <class A, class Acc, int kRows>
+__device__ __forceinline__ void wgmma_64xNx32_ss(Acc (&d)[kRows / 2], uint64_t a, uint64_t b, bool accumulate) {
+  static_assert(kRows == 64 || kRows == 128 || kRows == 256, "64, 128 or 256 rows of activations per block");
+  constexpr bool kInt8 = is_same<A, fmt::Int8>::value;
+  constexpr bool kE4m3 = is_same<A, fmt::Float8E4M3>::value;
+  static_assert(kInt8 || kE4m3 || is_same<A, fmt::Float8E5M2>::value, "int8 or fp8 inputs");
+  static_assert(is_same<Acc, int>::value == kInt8, "int32 sums for int8, float32 for fp8");
+#define BITJIT_WGMMA_8BIT(N)                                                                        \
+  if constexpr (kInt8) BITJIT_WGMMA_64X##N##K32_SS(".s32.s8.s8", "", "+r");                          \
+  else if constexpr (kE4m3) BITJIT_WGMMA_64X##N##K32_SS(".f32.e4m3.e4m3", ", 1, 1", "+f");           \
+  else BITJIT_WGMMA_64X##N##K32_SS(".f32.e5m2.e5m2", ", 1, 1", "+f");
+  if constexpr (kRows == 64) {
+    BITJIT_WGMMA_8BIT(64)
+  } else if constexpr (kRows == 128) {
+    BITJIT_WGMMA_8BIT(128)
+  } else {
+    BITJIT_WGMMA_8BIT(256)
+  }
+#undef BITJIT_WGMMA_8BIT
+}
+#undef BITJIT_WGMMA_64X64K32_SS
+#undef BITJIT_WGMMA_64X128K32_SS
+#undef BITJIT_WGMMA_64X256K32_SS
+
 }  // namespace bitjit

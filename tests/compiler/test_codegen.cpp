@@ -384,7 +384,7 @@ TEST_CASE("tensor_wgmma schedules are checked and compile for every weight forma
   CHECK(contains(error_with([](TileSchedule& b) { b.threads = 128, b.warp_n = 4; }), "threads = 2 * block_n = 256"));
   CHECK(contains(error_with([](TileSchedule& b) { b.split_k = 2; }), "tensor_wgmma takes split_k=1"));
   CHECK(contains(error_with([](TileSchedule& b) { b.stages = 8; }), "sm_90a allows"));
-  CHECK(contains(error_with([](TileSchedule& b) { b.stages = 2; }), "tensor_wgmma needs at least 3"));
+  CHECK(contains(error_with([](TileSchedule& b) { b.stages = 2; }), "stages=2 must be 3..8"));
   CHECK(default_schedule(config, "sm_90a").family == KernelFamily::tensor_gemm);  // never the default yet
 
   MatmulConfig shape;
@@ -418,4 +418,58 @@ TEST_CASE("tensor_wgmma schedules are checked and compile for every weight forma
   INFO(configs.size() << " configs; first failure: " << (failures.empty() ? "none" : failures.front()));
   CHECK(failures.empty());
   CHECK(assembled == configs.size());
+}
+
+// W8A8 on the Hopper family: activations and weights of one 8-bit type, no decoding, both operands
+// from shared memory (templates/bitjit/tensor_wgmma_8bit.cuh).
+TEST_CASE("tensor_wgmma takes W8A8 configs: checked, and assembled for sm_90a", "[codegen][nvrtc]") {
+  const auto w8a8 = [](DType type) {
+    MatmulConfig config;
+    config.M = MSpec::buckets({16, 256});
+    config.N = 200;
+    config.K = 1040;  // not a multiple of the stage
+    config.A_dtype = config.W_dtype = type;
+    config.accum_dtype = type == DType::int8 ? DType::int32 : DType::float32;
+    config.out_dtype = type == DType::int8 ? DType::int32 : DType::bfloat16;
+    return config;
+  };
+  const TileSchedule s = wgmma_128x128_schedule(4);
+  CHECK(schedule_error_on(w8a8(DType::int8), s, "sm_90a").empty());
+  CHECK(dynamic_shared_bytes(w8a8(DType::int8), s) == 4 * (128 + 128) * 128);
+  CHECK(family_weight_layout(w8a8(DType::float8_e4m3), KernelFamily::tensor_wgmma) == WeightLayout::general);
+  MatmulConfig scaled = w8a8(DType::float8_e4m3);
+  scaled.with_scaling = true;
+  CHECK(contains(schedule_error_on(scaled, s, "sm_90a"), "without scales or zeros"));
+  MatmulConfig float_sums = w8a8(DType::int8);
+  float_sums.accum_dtype = DType::float32;
+  float_sums.out_dtype = DType::float16;
+  CHECK(contains(schedule_error_on(float_sums, s, "sm_90a"), "needs accum_dtype=int32"));
+  TileSchedule odd_k = s;
+  odd_k.block_k = 96;
+  CHECK(contains(schedule_error_on(w8a8(DType::int8), odd_k, "sm_90a"), "block_k=96 must be 64, 128 or 256"));
+  TileSchedule too_deep = s;
+  too_deep.block_m = 256;
+  too_deep.block_k = 256;
+  CHECK(contains(schedule_error_on(w8a8(DType::int8), too_deep, "sm_90a"), "sm_90a allows"));
+
+  std::vector<std::pair<MatmulConfig, TileSchedule>> kernels;
+  for (DType type : {DType::int8, DType::float8_e4m3, DType::float8_e5m2}) {
+    for (int rows : {64, 128, 256}) {
+      TileSchedule shaped = s;
+      shaped.block_m = rows;
+      kernels.emplace_back(w8a8(type), shaped);
+    }
+  }
+  CHECK(contains(emit_kernel(kernels[0].first, kernels[0].second, "sm_90a").source, "bitjit::tensor_wgmma_8bit<Problem, Tiles>"));
+  std::atomic<size_t> assembled{0};
+  const auto compile_one = [&](size_t i, const char* arch) {  // on worker threads: no Catch2 assertions here
+    const GeneratedKernel kernel = emit_kernel(kernels[i].first, kernels[i].second, arch);
+    const CompiledKernel binary = compile_cuda(
+        {kernel.source, kernel.file_name, arch, {}, canonical_form(kernels[i].first), CompileOutput::cubin});
+    if (binary.cubin.size() > 4 && binary.cubin[0] == 0x7f) ++assembled;
+  };
+  const std::vector<std::string> failures = compile_everywhere(kernels.size(), {"sm_90a"}, compile_one);
+  INFO("first failure: " << (failures.empty() ? "none" : failures.front()));
+  CHECK(failures.empty());
+  CHECK(assembled == kernels.size());
 }

@@ -18,6 +18,7 @@
 #include "runtime/matmul.hpp"
 #include "tests/gpu/gpu_check.hpp"
 #include "tests/support/catch.hpp"
+#include "tests/support/configs.hpp"
 #include "tests/support/random.hpp"
 
 using namespace bitjit;
@@ -265,6 +266,31 @@ void check_schedule(GpuChecker& checker, const MatmulConfig& config, const TileS
 }
 
 }  // namespace
+
+// W8A8 on the Hopper family: int8 (exact int32 sums), fp8 e4m3 and e5m2 (float32 sums), with and
+// without bias, 64, 128 and 256 rows per block, N and K not multiples of the tiles.
+TEST_CASE("tensor_wgmma W8A8 matches the reference on a Hopper GPU", "[gpu][wgmma]") {
+  if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
+  if (current_device_info().arch() != "sm_90a") BITJIT_SKIP("tensor_wgmma needs a Hopper GPU (sm_90a)");
+  BITJIT_RANDOM_ENGINE(rng);
+  GpuChecker checker;
+  for (DType type : {DType::int8, DType::float8_e4m3, DType::float8_e5m2}) {
+    MatmulConfig config;
+    config.M = MSpec::buckets({33, 200});
+    config.N = 200;
+    config.K = 1040;
+    config.A_dtype = config.W_dtype = type;
+    config.accum_dtype = type == DType::int8 ? DType::int32 : DType::float32;
+    config.out_dtype = type == DType::int8 ? DType::int32 : type == DType::float8_e4m3 ? DType::float16 : DType::bfloat16;
+    config.with_bias = type != DType::float8_e5m2;
+    for (int rows : {64, 128, 256}) {
+      TileSchedule s = wgmma_128x128_schedule(rows == 256 ? 3 : 4);
+      s.block_m = rows;
+      check_schedule(checker, config, s, rng);
+    }
+  }
+  CHECK(checker.failures() == 0);
+}
 
 // tensor_gemm beyond what the sweep's default schedules reach: split-K (3 slices: uneven shares of
 // K's stages), K not a multiple of the stage, rows not a multiple of 8, 2- and 3-stage rings, both

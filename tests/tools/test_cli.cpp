@@ -304,7 +304,7 @@ TEST_CASE("db gc removes tuned schedules no lookup can use, and lists why", "[cl
   CHECK(contains(dry.out, canonical_form(config) + ": a dynamic-M config is tuned per M bucket"));
   CHECK(contains(dry.out, "@M=64 is not one of the config's M buckets"));
   CHECK(contains(dry.out, tuned_entry_key(config, 16) + ": its schedule is no longer valid: "));
-  CHECK(contains(dry.out, "tensor_wgmma needs at least 3"));
+  CHECK(contains(dry.out, "stages=2 must be 3..8"));
   CHECK(contains(dry.out, "some device|{}: unreadable"));
   CHECK(nlohmann::json::parse(*db::read_file(tuned_file))["tuned"].size() == 5);  // a dry run changes nothing
 

@@ -1,0 +1,114 @@
+#pragma once
+// tensor_wgmma for W8A8 (sm_90a, opt-in): activations and weights of the same 8-bit type, int8 with
+// int32 sums or fp8 (e4m3, e5m2) with float32 sums, no scales. Nothing is decoded: both operands
+// are plain rows of bytes (W's general layout, which for int8 is also its mma_runs layout), staged
+// by 16-byte cp.async into K-major core matrices (8 rows x 16 k), and each warpgroup's wgmma
+// m64nNk32 reads both from shared memory: D[64 channels, kBlockM rows] += W[64, 32] * A[kBlockM, 32]^T.
+//
+// The ring is tensor_wgmma's: kStages - 2 stages prefetched, one multiplied, one whose wgmmas may
+// still run (each stage's group is waited for only after the next one is issued). Copies past M, N
+// or K are zero-filled, and an 8-bit zero is 0 in every format here, so no tail needs a branch.
+#include "bitjit/async_copy.cuh"
+#include "bitjit/epilogue.cuh"
+#include "bitjit/tensor_wgmma.cuh"
+
+namespace bitjit {
+
+// Copies kRows rows x kChunksPerRow 16-byte chunks of a row-major byte matrix (kRowBytes a row,
+// `limit` rows in all) into core-matrix placement; rows past `limit` and chunks past the row's end
+// are zero-filled. Each thread's source pointer is set once; a pass costs one add.
+template <int kRows, int kChunksPerRow, int kThreads, long long kRowBytes>
+struct ByteRowsLoader {
+  using Placement = CoreMatrixRows<kChunksPerRow, kThreads>;
+  static constexpr int kRowsPerPass = kThreads / kChunksPerRow;
+  static constexpr int kPasses = (kRows + kRowsPerPass - 1) / kRowsPerPass;
+  static_assert(kThreads % kChunksPerRow == 0, "whole rows per pass of the block's threads");
+
+  const uint8_t* source;  // this thread's chunk of its first row, stage 0
+  int chunk, first_row, rows, shared;
+
+  __device__ __forceinline__ ByteRowsLoader(const void* base, long long first_global_row, long long limit) {
+    const int tid = int(threadIdx.x);
+    chunk = Placement::first_chunk(tid);
+    first_row = Placement::first_row(tid);
+    rows = int(min((long long)kRows, limit - first_global_row));
+    source = static_cast<const uint8_t*>(base) + (first_global_row + first_row) * kRowBytes + 16 * chunk;
+    shared = Placement::index(first_row, chunk);
+  }
+
+  __device__ __forceinline__ void load(uint4* tile, int tile_k) const {
+    const long long k_first = (long long)tile_k * kChunksPerRow * 16;
+    const bool k_inside = k_first + 16 * chunk < kRowBytes;
+#pragma unroll
+    for (int pass = 0; pass < kPasses; ++pass) {
+      const int row = first_row + pass * kRowsPerPass;
+      if (kRows % kRowsPerPass != 0 && row >= kRows) break;
+      int index = shared + pass * Placement::template kStride<kRowsPerPass>;
+      if constexpr (!Placement::template kEvenStride<kRowsPerPass>) index = Placement::index(row, chunk);
+      copy_async_16(tile + index, source + (long long)pass * kRowsPerPass * kRowBytes + k_first, row < rows && k_inside);
+    }
+  }
+};
+
+// P: the Problem (A and W the same 8-bit type); T: the tiles (kThreads = 128 per warpgroup,
+// kBlockM rows, kBlockN = 64 per warpgroup, kBlockK, kStages >= 3).
+template <class P, class T>
+__device__ void tensor_wgmma_8bit(const MatmulParams& params) {
+  using A = typename P::A;
+  using Acc = typename P::Accum;
+  static_assert(is_same<A, typename P::W>::value && A::kBits == 8, "activations and weights of one 8-bit type");
+  static_assert(T::kBlockN % 64 == 0 && T::kThreads == 2 * T::kBlockN, "one warpgroup per 64 channels");
+  constexpr int kChunksPerRow = T::kBlockK / 16;
+  constexpr int kActivationChunks = T::kBlockM * kChunksPerRow;
+  constexpr int kStageChunks = kActivationChunks + T::kBlockN * kChunksPerRow;
+  constexpr uint32_t kGroupBytes = uint32_t(kChunksPerRow) * 128;  // between 8-row groups of a tile
+  constexpr int kTilesK = int((P::K + T::kBlockK - 1) / T::kBlockK);
+  constexpr int kAhead = T::kStages - 2;
+  static_assert(kAhead >= 1, "three stages at least: one loading, one multiplied, one finishing");
+
+  extern __shared__ uint4 stages[];  // kStages x (activation tile, weight tile)
+  const long long m_block = (long long)blockIdx.y * T::kBlockM;
+  const long long n_block = (long long)blockIdx.x * T::kBlockN;
+  const int warp = int(threadIdx.x) / 32, warpgroup = warp / 4;
+  const ByteRowsLoader<T::kBlockM, kChunksPerRow, T::kThreads, P::K> activations(params.A, m_block, params.M);
+  const ByteRowsLoader<T::kBlockN, kChunksPerRow, T::kThreads, P::K> weights(params.W, n_block, P::N);
+  Acc d[T::kBlockM / 2];
+#pragma unroll
+  for (int i = 0; i < T::kBlockM / 2; ++i) d[i] = Acc(0);
+
+  auto load_stage = [&](int stage, int tile_k) {
+    activations.load(stages + stage * kStageChunks, tile_k);
+    weights.load(stages + stage * kStageChunks + kActivationChunks, tile_k);
+  };
+#pragma unroll
+  for (int s = 0; s < kAhead; ++s) {
+    if (s < kTilesK) load_stage(s, s);
+    commit_async_copies();
+  }
+  int consumed = 0, filled = kAhead;
+  for (int tile = 0; tile < kTilesK; ++tile) {
+    wait_async_copies<kAhead - 1>();
+    fence_shared_for_async();  // this thread's copies, landed, become visible to the wgmma's reads
+    __syncthreads();           // landed for all; tile - 2's wgmmas are done (the wait below), its stage is free
+    if (tile + kAhead < kTilesK) load_stage(filled, tile + kAhead);
+    commit_async_copies();
+    const uint4* stage = stages + consumed * kStageChunks;
+    const uint4* channels = stage + kActivationChunks + 8 * warpgroup * 8 * kChunksPerRow;  // this warpgroup's 64
+    wgmma_fence();
+#pragma unroll
+    for (int step = 0; step < T::kBlockK / 32; ++step) {
+      wgmma_64xNx32_ss<A, Acc, T::kBlockM>(d, shared_descriptor(channels + 2 * step * 8, 128, kGroupBytes),
+                                           shared_descriptor(stage + 2 * step * 8, 128, kGroupBytes), true);
+    }
+    wgmma_commit();
+    wgmma_wait<1>();  // tile - 1's group is done; this one runs on while the next tile is issued
+    consumed = consumed + 1 == T::kStages ? 0 : consumed + 1;
+    filled = filled + 1 == T::kStages ? 0 : filled + 1;
+  }
+  wgmma_wait<0>();
+  wait_async_copies<0>();
+
+  store_wgmma_tile<P, T::kBlockM>(params, d, m_block, n_block + warp * 16);
+}
+
+}  // namespace bitjit
