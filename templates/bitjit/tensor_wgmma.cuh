@@ -43,14 +43,6 @@ struct CoreMatrixRows {
   static constexpr int kStride = kRows / 8 * kChunksPerRow * 8;
 };
 
-template <class A, int kRows>
-__device__ __forceinline__ void wgmma_rows(float (&d)[kRows / 2], const uint32_t (&a)[4], uint64_t b) {
-  static_assert(kRows == 64 || kRows == 128 || kRows == 256, "64, 128 or 256 rows of activations per block");
-  if constexpr (kRows == 64) wgmma_64x64x16_rs<A>(d, a, b, true);
-  else if constexpr (kRows == 128) wgmma_64x128x16_rs<A>(d, a, b, true);
-  else wgmma_64x256x16_rs<A>(d, a, b, true);
-}
-
 // The epilogue of a warpgroup tile: D's fragment layout holds this warp's channels g, g + 8 and,
 // for each 8 rows j, d[4j + 0, 1] = channel g, rows 8j + 2t (+1), d[4j + 2, 3] = channel g + 8.
 template <class P, int kRows, class Acc>
@@ -144,7 +136,7 @@ __device__ void tensor_wgmma(const MatmulParams& params) {
           uint32_t(&fragment)[4] = fragments[stage_step % 2];
           decode_operand<W, A, kQuantizedZeros>(words[0], 4 * step, magic, span_zero, pair_table, lane, fragment, scaled);
           wgmma_fence();  // the fragment's registers were just written
-          wgmma_rows<A, T::kBlockM>(d, fragment, shared_descriptor(stage + 2 * stage_step * 8, 128, kGroupBytes));
+          wgmma_64xNx16_rs<A, T::kBlockM>(d, fragment, shared_descriptor(stage + 2 * stage_step * 8, 128, kGroupBytes), true);
           wgmma_commit();
           wgmma_wait<1>();  // the step before is done: its fragment set is free for the next
         }

@@ -56,156 +56,81 @@ __device__ __forceinline__ void wgmma_64x8x16_f16_ss(float (&d)[4], uint64_t a, 
       : "l"(a), "l"(b), "r"(int(accumulate)));
 }
 
+// The accumulator operands of the wgmma wrappers below, written once: the placeholders of the first
+// 32, 64 or 128 asm operands, and their bindings to d[] with constraint C ("+f" float, "+r" int32).
+#define BITJIT_WGMMA_D32                                                                                              \
+  "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "                                            \
+  "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31"
+#define BITJIT_WGMMA_D64                                                                                              \
+  BITJIT_WGMMA_D32 ", "                                                                                               \
+  "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "                                  \
+  "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
+#define BITJIT_WGMMA_D128                                                                                             \
+  BITJIT_WGMMA_D64 ", "                                                                                               \
+  "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, "                                  \
+  "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, "                                  \
+  "%96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, "                      \
+  "%112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127"
+#define BITJIT_WGMMA_BIND32(C)                                                                                        \
+  C(d[0]), C(d[1]), C(d[2]), C(d[3]), C(d[4]), C(d[5]), C(d[6]), C(d[7]),                                             \
+  C(d[8]), C(d[9]), C(d[10]), C(d[11]), C(d[12]), C(d[13]), C(d[14]), C(d[15]),                                       \
+  C(d[16]), C(d[17]), C(d[18]), C(d[19]), C(d[20]), C(d[21]), C(d[22]), C(d[23]),                                     \
+  C(d[24]), C(d[25]), C(d[26]), C(d[27]), C(d[28]), C(d[29]), C(d[30]), C(d[31])
+#define BITJIT_WGMMA_BIND64(C)                                                                                        \
+  BITJIT_WGMMA_BIND32(C),                                                                                             \
+  C(d[32]), C(d[33]), C(d[34]), C(d[35]), C(d[36]), C(d[37]), C(d[38]), C(d[39]),                                     \
+  C(d[40]), C(d[41]), C(d[42]), C(d[43]), C(d[44]), C(d[45]), C(d[46]), C(d[47]),                                     \
+  C(d[48]), C(d[49]), C(d[50]), C(d[51]), C(d[52]), C(d[53]), C(d[54]), C(d[55]),                                     \
+  C(d[56]), C(d[57]), C(d[58]), C(d[59]), C(d[60]), C(d[61]), C(d[62]), C(d[63])
+#define BITJIT_WGMMA_BIND128(C)                                                                                       \
+  BITJIT_WGMMA_BIND64(C),                                                                                             \
+  C(d[64]), C(d[65]), C(d[66]), C(d[67]), C(d[68]), C(d[69]), C(d[70]), C(d[71]),                                     \
+  C(d[72]), C(d[73]), C(d[74]), C(d[75]), C(d[76]), C(d[77]), C(d[78]), C(d[79]),                                     \
+  C(d[80]), C(d[81]), C(d[82]), C(d[83]), C(d[84]), C(d[85]), C(d[86]), C(d[87]),                                     \
+  C(d[88]), C(d[89]), C(d[90]), C(d[91]), C(d[92]), C(d[93]), C(d[94]), C(d[95]),                                     \
+  C(d[96]), C(d[97]), C(d[98]), C(d[99]), C(d[100]), C(d[101]), C(d[102]), C(d[103]),                                 \
+  C(d[104]), C(d[105]), C(d[106]), C(d[107]), C(d[108]), C(d[109]), C(d[110]), C(d[111]),                             \
+  C(d[112]), C(d[113]), C(d[114]), C(d[115]), C(d[116]), C(d[117]), C(d[118]), C(d[119]),                             \
+  C(d[120]), C(d[121]), C(d[122]), C(d[123]), C(d[124]), C(d[125]), C(d[126]), C(d[127])
+
 // D[64, N] (+)= A[64, 16] (registers, the fragment order above) * B[16, N] (descriptor, K-major)
 // for the Hopper family's tiles (N = 64, 128 or 256 activation rows), A's type fp16 or bf16, float32 D
 // in the fragment layout above (N / 2 floats per thread). A's registers must stay unchanged until
-// a wgmma_wait shows the instruction done.
-#define BITJIT_WGMMA_64X64_RS(TYPE)                                                                                      \
-  asm volatile("{ .reg .pred p; setp.ne.b32 p, %37, 0;\n"                                                                \
-               "wgmma.mma_async.sync.aligned.m64n64k16.f32." TYPE "." TYPE " {"                                          \
-               "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "                                  \
-               "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31"                          \
-               "}, {%32, %33, %34, %35}, %36, p, 1, 1, 0; }"                                                             \
-               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),         \
-                 "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),   \
-                 "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), \
-                 "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])  \
+// a wgmma_wait shows the instruction done. The operands after D's N / 2: a[0..3], b, accumulate.
+#define BITJIT_WGMMA_RS(SHAPE, D, BIND, A_AND_B, ACCUMULATE, TYPE)                                                    \
+  asm volatile("{ .reg .pred p; setp.ne.b32 p, " ACCUMULATE ", 0;\n"                                                  \
+               "wgmma.mma_async.sync.aligned." SHAPE ".f32." TYPE "." TYPE " {" D "}, " A_AND_B ", p, 1, 1, 0; }"     \
+               : BIND("+f")                                                                                           \
                : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(int(accumulate)))
 
-template <class A>
-__device__ __forceinline__ void wgmma_64x64x16_rs(float (&d)[32], const uint32_t (&a)[4], uint64_t b, bool accumulate) {
+template <class A, int kRows>
+__device__ __forceinline__ void wgmma_64xNx16_rs(float (&d)[kRows / 2], const uint32_t (&a)[4], uint64_t b,
+                                                 bool accumulate) {
   static_assert(is_same<A, fmt::Float16>::value || is_same<A, fmt::BFloat16>::value, "fp16 or bf16 inputs");
-  if constexpr (is_same<A, fmt::Float16>::value) BITJIT_WGMMA_64X64_RS("f16");
-  else BITJIT_WGMMA_64X64_RS("bf16");
+  static_assert(kRows == 64 || kRows == 128 || kRows == 256, "64, 128 or 256 rows of activations per block");
+  constexpr bool kHalf = is_same<A, fmt::Float16>::value;
+#define BITJIT_WGMMA_RS_TYPES(SHAPE, D, BIND, A_AND_B, ACCUMULATE)                                                    \
+  if constexpr (kHalf) BITJIT_WGMMA_RS(SHAPE, D, BIND, A_AND_B, ACCUMULATE, "f16");                                   \
+  else BITJIT_WGMMA_RS(SHAPE, D, BIND, A_AND_B, ACCUMULATE, "bf16");
+  if constexpr (kRows == 64) {
+    BITJIT_WGMMA_RS_TYPES("m64n64k16", BITJIT_WGMMA_D32, BITJIT_WGMMA_BIND32, "{%32, %33, %34, %35}, %36", "%37")
+  } else if constexpr (kRows == 128) {
+    BITJIT_WGMMA_RS_TYPES("m64n128k16", BITJIT_WGMMA_D64, BITJIT_WGMMA_BIND64, "{%64, %65, %66, %67}, %68", "%69")
+  } else {
+    BITJIT_WGMMA_RS_TYPES("m64n256k16", BITJIT_WGMMA_D128, BITJIT_WGMMA_BIND128, "{%128, %129, %130, %131}, %132", "%133")
+  }
+#undef BITJIT_WGMMA_RS_TYPES
 }
-#undef BITJIT_WGMMA_64X64_RS
-
-#define BITJIT_WGMMA_64X128_RS(TYPE)                                                                                     \
-  asm volatile("{ .reg .pred p; setp.ne.b32 p, %69, 0;\n"                                                                \
-               "wgmma.mma_async.sync.aligned.m64n128k16.f32." TYPE "." TYPE " {"                                         \
-               "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "                                  \
-               "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "                        \
-               "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "                        \
-               "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"                          \
-               "}, {%64, %65, %66, %67}, %68, p, 1, 1, 0; }"                                                             \
-               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),         \
-                 "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),   \
-                 "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), \
-                 "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), \
-                 "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), \
-                 "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), \
-                 "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), \
-                 "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])  \
-               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(int(accumulate)))
-
-template <class A>
-__device__ __forceinline__ void wgmma_64x128x16_rs(float (&d)[64], const uint32_t (&a)[4], uint64_t b, bool accumulate) {
-  static_assert(is_same<A, fmt::Float16>::value || is_same<A, fmt::BFloat16>::value, "fp16 or bf16 inputs");
-  if constexpr (is_same<A, fmt::Float16>::value) BITJIT_WGMMA_64X128_RS("f16");
-  else BITJIT_WGMMA_64X128_RS("bf16");
-}
-#undef BITJIT_WGMMA_64X128_RS
-
-#define BITJIT_WGMMA_64X256_RS(TYPE)                                                                                             \
-  asm volatile("{ .reg .pred p; setp.ne.b32 p, %133, 0;\n"                                                                       \
-               "wgmma.mma_async.sync.aligned.m64n256k16.f32." TYPE "." TYPE " {"                                                 \
-               "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "                                          \
-               "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "                                \
-               "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "                                \
-               "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, "                                \
-               "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, "                                \
-               "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, "                                \
-               "%96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, "                    \
-               "%112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127"                  \
-               "}, {%128, %129, %130, %131}, %132, p, 1, 1, 0; }"                                                                \
-               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),                 \
-                 "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),           \
-                 "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),         \
-                 "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),         \
-                 "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),         \
-                 "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),         \
-                 "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),         \
-                 "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]),         \
-                 "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]),         \
-                 "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]),         \
-                 "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]),         \
-                 "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95]),         \
-                 "+f"(d[96]), "+f"(d[97]), "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]),     \
-                 "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111]), \
-                 "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]), \
-                 "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127])  \
-               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(int(accumulate)))
-
-template <class A>
-__device__ __forceinline__ void wgmma_64x256x16_rs(float (&d)[128], const uint32_t (&a)[4], uint64_t b, bool accumulate) {
-  static_assert(is_same<A, fmt::Float16>::value || is_same<A, fmt::BFloat16>::value, "fp16 or bf16 inputs");
-  if constexpr (is_same<A, fmt::Float16>::value) BITJIT_WGMMA_64X256_RS("f16");
-  else BITJIT_WGMMA_64X256_RS("bf16");
-}
-#undef BITJIT_WGMMA_64X256_RS
+#undef BITJIT_WGMMA_RS
 
 // D[64, N] (+)= A[64, 32] * B[32, N] on 8-bit inputs, both operands by descriptor and K-major (the
 // only form wgmma takes for 8-bit types): int8 x int8 into int32, or fp8 e4m3 / e5m2 x the same
 // into float32, N / 2 accumulators per thread in the fragment layout above. A core matrix is then
-// 8 rows x 16 k (still 16 bytes a row).
-#define BITJIT_WGMMA_64X64K32_SS(TYPES, TAIL, ACC)                                                               \
-  asm volatile("{ .reg .pred p; setp.ne.b32 p, %34, 0;\n"                                                        \
-               "wgmma.mma_async.sync.aligned.m64n64k32" TYPES " {"                                               \
-               "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "                          \
-               "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31"                  \
-               "}, %32, %33, p" TAIL "; }"                                                                       \
-               : ACC(d[0]), ACC(d[1]), ACC(d[2]), ACC(d[3]), ACC(d[4]), ACC(d[5]), ACC(d[6]), ACC(d[7]),         \
-                 ACC(d[8]), ACC(d[9]), ACC(d[10]), ACC(d[11]), ACC(d[12]), ACC(d[13]), ACC(d[14]), ACC(d[15]),   \
-                 ACC(d[16]), ACC(d[17]), ACC(d[18]), ACC(d[19]), ACC(d[20]), ACC(d[21]), ACC(d[22]), ACC(d[23]), \
-                 ACC(d[24]), ACC(d[25]), ACC(d[26]), ACC(d[27]), ACC(d[28]), ACC(d[29]), ACC(d[30]), ACC(d[31])  \
-               : "l"(a), "l"(b), "r"(int(accumulate)))
-
-#define BITJIT_WGMMA_64X128K32_SS(TYPES, TAIL, ACC)                                                              \
-  asm volatile("{ .reg .pred p; setp.ne.b32 p, %66, 0;\n"                                                        \
-               "wgmma.mma_async.sync.aligned.m64n128k32" TYPES " {"                                              \
-               "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "                          \
-               "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "                \
-               "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "                \
-               "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"                  \
-               "}, %64, %65, p" TAIL "; }"                                                                       \
-               : ACC(d[0]), ACC(d[1]), ACC(d[2]), ACC(d[3]), ACC(d[4]), ACC(d[5]), ACC(d[6]), ACC(d[7]),         \
-                 ACC(d[8]), ACC(d[9]), ACC(d[10]), ACC(d[11]), ACC(d[12]), ACC(d[13]), ACC(d[14]), ACC(d[15]),   \
-                 ACC(d[16]), ACC(d[17]), ACC(d[18]), ACC(d[19]), ACC(d[20]), ACC(d[21]), ACC(d[22]), ACC(d[23]), \
-                 ACC(d[24]), ACC(d[25]), ACC(d[26]), ACC(d[27]), ACC(d[28]), ACC(d[29]), ACC(d[30]), ACC(d[31]), \
-                 ACC(d[32]), ACC(d[33]), ACC(d[34]), ACC(d[35]), ACC(d[36]), ACC(d[37]), ACC(d[38]), ACC(d[39]), \
-                 ACC(d[40]), ACC(d[41]), ACC(d[42]), ACC(d[43]), ACC(d[44]), ACC(d[45]), ACC(d[46]), ACC(d[47]), \
-                 ACC(d[48]), ACC(d[49]), ACC(d[50]), ACC(d[51]), ACC(d[52]), ACC(d[53]), ACC(d[54]), ACC(d[55]), \
-                 ACC(d[56]), ACC(d[57]), ACC(d[58]), ACC(d[59]), ACC(d[60]), ACC(d[61]), ACC(d[62]), ACC(d[63])  \
-               : "l"(a), "l"(b), "r"(int(accumulate)))
-
-#define BITJIT_WGMMA_64X256K32_SS(TYPES, TAIL, ACC)                                                                      \
-  asm volatile("{ .reg .pred p; setp.ne.b32 p, %130, 0;\n"                                                               \
-               "wgmma.mma_async.sync.aligned.m64n256k32" TYPES " {"                                                      \
-               "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "                                  \
-               "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "                        \
-               "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "                        \
-               "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, "                        \
-               "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, "                        \
-               "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, "                        \
-               "%96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, "            \
-               "%112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127"          \
-               "}, %128, %129, p" TAIL "; }"                                                                             \
-               : ACC(d[0]), ACC(d[1]), ACC(d[2]), ACC(d[3]), ACC(d[4]), ACC(d[5]), ACC(d[6]), ACC(d[7]),                 \
-                 ACC(d[8]), ACC(d[9]), ACC(d[10]), ACC(d[11]), ACC(d[12]), ACC(d[13]), ACC(d[14]), ACC(d[15]),           \
-                 ACC(d[16]), ACC(d[17]), ACC(d[18]), ACC(d[19]), ACC(d[20]), ACC(d[21]), ACC(d[22]), ACC(d[23]),         \
-                 ACC(d[24]), ACC(d[25]), ACC(d[26]), ACC(d[27]), ACC(d[28]), ACC(d[29]), ACC(d[30]), ACC(d[31]),         \
-                 ACC(d[32]), ACC(d[33]), ACC(d[34]), ACC(d[35]), ACC(d[36]), ACC(d[37]), ACC(d[38]), ACC(d[39]),         \
-                 ACC(d[40]), ACC(d[41]), ACC(d[42]), ACC(d[43]), ACC(d[44]), ACC(d[45]), ACC(d[46]), ACC(d[47]),         \
-                 ACC(d[48]), ACC(d[49]), ACC(d[50]), ACC(d[51]), ACC(d[52]), ACC(d[53]), ACC(d[54]), ACC(d[55]),         \
-                 ACC(d[56]), ACC(d[57]), ACC(d[58]), ACC(d[59]), ACC(d[60]), ACC(d[61]), ACC(d[62]), ACC(d[63]),         \
-                 ACC(d[64]), ACC(d[65]), ACC(d[66]), ACC(d[67]), ACC(d[68]), ACC(d[69]), ACC(d[70]), ACC(d[71]),         \
-                 ACC(d[72]), ACC(d[73]), ACC(d[74]), ACC(d[75]), ACC(d[76]), ACC(d[77]), ACC(d[78]), ACC(d[79]),         \
-                 ACC(d[80]), ACC(d[81]), ACC(d[82]), ACC(d[83]), ACC(d[84]), ACC(d[85]), ACC(d[86]), ACC(d[87]),         \
-                 ACC(d[88]), ACC(d[89]), ACC(d[90]), ACC(d[91]), ACC(d[92]), ACC(d[93]), ACC(d[94]), ACC(d[95]),         \
-                 ACC(d[96]), ACC(d[97]), ACC(d[98]), ACC(d[99]), ACC(d[100]), ACC(d[101]), ACC(d[102]), ACC(d[103]),     \
-                 ACC(d[104]), ACC(d[105]), ACC(d[106]), ACC(d[107]), ACC(d[108]), ACC(d[109]), ACC(d[110]), ACC(d[111]), \
-                 ACC(d[112]), ACC(d[113]), ACC(d[114]), ACC(d[115]), ACC(d[116]), ACC(d[117]), ACC(d[118]), ACC(d[119]), \
-                 ACC(d[120]), ACC(d[121]), ACC(d[122]), ACC(d[123]), ACC(d[124]), ACC(d[125]), ACC(d[126]), ACC(d[127])  \
+// 8 rows x 16 k (still 16 bytes a row). The operands after D's N / 2: a, b, accumulate.
+#define BITJIT_WGMMA_SS8(SHAPE, D, BIND, A_AND_B, ACCUMULATE, TYPES, TAIL, C)                                         \
+  asm volatile("{ .reg .pred p; setp.ne.b32 p, " ACCUMULATE ", 0;\n"                                                  \
+               "wgmma.mma_async.sync.aligned." SHAPE TYPES " {" D "}, " A_AND_B ", p" TAIL "; }"                      \
+               : BIND(C)                                                                                              \
                : "l"(a), "l"(b), "r"(int(accumulate)))
 
 template <class A, class Acc, int kRows>
@@ -215,21 +140,26 @@ __device__ __forceinline__ void wgmma_64xNx32_ss(Acc (&d)[kRows / 2], uint64_t a
   constexpr bool kE4m3 = is_same<A, fmt::Float8E4M3>::value;
   static_assert(kInt8 || kE4m3 || is_same<A, fmt::Float8E5M2>::value, "int8 or fp8 inputs");
   static_assert(is_same<Acc, int>::value == kInt8, "int32 sums for int8, float32 for fp8");
-#define BITJIT_WGMMA_8BIT(N)                                                                        \
-  if constexpr (kInt8) BITJIT_WGMMA_64X##N##K32_SS(".s32.s8.s8", "", "+r");                          \
-  else if constexpr (kE4m3) BITJIT_WGMMA_64X##N##K32_SS(".f32.e4m3.e4m3", ", 1, 1", "+f");           \
-  else BITJIT_WGMMA_64X##N##K32_SS(".f32.e5m2.e5m2", ", 1, 1", "+f");
+// One shape for the three input types (integer wgmma takes no scale immediates; fp8 takes two).
+#define BITJIT_WGMMA_SS8_TYPES(SHAPE, D, BIND, A_AND_B, ACCUMULATE)                                                   \
+  if constexpr (kInt8) BITJIT_WGMMA_SS8(SHAPE, D, BIND, A_AND_B, ACCUMULATE, ".s32.s8.s8", "", "+r");                 \
+  else if constexpr (kE4m3) BITJIT_WGMMA_SS8(SHAPE, D, BIND, A_AND_B, ACCUMULATE, ".f32.e4m3.e4m3", ", 1, 1", "+f");  \
+  else BITJIT_WGMMA_SS8(SHAPE, D, BIND, A_AND_B, ACCUMULATE, ".f32.e5m2.e5m2", ", 1, 1", "+f");
   if constexpr (kRows == 64) {
-    BITJIT_WGMMA_8BIT(64)
+    BITJIT_WGMMA_SS8_TYPES("m64n64k32", BITJIT_WGMMA_D32, BITJIT_WGMMA_BIND32, "%32, %33", "%34")
   } else if constexpr (kRows == 128) {
-    BITJIT_WGMMA_8BIT(128)
+    BITJIT_WGMMA_SS8_TYPES("m64n128k32", BITJIT_WGMMA_D64, BITJIT_WGMMA_BIND64, "%64, %65", "%66")
   } else {
-    BITJIT_WGMMA_8BIT(256)
+    BITJIT_WGMMA_SS8_TYPES("m64n256k32", BITJIT_WGMMA_D128, BITJIT_WGMMA_BIND128, "%128, %129", "%130")
   }
-#undef BITJIT_WGMMA_8BIT
+#undef BITJIT_WGMMA_SS8_TYPES
 }
-#undef BITJIT_WGMMA_64X64K32_SS
-#undef BITJIT_WGMMA_64X128K32_SS
-#undef BITJIT_WGMMA_64X256K32_SS
+#undef BITJIT_WGMMA_SS8
+#undef BITJIT_WGMMA_BIND128
+#undef BITJIT_WGMMA_BIND64
+#undef BITJIT_WGMMA_BIND32
+#undef BITJIT_WGMMA_D128
+#undef BITJIT_WGMMA_D64
+#undef BITJIT_WGMMA_D32
 
 }  // namespace bitjit
