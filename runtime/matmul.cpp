@@ -242,7 +242,6 @@ void Matmul::run(const TensorView& A, const TensorView& W, const TensorView& C, 
   impl_->launch(loaded, params, M, stream);
 }
 
-
 HostTensor Matmul::transform_weight(std::span<const int8_t> logical_values) const {
   const MatmulConfig& c = impl_->config;
   if (int64_t(logical_values.size()) != c.N * c.K) {
