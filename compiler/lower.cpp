@@ -218,10 +218,6 @@ std::vector<PlanStage> tensor_wgmma_stages(const MatmulConfig& config, const Til
   return stages;
 }
 
-int element_alignment(DType dtype) { return info(dtype).storage_bytes(); }  // packed formats: 1 byte
-
-// Byte alignment of A, W, scales, zeros, bias and C pointers for a kernel that loads A and W in
-// units of a_bytes and w_bytes; the other operands are read element by element.
 std::vector<PlanConstant> tensor_wgmma_8bit_tiles(const TileSchedule& s) {
   return {
       {"int", "kThreads", std::to_string(s.threads), std::to_string(s.threads / 128) + " warpgroups"},
@@ -246,6 +242,10 @@ std::vector<PlanStage> tensor_wgmma_8bit_stages(const MatmulConfig& config, cons
   };
 }
 
+int element_alignment(DType dtype) { return info(dtype).storage_bytes(); }  // packed formats: 1 byte
+
+// Byte alignment of A, W, scales, zeros, bias and C pointers for a kernel that loads A and W in
+// units of a_bytes and w_bytes; the other operands are read element by element.
 std::array<int, 6> operand_alignment(const MatmulConfig& config, int a_bytes, int w_bytes) {
   const int scale = element_alignment(scale_dtype(config));
   return {a_bytes, w_bytes, scale, config.zeros_mode == ZerosMode::quantized ? 1 : scale,

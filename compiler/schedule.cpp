@@ -141,6 +141,19 @@ int gemm_stage_bytes(const MatmulConfig& config, const TileSchedule& s, const Mm
 
 int64_t gemm_k_tiles(const MatmulConfig& config, const TileSchedule& s) { return (config.K + s.block_k - 1) / s.block_k; }
 
+// The ring of the staged families (stages of stage_bytes, plus the static tables) against the arch's
+// shared memory per block.
+void require_shared_fits(const MatmulConfig& config, const TileSchedule& s, const std::string& arch, int stage_bytes) {
+  const int shared = dynamic_shared_bytes(config, s) + static_shared_bytes(config);
+  const int limit = arch_limits(arch).shared_bytes_per_block;
+  if (shared > limit) {
+    reject(std::to_string(s.stages) + " stages of " + std::to_string(stage_bytes) + " bytes (+" +
+           std::to_string(static_shared_bytes(config)) + " static) need " + std::to_string(shared) +
+           " bytes of shared memory; " + arch + " allows " + std::to_string(limit) +
+           " per block: fewer stages or a smaller block_m / block_k");
+  }
+}
+
 // The knobs tensor_gemm and tensor_wgmma share: k per stage, the ring's depth, the load width the
 // layout fixed, and the shared memory of the ring against the arch's limit.
 void validate_ring(const MatmulConfig& config, const TileSchedule& s, const std::string& arch, const MmaRunLayout& layout) {
@@ -161,14 +174,7 @@ void validate_ring(const MatmulConfig& config, const TileSchedule& s, const std:
     reject("vector_bytes=" + std::to_string(s.vector_bytes) + ": the mma_runs layout of this config has " +
            std::to_string(layout.load_bytes) + "-byte loads (fixed by the config, so tuning never repacks W)");
   }
-  const int shared = dynamic_shared_bytes(config, s) + static_shared_bytes(config);
-  const int limit = arch_limits(arch).shared_bytes_per_block;
-  if (shared > limit) {
-    reject(std::to_string(s.stages) + " stages of " + std::to_string(gemm_stage_bytes(config, s, layout)) + " bytes" +
-           " (+" + std::to_string(static_shared_bytes(config)) + " static) need " + std::to_string(shared) +
-           " bytes of shared memory; " + arch + " allows " + std::to_string(limit) +
-           " per block: fewer stages or a smaller block_m / block_k");
-  }
+  require_shared_fits(config, s, arch, gemm_stage_bytes(config, s, layout));
 }
 
 void validate_tensor_gemm(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
@@ -246,13 +252,7 @@ void validate_tensor_wgmma_8bit(const MatmulConfig& config, const TileSchedule& 
   }
   if (s.swizzle != 1) reject("swizzle=" + std::to_string(s.swizzle) + ": tensor_wgmma takes swizzle=1");
   if (s.vector_bytes != 16) reject("vector_bytes=" + std::to_string(s.vector_bytes) + ": tensor_wgmma copies 16 bytes at a time");
-  const int shared = dynamic_shared_bytes(config, s);
-  const int limit = arch_limits(arch).shared_bytes_per_block;
-  if (shared > limit) {
-    reject(std::to_string(s.stages) + " stages of " + std::to_string((s.block_m + s.block_n) * s.block_k) + " bytes need " +
-           std::to_string(shared) + " bytes of shared memory; " + arch + " allows " + std::to_string(limit) +
-           " per block: fewer stages or a smaller block_m / block_k");
-  }
+  require_shared_fits(config, s, arch, (s.block_m + s.block_n) * s.block_k);
 }
 
 void validate_tensor_wgmma(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
