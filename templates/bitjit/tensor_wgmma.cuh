@@ -43,6 +43,37 @@ struct CoreMatrixRows {
   static constexpr int kStride = kRows / 8 * kChunksPerRow * 8;
 };
 
+// The cp.async ring of both tensor_wgmma kernels: tile i lives in stage i mod kStages, and
+// kStages - 2 tiles are in flight behind the one being multiplied and the one whose last wgmma may
+// still run. Every thread commits one copy group per tile, empty past the end, so "all but
+// kStages - 3 groups done" always means "this tile landed". load(stage, tile) issues a tile's
+// copies; multiply(stage, tile) issues its wgmmas and may leave its last group running.
+template <int kStages, class Load, class Multiply>
+__device__ __forceinline__ void run_wgmma_ring(int tiles, Load load, Multiply multiply) {
+  constexpr int kAhead = kStages - 2;
+  static_assert(kAhead >= 1, "three stages at least: one loading, one multiplied, one finishing");
+#pragma unroll
+  for (int s = 0; s < kAhead; ++s) {
+    if (s < tiles) load(s, s);
+    commit_async_copies();
+  }
+  int consumed = 0, filled = kAhead;
+  for (int tile = 0; tile < tiles; ++tile) {
+    wait_async_copies<kAhead - 1>();
+    fence_shared_for_async();  // this thread's copies, landed, become visible to the wgmma's reads
+    // The tile landed for every thread, and every warpgroup's wgmmas of tile - 2 are done (multiply
+    // waits for all but its newest group), so the stage they read can be refilled.
+    __syncthreads();
+    if (tile + kAhead < tiles) load(filled, tile + kAhead);
+    commit_async_copies();
+    multiply(consumed, tile);
+    consumed = consumed + 1 == kStages ? 0 : consumed + 1;
+    filled = filled + 1 == kStages ? 0 : filled + 1;
+  }
+  wgmma_wait<0>();
+  wait_async_copies<0>();
+}
+
 // The epilogue of a warpgroup tile: D's fragment layout holds this warp's channels g, g + 8 and,
 // for each 8 rows j, d[4j + 0, 1] = channel g, rows 8j + 2t (+1), d[4j + 2, 3] = channel g + 8.
 template <class P, int kRows, class Acc>
@@ -98,17 +129,17 @@ __device__ void tensor_wgmma(const MatmulParams& params) {
   // The scale (and zero) pairs of this lane's channels for every span of a stage: this stage's,
   // and the next one's, loaded a stage early.
   constexpr int kSpans = G::kRuns / G::kRunsPerSpan;
-  uint32_t scale[G::kStageBlocks][kSpans][1][2], zero[G::kStageBlocks][kSpans][1][2];
-  uint32_t next_scale[G::kStageBlocks][kSpans][1][2], next_zero[G::kStageBlocks][kSpans][1][2];
-  auto load_stage_pairs = [&](int tile_k, uint32_t (&to_scale)[G::kStageBlocks][kSpans][1][2],
-                              uint32_t (&to_zero)[G::kStageBlocks][kSpans][1][2]) {
+  struct StagePairs {
+    uint32_t scale[G::kStageBlocks][kSpans][1][2], zero[G::kStageBlocks][kSpans][1][2];
+  } pairs, next_pairs;
+  auto load_stage_pairs = [&](int tile_k, StagePairs& to) {
 #pragma unroll
     for (int block = 0; block < G::kStageBlocks; ++block) {
       const long long k_block = min((long long)tile_k * G::kStageBlocks + block, G::kBlocksK - 1);
 #pragma unroll
       for (int span = 0; span < kSpans; ++span) {
         const long long group = (k_block * G::kKBlock + 16 * kStepsPerSpan * span) / G::kGroupSize;
-        load_group_pairs<P>(params, channel, group, to_scale[block][span], to_zero[block][span]);
+        load_group_pairs<P>(params, channel, group, to.scale[block][span], to.zero[block][span]);
       }
     }
   };
@@ -127,8 +158,8 @@ __device__ void tensor_wgmma(const MatmulParams& params) {
         load_shared_words<T::kLoadBytes>(lane_weights + (block * T::kBlockN + 8 * half) * G::kPieceBytes, words[0][half]);
 #pragma unroll
       for (int span = 0; span < kSpans; ++span) {
-        const uint32_t(&span_scale)[2] = scale[block][span][0];
-        const uint32_t(&span_zero)[2] = zero[block][span][0];
+        const uint32_t(&span_scale)[2] = pairs.scale[block][span][0];
+        const uint32_t(&span_zero)[2] = pairs.zero[block][span][0];
         auto scaled = [&](uint32_t pair, int half) { return scaled_pair<P>(pair, span_scale[half], span_zero[half]); };
 #pragma unroll
         for (int step = span * kStepsPerSpan; step < (span + 1) * kStepsPerSpan; ++step) {
@@ -144,43 +175,14 @@ __device__ void tensor_wgmma(const MatmulParams& params) {
     }
   };
 
-  // The ring: tile i lives in stage i mod kStages; kAhead tiles are in flight behind the one being
-  // multiplied and the one whose last wgmma may still run. Every thread commits one copy group per
-  // tile, empty past the end, so "all but kAhead - 1 groups done" always means "this tile landed".
-  constexpr int kAhead = T::kStages - 2;
-  static_assert(kAhead >= 1, "three stages at least: one loading, one multiplied, one finishing");
-  const int tile_end = int(G::kTilesK);
-#pragma unroll
-  for (int s = 0; s < kAhead; ++s) {
-    if (s < tile_end) loader.load(stages + s * G::kStageChunks, s);
-    commit_async_copies();
-  }
-  load_stage_pairs(0, scale, zero);
-  int consumed = 0, filled = kAhead;
-  for (int tile = 0; tile < tile_end; ++tile) {
-    wait_async_copies<kAhead - 1>();
-    fence_shared_for_async();  // this thread's copies, landed, become visible to the wgmma's reads
-    // The tile landed for every thread, and every warpgroup's wgmmas of tile - 2 are done (the waits
-    // in multiply_stage), so the stage they read can be refilled.
-    __syncthreads();
-    if (tile + kAhead < tile_end) loader.load(stages + filled * G::kStageChunks, tile + kAhead);
-    commit_async_copies();
-    load_stage_pairs(min(tile + 1, tile_end - 1), next_scale, next_zero);
-    multiply_stage(stages + consumed * G::kStageChunks, tile);
-#pragma unroll
-    for (int block = 0; block < G::kStageBlocks; ++block)
-#pragma unroll
-      for (int span = 0; span < kSpans; ++span)
-#pragma unroll
-        for (int half = 0; half < 2; ++half) {
-          scale[block][span][0][half] = next_scale[block][span][0][half];
-          zero[block][span][0][half] = next_zero[block][span][0][half];
-        }
-    consumed = consumed + 1 == T::kStages ? 0 : consumed + 1;
-    filled = filled + 1 == T::kStages ? 0 : filled + 1;
-  }
-  wgmma_wait<0>();
-  wait_async_copies<0>();
+  load_stage_pairs(0, pairs);
+  run_wgmma_ring<T::kStages>(
+      int(G::kTilesK), [&](int stage, int tile) { loader.load(stages + stage * G::kStageChunks, tile); },
+      [&](int stage, int tile) {
+        load_stage_pairs(min(tile + 1, int(G::kTilesK) - 1), next_pairs);
+        multiply_stage(stages + stage * G::kStageChunks, tile);
+        pairs = next_pairs;
+      });
 
   store_wgmma_tile<P, T::kBlockM>(params, d, m_block, n_block + warp_channel);
 }

@@ -63,8 +63,6 @@ __device__ void tensor_wgmma_8bit(const MatmulParams& params) {
   constexpr int kStageChunks = kActivationChunks + T::kBlockN * kChunksPerRow;
   constexpr uint32_t kGroupBytes = uint32_t(kChunksPerRow) * 128;  // between 8-row groups of a tile
   constexpr int kTilesK = int((P::K + T::kBlockK - 1) / T::kBlockK);
-  constexpr int kAhead = T::kStages - 2;
-  static_assert(kAhead >= 1, "three stages at least: one loading, one multiplied, one finishing");
 
   extern __shared__ uint4 stages[];  // kStages x (activation tile, weight tile)
   const long long m_block = (long long)blockIdx.y * T::kBlockM;
@@ -80,19 +78,8 @@ __device__ void tensor_wgmma_8bit(const MatmulParams& params) {
     activations.load(stages + stage * kStageChunks, tile_k);
     weights.load(stages + stage * kStageChunks + kActivationChunks, tile_k);
   };
-#pragma unroll
-  for (int s = 0; s < kAhead; ++s) {
-    if (s < kTilesK) load_stage(s, s);
-    commit_async_copies();
-  }
-  int consumed = 0, filled = kAhead;
-  for (int tile = 0; tile < kTilesK; ++tile) {
-    wait_async_copies<kAhead - 1>();
-    fence_shared_for_async();  // this thread's copies, landed, become visible to the wgmma's reads
-    __syncthreads();           // landed for all; tile - 2's wgmmas are done (the wait below), its stage is free
-    if (tile + kAhead < kTilesK) load_stage(filled, tile + kAhead);
-    commit_async_copies();
-    const uint4* stage = stages + consumed * kStageChunks;
+  auto multiply_stage = [&](int stage_index, int) {
+    const uint4* stage = stages + stage_index * kStageChunks;
     const uint4* channels = stage + kActivationChunks + 8 * warpgroup * 8 * kChunksPerRow;  // this warpgroup's 64
     wgmma_fence();
 #pragma unroll
@@ -102,11 +89,8 @@ __device__ void tensor_wgmma_8bit(const MatmulParams& params) {
     }
     wgmma_commit();
     wgmma_wait<1>();  // tile - 1's group is done; this one runs on while the next tile is issued
-    consumed = consumed + 1 == T::kStages ? 0 : consumed + 1;
-    filled = filled + 1 == T::kStages ? 0 : filled + 1;
-  }
-  wgmma_wait<0>();
-  wait_async_copies<0>();
+  };
+  run_wgmma_ring<T::kStages>(kTilesK, load_stage, multiply_stage);
 
   store_wgmma_tile<P, T::kBlockM>(params, d, m_block, n_block + warp * 16);
 }
