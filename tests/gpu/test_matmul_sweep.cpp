@@ -143,14 +143,7 @@ TEST_CASE("a static M runs the kernel specialised for it", "[gpu]") {
   BITJIT_RANDOM_ENGINE(rng);
   GpuChecker checker;
   for (int64_t M : {1, 3, 16}) {
-    MatmulConfig config;
-    config.M = M;
-    config.N = 72;
-    config.K = 256;
-    config.W_dtype = DType::uint4;
-    config.accum_dtype = DType::float32;
-    config.with_scaling = config.with_zeros = true;
-    config.group_size = 64;
+    const MatmulConfig config = uint4_zeros_config(M, 72, 256, 64);
     const Matmul matmul = Matmul::create(config);
     CHECK(matmul.schedule().family == KernelFamily::tensor_gemv);  // fp16 activations
     CHECK(matmul.schedule().block_m == (M <= 8 ? 8 : 16));

@@ -7,6 +7,7 @@
 #include "runtime/matmul.hpp"
 #include "tests/gpu/gpu_check.hpp"
 #include "tests/support/catch.hpp"
+#include "tests/support/configs.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/random.hpp"
 #include "tests/support/scoped_env.hpp"
@@ -20,14 +21,7 @@ TEST_CASE("hardware_aware_finetune tunes each M bucket and stores the choice", "
   BITJIT_RANDOM_ENGINE(rng);
   TemporaryDirectory cache;
   ScopedEnv use_cache("BITJIT_CACHE_DIR", cache.str());
-  MatmulConfig config;
-  config.M = MSpec::buckets({4, 100});
-  config.N = 1000;
-  config.K = 2048;
-  config.W_dtype = DType::uint4;
-  config.accum_dtype = DType::float32;
-  config.with_scaling = config.with_zeros = true;
-  config.group_size = 128;
+  const MatmulConfig config = uint4_zeros_config(MSpec::buckets({4, 100}), 1000, 2048, 128);
   Matmul matmul = Matmul::create(config);
   int calls = 0;
   const TuningReport report = matmul.hardware_aware_finetune(4, [&](int64_t, int, int) { ++calls; });

@@ -7,19 +7,25 @@
 
 namespace bitjit::testing {
 
-// uint4 with scales and rescale zeros (group 32), N=24, K=128, dynamic M {1, 5}: quick to compile,
-// and it exercises every part of a quantized config.
-inline MatmulConfig small_w4_rescale_config() {
+// uint4 with scales and zero points per group (fp16 activations and output, fp32 accumulation).
+inline MatmulConfig uint4_zeros_config(MSpec M, int64_t N, int64_t K, int64_t group,
+                                       ZerosMode zeros = ZerosMode::original) {
   MatmulConfig config;
-  config.M = MSpec::buckets({1, 5});
-  config.N = 24;
-  config.K = 128;
+  config.M = std::move(M);
+  config.N = N;
+  config.K = K;
   config.W_dtype = DType::uint4;
   config.accum_dtype = DType::float32;
   config.with_scaling = config.with_zeros = true;
-  config.group_size = 32;
-  config.zeros_mode = ZerosMode::rescale;
+  config.group_size = group;
+  config.zeros_mode = zeros;
   return config;
+}
+
+// uint4 with scales and rescale zeros (group 32), N=24, K=128, dynamic M {1, 5}: quick to compile,
+// and it exercises every part of a quantized config.
+inline MatmulConfig small_w4_rescale_config() {
+  return uint4_zeros_config(MSpec::buckets({1, 5}), 24, 128, 32, ZerosMode::rescale);
 }
 
 // W4A16 with group-128 scales (fp16 activations and output, fp32 accumulation): the benchmark
