@@ -97,7 +97,7 @@ struct Footprint {
 Footprint footprint(const MatmulConfig& config, const TileSchedule& s) {
   Footprint f;
   f.threads = s.threads;
-  f.shared_bytes = dynamic_shared_bytes(config, s) + static_shared_bytes(config);
+  f.shared_bytes = dynamic_shared_bytes(config, s) + static_shared_bytes(config, s.family);
   if (s.family == KernelFamily::tensor_gemm) {
     const double m_tiles = s.block_m / s.warp_m / 8.0, n_tiles = s.block_n / s.warp_n / 16.0;
     f.registers = int(std::min(255.0, 48 + 4 * m_tiles * n_tiles + 4 * m_tiles + 8 * n_tiles));

@@ -144,11 +144,11 @@ int64_t gemm_k_tiles(const MatmulConfig& config, const TileSchedule& s) { return
 // The ring of the staged families (stages of stage_bytes, plus the static tables) against the arch's
 // shared memory per block.
 void require_shared_fits(const MatmulConfig& config, const TileSchedule& s, const std::string& arch, int stage_bytes) {
-  const int shared = dynamic_shared_bytes(config, s) + static_shared_bytes(config);
+  const int shared = dynamic_shared_bytes(config, s) + static_shared_bytes(config, s.family);
   const int limit = arch_limits(arch).shared_bytes_per_block;
   if (shared > limit) {
     reject(std::to_string(s.stages) + " stages of " + std::to_string(stage_bytes) + " bytes (+" +
-           std::to_string(static_shared_bytes(config)) + " static) need " + std::to_string(shared) +
+           std::to_string(static_shared_bytes(config, s.family)) + " static) need " + std::to_string(shared) +
            " bytes of shared memory; " + arch + " allows " + std::to_string(limit) +
            " per block: fewer stages or a smaller block_m / block_k");
   }
@@ -247,8 +247,13 @@ void validate_tensor_wgmma_8bit(const MatmulConfig& config, const TileSchedule& 
   }
   if (config.K % 16 != 0) reject("family=tensor_wgmma with 8-bit operands needs K divisible by 16, got " + std::to_string(config.K));
   validate_warpgroups(s);
-  if (s.block_k != 64 && s.block_k != 128 && s.block_k != 256) {
-    reject("block_k=" + std::to_string(s.block_k) + " must be 64, 128 or 256 (whole 32-k wgmma steps)");
+  if (s.block_k != 128 && s.block_k != 256) {
+    reject("block_k=" + std::to_string(s.block_k) + " must be 128 or 256 (whole 128-byte swizzle atoms of k)");
+  }
+  if (config.A_dtype != DType::int8 && s.block_m > 128) {
+    reject("block_m=" + std::to_string(s.block_m) + " must be 64 or 128 with " + std::string(to_string(config.A_dtype)) +
+           " operands: each stage's fp8 sums are kept apart before they are added in float32, which doubles the "
+           "accumulator registers");
   }
   if (s.swizzle != 1) reject("swizzle=" + std::to_string(s.swizzle) + ": tensor_wgmma takes swizzle=1");
   if (s.vector_bytes != 16) reject("vector_bytes=" + std::to_string(s.vector_bytes) + ": tensor_wgmma copies 16 bytes at a time");
@@ -346,9 +351,10 @@ TileSchedule schedule_from_json(const json& object) {
 
 std::string canonical_form(const TileSchedule& schedule) { return to_json(schedule).dump(); }
 
-int static_shared_bytes(const MatmulConfig& config) {
+int static_shared_bytes(const MatmulConfig& config, KernelFamily family) {
   const DTypeInfo& w = info(config.W_dtype);
-  return float16_activations(config) && w.bits == 4 && !w.is_integer() ? 256 * 32 * 4 : 0;
+  const int pair_table = float16_activations(config) && w.bits == 4 && !w.is_integer() ? 256 * 32 * 4 : 0;
+  return pair_table + (family == KernelFamily::tensor_wgmma ? 1024 : 0);
 }
 
 std::optional<MmaRunLayout> family_layout(const MatmulConfig& config, KernelFamily family) {
@@ -428,7 +434,7 @@ TileSchedule default_tensor_gemm(const MatmulConfig& config, const MmaRunLayout&
     s.split_k *= 2;
   }
   const int most_stages = many_rows || s.split_k > 1 ? 2 : 4;
-  const int budget = limits.shared_bytes_per_block - static_shared_bytes(config);
+  const int budget = limits.shared_bytes_per_block - static_shared_bytes(config, KernelFamily::tensor_gemm);
   s.stages = std::min(most_stages, budget / gemm_stage_bytes(config, s, layout));
   while (s.stages < 2 && s.block_m > 32) {  // int1 / int2: long k-blocks; fewer rows per block
     s.block_m /= 2;

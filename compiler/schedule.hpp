@@ -53,8 +53,9 @@ std::optional<MmaRunLayout> family_layout(const MatmulConfig& config, KernelFami
 WeightLayout family_weight_layout(const MatmulConfig& config, KernelFamily family);
 
 // Static shared memory of the tensor-core kernels: the per-lane pair table of nf4 / fp4 with fp16 / bf16
-// activations (weight_pairs.cuh's kPairTableWords words), else 0.
-int static_shared_bytes(const MatmulConfig& config);
+// activations (weight_pairs.cuh's kPairTableWords words), plus for tensor_wgmma the 1024 bytes the
+// compiler reserves to start the ring 1024-byte aligned (the 128-byte swizzle's atoms); else 0.
+int static_shared_bytes(const MatmulConfig& config, KernelFamily family);
 // Dynamic shared memory per block of the schedule's kernel (the tensor_gemm / tensor_wgmma ring; 0
 // for the others).
 int dynamic_shared_bytes(const MatmulConfig& config, const TileSchedule& schedule);

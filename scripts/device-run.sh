@@ -120,6 +120,7 @@ for step in "$@"; do
       ;;
     pip)
       site=$(mktemp -d)
+      echo "cmake on PATH: $(command -v cmake) ($(cmake --version | head -n 1))" >"$OUT/pip-cmake.txt"
       python3 -m pip install --no-index --find-links .whl --no-deps --target "$site" . >"$OUT/pip.log" 2>&1
       note "pip install . rc=$? in $(( $(date +%s) - start )) s: $(tail -n 1 "$OUT/pip.log")"
       PYTHONPATH=$site python3 docs/examples/bitblas_quickstart.py >"$OUT/pip-quickstart.log" 2>&1

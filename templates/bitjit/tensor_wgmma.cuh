@@ -8,10 +8,10 @@
 //
 // The weights are in the mma_fragments layout (mma_runs with runs of 2 k, weight_layout.hpp): lane
 // t's 4 codes of each 16-k step are k 2t, 2t + 1, 2t + 8, 2t + 9, so decode_operand's pairs are the
-// wgmma A fragment in wgmma's own k order, and the activations are staged unpermuted: each 16-byte
-// copy is one row of a K-major core matrix (8 rows x 8 k). (Runs of 8, as tensor_gemm reads them,
-// would need the activations' 32-bit words permuted, by 4-byte copies: measured 0.35x cuBLAS, the
-// copies' L1 traffic the limit, bench/results/2026-11-25-h100-wgmma.)
+// wgmma A fragment in wgmma's own k order, and the activations are staged unpermuted, by 16-byte
+// copies of whole rows into the 128-byte swizzle (SwizzledAtoms). (Runs of 8, as tensor_gemm reads
+// them, would need the activations' 32-bit words permuted, by 4-byte copies: measured 0.35x cuBLAS,
+// the copies' L1 traffic the limit, bench/results/2026-11-25-h100-wgmma.)
 //
 // The pipeline: the ring prefetches kStages - 2 stages ahead; in a stage each warp decodes one
 // step's fragments while the wgmma of the step before runs, keeping two fragment sets (wgmma reads
@@ -23,25 +23,36 @@
 
 namespace bitjit {
 
-// StageLoader placement for wgmma's K-major core matrices: chunk c of row r at core (r / 8, c),
-// row r % 8 of it; cores of one 8-row group are consecutive along K. Consecutive threads copy the
-// 8 rows of one core matrix, then the next core along K, so a warp's 32 copies land in 512
-// consecutive bytes; threads taking one row's chunks in order would all hit the same 4 banks (the
-// chunks of a row lie 128 bytes apart). When a pass of the block's threads is not whole
-// core-matrix groups, rows in order (correct, with bank conflicts).
-template <int kChunksPerRow, int kThreads>
-struct CoreMatrixRows {
-  static constexpr bool kByCore = kThreads % (8 * kChunksPerRow) == 0;
-  __device__ static int index(int row, int chunk) { return ((row / 8) * kChunksPerRow + chunk) * 8 + row % 8; }
-  __device__ static int first_row(int tid) {
-    return kByCore ? tid / (8 * kChunksPerRow) * 8 + tid % 8 : tid / kChunksPerRow;
+// StageLoader placement for wgmma's K-major tiles in the 128-byte swizzle (swizzled_descriptor): the
+// tile's kRows rows are cut along K into atom columns of 128 bytes (8 chunks); column c holds every
+// row's chunks 8c .. 8c + 7, row after row, chunk j of row r at position j ^ (r % 8). Consecutive
+// threads copy one row's chunks in order, so a warp reads whole 128-byte lines of global memory
+// (by-core-matrix copies read 16 bytes of 32 rows: twice the L2 requests, measured L2-bound), and
+// the XOR spreads each 8 lanes' 16-byte stores over all 32 banks.
+template <int kChunksPerRow, int kRows>
+struct SwizzledAtoms {
+  static_assert(kChunksPerRow % 8 == 0 && kRows % 8 == 0, "whole 128-byte atoms of 8 rows");
+  static constexpr int kColumnChunks = kRows * 8;  // one atom column: 128 bytes of every row
+  __device__ static int index(int row, int chunk) {
+    return chunk / 8 * kColumnChunks + row * 8 + ((chunk % 8) ^ (row % 8));
   }
-  __device__ static int first_chunk(int tid) { return kByCore ? tid / 8 % kChunksPerRow : tid % kChunksPerRow; }
-  template <int kRows>
-  static constexpr bool kEvenStride = kRows % 8 == 0;
-  template <int kRows>
-  static constexpr int kStride = kRows / 8 * kChunksPerRow * 8;
+  __device__ static int first_row(int tid) { return tid / kChunksPerRow; }
+  __device__ static int first_chunk(int tid) { return tid % kChunksPerRow; }
+  template <int kPassRows>
+  static constexpr bool kEvenStride = kPassRows % 8 == 0;
+  template <int kPassRows>
+  static constexpr int kStride = kPassRows * 8;
+  // The wgmma descriptor of rows first_row .. of the tile at byte k_bytes along K (a step's start).
+  __device__ static uint64_t descriptor(const uint4* tile, int first_row, int k_bytes) {
+    return swizzled_descriptor(tile + k_bytes / 128 * kColumnChunks + first_row * 8 + k_bytes % 128 / 16);
+  }
 };
+
+// Traps unless the dynamic shared memory starts 1024-byte aligned, as the 128-byte swizzle needs
+// (the __align__ on the declaration asks for it; a wrong base would only show as wrong sums).
+__device__ __forceinline__ void require_swizzle_alignment(const void* stages) {
+  if (threadIdx.x == 0 && shared_address(stages) % 1024 != 0) __trap();
+}
 
 // The cp.async ring of both tensor_wgmma kernels: tile i lives in stage i mod kStages, and
 // kStages - 2 tiles are in flight behind the one being multiplied and the one whose last wgmma may
@@ -100,15 +111,16 @@ __device__ void tensor_wgmma(const MatmulParams& params) {
   using A = typename P::A;
   constexpr PairDecode kHow = pair_decode<W, A>();
   constexpr bool kQuantizedZeros = P::kZerosMode == Zeros::quantized;
-  constexpr int kCores = G::kChunksPerRow;                    // core matrices along K per 8 rows
-  constexpr uint32_t kGroupBytes = uint32_t(kCores) * 128;   // between 8-row groups of activations
+  using Placement = SwizzledAtoms<G::kChunksPerRow, T::kBlockM>;
   constexpr int kStepsPerBlock = G::kKBlock / 16;
   constexpr int kStepsPerSpan = G::kRunsPerSpan * T::kRun / 4;
   static_assert(T::kRun == 2 && T::kBlockN == 16 * T::kWarpsN && T::kThreads % 128 == 0 && T::kSplitK == 1,
                 "the mma_fragments layout, 64 channels per warpgroup, 16 per warp, no split-K");
   static_assert(kStepsPerSpan >= 1, "a scale group holds whole 16-k steps");
 
-  extern __shared__ uint4 stages[];  // kStages x kStageChunks
+  static_assert(G::kStageChunks % 64 == 0, "every stage starts 1024-byte aligned");
+  extern __shared__ __align__(1024) uint4 stages[];  // kStages x kStageChunks
+  require_swizzle_alignment(stages);
   __shared__ uint32_t pair_table[kHow == PairDecode::table ? kPairTableWords : 1];
   if constexpr (kHow == PairDecode::table) fill_pair_table<W, A>(pair_table);  // synced in the loop
 
@@ -120,7 +132,7 @@ __device__ void tensor_wgmma(const MatmulParams& params) {
 #pragma unroll
   for (int half = 0; half < 2; ++half) channel[0][half] = min(n_block + warp_channel + g + 8 * half, P::N - 1);
   const MagicConstants<W, A> magic = MagicConstants<W, A>::make();
-  const StageLoader<P, T, CoreMatrixRows<kCores, T::kThreads>> loader(params, m_block, n_block);
+  const StageLoader<P, T, Placement> loader(params, m_block, n_block);
   const int w_offset = (warp_channel + g) * G::kPieceBytes + t * T::kLoadBytes;  // raw bytes of this lane's piece
   float d[T::kBlockM / 2];
 #pragma unroll
@@ -167,7 +179,7 @@ __device__ void tensor_wgmma(const MatmulParams& params) {
           uint32_t(&fragment)[4] = fragments[stage_step % 2];
           decode_operand<W, A, kQuantizedZeros>(words[0], 4 * step, magic, span_zero, pair_table, lane, fragment, scaled);
           wgmma_fence();  // the fragment's registers were just written
-          wgmma_64xNx16_rs<A, T::kBlockM>(d, fragment, shared_descriptor(stage + 2 * stage_step * 8, 128, kGroupBytes), true);
+          wgmma_64xNx16_rs<A, T::kBlockM>(d, fragment, Placement::descriptor(stage, 0, 32 * stage_step), true);
           wgmma_commit();
           wgmma_wait<1>();  // the step before is done: its fragment set is free for the next
         }

@@ -13,6 +13,7 @@
 //     columns 8j + 2t, + 1; d[4j + 2, 3] = row g + 8, same columns.
 // Shared memory written with ordinary stores must be made visible to the wgmma's async proxy with
 // fence_shared_for_async() before the fence / issue.
+#include "bitjit/async_copy.cuh"
 #include "bitjit/formats.cuh"
 
 namespace bitjit {
@@ -21,13 +22,22 @@ namespace bitjit {
 // leading-dimension byte offset (between core matrices adjacent in K) and stride-dimension byte
 // offset (between core matrices adjacent in M or N), each in units of 16 bytes.
 __device__ __forceinline__ uint64_t shared_descriptor(const void* start, uint32_t leading_bytes, uint32_t stride_bytes) {
-  uint32_t address;
-  asm("{ .reg .u64 a; cvta.to.shared.u64 a, %1; cvt.u32.u64 %0, a; }" : "=r"(address) : "l"(start));
+  const uint32_t address = shared_address(start);
   uint64_t descriptor = 0;
   descriptor |= uint64_t((address & 0x3FFFF) >> 4);
   descriptor |= uint64_t((leading_bytes & 0x3FFFF) >> 4) << 16;
   descriptor |= uint64_t((stride_bytes & 0x3FFFF) >> 4) << 32;
   return descriptor;  // base offset 0, swizzle mode 0 (none)
+}
+
+// The descriptor of a K-major tile in the 128-byte swizzle (PTX ISA, "shared memory matrix layout"):
+// each row's 128 bytes of K (one swizzle atom wide) hold its 16-byte chunks XOR-ed with row % 8, 8
+// rows make a 1024-byte atom, atoms of the next 8 rows follow (stride 1024; the leading offset is
+// unused). `start` is the atom column's base plus the step's byte offset along K (below 128): the
+// hardware applies the XOR to the final address, so the atoms must be 1024-byte aligned.
+__device__ __forceinline__ uint64_t swizzled_descriptor(const void* start) {
+  constexpr uint64_t kSwizzle128 = 1;  // layout type, bits 62-63
+  return shared_descriptor(start, 16, 1024) | kSwizzle128 << 62;
 }
 
 __device__ __forceinline__ void fence_shared_for_async() { asm volatile("fence.proxy.async.shared::cta;" ::: "memory"); }

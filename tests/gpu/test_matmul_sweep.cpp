@@ -261,7 +261,7 @@ void check_schedule(GpuChecker& checker, const MatmulConfig& config, const TileS
 }  // namespace
 
 // W8A8 on the Hopper family: int8 (exact int32 sums), fp8 e4m3 and e5m2 (float32 sums), with and
-// without bias, 64, 128 and 256 rows per block, N and K not multiples of the tiles.
+// without bias, 64, 128 and (int8) 256 rows per block, N and K not multiples of the tiles.
 TEST_CASE("tensor_wgmma W8A8 matches the reference on a Hopper GPU", "[gpu][wgmma]") {
   if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
   if (current_device_info().arch() != "sm_90a") BITJIT_SKIP("tensor_wgmma needs a Hopper GPU (sm_90a)");
@@ -277,6 +277,7 @@ TEST_CASE("tensor_wgmma W8A8 matches the reference on a Hopper GPU", "[gpu][wgmm
     config.out_dtype = type == DType::int8 ? DType::int32 : type == DType::float8_e4m3 ? DType::float16 : DType::bfloat16;
     config.with_bias = type != DType::float8_e5m2;
     for (int rows : {64, 128, 256}) {
+      if (rows == 256 && type != DType::int8) continue;  // fp8 keeps two accumulator sets: 128 rows at most
       TileSchedule s = wgmma_128x128_schedule(rows == 256 ? 3 : 4);
       s.block_m = rows;
       check_schedule(checker, config, s, rng);
