@@ -177,6 +177,14 @@ void validate_ring(const MatmulConfig& config, const TileSchedule& s, const std:
   require_shared_fits(config, s, arch, gemm_stage_bytes(config, s, layout));
 }
 
+// Split-K of the staged families: slices of K's stages, summed through the workspace.
+void validate_split_k(const MatmulConfig& config, const TileSchedule& s) {
+  if (s.split_k < 1 || s.split_k > 16 || s.split_k > gemm_k_tiles(config, s)) {
+    reject("split_k=" + std::to_string(s.split_k) + " must be 1..16 and at most the " +
+           std::to_string(gemm_k_tiles(config, s)) + " stages of K");
+  }
+}
+
 void validate_tensor_gemm(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
   const std::optional<MmaRunLayout> layout = mma_run_layout(config);
   if (!layout || !float16_activations(config)) {
@@ -208,10 +216,7 @@ void validate_tensor_gemm(const MatmulConfig& config, const TileSchedule& s, con
            "thread)");
   }
   validate_ring(config, s, arch, *layout);  // first: block_k is checked there before split_k divides by it
-  if (s.split_k < 1 || s.split_k > 16 || s.split_k > gemm_k_tiles(config, s)) {
-    reject("split_k=" + std::to_string(s.split_k) + " must be 1..16 and at most the " +
-           std::to_string(gemm_k_tiles(config, s)) + " stages of K");
-  }
+  validate_split_k(config, s);
 }
 
 // The warpgroup shape both tensor_wgmma kernels share.
@@ -227,7 +232,6 @@ void validate_warpgroups(const TileSchedule& s) {
            std::to_string(s.warp_n) + ": tensor_wgmma runs one warpgroup per 64 channels: threads = 2 * block_n = " +
            std::to_string(2 * s.block_n) + ", warp_m = 1, warp_n = threads / 32");
   }
-  if (s.split_k != 1) reject("split_k=" + std::to_string(s.split_k) + ": tensor_wgmma takes split_k=1");
   if (s.stages < 3 || s.stages > 8) {
     reject("stages=" + std::to_string(s.stages) + " must be 3..8: tensor_wgmma keeps one stage loading, one "
            "multiplied and one whose last wgmma may still run");
@@ -256,6 +260,9 @@ void validate_tensor_wgmma_8bit(const MatmulConfig& config, const TileSchedule& 
            "accumulator registers");
   }
   if (s.swizzle != 1) reject("swizzle=" + std::to_string(s.swizzle) + ": tensor_wgmma takes swizzle=1");
+  if (s.split_k != 1) {
+    reject("split_k=" + std::to_string(s.split_k) + ": tensor_wgmma with 8-bit operands takes split_k=1");
+  }
   if (s.vector_bytes != 16) reject("vector_bytes=" + std::to_string(s.vector_bytes) + ": tensor_wgmma copies 16 bytes at a time");
   require_shared_fits(config, s, arch, (s.block_m + s.block_n) * s.block_k);
 }
@@ -271,6 +278,7 @@ void validate_tensor_wgmma(const MatmulConfig& config, const TileSchedule& s, co
   }
   validate_warpgroups(s);
   validate_ring(config, s, arch, *layout);
+  validate_split_k(config, s);
 }
 
 int read_int(const json& object, const char* field, int fallback) {

@@ -374,9 +374,10 @@ __device__ __forceinline__ float load_l2(const float* address) {
 }
 
 // Split-K: this slice's sums go to the workspace; the last slice of the tile to arrive adds them all,
-// in slice order, and stores C.
-template <class P, class T>
-__device__ __forceinline__ void reduce_slices_and_store(TensorGemmWarp<P, T>& warp, const MatmulParams& params) {
+// in slice order, and stores C. `warp` calls its argument with (row, column, float sum) for each of
+// the thread's outputs inside C (TensorGemmWarp, or tensor_wgmma's WgmmaOutputs).
+template <class P, class T, class Outputs>
+__device__ __forceinline__ void reduce_slices_and_store(const Outputs& warp, const MatmulParams& params) {
   float* partials = static_cast<float*>(params.workspace);  // [kSplitK][M][N]
   const long long slice = blockIdx.z;
   const long long slice_stride = params.M * P::N;

@@ -85,25 +85,40 @@ __device__ __forceinline__ void run_wgmma_ring(int tiles, Load load, Multiply mu
   wait_async_copies<0>();
 }
 
-// The epilogue of a warpgroup tile: D's fragment layout holds this warp's channels g, g + 8 and,
-// for each 8 rows j, d[4j + 0, 1] = channel g, rows 8j + 2t (+1), d[4j + 2, 3] = channel g + 8.
+// A warpgroup tile's outputs: D's fragment layout holds this warp's channels g, g + 8 and, for each
+// 8 rows j, d[4j + 0, 1] = channel g, rows 8j + 2t (+1), d[4j + 2, 3] = channel g + 8. for_each_output
+// calls store(row, column, sum) for those inside C (the form reduce_slices_and_store takes).
+template <class P, int kRows, class Acc>
+struct WgmmaOutputs {
+  const MatmulParams& params;
+  const Acc (&d)[kRows / 2];
+  long long m_block, first_channel;
+
+  template <class Store>
+  __device__ __forceinline__ void for_each_output(Store store) const {
+    const int g = int(threadIdx.x) % 32 / 4, t = int(threadIdx.x) % 4;
+#pragma unroll
+    for (int j = 0; j < kRows / 8; ++j)
+#pragma unroll
+      for (int c = 0; c < 4; ++c) {
+        const long long row = m_block + 8 * j + 2 * t + (c & 1);
+        const long long column = first_channel + g + (c >= 2 ? 8 : 0);
+        if (row < params.M && column < P::N) store(row, column, d[4 * j + c]);
+      }
+  }
+};
+
 template <class P, int kRows, class Acc>
 __device__ __forceinline__ void store_wgmma_tile(const MatmulParams& params, const Acc (&d)[kRows / 2], long long m_block,
                                                  long long first_channel) {
-  const int g = int(threadIdx.x) % 32 / 4, t = int(threadIdx.x) % 4;
-#pragma unroll
-  for (int j = 0; j < kRows / 8; ++j)
-#pragma unroll
-    for (int c = 0; c < 4; ++c) {
-      const long long row = m_block + 8 * j + 2 * t + (c & 1);
-      const long long column = first_channel + g + (c >= 2 ? 8 : 0);
-      if (row < params.M && column < P::N) store_output<P>(params, row, column, d[4 * j + c]);
-    }
+  WgmmaOutputs<P, kRows, Acc>{params, d, m_block, first_channel}.for_each_output(
+      [&](long long row, long long column, Acc sum) { store_output<P>(params, row, column, sum); });
 }
 
 // P: the Problem; T: the tiles (kThreads = 128 per warpgroup, kBlockM rows, kBlockN = 64 per
-// warpgroup, kBlockK, kWarpsM = 1, kWarpsN = kThreads / 32, kStages >= 3, kSplitK = 1, kLoadBytes,
-// kRun = 2: the mma_fragments layout).
+// warpgroup, kBlockK, kWarpsM = 1, kWarpsN = kThreads / 32, kStages >= 3, kSplitK: blockIdx.z's
+// share of K's stages, summed as tensor_gemm's slices are; kLoadBytes, kRun = 2: the mma_fragments
+// layout).
 template <class P, class T>
 __device__ void tensor_wgmma(const MatmulParams& params) {
   using G = GemmTiling<P, T>;
@@ -114,8 +129,8 @@ __device__ void tensor_wgmma(const MatmulParams& params) {
   using Placement = SwizzledAtoms<G::kChunksPerRow, T::kBlockM>;
   constexpr int kStepsPerBlock = G::kKBlock / 16;
   constexpr int kStepsPerSpan = G::kRunsPerSpan * T::kRun / 4;
-  static_assert(T::kRun == 2 && T::kBlockN == 16 * T::kWarpsN && T::kThreads % 128 == 0 && T::kSplitK == 1,
-                "the mma_fragments layout, 64 channels per warpgroup, 16 per warp, no split-K");
+  static_assert(T::kRun == 2 && T::kBlockN == 16 * T::kWarpsN && T::kThreads % 128 == 0,
+                "the mma_fragments layout, 64 channels per warpgroup, 16 per warp");
   static_assert(kStepsPerSpan >= 1, "a scale group holds whole 16-k steps");
 
   static_assert(G::kStageChunks % 64 == 0, "every stage starts 1024-byte aligned");
@@ -187,16 +202,23 @@ __device__ void tensor_wgmma(const MatmulParams& params) {
     }
   };
 
-  load_stage_pairs(0, pairs);
+  const int tile_begin = int(blockIdx.z * G::kTilesPerSlice);
+  const int tile_end = int(min(G::kTilesK, tile_begin + G::kTilesPerSlice));
+  load_stage_pairs(tile_begin, pairs);
   run_wgmma_ring<T::kStages>(
-      int(G::kTilesK), [&](int stage, int tile) { loader.load(stages + stage * G::kStageChunks, tile); },
-      [&](int stage, int tile) {
-        load_stage_pairs(min(tile + 1, int(G::kTilesK) - 1), next_pairs);
-        multiply_stage(stages + stage * G::kStageChunks, tile);
+      tile_end - tile_begin, [&](int stage, int i) { loader.load(stages + stage * G::kStageChunks, tile_begin + i); },
+      [&](int stage, int i) {
+        load_stage_pairs(min(tile_begin + i + 1, tile_end - 1), next_pairs);
+        multiply_stage(stages + stage * G::kStageChunks, tile_begin + i);
         pairs = next_pairs;
       });
 
-  store_wgmma_tile<P, T::kBlockM>(params, d, m_block, n_block + warp_channel);
+  const WgmmaOutputs<P, T::kBlockM, float> outputs{params, d, m_block, n_block + warp_channel};
+  if constexpr (T::kSplitK == 1) {
+    outputs.for_each_output([&](long long row, long long column, float sum) { store_output<P>(params, row, column, sum); });
+  } else {
+    reduce_slices_and_store<P, T>(outputs, params);
+  }
 }
 
 }  // namespace bitjit

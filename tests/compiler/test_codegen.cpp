@@ -382,7 +382,8 @@ TEST_CASE("tensor_wgmma schedules are checked and compile for every weight forma
   };
   CHECK(contains(error_with([](TileSchedule& b) { b.block_m = 96; }), "block_m=96 must be 64, 128 or 256"));
   CHECK(contains(error_with([](TileSchedule& b) { b.threads = 128, b.warp_n = 4; }), "threads = 2 * block_n = 256"));
-  CHECK(contains(error_with([](TileSchedule& b) { b.split_k = 2; }), "tensor_wgmma takes split_k=1"));
+  CHECK(error_with([](TileSchedule& b) { b.split_k = 2; }).empty());
+  CHECK(contains(error_with([](TileSchedule& b) { b.split_k = 17; }), "split_k=17 must be 1..16"));
   CHECK(contains(error_with([](TileSchedule& b) { b.stages = 8; }), "sm_90a allows"));
   CHECK(contains(error_with([](TileSchedule& b) { b.stages = 2; }), "stages=2 must be 3..8"));
   CHECK(default_schedule(config, "sm_90a").family == KernelFamily::tensor_gemm);  // never the default yet
@@ -391,9 +392,11 @@ TEST_CASE("tensor_wgmma schedules are checked and compile for every weight forma
   shape.M = MSpec::buckets({1, 128});
   shape.N = 40;
   shape.K = 256;
-  // The schedule above with each config's load width and 128 k (at least one k-block) per stage.
+  // The schedule above with each config's load width and 128 k (at least one k-block) per stage;
+  // every other config split in two along K.
   const auto fitted_for = [&](const MatmulConfig& c) {
     TileSchedule fitted = s;
+    fitted.split_k = 1 + int(std::hash<std::string>{}(canonical_form(c)) % 2);
     const MmaRunLayout layout = *mma_run_layout(c);
     fitted.vector_bytes = layout.load_bytes;
     const int k_block = layout.k_block(info(c.W_dtype).bits);
@@ -447,6 +450,9 @@ TEST_CASE("tensor_wgmma takes W8A8 configs: checked, and assembled for sm_90a", 
   TileSchedule odd_k = s;
   odd_k.block_k = 96;
   CHECK(contains(schedule_error_on(w8a8(DType::int8), odd_k, "sm_90a"), "block_k=96 must be 128 or 256"));
+  TileSchedule split = s;
+  split.split_k = 2;
+  CHECK(contains(schedule_error_on(w8a8(DType::int8), split, "sm_90a"), "8-bit operands takes split_k=1"));
   TileSchedule fp8_wide = s;
   fp8_wide.block_m = 256;
   fp8_wide.stages = 3;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <future>
 #include <thread>
 
@@ -67,14 +68,22 @@ std::vector<MatmulConfig> sweep_configs(const std::vector<int64_t>& Ms, size_t s
   return kept;
 }
 
+// The schedule a sweep runs a config with: empty for the default one of each M bucket.
+using ScheduleChoice = std::function<std::optional<TileSchedule>(const MatmulConfig&)>;
+const ScheduleChoice kDefaultSchedules = [](const MatmulConfig&) { return std::optional<TileSchedule>(); };
+
 // Compiles every kernel up front on all cores: NVRTC is thread-safe, and the sweep then only runs.
-void compile_all(const std::vector<MatmulConfig>& configs, const std::string& arch) {
+void compile_all(const std::vector<MatmulConfig>& configs, const std::string& arch, const ScheduleChoice& choice) {
   std::atomic<size_t> next{0};
   std::vector<std::future<void>> workers;
   const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
   for (unsigned t = 0; t < threads; ++t) {
     workers.push_back(std::async(std::launch::async, [&] {
       for (size_t i = next++; i < configs.size(); i = next++) {
+        if (const std::optional<TileSchedule> chosen = choice(configs[i])) {
+          generate_kernel(configs[i], *chosen, arch);
+          continue;
+        }
         for (const TileSchedule& s : default_bucket_schedules(configs[i], arch)) generate_kernel(configs[i], s, arch);
       }
     }));
@@ -88,16 +97,17 @@ struct Prepared {
 };
 
 // Runs every config at each of Ms against the float64 reference and checks that all pass.
-void sweep(const std::vector<MatmulConfig>& configs, const std::vector<int64_t>& Ms, size_t stride) {
+void sweep(const std::vector<MatmulConfig>& configs, const std::vector<int64_t>& Ms, size_t stride,
+           const ScheduleChoice& choice = kDefaultSchedules, const char* label = "") {
   BITJIT_RANDOM_ENGINE(rng);
   ensure_context();
   const std::string arch = current_device_info().arch();
-  compile_all(configs, arch);
+  compile_all(configs, arch, choice);
 
   GpuChecker checker;
   size_t runs = 0;
   for (const MatmulConfig& config : configs) {
-    const Matmul matmul = Matmul::create(config, {arch});
+    const Matmul matmul = Matmul::create(config, {arch, choice(config)});
     // Operands and references for the next config's M values are built on other threads.
     std::vector<std::future<Prepared>> prepared;
     for (int64_t M : Ms) {
@@ -115,9 +125,9 @@ void sweep(const std::vector<MatmulConfig>& configs, const std::vector<int64_t>&
       ++runs;
     }
   }
-  std::printf("GPU sweep on %s (%s, config stride %zu, M up to %lld): %zu configs x %zu M values = %zu runs, %zu passed, "
+  std::printf("GPU sweep%s on %s (%s, config stride %zu, M up to %lld): %zu configs x %zu M values = %zu runs, %zu passed, "
               "%zu failed\n",
-              current_device_info().name.c_str(), arch.c_str(), stride, (long long)Ms.back(), configs.size(), Ms.size(),
+              label, current_device_info().name.c_str(), arch.c_str(), stride, (long long)Ms.back(), configs.size(), Ms.size(),
               runs, runs - checker.failures(), checker.failures());
   CHECK(checker.failures() == 0);
   CHECK(runs == configs.size() * Ms.size());
@@ -128,6 +138,42 @@ void sweep(const std::vector<MatmulConfig>& configs, const std::vector<int64_t>&
 TEST_CASE("every config of the format matrix matches the float64 reference on the GPU", "[gpu][sweep]") {
   if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
   sweep(sweep_configs(kSweepM, sweep_stride()), kSweepM, sweep_stride());
+}
+
+// The Hopper family on every config of the matrix it takes (fp16 / bf16 activations; the 8-bit
+// W8A8 kernel has its own test above): 64 rows x 64 channels, 3 stages, every other config split
+// in two along K. Rows not a multiple of 8, K not a multiple of the stage. Every 4th config (the
+// kernels compile per config: about a second each).
+TEST_CASE("every config tensor_wgmma takes matches the float64 reference on a Hopper GPU", "[gpu][sweep][wgmma]") {
+  if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
+  if (current_device_info().arch() != "sm_90a") BITJIT_SKIP("tensor_wgmma needs a Hopper GPU (sm_90a)");
+  const ScheduleChoice wgmma = [](const MatmulConfig& config) -> std::optional<TileSchedule> {
+    const std::optional<MmaRunLayout> layout = fragment_order_layout(config);
+    if (!layout) return std::nullopt;
+    TileSchedule s;
+    s.family = KernelFamily::tensor_wgmma;
+    s.vector_bytes = layout->load_bytes;
+    s.block_m = s.block_n = 64;
+    s.threads = 128;
+    s.warp_m = 1;
+    s.warp_n = 4;
+    s.block_k = std::max(64, layout->k_block(info(config.W_dtype).bits));
+    s.stages = 3;
+    s.split_k = config.K >= 2 * s.block_k && std::hash<std::string>{}(canonical_form(config)) % 2 ? 2 : 1;
+    try {
+      validate_schedule(config, s, "sm_90a");
+    } catch (const ConfigError&) {
+      return std::nullopt;  // e.g. long k-blocks (1 and 2 bits) past the shared memory
+    }
+    return s;
+  };
+  const std::vector<int64_t> Ms = {33, 130};
+  std::vector<MatmulConfig> taken;
+  for (const MatmulConfig& config : sweep_configs(Ms, 4 * sweep_stride())) {
+    if (wgmma(config)) taken.push_back(config);
+  }
+  REQUIRE(taken.size() >= 100);
+  sweep(taken, Ms, 4 * sweep_stride(), wgmma, " of tensor_wgmma");
 }
 
 // Configs whose rows never exceed 8 get the tensor-core layout with whole-load runs (docs/formats.md),
@@ -315,7 +361,7 @@ TEST_CASE("tensor_gemm matches the reference with split-K, uneven K and odd M", 
 }
 
 // The Hopper family on the same configs (its own weight layout, mma_fragments): 64, 128 and 256 rows
-// per block (wgmma N), one and two warpgroups, 3 and 4 stages, K not a multiple of the stage.
+// per block (wgmma N), one and two warpgroups, 3 and 4 stages, K not a multiple of the stage, split-K.
 TEST_CASE("tensor_wgmma matches the reference on a Hopper GPU", "[gpu][wgmma]") {
   if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
   if (current_device_info().arch() != "sm_90a") BITJIT_SKIP("tensor_wgmma needs a Hopper GPU (sm_90a)");
@@ -337,6 +383,7 @@ TEST_CASE("tensor_wgmma matches the reference on a Hopper GPU", "[gpu][wgmma]") 
       s.warp_n = s.threads / 32;
       s.block_k = variant == 2 ? k_block : std::max(k_block, 128);
       s.stages = variant == 1 ? 4 : 3;
+      s.split_k = variant == 0 ? 3 : 1;  // uneven shares of K's stages, summed through the workspace
       try {
         validate_schedule(config, s, "sm_90a");
       } catch (const ConfigError&) {
