@@ -193,6 +193,7 @@ __device__ void tensor_wgmma(const MatmulParams& params) {
           const int stage_step = block * kStepsPerBlock + step;  // of the stage's kBlockK / 16
           uint32_t(&fragment)[4] = fragments[stage_step % 2];
           decode_operand<W, A, kQuantizedZeros>(words[0], 4 * step, magic, span_zero, pair_table, lane, fragment, scaled);
+          wgmma_fence_accumulators(d);
           wgmma_fence();  // the fragment's registers were just written
           wgmma_64xNx16_rs<A, T::kBlockM>(d, fragment, Placement::descriptor(stage, 0, 32 * stage_step), true);
           wgmma_commit();
@@ -200,6 +201,10 @@ __device__ void tensor_wgmma(const MatmulParams& params) {
         }
       }
     }
+    // None left in flight past the stage: the compiler may copy loop-carried accumulators at the
+    // loop's back edge, which a pending wgmma would write behind its back (scripts/wgmma-hazards.py).
+    wgmma_wait<0>();
+    wgmma_fence_accumulators(d);
   };
 
   const int tile_begin = int(blockIdx.z * G::kTilesPerSlice);

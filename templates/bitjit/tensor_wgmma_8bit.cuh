@@ -89,6 +89,7 @@ __device__ void tensor_wgmma_8bit(const MatmulParams& params) {
     weights.load(stages + stage * kStageChunks + kActivationChunks, tile_k);
   };
   auto issue_stage = [&](const uint4* stage, Acc(&sums)[T::kBlockM / 2], bool accumulate) {
+    wgmma_fence_accumulators(sums);
     wgmma_fence();
 #pragma unroll
     for (int step = 0; step < T::kBlockK / 32; ++step) {
@@ -96,6 +97,7 @@ __device__ void tensor_wgmma_8bit(const MatmulParams& params) {
                                            ActivationTile::descriptor(stage, 0, 32 * step), accumulate || step > 0);
     }
     wgmma_commit();
+    wgmma_fence_accumulators(sums);
   };
   auto multiply_stage = [&](int stage_index, int) {
     const uint4* stage = stages + stage_index * kStageChunks;
