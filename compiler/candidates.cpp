@@ -67,6 +67,28 @@ void add_tensor_gemm(const MatmulConfig& config, const MmaRunLayout& layout, std
             }
 }
 
+// The Hopper family (sm_90a): 64 channels per warpgroup, wgmma N = 64 / 128 / 256 rows. A tuned
+// schedule must keep the default's weight layout, so a config the family serves is tuned within it.
+void add_tensor_wgmma(const MatmulConfig& config, const TileSchedule& base, std::vector<TileSchedule>& out) {
+  const bool eight_bit = same_8bit_operands(config);
+  for (int block_m : {64, 128, 256})
+    for (int block_n : {64, 128, 192, 256})
+      for (int stages : {3, 4, 5})
+        for (int k_factor : {1, 2})
+          for (int split_k : {1, 2, 4}) {
+            if (eight_bit && split_k > 1) continue;
+            TileSchedule s = base;
+            s.block_m = block_m;
+            s.block_n = block_n;
+            s.threads = 2 * block_n;
+            s.warp_n = s.threads / 32;
+            s.stages = stages;
+            s.block_k = base.block_k * k_factor;
+            s.split_k = split_k;
+            out.push_back(s);
+          }
+}
+
 // The CUDA-core families: a few thread counts, row blocks and load widths around the default.
 void add_general(const TileSchedule& base, int64_t rows, std::vector<TileSchedule>& out) {
   for (int threads : {128, 256})
@@ -105,6 +127,13 @@ Footprint footprint(const MatmulConfig& config, const TileSchedule& s) {
     // half a 16-byte shared load per row tile, ~24 of copies and bookkeeping (measured on sm_90a:
     // 4.4 instructions per mma with 8 x 2 tiles).
     f.instructions_per_mma = (m_tiles * n_tiles + 16 * n_tiles + m_tiles / 2 + 24) / (m_tiles * n_tiles);
+  } else if (s.family == KernelFamily::tensor_wgmma) {
+    // Per warp and 16-k step: one wgmma of 16 channels x block_m rows (block_m / 8 mma.sync tiles'
+    // work) and ~30 instructions of decoding, scaling and bookkeeping (the sm_90a SASS of the int4
+    // kernel: ~300 per 128-k stage of 8 steps); accumulators block_m / 2 floats.
+    const double mma_tiles = s.block_m / 8.0;
+    f.registers = int(std::min(255.0, 72 + s.block_m / 2.0));
+    f.instructions_per_mma = (1 + 30) / mma_tiles;
   } else if (s.family == KernelFamily::tensor_gemv) {
     const double m_tiles = s.block_m > 8 ? 2 : 1, n_tiles = s.block_n / 16.0;
     f.registers = 96;
@@ -135,7 +164,7 @@ TargetDevice TargetDevice::from_arch(const std::string& arch) {
   if (arch == "sm_80") d.dram_gbps = 1555, d.l2_gbps = 4000, d.mma_tflops = 312, d.clock_ghz = 1.41;
   if (arch == "sm_86") d.dram_gbps = 600, d.l2_gbps = 1500, d.mma_tflops = 70, d.clock_ghz = 1.70;
   if (arch == "sm_89") d.dram_gbps = 864, d.l2_gbps = 3000, d.mma_tflops = 181, d.clock_ghz = 2.52;
-  if (arch == "sm_90a") d.dram_gbps = 3000, d.l2_gbps = 5500, d.mma_tflops = 600, d.clock_ghz = 1.755;
+  if (arch == "sm_90a") d.dram_gbps = 3000, d.l2_gbps = 5500, d.mma_tflops = 600, d.clock_ghz = 1.755, d.wgmma_tflops = 990;
   return d;
 }
 
@@ -171,7 +200,8 @@ double predicted_microseconds(const MatmulConfig& config, const TileSchedule& s,
     const double warps_per_scheduler = blocks_on_an_sm * f.threads / 32.0 / 4.0;
     const double issue = std::min(1.0, 0.2 * warps_per_scheduler);
     const double mma_per_us = device.sm_count * 4.0 * device.clock_ghz * 1e3 * issue / f.instructions_per_mma;
-    const double peak_mma_per_us = device.mma_tflops * 1e6 / 4096.0;
+    const double peak_tflops = s.family == KernelFamily::tensor_wgmma ? device.wgmma_tflops : device.mma_tflops;
+    const double peak_mma_per_us = peak_tflops * 1e6 / 4096.0;
     compute_us = flops / 4096.0 / std::min(mma_per_us, peak_mma_per_us);
   } else {
     const double fma_per_us = device.sm_count * 128.0 * device.clock_ghz * 1e3 / 2.0;  // half for the decoding
@@ -186,7 +216,9 @@ std::vector<RankedSchedule> candidate_schedules(const MatmulConfig& config, cons
   std::vector<TileSchedule> all;
   const TileSchedule fallback = default_schedule(config, device.arch, rows);
   all.push_back(fallback);
-  if (const std::optional<MmaRunLayout> layout = mma_run_layout(config)) {
+  if (fallback.family == KernelFamily::tensor_wgmma) {
+    add_tensor_wgmma(config, fallback, all);
+  } else if (const std::optional<MmaRunLayout> layout = mma_run_layout(config)) {
     add_tensor_gemv(config, *layout, all);
     add_tensor_gemm(config, *layout, all);
   } else {

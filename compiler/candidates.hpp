@@ -26,6 +26,7 @@ struct TargetDevice {
   double dram_gbps = 0.0;        // bytes per ns
   double l2_gbps = 0.0;
   double mma_tflops = 0.0;       // dense fp16 mma.sync, float32 accumulation
+  double wgmma_tflops = 0.0;     // dense fp16 wgmma (sm_90a only)
   double clock_ghz = 0.0;
   static TargetDevice from_arch(const std::string& arch);
 };

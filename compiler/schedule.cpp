@@ -455,6 +455,69 @@ TileSchedule default_tensor_gemm(const MatmulConfig& config, const MmaRunLayout&
   return s;
 }
 
+// tensor_wgmma, from the H100 runs of 2026-11-27 (int4 g128, 70B shapes, docs/performance.md):
+//   - rows per block: 64 up to M = 64, 128 up to 256, then 256 (m64n256k16: each decoded fragment
+//     feeds 256 rows; gate_up M = 4096: 0.63x cuBLAS against 0.54x at 128);
+//   - 128 channels on two warpgroups; K split in two when the blocks, doubled, still fit in one wave
+//     (o and down at M = 64, 64 blocks: 1.15x and 1.50x split against 0.83x and 0.84x; qkv's 80
+//     blocks do better unsplit);
+//   - 4 stages (3 at 256 rows), fewer where shared memory runs out; below 3, rows and then channels
+//     are halved.
+// W8A8 (same_8bit_operands): 128 k per stage, int8 256 rows from M = 512 (1.18x the 128-row block at
+// gate_up M = 4096), fp8 at most 128 (its two accumulator sets). Nullopt for a config the family
+// does not take.
+std::optional<TileSchedule> default_tensor_wgmma(const MatmulConfig& config, const std::string& arch, int64_t rows) {
+  const bool eight_bit = same_8bit_operands(config);
+  const std::optional<MmaRunLayout> layout = family_layout(config, KernelFamily::tensor_wgmma);
+  if (arch != "sm_90a" || (!eight_bit && (!layout || !float16_activations(config)))) return std::nullopt;
+  TileSchedule s;
+  s.family = KernelFamily::tensor_wgmma;
+  s.block_n = 128;
+  s.block_m = rows <= 64 ? 64 : rows <= 256 || (eight_bit && config.A_dtype != DType::int8) ? 128 : 256;
+  s.stages = s.block_m == 256 ? 3 : 4;
+  if (eight_bit) {
+    s.block_k = 128;
+    s.vector_bytes = 16;
+  } else {
+    const int k_block = layout_k_block(config, *layout);
+    s.block_k = std::max(k_block, 128 / k_block * k_block);
+    s.vector_bytes = layout->load_bytes;
+  }
+  const int budget = arch_limits(arch).shared_bytes_per_block - static_shared_bytes(config, s.family);
+  const auto stages_that_fit = [&] {
+    const int stage_bytes = eight_bit ? (s.block_m + s.block_n) * s.block_k : gemm_stage_bytes(config, s, *layout);
+    return std::min(s.block_m == 256 ? 3 : 4, budget / stage_bytes);
+  };
+  s.stages = stages_that_fit();
+  while (s.stages < 3 && s.block_m > 64) s.block_m /= 2, s.stages = stages_that_fit();
+  while (s.stages < 3 && s.block_n > 64) s.block_n /= 2, s.stages = stages_that_fit();
+  s.threads = 2 * s.block_n;
+  s.warp_m = 1;
+  s.warp_n = s.threads / 32;
+  const int64_t sms = arch_limits(arch).typical_sm_count;
+  const int64_t blocks = (config.N + s.block_n - 1) / s.block_n * ((rows + s.block_m - 1) / s.block_m);
+  const int64_t weight_bytes = config.N * config.K * info(config.W_dtype).bits / 8;
+  const auto partial_bytes = [&](int split) { return int64_t(split) * rows * config.N * 4 * 2; };  // written, read
+  while (!eight_bit && 2 * blocks * s.split_k <= sms && s.split_k < 4 && 4 * s.split_k <= gemm_k_tiles(config, s) &&
+         partial_bytes(2 * s.split_k) <= weight_bytes) {
+    s.split_k *= 2;
+  }
+  try {
+    validate_schedule(config, s, arch);
+  } catch (const ConfigError&) {
+    return std::nullopt;  // e.g. W8A8 with scales, K not whole 16-k steps, a k-block past shared memory
+  }
+  return s;
+}
+
+// The Hopper family serves a config only when it serves every bucket (the weights are packed once,
+// in its layout): on sm_90a, from 64 rows up, for the configs it takes.
+bool wgmma_serves(const MatmulConfig& config, const std::string& arch) {
+  const std::vector<int64_t>& buckets = config.M.values();
+  const int64_t fewest = *std::min_element(buckets.begin(), buckets.end());
+  return fewest >= 64 && default_tensor_wgmma(config, arch, fewest).has_value();
+}
+
 }  // namespace
 
 TileSchedule default_schedule(const MatmulConfig& config, const std::string& arch) {
@@ -473,6 +536,11 @@ std::vector<TileSchedule> default_bucket_schedules(const MatmulConfig& config, c
 }
 
 TileSchedule default_schedule(const MatmulConfig& config, const std::string& arch, int64_t rows) {
+  if (wgmma_serves(config, arch)) {
+    if (std::optional<TileSchedule> s = default_tensor_wgmma(config, arch, rows)) return *s;
+    throw ConfigError("default_schedule: tensor_wgmma serves " + canonical_form(config) + " but has no schedule for " +
+                      std::to_string(rows) + " rows");  // its fallbacks end where they end for the smallest bucket
+  }
   if (const std::optional<MmaRunLayout> layout = mma_run_layout(config)) {
     const bool many_rows = rows > 16 && float16_activations(config) && layout->run <= 8;
     TileSchedule s = many_rows ? default_tensor_gemm(config, *layout, arch, rows) : default_tensor_gemv(config, *layout, rows);

@@ -61,6 +61,26 @@ TEST_CASE("the cost model prefers what the H100 measurements prefer", "[candidat
   CHECK(m4096 < 12300.0 * 2);
 }
 
+// A config tensor_wgmma serves (sm_90a, every bucket >= 64 rows) is tuned within the family: any
+// other would need the weights in another layout.
+TEST_CASE("a config tensor_wgmma serves gets tensor_wgmma candidates", "[candidates]") {
+  const TargetDevice h100 = TargetDevice::from_arch("sm_90a");
+  const MatmulConfig config = testing::w4a16_g128_config(MSpec::buckets({64, 256, 4096}), 57344, 8192);
+  for (int64_t rows : config.M.values()) {
+    INFO("rows " << rows);
+    const std::vector<RankedSchedule> ranked = candidate_schedules(config, h100, rows);
+    REQUIRE(ranked.size() > 50);
+    CHECK(contains_schedule(ranked, default_schedule(config, "sm_90a", rows)));
+    for (const RankedSchedule& r : ranked) {
+      CHECK(r.schedule.family == KernelFamily::tensor_wgmma);
+      CHECK_NOTHROW(validate_schedule(config, r.schedule, "sm_90a"));
+    }
+  }
+  // The same weights on an A100: tensor_gemm.
+  CHECK(candidate_schedules(config, TargetDevice::from_arch("sm_80"), 4096).front().schedule.family ==
+        KernelFamily::tensor_gemm);
+}
+
 TEST_CASE("configs off the tensor-core layout get CUDA-core candidates", "[candidates]") {
   MatmulConfig odd = w4a16(40, 98);
   odd.group_size = -1;

@@ -272,6 +272,8 @@ std::string schedule_error_on(const MatmulConfig& config, const TileSchedule& sc
 
 }  // namespace
 
+// A config with buckets below 64 rows: the Hopper family serves none of them (the weights are packed
+// once, for every bucket), so sm_90a too runs tensor_gemm from 17 rows.
 TEST_CASE("more than 16 rows get tensor_gemm, sized to each arch's shared memory", "[codegen]") {
   const MatmulConfig config = w4a16_many_rows();
   for (const char* arch : {"sm_80", "sm_86", "sm_89", "sm_90a"}) {
@@ -287,10 +289,12 @@ TEST_CASE("more than 16 rows get tensor_gemm, sized to each arch's shared memory
     CHECK(contains(source, "static constexpr int kRun = 8;"));
   }
   // 70B o at 64 rows: 64 blocks of 128 channels (or 128 of 64) would leave SMs of an H100 idle, so
-  // K is split until every SM has two blocks (the tuned choice on the H100).
+  // K is split until every SM has two blocks (the tuned choice on the H100 for tensor_gemm; the
+  // 32-row bucket keeps tensor_wgmma out).
   MatmulConfig skinny = config;
-  skinny.M = 64;
-  const TileSchedule s = default_schedule(skinny, "sm_90a");
+  skinny.M = MSpec::buckets({32, 64});
+  const TileSchedule s = default_schedule(skinny, "sm_90a", 64);
+  CHECK(s.family == KernelFamily::tensor_gemm);
   CHECK(s.block_m == 64);
   CHECK(s.block_n == 128);
   CHECK(s.split_k == 4);
@@ -369,7 +373,7 @@ TEST_CASE("tensor_gemm compiles for every weight format on sm_80, sm_86, sm_89 a
   CHECK(assembled == 4 * configs.size());
 }
 
-// The Hopper family is chosen only by an explicit schedule until it has run on a device.
+// tensor_wgmma schedules: each field checked, and every weight format compiled for sm_90a.
 TEST_CASE("tensor_wgmma schedules are checked and compile for every weight format on sm_90a", "[codegen][nvrtc]") {
   const MatmulConfig config = w4a16_many_rows();
   const TileSchedule s = wgmma_128x128_schedule(3);
@@ -386,7 +390,6 @@ TEST_CASE("tensor_wgmma schedules are checked and compile for every weight forma
   CHECK(contains(error_with([](TileSchedule& b) { b.split_k = 17; }), "split_k=17 must be 1..16"));
   CHECK(contains(error_with([](TileSchedule& b) { b.stages = 8; }), "sm_90a allows"));
   CHECK(contains(error_with([](TileSchedule& b) { b.stages = 2; }), "stages=2 must be 3..8"));
-  CHECK(default_schedule(config, "sm_90a").family == KernelFamily::tensor_gemm);  // never the default yet
 
   MatmulConfig shape;
   shape.M = MSpec::buckets({1, 128});
@@ -421,6 +424,69 @@ TEST_CASE("tensor_wgmma schedules are checked and compile for every weight forma
   INFO(configs.size() << " configs; first failure: " << (failures.empty() ? "none" : failures.front()));
   CHECK(failures.empty());
   CHECK(assembled == configs.size());
+}
+
+// The Hopper family is sm_90a's default when it serves every M bucket (64 rows and up): rows per
+// block grow with M, K is split where the blocks alone leave SMs idle, and the weights are packed
+// for it (mma_fragments; W8A8: plain rows).
+TEST_CASE("tensor_wgmma is sm_90a's default from 64 rows", "[codegen]") {
+  const auto chosen = [](MSpec M, int64_t N, int64_t K, const char* arch = "sm_90a") {
+    return default_schedule(w4a16_g128_config(M, N, K), arch);
+  };
+  const TileSchedule o64 = chosen(64, 8192, 8192);
+  CHECK(o64.family == KernelFamily::tensor_wgmma);
+  CHECK(o64.block_m == 64);
+  CHECK(o64.block_n == 128);
+  CHECK(o64.threads == 256);
+  CHECK(o64.split_k == 2);  // 64 blocks: two slices fill 128 of an H100's 132 SMs
+  CHECK(chosen(64, 10240, 8192).split_k == 1);  // qkv: 80 blocks
+  CHECK(chosen(256, 8192, 8192).block_m == 128);
+  const TileSchedule big = chosen(4096, 57344, 8192);
+  CHECK(big.block_m == 256);
+  CHECK(big.stages == 3);
+  CHECK(chosen(MSpec::buckets({64, 4096}), 8192, 8192).family == KernelFamily::tensor_wgmma);
+  CHECK(default_schedule(w4a16_g128_config(MSpec::buckets({64, 4096}), 8192, 8192), "sm_90a", 4096).block_m == 256);
+  CHECK(chosen(MSpec::buckets({16, 4096}), 8192, 8192).family == KernelFamily::tensor_gemm);  // 16 rows: tensor_gemv
+  CHECK(chosen(4096, 8192, 8192, "sm_80").family == KernelFamily::tensor_gemm);
+  CHECK(family_weight_layout(w4a16_g128_config(4096, 8192, 8192), o64.family) == WeightLayout::mma_fragments);
+
+  // Every weight format the family takes gets a valid default at 64 and 4096 rows, shrunk to fit
+  // (1-bit k-blocks are 512 k long).
+  MatmulConfig shape;
+  shape.M = 4096;
+  shape.N = 4096;
+  shape.K = 4096;
+  int served = 0;
+  for (const MatmulConfig& c : enumerate_format_matrix(shape, {-1, 128})) {
+    for (int64_t rows : {64, 4096}) {
+      MatmulConfig sized = c;
+      sized.M = rows;
+      const TileSchedule s = default_schedule(sized, "sm_90a");
+      INFO(canonical_form(sized) << " " << canonical_form(s));
+      CHECK(schedule_error_on(sized, s, "sm_90a").empty());
+      if (s.family == KernelFamily::tensor_wgmma) ++served;
+    }
+  }
+  CHECK(served >= 100);
+
+  // W8A8: int8 at 256 rows for many rows, fp8 at most 128; never split.
+  MatmulConfig w8a8 = w4a16_g128_config(4096, 57344, 8192);
+  w8a8.A_dtype = w8a8.W_dtype = DType::int8;
+  w8a8.accum_dtype = w8a8.out_dtype = DType::int32;
+  w8a8.with_scaling = false;
+  w8a8.group_size = -1;
+  w8a8.with_zeros = false;
+  const TileSchedule int8 = default_schedule(w8a8, "sm_90a");
+  CHECK(int8.family == KernelFamily::tensor_wgmma);
+  CHECK(int8.block_m == 256);
+  CHECK(int8.split_k == 1);
+  w8a8.A_dtype = w8a8.W_dtype = DType::float8_e4m3;
+  w8a8.accum_dtype = DType::float32;
+  w8a8.out_dtype = DType::float16;
+  CHECK(default_schedule(w8a8, "sm_90a").block_m == 128);
+  w8a8.with_scaling = true;  // scales: not the 8-bit wgmma kernel's
+  w8a8.group_size = 128;
+  CHECK(default_schedule(w8a8, "sm_90a").family != KernelFamily::tensor_wgmma);
 }
 
 // W8A8 on the Hopper family: activations and weights of one 8-bit type, no decoding, both operands

@@ -16,12 +16,12 @@
 using namespace bitjit;
 using namespace bitjit::testing;
 
-TEST_CASE("hardware_aware_finetune tunes each M bucket and stores the choice", "[gpu][tuning]") {
-  if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
-  BITJIT_RANDOM_ENGINE(rng);
+namespace {
+
+// Tunes the config's buckets with topk 4, checks what is stored and that a new Matmul runs it right.
+void tune_and_check(const MatmulConfig& config, std::mt19937_64& rng) {
   TemporaryDirectory cache;
   ScopedEnv use_cache("BITJIT_CACHE_DIR", cache.str());
-  const MatmulConfig config = uint4_zeros_config(MSpec::buckets({4, 100}), 1000, 2048, 128);
   Matmul matmul = Matmul::create(config);
   int calls = 0;
   const TuningReport report = matmul.hardware_aware_finetune(4, [&](int64_t, int, int) { ++calls; });
@@ -47,4 +47,22 @@ TEST_CASE("hardware_aware_finetune tunes each M bucket and stores the choice", "
   }
   CHECK(checker.failures() == 0);
   CHECK_THROWS_AS(matmul.hardware_aware_finetune(0), ConfigError);
+}
+
+}  // namespace
+
+TEST_CASE("hardware_aware_finetune tunes each M bucket and stores the choice", "[gpu][tuning]") {
+  if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
+  BITJIT_RANDOM_ENGINE(rng);
+  tune_and_check(uint4_zeros_config(MSpec::buckets({4, 100}), 1000, 2048, 128), rng);
+}
+
+// From 64 rows on a Hopper GPU the default and every candidate are tensor_wgmma (its weight layout).
+TEST_CASE("hardware_aware_finetune tunes tensor_wgmma buckets on a Hopper GPU", "[gpu][tuning][wgmma]") {
+  if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
+  if (current_device_info().arch() != "sm_90a") BITJIT_SKIP("tensor_wgmma needs a Hopper GPU (sm_90a)");
+  BITJIT_RANDOM_ENGINE(rng);
+  const MatmulConfig config = uint4_zeros_config(MSpec::buckets({64, 200}), 1000, 2048, 128);
+  CHECK(Matmul::create(config).schedule_for(64).family == KernelFamily::tensor_wgmma);
+  tune_and_check(config, rng);
 }
