@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian/Ubuntu machine lacks to build bitjit: CMake, Ninja, a C++20 compiler,
-# Catch2, spdlog, nlohmann_json, and for the Python package numpy, pytest and nanobind (pip). The
+# Catch2, spdlog, nlohmann_json, for the Python package numpy, pytest and nanobind (pip), and for the
+# SASS check of the Hopper kernels cuobjdump and nvdisasm (pip, where the toolkit lacks them). The
 # CUDA toolkit (NVRTC and headers, CUDA 12.x or 13.x) must already be installed; set CUDA_HOME if it
 # is not in /usr/local/cuda. Does nothing when all is present.
 set -euo pipefail
@@ -27,6 +28,16 @@ if ((${#python_missing[@]})); then
   echo "installing for python3: ${python_missing[*]}"
   python3 -m pip install -q "${python_missing[@]}" ||
     python3 -m pip install -q --break-system-packages "${python_missing[@]}"
+fi
+
+# cuobjdump and nvdisasm, for the SASS check of the Hopper kernels (scripts/wgmma-hazards.py): the
+# toolkit's where it has them, else PyPI's wheels.
+if ! command -v cuobjdump >/dev/null 2>&1 && [[ ! -x "${CUDA_HOME:-/usr/local/cuda}/bin/cuobjdump" ]] &&
+   ! python3 -c "import importlib.util as u, pathlib as p; s = u.find_spec('nvidia'); \
+exit(0 if s and any(p.Path(r).glob('cu*/bin/cuobjdump') for r in s.submodule_search_locations) else 1)" 2>/dev/null; then
+  echo "installing for python3: nvidia-cuda-cuobjdump nvidia-cuda-nvdisasm"
+  python3 -m pip install -q nvidia-cuda-cuobjdump nvidia-cuda-nvdisasm ||
+    python3 -m pip install -q --break-system-packages nvidia-cuda-cuobjdump nvidia-cuda-nvdisasm
 fi
 
 cuda_home=${CUDA_HOME:-/usr/local/cuda}

@@ -1,7 +1,12 @@
 #!/usr/bin/env python3
 """Finds wgmma accumulator hazards in the SASS of every sm_90a kernel of a bitjit kernel database.
 
-    scripts/wgmma-hazards.py DB_DIR [DB_DIR ...]      (needs cuobjdump on PATH)
+    scripts/wgmma-hazards.py PATH [PATH ...]
+
+Each PATH is a kernel database (its v1/kernels/*.kernel), a .cubin file or a folder of them.
+cuobjdump (and the nvdisasm it runs) are taken from PATH, else $CUDA_HOME/bin (default
+/usr/local/cuda), else PyPI's nvidia-cuda-cuobjdump / nvidia-cuda-nvdisasm wheels; none found is
+exit status 3.
 
 A wgmma (HGMMA / IGMMA / QGMMA in SASS) writes its accumulator registers asynchronously, until a
 WARPGROUP.DEPBAR.LE gsb0 that leaves it no longer pending. An instruction other than the next
@@ -10,8 +15,11 @@ has emitted such copies for loop-carried accumulators after a "wait for all but 
 each kernel's instructions in order, tracks whether a wgmma may be pending (after DEPBAR 0x0 none
 is), and prints every access to a pending wgmma's accumulators. Exit status 1 if any is found.
 """
+import importlib.util
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -39,37 +47,68 @@ def hazards(sass_lines):
             yield number, instruction
 
 
-def kernel_sass(cubin: bytes) -> list:
+def cuobjdump_folder():
+    """The folder of a cuobjdump that has an nvdisasm beside it or on PATH, or None."""
+    found = shutil.which("cuobjdump")
+    if found:
+        return str(Path(found).parent)
+    candidates = [Path(os.environ.get("CUDA_HOME", "/usr/local/cuda")) / "bin"]
+    spec = importlib.util.find_spec("nvidia")
+    for root in (spec.submodule_search_locations or []) if spec else []:
+        candidates += sorted(Path(root).glob("cu*/bin"))
+    for folder in candidates:
+        if (folder / "cuobjdump").exists():
+            return str(folder)
+    return None
+
+
+def kernel_sass(cubin: bytes, tools: str) -> list:
     with tempfile.NamedTemporaryFile(suffix=".cubin") as file:
         file.write(cubin)
         file.flush()
-        result = subprocess.run(["cuobjdump", "-sass", file.name], capture_output=True, text=True, check=True)
+        env = dict(os.environ, PATH=tools + os.pathsep + os.environ.get("PATH", ""))
+        result = subprocess.run([str(Path(tools) / "cuobjdump"), "-sass", file.name], capture_output=True, text=True,
+                                check=True, env=env)
     return [line for line in result.stdout.splitlines() if re.match(r"\s+/\*[0-9a-f]{4}\*/", line)]
+
+
+def kernels(paths):
+    """(name, cubin) of every sm_90a kernel under the paths."""
+    for root in map(Path, paths):
+        if root.suffix == ".cubin":
+            yield root.name, root.read_bytes()
+        for path in sorted(root.glob("*.cubin")) if root.is_dir() else []:
+            yield path.name, path.read_bytes()
+        for path in sorted((root / "v1" / "kernels").glob("*.kernel")):
+            data = path.read_bytes()
+            first = data.index(b"\n")
+            second = data.index(b"\n", first + 1)
+            meta = json.loads(data[first + 1:second])
+            if meta.get("arch") == "sm_90a":
+                name = f"{json.dumps(meta['config'], sort_keys=True)} {json.dumps(meta.get('schedule', {}), sort_keys=True)}"
+                yield name, data[second + 1:]
 
 
 def main() -> int:
     if len(sys.argv) < 2:
         print(__doc__, file=sys.stderr)
         return 2
+    tools = cuobjdump_folder()
+    if tools is None:
+        print("no cuobjdump: not on PATH, in $CUDA_HOME/bin or from the nvidia-cuda-cuobjdump wheel", file=sys.stderr)
+        return 3
     checked = found = 0
-    for root in sys.argv[1:]:
-        for path in sorted((Path(root) / "v1" / "kernels").glob("*.kernel")):
-            data = path.read_bytes()
-            first = data.index(b"\n")
-            second = data.index(b"\n", first + 1)
-            meta = json.loads(data[first + 1:second])
-            if meta.get("arch") != "sm_90a":
-                continue
-            sass = kernel_sass(data[second + 1:])
-            if not any(GMMA.search(line) for line in sass):
-                continue
-            checked += 1
-            bad = list(hazards(sass))
-            if bad:
-                found += 1
-                print(f"{json.dumps(meta['config'], sort_keys=True)} {json.dumps(meta.get('schedule', {}), sort_keys=True)}")
-                for number, instruction in bad[:4]:
-                    print(f"    line {number}: {instruction}")
+    for name, cubin in kernels(sys.argv[1:]):
+        sass = kernel_sass(cubin, tools)
+        if not any(GMMA.search(line) for line in sass):
+            continue
+        checked += 1
+        bad = list(hazards(sass))
+        if bad:
+            found += 1
+            print(name)
+            for number, instruction in bad[:4]:
+                print(f"    line {number}: {instruction}")
     print(f"{checked} wgmma kernels checked, {found} with accumulator hazards")
     return 1 if found else 0
 

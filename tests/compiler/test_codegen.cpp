@@ -1,6 +1,7 @@
 // Lowering and emission: the plan binds the right formats and constants, schedules are checked,
 // and every variant of the format matrix compiles with NVRTC for sm_80 and sm_90a (no GPU needed).
 #include <atomic>
+#include <fstream>
 #include <functional>
 #include <mutex>
 #include <set>
@@ -16,6 +17,7 @@
 #include "runtime/nvrtc.hpp"
 #include "tests/support/catch.hpp"
 #include "tests/support/configs.hpp"
+#include "tests/support/process.hpp"
 #include "tests/support/text.hpp"
 
 using namespace bitjit;
@@ -487,6 +489,67 @@ TEST_CASE("tensor_wgmma is sm_90a's default from 64 rows", "[codegen]") {
   w8a8.with_scaling = true;  // scales: not the 8-bit wgmma kernel's
   w8a8.group_size = 128;
   CHECK(default_schedule(w8a8, "sm_90a").family != KernelFamily::tensor_wgmma);
+}
+
+// The SASS of tensor_wgmma never touches the accumulators of a wgmma that may still be running
+// (scripts/wgmma-hazards.py): ptxas once copied them at a loop's back edge behind a pending wgmma,
+// which only a device run could see as wrong sums (64 x 64 blocks, float32 output, K = 320). One
+// config per decode path at that shape, with float32 output, at 64 x 64 on one warpgroup and at
+// 128 x 128 split in two; W8A8 int8 and fp8 at 64, 128 and (int8) 256 rows.
+TEST_CASE("no tensor_wgmma kernel touches a pending wgmma's accumulators", "[codegen][nvrtc][sass]") {
+  MatmulConfig shape;
+  shape.M = MSpec::buckets({33, 130});
+  shape.N = 136;
+  shape.K = 320;
+  std::vector<std::pair<MatmulConfig, TileSchedule>> kernels;
+  std::set<std::string> seen;
+  for (MatmulConfig c : enumerate_format_matrix(shape, {32})) {
+    c.out_dtype = DType::float32;
+    const std::optional<MmaRunLayout> layout = fragment_order_layout(c);
+    if (!layout || !seen.insert(decode_path(c)).second) continue;
+    TileSchedule one = wgmma_128x128_schedule(3);
+    one.block_m = one.block_n = 64;
+    one.threads = 128;
+    one.warp_n = 4;
+    one.vector_bytes = layout->load_bytes;
+    one.block_k = std::max(64, layout->k_block(info(c.W_dtype).bits));
+    TileSchedule two = wgmma_128x128_schedule(4);
+    two.vector_bytes = one.vector_bytes;
+    two.block_k = one.block_k;
+    two.split_k = 2;
+    for (const TileSchedule& s : {one, two})
+      if (schedule_error_on(c, s, "sm_90a").empty()) kernels.emplace_back(c, s);
+  }
+  for (DType type : {DType::int8, DType::float8_e4m3}) {
+    MatmulConfig c = shape;
+    c.K = 1040;
+    c.A_dtype = c.W_dtype = type;
+    c.accum_dtype = type == DType::int8 ? DType::int32 : DType::float32;
+    c.out_dtype = type == DType::int8 ? DType::int32 : DType::float32;
+    for (int rows : {64, 128, 256}) {
+      TileSchedule s = wgmma_128x128_schedule(rows == 256 ? 3 : 4);
+      s.block_m = rows;
+      if (schedule_error_on(c, s, "sm_90a").empty()) kernels.emplace_back(c, s);
+    }
+  }
+  REQUIRE(kernels.size() >= 20);
+  const testing::TemporaryDirectory cubins;
+  const auto compile_one = [&](size_t i, const char* arch) {
+    const GeneratedKernel kernel = emit_kernel(kernels[i].first, kernels[i].second, arch);
+    const CompiledKernel binary = compile_cuda(
+        {kernel.source, kernel.file_name, arch, {}, canonical_form(kernels[i].first), CompileOutput::cubin});
+    std::ofstream(cubins.path() / (std::to_string(i) + ".cubin"), std::ios::binary)
+        .write(reinterpret_cast<const char*>(binary.cubin.data()), std::streamsize(binary.cubin.size()));
+  };
+  const std::vector<std::string> failures = compile_everywhere(kernels.size(), {"sm_90a"}, compile_one);
+  INFO("first failure: " << (failures.empty() ? "none" : failures.front()));
+  REQUIRE(failures.empty());
+  const testing::ProcessResult scan =
+      testing::run_process({"/usr/bin/env", "python3", std::string(BITJIT_SOURCE_DIR) + "/scripts/wgmma-hazards.py", cubins.str()});
+  if (scan.exit_code == 3) BITJIT_SKIP("no cuobjdump to read the SASS with (scripts/install-deps.sh installs it)");
+  INFO(scan.out << scan.err);
+  CHECK(scan.exit_code == 0);
+  CHECK(contains(scan.out, std::to_string(kernels.size()) + " wgmma kernels checked, 0 with accumulator hazards"));
 }
 
 // W8A8 on the Hopper family: activations and weights of one 8-bit type, no decoding, both operands
