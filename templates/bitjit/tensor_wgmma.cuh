@@ -15,9 +15,10 @@
 //
 // The pipeline: the ring prefetches kStages - 2 stages ahead; in a stage each warp decodes one
 // step's fragments while the wgmma of the step before runs, keeping two fragment sets (wgmma reads
-// A's registers until it completes). At most one wgmma is in flight at a stage boundary, reading
-// the previous stage, which the ring therefore keeps out of the copies' reach. The next stage's
-// scales are loaded at the start of a stage and used one stage later.
+// A's registers until it completes). No wgmma stays in flight past its stage (the compiler may copy
+// the loop-carried accumulators at the loop's back edge: docs/performance.md), so the ring's spare
+// stage is never still being read here; the W8A8 kernel uses it. The next stage's scales are loaded
+// at the start of a stage and used one stage later.
 #include "bitjit/tensor_gemm.cuh"
 #include "bitjit/wgmma.cuh"
 
