@@ -463,7 +463,7 @@ TileSchedule default_tensor_gemm(const MatmulConfig& config, const MmaRunLayout&
 //     blocks do better unsplit);
 //   - 4 stages (3 at 256 rows), fewer where shared memory runs out; below 3, rows and then channels
 //     are halved.
-// W8A8 (same_8bit_operands): 128 k per stage, int8 256 rows from M = 512 (1.18x the 128-row block at
+// W8A8 (same_8bit_operands): 128 k per stage, int8 256 rows above M = 256 (1.39x the 128-row block at
 // gate_up M = 4096), fp8 at most 128 (its two accumulator sets). Nullopt for a config the family
 // does not take.
 std::optional<TileSchedule> default_tensor_wgmma(const MatmulConfig& config, const std::string& arch, int64_t rows) {
@@ -474,7 +474,6 @@ std::optional<TileSchedule> default_tensor_wgmma(const MatmulConfig& config, con
   s.family = KernelFamily::tensor_wgmma;
   s.block_n = 128;
   s.block_m = rows <= 64 ? 64 : rows <= 256 || (eight_bit && config.A_dtype != DType::int8) ? 128 : 256;
-  s.stages = s.block_m == 256 ? 3 : 4;
   if (eight_bit) {
     s.block_k = 128;
     s.vector_bytes = 16;
