@@ -507,12 +507,7 @@ TEST_CASE("no tensor_wgmma kernel touches a pending wgmma's accumulators", "[cod
     c.out_dtype = DType::float32;
     const std::optional<MmaRunLayout> layout = fragment_order_layout(c);
     if (!layout || !seen.insert(decode_path(c)).second) continue;
-    TileSchedule one = wgmma_128x128_schedule(3);
-    one.block_m = one.block_n = 64;
-    one.threads = 128;
-    one.warp_n = 4;
-    one.vector_bytes = layout->load_bytes;
-    one.block_k = std::max(64, layout->k_block(info(c.W_dtype).bits));
+    const TileSchedule one = wgmma_64x64_schedule(c, *layout);
     TileSchedule two = wgmma_128x128_schedule(4);
     two.vector_bytes = one.vector_bytes;
     two.block_k = one.block_k;

@@ -158,15 +158,7 @@ TEST_CASE("every config tensor_wgmma takes matches the float64 reference on a Ho
   const ScheduleChoice wgmma = [](const MatmulConfig& config) -> std::optional<TileSchedule> {
     const std::optional<MmaRunLayout> layout = fragment_order_layout(config);
     if (!layout) return std::nullopt;
-    TileSchedule s;
-    s.family = KernelFamily::tensor_wgmma;
-    s.vector_bytes = layout->load_bytes;
-    s.block_m = s.block_n = 64;
-    s.threads = 128;
-    s.warp_m = 1;
-    s.warp_n = 4;
-    s.block_k = std::max(64, layout->k_block(info(config.W_dtype).bits));
-    s.stages = 3;
+    TileSchedule s = wgmma_64x64_schedule(config, *layout);
     s.split_k = config.K >= 2 * s.block_k && std::hash<std::string>{}(canonical_form(config)) % 2 ? 2 : 1;
     try {
       validate_schedule(config, s, "sm_90a");

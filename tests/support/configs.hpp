@@ -1,5 +1,6 @@
 #pragma once
 // Small configs several test files share.
+#include <algorithm>
 #include <utility>
 
 #include "compiler/config.hpp"
@@ -54,6 +55,18 @@ inline TileSchedule wgmma_128x128_schedule(int stages) {
   s.block_k = 128;
   s.stages = stages;
   s.vector_bytes = 16;
+  return s;
+}
+
+// The smallest tensor_wgmma block for an fp16 / bf16 config in the mma_fragments layout: 64 rows x
+// 64 channels on one warpgroup, 3 stages of at least 64 k (whole k-blocks), the layout's load width.
+inline TileSchedule wgmma_64x64_schedule(const MatmulConfig& config, const MmaRunLayout& fragments) {
+  TileSchedule s = wgmma_128x128_schedule(3);
+  s.block_m = s.block_n = 64;
+  s.threads = 128;
+  s.warp_n = 4;
+  s.vector_bytes = fragments.load_bytes;
+  s.block_k = std::max(64, fragments.k_block(info(config.W_dtype).bits));
   return s;
 }
 
