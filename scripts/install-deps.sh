@@ -34,7 +34,7 @@ fi
 # toolkit's where it has them, else PyPI's wheels.
 if ! command -v cuobjdump >/dev/null 2>&1 && [[ ! -x "${CUDA_HOME:-/usr/local/cuda}/bin/cuobjdump" ]] &&
    ! python3 -c "import importlib.util as u, pathlib as p; s = u.find_spec('nvidia'); \
-exit(0 if s and any(p.Path(r).glob('cu*/bin/cuobjdump') for r in s.submodule_search_locations) else 1)" 2>/dev/null; then
+exit(0 if s and any(any(p.Path(r).glob('cu*/bin/cuobjdump')) for r in s.submodule_search_locations) else 1)" 2>/dev/null; then
   echo "installing for python3: nvidia-cuda-cuobjdump nvidia-cuda-nvdisasm"
   python3 -m pip install -q nvidia-cuda-cuobjdump nvidia-cuda-nvdisasm ||
     python3 -m pip install -q --break-system-packages nvidia-cuda-cuobjdump nvidia-cuda-nvdisasm
