@@ -3,34 +3,29 @@
 
     scripts/kernel-resources.py [DB_DIR]     (default: $BITJIT_CACHE_DIR)
 
-Each <DB_DIR>/v1/kernels/*.kernel file is a magic line, one line of JSON metadata and the cubin;
-the cubin goes to a temporary file for cuobjdump --dump-resource-usage.
+cuobjdump as scripts/kernel_files.py finds it (PATH, $CUDA_HOME/bin or PyPI's wheel).
 """
 import json
 import os
 import re
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
+
+from kernel_files import cuobjdump, cuobjdump_folder, kernel_files
 
 
 def main() -> int:
     root = Path(sys.argv[1] if len(sys.argv) > 1 else os.environ.get("BITJIT_CACHE_DIR", ""))
-    files = sorted((root / "v1" / "kernels").glob("*.kernel"))
-    if not files:
+    kernels = list(kernel_files(root))
+    if not kernels:
         print(f"no kernels under {root}/v1/kernels", file=sys.stderr)
         return 1
-    for path in files:
-        data = path.read_bytes()
-        first = data.index(b"\n")
-        second = data.index(b"\n", first + 1)
-        meta = json.loads(data[first + 1:second])
-        with tempfile.NamedTemporaryFile(suffix=".cubin") as cubin:
-            cubin.write(data[second + 1:])
-            cubin.flush()
-            usage = subprocess.run(["cuobjdump", "--dump-resource-usage", cubin.name],
-                                   capture_output=True, text=True, check=True).stdout
+    tools = cuobjdump_folder()
+    if tools is None:
+        print("no cuobjdump: not on PATH, in $CUDA_HOME/bin or from the nvidia-cuda-cuobjdump wheel", file=sys.stderr)
+        return 3
+    for meta, cubin in kernels:
+        usage = cuobjdump(cubin, ["--dump-resource-usage"], tools)
         resources = re.search(r"REG:\d+.*", usage)
         config = meta.get("config", {})
         schedule = meta.get("schedule", {})

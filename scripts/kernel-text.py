@@ -7,13 +7,14 @@ For refactoring device code on a machine without a GPU or cuobjdump: compile the
 two databases (`bitjit codegen --config C.json --arch sm_90a --compile --cache-dir DB`), before and
 after the change, and compare. Equal .text hashes mean the kernel's instructions did not change, so
 earlier benchmark results still describe it; line tables and the database key change anyway.
-Each <DB_DIR>/v1/kernels/*.kernel file is a magic line, one line of JSON metadata and the cubin.
+Kernel files are read by scripts/kernel_files.py.
 """
 import hashlib
 import json
 import struct
 import sys
-from pathlib import Path
+
+from kernel_files import kernel_files
 
 
 def elf_sections(cubin: bytes) -> dict:
@@ -40,18 +41,13 @@ def main() -> int:
         print(__doc__, file=sys.stderr)
         return 2
     for root in sys.argv[1:]:
-        files = sorted((Path(root) / "v1" / "kernels").glob("*.kernel"))
-        if not files:
+        kernels = list(kernel_files(root))
+        if not kernels:
             print(f"no kernels under {root}/v1/kernels", file=sys.stderr)
             return 1
         print(root)
         rows = []
-        for path in files:
-            data = path.read_bytes()
-            first = data.index(b"\n")
-            second = data.index(b"\n", first + 1)
-            meta = json.loads(data[first + 1:second])
-            cubin = data[second + 1:]
+        for meta, cubin in kernels:
             texts = {name: span for name, span in elf_sections(cubin).items() if name.startswith(".text.")}
             for name, (offset, size) in texts.items():
                 digest = hashlib.sha256(cubin[offset:offset + size]).hexdigest()[:16]

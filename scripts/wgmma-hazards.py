@@ -15,15 +15,12 @@ has emitted such copies for loop-carried accumulators after a "wait for all but 
 each kernel's instructions in order, tracks whether a wgmma may be pending (after DEPBAR 0x0 none
 is), and prints every access to a pending wgmma's accumulators. Exit status 1 if any is found.
 """
-import importlib.util
 import json
-import os
 import re
-import shutil
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
+
+from kernel_files import cuobjdump, cuobjdump_folder, kernel_files
 
 GMMA = re.compile(r"\b[HIQ]GMMA\.64x(\d+)x\d+\S*\s+R(\d+)")
 REGISTER = re.compile(r"\bR(\d+)\b")
@@ -47,29 +44,8 @@ def hazards(sass_lines):
             yield number, instruction
 
 
-def cuobjdump_folder():
-    """The folder of a cuobjdump that has an nvdisasm beside it or on PATH, or None."""
-    found = shutil.which("cuobjdump")
-    if found:
-        return str(Path(found).parent)
-    candidates = [Path(os.environ.get("CUDA_HOME", "/usr/local/cuda")) / "bin"]
-    spec = importlib.util.find_spec("nvidia")
-    for root in (spec.submodule_search_locations or []) if spec else []:
-        candidates += sorted(Path(root).glob("cu*/bin"))
-    for folder in candidates:
-        if (folder / "cuobjdump").exists():
-            return str(folder)
-    return None
-
-
 def kernel_sass(cubin: bytes, tools: str) -> list:
-    with tempfile.NamedTemporaryFile(suffix=".cubin") as file:
-        file.write(cubin)
-        file.flush()
-        env = dict(os.environ, PATH=tools + os.pathsep + os.environ.get("PATH", ""))
-        result = subprocess.run([str(Path(tools) / "cuobjdump"), "-sass", file.name], capture_output=True, text=True,
-                                check=True, env=env)
-    return [line for line in result.stdout.splitlines() if re.match(r"\s+/\*[0-9a-f]{4}\*/", line)]
+    return [line for line in cuobjdump(cubin, ["-sass"], tools).splitlines() if re.match(r"\s+/\*[0-9a-f]{4}\*/", line)]
 
 
 def kernels(paths):
@@ -79,14 +55,9 @@ def kernels(paths):
             yield root.name, root.read_bytes()
         for path in sorted(root.glob("*.cubin")) if root.is_dir() else []:
             yield path.name, path.read_bytes()
-        for path in sorted((root / "v1" / "kernels").glob("*.kernel")):
-            data = path.read_bytes()
-            first = data.index(b"\n")
-            second = data.index(b"\n", first + 1)
-            meta = json.loads(data[first + 1:second])
+        for meta, cubin in kernel_files(root):
             if meta.get("arch") == "sm_90a":
-                name = f"{json.dumps(meta['config'], sort_keys=True)} {json.dumps(meta.get('schedule', {}), sort_keys=True)}"
-                yield name, data[second + 1:]
+                yield f"{json.dumps(meta['config'], sort_keys=True)} {json.dumps(meta.get('schedule', {}), sort_keys=True)}", cubin
 
 
 def main() -> int:
