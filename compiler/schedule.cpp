@@ -139,6 +139,10 @@ int gemm_stage_bytes(const MatmulConfig& config, const TileSchedule& s, const Mm
   return activation_bytes + weight_bytes;
 }
 
+// One stage of the W8A8 tensor_wgmma ring: block_m activation rows and block_n weight rows of
+// block_k bytes each.
+int byte_rows_stage_bytes(const TileSchedule& s) { return (s.block_m + s.block_n) * s.block_k; }
+
 int64_t gemm_k_tiles(const MatmulConfig& config, const TileSchedule& s) { return (config.K + s.block_k - 1) / s.block_k; }
 
 // The ring of the staged families (stages of stage_bytes, plus the static tables) against the arch's
@@ -264,7 +268,7 @@ void validate_tensor_wgmma_8bit(const MatmulConfig& config, const TileSchedule& 
     reject("split_k=" + std::to_string(s.split_k) + ": tensor_wgmma with 8-bit operands takes split_k=1");
   }
   if (s.vector_bytes != 16) reject("vector_bytes=" + std::to_string(s.vector_bytes) + ": tensor_wgmma copies 16 bytes at a time");
-  require_shared_fits(config, s, arch, (s.block_m + s.block_n) * s.block_k);
+  require_shared_fits(config, s, arch, byte_rows_stage_bytes(s));
 }
 
 void validate_tensor_wgmma(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
@@ -379,7 +383,7 @@ WeightLayout family_weight_layout(const MatmulConfig& config, KernelFamily famil
 int dynamic_shared_bytes(const MatmulConfig& config, const TileSchedule& schedule) {
   const bool wgmma = schedule.family == KernelFamily::tensor_wgmma;
   if (schedule.family != KernelFamily::tensor_gemm && !wgmma) return 0;
-  if (wgmma && same_8bit_operands(config)) return schedule.stages * (schedule.block_m + schedule.block_n) * schedule.block_k;
+  if (wgmma && same_8bit_operands(config)) return schedule.stages * byte_rows_stage_bytes(schedule);
   const std::optional<MmaRunLayout> layout = family_layout(config, schedule.family);
   if (!layout) return 0;
   return schedule.stages * gemm_stage_bytes(config, schedule, *layout);
@@ -484,7 +488,7 @@ std::optional<TileSchedule> default_tensor_wgmma(const MatmulConfig& config, con
   }
   const int budget = arch_limits(arch).shared_bytes_per_block - static_shared_bytes(config, s.family);
   const auto stages_that_fit = [&] {
-    const int stage_bytes = eight_bit ? (s.block_m + s.block_n) * s.block_k : gemm_stage_bytes(config, s, *layout);
+    const int stage_bytes = eight_bit ? byte_rows_stage_bytes(s) : gemm_stage_bytes(config, s, *layout);
     return std::min(s.block_m == 256 ? 3 : 4, budget / stage_bytes);
   };
   s.stages = stages_that_fit();
