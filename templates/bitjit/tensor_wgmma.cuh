@@ -219,11 +219,10 @@ __device__ void tensor_wgmma(const MatmulParams& params) {
         pairs = next_pairs;
       });
 
-  const WgmmaOutputs<P, T::kBlockM, float> outputs{params, d, m_block, n_block + warp_channel};
   if constexpr (T::kSplitK == 1) {
-    outputs.for_each_output([&](long long row, long long column, float sum) { store_output<P>(params, row, column, sum); });
+    store_wgmma_tile<P, T::kBlockM>(params, d, m_block, n_block + warp_channel);
   } else {
-    reduce_slices_and_store<P, T>(outputs, params);
+    reduce_slices_and_store<P, T>(WgmmaOutputs<P, T::kBlockM, float>{params, d, m_block, n_block + warp_channel}, params);
   }
 }
 
