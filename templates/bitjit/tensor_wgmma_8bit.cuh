@@ -75,10 +75,12 @@ __device__ void tensor_wgmma_8bit(const MatmulParams& params) {
   const ByteRowsLoader<T::kBlockN, kChunksPerRow, T::kThreads, P::K> weights(params.W, n_block, P::N);
   using ActivationTile = SwizzledAtoms<kChunksPerRow, T::kBlockM>;
   using WeightTile = SwizzledAtoms<kChunksPerRow, T::kBlockN>;
-  // fp8 wgmma adds into its float32 accumulators with fewer mantissa bits than float32 (measured:
-  // sums of 1040 products off by 2e-3 relative), so each stage's products go into `partial`, which
-  // is then added to d in full float32: the stage's wgmmas are waited for before the next stage is
-  // issued. int8 sums are exact: one chain, the next stage issued while this one runs.
+  // fp8 wgmma adds into its float32 accumulators with about 13 fraction bits (measured: sums of 1040
+  // products 1.4e-5 of sum |a*w| off), so each stage's products go into `partial`, which is then
+  // added to d in full float32: the loss is bounded by one stage's few instructions instead of
+  // growing with K (the measured error did not change: it arises inside each instruction). The
+  // stage's wgmmas are waited for before the next stage is issued. int8 sums are exact: one chain,
+  // the next stage issued while this one runs.
   constexpr bool kPromote = !is_same<Acc, int>::value;
   Acc d[T::kBlockM / 2], partial[T::kBlockM / 2];
 #pragma unroll
