@@ -89,6 +89,28 @@ void add_tensor_wgmma(const MatmulConfig& config, const TileSchedule& base, std:
           }
 }
 
+// The warp-specialized Hopper family (fp16 / bf16 activations): tensor_wgmma's tiles plus a producer
+// warpgroup, unsplit (its grid is persistent), tile orders of 1, 8 or 16 row blocks per group.
+void add_tensor_wgmma_ws(const TileSchedule& base, std::vector<TileSchedule>& out) {
+  for (int block_m : {64, 128, 256})
+    for (int block_n : {64, 128, 192, 256})
+      for (int stages : {2, 3, 4, 5, 6})
+        for (int k_factor : {1, 2})
+          for (int raster_group : {1, 8, 16}) {
+            TileSchedule s = base;
+            s.family = KernelFamily::tensor_wgmma_ws;
+            s.block_m = block_m;
+            s.block_n = block_n;
+            s.threads = 2 * block_n + 128;
+            s.warp_n = block_n / 16;
+            s.stages = stages;
+            s.block_k = base.block_k * k_factor;
+            s.split_k = 1;
+            s.swizzle = raster_group;
+            out.push_back(s);
+          }
+}
+
 // The CUDA-core families: a few thread counts, row blocks and load widths around the default.
 void add_general(const TileSchedule& base, int64_t rows, std::vector<TileSchedule>& out) {
   for (int threads : {128, 256})
@@ -134,6 +156,12 @@ Footprint footprint(const MatmulConfig& config, const TileSchedule& s) {
     const double mma_tiles = s.block_m / 8.0;
     f.registers = int(std::min(255.0, 72 + s.block_m / 2.0));
     f.instructions_per_mma = (1 + 30) / mma_tiles;
+  } else if (s.family == KernelFamily::tensor_wgmma_ws) {
+    // The consumer warps do what tensor_wgmma's do, less the copies (~6 of the ~30 instructions per
+    // step); one producer thread issues a few TMA requests per stage.
+    const double mma_tiles = s.block_m / 8.0;
+    f.registers = int(std::min(255.0, 72 + s.block_m / 2.0));
+    f.instructions_per_mma = (1 + 24) / mma_tiles;
   } else if (s.family == KernelFamily::tensor_gemv) {
     const double m_tiles = s.block_m > 8 ? 2 : 1, n_tiles = s.block_n / 16.0;
     f.registers = 96;
@@ -200,7 +228,7 @@ double predicted_microseconds(const MatmulConfig& config, const TileSchedule& s,
     const double warps_per_scheduler = blocks_on_an_sm * f.threads / 32.0 / 4.0;
     const double issue = std::min(1.0, 0.2 * warps_per_scheduler);
     const double mma_per_us = device.sm_count * 4.0 * device.clock_ghz * 1e3 * issue / f.instructions_per_mma;
-    const double peak_tflops = s.family == KernelFamily::tensor_wgmma ? device.wgmma_tflops : device.mma_tflops;
+    const double peak_tflops = reads_wgmma_fragments(s.family) ? device.wgmma_tflops : device.mma_tflops;
     const double peak_mma_per_us = peak_tflops * 1e6 / 4096.0;
     compute_us = flops / 4096.0 / std::min(mma_per_us, peak_mma_per_us);
   } else {
@@ -216,8 +244,12 @@ std::vector<RankedSchedule> candidate_schedules(const MatmulConfig& config, cons
   std::vector<TileSchedule> all;
   const TileSchedule fallback = default_schedule(config, device.arch, rows);
   all.push_back(fallback);
-  if (fallback.family == KernelFamily::tensor_wgmma) {
-    add_tensor_wgmma(config, fallback, all);
+  if (reads_wgmma_fragments(fallback.family)) {
+    TileSchedule unspecialized = fallback;
+    unspecialized.family = KernelFamily::tensor_wgmma;
+    unspecialized.swizzle = 1;
+    add_tensor_wgmma(config, unspecialized, all);
+    if (!same_8bit_operands(config)) add_tensor_wgmma_ws(fallback, all);
   } else if (const std::optional<MmaRunLayout> layout = mma_run_layout(config)) {
     add_tensor_gemv(config, *layout, all);
     add_tensor_gemm(config, *layout, all);

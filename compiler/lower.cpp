@@ -1,5 +1,6 @@
 #include "compiler/lower.hpp"
 
+#include <algorithm>
 #include <sstream>
 
 #include "common/error.hpp"
@@ -218,6 +219,36 @@ std::vector<PlanStage> tensor_wgmma_stages(const MatmulConfig& config, const Til
   return stages;
 }
 
+// tensor_gemm's constants with kThreads the consumer warpgroups' (the block has a producer warpgroup
+// more), and the persistent grid's tile order.
+std::vector<PlanConstant> tensor_wgmma_ws_tiles(const MatmulConfig& config, const TileSchedule& s) {
+  std::vector<PlanConstant> tiles = tensor_gemm_tiles(config, s);
+  const int consumers = s.threads - 128;
+  const WarpSpecializedRegisters registers = warp_specialized_registers(s);
+  tiles[0] = {"int", "kThreads", std::to_string(consumers),
+              std::to_string(consumers / 128) + " consumer warpgroups; the block adds a producer warpgroup"};
+  tiles[6].comment = "depth of the TMA ring in shared memory (a full and an empty barrier per stage)";
+  tiles.push_back({"int", "kRasterGroup", std::to_string(s.swizzle), "row blocks per group of the tile order"});
+  tiles.push_back({"int", "kProducerRegisters", std::to_string(registers.producer), "per producer thread"});
+  tiles.push_back({"int", "kConsumerRegisters", std::to_string(registers.consumer),
+                   registers.consumer > 0 ? "per consumer thread, of the " + std::to_string(registers.per_thread) +
+                                                " each thread gets at launch"
+                                          : "the launch's " + std::to_string(registers.per_thread) + " kept"});
+  return tiles;
+}
+
+std::vector<PlanStage> tensor_wgmma_ws_stages(const MatmulConfig& config, const TileSchedule& s) {
+  std::vector<PlanStage> stages = tensor_wgmma_stages(config, s);
+  stages[0] = {"load W", "TMA boxes of one k-block's bytes x " + std::to_string(s.block_n) + " channels, issued by a "
+                             "producer warpgroup into a " + std::to_string(s.stages) + "-stage ring on mbarriers; each "
+                             "lane then reads its " + std::to_string(s.vector_bytes) + " bytes per k-block"};
+  stages[2] = {"load A", "TMA boxes of 64 k x " + std::to_string(s.block_m) + " rows in the 128-byte swizzle, by the "
+                             "same producer into the same ring"};
+  stages[3].detail += "; " + std::to_string((s.threads - 128) / 128) + " consumer warpgroups, each waiting on the "
+                      "stage's barrier and freeing it when its wgmmas are done; a persistent grid walks the output tiles";
+  return stages;
+}
+
 std::vector<PlanConstant> tensor_wgmma_8bit_tiles(const TileSchedule& s) {
   return {
       {"int", "kThreads", std::to_string(s.threads), std::to_string(s.threads / 128) + " warpgroups"},
@@ -307,6 +338,14 @@ KernelPlan plan_kernel(const MatmulConfig& config, const TileSchedule& schedule,
       plan.alignment = operand_alignment(config, 16, 16);  // 16-byte cp.async copies
       break;
     }
+    case KernelFamily::tensor_wgmma_ws:
+      plan.family_header = "bitjit/tensor_wgmma_ws.cuh";
+      plan.family_function = "bitjit::tensor_wgmma_ws";
+      plan.tile_constants = tensor_wgmma_ws_tiles(config, schedule);
+      plan.stages = tensor_wgmma_ws_stages(config, schedule);
+      plan.alignment = operand_alignment(config, 16, 16);  // TMA: 16-byte aligned tensors
+      plan.tensor_maps = true;
+      break;
     case KernelFamily::simt:
       plan.family_header = "bitjit/simt_matmul.cuh";
       plan.family_function = "bitjit::simt_matmul";
@@ -337,13 +376,14 @@ std::string emit_cuda(const KernelPlan& plan) {
   out << "};\n\n"
       << "}  // namespace\n\n"
       << "extern \"C\" __global__ void __launch_bounds__(" << plan.threads_per_block << ")\n"
-      << kKernelName << "(const bitjit::MatmulParams params) {\n"
-      << "  " << plan.family_function << "<Problem, Tiles>(params);\n"
+      << kKernelName << "(const bitjit::MatmulParams params"
+      << (plan.tensor_maps ? ", const __grid_constant__ bitjit::TensorMaps maps" : "") << ") {\n"
+      << "  " << plan.family_function << "<Problem, Tiles>(params" << (plan.tensor_maps ? ", maps" : "") << ");\n"
       << "}\n";
   return out.str();
 }
 
-LaunchShape launch_shape(const KernelPlan& plan, int64_t M) {
+LaunchShape launch_shape(const KernelPlan& plan, int64_t M, int multiprocessors) {
   if (M < 1) throw ConfigError("launch_shape: M=" + std::to_string(M) + " must be at least 1");
   const TileSchedule& s = plan.schedule;
   LaunchShape shape;
@@ -365,6 +405,14 @@ LaunchShape launch_shape(const KernelPlan& plan, int64_t M) {
         shape.tile_counters = int64_t(shape.grid[0]) * shape.grid[1];
       }
       break;
+    case KernelFamily::tensor_wgmma_ws: {
+      if (multiprocessors < 1) throw ConfigError("launch_shape: a persistent grid needs the GPU's multiprocessor count");
+      const int64_t tiles = (plan.config.N + s.block_n - 1) / s.block_n * ((M + s.block_m - 1) / s.block_m);
+      shape.grid = {uint32_t(std::min<int64_t>(tiles, multiprocessors)), 1, 1};  // one block per SM (its ring)
+      shape.block = {uint32_t(s.threads), 1, 1};
+      shape.shared_bytes = uint32_t(dynamic_shared_bytes(plan.config, s));
+      break;
+    }
   }
   if (shape.grid[1] > 65535) {
     throw ConfigError("M=" + std::to_string(M) + " needs " + std::to_string(shape.grid[1]) +

@@ -41,6 +41,8 @@ struct KernelPlan {
   int threads_per_block = 0;
   // Byte alignment each operand pointer needs: A, W, scales, zeros, bias, C.
   std::array<int, 6> alignment{};
+  // The kernel takes a second parameter, TensorMaps (matmul_params.cuh), encoded per launch.
+  bool tensor_maps = false;
 };
 
 KernelPlan plan_kernel(const MatmulConfig& config, const TileSchedule& schedule, const std::string& arch);
@@ -57,6 +59,8 @@ struct LaunchShape {
   int64_t workspace_bytes = 0;   // split-K: float32 partial sums the launch needs (MatmulParams::workspace)
   int64_t tile_counters = 0;     // split-K: zeroed counters it needs (MatmulParams::tile_counters)
 };
-LaunchShape launch_shape(const KernelPlan& plan, int64_t M);
+// `multiprocessors`: the GPU's SM count, which sizes the persistent grid of tensor_wgmma_ws (the
+// other families' grids follow the problem alone).
+LaunchShape launch_shape(const KernelPlan& plan, int64_t M, int multiprocessors = 0);
 
 }  // namespace bitjit

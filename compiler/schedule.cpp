@@ -172,8 +172,10 @@ void validate_ring(const MatmulConfig& config, const TileSchedule& s, const std:
     reject("threads=" + std::to_string(s.threads) + ": each stage's activation rows are copied in 16-byte chunks, " +
            std::to_string(s.block_k / 8) + " per row, at least one per thread: threads >= block_k / 8");
   }
-  if (s.stages < 2 || s.stages > 8) reject("stages=" + std::to_string(s.stages) + " must be 2..8 (the cp.async ring)");
-  if (s.swizzle != 1) reject("swizzle=" + std::to_string(s.swizzle) + ": " + family + " takes swizzle=1");
+  if (s.stages < 2 || s.stages > 8) reject("stages=" + std::to_string(s.stages) + " must be 2..8 (the ring in shared memory)");
+  if (s.family != KernelFamily::tensor_wgmma_ws && s.swizzle != 1) {
+    reject("swizzle=" + std::to_string(s.swizzle) + ": " + family + " takes swizzle=1");
+  }
   if (s.vector_bytes != layout.load_bytes) {
     reject("vector_bytes=" + std::to_string(s.vector_bytes) + ": the mma_runs layout of this config has " +
            std::to_string(layout.load_bytes) + "-byte loads (fixed by the config, so tuning never repacks W)");
@@ -271,17 +273,70 @@ void validate_tensor_wgmma_8bit(const MatmulConfig& config, const TileSchedule& 
   require_shared_fits(config, s, arch, byte_rows_stage_bytes(s));
 }
 
+// The fp16 / bf16 activations and weight formats of the mma_fragments layout, or the reason why not.
+MmaRunLayout require_fragment_layout(const MatmulConfig& config, const std::string& family) {
+  const std::optional<MmaRunLayout> layout = fragment_order_layout(config);
+  if (!layout || !float16_activations(config)) {
+    reject("family=" + family + " needs A_dtype float16 or bfloat16 with float accumulation, weights exact in A's type "
+           "(or nf4), a group size divisible by 16 and K divisible into k-blocks" +
+           (family == "tensor_wgmma" ? ", or activations and weights of one 8-bit type (int8, float8_e4m3, "
+                                       "float8_e5m2); use family=tensor_gemm"
+                                     : "; use family=tensor_wgmma or tensor_gemm"));
+  }
+  return *layout;
+}
+
+// The warp-specialized family: consumer warpgroups of tensor_wgmma's shape plus a producer warpgroup,
+// TMA boxes (rows of 16-byte multiples), one tile per block at a time on a persistent grid.
+void validate_tensor_wgmma_ws(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
+  if (arch != "sm_90a") reject("family=tensor_wgmma_ws needs arch sm_90a (wgmma, TMA), got " + arch);
+  const MmaRunLayout layout = require_fragment_layout(config, "tensor_wgmma_ws");
+  if (config.K % 8 != 0) {
+    reject("family=tensor_wgmma_ws loads activation rows by TMA, which needs rows of a multiple of 16 bytes: K "
+           "divisible by 8, got " + std::to_string(config.K));
+  }
+  if (config.K * int64_t(info(config.W_dtype).bits) / 8 % 16 != 0) {
+    reject("family=tensor_wgmma_ws loads weight rows by TMA, which needs rows of a multiple of 16 bytes: K * " +
+           std::to_string(info(config.W_dtype).bits) + " / 8 divisible by 16, got K=" + std::to_string(config.K));
+  }
+  if (s.block_m != 64 && s.block_m != 128 && s.block_m != 256) {
+    reject("block_m=" + std::to_string(s.block_m) + " must be 64, 128 or 256 (wgmma N)");
+  }
+  if (s.block_n < 64 || s.block_n > 256 || s.block_n % 64 != 0) {
+    reject("block_n=" + std::to_string(s.block_n) + " must be 64, 128, 192 or 256 (64 channels per warpgroup)");
+  }
+  if (s.threads != 2 * s.block_n + 128 || s.warp_m != 1 || s.warp_n != s.block_n / 16) {
+    reject("threads=" + std::to_string(s.threads) + ", warp_m=" + std::to_string(s.warp_m) + ", warp_n=" +
+           std::to_string(s.warp_n) + ": tensor_wgmma_ws runs one consumer warpgroup per 64 channels and a "
+           "producer warpgroup: threads = 2 * block_n + 128 = " + std::to_string(2 * s.block_n + 128) +
+           ", warp_m = 1, warp_n = block_n / 16 = " + std::to_string(s.block_n / 16) + " (the consumer warps)");
+  }
+  // Each consumer thread keeps block_m / 2 float sums and about 72 registers besides (measured: 138
+  // at 128 rows).
+  const WarpSpecializedRegisters budget = warp_specialized_registers(s);
+  const int registers = budget.consumer > 0 ? budget.consumer : budget.per_thread, needed = s.block_m / 2 + 72;
+  if (registers < needed) {
+    reject("block_m=" + std::to_string(s.block_m) + " with block_n=" + std::to_string(s.block_n) + ": " +
+           std::to_string(s.threads) + " threads get " + std::to_string(registers) + " registers each, the " +
+           std::to_string(s.block_m / 2) + " sums of a consumer thread need about " + std::to_string(needed) +
+           "; a smaller block_m or block_n");
+  }
+  if (s.swizzle < 1 || s.swizzle > 64) {
+    reject("swizzle=" + std::to_string(s.swizzle) + " must be 1..64 (row blocks per group of the tile order)");
+  }
+  if (s.split_k != 1) {
+    reject("split_k=" + std::to_string(s.split_k) + ": tensor_wgmma_ws takes split_k=1 (its persistent grid "
+           "keeps every SM busy over the output tiles); use family=tensor_wgmma to split K");
+  }
+  validate_ring(config, s, arch, layout);
+}
+
 void validate_tensor_wgmma(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
   if (arch != "sm_90a") reject("family=tensor_wgmma needs arch sm_90a (wgmma), got " + arch);
   if (same_8bit_operands(config)) return validate_tensor_wgmma_8bit(config, s, arch);
-  const std::optional<MmaRunLayout> layout = fragment_order_layout(config);
-  if (!layout || !float16_activations(config)) {
-    reject("family=tensor_wgmma needs A_dtype float16 or bfloat16 with float accumulation, weights exact in A's type "
-           "(or nf4), a group size divisible by 16 and K divisible into k-blocks, or activations and weights of one "
-           "8-bit type (int8, float8_e4m3, float8_e5m2); use family=tensor_gemm");
-  }
+  const MmaRunLayout layout = require_fragment_layout(config, "tensor_wgmma");
   validate_warpgroups(s);
-  validate_ring(config, s, arch, *layout);
+  validate_ring(config, s, arch, layout);
   validate_split_k(config, s);
 }
 
@@ -300,6 +355,7 @@ std::string_view to_string(KernelFamily family) {
     case KernelFamily::tensor_gemv: return "tensor_gemv";
     case KernelFamily::tensor_gemm: return "tensor_gemm";
     case KernelFamily::tensor_wgmma: return "tensor_wgmma";
+    case KernelFamily::tensor_wgmma_ws: return "tensor_wgmma_ws";
   }
   return "?";
 }
@@ -317,6 +373,7 @@ void validate_schedule(const MatmulConfig& config, const TileSchedule& schedule,
     case KernelFamily::tensor_gemv: validate_tensor_gemv(config, schedule); return;
     case KernelFamily::tensor_gemm: validate_tensor_gemm(config, schedule, arch); return;
     case KernelFamily::tensor_wgmma: validate_tensor_wgmma(config, schedule, arch); return;
+    case KernelFamily::tensor_wgmma_ws: validate_tensor_wgmma_ws(config, schedule, arch); return;
   }
   reject("unknown family");
 }
@@ -339,7 +396,11 @@ TileSchedule schedule_from_json(const json& object) {
     else if (name == to_string(KernelFamily::tensor_gemv)) s.family = KernelFamily::tensor_gemv;
     else if (name == to_string(KernelFamily::tensor_gemm)) s.family = KernelFamily::tensor_gemm;
     else if (name == to_string(KernelFamily::tensor_wgmma)) s.family = KernelFamily::tensor_wgmma;
-    else reject("family=" + family.dump() + " is not supported; allowed: simt, gemv, tensor_gemv, tensor_gemm, tensor_wgmma");
+    else if (name == to_string(KernelFamily::tensor_wgmma_ws)) s.family = KernelFamily::tensor_wgmma_ws;
+    else {
+      reject("family=" + family.dump() +
+             " is not supported; allowed: simt, gemv, tensor_gemv, tensor_gemm, tensor_wgmma, tensor_wgmma_ws");
+    }
   }
   for (const auto& [key, value] : object.items()) {
     static const char* kFields[] = {"family", "threads", "block_m", "block_n", "block_k", "warp_m",
@@ -366,22 +427,39 @@ std::string canonical_form(const TileSchedule& schedule) { return to_json(schedu
 int static_shared_bytes(const MatmulConfig& config, KernelFamily family) {
   const DTypeInfo& w = info(config.W_dtype);
   const int pair_table = float16_activations(config) && w.bits == 4 && !w.is_integer() ? 256 * 32 * 4 : 0;
-  return pair_table + (family == KernelFamily::tensor_wgmma ? 1024 : 0);
+  constexpr int kRingAlignment = 1024;  // the 128-byte swizzle's atoms
+  constexpr int kBarriers = 2 * 8 * 8;   // tensor_wgmma_ws: a full and an empty mbarrier per stage, 8 stages at most
+  if (family == KernelFamily::tensor_wgmma) return pair_table + kRingAlignment;
+  if (family == KernelFamily::tensor_wgmma_ws) return pair_table + kRingAlignment + kBarriers;
+  return pair_table;
+}
+
+WarpSpecializedRegisters warp_specialized_registers(const TileSchedule& s) {
+  WarpSpecializedRegisters r;
+  r.per_thread = std::min(255, 65536 / s.threads / 8 * 8);
+  const int consumers = s.threads - 128;
+  const int consumer = std::min(240, (r.per_thread * s.threads - r.producer * 128) / consumers / 8 * 8);
+  if (consumer > r.per_thread && r.per_thread < 255) r.consumer = consumer;
+  return r;
+}
+
+bool reads_wgmma_fragments(KernelFamily family) {
+  return family == KernelFamily::tensor_wgmma || family == KernelFamily::tensor_wgmma_ws;
 }
 
 std::optional<MmaRunLayout> family_layout(const MatmulConfig& config, KernelFamily family) {
-  if (family != KernelFamily::tensor_wgmma) return mma_run_layout(config);
+  if (!reads_wgmma_fragments(family)) return mma_run_layout(config);
   if (same_8bit_operands(config)) return std::nullopt;  // plain rows of bytes
   return fragment_order_layout(config);
 }
 
 WeightLayout family_weight_layout(const MatmulConfig& config, KernelFamily family) {
   if (!family_layout(config, family)) return WeightLayout::general;
-  return family == KernelFamily::tensor_wgmma ? WeightLayout::mma_fragments : WeightLayout::mma_runs;
+  return reads_wgmma_fragments(family) ? WeightLayout::mma_fragments : WeightLayout::mma_runs;
 }
 
 int dynamic_shared_bytes(const MatmulConfig& config, const TileSchedule& schedule) {
-  const bool wgmma = schedule.family == KernelFamily::tensor_wgmma;
+  const bool wgmma = reads_wgmma_fragments(schedule.family);
   if (schedule.family != KernelFamily::tensor_gemm && !wgmma) return 0;
   if (wgmma && same_8bit_operands(config)) return schedule.stages * byte_rows_stage_bytes(schedule);
   const std::optional<MmaRunLayout> layout = family_layout(config, schedule.family);
@@ -459,6 +537,41 @@ TileSchedule default_tensor_gemm(const MatmulConfig& config, const MmaRunLayout&
   return s;
 }
 
+// The fraction of the SMs' slots the last wave of `tiles` one-per-SM tiles leaves busy, over all waves.
+double wave_efficiency(int64_t tiles, int64_t sms) { return double(tiles) / double((tiles + sms - 1) / sms * sms); }
+
+// tensor_wgmma_ws for an fp16 / bf16 config that tensor_wgmma would run unsplit, from the H100 runs of
+// 2026-11-27 (int4 g128, 70B shapes, bench/results/2026-11-27-h100-wgmma-ws): the same rows per
+// block; channels 256 at 64 rows when that still gives every SM a tile (gate_up M = 64: 2.23x
+// cuBLAS against 1.73x at 128), 128 or 192 between 65 and 256 rows, whichever wastes less of the
+// last wave (qkv M = 256: 0.92x at 192 against 0.63x at 128; o: 0.97x at 128 against 0.77x), 128
+// above (256 x 128: 0.81-0.89x at M = 4096, the best measured); the measured stage counts, fewer
+// where shared memory runs out; tiles in groups of 8 row blocks. Nullopt where the family does not
+// take the config (K not whole 16-byte rows, a ring that does not fit).
+std::optional<TileSchedule> default_tensor_wgmma_ws(const MatmulConfig& config, const std::string& arch, int64_t rows,
+                                                    const TileSchedule& unspecialized) {
+  const int64_t sms = arch_limits(arch).typical_sm_count;
+  const int64_t row_blocks = (rows + unspecialized.block_m - 1) / unspecialized.block_m;
+  const auto tiles = [&](int block_n) { return (config.N + block_n - 1) / block_n * row_blocks; };
+  TileSchedule s = unspecialized;
+  s.family = KernelFamily::tensor_wgmma_ws;
+  if (s.block_m == 64) s.block_n = tiles(256) >= sms ? 256 : 128;
+  else if (s.block_m == 128) s.block_n = wave_efficiency(tiles(192), sms) > wave_efficiency(tiles(128), sms) ? 192 : 128;
+  else s.block_n = 128;
+  s.threads = 2 * s.block_n + 128;
+  s.warp_n = s.block_n / 16;
+  s.swizzle = 8;
+  const int measured_stages = s.block_m == 64 ? (s.block_n == 256 ? 4 : 6) : s.block_m == 128 ? (s.block_n == 128 ? 5 : 4) : 3;
+  const int budget = arch_limits(arch).shared_bytes_per_block - static_shared_bytes(config, s.family);
+  s.stages = std::min(measured_stages, budget / gemm_stage_bytes(config, s, *family_layout(config, s.family)));
+  try {
+    validate_schedule(config, s, arch);
+  } catch (const ConfigError&) {
+    return std::nullopt;
+  }
+  return s;
+}
+
 // tensor_wgmma, from the H100 runs of 2026-11-27 (int4 g128, 70B shapes, docs/performance.md):
 //   - rows per block: 64 up to M = 64, 128 up to 256, then 256 (m64n256k16: each decoded fragment
 //     feeds 256 rows; gate_up M = 4096: 0.63x cuBLAS against 0.54x at 128);
@@ -509,6 +622,9 @@ std::optional<TileSchedule> default_tensor_wgmma(const MatmulConfig& config, con
     validate_schedule(config, s, arch);
   } catch (const ConfigError&) {
     return std::nullopt;  // e.g. W8A8 with scales, K not whole 16-k steps, a k-block past shared memory
+  }
+  if (!eight_bit && s.split_k == 1) {
+    if (std::optional<TileSchedule> specialized = default_tensor_wgmma_ws(config, arch, rows, s)) return specialized;
   }
   return s;
 }

@@ -19,8 +19,13 @@ enum class KernelFamily : uint8_t {
   tensor_gemv,  // the same job with mma.sync: weights decoded in pairs, read in the mma_runs layout
   tensor_gemm,  // M >= 16: tiles of A and W staged through a cp.async ring, the tensor_gemv mma per warp tile
   tensor_wgmma,  // sm_90a: the same ring, weights decoded into wgmma's register operand, wgmma per
-                 // warpgroup (chosen only by an explicit schedule until it beats tensor_gemm)
+                 // warpgroup
+  tensor_wgmma_ws,  // sm_90a: tensor_wgmma's decode and wgmma, warp-specialized: a producer warpgroup fills the
+                    // ring by TMA on mbarriers for consumer warpgroups, on a persistent grid
 };
+// The families whose fp16/bf16 kernels read the mma_fragments layout (weights decoded into wgmma's
+// register operand).
+bool reads_wgmma_fragments(KernelFamily family);
 std::string_view to_string(KernelFamily family);
 
 struct TileSchedule {
@@ -35,7 +40,8 @@ struct TileSchedule {
   int warp_n = 4;        // warps along N inside a block
   int stages = 1;        // shared-memory pipeline depth (1: no pipelining)
   int split_k = 1;       // K slices computed by separate blocks and summed
-  int swizzle = 1;       // thread-block rasterization group (1: row-major order)
+  int swizzle = 1;       // thread-block rasterization group (1: row-major order); tensor_wgmma_ws: row
+                         // blocks per group of the persistent grid's tile order
   int vector_bytes = 4;  // bytes of packed W each thread loads at once (1, 2, 4, 8, 16)
 };
 
@@ -45,6 +51,14 @@ void validate_schedule(const MatmulConfig& config, const TileSchedule& schedule,
 nlohmann::json to_json(const TileSchedule& schedule);
 TileSchedule schedule_from_json(const nlohmann::json& json);
 std::string canonical_form(const TileSchedule& schedule);
+
+// tensor_wgmma_ws's registers per thread: the launch gives every thread the same share of the 64 K
+// (per_thread); the producer warpgroup keeps `producer` and hands the rest to the consumer warpgroups
+// (consumer; 0 where the launch's share is already the most a thread may hold).
+struct WarpSpecializedRegisters {
+  int per_thread = 0, producer = 40, consumer = 0;
+};
+WarpSpecializedRegisters warp_specialized_registers(const TileSchedule& schedule);
 
 // The mma_runs parameters the family's kernels read for this config: fragment_order_layout for
 // tensor_wgmma, mma_run_layout for the others; nullopt where they read the general layout.

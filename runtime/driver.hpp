@@ -31,6 +31,7 @@ namespace bitjit {
   X(cuFuncSetAttribute)            \
   X(cuFuncGetAttribute)            \
   X(cuLaunchKernel)                \
+  X(cuTensorMapEncodeTiled)        \
   X(cuMemAlloc)                    \
   X(cuMemFree)                     \
   X(cuMemGetInfo)                  \

@@ -16,6 +16,7 @@
 #include "runtime/device.hpp"
 #include "runtime/driver.hpp"
 #include "runtime/kernel_cache.hpp"
+#include "runtime/tensor_maps.hpp"
 #include "runtime/timing.hpp"
 #include "runtime/tuning.hpp"
 #include "tuning_db/database.hpp"
@@ -138,10 +139,12 @@ struct Matmul::Impl {
 
   void launch(LoadedKernel& loaded, const MatmulParams& params, int64_t M, CUstream stream) const {
     const GeneratedKernel& kernel = loaded.kernel;
-    const LaunchShape shape = launch_shape(kernel.plan, M);
+    const LaunchShape shape = launch_shape(kernel.plan, M, current_device_info().sm_count);
     MatmulParams arguments = params;
     attach_workspace(arguments, shape, stream);
-    void* kernel_arguments[] = {&arguments};
+    TensorMaps maps;
+    if (kernel.plan.tensor_maps) maps = encode_tensor_maps(kernel.plan, params.A, params.W, M);
+    void* kernel_arguments[] = {&arguments, &maps};  // the kernel reads the second only if it takes one
     check_cuda(Driver::get().cuLaunchKernel(loaded.loaded_function(), shape.grid[0], shape.grid[1], shape.grid[2],
                                             shape.block[0], shape.block[1], shape.block[2], shape.shared_bytes,
                                             stream, kernel_arguments, nullptr),

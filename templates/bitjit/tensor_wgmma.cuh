@@ -116,51 +116,58 @@ __device__ __forceinline__ void store_wgmma_tile(const MatmulParams& params, con
       [&](long long row, long long column, Acc sum) { store_output<P>(params, row, column, sum); });
 }
 
-// P: the Problem; T: the tiles (kThreads = 128 per warpgroup, kBlockM rows, kBlockN = 64 per
-// warpgroup, kBlockK, kWarpsM = 1, kWarpsN = kThreads / 32, kStages >= 3, kSplitK: blockIdx.z's
-// share of K's stages, summed as tensor_gemm's slices are; kLoadBytes, kRun = 2: the mma_fragments
-// layout).
+// One warp's share of a warpgroup tile in the fp16 / bf16 kernels (tensor_wgmma, tensor_wgmma_ws):
+// its 16 channels' scales, the accumulators of the warpgroup's 64 channels x kBlockM rows, and a
+// stage's decode-and-wgmma loop. T: kThreads (the warpgroups' threads), kBlockM rows, kBlockN = 64
+// per warpgroup, kBlockK, kWarpsM = 1, kWarpsN = kThreads / 32, kLoadBytes, kRun = 2 (the
+// mma_fragments layout).
 template <class P, class T>
-__device__ void tensor_wgmma(const MatmulParams& params) {
+struct WgmmaDecodeWarp {
   using G = GemmTiling<P, T>;
   using W = typename P::W;
   using A = typename P::A;
-  constexpr PairDecode kHow = pair_decode<W, A>();
-  constexpr bool kQuantizedZeros = P::kZerosMode == Zeros::quantized;
+  static constexpr PairDecode kHow = pair_decode<W, A>();
+  static constexpr bool kQuantizedZeros = P::kZerosMode == Zeros::quantized;
   using Placement = SwizzledAtoms<G::kChunksPerRow, T::kBlockM>;
-  constexpr int kStepsPerBlock = G::kKBlock / 16;
-  constexpr int kStepsPerSpan = G::kRunsPerSpan * T::kRun / 4;
+  static constexpr int kStepsPerBlock = G::kKBlock / 16;
+  static constexpr int kStepsPerSpan = G::kRunsPerSpan * T::kRun / 4;
+  static constexpr int kSpans = G::kRuns / G::kRunsPerSpan;
   static_assert(T::kRun == 2 && T::kBlockN == 16 * T::kWarpsN && T::kThreads % 128 == 0,
                 "the mma_fragments layout, 64 channels per warpgroup, 16 per warp");
   static_assert(kStepsPerSpan >= 1, "a scale group holds whole 16-k steps");
 
-  static_assert(G::kStageChunks % 64 == 0, "every stage starts 1024-byte aligned");
-  extern __shared__ __align__(1024) uint4 stages[];  // kStages x kStageChunks
-  require_swizzle_alignment(stages);
-  __shared__ uint32_t pair_table[kHow == PairDecode::table ? kPairTableWords : 1];
-  if constexpr (kHow == PairDecode::table) fill_pair_table<W, A>(pair_table);  // synced in the loop
-
-  const long long m_block = (long long)blockIdx.y * T::kBlockM;
-  const long long n_block = (long long)blockIdx.x * T::kBlockN;
-  const int warp = int(threadIdx.x) / 32, lane = int(threadIdx.x) % 32, g = lane / 4, t = lane % 4;
-  const int warp_channel = warp * 16;  // this warp's 16 channels: rows 16 (warp % 4) .. of its warpgroup's D
-  long long channel[1][2];
-#pragma unroll
-  for (int half = 0; half < 2; ++half) channel[0][half] = min(n_block + warp_channel + g + 8 * half, P::N - 1);
-  const MagicConstants<W, A> magic = MagicConstants<W, A>::make();
-  const StageLoader<P, T, Placement> loader(params, m_block, n_block);
-  const int w_offset = (warp_channel + g) * G::kPieceBytes + t * T::kLoadBytes;  // raw bytes of this lane's piece
-  float d[T::kBlockM / 2];
-#pragma unroll
-  for (int i = 0; i < T::kBlockM / 2; ++i) d[i] = 0.0f;
-
-  // The scale (and zero) pairs of this lane's channels for every span of a stage: this stage's,
-  // and the next one's, loaded a stage early.
-  constexpr int kSpans = G::kRuns / G::kRunsPerSpan;
+  // The scale (and zero) pairs of this lane's channels for every span of a stage.
   struct StagePairs {
     uint32_t scale[G::kStageBlocks][kSpans][1][2], zero[G::kStageBlocks][kSpans][1][2];
-  } pairs, next_pairs;
-  auto load_stage_pairs = [&](int tile_k, StagePairs& to) {
+  };
+
+  const MatmulParams& params;
+  const uint32_t* pair_table;
+  int lane, warp_channel;  // warp_channel: this warp's 16 channels, rows 16 (warp % 4) .. of its warpgroup's D
+  int w_offset;            // raw bytes of this lane's piece in a stage's weights
+  long long channel[1][2];
+  MagicConstants<W, A> magic;
+  float d[T::kBlockM / 2];
+  // This stage's pairs, and the next one's, loaded a stage early.
+  StagePairs pairs, next_pairs;
+  uint32_t fragments[2][4];  // two sets: the step before may still be in its wgmma
+
+  __device__ __forceinline__ WgmmaDecodeWarp(const MatmulParams& p, const uint32_t* table, int warp)
+      : params(p), pair_table(table), magic(MagicConstants<W, A>::make()) {
+    lane = int(threadIdx.x) % 32;
+    warp_channel = warp * 16;
+    w_offset = (warp_channel + lane / 4) * G::kPieceBytes + lane % 4 * T::kLoadBytes;
+  }
+
+  // A new output tile: channels from n_block, sums at zero.
+  __device__ __forceinline__ void start_tile(long long n_block) {
+#pragma unroll
+    for (int half = 0; half < 2; ++half) channel[0][half] = min(n_block + warp_channel + lane / 4 + 8 * half, P::N - 1);
+#pragma unroll
+    for (int i = 0; i < T::kBlockM / 2; ++i) d[i] = 0.0f;
+  }
+
+  __device__ __forceinline__ void load_stage_pairs(int tile_k, StagePairs& to) const {
 #pragma unroll
     for (int block = 0; block < G::kStageBlocks; ++block) {
       const long long k_block = min((long long)tile_k * G::kStageBlocks + block, G::kBlocksK - 1);
@@ -170,12 +177,13 @@ __device__ void tensor_wgmma(const MatmulParams& params) {
         load_group_pairs<P>(params, channel, group, to.scale[block][span], to.zero[block][span]);
       }
     }
-  };
+  }
 
-  // One stage: per 16-k step, this warp's fragments decoded (two sets: the step before may still be
-  // in its wgmma) and the warpgroup's wgmma issued; the wait leaves only the newest one running.
-  uint32_t fragments[2][4];
-  auto multiply_stage = [&](const uint4* stage, int tile_k) {
+  // One stage: per 16-k step, this warp's fragments decoded and the warpgroup's wgmma issued; the
+  // wait leaves only the newest one running, and none past the stage: the compiler may copy
+  // loop-carried accumulators at the loop's back edge, which a pending wgmma would write behind its
+  // back (scripts/wgmma-hazards.py).
+  __device__ __forceinline__ void multiply_stage(const uint4* stage, int tile_k) {
     const uint8_t* lane_weights = reinterpret_cast<const uint8_t*>(stage + G::kActivationChunks) + w_offset;
 #pragma unroll
     for (int block = 0; block < G::kStageBlocks; ++block) {
@@ -202,27 +210,45 @@ __device__ void tensor_wgmma(const MatmulParams& params) {
         }
       }
     }
-    // None left in flight past the stage: the compiler may copy loop-carried accumulators at the
-    // loop's back edge, which a pending wgmma would write behind its back (scripts/wgmma-hazards.py).
     wgmma_wait<0>();
     wgmma_fence_accumulators(d);
-  };
+  }
+};
+
+// P: the Problem; T: the tiles (those of WgmmaDecodeWarp, with kThreads = the block's threads,
+// kStages >= 3, kSplitK: blockIdx.z's share of K's stages, summed as tensor_gemm's slices are).
+template <class P, class T>
+__device__ void tensor_wgmma(const MatmulParams& params) {
+  using G = GemmTiling<P, T>;
+  using Warp = WgmmaDecodeWarp<P, T>;
+  static_assert(G::kStageChunks % 64 == 0, "every stage starts 1024-byte aligned");
+  extern __shared__ __align__(1024) uint4 stages[];  // kStages x kStageChunks
+  require_swizzle_alignment(stages);
+  __shared__ uint32_t pair_table[Warp::kHow == PairDecode::table ? kPairTableWords : 1];
+  if constexpr (Warp::kHow == PairDecode::table) fill_pair_table<typename P::W, typename P::A>(pair_table);  // synced in the loop
+
+  const long long m_block = (long long)blockIdx.y * T::kBlockM;
+  const long long n_block = (long long)blockIdx.x * T::kBlockN;
+  Warp warp(params, pair_table, int(threadIdx.x) / 32);
+  warp.start_tile(n_block);
+  const StageLoader<P, T, typename Warp::Placement> loader(params, m_block, n_block);
 
   const int tile_begin = int(blockIdx.z * G::kTilesPerSlice);
   const int tile_end = int(min(G::kTilesK, tile_begin + G::kTilesPerSlice));
-  load_stage_pairs(tile_begin, pairs);
+  warp.load_stage_pairs(tile_begin, warp.pairs);
   run_wgmma_ring<T::kStages>(
       tile_end - tile_begin, [&](int stage, int i) { loader.load(stages + stage * G::kStageChunks, tile_begin + i); },
       [&](int stage, int i) {
-        load_stage_pairs(min(tile_begin + i + 1, tile_end - 1), next_pairs);
-        multiply_stage(stages + stage * G::kStageChunks, tile_begin + i);
-        pairs = next_pairs;
+        warp.load_stage_pairs(min(tile_begin + i + 1, tile_end - 1), warp.next_pairs);
+        warp.multiply_stage(stages + stage * G::kStageChunks, tile_begin + i);
+        warp.pairs = warp.next_pairs;
       });
 
   if constexpr (T::kSplitK == 1) {
-    store_wgmma_tile<P, T::kBlockM>(params, d, m_block, n_block + warp_channel);
+    store_wgmma_tile<P, T::kBlockM>(params, warp.d, m_block, n_block + warp.warp_channel);
   } else {
-    reduce_slices_and_store<P, T>(WgmmaOutputs<P, T::kBlockM, float>{params, d, m_block, n_block + warp_channel}, params);
+    reduce_slices_and_store<P, T>(WgmmaOutputs<P, T::kBlockM, float>{params, warp.d, m_block, n_block + warp.warp_channel},
+                                  params);
   }
 }
 

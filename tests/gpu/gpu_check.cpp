@@ -53,7 +53,7 @@ double tolerance(const MatmulConfig& config, KernelFamily family, double exact, 
   // under 2^-13 of the stage's share of sum |a*w|: under 2^-10 of it in all.
   const bool fp8 = config.A_dtype == DType::float8_e4m3 || config.A_dtype == DType::float8_e5m2;
   if (fp8 && family == KernelFamily::tensor_wgmma) accumulation += std::ldexp(magnitude, -10);
-  const bool scales_weights = family == KernelFamily::tensor_gemm || family == KernelFamily::tensor_wgmma;
+  const bool scales_weights = family == KernelFamily::tensor_gemm || reads_wgmma_fragments(family);
   if (scales_weights && config.with_scaling) {
     accumulation += std::ldexp(magnitude, -info(config.A_dtype).codec->mantissa_bits);
   }
@@ -69,10 +69,11 @@ void GpuChecker::check(const Matmul& matmul, int64_t M, const MatmulOperands& op
   const HostTensor first = run_once(matmul, M, operands, 0xFF);  // NaN in every float format
   const bool integer_out = !info(config.out_dtype).is_float();
   const HostTensor second = integer_out ? run_once(matmul, M, operands, 0x5A) : first;
+  const bool written = first.bytes == second.bytes;  // once: inside the loop it made the check quadratic
+  const KernelFamily family = matmul.schedule_for(M).family;
   for (int64_t i = 0; i < M * config.N; ++i) {
     const double got = get_value(first, i);
-    const double bound = tolerance(config, matmul.schedule_for(M).family, reference.exact[i], reference.magnitude[i]);
-    const bool written = first.bytes == second.bytes;
+    const double bound = tolerance(config, family, reference.exact[i], reference.magnitude[i]);
     // Integer outputs (saturated) and overflowed float outputs must match the reference's cast exactly.
     const bool exact_match_required = integer_out || std::isinf(reference.rounded[i]);
     const bool close = exact_match_required ? got == reference.rounded[i]

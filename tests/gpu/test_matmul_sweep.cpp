@@ -1,6 +1,7 @@
 // The GPU sweep: every config of the format matrix, at awkward shapes and M = 1, 3, 17, 255, run
 // through Matmul on the device and compared with the float64 CPU reference on fresh random data,
 // with the output poisoned before each launch. Skips without a GPU.
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -174,6 +175,31 @@ TEST_CASE("every config tensor_wgmma takes matches the float64 reference on a Ho
   }
   REQUIRE(taken.size() >= (std::getenv("BITJIT_SWEEP_MATCH") ? 1 : 100));
   sweep(taken, Ms, 4 * sweep_stride(), wgmma, " of tensor_wgmma");
+}
+
+// The warp-specialized Hopper family on the same configs as tensor_wgmma's sweep: 64 x 64 tiles,
+// 3 stages, tiles in groups of 8 row blocks.
+TEST_CASE("every config tensor_wgmma_ws takes matches the float64 reference on a Hopper GPU", "[gpu][sweep][wgmma]") {
+  if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
+  if (current_device_info().arch() != "sm_90a") BITJIT_SKIP("tensor_wgmma_ws needs a Hopper GPU (sm_90a)");
+  const ScheduleChoice specialized = [](const MatmulConfig& config) -> std::optional<TileSchedule> {
+    const std::optional<MmaRunLayout> layout = fragment_order_layout(config);
+    if (!layout) return std::nullopt;
+    const TileSchedule s = wgmma_ws_schedule(config, *layout, 64, 64, 3, 8);
+    try {
+      validate_schedule(config, s, "sm_90a");
+    } catch (const ConfigError&) {
+      return std::nullopt;  // long k-blocks past the shared memory, or rows TMA cannot load
+    }
+    return s;
+  };
+  const std::vector<int64_t> Ms = {33, 130};
+  std::vector<MatmulConfig> taken;
+  for (const MatmulConfig& config : sweep_configs(Ms, 4 * sweep_stride())) {
+    if (specialized(config)) taken.push_back(config);
+  }
+  REQUIRE(taken.size() >= (std::getenv("BITJIT_SWEEP_MATCH") ? 1 : 100));
+  sweep(taken, Ms, 4 * sweep_stride(), specialized, " of tensor_wgmma_ws");
 }
 
 // Configs whose rows never exceed 8 get the tensor-core layout with whole-load runs (docs/formats.md),
@@ -394,5 +420,72 @@ TEST_CASE("tensor_wgmma matches the reference on a Hopper GPU", "[gpu][wgmma]") 
     }
   }
   CHECK(checked >= 12);
+  CHECK(checker.failures() == 0);
+}
+
+// The warp-specialized family (tensor_wgmma_ws) on the same configs: 64 to 256 rows, one to three
+// consumer warpgroups, 2 to 4 stages, tile orders of 1 to 8 row blocks.
+TEST_CASE("tensor_wgmma_ws matches the reference on a Hopper GPU", "[gpu][wgmma]") {
+  if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
+  if (current_device_info().arch() != "sm_90a") BITJIT_SKIP("tensor_wgmma_ws needs a Hopper GPU (sm_90a)");
+  BITJIT_RANDOM_ENGINE(rng);
+  GpuChecker checker;
+  int checked = 0;
+  struct Variant {
+    int block_m, block_n, stages, raster_group;
+  };
+  for (const MatmulConfig& config : staged_family_configs()) {
+    const std::optional<MmaRunLayout> layout = fragment_order_layout(config);
+    REQUIRE(layout);
+    for (const Variant v : {Variant{64, 64, 2, 1}, Variant{128, 128, 4, 8}, Variant{256, 128, 3, 2}, Variant{128, 192, 3, 1}}) {
+      const TileSchedule s = wgmma_ws_schedule(config, *layout, v.block_m, v.block_n, v.stages, v.raster_group);
+      try {
+        validate_schedule(config, s, "sm_90a");
+      } catch (const ConfigError&) {
+        continue;  // long k-blocks (1 and 2 bits) with many rows do not fit in shared memory
+      }
+      check_schedule(checker, config, s, rng);
+      ++checked;
+    }
+  }
+  CHECK(checked >= 16);
+  CHECK(checker.failures() == 0);
+}
+
+// More output tiles than SMs, so each block of the persistent grid takes several, in groups of 3 row
+// blocks that do not divide the 16 (a short last group), N not a multiple of the block; one and two
+// consumer warpgroups. BITJIT_WS_WALK="block_m,block_n,stages,raster_group" runs that variant alone.
+TEST_CASE("tensor_wgmma_ws walks many tiles per block on a Hopper GPU", "[gpu][wgmma]") {
+  if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
+  if (current_device_info().arch() != "sm_90a") BITJIT_SKIP("tensor_wgmma_ws needs a Hopper GPU (sm_90a)");
+  BITJIT_RANDOM_ENGINE(rng);
+  GpuChecker checker;
+  MatmulConfig config = staged_family_configs()[1];  // bf16 x uint4 with original zeros and bias
+  int64_t M = 1000;
+  config.N = 2056;
+  std::vector<std::array<int, 4>> variants = {{64, 64, 4, 3}, {128, 128, 3, 3}};
+  if (const char* chosen = std::getenv("BITJIT_WS_WALK")) {
+    std::array<int, 4> v{};
+    int index = 1, N = 2056, K = int(config.K), rows = 1000;
+    REQUIRE(std::sscanf(chosen, "%d,%d,%d,%d,%d,%d,%d,%d", &v[0], &v[1], &v[2], &v[3], &index, &N, &K, &rows) >= 4);
+    variants = {v};
+    config = staged_family_configs()[size_t(index)];
+    config.N = N;
+    config.K = K;
+    M = rows;
+  }
+  config.M = MSpec::buckets({M});
+  for (const auto& [block_m, block_n, stages, raster_group] : variants) {
+    const TileSchedule s = wgmma_ws_schedule(config, *fragment_order_layout(config), block_m, block_n, stages, raster_group);
+    INFO(canonical_form(config) << " " << canonical_form(s));
+    const Matmul matmul = Matmul::create(config, {"", s});
+    MatmulOperands operands = random_operands(config, M, rng);
+    const ReferenceResult reference = reference_matmul(config, M, operands);
+    std::printf("probe: created and referenced\n");
+    std::fflush(stdout);
+    checker.check(matmul, M, operands, reference);
+    std::printf("checked %s M=%lld\n", canonical_form(s).c_str(), (long long)M);
+    std::fflush(stdout);
+  }
   CHECK(checker.failures() == 0);
 }

@@ -1,0 +1,133 @@
+#pragma once
+// The tensor_wgmma_ws family (sm_90a): tensor_wgmma's decode and wgmma, warp-specialized on a
+// persistent grid. The block is kThreads / 128 consumer warpgroups and one producer warpgroup:
+//   - one thread of the producer fills a kStages-deep ring by TMA (tma.cuh): per stage, the
+//     activation boxes (64 k x kBlockM rows each, in wgmma's 128-byte swizzle) and the weight boxes
+//     (one k-block's bytes x kBlockN channels), signalled on the stage's "full" barrier;
+//   - each consumer warpgroup waits on that barrier, decodes its 64 channels' weights into wgmma's
+//     register operand step by step and issues the wgmmas (WgmmaDecodeWarp, as tensor_wgmma), then
+//     frees the stage on its "empty" barrier (one arrival per consumer warp).
+// No block-wide barrier and no copy instruction in the consumers' loop: a warpgroup that finishes a
+// stage goes on while the other still multiplies, and the producer keeps the ring full across
+// output tiles. The grid is one block per SM; each block walks the output tiles blockIdx.x,
+// + gridDim.x, ..., in groups of kRasterGroup row blocks (blocks running at once share activation
+// rows and weight channels in L2), and stores each tile from registers while the producer already
+// loads the next tile's stages. The producer warpgroup keeps kProducerRegisters per thread and gives
+// the rest to the consumers (kConsumerRegisters; 0: the launch's share is enough): the register file
+// is split among the SM's four schedulers, so even a lone producer warp would cost a warpgroup's
+// share.
+#include "bitjit/tensor_wgmma.cuh"
+#include "bitjit/tma.cuh"
+
+namespace bitjit {
+
+// The output tiles of a launch and the order blocks take them in: row blocks fastest inside groups
+// of kRasterGroup, then channel blocks, then the next group.
+template <class P, class T>
+struct PersistentTiles {
+  long long row_blocks, tiles;
+  static constexpr long long kChannelBlocks = (P::N + T::kBlockN - 1) / T::kBlockN;
+
+  __device__ __forceinline__ explicit PersistentTiles(long long M)
+      : row_blocks((M + T::kBlockM - 1) / T::kBlockM), tiles(row_blocks * kChannelBlocks) {}
+
+  __device__ __forceinline__ void at(long long tile, long long& m_block, long long& n_block) const {
+    constexpr long long kGroupTiles = T::kRasterGroup * kChannelBlocks;
+    const long long group = tile / kGroupTiles, first_row_block = group * T::kRasterGroup;
+    const long long rows = min((long long)T::kRasterGroup, row_blocks - first_row_block);
+    const long long in_group = tile - group * kGroupTiles;
+    m_block = (first_row_block + in_group % rows) * T::kBlockM;
+    n_block = in_group / rows * T::kBlockN;
+  }
+};
+
+// The producer: for every stage of every tile of this block, wait until the consumers freed the
+// stage, then ask the TMA for its boxes.
+template <class P, class T>
+__device__ __forceinline__ void produce_stages(const TensorMaps& maps, const PersistentTiles<P, T>& tiles, uint4* stages,
+                                               uint64_t* full, uint64_t* empty) {
+  using G = GemmTiling<P, T>;
+  constexpr int kColumns = T::kBlockK / 64;  // 128-byte swizzle atoms of k per activation row
+  constexpr uint32_t kStageBytes = G::kStageChunks * 16;
+  RingPosition<T::kStages> ring;
+  for (long long tile = blockIdx.x; tile < tiles.tiles; tile += gridDim.x) {
+    long long m_block, n_block;
+    tiles.at(tile, m_block, n_block);
+    for (int tile_k = 0; tile_k < G::kTilesK; ++tile_k) {
+      mbarrier_wait(&empty[ring.stage], ring.phase ^ 1u);
+      uint4* stage = stages + ring.stage * G::kStageChunks;
+      mbarrier_arrive_expect_bytes(&full[ring.stage], kStageBytes);
+#pragma unroll
+      for (int column = 0; column < kColumns; ++column)
+        tma_load_2d(stage + column * T::kBlockM * 8, maps.A, tile_k * T::kBlockK + 64 * column, int(m_block), &full[ring.stage]);
+#pragma unroll
+      for (int block = 0; block < G::kStageBlocks; ++block)
+        tma_load_2d(stage + G::kActivationChunks + block * T::kBlockN * G::kChunksPerPiece, maps.W,
+                    (tile_k * G::kStageBlocks + block) * G::kPieceBytes, int(n_block), &full[ring.stage]);
+      ring.advance();
+    }
+  }
+}
+
+// A consumer warp: per tile, every stage as tensor_wgmma multiplies it, then the tile's outputs.
+template <class P, class T>
+__device__ __forceinline__ void consume_stages(const MatmulParams& params, const uint32_t* pair_table,
+                                               const PersistentTiles<P, T>& tiles, const uint4* stages, uint64_t* full,
+                                               uint64_t* empty) {
+  using G = GemmTiling<P, T>;
+  WgmmaDecodeWarp<P, T> warp(params, pair_table, int(threadIdx.x) / 32);
+  RingPosition<T::kStages> ring;
+  for (long long tile = blockIdx.x; tile < tiles.tiles; tile += gridDim.x) {
+    long long m_block, n_block;
+    tiles.at(tile, m_block, n_block);
+    warp.start_tile(n_block);
+    warp.load_stage_pairs(0, warp.pairs);
+    for (int tile_k = 0; tile_k < G::kTilesK; ++tile_k) {
+      mbarrier_wait(&full[ring.stage], ring.phase);
+      // The warp converged again before the warpgroup's .aligned wgmma instructions: its lanes may
+      // leave the wait's loop apart, and the last tile's stores of rows inside M diverged.
+      __syncwarp();
+      warp.load_stage_pairs(min(tile_k + 1, int(G::kTilesK) - 1), warp.next_pairs);
+      warp.multiply_stage(stages + ring.stage * G::kStageChunks, tile_k);  // every wgmma of the stage done
+      if (warp.lane == 0) mbarrier_arrive(&empty[ring.stage]);
+      warp.pairs = warp.next_pairs;
+      ring.advance();
+    }
+    store_wgmma_tile<P, T::kBlockM>(params, warp.d, m_block, n_block + warp.warp_channel);
+  }
+}
+
+// P: the Problem; T: the tiles (those of WgmmaDecodeWarp, with kThreads = the consumer warpgroups'
+// threads; the block has a producer warpgroup more), kStages >= 2, kRasterGroup, kProducerRegisters,
+// kConsumerRegisters.
+template <class P, class T>
+__device__ void tensor_wgmma_ws(const MatmulParams& params, const TensorMaps& maps) {
+  using G = GemmTiling<P, T>;
+  using Warp = WgmmaDecodeWarp<P, T>;
+  static_assert(G::kStageChunks % 64 == 0, "every stage starts 1024-byte aligned");
+  static_assert(T::kBlockM <= 256 && T::kBlockN <= 256 && G::kPieceBytes % 16 == 0, "TMA boxes: at most 256 rows, 16-byte rows");
+  extern __shared__ __align__(1024) uint4 stages[];  // kStages x kStageChunks
+  require_swizzle_alignment(stages);
+  __shared__ uint64_t full[T::kStages], empty[T::kStages];
+  __shared__ uint32_t pair_table[Warp::kHow == PairDecode::table ? kPairTableWords : 1];
+  if constexpr (Warp::kHow == PairDecode::table) fill_pair_table<typename P::W, typename P::A>(pair_table);
+  if (threadIdx.x == 0) {
+    for (int s = 0; s < T::kStages; ++s) {
+      mbarrier_init(&full[s], 1);                   // the producer's arrival (plus the stage's bytes)
+      mbarrier_init(&empty[s], T::kThreads / 32);  // one arrival per consumer warp
+    }
+    fence_barrier_init();
+  }
+  __syncthreads();  // the barriers and the pair table, before anyone uses them
+
+  const PersistentTiles<P, T> tiles(params.M);
+  if (threadIdx.x >= T::kThreads) {
+    if constexpr (T::kConsumerRegisters > 0) release_registers<T::kProducerRegisters>();
+    if (threadIdx.x == T::kThreads) produce_stages<P, T>(maps, tiles, stages, full, empty);
+    return;
+  }
+  if constexpr (T::kConsumerRegisters > 0) claim_registers<T::kConsumerRegisters>();
+  consume_stages<P, T>(params, pair_table, tiles, stages, full, empty);
+}
+
+}  // namespace bitjit
