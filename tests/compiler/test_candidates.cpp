@@ -61,8 +61,9 @@ TEST_CASE("the cost model prefers what the H100 measurements prefer", "[candidat
   CHECK(m4096 < 12300.0 * 2);
 }
 
-// A config tensor_wgmma serves (sm_90a, every bucket >= 64 rows) is tuned within the family: any
-// other would need the weights in another layout.
+// A config tensor_wgmma serves (sm_90a, every bucket >= 64 rows) is tuned within the Hopper
+// families, which read the same weight layout (any other family would need the weights repacked);
+// both are among the candidates.
 TEST_CASE("a config tensor_wgmma serves gets tensor_wgmma candidates", "[candidates]") {
   const TargetDevice h100 = TargetDevice::from_arch("sm_90a");
   const MatmulConfig config = testing::w4a16_g128_config(MSpec::buckets({64, 256, 4096}), 57344, 8192);
@@ -71,10 +72,14 @@ TEST_CASE("a config tensor_wgmma serves gets tensor_wgmma candidates", "[candida
     const std::vector<RankedSchedule> ranked = candidate_schedules(config, h100, rows);
     REQUIRE(ranked.size() > 50);
     CHECK(contains_schedule(ranked, default_schedule(config, "sm_90a", rows)));
+    int specialized = 0;
     for (const RankedSchedule& r : ranked) {
-      CHECK(r.schedule.family == KernelFamily::tensor_wgmma);
+      CHECK(reads_wgmma_fragments(r.schedule.family));
       CHECK_NOTHROW(validate_schedule(config, r.schedule, "sm_90a"));
+      if (r.schedule.family == KernelFamily::tensor_wgmma_ws) ++specialized;
     }
+    CHECK(specialized > 20);
+    CHECK(specialized < int(ranked.size()));
   }
   // The same weights on an A100: tensor_gemm.
   CHECK(candidate_schedules(config, TargetDevice::from_arch("sm_80"), 4096).front().schedule.family ==

@@ -428,9 +428,10 @@ TEST_CASE("tensor_wgmma schedules are checked and compile for every weight forma
   CHECK(assembled == configs.size());
 }
 
-// The Hopper family is sm_90a's default when it serves every M bucket (64 rows and up): rows per
-// block grow with M, K is split where the blocks alone leave SMs idle, and the weights are packed
-// for it (mma_fragments; W8A8: plain rows).
+// The Hopper families are sm_90a's default when they serve every M bucket (64 rows and up): rows per
+// block grow with M; where the tiles alone leave SMs idle, tensor_wgmma splits K, elsewhere the
+// warp-specialized tensor_wgmma_ws runs, its channels per block chosen by the waves of tiles; the
+// weights are packed for both (mma_fragments; W8A8: plain rows).
 TEST_CASE("tensor_wgmma is sm_90a's default from 64 rows", "[codegen]") {
   const auto chosen = [](MSpec M, int64_t N, int64_t K, const char* arch = "sm_90a") {
     return default_schedule(w4a16_g128_config(M, N, K), arch);
@@ -441,16 +442,29 @@ TEST_CASE("tensor_wgmma is sm_90a's default from 64 rows", "[codegen]") {
   CHECK(o64.block_n == 128);
   CHECK(o64.threads == 256);
   CHECK(o64.split_k == 2);  // 64 blocks: two slices fill 128 of an H100's 132 SMs
-  CHECK(chosen(64, 10240, 8192).split_k == 1);  // qkv: 80 blocks
+  const TileSchedule qkv64 = chosen(64, 10240, 8192);  // 80 tiles: unsplit, warp-specialized
+  CHECK(qkv64.family == KernelFamily::tensor_wgmma_ws);
+  CHECK(qkv64.block_n == 128);
+  CHECK(qkv64.threads == 384);
+  CHECK(qkv64.swizzle == 8);
+  const TileSchedule gate_up64 = chosen(64, 57344, 8192);  // 224 tiles of 256 channels
+  CHECK(gate_up64.family == KernelFamily::tensor_wgmma_ws);
+  CHECK(gate_up64.block_n == 256);
+  CHECK(gate_up64.threads == 640);
   CHECK(chosen(256, 8192, 8192).block_m == 128);
+  CHECK(chosen(256, 8192, 8192).block_n == 128);    // 128 tiles: one wave
+  CHECK(chosen(256, 10240, 8192).block_n == 192);   // 108 tiles of 192 against 160 of 128
   const TileSchedule big = chosen(4096, 57344, 8192);
+  CHECK(big.family == KernelFamily::tensor_wgmma_ws);
   CHECK(big.block_m == 256);
+  CHECK(big.block_n == 128);
   CHECK(big.stages == 3);
-  CHECK(chosen(MSpec::buckets({64, 4096}), 8192, 8192).family == KernelFamily::tensor_wgmma);
+  CHECK(reads_wgmma_fragments(chosen(MSpec::buckets({64, 4096}), 8192, 8192).family));
   CHECK(default_schedule(w4a16_g128_config(MSpec::buckets({64, 4096}), 8192, 8192), "sm_90a", 4096).block_m == 256);
   CHECK(chosen(MSpec::buckets({16, 4096}), 8192, 8192).family == KernelFamily::tensor_gemm);  // 16 rows: tensor_gemv
   CHECK(chosen(4096, 8192, 8192, "sm_80").family == KernelFamily::tensor_gemm);
   CHECK(family_weight_layout(w4a16_g128_config(4096, 8192, 8192), o64.family) == WeightLayout::mma_fragments);
+  CHECK(family_weight_layout(w4a16_g128_config(4096, 8192, 8192), big.family) == WeightLayout::mma_fragments);
 
   // Every weight format the family takes gets a valid default at 64 and 4096 rows, shrunk to fit
   // (1-bit k-blocks are 512 k long).
@@ -466,7 +480,7 @@ TEST_CASE("tensor_wgmma is sm_90a's default from 64 rows", "[codegen]") {
       const TileSchedule s = default_schedule(sized, "sm_90a");
       INFO(canonical_form(sized) << " " << canonical_form(s));
       CHECK(schedule_error_on(sized, s, "sm_90a").empty());
-      if (s.family == KernelFamily::tensor_wgmma) ++served;
+      if (reads_wgmma_fragments(s.family)) ++served;
     }
   }
   CHECK(served >= 100);
@@ -491,11 +505,73 @@ TEST_CASE("tensor_wgmma is sm_90a's default from 64 rows", "[codegen]") {
   CHECK(default_schedule(w8a8, "sm_90a").family != KernelFamily::tensor_wgmma);
 }
 
+// tensor_wgmma_ws: consumer warpgroups of 64 channels plus a producer warpgroup, TMA-loadable rows,
+// registers that hold the sums, no split (its grid is persistent); each error names the field.
+TEST_CASE("tensor_wgmma_ws schedules are validated", "[codegen][schedule]") {
+  const MatmulConfig config = w4a16_many_rows();
+  const TileSchedule s = wgmma_ws_schedule(config, *fragment_order_layout(config), 128, 128, 4, 8);
+  CHECK(schedule_error_on(config, s, "sm_90a").empty());
+  CHECK(contains(schedule_error_on(config, s, "sm_80"), "family=tensor_wgmma_ws needs arch sm_90a"));
+  auto error_with = [&](auto change) {
+    TileSchedule bad = s;
+    change(bad);
+    return schedule_error_on(config, bad, "sm_90a");
+  };
+  CHECK(contains(error_with([](TileSchedule& b) { b.threads = 256; }), "threads = 2 * block_n + 128 = 384"));
+  CHECK(contains(error_with([](TileSchedule& b) { b.split_k = 2; }), "split_k=2: tensor_wgmma_ws takes split_k=1"));
+  CHECK(contains(error_with([](TileSchedule& b) { b.swizzle = 0; }), "swizzle=0 must be 1..64"));
+  CHECK(contains(error_with([](TileSchedule& b) { b.stages = 9; }), "stages=9 must be 2..8"));
+  CHECK(error_with([](TileSchedule& b) { b.stages = 2; }).empty());  // no stage kept for a pending wgmma
+  CHECK(contains(error_with([](TileSchedule& b) { b.block_m = 256, b.block_n = 192, b.threads = 512, b.warp_n = 12; }),
+                 "the 128 sums of a consumer thread need about 200"));
+  MatmulConfig odd_k = config;
+  odd_k.K = 4100;  // not whole 16-byte rows of fp16
+  odd_k.group_size = -1;
+  if (fragment_order_layout(odd_k)) {
+    CHECK(contains(schedule_error_on(odd_k, s, "sm_90a"), "K divisible by 8"));
+  }
+  MatmulConfig int8 = config;
+  int8.A_dtype = int8.W_dtype = DType::int8;
+  int8.accum_dtype = int8.out_dtype = DType::int32;
+  int8.with_scaling = false;
+  int8.group_size = -1;
+  CHECK(contains(schedule_error_on(int8, s, "sm_90a"), "use family=tensor_wgmma or tensor_gemm"));
+  CHECK(schedule_from_json(to_json(s)).family == KernelFamily::tensor_wgmma_ws);
+
+  // The producer's registers go to the consumers where the launch's share is not already the most.
+  CHECK(warp_specialized_registers(s).per_thread == 168);
+  CHECK(warp_specialized_registers(s).consumer == 232);  // 128 x 40 + 256 x 232 <= 384 x 168
+  const TileSchedule one = wgmma_ws_schedule(config, *fragment_order_layout(config), 64, 64, 4, 8);
+  CHECK(warp_specialized_registers(one).consumer == 0);  // 256 threads: 255 each already
+}
+
+// The generated kernel takes the TMA maps as a second, grid-constant parameter; the grid is one
+// block per SM, or one per tile where there are fewer.
+TEST_CASE("tensor_wgmma_ws kernels take tensor maps on a persistent grid", "[codegen]") {
+  const MatmulConfig config = w4a16_many_rows();
+  const TileSchedule s = wgmma_ws_schedule(config, *fragment_order_layout(config), 128, 128, 4, 8);
+  const KernelPlan plan = plan_kernel(config, s, "sm_90a");
+  CHECK(plan.tensor_maps);
+  const std::string source = emit_cuda(plan);
+  CHECK(contains(source, "const __grid_constant__ bitjit::TensorMaps maps"));
+  CHECK(contains(source, "static constexpr int kThreads = 256;"));
+  CHECK(contains(source, "static constexpr int kRasterGroup = 8;"));
+  CHECK(contains(source, "static constexpr int kConsumerRegisters = 232;"));
+  CHECK_FALSE(contains(emit_cuda(plan_kernel(config, wgmma_128x128_schedule(3), "sm_90a")), "TensorMaps"));
+  const int64_t tiles_at_4096 = (config.N + 127) / 128 * (4096 / 128);
+  REQUIRE(tiles_at_4096 > 132);
+  CHECK(launch_shape(plan, 4096, 132).grid == std::array<uint32_t, 3>{132, 1, 1});
+  CHECK(launch_shape(plan, 4096, 132).block[0] == 384);
+  CHECK(launch_shape(plan, 100, 100000).grid[0] == uint32_t((config.N + 127) / 128));
+  CHECK_THROWS_AS(launch_shape(plan, 4096), ConfigError);  // no SM count
+}
+
 // The SASS of tensor_wgmma never touches the accumulators of a wgmma that may still be running
 // (scripts/wgmma-hazards.py): ptxas once copied them at a loop's back edge behind a pending wgmma,
 // which only a device run could see as wrong sums (64 x 64 blocks, float32 output, K = 320). One
 // config per decode path at that shape, with float32 output, at 64 x 64 on one warpgroup and at
-// 128 x 128 split in two; W8A8 int8 and fp8 at 64, 128 and (int8) 256 rows.
+// 128 x 128 split in two, and tensor_wgmma_ws at 64 x 64 and 256 x 128; W8A8 int8 and fp8 at 64, 128
+// and (int8) 256 rows.
 TEST_CASE("no tensor_wgmma kernel touches a pending wgmma's accumulators", "[codegen][nvrtc][sass]") {
   MatmulConfig shape;
   shape.M = MSpec::buckets({33, 130});
@@ -512,7 +588,11 @@ TEST_CASE("no tensor_wgmma kernel touches a pending wgmma's accumulators", "[cod
     two.vector_bytes = one.vector_bytes;
     two.block_k = one.block_k;
     two.split_k = 2;
-    for (const TileSchedule& s : {one, two})
+    // The warp-specialized family: one consumer warpgroup with the launch's registers, and two with
+    // 256 rows each, which take their registers from the producer (setmaxnreg).
+    const TileSchedule specialized_one = wgmma_ws_schedule(c, *layout, 64, 64, 4, 8);
+    const TileSchedule specialized_two = wgmma_ws_schedule(c, *layout, 256, 128, 3, 8);
+    for (const TileSchedule& s : {one, two, specialized_one, specialized_two})
       if (schedule_error_on(c, s, "sm_90a").empty()) kernels.emplace_back(c, s);
   }
   for (DType type : {DType::int8, DType::float8_e4m3}) {
@@ -527,7 +607,7 @@ TEST_CASE("no tensor_wgmma kernel touches a pending wgmma's accumulators", "[cod
       if (schedule_error_on(c, s, "sm_90a").empty()) kernels.emplace_back(c, s);
     }
   }
-  REQUIRE(kernels.size() >= 20);
+  REQUIRE(kernels.size() >= 40);
   const testing::TemporaryDirectory cubins;
   const auto compile_one = [&](size_t i, const char* arch) {
     const GeneratedKernel kernel = emit_kernel(kernels[i].first, kernels[i].second, arch);
