@@ -272,6 +272,13 @@ std::string schedule_error_on(const MatmulConfig& config, const TileSchedule& sc
   return "";
 }
 
+// schedule_error_on for `schedule` after `change(schedule)`.
+template <class Change>
+std::string error_after(const MatmulConfig& config, TileSchedule schedule, Change change, const std::string& arch) {
+  change(schedule);
+  return schedule_error_on(config, schedule, arch);
+}
+
 }  // namespace
 
 // A config with buckets below 64 rows: the Hopper family serves none of them (the weights are packed
@@ -321,11 +328,7 @@ TEST_CASE("tensor_gemm schedules are checked field by field", "[codegen]") {
   const MatmulConfig config = w4a16_many_rows();
   const TileSchedule good = default_schedule(config, "sm_80");
   CHECK(schedule_error_on(config, good, "sm_80").empty());
-  auto error_with = [&](auto change, const std::string& arch = "sm_80") {
-    TileSchedule s = good;
-    change(s);
-    return schedule_error_on(config, s, arch);
-  };
+  auto error_with = [&](auto change, const std::string& arch = "sm_80") { return error_after(config, good, change, arch); };
   CHECK(contains(error_with([](TileSchedule& s) { s.threads = 256; }), "threads = 32 * warp_m * warp_n"));
   CHECK(contains(error_with([](TileSchedule& s) { s.warp_n = 3, s.threads = 192, s.block_n = 96; }), "powers of two"));
   CHECK(contains(error_with([](TileSchedule& s) { s.block_m = 132; }), "block_m=132 must be 8..256 and a multiple of"));
@@ -381,11 +384,7 @@ TEST_CASE("tensor_wgmma schedules are checked and compile for every weight forma
   const TileSchedule s = wgmma_128x128_schedule(3);
   CHECK(schedule_error_on(config, s, "sm_90a").empty());
   CHECK(contains(schedule_error_on(config, s, "sm_80"), "family=tensor_wgmma needs arch sm_90a"));
-  auto error_with = [&](auto change) {
-    TileSchedule bad = s;
-    change(bad);
-    return schedule_error_on(config, bad, "sm_90a");
-  };
+  auto error_with = [&](auto change) { return error_after(config, s, change, "sm_90a"); };
   CHECK(contains(error_with([](TileSchedule& b) { b.block_m = 96; }), "block_m=96 must be 64, 128 or 256"));
   CHECK(contains(error_with([](TileSchedule& b) { b.threads = 128, b.warp_n = 4; }), "threads = 2 * block_n = 256"));
   CHECK(error_with([](TileSchedule& b) { b.split_k = 2; }).empty());
@@ -512,11 +511,7 @@ TEST_CASE("tensor_wgmma_ws schedules are validated", "[codegen][schedule]") {
   const TileSchedule s = wgmma_ws_schedule(config, *fragment_order_layout(config), 128, 128, 4, 8);
   CHECK(schedule_error_on(config, s, "sm_90a").empty());
   CHECK(contains(schedule_error_on(config, s, "sm_80"), "family=tensor_wgmma_ws needs arch sm_90a"));
-  auto error_with = [&](auto change) {
-    TileSchedule bad = s;
-    change(bad);
-    return schedule_error_on(config, bad, "sm_90a");
-  };
+  auto error_with = [&](auto change) { return error_after(config, s, change, "sm_90a"); };
   CHECK(contains(error_with([](TileSchedule& b) { b.threads = 256; }), "threads = 2 * block_n + 128 = 384"));
   CHECK(contains(error_with([](TileSchedule& b) { b.split_k = 2; }), "split_k=2: tensor_wgmma_ws takes split_k=1"));
   CHECK(contains(error_with([](TileSchedule& b) { b.swizzle = 0; }), "swizzle=0 must be 1..64"));
