@@ -67,11 +67,12 @@ std::optional<MmaRunLayout> family_layout(const MatmulConfig& config, KernelFami
 WeightLayout family_weight_layout(const MatmulConfig& config, KernelFamily family);
 
 // Static shared memory of the tensor-core kernels: the per-lane pair table of nf4 / fp4 with fp16 / bf16
-// activations (weight_pairs.cuh's kPairTableWords words), plus for tensor_wgmma the 1024 bytes the
-// compiler reserves to start the ring 1024-byte aligned (the 128-byte swizzle's atoms); else 0.
+// activations (weight_pairs.cuh's kPairTableWords words), plus for both Hopper families the 1024 bytes
+// the compiler reserves to start the ring 1024-byte aligned (the 128-byte swizzle's atoms) and, for
+// tensor_wgmma_ws, its ring's barriers; else 0.
 int static_shared_bytes(const MatmulConfig& config, KernelFamily family);
-// Dynamic shared memory per block of the schedule's kernel (the tensor_gemm / tensor_wgmma ring; 0
-// for the others).
+// Dynamic shared memory per block of the schedule's kernel (the tensor_gemm / tensor_wgmma /
+// tensor_wgmma_ws ring; 0 for the others).
 int dynamic_shared_bytes(const MatmulConfig& config, const TileSchedule& schedule);
 
 // The schedule bitjit uses when nothing was tuned: legal for the config, chosen from its shape.

@@ -1,8 +1,9 @@
 #pragma once
-// The tensor_wgmma family (sm_90a, opt-in until it beats tensor_gemm): fp16 / bf16 activations, for
-// many rows on Hopper, where mma.sync cannot reach the tensor cores' peak (docs/performance.md). The
-// block's threads form kThreads / 128 warpgroups; warpgroup w owns output channels 64w .. 64w + 63,
-// and each of its wgmma instructions computes those 64 channels for all kBlockM rows of the block
+// The tensor_wgmma family (sm_90a; from 64 rows the default where K is split in slices,
+// tensor_wgmma_ws elsewhere): fp16 / bf16 activations, for many rows on Hopper, where mma.sync
+// cannot reach the tensor cores' peak (docs/performance.md). The block's threads form kThreads /
+// 128 warpgroups; warpgroup w owns output channels 64w .. 64w + 63, and each of its wgmma
+// instructions computes those 64 channels for all kBlockM rows of the block
 // over 16 k: D[64, kBlockM] += Wdec[64, 16] * A[kBlockM, 16]^T, with the decoded weights as the A
 // operand straight from registers and the activations as B from the cp.async ring.
 //

@@ -1,10 +1,10 @@
 #pragma once
-// tensor_wgmma for W8A8 (sm_90a, opt-in): activations and weights of the same 8-bit type, int8 with
-// int32 sums or fp8 (e4m3, e5m2) with float32 sums, no scales. Nothing is decoded: both operands
-// are plain rows of bytes (W's general layout, which for int8 is also its mma_runs layout), staged
-// by 16-byte cp.async into K-major tiles in the 128-byte swizzle (SwizzledAtoms: 128 k per atom
-// column), and each warpgroup's wgmma m64nNk32 reads both from shared memory:
-// D[64 channels, kBlockM rows] += W[64, 32] * A[kBlockM, 32]^T.
+// tensor_wgmma for W8A8 (sm_90a; the default from 64 rows): activations and weights of the same
+// 8-bit type, int8 with int32 sums or fp8 (e4m3, e5m2) with float32 sums, no scales. Nothing is
+// decoded: both operands are plain rows of bytes (W's general layout, which for int8 is also its
+// mma_runs layout), staged by 16-byte cp.async into K-major tiles in the 128-byte swizzle
+// (SwizzledAtoms: 128 k per atom column), and each warpgroup's wgmma m64nNk32 reads both from
+// shared memory: D[64 channels, kBlockM rows] += W[64, 32] * A[kBlockM, 32]^T.
 //
 // The ring is tensor_wgmma's: kStages - 2 stages prefetched, one multiplied, one whose wgmmas may
 // still run (int8: each stage's group is waited for only after the next one is issued; fp8 waits
