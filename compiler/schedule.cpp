@@ -245,18 +245,25 @@ void validate_warpgroups(const TileSchedule& s) {
 }
 
 // W8A8 (same_8bit_operands): no decoding, both operands' rows staged as they are.
-void validate_tensor_wgmma_8bit(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
+// W8A8 operands (same_8bit_operands) as both Hopper families multiply them: the accumulator of the
+// type, no scales or zeros, K in whole 16-byte rows.
+void require_byte_rows_operands(const MatmulConfig& config, const std::string& family) {
   const DType integer_sums = config.A_dtype == DType::int8 ? DType::int32 : DType::float32;
   if (config.accum_dtype != integer_sums) {
-    reject("family=tensor_wgmma with " + std::string(to_string(config.A_dtype)) + " operands needs accum_dtype=" +
+    reject("family=" + family + " with " + std::string(to_string(config.A_dtype)) + " operands needs accum_dtype=" +
            std::string(to_string(integer_sums)) + ", got " + std::string(to_string(config.accum_dtype)));
   }
   if (config.with_scaling || config.with_zeros) {
-    reject("family=tensor_wgmma multiplies 8-bit activations and weights without scales or zeros "
+    reject("family=" + family + " multiplies 8-bit activations and weights without scales or zeros "
            "(with_scaling=false, with_zeros=false); use family=tensor_gemv or simt");
   }
-  if (config.K % 16 != 0) reject("family=tensor_wgmma with 8-bit operands needs K divisible by 16, got " + std::to_string(config.K));
-  validate_warpgroups(s);
+  if (config.K % 16 != 0) {
+    reject("family=" + family + " with 8-bit operands needs K divisible by 16, got " + std::to_string(config.K));
+  }
+}
+
+// The W8A8 tile: 128-byte swizzle atoms of k per stage, fp8's two accumulator sets.
+void require_byte_rows_tiles(const MatmulConfig& config, const TileSchedule& s) {
   if (s.block_k != 128 && s.block_k != 256) {
     reject("block_k=" + std::to_string(s.block_k) + " must be 128 or 256 (whole 128-byte swizzle atoms of k)");
   }
@@ -265,11 +272,17 @@ void validate_tensor_wgmma_8bit(const MatmulConfig& config, const TileSchedule& 
            " operands: each stage's fp8 sums are kept apart before they are added in float32, which doubles the "
            "accumulator registers");
   }
+  if (s.vector_bytes != 16) reject("vector_bytes=" + std::to_string(s.vector_bytes) + ": 8-bit rows are moved 16 bytes at a time");
+}
+
+void validate_tensor_wgmma_8bit(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
+  require_byte_rows_operands(config, "tensor_wgmma");
+  validate_warpgroups(s);
+  require_byte_rows_tiles(config, s);
   if (s.swizzle != 1) reject("swizzle=" + std::to_string(s.swizzle) + ": tensor_wgmma takes swizzle=1");
   if (s.split_k != 1) {
     reject("split_k=" + std::to_string(s.split_k) + ": tensor_wgmma with 8-bit operands takes split_k=1");
   }
-  if (s.vector_bytes != 16) reject("vector_bytes=" + std::to_string(s.vector_bytes) + ": tensor_wgmma copies 16 bytes at a time");
   require_shared_fits(config, s, arch, byte_rows_stage_bytes(s));
 }
 
@@ -290,7 +303,13 @@ MmaRunLayout require_fragment_layout(const MatmulConfig& config, const std::stri
 // TMA boxes (rows of 16-byte multiples), one tile per block at a time on a persistent grid.
 void validate_tensor_wgmma_ws(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
   if (arch != "sm_90a") reject("family=tensor_wgmma_ws needs arch sm_90a (wgmma, TMA), got " + arch);
-  const MmaRunLayout layout = require_fragment_layout(config, "tensor_wgmma_ws");
+  const bool eight_bit = same_8bit_operands(config);
+  if (eight_bit) {
+    require_byte_rows_operands(config, "tensor_wgmma_ws");
+    require_byte_rows_tiles(config, s);
+  }
+  const std::optional<MmaRunLayout> layout =
+      eight_bit ? std::nullopt : std::optional<MmaRunLayout>(require_fragment_layout(config, "tensor_wgmma_ws"));
   if (config.K % 8 != 0) {
     reject("family=tensor_wgmma_ws loads activation rows by TMA, which needs rows of a multiple of 16 bytes: K "
            "divisible by 8, got " + std::to_string(config.K));
@@ -311,14 +330,15 @@ void validate_tensor_wgmma_ws(const MatmulConfig& config, const TileSchedule& s,
            "producer warpgroup: threads = 2 * block_n + 128 = " + std::to_string(2 * s.block_n + 128) +
            ", warp_m = 1, warp_n = block_n / 16 = " + std::to_string(s.block_n / 16) + " (the consumer warps)");
   }
-  // Each consumer thread keeps block_m / 2 float sums and about 72 registers besides (measured: 138
-  // at 128 rows).
+  // Each consumer thread keeps block_m / 2 sums (fp8 W8A8: two sets) and registers besides: about 72
+  // where it decodes (measured: 138 at 128 rows), about 40 for W8A8.
   const WarpSpecializedRegisters budget = warp_specialized_registers(s);
-  const int registers = budget.consumer > 0 ? budget.consumer : budget.per_thread, needed = s.block_m / 2 + 72;
+  const int sums = eight_bit && config.A_dtype != DType::int8 ? s.block_m : s.block_m / 2;
+  const int registers = budget.consumer > 0 ? budget.consumer : budget.per_thread, needed = sums + (eight_bit ? 40 : 72);
   if (registers < needed) {
     reject("block_m=" + std::to_string(s.block_m) + " with block_n=" + std::to_string(s.block_n) + ": " +
            std::to_string(s.threads) + " threads get " + std::to_string(registers) + " registers each, the " +
-           std::to_string(s.block_m / 2) + " sums of a consumer thread need about " + std::to_string(needed) +
+           std::to_string(sums) + " sums of a consumer thread need about " + std::to_string(needed) +
            "; a smaller block_m or block_n");
   }
   if (s.swizzle < 1 || s.swizzle > 64) {
@@ -328,7 +348,9 @@ void validate_tensor_wgmma_ws(const MatmulConfig& config, const TileSchedule& s,
     reject("split_k=" + std::to_string(s.split_k) + ": tensor_wgmma_ws takes split_k=1 (its persistent grid "
            "keeps every SM busy over the output tiles); use family=tensor_wgmma to split K");
   }
-  validate_ring(config, s, arch, layout);
+  if (!eight_bit) return validate_ring(config, s, arch, *layout);
+  if (s.stages < 2 || s.stages > 8) reject("stages=" + std::to_string(s.stages) + " must be 2..8 (the ring in shared memory)");
+  require_shared_fits(config, s, arch, byte_rows_stage_bytes(s));
 }
 
 void validate_tensor_wgmma(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {

@@ -20,8 +20,9 @@ enum class KernelFamily : uint8_t {
   tensor_gemm,  // M >= 16: tiles of A and W staged through a cp.async ring, the tensor_gemv mma per warp tile
   tensor_wgmma,  // sm_90a: the same ring, weights decoded into wgmma's register operand, wgmma per
                  // warpgroup
-  tensor_wgmma_ws,  // sm_90a: tensor_wgmma's decode and wgmma, warp-specialized: a producer warpgroup fills the
-                    // ring by TMA on mbarriers for consumer warpgroups, on a persistent grid
+  tensor_wgmma_ws,  // sm_90a: tensor_wgmma's decode and wgmma (or its W8A8 wgmma), warp-specialized: a
+                    // producer warpgroup fills the ring by TMA on mbarriers for consumer warpgroups, on
+                    // a persistent grid
 };
 // The families whose fp16/bf16 kernels read the mma_fragments layout (weights decoded into wgmma's
 // register operand).

@@ -49,9 +49,19 @@ TensorMap encode(const Tiled2d& t, const KernelPlan& plan) {
 TensorMaps encode_tensor_maps(const KernelPlan& plan, const void* A, const void* W, int64_t M) {
   const MatmulConfig& config = plan.config;
   const TileSchedule& s = plan.schedule;
+  TensorMaps maps;
+  if (same_8bit_operands(config)) {
+    // Both operands are rows of K bytes; 128 of them are one 128-byte swizzle atom wide.
+    maps.A = encode({"A", CU_TENSOR_MAP_DATA_TYPE_UINT8, 1, A, uint64_t(config.K), uint64_t(M), 128,
+                     uint32_t(s.block_m), CU_TENSOR_MAP_SWIZZLE_128B},
+                    plan);
+    maps.W = encode({"W", CU_TENSOR_MAP_DATA_TYPE_UINT8, 1, W, uint64_t(config.K), uint64_t(config.N), 128,
+                     uint32_t(s.block_n), CU_TENSOR_MAP_SWIZZLE_128B},
+                    plan);
+    return maps;
+  }
   const MmaRunLayout layout = *family_layout(config, s.family);
   const uint64_t row_bytes = uint64_t(config.K) * info(config.W_dtype).bits / 8;
-  TensorMaps maps;
   // 64 k of 16-bit activations are one 128-byte swizzle atom wide: the kernel's SwizzledAtoms.
   maps.A = encode({"A", CU_TENSOR_MAP_DATA_TYPE_UINT16, 2, A, uint64_t(config.K), uint64_t(M), 64,
                    uint32_t(s.block_m), CU_TENSOR_MAP_SWIZZLE_128B},

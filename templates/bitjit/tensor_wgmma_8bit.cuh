@@ -52,6 +52,36 @@ struct ByteRowsLoader {
   }
 };
 
+// The stage's layout: the activation tile (kBlockM rows), then the weight tile (kBlockN rows), each
+// of kBlockK bytes a row in the 128-byte swizzle's atom columns.
+template <class T>
+struct ByteRowsStage {
+  static constexpr int kChunksPerRow = T::kBlockK / 16;
+  static constexpr int kActivationChunks = T::kBlockM * kChunksPerRow;
+  static constexpr int kChunks = kActivationChunks + T::kBlockN * kChunksPerRow;
+  using ActivationTile = SwizzledAtoms<kChunksPerRow, T::kBlockM>;
+  using WeightTile = SwizzledAtoms<kChunksPerRow, T::kBlockN>;
+  static_assert(kChunks % 64 == 0, "every stage starts 1024-byte aligned");
+};
+
+// Issues one stage's wgmmas for warpgroup `warpgroup` (its 64 weight rows against every activation
+// row) into sums, as one commit group; accumulate = false starts the sums afresh.
+template <class P, class T, class Acc>
+__device__ __forceinline__ void issue_byte_rows_stage(const uint4* stage, int warpgroup, Acc (&sums)[T::kBlockM / 2],
+                                                      bool accumulate) {
+  using S = ByteRowsStage<T>;
+  wgmma_fence_accumulators(sums);
+  wgmma_fence();
+#pragma unroll
+  for (int step = 0; step < T::kBlockK / 32; ++step) {
+    wgmma_64xNx32_ss<typename P::A, Acc, T::kBlockM>(
+        sums, S::WeightTile::descriptor(stage + S::kActivationChunks, 64 * warpgroup, 32 * step),
+        S::ActivationTile::descriptor(stage, 0, 32 * step), accumulate || step > 0);
+  }
+  wgmma_commit();
+  wgmma_fence_accumulators(sums);
+}
+
 // P: the Problem (A and W the same 8-bit type); T: the tiles (kThreads = 128 per warpgroup,
 // kBlockM rows, kBlockN = 64 per warpgroup, kBlockK, kStages >= 3).
 template <class P, class T>
@@ -60,12 +90,11 @@ __device__ void tensor_wgmma_8bit(const MatmulParams& params) {
   using Acc = typename P::Accum;
   static_assert(is_same<A, typename P::W>::value && A::kBits == 8, "activations and weights of one 8-bit type");
   static_assert(T::kBlockN % 64 == 0 && T::kThreads == 2 * T::kBlockN, "one warpgroup per 64 channels");
-  constexpr int kChunksPerRow = T::kBlockK / 16;
-  constexpr int kActivationChunks = T::kBlockM * kChunksPerRow;
-  constexpr int kStageChunks = kActivationChunks + T::kBlockN * kChunksPerRow;
+  constexpr int kChunksPerRow = ByteRowsStage<T>::kChunksPerRow;
+  constexpr int kActivationChunks = ByteRowsStage<T>::kActivationChunks;
+  constexpr int kStageChunks = ByteRowsStage<T>::kChunks;
   constexpr int kTilesK = int((P::K + T::kBlockK - 1) / T::kBlockK);
 
-  static_assert(kStageChunks % 64 == 0, "every stage starts 1024-byte aligned");
   extern __shared__ __align__(1024) uint4 stages[];  // kStages x (activation tile, weight tile)
   require_swizzle_alignment(stages);
   const long long m_block = (long long)blockIdx.y * T::kBlockM;
@@ -73,8 +102,6 @@ __device__ void tensor_wgmma_8bit(const MatmulParams& params) {
   const int warp = int(threadIdx.x) / 32, warpgroup = warp / 4;
   const ByteRowsLoader<T::kBlockM, kChunksPerRow, T::kThreads, P::K> activations(params.A, m_block, params.M);
   const ByteRowsLoader<T::kBlockN, kChunksPerRow, T::kThreads, P::K> weights(params.W, n_block, P::N);
-  using ActivationTile = SwizzledAtoms<kChunksPerRow, T::kBlockM>;
-  using WeightTile = SwizzledAtoms<kChunksPerRow, T::kBlockN>;
   // fp8 wgmma adds into its float32 accumulators with about 13 fraction bits (measured: sums of 1040
   // products 1.4e-5 of sum |a*w| off), so each stage's products go into `partial`, which is then
   // added to d in full float32: the loss is bounded by one stage's few instructions instead of
@@ -91,15 +118,7 @@ __device__ void tensor_wgmma_8bit(const MatmulParams& params) {
     weights.load(stages + stage * kStageChunks + kActivationChunks, tile_k);
   };
   auto issue_stage = [&](const uint4* stage, Acc(&sums)[T::kBlockM / 2], bool accumulate) {
-    wgmma_fence_accumulators(sums);
-    wgmma_fence();
-#pragma unroll
-    for (int step = 0; step < T::kBlockK / 32; ++step) {
-      wgmma_64xNx32_ss<A, Acc, T::kBlockM>(sums, WeightTile::descriptor(stage + kActivationChunks, 64 * warpgroup, 32 * step),
-                                           ActivationTile::descriptor(stage, 0, 32 * step), accumulate || step > 0);
-    }
-    wgmma_commit();
-    wgmma_fence_accumulators(sums);
+    issue_byte_rows_stage<P, T>(stage, warpgroup, sums, accumulate);
   };
   auto multiply_stage = [&](int stage_index, int) {
     const uint4* stage = stages + stage_index * kStageChunks;

@@ -16,7 +16,12 @@
 // the rest to the consumers (kConsumerRegisters; 0: the launch's share is enough): the register file
 // is split among the SM's four schedulers, so even a lone producer warp would cost a warpgroup's
 // share.
+//
+// tensor_wgmma_ws_8bit runs W8A8 (tensor_wgmma_8bit's operands and wgmma) the same way: the
+// producer loads both operands' rows as swizzled TMA boxes. Not yet run on a GPU: only an explicit
+// schedule selects it.
 #include "bitjit/tensor_wgmma.cuh"
+#include "bitjit/tensor_wgmma_8bit.cuh"
 #include "bitjit/tma.cuh"
 
 namespace bitjit {
@@ -42,31 +47,38 @@ struct PersistentTiles {
 };
 
 // The producer: for every stage of every tile of this block, wait until the consumers freed the
-// stage, then ask the TMA for its boxes.
-template <class P, class T>
-__device__ __forceinline__ void produce_stages(const TensorMaps& maps, const PersistentTiles<P, T>& tiles, uint4* stages,
-                                               uint64_t* full, uint64_t* empty) {
-  using G = GemmTiling<P, T>;
-  constexpr int kColumns = T::kBlockK / 64;  // 128-byte swizzle atoms of k per activation row
-  constexpr uint32_t kStageBytes = G::kStageChunks * 16;
+// stage, then ask the TMA for its boxes (load(stage, tile_k, m_block, n_block, barrier) issues them;
+// kStageBytes is what they deliver).
+template <class P, class T, uint32_t kStageBytes, class Load>
+__device__ __forceinline__ void produce_stages(const PersistentTiles<P, T>& tiles, int tiles_k, uint4* stages,
+                                               int stage_chunks, uint64_t* full, uint64_t* empty, Load load) {
   RingPosition<T::kStages> ring;
   for (long long tile = blockIdx.x; tile < tiles.tiles; tile += gridDim.x) {
     long long m_block, n_block;
     tiles.at(tile, m_block, n_block);
-    for (int tile_k = 0; tile_k < G::kTilesK; ++tile_k) {
+    for (int tile_k = 0; tile_k < tiles_k; ++tile_k) {
       mbarrier_wait(&empty[ring.stage], ring.phase ^ 1u);
-      uint4* stage = stages + ring.stage * G::kStageChunks;
       mbarrier_arrive_expect_bytes(&full[ring.stage], kStageBytes);
-#pragma unroll
-      for (int column = 0; column < kColumns; ++column)
-        tma_load_2d(stage + column * T::kBlockM * 8, maps.A, tile_k * T::kBlockK + 64 * column, int(m_block), &full[ring.stage]);
-#pragma unroll
-      for (int block = 0; block < G::kStageBlocks; ++block)
-        tma_load_2d(stage + G::kActivationChunks + block * T::kBlockN * G::kChunksPerPiece, maps.W,
-                    (tile_k * G::kStageBlocks + block) * G::kPieceBytes, int(n_block), &full[ring.stage]);
+      load(stages + ring.stage * stage_chunks, tile_k, int(m_block), int(n_block), &full[ring.stage]);
       ring.advance();
     }
   }
+}
+
+// The fp16 / bf16 kernel's stage: kBlockK / 64 activation boxes of 64 k x kBlockM rows (one
+// 128-byte swizzle atom column each), then one weight box of one k-block x kBlockN channels per
+// k-block.
+template <class P, class T>
+__device__ __forceinline__ void load_decoded_stage(const TensorMaps& maps, uint4* stage, int tile_k, int m_block,
+                                                   int n_block, uint64_t* barrier) {
+  using G = GemmTiling<P, T>;
+#pragma unroll
+  for (int column = 0; column < T::kBlockK / 64; ++column)
+    tma_load_2d(stage + column * T::kBlockM * 8, maps.A, tile_k * T::kBlockK + 64 * column, m_block, barrier);
+#pragma unroll
+  for (int block = 0; block < G::kStageBlocks; ++block)
+    tma_load_2d(stage + G::kActivationChunks + block * T::kBlockN * G::kChunksPerPiece, maps.W,
+                (tile_k * G::kStageBlocks + block) * G::kPieceBytes, n_block, barrier);
 }
 
 // A consumer warp: per tile, every stage as tensor_wgmma multiplies it, then the tile's outputs.
@@ -97,6 +109,31 @@ __device__ __forceinline__ void consume_stages(const MatmulParams& params, const
   }
 }
 
+// The block's two roles on their barriers (a full and an empty one per stage): after the
+// initialization, the producer warpgroup keeps kProducerRegisters and its first thread runs
+// produce(tiles, full, empty); the consumer warpgroups take kConsumerRegisters and run
+// consume(tiles, full, empty). Anything shared the caller set up before is synced here too.
+template <class P, class T, class Produce, class Consume>
+__device__ __forceinline__ void run_roles(const MatmulParams& params, Produce produce, Consume consume) {
+  __shared__ uint64_t full[T::kStages], empty[T::kStages];
+  if (threadIdx.x == 0) {
+    for (int s = 0; s < T::kStages; ++s) {
+      mbarrier_init(&full[s], 1);                   // the producer's arrival (plus the stage's bytes)
+      mbarrier_init(&empty[s], T::kThreads / 32);  // one arrival per consumer warp
+    }
+    fence_barrier_init();
+  }
+  __syncthreads();
+  const PersistentTiles<P, T> tiles(params.M);
+  if (threadIdx.x >= T::kThreads) {
+    if constexpr (T::kConsumerRegisters > 0) release_registers<T::kProducerRegisters>();
+    if (threadIdx.x == T::kThreads) produce(tiles, full, empty);
+    return;
+  }
+  if constexpr (T::kConsumerRegisters > 0) claim_registers<T::kConsumerRegisters>();
+  consume(tiles, full, empty);
+}
+
 // P: the Problem; T: the tiles (those of WgmmaDecodeWarp, with kThreads = the consumer warpgroups'
 // threads; the block has a producer warpgroup more), kStages >= 2, kRasterGroup, kProducerRegisters,
 // kConsumerRegisters.
@@ -108,26 +145,102 @@ __device__ void tensor_wgmma_ws(const MatmulParams& params, const TensorMaps& ma
   static_assert(T::kBlockM <= 256 && T::kBlockN <= 256 && G::kPieceBytes % 16 == 0, "TMA boxes: at most 256 rows, 16-byte rows");
   extern __shared__ __align__(1024) uint4 stages[];  // kStages x kStageChunks
   require_swizzle_alignment(stages);
-  __shared__ uint64_t full[T::kStages], empty[T::kStages];
   __shared__ uint32_t pair_table[Warp::kHow == PairDecode::table ? kPairTableWords : 1];
-  if constexpr (Warp::kHow == PairDecode::table) fill_pair_table<typename P::W, typename P::A>(pair_table);
-  if (threadIdx.x == 0) {
-    for (int s = 0; s < T::kStages; ++s) {
-      mbarrier_init(&full[s], 1);                   // the producer's arrival (plus the stage's bytes)
-      mbarrier_init(&empty[s], T::kThreads / 32);  // one arrival per consumer warp
-    }
-    fence_barrier_init();
-  }
-  __syncthreads();  // the barriers and the pair table, before anyone uses them
+  if constexpr (Warp::kHow == PairDecode::table) fill_pair_table<typename P::W, typename P::A>(pair_table);  // synced in run_roles
+  run_roles<P, T>(
+      params,
+      [&](const PersistentTiles<P, T>& tiles, uint64_t* full, uint64_t* empty) {
+        produce_stages<P, T, G::kStageChunks * 16>(
+            tiles, int(G::kTilesK), stages, G::kStageChunks, full, empty,
+            [&](uint4* stage, int tile_k, int m_block, int n_block, uint64_t* barrier) {
+              load_decoded_stage<P, T>(maps, stage, tile_k, m_block, n_block, barrier);
+            });
+      },
+      [&](const PersistentTiles<P, T>& tiles, uint64_t* full, uint64_t* empty) {
+        consume_stages<P, T>(params, pair_table, tiles, stages, full, empty);
+      });
+}
 
-  const PersistentTiles<P, T> tiles(params.M);
-  if (threadIdx.x >= T::kThreads) {
-    if constexpr (T::kConsumerRegisters > 0) release_registers<T::kProducerRegisters>();
-    if (threadIdx.x == T::kThreads) produce_stages<P, T>(maps, tiles, stages, full, empty);
-    return;
+// W8A8 consumers: per tile, every stage's wgmmas from shared memory (issue_byte_rows_stage, as
+// tensor_wgmma_8bit). int8 keeps one stage's group running while the next is issued and frees a
+// stage once its group is done; fp8 adds each stage's products to float32 sums (the precision
+// argument of tensor_wgmma_8bit.cuh) and frees the stage at once.
+template <class P, class T>
+__device__ __forceinline__ void consume_byte_rows_stages(const MatmulParams& params, const PersistentTiles<P, T>& tiles,
+                                                         const uint4* stages, uint64_t* full, uint64_t* empty) {
+  using Acc = typename P::Accum;
+  using S = ByteRowsStage<T>;
+  constexpr bool kPromote = !is_same<Acc, int>::value;
+  constexpr int kTilesK = int((P::K + T::kBlockK - 1) / T::kBlockK);
+  const int warp = int(threadIdx.x) / 32, lane = int(threadIdx.x) % 32;
+  const auto release = [&](int stage) {
+    if (lane == 0) mbarrier_arrive(&empty[stage]);
+  };
+  Acc d[T::kBlockM / 2], partial[T::kBlockM / 2];
+  RingPosition<T::kStages> ring;
+  for (long long tile = blockIdx.x; tile < tiles.tiles; tile += gridDim.x) {
+    long long m_block, n_block;
+    tiles.at(tile, m_block, n_block);
+#pragma unroll
+    for (int i = 0; i < T::kBlockM / 2; ++i) d[i] = Acc(0);
+    int running = -1;  // int8: the stage whose group may still run
+    for (int tile_k = 0; tile_k < kTilesK; ++tile_k) {
+      mbarrier_wait(&full[ring.stage], ring.phase);
+      __syncwarp();  // converged for the .aligned wgmma instructions (see consume_stages)
+      const uint4* stage = stages + ring.stage * S::kChunks;
+      if constexpr (kPromote) {
+        issue_byte_rows_stage<P, T>(stage, warp / 4, partial, false);
+        wgmma_wait<0>();
+#pragma unroll
+        for (int i = 0; i < T::kBlockM / 2; ++i) d[i] += partial[i];
+        release(ring.stage);
+      } else {
+        issue_byte_rows_stage<P, T>(stage, warp / 4, d, true);
+        wgmma_wait<1>();  // the stage before is done
+        if (running >= 0) release(running);
+        running = ring.stage;
+      }
+      ring.advance();
+    }
+    if constexpr (!kPromote) {
+      wgmma_wait<0>();
+      wgmma_fence_accumulators(d);
+      if (running >= 0) release(running);
+    }
+    store_wgmma_tile<P, T::kBlockM>(params, d, m_block, n_block + warp * 16);
   }
-  if constexpr (T::kConsumerRegisters > 0) claim_registers<T::kConsumerRegisters>();
-  consume_stages<P, T>(params, pair_table, tiles, stages, full, empty);
+}
+
+// W8A8 (activations and weights of one 8-bit type, no scales): the same roles and grid, both
+// operands loaded by TMA as boxes of 128 bytes of k x kBlockM (activations) or kBlockN (weights)
+// rows in the 128-byte swizzle. T: kThreads (consumer threads), kBlockM, kBlockN, kBlockK (128 or
+// 256), kStages, kRasterGroup, kProducerRegisters, kConsumerRegisters.
+template <class P, class T>
+__device__ void tensor_wgmma_ws_8bit(const MatmulParams& params, const TensorMaps& maps) {
+  using A = typename P::A;
+  using S = ByteRowsStage<T>;
+  static_assert(is_same<A, typename P::W>::value && A::kBits == 8, "activations and weights of one 8-bit type");
+  static_assert(T::kBlockK % 128 == 0 && T::kBlockM <= 256 && T::kBlockN <= 256, "TMA boxes of 128-byte rows, at most 256");
+  constexpr int kTilesK = int((P::K + T::kBlockK - 1) / T::kBlockK);
+  extern __shared__ __align__(1024) uint4 stages[];  // kStages x (activation tile, weight tile)
+  require_swizzle_alignment(stages);
+  run_roles<P, T>(
+      params,
+      [&](const PersistentTiles<P, T>& tiles, uint64_t* full, uint64_t* empty) {
+        produce_stages<P, T, S::kChunks * 16>(
+            tiles, kTilesK, stages, S::kChunks, full, empty,
+            [&](uint4* stage, int tile_k, int m_block, int n_block, uint64_t* barrier) {
+#pragma unroll
+              for (int column = 0; column < T::kBlockK / 128; ++column) {
+                const int k = tile_k * T::kBlockK + 128 * column;
+                tma_load_2d(stage + column * T::kBlockM * 8, maps.A, k, m_block, barrier);
+                tma_load_2d(stage + S::kActivationChunks + column * T::kBlockN * 8, maps.W, k, n_block, barrier);
+              }
+            });
+      },
+      [&](const PersistentTiles<P, T>& tiles, uint64_t* full, uint64_t* empty) {
+        consume_byte_rows_stages<P, T>(params, tiles, stages, full, empty);
+      });
 }
 
 }  // namespace bitjit

@@ -525,13 +525,32 @@ TEST_CASE("tensor_wgmma_ws schedules are validated", "[codegen][schedule]") {
   if (fragment_order_layout(odd_k)) {
     CHECK(contains(schedule_error_on(odd_k, s, "sm_90a"), "K divisible by 8"));
   }
+  MatmulConfig nf3 = config;  // weights not exact in fp16 and no pair table: not the mma_fragments layout
+  nf3.W_dtype = DType::uint8;
+  nf3.A_dtype = DType::float8_e4m3;
+  CHECK(contains(schedule_error_on(nf3, s, "sm_90a"), "use family=tensor_wgmma or tensor_gemm"));
+  CHECK(schedule_from_json(to_json(s)).family == KernelFamily::tensor_wgmma_ws);
+
+  // W8A8: both operands' rows by TMA, no decoding; the W8A8 rules of tensor_wgmma.
   MatmulConfig int8 = config;
   int8.A_dtype = int8.W_dtype = DType::int8;
   int8.accum_dtype = int8.out_dtype = DType::int32;
   int8.with_scaling = false;
   int8.group_size = -1;
-  CHECK(contains(schedule_error_on(int8, s, "sm_90a"), "use family=tensor_wgmma or tensor_gemm"));
-  CHECK(schedule_from_json(to_json(s)).family == KernelFamily::tensor_wgmma_ws);
+  TileSchedule w8 = s;
+  w8.block_m = 256;
+  w8.stages = 4;
+  CHECK(schedule_error_on(int8, w8, "sm_90a").empty());
+  CHECK(contains(plan_kernel(int8, w8, "sm_90a").family_function, "tensor_wgmma_ws_8bit"));
+  MatmulConfig fp8 = int8;
+  fp8.A_dtype = fp8.W_dtype = DType::float8_e4m3;
+  fp8.accum_dtype = DType::float32;
+  fp8.out_dtype = DType::float16;
+  CHECK(contains(schedule_error_on(fp8, w8, "sm_90a"), "block_m=256 must be 64 or 128 with float8_e4m3"));
+  fp8.with_scaling = true;
+  fp8.group_size = 128;
+  w8.block_m = 128;
+  CHECK(contains(schedule_error_on(fp8, w8, "sm_90a"), "family=tensor_wgmma_ws multiplies 8-bit activations"));
 
   // The producer's registers go to the consumers where the launch's share is not already the most.
   CHECK(warp_specialized_registers(s).per_thread == 168);
@@ -566,7 +585,7 @@ TEST_CASE("tensor_wgmma_ws kernels take tensor maps on a persistent grid", "[cod
 // which only a device run could see as wrong sums (64 x 64 blocks, float32 output, K = 320). One
 // config per decode path at that shape, with float32 output, at 64 x 64 on one warpgroup and at
 // 128 x 128 split in two, and tensor_wgmma_ws at 64 x 64 and 256 x 128; W8A8 int8 and fp8 at 64, 128
-// and (int8) 256 rows.
+// and (int8) 256 rows, on both families.
 TEST_CASE("no tensor_wgmma kernel touches a pending wgmma's accumulators", "[codegen][nvrtc][sass]") {
   MatmulConfig shape;
   shape.M = MSpec::buckets({33, 130});
@@ -600,6 +619,11 @@ TEST_CASE("no tensor_wgmma kernel touches a pending wgmma's accumulators", "[cod
       TileSchedule s = wgmma_128x128_schedule(rows == 256 ? 3 : 4);
       s.block_m = rows;
       if (schedule_error_on(c, s, "sm_90a").empty()) kernels.emplace_back(c, s);
+      TileSchedule specialized = s;  // int8 keeps a stage's group running across the loop's back edge
+      specialized.family = KernelFamily::tensor_wgmma_ws;
+      specialized.threads = 2 * s.block_n + 128;
+      specialized.swizzle = 8;
+      if (schedule_error_on(c, specialized, "sm_90a").empty()) kernels.emplace_back(c, specialized);
     }
   }
   REQUIRE(kernels.size() >= 40);

@@ -48,11 +48,11 @@ double tolerance(const MatmulConfig& config, KernelFamily family, double exact, 
     accumulation += std::ldexp(magnitude, -1 - info(config.A_dtype).codec->mantissa_bits);
   }
   // fp8 wgmma adds its products with about 13 fraction bits, truncating (measured: the sums of 1040
-  // e4m3 products 1.4e-5 of sum |a*w| off, above float32's bound). tensor_wgmma starts a fresh chain
-  // every stage and adds it to float32 sums, so at most block_k / 32 <= 8 instructions each lose
-  // under 2^-13 of the stage's share of sum |a*w|: under 2^-10 of it in all.
+  // e4m3 products 1.4e-5 of sum |a*w| off, above float32's bound). Both Hopper families start a
+  // fresh chain every stage and add it to float32 sums, so at most block_k / 32 <= 8 instructions
+  // each lose under 2^-13 of the stage's share of sum |a*w|: under 2^-10 of it in all.
   const bool fp8 = config.A_dtype == DType::float8_e4m3 || config.A_dtype == DType::float8_e5m2;
-  if (fp8 && family == KernelFamily::tensor_wgmma) accumulation += std::ldexp(magnitude, -10);
+  if (fp8 && reads_wgmma_fragments(family)) accumulation += std::ldexp(magnitude, -10);
   const bool scales_weights = family == KernelFamily::tensor_gemm || reads_wgmma_fragments(family);
   if (scales_weights && config.with_scaling) {
     accumulation += std::ldexp(magnitude, -info(config.A_dtype).codec->mantissa_bits);

@@ -369,6 +369,43 @@ TEST_CASE("tensor_wgmma W8A8 matches the reference on a Hopper GPU", "[gpu][wgmm
   CHECK(checker.failures() == 0);
 }
 
+// W8A8 on the warp-specialized family (TMA boxes of both operands' rows, persistent grid): the
+// same types and shapes at 64, 128 and (int8) 256 rows, then more tiles than SMs (M = 2000,
+// N = 1040) so that each block takes several.
+TEST_CASE("tensor_wgmma_ws W8A8 matches the reference on a Hopper GPU", "[gpu][wgmma]") {
+  if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
+  if (current_device_info().arch() != "sm_90a") BITJIT_SKIP("tensor_wgmma_ws needs a Hopper GPU (sm_90a)");
+  BITJIT_RANDOM_ENGINE(rng);
+  GpuChecker checker;
+  for (DType type : {DType::int8, DType::float8_e4m3, DType::float8_e5m2}) {
+    MatmulConfig config;
+    config.M = MSpec::buckets({33, 200});
+    config.N = 200;
+    config.K = 1040;
+    config.A_dtype = config.W_dtype = type;
+    config.accum_dtype = type == DType::int8 ? DType::int32 : DType::float32;
+    config.out_dtype = type == DType::int8 ? DType::int32 : type == DType::float8_e4m3 ? DType::float16 : DType::bfloat16;
+    config.with_bias = type != DType::float8_e5m2;
+    TileSchedule s = wgmma_128x128_schedule(4);
+    s.family = KernelFamily::tensor_wgmma_ws;
+    s.threads = 2 * s.block_n + 128;
+    s.swizzle = 8;
+    for (int rows : {64, 128, 256}) {
+      if (rows == 256 && type != DType::int8) continue;  // fp8 keeps two accumulator sets: 128 rows at most
+      s.block_m = rows;
+      check_schedule(checker, config, s, rng);
+    }
+    config.M = MSpec::buckets({2000});
+    config.N = 1040;
+    s.block_m = 64;
+    INFO(canonical_form(config) << " " << canonical_form(s));
+    const Matmul many_tiles = Matmul::create(config, {"", s});
+    MatmulOperands operands = random_operands(config, 2000, rng);
+    checker.check(many_tiles, 2000, operands, reference_matmul(config, 2000, operands));
+  }
+  CHECK(checker.failures() == 0);
+}
+
 // tensor_gemm beyond what the sweep's default schedules reach: split-K (3 slices: uneven shares of
 // K's stages), K not a multiple of the stage, rows not a multiple of 8, 2- and 3-stage rings, both
 // warp grids, for one config of each weight-decoding path and zeros mode.
