@@ -219,9 +219,18 @@ std::vector<PlanStage> tensor_wgmma_stages(const MatmulConfig& config, const Til
   return stages;
 }
 
-// The warp-specialized constants shared by both tensor_wgmma_ws kernels: the tile order and the
-// registers the producer hands to the consumers.
-void add_warp_specialized_constants(const TileSchedule& s, std::vector<PlanConstant>& tiles) {
+// An unspecialized family's constants as tensor_wgmma_ws takes them: kThreads the consumer
+// warpgroups' (the block has a producer warpgroup more), the ring's barriers, the persistent grid's
+// tile order and the registers the producer hands to the consumers.
+std::vector<PlanConstant> warp_specialized(std::vector<PlanConstant> tiles, const TileSchedule& s) {
+  const int consumers = s.threads - 128;
+  for (PlanConstant& c : tiles) {
+    if (c.name == "kThreads") {
+      c.value = std::to_string(consumers);
+      c.comment = std::to_string(consumers / 128) + " consumer warpgroups; the block adds a producer warpgroup";
+    }
+    if (c.name == "kStages") c.comment = "depth of the TMA ring in shared memory (a full and an empty barrier per stage)";
+  }
   const WarpSpecializedRegisters registers = warp_specialized_registers(s);
   tiles.push_back({"int", "kRasterGroup", std::to_string(s.swizzle), "row blocks per group of the tile order"});
   tiles.push_back({"int", "kProducerRegisters", std::to_string(registers.producer), "per producer thread"});
@@ -229,17 +238,6 @@ void add_warp_specialized_constants(const TileSchedule& s, std::vector<PlanConst
                    registers.consumer > 0 ? "per consumer thread, of the " + std::to_string(registers.per_thread) +
                                                 " each thread gets at launch"
                                           : "the launch's " + std::to_string(registers.per_thread) + " kept"});
-}
-
-// tensor_gemm's constants with kThreads the consumer warpgroups' (the block has a producer warpgroup
-// more), and the persistent grid's tile order.
-std::vector<PlanConstant> tensor_wgmma_ws_tiles(const MatmulConfig& config, const TileSchedule& s) {
-  std::vector<PlanConstant> tiles = tensor_gemm_tiles(config, s);
-  const int consumers = s.threads - 128;
-  tiles[0] = {"int", "kThreads", std::to_string(consumers),
-              std::to_string(consumers / 128) + " consumer warpgroups; the block adds a producer warpgroup"};
-  tiles[6].comment = "depth of the TMA ring in shared memory (a full and an empty barrier per stage)";
-  add_warp_specialized_constants(s, tiles);
   return tiles;
 }
 
@@ -279,19 +277,8 @@ std::vector<PlanStage> tensor_wgmma_8bit_stages(const MatmulConfig& config, cons
   };
 }
 
-std::vector<PlanConstant> tensor_wgmma_ws_8bit_tiles(const TileSchedule& s) {
-  std::vector<PlanConstant> tiles = tensor_wgmma_8bit_tiles(s);
-  const int consumers = s.threads - 128;
-  tiles[0] = {"int", "kThreads", std::to_string(consumers),
-              std::to_string(consumers / 128) + " consumer warpgroups; the block adds a producer warpgroup"};
-  tiles[4].comment = "depth of the TMA ring in shared memory (a full and an empty barrier per stage)";
-  add_warp_specialized_constants(s, tiles);
-  return tiles;
-}
-
 std::vector<PlanStage> tensor_wgmma_ws_8bit_stages(const MatmulConfig& config, const TileSchedule& s) {
   std::vector<PlanStage> stages = tensor_wgmma_8bit_stages(config, s);
-  const std::string k = std::to_string(s.block_k);
   stages[0] = {"load W", "TMA boxes of 128 bytes of k x " + std::to_string(s.block_n) + " channels in the 128-byte "
                              "swizzle, issued by a producer warpgroup into a " + std::to_string(s.stages) +
                              "-stage ring on mbarriers"};
@@ -370,11 +357,11 @@ KernelPlan plan_kernel(const MatmulConfig& config, const TileSchedule& schedule,
       plan.family_header = "bitjit/tensor_wgmma_ws.cuh";
       if (same_8bit_operands(config)) {
         plan.family_function = "bitjit::tensor_wgmma_ws_8bit";
-        plan.tile_constants = tensor_wgmma_ws_8bit_tiles(schedule);
+        plan.tile_constants = warp_specialized(tensor_wgmma_8bit_tiles(schedule), schedule);
         plan.stages = tensor_wgmma_ws_8bit_stages(config, schedule);
       } else {
         plan.family_function = "bitjit::tensor_wgmma_ws";
-        plan.tile_constants = tensor_wgmma_ws_tiles(config, schedule);
+        plan.tile_constants = warp_specialized(tensor_gemm_tiles(config, schedule), schedule);
         plan.stages = tensor_wgmma_ws_stages(config, schedule);
       }
       plan.alignment = operand_alignment(config, 16, 16);  // TMA: 16-byte aligned tensors
