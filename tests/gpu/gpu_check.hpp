@@ -5,6 +5,19 @@
 
 #include "quant/reference.hpp"
 #include "runtime/matmul.hpp"
+#include "runtime/device.hpp"
+#include "runtime/driver.hpp"
+#include "tests/support/catch.hpp"
+
+// Leaves the test (skipped) unless a Hopper GPU (sm_90a) is present: `what` runs nowhere else.
+#define BITJIT_REQUIRE_HOPPER(what)                                                          \
+  do {                                                                                      \
+    const ::bitjit::Driver& driver = ::bitjit::Driver::get();                               \
+    if (!driver.available()) BITJIT_SKIP("no GPU: " + driver.unavailable_reason());         \
+    if (::bitjit::current_device_info().arch() != "sm_90a") {                               \
+      BITJIT_SKIP(std::string(what) + " needs a Hopper GPU (sm_90a)");                      \
+    }                                                                                       \
+  } while (0)
 
 namespace bitjit::testing {
 

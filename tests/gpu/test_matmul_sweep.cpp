@@ -154,8 +154,7 @@ TEST_CASE("every config of the format matrix matches the float64 reference on th
 // in two along K. Rows not a multiple of 8, K not a multiple of the stage. Every 4th config (the
 // kernels compile per config: about a second each).
 TEST_CASE("every config tensor_wgmma takes matches the float64 reference on a Hopper GPU", "[gpu][sweep][wgmma]") {
-  if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
-  if (current_device_info().arch() != "sm_90a") BITJIT_SKIP("tensor_wgmma needs a Hopper GPU (sm_90a)");
+  BITJIT_REQUIRE_HOPPER("tensor_wgmma");
   const ScheduleChoice wgmma = [](const MatmulConfig& config) -> std::optional<TileSchedule> {
     const std::optional<MmaRunLayout> layout = fragment_order_layout(config);
     if (!layout) return std::nullopt;
@@ -180,8 +179,7 @@ TEST_CASE("every config tensor_wgmma takes matches the float64 reference on a Ho
 // The warp-specialized Hopper family on the same configs as tensor_wgmma's sweep: 64 x 64 tiles,
 // 3 stages, tiles in groups of 8 row blocks.
 TEST_CASE("every config tensor_wgmma_ws takes matches the float64 reference on a Hopper GPU", "[gpu][sweep][wgmma]") {
-  if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
-  if (current_device_info().arch() != "sm_90a") BITJIT_SKIP("tensor_wgmma_ws needs a Hopper GPU (sm_90a)");
+  BITJIT_REQUIRE_HOPPER("tensor_wgmma_ws");
   const ScheduleChoice specialized = [](const MatmulConfig& config) -> std::optional<TileSchedule> {
     const std::optional<MmaRunLayout> layout = fragment_order_layout(config);
     if (!layout) return std::nullopt;
@@ -341,13 +339,27 @@ bool check_if_valid(GpuChecker& checker, const MatmulConfig& config, const TileS
   return true;
 }
 
+// Runs check_schedule on every staged-family config in the mma_fragments layout with each schedule
+// make(config, layout) gives that is valid there (long k-blocks of 1 and 2 bits with many rows do not
+// fit in shared memory: skipped); returns how many ran.
+template <class Make>
+int check_fragment_schedules(GpuChecker& checker, std::mt19937_64& rng, Make make) {
+  int checked = 0;
+  for (const MatmulConfig& config : staged_family_configs()) {
+    const std::optional<MmaRunLayout> layout = fragment_order_layout(config);
+    REQUIRE(layout);
+    for (const TileSchedule& s : make(config, *layout))
+      if (check_if_valid(checker, config, s, rng)) ++checked;
+  }
+  return checked;
+}
+
 }  // namespace
 
 // W8A8 on the Hopper family: int8 (exact int32 sums), fp8 e4m3 and e5m2 (float32 sums), with and
 // without bias, 64, 128 and (int8) 256 rows per block, N and K not multiples of the tiles.
 TEST_CASE("tensor_wgmma W8A8 matches the reference on a Hopper GPU", "[gpu][wgmma]") {
-  if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
-  if (current_device_info().arch() != "sm_90a") BITJIT_SKIP("tensor_wgmma needs a Hopper GPU (sm_90a)");
+  BITJIT_REQUIRE_HOPPER("tensor_wgmma");
   BITJIT_RANDOM_ENGINE(rng);
   GpuChecker checker;
   for (DType type : {DType::int8, DType::float8_e4m3, DType::float8_e5m2}) {
@@ -373,8 +385,7 @@ TEST_CASE("tensor_wgmma W8A8 matches the reference on a Hopper GPU", "[gpu][wgmm
 // same types and shapes at 64, 128 and (int8) 256 rows, then more tiles than SMs (M = 2000,
 // N = 1040) so that each block takes several.
 TEST_CASE("tensor_wgmma_ws W8A8 matches the reference on a Hopper GPU", "[gpu][wgmma]") {
-  if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
-  if (current_device_info().arch() != "sm_90a") BITJIT_SKIP("tensor_wgmma_ws needs a Hopper GPU (sm_90a)");
+  BITJIT_REQUIRE_HOPPER("tensor_wgmma_ws");
   BITJIT_RANDOM_ENGINE(rng);
   GpuChecker checker;
   for (DType type : {DType::int8, DType::float8_e4m3, DType::float8_e5m2}) {
@@ -437,19 +448,16 @@ TEST_CASE("tensor_gemm matches the reference with split-K, uneven K and odd M", 
 // The Hopper family on the same configs (its own weight layout, mma_fragments): 64, 128 and 256 rows
 // per block (wgmma N), one and two warpgroups, 3 and 4 stages, K not a multiple of the stage, split-K.
 TEST_CASE("tensor_wgmma matches the reference on a Hopper GPU", "[gpu][wgmma]") {
-  if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
-  if (current_device_info().arch() != "sm_90a") BITJIT_SKIP("tensor_wgmma needs a Hopper GPU (sm_90a)");
+  BITJIT_REQUIRE_HOPPER("tensor_wgmma");
   BITJIT_RANDOM_ENGINE(rng);
   GpuChecker checker;
-  int checked = 0;
-  for (const MatmulConfig& config : staged_family_configs()) {
-    const std::optional<MmaRunLayout> layout = fragment_order_layout(config);
-    REQUIRE(layout);
+  const int checked = check_fragment_schedules(checker, rng, [](const MatmulConfig& config, const MmaRunLayout& layout) {
+    std::vector<TileSchedule> schedules;
     for (int variant = 0; variant < 3; ++variant) {
-      const int k_block = layout->k_block(info(config.W_dtype).bits);
+      const int k_block = layout.k_block(info(config.W_dtype).bits);
       TileSchedule s;
       s.family = KernelFamily::tensor_wgmma;
-      s.vector_bytes = layout->load_bytes;
+      s.vector_bytes = layout.load_bytes;
       s.block_m = variant == 0 ? 64 : variant == 1 ? 128 : 256;
       s.block_n = variant == 0 ? 64 : 128;
       s.threads = 2 * s.block_n;
@@ -458,10 +466,10 @@ TEST_CASE("tensor_wgmma matches the reference on a Hopper GPU", "[gpu][wgmma]") 
       s.block_k = variant == 2 ? k_block : std::max(k_block, 128);
       s.stages = variant == 1 ? 4 : 3;
       s.split_k = variant == 0 ? 3 : 1;  // uneven shares of K's stages, summed through the workspace
-      // Long k-blocks (1 and 2 bits) with many rows do not fit in shared memory: skipped.
-      if (check_if_valid(checker, config, s, rng)) ++checked;
+      schedules.push_back(s);
     }
-  }
+    return schedules;
+  });
   CHECK(checked >= 12);
   CHECK(checker.failures() == 0);
 }
@@ -470,24 +478,16 @@ TEST_CASE("tensor_wgmma matches the reference on a Hopper GPU", "[gpu][wgmma]") 
 // consumer warpgroups (the tiles of the sm_90a defaults among them), 2 to 6 stages, tile orders of 1
 // to 8 row blocks.
 TEST_CASE("tensor_wgmma_ws matches the reference on a Hopper GPU", "[gpu][wgmma]") {
-  if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
-  if (current_device_info().arch() != "sm_90a") BITJIT_SKIP("tensor_wgmma_ws needs a Hopper GPU (sm_90a)");
+  BITJIT_REQUIRE_HOPPER("tensor_wgmma_ws");
   BITJIT_RANDOM_ENGINE(rng);
   GpuChecker checker;
-  int checked = 0;
-  struct Variant {
-    int block_m, block_n, stages, raster_group;
-  };
-  for (const MatmulConfig& config : staged_family_configs()) {
-    const std::optional<MmaRunLayout> layout = fragment_order_layout(config);
-    REQUIRE(layout);
-    for (const Variant v : {Variant{64, 64, 2, 1}, Variant{64, 128, 6, 8}, Variant{64, 256, 4, 8}, Variant{128, 128, 4, 8},
-                            Variant{256, 128, 3, 2}, Variant{128, 192, 3, 1}}) {
-      const TileSchedule s = wgmma_ws_schedule(config, *layout, v.block_m, v.block_n, v.stages, v.raster_group);
-      // Long k-blocks (1 and 2 bits) with many rows do not fit in shared memory: skipped.
-      if (check_if_valid(checker, config, s, rng)) ++checked;
-    }
-  }
+  const int checked = check_fragment_schedules(checker, rng, [](const MatmulConfig& config, const MmaRunLayout& layout) {
+    const int variants[][4] = {{64, 64, 2, 1},  {64, 128, 6, 8},  {64, 256, 4, 8},
+                               {128, 128, 4, 8}, {256, 128, 3, 2}, {128, 192, 3, 1}};  // rows, channels, stages, group
+    std::vector<TileSchedule> schedules;
+    for (const auto& v : variants) schedules.push_back(wgmma_ws_schedule(config, layout, v[0], v[1], v[2], v[3]));
+    return schedules;
+  });
   CHECK(checked >= 24);
   CHECK(checker.failures() == 0);
 }
@@ -496,8 +496,7 @@ TEST_CASE("tensor_wgmma_ws matches the reference on a Hopper GPU", "[gpu][wgmma]
 // blocks that do not divide the 16 (a short last group), N not a multiple of the block; one and two
 // consumer warpgroups. BITJIT_WS_WALK="block_m,block_n,stages,raster_group" runs that variant alone.
 TEST_CASE("tensor_wgmma_ws walks many tiles per block on a Hopper GPU", "[gpu][wgmma]") {
-  if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
-  if (current_device_info().arch() != "sm_90a") BITJIT_SKIP("tensor_wgmma_ws needs a Hopper GPU (sm_90a)");
+  BITJIT_REQUIRE_HOPPER("tensor_wgmma_ws");
   BITJIT_RANDOM_ENGINE(rng);
   GpuChecker checker;
   MatmulConfig config = staged_family_configs()[1];  // bf16 x uint4 with original zeros and bias

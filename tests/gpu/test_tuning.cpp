@@ -60,8 +60,7 @@ TEST_CASE("hardware_aware_finetune tunes each M bucket and stores the choice", "
 // From 64 rows on a Hopper GPU the default and every candidate are one of the Hopper families
 // (tensor_wgmma, tensor_wgmma_ws: their weight layout).
 TEST_CASE("hardware_aware_finetune tunes tensor_wgmma buckets on a Hopper GPU", "[gpu][tuning][wgmma]") {
-  if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
-  if (current_device_info().arch() != "sm_90a") BITJIT_SKIP("tensor_wgmma needs a Hopper GPU (sm_90a)");
+  BITJIT_REQUIRE_HOPPER("tensor_wgmma");
   BITJIT_RANDOM_ENGINE(rng);
   const MatmulConfig config = uint4_zeros_config(MSpec::buckets({64, 200}), 1000, 2048, 128);
   CHECK(reads_wgmma_fragments(Matmul::create(config).schedule_for(64).family));

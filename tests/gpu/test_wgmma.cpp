@@ -9,6 +9,7 @@
 #include "runtime/driver.hpp"
 #include "runtime/module.hpp"
 #include "runtime/nvrtc.hpp"
+#include "tests/gpu/gpu_check.hpp"
 #include "tests/support/catch.hpp"
 #include "tests/support/random.hpp"
 
@@ -66,8 +67,7 @@ TEST_CASE("the wgmma primitives assemble for sm_90a", "[wgmma]") {
 }
 
 TEST_CASE("one wgmma step matches the CPU with A from registers and from shared memory", "[gpu][wgmma]") {
-  if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
-  if (current_device_info().arch() != "sm_90a") BITJIT_SKIP("wgmma needs a Hopper GPU (sm_90a)");
+  BITJIT_REQUIRE_HOPPER("wgmma");
   BITJIT_RANDOM_ENGINE(rng);
   // Multiples of 1/4 in [-2, 2]: every product and every sum of 16 is exact in float32.
   std::uniform_int_distribution<int> quarters(-8, 8);
