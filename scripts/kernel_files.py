@@ -5,6 +5,7 @@ Each <DB_DIR>/v1/kernels/*.kernel file is a magic line, one line of JSON metadat
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -44,3 +45,21 @@ def cuobjdump(cubin: bytes, options: list, tools: str) -> str:
         env = dict(os.environ, PATH=tools + os.pathsep + os.environ.get("PATH", ""))
         return subprocess.run([str(Path(tools) / "cuobjdump"), *options, file.name], capture_output=True, text=True,
                               check=True, env=env).stdout
+
+
+def kernel_sass(cubin: bytes, tools: str) -> list:
+    """The cubin's SASS instruction lines, in order."""
+    return [line for line in cuobjdump(cubin, ["-sass"], tools).splitlines() if re.match(r"\s+/\*[0-9a-f]{4}\*/", line)]
+
+
+def sm90a_kernels(paths):
+    """(name, cubin) of every sm_90a kernel under the paths: kernel databases (their sm_90a kernels),
+    .cubin files, and folders of .cubin files (taken as they are)."""
+    for root in map(Path, paths):
+        if root.suffix == ".cubin":
+            yield root.name, root.read_bytes()
+        for path in sorted(root.glob("*.cubin")) if root.is_dir() else []:
+            yield path.name, path.read_bytes()
+        for meta, cubin in kernel_files(root):
+            if meta.get("arch") == "sm_90a":
+                yield f"{json.dumps(meta['config'], sort_keys=True)} {json.dumps(meta.get('schedule', {}), sort_keys=True)}", cubin

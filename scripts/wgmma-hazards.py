@@ -15,12 +15,10 @@ has emitted such copies for loop-carried accumulators after a "wait for all but 
 each kernel's instructions in order, tracks whether a wgmma may be pending (after DEPBAR 0x0 none
 is), and prints every access to a pending wgmma's accumulators. Exit status 1 if any is found.
 """
-import json
 import re
 import sys
-from pathlib import Path
 
-from kernel_files import cuobjdump, cuobjdump_folder, kernel_files
+from kernel_files import cuobjdump_folder, kernel_sass, sm90a_kernels
 
 GMMA = re.compile(r"\b[HIQ]GMMA\.64x(\d+)x\d+\S*\s+R(\d+)")
 REGISTER = re.compile(r"\bR(\d+)\b")
@@ -44,22 +42,6 @@ def hazards(sass_lines):
             yield number, instruction
 
 
-def kernel_sass(cubin: bytes, tools: str) -> list:
-    return [line for line in cuobjdump(cubin, ["-sass"], tools).splitlines() if re.match(r"\s+/\*[0-9a-f]{4}\*/", line)]
-
-
-def kernels(paths):
-    """(name, cubin) of every sm_90a kernel under the paths."""
-    for root in map(Path, paths):
-        if root.suffix == ".cubin":
-            yield root.name, root.read_bytes()
-        for path in sorted(root.glob("*.cubin")) if root.is_dir() else []:
-            yield path.name, path.read_bytes()
-        for meta, cubin in kernel_files(root):
-            if meta.get("arch") == "sm_90a":
-                yield f"{json.dumps(meta['config'], sort_keys=True)} {json.dumps(meta.get('schedule', {}), sort_keys=True)}", cubin
-
-
 def main() -> int:
     if len(sys.argv) < 2:
         print(__doc__, file=sys.stderr)
@@ -69,7 +51,7 @@ def main() -> int:
         print("no cuobjdump: not on PATH, in $CUDA_HOME/bin or from the nvidia-cuda-cuobjdump wheel", file=sys.stderr)
         return 3
     checked = found = 0
-    for name, cubin in kernels(sys.argv[1:]):
+    for name, cubin in sm90a_kernels(sys.argv[1:]):
         sass = kernel_sass(cubin, tools)
         if not any(GMMA.search(line) for line in sass):
             continue
