@@ -13,14 +13,6 @@ namespace {
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-bool is_valid(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
-  try {
-    validate_schedule(config, s, arch);
-    return true;
-  } catch (const ConfigError&) {
-    return false;
-  }
-}
 
 // ---- enumeration ----------------------------------------------------------------------------------
 
@@ -266,7 +258,7 @@ std::vector<RankedSchedule> candidate_schedules(const MatmulConfig& config, cons
   std::set<std::string> seen;
   for (const TileSchedule& s : all) {
     const std::string form = canonical_form(s);
-    if (!seen.insert(form).second || !is_valid(config, s, device.arch)) continue;
+    if (!seen.insert(form).second || !is_valid_schedule(config, s, device.arch)) continue;
     ranked.push_back({s, predicted_microseconds(config, s, device, rows)});
   }
   std::stable_sort(ranked.begin(), ranked.end(),

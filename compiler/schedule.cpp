@@ -225,14 +225,19 @@ void validate_tensor_gemm(const MatmulConfig& config, const TileSchedule& s, con
   validate_split_k(config, s);
 }
 
-// The warpgroup shape both tensor_wgmma kernels share.
-void validate_warpgroups(const TileSchedule& s) {
+// The tile every Hopper kernel takes: wgmma's N rows, 64 channels per (consumer) warpgroup.
+void validate_wgmma_tile(const TileSchedule& s) {
   if (s.block_m != 64 && s.block_m != 128 && s.block_m != 256) {
     reject("block_m=" + std::to_string(s.block_m) + " must be 64, 128 or 256 (wgmma N)");
   }
   if (s.block_n < 64 || s.block_n > 256 || s.block_n % 64 != 0) {
     reject("block_n=" + std::to_string(s.block_n) + " must be 64, 128, 192 or 256 (64 channels per warpgroup)");
   }
+}
+
+// The warpgroup shape both tensor_wgmma kernels share.
+void validate_warpgroups(const TileSchedule& s) {
+  validate_wgmma_tile(s);
   if (s.threads != 2 * s.block_n || s.warp_m != 1 || s.warp_n != s.threads / 32) {
     reject("threads=" + std::to_string(s.threads) + ", warp_m=" + std::to_string(s.warp_m) + ", warp_n=" +
            std::to_string(s.warp_n) + ": tensor_wgmma runs one warpgroup per 64 channels: threads = 2 * block_n = " +
@@ -318,12 +323,7 @@ void validate_tensor_wgmma_ws(const MatmulConfig& config, const TileSchedule& s,
     reject("family=tensor_wgmma_ws loads weight rows by TMA, which needs rows of a multiple of 16 bytes: K * " +
            std::to_string(info(config.W_dtype).bits) + " / 8 divisible by 16, got K=" + std::to_string(config.K));
   }
-  if (s.block_m != 64 && s.block_m != 128 && s.block_m != 256) {
-    reject("block_m=" + std::to_string(s.block_m) + " must be 64, 128 or 256 (wgmma N)");
-  }
-  if (s.block_n < 64 || s.block_n > 256 || s.block_n % 64 != 0) {
-    reject("block_n=" + std::to_string(s.block_n) + " must be 64, 128, 192 or 256 (64 channels per warpgroup)");
-  }
+  validate_wgmma_tile(s);
   if (s.threads != 2 * s.block_n + 128 || s.warp_m != 1 || s.warp_n != s.block_n / 16) {
     reject("threads=" + std::to_string(s.threads) + ", warp_m=" + std::to_string(s.warp_m) + ", warp_n=" +
            std::to_string(s.warp_n) + ": tensor_wgmma_ws runs one consumer warpgroup per 64 channels and a "
@@ -398,6 +398,15 @@ void validate_schedule(const MatmulConfig& config, const TileSchedule& schedule,
     case KernelFamily::tensor_wgmma_ws: validate_tensor_wgmma_ws(config, schedule, arch); return;
   }
   reject("unknown family");
+}
+
+bool is_valid_schedule(const MatmulConfig& config, const TileSchedule& schedule, const std::string& arch) {
+  try {
+    validate_schedule(config, schedule, arch);
+    return true;
+  } catch (const ConfigError&) {
+    return false;
+  }
 }
 
 json to_json(const TileSchedule& s) {
@@ -586,11 +595,7 @@ std::optional<TileSchedule> default_tensor_wgmma_ws(const MatmulConfig& config, 
   const int measured_stages = s.block_m == 64 ? (s.block_n == 256 ? 4 : 6) : s.block_m == 128 ? (s.block_n == 128 ? 5 : 4) : 3;
   const int budget = arch_limits(arch).shared_bytes_per_block - static_shared_bytes(config, s.family);
   s.stages = std::min(measured_stages, budget / gemm_stage_bytes(config, s, *family_layout(config, s.family)));
-  try {
-    validate_schedule(config, s, arch);
-  } catch (const ConfigError&) {
-    return std::nullopt;
-  }
+  if (!is_valid_schedule(config, s, arch)) return std::nullopt;
   return s;
 }
 
@@ -640,11 +645,8 @@ std::optional<TileSchedule> default_tensor_wgmma(const MatmulConfig& config, con
          partial_bytes(2 * s.split_k) <= weight_bytes) {
     s.split_k *= 2;
   }
-  try {
-    validate_schedule(config, s, arch);
-  } catch (const ConfigError&) {
-    return std::nullopt;  // e.g. W8A8 with scales, K not whole 16-k steps, a k-block past shared memory
-  }
+  // e.g. W8A8 with scales, K not whole 16-k steps, a k-block past shared memory
+  if (!is_valid_schedule(config, s, arch)) return std::nullopt;
   if (!eight_bit && s.split_k == 1) {
     if (std::optional<TileSchedule> specialized = default_tensor_wgmma_ws(config, arch, rows, s)) return specialized;
   }

@@ -48,6 +48,8 @@ struct TileSchedule {
 
 // Throws ConfigError naming the field when the schedule cannot run the config on the arch.
 void validate_schedule(const MatmulConfig& config, const TileSchedule& schedule, const std::string& arch);
+// validate_schedule as a yes / no answer.
+bool is_valid_schedule(const MatmulConfig& config, const TileSchedule& schedule, const std::string& arch);
 
 nlohmann::json to_json(const TileSchedule& schedule);
 TileSchedule schedule_from_json(const nlohmann::json& json);

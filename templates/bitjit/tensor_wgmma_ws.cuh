@@ -47,19 +47,19 @@ struct PersistentTiles {
 };
 
 // The producer: for every stage of every tile of this block, wait until the consumers freed the
-// stage, then ask the TMA for its boxes (load(stage, tile_k, m_block, n_block, barrier) issues them;
-// kStageBytes is what they deliver).
-template <class P, class T, uint32_t kStageBytes, class Load>
+// stage, then ask the TMA for its boxes (load(stage, tile_k, m_block, n_block, barrier) issues them,
+// kStageChunks 16-byte chunks in all).
+template <class P, class T, int kStageChunks, class Load>
 __device__ __forceinline__ void produce_stages(const PersistentTiles<P, T>& tiles, int tiles_k, uint4* stages,
-                                               int stage_chunks, uint64_t* full, uint64_t* empty, Load load) {
+                                               uint64_t* full, uint64_t* empty, Load load) {
   RingPosition<T::kStages> ring;
   for (long long tile = blockIdx.x; tile < tiles.tiles; tile += gridDim.x) {
     long long m_block, n_block;
     tiles.at(tile, m_block, n_block);
     for (int tile_k = 0; tile_k < tiles_k; ++tile_k) {
       mbarrier_wait(&empty[ring.stage], ring.phase ^ 1u);
-      mbarrier_arrive_expect_bytes(&full[ring.stage], kStageBytes);
-      load(stages + ring.stage * stage_chunks, tile_k, int(m_block), int(n_block), &full[ring.stage]);
+      mbarrier_arrive_expect_bytes(&full[ring.stage], uint32_t(kStageChunks) * 16);
+      load(stages + ring.stage * kStageChunks, tile_k, int(m_block), int(n_block), &full[ring.stage]);
       ring.advance();
     }
   }
@@ -95,13 +95,10 @@ __device__ __forceinline__ void consume_stages(const MatmulParams& params, const
     warp.start_tile(n_block);
     warp.load_stage_pairs(0, warp.pairs);
     for (int tile_k = 0; tile_k < G::kTilesK; ++tile_k) {
-      mbarrier_wait(&full[ring.stage], ring.phase);
-      // The warp converged again before the warpgroup's .aligned wgmma instructions: its lanes may
-      // leave the wait's loop apart, and the last tile's stores of rows inside M diverged.
-      __syncwarp();
+      mbarrier_wait_converged(&full[ring.stage], ring.phase);
       warp.load_stage_pairs(min(tile_k + 1, int(G::kTilesK) - 1), warp.next_pairs);
       warp.multiply_stage(stages + ring.stage * G::kStageChunks, tile_k);  // every wgmma of the stage done
-      if (warp.lane == 0) mbarrier_arrive(&empty[ring.stage]);
+      mbarrier_arrive_per_warp(&empty[ring.stage]);
       warp.pairs = warp.next_pairs;
       ring.advance();
     }
@@ -150,8 +147,8 @@ __device__ void tensor_wgmma_ws(const MatmulParams& params, const TensorMaps& ma
   run_roles<P, T>(
       params,
       [&](const PersistentTiles<P, T>& tiles, uint64_t* full, uint64_t* empty) {
-        produce_stages<P, T, G::kStageChunks * 16>(
-            tiles, int(G::kTilesK), stages, G::kStageChunks, full, empty,
+        produce_stages<P, T, G::kStageChunks>(
+            tiles, int(G::kTilesK), stages, full, empty,
             [&](uint4* stage, int tile_k, int m_block, int n_block, uint64_t* barrier) {
               load_decoded_stage<P, T>(maps, stage, tile_k, m_block, n_block, barrier);
             });
@@ -172,10 +169,8 @@ __device__ __forceinline__ void consume_byte_rows_stages(const MatmulParams& par
   using S = ByteRowsStage<T>;
   constexpr bool kPromote = !is_same<Acc, int>::value;
   constexpr int kTilesK = int((P::K + T::kBlockK - 1) / T::kBlockK);
-  const int warp = int(threadIdx.x) / 32, lane = int(threadIdx.x) % 32;
-  const auto release = [&](int stage) {
-    if (lane == 0) mbarrier_arrive(&empty[stage]);
-  };
+  const int warp = int(threadIdx.x) / 32;
+  const auto release = [&](int stage) { mbarrier_arrive_per_warp(&empty[stage]); };
   Acc d[T::kBlockM / 2], partial[T::kBlockM / 2];
   RingPosition<T::kStages> ring;
   for (long long tile = blockIdx.x; tile < tiles.tiles; tile += gridDim.x) {
@@ -185,8 +180,7 @@ __device__ __forceinline__ void consume_byte_rows_stages(const MatmulParams& par
     for (int i = 0; i < T::kBlockM / 2; ++i) d[i] = Acc(0);
     int running = -1;  // int8: the stage whose group may still run
     for (int tile_k = 0; tile_k < kTilesK; ++tile_k) {
-      mbarrier_wait(&full[ring.stage], ring.phase);
-      __syncwarp();  // converged for the .aligned wgmma instructions (see consume_stages)
+      mbarrier_wait_converged(&full[ring.stage], ring.phase);
       const uint4* stage = stages + ring.stage * S::kChunks;
       if constexpr (kPromote) {
         issue_byte_rows_stage<P, T>(stage, warp / 4, partial, false);
@@ -227,8 +221,8 @@ __device__ void tensor_wgmma_ws_8bit(const MatmulParams& params, const TensorMap
   run_roles<P, T>(
       params,
       [&](const PersistentTiles<P, T>& tiles, uint64_t* full, uint64_t* empty) {
-        produce_stages<P, T, S::kChunks * 16>(
-            tiles, kTilesK, stages, S::kChunks, full, empty,
+        produce_stages<P, T, S::kChunks>(
+            tiles, kTilesK, stages, full, empty,
             [&](uint4* stage, int tile_k, int m_block, int n_block, uint64_t* barrier) {
 #pragma unroll
               for (int column = 0; column < T::kBlockK / 128; ++column) {

@@ -41,6 +41,19 @@ __device__ __forceinline__ void mbarrier_wait(uint64_t* barrier, uint32_t parity
   }
 }
 
+// mbarrier_wait for a warp that issues .aligned instructions (wgmma) next: its lanes may leave the
+// wait's loop apart (and whatever came before, e.g. a tile's stores of the rows inside M, may have
+// diverged), so they converge again after it.
+__device__ __forceinline__ void mbarrier_wait_converged(uint64_t* barrier, uint32_t parity) {
+  mbarrier_wait(barrier, parity);
+  __syncwarp();
+}
+
+// One arrival for the whole warp (a barrier counting warps), once every lane got here.
+__device__ __forceinline__ void mbarrier_arrive_per_warp(uint64_t* barrier) {
+  if (threadIdx.x % 32 == 0) mbarrier_arrive(barrier);
+}
+
 // Copies the box of the tensor map `map` at element coordinates (x, y) (x along the contiguous
 // dimension) to `shared`, completing its bytes on `barrier`. Coordinates past the tensor's edges
 // read nothing and fill zeros (the bytes still count).

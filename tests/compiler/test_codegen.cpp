@@ -619,10 +619,8 @@ TEST_CASE("no tensor_wgmma kernel touches a pending wgmma's accumulators", "[cod
       TileSchedule s = wgmma_128x128_schedule(rows == 256 ? 3 : 4);
       s.block_m = rows;
       if (schedule_error_on(c, s, "sm_90a").empty()) kernels.emplace_back(c, s);
-      TileSchedule specialized = s;  // int8 keeps a stage's group running across the loop's back edge
-      specialized.family = KernelFamily::tensor_wgmma_ws;
-      specialized.threads = 2 * s.block_n + 128;
-      specialized.swizzle = 8;
+      // int8 keeps a stage's group running across the loop's back edge.
+      const TileSchedule specialized = warp_specialized(s, 8);
       if (schedule_error_on(c, specialized, "sm_90a").empty()) kernels.emplace_back(c, specialized);
     }
   }

@@ -149,55 +149,50 @@ TEST_CASE("every config of the format matrix matches the float64 reference on th
   sweep(sweep_configs(kSweepM, sweep_stride()), kSweepM, sweep_stride());
 }
 
+namespace {
+
+// Sweeps every 4th config of the matrix in the mma_fragments layout at M 33 and 130 with the schedule
+// make(config, layout) gives, where it is valid on sm_90a (long k-blocks of 1 and 2 bits past the
+// shared memory, or rows TMA cannot load, are left out); at least 100 configs unless filtered.
+template <class Make>
+void sweep_fragment_configs(const char* family, Make make) {
+  const ScheduleChoice choice = [make](const MatmulConfig& config) -> std::optional<TileSchedule> {
+    const std::optional<MmaRunLayout> layout = fragment_order_layout(config);
+    if (!layout) return std::nullopt;
+    const TileSchedule s = make(config, *layout);
+    return is_valid_schedule(config, s, "sm_90a") ? std::optional<TileSchedule>(s) : std::nullopt;
+  };
+  const std::vector<int64_t> Ms = {33, 130};
+  std::vector<MatmulConfig> taken;
+  for (const MatmulConfig& config : sweep_configs(Ms, 4 * sweep_stride())) {
+    if (choice(config)) taken.push_back(config);
+  }
+  REQUIRE(taken.size() >= (std::getenv("BITJIT_SWEEP_MATCH") ? 1 : 100));
+  sweep(taken, Ms, 4 * sweep_stride(), choice, (std::string(" of ") + family).c_str());
+}
+
+}  // namespace
+
 // The Hopper family on every config of the matrix it takes (fp16 / bf16 activations; the 8-bit
 // W8A8 kernel has its own test above): 64 rows x 64 channels, 3 stages, every other config split
 // in two along K. Rows not a multiple of 8, K not a multiple of the stage. Every 4th config (the
 // kernels compile per config: about a second each).
 TEST_CASE("every config tensor_wgmma takes matches the float64 reference on a Hopper GPU", "[gpu][sweep][wgmma]") {
   BITJIT_REQUIRE_HOPPER("tensor_wgmma");
-  const ScheduleChoice wgmma = [](const MatmulConfig& config) -> std::optional<TileSchedule> {
-    const std::optional<MmaRunLayout> layout = fragment_order_layout(config);
-    if (!layout) return std::nullopt;
-    TileSchedule s = wgmma_64x64_schedule(config, *layout);
+  sweep_fragment_configs("tensor_wgmma", [](const MatmulConfig& config, const MmaRunLayout& layout) {
+    TileSchedule s = wgmma_64x64_schedule(config, layout);
     s.split_k = config.K >= 2 * s.block_k && std::hash<std::string>{}(canonical_form(config)) % 2 ? 2 : 1;
-    try {
-      validate_schedule(config, s, "sm_90a");
-    } catch (const ConfigError&) {
-      return std::nullopt;  // e.g. long k-blocks (1 and 2 bits) past the shared memory
-    }
     return s;
-  };
-  const std::vector<int64_t> Ms = {33, 130};
-  std::vector<MatmulConfig> taken;
-  for (const MatmulConfig& config : sweep_configs(Ms, 4 * sweep_stride())) {
-    if (wgmma(config)) taken.push_back(config);
-  }
-  REQUIRE(taken.size() >= (std::getenv("BITJIT_SWEEP_MATCH") ? 1 : 100));
-  sweep(taken, Ms, 4 * sweep_stride(), wgmma, " of tensor_wgmma");
+  });
 }
 
 // The warp-specialized Hopper family on the same configs as tensor_wgmma's sweep: 64 x 64 tiles,
 // 3 stages, tiles in groups of 8 row blocks.
 TEST_CASE("every config tensor_wgmma_ws takes matches the float64 reference on a Hopper GPU", "[gpu][sweep][wgmma]") {
   BITJIT_REQUIRE_HOPPER("tensor_wgmma_ws");
-  const ScheduleChoice specialized = [](const MatmulConfig& config) -> std::optional<TileSchedule> {
-    const std::optional<MmaRunLayout> layout = fragment_order_layout(config);
-    if (!layout) return std::nullopt;
-    const TileSchedule s = wgmma_ws_schedule(config, *layout, 64, 64, 3, 8);
-    try {
-      validate_schedule(config, s, "sm_90a");
-    } catch (const ConfigError&) {
-      return std::nullopt;  // long k-blocks past the shared memory, or rows TMA cannot load
-    }
-    return s;
-  };
-  const std::vector<int64_t> Ms = {33, 130};
-  std::vector<MatmulConfig> taken;
-  for (const MatmulConfig& config : sweep_configs(Ms, 4 * sweep_stride())) {
-    if (specialized(config)) taken.push_back(config);
-  }
-  REQUIRE(taken.size() >= (std::getenv("BITJIT_SWEEP_MATCH") ? 1 : 100));
-  sweep(taken, Ms, 4 * sweep_stride(), specialized, " of tensor_wgmma_ws");
+  sweep_fragment_configs("tensor_wgmma_ws", [](const MatmulConfig& config, const MmaRunLayout& layout) {
+    return wgmma_ws_schedule(config, layout, 64, 64, 3, 8);
+  });
 }
 
 // Configs whose rows never exceed 8 get the tensor-core layout with whole-load runs (docs/formats.md),
@@ -330,11 +325,7 @@ void check_schedule(GpuChecker& checker, const MatmulConfig& config, const TileS
 
 // check_schedule where the schedule is valid for the config on sm_90a; false (nothing run) where not.
 bool check_if_valid(GpuChecker& checker, const MatmulConfig& config, const TileSchedule& s, std::mt19937_64& rng) {
-  try {
-    validate_schedule(config, s, "sm_90a");
-  } catch (const ConfigError&) {
-    return false;
-  }
+  if (!is_valid_schedule(config, s, "sm_90a")) return false;
   check_schedule(checker, config, s, rng);
   return true;
 }
@@ -354,6 +345,20 @@ int check_fragment_schedules(GpuChecker& checker, std::mt19937_64& rng, Make mak
   return checked;
 }
 
+// The W8A8 tests' config: both operands `type`, int32 sums and output for int8, float32 sums and
+// fp16 (e4m3) or bf16 (e5m2) output for fp8; N = 200 and K = 1040, not multiples of the tiles.
+MatmulConfig w8a8_test_config(DType type) {
+  MatmulConfig config;
+  config.M = MSpec::buckets({33, 200});
+  config.N = 200;
+  config.K = 1040;
+  config.A_dtype = config.W_dtype = type;
+  config.accum_dtype = type == DType::int8 ? DType::int32 : DType::float32;
+  config.out_dtype = type == DType::int8 ? DType::int32 : type == DType::float8_e4m3 ? DType::float16 : DType::bfloat16;
+  config.with_bias = type != DType::float8_e5m2;
+  return config;
+}
+
 }  // namespace
 
 // W8A8 on the Hopper family: int8 (exact int32 sums), fp8 e4m3 and e5m2 (float32 sums), with and
@@ -363,14 +368,7 @@ TEST_CASE("tensor_wgmma W8A8 matches the reference on a Hopper GPU", "[gpu][wgmm
   BITJIT_RANDOM_ENGINE(rng);
   GpuChecker checker;
   for (DType type : {DType::int8, DType::float8_e4m3, DType::float8_e5m2}) {
-    MatmulConfig config;
-    config.M = MSpec::buckets({33, 200});
-    config.N = 200;
-    config.K = 1040;
-    config.A_dtype = config.W_dtype = type;
-    config.accum_dtype = type == DType::int8 ? DType::int32 : DType::float32;
-    config.out_dtype = type == DType::int8 ? DType::int32 : type == DType::float8_e4m3 ? DType::float16 : DType::bfloat16;
-    config.with_bias = type != DType::float8_e5m2;
+    MatmulConfig config = w8a8_test_config(type);
     for (int rows : {64, 128, 256}) {
       if (rows == 256 && type != DType::int8) continue;  // fp8 keeps two accumulator sets: 128 rows at most
       TileSchedule s = wgmma_128x128_schedule(rows == 256 ? 3 : 4);
@@ -389,18 +387,8 @@ TEST_CASE("tensor_wgmma_ws W8A8 matches the reference on a Hopper GPU", "[gpu][w
   BITJIT_RANDOM_ENGINE(rng);
   GpuChecker checker;
   for (DType type : {DType::int8, DType::float8_e4m3, DType::float8_e5m2}) {
-    MatmulConfig config;
-    config.M = MSpec::buckets({33, 200});
-    config.N = 200;
-    config.K = 1040;
-    config.A_dtype = config.W_dtype = type;
-    config.accum_dtype = type == DType::int8 ? DType::int32 : DType::float32;
-    config.out_dtype = type == DType::int8 ? DType::int32 : type == DType::float8_e4m3 ? DType::float16 : DType::bfloat16;
-    config.with_bias = type != DType::float8_e5m2;
-    TileSchedule s = wgmma_128x128_schedule(4);
-    s.family = KernelFamily::tensor_wgmma_ws;
-    s.threads = 2 * s.block_n + 128;
-    s.swizzle = 8;
+    MatmulConfig config = w8a8_test_config(type);
+    TileSchedule s = warp_specialized(wgmma_128x128_schedule(4), 8);
     for (int rows : {64, 128, 256}) {
       if (rows == 256 && type != DType::int8) continue;  // fp8 keeps two accumulator sets: 128 rows at most
       s.block_m = rows;

@@ -58,22 +58,28 @@ inline TileSchedule wgmma_128x128_schedule(int stages) {
   return s;
 }
 
+// A tensor_wgmma schedule's tiles on tensor_wgmma_ws: the producer warpgroup added, tiles taken in
+// groups of raster_group row blocks.
+inline TileSchedule warp_specialized(TileSchedule s, int raster_group) {
+  s.family = KernelFamily::tensor_wgmma_ws;
+  s.threads = 2 * s.block_n + 128;
+  s.warp_m = 1;
+  s.warp_n = s.block_n / 16;
+  s.swizzle = raster_group;
+  return s;
+}
+
 // A tensor_wgmma_ws schedule: block_n / 64 consumer warpgroups and the producer warpgroup, 128 k per stage
 // (or one k-block where that is longer), tiles taken in groups of raster_group row blocks.
 inline TileSchedule wgmma_ws_schedule(const MatmulConfig& config, const MmaRunLayout& fragments, int block_m,
                                       int block_n, int stages, int raster_group) {
   TileSchedule s;
-  s.family = KernelFamily::tensor_wgmma_ws;
   s.block_m = block_m;
   s.block_n = block_n;
-  s.threads = 2 * block_n + 128;
-  s.warp_m = 1;
-  s.warp_n = block_n / 16;
   s.block_k = std::max(128, fragments.k_block(info(config.W_dtype).bits));
   s.stages = stages;
-  s.swizzle = raster_group;
   s.vector_bytes = fragments.load_bytes;
-  return s;
+  return warp_specialized(s, raster_group);
 }
 
 // The smallest tensor_wgmma block for an fp16 / bf16 config in the mma_fragments layout: 64 rows x
