@@ -49,7 +49,7 @@ def cuobjdump(cubin: bytes, options: list, tools: str) -> str:
 
 def kernel_sass(cubin: bytes, tools: str) -> list:
     """The cubin's SASS instruction lines, in order."""
-    return [line for line in cuobjdump(cubin, ["-sass"], tools).splitlines() if re.match(r"\s+/\*[0-9a-f]{4}\*/", line)]
+    return [line for line in cuobjdump(cubin, ["-sass"], tools).splitlines() if re.match(r"\s+/\*[0-9a-f]{4,}\*/", line)]
 
 
 def sm90a_kernels(paths):

@@ -17,7 +17,7 @@ import sys
 
 from kernel_files import cuobjdump_folder, kernel_sass, sm90a_kernels
 
-OPCODE = re.compile(r"/\*[0-9a-f]{4}\*/\s+(?:@!?U?P[T\d]+\s+)?([A-Z][A-Z0-9_.]*)")
+OPCODE = re.compile(r"/\*[0-9a-f]{4,}\*/\s+(?:@!?U?P[T\d]+\s+)?([A-Z][A-Z0-9_.]*)")
 
 
 def opcodes(sass_lines) -> collections.Counter:
