@@ -6,6 +6,7 @@
 
 #include "common/error.hpp"
 #include "compiler/arch.hpp"
+#include "compiler/lower.hpp"
 #include "compiler/weight_layout.hpp"
 
 namespace bitjit {
@@ -81,13 +82,14 @@ void add_tensor_wgmma(const MatmulConfig& config, const TileSchedule& base, std:
           }
 }
 
-// The warp-specialized Hopper family (fp16 / bf16 activations): tensor_wgmma's tiles plus a producer
-// warpgroup, unsplit (its grid is persistent), tile orders of 1, 8 or 16 row blocks per group.
+// The warp-specialized Hopper family: tensor_wgmma's tiles plus a producer warpgroup, unsplit (its
+// grid is persistent), half, once and twice the base's k per stage (the default's may be either),
+// tile orders of 1, 8 or 16 row blocks per group.
 void add_tensor_wgmma_ws(const TileSchedule& base, std::vector<TileSchedule>& out) {
   for (int block_m : {64, 128, 256})
     for (int block_n : {64, 128, 192, 256})
       for (int stages : {2, 3, 4, 5, 6})
-        for (int k_factor : {1, 2})
+        for (int block_k : {base.block_k / 2, base.block_k, base.block_k * 2})
           for (int raster_group : {1, 8, 16}) {
             TileSchedule s = base;
             s.family = KernelFamily::tensor_wgmma_ws;
@@ -96,7 +98,7 @@ void add_tensor_wgmma_ws(const TileSchedule& base, std::vector<TileSchedule>& ou
             s.threads = 2 * block_n + 128;
             s.warp_n = block_n / 16;
             s.stages = stages;
-            s.block_k = base.block_k * k_factor;
+            s.block_k = block_k;
             s.split_k = 1;
             s.swizzle = raster_group;
             out.push_back(s);
@@ -214,9 +216,15 @@ double predicted_microseconds(const MatmulConfig& config, const TileSchedule& s,
   if (resident == 0) return 1e12;  // cannot launch
   // Up to one full wave, the SMs without a block idle; beyond it, the last partial wave does.
   const double slots = double(device.sm_count) * resident;
-  const double wave_efficiency = double(blocks) <= slots
-                                     ? std::min(1.0, double(blocks) / device.sm_count)
-                                     : double(blocks) / (std::ceil(double(blocks) / slots) * slots);
+  double wave_efficiency = double(blocks) <= slots ? std::min(1.0, double(blocks) / device.sm_count)
+                                                   : double(blocks) / (std::ceil(double(blocks) / slots) * slots);
+  double piece_bytes = 0;
+  if (s.family == KernelFamily::tensor_wgmma_ws && stream_k_tiles(blocks, s.block_m, device.sm_count) > 0) {
+    // Stream-K: every SM busy (in shares of four stages at least); each block's first and last
+    // piece of a tile written and read back.
+    wave_efficiency = std::min(1.0, double(blocks) * double(ceil_div(K, s.block_k)) / (4.0 * device.sm_count));
+    piece_bytes = 2.0 * 2.0 * device.sm_count * s.block_m * s.block_n * 4;
+  }
   const double blocks_on_an_sm = std::min<double>(resident, std::ceil(double(blocks) / device.sm_count));
   const double padded_rows = double(m_blocks) * s.block_m;  // rows past M are computed too
   const double flops = 2.0 * padded_rows * double(N) * double(K);
@@ -233,7 +241,7 @@ double predicted_microseconds(const MatmulConfig& config, const TileSchedule& s,
     const double fma_per_us = device.sm_count * 128.0 * device.clock_ghz * 1e3 / 2.0;  // half for the decoding
     compute_us = flops / 2.0 / fma_per_us;
   }
-  const double memory_us = std::max(dram / (device.dram_gbps * 1e3), l2 / (device.l2_gbps * 1e3));
+  const double memory_us = std::max(dram / (device.dram_gbps * 1e3), (l2 + piece_bytes) / (device.l2_gbps * 1e3));
   const double launch_us = 2.0 + (s.split_k > 1 ? 1.0 : 0.0);
   return std::max(memory_us, compute_us) / wave_efficiency + launch_us;
 }
@@ -247,7 +255,7 @@ std::vector<RankedSchedule> candidate_schedules(const MatmulConfig& config, cons
     unspecialized.family = KernelFamily::tensor_wgmma;
     unspecialized.swizzle = 1;
     add_tensor_wgmma(config, unspecialized, all);
-    if (!same_8bit_operands(config)) add_tensor_wgmma_ws(fallback, all);
+    add_tensor_wgmma_ws(fallback, all);
   } else if (const std::optional<MmaRunLayout> layout = mma_run_layout(config)) {
     add_tensor_gemv(config, *layout, all);
     add_tensor_gemm(config, *layout, all);

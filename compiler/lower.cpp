@@ -404,6 +404,17 @@ std::string emit_cuda(const KernelPlan& plan) {
   return out.str();
 }
 
+// The tiles tensor_wgmma_ws shares out by k-stages (stream-K) rather than whole: none where whole
+// tiles fill the last wave; else, with 64-row tiles (few rows: the kernel streams the weights, and
+// an idle SM is bandwidth lost), the last partial wave and one full wave before it, so that every
+// block's share is one to two tiles long. Tiles of more rows stay whole: on the H100 sharing out
+// 108 tiles of 128 x 192 on 132 SMs ran 7 % slower than leaving 24 SMs idle, and 128 tiles
+// of 128 x 128 10 % slower (bench/results/2026-11-27-h100-stream-k).
+int64_t stream_k_tiles(int64_t tiles, int block_m, int multiprocessors) {
+  if (tiles % multiprocessors == 0 || block_m > 64) return 0;
+  return std::min(tiles, tiles % multiprocessors + multiprocessors);
+}
+
 LaunchShape launch_shape(const KernelPlan& plan, int64_t M, int multiprocessors) {
   if (M < 1) throw ConfigError("launch_shape: M=" + std::to_string(M) + " must be at least 1");
   const TileSchedule& s = plan.schedule;
@@ -428,10 +439,25 @@ LaunchShape launch_shape(const KernelPlan& plan, int64_t M, int multiprocessors)
       break;
     case KernelFamily::tensor_wgmma_ws: {
       if (multiprocessors < 1) throw ConfigError("launch_shape: a persistent grid needs the GPU's multiprocessor count");
+      // One block per SM at most (each holds its ring for the whole launch). Whole tiles go to the
+      // blocks in turn; where that leaves the last wave short (stream_k_tiles), the last tiles' k-stages
+      // are shared out evenly instead (templates/bitjit/tensor_wgmma_ws.cuh).
       const int64_t tiles = (plan.config.N + s.block_n - 1) / s.block_n * ((M + s.block_m - 1) / s.block_m);
-      shape.grid = {uint32_t(std::min<int64_t>(tiles, multiprocessors)), 1, 1};  // one block per SM (its ring)
+      const int64_t k_stages = (plan.config.K + s.block_k - 1) / s.block_k;
+      shape.stream_k_tiles = stream_k_tiles(tiles, s.block_m, multiprocessors);
+      int64_t blocks = std::min<int64_t>(tiles, multiprocessors);
+      if (shape.stream_k_tiles == tiles) {  // fewer tiles than SMs: shares of at least four stages
+        const int64_t least_share = std::min<int64_t>(k_stages, 4);
+        blocks = std::min<int64_t>(multiprocessors, (tiles * k_stages + least_share - 1) / least_share);
+      }
+      shape.grid = {uint32_t(blocks), 1, 1};
       shape.block = {uint32_t(s.threads), 1, 1};
       shape.shared_bytes = uint32_t(dynamic_shared_bytes(plan.config, s));
+      const int64_t units = shape.stream_k_tiles * k_stages;
+      if (units > 0 && (units + blocks - 1) / blocks % k_stages != 0) {  // shares end inside tiles: pieces to add
+        shape.workspace_bytes = blocks * 2 * s.block_m * s.block_n * 4;  // a first and a last piece per block
+        shape.tile_counters = tiles * (s.threads - 128) / 32;            // one per tile and consumer warp
+      }
       break;
     }
   }

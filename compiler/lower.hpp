@@ -56,9 +56,14 @@ struct LaunchShape {
   std::array<uint32_t, 3> grid{1, 1, 1};
   std::array<uint32_t, 3> block{1, 1, 1};
   uint32_t shared_bytes = 0;     // dynamic shared memory
-  int64_t workspace_bytes = 0;   // split-K: float32 partial sums the launch needs (MatmulParams::workspace)
-  int64_t tile_counters = 0;     // split-K: zeroed counters it needs (MatmulParams::tile_counters)
+  int64_t workspace_bytes = 0;   // split-K / stream-K: the 32-bit partial sums the launch needs (MatmulParams::workspace)
+  int64_t tile_counters = 0;     // split-K / stream-K: zeroed counters it needs (MatmulParams::tile_counters)
+  int64_t stream_k_tiles = 0;    // tensor_wgmma_ws: tiles shared out by k-stages (MatmulParams::stream_k_tiles)
 };
+// The tiles of `tiles` tensor_wgmma_ws shares out by k-stages (stream-K) on `multiprocessors` SMs
+// rather than giving whole: the launch's LaunchShape::stream_k_tiles.
+int64_t stream_k_tiles(int64_t tiles, int block_m, int multiprocessors);
+
 // `multiprocessors`: the GPU's SM count, which sizes the persistent grid of tensor_wgmma_ws (the
 // other families' grids follow the problem alone).
 LaunchShape launch_shape(const KernelPlan& plan, int64_t M, int multiprocessors = 0);

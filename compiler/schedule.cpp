@@ -571,14 +571,17 @@ TileSchedule default_tensor_gemm(const MatmulConfig& config, const MmaRunLayout&
 // The fraction of the SMs' slots the last wave of `tiles` one-per-SM tiles leaves busy, over all waves.
 double wave_efficiency(int64_t tiles, int64_t sms) { return double(tiles) / double((tiles + sms - 1) / sms * sms); }
 
-// tensor_wgmma_ws for an fp16 / bf16 config that tensor_wgmma would run unsplit, from the H100 runs of
-// 2026-11-27 (int4 g128, 70B shapes, bench/results/2026-11-27-h100-wgmma-ws): the same rows per
-// block; channels 256 at 64 rows when that still gives every SM a tile (gate_up M = 64: 2.23x
-// cuBLAS against 1.73x at 128), 128 or 192 between 65 and 256 rows, whichever wastes less of the
-// last wave (qkv M = 256: 0.92x at 192 against 0.63x at 128; o: 0.97x at 128 against 0.77x), 128
-// above (256 x 128: 0.81-0.89x at M = 4096, the best measured); the measured stage counts, fewer
-// where shared memory runs out; tiles in groups of 8 row blocks. Nullopt where the family does not
-// take the config (K not whole 16-byte rows, a ring that does not fit).
+// tensor_wgmma_ws for an fp16 / bf16 config, from the H100 runs of 2026-11-27 (int4 g128, 70B
+// shapes, bench/results/2026-11-27-h100-wgmma-ws and -stream-k): the rows per block of tensor_wgmma,
+// never split (a short last wave of 64-row tiles is shared out by stream-K instead, launch_shape);
+// at 64 rows 256 channels for at least 2^27 weights (down M = 64: 2.17x cuBLAS against 2.06x at
+// 128 x 256 k; gate_up 2.40x) and else 128 channels with 256 k per stage (o: 1.62x against 1.52x at
+// 256 channels and 1.49x at 128 k; qkv 1.51x against 1.48x); 128 or 192 channels between 65 and 256
+// rows, whichever wastes less of the last wave (qkv M = 256: 0.92x at 192 against 0.63x at 128; o:
+// 0.97x at 128 against 0.77x), 128 above (256 x 128: 0.81-0.89x at M = 4096, the best measured);
+// the measured stage counts, fewer where shared memory runs out; tiles in groups of 8 row blocks.
+// Nullopt where the family does not take the config (K not whole 16-byte rows, a ring that does not
+// fit).
 std::optional<TileSchedule> default_tensor_wgmma_ws(const MatmulConfig& config, const std::string& arch, int64_t rows,
                                                     const TileSchedule& unspecialized) {
   const int64_t sms = arch_limits(arch).typical_sm_count;
@@ -586,15 +589,39 @@ std::optional<TileSchedule> default_tensor_wgmma_ws(const MatmulConfig& config, 
   const auto tiles = [&](int block_n) { return (config.N + block_n - 1) / block_n * row_blocks; };
   TileSchedule s = unspecialized;
   s.family = KernelFamily::tensor_wgmma_ws;
-  if (s.block_m == 64) s.block_n = tiles(256) >= sms ? 256 : 128;
-  else if (s.block_m == 128) s.block_n = wave_efficiency(tiles(192), sms) > wave_efficiency(tiles(128), sms) ? 192 : 128;
-  else s.block_n = 128;
+  s.split_k = 1;
+  const bool many_weights = config.N * config.K >= (int64_t(1) << 27);
+  if (s.block_m == 64) {
+    s.block_n = many_weights ? 256 : 128;
+    if (!many_weights && 2 * s.block_k <= 256) s.block_k *= 2;
+  } else if (s.block_m == 128) {
+    s.block_n = wave_efficiency(tiles(192), sms) > wave_efficiency(tiles(128), sms) ? 192 : 128;
+  } else {
+    s.block_n = 128;
+  }
   s.threads = 2 * s.block_n + 128;
   s.warp_n = s.block_n / 16;
   s.swizzle = 8;
-  const int measured_stages = s.block_m == 64 ? (s.block_n == 256 ? 4 : 6) : s.block_m == 128 ? (s.block_n == 128 ? 5 : 4) : 3;
+  const int measured_stages = s.block_m == 64 ? (s.block_n == 256 ? 4 : s.block_k == 256 ? 3 : 6)
+                                              : s.block_m == 128 ? (s.block_n == 128 ? 5 : 4) : 3;
   const int budget = arch_limits(arch).shared_bytes_per_block - static_shared_bytes(config, s.family);
   s.stages = std::min(measured_stages, budget / gemm_stage_bytes(config, s, *family_layout(config, s.family)));
+  if (!is_valid_schedule(config, s, arch)) return std::nullopt;
+  return s;
+}
+
+// W8A8 on tensor_wgmma_ws: tensor_wgmma's tile (int8 256 x 128, fp8 128 x 128: its two accumulator
+// sets), two consumer warpgroups, 4 stages, tiles in groups of 8 row blocks. H100, 70B shapes at
+// M = 4096 against cuBLASLt in the same run (bench/results/2026-11-27-h100-stream-k): int8 0.86-1.00x
+// (tensor_wgmma: 0.59x), fp8 0.66-0.73x (0.45x).
+std::optional<TileSchedule> default_tensor_wgmma_ws_8bit(const MatmulConfig& config, const std::string& arch,
+                                                         const TileSchedule& unspecialized) {
+  TileSchedule s = unspecialized;
+  s.family = KernelFamily::tensor_wgmma_ws;
+  s.threads = 2 * s.block_n + 128;
+  s.warp_n = s.block_n / 16;
+  s.stages = 4;
+  s.swizzle = 8;
   if (!is_valid_schedule(config, s, arch)) return std::nullopt;
   return s;
 }
@@ -604,7 +631,8 @@ std::optional<TileSchedule> default_tensor_wgmma_ws(const MatmulConfig& config, 
 //     feeds 256 rows; gate_up M = 4096: 0.63x cuBLAS against 0.54x at 128);
 //   - 128 channels on two warpgroups; K split in two when the blocks, doubled, still fit in one wave
 //     (o and down at M = 64, 64 blocks: 1.15x and 1.50x split against 0.83x and 0.84x; qkv's 80
-//     blocks do better unsplit);
+//     blocks do better unsplit); used where tensor_wgmma_ws does not take the config, which is the
+//     default wherever it does (the defaults above);
 //   - 4 stages (3 at 256 rows), fewer where shared memory runs out; below 3, rows and then channels
 //     are halved.
 // W8A8 (same_8bit_operands): 128 k per stage, int8 256 rows above M = 256 (1.39x the 128-row block at
@@ -647,10 +675,9 @@ std::optional<TileSchedule> default_tensor_wgmma(const MatmulConfig& config, con
   }
   // e.g. W8A8 with scales, K not whole 16-k steps, a k-block past shared memory
   if (!is_valid_schedule(config, s, arch)) return std::nullopt;
-  if (!eight_bit && s.split_k == 1) {
-    if (std::optional<TileSchedule> specialized = default_tensor_wgmma_ws(config, arch, rows, s)) return specialized;
-  }
-  return s;
+  const std::optional<TileSchedule> specialized =
+      eight_bit ? default_tensor_wgmma_ws_8bit(config, arch, s) : default_tensor_wgmma_ws(config, arch, rows, s);
+  return specialized ? *specialized : s;
 }
 
 // The Hopper family serves a config only when it serves every bucket (the weights are packed once,

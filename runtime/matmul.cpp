@@ -120,7 +120,7 @@ struct Matmul::Impl {
     return M;
   }
 
-  // The split-K scratch of `stream`, grown to the shape's needs (new counters start at zero).
+  // The split-K / stream-K scratch of `stream`, grown to the shape's needs (new counters start at zero).
   void attach_workspace(MatmulParams& params, const LaunchShape& shape, CUstream stream) const {
     if (shape.workspace_bytes == 0) return;
     std::lock_guard<std::mutex> lock(workspace_mutex);
@@ -141,6 +141,7 @@ struct Matmul::Impl {
     const GeneratedKernel& kernel = loaded.kernel;
     const LaunchShape shape = launch_shape(kernel.plan, M, current_device_info().sm_count);
     MatmulParams arguments = params;
+    arguments.stream_k_tiles = shape.stream_k_tiles;
     attach_workspace(arguments, shape, stream);
     TensorMaps maps;
     if (kernel.plan.tensor_maps) maps = encode_tensor_maps(kernel.plan, params.A, params.W, M);
@@ -241,7 +242,7 @@ void Matmul::run(const TensorView& A, const TensorView& W, const TensorView& C, 
   impl_->check_operand("zeros", zeros, specs.zeros, alignment[3]);
   impl_->check_operand("bias", bias, specs.bias, alignment[4]);
   impl_->check_operand("C", C, specs.C, alignment[5]);
-  MatmulParams params{A.data, W.data, scales.data, zeros.data, bias.data, C.data, nullptr, M, nullptr};
+  MatmulParams params{A.data, W.data, scales.data, zeros.data, bias.data, C.data, nullptr, M, nullptr, 0};
   impl_->launch(loaded, params, M, stream);
 }
 

@@ -12,9 +12,12 @@ struct MatmulParams {
   const void* zeros;    // [N, K / group] (original, rescale) or [K / group, N] packed (quantized), or null
   const void* bias;     // [N] or null
   void* C;              // [M, N] output
-  void* workspace;      // split-K partial sums [split_k, M, N] float32, or null
+  void* workspace;      // split-K partial sums [split_k, M, N] float32; stream-K pieces of tiles; or null
   long long M;          // rows of A and C in this call (N and K are compile-time constants)
-  unsigned int* tile_counters;  // split-K: slices finished per output tile, zero between launches; or null
+  unsigned int* tile_counters;  // split-K slices / stream-K stages finished per output tile (per consumer warp),
+                                // zero between launches; or null
+  long long stream_k_tiles;     // tensor_wgmma_ws: the last tiles of the tile order, whose k-stages the
+                                // blocks share out evenly (stream-K); the others go whole to the blocks in turn
 };
 
 // A TMA tensor map (the driver's CUtensorMap: 128 opaque bytes, 128-byte aligned), encoded on the

@@ -177,35 +177,68 @@ __device__ __forceinline__ void load_shared_words(const uint8_t* address, uint32
   }
 }
 
-// The scale (and zero) pairs of a lane's channels (g, g + 8 of each of its tiles) for scale group
-// `group`, in A's type: what scaled_pair multiplies a decoded pair by (and subtracts).
+// The raw scale (and zero) codes of a lane's channels (g, g + 8 of each of its tiles) for one scale
+// group, loaded apart from their conversion so that a load issued a stage early stays in flight
+// until the stage uses it (converting at once would wait for global memory right there). Quantized
+// zeros narrower than a byte are extracted at load.
 template <class P, int kTiles>
-__device__ __forceinline__ void load_group_pairs(const MatmulParams& params, const long long (&channel)[kTiles][2],
-                                                 long long group, uint32_t (&scale)[kTiles][2],
-                                                 uint32_t (&zero)[kTiles][2]) {
+struct GroupCodes {
+  uint32_t scale[kTiles][2], zero[kTiles][2];
+};
+
+template <class P, int kTiles>
+__device__ __forceinline__ void load_group_codes(const MatmulParams& params, const long long (&channel)[kTiles][2],
+                                                 long long group, GroupCodes<P, kTiles>& codes) {
+#pragma unroll
+  for (int tile = 0; tile < kTiles; ++tile)
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const long long n = channel[tile][half];
+      codes.scale[tile][half] = codes.zero[tile][half] = 0u;
+      if constexpr (P::kScaling) codes.scale[tile][half] = load_code<typename P::Scale>(params.scales, n * P::kGroups + group);
+      if constexpr (P::kZerosMode == Zeros::quantized)
+        codes.zero[tile][half] = load_code<typename P::W>(params.zeros, group * P::N + n);
+      else if constexpr (P::kZerosMode == Zeros::original || P::kZerosMode == Zeros::rescale)
+        codes.zero[tile][half] = load_code<typename P::Scale>(params.zeros, n * P::kGroups + group);
+    }
+}
+
+// The pairs of a group's codes in A's type: what scaled_pair multiplies a decoded pair by (and
+// subtracts).
+template <class P, int kTiles>
+__device__ __forceinline__ void group_pairs_of(const GroupCodes<P, kTiles>& codes, uint32_t (&scale)[kTiles][2],
+                                               uint32_t (&zero)[kTiles][2]) {
   using W = typename P::W;
   using A = typename P::A;
   using Math = PairMath<A>;
 #pragma unroll
-  for (int tile = 0; tile < kTiles; ++tile) {
+  for (int tile = 0; tile < kTiles; ++tile)
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
-      const long long n = channel[tile][half];
       scale[tile][half] = Math::kOne;
       zero[tile][half] = 0u;
       if constexpr (P::kScaling) {
-        const float s = load_scale<P>(params, n, group);
+        const float s = P::Scale::decode(codes.scale[tile][half]);
         scale[tile][half] = Math::pack(s, s);
       }
+      const uint32_t zero_code = codes.zero[tile][half];
       if constexpr (P::kZerosMode == Zeros::quantized) {
-        const uint32_t code = load_code<W>(params.zeros, group * P::N + n);
-        zero[tile][half] = pair_decode<W, A>() == PairDecode::magic ? negated_magic_zero<A>(code) : code;
+        zero[tile][half] = pair_decode<W, A>() == PairDecode::magic ? negated_magic_zero<A>(zero_code) : zero_code;
       } else if constexpr (P::kZerosMode == Zeros::original || P::kZerosMode == Zeros::rescale) {
-        const float z = P::Scale::decode(load_code<typename P::Scale>(params.zeros, n * P::kGroups + group));
+        const float z = P::Scale::decode(zero_code);
         zero[tile][half] = Math::pack(-z, -z);
       }
     }
-  }
+}
+
+// The pairs of a lane's channels for scale group `group`, loaded and converted at once.
+template <class P, int kTiles>
+__device__ __forceinline__ void load_group_pairs(const MatmulParams& params, const long long (&channel)[kTiles][2],
+                                                 long long group, uint32_t (&scale)[kTiles][2],
+                                                 uint32_t (&zero)[kTiles][2]) {
+  GroupCodes<P, kTiles> codes;
+  load_group_codes<P>(params, channel, group, codes);
+  group_pairs_of<P>(codes, scale, zero);
 }
 
 // A decoded pair scaled: v * s, (v - z) * s (original zeros: the difference first, so both

@@ -16,10 +16,10 @@
 //
 // The pipeline: the ring prefetches kStages - 2 stages ahead; in a stage each warp decodes one
 // step's fragments while the wgmma of the step before runs, keeping two fragment sets (wgmma reads
-// A's registers until it completes). No wgmma stays in flight past its stage (the compiler may copy
-// the loop-carried accumulators at the loop's back edge: docs/performance.md), so the ring's spare
-// stage is never still being read here; the W8A8 kernel uses it. The next stage's scales are loaded
-// at the start of a stage and used one stage later.
+// A's registers until it completes). A stage's last wgmma still runs while the next stage's first
+// fragments are decoded (the ring's spare stage is the one it reads), so the tensor cores do not
+// drain at every stage boundary. The next stage's scale codes are loaded at the start of a stage and
+// converted one stage later, so their global-memory latency is hidden behind a stage's wgmmas.
 #include "bitjit/tensor_gemm.cuh"
 #include "bitjit/wgmma.cuh"
 
@@ -137,10 +137,14 @@ struct WgmmaDecodeWarp {
                 "the mma_fragments layout, 64 channels per warpgroup, 16 per warp");
   static_assert(kStepsPerSpan >= 1, "a scale group holds whole 16-k steps");
 
-  // The scale (and zero) pairs of this lane's channels for every span of a stage.
-  struct StagePairs {
-    uint32_t scale[G::kStageBlocks][kSpans][1][2], zero[G::kStageBlocks][kSpans][1][2];
+  // The scale (and zero) codes of this lane's channels for every span of a stage.
+  struct StageCodes {
+    GroupCodes<P, 1> span[G::kStageBlocks][kSpans];
   };
+  // What one wgmma step leaves running when the stage ends: its last step, if the next stage's first
+  // step alternates to the other fragment set (an even number of steps per k-block; past K a stage
+  // holds fewer k-blocks).
+  static constexpr bool kKeepsLastStep = kStepsPerBlock % 2 == 0;
 
   const MatmulParams& params;
   const uint32_t* pair_table;
@@ -149,8 +153,7 @@ struct WgmmaDecodeWarp {
   long long channel[1][2];
   MagicConstants<W, A> magic;
   float d[T::kBlockM / 2];
-  // This stage's pairs, and the next one's, loaded a stage early.
-  StagePairs pairs, next_pairs;
+  StageCodes next_codes;    // the next stage's scale codes, loaded a stage early
   uint32_t fragments[2][4];  // two sets: the step before may still be in its wgmma
 
   __device__ __forceinline__ WgmmaDecodeWarp(const MatmulParams& p, const uint32_t* table, int warp)
@@ -168,23 +171,35 @@ struct WgmmaDecodeWarp {
     for (int i = 0; i < T::kBlockM / 2; ++i) d[i] = 0.0f;
   }
 
-  __device__ __forceinline__ void load_stage_pairs(int tile_k, StagePairs& to) const {
+  // Issues the loads of stage tile_k's scale codes (converted when multiply_stage starts it).
+  __device__ __forceinline__ void load_stage_codes(int tile_k) {
 #pragma unroll
     for (int block = 0; block < G::kStageBlocks; ++block) {
       const long long k_block = min((long long)tile_k * G::kStageBlocks + block, G::kBlocksK - 1);
 #pragma unroll
       for (int span = 0; span < kSpans; ++span) {
         const long long group = (k_block * G::kKBlock + 16 * kStepsPerSpan * span) / G::kGroupSize;
-        load_group_pairs<P>(params, channel, group, to.scale[block][span], to.zero[block][span]);
+        load_group_codes<P>(params, channel, group, next_codes.span[block][span]);
       }
     }
   }
 
-  // One stage: per 16-k step, this warp's fragments decoded and the warpgroup's wgmma issued; the
-  // wait leaves only the newest one running, and none past the stage: the compiler may copy
-  // loop-carried accumulators at the loop's back edge, which a pending wgmma would write behind its
-  // back (scripts/wgmma-hazards.py).
-  __device__ __forceinline__ void multiply_stage(const uint4* stage, int tile_k) {
+  // One stage (its scale codes loaded by load_stage_codes before): per 16-k step, this warp's
+  // fragments decoded and the warpgroup's wgmma issued, each wait leaving only the newest running.
+  // The stage before may still run its last step when this one starts: release_previous() is called
+  // once it is done (after this stage's first step), and this stage's last step is left running
+  // where kKeepsLastStep (finish() waits for it). next_tile_k: the stage whose codes to load meanwhile.
+  // The accumulators are fenced around every wgmma so that no copy the compiler makes of them (at the
+  // loop's back edge) lands while one runs (scripts/wgmma-hazards.py checks the machine code).
+  template <class Release>
+  __device__ __forceinline__ void multiply_stage(const uint4* stage, int tile_k, int next_tile_k, Release release_previous) {
+    uint32_t scale[G::kStageBlocks][kSpans][1][2], zero[G::kStageBlocks][kSpans][1][2];
+#pragma unroll
+    for (int block = 0; block < G::kStageBlocks; ++block)
+#pragma unroll
+      for (int span = 0; span < kSpans; ++span) group_pairs_of<P>(next_codes.span[block][span], scale[block][span], zero[block][span]);
+    load_stage_codes(next_tile_k);
+    if constexpr (!kKeepsLastStep) release_previous();  // finished at the end of its stage
     const uint8_t* lane_weights = reinterpret_cast<const uint8_t*>(stage + G::kActivationChunks) + w_offset;
 #pragma unroll
     for (int block = 0; block < G::kStageBlocks; ++block) {
@@ -195,8 +210,8 @@ struct WgmmaDecodeWarp {
         load_shared_words<T::kLoadBytes>(lane_weights + (block * T::kBlockN + 8 * half) * G::kPieceBytes, words[0][half]);
 #pragma unroll
       for (int span = 0; span < kSpans; ++span) {
-        const uint32_t(&span_scale)[2] = pairs.scale[block][span][0];
-        const uint32_t(&span_zero)[2] = pairs.zero[block][span][0];
+        const uint32_t(&span_scale)[2] = scale[block][span][0];
+        const uint32_t(&span_zero)[2] = zero[block][span][0];
         auto scaled = [&](uint32_t pair, int half) { return scaled_pair<P>(pair, span_scale[half], span_zero[half]); };
 #pragma unroll
         for (int step = span * kStepsPerSpan; step < (span + 1) * kStepsPerSpan; ++step) {
@@ -208,9 +223,16 @@ struct WgmmaDecodeWarp {
           wgmma_64xNx16_rs<A, T::kBlockM>(d, fragment, Placement::descriptor(stage, 0, 32 * stage_step), true);
           wgmma_commit();
           wgmma_wait<1>();  // the step before is done: its fragment set is free for the next
+          if constexpr (kKeepsLastStep)
+            if (stage_step == 0) release_previous();
         }
       }
     }
+    if constexpr (!kKeepsLastStep) finish();
+  }
+
+  // Waits for the last wgmma (the tile's sums are final).
+  __device__ __forceinline__ void finish() {
     wgmma_wait<0>();
     wgmma_fence_accumulators(d);
   }
@@ -236,14 +258,14 @@ __device__ void tensor_wgmma(const MatmulParams& params) {
 
   const int tile_begin = int(blockIdx.z * G::kTilesPerSlice);
   const int tile_end = int(min(G::kTilesK, tile_begin + G::kTilesPerSlice));
-  warp.load_stage_pairs(tile_begin, warp.pairs);
+  warp.load_stage_codes(tile_begin);
   run_wgmma_ring<T::kStages>(
       tile_end - tile_begin, [&](int stage, int i) { loader.load(stages + stage * G::kStageChunks, tile_begin + i); },
       [&](int stage, int i) {
-        warp.load_stage_pairs(min(tile_begin + i + 1, tile_end - 1), warp.next_pairs);
-        warp.multiply_stage(stages + stage * G::kStageChunks, tile_begin + i);
-        warp.pairs = warp.next_pairs;
+        // The ring refills a stage two tiles after its wgmmas started: the last may still run.
+        warp.multiply_stage(stages + stage * G::kStageChunks, tile_begin + i, min(tile_begin + i + 1, tile_end - 1), [] {});
       });
+  warp.finish();
 
   if constexpr (T::kSplitK == 1) {
     store_wgmma_tile<P, T::kBlockM>(params, warp.d, m_block, n_block + warp.warp_channel);

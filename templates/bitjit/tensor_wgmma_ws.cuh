@@ -5,21 +5,23 @@
 //     activation boxes (64 k x kBlockM rows each, in wgmma's 128-byte swizzle) and the weight boxes
 //     (one k-block's bytes x kBlockN channels), signalled on the stage's "full" barrier;
 //   - each consumer warpgroup waits on that barrier, decodes its 64 channels' weights into wgmma's
-//     register operand step by step and issues the wgmmas (WgmmaDecodeWarp, as tensor_wgmma), then
-//     frees the stage on its "empty" barrier (one arrival per consumer warp).
+//     register operand step by step and issues the wgmmas (WgmmaDecodeWarp, as tensor_wgmma), and
+//     frees the stage on its "empty" barrier (one arrival per consumer warp) once the next stage's
+//     first wgmma is issued and the stage's last is done: the tensor cores never drain between
+//     stages of a tile.
 // No block-wide barrier and no copy instruction in the consumers' loop: a warpgroup that finishes a
 // stage goes on while the other still multiplies, and the producer keeps the ring full across
-// output tiles. The grid is one block per SM; each block walks the output tiles blockIdx.x,
+// output tiles. The grid is at most one block per SM; each block takes the output tiles blockIdx.x,
 // + gridDim.x, ..., in groups of kRasterGroup row blocks (blocks running at once share activation
-// rows and weight channels in L2), and stores each tile from registers while the producer already
-// loads the next tile's stages. The producer warpgroup keeps kProducerRegisters per thread and gives
+// rows and weight channels in L2), and where the last wave would be short the last tiles are cut
+// along K into equal shares of k-stages instead (stream-K, StreamKWork); a block stores each tile it
+// completes from registers while the producer already loads the next tile's stages. The producer warpgroup keeps kProducerRegisters per thread and gives
 // the rest to the consumers (kConsumerRegisters; 0: the launch's share is enough): the register file
 // is split among the SM's four schedulers, so even a lone producer warp would cost a warpgroup's
 // share.
 //
 // tensor_wgmma_ws_8bit runs W8A8 (tensor_wgmma_8bit's operands and wgmma) the same way: the
-// producer loads both operands' rows as swizzled TMA boxes. Not yet run on a GPU: only an explicit
-// schedule selects it.
+// producer loads both operands' rows as swizzled TMA boxes.
 #include "bitjit/tensor_wgmma.cuh"
 #include "bitjit/tensor_wgmma_8bit.cuh"
 #include "bitjit/tma.cuh"
@@ -46,23 +48,119 @@ struct PersistentTiles {
   }
 };
 
-// The producer: for every stage of every tile of this block, wait until the consumers freed the
+// The persistent grid's work: whole tiles in the tile order, blockIdx.x, + gridDim.x, ..., except the
+// last params.stream_k_tiles (the host's choice, launch_shape): their k-stages, tile after tile, are
+// cut into gridDim.x ranges of equal length, one per block (stream-K), so that a short last wave
+// does not leave SMs idle (80 tiles on 132 SMs would run at 61 %). Such a range may start and end
+// inside a tile; the blocks sharing a tile add their sums through the workspace (share_tile_sums).
+template <class P, class T>
+struct StreamKWork {
+  PersistentTiles<P, T> tiles;
+  long long tiles_k, first_shared, shared_units, per_block;
+
+  __device__ __forceinline__ StreamKWork(const MatmulParams& params, int k_stages)
+      : tiles(params.M),
+        tiles_k(k_stages),
+        first_shared(tiles.tiles - params.stream_k_tiles),
+        shared_units(params.stream_k_tiles * k_stages),
+        per_block(max(1ll, (shared_units + gridDim.x - 1) / gridDim.x)) {}
+
+  // Block `block`'s range of the shared stages (counted from the first shared tile's first).
+  __device__ __forceinline__ long long begin(long long block) const { return min(block * per_block, shared_units); }
+  __device__ __forceinline__ long long end(long long block) const { return min(begin(block) + per_block, shared_units); }
+  __device__ __forceinline__ long long first_tile(long long block) const { return first_shared + begin(block) / tiles_k; }
+  // The blocks whose ranges hold some of shared tile `tile`'s stages.
+  __device__ __forceinline__ long long first_block(long long tile) const { return (tile - first_shared) * tiles_k / per_block; }
+  __device__ __forceinline__ long long last_block(long long tile) const {
+    return ((tile - first_shared + 1) * tiles_k - 1) / per_block;
+  }
+
+  // Calls segment(tile, m_block, n_block, k_begin, k_end) for each whole tile and each piece of a
+  // shared tile this block takes, in order (stages k_begin .. k_end - 1 of the tile's tiles_k).
+  template <class Segment>
+  __device__ __forceinline__ void for_each_segment(Segment segment) const {
+    long long m_block, n_block;
+    for (long long tile = blockIdx.x; tile < first_shared; tile += gridDim.x) {
+      tiles.at(tile, m_block, n_block);
+      segment(tile, m_block, n_block, 0, int(tiles_k));
+    }
+    const long long last = end(blockIdx.x);
+    for (long long unit = begin(blockIdx.x); unit < last;) {
+      const long long tile = first_shared + unit / tiles_k;
+      const int k_begin = int(unit % tiles_k);
+      const int k_end = int(min(tiles_k, k_begin + (last - unit)));
+      tiles.at(tile, m_block, n_block);
+      segment(tile, m_block, n_block, k_begin, k_end);
+      unit += k_end - k_begin;
+    }
+  }
+};
+
+__device__ __forceinline__ uint32_t sum_bits(float sum) { return __float_as_uint(sum); }
+__device__ __forceinline__ uint32_t sum_bits(int sum) { return uint32_t(sum); }
+__device__ __forceinline__ void add_sum_bits(float& sum, uint32_t bits) { sum += __uint_as_float(bits); }
+__device__ __forceinline__ void add_sum_bits(int& sum, uint32_t bits) { sum += int(bits); }
+
+__device__ __forceinline__ uint32_t load_l2_word(const uint32_t* address) {
+  uint32_t value;
+  asm volatile("ld.global.cg.b32 %0, [%1];" : "=r"(value) : "l"(address));  // another block's sums: not via L1
+  return value;
+}
+
+// After a block multiplied stages k_begin .. k_end - 1 of `tile` into a consumer thread's sums d:
+// true if d holds the tile's complete sums, which the caller then stores. A piece of a tile goes to
+// the workspace, slot (block, 0) for the block's first tile and (block, 1) for its last, laid out by
+// thread so that the same thread of every sharing block reads it back coalesced; each warp counts
+// the stages done on its own counter of the tile, and the warp that completes the count adds every
+// block's piece (its own read back) in block order, the same sums whichever block finishes last,
+// and resets the counter for the next launch. No warp waits for another block, so the persistent grid cannot deadlock.
+template <class P, class T, class Acc, int kCount>
+__device__ __forceinline__ bool share_tile_sums(const StreamKWork<P, T>& work, const MatmulParams& params, long long tile,
+                                                int k_begin, int k_end, Acc (&d)[kCount]) {
+  if (k_begin == 0 && k_end == work.tiles_k) return true;
+  uint32_t* slots = static_cast<uint32_t*>(params.workspace);  // [gridDim.x][2][kCount][kThreads]
+  const auto piece = [&](long long block, long long of_tile) {
+    const long long slot = block * 2 + (of_tile == work.first_tile(block) ? 0 : 1);
+    return slots + slot * kCount * T::kThreads + threadIdx.x;
+  };
+  uint32_t* mine = piece(blockIdx.x, tile);
+#pragma unroll
+  for (int i = 0; i < kCount; ++i) mine[i * T::kThreads] = sum_bits(d[i]);
+  __threadfence();  // the piece is visible before the count says so
+  __syncwarp();
+  unsigned int* counter = params.tile_counters + tile * (T::kThreads / 32) + threadIdx.x / 32;
+  unsigned int done = 0;
+  if (threadIdx.x % 32 == 0) done = atomicAdd(counter, unsigned(k_end - k_begin)) + unsigned(k_end - k_begin);
+  done = __shfl_sync(0xffffffffu, done, 0);
+  if (done != unsigned(work.tiles_k)) return false;
+  __threadfence();  // see the other blocks' pieces
+#pragma unroll
+  for (int i = 0; i < kCount; ++i) d[i] = Acc(0);
+  // Block by block, this one's piece read back too: no second set of kCount registers.
+  for (long long block = work.first_block(tile); block <= work.last_block(tile); ++block) {
+    const uint32_t* from = piece(block, tile);
+#pragma unroll
+    for (int i = 0; i < kCount; ++i) add_sum_bits(d[i], load_l2_word(from + i * T::kThreads));
+  }
+  if (threadIdx.x % 32 == 0) *counter = 0u;
+  return true;
+}
+
+// The producer: for every stage of this block's work, wait until the consumers freed the ring
 // stage, then ask the TMA for its boxes (load(stage, tile_k, m_block, n_block, barrier) issues them,
 // kStageChunks 16-byte chunks in all).
 template <class P, class T, int kStageChunks, class Load>
-__device__ __forceinline__ void produce_stages(const PersistentTiles<P, T>& tiles, int tiles_k, uint4* stages,
-                                               uint64_t* full, uint64_t* empty, Load load) {
+__device__ __forceinline__ void produce_stages(const StreamKWork<P, T>& work, uint4* stages, uint64_t* full,
+                                               uint64_t* empty, Load load) {
   RingPosition<T::kStages> ring;
-  for (long long tile = blockIdx.x; tile < tiles.tiles; tile += gridDim.x) {
-    long long m_block, n_block;
-    tiles.at(tile, m_block, n_block);
-    for (int tile_k = 0; tile_k < tiles_k; ++tile_k) {
+  work.for_each_segment([&](long long, long long m_block, long long n_block, int k_begin, int k_end) {
+    for (int tile_k = k_begin; tile_k < k_end; ++tile_k) {
       mbarrier_wait(&empty[ring.stage], ring.phase ^ 1u);
       mbarrier_arrive_expect_bytes(&full[ring.stage], uint32_t(kStageChunks) * 16);
       load(stages + ring.stage * kStageChunks, tile_k, int(m_block), int(n_block), &full[ring.stage]);
       ring.advance();
     }
-  }
+  });
 }
 
 // The fp16 / bf16 kernel's stage: kBlockK / 64 activation boxes of 64 k x kBlockM rows (one
@@ -81,37 +179,40 @@ __device__ __forceinline__ void load_decoded_stage(const TensorMaps& maps, uint4
                 (tile_k * G::kStageBlocks + block) * G::kPieceBytes, n_block, barrier);
 }
 
-// A consumer warp: per tile, every stage as tensor_wgmma multiplies it, then the tile's outputs.
+// A consumer warp: per piece of a tile, every stage as tensor_wgmma multiplies it, then the tile's
+// outputs once its sums are complete.
 template <class P, class T>
 __device__ __forceinline__ void consume_stages(const MatmulParams& params, const uint32_t* pair_table,
-                                               const PersistentTiles<P, T>& tiles, const uint4* stages, uint64_t* full,
+                                               const StreamKWork<P, T>& work, const uint4* stages, uint64_t* full,
                                                uint64_t* empty) {
   using G = GemmTiling<P, T>;
   WgmmaDecodeWarp<P, T> warp(params, pair_table, int(threadIdx.x) / 32);
   RingPosition<T::kStages> ring;
-  for (long long tile = blockIdx.x; tile < tiles.tiles; tile += gridDim.x) {
-    long long m_block, n_block;
-    tiles.at(tile, m_block, n_block);
+  work.for_each_segment([&](long long tile, long long m_block, long long n_block, int k_begin, int k_end) {
     warp.start_tile(n_block);
-    warp.load_stage_pairs(0, warp.pairs);
-    for (int tile_k = 0; tile_k < G::kTilesK; ++tile_k) {
+    warp.load_stage_codes(k_begin);
+    int running = -1;  // the stage whose last wgmma may still run
+    for (int tile_k = k_begin; tile_k < k_end; ++tile_k) {
       mbarrier_wait_converged(&full[ring.stage], ring.phase);
-      warp.load_stage_pairs(min(tile_k + 1, int(G::kTilesK) - 1), warp.next_pairs);
-      warp.multiply_stage(stages + ring.stage * G::kStageChunks, tile_k);  // every wgmma of the stage done
-      mbarrier_arrive_per_warp(&empty[ring.stage]);
-      warp.pairs = warp.next_pairs;
+      warp.multiply_stage(stages + ring.stage * G::kStageChunks, tile_k, min(tile_k + 1, k_end - 1), [&] {
+        if (running >= 0) mbarrier_arrive_per_warp(&empty[running]);
+      });
+      running = ring.stage;
       ring.advance();
     }
-    store_wgmma_tile<P, T::kBlockM>(params, warp.d, m_block, n_block + warp.warp_channel);
-  }
+    warp.finish();
+    mbarrier_arrive_per_warp(&empty[running]);
+    if (share_tile_sums(work, params, tile, k_begin, k_end, warp.d))
+      store_wgmma_tile<P, T::kBlockM>(params, warp.d, m_block, n_block + warp.warp_channel);
+  });
 }
 
 // The block's two roles on their barriers (a full and an empty one per stage): after the
 // initialization, the producer warpgroup keeps kProducerRegisters and its first thread runs
-// produce(tiles, full, empty); the consumer warpgroups take kConsumerRegisters and run
-// consume(tiles, full, empty). Anything shared the caller set up before is synced here too.
+// produce(work, full, empty); the consumer warpgroups take kConsumerRegisters and run
+// consume(work, full, empty). Anything shared the caller set up before is synced here too.
 template <class P, class T, class Produce, class Consume>
-__device__ __forceinline__ void run_roles(const MatmulParams& params, Produce produce, Consume consume) {
+__device__ __forceinline__ void run_roles(const MatmulParams& params, int k_stages, Produce produce, Consume consume) {
   __shared__ uint64_t full[T::kStages], empty[T::kStages];
   if (threadIdx.x == 0) {
     for (int s = 0; s < T::kStages; ++s) {
@@ -121,14 +222,14 @@ __device__ __forceinline__ void run_roles(const MatmulParams& params, Produce pr
     fence_barrier_init();
   }
   __syncthreads();
-  const PersistentTiles<P, T> tiles(params.M);
+  const StreamKWork<P, T> work(params, k_stages);
   if (threadIdx.x >= T::kThreads) {
     if constexpr (T::kConsumerRegisters > 0) release_registers<T::kProducerRegisters>();
-    if (threadIdx.x == T::kThreads) produce(tiles, full, empty);
+    if (threadIdx.x == T::kThreads) produce(work, full, empty);
     return;
   }
   if constexpr (T::kConsumerRegisters > 0) claim_registers<T::kConsumerRegisters>();
-  consume(tiles, full, empty);
+  consume(work, full, empty);
 }
 
 // P: the Problem; T: the tiles (those of WgmmaDecodeWarp, with kThreads = the consumer warpgroups'
@@ -145,16 +246,15 @@ __device__ void tensor_wgmma_ws(const MatmulParams& params, const TensorMaps& ma
   __shared__ uint32_t pair_table[Warp::kHow == PairDecode::table ? kPairTableWords : 1];
   if constexpr (Warp::kHow == PairDecode::table) fill_pair_table<typename P::W, typename P::A>(pair_table);  // synced in run_roles
   run_roles<P, T>(
-      params,
-      [&](const PersistentTiles<P, T>& tiles, uint64_t* full, uint64_t* empty) {
-        produce_stages<P, T, G::kStageChunks>(
-            tiles, int(G::kTilesK), stages, full, empty,
-            [&](uint4* stage, int tile_k, int m_block, int n_block, uint64_t* barrier) {
-              load_decoded_stage<P, T>(maps, stage, tile_k, m_block, n_block, barrier);
-            });
+      params, int(G::kTilesK),
+      [&](const StreamKWork<P, T>& work, uint64_t* full, uint64_t* empty) {
+        produce_stages<P, T, G::kStageChunks>(work, stages, full, empty,
+                                              [&](uint4* stage, int tile_k, int m_block, int n_block, uint64_t* barrier) {
+                                                load_decoded_stage<P, T>(maps, stage, tile_k, m_block, n_block, barrier);
+                                              });
       },
-      [&](const PersistentTiles<P, T>& tiles, uint64_t* full, uint64_t* empty) {
-        consume_stages<P, T>(params, pair_table, tiles, stages, full, empty);
+      [&](const StreamKWork<P, T>& work, uint64_t* full, uint64_t* empty) {
+        consume_stages<P, T>(params, pair_table, work, stages, full, empty);
       });
 }
 
@@ -163,23 +263,20 @@ __device__ void tensor_wgmma_ws(const MatmulParams& params, const TensorMaps& ma
 // stage once its group is done; fp8 adds each stage's products to float32 sums (the precision
 // argument of tensor_wgmma_8bit.cuh) and frees the stage at once.
 template <class P, class T>
-__device__ __forceinline__ void consume_byte_rows_stages(const MatmulParams& params, const PersistentTiles<P, T>& tiles,
+__device__ __forceinline__ void consume_byte_rows_stages(const MatmulParams& params, const StreamKWork<P, T>& work,
                                                          const uint4* stages, uint64_t* full, uint64_t* empty) {
   using Acc = typename P::Accum;
   using S = ByteRowsStage<T>;
   constexpr bool kPromote = !is_same<Acc, int>::value;
-  constexpr int kTilesK = int((P::K + T::kBlockK - 1) / T::kBlockK);
   const int warp = int(threadIdx.x) / 32;
   const auto release = [&](int stage) { mbarrier_arrive_per_warp(&empty[stage]); };
   Acc d[T::kBlockM / 2], partial[T::kBlockM / 2];
   RingPosition<T::kStages> ring;
-  for (long long tile = blockIdx.x; tile < tiles.tiles; tile += gridDim.x) {
-    long long m_block, n_block;
-    tiles.at(tile, m_block, n_block);
+  work.for_each_segment([&](long long tile, long long m_block, long long n_block, int k_begin, int k_end) {
 #pragma unroll
     for (int i = 0; i < T::kBlockM / 2; ++i) d[i] = Acc(0);
     int running = -1;  // int8: the stage whose group may still run
-    for (int tile_k = 0; tile_k < kTilesK; ++tile_k) {
+    for (int tile_k = k_begin; tile_k < k_end; ++tile_k) {
       mbarrier_wait_converged(&full[ring.stage], ring.phase);
       const uint4* stage = stages + ring.stage * S::kChunks;
       if constexpr (kPromote) {
@@ -201,8 +298,8 @@ __device__ __forceinline__ void consume_byte_rows_stages(const MatmulParams& par
       wgmma_fence_accumulators(d);
       if (running >= 0) release(running);
     }
-    store_wgmma_tile<P, T::kBlockM>(params, d, m_block, n_block + warp * 16);
-  }
+    if (share_tile_sums(work, params, tile, k_begin, k_end, d)) store_wgmma_tile<P, T::kBlockM>(params, d, m_block, n_block + warp * 16);
+  });
 }
 
 // W8A8 (activations and weights of one 8-bit type, no scales): the same roles and grid, both
@@ -219,10 +316,10 @@ __device__ void tensor_wgmma_ws_8bit(const MatmulParams& params, const TensorMap
   extern __shared__ __align__(1024) uint4 stages[];  // kStages x (activation tile, weight tile)
   require_swizzle_alignment(stages);
   run_roles<P, T>(
-      params,
-      [&](const PersistentTiles<P, T>& tiles, uint64_t* full, uint64_t* empty) {
+      params, kTilesK,
+      [&](const StreamKWork<P, T>& work, uint64_t* full, uint64_t* empty) {
         produce_stages<P, T, S::kChunks>(
-            tiles, kTilesK, stages, full, empty,
+            work, stages, full, empty,
             [&](uint4* stage, int tile_k, int m_block, int n_block, uint64_t* barrier) {
 #pragma unroll
               for (int column = 0; column < T::kBlockK / 128; ++column) {
@@ -232,8 +329,8 @@ __device__ void tensor_wgmma_ws_8bit(const MatmulParams& params, const TensorMap
               }
             });
       },
-      [&](const PersistentTiles<P, T>& tiles, uint64_t* full, uint64_t* empty) {
-        consume_byte_rows_stages<P, T>(params, tiles, stages, full, empty);
+      [&](const StreamKWork<P, T>& work, uint64_t* full, uint64_t* empty) {
+        consume_byte_rows_stages<P, T>(params, work, stages, full, empty);
       });
 }
 

@@ -428,28 +428,31 @@ TEST_CASE("tensor_wgmma schedules are checked and compile for every weight forma
 }
 
 // The Hopper families are sm_90a's default when they serve every M bucket (64 rows and up): rows per
-// block grow with M; where the tiles alone leave SMs idle, tensor_wgmma splits K, elsewhere the
-// warp-specialized tensor_wgmma_ws runs, its channels per block chosen by the waves of tiles; the
-// weights are packed for both (mma_fragments; W8A8: plain rows).
+// block grow with M, the warp-specialized tensor_wgmma_ws runs unsplit (stream-K fills the SMs at 64
+// rows), its channels per block chosen by the weights' size at 64 rows and by the waves of tiles
+// above; the weights are packed for both families (mma_fragments; W8A8: plain rows).
 TEST_CASE("tensor_wgmma is sm_90a's default from 64 rows", "[codegen]") {
   const auto chosen = [](MSpec M, int64_t N, int64_t K, const char* arch = "sm_90a") {
     return default_schedule(w4a16_g128_config(M, N, K), arch);
   };
-  const TileSchedule o64 = chosen(64, 8192, 8192);
-  CHECK(o64.family == KernelFamily::tensor_wgmma);
+  const TileSchedule o64 = chosen(64, 8192, 8192);  // 2^26 weights: 128 channels, 256 k per stage
+  CHECK(o64.family == KernelFamily::tensor_wgmma_ws);
   CHECK(o64.block_m == 64);
   CHECK(o64.block_n == 128);
-  CHECK(o64.threads == 256);
-  CHECK(o64.split_k == 2);  // 64 blocks: two slices fill 128 of an H100's 132 SMs
-  const TileSchedule qkv64 = chosen(64, 10240, 8192);  // 80 tiles: unsplit, warp-specialized
-  CHECK(qkv64.family == KernelFamily::tensor_wgmma_ws);
-  CHECK(qkv64.block_n == 128);
-  CHECK(qkv64.threads == 384);
-  CHECK(qkv64.swizzle == 8);
-  const TileSchedule gate_up64 = chosen(64, 57344, 8192);  // 224 tiles of 256 channels
+  CHECK(o64.block_k == 256);
+  CHECK(o64.stages == 3);
+  CHECK(o64.threads == 384);
+  CHECK(o64.split_k == 1);
+  CHECK(o64.swizzle == 8);
+  const TileSchedule down64 = chosen(64, 8192, 28672);  // 2^27.8 weights: 256 channels
+  CHECK(down64.family == KernelFamily::tensor_wgmma_ws);
+  CHECK(down64.block_n == 256);
+  CHECK(down64.block_k == 128);
+  CHECK(down64.threads == 640);
+  const TileSchedule gate_up64 = chosen(64, 57344, 8192);
   CHECK(gate_up64.family == KernelFamily::tensor_wgmma_ws);
   CHECK(gate_up64.block_n == 256);
-  CHECK(gate_up64.threads == 640);
+  CHECK(gate_up64.stages == 4);
   CHECK(chosen(256, 8192, 8192).block_m == 128);
   CHECK(chosen(256, 8192, 8192).block_n == 128);    // 128 tiles: one wave
   CHECK(chosen(256, 10240, 8192).block_n == 192);   // 108 tiles of 192 against 160 of 128
@@ -484,7 +487,7 @@ TEST_CASE("tensor_wgmma is sm_90a's default from 64 rows", "[codegen]") {
   }
   CHECK(served >= 100);
 
-  // W8A8: int8 at 256 rows for many rows, fp8 at most 128; never split.
+  // W8A8: warp-specialized, int8 at 256 rows for many rows, fp8 at most 128; never split.
   MatmulConfig w8a8 = w4a16_g128_config(4096, 57344, 8192);
   w8a8.A_dtype = w8a8.W_dtype = DType::int8;
   w8a8.accum_dtype = w8a8.out_dtype = DType::int32;
@@ -492,8 +495,11 @@ TEST_CASE("tensor_wgmma is sm_90a's default from 64 rows", "[codegen]") {
   w8a8.group_size = -1;
   w8a8.with_zeros = false;
   const TileSchedule int8 = default_schedule(w8a8, "sm_90a");
-  CHECK(int8.family == KernelFamily::tensor_wgmma);
+  CHECK(int8.family == KernelFamily::tensor_wgmma_ws);
   CHECK(int8.block_m == 256);
+  CHECK(int8.block_n == 128);
+  CHECK(int8.threads == 384);
+  CHECK(int8.stages == 4);
   CHECK(int8.split_k == 1);
   w8a8.A_dtype = w8a8.W_dtype = DType::float8_e4m3;
   w8a8.accum_dtype = DType::float32;
@@ -501,7 +507,7 @@ TEST_CASE("tensor_wgmma is sm_90a's default from 64 rows", "[codegen]") {
   CHECK(default_schedule(w8a8, "sm_90a").block_m == 128);
   w8a8.with_scaling = true;  // scales: not the 8-bit wgmma kernel's
   w8a8.group_size = 128;
-  CHECK(default_schedule(w8a8, "sm_90a").family != KernelFamily::tensor_wgmma);
+  CHECK_FALSE(reads_wgmma_fragments(default_schedule(w8a8, "sm_90a").family));
 }
 
 // tensor_wgmma_ws: consumer warpgroups of 64 channels plus a producer warpgroup, TMA-loadable rows,
@@ -560,7 +566,8 @@ TEST_CASE("tensor_wgmma_ws schedules are validated", "[codegen][schedule]") {
 }
 
 // The generated kernel takes the TMA maps as a second, grid-constant parameter; the grid is one
-// block per SM, or one per tile where there are fewer.
+// block per SM, or one per tile where there are fewer, and with 64-row tiles a short last wave is
+// shared out by k-stages (stream-K), with the workspace that needs.
 TEST_CASE("tensor_wgmma_ws kernels take tensor maps on a persistent grid", "[codegen]") {
   const MatmulConfig config = w4a16_many_rows();
   const TileSchedule s = wgmma_ws_schedule(config, *fragment_order_layout(config), 128, 128, 4, 8);
@@ -574,10 +581,64 @@ TEST_CASE("tensor_wgmma_ws kernels take tensor maps on a persistent grid", "[cod
   CHECK_FALSE(contains(emit_cuda(plan_kernel(config, wgmma_128x128_schedule(3), "sm_90a")), "TensorMaps"));
   const int64_t tiles_at_4096 = (config.N + 127) / 128 * (4096 / 128);
   REQUIRE(tiles_at_4096 > 132);
-  CHECK(launch_shape(plan, 4096, 132).grid == std::array<uint32_t, 3>{132, 1, 1});
-  CHECK(launch_shape(plan, 4096, 132).block[0] == 384);
+  const LaunchShape at_4096 = launch_shape(plan, 4096, 132);
+  CHECK(at_4096.grid == std::array<uint32_t, 3>{132, 1, 1});
+  CHECK(at_4096.block[0] == 384);
+  CHECK(at_4096.stream_k_tiles == 0);  // 128-row tiles stay whole
+  CHECK(at_4096.workspace_bytes == 0);
   CHECK(launch_shape(plan, 100, 100000).grid[0] == uint32_t((config.N + 127) / 128));
+
+  // 64-row tiles share out a short last wave by k-stages (stream-K).
+  const KernelPlan rows64 = plan_kernel(config, wgmma_ws_schedule(config, *fragment_order_layout(config), 64, 128, 4, 8), "sm_90a");
+  // 64 tiles of 64 stages on 132 SMs: all shared, in shares of 32 stages ending inside tiles: a first
+  // and a last piece of 64 x 128 sums per block, a counter per tile and consumer warp.
+  const LaunchShape few_tiles = launch_shape(rows64, 64, 132);
+  CHECK(few_tiles.stream_k_tiles == 64);
+  CHECK(few_tiles.grid[0] == 132);
+  CHECK(few_tiles.workspace_bytes == 132 * 2 * 64 * 128 * 4);
+  CHECK(few_tiles.tile_counters == 64 * 8);
+  // On many SMs, shares of four stages at least: 64 x 64 / 4 blocks.
+  CHECK(launch_shape(rows64, 64, 100000).grid[0] == 64 * 64 / 4);
+  // 640 tiles: three whole waves, then the last 112 tiles and one wave before them shared.
+  const LaunchShape waves = launch_shape(rows64, 640, 132);
+  CHECK(waves.stream_k_tiles == 112 + 132);
+  CHECK(waves.grid[0] == 132);
+  // 64 tiles on 64 SMs: one whole tile each, nothing shared.
+  const LaunchShape one_wave = launch_shape(rows64, 64, 64);
+  CHECK(one_wave.stream_k_tiles == 0);
+  CHECK(one_wave.grid[0] == 64);
+  CHECK(one_wave.workspace_bytes == 0);
   CHECK_THROWS_AS(launch_shape(plan, 4096), ConfigError);  // no SM count
+}
+
+// The hazard scan itself on two small listings: a copy of the accumulators at a loop's top is a
+// hazard when the loop's back edge leaves a wgmma running there, and not when the loop starts after
+// the copy. (A scan in instruction order, as the script's first version was, misses the first.)
+TEST_CASE("wgmma-hazards.py follows a loop's back edge", "[sass]") {
+  const auto listing = [](const std::string& loop_top) {
+    return "        /*0000*/                   MOV R30, R1 ;\n"
+           "        /*0010*/                   WARPGROUP.ARRIVE ;\n"
+           "        /*0020*/                   HGMMA.64x64x16.F32 R24, R152, gdesc[UR16], R24, gsb0 ;\n"
+           "        /*0030*/                   WARPGROUP.DEPBAR.LE gsb0, 0x1 ;\n"
+           "        /*0040*/              @!P0 BRA " + loop_top + " ;\n"
+           "        /*0050*/                   WARPGROUP.DEPBAR.LE gsb0, 0x0 ;\n"
+           "        /*0060*/                   STG.E [R2.64], R30 ;\n"
+           "        /*0070*/                   EXIT ;\n";
+  };
+  const testing::TemporaryDirectory folder;
+  std::ofstream(folder.path() / "copy-in-loop.sass") << listing("0x0");
+  std::ofstream(folder.path() / "copy-before-loop.sass") << listing("0x10");
+  const std::string script = std::string(BITJIT_SOURCE_DIR) + "/scripts/wgmma-hazards.py";
+  const testing::ProcessResult in_loop =
+      testing::run_process({"/usr/bin/env", "python3", script, "--sass", (folder.path() / "copy-in-loop.sass").string()});
+  INFO(in_loop.out << in_loop.err);
+  CHECK(in_loop.exit_code == 1);
+  CHECK(contains(in_loop.out, "line 0: MOV R30, R1"));
+  const testing::ProcessResult before_loop =
+      testing::run_process({"/usr/bin/env", "python3", script, "--sass", (folder.path() / "copy-before-loop.sass").string()});
+  INFO(before_loop.out << before_loop.err);
+  CHECK(before_loop.exit_code == 0);
+  CHECK(contains(before_loop.out, "1 wgmma kernels checked, 0 with accumulator hazards"));
 }
 
 // The SASS of tensor_wgmma never touches the accumulators of a wgmma that may still be running

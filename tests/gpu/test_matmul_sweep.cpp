@@ -483,17 +483,43 @@ TEST_CASE("tensor_wgmma_ws matches the reference on a Hopper GPU", "[gpu][wgmma]
 // More output tiles than SMs, so each block of the persistent grid takes several, in groups of 3 row
 // blocks that do not divide the 16 (a short last group), N not a multiple of the block; one and two
 // consumer warpgroups. BITJIT_WS_WALK="block_m,block_n,stages,raster_group" runs that variant alone.
+// Stream-K with many blocks per tile: 64-row tiles of 128 or 64 channels (N = 200), 40 or 200 rows
+// and K = 4096 give 2 to 16 tiles, all shared out in shares of four to sixteen stages; each Matmul
+// runs twice, so the second launch sees the counters the first one left (at zero).
+TEST_CASE("tensor_wgmma_ws shares tiles among blocks along K on a Hopper GPU", "[gpu][wgmma]") {
+  BITJIT_REQUIRE_HOPPER("tensor_wgmma_ws");
+  BITJIT_RANDOM_ENGINE(rng);
+  GpuChecker checker;
+  for (size_t index : {size_t(0), size_t(1)}) {
+    MatmulConfig config = staged_family_configs()[index];
+    config.N = 200;
+    config.K = 4096;
+    config.M = MSpec::buckets({40, 200});
+    for (const auto& [block_m, block_n, stages] : std::vector<std::array<int, 3>>{{64, 128, 4}, {64, 64, 3}}) {
+      const TileSchedule s = wgmma_ws_schedule(config, *fragment_order_layout(config), block_m, block_n, stages, 8);
+      INFO(canonical_form(config) << " " << canonical_form(s));
+      const Matmul matmul = Matmul::create(config, {"", s});
+      for (int64_t M : {40, 200})
+        for (int launch = 0; launch < 2; ++launch) {
+          MatmulOperands operands = random_operands(config, M, rng);
+          checker.check(matmul, M, operands, reference_matmul(config, M, operands));
+        }
+    }
+  }
+  CHECK(checker.failures() == 0);
+}
+
 TEST_CASE("tensor_wgmma_ws walks many tiles per block on a Hopper GPU", "[gpu][wgmma]") {
   BITJIT_REQUIRE_HOPPER("tensor_wgmma_ws");
   BITJIT_RANDOM_ENGINE(rng);
   GpuChecker checker;
   MatmulConfig config = staged_family_configs()[1];  // bf16 x uint4 with original zeros and bias
   int64_t M = 1000;
-  config.N = 2056;
+  config.N = 2000;  // 64 x 64 tiles: 16 x 32 = 512, three whole waves on 132 SMs, then 248 shared out
   std::vector<std::array<int, 4>> variants = {{64, 64, 4, 3}, {128, 128, 3, 3}};
   if (const char* chosen = std::getenv("BITJIT_WS_WALK")) {
     std::array<int, 4> v{};
-    int index = 1, N = 2056, K = int(config.K), rows = 1000;
+    int index = 1, N = 2000, K = int(config.K), rows = 1000;
     REQUIRE(std::sscanf(chosen, "%d,%d,%d,%d,%d,%d,%d,%d", &v[0], &v[1], &v[2], &v[3], &index, &N, &K, &rows) >= 4);
     variants = {v};
     config = staged_family_configs()[size_t(index)];
