@@ -23,6 +23,12 @@
 #               "int4_g128:70B_o:1 nf4_g128:70B_o:1"): speed of light, memory, occupancy, warp stalls
 #     variants  the bench once per schedule override in VARIANTS (';'-separated JSON objects) for
 #               BENCH_ARGS, results in $OUT/variants/<n>
+#     stalls    Nsight Compute's full set on one launch of each PROFILE_CASES entry (PROFILE_SCHEDULE, a
+#               JSON schedule, overrides the default for all), with the warp-stall sampling per SASS
+#               instruction summarized by scripts/ncu-stalls.py: $OUT/stalls/<case>.{txt,-stalls.txt,ncu-rep}
+#     baseline  the bench (BENCH_ARGS) built from base.tgz too, a `git archive --prefix=base/ REV | gzip`
+#               of the commit to compare with (git-ignored: send it along with the run): $OUT/bench-base
+#               and $OUT/bench-new timed one after the other on the same GPU
 #     pytest    builds the Python extension and runs python/tests (the GPU tests need torch with CUDA),
 #               with the wheels of scripts/fetch-python-wheels.sh (carried in .whl/) on PYTHONPATH;
 #               then the BitBLAS-style quick start docs/examples/bitblas_quickstart.py
@@ -101,6 +107,36 @@ for step in "$@"; do
           ./build-release/bench/bench_matmul --formats "$format" --shapes "$shape" --M "$m" --out "$OUT/ncu/bench" \
           >"$OUT/ncu/$format-$shape-$m.txt" 2>&1
         note "profile $case rc=$?: $(grep -E 'DRAM Throughput|^    Duration' "$OUT/ncu/$format-$shape-$m.txt" | tr -s ' ' | tr '\n' ' ')"
+      done
+      ;;
+    stalls)
+      mkdir -p "$OUT/stalls"
+      for case in ${PROFILE_CASES:-int4_g128:70B_o:1}; do
+        IFS=: read -r format shape m <<<"$case"
+        name="$format-$shape-$m"
+        BITJIT_CACHE_DIR=$PWD/build-release/bench-db ncu -k regex:bitjit_matmul --launch-skip 3 --launch-count 1 --set full \
+          --import-source no -o "$OUT/stalls/$name" ./build-release/bench/bench_matmul --formats "$format" --shapes "$shape" \
+          --M "$m" ${PROFILE_SCHEDULE:+--schedule "$PROFILE_SCHEDULE"} --out "$OUT/stalls/bench" >"$OUT/stalls/$name.log" 2>&1
+        ncu -i "$OUT/stalls/$name.ncu-rep" --page details >"$OUT/stalls/$name.txt" 2>&1
+        ncu -i "$OUT/stalls/$name.ncu-rep" --page source --csv --print-source sass >"$OUT/stalls/$name-sass.csv" 2>&1
+        python3 scripts/ncu-stalls.py "$OUT/stalls/$name-sass.csv" 30 >"$OUT/stalls/$name-stalls.txt" 2>&1
+        rm -f "$OUT/stalls/$name-sass.csv"
+        note "stalls $case: $(grep -E '^    Duration' "$OUT/stalls/$name.txt" | tr -s ' ') $(sed -n 2,3p "$OUT/stalls/$name-stalls.txt" | tr -s ' ' | tr '\n' ' ')"
+      done
+      ;;
+    baseline)
+      if [ ! -f base.tgz ]; then note "baseline: no base.tgz"; continue; fi
+      rm -rf build-base && mkdir -p build-base && tar xzf base.tgz -C build-base
+      if ! (cd build-base/base && cmake --preset release && cmake --build --preset release -j "$(nproc)") >"$OUT/base-build.log" 2>&1; then
+        note "baseline: build FAILED (see base-build.log)"
+        continue
+      fi
+      for side in base new; do
+        binary=./build-release/bench/bench_matmul
+        [ "$side" = base ] && binary=./build-base/base/build-release/bench/bench_matmul
+        # shellcheck disable=SC2086
+        BITJIT_CACHE_DIR=$PWD/build-$side-db $binary ${BENCH_ARGS:-} --out "$OUT/bench-$side" >"$OUT/bench-$side.log" 2>&1
+        note "baseline bench $side rc=$?"
       done
       ;;
     variants)
