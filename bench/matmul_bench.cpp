@@ -3,10 +3,12 @@
 // cuBLASLt's int8 GEMM gives; fp8: what torch._scaled_mm runs). Writes results.json and results.md.
 //
 //   bench_matmul [--formats a,b,...] [--shapes all|8b|70b|70B_o,...] [--M 1,16,64] [--out DIR]
-//                [--schedule '{"threads":256}']
+//                [--schedule '{"threads":256}'] [--clocks yes]
 //
 // --shapes takes "all", "8b", "70b" or suite names with '_' for the space; --schedule overrides
 // fields of each config's default schedule (to compare schedules before tuning picks them).
+// --clocks yes samples the SM clock and board power (NVML) while bitjit and cuBLAS are timed, and
+// adds them to the rows and to a second table (clock_sampler.hpp).
 //
 // Method: random data; weights (and cuBLAS's fp16 weights) rotated through enough copies that one
 // pass exceeds twice the 50 MB L2; CUDA events around batches of launches after a warm-up; median.
@@ -19,12 +21,14 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <optional>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 
+#include "bench/clock_sampler.hpp"
 #include "common/version.hpp"
 #include "quant/random.hpp"
 #include "runtime/device.hpp"
@@ -285,10 +289,11 @@ int run(int argc, char** argv) {
                                                 {"--shapes", "all"},
                                                 {"--M", "1,16"},
                                                 {"--out", "bench-out"},
-                                                {"--schedule", ""}};
+                                                {"--schedule", ""},
+                                                {"--clocks", "no"}};
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!options.count(argv[i])) {
-      std::fprintf(stderr, "unknown option %s; options: --formats --shapes --M --out --schedule\n", argv[i]);
+      std::fprintf(stderr, "unknown option %s; options: --formats --shapes --M --out --schedule --clocks\n", argv[i]);
       return 2;
     }
     options[argv[i]] = argv[i + 1];
@@ -296,6 +301,19 @@ int run(int argc, char** argv) {
   std::vector<int64_t> Ms;
   for (const std::string& m : split(options["--M"])) Ms.push_back(std::stoll(m));
   const std::vector<Shape> shapes = selected_shapes(options["--shapes"]);
+  if (options["--clocks"] != "yes" && options["--clocks"] != "no") {
+    std::fprintf(stderr, "--clocks must be yes or no, got %s\n", options["--clocks"].c_str());
+    return 2;
+  }
+  std::optional<ClockSampler> sampler;
+  if (options["--clocks"] == "yes") sampler.emplace();
+  // Runs a timing (returning ms), sampling the clocks meanwhile when asked to.
+  const auto timed = [&](ClockReading& reading, const std::function<double()>& timing) {
+    if (!sampler) return timing();
+    double ms = 0;
+    reading = sampler->during([&] { ms = timing(); });
+    return ms;
+  };
 
   ensure_context();
   const DeviceInfo& device = current_device_info();
@@ -310,11 +328,13 @@ int run(int argc, char** argv) {
 
   nlohmann::json results = {{"device", device.name}, {"arch", device.arch()}, {"date", today()},
                              {"bitjit", version()}, {"copy_bandwidth_gbps", copy_gbps}, {"rows", nlohmann::json::array()}};
-  std::map<std::pair<std::string, int64_t>, double> cublas_cache;  // per (shape, M): measured once per run
+  std::map<std::pair<std::string, int64_t>, std::pair<double, ClockReading>> cublas_cache;  // per (shape, M): once per run
   std::ostringstream table;
   table << "| format | shape | M | bitjit µs | cuBLAS fp16 µs | speedup | GB/s | % of copy BW | same-bytes copy µs | "
            "% of same-bytes copy | cuBLASLt 8-bit µs | vs cuBLASLt 8-bit | schedule |\n"
         << "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+  std::ostringstream clocks_table;
+  clocks_table << "| format | shape | M | bitjit SM MHz | bitjit W | cuBLAS SM MHz | cuBLAS W |\n|---|---|---|---|---|---|---|\n";
   for (const std::string& format : split(options["--formats"])) {
     for (const Shape& shape : shapes) {
       for (int64_t M : Ms) {
@@ -324,9 +344,10 @@ int run(int argc, char** argv) {
         config.N = shape.N;
         config.K = shape.K;
         const Matmul matmul = Matmul::create(config, bench_options(config, options["--schedule"]));
-        auto& cublas = cublas_cache[{shape.name, M}];
-        if (cublas == 0.0) cublas = cublas_ms(handle, stream.get(), M, shape.N, shape.K, rng);
-        const double ms = matmul.profile_latency(M, 10, 15);
+        auto& [cublas, cublas_clock] = cublas_cache[{shape.name, M}];
+        if (cublas == 0.0) cublas = timed(cublas_clock, [&] { return cublas_ms(handle, stream.get(), M, shape.N, shape.K, rng); });
+        ClockReading clock;
+        const double ms = timed(clock, [&] { return matmul.profile_latency(M, 10, 15); });
         const int64_t bytes = bytes_moved(config, M);
         const double gbps = double(bytes) / (ms * 1e-3) / 1e9;
         const double copy_ms = same_bytes_copy_ms(bytes, stream.get());
@@ -351,6 +372,14 @@ int run(int argc, char** argv) {
           results["rows"].back()["cublaslt_8bit_us"] = lt_ms * 1e3;
           results["rows"].back()["speedup_vs_cublaslt_8bit"] = lt_ms / ms;
         }
+        if (sampler) {
+          results["rows"].back()["clocks"] = {{"bitjit_sm_mhz", clock.sm_mhz}, {"bitjit_watts", clock.watts},
+                                              {"cublas_sm_mhz", cublas_clock.sm_mhz}, {"cublas_watts", cublas_clock.watts}};
+          std::snprintf(row, sizeof row, "| %s | %s | %lld | %.0f | %.0f | %.0f | %.0f |\n", format.c_str(), shape.name.c_str(),
+                        (long long)M, clock.sm_mhz, clock.watts, cublas_clock.sm_mhz, cublas_clock.watts);
+          clocks_table << row;
+          std::printf("  clocks: %s", row);
+        }
       }
     }
   }
@@ -360,7 +389,8 @@ int run(int argc, char** argv) {
   std::ofstream(options["--out"] + "/results.json") << results.dump(1) << "\n";
   std::ofstream(options["--out"] + "/results.md")
       << "# bitjit vs cuBLAS fp16 on " << device.name << ", " << today() << "\n\nCopy bandwidth " << int(copy_gbps)
-      << " GB/s (read + write). Times are medians per launch.\n\n" << table.str();
+      << " GB/s (read + write). Times are medians per launch.\n\n" << table.str()
+      << (sampler ? "\nSM clock and board power (NVML) while each was timed:\n\n" + clocks_table.str() : "");
   return 0;
 }
 

@@ -51,9 +51,9 @@ int bench_command(const std::vector<std::string>& args) {
   std::string out = "bench-out";
   std::vector<std::string> forwarded;
   for (size_t i = 0; i < args.size(); ++i) {
-    static const char* kOptions[] = {"--formats", "--shapes", "--M", "--out", "--schedule"};
+    static const char* kOptions[] = {"--formats", "--shapes", "--M", "--out", "--schedule", "--clocks"};
     if (std::find(std::begin(kOptions), std::end(kOptions), args[i]) == std::end(kOptions)) {
-      throw UsageError("unknown option " + args[i] + "; options: --formats --shapes --M --out --schedule");
+      throw UsageError("unknown option " + args[i] + "; options: --formats --shapes --M --out --schedule --clocks");
     }
     if (i + 1 == args.size()) throw UsageError(args[i] + " needs a value");
     if (args[i] == "--out") out = args[i + 1];
@@ -84,20 +84,21 @@ int bench_command(const std::vector<std::string>& args) {
 
 const char* const kBenchHelp =
     "usage: bitjit bench [--formats a,b,...] [--shapes all|8b|70b|NAME,...] [--M 1,16,...] [--out DIR]\n"
-    "                    [--schedule JSON]\n"
+    "                    [--schedule JSON] [--clocks yes]\n"
     "\n"
     "Runs the benchmark suite of docs/performance.md on this machine's GPU: each weight format, shape\n"
     "and M timed against cuBLAS fp16 in the same run (CUDA events, warm-up, medians, weights rotated\n"
     "past the L2), with a device-to-device copy of the same bytes as the floor for that size; then\n"
     "writes DIR/results.json, DIR/results.md and the plot DIR/speedup.png.\n"
     "  --formats LIST   uint4_g128_zeros int4_g128 int8_channel int2_g128 int1_g128 nf4_g128 fp4_g128,\n"
-    "                   and with int8 activations a8_int4_g128 a8_int8_int32\n"
+    "                   and with int8 activations a8_int4_g128 a8_int8_int32, and w8a8_fp8\n"
     "                   (default: uint4_g128_zeros,int4_g128)\n"
     "  --shapes SET     all (default), 8b or 70b: the Llama-3 layers of the suite; or names such as\n"
     "                   70B_o,8B_qkv\n"
     "  --M LIST         rows of A (default: 1,16)\n"
     "  --out DIR        where the results go (default: bench-out)\n"
     "  --schedule JSON  fields that replace those of each default schedule, e.g. '{\"threads\":256}'\n"
+    "  --clocks yes     also sample the SM clock and board power (NVML) while each is timed\n"
     "The timing program is bench/bench_matmul of the same build (it links cuBLAS; the library does\n"
     "not); BITJIT_BENCH_DIR names another folder holding bench_matmul and plot.py. The plot needs\n"
     "python3 with matplotlib.\n";
