@@ -4,6 +4,7 @@
 #include <cuda.h>
 
 #include <string>
+#include <type_traits>
 
 namespace bitjit {
 
@@ -96,5 +97,12 @@ std::string describe_cuda_result(CUresult result);
 // Throws CudaError "<call> failed: CUDA_ERROR_X (<description>)[ while <context>]" unless
 // result == CUDA_SUCCESS.
 void check_cuda(CUresult result, const char* call, const std::string& context = "");
+
+// check_cuda with the context built only on failure: for the calls of every launch, where building
+// the text each time would be host overhead on the hot path.
+template <class MakeContext, class = std::enable_if_t<std::is_invocable_r_v<std::string, MakeContext>>>
+void check_cuda(CUresult result, const char* call, MakeContext&& make_context) {
+  if (result != CUDA_SUCCESS) check_cuda(result, call, std::string(make_context()));
+}
 
 }  // namespace bitjit

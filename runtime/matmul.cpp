@@ -149,7 +149,7 @@ struct Matmul::Impl {
     check_cuda(Driver::get().cuLaunchKernel(loaded.loaded_function(), shape.grid[0], shape.grid[1], shape.grid[2],
                                             shape.block[0], shape.block[1], shape.block[2], shape.shared_bytes,
                                             stream, kernel_arguments, nullptr),
-               "cuLaunchKernel", "M=" + std::to_string(M) + ", " + kernel.file_name + ", config " + canonical);
+               "cuLaunchKernel", [&] { return "M=" + std::to_string(M) + ", " + kernel.file_name + ", config " + canonical; });
   }
 };
 

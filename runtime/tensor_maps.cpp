@@ -35,10 +35,11 @@ TensorMap encode(const Tiled2d& t, const KernelPlan& plan) {
                                                   element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE, t.swizzle,
                                                   CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
                                                   CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE),  // out of bounds: zeros
-             "cuTensorMapEncodeTiled",
-             std::string(t.name) + " [" + std::to_string(t.rows) + ", " + std::to_string(t.columns) + "], box " +
-                 std::to_string(t.box_rows) + " x " + std::to_string(t.box_columns) + ", config " +
-                 canonical_form(plan.config));
+             "cuTensorMapEncodeTiled", [&] {
+               return std::string(t.name) + " [" + std::to_string(t.rows) + ", " + std::to_string(t.columns) +
+                      "], box " + std::to_string(t.box_rows) + " x " + std::to_string(t.box_columns) + ", config " +
+                      canonical_form(plan.config);
+             });
   TensorMap result;
   std::memcpy(&result, &map, sizeof map);
   return result;
