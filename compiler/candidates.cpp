@@ -133,6 +133,12 @@ struct Footprint {
   double pipe_share = 1.0;            // of the tensor cores' peak the family's structure keeps busy
 };
 
+// The share of wgmma's peak a tensor_wgmma_ws tile keeps busy, growing with the rows each decoded
+// fragment feeds (wgmma N): 683 TFLOP/s of 990 at 70B gate_up, M = 4096 with 256 rows, 0.88 of that
+// with 128 rows (bench/results/2026-11-27-h100-wgmma-ws); 64 rows, not measured at many rows, taken
+// lower. tensor_wgmma keeps 0.5 / 0.7 of it (its tensor pipe 49 % busy at 256 rows).
+double wgmma_pipe_share(int block_m) { return block_m >= 256 ? 0.7 : block_m >= 128 ? 0.62 : 0.45; }
+
 Footprint footprint(const MatmulConfig& config, const TileSchedule& s) {
   Footprint f;
   f.threads = s.threads;
@@ -153,7 +159,7 @@ Footprint footprint(const MatmulConfig& config, const TileSchedule& s) {
     const double mma_tiles = s.block_m / 8.0;
     f.registers = int(std::min(255.0, 72 + s.block_m / 2.0));
     f.instructions_per_mma = (1 + 30) / mma_tiles;
-    f.pipe_share = 0.5;
+    f.pipe_share = wgmma_pipe_share(s.block_m) * 0.5 / 0.7;
   } else if (s.family == KernelFamily::tensor_wgmma_ws) {
     // The consumer warps do what tensor_wgmma's do, less the copies (~6 of the ~30 instructions per
     // step); one producer thread issues a few TMA requests per stage.
@@ -161,7 +167,7 @@ Footprint footprint(const MatmulConfig& config, const TileSchedule& s) {
     const double mma_tiles = s.block_m / 8.0;
     f.registers = warp_specialized_registers(s).per_thread;
     f.instructions_per_mma = (1 + 24) / mma_tiles;
-    f.pipe_share = 0.7;  // 683 TFLOP/s of 990 at 70B gate_up, M = 4096 (256 x 128 tiles)
+    f.pipe_share = wgmma_pipe_share(s.block_m);
   } else if (s.family == KernelFamily::tensor_gemv) {
     const double m_tiles = s.block_m > 8 ? 2 : 1, n_tiles = s.block_n / 16.0;
     f.registers = 96;

@@ -1,5 +1,6 @@
 // Tuning candidates: every one legal, ranked by the cost model, the default always among them, and
 // the model's preferences where the measurements are unambiguous (docs/performance.md).
+#include <algorithm>
 #include "common/error.hpp"
 #include "compiler/candidates.hpp"
 #include "runtime/tuning.hpp"
@@ -87,7 +88,14 @@ TEST_CASE("a config tensor_wgmma serves gets tensor_wgmma candidates", "[candida
     for (int64_t rows : {256, 4096}) {
       const MatmulConfig shape = testing::w4a16_g128_config(MSpec::buckets({64, 256, 4096}), N, K);
       INFO("N " << N << " K " << K << " rows " << rows);
-      CHECK(candidate_schedules(shape, h100, rows).front().schedule.family == KernelFamily::tensor_wgmma_ws);
+      const std::vector<RankedSchedule> ranked = candidate_schedules(shape, h100, rows);
+      CHECK(ranked.front().schedule.family == KernelFamily::tensor_wgmma_ws);
+      // The defaults, the best tiles measured there (256 rows at M = 4096, 128 at 256), rank among
+      // the model's first 20: the share of wgmma's peak grows with the rows per tile.
+      const std::string chosen = canonical_form(default_schedule(shape, "sm_90a", rows));
+      const auto at = std::find_if(ranked.begin(), ranked.end(),
+                                   [&](const RankedSchedule& r) { return canonical_form(r.schedule) == chosen; });
+      CHECK(at - ranked.begin() < 20);
     }
   // The same weights on an A100: tensor_gemm.
   CHECK(candidate_schedules(config, TargetDevice::from_arch("sm_80"), 4096).front().schedule.family ==
