@@ -113,7 +113,8 @@ __device__ __forceinline__ uint32_t load_l2_word(const uint32_t* address) {
 // thread so that the same thread of every sharing block reads it back coalesced; each warp counts
 // the stages done on its own counter of the tile, and the warp that completes the count adds every
 // block's piece (its own read back) in block order, the same sums whichever block finishes last,
-// and resets the counter for the next launch. No warp waits for another block, so the persistent grid cannot deadlock.
+// and resets the counter for the next launch. No warp waits for another block, so the persistent
+// grid cannot deadlock.
 template <class P, class T, class Acc, int kCount>
 __device__ __forceinline__ bool share_tile_sums(const StreamKWork<P, T>& work, const MatmulParams& params, long long tile,
                                                 int k_begin, int k_end, Acc (&d)[kCount]) {
