@@ -219,6 +219,13 @@ std::vector<PlanStage> tensor_wgmma_stages(const MatmulConfig& config, const Til
   return stages;
 }
 
+// The decoding Hopper kernels' wgmma group (WgmmaDecodeWarp).
+PlanConstant wgmma_group_constant(const TileSchedule& s) {
+  return {"int", "kWgmmaGroup", std::to_string(s.wgmma_group),
+          s.wgmma_group == 1 ? "one wgmma per group: each 16-k step waits for the step before"
+                             : "16-k steps decoded first, then issued as one wgmma group"};
+}
+
 // An unspecialized family's constants as tensor_wgmma_ws takes them: kThreads the consumer
 // warpgroups' (the block has a producer warpgroup more), the ring's barriers, the persistent grid's
 // tile order and the registers the producer hands to the consumers.
@@ -349,6 +356,7 @@ KernelPlan plan_kernel(const MatmulConfig& config, const TileSchedule& schedule,
       plan.family_header = wgmma ? "bitjit/tensor_wgmma.cuh" : "bitjit/tensor_gemm.cuh";
       plan.family_function = wgmma ? "bitjit::tensor_wgmma" : "bitjit::tensor_gemm";
       plan.tile_constants = tensor_gemm_tiles(config, schedule);
+      if (wgmma) plan.tile_constants.push_back(wgmma_group_constant(schedule));
       plan.stages = wgmma ? tensor_wgmma_stages(config, schedule) : tensor_gemm_stages(config, schedule);
       plan.alignment = operand_alignment(config, 16, 16);  // 16-byte cp.async copies
       break;
@@ -362,6 +370,7 @@ KernelPlan plan_kernel(const MatmulConfig& config, const TileSchedule& schedule,
       } else {
         plan.family_function = "bitjit::tensor_wgmma_ws";
         plan.tile_constants = warp_specialized(tensor_gemm_tiles(config, schedule), schedule);
+        plan.tile_constants.push_back(wgmma_group_constant(schedule));
         plan.stages = tensor_wgmma_ws_stages(config, schedule);
       }
       plan.alignment = operand_alignment(config, 16, 16);  // TMA: 16-byte aligned tensors

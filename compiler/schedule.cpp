@@ -304,6 +304,16 @@ MmaRunLayout require_fragment_layout(const MatmulConfig& config, const std::stri
   return *layout;
 }
 
+// The wgmma group of the decoding Hopper kernels: whole groups per k-block of the weight layout.
+void validate_wgmma_group(const MatmulConfig& config, const TileSchedule& s, const MmaRunLayout& layout) {
+  const int steps = layout_k_block(config, layout) / 16;
+  if ((s.wgmma_group != 1 && s.wgmma_group != 2 && s.wgmma_group != 4 && s.wgmma_group != 8) || steps % s.wgmma_group != 0) {
+    reject("wgmma_group=" + std::to_string(s.wgmma_group) + " must be 1, 2, 4 or 8 and divide the " +
+           std::to_string(steps) + " steps of 16 k in a k-block of " + std::string(to_string(config.W_dtype)) +
+           " weights with vector_bytes=" + std::to_string(s.vector_bytes));
+  }
+}
+
 // The warp-specialized family: consumer warpgroups of tensor_wgmma's shape plus a producer warpgroup,
 // TMA boxes (rows of 16-byte multiples), one tile per block at a time on a persistent grid.
 void validate_tensor_wgmma_ws(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
@@ -348,7 +358,10 @@ void validate_tensor_wgmma_ws(const MatmulConfig& config, const TileSchedule& s,
     reject("split_k=" + std::to_string(s.split_k) + ": tensor_wgmma_ws takes split_k=1 (its persistent grid "
            "keeps every SM busy over the output tiles); use family=tensor_wgmma to split K");
   }
-  if (!eight_bit) return validate_ring(config, s, arch, *layout);
+  if (!eight_bit) {
+    validate_wgmma_group(config, s, *layout);
+    return validate_ring(config, s, arch, *layout);
+  }
   if (s.stages < 2 || s.stages > 8) reject("stages=" + std::to_string(s.stages) + " must be 2..8 (the ring in shared memory)");
   require_shared_fits(config, s, arch, byte_rows_stage_bytes(s));
 }
@@ -357,6 +370,7 @@ void validate_tensor_wgmma(const MatmulConfig& config, const TileSchedule& s, co
   if (arch != "sm_90a") reject("family=tensor_wgmma needs arch sm_90a (wgmma), got " + arch);
   if (same_8bit_operands(config)) return validate_tensor_wgmma_8bit(config, s, arch);
   const MmaRunLayout layout = require_fragment_layout(config, "tensor_wgmma");
+  validate_wgmma_group(config, s, layout);
   validate_warpgroups(s);
   validate_ring(config, s, arch, layout);
   validate_split_k(config, s);
@@ -383,6 +397,10 @@ std::string_view to_string(KernelFamily family) {
 }
 
 void validate_schedule(const MatmulConfig& config, const TileSchedule& schedule, const std::string& arch) {
+  if (schedule.wgmma_group != 1 && (!reads_wgmma_fragments(schedule.family) || same_8bit_operands(config))) {
+    reject("wgmma_group=" + std::to_string(schedule.wgmma_group) + ": only tensor_wgmma and tensor_wgmma_ws decoding "
+           "weights for fp16 / bf16 activations group their wgmmas; wgmma_group=1");
+  }
   switch (schedule.family) {
     case KernelFamily::simt:
       require_general_layout(config, schedule);
@@ -410,10 +428,14 @@ bool is_valid_schedule(const MatmulConfig& config, const TileSchedule& schedule,
 }
 
 json to_json(const TileSchedule& s) {
-  return json{{"family", to_string(s.family)}, {"threads", s.threads},   {"block_m", s.block_m},
+  json object{{"family", to_string(s.family)}, {"threads", s.threads},   {"block_m", s.block_m},
               {"block_n", s.block_n},          {"block_k", s.block_k},   {"warp_m", s.warp_m},
               {"warp_n", s.warp_n},            {"stages", s.stages},     {"split_k", s.split_k},
               {"swizzle", s.swizzle},          {"vector_bytes", s.vector_bytes}};
+  // Only where it is not 1: the canonical form (and kernel-database key) of every other schedule
+  // stays what it was before the field existed.
+  if (s.wgmma_group != 1) object["wgmma_group"] = s.wgmma_group;
+  return object;
 }
 
 TileSchedule schedule_from_json(const json& object) {
@@ -435,7 +457,7 @@ TileSchedule schedule_from_json(const json& object) {
   }
   for (const auto& [key, value] : object.items()) {
     static const char* kFields[] = {"family", "threads", "block_m", "block_n", "block_k", "warp_m",
-                                    "warp_n", "stages", "split_k", "swizzle", "vector_bytes"};
+                                    "warp_n", "stages", "split_k", "swizzle", "vector_bytes", "wgmma_group"};
     if (std::find(std::begin(kFields), std::end(kFields), key) == std::end(kFields)) {
       reject("unknown field '" + key + "'");
     }
@@ -450,6 +472,7 @@ TileSchedule schedule_from_json(const json& object) {
   s.split_k = read_int(object, "split_k", s.split_k);
   s.swizzle = read_int(object, "swizzle", s.swizzle);
   s.vector_bytes = read_int(object, "vector_bytes", s.vector_bytes);
+  s.wgmma_group = read_int(object, "wgmma_group", s.wgmma_group);
   return s;
 }
 

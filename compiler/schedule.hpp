@@ -44,6 +44,8 @@ struct TileSchedule {
   int swizzle = 1;       // thread-block rasterization group (1: row-major order); tensor_wgmma_ws: row
                          // blocks per group of the persistent grid's tile order
   int vector_bytes = 4;  // bytes of packed W each thread loads at once (1, 2, 4, 8, 16)
+  int wgmma_group = 1;   // tensor_wgmma / tensor_wgmma_ws with fp16 / bf16 activations: 16-k steps decoded
+                         // first and issued as one wgmma group (1, 2, 4, 8); in the JSON only when not 1
 };
 
 // Throws ConfigError naming the field when the schedule cannot run the config on the arch.

@@ -141,10 +141,14 @@ struct WgmmaDecodeWarp {
   struct StageCodes {
     GroupCodes<P, 1> span[G::kStageBlocks][kSpans];
   };
-  // What one wgmma step leaves running when the stage ends: its last step, if the next stage's first
-  // step alternates to the other fragment set (an even number of steps per k-block; past K a stage
-  // holds fewer k-blocks).
-  static constexpr bool kKeepsLastStep = kStepsPerBlock % 2 == 0;
+  // 16-k steps decoded first and then issued back to back as one wgmma group (kWgmmaGroup), with
+  // two groups' fragment sets: the wait after a group frees the group before it. Groups of several
+  // steps spend one fence, commit and wait on several wgmmas.
+  static constexpr int kGroup = T::kWgmmaGroup;
+  static_assert(kGroup >= 1 && kStepsPerBlock % kGroup == 0, "whole wgmma groups per k-block");
+  // The stage's last group keeps running into the next stage if that stage's first group takes the
+  // other fragment sets (whole pairs of groups per k-block; past K a stage holds fewer k-blocks).
+  static constexpr bool kKeepsLastGroup = kStepsPerBlock % (2 * kGroup) == 0;
 
   const MatmulParams& params;
   const uint32_t* pair_table;
@@ -154,7 +158,7 @@ struct WgmmaDecodeWarp {
   MagicConstants<W, A> magic;
   float d[T::kBlockM / 2];
   StageCodes next_codes;    // the next stage's scale codes, loaded a stage early
-  uint32_t fragments[2][4];  // two sets: the step before may still be in its wgmma
+  uint32_t fragments[2 * kGroup][4];  // two groups' sets: the group before may still be in its wgmmas
 
   __device__ __forceinline__ WgmmaDecodeWarp(const MatmulParams& p, const uint32_t* table, int warp)
       : params(p), pair_table(table), magic(MagicConstants<W, A>::make()) {
@@ -185,12 +189,13 @@ struct WgmmaDecodeWarp {
   }
 
   // One stage (its scale codes loaded by load_stage_codes before): per 16-k step, this warp's
-  // fragments decoded and the warpgroup's wgmma issued, each wait leaving only the newest running.
-  // The stage before may still run its last step when this one starts: release_previous() is called
-  // once it is done (after this stage's first step), and this stage's last step is left running
-  // where kKeepsLastStep (finish() waits for it). next_tile_k: the stage whose codes to load meanwhile.
-  // The accumulators are fenced around every wgmma so that no copy the compiler makes of them (at the
-  // loop's back edge) lands while one runs (scripts/wgmma-hazards.py checks the machine code).
+  // fragments decoded, and per kGroup steps the warpgroup's wgmmas issued as one group, each wait
+  // leaving only the newest group running. The stage before may still run its last group when this
+  // one starts: release_previous() is called once it is done (after this stage's first group), and
+  // this stage's last group is left running where kKeepsLastGroup (finish() waits for it).
+  // next_tile_k: the stage whose codes to load meanwhile. The accumulators are fenced around every
+  // group so that no copy the compiler makes of them (at the loop's back edge) lands while one runs
+  // (scripts/wgmma-hazards.py checks the machine code).
   template <class Release>
   __device__ __forceinline__ void multiply_stage(const uint4* stage, int tile_k, int next_tile_k, Release release_previous) {
     uint32_t scale[G::kStageBlocks][kSpans][1][2], zero[G::kStageBlocks][kSpans][1][2];
@@ -199,7 +204,7 @@ struct WgmmaDecodeWarp {
 #pragma unroll
       for (int span = 0; span < kSpans; ++span) group_pairs_of<P>(next_codes.span[block][span], scale[block][span], zero[block][span]);
     load_stage_codes(next_tile_k);
-    if constexpr (!kKeepsLastStep) release_previous();  // finished at the end of its stage
+    if constexpr (!kKeepsLastGroup) release_previous();  // finished at the end of its stage
     const uint8_t* lane_weights = reinterpret_cast<const uint8_t*>(stage + G::kActivationChunks) + w_offset;
 #pragma unroll
     for (int block = 0; block < G::kStageBlocks; ++block) {
@@ -216,19 +221,29 @@ struct WgmmaDecodeWarp {
 #pragma unroll
         for (int step = span * kStepsPerSpan; step < (span + 1) * kStepsPerSpan; ++step) {
           const int stage_step = block * kStepsPerBlock + step;  // of the stage's kBlockK / 16
-          uint32_t(&fragment)[4] = fragments[stage_step % 2];
-          decode_operand<W, A, kQuantizedZeros>(words[0], 4 * step, magic, span_zero, pair_table, lane, fragment, scaled);
-          wgmma_fence_accumulators(d);
-          wgmma_fence();  // the fragment's registers were just written
-          wgmma_64xNx16_rs<A, T::kBlockM>(d, fragment, Placement::descriptor(stage, 0, 32 * stage_step), true);
-          wgmma_commit();
-          wgmma_wait<1>();  // the step before is done: its fragment set is free for the next
-          if constexpr (kKeepsLastStep)
-            if (stage_step == 0) release_previous();
+          decode_operand<W, A, kQuantizedZeros>(words[0], 4 * step, magic, span_zero, pair_table, lane,
+                                                fragments[stage_step % (2 * kGroup)], scaled);
+          if (stage_step % kGroup == kGroup - 1) {
+            issue_group(stage, stage_step + 1 - kGroup);
+            if constexpr (kKeepsLastGroup)
+              if (stage_step == kGroup - 1) release_previous();
+          }
         }
       }
     }
-    if constexpr (!kKeepsLastStep) finish();
+    if constexpr (!kKeepsLastGroup) finish();
+  }
+
+  // The wgmmas of steps first .. first + kGroup - 1 of the stage, their fragments decoded, as one
+  // group; then the wait that leaves it the only one running, so the group before it is done.
+  __device__ __forceinline__ void issue_group(const uint4* stage, int first) {
+    wgmma_fence_accumulators(d);
+    wgmma_fence();  // the fragments' registers were just written
+#pragma unroll
+    for (int step = first; step < first + kGroup; ++step)
+      wgmma_64xNx16_rs<A, T::kBlockM>(d, fragments[step % (2 * kGroup)], Placement::descriptor(stage, 0, 32 * step), true);
+    wgmma_commit();
+    wgmma_wait<1>();
   }
 
   // Waits for the last wgmma (the tile's sums are final).

@@ -565,6 +565,38 @@ TEST_CASE("tensor_wgmma_ws schedules are validated", "[codegen][schedule]") {
   CHECK(warp_specialized_registers(one).consumer == 0);  // 256 threads: 255 each already
 }
 
+// wgmma_group: the decoding Hopper kernels issue that many 16-k steps' wgmmas as one group. It must
+// divide a k-block's steps (int4 with 16-byte loads: 8; 8-bit weights: 4), exists only for those
+// kernels, appears in the JSON only when not 1 (older canonical forms and database keys stay), and
+// reaches the kernel as kWgmmaGroup.
+TEST_CASE("wgmma_group is validated, serialized and emitted", "[codegen][schedule]") {
+  const MatmulConfig config = w4a16_many_rows();
+  TileSchedule s = wgmma_ws_schedule(config, *fragment_order_layout(config), 64, 128, 4, 8);
+  CHECK(canonical_form(s).find("wgmma_group") == std::string::npos);
+  s.wgmma_group = 4;
+  CHECK(schedule_error_on(config, s, "sm_90a").empty());
+  CHECK(contains(canonical_form(s), "\"wgmma_group\":4"));
+  CHECK(schedule_from_json(to_json(s)).wgmma_group == 4);
+  CHECK(contains(emit_cuda(plan_kernel(config, s, "sm_90a")), "static constexpr int kWgmmaGroup = 4;"));
+  TileSchedule unspecialized = wgmma_128x128_schedule(3);
+  unspecialized.wgmma_group = 8;
+  CHECK(schedule_error_on(config, unspecialized, "sm_90a").empty());
+  CHECK(contains(emit_cuda(plan_kernel(config, unspecialized, "sm_90a")), "static constexpr int kWgmmaGroup = 8;"));
+  s.wgmma_group = 3;
+  CHECK(contains(schedule_error_on(config, s, "sm_90a"), "wgmma_group=3 must be 1, 2, 4 or 8 and divide the 8 steps"));
+  MatmulConfig eight_bit_weights = config;
+  eight_bit_weights.W_dtype = DType::int8;
+  const std::optional<MmaRunLayout> byte_layout = fragment_order_layout(eight_bit_weights);
+  REQUIRE(byte_layout);
+  TileSchedule bytes = wgmma_ws_schedule(eight_bit_weights, *byte_layout, 64, 128, 4, 8);
+  bytes.wgmma_group = 8;
+  CHECK(contains(schedule_error_on(eight_bit_weights, bytes, "sm_90a"), "divide the 4 steps"));
+  TileSchedule gemm = default_schedule(config, "sm_80");
+  gemm.wgmma_group = 2;
+  CHECK(contains(schedule_error_on(config, gemm, "sm_80"), "wgmma_group=2: only tensor_wgmma and tensor_wgmma_ws"));
+  CHECK_THROWS_AS(schedule_from_json(nlohmann::json{{"wgmma_group", "4"}}), ConfigError);
+}
+
 // The generated kernel takes the TMA maps as a second, grid-constant parameter; the grid is one
 // block per SM, or one per tile where there are fewer, and with 64-row tiles a short last wave is
 // shared out by k-stages (stream-K), with the workspace that needs.
@@ -645,8 +677,8 @@ TEST_CASE("wgmma-hazards.py follows a loop's back edge", "[sass]") {
 // (scripts/wgmma-hazards.py): ptxas once copied them at a loop's back edge behind a pending wgmma,
 // which only a device run could see as wrong sums (64 x 64 blocks, float32 output, K = 320). One
 // config per decode path at that shape, with float32 output, at 64 x 64 on one warpgroup and at
-// 128 x 128 split in two, and tensor_wgmma_ws at 64 x 64 and 256 x 128; W8A8 int8 and fp8 at 64, 128
-// and (int8) 256 rows, on both families.
+// 128 x 128 split in two, and tensor_wgmma_ws at 64 x 64 and 256 x 128, with wgmma groups of 1 and
+// of 4 (ws) or 2 steps; W8A8 int8 and fp8 at 64, 128 and (int8) 256 rows, on both families.
 TEST_CASE("no tensor_wgmma kernel touches a pending wgmma's accumulators", "[codegen][nvrtc][sass]") {
   MatmulConfig shape;
   shape.M = MSpec::buckets({33, 130});
@@ -667,7 +699,12 @@ TEST_CASE("no tensor_wgmma kernel touches a pending wgmma's accumulators", "[cod
     // 256 rows each, which take their registers from the producer (setmaxnreg).
     const TileSchedule specialized_one = wgmma_ws_schedule(c, *layout, 64, 64, 4, 8);
     const TileSchedule specialized_two = wgmma_ws_schedule(c, *layout, 256, 128, 3, 8);
-    for (const TileSchedule& s : {one, two, specialized_one, specialized_two})
+    // wgmma groups of 4 and 2 steps (where a k-block holds whole groups): several wgmmas in flight
+    // between waits.
+    TileSchedule grouped_one = specialized_one, grouped_two = two;
+    grouped_one.wgmma_group = 4;
+    grouped_two.wgmma_group = 2;
+    for (const TileSchedule& s : {one, two, specialized_one, specialized_two, grouped_one, grouped_two})
       if (schedule_error_on(c, s, "sm_90a").empty()) kernels.emplace_back(c, s);
   }
   for (DType type : {DType::int8, DType::float8_e4m3}) {
@@ -686,6 +723,7 @@ TEST_CASE("no tensor_wgmma kernel touches a pending wgmma's accumulators", "[cod
     }
   }
   REQUIRE(kernels.size() >= 40);
+  REQUIRE(std::count_if(kernels.begin(), kernels.end(), [](const auto& k) { return k.second.wgmma_group > 1; }) >= 100);
   const testing::TemporaryDirectory cubins, specialized;  // specialized: the tensor_wgmma_ws kernels again
   const auto compile_one = [&](size_t i, const char* arch) {
     const GeneratedKernel kernel = emit_kernel(kernels[i].first, kernels[i].second, arch);

@@ -434,26 +434,28 @@ TEST_CASE("tensor_gemm matches the reference with split-K, uneven K and odd M", 
 }
 
 // The Hopper family on the same configs (its own weight layout, mma_fragments): 64, 128 and 256 rows
-// per block (wgmma N), one and two warpgroups, 3 and 4 stages, K not a multiple of the stage, split-K.
+// per block (wgmma N), one and two warpgroups, 3 and 4 stages, K not a multiple of the stage, split-K,
+// wgmma groups of two steps.
 TEST_CASE("tensor_wgmma matches the reference on a Hopper GPU", "[gpu][wgmma]") {
   BITJIT_REQUIRE_HOPPER("tensor_wgmma");
   BITJIT_RANDOM_ENGINE(rng);
   GpuChecker checker;
   const int checked = check_fragment_schedules(checker, rng, [](const MatmulConfig& config, const MmaRunLayout& layout) {
     std::vector<TileSchedule> schedules;
-    for (int variant = 0; variant < 3; ++variant) {
+    for (int variant = 0; variant < 4; ++variant) {
       const int k_block = layout.k_block(info(config.W_dtype).bits);
       TileSchedule s;
       s.family = KernelFamily::tensor_wgmma;
       s.vector_bytes = layout.load_bytes;
-      s.block_m = variant == 0 ? 64 : variant == 1 ? 128 : 256;
+      s.block_m = variant == 0 ? 64 : variant == 2 ? 256 : 128;
       s.block_n = variant == 0 ? 64 : 128;
       s.threads = 2 * s.block_n;
       s.warp_m = 1;
       s.warp_n = s.threads / 32;
       s.block_k = variant == 2 ? k_block : std::max(k_block, 128);
-      s.stages = variant == 1 ? 4 : 3;
+      s.stages = variant == 1 || variant == 3 ? 4 : 3;
       s.split_k = variant == 0 ? 3 : 1;  // uneven shares of K's stages, summed through the workspace
+      s.wgmma_group = variant == 3 ? 2 : 1;  // variant 3: variant 1 with wgmma groups of two steps
       schedules.push_back(s);
     }
     return schedules;
@@ -464,7 +466,7 @@ TEST_CASE("tensor_wgmma matches the reference on a Hopper GPU", "[gpu][wgmma]") 
 
 // The warp-specialized family (tensor_wgmma_ws) on the same configs: 64 to 256 rows, one to four
 // consumer warpgroups (the tiles of the sm_90a defaults among them), 2 to 6 stages, tile orders of 1
-// to 8 row blocks.
+// to 8 row blocks, wgmma groups of 1, 2 and 4 steps.
 TEST_CASE("tensor_wgmma_ws matches the reference on a Hopper GPU", "[gpu][wgmma]") {
   BITJIT_REQUIRE_HOPPER("tensor_wgmma_ws");
   BITJIT_RANDOM_ENGINE(rng);
@@ -474,15 +476,17 @@ TEST_CASE("tensor_wgmma_ws matches the reference on a Hopper GPU", "[gpu][wgmma]
                                {128, 128, 4, 8}, {256, 128, 3, 2}, {128, 192, 3, 1}};  // rows, channels, stages, group
     std::vector<TileSchedule> schedules;
     for (const auto& v : variants) schedules.push_back(wgmma_ws_schedule(config, layout, v[0], v[1], v[2], v[3]));
+    // wgmma groups of 4 and 2 steps (skipped where a k-block does not hold whole groups).
+    for (const auto& [index, group] : {std::pair<int, int>{1, 4}, {4, 2}}) {
+      schedules.push_back(schedules[size_t(index)]);
+      schedules.back().wgmma_group = group;
+    }
     return schedules;
   });
   CHECK(checked >= 24);
   CHECK(checker.failures() == 0);
 }
 
-// More output tiles than SMs, so each block of the persistent grid takes several, in groups of 3 row
-// blocks that do not divide the 16 (a short last group), N not a multiple of the block; one and two
-// consumer warpgroups. BITJIT_WS_WALK="block_m,block_n,stages,raster_group" runs that variant alone.
 // Stream-K with many blocks per tile: 64-row tiles of 128 or 64 channels (N = 200), 40 or 200 rows
 // and K = 4096 give 2 to 16 tiles, all shared out in shares of four to sixteen stages; each Matmul
 // runs twice, so the second launch sees the counters the first one left (at zero).
@@ -509,6 +513,9 @@ TEST_CASE("tensor_wgmma_ws shares tiles among blocks along K on a Hopper GPU", "
   CHECK(checker.failures() == 0);
 }
 
+// More output tiles than SMs, so each block of the persistent grid takes several, in groups of 3 row
+// blocks that do not divide the 16 (a short last group), N not a multiple of the block; one and two
+// consumer warpgroups. BITJIT_WS_WALK="block_m,block_n,stages,raster_group" runs that variant alone.
 TEST_CASE("tensor_wgmma_ws walks many tiles per block on a Hopper GPU", "[gpu][wgmma]") {
   BITJIT_REQUIRE_HOPPER("tensor_wgmma_ws");
   BITJIT_RANDOM_ENGINE(rng);
