@@ -380,8 +380,8 @@ TEST_CASE("tensor_wgmma W8A8 matches the reference on a Hopper GPU", "[gpu][wgmm
 }
 
 // W8A8 on the warp-specialized family (TMA boxes of both operands' rows, persistent grid): the
-// same types and shapes at 64, 128 and (int8) 256 rows, then more tiles than SMs (M = 2000,
-// N = 1040) so that each block takes several.
+// same types and shapes at 64, 128 and (int8) 256 rows and with 256 k per stage, then more tiles
+// than SMs (M = 2000, N = 1040) so that each block takes several.
 TEST_CASE("tensor_wgmma_ws W8A8 matches the reference on a Hopper GPU", "[gpu][wgmma]") {
   BITJIT_REQUIRE_HOPPER("tensor_wgmma_ws");
   BITJIT_RANDOM_ENGINE(rng);
@@ -394,6 +394,12 @@ TEST_CASE("tensor_wgmma_ws W8A8 matches the reference on a Hopper GPU", "[gpu][w
       s.block_m = rows;
       check_schedule(checker, config, s, rng);
     }
+    // 256 k per stage: fp8's float32 sums take a stage's chain of 8 wgmmas (the bound's most).
+    TileSchedule long_stage = s;
+    long_stage.block_m = 128;
+    long_stage.block_k = 256;
+    long_stage.stages = 3;
+    check_schedule(checker, config, long_stage, rng);
     config.M = MSpec::buckets({2000});
     config.N = 1040;
     s.block_m = 64;
