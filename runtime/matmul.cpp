@@ -37,6 +37,23 @@ struct LoadedKernel {
   std::once_flag load_once;
   CUmodule module = nullptr;
   CUfunction function = nullptr;
+  // The TMA maps last encoded for this kernel (tensor_wgmma_ws) and the operands they describe: a
+  // model's layer runs the same weights, and often the same activation buffer, launch after launch,
+  // so the two driver encodes are spent only when one of them changes.
+  std::mutex maps_mutex;
+  const void* maps_A = nullptr;
+  const void* maps_W = nullptr;
+  int64_t maps_M = 0;
+  TensorMaps maps;
+
+  TensorMaps tensor_maps_for(const void* A, const void* W, int64_t M) {
+    std::lock_guard<std::mutex> lock(maps_mutex);
+    if (A != maps_A || W != maps_W || M != maps_M) {
+      maps = encode_tensor_maps(kernel.plan, A, W, M);
+      maps_A = A, maps_W = W, maps_M = M;
+    }
+    return maps;
+  }
 
   ~LoadedKernel() {
     if (module != nullptr && Driver::get().available()) Driver::get().cuModuleUnload(module);
@@ -144,7 +161,7 @@ struct Matmul::Impl {
     arguments.stream_k_tiles = shape.stream_k_tiles;
     attach_workspace(arguments, shape, stream);
     TensorMaps maps;
-    if (kernel.plan.tensor_maps) maps = encode_tensor_maps(kernel.plan, params.A, params.W, M);
+    if (kernel.plan.tensor_maps) maps = loaded.tensor_maps_for(params.A, params.W, M);
     void* kernel_arguments[] = {&arguments, &maps};  // the kernel reads the second only if it takes one
     check_cuda(Driver::get().cuLaunchKernel(loaded.loaded_function(), shape.grid[0], shape.grid[1], shape.grid[2],
                                             shape.block[0], shape.block[1], shape.block[2], shape.shared_bytes,
