@@ -15,10 +15,11 @@
 // the copies' L1 traffic the limit, bench/results/2026-11-25-h100-wgmma.)
 //
 // The pipeline: the ring prefetches kStages - 2 stages ahead; in a stage each warp decodes one
-// step's fragments while the wgmma of the step before runs, keeping two fragment sets (wgmma reads
-// A's registers until it completes). A stage's last wgmma still runs while the next stage's first
-// fragments are decoded (the ring's spare stage is the one it reads), so the tensor cores do not
-// drain at every stage boundary. The next stage's scale codes are loaded at the start of a stage and
+// group of steps' fragments (kWgmmaGroup steps of 16 k, one by default) while the wgmmas of the
+// group before run, keeping two groups' fragment sets (wgmma reads A's registers until it
+// completes). A stage's last group still runs while the next stage's first fragments are decoded
+// (the ring's spare stage is the one it reads), so the tensor cores do not drain at every stage
+// boundary. The next stage's scale codes are loaded at the start of a stage and
 // converted one stage later, so their global-memory latency is hidden behind a stage's wgmmas.
 #include "bitjit/tensor_gemm.cuh"
 #include "bitjit/wgmma.cuh"
