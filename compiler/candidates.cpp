@@ -92,16 +92,12 @@ void add_tensor_wgmma_ws(const TileSchedule& base, std::vector<TileSchedule>& ou
         for (int block_k : {base.block_k / 2, base.block_k, base.block_k * 2})
           for (int raster_group : {1, 8, 16}) {
             TileSchedule s = base;
-            s.family = KernelFamily::tensor_wgmma_ws;
             s.block_m = block_m;
             s.block_n = block_n;
-            s.threads = 2 * block_n + 128;
-            s.warp_n = block_n / 16;
             s.stages = stages;
             s.block_k = block_k;
             s.split_k = 1;
-            s.swizzle = raster_group;
-            out.push_back(s);
+            out.push_back(warp_specialized(s, raster_group));
           }
 }
 
@@ -226,9 +222,9 @@ double predicted_microseconds(const MatmulConfig& config, const TileSchedule& s,
                                                    : double(blocks) / (std::ceil(double(blocks) / slots) * slots);
   double piece_bytes = 0;
   if (s.family == KernelFamily::tensor_wgmma_ws && stream_k_tiles(blocks, s.block_m, device.sm_count) > 0) {
-    // Stream-K: every SM busy (in shares of four stages at least); each block's first and last
+    // Stream-K: every SM busy (in shares of kLeastStreamKShare stages at least); each block's first and last
     // piece of a tile written and read back.
-    wave_efficiency = std::min(1.0, double(blocks) * double(ceil_div(K, s.block_k)) / (4.0 * device.sm_count));
+    wave_efficiency = std::min(1.0, double(blocks) * double(ceil_div(K, s.block_k)) / (double(kLeastStreamKShare) * device.sm_count));
     piece_bytes = 2.0 * 2.0 * device.sm_count * s.block_m * s.block_n * 4;
   }
   const double blocks_on_an_sm = std::min<double>(resident, std::ceil(double(blocks) / device.sm_count));

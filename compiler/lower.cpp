@@ -455,8 +455,8 @@ LaunchShape launch_shape(const KernelPlan& plan, int64_t M, int multiprocessors)
       const int64_t k_stages = (plan.config.K + s.block_k - 1) / s.block_k;
       shape.stream_k_tiles = stream_k_tiles(tiles, s.block_m, multiprocessors);
       int64_t blocks = std::min<int64_t>(tiles, multiprocessors);
-      if (shape.stream_k_tiles == tiles) {  // fewer tiles than SMs: shares of at least four stages
-        const int64_t least_share = std::min<int64_t>(k_stages, 4);
+      if (shape.stream_k_tiles == tiles) {  // fewer tiles than SMs: shares of kLeastStreamKShare stages at least
+        const int64_t least_share = std::min<int64_t>(k_stages, kLeastStreamKShare);
         blocks = std::min<int64_t>(multiprocessors, (tiles * k_stages + least_share - 1) / least_share);
       }
       shape.grid = {uint32_t(blocks), 1, 1};

@@ -63,6 +63,9 @@ struct LaunchShape {
 // The tiles of `tiles` tensor_wgmma_ws shares out by k-stages (stream-K) on `multiprocessors` SMs
 // rather than giving whole: the launch's LaunchShape::stream_k_tiles.
 int64_t stream_k_tiles(int64_t tiles, int block_m, int multiprocessors);
+// The fewest k-stages a stream-K share holds where there are fewer tiles than SMs: a smaller share
+// would spend more on adding pieces than it saves.
+constexpr int kLeastStreamKShare = 4;
 
 // `multiprocessors`: the GPU's SM count, which sizes the persistent grid of tensor_wgmma_ws (the
 // other families' grids follow the problem alone).

@@ -488,6 +488,15 @@ int static_shared_bytes(const MatmulConfig& config, KernelFamily family) {
   return pair_table;
 }
 
+TileSchedule warp_specialized(TileSchedule s, int raster_group) {
+  s.family = KernelFamily::tensor_wgmma_ws;
+  s.threads = 2 * s.block_n + 128;
+  s.warp_m = 1;
+  s.warp_n = s.block_n / 16;
+  s.swizzle = raster_group;
+  return s;
+}
+
 WarpSpecializedRegisters warp_specialized_registers(const TileSchedule& s) {
   WarpSpecializedRegisters r;
   r.per_thread = std::min(255, 65536 / s.threads / 8 * 8);
@@ -611,7 +620,6 @@ std::optional<TileSchedule> default_tensor_wgmma_ws(const MatmulConfig& config, 
   const int64_t row_blocks = (rows + unspecialized.block_m - 1) / unspecialized.block_m;
   const auto tiles = [&](int block_n) { return (config.N + block_n - 1) / block_n * row_blocks; };
   TileSchedule s = unspecialized;
-  s.family = KernelFamily::tensor_wgmma_ws;
   s.split_k = 1;
   const bool many_weights = config.N * config.K >= (int64_t(1) << 27);
   if (s.block_m == 64) {
@@ -622,9 +630,7 @@ std::optional<TileSchedule> default_tensor_wgmma_ws(const MatmulConfig& config, 
   } else {
     s.block_n = 128;
   }
-  s.threads = 2 * s.block_n + 128;
-  s.warp_n = s.block_n / 16;
-  s.swizzle = 8;
+  s = warp_specialized(s, 8);
   const int measured_stages = s.block_m == 64 ? (s.block_n == 256 ? 4 : s.block_k == 256 ? 3 : 6)
                                               : s.block_m == 128 ? (s.block_n == 128 ? 5 : 4) : 3;
   const int budget = arch_limits(arch).shared_bytes_per_block - static_shared_bytes(config, s.family);
@@ -639,12 +645,8 @@ std::optional<TileSchedule> default_tensor_wgmma_ws(const MatmulConfig& config, 
 // (tensor_wgmma: 0.59x), fp8 0.66-0.73x (0.45x).
 std::optional<TileSchedule> default_tensor_wgmma_ws_8bit(const MatmulConfig& config, const std::string& arch,
                                                          const TileSchedule& unspecialized) {
-  TileSchedule s = unspecialized;
-  s.family = KernelFamily::tensor_wgmma_ws;
-  s.threads = 2 * s.block_n + 128;
-  s.warp_n = s.block_n / 16;
+  TileSchedule s = warp_specialized(unspecialized, 8);
   s.stages = 4;
-  s.swizzle = 8;
   if (!is_valid_schedule(config, s, arch)) return std::nullopt;
   return s;
 }

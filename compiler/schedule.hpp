@@ -57,6 +57,10 @@ nlohmann::json to_json(const TileSchedule& schedule);
 TileSchedule schedule_from_json(const nlohmann::json& json);
 std::string canonical_form(const TileSchedule& schedule);
 
+// The schedule s as tensor_wgmma_ws runs it: its tile on block_n / 64 consumer warpgroups plus the
+// producer warpgroup, tiles taken in groups of raster_group row blocks.
+TileSchedule warp_specialized(TileSchedule s, int raster_group);
+
 // tensor_wgmma_ws's registers per thread: the launch gives every thread the same share of the 64 K
 // (per_thread); the producer warpgroup keeps `producer` and hands the rest to the consumer warpgroups
 // (consumer; 0 where the launch's share is already the most a thread may hold).

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "quant/host_tensor.hpp"
+#include "quant/random.hpp"
 #include "runtime/device.hpp"
 
 namespace bitjit::testing {
@@ -61,6 +62,11 @@ double tolerance(const MatmulConfig& config, KernelFamily family, double exact, 
   const double ulp = std::ldexp(std::fabs(exact), -out.mantissa_bits);
   const double smallest_subnormal = std::ldexp(1.0, 1 - out.bias - out.mantissa_bits);
   return accumulation + ulp + smallest_subnormal;
+}
+
+void GpuChecker::check_random(const Matmul& matmul, int64_t M, std::mt19937_64& rng) {
+  const MatmulOperands operands = random_operands(matmul.config(), M, rng);
+  check(matmul, M, operands, reference_matmul(matmul.config(), M, operands));
 }
 
 void GpuChecker::check(const Matmul& matmul, int64_t M, const MatmulOperands& operands,

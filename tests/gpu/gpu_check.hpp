@@ -1,6 +1,7 @@
 #pragma once
 // Runs a Matmul on the GPU and compares every output element with the float64 reference.
 #include <cstdio>
+#include <random>
 #include <string>
 
 #include "quant/reference.hpp"
@@ -39,6 +40,8 @@ class GpuChecker {
   // Uploads the operands, poisons C, runs, and compares; integer outputs run twice with two
   // different poisons so an unwritten element cannot pass by matching the poison.
   void check(const Matmul& matmul, int64_t M, const MatmulOperands& operands, const ReferenceResult& reference);
+  // check() on random operands of M rows for the matmul's config, against the float64 reference.
+  void check_random(const Matmul& matmul, int64_t M, std::mt19937_64& rng);
   size_t failures() const { return failures_; }
 
  private:

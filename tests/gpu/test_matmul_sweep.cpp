@@ -212,8 +212,7 @@ TEST_CASE("a static M runs the kernel specialised for it", "[gpu]") {
     const Matmul matmul = Matmul::create(config);
     CHECK(matmul.schedule().family == KernelFamily::tensor_gemv);  // fp16 activations
     CHECK(matmul.schedule().block_m == (M <= 8 ? 8 : 16));
-    MatmulOperands operands = random_operands(config, M, rng);
-    checker.check(matmul, M, operands, reference_matmul(config, M, operands));
+    checker.check_random(matmul, M, rng);
   }
   CHECK(checker.failures() == 0);
 }
@@ -257,8 +256,7 @@ TEST_CASE("int8 activations run on the tensor cores (m16n8k32) and match the ref
       INFO(canonical_form(config));
       CHECK(matmul.schedule().family == KernelFamily::tensor_gemv);
       CHECK(matmul.source().find("tensor_gemv_int8") != std::string::npos);
-      MatmulOperands operands = random_operands(config, M, rng);
-      checker.check(matmul, M, operands, reference_matmul(config, M, operands));
+      checker.check_random(matmul, M, rng);
     }
   }
   CHECK(checker.failures() == 0);
@@ -318,8 +316,7 @@ void check_schedule(GpuChecker& checker, const MatmulConfig& config, const TileS
   INFO(canonical_form(config) << " " << canonical_form(s));
   const Matmul matmul = Matmul::create(config, {"", s});
   for (int64_t M : {33, 200}) {
-    MatmulOperands operands = random_operands(config, M, rng);
-    checker.check(matmul, M, operands, reference_matmul(config, M, operands));
+    checker.check_random(matmul, M, rng);
   }
 }
 
@@ -405,8 +402,7 @@ TEST_CASE("tensor_wgmma_ws W8A8 matches the reference on a Hopper GPU", "[gpu][w
     s.block_m = 64;
     INFO(canonical_form(config) << " " << canonical_form(s));
     const Matmul many_tiles = Matmul::create(config, {"", s});
-    MatmulOperands operands = random_operands(config, 2000, rng);
-    checker.check(many_tiles, 2000, operands, reference_matmul(config, 2000, operands));
+    checker.check_random(many_tiles, 2000, rng);
   }
   CHECK(checker.failures() == 0);
 }
@@ -511,8 +507,7 @@ TEST_CASE("tensor_wgmma_ws shares tiles among blocks along K on a Hopper GPU", "
       const Matmul matmul = Matmul::create(config, {"", s});
       for (int64_t M : {40, 200})
         for (int launch = 0; launch < 2; ++launch) {
-          MatmulOperands operands = random_operands(config, M, rng);
-          checker.check(matmul, M, operands, reference_matmul(config, M, operands));
+          checker.check_random(matmul, M, rng);
         }
     }
   }
@@ -545,8 +540,7 @@ TEST_CASE("tensor_wgmma_ws walks many tiles per block on a Hopper GPU", "[gpu][w
     const TileSchedule s = wgmma_ws_schedule(config, *fragment_order_layout(config), block_m, block_n, stages, raster_group);
     INFO(canonical_form(config) << " " << canonical_form(s));
     const Matmul matmul = Matmul::create(config, {"", s});
-    MatmulOperands operands = random_operands(config, M, rng);
-    checker.check(matmul, M, operands, reference_matmul(config, M, operands));
+    checker.check_random(matmul, M, rng);
   }
   CHECK(checker.failures() == 0);
 }

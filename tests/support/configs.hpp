@@ -58,17 +58,6 @@ inline TileSchedule wgmma_128x128_schedule(int stages) {
   return s;
 }
 
-// A tensor_wgmma schedule's tiles on tensor_wgmma_ws: the producer warpgroup added, tiles taken in
-// groups of raster_group row blocks.
-inline TileSchedule warp_specialized(TileSchedule s, int raster_group) {
-  s.family = KernelFamily::tensor_wgmma_ws;
-  s.threads = 2 * s.block_n + 128;
-  s.warp_m = 1;
-  s.warp_n = s.block_n / 16;
-  s.swizzle = raster_group;
-  return s;
-}
-
 // A tensor_wgmma_ws schedule: block_n / 64 consumer warpgroups and the producer warpgroup, 128 k per stage
 // (or one k-block where that is longer), tiles taken in groups of raster_group row blocks.
 inline TileSchedule wgmma_ws_schedule(const MatmulConfig& config, const MmaRunLayout& fragments, int block_m,
