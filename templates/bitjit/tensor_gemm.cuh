@@ -270,7 +270,6 @@ struct TensorGemmWarp {
   int warp_row, warp_channel;  // the warp tile's first row and channel inside the block tile
   long long m_block, n_block;
   long long channel[G::kNTiles][2];  // this lane's channels g and g + 8 per tile (clamped to N - 1)
-  MagicConstants<W, A> magic;
   // Shared-memory offsets fixed per lane, so every fragment load is [base + constant]. Run R of a
   // stage (k = 4 * kRun * R + kRun * t for this lane) lies in chunk a_chunk[R % kRunPeriod] +
   // 8 * (R / kRunPeriod) of row warp_row + g: the swizzle only permutes chunks inside aligned groups
@@ -282,7 +281,7 @@ struct TensorGemmWarp {
   float acc[G::kNTiles][G::kMTiles][4];
 
   __device__ __forceinline__ TensorGemmWarp(const MatmulParams& p, const uint32_t* table, long long m0, long long n0)
-      : params(p), pair_table(table), m_block(m0), n_block(n0), magic(MagicConstants<W, A>::make()) {
+      : params(p), pair_table(table), m_block(m0), n_block(n0) {
     lane = int(threadIdx.x) % 32;
     g = lane / 4;
     t = lane % 4;
@@ -363,7 +362,7 @@ struct TensorGemmWarp {
 #pragma unroll
           for (int tile = 0; tile < G::kNTiles; ++tile) {
             uint32_t a[4];
-            decode_operand<W, A, kQuantizedZeros>(words[tile], position, magic, zero[tile], pair_table, lane, a,
+            decode_operand<W, A, kQuantizedZeros>(words[tile], position, zero[tile], pair_table, lane, a,
                                                   [&](uint32_t pair, int half) {
                                                     return scaled_pair<P>(pair, scale[tile][half], zero[tile][half]);
                                                   });

@@ -179,7 +179,6 @@ __device__ void tensor_gemv(const MatmulParams& params) {
       weight_rows[tile][half] = static_cast<const uint8_t*>(params.W) + channel[tile][half] * kRowBytes + t * T::kLoadBytes;
     }
   }
-  const MagicConstants<W, A> magic = MagicConstants<W, A>::make();
 
   // acc[tile][row half][c]: c0, c1 = channel g, rows 2t, 2t + 1; c2, c3 = channel g + 8, same rows.
   float acc[kTiles][kRowHalves][4];
@@ -261,7 +260,7 @@ __device__ void tensor_gemv(const MatmulParams& params) {
 #pragma unroll
             for (int tile = 0; tile < kTiles; ++tile) {
               uint32_t a[4];
-              decode_operand<W, A, kQuantizedZeros>(loaded[u][tile], position, magic, zero[tile], pair_table, lane, a,
+              decode_operand<W, A, kQuantizedZeros>(loaded[u][tile], position, zero[tile], pair_table, lane, a,
                                                     [](uint32_t pair, int) { return pair; });
 #pragma unroll
               for (int half = 0; half < kRowHalves; ++half) mma_16x8x16<A>(target[tile][half], a, b[half][0], b[half][1]);

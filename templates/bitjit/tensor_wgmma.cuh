@@ -47,7 +47,7 @@ struct SwizzledAtoms {
   static constexpr int kStride = kPassRows * 8;
   // The wgmma descriptor of rows first_row .. of the tile at byte k_bytes along K (a step's start).
   __device__ static uint64_t descriptor(const uint4* tile, int first_row, int k_bytes) {
-    return swizzled_descriptor(tile + k_bytes / 128 * kColumnChunks + first_row * 8 + k_bytes % 128 / 16);
+    return advance_descriptor(swizzled_descriptor(tile + first_row * 8), (k_bytes / 128 * kColumnChunks + k_bytes % 128 / 16) * 16);
   }
 };
 
@@ -156,13 +156,12 @@ struct WgmmaDecodeWarp {
   int lane, warp_channel;  // warp_channel: this warp's 16 channels, rows 16 (warp % 4) .. of its warpgroup's D
   int w_offset;            // raw bytes of this lane's piece in a stage's weights
   long long channel[1][2];
-  MagicConstants<W, A> magic;
   float d[T::kBlockM / 2];
   StageCodes next_codes;    // the next stage's scale codes, loaded a stage early
   uint32_t fragments[2 * kGroup][4];  // two groups' sets: the group before may still be in its wgmmas
 
   __device__ __forceinline__ WgmmaDecodeWarp(const MatmulParams& p, const uint32_t* table, int warp)
-      : params(p), pair_table(table), magic(MagicConstants<W, A>::make()) {
+      : params(p), pair_table(table) {
     lane = int(threadIdx.x) % 32;
     warp_channel = warp * 16;
     w_offset = (warp_channel + lane / 4) * G::kPieceBytes + lane % 4 * T::kLoadBytes;
@@ -222,7 +221,7 @@ struct WgmmaDecodeWarp {
 #pragma unroll
         for (int step = span * kStepsPerSpan; step < (span + 1) * kStepsPerSpan; ++step) {
           const int stage_step = block * kStepsPerBlock + step;  // of the stage's kBlockK / 16
-          decode_operand<W, A, kQuantizedZeros>(words[0], 4 * step, magic, span_zero, pair_table, lane,
+          decode_operand<W, A, kQuantizedZeros>(words[0], 4 * step, span_zero, pair_table, lane,
                                                 fragments[stage_step % (2 * kGroup)], scaled);
           if (stage_step % kGroup == kGroup - 1) {
             issue_group(stage, stage_step + 1 - kGroup);

@@ -21,7 +21,7 @@ template <>
 struct PairMath<fmt::Float16> {
   static constexpr uint32_t kMagic = 0x64006400u;  // (1024, 1024): codes below 1024 land in the mantissa
   static constexpr float kMagicValue = 1024.0f;
-  static constexpr int kMantissaBits = 10;
+  static constexpr int kMantissaBits = 10, kExponentBias = 15;
   static constexpr uint32_t kOne = 0x3C003C00u;
   __device__ static uint32_t fma(uint32_t a, uint32_t b, uint32_t c) {
     uint32_t d;
@@ -40,7 +40,7 @@ template <>
 struct PairMath<fmt::BFloat16> {
   static constexpr uint32_t kMagic = 0x43004300u;  // (128, 128): codes below 128 land in the mantissa
   static constexpr float kMagicValue = 128.0f;
-  static constexpr int kMantissaBits = 7;
+  static constexpr int kMantissaBits = 7, kExponentBias = 127;
   static constexpr uint32_t kOne = 0x3F803F80u;
   __device__ static uint32_t fma(uint32_t a, uint32_t b, uint32_t c) {
     uint32_t d;
@@ -58,10 +58,18 @@ struct PairMath<fmt::BFloat16> {
 // Two copies of a 16-bit pattern.
 __host__ __device__ constexpr uint32_t splat16(uint32_t bits) { return (bits & 0xFFFFu) * 0x00010001u; }
 
-// The 16-bit pattern of a small integer in A's type (exact: |value| < 2^(mantissa+1)).
+// The 16-bit pattern of numerator / 2^shift in A's type, at compile time; the value must be exact
+// in it (|numerator| < 2^(mantissa + 1), normal), as every constant of the magic path is.
 template <class A>
-__device__ __forceinline__ uint32_t small_int_bits(float value) {
-  return PairMath<A>::pack(value, value) & 0xFFFFu;
+__host__ __device__ constexpr uint32_t exact_bits(int numerator, int shift) {
+  if (numerator == 0) return 0u;
+  const uint32_t sign = numerator < 0 ? 0x8000u : 0u;
+  uint32_t magnitude = uint32_t(numerator < 0 ? -numerator : numerator);
+  int top = 0;  // magnitude's highest set bit
+  while ((magnitude >> (top + 1)) != 0u) ++top;
+  constexpr int kMantissa = PairMath<A>::kMantissaBits;
+  const uint32_t mantissa = (magnitude << (kMantissa - top)) & ((1u << kMantissa) - 1u);
+  return sign | uint32_t(top - shift + PairMath<A>::kExponentBias) << kMantissa | mantissa;
 }
 
 __device__ __forceinline__ uint32_t lop3_and_or(uint32_t a, uint32_t mask, uint32_t magic) {
@@ -124,32 +132,37 @@ __device__ __forceinline__ void fill_pair_table(uint32_t* table) {
 }
 
 // The constants of the magic path: value = fma(magic_pair, step, bias) for W's affine form
-// value = kStep * (code ^ kFlip) + kOffset.
+// value = kStep * (code ^ kFlip) + kOffset. A code may also sit `lift` bits above the bottom of the
+// mantissa (magic + code * 2^lift, still below twice the magic while (2^bits - 1) << lift stays
+// under 2^mantissa): then step and bias are divided by 2^lift and the value is as exact, and the
+// pairs of a word need one shift per kPairsPerShift instead of one each (fp16 int4: word >> 8 serves
+// pairs 2 and 3, the mask 0x00F000F0 picks pair 1 unshifted).
 template <class W, class A>
 struct MagicConstants {
-  uint32_t step, bias;
-  __device__ static MagicConstants make() {
-    if constexpr (pair_decode<W, A>() == PairDecode::magic) {
-      const float bias = float(W::kOffset) - PairMath<A>::kMagicValue * float(W::kStep);
-      return {splat16(small_int_bits<A>(float(W::kStep))), splat16(small_int_bits<A>(bias))};
-    } else {
-      return {0u, 0u};
-    }
+  static constexpr int kLiftLimit = [] {
+    int lift = 0;
+    while ((((1 << W::kBits) - 1) << (lift + W::kBits)) < (1 << PairMath<A>::kMantissaBits)) lift += W::kBits;
+    return lift;
+  }();
+  static constexpr int kPairsPerShift = kLiftLimit / W::kBits + 1;
+  static constexpr int kMagicInt = 1 << PairMath<A>::kMantissaBits;  // the magic float's value
+  static constexpr uint32_t step(int lift) { return splat16(exact_bits<A>(W::kStep, lift)); }
+  static constexpr uint32_t bias(int lift) {
+    return splat16(exact_bits<A>((W::kOffset << lift) - kMagicInt * W::kStep, lift));
   }
 };
 
 // Quantized zeros: the pair (q - z, q - z) is fma(magic_pair, 1, -(magic + z)).
 template <class A>
 __device__ __forceinline__ uint32_t negated_magic_zero(uint32_t zero_code) {
-  return splat16(small_int_bits<A>(-(PairMath<A>::kMagicValue + float(zero_code))));
+  return splat16(PairMath<A>::pack(-(PairMath<A>::kMagicValue + float(zero_code)), 0.0f) & 0xFFFFu);
 }
 
 // Pair q of `word` as two values of A's type. `zero` is negated_magic_zero's result with quantized
 // zeros (magic path) or the zero code (convert path), else unused. q is a constant once the caller's
 // loops are unrolled, so every shift folds.
 template <class W, class A, bool kQuantizedZeros>
-__device__ __forceinline__ uint32_t decode_pair(uint32_t word, int q, const MagicConstants<W, A>& magic, uint32_t zero,
-                                                const uint32_t* table, int lane) {
+__device__ __forceinline__ uint32_t decode_pair(uint32_t word, int q, uint32_t zero, const uint32_t* table, int lane) {
   constexpr PairDecode kHow = pair_decode<W, A>();
   if constexpr (kHow == PairDecode::same) {
     return word;
@@ -161,11 +174,14 @@ __device__ __forceinline__ uint32_t decode_pair(uint32_t word, int q, const Magi
       asm("lop3.b32 %0, %1, %2, %3, 0x6A;" : "=r"(d) : "r"(word << (15 - q)), "r"(0x80008000u), "r"(kMinusOne));  // (a & b) ^ c
       return d;
     } else {
+      using M = MagicConstants<W, A>;
       constexpr uint32_t kFields = ((1u << W::kBits) - 1u) * 0x00010001u;
+      constexpr int kPairsPerShift = kQuantizedZeros ? 1 : M::kPairsPerShift;  // the zero is not lifted
+      const int lift = q % kPairsPerShift * W::kBits;
       const uint32_t flipped = W::kFlip ? word ^ (W::kFlip * 0x01010101u) : word;
-      const uint32_t pair = lop3_and_or(flipped >> (q * W::kBits), kFields, PairMath<A>::kMagic);
+      const uint32_t pair = lop3_and_or(flipped >> (q * W::kBits - lift), kFields << lift, PairMath<A>::kMagic);
       if constexpr (kQuantizedZeros) return PairMath<A>::fma(pair, PairMath<A>::kOne, zero);
-      else return PairMath<A>::fma(pair, magic.step, magic.bias);
+      else return PairMath<A>::fma(pair, M::step(lift), M::bias(lift));
     }
   } else if constexpr (kHow == PairDecode::table) {
     const uint32_t byte = (word >> (8 * q)) & 0xFFu;
@@ -186,8 +202,7 @@ __device__ __forceinline__ uint32_t decode_pair(uint32_t word, int q, const Magi
 // a = {g slots (0, 1), g + 8 slots (0, 1), g slots (2, 3), g + 8 slots (2, 3)}; finish(pair, half)
 // may scale each pair (tensor_gemm) or pass it through (tensor_gemv).
 template <class W, class A, bool kQuantizedZeros, int kWords, class Finish>
-__device__ __forceinline__ void decode_operand(const uint32_t (&words)[2][kWords], int position,
-                                               const MagicConstants<W, A>& magic, const uint32_t (&zero)[2],
+__device__ __forceinline__ void decode_operand(const uint32_t (&words)[2][kWords], int position, const uint32_t (&zero)[2],
                                                const uint32_t* table, int lane, uint32_t (&a)[4], Finish finish) {
   constexpr int kCodesPerWord = 32 / W::kBits;
 #pragma unroll
@@ -196,8 +211,7 @@ __device__ __forceinline__ void decode_operand(const uint32_t (&words)[2][kWords
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
       a[2 * slots + half] = finish(decode_pair<W, A, kQuantizedZeros>(words[half][p / kCodesPerWord],
-                                                                      (p % kCodesPerWord) / 2, magic, zero[half],
-                                                                      table, lane),
+                                                                      (p % kCodesPerWord) / 2, zero[half], table, lane),
                                    half);
     }
   }
