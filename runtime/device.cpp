@@ -174,6 +174,7 @@ void DeviceBuffer::download_async(void* host, size_t bytes, CUstream stream, siz
 void DeviceBuffer::fill_bytes(uint8_t value) {
   if (size_ == 0) return;
   check_cuda(driver().cuMemsetD8(ptr_, value, size_), "cuMemsetD8");
+  check_cuda(driver().cuCtxSynchronize(), "cuCtxSynchronize", "after cuMemsetD8");
 }
 
 DeviceBuffer upload_host_tensor(const HostTensor& host) {

@@ -57,6 +57,8 @@ class DeviceBuffer {
   void download(void* host, size_t bytes, size_t offset = 0) const;
   void upload_async(const void* host, size_t bytes, CUstream stream, size_t offset = 0);
   void download_async(void* host, size_t bytes, CUstream stream, size_t offset = 0) const;
+  // Every byte set to value, done when it returns (cuMemsetD8 alone may still run after it returns,
+  // unordered with work queued on a non-blocking stream).
   void fill_bytes(uint8_t value);
 
  private:
