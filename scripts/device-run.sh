@@ -120,7 +120,7 @@ for step in "$@"; do
         ncu -i "$OUT/stalls/$name.ncu-rep" --page details >"$OUT/stalls/$name.txt" 2>&1
         ncu -i "$OUT/stalls/$name.ncu-rep" --page source --csv --print-source sass >"$OUT/stalls/$name-sass.csv" 2>&1
         python3 scripts/ncu-stalls.py "$OUT/stalls/$name-sass.csv" 30 >"$OUT/stalls/$name-stalls.txt" 2>&1
-        rm -f "$OUT/stalls/$name-sass.csv"
+        gzip -f "$OUT/stalls/$name-sass.csv"  # every instruction's samples, for questions the summary leaves open
         note "stalls $case: $(grep -E '^    Duration' "$OUT/stalls/$name.txt" | tr -s ' ') $(sed -n 2,3p "$OUT/stalls/$name-stalls.txt" | tr -s ' ' | tr '\n' ' ')"
       done
       ;;
