@@ -6,6 +6,8 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <set>
+#include <string>
 
 #include "common/error.hpp"
 #include "common/text.hpp"
@@ -379,12 +381,19 @@ TuningReport Matmul::hardware_aware_finetune(int topk, const std::function<void(
   for (size_t b = 0; b < impl_->bucket_rows.size(); ++b) {
     const auto bucket_start = std::chrono::steady_clock::now();
     const int64_t rows = impl_->bucket_rows[b];
-    // The current schedule first, so the tuned choice is never slower than what ran before.
+    // The current schedule first and the default next, so the tuned choice is never slower than
+    // either (the current one may be an entry tuned before the defaults changed).
     const TileSchedule before = impl_->bucket_kernels[b]->kernel.plan.schedule;
-    std::vector<TileSchedule> schedules = {before};
+    std::vector<TileSchedule> schedules;
+    std::set<std::string> taken;
+    const auto take = [&](const TileSchedule& s) {
+      if (taken.insert(canonical_form(s)).second) schedules.push_back(s);
+    };
+    take(before);
+    take(default_schedule(config, arch(), rows));
     for (const RankedSchedule& ranked : candidate_schedules(config, target, rows)) {
       if (int(schedules.size()) > topk) break;
-      if (canonical_form(ranked.schedule) != canonical_form(before)) schedules.push_back(ranked.schedule);
+      take(ranked.schedule);
     }
     // NVRTC is thread-safe: compile every candidate at once.
     std::vector<std::future<Matmul>> compiling;
