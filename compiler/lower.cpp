@@ -375,6 +375,7 @@ KernelPlan plan_kernel(const MatmulConfig& config, const TileSchedule& schedule,
       }
       plan.alignment = operand_alignment(config, 16, 16);  // TMA: 16-byte aligned tensors
       plan.tensor_maps = true;
+      plan.programmatic_launch = true;
       break;
     case KernelFamily::simt:
       plan.family_header = "bitjit/simt_matmul.cuh";

@@ -43,6 +43,10 @@ struct KernelPlan {
   std::array<int, 6> alignment{};
   // The kernel takes a second parameter, TensorMaps (matmul_params.cuh), encoded per launch.
   bool tensor_maps = false;
+  // Launched as a programmatic dependent launch: the kernel waits for the grid before it in the
+  // stream itself (wait_for_prior_grids, tma.cuh) before touching global memory, so its blocks may
+  // start and set up while that grid finishes.
+  bool programmatic_launch = false;
 };
 
 KernelPlan plan_kernel(const MatmulConfig& config, const TileSchedule& schedule, const std::string& arch);

@@ -32,6 +32,7 @@ namespace bitjit {
   X(cuFuncSetAttribute)            \
   X(cuFuncGetAttribute)            \
   X(cuLaunchKernel)                \
+  X(cuLaunchKernelEx)              \
   X(cuTensorMapEncodeTiled)        \
   X(cuMemAlloc)                    \
   X(cuMemFree)                     \

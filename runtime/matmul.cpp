@@ -31,6 +31,23 @@ std::string expected_text(const OperandSpec& spec) {
   return std::string(to_string(spec.dtype)) + shape_text(spec.shape);
 }
 
+// A programmatic dependent launch of `shape`: its blocks may start while the grid before it in the
+// stream finishes; the kernel itself waits for that grid before touching global memory
+// (KernelPlan::programmatic_launch).
+CUresult launch_overlapping_prior_grid(CUfunction function, const LaunchShape& shape, CUstream stream, void** arguments) {
+  CUlaunchAttribute overlap{};
+  overlap.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+  overlap.value.programmaticStreamSerializationAllowed = 1;
+  CUlaunchConfig launch{};
+  launch.gridDimX = shape.grid[0], launch.gridDimY = shape.grid[1], launch.gridDimZ = shape.grid[2];
+  launch.blockDimX = shape.block[0], launch.blockDimY = shape.block[1], launch.blockDimZ = shape.block[2];
+  launch.sharedMemBytes = shape.shared_bytes;
+  launch.hStream = stream;
+  launch.attrs = &overlap;
+  launch.numAttrs = 1;
+  return Driver::get().cuLaunchKernelEx(&launch, function, arguments, nullptr);
+}
+
 }  // namespace
 
 // One compiled kernel and its module, loaded on first use.
@@ -165,10 +182,16 @@ struct Matmul::Impl {
     TensorMaps maps;
     if (kernel.plan.tensor_maps) maps = loaded.tensor_maps_for(params.A, params.W, M);
     void* kernel_arguments[] = {&arguments, &maps};  // the kernel reads the second only if it takes one
+    const auto context = [&] { return "M=" + std::to_string(M) + ", " + kernel.file_name + ", config " + canonical; };
+    if (kernel.plan.programmatic_launch) {
+      check_cuda(launch_overlapping_prior_grid(loaded.loaded_function(), shape, stream, kernel_arguments),
+                 "cuLaunchKernelEx (programmatic dependent launch)", context);
+      return;
+    }
     check_cuda(Driver::get().cuLaunchKernel(loaded.loaded_function(), shape.grid[0], shape.grid[1], shape.grid[2],
                                             shape.block[0], shape.block[1], shape.block[2], shape.shared_bytes,
                                             stream, kernel_arguments, nullptr),
-               "cuLaunchKernel", [&] { return "M=" + std::to_string(M) + ", " + kernel.file_name + ", config " + canonical; });
+               "cuLaunchKernel", context);
   }
 };
 

@@ -150,6 +150,12 @@ struct WgmmaDecodeWarp {
   // The stage's last group keeps running into the next stage if that stage's first group takes the
   // other fragment sets (whole pairs of groups per k-block; past K a stage holds fewer k-blocks).
   static constexpr bool kKeepsLastGroup = kStepsPerBlock % (2 * kGroup) == 0;
+  // Two sets of sums where the registers allow (64 rows, at most two warpgroups of sums): consecutive
+  // groups add into different sets, so a group's wgmmas need not wait in the tensor pipe for the
+  // sums of the group before (measured 3-4 % at M = 64, 2026-11-27); finish() adds the second set
+  // into d. With four warpgroups a thread has about 100 registers and ptxas serialized every wgmma
+  // (its warning C7512).
+  static constexpr int kChains = T::kBlockM == 64 && T::kThreads <= 256 ? 2 : 1;
 
   const MatmulParams& params;
   const uint32_t* pair_table;
@@ -157,6 +163,7 @@ struct WgmmaDecodeWarp {
   int w_offset;            // raw bytes of this lane's piece in a stage's weights
   long long channel[1][2];
   float d[T::kBlockM / 2];
+  float d_odd[kChains == 2 ? T::kBlockM / 2 : 1];  // the odd groups' sums (kChains == 2)
   StageCodes next_codes;    // the next stage's scale codes, loaded a stage early
   uint32_t fragments[2 * kGroup][4];  // two groups' sets: the group before may still be in its wgmmas
 
@@ -173,6 +180,8 @@ struct WgmmaDecodeWarp {
     for (int half = 0; half < 2; ++half) channel[0][half] = min(n_block + warp_channel + lane / 4 + 8 * half, P::N - 1);
 #pragma unroll
     for (int i = 0; i < T::kBlockM / 2; ++i) d[i] = 0.0f;
+#pragma unroll
+    for (int i = 0; i < int(sizeof(d_odd) / sizeof(float)); ++i) d_odd[i] = 0.0f;
   }
 
   // Issues the loads of stage tile_k's scale codes (converted when multiply_stage starts it).
@@ -192,7 +201,8 @@ struct WgmmaDecodeWarp {
   // fragments decoded, and per kGroup steps the warpgroup's wgmmas issued as one group, each wait
   // leaving only the newest group running. The stage before may still run its last group when this
   // one starts: release_previous() is called once it is done (after this stage's first group), and
-  // this stage's last group is left running where kKeepsLastGroup (finish() waits for it).
+  // this stage's last group is left running where kKeepsLastGroup (finish() waits for it), else
+  // waited for at the stage's end.
   // next_tile_k: the stage whose codes to load meanwhile. The accumulators are fenced around every
   // group so that no copy the compiler makes of them (at the loop's back edge) lands while one runs
   // (scripts/wgmma-hazards.py checks the machine code).
@@ -231,25 +241,47 @@ struct WgmmaDecodeWarp {
         }
       }
     }
-    if constexpr (!kKeepsLastGroup) finish();
+    if constexpr (!kKeepsLastGroup) wait_for_all_groups();
   }
 
   // The wgmmas of steps first .. first + kGroup - 1 of the stage, their fragments decoded, as one
-  // group; then the wait that leaves it the only one running, so the group before it is done.
+  // group into its set of sums; then the wait that leaves it the only one running, so the group
+  // before it is done. (first is a constant once multiply_stage's loops are unrolled.)
   __device__ __forceinline__ void issue_group(const uint4* stage, int first) {
-    wgmma_fence_accumulators(d);
+    if constexpr (kChains == 2) {
+      if (first / kGroup % 2 == 1) return issue_group_into(d_odd, stage, first);
+    }
+    issue_group_into(d, stage, first);
+  }
+
+  __device__ __forceinline__ void issue_group_into(float (&sums)[T::kBlockM / 2], const uint4* stage, int first) {
+    fence_all_sums();
     wgmma_fence();  // the fragments' registers were just written
 #pragma unroll
     for (int step = first; step < first + kGroup; ++step)
-      wgmma_64xNx16_rs<A, T::kBlockM>(d, fragments[step % (2 * kGroup)], Placement::descriptor(stage, 0, 32 * step), true);
+      wgmma_64xNx16_rs<A, T::kBlockM>(sums, fragments[step % (2 * kGroup)], Placement::descriptor(stage, 0, 32 * step), true);
     wgmma_commit();
     wgmma_wait<1>();
   }
 
-  // Waits for the last wgmma (the tile's sums are final).
-  __device__ __forceinline__ void finish() {
-    wgmma_wait<0>();
+  // Both sets stay in their registers while either may be written by a wgmma in flight.
+  __device__ __forceinline__ void fence_all_sums() {
     wgmma_fence_accumulators(d);
+    if constexpr (kChains == 2) wgmma_fence_accumulators(d_odd);
+  }
+
+  __device__ __forceinline__ void wait_for_all_groups() {
+    wgmma_wait<0>();
+    fence_all_sums();
+  }
+
+  // At the end of a tile's stages: waits for the last wgmma and adds the sets, so d holds the sums.
+  __device__ __forceinline__ void finish() {
+    wait_for_all_groups();
+    if constexpr (kChains == 2) {
+#pragma unroll
+      for (int i = 0; i < T::kBlockM / 2; ++i) d[i] += d_odd[i];
+    }
   }
 };
 

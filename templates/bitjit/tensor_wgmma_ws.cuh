@@ -211,7 +211,9 @@ __device__ __forceinline__ void consume_stages(const MatmulParams& params, const
 // The block's two roles on their barriers (a full and an empty one per stage): after the
 // initialization, the producer warpgroup keeps kProducerRegisters and its first thread runs
 // produce(work, full, empty); the consumer warpgroups take kConsumerRegisters and run
-// consume(work, full, empty). Anything shared the caller set up before is synced here too.
+// consume(work, full, empty). Anything shared the caller set up before is synced here too. The setup
+// (barriers, the caller's shared tables) overlaps the kernel before in the stream (programmatic
+// launch); global memory is touched only after wait_for_prior_grids.
 template <class P, class T, class Produce, class Consume>
 __device__ __forceinline__ void run_roles(const MatmulParams& params, int k_stages, Produce produce, Consume consume) {
   __shared__ uint64_t full[T::kStages], empty[T::kStages];
@@ -223,6 +225,8 @@ __device__ __forceinline__ void run_roles(const MatmulParams& params, int k_stag
     fence_barrier_init();
   }
   __syncthreads();
+  allow_dependent_launch();
+  wait_for_prior_grids();
   const StreamKWork<P, T> work(params, k_stages);
   if (threadIdx.x >= T::kThreads) {
     if constexpr (T::kConsumerRegisters > 0) release_registers<T::kProducerRegisters>();

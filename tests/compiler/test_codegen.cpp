@@ -597,14 +597,17 @@ TEST_CASE("wgmma_group is validated, serialized and emitted", "[codegen][schedul
   CHECK_THROWS_AS(schedule_from_json(nlohmann::json{{"wgmma_group", "4"}}), ConfigError);
 }
 
-// The generated kernel takes the TMA maps as a second, grid-constant parameter; the grid is one
-// block per SM, or one per tile where there are fewer, and with 64-row tiles a short last wave is
-// shared out by k-stages (stream-K), with the workspace that needs.
+// The generated kernel takes the TMA maps as a second, grid-constant parameter and is launched as a
+// programmatic dependent launch; the grid is one block per SM, or one per tile where there are
+// fewer, and with 64-row tiles a short last wave is shared out by k-stages (stream-K), with the
+// workspace that needs.
 TEST_CASE("tensor_wgmma_ws kernels take tensor maps on a persistent grid", "[codegen]") {
   const MatmulConfig config = w4a16_many_rows();
   const TileSchedule s = wgmma_ws_schedule(config, *fragment_order_layout(config), 128, 128, 4, 8);
   const KernelPlan plan = plan_kernel(config, s, "sm_90a");
   CHECK(plan.tensor_maps);
+  CHECK(plan.programmatic_launch);  // the kernel waits for the grid before it (tma.cuh)
+  CHECK_FALSE(plan_kernel(config, wgmma_128x128_schedule(3), "sm_90a").programmatic_launch);
   const std::string source = emit_cuda(plan);
   CHECK(contains(source, "const __grid_constant__ bitjit::TensorMaps maps"));
   CHECK(contains(source, "static constexpr int kThreads = 256;"));
@@ -756,14 +759,17 @@ TEST_CASE("no tensor_wgmma kernel touches a pending wgmma's accumulators", "[cod
 
   // tensor_wgmma_ws as designed: wgmma, TMA loads waited on through mbarriers, no cp.async, one
   // block-wide barrier (after the barriers' initialization), registers moved by setmaxnreg where
-  // the consumers need more than the launch's share.
+  // the consumers need more than the launch's share, and the programmatic launch's two instructions
+  // (griddepcontrol.wait is ACQBULK, launch_dependents PREEXIT): without the wait, a launch that may
+  // overlap the grid before it would read its output too early.
   const auto specialized_count = size_t(std::count_if(kernels.begin(), kernels.end(), [](const auto& k) {
     return k.second.family == KernelFamily::tensor_wgmma_ws;
   }));
   REQUIRE(specialized_count >= 20);
   const testing::ProcessResult structure = testing::run_process(
       {"/usr/bin/env", "python3", std::string(BITJIT_SOURCE_DIR) + "/scripts/sass-opcodes.py", "--expect",
-       "HGMMA|IGMMA|QGMMA", "--expect", "UTMALDG", "--expect", "SYNCS.PHASECHK", "--forbid", "LDGSTS", "--most",
+       "HGMMA|IGMMA|QGMMA", "--expect", "UTMALDG", "--expect", "SYNCS.PHASECHK", "--expect", "ACQBULK", "--expect",
+       "PREEXIT", "--forbid", "LDGSTS", "--most",
        "BAR.SYNC=1", specialized.str()});
   INFO(structure.out << structure.err);
   CHECK(structure.exit_code == 0);

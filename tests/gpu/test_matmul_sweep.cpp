@@ -410,6 +410,65 @@ TEST_CASE("tensor_wgmma_ws W8A8 matches the reference on a Hopper GPU", "[gpu][w
   CHECK(checker.failures() == 0);
 }
 
+// Two tensor_wgmma_ws launches in a row on one stream, the second reading the first's output as its
+// activations. They are programmatic dependent launches: the second's blocks start while the first
+// finishes, and must still read the finished output (wait_for_prior_grids). Three rounds, the
+// intermediate poisoned with NaN before each; the second's reference is computed from the
+// intermediate as the GPU wrote it.
+TEST_CASE("a tensor_wgmma_ws launch reads the output of the launch before it on a Hopper GPU", "[gpu][wgmma]") {
+  BITJIT_REQUIRE_HOPPER("tensor_wgmma_ws");
+  BITJIT_RANDOM_ENGINE(rng);
+  constexpr int64_t M = 200;
+  MatmulConfig first;
+  first.M = MSpec::buckets({M});
+  first.N = 2048;
+  first.K = 8192;
+  first.A_dtype = first.out_dtype = DType::float16;
+  first.W_dtype = DType::int4;
+  first.with_scaling = true;
+  first.group_size = 128;
+  MatmulConfig second = first;
+  second.K = first.N;
+  second.N = 512;
+  const Matmul producer = Matmul::create(first), consumer = Matmul::create(second);
+  REQUIRE(producer.schedule_for(M).family == KernelFamily::tensor_wgmma_ws);
+  REQUIRE(consumer.schedule_for(M).family == KernelFamily::tensor_wgmma_ws);
+
+  const MatmulOperands one = random_operands(first, M, rng), two = random_operands(second, M, rng);
+  const HostTensor w1 = producer.transform_weight(one.W), w2 = consumer.transform_weight(two.W);
+  const DeviceBuffer a = upload_host_tensor(one.A), w1_device = upload_host_tensor(w1), s1 = upload_host_tensor(one.scales),
+                     w2_device = upload_host_tensor(w2), s2 = upload_host_tensor(two.scales);
+  HostTensor middle = make_host_tensor(DType::float16, {M, first.N}), out = make_host_tensor(DType::float16, {M, second.N});
+  DeviceBuffer middle_device(middle.bytes.size()), out_device(out.bytes.size());
+  const TensorView middle_view(middle_device.data(), DType::float16, middle.shape);
+  Stream stream;
+  size_t failures = 0;
+  for (int round = 0; round < 3; ++round) {
+    middle_device.fill_bytes(0xFF);
+    out_device.fill_bytes(0xFF);
+    producer.run(TensorView(a.data(), one.A.dtype, one.A.shape), TensorView(w1_device.data(), w1.dtype, w1.shape),
+                 middle_view, TensorView(s1.data(), one.scales.dtype, one.scales.shape), {}, {}, stream.get());
+    consumer.run(middle_view, TensorView(w2_device.data(), w2.dtype, w2.shape),
+                 TensorView(out_device.data(), out.dtype, out.shape),
+                 TensorView(s2.data(), two.scales.dtype, two.scales.shape), {}, {}, stream.get());
+    stream.synchronize();
+    middle_device.download(middle.bytes.data(), middle.bytes.size());
+    out_device.download(out.bytes.data(), out.bytes.size());
+    for (int64_t i = 0; i < M * first.N; ++i) REQUIRE(std::isfinite(get_value(middle, i)));
+    MatmulOperands chained = two;
+    chained.A = middle;
+    const ReferenceResult reference = reference_matmul(second, M, chained);
+    for (int64_t i = 0; i < M * second.N; ++i) {
+      const double got = get_value(out, i);
+      const double bound = tolerance(second, KernelFamily::tensor_wgmma_ws, reference.exact[i], reference.magnitude[i]);
+      if (!(std::fabs(got - reference.exact[i]) <= bound) && failures++ < 5)
+        std::printf("MISMATCH round %d at C[%lld, %lld]: got %.9g, expected %.9g\n", round, (long long)(i / second.N),
+                    (long long)(i % second.N), got, reference.exact[i]);
+    }
+  }
+  CHECK(failures == 0);
+}
+
 // tensor_gemm beyond what the sweep's default schedules reach: split-K (3 slices: uneven shares of
 // K's stages), K not a multiple of the stage, rows not a multiple of 8, 2- and 3-stage rings, both
 // warp grids, for one config of each weight-decoding path and zeros mode.
