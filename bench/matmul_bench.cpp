@@ -290,10 +290,12 @@ int run(int argc, char** argv) {
                                                 {"--M", "1,16"},
                                                 {"--out", "bench-out"},
                                                 {"--schedule", ""},
-                                                {"--clocks", "no"}};
+                                                {"--clocks", "no"},
+                                                {"--dynamic", "no"}};
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!options.count(argv[i])) {
-      std::fprintf(stderr, "unknown option %s; options: --formats --shapes --M --out --schedule --clocks\n", argv[i]);
+      std::fprintf(stderr, "unknown option %s; options: --formats --shapes --M --out --schedule --clocks --dynamic\n",
+                   argv[i]);
       return 2;
     }
     options[argv[i]] = argv[i + 1];
@@ -303,6 +305,17 @@ int run(int argc, char** argv) {
   const std::vector<Shape> shapes = selected_shapes(options["--shapes"]);
   if (options["--clocks"] != "yes" && options["--clocks"] != "no") {
     std::fprintf(stderr, "--clocks must be yes or no, got %s\n", options["--clocks"].c_str());
+    return 2;
+  }
+  if (options["--dynamic"] != "yes" && options["--dynamic"] != "no") {
+    std::fprintf(stderr, "--dynamic must be yes or no, got %s\n", options["--dynamic"].c_str());
+    return 2;
+  }
+  // Dynamic: one Matmul per (format, shape) whose M is the list of --M as buckets, each M run on its
+  // bucket's kernel, as an application serving every batch size runs it.
+  const bool dynamic = options["--dynamic"] == "yes";
+  if (dynamic && !options["--schedule"].empty()) {
+    std::fprintf(stderr, "--schedule overrides one static M's default; it cannot be combined with --dynamic yes\n");
     return 2;
   }
   std::optional<ClockSampler> sampler;
@@ -337,13 +350,19 @@ int run(int argc, char** argv) {
   clocks_table << "| format | shape | M | bitjit SM MHz | bitjit W | cuBLAS SM MHz | cuBLAS W |\n|---|---|---|---|---|---|---|\n";
   for (const std::string& format : split(options["--formats"])) {
     for (const Shape& shape : shapes) {
+      MatmulConfig config = format_config(format);
+      config.N = shape.N;
+      config.K = shape.K;
+      std::optional<Matmul> bucketed;
+      if (dynamic) {
+        config.M = MSpec::buckets(Ms);
+        bucketed.emplace(Matmul::create(config));
+      }
       for (int64_t M : Ms) {
-        // One kernel per M (static M); dispatching a list of M buckets is the tuning issue's job.
-        MatmulConfig config = format_config(format);
-        config.M = M;
-        config.N = shape.N;
-        config.K = shape.K;
-        const Matmul matmul = Matmul::create(config, bench_options(config, options["--schedule"]));
+        if (!dynamic) config.M = M;
+        std::optional<Matmul> static_m;
+        const Matmul& matmul =
+            dynamic ? *bucketed : static_m.emplace(Matmul::create(config, bench_options(config, options["--schedule"])));
         auto& [cublas, cublas_clock] = cublas_cache[{shape.name, M}];
         if (cublas == 0.0) cublas = timed(cublas_clock, [&] { return cublas_ms(handle, stream.get(), M, shape.N, shape.K, rng); });
         ClockReading clock;
@@ -359,7 +378,7 @@ int run(int argc, char** argv) {
         std::snprintf(row, sizeof row, "| %s | %s | %lld | %.1f | %.1f | %.2fx | %.0f | %.0f%% | %.1f | %.0f%% | %s | %s |\n",
                       format.c_str(), shape.name.c_str(), (long long)M, ms * 1e3, cublas * 1e3, cublas / ms, gbps,
                       100.0 * gbps / copy_gbps, copy_ms * 1e3, 100.0 * copy_ms / ms, peer,
-                      canonical_form(matmul.schedule()).c_str());
+                      canonical_form(matmul.schedule_for(M)).c_str());
         table << row;
         std::fputs(row, stdout);
         std::fflush(stdout);
@@ -367,7 +386,8 @@ int run(int argc, char** argv) {
                                    {"bitjit_us", ms * 1e3}, {"cublas_us", cublas * 1e3}, {"speedup", cublas / ms},
                                    {"gbps", gbps}, {"copy_fraction", gbps / copy_gbps},
                                    {"same_bytes_copy_us", copy_ms * 1e3}, {"same_bytes_copy_fraction", copy_ms / ms},
-                                   {"schedule", nlohmann::json::parse(canonical_form(matmul.schedule()))}});
+                                   {"dynamic_m", dynamic},
+                                   {"schedule", nlohmann::json::parse(canonical_form(matmul.schedule_for(M)))}});
         if (lt) {
           results["rows"].back()["cublaslt_8bit_us"] = lt_ms * 1e3;
           results["rows"].back()["speedup_vs_cublaslt_8bit"] = lt_ms / ms;
