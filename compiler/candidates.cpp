@@ -258,7 +258,8 @@ std::vector<RankedSchedule> candidate_schedules(const MatmulConfig& config, cons
     unspecialized.swizzle = 1;
     add_tensor_wgmma(config, unspecialized, all);
     add_tensor_wgmma_ws(fallback, all);
-  } else if (const std::optional<MmaRunLayout> layout = mma_run_layout(config)) {
+  } else if (const std::optional<MmaRunLayout> layout = mma_run_layout(config);
+             layout && (fallback.family == KernelFamily::tensor_gemv || fallback.family == KernelFamily::tensor_gemm)) {
     add_tensor_gemv(config, *layout, all);
     add_tensor_gemm(config, *layout, all);
   } else {

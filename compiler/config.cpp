@@ -279,6 +279,10 @@ std::string config_hash(const MatmulConfig& config) { return sha256_hex(canonica
 
 bool float16_activations(const MatmulConfig& config) { return is_float16_like(config.A_dtype); }
 
+bool fp8_activations(const MatmulConfig& config) {
+  return config.A_dtype == DType::float8_e4m3 || config.A_dtype == DType::float8_e5m2;
+}
+
 bool same_8bit_operands(const MatmulConfig& config) {
   const DType a = config.A_dtype;
   return config.W_dtype == a && (a == DType::int8 || a == DType::float8_e4m3 || a == DType::float8_e5m2);

@@ -77,6 +77,8 @@ DType scale_dtype(const MatmulConfig& config);
 DType bias_dtype(const MatmulConfig& config);
 // A_dtype is float16 or bfloat16 (the tensor-core families' fp16/bf16 paths).
 bool float16_activations(const MatmulConfig& config);
+// A_dtype is float8_e4m3 or float8_e5m2.
+bool fp8_activations(const MatmulConfig& config);
 // Activations and weights of one 8-bit type (int8, float8_e4m3 or float8_e5m2): the W8A8 GEMMs.
 bool same_8bit_operands(const MatmulConfig& config);
 // group_size with -1 resolved to K.

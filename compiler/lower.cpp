@@ -121,26 +121,32 @@ PlanStage tensor_gemv_epilogue_stage(const MatmulConfig& config) {
                           "cast to " + std::string(to_string(config.out_dtype))};
 }
 
-std::vector<PlanStage> tensor_gemv_int8_stages(const MatmulConfig& config, const TileSchedule& s) {
+std::vector<PlanStage> tensor_gemv_8bit_stages(const MatmulConfig& config, const TileSchedule& s) {
   const DTypeInfo& w = info(config.W_dtype);
   const MmaRunLayout layout = *mma_run_layout(config);
   const int codes = layout.codes_per_load(w.bits);
-  std::string sums = config.accum_dtype == DType::int32 ? "int32 sums over all of K" : "int32 sums per run of " +
-                     std::to_string(layout.run) + " k, converted to float32";
+  const bool fp8 = fp8_activations(config);
+  const std::string a_name(to_string(config.A_dtype));
+  std::string sums = config.accum_dtype == DType::int32 ? "int32 sums over all of K"
+                     : fp8 ? "float32 sums per run of " + std::to_string(layout.run) + " k, added to float32"
+                           : "int32 sums per run of " + std::to_string(layout.run) + " k, converted to float32";
   if (config.with_scaling) sums += " and scaled";
   if (config.with_zeros) sums += ", zero points through sum(A)";
+  const std::string mma = fp8 ? "mma.sync m16n8k32 " + a_name + " x " + a_name + " -> f32 (weight codes as the 16-row "
+                                "operand); "
+                              : "mma.sync m16n8k32 u8 x s8 -> s32 (weight codes as the 16-row operand); the format's "
+                                "offset through sum(A) (one mma against ones); ";
   return {
       tensor_gemv_load_stage(config, s, codes),
       {"dequant", w.bits == 8 ? "none: the code bytes are the mma operand" : "one shift and AND per four codes into bytes"},
-      {"load A", "8-byte int8 fragment loads from global memory (cached), " + std::to_string(s.block_m) + " rows"},
-      {"multiply-accumulate", "mma.sync m16n8k32 u8 x s8 -> s32 (weight codes as the 16-row operand); the format's "
-                              "offset through sum(A) (one mma against ones); " + sums},
+      {"load A", "8-byte " + a_name + " fragment loads from global memory (cached), " + std::to_string(s.block_m) + " rows"},
+      {"multiply-accumulate", mma + sums},
       tensor_gemv_epilogue_stage(config),
   };
 }
 
 std::vector<PlanStage> tensor_gemv_stages(const MatmulConfig& config, const TileSchedule& s) {
-  if (config.A_dtype == DType::int8) return tensor_gemv_int8_stages(config, s);
+  if (!float16_activations(config)) return tensor_gemv_8bit_stages(config, s);
   const DTypeInfo& w = info(config.W_dtype);
   const MmaRunLayout layout = *mma_run_layout(config);
   const int codes = layout.codes_per_load(w.bits);
@@ -335,8 +341,8 @@ KernelPlan plan_kernel(const MatmulConfig& config, const TileSchedule& schedule,
           config, std::min(16, 2 * schedule.vector_bytes * 8 / int(info(config.W_dtype).bits)), schedule.vector_bytes);
       break;
     case KernelFamily::tensor_gemv:
-      plan.family_header = config.A_dtype == DType::int8 ? "bitjit/tensor_gemv_int8.cuh" : "bitjit/tensor_gemv.cuh";
-      plan.family_function = config.A_dtype == DType::int8 ? "bitjit::tensor_gemv_int8" : "bitjit::tensor_gemv";
+      plan.family_header = float16_activations(config) ? "bitjit/tensor_gemv.cuh" : "bitjit/tensor_gemv_8bit.cuh";
+      plan.family_function = float16_activations(config) ? "bitjit::tensor_gemv" : "bitjit::tensor_gemv_8bit";
       plan.tile_constants = tensor_gemv_tiles(config, schedule);
       plan.stages = tensor_gemv_stages(config, schedule);
       plan.alignment = operand_alignment(config, 8, schedule.vector_bytes);

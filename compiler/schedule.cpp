@@ -87,21 +87,26 @@ void validate_gemv(const MatmulConfig& config, const TileSchedule& s) {
 }
 
 // The simt and gemv families read general_compress's layout; configs laid out for tensor cores
-// (weight_layout.hpp) run only on the family that reads that layout.
+// (weight_layout.hpp) run only on the family that reads that layout, unless it moves no code (fp8).
 void require_general_layout(const MatmulConfig& config, const TileSchedule& s) {
-  if (mma_run_layout(config)) {
+  if (const std::optional<MmaRunLayout> layout = mma_run_layout(config); layout && reorders_weights(config, *layout)) {
     reject("family=" + std::string(to_string(s.family)) +
            " reads the general weight layout, but this config's weights use the mma_runs layout "
            "(tensor-core path); use family=tensor_gemv");
   }
 }
 
-void validate_tensor_gemv(const MatmulConfig& config, const TileSchedule& s) {
+void validate_tensor_gemv(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
   const std::optional<MmaRunLayout> layout = mma_run_layout(config);
   if (!layout) {
     reject("family=tensor_gemv needs A_dtype float16 or bfloat16 with float accumulation and weights exact in A's "
-           "type (or nf4), or A_dtype int8 with integer weights; a group size divisible by 16 (32 for int8 A) and K "
-           "divisible into k-blocks; use family=gemv or simt");
+           "type (or nf4), A_dtype int8 with integer weights, or fp8 A_dtype with W_dtype of the same type; a "
+           "group size divisible by 16 (32 for 8-bit A; fp8: 32 or 64 k per lane run) and K divisible into "
+           "k-blocks; use family=gemv or simt");
+  }
+  if (fp8_activations(config) && !arch_limits(arch).fp8_mma) {
+    reject("family=tensor_gemv with A_dtype=" + std::string(to_string(config.A_dtype)) + " on arch=" + arch +
+           ": the fp8 mma.sync needs sm_89 or sm_90a; use family=simt");
   }
   if (s.threads % 32 != 0 || s.threads < 32 || s.threads > 512) {
     reject("threads=" + std::to_string(s.threads) + " must be a multiple of 32 between 32 and 512");
@@ -410,7 +415,7 @@ void validate_schedule(const MatmulConfig& config, const TileSchedule& schedule,
       require_general_layout(config, schedule);
       validate_gemv(config, schedule);
       return;
-    case KernelFamily::tensor_gemv: validate_tensor_gemv(config, schedule); return;
+    case KernelFamily::tensor_gemv: validate_tensor_gemv(config, schedule, arch); return;
     case KernelFamily::tensor_gemm: validate_tensor_gemm(config, schedule, arch); return;
     case KernelFamily::tensor_wgmma: validate_tensor_wgmma(config, schedule, arch); return;
     case KernelFamily::tensor_wgmma_ws: validate_tensor_wgmma_ws(config, schedule, arch); return;
@@ -736,7 +741,8 @@ TileSchedule default_schedule(const MatmulConfig& config, const std::string& arc
     throw ConfigError("default_schedule: tensor_wgmma serves " + canonical_form(config) + " but has no schedule for " +
                       std::to_string(rows) + " rows");  // its fallbacks end where they end for the smallest bucket
   }
-  if (const std::optional<MmaRunLayout> layout = mma_run_layout(config)) {
+  const std::optional<MmaRunLayout> layout = mma_run_layout(config);
+  if (layout && (!fp8_activations(config) || arch_limits(arch).fp8_mma)) {
     const bool many_rows = rows > 16 && float16_activations(config) && layout->run <= 8;
     TileSchedule s = many_rows ? default_tensor_gemm(config, *layout, arch, rows) : default_tensor_gemv(config, *layout, rows);
     validate_schedule(config, s, arch);

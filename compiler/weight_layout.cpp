@@ -24,10 +24,13 @@ int64_t logical_k(int64_t p, const MmaRunLayout& layout, int bits) {
   return block * 4 * codes + 4 * layout.run * (i / layout.run) + layout.run * lane + i % layout.run;
 }
 
+bool reorders_fields(const MmaRunLayout& layout, int bits) {
+  return (layout.split_pairs && bits < 16) || (layout.byte_lanes && bits < 8);
+}
+
 // Field index of the code at position p inside the row's stream of fields.
 int64_t field_of_position(int64_t p, const MmaRunLayout& layout, int bits) {
-  const bool reordered = (layout.split_pairs && bits < 16) || (layout.byte_lanes && bits < 8);
-  if (!reordered) return p;
+  if (!reorders_fields(layout, bits)) return p;
   const int fields_per_word = 32 / bits;
   const int64_t word = p / fields_per_word;
   const int element = int(p % fields_per_word);
@@ -95,10 +98,12 @@ std::string_view to_string(WeightLayout layout) {
 std::optional<MmaRunLayout> mma_run_layout(const MatmulConfig& config) {
   const DTypeInfo& w = info(config.W_dtype);
   const bool int8_activations = config.A_dtype == DType::int8 && w.is_integer() && w.bits <= 8;
+  const bool fp8_operands = same_8bit_operands(config) && fp8_activations(config);
+  const bool byte_operands = int8_activations || fp8_operands;
   const bool float_path = float16_activations(config) && config.accum_dtype != DType::int32 &&
                           weights_fit_activation_type(config);
-  if (!int8_activations && !float_path) return std::nullopt;
-  const int step_codes = int8_activations ? 8 : 4;  // k per lane per mma step: m16n8k32 or m16n8k16
+  if (!byte_operands && !float_path) return std::nullopt;
+  const int step_codes = byte_operands ? 8 : 4;  // k per lane per mma step: m16n8k32 or m16n8k16
   const int64_t group = effective_group_size(config);
   if (group % (4 * step_codes) != 0) return std::nullopt;
   for (int load_bytes : {16, 8, 4}) {
@@ -114,8 +119,11 @@ std::optional<MmaRunLayout> mma_run_layout(const MatmulConfig& config) {
     // instead of 64 (measured: 70B gate_up M=16 195 -> 135 us). Up to 8 rows, L1 is not the limit and
     // whole-load runs measured faster (M=1 70B down 55 vs 63 us). int8: whole-load runs either way.
     const bool many_rows = config.M.largest() > 8;
-    layout.run = int8_activations || !many_rows ? codes : std::min(codes, 2 * step_codes);
+    layout.run = byte_operands || !many_rows ? codes : std::min(codes, 2 * step_codes);
     while (group % (4 * layout.run) != 0) layout.run /= 2;  // ends at step_codes at the latest
+    // fp8 weights keep general_compress's order, so that the families without an fp8 mma (sm_80,
+    // sm_86: simt) read the same bytes: whole loads as runs, or no run layout.
+    if (fp8_operands && layout.run != codes) continue;
     return layout;
   }
   return std::nullopt;
@@ -126,6 +134,11 @@ std::optional<MmaRunLayout> fragment_order_layout(const MatmulConfig& config) {
   if (!layout || layout->step_codes != 4) return std::nullopt;  // int8 activations: m16n8k32 steps
   layout->run = 2;
   return layout;
+}
+
+bool reorders_weights(const MatmulConfig& config, const MmaRunLayout& layout) {
+  const int bits = info(config.W_dtype).bits;
+  return reorders_fields(layout, bits) || layout.run != layout.codes_per_load(bits);
 }
 
 WeightLayout weight_layout(const MatmulConfig& config, const std::string& arch) {

@@ -32,12 +32,13 @@ WeightLayout weight_layout(const MatmulConfig& config, const std::string& arch);
 // element 2p + 1, P fields per word) for the magic-number conversion and the other formats keep
 // natural order; with int8 activations (m16n8k32 steps of 8 codes per lane) sub-byte codes lie in
 // "byte lanes": element 4s + j of a word is field s + j * (8 / bits), so one shift and one mask
-// give four consecutive codes as bytes.
+// give four consecutive codes as bytes. With fp8 activations and weights of the same fp8 type
+// (m16n8k32 steps too) each run is a whole load, so the layout is general_compress's order itself.
 struct MmaRunLayout {
   int load_bytes = 16;  // 4, 8 or 16
   int run = 32;         // consecutive k per lane per run: a power of two dividing codes_per_load, >= step_codes
                         // (2 in the mma_fragments layout)
-  int step_codes = 4;   // k per lane per mma step: 4 (m16n8k16, 16-bit A) or 8 (m16n8k32, int8 A)
+  int step_codes = 4;   // k per lane per mma step: 4 (m16n8k16, 16-bit A) or 8 (m16n8k32, 8-bit A)
   bool split_pairs = false;
   bool byte_lanes = false;
   int codes_per_load(int bits) const { return load_bytes * 8 / bits; }
@@ -45,9 +46,14 @@ struct MmaRunLayout {
 };
 
 // The mma_runs parameters when the tensor_gemv family can serve the config (fp16/bf16 A with float
-// accumulation and W exactly representable in A's type or nf4, or int8 A with integer W; K and the
-// groups divisible into runs); nullopt otherwise.
+// accumulation and W exactly representable in A's type or nf4, int8 A with integer W, or fp8 A with
+// W of the same fp8 type; K and the groups divisible into runs); nullopt otherwise. Whether the arch
+// has the mma for the types is the schedule's question (fp8: sm_89 and newer).
 std::optional<MmaRunLayout> mma_run_layout(const MatmulConfig& config);
+
+// Whether the layout moves any code from where general_compress put it (false: the same bytes, so
+// the families reading the general layout read these weights too).
+bool reorders_weights(const MatmulConfig& config, const MmaRunLayout& layout);
 
 // The mma_runs parameters of the mma_fragments layout (tensor_wgmma): those of mma_run_layout with
 // runs of 2, so lane t's codes of each 16-k step are k 2t, 2t + 1, 2t + 8, 2t + 9, the slots of

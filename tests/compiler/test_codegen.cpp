@@ -188,7 +188,8 @@ TEST_CASE("schedules are checked against the config and the family", "[codegen]"
   bad = s;
   bad.vector_bytes = 16;
   CHECK(contains(schedule_error(config, bad), "the mma_runs layout of this config has 4-byte loads"));
-  // fp8 activations have no tensor_gemv path yet; int8 activations have their own (m16n8k32).
+  // fp8 activations take tensor_gemv only with weights of their own fp8 type; int8 activations have
+  // their own path (m16n8k32 on bytes).
   MatmulConfig fp8_activations = config;
   fp8_activations.A_dtype = DType::float8_e4m3;
   fp8_activations.with_zeros = false;
@@ -197,7 +198,16 @@ TEST_CASE("schedules are checked against the config and the family", "[codegen]"
   int8_activations.A_dtype = DType::int8;
   CHECK(default_schedule(int8_activations, "sm_80").family == KernelFamily::tensor_gemv);
   CHECK(contains(emit_cuda(plan_kernel(int8_activations, default_schedule(int8_activations, "sm_80"), "sm_80")),
-                 "bitjit::tensor_gemv_int8<Problem, Tiles>"));
+                 "bitjit::tensor_gemv_8bit<Problem, Tiles>"));
+  CHECK(default_schedule(odd, "sm_80").vector_bytes == 1);
+}
+
+TEST_CASE("schedules round-trip through JSON", "[codegen]") {
+  const MatmulConfig config = w4a16_quantized_zeros();
+  TileSchedule s = default_schedule(config, "sm_80");
+  MatmulConfig odd = config;
+  odd.K = 98;
+  odd.group_size = -1;
   CHECK(default_schedule(odd, "sm_80").vector_bytes == 1);
 
   // JSON round trip and unknown fields.
@@ -838,4 +848,53 @@ TEST_CASE("tensor_wgmma takes W8A8 configs: checked, and assembled for sm_90a", 
   INFO("first failure: " << (failures.empty() ? "none" : failures.front()));
   CHECK(failures.empty());
   CHECK(assembled == kernels.size());
+}
+
+// fp8 x fp8 runs on the fp8 mma.sync where the arch has it (sm_89, sm_90a below the Hopper
+// families' 64 rows) and on simt elsewhere, from the same bytes of W.
+TEST_CASE("fp8 activations with fp8 weights take the fp8 mma from sm_89 and simt before", "[codegen][nvrtc]") {
+  for (DType fp8 : {DType::float8_e4m3, DType::float8_e5m2}) {
+    MatmulConfig config;
+    config.M = MSpec::buckets({1, 16, 48});
+    config.N = 256;
+    config.K = 1024;
+    config.A_dtype = fp8;
+    config.W_dtype = fp8;
+    config.accum_dtype = DType::float32;
+    config.with_scaling = true;
+    config.group_size = 128;
+    INFO(canonical_form(config));
+    const std::optional<MmaRunLayout> layout = mma_run_layout(config);
+    REQUIRE(layout);
+    CHECK(layout->step_codes == 8);
+    CHECK_FALSE(reorders_weights(config, *layout));
+    for (const std::string arch : {"sm_80", "sm_86"}) {
+      const TileSchedule s = default_schedule(config, arch, 16);
+      CHECK(s.family == KernelFamily::simt);
+      TileSchedule mma = default_schedule(config, "sm_89", 16);
+      CHECK(contains(schedule_error_on(config, mma, arch), "the fp8 mma.sync needs sm_89 or sm_90a; use family=simt"));
+    }
+    for (const std::string arch : {"sm_89", "sm_90a"}) {
+      for (int64_t rows : {1, 16, 48}) {
+        const TileSchedule s = default_schedule(config, arch, rows);
+        CHECK(s.family == KernelFamily::tensor_gemv);
+        const std::string source = emit_cuda(plan_kernel(config, s, arch));
+        CHECK(contains(source, "bitjit::tensor_gemv_8bit<Problem, Tiles>"));
+        CHECK(contains(source, "using A = bitjit::fmt::" + std::string(fp8 == DType::float8_e4m3 ? "Float8E4M3" : "Float8E5M2")));
+      }
+      // ptxas checks the mma's types for the arch (sm_89: QMMA; sm_90a lowers it to HMMA).
+      const GeneratedKernel kernel = emit_kernel(config, default_schedule(config, arch, 16), arch);
+      const CompiledKernel binary =
+          compile_cuda({kernel.source, kernel.file_name, arch, {}, canonical_form(config), CompileOutput::cubin});
+      CHECK((binary.cubin.size() > 4 && binary.cubin[0] == 0x7f));
+      // simt reads the same bytes (the layout moves no code), so it stays a valid choice.
+      TileSchedule simt = default_schedule(config, "sm_80", 16);
+      CHECK(schedule_error_on(config, simt, arch).empty());
+    }
+    // A group that a whole-load run would straddle: no run layout, so simt everywhere.
+    MatmulConfig small_groups = config;
+    small_groups.group_size = 16;
+    CHECK_FALSE(mma_run_layout(small_groups));
+    CHECK(default_schedule(small_groups, "sm_89", 16).family == KernelFamily::simt);
+  }
 }

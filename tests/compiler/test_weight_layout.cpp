@@ -36,7 +36,7 @@ uint32_t code_at(std::span<const uint8_t> runs, const MatmulConfig& config, cons
   for (int b = 0; b < 4; ++b) word |= uint32_t(load[word_index * 4 + b]) << (8 * b);
   const int element = int(position % per_word);
   // Split order: pair q = element / 2 sits at fields q and P/2 + q. Byte lanes (int8 activations):
-  // tensor_gemv_int8 shifts the word by s * bits and masks byte j, i.e. element 4s + j is field
+  // tensor_gemv_8bit shifts the word by s * bits and masks byte j, i.e. element 4s + j is field
   // s + j * (8 / bits). Natural order: field = element.
   int field = element;
   if (layout.split_pairs) field = element / 2 + (element % 2) * (per_word / 2);

@@ -52,8 +52,12 @@ double tolerance(const MatmulConfig& config, KernelFamily family, double exact, 
   // e4m3 products 1.4e-5 of sum |a*w| off, above float32's bound). Both Hopper families start a
   // fresh chain every stage and add it to float32 sums, so at most block_k / 32 <= 8 instructions
   // each lose under 2^-13 of the stage's share of sum |a*w|: under 2^-10 of it in all.
-  const bool fp8 = config.A_dtype == DType::float8_e4m3 || config.A_dtype == DType::float8_e5m2;
-  if (fp8 && reads_wgmma_fragments(family)) accumulation += std::ldexp(magnitude, -10);
+  // The fp8 mma.sync of tensor_gemv (sm_89's QMMA; sm_90a converts to fp16 for HMMA) is given the
+  // same bound: each run of at most 64 k starts a fresh chain that is added to float32 sums.
+  const bool fp8 = fp8_activations(config);
+  if (fp8 && (reads_wgmma_fragments(family) || family == KernelFamily::tensor_gemv)) {
+    accumulation += std::ldexp(magnitude, -10);
+  }
   const bool scales_weights = family == KernelFamily::tensor_gemm || reads_wgmma_fragments(family);
   if (scales_weights && config.with_scaling) {
     accumulation += std::ldexp(magnitude, -info(config.A_dtype).codec->mantissa_bits);

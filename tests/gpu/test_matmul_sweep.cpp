@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "common/error.hpp"
+#include "compiler/arch.hpp"
 #include "compiler/format_matrix.hpp"
 #include "quant/host_tensor.hpp"
 #include "quant/random.hpp"
@@ -258,7 +259,48 @@ TEST_CASE("int8 activations run on the tensor cores (m16n8k32) and match the ref
       const Matmul matmul = Matmul::create(config);
       INFO(canonical_form(config));
       CHECK(matmul.schedule().family == KernelFamily::tensor_gemv);
-      CHECK(matmul.source().find("tensor_gemv_int8") != std::string::npos);
+      CHECK(matmul.source().find("tensor_gemv_8bit") != std::string::npos);
+      checker.check_random(matmul, M, rng);
+    }
+  }
+  CHECK(checker.failures() == 0);
+}
+
+// fp8 x fp8 below the Hopper families' 64 rows (and on sm_89 at any M): the fp8 mma.sync.
+TEST_CASE("fp8 activations with fp8 weights run on the fp8 mma.sync and match the reference", "[gpu]") {
+  if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
+  ensure_context();
+  const std::string arch = current_device_info().arch();
+  if (!arch_limits(arch).fp8_mma) BITJIT_SKIP("no fp8 mma.sync on " + arch);
+  BITJIT_RANDOM_ENGINE(rng);
+  GpuChecker checker;
+  struct Case {
+    DType type, out;
+    bool scaling;
+    int64_t group;
+  };
+  const Case cases[] = {
+      {DType::float8_e4m3, DType::float16, false, -1},   {DType::float8_e4m3, DType::bfloat16, true, -1},
+      {DType::float8_e4m3, DType::float32, true, 128},   {DType::float8_e5m2, DType::float16, true, 64},
+      {DType::float8_e5m2, DType::float32, false, -1},
+  };
+  for (const Case& c : cases) {
+    for (int64_t M : {1, 5, 16, 40}) {
+      MatmulConfig config;
+      config.M = M;
+      config.N = 200;
+      config.K = 1024;
+      config.A_dtype = c.type;
+      config.W_dtype = c.type;
+      config.accum_dtype = DType::float32;
+      config.out_dtype = c.out;
+      config.with_scaling = c.scaling;
+      config.group_size = c.group;
+      config.with_bias = M == 5;
+      const Matmul matmul = Matmul::create(config);
+      INFO(canonical_form(config));
+      CHECK(matmul.schedule().family == KernelFamily::tensor_gemv);
+      CHECK(matmul.source().find("tensor_gemv_8bit") != std::string::npos);
       checker.check_random(matmul, M, rng);
     }
   }
