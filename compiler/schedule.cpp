@@ -616,7 +616,9 @@ double wave_efficiency(int64_t tiles, int64_t sms) { return double(tiles) / doub
 // 256 channels and 1.49x at 128 k; qkv 1.51x against 1.48x); 128 or 192 channels between 65 and 256
 // rows, whichever wastes less of the last wave (qkv M = 256: 0.92x at 192 against 0.63x at 128; o:
 // 0.97x at 128 against 0.77x), 128 above (256 x 128: 0.81-0.89x at M = 4096, the best measured);
-// the measured stage counts, fewer where shared memory runs out; tiles in groups of 8 row blocks.
+// the measured stage counts, fewer where shared memory runs out (64 x 128 with 256 k: 4 stages, qkv
+// M = 64 36.0 -> 35.0 us and o 27.1 -> 26.3 against 3, -chains-pdl/ring-m64; 6 stages at 128 k were
+// no faster; 64 x 256: 4, where 6 and 3 were slower); tiles in groups of 8 row blocks.
 // Nullopt where the family does not take the config (K not whole 16-byte rows, a ring that does not
 // fit).
 std::optional<TileSchedule> default_tensor_wgmma_ws(const MatmulConfig& config, const std::string& arch, int64_t rows,
@@ -636,7 +638,7 @@ std::optional<TileSchedule> default_tensor_wgmma_ws(const MatmulConfig& config, 
     s.block_n = 128;
   }
   s = warp_specialized(s, 8);
-  const int measured_stages = s.block_m == 64 ? (s.block_n == 256 ? 4 : s.block_k == 256 ? 3 : 6)
+  const int measured_stages = s.block_m == 64 ? (s.block_n == 256 ? 4 : s.block_k == 256 ? 4 : 6)
                                               : s.block_m == 128 ? (s.block_n == 128 ? 5 : 4) : 3;
   const int budget = arch_limits(arch).shared_bytes_per_block - static_shared_bytes(config, s.family);
   s.stages = std::min(measured_stages, budget / gemm_stage_bytes(config, s, *family_layout(config, s.family)));

@@ -445,12 +445,12 @@ TEST_CASE("tensor_wgmma is sm_90a's default from 64 rows", "[codegen]") {
   const auto chosen = [](MSpec M, int64_t N, int64_t K, const char* arch = "sm_90a") {
     return default_schedule(w4a16_g128_config(M, N, K), arch);
   };
-  const TileSchedule o64 = chosen(64, 8192, 8192);  // 2^26 weights: 128 channels, 256 k per stage
+  const TileSchedule o64 = chosen(64, 8192, 8192);  // 2^26 weights: 128 channels, 256 k per stage, 4 stages
   CHECK(o64.family == KernelFamily::tensor_wgmma_ws);
   CHECK(o64.block_m == 64);
   CHECK(o64.block_n == 128);
   CHECK(o64.block_k == 256);
-  CHECK(o64.stages == 3);
+  CHECK(o64.stages == 4);
   CHECK(o64.threads == 384);
   CHECK(o64.split_k == 1);
   CHECK(o64.swizzle == 8);
