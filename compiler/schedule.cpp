@@ -100,7 +100,8 @@ void validate_tensor_gemv(const MatmulConfig& config, const TileSchedule& s, con
   const std::optional<MmaRunLayout> layout = mma_run_layout(config);
   if (!layout) {
     reject("family=tensor_gemv needs A_dtype float16 or bfloat16 with float accumulation and weights exact in A's "
-           "type (or nf4), A_dtype int8 with integer weights, or fp8 A_dtype with W_dtype of the same type; a "
+           "type (or nf4), A_dtype int8 with integer weights, or fp8 A_dtype with W_dtype of the same type, int4, "
+           "uint4 or fp4_e2m1; a "
            "group size divisible by 16 (32 for 8-bit A; fp8: 32 or 64 k per lane run) and K divisible into "
            "k-blocks; use family=gemv or simt");
   }

@@ -16,6 +16,14 @@ bool weights_fit_activation_type(const MatmulConfig& config) {
   return w.bits <= 8;
 }
 
+// Weights the fp8 mma takes with fp8 activations: of the activations' own type, or 4-bit formats
+// whose every value e4m3 holds exactly (int4, uint4 and fp4; not nf4's levels). 2- and 1-bit codes
+// would need the byte-lane order, which simt cannot read on the archs without the fp8 mma.
+bool fp8_mma_takes_weights(const MatmulConfig& config) {
+  const DType w = config.W_dtype;
+  return w == config.A_dtype || w == DType::int4 || w == DType::uint4 || w == DType::fp4_e2m1;
+}
+
 // Position p of the layout (code index within the row) -> logical k, for a row of K codes.
 int64_t logical_k(int64_t p, const MmaRunLayout& layout, int bits) {
   const int64_t codes = layout.codes_per_load(bits);
@@ -98,8 +106,8 @@ std::string_view to_string(WeightLayout layout) {
 std::optional<MmaRunLayout> mma_run_layout(const MatmulConfig& config) {
   const DTypeInfo& w = info(config.W_dtype);
   const bool int8_activations = config.A_dtype == DType::int8 && w.is_integer() && w.bits <= 8;
-  const bool fp8_operands = same_8bit_operands(config) && fp8_activations(config);
-  const bool byte_operands = int8_activations || fp8_operands;
+  const bool fp8_mma = fp8_activations(config) && fp8_mma_takes_weights(config);
+  const bool byte_operands = int8_activations || fp8_mma;
   const bool float_path = float16_activations(config) && config.accum_dtype != DType::int32 &&
                           weights_fit_activation_type(config);
   if (!byte_operands && !float_path) return std::nullopt;
@@ -112,7 +120,7 @@ std::optional<MmaRunLayout> mma_run_layout(const MatmulConfig& config) {
     MmaRunLayout layout;
     layout.load_bytes = load_bytes;
     layout.step_codes = step_codes;
-    layout.split_pairs = !int8_activations && w.is_integer() && w.bits <= 8;
+    layout.split_pairs = !byte_operands && w.is_integer() && w.bits <= 8;
     layout.byte_lanes = int8_activations && w.bits < 8;
     // With more than 8 rows of A (two mma row halves), fp16/bf16 runs are 8 k so the four lanes of a
     // row read one 64-byte piece of A per two mma steps: L1 serves a warp's 16 rows in 16 wavefronts
@@ -121,9 +129,9 @@ std::optional<MmaRunLayout> mma_run_layout(const MatmulConfig& config) {
     const bool many_rows = config.M.largest() > 8;
     layout.run = byte_operands || !many_rows ? codes : std::min(codes, 2 * step_codes);
     while (group % (4 * layout.run) != 0) layout.run /= 2;  // ends at step_codes at the latest
-    // fp8 weights keep general_compress's order, so that the families without an fp8 mma (sm_80,
-    // sm_86: simt) read the same bytes: whole loads as runs, or no run layout.
-    if (fp8_operands && layout.run != codes) continue;
+    // With fp8 activations the weights keep general_compress's order, so that the families without
+    // an fp8 mma (sm_80, sm_86: simt) read the same bytes: whole loads as runs, or no run layout.
+    if (fp8_mma && layout.run != codes) continue;
     return layout;
   }
   return std::nullopt;

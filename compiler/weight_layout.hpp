@@ -32,8 +32,9 @@ WeightLayout weight_layout(const MatmulConfig& config, const std::string& arch);
 // element 2p + 1, P fields per word) for the magic-number conversion and the other formats keep
 // natural order; with int8 activations (m16n8k32 steps of 8 codes per lane) sub-byte codes lie in
 // "byte lanes": element 4s + j of a word is field s + j * (8 / bits), so one shift and one mask
-// give four consecutive codes as bytes. With fp8 activations and weights of the same fp8 type
-// (m16n8k32 steps too) each run is a whole load, so the layout is general_compress's order itself.
+// give four consecutive codes as bytes. With fp8 activations (m16n8k32 steps too; weights of the
+// same fp8 type, int4, uint4 or fp4) each run is a whole load and nothing moves, so the layout is
+// general_compress's order itself.
 struct MmaRunLayout {
   int load_bytes = 16;  // 4, 8 or 16
   int run = 32;         // consecutive k per lane per run: a power of two dividing codes_per_load, >= step_codes
@@ -47,7 +48,8 @@ struct MmaRunLayout {
 
 // The mma_runs parameters when the tensor_gemv family can serve the config (fp16/bf16 A with float
 // accumulation and W exactly representable in A's type or nf4, int8 A with integer W, or fp8 A with
-// W of the same fp8 type; K and the groups divisible into runs); nullopt otherwise. Whether the arch
+// W of the same fp8 type, int4, uint4 or fp4; K and the groups divisible into runs); nullopt
+// otherwise. Whether the arch
 // has the mma for the types is the schedule's question (fp8: sm_89 and newer).
 std::optional<MmaRunLayout> mma_run_layout(const MatmulConfig& config);
 

@@ -7,27 +7,32 @@
 //      sum_k a * v = kStep * sum_k a * u + kOffset * sum_k a,   u = code ^ kFlip (int8: the signed byte),
 //    with sum_k a taken by one more mma of ones against the activations. Without scales the sums
 //    stay exact in int32.
-//  - fp8 activations (e4m3 or e5m2), weights of the same fp8 type (sm_89 and newer): the code bytes
-//    are the operand as they are, and the mma's float32 sums of each run are added to the running
-//    float32 sums, so the tensor core never carries a sum over more than one run of k.
+//  - fp8 activations (e4m3 or e5m2), sm_89 and newer, with weights of the same fp8 type (the code
+//    bytes are the operand as they are) or 4-bit weights (int4, uint4, fp4), whose every value e4m3
+//    holds exactly: integer codes u become e4m3(u) by a byte table and take the affine form above,
+//    fp4 codes become e4m3 of their value. The mma's float32 sums of each run are added to the
+//    running float32 sums, so the tensor core never carries a sum over more than one run of k.
 // Scales and zero points are applied in float32 per run, as in tensor_gemv.
 //
 // Weight layout (compiler/weight_layout.cpp, "mma_runs" with byte lanes): as for tensor_gemv, but
 // an mma step takes 8 consecutive k per lane (k slots 4t..4t+3 and 16+4t..16+4t+3 of the m16n8k32
 // fragment), and inside a 32-bit word the codes sit so that (word >> s * bits) & mask yields four
 // consecutive codes as bytes: element 4s + j of the word is field s + j * (8 / bits). 8-bit weights
-// are not reordered, and fp8 runs are whole loads, so fp8 weights keep general_compress's order.
+// are not reordered. With fp8 activations the runs are whole loads and nothing is reordered (so
+// simt reads the same bytes on archs without the fp8 mma): 4-bit codes in natural order are the
+// selectors of the PRMT tables that make their e4m3 bytes.
 #include "bitjit/tensor_gemv.cuh"
 
 namespace bitjit {
 
-// The m16n8k32 mma for one activation type: a is 16x32 weight bytes, b is 32x8 activation bytes.
-template <class A>
+// The m16n8k32 mma for one pair of operand types: a is 16x32 weight bytes of type WBytes, b is 32x8
+// activation bytes of type A.
+template <class WBytes, class A>
 struct ByteMma;
 
-// int8: weight codes as unsigned bytes, int32 sums.
+// int8 activations: weight codes as unsigned bytes, int32 sums.
 template <>
-struct ByteMma<fmt::Int8> {
+struct ByteMma<fmt::Int8, fmt::Int8> {
   using Sum = int;
   __device__ static void multiply(int (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
     asm volatile(
@@ -37,42 +42,89 @@ struct ByteMma<fmt::Int8> {
   }
 };
 
-#define BITJIT_FP8_MMA(TYPE)                                                                                  \
-  asm volatile("mma.sync.aligned.m16n8k32.row.col.f32." TYPE "." TYPE                                        \
-               ".f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"                                    \
-               : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])                                               \
-               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1))
-
-// fp8: both operands of one fp8 type, float32 sums (sm_89 and newer).
-template <>
-struct ByteMma<fmt::Float8E4M3> {
-  using Sum = float;
-  __device__ static void multiply(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-    BITJIT_FP8_MMA("e4m3");
-  }
-};
-
-template <>
-struct ByteMma<fmt::Float8E5M2> {
-  using Sum = float;
-  __device__ static void multiply(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-    BITJIT_FP8_MMA("e5m2");
-  }
-};
+// fp8 (sm_89 and newer): float32 sums. PTX names the weights' type first.
+#define BITJIT_FP8_MMA(WBYTES, A, W_NAME, A_NAME)                                                            \
+  template <>                                                                                                 \
+  struct ByteMma<fmt::WBYTES, fmt::A> {                                                                       \
+    using Sum = float;                                                                                        \
+    __device__ static void multiply(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {       \
+      asm volatile("mma.sync.aligned.m16n8k32.row.col.f32." W_NAME "." A_NAME                                \
+                   ".f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"                               \
+                   : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])                                          \
+                   : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));                         \
+    }                                                                                                         \
+  };
+BITJIT_FP8_MMA(Float8E4M3, Float8E4M3, "e4m3", "e4m3")
+BITJIT_FP8_MMA(Float8E5M2, Float8E5M2, "e5m2", "e5m2")
+BITJIT_FP8_MMA(Float8E4M3, Float8E5M2, "e4m3", "e5m2")  // 4-bit weights as e4m3 with e5m2 activations
 #undef BITJIT_FP8_MMA
 
-// Four consecutive codes of a word (elements 4s .. 4s + 3 in the byte-lane order) as bytes u = code ^ kFlip;
-// fp8 codes are the operand as they are.
+// Four consecutive codes of a word (elements 4s .. 4s + 3 in the byte-lane order) as bytes u = code ^ kFlip
+// (sub-byte formats have no flip); fp8 codes are the operand as they are.
 template <class W>
 __device__ __forceinline__ uint32_t code_bytes(uint32_t word, int s) {
-  if constexpr (!W::kInteger) {
-    return word;
-  } else {
+  if constexpr (W::kBits < 8) {
     constexpr uint32_t kMask = ((1u << W::kBits) - 1u) * 0x01010101u;
-    const uint32_t flipped = W::kFlip ? word ^ (W::kFlip * 0x01010101u) : word;
-    if constexpr (W::kBits == 8) return flipped;
-    else return (flipped >> (s * W::kBits)) & kMask;
+    return (word >> (s * W::kBits)) & kMask;
+  } else if constexpr (W::kInteger) {
+    return word ^ (W::kFlip * 0x01010101u);
+  } else {
+    return word;
   }
+}
+
+// PRMT: byte n of the result is byte selector[n] of {second, first} (0-7), or with bit 3 of the
+// selector set, that byte's top bit replicated.
+__device__ __forceinline__ uint32_t permute_bytes(uint32_t first, uint32_t second, uint32_t selector) {
+  uint32_t result;
+  asm("prmt.b32 %0, %1, %2, %3;" : "=r"(result) : "r"(first), "r"(second), "r"(selector));
+  return result;
+}
+
+// The type of the weight bytes the mma takes: the codes (int8 activations: unsigned bytes, fp8
+// weights: themselves), or e4m3 values made from 4-bit codes for fp8 activations.
+template <class A, class W>
+struct WeightBytes {
+  using Type = fmt::Float8E4M3;
+};
+template <class W>
+struct WeightBytes<fmt::Int8, W> {
+  using Type = fmt::Int8;
+};
+template <>
+struct WeightBytes<fmt::Float8E4M3, fmt::Float8E4M3> {
+  using Type = fmt::Float8E4M3;
+};
+template <>
+struct WeightBytes<fmt::Float8E5M2, fmt::Float8E5M2> {
+  using Type = fmt::Float8E5M2;
+};
+
+// Four 4-bit codes, the low 16 bits of `nibbles` in order, as four e4m3 bytes: of the integer u
+// (0, 1, ..., 15) for integer formats, of the fp4 value (sign bit 3, magnitudes 0, 0.5, 1, 1.5, 2,
+// 3, 4, 6) for fp4. The codes are PRMT selectors into byte tables; a selector with bit 3 set yields
+// its byte's sign replicated instead, 0 for these tables, so the two halves of a 16-entry table
+// take two PRMTs whose results are ORed.
+template <class W>
+__device__ __forceinline__ uint32_t e4m3_of_nibbles(uint32_t nibbles) {
+  if constexpr (W::kInteger) {
+    const uint32_t below_8 = permute_bytes(0x44403800u, 0x4e4c4a48u, nibbles);        // 00 38 40 44 48 4a 4c 4e
+    const uint32_t from_8 = permute_bytes(0x53525150u, 0x57565554u, nibbles ^ 0x8888u);  // 50 .. 57
+    return below_8 | from_8;
+  } else {
+    const uint32_t magnitude = permute_bytes(0x3c383000u, 0x4c484440u, nibbles & 0x7777u);  // 00 30 38 3c 40 44 48 4c
+    const uint32_t negative = permute_bytes(0x80808080u, 0x80808080u, nibbles);  // 0x80, or 0xff where bit 3 is set
+    return magnitude | (((negative & 0x7f7f7f7fu) + 0x01010101u) & 0x80808080u);
+  }
+}
+
+// The weight operand of one mma step: codes 4s .. 4s + 3 of a word as bytes, u = code ^ kFlip for
+// int8 activations (byte lanes), e4m3 values for fp8 activations with 4-bit weights (natural order:
+// the low or high 16 bits), fp8 weights as they are.
+template <class A, class W>
+__device__ __forceinline__ uint32_t weight_operand(uint32_t word, int s) {
+  if constexpr (!is_same<A, fmt::Int8>::value && W::kBits == 4) return e4m3_of_nibbles<W>(word >> (16 * s));
+  else return code_bytes<W>(word, s);
 }
 
 // Eight consecutive 8-bit activations of one row, or zeros for a row past M.
@@ -96,8 +148,8 @@ __device__ constexpr bool activation_sums_needed() {
 
 // A run's sum of a * v from its mma sum: the integer format's affine form, or the fp8 sum as it is.
 template <class W, class Sum>
-__device__ __forceinline__ Sum run_sum(Sum partial, int activation_sums) {
-  if constexpr (W::kInteger) return W::kStep * partial + W::kOffset * activation_sums;
+__device__ __forceinline__ Sum run_sum(Sum partial, Sum activation_sums) {
+  if constexpr (W::kInteger) return Sum(W::kStep) * partial + Sum(W::kOffset) * activation_sums;
   else return partial;
 }
 
@@ -105,7 +157,8 @@ __device__ __forceinline__ Sum run_sum(Sum partial, int activation_sums) {
 template <class P, class T>
 __device__ void tensor_gemv_8bit(const MatmulParams& params) {
   using W = typename P::W;
-  using Mma = ByteMma<typename P::A>;
+  using A = typename P::A;
+  using Mma = ByteMma<typename WeightBytes<A, W>::Type, A>;
   using Sum = typename Mma::Sum;  // of one run: int32 for int8, float32 for fp8
   using Acc = typename P::Accum;  // int (exact, no scales) or float
   constexpr bool kFloatAccum = !is_same<Acc, int>::value;
@@ -122,8 +175,9 @@ __device__ void tensor_gemv_8bit(const MatmulParams& params) {
   constexpr long long kGroupSize = P::K / P::kGroups;
   constexpr long long kRowBytes = P::K * W::kBits / 8;
   constexpr bool kActivationSums = activation_sums_needed<P, W>();
-  static_assert(kIntegerOperands ? W::kBits <= 8 : is_same<W, typename P::A>::value,
-                "integer weights of up to 8 bits with int8 activations, or weights of the activations' fp8 type");
+  static_assert(is_same<A, fmt::Int8>::value ? kIntegerOperands && W::kBits <= 8 : W::kBits == 4 || is_same<W, A>::value,
+                "integer weights of up to 8 bits with int8 activations; with fp8 activations, 4-bit weights or "
+                "weights of the activations' fp8 type");
   static_assert(T::kBlockN % 16 == 0 && T::kBlockM <= 16, "16-channel mma tiles, at most 16 rows");
   static_assert(kCodes % T::kRun == 0 && T::kRun % 8 == 0, "whole runs of whole mma steps");
   static_assert(P::K % kBlockK == 0 && kGroupSize % (4 * T::kRun) == 0, "k-blocks and runs tile K and the groups");
@@ -187,12 +241,12 @@ __device__ void tensor_gemv_8bit(const MatmulParams& params) {
         const long long group = k_run / kGroupSize;
         const long long k_lane = k_run + T::kRun * t;
         Sum partial[kTiles][kRowHalves][4];  // sum_k a * u over the run
-        int a_sums[kRowHalves][4];           // sum_k a over the run, rows 2t, 2t + 1 (c0, c1)
+        Sum a_sums[kRowHalves][4];           // sum_k a over the run, rows 2t, 2t + 1 (c0, c1)
 #pragma unroll
         for (int half = 0; half < kRowHalves; ++half)
 #pragma unroll
           for (int c = 0; c < 4; ++c) {
-            a_sums[half][c] = 0;
+            a_sums[half][c] = Sum(0);
 #pragma unroll
             for (int tile = 0; tile < kTiles; ++tile) partial[tile][half][c] = Sum(0);
           }
@@ -210,16 +264,17 @@ __device__ void tensor_gemv_8bit(const MatmulParams& params) {
               const int p = position + 4 * part;
 #pragma unroll
               for (int half = 0; half < 2; ++half) {
-                a[2 * part + half] = code_bytes<W>(loaded[u][tile][half][p / kCodesPerWord], (p % kCodesPerWord) / 4);
+                a[2 * part + half] = weight_operand<A, W>(loaded[u][tile][half][p / kCodesPerWord], (p % kCodesPerWord) / 4);
               }
             }
 #pragma unroll
             for (int half = 0; half < kRowHalves; ++half) Mma::multiply(partial[tile][half], a, b[half][0], b[half][1]);
           }
           if constexpr (kActivationSums) {
-            const uint32_t ones[4] = {0x01010101u, 0x01010101u, 0x01010101u, 0x01010101u};
+            constexpr uint32_t kOne = is_same<A, fmt::Int8>::value ? 0x01010101u : 0x38383838u;  // e4m3 1.0
+            const uint32_t ones[4] = {kOne, kOne, kOne, kOne};
 #pragma unroll
-            for (int half = 0; half < kRowHalves; ++half) ByteMma<fmt::Int8>::multiply(a_sums[half], ones, b[half][0], b[half][1]);
+            for (int half = 0; half < kRowHalves; ++half) Mma::multiply(a_sums[half], ones, b[half][0], b[half][1]);
           }
         }
 #pragma unroll
@@ -239,7 +294,7 @@ __device__ void tensor_gemv_8bit(const MatmulParams& params) {
             for (int half = 0; half < kRowHalves; ++half) {
 #pragma unroll
               for (int column = 0; column < 2; ++column) {  // activation rows 2t, 2t + 1
-                const int sums = kActivationSums ? a_sums[half][column] : 0;
+                const Sum sums = kActivationSums ? a_sums[half][column] : Sum(0);
                 const Sum exact = run_sum<W>(partial[tile][half][2 * own + column], sums);
                 Acc& sum = acc[tile][half][2 * own + column];
                 if constexpr (!kFloatAccum) {

@@ -188,14 +188,17 @@ TEST_CASE("schedules are checked against the config and the family", "[codegen]"
   bad = s;
   bad.vector_bytes = 16;
   CHECK(contains(schedule_error(config, bad), "the mma_runs layout of this config has 4-byte loads"));
-  // fp8 activations take tensor_gemv only with weights of their own fp8 type; int8 activations have
-  // their own path (m16n8k32 on bytes).
+  // fp8 activations take tensor_gemv on sm_89 and newer only (the fp8 mma), with 4-bit or their own
+  // fp8 weights; int8 activations have their own path (m16n8k32 on bytes).
   MatmulConfig fp8_activations = config;
   fp8_activations.A_dtype = DType::float8_e4m3;
   fp8_activations.with_zeros = false;
+  CHECK(contains(schedule_error(fp8_activations, s), "the fp8 mma.sync needs sm_89 or sm_90a"));
+  fp8_activations.W_dtype = DType::uint2;
   CHECK(contains(schedule_error(fp8_activations, s), "family=tensor_gemv needs A_dtype float16 or bfloat16"));
   MatmulConfig int8_activations = fp8_activations;
   int8_activations.A_dtype = DType::int8;
+  int8_activations.W_dtype = DType::uint4;
   CHECK(default_schedule(int8_activations, "sm_80").family == KernelFamily::tensor_gemv);
   CHECK(contains(emit_cuda(plan_kernel(int8_activations, default_schedule(int8_activations, "sm_80"), "sm_80")),
                  "bitjit::tensor_gemv_8bit<Problem, Tiles>"));
@@ -850,18 +853,25 @@ TEST_CASE("tensor_wgmma takes W8A8 configs: checked, and assembled for sm_90a", 
   CHECK(assembled == kernels.size());
 }
 
-// fp8 x fp8 runs on the fp8 mma.sync where the arch has it (sm_89, sm_90a below the Hopper
-// families' 64 rows) and on simt elsewhere, from the same bytes of W.
-TEST_CASE("fp8 activations with fp8 weights take the fp8 mma from sm_89 and simt before", "[codegen][nvrtc]") {
-  for (DType fp8 : {DType::float8_e4m3, DType::float8_e5m2}) {
+// fp8 activations run on the fp8 mma.sync where the arch has it (sm_89, sm_90a below the Hopper
+// families' 64 rows) with weights of their fp8 type or 4-bit weights e4m3 holds exactly, and on
+// simt elsewhere, from the same bytes of W.
+TEST_CASE("fp8 activations take the fp8 mma from sm_89 and simt before", "[codegen][nvrtc]") {
+  const std::pair<DType, DType> operands[] = {
+      {DType::float8_e4m3, DType::float8_e4m3}, {DType::float8_e5m2, DType::float8_e5m2},
+      {DType::float8_e4m3, DType::int4},        {DType::float8_e5m2, DType::uint4},
+      {DType::float8_e4m3, DType::fp4_e2m1},
+  };
+  for (auto [fp8, weights] : operands) {
     MatmulConfig config;
     config.M = MSpec::buckets({1, 16, 48});
     config.N = 256;
     config.K = 1024;
     config.A_dtype = fp8;
-    config.W_dtype = fp8;
+    config.W_dtype = weights;
     config.accum_dtype = DType::float32;
     config.with_scaling = true;
+    config.with_zeros = weights == DType::uint4;
     config.group_size = 128;
     INFO(canonical_form(config));
     const std::optional<MmaRunLayout> layout = mma_run_layout(config);
@@ -881,6 +891,9 @@ TEST_CASE("fp8 activations with fp8 weights take the fp8 mma from sm_89 and simt
         const std::string source = emit_cuda(plan_kernel(config, s, arch));
         CHECK(contains(source, "bitjit::tensor_gemv_8bit<Problem, Tiles>"));
         CHECK(contains(source, "using A = bitjit::fmt::" + std::string(fp8 == DType::float8_e4m3 ? "Float8E4M3" : "Float8E5M2")));
+        CHECK(contains(source, "mma.sync m16n8k32 " +
+                                   std::string(info(weights).bits == 4 ? "float8_e4m3" : to_string(weights)) + " x " +
+                                   std::string(to_string(fp8))));
       }
       // ptxas checks the mma's types for the arch (sm_89: QMMA; sm_90a lowers it to HMMA).
       const GeneratedKernel kernel = emit_kernel(config, default_schedule(config, arch, 16), arch);
@@ -893,8 +906,23 @@ TEST_CASE("fp8 activations with fp8 weights take the fp8 mma from sm_89 and simt
     }
     // A group that a whole-load run would straddle: no run layout, so simt everywhere.
     MatmulConfig small_groups = config;
-    small_groups.group_size = 16;
+    small_groups.group_size = info(weights).bits == 4 ? 8 : 16;
     CHECK_FALSE(mma_run_layout(small_groups));
     CHECK(default_schedule(small_groups, "sm_89", 16).family == KernelFamily::simt);
+  }
+  // Weights e4m3 does not hold exactly (int8, nf4), or 2- and 1-bit codes: simt on every arch.
+  for (DType weights : {DType::int8, DType::uint8, DType::nf4, DType::int2, DType::uint1}) {
+    MatmulConfig config;
+    config.M = 16;
+    config.N = 256;
+    config.K = 1024;
+    config.A_dtype = DType::float8_e4m3;
+    config.W_dtype = weights;
+    config.accum_dtype = DType::float32;
+    config.with_scaling = true;
+    config.group_size = 128;
+    INFO(canonical_form(config));
+    CHECK_FALSE(mma_run_layout(config));
+    CHECK(default_schedule(config, "sm_89").family == KernelFamily::simt);
   }
 }

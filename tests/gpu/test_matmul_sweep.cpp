@@ -51,10 +51,19 @@ size_t sweep_stride() {
 }
 
 // BITJIT_SWEEP_MATCH=text keeps only the configs whose canonical form contains the text (to rerun
-// a failure's neighbours, e.g. '"K":320'); default all.
+// a failure's neighbours, e.g. '"K":320'), or each of several texts separated by ';' (e.g.
+// '"A_dtype":"float8_e4m3";"W_dtype":"int4"'); default all.
 bool matches_sweep_filter(const MatmulConfig& config) {
-  const char* text = std::getenv("BITJIT_SWEEP_MATCH");
-  return text == nullptr || canonical_form(config).find(text) != std::string::npos;
+  const char* texts = std::getenv("BITJIT_SWEEP_MATCH");
+  if (texts == nullptr) return true;
+  const std::string form = canonical_form(config);
+  std::string_view rest = texts;
+  while (!rest.empty()) {
+    const size_t end = std::min(rest.find(';'), rest.size());
+    if (form.find(rest.substr(0, end)) == std::string::npos) return false;
+    rest.remove_prefix(std::min(end + 1, rest.size()));
+  }
+  return true;
 }
 
 // Every stride-th config of the format matrix at the sweep's shapes, with the M buckets Ms.
@@ -266,8 +275,9 @@ TEST_CASE("int8 activations run on the tensor cores (m16n8k32) and match the ref
   CHECK(checker.failures() == 0);
 }
 
-// fp8 x fp8 below the Hopper families' 64 rows (and on sm_89 at any M): the fp8 mma.sync.
-TEST_CASE("fp8 activations with fp8 weights run on the fp8 mma.sync and match the reference", "[gpu]") {
+// fp8 activations with fp8 or 4-bit weights, below the Hopper families' 64 rows (and on sm_89 at
+// any M): the fp8 mma.sync.
+TEST_CASE("fp8 activations run on the fp8 mma.sync and match the reference", "[gpu]") {
   if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
   ensure_context();
   const std::string arch = current_device_info().arch();
@@ -275,14 +285,24 @@ TEST_CASE("fp8 activations with fp8 weights run on the fp8 mma.sync and match th
   BITJIT_RANDOM_ENGINE(rng);
   GpuChecker checker;
   struct Case {
-    DType type, out;
-    bool scaling;
+    DType type, W, out;
+    bool scaling, zeros;
+    ZerosMode mode;
     int64_t group;
   };
   const Case cases[] = {
-      {DType::float8_e4m3, DType::float16, false, -1},   {DType::float8_e4m3, DType::bfloat16, true, -1},
-      {DType::float8_e4m3, DType::float32, true, 128},   {DType::float8_e5m2, DType::float16, true, 64},
-      {DType::float8_e5m2, DType::float32, false, -1},
+      {DType::float8_e4m3, DType::float8_e4m3, DType::float16, false, false, ZerosMode::original, -1},
+      {DType::float8_e4m3, DType::float8_e4m3, DType::bfloat16, true, false, ZerosMode::original, -1},
+      {DType::float8_e4m3, DType::float8_e4m3, DType::float32, true, false, ZerosMode::original, 128},
+      {DType::float8_e5m2, DType::float8_e5m2, DType::float16, true, false, ZerosMode::original, 64},
+      {DType::float8_e5m2, DType::float8_e5m2, DType::float32, false, false, ZerosMode::original, -1},
+      {DType::float8_e4m3, DType::int4, DType::float16, true, false, ZerosMode::original, 128},
+      {DType::float8_e5m2, DType::int4, DType::float32, false, false, ZerosMode::original, -1},
+      {DType::float8_e4m3, DType::uint4, DType::float16, true, true, ZerosMode::original, 128},
+      {DType::float8_e4m3, DType::uint4, DType::bfloat16, true, true, ZerosMode::rescale, 64},
+      {DType::float8_e5m2, DType::uint4, DType::float16, true, true, ZerosMode::quantized, 32},
+      {DType::float8_e4m3, DType::fp4_e2m1, DType::float16, true, false, ZerosMode::original, 32},
+      {DType::float8_e5m2, DType::fp4_e2m1, DType::float32, false, false, ZerosMode::original, -1},
   };
   for (const Case& c : cases) {
     for (int64_t M : {1, 5, 16, 40}) {
@@ -291,10 +311,12 @@ TEST_CASE("fp8 activations with fp8 weights run on the fp8 mma.sync and match th
       config.N = 200;
       config.K = 1024;
       config.A_dtype = c.type;
-      config.W_dtype = c.type;
+      config.W_dtype = c.W;
       config.accum_dtype = DType::float32;
       config.out_dtype = c.out;
       config.with_scaling = c.scaling;
+      config.with_zeros = c.zeros;
+      config.zeros_mode = c.mode;
       config.group_size = c.group;
       config.with_bias = M == 5;
       const Matmul matmul = Matmul::create(config);
