@@ -119,6 +119,44 @@ __device__ __forceinline__ void load_activation_quads(const uint16_t* row, long 
   words[3] = quads.w;
 }
 
+// Activation rows g and g + 8 of the block (null past M: zeros).
+template <class Element, int kRowHalves>
+__device__ __forceinline__ void block_activation_rows(const void* A, long long K, long long m_begin, int rows, int g,
+                                                      const Element* (&a_rows)[kRowHalves]) {
+  const Element* activations = static_cast<const Element*>(A);
+#pragma unroll
+  for (int half = 0; half < kRowHalves; ++half) {
+    a_rows[half] = g + 8 * half < rows ? activations + (m_begin + g + 8 * half) * K : nullptr;
+  }
+}
+
+// This lane's two output channels per tile, g and g + 8 (clamped past N: computed, never stored),
+// and where its loads of each channel's row of W start.
+template <int kTiles, int kLoadBytes>
+__device__ __forceinline__ void lane_channels(const void* W, long long N, long long row_bytes, long long n_block, int g,
+                                              int t, long long (&channel)[kTiles][2],
+                                              const uint8_t* (&weight_rows)[kTiles][2]) {
+#pragma unroll
+  for (int tile = 0; tile < kTiles; ++tile) {
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      channel[tile][half] = min(n_block + tile * 16 + g + 8 * half, N - 1);
+      weight_rows[tile][half] = static_cast<const uint8_t*>(W) + channel[tile][half] * row_bytes + t * kLoadBytes;
+    }
+  }
+}
+
+// acc[tile][row half][c]: c0, c1 = channel g, rows 2t, 2t + 1; c2, c3 = channel g + 8, same rows.
+template <class Acc, int kTiles, int kRowHalves>
+__device__ __forceinline__ void clear_sums(Acc (&acc)[kTiles][kRowHalves][4]) {
+#pragma unroll
+  for (int tile = 0; tile < kTiles; ++tile)
+#pragma unroll
+    for (int half = 0; half < kRowHalves; ++half)
+#pragma unroll
+      for (int c = 0; c < 4; ++c) acc[tile][half][c] = Acc(0);
+}
+
 // P: the Problem; T: the tiles (kThreads, kBlockM, kBlockN, kLoadBytes, kRun, kUnroll).
 template <class P, class T>
 __device__ void tensor_gemv(const MatmulParams& params) {
@@ -160,34 +198,13 @@ __device__ void tensor_gemv(const MatmulParams& params) {
   const long long m_begin = (long long)blockIdx.y * T::kBlockM;
   const int rows = int(min((long long)T::kBlockM, params.M - m_begin));
   const long long n_block = (long long)blockIdx.x * T::kBlockN;
-  const uint16_t* activations = static_cast<const uint16_t*>(params.A);
-  // Activation rows g and g + 8 of the block (null past M: zeros).
   const uint16_t* a_rows[kRowHalves];
-#pragma unroll
-  for (int half = 0; half < kRowHalves; ++half) {
-    a_rows[half] = g + 8 * half < rows ? activations + (m_begin + g + 8 * half) * P::K : nullptr;
-  }
-
-  // This lane's two output channels per tile, g and g + 8 (clamped past N: computed, never stored).
+  block_activation_rows(params.A, P::K, m_begin, rows, g, a_rows);
   long long channel[kTiles][2];
   const uint8_t* weight_rows[kTiles][2];
-#pragma unroll
-  for (int tile = 0; tile < kTiles; ++tile) {
-#pragma unroll
-    for (int half = 0; half < 2; ++half) {
-      channel[tile][half] = min(n_block + tile * 16 + g + 8 * half, P::N - 1);
-      weight_rows[tile][half] = static_cast<const uint8_t*>(params.W) + channel[tile][half] * kRowBytes + t * T::kLoadBytes;
-    }
-  }
-
-  // acc[tile][row half][c]: c0, c1 = channel g, rows 2t, 2t + 1; c2, c3 = channel g + 8, same rows.
+  lane_channels<kTiles, T::kLoadBytes>(params.W, P::N, kRowBytes, n_block, g, t, channel, weight_rows);
   float acc[kTiles][kRowHalves][4];
-#pragma unroll
-  for (int tile = 0; tile < kTiles; ++tile)
-#pragma unroll
-    for (int half = 0; half < kRowHalves; ++half)
-#pragma unroll
-      for (int c = 0; c < 4; ++c) acc[tile][half][c] = 0.0f;
+  clear_sums(acc);
 
   // One round = kUnroll k-blocks per warp; the next round's loads are issued before this one decodes.
   constexpr long long kRoundStride = (long long)kWarps * T::kUnroll;

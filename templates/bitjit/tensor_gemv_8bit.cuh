@@ -189,30 +189,13 @@ __device__ void tensor_gemv_8bit(const MatmulParams& params) {
   const long long m_begin = (long long)blockIdx.y * T::kBlockM;
   const int rows = int(min((long long)T::kBlockM, params.M - m_begin));
   const long long n_block = (long long)blockIdx.x * T::kBlockN;
-  const uint8_t* activations = static_cast<const uint8_t*>(params.A);
   const uint8_t* a_rows[kRowHalves];
-#pragma unroll
-  for (int half = 0; half < kRowHalves; ++half) {
-    a_rows[half] = g + 8 * half < rows ? activations + (m_begin + g + 8 * half) * P::K : nullptr;
-  }
+  block_activation_rows(params.A, P::K, m_begin, rows, g, a_rows);
   long long channel[kTiles][2];
   const uint8_t* weight_rows[kTiles][2];
-#pragma unroll
-  for (int tile = 0; tile < kTiles; ++tile) {
-#pragma unroll
-    for (int half = 0; half < 2; ++half) {
-      channel[tile][half] = min(n_block + tile * 16 + g + 8 * half, P::N - 1);
-      weight_rows[tile][half] = static_cast<const uint8_t*>(params.W) + channel[tile][half] * kRowBytes + t * T::kLoadBytes;
-    }
-  }
-
+  lane_channels<kTiles, T::kLoadBytes>(params.W, P::N, kRowBytes, n_block, g, t, channel, weight_rows);
   Acc acc[kTiles][kRowHalves][4];
-#pragma unroll
-  for (int tile = 0; tile < kTiles; ++tile)
-#pragma unroll
-    for (int half = 0; half < kRowHalves; ++half)
-#pragma unroll
-      for (int c = 0; c < 4; ++c) acc[tile][half][c] = Acc(0);
+  clear_sums(acc);
 
   constexpr long long kRoundStride = (long long)kWarps * T::kUnroll;
   uint32_t next[T::kUnroll][kTiles][2][kWords];

@@ -230,33 +230,27 @@ TEST_CASE("a static M runs the kernel specialised for it", "[gpu]") {
   CHECK(checker.failures() == 0);
 }
 
-TEST_CASE("int8 activations run on the tensor cores (m16n8k32) and match the reference", "[gpu]") {
-  if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
+namespace {
+
+// One config of 8-bit activations for tensor_gemv_8bit (N = 200, K = 1024, bias at M = 5).
+struct EightBitCase {
+  DType A, W, accum, out;
+  bool scaling, zeros;
+  ZerosMode mode;
+  int64_t group;
+};
+
+// Each case at each M through Matmul's default (tensor_gemv_8bit) against the float64 reference.
+void check_8bit_activations(const std::vector<EightBitCase>& cases, std::initializer_list<int64_t> Ms) {
   BITJIT_RANDOM_ENGINE(rng);
   GpuChecker checker;
-  struct Case {
-    DType W;
-    DType accum, out;
-    bool scaling, zeros;
-    ZerosMode mode;
-    int64_t group;
-  };
-  const Case cases[] = {
-      {DType::int8, DType::int32, DType::int32, false, false, ZerosMode::original, -1},
-      {DType::int4, DType::int32, DType::int8, false, false, ZerosMode::original, -1},
-      {DType::uint4, DType::float32, DType::float16, true, true, ZerosMode::original, 128},
-      {DType::uint2, DType::float32, DType::bfloat16, true, true, ZerosMode::quantized, 64},
-      {DType::int2, DType::float32, DType::float32, true, false, ZerosMode::original, 32},
-      {DType::int1, DType::float32, DType::float16, true, false, ZerosMode::original, 128},
-      {DType::uint8, DType::float32, DType::float16, true, true, ZerosMode::rescale, 256},
-  };
-  for (const Case& c : cases) {
-    for (int64_t M : {1, 5, 16}) {
+  for (const EightBitCase& c : cases) {
+    for (int64_t M : Ms) {
       MatmulConfig config;
       config.M = M;
       config.N = 200;
       config.K = 1024;
-      config.A_dtype = DType::int8;
+      config.A_dtype = c.A;
       config.W_dtype = c.W;
       config.accum_dtype = c.accum;
       config.out_dtype = c.out;
@@ -275,6 +269,24 @@ TEST_CASE("int8 activations run on the tensor cores (m16n8k32) and match the ref
   CHECK(checker.failures() == 0);
 }
 
+}  // namespace
+
+TEST_CASE("int8 activations run on the tensor cores (m16n8k32) and match the reference", "[gpu]") {
+  if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
+  const DType i8 = DType::int8, f32 = DType::float32;
+  check_8bit_activations(
+      {
+          {i8, DType::int8, DType::int32, DType::int32, false, false, ZerosMode::original, -1},
+          {i8, DType::int4, DType::int32, DType::int8, false, false, ZerosMode::original, -1},
+          {i8, DType::uint4, f32, DType::float16, true, true, ZerosMode::original, 128},
+          {i8, DType::uint2, f32, DType::bfloat16, true, true, ZerosMode::quantized, 64},
+          {i8, DType::int2, f32, DType::float32, true, false, ZerosMode::original, 32},
+          {i8, DType::int1, f32, DType::float16, true, false, ZerosMode::original, 128},
+          {i8, DType::uint8, f32, DType::float16, true, true, ZerosMode::rescale, 256},
+      },
+      {1, 5, 16});
+}
+
 // fp8 activations with fp8 or 4-bit weights, below the Hopper families' 64 rows (and on sm_89 at
 // any M): the fp8 mma.sync.
 TEST_CASE("fp8 activations run on the fp8 mma.sync and match the reference", "[gpu]") {
@@ -282,51 +294,24 @@ TEST_CASE("fp8 activations run on the fp8 mma.sync and match the reference", "[g
   ensure_context();
   const std::string arch = current_device_info().arch();
   if (!arch_limits(arch).fp8_mma) BITJIT_SKIP("no fp8 mma.sync on " + arch);
-  BITJIT_RANDOM_ENGINE(rng);
-  GpuChecker checker;
-  struct Case {
-    DType type, W, out;
-    bool scaling, zeros;
-    ZerosMode mode;
-    int64_t group;
-  };
-  const Case cases[] = {
-      {DType::float8_e4m3, DType::float8_e4m3, DType::float16, false, false, ZerosMode::original, -1},
-      {DType::float8_e4m3, DType::float8_e4m3, DType::bfloat16, true, false, ZerosMode::original, -1},
-      {DType::float8_e4m3, DType::float8_e4m3, DType::float32, true, false, ZerosMode::original, 128},
-      {DType::float8_e5m2, DType::float8_e5m2, DType::float16, true, false, ZerosMode::original, 64},
-      {DType::float8_e5m2, DType::float8_e5m2, DType::float32, false, false, ZerosMode::original, -1},
-      {DType::float8_e4m3, DType::int4, DType::float16, true, false, ZerosMode::original, 128},
-      {DType::float8_e5m2, DType::int4, DType::float32, false, false, ZerosMode::original, -1},
-      {DType::float8_e4m3, DType::uint4, DType::float16, true, true, ZerosMode::original, 128},
-      {DType::float8_e4m3, DType::uint4, DType::bfloat16, true, true, ZerosMode::rescale, 64},
-      {DType::float8_e5m2, DType::uint4, DType::float16, true, true, ZerosMode::quantized, 32},
-      {DType::float8_e4m3, DType::fp4_e2m1, DType::float16, true, false, ZerosMode::original, 32},
-      {DType::float8_e5m2, DType::fp4_e2m1, DType::float32, false, false, ZerosMode::original, -1},
-  };
-  for (const Case& c : cases) {
-    for (int64_t M : {1, 5, 16, 40}) {
-      MatmulConfig config;
-      config.M = M;
-      config.N = 200;
-      config.K = 1024;
-      config.A_dtype = c.type;
-      config.W_dtype = c.W;
-      config.accum_dtype = DType::float32;
-      config.out_dtype = c.out;
-      config.with_scaling = c.scaling;
-      config.with_zeros = c.zeros;
-      config.zeros_mode = c.mode;
-      config.group_size = c.group;
-      config.with_bias = M == 5;
-      const Matmul matmul = Matmul::create(config);
-      INFO(canonical_form(config));
-      CHECK(matmul.schedule().family == KernelFamily::tensor_gemv);
-      CHECK(matmul.source().find("tensor_gemv_8bit") != std::string::npos);
-      checker.check_random(matmul, M, rng);
-    }
-  }
-  CHECK(checker.failures() == 0);
+  const DType e4m3 = DType::float8_e4m3, e5m2 = DType::float8_e5m2, f32 = DType::float32;
+  const ZerosMode original = ZerosMode::original;
+  check_8bit_activations(
+      {
+          {e4m3, e4m3, f32, DType::float16, false, false, original, -1},
+          {e4m3, e4m3, f32, DType::bfloat16, true, false, original, -1},
+          {e4m3, e4m3, f32, DType::float32, true, false, original, 128},
+          {e5m2, e5m2, f32, DType::float16, true, false, original, 64},
+          {e5m2, e5m2, f32, DType::float32, false, false, original, -1},
+          {e4m3, DType::int4, f32, DType::float16, true, false, original, 128},
+          {e5m2, DType::int4, f32, DType::float32, false, false, original, -1},
+          {e4m3, DType::uint4, f32, DType::float16, true, true, original, 128},
+          {e4m3, DType::uint4, f32, DType::bfloat16, true, true, ZerosMode::rescale, 64},
+          {e5m2, DType::uint4, f32, DType::float16, true, true, ZerosMode::quantized, 32},
+          {e4m3, DType::fp4_e2m1, f32, DType::float16, true, false, original, 32},
+          {e5m2, DType::fp4_e2m1, f32, DType::float32, false, false, original, -1},
+      },
+      {1, 5, 16, 40});
 }
 
 namespace {
