@@ -284,8 +284,7 @@ bool fp8_activations(const MatmulConfig& config) {
 }
 
 bool same_8bit_operands(const MatmulConfig& config) {
-  const DType a = config.A_dtype;
-  return config.W_dtype == a && (a == DType::int8 || a == DType::float8_e4m3 || a == DType::float8_e5m2);
+  return config.W_dtype == config.A_dtype && (config.A_dtype == DType::int8 || fp8_activations(config));
 }
 
 DType scale_dtype(const MatmulConfig& config) {

@@ -134,18 +134,18 @@ std::vector<PlanStage> tensor_gemv_8bit_stages(const MatmulConfig& config, const
   if (config.with_scaling) sums += " and scaled";
   if (config.with_zeros) sums += ", zero points through sum(A)";
   const std::string w_bytes = table ? "float8_e4m3" : std::string(w.name);
-  const std::string offset = table && w.is_integer() && config.W_dtype != DType::uint4
+  // Signed integer formats are offset binary or int8's flipped bytes: their offset goes through sum(A).
+  const std::string offset = table && w.is_integer() && w.is_signed
                                  ? "the format's offset through sum(A) (one mma against ones); " : "";
   const std::string mma = fp8 ? "mma.sync m16n8k32 " + w_bytes + " x " + a_name + " -> f32 (weights as the 16-row "
                                 "operand); " + offset
                               : "mma.sync m16n8k32 u8 x s8 -> s32 (weight codes as the 16-row operand); the format's "
                                 "offset through sum(A) (one mma against ones); ";
-  std::string dequant = w.bits == 8 ? "none: the code bytes are the mma operand"
-                                    : "one shift and AND per four codes into bytes";
-  if (table) {
-    dequant = std::string("e4m3 of each ") + (w.is_integer() ? "code" : "fp4 value") + " by PRMT byte tables, the codes "
-              "as selectors";
-  }
+  const std::string dequant =
+      table        ? std::string("e4m3 of each ") + (w.is_integer() ? "code" : "fp4 value") +
+                         " by PRMT byte tables, the codes as selectors"
+      : w.bits == 8 ? "none: the code bytes are the mma operand"
+                    : "one shift and AND per four codes into bytes";
   return {
       tensor_gemv_load_stage(config, s, codes),
       {"dequant", dequant},

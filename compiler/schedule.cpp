@@ -96,16 +96,21 @@ void require_general_layout(const MatmulConfig& config, const TileSchedule& s) {
   }
 }
 
+// Whether the arch has the mma.sync tensor_gemv multiplies this config's activations with: every
+// supported arch for 16-bit and int8 activations, sm_89 and newer for fp8.
+bool arch_has_activation_mma(const MatmulConfig& config, const std::string& arch) {
+  return !fp8_activations(config) || arch_limits(arch).fp8_mma;
+}
+
 void validate_tensor_gemv(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
   const std::optional<MmaRunLayout> layout = mma_run_layout(config);
   if (!layout) {
     reject("family=tensor_gemv needs A_dtype float16 or bfloat16 with float accumulation and weights exact in A's "
            "type (or nf4), A_dtype int8 with integer weights, or fp8 A_dtype with W_dtype of the same type, int4, "
-           "uint4 or fp4_e2m1; a "
-           "group size divisible by 16 (32 for 8-bit A; fp8: 32 or 64 k per lane run) and K divisible into "
-           "k-blocks; use family=gemv or simt");
+           "uint4 or fp4_e2m1; a group size divisible by 16 (32 for 8-bit A; for fp8 A, by four lanes' whole "
+           "loads of 8 or 16 bytes) and K divisible into k-blocks; use family=gemv or simt");
   }
-  if (fp8_activations(config) && !arch_limits(arch).fp8_mma) {
+  if (!arch_has_activation_mma(config, arch)) {
     reject("family=tensor_gemv with A_dtype=" + std::string(to_string(config.A_dtype)) + " on arch=" + arch +
            ": the fp8 mma.sync needs sm_89 or sm_90a; use family=simt");
   }
@@ -745,7 +750,7 @@ TileSchedule default_schedule(const MatmulConfig& config, const std::string& arc
                       std::to_string(rows) + " rows");  // its fallbacks end where they end for the smallest bucket
   }
   const std::optional<MmaRunLayout> layout = mma_run_layout(config);
-  if (layout && (!fp8_activations(config) || arch_limits(arch).fp8_mma)) {
+  if (layout && arch_has_activation_mma(config, arch)) {
     const bool many_rows = rows > 16 && float16_activations(config) && layout->run <= 8;
     TileSchedule s = many_rows ? default_tensor_gemm(config, *layout, arch, rows) : default_tensor_gemv(config, *layout, rows);
     validate_schedule(config, s, arch);

@@ -49,8 +49,8 @@ struct MmaRunLayout {
 // The mma_runs parameters when the tensor_gemv family can serve the config (fp16/bf16 A with float
 // accumulation and W exactly representable in A's type or nf4, int8 A with integer W, or fp8 A with
 // W of the same fp8 type, int4, uint4 or fp4; K and the groups divisible into runs); nullopt
-// otherwise. Whether the arch
-// has the mma for the types is the schedule's question (fp8: sm_89 and newer).
+// otherwise. Whether the arch has the mma for the types is the schedule's question (fp8: sm_89 and
+// newer).
 std::optional<MmaRunLayout> mma_run_layout(const MatmulConfig& config);
 
 // Whether the layout moves any code from where general_compress put it (false: the same bytes, so

@@ -162,7 +162,6 @@ __device__ void tensor_gemv_8bit(const MatmulParams& params) {
   using Sum = typename Mma::Sum;  // of one run: int32 for int8, float32 for fp8
   using Acc = typename P::Accum;  // int (exact, no scales) or float
   constexpr bool kFloatAccum = !is_same<Acc, int>::value;
-  constexpr bool kIntegerOperands = W::kInteger;
   constexpr int kWarps = T::kThreads / 32;
   constexpr int kTiles = T::kBlockN / 16;
   constexpr int kRowHalves = T::kBlockM > 8 ? 2 : 1;
@@ -175,7 +174,7 @@ __device__ void tensor_gemv_8bit(const MatmulParams& params) {
   constexpr long long kGroupSize = P::K / P::kGroups;
   constexpr long long kRowBytes = P::K * W::kBits / 8;
   constexpr bool kActivationSums = activation_sums_needed<P, W>();
-  static_assert(is_same<A, fmt::Int8>::value ? kIntegerOperands && W::kBits <= 8 : W::kBits == 4 || is_same<W, A>::value,
+  static_assert(is_same<A, fmt::Int8>::value ? W::kInteger && W::kBits <= 8 : W::kBits == 4 || is_same<W, A>::value,
                 "integer weights of up to 8 bits with int8 activations; with fp8 activations, 4-bit weights or "
                 "weights of the activations' fp8 type");
   static_assert(T::kBlockN % 16 == 0 && T::kBlockM <= 16, "16-channel mma tiles, at most 16 rows");
