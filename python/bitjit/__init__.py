@@ -423,13 +423,17 @@ class Matmul:
             A = A.reshape(-1, A.shape[-1])
             if output is not None and output.is_contiguous():
                 output = output.reshape(-1, self.config.N)
-        M = int(A.shape[0])
+        A_operand = _device_operand(A, "A")
+        A_shape = A_operand[1] if isinstance(A_operand, tuple) else list(A.shape)
+        if len(A_shape) != 2:
+            raise ConfigError(f"Matmul: A has shape {tuple(A_shape)}; expected [M, K] = [M, {self.config.K}]")
+        M = int(A_shape[0])
         if output is None:
             if torch is None:
                 raise ConfigError("Matmul: output is required unless A is a torch tensor")
             output = torch.empty((M, self.config.N), dtype=getattr(torch, self.config.out_dtype), device=A.device)
         stream = torch.cuda.current_stream(A.device).cuda_stream if torch is not None and A.is_cuda else 0
-        self._native.run(M, _device_operand(A, "A"), _device_operand(self._kernel_weight(W), "W"),
+        self._native.run(M, A_operand, _device_operand(self._kernel_weight(W), "W"),
                          _device_operand(output, "output"), _device_operand(scale, "scale"),
                          _device_operand(zeros, "zeros"), _device_operand(bias, "bias"), stream)
         return output.reshape(*leading, self.config.N) if leading is not None else output

@@ -147,30 +147,53 @@ std::string expected_element(DType expected) {
          (row.bits == 8 && row.is_float() ? ", or " + std::string(row.name) : "") + ")";
 }
 
-// One operand against its spec: dtype, device, layout and shape, in that order, each error naming
-// the operand, what the config expects and what was given. `device`: the CUDA device bitjit runs on
-// (-1 before it is known: the check of device memory comes first and needs no GPU).
-TensorView checked_view(const std::optional<GivenOperand>& given, const OperandSpec& spec, const std::string& name,
-                        const std::function<int()>& device) {
-  if (!given) return TensorView();
-  // An operand the config does not use: Matmul::run names it.
-  if (!spec.used()) return TensorView(reinterpret_cast<const void*>(given->pointer), DType::uint8, given->shape);
-  const auto mismatch = [&](const std::string& what, const std::string& expected_device) {
+struct CheckedOperand;
+TensorView checked_view(const CheckedOperand& o, const std::function<int()>& device);
+
+// An operand the call gives, with the spec the config has for it.
+struct CheckedOperand {
+  std::optional<GivenOperand> given;
+  OperandSpec spec;
+  std::string name;
+
+  [[noreturn]] void mismatch(const std::string& what, const std::string& expected_device) const {
     throw ConfigError("Matmul: " + name + " " + what + ": given " + given->element + " on " +
                       device_text(given->device_type, given->device_id) + " with shape " + shape_text(given->shape) +
                       ", expected " + expected_element(spec.dtype) + " on " + expected_device + " with shape " +
                       shape_text(spec.shape));
-  };
-  if (!element_fits(spec.dtype, given->element)) mismatch("has the wrong dtype", "a CUDA device");
-  if (given->device_type != 2 && given->device_type != 13) mismatch("is not in CUDA device memory", "a CUDA device");
-  const int ordinal = device();
-  if (given->device_id >= 0 && given->device_id != ordinal) {
-    mismatch("is on another GPU than the one bitjit runs on", "cuda:" + std::to_string(ordinal));
   }
-  if (!given->contiguous) mismatch("is not contiguous (row-major without gaps)", "cuda:" + std::to_string(ordinal));
-  if (given->shape != spec.shape) mismatch("has the wrong shape", "cuda:" + std::to_string(ordinal));
-  return TensorView(reinterpret_cast<const void*>(given->pointer), spec.dtype, spec.shape);
+  bool checked() const { return given && spec.used(); }  // an unused one given: Matmul::run names it
+};
+
+// Every operand's dtype first (so that the first error is the dtype's, whatever the operand's order),
+// then each one's device, layout and shape; each error names the operand, what the config expects
+// and what was given. `device`: the CUDA device bitjit runs on, asked for only once every operand is
+// known to be in CUDA memory (a CPU-only machine never needs a GPU to get its error).
+std::vector<TensorView> checked_views(const std::vector<CheckedOperand>& operands, const std::function<int()>& device) {
+  for (const CheckedOperand& o : operands) {
+    if (o.checked() && !element_fits(o.spec.dtype, o.given->element)) o.mismatch("has the wrong dtype", "a CUDA device");
+  }
+  for (const CheckedOperand& o : operands) {
+    if (o.checked() && o.given->device_type != 2 && o.given->device_type != 13) {
+      o.mismatch("is not in CUDA device memory", "a CUDA device");
+    }
+  }
+  std::vector<TensorView> views;
+  for (const CheckedOperand& o : operands) views.push_back(checked_view(o, device));
+  return views;
 }
+TensorView checked_view(const CheckedOperand& o, const std::function<int()>& device) {
+  if (!o.given) return TensorView();
+  if (!o.spec.used()) return TensorView(reinterpret_cast<const void*>(o.given->pointer), DType::uint8, o.given->shape);
+  const std::string expected_device = "cuda:" + std::to_string(device());
+  if (o.given->device_id >= 0 && "cuda:" + std::to_string(o.given->device_id) != expected_device) {
+    o.mismatch("is on another GPU than the one bitjit runs on", expected_device);
+  }
+  if (!o.given->contiguous) o.mismatch("is not contiguous (row-major without gaps)", expected_device);
+  if (o.given->shape != o.spec.shape) o.mismatch("has the wrong shape", expected_device);
+  return TensorView(reinterpret_cast<const void*>(o.given->pointer), o.spec.dtype, o.spec.shape);
+}
+
 
 using DeviceOperand = std::optional<std::variant<nb::ndarray<>, Descriptor>>;
 
@@ -315,12 +338,11 @@ NB_MODULE(_bitjit, m) {
               const DeviceOperand& scales, const DeviceOperand& zeros, const DeviceOperand& bias, uintptr_t stream) {
              const OperandSpecs specs = operand_specs(self.config(), M);
              const std::function<int()> device = [] { return ensure_context(); };
-             const TensorView a = checked_view(given_of(A), specs.A, "A", device);
-             const TensorView w = checked_view(given_of(W), specs.W, "W", device);
-             const TensorView s = checked_view(given_of(scales), specs.scales, "scale", device);
-             const TensorView z = checked_view(given_of(zeros), specs.zeros, "zeros", device);
-             const TensorView b = checked_view(given_of(bias), specs.bias, "bias", device);
-             const TensorView c = checked_view(given_of(C), specs.C, "output", device);
-             self.run(a, w, c, s, z, b, reinterpret_cast<CUstream>(stream));
+             const std::vector<TensorView> v = checked_views(
+                 {{given_of(A), specs.A, "A"}, {given_of(W), specs.W, "W"}, {given_of(scales), specs.scales, "scale"},
+                  {given_of(zeros), specs.zeros, "zeros"}, {given_of(bias), specs.bias, "bias"},
+                  {given_of(C), specs.C, "output"}},
+                 device);
+             self.run(v[0], v[1], v[5], v[2], v[3], v[4], reinterpret_cast<CUstream>(stream));
            });
 }
