@@ -52,32 +52,47 @@ class FileDescriptor {
 
 }  // namespace
 
-std::string quote_input(std::string_view text) {
-  std::string quoted = "'";
+namespace {
+
+// At most kQuoteChars characters of text, control characters escaped; `cut` tells whether text
+// was longer.
+std::string clipped(std::string_view text, bool& cut) {
+  std::string shown_text;
   size_t shown = 0;
-  for (; shown < text.size() && quoted.size() < kQuoteChars + 1; ++shown) {
+  for (; shown < text.size() && shown_text.size() < kQuoteChars; ++shown) {
     const unsigned char c = static_cast<unsigned char>(text[shown]);
     if (c < 0x20 || c == 0x7f) {
       static const char kHex[] = "0123456789abcdef";
-      quoted += std::string("\\x") + kHex[c >> 4] + kHex[c & 15];
+      shown_text += std::string("\\x") + kHex[c >> 4] + kHex[c & 15];
     } else {
-      quoted += char(c);
+      shown_text += char(c);
     }
   }
+  cut = shown < text.size();
   // Never end inside a UTF-8 sequence: drop its lead and continuation bytes.
-  if (shown < text.size()) {
-    while (shown > 0 && (static_cast<unsigned char>(text[shown]) & 0xc0) == 0x80) {
-      --shown;
-      quoted.pop_back();
-    }
-    return quoted + "...' (" + std::to_string(text.size()) + " bytes)";
+  while (cut && shown > 0 && (static_cast<unsigned char>(text[shown]) & 0xc0) == 0x80) {
+    --shown;
+    shown_text.pop_back();
   }
-  return quoted + "'";
+  return shown_text;
+}
+
+std::string length_note(std::string_view text) { return " (" + std::to_string(text.size()) + " bytes)"; }
+
+}  // namespace
+
+std::string quote_input(std::string_view text) {
+  bool cut = false;
+  const std::string shown = clipped(text, cut);
+  return cut ? "'" + shown + "...'" + length_note(text) : "'" + shown + "'";
 }
 
 std::string quote_json(const nlohmann::json& value) {
   // dump() of a value from parse_json_input is bounded in depth, and in size by the input.
-  return quote_input(value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  const std::string text = value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  bool cut = false;
+  const std::string shown = clipped(text, cut);
+  return cut ? shown + "..." + length_note(text) : shown;
 }
 
 nlohmann::json parse_json_input(std::string_view text, const std::string& source) {

@@ -33,7 +33,7 @@ nlohmann::json read_json_file(const std::filesystem::path& path);
 // At most kQuoteChars characters of text for an error message: longer text is cut and says how long
 // it was ("'aaaa…' (200000000 bytes)"); control characters are escaped.
 std::string quote_input(std::string_view text);
-// The same for a JSON value, written as JSON.
+// The same for a JSON value, written as JSON (strings keep their double quotes; no single quotes).
 std::string quote_json(const nlohmann::json& value);
 
 // An integer field in [min, max]. Rejects non-integers, integers beyond int64 (nlohmann keeps

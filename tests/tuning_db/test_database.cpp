@@ -17,6 +17,7 @@
 #include "tests/support/catch.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/random.hpp"
+#include "tests/support/tar_fixture.hpp"
 #include "tests/support/text.hpp"
 #include "tuning_db/files.hpp"
 #include "tuning_db/kernel_file.hpp"
@@ -393,29 +394,6 @@ TEST_CASE("tar archives round-trip and are readable by the system tar", "[tuning
   CHECK_THROWS_AS(write_tar(archive, {{"../escape", "x"}}), std::runtime_error);
 }
 
-namespace {
-
-// Redoes the first header's checksum after a test changed the header (ustar: the byte sum with the
-// checksum field counted as spaces, six octal digits, NUL, space).
-void fix_first_checksum(std::string& archive) {
-  std::memset(archive.data() + 148, ' ', 8);
-  unsigned sum = 0;
-  for (int i = 0; i < 512; ++i) sum += static_cast<unsigned char>(archive[i]);
-  std::snprintf(archive.data() + 148, 8, "%06o", sum);
-  archive[155] = ' ';
-}
-
-// A tar archive with one member named `name`, which write_tar itself refuses to write when unsafe:
-// written under a harmless name of the same length, then renamed in the header.
-std::string archive_with_member(const fs::path& scratch, const std::string& name, const std::string& bytes) {
-  write_tar(scratch, {{std::string(name.size(), 'p'), bytes}});
-  std::string archive = *read_file(scratch);
-  std::memcpy(archive.data(), name.data(), name.size());
-  fix_first_checksum(archive);
-  return archive;
-}
-
-}  // namespace
 
 TEST_CASE("an archive member outside the cache directory is never written: exit-2 error naming it", "[tuning_db][tar][keys]") {
   BITJIT_RANDOM_ENGINE(rng);
