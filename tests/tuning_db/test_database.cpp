@@ -64,6 +64,22 @@ StoredKernel random_kernel(std::mt19937_64& rng, const BuildVersions& versions =
 
 std::string key_of(const StoredKernel& kernel) { return kernel.meta.at("key"); }
 
+// `count` random kernels stored in the database, and a tuned schedule for config "cfg".
+std::vector<StoredKernel> populate(std::mt19937_64& rng, KernelDatabase& database, int count) {
+  std::vector<StoredKernel> kernels;
+  for (int i = 0; i < count; ++i) {
+    kernels.push_back(random_kernel(rng));
+    REQUIRE(database.store(kernels.back()));
+  }
+  REQUIRE(database.store_tuned({"cfg", "GPU", "sm_90a", {{"block_n", 8}}, 0.5, ""}));
+  return kernels;
+}
+
+// The system's tar program, or nullptr.
+const char* system_tar() {
+  return ::access("/usr/bin/tar", X_OK) == 0 ? "/usr/bin/tar" : ::access("/bin/tar", X_OK) == 0 ? "/bin/tar" : nullptr;
+}
+
 void write_bytes(const fs::path& path, const std::string& bytes) {
   std::ofstream file(path, std::ios::binary | std::ios::trunc);
   file << bytes;
@@ -326,12 +342,7 @@ TEST_CASE("export to a directory or a tar and import elsewhere carries kernels a
   BITJIT_RANDOM_ENGINE(rng);
   TemporaryDirectory dir;
   KernelDatabase source(fs::path(dir.path()) / "source");
-  std::vector<StoredKernel> kernels;
-  for (int i = 0; i < 3; ++i) {
-    kernels.push_back(random_kernel(rng));
-    REQUIRE(source.store(kernels.back()));
-  }
-  REQUIRE(source.store_tuned({"cfg", "GPU", "sm_90a", {{"block_n", 8}}, 0.5, ""}));
+  const std::vector<StoredKernel> kernels = populate(rng, source, 3);
   REQUIRE(source.store_tuned({"cfg2", "GPU", "sm_90a", {{"block_n", 8}}, 0.5, ""}));
   fs::create_directories(fs::path(dir.path()) / "export-dir");
   for (const std::string name : {"export-dir", "export.tar"}) {
@@ -383,8 +394,8 @@ TEST_CASE("tar archives round-trip and are readable by the system tar", "[tuning
     CHECK(read[i].name == members[i].name);
     CHECK(read[i].bytes == members[i].bytes);
   }
-  if (::access("/usr/bin/tar", X_OK) == 0 || ::access("/bin/tar", X_OK) == 0) {
-    const ProcessResult listed = run_process({::access("/usr/bin/tar", X_OK) == 0 ? "/usr/bin/tar" : "/bin/tar", "-tf", archive.string()});
+  if (const char* tar = system_tar()) {
+    const ProcessResult listed = run_process({tar, "-tf", archive.string()});
     CHECK(listed.exit_code == 0);
     CHECK(contains(listed.out, "v1/kernels/k3.kernel"));
   }
@@ -422,17 +433,12 @@ TEST_CASE("an archive member outside the cache directory is never written: exit-
 }
 
 TEST_CASE("a GNU tar of a cache directory (members ./v1/...) imports its kernels", "[tuning_db][tar]") {
-  const char* tar = ::access("/usr/bin/tar", X_OK) == 0 ? "/usr/bin/tar" : ::access("/bin/tar", X_OK) == 0 ? "/bin/tar" : nullptr;
+  const char* tar = system_tar();
   if (!tar) BITJIT_SKIP("no system tar");
   BITJIT_RANDOM_ENGINE(rng);
   TemporaryDirectory dir;
   KernelDatabase source(fs::path(dir.path()) / "source");
-  std::vector<StoredKernel> kernels;
-  for (int i = 0; i < 3; ++i) {
-    kernels.push_back(random_kernel(rng));
-    REQUIRE(source.store(kernels.back()));
-  }
-  REQUIRE(source.store_tuned({"cfg", "GPU", "sm_90a", {{"block_n", 8}}, 0.5, ""}));
+  const std::vector<StoredKernel> kernels = populate(rng, source, 3);
   const fs::path archive = fs::path(dir.path()) / "gnu.tar";
   REQUIRE(run_process({tar, "-C", source.root().string(), "-cf", archive.string(), "."}).exit_code == 0);
   KernelDatabase target(fs::path(dir.path()) / "target");
