@@ -488,7 +488,7 @@ TEST_CASE("db verify --repair on a database it cannot write says so and exits 1"
 TEST_CASE("JSON nested 60 000 deep exits 2 in a user's file and is repaired in the database", "[cli][db][json]") {
   TemporaryDirectory dir;
   const fs::path deep = fs::path(dir.path()) / "deep.json", huge = fs::path(dir.path()) / "huge.json";
-  write_text(deep, std::string(60000, '[') + std::string(60000, ']'));
+  write_text(deep, std::string(100000, '[') + std::string(100000, ']'));
   write_text(huge, R"({"M": 1, "N": 9223372036854775808, "K": 64})");
   for (const auto& command : std::vector<std::vector<std::string>>{{"codegen", "--arch", "sm_80", "--config"},
                                                                    {"prewarm", "--arch", "sm_80", "--configs"}}) {
@@ -503,8 +503,8 @@ TEST_CASE("JSON nested 60 000 deep exits 2 in a user's file and is repaired in t
   }
   const std::string cache = dir.str() + "/cache";
   fs::create_directories(fs::path(cache) / "v1" / "kernels");
-  write_text(fs::path(cache) / "v1" / "index.json", std::string(60000, '{') );
-  write_text(fs::path(cache) / "v1" / "tuned.json", "{\"format\": 1, \"tuned\": " + std::string(60000, '[') + std::string(60000, ']') + "}");
+  write_text(fs::path(cache) / "v1" / "index.json", "{\"format\": 1, \"kernels\": " + std::string(100000, '[') + std::string(100000, ']') + "}");
+  write_text(fs::path(cache) / "v1" / "tuned.json", "{\"format\": 1, \"tuned\": " + std::string(100000, '[') + std::string(100000, ']') + "}");
   for (const char* verb : {"ls", "verify", "gc"}) {
     const ProcessResult result = bitjit_cli({"db", verb, "--cache-dir", cache});
     INFO(verb << ": " << result.err);

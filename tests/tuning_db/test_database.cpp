@@ -550,7 +550,7 @@ TEST_CASE("imported tuned entries are validated; a bad tuned.json is rejected, n
   CHECK(contains(problems, "'GPU|misfiled': filed under another key"));
   CHECK(target.all_tuned().size() == 1);
   // 60 000 levels deep: rejected with the file named, never a stack overflow.
-  write_bytes(source / "v1" / "tuned.json", std::string(60000, '[') + std::string(60000, ']'));
+  write_bytes(source / "v1" / "tuned.json", std::string(100000, '[') + std::string(100000, ']'));
   const TransferReport deep = import_database(target, source, checks);
   CHECK(deep.rejected == 1);
   CHECK(contains(deep.problems.at(0).problem, "nested deeper than 64 levels"));
@@ -563,7 +563,7 @@ TEST_CASE("a malformed or deeply nested index.json / tuned.json is started afres
   const StoredKernel kernel = random_kernel(rng);
   REQUIRE(database.store(kernel));
   REQUIRE(database.store_tuned({"cfg", "GPU", "sm_90a", {{"block_n", 8}}, 0.5, ""}));
-  const std::string deep = "{\"format\": 1, \"kernels\": " + std::string(60000, '[') + std::string(60000, ']') + "}";
+  const std::string deep = "{\"format\": 1, \"kernels\": " + std::string(100000, '[') + std::string(100000, ']') + "}";
   for (const std::string& text : {deep, std::string("{\"format\": 1, \"format\": 1}"), std::string("{\"format\": 1, \"kernels\": {\"../../x\": {}}}")}) {
     write_bytes(database.data_dir() / "index.json", text);
     write_bytes(database.data_dir() / "tuned.json", text);
