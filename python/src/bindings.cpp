@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
+#include "common/json_input.hpp"
 #include "common/log.hpp"
 #include "common/text.hpp"
 #include "compiler/config.hpp"
@@ -34,13 +35,8 @@ using namespace bitjit;
 namespace {
 
 MatmulConfig parse_config(const std::string& text) {
-  nlohmann::json json;
-  try {
-    json = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& error) {
-    throw ConfigError(std::string("config is not valid JSON: ") + error.what());
-  }
-  MatmulConfig config = config_from_json(json);
+  // Bounded in size and depth, duplicate keys refused (common/json_input.hpp).
+  MatmulConfig config = config_from_json(parse_json_input(text, "config"));
   validate(config);
   return config;
 }
