@@ -21,12 +21,13 @@ from typing import List, Optional, Sequence, Union
 
 import numpy as np
 
-from . import quantization
-from ._bitjit import ConfigError
+from . import natives, quantization
+from ._bitjit import CaptureError, ConfigError
 from ._bitjit import Matmul as _NativeMatmul
 from ._bitjit import canonical_config
 
-__all__ = ["ConfigError", "Linear", "Matmul", "MatmulConfig", "quantization"]
+__all__ = ["CaptureError", "ConfigError", "Linear", "Matmul", "MatmulConfig", "load_quantized", "quantization",
+           "quantize_model"]
 __version__ = "0.1.0"
 
 
@@ -99,6 +100,7 @@ class Matmul:
                  backend: Optional[str] = None, **_ignored) -> None:
         self.config = config
         self._native = _NativeMatmul.create(config.to_json(), target or "")
+        natives.remember(config.canonical, self._native)  # what torch.ops.bitjit.matmul runs for this config
 
     @property
     def source(self) -> str:
@@ -158,9 +160,16 @@ class Matmul:
         return self.forward(A, W, scale, zeros, bias, output)
 
     def forward(self, A, W, scale=None, zeros=None, bias=None, output=None):
-        """C = A x dequant(W)^T (+ bias) on the current CUDA stream (torch's, when A is a torch tensor)."""
-        M = int(A.shape[0])
+        """C = A x dequant(W)^T (+ bias) on the current CUDA stream (torch's, when A is a torch tensor).
+        Torch tensors go through torch.ops.bitjit.matmul (bitjit/ops.py) on A's device."""
         torch = _torch_of(A)
+        if torch is not None:
+            from . import ops  # noqa: F401  (registers torch.ops.bitjit)
+            if output is None:
+                return torch.ops.bitjit.matmul(A, W, scale, zeros, bias, self.config.canonical, self.arch)
+            torch.ops.bitjit.matmul_out(A, W, scale, zeros, bias, output, self.config.canonical, self.arch)
+            return output
+        M = int(A.shape[0])
         if output is None:
             if torch is None:
                 raise ValueError("output is required unless A is a torch tensor")
@@ -173,6 +182,18 @@ class Matmul:
 
 
 _linear_class = None
+
+
+def quantize_model(model, W_dtype: str = "int4", group_size: int = 128, skip: Sequence[str] = ("lm_head",), **options):
+    """Replaces `model`'s torch.nn.Linear layers in place by bitjit.Linear (bitjit/quantize_model.py)."""
+    from .quantize_model import quantize_model as quantize
+    return quantize(model, W_dtype=W_dtype, group_size=group_size, skip=skip, **options)
+
+
+def load_quantized(model, checkpoint, method: str, **options):
+    """Loads a GPTQ or AWQ checkpoint into `model`, its linear layers as bitjit.Linear (bitjit/checkpoints.py)."""
+    from .checkpoints import load_quantized as load
+    return load(model, checkpoint, method, **options)
 
 
 def __getattr__(name: str):

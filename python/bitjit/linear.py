@@ -16,6 +16,8 @@ _TORCH_STORAGE = {"float16": "float16", "bfloat16": "bfloat16", "float32": "floa
 def make_linear_class(matmul_class, config_class):
     import torch
 
+    from . import ops  # noqa: F401  (registers torch.ops.bitjit)
+
     def storage_dtype(name: str):
         return getattr(torch, _TORCH_STORAGE.get(name, "uint8"))
 
@@ -52,7 +54,31 @@ def make_linear_class(matmul_class, config_class):
                                                            device=device))
                 else:
                     setattr(self, name, None)
+            # Act-order GPTQ layers: the input column of each of W's columns (set_input_permutation).
+            self.register_buffer("perm", None)
+            # What forward passes to torch.ops.bitjit.matmul: plain strings, constants to torch.compile.
+            self._op_config, self._op_arch = self.config.canonical, self.matmul.arch
             self._loaded = False
+
+        def set_input_permutation(self, permutation) -> None:
+            """Multiplies x[..., permutation] instead of x: W's column j stands for input column
+            permutation[j] (act-order GPTQ checkpoints, bitjit.quantization.from_gptq's "perm")."""
+            perm = torch.as_tensor(np.asarray(permutation), dtype=torch.int64)
+            if perm.shape != (self.in_features,) or not torch.equal(perm.sort().values, torch.arange(self.in_features)):
+                raise ValueError(f"permutation must hold each of 0 .. {self.in_features - 1} once; got shape "
+                                 f"{tuple(perm.shape)}")
+            self.register_buffer("perm", perm.to(self.qweight.device))
+
+        def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                                  error_msgs):
+            # An act-order layer's state has "perm": make the buffer to load it into; loaded weights
+            # make the layer usable.
+            if prefix + "perm" in state_dict and self.perm is None:
+                self.register_buffer("perm", torch.empty(self.in_features, dtype=torch.int64, device=self.qweight.device))
+            super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                                          error_msgs)
+            if prefix + "qweight" in state_dict:
+                self._loaded = True
 
         def _store(self, name: str, array) -> None:
             buffer = getattr(self, name)
@@ -110,10 +136,17 @@ def make_linear_class(matmul_class, config_class):
                 raise RuntimeError("bitjit.Linear: no weights loaded (load_and_transform_weight, load_from_float "
                                    "or from_linear)")
             rows = A.reshape(-1, self.in_features)
-            if not rows.is_contiguous():
-                rows = rows.contiguous()
-            result = self.matmul(rows, self.qweight, scale=self.scales, zeros=self.zeros, bias=self.bias,
-                                 output=None if output is None else output.reshape(-1, self.out_features))
-            return result.reshape(*A.shape[:-1], self.out_features)
+            if self.perm is not None:
+                rows = rows.index_select(1, self.perm)
+            rows = rows.contiguous()
+            if output is None:
+                result = torch.ops.bitjit.matmul(rows, self.qweight, self.scales, self.zeros, self.bias,
+                                                 self._op_config, self._op_arch)
+                return result.reshape(*A.shape[:-1], self.out_features)
+            if not output.is_contiguous():
+                raise ValueError(f"output must be contiguous, got strides {output.stride()}")
+            torch.ops.bitjit.matmul_out(rows, self.qweight, self.scales, self.zeros, self.bias,
+                                        output.reshape(-1, self.out_features), self._op_config, self._op_arch)
+            return output
 
     return Linear

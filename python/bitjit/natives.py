@@ -1,0 +1,45 @@
+"""The compiled kernels of each (config, arch), shared by every Matmul, Linear and torch operator of a
+process. torch.ops.bitjit.* take the config as its canonical JSON text, not a Python object, so that
+torch.compile and torch.export see plain constants; they find the kernels here. No torch import."""
+from __future__ import annotations
+
+import threading
+from typing import Dict, Tuple
+
+from ._bitjit import Matmul as _NativeMatmul
+from ._bitjit import device_arch as _device_arch
+
+_lock = threading.Lock()
+_natives: Dict[Tuple[str, str], _NativeMatmul] = {}
+_device_archs: Dict[int, str] = {}
+
+
+def remember(canonical: str, native: _NativeMatmul) -> None:
+    """Makes `native` (e.g. a tuned Matmul's) the one that runs this config on its arch."""
+    with _lock:
+        _natives[(canonical, native.arch)] = native
+
+
+def device_arch(device: int) -> str:
+    """The arch of CUDA device `device` ("sm_90a"), queried once."""
+    with _lock:
+        arch = _device_archs.get(device)
+    if arch is None:
+        arch = _device_arch(device)
+        with _lock:
+            _device_archs[device] = arch
+    return arch
+
+
+def native_for(canonical: str, arch: str, *, may_compile: bool = True) -> _NativeMatmul:
+    """The kernels of a config for an arch: a remembered Matmul's, else created (compiled or taken from
+    the kernel database) and remembered. may_compile=False raises LookupError instead of creating."""
+    with _lock:
+        native = _natives.get((canonical, arch))
+    if native is not None:
+        return native
+    if not may_compile:
+        raise LookupError(f"no kernels for {arch} yet (config {canonical})")
+    native = _NativeMatmul.create(canonical, arch)
+    with _lock:
+        return _natives.setdefault((canonical, arch), native)

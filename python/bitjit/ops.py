@@ -1,0 +1,135 @@
+"""bitjit's matmul as PyTorch operators (torch.library), so that torch.compile, torch.export and CUDA
+graphs see one opaque op with known output shapes instead of Python they cannot trace:
+
+    torch.ops.bitjit.matmul(A, W, scales, zeros, bias, config, weight_arch) -> C
+    torch.ops.bitjit.matmul_out(A, W, scales, zeros, bias, output, config, weight_arch) -> ()  (writes output)
+
+A [M, K], W the packed weights, scales / zeros / bias None where the config has none; config is the
+MatmulConfig's canonical JSON text and weight_arch the arch whose kernels W was packed for
+(Matmul.arch). The op runs on the device of its tensors, on torch's current stream there, with the
+kernels of that device's arch (natives.py); W's packing must be what those kernels read.
+
+Under CUDA graph capture the op compiles, loads and synchronizes nothing: kernels are loaded on a
+device by its first run there (every M bucket at once), and split-K scratch comes from torch's
+allocator, which serves capture from the graph's pool. A capture that would need a load or a compile
+raises bitjit.CaptureError. Imported by bitjit.Matmul and bitjit.Linear when torch is used.
+"""
+from __future__ import annotations
+
+import functools
+import json
+from typing import Optional, Sequence, Tuple
+
+import torch
+
+from . import natives
+from ._bitjit import CaptureError, ConfigError
+
+__all__ = ["matmul", "matmul_out"]
+
+
+@functools.lru_cache(maxsize=None)
+def _config_fields(config: str) -> Tuple[int, int, torch.dtype]:
+    fields = json.loads(config)
+    return int(fields["K"]), int(fields["N"]), getattr(torch, fields["out_dtype"])
+
+
+def _check_operands(A: torch.Tensor, named: Sequence[Tuple[str, Optional[torch.Tensor]]], config: str,
+                    allow_meta: bool = False) -> None:
+    """Shapes the fake kernel needs and torch's device rule: every operand on A's device, a CUDA one
+    (or, for the fake kernel, "meta": shapes only, as a model traced on a machine without a GPU)."""
+    K, _, _ = _config_fields(config)
+    if A.dim() != 2 or A.shape[1] != K:
+        raise ConfigError(f"bitjit.matmul: A has shape {tuple(A.shape)}; expected [M, K] with K = {K} (config {config})")
+    if A.device.type != "cuda" and not (allow_meta and A.device.type == "meta"):
+        raise ConfigError(f"bitjit.matmul: A is on {A.device}; bitjit runs on CUDA devices")
+    others = [(name, tensor) for name, tensor in named if tensor is not None and tensor.device != A.device]
+    if others:
+        where = ", ".join(f"{name} on {tensor.device}" for name, tensor in others)
+        raise ConfigError(f"bitjit.matmul: operands on different devices: A on {A.device}, {where}; every operand "
+                          "(and output) must be on A's device")
+
+
+def _view(tensor: Optional[torch.Tensor], name: str):
+    """(pointer, shape, itemsize) for the native run, or None."""
+    if tensor is None:
+        return None
+    if not tensor.is_contiguous():
+        raise ConfigError(f"bitjit.matmul: {name} must be contiguous (row-major), got strides {tensor.stride()}")
+    return (tensor.data_ptr(), list(tensor.shape), tensor.element_size())
+
+
+def _capturing() -> bool:
+    return torch.cuda.is_current_stream_capturing()
+
+
+def _native(config: str, weight_arch: str, device: int):
+    """The kernels for `device`'s arch, whose weight layout must be the one W was packed in."""
+    arch = natives.device_arch(device)
+    may_compile = not _capturing()
+    try:
+        native = natives.native_for(config, arch, may_compile=may_compile)
+        if arch == weight_arch:
+            return native
+        packed_for = natives.native_for(config, weight_arch, may_compile=may_compile)
+    except LookupError as missing:
+        raise CaptureError(f"bitjit.matmul: capturing a CUDA graph on device {device} ({arch}) would need to compile "
+                           f"this config's kernels ({missing}); run it on that device once before the capture") from None
+    if native.weight_layout != packed_for.weight_layout:
+        raise ConfigError(f"bitjit.matmul: W was packed for {weight_arch} ({packed_for.weight_layout} layout) but device "
+                          f"{device} is {arch}, whose kernels read the {native.weight_layout} layout; create the layer "
+                          f"for {arch} (target=\"{arch}\" or on that device) (config {config})")
+    return native
+
+
+def _run(A, W, scales, zeros, bias, output, config: str, weight_arch: str) -> None:
+    operands = (("W", W), ("scales", scales), ("zeros", zeros), ("bias", bias), ("output", output))
+    _check_operands(A, operands, config)
+    device = A.device.index if A.device.index is not None else torch.cuda.current_device()
+    native = _native(config, weight_arch, device)
+    M = int(A.shape[0])
+    scratch = None
+    partial_bytes, counter_bytes = native.scratch_need(M, device)
+    if partial_bytes:
+        # From torch's allocator: stream-ordered, and under capture the graph's own memory. The counters
+        # start at zero (every run leaves them so; zeroed here since the block may be reused).
+        partials = torch.empty(partial_bytes, dtype=torch.uint8, device=A.device)
+        counters = torch.zeros(counter_bytes, dtype=torch.uint8, device=A.device)
+        scratch = (partials.data_ptr(), partial_bytes, counters.data_ptr(), counter_bytes)
+    stream = torch.cuda.current_stream(A.device).cuda_stream
+    native.run(M, _view(A, "A"), _view(W, "W"), _view(output, "output"), _view(scales, "scales"), _view(zeros, "zeros"),
+               _view(bias, "bias"), stream, device, scratch)
+
+
+@torch.library.custom_op("bitjit::matmul", mutates_args=())
+def matmul(A: torch.Tensor, W: torch.Tensor, scales: Optional[torch.Tensor], zeros: Optional[torch.Tensor],
+           bias: Optional[torch.Tensor], config: str, weight_arch: str) -> torch.Tensor:
+    """C = A · dequant(W)ᵀ (+ bias): a new [M, N] tensor of the config's out_dtype on A's device."""
+    _, N, out_dtype = _config_fields(config)
+    output = torch.empty((A.shape[0], N), dtype=out_dtype, device=A.device)
+    _run(A, W, scales, zeros, bias, output, config, weight_arch)
+    return output
+
+
+@matmul.register_fake
+def _matmul_fake(A, W, scales, zeros, bias, config, weight_arch):
+    _check_operands(A, (("W", W), ("scales", scales), ("zeros", zeros), ("bias", bias)), config, allow_meta=True)
+    _, N, out_dtype = _config_fields(config)
+    return A.new_empty((A.shape[0], N), dtype=out_dtype)
+
+
+@torch.library.custom_op("bitjit::matmul_out", mutates_args=("output",))
+def matmul_out(A: torch.Tensor, W: torch.Tensor, scales: Optional[torch.Tensor], zeros: Optional[torch.Tensor],
+               bias: Optional[torch.Tensor], output: torch.Tensor, config: str, weight_arch: str) -> None:
+    """matmul writing into `output` [M, N] (out_dtype, contiguous, on A's device)."""
+    _run(A, W, scales, zeros, bias, output, config, weight_arch)
+
+
+@matmul_out.register_fake
+def _matmul_out_fake(A, W, scales, zeros, bias, output, config, weight_arch):
+    _check_operands(A, (("W", W), ("scales", scales), ("zeros", zeros), ("bias", bias), ("output", output)), config,
+                    allow_meta=True)
+    _, N, out_dtype = _config_fields(config)
+    if tuple(output.shape) != (A.shape[0], N) or output.dtype != out_dtype:
+        raise ConfigError(f"bitjit.matmul: output is {tuple(output.shape)} {output.dtype}; expected "
+                          f"({A.shape[0]}, {N}) {out_dtype}")

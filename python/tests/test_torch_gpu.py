@@ -1,0 +1,233 @@
+"""bitjit as a PyTorch layer library on a GPU: torch.compile (fullgraph) and torch.export through
+torch.ops.bitjit, CUDA graph capture and replay (torch.cuda.graph, mode="reduce-overhead"), the
+device rules, and GPTQ / AWQ layers loaded from safetensors against their float64 weights."""
+import random
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+if not torch.cuda.is_available():
+    pytest.skip("no CUDA device for torch", allow_module_level=True)
+
+import bitjit  # noqa: E402
+from checkpoint_layouts import random_awq_layer, random_gptq_layer  # noqa: E402
+
+
+@pytest.fixture
+def generator():
+    g = torch.Generator(device="cpu")
+    g.manual_seed(random.getrandbits(63))
+    return g
+
+
+def quantized_mlp(generator, K=512, hidden=1024, N=256, device="cuda:0"):
+    """Two bitjit.Linear layers (int4 g128, then uint4 g128 with zeros) around a SiLU."""
+    first = torch.nn.Linear(K, hidden, bias=True).half()
+    second = torch.nn.Linear(hidden, N, bias=False).half()
+    for layer in (first, second):
+        with torch.no_grad():
+            layer.weight.copy_(torch.randn(layer.weight.shape, generator=generator) / layer.in_features ** 0.5)
+    model = torch.nn.Sequential(bitjit.Linear.from_linear(first, W_dtype="int4", group_size=128), torch.nn.SiLU(),
+                                bitjit.Linear.from_linear(second, W_dtype="uint4", group_size=128, with_zeros=True))
+    return model.to(device)
+
+
+def rand(generator, *shape, device="cuda:0"):
+    return torch.randn(*shape, generator=generator).half().to(device)
+
+
+# The same kernels on the same inputs: only a split-K / stream-K reduction order could differ, within
+# fp16 output rounding (2^-11 relative), so fp16's default tolerances hold.
+def assert_same_result(got, expected):
+    torch.testing.assert_close(got, expected, rtol=1e-3, atol=1e-3)
+
+
+@torch.no_grad()
+def test_compile_fullgraph_equals_eager_with_dynamic_rows(generator):
+    model = quantized_mlp(generator)
+    compiled = torch.compile(model, fullgraph=True, dynamic=True)  # a graph break raises here
+    for rows in (1, 7, 33):
+        x = rand(generator, rows, 512)
+        assert_same_result(compiled(x), model(x))
+    x3 = rand(generator, 2, 5, 512)  # leading dimensions
+    assert_same_result(compiled(x3), model(x3))
+
+
+@torch.no_grad()
+def test_export_runs_the_bitjit_operator(generator):
+    model = quantized_mlp(generator)
+    x = rand(generator, 4, 512)
+    exported = torch.export.export(model, (x,))
+    assert "bitjit.matmul" in str(exported.graph)
+    assert_same_result(exported.module()(x), model(x))
+
+
+def warm_up(model, x):
+    """torch.cuda.graph's documented warm-up: a few runs on a side stream."""
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(2):
+            model(x)
+    torch.cuda.current_stream().wait_stream(side)
+
+
+@torch.no_grad()
+def test_cuda_graph_captures_and_replays_new_inputs(generator):
+    model = quantized_mlp(generator)
+    static_x = rand(generator, 16, 512)
+    warm_up(model, static_x)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        static_y = model(static_x)
+    for _ in range(3):
+        x = rand(generator, 16, 512)
+        static_x.copy_(x)
+        graph.replay()
+        assert_same_result(static_y, model(x))
+
+
+@torch.no_grad()
+def test_capture_before_any_run_on_the_device_names_what_it_would_load(generator):
+    # A shape no other test uses: its kernels are compiled (at construction) but not loaded on the GPU.
+    layer = bitjit.Linear.from_linear(torch.nn.Linear(384, 160, bias=False).half(), W_dtype="int4",
+                                      group_size=128).cuda()
+    x = rand(generator, 8, 384)
+    graph = torch.cuda.CUDAGraph()
+    with pytest.raises(bitjit.CaptureError, match="loading its kernels on device 0"):
+        with torch.cuda.graph(graph):
+            layer(x)
+    layer(x)  # after a run, the same capture works
+    warm_up(layer, x)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        y = layer(x)
+    graph.replay()
+    assert_same_result(y, layer(x))
+
+
+@torch.no_grad()
+def test_reduce_overhead_replays_cuda_graphs(generator):
+    from torch._dynamo.utils import counters
+    counters.clear()
+    model = quantized_mlp(generator)
+    compiled = torch.compile(model, mode="reduce-overhead")
+    for _ in range(5):  # the first calls warm up and record, the rest replay
+        x = rand(generator, 8, 512)
+        assert_same_result(compiled(x).clone(), model(x))
+    assert not counters["inductor"].get("cudagraph_skips"), dict(counters["inductor"])
+
+
+@torch.no_grad()
+def test_split_k_scratch_comes_from_torch_under_capture(generator):
+    # Long K and few channels: the shape split-K serves. Whether the default picks it is reported.
+    layer = bitjit.Linear.from_linear(torch.nn.Linear(8192, 128, bias=False).half(), W_dtype="int4",
+                                      group_size=128).cuda()
+    x = rand(generator, 1, 8192)
+    eager = layer(x)
+    warm_up(layer, x)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        y = layer(x)
+    for _ in range(2):
+        x2 = rand(generator, 1, 8192)
+        x.copy_(x2)
+        graph.replay()
+        assert_same_result(y, layer(x2))
+    print("schedule at M=1:", layer.matmul.schedule_for(1), "first output", eager[0, :4].tolist())
+
+
+@torch.no_grad()
+def test_runs_on_the_tensors_device_whatever_the_current_device(generator):
+    model = quantized_mlp(generator, device="cuda:0")
+    x = rand(generator, 3, 512, device="cuda:0")
+    expected = model(x)
+    before = torch.cuda.current_device()
+    with torch.cuda.device(0):
+        assert_same_result(model(x.to("cuda")), expected)
+    assert torch.cuda.current_device() == before
+    if torch.cuda.device_count() > 1:  # test_multi_gpu.py covers a second device in full
+        with torch.cuda.device(1):
+            assert_same_result(model(x), expected)
+            assert torch.cuda.current_device() == 1
+
+
+@torch.no_grad()
+def test_operands_on_other_devices_are_named(generator):
+    model = quantized_mlp(generator)
+    with pytest.raises(bitjit.ConfigError, match="A is on cpu; bitjit runs on CUDA devices"):
+        model(rand(generator, 2, 512, device="cpu"))
+    config = bitjit.MatmulConfig(M=[1, 16], N=128, K=256, W_dtype="int4", accum_dtype="float32",
+                                 with_scaling=True, group_size=128)
+    matmul = bitjit.Matmul(config)
+    weight = matmul.transform_weight(torch.randint(-8, 8, (128, 256), dtype=torch.int8))
+    scales = torch.ones(128, 2, dtype=torch.float16)
+    with pytest.raises(bitjit.ConfigError, match="operands on different devices: A on cuda:0, W on cpu, scales on cpu"):
+        matmul(rand(generator, 2, 256), weight, scale=scales)
+
+
+@torch.no_grad()
+def test_matmul_call_and_output_go_through_the_operator(generator):
+    config = bitjit.MatmulConfig(M=[1, 16], N=128, K=256, W_dtype="int4", accum_dtype="float32",
+                                 with_scaling=True, group_size=128)
+    matmul = bitjit.Matmul(config)
+    values = torch.randint(-8, 8, (128, 256), dtype=torch.int8, generator=generator)
+    scales = (torch.rand(128, 2, generator=generator) * 0.1 + 0.01).half()
+    weight = matmul.transform_weight(values).cuda()
+    x = rand(generator, 5, 256)
+    reference = x.double() @ (values.double() * scales.double().repeat_interleave(128, dim=1)).cuda().T
+    result = matmul(x, weight, scale=scales.cuda())
+    out = torch.empty(5, 128, dtype=torch.float16, device="cuda")
+    assert matmul(x, weight, scale=scales.cuda(), output=out) is out
+    torch.testing.assert_close(out, result, rtol=0, atol=0)
+    # fp32 accumulation of 256 products, fp16 output: within 2^-10 relative plus the sums' rounding.
+    bound = 2.0 ** -10 * reference.abs() + 2.0 ** -18 * (x.double().abs() @ (values.double().abs() *
+                                                         scales.double().repeat_interleave(128, dim=1)).cuda().T)
+    assert bool(((result.double() - reference).abs() <= bound + 1e-6).all())
+
+
+def gptq_model(layer, K, N, method, **load):
+    tensors = {f"0.{name}": layer[name] for name in ("qweight", "qzeros", "scales", "g_idx", "bias") if name in layer}
+    model = torch.nn.Sequential(torch.nn.Linear(K, N, bias="bias" in layer)).half()
+    bitjit.load_quantized(model, tensors, method, **load)
+    return model.cuda()
+
+
+def check_against_reference(model, layer, generator, K):
+    x = rand(generator, 9, K)
+    reference = x.double() @ torch.from_numpy(layer["reference"]).cuda().T
+    if "bias" in layer:
+        reference += torch.from_numpy(layer["bias"].astype(np.float64)).cuda()
+    magnitude = x.double().abs() @ torch.from_numpy(np.abs(layer["reference"])).cuda().T
+    # fp16 output rounding (2^-11 relative, 2^-10 allowed) plus float32 accumulation over K terms.
+    bound = 2.0 ** -10 * reference.abs() + 2.0 ** -18 * magnitude + 1e-6
+    error = (model(x).double() - reference).abs()
+    assert bool((error <= bound).all()), f"max error {error.max().item()} vs bound {bound.max().item()}"
+
+
+@torch.no_grad()
+@pytest.mark.parametrize("bits, sym, act_order", [(4, True, True), (4, False, True), (4, False, False),
+                                                  (2, False, True), (8, True, True), (8, False, False)])
+def test_gptq_layers_compute_their_checkpoint_weights(generator, bits, sym, act_order):
+    rng = np.random.default_rng(random.getrandbits(32))
+    K, N = 512, 256
+    layer = random_gptq_layer(N, K, bits, 128, sym, act_order, rng, bias=True)
+    check_against_reference(gptq_model(layer, K, N, "gptq"), layer, generator, K)
+
+
+@torch.no_grad()
+def test_awq_layer_computes_its_checkpoint_weights(generator):
+    rng = np.random.default_rng(random.getrandbits(32))
+    K, N = 512, 256
+    layer = random_awq_layer(N, K, 128, rng, bias=True)
+    check_against_reference(gptq_model(layer, K, N, "awq"), layer, generator, K)
+
+
+@torch.no_grad()
+def test_state_dict_round_trip_gives_the_same_outputs(generator):
+    source = quantized_mlp(generator)
+    target = quantized_mlp(generator)  # other weights
+    target.load_state_dict(source.state_dict())
+    x = rand(generator, 4, 512)
+    assert_same_result(target(x), source(x))
