@@ -89,9 +89,17 @@ struct LoadedKernel {
     return maps;
   }
 
+  // Each module is unloaded in its own context (cuModuleUnload acts on the current one). Errors are
+  // ignored: at process exit the driver may be shut down already, and nothing is left to free then.
   ~LoadedKernel() {
-    if (!Driver::get().available()) return;
-    for (const auto& [context, loaded] : modules) Driver::get().cuModuleUnload(loaded.module);
+    const Driver& cuda = Driver::get();
+    if (!cuda.available()) return;
+    for (const auto& [context, loaded] : modules) {
+      if (cuda.cuCtxPushCurrent(context) != CUDA_SUCCESS) continue;
+      cuda.cuModuleUnload(loaded.module);
+      CUcontext popped = nullptr;
+      cuda.cuCtxPopCurrent(&popped);
+    }
   }
 
   // The function in `context` (current on this thread), or null before load_in(context).

@@ -185,8 +185,8 @@ _linear_class = None
 
 
 def quantize_model(model, W_dtype: str = "int4", group_size: int = 128, skip: Sequence[str] = ("lm_head",), **options):
-    """Replaces `model`'s torch.nn.Linear layers in place by bitjit.Linear (bitjit/quantize_model.py)."""
-    from .quantize_model import quantize_model as quantize
+    """Replaces `model`'s torch.nn.Linear layers in place by bitjit.Linear (bitjit/replace_linears.py)."""
+    from .replace_linears import quantize_model as quantize
     return quantize(model, W_dtype=W_dtype, group_size=group_size, skip=skip, **options)
 
 
@@ -210,3 +210,7 @@ def __getattr__(name: str):
             _linear_class = make_linear_class(Matmul, MatmulConfig)
         return _linear_class
     raise AttributeError(f"module 'bitjit' has no attribute {name!r}")
+
+
+if "torch" in sys.modules:  # torch is there already: register torch.ops.bitjit now (else on first use)
+    from . import ops  # noqa: E402,F401

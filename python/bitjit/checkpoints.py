@@ -104,7 +104,7 @@ def load_quantized(model: torch.nn.Module, checkpoint, method: str, zeros_stored
     default the replaced layer's), and every other tensor loads through load_state_dict (a missing or
     unexpected one is an error). checkpoint: .safetensors path(s) or a name -> tensor mapping.
     zeros_stored_minus_one=False for "gptq_v2" checkpoints. Returns the replaced layers' names."""
-    from .quantize_model import replace_module
+    from .replace_linears import replace_module
     tensors = checkpoint if isinstance(checkpoint, Mapping) else read_safetensors(checkpoint)
     quantized = {name[: -len(".qweight")] for name in tensors if name.endswith(".qweight")}
     replaced = []

@@ -14,7 +14,6 @@ device by its first run there (every M bucket at once), and split-K scratch come
 allocator, which serves capture from the graph's pool. A capture that would need a load or a compile
 raises bitjit.CaptureError. Imported by bitjit.Matmul and bitjit.Linear when torch is used.
 """
-from __future__ import annotations
 
 import functools
 import json

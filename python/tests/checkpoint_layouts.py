@@ -117,7 +117,7 @@ def dequantize_bitjit_layer(layer: dict) -> np.ndarray:
     per_byte = 8 // bits
     codes = np.stack([(packed >> (j * bits)) & (2 ** bits - 1) for j in range(per_byte)], axis=-1)
     codes = codes.reshape(config["N"], config["K"]).astype(np.float64)
-    group = np.arange(config["K"]) // config["group_size"]
+    group = np.arange(config["K"]) // (config["K"] // layer["scales"].shape[1])  # one group may read as -1
     weight = layer["scales"].astype(np.float64)[:, group] * (codes - layer["zeros"].astype(np.float64)[:, group])
     if layer.get("perm") is None:
         return weight

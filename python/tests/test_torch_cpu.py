@@ -9,7 +9,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import bitjit  # noqa: E402
-from bitjit import checkpoints  # noqa: E402
+from bitjit import checkpoints, ops  # noqa: E402,F401
 from checkpoint_layouts import (dequantize_bitjit_layer, random_awq_layer,  # noqa: E402
                                 random_gptq_layer)
 
