@@ -3,6 +3,7 @@ process. torch.ops.bitjit.* take the config as its canonical JSON text, not a Py
 torch.compile and torch.export see plain constants; they find the kernels here. No torch import."""
 from __future__ import annotations
 
+import atexit
 import threading
 from typing import Dict, Tuple
 
@@ -12,6 +13,14 @@ from ._bitjit import device_arch as _device_arch
 _lock = threading.Lock()
 _natives: Dict[Tuple[str, str], _NativeMatmul] = {}
 _device_archs: Dict[int, str] = {}
+
+
+@atexit.register
+def _forget_all() -> None:
+    """Drops the kernels before the interpreter tears the extension down (torch's operator registry
+    keeps this module alive to the end, and nanobind reports objects still alive then as leaks)."""
+    with _lock:
+        _natives.clear()
 
 
 def remember(canonical: str, native: _NativeMatmul) -> None:

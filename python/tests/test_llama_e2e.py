@@ -42,7 +42,7 @@ def with_weights(model, weights, dtype):
     copied = copy.deepcopy(model).half().to(dtype)
     for name, weight in weights.items():
         copied.get_submodule(name).weight.data = torch.from_numpy(weight).to(dtype)
-    return copied.cuda()
+    return copied.cuda() if torch.cuda.is_available() else copied
 
 
 @torch.no_grad()

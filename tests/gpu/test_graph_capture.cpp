@@ -54,16 +54,6 @@ struct Operands {
   }
 };
 
-template <class Body>
-std::string error_of(Body&& body) {
-  try {
-    body();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "no error";
-}
-
 // Captures `body` on `stream` into a graph; the executable graph, or null when body threw (rethrown
 // after the capture is ended, as a capture must be).
 class Capture {
@@ -107,15 +97,10 @@ TEST_CASE("a Matmul run is captured into a CUDA graph once its device has run it
   target.device = ensure_context();
   for (int64_t M : {int64_t(1), int64_t(16), int64_t(50)}) {
     INFO("M=" << M);
-    const Operands operands(config, M, rng);
+    Operands operands(config, M, rng);
     if (M == 1) {  // nothing has run on this device yet: the capture would have to load the kernels
       Capture refused(stream.get());
-      std::string message;
-      try {
-        refused.record([&] { operands.run(matmul, target); });
-      } catch (const CaptureError& error) {
-        message = error.what();
-      }
+      const std::string message = error_of<CaptureError>([&] { refused.record([&] { operands.run(matmul, target); }); });
       CHECK(contains(message, "would need loading its kernels on device"));
       operands.run(matmul, target);  // loads every bucket's kernel on this device
     }
@@ -148,7 +133,7 @@ TEST_CASE("split-K scratch: the caller's under capture, or the stream's own afte
   const ScratchNeed need = matmul.scratch_need(16);
   REQUIRE(need.partial_bytes > 0);
   Stream stream;
-  const Operands operands(config, 16, rng);
+  Operands operands(config, 16, rng);
   RunTarget plain;
   plain.stream = stream.get();
   operands.run(matmul, plain);
@@ -175,16 +160,11 @@ TEST_CASE("split-K scratch: the caller's under capture, or the stream's own afte
     Stream other;
     RunTarget target;
     target.stream = other.get();
-    std::string message;
     {
       Capture refused(other.get());
-      try {
-        refused.record([&] { operands.run(matmul, target); });
-      } catch (const CaptureError& error) {
-        message = error.what();
-      }
+      CHECK(contains(error_of<CaptureError>([&] { refused.record([&] { operands.run(matmul, target); }); }),
+                     "bytes of split-K scratch for this stream"));
     }
-    CHECK(contains(message, "bytes of split-K scratch for this stream"));
     operands.run(matmul, target);
     other.synchronize();
     Capture capture(other.get());
@@ -203,7 +183,7 @@ TEST_CASE("a Matmul runs on an explicit device and refuses one of another arch b
   const int device = ensure_context();
   const std::string other_arch = current_device_info().arch() == "sm_80" ? "sm_86" : "sm_80";
   const Matmul foreign = Matmul::create(config, {other_arch, std::nullopt});
-  const Operands operands(config, 4, rng);
+  Operands operands(config, 4, rng);
   RunTarget target;
   target.device = device;
   CHECK(contains(error_of([&] { operands.run(foreign, target); }), "but this Matmul was compiled for " + other_arch));
