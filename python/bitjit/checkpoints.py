@@ -87,13 +87,12 @@ def linear_from_layer(layer: dict, opt_M: Optional[Sequence[int]] = None, target
                     W_dtype=config["W_dtype"], accum_dtype="float32", out_dtype="float16",
                     group_size=config["group_size"], with_scaling=True, with_zeros=True, zeros_mode="original",
                     opt_M=opt_M, target=target)
-    linear._store("qweight", linear.matmul.transform_packed_weight(layer["W"]))
+    linear._store(linear._weight_name, linear.matmul.transform_packed_weight(layer["W"]))
     linear._store("scales", layer["scales"])
     linear._store("zeros", layer["zeros"])
     linear._store("bias", None if layer["bias"] is None else np.asarray(layer["bias"], dtype=np.float16))
     if layer["perm"] is not None:
         linear.set_input_permutation(layer["perm"])
-    linear._loaded = True
     return linear if device is None else linear.to(device)
 
 

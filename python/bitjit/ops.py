@@ -41,7 +41,7 @@ def _check_operands(A: torch.Tensor, named: Sequence[Tuple[str, Optional[torch.T
     if A.dim() != 2 or A.shape[1] != K:
         raise ConfigError(f"bitjit.matmul: A has shape {tuple(A.shape)}; expected [M, K] with K = {K} (config {config})")
     if A.device.type != "cuda" and not (allow_meta and A.device.type == "meta"):
-        raise ConfigError(f"bitjit.matmul: A is on {A.device}; bitjit runs on CUDA devices")
+        raise ConfigError(f"bitjit.matmul: A is not in CUDA device memory: it is on {A.device}")
     others = [(name, tensor) for name, tensor in named if tensor is not None and tensor.device != A.device]
     if others:
         where = ", ".join(f"{name} on {tensor.device}" for name, tensor in others)
@@ -49,13 +49,20 @@ def _check_operands(A: torch.Tensor, named: Sequence[Tuple[str, Optional[torch.T
                           "(and output) must be on A's device")
 
 
-def _view(tensor: Optional[torch.Tensor], name: str):
-    """(pointer, shape, itemsize) for the native run, or None."""
+# torch dtypes -> the element names the bindings check operands by (bitjit's dtype names).
+_ELEMENTS = {torch.float16: "float16", torch.bfloat16: "bfloat16", torch.float32: "float32", torch.int8: "int8",
+             torch.uint8: "uint8", torch.int32: "int32", torch.float8_e4m3fn: "float8_e4m3",
+             torch.float8_e5m2: "float8_e5m2"}
+
+
+def _descriptor(tensor: Optional[torch.Tensor]):
+    """A tensor as the bindings' operand descriptor (pointer, shape, element, contiguous, DLPack device
+    type 2 = CUDA, device index), or None: cheaper than a DLPack export on every call, and the bindings
+    check dtype, layout and shape against the config and name the operand."""
     if tensor is None:
         return None
-    if not tensor.is_contiguous():
-        raise ConfigError(f"bitjit.matmul: {name} must be contiguous (row-major), got strides {tensor.stride()}")
-    return (tensor.data_ptr(), list(tensor.shape), tensor.element_size())
+    element = _ELEMENTS.get(tensor.dtype, str(tensor.dtype).replace("torch.", ""))
+    return (tensor.data_ptr(), list(tensor.shape), element, tensor.is_contiguous(), 2, tensor.device.index)
 
 
 def _capturing() -> bool:
@@ -96,8 +103,8 @@ def _run(A, W, scales, zeros, bias, output, config: str, weight_arch: str) -> No
         counters = torch.zeros(counter_bytes, dtype=torch.uint8, device=A.device)
         scratch = (partials.data_ptr(), partial_bytes, counters.data_ptr(), counter_bytes)
     stream = torch.cuda.current_stream(A.device).cuda_stream
-    native.run(M, _view(A, "A"), _view(W, "W"), _view(output, "output"), _view(scales, "scales"), _view(zeros, "zeros"),
-               _view(bias, "bias"), stream, device, scratch)
+    native.run(M, _descriptor(A), _descriptor(W), _descriptor(output), _descriptor(scales), _descriptor(zeros),
+               _descriptor(bias), stream, device, scratch)
 
 
 @torch.library.custom_op("bitjit::matmul", mutates_args=())

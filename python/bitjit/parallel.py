@@ -73,11 +73,10 @@ def _shard_linear(linear: torch.nn.Linear, dim: int, rank: int, world_size: int,
     layer = Linear(share["K"], share["N"], bias=share["bias"] is not None, A_dtype=dtype, W_dtype=W_dtype,
                    accum_dtype="float32", out_dtype=dtype, group_size=group_size, with_scaling=True,
                    with_zeros=with_zeros, opt_M=opt_M, target=target)
-    layer._store("qweight", layer.matmul.transform_packed_weight(np.ascontiguousarray(share["W"])))
+    layer._store(layer._weight_name, layer.matmul.transform_packed_weight(np.ascontiguousarray(share["W"])))
     layer._store("scales", None if share["scales"] is None else np.ascontiguousarray(share["scales"]))
     layer._store("zeros", None if share["zeros"] is None else np.ascontiguousarray(share["zeros"]))
     layer._store("bias", share["bias"])
-    layer._loaded = True
     return layer.to(device), bias
 
 

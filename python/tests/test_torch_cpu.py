@@ -46,7 +46,7 @@ def test_fake_kernel_gives_the_output_shape_and_dtype_on_the_operands_device():
 
 def test_operator_rejects_cpu_tensors_by_name():
     config = bitjit.MatmulConfig(M=[1, 16], N=32, K=128, W_dtype="float16")
-    with pytest.raises(bitjit.ConfigError, match="A is on cpu; bitjit runs on CUDA devices"):
+    with pytest.raises(bitjit.ConfigError, match="A is not in CUDA device memory: it is on cpu"):
         torch.ops.bitjit.matmul(torch.zeros(2, 128, dtype=torch.float16), torch.zeros(32, 128, dtype=torch.float16),
                                 None, None, None, config.canonical, TARGET)
 
@@ -158,7 +158,6 @@ def test_state_dict_round_trips_with_act_order(rng):
     target.load_state_dict(state)
     for name, value in target.state_dict().items():
         assert torch.equal(value, state[name]), name
-    assert target[0]._loaded
 
 
 def meta_mlp():
@@ -170,8 +169,6 @@ def meta_mlp():
         torch.nn.SiLU(),
         bitjit.Linear(128, 64, A_dtype="float16", W_dtype="uint4", accum_dtype="float32", out_dtype="float16",
                       group_size=128, with_zeros=True, opt_M=ONE_BUCKET, target=TARGET))
-    for layer in (model[0], model[2]):
-        layer._loaded = True  # shapes only: no weights are needed to trace
     return model.to("meta")
 
 

@@ -156,7 +156,7 @@ def test_runs_on_the_tensors_device_whatever_the_current_device(generator):
 @torch.no_grad()
 def test_operands_on_other_devices_are_named(generator):
     model = quantized_mlp(generator)
-    with pytest.raises(bitjit.ConfigError, match="A is on cpu; bitjit runs on CUDA devices"):
+    with pytest.raises(bitjit.ConfigError, match="A is not in CUDA device memory: it is on cpu"):
         model(rand(generator, 2, 512, device="cpu"))
     config = bitjit.MatmulConfig(M=[1, 16], N=128, K=256, W_dtype="int4", accum_dtype="float32",
                                  with_scaling=True, group_size=128)
