@@ -442,6 +442,11 @@ class Matmul:
         return output.reshape(*leading, self.config.N) if leading is not None else output
 
 
+    def load(self, device: Optional[int] = None) -> None:
+        """Loads every M bucket's kernel on CUDA device `device` (default: the current one) now, e.g.
+        before capturing a CUDA graph that would hold this Matmul's first run on that device."""
+        self._native.load(-1 if device is None else _integer("device", device))
+
     def _torch_forward(self, torch, A, W, scale, zeros, bias, output):
         """Torch tensors go through torch.ops.bitjit.matmul / matmul_out (bitjit/ops.py): on A's
         device and torch's current stream there, traceable by torch.compile and CUDA graphs."""

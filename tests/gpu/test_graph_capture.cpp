@@ -11,6 +11,7 @@
 #include "runtime/driver.hpp"
 #include "runtime/matmul.hpp"
 #include "tests/support/catch.hpp"
+#include "tests/support/configs.hpp"
 #include "tests/support/random.hpp"
 #include "tests/support/text.hpp"
 
@@ -19,19 +20,7 @@ using namespace bitjit::testing;
 
 namespace {
 
-MatmulConfig int4_config() {
-  MatmulConfig config;
-  config.M = MSpec::buckets({1, 16, 64});
-  config.N = 256;
-  config.K = 2048;
-  config.A_dtype = DType::float16;
-  config.W_dtype = DType::int4;
-  config.accum_dtype = DType::float32;
-  config.out_dtype = DType::float16;
-  config.with_scaling = true;
-  config.group_size = 128;
-  return config;
-}
+MatmulConfig int4_config() { return w4a16_g128_config(MSpec::buckets({1, 16, 64}), 256, 2048); }
 
 struct Operands {
   OperandSpecs specs;
@@ -84,6 +73,25 @@ class Capture {
   CUgraphExec exec_ = nullptr;
 };
 
+// The CaptureError a capture of one run on `stream` raises ("no error" when it is captured).
+std::string refused_capture(const Matmul& matmul, const Operands& operands, const RunTarget& target) {
+  Capture refused(target.stream);
+  return error_of<CaptureError>([&] { refused.record([&] { operands.run(matmul, target); }); });
+}
+
+// A captured run replayed into a poisoned output gives `expected`.
+void check_replay(const Matmul& matmul, Operands& operands, const RunTarget& target,
+                  const std::vector<uint8_t>& expected, int replays = 1) {
+  Capture capture(target.stream);
+  capture.record([&] { operands.run(matmul, target); });
+  for (int replay = 0; replay < replays; ++replay) {  // split-K counters are left at zero for the next one
+    operands.C.fill_bytes(0xff);
+    capture.replay();
+    check_cuda(Driver::get().cuStreamSynchronize(target.stream), "cuStreamSynchronize");
+    CHECK(operands.output() == expected);
+  }
+}
+
 }  // namespace
 
 TEST_CASE("a Matmul run is captured into a CUDA graph once its device has run it", "[gpu][graph]") {
@@ -99,20 +107,12 @@ TEST_CASE("a Matmul run is captured into a CUDA graph once its device has run it
     INFO("M=" << M);
     Operands operands(config, M, rng);
     if (M == 1) {  // nothing has run on this device yet: the capture would have to load the kernels
-      Capture refused(stream.get());
-      const std::string message = error_of<CaptureError>([&] { refused.record([&] { operands.run(matmul, target); }); });
-      CHECK(contains(message, "would need loading its kernels on device"));
+      CHECK(contains(refused_capture(matmul, operands, target), "would need loading its kernels on device"));
       operands.run(matmul, target);  // loads every bucket's kernel on this device
     }
     operands.run(matmul, target);
     stream.synchronize();
-    const std::vector<uint8_t> expected = operands.output();
-    operands.C.fill_bytes(0xff);
-    Capture capture(stream.get());
-    capture.record([&] { operands.run(matmul, target); });  // M=16, 50: other buckets, loaded with M=1's
-    capture.replay();
-    stream.synchronize();
-    CHECK(operands.output() == expected);
+    check_replay(matmul, operands, target, operands.output());  // M=16, 50: other buckets, loaded with M=1's
   }
 }
 
@@ -145,14 +145,7 @@ TEST_CASE("split-K scratch: the caller's under capture, or the stream's own afte
     counters.fill_bytes(0);
     RunTarget target = plain;
     target.scratch = {partials.data(), partials.size(), counters.data(), counters.size()};
-    Capture capture(stream.get());
-    capture.record([&] { operands.run(matmul, target); });
-    for (int replay = 0; replay < 3; ++replay) {  // the counters are left at zero for the next replay
-      operands.C.fill_bytes(0xff);
-      capture.replay();
-      stream.synchronize();
-      CHECK(operands.output() == expected);
-    }
+    check_replay(matmul, operands, target, expected, 3);
     target.scratch.partial_bytes = need.partial_bytes - 1;
     CHECK(contains(error_of([&] { operands.run(matmul, target); }), "scratch has"));
   }
@@ -160,23 +153,14 @@ TEST_CASE("split-K scratch: the caller's under capture, or the stream's own afte
     Stream other;
     RunTarget target;
     target.stream = other.get();
-    {
-      Capture refused(other.get());
-      CHECK(contains(error_of<CaptureError>([&] { refused.record([&] { operands.run(matmul, target); }); }),
-                     "bytes of split-K scratch for this stream"));
-    }
+    CHECK(contains(refused_capture(matmul, operands, target), "bytes of split-K scratch for this stream"));
     operands.run(matmul, target);
     other.synchronize();
-    Capture capture(other.get());
-    capture.record([&] { operands.run(matmul, target); });
-    operands.C.fill_bytes(0xff);
-    capture.replay();
-    other.synchronize();
-    CHECK(operands.output() == expected);
+    check_replay(matmul, operands, target, expected);
   }
 }
 
-TEST_CASE("a Matmul runs on an explicit device and refuses one of another arch by name", "[gpu]") {
+TEST_CASE("a Matmul runs on an explicit device and refuses one of another arch by name", "[gpu][device]") {
   if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
   BITJIT_RANDOM_ENGINE(rng);
   const MatmulConfig config = int4_config();
