@@ -314,7 +314,9 @@ class Matmul:
         """Times the cost model's best `topk` tile schedules (and the current one) per M bucket on this
         GPU and keeps the fastest, also in the kernel database. Returns one dict per bucket: M,
         schedule, latency_ms, before_schedule, before_ms, candidates_timed, seconds."""
-        return json.loads(self._native.hardware_aware_finetune(_integer("topk", topk)))
+        report = json.loads(self._native.hardware_aware_finetune(_integer("topk", topk)))
+        natives.remember(self.config.canonical, self._native)  # its kernels (and scratch needs) changed
+        return report
 
     # ---- weights ---------------------------------------------------------------------------------
     @property

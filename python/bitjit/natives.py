@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import atexit
 import threading
-from typing import Dict, Tuple
+from typing import Callable, Dict, List, Tuple
 
 from ._bitjit import Matmul as _NativeMatmul
 from ._bitjit import device_arch as _device_arch
@@ -23,10 +23,21 @@ def _forget_all() -> None:
         _natives.clear()
 
 
+_listeners: List[Callable[[], None]] = []
+
+
+def on_change(listener: Callable[[], None]) -> None:
+    """Calls `listener` whenever remember() changes what runs (ops.py drops its per-call lookups)."""
+    _listeners.append(listener)
+
+
 def remember(canonical: str, native: _NativeMatmul) -> None:
-    """Makes `native` (e.g. a tuned Matmul's) the one that runs this config on its arch."""
+    """Makes `native` the one that runs this config on its arch (a new Matmul's, or one just tuned:
+    its schedules, and with them its split-K scratch, may have changed)."""
     with _lock:
         _natives[(canonical, native.arch)] = native
+    for listener in _listeners:
+        listener()
 
 
 def device_arch(device: int) -> str:

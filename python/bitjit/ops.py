@@ -17,7 +17,7 @@ raises bitjit.CaptureError. Imported by bitjit.Matmul and bitjit.Linear when tor
 
 import functools
 import json
-from typing import Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 
@@ -69,15 +69,24 @@ def _capturing() -> bool:
     return torch.cuda.is_current_stream_capturing()
 
 
+# (config, weight arch, device) -> the native Matmul that runs there, and (that, M) -> its scratch
+# bytes: the per-call lookups, kept to a dict access each (a decode step calls every layer once).
+_runners: Dict[Tuple[str, str, int], object] = {}
+_scratch: Dict[Tuple[str, str, int, int], Tuple[int, int]] = {}
+
+
 def _native(config: str, weight_arch: str, device: int):
     """The kernels for `device`'s arch, whose weight layout must be the one W was packed in."""
+    key = (config, weight_arch, device)
+    native = _runners.get(key)
+    if native is not None:
+        return native
     arch = natives.device_arch(device)
     may_compile = not _capturing()
     try:
         native = natives.native_for(config, arch, may_compile=may_compile)
-        if arch == weight_arch:
-            return native
-        packed_for = natives.native_for(config, weight_arch, may_compile=may_compile)
+        packed_for = native if arch == weight_arch else natives.native_for(config, weight_arch,
+                                                                           may_compile=may_compile)
     except LookupError as missing:
         raise CaptureError(f"bitjit.matmul: capturing a CUDA graph on device {device} ({arch}) would need to compile "
                            f"this config's kernels ({missing}); run it on that device once before the capture") from None
@@ -85,7 +94,17 @@ def _native(config: str, weight_arch: str, device: int):
         raise ConfigError(f"bitjit.matmul: W was packed for {weight_arch} ({packed_for.weight_layout} layout) but device "
                           f"{device} is {arch}, whose kernels read the {native.weight_layout} layout; create the layer "
                           f"for {arch} (target=\"{arch}\" or on that device) (config {config})")
+    _runners[key] = native
     return native
+
+
+def _forget_runners() -> None:
+    """Drops the per-call lookups: natives.remember changed a config's kernels (a new Matmul, tuning)."""
+    _runners.clear()
+    _scratch.clear()
+
+
+natives.on_change(_forget_runners)
 
 
 def _run(A, W, scales, zeros, bias, output, config: str, weight_arch: str) -> None:
@@ -95,7 +114,10 @@ def _run(A, W, scales, zeros, bias, output, config: str, weight_arch: str) -> No
     native = _native(config, weight_arch, device)
     M = int(A.shape[0])
     scratch = None
-    partial_bytes, counter_bytes = native.scratch_need(M, device)
+    need = _scratch.get((config, weight_arch, device, M))
+    if need is None:
+        need = _scratch[(config, weight_arch, device, M)] = tuple(native.scratch_need(M, device))
+    partial_bytes, counter_bytes = need
     if partial_bytes:
         # From torch's allocator: stream-ordered, and under capture the graph's own memory. The counters
         # start at zero (every run leaves them so; zeroed here since the block may be reused).

@@ -232,3 +232,20 @@ def test_state_dict_round_trip_gives_the_same_outputs(generator):
     target.load_state_dict(source.state_dict())
     x = rand(generator, 4, 512)
     assert_same_result(target(x), source(x))
+
+
+def test_operators_pass_torch_library_opcheck(generator):
+    """torch's own checks of a custom operator: schema, fake kernel against the real one, and
+    AOTAutograd's dynamic-shape dispatch."""
+    config = bitjit.MatmulConfig(M=[1, 16], N=128, K=256, W_dtype="uint4", accum_dtype="float32",
+                                 with_scaling=True, with_zeros=True, group_size=128, with_bias=True)
+    matmul = bitjit.Matmul(config)
+    q = bitjit.quantization.quantize(config, torch.randn(128, 256, generator=generator).numpy())
+    W = torch.from_numpy(matmul.transform_packed_weight(q["W"])).cuda()
+    scales, zeros = torch.from_numpy(q["scales"]).cuda(), torch.from_numpy(q["zeros"]).cuda()
+    bias = rand(generator, 128)
+    x = rand(generator, 5, 256)
+    torch.library.opcheck(torch.ops.bitjit.matmul.default, (x, W, scales, zeros, bias, config.canonical, matmul.arch))
+    out = torch.empty(5, 128, dtype=torch.float16, device="cuda")
+    torch.library.opcheck(torch.ops.bitjit.matmul_out.default,
+                          (x, W, scales, zeros, bias, out, config.canonical, matmul.arch))
