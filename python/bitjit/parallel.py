@@ -23,10 +23,6 @@ from . import ConfigError, MatmulConfig, quantization
 __all__ = ["ColumnParallelLinear", "RowParallelLinear", "shard_quantized"]
 
 
-def _bits(W_dtype: str) -> int:
-    return int("".join(ch for ch in W_dtype if ch.isdigit()))
-
-
 def shard_quantized(config: MatmulConfig, quantized: dict, bias, dim: int, rank: int, world_size: int) -> dict:
     """Rank `rank`'s share of a quantized layer (quantization.quantize's W, scales, zeros; bias [N] or
     None): dim 0 splits the output features N, dim 1 the input features K at group boundaries."""
@@ -34,7 +30,7 @@ def shard_quantized(config: MatmulConfig, quantized: dict, bias, dim: int, rank:
         raise ConfigError("tensor parallel layers take zeros_mode 'original' or 'rescale'; got 'quantized'")
     if not 0 <= rank < world_size:
         raise ValueError(f"rank={rank} is outside [0, world_size={world_size})")
-    bits = _bits(config.W_dtype)
+    bits = quantized["W"].shape[1] * 8 // config.K  # packed bytes per row: K * bits / 8
     if dim == 0:
         if config.N % world_size:
             raise ConfigError(f"out_features={config.N} does not split into {world_size} equal shards")

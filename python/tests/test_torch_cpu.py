@@ -195,3 +195,30 @@ def test_export_holds_the_bitjit_operator_without_a_gpu():
     calls = [node for node in exported.graph.nodes if node.target is torch.ops.bitjit.matmul.default]
     assert len(calls) == 2
     assert calls[0].args[5] == meta_mlp()[0].config.canonical and calls[0].args[6] == TARGET
+
+
+def test_tensor_parallel_shards_are_the_whole_layers_codes_at_group_boundaries(rng):
+    from bitjit.parallel import shard_quantized
+    N, K, world = 128, 512, 2
+    config = bitjit.MatmulConfig(M=1, N=N, K=K, W_dtype="uint4", accum_dtype="float32", with_scaling=True,
+                                 with_zeros=True, group_size=128)
+    weight = rng.standard_normal((N, K)).astype(np.float32)
+    whole = bitjit.quantization.quantize(config, weight)
+    bias = rng.standard_normal(N).astype(np.float16)
+    for rank in range(world):
+        columns = shard_quantized(config, whole, bias, 0, rank, world)  # output features
+        rows = slice(rank * N // world, (rank + 1) * N // world)
+        assert (columns["K"], columns["N"]) == (K, N // world)
+        assert np.array_equal(columns["W"], whole["W"][rows]) and np.array_equal(columns["bias"], bias[rows])
+        assert np.array_equal(columns["scales"], whole["scales"][rows])
+        inputs = shard_quantized(config, whole, bias, 1, rank, world)  # input features, whole groups
+        assert (inputs["K"], inputs["N"]) == (K // world, N)
+        # Quantizing the shard alone gives the same codes, scales and zeros: groups never straddle shards.
+        alone = bitjit.quantization.quantize(
+            bitjit.MatmulConfig(M=1, N=N, K=K // world, W_dtype="uint4", accum_dtype="float32", with_scaling=True,
+                                with_zeros=True, group_size=128),
+            weight[:, rank * K // world:(rank + 1) * K // world])
+        for name in ("W", "scales", "zeros"):
+            assert np.array_equal(inputs[name], alone[name]), name
+    with pytest.raises(bitjit.ConfigError, match="does not split into 8 shards of whole groups of 128"):
+        shard_quantized(config, whole, None, 1, 0, 8)  # 64 columns a shard: half a group
