@@ -39,14 +39,17 @@ def shard_quantized(config: MatmulConfig, quantized: dict, bias, dim: int, rank:
                 "scales": None if quantized["scales"] is None else quantized["scales"][rows],
                 "zeros": None if quantized["zeros"] is None else quantized["zeros"][rows],
                 "bias": None if bias is None else bias[rows]}
-    group = config.K if config.group_size in (None, -1) else config.group_size
+    if not config.with_scaling:
+        group = 8  # no groups: any boundary on whole bytes of packed codes
+    elif config.group_size in (None, -1):
+        raise ConfigError("a row-parallel layer needs group scales (a group_size dividing in_features / world_size): "
+                          "one scale per channel would span every shard")
+    else:
+        group = config.group_size
     shard = config.K // world_size
     if config.K % world_size or shard % group:
         raise ConfigError(f"in_features={config.K} does not split into {world_size} shards of whole groups of "
                           f"{group} (each shard's scales and zeros must be its groups' own)")
-    if quantized["scales"] is not None and quantized["scales"].shape[1] == 1 and config.group_size in (None, -1):
-        raise ConfigError("a row-parallel layer needs group scales (group_size that divides K / world_size); "
-                          "one scale per channel spans every shard")
     columns = slice(rank * shard * bits // 8, (rank + 1) * shard * bits // 8)
     groups = slice(rank * shard // group, (rank + 1) * shard // group)
     return {"K": shard, "N": config.N, "W": quantized["W"][:, columns],
