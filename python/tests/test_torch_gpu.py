@@ -148,6 +148,31 @@ def test_runs_on_the_tensors_device_whatever_the_current_device(generator):
             assert torch.cuda.current_device() == 1
 
 
+def test_runs_from_a_thread_that_has_no_current_context(generator):
+    """A new thread starts with no CUDA context current (until torch makes one so): the run uses its
+    tensors' device's primary context, the one torch allocated them in."""
+    import threading
+    model = quantized_mlp(generator)
+    x = rand(generator, 5, 512)
+    with torch.no_grad():
+        expected = model(x)
+    results = {}
+
+    def run():
+        try:
+            with torch.no_grad():
+                results["y"] = model(x)
+            torch.cuda.current_stream(x.device).synchronize()
+        except Exception as error:  # reported by the main thread's assertion
+            results["error"] = error
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join()
+    assert "error" not in results, results.get("error")
+    assert_same_result(results["y"], expected)
+
+
 @torch.no_grad()
 def test_operands_on_other_devices_are_named(generator):
     model = quantized_mlp(generator)
