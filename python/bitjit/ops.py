@@ -111,8 +111,10 @@ def _run(A, W, scales, zeros, bias, output, config: str, weight_arch: str) -> No
     operands = (("W", W), ("scales", scales), ("zeros", zeros), ("bias", bias), ("output", output))
     _check_operands(A, operands, config)
     device = A.device.index if A.device.index is not None else torch.cuda.current_device()
-    native = _native(config, weight_arch, device)
     M = int(A.shape[0])
+    if M == 0:  # no rows, nothing to compute (torch's rule for empty batches)
+        return
+    native = _native(config, weight_arch, device)
     scratch = None
     need = _scratch.get((config, weight_arch, device, M))
     if need is None:

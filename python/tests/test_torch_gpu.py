@@ -201,6 +201,7 @@ def test_matmul_call_and_output_go_through_the_operator(generator):
     out = torch.empty(5, 128, dtype=torch.float16, device="cuda")
     assert matmul(x, weight, scale=scales.cuda(), output=out) is out
     torch.testing.assert_close(out, result, rtol=0, atol=0)
+    assert tuple(matmul(x[:0], weight, scale=scales.cuda()).shape) == (0, 128)  # an empty batch: no launch
     magnitude = x.double().abs() @ (values.double().abs() * scales.double().repeat_interleave(128, dim=1)).cuda().T
     assert bool(((result.double() - reference).abs() <= rounding_bound(reference, magnitude, 256)).all())
 
