@@ -59,7 +59,7 @@ def check_against_float32(name, got, truth, fp16):
     assert error <= bound
     top2 = truth.topk(2, dim=-1).values
     decided = (top2[..., 0] - top2[..., 1]) > 2 * bound
-    assert decided.float().mean().item() > 0.5, "too few positions with a clear argmax to check"
+    assert decided.float().mean().item() > 0.3, "too few positions with a clear argmax to check"
     assert torch.equal(got.argmax(-1)[decided], truth.argmax(-1)[decided])
     return bound
 
