@@ -1,7 +1,9 @@
 // Matmul::run under CUDA graph capture and on an explicit device: after one run on a device (and, with
 // the Matmul's own split-K scratch, on the stream), a captured run replays what a plain run computes;
 // before it, capture is refused with CaptureError instead of loading a module or allocating inside it.
+#include <optional>
 #include <random>
+#include <utility>
 #include <string>
 
 #include "common/error.hpp"
@@ -92,6 +94,30 @@ void check_replay(const Matmul& matmul, Operands& operands, const RunTarget& tar
   }
 }
 
+struct ScratchCase {
+  MatmulConfig config;  // a static M
+  Matmul matmul;
+};
+
+// A Matmul whose runs need split-K / stream-K scratch on this GPU: the arch's default schedules at a
+// few M (with split_k = 2 where the family takes it; tensor_wgmma_ws's stream-K needs scratch by
+// itself), then sm_80's tensor_gemm default with split_k = 2. Nothing when none does.
+std::optional<ScratchCase> scratch_case(const std::string& arch) {
+  const std::pair<std::string, int64_t> sources[] = {{arch, 64}, {arch, 256}, {arch, 16}, {"sm_80", 64}};
+  for (const auto& [schedule_arch, rows] : sources) {
+    MatmulConfig config = int4_config();
+    config.M = MSpec(rows);
+    for (int split : {2, 1}) {
+      TileSchedule schedule = default_schedule(config, schedule_arch, rows);
+      schedule.split_k = split;
+      if (!is_valid_schedule(config, schedule, arch)) continue;
+      Matmul matmul = Matmul::create(config, {arch, schedule});
+      if (matmul.scratch_need(rows).partial_bytes > 0) return ScratchCase{config, std::move(matmul)};
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 TEST_CASE("a Matmul run is captured into a CUDA graph once its device has run it", "[gpu][graph]") {
@@ -119,21 +145,16 @@ TEST_CASE("a Matmul run is captured into a CUDA graph once its device has run it
 TEST_CASE("split-K scratch: the caller's under capture, or the stream's own after a warm-up run", "[gpu][graph]") {
   if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
   BITJIT_RANDOM_ENGINE(rng);
-  MatmulConfig config = int4_config();
-  config.M = MSpec(16);
   const std::string arch = current_device_info().arch();
-  TileSchedule schedule = default_schedule(config, arch, 16);
-  schedule.split_k = 2;
-  try {
-    validate_schedule(config, schedule, arch);
-  } catch (const ConfigError& error) {
-    BITJIT_SKIP(std::string("the default family takes no split-K here: ") + error.what());
-  }
-  const Matmul matmul = Matmul::create(config, {arch, schedule});
-  const ScratchNeed need = matmul.scratch_need(16);
-  REQUIRE(need.partial_bytes > 0);
+  std::optional<ScratchCase> found = scratch_case(arch);
+  if (!found) BITJIT_SKIP("no candidate schedule needs split-K or stream-K scratch on " + arch);
+  const MatmulConfig& config = found->config;
+  const Matmul& matmul = found->matmul;
+  const int64_t M = config.M.value();
+  INFO("M=" << M << ", schedule " << canonical_form(matmul.schedule()));
+  const ScratchNeed need = matmul.scratch_need(M);
   Stream stream;
-  Operands operands(config, 16, rng);
+  Operands operands(config, M, rng);
   RunTarget plain;
   plain.stream = stream.get();
   operands.run(matmul, plain);
