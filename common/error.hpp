@@ -24,6 +24,13 @@ class CudaError : public Error {
   using Error::Error;
 };
 
+// A run on a stream that is being captured into a CUDA graph would have to load a module or allocate
+// memory, which capture forbids; the message names what and how to prepare it before capture.
+class CaptureError : public Error {
+ public:
+  using Error::Error;
+};
+
 // NVRTC rejected generated source; the message says where the source and log were written.
 class CompileError : public Error {
  public:

@@ -61,6 +61,37 @@ void check_dimensions(const std::string& what, int64_t K, int64_t N, int64_t gro
   }
 }
 
+// The act-order permutation of a g_idx (columns sorted by group, ascending k within one), or empty
+// when every column already sits in group k / group_size.
+std::vector<int64_t> act_order_permutation(const std::string& what, std::span<const int32_t> g_idx, int64_t groups,
+                                           int64_t group_size) {
+  const int64_t K = int64_t(g_idx.size());
+  std::vector<int64_t> members(static_cast<size_t>(groups), 0);
+  bool in_order = true;
+  for (int64_t k = 0; k < K; ++k) {
+    const int32_t g = g_idx[size_t(k)];
+    if (g < 0 || g >= groups) {
+      reject(what, "g_idx[" + std::to_string(k) + "] = " + std::to_string(g) + " is outside the scales' groups [0, " +
+                       std::to_string(groups) + ")");
+    }
+    ++members[size_t(g)];
+    in_order = in_order && g == k / group_size;
+  }
+  if (in_order) return {};
+  for (int64_t g = 0; g < groups; ++g) {
+    if (members[size_t(g)] != group_size) {
+      reject(what, "g_idx puts " + std::to_string(members[size_t(g)]) + " columns in group " + std::to_string(g) +
+                       "; every group must hold in_features / groups = " + std::to_string(group_size));
+    }
+  }
+  // Counting sort: each group's columns start at g * group_size, in ascending k.
+  std::vector<int64_t> next(static_cast<size_t>(groups));
+  for (int64_t g = 0; g < groups; ++g) next[size_t(g)] = g * group_size;
+  std::vector<int64_t> permutation(static_cast<size_t>(K));
+  for (int64_t k = 0; k < K; ++k) permutation[size_t(next[size_t(g_idx[size_t(k)])]++)] = k;
+  return permutation;
+}
+
 void finish(CheckpointLayer& layer, int bits) {
   layer.W.dtype = layer.config.W_dtype;
   layer.W.shape = {layer.config.N, layer.config.K * bits / 8};
@@ -74,6 +105,9 @@ CheckpointLayer from_gptq(int64_t in_features, int64_t out_features, int bits, s
                           std::span<const int32_t> qzeros, std::span<const uint16_t> scales,
                           std::span<const int32_t> g_idx, GptqZeros zeros) {
   const std::string what = "from_gptq";
+  if (bits == 3) {
+    reject(what, "bits=3: bitjit has no 3-bit weight format (3-bit codes straddle bytes and words); allowed: 2, 4, 8");
+  }
   if (bits != 2 && bits != 4 && bits != 8) reject(what, "bits=" + std::to_string(bits) + " is not supported; allowed: 2, 4, 8");
   const int per_word = 32 / bits;
   const int64_t K = in_features, N = out_features;
@@ -83,22 +117,19 @@ CheckpointLayer from_gptq(int64_t in_features, int64_t out_features, int bits, s
   expect_size(what, "qweight", qweight.size(), K / per_word * N, "[in_features / " + std::to_string(per_word) + ", out_features]");
   expect_size(what, "qzeros", qzeros.size(), groups * (N / per_word), "[groups, out_features / " + std::to_string(per_word) + "]");
   const int64_t group_size = K / groups;
+  std::vector<int64_t> permutation;
   if (!g_idx.empty()) {
     expect_size(what, "g_idx", g_idx.size(), K, "[in_features]");
-    for (int64_t k = 0; k < K; ++k) {
-      if (g_idx[k] != k / group_size) {
-        reject(what, "g_idx[" + std::to_string(k) + "] = " + std::to_string(g_idx[k]) + ", not k / group_size = " +
-                         std::to_string(k / group_size) + ": act-order (desc_act) checkpoints reorder K, which needs the "
-                         "activations permuted too; not supported");
-      }
-    }
+    permutation = act_order_permutation(what, g_idx, groups, group_size);
   }
   CheckpointLayer layer = layer_shell(K, N, bits, groups);
-  for (int64_t k = 0; k < K; ++k) {
+  for (int64_t j = 0; j < K; ++j) {
+    const int64_t k = permutation.empty() ? j : permutation[size_t(j)];  // the checkpoint's column
     for (int64_t n = 0; n < N; ++n) {
-      layer.codes[n * K + k] = uint8_t(field(qweight[(k / per_word) * N + n], int(k % per_word), bits));
+      layer.codes[n * K + j] = uint8_t(field(qweight[(k / per_word) * N + n], int(k % per_word), bits));
     }
   }
+  layer.permutation = std::move(permutation);
   const uint32_t offset = zeros == GptqZeros::stored_minus_one ? 1u : 0u;
   for (int64_t g = 0; g < groups; ++g) {
     for (int64_t n = 0; n < N; ++n) {

@@ -12,6 +12,13 @@
 //         w = s * (q - z)
 // The result is a uint{b} config with scales and zeros_mode "original" (zeros as fp16 values, which
 // holds GPTQ's z = 16 too), group_size K / G.
+//
+// Act-order (desc_act) GPTQ checkpoints quantized the columns of W in an order of their own, so the
+// groups of g_idx are not runs of K: column k belongs to group g_idx[k]. bitjit's groups are runs, so
+// the layer's K is permuted, columns sorted by group (stable: ascending k within a group): column j of
+// the converted W is column permutation[j] of the checkpoint's, and the layer multiplies the
+// activations' columns gathered the same way, x[:, permutation] (y = x[:, p] · W[:, p]ᵀ = x · Wᵀ).
+// Each group must hold exactly K / G columns, as GPTQ's act-order makes them.
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -28,6 +35,9 @@ struct CheckpointLayer {
   HostTensor W;                 // [N, K * bits / 8]: general_compress(codes) (pass to Matmul::transform_weight)
   HostTensor scales;            // [N, G] float16
   HostTensor zeros;             // [N, G] float16
+  // Act-order only: the checkpoint column of each converted column (empty when g_idx is absent or
+  // already k / group_size). The activations' columns are gathered by it before the matmul.
+  std::vector<int64_t> permutation;
 };
 
 enum class GptqZeros {
@@ -35,9 +45,9 @@ enum class GptqZeros {
   exact,             // "gptq_v2": qzeros holds z
 };
 
-// bits in {2, 4, 8}; the spans hold the tensors above row-major (scales as fp16 bit patterns).
-// Throws ConfigError naming the tensor and its expected size, or, for an act-order g_idx (groups
-// not contiguous along K), the first k whose group differs from k / group_size.
+// bits in {2, 4, 8} (bitjit has no 3-bit format: bits=3 is a ConfigError saying so); the spans hold
+// the tensors above row-major (scales as fp16 bit patterns). Throws ConfigError naming the tensor and
+// its expected size, a g_idx entry outside [0, G), or a group of g_idx holding other than K / G columns.
 CheckpointLayer from_gptq(int64_t in_features, int64_t out_features, int bits, std::span<const int32_t> qweight,
                           std::span<const int32_t> qzeros, std::span<const uint16_t> scales,
                           std::span<const int32_t> g_idx = {}, GptqZeros zeros = GptqZeros::stored_minus_one);

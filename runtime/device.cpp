@@ -100,6 +100,24 @@ int ensure_context() {
   return int(device);
 }
 
+DeviceScope::DeviceScope(int ordinal) {
+  device_ = ensure_context();
+  check_cuda(driver().cuCtxGetCurrent(&context_), "cuCtxGetCurrent");
+  if (ordinal < 0 || ordinal == device_) return;
+  CUcontext primary = retained_primary_context(ordinal);
+  check_cuda(driver().cuCtxPushCurrent(primary), "cuCtxPushCurrent",
+             [&] { return "making device " + std::to_string(ordinal) + "'s primary context current"; });
+  device_ = ordinal;
+  context_ = primary;
+  pushed_ = true;
+}
+
+DeviceScope::~DeviceScope() {
+  if (!pushed_) return;
+  CUcontext popped = nullptr;
+  warn_on_release_failure(driver().cuCtxPopCurrent(&popped), "cuCtxPopCurrent");
+}
+
 const DeviceInfo& device_info(int ordinal) {
   driver().require();
   static std::mutex mutex;

@@ -31,6 +31,27 @@ struct DeviceInfo {
 // (BITJIT_DEVICE) is retained, once per process, and made current.
 int ensure_context();
 
+// The context runs on device `ordinal` use, current for the scope's lifetime: the context already current
+// when it belongs to that device (PyTorch's, which is the device's primary context, or the caller's
+// own), else the device's primary context, retained once per process, pushed and popped on exit.
+// ordinal -1: ensure_context()'s device. A model whose layers sit on several GPUs (Hugging Face's
+// device_map="auto") runs each layer on its own device without changing the thread's current device.
+class DeviceScope {
+ public:
+  explicit DeviceScope(int ordinal);
+  ~DeviceScope();
+  DeviceScope(const DeviceScope&) = delete;
+  DeviceScope& operator=(const DeviceScope&) = delete;
+
+  int device() const { return device_; }
+  CUcontext context() const { return context_; }
+
+ private:
+  int device_ = 0;
+  CUcontext context_ = nullptr;
+  bool pushed_ = false;
+};
+
 // Properties of a device, queried once per ordinal and cached.
 const DeviceInfo& device_info(int ordinal);
 // device_info(ensure_context()).

@@ -25,6 +25,8 @@ namespace bitjit {
   X(cuCtxGetCurrent)               \
   X(cuCtxSetCurrent)               \
   X(cuCtxGetDevice)                \
+  X(cuCtxPushCurrent)              \
+  X(cuCtxPopCurrent)               \
   X(cuCtxSynchronize)              \
   X(cuModuleLoadData)              \
   X(cuModuleUnload)                \
@@ -49,6 +51,13 @@ namespace bitjit {
   X(cuStreamCreate)                \
   X(cuStreamDestroy)               \
   X(cuStreamSynchronize)           \
+  X(cuStreamIsCapturing)           \
+  X(cuStreamBeginCapture)          \
+  X(cuStreamEndCapture)            \
+  X(cuGraphInstantiate)            \
+  X(cuGraphLaunch)                 \
+  X(cuGraphDestroy)                \
+  X(cuGraphExecDestroy)            \
   X(cuEventCreate)                 \
   X(cuEventDestroy)                \
   X(cuEventRecord)                 \

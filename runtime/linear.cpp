@@ -95,6 +95,13 @@ void Linear::load_checkpoint(const CheckpointLayer& checkpoint, std::span<const 
     throw ConfigError("Linear::load_checkpoint: the checkpoint's config differs from the layer's (" + differences +
                       "); make the layer with Linear::options_for(checkpoint)");
   }
+  if (!checkpoint.permutation.empty()) {
+    // Act-order: W's columns are the checkpoint's in permuted order, so x's columns must be gathered
+    // the same way before the matmul; this layer takes A as it is and would compute something else.
+    throw ConfigError("Linear::load_checkpoint: an act-order (desc_act) checkpoint permutes K; forward would need "
+                      "A's columns gathered by checkpoint.permutation, which this layer does not do: gather them "
+                      "and run a Matmul on the checkpoint's operands, or use Python's bitjit.Linear (it gathers)");
+  }
   upload(checkpoint.W, checkpoint.scales, checkpoint.zeros, bias);
 }
 

@@ -48,17 +48,32 @@ CUresult launch_overlapping_prior_grid(CUfunction function, const LaunchShape& s
   return Driver::get().cuLaunchKernelEx(&launch, function, arguments, nullptr);
 }
 
+// Throws CaptureError when `stream` is being captured into a CUDA graph: `what` (loading modules,
+// allocating scratch) cannot be captured and must happen before.
+void refuse_during_capture(CUstream stream, const std::function<std::string()>& what) {
+  CUstreamCaptureStatus status = CU_STREAM_CAPTURE_STATUS_NONE;
+  check_cuda(Driver::get().cuStreamIsCapturing(stream, &status), "cuStreamIsCapturing", what);
+  if (status == CU_STREAM_CAPTURE_STATUS_NONE) return;
+  throw CaptureError("Matmul::run on a stream that is being captured into a CUDA graph would need " + what() +
+                     ", which capture does not allow; run the layer once on this device (and stream) before the "
+                     "capture, as torch.cuda.graph's warm-up does, or call load() first");
+}
+
 }  // namespace
 
-// One compiled kernel and its module, loaded on first use.
+// One compiled kernel and its module in each context (device) it has run in.
 struct LoadedKernel {
   GeneratedKernel kernel;
-  std::once_flag load_once;
-  CUmodule module = nullptr;
-  CUfunction function = nullptr;
+  std::mutex modules_mutex;
+  struct InContext {
+    CUmodule module = nullptr;
+    CUfunction function = nullptr;
+  };
+  std::map<CUcontext, InContext> modules;
   // The TMA maps last encoded for this kernel (tensor_wgmma_ws) and the operands they describe: a
   // model's layer runs the same weights, and often the same activation buffer, launch after launch,
-  // so the two driver encodes are spent only when one of them changes.
+  // so the two driver encodes are spent only when one of them changes. An encode is host work only
+  // (no device call), so it may happen during graph capture.
   std::mutex maps_mutex;
   const void* maps_A = nullptr;
   const void* maps_W = nullptr;
@@ -74,25 +89,43 @@ struct LoadedKernel {
     return maps;
   }
 
+  // Each module is unloaded in its own context (cuModuleUnload acts on the current one). Errors are
+  // ignored: at process exit the driver may be shut down already, and nothing is left to free then.
   ~LoadedKernel() {
-    if (module != nullptr && Driver::get().available()) Driver::get().cuModuleUnload(module);
+    const Driver& cuda = Driver::get();
+    if (!cuda.available()) return;
+    for (const auto& [context, loaded] : modules) {
+      if (cuda.cuCtxPushCurrent(context) != CUDA_SUCCESS) continue;
+      cuda.cuModuleUnload(loaded.module);
+      CUcontext popped = nullptr;
+      cuda.cuCtxPopCurrent(&popped);
+    }
   }
 
-  CUfunction loaded_function() {
-    std::call_once(load_once, [this] {
-      ensure_context();
-      const Driver& cuda = Driver::get();
-      const std::string context = "loading " + kernel.file_name + " for " + kernel.plan.arch;
-      check_cuda(cuda.cuModuleLoadData(&module, kernel.binary->cubin.data()), "cuModuleLoadData", context);
-      check_cuda(cuda.cuModuleGetFunction(&function, module, kKernelName), "cuModuleGetFunction", context);
-      const int shared = dynamic_shared_bytes(kernel.plan.config, kernel.plan.schedule);
-      // Any dynamic shared memory: with the static part (nf4's pair table) past 48 KB it needs the opt-in.
-      if (shared > 0) {
-        check_cuda(cuda.cuFuncSetAttribute(function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, shared),
-                   "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", context + ", " + std::to_string(shared) + " bytes");
-      }
-    });
-    return function;
+  // The function in `context` (current on this thread), or null before load_in(context).
+  CUfunction function_in(CUcontext context) {
+    std::lock_guard<std::mutex> lock(modules_mutex);
+    const auto found = modules.find(context);
+    return found == modules.end() ? nullptr : found->second.function;
+  }
+
+  CUfunction load_in(CUcontext context, int device) {
+    std::lock_guard<std::mutex> lock(modules_mutex);
+    if (const auto found = modules.find(context); found != modules.end()) return found->second.function;
+    const Driver& cuda = Driver::get();
+    const std::string what = "loading " + kernel.file_name + " for " + kernel.plan.arch + " on device " + std::to_string(device);
+    InContext loaded;
+    check_cuda(cuda.cuModuleLoadData(&loaded.module, kernel.binary->cubin.data()), "cuModuleLoadData", what);
+    modules.emplace(context, loaded);  // owned from here: the destructor unloads it even if a call below fails
+    check_cuda(cuda.cuModuleGetFunction(&loaded.function, loaded.module, kKernelName), "cuModuleGetFunction", what);
+    const int shared = dynamic_shared_bytes(kernel.plan.config, kernel.plan.schedule);
+    // Any dynamic shared memory: with the static part (nf4's pair table) past 48 KB it needs the opt-in.
+    if (shared > 0) {
+      check_cuda(cuda.cuFuncSetAttribute(loaded.function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, shared),
+                 "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", what + ", " + std::to_string(shared) + " bytes");
+    }
+    modules[context].function = loaded.function;
+    return loaded.function;
   }
 };
 
@@ -103,14 +136,15 @@ struct Matmul::Impl {
   // call runs the kernel of the smallest bucket holding its M, or of the largest bucket above that.
   std::vector<int64_t> bucket_rows;
   std::vector<std::shared_ptr<LoadedKernel>> bucket_kernels;
-  // Split-K scratch per stream (launches on one stream run in order, so they may share it): float32
-  // slice sums, and per-tile counters that every launch leaves at zero.
+  // Split-K scratch per context and stream (launches on one stream run in order, so they may share
+  // it): float32 slice sums, and per-tile counters that every launch leaves at zero. Keyed by the
+  // context too: the legacy default stream (null) is one per context.
   struct Workspace {
     DeviceBuffer partials;
     DeviceBuffer counters;
   };
   mutable std::mutex workspace_mutex;
-  mutable std::map<CUstream, Workspace> workspaces;
+  mutable std::map<std::pair<CUcontext, CUstream>, Workspace> workspaces;
 
   LoadedKernel& kernel_for(int64_t M) const {
     for (size_t i = 0; i < bucket_rows.size(); ++i) {
@@ -156,41 +190,84 @@ struct Matmul::Impl {
     return M;
   }
 
-  // The split-K / stream-K scratch of `stream`, grown to the shape's needs (new counters start at zero).
-  void attach_workspace(MatmulParams& params, const LaunchShape& shape, CUstream stream) const {
+  // The device's own arch or a ConfigError: the kernels were compiled for one arch.
+  void check_arch(int device) const {
+    const DeviceInfo& gpu = device_info(device);
+    if (gpu.arch() != largest().plan.arch) {
+      fail("the operands are on device " + std::to_string(device) + " (" + gpu.name + ", " + gpu.arch() +
+           ") but this Matmul was compiled for " + largest().plan.arch + "; create one for that device's arch");
+    }
+  }
+
+  // Every bucket's module in the scope's context (each kernel once), so that after any first run on a
+  // device every M runs there without loading (a CUDA graph may capture any of them).
+  void load_all(const DeviceScope& scope, CUstream stream) const {
+    refuse_during_capture(stream, [&] { return "loading its kernels on device " + std::to_string(scope.device()); });
+    for (const auto& kernel : bucket_kernels) kernel->load_in(scope.context(), scope.device());
+  }
+
+  // The caller's scratch, checked to be large enough, or this context's and stream's own, grown to the
+  // shape's needs (new counters start at zero).
+  void attach_workspace(MatmulParams& params, const LaunchShape& shape, const RunTarget& target,
+                        const DeviceScope& scope) const {
     if (shape.workspace_bytes == 0) return;
-    std::lock_guard<std::mutex> lock(workspace_mutex);
-    Workspace& workspace = workspaces[stream];
-    if (workspace.partials.size() < size_t(shape.workspace_bytes)) workspace.partials = DeviceBuffer(size_t(shape.workspace_bytes));
+    const size_t partial_bytes = size_t(shape.workspace_bytes);
     const size_t counter_bytes = size_t(shape.tile_counters) * sizeof(unsigned int);
+    const ScratchView& given = target.scratch;
+    if (given.partials != nullptr || given.counters != nullptr) {
+      if (given.partials == nullptr || given.partial_bytes < partial_bytes || given.counters == nullptr ||
+          given.counter_bytes < counter_bytes) {
+        fail("scratch has " + std::to_string(given.partial_bytes) + " bytes of partials and " +
+             std::to_string(given.counter_bytes) + " of counters; this run needs " + std::to_string(partial_bytes) +
+             " and " + std::to_string(counter_bytes) + " (scratch_need)");
+      }
+      params.workspace = given.partials;
+      params.tile_counters = static_cast<unsigned int*>(given.counters);
+      return;
+    }
+    std::lock_guard<std::mutex> lock(workspace_mutex);
+    Workspace& workspace = workspaces[{scope.context(), target.stream}];
+    if (workspace.partials.size() < partial_bytes || workspace.counters.size() < counter_bytes) {
+      refuse_during_capture(target.stream, [&] {
+        return "to allocate " + std::to_string(partial_bytes + counter_bytes) + " bytes of split-K scratch for this stream";
+      });
+    }
+    if (workspace.partials.size() < partial_bytes) workspace.partials = DeviceBuffer(partial_bytes);
     if (workspace.counters.size() < counter_bytes) {
       workspace.counters = DeviceBuffer(counter_bytes);
       // On the launch's stream: a plain memset would not be ordered before it on a non-blocking stream.
-      check_cuda(Driver::get().cuMemsetD8Async(workspace.counters.ptr(), 0, counter_bytes, stream),
+      check_cuda(Driver::get().cuMemsetD8Async(workspace.counters.ptr(), 0, counter_bytes, target.stream),
                  "cuMemsetD8Async(split-K tile counters)", "config " + canonical);
     }
     params.workspace = workspace.partials.data();
     params.tile_counters = static_cast<unsigned int*>(workspace.counters.data());
   }
 
-  void launch(LoadedKernel& loaded, const MatmulParams& params, int64_t M, CUstream stream) const {
+  void launch(LoadedKernel& loaded, const MatmulParams& params, int64_t M, const RunTarget& target) const {
+    const DeviceScope scope(target.device);
+    check_arch(scope.device());
+    CUfunction function = loaded.function_in(scope.context());
+    if (function == nullptr) {
+      load_all(scope, target.stream);
+      function = loaded.function_in(scope.context());
+    }
     const GeneratedKernel& kernel = loaded.kernel;
-    const LaunchShape shape = launch_shape(kernel.plan, M, current_device_info().sm_count);
+    const LaunchShape shape = launch_shape(kernel.plan, M, device_info(scope.device()).sm_count);
     MatmulParams arguments = params;
     arguments.stream_k_tiles = shape.stream_k_tiles;
-    attach_workspace(arguments, shape, stream);
+    attach_workspace(arguments, shape, target, scope);
     TensorMaps maps;
     if (kernel.plan.tensor_maps) maps = loaded.tensor_maps_for(params.A, params.W, M);
     void* kernel_arguments[] = {&arguments, &maps};  // the kernel reads the second only if it takes one
     const auto context = [&] { return "M=" + std::to_string(M) + ", " + kernel.file_name + ", config " + canonical; };
     if (kernel.plan.programmatic_launch) {
-      check_cuda(launch_overlapping_prior_grid(loaded.loaded_function(), shape, stream, kernel_arguments),
+      check_cuda(launch_overlapping_prior_grid(function, shape, target.stream, kernel_arguments),
                  "cuLaunchKernelEx (programmatic dependent launch)", context);
       return;
     }
-    check_cuda(Driver::get().cuLaunchKernel(loaded.loaded_function(), shape.grid[0], shape.grid[1], shape.grid[2],
-                                            shape.block[0], shape.block[1], shape.block[2], shape.shared_bytes,
-                                            stream, kernel_arguments, nullptr),
+    check_cuda(Driver::get().cuLaunchKernel(function, shape.grid[0], shape.grid[1], shape.grid[2], shape.block[0],
+                                            shape.block[1], shape.block[2], shape.shared_bytes, target.stream,
+                                            kernel_arguments, nullptr),
                "cuLaunchKernel", context);
   }
 };
@@ -281,6 +358,27 @@ const std::string& Matmul::source_for(int64_t M) const { return impl_->kernel_fo
 
 void Matmul::run(const TensorView& A, const TensorView& W, const TensorView& C, const TensorView& scales,
                  const TensorView& zeros, const TensorView& bias, CUstream stream) const {
+  RunTarget target;
+  target.stream = stream;
+  run(A, W, C, scales, zeros, bias, target);
+}
+
+void Matmul::load(int device) const {
+  const DeviceScope scope(device);
+  impl_->check_arch(scope.device());
+  impl_->load_all(scope, nullptr);
+}
+
+ScratchNeed Matmul::scratch_need(int64_t M, int device) const {
+  if (M < 1) throw ConfigError("scratch_need: M=" + std::to_string(M) + " must be at least 1");
+  const DeviceScope scope(device);
+  const LaunchShape shape = launch_shape(impl_->kernel_for(M).kernel.plan, M, device_info(scope.device()).sm_count);
+  if (shape.workspace_bytes == 0) return {};
+  return {size_t(shape.workspace_bytes), size_t(shape.tile_counters) * sizeof(unsigned int)};
+}
+
+void Matmul::run(const TensorView& A, const TensorView& W, const TensorView& C, const TensorView& scales,
+                 const TensorView& zeros, const TensorView& bias, const RunTarget& target) const {
   const int64_t M = impl_->rows_of(A);
   const OperandSpecs specs = operand_specs(impl_->config, M);
   LoadedKernel& loaded = impl_->kernel_for(M);
@@ -292,7 +390,7 @@ void Matmul::run(const TensorView& A, const TensorView& W, const TensorView& C, 
   impl_->check_operand("bias", bias, specs.bias, alignment[4]);
   impl_->check_operand("C", C, specs.C, alignment[5]);
   MatmulParams params{A.data, W.data, scales.data, zeros.data, bias.data, C.data, nullptr, M, nullptr, 0};
-  impl_->launch(loaded, params, M, stream);
+  impl_->launch(loaded, params, M, target);
 }
 
 HostTensor Matmul::transform_weight(std::span<const int8_t> logical_values) const {
@@ -394,7 +492,7 @@ double Matmul::profile_latency(std::optional<int64_t> M_opt, int warmup, int rep
   const MatmulConfig& c = impl_->config;
   const int64_t M = M_opt ? *M_opt : c.M.largest();
   if (repeats < 1) throw ConfigError("profile_latency: repeats must be at least 1");
-  impl_->kernel_for(M).loaded_function();
+  load();
   std::mt19937_64 rng(std::random_device{}());
   const TimingInputs inputs(c, M, rng);
   Stream stream;

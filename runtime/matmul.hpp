@@ -23,6 +23,32 @@ struct MatmulOptions {
   std::optional<TileSchedule> schedule;    // empty: the default schedule for the config and arch
 };
 
+// Split-K / stream-K scratch owned by the caller, for runs whose memory must come from the caller's
+// allocator (PyTorch's, which serves CUDA graph capture from the graph's own pool). The counters must
+// be zero before the first run that uses them; every run leaves them at zero.
+struct ScratchView {
+  void* partials = nullptr;
+  size_t partial_bytes = 0;
+  void* counters = nullptr;
+  size_t counter_bytes = 0;
+};
+
+// Bytes of scratch a run of M rows needs on a device (both zero for kernels without split-K).
+struct ScratchNeed {
+  size_t partial_bytes = 0;
+  size_t counter_bytes = 0;
+};
+
+// Where a run launches.
+struct RunTarget {
+  CUstream stream = nullptr;
+  // The device the operands live on and `stream` belongs to; -1: the current context's. Another device's
+  // primary context is made current for the launch and the thread's own restored after (DeviceScope).
+  int device = -1;
+  // Empty: the Matmul's own scratch for (context, stream), allocated by the first run that needs it.
+  ScratchView scratch;
+};
+
 class Matmul {
  public:
   // Validates and lowers, then takes each binary from this process's cache, else the kernel database
@@ -49,6 +75,19 @@ class Matmul {
   // such run before capturing a CUDA graph); runs on different streams never share one.
   void run(const TensorView& A, const TensorView& W, const TensorView& C, const TensorView& scales = {},
            const TensorView& zeros = {}, const TensorView& bias = {}, CUstream stream = nullptr) const;
+  // The same on any device (one Matmul serves layers on several GPUs of its arch: each device's context
+  // loads its own modules, on its first run there, every bucket's at once). A device of another arch
+  // than arch() is a ConfigError naming both. Nothing is compiled, loaded, allocated or synchronized
+  // by a run once this device (and, with the Matmul's own scratch, this stream) has run it: so CUDA
+  // graphs capture it. Where a run on a capturing stream would have to load modules or allocate
+  // scratch, it throws CaptureError instead (cuModuleLoadData and cuMemAlloc are not capturable).
+  void run(const TensorView& A, const TensorView& W, const TensorView& C, const TensorView& scales,
+           const TensorView& zeros, const TensorView& bias, const RunTarget& target) const;
+
+  // Loads every bucket's module in `device`'s context now (-1: the current one), e.g. before capture.
+  void load(int device = -1) const;
+  // The scratch a run of M rows on `device` needs (zero for kernels without split-K / stream-K).
+  ScratchNeed scratch_need(int64_t M, int device = -1) const;
 
   // The weight layout the kernel reads. weight_reorder_block(): the k-block (in elements of W) inside
   // which that layout moves elements away from general_compress's order (for 16-bit weights: from

@@ -32,6 +32,9 @@
 #     pytest    builds the Python extension and runs python/tests (the GPU tests need torch with CUDA),
 #               with the wheels of scripts/fetch-python-wheels.sh (carried in .whl/) on PYTHONPATH;
 #               then the BitBLAS-style quick start docs/examples/bitblas_quickstart.py
+#     torch     the PyTorch integration (build as pytest, with .whl-torch/'s safetensors wheel too if carried):
+#               test_torch_gpu / test_llama_e2e / test_torch_cpu / test_multi_gpu (skipped below two GPUs),
+#               the C++ capture and device tests, and bench/llama_decode.py ($OUT/llama_decode.json)
 #     pip       `pip install .` as a user runs it (build dependencies from .whl/, no network; into a
 #               scratch folder, not the machine's Python), then the BitBLAS-style quick start with it
 set -uo pipefail
@@ -40,6 +43,17 @@ OUT=${OUT:-$PWD/device-out}
 mkdir -p "$OUT"
 summary=()
 note() { summary+=("$1"); echo "== $1"; }
+
+# Builds the release preset with the Python extension, the carried wheels (.whl/, and .whl-torch/ for
+# the torch step's safetensors) unzipped onto a path it prints for PYTHONPATH.
+build_python_extension() {
+  local deps=$PWD/build-release/python-deps
+  mkdir -p "$deps"
+  for wheel in .whl/*.whl .whl-torch/*.whl; do [ -e "$wheel" ] && python3 -m zipfile -e "$wheel" "$deps"; done
+  { PYTHONPATH=$deps cmake --preset release -DBITJIT_BUILD_PYTHON=ON && cmake --build --preset release -j "$(nproc)"; } \
+    >"$OUT/python-build.log" 2>&1
+  echo "$deps"
+}
 
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv >"$OUT/gpu.txt" 2>&1
 note "GPU: $(tail -n1 "$OUT/gpu.txt")"
@@ -151,15 +165,23 @@ for step in "$@"; do
       done
       ;;
     pytest)
-      deps=$PWD/build-release/python-deps
-      mkdir -p "$deps"
-      for wheel in .whl/*.whl; do [ -e "$wheel" ] && python3 -m zipfile -e "$wheel" "$deps"; done
-      { PYTHONPATH=$deps cmake --preset release -DBITJIT_BUILD_PYTHON=ON && cmake --build --preset release -j "$(nproc)"; } \
-        >"$OUT/pytest-build.log" 2>&1
+      deps=$(build_python_extension)
       PYTHONPATH=$PWD/build-release/python:$deps python3 -m pytest -q -rs python/tests >"$OUT/pytest.log" 2>&1
       note "pytest rc=$? in $(( $(date +%s) - start )) s: $(tail -n 1 "$OUT/pytest.log")"
       PYTHONPATH=$PWD/build-release/python python3 docs/examples/bitblas_quickstart.py >"$OUT/bitblas-quickstart.log" 2>&1
       note "bitblas quick start rc=$?: $(tail -n 1 "$OUT/bitblas-quickstart.log")"
+      ;;
+    torch)
+      deps=$(build_python_extension)
+      PYTHONPATH=$PWD/build-release/python:$deps python3 -m pytest -q -rs -s python/tests/test_torch_gpu.py \
+        python/tests/test_llama_e2e.py python/tests/test_torch_cpu.py python/tests/test_multi_gpu.py \
+        >"$OUT/torch-pytest.log" 2>&1
+      note "torch pytest rc=$?: $(tail -n 1 "$OUT/torch-pytest.log")"
+      ./build-release/tests/test_gpu "[graph],[device],[linear]" >"$OUT/torch-capture.log" 2>&1
+      note "test_gpu [graph],[device],[linear] rc=$?: $(tail -n 2 "$OUT/torch-capture.log" | tr '\n' ' ')"
+      PYTHONPATH=$PWD/build-release/python:$deps python3 bench/llama_decode.py --json "$OUT/llama_decode.json" \
+        >"$OUT/llama-decode.log" 2>&1
+      note "llama decode bench rc=$?: $(tail -n 3 "$OUT/llama-decode.log" | tr '\n' ' ')"
       ;;
     pip)
       site=$(mktemp -d)

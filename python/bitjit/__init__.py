@@ -24,15 +24,15 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 
-from . import quantization
-from ._bitjit import ConfigError
+from . import natives, quantization
+from ._bitjit import CaptureError, ConfigError
 from ._bitjit import Matmul as _NativeMatmul
 from ._bitjit import canonical_config
 from ._bitjit import device_arch as _device_arch
 from ._bitjit import set_log_level as _set_native_log_level
 
-__all__ = ["ConfigError", "Linear", "Matmul", "MatmulConfig", "auto_detect_nvidia_target", "quantization",
-           "set_log_level"]
+__all__ = ["CaptureError", "ConfigError", "Linear", "Matmul", "MatmulConfig", "auto_detect_nvidia_target",
+           "load_quantized", "quantization", "quantize_model", "set_log_level"]
 __version__ = "0.1.0"
 
 # BitBLAS's spellings of the fp8 formats -> bitjit's.
@@ -267,6 +267,7 @@ class Matmul:
         self.config = config
         self.name = name
         self._native = _NativeMatmul.create(config.to_json(), _resolve_target(target))
+        natives.remember(config.canonical, self._native)  # what torch.ops.bitjit.matmul runs for this config
         shapes = self._native.operand_shapes(1)
         self._operand_dtypes = self._native.operand_dtypes(1)
         self._weight_shape = tuple(shapes[1])
@@ -313,7 +314,9 @@ class Matmul:
         """Times the cost model's best `topk` tile schedules (and the current one) per M bucket on this
         GPU and keeps the fastest, also in the kernel database. Returns one dict per bucket: M,
         schedule, latency_ms, before_schedule, before_ms, candidates_timed, seconds."""
-        return json.loads(self._native.hardware_aware_finetune(_integer("topk", topk)))
+        report = json.loads(self._native.hardware_aware_finetune(_integer("topk", topk)))
+        natives.remember(self.config.canonical, self._native)  # its kernels (and scratch needs) changed
+        return report
 
     # ---- weights ---------------------------------------------------------------------------------
     @property
@@ -417,6 +420,8 @@ class Matmul:
         """C = A x dequant(W)^T (+ bias) on the current CUDA stream (torch's, when A is a torch tensor).
         A may have leading dimensions (torch tensors): C has A's leading dimensions and N."""
         torch = _torch_of(A)
+        if torch is not None:
+            return self._torch_forward(torch, A, W, scale, zeros, bias, output)
         leading = None
         if torch is not None and A.dim() != 2:
             leading = tuple(A.shape[:-1])
@@ -437,6 +442,41 @@ class Matmul:
                          _device_operand(output, "output"), _device_operand(scale, "scale"),
                          _device_operand(zeros, "zeros"), _device_operand(bias, "bias"), stream)
         return output.reshape(*leading, self.config.N) if leading is not None else output
+
+
+    def load(self, device: Optional[int] = None) -> None:
+        """Loads every M bucket's kernel on CUDA device `device` (default: the current one) now, e.g.
+        before capturing a CUDA graph that would hold this Matmul's first run on that device."""
+        self._native.load(-1 if device is None else _integer("device", device))
+
+    def _torch_forward(self, torch, A, W, scale, zeros, bias, output):
+        """Torch tensors go through torch.ops.bitjit.matmul / matmul_out (bitjit/ops.py): on A's
+        device and torch's current stream there, traceable by torch.compile and CUDA graphs."""
+        from . import ops  # noqa: F401  (registers torch.ops.bitjit)
+        leading = tuple(A.shape[:-1]) if A.dim() != 2 else None
+        rows = A.reshape(-1, A.shape[-1]) if leading is not None else A
+        W = self._kernel_weight(W)
+        if output is None:
+            C = torch.ops.bitjit.matmul(rows, W, scale, zeros, bias, self.config.canonical, self.arch)
+            return C.reshape(*leading, self.config.N) if leading is not None else C
+        if not output.is_contiguous():
+            raise ConfigError(f"Matmul: output must be contiguous (row-major without gaps), got strides "
+                              f"{output.stride()}")
+        torch.ops.bitjit.matmul_out(rows, W, scale, zeros, bias, output.reshape(-1, self.config.N),
+                                    self.config.canonical, self.arch)
+        return output
+
+
+def quantize_model(model, W_dtype: str = "int4", group_size: int = 128, skip: Sequence[str] = ("lm_head",), **options):
+    """Replaces `model`'s torch.nn.Linear layers in place by bitjit.Linear (bitjit/replace_linears.py)."""
+    from .replace_linears import quantize_model as quantize
+    return quantize(model, W_dtype=W_dtype, group_size=group_size, skip=skip, **options)
+
+
+def load_quantized(model, checkpoint, method: str, **options):
+    """Loads a GPTQ or AWQ checkpoint into `model`, its linear layers as bitjit.Linear (bitjit/checkpoints.py)."""
+    from .checkpoints import load_quantized as load
+    return load(model, checkpoint, method, **options)
 
 
 _LOG_LEVELS = {logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING: "warn", logging.ERROR: "error",
@@ -485,3 +525,7 @@ def __getattr__(name: str):
             _linear_class = make_linear_class(Matmul, MatmulConfig)
         return _linear_class
     raise AttributeError(f"module 'bitjit' has no attribute {name!r}")
+
+
+if "torch" in sys.modules:  # torch is there already: register torch.ops.bitjit now (else on first use)
+    from . import ops  # noqa: E402,F401

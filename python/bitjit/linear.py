@@ -15,6 +15,8 @@ _FLOATS = ("float16", "bfloat16", "float32")
 def make_linear_class(matmul_class, config_class):
     import torch
 
+    from . import ops  # noqa: F401  (registers torch.ops.bitjit)
+
     class Linear(torch.nn.Module):
         """y = x · dequant(W)ᵀ (+ bias) with bitjit's kernels; x may have any leading dimensions.
 
@@ -62,6 +64,28 @@ def make_linear_class(matmul_class, config_class):
                     self.register_buffer(name, torch.zeros(shapes[index], dtype=dtype, device=device))
                 else:
                     setattr(self, name, None)
+            # Act-order GPTQ layers: the input column of each of W's columns (set_input_permutation).
+            self.register_buffer("perm", None)
+            # What forward passes to torch.ops.bitjit.matmul: plain strings, constants to torch.compile.
+            self._op_config, self._op_arch = self.config.canonical, self.matmul.arch
+
+        def set_input_permutation(self, permutation) -> None:
+            """Multiplies x[..., permutation] instead of x: W's column j stands for input column
+            permutation[j] (act-order GPTQ checkpoints: bitjit.quantization.from_gptq's "perm")."""
+            perm = torch.as_tensor(np.asarray(permutation), dtype=torch.int64)
+            if perm.shape != (self.in_features,) or not torch.equal(perm.sort().values, torch.arange(self.in_features)):
+                raise ConfigError(f"permutation must hold each of 0 .. {self.in_features - 1} once; got shape "
+                                  f"{tuple(perm.shape)}")
+            self.register_buffer("perm", perm.to(self._kernel_weight.device))
+
+        def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                                  error_msgs):
+            # An act-order layer's state has "perm": make the buffer it loads into.
+            if prefix + "perm" in state_dict and self.perm is None:
+                self.register_buffer("perm", torch.empty(self.in_features, dtype=torch.int64,
+                                                         device=self._kernel_weight.device))
+            super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                                          error_msgs)
 
         @staticmethod
         def _one_of(name: str, value, old_name: str, old_value) -> int:
@@ -97,6 +121,7 @@ def make_linear_class(matmul_class, config_class):
             """weight: logical values [out, in] (integers for integer formats, e.g. int4 in [-8, 7];
             codes for nf4, fp4, fp8; float values for float16 / bfloat16); scales / zeros [out, groups];
             bias [out]. What is not given keeps its value (zeros at first), as in BitBLAS."""
+            self.register_buffer("perm", None)  # weights in the input's own column order
             self._store(self._weight_name, self.matmul.transform_weight(
                 weight.cpu() if isinstance(weight, torch.Tensor) else weight))
             self._store("scales", scales)
@@ -133,6 +158,10 @@ def make_linear_class(matmul_class, config_class):
             self._store(self._weight_name, self.matmul.transform_packed_weight(layer["W"]))
             self._store("scales", layer["scales"])
             self._store("zeros", zeros)
+            if layer["perm"] is not None:  # act-order: the input's columns in W's order
+                self.set_input_permutation(layer["perm"])
+            else:
+                self.register_buffer("perm", None)
             bias = getattr(gptq_module, "bias", None)
             if bias is not None:
                 self._store("bias", bias.detach())
@@ -141,6 +170,7 @@ def make_linear_class(matmul_class, config_class):
             """Quantizes float weights [out, in] (bitjit's quantizers: docs/formats.md) and loads them."""
             host = weight.detach().float().cpu().numpy() if isinstance(weight, torch.Tensor) else np.asarray(weight)
             q = quantization.quantize(self.config, host)
+            self.register_buffer("perm", None)  # weights in the input's own column order
             self._store(self._weight_name, self.matmul.transform_packed_weight(q["W"]))
             self._store("scales", q["scales"])
             self._store("zeros", q["zeros"])
@@ -160,7 +190,23 @@ def make_linear_class(matmul_class, config_class):
             return layer.to(linear.weight.device)
 
         def forward(self, A, output=None):
-            return self.matmul.forward(A, self._kernel_weight, scale=self.scales, zeros=self.zeros, bias=self.bias,
-                                       output=output)
+            # torch.ops.bitjit.* directly (not Matmul.forward): torch.compile traces these few tensor
+            # operations and the operator, nothing of bitjit's Python.
+            rows = A.reshape(-1, self.in_features)
+            if self.perm is not None:
+                rows = rows.index_select(1, self.perm)
+            rows = rows.contiguous()
+            W = self._kernel_weight
+            if W.dim() == 3:  # 16-bit weights in fragment order [N, K / b, b]: the kernel takes [N, K]
+                W = W.reshape(self.out_features, self.in_features)
+            if output is None:
+                result = torch.ops.bitjit.matmul(rows, W, self.scales, self.zeros, self.bias, self._op_config,
+                                                 self._op_arch)
+                return result.reshape(*A.shape[:-1], self.out_features)
+            if not output.is_contiguous():
+                raise ConfigError(f"output must be contiguous (row-major without gaps), got strides {output.stride()}")
+            torch.ops.bitjit.matmul_out(rows, W, self.scales, self.zeros, self.bias,
+                                        output.reshape(-1, self.out_features), self._op_config, self._op_arch)
+            return output
 
     return Linear

@@ -50,8 +50,9 @@ def general_compress(lowprecision_weight, source_bits: int = 4, storage_dtype=np
 def _checkpoint_result(native) -> dict:
     """The converted layer as numpy arrays: config (canonical JSON), W [N, K*bits/8] uint8 in
     general_compress order (the layout of transform_weight's input, before the kernel layout), scales and
-    zeros [N, groups] float16."""
-    config, weight, scales, zeros = native
+    zeros [N, groups] float16, and perm: for act-order GPTQ the checkpoint column of each of W's columns
+    (int64 [K]; the activations' columns are gathered by it, x[:, perm]), else None."""
+    config, weight, scales, zeros, permutation = native
     fields = json.loads(config)
     n, k = fields["N"], fields["K"]
     bits = {"uint2": 2, "uint4": 4, "uint8": 8}[fields["W_dtype"]]
@@ -59,7 +60,8 @@ def _checkpoint_result(native) -> dict:
     return {"config": fields,
             "W": np.frombuffer(weight, dtype=np.uint8).reshape(n, k * bits // 8).copy(),
             "scales": np.frombuffer(scales, dtype=np.float16).reshape(n, groups).copy(),
-            "zeros": np.frombuffer(zeros, dtype=np.float16).reshape(n, groups).copy()}
+            "zeros": np.frombuffer(zeros, dtype=np.float16).reshape(n, groups).copy(),
+            "perm": np.asarray(permutation, dtype=np.int64) if permutation else None}
 
 
 def _words(array, name: str) -> np.ndarray:
@@ -76,7 +78,9 @@ def _halves(array) -> np.ndarray:
 def from_gptq(qweight, qzeros, scales, bits: int = 4, g_idx=None, zeros_stored_minus_one: bool = True) -> dict:
     """A GPTQ layer as stored (qweight [K*bits/32, N], qzeros [groups, N*bits/32] int32, scales
     [groups, N] fp16, optional g_idx [K]) -> bitjit operands for a uint config with fp16 zeros
-    (docs/formats.md). Raises ConfigError naming a tensor of the wrong size or an act-order g_idx."""
+    (docs/formats.md); an act-order g_idx (desc_act=True) gives the column permutation "perm". bits:
+    2, 4 or 8 (bitjit has no 3-bit format). Raises ConfigError naming a tensor of the wrong size or a
+    g_idx whose groups are not all K / groups columns."""
     qweight = np.asarray(qweight)
     in_features, out_features = qweight.shape[0] * (32 // bits), qweight.shape[1]
     groups = None if g_idx is None else _words(np.asarray(g_idx, dtype=np.int32), "g_idx")

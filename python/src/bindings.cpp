@@ -192,6 +192,8 @@ TensorView checked_view(const CheckedOperand& o, const std::function<int()>& dev
 
 
 using DeviceOperand = std::optional<std::variant<nb::ndarray<>, Descriptor>>;
+// Caller-owned split-K scratch: (partials pointer, bytes, counters pointer, bytes), or None.
+using Scratch = std::optional<std::tuple<uintptr_t, size_t, uintptr_t, size_t>>;
 
 std::optional<GivenOperand> given_of(const DeviceOperand& operand) {
   if (!operand) return std::nullopt;
@@ -205,11 +207,16 @@ NB_MODULE(_bitjit, m) {
   // NVRTC, the database) are RuntimeErrors. One translator, so the subclass is matched first.
   static PyObject* config_error = PyErr_NewException("bitjit._bitjit.ConfigError", PyExc_ValueError, nullptr);
   m.attr("ConfigError") = nb::handle(config_error);
+  // A run on a capturing stream that would load modules or allocate (runtime/matmul.hpp): a RuntimeError.
+  static PyObject* capture_error = PyErr_NewException("bitjit._bitjit.CaptureError", PyExc_RuntimeError, nullptr);
+  m.attr("CaptureError") = nb::handle(capture_error);
   nb::register_exception_translator([](const std::exception_ptr& error, void*) {
     try {
       std::rethrow_exception(error);
     } catch (const ConfigError& failure) {
       PyErr_SetString(config_error, failure.what());
+    } catch (const CaptureError& failure) {
+      PyErr_SetString(capture_error, failure.what());
     } catch (const Error& failure) {
       PyErr_SetString(PyExc_RuntimeError, failure.what());
     }
@@ -249,12 +256,12 @@ NB_MODULE(_bitjit, m) {
       "Float weights [N*K] -> (W packed along K in general_compress order, scales, zeros, dequantized values).");
 
   // Checkpoints: (config JSON, W bytes [N, K*bits/8] in general_compress order, scales bytes [N, G]
-  // fp16, zeros bytes [N, G] fp16).
+  // fp16, zeros bytes [N, G] fp16, act-order column permutation [K] or empty).
   using Words = nb::ndarray<const int32_t, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
   using Halves = nb::ndarray<const uint16_t, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
   auto checkpoint_tuple = [](const CheckpointLayer& layer) {
     return std::make_tuple(canonical_form(layer.config), to_bytes(layer.W.bytes), to_bytes(layer.scales.bytes),
-                           to_bytes(layer.zeros.bytes));
+                           to_bytes(layer.zeros.bytes), layer.permutation);
   };
   m.def("from_gptq", [checkpoint_tuple](int64_t in_features, int64_t out_features, int bits, Words qweight, Words qzeros,
                                         Halves scales, std::optional<Words> g_idx, bool zeros_stored_minus_one) {
@@ -329,16 +336,39 @@ NB_MODULE(_bitjit, m) {
              return std::vector<std::vector<int64_t>>{specs.A.shape, specs.W.shape, specs.scales.shape,
                                                       specs.zeros.shape, specs.bias.shape, specs.C.shape};
            })
+      .def("load", [](const Matmul& self, int device) { self.load(device); }, nb::arg("device") = -1,
+           "Loads every bucket's kernel on the device (-1: the current context's), e.g. before a CUDA graph capture.")
+      .def(
+          "scratch_need",
+          [](const Matmul& self, int64_t M, int device) {
+            const ScratchNeed need = self.scratch_need(M, device);
+            return std::make_tuple(need.partial_bytes, need.counter_bytes);
+          },
+          nb::arg("M"), nb::arg("device") = -1, "(partial bytes, counter bytes) of split-K scratch a run of M rows needs.")
+      // device: the CUDA device the operands are on (-1: the current context's); scratch: caller-owned
+      // split-K scratch (partials pointer, bytes, counters pointer, bytes) or None (runtime/matmul.hpp).
       .def("run",
            [](const Matmul& self, int64_t M, const DeviceOperand& A, const DeviceOperand& W, const DeviceOperand& C,
-              const DeviceOperand& scales, const DeviceOperand& zeros, const DeviceOperand& bias, uintptr_t stream) {
+              const DeviceOperand& scales, const DeviceOperand& zeros, const DeviceOperand& bias, uintptr_t stream,
+              int device, const Scratch& scratch) {
              const OperandSpecs specs = operand_specs(self.config(), M);
-             const std::function<int()> device = [] { return ensure_context(); };
+             const std::function<int()> run_device = [device] { return device >= 0 ? device : ensure_context(); };
              const std::vector<TensorView> v = checked_views(
                  {{given_of(A), specs.A, "A"}, {given_of(W), specs.W, "W"}, {given_of(scales), specs.scales, "scale"},
                   {given_of(zeros), specs.zeros, "zeros"}, {given_of(bias), specs.bias, "bias"},
                   {given_of(C), specs.C, "output"}},
-                 device);
-             self.run(v[0], v[1], v[5], v[2], v[3], v[4], reinterpret_cast<CUstream>(stream));
-           });
+                 run_device);
+             RunTarget target;
+             target.stream = reinterpret_cast<CUstream>(stream);
+             target.device = device;
+             if (scratch) {
+               const auto& [partials, partial_bytes, counters, counter_bytes] = *scratch;
+               target.scratch = {reinterpret_cast<void*>(partials), partial_bytes, reinterpret_cast<void*>(counters),
+                                 counter_bytes};
+             }
+             self.run(v[0], v[1], v[5], v[2], v[3], v[4], target);
+           },
+           nb::arg("M"), nb::arg("A"), nb::arg("W"), nb::arg("C"), nb::arg("scales"), nb::arg("zeros"), nb::arg("bias"),
+           nb::arg("stream"), nb::arg("device") = -1, nb::arg("scratch") = nb::none());
+
 }

@@ -111,9 +111,10 @@ def test_gptq_checkpoint_converts_to_operands():
     config = bitjit.MatmulConfig(**{k: v for k, v in layer["config"].items() if k != "M"}, M=1)
     packed = bitjit.Matmul(config=config, target="sm_90a").transform_packed_weight(layer["W"])
     assert packed.shape == layer["W"].shape
-    with pytest.raises(ValueError, match="act-order"):
+    assert layer["perm"] is None
+    with pytest.raises(ValueError, match="g_idx puts 256 columns in group 0"):
         bitjit.quantization.from_gptq(qweight.view(np.int32), qzeros.view(np.int32), scales, bits=4,
-                                      g_idx=np.arange(K) % groups)
+                                      g_idx=np.zeros(K, dtype=np.int32))
 
 
 def test_quantize_gives_codes_that_dequantize_to_the_returned_values():

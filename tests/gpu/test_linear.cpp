@@ -13,6 +13,7 @@
 #include "runtime/linear.hpp"
 #include "tests/gpu/gpu_check.hpp"
 #include "tests/support/catch.hpp"
+#include "tests/support/text.hpp"
 #include "tests/support/random.hpp"
 
 using namespace bitjit;
@@ -91,4 +92,10 @@ TEST_CASE("Linear runs a GPTQ checkpoint as stored", "[gpu][linear]") {
   for (int64_t M : {1, 5, 16}) check_forward(linear, weights, M, rng);
   Linear other(K, N, false, {});
   CHECK_THROWS_AS(other.load_checkpoint(checkpoint), ConfigError);
+  // An act-order checkpoint (groups interleaved along K) would need A's columns gathered: refused.
+  std::vector<int32_t> g_idx(static_cast<size_t>(K));
+  for (int64_t k = 0; k < K; ++k) g_idx[size_t(k)] = int32_t(k % groups);
+  const CheckpointLayer act_order = from_gptq(K, N, 4, qweight, qzeros, scales, g_idx);
+  REQUIRE(act_order.permutation.size() == size_t(K));
+  CHECK(contains(error_of([&] { linear.load_checkpoint(act_order); }), "an act-order (desc_act) checkpoint permutes K"));
 }

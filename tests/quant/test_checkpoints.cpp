@@ -1,6 +1,7 @@
 // GPTQ and AWQ checkpoints into bitjit operands. The checkpoints are packed here from random codes
 // following each format's published layout, independently of quant/checkpoints.cpp, and the
 // weights bitjit's reference dequantizes from the result must be the ones the checkpoint means.
+#include <algorithm>
 #include <random>
 #include <string>
 
@@ -112,6 +113,48 @@ TEST_CASE("GPTQ checkpoints convert bit for bit, both zero conventions", "[check
   }
 }
 
+// desc_act: GPTQ quantized the columns in a random order and numbered the groups in that order, so
+// column k sits in group g_idx[k]. The converted layer's column j is checkpoint column permutation[j],
+// its groups runs of K / G: every converted weight must be the checkpoint's weight it stands for.
+TEST_CASE("GPTQ act-order checkpoints convert with the column permutation", "[checkpoints]") {
+  BITJIT_RANDOM_ENGINE(rng);
+  for (int bits : {2, 4, 8}) {
+    const Layer layer = random_layer(256, 32, 4, bits, rng);
+    const int64_t group_size = layer.K / layer.G;
+    std::vector<int64_t> order(size_t(layer.K));  // the order GPTQ quantized the columns in
+    for (int64_t k = 0; k < layer.K; ++k) order[size_t(k)] = k;
+    std::shuffle(order.begin(), order.end(), rng);
+    std::vector<int32_t> g_idx(size_t(layer.K));
+    for (int64_t i = 0; i < layer.K; ++i) g_idx[size_t(order[size_t(i)])] = int32_t(i / group_size);
+    const CheckpointLayer converted =
+        from_gptq(layer.K, layer.N, bits, gptq_qweight(layer), gptq_qzeros(layer, 1), layer.s, g_idx);
+    INFO("bits=" << bits);
+    REQUIRE(converted.permutation.size() == size_t(layer.K));
+    const std::vector<double> w = dequantized(converted);
+    const uint32_t mask = (1u << bits) - 1;
+    for (int64_t j = 0; j < layer.K; ++j) {
+      const int64_t k = converted.permutation[size_t(j)];
+      REQUIRE(g_idx[size_t(k)] == j / group_size);  // groups are runs after the permutation
+      if (j > 0 && j % group_size != 0) REQUIRE(converted.permutation[size_t(j - 1)] < k);  // ascending within one
+      for (int64_t n = 0; n < layer.N; ++n) {
+        const int64_t g = g_idx[size_t(k)];
+        const uint32_t zero = ((layer.z[g * layer.N + n] - 1) & mask) + 1;
+        const double expected = decode_value(DType::float16, layer.s[g * layer.N + n]) *
+                                (double(layer.code(n, k)) - double(zero));
+        REQUIRE(w[n * layer.K + j] == expected);
+      }
+    }
+  }
+}
+
+TEST_CASE("a g_idx in natural order is no permutation", "[checkpoints]") {
+  BITJIT_RANDOM_ENGINE(rng);
+  const Layer layer = random_layer(128, 16, 2, 4, rng);
+  std::vector<int32_t> g_idx(size_t(layer.K));
+  for (int64_t k = 0; k < layer.K; ++k) g_idx[size_t(k)] = int32_t(k / 64);
+  CHECK(from_gptq(layer.K, layer.N, 4, gptq_qweight(layer), gptq_qzeros(layer, 1), layer.s, g_idx).permutation.empty());
+}
+
 TEST_CASE("AWQ checkpoints convert bit for bit through the field order", "[checkpoints]") {
   BITJIT_RANDOM_ENGINE(rng);
   const Layer layer = random_layer(128, 48, 2, 4, rng);
@@ -138,10 +181,15 @@ TEST_CASE("checkpoint conversion names what is wrong", "[checkpoints]") {
     }
     return std::string("no error");
   };
-  CHECK(contains(gptq_error(3, qweight, {}), "bits=3 is not supported; allowed: 2, 4, 8"));
+  CHECK(contains(gptq_error(3, qweight, {}), "bits=3: bitjit has no 3-bit weight format"));
+  CHECK(contains(gptq_error(5, qweight, {}), "bits=5 is not supported; allowed: 2, 4, 8"));
   CHECK(contains(gptq_error(4, std::span(qweight).first(10), {}), "qweight has 10 elements; expected [in_features / 8, out_features] = 2048"));
-  std::vector<int32_t> act_order(size_t(layer.K));
-  for (int64_t k = 0; k < layer.K; ++k) act_order[k] = int32_t(k % layer.G);
-  CHECK(contains(gptq_error(4, qweight, act_order), "g_idx[1] = 1, not k / group_size = 0: act-order"));
+  std::vector<int32_t> uneven(size_t(layer.K), 0);  // every column in group 0
+  CHECK(contains(gptq_error(4, qweight, uneven), "g_idx puts 256 columns in group 0; every group must hold "
+                                                  "in_features / groups = 64"));
+  std::vector<int32_t> outside(size_t(layer.K));
+  for (int64_t k = 0; k < layer.K; ++k) outside[k] = int32_t(k / 64);
+  outside[7] = 4;
+  CHECK(contains(gptq_error(4, qweight, outside), "g_idx[7] = 4 is outside the scales' groups [0, 4)"));
   CHECK_THROWS_AS(from_awq(100, 64, qweight, qzeros, layer.s), ConfigError);  // K not a whole number of groups
 }

@@ -1,0 +1,125 @@
+"""A real model end to end on the GPU: a small randomly initialized Llama (transformers, no download)
+with its linear layers in bitjit (int4 g128 by quantize_model, and uint4 from a GPTQ act-order
+checkpoint of it), generating with model.generate, eager and under torch.compile.
+
+The reference is the same model run in float32 on the exact dequantized weights. The bound on the
+logits comes from the model itself: the fp16 model on the same weights (the issue's reference) differs
+from float32 by d16, its own rounding through every layer; bitjit's fp16 activations with float32
+accumulation must stay within 2 * d16 + 0.01 of float32. Argmax agreement is required wherever the
+float32 top-2 margin exceeds twice that bound (closer logits may swap under any fp16 rounding)."""
+import copy
+import random
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+if not torch.cuda.is_available():
+    pytest.skip("no CUDA device for torch", allow_module_level=True)
+
+import bitjit  # noqa: E402
+from checkpoint_layouts import gptq_quantize  # noqa: E402
+
+PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+def small_llama(seed: int):
+    config = transformers.LlamaConfig(vocab_size=512, hidden_size=256, intermediate_size=512, num_hidden_layers=2,
+                                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
+                                      initializer_range=0.1, tie_word_embeddings=False)
+    torch.manual_seed(seed)
+    return transformers.LlamaForCausalLM(config).eval()
+
+
+def linear_names(model):
+    return [name for name, module in model.named_modules() if name.endswith(PROJECTIONS)]
+
+
+def with_weights(model, weights, dtype):
+    """A copy of `model` in `dtype` whose projections hold `weights` (name -> float64 [N, K]); its other
+    weights rounded to fp16 first, as the bitjit model holds them."""
+    copied = copy.deepcopy(model).half().to(dtype)
+    for name, weight in weights.items():
+        copied.get_submodule(name).weight.data = torch.from_numpy(weight).to(dtype)
+    return copied.cuda() if torch.cuda.is_available() else copied
+
+
+@torch.no_grad()
+def logits(model, ids):
+    return model(ids, use_cache=False).logits.double()
+
+
+def check_against_float32(name, got, truth, fp16):
+    d16 = (fp16 - truth).abs().max().item()
+    bound = 2 * d16 + 0.01
+    error = (got - truth).abs().max().item()
+    print(f"{name}: max |logits - float32| = {error:.4f}, fp16 model's {d16:.4f}, bound {bound:.4f}, "
+          f"logit range {truth.abs().max().item():.2f}")
+    assert error <= bound
+    top2 = truth.topk(2, dim=-1).values
+    decided = (top2[..., 0] - top2[..., 1]) > 2 * bound
+    assert decided.float().mean().item() > 0.3, "too few positions with a clear argmax to check"
+    assert torch.equal(got.argmax(-1)[decided], truth.argmax(-1)[decided])
+    return bound
+
+
+def check_generation(model, truth_model, ids, bound):
+    """Greedy generation: each new token is float32's argmax on the generated prefix where clear."""
+    generated = model.generate(ids, max_new_tokens=12, do_sample=False, pad_token_id=0)
+    assert generated.shape == (ids.shape[0], ids.shape[1] + 12)
+    truth = logits(truth_model, generated)[:, ids.shape[1] - 1:-1]
+    top2 = truth.topk(2, dim=-1).values
+    decided = (top2[..., 0] - top2[..., 1]) > 2 * bound
+    assert torch.equal(generated[:, ids.shape[1]:][decided], truth.argmax(-1)[decided])
+
+
+def run_model_checks(name, model, exact_weights, base, ids):
+    truth_model = with_weights(base, exact_weights, torch.float32)
+    fp16_model = with_weights(base, exact_weights, torch.float16)
+    truth, fp16 = logits(truth_model, ids), logits(fp16_model, ids)
+    eager = logits(model, ids)
+    bound = check_against_float32(f"{name} eager", eager, truth, fp16)
+    check_generation(model, truth_model, ids, bound)
+    from torch._dynamo.utils import counters
+    counters.clear()
+    compiled = torch.compile(model)
+    check_against_float32(f"{name} torch.compile", logits(compiled, ids), truth, fp16)
+    assert not [reason for reason in counters["graph_break"] if "bitjit" in str(reason)]
+
+
+def test_int4_g128_llama_matches_float32_on_its_dequantized_weights():
+    base = small_llama(random.getrandbits(31)).half()
+    model = copy.deepcopy(base).cuda()
+    replaced = bitjit.quantize_model(model, W_dtype="int4", group_size=128, skip=["lm_head"])
+    assert sorted(replaced) == sorted(linear_names(base))
+    # What bitjit's quantizer made of the fp16 weights, exactly (the same quantizer, the same input).
+    exact = {name: bitjit.quantization.quantize(model.get_submodule(name).config,
+                                                base.get_submodule(name).weight.float().numpy())["dequantized"]
+             for name in replaced}
+    ids = torch.randint(0, 512, (2, 24), device="cuda")
+    run_model_checks("int4 g128", model, exact, base, ids)
+
+
+def test_gptq_act_order_checkpoint_of_llama_matches_float32(tmp_path):
+    safetensors = pytest.importorskip("safetensors.numpy")
+    rng = np.random.default_rng(random.getrandbits(32))
+    base = small_llama(random.getrandbits(31))
+    tensors, exact = {}, {}
+    for name, parameter in base.state_dict().items():
+        module_name = name.rsplit(".", 1)[0]
+        if module_name.endswith(PROJECTIONS):
+            layer = gptq_quantize(parameter.float().numpy(), bits=4, group_size=128, act_order=True, rng=rng)
+            for field in ("qweight", "qzeros", "scales", "g_idx"):
+                tensors[f"{module_name}.{field}"] = layer[field]
+            exact[module_name] = layer["reference"]
+        else:
+            tensors[name] = parameter.half().numpy()
+    safetensors.save_file(tensors, str(tmp_path / "model.safetensors"))
+    model = small_llama(random.getrandbits(31)).half()  # other random weights: all must come from the file
+    replaced = bitjit.load_quantized(model, tmp_path / "model.safetensors", "gptq", device="cuda")
+    assert sorted(replaced) == sorted(exact)
+    assert all(model.get_submodule(name).perm is not None for name in replaced)
+    model = model.cuda()
+    ids = torch.randint(0, 512, (2, 24), device="cuda")
+    run_model_checks("GPTQ 4-bit act-order", model, exact, base, ids)

@@ -1,0 +1,224 @@
+"""bitjit with torch on a machine without a GPU: the torch operators' fake kernels, GPTQ / AWQ
+safetensors checkpoints into bitjit.Linear, quantize_model and state_dict round trips. Kernels are
+compiled for sm_90a (no GPU needed); what runs them is in test_torch_gpu.py."""
+import random
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import bitjit  # noqa: E402
+from bitjit import checkpoints, ops  # noqa: E402,F401
+from checkpoint_layouts import (dequantize_bitjit_layer, random_awq_layer,  # noqa: E402
+                                random_gptq_layer)
+
+TARGET = "sm_90a"
+ONE_BUCKET = [16]  # one kernel per layer keeps the compiles few on a CPU machine
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(random.getrandbits(32))
+
+
+def fake_cuda(*shape, dtype=torch.float16, device="cuda:0"):
+    return torch.empty(*shape, dtype=dtype, device=device)
+
+
+def test_fake_kernel_gives_the_output_shape_and_dtype_on_the_operands_device():
+    from torch._subclasses.fake_tensor import FakeTensorMode
+    config = bitjit.MatmulConfig(M=[1, 16], N=96, K=256, W_dtype="int4", accum_dtype="float32",
+                                 with_scaling=True, group_size=128)
+    with FakeTensorMode(allow_non_fake_inputs=False):
+        A = fake_cuda(5, 256, device="cuda:1")
+        W = fake_cuda(96, 128, dtype=torch.int8, device="cuda:1")
+        scales = fake_cuda(96, 2, device="cuda:1")
+        C = torch.ops.bitjit.matmul(A, W, scales, None, None, config.canonical, TARGET)
+        assert tuple(C.shape) == (5, 96) and C.dtype == torch.float16 and C.device == A.device
+        with pytest.raises(bitjit.ConfigError, match=r"operands on different devices: A on cuda:1, W on cuda:0"):
+            torch.ops.bitjit.matmul(A, fake_cuda(96, 128, dtype=torch.int8), scales, None, None, config.canonical,
+                                    TARGET)
+        with pytest.raises(bitjit.ConfigError, match=r"A has shape \(5, 128\); expected \[M, K\] with K = 256"):
+            torch.ops.bitjit.matmul(fake_cuda(5, 128, device="cuda:1"), W, scales, None, None, config.canonical,
+                                    TARGET)
+
+
+def test_operator_rejects_cpu_tensors_by_name():
+    config = bitjit.MatmulConfig(M=[1, 16], N=32, K=128, W_dtype="float16")
+    with pytest.raises(bitjit.ConfigError, match="A is not in CUDA device memory: it is on cpu"):
+        torch.ops.bitjit.matmul(torch.zeros(2, 128, dtype=torch.float16), torch.zeros(32, 128, dtype=torch.float16),
+                                None, None, None, config.canonical, TARGET)
+
+
+def write_safetensors(path, tensors):
+    from safetensors.numpy import save_file
+    save_file({name: np.ascontiguousarray(value) for name, value in tensors.items()}, str(path))
+
+
+def two_layer_model(K, hidden, N):
+    return torch.nn.Sequential(torch.nn.Linear(K, hidden, bias=True), torch.nn.ReLU(),
+                               torch.nn.Linear(hidden, N, bias=False)).half()
+
+
+def check_loaded(linear, layer, method):
+    """The bitjit layer holds exactly the converted operands, and they mean the checkpoint's weights."""
+    stored = {"x." + name: layer[name] for name in ("qweight", "qzeros", "scales", "g_idx") if name in layer}
+    reference = layer["reference"]
+    converted = checkpoints.convert_layer(stored, "x", method, reference.shape[1])
+    assert np.array_equal(dequantize_bitjit_layer(converted), reference)  # exact: same fp16 scales, integers
+    expected_w = linear.matmul.transform_packed_weight(converted["W"])
+    assert np.array_equal(linear.qweight.cpu().numpy().view(np.uint8), expected_w.view(np.uint8))
+    assert np.array_equal(linear.scales.cpu().numpy(), converted["scales"])
+    assert np.array_equal(linear.zeros.cpu().numpy(), converted["zeros"])
+    if converted["perm"] is None:
+        assert linear.perm is None
+    else:
+        assert np.array_equal(linear.perm.cpu().numpy(), converted["perm"])
+
+
+@pytest.mark.parametrize("bits", [2, 4, 8])
+@pytest.mark.parametrize("sym", [True, False])
+@pytest.mark.parametrize("act_order", [False, True])
+def test_gptq_safetensors_load_into_bitjit_linear(tmp_path, rng, bits, sym, act_order):
+    pytest.importorskip("safetensors")
+    K, hidden, N, group = 256, 128, 64, 64
+    first = random_gptq_layer(hidden, K, bits, group, sym, act_order, rng, bias=True)
+    second = random_gptq_layer(N, hidden, bits, group, sym, act_order, rng)
+    tensors = {}
+    for prefix, layer in (("0", first), ("2", second)):
+        for name in ("qweight", "qzeros", "scales", "g_idx", "bias"):
+            if name in layer:
+                tensors[f"{prefix}.{name}"] = layer[name]
+    write_safetensors(tmp_path / "model.safetensors", tensors)
+    model = two_layer_model(K, hidden, N)
+    replaced = bitjit.load_quantized(model, tmp_path / "model.safetensors", "gptq", opt_M=ONE_BUCKET, target=TARGET)
+    assert replaced == ["0", "2"]
+    assert type(model[0]).__name__ == "Linear" and model[0].config.W_dtype == f"uint{bits}"
+    for layer, linear in ((first, model[0]), (second, model[2])):
+        check_loaded(linear, layer, "gptq")
+    assert np.array_equal(model[0].bias.cpu().numpy(), first["bias"])
+
+
+def test_awq_safetensors_load_into_bitjit_linear(tmp_path, rng):
+    pytest.importorskip("safetensors")
+    K, hidden, N, group = 256, 128, 64, 128
+    first, second = random_awq_layer(hidden, K, group, rng, bias=True), random_awq_layer(N, hidden, group, rng)
+    tensors = {f"{prefix}.{name}": layer[name] for prefix, layer in (("0", first), ("2", second))
+               for name in ("qweight", "qzeros", "scales", "bias") if name in layer}
+    write_safetensors(tmp_path / "awq.safetensors", tensors)
+    model = two_layer_model(K, hidden, N)
+    assert bitjit.load_quantized(model, [tmp_path / "awq.safetensors"], "awq", opt_M=ONE_BUCKET,
+                                 target=TARGET) == ["0", "2"]
+    for layer, linear in ((first, model[0]), (second, model[2])):
+        check_loaded(linear, layer, "awq")
+
+
+def test_checkpoint_errors_name_the_layer(tmp_path, rng):
+    K, N = 256, 64
+    layer = random_gptq_layer(N, K, 4, 64, False, False, rng)
+    model = torch.nn.Sequential(torch.nn.Linear(K, N, bias=False)).half()
+    # 3-bit GPTQ: qweight [K*3/32, N]; bitjit has no 3-bit format.
+    three_bit = {"0.qweight": np.zeros((K * 3 // 32, N), np.int32), "0.qzeros": np.zeros((4, N * 3 // 32), np.int32),
+                 "0.scales": layer["scales"]}
+    with pytest.raises(bitjit.ConfigError, match="bits=3: bitjit has no 3-bit weight format"):
+        bitjit.load_quantized(model, three_bit, "gptq", target=TARGET)
+    wrong = {"1.qweight": layer["qweight"], "1.qzeros": layer["qzeros"], "1.scales": layer["scales"]}
+    with pytest.raises(bitjit.ConfigError, match="quantizes layers the model lacks: 1"):
+        bitjit.load_quantized(model, wrong, "gptq", target=TARGET)
+    with pytest.raises(ValueError, match="method='exl2'; allowed: gptq, awq"):
+        bitjit.load_quantized(model, {"0.qweight": layer["qweight"], "0.qzeros": layer["qzeros"],
+                                      "0.scales": layer["scales"]}, "exl2", target=TARGET)
+
+
+def test_quantize_model_replaces_linears_in_place_and_skips_by_name():
+    model = torch.nn.ModuleDict({"body": two_layer_model(256, 128, 128), "lm_head": torch.nn.Linear(128, 64).half()})
+    replaced = bitjit.quantize_model(model, W_dtype="int4", group_size=128, skip=["lm_head"], opt_M=ONE_BUCKET,
+                                     target=TARGET)
+    assert replaced == ["body.0", "body.2"]
+    assert type(model["body"][0]).__name__ == "Linear" and type(model["lm_head"]) is torch.nn.Linear
+    with pytest.raises(bitjit.ConfigError, match=r"layer 0 \(100 -> 64"):
+        bitjit.quantize_model(torch.nn.Sequential(torch.nn.Linear(100, 64).half()), group_size=128, target=TARGET)
+
+
+def test_state_dict_round_trips_with_act_order(rng):
+    K, N = 256, 64
+    layer = random_gptq_layer(N, K, 4, 64, False, True, rng)
+    tensors = {f"0.{name}": layer[name] for name in ("qweight", "qzeros", "scales", "g_idx")}
+    source = torch.nn.Sequential(torch.nn.Linear(K, N, bias=False)).half()
+    bitjit.load_quantized(source, tensors, "gptq", opt_M=ONE_BUCKET, target=TARGET)
+    state = source.state_dict()
+    assert set(state) == {"0.qweight", "0.scales", "0.zeros", "0.perm"}
+    # A model of the same structure, without weights: the layer as a checkpoint of this config makes it.
+    config = source[0].config
+    fresh = bitjit.Linear(K, N, bias=False, A_dtype="float16", W_dtype=config.W_dtype, accum_dtype="float32",
+                          out_dtype="float16", group_size=config.group_size, with_scaling=True, with_zeros=True,
+                          opt_M=ONE_BUCKET, target=TARGET)
+    target = torch.nn.Sequential(fresh)
+    target.load_state_dict(state)
+    for name, value in target.state_dict().items():
+        assert torch.equal(value, state[name]), name
+
+
+def meta_mlp():
+    """Two bitjit.Linear layers on the meta device: torch.compile and torch.export trace them through
+    the operators' fake kernels, no GPU needed."""
+    model = torch.nn.Sequential(
+        bitjit.Linear(256, 128, bias=True, A_dtype="float16", W_dtype="int4", accum_dtype="float32",
+                      out_dtype="float16", group_size=128, opt_M=ONE_BUCKET, target=TARGET),
+        torch.nn.SiLU(),
+        bitjit.Linear(128, 64, A_dtype="float16", W_dtype="uint4", accum_dtype="float32", out_dtype="float16",
+                      group_size=128, with_zeros=True, opt_M=ONE_BUCKET, target=TARGET))
+    return model.to("meta")
+
+
+def test_compile_traces_bitjit_linear_as_one_graph_without_a_gpu():
+    graphs = []
+
+    def record(graph_module, example_inputs):
+        graphs.append(graph_module)
+        return graph_module.forward
+
+    model = meta_mlp()
+    compiled = torch.compile(model, backend=record, fullgraph=True, dynamic=True)  # a graph break raises
+    for rows in (3, 17):
+        out = compiled(torch.empty(rows, 256, dtype=torch.float16, device="meta"))
+        assert tuple(out.shape) == (rows, 64) and out.dtype == torch.float16
+    out = compiled(torch.empty(2, 5, 256, dtype=torch.float16, device="meta"))
+    assert tuple(out.shape) == (2, 5, 64)
+    assert 1 <= len(graphs) <= 2  # one dynamic graph (a second for the 3-d input at most)
+    assert str(graphs[0].code).count("torch.ops.bitjit.matmul") == 2
+
+
+def test_export_holds_the_bitjit_operator_without_a_gpu():
+    exported = torch.export.export(meta_mlp(), (torch.empty(4, 256, dtype=torch.float16, device="meta"),))
+    calls = [node for node in exported.graph.nodes if node.target is torch.ops.bitjit.matmul.default]
+    assert len(calls) == 2
+    assert calls[0].args[5] == meta_mlp()[0].config.canonical and calls[0].args[6] == TARGET
+
+
+def test_tensor_parallel_shards_are_the_whole_layers_codes_at_group_boundaries(rng):
+    from bitjit.parallel import shard_quantized
+    N, K, world = 128, 512, 2
+    config = bitjit.MatmulConfig(M=1, N=N, K=K, W_dtype="uint4", accum_dtype="float32", with_scaling=True,
+                                 with_zeros=True, group_size=128)
+    weight = rng.standard_normal((N, K)).astype(np.float32)
+    whole = bitjit.quantization.quantize(config, weight)
+    bias = rng.standard_normal(N).astype(np.float16)
+    for rank in range(world):
+        columns = shard_quantized(config, whole, bias, 0, rank, world)  # output features
+        rows = slice(rank * N // world, (rank + 1) * N // world)
+        assert (columns["K"], columns["N"]) == (K, N // world)
+        assert np.array_equal(columns["W"], whole["W"][rows]) and np.array_equal(columns["bias"], bias[rows])
+        assert np.array_equal(columns["scales"], whole["scales"][rows])
+        inputs = shard_quantized(config, whole, bias, 1, rank, world)  # input features, whole groups
+        assert (inputs["K"], inputs["N"]) == (K // world, N)
+        # Quantizing the shard alone gives the same codes, scales and zeros: groups never straddle shards.
+        alone = bitjit.quantization.quantize(
+            bitjit.MatmulConfig(M=1, N=N, K=K // world, W_dtype="uint4", accum_dtype="float32", with_scaling=True,
+                                with_zeros=True, group_size=128),
+            weight[:, rank * K // world:(rank + 1) * K // world])
+        for name in ("W", "scales", "zeros"):
+            assert np.array_equal(inputs[name], alone[name]), name
+    with pytest.raises(bitjit.ConfigError, match="does not split into 8 shards of whole groups of 128"):
+        shard_quantized(config, whole, None, 1, 0, 8)  # 64 columns a shard: half a group

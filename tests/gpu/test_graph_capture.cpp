@@ -1,0 +1,202 @@
+// Matmul::run under CUDA graph capture and on an explicit device: after one run on a device (and, with
+// the Matmul's own split-K scratch, on the stream), a captured run replays what a plain run computes;
+// before it, capture is refused with CaptureError instead of loading a module or allocating inside it.
+#include <optional>
+#include <random>
+#include <utility>
+#include <string>
+
+#include "common/error.hpp"
+#include "compiler/schedule.hpp"
+#include "quant/random.hpp"
+#include "runtime/device.hpp"
+#include "runtime/driver.hpp"
+#include "runtime/matmul.hpp"
+#include "tests/support/catch.hpp"
+#include "tests/support/configs.hpp"
+#include "tests/support/random.hpp"
+#include "tests/support/text.hpp"
+
+using namespace bitjit;
+using namespace bitjit::testing;
+
+namespace {
+
+MatmulConfig int4_config() { return w4a16_g128_config(MSpec::buckets({1, 16, 64}), 256, 2048); }
+
+struct Operands {
+  OperandSpecs specs;
+  DeviceBuffer A, W, scales, C;
+  Operands(const MatmulConfig& config, int64_t M, std::mt19937_64& rng) : specs(operand_specs(config, M)) {
+    const MatmulOperands host = random_operands_fast(config, M, rng);
+    A = upload_host_tensor(host.A);
+    W = upload_host_tensor(host.W);
+    scales = upload_host_tensor(host.scales);
+    C = DeviceBuffer(size_t(specs.C.bytes()));
+  }
+  void run(const Matmul& matmul, const RunTarget& target) const {
+    matmul.run(view_of(A, specs.A), view_of(W, specs.W), view_of(C, specs.C), view_of(scales, specs.scales), {}, {},
+               target);
+  }
+  std::vector<uint8_t> output() const {
+    std::vector<uint8_t> bytes(C.size());
+    C.download(bytes.data(), bytes.size());
+    return bytes;
+  }
+};
+
+// Captures `body` on `stream` into a graph; the executable graph, or null when body threw (rethrown
+// after the capture is ended, as a capture must be).
+class Capture {
+ public:
+  explicit Capture(CUstream stream) : stream_(stream) {}
+  ~Capture() {
+    if (exec_ != nullptr) Driver::get().cuGraphExecDestroy(exec_);
+    if (graph_ != nullptr) Driver::get().cuGraphDestroy(graph_);
+  }
+  template <class Body>
+  void record(Body&& body) {
+    const Driver& cuda = Driver::get();
+    check_cuda(cuda.cuStreamBeginCapture(stream_, CU_STREAM_CAPTURE_MODE_GLOBAL), "cuStreamBeginCapture");
+    try {
+      body();
+    } catch (...) {
+      cuda.cuStreamEndCapture(stream_, &graph_);
+      throw;
+    }
+    check_cuda(cuda.cuStreamEndCapture(stream_, &graph_), "cuStreamEndCapture");
+    check_cuda(cuda.cuGraphInstantiate(&exec_, graph_, 0), "cuGraphInstantiate");
+  }
+  void replay() const { check_cuda(Driver::get().cuGraphLaunch(exec_, stream_), "cuGraphLaunch"); }
+
+ private:
+  CUstream stream_;
+  CUgraph graph_ = nullptr;
+  CUgraphExec exec_ = nullptr;
+};
+
+// The CaptureError a capture of one run on `stream` raises ("no error" when it is captured).
+std::string refused_capture(const Matmul& matmul, const Operands& operands, const RunTarget& target) {
+  Capture refused(target.stream);
+  return error_of<CaptureError>([&] { refused.record([&] { operands.run(matmul, target); }); });
+}
+
+// A captured run replayed into a poisoned output gives `expected`.
+void check_replay(const Matmul& matmul, Operands& operands, const RunTarget& target,
+                  const std::vector<uint8_t>& expected, int replays = 1) {
+  Capture capture(target.stream);
+  capture.record([&] { operands.run(matmul, target); });
+  for (int replay = 0; replay < replays; ++replay) {  // split-K counters are left at zero for the next one
+    operands.C.fill_bytes(0xff);
+    capture.replay();
+    check_cuda(Driver::get().cuStreamSynchronize(target.stream), "cuStreamSynchronize");
+    CHECK(operands.output() == expected);
+  }
+}
+
+struct ScratchCase {
+  MatmulConfig config;  // a static M
+  Matmul matmul;
+};
+
+// A Matmul whose runs need split-K / stream-K scratch on this GPU: the arch's default schedules at a
+// few M (with split_k = 2 where the family takes it; tensor_wgmma_ws's stream-K needs scratch by
+// itself), then sm_80's tensor_gemm default with split_k = 2. Nothing when none does.
+std::optional<ScratchCase> scratch_case(const std::string& arch) {
+  const std::pair<std::string, int64_t> sources[] = {{arch, 64}, {arch, 256}, {arch, 16}, {"sm_80", 64}};
+  for (const auto& [schedule_arch, rows] : sources) {
+    MatmulConfig config = int4_config();
+    config.M = MSpec(rows);
+    for (int split : {2, 1}) {
+      TileSchedule schedule = default_schedule(config, schedule_arch, rows);
+      schedule.split_k = split;
+      if (!is_valid_schedule(config, schedule, arch)) continue;
+      Matmul matmul = Matmul::create(config, {arch, schedule});
+      if (matmul.scratch_need(rows).partial_bytes > 0) return ScratchCase{config, std::move(matmul)};
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+TEST_CASE("a Matmul run is captured into a CUDA graph once its device has run it", "[gpu][graph]") {
+  if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
+  BITJIT_RANDOM_ENGINE(rng);
+  const MatmulConfig config = int4_config();
+  const Matmul matmul = Matmul::create(config);
+  Stream stream;
+  RunTarget target;
+  target.stream = stream.get();
+  target.device = ensure_context();
+  for (int64_t M : {int64_t(1), int64_t(16), int64_t(50)}) {
+    INFO("M=" << M);
+    Operands operands(config, M, rng);
+    if (M == 1) {  // nothing has run on this device yet: the capture would have to load the kernels
+      CHECK(contains(refused_capture(matmul, operands, target), "would need loading its kernels on device"));
+      operands.run(matmul, target);  // loads every bucket's kernel on this device
+    }
+    operands.run(matmul, target);
+    stream.synchronize();
+    check_replay(matmul, operands, target, operands.output());  // M=16, 50: other buckets, loaded with M=1's
+  }
+}
+
+TEST_CASE("split-K scratch: the caller's under capture, or the stream's own after a warm-up run", "[gpu][graph]") {
+  if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
+  BITJIT_RANDOM_ENGINE(rng);
+  const std::string arch = current_device_info().arch();
+  std::optional<ScratchCase> found = scratch_case(arch);
+  if (!found) BITJIT_SKIP("no candidate schedule needs split-K or stream-K scratch on " + arch);
+  const MatmulConfig& config = found->config;
+  const Matmul& matmul = found->matmul;
+  const int64_t M = config.M.value();
+  INFO("M=" << M << ", schedule " << canonical_form(matmul.schedule()));
+  const ScratchNeed need = matmul.scratch_need(M);
+  Stream stream;
+  Operands operands(config, M, rng);
+  RunTarget plain;
+  plain.stream = stream.get();
+  operands.run(matmul, plain);
+  stream.synchronize();
+  const std::vector<uint8_t> expected = operands.output();
+
+  SECTION("the caller's scratch") {
+    DeviceBuffer partials(need.partial_bytes), counters(need.counter_bytes);
+    counters.fill_bytes(0);
+    RunTarget target = plain;
+    target.scratch = {partials.data(), partials.size(), counters.data(), counters.size()};
+    check_replay(matmul, operands, target, expected, 3);
+    target.scratch.partial_bytes = need.partial_bytes - 1;
+    CHECK(contains(error_of([&] { operands.run(matmul, target); }), "scratch has"));
+  }
+  SECTION("a new stream's own scratch is refused under capture, then allocated by a plain run") {
+    Stream other;
+    RunTarget target;
+    target.stream = other.get();
+    CHECK(contains(refused_capture(matmul, operands, target), "bytes of split-K scratch for this stream"));
+    operands.run(matmul, target);
+    other.synchronize();
+    check_replay(matmul, operands, target, expected);
+  }
+}
+
+TEST_CASE("a Matmul runs on an explicit device and refuses one of another arch by name", "[gpu][device]") {
+  if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
+  BITJIT_RANDOM_ENGINE(rng);
+  const MatmulConfig config = int4_config();
+  const int device = ensure_context();
+  const std::string other_arch = current_device_info().arch() == "sm_80" ? "sm_86" : "sm_80";
+  const Matmul foreign = Matmul::create(config, {other_arch, std::nullopt});
+  Operands operands(config, 4, rng);
+  RunTarget target;
+  target.device = device;
+  CHECK(contains(error_of([&] { operands.run(foreign, target); }), "but this Matmul was compiled for " + other_arch));
+  const Matmul matmul = Matmul::create(config);
+  operands.run(matmul, target);
+  check_cuda(Driver::get().cuCtxSynchronize(), "cuCtxSynchronize");
+  const std::vector<uint8_t> on_device = operands.output();
+  operands.run(matmul, RunTarget{});  // the current context's device: the same one here
+  check_cuda(Driver::get().cuCtxSynchronize(), "cuCtxSynchronize");
+  CHECK(operands.output() == on_device);
+}
