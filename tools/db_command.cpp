@@ -99,7 +99,7 @@ std::optional<std::string> imported_kernel_problem(const db::StoredKernel& kerne
     check_arch(arch);
     const GeneratedKernel expected = emit_kernel(config_from_json(meta.at("config")), schedule_from_json(meta.at("schedule")), arch);
     if (meta.at("flags") != nlohmann::json(default_compile_flags(arch))) return std::string("compiled with other flags than this bitjit uses");
-    if (expected.key != meta.at("key")) {
+    if (expected.key != meta.at("key").get<std::string>()) {
       return "its metadata (config, schedule, arch) gives the key " + expected.key + ", not the key it is filed under";
     }
   } catch (const std::exception& error) {
