@@ -216,7 +216,7 @@ TEST_CASE("8 processes prewarming one directory at once leave a valid database",
     const auto kernel = database.load(key);
     REQUIRE(kernel);
     CHECK(kernel->cubin.size() > 1000);
-    if (gpu && entry.at("arch") == gpu_arch) CHECK(Module(kernel->cubin, key).function("bitjit_matmul") != nullptr);
+    if (gpu && entry.at("arch").get<std::string>() == gpu_arch) CHECK(Module(kernel->cubin, key).function("bitjit_matmul") != nullptr);
   }
   for (const auto& entry : fs::directory_iterator(database.data_dir() / "kernels")) {
     CHECK_FALSE(db::is_temporary_name(entry.path().filename().string()));
@@ -265,7 +265,7 @@ TEST_CASE("db ls, show, gc, export and import from the command line", "[cli][db]
   const std::string key = listed.at("kernels").begin().key();
   const ProcessResult show = bitjit_cli({"db", "show", key.substr(0, 12), "--cache-dir", cache});
   CHECK(show.exit_code == 0);
-  CHECK(nlohmann::json::parse(show.out).at("key") == key);
+  CHECK(nlohmann::json::parse(show.out).at("key").get<std::string>() == key);
   CHECK(bitjit_cli({"db", "show", "ffffffffffffffff0", "--cache-dir", cache}).exit_code == 1);
 
   const ProcessResult gc = bitjit_cli({"db", "gc", "--dry-run", "--cache-dir", cache});
@@ -316,7 +316,7 @@ TEST_CASE("db gc removes tuned schedules no lookup can use, and lists why", "[cl
   CHECK(contains(gc.out, "removed 0 corrupt, 0 from other versions, 0 stale temporary files, 4 stale tuned schedules"));
   const nlohmann::json kept = nlohmann::json::parse(*db::read_file(tuned_file))["tuned"];
   REQUIRE(kept.size() == 1);
-  CHECK(kept.begin().value().at("config") == tuned_entry_key(config, 256));
+  CHECK(kept.begin().value().at("config").get<std::string>() == tuned_entry_key(config, 256));
   CHECK(contains(bitjit_cli({"db", "gc", "--cache-dir", cache}).out, "0 stale tuned schedules"));
 }
 

@@ -536,7 +536,7 @@ TEST_CASE("imported tuned entries are validated; a bad tuned.json is rejected, n
   write_bytes(source / "v1" / "tuned.json", tuned.dump());
   KernelDatabase target(fs::path(dir.path()) / "target");
   const ImportChecks checks{nullptr, [](const TunedSchedule& entry) -> std::optional<std::string> {
-                              if (entry.schedule.at("family") == "bogus") return "family 'bogus' does not exist";
+                              if (entry.schedule.at("family").get<std::string>() == "bogus") return "family 'bogus' does not exist";
                               return std::nullopt;
                             }};
   const TransferReport report = import_database(target, source, checks);
