@@ -125,6 +125,9 @@ nlohmann::json parse_json_input(std::string_view text, const std::string& source
     throw ConfigError(source + ": " + rejected.why);
   } catch (const nlohmann::json::parse_error& error) {
     throw ConfigError(source + ": not valid JSON: " + parse_error_text(error));
+  } catch (const nlohmann::json::out_of_range& error) {
+    // A number past double's range (1e404): nlohmann reports it as out_of_range, not a parse error.
+    throw ConfigError(source + ": a number is out of range (" + quote_input(error.what()) + ")");
   }
 }
 
