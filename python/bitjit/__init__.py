@@ -23,11 +23,11 @@ import numpy as np
 
 from . import quantization
 from ._bitjit import ConfigError
+from ._bitjit import __version__  # CMakeLists.txt's project version
 from ._bitjit import Matmul as _NativeMatmul
 from ._bitjit import canonical_config
 
 __all__ = ["ConfigError", "Linear", "Matmul", "MatmulConfig", "quantization"]
-__version__ = "0.1.0"
 
 
 @dataclass

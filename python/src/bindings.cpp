@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
+#include "common/version.hpp"
 #include "compiler/config.hpp"
 #include "compiler/schedule.hpp"
 #include "quant/checkpoints.hpp"
@@ -70,6 +71,9 @@ NB_MODULE(_bitjit, m) {
       PyErr_SetString(PyExc_RuntimeError, failure.what());
     }
   });
+
+  // The library's version, which is the project's (CMakeLists.txt) and the wheel's (pyproject.toml).
+  m.attr("__version__") = version();
 
   m.def("canonical_config", [](const std::string& json) { return canonical_form(parse_config(json)); },
         "The config's canonical JSON; raises ConfigError (a ValueError) naming a bad field.");

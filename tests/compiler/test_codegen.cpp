@@ -18,6 +18,7 @@
 #include "tests/support/catch.hpp"
 #include "tests/support/configs.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/sample.hpp"
 #include "tests/support/text.hpp"
 
 using namespace bitjit;
@@ -59,9 +60,10 @@ std::string decode_path(const MatmulConfig& c) {
 }
 
 // Calls compile(i, arch) for every i < count and arch on all cores (NVRTC is thread-safe); returns
-// the failures as "arch: message".
+// the failures as "arch: message". A long run prints its progress on stderr.
 std::vector<std::string> compile_everywhere(size_t count, const std::vector<const char*>& archs,
                                             const std::function<void(size_t, const char*)>& compile) {
+  testing::Progress progress("compiled (config, arch) pairs", count * archs.size());
   std::atomic<size_t> next{0};
   std::mutex failures_mutex;
   std::vector<std::string> failures;
@@ -76,6 +78,7 @@ std::vector<std::string> compile_everywhere(size_t count, const std::vector<cons
             std::lock_guard lock(failures_mutex);
             failures.push_back(std::string(arch) + ": " + error.what());
           }
+          progress.advance();
         }
       }
     }));
