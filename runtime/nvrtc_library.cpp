@@ -4,6 +4,7 @@
 #include <dlfcn.h>
 
 #include <filesystem>
+#include <mutex>
 #include <variant>
 
 #include "common/env.hpp"
@@ -27,10 +28,10 @@ std::vector<int> majors_in_order(int preferred) {
 
 std::string library_name(int major) { return "libnvrtc.so." + std::to_string(major); }
 
-// Where a wheel of that major puts the library: nvidia-cuda-nvrtc (13 and later) shares nvidia/cu13
-// with the other CUDA 13 wheels; nvidia-cuda-nvrtc-cu12 has a folder of its own.
+// Where a wheel of that major puts the library inside the `nvidia` package folder: nvidia-cuda-nvrtc
+// (13 and later) shares cu13/ with the other CUDA 13 wheels; nvidia-cuda-nvrtc-cu12 has cuda_nvrtc/.
 fs::path wheel_library_folder(int major) {
-  return major >= 13 ? fs::path("nvidia") / ("cu" + std::to_string(major)) / "lib" : fs::path("nvidia/cuda_nvrtc/lib");
+  return major >= 13 ? fs::path("cu" + std::to_string(major)) / "lib" : fs::path("cuda_nvrtc/lib");
 }
 
 // dlopen's text for the last failure, or `fallback`.
@@ -73,6 +74,18 @@ std::string loaded_file(void* symbol, const std::string& fallback) {
   return fallback;
 }
 
+// A folder's path for comparisons: "a/./b/" and "a/b" are the same folder.
+fs::path folder_key(const fs::path& folder) {
+  fs::path normal = folder.lexically_normal();
+  return normal.has_filename() ? normal : normal.parent_path();
+}
+
+std::mutex python_folders_mutex;
+std::vector<std::string>& python_folders() {
+  static std::vector<std::string> folders;
+  return folders;
+}
+
 std::string candidate_text(const NvrtcCandidate& candidate) {
   switch (candidate.lookup) {
     case NvrtcCandidate::Lookup::already_loaded: return candidate.library + " already in the process";
@@ -84,8 +97,17 @@ std::string candidate_text(const NvrtcCandidate& candidate) {
 
 }  // namespace
 
+void set_python_nvidia_folders(std::vector<std::string> folders) {
+  std::lock_guard lock(python_folders_mutex);
+  python_folders() = std::move(folders);
+}
+
 NvrtcSearchInputs nvrtc_search_inputs() {
   NvrtcSearchInputs inputs;
+  {
+    std::lock_guard lock(python_folders_mutex);
+    inputs.python_nvidia_folders = python_folders();
+  }
   inputs.explicit_library = env::nvrtc_library().value_or("");
   inputs.cuda_home = env::cuda_home().value_or("");
   inputs.preferred_major = CUDA_VERSION / 1000;
@@ -107,13 +129,17 @@ std::vector<NvrtcCandidate> nvrtc_candidates(const NvrtcSearchInputs& inputs) {
   if (!inputs.explicit_library.empty())
     candidates.push_back({inputs.explicit_library, Lookup::path, "BITJIT_NVRTC_LIBRARY"});
   for (int major : majors) candidates.push_back({library_name(major), Lookup::already_loaded, "the process"});
+  const auto wheel = [&](const fs::path& nvidia, const std::string& place) {
+    for (int major : majors)
+      candidates.push_back({(nvidia / wheel_library_folder(major) / library_name(major)).string(), Lookup::path, place});
+  };
+  fs::path next_to_bitjit;
   if (!inputs.binary_directory.empty()) {
-    const fs::path site = fs::path(inputs.binary_directory).parent_path();
-    for (int major : majors) {
-      candidates.push_back({(site / wheel_library_folder(major) / library_name(major)).string(), Lookup::path,
-                            "the nvidia-cuda-nvrtc wheel next to bitjit"});
-    }
+    next_to_bitjit = fs::path(inputs.binary_directory).parent_path() / "nvidia";
+    wheel(next_to_bitjit, "the nvidia-cuda-nvrtc wheel next to bitjit");
   }
+  for (const std::string& folder : inputs.python_nvidia_folders)
+    if (folder_key(folder) != folder_key(next_to_bitjit)) wheel(folder, "the nvidia-cuda-nvrtc wheel on Python's path");
   const auto toolkit = [&](const fs::path& root, const std::string& place) {
     for (int major : majors)
       for (const char* folder : {"lib64", "lib"})

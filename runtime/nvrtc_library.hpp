@@ -41,7 +41,13 @@ struct NvrtcSearchInputs {
   std::string cuda_home;         // CUDA_HOME, else CUDA_PATH, or empty
   std::string binary_directory;  // the folder of the file holding bitjit's code, or empty
   int preferred_major = 0;       // the CUDA major version of the headers bitjit was built with
+  std::vector<std::string> python_nvidia_folders;  // set_python_nvidia_folders()
 };
+
+// The `nvidia` package folders of the Python bitjit runs in (one per sys.path entry that has one),
+// where PyTorch's nvidia-* wheels may be when bitjit is installed elsewhere (a --target folder, a
+// venv over the system's packages). The extension module sets them at import; before NVRTC's first use.
+void set_python_nvidia_folders(std::vector<std::string> folders);
 
 // The environment of this process, and the folder bitjit's code was loaded from.
 NvrtcSearchInputs nvrtc_search_inputs();
@@ -49,8 +55,9 @@ NvrtcSearchInputs nvrtc_search_inputs();
 // The places NVRTC is looked for, in order:
 //  1. BITJIT_NVRTC_LIBRARY (an absolute path), when set;
 //  2. a libnvrtc already loaded into the process (by PyTorch, say), so that both use one copy;
-//  3. the nvidia-cuda-nvrtc wheel of the Python environment bitjit is installed in, the folder next
-//     to bitjit's own: site-packages/nvidia/cu13/lib (CUDA 13), site-packages/nvidia/cuda_nvrtc/lib (12);
+//  3. the nvidia-cuda-nvrtc wheel: in the folder next to bitjit's own (site-packages/nvidia/cu13/lib
+//     for CUDA 13, site-packages/nvidia/cuda_nvrtc/lib for 12), then in each of the Python's
+//     `nvidia` package folders (set_python_nvidia_folders);
 //  4. $CUDA_HOME (else $CUDA_PATH): lib64/ and lib/;
 //  5. the dynamic loader's search: LD_LIBRARY_PATH, the ldconfig cache, the system folders;
 //  6. /usr/local/cuda: lib64/ and lib/.

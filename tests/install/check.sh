@@ -15,19 +15,7 @@ mkdir -p "$work"
 work=$(cd "$work" && pwd)
 prefix=$work/prefix
 
-step() {  # step <name> <command...>: runs the command with its output in <name>.log
-  local name=$1
-  shift
-  if ! "$@" >"$work/$name.log" 2>&1; then
-    cat "$work/$name.log"
-    echo "FAILED: $name: $*" >&2
-    exit 1
-  fi
-}
-fail() {
-  echo "FAILED: $*" >&2
-  exit 1
-}
+source "$source_dir/tests/install/steps.sh"
 
 step install cmake --install "$build" --prefix "$prefix"
 library=$(find "$prefix" -name 'libbitjit.so.*.*.*' | head -n 1)

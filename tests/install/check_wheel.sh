@@ -14,19 +14,7 @@ mkdir -p "$work"
 work=$(cd "$work" && pwd)
 version=$(sed -n 's/^project(bitjit VERSION \([0-9.]*\).*/\1/p' "$source_dir/CMakeLists.txt")
 
-step() {  # step <name> <command...>: runs the command with its output in <name>.log
-  local name=$1
-  shift
-  if ! "$@" >"$work/$name.log" 2>&1; then
-    cat "$work/$name.log"
-    echo "FAILED: $name: $*" >&2
-    exit 1
-  fi
-}
-fail() {
-  echo "FAILED: $*" >&2
-  exit 1
-}
+source "$source_dir/tests/install/steps.sh"
 
 start=$(date +%s)
 step wheel "$python" -m pip wheel --no-deps -w "$work/dist" "$source_dir"

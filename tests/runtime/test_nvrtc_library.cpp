@@ -69,8 +69,18 @@ TEST_CASE("NVRTC is looked for in a fixed order, the headers' major version firs
   CHECK(candidates[9].lookup == Lookup::loader);
   CHECK(candidates.back().lookup == Lookup::path);
 
+  // Python's `nvidia` package folders come after the one next to bitjit, which is not tried twice.
+  inputs.python_nvidia_folders = {"/venv/lib/python3.12/site-packages/nvidia/", "/opt/torch/site-packages/nvidia"};
+  const std::vector<NvrtcCandidate> with_python = nvrtc_candidates(inputs);
+  REQUIRE(with_python.size() == candidates.size() + 2);
+  CHECK(with_python[5].library == "/opt/torch/site-packages/nvidia/cu13/lib/libnvrtc.so.13");
+  CHECK(with_python[6].library == "/opt/torch/site-packages/nvidia/cuda_nvrtc/lib/libnvrtc.so.12");
+  CHECK(with_python[5].place == "the nvidia-cuda-nvrtc wheel on Python's path");
+
   // A CUDA 12 build tries 12 first; without the optional inputs those places are left out.
-  const std::vector<NvrtcCandidate> cuda12 = nvrtc_candidates({"", "", "", 12});
+  NvrtcSearchInputs bare;
+  bare.preferred_major = 12;
+  const std::vector<NvrtcCandidate> cuda12 = nvrtc_candidates(bare);
   CHECK(libraries(cuda12) == std::vector<std::string>{"libnvrtc.so.12", "libnvrtc.so.13", "libnvrtc.so.12",
                                                       "libnvrtc.so.13", "/usr/local/cuda/lib64/libnvrtc.so.12",
                                                       "/usr/local/cuda/lib/libnvrtc.so.12",
