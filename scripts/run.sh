@@ -32,7 +32,7 @@ case "${1:-}" in
     echo "config:          $config (uint4 weights, fp16 activations, group-128 scales and zeros)"
     echo "arch:            $arch (no GPU needed to generate and compile)"
     echo "kernel file:     $kernel_file (the generated CUDA C)"
-    echo "kernel database: $(./build/bitjit db ls | head -n 1) (BITJIT_CACHE_DIR moves it)"
+    echo "$(./build/bitjit db ls | head -n 1) (BITJIT_CACHE_DIR moves it)"
     ;;
   test)
     cmake --build --preset default
