@@ -30,6 +30,8 @@ std::optional<std::string> cuda_home() {
   return read("CUDA_PATH");
 }
 
+std::optional<std::string> nvrtc_library() { return read("BITJIT_NVRTC_LIBRARY"); }
+
 int device_ordinal() {
   auto value = read("BITJIT_DEVICE");
   if (!value) return 0;

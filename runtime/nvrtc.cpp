@@ -1,6 +1,5 @@
 #include "runtime/nvrtc.hpp"
 
-#include <nvrtc.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,12 +24,16 @@
 #include "common/log.hpp"
 #include "runtime/device.hpp"
 #include "runtime/embedded_templates.hpp"
+#include "runtime/nvrtc_library.hpp"
 
 namespace bitjit {
 namespace fs = std::filesystem;
 namespace {
 
 std::atomic<uint64_t> compile_count{0};
+
+// NVRTC's entry points (opened at first use; throws CudaError naming every place searched).
+const Nvrtc& api() { return Nvrtc::get(); }
 
 constexpr const char* kDefaultProgramName = "bitjit_kernel.cu";
 constexpr int kExcerptRadius = 2;    // source lines shown before and after each error line
@@ -45,7 +48,7 @@ std::string join(const std::vector<std::string>& items, const std::string& separ
 // `what` says which compile a failing call belongs to ("compiling x.cu for sm_90a (<context>)").
 void check_nvrtc(nvrtcResult result, const char* call, const std::string& what) {
   if (result == NVRTC_SUCCESS) return;
-  throw CudaError(std::string(call) + " failed: " + nvrtcGetErrorString(result) + " while " + what);
+  throw CudaError(std::string(call) + " failed: " + api().nvrtcGetErrorString(result) + " while " + what);
 }
 
 // The embedded headers in the form nvrtcCreateProgram takes: parallel arrays of contents and names.
@@ -70,11 +73,11 @@ class Program {
  public:
   Program(const std::string& source, const std::string& name, const std::string& what) {
     const HeaderArrays& headers = embedded_header_arrays();
-    check_nvrtc(nvrtcCreateProgram(&program_, source.c_str(), name.c_str(), int(headers.contents.size()),
+    check_nvrtc(api().nvrtcCreateProgram(&program_, source.c_str(), name.c_str(), int(headers.contents.size()),
                                    headers.contents.data(), headers.include_names.data()),
                 "nvrtcCreateProgram", what);
   }
-  ~Program() { nvrtcDestroyProgram(&program_); }
+  ~Program() { api().nvrtcDestroyProgram(&program_); }
   Program(const Program&) = delete;
   Program& operator=(const Program&) = delete;
 
@@ -88,33 +91,33 @@ nvrtcResult run_compiler(nvrtcProgram program, const std::vector<std::string>& f
   std::vector<const char*> options;
   for (const std::string& flag : flags) options.push_back(flag.c_str());
   ++compile_count;
-  return nvrtcCompileProgram(program, int(options.size()), options.data());
+  return api().nvrtcCompileProgram(program, int(options.size()), options.data());
 }
 
 std::string program_log(nvrtcProgram program, const std::string& what) {
   size_t size = 0;
-  check_nvrtc(nvrtcGetProgramLogSize(program, &size), "nvrtcGetProgramLogSize", what);
+  check_nvrtc(api().nvrtcGetProgramLogSize(program, &size), "nvrtcGetProgramLogSize", what);
   std::string log(size, '\0');
-  if (size > 0) check_nvrtc(nvrtcGetProgramLog(program, log.data()), "nvrtcGetProgramLog", what);
+  if (size > 0) check_nvrtc(api().nvrtcGetProgramLog(program, log.data()), "nvrtcGetProgramLog", what);
   while (!log.empty() && (log.back() == '\0' || log.back() == '\n')) log.pop_back();
   return log;
 }
 
 std::vector<char> program_cubin(nvrtcProgram program, const std::string& what) {
   size_t size = 0;
-  check_nvrtc(nvrtcGetCUBINSize(program, &size), "nvrtcGetCUBINSize", what);
+  check_nvrtc(api().nvrtcGetCUBINSize(program, &size), "nvrtcGetCUBINSize", what);
   // A virtual arch (compute_XX) yields PTX only; default_compile_flags always names a real one.
   if (size == 0) throw CudaError("nvrtcGetCUBINSize returned 0 bytes while " + what);
   std::vector<char> cubin(size);
-  check_nvrtc(nvrtcGetCUBIN(program, cubin.data()), "nvrtcGetCUBIN", what);
+  check_nvrtc(api().nvrtcGetCUBIN(program, cubin.data()), "nvrtcGetCUBIN", what);
   return cubin;
 }
 
 std::string program_ptx(nvrtcProgram program, const std::string& what) {
   size_t size = 0;
-  check_nvrtc(nvrtcGetPTXSize(program, &size), "nvrtcGetPTXSize", what);
+  check_nvrtc(api().nvrtcGetPTXSize(program, &size), "nvrtcGetPTXSize", what);
   std::string ptx(size, '\0');
-  check_nvrtc(nvrtcGetPTX(program, ptx.data()), "nvrtcGetPTX", what);
+  check_nvrtc(api().nvrtcGetPTX(program, ptx.data()), "nvrtcGetPTX", what);
   while (!ptx.empty() && ptx.back() == '\0') ptx.pop_back();
   return ptx;
 }
@@ -288,7 +291,7 @@ std::string failure_files_text(const std::optional<DumpedFiles>& dumped, const s
 CompileError compile_error(nvrtcResult result, const std::string& name, const CompileRequest& request,
                            const CompiledKernel& kernel, const std::optional<DumpedFiles>& dumped) {
   std::string message = "NVRTC could not compile " + name + " for " + kernel.arch + ": nvrtcCompileProgram returned " +
-                        nvrtcGetErrorString(result) + "\n";
+                        api().nvrtcGetErrorString(result) + "\n";
   if (!request.context.empty()) message += "  context: " + request.context + "\n";
   message += "  flags: " + join(kernel.flags, " ") + "\n";
   message += failure_files_text(dumped, name, request, kernel);
@@ -318,7 +321,7 @@ void check_arch(const std::string& arch) {
 std::string nvrtc_version() {
   int major = 0;
   int minor = 0;
-  check_nvrtc(nvrtcVersion(&major, &minor), "nvrtcVersion", "reading NVRTC's version");
+  check_nvrtc(api().nvrtcVersion(&major, &minor), "nvrtcVersion", "reading NVRTC's version");
   return std::to_string(major) + "." + std::to_string(minor);
 }
 

@@ -37,6 +37,11 @@
 #               the C++ capture and device tests, and bench/llama_decode.py ($OUT/llama_decode.json)
 #     pip       `pip install .` as a user runs it (build dependencies from .whl/, no network; into a
 #               scratch folder, not the machine's Python), then the BitBLAS-style quick start with it
+#     wheel     `pip wheel .` by python3 (PyTorch's, which has numpy, nanobind, scikit-build-core and the
+#               nvidia-cuda-nvrtc wheel), installed into a scratch folder and run with the toolkit
+#               hidden (CUDA_HOME, CUDA_PATH unset, no /usr/local/cuda on PATH or LD_LIBRARY_PATH):
+#               tests/install/wheel_smoke.py fails unless NVRTC came from the nvidia-cuda-nvrtc wheel;
+#               then the BitBLAS-style quick start on the GPU the same way
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$PWD/device-out}
@@ -190,6 +195,24 @@ for step in "$@"; do
       note "pip install . rc=$? in $(( $(date +%s) - start )) s: $(tail -n 1 "$OUT/pip.log")"
       PYTHONPATH=$site python3 docs/examples/bitblas_quickstart.py >"$OUT/pip-quickstart.log" 2>&1
       note "bitblas quick start (pip-installed) rc=$?: $(tail -n 1 "$OUT/pip-quickstart.log")"
+      ;;
+    wheel)
+      repo=$PWD
+      site=$(mktemp -d)
+      python3 -m pip wheel --no-deps --no-build-isolation -w "$site/dist" . >"$OUT/wheel-build.log" 2>&1 &&
+        python3 -m pip install --no-deps --no-index --target "$site/packages" "$site"/dist/bitjit-*.whl >>"$OUT/wheel-build.log" 2>&1
+      note "wheel build rc=$? in $(( $(date +%s) - start )) s: $(ls "$site"/dist)"
+      nvidia=$(python3 -c "import importlib.util as u; print(list(u.find_spec('nvidia').submodule_search_locations)[0])")
+      hidden_path=$(printf %s "$PATH" | tr : '\n' | grep -v cuda | paste -sd: -)
+      hidden_libraries=$(printf %s "${LD_LIBRARY_PATH:-}" | tr : '\n' | grep -v /usr/local/cuda | paste -sd: -)
+      hidden=(env -u CUDA_HOME -u CUDA_PATH PATH="$hidden_path" LD_LIBRARY_PATH="$hidden_libraries"
+              PYTHONPATH="$site/packages" BITJIT_CACHE_DIR="$site/db")
+      version=$(sed -n 's/^project(bitjit VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
+      (cd "$site" && "${hidden[@]}" python3 "$repo/tests/install/wheel_smoke.py" --version "$version" --nvrtc-under "$nvidia") \
+        >"$OUT/wheel.log" 2>&1
+      note "wheel without the toolkit rc=$?: $(tail -n 1 "$OUT/wheel.log")"
+      (cd "$site" && "${hidden[@]}" python3 "$repo/docs/examples/bitblas_quickstart.py") >"$OUT/wheel-quickstart.log" 2>&1
+      note "wheel without the toolkit, quick start on the GPU rc=$?: $(tail -n 1 "$OUT/wheel-quickstart.log")"
       ;;
     example)
       ./build-release/quickstart >"$OUT/example.log" 2>&1

@@ -3,10 +3,31 @@
 # Catch2, spdlog, nlohmann_json, for the Python package numpy, pytest and nanobind (pip), and for the
 # SASS check of the Hopper kernels cuobjdump and nvdisasm (pip, where the toolkit lacks them). The
 # CUDA toolkit (NVRTC and headers, CUDA 12.x or 13.x) must already be installed; set CUDA_HOME if it
-# is not in /usr/local/cuda. Does nothing when all is present.
+# is not in /usr/local/cuda. Does nothing when all is present, and prints only what it installs, or
+# the installer's output when it fails.
 set -euo pipefail
 
-packages=(cmake ninja-build g++ catch2 libspdlog-dev nlohmann-json3-dev)
+# quietly <command...>: the command's output is shown only if it fails.
+quietly() {
+  local log
+  log=$(mktemp)
+  if ! "$@" >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    echo "error: $* failed" >&2
+    return 1
+  fi
+  rm -f "$log"
+}
+
+# pip_install <packages...>: into python3's environment, or where that is the system's (PEP 668), with
+# --break-system-packages.
+pip_install() {
+  python3 -m pip install -q "$@" >/dev/null 2>&1 || quietly python3 -m pip install -q --break-system-packages "$@"
+}
+
+# pkg-config and python3-venv: the package checks (tests/install/check.sh, scripts/wheel-check.sh).
+packages=(cmake ninja-build g++ catch2 libspdlog-dev nlohmann-json3-dev pkg-config)
 missing=()
 for package in "${packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
@@ -15,8 +36,8 @@ if ((${#missing[@]})); then
   echo "installing: ${missing[*]}"
   sudo_cmd=()
   [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
-  "${sudo_cmd[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  quietly "${sudo_cmd[@]}" apt-get update -qq
+  quietly env DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
 # The Python package's build (nanobind) and its CPU tests (numpy, pytest).
@@ -26,8 +47,7 @@ for module in numpy pytest nanobind; do
 done
 if ((${#python_missing[@]})); then
   echo "installing for python3: ${python_missing[*]}"
-  python3 -m pip install -q "${python_missing[@]}" ||
-    python3 -m pip install -q --break-system-packages "${python_missing[@]}"
+  pip_install "${python_missing[@]}"
 fi
 
 # cuobjdump and nvdisasm, for the SASS check of the Hopper kernels (scripts/wgmma-hazards.py): the
@@ -36,8 +56,7 @@ if ! command -v cuobjdump >/dev/null 2>&1 && [[ ! -x "${CUDA_HOME:-/usr/local/cu
    ! python3 -c "import importlib.util as u, pathlib as p; s = u.find_spec('nvidia'); \
 exit(0 if s and any(any(p.Path(r).glob('cu*/bin/cuobjdump')) for r in s.submodule_search_locations) else 1)" 2>/dev/null; then
   echo "installing for python3: nvidia-cuda-cuobjdump nvidia-cuda-nvdisasm"
-  python3 -m pip install -q nvidia-cuda-cuobjdump nvidia-cuda-nvdisasm ||
-    python3 -m pip install -q --break-system-packages nvidia-cuda-cuobjdump nvidia-cuda-nvdisasm
+  pip_install nvidia-cuda-cuobjdump nvidia-cuda-nvdisasm
 fi
 
 cuda_home=${CUDA_HOME:-/usr/local/cuda}

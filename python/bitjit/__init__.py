@@ -26,6 +26,7 @@ import numpy as np
 
 from . import natives, quantization
 from ._bitjit import CaptureError, ConfigError
+from ._bitjit import __version__  # CMakeLists.txt's project version
 from ._bitjit import Matmul as _NativeMatmul
 from ._bitjit import canonical_config
 from ._bitjit import device_arch as _device_arch
@@ -33,7 +34,6 @@ from ._bitjit import set_log_level as _set_native_log_level
 
 __all__ = ["CaptureError", "ConfigError", "Linear", "Matmul", "MatmulConfig", "auto_detect_nvidia_target",
            "load_quantized", "quantization", "quantize_model", "set_log_level"]
-__version__ = "0.1.0"
 
 # BitBLAS's spellings of the fp8 formats -> bitjit's.
 _DTYPE_ALIASES = {"e4m3_float8": "float8_e4m3", "e5m2_float8": "float8_e5m2"}

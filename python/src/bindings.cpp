@@ -21,6 +21,7 @@
 #include "common/json_input.hpp"
 #include "common/log.hpp"
 #include "common/text.hpp"
+#include "common/version.hpp"
 #include "compiler/config.hpp"
 #include "compiler/schedule.hpp"
 #include "quant/checkpoints.hpp"
@@ -28,6 +29,7 @@
 #include "quant/quantize.hpp"
 #include "runtime/device.hpp"
 #include "runtime/matmul.hpp"
+#include "runtime/nvrtc_library.hpp"
 
 namespace nb = nanobind;
 using namespace bitjit;
@@ -221,6 +223,15 @@ NB_MODULE(_bitjit, m) {
       PyErr_SetString(PyExc_RuntimeError, failure.what());
     }
   });
+
+  // The library's version, which is the project's (CMakeLists.txt) and the wheel's (pyproject.toml).
+  m.attr("__version__") = version();
+  // PyTorch's nvidia-* wheels, wherever on sys.path they are: NVRTC is looked for there too.
+  std::vector<std::string> nvidia_folders;
+  const nb::object nvidia = nb::module_::import_("importlib.util").attr("find_spec")("nvidia");
+  if (!nvidia.is_none())
+    for (nb::handle folder : nvidia.attr("submodule_search_locations")) nvidia_folders.push_back(nb::str(folder).c_str());
+  set_python_nvidia_folders(std::move(nvidia_folders));
 
   m.def("canonical_config", [](const std::string& json) { return canonical_form(parse_config(json)); },
         "The config's canonical JSON; raises ConfigError (a ValueError) naming a bad field.");

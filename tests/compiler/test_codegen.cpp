@@ -18,6 +18,7 @@
 #include "tests/support/catch.hpp"
 #include "tests/support/configs.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/sample.hpp"
 #include "tests/support/text.hpp"
 
 using namespace bitjit;
@@ -59,9 +60,10 @@ std::string decode_path(const MatmulConfig& c) {
 }
 
 // Calls compile(i, arch) for every i < count and arch on all cores (NVRTC is thread-safe); returns
-// the failures as "arch: message".
+// the failures as "arch: message". A long run prints its progress on stderr.
 std::vector<std::string> compile_everywhere(size_t count, const std::vector<const char*>& archs,
                                             const std::function<void(size_t, const char*)>& compile) {
+  testing::Progress progress("compiled (config, arch) pairs", count * archs.size());
   std::atomic<size_t> next{0};
   std::mutex failures_mutex;
   std::vector<std::string> failures;
@@ -76,6 +78,7 @@ std::vector<std::string> compile_everywhere(size_t count, const std::vector<cons
             std::lock_guard lock(failures_mutex);
             failures.push_back(std::string(arch) + ": " + error.what());
           }
+          progress.advance();
         }
       }
     }));
@@ -234,13 +237,21 @@ TEST_CASE("launch shapes cover the output", "[codegen]") {
 // variant goes through the front end to unoptimized PTX (-G) for both archs, and one config of each
 // (A, W, accum, out, zeros mode) combination is compiled in full, optimized and assembled to a
 // cubin: the inline assembly that only ptxas checks differs along those axes alone.
-TEST_CASE("every variant of the format matrix compiles with NVRTC for sm_80 and sm_90a", "[codegen][nvrtc]") {
+// [sampled]: in CI every 31st config of the matrix (a prime stride, so that no loop of the
+// enumeration is always or never taken) and the first of each weight format, which is assembled
+// (the others to PTX only); the whole matrix, each combination of formats assembled once, with
+// BITJIT_TEST_FULL=1 (ctest's test_compiler.full).
+TEST_CASE("every variant of the format matrix compiles with NVRTC for sm_80 and sm_90a", "[codegen][nvrtc][sampled]") {
   MatmulConfig shape;
   shape.M = MSpec{1, 16};
   shape.N = 40;
   shape.K = 96;
-  const std::vector<MatmulConfig> configs = enumerate_format_matrix(shape, {-1, 32});
-  REQUIRE(configs.size() > 2000);
+  const std::vector<MatmulConfig> matrix = enumerate_format_matrix(shape, {-1, 32});
+  REQUIRE(matrix.size() > 2000);
+  std::set<DType> weight_formats;
+  std::vector<bool> first_of_format;
+  for (const MatmulConfig& c : matrix) first_of_format.push_back(weight_formats.insert(c.W_dtype).second);
+  const std::vector<MatmulConfig> configs = testing::take_sample(matrix, 31, first_of_format);
   std::set<std::string> assembled_combinations;
   std::vector<bool> assemble(configs.size());
   for (size_t i = 0; i < configs.size(); ++i) {
@@ -250,6 +261,8 @@ TEST_CASE("every variant of the format matrix compiles with NVRTC for sm_80 and 
                                   to_string(c.out_dtype), c.with_zeros ? to_string(c.zeros_mode) : "none"}) {
       combination += std::string(part) + " ";
     }
+    // ptxas is most of the time: the CI sample assembles one config per weight format.
+    if (!testing::full_run()) combination = to_string(c.W_dtype);
     assemble[i] = assembled_combinations.insert(combination).second;
   }
 
@@ -268,8 +281,8 @@ TEST_CASE("every variant of the format matrix compiles with NVRTC for sm_80 and 
   CHECK(failures.empty());
   CHECK(assembled == 2 * assembled_combinations.size());
   CHECK(compiled + assembled == 2 * configs.size());
-  WARN(configs.size() << " configs compiled for sm_80 and sm_90a; " << assembled_combinations.size()
-                      << " of them assembled to cubins");
+  WARN(configs.size() << " of the matrix's " << matrix.size() << " configs compiled for sm_80 and sm_90a; "
+                      << assembled_combinations.size() << " of them assembled to cubins");
 }
 
 namespace {
@@ -365,7 +378,9 @@ TEST_CASE("tensor_gemm schedules are checked field by field", "[codegen]") {
 
 // One config per (A, W, zeros mode) combination that tensor_gemm serves, assembled to a cubin for
 // every supported arch: the stage count, and so the shared-memory ring, differs between them.
-TEST_CASE("tensor_gemm compiles for every weight format on sm_80, sm_86, sm_89 and sm_90a", "[codegen][nvrtc]") {
+// [sampled]: in CI each config is compiled for one of the four archs, in turn, so that every decode
+// path and every arch is compiled; each config for all four with BITJIT_TEST_FULL=1.
+TEST_CASE("tensor_gemm compiles for every weight format on sm_80, sm_86, sm_89 and sm_90a", "[codegen][nvrtc][sampled]") {
   MatmulConfig shape;
   shape.M = MSpec::buckets({1, 64});
   shape.N = 40;
@@ -377,22 +392,25 @@ TEST_CASE("tensor_gemm compiles for every weight format on sm_80, sm_86, sm_89 a
     if (seen.insert(decode_path(c)).second) configs.push_back(c);
   }
   REQUIRE(configs.size() >= 20);
+  const std::vector<const char*> archs = {"sm_80", "sm_86", "sm_89", "sm_90a"};
+  const auto in_sample = [&](size_t i, const char* arch) { return testing::full_run() || archs[i % archs.size()] == arch; };
   std::atomic<size_t> assembled{0};
   const auto compile_one = [&](size_t i, const char* arch) {
+    if (!in_sample(i, arch)) return;
     const GeneratedKernel kernel = emit_kernel(configs[i], default_schedule(configs[i], arch), arch);
     const CompiledKernel binary =
         compile_cuda({kernel.source, kernel.file_name, arch, {}, canonical_form(configs[i]), CompileOutput::cubin});
     if (binary.cubin.size() > 4 && binary.cubin[0] == 0x7f) ++assembled;
   };
-  const std::vector<std::string> failures =
-      compile_everywhere(configs.size(), {"sm_80", "sm_86", "sm_89", "sm_90a"}, compile_one);
+  const std::vector<std::string> failures = compile_everywhere(configs.size(), archs, compile_one);
   INFO(configs.size() << " configs; first failure: " << (failures.empty() ? "none" : failures.front()));
   CHECK(failures.empty());
-  CHECK(assembled == 4 * configs.size());
+  CHECK(assembled == (testing::full_run() ? 4 * configs.size() : configs.size()));
 }
 
 // tensor_wgmma schedules: each field checked, and every weight format compiled for sm_90a.
-TEST_CASE("tensor_wgmma schedules are checked and compile for every weight format on sm_90a", "[codegen][nvrtc]") {
+// [sampled]: in CI every 3rd decode path is compiled; all with BITJIT_TEST_FULL=1.
+TEST_CASE("tensor_wgmma schedules are checked and compile for every weight format on sm_90a", "[codegen][nvrtc][sampled]") {
   const MatmulConfig config = w4a16_many_rows();
   const TileSchedule s = wgmma_128x128_schedule(3);
   CHECK(schedule_error_on(config, s, "sm_90a").empty());
@@ -427,6 +445,7 @@ TEST_CASE("tensor_wgmma schedules are checked and compile for every weight forma
     if (seen.insert(decode_path(c)).second) configs.push_back(c);
   }
   REQUIRE(configs.size() >= 20);
+  configs = testing::take_sample(configs, 3);
   std::atomic<size_t> assembled{0};
   const auto compile_one = [&](size_t i, const char* arch) {
     const GeneratedKernel kernel = emit_kernel(configs[i], fitted_for(configs[i]), arch);
@@ -695,13 +714,15 @@ TEST_CASE("wgmma-hazards.py follows a loop's back edge", "[sass]") {
 // config per decode path at that shape, with float32 output, at 64 x 64 on one warpgroup and at
 // 128 x 128 split in two, and tensor_wgmma_ws at 64 x 64, 64 x 256 and 256 x 128, with wgmma groups
 // of 1 and of 4 (ws) or 2 steps; W8A8 int8 and fp8 at 64, 128 and (int8) 256 rows, on both
-// families. No kernel may have its wgmmas serialized by ptxas.
-TEST_CASE("no tensor_wgmma kernel touches a pending wgmma's accumulators", "[codegen][nvrtc][sass]") {
+// families. No kernel may have its wgmmas serialized by ptxas. [sampled]: in CI every 23rd kernel
+// (a prime stride: each of the 7 schedules per decode path is taken for some paths) and every W8A8
+// kernel; all of them with BITJIT_TEST_FULL=1 (ctest's test_compiler.full).
+TEST_CASE("no tensor_wgmma kernel touches a pending wgmma's accumulators", "[codegen][nvrtc][sass][sampled]") {
   MatmulConfig shape;
   shape.M = MSpec::buckets({33, 130});
   shape.N = 136;
   shape.K = 320;
-  std::vector<std::pair<MatmulConfig, TileSchedule>> kernels;
+  std::vector<std::pair<MatmulConfig, TileSchedule>> all_kernels;
   std::set<std::string> seen;
   for (MatmulConfig c : enumerate_format_matrix(shape, {32})) {
     c.out_dtype = DType::float32;
@@ -722,11 +743,11 @@ TEST_CASE("no tensor_wgmma kernel touches a pending wgmma's accumulators", "[cod
     grouped_one.wgmma_group = 4;
     grouped_two.wgmma_group = 2;
     for (const TileSchedule& s : {one, two, specialized_one, specialized_two, grouped_one, grouped_two})
-      if (schedule_error_on(c, s, "sm_90a").empty()) kernels.emplace_back(c, s);
+      if (schedule_error_on(c, s, "sm_90a").empty()) all_kernels.emplace_back(c, s);
     // Four consumer warpgroups of 64 rows (the M = 64 default of large layers): about 100 registers
     // a thread, the tightest budget.
     const TileSchedule specialized_four = wgmma_ws_schedule(c, *layout, 64, 256, 4, 8);
-    if (schedule_error_on(c, specialized_four, "sm_90a").empty()) kernels.emplace_back(c, specialized_four);
+    if (schedule_error_on(c, specialized_four, "sm_90a").empty()) all_kernels.emplace_back(c, specialized_four);
   }
   for (DType type : {DType::int8, DType::float8_e4m3}) {
     MatmulConfig c = shape;
@@ -737,14 +758,17 @@ TEST_CASE("no tensor_wgmma kernel touches a pending wgmma's accumulators", "[cod
     for (int rows : {64, 128, 256}) {
       TileSchedule s = wgmma_128x128_schedule(rows == 256 ? 3 : 4);
       s.block_m = rows;
-      if (schedule_error_on(c, s, "sm_90a").empty()) kernels.emplace_back(c, s);
+      if (schedule_error_on(c, s, "sm_90a").empty()) all_kernels.emplace_back(c, s);
       // int8 keeps a stage's group running across the loop's back edge.
       const TileSchedule specialized = warp_specialized(s, 8);
-      if (schedule_error_on(c, specialized, "sm_90a").empty()) kernels.emplace_back(c, specialized);
+      if (schedule_error_on(c, specialized, "sm_90a").empty()) all_kernels.emplace_back(c, specialized);
     }
   }
-  REQUIRE(kernels.size() >= 40);
-  REQUIRE(std::count_if(kernels.begin(), kernels.end(), [](const auto& k) { return k.second.wgmma_group > 1; }) >= 100);
+  REQUIRE(all_kernels.size() >= 40);
+  REQUIRE(std::count_if(all_kernels.begin(), all_kernels.end(), [](const auto& k) { return k.second.wgmma_group > 1; }) >= 100);
+  std::vector<bool> eight_bit;
+  for (const auto& [config, schedule] : all_kernels) eight_bit.push_back(info(config.W_dtype).bits == 8 && config.A_dtype == config.W_dtype);
+  const auto kernels = testing::take_sample(all_kernels, 23, eight_bit);
   const testing::TemporaryDirectory cubins, specialized;  // specialized: the tensor_wgmma_ws kernels again
   const auto compile_one = [&](size_t i, const char* arch) {
     const GeneratedKernel kernel = emit_kernel(kernels[i].first, kernels[i].second, arch);
@@ -778,7 +802,7 @@ TEST_CASE("no tensor_wgmma kernel touches a pending wgmma's accumulators", "[cod
   const auto specialized_count = size_t(std::count_if(kernels.begin(), kernels.end(), [](const auto& k) {
     return k.second.family == KernelFamily::tensor_wgmma_ws;
   }));
-  REQUIRE(specialized_count >= 20);
+  REQUIRE(specialized_count >= (testing::full_run() ? 20u : 4u));
   const testing::ProcessResult structure = testing::run_process(
       {"/usr/bin/env", "python3", std::string(BITJIT_SOURCE_DIR) + "/scripts/sass-opcodes.py", "--expect",
        "HGMMA|IGMMA|QGMMA", "--expect", "UTMALDG", "--expect", "SYNCS.PHASECHK", "--expect", "ACQBULK", "--expect",
