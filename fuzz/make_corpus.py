@@ -1,0 +1,294 @@
+#!/usr/bin/env python3
+"""Writes the seed corpus of the fuzz targets into fuzz/corpus/<target>/ (see docs/reliability.md).
+
+    python3 fuzz/make_corpus.py --bitjit build/bitjit
+
+Seeds are small valid and near-valid inputs: the configs of bench/configs and docs/examples, a
+kernel file, index and export archive made by the bitjit CLI given (`prewarm` of one small config
+for sm_80, then `db export`), GNU-tar members named ./v1/..., unsafe member names, deep nesting,
+huge numbers and duplicate keys. Crash reproducers that scripts/fuzz.sh saves (crash-*) are kept.
+"""
+import argparse
+import hashlib
+import io
+import json
+import pathlib
+import subprocess
+import tarfile
+import tempfile
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "fuzz" / "corpus"
+KEY = "0123456789abcdef" * 4  # the key of the synthetic kernel file seeds
+
+SMALL_CONFIG = {"M": 1, "N": 64, "K": 64, "A_dtype": "float16", "W_dtype": "int4", "accum_dtype": "float32",
+                "out_dtype": "float16", "with_scaling": True, "group_size": 32}
+SCHEDULE = {"family": "simt", "threads": 128, "block_m": 4, "block_n": 8, "block_k": 0, "warp_m": 1,
+            "warp_n": 4, "stages": 1, "split_k": 1, "swizzle": 1, "vector_bytes": 4}
+
+
+def deep(depth, open_text="[", close_text="]", inner="1"):
+    return open_text * depth + inner + close_text * depth
+
+
+def canonical(config):
+    """The canonical form as compiler/config.cpp writes it for configs without M buckets or zeros."""
+    full = {"A_dtype": "float16", "W_dtype": "float16", "accum_dtype": "float16", "out_dtype": "float16",
+            "layout": "nt", "with_bias": False, "group_size": -1, "with_scaling": False, "with_zeros": False,
+            "zeros_mode": "original"}
+    full.update(config)
+    return json.dumps(full, sort_keys=True, separators=(",", ":"))
+
+
+def write(target, name, data):
+    folder = CORPUS / target
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_bytes(data.encode() if isinstance(data, str) else data)
+
+
+def bench_configs():
+    files = sorted((ROOT / "bench" / "configs").glob("*.json")) + [ROOT / "docs" / "examples" / "w4a16_g128.json"]
+    return {path.stem: path.read_text() for path in files}
+
+
+def config_json_seeds():
+    for stem, text in bench_configs().items():
+        loaded = json.loads(text)
+        for i, config in enumerate(loaded if isinstance(loaded, list) else [loaded]):
+            write("config_json", f"{stem}_{i}.json", json.dumps(config))
+    small = json.dumps(SMALL_CONFIG)
+    near = {
+        "small": small,
+        "dynamic_m": json.dumps({**SMALL_CONFIG, "M": [1, 16, 16, 4096]}),
+        "bitblas_nulls": json.dumps({**SMALL_CONFIG, "M": None, "group_size": None, "zeros_mode": None}),
+        "zeros_quantized": json.dumps({**SMALL_CONFIG, "W_dtype": "uint4", "with_zeros": True,
+                                       "zeros_mode": "quantized"}),
+        "w8a8": json.dumps({"M": 16, "N": 64, "K": 64, "A_dtype": "int8", "W_dtype": "int8",
+                            "accum_dtype": "int32", "out_dtype": "int32"}),
+        "max_dims": json.dumps({**SMALL_CONFIG, "M": 2147483647, "N": 2147483647, "K": 2147483616}),
+        "n_2pow63": small.replace('"N": 64', '"N": 9223372036854775808'),
+        "n_2pow64": small.replace('"N": 64', '"N": 18446744073709551616'),
+        "n_negative": small.replace('"N": 64', '"N": -9223372036854775808'),
+        "n_float": small.replace('"N": 64', '"N": 64.0'),
+        "n_exponent": small.replace('"N": 64', '"N": 1e400'),
+        "n_string": small.replace('"N": 64', '"N": "64"'),
+        "n_nan_like": small.replace('"N": 64', '"N": NaN'),
+        "duplicate_key": small.replace('"N": 64', '"N": 64, "N": 128'),
+        "unknown_field": json.dumps({**SMALL_CONFIG, "bits": 4}),
+        "long_unknown_field": json.dumps({**SMALL_CONFIG, "x" * 3000: 1}),
+        "long_dtype": json.dumps({**SMALL_CONFIG, "W_dtype": "u" * 3000}),
+        "deep_m": small.replace('"M": 1', '"M": ' + deep(2000)),
+        "deep_value": small.replace('"N": 64', '"N": ' + deep(2000, '{"a":', "}")),
+        "deep_array": deep(3000),
+        "empty_m": json.dumps({**SMALL_CONFIG, "M": []}),
+        "not_object": "[1, 2, 3]",
+        "escapes": json.dumps({**SMALL_CONFIG, "layout": "n\u0000t\ud7ff"}),
+        "canonical": canonical({"M": 1, "N": 64, "K": 64}),
+    }
+    for name, text in near.items():
+        write("config_json", name + ".json", text)
+
+
+def config_files_seeds():
+    for stem, text in bench_configs().items():
+        write("config_files", stem + ".json", text)
+    write("config_files", "configs_object.json", json.dumps({"configs": [SMALL_CONFIG, {**SMALL_CONFIG, "M": [1, 16]}]}))
+    write("config_files", "configs_empty.json", "[]")
+    write("config_files", "configs_bad_entry.json", json.dumps([SMALL_CONFIG, {"N": 1}]))
+    write("config_files", "configs_not_list.json", json.dumps({"configs": 3}))
+    write("config_files", "configs_deep.json", '{"configs": ' + deep(5000) + "}")
+    write("config_files", "configs_duplicate.json", '{"configs": [], "configs": [' + json.dumps(SMALL_CONFIG) + "]}")
+    write("config_files", "schedule.json", json.dumps(SCHEDULE))
+    write("config_files", "schedule_wgmma.json", json.dumps({**SCHEDULE, "family": "tensor_wgmma", "threads": 256,
+                                                              "block_m": 64, "block_n": 128, "block_k": 64,
+                                                              "stages": 4, "wgmma_group": 2}))
+    write("config_files", "schedule_huge.json", json.dumps({**SCHEDULE, "threads": 2 ** 40}))
+    write("config_files", "schedule_bad_family.json", json.dumps({**SCHEDULE, "family": ["simt"]}))
+
+
+def kernel_file_bytes(meta, binary):
+    meta = {**meta, "binary_sha256": hashlib.sha256(binary).hexdigest(), "binary_bytes": len(binary)}
+    return b"BITJIT-KERNEL 1\n" + json.dumps(meta, separators=(",", ":")).encode() + b"\n" + binary
+
+
+def synthetic_meta(key):
+    return {"key": key, "config": json.loads(canonical({"M": 1, "N": 64, "K": 64})), "schedule": SCHEDULE,
+            "arch": "sm_80", "nvrtc": "13.0", "bitjit": "0.1.0", "templates": "0" * 64, "flags": ["-arch=sm_80"],
+            "compile_ms": 1.5, "created": "2026-01-01T00:00:00Z"}
+
+
+def kernel_file_seeds(real_kernel):
+    good = kernel_file_bytes(synthetic_meta(KEY), b"\x7fELF\x02\x01\x01" + bytes(57))
+    named = lambda key, data: key.encode() + b"\n" + data
+    write("kernel_file", "synthetic.kernel", named(KEY, good))
+    if real_kernel:
+        key, data = real_kernel
+        write("kernel_file", "real.kernel", named(key, data))
+    write("kernel_file", "wrong_key.kernel", named("f" * 64, good))
+    write("kernel_file", "path_key.kernel", named("/tmp/x/pwned", kernel_file_bytes(synthetic_meta("/tmp/x/pwned"), b"x")))
+    write("kernel_file", "truncated.kernel", named(KEY, good[:-10]))
+    write("kernel_file", "bad_magic.kernel", named(KEY, b"BITJIT-KERNEL 2\n" + good[16:]))
+    write("kernel_file", "no_newline.kernel", named(KEY, good.split(b"\n")[0] + b"\n" + good.split(b"\n")[1]))
+    flipped = bytearray(good)
+    flipped[-1] ^= 1
+    write("kernel_file", "flipped_binary.kernel", named(KEY, bytes(flipped)))
+    huge = good.replace(b'"binary_bytes":64', b'"binary_bytes":18446744073709551615')
+    write("kernel_file", "huge_size.kernel", named(KEY, huge))
+    write("kernel_file", "negative_size.kernel", named(KEY, good.replace(b'"binary_bytes":64', b'"binary_bytes":-1')))
+    write("kernel_file", "float_size.kernel", named(KEY, good.replace(b'"binary_bytes":64', b'"binary_bytes":64.5')))
+    write("kernel_file", "key_number.kernel", named(KEY, good.replace(f'"key":"{KEY}"'.encode(), b'"key":7')))
+    deep_meta = b"BITJIT-KERNEL 1\n" + deep(5000).encode() + b"\nx"
+    write("kernel_file", "deep_meta.kernel", named(KEY, deep_meta))
+
+
+def index_json(entries):
+    return json.dumps({"format": 1, "kernels": entries}, indent=1)
+
+
+def tuned_json():
+    config = canonical({"M": 1, "N": 64, "K": 64})
+    entry = {"config": config, "device": "NVIDIA H200", "arch": "sm_90a", "schedule": SCHEDULE,
+             "latency_ms": 0.0123, "measured": "2026-01-01T00:00:00Z"}
+    dynamic = {**entry, "config": config.replace('"M":1', '"M":[1,16]') + " @M=16"}
+    return {"format": 1, "tuned": {f"{entry['device']}|{entry['config']}": entry,
+                                   f"{dynamic['device']}|{dynamic['config']}": dynamic}}
+
+
+def db_json_seeds(real_index):
+    meta = synthetic_meta(KEY)
+    write("db_json", "index_synthetic.json", index_json({KEY: {**meta, "binary_bytes": 64}}))
+    if real_index:
+        write("db_json", "index_real.json", real_index)
+    tuned = tuned_json()
+    write("db_json", "tuned.json", json.dumps(tuned, indent=1))
+    write("db_json", "index_and_tuned.json", json.dumps({**tuned, "kernels": {KEY: meta}}))
+    bad_entry = {**tuned, "tuned": {"x|y": {"config": 1, "latency_ms": -1}, "bogus": {**next(iter(tuned["tuned"].values())), "latency_ms": -1.0, "schedule": {"family": "bogus"}}}}
+    write("db_json", "tuned_bad_entries.json", json.dumps(bad_entry))
+    write("db_json", "format_2.json", json.dumps({"format": 2, "kernels": {}}))
+    write("db_json", "kernels_not_object.json", json.dumps({"format": 1, "kernels": [1, 2], "tuned": "x"}))
+    write("db_json", "deep_index.json", '{"format": 1, "kernels": {"' + KEY + '": ' + deep(5000) + "}}")
+    write("db_json", "deep_top.json", deep(5000))
+    write("db_json", "duplicate_keys.json", '{"format": 1, "format": 2, "kernels": {"a": 1, "a": 2}}')
+    write("db_json", "path_keys.json", index_json({"/tmp/x/victim": meta, "../../x": meta}))
+    write("db_json", "huge_numbers.json", '{"format": 1e999, "kernels": {"a": {"binary_bytes": 1e999}}}')
+
+
+def ustar_member(name, data, type_flag=b"0", size=None, name_bytes=None):
+    """One ustar header (checksum computed) and the data, padded to 512 bytes."""
+    header = bytearray(512)
+    raw_name = name_bytes if name_bytes is not None else name.encode()
+    header[0:len(raw_name)] = raw_name
+    header[100:108] = b"0000644\0"
+    header[108:116] = b"0000000\0"
+    header[116:124] = b"0000000\0"
+    header[124:136] = (size if size is not None else f"{len(data):011o}\0".encode())
+    header[136:148] = b"00000000000\0"
+    header[156:157] = type_flag
+    header[257:263] = b"ustar\0"
+    header[263:265] = b"00"
+    header[148:156] = b"        "
+    header[148:156] = f"{sum(header):06o}\0 ".encode()
+    return bytes(header) + data + bytes((512 - len(data) % 512) % 512)
+
+
+def tar_of(members, end=True):
+    return b"".join(members) + (bytes(1024) if end else b"")
+
+
+def gnu_tar(files):
+    """An archive written by Python's tarfile in GNU format, members named ./<path> as `tar -C dir -cf x.tar .` names them."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.GNU_FORMAT) as archive:
+        directory = tarfile.TarInfo("./")
+        directory.type = tarfile.DIRTYPE
+        archive.addfile(directory)
+        for name, data in files.items():
+            info = tarfile.TarInfo("./" + name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def tar_seeds(real_tar):
+    kernel = kernel_file_bytes(synthetic_meta(KEY), b"\x7fELF\x02\x01\x01" + bytes(57))
+    tuned = json.dumps(tuned_json()).encode()
+    index = index_json({KEY: synthetic_meta(KEY)}).encode()
+    files = {f"v1/kernels/{KEY}.kernel": kernel, "v1/index.json": index, "v1/tuned.json": tuned}
+    seeds = {
+        "synthetic.tar": tar_of([ustar_member(name, data) for name, data in files.items()]),
+        "gnu_dot_members.tar": gnu_tar(files),
+        "absolute_key.tar": tar_of([ustar_member("v1/kernels//tmp/x/pwned.kernel",
+                                                 kernel_file_bytes(synthetic_meta("/tmp/x/pwned"), b"x"))]),
+        "dotdot_key.tar": tar_of([ustar_member("v1/kernels/../../../outside/" + "0" * 64 + ".kernel", kernel)]),
+        "absolute.tar": tar_of([ustar_member("/etc/passwd", b"x")]),
+        "dotdot.tar": tar_of([ustar_member("../x", b"x")]),
+        "directory_and_symlink.tar": tar_of([ustar_member("v1/", b"", b"5"), ustar_member("v1/kernels", b"", b"2")]),
+        "no_end_marker.tar": tar_of([ustar_member("v1/index.json", index)], end=False),
+        "truncated.tar": tar_of([ustar_member("v1/index.json", index)])[:700],
+        "huge_size.tar": tar_of([ustar_member("v1/index.json", b"", size=b"77777777777\0")]),
+        "name_100_bytes.tar": tar_of([ustar_member("", b"x", name_bytes=b"v1/" + b"a" * 97)]),
+        "empty.tar": bytes(1024),
+    }
+    bad_checksum = bytearray(seeds["synthetic.tar"])
+    bad_checksum[0] ^= 1
+    seeds["bad_checksum.tar"] = bytes(bad_checksum)
+    if real_tar:
+        seeds["real_export.tar"] = real_tar
+    for name, data in seeds.items():
+        write("tar", name, data)
+        write("db_import", name, data)
+
+
+def packing_seeds():
+    # [bits, dtype index (compiler/dtype.hpp order), rows, cols delta, values...]
+    dtype_index = {"int8": 4, "int4": 5, "int2": 6, "int1": 7, "uint8": 8, "uint4": 9, "uint2": 10, "uint1": 11,
+                   "nf4": 12, "fp4_e2m1": 13, "float8_e4m3": 14, "float16": 0}
+    seeds = {
+        "uint4_2x8": bytes([4, dtype_index["uint4"], 2, 0]) + bytes(range(16)),
+        "int4_logical": bytes([4, dtype_index["int4"], 1, 0]) + bytes([0xF8, 0xFF, 0, 7, 1, 2, 3, 4]),
+        "int1_values": bytes([1, dtype_index["int1"], 1, 0]) + bytes([1, 0xFF] * 4),
+        "uint2_out_of_range": bytes([2, dtype_index["uint2"], 1, 0]) + bytes([0, 1, 2, 4]),
+        "bits_8": bytes([8, dtype_index["uint8"], 2, 0]) + bytes(range(200, 208)),
+        "bits_3": bytes([3, dtype_index["nf4"], 1, 0]) + bytes(8),
+        "bits_negative": bytes([0xFF, dtype_index["float8_e4m3"], 0, 5]),
+        "cols_not_multiple": bytes([4, dtype_index["fp4_e2m1"], 1, 1]) + bytes(7),
+        "float16_weights": bytes([4, dtype_index["float16"], 1, 0]) + bytes(4),
+    }
+    for name, data in seeds.items():
+        write("packing", name, data)
+
+
+def real_database(bitjit):
+    """(kernel key, kernel file bytes), index.json text and an export .tar, from the CLI."""
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = pathlib.Path(tmp)
+        (tmp / "config.json").write_text(json.dumps([SMALL_CONFIG]))
+        cache = tmp / "cache"
+        subprocess.run([bitjit, "prewarm", "--configs", str(tmp / "config.json"), "--arch", "sm_80",
+                        "--cache-dir", str(cache)], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([bitjit, "db", "export", str(tmp / "export.tar"), "--cache-dir", str(cache)], check=True,
+                       stdout=subprocess.DEVNULL)
+        kernel_path = next((cache / "v1" / "kernels").glob("*.kernel"))
+        return ((kernel_path.stem, kernel_path.read_bytes()), (cache / "v1" / "index.json").read_text(),
+                (tmp / "export.tar").read_bytes())
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bitjit", help="the bitjit CLI, for the real kernel file, index and export")
+    args = parser.parse_args()
+    for folder in CORPUS.glob("*"):  # keep crash reproducers, regenerate the rest
+        for seed in folder.iterdir():
+            if not seed.name.startswith("crash-"):
+                seed.unlink()
+    real_kernel, real_index, real_tar = real_database(args.bitjit) if args.bitjit else (None, None, None)
+    config_json_seeds()
+    config_files_seeds()
+    kernel_file_seeds(real_kernel)
+    db_json_seeds(real_index)
+    tar_seeds(real_tar)
+    packing_seeds()
+
+
+if __name__ == "__main__":
+    main()
