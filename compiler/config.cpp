@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
+#include "common/json_input.hpp"
 #include "common/sha256.hpp"
 
 namespace bitjit {
@@ -116,21 +117,26 @@ void check_quantization(const MatmulConfig& config) {
   }
 }
 
-int64_t read_integer(const json& value, const char* field) {
-  if (!value.is_number_integer()) reject(std::string(field) + " must be an integer, got " + value.dump());
-  return value.get<int64_t>();
+// An integer field within its range: 2^63 and beyond is an error naming the field, never a
+// wrapped negative number.
+int64_t read_integer(const json& value, const char* field, int64_t min, int64_t max) {
+  try {
+    return json_integer(value, field, min, max);
+  } catch (const ConfigError& error) {
+    reject(error.what());
+  }
 }
 
 bool read_bool(const json& value, const char* field) {
-  if (!value.is_boolean()) reject(std::string(field) + " must be true or false, got " + value.dump());
+  if (!value.is_boolean()) reject(std::string(field) + " must be true or false, got " + quote_json(value));
   return value.get<bool>();
 }
 
 DType read_dtype(const json& value, const char* field, DTypeRole role) {
-  if (!value.is_string()) reject(std::string(field) + " must be a dtype name string, got " + value.dump());
+  if (!value.is_string()) reject(std::string(field) + " must be a dtype name string, got " + quote_json(value));
   auto dtype = parse_dtype(value.get<std::string>());
   if (!dtype || !info(*dtype).has_role(role)) {
-    reject(std::string(field) + "=" + value.dump() + " is not supported; allowed: " + names_with_role(role));
+    reject(std::string(field) + "=" + quote_json(value) + " is not supported; allowed: " + names_with_role(role));
   }
   return *dtype;
 }
@@ -142,7 +148,7 @@ ZerosMode read_zeros_mode(const json& value) {
       if (value.get<std::string>() == to_string(mode)) return mode;
     }
   }
-  reject("zeros_mode=" + value.dump() + " is not supported; allowed: original, rescale, quantized");
+  reject("zeros_mode=" + quote_json(value) + " is not supported; allowed: original, rescale, quantized");
 }
 
 MSpec read_m(const json& value) {
@@ -150,10 +156,10 @@ MSpec read_m(const json& value) {
   if (value.is_array()) {
     if (value.empty()) reject("M=[] must list at least one bucket");
     std::vector<int64_t> buckets;
-    for (const auto& item : value) buckets.push_back(read_integer(item, "M"));
+    for (const auto& item : value) buckets.push_back(read_integer(item, "M", 1, kMaxDim));
     return MSpec::buckets(std::move(buckets));
   }
-  return MSpec(read_integer(value, "M"));
+  return MSpec(read_integer(value, "M", 1, kMaxDim));
 }
 
 json m_to_json(const MSpec& m, bool canonical) {
@@ -224,7 +230,7 @@ void validate(const MatmulConfig& config) {
   check_role("accum_dtype", config.accum_dtype, kRoleAccum);
   check_role("out_dtype", config.out_dtype, kRoleOutput);
   if (config.layout != "nt") {
-    reject("layout=" + in_quotes(config.layout) + " is not supported; allowed: nt (A row-major [M,K], W row-major [N,K])");
+    reject("layout=" + quote_input(config.layout) + " is not supported; allowed: nt (A row-major [M,K], W row-major [N,K])");
   }
   check_dtype_combination(config);
   check_quantization(config);
@@ -233,7 +239,7 @@ void validate(const MatmulConfig& config) {
 json to_json(const MatmulConfig& config) { return config_json(config, false); }
 
 MatmulConfig config_from_json(const json& object) {
-  if (!object.is_object()) reject("a config must be a JSON object, got " + object.dump());
+  if (!object.is_object()) reject("a config must be a JSON object, got " + quote_json(object));
   static const std::vector<std::string> kFields = {"M", "N", "K", "A_dtype", "W_dtype", "accum_dtype",
                                                   "out_dtype", "layout", "with_bias", "group_size",
                                                   "with_scaling", "with_zeros", "zeros_mode"};
@@ -241,7 +247,7 @@ MatmulConfig config_from_json(const json& object) {
     if (std::find(kFields.begin(), kFields.end(), key) == kFields.end()) {
       std::string known;
       for (const auto& field : kFields) known += (known.empty() ? "" : ", ") + field;
-      reject("unknown field " + in_quotes(key) + "; fields are: " + known);
+      reject("unknown field " + quote_input(key) + "; fields are: " + known);
     }
   }
   for (const char* required : {"N", "K"}) {
@@ -249,19 +255,19 @@ MatmulConfig config_from_json(const json& object) {
   }
   MatmulConfig config;
   if (object.contains("M")) config.M = read_m(object["M"]);
-  config.N = read_integer(object["N"], "N");
-  config.K = read_integer(object["K"], "K");
+  config.N = read_integer(object["N"], "N", 1, kMaxDim);
+  config.K = read_integer(object["K"], "K", 1, kMaxDim);
   if (object.contains("A_dtype")) config.A_dtype = read_dtype(object["A_dtype"], "A_dtype", kRoleActivation);
   if (object.contains("W_dtype")) config.W_dtype = read_dtype(object["W_dtype"], "W_dtype", kRoleWeight);
   if (object.contains("accum_dtype")) config.accum_dtype = read_dtype(object["accum_dtype"], "accum_dtype", kRoleAccum);
   if (object.contains("out_dtype")) config.out_dtype = read_dtype(object["out_dtype"], "out_dtype", kRoleOutput);
   if (object.contains("layout")) {
-    if (!object["layout"].is_string()) reject("layout must be a string, got " + object["layout"].dump());
+    if (!object["layout"].is_string()) reject("layout must be a string, got " + quote_json(object["layout"]));
     config.layout = object["layout"].get<std::string>();
   }
   if (object.contains("with_bias")) config.with_bias = read_bool(object["with_bias"], "with_bias");
   if (object.contains("group_size") && !object["group_size"].is_null()) {
-    config.group_size = read_integer(object["group_size"], "group_size");
+    config.group_size = read_integer(object["group_size"], "group_size", -1, kMaxDim);
   }
   if (object.contains("with_scaling")) config.with_scaling = read_bool(object["with_scaling"], "with_scaling");
   if (object.contains("with_zeros")) config.with_zeros = read_bool(object["with_zeros"], "with_zeros");

@@ -1,10 +1,12 @@
 #include "compiler/schedule.hpp"
 
 #include <algorithm>
+#include <limits>
 
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
+#include "common/json_input.hpp"
 #include "compiler/arch.hpp"
 #include "compiler/weight_layout.hpp"
 
@@ -389,8 +391,12 @@ void validate_tensor_wgmma(const MatmulConfig& config, const TileSchedule& s, co
 
 int read_int(const json& object, const char* field, int fallback) {
   if (!object.contains(field)) return fallback;
-  if (!object[field].is_number_integer()) reject(std::string(field) + " must be an integer, got " + object[field].dump());
-  return object[field].get<int>();
+  // Within int: get<int>() would wrap 2^32 + 16 to 16. The family's validation bounds it further.
+  try {
+    return int(json_integer(object[field], field, std::numeric_limits<int>::min(), std::numeric_limits<int>::max()));
+  } catch (const ConfigError& error) {
+    reject(error.what());
+  }
 }
 
 }  // namespace
@@ -450,7 +456,7 @@ json to_json(const TileSchedule& s) {
 }
 
 TileSchedule schedule_from_json(const json& object) {
-  if (!object.is_object()) reject("a schedule must be a JSON object, got " + object.dump());
+  if (!object.is_object()) reject("a schedule must be a JSON object, got " + quote_json(object));
   TileSchedule s;
   if (object.contains("family")) {
     const json& family = object["family"];
@@ -462,7 +468,7 @@ TileSchedule schedule_from_json(const json& object) {
     else if (name == to_string(KernelFamily::tensor_wgmma)) s.family = KernelFamily::tensor_wgmma;
     else if (name == to_string(KernelFamily::tensor_wgmma_ws)) s.family = KernelFamily::tensor_wgmma_ws;
     else {
-      reject("family=" + family.dump() +
+      reject("family=" + quote_json(family) +
              " is not supported; allowed: simt, gemv, tensor_gemv, tensor_gemm, tensor_wgmma, tensor_wgmma_ws");
     }
   }
@@ -470,7 +476,7 @@ TileSchedule schedule_from_json(const json& object) {
     static const char* kFields[] = {"family", "threads", "block_m", "block_n", "block_k", "warp_m",
                                     "warp_n", "stages", "split_k", "swizzle", "vector_bytes", "wgmma_group"};
     if (std::find(std::begin(kFields), std::end(kFields), key) == std::end(kFields)) {
-      reject("unknown field '" + key + "'");
+      reject("unknown field " + quote_input(key));
     }
   }
   s.threads = read_int(object, "threads", s.threads);

@@ -1,5 +1,7 @@
 // `bitjit codegen`: a config file in, the generated CUDA C out, optionally compiled with NVRTC.
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -27,8 +29,10 @@ namespace {
 
 void write_file(const std::string& path, const std::string& text) {
   std::ofstream file(path, std::ios::binary);
+  if (!file) throw Error("cannot open " + path + " for writing: " + std::strerror(errno));
   file << text;
-  if (!file.flush()) throw Error("cannot write " + path);
+  file.close();  // the data reaches the file system only here: a full disk fails now, not before
+  if (!file) throw Error("cannot write " + path + ": " + std::strerror(errno));
 }
 
 }  // namespace

@@ -1,11 +1,10 @@
 #include "tools/config_files.hpp"
 
 #include <cstdlib>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "common/error.hpp"
+#include "common/json_input.hpp"
 #include "runtime/device.hpp"
 #include "runtime/driver.hpp"
 #include "runtime/nvrtc.hpp"
@@ -14,15 +13,12 @@
 namespace bitjit::cli {
 namespace {
 
+// A user's file: bounded in size and depth, duplicate keys refused; every error is exit 2 naming it.
 nlohmann::json read_json(const std::string& path) {
-  std::ifstream file(path);
-  if (!file) throw UsageError{"cannot open " + path};
-  std::stringstream text;
-  text << file.rdbuf();
   try {
-    return nlohmann::json::parse(text.str());
-  } catch (const nlohmann::json::parse_error& error) {
-    throw UsageError{path + ": not valid JSON: " + error.what()};
+    return read_json_file(path);
+  } catch (const ConfigError& error) {
+    throw UsageError{error.what()};
   }
 }
 

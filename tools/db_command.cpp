@@ -1,7 +1,9 @@
 // `bitjit db`: look into and maintain the kernel database.
+#include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "common/json_input.hpp"
 #include "common/version.hpp"
 #include "runtime/kernel_cache.hpp"
 #include "runtime/nvrtc.hpp"
@@ -23,15 +25,21 @@ const char* const kDbHelp =
     "                       NVRTC or the templates, stale temporary files, and tuned schedules no\n"
     "                       lookup can use (config or schedule no longer valid, per-config entries\n"
     "                       of a dynamic M, which is tuned per bucket)\n"
-    "  export PATH          write the valid kernels and tuned schedules to PATH: a directory (usable\n"
-    "                       as BITJIT_CACHE_DIR elsewhere) or, if PATH ends in .tar, a tar archive\n"
-    "  import PATH          add the kernels and tuned schedules of an export (each kernel checked first)\n"
+    "  export PATH [--force]\n"
+    "                       write the valid kernels and tuned schedules to PATH: a tar archive if PATH\n"
+    "                       ends in .tar, else an existing directory (then usable as BITJIT_CACHE_DIR);\n"
+    "                       an existing archive or database there is replaced only with --force\n"
+    "  import PATH          add the kernels and tuned schedules of an export (.tar or directory); each\n"
+    "                       kernel is checked (checksums, its key recomputed from its metadata, the\n"
+    "                       cubin's ELF header against its arch), each tuned schedule validated\n"
     "\n"
     "  --cache-dir DIR      the database (default: BITJIT_CACHE_DIR, else $XDG_CACHE_HOME/bitjit,\n"
     "                       else ~/.cache/bitjit)\n"
     "\n"
     "Exit codes: 0 success (verify: no problem left); 1 a problem found or a failure (verify: corrupt\n"
-    "or inconsistent entries without --repair; show: no such key); 2 usage error.\n";
+    "or inconsistent entries without --repair, or a repair that failed; show: no such key; import:\n"
+    "rejected entries); 2 usage error or invalid input (a KEY or archive member that is not a kernel\n"
+    "key, a malformed archive, an export destination refused).\n";
 
 namespace {
 
@@ -76,7 +84,38 @@ int list(db::KernelDatabase& database, bool json) {
   return kExitOk;
 }
 
+// Whether the kernel metadata describes a kernel this bitjit builds, under the key it is filed by:
+// the key is recomputed from the config, schedule and arch exactly as the kernel cache computes it.
+std::optional<std::string> imported_kernel_problem(const db::StoredKernel& kernel) {
+  const nlohmann::json& meta = kernel.meta;
+  const db::BuildVersions current = current_versions();
+  const auto field = [&](const char* name) { return meta.contains(name) ? meta[name] : nlohmann::json(); };
+  if (field("bitjit") != current.bitjit || field("nvrtc") != current.nvrtc || field("templates") != current.templates) {
+    return "built by another version of bitjit, NVRTC or the templates (bitjit " + quote_json(field("bitjit")) +
+           ", NVRTC " + quote_json(field("nvrtc")) + "): this bitjit never looks it up";
+  }
+  try {
+    const std::string arch = meta.at("arch");
+    check_arch(arch);
+    const GeneratedKernel expected = emit_kernel(config_from_json(meta.at("config")), schedule_from_json(meta.at("schedule")), arch);
+    if (meta.at("flags") != nlohmann::json(default_compile_flags(arch))) return std::string("compiled with other flags than this bitjit uses");
+    if (expected.key != meta.at("key")) {
+      return "its metadata (config, schedule, arch) gives the key " + expected.key + ", not the key it is filed under";
+    }
+  } catch (const std::exception& error) {
+    return std::string("its metadata does not describe a kernel this bitjit builds: ") + error.what();
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> imported_tuned_problem(const db::TunedSchedule& entry) { return stale_tuned_reason(entry); }
+
 int show(db::KernelDatabase& database, const std::string& prefix) {
+  // The argument names a file only through a checked key: never a path.
+  const bool hex = std::all_of(prefix.begin(), prefix.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+  if (prefix.empty() || prefix.size() > 64 || !hex) {
+    throw UsageError{quote_input(prefix) + " is not a kernel key or key prefix (1 to 64 lowercase hex digits)"};
+  }
   std::vector<std::string> matches;
   for (const auto& [key, entry] : database.index()) {
     if (key.rfind(prefix, 0) == 0) matches.push_back(key);
@@ -84,7 +123,7 @@ int show(db::KernelDatabase& database, const std::string& prefix) {
   if (matches.size() > 1) throw UsageError{"key prefix " + prefix + " matches " + std::to_string(matches.size()) + " kernels"};
   // Not indexed (e.g. after a crash): the file itself may still be there under its full key.
   const std::string key = matches.empty() ? prefix : matches.front();
-  const std::optional<db::StoredKernel> kernel = database.load(key);
+  const std::optional<db::StoredKernel> kernel = db::is_kernel_key(key) ? database.load(key) : std::nullopt;
   if (!kernel) {
     std::fprintf(stderr, "bitjit db show: no valid kernel with key %s in %s\n", prefix.c_str(), database.root().c_str());
     return kExitFailure;
@@ -100,14 +139,22 @@ int verify(db::KernelDatabase& database, bool repair) {
   for (const db::BadEntry& bad : report.corrupt) std::printf("corrupt: %s: %s\n", bad.file.c_str(), bad.problem.c_str());
   for (const std::string& key : report.unindexed) std::printf("not in the index: %s\n", key.c_str());
   for (const std::string& key : report.dangling) std::printf("indexed without a valid file: %s\n", key.c_str());
+  for (const db::BadEntry& failed : report.unrepaired) {
+    std::fprintf(stderr, "bitjit db verify: could not repair %s: %s\n", failed.file.c_str(), failed.problem.c_str());
+  }
+  const bool repaired = repair && report.unrepaired.empty();
   std::printf("verify %s: %zu valid kernels, %zu corrupt, %zu unindexed, %zu dangling index entries%s\n",
               database.root().c_str(), report.valid, report.corrupt.size(), report.unindexed.size(),
-              report.dangling.size(), report.clean() ? "" : repair ? " (repaired)" : " (run with --repair to fix)");
-  return report.clean() || repair ? kExitOk : kExitFailure;
+              report.dangling.size(),
+              report.clean() ? "" : repaired ? " (repaired)" : repair ? " (NOT repaired)" : " (run with --repair to fix)");
+  return report.clean() || repaired ? kExitOk : kExitFailure;
 }
 
 int collect(db::KernelDatabase& database, bool dry_run) {
   const db::GcReport report = db::collect_garbage(database, current_versions(), dry_run);
+  for (const db::BadEntry& failed : report.failures) {
+    std::fprintf(stderr, "bitjit db gc: could not remove %s: %s\n", failed.file.c_str(), failed.problem.c_str());
+  }
   const auto stale = database.remove_stale_tuned(stale_tuned_reason, dry_run);
   if (!stale) {
     std::fprintf(stderr, "bitjit db gc: %s cannot be written; tuned schedules left as they are\n", database.root().c_str());
@@ -118,13 +165,17 @@ int collect(db::KernelDatabase& database, bool dry_run) {
               "%zu stale tuned schedules (%.1f MB)\n",
               database.root().c_str(), dry_run ? " (dry run)" : "", report.kept, dry_run ? "would remove" : "removed",
               report.corrupt, report.foreign, report.temporary, stale->size(), double(report.bytes_freed) / 1e6);
-  return kExitOk;
+  return report.failures.empty() ? kExitOk : kExitFailure;
 }
 
-int transfer(db::KernelDatabase& database, const std::string& verb, const std::string& path) {
+int transfer(db::KernelDatabase& database, const std::string& verb, const std::string& path, bool force) {
   const db::TransferReport report =
-      verb == "export" ? db::export_database(database, path) : db::import_database(database, path);
+      verb == "export" ? db::export_database(database, path, force)
+                       : db::import_database(database, path, {imported_kernel_problem, imported_tuned_problem});
   for (const db::BadEntry& bad : report.problems) std::fprintf(stderr, "skipped %s: %s\n", bad.file.c_str(), bad.problem.c_str());
+  for (const std::string& name : report.ignored) {
+    std::fprintf(stderr, "ignored %s: not part of a kernel database's layout\n", name.c_str());
+  }
   std::printf("%s %s %s %s: %zu kernels copied, %zu already present, %zu rejected, %zu tuned schedules\n", verb.c_str(),
               database.root().c_str(), verb == "export" ? "to" : "from", path.c_str(), report.copied,
               report.already_present, report.rejected, report.tuned);
@@ -134,7 +185,7 @@ int transfer(db::KernelDatabase& database, const std::string& verb, const std::s
 }  // namespace
 
 int db_command(const std::vector<std::string>& args) {
-  Arguments arguments(args, {"--json", "--repair", "--dry-run"}, {"--cache-dir"});
+  Arguments arguments(args, {"--json", "--repair", "--dry-run", "--force"}, {"--cache-dir"});
   const std::vector<std::string>& words = arguments.positional();
   if (words.empty()) throw UsageError{"which db command? ls, show, verify, gc, export or import"};
   use_cache_dir(arguments.option("--cache-dir"));
@@ -150,11 +201,12 @@ int db_command(const std::vector<std::string>& args) {
   only("--json", "ls");
   only("--repair", "verify");
   only("--dry-run", "gc");
+  only("--force", "export");
   if (verb == "ls") return list(database, arguments.flag("--json"));
   if (verb == "show") return show(database, words[1]);
   if (verb == "verify") return verify(database, arguments.flag("--repair"));
   if (verb == "gc") return collect(database, arguments.flag("--dry-run"));
-  if (verb == "export" || verb == "import") return transfer(database, verb, words[1]);
+  if (verb == "export" || verb == "import") return transfer(database, verb, words[1], arguments.flag("--force"));
   throw UsageError{"unknown db command '" + verb + "': ls, show, verify, gc, export or import"};
 }
 

@@ -1,4 +1,5 @@
 // bitjit: the command-line tool. `bitjit --help` lists the subcommands.
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -37,6 +38,16 @@ void print_usage(FILE* stream) {
   std::fprintf(stream, "\nexit codes: 0 success, 1 failure while working, 2 usage error or invalid input\n");
 }
 
+// What a command printed must have reached its destination: `bitjit codegen > /dev/full` or a
+// closed pipe is a failure (exit 1), never a success with the output lost.
+int finish_output(const char* command, int exit_code) {
+  if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+    std::fprintf(stderr, "bitjit %s: cannot write the output to standard output: %s\n", command, std::strerror(errno));
+    return kExitFailure;
+  }
+  return exit_code;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -59,7 +70,7 @@ int main(int argc, char** argv) {
       }
     }
     try {
-      return sub.run(args);
+      return finish_output(sub.name, sub.run(args));
     } catch (const UsageError& error) {
       std::fprintf(stderr, "bitjit %s: %s\n\n%s", sub.name, error.message.c_str(), *sub.help);
       return kExitUsage;

@@ -1,10 +1,13 @@
 #include "tuning_db/database.hpp"
 
+#include <cmath>
 #include <map>
 #include <memory>
 #include <system_error>
 
 #include "common/env.hpp"
+#include "common/error.hpp"
+#include "common/json_input.hpp"
 #include "common/log.hpp"
 #include "tuning_db/files.hpp"
 
@@ -13,17 +16,50 @@ namespace {
 
 constexpr int kFormat = 1;
 
+// A database JSON file (index.json, tuned.json) as an object of format kFormat; an empty object when
+// it is absent. A file that is unreadable, malformed, too large, too deep or of another format is
+// started afresh with one warning: the kernels themselves are the truth and the index is rebuilt
+// from them by `db verify --repair`.
 nlohmann::json read_json_or_empty(const std::filesystem::path& path, KernelDatabase& database) {
-  const std::optional<std::string> text = read_file(path);
-  if (!text) return nlohmann::json::object();
+  std::string problem;
   try {
-    nlohmann::json json = nlohmann::json::parse(*text);
-    if (json.is_object() && json.value("format", 0) == kFormat) return json;
-  } catch (const nlohmann::json::exception&) {
+    const std::optional<std::string> text = read_file(path);
+    if (!text) return nlohmann::json::object();
+    nlohmann::json json = parse_json_input(*text, path.string());
+    const auto format = json.is_object() ? json.find("format") : json.end();
+    if (format != json.end() && *format == kFormat) return json;
+    problem = "of another version";
+  } catch (const ConfigError& error) {
+    problem = error.what();
   }
-  database.warn_once("kernel database: " + path.string() + " is unreadable or of another version; starting it afresh");
+  database.warn_once("kernel database: " + path.string() + " is unreadable or " +
+                     "of another version (" + problem + "); starting it afresh");
   return nlohmann::json::object();
 }
+
+// The entries of a JSON file's object member (index.json's "kernels", tuned.json's "tuned"); an
+// entry whose key fails key_ok is dropped with a warning.
+std::map<std::string, nlohmann::json> entries_of(const nlohmann::json& json, const char* member, const std::string& file,
+                                                 const std::function<bool(const std::string&)>& key_ok,
+                                                 KernelDatabase& database) {
+  std::map<std::string, nlohmann::json> entries;
+  const auto found = json.find(member);
+  if (found == json.end()) return entries;
+  if (!found->is_object()) {
+    database.warn_once("kernel database: " + file + ": \"" + member + "\" is not an object; ignoring it");
+    return entries;
+  }
+  for (const auto& [key, entry] : found->items()) {
+    if (key_ok(key)) {
+      entries[key] = entry;
+    } else {
+      database.warn_once("kernel database: " + file + ": dropping the malformed entry " + quote_input(key));
+    }
+  }
+  return entries;
+}
+
+}  // namespace
 
 std::string tuned_key(const std::string& device, const std::string& config) { return device + "|" + config; }
 
@@ -32,21 +68,25 @@ nlohmann::json tuned_to_json(const TunedSchedule& tuned) {
           {"schedule", tuned.schedule}, {"latency_ms", tuned.latency_ms}, {"measured", tuned.measured}};
 }
 
-}  // namespace
-
 std::optional<TunedSchedule> tuned_from_json(const nlohmann::json& json) {
-  try {
-    return TunedSchedule{json.at("config"),   json.at("device"),     json.at("arch"),
-                         json.at("schedule"), json.at("latency_ms"), json.value("measured", "")};
-  } catch (const nlohmann::json::exception&) {
+  if (!json.is_object()) return std::nullopt;
+  const auto text = [&](const char* field) { return json.contains(field) && json[field].is_string(); };
+  if (!text("config") || !text("device") || !text("arch") || !json.contains("schedule") || !json["schedule"].is_object() ||
+      !json.contains("latency_ms") || !json["latency_ms"].is_number()) {
     return std::nullopt;
   }
+  const double latency_ms = json["latency_ms"];
+  // A measured time: finite and positive (a negative or zero one would win every comparison).
+  if (!std::isfinite(latency_ms) || latency_ms <= 0) return std::nullopt;
+  if (json.contains("measured") && !json["measured"].is_string()) return std::nullopt;
+  return TunedSchedule{json["config"], json["device"], json["arch"], json["schedule"], latency_ms,
+                       json.value("measured", "")};
 }
 
 KernelDatabase::KernelDatabase(std::filesystem::path root) : root_(std::move(root)) {}
 
 std::filesystem::path KernelDatabase::kernel_path(const std::string& key) const {
-  return data_dir() / "kernels" / (key + ".kernel");
+  return data_dir() / "kernels" / (checked_kernel_key(key) + ".kernel");
 }
 
 void KernelDatabase::warn_once(const std::string& message) {
@@ -89,18 +129,31 @@ bool KernelDatabase::writable() { return ensure_layout(); }
 
 std::optional<StoredKernel> KernelDatabase::load(const std::string& key) {
   const std::filesystem::path path = kernel_path(key);
-  const std::optional<std::string> bytes = read_file(path);
-  if (!bytes) return std::nullopt;
-  auto decoded = decode_kernel_file(*bytes, key);
-  if (auto* kernel = std::get_if<StoredKernel>(&decoded)) return std::move(*kernel);
-  warn_once("kernel database: " + path.string() + ": " + std::get<std::string>(decoded) + "; rebuilding it");
-  if (writable()) std::filesystem::remove(path);  // the rebuild's atomic store would replace it anyway
+  std::string problem;
+  try {
+    const std::optional<std::string> bytes = read_file(path);
+    if (!bytes) return std::nullopt;
+    if (is_older_kernel_format(*bytes)) {
+      // Written by an earlier bitjit: expected after an upgrade, so no warning.
+      log().debug("kernel database: {} is of an older file format; rebuilding it", path.string());
+    } else {
+      auto decoded = decode_kernel_file(*bytes, key);
+      if (auto* kernel = std::get_if<StoredKernel>(&decoded)) return std::move(*kernel);
+      problem = std::get<std::string>(decoded);
+    }
+  } catch (const ConfigError& error) {
+    problem = error.what();  // a symbolic link, a FIFO, a file too large
+  }
+  if (!problem.empty()) warn_once("kernel database: " + path.string() + ": " + problem + "; rebuilding it");
+  // The rebuild's atomic store would replace it anyway; a failure here changes nothing.
+  std::error_code error;
+  if (writable()) std::filesystem::remove(path, error);
   return std::nullopt;
 }
 
 bool KernelDatabase::store(const StoredKernel& kernel) {
   if (!ensure_layout()) return false;
-  const std::string key = kernel.meta.at("key");
+  const std::string key = kernel.meta.at("key");  // kernel_path checks it
   try {
     write_file_atomically(kernel_path(key), encode_kernel_file(kernel));
   } catch (const std::system_error& failure) {
@@ -126,43 +179,40 @@ bool KernelDatabase::edit_json_file(const std::string& file, const std::function
 }
 
 std::map<std::string, nlohmann::json> KernelDatabase::index() {
-  const nlohmann::json json = read_json_or_empty(data_dir() / "index.json", *this);
-  std::map<std::string, nlohmann::json> entries;
-  if (json.contains("kernels")) {
-    for (const auto& [key, entry] : json["kernels"].items()) entries[key] = entry;
-  }
-  return entries;
+  return entries_of(read_json_or_empty(data_dir() / "index.json", *this), "kernels", (data_dir() / "index.json").string(),
+                    [](const std::string& key) { return is_kernel_key(key); }, *this);
 }
 
 bool KernelDatabase::edit_index(const std::function<void(std::map<std::string, nlohmann::json>&)>& edit) {
   return edit_json_file("index.json", [&](nlohmann::json& json) {
-    std::map<std::string, nlohmann::json> entries;
-    if (json.contains("kernels")) {
-      for (const auto& [key, entry] : json["kernels"].items()) entries[key] = entry;
-    }
+    std::map<std::string, nlohmann::json> entries =
+        entries_of(json, "kernels", (data_dir() / "index.json").string(), [](const std::string& key) { return is_kernel_key(key); }, *this);
     edit(entries);
     json["kernels"] = entries;
   });
 }
 
+std::map<std::string, nlohmann::json> KernelDatabase::tuned_entries(const nlohmann::json& json) {
+  return entries_of(json, "tuned", (data_dir() / "tuned.json").string(), [](const std::string&) { return true; }, *this);
+}
+
 std::optional<TunedSchedule> KernelDatabase::tuned(const std::string& config, const std::string& device) {
-  const nlohmann::json json = read_json_or_empty(data_dir() / "tuned.json", *this);
+  const auto entries = tuned_entries(read_json_or_empty(data_dir() / "tuned.json", *this));
   const std::string key = tuned_key(device, config);
-  if (!json.contains("tuned") || !json["tuned"].contains(key)) return std::nullopt;
-  std::optional<TunedSchedule> tuned = tuned_from_json(json["tuned"][key]);
-  if (!tuned) warn_once("kernel database: tuned entry " + key + " is unreadable; ignoring it");
+  const auto found = entries.find(key);
+  if (found == entries.end()) return std::nullopt;
+  std::optional<TunedSchedule> tuned = tuned_from_json(found->second);
+  if (!tuned) warn_once("kernel database: tuned entry " + quote_input(key) + " is unreadable; ignoring it");
   return tuned;
 }
 
 std::vector<TunedSchedule> KernelDatabase::all_tuned() {
-  const nlohmann::json json = read_json_or_empty(data_dir() / "tuned.json", *this);
   std::vector<TunedSchedule> entries;
-  if (!json.contains("tuned")) return entries;
-  for (const auto& [key, entry] : json["tuned"].items()) {
+  for (const auto& [key, entry] : tuned_entries(read_json_or_empty(data_dir() / "tuned.json", *this))) {
     if (std::optional<TunedSchedule> tuned = tuned_from_json(entry)) {
       entries.push_back(std::move(*tuned));
     } else {
-      warn_once("kernel database: tuned entry " + key + " is unreadable; ignoring it");
+      warn_once("kernel database: tuned entry " + quote_input(key) + " is unreadable; ignoring it");
     }
   }
   return entries;
@@ -170,6 +220,7 @@ std::vector<TunedSchedule> KernelDatabase::all_tuned() {
 
 bool KernelDatabase::store_tuned(const TunedSchedule& tuned) {
   return edit_json_file("tuned.json", [&](nlohmann::json& json) {
+    if (!json.contains("tuned") || !json["tuned"].is_object()) json["tuned"] = nlohmann::json::object();
     json["tuned"][tuned_key(tuned.device, tuned.config)] = tuned_to_json(tuned);
   });
 }
@@ -179,8 +230,7 @@ std::optional<std::vector<std::pair<std::string, std::string>>> KernelDatabase::
   std::vector<std::pair<std::string, std::string>> stale;
   const auto find_stale = [&](const nlohmann::json& json) {
     stale.clear();
-    if (!json.contains("tuned") || !json["tuned"].is_object()) return;
-    for (const auto& [key, entry] : json["tuned"].items()) {
+    for (const auto& [key, entry] : tuned_entries(json)) {
       const std::optional<TunedSchedule> tuned = tuned_from_json(entry);
       if (!tuned) stale.emplace_back(key, "unreadable");
       else if (std::optional<std::string> reason = why_stale(*tuned)) stale.emplace_back(key, *reason);
@@ -192,6 +242,7 @@ std::optional<std::vector<std::pair<std::string, std::string>>> KernelDatabase::
   }
   const bool written = edit_json_file("tuned.json", [&](nlohmann::json& json) {
     find_stale(json);  // under the lock: what another process stored meanwhile is judged too
+    if (!json.contains("tuned") || !json["tuned"].is_object()) json["tuned"] = nlohmann::json::object();
     for (const auto& [key, reason] : stale) json["tuned"].erase(key);
   });
   if (!written) return std::nullopt;

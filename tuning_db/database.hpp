@@ -59,7 +59,9 @@ class KernelDatabase {
 
   // The index's entries by key (what `bitjit db ls` prints).
   std::map<std::string, nlohmann::json> index();
-  // Replaces the index under the lock with edit(index) (maintenance: verify --repair, gc, import).
+  // Replaces the index under the database's lock with edit(index): whatever edit does (maintenance
+  // scans and removes files in it) is atomic with respect to every other writer's index update.
+  // Entries whose keys are not kernel keys are dropped. False when the database cannot be written.
   bool edit_index(const std::function<void(std::map<std::string, nlohmann::json>&)>& edit);
 
   bool writable();
@@ -70,6 +72,8 @@ class KernelDatabase {
   bool ensure_layout();
   void degrade(const std::string& why);
   bool edit_json_file(const std::string& file, const std::function<void(nlohmann::json&)>& edit);
+  // tuned.json's entries by "<device>|<config>" (malformed ones dropped with a warning).
+  std::map<std::string, nlohmann::json> tuned_entries(const nlohmann::json& json);
 
   std::filesystem::path root_;
   std::mutex mutex_;
@@ -80,8 +84,13 @@ class KernelDatabase {
 // The database under env::cache_dir() as it is now (BITJIT_CACHE_DIR can change between calls).
 KernelDatabase& default_database();
 
-// A tuned.json entry, or nullopt when a field is missing or of the wrong type.
+// A tuned.json entry, or nullopt when a field is missing or of the wrong type, the schedule is not an
+// object, or the latency is not a finite positive number.
 std::optional<TunedSchedule> tuned_from_json(const nlohmann::json& json);
+
+// tuned.json's key of an entry, "<device>|<config>", and the entry as written there.
+std::string tuned_key(const std::string& device, const std::string& config);
+nlohmann::json tuned_to_json(const TunedSchedule& tuned);
 
 // The index summary of a stored kernel: its metadata without the checksum fields.
 nlohmann::json index_entry(const StoredKernel& kernel);

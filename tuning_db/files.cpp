@@ -6,9 +6,9 @@
 
 #include <atomic>
 #include <cerrno>
-#include <fstream>
-#include <sstream>
 #include <system_error>
+
+#include "common/json_input.hpp"
 
 namespace bitjit::db {
 namespace {
@@ -30,13 +30,10 @@ bool write_all(int fd, std::string_view bytes) {
 
 }  // namespace
 
-std::optional<std::string> read_file(const std::filesystem::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) return std::nullopt;
-  std::ostringstream bytes;
-  bytes << file.rdbuf();
-  if (file.bad()) return std::nullopt;
-  return std::move(bytes).str();
+std::optional<std::string> read_file(const std::filesystem::path& path, size_t max_bytes) {
+  std::error_code error;
+  if (!std::filesystem::exists(std::filesystem::symlink_status(path, error))) return std::nullopt;
+  return read_regular_file(path, max_bytes, /*follow_symlinks=*/false);
 }
 
 std::string temporary_name(const std::string& name) {

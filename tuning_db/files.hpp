@@ -8,8 +8,14 @@
 
 namespace bitjit::db {
 
-// The whole file, or nullopt when it does not exist or cannot be read.
-std::optional<std::string> read_file(const std::filesystem::path& path);
+// The largest file the database reads: a kernel file (cubins are 10 KB to a few MB), index.json,
+// tuned.json, an archive member.
+inline constexpr size_t kMaxFileBytes = size_t(64) << 20;
+
+// The whole file, or nullopt when nothing is at the path. Throws ConfigError naming the path when
+// it is a symbolic link (never followed out of the database's tree), a FIFO, device or other
+// special file (never opened for reading), larger than max_bytes, or unreadable.
+std::optional<std::string> read_file(const std::filesystem::path& path, size_t max_bytes = kMaxFileBytes);
 
 // Writes bytes to a temporary file beside `path`, flushes it, then renames it over `path`.
 // Throws std::system_error (naming the path and the failing step) on any failure, leaving no temp file.

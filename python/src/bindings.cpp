@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
+#include "common/json_input.hpp"
 #include "compiler/config.hpp"
 #include "compiler/schedule.hpp"
 #include "quant/checkpoints.hpp"
@@ -25,13 +26,8 @@ using namespace bitjit;
 namespace {
 
 MatmulConfig parse_config(const std::string& text) {
-  nlohmann::json json;
-  try {
-    json = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& error) {
-    throw ConfigError(std::string("config is not valid JSON: ") + error.what());
-  }
-  MatmulConfig config = config_from_json(json);
+  // Bounded in size and depth, duplicate keys refused (common/json_input.hpp).
+  MatmulConfig config = config_from_json(parse_json_input(text, "config"));
   validate(config);
   return config;
 }

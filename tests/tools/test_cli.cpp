@@ -3,6 +3,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "common/sha256.hpp"
 #include "compiler/format_matrix.hpp"
 #include "runtime/device.hpp"
 #include "runtime/driver.hpp"
@@ -16,9 +17,11 @@
 #include "tests/support/process.hpp"
 #include "tests/support/random.hpp"
 #include "tests/support/scoped_env.hpp"
+#include "tests/support/tar_fixture.hpp"
 #include "tests/support/text.hpp"
 #include "tuning_db/database.hpp"
 #include "tuning_db/files.hpp"
+#include "tuning_db/kernel_file.hpp"
 
 using namespace bitjit;
 using namespace bitjit::testing;
@@ -388,4 +391,150 @@ TEST_CASE("bitjit tune checks its input and needs a GPU", "[cli]") {
   const ProcessResult no_gpu = bitjit_cli({"tune", "--configs", config.string(), "--cache-dir", dir.str() + "/cache"});
   CHECK(no_gpu.exit_code == 1);
   CHECK(contains(no_gpu.err, "bitjit tune: no GPU"));
+}
+
+TEST_CASE("db show and db import never touch a file outside the cache: exit 2 naming the bad key", "[cli][db][keys]") {
+  BITJIT_RANDOM_ENGINE(rng);
+  TemporaryDirectory dir;
+  const fs::path outside = fs::path(dir.path()) / "x";
+  fs::create_directories(outside);
+  write_text(outside / "victim.kernel", "precious");
+  const std::string cache = dir.str() + "/cache";
+  // `db show /tmp/x/victim` once deleted /tmp/x/victim.kernel as "corrupt".
+  const ProcessResult show = bitjit_cli({"db", "show", (outside / "victim").string(), "--cache-dir", cache});
+  CHECK(show.exit_code == 2);
+  CHECK(contains(show.err, "'" + (outside / "victim").string() + "' is not a kernel key or key prefix"));
+  CHECK(db::read_file(outside / "victim.kernel") == "precious");
+  CHECK(bitjit_cli({"db", "show", "ABCDEF", "--cache-dir", cache}).exit_code == 2);
+
+  // A member "v1/kernels//<dir>/x/pwned.kernel" once wrote <dir>/x/pwned.kernel.
+  db::StoredKernel kernel;
+  kernel.cubin.assign(100, 'c');
+  kernel.meta = {{"key", (outside / "pwned").string()}, {"arch", "sm_80"}};
+  const fs::path archive = fs::path(dir.path()) / "evil.tar";
+  for (const std::string& name : {"v1/kernels/" + (outside / "pwned").string() + ".kernel", std::string("v1/kernels/PWNED.kernel"),
+                                  std::string("./v1/kernels/../../x/pwned.kernel")}) {
+    INFO(name);
+    write_text(archive, archive_with_member(fs::path(dir.path()) / "scratch.tar", name, db::encode_kernel_file(kernel)));
+    const ProcessResult imported = bitjit_cli({"db", "import", archive.string(), "--cache-dir", cache});
+    CHECK(imported.exit_code == 2);
+    CHECK(contains(imported.err, archive.string()));
+    CHECK(contains(imported.err, name.rfind("./", 0) == 0 ? "'..' component" : name == "v1/kernels/PWNED.kernel" ? "'PWNED' is not 64 lowercase hex digits" : "empty component"));
+  }
+  CHECK_FALSE(fs::exists(outside / "pwned.kernel"));
+  CHECK(fs::exists(outside / "victim.kernel"));
+}
+
+TEST_CASE("db import recomputes each kernel's key from its metadata and validates tuned schedules", "[cli][db]") {
+  BITJIT_RANDOM_ENGINE(rng);
+  TemporaryDirectory dir;
+  const std::vector<MatmulConfig> configs = some_configs(rng, 1);
+  const fs::path list = write_configs(dir.path(), configs);
+  const std::string cache = dir.str() + "/cache", other = dir.str() + "/other";
+  REQUIRE(bitjit_cli({"prewarm", "--configs", list.string(), "--arch", "sm_80", "--cache-dir", cache}).exit_code == 0);
+  db::KernelDatabase database(cache);
+  const std::string key = database.index().begin()->first;
+  db::StoredKernel kernel = *database.load(key);
+  // Filed under another key with consistent checksums: the metadata does not produce that key.
+  const std::string refiled = sha256_hex(key + std::to_string(rng()));
+  kernel.meta["key"] = refiled;
+  db::write_file_atomically(database.kernel_path(refiled), db::encode_kernel_file(kernel));
+  fs::remove(database.kernel_path(key));
+  // And a tuned schedule of a family that does not exist, one with a negative latency.
+  const std::string tuned_config = tuned_entry_key(configs[0], configs[0].M.values()[0]);
+  nlohmann::json tuned = {{"format", 1}, {"tuned", nlohmann::json::object()}};
+  tuned["tuned"]["GPU|" + tuned_config] = {{"config", tuned_config}, {"device", "GPU"}, {"arch", "sm_80"},
+                                           {"schedule", {{"family", "bogus"}}}, {"latency_ms", 0.1}};
+  tuned["tuned"]["GPU2|" + tuned_config] = {{"config", tuned_config}, {"device", "GPU2"}, {"arch", "sm_80"},
+                                            {"schedule", to_json(default_schedule(configs[0], "sm_80", configs[0].M.values()[0]))},
+                                            {"latency_ms", -1}};
+  write_text(fs::path(cache) / "v1" / "tuned.json", tuned.dump());
+  fs::create_directories(other);
+  const ProcessResult imported = bitjit_cli({"db", "import", cache, "--cache-dir", other});
+  INFO(imported.err);
+  CHECK(imported.exit_code == 1);
+  CHECK(contains(imported.err, "gives the key " + key + ", not the key it is filed under"));
+  CHECK(contains(imported.err, "family=\"bogus\""));
+  CHECK(contains(imported.err, "unreadable tuned entry"));
+  CHECK(contains(imported.out, "3 rejected, 0 tuned schedules"));
+  CHECK_FALSE(db::KernelDatabase(other).load(refiled));
+}
+
+TEST_CASE("db verify --repair on a database it cannot write says so and exits 1", "[cli][db]") {
+  BITJIT_RANDOM_ENGINE(rng);
+  TemporaryDirectory dir;
+  const fs::path list = write_configs(dir.path(), some_configs(rng, 1));
+  const std::string cache = dir.str() + "/cache";
+  REQUIRE(bitjit_cli({"prewarm", "--configs", list.string(), "--arch", "sm_80", "--cache-dir", cache}).exit_code == 0);
+  db::KernelDatabase database(cache);
+  const fs::path path = database.kernel_path(database.index().begin()->first);
+  std::string bytes = *db::read_file(path);
+  bytes.back() ^= 1;
+  write_text(path, bytes);
+  // Unwritable for root too: the lock file cannot be opened.
+  fs::remove(fs::path(cache) / "v1" / "lock");
+  fs::create_directory(fs::path(cache) / "v1" / "lock");
+  const ProcessResult repair = bitjit_cli({"db", "verify", "--repair", "--cache-dir", cache});
+  CHECK(repair.exit_code == 1);
+  CHECK_FALSE(contains(repair.out, "(repaired)"));
+  CHECK(contains(repair.out, "(NOT repaired)"));
+  CHECK(contains(repair.err, "could not repair " + cache));
+  CHECK(fs::exists(path));
+  const ProcessResult gc = bitjit_cli({"db", "gc", "--cache-dir", cache});
+  CHECK(gc.exit_code == 1);
+  CHECK(fs::exists(path));
+}
+
+TEST_CASE("JSON nested 60 000 deep exits 2 in a user's file and is repaired in the database", "[cli][db][json]") {
+  TemporaryDirectory dir;
+  const fs::path deep = fs::path(dir.path()) / "deep.json", huge = fs::path(dir.path()) / "huge.json";
+  write_text(deep, std::string(100000, '[') + std::string(100000, ']'));
+  write_text(huge, R"({"M": 1, "N": 9223372036854775808, "K": 64})");
+  for (const auto& command : std::vector<std::vector<std::string>>{{"codegen", "--arch", "sm_80", "--config"},
+                                                                   {"prewarm", "--arch", "sm_80", "--configs"}}) {
+    for (const fs::path& file : {deep, huge}) {
+      std::vector<std::string> args = command;
+      args.push_back(file.string());
+      const ProcessResult result = bitjit_cli(args);
+      CHECK(result.exit_code == 2);
+      CHECK(contains(result.err, file.string()));
+      CHECK(contains(result.err, file == deep ? "nested deeper than 64 levels" : "N=9223372036854775808 must be between 1 and"));
+    }
+  }
+  const std::string cache = dir.str() + "/cache";
+  fs::create_directories(fs::path(cache) / "v1" / "kernels");
+  write_text(fs::path(cache) / "v1" / "index.json", "{\"format\": 1, \"kernels\": " + std::string(100000, '[') + std::string(100000, ']') + "}");
+  write_text(fs::path(cache) / "v1" / "tuned.json", "{\"format\": 1, \"tuned\": " + std::string(100000, '[') + std::string(100000, ']') + "}");
+  for (const char* verb : {"ls", "verify", "gc"}) {
+    const ProcessResult result = bitjit_cli({"db", verb, "--cache-dir", cache});
+    INFO(verb << ": " << result.err);
+    CHECK(result.exit_code == 0);
+    CHECK(contains(result.err, "starting it afresh"));
+  }
+}
+
+TEST_CASE("an output that cannot be written is exit 1 naming it; export does not overwrite", "[cli]") {
+  TemporaryDirectory dir;
+  const fs::path config = fs::path(dir.path()) / "config.json";
+  write_text(config, R"({"M": 1, "N": 16, "K": 64, "W_dtype": "int4", "with_scaling": true, "group_size": 32})");
+  if (fs::exists("/dev/full")) {
+    const ProcessResult to_full =
+        run_process({"/bin/sh", "-c", std::string(BITJIT_CLI_PATH) + " codegen --arch sm_80 --config " + config.string() + " > /dev/full"});
+    CHECK(to_full.exit_code == 1);
+    CHECK(contains(to_full.err, "cannot write the output to standard output"));
+    const ProcessResult file_full = bitjit_cli({"codegen", "--arch", "sm_80", "--config", config.string(), "-o", "/dev/full"});
+    CHECK(file_full.exit_code == 1);
+    CHECK(contains(file_full.err, "cannot write /dev/full"));
+  }
+  const std::string cache = dir.str() + "/cache";
+  const fs::path mine = fs::path(dir.path()) / "mine.tar";
+  write_text(mine, "mine");
+  const ProcessResult refused = bitjit_cli({"db", "export", mine.string(), "--cache-dir", cache});
+  CHECK(refused.exit_code == 2);
+  CHECK(contains(refused.err, mine.string() + " exists; --force replaces it"));
+  CHECK(db::read_file(mine) == "mine");
+  CHECK(bitjit_cli({"db", "export", mine.string(), "--force", "--cache-dir", cache}).exit_code == 0);
+  const ProcessResult no_tar = bitjit_cli({"db", "export", dir.str() + "/kernels", "--cache-dir", cache});
+  CHECK(no_tar.exit_code == 2);
+  CHECK_FALSE(fs::exists(fs::path(dir.path()) / "kernels"));
 }
