@@ -1,8 +1,7 @@
 #include "fuzz/config_checks.hpp"
 
-#include <nlohmann/json.hpp>
-
 #include "common/error.hpp"
+#include "common/json_input.hpp"
 #include "fuzz/support.hpp"
 
 namespace bitjit::fuzz {
@@ -11,7 +10,7 @@ void check_accepted_config(const MatmulConfig& config) {
   const std::string canonical = canonical_form(config);  // validated already: must not throw
   MatmulConfig reparsed;
   try {
-    reparsed = config_from_json(nlohmann::json::parse(canonical));
+    reparsed = config_from_json(parse_json_input(canonical, "canonical form"));
   } catch (const std::exception& error) {
     invariant_failed(__FILE__, __LINE__, "the canonical form parses", canonical + ": " + error.what());
   }
@@ -27,7 +26,7 @@ void check_accepted_config(const MatmulConfig& config) {
 
 void check_accepted_schedule(const TileSchedule& schedule) {
   const std::string canonical = canonical_form(schedule);
-  FUZZ_CHECK(canonical_form(schedule_from_json(nlohmann::json::parse(canonical))) == canonical,
+  FUZZ_CHECK(canonical_form(schedule_from_json(parse_json_input(canonical, "canonical schedule"))) == canonical,
              "the schedule " + canonical + " does not round-trip");
 }
 

@@ -1,7 +1,7 @@
 // Fuzz target: one kernel file of the database (tuning_db/kernel_file). The input is the name the
 // file is filed under (its key), a newline, then the file's bytes: names come from outside too
-// (directory listings, tar members). A decoded kernel must re-encode to a file that decodes to the
-// same metadata and binary.
+// (directory listings, tar members). A decoded kernel must have been filed under a kernel key, hold
+// an ELF cubin for its arch, and re-encode to a file that decodes to the same metadata and binary.
 #include <string>
 
 #include "fuzz/support.hpp"
@@ -21,6 +21,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   const db::StoredKernel& kernel = std::get<db::StoredKernel>(decoded);
+  // A decoded kernel was filed under a real key (paths are built from it) and is a cubin for its arch.
+  FUZZ_CHECK(db::is_kernel_key(key), "a kernel decoded under the name '" + key + "'");
+  FUZZ_CHECK(kernel.meta.is_object() && kernel.meta.contains("arch") && kernel.meta["arch"].is_string(),
+             "a decoded kernel without an arch: " + kernel.meta.dump().substr(0, 200));
+  const std::optional<std::string> arch_problem =
+      db::cubin_arch_problem({kernel.cubin.data(), kernel.cubin.size()}, kernel.meta["arch"].get<std::string>());
+  FUZZ_CHECK(!arch_problem, "a decoded kernel whose cubin does not fit its arch: " + arch_problem.value_or(""));
   const std::string encoded = db::encode_kernel_file(kernel);
   auto again = db::decode_kernel_file(encoded, key);
   const auto* kernel_again = std::get_if<db::StoredKernel>(&again);

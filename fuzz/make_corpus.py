@@ -80,6 +80,7 @@ def config_json_seeds():
         "deep_m": small.replace('"M": 1', '"M": ' + deep(2000)),
         "deep_value": small.replace('"N": 64', '"N": ' + deep(2000, '{"a":', "}")),
         "deep_array": deep(3000),
+        "deep_100000": deep(100000),
         "empty_m": json.dumps({**SMALL_CONFIG, "M": []}),
         "not_object": "[1, 2, 3]",
         "escapes": json.dumps({**SMALL_CONFIG, "layout": "n\u0000t\ud7ff"}),
@@ -96,7 +97,7 @@ def config_files_seeds():
     write("config_files", "configs_empty.json", "[]")
     write("config_files", "configs_bad_entry.json", json.dumps([SMALL_CONFIG, {"N": 1}]))
     write("config_files", "configs_not_list.json", json.dumps({"configs": 3}))
-    write("config_files", "configs_deep.json", '{"configs": ' + deep(5000) + "}")
+    write("config_files", "configs_deep.json", '{"configs": ' + deep(100000) + "}")
     write("config_files", "configs_duplicate.json", '{"configs": [], "configs": [' + json.dumps(SMALL_CONFIG) + "]}")
     write("config_files", "schedule.json", json.dumps(SCHEDULE))
     write("config_files", "schedule_wgmma.json", json.dumps({**SCHEDULE, "family": "tensor_wgmma", "threads": 256,
@@ -106,9 +107,28 @@ def config_files_seeds():
     write("config_files", "schedule_bad_family.json", json.dumps({**SCHEDULE, "family": ["simt"]}))
 
 
-def kernel_file_bytes(meta, binary):
+def kernel_file_bytes(meta, binary, edit=lambda line: line, version=2):
+    """A kernel file as tuning_db/kernel_file.hpp lays it out; `edit` changes the metadata line before
+    its checksum is taken, so that near-valid files get past the checksum to the field checks."""
     meta = {**meta, "binary_sha256": hashlib.sha256(binary).hexdigest(), "binary_bytes": len(binary)}
-    return b"BITJIT-KERNEL 1\n" + json.dumps(meta, separators=(",", ":")).encode() + b"\n" + binary
+    line = edit(json.dumps(meta, separators=(",", ":")).encode())
+    if version == 1:
+        return b"BITJIT-KERNEL 1\n" + line + b"\n" + binary
+    return b"BITJIT-KERNEL 2 " + hashlib.sha256(line).hexdigest().encode() + b"\n" + line + b"\n" + binary
+
+
+def elf_header(sm):
+    """The 64-byte ELF header of a cubin for sm_<sm> as CUDA 13 writes it (ABI version 8: the SM number
+    in bits 8..15 of e_flags); a cubin made of only its header is enough for the kernel file's checks."""
+    header = bytearray(64)
+    header[0:4] = b"\x7fELF"
+    header[4], header[5], header[6], header[7], header[8] = 2, 1, 1, 0x41, 8
+    header[16:18] = (2).to_bytes(2, "little")     # ET_EXEC
+    header[18:20] = (190).to_bytes(2, "little")   # EM_CUDA
+    header[20:24] = (1).to_bytes(4, "little")
+    header[48:52] = (sm << 8).to_bytes(4, "little")
+    header[52:54] = (64).to_bytes(2, "little")
+    return bytes(header)
 
 
 def synthetic_meta(key):
@@ -118,27 +138,41 @@ def synthetic_meta(key):
 
 
 def kernel_file_seeds(real_kernel):
-    good = kernel_file_bytes(synthetic_meta(KEY), b"\x7fELF\x02\x01\x01" + bytes(57))
+    cubin = elf_header(80)
+    good = kernel_file_bytes(synthetic_meta(KEY), cubin)
     named = lambda key, data: key.encode() + b"\n" + data
+    size_field = b'"binary_bytes":64'
     write("kernel_file", "synthetic.kernel", named(KEY, good))
     if real_kernel:
         key, data = real_kernel
         write("kernel_file", "real.kernel", named(key, data))
-    write("kernel_file", "wrong_key.kernel", named("f" * 64, good))
-    write("kernel_file", "path_key.kernel", named("/tmp/x/pwned", kernel_file_bytes(synthetic_meta("/tmp/x/pwned"), b"x")))
-    write("kernel_file", "truncated.kernel", named(KEY, good[:-10]))
-    write("kernel_file", "bad_magic.kernel", named(KEY, b"BITJIT-KERNEL 2\n" + good[16:]))
-    write("kernel_file", "no_newline.kernel", named(KEY, good.split(b"\n")[0] + b"\n" + good.split(b"\n")[1]))
+    seeds = {
+        "format_1": kernel_file_bytes(synthetic_meta(KEY), cubin, version=1),
+        "wrong_key": good,  # filed under another name below
+        "truncated": good[:-10],
+        "bad_magic": b"BITJIT-KERNEL 3" + good[15:],
+        "no_binary_line": good[:good.rindex(b"\n")],
+        "sm_90_cubin": kernel_file_bytes(synthetic_meta(KEY), elf_header(90)),
+        "arch_not_sm": kernel_file_bytes({**synthetic_meta(KEY), "arch": "compute_80"}, cubin),
+        "not_elf": kernel_file_bytes(synthetic_meta(KEY), b"x" * 64),
+        "huge_size": kernel_file_bytes(synthetic_meta(KEY), cubin, lambda l: l.replace(size_field, b'"binary_bytes":18446744073709551615')),
+        "negative_size": kernel_file_bytes(synthetic_meta(KEY), cubin, lambda l: l.replace(size_field, b'"binary_bytes":-1')),
+        "float_size": kernel_file_bytes(synthetic_meta(KEY), cubin, lambda l: l.replace(size_field, b'"binary_bytes":64.5')),
+        "key_number": kernel_file_bytes(synthetic_meta(KEY), cubin, lambda l: l.replace(f'"key":"{KEY}"'.encode(), b'"key":7')),
+        "duplicate_key": kernel_file_bytes(synthetic_meta(KEY), cubin, lambda l: l.replace(b"{", b'{"key":"x",', 1)),
+        "meta_not_object": kernel_file_bytes(synthetic_meta(KEY), cubin, lambda l: b"[" + l + b"]"),
+        "deep_meta": kernel_file_bytes(synthetic_meta(KEY), cubin, lambda l: deep(100000).encode()),
+    }
     flipped = bytearray(good)
     flipped[-1] ^= 1
-    write("kernel_file", "flipped_binary.kernel", named(KEY, bytes(flipped)))
-    huge = good.replace(b'"binary_bytes":64', b'"binary_bytes":18446744073709551615')
-    write("kernel_file", "huge_size.kernel", named(KEY, huge))
-    write("kernel_file", "negative_size.kernel", named(KEY, good.replace(b'"binary_bytes":64', b'"binary_bytes":-1')))
-    write("kernel_file", "float_size.kernel", named(KEY, good.replace(b'"binary_bytes":64', b'"binary_bytes":64.5')))
-    write("kernel_file", "key_number.kernel", named(KEY, good.replace(f'"key":"{KEY}"'.encode(), b'"key":7')))
-    deep_meta = b"BITJIT-KERNEL 1\n" + deep(5000).encode() + b"\nx"
-    write("kernel_file", "deep_meta.kernel", named(KEY, deep_meta))
+    seeds["flipped_binary"] = bytes(flipped)
+    flipped = bytearray(good)
+    flipped[good.index(b'"arch"') + 2] ^= 1
+    seeds["flipped_metadata"] = bytes(flipped)
+    for name, data in seeds.items():
+        write("kernel_file", name + ".kernel", named("f" * 64 if name == "wrong_key" else KEY, data))
+    write("kernel_file", "path_key.kernel", named("/tmp/x/pwned", kernel_file_bytes(synthetic_meta("/tmp/x/pwned"), cubin)))
+    write("kernel_file", "upper_key.kernel", named(KEY.upper(), kernel_file_bytes(synthetic_meta(KEY.upper()), cubin)))
 
 
 def index_json(entries):
@@ -167,7 +201,7 @@ def db_json_seeds(real_index):
     write("db_json", "format_2.json", json.dumps({"format": 2, "kernels": {}}))
     write("db_json", "kernels_not_object.json", json.dumps({"format": 1, "kernels": [1, 2], "tuned": "x"}))
     write("db_json", "deep_index.json", '{"format": 1, "kernels": {"' + KEY + '": ' + deep(5000) + "}}")
-    write("db_json", "deep_top.json", deep(5000))
+    write("db_json", "deep_top.json", deep(100000))
     write("db_json", "duplicate_keys.json", '{"format": 1, "format": 2, "kernels": {"a": 1, "a": 2}}')
     write("db_json", "path_keys.json", index_json({"/tmp/x/victim": meta, "../../x": meta}))
     write("db_json", "huge_numbers.json", '{"format": 1e999, "kernels": {"a": {"binary_bytes": 1e999}}}')
@@ -210,7 +244,7 @@ def gnu_tar(files):
 
 
 def tar_seeds(real_tar):
-    kernel = kernel_file_bytes(synthetic_meta(KEY), b"\x7fELF\x02\x01\x01" + bytes(57))
+    kernel = kernel_file_bytes(synthetic_meta(KEY), elf_header(80))
     tuned = json.dumps(tuned_json()).encode()
     index = index_json({KEY: synthetic_meta(KEY)}).encode()
     files = {f"v1/kernels/{KEY}.kernel": kernel, "v1/index.json": index, "v1/tuned.json": tuned}
@@ -218,7 +252,7 @@ def tar_seeds(real_tar):
         "synthetic.tar": tar_of([ustar_member(name, data) for name, data in files.items()]),
         "gnu_dot_members.tar": gnu_tar(files),
         "absolute_key.tar": tar_of([ustar_member("v1/kernels//tmp/x/pwned.kernel",
-                                                 kernel_file_bytes(synthetic_meta("/tmp/x/pwned"), b"x"))]),
+                                                 kernel_file_bytes(synthetic_meta("/tmp/x/pwned"), elf_header(80)))]),
         "dotdot_key.tar": tar_of([ustar_member("v1/kernels/../../../outside/" + "0" * 64 + ".kernel", kernel)]),
         "absolute.tar": tar_of([ustar_member("/etc/passwd", b"x")]),
         "dotdot.tar": tar_of([ustar_member("../x", b"x")]),

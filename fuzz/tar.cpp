@@ -1,6 +1,7 @@
 // Fuzz target: the tar reader of `bitjit db import` (tuning_db/tar). The input is the archive. What
-// the reader accepts must be safe to join under a directory (no absolute name, no ".." component,
-// no empty component), and must survive the writer: read(write(members)) gives the members back.
+// the reader lists must be safe to join under a directory (no absolute name, no "..", "." or empty
+// component) and lie within the archive; read_tar gives the listed members' bytes; and the members
+// survive the writer: read(write(members)) gives them back.
 #include <string>
 
 #include "fuzz/support.hpp"
@@ -14,7 +15,7 @@ bool has_unsafe_component(const std::string& name) {
   while (start <= name.size()) {
     const size_t end = std::min(name.find('/', start), name.size());
     const std::string_view component(name.data() + start, end - start);
-    if (component.empty() || component == "..") return true;
+    if (component.empty() || component == ".." || component == ".") return true;
     start = end + 1;
   }
   return false;
@@ -27,15 +28,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const std::filesystem::path archive = fuzz::scratch_dir() / "input.tar";
   static const std::filesystem::path rewritten = fuzz::scratch_dir() / "rewritten.tar";
   fuzz::write_file(archive, fuzz::as_text(data, size));
-  std::vector<db::TarMember> members;
+  std::vector<db::TarEntry> entries;
   try {
-    members = db::read_tar(archive);
+    entries = db::list_tar(archive);
   } catch (const std::runtime_error& error) {
     fuzz::check_error_message(error.what());
     return 0;
   }
-  for (const db::TarMember& member : members) {
-    FUZZ_CHECK(!has_unsafe_component(member.name), "the reader accepted the member name '" + member.name + "'");
+  for (const db::TarEntry& entry : entries) {
+    FUZZ_CHECK(!has_unsafe_component(entry.name), "the reader accepted the member name '" + entry.name + "'");
+    FUZZ_CHECK(entry.offset <= size && entry.size <= size - entry.offset,
+               "member '" + entry.name + "' lies beyond the archive's " + std::to_string(size) + " bytes");
+  }
+  const std::vector<db::TarMember> members = db::read_tar(archive);  // listed already: must not throw
+  FUZZ_CHECK(members.size() == entries.size(), "read_tar and list_tar disagree on the member count");
+  for (size_t i = 0; i < members.size(); ++i) {
+    FUZZ_CHECK(members[i].name == entries[i].name &&
+                   members[i].bytes == std::string(fuzz::as_text(data + entries[i].offset, entries[i].size)),
+               "member " + std::to_string(i) + " ('" + entries[i].name + "') is not the bytes it was listed at");
   }
   // The writer takes names under 100 bytes (it writes no ustar prefix); the reader also takes 100.
   for (const db::TarMember& member : members) {
