@@ -1,5 +1,9 @@
 #include "quant/packing.hpp"
 
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <limits>
 #include <string>
 
 #include "common/error.hpp"
@@ -60,17 +64,7 @@ int code_of_logical_value(DType dtype, int value) {
   return -1;
 }
 
-std::string logical_range(DType dtype) {
-  const DTypeInfo& row = info(dtype);
-  switch (row.kind) {
-    case ValueKind::offset_binary: {
-      const int offset = 1 << (row.bits - 1);
-      return "[" + std::to_string(-offset) + ", " + std::to_string(offset - 1) + "]";
-    }
-    case ValueKind::binary: return "{-1, +1}";
-    default: return "[0, " + std::to_string((1 << row.bits) - 1) + "]";
-  }
-}
+std::string bounds_text(DType dtype);  // below, with the checks of values as given
 
 }  // namespace
 
@@ -126,10 +120,215 @@ std::vector<uint8_t> logical_to_codes(DType W_dtype, std::span<const int8_t> val
   std::vector<uint8_t> codes(values.size());
   for (size_t i = 0; i < values.size(); ++i) {
     const int code = code_of_logical_value(W_dtype, values[i]);
-    if (code < 0) reject_value(int64_t(i), values[i], logical_range(W_dtype), W_dtype);
+    if (code < 0) reject_value(int64_t(i), values[i], bounds_text(W_dtype), W_dtype);
     codes[i] = uint8_t(code);
   }
   return codes;
+}
+
+}  // namespace bitjit
+
+namespace bitjit {
+namespace {
+
+// One element as given: an exact integer, or a float.
+struct GivenValue {
+  bool is_float = false;
+  bool above_int64 = false;  // an unsigned 64-bit value past INT64_MAX (outside every range here)
+  int64_t integer = 0;
+  uint64_t unsigned_integer = 0;
+  double real = 0;
+
+  std::string text() const {
+    if (!is_float) return above_int64 ? std::to_string(unsigned_integer) : std::to_string(integer);
+    if (std::isnan(real)) return "nan";
+    if (std::isinf(real)) return real > 0 ? "inf" : "-inf";
+    char buffer[64];
+    const auto end = std::to_chars(buffer, buffer + sizeof buffer, real).ptr;  // shortest round-trip form
+    return std::string(buffer, end);
+  }
+  bool whole() const { return !is_float || (std::isfinite(real) && std::trunc(real) == real); }
+  // The value as an integer, for whole values within +-2^62 (beyond: saturated, outside every range).
+  int64_t as_integer() const {
+    if (!is_float) return above_int64 ? std::numeric_limits<int64_t>::max() : integer;
+    return std::fabs(real) < 0x1p62 ? int64_t(real) : (real < 0 ? std::numeric_limits<int64_t>::min()
+                                                                   : std::numeric_limits<int64_t>::max());
+  }
+};
+
+template <typename T>
+T load(std::span<const uint8_t> bytes, int64_t index) {
+  T value;
+  std::memcpy(&value, bytes.data() + size_t(index) * sizeof(T), sizeof(T));
+  return value;
+}
+
+GivenValue read_value(const ArrayElement& element, std::span<const uint8_t> bytes, int64_t i) {
+  GivenValue v;
+  switch (element.kind) {
+    case ElementKind::signed_int:
+      v.integer = element.bits == 8    ? load<int8_t>(bytes, i)
+                  : element.bits == 16 ? load<int16_t>(bytes, i)
+                  : element.bits == 32 ? load<int32_t>(bytes, i)
+                                       : load<int64_t>(bytes, i);
+      return v;
+    case ElementKind::unsigned_int:
+      v.unsigned_integer = element.bits == 8    ? load<uint8_t>(bytes, i)
+                           : element.bits == 16 ? load<uint16_t>(bytes, i)
+                           : element.bits == 32 ? load<uint32_t>(bytes, i)
+                                                : load<uint64_t>(bytes, i);
+      v.above_int64 = v.unsigned_integer > uint64_t(std::numeric_limits<int64_t>::max());
+      v.integer = int64_t(v.unsigned_integer);
+      return v;
+    case ElementKind::ieee_float:
+      v.is_float = true;
+      v.real = element.bits == 16 ? kFloat16Codec.decode(load<uint16_t>(bytes, i))
+               : element.bits == 32 ? double(load<float>(bytes, i))
+                                    : load<double>(bytes, i);
+      return v;
+    case ElementKind::bfloat:
+      v.is_float = true;
+      v.real = kBFloat16Codec.decode(load<uint16_t>(bytes, i));
+      return v;
+    case ElementKind::boolean:
+    case ElementKind::other: break;
+  }
+  throw Error("read_value: an element kind without values");  // callers refuse these kinds first
+}
+
+bool is_integer_kind(const ArrayElement& e) {
+  return e.kind == ElementKind::signed_int || e.kind == ElementKind::unsigned_int;
+}
+bool is_float_kind(const ArrayElement& e) { return e.kind == ElementKind::ieee_float || e.kind == ElementKind::bfloat; }
+
+// The element type is one this file reads, and `bytes` holds exactly `count` of them.
+void check_array(const ArrayElement& e, std::span<const uint8_t> bytes, int64_t count, const std::string& call) {
+  const bool readable = (is_integer_kind(e) && (e.bits == 8 || e.bits == 16 || e.bits == 32 || e.bits == 64)) ||
+                        (e.kind == ElementKind::ieee_float && (e.bits == 16 || e.bits == 32 || e.bits == 64)) ||
+                        (e.kind == ElementKind::bfloat && e.bits == 16) || e.kind == ElementKind::boolean;
+  if (!readable) throw ConfigError(call + ": arrays of " + e.name() + " are not accepted");
+  const int64_t element_bytes = e.kind == ElementKind::boolean ? 1 : e.bits / 8;
+  if (count < 0 || int64_t(bytes.size()) / element_bytes < count || int64_t(bytes.size()) != count * element_bytes) {
+    throw ConfigError(call + ": got " + std::to_string(bytes.size()) + " bytes for " + std::to_string(count) +
+                      " elements of " + e.name());
+  }
+}
+
+std::string position(int64_t index, int64_t row_length) {
+  std::string text = "at index " + std::to_string(index);
+  if (row_length > 0) {
+    text += " (row " + std::to_string(index / row_length) + ", col " + std::to_string(index % row_length) + ")";
+  }
+  return text;
+}
+
+[[noreturn]] void reject_given(const std::string& call, const GivenValue& value, int64_t index, int64_t row_length,
+                               const std::string& why) {
+  throw ConfigError(call + ": value " + value.text() + " " + position(index, row_length) + " " + why);
+}
+
+// The range of logical values of a format up to 8 bits, as users give them.
+std::pair<int64_t, int64_t> logical_bounds(DType dtype) {
+  const DTypeInfo& row = info(dtype);
+  switch (row.kind) {
+    case ValueKind::offset_binary:
+    case ValueKind::twos_complement: return {-(int64_t(1) << (row.bits - 1)), (int64_t(1) << (row.bits - 1)) - 1};
+    case ValueKind::binary: return {-1, 1};
+    default: return {0, (int64_t(1) << row.bits) - 1};
+  }
+}
+
+std::string bounds_text(DType dtype) {
+  if (info(dtype).kind == ValueKind::binary) return "{-1, +1}";
+  const auto [low, high] = logical_bounds(dtype);
+  return "[" + std::to_string(low) + ", " + std::to_string(high) + "]";
+}
+
+// float16 / bfloat16 weights: finite values that the format holds exactly, as their 16-bit patterns.
+std::vector<uint8_t> sixteen_bit_fields(DType W_dtype, const ArrayElement& element, std::span<const uint8_t> bytes,
+                                        int64_t count, int64_t row_length, const std::string& call) {
+  const DTypeInfo& w = info(W_dtype);
+  if (!is_float_kind(element)) {
+    throw ConfigError(call + ": weight has dtype " + element.name() + "; " + std::string(w.name) +
+                      " weights are float values: pass a float16, bfloat16, float32 or float64 array");
+  }
+  std::vector<uint8_t> fields(static_cast<size_t>(count) * 2);
+  for (int64_t i = 0; i < count; ++i) {
+    const GivenValue value = read_value(element, bytes, i);
+    if (!std::isfinite(value.real)) reject_given(call, value, i, row_length, "is not finite");
+    const uint32_t pattern = w.codec->encode(value.real);
+    if (w.codec->decode(pattern) != value.real) {
+      GivenValue nearest;
+      nearest.is_float = true;
+      nearest.real = w.codec->decode(pattern);
+      reject_given(call, value, i, row_length,
+                   "is not exactly a " + std::string(w.name) + " (nearest: " + nearest.text() + "); round the weights to " +
+                       std::string(w.name) + " first");
+    }
+    fields[size_t(2 * i)] = uint8_t(pattern & 0xFF);
+    fields[size_t(2 * i + 1)] = uint8_t(pattern >> 8);
+  }
+  return fields;
+}
+
+}  // namespace
+
+std::string ArrayElement::name() const {
+  switch (kind) {
+    case ElementKind::signed_int: return "int" + std::to_string(bits);
+    case ElementKind::unsigned_int: return "uint" + std::to_string(bits);
+    case ElementKind::ieee_float: return "float" + std::to_string(bits);
+    case ElementKind::bfloat: return "bfloat" + std::to_string(bits);
+    case ElementKind::boolean: return "bool";
+    case ElementKind::other: break;
+  }
+  return "an unsupported element type (" + std::to_string(bits) + " bits)";
+}
+
+std::vector<uint8_t> weight_fields_from_array(DType W_dtype, ArrayElement element, std::span<const uint8_t> bytes,
+                                              int64_t count, int64_t row_length, const std::string& call) {
+  check_array(element, bytes, count, call);
+  const DTypeInfo& w = info(W_dtype);
+  if (!w.has_role(kRoleWeight)) throw ConfigError(call + ": W_dtype=" + std::string(w.name) + " is not a weight format");
+  if (w.bits == 16) return sixteen_bit_fields(W_dtype, element, bytes, count, row_length, call);
+  if (!is_integer_kind(element)) {
+    throw ConfigError(call + ": weight has dtype " + element.name() + "; " + std::string(w.name) +
+                      " weights are given as integer values " + bounds_text(W_dtype) +
+                      ": pass an integer array (int8, int16, int32, int64 or unsigned)");
+  }
+  const auto [low, high] = logical_bounds(W_dtype);
+  std::vector<uint8_t> codes(static_cast<size_t>(count));
+  for (int64_t i = 0; i < count; ++i) {
+    const GivenValue value = read_value(element, bytes, i);
+    const int64_t v = value.as_integer();
+    const bool inside = !value.above_int64 && v >= low && v <= high && (w.kind != ValueKind::binary || v != 0);
+    if (!inside) reject_given(call, value, i, row_length, "is outside " + std::string(w.name) + "'s range " + bounds_text(W_dtype));
+    codes[size_t(i)] = uint8_t(code_of_logical_value(W_dtype, int(v)));
+  }
+  return codes;
+}
+
+std::vector<uint8_t> packing_fields_from_array(int bits, ArrayElement element, std::span<const uint8_t> bytes,
+                                               int64_t count, int64_t row_length, const std::string& call) {
+  check_bits(bits, call.c_str());
+  check_array(element, bytes, count, call);
+  if (element.kind == ElementKind::boolean) {
+    throw ConfigError(call + ": values have dtype bool; pass integer fields in [0, " + std::to_string((1 << bits) - 1) + "]");
+  }
+  const int64_t high = (int64_t(1) << bits) - 1;
+  std::vector<uint8_t> fields(static_cast<size_t>(count));
+  for (int64_t i = 0; i < count; ++i) {
+    const GivenValue value = read_value(element, bytes, i);
+    if (!value.whole()) reject_given(call, value, i, row_length, "is not a whole number");
+    const int64_t v = value.as_integer();
+    if (value.above_int64 || v < 0 || v > high) {
+      reject_given(call, value, i, row_length,
+                   "is outside [0, " + std::to_string(high) + "], the " + std::to_string(bits) +
+                       "-bit fields it packs (signed intN values are stored offset binary: v + 2^(N-1))");
+    }
+    fields[size_t(i)] = uint8_t(v);
+  }
+  return fields;
 }
 
 }  // namespace bitjit

@@ -265,6 +265,13 @@ WeightLayout Matmul::weight_layout() const {
   return family_weight_layout(impl_->config, impl_->largest().plan.schedule.family);
 }
 
+int64_t Matmul::weight_reorder_block() const {
+  if (weight_layout() == WeightLayout::general) return 0;
+  const MmaRunLayout layout = *family_layout(impl_->config, impl_->largest().plan.schedule.family);
+  if (!reorders_weights(impl_->config, layout)) return 0;
+  return layout.k_block(info(impl_->config.W_dtype).bits);
+}
+
 const MatmulConfig& Matmul::config() const { return impl_->config; }
 const TileSchedule& Matmul::schedule() const { return impl_->largest().plan.schedule; }
 const TileSchedule& Matmul::schedule_for(int64_t M) const { return impl_->kernel_for(M).kernel.plan.schedule; }
@@ -303,7 +310,7 @@ HostTensor Matmul::transform_weight_codes(std::span<const uint8_t> codes) const 
   const DTypeInfo& w = info(c.W_dtype);
   if (w.bits > 8) {
     throw ConfigError("transform_weight: W_dtype=" + std::string(w.name) +
-                      " is not packed; pass its 16-bit values to run() as they are");
+                      " has values, not codes; pass its [N, K] values to transform_weight as a HostTensor or an array");
   }
   if (int64_t(codes.size()) != c.N * c.K) {
     throw ConfigError("transform_weight: got " + std::to_string(codes.size()) + " codes, expected N*K = " +
@@ -312,6 +319,13 @@ HostTensor Matmul::transform_weight_codes(std::span<const uint8_t> codes) const 
   HostTensor packed = make_host_tensor(c.W_dtype, operand_specs(c, 1).W.shape);
   packed.bytes = general_compress(codes, c.N, c.K, w.bits);
   return transform_weight(packed);
+}
+
+HostTensor Matmul::transform_weight_array(ArrayElement element, std::span<const uint8_t> bytes) const {
+  const MatmulConfig& c = impl_->config;
+  std::vector<uint8_t> fields = weight_fields_from_array(c.W_dtype, element, bytes, c.N * c.K, c.K);
+  if (info(c.W_dtype).bits <= 8) return transform_weight_codes(fields);
+  return transform_weight(HostTensor{c.W_dtype, {c.N, c.K}, std::move(fields)});
 }
 
 HostTensor Matmul::transform_weight(const HostTensor& packed) const {

@@ -11,6 +11,7 @@
 #include "compiler/config.hpp"
 #include "compiler/schedule.hpp"
 #include "compiler/weight_layout.hpp"
+#include "quant/packing.hpp"
 #include "quant/host_tensor.hpp"
 #include "runtime/tensor_view.hpp"
 #include "runtime/tuning.hpp"
@@ -49,14 +50,22 @@ class Matmul {
   void run(const TensorView& A, const TensorView& W, const TensorView& C, const TensorView& scales = {},
            const TensorView& zeros = {}, const TensorView& bias = {}, CUstream stream = nullptr) const;
 
-  // The weight layout the kernel reads, and whether it differs from general_compress's.
+  // The weight layout the kernel reads. weight_reorder_block(): the k-block (in elements of W) inside
+  // which that layout moves elements away from general_compress's order (for 16-bit weights: from
+  // plain row-major [N, K]), 0 where it moves none; weight_transform(): whether it moves any, i.e.
+  // whether transform_weight changes the bytes it is given.
   WeightLayout weight_layout() const;
-  bool weight_transform() const { return weight_layout() != WeightLayout::general; }
+  int64_t weight_reorder_block() const;
+  bool weight_transform() const { return weight_reorder_block() != 0; }
   // W for this kernel from the user's logical values [N, K] (signed for intN, e.g. int4 in [-8, 7];
-  // codes in [0, 2^bits) for unsigned, nf4, fp4 and fp8 formats), or from general_compress's output.
+  // codes in [0, 2^bits) for unsigned, nf4, fp4 and fp8 formats), or from general_compress's output
+  // (for float16 / bfloat16 weights: the values [N, K] themselves, row-major).
   HostTensor transform_weight(std::span<const int8_t> logical_values) const;
   HostTensor transform_weight_codes(std::span<const uint8_t> codes) const;
   HostTensor transform_weight(const HostTensor& packed) const;
+  // The same from an array as a user hands it over (N * K elements, any element type): every value is
+  // checked as given (weight_fields_from_array, quant/packing.hpp) before it is packed.
+  HostTensor transform_weight_array(ArrayElement element, std::span<const uint8_t> bytes) const;
 
   // Median time of one run in milliseconds, on random inputs it allocates itself (weights rotated
   // through enough copies to exceed twice the L2), after `warmup` runs, timed with CUDA events around

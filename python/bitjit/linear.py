@@ -2,95 +2,149 @@
 access of ``bitjit.Linear`` so that importing bitjit never imports torch."""
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 import numpy as np
 
 from . import quantization
+from ._bitjit import ConfigError
 
-# Operand dtype names (Matmul.operand_dtypes) -> torch dtype attribute: packed formats travel as bytes.
-_TORCH_STORAGE = {"float16": "float16", "bfloat16": "bfloat16", "float32": "float32", "int8": "int8",
-                  "int32": "int32"}
+_FLOATS = ("float16", "bfloat16", "float32")
 
 
 def make_linear_class(matmul_class, config_class):
     import torch
 
-    def storage_dtype(name: str):
-        return getattr(torch, _TORCH_STORAGE.get(name, "uint8"))
-
     class Linear(torch.nn.Module):
         """y = x · dequant(W)ᵀ (+ bias) with bitjit's kernels; x may have any leading dimensions.
 
-        Weights come from `load_and_transform_weight` (logical integer values with their scales /
-        zeros, as BitBLAS takes them), `load_from_float` (bitjit quantizes them), or
-        `Linear.from_linear(torch_linear, ...)`. opt_M are the row buckets (one kernel each)."""
+        BitBLAS's arguments: in_features / out_features (or BitBLAS's older infeatures /
+        outfeatures), bias, the dtypes, group_size, with_scaling, with_zeros, zeros_mode, opt_M (the
+        row buckets, one kernel each; default bitjit's 1 .. 1024), enable_tuning (tunes at
+        construction; default False), fast_decoding and propagate_b (as MatmulConfig takes them).
+        Buffers start at zero, as BitBLAS's do, so a fresh layer runs. Weights come from
+        `load_and_transform_weight` (logical values, as BitBLAS takes them), `repack_from_gptq`,
+        `load_from_float` (bitjit quantizes them) or `Linear.from_linear(torch_linear, ...)`."""
 
-        def __init__(self, in_features: int, out_features: int, bias: bool = False, A_dtype: str = "float16",
-                     W_dtype: str = "float16", accum_dtype: str = "float16", out_dtype: str = "float16",
-                     group_size: Optional[int] = -1, with_scaling: Optional[bool] = None, with_zeros: bool = False,
-                     zeros_mode: Optional[str] = None, opt_M: Optional[Sequence[int]] = None,
-                     target: Optional[str] = None, enable_tuning: bool = False, **_ignored) -> None:
+        def __init__(self, in_features: Optional[int] = None, out_features: Optional[int] = None, bias: bool = False,
+                     A_dtype: str = "float16", W_dtype: str = "float16", accum_dtype: str = "float16",
+                     out_dtype: str = "float16", group_size: Optional[int] = -1, with_scaling: Optional[bool] = None,
+                     with_zeros: Optional[bool] = False, zeros_mode: Optional[str] = None,
+                     opt_M: Union[int, Sequence[int], None] = None, enable_tuning: bool = False,
+                     fast_decoding: Optional[bool] = None, propagate_b: Optional[bool] = None,
+                     target: Optional[str] = None, *, infeatures: Optional[int] = None,
+                     outfeatures: Optional[int] = None) -> None:
             super().__init__()
-            self.in_features, self.out_features = int(in_features), int(out_features)
-            if with_scaling is None:
+            in_features = self._one_of("in_features", in_features, "infeatures", infeatures)
+            out_features = self._one_of("out_features", out_features, "outfeatures", outfeatures)
+            with_zeros = bool(with_zeros)
+            if with_scaling is None:  # BitBLAS: scales when weights are grouped or have zero points
                 with_scaling = group_size not in (None, -1) or with_zeros
-            self.config = config_class(M=list(opt_M) if opt_M else None, N=self.out_features, K=self.in_features,
-                                       A_dtype=A_dtype, W_dtype=W_dtype, accum_dtype=accum_dtype,
-                                       out_dtype=out_dtype, with_bias=bool(bias), group_size=group_size,
-                                       with_scaling=bool(with_scaling), with_zeros=bool(with_zeros),
-                                       zeros_mode=zeros_mode)
-            self.matmul = matmul_class(self.config, target=target)
-            if enable_tuning:
-                self.matmul.hardware_aware_finetune()
+            self.config = config_class(M=opt_M, N=out_features, K=in_features, A_dtype=A_dtype, W_dtype=W_dtype,
+                                       accum_dtype=accum_dtype, out_dtype=out_dtype, with_bias=bool(bias),
+                                       group_size=group_size, with_scaling=with_scaling, with_zeros=with_zeros,
+                                       zeros_mode=zeros_mode, fast_decoding=fast_decoding, propagate_b=propagate_b)
+            self.in_features, self.out_features = self.config.K, self.config.N
+            self.opt_M = self.config.M
+            self.matmul = matmul_class(self.config, target=target, enable_tuning=enable_tuning)
+            self.bitblas_matmul = self.matmul  # BitBLAS's attribute name
+            # BitBLAS names the weight "weight" when A and W have one dtype, else "qweight".
+            self._weight_name = "weight" if self.config.A_dtype == self.config.W_dtype else "qweight"
+            device = "cuda" if torch.cuda.is_available() else "cpu"
             shapes = self.matmul._native.operand_shapes(1)
             dtypes = self.matmul._native.operand_dtypes(1)
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-            for name, index in (("qweight", 1), ("scales", 2), ("zeros", 3), ("bias", 4)):
+            zero_weight = self.matmul._stored_weight(bytes(int(np.prod(shapes[1])) * (2 if self.matmul._sixteen_bit
+                                                                                      else 1)), torch.zeros(0))
+            self.register_buffer(self._weight_name, zero_weight.to(device))
+            for name, index in (("scales", 2), ("zeros", 3), ("bias", 4)):
                 if dtypes[index]:
-                    self.register_buffer(name, torch.zeros(shapes[index], dtype=storage_dtype(dtypes[index]),
-                                                           device=device))
+                    dtype = getattr(torch, dtypes[index]) if dtypes[index] in _FLOATS else torch.uint8
+                    self.register_buffer(name, torch.zeros(shapes[index], dtype=dtype, device=device))
                 else:
                     setattr(self, name, None)
-            self._loaded = False
+
+        @staticmethod
+        def _one_of(name: str, value, old_name: str, old_value) -> int:
+            if value is not None and old_value is not None:
+                raise ConfigError(f"Linear: give {name} or {old_name} (BitBLAS's older name), not both")
+            chosen = value if value is not None else old_value
+            if chosen is None:
+                raise ConfigError(f"Linear: {name} is required")
+            return chosen
+
+        @property
+        def _kernel_weight(self):
+            return getattr(self, self._weight_name)
 
         def _store(self, name: str, array) -> None:
             buffer = getattr(self, name)
             if array is None:
-                if buffer is not None:
-                    raise ValueError(f"{name} is required by this layer's config ({self.config.canonical})")
                 return
             if buffer is None:
-                raise ValueError(f"{name} was given but this layer's config does not use it ({self.config.canonical})")
+                raise ConfigError(f"{name} was given but this layer's config does not use it ({self.config.canonical})")
             tensor = array if isinstance(array, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(array))
             if buffer.dtype in (torch.float16, torch.bfloat16, torch.float32) and tensor.dtype in (
                     torch.float16, torch.bfloat16, torch.float32, torch.float64):
                 tensor = tensor.to(buffer.dtype)
             if tensor.numel() * tensor.element_size() != buffer.numel() * buffer.element_size():
-                raise ValueError(f"{name} has {tuple(tensor.shape)} {tensor.dtype}; expected {tuple(buffer.shape)} "
-                                 f"{buffer.dtype}")
-            buffer.copy_(tensor.reshape(-1).view(torch.uint8).view(buffer.dtype).reshape(buffer.shape)
-                         if tensor.dtype != buffer.dtype else tensor.reshape(buffer.shape))
+                raise ConfigError(f"{name} has {tuple(tensor.shape)} {tensor.dtype}; expected {tuple(buffer.shape)} "
+                                  f"{buffer.dtype}")
+            with torch.no_grad():
+                buffer.copy_(tensor.reshape(-1).view(torch.uint8).view(buffer.dtype).reshape(buffer.shape)
+                             if tensor.dtype != buffer.dtype else tensor.reshape(buffer.shape))
 
         def load_and_transform_weight(self, weight, scales=None, zeros=None, bias=None) -> None:
-            """weight: logical values [out, in] as int8 (e.g. int4 in [-8, 7]; codes for unsigned, nf4,
-            fp4, fp8); scales / zeros [out, groups]; bias [out]."""
-            self._store("qweight", self.matmul.transform_weight(weight.cpu() if isinstance(weight, torch.Tensor)
-                                                                else weight))
+            """weight: logical values [out, in] (integers for integer formats, e.g. int4 in [-8, 7];
+            codes for nf4, fp4, fp8; float values for float16 / bfloat16); scales / zeros [out, groups];
+            bias [out]. What is not given keeps its value (zeros at first), as in BitBLAS."""
+            self._store(self._weight_name, self.matmul.transform_weight(
+                weight.cpu() if isinstance(weight, torch.Tensor) else weight))
             self._store("scales", scales)
             self._store("zeros", zeros)
             self._store("bias", bias)
-            self._loaded = True
+
+        def repack_from_gptq(self, gptq_module) -> None:
+            """A GPTQ layer (qweight [in*bits/32, out] int32, qzeros, scales [groups, out], optional g_idx
+            and bias), converted by bitjit.quantization.from_gptq. The layer's config must be the one
+            the checkpoint needs: uintN weights, its group size, scales and zeros ("original" zeros
+            mode, or "rescale", for which the zeros are multiplied by the scales)."""
+            bits = int(self.config.W_dtype[4:]) if self.config.W_dtype.startswith("uint") else None
+            if bits is None:
+                raise ConfigError(f"repack_from_gptq: W_dtype={self.config.W_dtype!r}; GPTQ layers need uint2, uint4 "
+                                  "or uint8")
+            host = lambda t: None if t is None else t.detach().cpu().numpy()  # noqa: E731
+            g_idx = getattr(gptq_module, "g_idx", None)
+            layer = quantization.from_gptq(host(gptq_module.qweight), host(gptq_module.qzeros),
+                                           host(gptq_module.scales), bits=bits, g_idx=host(g_idx))
+            needed = layer["config"]
+            for name in ("N", "K", "W_dtype", "group_size"):
+                if needed[name] != getattr(self.config, name) and not (name == "group_size" and
+                                                                      self.config.group_size in (None, -1) and
+                                                                      needed[name] == self.config.K):
+                    raise ConfigError(f"repack_from_gptq: the checkpoint needs {name}={needed[name]}, this layer has "
+                                      f"{name}={getattr(self.config, name)}")
+            if not (self.config.with_scaling and self.config.with_zeros) or self.config.zeros_mode not in (
+                    None, "original", "rescale"):
+                raise ConfigError("repack_from_gptq: the layer needs with_scaling=True, with_zeros=True and "
+                                  f"zeros_mode 'original' or 'rescale' (has {self.config.canonical})")
+            zeros = layer["zeros"].astype(np.float64)
+            if self.config.zeros_mode == "rescale":  # w * s - z': z' = z * s
+                zeros = zeros * layer["scales"].astype(np.float64)
+            self._store(self._weight_name, self.matmul.transform_packed_weight(layer["W"]))
+            self._store("scales", layer["scales"])
+            self._store("zeros", zeros)
+            bias = getattr(gptq_module, "bias", None)
+            if bias is not None:
+                self._store("bias", bias.detach())
 
         def load_from_float(self, weight, bias=None) -> None:
             """Quantizes float weights [out, in] (bitjit's quantizers: docs/formats.md) and loads them."""
             host = weight.detach().float().cpu().numpy() if isinstance(weight, torch.Tensor) else np.asarray(weight)
             q = quantization.quantize(self.config, host)
-            self._store("qweight", self.matmul.transform_packed_weight(q["W"]))
+            self._store(self._weight_name, self.matmul.transform_packed_weight(q["W"]))
             self._store("scales", q["scales"])
             self._store("zeros", q["zeros"])
             self._store("bias", bias.detach() if isinstance(bias, torch.Tensor) else bias)
-            self._loaded = True
 
         @classmethod
         def from_linear(cls, linear, W_dtype: str = "int4", group_size: int = 128, with_zeros: bool = False,
@@ -106,14 +160,7 @@ def make_linear_class(matmul_class, config_class):
             return layer.to(linear.weight.device)
 
         def forward(self, A, output=None):
-            if not self._loaded:
-                raise RuntimeError("bitjit.Linear: no weights loaded (load_and_transform_weight, load_from_float "
-                                   "or from_linear)")
-            rows = A.reshape(-1, self.in_features)
-            if not rows.is_contiguous():
-                rows = rows.contiguous()
-            result = self.matmul(rows, self.qweight, scale=self.scales, zeros=self.zeros, bias=self.bias,
-                                 output=None if output is None else output.reshape(-1, self.out_features))
-            return result.reshape(*A.shape[:-1], self.out_features)
+            return self.matmul.forward(A, self._kernel_weight, scale=self.scales, zeros=self.zeros, bias=self.bias,
+                                       output=output)
 
     return Linear

@@ -1,9 +1,14 @@
-"""Packing and checkpoint conversion on numpy arrays (no GPU needed)."""
+"""Packing and checkpoint conversion on numpy arrays (no GPU needed): BitBLAS's
+``bitblas.quantization.general_compress`` and bitjit's quantizers and checkpoint converters."""
 from __future__ import annotations
 
 import json
+import sys
+from typing import Optional
 
 import numpy as np
+
+from ._bitjit import ConfigError
 
 from ._bitjit import from_awq as _from_awq
 from ._bitjit import from_gptq as _from_gptq
@@ -14,21 +19,32 @@ from ._bitjit import quantize_weight as _quantize_weight
 _HALF_STORAGE = {"float16": np.float16, "bfloat16": np.uint16}
 
 
-def general_compress(values, bits: int = 4) -> np.ndarray:
-    """Packs codes (each in [0, 2**bits)) along the last axis, 8 // bits per byte, element j of a
-    byte at bits [j*bits, (j+1)*bits) (LSB first). values: 2-D [rows, cols]; returns uint8
-    [rows, cols * bits // 8]. Raises ConfigError (a ValueError) naming an out-of-range element."""
-    array = np.asarray(values)
-    if array.ndim != 2:
-        raise ValueError(f"values must be 2-D [rows, cols], got shape {array.shape}")
-    if array.min(initial=0) < 0:
-        raise ValueError("values must be codes in [0, 2**bits); got a negative value")
-    rows, cols = array.shape
-    codes = np.ascontiguousarray(array, dtype=np.int64)
-    if codes.max(initial=0) > 255:
-        raise ValueError(f"values must be codes in [0, 2**bits); got {int(codes.max())}")
-    packed = _general_compress(codes.astype(np.uint8).reshape(-1), rows, cols, bits)
-    return np.frombuffer(packed, dtype=np.uint8).reshape(rows, cols * bits // 8).copy()
+def general_compress(lowprecision_weight, source_bits: int = 4, storage_dtype=np.int8, *, bits: Optional[int] = None):
+    """BitBLAS's general_compress: packs fields (whole numbers in [0, 2**source_bits)) along the last
+    axis, 8 // source_bits per byte, element j of a byte at bits [j*bits, (j+1)*bits) (LSB first).
+    Signed intN values go in offset binary (v + 2**(N-1)); Matmul.transform_weight takes them as
+    they are. lowprecision_weight: [..., cols] integers, or floats holding whole numbers; returns
+    [..., cols * source_bits // 8] of storage_dtype (np.int8, BitBLAS's default, or np.uint8).
+    `bits` is bitjit's older name for source_bits. Raises ConfigError (a ValueError) naming the
+    index and value of a field that is negative, too large, fractional or not finite."""
+    if bits is not None:
+        if source_bits != 4 and source_bits != bits:
+            raise ConfigError(f"general_compress: source_bits={source_bits} and bits={bits} disagree; give one")
+        source_bits = bits
+    storage = np.dtype(storage_dtype)
+    if storage not in (np.dtype(np.int8), np.dtype(np.uint8)):
+        raise ConfigError(f"general_compress: storage_dtype={storage.name} is not supported; allowed: int8, uint8")
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(lowprecision_weight, torch.Tensor):
+        lowprecision_weight = lowprecision_weight.detach().cpu()
+    array = np.asarray(lowprecision_weight)
+    if array.ndim < 1 or array.dtype == object:
+        raise ConfigError(f"general_compress: expected a numeric array [..., cols], got {array.dtype} with shape "
+                          f"{array.shape}")
+    cols = array.shape[-1]
+    rows = int(np.prod(array.shape[:-1], dtype=np.int64))
+    packed = _general_compress(np.ascontiguousarray(array).reshape(rows, cols), rows, cols, int(source_bits))
+    return np.frombuffer(packed, dtype=storage).reshape(*array.shape[:-1], cols * int(source_bits) // 8).copy()
 
 
 def _checkpoint_result(native) -> dict:

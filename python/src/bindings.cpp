@@ -1,23 +1,32 @@
 // The bitjit C++ library as the Python extension module bitjit._bitjit (nanobind). Thin on
-// purpose: configs travel as JSON text (the C++ parser checks every field), weights as bytes, and
-// device operands as (pointer, shape, itemsize) triples that python/bitjit/__init__.py takes from
-// torch tensors or __cuda_array_interface__ objects.
+// purpose: configs travel as JSON text (the C++ parser checks every field), host arrays as
+// nb::ndarray (numpy, torch on the CPU), and device operands as nb::ndarray (anything with DLPack:
+// torch, cupy) or, for objects with only __cuda_array_interface__, as the descriptor tuple that
+// python/bitjit/__init__.py builds. Every operand's dtype, device, layout and shape is checked here
+// against the config before C++ sees a pointer.
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/tuple.h>
+#include <nanobind/stl/variant.h>
 #include <nanobind/stl/vector.h>
+
+#include <functional>
+#include <variant>
 
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
 #include "common/json_input.hpp"
+#include "common/log.hpp"
+#include "common/text.hpp"
 #include "compiler/config.hpp"
 #include "compiler/schedule.hpp"
 #include "quant/checkpoints.hpp"
 #include "quant/packing.hpp"
 #include "quant/quantize.hpp"
+#include "runtime/device.hpp"
 #include "runtime/matmul.hpp"
 
 namespace nb = nanobind;
@@ -36,18 +45,157 @@ nb::bytes to_bytes(const std::vector<uint8_t>& data) {
   return nb::bytes(reinterpret_cast<const char*>(data.data()), data.size());
 }
 
-// A device operand: (pointer, shape, bytes per element), or None for an operand not passed.
-using Operand = std::optional<std::tuple<uintptr_t, std::vector<int64_t>, int>>;
+using HostArray = nb::ndarray<nb::ro, nb::c_contig, nb::device::cpu>;
 
-TensorView view_for(const Operand& operand, const OperandSpec& spec, const char* name) {
-  if (!operand) return TensorView();
-  const auto& [pointer, shape, itemsize] = *operand;
-  if (itemsize != info(spec.dtype).storage_bytes()) {
-    throw ConfigError(std::string(name) + " has " + std::to_string(itemsize) + "-byte elements; this config stores " +
-                      std::string(to_string(spec.dtype)) + " in " + std::to_string(info(spec.dtype).storage_bytes()) +
-                      "-byte elements");
+// DLPack's element type -> the value checks' view of it (quant/packing.hpp).
+ArrayElement element_of(nb::dlpack::dtype dtype) {
+  using Code = nb::dlpack::dtype_code;
+  ArrayElement element;
+  element.bits = dtype.bits;
+  if (dtype.lanes != 1) return element;  // vector lanes: other
+  switch (Code(dtype.code)) {
+    case Code::Int: element.kind = ElementKind::signed_int; break;
+    case Code::UInt: element.kind = ElementKind::unsigned_int; break;
+    case Code::Float: element.kind = ElementKind::ieee_float; break;
+    case Code::Bfloat: element.kind = ElementKind::bfloat; break;
+    case Code::Bool: element.kind = ElementKind::boolean; break;
+    default: break;
   }
-  return TensorView(reinterpret_cast<const void*>(pointer), spec.dtype, shape);
+  return element;
+}
+
+// The bytes of a host array (C-contiguous: nanobind copies one that is not).
+std::span<const uint8_t> bytes_of(const HostArray& array) {
+  return {static_cast<const uint8_t*>(array.data()), array.nbytes()};
+}
+
+// A device operand as given: where it lies, its element type's name (bitjit's dtype names where one
+// fits, else numpy's), its shape, and whether it is row-major without gaps.
+struct GivenOperand {
+  uintptr_t pointer = 0;
+  std::vector<int64_t> shape;
+  std::string element;
+  bool contiguous = true;
+  int device_type = 0;  // DLPack's: 1 CPU, 2 CUDA, 3 CUDA host, 13 CUDA managed
+  int device_id = -1;   // -1: unknown (__cuda_array_interface__ does not say)
+};
+
+std::string element_name(nb::dlpack::dtype dtype) {
+  using Code = nb::dlpack::dtype_code;
+  if (Code(dtype.code) == Code::Float8_E4M3FN && dtype.bits == 8) return "float8_e4m3";  // OCP E4M3FN, bitjit's
+  if (Code(dtype.code) == Code::Float8_E5M2 && dtype.bits == 8) return "float8_e5m2";
+  const ArrayElement element = element_of(dtype);
+  if (element.kind == ElementKind::other) {
+    return "DLPack type code " + std::to_string(dtype.code) + " of " + std::to_string(dtype.bits) + " bits";
+  }
+  return element.kind == ElementKind::bfloat ? "bfloat16" : element.name();
+}
+
+GivenOperand given_operand(const nb::ndarray<>& array) {
+  GivenOperand given;
+  given.pointer = reinterpret_cast<uintptr_t>(array.data());
+  given.element = element_name(array.dtype());
+  given.device_type = array.device_type();
+  given.device_id = array.device_id();
+  int64_t expected_stride = 1;
+  for (size_t d = array.ndim(); d-- > 0;) {
+    given.shape.insert(given.shape.begin(), int64_t(array.shape(d)));
+    if (array.shape(d) != 1 && array.stride(d) != expected_stride) given.contiguous = false;
+    expected_stride *= int64_t(array.shape(d));
+  }
+  return given;
+}
+
+// Python's descriptor of an object without DLPack: (pointer, shape, element name, contiguous,
+// device type, device id).
+using Descriptor = std::tuple<uintptr_t, std::vector<int64_t>, std::string, bool, int, int>;
+
+GivenOperand given_operand(const Descriptor& descriptor) {
+  const auto& [pointer, shape, element, contiguous, device_type, device_id] = descriptor;
+  return GivenOperand{pointer, shape, element, contiguous, device_type, device_id};
+}
+
+std::string device_text(int type, int id) {
+  const std::string ordinal = id >= 0 ? ":" + std::to_string(id) : "";
+  switch (type) {
+    case 1: return "cpu";
+    case 2: return "cuda" + ordinal;
+    case 3: return "cuda_host (pinned host memory)";
+    case 13: return "cuda_managed" + ordinal;
+    default: return "DLPack device type " + std::to_string(type);
+  }
+}
+
+// Operands the kernel reads as codes (packed weights, uint8, nf4, fp4, fp8) may come as raw bytes.
+bool read_as_codes(DType dtype) {
+  const DTypeInfo& row = info(dtype);
+  return row.bits <= 8 && row.kind != ValueKind::twos_complement;
+}
+
+bool element_fits(DType expected, const std::string& given) {
+  return given == to_string(expected) || (read_as_codes(expected) && (given == "uint8" || given == "int8"));
+}
+
+std::string expected_element(DType expected) {
+  const DTypeInfo& row = info(expected);
+  if (!read_as_codes(expected)) return std::string(row.name);
+  return std::string(row.name) + (row.is_packed() ? " packed" : "") + " (as uint8 or int8 bytes" +
+         (row.bits == 8 && row.is_float() ? ", or " + std::string(row.name) : "") + ")";
+}
+
+struct CheckedOperand;
+TensorView checked_view(const CheckedOperand& o, const std::function<int()>& device);
+
+// An operand the call gives, with the spec the config has for it.
+struct CheckedOperand {
+  std::optional<GivenOperand> given;
+  OperandSpec spec;
+  std::string name;
+
+  [[noreturn]] void mismatch(const std::string& what, const std::string& expected_device) const {
+    throw ConfigError("Matmul: " + name + " " + what + ": given " + given->element + " on " +
+                      device_text(given->device_type, given->device_id) + " with shape " + shape_text(given->shape) +
+                      ", expected " + expected_element(spec.dtype) + " on " + expected_device + " with shape " +
+                      shape_text(spec.shape));
+  }
+  bool checked() const { return given && spec.used(); }  // an unused one given: Matmul::run names it
+};
+
+// Every operand's dtype first (so that the first error is the dtype's, whatever the operand's order),
+// then each one's device, layout and shape; each error names the operand, what the config expects
+// and what was given. `device`: the CUDA device bitjit runs on, asked for only once every operand is
+// known to be in CUDA memory (a CPU-only machine never needs a GPU to get its error).
+std::vector<TensorView> checked_views(const std::vector<CheckedOperand>& operands, const std::function<int()>& device) {
+  for (const CheckedOperand& o : operands) {
+    if (o.checked() && !element_fits(o.spec.dtype, o.given->element)) o.mismatch("has the wrong dtype", "a CUDA device");
+  }
+  for (const CheckedOperand& o : operands) {
+    if (o.checked() && o.given->device_type != 2 && o.given->device_type != 13) {
+      o.mismatch("is not in CUDA device memory", "a CUDA device");
+    }
+  }
+  std::vector<TensorView> views;
+  for (const CheckedOperand& o : operands) views.push_back(checked_view(o, device));
+  return views;
+}
+TensorView checked_view(const CheckedOperand& o, const std::function<int()>& device) {
+  if (!o.given) return TensorView();
+  if (!o.spec.used()) return TensorView(reinterpret_cast<const void*>(o.given->pointer), DType::uint8, o.given->shape);
+  const std::string expected_device = "cuda:" + std::to_string(device());
+  if (o.given->device_id >= 0 && "cuda:" + std::to_string(o.given->device_id) != expected_device) {
+    o.mismatch("is on another GPU than the one bitjit runs on", expected_device);
+  }
+  if (!o.given->contiguous) o.mismatch("is not contiguous (row-major without gaps)", expected_device);
+  if (o.given->shape != o.spec.shape) o.mismatch("has the wrong shape", expected_device);
+  return TensorView(reinterpret_cast<const void*>(o.given->pointer), o.spec.dtype, o.spec.shape);
+}
+
+
+using DeviceOperand = std::optional<std::variant<nb::ndarray<>, Descriptor>>;
+
+std::optional<GivenOperand> given_of(const DeviceOperand& operand) {
+  if (!operand) return std::nullopt;
+  return std::visit([](const auto& value) { return given_operand(value); }, *operand);
 }
 
 }  // namespace
@@ -71,9 +219,25 @@ NB_MODULE(_bitjit, m) {
         "The config's canonical JSON; raises ConfigError (a ValueError) naming a bad field.");
   m.def(
       "general_compress",
-      [](nb::ndarray<const uint8_t, nb::ndim<1>, nb::c_contig, nb::device::cpu> values, int64_t rows, int64_t cols,
-         int bits) { return to_bytes(general_compress({values.data(), values.size()}, rows, cols, bits)); },
-      "Packs rows*cols codes (each < 2**bits) along the last axis, LSB first.");
+      [](const HostArray& values, int64_t rows, int64_t cols, int bits) {
+        const std::vector<uint8_t> fields =
+            packing_fields_from_array(bits, element_of(values.dtype()), bytes_of(values), rows * cols, cols);
+        return to_bytes(general_compress(fields, rows, cols, bits));
+      },
+      "Packs rows*cols fields (whole numbers in [0, 2**bits), checked as given) along the last axis, LSB first.");
+  m.def(
+      "set_log_level", [](const std::string& name) {
+        const spdlog::level::level_enum level = spdlog::level::from_str(name);
+        if (level == spdlog::level::off && name != "off") {
+          throw ConfigError("set_log_level: level='" + name + "' is not one of trace, debug, info, warn, error, "
+                            "critical, off");
+        }
+        log().set_level(level);
+      },
+      "Sets the C++ library's log level (BITJIT_LOG_LEVEL's names).");
+  m.def(
+      "device_arch", [](int ordinal) { return device_info(ordinal).arch(); },
+      "The arch (sm_80, sm_86, sm_89, sm_90a) of CUDA device `ordinal`; raises without a GPU.");
 
   m.def(
       "quantize_weight",
@@ -132,9 +296,17 @@ NB_MODULE(_bitjit, m) {
              return buckets.dump();
            })
       .def_prop_ro("weight_layout", [](const Matmul& self) { return std::string(to_string(self.weight_layout())); })
+      .def_prop_ro("weight_reorder_block", [](const Matmul& self) { return self.weight_reorder_block(); })
       .def("transform_weight",
-           [](const Matmul& self, nb::ndarray<const int8_t, nb::ndim<1>, nb::c_contig, nb::device::cpu> values) {
-             return to_bytes(self.transform_weight(std::span<const int8_t>(values.data(), values.size())).bytes);
+           [](const Matmul& self, const HostArray& weight) {
+             const MatmulConfig& c = self.config();
+             std::vector<int64_t> shape;
+             for (size_t d = 0; d < weight.ndim(); ++d) shape.push_back(int64_t(weight.shape(d)));
+             if (shape != std::vector<int64_t>{c.N, c.K}) {
+               throw ConfigError("transform_weight: weight has shape " + shape_text(shape) + ", expected [N, K] = " +
+                                 shape_text({c.N, c.K}));
+             }
+             return to_bytes(self.transform_weight_array(element_of(weight.dtype()), bytes_of(weight)).bytes);
            })
       .def("transform_packed_weight",
            [](const Matmul& self, nb::ndarray<const uint8_t, nb::ndim<1>, nb::c_contig, nb::device::cpu> packed) {
@@ -158,11 +330,15 @@ NB_MODULE(_bitjit, m) {
                                                       specs.zeros.shape, specs.bias.shape, specs.C.shape};
            })
       .def("run",
-           [](const Matmul& self, int64_t M, const Operand& A, const Operand& W, const Operand& C, const Operand& scales,
-              const Operand& zeros, const Operand& bias, uintptr_t stream) {
+           [](const Matmul& self, int64_t M, const DeviceOperand& A, const DeviceOperand& W, const DeviceOperand& C,
+              const DeviceOperand& scales, const DeviceOperand& zeros, const DeviceOperand& bias, uintptr_t stream) {
              const OperandSpecs specs = operand_specs(self.config(), M);
-             self.run(view_for(A, specs.A, "A"), view_for(W, specs.W, "W"), view_for(C, specs.C, "C"),
-                      view_for(scales, specs.scales, "scales"), view_for(zeros, specs.zeros, "zeros"),
-                      view_for(bias, specs.bias, "bias"), reinterpret_cast<CUstream>(stream));
+             const std::function<int()> device = [] { return ensure_context(); };
+             const std::vector<TensorView> v = checked_views(
+                 {{given_of(A), specs.A, "A"}, {given_of(W), specs.W, "W"}, {given_of(scales), specs.scales, "scale"},
+                  {given_of(zeros), specs.zeros, "zeros"}, {given_of(bias), specs.bias, "bias"},
+                  {given_of(C), specs.C, "output"}},
+                 device);
+             self.run(v[0], v[1], v[5], v[2], v[3], v[4], reinterpret_cast<CUstream>(stream));
            });
 }

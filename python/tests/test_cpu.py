@@ -36,9 +36,11 @@ def test_general_compress_matches_numpy():
         expected = np.zeros((3, 64 // per_byte), dtype=np.uint8)
         for j in range(per_byte):
             expected |= (codes[:, j::per_byte] << (j * bits)).astype(np.uint8)
-        assert np.array_equal(bitjit.quantization.general_compress(codes, bits=bits), expected)
-    with pytest.raises(ValueError, match="out of range|16"):
-        bitjit.quantization.general_compress(np.array([[16, 0]]), bits=4)
+        assert np.array_equal(bitjit.quantization.general_compress(codes, bits, np.uint8), expected)
+        packed = bitjit.quantization.general_compress(codes, source_bits=bits)  # BitBLAS's default: int8 storage
+        assert packed.dtype == np.int8 and np.array_equal(packed.view(np.uint8), expected)
+    with pytest.raises(bitjit.ConfigError, match=r"value 16 at index 0 \(row 0, col 0\) is outside \[0, 15\]"):
+        bitjit.quantization.general_compress(np.array([[16, 0]]), source_bits=4)
 
 
 def test_matmul_compiles_for_an_arch_without_a_gpu():
@@ -81,9 +83,11 @@ def test_calls_need_gpu_arrays():
     matmul = bitjit.Matmul(config=config, target="sm_80")
     with pytest.raises(ValueError, match="output is required"):
         matmul(np.zeros((1, 256), dtype=np.float16), np.zeros((32, 128), dtype=np.int8))
-    with pytest.raises(TypeError, match="__cuda_array_interface__"):
+    with pytest.raises(bitjit.ConfigError, match=r"A is not in CUDA device memory: given float16 on cpu"):
         matmul(np.zeros((1, 256), dtype=np.float16), np.zeros((32, 128), dtype=np.int8),
                output=np.zeros((1, 32), dtype=np.float16))
+    with pytest.raises(TypeError, match="__cuda_array_interface__"):
+        matmul([[0.0] * 256], np.zeros((32, 128), dtype=np.int8), output=np.zeros((1, 32), dtype=np.float16))
 
 
 def test_gptq_checkpoint_converts_to_operands():
@@ -101,7 +105,7 @@ def test_gptq_checkpoint_converts_to_operands():
         qzeros |= (((zeros[:, j::8] - 1) & 15).astype(np.uint32) << (4 * j))
     layer = bitjit.quantization.from_gptq(qweight.view(np.int32), qzeros.view(np.int32), scales, bits=4)
     assert layer["config"]["W_dtype"] == "uint4" and layer["config"]["group_size"] == 128
-    assert np.array_equal(layer["W"], bitjit.quantization.general_compress(codes, bits=4))
+    assert np.array_equal(layer["W"], bitjit.quantization.general_compress(codes, bits=4, storage_dtype=np.uint8))
     assert np.array_equal(layer["scales"], scales.T)
     assert np.array_equal(layer["zeros"], (((zeros - 1) & 15) + 1).T.astype(np.float16))
     config = bitjit.MatmulConfig(**{k: v for k, v in layer["config"].items() if k != "M"}, M=1)
@@ -140,5 +144,181 @@ def test_linear_needs_torch_only_when_used():
                           out_dtype="float16", group_size=128, with_zeros=True, opt_M=[1, 32], target="sm_80")
     assert tuple(layer.qweight.shape) == (64, 128)
     assert tuple(layer.scales.shape) == (64, 2) and tuple(layer.zeros.shape) == (64, 2)
-    with pytest.raises(RuntimeError, match="no weights loaded"):
+    # A fresh layer holds zeros, as BitBLAS's does; its call is checked like any other (CPU tensors here).
+    assert not layer.qweight.any() and not layer.scales.any()
+    with pytest.raises(ValueError, match="not in CUDA device memory"):
         layer(torch.zeros(1, 256, dtype=torch.float16))
+
+
+# ---- issue 21: every operand's dtype, values as given, numpy integers --------------------------------
+
+def int4_matmul(W_dtype="int4", **fields):
+    config = bitjit.MatmulConfig(M=1, N=32, K=256, W_dtype=W_dtype, accum_dtype="float32", **fields)
+    return bitjit.Matmul(config=config, target="sm_80")
+
+
+OPERANDS = {  # name -> (right dtype, shape) for uint4 with scales, float zeros and bias, M = 1
+    "A": (np.float16, (1, 256)), "W": (np.int8, (32, 128)), "scale": (np.float16, (32, 2)),
+    "zeros": (np.float16, (32, 2)), "bias": (np.float16, (32,)), "output": (np.float16, (1, 32)),
+}
+
+
+@pytest.mark.parametrize("operand", sorted(OPERANDS))
+@pytest.mark.parametrize("wrong", [np.float32, np.int16, np.bool_])
+def test_every_operand_dtype_is_checked_before_anything_runs(operand, wrong):
+    matmul = int4_matmul("uint4", with_scaling=True, with_zeros=True, group_size=128, with_bias=True)
+    arrays = {name: np.zeros(shape, dtype=dtype) for name, (dtype, shape) in OPERANDS.items()}
+    arrays[operand] = np.zeros(OPERANDS[operand][1], dtype=wrong)
+    given = "bool" if wrong is np.bool_ else np.dtype(wrong).name
+    with pytest.raises(bitjit.ConfigError, match=rf"Matmul: {operand} has the wrong dtype: given {given} on cpu"):
+        matmul.forward(arrays["A"], arrays["W"], scale=arrays["scale"], zeros=arrays["zeros"], bias=arrays["bias"],
+                       output=arrays["output"])
+
+
+def test_transform_weight_checks_values_as_given():
+    matmul = int4_matmul()
+    weight = np.zeros((32, 256), dtype=np.int32)
+    weight[3, 5] = 300  # was packed as 44 after a cast to int8
+    with pytest.raises(bitjit.ConfigError, match=r"value 300 at index 773 \(row 3, col 5\) is outside int4's range"):
+        matmul.transform_weight(weight)
+    weight[3, 5] = 256  # was packed as 0
+    with pytest.raises(bitjit.ConfigError, match="value 256 at index 773"):
+        matmul.transform_weight(weight)
+    for bad, named in ((np.full((32, 256), 3.7), "float64"), (np.full((32, 256), np.nan, np.float32), "float32"),
+                       (np.zeros((32, 256), dtype=bool), "bool")):
+        with pytest.raises(bitjit.ConfigError, match=f"weight has dtype {named}; int4 weights are given as integer"):
+            matmul.transform_weight(bad)
+    unsigned = bitjit.Matmul(bitjit.MatmulConfig(M=1, N=32, K=256, W_dtype="uint8", accum_dtype="float32"),
+                             target="sm_80")
+    codes = np.zeros((32, 256), dtype=np.int8)
+    codes[0, 7] = -1  # was accepted as the byte 255
+    with pytest.raises(bitjit.ConfigError, match=r"value -1 at index 7 \(row 0, col 7\) is outside uint8's range \[0, 255\]"):
+        unsigned.transform_weight(codes)
+    assert unsigned.transform_weight(np.full((32, 256), 255, dtype=np.int32)).view(np.uint8).min() == 255
+
+
+@pytest.mark.parametrize("values, message", [
+    ([[3.9, 1.0]], r"value 3.9 at index 0 \(row 0, col 0\) is not a whole number"),
+    ([[1.0, np.nan]], r"value nan at index 1 \(row 0, col 1\) is not a whole number"),
+    ([[2, -3]], r"value -3 at index 1 \(row 0, col 1\) is outside \[0, 15\]"),
+])
+def test_general_compress_refuses_what_it_cannot_pack(values, message):
+    with pytest.raises(bitjit.ConfigError, match=message):
+        bitjit.quantization.general_compress(np.array(values), source_bits=4)
+    # whole floats pack (BitBLAS's general_compress takes float16 arrays)
+    assert bitjit.quantization.general_compress(np.array([[3.0, 1.0]], np.float16), 4).tolist() == [[0x13]]
+
+
+def test_numpy_integers_are_integers_and_bad_numbers_name_their_field():
+    config = bitjit.MatmulConfig(M=np.int64(1), N=np.int64(1024), K=np.int32(512), W_dtype="int4",
+                                 group_size=np.int64(128), with_scaling=True)
+    assert '"M":1' in config.canonical and '"N":1024' in config.canonical
+    assert '"M":[1,16]' in bitjit.MatmulConfig(M=[np.int64(1), 16], N=64, K=64).canonical
+    for value, message in ((float("nan"), "N=nan must be an integer"), (True, "N=True must be an integer, not a bool"),
+                           (2 ** 63, "N=9223372036854775808 is outside the 64-bit integers"),
+                           (1024.0, "N=1024.0 must be an integer")):
+        with pytest.raises(bitjit.ConfigError, match=message):
+            bitjit.MatmulConfig(M=1, N=value, K=64)
+
+
+def fragment_order(weight, block=32):
+    """The mma_fragments order derived from its definition (compiler/weight_layout.hpp): in each 16-k
+    step, lane t holds k 2t, 2t + 1, 2t + 8, 2t + 9; a lane's load covers block / 4 consecutive
+    codes, i.e. block / 16 steps, and the four lanes' loads follow each other."""
+    n, k = weight.shape
+    order = []
+    for lane in range(4):
+        for step in range(block // 16):
+            order += [16 * step + 2 * lane + d for d in (0, 1, 8, 9)]
+    rows = weight.reshape(n, k // block, block)
+    return rows[:, :, order]
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_sixteen_bit_weights_go_through_transform_weight_into_fragment_order(dtype):
+    rng = np.random.default_rng(random.getrandbits(32))
+    config = bitjit.MatmulConfig(M=256, N=64, K=512, A_dtype=dtype, W_dtype=dtype, accum_dtype="float32",
+                                 out_dtype=dtype)
+    matmul = bitjit.Matmul(config=config, target="sm_90a")
+    assert matmul.schedule["family"] == "tensor_wgmma_ws" and matmul.weight_transform is not None
+    values = rng.standard_normal((64, 512)).astype(np.float16).astype(np.float32)
+    if dtype == "bfloat16":  # values bfloat16 holds exactly: the top 16 bits of a float32
+        values = (values.view(np.uint32) & 0xFFFF0000).view(np.float32)
+    transformed = matmul.transform_weight(values)
+    assert transformed.shape == (64, 16, 32)
+    patterns = (values.astype(np.float16).view(np.uint16) if dtype == "float16"
+                else (values.view(np.uint32) >> 16).astype(np.uint16))
+    assert np.array_equal(transformed.view(np.uint16), fragment_order(patterns))
+    # weight_transform takes the plain values too; a value the format does not hold is an error
+    assert np.array_equal(matmul.weight_transform(values).view(np.uint16), transformed.view(np.uint16))
+    values = values.astype(np.float64)
+    values[5, 9] = 0.1
+    with pytest.raises(bitjit.ConfigError, match=rf"value 0.1 at index 2569 \(row 5, col 9\) is not exactly a {dtype}"):
+        matmul.transform_weight(values)
+    values[5, 9] = np.inf
+    with pytest.raises(bitjit.ConfigError, match="value inf at index 2569 .* is not finite"):
+        matmul.transform_weight(values)
+
+
+def test_a_plain_sixteen_bit_weight_never_reaches_a_fragment_order_kernel():
+    config = bitjit.MatmulConfig(M=256, N=64, K=512, W_dtype="float16", accum_dtype="float32")
+    matmul = bitjit.Matmul(config=config, target="sm_90a")
+    A, out = np.zeros((256, 512), np.float16), np.zeros((256, 64), np.float16)
+    with pytest.raises(bitjit.ConfigError, match=r"W has shape \(64, 512\), expected \(64, 16, 32\).*transform_weight"):
+        matmul(A, np.zeros((64, 512), np.float16), out)
+    # at M = 1 (tensor_gemv) the kernel reads plain rows: no transform, weight_transform is None
+    plain = bitjit.Matmul(bitjit.MatmulConfig(M=1, N=64, K=512, W_dtype="float16", accum_dtype="float32"),
+                          target="sm_90a")
+    assert plain.weight_transform is None
+    assert plain.transform_weight(np.ones((64, 512), np.float16)).shape == (64, 512)
+
+
+# ---- issue 22: BitBLAS's names and call shapes -----------------------------------------------------
+
+def test_bitblas_config_fields_are_honoured_or_named_errors():
+    config = bitjit.MatmulConfig(M=1, N=64, K=256, W_dtype="int4", with_bias=None, with_scaling=None, with_zeros=None,
+                                 storage_dtype="int8", fast_decoding=True, propagate_a=False, propagate_b=0)
+    assert config.with_bias is False and config.with_scaling is False and config.with_zeros is False
+    assert bitjit.MatmulConfig(N=64, K=64, optimize_stratety=1).M == [16, 32, 64, 128, 256, 512, 1024]
+    fp8 = bitjit.MatmulConfig(M=1, N=64, K=256, A_dtype="e4m3_float8", W_dtype="e4m3_float8", accum_dtype="float32")
+    assert fp8.A_dtype == "float8_e4m3" and '"W_dtype":"float8_e4m3"' in fp8.canonical
+    for fields, named in (({"propagate_b": True}, "propagate_b=True"), ({"fast_decoding": False}, "fast_decoding"),
+                          ({"storage_dtype": "int32"}, "storage_dtype='int32'"), ({"with_bias": 1}, "with_bias=1"),
+                          ({"optimize_stratety": 5}, "optimize_stratety=5")):
+        with pytest.raises(bitjit.ConfigError, match=named):
+            bitjit.MatmulConfig(M=1, N=64, K=256, W_dtype="int4", **fields)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'bogus'"):
+        bitjit.MatmulConfig(M=1, N=64, K=256, bogus=1)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'bogus'"):
+        bitjit.Matmul(config, target="sm_80", bogus=1)  # Matmul(**kw) swallowed unknown arguments
+
+
+def test_bitblas_matmul_surface():
+    config = bitjit.MatmulConfig(M=1, N=64, K=256, W_dtype="int4")
+    for target, arch in (("sm_90a", "sm_90a"), ("nvidia/nvidia-a100", "sm_80"), ("cuda -arch=sm_86", "sm_86"),
+                         ("sm_90", "sm_90a")):
+        matmul = bitjit.Matmul(config, target=target, backend="tir", from_database=False, name="m")
+        assert matmul.arch == arch
+    assert matmul.get_source() == matmul.source and matmul.N == 64 and matmul.W_dtype == "int4"
+    with pytest.raises(bitjit.ConfigError, match="target='rocm'"):
+        bitjit.Matmul(config, target="rocm")
+    with pytest.raises(bitjit.ConfigError, match=r"this config takes at most 3: A, W, output"):
+        matmul(np.zeros((1, 256), np.float16), np.zeros((64, 128), np.int8), None, None)
+    bitjit.set_log_level("INFO")
+    bitjit.set_log_level(30)
+    with pytest.raises(bitjit.ConfigError, match="level='loud'"):
+        bitjit.set_log_level("loud")
+
+
+def test_positional_operands_fill_the_used_operands_then_output():
+    config = bitjit.MatmulConfig(M=1, N=32, K=256, W_dtype="int4", accum_dtype="float32", with_scaling=True,
+                                 group_size=128, with_bias=True)
+    matmul = bitjit.Matmul(config, target="sm_80")
+    A, W = np.zeros((1, 256), np.float16), np.zeros((32, 128), np.int8)
+    scale, bias, out = np.zeros((32, 2), np.float16), np.zeros((32,), np.float16), np.zeros((1, 32), np.float32)
+    # the fourth positional operand is bias (the config has no zeros), the fifth the output: the output's
+    # wrong dtype is reported under its name
+    with pytest.raises(bitjit.ConfigError, match="output has the wrong dtype: given float32"):
+        matmul(A, W, scale, bias, out)
+    with pytest.raises(TypeError, match="bias given both by position and by keyword"):
+        matmul(A, W, scale, bias, bias=bias)
