@@ -243,7 +243,7 @@ def gnu_tar(files):
     return out.getvalue()
 
 
-def tar_seeds(real_tar):
+def tar_seeds(real_tar, real_gnu_tar):
     kernel = kernel_file_bytes(synthetic_meta(KEY), elf_header(80))
     tuned = json.dumps(tuned_json()).encode()
     index = index_json({KEY: synthetic_meta(KEY)}).encode()
@@ -268,25 +268,44 @@ def tar_seeds(real_tar):
     seeds["bad_checksum.tar"] = bytes(bad_checksum)
     if real_tar:
         seeds["real_export.tar"] = real_tar
+        seeds["real_gnu_tar.tar"] = real_gnu_tar
     for name, data in seeds.items():
         write("tar", name, data)
         write("db_import", name, data)
 
 
 def packing_seeds():
-    # [bits, dtype index (compiler/dtype.hpp order), rows, cols delta, values...]
-    dtype_index = {"int8": 4, "int4": 5, "int2": 6, "int1": 7, "uint8": 8, "uint4": 9, "uint2": 10, "uint1": 11,
-                   "nf4": 12, "fp4_e2m1": 13, "float8_e4m3": 14, "float16": 0}
+    """[call, element, bits or dtype, row length, bytes...]: call 0 general_compress (bits index into
+    1, 2, 4, 8, 3, 0, 16, -4), 1 transform_weight (dtype index, compiler/dtype.hpp order); element:
+    kind + 6 * width index (kinds: int, uint, float, bfloat, bool, other; widths 8, 16, 32, 64, ...)."""
+    import struct
+    int8, int16, int32, int64, uint8, float16, float32, float64, bfloat16, boolean = 0, 6, 12, 18, 1, 8, 14, 20, 9, 4
+    dtype = {"float16": 0, "bfloat16": 1, "int8": 4, "int4": 5, "int2": 6, "int1": 7, "uint8": 8, "uint4": 9,
+             "uint2": 10, "uint1": 11, "nf4": 12, "fp4_e2m1": 13, "float8_e4m3": 14, "float8_e5m2": 15}
+    bits = {1: 0, 2: 1, 4: 2, 8: 3, 3: 4}
     seeds = {
-        "uint4_2x8": bytes([4, dtype_index["uint4"], 2, 0]) + bytes(range(16)),
-        "int4_logical": bytes([4, dtype_index["int4"], 1, 0]) + bytes([0xF8, 0xFF, 0, 7, 1, 2, 3, 4]),
-        "int1_values": bytes([1, dtype_index["int1"], 1, 0]) + bytes([1, 0xFF] * 4),
-        "uint2_out_of_range": bytes([2, dtype_index["uint2"], 1, 0]) + bytes([0, 1, 2, 4]),
-        "bits_8": bytes([8, dtype_index["uint8"], 2, 0]) + bytes(range(200, 208)),
-        "bits_3": bytes([3, dtype_index["nf4"], 1, 0]) + bytes(8),
-        "bits_negative": bytes([0xFF, dtype_index["float8_e4m3"], 0, 5]),
-        "cols_not_multiple": bytes([4, dtype_index["fp4_e2m1"], 1, 1]) + bytes(7),
-        "float16_weights": bytes([4, dtype_index["float16"], 1, 0]) + bytes(4),
+        "compress_uint4_int8": bytes([0, int8, bits[4], 8]) + bytes(range(16)),
+        "compress_int32_256": bytes([0, int32, bits[8], 4]) + struct.pack("<4i", 1, 2, 255, 256),
+        "compress_int64_big": bytes([0, int64, bits[4], 2]) + struct.pack("<2q", 3, 2 ** 62),
+        "compress_uint64_top": bytes([0, 1 + 18, bits[8], 1]) + struct.pack("<Q", 2 ** 64 - 1),
+        "compress_float32_fraction": bytes([0, float32, bits[4], 2]) + struct.pack("<2f", 3.0, 3.9),
+        "compress_float64_nan": bytes([0, float64, bits[2], 4]) + struct.pack("<4d", 0, 1, float("nan"), float("inf")),
+        "compress_float16": bytes([0, float16, bits[4], 4]) + struct.pack("<4e", 1.0, 2.0, 15.0, -0.0),
+        "compress_bool": bytes([0, boolean, bits[1], 8]) + bytes([1, 0] * 4),
+        "compress_negative": bytes([0, int16, bits[2], 4]) + struct.pack("<4h", 0, 1, 2, -1),
+        "compress_bits_3": bytes([0, int8, bits[3], 0]) + bytes(8),
+        "compress_count_short": bytes([2, int8, bits[4], 0]) + bytes(7),
+        "weight_int4": bytes([1, int8, dtype["int4"], 8]) + struct.pack("<8b", -8, -1, 0, 7, 1, 2, 3, 4),
+        "weight_int4_out_of_range": bytes([1, int32, dtype["int4"], 2]) + struct.pack("<2i", 8, 300),
+        "weight_int1": bytes([1, int8, dtype["int1"], 8]) + struct.pack("<8b", 1, -1, 1, -1, 0, 1, 1, 1),
+        "weight_uint8_negative": bytes([1, int8, dtype["uint8"], 4]) + struct.pack("<4b", 0, 1, -1, 2),
+        "weight_uint8_int16": bytes([1, int16, dtype["uint8"], 2]) + struct.pack("<2h", 255, 256),
+        "weight_nf4_codes": bytes([1, uint8, dtype["nf4"], 8]) + bytes(range(16)),
+        "weight_fp8_float": bytes([1, float32, dtype["float8_e4m3"], 2]) + struct.pack("<2f", 1.0, 2.0),
+        "weight_float16": bytes([1, float16, dtype["float16"], 4]) + struct.pack("<4e", 1.0, -2.5, 65504.0, 0.0),
+        "weight_float16_from_float32": bytes([1, float32, dtype["float16"], 2]) + struct.pack("<2f", 1.0, 1e-9),
+        "weight_bfloat16": bytes([1, bfloat16, dtype["bfloat16"], 2]) + struct.pack("<2H", 0x3F80, 0x7FC0),
+        "weight_bool": bytes([1, boolean, dtype["uint1"], 8]) + bytes([1, 0] * 4),
     }
     for name, data in seeds.items():
         write("packing", name, data)
@@ -303,8 +322,10 @@ def real_database(bitjit):
         subprocess.run([bitjit, "db", "export", str(tmp / "export.tar"), "--cache-dir", str(cache)], check=True,
                        stdout=subprocess.DEVNULL)
         kernel_path = next((cache / "v1" / "kernels").glob("*.kernel"))
+        # The cache directory as GNU tar archives it (members ./v1/...), as a user would ship it.
+        subprocess.run(["tar", "--format=gnu", "-C", str(cache), "-cf", str(tmp / "gnu.tar"), "."], check=True)
         return ((kernel_path.stem, kernel_path.read_bytes()), (cache / "v1" / "index.json").read_text(),
-                (tmp / "export.tar").read_bytes())
+                (tmp / "export.tar").read_bytes(), (tmp / "gnu.tar").read_bytes())
 
 
 def main():
@@ -315,12 +336,12 @@ def main():
         for seed in folder.iterdir():
             if not seed.name.startswith("crash-"):
                 seed.unlink()
-    real_kernel, real_index, real_tar = real_database(args.bitjit) if args.bitjit else (None, None, None)
+    real_kernel, real_index, real_tar, real_gnu_tar = real_database(args.bitjit) if args.bitjit else (None,) * 4
     config_json_seeds()
     config_files_seeds()
     kernel_file_seeds(real_kernel)
     db_json_seeds(real_index)
-    tar_seeds(real_tar)
+    tar_seeds(real_tar, real_gnu_tar)
     packing_seeds()
 
 

@@ -1,7 +1,14 @@
-// Fuzz target: the value checks behind the Python API's general_compress and transform_weight
-// (quant/packing): packing of sub-byte codes and the logical-value check of each weight format.
-// The first bytes pick the format, the bit width and the shape; the rest are the values. Accepted
-// values must unpack to themselves; a rejection must name the bad value in a bounded message.
+// Fuzz target: the value checks behind the Python API's general_compress, transform_weight and
+// weight_transform (quant/packing: packing_fields_from_array, weight_fields_from_array), which read
+// untrusted array bytes as the element type says, and the packing after them.
+//
+// Input: [call, element type, bits / dtype, row length, array bytes...]. The element count follows
+// from the bytes, sometimes off by one (the checks must refuse a count that does not match). What
+// the checks accept must be what was given: each general_compress field equals the integer value of
+// its element (read here independently for integer and float32/64 arrays); each weight field lies
+// inside its format's field width; and packed fields unpack to themselves.
+#include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "common/error.hpp"
@@ -11,16 +18,49 @@
 
 namespace {
 
-// The shape's rows and columns from two bytes, so that rows * cols stays near the values' count
-// without being tied to it (mismatches are part of what is checked).
-struct Shape {
-  int64_t rows, cols;
-};
+using bitjit::ArrayElement;
+using bitjit::ElementKind;
 
-Shape shape_from(uint8_t rows_byte, uint8_t cols_byte, size_t values) {
-  const int64_t rows = int64_t(rows_byte % 16);
-  const int64_t cols = rows == 0 ? int64_t(cols_byte) : int64_t(values / size_t(rows)) + int8_t(cols_byte) % 4;
-  return {rows, cols};
+ArrayElement element_from(uint8_t byte) {
+  static constexpr ElementKind kKinds[] = {ElementKind::signed_int, ElementKind::unsigned_int, ElementKind::ieee_float,
+                                           ElementKind::bfloat,     ElementKind::boolean,      ElementKind::other};
+  static constexpr int kBits[] = {8, 16, 32, 64, 8, 16, 1, 12};  // mostly valid widths, some not
+  return {kKinds[byte % 6], kBits[(byte / 6) % 8]};
+}
+
+// The element's value as a double when it is an integer or float32 / float64 element (nullopt
+// otherwise): the independent reading the accepted fields are compared with.
+std::optional<double> value_at(const ArrayElement& element, const uint8_t* bytes, int64_t index) {
+  const uint8_t* at = bytes + index * (element.bits / 8);
+  auto load = [&](auto value) {
+    std::memcpy(&value, at, sizeof value);
+    return double(value);
+  };
+  switch (element.kind) {
+    case ElementKind::signed_int:
+      if (element.bits == 8) return load(int8_t());
+      if (element.bits == 16) return load(int16_t());
+      if (element.bits == 32) return load(int32_t());
+      return load(int64_t());
+    case ElementKind::unsigned_int:
+      if (element.bits == 8) return load(uint8_t());
+      if (element.bits == 16) return load(uint16_t());
+      if (element.bits == 32) return load(uint32_t());
+      return load(uint64_t());
+    case ElementKind::ieee_float:
+      if (element.bits == 32) return load(float());
+      if (element.bits == 64) return load(double());
+      return std::nullopt;
+    default: return std::nullopt;
+  }
+}
+
+void check_packing_round_trip(const std::vector<uint8_t>& fields, int64_t row_length, int bits) {
+  const int64_t rows = row_length > 0 ? int64_t(fields.size()) / row_length : 0;
+  if (row_length <= 0 || rows * row_length != int64_t(fields.size()) || row_length % (8 / bits) != 0) return;
+  const std::vector<uint8_t> packed = bitjit::general_compress(fields, rows, row_length, bits);
+  FUZZ_CHECK(bitjit::general_decompress(packed, rows, row_length, bits) == fields,
+             "general_decompress(general_compress(v)) != v for bits=" + std::to_string(bits));
 }
 
 }  // namespace
@@ -28,30 +68,59 @@ Shape shape_from(uint8_t rows_byte, uint8_t cols_byte, size_t values) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace bitjit;
   if (size < 4) return 0;
-  const int bits = int8_t(data[0]);  // mostly 1, 2, 4, 8 in the corpus; anything else must be refused
-  const DType dtype = bitjit::dtype_table()[data[1] % bitjit::dtype_table().size()].id;
-  const std::span<const uint8_t> values(data + 4, size - 4);
-  const Shape shape = shape_from(data[2], data[3], values.size());
+  const bool packing_call = data[0] % 2 == 0;
+  const int count_offset = int(data[0] / 2 % 3) - 1;  // -1, 0 or +1
+  const ArrayElement element = element_from(data[1]);
+  const std::span<const uint8_t> bytes(data + 4, size - 4);
+  const int64_t element_bytes = element.kind == ElementKind::boolean ? 1 : std::max(1, element.bits / 8);
+  const int64_t count = int64_t(bytes.size()) / element_bytes + (bytes.size() % element_bytes ? 0 : count_offset);
+  const int64_t row_length = data[3] % 17;  // 0: no row (errors give the flat index)
 
-  try {
-    const std::vector<uint8_t> packed = general_compress(values, shape.rows, shape.cols, bits);
-    const std::vector<uint8_t> unpacked = general_decompress(packed, shape.rows, shape.cols, bits);
-    FUZZ_CHECK(std::equal(values.begin(), values.end(), unpacked.begin(), unpacked.end()),
-               "general_decompress(general_compress(v)) != v for bits=" + std::to_string(bits));
-  } catch (const ConfigError& error) {
-    fuzz::check_error_message(error.what());
+  if (packing_call) {
+    static constexpr int kBits[] = {1, 2, 4, 8, 3, 0, 16, -4};
+    const int bits = kBits[data[2] % 8];
+    std::vector<uint8_t> fields;
+    try {
+      fields = packing_fields_from_array(bits, element, bytes, count, row_length);
+    } catch (const ConfigError& error) {
+      fuzz::check_error_message(error.what());
+      return 0;
+    }
+    FUZZ_CHECK(int64_t(fields.size()) == count, "packing_fields_from_array gave " + std::to_string(fields.size()) +
+                                                    " fields for " + std::to_string(count) + " elements");
+    for (int64_t i = 0; i < count; ++i) {
+      FUZZ_CHECK(fields[size_t(i)] < (1u << bits), "a field of " + std::to_string(fields[size_t(i)]) + " for " +
+                                                       std::to_string(bits) + "-bit packing at index " + std::to_string(i));
+      const std::optional<double> given = value_at(element, bytes.data(), i);
+      FUZZ_CHECK(!given || *given == double(fields[size_t(i)]),
+                 "element " + std::to_string(i) + " of " + element.name() + " holds " + std::to_string(*given) +
+                     " but was accepted as the field " + std::to_string(fields[size_t(i)]));
+    }
+    check_packing_round_trip(fields, row_length, bits);
+    return 0;
   }
 
-  const std::span<const int8_t> logical(reinterpret_cast<const int8_t*>(values.data()), values.size());
+  const DType W_dtype = dtype_table()[data[2] % dtype_table().size()].id;
+  std::vector<uint8_t> fields;
   try {
-    const std::vector<uint8_t> codes = logical_to_codes(dtype, logical);
-    const int field_bits = info(dtype).bits;
-    for (size_t i = 0; i < codes.size(); ++i) {
-      FUZZ_CHECK(field_bits >= 8 || codes[i] < (1u << field_bits),
-                 "logical_to_codes gives code " + std::to_string(codes[i]) + " for " + std::string(to_string(dtype)));
-    }
+    fields = weight_fields_from_array(W_dtype, element, bytes, count, row_length);
   } catch (const ConfigError& error) {
     fuzz::check_error_message(error.what());
+    return 0;
+  }
+  const DTypeInfo& w = info(W_dtype);
+  const int64_t bytes_per_field = w.bits == 16 ? 2 : 1;
+  FUZZ_CHECK(int64_t(fields.size()) == count * bytes_per_field,
+             "weight_fields_from_array gave " + std::to_string(fields.size()) + " bytes for " + std::to_string(count) +
+                 " elements of " + std::string(w.name));
+  FUZZ_CHECK(!(w.is_integer() && w.bits <= 8 && element.kind != ElementKind::signed_int &&
+               element.kind != ElementKind::unsigned_int),
+             "weight_fields_from_array accepted " + element.name() + " values for " + std::string(w.name));
+  if (w.bits < 8) {
+    for (uint8_t field : fields) {
+      FUZZ_CHECK(field < (1u << w.bits), "a field of " + std::to_string(field) + " for " + std::string(w.name));
+    }
+    check_packing_round_trip(fields, row_length, w.bits);
   }
   return 0;
 }

@@ -72,16 +72,20 @@ summary=()
 for target in "${targets[@]}"; do
   run="$build/run/$target"
   rm -rf "$run"
-  mkdir -p "$run/corpus" "$run/artifacts" "$run/tmp"
+  mkdir -p "$run/corpus" "$run/artifacts"
+  # Scratch files of the targets that read files (the database writes and fsyncs): in memory when
+  # /dev/shm takes them.
+  scratch=$(mktemp -d /dev/shm/bitjit-fuzz.XXXXXX 2>/dev/null || mktemp -d "$run/scratch.XXXXXX")
   cp fuzz/corpus/"$target"/* "$run/corpus/" 2>/dev/null || true
   dict=()
   [[ -f fuzz/dict/$target.dict ]] && dict=("-dict=fuzz/dict/$target.dict")
   echo "== fuzz $target: ${seconds}s on $(ls "$run/corpus" | wc -l) seeds"
   status=0
   # shellcheck disable=SC2086  # FUZZ_ARGS is a list of flags
-  TMPDIR="$(realpath "$run/tmp")" sandboxed "$run" -- "$build/fuzz/$target" -max_total_time="$seconds" \
+  TMPDIR="$scratch" sandboxed "$run" "$scratch" -- "$build/fuzz/$target" -max_total_time="$seconds" \
     -rss_limit_mb="$rss_mb" -timeout="$timeout" -jobs=1 -print_final_stats=1 "${dict[@]}" \
     -artifact_prefix="$run/artifacts/" ${FUZZ_ARGS:-} "$run/corpus" >"$run/log" 2>&1 || status=$?
+  rm -rf "$scratch"
 
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$run/log" | grep -o '[0-9]*$' | tail -1)
   coverage=$(grep -o 'cov: [0-9]* ft: [0-9]*' "$run/log" | tail -1)
