@@ -14,7 +14,7 @@
 #   FUZZ_TIMEOUT  seconds one input may take before it counts as a hang (default 10)
 #   FUZZ_ARGS     more libFuzzer flags, e.g. "-max_len=65536"
 # The run of a target lies in build-fuzz/run/<target>/ (log, grown corpus, artifacts). One target
-# runs at a time, in one process (-jobs=1). Where unprivileged user namespaces are available the
+# runs at a time, in one process. Where unprivileged user namespaces are available the
 # targets run in a mount namespace in which everything but their scratch folders is read-only, so
 # that a bug in `db import` cannot write or delete files elsewhere.
 set -euo pipefail
@@ -83,19 +83,21 @@ for target in "${targets[@]}"; do
   status=0
   # shellcheck disable=SC2086  # FUZZ_ARGS is a list of flags
   TMPDIR="$scratch" sandboxed "$run" "$scratch" -- "$build/fuzz/$target" -max_total_time="$seconds" \
-    -rss_limit_mb="$rss_mb" -timeout="$timeout" -jobs=1 -print_final_stats=1 "${dict[@]}" \
+    -rss_limit_mb="$rss_mb" -timeout="$timeout" -print_final_stats=1 "${dict[@]}" \
     -artifact_prefix="$run/artifacts/" ${FUZZ_ARGS:-} "$run/corpus" >"$run/log" 2>&1 || status=$?
   rm -rf "$scratch"
 
-  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$run/log" | grep -o '[0-9]*$' | tail -1)
-  coverage=$(grep -o 'cov: [0-9]* ft: [0-9]*' "$run/log" | tail -1)
+  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$run/log" | grep -o '[0-9]*$' | tail -1 || true)
+  coverage=$(grep -o 'cov: [0-9]* ft: [0-9]*' "$run/log" | tail -1 || true)
   summary+=("$(printf '%-13s %12s execs  %-20s corpus %5s  %s' "$target" "${execs:-?}" "${coverage:-cov: ?}" \
     "$(ls "$run/corpus" | wc -l)" "$([[ $status == 0 ]] && echo ok || echo FAILED)")")
   if [[ $status != 0 ]]; then
     failed+=("$target")
     echo "FUZZ FAILURE in $target (exit $status); log: $run/log" >&2
-    grep -E 'ERROR: (libFuzzer|AddressSanitizer|LeakSanitizer)|runtime error:|fuzz invariant broken|SUMMARY:' "$run/log" | head -5 >&2 || true
-    grep -E '^ +#[0-9]+ ' "$run/log" | head -8 >&2 || true
+    # What went wrong, then the top of the stack inside bitjit and the target.
+    grep -E 'ERROR: (libFuzzer|AddressSanitizer|LeakSanitizer)|runtime error:|fuzz invariant broken|what\(\):|SUMMARY:' \
+      "$run/log" | head -6 >&2 || true
+    grep -E '^ +#[0-9]+ .* in (bitjit::|LLVMFuzzerTestOneInput)' "$run/log" | head -6 | cut -c1-300 >&2 || true
     for artifact in "$run"/artifacts/*; do
       [[ -f $artifact ]] || continue
       saved="fuzz/corpus/$target/crash-$(sha1sum "$artifact" | cut -c1-40)"
