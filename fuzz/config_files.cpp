@@ -17,11 +17,6 @@ const std::string& input_path() {
 
 }  // namespace
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  bitjit::fuzz::silence_logs();
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace bitjit;
   fuzz::write_file(input_path(), fuzz::as_text(data, size));

@@ -60,11 +60,6 @@ void check_database(bitjit::db::KernelDatabase& database) {
 
 }  // namespace
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  bitjit::fuzz::silence_logs();
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace bitjit;
   const fs::path& scratch = fuzz::scratch_dir();

@@ -17,11 +17,6 @@ const std::filesystem::path& database_root() {
 
 }  // namespace
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  bitjit::fuzz::silence_logs();
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace bitjit;
   const std::string_view bytes = fuzz::as_text(data, size);

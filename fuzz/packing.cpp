@@ -55,6 +55,17 @@ std::optional<double> value_at(const ArrayElement& element, const uint8_t* bytes
   }
 }
 
+// What a value check returns, or nullopt for a rejection (whose message is checked).
+template <typename Check>
+std::optional<std::vector<uint8_t>> accepted(const Check& check) {
+  try {
+    return check();
+  } catch (const bitjit::ConfigError& error) {
+    bitjit::fuzz::check_error_message(error.what());
+    return std::nullopt;
+  }
+}
+
 void check_packing_round_trip(const std::vector<uint8_t>& fields, int64_t row_length, int bits) {
   const int64_t rows = row_length > 0 ? int64_t(fields.size()) / row_length : 0;
   if (row_length <= 0 || rows * row_length != int64_t(fields.size()) || row_length % (8 / bits) != 0) return;
@@ -79,13 +90,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (packing_call) {
     static constexpr int kBits[] = {1, 2, 4, 8, 3, 0, 16, -4};
     const int bits = kBits[data[2] % 8];
-    std::vector<uint8_t> fields;
-    try {
-      fields = packing_fields_from_array(bits, element, bytes, count, row_length);
-    } catch (const ConfigError& error) {
-      fuzz::check_error_message(error.what());
-      return 0;
-    }
+    const auto checked = accepted([&] { return packing_fields_from_array(bits, element, bytes, count, row_length); });
+    if (!checked) return 0;
+    const std::vector<uint8_t>& fields = *checked;
     FUZZ_CHECK(int64_t(fields.size()) == count, "packing_fields_from_array gave " + std::to_string(fields.size()) +
                                                     " fields for " + std::to_string(count) + " elements");
     for (int64_t i = 0; i < count; ++i) {
@@ -101,13 +108,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
 
   const DType W_dtype = dtype_table()[data[2] % dtype_table().size()].id;
-  std::vector<uint8_t> fields;
-  try {
-    fields = weight_fields_from_array(W_dtype, element, bytes, count, row_length);
-  } catch (const ConfigError& error) {
-    fuzz::check_error_message(error.what());
-    return 0;
-  }
+  const auto checked = accepted([&] { return weight_fields_from_array(W_dtype, element, bytes, count, row_length); });
+  if (!checked) return 0;
+  const std::vector<uint8_t>& fields = *checked;
   const DTypeInfo& w = info(W_dtype);
   const int64_t bytes_per_field = w.bits == 16 ? 2 : 1;
   FUZZ_CHECK(int64_t(fields.size()) == count * bytes_per_field,

@@ -51,8 +51,6 @@ void reset_dir(const std::filesystem::path& dir) {
   }
 }
 
-void silence_logs() { ::setenv("BITJIT_LOG_LEVEL", "off", 1); }
-
 void invariant_failed(const char* file, int line, const char* condition, const std::string& detail) {
   std::fprintf(stderr, "fuzz invariant broken at %s:%d: %s\n  %s\n", file, line, condition, detail.c_str());
   std::abort();
@@ -64,3 +62,8 @@ void check_error_message(const std::string& message) {
 }
 
 }  // namespace bitjit::fuzz
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  ::setenv("BITJIT_LOG_LEVEL", "off", 1);  // read once, when the logger is first used
+  return 0;
+}

@@ -8,6 +8,9 @@
 #include <string>
 #include <string_view>
 
+// Every target links support.cpp, whose LLVMFuzzerInitialize turns bitjit's log off: the parsers
+// log what they work around, and a line per input would slow fuzzing a hundredfold.
+
 namespace bitjit::fuzz {
 
 inline std::string_view as_text(const uint8_t* data, size_t size) {
@@ -23,10 +26,6 @@ void write_file(const std::filesystem::path& path, std::string_view bytes);
 
 // Empties a directory (creating it when absent).
 void reset_dir(const std::filesystem::path& dir);
-
-// Turns bitjit's log off: the parsers log what they work around, and a line per input would slow
-// fuzzing a hundredfold.
-void silence_logs();
 
 [[noreturn]] void invariant_failed(const char* file, int line, const char* condition, const std::string& detail);
 
