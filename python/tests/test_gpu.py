@@ -94,3 +94,87 @@ def test_linear_loads_logical_values_like_bitblas():
     got = layer(x).double()
     exact = x.double() @ weight.double().cuda().T
     assert torch.all((got - exact).abs() <= 2.0 ** -10 * (x.double().abs() @ weight.double().abs().cuda().T) * 2 + 1e-3)
+
+
+# ---- issue 21: every operand's dtype and device, on the GPU ---------------------------------------
+
+def uint4_call_operands(N=256, K=512):
+    """A uint4 config with scales, float zeros and bias, and right operands for it, on the GPU."""
+    config = bitjit.MatmulConfig(M=[1, 16], N=N, K=K, W_dtype="uint4", accum_dtype="float32", with_scaling=True,
+                                 with_zeros=True, group_size=128, with_bias=True)
+    matmul = bitjit.Matmul(config=config)
+    operands = {"A": torch.zeros((3, K), dtype=torch.float16, device="cuda"),
+                "W": torch.zeros((N, K // 2), dtype=torch.int8, device="cuda"),
+                "scale": torch.ones((N, K // 128), dtype=torch.float16, device="cuda"),
+                "zeros": torch.zeros((N, K // 128), dtype=torch.float16, device="cuda"),
+                "bias": torch.zeros((N,), dtype=torch.float16, device="cuda"),
+                "output": torch.zeros((3, N), dtype=torch.float16, device="cuda")}
+    return matmul, operands
+
+
+def call(matmul, operands):
+    return matmul.forward(operands["A"], operands["W"], scale=operands["scale"], zeros=operands["zeros"],
+                          bias=operands["bias"], output=operands["output"])
+
+
+WRONG_DTYPES = {"A": torch.bfloat16, "W": torch.int16, "scale": torch.bfloat16, "zeros": torch.float32,
+                "bias": torch.bfloat16, "output": torch.float32}
+
+
+@pytest.mark.parametrize("operand", sorted(WRONG_DTYPES))
+def test_wrong_dtype_of_each_operand_is_an_error_naming_it(operand):
+    matmul, operands = uint4_call_operands()
+    call(matmul, operands)  # the right operands run
+    operands[operand] = operands[operand].to(WRONG_DTYPES[operand])
+    given = str(WRONG_DTYPES[operand]).replace("torch.", "")
+    with pytest.raises(bitjit.ConfigError, match=rf"Matmul: {operand} has the wrong dtype: given {given} on cuda"):
+        call(matmul, operands)
+    # A as int16 (same element size as float16) too: only the element size was compared before
+    if operand == "A":
+        operands["A"] = torch.zeros((3, 512), dtype=torch.int16, device="cuda")
+        with pytest.raises(bitjit.ConfigError, match="A has the wrong dtype: given int16"):
+            call(matmul, operands)
+
+
+@pytest.mark.parametrize("operand", sorted(WRONG_DTYPES))
+def test_cpu_tensor_for_each_operand_is_an_error_naming_it(operand):
+    matmul, operands = uint4_call_operands()
+    operands[operand] = operands[operand].cpu()
+    with pytest.raises(bitjit.ConfigError, match=rf"Matmul: {operand} is not in CUDA device memory: given .* on cpu"):
+        call(matmul, operands)
+
+
+def test_non_contiguous_and_wrong_shape_are_errors():
+    matmul, operands = uint4_call_operands()
+    operands["A"] = torch.zeros((512, 3), dtype=torch.float16, device="cuda").t()
+    with pytest.raises(bitjit.ConfigError, match="A is not contiguous"):
+        call(matmul, operands)
+    matmul, operands = uint4_call_operands()
+    operands["scale"] = operands["scale"][:, :1].contiguous()
+    with pytest.raises(bitjit.ConfigError, match=r"scale has the wrong shape: given float16 on cuda:\d with shape \[256, 1\]"):
+        call(matmul, operands)
+
+
+# ---- issue 21: float16 / bfloat16 weights through transform_weight at every family's M range ------
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("M, rows", [(1, 1), (16, 16), (64, 64), (256, 256), ([1, 16, 64, 256], 200),
+                                     ([64, 256], 100)])
+def test_sixteen_bit_weights_match_float64_at_every_m(dtype, M, rows):
+    generator = rng()
+    N, K = 256, 1024
+    config = bitjit.MatmulConfig(M=M, N=N, K=K, A_dtype=dtype, W_dtype=dtype, accum_dtype="float32", out_dtype=dtype)
+    matmul = bitjit.Matmul(config=config)
+    torch_dtype = getattr(torch, dtype)
+    weight = torch.from_numpy(generator.standard_normal((N, K)).astype(np.float32)).to(torch_dtype)
+    W = matmul.transform_weight(weight).cuda()  # [N, K/32, 32] where the kernel reads fragment order
+    if matmul.weight_transform is not None:
+        with pytest.raises(bitjit.ConfigError, match="transform_weight"):
+            matmul(torch.zeros((rows, K), dtype=torch_dtype, device="cuda"), weight.cuda())
+    A = torch.from_numpy(generator.standard_normal((rows, K)).astype(np.float32)).to(torch_dtype).cuda()
+    got = matmul(A, W).double().cpu()
+    A64, W64 = A.double().cpu(), weight.double()
+    exact = A64 @ W64.T
+    bound = (K / 8 + 41) * 2.0 ** -24 * (A64.abs() @ W64.abs().T) + exact.abs() * 2.0 ** -MANTISSA[dtype] + 1e-6
+    assert torch.all((got - exact).abs() <= bound), f"{matmul.schedule_for(rows)['family']}: largest error " \
+        f"{(got - exact).abs().max().item():.3g}"

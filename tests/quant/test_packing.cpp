@@ -1,5 +1,6 @@
 // general_compress / general_decompress and logical_to_codes: hand-packed bytes, a round-trip
 // property on random data, and the errors users see.
+#include <cmath>
 #include <random>
 #include <string>
 
@@ -133,4 +134,47 @@ TEST_CASE("random logical weights survive codes, packing and the reference decod
     const std::vector<double> decoded = dequantize_reference(config, operands);
     CHECK(decoded == std::vector<double>(logical.begin(), logical.end()));
   }
+}
+
+// The checks of values as a user's array gives them (Python's transform_weight and general_compress).
+TEST_CASE("array values are checked as given, naming index and value", "[quant][packing]") {
+  const auto bytes_of = [](const auto& values) {
+    const auto* begin = reinterpret_cast<const uint8_t*>(values.data());
+    return std::vector<uint8_t>(begin, begin + values.size() * sizeof(values[0]));
+  };
+  const ArrayElement int32{ElementKind::signed_int, 32}, f64{ElementKind::ieee_float, 64};
+  const std::vector<int32_t> ints = {-8, 7, 300};
+  const std::string range = error_of([&] { weight_fields_from_array(DType::int4, int32, bytes_of(ints), 3, 2); });
+  CHECK(contains(range, "value 300 at index 2 (row 1, col 0) is outside int4's range [-8, 7]"));
+  CHECK(weight_fields_from_array(DType::int4, int32, bytes_of(std::vector<int32_t>{-8, 7}), 2) ==
+        std::vector<uint8_t>{0, 15});
+  CHECK(contains(error_of([&] { weight_fields_from_array(DType::uint8, int32, bytes_of(std::vector<int32_t>{-1}), 1); }),
+                 "value -1 at index 0 is outside uint8's range [0, 255]"));
+  CHECK(contains(error_of([&] { weight_fields_from_array(DType::int4, f64, bytes_of(std::vector<double>{3.0}), 1); }),
+                 "weight has dtype float64"));
+  CHECK(contains(error_of([&] {
+                   weight_fields_from_array(DType::int4, {ElementKind::boolean, 8}, std::vector<uint8_t>{1}, 1);
+                 }),
+                 "weight has dtype bool"));
+  // 16-bit weights: finite values the format holds exactly, as little-endian patterns
+  CHECK(weight_fields_from_array(DType::float16, f64, bytes_of(std::vector<double>{1.0, -2.0}), 2) ==
+        std::vector<uint8_t>{0x00, 0x3C, 0x00, 0xC0});
+  CHECK(contains(error_of([&] { weight_fields_from_array(DType::float16, f64, bytes_of(std::vector<double>{0.1}), 1); }),
+                 "value 0.1 at index 0 is not exactly a float16"));
+  CHECK(contains(error_of([&] {
+                   weight_fields_from_array(DType::bfloat16, f64, bytes_of(std::vector<double>{std::nan("")}), 1);
+                 }),
+                 "value nan at index 0 is not finite"));
+  // general_compress's fields: whole numbers in [0, 2^bits)
+  CHECK(packing_fields_from_array(4, f64, bytes_of(std::vector<double>{3.0, 15.0}), 2) == std::vector<uint8_t>{3, 15});
+  CHECK(contains(error_of([&] { packing_fields_from_array(4, f64, bytes_of(std::vector<double>{3.9}), 1); }),
+                 "value 3.9 at index 0 is not a whole number"));
+  CHECK(contains(error_of([&] { packing_fields_from_array(4, int32, bytes_of(std::vector<int32_t>{0, -1}), 2, 2); }),
+                 "value -1 at index 1 (row 0, col 1) is outside [0, 15]"));
+  const ArrayElement u64{ElementKind::unsigned_int, 64};
+  CHECK(contains(error_of([&] { packing_fields_from_array(8, u64, bytes_of(std::vector<uint64_t>{~0ull}), 1); }),
+                 "value 18446744073709551615 at index 0"));
+  // the byte count must match the element count (untrusted input)
+  CHECK(contains(error_of([&] { packing_fields_from_array(4, int32, std::vector<uint8_t>(7), 2); }),
+                 "got 7 bytes for 2 elements of int32"));
 }
