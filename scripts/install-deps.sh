@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian/Ubuntu machine lacks to build bitjit: CMake, Ninja, a C++20 compiler,
-# Catch2, spdlog, nlohmann_json, for the Python package numpy, pytest and nanobind (pip), and for the
-# SASS check of the Hopper kernels cuobjdump and nvdisasm (pip, where the toolkit lacks them). The
+# Catch2, spdlog, nlohmann_json, for the Python package numpy, pytest and nanobind (pip), for the
+# SASS check of the Hopper kernels cuobjdump and nvdisasm (pip, where the toolkit lacks them), and
+# for the fuzz targets (scripts/fuzz.sh) clang with libFuzzer and llvm-symbolizer. The
 # CUDA toolkit (NVRTC and headers, CUDA 12.x or 13.x) must already be installed; set CUDA_HOME if it
 # is not in /usr/local/cuda. Does nothing when all is present, and prints only what it installs, or
 # the installer's output when it fails.
@@ -38,6 +39,26 @@ if ((${#missing[@]})); then
   [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
   quietly "${sudo_cmd[@]}" apt-get update -qq
   quietly env DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# scripts/fuzz.sh: clang, its libFuzzer and sanitizer runtimes, llvm-symbolizer for readable stacks.
+# Debian 12+ and Ubuntu 23.04+ ship the runtimes apart from clang, in libclang-rt-<version>-dev.
+fuzzer_links() {
+  echo 'extern "C" int LLVMFuzzerTestOneInput(const unsigned char*, unsigned long) { return 0; }' |
+    clang++ -x c++ -fsanitize=fuzzer,address,undefined - -o /dev/null >/dev/null 2>&1
+}
+if ! command -v clang++ >/dev/null 2>&1 || ! command -v llvm-symbolizer >/dev/null 2>&1 || ! fuzzer_links; then
+  fuzz_packages=(clang llvm)
+  sudo_cmd=()
+  [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${fuzz_packages[@]}"
+  clang_major=$(clang++ --version | sed -n 's/.*clang version \([0-9]*\).*/\1/p' | head -1)
+  if ! fuzzer_links && apt-cache show "libclang-rt-$clang_major-dev" >/dev/null 2>&1; then
+    echo "installing: libclang-rt-$clang_major-dev"
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "libclang-rt-$clang_major-dev"
+  fi
+  fuzzer_links || { echo "error: clang++ -fsanitize=fuzzer does not link (libFuzzer runtime missing)" >&2; exit 1; }
 fi
 
 # The Python package's build (nanobind) and its CPU tests (numpy, pytest).
