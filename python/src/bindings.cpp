@@ -238,8 +238,13 @@ NB_MODULE(_bitjit, m) {
   m.def(
       "general_compress",
       [](const HostArray& values, int64_t rows, int64_t cols, int bits) {
+        int64_t count = 0;
+        if (rows < 0 || cols < 0 || __builtin_mul_overflow(rows, cols, &count) || uint64_t(count) != values.size()) {
+          throw ConfigError("general_compress: rows x cols = " + std::to_string(rows) + " x " + std::to_string(cols) +
+                            " does not describe the " + std::to_string(values.size()) + " values given");
+        }
         const std::vector<uint8_t> fields =
-            packing_fields_from_array(bits, element_of(values.dtype()), bytes_of(values), rows * cols, cols);
+            packing_fields_from_array(bits, element_of(values.dtype()), bytes_of(values), count, cols);
         return to_bytes(general_compress(fields, rows, cols, bits));
       },
       "Packs rows*cols fields (whole numbers in [0, 2**bits), checked as given) along the last axis, LSB first.");

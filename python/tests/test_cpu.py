@@ -210,6 +210,16 @@ def test_general_compress_refuses_what_it_cannot_pack(values, message):
     assert bitjit.quantization.general_compress(np.array([[3.0, 1.0]], np.float16), 4).tolist() == [[0x13]]
 
 
+def test_native_general_compress_checks_rows_times_cols_against_the_values():
+    # rows * cols overflowing int64, negative, or not the number of values given: never read past the array.
+    from bitjit._bitjit import general_compress as native
+    values = np.arange(8, dtype=np.uint8) % 16
+    for rows, cols in ((2 ** 62, 4), (-2, -4), (4, 4), (1, 2 ** 63 - 1)):
+        with pytest.raises(bitjit.ConfigError, match=r"general_compress: rows x cols = .* does not describe the 8 values"):
+            native(values, rows, cols, 4)
+    assert list(native(values, 2, 4, 4)) == [0x10, 0x32, 0x54, 0x76]
+
+
 def test_numpy_integers_are_integers_and_bad_numbers_name_their_field():
     config = bitjit.MatmulConfig(M=np.int64(1), N=np.int64(1024), K=np.int32(512), W_dtype="int4",
                                  group_size=np.int64(128), with_scaling=True)
