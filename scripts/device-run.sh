@@ -77,7 +77,9 @@ for step in "$@"; do
   case "$step" in
     build) ;;
     test)
-      ctest --preset release -j 4 >"$OUT/ctest.log" 2>&1
+      # install_wheel builds in pip's isolated environment, which downloads its build dependencies: the GPU
+      # machine has no network, and its `wheel` step builds and runs the wheel without isolation instead.
+      ctest --preset release -j 4 -E "^install_wheel$" >"$OUT/ctest.log" 2>&1
       rc=$?
       cp build-release/Testing/Temporary/LastTest.log "$OUT/ctest-output.log" 2>/dev/null
       note "ctest rc=$rc in $(( $(date +%s) - start )) s: $(grep -E 'tests passed|tests failed' "$OUT/ctest.log")"
