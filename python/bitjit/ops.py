@@ -160,8 +160,8 @@ class _Runner:
         return (partials.data_ptr(), partial_bytes, counters.data_ptr(), counter_bytes)
 
 
-# (config, weight arch, device) -> its _Runner: the per-call lookup, one dict access.
-_runners: Dict[Tuple[str, str, int], _Runner] = {}
+# (config, weight arch, A's torch.device) -> its _Runner: the per-call lookup, one dict access.
+_runners: Dict[Tuple[str, str, torch.device], _Runner] = {}
 
 
 def _forget_runners() -> None:
@@ -174,16 +174,20 @@ natives.on_change(_forget_runners)
 
 
 def _run(A, W, scales, zeros, bias, output, config: str, weight_arch: str) -> None:
+    runner = _runners.get((config, weight_arch, A.device))
+    if runner is None:
+        runner = _new_runner(A, W, scales, zeros, bias, output, config, weight_arch)
+    runner.run(A, W, scales, zeros, bias, output)
+
+
+def _new_runner(A, W, scales, zeros, bias, output, config: str, weight_arch: str) -> _Runner:
     if A.device.type != "cuda":  # nothing to run on: the bindings' check names the operand and its device
         native = natives.native_for(config, weight_arch)
         native.run(int(A.shape[0]) if A.dim() else 0, _descriptor(A), _descriptor(W), _descriptor(output),
                    _descriptor(scales), _descriptor(zeros), _descriptor(bias), 0, -1, None)
         raise ConfigError(f"Matmul: A is not in CUDA device memory: given on {A.device}")  # not reached
-    key = (config, weight_arch, A.device.index)
-    runner = _runners.get(key)
-    if runner is None:
-        runner = _runners[key] = _Runner(config, weight_arch, A.device.index)
-    runner.run(A, W, scales, zeros, bias, output)
+    runner = _runners[(config, weight_arch, A.device)] = _Runner(config, weight_arch, A.device.index)
+    return runner
 
 
 def _eager(A) -> bool:

@@ -241,7 +241,7 @@ def test_no_leak_report_at_exit_with_the_operators_caches_filled():
     script = "import torch\n" + EXIT_SCRIPT + """
 from bitjit import natives, ops
 native = natives.native_for(config.canonical, "sm_90a")
-ops._runners[(config.canonical, "sm_90a", 0)] = ops._Runner(config.canonical, "sm_90a", 0, native=native)
+ops._runners[(config.canonical, "sm_90a", torch.device("cuda", 0))] = ops._Runner(config.canonical, "sm_90a", 0, native=native)
 # The cache outlives the teardown of module dicts, as it did in the GPU run (torch's operator registry,
 # never freed, holds bitjit.ops's functions and with them its globals): only bitjit's exit hook empties it.
 import ctypes
