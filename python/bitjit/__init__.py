@@ -452,18 +452,17 @@ class Matmul:
     def _torch_forward(self, torch, A, W, scale, zeros, bias, output):
         """Torch tensors go through torch.ops.bitjit.matmul / matmul_out (bitjit/ops.py): on A's
         device and torch's current stream there, traceable by torch.compile and CUDA graphs."""
-        from . import ops  # noqa: F401  (registers torch.ops.bitjit)
+        from . import ops
         leading = tuple(A.shape[:-1]) if A.dim() != 2 else None
         rows = A.reshape(-1, A.shape[-1]) if leading is not None else A
         W = self._kernel_weight(W)
         if output is None:
-            C = torch.ops.bitjit.matmul(rows, W, scale, zeros, bias, self.config.canonical, self.arch)
+            C = ops.call(rows, W, scale, zeros, bias, None, self.config.canonical, self.arch)
             return C.reshape(*leading, self.config.N) if leading is not None else C
         if not output.is_contiguous():
             raise ConfigError(f"Matmul: output must be contiguous (row-major without gaps), got strides "
                               f"{output.stride()}")
-        torch.ops.bitjit.matmul_out(rows, W, scale, zeros, bias, output.reshape(-1, self.config.N),
-                                    self.config.canonical, self.arch)
+        ops.call(rows, W, scale, zeros, bias, output.reshape(-1, self.config.N), self.config.canonical, self.arch)
         return output
 
 

@@ -15,7 +15,7 @@ _FLOATS = ("float16", "bfloat16", "float32")
 def make_linear_class(matmul_class, config_class):
     import torch
 
-    from . import ops  # noqa: F401  (registers torch.ops.bitjit)
+    from . import ops  # registers torch.ops.bitjit
 
     class Linear(torch.nn.Module):
         """y = x · dequant(W)ᵀ (+ bias) with bitjit's kernels; x may have any leading dimensions.
@@ -106,7 +106,8 @@ def make_linear_class(matmul_class, config_class):
                 return
             if buffer is None:
                 raise ConfigError(f"{name} was given but this layer's config does not use it ({self.config.canonical})")
-            tensor = array if isinstance(array, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(array))
+            # A user's tensors may require grad (nn.Parameter): the buffers hold values, not a graph.
+            tensor = array.detach() if isinstance(array, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(array))
             if buffer.dtype in (torch.float16, torch.bfloat16, torch.float32) and tensor.dtype in (
                     torch.float16, torch.bfloat16, torch.float32, torch.float64):
                 tensor = tensor.to(buffer.dtype)
@@ -190,8 +191,8 @@ def make_linear_class(matmul_class, config_class):
             return layer.to(linear.weight.device)
 
         def forward(self, A, output=None):
-            # torch.ops.bitjit.* directly (not Matmul.forward): torch.compile traces these few tensor
-            # operations and the operator, nothing of bitjit's Python.
+            # ops.call (not Matmul.forward): torch.compile traces these few tensor operations and
+            # torch.ops.bitjit.*, nothing of bitjit's Python; eager calls skip the dispatcher.
             rows = A.reshape(-1, self.in_features)
             if self.perm is not None:
                 rows = rows.index_select(1, self.perm)
@@ -200,13 +201,12 @@ def make_linear_class(matmul_class, config_class):
             if W.dim() == 3:  # 16-bit weights in fragment order [N, K / b, b]: the kernel takes [N, K]
                 W = W.reshape(self.out_features, self.in_features)
             if output is None:
-                result = torch.ops.bitjit.matmul(rows, W, self.scales, self.zeros, self.bias, self._op_config,
-                                                 self._op_arch)
+                result = ops.call(rows, W, self.scales, self.zeros, self.bias, None, self._op_config, self._op_arch)
                 return result.reshape(*A.shape[:-1], self.out_features)
             if not output.is_contiguous():
                 raise ConfigError(f"output must be contiguous (row-major without gaps), got strides {output.stride()}")
-            torch.ops.bitjit.matmul_out(rows, W, self.scales, self.zeros, self.bias,
-                                        output.reshape(-1, self.out_features), self._op_config, self._op_arch)
+            ops.call(rows, W, self.scales, self.zeros, self.bias, output.reshape(-1, self.out_features),
+                     self._op_config, self._op_arch)
             return output
 
     return Linear

@@ -15,15 +15,18 @@ _natives: Dict[Tuple[str, str], _NativeMatmul] = {}
 _device_archs: Dict[int, str] = {}
 
 
+_listeners: List[Callable[[], None]] = []
+
+
 @atexit.register
 def _forget_all() -> None:
-    """Drops the kernels before the interpreter tears the extension down (torch's operator registry
-    keeps this module alive to the end, and nanobind reports objects still alive then as leaks)."""
+    """Drops the kernels, and every per-call lookup that holds them (ops.py's runners), before the
+    interpreter tears the extension down: torch's operator registry keeps these modules alive to the
+    end, and nanobind reports native objects still alive then as leaks on stderr."""
     with _lock:
         _natives.clear()
-
-
-_listeners: List[Callable[[], None]] = []
+    for listener in _listeners:
+        listener()
 
 
 def on_change(listener: Callable[[], None]) -> None:

@@ -33,54 +33,44 @@ def _config_fields(config: str) -> Tuple[int, int, torch.dtype]:
     return int(fields["K"]), int(fields["N"]), getattr(torch, fields["out_dtype"])
 
 
-def _check_operands(A: torch.Tensor, named: Sequence[Tuple[str, Optional[torch.Tensor]]], config: str,
-                    allow_meta: bool = False) -> None:
-    """Shapes the fake kernel needs and torch's device rule: every operand on A's device, a CUDA one
-    (or, for the fake kernel, "meta": shapes only, as a model traced on a machine without a GPU)."""
+def _check_fake_operands(A: torch.Tensor, named: Sequence[Tuple[str, Optional[torch.Tensor]]], config: str) -> None:
+    """What the fake kernels can check without kernels: A's shape (the output's depends on it) and torch's
+    device rule, every operand on A's device. Everything else, and every error of a real call, is the
+    bindings' (Matmul.run's checks, one wording for the torch and the non-torch paths)."""
     K, _, _ = _config_fields(config)
     if A.dim() != 2 or A.shape[1] != K:
-        raise ConfigError(f"bitjit.matmul: A has shape {tuple(A.shape)}; expected [M, K] with K = {K} (config {config})")
-    if A.device.type != "cuda" and not (allow_meta and A.device.type == "meta"):
-        raise ConfigError(f"bitjit.matmul: A is not in CUDA device memory: it is on {A.device}")
-    others = [(name, tensor) for name, tensor in named if tensor is not None and tensor.device != A.device]
-    if others:
-        where = ", ".join(f"{name} on {tensor.device}" for name, tensor in others)
-        raise ConfigError(f"bitjit.matmul: operands on different devices: A on {A.device}, {where}; every operand "
-                          "(and output) must be on A's device")
+        raise ConfigError(f"Matmul: A has shape {tuple(A.shape)}; expected [M, K] with K = {K} (config {config})")
+    for name, tensor in named:
+        if tensor is not None and tensor.device != A.device:
+            raise ConfigError(f"Matmul: {name} is on another device than A: given on {tensor.device}, expected on "
+                              f"{A.device} (A's device)")
 
 
-# torch dtypes -> the element names the bindings check operands by (bitjit's dtype names).
+# torch dtypes <-> the element names the bindings check operands by (bitjit's dtype names).
 _ELEMENTS = {torch.float16: "float16", torch.bfloat16: "bfloat16", torch.float32: "float32", torch.int8: "int8",
-             torch.uint8: "uint8", torch.int32: "int32", torch.float8_e4m3fn: "float8_e4m3",
+             torch.uint8: "uint8", torch.int16: "int16", torch.int32: "int32", torch.float8_e4m3fn: "float8_e4m3",
              torch.float8_e5m2: "float8_e5m2"}
+_DTYPES = {name: dtype for dtype, name in _ELEMENTS.items()}
 
 
 def _descriptor(tensor: Optional[torch.Tensor]):
     """A tensor as the bindings' operand descriptor (pointer, shape, element, contiguous, DLPack device
-    type 2 = CUDA, device index), or None: cheaper than a DLPack export on every call, and the bindings
-    check dtype, layout and shape against the config and name the operand."""
+    type: 1 CPU, 2 CUDA, 0 other (meta), device index), or None. Only the refusal path builds these."""
     if tensor is None:
         return None
     element = _ELEMENTS.get(tensor.dtype, str(tensor.dtype).replace("torch.", ""))
-    return (tensor.data_ptr(), list(tensor.shape), element, tensor.is_contiguous(), 2, tensor.device.index)
+    device_type = {"cuda": 2, "cpu": 1}.get(tensor.device.type, 0)
+    index = tensor.device.index if tensor.device.index is not None else -1
+    return (tensor.data_ptr() if device_type else 0, list(tensor.shape), element, tensor.is_contiguous(), device_type,
+            index)
 
 
 def _capturing() -> bool:
     return torch.cuda.is_current_stream_capturing()
 
 
-# (config, weight arch, device) -> the native Matmul that runs there, and (that, M) -> its scratch
-# bytes: the per-call lookups, kept to a dict access each (a decode step calls every layer once).
-_runners: Dict[Tuple[str, str, int], object] = {}
-_scratch: Dict[Tuple[str, str, int, int], Tuple[int, int]] = {}
-
-
 def _native(config: str, weight_arch: str, device: int):
     """The kernels for `device`'s arch, whose weight layout must be the one W was packed in."""
-    key = (config, weight_arch, device)
-    native = _runners.get(key)
-    if native is not None:
-        return native
     arch = natives.device_arch(device)
     may_compile = not _capturing()
     try:
@@ -94,41 +84,136 @@ def _native(config: str, weight_arch: str, device: int):
         raise ConfigError(f"bitjit.matmul: W was packed for {weight_arch} ({packed_for.weight_layout} layout) but device "
                           f"{device} is {arch}, whose kernels read the {native.weight_layout} layout; create the layer "
                           f"for {arch} (target=\"{arch}\" or on that device) (config {config})")
-    _runners[key] = native
     return native
 
 
+def _current_stream(device: int) -> int:
+    """torch's current stream on `device` as a handle, without building a torch.cuda.Stream object."""
+    return torch._C._cuda_getCurrentRawStream(device)
+
+
+class _Runner:
+    """One config's calls on one CUDA device, worked out once: the kernels, and what each operand must
+    be (torch dtypes, shapes, the device), so that a call compares torch's own tensor metadata and
+    hands the bindings raw pointers. A decode step calls each layer once per token, so this per-call
+    host time is what eager decoding waits on. An operand that does not fit goes through the bindings'
+    full check (Matmul.run with descriptors), which raises the error naming it."""
+
+    __slots__ = ("native", "index", "device", "K", "N", "A_dtypes", "C_dtypes", "fixed", "scratch")
+
+    def __init__(self, config: str, weight_arch: str, index: int, native=None) -> None:
+        self.native = native if native is not None else _native(config, weight_arch, index)
+        self.index = index
+        self.device = torch.device("cuda", index)
+        self.K, self.N, _ = _config_fields(config)
+        accepted = self.native.accepted_elements(1)
+        shapes = self.native.operand_shapes(1)
+        dtypes = [tuple(_DTYPES[name] for name in names if name in _DTYPES) for names in accepted]
+        self.A_dtypes, self.C_dtypes = dtypes[0], dtypes[5]
+        # W, scales, zeros, bias: (torch dtypes, shape), or None where the config has no such operand.
+        self.fixed = tuple((dtypes[i], torch.Size(shapes[i])) if accepted[i] else None for i in (1, 2, 3, 4))
+        self.scratch: Dict[int, Tuple[int, int]] = {}  # M -> split-K scratch bytes (partials, counters)
+
+    def _fits(self, A, others, output) -> bool:
+        device = self.device
+        if not (A.device == device and A.dtype in self.A_dtypes and A.dim() == 2 and A.shape[1] == self.K
+                and A.is_contiguous()):
+            return False
+        if not (output.device == device and output.dtype in self.C_dtypes and output.dim() == 2
+                and output.shape[0] == A.shape[0] and output.shape[1] == self.N and output.is_contiguous()):
+            return False
+        for tensor, expected in zip(others, self.fixed):
+            if expected is None or tensor is None:
+                if expected is not None or tensor is not None:
+                    return False
+            elif not (tensor.device == device and tensor.dtype in expected[0] and tensor.shape == expected[1]
+                      and tensor.is_contiguous()):
+                return False
+        return True
+
+    def run(self, A, W, scales, zeros, bias, output) -> None:
+        M = A.shape[0]
+        if M == 0:  # no rows, nothing to compute (torch's rule for empty batches)
+            return
+        if not self._fits(A, (W, scales, zeros, bias), output):
+            # The bindings' check raises the error naming the operand (or runs, if this check was only
+            # stricter than theirs: an element type torch spells differently).
+            self.native.run(M, _descriptor(A), _descriptor(W), _descriptor(output), _descriptor(scales),
+                            _descriptor(zeros), _descriptor(bias), _current_stream(self.index), self.index,
+                            self._scratch(M, A.device))
+            return
+        pointer = lambda tensor: 0 if tensor is None else tensor.data_ptr()  # noqa: E731
+        self.native.run_pointers(M, A.data_ptr(), W.data_ptr(), output.data_ptr(), pointer(scales), pointer(zeros),
+                                 pointer(bias), _current_stream(self.index), self.index, self._scratch(M, A.device))
+
+    def _scratch(self, M: int, device):
+        need = self.scratch.get(M)
+        if need is None:
+            need = self.scratch[M] = tuple(self.native.scratch_need(M, self.index))
+        partial_bytes, counter_bytes = need
+        if not partial_bytes:
+            return None
+        # From torch's allocator: stream-ordered, and under capture the graph's own memory. The counters
+        # start at zero (every run leaves them so; zeroed here since the block may be reused).
+        partials = torch.empty(partial_bytes, dtype=torch.uint8, device=device)
+        counters = torch.zeros(counter_bytes, dtype=torch.uint8, device=device)
+        return (partials.data_ptr(), partial_bytes, counters.data_ptr(), counter_bytes)
+
+
+# (config, weight arch, A's torch.device) -> its _Runner: the per-call lookup, one dict access.
+_runners: Dict[Tuple[str, str, torch.device], _Runner] = {}
+
+
 def _forget_runners() -> None:
-    """Drops the per-call lookups: natives.remember changed a config's kernels (a new Matmul, tuning)."""
+    """Drops the runners: natives.remember changed a config's kernels (a new Matmul, tuning), or the
+    interpreter is exiting (natives.py)."""
     _runners.clear()
-    _scratch.clear()
 
 
 natives.on_change(_forget_runners)
 
 
 def _run(A, W, scales, zeros, bias, output, config: str, weight_arch: str) -> None:
-    operands = (("W", W), ("scales", scales), ("zeros", zeros), ("bias", bias), ("output", output))
-    _check_operands(A, operands, config)
-    device = A.device.index if A.device.index is not None else torch.cuda.current_device()
-    M = int(A.shape[0])
-    if M == 0:  # no rows, nothing to compute (torch's rule for empty batches)
-        return
-    native = _native(config, weight_arch, device)
-    scratch = None
-    need = _scratch.get((config, weight_arch, device, M))
-    if need is None:
-        need = _scratch[(config, weight_arch, device, M)] = tuple(native.scratch_need(M, device))
-    partial_bytes, counter_bytes = need
-    if partial_bytes:
-        # From torch's allocator: stream-ordered, and under capture the graph's own memory. The counters
-        # start at zero (every run leaves them so; zeroed here since the block may be reused).
-        partials = torch.empty(partial_bytes, dtype=torch.uint8, device=A.device)
-        counters = torch.zeros(counter_bytes, dtype=torch.uint8, device=A.device)
-        scratch = (partials.data_ptr(), partial_bytes, counters.data_ptr(), counter_bytes)
-    stream = torch.cuda.current_stream(A.device).cuda_stream
-    native.run(M, _descriptor(A), _descriptor(W), _descriptor(output), _descriptor(scales), _descriptor(zeros),
-               _descriptor(bias), stream, device, scratch)
+    runner = _runners.get((config, weight_arch, A.device))
+    if runner is None:
+        runner = _new_runner(A, W, scales, zeros, bias, output, config, weight_arch)
+    runner.run(A, W, scales, zeros, bias, output)
+
+
+def _new_runner(A, W, scales, zeros, bias, output, config: str, weight_arch: str) -> _Runner:
+    if A.device.type != "cuda":  # nothing to run on: the bindings' check names the operand and its device
+        native = natives.native_for(config, weight_arch)
+        native.run(int(A.shape[0]) if A.dim() else 0, _descriptor(A), _descriptor(W), _descriptor(output),
+                   _descriptor(scales), _descriptor(zeros), _descriptor(bias), 0, -1, None)
+        raise ConfigError(f"Matmul: A is not in CUDA device memory: given on {A.device}")  # not reached
+    runner = _runners[(config, weight_arch, A.device)] = _Runner(config, weight_arch, A.device.index)
+    return runner
+
+
+def _eager(A) -> bool:
+    """Whether a call may skip torch's dispatcher and run the kernel at once: a plain CUDA tensor in
+    eager mode, with no gradient to record and no torch mode (fake tensors, tracing, profilers' dispatch
+    modes) that must see the operator. Everything else goes through torch.ops.bitjit.*."""
+    return (type(A) is torch.Tensor and A.is_cuda and not (A.requires_grad and torch.is_grad_enabled())
+            and not torch.compiler.is_compiling() and not torch._C._len_torch_dispatch_stack()
+            and not torch._C._is_torch_function_mode_enabled())
+
+
+def call(A, W, scales, zeros, bias, output, config: str, weight_arch: str):
+    """bitjit.Linear's and bitjit.Matmul's way in: torch.ops.bitjit.matmul / matmul_out, or in plain
+    eager mode their kernel directly (the same run, without the dispatcher's Python round trip)."""
+    if output is None:
+        if _eager(A):
+            _, N, out_dtype = _config_fields(config)
+            output = torch.empty((A.shape[0], N), dtype=out_dtype, device=A.device)
+            _run(A, W, scales, zeros, bias, output, config, weight_arch)
+            return output
+        return torch.ops.bitjit.matmul(A, W, scales, zeros, bias, config, weight_arch)
+    if _eager(A):
+        _run(A, W, scales, zeros, bias, output, config, weight_arch)
+    else:
+        torch.ops.bitjit.matmul_out(A, W, scales, zeros, bias, output, config, weight_arch)
+    return output
 
 
 @torch.library.custom_op("bitjit::matmul", mutates_args=())
@@ -143,7 +228,7 @@ def matmul(A: torch.Tensor, W: torch.Tensor, scales: Optional[torch.Tensor], zer
 
 @matmul.register_fake
 def _matmul_fake(A, W, scales, zeros, bias, config, weight_arch):
-    _check_operands(A, (("W", W), ("scales", scales), ("zeros", zeros), ("bias", bias)), config, allow_meta=True)
+    _check_fake_operands(A, (("W", W), ("scale", scales), ("zeros", zeros), ("bias", bias)), config)
     _, N, out_dtype = _config_fields(config)
     return A.new_empty((A.shape[0], N), dtype=out_dtype)
 
@@ -157,9 +242,9 @@ def matmul_out(A: torch.Tensor, W: torch.Tensor, scales: Optional[torch.Tensor],
 
 @matmul_out.register_fake
 def _matmul_out_fake(A, W, scales, zeros, bias, output, config, weight_arch):
-    _check_operands(A, (("W", W), ("scales", scales), ("zeros", zeros), ("bias", bias), ("output", output)), config,
-                    allow_meta=True)
+    _check_fake_operands(A, (("W", W), ("scale", scales), ("zeros", zeros), ("bias", bias), ("output", output)),
+                         config)
     _, N, out_dtype = _config_fields(config)
     if tuple(output.shape) != (A.shape[0], N) or output.dtype != out_dtype:
-        raise ConfigError(f"bitjit.matmul: output is {tuple(output.shape)} {output.dtype}; expected "
+        raise ConfigError(f"Matmul: output is {tuple(output.shape)} {output.dtype}; expected "
                           f"({A.shape[0]}, {N}) {out_dtype}")

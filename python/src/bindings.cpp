@@ -12,6 +12,7 @@
 #include <nanobind/stl/variant.h>
 #include <nanobind/stl/vector.h>
 
+#include <algorithm>
 #include <functional>
 #include <variant>
 
@@ -134,8 +135,16 @@ bool read_as_codes(DType dtype) {
   return row.bits <= 8 && row.kind != ValueKind::twos_complement;
 }
 
+// The element types an operand of dtype `expected` may be given as: its own, and raw bytes for codes.
+std::vector<std::string> accepted_elements(DType expected) {
+  std::vector<std::string> names{std::string(to_string(expected))};
+  if (read_as_codes(expected)) names.insert(names.end(), {"uint8", "int8"});
+  return names;
+}
+
 bool element_fits(DType expected, const std::string& given) {
-  return given == to_string(expected) || (read_as_codes(expected) && (given == "uint8" || given == "int8"));
+  const std::vector<std::string> names = accepted_elements(expected);
+  return std::find(names.begin(), names.end(), given) != names.end();
 }
 
 std::string expected_element(DType expected) {
@@ -196,6 +205,17 @@ TensorView checked_view(const CheckedOperand& o, const std::function<int()>& dev
 using DeviceOperand = std::optional<std::variant<nb::ndarray<>, Descriptor>>;
 // Caller-owned split-K scratch: (partials pointer, bytes, counters pointer, bytes), or None.
 using Scratch = std::optional<std::tuple<uintptr_t, size_t, uintptr_t, size_t>>;
+
+RunTarget run_target(uintptr_t stream, int device, const Scratch& scratch) {
+  RunTarget target;
+  target.stream = reinterpret_cast<CUstream>(stream);
+  target.device = device;
+  if (scratch) {
+    const auto& [partials, partial_bytes, counters, counter_bytes] = *scratch;
+    target.scratch = {reinterpret_cast<void*>(partials), partial_bytes, reinterpret_cast<void*>(counters), counter_bytes};
+  }
+  return target;
+}
 
 std::optional<GivenOperand> given_of(const DeviceOperand& operand) {
   if (!operand) return std::nullopt;
@@ -352,6 +372,16 @@ NB_MODULE(_bitjit, m) {
              return std::vector<std::vector<int64_t>>{specs.A.shape, specs.W.shape, specs.scales.shape,
                                                       specs.zeros.shape, specs.bias.shape, specs.C.shape};
            })
+      .def("accepted_elements",
+           [](const Matmul& self, int64_t M) {
+             const OperandSpecs specs = operand_specs(self.config(), M);
+             std::vector<std::vector<std::string>> names;
+             for (const OperandSpec* spec : {&specs.A, &specs.W, &specs.scales, &specs.zeros, &specs.bias, &specs.C}) {
+               names.push_back(spec->used() ? accepted_elements(spec->dtype) : std::vector<std::string>{});
+             }
+             return names;
+           },
+           "Per operand (A, W, scales, zeros, bias, C): the element types run() takes for it ([] when unused).")
       .def("load", [](const Matmul& self, int device) { self.load(device); }, nb::arg("device") = -1,
            "Loads every bucket's kernel on the device (-1: the current context's), e.g. before a CUDA graph capture.")
       .def(
@@ -374,17 +404,27 @@ NB_MODULE(_bitjit, m) {
                   {given_of(zeros), specs.zeros, "zeros"}, {given_of(bias), specs.bias, "bias"},
                   {given_of(C), specs.C, "output"}},
                  run_device);
-             RunTarget target;
-             target.stream = reinterpret_cast<CUstream>(stream);
-             target.device = device;
-             if (scratch) {
-               const auto& [partials, partial_bytes, counters, counter_bytes] = *scratch;
-               target.scratch = {reinterpret_cast<void*>(partials), partial_bytes, reinterpret_cast<void*>(counters),
-                                 counter_bytes};
-             }
-             self.run(v[0], v[1], v[5], v[2], v[3], v[4], target);
+             self.run(v[0], v[1], v[5], v[2], v[3], v[4], run_target(stream, device, scratch));
            },
            nb::arg("M"), nb::arg("A"), nb::arg("W"), nb::arg("C"), nb::arg("scales"), nb::arg("zeros"), nb::arg("bias"),
-           nb::arg("stream"), nb::arg("device") = -1, nb::arg("scratch") = nb::none());
+           nb::arg("stream"), nb::arg("device") = -1, nb::arg("scratch") = nb::none())
+      // The torch operator's per-call path (python/bitjit/ops.py): device pointers (0: not given) of
+      // operands whose dtype, device, contiguity and shape the caller has compared with
+      // accepted_elements / operand_shapes (torch's own tensor metadata, no DLPack export per call).
+      // Matmul::run still refuses a missing or unused operand and a misaligned pointer.
+      .def("run_pointers",
+           [](const Matmul& self, int64_t M, uintptr_t A, uintptr_t W, uintptr_t C, uintptr_t scales, uintptr_t zeros,
+              uintptr_t bias, uintptr_t stream, int device, const Scratch& scratch) {
+             const OperandSpecs specs = operand_specs(self.config(), M);
+             auto view = [](uintptr_t pointer, const OperandSpec& spec) {
+               return pointer ? TensorView(reinterpret_cast<const void*>(pointer), spec.used() ? spec.dtype : DType::uint8,
+                                           spec.shape)
+                              : TensorView();
+             };
+             self.run(view(A, specs.A), view(W, specs.W), view(C, specs.C), view(scales, specs.scales),
+                      view(zeros, specs.zeros), view(bias, specs.bias), run_target(stream, device, scratch));
+           },
+           nb::arg("M"), nb::arg("A"), nb::arg("W"), nb::arg("C"), nb::arg("scales"), nb::arg("zeros"), nb::arg("bias"),
+           nb::arg("stream"), nb::arg("device"), nb::arg("scratch") = nb::none());
 
 }

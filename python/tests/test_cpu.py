@@ -333,3 +333,33 @@ def test_positional_operands_fill_the_used_operands_then_output():
         matmul(A, W, scale, bias, out)
     with pytest.raises(TypeError, match="bias given both by position and by keyword"):
         matmul(A, W, scale, bias, bias=bias)
+
+
+# ---- nanobind's leak report at interpreter exit ------------------------------------------------------
+
+EXIT_SCRIPT = """
+import bitjit
+config = bitjit.MatmulConfig(M=[1, 16], N=128, K=256, W_dtype="int4", accum_dtype="float32", with_scaling=True,
+                             group_size=128)
+matmul = bitjit.Matmul(config, target="sm_90a")  # a user's global, alive until the interpreter ends
+kept = [bitjit.Matmul(config, target="sm_90a")]
+print("ran")
+"""
+
+
+def run_to_exit(script):
+    """Runs `script` in a fresh interpreter (bitjit found as this one finds it); returns its stderr."""
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0 and "ran" in done.stdout, done.stderr
+    return done.stderr
+
+
+def test_no_leak_report_at_exit_without_torch():
+    """nanobind prints 'leaked N instances' when bitjit's native objects outlive the interpreter's
+    teardown (a module-level cache still holding them); a user must never see it."""
+    stderr = run_to_exit(EXIT_SCRIPT + "import sys\nassert 'torch' not in sys.modules\n")
+    assert "leaked" not in stderr, stderr

@@ -95,7 +95,7 @@ def test_int4_g128_llama_matches_float32_on_its_dequantized_weights():
     assert sorted(replaced) == sorted(linear_names(base))
     # What bitjit's quantizer made of the fp16 weights, exactly (the same quantizer, the same input).
     exact = {name: bitjit.quantization.quantize(model.get_submodule(name).config,
-                                                base.get_submodule(name).weight.float().numpy())["dequantized"]
+                                                base.get_submodule(name).weight.detach().float().numpy())["dequantized"]
              for name in replaced}
     ids = torch.randint(0, 512, (2, 24), device="cuda")
     run_model_checks("int4 g128", model, exact, base, ids)

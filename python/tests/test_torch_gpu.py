@@ -178,14 +178,14 @@ def test_runs_from_a_thread_that_has_no_current_context(generator):
 @torch.no_grad()
 def test_operands_on_other_devices_are_named(generator):
     model = quantized_mlp(generator)
-    with pytest.raises(bitjit.ConfigError, match="A is not in CUDA device memory: it is on cpu"):
+    with pytest.raises(bitjit.ConfigError, match="Matmul: A is not in CUDA device memory: given float16 on cpu"):
         model(rand(generator, 2, 512, device="cpu"))
     config = bitjit.MatmulConfig(M=[1, 16], N=128, K=256, W_dtype="int4", accum_dtype="float32",
                                  with_scaling=True, group_size=128)
     matmul = bitjit.Matmul(config)
     weight = matmul.transform_weight(torch.randint(-8, 8, (128, 256), dtype=torch.int8))
     scales = torch.ones(128, 2, dtype=torch.float16)
-    with pytest.raises(bitjit.ConfigError, match="operands on different devices: A on cuda:0, W on cpu, scales on cpu"):
+    with pytest.raises(bitjit.ConfigError, match="Matmul: W is not in CUDA device memory: given int8 on cpu"):
         matmul(rand(generator, 2, 256), weight, scale=scales)
 
 
@@ -277,3 +277,46 @@ def test_operators_pass_torch_library_opcheck(generator):
     out = torch.empty(5, 128, dtype=torch.float16, device="cuda")
     torch.library.opcheck(torch.ops.bitjit.matmul_out.default,
                           (x, W, scales, zeros, bias, out, config.canonical, matmul.arch))
+
+
+@torch.no_grad()
+def test_load_state_dict_from_cpu_into_a_fresh_layer_on_the_gpu(generator):
+    """A fresh bitjit.Linear's buffers are on the GPU; a state saved from CPU buffers loads into them
+    (load_state_dict copies across devices, the act-order perm included) and the layer computes what
+    the saved one computes."""
+    K, N = 256, 64
+    layer = random_gptq_layer(N, K, 4, 64, False, True, np.random.default_rng(random.getrandbits(32)))
+    tensors = {f"0.{name}": layer[name] for name in ("qweight", "qzeros", "scales", "g_idx")}
+    source = torch.nn.Sequential(torch.nn.Linear(K, N, bias=False)).half()
+    bitjit.load_quantized(source, tensors, "gptq")
+    state = {name: value.cpu() for name, value in source.state_dict().items()}
+    config = source[0].config
+    fresh = bitjit.Linear(K, N, bias=False, A_dtype="float16", W_dtype=config.W_dtype, accum_dtype="float32",
+                          out_dtype="float16", group_size=config.group_size, with_scaling=True, with_zeros=True)
+    assert fresh.qweight.is_cuda
+    target = torch.nn.Sequential(fresh)
+    target.load_state_dict(state)
+    assert all(value.is_cuda for value in target.state_dict().values())
+    x = rand(generator, 3, K)
+    assert_same_result(target(x), source.cuda()(x))
+
+
+@pytest.mark.parametrize("operand", ["W", "scale", "output"])
+@torch.no_grad()
+def test_eager_call_and_operator_word_a_cpu_operand_alike(operand):
+    """Matmul's eager path (no dispatcher) and torch.ops.bitjit.matmul_out refuse a CPU operand with
+    the bindings' one message, naming it and its device."""
+    config = bitjit.MatmulConfig(M=[1, 16], N=128, K=256, W_dtype="int4", accum_dtype="float32",
+                                 with_scaling=True, group_size=128)
+    matmul = bitjit.Matmul(config)
+    operands = {"A": torch.zeros(2, 256, dtype=torch.float16, device="cuda"),
+                "W": torch.zeros(128, 128, dtype=torch.int8, device="cuda"),
+                "scale": torch.ones(128, 2, dtype=torch.float16, device="cuda"),
+                "output": torch.zeros(2, 128, dtype=torch.float16, device="cuda")}
+    operands[operand] = operands[operand].cpu()
+    message = rf"Matmul: {operand} is not in CUDA device memory: given \w+ on cpu"
+    with pytest.raises(bitjit.ConfigError, match=message):
+        matmul(operands["A"], operands["W"], scale=operands["scale"], output=operands["output"])
+    with pytest.raises(bitjit.ConfigError, match=message):
+        torch.ops.bitjit.matmul_out(operands["A"], operands["W"], operands["scale"], None, None, operands["output"],
+                                    config.canonical, matmul.arch)
