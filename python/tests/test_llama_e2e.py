@@ -85,7 +85,7 @@ def run_model_checks(name, model, exact_weights, base, ids):
     fp16_model = with_weights(base, exact_weights, torch.float16)
     truth, fp16 = logits(truth_model, ids), logits(fp16_model, ids)
     eager = logits(model, ids)
-    bound = check_against_float32(f"{name} eager", eager, truth, fp16)
+    check_against_float32(f"{name} eager", eager, truth, fp16)
     check_generation(name, model, truth_model, fp16_model, ids)
     from torch._dynamo.utils import counters
     counters.clear()
