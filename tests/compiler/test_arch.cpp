@@ -26,15 +26,6 @@ bool is_hopper_family(KernelFamily family) {
   return family == KernelFamily::tensor_wgmma || family == KernelFamily::tensor_wgmma_ws;
 }
 
-std::string schedule_error_for(const MatmulConfig& config, const TileSchedule& schedule, const std::string& arch) {
-  try {
-    validate_schedule(config, schedule, arch);
-  } catch (const ConfigError& error) {
-    return error.what();
-  }
-  return "";
-}
-
 // A default kernel of each non-Hopper family and the family the defaults give it on every arch
 // without wgmma.
 struct FamilySample {
@@ -96,17 +87,17 @@ TEST_CASE("the Blackwell archs get the mma.sync and CUDA-core families, never th
     INFO(arch);
     for (const TileSchedule& s : default_bucket_schedules(buckets, arch)) {
       CHECK_FALSE(is_hopper_family(s.family));
-      CHECK(schedule_error_for(buckets, s, arch).empty());
+      CHECK(schedule_error_on(buckets, s, arch).empty());
     }
     CHECK(default_schedule(buckets, arch, 4096).family == KernelFamily::tensor_gemm);
     // The sm_90a defaults: refused, naming the archs that have the instructions.
     const TileSchedule hopper = default_schedule(buckets, "sm_90a", 4096);
-    CHECK(contains(schedule_error_for(buckets, hopper, arch),
+    CHECK(contains(schedule_error_on(buckets, hopper, arch),
                    "family=tensor_wgmma_ws needs wgmma (archs with it: sm_90a), got arch=" + arch));
     TileSchedule unspecialized = wgmma_128x128_schedule(3);
     unspecialized.vector_bytes = hopper.vector_bytes;
     unspecialized.block_k = hopper.block_k;
-    CHECK(contains(schedule_error_for(buckets, unspecialized, arch),
+    CHECK(contains(schedule_error_on(buckets, unspecialized, arch),
                    "family=tensor_wgmma needs wgmma (archs with it: sm_90a), got arch=" + arch));
     for (const FamilySample& sample : family_samples()) {
       INFO(sample.what);

@@ -41,12 +41,7 @@ MatmulConfig w4a16_quantized_zeros() {
 
 
 std::string schedule_error(const MatmulConfig& config, const TileSchedule& schedule) {
-  try {
-    validate_schedule(config, schedule, "sm_80");
-  } catch (const ConfigError& error) {
-    return error.what();
-  }
-  return "";
+  return schedule_error_on(config, schedule, "sm_80");
 }
 
 // What decides a tensor-core kernel's decoding code: the formats, the zeros mode and scaling.
@@ -288,15 +283,6 @@ TEST_CASE("every variant of the format matrix compiles with NVRTC for sm_80 and 
 namespace {
 
 MatmulConfig w4a16_many_rows() { return w4a16_g128_config(MSpec::buckets({1, 64, 4096}), 8192, 8192); }
-
-std::string schedule_error_on(const MatmulConfig& config, const TileSchedule& schedule, const std::string& arch) {
-  try {
-    validate_schedule(config, schedule, arch);
-  } catch (const ConfigError& error) {
-    return error.what();
-  }
-  return "";
-}
 
 // schedule_error_on for `schedule` after `change(schedule)`.
 template <class Change>
