@@ -135,13 +135,14 @@ struct Footprint {
 // lower. tensor_wgmma keeps 0.5 / 0.7 of it (its tensor pipe 49 % busy at 256 rows).
 double wgmma_pipe_share(int block_m) { return block_m >= 256 ? 0.7 : block_m >= 128 ? 0.62 : 0.45; }
 
-Footprint footprint(const MatmulConfig& config, const TileSchedule& s) {
+Footprint footprint(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
   Footprint f;
+  const double most_registers = arch_info(arch).max_registers_per_thread;
   f.threads = s.threads;
   f.shared_bytes = dynamic_shared_bytes(config, s) + static_shared_bytes(config, s.family);
   if (s.family == KernelFamily::tensor_gemm) {
     const double m_tiles = s.block_m / s.warp_m / 8.0, n_tiles = s.block_n / s.warp_n / 16.0;
-    f.registers = int(std::min(255.0, 48 + 4 * m_tiles * n_tiles + 4 * m_tiles + 8 * n_tiles));
+    f.registers = int(std::min(most_registers, 48 + 4 * m_tiles * n_tiles + 4 * m_tiles + 8 * n_tiles));
     // Per k16 step of a warp: m x n mmas, 16 instructions of decode and scaling per channel tile,
     // half a 16-byte shared load per row tile, ~24 of copies and bookkeeping (measured on sm_90a:
     // 4.4 instructions per mma with 8 x 2 tiles).
@@ -153,7 +154,7 @@ Footprint footprint(const MatmulConfig& config, const TileSchedule& s) {
     // The tensor pipe: 49 % busy at 70B gate_up, M = 4096 (Nsight Compute), every warp waiting on
     // its own wgmmas at each stage's block-wide barrier.
     const double mma_tiles = s.block_m / 8.0;
-    f.registers = int(std::min(255.0, 72 + s.block_m / 2.0));
+    f.registers = int(std::min(most_registers, 72 + s.block_m / 2.0));
     f.instructions_per_mma = (1 + 30) / mma_tiles;
     f.pipe_share = wgmma_pipe_share(s.block_m) * 0.5 / 0.7;
   } else if (s.family == KernelFamily::tensor_wgmma_ws) {
@@ -161,7 +162,7 @@ Footprint footprint(const MatmulConfig& config, const TileSchedule& s) {
     // step); one producer thread issues a few TMA requests per stage.
     // Registers: the launch's share (validation keeps the sums within what the consumers get).
     const double mma_tiles = s.block_m / 8.0;
-    f.registers = warp_specialized_registers(s).per_thread;
+    f.registers = warp_specialized_registers(s, arch).per_thread;
     f.instructions_per_mma = (1 + 24) / mma_tiles;
     f.pipe_share = wgmma_pipe_share(s.block_m);
   } else if (s.family == KernelFamily::tensor_gemv) {
@@ -183,18 +184,18 @@ int blocks_per_sm(const Footprint& f, const TargetDevice& device) {
 }  // namespace
 
 TargetDevice TargetDevice::from_arch(const std::string& arch) {
-  const ArchLimits limits = arch_limits(arch);
+  const ArchInfo& row = arch_info(arch);
   TargetDevice d;
   d.arch = arch;
-  d.sm_count = limits.typical_sm_count;
-  d.shared_bytes_per_block = limits.shared_bytes_per_block;
-  d.shared_bytes_per_sm = limits.shared_bytes_per_block + 1024;
-  // Measured or datasheet figures of the arch's reference part (A100, A10, L40S, H100 SXM); mma.sync
-  // on Hopper reaches about 60 % of wgmma's dense peak.
-  if (arch == "sm_80") d.dram_gbps = 1555, d.l2_gbps = 4000, d.mma_tflops = 312, d.clock_ghz = 1.41;
-  if (arch == "sm_86") d.dram_gbps = 600, d.l2_gbps = 1500, d.mma_tflops = 70, d.clock_ghz = 1.70;
-  if (arch == "sm_89") d.dram_gbps = 864, d.l2_gbps = 3000, d.mma_tflops = 181, d.clock_ghz = 2.52;
-  if (arch == "sm_90a") d.dram_gbps = 3000, d.l2_gbps = 5500, d.mma_tflops = 600, d.clock_ghz = 1.755, d.wgmma_tflops = 990;
+  d.sm_count = row.reference.sm_count;
+  d.shared_bytes_per_block = row.shared_bytes_per_block;
+  d.shared_bytes_per_sm = row.shared_bytes_per_sm;
+  d.registers_per_sm = row.registers_per_sm;
+  d.dram_gbps = row.reference.dram_gbps;
+  d.l2_gbps = row.reference.l2_gbps;
+  d.mma_tflops = row.reference.mma_tflops;
+  d.wgmma_tflops = row.reference.wgmma_tflops;
+  d.clock_ghz = row.reference.clock_ghz;
   return d;
 }
 
@@ -213,7 +214,7 @@ double predicted_microseconds(const MatmulConfig& config, const TileSchedule& s,
   const double dram = double(weight_bytes * m_blocks + activation_bytes + output_bytes);
   const double l2 = double(weight_bytes * m_blocks + activation_bytes * n_blocks + output_bytes + partial_bytes);
 
-  const Footprint f = footprint(config, s);
+  const Footprint f = footprint(config, s, device.arch);
   const int resident = blocks_per_sm(f, device);
   if (resident == 0) return 1e12;  // cannot launch
   // Up to one full wave, the SMs without a block idle; beyond it, the last partial wave does.

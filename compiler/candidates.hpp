@@ -15,18 +15,18 @@
 
 namespace bitjit {
 
-// What the cost model needs to know about the GPU. from_arch fills typical values for the arch's
-// data-center part; the runtime fills them from the driver (runtime/tuning.cpp).
+// What the cost model needs to know about the GPU. from_arch fills them from the arch table's
+// reference part (compiler/arch.hpp); the runtime fills what the driver knows (runtime/tuning.cpp).
 struct TargetDevice {
   std::string arch;
   int sm_count = 0;
   int shared_bytes_per_sm = 0;
   int shared_bytes_per_block = 0;
-  int registers_per_sm = 65536;
+  int registers_per_sm = 0;
   double dram_gbps = 0.0;        // bytes per ns
   double l2_gbps = 0.0;
   double mma_tflops = 0.0;       // dense fp16 mma.sync, float32 accumulation
-  double wgmma_tflops = 0.0;     // dense fp16 wgmma (sm_90a only)
+  double wgmma_tflops = 0.0;     // dense fp16 wgmma (0 without it)
   double clock_ghz = 0.0;
   static TargetDevice from_arch(const std::string& arch);
 };

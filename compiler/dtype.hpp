@@ -18,7 +18,7 @@ enum class DType : uint8_t {
   nf4, fp4_e2m1, float8_e4m3, float8_e5m2,
 };
 
-// How a stored bit field q becomes a value (DESIGN.md §1).
+// How a stored bit field q becomes a value (docs/formats.md, Value sets).
 enum class ValueKind : uint8_t {
   floating,       // IEEE-style float: sign, exponent, mantissa (see FloatCodec)
   twos_complement,// int8, int32: the plain signed integer

@@ -246,7 +246,8 @@ PlanConstant wgmma_group_constant(const TileSchedule& s) {
 // An unspecialized family's constants as tensor_wgmma_ws takes them: kThreads the consumer
 // warpgroups' (the block has a producer warpgroup more), the ring's barriers, the persistent grid's
 // tile order and the registers the producer hands to the consumers.
-std::vector<PlanConstant> warp_specialized(std::vector<PlanConstant> tiles, const TileSchedule& s) {
+std::vector<PlanConstant> warp_specialized(std::vector<PlanConstant> tiles, const TileSchedule& s,
+                                           const std::string& arch) {
   const int consumers = s.threads - 128;
   for (PlanConstant& c : tiles) {
     if (c.name == "kThreads") {
@@ -255,7 +256,7 @@ std::vector<PlanConstant> warp_specialized(std::vector<PlanConstant> tiles, cons
     }
     if (c.name == "kStages") c.comment = "depth of the TMA ring in shared memory (a full and an empty barrier per stage)";
   }
-  const WarpSpecializedRegisters registers = warp_specialized_registers(s);
+  const WarpSpecializedRegisters registers = warp_specialized_registers(s, arch);
   tiles.push_back({"int", "kRasterGroup", std::to_string(s.swizzle), "row blocks per group of the tile order"});
   tiles.push_back({"int", "kProducerRegisters", std::to_string(registers.producer), "per producer thread"});
   tiles.push_back({"int", "kConsumerRegisters", std::to_string(registers.consumer),
@@ -382,11 +383,11 @@ KernelPlan plan_kernel(const MatmulConfig& config, const TileSchedule& schedule,
       plan.family_header = "bitjit/tensor_wgmma_ws.cuh";
       if (same_8bit_operands(config)) {
         plan.family_function = "bitjit::tensor_wgmma_ws_8bit";
-        plan.tile_constants = warp_specialized(tensor_wgmma_8bit_tiles(schedule), schedule);
+        plan.tile_constants = warp_specialized(tensor_wgmma_8bit_tiles(schedule), schedule, arch);
         plan.stages = tensor_wgmma_ws_8bit_stages(config, schedule);
       } else {
         plan.family_function = "bitjit::tensor_wgmma_ws";
-        plan.tile_constants = warp_specialized(tensor_gemm_tiles(config, schedule), schedule);
+        plan.tile_constants = warp_specialized(tensor_gemm_tiles(config, schedule), schedule, arch);
         plan.tile_constants.push_back(wgmma_group_constant(schedule));
         plan.stages = tensor_wgmma_ws_stages(config, schedule);
       }

@@ -101,7 +101,7 @@ void require_general_layout(const MatmulConfig& config, const TileSchedule& s) {
 // Whether the arch has the mma.sync tensor_gemv multiplies this config's activations with: every
 // supported arch for 16-bit and int8 activations, sm_89 and newer for fp8.
 bool arch_has_activation_mma(const MatmulConfig& config, const std::string& arch) {
-  return !fp8_activations(config) || arch_limits(arch).fp8_mma;
+  return !fp8_activations(config) || arch_info(arch).has_fp8_mma;
 }
 
 void validate_tensor_gemv(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
@@ -114,7 +114,7 @@ void validate_tensor_gemv(const MatmulConfig& config, const TileSchedule& s, con
   }
   if (!arch_has_activation_mma(config, arch)) {
     reject("family=tensor_gemv with A_dtype=" + std::string(to_string(config.A_dtype)) + " on arch=" + arch +
-           ": the fp8 mma.sync needs sm_89 or sm_90a; use family=simt");
+           ": the fp8 mma.sync needs one of " + archs_with(&ArchInfo::has_fp8_mma) + "; use family=simt");
   }
   if (s.threads % 32 != 0 || s.threads < 32 || s.threads > 512) {
     reject("threads=" + std::to_string(s.threads) + " must be a multiple of 32 between 32 and 512");
@@ -162,7 +162,7 @@ int64_t gemm_k_tiles(const MatmulConfig& config, const TileSchedule& s) { return
 // shared memory per block.
 void require_shared_fits(const MatmulConfig& config, const TileSchedule& s, const std::string& arch, int stage_bytes) {
   const int shared = dynamic_shared_bytes(config, s) + static_shared_bytes(config, s.family);
-  const int limit = arch_limits(arch).shared_bytes_per_block;
+  const int limit = arch_info(arch).shared_bytes_per_block;
   if (shared > limit) {
     reject(std::to_string(s.stages) + " stages of " + std::to_string(stage_bytes) + " bytes (+" +
            std::to_string(static_shared_bytes(config, s.family)) + " static) need " + std::to_string(shared) +
@@ -327,10 +327,18 @@ void validate_wgmma_group(const MatmulConfig& config, const TileSchedule& s, con
   }
 }
 
+// The Hopper families' instructions exist only on the archs whose table row has them.
+void require_capability(const std::string& arch, bool ArchInfo::*capability, const char* family, const char* what) {
+  if (arch_info(arch).*capability) return;
+  reject("family=" + std::string(family) + " needs " + what + " (archs with it: " + archs_with(capability) +
+         "), got arch=" + arch);
+}
+
 // The warp-specialized family: consumer warpgroups of tensor_wgmma's shape plus a producer warpgroup,
 // TMA boxes (rows of 16-byte multiples), one tile per block at a time on a persistent grid.
 void validate_tensor_wgmma_ws(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
-  if (arch != "sm_90a") reject("family=tensor_wgmma_ws needs arch sm_90a (wgmma, TMA), got " + arch);
+  require_capability(arch, &ArchInfo::has_wgmma, "tensor_wgmma_ws", "wgmma");
+  require_capability(arch, &ArchInfo::has_tma, "tensor_wgmma_ws", "TMA");
   const bool eight_bit = same_8bit_operands(config);
   if (eight_bit) {
     require_byte_rows_operands(config, "tensor_wgmma_ws");
@@ -355,7 +363,7 @@ void validate_tensor_wgmma_ws(const MatmulConfig& config, const TileSchedule& s,
   }
   // Each consumer thread keeps block_m / 2 sums (fp8 W8A8: two sets) and registers besides: about 72
   // where it decodes (measured: 138 at 128 rows), about 40 for W8A8.
-  const WarpSpecializedRegisters budget = warp_specialized_registers(s);
+  const WarpSpecializedRegisters budget = warp_specialized_registers(s, arch);
   const int sums = eight_bit && config.A_dtype != DType::int8 ? s.block_m : s.block_m / 2;
   const int registers = budget.consumer > 0 ? budget.consumer : budget.per_thread, needed = sums + (eight_bit ? 40 : 72);
   if (registers < needed) {
@@ -380,7 +388,7 @@ void validate_tensor_wgmma_ws(const MatmulConfig& config, const TileSchedule& s,
 }
 
 void validate_tensor_wgmma(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
-  if (arch != "sm_90a") reject("family=tensor_wgmma needs arch sm_90a (wgmma), got " + arch);
+  require_capability(arch, &ArchInfo::has_wgmma, "tensor_wgmma", "wgmma");
   if (same_8bit_operands(config)) return validate_tensor_wgmma_8bit(config, s, arch);
   const MmaRunLayout layout = require_fragment_layout(config, "tensor_wgmma");
   validate_wgmma_group(config, s, layout);
@@ -514,12 +522,13 @@ TileSchedule warp_specialized(TileSchedule s, int raster_group) {
   return s;
 }
 
-WarpSpecializedRegisters warp_specialized_registers(const TileSchedule& s) {
+WarpSpecializedRegisters warp_specialized_registers(const TileSchedule& s, const std::string& arch) {
+  const ArchInfo& target = arch_info(arch);
   WarpSpecializedRegisters r;
-  r.per_thread = std::min(255, 65536 / s.threads / 8 * 8);
+  r.per_thread = std::min(target.max_registers_per_thread, target.registers_per_sm / s.threads / 8 * 8);
   const int consumers = s.threads - 128;
   const int consumer = std::min(240, (r.per_thread * s.threads - r.producer * 128) / consumers / 8 * 8);
-  if (consumer > r.per_thread && r.per_thread < 255) r.consumer = consumer;
+  if (consumer > r.per_thread && r.per_thread < target.max_registers_per_thread) r.consumer = consumer;
   return r;
 }
 
@@ -578,8 +587,8 @@ TileSchedule default_tensor_gemv(const MatmulConfig& config, const MmaRunLayout&
 // Stages: as many as the arch's shared memory holds, up to those. Tuning searches beyond this.
 TileSchedule default_tensor_gemm(const MatmulConfig& config, const MmaRunLayout& layout, const std::string& arch,
                                  int64_t M) {
-  const ArchLimits limits = arch_limits(arch);
-  const int64_t sms = limits.typical_sm_count;
+  const ArchInfo& target = arch_info(arch);
+  const int64_t sms = target.reference.sm_count;
   auto blocks_of = [&](int block_m, int block_n) {
     return (config.N + block_n - 1) / block_n * ((M + block_m - 1) / block_m);
   };
@@ -604,7 +613,7 @@ TileSchedule default_tensor_gemm(const MatmulConfig& config, const MmaRunLayout&
     s.split_k *= 2;
   }
   const int most_stages = many_rows || s.split_k > 1 ? 2 : 4;
-  const int budget = limits.shared_bytes_per_block - static_shared_bytes(config, KernelFamily::tensor_gemm);
+  const int budget = target.shared_bytes_per_block - static_shared_bytes(config, KernelFamily::tensor_gemm);
   s.stages = std::min(most_stages, budget / gemm_stage_bytes(config, s, layout));
   while (s.stages < 2 && s.block_m > 32) {  // int1 / int2: long k-blocks; fewer rows per block
     s.block_m /= 2;
@@ -635,7 +644,7 @@ double wave_efficiency(int64_t tiles, int64_t sms) { return double(tiles) / doub
 // fit).
 std::optional<TileSchedule> default_tensor_wgmma_ws(const MatmulConfig& config, const std::string& arch, int64_t rows,
                                                     const TileSchedule& unspecialized) {
-  const int64_t sms = arch_limits(arch).typical_sm_count;
+  const int64_t sms = arch_info(arch).reference.sm_count;
   const int64_t row_blocks = (rows + unspecialized.block_m - 1) / unspecialized.block_m;
   const auto tiles = [&](int block_n) { return (config.N + block_n - 1) / block_n * row_blocks; };
   TileSchedule s = unspecialized;
@@ -652,7 +661,7 @@ std::optional<TileSchedule> default_tensor_wgmma_ws(const MatmulConfig& config, 
   s = warp_specialized(s, 8);
   const int measured_stages = s.block_m == 64 ? (s.block_n == 256 ? 4 : s.block_k == 256 ? 4 : 6)
                                               : s.block_m == 128 ? (s.block_n == 128 ? 5 : 4) : 3;
-  const int budget = arch_limits(arch).shared_bytes_per_block - static_shared_bytes(config, s.family);
+  const int budget = arch_info(arch).shared_bytes_per_block - static_shared_bytes(config, s.family);
   s.stages = std::min(measured_stages, budget / gemm_stage_bytes(config, s, *family_layout(config, s.family)));
   if (!is_valid_schedule(config, s, arch)) return std::nullopt;
   return s;
@@ -685,7 +694,7 @@ std::optional<TileSchedule> default_tensor_wgmma_ws_8bit(const MatmulConfig& con
 std::optional<TileSchedule> default_tensor_wgmma(const MatmulConfig& config, const std::string& arch, int64_t rows) {
   const bool eight_bit = same_8bit_operands(config);
   const std::optional<MmaRunLayout> layout = family_layout(config, KernelFamily::tensor_wgmma);
-  if (arch != "sm_90a" || (!eight_bit && (!layout || !float16_activations(config)))) return std::nullopt;
+  if (!arch_info(arch).has_wgmma || (!eight_bit && (!layout || !float16_activations(config)))) return std::nullopt;
   TileSchedule s;
   s.family = KernelFamily::tensor_wgmma;
   s.block_n = 128;
@@ -698,7 +707,7 @@ std::optional<TileSchedule> default_tensor_wgmma(const MatmulConfig& config, con
     s.block_k = std::max(k_block, 128 / k_block * k_block);
     s.vector_bytes = layout->load_bytes;
   }
-  const int budget = arch_limits(arch).shared_bytes_per_block - static_shared_bytes(config, s.family);
+  const int budget = arch_info(arch).shared_bytes_per_block - static_shared_bytes(config, s.family);
   const auto stages_that_fit = [&] {
     const int stage_bytes = eight_bit ? byte_rows_stage_bytes(s) : gemm_stage_bytes(config, s, *layout);
     return std::min(s.block_m == 256 ? 3 : 4, budget / stage_bytes);
@@ -709,7 +718,7 @@ std::optional<TileSchedule> default_tensor_wgmma(const MatmulConfig& config, con
   s.threads = 2 * s.block_n;
   s.warp_m = 1;
   s.warp_n = s.threads / 32;
-  const int64_t sms = arch_limits(arch).typical_sm_count;
+  const int64_t sms = arch_info(arch).reference.sm_count;
   const int64_t blocks = (config.N + s.block_n - 1) / s.block_n * ((rows + s.block_m - 1) / s.block_m);
   const int64_t weight_bytes = config.N * config.K * info(config.W_dtype).bits / 8;
   const auto partial_bytes = [&](int split) { return int64_t(split) * rows * config.N * 4 * 2; };  // written, read
@@ -725,7 +734,7 @@ std::optional<TileSchedule> default_tensor_wgmma(const MatmulConfig& config, con
 }
 
 // The Hopper family serves a config only when it serves every bucket (the weights are packed once,
-// in its layout): on sm_90a, from 64 rows up, for the configs it takes.
+// in its layout): on an arch with wgmma, from 64 rows up, for the configs it takes.
 bool wgmma_serves(const MatmulConfig& config, const std::string& arch) {
   const std::vector<int64_t>& buckets = config.M.values();
   const int64_t fewest = *std::min_element(buckets.begin(), buckets.end());

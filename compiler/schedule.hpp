@@ -61,13 +61,13 @@ std::string canonical_form(const TileSchedule& schedule);
 // producer warpgroup, tiles taken in groups of raster_group row blocks.
 TileSchedule warp_specialized(TileSchedule s, int raster_group);
 
-// tensor_wgmma_ws's registers per thread: the launch gives every thread the same share of the 64 K
-// (per_thread); the producer warpgroup keeps `producer` and hands the rest to the consumer warpgroups
-// (consumer; 0 where the launch's share is already the most a thread may hold).
+// tensor_wgmma_ws's registers per thread on arch: the launch gives every thread the same share of the
+// SM's registers (per_thread); the producer warpgroup keeps `producer` and hands the rest to the
+// consumer warpgroups (consumer; 0 where the launch's share is already the most a thread may hold).
 struct WarpSpecializedRegisters {
   int per_thread = 0, producer = 40, consumer = 0;
 };
-WarpSpecializedRegisters warp_specialized_registers(const TileSchedule& schedule);
+WarpSpecializedRegisters warp_specialized_registers(const TileSchedule& schedule, const std::string& arch);
 
 // The mma_runs parameters the family's kernels read for this config: fragment_order_layout for
 // tensor_wgmma, mma_run_layout for the others; nullopt where they read the general layout.

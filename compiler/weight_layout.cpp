@@ -150,7 +150,7 @@ bool reorders_weights(const MatmulConfig& config, const MmaRunLayout& layout) {
 }
 
 WeightLayout weight_layout(const MatmulConfig& config, const std::string& arch) {
-  (void)arch;  // mma.sync m16n8k16 exists on every supported arch (sm_80 and newer)
+  (void)arch;  // mma.sync m16n8k16 exists on every arch of the table (sm_80 and newer)
   return mma_run_layout(config) ? WeightLayout::mma_runs : WeightLayout::general;
 }
 

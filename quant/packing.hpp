@@ -1,5 +1,5 @@
 #pragma once
-// Packing of sub-byte fields into bytes (DESIGN.md §1): along the last axis, 8/bits fields per
+// Packing of sub-byte fields into bytes (docs/formats.md, Packing): along the last axis, 8/bits fields per
 // byte, field j of a byte at bits [j*bits, (j+1)*bits), least significant first.
 #include <cstdint>
 #include <span>

@@ -136,7 +136,7 @@ double to_code_space(const MatmulConfig& config, const GroupParams& p, double w)
   return w;
 }
 
-// DESIGN.md's dequant formulas, with v the decoded value and q the raw field.
+// The dequant formulas of docs/formats.md (Operands and dequantization), with v the decoded value and q the raw field.
 double dequantize_one(const MatmulConfig& config, const GroupParams& p, double v, uint32_t q) {
   if (!config.with_scaling) return v;
   if (!config.with_zeros) return v * p.scale;

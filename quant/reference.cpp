@@ -43,7 +43,7 @@ std::vector<double> decode_all(const HostTensor& tensor) {
   return values;
 }
 
-// w from v = v(q), the raw field q, scale s and zero z (DESIGN.md §1).
+// w from v = v(q), the raw field q, scale s and zero z (docs/formats.md, Operands and dequantization).
 double dequantize_element(const MatmulConfig& config, double v, uint32_t q, double s, double z) {
   if (!config.with_scaling) return v;
   if (!config.with_zeros) return v * s;

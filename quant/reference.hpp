@@ -1,5 +1,5 @@
 #pragma once
-// The float64 CPU oracle for C = A · dequant(W)ᵀ (+ bias), written from DESIGN.md §1 using only the
+// The float64 CPU oracle for C = A · dequant(W)ᵀ (+ bias), written from docs/formats.md using only the
 // dtype table's decoders. It shares no code with the GPU kernels, so it can judge them.
 #include <cstdint>
 #include <vector>

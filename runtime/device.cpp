@@ -8,6 +8,7 @@
 #include "common/env.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
+#include "compiler/arch.hpp"
 #include "quant/host_tensor.hpp"
 #include "runtime/driver.hpp"
 
@@ -83,9 +84,7 @@ void warn_on_release_failure(CUresult result, const char* call) {
 }  // namespace
 
 std::string DeviceInfo::arch() const {
-  std::string arch = "sm_" + std::to_string(cc_major) + std::to_string(cc_minor);
-  if (cc_major == 9 && cc_minor == 0) arch += "a";
-  return arch;
+  return arch_for_compute_capability(cc_major, cc_minor);
 }
 
 int ensure_context() {

@@ -21,8 +21,8 @@ struct DeviceInfo {
   int l2_bytes = 0;
   int max_threads_per_block = 0;
 
-  // The NVRTC target: "sm_80", "sm_86", "sm_89"; Hopper is "sm_90a", because wgmma and the other
-  // sm_90-only instructions exist only in arch-specific code. Other capabilities: "sm_<major><minor>".
+  // The NVRTC target: the arch table's row for this compute capability ("sm_90a" for 9.0, whose wgmma
+  // exists only in arch-specific code; compiler/arch.hpp), else "sm_<major><minor>", which is refused.
   std::string arch() const;
 };
 

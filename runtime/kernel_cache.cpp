@@ -10,6 +10,7 @@
 #include "common/log.hpp"
 #include "common/sha256.hpp"
 #include "common/version.hpp"
+#include "compiler/arch.hpp"
 #include "runtime/embedded_templates.hpp"
 #include "tuning_db/database.hpp"
 

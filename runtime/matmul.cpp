@@ -12,6 +12,7 @@
 #include "common/error.hpp"
 #include "common/text.hpp"
 #include "common/log.hpp"
+#include "compiler/arch.hpp"
 #include "compiler/lower.hpp"
 #include "quant/packing.hpp"
 #include "quant/random.hpp"

@@ -19,7 +19,7 @@
 namespace bitjit {
 
 struct MatmulOptions {
-  std::string arch;                        // "sm_80", "sm_86", "sm_89", "sm_90a"; empty: the current GPU's
+  std::string arch;                        // a name of the arch table (compiler/arch.hpp); empty: the current GPU's
   std::optional<TileSchedule> schedule;    // empty: the default schedule for the config and arch
 };
 

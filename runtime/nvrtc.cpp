@@ -22,6 +22,7 @@
 #include "common/env.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
+#include "compiler/arch.hpp"
 #include "runtime/device.hpp"
 #include "runtime/embedded_templates.hpp"
 #include "runtime/nvrtc_library.hpp"
@@ -121,9 +122,6 @@ std::string program_ptx(nvrtcProgram program, const std::string& what) {
   while (!ptx.empty() && ptx.back() == '\0') ptx.pop_back();
   return ptx;
 }
-
-// sm_90a -> compute_90a: the virtual arch whose PTX the real one assembles.
-std::string virtual_arch(const std::string& arch) { return "compute_" + arch.substr(3); }
 
 // ---- Dumps ----------------------------------------------------------------------------------------
 
@@ -307,17 +305,6 @@ double milliseconds_since(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
-const std::vector<std::string>& supported_archs() {
-  static const std::vector<std::string> archs = {"sm_80", "sm_86", "sm_89", "sm_90a"};
-  return archs;
-}
-
-void check_arch(const std::string& arch) {
-  const std::vector<std::string>& archs = supported_archs();
-  if (std::find(archs.begin(), archs.end(), arch) != archs.end()) return;
-  throw ConfigError("arch='" + arch + "' is not supported; allowed: " + join(archs, ", "));
-}
-
 std::string nvrtc_version() {
   int major = 0;
   int minor = 0;
@@ -326,10 +313,12 @@ std::string nvrtc_version() {
 }
 
 std::vector<std::string> default_compile_flags(const std::string& arch) {
-  // A real sm_XX target makes NVRTC emit SASS (a cubin), so loading needs no driver JIT; the `a` of
-  // sm_90a enables the Hopper-only instructions (wgmma, setmaxnreg). No --use_fast_math: it changes
-  // results (flushed denormals, approximate division) that the CPU reference must match.
-  return {"--gpu-architecture=" + arch, "-std=c++17", "--device-as-default-execution-space", "-lineinfo"};
+  // A real sm_XX target (the arch table's name, compiler/arch.hpp) makes NVRTC emit SASS (a cubin),
+  // so loading needs no driver JIT; an `a` suffix, as in sm_90a, enables the instructions of that
+  // arch alone (wgmma, setmaxnreg). No --use_fast_math: it changes results (flushed denormals,
+  // approximate division) that the CPU reference must match.
+  return {"--gpu-architecture=" + std::string(arch_info(arch).name), "-std=c++17",
+          "--device-as-default-execution-space", "-lineinfo"};
 }
 
 uint64_t nvrtc_compile_count() { return compile_count.load(); }

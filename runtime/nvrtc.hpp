@@ -14,7 +14,7 @@ enum class CompileOutput { cubin, ptx };
 struct CompileRequest {
   std::string source;                    // a complete translation unit
   std::string name;                      // file name for logs and dumps, e.g. "bitjit_ab12cd34.cu"
-  std::string arch;                      // "sm_80", "sm_86", "sm_89", "sm_90a"; empty: the current device's
+  std::string arch;                      // a name of the arch table (compiler/arch.hpp); empty: the current device's
   std::vector<std::string> extra_flags;  // after default_compile_flags(arch)
   std::string context;                   // appended to every error (e.g. the canonical config and schedule)
   CompileOutput output = CompileOutput::cubin;
@@ -36,10 +36,6 @@ struct CompiledKernel {
 // With BITJIT_DUMP_DIR set, every compile writes <dir>/<name>, <name>.flags and <name>.log.
 CompiledKernel compile_cuda(const CompileRequest& request);
 
-// {"sm_80", "sm_86", "sm_89", "sm_90a"}
-const std::vector<std::string>& supported_archs();
-// Throws ConfigError "arch='sm_75' is not supported; allowed: sm_80, sm_86, sm_89, sm_90a".
-void check_arch(const std::string& arch);
 // NVRTC's version, "13.0".
 std::string nvrtc_version();
 // The flags compile_cuda passes before a request's extra flags (part of every cache key).

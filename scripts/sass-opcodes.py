@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Checks which instructions the SASS of sm_90a kernels holds, e.g. that a warp-specialized kernel
-loads by TMA and keeps no cp.async or block-wide barrier in its loops.
+"""Checks which instructions the SASS of kernels holds, e.g. that a warp-specialized kernel loads by
+TMA and keeps no cp.async or block-wide barrier in its loops, or that a Blackwell kernel runs on HMMA.
 
     scripts/sass-opcodes.py [--expect OP]... [--forbid OP]... [--most OP=N]... PATH [PATH ...]
 
-PATHs as for wgmma-hazards.py (kernel databases, .cubin files, folders of them). OP matches an
+PATHs as for wgmma-hazards.py (kernel databases: their sm_90a kernels; .cubin files and folders of
+them, of any arch). OP matches an
 opcode by prefix (HGMMA matches HGMMA.64x128x16.F32...; GMMA alone is not a prefix: give HGMMA,
 IGMMA or QGMMA, or use a "|" list, e.g. HGMMA|IGMMA|QGMMA). Each kernel must hold every --expect
 (some opcode of its list), none of --forbid, and at most N of --most OP. Prints each kernel's counts

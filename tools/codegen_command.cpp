@@ -19,7 +19,7 @@ const char* const kCodegenHelp =
     "names) to OUT.cu, or to standard output.\n"
     "  --config F.json     the config\n"
     "  --schedule S.json   a TileSchedule to use instead of the default one\n"
-    "  --arch A            sm_80, sm_86, sm_89 or sm_90a (default: the GPU of this machine)\n"
+    "  --arch A            the target, e.g. sm_80 or sm_90a (docs/architecture.md lists them; default: this GPU's)\n"
     "  -o, --output OUT    where to write the source\n"
     "  --compile           also compile it (or find it in the kernel database) and report the cubin\n"
     "                      size and compile time\n"

@@ -5,6 +5,7 @@
 
 #include "common/error.hpp"
 #include "common/json_input.hpp"
+#include "compiler/arch.hpp"
 #include "runtime/device.hpp"
 #include "runtime/driver.hpp"
 #include "runtime/nvrtc.hpp"

@@ -5,6 +5,7 @@
 
 #include "common/json_input.hpp"
 #include "common/version.hpp"
+#include "compiler/arch.hpp"
 #include "runtime/kernel_cache.hpp"
 #include "runtime/nvrtc.hpp"
 #include "runtime/tuning.hpp"

@@ -31,6 +31,7 @@ from ._bitjit import Matmul as _NativeMatmul
 from ._bitjit import canonical_config
 from ._bitjit import device_arch as _device_arch
 from ._bitjit import set_log_level as _set_native_log_level
+from ._bitjit import supported_archs as _supported_archs
 
 __all__ = ["CaptureError", "ConfigError", "Linear", "Matmul", "MatmulConfig", "auto_detect_nvidia_target",
            "load_quantized", "quantization", "quantize_model", "set_log_level"]
@@ -231,8 +232,9 @@ def _resolve_target(target) -> str:
         return ""
     if text in _TARGET_TAGS:
         return _TARGET_TAGS[text]
+    archs = ", ".join(repr(arch) for arch in _supported_archs())
     raise ConfigError(f"target={target!r} is not supported; allowed: None or 'cuda' (the current GPU), "
-                      f"'sm_80', 'sm_86', 'sm_89', 'sm_90a', 'cuda -arch=sm_XX', or one of {sorted(_TARGET_TAGS)}")
+                      f"{archs}, 'cuda -arch=sm_XX', or one of {sorted(_TARGET_TAGS)}")
 
 
 class _WeightTransform:
@@ -249,7 +251,7 @@ class _WeightTransform:
 
 class Matmul:
     """A config compiled for one GPU architecture. target: None or "cuda" (the current GPU's arch),
-    an arch ("sm_80", "sm_86", "sm_89", "sm_90a", which compile without a GPU), TVM's
+    an arch ("sm_80" ... "sm_120a": bitjit._bitjit.supported_archs(); they compile without a GPU), TVM's
     "cuda -arch=sm_XX" or an "nvidia/..." tag. enable_tuning=True runs hardware_aware_finetune()
     (BitBLAS's default is True; bitjit's is False, its default schedules being tuned already).
     from_database and backend are BitBLAS's: bitjit always takes kernels from its database when they

@@ -23,6 +23,7 @@
 #include "common/log.hpp"
 #include "common/text.hpp"
 #include "common/version.hpp"
+#include "compiler/arch.hpp"
 #include "compiler/config.hpp"
 #include "compiler/schedule.hpp"
 #include "quant/checkpoints.hpp"
@@ -280,7 +281,10 @@ NB_MODULE(_bitjit, m) {
       "Sets the C++ library's log level (BITJIT_LOG_LEVEL's names).");
   m.def(
       "device_arch", [](int ordinal) { return device_info(ordinal).arch(); },
-      "The arch (sm_80, sm_86, sm_89, sm_90a) of CUDA device `ordinal`; raises without a GPU.");
+      "The arch (e.g. sm_80, sm_90a) of CUDA device `ordinal`; raises without a GPU.");
+  m.def(
+      "supported_archs", [] { return supported_archs(); },
+      "The archs kernels compile for, in the arch table's order (docs/architecture.md).");
 
   m.def(
       "quantize_weight",

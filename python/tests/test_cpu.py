@@ -311,8 +311,9 @@ def test_bitblas_matmul_surface():
         matmul = bitjit.Matmul(config, target=target, backend="tir", from_database=False, name="m")
         assert matmul.arch == arch
     assert matmul.get_source() == matmul.source and matmul.N == 64 and matmul.W_dtype == "int4"
-    with pytest.raises(bitjit.ConfigError, match="target='rocm'"):
+    with pytest.raises(bitjit.ConfigError, match="target='rocm'.*'sm_90a', 'sm_100a', 'sm_120a'"):
         bitjit.Matmul(config, target="rocm")
+    assert bitjit.Matmul(config, target="sm_120a").arch == "sm_120a"
     with pytest.raises(bitjit.ConfigError, match=r"this config takes at most 3: A, W, output"):
         matmul(np.zeros((1, 256), np.float16), np.zeros((64, 128), np.int8), None, None)
     bitjit.set_log_level("INFO")

@@ -1,5 +1,5 @@
 #pragma once
-// Weight dequantization, one element at a time: w = f(v(q), scale, zero) per DESIGN.md §1.
+// Weight dequantization, one element at a time: w = f(v(q), scale, zero) per docs/formats.md.
 // The fast families decode whole registers at once; this is the reference-shaped path they must match.
 #include "bitjit/formats.cuh"
 

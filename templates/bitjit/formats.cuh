@@ -1,7 +1,7 @@
 #pragma once
 // One decoder struct per row of the dtype table (compiler/dtype.cpp names them). Each turns a stored
 // code (the element's raw bits) into its value; the integer formats also give an exact int, and the
-// output formats encode a float (or int) back into a code. Values follow DESIGN.md §1 exactly.
+// output formats encode a float (or int) back into a code. Values follow docs/formats.md exactly.
 #include "bitjit/types.cuh"
 
 namespace bitjit {

@@ -41,12 +41,7 @@ MatmulConfig w4a16_quantized_zeros() {
 
 
 std::string schedule_error(const MatmulConfig& config, const TileSchedule& schedule) {
-  try {
-    validate_schedule(config, schedule, "sm_80");
-  } catch (const ConfigError& error) {
-    return error.what();
-  }
-  return "";
+  return schedule_error_on(config, schedule, "sm_80");
 }
 
 // What decides a tensor-core kernel's decoding code: the formats, the zeros mode and scaling.
@@ -196,7 +191,7 @@ TEST_CASE("schedules are checked against the config and the family", "[codegen]"
   MatmulConfig fp8_activations = config;
   fp8_activations.A_dtype = DType::float8_e4m3;
   fp8_activations.with_zeros = false;
-  CHECK(contains(schedule_error(fp8_activations, s), "the fp8 mma.sync needs sm_89 or sm_90a"));
+  CHECK(contains(schedule_error(fp8_activations, s), "the fp8 mma.sync needs one of sm_89, sm_90a, sm_100a, sm_120a; use family=simt"));
   fp8_activations.W_dtype = DType::uint2;
   CHECK(contains(schedule_error(fp8_activations, s), "family=tensor_gemv needs A_dtype float16 or bfloat16"));
   MatmulConfig int8_activations = fp8_activations;
@@ -288,15 +283,6 @@ TEST_CASE("every variant of the format matrix compiles with NVRTC for sm_80 and 
 namespace {
 
 MatmulConfig w4a16_many_rows() { return w4a16_g128_config(MSpec::buckets({1, 64, 4096}), 8192, 8192); }
-
-std::string schedule_error_on(const MatmulConfig& config, const TileSchedule& schedule, const std::string& arch) {
-  try {
-    validate_schedule(config, schedule, arch);
-  } catch (const ConfigError& error) {
-    return error.what();
-  }
-  return "";
-}
 
 // schedule_error_on for `schedule` after `change(schedule)`.
 template <class Change>
@@ -414,7 +400,7 @@ TEST_CASE("tensor_wgmma schedules are checked and compile for every weight forma
   const MatmulConfig config = w4a16_many_rows();
   const TileSchedule s = wgmma_128x128_schedule(3);
   CHECK(schedule_error_on(config, s, "sm_90a").empty());
-  CHECK(contains(schedule_error_on(config, s, "sm_80"), "family=tensor_wgmma needs arch sm_90a"));
+  CHECK(contains(schedule_error_on(config, s, "sm_80"), "family=tensor_wgmma needs wgmma (archs with it: sm_90a), got arch=sm_80"));
   auto error_with = [&](auto change) { return error_after(config, s, change, "sm_90a"); };
   CHECK(contains(error_with([](TileSchedule& b) { b.block_m = 96; }), "block_m=96 must be 64, 128 or 256"));
   CHECK(contains(error_with([](TileSchedule& b) { b.threads = 128, b.warp_n = 4; }), "threads = 2 * block_n = 256"));
@@ -548,7 +534,7 @@ TEST_CASE("tensor_wgmma_ws schedules are validated", "[codegen][schedule]") {
   const MatmulConfig config = w4a16_many_rows();
   const TileSchedule s = wgmma_ws_schedule(config, *fragment_order_layout(config), 128, 128, 4, 8);
   CHECK(schedule_error_on(config, s, "sm_90a").empty());
-  CHECK(contains(schedule_error_on(config, s, "sm_80"), "family=tensor_wgmma_ws needs arch sm_90a"));
+  CHECK(contains(schedule_error_on(config, s, "sm_80"), "family=tensor_wgmma_ws needs wgmma (archs with it: sm_90a), got arch=sm_80"));
   auto error_with = [&](auto change) { return error_after(config, s, change, "sm_90a"); };
   CHECK(contains(error_with([](TileSchedule& b) { b.threads = 256; }), "threads = 2 * block_n + 128 = 384"));
   CHECK(contains(error_with([](TileSchedule& b) { b.split_k = 2; }), "split_k=2: tensor_wgmma_ws takes split_k=1"));
@@ -591,10 +577,10 @@ TEST_CASE("tensor_wgmma_ws schedules are validated", "[codegen][schedule]") {
   CHECK(contains(schedule_error_on(fp8, w8, "sm_90a"), "family=tensor_wgmma_ws multiplies 8-bit activations"));
 
   // The producer's registers go to the consumers where the launch's share is not already the most.
-  CHECK(warp_specialized_registers(s).per_thread == 168);
-  CHECK(warp_specialized_registers(s).consumer == 232);  // 128 x 40 + 256 x 232 <= 384 x 168
+  CHECK(warp_specialized_registers(s, "sm_90a").per_thread == 168);
+  CHECK(warp_specialized_registers(s, "sm_90a").consumer == 232);  // 128 x 40 + 256 x 232 <= 384 x 168
   const TileSchedule one = wgmma_ws_schedule(config, *fragment_order_layout(config), 64, 64, 4, 8);
-  CHECK(warp_specialized_registers(one).consumer == 0);  // 256 threads: 255 each already
+  CHECK(warp_specialized_registers(one, "sm_90a").consumer == 0);  // 256 threads: 255 each already
 }
 
 // wgmma_group: the decoding Hopper kernels issue that many 16-k steps' wgmmas as one group. It must
@@ -906,7 +892,7 @@ TEST_CASE("fp8 activations take the fp8 mma from sm_89 and simt before", "[codeg
       const TileSchedule s = default_schedule(config, arch, 16);
       CHECK(s.family == KernelFamily::simt);
       TileSchedule mma = default_schedule(config, "sm_89", 16);
-      CHECK(contains(schedule_error_on(config, mma, arch), "the fp8 mma.sync needs sm_89 or sm_90a; use family=simt"));
+      CHECK(contains(schedule_error_on(config, mma, arch), "the fp8 mma.sync needs one of sm_89, sm_90a, sm_100a, sm_120a; use family=simt"));
     }
     for (const std::string arch : {"sm_89", "sm_90a"}) {
       for (int64_t rows : {1, 16, 48}) {

@@ -293,7 +293,7 @@ TEST_CASE("fp8 activations run on the fp8 mma.sync and match the reference", "[g
   if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
   ensure_context();
   const std::string arch = current_device_info().arch();
-  if (!arch_limits(arch).fp8_mma) BITJIT_SKIP("no fp8 mma.sync on " + arch);
+  if (!arch_info(arch).has_fp8_mma) BITJIT_SKIP("no fp8 mma.sync on " + arch);
   const DType e4m3 = DType::float8_e4m3, e5m2 = DType::float8_e5m2, f32 = DType::float32;
   const ZerosMode original = ZerosMode::original;
   check_8bit_activations(

@@ -81,7 +81,7 @@ StoredGroup stored_group(const MatmulConfig& config, const QuantizedWeight& q, i
   return group;
 }
 
-// DESIGN.md §1: the weight code q stands for, given its group's stored scale and zero point.
+// docs/formats.md (Operands and dequantization): the weight code q stands for, given its group's stored scale and zero point.
 double weight_of_code(const MatmulConfig& config, uint32_t q, StoredGroup p) {
   const double v = info(config.W_dtype).decode(q);
   if (!config.with_scaling) return v;

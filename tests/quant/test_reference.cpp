@@ -1,5 +1,5 @@
 // reference_matmul: tiny cases computed by hand, random operands against a direct computation
-// written here from DESIGN.md, and the errors for operands that do not match the config.
+// written here from docs/formats.md, and the errors for operands that do not match the config.
 #include <cmath>
 #include <random>
 #include <string>
@@ -148,7 +148,7 @@ TEST_CASE("the output cast rounds to nearest even after the bias", "[quant][refe
 
 namespace {
 
-// DESIGN.md §1 once more, from the stored bytes: unpack, decode each field, apply the zeros mode.
+// docs/formats.md once more, from the stored bytes: unpack, decode each field, apply the zeros mode.
 std::vector<double> direct_weights(const MatmulConfig& config, const MatmulOperands& operands) {
   const DTypeInfo& row = info(config.W_dtype);
   const int64_t N = config.N, K = config.K, G = group_count(config), group_size = effective_group_size(config);

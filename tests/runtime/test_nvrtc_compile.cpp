@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "common/error.hpp"
+#include "compiler/arch.hpp"
 #include "runtime/driver.hpp"
 #include "runtime/embedded_templates.hpp"
 #include "runtime/nvrtc.hpp"
@@ -28,7 +29,7 @@ CompiledKernel compile_counted(const CompileRequest& request) {
 
 }  // namespace
 
-TEST_CASE("compile_cuda builds a self-contained kernel for every supported arch", "[runtime]") {
+TEST_CASE("compile_cuda builds a self-contained kernel for every supported arch", "[runtime][arch][nvrtc]") {
   ScopedEnv no_dump("BITJIT_DUMP_DIR", std::nullopt);
   for (const std::string& arch : supported_archs()) {
     INFO(arch);
@@ -37,6 +38,11 @@ TEST_CASE("compile_cuda builds a self-contained kernel for every supported arch"
     CHECK(is_elf(kernel.cubin));
     CHECK(kernel.flags == default_compile_flags(arch));
     CHECK(kernel.compile_ms > 0.0);
+    // PTX only: the virtual arch of the same row ("sm_90a" -> compute_90a, whose PTX targets sm_90a).
+    CompileRequest ptx_only{kScaleAndAddSource, "scale_and_add.cu", arch, {}, "test", CompileOutput::ptx};
+    CompiledKernel ptx = compile_counted(ptx_only);
+    CHECK(ptx.flags.front() == "--gpu-architecture=" + virtual_arch(arch));
+    CHECK(ptx.ptx.find("\n.target " + arch + "\n") != std::string::npos);
   }
 }
 

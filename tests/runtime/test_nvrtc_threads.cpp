@@ -1,6 +1,7 @@
 // NVRTC is thread-safe, and the tuner compiles candidates on several threads at once.
 #include <thread>
 
+#include "compiler/arch.hpp"
 #include "runtime/nvrtc.hpp"
 #include "tests/runtime/runtime_test_support.hpp"
 #include "tests/support/catch.hpp"

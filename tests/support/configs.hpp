@@ -1,12 +1,24 @@
 #pragma once
 // Small configs several test files share.
 #include <algorithm>
+#include <string>
 #include <utility>
 
+#include "common/error.hpp"
 #include "compiler/config.hpp"
 #include "compiler/schedule.hpp"
 
 namespace bitjit::testing {
+
+// What validate_schedule says about the schedule on arch, or "" when it takes it.
+inline std::string schedule_error_on(const MatmulConfig& config, const TileSchedule& schedule, const std::string& arch) {
+  try {
+    validate_schedule(config, schedule, arch);
+  } catch (const ConfigError& error) {
+    return error.what();
+  }
+  return "";
+}
 
 // uint4 with scales and zero points per group (fp16 activations and output, fp32 accumulation).
 inline MatmulConfig uint4_zeros_config(MSpec M, int64_t N, int64_t K, int64_t group,
