@@ -146,6 +146,13 @@ TEST_CASE("a flipped bit anywhere in the metadata line is found", "[tuning_db]")
   CHECK(contains(report.corrupt[0].problem, "metadata's SHA-256"));
 }
 
+// An import's rejected entries, one "file: problem" line each, for matching in CHECKs.
+std::string problem_lines(const TransferReport& report) {
+  std::string lines;
+  for (const BadEntry& bad : report.problems) lines += bad.file + ": " + bad.problem + "\n";
+  return lines;
+}
+
 TEST_CASE("a kernel key is 64 lowercase hex digits; no path is built from anything else", "[tuning_db][keys]") {
   BITJIT_RANDOM_ENGINE(rng);
   TemporaryDirectory dir;
@@ -507,8 +514,7 @@ TEST_CASE("importing a directory reads only the database's layout: regular files
   const TransferReport report = import_database(target, source, kNoExtraChecks);
   CHECK(report.copied == 1);
   CHECK(report.rejected == 2);
-  std::string problems;
-  for (const BadEntry& bad : report.problems) problems += bad.file + ": " + bad.problem + "\n";
+  const std::string problems = problem_lines(report);
   CHECK(contains(problems, "is a symbolic link; not followed"));
   CHECK(contains(problems, fifo_key + ".kernel: is not a regular file"));
   CHECK_FALSE(target.load(key_of(outside_kernel)));
@@ -542,8 +548,7 @@ TEST_CASE("imported tuned entries are validated; a bad tuned.json is rejected, n
   const TransferReport report = import_database(target, source, checks);
   CHECK(report.tuned == 1);
   CHECK(report.rejected == 4);
-  std::string problems;
-  for (const BadEntry& bad : report.problems) problems += bad.file + ": " + bad.problem + "\n";
+  const std::string problems = problem_lines(report);
   CHECK(contains(problems, "'GPU|negative': unreadable tuned entry"));
   CHECK(contains(problems, "'GPU|zero': unreadable tuned entry"));
   CHECK(contains(problems, "family 'bogus' does not exist"));
