@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian/Ubuntu machine lacks to build bitjit: CMake, Ninja, a C++20 compiler,
-# Catch2, spdlog, nlohmann_json, for the Python package numpy, pytest and nanobind (pip), and for the
+# Catch2, spdlog, nlohmann_json, for the Python package numpy, pytest, nanobind and scikit-build-core (pip), and for the
 # SASS check of the Hopper kernels cuobjdump and nvdisasm (pip, where the toolkit lacks them). The
 # CUDA toolkit (NVRTC and headers, CUDA 12.x or 13.x) must already be installed; set CUDA_HOME if it
 # is not in /usr/local/cuda. Does nothing when all is present, and prints only what it installs, or
@@ -40,10 +40,11 @@ if ((${#missing[@]})); then
   quietly env DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# The Python package's build (nanobind) and its CPU tests (numpy, pytest).
+# The Python package's build (nanobind, and scikit-build-core: the wheel check builds without pip's
+# isolated environment, tests/install/check_wheel.sh) and its CPU tests (numpy, pytest).
 python_missing=()
-for module in numpy pytest nanobind; do
-  python3 -c "import $module" >/dev/null 2>&1 || python_missing+=("$module")
+for module in numpy pytest nanobind scikit_build_core; do
+  python3 -c "import $module" >/dev/null 2>&1 || python_missing+=("${module//_/-}")
 done
 if ((${#python_missing[@]})); then
   echo "installing for python3: ${python_missing[*]}"
