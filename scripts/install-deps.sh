@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian/Ubuntu machine lacks to build bitjit: CMake, Ninja, a C++20 compiler,
-# Catch2, spdlog, nlohmann_json, for the Python package numpy, pytest and nanobind (pip), for the
-# SASS check of the Hopper kernels cuobjdump and nvdisasm (pip, where the toolkit lacks them), and
-# for the fuzz targets (scripts/fuzz.sh) clang with libFuzzer and llvm-symbolizer. The
+# Catch2, spdlog, nlohmann_json, for the Python package numpy, pytest, nanobind and
+# scikit-build-core (pip), for the SASS check of the Hopper kernels cuobjdump and nvdisasm (pip, where
+# the toolkit lacks them), and for the fuzz targets (scripts/fuzz.sh) clang with libFuzzer and
+# llvm-symbolizer. The
 # CUDA toolkit (NVRTC and headers, CUDA 12.x or 13.x) must already be installed; set CUDA_HOME if it
 # is not in /usr/local/cuda. Does nothing when all is present, and prints only what it installs, or
 # the installer's output when it fails.
@@ -49,22 +50,24 @@ fuzzer_links() {
 }
 if ! command -v clang++ >/dev/null 2>&1 || ! command -v llvm-symbolizer >/dev/null 2>&1 || ! fuzzer_links; then
   fuzz_packages=(clang llvm)
+  echo "installing for the fuzz targets: ${fuzz_packages[*]}"
   sudo_cmd=()
   [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
-  "${sudo_cmd[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${fuzz_packages[@]}"
+  quietly "${sudo_cmd[@]}" apt-get update -qq
+  quietly env DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${fuzz_packages[@]}"
   clang_major=$(clang++ --version | sed -n 's/.*clang version \([0-9]*\).*/\1/p' | head -1)
   if ! fuzzer_links && apt-cache show "libclang-rt-$clang_major-dev" >/dev/null 2>&1; then
     echo "installing: libclang-rt-$clang_major-dev"
-    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "libclang-rt-$clang_major-dev"
+    quietly env DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "libclang-rt-$clang_major-dev"
   fi
   fuzzer_links || { echo "error: clang++ -fsanitize=fuzzer does not link (libFuzzer runtime missing)" >&2; exit 1; }
 fi
 
-# The Python package's build (nanobind) and its CPU tests (numpy, pytest).
+# The Python package's build (nanobind, and scikit-build-core: the wheel check builds without pip's
+# isolated environment, tests/install/check_wheel.sh) and its CPU tests (numpy, pytest).
 python_missing=()
-for module in numpy pytest nanobind; do
-  python3 -c "import $module" >/dev/null 2>&1 || python_missing+=("$module")
+for module in numpy pytest nanobind scikit_build_core; do
+  python3 -c "import $module" >/dev/null 2>&1 || python_missing+=("${module//_/-}")
 done
 if ((${#python_missing[@]})); then
   echo "installing for python3: ${python_missing[*]}"

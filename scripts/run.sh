@@ -36,7 +36,8 @@ case "${1:-}" in
     ;;
   test)
     cmake --build --preset default
-    ctest --preset default
+    # The tests side by side, one per core: many wait on child processes (the CLI, pip, python).
+    ctest --preset default --parallel "$(nproc)"
     ;;
   *)
     echo "usage: scripts/run.sh demo|test" >&2

@@ -11,7 +11,7 @@ namespace bitjit::db {
 namespace {
 
 // The format's version is in the magic line: a future layout is a different magic, seen as foreign.
-constexpr std::string_view kMagic = "BITJIT-KERNEL 2 ";
+constexpr std::string_view kKernelFileMagic = "BITJIT-KERNEL 2 ";
 constexpr std::string_view kFormat1Magic = "BITJIT-KERNEL 1\n";
 constexpr size_t kDigestChars = 64;
 // Metadata is a config, a schedule, versions and flags: a few kilobytes.
@@ -67,7 +67,7 @@ std::string encode_kernel_file(const StoredKernel& kernel) {
   meta["binary_sha256"] = binary_sha256(kernel.cubin);
   meta["binary_bytes"] = kernel.cubin.size();
   const std::string line = meta.dump();  // one line: dump() without indent escapes every newline
-  std::string bytes(kMagic);
+  std::string bytes(kKernelFileMagic);
   bytes += sha256_hex(line);
   bytes += '\n';
   bytes += line;
@@ -82,12 +82,12 @@ std::variant<StoredKernel, std::string> decode_kernel_file(std::string_view byte
   if (is_older_kernel_format(bytes)) {
     return std::string("kernel file format 1 (before the metadata checksum): rebuilt on its next use; db gc removes it");
   }
-  const size_t header_size = kMagic.size() + kDigestChars + 1;
-  if (bytes.substr(0, kMagic.size()) != kMagic) return std::string("not a bitjit kernel file of this version");
-  if (bytes.size() < header_size || bytes[header_size - 1] != '\n' || !is_lower_hex(bytes.substr(kMagic.size(), kDigestChars))) {
+  const size_t header_size = kKernelFileMagic.size() + kDigestChars + 1;
+  if (bytes.substr(0, kKernelFileMagic.size()) != kKernelFileMagic) return std::string("not a bitjit kernel file of this version");
+  if (bytes.size() < header_size || bytes[header_size - 1] != '\n' || !is_lower_hex(bytes.substr(kKernelFileMagic.size(), kDigestChars))) {
     return std::string("truncated or damaged in the first line");
   }
-  const std::string_view metadata_sha256 = bytes.substr(kMagic.size(), kDigestChars);
+  const std::string_view metadata_sha256 = bytes.substr(kKernelFileMagic.size(), kDigestChars);
   bytes.remove_prefix(header_size);
   const size_t line_end = bytes.find('\n');
   if (line_end == std::string_view::npos) return std::string("truncated inside the metadata");

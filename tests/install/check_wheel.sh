@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The Python wheel as a user meets it: `pip wheel .` builds it (as pip does, in an isolated build
-# environment), a fresh venv installs it, and tests/install/wheel_smoke.py runs there from outside the
+# The Python wheel as a user meets it: `pip wheel .` builds it from the source tree (a clean CMake
+# build of the extension in a scratch build folder; with the build requirements of pyproject.toml
+# already installed, scripts/install-deps.sh, rather than downloaded into an isolated environment
+# each run), a fresh venv installs it, and tests/install/wheel_smoke.py runs there from outside the
 # source tree: version, type stubs, py.typed, a kernel generated and compiled for sm_90a (no GPU).
 # Also checks that the extension links no CUDA library and that the wheel carries the LICENSE.
 #   tests/install/check_wheel.sh <scratch dir> [python]
@@ -17,7 +19,10 @@ version=$(sed -n 's/^project(bitjit VERSION \([0-9.]*\).*/\1/p' "$source_dir/CMa
 source "$source_dir/tests/install/steps.sh"
 
 start=$(date +%s)
-step wheel "$python" -m pip wheel --no-deps -w "$work/dist" "$source_dir"
+# The build folder is set here, so that every run builds from scratch and none reuses a build of
+# another run (pyproject.toml's build-python/ lives in the source tree).
+step wheel "$python" -m pip wheel --no-deps --no-build-isolation -w "$work/dist" \
+  --config-settings=build-dir="$work/build" "$source_dir"
 wheel=$(ls "$work"/dist/bitjit-"$version"-*.whl 2>/dev/null | head -n 1)
 [[ -n "$wheel" ]] || fail "pip wheel made no bitjit-$version-*.whl in $work/dist"
 "$python" -m zipfile -l "$wheel" >"$work/wheel-files.txt"
