@@ -65,7 +65,7 @@ struct LaunchShape {
   int64_t stream_k_tiles = 0;    // tensor_wgmma_ws: tiles shared out by k-stages (MatmulParams::stream_k_tiles)
 };
 // The tiles of `tiles` tensor_wgmma_ws shares out by k-stages (stream-K) on `multiprocessors` SMs
-// rather than giving whole: the launch's LaunchShape::stream_k_tiles.
+// rather than giving whole: the launch's LaunchShape::stream_k_tiles (compiler/families/tensor_wgmma_ws.cpp).
 int64_t stream_k_tiles(int64_t tiles, int block_m, int multiprocessors);
 // The fewest k-stages a stream-K share holds where there are fewer tiles than SMs: a smaller share
 // would spend more on adding pieces than it saves.

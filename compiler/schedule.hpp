@@ -1,7 +1,8 @@
 #pragma once
 // The tile-scheduling IR: a TileSchedule says how one kernel family tiles the problem. It is plain
 // data with a canonical, hashable JSON form; lowering (compiler/lower.hpp) is a pure function of
-// (config, schedule, arch).
+// (config, schedule, arch). What each family makes of the fields, its validation and its defaults
+// live in compiler/families/ (family.hpp: the table); the functions below look the family up there.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -57,31 +58,18 @@ nlohmann::json to_json(const TileSchedule& schedule);
 TileSchedule schedule_from_json(const nlohmann::json& json);
 std::string canonical_form(const TileSchedule& schedule);
 
-// The schedule s as tensor_wgmma_ws runs it: its tile on block_n / 64 consumer warpgroups plus the
-// producer warpgroup, tiles taken in groups of raster_group row blocks.
-TileSchedule warp_specialized(TileSchedule s, int raster_group);
-
-// tensor_wgmma_ws's registers per thread on arch: the launch gives every thread the same share of the
-// SM's registers (per_thread); the producer warpgroup keeps `producer` and hands the rest to the
-// consumer warpgroups (consumer; 0 where the launch's share is already the most a thread may hold).
-struct WarpSpecializedRegisters {
-  int per_thread = 0, producer = 40, consumer = 0;
-};
-WarpSpecializedRegisters warp_specialized_registers(const TileSchedule& schedule, const std::string& arch);
-
+// Defined with the selection policy in compiler/families/select.cpp:
 // The mma_runs parameters the family's kernels read for this config: fragment_order_layout for
 // tensor_wgmma, mma_run_layout for the others; nullopt where they read the general layout.
 std::optional<MmaRunLayout> family_layout(const MatmulConfig& config, KernelFamily family);
 // The weight layout the family's kernels read (what Matmul::transform_weight must produce).
 WeightLayout family_weight_layout(const MatmulConfig& config, KernelFamily family);
 
-// Static shared memory of the tensor-core kernels: the per-lane pair table of nf4 / fp4 with fp16 / bf16
-// activations (weight_pairs.cuh's kPairTableWords words), plus for both Hopper families the 1024 bytes
-// the compiler reserves to start the ring 1024-byte aligned (the 128-byte swizzle's atoms) and, for
-// tensor_wgmma_ws, its ring's barriers; else 0.
+// Static shared memory of the family's kernel for the config: tables, alignment, barriers (each
+// family's file says which).
 int static_shared_bytes(const MatmulConfig& config, KernelFamily family);
-// Dynamic shared memory per block of the schedule's kernel (the tensor_gemm / tensor_wgmma /
-// tensor_wgmma_ws ring; 0 for the others).
+// Dynamic shared memory per block of the schedule's kernel (the staged families' ring; 0 for the
+// others).
 int dynamic_shared_bytes(const MatmulConfig& config, const TileSchedule& schedule);
 
 // The schedule bitjit uses when nothing was tuned: legal for the config, chosen from its shape.

@@ -7,23 +7,6 @@
 namespace bitjit {
 namespace {
 
-// Whether every weight value reaches the tensor core unchanged in A's 16-bit type. Integers up to
-// 8 bits, fp4 and both fp8 formats fit fp16 and bf16 alike; a 16-bit float only fits itself. nf4's
-// levels are rounded to A's type (documented in docs/formats.md).
-bool weights_fit_activation_type(const MatmulConfig& config) {
-  const DTypeInfo& w = info(config.W_dtype);
-  if (w.bits == 16) return config.W_dtype == config.A_dtype;
-  return w.bits <= 8;
-}
-
-// Weights the fp8 mma takes with fp8 activations: of the activations' own type, or 4-bit formats
-// whose every value e4m3 holds exactly (int4, uint4 and fp4; not nf4's levels). 2- and 1-bit codes
-// would need the byte-lane order, which simt cannot read on the archs without the fp8 mma.
-bool fp8_mma_takes_weights(const MatmulConfig& config) {
-  const DType w = config.W_dtype;
-  return w == config.A_dtype || w == DType::int4 || w == DType::uint4 || w == DType::fp4_e2m1;
-}
-
 // Position p of the layout (code index within the row) -> logical k, for a row of K codes.
 int64_t logical_k(int64_t p, const MmaRunLayout& layout, int bits) {
   const int64_t codes = layout.codes_per_load(bits);
@@ -101,40 +84,6 @@ std::string_view to_string(WeightLayout layout) {
     case WeightLayout::mma_fragments: return "mma_fragments";
   }
   return "?";
-}
-
-std::optional<MmaRunLayout> mma_run_layout(const MatmulConfig& config) {
-  const DTypeInfo& w = info(config.W_dtype);
-  const bool int8_activations = config.A_dtype == DType::int8 && w.is_integer() && w.bits <= 8;
-  const bool fp8_mma = fp8_activations(config) && fp8_mma_takes_weights(config);
-  const bool byte_operands = int8_activations || fp8_mma;
-  const bool float_path = float16_activations(config) && config.accum_dtype != DType::int32 &&
-                          weights_fit_activation_type(config);
-  if (!byte_operands && !float_path) return std::nullopt;
-  const int step_codes = byte_operands ? 8 : 4;  // k per lane per mma step: m16n8k32 or m16n8k16
-  const int64_t group = effective_group_size(config);
-  if (group % (4 * step_codes) != 0) return std::nullopt;
-  for (int load_bytes : {16, 8, 4}) {
-    const int codes = load_bytes * 8 / w.bits;
-    if (codes < step_codes || config.K % (4 * codes) != 0) continue;
-    MmaRunLayout layout;
-    layout.load_bytes = load_bytes;
-    layout.step_codes = step_codes;
-    layout.split_pairs = !byte_operands && w.is_integer() && w.bits <= 8;
-    layout.byte_lanes = int8_activations && w.bits < 8;
-    // With more than 8 rows of A (two mma row halves), fp16/bf16 runs are 8 k so the four lanes of a
-    // row read one 64-byte piece of A per two mma steps: L1 serves a warp's 16 rows in 16 wavefronts
-    // instead of 64 (measured: 70B gate_up M=16 195 -> 135 us). Up to 8 rows, L1 is not the limit and
-    // whole-load runs measured faster (M=1 70B down 55 vs 63 us). int8: whole-load runs either way.
-    const bool many_rows = config.M.largest() > 8;
-    layout.run = byte_operands || !many_rows ? codes : std::min(codes, 2 * step_codes);
-    while (group % (4 * layout.run) != 0) layout.run /= 2;  // ends at step_codes at the latest
-    // With fp8 activations the weights keep general_compress's order, so that the families without
-    // an fp8 mma (sm_80, sm_86: simt) read the same bytes: whole loads as runs, or no run layout.
-    if (fp8_mma && layout.run != codes) continue;
-    return layout;
-  }
-  return std::nullopt;
 }
 
 std::optional<MmaRunLayout> fragment_order_layout(const MatmulConfig& config) {

@@ -50,7 +50,7 @@ struct MmaRunLayout {
 // accumulation and W exactly representable in A's type or nf4, int8 A with integer W, or fp8 A with
 // W of the same fp8 type, int4, uint4 or fp4; K and the groups divisible into runs); nullopt
 // otherwise. Whether the arch has the mma for the types is the schedule's question (fp8: sm_89 and
-// newer).
+// newer). Defined with the selection policy in compiler/families/select.cpp.
 std::optional<MmaRunLayout> mma_run_layout(const MatmulConfig& config);
 
 // Whether the layout moves any code from where general_compress put it (false: the same bytes, so

@@ -8,10 +8,9 @@
 
 namespace bitjit {
 
-// The maps of A [M, K] (fp16 / bf16, boxes of 64 k x block_m rows in the 128-byte swizzle) and of
-// the packed W as bytes [N, K * bits / 8] (boxes of one k-block x block_n channels) for `plan`; for
-// W8A8, of A [M, K] and W [N, K] bytes, boxes of 128 k x block_m / block_n rows, both swizzled.
-// Throws CudaError naming the call, the tensor and the config when the driver refuses one.
+// The maps of A [M, K] and W for `plan`, as its kernel's family describes them (KernelTraits::
+// tma_tensors in compiler/families/). Throws CudaError naming the call, the tensor and the config
+// when the driver refuses one, Error for a plan whose kernel loads nothing by TMA.
 TensorMaps encode_tensor_maps(const KernelPlan& plan, const void* A, const void* W, int64_t M);
 
 }  // namespace bitjit

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "common/error.hpp"
+#include "compiler/families/tensor_wgmma_ws.hpp"
 #include "compiler/format_matrix.hpp"
 #include "compiler/lower.hpp"
 #include "compiler/weight_layout.hpp"

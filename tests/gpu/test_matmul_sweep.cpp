@@ -12,6 +12,7 @@
 
 #include "common/error.hpp"
 #include "compiler/arch.hpp"
+#include "compiler/families/tensor_wgmma_ws.hpp"
 #include "compiler/format_matrix.hpp"
 #include "quant/host_tensor.hpp"
 #include "quant/random.hpp"

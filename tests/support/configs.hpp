@@ -6,6 +6,7 @@
 
 #include "common/error.hpp"
 #include "compiler/config.hpp"
+#include "compiler/families/tensor_wgmma_ws.hpp"
 #include "compiler/schedule.hpp"
 
 namespace bitjit::testing {

@@ -1,0 +1,62 @@
+#pragma once
+// What several kernel families share on the host: validation's error, the load widths a weight row
+// allows, the staged families' shared-memory ring (tensor_gemm, tensor_wgmma, tensor_wgmma_ws), the
+// operands' pointer alignment and the grid of the families that tile C in blocks.
+#include <array>
+#include <cstdint>
+#include <string>
+
+#include "compiler/config.hpp"
+#include "compiler/lower.hpp"
+#include "compiler/schedule.hpp"
+#include "compiler/weight_layout.hpp"
+
+namespace bitjit::families {
+
+// Throws ConfigError "invalid TileSchedule: <message>".
+[[noreturn]] void reject_schedule(const std::string& message);
+
+bool is_power_of_two(int value);
+int64_t weight_row_bytes(const MatmulConfig& config);
+// The widest load (up to 16 bytes) that divides a weight row, so every row starts aligned.
+int widest_row_load(const MatmulConfig& config);
+
+// Static shared memory of the per-lane pair table of nf4 / fp4 with fp16 / bf16 activations
+// (weight_pairs.cuh's kPairTableWords words); 0 for other configs.
+int pair_table_bytes(const MatmulConfig& config);
+
+// ---- the staged families' ring --------------------------------------------------------------------
+
+int layout_k_block(const MatmulConfig& config, const MmaRunLayout& layout);
+// One stage of a decoding family's ring: block_m rows of 16-bit activations and the block's k-blocks
+// of packed weights, block_k k long.
+int gemm_stage_bytes(const MatmulConfig& config, const TileSchedule& s, const MmaRunLayout& layout);
+// One stage of the W8A8 ring: block_m activation rows and block_n weight rows of block_k bytes each.
+int byte_rows_stage_bytes(const TileSchedule& s);
+int64_t gemm_k_tiles(const MatmulConfig& config, const TileSchedule& s);
+// stages x gemm_stage_bytes in the layout the family reads; 0 where it reads none.
+int decoding_ring_bytes(const MatmulConfig& config, const TileSchedule& s);
+// The ring (stages of stage_bytes, plus the static tables) against the arch's shared memory per block.
+void require_shared_fits(const MatmulConfig& config, const TileSchedule& s, const std::string& arch, int stage_bytes);
+// The knobs the decoding staged families share: k per stage, the ring's depth, the load width the
+// layout fixed, and the ring's shared memory against the arch's limit. swizzle must be 1 unless the
+// family reads it itself (swizzle_is_raster_group: tensor_wgmma_ws's tile order).
+void validate_ring(const MatmulConfig& config, const TileSchedule& s, const std::string& arch, const MmaRunLayout& layout,
+                   bool swizzle_is_raster_group = false);
+// Split-K of the staged families: slices of K's stages, summed through the workspace.
+void validate_split_k(const MatmulConfig& config, const TileSchedule& s);
+
+// ---- plans and launches ---------------------------------------------------------------------------
+
+int element_alignment(DType dtype);
+// Byte alignment of A, W, scales, zeros, bias and C pointers for a kernel that loads A and W in
+// units of a_bytes and w_bytes; the other operands are read element by element.
+std::array<int, 6> operand_alignment(const MatmulConfig& config, int a_bytes, int w_bytes);
+// 16-byte copies of both operands (cp.async or TMA).
+std::array<int, 6> sixteen_byte_alignment(const MatmulConfig& config, const TileSchedule& s);
+// One block per block_n x block_m tile of C, split_k deep.
+LaunchShape tiled_launch(const KernelPlan& plan, int64_t M, int multiprocessors);
+// tiled_launch, with the ring's dynamic shared memory and split-K's workspace and tile counters.
+LaunchShape staged_launch(const KernelPlan& plan, int64_t M, int multiprocessors);
+
+}  // namespace bitjit::families

@@ -1,0 +1,144 @@
+#include "compiler/families/select.hpp"
+
+#include <algorithm>
+
+#include "common/error.hpp"
+#include "compiler/families/family.hpp"
+#include "compiler/families/gemv.hpp"
+#include "compiler/families/tensor_gemv.hpp"
+#include "compiler/weight_layout.hpp"
+
+namespace bitjit {
+namespace {
+
+// Whether every weight value reaches the tensor core unchanged in A's 16-bit type. Integers up to
+// 8 bits, fp4 and both fp8 formats fit fp16 and bf16 alike; a 16-bit float only fits itself. nf4's
+// levels are rounded to A's type (documented in docs/formats.md).
+bool weights_fit_activation_type(const MatmulConfig& config) {
+  const DTypeInfo& w = info(config.W_dtype);
+  if (w.bits == 16) return config.W_dtype == config.A_dtype;
+  return w.bits <= 8;
+}
+
+// Weights the fp8 mma takes with fp8 activations: of the activations' own type, or 4-bit formats
+// whose every value e4m3 holds exactly (int4, uint4 and fp4; not nf4's levels). 2- and 1-bit codes
+// would need the byte-lane order, which simt cannot read on the archs without the fp8 mma.
+bool fp8_mma_takes_weights(const MatmulConfig& config) {
+  const DType w = config.W_dtype;
+  return w == config.A_dtype || w == DType::int4 || w == DType::uint4 || w == DType::fp4_e2m1;
+}
+
+}  // namespace
+
+std::optional<MmaRunLayout> mma_run_layout(const MatmulConfig& config) {
+  const DTypeInfo& w = info(config.W_dtype);
+  const bool int8_activations = config.A_dtype == DType::int8 && w.is_integer() && w.bits <= 8;
+  const bool fp8_mma = fp8_activations(config) && fp8_mma_takes_weights(config);
+  const bool byte_operands = int8_activations || fp8_mma;
+  const bool float_path = float16_activations(config) && config.accum_dtype != DType::int32 &&
+                          weights_fit_activation_type(config);
+  if (!byte_operands && !float_path) return std::nullopt;
+  const int step_codes = byte_operands ? 8 : 4;  // k per lane per mma step: m16n8k32 or m16n8k16
+  const int64_t group = effective_group_size(config);
+  if (group % (4 * step_codes) != 0) return std::nullopt;
+  for (int load_bytes : {16, 8, 4}) {
+    const int codes = load_bytes * 8 / w.bits;
+    if (codes < step_codes || config.K % (4 * codes) != 0) continue;
+    MmaRunLayout layout;
+    layout.load_bytes = load_bytes;
+    layout.step_codes = step_codes;
+    layout.split_pairs = !byte_operands && w.is_integer() && w.bits <= 8;
+    layout.byte_lanes = int8_activations && w.bits < 8;
+    // With more than 8 rows of A (two mma row halves), fp16/bf16 runs are 8 k so the four lanes of a
+    // row read one 64-byte piece of A per two mma steps: L1 serves a warp's 16 rows in 16 wavefronts
+    // instead of 64 (measured: 70B gate_up M=16 195 -> 135 us). Up to 8 rows, L1 is not the limit and
+    // whole-load runs measured faster (M=1 70B down 55 vs 63 us). int8: whole-load runs either way.
+    const bool many_rows = config.M.largest() > 8;
+    layout.run = byte_operands || !many_rows ? codes : std::min(codes, 2 * step_codes);
+    while (group % (4 * layout.run) != 0) layout.run /= 2;  // ends at step_codes at the latest
+    // With fp8 activations the weights keep general_compress's order, so that the families without
+    // an fp8 mma (sm_80, sm_86: simt) read the same bytes: whole loads as runs, or no run layout.
+    if (fp8_mma && layout.run != codes) continue;
+    return layout;
+  }
+  return std::nullopt;
+}
+
+std::optional<MmaRunLayout> family_layout(const MatmulConfig& config, KernelFamily family) {
+  if (!reads_wgmma_fragments(family)) return mma_run_layout(config);
+  if (same_8bit_operands(config)) return std::nullopt;  // plain rows of bytes
+  return fragment_order_layout(config);
+}
+
+WeightLayout family_weight_layout(const MatmulConfig& config, KernelFamily family) {
+  if (!family_layout(config, family)) return WeightLayout::general;
+  return reads_wgmma_fragments(family) ? WeightLayout::mma_fragments : WeightLayout::mma_runs;
+}
+
+namespace {
+
+std::optional<TileSchedule> family_default(KernelFamily family, const MatmulConfig& config, const std::string& arch,
+                                           int64_t rows) {
+  return kernel_traits(config, family).default_for(config, arch, rows);
+}
+
+// The Hopper default: tensor_wgmma_ws where it takes the config, else tensor_wgmma; nullopt for a
+// config neither takes.
+std::optional<TileSchedule> default_tensor_wgmma(const MatmulConfig& config, const std::string& arch, int64_t rows) {
+  if (std::optional<TileSchedule> s = family_default(KernelFamily::tensor_wgmma_ws, config, arch, rows)) return s;
+  return family_default(KernelFamily::tensor_wgmma, config, arch, rows);
+}
+
+// The Hopper family serves a config only when it serves every bucket (the weights are packed once,
+// in its layout): on an arch with wgmma, from 64 rows up, for the configs it takes.
+bool wgmma_serves(const MatmulConfig& config, const std::string& arch) {
+  const std::vector<int64_t>& buckets = config.M.values();
+  const int64_t fewest = *std::min_element(buckets.begin(), buckets.end());
+  return fewest >= 64 && default_tensor_wgmma(config, arch, fewest).has_value();
+}
+
+}  // namespace
+
+TileSchedule default_schedule(const MatmulConfig& config, const std::string& arch) {
+  return default_schedule(config, arch, config.M.largest());
+}
+
+std::vector<TileSchedule> default_bucket_schedules(const MatmulConfig& config, const std::string& arch) {
+  std::vector<TileSchedule> schedules;
+  for (int64_t rows : config.M.values()) {
+    TileSchedule s = default_schedule(config, arch, rows);
+    const bool seen = std::any_of(schedules.begin(), schedules.end(),
+                                  [&](const TileSchedule& other) { return canonical_form(other) == canonical_form(s); });
+    if (!seen) schedules.push_back(s);
+  }
+  return schedules;
+}
+
+TileSchedule default_schedule(const MatmulConfig& config, const std::string& arch, int64_t rows) {
+  if (wgmma_serves(config, arch)) {
+    if (std::optional<TileSchedule> s = default_tensor_wgmma(config, arch, rows)) return *s;
+    throw ConfigError("default_schedule: tensor_wgmma serves " + canonical_form(config) + " but has no schedule for " +
+                      std::to_string(rows) + " rows");  // its fallbacks end where they end for the smallest bucket
+  }
+  const std::optional<MmaRunLayout> layout = mma_run_layout(config);
+  if (layout && arch_has_activation_mma(config, arch)) {
+    const bool many_rows = rows > 16 && float16_activations(config) && layout->run <= 8;
+    TileSchedule s = *family_default(many_rows ? KernelFamily::tensor_gemm : KernelFamily::tensor_gemv, config, arch, rows);
+    validate_schedule(config, s, arch);
+    return s;
+  }
+  TileSchedule s = *family_default(gemv_applies(config) ? KernelFamily::gemv : KernelFamily::simt, config, arch, rows);
+  validate_schedule(config, s, arch);
+  return s;
+}
+
+void add_tuning_candidates(const MatmulConfig& config, const TileSchedule& fallback, int64_t rows,
+                           std::vector<TileSchedule>& out) {
+  const WeightLayout reads = family_traits(fallback.family).reads;
+  for (const KernelFamilyTraits& family : all_families()) {
+    const bool tuned = reads == WeightLayout::general ? family.family == fallback.family : family.reads == reads;
+    if (tuned) kernel_traits(config, family.family).add_candidates(config, fallback, rows, out);
+  }
+}
+
+}  // namespace bitjit

@@ -1,0 +1,203 @@
+#include "compiler/families/tensor_gemv.hpp"
+
+#include <algorithm>
+
+#include "compiler/arch.hpp"
+#include "compiler/families/common.hpp"
+#include "compiler/families/simt.hpp"
+
+namespace bitjit {
+
+bool arch_has_activation_mma(const MatmulConfig& config, const std::string& arch) {
+  return !fp8_activations(config) || arch_info(arch).has_fp8_mma;
+}
+
+namespace families {
+
+void validate_tensor_gemv(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
+  const std::optional<MmaRunLayout> layout = mma_run_layout(config);
+  if (!layout) {
+    reject_schedule("family=tensor_gemv needs A_dtype float16 or bfloat16 with float accumulation and weights exact in "
+                    "A's type (or nf4), A_dtype int8 with integer weights, or fp8 A_dtype with W_dtype of the same "
+                    "type, int4, uint4 or fp4_e2m1; a group size divisible by 16 (32 for 8-bit A; for fp8 A, by four "
+                    "lanes' whole loads of 8 or 16 bytes) and K divisible into k-blocks; use family=gemv or simt");
+  }
+  if (!arch_has_activation_mma(config, arch)) {
+    reject_schedule("family=tensor_gemv with A_dtype=" + std::string(to_string(config.A_dtype)) + " on arch=" + arch +
+                    ": the fp8 mma.sync needs one of " + archs_with(&ArchInfo::has_fp8_mma) + "; use family=simt");
+  }
+  if (s.threads % 32 != 0 || s.threads < 32 || s.threads > 512) {
+    reject_schedule("threads=" + std::to_string(s.threads) + " must be a multiple of 32 between 32 and 512");
+  }
+  if (s.block_m != 8 && s.block_m != 16) {
+    reject_schedule("block_m=" + std::to_string(s.block_m) +
+                    ": tensor_gemv takes 8 (one mma per 16 channels) or 16 (two)");
+  }
+  if (s.block_n % 16 != 0 || s.block_n < 16 || s.block_n > 64) {
+    reject_schedule("block_n=" + std::to_string(s.block_n) + " must be 16, 32, 48 or 64 (16 output channels per mma tile)");
+  }
+  if (s.vector_bytes != layout->load_bytes) {
+    reject_schedule("vector_bytes=" + std::to_string(s.vector_bytes) + ": the mma_runs layout of this config has " +
+                    std::to_string(layout->load_bytes) + "-byte loads (fixed by the config, so tuning never repacks W)");
+  }
+  const int block = layout_k_block(config, *layout);
+  if (s.block_k % block != 0 || s.block_k / block < 1 || s.block_k / block > 8) {
+    reject_schedule("block_k=" + std::to_string(s.block_k) + " must be 1 to 8 k-blocks of " + std::to_string(block));
+  }
+  if (s.stages != 1) {
+    reject_schedule("stages=" + std::to_string(s.stages) + ": tensor_gemv takes stages=1 (loads in flight: block_k)");
+  }
+  if (s.split_k != 1) {
+    reject_schedule("split_k=" + std::to_string(s.split_k) +
+                    ": tensor_gemv splits K across the warps of a block; split_k=1");
+  }
+  if (s.swizzle != 1) reject_schedule("swizzle=" + std::to_string(s.swizzle) + ": tensor_gemv takes swizzle=1");
+  if (s.warp_m != 1 || s.warp_n * 32 != s.threads) {
+    reject_schedule("warp_m=" + std::to_string(s.warp_m) + ", warp_n=" + std::to_string(s.warp_n) +
+                    ": tensor_gemv lays its threads/32 warps along K (warp_m=1, warp_n=threads/32)");
+  }
+}
+
+// Up to 8 rows: one 16-channel tile per warp (many blocks, to fill the SMs at small N), two k-blocks
+// per round; 9 to 16 rows: two mmas per tile, two tiles per warp, so each activation fragment feeds
+// four mmas. Either way four loads per lane per round, and the next round is in flight meanwhile.
+std::optional<TileSchedule> default_tensor_gemv(const MatmulConfig& config, const std::string& arch, int64_t rows) {
+  const std::optional<MmaRunLayout> layout = mma_run_layout(config);
+  if (!layout || !arch_has_activation_mma(config, arch)) return std::nullopt;
+  TileSchedule s;
+  s.family = KernelFamily::tensor_gemv;
+  s.threads = 128;
+  s.warp_m = 1;
+  s.warp_n = 4;
+  s.block_m = rows <= 8 ? 8 : 16;
+  s.block_n = s.block_m == 8 ? 16 : 32;
+  s.vector_bytes = layout->load_bytes;
+  const int loads_per_block = 2 * s.block_n / 16;  // two channels per lane per tile
+  s.block_k = layout_k_block(config, *layout) * std::max(1, 4 / loads_per_block);
+  return s;
+}
+
+void add_tensor_gemv_candidates(const MatmulConfig& config, const TileSchedule&, int64_t, std::vector<TileSchedule>& out) {
+  const MmaRunLayout layout = *mma_run_layout(config);
+  const int k_block = layout_k_block(config, layout);
+  for (int threads : {64, 128, 256})
+    for (int block_m : {8, 16})
+      for (int block_n : {16, 32, 48, 64})
+        for (int blocks_k : {1, 2, 4, 8}) {
+          TileSchedule s;
+          s.family = KernelFamily::tensor_gemv;
+          s.threads = threads;
+          s.warp_m = 1;
+          s.warp_n = threads / 32;
+          s.block_m = block_m;
+          s.block_n = block_n;
+          s.block_k = blocks_k * k_block;
+          s.vector_bytes = layout.load_bytes;
+          out.push_back(s);
+        }
+}
+
+void tensor_gemv_footprint(const MatmulConfig&, const TileSchedule& s, const std::string&, KernelFootprint& f) {
+  const double m_tiles = s.block_m > 8 ? 2 : 1, n_tiles = s.block_n / 16.0;
+  f.registers = 96;
+  f.shared_bytes += s.threads / 32 * int(n_tiles) * int(m_tiles) * 4 * 32 * 4;  // the warps' sums
+  f.instructions_per_mma = (m_tiles * n_tiles + 16 * n_tiles + 4) / (m_tiles * n_tiles);
+}
+
+std::vector<PlanConstant> tensor_gemv_tiles(const MatmulConfig& config, const TileSchedule& s, const std::string&) {
+  const MmaRunLayout layout = *mma_run_layout(config);
+  const int block = layout_k_block(config, layout);
+  return {
+      {"int", "kThreads", std::to_string(s.threads), std::to_string(s.threads / 32) + " warps splitting K"},
+      {"int", "kBlockM", std::to_string(s.block_m), s.block_m > 8 ? "rows of C per block: two mmas per 16 channels"
+                                                                  : "rows of C per block: one mma per 16 channels"},
+      {"int", "kBlockN", std::to_string(s.block_n), std::to_string(s.block_n / 16) + " 16-channel mma tile(s) per warp"},
+      {"int", "kLoadBytes", std::to_string(s.vector_bytes), "bytes of packed W per lane per load (mma_runs layout)"},
+      {"int", "kRun", std::to_string(layout.run), "consecutive k per lane per run (" +
+                                                      std::string(to_string(family_weight_layout(config, s.family))) +
+                                                      " layout)"},
+      {"int", "kUnroll", std::to_string(s.block_k / block), "k-blocks of " + std::to_string(block) +
+                                                                " per warp per round: loads in flight per tile"},
+  };
+}
+
+// A in 8-byte fragment loads (or two of them at once), W in the layout's loads.
+std::array<int, 6> tensor_gemv_alignment(const MatmulConfig& config, const TileSchedule& s) {
+  return operand_alignment(config, 8, s.vector_bytes);
+}
+
+PlanStage tensor_gemv_load_stage(const MatmulConfig& config, const TileSchedule& s, int codes) {
+  return {"load W", std::to_string(s.vector_bytes) + "-byte loads per lane (" + std::to_string(codes) + " " +
+                        std::string(info(config.W_dtype).name) + " codes) from 2 channels x " +
+                        std::to_string(s.block_n / 16) + " tile(s) x " + std::to_string(s.block_k / (4 * codes)) +
+                        " k-block(s) per round, the next round in flight"};
+}
+
+PlanStage tensor_gemv_epilogue_stage(const MatmulConfig& config) {
+  return {"epilogue", "warps' sums added in shared memory, " + std::string(config.with_bias ? "bias, " : "") +
+                          "cast to " + std::string(to_string(config.out_dtype))};
+}
+
+std::vector<PlanStage> tensor_gemv_16bit_stages(const MatmulConfig& config, const TileSchedule& s) {
+  const DTypeInfo& w = info(config.W_dtype);
+  const MmaRunLayout layout = *mma_run_layout(config);
+  const int codes = layout.codes_per_load(w.bits);
+  std::string decode = w.is_integer() ? "LOP3 into the mantissa of a magic 16-bit float, one fma per pair"
+                       : w.bits == 4  ? "per-lane shared-memory table of byte -> pair"
+                                      : "decode to float, pack a pair with one conversion";
+  if (w.bits == 16) decode = "none (W is A's type)";
+  std::string scaling = "mma partials in float32";
+  if (config.with_scaling || config.with_zeros) {
+    scaling += "; per span of runs of " + std::to_string(layout.run) + " k inside one scale group: partial sum times the scale";
+    if (config.with_zeros && config.zeros_mode != ZerosMode::quantized) scaling += ", minus zero times sum(A) (one mma against ones)";
+    if (config.with_zeros && config.zeros_mode == ZerosMode::quantized) scaling += "; quantized zero subtracted from the code";
+  }
+  // Runs of 8 k or more: one 16-byte load covers two mma steps' fragments (tensor_gemv.cuh).
+  const std::string a_loads = layout.run % 8 == 0 ? "16-byte loads (two mma steps' fragments)" : "8-byte fragment loads";
+  return {
+      tensor_gemv_load_stage(config, s, codes),
+      {"dequant", "two codes at a time: " + decode},
+      {"load A", a_loads + " from global memory (cached), " + std::to_string(s.block_m) + " rows, shared by the tiles"},
+      {"multiply-accumulate", "mma.sync m16n8k16 (weights as the 16-row operand), float32 accumulation; " + scaling},
+      tensor_gemv_epilogue_stage(config),
+  };
+}
+
+}  // namespace families
+
+namespace {
+
+// The two entry points differ in the activations they take, their source and their stages' description.
+constexpr KernelTraits tensor_gemv_kernel(bool (*takes)(const MatmulConfig&), const char* header, const char* function,
+                                          std::vector<PlanStage> (*stages)(const MatmulConfig&, const TileSchedule&)) {
+  return {
+      .family = KernelFamily::tensor_gemv,
+      .takes = takes,
+      .header = header,
+      .function = function,
+      .groups_wgmmas = false,
+      .tensor_maps = false,
+      .programmatic_launch = false,
+      .validate = families::validate_tensor_gemv,
+      .default_for = families::default_tensor_gemv,
+      .add_candidates = families::add_tensor_gemv_candidates,
+      .footprint = families::tensor_gemv_footprint,
+      .static_shared_bytes = families::pair_table_bytes,
+      .dynamic_shared_bytes = families::no_shared_bytes,
+      .tiles = families::tensor_gemv_tiles,
+      .stages = stages,
+      .alignment = families::tensor_gemv_alignment,
+      .launch = families::tiled_launch,
+      .tma_tensors = nullptr,
+  };
+}
+
+}  // namespace
+
+const KernelTraits kTensorGemvKernel = tensor_gemv_kernel(float16_activations, "bitjit/tensor_gemv.cuh",
+                                                          "bitjit::tensor_gemv", families::tensor_gemv_16bit_stages);
+// int8 and fp8 activations: what kTensorGemvKernel leaves.
+const KernelTraits kTensorGemv8bitKernel = tensor_gemv_kernel(nullptr, "bitjit/tensor_gemv_8bit.cuh",
+                                                              "bitjit::tensor_gemv_8bit", families::tensor_gemv_8bit_stages);
+
+}  // namespace bitjit

@@ -1,0 +1,222 @@
+#include "compiler/families/tensor_wgmma.hpp"
+
+#include <algorithm>
+
+#include "compiler/families/common.hpp"
+#include "compiler/families/tensor_gemm.hpp"
+#include "compiler/families/tensor_wgmma_ws.hpp"
+
+namespace bitjit {
+namespace families {
+
+void require_capability(const std::string& arch, bool ArchInfo::*capability, const char* family, const char* what) {
+  if (arch_info(arch).*capability) return;
+  reject_schedule("family=" + std::string(family) + " needs " + what + " (archs with it: " + archs_with(capability) +
+                  "), got arch=" + arch);
+}
+
+void validate_wgmma_tile(const TileSchedule& s) {
+  if (s.block_m != 64 && s.block_m != 128 && s.block_m != 256) {
+    reject_schedule("block_m=" + std::to_string(s.block_m) + " must be 64, 128 or 256 (wgmma N)");
+  }
+  if (s.block_n < 64 || s.block_n > 256 || s.block_n % 64 != 0) {
+    reject_schedule("block_n=" + std::to_string(s.block_n) + " must be 64, 128, 192 or 256 (64 channels per warpgroup)");
+  }
+}
+
+MmaRunLayout require_fragment_layout(const MatmulConfig& config, const std::string& family) {
+  const std::optional<MmaRunLayout> layout = fragment_order_layout(config);
+  if (!layout || !float16_activations(config)) {
+    reject_schedule("family=" + family + " needs A_dtype float16 or bfloat16 with float accumulation, weights exact "
+                    "in A's type (or nf4), a group size divisible by 16 and K divisible into k-blocks" +
+                    (family == "tensor_wgmma" ? ", or activations and weights of one 8-bit type (int8, float8_e4m3, "
+                                                "float8_e5m2); use family=tensor_gemm"
+                                              : "; use family=tensor_wgmma or tensor_gemm"));
+  }
+  return *layout;
+}
+
+void validate_wgmma_group(const MatmulConfig& config, const TileSchedule& s, const MmaRunLayout& layout) {
+  const int steps = layout_k_block(config, layout) / 16;
+  if ((s.wgmma_group != 1 && s.wgmma_group != 2 && s.wgmma_group != 4 && s.wgmma_group != 8) ||
+      steps % s.wgmma_group != 0) {
+    reject_schedule("wgmma_group=" + std::to_string(s.wgmma_group) + " must be 1, 2, 4 or 8 and divide the " +
+                    std::to_string(steps) + " steps of 16 k in a k-block of " + std::string(to_string(config.W_dtype)) +
+                    " weights with vector_bytes=" + std::to_string(s.vector_bytes));
+  }
+}
+
+// Rows per block: 64 up to M = 64, 128 up to 256, then 256 (m64n256k16: each decoded fragment feeds
+// 256 rows); 128 channels on two warpgroups; K split in two while the doubled blocks still fit in one
+// wave; 4 stages (3 at 256 rows), fewer where shared memory runs out, rows and then channels halved
+// below 3. W8A8: 128 k per stage, int8 256 rows above M = 256, fp8 at most 128 (its two accumulator
+// sets). Measured on the H100: docs/performance.md. Used where tensor_wgmma_ws does not take the config.
+std::optional<TileSchedule> default_tensor_wgmma_alone(const MatmulConfig& config, const std::string& arch, int64_t rows) {
+  const bool eight_bit = same_8bit_operands(config);
+  const std::optional<MmaRunLayout> layout = family_layout(config, KernelFamily::tensor_wgmma);
+  if (!arch_info(arch).has_wgmma || (!eight_bit && (!layout || !float16_activations(config)))) return std::nullopt;
+  TileSchedule s;
+  s.family = KernelFamily::tensor_wgmma;
+  s.block_n = 128;
+  s.block_m = rows <= 64 ? 64 : rows <= 256 || (eight_bit && config.A_dtype != DType::int8) ? 128 : 256;
+  if (eight_bit) {
+    s.block_k = 128;
+    s.vector_bytes = 16;
+  } else {
+    const int k_block = layout_k_block(config, *layout);
+    s.block_k = std::max(k_block, 128 / k_block * k_block);
+    s.vector_bytes = layout->load_bytes;
+  }
+  const int budget = arch_info(arch).shared_bytes_per_block - static_shared_bytes(config, s.family);
+  const auto stages_that_fit = [&] {
+    const int stage_bytes = eight_bit ? byte_rows_stage_bytes(s) : gemm_stage_bytes(config, s, *layout);
+    return std::min(s.block_m == 256 ? 3 : 4, budget / stage_bytes);
+  };
+  s.stages = stages_that_fit();
+  while (s.stages < 3 && s.block_m > 64) s.block_m /= 2, s.stages = stages_that_fit();
+  while (s.stages < 3 && s.block_n > 64) s.block_n /= 2, s.stages = stages_that_fit();
+  s.threads = 2 * s.block_n;
+  s.warp_m = 1;
+  s.warp_n = s.threads / 32;
+  const int64_t sms = arch_info(arch).reference.sm_count;
+  const int64_t blocks = (config.N + s.block_n - 1) / s.block_n * ((rows + s.block_m - 1) / s.block_m);
+  const int64_t weight_bytes = config.N * config.K * info(config.W_dtype).bits / 8;
+  const auto partial_bytes = [&](int split) { return int64_t(split) * rows * config.N * 4 * 2; };  // written, read
+  while (!eight_bit && 2 * blocks * s.split_k <= sms && s.split_k < 4 && 4 * s.split_k <= gemm_k_tiles(config, s) &&
+         partial_bytes(2 * s.split_k) <= weight_bytes) {
+    s.split_k *= 2;
+  }
+  // e.g. W8A8 with scales, K not whole 16-k steps, a k-block past shared memory
+  if (!is_valid_schedule(config, s, arch)) return std::nullopt;
+  return s;
+}
+
+int hopper_static_shared_bytes(const MatmulConfig& config) {
+  constexpr int kRingAlignment = 1024;  // the 128-byte swizzle's atoms
+  return pair_table_bytes(config) + kRingAlignment;
+}
+
+// 683 TFLOP/s of 990 at 70B gate_up, M = 4096 with 256 rows, 0.88 of that with 128 rows
+// (bench/results/2026-11-27-h100-wgmma-ws); 64 rows, not measured at many rows, taken lower.
+double wgmma_pipe_share(int block_m) { return block_m >= 256 ? 0.7 : block_m >= 128 ? 0.62 : 0.45; }
+
+PlanConstant wgmma_group_constant(const TileSchedule& s) {
+  return {"int", "kWgmmaGroup", std::to_string(s.wgmma_group),
+          s.wgmma_group == 1 ? "one wgmma per group: each 16-k step waits for the step before"
+                             : "16-k steps decoded first, then issued as one wgmma group"};
+}
+
+std::vector<PlanStage> tensor_wgmma_stages(const MatmulConfig& config, const TileSchedule& s) {
+  std::vector<PlanStage> stages = tensor_gemm_stages(config, s);
+  stages[1].detail += "; the mma_fragments layout (runs of 2 k): each warp decodes its 16 channels step by step "
+                      "straight into wgmma's A fragments, one step ahead of the wgmma that reads them";
+  stages[2] = {"load A", "cp.async 16-byte copies of " + std::to_string(s.block_m) + " rows x " + std::to_string(s.block_k) +
+                             " k into the ring as wgmma K-major core matrices (one copy, one core-matrix row)"};
+  stages[3] = {"multiply-accumulate", "wgmma m64n" + std::to_string(s.block_m) +
+                                          "k16 per warpgroup (64 channels), weights from registers, activations from "
+                                          "shared memory by descriptor, float32 accumulation in registers"};
+  return stages;
+}
+
+// The warpgroup shape both tensor_wgmma kernels share.
+void validate_warpgroups(const TileSchedule& s) {
+  validate_wgmma_tile(s);
+  if (s.threads != 2 * s.block_n || s.warp_m != 1 || s.warp_n != s.threads / 32) {
+    reject_schedule("threads=" + std::to_string(s.threads) + ", warp_m=" + std::to_string(s.warp_m) + ", warp_n=" +
+                    std::to_string(s.warp_n) + ": tensor_wgmma runs one warpgroup per 64 channels: threads = 2 * "
+                    "block_n = " + std::to_string(2 * s.block_n) + ", warp_m = 1, warp_n = threads / 32");
+  }
+  if (s.stages < 3 || s.stages > 8) {
+    reject_schedule("stages=" + std::to_string(s.stages) + " must be 3..8: tensor_wgmma keeps one stage loading, one "
+                    "multiplied and one whose last wgmma may still run");
+  }
+}
+
+// 64 channels per warpgroup, wgmma N = 64 / 128 / 256 rows; split K only where partial sums are
+// float32 (not W8A8). A tuned schedule keeps the default's weight layout, so a config the family
+// serves is tuned within it.
+void add_wgmma_candidates(const TileSchedule& fallback, bool split, std::vector<TileSchedule>& out) {
+  TileSchedule base = fallback;
+  base.family = KernelFamily::tensor_wgmma;
+  base.swizzle = 1;
+  for (int block_m : {64, 128, 256})
+    for (int block_n : {64, 128, 192, 256})
+      for (int stages : {3, 4, 5})
+        for (int k_factor : {1, 2})
+          for (int split_k : {1, 2, 4}) {
+            if (!split && split_k > 1) continue;
+            TileSchedule s = base;
+            s.block_m = block_m;
+            s.block_n = block_n;
+            s.threads = 2 * block_n;
+            s.warp_n = s.threads / 32;
+            s.stages = stages;
+            s.block_k = base.block_k * k_factor;
+            s.split_k = split_k;
+            out.push_back(s);
+          }
+}
+
+// Per warp and 16-k step: one wgmma of 16 channels x block_m rows (block_m / 8 mma.sync tiles' work)
+// and ~30 instructions of decoding, scaling and bookkeeping (the sm_90a SASS of the int4 kernel: ~300
+// per 128-k stage of 8 steps); accumulators block_m / 2 floats. Its tensor pipe keeps 0.5 / 0.7 of
+// tensor_wgmma_ws's share (49 % busy at 256 rows, Nsight Compute), every warp waiting on its own
+// wgmmas at each stage's block-wide barrier.
+void tensor_wgmma_footprint(const MatmulConfig&, const TileSchedule& s, const std::string& arch, KernelFootprint& f) {
+  const double most_registers = arch_info(arch).max_registers_per_thread;
+  const double mma_tiles = s.block_m / 8.0;
+  f.registers = int(std::min(most_registers, 72 + s.block_m / 2.0));
+  f.instructions_per_mma = (1 + 30) / mma_tiles;
+  f.pipe_share = wgmma_pipe_share(s.block_m) * 0.5 / 0.7;
+}
+
+}  // namespace families
+
+namespace {
+
+using families::reject_schedule;
+
+void validate_tensor_wgmma(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
+  families::require_capability(arch, &ArchInfo::has_wgmma, "tensor_wgmma", "wgmma");
+  const MmaRunLayout layout = families::require_fragment_layout(config, "tensor_wgmma");
+  families::validate_wgmma_group(config, s, layout);
+  families::validate_warpgroups(s);
+  families::validate_ring(config, s, arch, layout);
+  families::validate_split_k(config, s);
+}
+
+void add_tensor_wgmma_candidates(const MatmulConfig&, const TileSchedule& fallback, int64_t,
+                                 std::vector<TileSchedule>& out) {
+  families::add_wgmma_candidates(fallback, true, out);
+}
+
+std::vector<PlanConstant> tensor_wgmma_tiles(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
+  std::vector<PlanConstant> tiles = families::tensor_gemm_tiles(config, s, arch);
+  tiles.push_back(families::wgmma_group_constant(s));
+  return tiles;
+}
+
+}  // namespace
+
+const KernelTraits kTensorWgmmaKernel = {
+    .family = KernelFamily::tensor_wgmma,
+    .takes = nullptr,  // what kTensorWgmma8bitKernel leaves: weights decoded for fp16 / bf16 activations
+    .header = "bitjit/tensor_wgmma.cuh",
+    .function = "bitjit::tensor_wgmma",
+    .groups_wgmmas = true,
+    .tensor_maps = false,
+    .programmatic_launch = false,
+    .validate = validate_tensor_wgmma,
+    .default_for = families::default_tensor_wgmma_alone,
+    .add_candidates = add_tensor_wgmma_candidates,
+    .footprint = families::tensor_wgmma_footprint,
+    .static_shared_bytes = families::hopper_static_shared_bytes,
+    .dynamic_shared_bytes = families::decoding_ring_bytes,
+    .tiles = tensor_wgmma_tiles,
+    .stages = families::tensor_wgmma_stages,
+    .alignment = families::sixteen_byte_alignment,  // 16-byte cp.async copies
+    .launch = families::staged_launch,
+    .tma_tensors = nullptr,
+};
+
+}  // namespace bitjit

@@ -1,0 +1,55 @@
+#pragma once
+// tensor_wgmma (sm_90a): tensor_gemm's cp.async ring, weights decoded straight into wgmma's register
+// operand (the mma_fragments layout), wgmma per warpgroup of 64 channels; W8A8 configs (activations
+// and weights of one 8-bit type) run tensor_wgmma_8bit.cuh instead, both operands from shared memory.
+// tensor_wgmma_ws builds on both: the checks and pieces they share are declared here.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "compiler/arch.hpp"
+#include "compiler/families/family.hpp"
+
+namespace bitjit {
+
+extern const KernelTraits kTensorWgmmaKernel;
+extern const KernelTraits kTensorWgmma8bitKernel;
+
+namespace families {
+
+// The Hopper families' instructions exist only on the archs whose table row has them.
+void require_capability(const std::string& arch, bool ArchInfo::*capability, const char* family, const char* what);
+// The tile every Hopper kernel takes: wgmma's N rows, 64 channels per (consumer) warpgroup.
+void validate_wgmma_tile(const TileSchedule& s);
+// The fp16 / bf16 activations and weight formats of the mma_fragments layout, or the reason why not.
+MmaRunLayout require_fragment_layout(const MatmulConfig& config, const std::string& family);
+// The wgmma group of the decoding Hopper kernels: whole groups per k-block of the weight layout.
+void validate_wgmma_group(const MatmulConfig& config, const TileSchedule& s, const MmaRunLayout& layout);
+// W8A8 operands as both Hopper families multiply them: the accumulator of the type, no scales or
+// zeros, K in whole 16-byte rows.
+void require_byte_rows_operands(const MatmulConfig& config, const std::string& family);
+// The W8A8 tile: 128-byte swizzle atoms of k per stage, fp8's two accumulator sets.
+void require_byte_rows_tiles(const MatmulConfig& config, const TileSchedule& s);
+
+// The warpgroup shape both tensor_wgmma kernels share.
+void validate_warpgroups(const TileSchedule& s);
+// tensor_wgmma's candidates around the bucket's Hopper default; split: K split too (float32 sums).
+void add_wgmma_candidates(const TileSchedule& fallback, bool split, std::vector<TileSchedule>& out);
+void tensor_wgmma_footprint(const MatmulConfig& config, const TileSchedule& s, const std::string& arch,
+                            KernelFootprint& f);
+// tensor_wgmma's own default (tensor_wgmma_ws starts from it); nullopt where it does not take the config.
+std::optional<TileSchedule> default_tensor_wgmma_alone(const MatmulConfig& config, const std::string& arch, int64_t rows);
+// The 1024 bytes the compiler reserves to start the ring 1024-byte aligned (the 128-byte swizzle's
+// atoms), plus the pair table.
+int hopper_static_shared_bytes(const MatmulConfig& config);
+int byte_rows_ring_bytes(const MatmulConfig& config, const TileSchedule& s);
+// The share of wgmma's peak a tensor_wgmma_ws tile keeps busy, growing with wgmma N (block_m).
+double wgmma_pipe_share(int block_m);
+// The decoding kernels' wgmma group constant (WgmmaDecodeWarp).
+PlanConstant wgmma_group_constant(const TileSchedule& s);
+std::vector<PlanStage> tensor_wgmma_stages(const MatmulConfig& config, const TileSchedule& s);
+std::vector<PlanConstant> tensor_wgmma_8bit_tiles(const MatmulConfig& config, const TileSchedule& s, const std::string& arch);
+std::vector<PlanStage> tensor_wgmma_8bit_stages(const MatmulConfig& config, const TileSchedule& s);
+
+}  // namespace families
+}  // namespace bitjit

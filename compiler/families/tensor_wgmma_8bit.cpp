@@ -1,0 +1,113 @@
+// tensor_wgmma's entry point for W8A8 (tensor_wgmma_8bit.cuh): activations and weights of one 8-bit
+// type (int8, float8_e4m3, float8_e5m2), no decoding, both operands' rows staged as they are and
+// multiplied by wgmma from shared memory. tensor_wgmma_ws's W8A8 entry point shares its checks.
+#include "compiler/families/common.hpp"
+#include "compiler/families/tensor_wgmma.hpp"
+
+namespace bitjit {
+namespace families {
+
+void require_byte_rows_operands(const MatmulConfig& config, const std::string& family) {
+  const DType integer_sums = config.A_dtype == DType::int8 ? DType::int32 : DType::float32;
+  if (config.accum_dtype != integer_sums) {
+    reject_schedule("family=" + family + " with " + std::string(to_string(config.A_dtype)) + " operands needs "
+                    "accum_dtype=" + std::string(to_string(integer_sums)) + ", got " +
+                    std::string(to_string(config.accum_dtype)));
+  }
+  if (config.with_scaling || config.with_zeros) {
+    reject_schedule("family=" + family + " multiplies 8-bit activations and weights without scales or zeros "
+                    "(with_scaling=false, with_zeros=false); use family=tensor_gemv or simt");
+  }
+  if (config.K % 16 != 0) {
+    reject_schedule("family=" + family + " with 8-bit operands needs K divisible by 16, got " + std::to_string(config.K));
+  }
+}
+
+void require_byte_rows_tiles(const MatmulConfig& config, const TileSchedule& s) {
+  if (s.block_k != 128 && s.block_k != 256) {
+    reject_schedule("block_k=" + std::to_string(s.block_k) + " must be 128 or 256 (whole 128-byte swizzle atoms of k)");
+  }
+  if (config.A_dtype != DType::int8 && s.block_m > 128) {
+    reject_schedule("block_m=" + std::to_string(s.block_m) + " must be 64 or 128 with " +
+                    std::string(to_string(config.A_dtype)) + " operands: each stage's fp8 sums are kept apart before "
+                    "they are added in float32, which doubles the accumulator registers");
+  }
+  if (s.vector_bytes != 16) {
+    reject_schedule("vector_bytes=" + std::to_string(s.vector_bytes) + ": 8-bit rows are moved 16 bytes at a time");
+  }
+}
+
+int byte_rows_ring_bytes(const MatmulConfig&, const TileSchedule& s) { return s.stages * byte_rows_stage_bytes(s); }
+
+std::vector<PlanConstant> tensor_wgmma_8bit_tiles(const MatmulConfig&, const TileSchedule& s, const std::string&) {
+  return {
+      {"int", "kThreads", std::to_string(s.threads), std::to_string(s.threads / 128) + " warpgroups"},
+      {"int", "kBlockM", std::to_string(s.block_m), "rows of C per block (wgmma N)"},
+      {"int", "kBlockN", std::to_string(s.block_n), "channels of C per block, 64 per warpgroup"},
+      {"int", "kBlockK", std::to_string(s.block_k), std::to_string(s.block_k / 32) + " wgmma steps of 32 k per stage"},
+      {"int", "kStages", std::to_string(s.stages), "depth of the cp.async ring in shared memory"},
+  };
+}
+
+std::vector<PlanStage> tensor_wgmma_8bit_stages(const MatmulConfig& config, const TileSchedule& s) {
+  const std::string rows = std::to_string(s.block_m), channels = std::to_string(s.block_n), k = std::to_string(s.block_k);
+  const bool integer = config.A_dtype == DType::int8;
+  return {
+      {"load W", "cp.async 16-byte copies of " + channels + " channels x " + k + " k (plain rows of bytes) into a " +
+                     std::to_string(s.stages) + "-stage ring as wgmma K-major core matrices"},
+      {"dequant", "none: activations and weights are both " + std::string(to_string(config.A_dtype))},
+      {"load A", "cp.async 16-byte copies of " + rows + " rows x " + k + " k into the same ring, the same way"},
+      {"multiply-accumulate", "wgmma m64n" + rows + "k32 per warpgroup (64 channels), both operands from shared memory, " +
+                                  (integer ? "int32" : "float32") + " accumulation in registers"},
+      {"epilogue", std::string(config.with_bias ? "bias, " : "") + "cast to " + std::string(to_string(config.out_dtype))},
+  };
+}
+
+}  // namespace families
+
+namespace {
+
+using families::reject_schedule;
+
+void validate_tensor_wgmma_8bit(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
+  families::require_capability(arch, &ArchInfo::has_wgmma, "tensor_wgmma", "wgmma");
+  families::require_byte_rows_operands(config, "tensor_wgmma");
+  families::validate_warpgroups(s);
+  families::require_byte_rows_tiles(config, s);
+  if (s.swizzle != 1) reject_schedule("swizzle=" + std::to_string(s.swizzle) + ": tensor_wgmma takes swizzle=1");
+  if (s.split_k != 1) {
+    reject_schedule("split_k=" + std::to_string(s.split_k) + ": tensor_wgmma with 8-bit operands takes split_k=1");
+  }
+  families::require_shared_fits(config, s, arch, families::byte_rows_stage_bytes(s));
+}
+
+// Sums of 8-bit products are not split: split_k=1.
+void add_tensor_wgmma_8bit_candidates(const MatmulConfig&, const TileSchedule& fallback, int64_t,
+                                      std::vector<TileSchedule>& out) {
+  families::add_wgmma_candidates(fallback, false, out);
+}
+
+}  // namespace
+
+const KernelTraits kTensorWgmma8bitKernel = {
+    .family = KernelFamily::tensor_wgmma,
+    .takes = same_8bit_operands,
+    .header = "bitjit/tensor_wgmma_8bit.cuh",
+    .function = "bitjit::tensor_wgmma_8bit",
+    .groups_wgmmas = false,
+    .tensor_maps = false,
+    .programmatic_launch = false,
+    .validate = validate_tensor_wgmma_8bit,
+    .default_for = families::default_tensor_wgmma_alone,
+    .add_candidates = add_tensor_wgmma_8bit_candidates,
+    .footprint = families::tensor_wgmma_footprint,
+    .static_shared_bytes = families::hopper_static_shared_bytes,
+    .dynamic_shared_bytes = families::byte_rows_ring_bytes,
+    .tiles = families::tensor_wgmma_8bit_tiles,
+    .stages = families::tensor_wgmma_8bit_stages,
+    .alignment = families::sixteen_byte_alignment,  // 16-byte cp.async copies
+    .launch = families::staged_launch,
+    .tma_tensors = nullptr,
+};
+
+}  // namespace bitjit

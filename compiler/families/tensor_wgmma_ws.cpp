@@ -1,0 +1,261 @@
+#include "compiler/families/tensor_wgmma_ws.hpp"
+
+#include <algorithm>
+
+#include "common/error.hpp"
+#include "compiler/arch.hpp"
+#include "compiler/families/common.hpp"
+#include "compiler/families/tensor_gemm.hpp"
+#include "compiler/families/tensor_wgmma.hpp"
+
+namespace bitjit {
+
+TileSchedule warp_specialized(TileSchedule s, int raster_group) {
+  s.family = KernelFamily::tensor_wgmma_ws;
+  s.threads = 2 * s.block_n + 128;
+  s.warp_m = 1;
+  s.warp_n = s.block_n / 16;
+  s.swizzle = raster_group;
+  return s;
+}
+
+WarpSpecializedRegisters warp_specialized_registers(const TileSchedule& s, const std::string& arch) {
+  const ArchInfo& target = arch_info(arch);
+  WarpSpecializedRegisters r;
+  r.per_thread = std::min(target.max_registers_per_thread, target.registers_per_sm / s.threads / 8 * 8);
+  const int consumers = s.threads - 128;
+  const int consumer = std::min(240, (r.per_thread * s.threads - r.producer * 128) / consumers / 8 * 8);
+  if (consumer > r.per_thread && r.per_thread < target.max_registers_per_thread) r.consumer = consumer;
+  return r;
+}
+
+// The tiles of `tiles` tensor_wgmma_ws shares out by k-stages (stream-K) rather than whole: none where
+// whole tiles fill the last wave; else, with 64-row tiles (few rows: the kernel streams the weights,
+// and an idle SM is bandwidth lost), the last partial wave and one full wave before it, so that every
+// block's share is one to two tiles long. Tiles of more rows stay whole: sharing them out measured
+// slower than leaving SMs idle (bench/results/2026-11-27-h100-stream-k).
+int64_t stream_k_tiles(int64_t tiles, int block_m, int multiprocessors) {
+  if (tiles % multiprocessors == 0 || block_m > 64) return 0;
+  return std::min(tiles, tiles % multiprocessors + multiprocessors);
+}
+
+namespace families {
+
+void validate_warp_specialized(const MatmulConfig& config, const TileSchedule& s, const std::string& arch, int sums,
+                               int other_registers) {
+  if (config.K % 8 != 0) {
+    reject_schedule("family=tensor_wgmma_ws loads activation rows by TMA, which needs rows of a multiple of 16 bytes: "
+                    "K divisible by 8, got " + std::to_string(config.K));
+  }
+  if (config.K * int64_t(info(config.W_dtype).bits) / 8 % 16 != 0) {
+    reject_schedule("family=tensor_wgmma_ws loads weight rows by TMA, which needs rows of a multiple of 16 bytes: K * " +
+                    std::to_string(info(config.W_dtype).bits) + " / 8 divisible by 16, got K=" + std::to_string(config.K));
+  }
+  validate_wgmma_tile(s);
+  if (s.threads != 2 * s.block_n + 128 || s.warp_m != 1 || s.warp_n != s.block_n / 16) {
+    reject_schedule("threads=" + std::to_string(s.threads) + ", warp_m=" + std::to_string(s.warp_m) + ", warp_n=" +
+                    std::to_string(s.warp_n) + ": tensor_wgmma_ws runs one consumer warpgroup per 64 channels and a "
+                    "producer warpgroup: threads = 2 * block_n + 128 = " + std::to_string(2 * s.block_n + 128) +
+                    ", warp_m = 1, warp_n = block_n / 16 = " + std::to_string(s.block_n / 16) + " (the consumer warps)");
+  }
+  const WarpSpecializedRegisters budget = warp_specialized_registers(s, arch);
+  const int registers = budget.consumer > 0 ? budget.consumer : budget.per_thread, needed = sums + other_registers;
+  if (registers < needed) {
+    reject_schedule("block_m=" + std::to_string(s.block_m) + " with block_n=" + std::to_string(s.block_n) + ": " +
+                    std::to_string(s.threads) + " threads get " + std::to_string(registers) + " registers each, the " +
+                    std::to_string(sums) + " sums of a consumer thread need about " + std::to_string(needed) +
+                    "; a smaller block_m or block_n");
+  }
+  if (s.swizzle < 1 || s.swizzle > 64) {
+    reject_schedule("swizzle=" + std::to_string(s.swizzle) + " must be 1..64 (row blocks per group of the tile order)");
+  }
+  if (s.split_k != 1) {
+    reject_schedule("split_k=" + std::to_string(s.split_k) + ": tensor_wgmma_ws takes split_k=1 (its persistent grid "
+                    "keeps every SM busy over the output tiles); use family=tensor_wgmma to split K");
+  }
+}
+
+// tensor_wgmma's tiles plus a producer warpgroup, unsplit (its grid is persistent), half, once and
+// twice the base's k per stage (the default's may be either), tile orders of 1, 8 or 16 row blocks.
+void add_tensor_wgmma_ws_candidates(const MatmulConfig&, const TileSchedule& base, int64_t, std::vector<TileSchedule>& out) {
+  for (int block_m : {64, 128, 256})
+    for (int block_n : {64, 128, 192, 256})
+      for (int stages : {2, 3, 4, 5, 6})
+        for (int block_k : {base.block_k / 2, base.block_k, base.block_k * 2})
+          for (int raster_group : {1, 8, 16}) {
+            TileSchedule s = base;
+            s.block_m = block_m;
+            s.block_n = block_n;
+            s.stages = stages;
+            s.block_k = block_k;
+            s.split_k = 1;
+            out.push_back(warp_specialized(s, raster_group));
+          }
+}
+
+// The consumer warps do what tensor_wgmma's do, less the copies (~6 of the ~30 instructions per
+// step); one producer thread issues a few TMA requests per stage. Registers: the launch's share
+// (validation keeps the sums within what the consumers get).
+void tensor_wgmma_ws_footprint(const MatmulConfig&, const TileSchedule& s, const std::string& arch, KernelFootprint& f) {
+  const double mma_tiles = s.block_m / 8.0;
+  f.registers = warp_specialized_registers(s, arch).per_thread;
+  f.instructions_per_mma = (1 + 24) / mma_tiles;
+  f.pipe_share = wgmma_pipe_share(s.block_m);
+  f.stream_k = true;
+}
+
+int tensor_wgmma_ws_static_shared_bytes(const MatmulConfig& config) {
+  constexpr int kBarriers = 2 * 8 * 8;  // a full and an empty mbarrier per stage, 8 stages at most
+  return hopper_static_shared_bytes(config) + kBarriers;
+}
+
+// kThreads becomes the consumer warpgroups' (the block has a producer warpgroup more); the ring's
+// barriers, the persistent grid's tile order and the registers the producer hands to the consumers.
+std::vector<PlanConstant> warp_specialized_tiles(std::vector<PlanConstant> tiles, const TileSchedule& s,
+                                                 const std::string& arch) {
+  const int consumers = s.threads - 128;
+  for (PlanConstant& c : tiles) {
+    if (c.name == "kThreads") {
+      c.value = std::to_string(consumers);
+      c.comment = std::to_string(consumers / 128) + " consumer warpgroups; the block adds a producer warpgroup";
+    }
+    if (c.name == "kStages") c.comment = "depth of the TMA ring in shared memory (a full and an empty barrier per stage)";
+  }
+  const WarpSpecializedRegisters registers = warp_specialized_registers(s, arch);
+  tiles.push_back({"int", "kRasterGroup", std::to_string(s.swizzle), "row blocks per group of the tile order"});
+  tiles.push_back({"int", "kProducerRegisters", std::to_string(registers.producer), "per producer thread"});
+  tiles.push_back({"int", "kConsumerRegisters", std::to_string(registers.consumer),
+                   registers.consumer > 0 ? "per consumer thread, of the " + std::to_string(registers.per_thread) +
+                                                " each thread gets at launch"
+                                          : "the launch's " + std::to_string(registers.per_thread) + " kept"});
+  return tiles;
+}
+
+// One block per SM at most (each holds its ring for the whole launch). Whole tiles go to the blocks
+// in turn; where that leaves the last wave short (stream_k_tiles), the last tiles' k-stages are
+// shared out evenly instead (templates/bitjit/tensor_wgmma_ws.cuh).
+LaunchShape persistent_launch(const KernelPlan& plan, int64_t M, int multiprocessors) {
+  if (multiprocessors < 1) throw ConfigError("launch_shape: a persistent grid needs the GPU's multiprocessor count");
+  const TileSchedule& s = plan.schedule;
+  LaunchShape shape;
+  const int64_t tiles = (plan.config.N + s.block_n - 1) / s.block_n * ((M + s.block_m - 1) / s.block_m);
+  const int64_t k_stages = (plan.config.K + s.block_k - 1) / s.block_k;
+  shape.stream_k_tiles = stream_k_tiles(tiles, s.block_m, multiprocessors);
+  int64_t blocks = std::min<int64_t>(tiles, multiprocessors);
+  if (shape.stream_k_tiles == tiles) {  // fewer tiles than SMs: shares of kLeastStreamKShare stages at least
+    const int64_t least_share = std::min<int64_t>(k_stages, kLeastStreamKShare);
+    blocks = std::min<int64_t>(multiprocessors, (tiles * k_stages + least_share - 1) / least_share);
+  }
+  shape.grid = {uint32_t(blocks), 1, 1};
+  shape.block = {uint32_t(s.threads), 1, 1};
+  shape.shared_bytes = uint32_t(dynamic_shared_bytes(plan.config, s));
+  const int64_t units = shape.stream_k_tiles * k_stages;
+  if (units > 0 && (units + blocks - 1) / blocks % k_stages != 0) {  // shares end inside tiles: pieces to add
+    shape.workspace_bytes = blocks * 2 * s.block_m * s.block_n * 4;  // a first and a last piece per block
+    shape.tile_counters = tiles * (s.threads - 128) / 32;            // one per tile and consumer warp
+  }
+  return shape;
+}
+
+}  // namespace families
+
+namespace {
+
+void validate_tensor_wgmma_ws(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
+  families::require_capability(arch, &ArchInfo::has_wgmma, "tensor_wgmma_ws", "wgmma");
+  families::require_capability(arch, &ArchInfo::has_tma, "tensor_wgmma_ws", "TMA");
+  const MmaRunLayout layout = families::require_fragment_layout(config, "tensor_wgmma_ws");
+  // Each consumer thread keeps block_m / 2 sums and about 72 registers besides where it decodes
+  // (measured: 138 at 128 rows).
+  families::validate_warp_specialized(config, s, arch, s.block_m / 2, 72);
+  families::validate_wgmma_group(config, s, layout);
+  families::validate_ring(config, s, arch, layout, true);
+}
+
+// Hand-set from H100 runs of the 70B int4 g128 shapes (bench/results/2026-11-27-h100-wgmma-ws and
+// -stream-k): tensor_wgmma's rows per block, never split (a short last wave of 64-row tiles is
+// shared out by stream-K instead); at 64 rows 256 channels for at least 2^27 weights, else 128
+// channels with 256 k per stage; 128 or 192 channels between 65 and 256 rows, whichever wastes less
+// of the last wave, 128 above; the measured stage counts, fewer where shared memory runs out; tiles
+// in groups of 8 row blocks. Nullopt where the family does not take the config.
+std::optional<TileSchedule> default_tensor_wgmma_ws(const MatmulConfig& config, const std::string& arch, int64_t rows) {
+  const std::optional<TileSchedule> unspecialized = families::default_tensor_wgmma_alone(config, arch, rows);
+  if (!unspecialized) return std::nullopt;
+  const int64_t sms = arch_info(arch).reference.sm_count;
+  const int64_t row_blocks = (rows + unspecialized->block_m - 1) / unspecialized->block_m;
+  const auto tiles = [&](int block_n) { return (config.N + block_n - 1) / block_n * row_blocks; };
+  // The fraction of the SMs' slots the last wave of one-per-SM tiles leaves busy, over all waves.
+  const auto wave_efficiency = [&](int64_t count) { return double(count) / double((count + sms - 1) / sms * sms); };
+  TileSchedule s = *unspecialized;
+  s.split_k = 1;
+  const bool many_weights = config.N * config.K >= (int64_t(1) << 27);
+  if (s.block_m == 64) {
+    s.block_n = many_weights ? 256 : 128;
+    if (!many_weights && 2 * s.block_k <= 256) s.block_k *= 2;
+  } else if (s.block_m == 128) {
+    s.block_n = wave_efficiency(tiles(192)) > wave_efficiency(tiles(128)) ? 192 : 128;
+  } else {
+    s.block_n = 128;
+  }
+  s = warp_specialized(s, 8);
+  const int measured_stages = s.block_m == 64 ? (s.block_n == 256 ? 4 : s.block_k == 256 ? 4 : 6)
+                                              : s.block_m == 128 ? (s.block_n == 128 ? 5 : 4) : 3;
+  const int budget = arch_info(arch).shared_bytes_per_block - static_shared_bytes(config, s.family);
+  s.stages = std::min(measured_stages, budget / families::gemm_stage_bytes(config, s, *family_layout(config, s.family)));
+  if (!is_valid_schedule(config, s, arch)) return std::nullopt;
+  return s;
+}
+
+std::vector<PlanConstant> tensor_wgmma_ws_tiles(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
+  std::vector<PlanConstant> tiles = families::warp_specialized_tiles(families::tensor_gemm_tiles(config, s, arch), s, arch);
+  tiles.push_back(families::wgmma_group_constant(s));
+  return tiles;
+}
+
+std::vector<PlanStage> tensor_wgmma_ws_stages(const MatmulConfig& config, const TileSchedule& s) {
+  std::vector<PlanStage> stages = families::tensor_wgmma_stages(config, s);
+  stages[0] = {"load W", "TMA boxes of one k-block's bytes x " + std::to_string(s.block_n) + " channels, issued by a "
+                             "producer warpgroup into a " + std::to_string(s.stages) + "-stage ring on mbarriers; each "
+                             "lane then reads its " + std::to_string(s.vector_bytes) + " bytes per k-block"};
+  stages[2] = {"load A", "TMA boxes of 64 k x " + std::to_string(s.block_m) + " rows in the 128-byte swizzle, by the "
+                             "same producer into the same ring"};
+  stages[3].detail += "; " + std::to_string((s.threads - 128) / 128) + " consumer warpgroups, each waiting on the "
+                      "stage's barrier and freeing it when its wgmmas are done; a persistent grid walks the output tiles";
+  return stages;
+}
+
+// A: 64 k of 16-bit activations are one 128-byte swizzle atom wide (the kernel's SwizzledAtoms). W:
+// one k-block of a channel is 4 lanes' loads, contiguous in the mma_fragments layout.
+std::array<TmaTensor, 2> tensor_wgmma_ws_tma_tensors(const KernelPlan& plan, int64_t M) {
+  const MatmulConfig& config = plan.config;
+  const TileSchedule& s = plan.schedule;
+  const MmaRunLayout layout = *family_layout(config, s.family);
+  const uint64_t row_bytes = uint64_t(config.K) * info(config.W_dtype).bits / 8;
+  return {TmaTensor{"A", 2, uint64_t(config.K), uint64_t(M), 64, uint32_t(s.block_m), true},
+          TmaTensor{"W", 1, row_bytes, uint64_t(config.N), uint32_t(4 * layout.load_bytes), uint32_t(s.block_n), false}};
+}
+
+}  // namespace
+
+const KernelTraits kTensorWgmmaWsKernel = {
+    .family = KernelFamily::tensor_wgmma_ws,
+    .takes = nullptr,  // what kTensorWgmmaWs8bitKernel leaves: weights decoded for fp16 / bf16 activations
+    .header = "bitjit/tensor_wgmma_ws.cuh",
+    .function = "bitjit::tensor_wgmma_ws",
+    .groups_wgmmas = true,
+    .tensor_maps = true,
+    .programmatic_launch = true,
+    .validate = validate_tensor_wgmma_ws,
+    .default_for = default_tensor_wgmma_ws,
+    .add_candidates = families::add_tensor_wgmma_ws_candidates,
+    .footprint = families::tensor_wgmma_ws_footprint,
+    .static_shared_bytes = families::tensor_wgmma_ws_static_shared_bytes,
+    .dynamic_shared_bytes = families::decoding_ring_bytes,
+    .tiles = tensor_wgmma_ws_tiles,
+    .stages = tensor_wgmma_ws_stages,
+    .alignment = families::sixteen_byte_alignment,  // TMA: 16-byte aligned tensors
+    .launch = families::persistent_launch,
+    .tma_tensors = tensor_wgmma_ws_tma_tensors,
+};
+
+}  // namespace bitjit

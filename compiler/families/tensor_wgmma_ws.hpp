@@ -1,0 +1,46 @@
+#pragma once
+// tensor_wgmma_ws (sm_90a): tensor_wgmma's decode and wgmma (or its W8A8 wgmma), warp-specialized: a
+// producer warpgroup fills the ring by TMA on mbarriers for block_n / 64 consumer warpgroups, on a
+// persistent grid that walks the output tiles (stream-K for a short last wave of 64-row tiles).
+// TileSchedule::swizzle is the tile order's raster group: row blocks per group.
+#include <string>
+#include <vector>
+
+#include "compiler/families/family.hpp"
+
+namespace bitjit {
+
+extern const KernelTraits kTensorWgmmaWsKernel;
+extern const KernelTraits kTensorWgmmaWs8bitKernel;
+
+// The schedule s as tensor_wgmma_ws runs it: its tile on block_n / 64 consumer warpgroups plus the
+// producer warpgroup, tiles taken in groups of raster_group row blocks.
+TileSchedule warp_specialized(TileSchedule s, int raster_group);
+
+// tensor_wgmma_ws's registers per thread on arch: the launch gives every thread the same share of the
+// SM's registers (per_thread); the producer warpgroup keeps `producer` and hands the rest to the
+// consumer warpgroups (consumer; 0 where the launch's share is already the most a thread may hold).
+struct WarpSpecializedRegisters {
+  int per_thread = 0, producer = 40, consumer = 0;
+};
+WarpSpecializedRegisters warp_specialized_registers(const TileSchedule& schedule, const std::string& arch);
+
+namespace families {
+
+// What both entry points check besides their operands: TMA rows, the warpgroups, the registers of
+// a consumer thread (`sums` accumulators and about `other_registers` more), the tile order, no split.
+void validate_warp_specialized(const MatmulConfig& config, const TileSchedule& s, const std::string& arch, int sums,
+                               int other_registers);
+void add_tensor_wgmma_ws_candidates(const MatmulConfig& config, const TileSchedule& fallback, int64_t rows,
+                                    std::vector<TileSchedule>& out);
+void tensor_wgmma_ws_footprint(const MatmulConfig& config, const TileSchedule& s, const std::string& arch,
+                               KernelFootprint& f);
+// tensor_wgmma's static shared memory plus the ring's barriers.
+int tensor_wgmma_ws_static_shared_bytes(const MatmulConfig& config);
+// An unspecialized kernel's constants as tensor_wgmma_ws takes them.
+std::vector<PlanConstant> warp_specialized_tiles(std::vector<PlanConstant> tiles, const TileSchedule& s,
+                                                 const std::string& arch);
+LaunchShape persistent_launch(const KernelPlan& plan, int64_t M, int multiprocessors);
+
+}  // namespace families
+}  // namespace bitjit

@@ -1,0 +1,85 @@
+// tensor_wgmma_ws's entry point for W8A8 (bitjit::tensor_wgmma_ws_8bit): tensor_wgmma_8bit's wgmma on
+// rows of bytes, both operands loaded by TMA in the 128-byte swizzle.
+#include "compiler/arch.hpp"
+#include "compiler/families/common.hpp"
+#include "compiler/families/tensor_wgmma.hpp"
+#include "compiler/families/tensor_wgmma_ws.hpp"
+
+namespace bitjit {
+namespace {
+
+void validate_tensor_wgmma_ws_8bit(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
+  families::require_capability(arch, &ArchInfo::has_wgmma, "tensor_wgmma_ws", "wgmma");
+  families::require_capability(arch, &ArchInfo::has_tma, "tensor_wgmma_ws", "TMA");
+  families::require_byte_rows_operands(config, "tensor_wgmma_ws");
+  families::require_byte_rows_tiles(config, s);
+  // Each consumer thread keeps block_m / 2 sums (fp8: two sets) and about 40 registers besides.
+  const int sums = config.A_dtype != DType::int8 ? s.block_m : s.block_m / 2;
+  families::validate_warp_specialized(config, s, arch, sums, 40);
+  if (s.stages < 2 || s.stages > 8) {
+    families::reject_schedule("stages=" + std::to_string(s.stages) + " must be 2..8 (the ring in shared memory)");
+  }
+  families::require_shared_fits(config, s, arch, families::byte_rows_stage_bytes(s));
+}
+
+// tensor_wgmma's tile (int8 256 x 128, fp8 128 x 128: its two accumulator sets), two consumer
+// warpgroups, 4 stages, tiles in groups of 8 row blocks; against cuBLASLt on the H100's 70B shapes at
+// M = 4096 see bench/results/2026-11-27-h100-stream-k.
+std::optional<TileSchedule> default_tensor_wgmma_ws_8bit(const MatmulConfig& config, const std::string& arch,
+                                                         int64_t rows) {
+  const std::optional<TileSchedule> unspecialized = families::default_tensor_wgmma_alone(config, arch, rows);
+  if (!unspecialized) return std::nullopt;
+  TileSchedule s = warp_specialized(*unspecialized, 8);
+  s.stages = 4;
+  if (!is_valid_schedule(config, s, arch)) return std::nullopt;
+  return s;
+}
+
+std::vector<PlanConstant> tensor_wgmma_ws_8bit_tiles(const MatmulConfig& config, const TileSchedule& s,
+                                                     const std::string& arch) {
+  return families::warp_specialized_tiles(families::tensor_wgmma_8bit_tiles(config, s, arch), s, arch);
+}
+
+std::vector<PlanStage> tensor_wgmma_ws_8bit_stages(const MatmulConfig& config, const TileSchedule& s) {
+  std::vector<PlanStage> stages = families::tensor_wgmma_8bit_stages(config, s);
+  stages[0] = {"load W", "TMA boxes of 128 bytes of k x " + std::to_string(s.block_n) + " channels in the 128-byte "
+                             "swizzle, issued by a producer warpgroup into a " + std::to_string(s.stages) +
+                             "-stage ring on mbarriers"};
+  stages[2] = {"load A", "TMA boxes of 128 bytes of k x " + std::to_string(s.block_m) + " rows, the same way"};
+  stages[3].detail += "; " + std::to_string((s.threads - 128) / 128) + " consumer warpgroups freeing each stage "
+                      "when its wgmmas are done; a persistent grid walks the output tiles";
+  return stages;
+}
+
+// Both operands are rows of K bytes; 128 of them are one 128-byte swizzle atom wide.
+std::array<TmaTensor, 2> tensor_wgmma_ws_8bit_tma_tensors(const KernelPlan& plan, int64_t M) {
+  const MatmulConfig& config = plan.config;
+  const TileSchedule& s = plan.schedule;
+  return {TmaTensor{"A", 1, uint64_t(config.K), uint64_t(M), 128, uint32_t(s.block_m), true},
+          TmaTensor{"W", 1, uint64_t(config.K), uint64_t(config.N), 128, uint32_t(s.block_n), true}};
+}
+
+}  // namespace
+
+const KernelTraits kTensorWgmmaWs8bitKernel = {
+    .family = KernelFamily::tensor_wgmma_ws,
+    .takes = same_8bit_operands,
+    .header = "bitjit/tensor_wgmma_ws.cuh",
+    .function = "bitjit::tensor_wgmma_ws_8bit",
+    .groups_wgmmas = false,
+    .tensor_maps = true,
+    .programmatic_launch = true,
+    .validate = validate_tensor_wgmma_ws_8bit,
+    .default_for = default_tensor_wgmma_ws_8bit,
+    .add_candidates = families::add_tensor_wgmma_ws_candidates,
+    .footprint = families::tensor_wgmma_ws_footprint,
+    .static_shared_bytes = families::tensor_wgmma_ws_static_shared_bytes,
+    .dynamic_shared_bytes = families::byte_rows_ring_bytes,
+    .tiles = tensor_wgmma_ws_8bit_tiles,
+    .stages = tensor_wgmma_ws_8bit_stages,
+    .alignment = families::sixteen_byte_alignment,  // TMA: 16-byte aligned tensors
+    .launch = families::persistent_launch,
+    .tma_tensors = tensor_wgmma_ws_8bit_tma_tensors,
+};
+
+}  // namespace bitjit
