@@ -46,48 +46,47 @@ void validate_wgmma_group(const MatmulConfig& config, const TileSchedule& s, con
   }
 }
 
-// Rows per block: 64 up to M = 64, 128 up to 256, then 256 (m64n256k16: each decoded fragment feeds
-// 256 rows); 128 channels on two warpgroups; K split in two while the doubled blocks still fit in one
-// wave; 4 stages (3 at 256 rows), fewer where shared memory runs out, rows and then channels halved
-// below 3. W8A8: 128 k per stage, int8 256 rows above M = 256, fp8 at most 128 (its two accumulator
-// sets). Measured on the H100: docs/performance.md. Used where tensor_wgmma_ws does not take the config.
-std::optional<TileSchedule> default_tensor_wgmma_alone(const MatmulConfig& config, const std::string& arch, int64_t rows) {
-  const bool eight_bit = same_8bit_operands(config);
-  const std::optional<MmaRunLayout> layout = family_layout(config, KernelFamily::tensor_wgmma);
-  if (!arch_info(arch).has_wgmma || (!eight_bit && (!layout || !float16_activations(config)))) return std::nullopt;
-  TileSchedule s;
-  s.family = KernelFamily::tensor_wgmma;
+TileSchedule fit_wgmma_tile(const MatmulConfig& config, const std::string& arch, TileSchedule s,
+                            int (*stage_bytes)(const MatmulConfig&, const TileSchedule&)) {
   s.block_n = 128;
-  s.block_m = rows <= 64 ? 64 : rows <= 256 || (eight_bit && config.A_dtype != DType::int8) ? 128 : 256;
-  if (eight_bit) {
-    s.block_k = 128;
-    s.vector_bytes = 16;
-  } else {
-    const int k_block = layout_k_block(config, *layout);
-    s.block_k = std::max(k_block, 128 / k_block * k_block);
-    s.vector_bytes = layout->load_bytes;
-  }
   const int budget = arch_info(arch).shared_bytes_per_block - static_shared_bytes(config, s.family);
-  const auto stages_that_fit = [&] {
-    const int stage_bytes = eight_bit ? byte_rows_stage_bytes(s) : gemm_stage_bytes(config, s, *layout);
-    return std::min(s.block_m == 256 ? 3 : 4, budget / stage_bytes);
-  };
+  const auto stages_that_fit = [&] { return std::min(s.block_m == 256 ? 3 : 4, budget / stage_bytes(config, s)); };
   s.stages = stages_that_fit();
   while (s.stages < 3 && s.block_m > 64) s.block_m /= 2, s.stages = stages_that_fit();
   while (s.stages < 3 && s.block_n > 64) s.block_n /= 2, s.stages = stages_that_fit();
   s.threads = 2 * s.block_n;
   s.warp_m = 1;
   s.warp_n = s.threads / 32;
+  return s;
+}
+
+int decoding_stage_bytes(const MatmulConfig& config, const TileSchedule& s) {
+  return gemm_stage_bytes(config, s, *family_layout(config, s.family));
+}
+
+// Rows per block: 64 up to M = 64, 128 up to 256, then 256 (m64n256k16: each decoded fragment feeds
+// 256 rows); K split in two while the doubled blocks still fit in one wave. Measured on the H100:
+// docs/performance.md. The default where tensor_wgmma_ws does not take the config.
+std::optional<TileSchedule> default_tensor_wgmma_decoding(const MatmulConfig& config, const std::string& arch,
+                                                          int64_t rows) {
+  const std::optional<MmaRunLayout> layout = family_layout(config, KernelFamily::tensor_wgmma);
+  if (!arch_info(arch).has_wgmma || !layout || !float16_activations(config)) return std::nullopt;
+  TileSchedule s;
+  s.family = KernelFamily::tensor_wgmma;
+  s.block_m = rows <= 64 ? 64 : rows <= 256 ? 128 : 256;
+  const int k_block = layout_k_block(config, *layout);
+  s.block_k = std::max(k_block, 128 / k_block * k_block);
+  s.vector_bytes = layout->load_bytes;
+  s = fit_wgmma_tile(config, arch, s, decoding_stage_bytes);
   const int64_t sms = arch_info(arch).reference.sm_count;
   const int64_t blocks = (config.N + s.block_n - 1) / s.block_n * ((rows + s.block_m - 1) / s.block_m);
   const int64_t weight_bytes = config.N * config.K * info(config.W_dtype).bits / 8;
   const auto partial_bytes = [&](int split) { return int64_t(split) * rows * config.N * 4 * 2; };  // written, read
-  while (!eight_bit && 2 * blocks * s.split_k <= sms && s.split_k < 4 && 4 * s.split_k <= gemm_k_tiles(config, s) &&
+  while (2 * blocks * s.split_k <= sms && s.split_k < 4 && 4 * s.split_k <= gemm_k_tiles(config, s) &&
          partial_bytes(2 * s.split_k) <= weight_bytes) {
     s.split_k *= 2;
   }
-  // e.g. W8A8 with scales, K not whole 16-k steps, a k-block past shared memory
-  if (!is_valid_schedule(config, s, arch)) return std::nullopt;
+  if (!is_valid_schedule(config, s, arch)) return std::nullopt;  // e.g. K not whole 16-k steps
   return s;
 }
 
@@ -207,7 +206,7 @@ const KernelTraits kTensorWgmmaKernel = {
     .tensor_maps = false,
     .programmatic_launch = false,
     .validate = validate_tensor_wgmma,
-    .default_for = families::default_tensor_wgmma_alone,
+    .default_for = families::default_tensor_wgmma_decoding,
     .add_candidates = add_tensor_wgmma_candidates,
     .footprint = families::tensor_wgmma_footprint,
     .static_shared_bytes = families::hopper_static_shared_bytes,

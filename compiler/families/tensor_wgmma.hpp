@@ -37,8 +37,16 @@ void validate_warpgroups(const TileSchedule& s);
 void add_wgmma_candidates(const TileSchedule& fallback, bool split, std::vector<TileSchedule>& out);
 void tensor_wgmma_footprint(const MatmulConfig& config, const TileSchedule& s, const std::string& arch,
                             KernelFootprint& f);
-// tensor_wgmma's own default (tensor_wgmma_ws starts from it); nullopt where it does not take the config.
-std::optional<TileSchedule> default_tensor_wgmma_alone(const MatmulConfig& config, const std::string& arch, int64_t rows);
+// The tile both tensor_wgmma defaults end with (s has its family, rows, k per stage and load width):
+// 128 channels on two warpgroups, 4 stages of stage_bytes (3 at 256 rows), fewer where shared memory
+// runs out; below 3, rows and then channels halved.
+TileSchedule fit_wgmma_tile(const MatmulConfig& config, const std::string& arch, TileSchedule s,
+                            int (*stage_bytes)(const MatmulConfig&, const TileSchedule&));
+// Each tensor_wgmma entry point's own default (tensor_wgmma_ws's start from them); nullopt where it
+// does not take the config.
+std::optional<TileSchedule> default_tensor_wgmma_decoding(const MatmulConfig& config, const std::string& arch,
+                                                          int64_t rows);
+std::optional<TileSchedule> default_tensor_wgmma_8bit(const MatmulConfig& config, const std::string& arch, int64_t rows);
 // The 1024 bytes the compiler reserves to start the ring 1024-byte aligned (the 128-byte swizzle's
 // atoms), plus the pair table.
 int hopper_static_shared_bytes(const MatmulConfig& config);

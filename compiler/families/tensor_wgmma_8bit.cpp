@@ -1,6 +1,7 @@
 // tensor_wgmma's entry point for W8A8 (tensor_wgmma_8bit.cuh): activations and weights of one 8-bit
 // type (int8, float8_e4m3, float8_e5m2), no decoding, both operands' rows staged as they are and
 // multiplied by wgmma from shared memory. tensor_wgmma_ws's W8A8 entry point shares its checks.
+#include "compiler/arch.hpp"
 #include "compiler/families/common.hpp"
 #include "compiler/families/tensor_wgmma.hpp"
 
@@ -38,6 +39,21 @@ void require_byte_rows_tiles(const MatmulConfig& config, const TileSchedule& s) 
 }
 
 int byte_rows_ring_bytes(const MatmulConfig&, const TileSchedule& s) { return s.stages * byte_rows_stage_bytes(s); }
+
+// 128 k per stage; int8 256 rows above M = 256 (1.39x the 128-row block at 70B gate_up, M = 4096),
+// fp8 at most 128 (its two accumulator sets); no split. Nullopt where the family does not take the
+// config (e.g. with scales).
+std::optional<TileSchedule> default_tensor_wgmma_8bit(const MatmulConfig& config, const std::string& arch, int64_t rows) {
+  if (!arch_info(arch).has_wgmma) return std::nullopt;
+  TileSchedule s;
+  s.family = KernelFamily::tensor_wgmma;
+  s.block_m = rows <= 64 ? 64 : rows <= 256 || config.A_dtype != DType::int8 ? 128 : 256;
+  s.block_k = 128;
+  s.vector_bytes = 16;
+  s = fit_wgmma_tile(config, arch, s, [](const MatmulConfig&, const TileSchedule& t) { return byte_rows_stage_bytes(t); });
+  if (!is_valid_schedule(config, s, arch)) return std::nullopt;
+  return s;
+}
 
 std::vector<PlanConstant> tensor_wgmma_8bit_tiles(const MatmulConfig&, const TileSchedule& s, const std::string&) {
   return {
@@ -98,7 +114,7 @@ const KernelTraits kTensorWgmma8bitKernel = {
     .tensor_maps = false,
     .programmatic_launch = false,
     .validate = validate_tensor_wgmma_8bit,
-    .default_for = families::default_tensor_wgmma_alone,
+    .default_for = families::default_tensor_wgmma_8bit,
     .add_candidates = add_tensor_wgmma_8bit_candidates,
     .footprint = families::tensor_wgmma_footprint,
     .static_shared_bytes = families::hopper_static_shared_bytes,

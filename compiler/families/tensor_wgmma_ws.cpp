@@ -179,7 +179,7 @@ void validate_tensor_wgmma_ws(const MatmulConfig& config, const TileSchedule& s,
 // of the last wave, 128 above; the measured stage counts, fewer where shared memory runs out; tiles
 // in groups of 8 row blocks. Nullopt where the family does not take the config.
 std::optional<TileSchedule> default_tensor_wgmma_ws(const MatmulConfig& config, const std::string& arch, int64_t rows) {
-  const std::optional<TileSchedule> unspecialized = families::default_tensor_wgmma_alone(config, arch, rows);
+  const std::optional<TileSchedule> unspecialized = families::default_tensor_wgmma_decoding(config, arch, rows);
   if (!unspecialized) return std::nullopt;
   const int64_t sms = arch_info(arch).reference.sm_count;
   const int64_t row_blocks = (rows + unspecialized->block_m - 1) / unspecialized->block_m;

@@ -27,7 +27,7 @@ void validate_tensor_wgmma_ws_8bit(const MatmulConfig& config, const TileSchedul
 // M = 4096 see bench/results/2026-11-27-h100-stream-k.
 std::optional<TileSchedule> default_tensor_wgmma_ws_8bit(const MatmulConfig& config, const std::string& arch,
                                                          int64_t rows) {
-  const std::optional<TileSchedule> unspecialized = families::default_tensor_wgmma_alone(config, arch, rows);
+  const std::optional<TileSchedule> unspecialized = families::default_tensor_wgmma_8bit(config, arch, rows);
   if (!unspecialized) return std::nullopt;
   TileSchedule s = warp_specialized(*unspecialized, 8);
   s.stages = 4;
