@@ -32,6 +32,11 @@ def small_llama(seed: int):
     return transformers.LlamaForCausalLM(config).eval()
 
 
+def prompt_ids():
+    """Two random prompts of 24 tokens, without the ids generate treats specially (pad 0, BOS 1, EOS 2)."""
+    return torch.randint(3, 512, (2, 24), device="cuda")
+
+
 def linear_names(model):
     return [name for name, module in model.named_modules() if name.endswith(PROJECTIONS)]
 
@@ -64,17 +69,38 @@ def check_against_float32(name, got, truth, fp16, least_decided=0.3):
     return bound
 
 
+@torch.no_grad()
+def cached_step_logits(model, sequence, prompt_length):
+    """The logits of each step after the prompt, computed as generation does: the prompt once, then one
+    token per step with the KV cache (the decode kernels, M = batch rows)."""
+    out = model(sequence[:, :prompt_length], use_cache=True)
+    steps, cache = [out.logits[:, -1].double()], out.past_key_values
+    for position in range(prompt_length, sequence.shape[1] - 1):
+        out = model(sequence[:, position:position + 1], past_key_values=cache, use_cache=True)
+        steps.append(out.logits[:, -1].double())
+        cache = out.past_key_values
+    return torch.stack(steps, 1)
+
+
 def check_generation(name, model, truth_model, fp16_model, ids):
     """Greedy generation: each new token is float32's argmax on the generated prefix where clear.
     The bound is measured on the generated sequence itself (the prompt's bound does not cover the
     positions generation adds: errors grow along the sequence, and one run's prompt bound was
-    exceeded there), and the model's logits on that sequence are held to it too."""
-    generated = model.generate(ids, max_new_tokens=12, do_sample=False, pad_token_id=0)
+    exceeded there), and the model's logits on that sequence are held to it too, without the KV cache
+    and step by step with it. generate is told that every prompt token counts (else it takes the
+    pad id 0 anywhere in a random prompt for padding and masks it out, which the reference does not)
+    and that no token ends a sequence (a random model emits Llama's EOS id now and then, after which
+    generate pads that sequence, and padding is nobody's argmax)."""
+    generated = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=12, do_sample=False,
+                               pad_token_id=0, eos_token_id=None)
     assert generated.shape == (ids.shape[0], ids.shape[1] + 12)
     new = slice(ids.shape[1] - 1, -1)  # the logits that chose each generated token
     truth = logits(truth_model, generated)[:, new]
-    bound = check_against_float32(f"{name} generated", logits(model, generated)[:, new], truth,
-                                  logits(fp16_model, generated)[:, new], least_decided=0.0)
+    fp16 = logits(fp16_model, generated)[:, new]
+    bound = check_against_float32(f"{name} generated", logits(model, generated)[:, new], truth, fp16,
+                                  least_decided=0.0)
+    check_against_float32(f"{name} generated, KV cache", cached_step_logits(model, generated, ids.shape[1]), truth,
+                          fp16, least_decided=0.0)
     top2 = truth.topk(2, dim=-1).values
     decided = (top2[..., 0] - top2[..., 1]) > 2 * bound
     assert torch.equal(generated[:, ids.shape[1]:][decided], truth.argmax(-1)[decided])
@@ -103,7 +129,7 @@ def test_int4_g128_llama_matches_float32_on_its_dequantized_weights():
     exact = {name: bitjit.quantization.quantize(model.get_submodule(name).config,
                                                 base.get_submodule(name).weight.detach().float().numpy())["dequantized"]
              for name in replaced}
-    ids = torch.randint(0, 512, (2, 24), device="cuda")
+    ids = prompt_ids()
     run_model_checks("int4 g128", model, exact, base, ids)
 
 
@@ -127,5 +153,5 @@ def test_gptq_act_order_checkpoint_of_llama_matches_float32(tmp_path):
     assert sorted(replaced) == sorted(exact)
     assert all(model.get_submodule(name).perm is not None for name in replaced)
     model = model.cuda()
-    ids = torch.randint(0, 512, (2, 24), device="cuda")
+    ids = prompt_ids()
     run_model_checks("GPTQ 4-bit act-order", model, exact, base, ids)
