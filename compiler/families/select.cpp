@@ -90,11 +90,15 @@ std::optional<TileSchedule> default_tensor_wgmma(const MatmulConfig& config, con
 }
 
 // The Hopper family serves a config only when it serves every bucket (the weights are packed once,
-// in its layout): on an arch with wgmma, from 64 rows up, for the configs it takes.
+// in its layout): on an arch with wgmma, for the configs it takes, from 17 rows with fp16 / bf16
+// activations and from 64 with W8A8. From 17 to 63 rows its 64-row tiles (rows past M computed and
+// dropped) beat tensor_gemm's in 22 of 24 suite cases on the H200, up to 2.4x
+// (bench/results/2026-11-29-h200-m17-63); W8A8 there (tensor_gemv's m16n8k32) was not measured.
 bool wgmma_serves(const MatmulConfig& config, const std::string& arch) {
+  const int64_t least_rows = float16_activations(config) ? 17 : 64;
   const std::vector<int64_t>& buckets = config.M.values();
   const int64_t fewest = *std::min_element(buckets.begin(), buckets.end());
-  return fewest >= 64 && default_tensor_wgmma(config, arch, fewest).has_value();
+  return fewest >= least_rows && default_tensor_wgmma(config, arch, fewest).has_value();
 }
 
 }  // namespace

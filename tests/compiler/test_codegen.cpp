@@ -313,17 +313,24 @@ TEST_CASE("more than 16 rows get tensor_gemm, sized to each arch's shared memory
   }
   // 70B o at 64 rows: 64 blocks of 128 channels (or 128 of 64) would leave SMs of an H100 idle, so
   // K is split until every SM has two blocks (the tuned choice on the H100 for tensor_gemm; the
-  // 32-row bucket keeps tensor_wgmma out).
+  // 16-row bucket keeps tensor_wgmma out).
   MatmulConfig skinny = config;
-  skinny.M = MSpec::buckets({32, 64});
+  skinny.M = MSpec::buckets({16, 64});
   const TileSchedule s = default_schedule(skinny, "sm_90a", 64);
   CHECK(s.family == KernelFamily::tensor_gemm);
   CHECK(s.block_m == 64);
   CHECK(s.block_n == 128);
   CHECK(s.split_k == 4);
-  // At most 16 rows stay on tensor_gemv.
+  // At most 16 rows stay on tensor_gemv; from 17 rows a static M takes the Hopper family's 64-row
+  // tiles (faster than tensor_gemm's there: bench/results/2026-11-29-h200-m17-63).
   skinny.M = 16;
   CHECK(default_schedule(skinny, "sm_90a").family == KernelFamily::tensor_gemv);
+  for (int64_t rows : {17, 32, 48}) {
+    skinny.M = rows;
+    CHECK(default_schedule(skinny, "sm_90a").family == KernelFamily::tensor_wgmma_ws);
+    CHECK(default_schedule(skinny, "sm_90a").block_m == 64);
+    CHECK(default_schedule(skinny, "sm_89").family == KernelFamily::tensor_gemm);
+  }
 
   // The launch: blocks over N and M, slices of K on z, the ring as dynamic shared memory, and the
   // split-K workspace sized for the rows of this call.
