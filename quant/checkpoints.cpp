@@ -23,6 +23,22 @@ uint32_t field(int32_t word, int index, int bits) {
   return (uint32_t(word) >> (index * bits)) & ((1u << bits) - 1u);
 }
 
+// Field i of a GPTQ stream: fields of `bits` bits laid LSB first through consecutive int32 words
+// (word_at(w) is word w of the stream). 2, 4 and 8 bits fill whole words; 3 bits put 32 fields in
+// 3 words, fields 10 and 21 straddling two of them.
+template <class WordAt>
+uint32_t stream_field(WordAt word_at, int64_t i, int bits) {
+  const int64_t bit = i * bits;
+  const int offset = int(bit % 32);
+  uint64_t value = uint32_t(word_at(bit / 32)) >> offset;
+  if (offset + bits > 32) value |= uint64_t(uint32_t(word_at(bit / 32 + 1))) << (32 - offset);
+  return uint32_t(value) & ((1u << bits) - 1u);
+}
+
+// The width bitjit stores a GPTQ code in: its own, or 4 for 3-bit codes (bitjit has no 3-bit
+// format; every 3-bit code and zero point is exact in uint4, at 4/3 of the checkpoint's bytes).
+int stored_bits(int bits) { return bits == 3 ? 4 : bits; }
+
 // The fp16 scales [G, N] of both formats, as bitjit's [N, G].
 HostTensor transposed_scales(std::span<const uint16_t> scales, int64_t groups, int64_t N) {
   HostTensor out = make_host_tensor(DType::float16, {N, groups});
@@ -105,40 +121,43 @@ CheckpointLayer from_gptq(int64_t in_features, int64_t out_features, int bits, s
                           std::span<const int32_t> qzeros, std::span<const uint16_t> scales,
                           std::span<const int32_t> g_idx, GptqZeros zeros) {
   const std::string what = "from_gptq";
-  if (bits == 3) {
-    reject(what, "bits=3: bitjit has no 3-bit weight format (3-bit codes straddle bytes and words); allowed: 2, 4, 8");
+  if (bits != 2 && bits != 3 && bits != 4 && bits != 8) {
+    reject(what, "bits=" + std::to_string(bits) + " is not supported; allowed: 2, 3, 4, 8");
   }
-  if (bits != 2 && bits != 4 && bits != 8) reject(what, "bits=" + std::to_string(bits) + " is not supported; allowed: 2, 4, 8");
-  const int per_word = 32 / bits;
+  const int per_unit = bits == 3 ? 32 : 32 / bits;  // fields per whole number of words (3 for 3 bits)
   const int64_t K = in_features, N = out_features;
   const int64_t groups = N > 0 ? int64_t(scales.size()) / N : 0;
-  check_dimensions(what, K, N, groups, per_word);
+  check_dimensions(what, K, N, groups, per_unit);
   expect_size(what, "scales", scales.size(), groups * N, "[groups, out_features]");
-  expect_size(what, "qweight", qweight.size(), K / per_word * N, "[in_features / " + std::to_string(per_word) + ", out_features]");
-  expect_size(what, "qzeros", qzeros.size(), groups * (N / per_word), "[groups, out_features / " + std::to_string(per_word) + "]");
+  const int64_t row_words = K * bits / 32, zero_words = N * bits / 32;  // per column of qweight, per group of qzeros
+  const std::string per = bits == 3 ? " * 3 / 32" : " / " + std::to_string(per_unit);
+  expect_size(what, "qweight", qweight.size(), row_words * N, "[in_features" + per + ", out_features]");
+  expect_size(what, "qzeros", qzeros.size(), groups * zero_words, "[groups, out_features" + per + "]");
   const int64_t group_size = K / groups;
   std::vector<int64_t> permutation;
   if (!g_idx.empty()) {
     expect_size(what, "g_idx", g_idx.size(), K, "[in_features]");
     permutation = act_order_permutation(what, g_idx, groups, group_size);
   }
-  CheckpointLayer layer = layer_shell(K, N, bits, groups);
-  for (int64_t j = 0; j < K; ++j) {
-    const int64_t k = permutation.empty() ? j : permutation[size_t(j)];  // the checkpoint's column
-    for (int64_t n = 0; n < N; ++n) {
-      layer.codes[n * K + j] = uint8_t(field(qweight[(k / per_word) * N + n], int(k % per_word), bits));
+  CheckpointLayer layer = layer_shell(K, N, stored_bits(bits), groups);
+  for (int64_t n = 0; n < N; ++n) {
+    const auto column_word = [&](int64_t r) { return qweight[size_t(r * N + n)]; };  // qweight's stream runs down a column
+    for (int64_t j = 0; j < K; ++j) {
+      const int64_t k = permutation.empty() ? j : permutation[size_t(j)];  // the checkpoint's column
+      layer.codes[n * K + j] = uint8_t(stream_field(column_word, k, bits));
     }
   }
   layer.permutation = std::move(permutation);
   const uint32_t offset = zeros == GptqZeros::stored_minus_one ? 1u : 0u;
   for (int64_t g = 0; g < groups; ++g) {
+    const auto group_word = [&](int64_t c) { return qzeros[size_t(g * zero_words + c)]; };  // along the row
     for (int64_t n = 0; n < N; ++n) {
-      const uint32_t z = field(qzeros[g * (N / per_word) + n / per_word], int(n % per_word), bits) + offset;
+      const uint32_t z = stream_field(group_word, n, bits) + offset;
       set_value(layer.zeros, n * groups + g, double(z));  // small integers: exact in fp16
     }
   }
   layer.scales = transposed_scales(scales, groups, N);
-  finish(layer, bits);
+  finish(layer, stored_bits(bits));
   return layer;
 }
 

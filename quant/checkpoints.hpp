@@ -3,15 +3,18 @@
 // requantizing: the codes, scales and zero points stay bit for bit what the checkpoint holds.
 //
 // Both store, for a linear layer with K inputs and N outputs, int32 words and fp16 scales:
-//   GPTQ  qweight [K / (32/b), N]  packed along K: word (r, n), field j (bits j*b ..) is k = r*(32/b) + j
-//         qzeros  [G, N / (32/b)]  packed along N: word (g, c), field j is column c*(32/b) + j
+//   GPTQ  qweight [K * b / 32, N]  packed along K: word (r, n), field j (bits j*b ..) is k = r*(32/b) + j
+//         qzeros  [G, N * b / 32]  packed along N: word (g, c), field j is column c*(32/b) + j
+//         (b = 3: each column's, each group row's fields run LSB first through the words, 32 fields in
+//         3 words, fields 10 and 21 of each 32 straddling two words)
 //         scales  [G, N] fp16;     g_idx [K] (optional) the group of each k
 //         w = s * (q - z), where the classic format stores z - 1 (so z = stored + 1; "v2" stores z)
 //   AWQ   qweight [K, N / 8] 4-bit, packed along N in the order 0 2 4 6 1 3 5 7: field p of word
 //         (k, c) is column c*8 + order[p]; qzeros [G, N / 8] the same way; scales [G, N] fp16;
 //         w = s * (q - z)
-// The result is a uint{b} config with scales and zeros_mode "original" (zeros as fp16 values, which
-// holds GPTQ's z = 16 too), group_size K / G.
+// The result is a uint{b} config (uint4 for b = 3: bitjit has no 3-bit format, every 3-bit code and
+// zero is exact in 4 bits, at 4/3 of the checkpoint's weight bytes) with scales and zeros_mode
+// "original" (zeros as fp16 values, which holds GPTQ's z = 16 too), group_size K / G.
 //
 // Act-order (desc_act) GPTQ checkpoints quantized the columns of W in an order of their own, so the
 // groups of g_idx are not runs of K: column k belongs to group g_idx[k]. bitjit's groups are runs, so
@@ -30,7 +33,7 @@
 namespace bitjit {
 
 struct CheckpointLayer {
-  MatmulConfig config;          // W_dtype uint{bits}, A/out float16, float32 accumulation, M buckets default
+  MatmulConfig config;          // W_dtype uint{bits} (uint4 for 3 bits), A/out float16, float32 accumulation
   std::vector<uint8_t> codes;   // [N, K] the stored code of each weight, unpacked
   HostTensor W;                 // [N, K * bits / 8]: general_compress(codes) (pass to Matmul::transform_weight)
   HostTensor scales;            // [N, G] float16
@@ -45,7 +48,7 @@ enum class GptqZeros {
   exact,             // "gptq_v2": qzeros holds z
 };
 
-// bits in {2, 4, 8} (bitjit has no 3-bit format: bits=3 is a ConfigError saying so); the spans hold
+// bits in {2, 3, 4, 8} (3: into uint4, above); the spans hold
 // the tensors above row-major (scales as fp16 bit patterns). Throws ConfigError naming the tensor and
 // its expected size, a g_idx entry outside [0, G), or a group of g_idx holding other than K / G columns.
 CheckpointLayer from_gptq(int64_t in_features, int64_t out_features, int bits, std::span<const int32_t> qweight,

@@ -6,8 +6,8 @@ unquantized lm_head) are ordinary weights. bitjit.quantization.from_gptq / from_
 without requantizing (docs/formats.md); GPTQ's act-order (desc_act=True, a g_idx whose groups are
 not runs of K) becomes a permutation of K that the layer applies to its input's columns.
 
-GPTQ: 2, 4 and 8 bits (bitjit has no 3-bit format), symmetric or not (both store their zero points);
-AWQ: 4-bit GEMM format. Activations and output are float16, as the checkpoints' scales.
+GPTQ: 2, 3, 4 and 8 bits (3-bit layers load as uint4: bitjit has no 3-bit format), symmetric or not
+(both store their zero points); AWQ: 4-bit GEMM format. Activations and output are float16, as the checkpoints' scales.
 """
 from __future__ import annotations
 

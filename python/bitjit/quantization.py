@@ -79,10 +79,11 @@ def from_gptq(qweight, qzeros, scales, bits: int = 4, g_idx=None, zeros_stored_m
     """A GPTQ layer as stored (qweight [K*bits/32, N], qzeros [groups, N*bits/32] int32, scales
     [groups, N] fp16, optional g_idx [K]) -> bitjit operands for a uint config with fp16 zeros
     (docs/formats.md); an act-order g_idx (desc_act=True) gives the column permutation "perm". bits:
-    2, 4 or 8 (bitjit has no 3-bit format). Raises ConfigError naming a tensor of the wrong size or a
-    g_idx whose groups are not all K / groups columns."""
+    2, 3, 4 or 8; 3-bit layers become uint4 (bitjit has no 3-bit format; every code is exact in 4
+    bits). Raises ConfigError naming a tensor of the wrong size or a g_idx whose groups are not all
+    K / groups columns."""
     qweight = np.asarray(qweight)
-    in_features, out_features = qweight.shape[0] * (32 // bits), qweight.shape[1]
+    in_features, out_features = qweight.shape[0] * 32 // bits, qweight.shape[1]
     groups = None if g_idx is None else _words(np.asarray(g_idx, dtype=np.int32), "g_idx")
     return _checkpoint_result(_from_gptq(in_features, out_features, bits, _words(qweight, "qweight"),
                                          _words(qzeros, "qzeros"), _halves(scales), groups,

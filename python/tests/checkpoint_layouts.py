@@ -16,13 +16,34 @@ AWQ_ORDER = (0, 2, 4, 6, 1, 3, 5, 7)
 
 
 def _pack_along_rows(values: np.ndarray, bits: int) -> np.ndarray:
-    """values [R, C] codes -> int32 [R*bits/32, C]: field j of word (r, c) is row r*(32/bits) + j."""
+    """values [R, C] codes -> int32 [R*bits/32, C]: field j of word (r, c) is row r*(32/bits) + j; for
+    3 bits, GPTQ's packing of 32 rows into 3 words (_pack_three_bit)."""
+    if bits == 3:
+        return _pack_three_bit(values)
     per_word = 32 // bits
     rows, cols = values.shape
     words = np.zeros((rows // per_word, cols), dtype=np.uint32)
     for j in range(per_word):
         words |= values[j::per_word].astype(np.uint32) << np.uint32(j * bits)
     return words.view(np.int32)
+
+
+def _pack_three_bit(values: np.ndarray) -> np.ndarray:
+    """GPTQ's 3-bit packing, 32 rows v0..v31 into 3 words, as its packer writes them: v0..v9 at bits 3j
+    of word 0 and v10's low two bits at 30; v10's third bit at bit 0 of word 1, v11..v20 at 3j + 1,
+    v21's low bit at 31; v21's high two bits at bit 0 of word 2, v22..v31 at 3j + 2."""
+    rows, cols = values.shape
+    v = values.astype(np.uint64).reshape(rows // 32, 32, cols)
+    words = np.zeros((rows // 32, 3, cols), dtype=np.uint64)
+    for j in range(10):
+        words[:, 0] |= v[:, j] << np.uint64(3 * j)
+        words[:, 1] |= v[:, 11 + j] << np.uint64(3 * j + 1)
+        words[:, 2] |= v[:, 22 + j] << np.uint64(3 * j + 2)
+    words[:, 0] |= v[:, 10] << np.uint64(30)
+    words[:, 1] |= (v[:, 10] >> np.uint64(2)) & np.uint64(1)
+    words[:, 1] |= v[:, 21] << np.uint64(31)
+    words[:, 2] |= (v[:, 21] >> np.uint64(1)) & np.uint64(3)
+    return (words & np.uint64(0xFFFFFFFF)).astype(np.uint32).reshape(rows // 32 * 3, cols).view(np.int32)
 
 
 def act_order_g_idx(K: int, group_size: int, rng) -> np.ndarray:
@@ -112,7 +133,7 @@ def dequantize_bitjit_layer(layer: dict) -> np.ndarray:
     W in general_compress order (codes LSB first), uint codes minus fp16 zeros, times fp16 scales, its
     columns scattered back through the act-order permutation."""
     config = layer["config"]
-    bits = {"uint2": 2, "uint4": 4, "uint8": 8}[config["W_dtype"]]
+    bits = {"uint2": 2, "uint4": 4, "uint8": 8}[config["W_dtype"]]  # 3-bit GPTQ loads as uint4
     packed = layer["W"].astype(np.uint16)
     per_byte = 8 // bits
     codes = np.stack([(packed >> (j * bits)) & (2 ** bits - 1) for j in range(per_byte)], axis=-1)

@@ -83,7 +83,7 @@ def check_loaded(linear, layer, method):
         assert np.array_equal(linear.perm.cpu().numpy(), converted["perm"])
 
 
-@pytest.mark.parametrize("bits", [2, 4, 8])
+@pytest.mark.parametrize("bits", [2, 3, 4, 8])
 @pytest.mark.parametrize("sym", [True, False])
 @pytest.mark.parametrize("act_order", [False, True])
 def test_gptq_safetensors_load_into_bitjit_linear(tmp_path, rng, bits, sym, act_order):
@@ -100,7 +100,8 @@ def test_gptq_safetensors_load_into_bitjit_linear(tmp_path, rng, bits, sym, act_
     model = two_layer_model(K, hidden, N)
     replaced = bitjit.load_quantized(model, tmp_path / "model.safetensors", "gptq", opt_M=ONE_BUCKET, target=TARGET)
     assert replaced == ["0", "2"]
-    assert type(model[0]).__name__ == "Linear" and model[0].config.W_dtype == f"uint{bits}"
+    # 3-bit codes and zeros are held in uint4 (bitjit has no 3-bit format; every value is exact there).
+    assert type(model[0]).__name__ == "Linear" and model[0].config.W_dtype == f"uint{4 if bits == 3 else bits}"
     for layer, linear in ((first, model[0]), (second, model[2])):
         check_loaded(linear, layer, "gptq")
     assert np.array_equal(model[0].bias.cpu().numpy(), first["bias"])
@@ -124,11 +125,11 @@ def test_checkpoint_errors_name_the_layer(tmp_path, rng):
     K, N = 256, 64
     layer = random_gptq_layer(N, K, 4, 64, False, False, rng)
     model = torch.nn.Sequential(torch.nn.Linear(K, N, bias=False)).half()
-    # 3-bit GPTQ: qweight [K*3/32, N]; bitjit has no 3-bit format.
-    three_bit = {"0.qweight": np.zeros((K * 3 // 32, N), np.int32), "0.qzeros": np.zeros((4, N * 3 // 32), np.int32),
-                 "0.scales": layer["scales"]}
-    with pytest.raises(bitjit.ConfigError, match="bits=3: bitjit has no 3-bit weight format"):
-        bitjit.load_quantized(model, three_bit, "gptq", target=TARGET)
+    # A 5-bit shape of GPTQ: qweight [K*5/32, N]; GPTQ stores 2, 3, 4 or 8 bits.
+    five_bit = {"0.qweight": np.zeros((K * 5 // 32, N), np.int32), "0.qzeros": np.zeros((4, N * 5 // 32), np.int32),
+                "0.scales": layer["scales"]}
+    with pytest.raises(bitjit.ConfigError, match="bits=5 is not supported; allowed: 2, 3, 4, 8"):
+        bitjit.load_quantized(model, five_bit, "gptq", target=TARGET)
     wrong = {"1.qweight": layer["qweight"], "1.qzeros": layer["qzeros"], "1.scales": layer["scales"]}
     with pytest.raises(bitjit.ConfigError, match="quantizes layers the model lacks: 1"):
         bitjit.load_quantized(model, wrong, "gptq", target=TARGET)

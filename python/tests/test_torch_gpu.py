@@ -237,7 +237,8 @@ def check_against_reference(model, layer, generator, K):
 
 @torch.no_grad()
 @pytest.mark.parametrize("bits, sym, act_order", [(4, True, True), (4, False, True), (4, False, False),
-                                                  (2, False, True), (8, True, True), (8, False, False)])
+                                                  (2, False, True), (3, False, True), (3, True, False),
+                                                  (8, True, True), (8, False, False)])
 def test_gptq_layers_compute_their_checkpoint_weights(generator, bits, sym, act_order):
     rng = np.random.default_rng(random.getrandbits(32))
     K, N = 512, 256

@@ -2,6 +2,7 @@
 // following each format's published layout, independently of quant/checkpoints.cpp, and the
 // weights bitjit's reference dequantizes from the result must be the ones the checkpoint means.
 #include <algorithm>
+#include <array>
 #include <random>
 #include <string>
 
@@ -41,25 +42,56 @@ Layer random_layer(int64_t K, int64_t N, int64_t G, int bits, std::mt19937_64& r
   return layer;
 }
 
-// GPTQ: qweight [K/P, N], word (r, n) field j = k r*P + j; qzeros [G, N/P], word (g, c) field j =
-// column c*P + j, holding z - 1 (wrapping) in the classic format.
+// GPTQ's 3-bit packing of 32 values v into 3 words, as its packer writes them: v0..v9 at bits 3j of
+// word 0 and v10's low two bits at 30; v10's third bit at bit 0 of word 1, v11..v20 at 3j + 1, v21's
+// low bit at 31; v21's high two bits at bit 0 of word 2 and v22..v31 at 3j + 2.
+std::array<uint32_t, 3> pack_three_bit(const uint32_t (&v)[32]) {
+  std::array<uint32_t, 3> w{};
+  for (int j = 0; j < 10; ++j) w[0] |= v[j] << (3 * j);
+  w[0] |= v[10] << 30;
+  w[1] = (v[10] >> 2) & 1u;
+  for (int j = 0; j < 10; ++j) w[1] |= v[11 + j] << (3 * j + 1);
+  w[1] |= v[21] << 31;
+  w[2] = (v[21] >> 1) & 3u;
+  for (int j = 0; j < 10; ++j) w[2] |= v[22 + j] << (3 * j + 2);
+  return w;
+}
+
+// Packs values(i) for i in [0, count) along a GPTQ stream: 32 / bits per word, or for 3 bits 32 per
+// 3 words; word w of the stream goes to words[at(w)].
+template <class Value, class At>
+void pack_stream(int bits, int64_t count, Value value, At at, std::vector<int32_t>& words) {
+  if (bits == 3) {
+    for (int64_t first = 0; first < count; first += 32) {
+      uint32_t v[32];
+      for (int i = 0; i < 32; ++i) v[i] = value(first + i);
+      const std::array<uint32_t, 3> packed = pack_three_bit(v);
+      for (int w = 0; w < 3; ++w) words[at(first / 32 * 3 + w)] |= int32_t(packed[w]);
+    }
+    return;
+  }
+  const int per_word = 32 / bits;
+  for (int64_t i = 0; i < count; ++i) words[at(i / per_word)] |= int32_t(value(i) << ((i % per_word) * bits));
+}
+
+// GPTQ: qweight [K*b/32, N], its stream running down each column n along k; qzeros [G, N*b/32], its
+// stream running along each group's row, holding z - 1 (wrapping) in the classic format.
 std::vector<int32_t> gptq_qweight(const Layer& layer) {
-  const int per_word = 32 / layer.bits;
-  std::vector<int32_t> words(size_t(layer.K / per_word * layer.N), 0);
-  for (int64_t k = 0; k < layer.K; ++k)
-    for (int64_t n = 0; n < layer.N; ++n)
-      words[(k / per_word) * layer.N + n] |= int32_t(layer.code(n, k) << ((k % per_word) * layer.bits));
+  const int64_t rows = layer.K * layer.bits / 32;
+  std::vector<int32_t> words(size_t(rows * layer.N), 0);
+  for (int64_t n = 0; n < layer.N; ++n)
+    pack_stream(layer.bits, layer.K, [&](int64_t k) { return layer.code(n, k); },
+                [&](int64_t r) { return size_t(r * layer.N + n); }, words);
   return words;
 }
 
 std::vector<int32_t> gptq_qzeros(const Layer& layer, uint32_t minus) {
-  const int per_word = 32 / layer.bits;
   const uint32_t mask = (1u << layer.bits) - 1;
-  std::vector<int32_t> words(size_t(layer.G * (layer.N / per_word)), 0);
+  const int64_t row_words = layer.N * layer.bits / 32;
+  std::vector<int32_t> words(size_t(layer.G * row_words), 0);
   for (int64_t g = 0; g < layer.G; ++g)
-    for (int64_t n = 0; n < layer.N; ++n)
-      words[g * (layer.N / per_word) + n / per_word] |=
-          int32_t(((layer.z[g * layer.N + n] - minus) & mask) << ((n % per_word) * layer.bits));
+    pack_stream(layer.bits, layer.N, [&](int64_t n) { return (layer.z[g * layer.N + n] - minus) & mask; },
+                [&](int64_t c) { return size_t(g * row_words + c); }, words);
   return words;
 }
 
@@ -87,7 +119,7 @@ std::vector<double> dequantized(const CheckpointLayer& converted) {
 
 TEST_CASE("GPTQ checkpoints convert bit for bit, both zero conventions", "[checkpoints]") {
   BITJIT_RANDOM_ENGINE(rng);
-  for (int bits : {2, 4, 8}) {
+  for (int bits : {2, 3, 4, 8}) {
     for (GptqZeros convention : {GptqZeros::stored_minus_one, GptqZeros::exact}) {
       const Layer layer = random_layer(256, 64, 4, bits, rng);
       const uint32_t minus = convention == GptqZeros::stored_minus_one ? 1u : 0u;
@@ -98,7 +130,9 @@ TEST_CASE("GPTQ checkpoints convert bit for bit, both zero conventions", "[check
       INFO("bits=" << bits << " minus=" << minus);
       CHECK(converted.config.group_size == 64);
       CHECK(converted.config.zeros_mode == ZerosMode::original);
-      CHECK(converted.W.shape == std::vector<int64_t>{layer.N, layer.K * bits / 8});
+      const int stored = bits == 3 ? 4 : bits;  // 3-bit codes and zeros held in uint4
+      CHECK(converted.config.W_dtype == (stored == 2 ? DType::uint2 : stored == 4 ? DType::uint4 : DType::uint8));
+      CHECK(converted.W.shape == std::vector<int64_t>{layer.N, layer.K * stored / 8});
       const std::vector<double> w = dequantized(converted);
       const uint32_t mask = (1u << bits) - 1;
       for (int64_t n = 0; n < layer.N; ++n) {
@@ -118,7 +152,7 @@ TEST_CASE("GPTQ checkpoints convert bit for bit, both zero conventions", "[check
 // its groups runs of K / G: every converted weight must be the checkpoint's weight it stands for.
 TEST_CASE("GPTQ act-order checkpoints convert with the column permutation", "[checkpoints]") {
   BITJIT_RANDOM_ENGINE(rng);
-  for (int bits : {2, 4, 8}) {
+  for (int bits : {2, 3, 4, 8}) {
     const Layer layer = random_layer(256, 32, 4, bits, rng);
     const int64_t group_size = layer.K / layer.G;
     std::vector<int64_t> order(size_t(layer.K));  // the order GPTQ quantized the columns in
@@ -181,8 +215,8 @@ TEST_CASE("checkpoint conversion names what is wrong", "[checkpoints]") {
     }
     return std::string("no error");
   };
-  CHECK(contains(gptq_error(3, qweight, {}), "bits=3: bitjit has no 3-bit weight format"));
-  CHECK(contains(gptq_error(5, qweight, {}), "bits=5 is not supported; allowed: 2, 4, 8"));
+  CHECK(contains(gptq_error(3, qweight, {}), "qweight has 2048 elements; expected [in_features * 3 / 32, out_features] = 1536"));
+  CHECK(contains(gptq_error(5, qweight, {}), "bits=5 is not supported; allowed: 2, 3, 4, 8"));
   CHECK(contains(gptq_error(4, std::span(qweight).first(10), {}), "qweight has 10 elements; expected [in_features / 8, out_features] = 2048"));
   std::vector<int32_t> uneven(size_t(layer.K), 0);  // every column in group 0
   CHECK(contains(gptq_error(4, qweight, uneven), "g_idx puts 256 columns in group 0; every group must hold "
