@@ -514,8 +514,8 @@ def timed(session: Session, name: str, runner: Runner | dict, what: str, A: torc
     """measure()'s outcome, or the outcome of the runner's preparation when that failed or was skipped."""
     if isinstance(runner, dict):
         return runner
-    return outcome(name, what, lambda: measure(runner, A, N, exact, magnitude_sum, f"{name} {what}", session.l2,
-                                               session.plan), unsupported)
+    return outcome(name, what, lambda: measure(runner, A, N, exact, magnitude_sum, what, session.l2, session.plan),
+                   unsupported)
 
 
 def run_case(session: Session, format: Format, shape: Shape) -> list[dict]:

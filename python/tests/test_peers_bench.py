@@ -262,7 +262,7 @@ def row(M, cublas, humming, bitjit):
 def test_results_table_and_json(tmp_path):
     rows = [row(1, {"us": 111.0}, {"us": 37.0}, {"us": 48.0, "schedule": {"family": "tensor_gemv"}}),
             row(16, {"us": 113.8}, {"skipped": "AssertionError: no config"}, {"us": 99.0, "schedule": {"family": "x"}}),
-            row(64, {"us": 120.0}, {"us": 70.0}, {"failed": "bitjit 70B down M=64: output [0, 1] is 3"})]
+            row(64, {"us": 120.0}, {"us": 70.0}, {"failed": "int4_g128 70B down M=64: output [0, 1] is 3"})]
     assert rows[0]["ratios"] == {"humming_vs_cublas": 3.0, "bitjit_vs_cublas": 111.0 / 48.0,
                                  "bitjit_vs_humming": 37.0 / 48.0}
     assert rows[1]["ratios"]["bitjit_vs_humming"] is None and rows[2]["ratios"]["bitjit_vs_cublas"] is None
@@ -278,7 +278,7 @@ def test_results_table_and_json(tmp_path):
     assert "| int4_g128 | 70B down | 16 | 113.8 | skipped | 99.0 | – | 1.15x | – | x |" in table
     assert "| int4_g128 | 70B down | 64 | 120.0 | 70.0 | FAILED | 1.71x | – | – | – |" in table
     assert "- humming, int4_g128 70B down M=16: skipped: AssertionError: no config" in table
-    assert "- bitjit, int4_g128 70B down M=64: failed: bitjit 70B down M=64: output [0, 1] is 3" in table
+    assert "- bitjit, int4_g128 70B down M=64: failed: int4_g128 70B down M=64: output [0, 1] is 3" in table
     assert peers.summary(rows, tmp_path) == (f"peers: 3 cases; bitjit at least humming's speed in 0 of 1 compared; "
                                              f"1 skipped, 1 failed; {tmp_path / 'results.md'}")
 
@@ -328,7 +328,7 @@ def test_a_run_on_the_cpu_with_stand_ins(monkeypatch, generator, capsys):
     assert rows[0]["ratios"]["bitjit_vs_humming"] == rows[0]["humming"]["us"] / rows[0]["bitjit"]["us"]
     for r in rows[2:]:
         assert r["humming"] == {"skipped": "AssertionError: zero points are not supported here"}
-        assert r["bitjit"]["failed"].startswith(f"bitjit uint4_g128_zeros tiny M={r['M']}: output [")
+        assert r["bitjit"]["failed"].startswith(f"uint4_g128_zeros tiny M={r['M']}: output [")
     printed = capsys.readouterr().out
     assert printed.count("skipped humming uint4_g128_zeros tiny:") == 1  # reported once, recorded per M
     assert printed.count("FAILED bitjit uint4_g128_zeros tiny M=") == 2
