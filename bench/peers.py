@@ -111,26 +111,6 @@ def select_shapes(suite: list[Shape], selection: str) -> list[Shape]:
     return chosen
 
 
-def m_list(text: str) -> list[int]:
-    values = []
-    for part in text.split(","):
-        try:
-            value = int(part)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"M must be positive integers separated by commas, got {part!r}")
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"M must be at least 1, got {value}")
-        values.append(value)
-    return values
-
-
-def format_list(text: str) -> list[Format]:
-    unknown = [name for name in text.split(",") if name not in FORMATS]
-    if unknown:
-        raise argparse.ArgumentTypeError(f"unknown format {unknown[0]!r}; allowed: {', '.join(FORMATS)}")
-    return [FORMATS[name] for name in text.split(",")]
-
-
 def positive(text: str) -> int:
     try:
         value = int(text)
@@ -141,9 +121,24 @@ def positive(text: str) -> int:
     return value
 
 
+def m_list(text: str) -> list[int]:
+    try:
+        return [positive(part) for part in text.split(",")]
+    except argparse.ArgumentTypeError as error:
+        raise argparse.ArgumentTypeError(f"M must be positive integers separated by commas: {error}")
+
+
+def format_list(text: str) -> list[Format]:
+    unknown = [name for name in text.split(",") if name not in FORMATS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown format {unknown[0]!r}; allowed: {', '.join(FORMATS)}")
+    return [FORMATS[name] for name in text.split(",")]
+
+
 def parse_args(argv: list[str], suite: Optional[list[Shape]] = None) -> argparse.Namespace:
     suite = suite_shapes() if suite is None else suite
-    parser = argparse.ArgumentParser(prog="bench/peers.py", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="bench/peers.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--formats", type=format_list, default=format_list("int4_g128,uint4_g128_zeros"))
     parser.add_argument("--shapes", type=lambda text: select_shapes(suite, text), default=suite)
     parser.add_argument("--M", dest="Ms", type=m_list, default=[1, 16, 64])
@@ -579,10 +574,10 @@ def run(args: argparse.Namespace, humming, bitjit) -> tuple[dict, list[dict]]:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
+    humming, bitjit = import_peers()
     if not torch.cuda.is_available():
         print("bench/peers.py: no CUDA device for torch (the peers run on the GPU)", file=sys.stderr)
         return 2
-    humming, bitjit = import_peers()
     meta, rows = run(args, humming, bitjit)
     write_results(args.out, meta, rows)
     print(summary(rows, args.out), flush=True)

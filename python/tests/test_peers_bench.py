@@ -78,7 +78,7 @@ def test_selections_as_bench_matmul_takes_them():
 
 
 @pytest.mark.parametrize("argv, named", [
-    (["--M", "0"], "M must be at least 1, got 0"),
+    (["--M", "0"], "M must be positive integers separated by commas: expected a positive integer, got 0"),
     (["--M", "1,x"], "got 'x'"),
     (["--formats", "int3_g128"], "unknown format 'int3_g128'; allowed: int4_g128, uint4_g128_zeros"),
     (["--shapes", "9B_qkv"], "unknown shape '9B_qkv'; allowed: all, 8b, 70b, 8B_qkv"),
