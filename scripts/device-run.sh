@@ -35,6 +35,10 @@
 #     torch     the PyTorch integration (build as pytest, with .whl-torch/'s safetensors wheel too if carried):
 #               test_torch_gpu / test_llama_e2e / test_torch_cpu / test_multi_gpu (skipped below two GPUs),
 #               the C++ capture and device tests, and bench/llama_decode.py ($OUT/llama_decode.json)
+#     peers     bench/peers.py (PEERS_ARGS, e.g. "--shapes 70b --M 1,16,64"): cuBLAS fp16, humming-kernels and
+#               bitjit in one process, built as pytest; humming from the carried .whl-peers
+#               (scripts/fetch-peer-wheels.sh), installed without network into a scratch folder; results in
+#               $OUT/peers (results.md, results.json), the log in peers.log
 #     pip       `pip install .` as a user runs it (build dependencies from .whl/, no network; into a
 #               scratch folder, not the machine's Python), then the BitBLAS-style quick start with it
 #     wheel     `pip wheel .` by python3 (PyTorch's, which has numpy, nanobind, scikit-build-core and the
@@ -58,6 +62,28 @@ build_python_extension() {
   { PYTHONPATH=$deps cmake --preset release -DBITJIT_BUILD_PYTHON=ON && cmake --build --preset release -j "$(nproc)"; } \
     >"$OUT/python-build.log" 2>&1
   echo "$deps"
+}
+
+# Installs the carried .whl-peers wheels into folder $1 without network: humming-kernels always, each
+# other wheel only where the machine's Python lacks that distribution (its torch's versions stay).
+install_peer_wheels() {
+  local site=$1 wheel dist installed=() kept=()
+  if ! compgen -G ".whl-peers/*.whl" >/dev/null; then
+    echo "no wheels in .whl-peers: run scripts/fetch-peer-wheels.sh and carry .whl-peers"
+    return 1
+  fi
+  for wheel in .whl-peers/*.whl; do
+    dist=$(basename "$wheel")
+    dist=${dist%%-*}
+    if [ "$dist" != humming_kernels ] && python3 -c 'import importlib.metadata as m, sys; m.version(sys.argv[1])' \
+        "$dist" 2>/dev/null; then
+      kept+=("$dist")
+      continue
+    fi
+    python3 -m pip install --no-index --no-deps --target "$site" "$wheel" || return 1
+    installed+=("$dist")
+  done
+  echo "installed into $site: ${installed[*]}; the machine's own: ${kept[*]:-none}"
 }
 
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv >"$OUT/gpu.txt" 2>&1
@@ -189,6 +215,18 @@ for step in "$@"; do
       PYTHONPATH=$PWD/build-release/python:$deps python3 bench/llama_decode.py --json "$OUT/llama_decode.json" \
         >"$OUT/llama-decode.log" 2>&1
       note "llama decode bench rc=$?: $(tail -n 3 "$OUT/llama-decode.log" | tr '\n' ' ')"
+      ;;
+    peers)
+      deps=$(build_python_extension)
+      site=$(mktemp -d)
+      install_peer_wheels "$site" >"$OUT/peers-install.log" 2>&1
+      note "peer wheels rc=$?: $(tail -n 1 "$OUT/peers-install.log")"
+      # Both kernel caches under the build folder, which a warm machine keeps between calls.
+      # shellcheck disable=SC2086
+      HUMMING_CACHE_DIR=$PWD/build-release/humming-cache BITJIT_CACHE_DIR=$PWD/build-release/bench-db \
+        PYTHONPATH=$site:$PWD/build-release/python:$deps python3 bench/peers.py ${PEERS_ARGS:-} --out "$OUT/peers" \
+        >"$OUT/peers.log" 2>&1
+      note "peers rc=$? in $(( $(date +%s) - start )) s: $(tail -n 1 "$OUT/peers.log")"
       ;;
     pip)
       site=$(mktemp -d)
