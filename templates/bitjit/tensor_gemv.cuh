@@ -123,15 +123,29 @@ struct GemvOutputs {
   }
 };
 
-// The end of a tensor_gemv kernel of one slice of K: the warps' sums added, stored to C.
+// The end of a tensor_gemv kernel of one slice of K: the warps' sums added, stored to C. (The store
+// loop is GemvOutputs::for_each_output's, written out: through the lambda the int32-sum kernels of
+// tensor_gemv_8bit compiled to other machine code.)
 template <class P, int kWarps, int kTiles, int kRowHalves, class Acc>
 __device__ __forceinline__ void sum_warps_and_store(Acc (&acc)[kTiles][kRowHalves][4],
                                                     Acc (&warp_sums)[kWarps][kTiles][kRowHalves][4][32],
                                                     const MatmulParams& params, long long m_begin, int rows,
                                                     long long n_block) {
-  const bool holds = sum_warps(acc, warp_sums);
-  const GemvOutputs<P, kTiles, kRowHalves, Acc> outputs{acc, m_begin, n_block, rows, holds};
-  outputs.for_each_output([&](long long row, long long column, Acc sum) { store_output<P>(params, row, column, sum); });
+  if (!sum_warps(acc, warp_sums)) return;
+  const int lane = threadIdx.x % 32;
+  const int g = lane / 4, t = lane % 4;
+#pragma unroll
+  for (int tile = 0; tile < kTiles; ++tile) {
+#pragma unroll
+    for (int half = 0; half < kRowHalves; ++half) {
+#pragma unroll
+      for (int c = 0; c < 4; ++c) {
+        const int row = 8 * half + 2 * t + (c & 1);
+        const long long column = n_block + tile * 16 + g + (c >= 2 ? 8 : 0);
+        if (row < rows && column < P::N) store_output<P>(params, m_begin + row, column, acc[tile][half][c]);
+      }
+    }
+  }
 }
 
 // Eight consecutive activations of one row (two mma steps' fragments), or zeros past M.
@@ -238,9 +252,9 @@ __device__ void tensor_gemv(const MatmulParams& params) {
   float acc[kTiles][kRowHalves][4];
   clear_sums(acc);
 
-  // This block's slice of the k-blocks (all of them without split-K).
-  const long long k_begin = (long long)blockIdx.z * kBlocksPerSlice;
-  const long long k_end = min(kBlocksK, k_begin + kBlocksPerSlice);
+  // This block's slice of the k-blocks (all of them, known at compile time, without split-K).
+  const long long k_begin = T::kSplitK == 1 ? 0 : (long long)blockIdx.z * kBlocksPerSlice;
+  const long long k_end = T::kSplitK == 1 ? kBlocksK : min(kBlocksK, k_begin + kBlocksPerSlice);
   // One round = kUnroll k-blocks per warp; the next round's loads are issued before this one decodes.
   constexpr long long kRoundStride = (long long)kWarps * T::kUnroll;
   uint32_t next[T::kUnroll][kTiles][2][kWords];

@@ -381,11 +381,9 @@ TEST_CASE("tensor_gemv splits K across blocks", "[codegen][nvrtc]") {
   REQUIRE(byte_split.family == KernelFamily::tensor_gemv);
   byte_split.split_k = 2;
   CHECK(contains(schedule_error(int8_activations, byte_split), "split_k=2: tensor_gemv with int8 activations takes split_k=1"));
-  // The tuner considers splits for fp16 / bf16 activations.
+  // Not among the tuner's candidates until the GPU test has passed (families/tensor_gemv.cpp).
   const std::vector<RankedSchedule> ranked = candidate_schedules(config, TargetDevice::from_arch("sm_80"), 1);
-  CHECK(std::any_of(ranked.begin(), ranked.end(), [](const RankedSchedule& r) {
-    return r.schedule.family == KernelFamily::tensor_gemv && r.schedule.split_k > 1;
-  }));
+  CHECK(std::none_of(ranked.begin(), ranked.end(), [](const RankedSchedule& r) { return r.schedule.split_k > 1; }));
 }
 
 TEST_CASE("tensor_gemm schedules are checked field by field", "[codegen]") {
