@@ -47,9 +47,14 @@ void validate_tensor_gemv(const MatmulConfig& config, const TileSchedule& s, con
   if (s.stages != 1) {
     reject_schedule("stages=" + std::to_string(s.stages) + ": tensor_gemv takes stages=1 (loads in flight: block_k)");
   }
-  if (s.split_k != 1) {
-    reject_schedule("split_k=" + std::to_string(s.split_k) +
-                    ": tensor_gemv splits K across the warps of a block; split_k=1");
+  const int64_t k_blocks = config.K / block;
+  if (!float16_activations(config) && s.split_k != 1) {
+    reject_schedule("split_k=" + std::to_string(s.split_k) + ": tensor_gemv with " +
+                    std::string(to_string(config.A_dtype)) + " activations takes split_k=1 (split-K: fp16 / bf16 only)");
+  }
+  if (s.split_k < 1 || s.split_k > 16 || s.split_k > k_blocks) {
+    reject_schedule("split_k=" + std::to_string(s.split_k) + " must be 1..16 and at most the " + std::to_string(k_blocks) +
+                    " k-blocks of " + std::to_string(block) + " in K");
   }
   if (s.swizzle != 1) reject_schedule("swizzle=" + std::to_string(s.swizzle) + ": tensor_gemv takes swizzle=1");
   if (s.warp_m != 1 || s.warp_n * 32 != s.threads) {
@@ -77,6 +82,10 @@ std::optional<TileSchedule> default_tensor_gemv(const MatmulConfig& config, cons
   return s;
 }
 
+// Unsplit only: split-K (an explicit schedule's choice for fp16 / bf16 activations) joins the
+// candidates once its kernels have passed the GPU test against the reference (tests/gpu,
+// "tensor_gemv matches the reference split along K") and been measured; the tuner times
+// candidates, it does not check their results.
 void add_tensor_gemv_candidates(const MatmulConfig& config, const TileSchedule&, int64_t, std::vector<TileSchedule>& out) {
   const MmaRunLayout layout = *mma_run_layout(config);
   const int k_block = layout_k_block(config, layout);
@@ -118,6 +127,8 @@ std::vector<PlanConstant> tensor_gemv_tiles(const MatmulConfig& config, const Ti
                                                       " layout)"},
       {"int", "kUnroll", std::to_string(s.block_k / block), "k-blocks of " + std::to_string(block) +
                                                                 " per warp per round: loads in flight per tile"},
+      {"int", "kSplitK", std::to_string(s.split_k), s.split_k > 1 ? "slices of K on blockIdx.z, summed by the last"
+                                                                  : "K in one slice"},
   };
 }
 
@@ -133,8 +144,11 @@ PlanStage tensor_gemv_load_stage(const MatmulConfig& config, const TileSchedule&
                         " k-block(s) per round, the next round in flight"};
 }
 
-PlanStage tensor_gemv_epilogue_stage(const MatmulConfig& config) {
-  return {"epilogue", "warps' sums added in shared memory, " + std::string(config.with_bias ? "bias, " : "") +
+PlanStage tensor_gemv_epilogue_stage(const MatmulConfig& config, const TileSchedule& s) {
+  const std::string slices = s.split_k > 1 ? std::to_string(s.split_k) + " slices of K added in slice order by the "
+                                                                         "last to finish (float32 workspace), "
+                                           : "";
+  return {"epilogue", "warps' sums added in shared memory, " + slices + std::string(config.with_bias ? "bias, " : "") +
                           "cast to " + std::string(to_string(config.out_dtype))};
 }
 
@@ -159,7 +173,7 @@ std::vector<PlanStage> tensor_gemv_16bit_stages(const MatmulConfig& config, cons
       {"dequant", "two codes at a time: " + decode},
       {"load A", a_loads + " from global memory (cached), " + std::to_string(s.block_m) + " rows, shared by the tiles"},
       {"multiply-accumulate", "mma.sync m16n8k16 (weights as the 16-row operand), float32 accumulation; " + scaling},
-      tensor_gemv_epilogue_stage(config),
+      tensor_gemv_epilogue_stage(config, s),
   };
 }
 
@@ -187,7 +201,7 @@ constexpr KernelTraits tensor_gemv_kernel(bool (*takes)(const MatmulConfig&), co
       .tiles = families::tensor_gemv_tiles,
       .stages = stages,
       .alignment = families::tensor_gemv_alignment,
-      .launch = families::tiled_launch,
+      .launch = families::staged_launch,  // no ring (no dynamic shared memory), the split-K workspace
       .tma_tensors = nullptr,
   };
 }

@@ -30,7 +30,7 @@ std::vector<PlanConstant> tensor_gemv_tiles(const MatmulConfig& config, const Ti
 std::array<int, 6> tensor_gemv_alignment(const MatmulConfig& config, const TileSchedule& s);
 // How the weights stream in (codes per load), and the warps' reduction.
 PlanStage tensor_gemv_load_stage(const MatmulConfig& config, const TileSchedule& s, int codes);
-PlanStage tensor_gemv_epilogue_stage(const MatmulConfig& config);
+PlanStage tensor_gemv_epilogue_stage(const MatmulConfig& config, const TileSchedule& s);
 // The fp16 / bf16 kernel's stages; tensor_gemm starts from them (same decode and mma).
 std::vector<PlanStage> tensor_gemv_16bit_stages(const MatmulConfig& config, const TileSchedule& s);
 // The int8 / fp8 kernel's stages (tensor_gemv_8bit.cpp).

@@ -35,7 +35,7 @@ std::vector<PlanStage> tensor_gemv_8bit_stages(const MatmulConfig& config, const
       {"load A", "8-byte " + a_name + " fragment loads from global memory (cached), " + std::to_string(s.block_m) +
                      " rows"},
       {"multiply-accumulate", mma + sums},
-      tensor_gemv_epilogue_stage(config),
+      tensor_gemv_epilogue_stage(config, s),
   };
 }
 

@@ -18,6 +18,7 @@
 // so mma step j of a run takes positions 4j .. 4j+3 of all four lanes, a k range that never crosses
 // a scale group, and the activations' fragment for it is 4 consecutive elements of the same k.
 #include "bitjit/epilogue.cuh"
+#include "bitjit/split_k.cuh"
 #include "bitjit/weight_pairs.cuh"
 
 namespace bitjit {
@@ -50,10 +51,12 @@ __device__ __forceinline__ void load_activation_pairs(const uint16_t* row, long 
 }
 
 // One round of weight loads of a warp: kUnroll k-blocks (first, first + kWarps, ...) of each of its
-// tiles' two channels per lane, kLoadBytes each; k-blocks past the row are skipped.
-template <int kUnroll, int kWarps, int kLoadBytes, long long kBlocksK, int kTiles, int kWords>
+// tiles' two channels per lane, kLoadBytes each; k-blocks from `end` on (past the row, or past the
+// block's slice of K) are skipped.
+template <int kUnroll, int kWarps, int kLoadBytes, int kTiles, int kWords>
 __device__ __forceinline__ void load_round(uint32_t (&words)[kUnroll][kTiles][2][kWords],
-                                           const uint8_t* const (&weight_rows)[kTiles][2], long long first) {
+                                           const uint8_t* const (&weight_rows)[kTiles][2], long long first,
+                                           long long end) {
 #pragma unroll
   for (int u = 0; u < kUnroll; ++u) {
     const long long block = first + u * kWarps;
@@ -61,20 +64,16 @@ __device__ __forceinline__ void load_round(uint32_t (&words)[kUnroll][kTiles][2]
     for (int tile = 0; tile < kTiles; ++tile)
 #pragma unroll
       for (int half = 0; half < 2; ++half)
-        if (block < kBlocksK) load_streaming<kLoadBytes>(weight_rows[tile][half] + block * 4 * kLoadBytes, words[u][tile][half]);
+        if (block < end) load_streaming<kLoadBytes>(weight_rows[tile][half] + block * 4 * kLoadBytes, words[u][tile][half]);
   }
 }
 
-// The end of a tensor_gemv kernel: the warps split K, so warp 0 adds the others' sums (through
-// shared memory) and stores its lanes' elements of the C fragments: acc[tile][row half][c] holds
-// channel g (c < 2) or g + 8 of the tile, activation rows 8 * half + 2t + (c & 1).
-template <class P, int kWarps, int kTiles, int kRowHalves, class Acc>
-__device__ __forceinline__ void sum_warps_and_store(Acc (&acc)[kTiles][kRowHalves][4],
-                                                    Acc (&warp_sums)[kWarps][kTiles][kRowHalves][4][32],
-                                                    const MatmulParams& params, long long m_begin, int rows,
-                                                    long long n_block) {
+// The warps split K, so warp 0 adds the others' sums (through shared memory). Every thread calls
+// it; it returns true to warp 0's, which then hold the block's sums.
+template <int kWarps, int kTiles, int kRowHalves, class Acc>
+__device__ __forceinline__ bool sum_warps(Acc (&acc)[kTiles][kRowHalves][4],
+                                          Acc (&warp_sums)[kWarps][kTiles][kRowHalves][4][32]) {
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  const int g = lane / 4, t = lane % 4;
   if constexpr (kWarps > 1) {
 #pragma unroll
     for (int tile = 0; tile < kTiles; ++tile)
@@ -83,7 +82,7 @@ __device__ __forceinline__ void sum_warps_and_store(Acc (&acc)[kTiles][kRowHalve
 #pragma unroll
         for (int c = 0; c < 4; ++c) warp_sums[warp][tile][half][c][lane] = acc[tile][half][c];
     __syncthreads();
-    if (warp != 0) return;
+    if (warp != 0) return false;
 #pragma unroll
     for (int tile = 0; tile < kTiles; ++tile)
 #pragma unroll
@@ -92,6 +91,49 @@ __device__ __forceinline__ void sum_warps_and_store(Acc (&acc)[kTiles][kRowHalve
         for (int c = 0; c < 4; ++c)
           for (int other = 1; other < kWarps; ++other) acc[tile][half][c] += warp_sums[other][tile][half][c][lane];
   }
+  return true;
+}
+
+// The block's sums after sum_warps, as C elements: acc[tile][row half][c] of a lane of warp 0 holds
+// channel g (c < 2) or g + 8 of the tile, activation rows 8 * half + 2t + (c & 1). `holds` is false
+// on the other warps' threads, which have no outputs.
+template <class P, int kTiles, int kRowHalves, class Acc>
+struct GemvOutputs {
+  const Acc (&acc)[kTiles][kRowHalves][4];
+  long long m_begin, n_block;
+  int rows;
+  bool holds;
+
+  // Calls store(row, column, sum) for each of this thread's sums inside C.
+  template <class Store>
+  __device__ __forceinline__ void for_each_output(Store store) const {
+    if (!holds) return;
+    const int lane = threadIdx.x % 32;
+    const int g = lane / 4, t = lane % 4;
+#pragma unroll
+    for (int tile = 0; tile < kTiles; ++tile)
+#pragma unroll
+      for (int half = 0; half < kRowHalves; ++half)
+#pragma unroll
+        for (int c = 0; c < 4; ++c) {
+          const int row = 8 * half + 2 * t + (c & 1);
+          const long long column = n_block + tile * 16 + g + (c >= 2 ? 8 : 0);
+          if (row < rows && column < P::N) store(m_begin + row, column, acc[tile][half][c]);
+        }
+  }
+};
+
+// The end of a tensor_gemv kernel of one slice of K: the warps' sums added, stored to C. (The store
+// loop is GemvOutputs::for_each_output's, written out: through the lambda the int32-sum kernels of
+// tensor_gemv_8bit compiled to other machine code.)
+template <class P, int kWarps, int kTiles, int kRowHalves, class Acc>
+__device__ __forceinline__ void sum_warps_and_store(Acc (&acc)[kTiles][kRowHalves][4],
+                                                    Acc (&warp_sums)[kWarps][kTiles][kRowHalves][4][32],
+                                                    const MatmulParams& params, long long m_begin, int rows,
+                                                    long long n_block) {
+  if (!sum_warps(acc, warp_sums)) return;
+  const int lane = threadIdx.x % 32;
+  const int g = lane / 4, t = lane % 4;
 #pragma unroll
   for (int tile = 0; tile < kTiles; ++tile) {
 #pragma unroll
@@ -157,7 +199,10 @@ __device__ __forceinline__ void clear_sums(Acc (&acc)[kTiles][kRowHalves][4]) {
       for (int c = 0; c < 4; ++c) acc[tile][half][c] = Acc(0);
 }
 
-// P: the Problem; T: the tiles (kThreads, kBlockM, kBlockN, kLoadBytes, kRun, kUnroll).
+// P: the Problem; T: the tiles (kThreads, kBlockM, kBlockN, kLoadBytes, kRun, kUnroll, kSplitK).
+// Split-K (kSplitK > 1): blockIdx.z takes a contiguous share of the k-blocks, so few channel blocks
+// still fill the SMs on a long K; the slices' sums meet as in tensor_gemm (reduce_slices_and_store:
+// the last slice to finish a tile adds them in slice order, deterministic).
 template <class P, class T>
 __device__ void tensor_gemv(const MatmulParams& params) {
   using W = typename P::W;
@@ -177,6 +222,7 @@ __device__ void tensor_gemv(const MatmulParams& params) {
   constexpr int kRunsPerSpan = kGroupLowBit < kRuns ? kGroupLowBit : kRuns;
   constexpr int kBlockK = 4 * kCodes;
   constexpr long long kBlocksK = P::K / kBlockK;
+  constexpr long long kBlocksPerSlice = (kBlocksK + T::kSplitK - 1) / T::kSplitK;
   constexpr long long kGroupSize = P::K / P::kGroups;
   constexpr long long kRowBytes = P::K * W::kBits / 8;
   constexpr bool kQuantizedZeros = P::kZerosMode == Zeros::quantized;
@@ -206,12 +252,15 @@ __device__ void tensor_gemv(const MatmulParams& params) {
   float acc[kTiles][kRowHalves][4];
   clear_sums(acc);
 
+  // This block's slice of the k-blocks (all of them, known at compile time, without split-K).
+  const long long k_begin = T::kSplitK == 1 ? 0 : (long long)blockIdx.z * kBlocksPerSlice;
+  const long long k_end = T::kSplitK == 1 ? kBlocksK : min(kBlocksK, k_begin + kBlocksPerSlice);
   // One round = kUnroll k-blocks per warp; the next round's loads are issued before this one decodes.
   constexpr long long kRoundStride = (long long)kWarps * T::kUnroll;
   uint32_t next[T::kUnroll][kTiles][2][kWords];
-  load_round<T::kUnroll, kWarps, T::kLoadBytes, kBlocksK>(next, weight_rows, warp);
+  load_round<T::kUnroll, kWarps, T::kLoadBytes>(next, weight_rows, k_begin + warp, k_end);
 
-  for (long long first = warp; first < kBlocksK; first += kRoundStride) {
+  for (long long first = k_begin + warp; first < k_end; first += kRoundStride) {
     uint32_t loaded[T::kUnroll][kTiles][2][kWords];
 #pragma unroll
     for (int u = 0; u < T::kUnroll; ++u)
@@ -221,14 +270,14 @@ __device__ void tensor_gemv(const MatmulParams& params) {
         for (int half = 0; half < 2; ++half)
 #pragma unroll
           for (int w = 0; w < kWords; ++w) loaded[u][tile][half][w] = next[u][tile][half][w];
-    if (first + kRoundStride < kBlocksK) {
-      load_round<T::kUnroll, kWarps, T::kLoadBytes, kBlocksK>(next, weight_rows, first + kRoundStride);
+    if (first + kRoundStride < k_end) {
+      load_round<T::kUnroll, kWarps, T::kLoadBytes>(next, weight_rows, first + kRoundStride, k_end);
     }
 
 #pragma unroll
     for (int u = 0; u < T::kUnroll; ++u) {
       const long long block = first + u * kWarps;
-      if (block >= kBlocksK) break;
+      if (block >= k_end) break;
 #pragma unroll
       for (int span = 0; span < kRuns / kRunsPerSpan; ++span) {
         const long long group = (block * kBlockK + 4 * T::kRun * kRunsPerSpan * span) / kGroupSize;
@@ -317,7 +366,12 @@ __device__ void tensor_gemv(const MatmulParams& params) {
     }
   }
 
-  sum_warps_and_store<P>(acc, warp_sums, params, m_begin, rows, n_block);
+  if constexpr (T::kSplitK == 1) {
+    sum_warps_and_store<P>(acc, warp_sums, params, m_begin, rows, n_block);
+  } else {
+    const bool holds = sum_warps(acc, warp_sums);
+    reduce_slices_and_store<P, T>(GemvOutputs<P, kTiles, kRowHalves, float>{acc, m_begin, n_block, rows, holds}, params);
+  }
 }
 
 }  // namespace bitjit

@@ -198,7 +198,7 @@ __device__ void tensor_gemv_8bit(const MatmulParams& params) {
 
   constexpr long long kRoundStride = (long long)kWarps * T::kUnroll;
   uint32_t next[T::kUnroll][kTiles][2][kWords];
-  load_round<T::kUnroll, kWarps, T::kLoadBytes, kBlocksK>(next, weight_rows, warp);
+  load_round<T::kUnroll, kWarps, T::kLoadBytes>(next, weight_rows, warp, kBlocksK);
   for (long long first = warp; first < kBlocksK; first += kRoundStride) {
     uint32_t loaded[T::kUnroll][kTiles][2][kWords];
 #pragma unroll
@@ -210,7 +210,7 @@ __device__ void tensor_gemv_8bit(const MatmulParams& params) {
 #pragma unroll
           for (int w = 0; w < kWords; ++w) loaded[u][tile][half][w] = next[u][tile][half][w];
     if (first + kRoundStride < kBlocksK) {
-      load_round<T::kUnroll, kWarps, T::kLoadBytes, kBlocksK>(next, weight_rows, first + kRoundStride);
+      load_round<T::kUnroll, kWarps, T::kLoadBytes>(next, weight_rows, first + kRoundStride, kBlocksK);
     }
 
 #pragma unroll

@@ -1,5 +1,6 @@
 // Lowering and emission: the plan binds the right formats and constants, schedules are checked,
 // and every variant of the format matrix compiles with NVRTC for sm_80 and sm_90a (no GPU needed).
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <functional>
@@ -10,6 +11,7 @@
 #include <thread>
 
 #include "common/error.hpp"
+#include "compiler/candidates.hpp"
 #include "compiler/families/tensor_wgmma_ws.hpp"
 #include "compiler/format_matrix.hpp"
 #include "compiler/lower.hpp"
@@ -165,8 +167,8 @@ TEST_CASE("schedules are checked against the config and the family", "[codegen]"
   bad.vector_bytes = 32;
   CHECK(contains(schedule_error(config, bad), "vector_bytes=32"));
   bad = s;
-  bad.split_k = 2;
-  CHECK(contains(schedule_error(config, bad), "split_k=2"));
+  bad.split_k = 4;  // K = 96: 3 k-blocks of 32
+  CHECK(contains(schedule_error(config, bad), "split_k=4 must be 1..16 and at most the 3 k-blocks of 32 in K"));
   bad = s;
   bad.block_m = 0;
   CHECK(contains(schedule_error(config, bad), "block_m=0"));
@@ -343,6 +345,45 @@ TEST_CASE("more than 16 rows get tensor_gemm, sized to each arch's shared memory
   CHECK(shape.shared_bytes == uint32_t(dynamic_shared_bytes(config, split)));
   CHECK(shape.workspace_bytes == 3 * 200 * 8192 * 4);
   CHECK(shape.tile_counters == int64_t(shape.grid[0]) * 2);
+}
+
+// tensor_gemv split along K: blockIdx.z slices of the k-blocks, the float32 workspace and the tile
+// counters of tensor_gemm's split-K, fp16 / bf16 activations only; the kernel compiles for sm_80 and
+// sm_90a (its results are checked on the GPU: test_gpu "tensor_gemv matches the reference split along K").
+TEST_CASE("tensor_gemv splits K across blocks", "[codegen][nvrtc]") {
+  MatmulConfig config = w4a16_quantized_zeros();
+  config.K = 4096;
+  config.group_size = 128;
+  TileSchedule s = default_schedule(config, "sm_80");
+  REQUIRE(s.family == KernelFamily::tensor_gemv);
+  s.split_k = 3;
+  CHECK(schedule_error(config, s).empty());
+  for (const char* arch : {"sm_80", "sm_90a"}) {
+    const GeneratedKernel kernel = emit_kernel(config, s, arch);
+    CHECK(contains(kernel.source, "static constexpr int kSplitK = 3;"));
+    const CompiledKernel binary =
+        compile_cuda({kernel.source, kernel.file_name, arch, {}, canonical_form(config), CompileOutput::cubin});
+    CHECK((binary.cubin.size() > 4 && binary.cubin[0] == 0x7f));
+  }
+  const LaunchShape shape = launch_shape(plan_kernel(config, s, "sm_80"), 3);
+  CHECK(shape.grid[0] == uint32_t((40 + s.block_n - 1) / s.block_n));
+  CHECK(shape.grid[1] == 1u);
+  CHECK(shape.grid[2] == 3u);
+  CHECK(shape.shared_bytes == 0u);
+  CHECK(shape.workspace_bytes == 3 * 3 * 40 * 4);
+  CHECK(shape.tile_counters == int64_t(shape.grid[0]));
+  s.split_k = 1;
+  CHECK(launch_shape(plan_kernel(config, s, "sm_80"), 3).workspace_bytes == 0);
+  MatmulConfig int8_activations = config;
+  int8_activations.A_dtype = DType::int8;
+  int8_activations.with_zeros = false;
+  TileSchedule byte_split = default_schedule(int8_activations, "sm_80");
+  REQUIRE(byte_split.family == KernelFamily::tensor_gemv);
+  byte_split.split_k = 2;
+  CHECK(contains(schedule_error(int8_activations, byte_split), "split_k=2: tensor_gemv with int8 activations takes split_k=1"));
+  // Not among the tuner's candidates until the GPU test has passed (families/tensor_gemv.cpp).
+  const std::vector<RankedSchedule> ranked = candidate_schedules(config, TargetDevice::from_arch("sm_80"), 1);
+  CHECK(std::none_of(ranked.begin(), ranked.end(), [](const RankedSchedule& r) { return r.schedule.split_k > 1; }));
 }
 
 TEST_CASE("tensor_gemm schedules are checked field by field", "[codegen]") {

@@ -547,6 +547,41 @@ TEST_CASE("tensor_gemm matches the reference with split-K, uneven K and odd M", 
   CHECK(checker.failures() == 0);
 }
 
+// tensor_gemv split along K (blockIdx.z slices summed by the last to finish): 2, 3 and 5 slices, so
+// slices of unequal k-blocks and, for 5, K's tail in a short last slice; 8 and 16 rows per block,
+// one and several channel tiles, on the staged configs with fp16 / bf16 activations at decode sizes.
+TEST_CASE("tensor_gemv matches the reference split along K", "[gpu]") {
+  if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
+  BITJIT_RANDOM_ENGINE(rng);
+  GpuChecker checker;
+  int checked = 0;
+  for (MatmulConfig config : staged_family_configs()) {
+    config.M = MSpec::buckets({1, 5, 16});
+    const std::optional<MmaRunLayout> layout = mma_run_layout(config);
+    REQUIRE(layout);
+    const int k_block = layout->k_block(info(config.W_dtype).bits);
+    for (int variant = 0; variant < 3; ++variant) {
+      TileSchedule s;
+      s.family = KernelFamily::tensor_gemv;
+      s.vector_bytes = layout->load_bytes;
+      s.threads = variant == 1 ? 64 : 128;
+      s.warp_m = 1;
+      s.warp_n = s.threads / 32;
+      s.block_m = variant == 0 ? 8 : 16;
+      s.block_n = variant == 2 ? 64 : 32;
+      s.block_k = k_block * (variant == 1 ? 1 : 2);
+      s.split_k = variant == 0 ? 2 : variant == 1 ? 3 : 5;
+      if (!is_valid_schedule(config, s, "sm_80")) continue;
+      INFO(canonical_form(config) << " " << canonical_form(s));
+      const Matmul matmul = Matmul::create(config, {"", s});
+      for (int64_t M : {1, 5, 16}) checker.check_random(matmul, M, rng);
+      ++checked;
+    }
+  }
+  CHECK(checked >= 20);
+  CHECK(checker.failures() == 0);
+}
+
 // The Hopper family on the same configs (its own weight layout, mma_fragments): 64, 128 and 256 rows
 // per block (wgmma N), one and two warpgroups, 3 and 4 stages, K not a multiple of the stage, split-K,
 // wgmma groups of two steps.
