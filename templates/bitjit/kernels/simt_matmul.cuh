@@ -64,4 +64,11 @@ __device__ void simt_matmul(const MatmulParams& params) {
   }
 }
 
+// simt_matmul's dynamic shared memory, no dynamic shared memory. The host launches it with its own
+// dynamic_shared_bytes, which tests/compiler/test_shared_memory.cpp checks against this.
+template <class P, class T>
+constexpr int simt_matmul_dynamic_shared_bytes() {
+  return 0;
+}
+
 }  // namespace bitjit

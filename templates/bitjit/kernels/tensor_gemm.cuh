@@ -75,4 +75,12 @@ __device__ void tensor_gemm(const MatmulParams& params) {
   }
 }
 
+// tensor_gemm's dynamic shared memory, the ring: kStages stages of kStageChunks 16-byte chunks. The
+// host launches it with its own dynamic_shared_bytes, which tests/compiler/test_shared_memory.cpp
+// checks against this.
+template <class P, class T>
+constexpr int tensor_gemm_dynamic_shared_bytes() {
+  return T::kStages * GemmTiling<P, T>::kStageChunks * int(sizeof(uint4));
+}
+
 }  // namespace bitjit

@@ -187,4 +187,12 @@ __device__ void tensor_gemv(const MatmulParams& params) {
   sum_warps_and_store<P>(acc, warp_sums, params, m_begin, rows, n_block);
 }
 
+// tensor_gemv's dynamic shared memory, no dynamic shared memory (the warps' sums and the pair table
+// are static). The host launches it with its own dynamic_shared_bytes, which
+// tests/compiler/test_shared_memory.cpp checks against this.
+template <class P, class T>
+constexpr int tensor_gemv_dynamic_shared_bytes() {
+  return 0;
+}
+
 }  // namespace bitjit

@@ -66,4 +66,12 @@ __device__ void tensor_wgmma(const MatmulParams& params) {
   }
 }
 
+// tensor_wgmma's dynamic shared memory, the ring: kStages stages of kStageChunks 16-byte chunks.
+// The host launches it with its own dynamic_shared_bytes, which
+// tests/compiler/test_shared_memory.cpp checks against this.
+template <class P, class T>
+constexpr int tensor_wgmma_dynamic_shared_bytes() {
+  return T::kStages * GemmTiling<P, T>::kStageChunks * int(sizeof(uint4));
+}
+
 }  // namespace bitjit

@@ -73,4 +73,12 @@ __device__ void tensor_wgmma_8bit(const MatmulParams& params) {
   store_wgmma_tile<P, T::kBlockM>(params, d, m_block, n_block + warp * 16);
 }
 
+// tensor_wgmma_8bit's dynamic shared memory, the ring: kStages stages of an activation and a weight
+// tile. The host launches it with its own dynamic_shared_bytes, which
+// tests/compiler/test_shared_memory.cpp checks against this.
+template <class P, class T>
+constexpr int tensor_wgmma_8bit_dynamic_shared_bytes() {
+  return T::kStages * ByteRowsStage<T>::kChunks * int(sizeof(uint4));
+}
+
 }  // namespace bitjit

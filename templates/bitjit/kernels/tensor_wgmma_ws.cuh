@@ -177,4 +177,20 @@ __device__ void tensor_wgmma_ws_8bit(const MatmulParams& params, const TensorMap
       });
 }
 
+// tensor_wgmma_ws's dynamic shared memory, the TMA ring: kStages stages of kStageChunks 16-byte
+// chunks. The host launches it with its own dynamic_shared_bytes, which
+// tests/compiler/test_shared_memory.cpp checks against this.
+template <class P, class T>
+constexpr int tensor_wgmma_ws_dynamic_shared_bytes() {
+  return T::kStages * GemmTiling<P, T>::kStageChunks * int(sizeof(uint4));
+}
+
+// tensor_wgmma_ws_8bit's dynamic shared memory, the TMA ring: kStages stages of an activation and a
+// weight tile. The host launches it with its own dynamic_shared_bytes, which
+// tests/compiler/test_shared_memory.cpp checks against this.
+template <class P, class T>
+constexpr int tensor_wgmma_ws_8bit_dynamic_shared_bytes() {
+  return T::kStages * ByteRowsStage<T>::kChunks * int(sizeof(uint4));
+}
+
 }  // namespace bitjit
