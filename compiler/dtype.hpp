@@ -1,6 +1,6 @@
 #pragma once
 // The dtype table: one row per format, read by validation, codegen, packing and the CPU reference.
-// Adding a format is adding a row here and its decoder in templates/bitjit/formats.cuh.
+// Adding a format is adding a row here and its decoder in templates/bitjit/decode/formats.cuh.
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -41,7 +41,7 @@ struct DTypeInfo {
   ValueKind kind;
   std::string_view storage;       // how elements lie in memory, for humans
   std::string_view cuda_type;     // C type of one stored element (or packed byte) in device code
-  std::string_view device_format; // the decoder struct in templates/bitjit/formats.cuh
+  std::string_view device_format; // the decoder struct in templates/bitjit/decode/formats.cuh
   uint8_t roles;                  // DTypeRole bits
   std::optional<FloatCodec> codec;// for floating kinds
 

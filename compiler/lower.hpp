@@ -32,7 +32,7 @@ struct KernelPlan {
   MatmulConfig config;
   TileSchedule schedule;
   std::string arch;
-  std::string family_header;                        // e.g. "bitjit/simt_matmul.cuh"
+  std::string family_header;                        // e.g. "bitjit/kernels/simt_matmul.cuh"
   std::string family_function;                      // e.g. "bitjit::simt_matmul"
   std::vector<std::pair<std::string, std::string>> formats;  // role alias -> device format / type
   std::vector<PlanConstant> problem_constants;
@@ -41,10 +41,10 @@ struct KernelPlan {
   int threads_per_block = 0;
   // Byte alignment each operand pointer needs: A, W, scales, zeros, bias, C.
   std::array<int, 6> alignment{};
-  // The kernel takes a second parameter, TensorMaps (matmul_params.cuh), encoded per launch.
+  // The kernel takes a second parameter, TensorMaps (core/matmul_params.cuh), encoded per launch.
   bool tensor_maps = false;
   // Launched as a programmatic dependent launch: the kernel waits for the grid before it in the
-  // stream itself (wait_for_prior_grids, tma.cuh) before touching global memory, so its blocks may
+  // stream itself (wait_for_prior_grids, ptx/griddepcontrol.cuh) before touching global memory, so its blocks may
   // start and set up while that grid finishes.
   bool programmatic_launch = false;
 };

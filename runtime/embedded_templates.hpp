@@ -6,7 +6,7 @@
 namespace bitjit {
 
 struct EmbeddedHeader {
-  std::string name;     // include name, e.g. "bitjit/formats.cuh"
+  std::string name;     // include name, e.g. "bitjit/decode/formats.cuh"
   std::string content;
 };
 

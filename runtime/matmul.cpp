@@ -23,7 +23,7 @@
 #include "runtime/timing.hpp"
 #include "runtime/tuning.hpp"
 #include "tuning_db/database.hpp"
-#include "templates/bitjit/matmul_params.cuh"
+#include "templates/bitjit/core/matmul_params.cuh"
 
 namespace bitjit {
 namespace {

@@ -11,7 +11,7 @@ namespace bitjit {
 namespace {
 
 static_assert(sizeof(TensorMap) == sizeof(CUtensorMap) && alignof(TensorMap) == alignof(CUtensorMap),
-              "matmul_params.cuh's TensorMap is the driver's CUtensorMap");
+              "core/matmul_params.cuh's TensorMap is the driver's CUtensorMap");
 
 TensorMap encode(const TmaTensor& t, const void* data, const KernelPlan& plan) {
   CUtensorMap map;

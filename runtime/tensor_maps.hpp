@@ -4,7 +4,7 @@
 #include <cstdint>
 
 #include "compiler/lower.hpp"
-#include "templates/bitjit/matmul_params.cuh"
+#include "templates/bitjit/core/matmul_params.cuh"
 
 namespace bitjit {
 

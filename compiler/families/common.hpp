@@ -22,7 +22,7 @@ int64_t weight_row_bytes(const MatmulConfig& config);
 int widest_row_load(const MatmulConfig& config);
 
 // Static shared memory of the per-lane pair table of nf4 / fp4 with fp16 / bf16 activations
-// (weight_pairs.cuh's kPairTableWords words); 0 for other configs.
+// (decode/weight_pairs.cuh's kPairTableWords words); 0 for other configs.
 int pair_table_bytes(const MatmulConfig& config);
 
 // ---- the staged families' ring --------------------------------------------------------------------

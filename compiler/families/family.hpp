@@ -46,7 +46,7 @@ struct KernelTraits {
   // Whether this entry point runs the config; null: every config the family's other entry points
   // leave (KernelFamilyTraits::kernels is searched in order).
   bool (*takes)(const MatmulConfig& config);
-  const char* header;    // included by the generated source, e.g. "bitjit/simt_matmul.cuh"
+  const char* header;    // included by the generated source, e.g. "bitjit/kernels/simt_matmul.cuh"
   const char* function;  // instantiated with <Problem, Tiles>, e.g. "bitjit::simt_matmul"
   bool groups_wgmmas;    // reads TileSchedule::wgmma_group (every other entry point takes 1)
   bool tensor_maps;      // takes a TensorMaps parameter (tma_tensors), encoded per launch

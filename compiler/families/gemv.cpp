@@ -81,7 +81,7 @@ bool gemv_applies(const MatmulConfig& config) {
 const KernelTraits kGemvKernel = {
     .family = KernelFamily::gemv,
     .takes = nullptr,
-    .header = "bitjit/gemv_matmul.cuh",
+    .header = "bitjit/kernels/gemv_matmul.cuh",
     .function = "bitjit::gemv_matmul",
     .groups_wgmmas = false,
     .tensor_maps = false,

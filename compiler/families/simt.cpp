@@ -130,7 +130,7 @@ std::array<int, 6> simt_alignment(const MatmulConfig& config, const TileSchedule
 const KernelTraits kSimtKernel = {
     .family = KernelFamily::simt,
     .takes = nullptr,
-    .header = "bitjit/simt_matmul.cuh",
+    .header = "bitjit/kernels/simt_matmul.cuh",
     .function = "bitjit::simt_matmul",
     .groups_wgmmas = false,
     .tensor_maps = false,

@@ -182,7 +182,7 @@ void tensor_gemm_footprint(const MatmulConfig&, const TileSchedule& s, const std
 const KernelTraits kTensorGemmKernel = {
     .family = KernelFamily::tensor_gemm,
     .takes = nullptr,
-    .header = "bitjit/tensor_gemm.cuh",
+    .header = "bitjit/kernels/tensor_gemm.cuh",
     .function = "bitjit::tensor_gemm",
     .groups_wgmmas = false,
     .tensor_maps = false,

@@ -166,7 +166,7 @@ std::vector<PlanStage> tensor_gemv_16bit_stages(const MatmulConfig& config, cons
     if (config.with_zeros && config.zeros_mode != ZerosMode::quantized) scaling += ", minus zero times sum(A) (one mma against ones)";
     if (config.with_zeros && config.zeros_mode == ZerosMode::quantized) scaling += "; quantized zero subtracted from the code";
   }
-  // Runs of 8 k or more: one 16-byte load covers two mma steps' fragments (tensor_gemv.cuh).
+  // Runs of 8 k or more: one 16-byte load covers two mma steps' fragments (kernels/tensor_gemv.cuh).
   const std::string a_loads = layout.run % 8 == 0 ? "16-byte loads (two mma steps' fragments)" : "8-byte fragment loads";
   return {
       tensor_gemv_load_stage(config, s, codes),
@@ -208,10 +208,10 @@ constexpr KernelTraits tensor_gemv_kernel(bool (*takes)(const MatmulConfig&), co
 
 }  // namespace
 
-const KernelTraits kTensorGemvKernel = tensor_gemv_kernel(float16_activations, "bitjit/tensor_gemv.cuh",
+const KernelTraits kTensorGemvKernel = tensor_gemv_kernel(float16_activations, "bitjit/kernels/tensor_gemv.cuh",
                                                           "bitjit::tensor_gemv", families::tensor_gemv_16bit_stages);
 // int8 and fp8 activations: what kTensorGemvKernel leaves.
-const KernelTraits kTensorGemv8bitKernel = tensor_gemv_kernel(nullptr, "bitjit/tensor_gemv_8bit.cuh",
+const KernelTraits kTensorGemv8bitKernel = tensor_gemv_kernel(nullptr, "bitjit/kernels/tensor_gemv_8bit.cuh",
                                                               "bitjit::tensor_gemv_8bit", families::tensor_gemv_8bit_stages);
 
 }  // namespace bitjit

@@ -1,7 +1,7 @@
 #pragma once
 // tensor_gemv: the gemv job with mma.sync, weights as the 16-row operand, read in the mma_runs layout;
-// one entry point for fp16 / bf16 activations (tensor_gemv.cuh), one for int8 and fp8 ones
-// (tensor_gemv_8bit.cuh: m16n8k32 on bytes). Warps split K and add their sums in shared memory.
+// one entry point for fp16 / bf16 activations (kernels/tensor_gemv.cuh), one for int8 and fp8 ones
+// (kernels/tensor_gemv_8bit.cuh: m16n8k32 on bytes). Warps split K and add their sums in shared memory.
 #include <string>
 #include <vector>
 

@@ -1,4 +1,4 @@
-// The stages of tensor_gemv's entry point for int8 and fp8 activations (tensor_gemv_8bit.cuh):
+// The stages of tensor_gemv's entry point for int8 and fp8 activations (kernels/tensor_gemv_8bit.cuh):
 // m16n8k32 on bytes, the weight codes (or their e4m3 bytes) as the 16-row operand.
 #include "compiler/families/tensor_gemv.hpp"
 

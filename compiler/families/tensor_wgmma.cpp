@@ -200,7 +200,7 @@ std::vector<PlanConstant> tensor_wgmma_tiles(const MatmulConfig& config, const T
 const KernelTraits kTensorWgmmaKernel = {
     .family = KernelFamily::tensor_wgmma,
     .takes = nullptr,  // what kTensorWgmma8bitKernel leaves: weights decoded for fp16 / bf16 activations
-    .header = "bitjit/tensor_wgmma.cuh",
+    .header = "bitjit/kernels/tensor_wgmma.cuh",
     .function = "bitjit::tensor_wgmma",
     .groups_wgmmas = true,
     .tensor_maps = false,

@@ -1,7 +1,7 @@
 #pragma once
 // tensor_wgmma (sm_90a): tensor_gemm's cp.async ring, weights decoded straight into wgmma's register
 // operand (the mma_fragments layout), wgmma per warpgroup of 64 channels; W8A8 configs (activations
-// and weights of one 8-bit type) run tensor_wgmma_8bit.cuh instead, both operands from shared memory.
+// and weights of one 8-bit type) run kernels/tensor_wgmma_8bit.cuh instead, both operands from shared memory.
 // tensor_wgmma_ws builds on both: the checks and pieces they share are declared here.
 #include <optional>
 #include <string>

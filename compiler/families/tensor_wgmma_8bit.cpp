@@ -1,4 +1,4 @@
-// tensor_wgmma's entry point for W8A8 (tensor_wgmma_8bit.cuh): activations and weights of one 8-bit
+// tensor_wgmma's entry point for W8A8 (kernels/tensor_wgmma_8bit.cuh): activations and weights of one 8-bit
 // type (int8, float8_e4m3, float8_e5m2), no decoding, both operands' rows staged as they are and
 // multiplied by wgmma from shared memory. tensor_wgmma_ws's W8A8 entry point shares its checks.
 #include "compiler/arch.hpp"
@@ -108,7 +108,7 @@ void add_tensor_wgmma_8bit_candidates(const MatmulConfig&, const TileSchedule& f
 const KernelTraits kTensorWgmma8bitKernel = {
     .family = KernelFamily::tensor_wgmma,
     .takes = same_8bit_operands,
-    .header = "bitjit/tensor_wgmma_8bit.cuh",
+    .header = "bitjit/kernels/tensor_wgmma_8bit.cuh",
     .function = "bitjit::tensor_wgmma_8bit",
     .groups_wgmmas = false,
     .tensor_maps = false,

@@ -133,7 +133,7 @@ std::vector<PlanConstant> warp_specialized_tiles(std::vector<PlanConstant> tiles
 
 // One block per SM at most (each holds its ring for the whole launch). Whole tiles go to the blocks
 // in turn; where that leaves the last wave short (stream_k_tiles), the last tiles' k-stages are
-// shared out evenly instead (templates/bitjit/tensor_wgmma_ws.cuh).
+// shared out evenly instead (templates/bitjit/kernels/tensor_wgmma_ws.cuh).
 LaunchShape persistent_launch(const KernelPlan& plan, int64_t M, int multiprocessors) {
   if (multiprocessors < 1) throw ConfigError("launch_shape: a persistent grid needs the GPU's multiprocessor count");
   const TileSchedule& s = plan.schedule;
@@ -240,7 +240,7 @@ std::array<TmaTensor, 2> tensor_wgmma_ws_tma_tensors(const KernelPlan& plan, int
 const KernelTraits kTensorWgmmaWsKernel = {
     .family = KernelFamily::tensor_wgmma_ws,
     .takes = nullptr,  // what kTensorWgmmaWs8bitKernel leaves: weights decoded for fp16 / bf16 activations
-    .header = "bitjit/tensor_wgmma_ws.cuh",
+    .header = "bitjit/kernels/tensor_wgmma_ws.cuh",
     .function = "bitjit::tensor_wgmma_ws",
     .groups_wgmmas = true,
     .tensor_maps = true,

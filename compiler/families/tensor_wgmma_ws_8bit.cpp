@@ -64,7 +64,7 @@ std::array<TmaTensor, 2> tensor_wgmma_ws_8bit_tma_tensors(const KernelPlan& plan
 const KernelTraits kTensorWgmmaWs8bitKernel = {
     .family = KernelFamily::tensor_wgmma_ws,
     .takes = same_8bit_operands,
-    .header = "bitjit/tensor_wgmma_ws.cuh",
+    .header = "bitjit/kernels/tensor_wgmma_ws.cuh",
     .function = "bitjit::tensor_wgmma_ws_8bit",
     .groups_wgmmas = false,
     .tensor_maps = true,

@@ -93,7 +93,7 @@ TEST_CASE("the generated source instantiates the family with the config's format
   const TileSchedule schedule = default_schedule(config, "sm_90a");
   const KernelPlan plan = plan_kernel(config, schedule, "sm_90a");
   const std::string source = emit_cuda(plan);
-  CHECK(contains(source, "#include \"bitjit/tensor_gemv.cuh\""));  // fp16 activations: tensor cores
+  CHECK(contains(source, "#include \"bitjit/kernels/tensor_gemv.cuh\""));  // fp16 activations: tensor cores
   CHECK(contains(source, "using A = bitjit::fmt::Float16;"));
   CHECK(contains(source, "using W = bitjit::fmt::Uint4;"));
   CHECK(contains(source, "using Out = bitjit::fmt::Float16;"));
@@ -120,12 +120,12 @@ TEST_CASE("the generated source instantiates the family with the config's format
   general.zeros_mode = ZerosMode::original;
   const TileSchedule gemv = default_schedule(general, "sm_90a");
   CHECK(gemv.family == KernelFamily::gemv);
-  CHECK(contains(emit_cuda(plan_kernel(general, gemv, "sm_90a")), "#include \"bitjit/gemv_matmul.cuh\""));
+  CHECK(contains(emit_cuda(plan_kernel(general, gemv, "sm_90a")), "#include \"bitjit/kernels/gemv_matmul.cuh\""));
   simt = gemv;
   simt.family = KernelFamily::simt;
   simt.block_n = 8;
   const KernelPlan simt_plan = plan_kernel(general, simt, "sm_90a");
-  CHECK(contains(emit_cuda(simt_plan), "#include \"bitjit/simt_matmul.cuh\""));
+  CHECK(contains(emit_cuda(simt_plan), "#include \"bitjit/kernels/simt_matmul.cuh\""));
   CHECK(simt_plan.alignment[0] == 2);
   // Emission is a pure function of the plan.
   CHECK(emit_cuda(plan_kernel(config, schedule, "sm_90a")) == source);
@@ -675,7 +675,7 @@ TEST_CASE("tensor_wgmma_ws kernels take tensor maps on a persistent grid", "[cod
   const TileSchedule s = wgmma_ws_schedule(config, *fragment_order_layout(config), 128, 128, 4, 8);
   const KernelPlan plan = plan_kernel(config, s, "sm_90a");
   CHECK(plan.tensor_maps);
-  CHECK(plan.programmatic_launch);  // the kernel waits for the grid before it (tma.cuh)
+  CHECK(plan.programmatic_launch);  // the kernel waits for the grid before it (ptx/griddepcontrol.cuh)
   CHECK_FALSE(plan_kernel(config, wgmma_128x128_schedule(3), "sm_90a").programmatic_launch);
   const std::string source = emit_cuda(plan);
   CHECK(contains(source, "const __grid_constant__ bitjit::TensorMaps maps"));
@@ -851,7 +851,7 @@ TEST_CASE("no tensor_wgmma kernel touches a pending wgmma's accumulators", "[cod
 }
 
 // W8A8 on the Hopper family: activations and weights of one 8-bit type, no decoding, both operands
-// from shared memory (templates/bitjit/tensor_wgmma_8bit.cuh).
+// from shared memory (templates/bitjit/kernels/tensor_wgmma_8bit.cuh).
 TEST_CASE("tensor_wgmma takes W8A8 configs: checked, and assembled for sm_90a", "[codegen][nvrtc]") {
   const auto w8a8 = [](DType type) {
     MatmulConfig config;

@@ -1,4 +1,4 @@
-// The wgmma primitives of templates/bitjit/wgmma.cuh, one layout fact at a time: a single m64n8k16
+// The wgmma primitives of templates/bitjit/mma/wgmma.cuh, one layout fact at a time: a single m64n8k16
 // step with A from registers (the m16n8k16 fragment order the tensor-core families decode into) and
 // with A from shared memory, B from shared memory in K-major core matrices. Compiles for sm_90a on
 // any machine; runs on a Hopper GPU.
@@ -18,7 +18,7 @@ using namespace bitjit;
 namespace {
 
 const char* kWgmmaCheckSource = R"(
-#include "bitjit/wgmma.cuh"
+#include "bitjit/mma/wgmma.cuh"
 using namespace bitjit;
 
 // Element (row, k) of a [rows, 16] tile in K-major core matrices: core (row / 8, k / 8) at

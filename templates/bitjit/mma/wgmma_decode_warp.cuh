@@ -1,122 +1,12 @@
 #pragma once
-// The tensor_wgmma family (sm_90a; from 64 rows the default where K is split in slices,
-// tensor_wgmma_ws elsewhere): fp16 / bf16 activations, for many rows on Hopper, where mma.sync
-// cannot reach the tensor cores' peak (docs/performance.md). The block's threads form kThreads /
-// 128 warpgroups; warpgroup w owns output channels 64w .. 64w + 63, and each of its wgmma
-// instructions computes those 64 channels for all kBlockM rows of the block
-// over 16 k: D[64, kBlockM] += Wdec[64, 16] * A[kBlockM, 16]^T, with the decoded weights as the A
-// operand straight from registers and the activations as B from the cp.async ring.
-//
-// The weights are in the mma_fragments layout (mma_runs with runs of 2 k, weight_layout.hpp): lane
-// t's 4 codes of each 16-k step are k 2t, 2t + 1, 2t + 8, 2t + 9, so decode_operand's pairs are the
-// wgmma A fragment in wgmma's own k order, and the activations are staged unpermuted, by 16-byte
-// copies of whole rows into the 128-byte swizzle (SwizzledAtoms). (Runs of 8, as tensor_gemm reads
-// them, would need the activations' 32-bit words permuted, by 4-byte copies: measured 0.35x cuBLAS,
-// the copies' L1 traffic the limit, bench/results/2026-11-25-h100-wgmma.)
-//
-// The pipeline: the ring prefetches kStages - 2 stages ahead; in a stage each warp decodes one
-// group of steps' fragments (kWgmmaGroup steps of 16 k, one by default) while the wgmmas of the
-// group before run, keeping two groups' fragment sets (wgmma reads A's registers until it
-// completes). A stage's last group still runs while the next stage's first fragments are decoded
-// (the ring's spare stage is the one it reads), so the tensor cores do not drain at every stage
-// boundary. The next stage's scale codes are loaded at the start of a stage and
-// converted one stage later, so their global-memory latency is hidden behind a stage's wgmmas.
-#include "bitjit/tensor_gemm.cuh"
-#include "bitjit/wgmma.cuh"
+// The warp of the fp16 / bf16 Hopper kernels (tensor_wgmma, tensor_wgmma_ws): weights decoded into
+// wgmma's register operand step by step, activations from the swizzled stage.
+#include "bitjit/decode/group_scales.cuh"
+#include "bitjit/mma/wgmma.cuh"
+#include "bitjit/pipeline/stage_loader.cuh"
+#include "bitjit/pipeline/swizzled_atoms.cuh"
 
 namespace bitjit {
-
-// StageLoader placement for wgmma's K-major tiles in the 128-byte swizzle (swizzled_descriptor): the
-// tile's kRows rows are cut along K into atom columns of 128 bytes (8 chunks); column c holds every
-// row's chunks 8c .. 8c + 7, row after row, chunk j of row r at position j ^ (r % 8). Consecutive
-// threads copy one row's chunks in order, so a warp reads whole 128-byte lines of global memory
-// (by-core-matrix copies read 16 bytes of 32 rows: twice the L2 requests, measured L2-bound), and
-// the XOR spreads each 8 lanes' 16-byte stores over all 32 banks.
-template <int kChunksPerRow, int kRows>
-struct SwizzledAtoms {
-  static_assert(kChunksPerRow % 8 == 0 && kRows % 8 == 0, "whole 128-byte atoms of 8 rows");
-  static constexpr int kColumnChunks = kRows * 8;  // one atom column: 128 bytes of every row
-  __device__ static int index(int row, int chunk) {
-    return chunk / 8 * kColumnChunks + row * 8 + ((chunk % 8) ^ (row % 8));
-  }
-  __device__ static int first_row(int tid) { return tid / kChunksPerRow; }
-  __device__ static int first_chunk(int tid) { return tid % kChunksPerRow; }
-  template <int kPassRows>
-  static constexpr bool kEvenStride = kPassRows % 8 == 0;
-  template <int kPassRows>
-  static constexpr int kStride = kPassRows * 8;
-  // The wgmma descriptor of rows first_row .. of the tile at byte k_bytes along K (a step's start).
-  __device__ static uint64_t descriptor(const uint4* tile, int first_row, int k_bytes) {
-    return advance_descriptor(swizzled_descriptor(tile + first_row * 8), (k_bytes / 128 * kColumnChunks + k_bytes % 128 / 16) * 16);
-  }
-};
-
-// Traps unless the dynamic shared memory starts 1024-byte aligned, as the 128-byte swizzle needs
-// (the __align__ on the declaration asks for it; a wrong base would only show as wrong sums).
-__device__ __forceinline__ void require_swizzle_alignment(const void* stages) {
-  if (threadIdx.x == 0 && shared_address(stages) % 1024 != 0) __trap();
-}
-
-// The cp.async ring of both tensor_wgmma kernels: tile i lives in stage i mod kStages, and
-// kStages - 2 tiles are in flight behind the one being multiplied and the one whose last wgmma may
-// still run. Every thread commits one copy group per tile, empty past the end, so "all but
-// kStages - 3 groups done" always means "this tile landed". load(stage, tile) issues a tile's
-// copies; multiply(stage, tile) issues its wgmmas and may leave its last group running.
-template <int kStages, class Load, class Multiply>
-__device__ __forceinline__ void run_wgmma_ring(int tiles, Load load, Multiply multiply) {
-  constexpr int kAhead = kStages - 2;
-  static_assert(kAhead >= 1, "three stages at least: one loading, one multiplied, one finishing");
-#pragma unroll
-  for (int s = 0; s < kAhead; ++s) {
-    if (s < tiles) load(s, s);
-    commit_async_copies();
-  }
-  int consumed = 0, filled = kAhead;
-  for (int tile = 0; tile < tiles; ++tile) {
-    wait_async_copies<kAhead - 1>();
-    fence_shared_for_async();  // this thread's copies, landed, become visible to the wgmma's reads
-    // The tile landed for every thread, and every warpgroup's wgmmas of tile - 2 are done (multiply
-    // waits for all but its newest group), so the stage they read can be refilled.
-    __syncthreads();
-    if (tile + kAhead < tiles) load(filled, tile + kAhead);
-    commit_async_copies();
-    multiply(consumed, tile);
-    consumed = consumed + 1 == kStages ? 0 : consumed + 1;
-    filled = filled + 1 == kStages ? 0 : filled + 1;
-  }
-  wgmma_wait<0>();
-  wait_async_copies<0>();
-}
-
-// A warpgroup tile's outputs: D's fragment layout holds this warp's channels g, g + 8 and, for each
-// 8 rows j, d[4j + 0, 1] = channel g, rows 8j + 2t (+1), d[4j + 2, 3] = channel g + 8. for_each_output
-// calls store(row, column, sum) for those inside C (the form reduce_slices_and_store takes).
-template <class P, int kRows, class Acc>
-struct WgmmaOutputs {
-  const MatmulParams& params;
-  const Acc (&d)[kRows / 2];
-  long long m_block, first_channel;
-
-  template <class Store>
-  __device__ __forceinline__ void for_each_output(Store store) const {
-    const int g = int(threadIdx.x) % 32 / 4, t = int(threadIdx.x) % 4;
-#pragma unroll
-    for (int j = 0; j < kRows / 8; ++j)
-#pragma unroll
-      for (int c = 0; c < 4; ++c) {
-        const long long row = m_block + 8 * j + 2 * t + (c & 1);
-        const long long column = first_channel + g + (c >= 2 ? 8 : 0);
-        if (row < params.M && column < P::N) store(row, column, d[4 * j + c]);
-      }
-  }
-};
-
-template <class P, int kRows, class Acc>
-__device__ __forceinline__ void store_wgmma_tile(const MatmulParams& params, const Acc (&d)[kRows / 2], long long m_block,
-                                                 long long first_channel) {
-  WgmmaOutputs<P, kRows, Acc>{params, d, m_block, first_channel}.for_each_output(
-      [&](long long row, long long column, Acc sum) { store_output<P>(params, row, column, sum); });
-}
 
 // One warp's share of a warpgroup tile in the fp16 / bf16 kernels (tensor_wgmma, tensor_wgmma_ws):
 // its 16 channels' scales, the accumulators of the warpgroup's 64 channels x kBlockM rows, and a
@@ -284,42 +174,5 @@ struct WgmmaDecodeWarp {
     }
   }
 };
-
-// P: the Problem; T: the tiles (those of WgmmaDecodeWarp, with kThreads = the block's threads,
-// kStages >= 3, kSplitK: blockIdx.z's share of K's stages, summed as tensor_gemm's slices are).
-template <class P, class T>
-__device__ void tensor_wgmma(const MatmulParams& params) {
-  using G = GemmTiling<P, T>;
-  using Warp = WgmmaDecodeWarp<P, T>;
-  static_assert(G::kStageChunks % 64 == 0, "every stage starts 1024-byte aligned");
-  extern __shared__ __align__(1024) uint4 stages[];  // kStages x kStageChunks
-  require_swizzle_alignment(stages);
-  __shared__ uint32_t pair_table[Warp::kHow == PairDecode::table ? kPairTableWords : 1];
-  if constexpr (Warp::kHow == PairDecode::table) fill_pair_table<typename P::W, typename P::A>(pair_table);  // synced in the loop
-
-  const long long m_block = (long long)blockIdx.y * T::kBlockM;
-  const long long n_block = (long long)blockIdx.x * T::kBlockN;
-  Warp warp(params, pair_table, int(threadIdx.x) / 32);
-  warp.start_tile(n_block);
-  const StageLoader<P, T, typename Warp::Placement> loader(params, m_block, n_block);
-
-  const int tile_begin = int(blockIdx.z * G::kTilesPerSlice);
-  const int tile_end = int(min(G::kTilesK, tile_begin + G::kTilesPerSlice));
-  warp.load_stage_codes(tile_begin);
-  run_wgmma_ring<T::kStages>(
-      tile_end - tile_begin, [&](int stage, int i) { loader.load(stages + stage * G::kStageChunks, tile_begin + i); },
-      [&](int stage, int i) {
-        // The ring refills a stage two tiles after its wgmmas started: the last may still run.
-        warp.multiply_stage(stages + stage * G::kStageChunks, tile_begin + i, min(tile_begin + i + 1, tile_end - 1), [] {});
-      });
-  warp.finish();
-
-  if constexpr (T::kSplitK == 1) {
-    store_wgmma_tile<P, T::kBlockM>(params, warp.d, m_block, n_block + warp.warp_channel);
-  } else {
-    reduce_slices_and_store<P, T>(WgmmaOutputs<P, T::kBlockM, float>{params, warp.d, m_block, n_block + warp.warp_channel},
-                                  params);
-  }
-}
 
 }  // namespace bitjit

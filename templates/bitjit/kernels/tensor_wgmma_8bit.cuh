@@ -10,77 +10,13 @@
 // still run (int8: each stage's group is waited for only after the next one is issued; fp8 waits
 // at the end of each stage, to add its sums in full precision). Copies past M, N
 // or K are zero-filled, and an 8-bit zero is 0 in every format here, so no tail needs a branch.
-#include "bitjit/async_copy.cuh"
-#include "bitjit/epilogue.cuh"
-#include "bitjit/tensor_wgmma.cuh"
+#include "bitjit/decode/dequant.cuh"  // Zeros, which the generated Problem names
+#include "bitjit/epilogue/wgmma_outputs.cuh"
+#include "bitjit/mma/byte_rows_wgmma.cuh"
+#include "bitjit/pipeline/byte_rows.cuh"
+#include "bitjit/pipeline/wgmma_ring.cuh"
 
 namespace bitjit {
-
-// Copies kRows rows x kChunksPerRow 16-byte chunks of a row-major byte matrix (kRowBytes a row,
-// `limit` rows in all) into the swizzled atoms; rows past `limit` and chunks past the row's end
-// are zero-filled. Each thread's source pointer is set once; a pass costs one add.
-template <int kRows, int kChunksPerRow, int kThreads, long long kRowBytes>
-struct ByteRowsLoader {
-  using Placement = SwizzledAtoms<kChunksPerRow, kRows>;
-  static constexpr int kRowsPerPass = kThreads / kChunksPerRow;
-  static constexpr int kPasses = (kRows + kRowsPerPass - 1) / kRowsPerPass;
-  static_assert(kThreads % kChunksPerRow == 0, "whole rows per pass of the block's threads");
-
-  const uint8_t* source;  // this thread's chunk of its first row, stage 0
-  int chunk, first_row, rows, shared;
-
-  __device__ __forceinline__ ByteRowsLoader(const void* base, long long first_global_row, long long limit) {
-    const int tid = int(threadIdx.x);
-    chunk = Placement::first_chunk(tid);
-    first_row = Placement::first_row(tid);
-    rows = int(min((long long)kRows, limit - first_global_row));
-    source = static_cast<const uint8_t*>(base) + (first_global_row + first_row) * kRowBytes + 16 * chunk;
-    shared = Placement::index(first_row, chunk);
-  }
-
-  __device__ __forceinline__ void load(uint4* tile, int tile_k) const {
-    const long long k_first = (long long)tile_k * kChunksPerRow * 16;
-    const bool k_inside = k_first + 16 * chunk < kRowBytes;
-#pragma unroll
-    for (int pass = 0; pass < kPasses; ++pass) {
-      const int row = first_row + pass * kRowsPerPass;
-      if (kRows % kRowsPerPass != 0 && row >= kRows) break;
-      int index = shared + pass * Placement::template kStride<kRowsPerPass>;
-      if constexpr (!Placement::template kEvenStride<kRowsPerPass>) index = Placement::index(row, chunk);
-      copy_async_16(tile + index, source + (long long)pass * kRowsPerPass * kRowBytes + k_first, row < rows && k_inside);
-    }
-  }
-};
-
-// The stage's layout: the activation tile (kBlockM rows), then the weight tile (kBlockN rows), each
-// of kBlockK bytes a row in the 128-byte swizzle's atom columns.
-template <class T>
-struct ByteRowsStage {
-  static constexpr int kChunksPerRow = T::kBlockK / 16;
-  static constexpr int kActivationChunks = T::kBlockM * kChunksPerRow;
-  static constexpr int kChunks = kActivationChunks + T::kBlockN * kChunksPerRow;
-  using ActivationTile = SwizzledAtoms<kChunksPerRow, T::kBlockM>;
-  using WeightTile = SwizzledAtoms<kChunksPerRow, T::kBlockN>;
-  static_assert(kChunks % 64 == 0, "every stage starts 1024-byte aligned");
-};
-
-// Issues one stage's wgmmas for warpgroup `warpgroup` (its 64 weight rows against every activation
-// row) into sums, as one commit group; accumulate = false starts the sums afresh.
-template <class P, class T, class Acc>
-__device__ __forceinline__ void issue_byte_rows_stage(const uint4* stage, int warpgroup, Acc (&sums)[T::kBlockM / 2],
-                                                      bool accumulate) {
-  using S = ByteRowsStage<T>;
-  wgmma_fence_accumulators(sums);
-  wgmma_fence();
-#pragma unroll
-  for (int step = 0; step < T::kBlockK / 32; ++step) {
-    wgmma_64xNx32_ss<typename P::A, Acc, T::kBlockM>(
-        sums, S::WeightTile::descriptor(stage + S::kActivationChunks, 64 * warpgroup, 32 * step),
-        S::ActivationTile::descriptor(stage, 0, 32 * step), accumulate || step > 0);
-  }
-  wgmma_commit();
-  wgmma_fence_accumulators(sums);
-}
 
 // P: the Problem (A and W the same 8-bit type); T: the tiles (kThreads = 128 per warpgroup,
 // kBlockM rows, kBlockN = 64 per warpgroup, kBlockK, kStages >= 3).
@@ -135,6 +71,14 @@ __device__ void tensor_wgmma_8bit(const MatmulParams& params) {
   run_wgmma_ring<T::kStages>(kTilesK, load_stage, multiply_stage);
 
   store_wgmma_tile<P, T::kBlockM>(params, d, m_block, n_block + warp * 16);
+}
+
+// tensor_wgmma_8bit's dynamic shared memory, the ring: kStages stages of an activation and a weight
+// tile. The host launches it with its own dynamic_shared_bytes, which
+// tests/compiler/test_shared_memory.cpp checks against this.
+template <class P, class T>
+constexpr int tensor_wgmma_8bit_dynamic_shared_bytes() {
+  return T::kStages * ByteRowsStage<T>::kChunks * int(sizeof(uint4));
 }
 
 }  // namespace bitjit

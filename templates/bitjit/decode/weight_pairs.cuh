@@ -8,7 +8,7 @@
 //     mantissas of two 16-bit floats of magnitude 1024 (fp16) or 128 (bf16) at once;
 //   - other formats, natural order: pair q is fields 2q and 2q+1 (for 4-bit codes, one byte).
 // Every decoded value is exact in the activation type except nf4's levels, which are rounded to it.
-#include "bitjit/dequant.cuh"
+#include "bitjit/decode/dequant.cuh"
 
 namespace bitjit {
 
@@ -214,25 +214,6 @@ __device__ __forceinline__ void decode_operand(const uint32_t (&words)[2][kWords
                                                                       (p % kCodesPerWord) / 2, zero[half], table, lane),
                                    half);
     }
-  }
-}
-
-// ---- the warp-level tensor-core step ------------------------------------------------------------
-
-// c += a * b for one m16n8k16 tile: a 16x16 row-major, b 16x8 column-major, c 16x8 in float32.
-// tensor_gemv passes 16 output channels of weights as a and 8 rows of activations as b.
-template <class A>
-__device__ __forceinline__ void mma_16x8x16(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-  if constexpr (is_same<A, fmt::Float16>::value) {
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
-        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-  } else {
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
-        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
   }
 }
 

@@ -6,7 +6,7 @@
 // Each warp owns kBlockN / 16 such channel tiles and a share of K; per k-block every lane loads
 // kLoadBytes from each of its two channels (g and g + 8 of the tile), one round ahead of the
 // decoding (software pipelining), and decodes the codes two at a time straight into operand
-// registers (weight_pairs.cuh). Scales and zeros are applied in float32 to each run's partial sum,
+// registers (decode/weight_pairs.cuh). Scales and zeros are applied in float32 to each run's partial sum,
 // never to the weights:
 //   sum_k a * ((v - z) * s) = s * (sum_k a * v - z * sum_k a),   likewise for rescale's v * s - z,
 // with sum_k a taken by one more mma of ones against the activations. The warps' sums meet in
@@ -17,187 +17,13 @@
 //   position i of lane t  <->  k = 4 * kRun * (i / kRun) + kRun * t + i % kRun   (within the block),
 // so mma step j of a run takes positions 4j .. 4j+3 of all four lanes, a k range that never crosses
 // a scale group, and the activations' fragment for it is 4 consecutive elements of the same k.
-#include "bitjit/epilogue.cuh"
-#include "bitjit/split_k.cuh"
-#include "bitjit/weight_pairs.cuh"
+#include "bitjit/decode/weight_pairs.cuh"
+#include "bitjit/epilogue/split_k.cuh"
+#include "bitjit/epilogue/warp_sums.cuh"
+#include "bitjit/mma/mma_sync.cuh"
+#include "bitjit/pipeline/gemv_stream.cuh"
 
 namespace bitjit {
-
-template <int kBytes>
-__device__ __forceinline__ void load_streaming(const uint8_t* address, uint32_t (&words)[kBytes / 4]) {
-  static_assert(kBytes == 4 || kBytes == 8 || kBytes == 16, "4, 8 or 16 bytes");
-  // Weights are read once: keep them out of L1 so A and the scales stay there.
-  if constexpr (kBytes == 16) {
-    asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
-                 : "=r"(words[0]), "=r"(words[1]), "=r"(words[2]), "=r"(words[3]) : "l"(address));
-  } else if constexpr (kBytes == 8) {
-    asm volatile("ld.global.nc.L1::no_allocate.v2.u32 {%0, %1}, [%2];" : "=r"(words[0]), "=r"(words[1]) : "l"(address));
-  } else {
-    asm volatile("ld.global.nc.L1::no_allocate.u32 %0, [%1];" : "=r"(words[0]) : "l"(address));
-  }
-}
-
-// Four consecutive activations (two pairs) of one row, or zeros for a row past M. A plain (not
-// volatile) read-only load: the compiler hoists it ahead of the mma that needs it, so the L1 / L2
-// latency of the activations overlaps the decoding instead of stalling every mma step.
-__device__ __forceinline__ void load_activation_pairs(const uint16_t* row, long long k, uint32_t& lo, uint32_t& hi) {
-  if (row == nullptr) {
-    lo = hi = 0u;
-    return;
-  }
-  const uint2 pairs = __ldg(reinterpret_cast<const uint2*>(row + k));
-  lo = pairs.x;
-  hi = pairs.y;
-}
-
-// One round of weight loads of a warp: kUnroll k-blocks (first, first + kWarps, ...) of each of its
-// tiles' two channels per lane, kLoadBytes each; k-blocks from `end` on (past the row, or past the
-// block's slice of K) are skipped.
-template <int kUnroll, int kWarps, int kLoadBytes, int kTiles, int kWords>
-__device__ __forceinline__ void load_round(uint32_t (&words)[kUnroll][kTiles][2][kWords],
-                                           const uint8_t* const (&weight_rows)[kTiles][2], long long first,
-                                           long long end) {
-#pragma unroll
-  for (int u = 0; u < kUnroll; ++u) {
-    const long long block = first + u * kWarps;
-#pragma unroll
-    for (int tile = 0; tile < kTiles; ++tile)
-#pragma unroll
-      for (int half = 0; half < 2; ++half)
-        if (block < end) load_streaming<kLoadBytes>(weight_rows[tile][half] + block * 4 * kLoadBytes, words[u][tile][half]);
-  }
-}
-
-// The warps split K, so warp 0 adds the others' sums (through shared memory). Every thread calls
-// it; it returns true to warp 0's, which then hold the block's sums.
-template <int kWarps, int kTiles, int kRowHalves, class Acc>
-__device__ __forceinline__ bool sum_warps(Acc (&acc)[kTiles][kRowHalves][4],
-                                          Acc (&warp_sums)[kWarps][kTiles][kRowHalves][4][32]) {
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  if constexpr (kWarps > 1) {
-#pragma unroll
-    for (int tile = 0; tile < kTiles; ++tile)
-#pragma unroll
-      for (int half = 0; half < kRowHalves; ++half)
-#pragma unroll
-        for (int c = 0; c < 4; ++c) warp_sums[warp][tile][half][c][lane] = acc[tile][half][c];
-    __syncthreads();
-    if (warp != 0) return false;
-#pragma unroll
-    for (int tile = 0; tile < kTiles; ++tile)
-#pragma unroll
-      for (int half = 0; half < kRowHalves; ++half)
-#pragma unroll
-        for (int c = 0; c < 4; ++c)
-          for (int other = 1; other < kWarps; ++other) acc[tile][half][c] += warp_sums[other][tile][half][c][lane];
-  }
-  return true;
-}
-
-// The block's sums after sum_warps, as C elements: acc[tile][row half][c] of a lane of warp 0 holds
-// channel g (c < 2) or g + 8 of the tile, activation rows 8 * half + 2t + (c & 1). `holds` is false
-// on the other warps' threads, which have no outputs.
-template <class P, int kTiles, int kRowHalves, class Acc>
-struct GemvOutputs {
-  const Acc (&acc)[kTiles][kRowHalves][4];
-  long long m_begin, n_block;
-  int rows;
-  bool holds;
-
-  // Calls store(row, column, sum) for each of this thread's sums inside C.
-  template <class Store>
-  __device__ __forceinline__ void for_each_output(Store store) const {
-    if (!holds) return;
-    const int lane = threadIdx.x % 32;
-    const int g = lane / 4, t = lane % 4;
-#pragma unroll
-    for (int tile = 0; tile < kTiles; ++tile)
-#pragma unroll
-      for (int half = 0; half < kRowHalves; ++half)
-#pragma unroll
-        for (int c = 0; c < 4; ++c) {
-          const int row = 8 * half + 2 * t + (c & 1);
-          const long long column = n_block + tile * 16 + g + (c >= 2 ? 8 : 0);
-          if (row < rows && column < P::N) store(m_begin + row, column, acc[tile][half][c]);
-        }
-  }
-};
-
-// The end of a tensor_gemv kernel of one slice of K: the warps' sums added, stored to C. (The store
-// loop is GemvOutputs::for_each_output's, written out: through the lambda the int32-sum kernels of
-// tensor_gemv_8bit compiled to other machine code.)
-template <class P, int kWarps, int kTiles, int kRowHalves, class Acc>
-__device__ __forceinline__ void sum_warps_and_store(Acc (&acc)[kTiles][kRowHalves][4],
-                                                    Acc (&warp_sums)[kWarps][kTiles][kRowHalves][4][32],
-                                                    const MatmulParams& params, long long m_begin, int rows,
-                                                    long long n_block) {
-  if (!sum_warps(acc, warp_sums)) return;
-  const int lane = threadIdx.x % 32;
-  const int g = lane / 4, t = lane % 4;
-#pragma unroll
-  for (int tile = 0; tile < kTiles; ++tile) {
-#pragma unroll
-    for (int half = 0; half < kRowHalves; ++half) {
-#pragma unroll
-      for (int c = 0; c < 4; ++c) {
-        const int row = 8 * half + 2 * t + (c & 1);
-        const long long column = n_block + tile * 16 + g + (c >= 2 ? 8 : 0);
-        if (row < rows && column < P::N) store_output<P>(params, m_begin + row, column, acc[tile][half][c]);
-      }
-    }
-  }
-}
-
-// Eight consecutive activations of one row (two mma steps' fragments), or zeros past M.
-__device__ __forceinline__ void load_activation_quads(const uint16_t* row, long long k, uint32_t (&words)[4]) {
-  if (row == nullptr) {
-    words[0] = words[1] = words[2] = words[3] = 0u;
-    return;
-  }
-  const uint4 quads = __ldg(reinterpret_cast<const uint4*>(row + k));
-  words[0] = quads.x;
-  words[1] = quads.y;
-  words[2] = quads.z;
-  words[3] = quads.w;
-}
-
-// Activation rows g and g + 8 of the block (null past M: zeros).
-template <class Element, int kRowHalves>
-__device__ __forceinline__ void block_activation_rows(const void* A, long long K, long long m_begin, int rows, int g,
-                                                      const Element* (&a_rows)[kRowHalves]) {
-  const Element* activations = static_cast<const Element*>(A);
-#pragma unroll
-  for (int half = 0; half < kRowHalves; ++half) {
-    a_rows[half] = g + 8 * half < rows ? activations + (m_begin + g + 8 * half) * K : nullptr;
-  }
-}
-
-// This lane's two output channels per tile, g and g + 8 (clamped past N: computed, never stored),
-// and where its loads of each channel's row of W start.
-template <int kTiles, int kLoadBytes>
-__device__ __forceinline__ void lane_channels(const void* W, long long N, long long row_bytes, long long n_block, int g,
-                                              int t, long long (&channel)[kTiles][2],
-                                              const uint8_t* (&weight_rows)[kTiles][2]) {
-#pragma unroll
-  for (int tile = 0; tile < kTiles; ++tile) {
-#pragma unroll
-    for (int half = 0; half < 2; ++half) {
-      channel[tile][half] = min(n_block + tile * 16 + g + 8 * half, N - 1);
-      weight_rows[tile][half] = static_cast<const uint8_t*>(W) + channel[tile][half] * row_bytes + t * kLoadBytes;
-    }
-  }
-}
-
-// acc[tile][row half][c]: c0, c1 = channel g, rows 2t, 2t + 1; c2, c3 = channel g + 8, same rows.
-template <class Acc, int kTiles, int kRowHalves>
-__device__ __forceinline__ void clear_sums(Acc (&acc)[kTiles][kRowHalves][4]) {
-#pragma unroll
-  for (int tile = 0; tile < kTiles; ++tile)
-#pragma unroll
-    for (int half = 0; half < kRowHalves; ++half)
-#pragma unroll
-      for (int c = 0; c < 4; ++c) acc[tile][half][c] = Acc(0);
-}
 
 // P: the Problem; T: the tiles (kThreads, kBlockM, kBlockN, kLoadBytes, kRun, kUnroll, kSplitK).
 // Split-K (kSplitK > 1): blockIdx.z takes a contiguous share of the k-blocks, so few channel blocks
@@ -372,6 +198,14 @@ __device__ void tensor_gemv(const MatmulParams& params) {
     const bool holds = sum_warps(acc, warp_sums);
     reduce_slices_and_store<P, T>(GemvOutputs<P, kTiles, kRowHalves, float>{acc, m_begin, n_block, rows, holds}, params);
   }
+}
+
+// tensor_gemv's dynamic shared memory, no dynamic shared memory (the warps' sums and the pair table
+// are static). The host launches it with its own dynamic_shared_bytes, which
+// tests/compiler/test_shared_memory.cpp checks against this.
+template <class P, class T>
+constexpr int tensor_gemv_dynamic_shared_bytes() {
+  return 0;
 }
 
 }  // namespace bitjit

@@ -1,6 +1,6 @@
 #pragma once
 // The epilogue: add the bias to the accumulated sum, cast to the output format, store.
-#include "bitjit/formats.cuh"
+#include "bitjit/decode/formats.cuh"
 
 namespace bitjit {
 

@@ -3,47 +3,12 @@
 // FMA (or integer multiply-add) on CUDA cores. Each warp owns output columns; its lanes split K, each
 // loading kLoadBytes of the packed weight row at a time, so W is read once per block of kBlockM rows
 // with coalesced loads; the warp then reduces its lanes' partial sums.
-#include "bitjit/dequant.cuh"
-#include "bitjit/epilogue.cuh"
+#include "bitjit/decode/dequant.cuh"
+#include "bitjit/epilogue/store.cuh"
+#include "bitjit/epilogue/warp_sums.cuh"
+#include "bitjit/pipeline/loaded_bytes.cuh"
 
 namespace bitjit {
-
-// kBytes (1, 2, 4, 8 or 16) consecutive bytes as 32-bit words, least significant byte first.
-template <int kBytes>
-struct LoadedBytes {
-  static constexpr int kWords = kBytes < 4 ? 1 : kBytes / 4;
-  uint32_t words[kWords];
-
-  __device__ __forceinline__ void load(const uint8_t* address) {
-    if constexpr (kBytes == 16) {
-      const uint4 vector = *reinterpret_cast<const uint4*>(address);
-      words[0] = vector.x; words[1] = vector.y; words[2] = vector.z; words[3] = vector.w;
-    } else if constexpr (kBytes == 8) {
-      const uint2 vector = *reinterpret_cast<const uint2*>(address);
-      words[0] = vector.x; words[1] = vector.y;
-    } else if constexpr (kBytes == 4) {
-      words[0] = *reinterpret_cast<const uint32_t*>(address);
-    } else if constexpr (kBytes == 2) {
-      words[0] = *reinterpret_cast<const uint16_t*>(address);
-    } else {
-      words[0] = *address;
-    }
-  }
-
-  // The code of the element-th kBits-wide field (fields never straddle words: kBits divides 32).
-  template <int kBits>
-  __device__ __forceinline__ uint32_t field(int element) const {
-    const int bit = element * kBits;
-    const uint32_t mask = kBits == 32 ? 0xffffffffu : (1u << kBits) - 1u;
-    return (words[bit / 32] >> (bit % 32)) & mask;
-  }
-};
-
-template <class T>
-__device__ __forceinline__ T warp_sum(T value) {
-  for (int offset = 16; offset > 0; offset /= 2) value += __shfl_xor_sync(0xffffffffu, value, offset);
-  return value;
-}
 
 // P: the Problem (formats, N, K, groups, flags); T: the tiles (kThreads, kBlockM, kBlockN, kLoadBytes).
 template <class P, class T>
@@ -97,6 +62,13 @@ __device__ void simt_matmul(const MatmulParams& params) {
       if (lane == 0 && r < rows) store_output<P>(params, m_begin + r, n, total);
     }
   }
+}
+
+// simt_matmul's dynamic shared memory, no dynamic shared memory. The host launches it with its own
+// dynamic_shared_bytes, which tests/compiler/test_shared_memory.cpp checks against this.
+template <class P, class T>
+constexpr int simt_matmul_dynamic_shared_bytes() {
+  return 0;
 }
 
 }  // namespace bitjit

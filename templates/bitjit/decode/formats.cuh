@@ -2,7 +2,7 @@
 // One decoder struct per row of the dtype table (compiler/dtype.cpp names them). Each turns a stored
 // code (the element's raw bits) into its value; the integer formats also give an exact int, and the
 // output formats encode a float (or int) back into a code. Values follow docs/formats.md exactly.
-#include "bitjit/types.cuh"
+#include "bitjit/core/types.cuh"
 
 namespace bitjit {
 

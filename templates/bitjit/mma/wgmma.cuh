@@ -13,8 +13,8 @@
 //     columns 8j + 2t, + 1; d[4j + 2, 3] = row g + 8, same columns.
 // Shared memory written with ordinary stores must be made visible to the wgmma's async proxy with
 // fence_shared_for_async() before the fence / issue.
-#include "bitjit/async_copy.cuh"
-#include "bitjit/formats.cuh"
+#include "bitjit/ptx/shared_address.cuh"
+#include "bitjit/decode/formats.cuh"
 
 namespace bitjit {
 

@@ -21,137 +21,12 @@
 // are not reordered. With fp8 activations the runs are whole loads and nothing is reordered (so
 // simt reads the same bytes on archs without the fp8 mma): 4-bit codes in natural order are the
 // selectors of the PRMT tables that make their e4m3 bytes.
-#include "bitjit/tensor_gemv.cuh"
+#include "bitjit/decode/weight_bytes.cuh"
+#include "bitjit/epilogue/warp_sums.cuh"
+#include "bitjit/mma/mma_sync.cuh"
+#include "bitjit/pipeline/gemv_stream.cuh"
 
 namespace bitjit {
-
-// The m16n8k32 mma for one pair of operand types: a is 16x32 weight bytes of type WBytes, b is 32x8
-// activation bytes of type A.
-template <class WBytes, class A>
-struct ByteMma;
-
-// int8 activations: weight codes as unsigned bytes, int32 sums.
-template <>
-struct ByteMma<fmt::Int8, fmt::Int8> {
-  using Sum = int;
-  __device__ static void multiply(int (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-    asm volatile(
-        "mma.sync.aligned.m16n8k32.row.col.s32.u8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
-        : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-  }
-};
-
-// fp8 (sm_89 and newer): float32 sums. PTX names the weights' type first.
-#define BITJIT_FP8_MMA(WBYTES, A, W_NAME, A_NAME)                                                            \
-  template <>                                                                                                 \
-  struct ByteMma<fmt::WBYTES, fmt::A> {                                                                       \
-    using Sum = float;                                                                                        \
-    __device__ static void multiply(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {       \
-      asm volatile("mma.sync.aligned.m16n8k32.row.col.f32." W_NAME "." A_NAME                                \
-                   ".f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"                               \
-                   : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])                                          \
-                   : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));                         \
-    }                                                                                                         \
-  };
-BITJIT_FP8_MMA(Float8E4M3, Float8E4M3, "e4m3", "e4m3")
-BITJIT_FP8_MMA(Float8E5M2, Float8E5M2, "e5m2", "e5m2")
-BITJIT_FP8_MMA(Float8E4M3, Float8E5M2, "e4m3", "e5m2")  // 4-bit weights as e4m3 with e5m2 activations
-#undef BITJIT_FP8_MMA
-
-// Four consecutive codes of a word (elements 4s .. 4s + 3 in the byte-lane order) as bytes u = code ^ kFlip
-// (sub-byte formats have no flip); fp8 codes are the operand as they are.
-template <class W>
-__device__ __forceinline__ uint32_t code_bytes(uint32_t word, int s) {
-  if constexpr (W::kBits < 8) {
-    constexpr uint32_t kMask = ((1u << W::kBits) - 1u) * 0x01010101u;
-    return (word >> (s * W::kBits)) & kMask;
-  } else if constexpr (W::kInteger) {
-    return word ^ (W::kFlip * 0x01010101u);
-  } else {
-    return word;
-  }
-}
-
-// PRMT: byte n of the result is byte selector[n] of {second, first} (0-7), or with bit 3 of the
-// selector set, that byte's top bit replicated.
-__device__ __forceinline__ uint32_t permute_bytes(uint32_t first, uint32_t second, uint32_t selector) {
-  uint32_t result;
-  asm("prmt.b32 %0, %1, %2, %3;" : "=r"(result) : "r"(first), "r"(second), "r"(selector));
-  return result;
-}
-
-// The type of the weight bytes the mma takes: the codes (int8 activations: unsigned bytes, fp8
-// weights: themselves), or e4m3 values made from 4-bit codes for fp8 activations.
-template <class A, class W>
-struct WeightBytes {
-  using Type = fmt::Float8E4M3;
-};
-template <class W>
-struct WeightBytes<fmt::Int8, W> {
-  using Type = fmt::Int8;
-};
-template <>
-struct WeightBytes<fmt::Float8E4M3, fmt::Float8E4M3> {
-  using Type = fmt::Float8E4M3;
-};
-template <>
-struct WeightBytes<fmt::Float8E5M2, fmt::Float8E5M2> {
-  using Type = fmt::Float8E5M2;
-};
-
-// Four 4-bit codes, the low 16 bits of `nibbles` in order, as four e4m3 bytes: of the integer u
-// (0, 1, ..., 15) for integer formats, of the fp4 value (sign bit 3, magnitudes 0, 0.5, 1, 1.5, 2,
-// 3, 4, 6) for fp4. The codes are PRMT selectors into byte tables; a selector with bit 3 set yields
-// its byte's sign replicated instead, 0 for these tables, so the two halves of a 16-entry table
-// take two PRMTs whose results are ORed.
-template <class W>
-__device__ __forceinline__ uint32_t e4m3_of_nibbles(uint32_t nibbles) {
-  if constexpr (W::kInteger) {
-    const uint32_t below_8 = permute_bytes(0x44403800u, 0x4e4c4a48u, nibbles);        // 00 38 40 44 48 4a 4c 4e
-    const uint32_t from_8 = permute_bytes(0x53525150u, 0x57565554u, nibbles ^ 0x8888u);  // 50 .. 57
-    return below_8 | from_8;
-  } else {
-    const uint32_t magnitude = permute_bytes(0x3c383000u, 0x4c484440u, nibbles & 0x7777u);  // 00 30 38 3c 40 44 48 4c
-    const uint32_t negative = permute_bytes(0x80808080u, 0x80808080u, nibbles);  // 0x80, or 0xff where bit 3 is set
-    return magnitude | (((negative & 0x7f7f7f7fu) + 0x01010101u) & 0x80808080u);
-  }
-}
-
-// The weight operand of one mma step: codes 4s .. 4s + 3 of a word as bytes, u = code ^ kFlip for
-// int8 activations (byte lanes), e4m3 values for fp8 activations with 4-bit weights (natural order:
-// the low or high 16 bits), fp8 weights as they are.
-template <class A, class W>
-__device__ __forceinline__ uint32_t weight_operand(uint32_t word, int s) {
-  if constexpr (!is_same<A, fmt::Int8>::value && W::kBits == 4) return e4m3_of_nibbles<W>(word >> (16 * s));
-  else return code_bytes<W>(word, s);
-}
-
-// Eight consecutive 8-bit activations of one row, or zeros for a row past M.
-__device__ __forceinline__ void load_activation_bytes(const uint8_t* row, long long k, uint32_t& lo, uint32_t& hi) {
-  if (row == nullptr) {
-    lo = hi = 0u;
-    return;
-  }
-  const uint2 bytes = __ldg(reinterpret_cast<const uint2*>(row + k));
-  lo = bytes.x;
-  hi = bytes.y;
-}
-
-// Whether the sums of the activations over each run are needed: for the offset of an integer
-// format or for zero points (fp8 weights have neither).
-template <class P, class W>
-__device__ constexpr bool activation_sums_needed() {
-  if constexpr (W::kInteger) return W::kOffset != 0 || P::kZerosMode != Zeros::none;
-  else return false;
-}
-
-// A run's sum of a * v from its mma sum: the integer format's affine form, or the fp8 sum as it is.
-template <class W, class Sum>
-__device__ __forceinline__ Sum run_sum(Sum partial, Sum activation_sums) {
-  if constexpr (W::kInteger) return Sum(W::kStep) * partial + Sum(W::kOffset) * activation_sums;
-  else return partial;
-}
 
 // P: the Problem; T: the tiles (kThreads, kBlockM, kBlockN, kLoadBytes, kRun, kUnroll).
 template <class P, class T>
@@ -294,6 +169,14 @@ __device__ void tensor_gemv_8bit(const MatmulParams& params) {
     }
   }
   sum_warps_and_store<P>(acc, warp_sums, params, m_begin, rows, n_block);
+}
+
+// tensor_gemv_8bit's dynamic shared memory, no dynamic shared memory (the warps' sums are static).
+// The host launches it with its own dynamic_shared_bytes, which
+// tests/compiler/test_shared_memory.cpp checks against this.
+template <class P, class T>
+constexpr int tensor_gemv_8bit_dynamic_shared_bytes() {
+  return 0;
 }
 
 }  // namespace bitjit

@@ -1,21 +1,15 @@
 #pragma once
-// Split-K's end, shared by the kernels that split K across blocks (tensor_gemm, tensor_gemv,
-// tensor_wgmma): each slice of K writes its float32 sums to the workspace, and the last slice to
-// finish a tile (an atomic counter per tile) adds the slices in slice order (deterministic
-// results), applies the epilogue and resets the counter for the next launch.
-#include "bitjit/epilogue.cuh"
+// Split-K: the slices of K of one output tile summed through the workspace (tensor_gemm,
+// tensor_gemv, tensor_wgmma).
+#include "bitjit/epilogue/store.cuh"
+#include "bitjit/ptx/global_memory.cuh"
 
 namespace bitjit {
 
-__device__ __forceinline__ float load_l2(const float* address) {
-  float value;
-  asm volatile("ld.global.cg.f32 %0, [%1];" : "=f"(value) : "l"(address));  // the other slices' sums: not via L1
-  return value;
-}
-
 // Split-K: this slice's sums go to the workspace; the last slice of the tile to arrive adds them all,
 // in slice order, and stores C. `warp` calls its argument with (row, column, float sum) for each of
-// the thread's outputs inside C (TensorGemmWarp, or tensor_wgmma's WgmmaOutputs).
+// the thread's outputs inside C (TensorGemmWarp, tensor_gemv's GemvOutputs or tensor_wgmma's
+// WgmmaOutputs). Every thread of the block calls it.
 template <class P, class T, class Outputs>
 __device__ __forceinline__ void reduce_slices_and_store(const Outputs& warp, const MatmulParams& params) {
   float* partials = static_cast<float*>(params.workspace);  // [kSplitK][M][N]

@@ -1,7 +1,7 @@
 #pragma once
 // Weight dequantization, one element at a time: w = f(v(q), scale, zero) per docs/formats.md.
 // The fast families decode whole registers at once; this is the reference-shaped path they must match.
-#include "bitjit/formats.cuh"
+#include "bitjit/decode/formats.cuh"
 
 namespace bitjit {
 

@@ -7,40 +7,13 @@
 //   - integer codes become floats by the exponent trick (or'ing the code into the mantissa of 2^23),
 //     not the quarter-rate int-to-float instruction; nf4 reads its levels from shared memory;
 //   - A is read 16 bytes at a time.
-#include "bitjit/dequant.cuh"
-#include "bitjit/epilogue.cuh"
-#include "bitjit/simt_matmul.cuh"
+#include "bitjit/decode/dequant.cuh"
+#include "bitjit/decode/float_codes.cuh"
+#include "bitjit/epilogue/store.cuh"
+#include "bitjit/epilogue/warp_sums.cuh"
+#include "bitjit/pipeline/loaded_bytes.cuh"
 
 namespace bitjit {
-
-// code -> float exactly, for codes below 2^23: the float with bits 0x4B000000 | code is 2^23 + code.
-__device__ __forceinline__ float code_to_float(uint32_t code) { return __uint_as_float(0x4B000000u | code) - 8388608.0f; }
-
-// The value of a weight code (before scale and zero).
-template <class W>
-__device__ __forceinline__ float weight_value(uint32_t code, const float* nf4_table) {
-  if constexpr (W::kInteger) {
-    return float(W::kStep) * code_to_float(code ^ W::kFlip) + float(W::kOffset);
-  } else if constexpr (is_same<W, fmt::NF4>::value) {
-    return nf4_table[code];
-  } else {
-    return W::decode(code);
-  }
-}
-
-// kCount consecutive A elements (fp16 or bf16) from `row`, 16 bytes (or the whole run) per load.
-template <class AFormat, int kCount>
-__device__ __forceinline__ void load_activations(const uint16_t* row, float (&a)[kCount]) {
-  constexpr int kPerLoad = kCount < 8 ? kCount : 8;
-  static_assert(kCount % kPerLoad == 0, "whole loads");
-#pragma unroll
-  for (int chunk = 0; chunk < kCount / kPerLoad; ++chunk) {
-    LoadedBytes<kPerLoad * 2> bytes;
-    bytes.load(reinterpret_cast<const uint8_t*>(row + chunk * kPerLoad));
-#pragma unroll
-    for (int e = 0; e < kPerLoad; ++e) a[chunk * kPerLoad + e] = AFormat::decode(bytes.template field<16>(e));
-  }
-}
 
 // P: the Problem; T: the tiles (kThreads, kBlockM, kBlockN, kLoadBytes).
 template <class P, class T>
@@ -124,6 +97,14 @@ __device__ void gemv_matmul(const MatmulParams& params) {
       if (lane == 0 && r < rows) store_output<P>(params, m_begin + r, n, typename P::Accum(total));
     }
   }
+}
+
+// gemv_matmul's dynamic shared memory, no dynamic shared memory (the nf4 table is static). The host
+// launches it with its own dynamic_shared_bytes, which tests/compiler/test_shared_memory.cpp checks
+// against this.
+template <class P, class T>
+constexpr int gemv_matmul_dynamic_shared_bytes() {
+  return 0;
 }
 
 }  // namespace bitjit

@@ -2,7 +2,6 @@
 // Basic device types for generated kernels. NVRTC compiles bitjit's kernels without any CUDA
 // toolkit header (faster compiles, no include path to find at run time), so the fixed-width
 // integer names and the 16-bit float storage types are defined here.
-#include "bitjit/matmul_params.cuh"
 
 #if defined(__CUDACC_RTC__)
 using int8_t = signed char;
@@ -14,6 +13,7 @@ using uint32_t = unsigned int;
 using int64_t = long long;
 using uint64_t = unsigned long long;
 #endif
+#include "bitjit/core/matmul_params.cuh"
 
 namespace bitjit {
 

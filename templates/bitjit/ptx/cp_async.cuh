@@ -1,17 +1,9 @@
 #pragma once
 // Asynchronous global -> shared memory copies (cp.async, sm_80 and newer), 16 bytes at a time, in
 // commit groups that a multi-stage pipeline waits on.
-#include "bitjit/types.cuh"
+#include "bitjit/ptx/shared_address.cuh"
 
 namespace bitjit {
-
-// The 32-bit shared-state-space address cp.async takes. NVRTC compiles without the toolkit headers,
-// so the conversion is the PTX instruction itself.
-__device__ __forceinline__ uint32_t shared_address(const void* pointer) {
-  uint32_t address;
-  asm("{ .reg .u64 a; cvta.to.shared.u64 a, %1; cvt.u32.u64 %0, a; }" : "=r"(address) : "l"(pointer));
-  return address;
-}
 
 // Copies 16 bytes, or writes 16 zero bytes and reads nothing when !valid (rows past M, k past K,
 // channels past N), so the consumer never needs a bounds check.

@@ -1,0 +1,84 @@
+#pragma once
+// The scales and zero points of a scale group for the kernels that apply them to decoded weight
+// pairs in A's 16-bit type, right before the mma (tensor_gemm, tensor_wgmma, tensor_wgmma_ws).
+#include "bitjit/decode/weight_pairs.cuh"
+
+namespace bitjit {
+
+// The raw scale (and zero) codes of a lane's channels (g, g + 8 of each of its tiles) for one scale
+// group, loaded apart from their conversion so that a load issued a stage early stays in flight
+// until the stage uses it (converting at once would wait for global memory right there). Quantized
+// zeros narrower than a byte are extracted at load.
+template <class P, int kTiles>
+struct GroupCodes {
+  uint32_t scale[kTiles][2], zero[kTiles][2];
+};
+
+template <class P, int kTiles>
+__device__ __forceinline__ void load_group_codes(const MatmulParams& params, const long long (&channel)[kTiles][2],
+                                                 long long group, GroupCodes<P, kTiles>& codes) {
+#pragma unroll
+  for (int tile = 0; tile < kTiles; ++tile)
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const long long n = channel[tile][half];
+      codes.scale[tile][half] = codes.zero[tile][half] = 0u;
+      if constexpr (P::kScaling) codes.scale[tile][half] = load_code<typename P::Scale>(params.scales, n * P::kGroups + group);
+      if constexpr (P::kZerosMode == Zeros::quantized)
+        codes.zero[tile][half] = load_code<typename P::W>(params.zeros, group * P::N + n);
+      else if constexpr (P::kZerosMode == Zeros::original || P::kZerosMode == Zeros::rescale)
+        codes.zero[tile][half] = load_code<typename P::Scale>(params.zeros, n * P::kGroups + group);
+    }
+}
+
+// The pairs of a group's codes in A's type: what scaled_pair multiplies a decoded pair by (and
+// subtracts).
+template <class P, int kTiles>
+__device__ __forceinline__ void group_pairs_of(const GroupCodes<P, kTiles>& codes, uint32_t (&scale)[kTiles][2],
+                                               uint32_t (&zero)[kTiles][2]) {
+  using W = typename P::W;
+  using A = typename P::A;
+  using Math = PairMath<A>;
+#pragma unroll
+  for (int tile = 0; tile < kTiles; ++tile)
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      scale[tile][half] = Math::kOne;
+      zero[tile][half] = 0u;
+      if constexpr (P::kScaling) {
+        const float s = P::Scale::decode(codes.scale[tile][half]);
+        scale[tile][half] = Math::pack(s, s);
+      }
+      const uint32_t zero_code = codes.zero[tile][half];
+      if constexpr (P::kZerosMode == Zeros::quantized) {
+        zero[tile][half] = pair_decode<W, A>() == PairDecode::magic ? negated_magic_zero<A>(zero_code) : zero_code;
+      } else if constexpr (P::kZerosMode == Zeros::original || P::kZerosMode == Zeros::rescale) {
+        const float z = P::Scale::decode(zero_code);
+        zero[tile][half] = Math::pack(-z, -z);
+      }
+    }
+}
+
+// The pairs of a lane's channels for scale group `group`, loaded and converted at once.
+template <class P, int kTiles>
+__device__ __forceinline__ void load_group_pairs(const MatmulParams& params, const long long (&channel)[kTiles][2],
+                                                 long long group, uint32_t (&scale)[kTiles][2],
+                                                 uint32_t (&zero)[kTiles][2]) {
+  GroupCodes<P, kTiles> codes;
+  load_group_codes<P>(params, channel, group, codes);
+  group_pairs_of<P>(codes, scale, zero);
+}
+
+// A decoded pair scaled: v * s, (v - z) * s (original zeros: the difference first, so both
+// roundings are relative to the weight), v * s - z (rescale: one rounding).
+template <class P>
+__device__ __forceinline__ uint32_t scaled_pair(uint32_t value, uint32_t scale, uint32_t negated_zero) {
+  using Math = PairMath<typename P::A>;
+  constexpr uint32_t kMinusZero = 0x80008000u;  // x * s + (-0) is x * s, rounded once
+  if constexpr (!P::kScaling) return value;
+  if constexpr (P::kZerosMode == Zeros::original) return Math::fma(Math::fma(value, Math::kOne, negated_zero), scale, kMinusZero);
+  if constexpr (P::kZerosMode == Zeros::rescale) return Math::fma(value, scale, negated_zero);
+  return Math::fma(value, scale, kMinusZero);
+}
+
+}  // namespace bitjit

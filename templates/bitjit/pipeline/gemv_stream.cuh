@@ -1,0 +1,102 @@
+#pragma once
+// The weight stream of the tensor_gemv kernels (tensor_gemv, tensor_gemv_8bit): each warp takes a
+// share of K's k-blocks, each lane loads kLoadBytes of its two channels per k-block one round
+// ahead of the decoding, and the activations' fragments are read straight from global memory.
+#include "bitjit/ptx/global_memory.cuh"
+
+namespace bitjit {
+
+// Four consecutive activations (two pairs) of one row, or zeros for a row past M. A plain (not
+// volatile) read-only load: the compiler hoists it ahead of the mma that needs it, so the L1 / L2
+// latency of the activations overlaps the decoding instead of stalling every mma step.
+__device__ __forceinline__ void load_activation_pairs(const uint16_t* row, long long k, uint32_t& lo, uint32_t& hi) {
+  if (row == nullptr) {
+    lo = hi = 0u;
+    return;
+  }
+  const uint2 pairs = __ldg(reinterpret_cast<const uint2*>(row + k));
+  lo = pairs.x;
+  hi = pairs.y;
+}
+
+// One round of weight loads of a warp: kUnroll k-blocks (first, first + kWarps, ...) of each of its
+// tiles' two channels per lane, kLoadBytes each; k-blocks from `end` on (past the row, or past the
+// block's slice of K) are skipped.
+template <int kUnroll, int kWarps, int kLoadBytes, int kTiles, int kWords>
+__device__ __forceinline__ void load_round(uint32_t (&words)[kUnroll][kTiles][2][kWords],
+                                           const uint8_t* const (&weight_rows)[kTiles][2], long long first,
+                                           long long end) {
+#pragma unroll
+  for (int u = 0; u < kUnroll; ++u) {
+    const long long block = first + u * kWarps;
+#pragma unroll
+    for (int tile = 0; tile < kTiles; ++tile)
+#pragma unroll
+      for (int half = 0; half < 2; ++half)
+        if (block < end) load_streaming<kLoadBytes>(weight_rows[tile][half] + block * 4 * kLoadBytes, words[u][tile][half]);
+  }
+}
+
+// Eight consecutive activations of one row (two mma steps' fragments), or zeros past M.
+__device__ __forceinline__ void load_activation_quads(const uint16_t* row, long long k, uint32_t (&words)[4]) {
+  if (row == nullptr) {
+    words[0] = words[1] = words[2] = words[3] = 0u;
+    return;
+  }
+  const uint4 quads = __ldg(reinterpret_cast<const uint4*>(row + k));
+  words[0] = quads.x;
+  words[1] = quads.y;
+  words[2] = quads.z;
+  words[3] = quads.w;
+}
+
+// Eight consecutive 8-bit activations of one row, or zeros for a row past M.
+__device__ __forceinline__ void load_activation_bytes(const uint8_t* row, long long k, uint32_t& lo, uint32_t& hi) {
+  if (row == nullptr) {
+    lo = hi = 0u;
+    return;
+  }
+  const uint2 bytes = __ldg(reinterpret_cast<const uint2*>(row + k));
+  lo = bytes.x;
+  hi = bytes.y;
+}
+
+// Activation rows g and g + 8 of the block (null past M: zeros).
+template <class Element, int kRowHalves>
+__device__ __forceinline__ void block_activation_rows(const void* A, long long K, long long m_begin, int rows, int g,
+                                                      const Element* (&a_rows)[kRowHalves]) {
+  const Element* activations = static_cast<const Element*>(A);
+#pragma unroll
+  for (int half = 0; half < kRowHalves; ++half) {
+    a_rows[half] = g + 8 * half < rows ? activations + (m_begin + g + 8 * half) * K : nullptr;
+  }
+}
+
+// This lane's two output channels per tile, g and g + 8 (clamped past N: computed, never stored),
+// and where its loads of each channel's row of W start.
+template <int kTiles, int kLoadBytes>
+__device__ __forceinline__ void lane_channels(const void* W, long long N, long long row_bytes, long long n_block, int g,
+                                              int t, long long (&channel)[kTiles][2],
+                                              const uint8_t* (&weight_rows)[kTiles][2]) {
+#pragma unroll
+  for (int tile = 0; tile < kTiles; ++tile) {
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      channel[tile][half] = min(n_block + tile * 16 + g + 8 * half, N - 1);
+      weight_rows[tile][half] = static_cast<const uint8_t*>(W) + channel[tile][half] * row_bytes + t * kLoadBytes;
+    }
+  }
+}
+
+// acc[tile][row half][c]: c0, c1 = channel g, rows 2t, 2t + 1; c2, c3 = channel g + 8, same rows.
+template <class Acc, int kTiles, int kRowHalves>
+__device__ __forceinline__ void clear_sums(Acc (&acc)[kTiles][kRowHalves][4]) {
+#pragma unroll
+  for (int tile = 0; tile < kTiles; ++tile)
+#pragma unroll
+    for (int half = 0; half < kRowHalves; ++half)
+#pragma unroll
+      for (int c = 0; c < 4; ++c) acc[tile][half][c] = Acc(0);
+}
+
+}  // namespace bitjit

@@ -1,0 +1,68 @@
+#pragma once
+// The warp-specialized block (tensor_wgmma_ws): a producer warpgroup fills a ring of stages by TMA,
+// consumer warpgroups wait on each stage's "full" barrier and free it on its "empty" one.
+#include "bitjit/pipeline/persistent_tiles.cuh"
+#include "bitjit/ptx/griddepcontrol.cuh"
+#include "bitjit/ptx/mbarrier.cuh"
+#include "bitjit/ptx/setmaxnreg.cuh"
+
+namespace bitjit {
+
+// A position in a ring of kStages stages guarded by barriers: the stage, and the parity of the
+// barrier phase that stage is in this time round.
+template <int kStages>
+struct RingPosition {
+  int stage = 0;
+  uint32_t phase = 0;
+  __device__ __forceinline__ void advance() {
+    if (++stage == kStages) stage = 0, phase ^= 1u;
+  }
+};
+
+// The producer: for every stage of this block's work, wait until the consumers freed the ring
+// stage, then ask the TMA for its boxes (load(stage, tile_k, m_block, n_block, barrier) issues them,
+// kStageChunks 16-byte chunks in all).
+template <class P, class T, int kStageChunks, class Load>
+__device__ __forceinline__ void produce_stages(const StreamKWork<P, T>& work, uint4* stages, uint64_t* full,
+                                               uint64_t* empty, Load load) {
+  RingPosition<T::kStages> ring;
+  work.for_each_segment([&](long long, long long m_block, long long n_block, int k_begin, int k_end) {
+    for (int tile_k = k_begin; tile_k < k_end; ++tile_k) {
+      mbarrier_wait(&empty[ring.stage], ring.phase ^ 1u);
+      mbarrier_arrive_expect_bytes(&full[ring.stage], uint32_t(kStageChunks) * 16);
+      load(stages + ring.stage * kStageChunks, tile_k, int(m_block), int(n_block), &full[ring.stage]);
+      ring.advance();
+    }
+  });
+}
+
+// The block's two roles on their barriers (a full and an empty one per stage): after the
+// initialization, the producer warpgroup keeps kProducerRegisters and its first thread runs
+// produce(work, full, empty); the consumer warpgroups take kConsumerRegisters and run
+// consume(work, full, empty). Anything shared the caller set up before is synced here too. The setup
+// (barriers, the caller's shared tables) overlaps the kernel before in the stream (programmatic
+// launch); global memory is touched only after wait_for_prior_grids.
+template <class P, class T, class Produce, class Consume>
+__device__ __forceinline__ void run_roles(const MatmulParams& params, int k_stages, Produce produce, Consume consume) {
+  __shared__ uint64_t full[T::kStages], empty[T::kStages];
+  if (threadIdx.x == 0) {
+    for (int s = 0; s < T::kStages; ++s) {
+      mbarrier_init(&full[s], 1);                   // the producer's arrival (plus the stage's bytes)
+      mbarrier_init(&empty[s], T::kThreads / 32);  // one arrival per consumer warp
+    }
+    fence_barrier_init();
+  }
+  __syncthreads();
+  allow_dependent_launch();
+  wait_for_prior_grids();
+  const StreamKWork<P, T> work(params, k_stages);
+  if (threadIdx.x >= T::kThreads) {
+    if constexpr (T::kConsumerRegisters > 0) release_registers<T::kProducerRegisters>();
+    if (threadIdx.x == T::kThreads) produce(work, full, empty);
+    return;
+  }
+  if constexpr (T::kConsumerRegisters > 0) claim_registers<T::kConsumerRegisters>();
+  consume(work, full, empty);
+}
+
+}  // namespace bitjit

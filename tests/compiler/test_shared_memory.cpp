@@ -1,0 +1,138 @@
+// The shared memory the host plans for each kernel against what the compiled kernel holds, without a
+// GPU: every entry point's default kernel for its sample config (tests/support/kernel_samples.hpp) is
+// compiled by NVRTC with one more symbol, the device code's own dynamic-shared-memory need
+// (<entry point>_dynamic_shared_bytes in its header), read back from the cubin's symbol table; the
+// static shared memory is the size of the kernel's .nv.shared section, which the driver adds to the
+// dynamic bytes of the launch.
+#include <cstring>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "compiler/lower.hpp"
+#include "compiler/schedule.hpp"
+#include "runtime/kernel_cache.hpp"
+#include "runtime/nvrtc.hpp"
+#include "tests/support/catch.hpp"
+#include "tests/support/kernel_samples.hpp"
+
+using namespace bitjit;
+using namespace bitjit::testing;
+
+namespace {
+
+constexpr const char* kProbeSymbol = "bitjit_probe_dynamic_shared_bytes";
+
+template <class T>
+T read_at(std::string_view elf, uint64_t offset) {
+  REQUIRE(offset + sizeof(T) <= elf.size());
+  T value;
+  std::memcpy(&value, elf.data() + offset, sizeof(T));
+  return value;
+}
+
+// The sections of a 64-bit little-endian ELF image (a cubin): name, file offset, size, link.
+struct Section {
+  std::string name;
+  uint64_t offset, size;
+  uint32_t type, link;
+};
+
+std::vector<Section> elf_sections(std::string_view elf) {
+  REQUIRE(elf.substr(0, 4) == "\x7f" "ELF");
+  const auto headers = read_at<uint64_t>(elf, 0x28);
+  const auto entry_size = read_at<uint16_t>(elf, 0x3A), count = read_at<uint16_t>(elf, 0x3C),
+             names_index = read_at<uint16_t>(elf, 0x3E);
+  std::vector<Section> sections(count);
+  for (uint16_t i = 0; i < count; ++i) {
+    const uint64_t header = headers + uint64_t(i) * entry_size;
+    sections[i] = {std::to_string(read_at<uint32_t>(elf, header)), read_at<uint64_t>(elf, header + 0x18),
+                   read_at<uint64_t>(elf, header + 0x20), read_at<uint32_t>(elf, header + 4),
+                   read_at<uint32_t>(elf, header + 0x28)};
+  }
+  REQUIRE(names_index < count);
+  const Section& names = sections[names_index];
+  for (Section& section : sections) section.name = std::string(elf.data() + names.offset + std::stoul(section.name));
+  return sections;
+}
+
+// The size of the kernel's .nv.shared section (none: no static shared memory).
+uint64_t static_shared_of(const std::vector<Section>& sections) {
+  for (const Section& section : sections)
+    if (section.name == std::string(".nv.shared.") + kKernelName) return section.size;
+  return 0;
+}
+
+// The 4-byte value of a defined symbol, read from its section's data.
+std::optional<int32_t> symbol_value(std::string_view elf, const std::vector<Section>& sections, std::string_view name) {
+  constexpr uint32_t kSymbolTable = 2;
+  for (const Section& table : sections) {
+    if (table.type != kSymbolTable) continue;
+    const Section& strings = sections.at(table.link);
+    for (uint64_t entry = table.offset; entry + 24 <= table.offset + table.size; entry += 24) {
+      const char* symbol_name = elf.data() + strings.offset + read_at<uint32_t>(elf, entry);
+      if (symbol_name != name) continue;
+      const auto section_index = read_at<uint16_t>(elf, entry + 6);
+      const auto value = read_at<uint64_t>(elf, entry + 8);
+      return read_at<int32_t>(elf, sections.at(section_index).offset + value);
+    }
+  }
+  return std::nullopt;
+}
+
+// Each sample's default kernel compiled once, with the probe symbol, for both test cases.
+struct CompiledSample {
+  SampledKernel sample;
+  std::vector<char> cubin;
+};
+
+const std::vector<CompiledSample>& compiled_samples() {
+  static const std::vector<CompiledSample> all = [] {
+    std::vector<CompiledSample> compiled;
+    for (const SampledKernel& k : sampled_kernels()) {
+      const GeneratedKernel kernel = emit_kernel(k.sample.config, k.schedule, k.sample.arch);
+      const std::string probe = kernel.source + "\nextern \"C\" __constant__ int " + kProbeSymbol + " = " +
+                                k.kernel->function + "_dynamic_shared_bytes<Problem, Tiles>();\n";
+      compiled.push_back({k, compile_cuda({probe, kernel.file_name, k.sample.arch, {}, canonical_form(k.sample.config),
+                                           CompileOutput::cubin})
+                                 .cubin});
+    }
+    return compiled;
+  }();
+  return all;
+}
+
+std::string describe(const SampledKernel& k) {
+  return std::string(k.kernel->function) + " " + canonical_form(k.sample.config) + " " + canonical_form(k.schedule) +
+         " on " + k.sample.arch;
+}
+
+}  // namespace
+
+TEST_CASE("every entry point's default kernel uses the dynamic shared memory the host launches it with",
+          "[nvrtc][shared]") {
+  for (const CompiledSample& compiled : compiled_samples()) {
+    const SampledKernel& k = compiled.sample;
+    INFO(describe(k));
+    const std::string_view elf(compiled.cubin.data(), compiled.cubin.size());
+    const std::optional<int32_t> device_dynamic = symbol_value(elf, elf_sections(elf), kProbeSymbol);
+    REQUIRE(device_dynamic.has_value());
+    CHECK(*device_dynamic == dynamic_shared_bytes(k.sample.config, k.schedule));
+    const KernelPlan plan = plan_kernel(k.sample.config, k.schedule, k.sample.arch);
+    CHECK(*device_dynamic == int64_t(launch_shape(plan, k.sample.rows, 132).shared_bytes));
+  }
+}
+
+// Known to fail (hence !mayfail, reported in every run): the host counts no static shared memory for
+// tensor_gemv's and tensor_gemv_8bit's warp sums (warps x tiles x row halves x 512 bytes), and for
+// tensor_wgmma_ws 1152 bytes (pair table, 1024 of alignment, barriers) where the cubin holds 2048. The
+// host's figure feeds validation, the default stage counts and the cost model, so making it exact
+// can change default schedules: a change to make with a GPU to re-measure on.
+TEST_CASE("every entry point's default kernel holds the static shared memory the host counts", "[nvrtc][shared][!mayfail]") {
+  for (const CompiledSample& compiled : compiled_samples()) {
+    const SampledKernel& k = compiled.sample;
+    INFO(describe(k));
+    const std::string_view elf(compiled.cubin.data(), compiled.cubin.size());
+    CHECK(static_shared_of(elf_sections(elf)) == uint64_t(static_shared_bytes(k.sample.config, k.schedule.family)));
+  }
+}
