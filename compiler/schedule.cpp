@@ -104,8 +104,8 @@ TileSchedule schedule_from_json(const json& object) {
 
 std::string canonical_form(const TileSchedule& schedule) { return to_json(schedule).dump(); }
 
-int static_shared_bytes(const MatmulConfig& config, KernelFamily family) {
-  return kernel_traits(config, family).static_shared_bytes(config);
+int static_shared_bytes(const MatmulConfig& config, const TileSchedule& schedule) {
+  return kernel_traits(config, schedule.family).static_shared_bytes(config, schedule);
 }
 
 int dynamic_shared_bytes(const MatmulConfig& config, const TileSchedule& schedule) {

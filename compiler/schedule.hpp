@@ -65,9 +65,10 @@ std::optional<MmaRunLayout> family_layout(const MatmulConfig& config, KernelFami
 // The weight layout the family's kernels read (what Matmul::transform_weight must produce).
 WeightLayout family_weight_layout(const MatmulConfig& config, KernelFamily family);
 
-// Static shared memory of the family's kernel for the config: tables, alignment, barriers (each
-// family's file says which).
-int static_shared_bytes(const MatmulConfig& config, KernelFamily family);
+// Static shared memory of the schedule's kernel for the config: tables, alignment, barriers, the
+// warps' sums (each family's file says which; tests/compiler/test_shared_memory.cpp compares it with
+// the compiled kernels').
+int static_shared_bytes(const MatmulConfig& config, const TileSchedule& schedule);
 // Dynamic shared memory per block of the schedule's kernel (the staged families' ring; 0 for the
 // others).
 int dynamic_shared_bytes(const MatmulConfig& config, const TileSchedule& schedule);

@@ -22,6 +22,8 @@ int pair_table_bytes(const MatmulConfig& config) {
   return float16_activations(config) && w.bits == 4 && !w.is_integer() ? 256 * 32 * 4 : 0;
 }
 
+int pair_table_static_bytes(const MatmulConfig& config, const TileSchedule&) { return pair_table_bytes(config); }
+
 int layout_k_block(const MatmulConfig& config, const MmaRunLayout& layout) {
   return layout.k_block(info(config.W_dtype).bits);
 }
@@ -43,11 +45,11 @@ int decoding_ring_bytes(const MatmulConfig& config, const TileSchedule& s) {
 }
 
 void require_shared_fits(const MatmulConfig& config, const TileSchedule& s, const std::string& arch, int stage_bytes) {
-  const int shared = dynamic_shared_bytes(config, s) + static_shared_bytes(config, s.family);
+  const int shared = dynamic_shared_bytes(config, s) + static_shared_bytes(config, s);
   const int limit = arch_info(arch).shared_bytes_per_block;
   if (shared > limit) {
     reject_schedule(std::to_string(s.stages) + " stages of " + std::to_string(stage_bytes) + " bytes (+" +
-                    std::to_string(static_shared_bytes(config, s.family)) + " static) need " + std::to_string(shared) +
+                    std::to_string(static_shared_bytes(config, s)) + " static) need " + std::to_string(shared) +
                     " bytes of shared memory; " + arch + " allows " + std::to_string(limit) +
                     " per block: fewer stages or a smaller block_m / block_k");
   }

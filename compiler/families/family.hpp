@@ -64,7 +64,7 @@ struct KernelTraits {
   // Fills what the family adds to the footprint (threads and shared memory are filled before).
   void (*footprint)(const MatmulConfig& config, const TileSchedule& s, const std::string& arch, KernelFootprint& f);
   // Shared memory: static (tables, alignment, barriers) and dynamic (the staged families' ring).
-  int (*static_shared_bytes)(const MatmulConfig& config);
+  int (*static_shared_bytes)(const MatmulConfig& config, const TileSchedule& s);
   int (*dynamic_shared_bytes)(const MatmulConfig& config, const TileSchedule& s);
   // The plan: the Tiles constants, the pipeline's stages (for the generated file's header) and the
   // byte alignment of A, W, scales, zeros, bias and C pointers.

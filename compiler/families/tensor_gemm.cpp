@@ -128,7 +128,7 @@ std::optional<TileSchedule> default_tensor_gemm(const MatmulConfig& config, cons
     s.split_k *= 2;
   }
   const int most_stages = many_rows || s.split_k > 1 ? 2 : 4;
-  const int budget = target.shared_bytes_per_block - static_shared_bytes(config, KernelFamily::tensor_gemm);
+  const int budget = target.shared_bytes_per_block - static_shared_bytes(config, s);
   const auto stages_that_fit = [&] { return std::min(most_stages, budget / families::gemm_stage_bytes(config, s, layout)); };
   s.stages = stages_that_fit();
   while (s.stages < 2 && s.block_m > 32) {  // int1 / int2: long k-blocks; fewer rows per block
@@ -191,7 +191,7 @@ const KernelTraits kTensorGemmKernel = {
     .default_for = default_tensor_gemm,
     .add_candidates = add_tensor_gemm_candidates,
     .footprint = tensor_gemm_footprint,
-    .static_shared_bytes = families::pair_table_bytes,
+    .static_shared_bytes = families::pair_table_static_bytes,
     .dynamic_shared_bytes = families::decoding_ring_bytes,
     .tiles = families::tensor_gemm_tiles,
     .stages = families::tensor_gemm_stages,

@@ -109,8 +109,15 @@ void add_tensor_gemv_candidates(const MatmulConfig& config, const TileSchedule&,
 void tensor_gemv_footprint(const MatmulConfig&, const TileSchedule& s, const std::string&, KernelFootprint& f) {
   const double m_tiles = s.block_m > 8 ? 2 : 1, n_tiles = s.block_n / 16.0;
   f.registers = 96;
-  f.shared_bytes += s.threads / 32 * int(n_tiles) * int(m_tiles) * 4 * 32 * 4;  // the warps' sums
   f.instructions_per_mma = (m_tiles * n_tiles + 16 * n_tiles + 4) / (m_tiles * n_tiles);
+}
+
+// The pair table, the warps' sums (4 bytes x 4 accumulators x 32 lanes per 16-channel tile and row
+// half of each warp; none with one warp, whose sums never meet) and split-K's arrival counter.
+int tensor_gemv_static_shared_bytes(const MatmulConfig& config, const TileSchedule& s) {
+  const int warps = s.threads / 32, row_halves = s.block_m > 8 ? 2 : 1, tiles = s.block_n / 16;
+  const int warp_sums = warps > 1 ? warps * tiles * row_halves * 4 * 32 * 4 : 0;
+  return pair_table_bytes(config) + warp_sums + (s.split_k > 1 ? 4 : 0);
 }
 
 std::vector<PlanConstant> tensor_gemv_tiles(const MatmulConfig& config, const TileSchedule& s, const std::string&) {
@@ -196,7 +203,7 @@ constexpr KernelTraits tensor_gemv_kernel(bool (*takes)(const MatmulConfig&), co
       .default_for = families::default_tensor_gemv,
       .add_candidates = families::add_tensor_gemv_candidates,
       .footprint = families::tensor_gemv_footprint,
-      .static_shared_bytes = families::pair_table_bytes,
+      .static_shared_bytes = families::tensor_gemv_static_shared_bytes,
       .dynamic_shared_bytes = families::no_shared_bytes,
       .tiles = families::tensor_gemv_tiles,
       .stages = stages,

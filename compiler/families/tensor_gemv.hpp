@@ -26,6 +26,7 @@ void add_tensor_gemv_candidates(const MatmulConfig& config, const TileSchedule& 
                                 std::vector<TileSchedule>& out);
 void tensor_gemv_footprint(const MatmulConfig& config, const TileSchedule& s, const std::string& arch,
                            KernelFootprint& f);
+int tensor_gemv_static_shared_bytes(const MatmulConfig& config, const TileSchedule& s);
 std::vector<PlanConstant> tensor_gemv_tiles(const MatmulConfig& config, const TileSchedule& s, const std::string& arch);
 std::array<int, 6> tensor_gemv_alignment(const MatmulConfig& config, const TileSchedule& s);
 // How the weights stream in (codes per load), and the warps' reduction.

@@ -49,7 +49,7 @@ void validate_wgmma_group(const MatmulConfig& config, const TileSchedule& s, con
 TileSchedule fit_wgmma_tile(const MatmulConfig& config, const std::string& arch, TileSchedule s,
                             int (*stage_bytes)(const MatmulConfig&, const TileSchedule&)) {
   s.block_n = 128;
-  const int budget = arch_info(arch).shared_bytes_per_block - static_shared_bytes(config, s.family);
+  const int budget = arch_info(arch).shared_bytes_per_block - static_shared_bytes(config, s);
   const auto stages_that_fit = [&] { return std::min(s.block_m == 256 ? 3 : 4, budget / stage_bytes(config, s)); };
   s.stages = stages_that_fit();
   while (s.stages < 3 && s.block_m > 64) s.block_m /= 2, s.stages = stages_that_fit();
@@ -90,7 +90,7 @@ std::optional<TileSchedule> default_tensor_wgmma_decoding(const MatmulConfig& co
   return s;
 }
 
-int hopper_static_shared_bytes(const MatmulConfig& config) {
+int hopper_static_shared_bytes(const MatmulConfig& config, const TileSchedule&) {
   constexpr int kRingAlignment = 1024;  // the 128-byte swizzle's atoms
   return pair_table_bytes(config) + kRingAlignment;
 }

@@ -104,9 +104,9 @@ void tensor_wgmma_ws_footprint(const MatmulConfig&, const TileSchedule& s, const
   f.stream_k = true;
 }
 
-int tensor_wgmma_ws_static_shared_bytes(const MatmulConfig& config) {
+int tensor_wgmma_ws_static_shared_bytes(const MatmulConfig& config, const TileSchedule& s) {
   constexpr int kBarriers = 2 * 8 * 8;  // a full and an empty mbarrier per stage, 8 stages at most
-  return hopper_static_shared_bytes(config) + kBarriers;
+  return hopper_static_shared_bytes(config, s) + kBarriers;
 }
 
 // kThreads becomes the consumer warpgroups' (the block has a producer warpgroup more); the ring's
@@ -200,7 +200,7 @@ std::optional<TileSchedule> default_tensor_wgmma_ws(const MatmulConfig& config, 
   s = warp_specialized(s, 8);
   const int measured_stages = s.block_m == 64 ? (s.block_n == 256 ? 4 : s.block_k == 256 ? 4 : 6)
                                               : s.block_m == 128 ? (s.block_n == 128 ? 5 : 4) : 3;
-  const int budget = arch_info(arch).shared_bytes_per_block - static_shared_bytes(config, s.family);
+  const int budget = arch_info(arch).shared_bytes_per_block - static_shared_bytes(config, s);
   s.stages = std::min(measured_stages, budget / families::gemm_stage_bytes(config, s, *family_layout(config, s.family)));
   if (!is_valid_schedule(config, s, arch)) return std::nullopt;
   return s;

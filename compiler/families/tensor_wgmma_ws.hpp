@@ -36,7 +36,7 @@ void add_tensor_wgmma_ws_candidates(const MatmulConfig& config, const TileSchedu
 void tensor_wgmma_ws_footprint(const MatmulConfig& config, const TileSchedule& s, const std::string& arch,
                                KernelFootprint& f);
 // tensor_wgmma's static shared memory plus the ring's barriers.
-int tensor_wgmma_ws_static_shared_bytes(const MatmulConfig& config);
+int tensor_wgmma_ws_static_shared_bytes(const MatmulConfig& config, const TileSchedule& s);
 // An unspecialized kernel's constants as tensor_wgmma_ws takes them.
 std::vector<PlanConstant> warp_specialized_tiles(std::vector<PlanConstant> tiles, const TileSchedule& s,
                                                  const std::string& arch);
