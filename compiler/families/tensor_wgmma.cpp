@@ -91,8 +91,17 @@ std::optional<TileSchedule> default_tensor_wgmma_decoding(const MatmulConfig& co
 }
 
 int hopper_static_shared_bytes(const MatmulConfig& config, const TileSchedule&) {
-  constexpr int kRingAlignment = 1024;  // the 128-byte swizzle's atoms
-  return pair_table_bytes(config) + kRingAlignment;
+  return shared_before_aligned_ring(pair_table_bytes(config));
+}
+
+// The static shared memory of a kernel whose dynamic ring is 1024-byte aligned (the 128-byte
+// swizzle's atoms): its own variables rounded up to 1024, and 1024 more, which the compiler reserves
+// so the ring can be aligned wherever the block's shared memory starts. Read back from the cubins
+// (.nv.shared: int4 1024 for tensor_wgmma, 2048 for tensor_wgmma_ws with its barriers; nf4 33792 and
+// 34816; tests/compiler/test_shared_memory.cpp).
+int shared_before_aligned_ring(int variables_bytes) {
+  constexpr int kRingAlignment = 1024;
+  return (variables_bytes + kRingAlignment - 1) / kRingAlignment * kRingAlignment + kRingAlignment;
 }
 
 // 683 TFLOP/s of 990 at 70B gate_up, M = 4096 with 256 rows, 0.88 of that with 128 rows

@@ -50,6 +50,7 @@ std::optional<TileSchedule> default_tensor_wgmma_8bit(const MatmulConfig& config
 // The 1024 bytes the compiler reserves to start the ring 1024-byte aligned (the 128-byte swizzle's
 // atoms), plus the pair table.
 int hopper_static_shared_bytes(const MatmulConfig& config, const TileSchedule& s);
+int shared_before_aligned_ring(int variables_bytes);
 int byte_rows_ring_bytes(const MatmulConfig& config, const TileSchedule& s);
 // The share of wgmma's peak a tensor_wgmma_ws tile keeps busy, growing with wgmma N (block_m).
 double wgmma_pipe_share(int block_m);

@@ -123,32 +123,15 @@ TEST_CASE("every entry point's default kernel uses the dynamic shared memory the
   }
 }
 
-bool warp_specialized(const SampledKernel& k) { return k.schedule.family == KernelFamily::tensor_wgmma_ws; }
-
-uint64_t compiled_static_bytes(const CompiledSample& compiled) {
-  const std::string_view elf(compiled.cubin.data(), compiled.cubin.size());
-  return static_shared_of(elf_sections(elf));
-}
-
+// The static bytes are the kernel's own variables and, for the Hopper families, the compiler's
+// rounding and reserve before the 1024-byte aligned ring: the host counted the latter short for
+// tensor_wgmma_ws (1152 bytes where the cubin holds 2048) and the former without tensor_gemv's warps'
+// sums until this test showed it.
 TEST_CASE("every entry point's default kernel holds the static shared memory the host counts", "[nvrtc][shared]") {
   for (const CompiledSample& compiled : compiled_samples()) {
     const SampledKernel& k = compiled.sample;
-    if (warp_specialized(k)) continue;  // below
     INFO(describe(k));
-    CHECK(compiled_static_bytes(compiled) == uint64_t(static_shared_bytes(k.sample.config, k.schedule)));
-  }
-}
-
-// Known to fail (hence !mayfail, reported in every run): for tensor_wgmma_ws the host counts 1152
-// bytes (pair table, 1024 of alignment, barriers) where the cubin holds 2048. That figure feeds the
-// default stage counts, so making it exact can change default schedules: a change to make with a GPU
-// to re-measure on.
-TEST_CASE("tensor_wgmma_ws's default kernels hold the static shared memory the host counts",
-          "[nvrtc][shared][!mayfail]") {
-  for (const CompiledSample& compiled : compiled_samples()) {
-    const SampledKernel& k = compiled.sample;
-    if (!warp_specialized(k)) continue;
-    INFO(describe(k));
-    CHECK(compiled_static_bytes(compiled) == uint64_t(static_shared_bytes(k.sample.config, k.schedule)));
+    const std::string_view elf(compiled.cubin.data(), compiled.cubin.size());
+    CHECK(static_shared_of(elf_sections(elf)) == uint64_t(static_shared_bytes(k.sample.config, k.schedule)));
   }
 }
