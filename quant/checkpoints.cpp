@@ -66,11 +66,12 @@ CheckpointLayer layer_shell(int64_t K, int64_t N, int bits, int64_t groups) {
   return layer;
 }
 
-void check_dimensions(const std::string& what, int64_t K, int64_t N, int64_t groups, int per_word) {
+// per_unit: the codes that fill a whole number of int32 words (32 / bits, or 32 for 3 bits).
+void check_dimensions(const std::string& what, int64_t K, int64_t N, int64_t groups, int per_unit) {
   if (K < 1 || N < 1) reject(what, "in_features=" + std::to_string(K) + " and out_features=" + std::to_string(N) + " must be positive");
-  if (K % per_word != 0 || N % per_word != 0) {
+  if (K % per_unit != 0 || N % per_unit != 0) {
     reject(what, "in_features=" + std::to_string(K) + " and out_features=" + std::to_string(N) + " must be multiples of " +
-                     std::to_string(per_word) + " (codes per int32 word)");
+                     std::to_string(per_unit) + " (the codes that fill whole int32 words)");
   }
   if (groups < 1 || K % groups != 0) {
     reject(what, "scales describe " + std::to_string(groups) + " groups, which do not divide in_features=" + std::to_string(K));

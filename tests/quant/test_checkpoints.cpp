@@ -207,16 +207,22 @@ TEST_CASE("checkpoint conversion names what is wrong", "[checkpoints]") {
   BITJIT_RANDOM_ENGINE(rng);
   const Layer layer = random_layer(256, 64, 4, 4, rng);
   const std::vector<int32_t> qweight = gptq_qweight(layer), qzeros = gptq_qzeros(layer, 1);
-  auto gptq_error = [&](int bits, std::span<const int32_t> weight, std::span<const int32_t> g_idx) {
+  auto error_of = [](auto convert) {
     try {
-      from_gptq(layer.K, layer.N, bits, weight, qzeros, layer.s, g_idx);
+      convert();
     } catch (const ConfigError& error) {
       return std::string(error.what());
     }
     return std::string("no error");
   };
+  auto gptq_error = [&](int bits, std::span<const int32_t> weight, std::span<const int32_t> g_idx) {
+    return error_of([&] { from_gptq(layer.K, layer.N, bits, weight, qzeros, layer.s, g_idx); });
+  };
   CHECK(contains(gptq_error(3, qweight, {}), "qweight has 2048 elements; expected [in_features * 3 / 32, out_features] = 1536"));
   CHECK(contains(gptq_error(5, qweight, {}), "bits=5 is not supported; allowed: 2, 3, 4, 8"));
+  // 3 bits pack 32 codes into 3 words: out_features=40 does not fill them.
+  CHECK(contains(error_of([&] { from_gptq(96, 40, 3, std::vector<int32_t>(9 * 40), std::vector<int32_t>(4), layer.s); }),
+                 "in_features=96 and out_features=40 must be multiples of 32 (the codes that fill whole int32 words)"));
   CHECK(contains(gptq_error(4, std::span(qweight).first(10), {}), "qweight has 10 elements; expected [in_features / 8, out_features] = 2048"));
   std::vector<int32_t> uneven(size_t(layer.K), 0);  // every column in group 0
   CHECK(contains(gptq_error(4, qweight, uneven), "g_idx puts 256 columns in group 0; every group must hold "
