@@ -47,7 +47,7 @@ TEST_CASE("every family of the table has its enum's place, a name that round-tri
   }
   CHECK_FALSE(family_named("tensor_gemv ").has_value());
   const std::string refused = error_of<ConfigError>([] { schedule_from_json({{"family", "wgmma"}}); });
-  for (std::string_view name : names) CHECK_THAT(refused, Catch::Contains(std::string(name)));
+  for (std::string_view name : names) CHECK_THAT(refused, bitjit::testing::contains_text(std::string(name)));
 }
 
 TEST_CASE("every entry point's own default runs its sample config, lowered to that entry point", "[families]") {
@@ -82,7 +82,7 @@ TEST_CASE("validation refuses a schedule of another family's shape", "[families]
       if (alike.count({from, other.name}) > 0) continue;
       const std::string error = error_of<ConfigError>(
           [&] { validate_schedule(k.sample.config, relabelled, k.sample.arch); });
-      CHECK_THAT(error, Catch::StartsWith("invalid TileSchedule: ") && Catch::Contains("="));
+      CHECK_THAT(error, bitjit::testing::starts_with_text("invalid TileSchedule: ") && bitjit::testing::contains_text("="));
     }
   }
 }

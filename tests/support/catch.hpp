@@ -1,4 +1,5 @@
 #pragma once
+#include <string>
 // Catch2 v2 (Debian) and v3 (elsewhere) behind one include.
 #if __has_include(<catch2/catch_test_macros.hpp>)
 #include <catch2/catch_approx.hpp>
@@ -27,6 +28,23 @@ void mark_test_skipped();
 #endif
 
 namespace bitjit::testing {
+// String matchers under one name: v3 calls them ContainsSubstring / StartsWith in Catch::Matchers,
+// v2 Contains / StartsWith in Catch.
+inline auto contains_text(const std::string& text) {
+#if BITJIT_CATCH_V3
+  return Catch::Matchers::ContainsSubstring(text);
+#else
+  return Catch::Contains(text);
+#endif
+}
+inline auto starts_with_text(const std::string& text) {
+#if BITJIT_CATCH_V3
+  return Catch::Matchers::StartsWith(text);
+#else
+  return Catch::StartsWith(text);
+#endif
+}
+
 // The exit code of a test binary whose test cases all skipped (Catch2 v3's own, for v2 too): ctest
 // reports such a run as skipped through SKIP_RETURN_CODE (tests/CMakeLists.txt).
 constexpr int kAllSkippedExitCode = 4;
