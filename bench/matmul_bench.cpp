@@ -3,7 +3,7 @@
 // cuBLASLt's int8 GEMM gives; fp8: what torch._scaled_mm runs). Writes results.json and results.md.
 //
 //   bench_matmul [--formats a,b,...] [--shapes all|8b|70b|70B_o,...] [--M 1,16,64] [--out DIR]
-//                [--schedule '{"threads":256}'] [--clocks yes]
+//                [--schedule '{"pipeline":{"split_k":2}}'] [--clocks yes]
 //
 // --shapes takes "all", "8b", "70b" or suite names with '_' for the space; --schedule overrides
 // fields of each config's default schedule (to compare schedules before tuning picks them).
@@ -266,12 +266,13 @@ std::vector<Shape> selected_shapes(const std::string& selection) {
   return shapes;
 }
 
-// The default schedule with the fields of --schedule replaced, or no override when it is empty.
+// The default schedule with --schedule applied to it as a JSON merge patch (RFC 7396: nested objects
+// merge, so '{"pipeline":{"split_k":2}}' replaces that one field), or no override when it is empty.
 MatmulOptions bench_options(const MatmulConfig& config, const std::string& overrides) {
   MatmulOptions options;
   if (overrides.empty()) return options;
   nlohmann::json schedule = to_json(default_schedule(config, current_device_info().arch()));
-  schedule.update(nlohmann::json::parse(overrides));
+  schedule.merge_patch(nlohmann::json::parse(overrides));
   options.schedule = schedule_from_json(schedule);
   return options;
 }

@@ -19,7 +19,7 @@ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 // The family fills what it adds (compiler/families/family.hpp).
 KernelFootprint footprint(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
   KernelFootprint f;
-  f.threads = s.threads;
+  f.threads = block_threads(s);
   f.shared_bytes = dynamic_shared_bytes(config, s) + static_shared_bytes(config, s);
   kernel_traits(config, s.family).footprint(config, s, arch, f);
   return f;
@@ -58,9 +58,9 @@ double predicted_microseconds(const MatmulConfig& config, const TileSchedule& s,
                                    (config.with_zeros ? 2 : 1);
   const int64_t activation_bytes = rows * K * info(config.A_dtype).storage_bytes();
   const int64_t output_bytes = rows * N * info(config.out_dtype).storage_bytes();
-  const int64_t n_blocks = ceil_div(N, s.block_n), m_blocks = ceil_div(rows, s.block_m);
-  const int64_t blocks = n_blocks * m_blocks * s.split_k;
-  const int64_t partial_bytes = s.split_k > 1 ? 2 * int64_t(s.split_k) * rows * N * 4 : 0;
+  const int64_t n_blocks = ceil_div(N, s.tile.n), m_blocks = ceil_div(rows, s.tile.m);
+  const int64_t blocks = n_blocks * m_blocks * s.pipeline.split_k;
+  const int64_t partial_bytes = s.pipeline.split_k > 1 ? 2 * int64_t(s.pipeline.split_k) * rows * N * 4 : 0;
   // Blocks sweep N fastest, so W streams from DRAM once per row of blocks; A stays in L2.
   const double dram = double(weight_bytes * m_blocks + activation_bytes + output_bytes);
   const double l2 = double(weight_bytes * m_blocks + activation_bytes * n_blocks + output_bytes + partial_bytes);
@@ -73,14 +73,14 @@ double predicted_microseconds(const MatmulConfig& config, const TileSchedule& s,
   double wave_efficiency = double(blocks) <= slots ? std::min(1.0, double(blocks) / device.sm_count)
                                                    : double(blocks) / (std::ceil(double(blocks) / slots) * slots);
   double piece_bytes = 0;
-  if (f.stream_k && stream_k_tiles(blocks, s.block_m, device.sm_count) > 0) {
+  if (f.stream_k && stream_k_tiles(blocks, s.tile.m, device.sm_count) > 0) {
     // Stream-K: every SM busy (in shares of kLeastStreamKShare stages at least); each block's first and last
     // piece of a tile written and read back.
-    wave_efficiency = std::min(1.0, double(blocks) * double(ceil_div(K, s.block_k)) / (double(kLeastStreamKShare) * device.sm_count));
-    piece_bytes = 2.0 * 2.0 * device.sm_count * s.block_m * s.block_n * 4;
+    wave_efficiency = std::min(1.0, double(blocks) * double(ceil_div(K, s.pipeline.k_per_stage)) / (double(kLeastStreamKShare) * device.sm_count));
+    piece_bytes = 2.0 * 2.0 * device.sm_count * s.tile.m * s.tile.n * 4;
   }
   const double blocks_on_an_sm = std::min<double>(resident, std::ceil(double(blocks) / device.sm_count));
-  const double padded_rows = double(m_blocks) * s.block_m;  // rows past M are computed too
+  const double padded_rows = double(m_blocks) * s.tile.m;  // rows past M are computed too
   const double flops = 2.0 * padded_rows * double(N) * double(K);
   double compute_us;
   if (f.instructions_per_mma > 0) {
@@ -96,7 +96,7 @@ double predicted_microseconds(const MatmulConfig& config, const TileSchedule& s,
     compute_us = flops / 2.0 / fma_per_us;
   }
   const double memory_us = std::max(dram / (device.dram_gbps * 1e3), (l2 + piece_bytes) / (device.l2_gbps * 1e3));
-  const double launch_us = 2.0 + (s.split_k > 1 ? 1.0 : 0.0);
+  const double launch_us = 2.0 + (s.pipeline.split_k > 1 ? 1.0 : 0.0);
   return std::max(memory_us, compute_us) / wave_efficiency + launch_us;
 }
 

@@ -67,7 +67,7 @@ KernelPlan plan_kernel(const MatmulConfig& config, const TileSchedule& schedule,
   plan.problem_constants = problem_constants(config);
   plan.tile_constants = kernel.tiles(config, schedule, arch);
   plan.stages = kernel.stages(config, schedule);
-  plan.threads_per_block = schedule.threads;
+  plan.threads_per_block = block_threads(schedule);
   plan.alignment = kernel.alignment(config, schedule);
   plan.tensor_maps = kernel.tensor_maps;
   plan.programmatic_launch = kernel.programmatic_launch;

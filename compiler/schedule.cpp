@@ -16,20 +16,83 @@ namespace {
 using json = nlohmann::json;
 using families::reject_schedule;
 
-int read_int(const json& object, const char* field, int fallback) {
-  if (!object.contains(field)) return fallback;
-  // Within int: get<int>() would wrap 2^32 + 16 to 16. The family's validation bounds it further.
-  try {
-    return int(json_integer(object[field], field, std::numeric_limits<int>::min(), std::numeric_limits<int>::max()));
-  } catch (const ConfigError& error) {
-    reject_schedule(error.what());
-  }
+// One integer field of a group, by its JSON name.
+template <class Group>
+struct Field {
+  const char* name;
+  int Group::*member;
+};
+
+using Tile = TileSchedule::Tile;
+using Warps = TileSchedule::Warps;
+using Pipeline = TileSchedule::Pipeline;
+using Launch = TileSchedule::Launch;
+
+constexpr Field<Tile> kTileFields[] = {{"m", &Tile::m}, {"n", &Tile::n}};
+constexpr Field<Warps> kWarpsFields[] = {{"m", &Warps::m}, {"n", &Warps::n}, {"k", &Warps::k}};
+constexpr Field<Pipeline> kPipelineFields[] = {
+    {"stages", &Pipeline::stages},   {"k_per_stage", &Pipeline::k_per_stage},   {"k_per_round", &Pipeline::k_per_round},
+    {"split_k", &Pipeline::split_k}, {"vector_bytes", &Pipeline::vector_bytes}, {"wgmma_group", &Pipeline::wgmma_group}};
+constexpr Field<Launch> kLaunchFields[] = {{"raster_group", &Launch::raster_group}};
+
+// Calls visit(name, group, fields) for each group of s, in one order for writing and reading.
+template <class Schedule, class Visit>
+void for_each_group(Schedule& s, Visit visit) {
+  visit("tile", s.tile, kTileFields);
+  visit("warps", s.warps, kWarpsFields);
+  visit("pipeline", s.pipeline, kPipelineFields);
+  visit("launch", s.launch, kLaunchFields);
+}
+
+template <class Names>
+std::string listed(const Names& names) {
+  std::string text;
+  for (const auto& name : names) text += (text.empty() ? "" : ", ") + std::string(name);
+  return text;
 }
 
 std::string family_names() {
-  std::string names;
-  for (const KernelFamilyTraits& family : all_families()) names += (names.empty() ? "" : ", ") + std::string(family.name);
-  return names;
+  std::vector<std::string_view> names;
+  for (const KernelFamilyTraits& family : all_families()) names.push_back(family.name);
+  return listed(names);
+}
+
+// Keys of `object` (at `path`) outside `allowed` are refused, naming the allowed ones.
+void require_known_keys(const json& object, const std::string& path, const std::vector<std::string>& allowed) {
+  for (const auto& [key, value] : object.items()) {
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+      reject_schedule(path + ": unknown key " + quote_input(key) + "; allowed: " + listed(allowed));
+    }
+  }
+}
+
+template <class Group, size_t N>
+void read_group(const json& object, const std::string& path, Group& group, const Field<Group> (&fields)[N]) {
+  if (!object.is_object()) reject_schedule(path + ": expected an object, got " + quote_json(object));
+  std::vector<std::string> names;
+  for (const Field<Group>& field : fields) names.push_back(field.name);
+  require_known_keys(object, path, names);
+  for (const Field<Group>& field : fields) {
+    const auto value = object.find(field.name);
+    if (value == object.end()) continue;
+    const std::string field_path = path + "." + field.name;
+    if (!value->is_number_integer()) reject_schedule(field_path + ": expected an integer, got " + quote_json(*value));
+    // Within int: get<int>() would wrap 2^32 + 16 to 16. The family's validation bounds it further.
+    try {
+      group.*field.member =
+          int(json_integer(*value, field_path, std::numeric_limits<int>::min(), std::numeric_limits<int>::max()));
+    } catch (const ConfigError& error) {
+      reject_schedule(error.what());
+    }
+  }
+}
+
+KernelFamily read_family(const json& object) {
+  const auto family = object.find("family");
+  if (family == object.end()) reject_schedule("schedule.family is missing; allowed: " + family_names());
+  const std::optional<KernelFamily> named = family_named(family->is_string() ? family->get<std::string>() : "");
+  if (!named) reject_schedule("schedule.family=" + quote_json(*family) + " is not a family; allowed: " + family_names());
+  return *named;
 }
 
 }  // namespace
@@ -43,11 +106,21 @@ bool reads_wgmma_fragments(KernelFamily family) {
   return family_traits(family).reads == WeightLayout::mma_fragments;
 }
 
+int block_threads(const TileSchedule& s) {
+  // Validation bounds the warps; any other schedule saturates at int's limits instead of overflowing.
+  constexpr int64_t kMost = std::numeric_limits<int>::max();
+  int64_t threads = 32;
+  for (const int warps : {s.warps.m, s.warps.n, s.warps.k}) threads = std::clamp<int64_t>(threads * warps, -kMost, kMost);
+  const int producer = family_traits(s.family).producer_warpgroup ? 128 : 0;
+  return int(std::clamp<int64_t>(threads + producer, -kMost, kMost));
+}
+
 void validate_schedule(const MatmulConfig& config, const TileSchedule& schedule, const std::string& arch) {
   const KernelTraits& kernel = kernel_traits(config, schedule.family);
-  if (schedule.wgmma_group != 1 && !kernel.groups_wgmmas) {
-    reject_schedule("wgmma_group=" + std::to_string(schedule.wgmma_group) + ": only tensor_wgmma and tensor_wgmma_ws "
-                    "decoding weights for fp16 / bf16 activations group their wgmmas; wgmma_group=1");
+  if (schedule.pipeline.wgmma_group != 1 && !kernel.groups_wgmmas) {
+    reject_schedule("pipeline.wgmma_group=" + std::to_string(schedule.pipeline.wgmma_group) +
+                    ": only tensor_wgmma and tensor_wgmma_ws decoding weights for fp16 / bf16 activations group their "
+                    "wgmmas; pipeline.wgmma_group=1");
   }
   kernel.validate(config, schedule, arch);
 }
@@ -62,43 +135,22 @@ bool is_valid_schedule(const MatmulConfig& config, const TileSchedule& schedule,
 }
 
 json to_json(const TileSchedule& s) {
-  json object{{"family", to_string(s.family)}, {"threads", s.threads},   {"block_m", s.block_m},
-              {"block_n", s.block_n},          {"block_k", s.block_k},   {"warp_m", s.warp_m},
-              {"warp_n", s.warp_n},            {"stages", s.stages},     {"split_k", s.split_k},
-              {"swizzle", s.swizzle},          {"vector_bytes", s.vector_bytes}};
-  // Only where it is not 1: the canonical form (and kernel-database key) of every other schedule
-  // stays what it was before the field existed.
-  if (s.wgmma_group != 1) object["wgmma_group"] = s.wgmma_group;
+  json object{{"family", to_string(s.family)}};
+  for_each_group(s, [&](const char* name, const auto& group, const auto& fields) {
+    json& members = object[name] = json::object();
+    for (const auto& field : fields) members[field.name] = group.*field.member;
+  });
   return object;
 }
 
 TileSchedule schedule_from_json(const json& object) {
-  if (!object.is_object()) reject_schedule("a schedule must be a JSON object, got " + quote_json(object));
+  if (!object.is_object()) reject_schedule("schedule: expected an object, got " + quote_json(object));
+  require_known_keys(object, "schedule", {"family", "tile", "warps", "pipeline", "launch"});
   TileSchedule s;
-  if (object.contains("family")) {
-    const json& family = object["family"];
-    const std::optional<KernelFamily> named = family_named(family.is_string() ? family.get<std::string>() : "");
-    if (!named) reject_schedule("family=" + quote_json(family) + " is not supported; allowed: " + family_names());
-    s.family = *named;
-  }
-  for (const auto& [key, value] : object.items()) {
-    static const char* kFields[] = {"family", "threads", "block_m", "block_n", "block_k", "warp_m",
-                                    "warp_n", "stages", "split_k", "swizzle", "vector_bytes", "wgmma_group"};
-    if (std::find(std::begin(kFields), std::end(kFields), key) == std::end(kFields)) {
-      reject_schedule("unknown field " + quote_input(key));
-    }
-  }
-  s.threads = read_int(object, "threads", s.threads);
-  s.block_m = read_int(object, "block_m", s.block_m);
-  s.block_n = read_int(object, "block_n", s.block_n);
-  s.block_k = read_int(object, "block_k", s.block_k);
-  s.warp_m = read_int(object, "warp_m", s.warp_m);
-  s.warp_n = read_int(object, "warp_n", s.warp_n);
-  s.stages = read_int(object, "stages", s.stages);
-  s.split_k = read_int(object, "split_k", s.split_k);
-  s.swizzle = read_int(object, "swizzle", s.swizzle);
-  s.vector_bytes = read_int(object, "vector_bytes", s.vector_bytes);
-  s.wgmma_group = read_int(object, "wgmma_group", s.wgmma_group);
+  s.family = read_family(object);
+  for_each_group(s, [&](const char* name, auto& group, const auto& fields) {
+    if (const auto found = object.find(name); found != object.end()) read_group(*found, std::string("schedule.") + name, group, fields);
+  });
   return s;
 }
 

@@ -30,30 +30,60 @@ enum class KernelFamily : uint8_t {
 bool reads_wgmma_fragments(KernelFamily family);
 std::string_view to_string(KernelFamily family);
 
+// How one kernel tiles the problem, in four groups whose fields mean the same in every family; a
+// family that has no use for a field takes its neutral value (the comment's "else"), and its
+// validation says so. Every family's own rules: compiler/families/<family>.cpp.
 struct TileSchedule {
+  // The block's tile of C.
+  struct Tile {
+    int m = 4;  // rows of C per block
+    int n = 8;  // columns (output channels) of C per block
+  };
+  // The warps that compute the tile, by the dimension each splits: a block runs 32 * m * n * k
+  // threads, and tensor_wgmma_ws a producer warpgroup besides (block_threads).
+  struct Warps {
+    int m = 1;  // warps along M, each taking tile.m / m rows (tensor_gemm)
+    int n = 4;  // warps along N, each taking its own columns (simt, gemv, tensor_gemm, the Hopper families)
+    int k = 1;  // warps along K, their sums added in shared memory at the end (tensor_gemv)
+  };
+  // How K is walked: loaded, staged, split and multiplied.
+  struct Pipeline {
+    int stages = 1;        // depth of the shared-memory ring (the staged families); else 1
+    int k_per_stage = 0;   // K per stage of the ring (the staged families); else 0
+    int k_per_round = 0;   // K one warp loads per round, the next round in flight (tensor_gemv); else 0
+    int split_k = 1;       // slices of K computed by separate blocks and summed through the workspace
+    int vector_bytes = 4;  // bytes of packed W each lane loads at once (1, 2, 4, 8, 16)
+    int wgmma_group = 1;   // 16-k steps decoded first and issued as one wgmma group (tensor_wgmma and
+                           // tensor_wgmma_ws decoding weights for fp16 / bf16 activations); else 1
+  };
+  // The grid: in which order blocks take output tiles.
+  struct Launch {
+    int raster_group = 1;  // row blocks per group of the tile order (tensor_wgmma_ws's persistent
+                           // grid); else 1, row-major
+  };
+
   KernelFamily family = KernelFamily::simt;
-  int threads = 128;     // threads per block (a multiple of 32)
-  int block_m = 4;       // rows of C per block
-  int block_n = 8;       // columns of C per block
-  int block_k = 0;       // K per main-loop step (0: the family streams all of K; no tiling in K);
-                         // tensor_gemv: K one warp covers per round of loads (loads in flight);
-                         // tensor_gemm: K per pipeline stage
-  int warp_m = 1;        // warps along M inside a block
-  int warp_n = 4;        // warps along N inside a block
-  int stages = 1;        // shared-memory pipeline depth (1: no pipelining)
-  int split_k = 1;       // K slices computed by separate blocks and summed
-  int swizzle = 1;       // thread-block rasterization group (1: row-major order); tensor_wgmma_ws: row
-                         // blocks per group of the persistent grid's tile order
-  int vector_bytes = 4;  // bytes of packed W each thread loads at once (1, 2, 4, 8, 16)
-  int wgmma_group = 1;   // tensor_wgmma / tensor_wgmma_ws with fp16 / bf16 activations: 16-k steps decoded
-                         // first and issued as one wgmma group (1, 2, 4, 8); in the JSON only when not 1
+  Tile tile;
+  Warps warps;
+  Pipeline pipeline;
+  Launch launch;
 };
+
+// Threads per block of the schedule's kernel: 32 per computing warp, and the producer warpgroup of
+// the families that have one (KernelFamilyTraits::producer_warpgroup). For a validated schedule;
+// saturates rather than overflowing for any other.
+int block_threads(const TileSchedule& schedule);
 
 // Throws ConfigError naming the field when the schedule cannot run the config on the arch.
 void validate_schedule(const MatmulConfig& config, const TileSchedule& schedule, const std::string& arch);
 // validate_schedule as a yes / no answer.
 bool is_valid_schedule(const MatmulConfig& config, const TileSchedule& schedule, const std::string& arch);
 
+// The JSON form: {"family": ..., "tile": {"m", "n"}, "warps": {"m", "n", "k"}, "pipeline": {...},
+// "launch": {...}} with every field (canonical_form: keys sorted, no spaces: the kernel-database
+// key's schedule half). schedule_from_json requires the family and takes a missing group or field
+// as TileSchedule's default; an unknown key or a value of the wrong type is a ConfigError naming its
+// path (schedule.pipeline.split_k) and what is allowed. Validation is validate_schedule's.
 nlohmann::json to_json(const TileSchedule& schedule);
 TileSchedule schedule_from_json(const nlohmann::json& json);
 std::string canonical_form(const TileSchedule& schedule);

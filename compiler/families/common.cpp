@@ -29,61 +29,70 @@ int layout_k_block(const MatmulConfig& config, const MmaRunLayout& layout) {
 }
 
 int gemm_stage_bytes(const MatmulConfig& config, const TileSchedule& s, const MmaRunLayout& layout) {
-  const int activation_bytes = s.block_m * s.block_k * 2;
-  const int weight_bytes = s.block_k / layout_k_block(config, layout) * s.block_n * 4 * layout.load_bytes;
+  const int activation_bytes = s.tile.m * s.pipeline.k_per_stage * 2;
+  const int weight_bytes = s.pipeline.k_per_stage / layout_k_block(config, layout) * s.tile.n * 4 * layout.load_bytes;
   return activation_bytes + weight_bytes;
 }
 
-int byte_rows_stage_bytes(const TileSchedule& s) { return (s.block_m + s.block_n) * s.block_k; }
+int byte_rows_stage_bytes(const TileSchedule& s) { return (s.tile.m + s.tile.n) * s.pipeline.k_per_stage; }
 
-int64_t gemm_k_tiles(const MatmulConfig& config, const TileSchedule& s) { return (config.K + s.block_k - 1) / s.block_k; }
+int64_t gemm_k_tiles(const MatmulConfig& config, const TileSchedule& s) {
+  return (config.K + s.pipeline.k_per_stage - 1) / s.pipeline.k_per_stage;
+}
 
 int decoding_ring_bytes(const MatmulConfig& config, const TileSchedule& s) {
   const std::optional<MmaRunLayout> layout = family_layout(config, s.family);
   if (!layout) return 0;
-  return s.stages * gemm_stage_bytes(config, s, *layout);
+  return s.pipeline.stages * gemm_stage_bytes(config, s, *layout);
 }
 
 void require_shared_fits(const MatmulConfig& config, const TileSchedule& s, const std::string& arch, int stage_bytes) {
   const int shared = dynamic_shared_bytes(config, s) + static_shared_bytes(config, s);
   const int limit = arch_info(arch).shared_bytes_per_block;
   if (shared > limit) {
-    reject_schedule(std::to_string(s.stages) + " stages of " + std::to_string(stage_bytes) + " bytes (+" +
+    reject_schedule(std::to_string(s.pipeline.stages) + " stages of " + std::to_string(stage_bytes) + " bytes (+" +
                     std::to_string(static_shared_bytes(config, s)) + " static) need " + std::to_string(shared) +
                     " bytes of shared memory; " + arch + " allows " + std::to_string(limit) +
-                    " per block: fewer stages or a smaller block_m / block_k");
+                    " per block: fewer pipeline.stages or a smaller tile.m / pipeline.k_per_stage");
   }
 }
 
+void require_unused(const TileSchedule& s, const char* field, int value, int neutral) {
+  if (value == neutral) return;
+  reject_schedule(std::string(field) + "=" + std::to_string(value) + ": " + std::string(to_string(s.family)) + " takes " +
+                  field + "=" + std::to_string(neutral));
+}
+
 void validate_ring(const MatmulConfig& config, const TileSchedule& s, const std::string& arch, const MmaRunLayout& layout,
-                   bool swizzle_is_raster_group) {
-  const std::string family(to_string(s.family));
+                   bool raster_groups) {
+  const TileSchedule::Pipeline& p = s.pipeline;
   const int k_block = layout_k_block(config, layout);
-  if (s.block_k % k_block != 0 || !is_power_of_two(s.block_k / k_block) || s.block_k / k_block > 8 ||
-      s.block_k % 64 != 0) {
-    reject_schedule("block_k=" + std::to_string(s.block_k) + " must be 1, 2, 4 or 8 k-blocks of " +
+  if (p.k_per_stage % k_block != 0 || !is_power_of_two(p.k_per_stage / k_block) || p.k_per_stage / k_block > 8 ||
+      p.k_per_stage % 64 != 0) {
+    reject_schedule("pipeline.k_per_stage=" + std::to_string(p.k_per_stage) + " must be 1, 2, 4 or 8 k-blocks of " +
                     std::to_string(k_block) + " and a multiple of 64");
   }
-  if (s.threads < s.block_k / 8) {
-    reject_schedule("threads=" + std::to_string(s.threads) + ": each stage's activation rows are copied in 16-byte "
-                    "chunks, " + std::to_string(s.block_k / 8) + " per row, at least one per thread: threads >= block_k / 8");
+  if (block_threads(s) < p.k_per_stage / 8) {
+    reject_schedule(std::to_string(block_threads(s)) + " threads (warps " + std::to_string(s.warps.m) + " x " +
+                    std::to_string(s.warps.n) + "): each stage's activation rows are copied in 16-byte chunks, " +
+                    std::to_string(p.k_per_stage / 8) + " per row, at least one per thread: threads >= "
+                    "pipeline.k_per_stage / 8");
   }
-  if (s.stages < 2 || s.stages > 8) {
-    reject_schedule("stages=" + std::to_string(s.stages) + " must be 2..8 (the ring in shared memory)");
+  if (p.stages < 2 || p.stages > 8) {
+    reject_schedule("pipeline.stages=" + std::to_string(p.stages) + " must be 2..8 (the ring in shared memory)");
   }
-  if (!swizzle_is_raster_group && s.swizzle != 1) {
-    reject_schedule("swizzle=" + std::to_string(s.swizzle) + ": " + family + " takes swizzle=1");
-  }
-  if (s.vector_bytes != layout.load_bytes) {
-    reject_schedule("vector_bytes=" + std::to_string(s.vector_bytes) + ": the mma_runs layout of this config has " +
+  require_unused(s, "pipeline.k_per_round", p.k_per_round, 0);
+  if (!raster_groups) require_unused(s, "launch.raster_group", s.launch.raster_group, 1);
+  if (p.vector_bytes != layout.load_bytes) {
+    reject_schedule("pipeline.vector_bytes=" + std::to_string(p.vector_bytes) + ": the mma_runs layout of this config has " +
                     std::to_string(layout.load_bytes) + "-byte loads (fixed by the config, so tuning never repacks W)");
   }
   require_shared_fits(config, s, arch, gemm_stage_bytes(config, s, layout));
 }
 
 void validate_split_k(const MatmulConfig& config, const TileSchedule& s) {
-  if (s.split_k < 1 || s.split_k > 16 || s.split_k > gemm_k_tiles(config, s)) {
-    reject_schedule("split_k=" + std::to_string(s.split_k) + " must be 1..16 and at most the " +
+  if (s.pipeline.split_k < 1 || s.pipeline.split_k > 16 || s.pipeline.split_k > gemm_k_tiles(config, s)) {
+    reject_schedule("pipeline.split_k=" + std::to_string(s.pipeline.split_k) + " must be 1..16 and at most the " +
                     std::to_string(gemm_k_tiles(config, s)) + " stages of K");
   }
 }
@@ -103,9 +112,9 @@ std::array<int, 6> sixteen_byte_alignment(const MatmulConfig& config, const Tile
 LaunchShape tiled_launch(const KernelPlan& plan, int64_t M, int) {
   const TileSchedule& s = plan.schedule;
   LaunchShape shape;
-  shape.grid = {uint32_t((plan.config.N + s.block_n - 1) / s.block_n), uint32_t((M + s.block_m - 1) / s.block_m),
-                uint32_t(s.split_k)};
-  shape.block = {uint32_t(s.threads), 1, 1};
+  shape.grid = {uint32_t((plan.config.N + s.tile.n - 1) / s.tile.n), uint32_t((M + s.tile.m - 1) / s.tile.m),
+                uint32_t(s.pipeline.split_k)};
+  shape.block = {uint32_t(block_threads(s)), 1, 1};
   return shape;
 }
 
@@ -113,8 +122,8 @@ LaunchShape staged_launch(const KernelPlan& plan, int64_t M, int multiprocessors
   const TileSchedule& s = plan.schedule;
   LaunchShape shape = tiled_launch(plan, M, multiprocessors);
   shape.shared_bytes = uint32_t(dynamic_shared_bytes(plan.config, s));
-  if (s.split_k > 1) {
-    shape.workspace_bytes = int64_t(s.split_k) * M * plan.config.N * 4;
+  if (s.pipeline.split_k > 1) {
+    shape.workspace_bytes = int64_t(s.pipeline.split_k) * M * plan.config.N * 4;
     shape.tile_counters = int64_t(shape.grid[0]) * shape.grid[1];
   }
   return shape;

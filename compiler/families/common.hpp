@@ -30,21 +30,23 @@ int pair_table_static_bytes(const MatmulConfig& config, const TileSchedule& s);
 // ---- the staged families' ring --------------------------------------------------------------------
 
 int layout_k_block(const MatmulConfig& config, const MmaRunLayout& layout);
-// One stage of a decoding family's ring: block_m rows of 16-bit activations and the block's k-blocks
-// of packed weights, block_k k long.
+// One stage of a decoding family's ring: tile.m rows of 16-bit activations and the block's k-blocks
+// of packed weights, pipeline.k_per_stage long.
 int gemm_stage_bytes(const MatmulConfig& config, const TileSchedule& s, const MmaRunLayout& layout);
-// One stage of the W8A8 ring: block_m activation rows and block_n weight rows of block_k bytes each.
+// One stage of the W8A8 ring: tile.m activation rows and tile.n weight rows of k_per_stage bytes each.
 int byte_rows_stage_bytes(const TileSchedule& s);
 int64_t gemm_k_tiles(const MatmulConfig& config, const TileSchedule& s);
 // stages x gemm_stage_bytes in the layout the family reads; 0 where it reads none.
 int decoding_ring_bytes(const MatmulConfig& config, const TileSchedule& s);
 // The ring (stages of stage_bytes, plus the static tables) against the arch's shared memory per block.
 void require_shared_fits(const MatmulConfig& config, const TileSchedule& s, const std::string& arch, int stage_bytes);
+// A field the family has no use for holds its neutral value (TileSchedule's comments say which).
+void require_unused(const TileSchedule& s, const char* field, int value, int neutral);
 // The knobs the decoding staged families share: k per stage, the ring's depth, the load width the
-// layout fixed, and the ring's shared memory against the arch's limit. swizzle must be 1 unless the
-// family reads it itself (swizzle_is_raster_group: tensor_wgmma_ws's tile order).
+// layout fixed, and the ring's shared memory against the arch's limit; no k per round. The raster
+// group must be 1 unless the family orders its tiles itself (raster_groups: tensor_wgmma_ws).
 void validate_ring(const MatmulConfig& config, const TileSchedule& s, const std::string& arch, const MmaRunLayout& layout,
-                   bool swizzle_is_raster_group = false);
+                   bool raster_groups = false);
 // Split-K of the staged families: slices of K's stages, summed through the workspace.
 void validate_split_k(const MatmulConfig& config, const TileSchedule& s);
 
@@ -56,7 +58,7 @@ int element_alignment(DType dtype);
 std::array<int, 6> operand_alignment(const MatmulConfig& config, int a_bytes, int w_bytes);
 // 16-byte copies of both operands (cp.async or TMA).
 std::array<int, 6> sixteen_byte_alignment(const MatmulConfig& config, const TileSchedule& s);
-// One block per block_n x block_m tile of C, split_k deep.
+// One block per tile of C, pipeline.split_k deep.
 LaunchShape tiled_launch(const KernelPlan& plan, int64_t M, int multiprocessors);
 // tiled_launch, with the ring's dynamic shared memory and split-K's workspace and tile counters.
 LaunchShape staged_launch(const KernelPlan& plan, int64_t M, int multiprocessors);

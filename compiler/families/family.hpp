@@ -48,7 +48,7 @@ struct KernelTraits {
   bool (*takes)(const MatmulConfig& config);
   const char* header;    // included by the generated source, e.g. "bitjit/kernels/simt_matmul.cuh"
   const char* function;  // instantiated with <Problem, Tiles>, e.g. "bitjit::simt_matmul"
-  bool groups_wgmmas;    // reads TileSchedule::wgmma_group (every other entry point takes 1)
+  bool groups_wgmmas;    // reads TileSchedule::Pipeline::wgmma_group (every other entry point takes 1)
   bool tensor_maps;      // takes a TensorMaps parameter (tma_tensors), encoded per launch
   bool programmatic_launch;  // KernelPlan::programmatic_launch
 
@@ -83,6 +83,8 @@ struct KernelFamilyTraits {
   // The weight layout the family's kernels read for fp16 / bf16 activations (family_weight_layout
   // says which one a config gets); families reading the same one are tuned together.
   WeightLayout reads;
+  // A warpgroup that only loads (tensor_wgmma_ws): the block runs 128 threads besides its computing warps.
+  bool producer_warpgroup;
   std::span<const KernelTraits* const> kernels;  // searched in order (KernelTraits::takes)
 };
 

@@ -30,16 +30,17 @@ void validate_gemv(const MatmulConfig& config, const TileSchedule& s, const std:
                               std::string(to_string(config.accum_dtype)) + "); use family=simt");
   }
   families::validate_simt_knobs(config, s);
-  const int codes = gemv_codes_per_load(config, s.vector_bytes);
+  const int codes = gemv_codes_per_load(config, s.pipeline.vector_bytes);
   const int64_t group = config.group_size > 0 ? config.group_size : config.K;
   if (codes < 1 || codes > 32 || group % codes != 0) {
-    families::reject_schedule("vector_bytes=" + std::to_string(s.vector_bytes) + " loads " + std::to_string(codes) + " " +
+    families::reject_schedule("pipeline.vector_bytes=" + std::to_string(s.pipeline.vector_bytes) + " loads " +
+                              std::to_string(codes) + " " +
                               std::string(to_string(config.W_dtype)) + " codes; gemv takes 1..32 codes per load, "
                               "dividing the group of " + std::to_string(group));
   }
 }
 
-// One column per warp; rows per block trade weight re-reads (M / block_m passes over W) against
+// One column per warp; rows per block trade weight re-reads (M / tile.m passes over W) against
 // registers.
 std::optional<TileSchedule> default_gemv(const MatmulConfig& config, const std::string&, int64_t rows) {
   if (!gemv_applies(config)) return std::nullopt;
@@ -48,7 +49,7 @@ std::optional<TileSchedule> default_gemv(const MatmulConfig& config, const std::
 
 std::vector<PlanStage> gemv_stages(const MatmulConfig& config, const TileSchedule& s) {
   const DTypeInfo& w = info(config.W_dtype);
-  const int codes = s.vector_bytes * 8 / w.bits;
+  const int codes = s.pipeline.vector_bytes * 8 / w.bits;
   const std::string scaling =
       config.with_scaling ? "; scale" + std::string(config.with_zeros ? " and zero" : "") + " loaded once per load" +
                                 (config.zeros_mode == ZerosMode::rescale && config.with_zeros
@@ -56,10 +57,10 @@ std::vector<PlanStage> gemv_stages(const MatmulConfig& config, const TileSchedul
                                      : ", scale applied to the load's partial sum")
                           : "";
   return {
-      {"load W", std::to_string(s.vector_bytes) + "-byte loads per lane, lanes strided along K (" + std::to_string(codes) +
-                     " " + std::string(w.name) + " codes each, within one group)"},
+      {"load W", std::to_string(s.pipeline.vector_bytes) + "-byte loads per lane, lanes strided along K (" +
+                     std::to_string(codes) + " " + std::string(w.name) + " codes each, within one group)"},
       {"dequant", std::string(w.is_integer() ? "codes to float by the 2^23 exponent trick" : "decode per code") + scaling},
-      {"load A", "16-byte loads from global memory (cached), " + std::to_string(s.block_m) + " rows"},
+      {"load A", "16-byte loads from global memory (cached), " + std::to_string(s.tile.m) + " rows"},
       {"multiply-accumulate", "float32 FMA on CUDA cores"},
       {"epilogue", "warp-shuffle reduction, " + std::string(config.with_bias ? "bias, " : "") + "cast to " +
                        std::string(to_string(config.out_dtype))},
@@ -68,8 +69,8 @@ std::vector<PlanStage> gemv_stages(const MatmulConfig& config, const TileSchedul
 
 // A in 16-byte loads where a load of W holds that many codes' worth of 16-bit activations.
 std::array<int, 6> gemv_alignment(const MatmulConfig& config, const TileSchedule& s) {
-  return families::operand_alignment(config, std::min(16, 2 * s.vector_bytes * 8 / int(info(config.W_dtype).bits)),
-                                     s.vector_bytes);
+  const int load_bytes = s.pipeline.vector_bytes;
+  return families::operand_alignment(config, std::min(16, 2 * load_bytes * 8 / int(info(config.W_dtype).bits)), load_bytes);
 }
 
 }  // namespace

@@ -24,12 +24,12 @@ const KernelTraits* const kTensorWgmmaWsKernels[] = {&kTensorWgmmaWs8bitKernel, 
 
 // In the enum's order (family_traits indexes it).
 const KernelFamilyTraits kFamilies[] = {
-    {KernelFamily::simt, "simt", WeightLayout::general, kSimtKernels},
-    {KernelFamily::gemv, "gemv", WeightLayout::general, kGemvKernels},
-    {KernelFamily::tensor_gemv, "tensor_gemv", WeightLayout::mma_runs, kTensorGemvKernels},
-    {KernelFamily::tensor_gemm, "tensor_gemm", WeightLayout::mma_runs, kTensorGemmKernels},
-    {KernelFamily::tensor_wgmma, "tensor_wgmma", WeightLayout::mma_fragments, kTensorWgmmaKernels},
-    {KernelFamily::tensor_wgmma_ws, "tensor_wgmma_ws", WeightLayout::mma_fragments, kTensorWgmmaWsKernels},
+    {KernelFamily::simt, "simt", WeightLayout::general, false, kSimtKernels},
+    {KernelFamily::gemv, "gemv", WeightLayout::general, false, kGemvKernels},
+    {KernelFamily::tensor_gemv, "tensor_gemv", WeightLayout::mma_runs, false, kTensorGemvKernels},
+    {KernelFamily::tensor_gemm, "tensor_gemm", WeightLayout::mma_runs, false, kTensorGemmKernels},
+    {KernelFamily::tensor_wgmma, "tensor_wgmma", WeightLayout::mma_fragments, false, kTensorWgmmaKernels},
+    {KernelFamily::tensor_wgmma_ws, "tensor_wgmma_ws", WeightLayout::mma_fragments, true, kTensorWgmmaWsKernels},
 };
 
 }  // namespace

@@ -8,35 +8,32 @@ namespace bitjit {
 namespace families {
 
 void validate_simt_knobs(const MatmulConfig& config, const TileSchedule& s) {
-  if (s.threads % 32 != 0 || s.threads < 32 || s.threads > 1024) {
-    reject_schedule("threads=" + std::to_string(s.threads) + " must be a multiple of 32 between 32 and 1024");
+  // Both families lay their warps along N, each owning whole columns, and stream K in one pass per
+  // warp with no staging: the other knobs have one value.
+  if (s.warps.n < 1 || s.warps.n > 32) {
+    reject_schedule("warps.n=" + std::to_string(s.warps.n) + " must be 1..32 (32 to 1024 threads)");
   }
-  if (s.block_m < 1 || s.block_m > 16) reject_schedule("block_m=" + std::to_string(s.block_m) + " must be 1..16");
-  if (s.block_n < 1 || s.block_n > 1024) reject_schedule("block_n=" + std::to_string(s.block_n) + " must be 1..1024");
-  if (!is_power_of_two(s.vector_bytes) || s.vector_bytes > 16) {
-    reject_schedule("vector_bytes=" + std::to_string(s.vector_bytes) + " must be 1, 2, 4, 8 or 16");
+  require_unused(s, "warps.m", s.warps.m, 1);
+  require_unused(s, "warps.k", s.warps.k, 1);
+  if (s.tile.m < 1 || s.tile.m > 16) reject_schedule("tile.m=" + std::to_string(s.tile.m) + " must be 1..16");
+  if (s.tile.n < 1 || s.tile.n > 1024) reject_schedule("tile.n=" + std::to_string(s.tile.n) + " must be 1..1024");
+  const int vector_bytes = s.pipeline.vector_bytes;
+  if (!is_power_of_two(vector_bytes) || vector_bytes > 16) {
+    reject_schedule("pipeline.vector_bytes=" + std::to_string(vector_bytes) + " must be 1, 2, 4, 8 or 16");
   }
-  if (weight_row_bytes(config) % s.vector_bytes != 0) {
-    reject_schedule("vector_bytes=" + std::to_string(s.vector_bytes) + " does not divide a weight row of " +
+  if (weight_row_bytes(config) % vector_bytes != 0) {
+    reject_schedule("pipeline.vector_bytes=" + std::to_string(vector_bytes) + " does not divide a weight row of " +
                     std::to_string(weight_row_bytes(config)) + " bytes (K=" + std::to_string(config.K) + ")");
   }
-  if (s.vector_bytes * 8 < info(config.W_dtype).bits) {
-    reject_schedule("vector_bytes=" + std::to_string(s.vector_bytes) + " is narrower than one " +
+  if (vector_bytes * 8 < info(config.W_dtype).bits) {
+    reject_schedule("pipeline.vector_bytes=" + std::to_string(vector_bytes) + " is narrower than one " +
                     std::string(to_string(config.W_dtype)) + " element");
   }
-  // Both families stream K in one pass per warp with no staging: these knobs have one value.
-  const auto only = [](const char* field, int value, const char* allowed) {
-    reject_schedule(std::string(field) + "=" + std::to_string(value) + ": the simt and gemv families take " + field +
-                    "=" + allowed);
-  };
-  if (s.block_k != 0) only("block_k", s.block_k, "0");
-  if (s.stages != 1) only("stages", s.stages, "1");
-  if (s.split_k != 1) only("split_k", s.split_k, "1");
-  if (s.swizzle != 1) only("swizzle", s.swizzle, "1");
-  if (s.warp_m != 1 || s.warp_n * 32 != s.threads) {
-    reject_schedule("warp_m=" + std::to_string(s.warp_m) + ", warp_n=" + std::to_string(s.warp_n) +
-                    ": the simt and gemv families lay their threads/32 warps along N (warp_m=1, warp_n=threads/32)");
-  }
+  require_unused(s, "pipeline.stages", s.pipeline.stages, 1);
+  require_unused(s, "pipeline.k_per_stage", s.pipeline.k_per_stage, 0);
+  require_unused(s, "pipeline.k_per_round", s.pipeline.k_per_round, 0);
+  require_unused(s, "pipeline.split_k", s.pipeline.split_k, 1);
+  require_unused(s, "launch.raster_group", s.launch.raster_group, 1);
 }
 
 // Configs laid out for tensor cores (weight_layout.hpp) run only on the family that reads that
@@ -52,21 +49,19 @@ void require_general_layout(const MatmulConfig& config, const TileSchedule& s) {
 TileSchedule general_schedule(KernelFamily family, int block_n, int block_m, int load_bytes) {
   TileSchedule s;
   s.family = family;
-  s.threads = 128;
-  s.warp_m = 1;
-  s.warp_n = 4;
-  s.block_n = block_n;
-  s.block_m = block_m;
-  s.vector_bytes = load_bytes;
+  s.warps = {.m = 1, .n = 4, .k = 1};
+  s.tile.n = block_n;
+  s.tile.m = block_m;
+  s.pipeline.vector_bytes = load_bytes;
   return s;
 }
 
 std::vector<PlanConstant> general_tiles(const MatmulConfig&, const TileSchedule& s, const std::string&) {
   return {
-      {"int", "kThreads", std::to_string(s.threads), std::to_string(s.threads / 32) + " warps, each owning whole columns"},
-      {"int", "kBlockM", std::to_string(s.block_m), "rows of C per block: W is read once per kBlockM rows"},
-      {"int", "kBlockN", std::to_string(s.block_n), "columns of C per block"},
-      {"int", "kLoadBytes", std::to_string(s.vector_bytes), "bytes of packed W per lane per load"},
+      {"int", "kThreads", std::to_string(block_threads(s)), std::to_string(s.warps.n) + " warps, each owning whole columns"},
+      {"int", "kBlockM", std::to_string(s.tile.m), "rows of C per block: W is read once per kBlockM rows"},
+      {"int", "kBlockN", std::to_string(s.tile.n), "columns of C per block"},
+      {"int", "kLoadBytes", std::to_string(s.pipeline.vector_bytes), "bytes of packed W per lane per load"},
   };
 }
 
@@ -74,14 +69,13 @@ void add_general_candidates(const MatmulConfig&, const TileSchedule& base, int64
   for (int threads : {128, 256})
     for (int block_m : {1, 2, 4, 8, 16}) {
       if (block_m > std::max<int64_t>(rows, 1) * 2 && block_m > 1) continue;
-      for (int vector_bytes : {base.vector_bytes, base.vector_bytes / 2}) {
+      for (int vector_bytes : {base.pipeline.vector_bytes, base.pipeline.vector_bytes / 2}) {
         if (vector_bytes < 1) continue;
         TileSchedule s = base;
-        s.threads = threads;
-        s.warp_n = threads / 32;
-        s.block_n = base.block_n * threads / base.threads;
-        s.block_m = block_m;
-        s.vector_bytes = vector_bytes;
+        s.warps.n = threads / 32;
+        s.tile.n = base.tile.n * threads / block_threads(base);
+        s.tile.m = block_m;
+        s.pipeline.vector_bytes = vector_bytes;
         out.push_back(s);
       }
     }
@@ -110,10 +104,10 @@ std::vector<PlanStage> simt_stages(const MatmulConfig& config, const TileSchedul
   const DTypeInfo& w = info(config.W_dtype);
   const std::string zeros = config.with_zeros ? " and zero point (" + std::string(to_string(config.zeros_mode)) + ")" : "";
   return {
-      {"load W", std::to_string(s.vector_bytes) + "-byte loads per lane, lanes strided along K (" +
-                     std::to_string(s.vector_bytes * 8 / w.bits) + " " + std::string(w.name) + " codes each)"},
+      {"load W", std::to_string(s.pipeline.vector_bytes) + "-byte loads per lane, lanes strided along K (" +
+                     std::to_string(s.pipeline.vector_bytes * 8 / w.bits) + " " + std::string(w.name) + " codes each)"},
       {"dequant", config.with_scaling ? "per element: decode, then scale" + zeros : "per element: decode"},
-      {"load A", "per element from global memory (cached), " + std::to_string(s.block_m) + " rows"},
+      {"load A", "per element from global memory (cached), " + std::to_string(s.tile.m) + " rows"},
       {"multiply-accumulate", config.accum_dtype == DType::int32 ? "int32 multiply-add on CUDA cores"
                                                                  : "float32 FMA on CUDA cores"},
       {"epilogue", "warp-shuffle reduction, " + std::string(config.with_bias ? "bias, " : "") + "cast to " +
@@ -122,7 +116,7 @@ std::vector<PlanStage> simt_stages(const MatmulConfig& config, const TileSchedul
 }
 
 std::array<int, 6> simt_alignment(const MatmulConfig& config, const TileSchedule& s) {
-  return families::operand_alignment(config, families::element_alignment(config.A_dtype), s.vector_bytes);
+  return families::operand_alignment(config, families::element_alignment(config.A_dtype), s.pipeline.vector_bytes);
 }
 
 }  // namespace

@@ -11,7 +11,7 @@ extern const KernelTraits kSimtKernel;
 
 namespace families {
 
-// The thread layout and knobs of simt and gemv: threads/32 warps along N, K streamed in one pass.
+// The thread layout and knobs of simt and gemv: warps along N, K streamed in one pass.
 void validate_simt_knobs(const MatmulConfig& config, const TileSchedule& s);
 // simt and gemv read general_compress's layout: they refuse a config whose weights are reordered.
 void require_general_layout(const MatmulConfig& config, const TileSchedule& s);

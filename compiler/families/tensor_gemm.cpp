@@ -12,19 +12,19 @@ namespace families {
 std::vector<PlanConstant> tensor_gemm_tiles(const MatmulConfig& config, const TileSchedule& s, const std::string&) {
   const MmaRunLayout layout = *family_layout(config, s.family);  // runs of 2 for tensor_wgmma
   const int block = layout_k_block(config, layout);
-  const int warp_rows = s.block_m / s.warp_m, warp_channels = s.block_n / s.warp_n;
+  const int warp_rows = s.tile.m / s.warps.m, warp_channels = s.tile.n / s.warps.n;
   return {
-      {"int", "kThreads", std::to_string(s.threads), std::to_string(s.warp_m * s.warp_n) + " warps"},
-      {"int", "kBlockM", std::to_string(s.block_m), "rows of C per block"},
-      {"int", "kBlockN", std::to_string(s.block_n), "channels of C per block"},
-      {"int", "kBlockK", std::to_string(s.block_k), std::to_string(s.block_k / block) + " k-block(s) of " +
+      {"int", "kThreads", std::to_string(block_threads(s)), std::to_string(s.warps.m * s.warps.n) + " warps"},
+      {"int", "kBlockM", std::to_string(s.tile.m), "rows of C per block"},
+      {"int", "kBlockN", std::to_string(s.tile.n), "channels of C per block"},
+      {"int", "kBlockK", std::to_string(s.pipeline.k_per_stage), std::to_string(s.pipeline.k_per_stage / block) + " k-block(s) of " +
                                                         std::to_string(block) + " per pipeline stage"},
-      {"int", "kWarpsM", std::to_string(s.warp_m), "warps along M: warp tile " + std::to_string(warp_rows) + " rows"},
-      {"int", "kWarpsN", std::to_string(s.warp_n), "warps along N: warp tile " + std::to_string(warp_channels) + " channels"},
-      {"int", "kStages", std::to_string(s.stages), "depth of the cp.async ring in shared memory"},
-      {"int", "kSplitK", std::to_string(s.split_k), s.split_k > 1 ? "slices of K summed through the workspace"
+      {"int", "kWarpsM", std::to_string(s.warps.m), "warps along M: warp tile " + std::to_string(warp_rows) + " rows"},
+      {"int", "kWarpsN", std::to_string(s.warps.n), "warps along N: warp tile " + std::to_string(warp_channels) + " channels"},
+      {"int", "kStages", std::to_string(s.pipeline.stages), "depth of the cp.async ring in shared memory"},
+      {"int", "kSplitK", std::to_string(s.pipeline.split_k), s.pipeline.split_k > 1 ? "slices of K summed through the workspace"
                                                                   : "K in one block"},
-      {"int", "kLoadBytes", std::to_string(s.vector_bytes), "bytes of packed W per lane per k-block (mma_runs layout)"},
+      {"int", "kLoadBytes", std::to_string(s.pipeline.vector_bytes), "bytes of packed W per lane per k-block (mma_runs layout)"},
       {"int", "kRun", std::to_string(layout.run), "consecutive k per lane per run (" +
                                                       std::string(to_string(family_weight_layout(config, s.family))) +
                                                       " layout)"},
@@ -34,17 +34,17 @@ std::vector<PlanConstant> tensor_gemm_tiles(const MatmulConfig& config, const Ti
 std::vector<PlanStage> tensor_gemm_stages(const MatmulConfig& config, const TileSchedule& s) {
   std::vector<PlanStage> stages = tensor_gemv_16bit_stages(config, s);  // same decode and mma; other data movement
   const MmaRunLayout layout = *mma_run_layout(config);
-  stages[0] = {"load W", "cp.async 16-byte copies of the block's " + std::to_string(s.block_n) + " channels x " +
-                             std::to_string(s.block_k) + " k into a " + std::to_string(s.stages) +
-                             "-stage shared-memory ring; each lane then reads its " + std::to_string(s.vector_bytes) +
+  stages[0] = {"load W", "cp.async 16-byte copies of the block's " + std::to_string(s.tile.n) + " channels x " +
+                             std::to_string(s.pipeline.k_per_stage) + " k into a " + std::to_string(s.pipeline.stages) +
+                             "-stage shared-memory ring; each lane then reads its " + std::to_string(s.pipeline.vector_bytes) +
                              " bytes per k-block from shared memory"};
-  stages[2] = {"load A", "cp.async 16-byte copies of " + std::to_string(s.block_m) + " rows x " + std::to_string(s.block_k) +
+  stages[2] = {"load A", "cp.async 16-byte copies of " + std::to_string(s.tile.m) + " rows x " + std::to_string(s.pipeline.k_per_stage) +
                              " k into the same ring (XOR-swizzled chunks); " +
                              (layout.run % 8 == 0 ? "16-byte shared loads (two mma steps' fragments)"
                                                   : "8-byte shared loads (one mma step's fragment)")};
   stages[3] = {"multiply-accumulate", "mma.sync m16n8k16 per warp tile (weights as the 16-row operand), float32 "
                                       "accumulation; scales and zeros applied to the decoded pairs in A's type"};
-  stages[4] = {"epilogue", std::string(s.split_k > 1 ? "float32 slice sums through the workspace, added in slice order "
+  stages[4] = {"epilogue", std::string(s.pipeline.split_k > 1 ? "float32 slice sums through the workspace, added in slice order "
                                                        "by the last slice of each tile; "
                                                      : "straight from the accumulators; ") +
                                (config.with_bias ? "bias, " : "") + "cast to " + std::string(to_string(config.out_dtype))};
@@ -68,27 +68,27 @@ void validate_tensor_gemm(const MatmulConfig& config, const TileSchedule& s, con
     reject_schedule("family=tensor_gemm reads runs of 4 or 8 k, but this config's mma_runs layout has runs of " +
                     std::to_string(layout->run) + " (the layout for M of at most 8); use family=tensor_gemv");
   }
-  if (!families::is_power_of_two(s.warp_m) || !families::is_power_of_two(s.warp_n) ||
-      s.threads != 32 * s.warp_m * s.warp_n || s.threads > 512) {
-    reject_schedule("threads=" + std::to_string(s.threads) + ", warp_m=" + std::to_string(s.warp_m) + ", warp_n=" +
-                    std::to_string(s.warp_n) + ": tensor_gemm runs a warp_m x warp_n grid of warps (powers of two), "
-                    "threads = 32 * warp_m * warp_n, at most 512");
+  // A warps.m x warps.n grid of warps, each with its own warp tile; none split K.
+  if (!families::is_power_of_two(s.warps.m) || !families::is_power_of_two(s.warps.n) || s.warps.m * int64_t(s.warps.n) > 16) {
+    reject_schedule("warps.m=" + std::to_string(s.warps.m) + ", warps.n=" + std::to_string(s.warps.n) +
+                    ": tensor_gemm runs a warps.m x warps.n grid of warps (powers of two), at most 16 (512 threads)");
   }
-  if (s.block_m < 8 || s.block_m > 256 || s.block_m % (8 * s.warp_m) != 0) {
-    reject_schedule("block_m=" + std::to_string(s.block_m) + " must be 8..256 and a multiple of 8 * warp_m = " +
-                    std::to_string(8 * s.warp_m) + " (8 rows per mma)");
+  families::require_unused(s, "warps.k", s.warps.k, 1);
+  if (s.tile.m < 8 || s.tile.m > 256 || s.tile.m % (8 * s.warps.m) != 0) {
+    reject_schedule("tile.m=" + std::to_string(s.tile.m) + " must be 8..256 and a multiple of 8 * warps.m = " +
+                    std::to_string(8 * s.warps.m) + " (8 rows per mma)");
   }
-  if (s.block_n < 16 || s.block_n > 256 || s.block_n % (16 * s.warp_n) != 0) {
-    reject_schedule("block_n=" + std::to_string(s.block_n) + " must be 16..256 and a multiple of 16 * warp_n = " +
-                    std::to_string(16 * s.warp_n) + " (16 channels per mma)");
+  if (s.tile.n < 16 || s.tile.n > 256 || s.tile.n % (16 * s.warps.n) != 0) {
+    reject_schedule("tile.n=" + std::to_string(s.tile.n) + " must be 16..256 and a multiple of 16 * warps.n = " +
+                    std::to_string(16 * s.warps.n) + " (16 channels per mma)");
   }
-  const int warp_mma_tiles = (s.block_m / s.warp_m / 8) * (s.block_n / s.warp_n / 16);
+  const int warp_mma_tiles = (s.tile.m / s.warps.m / 8) * (s.tile.n / s.warps.n / 16);
   if (warp_mma_tiles > 32) {
-    reject_schedule("a warp tile of " + std::to_string(s.block_m / s.warp_m) + " rows x " +
-                    std::to_string(s.block_n / s.warp_n) + " channels is " + std::to_string(warp_mma_tiles) +
+    reject_schedule("a warp tile of " + std::to_string(s.tile.m / s.warps.m) + " rows x " +
+                    std::to_string(s.tile.n / s.warps.n) + " channels is " + std::to_string(warp_mma_tiles) +
                     " mma tiles; at most 32 (128 float accumulators per thread)");
   }
-  families::validate_ring(config, s, arch, *layout);  // first: block_k is checked there before split_k divides by it
+  families::validate_ring(config, s, arch, *layout);  // first: k_per_stage is checked there before split_k divides by it
   families::validate_split_k(config, s);
 }
 
@@ -109,35 +109,33 @@ std::optional<TileSchedule> default_tensor_gemm(const MatmulConfig& config, cons
   };
   TileSchedule s;
   s.family = KernelFamily::tensor_gemm;
-  s.vector_bytes = layout.load_bytes;
-  s.warp_m = 1;
-  s.warp_n = 4;
-  s.threads = 128;
-  s.block_n = 128;
+  s.pipeline.vector_bytes = layout.load_bytes;
+  s.warps = {.m = 1, .n = 4, .k = 1};
+  s.tile.n = 128;
   const bool many_rows = M > 64 && blocks_of(128, 128) >= 2 * sms;
-  s.block_m = many_rows ? 128 : M <= 32 ? 32 : 64;
-  if (!many_rows && blocks_of(s.block_m, 128) < sms && blocks_of(s.block_m, 64) >= sms) s.block_n = 64;
+  s.tile.m = many_rows ? 128 : M <= 32 ? 32 : 64;
+  if (!many_rows && blocks_of(s.tile.m, 128) < sms && blocks_of(s.tile.m, 64) >= sms) s.tile.n = 64;
   const int k_block = families::layout_k_block(config, layout);
-  s.block_k = std::max(k_block, 128 / k_block * k_block);
+  s.pipeline.k_per_stage = std::max(k_block, 128 / k_block * k_block);
   const int64_t weight_bytes = config.N * config.K * info(config.W_dtype).bits / 8;
   const int64_t k_tiles = families::gemm_k_tiles(config, s);
   auto partial_bytes = [&](int split) { return int64_t(split) * M * config.N * 4 * 2; };  // written, then read
-  const int64_t blocks = blocks_of(s.block_m, s.block_n);
-  while (blocks < sms && blocks * s.split_k < 2 * sms && s.split_k < 4 && 4 * s.split_k <= k_tiles &&
-         partial_bytes(2 * s.split_k) <= weight_bytes) {
-    s.split_k *= 2;
+  const int64_t blocks = blocks_of(s.tile.m, s.tile.n);
+  while (blocks < sms && blocks * s.pipeline.split_k < 2 * sms && s.pipeline.split_k < 4 && 4 * s.pipeline.split_k <= k_tiles &&
+         partial_bytes(2 * s.pipeline.split_k) <= weight_bytes) {
+    s.pipeline.split_k *= 2;
   }
-  const int most_stages = many_rows || s.split_k > 1 ? 2 : 4;
+  const int most_stages = many_rows || s.pipeline.split_k > 1 ? 2 : 4;
   const int budget = target.shared_bytes_per_block - static_shared_bytes(config, s);
   const auto stages_that_fit = [&] { return std::min(most_stages, budget / families::gemm_stage_bytes(config, s, layout)); };
-  s.stages = stages_that_fit();
-  while (s.stages < 2 && s.block_m > 32) {  // int1 / int2: long k-blocks; fewer rows per block
-    s.block_m /= 2;
-    s.stages = stages_that_fit();
+  s.pipeline.stages = stages_that_fit();
+  while (s.pipeline.stages < 2 && s.tile.m > 32) {  // int1 / int2: long k-blocks; fewer rows per block
+    s.tile.m /= 2;
+    s.pipeline.stages = stages_that_fit();
   }
-  while (s.stages < 2 && s.block_n > 64) {  // and fewer channels
-    s.block_n /= 2;
-    s.stages = stages_that_fit();
+  while (s.pipeline.stages < 2 && s.tile.n > 64) {  // and fewer channels
+    s.tile.n /= 2;
+    s.pipeline.stages = stages_that_fit();
   }
   return s;
 }
@@ -154,22 +152,20 @@ void add_tensor_gemm_candidates(const MatmulConfig& config, const TileSchedule&,
             for (int split_k : {1, 2, 4}) {
               TileSchedule s;
               s.family = KernelFamily::tensor_gemm;
-              s.threads = 32 * warp_m * warp_n;
-              s.warp_m = warp_m;
-              s.warp_n = warp_n;
-              s.block_m = block_m;
-              s.block_n = block_n;
-              s.block_k = blocks_k * k_block;
-              s.stages = stages;
-              s.split_k = split_k;
-              s.vector_bytes = layout.load_bytes;
+              s.warps = {.m = warp_m, .n = warp_n, .k = 1};
+              s.tile.m = block_m;
+              s.tile.n = block_n;
+              s.pipeline.k_per_stage = blocks_k * k_block;
+              s.pipeline.stages = stages;
+              s.pipeline.split_k = split_k;
+              s.pipeline.vector_bytes = layout.load_bytes;
               out.push_back(s);
             }
 }
 
 void tensor_gemm_footprint(const MatmulConfig&, const TileSchedule& s, const std::string& arch, KernelFootprint& f) {
   const double most_registers = arch_info(arch).max_registers_per_thread;
-  const double m_tiles = s.block_m / s.warp_m / 8.0, n_tiles = s.block_n / s.warp_n / 16.0;
+  const double m_tiles = s.tile.m / s.warps.m / 8.0, n_tiles = s.tile.n / s.warps.n / 16.0;
   f.registers = int(std::min(most_registers, 48 + 4 * m_tiles * n_tiles + 4 * m_tiles + 8 * n_tiles));
   // Per k16 step of a warp: m x n mmas, 16 instructions of decode and scaling per channel tile,
   // half a 16-byte shared load per row tile, ~24 of copies and bookkeeping (measured on sm_90a:

@@ -26,41 +26,41 @@ void validate_tensor_gemv(const MatmulConfig& config, const TileSchedule& s, con
     reject_schedule("family=tensor_gemv with A_dtype=" + std::string(to_string(config.A_dtype)) + " on arch=" + arch +
                     ": the fp8 mma.sync needs one of " + archs_with(&ArchInfo::has_fp8_mma) + "; use family=simt");
   }
-  if (s.threads % 32 != 0 || s.threads < 32 || s.threads > 512) {
-    reject_schedule("threads=" + std::to_string(s.threads) + " must be a multiple of 32 between 32 and 512");
+  // Its warps split K, each streaming every channel of the tile, and add their sums at the end.
+  if (s.warps.k < 1 || s.warps.k > 16) {
+    reject_schedule("warps.k=" + std::to_string(s.warps.k) + " must be 1..16 (32 to 512 threads)");
   }
-  if (s.block_m != 8 && s.block_m != 16) {
-    reject_schedule("block_m=" + std::to_string(s.block_m) +
-                    ": tensor_gemv takes 8 (one mma per 16 channels) or 16 (two)");
+  require_unused(s, "warps.m", s.warps.m, 1);
+  require_unused(s, "warps.n", s.warps.n, 1);
+  if (s.tile.m != 8 && s.tile.m != 16) {
+    reject_schedule("tile.m=" + std::to_string(s.tile.m) + ": tensor_gemv takes 8 (one mma per 16 channels) or 16 (two)");
   }
-  if (s.block_n % 16 != 0 || s.block_n < 16 || s.block_n > 64) {
-    reject_schedule("block_n=" + std::to_string(s.block_n) + " must be 16, 32, 48 or 64 (16 output channels per mma tile)");
+  if (s.tile.n % 16 != 0 || s.tile.n < 16 || s.tile.n > 64) {
+    reject_schedule("tile.n=" + std::to_string(s.tile.n) + " must be 16, 32, 48 or 64 (16 output channels per mma tile)");
   }
-  if (s.vector_bytes != layout->load_bytes) {
-    reject_schedule("vector_bytes=" + std::to_string(s.vector_bytes) + ": the mma_runs layout of this config has " +
+  const TileSchedule::Pipeline& p = s.pipeline;
+  if (p.vector_bytes != layout->load_bytes) {
+    reject_schedule("pipeline.vector_bytes=" + std::to_string(p.vector_bytes) + ": the mma_runs layout of this config has " +
                     std::to_string(layout->load_bytes) + "-byte loads (fixed by the config, so tuning never repacks W)");
   }
   const int block = layout_k_block(config, *layout);
-  if (s.block_k % block != 0 || s.block_k / block < 1 || s.block_k / block > 8) {
-    reject_schedule("block_k=" + std::to_string(s.block_k) + " must be 1 to 8 k-blocks of " + std::to_string(block));
+  if (p.k_per_round % block != 0 || p.k_per_round / block < 1 || p.k_per_round / block > 8) {
+    reject_schedule("pipeline.k_per_round=" + std::to_string(p.k_per_round) + " must be 1 to 8 k-blocks of " +
+                    std::to_string(block));
   }
-  if (s.stages != 1) {
-    reject_schedule("stages=" + std::to_string(s.stages) + ": tensor_gemv takes stages=1 (loads in flight: block_k)");
-  }
+  require_unused(s, "pipeline.stages", p.stages, 1);  // no ring: the next round of loads is in flight instead
+  require_unused(s, "pipeline.k_per_stage", p.k_per_stage, 0);
   const int64_t k_blocks = config.K / block;
-  if (!float16_activations(config) && s.split_k != 1) {
-    reject_schedule("split_k=" + std::to_string(s.split_k) + ": tensor_gemv with " +
-                    std::string(to_string(config.A_dtype)) + " activations takes split_k=1 (split-K: fp16 / bf16 only)");
+  if (!float16_activations(config) && p.split_k != 1) {
+    reject_schedule("pipeline.split_k=" + std::to_string(p.split_k) + ": tensor_gemv with " +
+                    std::string(to_string(config.A_dtype)) + " activations takes pipeline.split_k=1 (split-K: fp16 / "
+                    "bf16 only)");
   }
-  if (s.split_k < 1 || s.split_k > 16 || s.split_k > k_blocks) {
-    reject_schedule("split_k=" + std::to_string(s.split_k) + " must be 1..16 and at most the " + std::to_string(k_blocks) +
-                    " k-blocks of " + std::to_string(block) + " in K");
+  if (p.split_k < 1 || p.split_k > 16 || p.split_k > k_blocks) {
+    reject_schedule("pipeline.split_k=" + std::to_string(p.split_k) + " must be 1..16 and at most the " +
+                    std::to_string(k_blocks) + " k-blocks of " + std::to_string(block) + " in K");
   }
-  if (s.swizzle != 1) reject_schedule("swizzle=" + std::to_string(s.swizzle) + ": tensor_gemv takes swizzle=1");
-  if (s.warp_m != 1 || s.warp_n * 32 != s.threads) {
-    reject_schedule("warp_m=" + std::to_string(s.warp_m) + ", warp_n=" + std::to_string(s.warp_n) +
-                    ": tensor_gemv lays its threads/32 warps along K (warp_m=1, warp_n=threads/32)");
-  }
+  require_unused(s, "launch.raster_group", s.launch.raster_group, 1);
 }
 
 // Up to 8 rows: one 16-channel tile per warp (many blocks, to fill the SMs at small N), two k-blocks
@@ -71,14 +71,12 @@ std::optional<TileSchedule> default_tensor_gemv(const MatmulConfig& config, cons
   if (!layout || !arch_has_activation_mma(config, arch)) return std::nullopt;
   TileSchedule s;
   s.family = KernelFamily::tensor_gemv;
-  s.threads = 128;
-  s.warp_m = 1;
-  s.warp_n = 4;
-  s.block_m = rows <= 8 ? 8 : 16;
-  s.block_n = s.block_m == 8 ? 16 : 32;
-  s.vector_bytes = layout->load_bytes;
-  const int loads_per_block = 2 * s.block_n / 16;  // two channels per lane per tile
-  s.block_k = layout_k_block(config, *layout) * std::max(1, 4 / loads_per_block);
+  s.warps = {.m = 1, .n = 1, .k = 4};
+  s.tile.m = rows <= 8 ? 8 : 16;
+  s.tile.n = s.tile.m == 8 ? 16 : 32;
+  s.pipeline.vector_bytes = layout->load_bytes;
+  const int loads_per_block = 2 * s.tile.n / 16;  // two channels per lane per tile
+  s.pipeline.k_per_round = layout_k_block(config, *layout) * std::max(1, 4 / loads_per_block);
   return s;
 }
 
@@ -95,19 +93,17 @@ void add_tensor_gemv_candidates(const MatmulConfig& config, const TileSchedule&,
         for (int blocks_k : {1, 2, 4, 8}) {
           TileSchedule s;
           s.family = KernelFamily::tensor_gemv;
-          s.threads = threads;
-          s.warp_m = 1;
-          s.warp_n = threads / 32;
-          s.block_m = block_m;
-          s.block_n = block_n;
-          s.block_k = blocks_k * k_block;
-          s.vector_bytes = layout.load_bytes;
+          s.warps = {.m = 1, .n = 1, .k = threads / 32};
+          s.tile.m = block_m;
+          s.tile.n = block_n;
+          s.pipeline.k_per_round = blocks_k * k_block;
+          s.pipeline.vector_bytes = layout.load_bytes;
           out.push_back(s);
         }
 }
 
 void tensor_gemv_footprint(const MatmulConfig&, const TileSchedule& s, const std::string&, KernelFootprint& f) {
-  const double m_tiles = s.block_m > 8 ? 2 : 1, n_tiles = s.block_n / 16.0;
+  const double m_tiles = s.tile.m > 8 ? 2 : 1, n_tiles = s.tile.n / 16.0;
   f.registers = 96;
   f.instructions_per_mma = (m_tiles * n_tiles + 16 * n_tiles + 4) / (m_tiles * n_tiles);
 }
@@ -115,44 +111,45 @@ void tensor_gemv_footprint(const MatmulConfig&, const TileSchedule& s, const std
 // The pair table, the warps' sums (4 bytes x 4 accumulators x 32 lanes per 16-channel tile and row
 // half of each warp; none with one warp, whose sums never meet) and split-K's arrival counter.
 int tensor_gemv_static_shared_bytes(const MatmulConfig& config, const TileSchedule& s) {
-  const int warps = s.threads / 32, row_halves = s.block_m > 8 ? 2 : 1, tiles = s.block_n / 16;
+  const int warps = s.warps.k, row_halves = s.tile.m > 8 ? 2 : 1, tiles = s.tile.n / 16;
   const int warp_sums = warps > 1 ? warps * tiles * row_halves * 4 * 32 * 4 : 0;
-  return pair_table_bytes(config) + warp_sums + (s.split_k > 1 ? 4 : 0);
+  return pair_table_bytes(config) + warp_sums + (s.pipeline.split_k > 1 ? 4 : 0);
 }
 
 std::vector<PlanConstant> tensor_gemv_tiles(const MatmulConfig& config, const TileSchedule& s, const std::string&) {
   const MmaRunLayout layout = *mma_run_layout(config);
   const int block = layout_k_block(config, layout);
   return {
-      {"int", "kThreads", std::to_string(s.threads), std::to_string(s.threads / 32) + " warps splitting K"},
-      {"int", "kBlockM", std::to_string(s.block_m), s.block_m > 8 ? "rows of C per block: two mmas per 16 channels"
-                                                                  : "rows of C per block: one mma per 16 channels"},
-      {"int", "kBlockN", std::to_string(s.block_n), std::to_string(s.block_n / 16) + " 16-channel mma tile(s) per warp"},
-      {"int", "kLoadBytes", std::to_string(s.vector_bytes), "bytes of packed W per lane per load (mma_runs layout)"},
+      {"int", "kThreads", std::to_string(block_threads(s)), std::to_string(s.warps.k) + " warps splitting K"},
+      {"int", "kBlockM", std::to_string(s.tile.m), s.tile.m > 8 ? "rows of C per block: two mmas per 16 channels"
+                                                               : "rows of C per block: one mma per 16 channels"},
+      {"int", "kBlockN", std::to_string(s.tile.n), std::to_string(s.tile.n / 16) + " 16-channel mma tile(s) per warp"},
+      {"int", "kLoadBytes", std::to_string(s.pipeline.vector_bytes),
+       "bytes of packed W per lane per load (mma_runs layout)"},
       {"int", "kRun", std::to_string(layout.run), "consecutive k per lane per run (" +
                                                       std::string(to_string(family_weight_layout(config, s.family))) +
                                                       " layout)"},
-      {"int", "kUnroll", std::to_string(s.block_k / block), "k-blocks of " + std::to_string(block) +
-                                                                " per warp per round: loads in flight per tile"},
-      {"int", "kSplitK", std::to_string(s.split_k), s.split_k > 1 ? "slices of K on blockIdx.z, summed by the last"
-                                                                  : "K in one slice"},
+      {"int", "kUnroll", std::to_string(s.pipeline.k_per_round / block),
+       "k-blocks of " + std::to_string(block) + " per warp per round: loads in flight per tile"},
+      {"int", "kSplitK", std::to_string(s.pipeline.split_k),
+       s.pipeline.split_k > 1 ? "slices of K on blockIdx.z, summed by the last" : "K in one slice"},
   };
 }
 
 // A in 8-byte fragment loads (or two of them at once), W in the layout's loads.
 std::array<int, 6> tensor_gemv_alignment(const MatmulConfig& config, const TileSchedule& s) {
-  return operand_alignment(config, 8, s.vector_bytes);
+  return operand_alignment(config, 8, s.pipeline.vector_bytes);
 }
 
 PlanStage tensor_gemv_load_stage(const MatmulConfig& config, const TileSchedule& s, int codes) {
-  return {"load W", std::to_string(s.vector_bytes) + "-byte loads per lane (" + std::to_string(codes) + " " +
+  return {"load W", std::to_string(s.pipeline.vector_bytes) + "-byte loads per lane (" + std::to_string(codes) + " " +
                         std::string(info(config.W_dtype).name) + " codes) from 2 channels x " +
-                        std::to_string(s.block_n / 16) + " tile(s) x " + std::to_string(s.block_k / (4 * codes)) +
+                        std::to_string(s.tile.n / 16) + " tile(s) x " + std::to_string(s.pipeline.k_per_round / (4 * codes)) +
                         " k-block(s) per round, the next round in flight"};
 }
 
 PlanStage tensor_gemv_epilogue_stage(const MatmulConfig& config, const TileSchedule& s) {
-  const std::string slices = s.split_k > 1 ? std::to_string(s.split_k) + " slices of K added in slice order by the "
+  const std::string slices = s.pipeline.split_k > 1 ? std::to_string(s.pipeline.split_k) + " slices of K added in slice order by the "
                                                                          "last to finish (float32 workspace), "
                                            : "";
   return {"epilogue", "warps' sums added in shared memory, " + slices + std::string(config.with_bias ? "bias, " : "") +
@@ -178,7 +175,7 @@ std::vector<PlanStage> tensor_gemv_16bit_stages(const MatmulConfig& config, cons
   return {
       tensor_gemv_load_stage(config, s, codes),
       {"dequant", "two codes at a time: " + decode},
-      {"load A", a_loads + " from global memory (cached), " + std::to_string(s.block_m) + " rows, shared by the tiles"},
+      {"load A", a_loads + " from global memory (cached), " + std::to_string(s.tile.m) + " rows, shared by the tiles"},
       {"multiply-accumulate", "mma.sync m16n8k16 (weights as the 16-row operand), float32 accumulation; " + scaling},
       tensor_gemv_epilogue_stage(config, s),
   };

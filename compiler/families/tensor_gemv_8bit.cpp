@@ -32,7 +32,7 @@ std::vector<PlanStage> tensor_gemv_8bit_stages(const MatmulConfig& config, const
   return {
       tensor_gemv_load_stage(config, s, codes),
       {"dequant", dequant},
-      {"load A", "8-byte " + a_name + " fragment loads from global memory (cached), " + std::to_string(s.block_m) +
+      {"load A", "8-byte " + a_name + " fragment loads from global memory (cached), " + std::to_string(s.tile.m) +
                      " rows"},
       {"multiply-accumulate", mma + sums},
       tensor_gemv_epilogue_stage(config, s),

@@ -16,11 +16,22 @@ void require_capability(const std::string& arch, bool ArchInfo::*capability, con
 }
 
 void validate_wgmma_tile(const TileSchedule& s) {
-  if (s.block_m != 64 && s.block_m != 128 && s.block_m != 256) {
-    reject_schedule("block_m=" + std::to_string(s.block_m) + " must be 64, 128 or 256 (wgmma N)");
+  if (s.tile.m != 64 && s.tile.m != 128 && s.tile.m != 256) {
+    reject_schedule("tile.m=" + std::to_string(s.tile.m) + " must be 64, 128 or 256 (wgmma N)");
   }
-  if (s.block_n < 64 || s.block_n > 256 || s.block_n % 64 != 0) {
-    reject_schedule("block_n=" + std::to_string(s.block_n) + " must be 64, 128, 192 or 256 (64 channels per warpgroup)");
+  if (s.tile.n < 64 || s.tile.n > 256 || s.tile.n % 64 != 0) {
+    reject_schedule("tile.n=" + std::to_string(s.tile.n) + " must be 64, 128, 192 or 256 (64 channels per warpgroup)");
+  }
+}
+
+TileSchedule::Warps warpgroup_warps(const TileSchedule& s) { return {.m = 1, .n = s.tile.n / 16, .k = 1}; }
+
+void require_warpgroup_warps(const TileSchedule& s) {
+  const TileSchedule::Warps warps = warpgroup_warps(s);
+  if (s.warps.m != warps.m || s.warps.n != warps.n || s.warps.k != warps.k) {
+    reject_schedule("warps.m=" + std::to_string(s.warps.m) + ", warps.n=" + std::to_string(s.warps.n) + ", warps.k=" +
+                    std::to_string(s.warps.k) + ": " + std::string(to_string(s.family)) + " runs one warpgroup (4 warps) "
+                    "per 64 channels: warps.m=1, warps.n=tile.n/16=" + std::to_string(warps.n) + ", warps.k=1");
   }
 }
 
@@ -38,25 +49,23 @@ MmaRunLayout require_fragment_layout(const MatmulConfig& config, const std::stri
 
 void validate_wgmma_group(const MatmulConfig& config, const TileSchedule& s, const MmaRunLayout& layout) {
   const int steps = layout_k_block(config, layout) / 16;
-  if ((s.wgmma_group != 1 && s.wgmma_group != 2 && s.wgmma_group != 4 && s.wgmma_group != 8) ||
-      steps % s.wgmma_group != 0) {
-    reject_schedule("wgmma_group=" + std::to_string(s.wgmma_group) + " must be 1, 2, 4 or 8 and divide the " +
+  if ((s.pipeline.wgmma_group != 1 && s.pipeline.wgmma_group != 2 && s.pipeline.wgmma_group != 4 && s.pipeline.wgmma_group != 8) ||
+      steps % s.pipeline.wgmma_group != 0) {
+    reject_schedule("pipeline.wgmma_group=" + std::to_string(s.pipeline.wgmma_group) + " must be 1, 2, 4 or 8 and divide the " +
                     std::to_string(steps) + " steps of 16 k in a k-block of " + std::string(to_string(config.W_dtype)) +
-                    " weights with vector_bytes=" + std::to_string(s.vector_bytes));
+                    " weights with pipeline.vector_bytes=" + std::to_string(s.pipeline.vector_bytes));
   }
 }
 
 TileSchedule fit_wgmma_tile(const MatmulConfig& config, const std::string& arch, TileSchedule s,
                             int (*stage_bytes)(const MatmulConfig&, const TileSchedule&)) {
-  s.block_n = 128;
+  s.tile.n = 128;
   const int budget = arch_info(arch).shared_bytes_per_block - static_shared_bytes(config, s);
-  const auto stages_that_fit = [&] { return std::min(s.block_m == 256 ? 3 : 4, budget / stage_bytes(config, s)); };
-  s.stages = stages_that_fit();
-  while (s.stages < 3 && s.block_m > 64) s.block_m /= 2, s.stages = stages_that_fit();
-  while (s.stages < 3 && s.block_n > 64) s.block_n /= 2, s.stages = stages_that_fit();
-  s.threads = 2 * s.block_n;
-  s.warp_m = 1;
-  s.warp_n = s.threads / 32;
+  const auto stages_that_fit = [&] { return std::min(s.tile.m == 256 ? 3 : 4, budget / stage_bytes(config, s)); };
+  s.pipeline.stages = stages_that_fit();
+  while (s.pipeline.stages < 3 && s.tile.m > 64) s.tile.m /= 2, s.pipeline.stages = stages_that_fit();
+  while (s.pipeline.stages < 3 && s.tile.n > 64) s.tile.n /= 2, s.pipeline.stages = stages_that_fit();
+  s.warps = warpgroup_warps(s);
   return s;
 }
 
@@ -73,18 +82,18 @@ std::optional<TileSchedule> default_tensor_wgmma_decoding(const MatmulConfig& co
   if (!arch_info(arch).has_wgmma || !layout || !float16_activations(config)) return std::nullopt;
   TileSchedule s;
   s.family = KernelFamily::tensor_wgmma;
-  s.block_m = rows <= 64 ? 64 : rows <= 256 ? 128 : 256;
+  s.tile.m = rows <= 64 ? 64 : rows <= 256 ? 128 : 256;
   const int k_block = layout_k_block(config, *layout);
-  s.block_k = std::max(k_block, 128 / k_block * k_block);
-  s.vector_bytes = layout->load_bytes;
+  s.pipeline.k_per_stage = std::max(k_block, 128 / k_block * k_block);
+  s.pipeline.vector_bytes = layout->load_bytes;
   s = fit_wgmma_tile(config, arch, s, decoding_stage_bytes);
   const int64_t sms = arch_info(arch).reference.sm_count;
-  const int64_t blocks = (config.N + s.block_n - 1) / s.block_n * ((rows + s.block_m - 1) / s.block_m);
+  const int64_t blocks = (config.N + s.tile.n - 1) / s.tile.n * ((rows + s.tile.m - 1) / s.tile.m);
   const int64_t weight_bytes = config.N * config.K * info(config.W_dtype).bits / 8;
   const auto partial_bytes = [&](int split) { return int64_t(split) * rows * config.N * 4 * 2; };  // written, read
-  while (2 * blocks * s.split_k <= sms && s.split_k < 4 && 4 * s.split_k <= gemm_k_tiles(config, s) &&
-         partial_bytes(2 * s.split_k) <= weight_bytes) {
-    s.split_k *= 2;
+  while (2 * blocks * s.pipeline.split_k <= sms && s.pipeline.split_k < 4 && 4 * s.pipeline.split_k <= gemm_k_tiles(config, s) &&
+         partial_bytes(2 * s.pipeline.split_k) <= weight_bytes) {
+    s.pipeline.split_k *= 2;
   }
   if (!is_valid_schedule(config, s, arch)) return std::nullopt;  // e.g. K not whole 16-k steps
   return s;
@@ -109,8 +118,8 @@ int shared_before_aligned_ring(int variables_bytes) {
 double wgmma_pipe_share(int block_m) { return block_m >= 256 ? 0.7 : block_m >= 128 ? 0.62 : 0.45; }
 
 PlanConstant wgmma_group_constant(const TileSchedule& s) {
-  return {"int", "kWgmmaGroup", std::to_string(s.wgmma_group),
-          s.wgmma_group == 1 ? "one wgmma per group: each 16-k step waits for the step before"
+  return {"int", "kWgmmaGroup", std::to_string(s.pipeline.wgmma_group),
+          s.pipeline.wgmma_group == 1 ? "one wgmma per group: each 16-k step waits for the step before"
                              : "16-k steps decoded first, then issued as one wgmma group"};
 }
 
@@ -118,9 +127,9 @@ std::vector<PlanStage> tensor_wgmma_stages(const MatmulConfig& config, const Til
   std::vector<PlanStage> stages = tensor_gemm_stages(config, s);
   stages[1].detail += "; the mma_fragments layout (runs of 2 k): each warp decodes its 16 channels step by step "
                       "straight into wgmma's A fragments, one step ahead of the wgmma that reads them";
-  stages[2] = {"load A", "cp.async 16-byte copies of " + std::to_string(s.block_m) + " rows x " + std::to_string(s.block_k) +
+  stages[2] = {"load A", "cp.async 16-byte copies of " + std::to_string(s.tile.m) + " rows x " + std::to_string(s.pipeline.k_per_stage) +
                              " k into the ring as wgmma K-major core matrices (one copy, one core-matrix row)"};
-  stages[3] = {"multiply-accumulate", "wgmma m64n" + std::to_string(s.block_m) +
+  stages[3] = {"multiply-accumulate", "wgmma m64n" + std::to_string(s.tile.m) +
                                           "k16 per warpgroup (64 channels), weights from registers, activations from "
                                           "shared memory by descriptor, float32 accumulation in registers"};
   return stages;
@@ -129,14 +138,10 @@ std::vector<PlanStage> tensor_wgmma_stages(const MatmulConfig& config, const Til
 // The warpgroup shape both tensor_wgmma kernels share.
 void validate_warpgroups(const TileSchedule& s) {
   validate_wgmma_tile(s);
-  if (s.threads != 2 * s.block_n || s.warp_m != 1 || s.warp_n != s.threads / 32) {
-    reject_schedule("threads=" + std::to_string(s.threads) + ", warp_m=" + std::to_string(s.warp_m) + ", warp_n=" +
-                    std::to_string(s.warp_n) + ": tensor_wgmma runs one warpgroup per 64 channels: threads = 2 * "
-                    "block_n = " + std::to_string(2 * s.block_n) + ", warp_m = 1, warp_n = threads / 32");
-  }
-  if (s.stages < 3 || s.stages > 8) {
-    reject_schedule("stages=" + std::to_string(s.stages) + " must be 3..8: tensor_wgmma keeps one stage loading, one "
-                    "multiplied and one whose last wgmma may still run");
+  require_warpgroup_warps(s);
+  if (s.pipeline.stages < 3 || s.pipeline.stages > 8) {
+    reject_schedule("pipeline.stages=" + std::to_string(s.pipeline.stages) + " must be 3..8: tensor_wgmma keeps one stage "
+                    "loading, one multiplied and one whose last wgmma may still run");
   }
 }
 
@@ -146,7 +151,7 @@ void validate_warpgroups(const TileSchedule& s) {
 void add_wgmma_candidates(const TileSchedule& fallback, bool split, std::vector<TileSchedule>& out) {
   TileSchedule base = fallback;
   base.family = KernelFamily::tensor_wgmma;
-  base.swizzle = 1;
+  base.launch.raster_group = 1;  // tensor_wgmma takes its tiles in row-major order
   for (int block_m : {64, 128, 256})
     for (int block_n : {64, 128, 192, 256})
       for (int stages : {3, 4, 5})
@@ -154,13 +159,12 @@ void add_wgmma_candidates(const TileSchedule& fallback, bool split, std::vector<
           for (int split_k : {1, 2, 4}) {
             if (!split && split_k > 1) continue;
             TileSchedule s = base;
-            s.block_m = block_m;
-            s.block_n = block_n;
-            s.threads = 2 * block_n;
-            s.warp_n = s.threads / 32;
-            s.stages = stages;
-            s.block_k = base.block_k * k_factor;
-            s.split_k = split_k;
+            s.tile.m = block_m;
+            s.tile.n = block_n;
+            s.warps = warpgroup_warps(s);
+            s.pipeline.stages = stages;
+            s.pipeline.k_per_stage = base.pipeline.k_per_stage * k_factor;
+            s.pipeline.split_k = split_k;
             out.push_back(s);
           }
 }
@@ -172,10 +176,10 @@ void add_wgmma_candidates(const TileSchedule& fallback, bool split, std::vector<
 // wgmmas at each stage's block-wide barrier.
 void tensor_wgmma_footprint(const MatmulConfig&, const TileSchedule& s, const std::string& arch, KernelFootprint& f) {
   const double most_registers = arch_info(arch).max_registers_per_thread;
-  const double mma_tiles = s.block_m / 8.0;
-  f.registers = int(std::min(most_registers, 72 + s.block_m / 2.0));
+  const double mma_tiles = s.tile.m / 8.0;
+  f.registers = int(std::min(most_registers, 72 + s.tile.m / 2.0));
   f.instructions_per_mma = (1 + 30) / mma_tiles;
-  f.pipe_share = wgmma_pipe_share(s.block_m) * 0.5 / 0.7;
+  f.pipe_share = wgmma_pipe_share(s.tile.m) * 0.5 / 0.7;
 }
 
 }  // namespace families

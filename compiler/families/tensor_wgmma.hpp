@@ -21,6 +21,9 @@ namespace families {
 void require_capability(const std::string& arch, bool ArchInfo::*capability, const char* family, const char* what);
 // The tile every Hopper kernel takes: wgmma's N rows, 64 channels per (consumer) warpgroup.
 void validate_wgmma_tile(const TileSchedule& s);
+// The warps of a Hopper tile: one warpgroup (4 warps) per 64 channels computes it, each warp 16 of them.
+TileSchedule::Warps warpgroup_warps(const TileSchedule& s);
+void require_warpgroup_warps(const TileSchedule& s);
 // The fp16 / bf16 activations and weight formats of the mma_fragments layout, or the reason why not.
 MmaRunLayout require_fragment_layout(const MatmulConfig& config, const std::string& family);
 // The wgmma group of the decoding Hopper kernels: whole groups per k-block of the weight layout.

@@ -25,20 +25,23 @@ void require_byte_rows_operands(const MatmulConfig& config, const std::string& f
 }
 
 void require_byte_rows_tiles(const MatmulConfig& config, const TileSchedule& s) {
-  if (s.block_k != 128 && s.block_k != 256) {
-    reject_schedule("block_k=" + std::to_string(s.block_k) + " must be 128 or 256 (whole 128-byte swizzle atoms of k)");
+  if (s.pipeline.k_per_stage != 128 && s.pipeline.k_per_stage != 256) {
+    reject_schedule("pipeline.k_per_stage=" + std::to_string(s.pipeline.k_per_stage) +
+                    " must be 128 or 256 (whole 128-byte swizzle atoms of k)");
   }
-  if (config.A_dtype != DType::int8 && s.block_m > 128) {
-    reject_schedule("block_m=" + std::to_string(s.block_m) + " must be 64 or 128 with " +
+  if (config.A_dtype != DType::int8 && s.tile.m > 128) {
+    reject_schedule("tile.m=" + std::to_string(s.tile.m) + " must be 64 or 128 with " +
                     std::string(to_string(config.A_dtype)) + " operands: each stage's fp8 sums are kept apart before "
                     "they are added in float32, which doubles the accumulator registers");
   }
-  if (s.vector_bytes != 16) {
-    reject_schedule("vector_bytes=" + std::to_string(s.vector_bytes) + ": 8-bit rows are moved 16 bytes at a time");
+  if (s.pipeline.vector_bytes != 16) {
+    reject_schedule("pipeline.vector_bytes=" + std::to_string(s.pipeline.vector_bytes) +
+                    ": 8-bit rows are moved 16 bytes at a time");
   }
+  require_unused(s, "pipeline.k_per_round", s.pipeline.k_per_round, 0);
 }
 
-int byte_rows_ring_bytes(const MatmulConfig&, const TileSchedule& s) { return s.stages * byte_rows_stage_bytes(s); }
+int byte_rows_ring_bytes(const MatmulConfig&, const TileSchedule& s) { return s.pipeline.stages * byte_rows_stage_bytes(s); }
 
 // 128 k per stage; int8 256 rows above M = 256 (1.39x the 128-row block at 70B gate_up, M = 4096),
 // fp8 at most 128 (its two accumulator sets); no split. Nullopt where the family does not take the
@@ -47,9 +50,9 @@ std::optional<TileSchedule> default_tensor_wgmma_8bit(const MatmulConfig& config
   if (!arch_info(arch).has_wgmma) return std::nullopt;
   TileSchedule s;
   s.family = KernelFamily::tensor_wgmma;
-  s.block_m = rows <= 64 ? 64 : rows <= 256 || config.A_dtype != DType::int8 ? 128 : 256;
-  s.block_k = 128;
-  s.vector_bytes = 16;
+  s.tile.m = rows <= 64 ? 64 : rows <= 256 || config.A_dtype != DType::int8 ? 128 : 256;
+  s.pipeline.k_per_stage = 128;
+  s.pipeline.vector_bytes = 16;
   s = fit_wgmma_tile(config, arch, s, [](const MatmulConfig&, const TileSchedule& t) { return byte_rows_stage_bytes(t); });
   if (!is_valid_schedule(config, s, arch)) return std::nullopt;
   return s;
@@ -57,20 +60,20 @@ std::optional<TileSchedule> default_tensor_wgmma_8bit(const MatmulConfig& config
 
 std::vector<PlanConstant> tensor_wgmma_8bit_tiles(const MatmulConfig&, const TileSchedule& s, const std::string&) {
   return {
-      {"int", "kThreads", std::to_string(s.threads), std::to_string(s.threads / 128) + " warpgroups"},
-      {"int", "kBlockM", std::to_string(s.block_m), "rows of C per block (wgmma N)"},
-      {"int", "kBlockN", std::to_string(s.block_n), "channels of C per block, 64 per warpgroup"},
-      {"int", "kBlockK", std::to_string(s.block_k), std::to_string(s.block_k / 32) + " wgmma steps of 32 k per stage"},
-      {"int", "kStages", std::to_string(s.stages), "depth of the cp.async ring in shared memory"},
+      {"int", "kThreads", std::to_string(block_threads(s)), std::to_string(block_threads(s) / 128) + " warpgroups"},
+      {"int", "kBlockM", std::to_string(s.tile.m), "rows of C per block (wgmma N)"},
+      {"int", "kBlockN", std::to_string(s.tile.n), "channels of C per block, 64 per warpgroup"},
+      {"int", "kBlockK", std::to_string(s.pipeline.k_per_stage), std::to_string(s.pipeline.k_per_stage / 32) + " wgmma steps of 32 k per stage"},
+      {"int", "kStages", std::to_string(s.pipeline.stages), "depth of the cp.async ring in shared memory"},
   };
 }
 
 std::vector<PlanStage> tensor_wgmma_8bit_stages(const MatmulConfig& config, const TileSchedule& s) {
-  const std::string rows = std::to_string(s.block_m), channels = std::to_string(s.block_n), k = std::to_string(s.block_k);
+  const std::string rows = std::to_string(s.tile.m), channels = std::to_string(s.tile.n), k = std::to_string(s.pipeline.k_per_stage);
   const bool integer = config.A_dtype == DType::int8;
   return {
       {"load W", "cp.async 16-byte copies of " + channels + " channels x " + k + " k (plain rows of bytes) into a " +
-                     std::to_string(s.stages) + "-stage ring as wgmma K-major core matrices"},
+                     std::to_string(s.pipeline.stages) + "-stage ring as wgmma K-major core matrices"},
       {"dequant", "none: activations and weights are both " + std::string(to_string(config.A_dtype))},
       {"load A", "cp.async 16-byte copies of " + rows + " rows x " + k + " k into the same ring, the same way"},
       {"multiply-accumulate", "wgmma m64n" + rows + "k32 per warpgroup (64 channels), both operands from shared memory, " +
@@ -90,14 +93,15 @@ void validate_tensor_wgmma_8bit(const MatmulConfig& config, const TileSchedule& 
   families::require_byte_rows_operands(config, "tensor_wgmma");
   families::validate_warpgroups(s);
   families::require_byte_rows_tiles(config, s);
-  if (s.swizzle != 1) reject_schedule("swizzle=" + std::to_string(s.swizzle) + ": tensor_wgmma takes swizzle=1");
-  if (s.split_k != 1) {
-    reject_schedule("split_k=" + std::to_string(s.split_k) + ": tensor_wgmma with 8-bit operands takes split_k=1");
+  families::require_unused(s, "launch.raster_group", s.launch.raster_group, 1);
+  if (s.pipeline.split_k != 1) {
+    reject_schedule("pipeline.split_k=" + std::to_string(s.pipeline.split_k) +
+                    ": tensor_wgmma with 8-bit operands takes pipeline.split_k=1");
   }
   families::require_shared_fits(config, s, arch, families::byte_rows_stage_bytes(s));
 }
 
-// Sums of 8-bit products are not split: split_k=1.
+// Sums of 8-bit products are not split: pipeline.split_k=1.
 void add_tensor_wgmma_8bit_candidates(const MatmulConfig&, const TileSchedule& fallback, int64_t,
                                       std::vector<TileSchedule>& out) {
   families::add_wgmma_candidates(fallback, false, out);

@@ -12,19 +12,17 @@ namespace bitjit {
 
 TileSchedule warp_specialized(TileSchedule s, int raster_group) {
   s.family = KernelFamily::tensor_wgmma_ws;
-  s.threads = 2 * s.block_n + 128;
-  s.warp_m = 1;
-  s.warp_n = s.block_n / 16;
-  s.swizzle = raster_group;
+  s.warps = families::warpgroup_warps(s);
+  s.launch.raster_group = raster_group;
   return s;
 }
 
 WarpSpecializedRegisters warp_specialized_registers(const TileSchedule& s, const std::string& arch) {
   const ArchInfo& target = arch_info(arch);
   WarpSpecializedRegisters r;
-  r.per_thread = std::min(target.max_registers_per_thread, target.registers_per_sm / s.threads / 8 * 8);
-  const int consumers = s.threads - 128;
-  const int consumer = std::min(240, (r.per_thread * s.threads - r.producer * 128) / consumers / 8 * 8);
+  const int threads = block_threads(s), consumers = threads - 128;
+  r.per_thread = std::min(target.max_registers_per_thread, target.registers_per_sm / threads / 8 * 8);
+  const int consumer = std::min(240, (r.per_thread * threads - r.producer * 128) / consumers / 8 * 8);
   if (consumer > r.per_thread && r.per_thread < target.max_registers_per_thread) r.consumer = consumer;
   return r;
 }
@@ -52,26 +50,23 @@ void validate_warp_specialized(const MatmulConfig& config, const TileSchedule& s
                     std::to_string(info(config.W_dtype).bits) + " / 8 divisible by 16, got K=" + std::to_string(config.K));
   }
   validate_wgmma_tile(s);
-  if (s.threads != 2 * s.block_n + 128 || s.warp_m != 1 || s.warp_n != s.block_n / 16) {
-    reject_schedule("threads=" + std::to_string(s.threads) + ", warp_m=" + std::to_string(s.warp_m) + ", warp_n=" +
-                    std::to_string(s.warp_n) + ": tensor_wgmma_ws runs one consumer warpgroup per 64 channels and a "
-                    "producer warpgroup: threads = 2 * block_n + 128 = " + std::to_string(2 * s.block_n + 128) +
-                    ", warp_m = 1, warp_n = block_n / 16 = " + std::to_string(s.block_n / 16) + " (the consumer warps)");
-  }
+  require_warpgroup_warps(s);  // the consumer warps; the producer warpgroup comes besides
   const WarpSpecializedRegisters budget = warp_specialized_registers(s, arch);
   const int registers = budget.consumer > 0 ? budget.consumer : budget.per_thread, needed = sums + other_registers;
   if (registers < needed) {
-    reject_schedule("block_m=" + std::to_string(s.block_m) + " with block_n=" + std::to_string(s.block_n) + ": " +
-                    std::to_string(s.threads) + " threads get " + std::to_string(registers) + " registers each, the " +
-                    std::to_string(sums) + " sums of a consumer thread need about " + std::to_string(needed) +
-                    "; a smaller block_m or block_n");
+    reject_schedule("tile.m=" + std::to_string(s.tile.m) + " with tile.n=" + std::to_string(s.tile.n) + ": " +
+                    std::to_string(block_threads(s)) + " threads get " + std::to_string(registers) + " registers each, "
+                    "the " + std::to_string(sums) + " sums of a consumer thread need about " + std::to_string(needed) +
+                    "; a smaller tile.m or tile.n");
   }
-  if (s.swizzle < 1 || s.swizzle > 64) {
-    reject_schedule("swizzle=" + std::to_string(s.swizzle) + " must be 1..64 (row blocks per group of the tile order)");
+  if (s.launch.raster_group < 1 || s.launch.raster_group > 64) {
+    reject_schedule("launch.raster_group=" + std::to_string(s.launch.raster_group) +
+                    " must be 1..64 (row blocks per group of the tile order)");
   }
-  if (s.split_k != 1) {
-    reject_schedule("split_k=" + std::to_string(s.split_k) + ": tensor_wgmma_ws takes split_k=1 (its persistent grid "
-                    "keeps every SM busy over the output tiles); use family=tensor_wgmma to split K");
+  if (s.pipeline.split_k != 1) {
+    reject_schedule("pipeline.split_k=" + std::to_string(s.pipeline.split_k) + ": tensor_wgmma_ws takes "
+                    "pipeline.split_k=1 (its persistent grid keeps every SM busy over the output tiles); use "
+                    "family=tensor_wgmma to split K");
   }
 }
 
@@ -81,14 +76,14 @@ void add_tensor_wgmma_ws_candidates(const MatmulConfig&, const TileSchedule& bas
   for (int block_m : {64, 128, 256})
     for (int block_n : {64, 128, 192, 256})
       for (int stages : {2, 3, 4, 5, 6})
-        for (int block_k : {base.block_k / 2, base.block_k, base.block_k * 2})
+        for (int k_per_stage : {base.pipeline.k_per_stage / 2, base.pipeline.k_per_stage, base.pipeline.k_per_stage * 2})
           for (int raster_group : {1, 8, 16}) {
             TileSchedule s = base;
-            s.block_m = block_m;
-            s.block_n = block_n;
-            s.stages = stages;
-            s.block_k = block_k;
-            s.split_k = 1;
+            s.tile.m = block_m;
+            s.tile.n = block_n;
+            s.pipeline.stages = stages;
+            s.pipeline.k_per_stage = k_per_stage;
+            s.pipeline.split_k = 1;
             out.push_back(warp_specialized(s, raster_group));
           }
 }
@@ -97,10 +92,10 @@ void add_tensor_wgmma_ws_candidates(const MatmulConfig&, const TileSchedule& bas
 // step); one producer thread issues a few TMA requests per stage. Registers: the launch's share
 // (validation keeps the sums within what the consumers get).
 void tensor_wgmma_ws_footprint(const MatmulConfig&, const TileSchedule& s, const std::string& arch, KernelFootprint& f) {
-  const double mma_tiles = s.block_m / 8.0;
+  const double mma_tiles = s.tile.m / 8.0;
   f.registers = warp_specialized_registers(s, arch).per_thread;
   f.instructions_per_mma = (1 + 24) / mma_tiles;
-  f.pipe_share = wgmma_pipe_share(s.block_m);
+  f.pipe_share = wgmma_pipe_share(s.tile.m);
   f.stream_k = true;
 }
 
@@ -113,7 +108,7 @@ int tensor_wgmma_ws_static_shared_bytes(const MatmulConfig& config, const TileSc
 // barriers, the persistent grid's tile order and the registers the producer hands to the consumers.
 std::vector<PlanConstant> warp_specialized_tiles(std::vector<PlanConstant> tiles, const TileSchedule& s,
                                                  const std::string& arch) {
-  const int consumers = s.threads - 128;
+  const int consumers = block_threads(s) - 128;
   for (PlanConstant& c : tiles) {
     if (c.name == "kThreads") {
       c.value = std::to_string(consumers);
@@ -122,7 +117,7 @@ std::vector<PlanConstant> warp_specialized_tiles(std::vector<PlanConstant> tiles
     if (c.name == "kStages") c.comment = "depth of the TMA ring in shared memory (a full and an empty barrier per stage)";
   }
   const WarpSpecializedRegisters registers = warp_specialized_registers(s, arch);
-  tiles.push_back({"int", "kRasterGroup", std::to_string(s.swizzle), "row blocks per group of the tile order"});
+  tiles.push_back({"int", "kRasterGroup", std::to_string(s.launch.raster_group), "row blocks per group of the tile order"});
   tiles.push_back({"int", "kProducerRegisters", std::to_string(registers.producer), "per producer thread"});
   tiles.push_back({"int", "kConsumerRegisters", std::to_string(registers.consumer),
                    registers.consumer > 0 ? "per consumer thread, of the " + std::to_string(registers.per_thread) +
@@ -138,21 +133,21 @@ LaunchShape persistent_launch(const KernelPlan& plan, int64_t M, int multiproces
   if (multiprocessors < 1) throw ConfigError("launch_shape: a persistent grid needs the GPU's multiprocessor count");
   const TileSchedule& s = plan.schedule;
   LaunchShape shape;
-  const int64_t tiles = (plan.config.N + s.block_n - 1) / s.block_n * ((M + s.block_m - 1) / s.block_m);
-  const int64_t k_stages = (plan.config.K + s.block_k - 1) / s.block_k;
-  shape.stream_k_tiles = stream_k_tiles(tiles, s.block_m, multiprocessors);
+  const int64_t tiles = (plan.config.N + s.tile.n - 1) / s.tile.n * ((M + s.tile.m - 1) / s.tile.m);
+  const int64_t k_stages = (plan.config.K + s.pipeline.k_per_stage - 1) / s.pipeline.k_per_stage;
+  shape.stream_k_tiles = stream_k_tiles(tiles, s.tile.m, multiprocessors);
   int64_t blocks = std::min<int64_t>(tiles, multiprocessors);
   if (shape.stream_k_tiles == tiles) {  // fewer tiles than SMs: shares of kLeastStreamKShare stages at least
     const int64_t least_share = std::min<int64_t>(k_stages, kLeastStreamKShare);
     blocks = std::min<int64_t>(multiprocessors, (tiles * k_stages + least_share - 1) / least_share);
   }
   shape.grid = {uint32_t(blocks), 1, 1};
-  shape.block = {uint32_t(s.threads), 1, 1};
+  shape.block = {uint32_t(block_threads(s)), 1, 1};
   shape.shared_bytes = uint32_t(dynamic_shared_bytes(plan.config, s));
   const int64_t units = shape.stream_k_tiles * k_stages;
   if (units > 0 && (units + blocks - 1) / blocks % k_stages != 0) {  // shares end inside tiles: pieces to add
-    shape.workspace_bytes = blocks * 2 * s.block_m * s.block_n * 4;  // a first and a last piece per block
-    shape.tile_counters = tiles * (s.threads - 128) / 32;            // one per tile and consumer warp
+    shape.workspace_bytes = blocks * 2 * s.tile.m * s.tile.n * 4;  // a first and a last piece per block
+    shape.tile_counters = tiles * s.warps.n;                         // one per tile and consumer warp
   }
   return shape;
 }
@@ -165,9 +160,9 @@ void validate_tensor_wgmma_ws(const MatmulConfig& config, const TileSchedule& s,
   families::require_capability(arch, &ArchInfo::has_wgmma, "tensor_wgmma_ws", "wgmma");
   families::require_capability(arch, &ArchInfo::has_tma, "tensor_wgmma_ws", "TMA");
   const MmaRunLayout layout = families::require_fragment_layout(config, "tensor_wgmma_ws");
-  // Each consumer thread keeps block_m / 2 sums and about 72 registers besides where it decodes
+  // Each consumer thread keeps tile.m / 2 sums and about 72 registers besides where it decodes
   // (measured: 138 at 128 rows).
-  families::validate_warp_specialized(config, s, arch, s.block_m / 2, 72);
+  families::validate_warp_specialized(config, s, arch, s.tile.m / 2, 72);
   families::validate_wgmma_group(config, s, layout);
   families::validate_ring(config, s, arch, layout, true);
 }
@@ -182,26 +177,26 @@ std::optional<TileSchedule> default_tensor_wgmma_ws(const MatmulConfig& config, 
   const std::optional<TileSchedule> unspecialized = families::default_tensor_wgmma_decoding(config, arch, rows);
   if (!unspecialized) return std::nullopt;
   const int64_t sms = arch_info(arch).reference.sm_count;
-  const int64_t row_blocks = (rows + unspecialized->block_m - 1) / unspecialized->block_m;
+  const int64_t row_blocks = (rows + unspecialized->tile.m - 1) / unspecialized->tile.m;
   const auto tiles = [&](int block_n) { return (config.N + block_n - 1) / block_n * row_blocks; };
   // The fraction of the SMs' slots the last wave of one-per-SM tiles leaves busy, over all waves.
   const auto wave_efficiency = [&](int64_t count) { return double(count) / double((count + sms - 1) / sms * sms); };
   TileSchedule s = *unspecialized;
-  s.split_k = 1;
+  s.pipeline.split_k = 1;
   const bool many_weights = config.N * config.K >= (int64_t(1) << 27);
-  if (s.block_m == 64) {
-    s.block_n = many_weights ? 256 : 128;
-    if (!many_weights && 2 * s.block_k <= 256) s.block_k *= 2;
-  } else if (s.block_m == 128) {
-    s.block_n = wave_efficiency(tiles(192)) > wave_efficiency(tiles(128)) ? 192 : 128;
+  if (s.tile.m == 64) {
+    s.tile.n = many_weights ? 256 : 128;
+    if (!many_weights && 2 * s.pipeline.k_per_stage <= 256) s.pipeline.k_per_stage *= 2;
+  } else if (s.tile.m == 128) {
+    s.tile.n = wave_efficiency(tiles(192)) > wave_efficiency(tiles(128)) ? 192 : 128;
   } else {
-    s.block_n = 128;
+    s.tile.n = 128;
   }
   s = warp_specialized(s, 8);
-  const int measured_stages = s.block_m == 64 ? (s.block_n == 256 ? 4 : s.block_k == 256 ? 4 : 6)
-                                              : s.block_m == 128 ? (s.block_n == 128 ? 5 : 4) : 3;
+  const int measured_stages = s.tile.m == 64 ? (s.tile.n == 256 ? 4 : s.pipeline.k_per_stage == 256 ? 4 : 6)
+                                              : s.tile.m == 128 ? (s.tile.n == 128 ? 5 : 4) : 3;
   const int budget = arch_info(arch).shared_bytes_per_block - static_shared_bytes(config, s);
-  s.stages = std::min(measured_stages, budget / families::gemm_stage_bytes(config, s, *family_layout(config, s.family)));
+  s.pipeline.stages = std::min(measured_stages, budget / families::gemm_stage_bytes(config, s, *family_layout(config, s.family)));
   if (!is_valid_schedule(config, s, arch)) return std::nullopt;
   return s;
 }
@@ -214,12 +209,12 @@ std::vector<PlanConstant> tensor_wgmma_ws_tiles(const MatmulConfig& config, cons
 
 std::vector<PlanStage> tensor_wgmma_ws_stages(const MatmulConfig& config, const TileSchedule& s) {
   std::vector<PlanStage> stages = families::tensor_wgmma_stages(config, s);
-  stages[0] = {"load W", "TMA boxes of one k-block's bytes x " + std::to_string(s.block_n) + " channels, issued by a "
-                             "producer warpgroup into a " + std::to_string(s.stages) + "-stage ring on mbarriers; each "
-                             "lane then reads its " + std::to_string(s.vector_bytes) + " bytes per k-block"};
-  stages[2] = {"load A", "TMA boxes of 64 k x " + std::to_string(s.block_m) + " rows in the 128-byte swizzle, by the "
+  stages[0] = {"load W", "TMA boxes of one k-block's bytes x " + std::to_string(s.tile.n) + " channels, issued by a "
+                             "producer warpgroup into a " + std::to_string(s.pipeline.stages) + "-stage ring on mbarriers; each "
+                             "lane then reads its " + std::to_string(s.pipeline.vector_bytes) + " bytes per k-block"};
+  stages[2] = {"load A", "TMA boxes of 64 k x " + std::to_string(s.tile.m) + " rows in the 128-byte swizzle, by the "
                              "same producer into the same ring"};
-  stages[3].detail += "; " + std::to_string((s.threads - 128) / 128) + " consumer warpgroups, each waiting on the "
+  stages[3].detail += "; " + std::to_string(s.warps.n / 4) + " consumer warpgroups, each waiting on the "
                       "stage's barrier and freeing it when its wgmmas are done; a persistent grid walks the output tiles";
   return stages;
 }
@@ -231,8 +226,8 @@ std::array<TmaTensor, 2> tensor_wgmma_ws_tma_tensors(const KernelPlan& plan, int
   const TileSchedule& s = plan.schedule;
   const MmaRunLayout layout = *family_layout(config, s.family);
   const uint64_t row_bytes = uint64_t(config.K) * info(config.W_dtype).bits / 8;
-  return {TmaTensor{"A", 2, uint64_t(config.K), uint64_t(M), 64, uint32_t(s.block_m), true},
-          TmaTensor{"W", 1, row_bytes, uint64_t(config.N), uint32_t(4 * layout.load_bytes), uint32_t(s.block_n), false}};
+  return {TmaTensor{"A", 2, uint64_t(config.K), uint64_t(M), 64, uint32_t(s.tile.m), true},
+          TmaTensor{"W", 1, row_bytes, uint64_t(config.N), uint32_t(4 * layout.load_bytes), uint32_t(s.tile.n), false}};
 }
 
 }  // namespace

@@ -1,8 +1,8 @@
 #pragma once
 // tensor_wgmma_ws (sm_90a): tensor_wgmma's decode and wgmma (or its W8A8 wgmma), warp-specialized: a
-// producer warpgroup fills the ring by TMA on mbarriers for block_n / 64 consumer warpgroups, on a
-// persistent grid that walks the output tiles (stream-K for a short last wave of 64-row tiles).
-// TileSchedule::swizzle is the tile order's raster group: row blocks per group.
+// producer warpgroup fills the ring by TMA on mbarriers for tile.n / 64 consumer warpgroups, on a
+// persistent grid that walks the output tiles (stream-K for a short last wave of 64-row tiles) in
+// groups of TileSchedule::Launch::raster_group row blocks.
 #include <string>
 #include <vector>
 
@@ -13,7 +13,7 @@ namespace bitjit {
 extern const KernelTraits kTensorWgmmaWsKernel;
 extern const KernelTraits kTensorWgmmaWs8bitKernel;
 
-// The schedule s as tensor_wgmma_ws runs it: its tile on block_n / 64 consumer warpgroups plus the
+// The schedule s as tensor_wgmma_ws runs it: its tile on tile.n / 64 consumer warpgroups plus the
 // producer warpgroup, tiles taken in groups of raster_group row blocks.
 TileSchedule warp_specialized(TileSchedule s, int raster_group);
 

@@ -13,11 +13,12 @@ void validate_tensor_wgmma_ws_8bit(const MatmulConfig& config, const TileSchedul
   families::require_capability(arch, &ArchInfo::has_tma, "tensor_wgmma_ws", "TMA");
   families::require_byte_rows_operands(config, "tensor_wgmma_ws");
   families::require_byte_rows_tiles(config, s);
-  // Each consumer thread keeps block_m / 2 sums (fp8: two sets) and about 40 registers besides.
-  const int sums = config.A_dtype != DType::int8 ? s.block_m : s.block_m / 2;
+  // Each consumer thread keeps tile.m / 2 sums (fp8: two sets) and about 40 registers besides.
+  const int sums = config.A_dtype != DType::int8 ? s.tile.m : s.tile.m / 2;
   families::validate_warp_specialized(config, s, arch, sums, 40);
-  if (s.stages < 2 || s.stages > 8) {
-    families::reject_schedule("stages=" + std::to_string(s.stages) + " must be 2..8 (the ring in shared memory)");
+  if (s.pipeline.stages < 2 || s.pipeline.stages > 8) {
+    families::reject_schedule("pipeline.stages=" + std::to_string(s.pipeline.stages) + " must be 2..8 (the ring in shared "
+                              "memory)");
   }
   families::require_shared_fits(config, s, arch, families::byte_rows_stage_bytes(s));
 }
@@ -30,7 +31,7 @@ std::optional<TileSchedule> default_tensor_wgmma_ws_8bit(const MatmulConfig& con
   const std::optional<TileSchedule> unspecialized = families::default_tensor_wgmma_8bit(config, arch, rows);
   if (!unspecialized) return std::nullopt;
   TileSchedule s = warp_specialized(*unspecialized, 8);
-  s.stages = 4;
+  s.pipeline.stages = 4;
   if (!is_valid_schedule(config, s, arch)) return std::nullopt;
   return s;
 }
@@ -42,11 +43,11 @@ std::vector<PlanConstant> tensor_wgmma_ws_8bit_tiles(const MatmulConfig& config,
 
 std::vector<PlanStage> tensor_wgmma_ws_8bit_stages(const MatmulConfig& config, const TileSchedule& s) {
   std::vector<PlanStage> stages = families::tensor_wgmma_8bit_stages(config, s);
-  stages[0] = {"load W", "TMA boxes of 128 bytes of k x " + std::to_string(s.block_n) + " channels in the 128-byte "
-                             "swizzle, issued by a producer warpgroup into a " + std::to_string(s.stages) +
+  stages[0] = {"load W", "TMA boxes of 128 bytes of k x " + std::to_string(s.tile.n) + " channels in the 128-byte "
+                             "swizzle, issued by a producer warpgroup into a " + std::to_string(s.pipeline.stages) +
                              "-stage ring on mbarriers"};
-  stages[2] = {"load A", "TMA boxes of 128 bytes of k x " + std::to_string(s.block_m) + " rows, the same way"};
-  stages[3].detail += "; " + std::to_string((s.threads - 128) / 128) + " consumer warpgroups freeing each stage "
+  stages[2] = {"load A", "TMA boxes of 128 bytes of k x " + std::to_string(s.tile.m) + " rows, the same way"};
+  stages[3].detail += "; " + std::to_string(s.warps.n / 4) + " consumer warpgroups freeing each stage "
                       "when its wgmmas are done; a persistent grid walks the output tiles";
   return stages;
 }
@@ -55,8 +56,8 @@ std::vector<PlanStage> tensor_wgmma_ws_8bit_stages(const MatmulConfig& config, c
 std::array<TmaTensor, 2> tensor_wgmma_ws_8bit_tma_tensors(const KernelPlan& plan, int64_t M) {
   const MatmulConfig& config = plan.config;
   const TileSchedule& s = plan.schedule;
-  return {TmaTensor{"A", 1, uint64_t(config.K), uint64_t(M), 128, uint32_t(s.block_m), true},
-          TmaTensor{"W", 1, uint64_t(config.K), uint64_t(config.N), 128, uint32_t(s.block_n), true}};
+  return {TmaTensor{"A", 1, uint64_t(config.K), uint64_t(M), 128, uint32_t(s.tile.m), true},
+          TmaTensor{"W", 1, uint64_t(config.K), uint64_t(config.N), 128, uint32_t(s.tile.n), true}};
 }
 
 }  // namespace

@@ -95,8 +95,8 @@ TEST_CASE("the Blackwell archs get the mma.sync and CUDA-core families, never th
     CHECK(contains(schedule_error_on(buckets, hopper, arch),
                    "family=tensor_wgmma_ws needs wgmma (archs with it: sm_90a), got arch=" + arch));
     TileSchedule unspecialized = wgmma_128x128_schedule(3);
-    unspecialized.vector_bytes = hopper.vector_bytes;
-    unspecialized.block_k = hopper.block_k;
+    unspecialized.pipeline.vector_bytes = hopper.pipeline.vector_bytes;
+    unspecialized.pipeline.k_per_stage = hopper.pipeline.k_per_stage;
     CHECK(contains(schedule_error_on(buckets, unspecialized, arch),
                    "family=tensor_wgmma needs wgmma (archs with it: sm_90a), got arch=" + arch));
     for (const FamilySample& sample : family_samples()) {

@@ -106,7 +106,7 @@ TEST_CASE("the generated source instantiates the family with the config's format
   // K = 96 fits k-blocks of 32 uint4 codes: 4-byte loads per lane, runs of 8 k (groups of 32).
   // A is read 8 bytes (one mma fragment) at a time, the other fp16 operands 2 bytes.
   CHECK(schedule.family == KernelFamily::tensor_gemv);
-  CHECK(schedule.vector_bytes == 4);
+  CHECK(schedule.pipeline.vector_bytes == 4);
   CHECK(contains(source, "static constexpr int kRun = 8;"));
   CHECK(plan.alignment == std::array<int, 6>{8, 4, 2, 1, 2, 2});
   // Its weights are in the mma_runs layout, which the simt and gemv families do not read.
@@ -123,7 +123,7 @@ TEST_CASE("the generated source instantiates the family with the config's format
   CHECK(contains(emit_cuda(plan_kernel(general, gemv, "sm_90a")), "#include \"bitjit/kernels/gemv_matmul.cuh\""));
   simt = gemv;
   simt.family = KernelFamily::simt;
-  simt.block_n = 8;
+  simt.tile.n = 8;
   const KernelPlan simt_plan = plan_kernel(general, simt, "sm_90a");
   CHECK(contains(emit_cuda(simt_plan), "#include \"bitjit/kernels/simt_matmul.cuh\""));
   CHECK(simt_plan.alignment[0] == 2);
@@ -161,34 +161,43 @@ TEST_CASE("schedules are checked against the config and the family", "[codegen]"
   TileSchedule s = default_schedule(config, "sm_80");
   CHECK(schedule_error(config, s).empty());
   TileSchedule bad = s;
-  bad.threads = 100;
-  CHECK(contains(schedule_error(config, bad), "threads=100"));
+  bad.warps.k = 17;
+  CHECK(contains(schedule_error(config, bad), "warps.k=17 must be 1..16"));
   bad = s;
-  bad.vector_bytes = 32;
-  CHECK(contains(schedule_error(config, bad), "vector_bytes=32"));
+  bad.warps.n = 2;  // tensor_gemv's warps split K, not N
+  CHECK(contains(schedule_error(config, bad), "warps.n=2: tensor_gemv takes warps.n=1"));
   bad = s;
-  bad.split_k = 4;  // K = 96: 3 k-blocks of 32
-  CHECK(contains(schedule_error(config, bad), "split_k=4 must be 1..16 and at most the 3 k-blocks of 32 in K"));
+  bad.pipeline.vector_bytes = 32;
+  CHECK(contains(schedule_error(config, bad), "pipeline.vector_bytes=32"));
   bad = s;
-  bad.block_m = 0;
-  CHECK(contains(schedule_error(config, bad), "block_m=0"));
+  bad.pipeline.split_k = 4;  // K = 96: 3 k-blocks of 32
+  CHECK(contains(schedule_error(config, bad), "pipeline.split_k=4 must be 1..16 and at most the 3 k-blocks of 32 in K"));
+  bad = s;
+  bad.tile.m = 0;
+  CHECK(contains(schedule_error(config, bad), "tile.m=0"));
+  bad = s;
+  bad.pipeline.k_per_stage = 128;  // a staged family's knob
+  CHECK(contains(schedule_error(config, bad), "pipeline.k_per_stage=128: tensor_gemv takes pipeline.k_per_stage=0"));
   // K = 98 uint4: 49-byte rows take only 1-byte loads.
   MatmulConfig odd = config;
   odd.K = 98;
   odd.group_size = -1;
   bad = default_schedule(odd, "sm_80");
   CHECK(bad.family == KernelFamily::gemv);
-  bad.vector_bytes = 2;
+  bad.pipeline.vector_bytes = 2;
   CHECK(contains(schedule_error(odd, bad), "does not divide a weight row of 49 bytes"));
+  bad = default_schedule(odd, "sm_80");
+  bad.pipeline.k_per_round = 64;
+  CHECK(contains(schedule_error(odd, bad), "pipeline.k_per_round=64: gemv takes pipeline.k_per_round=0"));
   // tensor_gemv's own knobs: whole 8-column tiles, whole k-blocks, the layout's load width.
   bad = s;
-  bad.block_n = 8;
-  CHECK(contains(schedule_error(config, bad), "block_n=8 must be 16, 32, 48 or 64"));
+  bad.tile.n = 8;
+  CHECK(contains(schedule_error(config, bad), "tile.n=8 must be 16, 32, 48 or 64"));
   bad = s;
-  bad.block_k = 48;
-  CHECK(contains(schedule_error(config, bad), "block_k=48 must be 1 to 8 k-blocks of 32"));
+  bad.pipeline.k_per_round = 48;
+  CHECK(contains(schedule_error(config, bad), "pipeline.k_per_round=48 must be 1 to 8 k-blocks of 32"));
   bad = s;
-  bad.vector_bytes = 16;
+  bad.pipeline.vector_bytes = 16;
   CHECK(contains(schedule_error(config, bad), "the mma_runs layout of this config has 4-byte loads"));
   // fp8 activations take tensor_gemv on sm_89 and newer only (the fp8 mma), with 4-bit or their own
   // fp8 weights; int8 activations have their own path (m16n8k32 on bytes).
@@ -204,7 +213,7 @@ TEST_CASE("schedules are checked against the config and the family", "[codegen]"
   CHECK(default_schedule(int8_activations, "sm_80").family == KernelFamily::tensor_gemv);
   CHECK(contains(emit_cuda(plan_kernel(int8_activations, default_schedule(int8_activations, "sm_80"), "sm_80")),
                  "bitjit::tensor_gemv_8bit<Problem, Tiles>"));
-  CHECK(default_schedule(odd, "sm_80").vector_bytes == 1);
+  CHECK(default_schedule(odd, "sm_80").pipeline.vector_bytes == 1);
 }
 
 TEST_CASE("schedules round-trip through JSON", "[codegen]") {
@@ -213,11 +222,11 @@ TEST_CASE("schedules round-trip through JSON", "[codegen]") {
   MatmulConfig odd = config;
   odd.K = 98;
   odd.group_size = -1;
-  CHECK(default_schedule(odd, "sm_80").vector_bytes == 1);
+  CHECK(default_schedule(odd, "sm_80").pipeline.vector_bytes == 1);
 
-  // JSON round trip and unknown fields.
+  // JSON round trip and unknown fields (tests/compiler/test_schedule_json.cpp: every error).
   CHECK(canonical_form(schedule_from_json(to_json(s))) == canonical_form(s));
-  CHECK_THROWS_AS(schedule_from_json(nlohmann::json{{"blockm", 4}}), ConfigError);
+  CHECK_THROWS_AS(schedule_from_json(nlohmann::json{{"family", "simt"}, {"blockm", 4}}), ConfigError);
   CHECK_THROWS_AS(schedule_from_json(nlohmann::json{{"family", "wgmma2"}}), ConfigError);
 }
 
@@ -225,9 +234,9 @@ TEST_CASE("launch shapes cover the output", "[codegen]") {
   const MatmulConfig config = w4a16_quantized_zeros();
   const KernelPlan plan = plan_kernel(config, default_schedule(config, "sm_80"), "sm_80");
   const LaunchShape shape = launch_shape(plan, 255);
-  CHECK(shape.grid[0] * uint32_t(plan.schedule.block_n) >= uint32_t(config.N));
-  CHECK(shape.grid[1] * uint32_t(plan.schedule.block_m) >= 255u);
-  CHECK((shape.grid[1] - 1) * uint32_t(plan.schedule.block_m) < 255u);
+  CHECK(shape.grid[0] * uint32_t(plan.schedule.tile.n) >= uint32_t(config.N));
+  CHECK(shape.grid[1] * uint32_t(plan.schedule.tile.m) >= 255u);
+  CHECK((shape.grid[1] - 1) * uint32_t(plan.schedule.tile.m) < 255u);
   CHECK(shape.block[0] == 128u);
   CHECK_THROWS_AS(launch_shape(plan, 0), ConfigError);
 }
@@ -305,9 +314,9 @@ TEST_CASE("more than 16 rows get tensor_gemm, sized to each arch's shared memory
     const TileSchedule s = default_schedule(config, arch);
     INFO(arch << " " << canonical_form(s));
     CHECK(s.family == KernelFamily::tensor_gemm);
-    CHECK(s.block_m == 128);
-    CHECK(s.threads == 32 * s.warp_m * s.warp_n);
-    CHECK(s.stages >= 2);
+    CHECK(s.tile.m == 128);
+    CHECK(block_threads(s) == 32 * s.warps.m * s.warps.n);
+    CHECK(s.pipeline.stages >= 2);
     CHECK(dynamic_shared_bytes(config, s) <= (std::string(arch) == "sm_86" || std::string(arch) == "sm_89" ? 101376 : 166912));
     const std::string source = emit_cuda(plan_kernel(config, s, arch));
     CHECK(contains(source, "bitjit::tensor_gemm<Problem, Tiles>"));
@@ -320,9 +329,9 @@ TEST_CASE("more than 16 rows get tensor_gemm, sized to each arch's shared memory
   skinny.M = MSpec::buckets({16, 64});
   const TileSchedule s = default_schedule(skinny, "sm_90a", 64);
   CHECK(s.family == KernelFamily::tensor_gemm);
-  CHECK(s.block_m == 64);
-  CHECK(s.block_n == 128);
-  CHECK(s.split_k == 4);
+  CHECK(s.tile.m == 64);
+  CHECK(s.tile.n == 128);
+  CHECK(s.pipeline.split_k == 4);
   // At most 16 rows stay on tensor_gemv; from 17 rows a static M takes the Hopper family's 64-row
   // tiles (faster than tensor_gemm's there: bench/results/2026-11-29-h200-m17-63).
   skinny.M = 16;
@@ -330,16 +339,16 @@ TEST_CASE("more than 16 rows get tensor_gemm, sized to each arch's shared memory
   for (int64_t rows : {17, 32, 48}) {
     skinny.M = rows;
     CHECK(default_schedule(skinny, "sm_90a").family == KernelFamily::tensor_wgmma_ws);
-    CHECK(default_schedule(skinny, "sm_90a").block_m == 64);
+    CHECK(default_schedule(skinny, "sm_90a").tile.m == 64);
     CHECK(default_schedule(skinny, "sm_89").family == KernelFamily::tensor_gemm);
   }
 
   // The launch: blocks over N and M, slices of K on z, the ring as dynamic shared memory, and the
   // split-K workspace sized for the rows of this call.
   TileSchedule split = default_schedule(config, "sm_90a");
-  split.split_k = 3;
+  split.pipeline.split_k = 3;
   const LaunchShape shape = launch_shape(plan_kernel(config, split, "sm_90a"), 200);
-  CHECK(shape.grid[0] == uint32_t(8192 / split.block_n));
+  CHECK(shape.grid[0] == uint32_t(8192 / split.tile.n));
   CHECK(shape.grid[1] == 2u);
   CHECK(shape.grid[2] == 3u);
   CHECK(shape.shared_bytes == uint32_t(dynamic_shared_bytes(config, split)));
@@ -356,7 +365,7 @@ TEST_CASE("tensor_gemv splits K across blocks", "[codegen][nvrtc]") {
   config.group_size = 128;
   TileSchedule s = default_schedule(config, "sm_80");
   REQUIRE(s.family == KernelFamily::tensor_gemv);
-  s.split_k = 3;
+  s.pipeline.split_k = 3;
   CHECK(schedule_error(config, s).empty());
   for (const char* arch : {"sm_80", "sm_90a"}) {
     const GeneratedKernel kernel = emit_kernel(config, s, arch);
@@ -366,24 +375,25 @@ TEST_CASE("tensor_gemv splits K across blocks", "[codegen][nvrtc]") {
     CHECK((binary.cubin.size() > 4 && binary.cubin[0] == 0x7f));
   }
   const LaunchShape shape = launch_shape(plan_kernel(config, s, "sm_80"), 3);
-  CHECK(shape.grid[0] == uint32_t((40 + s.block_n - 1) / s.block_n));
+  CHECK(shape.grid[0] == uint32_t((40 + s.tile.n - 1) / s.tile.n));
   CHECK(shape.grid[1] == 1u);
   CHECK(shape.grid[2] == 3u);
   CHECK(shape.shared_bytes == 0u);
   CHECK(shape.workspace_bytes == 3 * 3 * 40 * 4);
   CHECK(shape.tile_counters == int64_t(shape.grid[0]));
-  s.split_k = 1;
+  s.pipeline.split_k = 1;
   CHECK(launch_shape(plan_kernel(config, s, "sm_80"), 3).workspace_bytes == 0);
   MatmulConfig int8_activations = config;
   int8_activations.A_dtype = DType::int8;
   int8_activations.with_zeros = false;
   TileSchedule byte_split = default_schedule(int8_activations, "sm_80");
   REQUIRE(byte_split.family == KernelFamily::tensor_gemv);
-  byte_split.split_k = 2;
-  CHECK(contains(schedule_error(int8_activations, byte_split), "split_k=2: tensor_gemv with int8 activations takes split_k=1"));
+  byte_split.pipeline.split_k = 2;
+  CHECK(contains(schedule_error(int8_activations, byte_split),
+                 "pipeline.split_k=2: tensor_gemv with int8 activations takes pipeline.split_k=1"));
   // Not among the tuner's candidates until the GPU test has passed (families/tensor_gemv.cpp).
   const std::vector<RankedSchedule> ranked = candidate_schedules(config, TargetDevice::from_arch("sm_80"), 1);
-  CHECK(std::none_of(ranked.begin(), ranked.end(), [](const RankedSchedule& r) { return r.schedule.split_k > 1; }));
+  CHECK(std::none_of(ranked.begin(), ranked.end(), [](const RankedSchedule& r) { return r.schedule.pipeline.split_k > 1; }));
 }
 
 TEST_CASE("tensor_gemm schedules are checked field by field", "[codegen]") {
@@ -391,18 +401,23 @@ TEST_CASE("tensor_gemm schedules are checked field by field", "[codegen]") {
   const TileSchedule good = default_schedule(config, "sm_80");
   CHECK(schedule_error_on(config, good, "sm_80").empty());
   auto error_with = [&](auto change, const std::string& arch = "sm_80") { return error_after(config, good, change, arch); };
-  CHECK(contains(error_with([](TileSchedule& s) { s.threads = 256; }), "threads = 32 * warp_m * warp_n"));
-  CHECK(contains(error_with([](TileSchedule& s) { s.warp_n = 3, s.threads = 192, s.block_n = 96; }), "powers of two"));
-  CHECK(contains(error_with([](TileSchedule& s) { s.block_m = 132; }), "block_m=132 must be 8..256 and a multiple of"));
-  CHECK(contains(error_with([](TileSchedule& s) { s.block_n = 72; }), "block_n=72 must be 16..256"));
-  CHECK(contains(error_with([](TileSchedule& s) { s.block_k = 192; }), "block_k=192 must be 1, 2, 4 or 8 k-blocks of 128"));
-  CHECK(contains(error_with([](TileSchedule& s) { s.stages = 1; }), "stages=1 must be 2..8"));
-  CHECK(contains(error_with([](TileSchedule& s) { s.split_k = 100; }), "split_k=100 must be 1..16"));
-  CHECK(contains(error_with([](TileSchedule& s) { s.vector_bytes = 8; }), "has 16-byte loads"));
-  CHECK(contains(error_with([](TileSchedule& s) { s.block_m = 256, s.warp_m = 1, s.threads = 128; }),
-                 "128 float accumulators"));
-  CHECK(contains(error_with([](TileSchedule& s) { s.stages = 8; }), "sm_80 allows 166912 per block"));
-  CHECK(contains(error_with([](TileSchedule& s) { s.stages = 3; }, "sm_86"), "sm_86 allows 101376 per block"));
+  CHECK(contains(error_with([](TileSchedule& s) { s.warps.k = 2; }), "warps.k=2: tensor_gemm takes warps.k=1"));
+  CHECK(contains(error_with([](TileSchedule& s) { s.warps = {.m = 4, .n = 8, .k = 1}; }), "at most 16 (512 threads)"));
+  CHECK(contains(error_with([](TileSchedule& s) { s.warps.n = 3, s.tile.n = 96; }), "powers of two"));
+  CHECK(contains(error_with([](TileSchedule& s) { s.tile.m = 132; }), "tile.m=132 must be 8..256 and a multiple of"));
+  CHECK(contains(error_with([](TileSchedule& s) { s.tile.n = 72; }), "tile.n=72 must be 16..256"));
+  CHECK(contains(error_with([](TileSchedule& s) { s.pipeline.k_per_stage = 192; }),
+                 "pipeline.k_per_stage=192 must be 1, 2, 4 or 8 k-blocks of 128"));
+  CHECK(contains(error_with([](TileSchedule& s) { s.pipeline.k_per_round = 128; }),
+                 "pipeline.k_per_round=128: tensor_gemm takes pipeline.k_per_round=0"));
+  CHECK(contains(error_with([](TileSchedule& s) { s.launch.raster_group = 8; }),
+                 "launch.raster_group=8: tensor_gemm takes launch.raster_group=1"));
+  CHECK(contains(error_with([](TileSchedule& s) { s.pipeline.stages = 1; }), "pipeline.stages=1 must be 2..8"));
+  CHECK(contains(error_with([](TileSchedule& s) { s.pipeline.split_k = 100; }), "pipeline.split_k=100 must be 1..16"));
+  CHECK(contains(error_with([](TileSchedule& s) { s.pipeline.vector_bytes = 8; }), "has 16-byte loads"));
+  CHECK(contains(error_with([](TileSchedule& s) { s.tile.m = 256, s.warps.m = 1; }), "128 float accumulators"));
+  CHECK(contains(error_with([](TileSchedule& s) { s.pipeline.stages = 8; }), "sm_80 allows 166912 per block"));
+  CHECK(contains(error_with([](TileSchedule& s) { s.pipeline.stages = 3; }, "sm_86"), "sm_86 allows 101376 per block"));
   // The layout for at most 8 rows has whole-load runs (32 k for int4), which tensor_gemm does not read.
   MatmulConfig few_rows = config;
   few_rows.M = 8;
@@ -453,12 +468,12 @@ TEST_CASE("tensor_wgmma schedules are checked and compile for every weight forma
   CHECK(schedule_error_on(config, s, "sm_90a").empty());
   CHECK(contains(schedule_error_on(config, s, "sm_80"), "family=tensor_wgmma needs wgmma (archs with it: sm_90a), got arch=sm_80"));
   auto error_with = [&](auto change) { return error_after(config, s, change, "sm_90a"); };
-  CHECK(contains(error_with([](TileSchedule& b) { b.block_m = 96; }), "block_m=96 must be 64, 128 or 256"));
-  CHECK(contains(error_with([](TileSchedule& b) { b.threads = 128, b.warp_n = 4; }), "threads = 2 * block_n = 256"));
-  CHECK(error_with([](TileSchedule& b) { b.split_k = 2; }).empty());
-  CHECK(contains(error_with([](TileSchedule& b) { b.split_k = 17; }), "split_k=17 must be 1..16"));
-  CHECK(contains(error_with([](TileSchedule& b) { b.stages = 8; }), "sm_90a allows"));
-  CHECK(contains(error_with([](TileSchedule& b) { b.stages = 2; }), "stages=2 must be 3..8"));
+  CHECK(contains(error_with([](TileSchedule& b) { b.tile.m = 96; }), "tile.m=96 must be 64, 128 or 256"));
+  CHECK(contains(error_with([](TileSchedule& b) { b.warps.n = 4; }), "warps.n=tile.n/16=8"));
+  CHECK(error_with([](TileSchedule& b) { b.pipeline.split_k = 2; }).empty());
+  CHECK(contains(error_with([](TileSchedule& b) { b.pipeline.split_k = 17; }), "pipeline.split_k=17 must be 1..16"));
+  CHECK(contains(error_with([](TileSchedule& b) { b.pipeline.stages = 8; }), "sm_90a allows"));
+  CHECK(contains(error_with([](TileSchedule& b) { b.pipeline.stages = 2; }), "pipeline.stages=2 must be 3..8"));
 
   MatmulConfig shape;
   shape.M = MSpec::buckets({1, 128});
@@ -468,11 +483,11 @@ TEST_CASE("tensor_wgmma schedules are checked and compile for every weight forma
   // every other config split in two along K.
   const auto fitted_for = [&](const MatmulConfig& c) {
     TileSchedule fitted = s;
-    fitted.split_k = 1 + int(std::hash<std::string>{}(canonical_form(c)) % 2);
+    fitted.pipeline.split_k = 1 + int(std::hash<std::string>{}(canonical_form(c)) % 2);
     const MmaRunLayout layout = *mma_run_layout(c);
-    fitted.vector_bytes = layout.load_bytes;
+    fitted.pipeline.vector_bytes = layout.load_bytes;
     const int k_block = layout.k_block(info(c.W_dtype).bits);
-    fitted.block_k = std::max(k_block, 128 / k_block * k_block);
+    fitted.pipeline.k_per_stage = std::max(k_block, 128 / k_block * k_block);
     return fitted;
   };
   std::set<std::string> seen;
@@ -506,32 +521,32 @@ TEST_CASE("tensor_wgmma is sm_90a's default from 64 rows", "[codegen]") {
   };
   const TileSchedule o64 = chosen(64, 8192, 8192);  // 2^26 weights: 128 channels, 256 k per stage, 4 stages
   CHECK(o64.family == KernelFamily::tensor_wgmma_ws);
-  CHECK(o64.block_m == 64);
-  CHECK(o64.block_n == 128);
-  CHECK(o64.block_k == 256);
-  CHECK(o64.stages == 4);
-  CHECK(o64.threads == 384);
-  CHECK(o64.split_k == 1);
-  CHECK(o64.swizzle == 8);
+  CHECK(o64.tile.m == 64);
+  CHECK(o64.tile.n == 128);
+  CHECK(o64.pipeline.k_per_stage == 256);
+  CHECK(o64.pipeline.stages == 4);
+  CHECK(block_threads(o64) == 384);
+  CHECK(o64.pipeline.split_k == 1);
+  CHECK(o64.launch.raster_group == 8);
   const TileSchedule down64 = chosen(64, 8192, 28672);  // 2^27.8 weights: 256 channels
   CHECK(down64.family == KernelFamily::tensor_wgmma_ws);
-  CHECK(down64.block_n == 256);
-  CHECK(down64.block_k == 128);
-  CHECK(down64.threads == 640);
+  CHECK(down64.tile.n == 256);
+  CHECK(down64.pipeline.k_per_stage == 128);
+  CHECK(block_threads(down64) == 640);
   const TileSchedule gate_up64 = chosen(64, 57344, 8192);
   CHECK(gate_up64.family == KernelFamily::tensor_wgmma_ws);
-  CHECK(gate_up64.block_n == 256);
-  CHECK(gate_up64.stages == 4);
-  CHECK(chosen(256, 8192, 8192).block_m == 128);
-  CHECK(chosen(256, 8192, 8192).block_n == 128);    // 128 tiles: one wave
-  CHECK(chosen(256, 10240, 8192).block_n == 192);   // 108 tiles of 192 against 160 of 128
+  CHECK(gate_up64.tile.n == 256);
+  CHECK(gate_up64.pipeline.stages == 4);
+  CHECK(chosen(256, 8192, 8192).tile.m == 128);
+  CHECK(chosen(256, 8192, 8192).tile.n == 128);    // 128 tiles: one wave
+  CHECK(chosen(256, 10240, 8192).tile.n == 192);   // 108 tiles of 192 against 160 of 128
   const TileSchedule big = chosen(4096, 57344, 8192);
   CHECK(big.family == KernelFamily::tensor_wgmma_ws);
-  CHECK(big.block_m == 256);
-  CHECK(big.block_n == 128);
-  CHECK(big.stages == 3);
+  CHECK(big.tile.m == 256);
+  CHECK(big.tile.n == 128);
+  CHECK(big.pipeline.stages == 3);
   CHECK(reads_wgmma_fragments(chosen(MSpec::buckets({64, 4096}), 8192, 8192).family));
-  CHECK(default_schedule(w4a16_g128_config(MSpec::buckets({64, 4096}), 8192, 8192), "sm_90a", 4096).block_m == 256);
+  CHECK(default_schedule(w4a16_g128_config(MSpec::buckets({64, 4096}), 8192, 8192), "sm_90a", 4096).tile.m == 256);
   CHECK(chosen(MSpec::buckets({16, 4096}), 8192, 8192).family == KernelFamily::tensor_gemm);  // 16 rows: tensor_gemv
   CHECK(chosen(4096, 8192, 8192, "sm_80").family == KernelFamily::tensor_gemm);
   CHECK(family_weight_layout(w4a16_g128_config(4096, 8192, 8192), o64.family) == WeightLayout::mma_fragments);
@@ -565,15 +580,15 @@ TEST_CASE("tensor_wgmma is sm_90a's default from 64 rows", "[codegen]") {
   w8a8.with_zeros = false;
   const TileSchedule int8 = default_schedule(w8a8, "sm_90a");
   CHECK(int8.family == KernelFamily::tensor_wgmma_ws);
-  CHECK(int8.block_m == 256);
-  CHECK(int8.block_n == 128);
-  CHECK(int8.threads == 384);
-  CHECK(int8.stages == 4);
-  CHECK(int8.split_k == 1);
+  CHECK(int8.tile.m == 256);
+  CHECK(int8.tile.n == 128);
+  CHECK(block_threads(int8) == 384);
+  CHECK(int8.pipeline.stages == 4);
+  CHECK(int8.pipeline.split_k == 1);
   w8a8.A_dtype = w8a8.W_dtype = DType::float8_e4m3;
   w8a8.accum_dtype = DType::float32;
   w8a8.out_dtype = DType::float16;
-  CHECK(default_schedule(w8a8, "sm_90a").block_m == 128);
+  CHECK(default_schedule(w8a8, "sm_90a").tile.m == 128);
   w8a8.with_scaling = true;  // scales: not the 8-bit wgmma kernel's
   w8a8.group_size = 128;
   CHECK_FALSE(reads_wgmma_fragments(default_schedule(w8a8, "sm_90a").family));
@@ -587,12 +602,14 @@ TEST_CASE("tensor_wgmma_ws schedules are validated", "[codegen][schedule]") {
   CHECK(schedule_error_on(config, s, "sm_90a").empty());
   CHECK(contains(schedule_error_on(config, s, "sm_80"), "family=tensor_wgmma_ws needs wgmma (archs with it: sm_90a), got arch=sm_80"));
   auto error_with = [&](auto change) { return error_after(config, s, change, "sm_90a"); };
-  CHECK(contains(error_with([](TileSchedule& b) { b.threads = 256; }), "threads = 2 * block_n + 128 = 384"));
-  CHECK(contains(error_with([](TileSchedule& b) { b.split_k = 2; }), "split_k=2: tensor_wgmma_ws takes split_k=1"));
-  CHECK(contains(error_with([](TileSchedule& b) { b.swizzle = 0; }), "swizzle=0 must be 1..64"));
-  CHECK(contains(error_with([](TileSchedule& b) { b.stages = 9; }), "stages=9 must be 2..8"));
-  CHECK(error_with([](TileSchedule& b) { b.stages = 2; }).empty());  // no stage kept for a pending wgmma
-  CHECK(contains(error_with([](TileSchedule& b) { b.block_m = 256, b.block_n = 192, b.threads = 512, b.warp_n = 12; }),
+  CHECK(contains(error_with([](TileSchedule& b) { b.warps.n = 4; }), "warps.n=tile.n/16=8"));
+  CHECK(contains(error_with([](TileSchedule& b) { b.warps.k = 2; }), "warps.k=1"));
+  CHECK(contains(error_with([](TileSchedule& b) { b.pipeline.split_k = 2; }),
+                 "pipeline.split_k=2: tensor_wgmma_ws takes pipeline.split_k=1"));
+  CHECK(contains(error_with([](TileSchedule& b) { b.launch.raster_group = 0; }), "launch.raster_group=0 must be 1..64"));
+  CHECK(contains(error_with([](TileSchedule& b) { b.pipeline.stages = 9; }), "pipeline.stages=9 must be 2..8"));
+  CHECK(error_with([](TileSchedule& b) { b.pipeline.stages = 2; }).empty());  // no stage kept for a pending wgmma
+  CHECK(contains(error_with([](TileSchedule& b) { b.tile = {.m = 256, .n = 192}, b.warps.n = 12; }),
                  "the 128 sums of a consumer thread need about 200"));
   MatmulConfig odd_k = config;
   odd_k.K = 4100;  // not whole 16-byte rows of fp16
@@ -613,18 +630,18 @@ TEST_CASE("tensor_wgmma_ws schedules are validated", "[codegen][schedule]") {
   int8.with_scaling = false;
   int8.group_size = -1;
   TileSchedule w8 = s;
-  w8.block_m = 256;
-  w8.stages = 4;
+  w8.tile.m = 256;
+  w8.pipeline.stages = 4;
   CHECK(schedule_error_on(int8, w8, "sm_90a").empty());
   CHECK(contains(plan_kernel(int8, w8, "sm_90a").family_function, "tensor_wgmma_ws_8bit"));
   MatmulConfig fp8 = int8;
   fp8.A_dtype = fp8.W_dtype = DType::float8_e4m3;
   fp8.accum_dtype = DType::float32;
   fp8.out_dtype = DType::float16;
-  CHECK(contains(schedule_error_on(fp8, w8, "sm_90a"), "block_m=256 must be 64 or 128 with float8_e4m3"));
+  CHECK(contains(schedule_error_on(fp8, w8, "sm_90a"), "tile.m=256 must be 64 or 128 with float8_e4m3"));
   fp8.with_scaling = true;
   fp8.group_size = 128;
-  w8.block_m = 128;
+  w8.tile.m = 128;
   CHECK(contains(schedule_error_on(fp8, w8, "sm_90a"), "family=tensor_wgmma_ws multiplies 8-bit activations"));
 
   // The producer's registers go to the consumers where the launch's share is not already the most.
@@ -636,34 +653,34 @@ TEST_CASE("tensor_wgmma_ws schedules are validated", "[codegen][schedule]") {
 
 // wgmma_group: the decoding Hopper kernels issue that many 16-k steps' wgmmas as one group. It must
 // divide a k-block's steps (int4 with 16-byte loads: 8; 8-bit weights: 4), exists only for those
-// kernels, appears in the JSON only when not 1 (older canonical forms and database keys stay), and
-// reaches the kernel as kWgmmaGroup.
+// kernels, is serialized in the pipeline group, and reaches the kernel as kWgmmaGroup.
 TEST_CASE("wgmma_group is validated, serialized and emitted", "[codegen][schedule]") {
   const MatmulConfig config = w4a16_many_rows();
   TileSchedule s = wgmma_ws_schedule(config, *fragment_order_layout(config), 64, 128, 4, 8);
-  CHECK(canonical_form(s).find("wgmma_group") == std::string::npos);
-  s.wgmma_group = 4;
+  CHECK(contains(canonical_form(s), "\"wgmma_group\":1"));
+  s.pipeline.wgmma_group = 4;
   CHECK(schedule_error_on(config, s, "sm_90a").empty());
   CHECK(contains(canonical_form(s), "\"wgmma_group\":4"));
-  CHECK(schedule_from_json(to_json(s)).wgmma_group == 4);
+  CHECK(schedule_from_json(to_json(s)).pipeline.wgmma_group == 4);
   CHECK(contains(emit_cuda(plan_kernel(config, s, "sm_90a")), "static constexpr int kWgmmaGroup = 4;"));
   TileSchedule unspecialized = wgmma_128x128_schedule(3);
-  unspecialized.wgmma_group = 8;
+  unspecialized.pipeline.wgmma_group = 8;
   CHECK(schedule_error_on(config, unspecialized, "sm_90a").empty());
   CHECK(contains(emit_cuda(plan_kernel(config, unspecialized, "sm_90a")), "static constexpr int kWgmmaGroup = 8;"));
-  s.wgmma_group = 3;
-  CHECK(contains(schedule_error_on(config, s, "sm_90a"), "wgmma_group=3 must be 1, 2, 4 or 8 and divide the 8 steps"));
+  s.pipeline.wgmma_group = 3;
+  CHECK(contains(schedule_error_on(config, s, "sm_90a"), "pipeline.wgmma_group=3 must be 1, 2, 4 or 8 and divide the 8 steps"));
   MatmulConfig eight_bit_weights = config;
   eight_bit_weights.W_dtype = DType::int8;
   const std::optional<MmaRunLayout> byte_layout = fragment_order_layout(eight_bit_weights);
   REQUIRE(byte_layout);
   TileSchedule bytes = wgmma_ws_schedule(eight_bit_weights, *byte_layout, 64, 128, 4, 8);
-  bytes.wgmma_group = 8;
+  bytes.pipeline.wgmma_group = 8;
   CHECK(contains(schedule_error_on(eight_bit_weights, bytes, "sm_90a"), "divide the 4 steps"));
   TileSchedule gemm = default_schedule(config, "sm_80");
-  gemm.wgmma_group = 2;
-  CHECK(contains(schedule_error_on(config, gemm, "sm_80"), "wgmma_group=2: only tensor_wgmma and tensor_wgmma_ws"));
-  CHECK_THROWS_AS(schedule_from_json(nlohmann::json{{"wgmma_group", "4"}}), ConfigError);
+  gemm.pipeline.wgmma_group = 2;
+  CHECK(contains(schedule_error_on(config, gemm, "sm_80"), "pipeline.wgmma_group=2: only tensor_wgmma and tensor_wgmma_ws"));
+  CHECK_THROWS_AS(schedule_from_json(nlohmann::json{{"family", "tensor_wgmma"}, {"pipeline", {{"wgmma_group", "4"}}}}),
+                  ConfigError);
 }
 
 // The generated kernel takes the TMA maps as a second, grid-constant parameter and is launched as a
@@ -767,9 +784,9 @@ TEST_CASE("no tensor_wgmma kernel touches a pending wgmma's accumulators", "[cod
     if (!layout || !seen.insert(decode_path(c)).second) continue;
     const TileSchedule one = wgmma_64x64_schedule(c, *layout);
     TileSchedule two = wgmma_128x128_schedule(4);
-    two.vector_bytes = one.vector_bytes;
-    two.block_k = one.block_k;
-    two.split_k = 2;
+    two.pipeline.vector_bytes = one.pipeline.vector_bytes;
+    two.pipeline.k_per_stage = one.pipeline.k_per_stage;
+    two.pipeline.split_k = 2;
     // The warp-specialized family: one consumer warpgroup with the launch's registers, and two with
     // 256 rows each, which take their registers from the producer (setmaxnreg).
     const TileSchedule specialized_one = wgmma_ws_schedule(c, *layout, 64, 64, 4, 8);
@@ -777,8 +794,8 @@ TEST_CASE("no tensor_wgmma kernel touches a pending wgmma's accumulators", "[cod
     // wgmma groups of 4 and 2 steps (where a k-block holds whole groups): several wgmmas in flight
     // between waits.
     TileSchedule grouped_one = specialized_one, grouped_two = two;
-    grouped_one.wgmma_group = 4;
-    grouped_two.wgmma_group = 2;
+    grouped_one.pipeline.wgmma_group = 4;
+    grouped_two.pipeline.wgmma_group = 2;
     for (const TileSchedule& s : {one, two, specialized_one, specialized_two, grouped_one, grouped_two})
       if (schedule_error_on(c, s, "sm_90a").empty()) all_kernels.emplace_back(c, s);
     // Four consumer warpgroups of 64 rows (the M = 64 default of large layers): about 100 registers
@@ -794,7 +811,7 @@ TEST_CASE("no tensor_wgmma kernel touches a pending wgmma's accumulators", "[cod
     c.out_dtype = type == DType::int8 ? DType::int32 : DType::float32;
     for (int rows : {64, 128, 256}) {
       TileSchedule s = wgmma_128x128_schedule(rows == 256 ? 3 : 4);
-      s.block_m = rows;
+      s.tile.m = rows;
       if (schedule_error_on(c, s, "sm_90a").empty()) all_kernels.emplace_back(c, s);
       // int8 keeps a stage's group running across the loop's back edge.
       const TileSchedule specialized = warp_specialized(s, 8);
@@ -802,7 +819,7 @@ TEST_CASE("no tensor_wgmma kernel touches a pending wgmma's accumulators", "[cod
     }
   }
   REQUIRE(all_kernels.size() >= 40);
-  REQUIRE(std::count_if(all_kernels.begin(), all_kernels.end(), [](const auto& k) { return k.second.wgmma_group > 1; }) >= 100);
+  REQUIRE(std::count_if(all_kernels.begin(), all_kernels.end(), [](const auto& k) { return k.second.pipeline.wgmma_group > 1; }) >= 100);
   std::vector<bool> eight_bit;
   for (const auto& [config, schedule] : all_kernels) eight_bit.push_back(info(config.W_dtype).bits == 8 && config.A_dtype == config.W_dtype);
   const auto kernels = testing::take_sample(all_kernels, 23, eight_bit);
@@ -875,19 +892,19 @@ TEST_CASE("tensor_wgmma takes W8A8 configs: checked, and assembled for sm_90a", 
   float_sums.out_dtype = DType::float16;
   CHECK(contains(schedule_error_on(float_sums, s, "sm_90a"), "needs accum_dtype=int32"));
   TileSchedule odd_k = s;
-  odd_k.block_k = 96;
-  CHECK(contains(schedule_error_on(w8a8(DType::int8), odd_k, "sm_90a"), "block_k=96 must be 128 or 256"));
+  odd_k.pipeline.k_per_stage = 96;
+  CHECK(contains(schedule_error_on(w8a8(DType::int8), odd_k, "sm_90a"), "pipeline.k_per_stage=96 must be 128 or 256"));
   TileSchedule split = s;
-  split.split_k = 2;
-  CHECK(contains(schedule_error_on(w8a8(DType::int8), split, "sm_90a"), "8-bit operands takes split_k=1"));
+  split.pipeline.split_k = 2;
+  CHECK(contains(schedule_error_on(w8a8(DType::int8), split, "sm_90a"), "8-bit operands takes pipeline.split_k=1"));
   TileSchedule fp8_wide = s;
-  fp8_wide.block_m = 256;
-  fp8_wide.stages = 3;
+  fp8_wide.tile.m = 256;
+  fp8_wide.pipeline.stages = 3;
   CHECK(schedule_error_on(w8a8(DType::int8), fp8_wide, "sm_90a").empty());
-  CHECK(contains(schedule_error_on(w8a8(DType::float8_e4m3), fp8_wide, "sm_90a"), "block_m=256 must be 64 or 128"));
+  CHECK(contains(schedule_error_on(w8a8(DType::float8_e4m3), fp8_wide, "sm_90a"), "tile.m=256 must be 64 or 128"));
   TileSchedule too_deep = s;
-  too_deep.block_m = 256;
-  too_deep.block_k = 256;
+  too_deep.tile.m = 256;
+  too_deep.pipeline.k_per_stage = 256;
   CHECK(contains(schedule_error_on(w8a8(DType::int8), too_deep, "sm_90a"), "sm_90a allows"));
 
   std::vector<std::pair<MatmulConfig, TileSchedule>> kernels;
@@ -895,8 +912,8 @@ TEST_CASE("tensor_wgmma takes W8A8 configs: checked, and assembled for sm_90a", 
     for (int rows : {64, 128, 256}) {
       if (rows == 256 && type != DType::int8) continue;  // fp8: at most 128 rows (checked above)
       TileSchedule shaped = s;
-      shaped.block_m = rows;
-      shaped.stages = rows == 256 ? 3 : 4;
+      shaped.tile.m = rows;
+      shaped.pipeline.stages = rows == 256 ? 3 : 4;
       kernels.emplace_back(w8a8(type), shaped);
     }
   }

@@ -60,18 +60,19 @@ TEST_CASE("every entry point's own default runs its sample config, lowered to th
     CHECK(plan.family_function == k.kernel->function);
     CHECK(emit_cuda(plan).find("#include \"" + std::string(k.kernel->header) + "\"") != std::string::npos);
     const LaunchShape shape = launch_shape(plan, k.sample.rows, 132);
-    CHECK(shape.block[0] == uint32_t(k.schedule.threads));
+    CHECK(shape.block[0] == uint32_t(block_threads(k.schedule)));
     CHECK(shape.shared_bytes == uint32_t(dynamic_shared_bytes(k.sample.config, k.schedule)));
   }
 }
 
 // Each family's validation refuses another family's default relabelled as its own, on the config and
 // arch that default was made for, naming a field; except where the shapes coincide: simt takes gemv's
-// thread layout (gemv adds conditions on the formats, so not the other way round here), and
-// tensor_gemm's warp grid takes tensor_wgmma's one warpgroup per 64 channels.
+// thread layout (gemv adds conditions on the formats, so not the other way round here),
+// tensor_gemm's warp grid takes tensor_wgmma's one warpgroup per 64 channels, and tensor_wgmma_ws
+// takes tensor_wgmma's tile, warps and ring as they are (its producer warpgroup comes with the family).
 TEST_CASE("validation refuses a schedule of another family's shape", "[families]") {
   const std::set<std::pair<std::string_view, std::string_view>> alike = {
-      {"gemv", "simt"}, {"tensor_wgmma", "tensor_gemm"}};
+      {"gemv", "simt"}, {"tensor_wgmma", "tensor_gemm"}, {"tensor_wgmma", "tensor_wgmma_ws"}};
   for (const SampledKernel& k : sampled_kernels()) {
     for (const KernelFamilyTraits& other : all_families()) {
       if (other.family == k.kernel->family) continue;

@@ -109,7 +109,7 @@ std::optional<ScratchCase> scratch_case(const std::string& arch) {
     config.M = MSpec(rows);
     for (int split : {2, 1}) {
       TileSchedule schedule = default_schedule(config, schedule_arch, rows);
-      schedule.split_k = split;
+      schedule.pipeline.split_k = split;
       if (!is_valid_schedule(config, schedule, arch)) continue;
       Matmul matmul = Matmul::create(config, {arch, schedule});
       if (matmul.scratch_need(rows).partial_bytes > 0) return ScratchCase{config, std::move(matmul)};

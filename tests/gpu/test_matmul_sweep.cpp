@@ -195,7 +195,8 @@ TEST_CASE("every config tensor_wgmma takes matches the float64 reference on a Ho
   BITJIT_REQUIRE_HOPPER("tensor_wgmma");
   sweep_fragment_configs("tensor_wgmma", [](const MatmulConfig& config, const MmaRunLayout& layout) {
     TileSchedule s = wgmma_64x64_schedule(config, layout);
-    s.split_k = config.K >= 2 * s.block_k && std::hash<std::string>{}(canonical_form(config)) % 2 ? 2 : 1;
+    const bool split = config.K >= 2 * s.pipeline.k_per_stage && std::hash<std::string>{}(canonical_form(config)) % 2;
+    s.pipeline.split_k = split ? 2 : 1;
     return s;
   });
 }
@@ -225,7 +226,7 @@ TEST_CASE("a static M runs the kernel specialised for it", "[gpu]") {
     const MatmulConfig config = uint4_zeros_config(M, 72, 256, 64);
     const Matmul matmul = Matmul::create(config);
     CHECK(matmul.schedule().family == KernelFamily::tensor_gemv);  // fp16 activations
-    CHECK(matmul.schedule().block_m == (M <= 8 ? 8 : 16));
+    CHECK(matmul.schedule().tile.m == (M <= 8 ? 8 : 16));
     checker.check_random(matmul, M, rng);
   }
   CHECK(checker.failures() == 0);
@@ -422,7 +423,7 @@ TEST_CASE("tensor_wgmma W8A8 matches the reference on a Hopper GPU", "[gpu][wgmm
     for (int rows : {64, 128, 256}) {
       if (rows == 256 && type != DType::int8) continue;  // fp8 keeps two accumulator sets: 128 rows at most
       TileSchedule s = wgmma_128x128_schedule(rows == 256 ? 3 : 4);
-      s.block_m = rows;
+      s.tile.m = rows;
       check_schedule(checker, config, s, rng);
     }
   }
@@ -441,18 +442,18 @@ TEST_CASE("tensor_wgmma_ws W8A8 matches the reference on a Hopper GPU", "[gpu][w
     TileSchedule s = warp_specialized(wgmma_128x128_schedule(4), 8);
     for (int rows : {64, 128, 256}) {
       if (rows == 256 && type != DType::int8) continue;  // fp8 keeps two accumulator sets: 128 rows at most
-      s.block_m = rows;
+      s.tile.m = rows;
       check_schedule(checker, config, s, rng);
     }
     // 256 k per stage: fp8's float32 sums take a stage's chain of 8 wgmmas (the bound's most).
     TileSchedule long_stage = s;
-    long_stage.block_m = 128;
-    long_stage.block_k = 256;
-    long_stage.stages = 3;
+    long_stage.tile.m = 128;
+    long_stage.pipeline.k_per_stage = 256;
+    long_stage.pipeline.stages = 3;
     check_schedule(checker, config, long_stage, rng);
     config.M = MSpec::buckets({2000});
     config.N = 1040;
-    s.block_m = 64;
+    s.tile.m = 64;
     INFO(canonical_form(config) << " " << canonical_form(s));
     const Matmul many_tiles = Matmul::create(config, {"", s});
     checker.check_random(many_tiles, 2000, rng);
@@ -532,15 +533,13 @@ TEST_CASE("tensor_gemm matches the reference with split-K, uneven K and odd M", 
     for (int variant = 0; variant < 2; ++variant) {
       TileSchedule s;
       s.family = KernelFamily::tensor_gemm;
-      s.vector_bytes = layout->load_bytes;
-      s.warp_m = variant == 0 ? 2 : 1;
-      s.warp_n = variant == 0 ? 2 : 4;
-      s.threads = 32 * s.warp_m * s.warp_n;
-      s.block_m = variant == 0 ? 32 : 64;
-      s.block_n = variant == 0 ? 64 : 128;
-      s.block_k = two_hundred_fifty_six_k(config, *layout);
-      s.stages = variant == 0 ? 2 : 3;
-      s.split_k = variant == 0 ? 1 : 3;
+      s.pipeline.vector_bytes = layout->load_bytes;
+      s.warps = {.m = variant == 0 ? 2 : 1, .n = variant == 0 ? 2 : 4, .k = 1};
+      s.tile.m = variant == 0 ? 32 : 64;
+      s.tile.n = variant == 0 ? 64 : 128;
+      s.pipeline.k_per_stage = two_hundred_fifty_six_k(config, *layout);
+      s.pipeline.stages = variant == 0 ? 2 : 3;
+      s.pipeline.split_k = variant == 0 ? 1 : 3;
       check_schedule(checker, config, s, rng);
     }
   }
@@ -563,14 +562,11 @@ TEST_CASE("tensor_gemv matches the reference split along K", "[gpu]") {
     for (int variant = 0; variant < 3; ++variant) {
       TileSchedule s;
       s.family = KernelFamily::tensor_gemv;
-      s.vector_bytes = layout->load_bytes;
-      s.threads = variant == 1 ? 64 : 128;
-      s.warp_m = 1;
-      s.warp_n = s.threads / 32;
-      s.block_m = variant == 0 ? 8 : 16;
-      s.block_n = variant == 2 ? 64 : 32;
-      s.block_k = k_block * (variant == 1 ? 1 : 2);
-      s.split_k = variant == 0 ? 2 : variant == 1 ? 3 : 5;
+      s.pipeline.vector_bytes = layout->load_bytes;
+      s.warps = {.m = 1, .n = 1, .k = variant == 1 ? 2 : 4};  // warps split K
+      s.tile = {.m = variant == 0 ? 8 : 16, .n = variant == 2 ? 64 : 32};
+      s.pipeline.k_per_round = k_block * (variant == 1 ? 1 : 2);
+      s.pipeline.split_k = variant == 0 ? 2 : variant == 1 ? 3 : 5;
       if (!is_valid_schedule(config, s, "sm_80")) continue;
       INFO(canonical_form(config) << " " << canonical_form(s));
       const Matmul matmul = Matmul::create(config, {"", s});
@@ -595,16 +591,14 @@ TEST_CASE("tensor_wgmma matches the reference on a Hopper GPU", "[gpu][wgmma]") 
       const int k_block = layout.k_block(info(config.W_dtype).bits);
       TileSchedule s;
       s.family = KernelFamily::tensor_wgmma;
-      s.vector_bytes = layout.load_bytes;
-      s.block_m = variant == 0 ? 64 : variant == 2 ? 256 : 128;
-      s.block_n = variant == 0 ? 64 : 128;
-      s.threads = 2 * s.block_n;
-      s.warp_m = 1;
-      s.warp_n = s.threads / 32;
-      s.block_k = variant == 2 ? k_block : std::max(k_block, 128);
-      s.stages = variant == 1 || variant == 3 ? 4 : 3;
-      s.split_k = variant == 0 ? 3 : 1;  // uneven shares of K's stages, summed through the workspace
-      s.wgmma_group = variant == 3 ? 2 : 1;  // variant 3: variant 1 with wgmma groups of two steps
+      s.pipeline.vector_bytes = layout.load_bytes;
+      s.tile.m = variant == 0 ? 64 : variant == 2 ? 256 : 128;
+      s.tile.n = variant == 0 ? 64 : 128;
+      s.warps = {.m = 1, .n = s.tile.n / 16, .k = 1};  // a warpgroup per 64 channels
+      s.pipeline.k_per_stage = variant == 2 ? k_block : std::max(k_block, 128);
+      s.pipeline.stages = variant == 1 || variant == 3 ? 4 : 3;
+      s.pipeline.split_k = variant == 0 ? 3 : 1;  // uneven shares of K's stages, summed through the workspace
+      s.pipeline.wgmma_group = variant == 3 ? 2 : 1;  // variant 3: variant 1 with wgmma groups of two steps
       schedules.push_back(s);
     }
     return schedules;
@@ -628,7 +622,7 @@ TEST_CASE("tensor_wgmma_ws matches the reference on a Hopper GPU", "[gpu][wgmma]
     // wgmma groups of 4 and 2 steps (skipped where a k-block does not hold whole groups).
     for (const auto& [index, group] : {std::pair<int, int>{1, 4}, {4, 2}}) {
       schedules.push_back(schedules[size_t(index)]);
-      schedules.back().wgmma_group = group;
+      schedules.back().pipeline.wgmma_group = group;
     }
     return schedules;
   });

@@ -26,9 +26,8 @@ TEST_CASE("Matmul::create takes the schedule tuned for this GPU from the databas
   const DeviceInfo device = current_device_info();
   const MatmulConfig config = small_w4_rescale_config();
   TileSchedule tuned = default_schedule(config, device.arch());
-  tuned.block_n = 16;
-  tuned.threads = 256;
-  tuned.warp_n = 8;
+  tuned.tile.n = 16;
+  tuned.warps.k = 8;  // tensor_gemv's warps split K
   REQUIRE_NOTHROW(validate_schedule(config, tuned, device.arch()));
   // One tuned entry per M bucket; the bucket of 5 rows only, so the bucket of 1 keeps its default.
   REQUIRE(db::default_database().store_tuned(

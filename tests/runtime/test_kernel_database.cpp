@@ -43,7 +43,7 @@ TEST_CASE("the key changes with the arch, the schedule and the config", "[runtim
   CHECK(emit_kernel(config, schedule, "sm_80").key == key);
   CHECK(emit_kernel(config, schedule, "sm_86").key != key);
   TileSchedule other = schedule;
-  other.block_n *= 2;
+  other.tile.n *= 2;
   CHECK(emit_kernel(config, other, "sm_80").key != key);
   MatmulConfig biased = config;
   biased.with_bias = true;

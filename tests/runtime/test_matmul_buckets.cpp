@@ -19,14 +19,14 @@ TEST_CASE("each M bucket gets its own kernel and a call takes the smallest bucke
   const Matmul matmul = Matmul::create(config, {"sm_90a"});
 
   CHECK(matmul.schedule_for(1).family == KernelFamily::tensor_gemv);
-  CHECK(matmul.schedule_for(1).block_m == 8);
+  CHECK(matmul.schedule_for(1).tile.m == 8);
   CHECK(canonical_form(matmul.schedule_for(1)) == canonical_form(matmul.schedule_for(8)));  // one shared kernel
-  CHECK(matmul.schedule_for(9).block_m == 16);
+  CHECK(matmul.schedule_for(9).tile.m == 16);
   CHECK(matmul.schedule_for(16).family == KernelFamily::tensor_gemv);
   CHECK(matmul.schedule_for(17).family == KernelFamily::tensor_gemm);
-  CHECK(matmul.schedule_for(17).block_m == 64);
-  CHECK(matmul.schedule_for(200).block_m == 64);
-  CHECK(matmul.schedule_for(1000).block_m == 128);
+  CHECK(matmul.schedule_for(17).tile.m == 64);
+  CHECK(matmul.schedule_for(200).tile.m == 64);
+  CHECK(matmul.schedule_for(1000).tile.m == 128);
   // Above every bucket: the largest bucket's kernel, which takes any M.
   CHECK(canonical_form(matmul.schedule_for(5000)) == canonical_form(matmul.schedule()));
   CHECK(contains(matmul.source_for(1), "bitjit::tensor_gemv<Problem, Tiles>"));

@@ -60,27 +60,23 @@ inline MatmulConfig w4a16_g128_config(MSpec M, int64_t N, int64_t K) {
 inline TileSchedule wgmma_128x128_schedule(int stages) {
   TileSchedule s;
   s.family = KernelFamily::tensor_wgmma;
-  s.threads = 256;
-  s.warp_m = 1;
-  s.warp_n = 8;
-  s.block_m = 128;
-  s.block_n = 128;
-  s.block_k = 128;
-  s.stages = stages;
-  s.vector_bytes = 16;
+  s.tile = {.m = 128, .n = 128};
+  s.warps = {.m = 1, .n = 8, .k = 1};
+  s.pipeline.k_per_stage = 128;
+  s.pipeline.stages = stages;
+  s.pipeline.vector_bytes = 16;
   return s;
 }
 
-// A tensor_wgmma_ws schedule: block_n / 64 consumer warpgroups and the producer warpgroup, 128 k per stage
+// A tensor_wgmma_ws schedule: tile.n / 64 consumer warpgroups and the producer warpgroup, 128 k per stage
 // (or one k-block where that is longer), tiles taken in groups of raster_group row blocks.
-inline TileSchedule wgmma_ws_schedule(const MatmulConfig& config, const MmaRunLayout& fragments, int block_m,
-                                      int block_n, int stages, int raster_group) {
+inline TileSchedule wgmma_ws_schedule(const MatmulConfig& config, const MmaRunLayout& fragments, int rows,
+                                      int channels, int stages, int raster_group) {
   TileSchedule s;
-  s.block_m = block_m;
-  s.block_n = block_n;
-  s.block_k = std::max(128, fragments.k_block(info(config.W_dtype).bits));
-  s.stages = stages;
-  s.vector_bytes = fragments.load_bytes;
+  s.tile = {.m = rows, .n = channels};
+  s.pipeline.k_per_stage = std::max(128, fragments.k_block(info(config.W_dtype).bits));
+  s.pipeline.stages = stages;
+  s.pipeline.vector_bytes = fragments.load_bytes;
   return warp_specialized(s, raster_group);
 }
 
@@ -88,11 +84,10 @@ inline TileSchedule wgmma_ws_schedule(const MatmulConfig& config, const MmaRunLa
 // 64 channels on one warpgroup, 3 stages of at least 64 k (whole k-blocks), the layout's load width.
 inline TileSchedule wgmma_64x64_schedule(const MatmulConfig& config, const MmaRunLayout& fragments) {
   TileSchedule s = wgmma_128x128_schedule(3);
-  s.block_m = s.block_n = 64;
-  s.threads = 128;
-  s.warp_n = 4;
-  s.vector_bytes = fragments.load_bytes;
-  s.block_k = std::max(64, fragments.k_block(info(config.W_dtype).bits));
+  s.tile = {.m = 64, .n = 64};
+  s.warps.n = 4;
+  s.pipeline.vector_bytes = fragments.load_bytes;
+  s.pipeline.k_per_stage = std::max(64, fragments.k_block(info(config.W_dtype).bits));
   return s;
 }
 
