@@ -56,16 +56,17 @@ MatmulConfig format_config(const std::string& name) {
   config.A_dtype = DType::float16;
   config.accum_dtype = DType::float32;
   config.out_dtype = DType::float16;
-  auto grouped = [&](DType w, bool zeros) {
+  auto grouped = [&](DType w, bool zeros, ZerosMode mode = ZerosMode::original) {
     config.W_dtype = w;
     config.with_scaling = true;
     config.group_size = 128;
     if (zeros) {
       config.with_zeros = true;
-      config.zeros_mode = ZerosMode::original;
+      config.zeros_mode = mode;
     }
   };
-  if (name == "uint4_g128_zeros") grouped(DType::uint4, true);
+  if (name == "uint4_g128_zeros") grouped(DType::uint4, true);  // zero points as fp16 values
+  else if (name == "uint4_g128_qzeros") grouped(DType::uint4, true, ZerosMode::quantized);  // as packed uint4 codes
   else if (name == "int4_g128") grouped(DType::int4, false);
   else if (name == "int8_channel") {
     config.W_dtype = DType::int8;
@@ -89,7 +90,7 @@ MatmulConfig format_config(const std::string& name) {
   else if (name == "nf4_g128") grouped(DType::nf4, false);
   else if (name == "fp4_g128") grouped(DType::fp4_e2m1, false);
   else throw std::runtime_error("unknown format " + name +
-                                "; known: uint4_g128_zeros int4_g128 int8_channel int2_g128 int1_g128 nf4_g128 fp4_g128 "
+                                "; known: uint4_g128_zeros uint4_g128_qzeros int4_g128 int8_channel int2_g128 int1_g128 nf4_g128 fp4_g128 "
                                 "a8_int4_g128 a8_int8_int32 w8a8_fp8");
   return config;
 }

@@ -2,13 +2,16 @@
 """bitjit beside its peers in one process: cuBLAS fp16 (torch.mm), humming (the humming-kernels package,
 a JIT successor of Marlin) and bitjit through its Python package, on the suite's shapes.
 
-    python bench/peers.py [--formats int4_g128,uint4_g128_zeros] [--shapes all|8b|70b|70B_o,...]
+    python bench/peers.py [--formats int4_g128,uint4_g128_zeros,uint4_g128_qzeros] [--shapes all|8b|70b|70B_o,...]
                           [--M 1,16,64] [--dynamic no|yes] [--out peers-out] [--seed N]
                           [--launches 20] [--warmup 3] [--batches 10]
 
 Formats (bench_matmul's names): int4_g128 (fp16 activations, int4 weights in [-8, 7], one fp16 scale
 per 128 k; humming's symmetric int4) and uint4_g128_zeros (uint4 codes with an fp16 scale and a zero
-point per 128 k, w = (q - z) * s; humming's uint4 with zero points). The shapes (N, K) are read from
+point per 128 k, w = (q - z) * s, the zero points given to bitjit as fp16 values: zeros_mode "original",
+how bitjit's GPTQ loader takes them) and uint4_g128_qzeros (the same weights, the zero points given to
+bitjit as packed 4-bit codes: zeros_mode "quantized", the kind humming's zero points are); humming
+runs its uint4 with zero points for both. The shapes (N, K) are read from
 bench/matmul_bench.cpp's suite. bitjit runs its default schedules, one static-M Matmul per M, or with
 --dynamic yes one Matmul per (format, shape) whose M buckets are the --M list; humming its default
 heuristics.
@@ -61,6 +64,7 @@ class Format:
     name: str
     W_dtype: str  # bitjit's weight type
     zeros: bool  # a zero point per group: w = (q - z) * s
+    quantized_zeros: bool = False  # bitjit takes the zero points as packed 4-bit codes (humming's kind)
 
     def humming_weight_config(self) -> dict:
         """humming's own quantization format ("humming" quant method) for this weight format."""
@@ -71,7 +75,8 @@ class Format:
 
 
 FORMATS = {format.name: format for format in (Format("int4_g128", "int4", False),
-                                             Format("uint4_g128_zeros", "uint4", True))}
+                                             Format("uint4_g128_zeros", "uint4", True),
+                                             Format("uint4_g128_qzeros", "uint4", True, quantized_zeros=True))}
 
 
 class CheckFailed(Exception):
@@ -139,7 +144,7 @@ def parse_args(argv: list[str], suite: Optional[list[Shape]] = None) -> argparse
     suite = suite_shapes() if suite is None else suite
     parser = argparse.ArgumentParser(prog="bench/peers.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--formats", type=format_list, default=format_list("int4_g128,uint4_g128_zeros"))
+    parser.add_argument("--formats", type=format_list, default=format_list("int4_g128,uint4_g128_zeros,uint4_g128_qzeros"))
     parser.add_argument("--shapes", type=lambda text: select_shapes(suite, text), default=suite)
     parser.add_argument("--M", dest="Ms", type=m_list, default=[1, 16, 64])
     parser.add_argument("--dynamic", choices=("no", "yes"), default="no",
@@ -319,15 +324,31 @@ def cublas_runner(values: torch.Tensor) -> Runner:
     return Runner(call=lambda operands, A, C: torch.mm(A, operands[0].T, out=C), operands=(weight,))
 
 
+def bitjit_zeros_mode(format: Format) -> Optional[str]:
+    if not format.zeros:
+        return None
+    return "quantized" if format.quantized_zeros else "original"
+
+
+def bitjit_zeros(format: Format, zeros: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
+    """The zero points [N, groups] as bitjit's config takes them: zeros_mode "original" as values in the
+    scales' type; "quantized" as 4-bit codes [groups, N / 2] bytes, packed along N, field 0 in the low
+    nibble (docs/formats.md)."""
+    if zeros is None:
+        return None
+    if not format.quantized_zeros:
+        return zeros.half()
+    by_group = zeros.T.contiguous()
+    return (by_group[:, 0::2] | (by_group[:, 1::2] << 4)).contiguous()
+
+
 def bitjit_runner(bitjit, format: Format, shape: Shape, weights: Weights, M) -> Runner:
     """bitjit.Matmul with its default schedules; M an int (static) or the list of buckets."""
     config = bitjit.MatmulConfig(M=M, N=shape.N, K=shape.K, A_dtype="float16", W_dtype=format.W_dtype,
                                  accum_dtype="float32", out_dtype="float16", layout="nt", group_size=GROUP_SIZE,
-                                 with_scaling=True, with_zeros=format.zeros,
-                                 zeros_mode="original" if format.zeros else None)
+                                 with_scaling=True, with_zeros=format.zeros, zeros_mode=bitjit_zeros_mode(format))
     matmul = bitjit.Matmul(config)
-    # zeros_mode "original" takes the zero points as values in the scales' type.
-    zeros = weights.zeros.half() if weights.zeros is not None else None
+    zeros = bitjit_zeros(format, weights.zeros)
     operands = (matmul.transform_weight(weights.codes), weights.scales, zeros)
     return Runner(call=lambda ops, A, C: matmul(A, ops[0], scale=ops[1], zeros=ops[2], output=C),
                   operands=operands,

@@ -63,6 +63,26 @@ void validate_tensor_gemv(const MatmulConfig& config, const TileSchedule& s, con
   require_unused(s, "launch.raster_group", s.launch.raster_group, 1);
 }
 
+namespace {
+
+// Slices of K for a long K over few channel blocks: each block streams its channels' whole K with a
+// few loads in flight, so with under four blocks per SM the memory system idles behind the latency.
+// Measured on the H200 (bench/results/2026-11-29-h200-gemv-split): slices of 7168 k or more pay
+// (8B down, K 14336, two slices: M=1 23.7 -> 17.6 us, M=16 50.9 -> 28.9; 70B down, K 28672, four:
+// M=16 98.4 -> 72.7), shorter ones cost more than they hide (70B o, K 8192, two slices at M=16:
+// 21.8 -> 31.0 us), as do slices where the blocks already fill the SMs (gate_up). fp16 / bf16 only:
+// the kernel for 8-bit activations has no split.
+int default_tensor_gemv_split(const MatmulConfig& config, const TileSchedule& s, const std::string& arch, int64_t rows) {
+  constexpr int64_t kLeastSliceK = 7168, kMostSlices = 4, kBlocksPerSmToSplit = 4;
+  if (!float16_activations(config)) return 1;
+  const int64_t blocks = (config.N + s.tile.n - 1) / s.tile.n * ((rows + s.tile.m - 1) / s.tile.m);
+  if (blocks >= kBlocksPerSmToSplit * arch_info(arch).reference.sm_count) return 1;
+  const int64_t k_blocks = config.K / layout_k_block(config, *mma_run_layout(config));
+  return int(std::clamp<int64_t>(std::min(config.K / kLeastSliceK, k_blocks), 1, kMostSlices));
+}
+
+}  // namespace
+
 // Up to 8 rows: one 16-channel tile per warp (many blocks, to fill the SMs at small N), two k-blocks
 // per round; 9 to 16 rows: two mmas per tile, two tiles per warp, so each activation fragment feeds
 // four mmas. Either way four loads per lane per round, and the next round is in flight meanwhile.
@@ -77,29 +97,31 @@ std::optional<TileSchedule> default_tensor_gemv(const MatmulConfig& config, cons
   s.pipeline.vector_bytes = layout->load_bytes;
   const int loads_per_block = 2 * s.tile.n / 16;  // two channels per lane per tile
   s.pipeline.k_per_round = layout_k_block(config, *layout) * std::max(1, 4 / loads_per_block);
+  s.pipeline.split_k = default_tensor_gemv_split(config, s, arch, rows);
   return s;
 }
 
-// Unsplit only: split-K (an explicit schedule's choice for fp16 / bf16 activations) joins the
-// candidates once its kernels have passed the GPU test against the reference (tests/gpu,
-// "tensor_gemv matches the reference split along K") and been measured; the tuner times
-// candidates, it does not check their results.
+// Slices of K (fp16 / bf16 activations) join every shape: the cost model ranks them by the waves
+// they fill and the partial sums they write, and timing decides.
 void add_tensor_gemv_candidates(const MatmulConfig& config, const TileSchedule&, int64_t, std::vector<TileSchedule>& out) {
   const MmaRunLayout layout = *mma_run_layout(config);
   const int k_block = layout_k_block(config, layout);
+  const std::vector<int> splits = float16_activations(config) ? std::vector<int>{1, 2, 4, 8} : std::vector<int>{1};
   for (int threads : {64, 128, 256})
     for (int block_m : {8, 16})
       for (int block_n : {16, 32, 48, 64})
-        for (int blocks_k : {1, 2, 4, 8}) {
-          TileSchedule s;
-          s.family = KernelFamily::tensor_gemv;
-          s.warps = {.m = 1, .n = 1, .k = threads / 32};
-          s.tile.m = block_m;
-          s.tile.n = block_n;
-          s.pipeline.k_per_round = blocks_k * k_block;
-          s.pipeline.vector_bytes = layout.load_bytes;
-          out.push_back(s);
-        }
+        for (int blocks_k : {1, 2, 4, 8})
+          for (int split_k : splits) {
+            TileSchedule s;
+            s.family = KernelFamily::tensor_gemv;
+            s.warps = {.m = 1, .n = 1, .k = threads / 32};
+            s.tile.m = block_m;
+            s.tile.n = block_n;
+            s.pipeline.k_per_round = blocks_k * k_block;
+            s.pipeline.vector_bytes = layout.load_bytes;
+            s.pipeline.split_k = split_k;
+            out.push_back(s);
+          }
 }
 
 void tensor_gemv_footprint(const MatmulConfig&, const TileSchedule& s, const std::string&, KernelFootprint& f) {

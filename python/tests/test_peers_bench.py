@@ -57,7 +57,7 @@ def test_a_missing_or_changed_suite_is_an_error_naming_the_file(tmp_path):
 
 def test_defaults():
     args = peers.parse_args([])
-    assert [f.name for f in args.formats] == ["int4_g128", "uint4_g128_zeros"]
+    assert [f.name for f in args.formats] == ["int4_g128", "uint4_g128_zeros", "uint4_g128_qzeros"]
     assert [s.name for s in args.shapes] == [s.name for s in peers.suite_shapes()]
     assert args.Ms == [1, 16, 64]
     assert args.dynamic == "no"
@@ -80,7 +80,7 @@ def test_selections_as_bench_matmul_takes_them():
 @pytest.mark.parametrize("argv, named", [
     (["--M", "0"], "M must be positive integers separated by commas: expected a positive integer, got 0"),
     (["--M", "1,x"], "got 'x'"),
-    (["--formats", "int3_g128"], "unknown format 'int3_g128'; allowed: int4_g128, uint4_g128_zeros"),
+    (["--formats", "int3_g128"], "unknown format 'int3_g128'; allowed: int4_g128, uint4_g128_zeros, uint4_g128_qzeros"),
     (["--shapes", "9B_qkv"], "unknown shape '9B_qkv'; allowed: all, 8b, 70b, 8B_qkv"),
     (["--launches", "0"], "expected a positive integer, got 0"),
     (["--dynamic", "maybe"], "invalid choice: 'maybe'"),
@@ -210,6 +210,22 @@ def test_check_names_the_element_out_of_bound_and_unwritten_outputs(generator):
         peers.check_output(got[:, :63], exact, magnitude_sum, A.shape[1], "bitjit x")
 
 
+def test_bitjit_zero_points_per_mode(generator):
+    weights = peers.random_weights(peers.FORMATS["uint4_g128_qzeros"], 64, 512, generator, "cpu")
+    assert peers.bitjit_zeros_mode(peers.FORMATS["int4_g128"]) is None
+    assert peers.bitjit_zeros_mode(peers.FORMATS["uint4_g128_zeros"]) == "original"
+    assert peers.bitjit_zeros_mode(peers.FORMATS["uint4_g128_qzeros"]) == "quantized"
+    values = peers.bitjit_zeros(peers.FORMATS["uint4_g128_zeros"], weights.zeros)
+    assert values.dtype == torch.float16 and torch.equal(values.to(torch.uint8), weights.zeros)
+    # quantized: [groups, N / 2] bytes, channel 2j in the low nibble, 2j + 1 in the high one
+    packed = peers.bitjit_zeros(peers.FORMATS["uint4_g128_qzeros"], weights.zeros)
+    assert packed.dtype == torch.uint8 and packed.shape == (4, 32)
+    for group, channel in [(0, 0), (1, 5), (3, 62), (2, 63)]:
+        field = (int(packed[group, channel // 2]) >> (4 * (channel % 2))) & 0xF
+        assert field == int(weights.zeros[channel, group])
+    assert peers.bitjit_zeros(peers.FORMATS["int4_g128"], None) is None
+
+
 def test_humming_checkpoint_layout(generator):
     """Codes go to humming's pack_weight along K, symmetric int4 as value + 8; zero points along N."""
     def pack(codes, bits):  # 8 nibbles to an int32 along the last dimension, the first in the low bits
@@ -314,7 +330,8 @@ def test_a_run_on_the_cpu_with_stand_ins(monkeypatch, generator, capsys):
     monkeypatch.setattr(peers, "bitjit_runner", fake_bitjit)
     monkeypatch.setattr(peers, "time_per_launch_us", fake_timing)
     suite = [peers.Shape("tiny", 64, 256)]
-    args = peers.parse_args(["--shapes", "tiny", "--M", "1,3", "--dynamic", "yes"], suite=suite)
+    args = peers.parse_args(["--shapes", "tiny", "--M", "1,3", "--dynamic", "yes", "--formats", "int4_g128,uint4_g128_zeros"],
+                            suite=suite)
     session = peers.Session(args, None, None, generator, l2=4096, plan=peers.TimingPlan(2, 1, 1), device="cpu")
     rows = [r for format in args.formats for r in peers.run_case(session, format, suite[0])]
     assert [(r["format"], r["M"]) for r in rows] == [("int4_g128", 1), ("int4_g128", 3), ("uint4_g128_zeros", 1),
