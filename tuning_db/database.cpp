@@ -14,12 +14,11 @@
 namespace bitjit::db {
 namespace {
 
-constexpr int kFormat = 1;
-
-// A database JSON file (index.json, tuned.json) as an object of format kFormat; an empty object when
-// it is absent. A file that is unreadable, malformed, too large, too deep or of another format is
-// started afresh with one warning: the kernels themselves are the truth and the index is rebuilt
-// from them by `db verify --repair`.
+// A database JSON file (index.json, tuned.json) as an object of format kDatabaseFileFormat; an empty
+// object when it is absent. A file that is unreadable, malformed, too large, too deep or of another
+// format (format 1: the tuned schedules' flat JSON of before TileSchedule's groups) is started afresh
+// with one warning: the kernels themselves are the truth and the index is rebuilt from them by
+// `db verify --repair`; tuned schedules of another format are tuned again.
 nlohmann::json read_json_or_empty(const std::filesystem::path& path, KernelDatabase& database) {
   std::string problem;
   try {
@@ -27,8 +26,9 @@ nlohmann::json read_json_or_empty(const std::filesystem::path& path, KernelDatab
     if (!text) return nlohmann::json::object();
     nlohmann::json json = parse_json_input(*text, path.string());
     const auto format = json.is_object() ? json.find("format") : json.end();
-    if (format != json.end() && *format == kFormat) return json;
-    problem = "of another version";
+    if (format != json.end() && *format == kDatabaseFileFormat) return json;
+    problem = "of format " + (format == json.end() ? std::string("none") : quote_json(*format)) + ", not " +
+              std::to_string(kDatabaseFileFormat) + " (another version of bitjit)";
   } catch (const ConfigError& error) {
     problem = error.what();
   }
@@ -168,7 +168,7 @@ bool KernelDatabase::edit_json_file(const std::string& file, const std::function
   try {
     FileLock lock(data_dir() / "lock");
     nlohmann::json json = read_json_or_empty(data_dir() / file, *this);
-    json["format"] = kFormat;
+    json["format"] = kDatabaseFileFormat;
     edit(json);
     write_file_atomically(data_dir() / file, json.dump(1));
   } catch (const std::system_error& failure) {

@@ -3,8 +3,8 @@
 // binary, a JSON index of them, and the tuned schedule per (config, device).
 //
 //   <root>/v1/kernels/<key>.kernel   one kernel (see kernel_file.hpp)
-//   <root>/v1/index.json             {"format": 1, "kernels": {<key>: summary}}
-//   <root>/v1/tuned.json             {"format": 1, "tuned": {<device>|<config>: TunedSchedule}}
+//   <root>/v1/index.json             {"format": 2, "kernels": {<key>: summary}}
+//   <root>/v1/tuned.json             {"format": 2, "tuned": {<device>|<config>: TunedSchedule}}
 //   <root>/v1/lock                   flock'ed around every read-modify-write of the two JSON files
 //
 // Every write is atomic (temp + rename). Lookups read only the kernel's own file, never the index,
@@ -24,6 +24,10 @@
 #include "tuning_db/kernel_file.hpp"
 
 namespace bitjit::db {
+
+// The format of index.json and tuned.json: 2 since schedules are grouped JSON (TileSchedule's tile,
+// warps, pipeline, launch); a file of another format is started afresh.
+inline constexpr int kDatabaseFileFormat = 2;
 
 // The best schedule measured for one config on one device.
 struct TunedSchedule {

@@ -11,8 +11,26 @@ namespace bitjit::db {
 namespace {
 
 // The format's version is in the magic line: a future layout is a different magic, seen as foreign.
-constexpr std::string_view kKernelFileMagic = "BITJIT-KERNEL 2 ";
-constexpr std::string_view kFormat1Magic = "BITJIT-KERNEL 1\n";
+// Format 3 is format 2's layout with the schedule in the metadata as grouped JSON (tile, warps,
+// pipeline, launch): a new number, so that the kernels of the flat schedules are older ones.
+constexpr std::string_view kKernelFileMagic = "BITJIT-KERNEL 3 ";
+// The formats before, never loaded: rebuilt on their next use (their keys differ anyway), removed
+// by `db gc`.
+struct OlderFormat {
+  std::string_view magic;
+  const char* what;
+};
+constexpr OlderFormat kOlderFormats[] = {
+    {"BITJIT-KERNEL 1\n", "kernel file format 1 (before the metadata checksum)"},
+    {"BITJIT-KERNEL 2 ", "kernel file format 2 (its schedule in the flat JSON before the schedule's groups)"},
+};
+
+const OlderFormat* older_format(std::string_view bytes) {
+  for (const OlderFormat& format : kOlderFormats) {
+    if (bytes.substr(0, format.magic.size()) == format.magic) return &format;
+  }
+  return nullptr;
+}
 constexpr size_t kDigestChars = 64;
 // Metadata is a config, a schedule, versions and flags: a few kilobytes.
 constexpr size_t kMaxMetadataBytes = size_t(1) << 20;
@@ -76,11 +94,11 @@ std::string encode_kernel_file(const StoredKernel& kernel) {
   return bytes;
 }
 
-bool is_older_kernel_format(std::string_view bytes) { return bytes.substr(0, kFormat1Magic.size()) == kFormat1Magic; }
+bool is_older_kernel_format(std::string_view bytes) { return older_format(bytes) != nullptr; }
 
 std::variant<StoredKernel, std::string> decode_kernel_file(std::string_view bytes, const std::string& expected_key) {
-  if (is_older_kernel_format(bytes)) {
-    return std::string("kernel file format 1 (before the metadata checksum): rebuilt on its next use; db gc removes it");
+  if (const OlderFormat* older = older_format(bytes)) {
+    return std::string(older->what) + ": rebuilt on its next use; db gc removes it";
   }
   const size_t header_size = kKernelFileMagic.size() + kDigestChars + 1;
   if (bytes.substr(0, kKernelFileMagic.size()) != kKernelFileMagic) return std::string("not a bitjit kernel file of this version");

@@ -1,14 +1,15 @@
 #pragma once
 // One compiled kernel on disk:
 //
-//   BITJIT-KERNEL 2 <SHA-256 of the metadata line, 64 hex digits>\n
+//   BITJIT-KERNEL 3 <SHA-256 of the metadata line, 64 hex digits>\n
 //   <one line of JSON metadata: what was compiled, how, the SHA-256 and size of the binary>\n
 //   <the cubin>
 //
 // The first line's checksum covers the metadata, whose binary_sha256 covers the cubin: one flipped
 // bit anywhere is found. Decoding checks all of it, and that the cubin is an ELF file for the arch
 // the metadata names, so a truncated, corrupted, renamed or foreign file is recognised instead of
-// handed to the driver. Format 1 (no metadata checksum) is recognised as older and never loaded.
+// handed to the driver. Formats 1 (no metadata checksum) and 2 (the same layout, its metadata's
+// schedule in the flat JSON of before TileSchedule's groups) are recognised as older, never loaded.
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -37,7 +38,7 @@ std::string encode_kernel_file(const StoredKernel& kernel);
 // The kernel, or a message saying what is wrong with the bytes (for logs and `bitjit db verify`).
 // `expected_key` must match the key the file says it holds (a renamed file is foreign).
 std::variant<StoredKernel, std::string> decode_kernel_file(std::string_view bytes, const std::string& expected_key);
-// The file is a kernel file of format 1 (written before the metadata had a checksum).
+// The file is a kernel file of an older format (1 or 2) that this bitjit never loads.
 bool is_older_kernel_format(std::string_view bytes);
 
 // What is wrong with a cubin for `arch` ("sm_80", "sm_90a"), or nullopt: it must be a 64-bit

@@ -234,6 +234,11 @@ void import_tuned(KernelDatabase& database, const ExportFile& file, const Import
     const nlohmann::json json = parse_json_input(file.read(), file.name);
     const auto tuned = json.is_object() ? json.find("tuned") : json.end();
     if (tuned == json.end() || !tuned->is_object()) throw ConfigError(file.name + ": no \"tuned\" object");
+    const auto format = json.find("format");
+    if (format == json.end() || *format != kDatabaseFileFormat) {
+      throw ConfigError(file.name + ": of format " + (format == json.end() ? std::string("none") : quote_json(*format)) +
+                        ", not " + std::to_string(kDatabaseFileFormat) + " (another version of bitjit's schedules)");
+    }
     for (const auto& [key, entry] : tuned->items()) entries[key] = entry;
   } catch (const ConfigError& error) {
     ++report.rejected;
@@ -349,11 +354,11 @@ TransferReport export_database(KernelDatabase& database, const fs::path& destina
     valid.push_back(&kernel);
     ++report.copied;
   }
-  nlohmann::json index = {{"format", 1}, {"kernels", nlohmann::json::object()}};
+  nlohmann::json index = {{"format", kDatabaseFileFormat}, {"kernels", nlohmann::json::object()}};
   for (const StoredKernel* kernel : valid) index["kernels"][kernel->meta.at("key").get<std::string>()] = index_entry(*kernel);
   files["v1/index.json"] = index.dump(1);
   // The readable entries, rewritten: nothing the database itself would ignore travels on.
-  nlohmann::json tuned = {{"format", 1}, {"tuned", nlohmann::json::object()}};
+  nlohmann::json tuned = {{"format", kDatabaseFileFormat}, {"tuned", nlohmann::json::object()}};
   for (const TunedSchedule& entry : database.all_tuned()) {
     tuned["tuned"][tuned_key(entry.device, entry.config)] = tuned_to_json(entry);
     ++report.tuned;

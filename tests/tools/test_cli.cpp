@@ -444,7 +444,7 @@ TEST_CASE("db import recomputes each kernel's key from its metadata and validate
   fs::remove(database.kernel_path(key));
   // And a tuned schedule of a family that does not exist, one with a negative latency.
   const std::string tuned_config = tuned_entry_key(configs[0], configs[0].M.values()[0]);
-  nlohmann::json tuned = {{"format", 1}, {"tuned", nlohmann::json::object()}};
+  nlohmann::json tuned = {{"format", db::kDatabaseFileFormat}, {"tuned", nlohmann::json::object()}};
   tuned["tuned"]["GPU|" + tuned_config] = {{"config", tuned_config}, {"device", "GPU"}, {"arch", "sm_80"},
                                            {"schedule", {{"family", "bogus"}}}, {"latency_ms", 0.1}};
   tuned["tuned"]["GPU2|" + tuned_config] = {{"config", tuned_config}, {"device", "GPU2"}, {"arch", "sm_80"},

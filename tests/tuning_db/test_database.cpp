@@ -114,9 +114,13 @@ TEST_CASE("truncated, corrupted, renamed and foreign kernel files are recognised
   flipped[bytes.size() - 1 - std::uniform_int_distribution<size_t>(0, kernel.cubin.size() - 1)(rng)] ^= 0x10;
   CHECK(contains(problem(flipped, key), "SHA-256"));
   CHECK(contains(problem(bytes, std::string(64, '0')), "not the key it is named by"));
-  CHECK(contains(problem("BITJIT-KERNEL 3 " + bytes.substr(16), key), "not a bitjit kernel file"));
+  CHECK(contains(problem("BITJIT-KERNEL 4 " + bytes.substr(16), key), "not a bitjit kernel file"));
   CHECK(contains(problem("BITJIT-KERNEL 1\n" + bytes.substr(81), key), "kernel file format 1"));
   CHECK(is_older_kernel_format("BITJIT-KERNEL 1\n" + bytes.substr(81)));
+  // Format 2: this layout with the flat schedule JSON of before TileSchedule's groups.
+  CHECK(contains(problem("BITJIT-KERNEL 2 " + bytes.substr(16), key), "kernel file format 2"));
+  CHECK(is_older_kernel_format("BITJIT-KERNEL 2 " + bytes.substr(16)));
+  CHECK_FALSE(is_older_kernel_format(bytes));
 }
 
 // Format 1 had no checksum over the metadata: a flipped bit in it (here in the arch or the key) went
@@ -326,17 +330,23 @@ TEST_CASE("gc removes corrupt kernels, other versions' kernels and stale tempora
   const StoredKernel current = random_kernel(rng), other_nvrtc = random_kernel(rng, {"1.0", "12.8", "templates-a"}),
                      other_templates = random_kernel(rng, {"1.0", "13.0", "templates-b"});
   for (const StoredKernel* kernel : {&current, &other_nvrtc, &other_templates}) REQUIRE(database.store(*kernel));
+  // A kernel file of format 2 (the flat schedule JSON of before TileSchedule's groups): never loaded.
+  const StoredKernel format_2 = random_kernel(rng);
+  write_bytes(database.kernel_path(key_of(format_2)), "BITJIT-KERNEL 2 " + encode_kernel_file(format_2).substr(16));
+  CHECK_FALSE(database.load(key_of(format_2)));
+  write_bytes(database.kernel_path(key_of(format_2)), "BITJIT-KERNEL 2 " + encode_kernel_file(format_2).substr(16));
   const fs::path kernels = database.data_dir() / "kernels";
   write_bytes(kernels / ".tmp-1-0-stale.kernel", "half a kernel");
   fs::last_write_time(kernels / ".tmp-1-0-stale.kernel", fs::file_time_type::clock::now() - std::chrono::hours(2));
   write_bytes(kernels / ".tmp-2-0-fresh.kernel", "being written right now");
 
   const GcReport dry = collect_garbage(database, kCurrent, true);
-  CHECK(dry.foreign == 2);
+  CHECK(dry.foreign == 3);
   CHECK(fs::exists(database.kernel_path(key_of(other_nvrtc))));
   const GcReport report = collect_garbage(database, kCurrent, false);
   CHECK(report.kept == 1);
-  CHECK(report.foreign == 2);
+  CHECK(report.foreign == 3);
+  CHECK_FALSE(fs::exists(database.kernel_path(key_of(format_2))));
   CHECK(report.temporary == 1);
   CHECK(report.bytes_freed > 0);
   CHECK(fs::exists(kernels / ".tmp-2-0-fresh.kernel"));
@@ -530,7 +540,7 @@ TEST_CASE("imported tuned entries are validated; a bad tuned.json is rejected, n
   TemporaryDirectory dir;
   const fs::path source = fs::path(dir.path()) / "source";
   fs::create_directories(source / "v1" / "kernels");
-  nlohmann::json tuned = {{"format", 1}, {"tuned", nlohmann::json::object()}};
+  nlohmann::json tuned = {{"format", kDatabaseFileFormat}, {"tuned", nlohmann::json::object()}};
   const auto add = [&](const std::string& config, double latency, const nlohmann::json& entry_schedule = {{"family", "simt"}}) {
     tuned["tuned"]["GPU|" + config] = {{"config", config}, {"device", "GPU"}, {"arch", "sm_80"}, {"schedule", entry_schedule}, {"latency_ms", latency}};
   };
@@ -559,6 +569,40 @@ TEST_CASE("imported tuned entries are validated; a bad tuned.json is rejected, n
   const TransferReport deep = import_database(target, source, checks);
   CHECK(deep.rejected == 1);
   CHECK(contains(deep.problems.at(0).problem, "nested deeper than 64 levels"));
+}
+
+// index.json and tuned.json of format 1 hold the flat schedule JSON of before TileSchedule's groups:
+// started afresh (the kernels they index are of an older file format too), and an export's tuned.json
+// of format 1 is not imported.
+TEST_CASE("index.json and tuned.json of format 1 are another version's", "[tuning_db]") {
+  BITJIT_RANDOM_ENGINE(rng);
+  TemporaryDirectory dir;
+  KernelDatabase database(fs::path(dir.path()) / "db");
+  const StoredKernel kernel = random_kernel(rng);
+  REQUIRE(database.store(kernel));
+  const nlohmann::json flat = {{"family", "simt"}, {"threads", 128}, {"block_m", 4}};
+  const nlohmann::json entry = {{"config", "cfg"}, {"device", "GPU"}, {"arch", "sm_80"}, {"schedule", flat}, {"latency_ms", 0.5}};
+  write_bytes(database.data_dir() / "tuned.json", nlohmann::json{{"format", 1}, {"tuned", {{"GPU|cfg", entry}}}}.dump());
+  write_bytes(database.data_dir() / "index.json",
+              nlohmann::json{{"format", 1}, {"kernels", {{key_of(kernel), {{"arch", "sm_80"}}}}}}.dump());
+  CHECK_FALSE(database.tuned("cfg", "GPU"));
+  CHECK(database.all_tuned().empty());
+  CHECK(database.index().empty());
+  CHECK(verify_database(database, true).unindexed.size() == 1);  // rebuilt from the kernel file
+  CHECK(database.index().size() == 1);
+  REQUIRE(database.store_tuned({"cfg2", "GPU", "sm_80", {{"family", "simt"}}, 0.5, ""}));
+  CHECK(database.all_tuned().size() == 1);
+  CHECK(contains(*read_file(database.data_dir() / "tuned.json"), "\"format\": 2"));
+
+  const fs::path source = fs::path(dir.path()) / "export";
+  fs::create_directories(source / "v1" / "kernels");
+  write_bytes(source / "v1" / "tuned.json", nlohmann::json{{"format", 1}, {"tuned", {{"GPU|cfg", entry}}}}.dump());
+  KernelDatabase target(fs::path(dir.path()) / "target");
+  const TransferReport report = import_database(target, source, {});
+  CHECK(report.tuned == 0);
+  CHECK(report.rejected == 1);
+  CHECK(contains(problem_lines(report), "of format 1, not 2 (another version of bitjit's schedules)"));
+  CHECK(target.all_tuned().empty());
 }
 
 TEST_CASE("a malformed or deeply nested index.json / tuned.json is started afresh, never a crash", "[tuning_db]") {
