@@ -23,8 +23,13 @@ KEY = "0123456789abcdef" * 4  # the key of the synthetic kernel file seeds
 
 SMALL_CONFIG = {"M": 1, "N": 64, "K": 64, "A_dtype": "float16", "W_dtype": "int4", "accum_dtype": "float32",
                 "out_dtype": "float16", "with_scaling": True, "group_size": 32}
-SCHEDULE = {"family": "simt", "threads": 128, "block_m": 4, "block_n": 8, "block_k": 0, "warp_m": 1,
-            "warp_n": 4, "stages": 1, "split_k": 1, "swizzle": 1, "vector_bytes": 4}
+SCHEDULE = {"family": "simt", "tile": {"m": 4, "n": 8}, "warps": {"m": 1, "n": 4, "k": 1},
+            "pipeline": {"stages": 1, "k_per_stage": 0, "k_per_round": 0, "split_k": 1, "vector_bytes": 4,
+                         "wgmma_group": 1},
+            "launch": {"raster_group": 1}}
+# The flat schedule of kernel file format 2 and database files of format 1.
+FLAT_SCHEDULE = {"family": "simt", "threads": 128, "block_m": 4, "block_n": 8, "block_k": 0, "warp_m": 1,
+                 "warp_n": 4, "stages": 1, "split_k": 1, "swizzle": 1, "vector_bytes": 4}
 
 
 def deep(depth, open_text="[", close_text="]", inner="1"):
@@ -100,21 +105,24 @@ def config_files_seeds():
     write("config_files", "configs_deep.json", '{"configs": ' + deep(100000) + "}")
     write("config_files", "configs_duplicate.json", '{"configs": [], "configs": [' + json.dumps(SMALL_CONFIG) + "]}")
     write("config_files", "schedule.json", json.dumps(SCHEDULE))
-    write("config_files", "schedule_wgmma.json", json.dumps({**SCHEDULE, "family": "tensor_wgmma", "threads": 256,
-                                                              "block_m": 64, "block_n": 128, "block_k": 64,
-                                                              "stages": 4, "wgmma_group": 2}))
-    write("config_files", "schedule_huge.json", json.dumps({**SCHEDULE, "threads": 2 ** 40}))
+    write("config_files", "schedule_wgmma.json", json.dumps({
+        **SCHEDULE, "family": "tensor_wgmma", "tile": {"m": 64, "n": 128}, "warps": {"m": 1, "n": 8, "k": 1},
+        "pipeline": {**SCHEDULE["pipeline"], "stages": 4, "k_per_stage": 64, "vector_bytes": 16, "wgmma_group": 2}}))
+    write("config_files", "schedule_huge.json", json.dumps({**SCHEDULE, "warps": {"n": 2 ** 40}}))
     write("config_files", "schedule_bad_family.json", json.dumps({**SCHEDULE, "family": ["simt"]}))
+    write("config_files", "schedule_flat.json", json.dumps(FLAT_SCHEDULE))
+    write("config_files", "schedule_bad_group.json", json.dumps({**SCHEDULE, "pipeline": [1], "launch": {"order": 1}}))
+    write("config_files", "schedule_no_family.json", json.dumps({"tile": SCHEDULE["tile"]}))
 
 
-def kernel_file_bytes(meta, binary, edit=lambda line: line, version=2):
+def kernel_file_bytes(meta, binary, edit=lambda line: line, version=3):
     """A kernel file as tuning_db/kernel_file.hpp lays it out; `edit` changes the metadata line before
     its checksum is taken, so that near-valid files get past the checksum to the field checks."""
     meta = {**meta, "binary_sha256": hashlib.sha256(binary).hexdigest(), "binary_bytes": len(binary)}
     line = edit(json.dumps(meta, separators=(",", ":")).encode())
     if version == 1:
         return b"BITJIT-KERNEL 1\n" + line + b"\n" + binary
-    return b"BITJIT-KERNEL 2 " + hashlib.sha256(line).hexdigest().encode() + b"\n" + line + b"\n" + binary
+    return f"BITJIT-KERNEL {version} ".encode() + hashlib.sha256(line).hexdigest().encode() + b"\n" + line + b"\n" + binary
 
 
 def elf_header(sm):
@@ -148,9 +156,10 @@ def kernel_file_seeds(real_kernel):
         write("kernel_file", "real.kernel", named(key, data))
     seeds = {
         "format_1": kernel_file_bytes(synthetic_meta(KEY), cubin, version=1),
+        "format_2": kernel_file_bytes({**synthetic_meta(KEY), "schedule": FLAT_SCHEDULE}, cubin, version=2),
         "wrong_key": good,  # filed under another name below
         "truncated": good[:-10],
-        "bad_magic": b"BITJIT-KERNEL 3" + good[15:],
+        "bad_magic": b"BITJIT-KERNEL 4" + good[15:],
         "no_binary_line": good[:good.rindex(b"\n")],
         "sm_90_cubin": kernel_file_bytes(synthetic_meta(KEY), elf_header(90)),
         "arch_not_sm": kernel_file_bytes({**synthetic_meta(KEY), "arch": "compute_80"}, cubin),
@@ -176,7 +185,7 @@ def kernel_file_seeds(real_kernel):
 
 
 def index_json(entries):
-    return json.dumps({"format": 1, "kernels": entries}, indent=1)
+    return json.dumps({"format": 2, "kernels": entries}, indent=1)
 
 
 def tuned_json():
@@ -184,7 +193,7 @@ def tuned_json():
     entry = {"config": config, "device": "NVIDIA H200", "arch": "sm_90a", "schedule": SCHEDULE,
              "latency_ms": 0.0123, "measured": "2026-01-01T00:00:00Z"}
     dynamic = {**entry, "config": config.replace('"M":1', '"M":[1,16]') + " @M=16"}
-    return {"format": 1, "tuned": {f"{entry['device']}|{entry['config']}": entry,
+    return {"format": 2, "tuned": {f"{entry['device']}|{entry['config']}": entry,
                                    f"{dynamic['device']}|{dynamic['config']}": dynamic}}
 
 
@@ -198,11 +207,13 @@ def db_json_seeds(real_index):
     write("db_json", "index_and_tuned.json", json.dumps({**tuned, "kernels": {KEY: meta}}))
     bad_entry = {**tuned, "tuned": {"x|y": {"config": 1, "latency_ms": -1}, "bogus": {**next(iter(tuned["tuned"].values())), "latency_ms": -1.0, "schedule": {"family": "bogus"}}}}
     write("db_json", "tuned_bad_entries.json", json.dumps(bad_entry))
-    write("db_json", "format_2.json", json.dumps({"format": 2, "kernels": {}}))
-    write("db_json", "kernels_not_object.json", json.dumps({"format": 1, "kernels": [1, 2], "tuned": "x"}))
-    write("db_json", "deep_index.json", '{"format": 1, "kernels": {"' + KEY + '": ' + deep(5000) + "}}")
+    write("db_json", "format_3.json", json.dumps({"format": 3, "kernels": {}}))
+    write("db_json", "format_1_tuned.json", json.dumps({**tuned, "format": 1, "tuned": {
+        key: {**entry, "schedule": FLAT_SCHEDULE} for key, entry in tuned["tuned"].items()}}))
+    write("db_json", "kernels_not_object.json", json.dumps({"format": 2, "kernels": [1, 2], "tuned": "x"}))
+    write("db_json", "deep_index.json", '{"format": 2, "kernels": {"' + KEY + '": ' + deep(5000) + "}}")
     write("db_json", "deep_top.json", deep(100000))
-    write("db_json", "duplicate_keys.json", '{"format": 1, "format": 2, "kernels": {"a": 1, "a": 2}}')
+    write("db_json", "duplicate_keys.json", '{"format": 2, "format": 2, "kernels": {"a": 1, "a": 2}}')
     write("db_json", "path_keys.json", index_json({"/tmp/x/victim": meta, "../../x": meta}))
     write("db_json", "huge_numbers.json", '{"format": 1e999, "kernels": {"a": {"binary_bytes": 1e999}}}')
 
