@@ -657,7 +657,7 @@ TEST_CASE("tensor_wgmma_ws shares tiles among blocks along K on a Hopper GPU", "
 
 // More output tiles than SMs, so each block of the persistent grid takes several, in groups of 3 row
 // blocks that do not divide the 16 (a short last group), N not a multiple of the block; one and two
-// consumer warpgroups. BITJIT_WS_WALK="block_m,block_n,stages,raster_group" runs that variant alone.
+// consumer warpgroups. BITJIT_WS_WALK="tile_m,tile_n,stages,raster_group" runs that variant alone.
 TEST_CASE("tensor_wgmma_ws walks many tiles per block on a Hopper GPU", "[gpu][wgmma]") {
   BITJIT_REQUIRE_HOPPER("tensor_wgmma_ws");
   BITJIT_RANDOM_ENGINE(rng);
