@@ -18,7 +18,7 @@ const char* const kCodegenHelp =
     "Writes the CUDA C that bitjit generates for one MatmulConfig (a JSON object with BitBLAS's field\n"
     "names) to OUT.cu, or to standard output.\n"
     "  --config F.json     the config\n"
-    "  --schedule S.json   a TileSchedule to use instead of the default one\n"
+    "  --schedule S.json   a TileSchedule (its JSON: docs/tuning.md) to use instead of the default one\n"
     "  --arch A            the target, e.g. sm_80 or sm_90a (docs/architecture.md lists them; default: this GPU's)\n"
     "  -o, --output OUT    where to write the source\n"
     "  --compile           also compile it (or find it in the kernel database) and report the cubin\n"
