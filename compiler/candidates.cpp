@@ -76,7 +76,8 @@ double predicted_microseconds(const MatmulConfig& config, const TileSchedule& s,
   if (f.stream_k && stream_k_tiles(blocks, s.tile.m, device.sm_count) > 0) {
     // Stream-K: every SM busy (in shares of kLeastStreamKShare stages at least); each block's first and last
     // piece of a tile written and read back.
-    wave_efficiency = std::min(1.0, double(blocks) * double(ceil_div(K, s.pipeline.k_per_stage)) / (double(kLeastStreamKShare) * device.sm_count));
+    const double k_stages = double(ceil_div(K, s.pipeline.k_per_stage));
+    wave_efficiency = std::min(1.0, double(blocks) * k_stages / (double(kLeastStreamKShare) * device.sm_count));
     piece_bytes = 2.0 * 2.0 * device.sm_count * s.tile.m * s.tile.n * 4;
   }
   const double blocks_on_an_sm = std::min<double>(resident, std::ceil(double(blocks) / device.sm_count));

@@ -149,7 +149,8 @@ TileSchedule schedule_from_json(const json& object) {
   TileSchedule s;
   s.family = read_family(object);
   for_each_group(s, [&](const char* name, auto& group, const auto& fields) {
-    if (const auto found = object.find(name); found != object.end()) read_group(*found, std::string("schedule.") + name, group, fields);
+    const auto found = object.find(name);
+    if (found != object.end()) read_group(*found, std::string("schedule.") + name, group, fields);
   });
   return s;
 }

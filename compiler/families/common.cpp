@@ -63,6 +63,13 @@ void require_unused(const TileSchedule& s, const char* field, int value, int neu
                   field + "=" + std::to_string(neutral));
 }
 
+void require_layout_loads(const TileSchedule& s, const MmaRunLayout& layout) {
+  if (s.pipeline.vector_bytes == layout.load_bytes) return;
+  reject_schedule("pipeline.vector_bytes=" + std::to_string(s.pipeline.vector_bytes) + ": the mma_runs layout of this "
+                  "config has " + std::to_string(layout.load_bytes) + "-byte loads (fixed by the config, so tuning "
+                  "never repacks W)");
+}
+
 void validate_ring(const MatmulConfig& config, const TileSchedule& s, const std::string& arch, const MmaRunLayout& layout,
                    bool raster_groups) {
   const TileSchedule::Pipeline& p = s.pipeline;
@@ -83,10 +90,7 @@ void validate_ring(const MatmulConfig& config, const TileSchedule& s, const std:
   }
   require_unused(s, "pipeline.k_per_round", p.k_per_round, 0);
   if (!raster_groups) require_unused(s, "launch.raster_group", s.launch.raster_group, 1);
-  if (p.vector_bytes != layout.load_bytes) {
-    reject_schedule("pipeline.vector_bytes=" + std::to_string(p.vector_bytes) + ": the mma_runs layout of this config has " +
-                    std::to_string(layout.load_bytes) + "-byte loads (fixed by the config, so tuning never repacks W)");
-  }
+  require_layout_loads(s, layout);
   require_shared_fits(config, s, arch, gemm_stage_bytes(config, s, layout));
 }
 

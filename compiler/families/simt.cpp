@@ -58,7 +58,8 @@ TileSchedule general_schedule(KernelFamily family, int block_n, int block_m, int
 
 std::vector<PlanConstant> general_tiles(const MatmulConfig&, const TileSchedule& s, const std::string&) {
   return {
-      {"int", "kThreads", std::to_string(block_threads(s)), std::to_string(s.warps.n) + " warps, each owning whole columns"},
+      {"int", "kThreads", std::to_string(block_threads(s)),
+       std::to_string(s.warps.n) + " warps, each owning whole columns"},
       {"int", "kBlockM", std::to_string(s.tile.m), "rows of C per block: W is read once per kBlockM rows"},
       {"int", "kBlockN", std::to_string(s.tile.n), "columns of C per block"},
       {"int", "kLoadBytes", std::to_string(s.pipeline.vector_bytes), "bytes of packed W per lane per load"},

@@ -13,18 +13,20 @@ std::vector<PlanConstant> tensor_gemm_tiles(const MatmulConfig& config, const Ti
   const MmaRunLayout layout = *family_layout(config, s.family);  // runs of 2 for tensor_wgmma
   const int block = layout_k_block(config, layout);
   const int warp_rows = s.tile.m / s.warps.m, warp_channels = s.tile.n / s.warps.n;
+  const TileSchedule::Pipeline& p = s.pipeline;
   return {
       {"int", "kThreads", std::to_string(block_threads(s)), std::to_string(s.warps.m * s.warps.n) + " warps"},
       {"int", "kBlockM", std::to_string(s.tile.m), "rows of C per block"},
       {"int", "kBlockN", std::to_string(s.tile.n), "channels of C per block"},
-      {"int", "kBlockK", std::to_string(s.pipeline.k_per_stage), std::to_string(s.pipeline.k_per_stage / block) + " k-block(s) of " +
-                                                        std::to_string(block) + " per pipeline stage"},
+      {"int", "kBlockK", std::to_string(p.k_per_stage),
+       std::to_string(p.k_per_stage / block) + " k-block(s) of " + std::to_string(block) + " per pipeline stage"},
       {"int", "kWarpsM", std::to_string(s.warps.m), "warps along M: warp tile " + std::to_string(warp_rows) + " rows"},
-      {"int", "kWarpsN", std::to_string(s.warps.n), "warps along N: warp tile " + std::to_string(warp_channels) + " channels"},
-      {"int", "kStages", std::to_string(s.pipeline.stages), "depth of the cp.async ring in shared memory"},
-      {"int", "kSplitK", std::to_string(s.pipeline.split_k), s.pipeline.split_k > 1 ? "slices of K summed through the workspace"
-                                                                  : "K in one block"},
-      {"int", "kLoadBytes", std::to_string(s.pipeline.vector_bytes), "bytes of packed W per lane per k-block (mma_runs layout)"},
+      {"int", "kWarpsN", std::to_string(s.warps.n),
+       "warps along N: warp tile " + std::to_string(warp_channels) + " channels"},
+      {"int", "kStages", std::to_string(p.stages), "depth of the cp.async ring in shared memory"},
+      {"int", "kSplitK", std::to_string(p.split_k),
+       p.split_k > 1 ? "slices of K summed through the workspace" : "K in one block"},
+      {"int", "kLoadBytes", std::to_string(p.vector_bytes), "bytes of packed W per lane per k-block (mma_runs layout)"},
       {"int", "kRun", std::to_string(layout.run), "consecutive k per lane per run (" +
                                                       std::string(to_string(family_weight_layout(config, s.family))) +
                                                       " layout)"},
@@ -34,17 +36,18 @@ std::vector<PlanConstant> tensor_gemm_tiles(const MatmulConfig& config, const Ti
 std::vector<PlanStage> tensor_gemm_stages(const MatmulConfig& config, const TileSchedule& s) {
   std::vector<PlanStage> stages = tensor_gemv_16bit_stages(config, s);  // same decode and mma; other data movement
   const MmaRunLayout layout = *mma_run_layout(config);
+  const TileSchedule::Pipeline& p = s.pipeline;
   stages[0] = {"load W", "cp.async 16-byte copies of the block's " + std::to_string(s.tile.n) + " channels x " +
-                             std::to_string(s.pipeline.k_per_stage) + " k into a " + std::to_string(s.pipeline.stages) +
-                             "-stage shared-memory ring; each lane then reads its " + std::to_string(s.pipeline.vector_bytes) +
+                             std::to_string(p.k_per_stage) + " k into a " + std::to_string(p.stages) +
+                             "-stage shared-memory ring; each lane then reads its " + std::to_string(p.vector_bytes) +
                              " bytes per k-block from shared memory"};
-  stages[2] = {"load A", "cp.async 16-byte copies of " + std::to_string(s.tile.m) + " rows x " + std::to_string(s.pipeline.k_per_stage) +
-                             " k into the same ring (XOR-swizzled chunks); " +
+  stages[2] = {"load A", "cp.async 16-byte copies of " + std::to_string(s.tile.m) + " rows x " +
+                             std::to_string(p.k_per_stage) + " k into the same ring (XOR-swizzled chunks); " +
                              (layout.run % 8 == 0 ? "16-byte shared loads (two mma steps' fragments)"
                                                   : "8-byte shared loads (one mma step's fragment)")};
   stages[3] = {"multiply-accumulate", "mma.sync m16n8k16 per warp tile (weights as the 16-row operand), float32 "
                                       "accumulation; scales and zeros applied to the decoded pairs in A's type"};
-  stages[4] = {"epilogue", std::string(s.pipeline.split_k > 1 ? "float32 slice sums through the workspace, added in slice order "
+  stages[4] = {"epilogue", std::string(p.split_k > 1 ? "float32 slice sums through the workspace, added in slice order "
                                                        "by the last slice of each tile; "
                                                      : "straight from the accumulators; ") +
                                (config.with_bias ? "bias, " : "") + "cast to " + std::string(to_string(config.out_dtype))};
@@ -69,7 +72,8 @@ void validate_tensor_gemm(const MatmulConfig& config, const TileSchedule& s, con
                     std::to_string(layout->run) + " (the layout for M of at most 8); use family=tensor_gemv");
   }
   // A warps.m x warps.n grid of warps, each with its own warp tile; none split K.
-  if (!families::is_power_of_two(s.warps.m) || !families::is_power_of_two(s.warps.n) || s.warps.m * int64_t(s.warps.n) > 16) {
+  const bool powers_of_two = families::is_power_of_two(s.warps.m) && families::is_power_of_two(s.warps.n);
+  if (!powers_of_two || s.warps.m * int64_t(s.warps.n) > 16) {
     reject_schedule("warps.m=" + std::to_string(s.warps.m) + ", warps.n=" + std::to_string(s.warps.n) +
                     ": tensor_gemm runs a warps.m x warps.n grid of warps (powers of two), at most 16 (512 threads)");
   }
@@ -88,7 +92,7 @@ void validate_tensor_gemm(const MatmulConfig& config, const TileSchedule& s, con
                     std::to_string(s.tile.n / s.warps.n) + " channels is " + std::to_string(warp_mma_tiles) +
                     " mma tiles; at most 32 (128 float accumulators per thread)");
   }
-  families::validate_ring(config, s, arch, *layout);  // first: k_per_stage is checked there before split_k divides by it
+  families::validate_ring(config, s, arch, *layout);  // first: k_per_stage is checked there, split_k divides by it
   families::validate_split_k(config, s);
 }
 
@@ -121,9 +125,10 @@ std::optional<TileSchedule> default_tensor_gemm(const MatmulConfig& config, cons
   const int64_t k_tiles = families::gemm_k_tiles(config, s);
   auto partial_bytes = [&](int split) { return int64_t(split) * M * config.N * 4 * 2; };  // written, then read
   const int64_t blocks = blocks_of(s.tile.m, s.tile.n);
-  while (blocks < sms && blocks * s.pipeline.split_k < 2 * sms && s.pipeline.split_k < 4 && 4 * s.pipeline.split_k <= k_tiles &&
-         partial_bytes(2 * s.pipeline.split_k) <= weight_bytes) {
-    s.pipeline.split_k *= 2;
+  int& split_k = s.pipeline.split_k;
+  while (blocks < sms && blocks * split_k < 2 * sms && split_k < 4 && 4 * split_k <= k_tiles &&
+         partial_bytes(2 * split_k) <= weight_bytes) {
+    split_k *= 2;
   }
   const int most_stages = many_rows || s.pipeline.split_k > 1 ? 2 : 4;
   const int budget = target.shared_bytes_per_block - static_shared_bytes(config, s);

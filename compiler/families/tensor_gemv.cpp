@@ -39,10 +39,7 @@ void validate_tensor_gemv(const MatmulConfig& config, const TileSchedule& s, con
     reject_schedule("tile.n=" + std::to_string(s.tile.n) + " must be 16, 32, 48 or 64 (16 output channels per mma tile)");
   }
   const TileSchedule::Pipeline& p = s.pipeline;
-  if (p.vector_bytes != layout->load_bytes) {
-    reject_schedule("pipeline.vector_bytes=" + std::to_string(p.vector_bytes) + ": the mma_runs layout of this config has " +
-                    std::to_string(layout->load_bytes) + "-byte loads (fixed by the config, so tuning never repacks W)");
-  }
+  require_layout_loads(s, *layout);
   const int block = layout_k_block(config, *layout);
   if (p.k_per_round % block != 0 || p.k_per_round / block < 1 || p.k_per_round / block > 8) {
     reject_schedule("pipeline.k_per_round=" + std::to_string(p.k_per_round) + " must be 1 to 8 k-blocks of " +
@@ -166,14 +163,16 @@ std::array<int, 6> tensor_gemv_alignment(const MatmulConfig& config, const TileS
 PlanStage tensor_gemv_load_stage(const MatmulConfig& config, const TileSchedule& s, int codes) {
   return {"load W", std::to_string(s.pipeline.vector_bytes) + "-byte loads per lane (" + std::to_string(codes) + " " +
                         std::string(info(config.W_dtype).name) + " codes) from 2 channels x " +
-                        std::to_string(s.tile.n / 16) + " tile(s) x " + std::to_string(s.pipeline.k_per_round / (4 * codes)) +
+                        std::to_string(s.tile.n / 16) + " tile(s) x " +
+                        std::to_string(s.pipeline.k_per_round / (4 * codes)) +
                         " k-block(s) per round, the next round in flight"};
 }
 
 PlanStage tensor_gemv_epilogue_stage(const MatmulConfig& config, const TileSchedule& s) {
-  const std::string slices = s.pipeline.split_k > 1 ? std::to_string(s.pipeline.split_k) + " slices of K added in slice order by the "
-                                                                         "last to finish (float32 workspace), "
-                                           : "";
+  const int split_k = s.pipeline.split_k;
+  const std::string slices = split_k > 1 ? std::to_string(split_k) + " slices of K added in slice order by the "
+                                                                     "last to finish (float32 workspace), "
+                                         : "";
   return {"epilogue", "warps' sums added in shared memory, " + slices + std::string(config.with_bias ? "bias, " : "") +
                           "cast to " + std::string(to_string(config.out_dtype))};
 }

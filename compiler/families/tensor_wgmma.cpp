@@ -48,10 +48,9 @@ MmaRunLayout require_fragment_layout(const MatmulConfig& config, const std::stri
 }
 
 void validate_wgmma_group(const MatmulConfig& config, const TileSchedule& s, const MmaRunLayout& layout) {
-  const int steps = layout_k_block(config, layout) / 16;
-  if ((s.pipeline.wgmma_group != 1 && s.pipeline.wgmma_group != 2 && s.pipeline.wgmma_group != 4 && s.pipeline.wgmma_group != 8) ||
-      steps % s.pipeline.wgmma_group != 0) {
-    reject_schedule("pipeline.wgmma_group=" + std::to_string(s.pipeline.wgmma_group) + " must be 1, 2, 4 or 8 and divide the " +
+  const int steps = layout_k_block(config, layout) / 16, group = s.pipeline.wgmma_group;
+  if ((group != 1 && group != 2 && group != 4 && group != 8) || steps % group != 0) {
+    reject_schedule("pipeline.wgmma_group=" + std::to_string(group) + " must be 1, 2, 4 or 8 and divide the " +
                     std::to_string(steps) + " steps of 16 k in a k-block of " + std::string(to_string(config.W_dtype)) +
                     " weights with pipeline.vector_bytes=" + std::to_string(s.pipeline.vector_bytes));
   }
@@ -91,9 +90,10 @@ std::optional<TileSchedule> default_tensor_wgmma_decoding(const MatmulConfig& co
   const int64_t blocks = (config.N + s.tile.n - 1) / s.tile.n * ((rows + s.tile.m - 1) / s.tile.m);
   const int64_t weight_bytes = config.N * config.K * info(config.W_dtype).bits / 8;
   const auto partial_bytes = [&](int split) { return int64_t(split) * rows * config.N * 4 * 2; };  // written, read
-  while (2 * blocks * s.pipeline.split_k <= sms && s.pipeline.split_k < 4 && 4 * s.pipeline.split_k <= gemm_k_tiles(config, s) &&
-         partial_bytes(2 * s.pipeline.split_k) <= weight_bytes) {
-    s.pipeline.split_k *= 2;
+  int& split_k = s.pipeline.split_k;
+  while (2 * blocks * split_k <= sms && split_k < 4 && 4 * split_k <= gemm_k_tiles(config, s) &&
+         partial_bytes(2 * split_k) <= weight_bytes) {
+    split_k *= 2;
   }
   if (!is_valid_schedule(config, s, arch)) return std::nullopt;  // e.g. K not whole 16-k steps
   return s;
@@ -127,7 +127,8 @@ std::vector<PlanStage> tensor_wgmma_stages(const MatmulConfig& config, const Til
   std::vector<PlanStage> stages = tensor_gemm_stages(config, s);
   stages[1].detail += "; the mma_fragments layout (runs of 2 k): each warp decodes its 16 channels step by step "
                       "straight into wgmma's A fragments, one step ahead of the wgmma that reads them";
-  stages[2] = {"load A", "cp.async 16-byte copies of " + std::to_string(s.tile.m) + " rows x " + std::to_string(s.pipeline.k_per_stage) +
+  stages[2] = {"load A", "cp.async 16-byte copies of " + std::to_string(s.tile.m) + " rows x " +
+                             std::to_string(s.pipeline.k_per_stage) +
                              " k into the ring as wgmma K-major core matrices (one copy, one core-matrix row)"};
   stages[3] = {"multiply-accumulate", "wgmma m64n" + std::to_string(s.tile.m) +
                                           "k16 per warpgroup (64 channels), weights from registers, activations from "

@@ -41,7 +41,9 @@ void require_byte_rows_tiles(const MatmulConfig& config, const TileSchedule& s) 
   require_unused(s, "pipeline.k_per_round", s.pipeline.k_per_round, 0);
 }
 
-int byte_rows_ring_bytes(const MatmulConfig&, const TileSchedule& s) { return s.pipeline.stages * byte_rows_stage_bytes(s); }
+int byte_rows_ring_bytes(const MatmulConfig&, const TileSchedule& s) {
+  return s.pipeline.stages * byte_rows_stage_bytes(s);
+}
 
 // 128 k per stage; int8 256 rows above M = 256 (1.39x the 128-row block at 70B gate_up, M = 4096),
 // fp8 at most 128 (its two accumulator sets); no split. Nullopt where the family does not take the
@@ -63,13 +65,15 @@ std::vector<PlanConstant> tensor_wgmma_8bit_tiles(const MatmulConfig&, const Til
       {"int", "kThreads", std::to_string(block_threads(s)), std::to_string(block_threads(s) / 128) + " warpgroups"},
       {"int", "kBlockM", std::to_string(s.tile.m), "rows of C per block (wgmma N)"},
       {"int", "kBlockN", std::to_string(s.tile.n), "channels of C per block, 64 per warpgroup"},
-      {"int", "kBlockK", std::to_string(s.pipeline.k_per_stage), std::to_string(s.pipeline.k_per_stage / 32) + " wgmma steps of 32 k per stage"},
+      {"int", "kBlockK", std::to_string(s.pipeline.k_per_stage),
+       std::to_string(s.pipeline.k_per_stage / 32) + " wgmma steps of 32 k per stage"},
       {"int", "kStages", std::to_string(s.pipeline.stages), "depth of the cp.async ring in shared memory"},
   };
 }
 
 std::vector<PlanStage> tensor_wgmma_8bit_stages(const MatmulConfig& config, const TileSchedule& s) {
-  const std::string rows = std::to_string(s.tile.m), channels = std::to_string(s.tile.n), k = std::to_string(s.pipeline.k_per_stage);
+  const std::string rows = std::to_string(s.tile.m), channels = std::to_string(s.tile.n);
+  const std::string k = std::to_string(s.pipeline.k_per_stage);
   const bool integer = config.A_dtype == DType::int8;
   return {
       {"load W", "cp.async 16-byte copies of " + channels + " channels x " + k + " k (plain rows of bytes) into a " +

@@ -196,7 +196,8 @@ std::optional<TileSchedule> default_tensor_wgmma_ws(const MatmulConfig& config, 
   const int measured_stages = s.tile.m == 64 ? (s.tile.n == 256 ? 4 : s.pipeline.k_per_stage == 256 ? 4 : 6)
                                               : s.tile.m == 128 ? (s.tile.n == 128 ? 5 : 4) : 3;
   const int budget = arch_info(arch).shared_bytes_per_block - static_shared_bytes(config, s);
-  s.pipeline.stages = std::min(measured_stages, budget / families::gemm_stage_bytes(config, s, *family_layout(config, s.family)));
+  const int stage_bytes = families::gemm_stage_bytes(config, s, *family_layout(config, s.family));
+  s.pipeline.stages = std::min(measured_stages, budget / stage_bytes);
   if (!is_valid_schedule(config, s, arch)) return std::nullopt;
   return s;
 }
@@ -210,8 +211,9 @@ std::vector<PlanConstant> tensor_wgmma_ws_tiles(const MatmulConfig& config, cons
 std::vector<PlanStage> tensor_wgmma_ws_stages(const MatmulConfig& config, const TileSchedule& s) {
   std::vector<PlanStage> stages = families::tensor_wgmma_stages(config, s);
   stages[0] = {"load W", "TMA boxes of one k-block's bytes x " + std::to_string(s.tile.n) + " channels, issued by a "
-                             "producer warpgroup into a " + std::to_string(s.pipeline.stages) + "-stage ring on mbarriers; each "
-                             "lane then reads its " + std::to_string(s.pipeline.vector_bytes) + " bytes per k-block"};
+                             "producer warpgroup into a " + std::to_string(s.pipeline.stages) +
+                             "-stage ring on mbarriers; each lane then reads its " +
+                             std::to_string(s.pipeline.vector_bytes) + " bytes per k-block"};
   stages[2] = {"load A", "TMA boxes of 64 k x " + std::to_string(s.tile.m) + " rows in the 128-byte swizzle, by the "
                              "same producer into the same ring"};
   stages[3].detail += "; " + std::to_string(s.warps.n / 4) + " consumer warpgroups, each waiting on the "

@@ -84,7 +84,7 @@ TEST_CASE("integers beyond int64 or the field's range are errors naming the fiel
   CHECK(contains(config_error("N", "8.5"), "N must be an integer, got 8.5"));
   CHECK_FALSE(contains(config_error("N", "9223372036854775808"), "-9223372036854775808"));
   // A schedule's int fields: 2^32 + 16 once became 16.
-  CHECK(contains(error_of([] { schedule_from_json(parse_json_input(R"({"family": "simt", "tile": {"n": 4294967312}})", "s")); }),
+  CHECK(contains(error_of([] { schedule_from_json(parse_json_input(R"({"family":"simt","tile":{"n":4294967312}})", "s")); }),
                  "schedule.tile.n=4294967312 must be between"));
   CHECK(json_integer(parse_json_input("9223372036854775807", "x"), "n", 0, std::numeric_limits<int64_t>::max()) ==
         std::numeric_limits<int64_t>::max());

@@ -699,7 +699,8 @@ TEST_CASE("wgmma_group is validated, serialized and emitted", "[codegen][schedul
   CHECK(schedule_error_on(config, unspecialized, "sm_90a").empty());
   CHECK(contains(emit_cuda(plan_kernel(config, unspecialized, "sm_90a")), "static constexpr int kWgmmaGroup = 8;"));
   s.pipeline.wgmma_group = 3;
-  CHECK(contains(schedule_error_on(config, s, "sm_90a"), "pipeline.wgmma_group=3 must be 1, 2, 4 or 8 and divide the 8 steps"));
+  CHECK(contains(schedule_error_on(config, s, "sm_90a"),
+                 "pipeline.wgmma_group=3 must be 1, 2, 4 or 8 and divide the 8 steps"));
   MatmulConfig eight_bit_weights = config;
   eight_bit_weights.W_dtype = DType::int8;
   const std::optional<MmaRunLayout> byte_layout = fragment_order_layout(eight_bit_weights);
@@ -709,7 +710,8 @@ TEST_CASE("wgmma_group is validated, serialized and emitted", "[codegen][schedul
   CHECK(contains(schedule_error_on(eight_bit_weights, bytes, "sm_90a"), "divide the 4 steps"));
   TileSchedule gemm = default_schedule(config, "sm_80");
   gemm.pipeline.wgmma_group = 2;
-  CHECK(contains(schedule_error_on(config, gemm, "sm_80"), "pipeline.wgmma_group=2: only tensor_wgmma and tensor_wgmma_ws"));
+  CHECK(contains(schedule_error_on(config, gemm, "sm_80"),
+                 "pipeline.wgmma_group=2: only tensor_wgmma and tensor_wgmma_ws"));
   CHECK_THROWS_AS(schedule_from_json(nlohmann::json{{"family", "tensor_wgmma"}, {"pipeline", {{"wgmma_group", "4"}}}}),
                   ConfigError);
 }
@@ -850,7 +852,8 @@ TEST_CASE("no tensor_wgmma kernel touches a pending wgmma's accumulators", "[cod
     }
   }
   REQUIRE(all_kernels.size() >= 40);
-  REQUIRE(std::count_if(all_kernels.begin(), all_kernels.end(), [](const auto& k) { return k.second.pipeline.wgmma_group > 1; }) >= 100);
+  const auto grouped = [](const auto& k) { return k.second.pipeline.wgmma_group > 1; };
+  REQUIRE(std::count_if(all_kernels.begin(), all_kernels.end(), grouped) >= 100);
   std::vector<bool> eight_bit;
   for (const auto& [config, schedule] : all_kernels) eight_bit.push_back(info(config.W_dtype).bits == 8 && config.A_dtype == config.W_dtype);
   const auto kernels = testing::take_sample(all_kernels, 23, eight_bit);

@@ -87,7 +87,8 @@ TEST_CASE("malformed schedule JSON is refused naming the key's path and what is 
   CHECK(json_error(R"({"family": "simt", "pipeline": {"split_k": 1, "swizzle": 1}})") ==
         "invalid TileSchedule: schedule.pipeline: unknown key 'swizzle'; allowed: stages, k_per_stage, k_per_round, "
         "split_k, vector_bytes, wgmma_group");
-  CHECK(contains(json_error(R"({"family": "simt", "warps": {"x": 1}})"), "schedule.warps: unknown key 'x'; allowed: m, n, k"));
+  CHECK(contains(json_error(R"({"family": "simt", "warps": {"x": 1}})"),
+                 "schedule.warps: unknown key 'x'; allowed: m, n, k"));
   CHECK(contains(json_error(R"({"family": "simt", "launch": {"order": 1}})"),
                  "schedule.launch: unknown key 'order'; allowed: raster_group"));
   // Wrong types: a group that is not an object, a field that is not an integer.
@@ -95,7 +96,8 @@ TEST_CASE("malformed schedule JSON is refused naming the key's path and what is 
   CHECK(json_error(R"({"family": "simt", "pipeline": {"split_k": "x"}})") ==
         R"(invalid TileSchedule: schedule.pipeline.split_k: expected an integer, got "x")");
   CHECK(contains(json_error(R"({"family": "simt", "tile": {"m": 2.5}})"), "schedule.tile.m: expected an integer, got 2.5"));
-  CHECK(contains(json_error(R"({"family": "simt", "warps": {"n": true}})"), "schedule.warps.n: expected an integer, got true"));
+  CHECK(contains(json_error(R"({"family": "simt", "warps": {"n": true}})"),
+                 "schedule.warps.n: expected an integer, got true"));
   CHECK(contains(json_error(R"({"family": "simt", "launch": {"raster_group": null}})"),
                  "schedule.launch.raster_group: expected an integer, got null"));
   // Within int: 2^32 + 16 is not read as 16.

@@ -581,7 +581,8 @@ TEST_CASE("index.json and tuned.json of format 1 are another version's", "[tunin
   const StoredKernel kernel = random_kernel(rng);
   REQUIRE(database.store(kernel));
   const nlohmann::json flat = {{"family", "simt"}, {"threads", 128}, {"block_m", 4}};
-  const nlohmann::json entry = {{"config", "cfg"}, {"device", "GPU"}, {"arch", "sm_80"}, {"schedule", flat}, {"latency_ms", 0.5}};
+  const nlohmann::json entry = {
+      {"config", "cfg"}, {"device", "GPU"}, {"arch", "sm_80"}, {"schedule", flat}, {"latency_ms", 0.5}};
   write_bytes(database.data_dir() / "tuned.json", nlohmann::json{{"format", 1}, {"tuned", {{"GPU|cfg", entry}}}}.dump());
   write_bytes(database.data_dir() / "index.json",
               nlohmann::json{{"format", 1}, {"kernels", {{key_of(kernel), {{"arch", "sm_80"}}}}}}.dump());
