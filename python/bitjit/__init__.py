@@ -302,6 +302,8 @@ class Matmul:
 
     @property
     def schedule(self) -> dict:
+        """The largest bucket's tile schedule: its family and the groups tile, warps, pipeline and launch
+        (docs/tuning.md lists the fields)."""
         return json.loads(self._native.schedule)
 
     def schedule_for(self, M: int) -> dict:
