@@ -5,8 +5,9 @@
 # which includes them all; they are what add_subdirectory users compile against and what is installed.
 
 # Headers that stay inside the library: the logger (spdlog is a private dependency), the NVRTC
-# loader, and the TMA descriptors (they include the device-side parameter block of templates/).
-set(BITJIT_PRIVATE_HEADERS common/log.hpp runtime/nvrtc_library.hpp runtime/tensor_maps.hpp)
+# loader, and the TMA descriptors and the loaded kernels (they include the device-side parameter block
+# of templates/).
+set(BITJIT_PRIVATE_HEADERS common/log.hpp runtime/nvrtc_library.hpp runtime/tensor_maps.hpp runtime/loaded_kernel.hpp)
 
 # Defines the custom target `target` that writes <output>/bitjit/<folder>/*.hpp for each folder.
 function(bitjit_namespaced_headers target output)

@@ -19,6 +19,7 @@
 #include "runtime/device.hpp"
 #include "runtime/driver.hpp"
 #include "runtime/kernel_cache.hpp"
+#include "runtime/loaded_kernel.hpp"
 #include "runtime/tensor_maps.hpp"
 #include "runtime/timing.hpp"
 #include "runtime/tuning.hpp"
@@ -61,74 +62,6 @@ void refuse_during_capture(CUstream stream, const std::function<std::string()>& 
 }
 
 }  // namespace
-
-// One compiled kernel and its module in each context (device) it has run in.
-struct LoadedKernel {
-  GeneratedKernel kernel;
-  std::mutex modules_mutex;
-  struct InContext {
-    CUmodule module = nullptr;
-    CUfunction function = nullptr;
-  };
-  std::map<CUcontext, InContext> modules;
-  // The TMA maps last encoded for this kernel (tensor_wgmma_ws) and the operands they describe: a
-  // model's layer runs the same weights, and often the same activation buffer, launch after launch,
-  // so the two driver encodes are spent only when one of them changes. An encode is host work only
-  // (no device call), so it may happen during graph capture.
-  std::mutex maps_mutex;
-  const void* maps_A = nullptr;
-  const void* maps_W = nullptr;
-  int64_t maps_M = 0;
-  TensorMaps maps;
-
-  TensorMaps tensor_maps_for(const void* A, const void* W, int64_t M) {
-    std::lock_guard<std::mutex> lock(maps_mutex);
-    if (A != maps_A || W != maps_W || M != maps_M) {
-      maps = encode_tensor_maps(kernel.plan, A, W, M);
-      maps_A = A, maps_W = W, maps_M = M;
-    }
-    return maps;
-  }
-
-  // Each module is unloaded in its own context (cuModuleUnload acts on the current one). Errors are
-  // ignored: at process exit the driver may be shut down already, and nothing is left to free then.
-  ~LoadedKernel() {
-    const Driver& cuda = Driver::get();
-    if (!cuda.available()) return;
-    for (const auto& [context, loaded] : modules) {
-      if (cuda.cuCtxPushCurrent(context) != CUDA_SUCCESS) continue;
-      cuda.cuModuleUnload(loaded.module);
-      CUcontext popped = nullptr;
-      cuda.cuCtxPopCurrent(&popped);
-    }
-  }
-
-  // The function in `context` (current on this thread), or null before load_in(context).
-  CUfunction function_in(CUcontext context) {
-    std::lock_guard<std::mutex> lock(modules_mutex);
-    const auto found = modules.find(context);
-    return found == modules.end() ? nullptr : found->second.function;
-  }
-
-  CUfunction load_in(CUcontext context, int device) {
-    std::lock_guard<std::mutex> lock(modules_mutex);
-    if (const auto found = modules.find(context); found != modules.end()) return found->second.function;
-    const Driver& cuda = Driver::get();
-    const std::string what = "loading " + kernel.file_name + " for " + kernel.plan.arch + " on device " + std::to_string(device);
-    InContext loaded;
-    check_cuda(cuda.cuModuleLoadData(&loaded.module, kernel.binary->cubin.data()), "cuModuleLoadData", what);
-    modules.emplace(context, loaded);  // owned from here: the destructor unloads it even if a call below fails
-    check_cuda(cuda.cuModuleGetFunction(&loaded.function, loaded.module, kKernelName), "cuModuleGetFunction", what);
-    const int shared = dynamic_shared_bytes(kernel.plan.config, kernel.plan.schedule);
-    // Any dynamic shared memory: with the static part (nf4's pair table) past 48 KB it needs the opt-in.
-    if (shared > 0) {
-      check_cuda(cuda.cuFuncSetAttribute(loaded.function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, shared),
-                 "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", what + ", " + std::to_string(shared) + " bytes");
-    }
-    modules[context].function = loaded.function;
-    return loaded.function;
-  }
-};
 
 struct Matmul::Impl {
   MatmulConfig config;

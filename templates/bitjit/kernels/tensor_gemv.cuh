@@ -13,7 +13,7 @@
 // shared memory.
 //
 // Weight layout (compiler/weight_layout.cpp, "mma_runs"): each row of W is cut into k-blocks of
-// 4 * kCodes codes; lane t of a quad holds kCodes of them, as runs of kRun consecutive k:
+// 4 * S::kCodes codes; lane t of a quad holds S::kCodes of them, as runs of kRun consecutive k:
 //   position i of lane t  <->  k = 4 * kRun * (i / kRun) + kRun * t + i % kRun   (within the block),
 // so mma step j of a run takes positions 4j .. 4j+3 of all four lanes, a k range that never crosses
 // a scale group, and the activations' fragment for it is 4 consecutive elements of the same k.
@@ -33,33 +33,22 @@ template <class P, class T>
 __device__ void tensor_gemv(const MatmulParams& params) {
   using W = typename P::W;
   using A = typename P::A;
+  using S = GemvShape<P, T>;
   using Math = PairMath<A>;
   constexpr PairDecode kHow = pair_decode<W, A>();
-  constexpr int kWarps = T::kThreads / 32;
-  constexpr int kTiles = T::kBlockN / 16;              // 16 output channels each
-  constexpr int kRowHalves = T::kBlockM > 8 ? 2 : 1;   // 8 activation rows per mma
-  constexpr int kWords = T::kLoadBytes / 4;
-  constexpr int kCodes = T::kLoadBytes * 8 / W::kBits;  // per lane per load
-  constexpr int kRuns = kCodes / T::kRun;
   // Consecutive runs inside one scale group share a partial sum (a "span"): the largest power of two
   // of runs dividing both the k-block's runs and the group, so a span never crosses a group.
   constexpr int kRunsPerGroup = int(P::K / P::kGroups / (4 * T::kRun));
   constexpr int kGroupLowBit = kRunsPerGroup & -kRunsPerGroup;
-  constexpr int kRunsPerSpan = kGroupLowBit < kRuns ? kGroupLowBit : kRuns;
-  constexpr int kBlockK = 4 * kCodes;
-  constexpr long long kBlocksK = P::K / kBlockK;
-  constexpr long long kBlocksPerSlice = (kBlocksK + T::kSplitK - 1) / T::kSplitK;
-  constexpr long long kGroupSize = P::K / P::kGroups;
-  constexpr long long kRowBytes = P::K * W::kBits / 8;
+  constexpr int kRunsPerSpan = kGroupLowBit < S::kRuns ? kGroupLowBit : S::kRuns;
+  constexpr long long kBlocksPerSlice = (S::kBlocksK + T::kSplitK - 1) / T::kSplitK;
   constexpr bool kQuantizedZeros = P::kZerosMode == Zeros::quantized;
   constexpr bool kZeroSums = P::kZerosMode == Zeros::original || P::kZerosMode == Zeros::rescale;
   constexpr bool kPerRunPartials = P::kScaling || P::kZerosMode != Zeros::none;
-  static_assert(T::kBlockN % 16 == 0 && T::kBlockM <= 16, "16-channel mma tiles, at most 16 rows");
-  static_assert(kCodes % T::kRun == 0 && T::kRun % 4 == 0, "whole runs of whole mma steps");
-  static_assert(P::K % kBlockK == 0 && kGroupSize % (4 * T::kRun) == 0, "k-blocks and runs tile K and the groups");
+  static_assert(S::kCodes % T::kRun == 0 && T::kRun % 4 == 0, "whole runs of whole mma steps");
 
   __shared__ uint32_t pair_table[kHow == PairDecode::table ? kPairTableWords : 1];
-  __shared__ float warp_sums[kWarps][kTiles][kRowHalves][4][32];
+  __shared__ float warp_sums[S::kWarps][S::kTiles][S::kRowHalves][4][32];
   if constexpr (kHow == PairDecode::table) {
     fill_pair_table<W, A>(pair_table);
     __syncthreads();
@@ -70,56 +59,45 @@ __device__ void tensor_gemv(const MatmulParams& params) {
   const long long m_begin = (long long)blockIdx.y * T::kBlockM;
   const int rows = int(min((long long)T::kBlockM, params.M - m_begin));
   const long long n_block = (long long)blockIdx.x * T::kBlockN;
-  const uint16_t* a_rows[kRowHalves];
+  const uint16_t* a_rows[S::kRowHalves];
   block_activation_rows(params.A, P::K, m_begin, rows, g, a_rows);
-  long long channel[kTiles][2];
-  const uint8_t* weight_rows[kTiles][2];
-  lane_channels<kTiles, T::kLoadBytes>(params.W, P::N, kRowBytes, n_block, g, t, channel, weight_rows);
-  float acc[kTiles][kRowHalves][4];
+  long long channel[S::kTiles][2];
+  const uint8_t* weight_rows[S::kTiles][2];
+  lane_channels<S::kTiles, T::kLoadBytes>(params.W, P::N, S::kRowBytes, n_block, g, t, channel, weight_rows);
+  float acc[S::kTiles][S::kRowHalves][4];
   clear_sums(acc);
 
   // This block's slice of the k-blocks (all of them, known at compile time, without split-K).
   const long long k_begin = T::kSplitK == 1 ? 0 : (long long)blockIdx.z * kBlocksPerSlice;
-  const long long k_end = T::kSplitK == 1 ? kBlocksK : min(kBlocksK, k_begin + kBlocksPerSlice);
+  const long long k_end = T::kSplitK == 1 ? S::kBlocksK : min(S::kBlocksK, k_begin + kBlocksPerSlice);
   // One round = kUnroll k-blocks per warp; the next round's loads are issued before this one decodes.
-  constexpr long long kRoundStride = (long long)kWarps * T::kUnroll;
-  uint32_t next[T::kUnroll][kTiles][2][kWords];
-  load_round<T::kUnroll, kWarps, T::kLoadBytes>(next, weight_rows, k_begin + warp, k_end);
+  uint32_t next[T::kUnroll][S::kTiles][2][S::kWords];
+  load_round<T::kUnroll, S::kWarps, T::kLoadBytes>(next, weight_rows, k_begin + warp, k_end);
 
-  for (long long first = k_begin + warp; first < k_end; first += kRoundStride) {
-    uint32_t loaded[T::kUnroll][kTiles][2][kWords];
-#pragma unroll
-    for (int u = 0; u < T::kUnroll; ++u)
-#pragma unroll
-      for (int tile = 0; tile < kTiles; ++tile)
-#pragma unroll
-        for (int half = 0; half < 2; ++half)
-#pragma unroll
-          for (int w = 0; w < kWords; ++w) loaded[u][tile][half][w] = next[u][tile][half][w];
-    if (first + kRoundStride < k_end) {
-      load_round<T::kUnroll, kWarps, T::kLoadBytes>(next, weight_rows, first + kRoundStride, k_end);
-    }
+  for (long long first = k_begin + warp; first < k_end; first += S::kRoundStride) {
+    uint32_t loaded[T::kUnroll][S::kTiles][2][S::kWords];
+    advance_round<T::kUnroll, S::kWarps, T::kLoadBytes>(loaded, next, weight_rows, first + S::kRoundStride, k_end);
 
 #pragma unroll
     for (int u = 0; u < T::kUnroll; ++u) {
-      const long long block = first + u * kWarps;
+      const long long block = first + u * S::kWarps;
       if (block >= k_end) break;
 #pragma unroll
-      for (int span = 0; span < kRuns / kRunsPerSpan; ++span) {
-        const long long group = (block * kBlockK + 4 * T::kRun * kRunsPerSpan * span) / kGroupSize;
-        float partial[kTiles][kRowHalves][4];
-        float a_sums[kRowHalves][4];
-        uint32_t zero[kTiles][2];
+      for (int span = 0; span < S::kRuns / kRunsPerSpan; ++span) {
+        const long long group = (block * S::kBlockK + 4 * T::kRun * kRunsPerSpan * span) / S::kGroupSize;
+        float partial[S::kTiles][S::kRowHalves][4];
+        float a_sums[S::kRowHalves][4];
+        uint32_t zero[S::kTiles][2];
 #pragma unroll
-        for (int half = 0; half < kRowHalves; ++half)
+        for (int half = 0; half < S::kRowHalves; ++half)
 #pragma unroll
           for (int c = 0; c < 4; ++c) {
             a_sums[half][c] = 0.0f;
 #pragma unroll
-            for (int tile = 0; tile < kTiles; ++tile) partial[tile][half][c] = 0.0f;
+            for (int tile = 0; tile < S::kTiles; ++tile) partial[tile][half][c] = 0.0f;
           }
 #pragma unroll
-        for (int tile = 0; tile < kTiles; ++tile) {
+        for (int tile = 0; tile < S::kTiles; ++tile) {
 #pragma unroll
           for (int half = 0; half < 2; ++half) {
             zero[tile][half] = 0u;
@@ -129,17 +107,17 @@ __device__ void tensor_gemv(const MatmulParams& params) {
             }
           }
         }
-        float (&target)[kTiles][kRowHalves][4] = kPerRunPartials ? partial : acc;
+        float (&target)[S::kTiles][S::kRowHalves][4] = kPerRunPartials ? partial : acc;
 #pragma unroll
         for (int run = span * kRunsPerSpan; run < (span + 1) * kRunsPerSpan; ++run) {
-          const long long k_lane = block * kBlockK + 4 * T::kRun * run + T::kRun * t;  // this lane's first k
-          uint32_t quads[kRowHalves][4];  // activations of two steps
+          const long long k_lane = block * S::kBlockK + 4 * T::kRun * run + T::kRun * t;  // this lane's first k
+          uint32_t quads[S::kRowHalves][4];  // activations of two steps
 #pragma unroll
           for (int step = 0; step < T::kRun / 4; ++step) {
             // Activations: k slots (0, 1) and (2, 3) of rows g (+ 8); two steps per 16-byte load.
-            uint32_t b[kRowHalves][2];
+            uint32_t b[S::kRowHalves][2];
 #pragma unroll
-            for (int half = 0; half < kRowHalves; ++half) {
+            for (int half = 0; half < S::kRowHalves; ++half) {
               if constexpr (T::kRun % 8 == 0) {
                 if (step % 2 == 0) load_activation_quads(a_rows[half], k_lane + 4 * step, quads[half]);
                 b[half][0] = quads[half][2 * (step % 2)];
@@ -150,23 +128,23 @@ __device__ void tensor_gemv(const MatmulParams& params) {
             }
             const int position = run * T::kRun + 4 * step;  // of this lane's codes
 #pragma unroll
-            for (int tile = 0; tile < kTiles; ++tile) {
+            for (int tile = 0; tile < S::kTiles; ++tile) {
               uint32_t a[4];
               decode_operand<W, A, kQuantizedZeros>(loaded[u][tile], position, zero[tile], pair_table, lane, a,
                                                     [](uint32_t pair, int) { return pair; });
 #pragma unroll
-              for (int half = 0; half < kRowHalves; ++half) mma_16x8x16<A>(target[tile][half], a, b[half][0], b[half][1]);
+              for (int half = 0; half < S::kRowHalves; ++half) mma_16x8x16<A>(target[tile][half], a, b[half][0], b[half][1]);
             }
             if constexpr (kZeroSums) {
               const uint32_t ones[4] = {Math::kOne, Math::kOne, Math::kOne, Math::kOne};
 #pragma unroll
-              for (int half = 0; half < kRowHalves; ++half) mma_16x8x16<A>(a_sums[half], ones, b[half][0], b[half][1]);
+              for (int half = 0; half < S::kRowHalves; ++half) mma_16x8x16<A>(a_sums[half], ones, b[half][0], b[half][1]);
             }
           }
         }
         if constexpr (kPerRunPartials) {
 #pragma unroll
-          for (int tile = 0; tile < kTiles; ++tile) {
+          for (int tile = 0; tile < S::kTiles; ++tile) {
 #pragma unroll
             for (int own = 0; own < 2; ++own) {  // this lane's channels g, g + 8: elements 2 * own, 2 * own + 1
               const float scale = P::kScaling ? load_scale<P>(params, channel[tile][own], group) : 1.0f;
@@ -177,7 +155,7 @@ __device__ void tensor_gemv(const MatmulParams& params) {
                 zero_term = P::kZerosMode == Zeros::original ? z * scale : z;
               }
 #pragma unroll
-              for (int half = 0; half < kRowHalves; ++half) {
+              for (int half = 0; half < S::kRowHalves; ++half) {
 #pragma unroll
                 for (int column = 0; column < 2; ++column) {  // rows 2t, 2t + 1 of the activations
                   float& sum = acc[tile][half][2 * own + column];
@@ -196,7 +174,7 @@ __device__ void tensor_gemv(const MatmulParams& params) {
     sum_warps_and_store<P>(acc, warp_sums, params, m_begin, rows, n_block);
   } else {
     const bool holds = sum_warps(acc, warp_sums);
-    reduce_slices_and_store<P, T>(GemvOutputs<P, kTiles, kRowHalves, float>{acc, m_begin, n_block, rows, holds}, params);
+    reduce_slices_and_store<P, T>(GemvOutputs<P, S::kTiles, S::kRowHalves, float>{acc, m_begin, n_block, rows, holds}, params);
   }
 }
 

@@ -33,88 +33,66 @@ template <class P, class T>
 __device__ void tensor_gemv_8bit(const MatmulParams& params) {
   using W = typename P::W;
   using A = typename P::A;
+  using S = GemvShape<P, T>;
   using Mma = ByteMma<typename WeightBytes<A, W>::Type, A>;
   using Sum = typename Mma::Sum;  // of one run: int32 for int8, float32 for fp8
   using Acc = typename P::Accum;  // int (exact, no scales) or float
   constexpr bool kFloatAccum = !is_same<Acc, int>::value;
-  constexpr int kWarps = T::kThreads / 32;
-  constexpr int kTiles = T::kBlockN / 16;
-  constexpr int kRowHalves = T::kBlockM > 8 ? 2 : 1;
-  constexpr int kWords = T::kLoadBytes / 4;
-  constexpr int kCodes = T::kLoadBytes * 8 / W::kBits;  // per lane per load
   constexpr int kCodesPerWord = 32 / W::kBits;
-  constexpr int kRuns = kCodes / T::kRun;
-  constexpr int kBlockK = 4 * kCodes;
-  constexpr long long kBlocksK = P::K / kBlockK;
-  constexpr long long kGroupSize = P::K / P::kGroups;
-  constexpr long long kRowBytes = P::K * W::kBits / 8;
   constexpr bool kActivationSums = activation_sums_needed<P, W>();
   static_assert(is_same<A, fmt::Int8>::value ? W::kInteger && W::kBits <= 8 : W::kBits == 4 || is_same<W, A>::value,
                 "integer weights of up to 8 bits with int8 activations; with fp8 activations, 4-bit weights or "
                 "weights of the activations' fp8 type");
-  static_assert(T::kBlockN % 16 == 0 && T::kBlockM <= 16, "16-channel mma tiles, at most 16 rows");
-  static_assert(kCodes % T::kRun == 0 && T::kRun % 8 == 0, "whole runs of whole mma steps");
-  static_assert(P::K % kBlockK == 0 && kGroupSize % (4 * T::kRun) == 0, "k-blocks and runs tile K and the groups");
+  static_assert(S::kCodes % T::kRun == 0 && T::kRun % 8 == 0, "whole runs of whole mma steps");
   static_assert(kFloatAccum || (!P::kScaling && P::kZerosMode == Zeros::none), "int32 sums take no scales");
 
-  __shared__ Acc warp_sums[kWarps][kTiles][kRowHalves][4][32];
+  __shared__ Acc warp_sums[S::kWarps][S::kTiles][S::kRowHalves][4][32];
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  const int g = lane / 4, t = lane % 4;
+  const int g = lane / 4, t = lane % 4;  // mma fragment coordinates: row/column group, k pair
   const long long m_begin = (long long)blockIdx.y * T::kBlockM;
   const int rows = int(min((long long)T::kBlockM, params.M - m_begin));
   const long long n_block = (long long)blockIdx.x * T::kBlockN;
-  const uint8_t* a_rows[kRowHalves];
+  const uint8_t* a_rows[S::kRowHalves];
   block_activation_rows(params.A, P::K, m_begin, rows, g, a_rows);
-  long long channel[kTiles][2];
-  const uint8_t* weight_rows[kTiles][2];
-  lane_channels<kTiles, T::kLoadBytes>(params.W, P::N, kRowBytes, n_block, g, t, channel, weight_rows);
-  Acc acc[kTiles][kRowHalves][4];
+  long long channel[S::kTiles][2];
+  const uint8_t* weight_rows[S::kTiles][2];
+  lane_channels<S::kTiles, T::kLoadBytes>(params.W, P::N, S::kRowBytes, n_block, g, t, channel, weight_rows);
+  Acc acc[S::kTiles][S::kRowHalves][4];
   clear_sums(acc);
 
-  constexpr long long kRoundStride = (long long)kWarps * T::kUnroll;
-  uint32_t next[T::kUnroll][kTiles][2][kWords];
-  load_round<T::kUnroll, kWarps, T::kLoadBytes>(next, weight_rows, warp, kBlocksK);
-  for (long long first = warp; first < kBlocksK; first += kRoundStride) {
-    uint32_t loaded[T::kUnroll][kTiles][2][kWords];
-#pragma unroll
-    for (int u = 0; u < T::kUnroll; ++u)
-#pragma unroll
-      for (int tile = 0; tile < kTiles; ++tile)
-#pragma unroll
-        for (int half = 0; half < 2; ++half)
-#pragma unroll
-          for (int w = 0; w < kWords; ++w) loaded[u][tile][half][w] = next[u][tile][half][w];
-    if (first + kRoundStride < kBlocksK) {
-      load_round<T::kUnroll, kWarps, T::kLoadBytes>(next, weight_rows, first + kRoundStride, kBlocksK);
-    }
+  uint32_t next[T::kUnroll][S::kTiles][2][S::kWords];
+  load_round<T::kUnroll, S::kWarps, T::kLoadBytes>(next, weight_rows, warp, S::kBlocksK);
+  for (long long first = warp; first < S::kBlocksK; first += S::kRoundStride) {
+    uint32_t loaded[T::kUnroll][S::kTiles][2][S::kWords];
+    advance_round<T::kUnroll, S::kWarps, T::kLoadBytes>(loaded, next, weight_rows, first + S::kRoundStride, S::kBlocksK);
 
 #pragma unroll
     for (int u = 0; u < T::kUnroll; ++u) {
-      const long long block = first + u * kWarps;
-      if (block >= kBlocksK) break;
+      const long long block = first + u * S::kWarps;
+      if (block >= S::kBlocksK) break;
 #pragma unroll
-      for (int run = 0; run < kRuns; ++run) {
-        const long long k_run = block * kBlockK + 4 * T::kRun * run;
-        const long long group = k_run / kGroupSize;
+      for (int run = 0; run < S::kRuns; ++run) {
+        const long long k_run = block * S::kBlockK + 4 * T::kRun * run;
+        const long long group = k_run / S::kGroupSize;
         const long long k_lane = k_run + T::kRun * t;
-        Sum partial[kTiles][kRowHalves][4];  // sum_k a * u over the run
-        Sum a_sums[kRowHalves][4];           // sum_k a over the run, rows 2t, 2t + 1 (c0, c1)
+        Sum partial[S::kTiles][S::kRowHalves][4];  // sum_k a * u over the run
+        Sum a_sums[S::kRowHalves][4];           // sum_k a over the run, rows 2t, 2t + 1 (c0, c1)
 #pragma unroll
-        for (int half = 0; half < kRowHalves; ++half)
+        for (int half = 0; half < S::kRowHalves; ++half)
 #pragma unroll
           for (int c = 0; c < 4; ++c) {
             a_sums[half][c] = Sum(0);
 #pragma unroll
-            for (int tile = 0; tile < kTiles; ++tile) partial[tile][half][c] = Sum(0);
+            for (int tile = 0; tile < S::kTiles; ++tile) partial[tile][half][c] = Sum(0);
           }
 #pragma unroll
         for (int step = 0; step < T::kRun / 8; ++step) {
-          uint32_t b[kRowHalves][2];  // k slots 4t..4t+3 and 16+4t..16+4t+3 = 8 consecutive k of rows g (+ 8)
+          uint32_t b[S::kRowHalves][2];  // k slots 4t..4t+3 and 16+4t..16+4t+3 = 8 consecutive k of rows g (+ 8)
 #pragma unroll
-          for (int half = 0; half < kRowHalves; ++half) load_activation_bytes(a_rows[half], k_lane + 8 * step, b[half][0], b[half][1]);
+          for (int half = 0; half < S::kRowHalves; ++half) load_activation_bytes(a_rows[half], k_lane + 8 * step, b[half][0], b[half][1]);
           const int position = run * T::kRun + 8 * step;  // of this lane's codes
 #pragma unroll
-          for (int tile = 0; tile < kTiles; ++tile) {
+          for (int tile = 0; tile < S::kTiles; ++tile) {
             uint32_t a[4];  // channel g first four codes, channel g + 8 first four, then the next four of each
 #pragma unroll
             for (int part = 0; part < 2; ++part) {
@@ -125,17 +103,17 @@ __device__ void tensor_gemv_8bit(const MatmulParams& params) {
               }
             }
 #pragma unroll
-            for (int half = 0; half < kRowHalves; ++half) Mma::multiply(partial[tile][half], a, b[half][0], b[half][1]);
+            for (int half = 0; half < S::kRowHalves; ++half) Mma::multiply(partial[tile][half], a, b[half][0], b[half][1]);
           }
           if constexpr (kActivationSums) {
             constexpr uint32_t kOne = is_same<A, fmt::Int8>::value ? 0x01010101u : 0x38383838u;  // e4m3 1.0
             const uint32_t ones[4] = {kOne, kOne, kOne, kOne};
 #pragma unroll
-            for (int half = 0; half < kRowHalves; ++half) Mma::multiply(a_sums[half], ones, b[half][0], b[half][1]);
+            for (int half = 0; half < S::kRowHalves; ++half) Mma::multiply(a_sums[half], ones, b[half][0], b[half][1]);
           }
         }
 #pragma unroll
-        for (int tile = 0; tile < kTiles; ++tile) {
+        for (int tile = 0; tile < S::kTiles; ++tile) {
 #pragma unroll
           for (int own = 0; own < 2; ++own) {  // this lane's channels g, g + 8: elements 2 * own, 2 * own + 1
             float scale = 1.0f, zero_codes = 0.0f, zero_after_scale = 0.0f;
@@ -148,7 +126,7 @@ __device__ void tensor_gemv_8bit(const MatmulParams& params) {
               else zero_after_scale = z;  // rescale: v * s - z
             }
 #pragma unroll
-            for (int half = 0; half < kRowHalves; ++half) {
+            for (int half = 0; half < S::kRowHalves; ++half) {
 #pragma unroll
               for (int column = 0; column < 2; ++column) {  // activation rows 2t, 2t + 1
                 const Sum sums = kActivationSums ? a_sums[half][column] : Sum(0);

@@ -6,6 +6,38 @@
 
 namespace bitjit {
 
+// A tensor_gemv block's compile-time shape (P: the Problem; T: the tiles, kThreads, kBlockM, kBlockN,
+// kLoadBytes, kRun, kUnroll): kWarps warps along K, each with kTiles tiles of 16 output channels and
+// kRowHalves mma row halves of 8 activation rows; per lane per load kLoadBytes of packed W (kWords
+// words, kCodes codes), a k-block being one load of each of the four lanes of a quad.
+template <class P, class T>
+struct GemvShape {
+  static constexpr int kWarps = T::kThreads / 32;
+  static constexpr int kTiles = T::kBlockN / 16;
+  static constexpr int kRowHalves = T::kBlockM > 8 ? 2 : 1;
+  static constexpr int kWords = T::kLoadBytes / 4;
+  static constexpr int kCodes = T::kLoadBytes * 8 / P::W::kBits;
+  static constexpr int kRuns = kCodes / T::kRun;
+  static constexpr int kBlockK = 4 * kCodes;
+  static constexpr long long kBlocksK = P::K / kBlockK;
+  static constexpr long long kGroupSize = P::K / P::kGroups;
+  static constexpr long long kRowBytes = P::K * P::W::kBits / 8;
+  // One round: kUnroll k-blocks per warp, the warps' k-blocks interleaved.
+  static constexpr long long kRoundStride = (long long)kWarps * T::kUnroll;
+  static_assert(T::kBlockN % 16 == 0 && T::kBlockM <= 16, "16-channel mma tiles, at most 16 rows");
+  static_assert(kCodes % T::kRun == 0, "whole runs per load");
+  static_assert(P::K % kBlockK == 0 && kGroupSize % (4 * T::kRun) == 0, "k-blocks and runs tile K and the groups");
+};
+
+// The software pipeline's step: the round in flight (`next`) becomes the one to decode (`loaded`), and
+// the loads of the round from k-block `next_first` on are issued (none from `end` on, nor when the
+// round starts past it).
+template <int kUnroll, int kWarps, int kLoadBytes, int kTiles, int kWords>
+__device__ __forceinline__ void advance_round(uint32_t (&loaded)[kUnroll][kTiles][2][kWords],
+                                              uint32_t (&next)[kUnroll][kTiles][2][kWords],
+                                              const uint8_t* const (&weight_rows)[kTiles][2], long long next_first,
+                                              long long end);
+
 // Four consecutive activations (two pairs) of one row, or zeros for a row past M. A plain (not
 // volatile) read-only load: the compiler hoists it ahead of the mma that needs it, so the L1 / L2
 // latency of the activations overlaps the decoding instead of stalling every mma step.
@@ -35,6 +67,22 @@ __device__ __forceinline__ void load_round(uint32_t (&words)[kUnroll][kTiles][2]
       for (int half = 0; half < 2; ++half)
         if (block < end) load_streaming<kLoadBytes>(weight_rows[tile][half] + block * 4 * kLoadBytes, words[u][tile][half]);
   }
+}
+
+template <int kUnroll, int kWarps, int kLoadBytes, int kTiles, int kWords>
+__device__ __forceinline__ void advance_round(uint32_t (&loaded)[kUnroll][kTiles][2][kWords],
+                                              uint32_t (&next)[kUnroll][kTiles][2][kWords],
+                                              const uint8_t* const (&weight_rows)[kTiles][2], long long next_first,
+                                              long long end) {
+#pragma unroll
+  for (int u = 0; u < kUnroll; ++u)
+#pragma unroll
+    for (int tile = 0; tile < kTiles; ++tile)
+#pragma unroll
+      for (int half = 0; half < 2; ++half)
+#pragma unroll
+        for (int w = 0; w < kWords; ++w) loaded[u][tile][half][w] = next[u][tile][half][w];
+  if (next_first < end) load_round<kUnroll, kWarps, kLoadBytes>(next, weight_rows, next_first, end);
 }
 
 // Eight consecutive activations of one row (two mma steps' fragments), or zeros past M.
