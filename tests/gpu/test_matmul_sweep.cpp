@@ -546,6 +546,39 @@ TEST_CASE("tensor_gemm matches the reference with split-K, uneven K and odd M", 
   CHECK(checker.failures() == 0);
 }
 
+// tensor_gemm with the few rows of decoding (M 1, 5, 16): 8 and 16 rows per block, the ring 3 and 4
+// stages deep, unsplit and in 2 and 4 slices of K: the Marlin-like shapes the M = 16 experiments time
+// against tensor_gemv (docs/performance.md).
+TEST_CASE("tensor_gemm matches the reference at decode sizes", "[gpu]") {
+  if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
+  BITJIT_RANDOM_ENGINE(rng);
+  GpuChecker checker;
+  std::array<int, 3> checked{};  // per variant
+  for (MatmulConfig config : staged_family_configs()) {
+    config.M = MSpec::buckets({1, 5, 16});
+    const std::optional<MmaRunLayout> layout = mma_run_layout(config);
+    REQUIRE(layout);
+    for (int variant = 0; variant < 3; ++variant) {
+      TileSchedule s;
+      s.family = KernelFamily::tensor_gemm;
+      s.pipeline.vector_bytes = layout->load_bytes;
+      s.warps = {.m = 1, .n = variant == 2 ? 2 : 4, .k = 1};
+      s.tile.m = variant == 1 ? 8 : 16;
+      s.tile.n = variant == 0 ? 128 : variant == 1 ? 256 : 64;
+      s.pipeline.k_per_stage = layout->k_block(info(config.W_dtype).bits);
+      s.pipeline.stages = variant == 1 ? 3 : 4;
+      s.pipeline.split_k = variant == 0 ? 2 : variant == 1 ? 1 : 4;
+      if (!is_valid_schedule(config, s, "sm_80")) continue;
+      INFO(canonical_form(config) << " " << canonical_form(s));
+      const Matmul matmul = Matmul::create(config, {"", s});
+      for (int64_t M : {1, 5, 16}) checker.check_random(matmul, M, rng);
+      ++checked[variant];
+    }
+  }
+  for (int count : checked) CHECK(count >= 8);
+  CHECK(checker.failures() == 0);
+}
+
 // tensor_gemv split along K (blockIdx.z slices summed by the last to finish): 2, 3 and 5 slices, so
 // slices of unequal k-blocks and, for 5, K's tail in a short last slice; 8 and 16 rows per block,
 // one and several channel tiles, on the staged configs with fp16 / bf16 activations at decode sizes.
