@@ -46,10 +46,17 @@ namespace {
 
 db::BuildVersions current_versions() { return {version(), nvrtc_version(), templates_sha256()}; }
 
+// A dimension as the index holds it: an integer as written (one above int64's range printed as it
+// is, not wrapped to a negative), M's buckets as their list; any other JSON is a type_error.
+std::string dimension_text(const nlohmann::json& value) {
+  if (value.is_array()) return value.dump();
+  if (value.is_number_unsigned()) return std::to_string(value.get<unsigned long long>());
+  return std::to_string(value.get<long long>());
+}
+
 std::string shape_of(const nlohmann::json& config) {
-  const nlohmann::json& M = config.at("M");
-  return "M=" + (M.is_array() ? M.dump() : std::to_string(M.get<long long>())) +
-         " N=" + std::to_string(config.at("N").get<long long>()) + " K=" + std::to_string(config.at("K").get<long long>());
+  return "M=" + dimension_text(config.at("M")) + " N=" + dimension_text(config.at("N")) +
+         " K=" + dimension_text(config.at("K"));
 }
 
 int list(db::KernelDatabase& database, bool json) {

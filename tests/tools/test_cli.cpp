@@ -515,6 +515,37 @@ TEST_CASE("JSON nested 60 000 deep exits 2 in a user's file and is repaired in t
   }
 }
 
+// The index is untrusted: a dimension above int64's range is printed as written, not as a negative,
+// and one that is no integer makes the entry unreadable, not the listing.
+TEST_CASE("db ls prints an index entry's dimensions as the index holds them", "[cli][db]") {
+  TemporaryDirectory dir;
+  const fs::path config = fs::path(dir.path()) / "config.json";
+  write_text(config, R"({"M": [1, 16], "N": 16, "K": 64, "W_dtype": "int4", "with_scaling": true, "group_size": 32})");
+  const std::string cache = dir.str() + "/cache";
+  REQUIRE(bitjit_cli({"codegen", "--arch", "sm_80", "--config", config.string(), "--compile", "--cache-dir", cache,
+                      "-o", dir.str() + "/kernel.cu"})
+              .exit_code == 0);
+  fs::path index_path;
+  for (const auto& entry : fs::recursive_directory_iterator(cache))
+    if (entry.path().filename() == "index.json") index_path = entry.path();
+  REQUIRE(!index_path.empty());
+  nlohmann::json index = nlohmann::json::parse(db::read_file(index_path).value());
+  REQUIRE(index.at("kernels").size() == 1);
+  nlohmann::json& listed = index.at("kernels").begin().value().at("config");
+  CHECK(contains(bitjit_cli({"db", "ls", "--cache-dir", cache}).out, "M=[1,16] N=16 K=64"));
+  listed["M"] = 18446744073709551615ULL;
+  listed["K"] = 9223372036854775807LL;
+  write_text(index_path, index.dump());
+  const ProcessResult huge = bitjit_cli({"db", "ls", "--cache-dir", cache});
+  CHECK(huge.exit_code == 0);
+  CHECK(contains(huge.out, "M=18446744073709551615 N=16 K=9223372036854775807"));
+  listed["N"] = "sixteen";
+  write_text(index_path, index.dump());
+  const ProcessResult text = bitjit_cli({"db", "ls", "--cache-dir", cache});
+  CHECK(text.exit_code == 0);
+  CHECK(contains(text.out, "(unreadable index entry; run bitjit db verify --repair)"));
+}
+
 TEST_CASE("an output that cannot be written is exit 1 naming it; export does not overwrite", "[cli]") {
   TemporaryDirectory dir;
   const fs::path config = fs::path(dir.path()) / "config.json";
