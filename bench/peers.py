@@ -23,7 +23,9 @@ copies that one pass exceeds twice the L2; a CUDA graph holds a batch of launche
 after a warm-up; the time per launch is the median of the batches. cuBLAS is timed once per
 (shape, M), on fp16 weights holding the first format's dequantized values.
 
-Writes results.json and results.md (µs per launch and the speed ratios) to --out. A case humming
+Writes results.json and results.md (µs per launch and the speed ratios) to --out, after every (shape,
+format) marked partial ("complete": false, and a line under the table), so a run stopped by a time
+limit keeps what it measured; complete at the end. A case humming
 cannot run (it raises, or its own compatibility check refuses it) is skipped with the reason printed
 and recorded; a result outside the bound is a failure. Exit status 0 when every check passed, 1 when
 any failed, 2 when humming-kernels, bitjit or a GPU is missing or an argument is wrong.
@@ -472,6 +474,9 @@ def markdown_report(meta: dict, rows: list[dict]) -> str:
              "Times in µs per launch; ratios are speeds (the second's time over the first's): above 1 the first "
              "is faster.", "", TABLE_HEADER, TABLE_RULE]
     lines += [table_line(row) for row in rows]
+    if not meta.get("complete", True):
+        lines += ["", f"Partial: {len(rows)} of the {meta['cases_planned']} cases planned; the run had not finished "
+                      "when these results were written."]
     notes = [note for row in rows for note in row_notes(row)]
     if notes:
         lines += ["", "Skipped and failed:", ""] + notes
@@ -585,11 +590,16 @@ def run(args: argparse.Namespace, humming, bitjit) -> tuple[dict, list[dict]]:
     print(f"{meta['device']} ({meta['arch']}), {meta['sm_count']} SMs, L2 {session.l2 / 2**20:.0f} MiB; torch "
           f"{meta['torch']}, humming-kernels {meta['humming']}, bitjit {meta['bitjit']}; seed {seed}", flush=True)
     print(TABLE_HEADER + "\n" + TABLE_RULE, flush=True)
+    meta["cases_planned"] = len(args.shapes) * len(args.formats) * len(args.Ms)
+    meta["complete"] = False
     rows = []
     for shape in args.shapes:
         for format in args.formats:
             rows += run_case(session, format, shape)
             torch.cuda.empty_cache()  # the case's weights and copies are gone: keep the next one's room
+            # What is done so far, marked partial: a run stopped by a time limit keeps its results.
+            write_results(args.out, meta, rows)
+    meta["complete"] = True
     return meta, rows
 
 

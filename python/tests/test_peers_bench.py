@@ -299,6 +299,18 @@ def test_results_table_and_json(tmp_path):
                                              f"1 skipped, 1 failed; {tmp_path / 'results.md'}")
 
 
+def test_partial_results_say_so(tmp_path):
+    rows = [row(1, {"us": 111.0}, {"us": 37.0}, {"us": 48.0, "schedule": {"family": "tensor_gemv"}})]
+    meta = {"device": "NVIDIA H200", "date": "2026-11-29", "torch": "2.11", "humming": "0.1.20", "bitjit": "0.9",
+            "dynamic": False, "Ms": [1, 16, 64], "l2_bytes": 60 * MiB, "launches": 20, "warmup": 3, "batches": 10,
+            "seed": 5, "cases_planned": 48, "complete": False}
+    peers.write_results(tmp_path, meta, rows)
+    assert json.loads((tmp_path / "results.json").read_text())["complete"] is False
+    assert "Partial: 1 of the 48 cases planned" in (tmp_path / "results.md").read_text()
+    peers.write_results(tmp_path, {**meta, "complete": True}, rows)
+    assert "Partial" not in (tmp_path / "results.md").read_text()
+
+
 def test_a_run_on_the_cpu_with_stand_ins(monkeypatch, generator, capsys):
     """run_case's bookkeeping with the GPU parts replaced: cuBLAS (torch.mm on the CPU) timed once per
     (shape, M) across formats, a humming that raises skipped for every M of the case, a wrong bitjit
