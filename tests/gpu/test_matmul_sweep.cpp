@@ -582,8 +582,9 @@ TEST_CASE("tensor_gemm matches the reference at decode sizes", "[gpu]") {
 // tensor_gemv split along K (blockIdx.z slices summed by the last to finish): 2, 3 and 5 slices, so
 // slices of unequal k-blocks and, for 5, K's tail in a short last slice; 8 and 16 rows per block,
 // one and several channel tiles, on the staged configs with fp16 / bf16 activations at decode sizes.
-// Variants 3 and 4: 16 rows on one channel tile, with 8 warps along K unsplit and with 4 warps in two
-// slices (the M = 16 schedules bench/results/2026-11-29-h200-peers times).
+// Variants 3 and 4: 16 rows on one channel tile and one k-block per round, with 8 warps along K
+// unsplit and with 4 warps in two slices (the M = 16 schedules bench/results/2026-11-29-h200-peers
+// times).
 TEST_CASE("tensor_gemv matches the reference split along K", "[gpu]") {
   if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
   BITJIT_RANDOM_ENGINE(rng);
@@ -600,7 +601,7 @@ TEST_CASE("tensor_gemv matches the reference split along K", "[gpu]") {
       s.pipeline.vector_bytes = layout->load_bytes;
       s.warps = {.m = 1, .n = 1, .k = variant == 1 ? 2 : variant == 3 ? 8 : 4};  // warps split K
       s.tile = {.m = variant == 0 ? 8 : 16, .n = variant == 2 ? 64 : variant >= 3 ? 16 : 32};
-      s.pipeline.k_per_round = k_block * (variant == 1 || variant == 3 ? 1 : 2);
+      s.pipeline.k_per_round = k_block * (variant == 1 || variant >= 3 ? 1 : 2);
       s.pipeline.split_k = variant == 0 || variant == 4 ? 2 : variant == 1 ? 3 : variant == 2 ? 5 : 1;
       if (!is_valid_schedule(config, s, "sm_80")) continue;
       INFO(canonical_form(config) << " " << canonical_form(s));
