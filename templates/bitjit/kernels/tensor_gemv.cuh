@@ -123,7 +123,7 @@ __device__ void tensor_gemv(const MatmulParams& params) {
                 b[half][0] = quads[half][2 * (step % 2)];
                 b[half][1] = quads[half][2 * (step % 2) + 1];
               } else {
-                load_activation_pairs(a_rows[half], k_lane + 4 * step, b[half][0], b[half][1]);
+                load_activation_words(a_rows[half], k_lane + 4 * step, b[half][0], b[half][1]);
               }
             }
             const int position = run * T::kRun + 4 * step;  // of this lane's codes

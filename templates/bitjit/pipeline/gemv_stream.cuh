@@ -29,26 +29,19 @@ struct GemvShape {
   static_assert(P::K % kBlockK == 0 && kGroupSize % (4 * T::kRun) == 0, "k-blocks and runs tile K and the groups");
 };
 
-// The software pipeline's step: the round in flight (`next`) becomes the one to decode (`loaded`), and
-// the loads of the round from k-block `next_first` on are issued (none from `end` on, nor when the
-// round starts past it).
-template <int kUnroll, int kWarps, int kLoadBytes, int kTiles, int kWords>
-__device__ __forceinline__ void advance_round(uint32_t (&loaded)[kUnroll][kTiles][2][kWords],
-                                              uint32_t (&next)[kUnroll][kTiles][2][kWords],
-                                              const uint8_t* const (&weight_rows)[kTiles][2], long long next_first,
-                                              long long end);
-
-// Four consecutive activations (two pairs) of one row, or zeros for a row past M. A plain (not
-// volatile) read-only load: the compiler hoists it ahead of the mma that needs it, so the L1 / L2
-// latency of the activations overlaps the decoding instead of stalling every mma step.
-__device__ __forceinline__ void load_activation_pairs(const uint16_t* row, long long k, uint32_t& lo, uint32_t& hi) {
+// Eight bytes of activations of one row from element k on (four 16-bit ones: two pairs; or eight
+// 8-bit ones), or zeros for a row past M. A plain (not volatile) read-only load: the compiler hoists
+// it ahead of the mma that needs it, so the L1 / L2 latency of the activations overlaps the decoding
+// instead of stalling every mma step.
+template <class Element>
+__device__ __forceinline__ void load_activation_words(const Element* row, long long k, uint32_t& lo, uint32_t& hi) {
   if (row == nullptr) {
     lo = hi = 0u;
     return;
   }
-  const uint2 pairs = __ldg(reinterpret_cast<const uint2*>(row + k));
-  lo = pairs.x;
-  hi = pairs.y;
+  const uint2 words = __ldg(reinterpret_cast<const uint2*>(row + k));
+  lo = words.x;
+  hi = words.y;
 }
 
 // One round of weight loads of a warp: kUnroll k-blocks (first, first + kWarps, ...) of each of its
@@ -69,6 +62,9 @@ __device__ __forceinline__ void load_round(uint32_t (&words)[kUnroll][kTiles][2]
   }
 }
 
+// The software pipeline's step: the round in flight (`next`) becomes the one to decode (`loaded`), and
+// the loads of the round from k-block `next_first` on are issued (none from `end` on, nor when the
+// round starts past it).
 template <int kUnroll, int kWarps, int kLoadBytes, int kTiles, int kWords>
 __device__ __forceinline__ void advance_round(uint32_t (&loaded)[kUnroll][kTiles][2][kWords],
                                               uint32_t (&next)[kUnroll][kTiles][2][kWords],
@@ -96,17 +92,6 @@ __device__ __forceinline__ void load_activation_quads(const uint16_t* row, long 
   words[1] = quads.y;
   words[2] = quads.z;
   words[3] = quads.w;
-}
-
-// Eight consecutive 8-bit activations of one row, or zeros for a row past M.
-__device__ __forceinline__ void load_activation_bytes(const uint8_t* row, long long k, uint32_t& lo, uint32_t& hi) {
-  if (row == nullptr) {
-    lo = hi = 0u;
-    return;
-  }
-  const uint2 bytes = __ldg(reinterpret_cast<const uint2*>(row + k));
-  lo = bytes.x;
-  hi = bytes.y;
 }
 
 // Activation rows g and g + 8 of the block (null past M: zeros).
