@@ -113,6 +113,10 @@ std::array<int, 6> sixteen_byte_alignment(const MatmulConfig& config, const Tile
   return operand_alignment(config, 16, 16);
 }
 
+int64_t tiles_of_c(const MatmulConfig& config, const TileSchedule::Tile& tile, int64_t rows) {
+  return (config.N + tile.n - 1) / tile.n * ((rows + tile.m - 1) / tile.m);
+}
+
 LaunchShape tiled_launch(const KernelPlan& plan, int64_t M, int) {
   const TileSchedule& s = plan.schedule;
   LaunchShape shape;

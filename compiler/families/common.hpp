@@ -60,6 +60,8 @@ int element_alignment(DType dtype);
 std::array<int, 6> operand_alignment(const MatmulConfig& config, int a_bytes, int w_bytes);
 // 16-byte copies of both operands (cp.async or TMA).
 std::array<int, 6> sixteen_byte_alignment(const MatmulConfig& config, const TileSchedule& s);
+// Tiles of C the grid covers for `rows` rows: one block each per slice of K.
+int64_t tiles_of_c(const MatmulConfig& config, const TileSchedule::Tile& tile, int64_t rows);
 // One block per tile of C, pipeline.split_k deep.
 LaunchShape tiled_launch(const KernelPlan& plan, int64_t M, int multiprocessors);
 // tiled_launch, with the ring's dynamic shared memory and split-K's workspace and tile counters.

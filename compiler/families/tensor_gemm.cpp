@@ -109,7 +109,7 @@ std::optional<TileSchedule> default_tensor_gemm(const MatmulConfig& config, cons
   const ArchInfo& target = arch_info(arch);
   const int64_t sms = target.reference.sm_count;
   auto blocks_of = [&](int block_m, int block_n) {
-    return (config.N + block_n - 1) / block_n * ((M + block_m - 1) / block_m);
+    return families::tiles_of_c(config, {.m = block_m, .n = block_n}, M);
   };
   TileSchedule s;
   s.family = KernelFamily::tensor_gemm;

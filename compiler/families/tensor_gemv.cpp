@@ -69,13 +69,12 @@ namespace {
 // M=16 98.4 -> 72.7), shorter ones cost more than they hide (70B o, K 8192, two slices at M=16:
 // 21.8 -> 31.0 us), as do slices where the blocks already fill the SMs (gate_up). fp16 / bf16 only:
 // the kernel for 8-bit activations has no split.
-int default_tensor_gemv_split(const MatmulConfig& config, const TileSchedule& s, const std::string& arch, int64_t rows) {
+int default_tensor_gemv_split(const MatmulConfig& config, const TileSchedule& s, int k_block, const std::string& arch,
+                              int64_t rows) {
   constexpr int64_t kLeastSliceK = 7168, kMostSlices = 4, kBlocksPerSmToSplit = 4;
   if (!float16_activations(config)) return 1;
-  const int64_t blocks = (config.N + s.tile.n - 1) / s.tile.n * ((rows + s.tile.m - 1) / s.tile.m);
-  if (blocks >= kBlocksPerSmToSplit * arch_info(arch).reference.sm_count) return 1;
-  const int64_t k_blocks = config.K / layout_k_block(config, *mma_run_layout(config));
-  return int(std::clamp<int64_t>(std::min(config.K / kLeastSliceK, k_blocks), 1, kMostSlices));
+  if (tiles_of_c(config, s.tile, rows) >= kBlocksPerSmToSplit * arch_info(arch).reference.sm_count) return 1;
+  return int(std::clamp<int64_t>(std::min(config.K / kLeastSliceK, config.K / k_block), 1, kMostSlices));
 }
 
 }  // namespace
@@ -93,8 +92,9 @@ std::optional<TileSchedule> default_tensor_gemv(const MatmulConfig& config, cons
   s.tile.n = s.tile.m == 8 ? 16 : 32;
   s.pipeline.vector_bytes = layout->load_bytes;
   const int loads_per_block = 2 * s.tile.n / 16;  // two channels per lane per tile
-  s.pipeline.k_per_round = layout_k_block(config, *layout) * std::max(1, 4 / loads_per_block);
-  s.pipeline.split_k = default_tensor_gemv_split(config, s, arch, rows);
+  const int k_block = layout_k_block(config, *layout);
+  s.pipeline.k_per_round = k_block * std::max(1, 4 / loads_per_block);
+  s.pipeline.split_k = default_tensor_gemv_split(config, s, k_block, arch, rows);
   return s;
 }
 
