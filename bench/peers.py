@@ -44,6 +44,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
+import numpy
 import torch
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -332,16 +333,16 @@ def bitjit_zeros_mode(format: Format) -> Optional[str]:
     return "quantized" if format.quantized_zeros else "original"
 
 
-def bitjit_zeros(format: Format, zeros: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
-    """The zero points [N, groups] as bitjit's config takes them: zeros_mode "original" as values in the
-    scales' type; "quantized" as 4-bit codes [groups, N / 2] bytes, packed along N, field 0 in the low
-    nibble (docs/formats.md)."""
+def bitjit_zeros(bitjit, format: Format, zeros: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
+    """The zero points [N, groups] as bitjit's config takes them, on their device: zeros_mode "original"
+    as values in the scales' type; "quantized" as 4-bit codes [groups, N / 2] bytes packed along N by
+    bitjit.quantization.general_compress (docs/formats.md)."""
     if zeros is None:
         return None
     if not format.quantized_zeros:
         return zeros.half()
-    by_group = zeros.T.contiguous()
-    return (by_group[:, 0::2] | (by_group[:, 1::2] << 4)).contiguous()
+    packed = bitjit.quantization.general_compress(zeros.T.contiguous(), source_bits=4, storage_dtype=numpy.uint8)
+    return torch.from_numpy(packed).to(zeros.device)
 
 
 def bitjit_runner(bitjit, format: Format, shape: Shape, weights: Weights, M) -> Runner:
@@ -350,7 +351,7 @@ def bitjit_runner(bitjit, format: Format, shape: Shape, weights: Weights, M) -> 
                                  accum_dtype="float32", out_dtype="float16", layout="nt", group_size=GROUP_SIZE,
                                  with_scaling=True, with_zeros=format.zeros, zeros_mode=bitjit_zeros_mode(format))
     matmul = bitjit.Matmul(config)
-    zeros = bitjit_zeros(format, weights.zeros)
+    zeros = bitjit_zeros(bitjit, format, weights.zeros)
     operands = (matmul.transform_weight(weights.codes), weights.scales, zeros)
     return Runner(call=lambda ops, A, C: matmul(A, ops[0], scale=ops[1], zeros=ops[2], output=C),
                   operands=operands,

@@ -211,19 +211,20 @@ def test_check_names_the_element_out_of_bound_and_unwritten_outputs(generator):
 
 
 def test_bitjit_zero_points_per_mode(generator):
+    bitjit = pytest.importorskip("bitjit")
     weights = peers.random_weights(peers.FORMATS["uint4_g128_qzeros"], 64, 512, generator, "cpu")
     assert peers.bitjit_zeros_mode(peers.FORMATS["int4_g128"]) is None
     assert peers.bitjit_zeros_mode(peers.FORMATS["uint4_g128_zeros"]) == "original"
     assert peers.bitjit_zeros_mode(peers.FORMATS["uint4_g128_qzeros"]) == "quantized"
-    values = peers.bitjit_zeros(peers.FORMATS["uint4_g128_zeros"], weights.zeros)
+    values = peers.bitjit_zeros(bitjit, peers.FORMATS["uint4_g128_zeros"], weights.zeros)
     assert values.dtype == torch.float16 and torch.equal(values.to(torch.uint8), weights.zeros)
     # quantized: [groups, N / 2] bytes, channel 2j in the low nibble, 2j + 1 in the high one
-    packed = peers.bitjit_zeros(peers.FORMATS["uint4_g128_qzeros"], weights.zeros)
+    packed = peers.bitjit_zeros(bitjit, peers.FORMATS["uint4_g128_qzeros"], weights.zeros)
     assert packed.dtype == torch.uint8 and packed.shape == (4, 32)
     for group, channel in [(0, 0), (1, 5), (3, 62), (2, 63)]:
         field = (int(packed[group, channel // 2]) >> (4 * (channel % 2))) & 0xF
         assert field == int(weights.zeros[channel, group])
-    assert peers.bitjit_zeros(peers.FORMATS["int4_g128"], None) is None
+    assert peers.bitjit_zeros(bitjit, peers.FORMATS["int4_g128"], None) is None
 
 
 def test_humming_checkpoint_layout(generator):
