@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <initializer_list>
 #include <future>
 #include <thread>
 
@@ -365,11 +366,13 @@ int two_hundred_fifty_six_k(const MatmulConfig& config, const MmaRunLayout& layo
   return std::max(k_block, 2 * (128 / k_block) * k_block);
 }
 
-// Runs the config at M 33 and 200 with the schedule against the reference.
-void check_schedule(GpuChecker& checker, const MatmulConfig& config, const TileSchedule& s, std::mt19937_64& rng) {
+// Runs the config at each of `rows` (M 33 and 200 unless given; the config's buckets must hold them)
+// with the schedule against the reference.
+void check_schedule(GpuChecker& checker, const MatmulConfig& config, const TileSchedule& s, std::mt19937_64& rng,
+                    std::initializer_list<int64_t> rows = {33, 200}) {
   INFO(canonical_form(config) << " " << canonical_form(s));
   const Matmul matmul = Matmul::create(config, {"", s});
-  for (int64_t M : {33, 200}) {
+  for (int64_t M : rows) {
     checker.check_random(matmul, M, rng);
   }
 }
@@ -569,9 +572,7 @@ TEST_CASE("tensor_gemm matches the reference at decode sizes", "[gpu]") {
       s.pipeline.stages = variant == 1 ? 3 : 4;
       s.pipeline.split_k = variant == 0 ? 2 : variant == 1 ? 1 : 4;
       if (!is_valid_schedule(config, s, "sm_80")) continue;
-      INFO(canonical_form(config) << " " << canonical_form(s));
-      const Matmul matmul = Matmul::create(config, {"", s});
-      for (int64_t M : {1, 5, 16}) checker.check_random(matmul, M, rng);
+      check_schedule(checker, config, s, rng, {1, 5, 16});
       ++checked[variant];
     }
   }
@@ -604,9 +605,7 @@ TEST_CASE("tensor_gemv matches the reference split along K", "[gpu]") {
       s.pipeline.k_per_round = k_block * (variant == 1 || variant >= 3 ? 1 : 2);
       s.pipeline.split_k = variant == 0 || variant == 4 ? 2 : variant == 1 ? 3 : variant == 2 ? 5 : 1;
       if (!is_valid_schedule(config, s, "sm_80")) continue;
-      INFO(canonical_form(config) << " " << canonical_form(s));
-      const Matmul matmul = Matmul::create(config, {"", s});
-      for (int64_t M : {1, 5, 16}) checker.check_random(matmul, M, rng);
+      check_schedule(checker, config, s, rng, {1, 5, 16});
       ++checked[variant];
     }
   }
