@@ -77,11 +77,29 @@ int default_tensor_gemv_split(const MatmulConfig& config, const TileSchedule& s,
   return int(std::clamp<int64_t>(std::min(config.K / kLeastSliceK, config.K / k_block), 1, kMostSlices));
 }
 
+// 9 to 16 rows: where the blocks of 32 channels (times the slices of K) are under two per SM, each SM
+// has too few warps to hide the loads' latency (Nsight Compute on 70B o: 12 % occupancy, DRAM at 29 %):
+// one channel tile per warp doubles the blocks, and where that is still under two per SM, eight warps
+// per block double the warps. Measured on the H200 (bench/results/2026-11-29-h200-peers, int4 and
+// packed-zero uint4 g128, M=16): 8B o 11.6 -> 8.9 us, 8B down 28.4 -> 24.4, 8B qkv 12.6 -> 11.8,
+// 70B o 21.6 -> 21.1; shapes with more blocks lost with either change (70B qkv 24.5 -> 37.1). Timed
+// with fp16 activations only; the 8-bit kernel keeps its tiles.
+void widen_for_few_blocks(const MatmulConfig& config, TileSchedule& s, const std::string& arch, int64_t rows) {
+  const int64_t two_per_sm = 2 * arch_info(arch).reference.sm_count;
+  auto blocks = [&] { return tiles_of_c(config, s.tile, rows) * s.pipeline.split_k; };
+  if (blocks() >= two_per_sm) return;
+  s.tile.n = 16;
+  if (blocks() >= two_per_sm) return;
+  s.warps.k = 8;
+}
+
 }  // namespace
 
 // Up to 8 rows: one 16-channel tile per warp (many blocks, to fill the SMs at small N), two k-blocks
 // per round; 9 to 16 rows: two mmas per tile, two tiles per warp, so each activation fragment feeds
-// four mmas. Either way four loads per lane per round, and the next round is in flight meanwhile.
+// four mmas. Either way four loads per lane per round, the next round in flight meanwhile; where 16
+// rows' blocks would not fill the SMs, widen_for_few_blocks halves the tiles (two loads per round,
+// as timed).
 std::optional<TileSchedule> default_tensor_gemv(const MatmulConfig& config, const std::string& arch, int64_t rows) {
   const std::optional<MmaRunLayout> layout = mma_run_layout(config);
   if (!layout || !arch_has_activation_mma(config, arch)) return std::nullopt;
@@ -95,6 +113,7 @@ std::optional<TileSchedule> default_tensor_gemv(const MatmulConfig& config, cons
   const int k_block = layout_k_block(config, *layout);
   s.pipeline.k_per_round = k_block * std::max(1, 4 / loads_per_block);
   s.pipeline.split_k = default_tensor_gemv_split(config, s, k_block, arch, rows);
+  if (s.tile.m == 16 && float16_activations(config)) widen_for_few_blocks(config, s, arch, rows);
   return s;
 }
 

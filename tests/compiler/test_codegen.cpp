@@ -401,30 +401,39 @@ TEST_CASE("tensor_gemv splits K across blocks", "[codegen][nvrtc]") {
 }
 
 // The default splits K where few channel blocks stream a long K (slices of at least 7168 k, at most
-// four, while the blocks are under four per SM; families/tensor_gemv.cpp has the measurements).
-TEST_CASE("tensor_gemv's default splits a long K over few channel blocks", "[codegen]") {
+// four, while the blocks are under four per SM), and at 9 to 16 rows widens where the blocks would be
+// under two per SM: one channel tile per warp, then eight warps (families/tensor_gemv.cpp has the
+// measurements). The suite's shapes on sm_90a (132 SMs).
+TEST_CASE("tensor_gemv's default splits a long K and widens few blocks", "[codegen]") {
   MatmulConfig config = w4a16_quantized_zeros();
   config.with_zeros = false;
   config.group_size = 128;
   struct Case {
     int64_t N, K, M;
-    int split;
+    int split, tile_n, warps_k;
   };
-  for (const Case& c : {Case{4096, 14336, 1, 2}, Case{4096, 14336, 16, 2}, Case{8192, 28672, 1, 4},
-                        Case{8192, 28672, 16, 4}, Case{8192, 8192, 16, 1}, Case{4096, 4096, 1, 1},
-                        Case{57344, 8192, 1, 1}, Case{28672, 28672, 1, 1}}) {
+  for (const Case& c : {Case{4096, 14336, 1, 2, 16, 4}, Case{4096, 14336, 16, 2, 16, 4},
+                        Case{8192, 28672, 1, 4, 16, 4}, Case{8192, 28672, 16, 4, 32, 4},
+                        Case{8192, 8192, 16, 1, 16, 4}, Case{4096, 4096, 1, 1, 16, 4},
+                        Case{4096, 4096, 16, 1, 16, 8}, Case{6144, 4096, 16, 1, 16, 4},
+                        Case{10240, 8192, 16, 1, 32, 4}, Case{57344, 8192, 1, 1, 16, 4},
+                        Case{28672, 28672, 1, 1, 16, 4}}) {
     config.N = c.N, config.K = c.K, config.M = c.M;
     INFO("N=" << c.N << " K=" << c.K << " M=" << c.M);
     const TileSchedule s = default_schedule(config, "sm_90a");
     REQUIRE(s.family == KernelFamily::tensor_gemv);
     CHECK(s.pipeline.split_k == c.split);
+    CHECK(s.tile.n == c.tile_n);
+    CHECK(s.warps.k == c.warps_k);
     CHECK(schedule_error_on(config, s, "sm_90a").empty());
   }
-  config.N = 4096, config.K = 14336, config.M = 1;
+  config.N = 4096, config.K = 14336, config.M = 16;
   config.A_dtype = DType::int8;
   const TileSchedule int8_activations = default_schedule(config, "sm_90a");
   REQUIRE(int8_activations.family == KernelFamily::tensor_gemv);
   CHECK(int8_activations.pipeline.split_k == 1);
+  CHECK(int8_activations.tile.n == 32);
+  CHECK(int8_activations.warps.k == 4);
 }
 
 TEST_CASE("tensor_gemm schedules are checked field by field", "[codegen]") {
