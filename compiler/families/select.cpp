@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/error.hpp"
+#include "compiler/arch.hpp"
 #include "compiler/families/family.hpp"
 #include "compiler/families/gemv.hpp"
 #include "compiler/families/tensor_gemv.hpp"
@@ -67,12 +68,13 @@ std::optional<MmaRunLayout> mma_run_layout(const MatmulConfig& config) {
 std::optional<MmaRunLayout> family_layout(const MatmulConfig& config, KernelFamily family) {
   if (!reads_wgmma_fragments(family)) return mma_run_layout(config);
   if (same_8bit_operands(config)) return std::nullopt;  // plain rows of bytes
-  return fragment_order_layout(config);
+  return wgmma_layout(config);
 }
 
 WeightLayout family_weight_layout(const MatmulConfig& config, KernelFamily family) {
-  if (!family_layout(config, family)) return WeightLayout::general;
-  return reads_wgmma_fragments(family) ? WeightLayout::mma_fragments : WeightLayout::mma_runs;
+  const std::optional<MmaRunLayout> layout = family_layout(config, family);
+  if (!layout) return WeightLayout::general;
+  return reads_wgmma_fragments(family) && layout->run == 2 ? WeightLayout::mma_fragments : WeightLayout::mma_runs;
 }
 
 namespace {
@@ -101,6 +103,13 @@ bool wgmma_serves(const MatmulConfig& config, const std::string& arch) {
   return fewest >= least_rows && default_tensor_wgmma(config, arch, fewest).has_value();
 }
 
+// Whether the Hopper families read this config's mma_runs layout on the arch (wgmma_layout), so that
+// its buckets above 16 rows take them while the small ones stay on tensor_gemv: every bucket of a
+// dynamic-M config on its own family from one copy of the weights.
+bool hopper_reads_runs(const MatmulConfig& config, const std::string& arch) {
+  return arch_info(arch).has_wgmma && family_weight_layout(config, KernelFamily::tensor_wgmma) == WeightLayout::mma_runs;
+}
+
 }  // namespace
 
 TileSchedule default_schedule(const MatmulConfig& config, const std::string& arch) {
@@ -127,6 +136,9 @@ TileSchedule default_schedule(const MatmulConfig& config, const std::string& arc
   const std::optional<MmaRunLayout> layout = mma_run_layout(config);
   if (layout && arch_has_activation_mma(config, arch)) {
     const bool many_rows = rows > 16 && float16_activations(config) && layout->run <= 8;
+    if (many_rows && hopper_reads_runs(config, arch)) {
+      if (std::optional<TileSchedule> s = default_tensor_wgmma(config, arch, rows)) return *s;
+    }
     TileSchedule s = *family_default(many_rows ? KernelFamily::tensor_gemm : KernelFamily::tensor_gemv, config, arch, rows);
     validate_schedule(config, s, arch);
     return s;
@@ -138,9 +150,11 @@ TileSchedule default_schedule(const MatmulConfig& config, const std::string& arc
 
 void add_tuning_candidates(const MatmulConfig& config, const TileSchedule& fallback, int64_t rows,
                            std::vector<TileSchedule>& out) {
-  const WeightLayout reads = family_traits(fallback.family).reads;
+  // Every family reading the fallback's layout for this config (the weights are packed once).
+  const WeightLayout reads = family_weight_layout(config, fallback.family);
   for (const KernelFamilyTraits& family : all_families()) {
-    const bool tuned = reads == WeightLayout::general ? family.family == fallback.family : family.reads == reads;
+    const bool tuned = reads == WeightLayout::general ? family.family == fallback.family
+                                                      : family_weight_layout(config, family.family) == reads;
     if (tuned) kernel_traits(config, family.family).add_candidates(config, fallback, rows, out);
   }
 }

@@ -35,8 +35,8 @@ void require_warpgroup_warps(const TileSchedule& s) {
   }
 }
 
-MmaRunLayout require_fragment_layout(const MatmulConfig& config, const std::string& family) {
-  const std::optional<MmaRunLayout> layout = fragment_order_layout(config);
+MmaRunLayout require_wgmma_layout(const MatmulConfig& config, const std::string& family) {
+  const std::optional<MmaRunLayout> layout = wgmma_layout(config);
   if (!layout || !float16_activations(config)) {
     reject_schedule("family=" + family + " needs A_dtype float16 or bfloat16 with float accumulation, weights exact "
                     "in A's type (or nf4), a group size divisible by 16 and K divisible into k-blocks" +
@@ -117,16 +117,40 @@ int shared_before_aligned_ring(int variables_bytes) {
 // (bench/results/2026-11-27-h100-wgmma-ws); 64 rows, not measured at many rows, taken lower.
 double wgmma_pipe_share(int block_m) { return block_m >= 256 ? 0.7 : block_m >= 128 ? 0.62 : 0.45; }
 
+namespace {
+
 PlanConstant wgmma_group_constant(const TileSchedule& s) {
   return {"int", "kWgmmaGroup", std::to_string(s.pipeline.wgmma_group),
           s.pipeline.wgmma_group == 1 ? "one wgmma per group: each 16-k step waits for the step before"
                              : "16-k steps decoded first, then issued as one wgmma group"};
 }
 
+}  // namespace
+
+// The kernels' math runs in fragment order (kRun 2) whichever layout the weights lie in; kStoredRun
+// says which: 2 (mma_fragments) or 8 (mma_runs, gathered into fragment order after loading).
+std::vector<PlanConstant> wgmma_tiles(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
+  std::vector<PlanConstant> tiles = tensor_gemm_tiles(config, s, arch);
+  const int stored_run = family_layout(config, s.family)->run;
+  for (PlanConstant& constant : tiles) {
+    if (constant.name == "kRun") constant = {"int", "kRun", "2", "k per lane per run once loaded: the wgmma fragment order"};
+  }
+  tiles.push_back({"int", "kStoredRun", std::to_string(stored_run),
+                   stored_run == 2 ? "the weights lie in fragment order (mma_fragments layout)"
+                                   : "the weights lie in runs of " + std::to_string(stored_run) +
+                                         " k (mma_runs layout): each lane gathers its fragment order from its quad's loads"});
+  tiles.push_back(wgmma_group_constant(s));
+  return tiles;
+}
+
 std::vector<PlanStage> tensor_wgmma_stages(const MatmulConfig& config, const TileSchedule& s) {
   std::vector<PlanStage> stages = tensor_gemm_stages(config, s);
-  stages[1].detail += "; the mma_fragments layout (runs of 2 k): each warp decodes its 16 channels step by step "
-                      "straight into wgmma's A fragments, one step ahead of the wgmma that reads them";
+  stages[1].detail += family_layout(config, s.family)->run == 2
+                          ? "; the mma_fragments layout (runs of 2 k): each warp decodes"
+                          : "; the mma_runs layout (runs of 8 k), each lane's codes gathered from its quad's four "
+                            "loads into fragment order: each warp decodes";
+  stages[1].detail += " its 16 channels step by step straight into wgmma's A fragments, one step ahead of the wgmma "
+                      "that reads them";
   stages[2] = {"load A", "cp.async 16-byte copies of " + std::to_string(s.tile.m) + " rows x " +
                              std::to_string(s.pipeline.k_per_stage) +
                              " k into the ring as wgmma K-major core matrices (one copy, one core-matrix row)"};
@@ -191,7 +215,7 @@ using families::reject_schedule;
 
 void validate_tensor_wgmma(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
   families::require_capability(arch, &ArchInfo::has_wgmma, "tensor_wgmma", "wgmma");
-  const MmaRunLayout layout = families::require_fragment_layout(config, "tensor_wgmma");
+  const MmaRunLayout layout = families::require_wgmma_layout(config, "tensor_wgmma");
   families::validate_wgmma_group(config, s, layout);
   families::validate_warpgroups(s);
   families::validate_ring(config, s, arch, layout);
@@ -201,12 +225,6 @@ void validate_tensor_wgmma(const MatmulConfig& config, const TileSchedule& s, co
 void add_tensor_wgmma_candidates(const MatmulConfig&, const TileSchedule& fallback, int64_t,
                                  std::vector<TileSchedule>& out) {
   families::add_wgmma_candidates(fallback, true, out);
-}
-
-std::vector<PlanConstant> tensor_wgmma_tiles(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
-  std::vector<PlanConstant> tiles = families::tensor_gemm_tiles(config, s, arch);
-  tiles.push_back(families::wgmma_group_constant(s));
-  return tiles;
 }
 
 }  // namespace
@@ -225,7 +243,7 @@ const KernelTraits kTensorWgmmaKernel = {
     .footprint = families::tensor_wgmma_footprint,
     .static_shared_bytes = families::hopper_static_shared_bytes,
     .dynamic_shared_bytes = families::decoding_ring_bytes,
-    .tiles = tensor_wgmma_tiles,
+    .tiles = families::wgmma_tiles,
     .stages = families::tensor_wgmma_stages,
     .alignment = families::sixteen_byte_alignment,  // 16-byte cp.async copies
     .launch = families::staged_launch,

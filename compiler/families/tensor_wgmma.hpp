@@ -24,8 +24,9 @@ void validate_wgmma_tile(const TileSchedule& s);
 // The warps of a Hopper tile: one warpgroup (4 warps) per 64 channels computes it, each warp 16 of them.
 TileSchedule::Warps warpgroup_warps(const TileSchedule& s);
 void require_warpgroup_warps(const TileSchedule& s);
-// The fp16 / bf16 activations and weight formats of the mma_fragments layout, or the reason why not.
-MmaRunLayout require_fragment_layout(const MatmulConfig& config, const std::string& family);
+// The layout the decoding Hopper kernels read for the config (wgmma_layout: mma_fragments, or
+// mma_runs gathered into fragment order), or the reason why they cannot take it.
+MmaRunLayout require_wgmma_layout(const MatmulConfig& config, const std::string& family);
 // The wgmma group of the decoding Hopper kernels: whole groups per k-block of the weight layout.
 void validate_wgmma_group(const MatmulConfig& config, const TileSchedule& s, const MmaRunLayout& layout);
 // W8A8 operands as both Hopper families multiply them: the accumulator of the type, no scales or
@@ -57,8 +58,9 @@ int shared_before_aligned_ring(int variables_bytes);
 int byte_rows_ring_bytes(const MatmulConfig& config, const TileSchedule& s);
 // The share of wgmma's peak a tensor_wgmma_ws tile keeps busy, growing with wgmma N (block_m).
 double wgmma_pipe_share(int block_m);
-// The decoding kernels' wgmma group constant (WgmmaDecodeWarp).
-PlanConstant wgmma_group_constant(const TileSchedule& s);
+// The decoding kernels' tile constants (WgmmaDecodeWarp): tensor_gemm's, the fragment-order run and
+// the stored one, the wgmma group.
+std::vector<PlanConstant> wgmma_tiles(const MatmulConfig& config, const TileSchedule& s, const std::string& arch);
 std::vector<PlanStage> tensor_wgmma_stages(const MatmulConfig& config, const TileSchedule& s);
 std::vector<PlanConstant> tensor_wgmma_8bit_tiles(const MatmulConfig& config, const TileSchedule& s, const std::string& arch);
 std::vector<PlanStage> tensor_wgmma_8bit_stages(const MatmulConfig& config, const TileSchedule& s);

@@ -159,7 +159,7 @@ namespace {
 void validate_tensor_wgmma_ws(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
   families::require_capability(arch, &ArchInfo::has_wgmma, "tensor_wgmma_ws", "wgmma");
   families::require_capability(arch, &ArchInfo::has_tma, "tensor_wgmma_ws", "TMA");
-  const MmaRunLayout layout = families::require_fragment_layout(config, "tensor_wgmma_ws");
+  const MmaRunLayout layout = families::require_wgmma_layout(config, "tensor_wgmma_ws");
   // Each consumer thread keeps tile.m / 2 sums and about 72 registers besides where it decodes
   // (measured: 138 at 128 rows).
   families::validate_warp_specialized(config, s, arch, s.tile.m / 2, 72);
@@ -203,9 +203,7 @@ std::optional<TileSchedule> default_tensor_wgmma_ws(const MatmulConfig& config, 
 }
 
 std::vector<PlanConstant> tensor_wgmma_ws_tiles(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
-  std::vector<PlanConstant> tiles = families::warp_specialized_tiles(families::tensor_gemm_tiles(config, s, arch), s, arch);
-  tiles.push_back(families::wgmma_group_constant(s));
-  return tiles;
+  return families::warp_specialized_tiles(families::wgmma_tiles(config, s, arch), s, arch);
 }
 
 std::vector<PlanStage> tensor_wgmma_ws_stages(const MatmulConfig& config, const TileSchedule& s) {
@@ -222,7 +220,7 @@ std::vector<PlanStage> tensor_wgmma_ws_stages(const MatmulConfig& config, const 
 }
 
 // A: 64 k of 16-bit activations are one 128-byte swizzle atom wide (the kernel's SwizzledAtoms). W:
-// one k-block of a channel is 4 lanes' loads, contiguous in the mma_fragments layout.
+// one k-block of a channel is 4 lanes' loads, contiguous in both layouts the family reads.
 std::array<TmaTensor, 2> tensor_wgmma_ws_tma_tensors(const KernelPlan& plan, int64_t M) {
   const MatmulConfig& config = plan.config;
   const TileSchedule& s = plan.schedule;

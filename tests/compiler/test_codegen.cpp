@@ -306,11 +306,12 @@ std::string error_after(const MatmulConfig& config, TileSchedule schedule, Chang
 
 }  // namespace
 
-// A config with buckets below 64 rows: the Hopper family serves none of them (the weights are packed
-// once, for every bucket), so sm_90a too runs tensor_gemm from 17 rows.
-TEST_CASE("more than 16 rows get tensor_gemm, sized to each arch's shared memory", "[codegen]") {
+// A config with buckets of 16 rows or fewer (tensor_gemv's) packs its weights in runs of 8 k. From 17
+// rows sm_80 - sm_89 run tensor_gemm on them; sm_90a runs the Hopper family, which gathers them into
+// fragment order after loading (kStoredRun 8), so every bucket reads the one copy of the weights.
+TEST_CASE("more than 16 rows get tensor_gemm sized to the arch, or on sm_90a the Hopper family on the same weights", "[codegen]") {
   const MatmulConfig config = w4a16_many_rows();
-  for (const char* arch : {"sm_80", "sm_86", "sm_89", "sm_90a"}) {
+  for (const char* arch : {"sm_80", "sm_86", "sm_89"}) {
     const TileSchedule s = default_schedule(config, arch);
     INFO(arch << " " << canonical_form(s));
     CHECK(s.family == KernelFamily::tensor_gemm);
@@ -322,12 +323,22 @@ TEST_CASE("more than 16 rows get tensor_gemm, sized to each arch's shared memory
     CHECK(contains(source, "bitjit::tensor_gemm<Problem, Tiles>"));
     CHECK(contains(source, "static constexpr int kRun = 8;"));
   }
-  // 70B o at 64 rows: 64 blocks of 128 channels (or 128 of 64) would leave SMs of an H100 idle, so
-  // K is split until every SM has two blocks (the tuned choice on the H100 for tensor_gemm; the
-  // 16-row bucket keeps tensor_wgmma out).
+  for (int64_t rows : {64, 4096}) {
+    const TileSchedule hopper = default_schedule(config, "sm_90a", rows);
+    INFO(rows << " rows: " << canonical_form(hopper));
+    CHECK(hopper.family == KernelFamily::tensor_wgmma_ws);
+    CHECK(family_weight_layout(config, hopper.family) == WeightLayout::mma_runs);
+    const std::string source = emit_cuda(plan_kernel(config, hopper, "sm_90a"));
+    CHECK(contains(source, "static constexpr int kRun = 2;"));
+    CHECK(contains(source, "static constexpr int kStoredRun = 8;"));
+  }
+  CHECK(default_schedule(config, "sm_90a", 1).family == KernelFamily::tensor_gemv);
+  // 70B o at 64 rows: 64 blocks of 128 channels (or 128 of 64) would leave SMs idle, so K is split
+  // until every SM has two blocks (the tuned choice on the H100 for tensor_gemm; here sm_100a's 148
+  // SMs, an arch without wgmma, so tensor_gemm's own default).
   MatmulConfig skinny = config;
   skinny.M = MSpec::buckets({16, 64});
-  const TileSchedule s = default_schedule(skinny, "sm_90a", 64);
+  const TileSchedule s = default_schedule(skinny, "sm_100a", 64);
   CHECK(s.family == KernelFamily::tensor_gemm);
   CHECK(s.tile.m == 64);
   CHECK(s.tile.n == 128);
@@ -345,15 +356,45 @@ TEST_CASE("more than 16 rows get tensor_gemm, sized to each arch's shared memory
 
   // The launch: blocks over N and M, slices of K on z, the ring as dynamic shared memory, and the
   // split-K workspace sized for the rows of this call.
-  TileSchedule split = default_schedule(config, "sm_90a");
+  TileSchedule split = default_schedule(config, "sm_80");
   split.pipeline.split_k = 3;
-  const LaunchShape shape = launch_shape(plan_kernel(config, split, "sm_90a"), 200);
+  const LaunchShape shape = launch_shape(plan_kernel(config, split, "sm_80"), 200);
   CHECK(shape.grid[0] == uint32_t(8192 / split.tile.n));
   CHECK(shape.grid[1] == 2u);
   CHECK(shape.grid[2] == 3u);
   CHECK(shape.shared_bytes == uint32_t(dynamic_shared_bytes(config, split)));
   CHECK(shape.workspace_bytes == 3 * 200 * 8192 * 4);
   CHECK(shape.tile_counters == int64_t(shape.grid[0]) * 2);
+}
+
+// The Hopper kernels that gather runs of 8 into fragment order, one per weight format that gets them
+// (codes of at most 4 bits), with fp16 or bf16 by the format: the default at 4096 rows of a dynamic M from
+// one row compiles to a cubin for sm_90a (its results are checked on the GPU: test_gpu "the Hopper
+// families read tensor_gemv's runs of 8 and match the reference").
+TEST_CASE("the Hopper kernels reading runs of 8 compile for every format of at most 4 bits", "[codegen][nvrtc]") {
+  MatmulConfig shape;
+  shape.M = MSpec::buckets({1, 16, 4096});
+  shape.N = 4096;
+  shape.K = 4096;
+  std::set<DType> compiled;
+  for (const MatmulConfig& config : enumerate_format_matrix(shape, {128})) {
+    const std::optional<MmaRunLayout> layout = wgmma_layout(config);
+    if (!layout || layout->run != 8 || compiled.count(config.W_dtype)) continue;
+    if (config.A_dtype != (int(config.W_dtype) % 2 == 0 ? DType::float16 : DType::bfloat16)) continue;
+    const TileSchedule s = default_schedule(config, "sm_90a", 4096);
+    INFO(canonical_form(config) << " " << canonical_form(s));
+    CHECK(s.family == KernelFamily::tensor_wgmma_ws);
+    CHECK(default_schedule(config, "sm_90a", 16).family == KernelFamily::tensor_gemv);
+    const GeneratedKernel kernel = emit_kernel(config, s, "sm_90a");
+    CHECK(contains(kernel.source, "static constexpr int kStoredRun = 8;"));
+    const CompiledKernel binary =
+        compile_cuda({kernel.source, kernel.file_name, "sm_90a", {}, canonical_form(config), CompileOutput::cubin});
+    CHECK((binary.cubin.size() > 4 && binary.cubin[0] == 0x7f));
+    compiled.insert(config.W_dtype);
+  }
+  CHECK(compiled.count(DType::int4) + compiled.count(DType::uint4) + compiled.count(DType::nf4) +
+            compiled.count(DType::fp4_e2m1) == 4);
+  CHECK(compiled.size() >= 6);
 }
 
 // tensor_gemv split along K: blockIdx.z slices of the k-blocks, the float32 workspace and the tile
@@ -587,7 +628,10 @@ TEST_CASE("tensor_wgmma is sm_90a's default from 64 rows", "[codegen]") {
   CHECK(big.pipeline.stages == 3);
   CHECK(reads_wgmma_fragments(chosen(MSpec::buckets({64, 4096}), 8192, 8192).family));
   CHECK(default_schedule(w4a16_g128_config(MSpec::buckets({64, 4096}), 8192, 8192), "sm_90a", 4096).tile.m == 256);
-  CHECK(chosen(MSpec::buckets({16, 4096}), 8192, 8192).family == KernelFamily::tensor_gemm);  // 16 rows: tensor_gemv
+  // A 16-row bucket (tensor_gemv's) puts the weights in runs of 8, which the Hopper family reads too.
+  CHECK(chosen(MSpec::buckets({16, 4096}), 8192, 8192).family == KernelFamily::tensor_wgmma_ws);
+  CHECK(family_weight_layout(w4a16_g128_config(MSpec::buckets({16, 4096}), 8192, 8192), KernelFamily::tensor_wgmma_ws) ==
+        WeightLayout::mma_runs);
   CHECK(chosen(4096, 8192, 8192, "sm_80").family == KernelFamily::tensor_gemm);
   CHECK(family_weight_layout(w4a16_g128_config(4096, 8192, 8192), o64.family) == WeightLayout::mma_fragments);
   CHECK(family_weight_layout(w4a16_g128_config(4096, 8192, 8192), big.family) == WeightLayout::mma_fragments);

@@ -384,14 +384,18 @@ bool check_if_valid(GpuChecker& checker, const MatmulConfig& config, const TileS
   return true;
 }
 
-// Runs check_schedule on every staged-family config in the mma_fragments layout with each schedule
-// make(config, layout) gives that is valid there (long k-blocks of 1 and 2 bits with many rows do not
-// fit in shared memory: skipped); returns how many ran.
+// Runs check_schedule on every staged-family config in the layout the Hopper kernels read for it
+// (wgmma_layout: mma_fragments for these buckets) with each schedule make(config, layout) gives that
+// is valid there (long k-blocks of 1 and 2 bits with many rows do not fit in shared memory: skipped);
+// returns how many ran. With one_row_bucket the configs get a bucket of 1 row too, so that codes of
+// at most 4 bits lie in tensor_gemv's runs of 8 (the layout of a dynamic M from one row) and the
+// Hopper kernels gather them into fragment order; the other configs keep mma_fragments.
 template <class Make>
-int check_fragment_schedules(GpuChecker& checker, std::mt19937_64& rng, Make make) {
+int check_fragment_schedules(GpuChecker& checker, std::mt19937_64& rng, Make make, bool one_row_bucket = false) {
   int checked = 0;
-  for (const MatmulConfig& config : staged_family_configs()) {
-    const std::optional<MmaRunLayout> layout = fragment_order_layout(config);
+  for (MatmulConfig config : staged_family_configs()) {
+    if (one_row_bucket) config.M = MSpec::buckets({1, 33, 200});
+    const std::optional<MmaRunLayout> layout = wgmma_layout(config);
     REQUIRE(layout);
     for (const TileSchedule& s : make(config, *layout))
       if (check_if_valid(checker, config, s, rng)) ++checked;
@@ -663,6 +667,54 @@ TEST_CASE("tensor_wgmma_ws matches the reference on a Hopper GPU", "[gpu][wgmma]
   });
   CHECK(checked >= 24);
   CHECK(checker.failures() == 0);
+}
+
+// A dynamic M from one row packs codes of at most 4 bits in tensor_gemv's runs of 8 k, and the Hopper
+// kernels read them there (gathered into fragment order after loading): tensor_wgmma_ws's tiles of
+// the sweep above and of the defaults, tensor_wgmma split along K and with wgmma groups of two steps.
+TEST_CASE("the Hopper families read tensor_gemv's runs of 8 and match the reference", "[gpu][wgmma]") {
+  BITJIT_REQUIRE_HOPPER("tensor_wgmma_ws");
+  BITJIT_RANDOM_ENGINE(rng);
+  GpuChecker checker;
+  int gathered = 0;
+  const int checked = check_fragment_schedules(
+      checker, rng,
+      [&gathered](const MatmulConfig& config, const MmaRunLayout& layout) {
+        gathered += layout.run == 8 ? 1 : 0;
+        std::vector<TileSchedule> schedules;
+        for (const auto& v : {std::array<int, 4>{64, 64, 3, 1}, {64, 256, 4, 8}, {128, 192, 3, 1}, {256, 128, 3, 8}})
+          schedules.push_back(wgmma_ws_schedule(config, layout, v[0], v[1], v[2], v[3]));
+        schedules.push_back(schedules[1]);
+        schedules.back().pipeline.wgmma_group = 4;
+        TileSchedule split = wgmma_64x64_schedule(config, layout);
+        split.pipeline.split_k = 3;
+        schedules.push_back(split);
+        split.pipeline.split_k = 1;
+        split.tile.m = 128;
+        split.pipeline.wgmma_group = 2;
+        schedules.push_back(split);
+        return schedules;
+      },
+      true);
+  CHECK(gathered == 6);  // int4, uint4, uint2, int1, nf4, fp4: runs of 8; uint8, fp8, int8 (group 16): fragments
+  CHECK(checked >= 40);
+  CHECK(checker.failures() == 0);
+}
+
+// Every 4th config of the matrix whose buckets above 16 rows take the Hopper family at a dynamic M from
+// one row (codes of at most 4 bits, which it reads in tensor_gemv's runs of 8; the other configs stay
+// on tensor_gemm, which the format sweep covers), each bucket on its default: tensor_gemv at 1 and
+// 16 rows, the Hopper family at 33 and 130.
+TEST_CASE("a dynamic M from one row matches the reference on every bucket on a Hopper GPU", "[gpu][sweep][wgmma]") {
+  BITJIT_REQUIRE_HOPPER("the Hopper family");
+  const std::vector<int64_t> Ms = {1, 16, 33, 130};
+  std::vector<MatmulConfig> hopper;
+  for (const MatmulConfig& config : sweep_configs(Ms, 4 * sweep_stride())) {
+    if (reads_wgmma_fragments(default_schedule(config, "sm_90a", 130).family)) hopper.push_back(config);
+  }
+  const size_t least = std::getenv("BITJIT_SWEEP_MATCH") ? 1 : std::max<size_t>(1, 200 / sweep_stride());
+  REQUIRE(hopper.size() >= least);
+  sweep(hopper, Ms, 4 * sweep_stride(), kDefaultSchedules, " at dynamic M, Hopper from 17 rows");
 }
 
 // Stream-K with many blocks per tile: 64-row tiles of 128 or 64 channels (N = 200), 40 or 200 rows

@@ -23,41 +23,63 @@ TEST_CASE("each M bucket gets its own kernel and a call takes the smallest bucke
   CHECK(canonical_form(matmul.schedule_for(1)) == canonical_form(matmul.schedule_for(8)));  // one shared kernel
   CHECK(matmul.schedule_for(9).tile.m == 16);
   CHECK(matmul.schedule_for(16).family == KernelFamily::tensor_gemv);
-  CHECK(matmul.schedule_for(17).family == KernelFamily::tensor_gemm);
+  // From 17 rows the Hopper family, on the same weights (runs of 8 k, gathered after loading).
+  CHECK(matmul.schedule_for(17).family == KernelFamily::tensor_wgmma_ws);
   CHECK(matmul.schedule_for(17).tile.m == 64);
-  CHECK(matmul.schedule_for(200).tile.m == 64);
-  CHECK(matmul.schedule_for(1000).tile.m == 128);
+  CHECK(matmul.schedule_for(200).tile.m == 128);
+  CHECK(matmul.schedule_for(1000).tile.m == 256);
   // Above every bucket: the largest bucket's kernel, which takes any M.
   CHECK(canonical_form(matmul.schedule_for(5000)) == canonical_form(matmul.schedule()));
   CHECK(contains(matmul.source_for(1), "bitjit::tensor_gemv<Problem, Tiles>"));
-  CHECK(contains(matmul.source(), "bitjit::tensor_gemm<Problem, Tiles>"));
-  // The weights are laid out once for every bucket: runs of 8 k, as the largest bucket needs.
+  CHECK(contains(matmul.source(), "bitjit::tensor_wgmma_ws<Problem, Tiles>"));
+  // The weights are laid out once for every bucket: runs of 8 k, which the Hopper kernels gather.
   CHECK(contains(matmul.source_for(1), "static constexpr int kRun = 8;"));
+  CHECK(contains(matmul.source(), "static constexpr int kStoredRun = 8;"));
+  CHECK(matmul.weight_layout() == WeightLayout::mma_runs);
+
+  // Without wgmma (sm_80): tensor_gemm from 17 rows.
+  const Matmul ampere = Matmul::create(config, {"sm_80"});
+  CHECK(ampere.schedule_for(17).family == KernelFamily::tensor_gemm);
+  CHECK(ampere.schedule_for(17).tile.m == 64);
+  CHECK(ampere.schedule_for(200).tile.m == 64);
+  CHECK(ampere.schedule_for(1000).tile.m == 128);
+  CHECK(contains(ampere.source(), "bitjit::tensor_gemm<Problem, Tiles>"));
 
   // An explicit schedule serves every bucket.
   const Matmul pinned = Matmul::create(config, {"sm_90a", matmul.schedule_for(1)});
   CHECK(canonical_form(pinned.schedule_for(1024)) == canonical_form(matmul.schedule_for(1)));
 }
 
-// The weight layout follows the kernels: mma_runs for the defaults, mma_fragments (runs of 2) for an
-// explicit tensor_wgmma schedule, and transform_weight produces the one the kernels read.
-TEST_CASE("an explicit tensor_wgmma schedule packs the weights in the mma_fragments layout", "[runtime][layout]") {
+// The weight layout follows the config and the kernels: with a bucket of at most 16 rows every
+// family reads tensor_gemv's runs of 8 (an explicit tensor_wgmma schedule too); with every bucket
+// above 16 rows the Hopper families read mma_fragments (runs of 2) and an explicit tensor_gemm
+// schedule mma_runs; transform_weight produces the one the kernels read.
+TEST_CASE("the weight layout follows the buckets and the kernels", "[runtime][layout]") {
   TemporaryDirectory cache;
   ScopedEnv use_cache("BITJIT_CACHE_DIR", cache.str());
-  const MatmulConfig config = w4a16_g128_config(MSpec::buckets({16, 256}), 256, 512);
-  const TileSchedule wgmma = wgmma_128x128_schedule(3);
-  const Matmul by_default = Matmul::create(config, {"sm_90a"});
-  const Matmul hopper = Matmul::create(config, {"sm_90a", wgmma});
-  CHECK(by_default.weight_layout() == WeightLayout::mma_runs);
-  CHECK(hopper.weight_layout() == WeightLayout::mma_fragments);
-  CHECK(hopper.schedule_for(16).family == KernelFamily::tensor_wgmma);  // one schedule for every bucket
-  CHECK(contains(hopper.source(), "kRun = 2"));
-
-  std::vector<int8_t> values(size_t(config.N * config.K));
+  std::vector<int8_t> values(size_t(256 * 512));
   for (size_t i = 0; i < values.size(); ++i) values[i] = int8_t(int(i * 7 % 16) - 8);  // every int4 value
-  const HostTensor runs = by_default.transform_weight(values), fragments = hopper.transform_weight(values);
+
+  const MatmulConfig small = w4a16_g128_config(MSpec::buckets({16, 256}), 256, 512);
+  const Matmul by_default = Matmul::create(small, {"sm_90a"});
+  const Matmul hopper = Matmul::create(small, {"sm_90a", wgmma_128x128_schedule(3)});
+  CHECK(by_default.weight_layout() == WeightLayout::mma_runs);
+  CHECK(hopper.weight_layout() == WeightLayout::mma_runs);
+  CHECK(hopper.schedule_for(16).family == KernelFamily::tensor_wgmma);  // one schedule for every bucket
+  CHECK(contains(hopper.source(), "kStoredRun = 8"));
+  CHECK(by_default.transform_weight(values).bytes == hopper.transform_weight(values).bytes);
+
+  const MatmulConfig large = w4a16_g128_config(MSpec::buckets({17, 256}), 256, 512);
+  const Matmul fragments_by_default = Matmul::create(large, {"sm_90a"});
+  const Matmul gemm = Matmul::create(large, {"sm_90a", default_schedule(large, "sm_80")});
+  CHECK(reads_wgmma_fragments(fragments_by_default.schedule().family));
+  CHECK(fragments_by_default.weight_layout() == WeightLayout::mma_fragments);
+  CHECK(contains(fragments_by_default.source(), "kStoredRun = 2"));
+  CHECK(gemm.schedule().family == KernelFamily::tensor_gemm);
+  CHECK(gemm.weight_layout() == WeightLayout::mma_runs);
+  const HostTensor runs = gemm.transform_weight(values), fragments = fragments_by_default.transform_weight(values);
   CHECK(runs.bytes != fragments.bytes);
   // The same weights, two arrangements: both undo to the same general_compress bytes.
-  CHECK(from_mma_runs(runs.bytes, config, *mma_run_layout(config)) ==
-        from_mma_runs(fragments.bytes, config, *fragment_order_layout(config)));
+  CHECK(from_mma_runs(runs.bytes, large, *mma_run_layout(large)) ==
+        from_mma_runs(fragments.bytes, large, *fragment_order_layout(large)));
 }

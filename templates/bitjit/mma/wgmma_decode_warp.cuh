@@ -2,6 +2,7 @@
 // The warp of the fp16 / bf16 Hopper kernels (tensor_wgmma, tensor_wgmma_ws): weights decoded into
 // wgmma's register operand step by step, activations from the swizzled stage.
 #include "bitjit/decode/group_scales.cuh"
+#include "bitjit/decode/run_gather.cuh"
 #include "bitjit/mma/wgmma.cuh"
 #include "bitjit/pipeline/stage_loader.cuh"
 #include "bitjit/pipeline/swizzled_atoms.cuh"
@@ -11,8 +12,8 @@ namespace bitjit {
 // One warp's share of a warpgroup tile in the fp16 / bf16 kernels (tensor_wgmma, tensor_wgmma_ws):
 // its 16 channels' scales, the accumulators of the warpgroup's 64 channels x kBlockM rows, and a
 // stage's decode-and-wgmma loop. T: kThreads (the warpgroups' threads), kBlockM rows, kBlockN = 64
-// per warpgroup, kBlockK, kWarpsM = 1, kWarpsN = kThreads / 32, kLoadBytes, kRun = 2 (the
-// mma_fragments layout).
+// per warpgroup, kBlockK, kWarpsM = 1, kWarpsN = kThreads / 32, kLoadBytes, kRun = 2 (fragment
+// order), kStoredRun: 2 (the mma_fragments layout) or 8 (mma_runs, gathered into fragment order).
 template <class P, class T>
 struct WgmmaDecodeWarp {
   using G = GemmTiling<P, T>;
@@ -25,7 +26,8 @@ struct WgmmaDecodeWarp {
   static constexpr int kStepsPerSpan = G::kRunsPerSpan * T::kRun / 4;
   static constexpr int kSpans = G::kRuns / G::kRunsPerSpan;
   static_assert(T::kRun == 2 && T::kBlockN == 16 * T::kWarpsN && T::kThreads % 128 == 0,
-                "the mma_fragments layout, 64 channels per warpgroup, 16 per warp");
+                "fragment order, 64 channels per warpgroup, 16 per warp");
+  static_assert(T::kStoredRun == 2 || T::kStoredRun == 8, "weights in fragment order or in runs of 8 k");
   static_assert(kStepsPerSpan >= 1, "a scale group holds whole 16-k steps");
 
   // The scale (and zero) codes of this lane's channels for every span of a stage.
@@ -112,7 +114,7 @@ struct WgmmaDecodeWarp {
       uint32_t words[1][2][G::kWords];
 #pragma unroll
       for (int half = 0; half < 2; ++half)
-        load_shared_words<T::kLoadBytes>(lane_weights + (block * T::kBlockN + 8 * half) * G::kPieceBytes, words[0][half]);
+        load_fragment_words(lane_weights + (block * T::kBlockN + 8 * half) * G::kPieceBytes, words[0][half]);
 #pragma unroll
       for (int span = 0; span < kSpans; ++span) {
         const uint32_t(&span_scale)[2] = scale[block][span][0];
@@ -132,6 +134,21 @@ struct WgmmaDecodeWarp {
       }
     }
     if constexpr (!kKeepsLastGroup) wait_for_all_groups();
+  }
+
+  // This lane's codes of one channel's k-block (its load at `piece`) in fragment order: the load
+  // itself, or with runs of 8 gathered from the quad's four loads (read from shared memory by every
+  // lane of the quad: four times the bytes, no shuffles).
+  __device__ __forceinline__ void load_fragment_words(const uint8_t* piece, uint32_t (&words)[G::kWords]) const {
+    if constexpr (T::kStoredRun == 2) {
+      load_shared_words<T::kLoadBytes>(piece, words);
+    } else {
+      const uint8_t* quad_pieces = piece - lane % 4 * T::kLoadBytes;
+      uint32_t quad[4][G::kWords];
+#pragma unroll
+      for (int r = 0; r < 4; ++r) load_shared_words<T::kLoadBytes>(quad_pieces + r * T::kLoadBytes, quad[r]);
+      gather_fragment_order<W>(quad, lane % 4, words);
+    }
   }
 
   // The wgmmas of steps first .. first + kGroup - 1 of the stage, their fragments decoded, as one
