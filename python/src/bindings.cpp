@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <set>
 #include <variant>
 
 #include <nlohmann/json.hpp>
@@ -173,6 +174,19 @@ struct CheckedOperand {
   bool checked() const { return given && spec.used(); }  // an unused one given: Matmul::run names it
 };
 
+// Operands on more than one GPU (a layer moved to another device than its input, say): every one
+// named with its device, rather than the first that differs from the device bitjit runs on.
+void require_one_device(const std::vector<CheckedOperand>& operands) {
+  std::set<int> devices;
+  std::string placed;
+  for (const CheckedOperand& o : operands) {
+    if (!o.checked() || o.given->device_id < 0) continue;  // __cuda_array_interface__ does not say
+    devices.insert(o.given->device_id);
+    placed += (placed.empty() ? "" : ", ") + o.name + " on " + device_text(o.given->device_type, o.given->device_id);
+  }
+  if (devices.size() > 1) throw ConfigError("Matmul: operands on different devices: " + placed + "; move them to one GPU");
+}
+
 // Every operand's dtype first (so that the first error is the dtype's, whatever the operand's order),
 // then each one's device, layout and shape; each error names the operand, what the config expects
 // and what was given. `device`: the CUDA device bitjit runs on, asked for only once every operand is
@@ -186,6 +200,7 @@ std::vector<TensorView> checked_views(const std::vector<CheckedOperand>& operand
       o.mismatch("is not in CUDA device memory", "a CUDA device");
     }
   }
+  require_one_device(operands);
   std::vector<TensorView> views;
   for (const CheckedOperand& o : operands) views.push_back(checked_view(o, device));
   return views;

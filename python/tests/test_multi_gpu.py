@@ -92,7 +92,7 @@ def test_capture_on_the_second_device(generator):
 def test_operands_on_mismatched_devices_are_named(generator):
     layer = quantized(float_mlp(generator))[0].to("cuda:1")
     with pytest.raises(bitjit.ConfigError, match="operands on different devices: A on cuda:0, W on cuda:1, "
-                                                 "scales on cuda:1, bias on cuda:1"):
+                                                 "scale on cuda:1, bias on cuda:1"):
         layer(torch.zeros(2, 512, dtype=torch.float16, device="cuda:0"))
 
 
