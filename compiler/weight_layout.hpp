@@ -65,10 +65,9 @@ std::optional<MmaRunLayout> fragment_order_layout(const MatmulConfig& config);
 
 // The layout the Hopper families (tensor_wgmma, tensor_wgmma_ws) read for this config. Where a
 // bucket of at most 16 rows takes tensor_gemv (a dynamic M from 1, or a static M of 9 to 16) and
-// the weights have at most 4 bits in runs of 8 k, mma_run_layout itself: the Hopper kernels gather
-// each lane's fragment-order codes from its quad's four loads after reading them
-// (templates/bitjit/decode/run_gather.cuh), so one copy of the weights serves every bucket. Else
-// fragment_order_layout.
+// the weights have at most 4 bits in runs of 8 k, mma_run_layout itself: the Hopper kernels decode
+// each lane's fragment-order pairs from its quad's four loads (templates/bitjit/decode/quad_runs.cuh),
+// so one copy of the weights serves every bucket. Else fragment_order_layout.
 std::optional<MmaRunLayout> wgmma_layout(const MatmulConfig& config);
 
 // general_compress's bytes of W [N, K] rearranged into the mma_runs layout, and back.

@@ -128,7 +128,7 @@ PlanConstant wgmma_group_constant(const TileSchedule& s) {
 }  // namespace
 
 // The kernels' math runs in fragment order (kRun 2) whichever layout the weights lie in; kStoredRun
-// says which: 2 (mma_fragments) or 8 (mma_runs, gathered into fragment order after loading).
+// says which: 2 (mma_fragments) or 8 (mma_runs, each lane decoding its fragment order from its quad's loads).
 std::vector<PlanConstant> wgmma_tiles(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
   std::vector<PlanConstant> tiles = tensor_gemm_tiles(config, s, arch);
   const int stored_run = family_layout(config, s.family)->run;
@@ -138,7 +138,7 @@ std::vector<PlanConstant> wgmma_tiles(const MatmulConfig& config, const TileSche
   tiles.push_back({"int", "kStoredRun", std::to_string(stored_run),
                    stored_run == 2 ? "the weights lie in fragment order (mma_fragments layout)"
                                    : "the weights lie in runs of " + std::to_string(stored_run) +
-                                         " k (mma_runs layout): each lane gathers its fragment order from its quad's loads"});
+                                         " k (mma_runs layout): each lane decodes its fragment order from its quad's loads"});
   tiles.push_back(wgmma_group_constant(s));
   return tiles;
 }
@@ -147,7 +147,7 @@ std::vector<PlanStage> tensor_wgmma_stages(const MatmulConfig& config, const Til
   std::vector<PlanStage> stages = tensor_gemm_stages(config, s);
   stages[1].detail += family_layout(config, s.family)->run == 2
                           ? "; the mma_fragments layout (runs of 2 k): each warp decodes"
-                          : "; the mma_runs layout (runs of 8 k), each lane's codes gathered from its quad's four "
+                          : "; the mma_runs layout (runs of 8 k), each lane decoding its fragment-order pairs from its quad's four "
                             "loads into fragment order: each warp decodes";
   stages[1].detail += " its 16 channels step by step straight into wgmma's A fragments, one step ahead of the wgmma "
                       "that reads them";

@@ -25,7 +25,7 @@ void validate_wgmma_tile(const TileSchedule& s);
 TileSchedule::Warps warpgroup_warps(const TileSchedule& s);
 void require_warpgroup_warps(const TileSchedule& s);
 // The layout the decoding Hopper kernels read for the config (wgmma_layout: mma_fragments, or
-// mma_runs gathered into fragment order), or the reason why they cannot take it.
+// mma_runs decoded in fragment order), or the reason why they cannot take it.
 MmaRunLayout require_wgmma_layout(const MatmulConfig& config, const std::string& family);
 // The wgmma group of the decoding Hopper kernels: whole groups per k-block of the weight layout.
 void validate_wgmma_group(const MatmulConfig& config, const TileSchedule& s, const MmaRunLayout& layout);

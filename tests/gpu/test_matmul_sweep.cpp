@@ -389,7 +389,7 @@ bool check_if_valid(GpuChecker& checker, const MatmulConfig& config, const TileS
 // is valid there (long k-blocks of 1 and 2 bits with many rows do not fit in shared memory: skipped);
 // returns how many ran. With one_row_bucket the configs get a bucket of 1 row too, so that codes of
 // at most 4 bits lie in tensor_gemv's runs of 8 (the layout of a dynamic M from one row) and the
-// Hopper kernels gather them into fragment order; the other configs keep mma_fragments.
+// Hopper kernels decode them in fragment order from each quad's loads; the other configs keep mma_fragments.
 template <class Make>
 int check_fragment_schedules(GpuChecker& checker, std::mt19937_64& rng, Make make, bool one_row_bucket = false) {
   int checked = 0;

@@ -23,7 +23,7 @@ TEST_CASE("each M bucket gets its own kernel and a call takes the smallest bucke
   CHECK(canonical_form(matmul.schedule_for(1)) == canonical_form(matmul.schedule_for(8)));  // one shared kernel
   CHECK(matmul.schedule_for(9).tile.m == 16);
   CHECK(matmul.schedule_for(16).family == KernelFamily::tensor_gemv);
-  // From 17 rows the Hopper family, on the same weights (runs of 8 k, gathered after loading).
+  // From 17 rows the Hopper family, on the same weights (runs of 8 k, read in fragment order).
   CHECK(matmul.schedule_for(17).family == KernelFamily::tensor_wgmma_ws);
   CHECK(matmul.schedule_for(17).tile.m == 64);
   CHECK(matmul.schedule_for(200).tile.m == 128);
@@ -32,7 +32,7 @@ TEST_CASE("each M bucket gets its own kernel and a call takes the smallest bucke
   CHECK(canonical_form(matmul.schedule_for(5000)) == canonical_form(matmul.schedule()));
   CHECK(contains(matmul.source_for(1), "bitjit::tensor_gemv<Problem, Tiles>"));
   CHECK(contains(matmul.source(), "bitjit::tensor_wgmma_ws<Problem, Tiles>"));
-  // The weights are laid out once for every bucket: runs of 8 k, which the Hopper kernels gather.
+  // The weights are laid out once for every bucket: runs of 8 k, which the Hopper kernels read too.
   CHECK(contains(matmul.source_for(1), "static constexpr int kRun = 8;"));
   CHECK(contains(matmul.source(), "static constexpr int kStoredRun = 8;"));
   CHECK(matmul.weight_layout() == WeightLayout::mma_runs);

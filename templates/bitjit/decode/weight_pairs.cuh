@@ -160,8 +160,9 @@ __device__ __forceinline__ uint32_t negated_magic_zero(uint32_t zero_code) {
 
 // Pair q of `word` as two values of A's type. `zero` is negated_magic_zero's result with quantized
 // zeros (magic path) or the zero code (convert path), else unused. q is a constant once the caller's
-// loops are unrolled, so every shift folds.
-template <class W, class A, bool kQuantizedZeros>
+// loops are unrolled, so every shift folds; kConstantPair = false where it is not (it varies by
+// lane): one shift per pair then, without the lift that shares shifts among pairs.
+template <class W, class A, bool kQuantizedZeros, bool kConstantPair = true>
 __device__ __forceinline__ uint32_t decode_pair(uint32_t word, int q, uint32_t zero, const uint32_t* table, int lane) {
   constexpr PairDecode kHow = pair_decode<W, A>();
   if constexpr (kHow == PairDecode::same) {
@@ -176,7 +177,7 @@ __device__ __forceinline__ uint32_t decode_pair(uint32_t word, int q, uint32_t z
     } else {
       using M = MagicConstants<W, A>;
       constexpr uint32_t kFields = ((1u << W::kBits) - 1u) * 0x00010001u;
-      constexpr int kPairsPerShift = kQuantizedZeros ? 1 : M::kPairsPerShift;  // the zero is not lifted
+      constexpr int kPairsPerShift = kQuantizedZeros || !kConstantPair ? 1 : M::kPairsPerShift;  // the zero is not lifted
       const int lift = q % kPairsPerShift * W::kBits;
       const uint32_t flipped = W::kFlip ? word ^ (W::kFlip * 0x01010101u) : word;
       const uint32_t pair = lop3_and_or(flipped >> (q * W::kBits - lift), kFields << lift, PairMath<A>::kMagic);

@@ -2,7 +2,7 @@
 // The warp of the fp16 / bf16 Hopper kernels (tensor_wgmma, tensor_wgmma_ws): weights decoded into
 // wgmma's register operand step by step, activations from the swizzled stage.
 #include "bitjit/decode/group_scales.cuh"
-#include "bitjit/decode/run_gather.cuh"
+#include "bitjit/decode/quad_runs.cuh"
 #include "bitjit/mma/wgmma.cuh"
 #include "bitjit/pipeline/stage_loader.cuh"
 #include "bitjit/pipeline/swizzled_atoms.cuh"
@@ -13,7 +13,8 @@ namespace bitjit {
 // its 16 channels' scales, the accumulators of the warpgroup's 64 channels x kBlockM rows, and a
 // stage's decode-and-wgmma loop. T: kThreads (the warpgroups' threads), kBlockM rows, kBlockN = 64
 // per warpgroup, kBlockK, kWarpsM = 1, kWarpsN = kThreads / 32, kLoadBytes, kRun = 2 (fragment
-// order), kStoredRun: 2 (the mma_fragments layout) or 8 (mma_runs, gathered into fragment order).
+// order), kStoredRun: 2 (the mma_fragments layout) or 8 (mma_runs, decoded in fragment order from
+// the quad lanes' loads).
 template <class P, class T>
 struct WgmmaDecodeWarp {
   using G = GemmTiling<P, T>;
@@ -28,6 +29,7 @@ struct WgmmaDecodeWarp {
   static_assert(T::kRun == 2 && T::kBlockN == 16 * T::kWarpsN && T::kThreads % 128 == 0,
                 "fragment order, 64 channels per warpgroup, 16 per warp");
   static_assert(T::kStoredRun == 2 || T::kStoredRun == 8, "weights in fragment order or in runs of 8 k");
+  static constexpr int kSourceLanes = T::kStoredRun == 2 ? 1 : 4;  // the quad lanes' loads a lane decodes from
   static_assert(kStepsPerSpan >= 1, "a scale group holds whole 16-k steps");
 
   // The scale (and zero) codes of this lane's channels for every span of a stage.
@@ -111,10 +113,10 @@ struct WgmmaDecodeWarp {
 #pragma unroll
     for (int block = 0; block < G::kStageBlocks; ++block) {
       if ((long long)tile_k * G::kStageBlocks + block >= G::kBlocksK) break;  // past K: the same for the whole block
-      uint32_t words[1][2][G::kWords];
+      uint32_t words[kSourceLanes][2][G::kWords];
 #pragma unroll
       for (int half = 0; half < 2; ++half)
-        load_fragment_words(lane_weights + (block * T::kBlockN + 8 * half) * G::kPieceBytes, words[0][half]);
+        load_source_words(lane_weights + (block * T::kBlockN + 8 * half) * G::kPieceBytes, words, half);
 #pragma unroll
       for (int span = 0; span < kSpans; ++span) {
         const uint32_t(&span_scale)[2] = scale[block][span][0];
@@ -123,8 +125,13 @@ struct WgmmaDecodeWarp {
 #pragma unroll
         for (int step = span * kStepsPerSpan; step < (span + 1) * kStepsPerSpan; ++step) {
           const int stage_step = block * kStepsPerBlock + step;  // of the stage's kBlockK / 16
-          decode_operand<W, A, kQuantizedZeros>(words[0], 4 * step, span_zero, pair_table, lane,
-                                                fragments[stage_step % (2 * kGroup)], scaled);
+          if constexpr (kSourceLanes == 1) {
+            decode_operand<W, A, kQuantizedZeros>(words[0], 4 * step, span_zero, pair_table, lane,
+                                                  fragments[stage_step % (2 * kGroup)], scaled);
+          } else {
+            decode_runs_operand<W, A, kQuantizedZeros>(words, 4 * step, lane % 4, span_zero, pair_table, lane,
+                                                       fragments[stage_step % (2 * kGroup)], scaled);
+          }
           if (stage_step % kGroup == kGroup - 1) {
             issue_group(stage, stage_step + 1 - kGroup);
             if constexpr (kKeepsLastGroup)
@@ -136,19 +143,15 @@ struct WgmmaDecodeWarp {
     if constexpr (!kKeepsLastGroup) wait_for_all_groups();
   }
 
-  // This lane's codes of one channel's k-block (its load at `piece`) in fragment order: the load
-  // itself, or with runs of 8 gathered from the quad's four loads (read from shared memory by every
-  // lane of the quad: four times the bytes, no shuffles).
-  __device__ __forceinline__ void load_fragment_words(const uint8_t* piece, uint32_t (&words)[G::kWords]) const {
-    if constexpr (T::kStoredRun == 2) {
-      load_shared_words<T::kLoadBytes>(piece, words);
-    } else {
-      const uint8_t* quad_pieces = piece - lane % 4 * T::kLoadBytes;
-      uint32_t quad[4][G::kWords];
+  // The loads a lane decodes one channel's k-block from (its own at `piece`): its own in fragment
+  // order; with runs of 8 its quad's four (read from shared memory by every lane of the quad: four
+  // times the bytes, no shuffles), from which decode_runs_operand takes the pairs it needs.
+  __device__ __forceinline__ void load_source_words(const uint8_t* piece, uint32_t (&words)[kSourceLanes][2][G::kWords],
+                                                    int half) const {
+    const uint8_t* first = kSourceLanes == 1 ? piece : piece - lane % 4 * T::kLoadBytes;
 #pragma unroll
-      for (int r = 0; r < 4; ++r) load_shared_words<T::kLoadBytes>(quad_pieces + r * T::kLoadBytes, quad[r]);
-      gather_fragment_order<W>(quad, lane % 4, words);
-    }
+    for (int source = 0; source < kSourceLanes; ++source)
+      load_shared_words<T::kLoadBytes>(first + source * T::kLoadBytes, words[source][half]);
   }
 
   // The wgmmas of steps first .. first + kGroup - 1 of the stage, their fragments decoded, as one
