@@ -64,6 +64,21 @@ uint32_t code_read_by_wgmma(std::span<const uint8_t> runs, const MatmulConfig& c
   return code_at(runs, config, layout, n, block, slot % 8 / 2, 4 * step + 2 * (slot / 8) + slot % 2);
 }
 
+// The code the Hopper kernels put at logical (n, k) when they read runs of 8 (decode_runs_operand in
+// templates/bitjit/decode/quad_runs.cuh): fragment slot j of 16-k step s belongs to lane
+// t = (j % 8) / 2 as fragment position p = 4s + 2 (j >= 8) + j % 2; pair y of p's word comes from
+// pair 4 (y / 4) + t of the same word of quad lane y % 4's load.
+uint32_t code_read_by_wgmma_from_runs(std::span<const uint8_t> runs, const MatmulConfig& config,
+                                      const MmaRunLayout& layout, int64_t n, int64_t k) {
+  const int bits = info(config.W_dtype).bits, per_word = 32 / bits;
+  const int codes = layout.codes_per_load(bits);
+  const int64_t block = k / (4 * codes), step = k % (4 * codes) / 16, slot = k % 16;
+  const int64_t lane = slot % 8 / 2, position = 4 * step + 2 * (slot / 8) + slot % 2;
+  const int64_t word = position / per_word, pair = position % per_word / 2;
+  const int64_t source = pair % 4, source_pair = pair / 4 * 4 + lane;
+  return code_at(runs, config, layout, n, block, source, word * per_word + 2 * source_pair + position % 2);
+}
+
 // Random general_compress bytes of W [N, K] and the code of each (n, k) read straight from them.
 struct RandomWeights {
   std::vector<uint8_t> general;
@@ -209,4 +224,43 @@ TEST_CASE("the mma_fragments layout puts each step's codes in the wgmma fragment
   int8_activations.A_dtype = DType::int8;
   CHECK(mma_run_layout(int8_activations));
   CHECK_FALSE(fragment_order_layout(int8_activations));  // m16n8k32 steps: no wgmma family for int8 yet
+}
+
+// A bucket of at most 16 rows puts codes of at most 4 bits in tensor_gemv's runs of 8, and the Hopper
+// kernels read that layout too, each lane decoding its fragment-order pairs from its quad's loads;
+// every logical (n, k) must land where wgmma expects it. 8-bit codes (and runs shorter than 8) keep
+// mma_fragments for the Hopper kernels.
+TEST_CASE("the Hopper kernels read tensor_gemv's runs of 8 in the wgmma fragment's k order", "[layout]") {
+  BITJIT_RANDOM_ENGINE(rng);
+  const DType formats[] = {DType::int4, DType::uint4, DType::nf4, DType::fp4_e2m1, DType::int2, DType::uint2,
+                           DType::int1, DType::uint1};
+  int checked = 0;
+  for (DType format : formats) {
+    for (DType activations : {DType::float16, DType::bfloat16}) {
+      MatmulConfig config = half_activations(format, 1024, 128);
+      config.A_dtype = activations;
+      config.M = MSpec::buckets({1, 16, 256});
+      const std::optional<MmaRunLayout> layout = wgmma_layout(config);
+      REQUIRE(layout);
+      CHECK(layout->run == 8);
+      CHECK(layout->load_bytes == mma_run_layout(config)->load_bytes);
+      const RandomWeights weights(config, rng);
+      const std::vector<uint8_t> runs = to_mma_runs(weights.general, config, *layout);
+      for (int64_t n = 0; n < config.N; ++n)
+        for (int64_t k = 0; k < config.K; ++k) {
+          INFO(to_string(format) << " " << to_string(activations) << " n=" << n << " k=" << k);
+          REQUIRE(code_read_by_wgmma_from_runs(runs, config, *layout, n, k) == weights.code(n, k));
+          REQUIRE(code_read_by_kernel(runs, config, *layout, n, k) == weights.code(n, k));  // tensor_gemv's view
+        }
+      ++checked;
+      // Every bucket above 16 rows: mma_fragments, as before.
+      config.M = MSpec::buckets({17, 256});
+      CHECK(wgmma_layout(config)->run == 2);
+    }
+  }
+  CHECK(checked == 16);
+  MatmulConfig eight_bit = half_activations(DType::uint8, 1024, 128);
+  eight_bit.M = MSpec::buckets({1, 16, 256});
+  CHECK(wgmma_layout(eight_bit)->run == 2);  // a word holds half a run: no per-word pattern to decode
+  CHECK(mma_run_layout(eight_bit)->run == 8);
 }
