@@ -24,6 +24,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <tuple>
 #include <optional>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -50,8 +51,27 @@ const std::vector<Shape> kSuite = {
     {"8B qkv", 6144, 4096},      {"8B o", 4096, 4096},        {"8B gate_up", 28672, 4096}, {"8B down", 4096, 14336},
     {"70B qkv", 10240, 8192},    {"70B o", 8192, 8192},       {"70B gate_up", 57344, 8192}, {"70B down", 8192, 28672}};
 
-// Named formats of the suite: fp16 activations (a8_: int8), fp32 accumulation, fp16 output unless named.
+MatmulConfig base_format_config(const std::string& name);
+
+// Named formats of the suite: fp16 activations (a8_: int8), fp32 accumulation, fp16 output unless
+// named; a name ending in _bf16 takes a format of fp16 activations with bf16 activations and output
+// (int4_g128_bf16), and cuBLAS is then timed in bf16 too.
 MatmulConfig format_config(const std::string& name) {
+  const std::string suffix = "_bf16";
+  if (name.size() <= suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) {
+    return base_format_config(name);
+  }
+  MatmulConfig config = base_format_config(name.substr(0, name.size() - suffix.size()));
+  if (config.A_dtype != DType::float16 || config.out_dtype != DType::float16) {
+    throw std::runtime_error("format " + name + ": _bf16 takes a format of fp16 activations and output, not " +
+                             std::string(to_string(config.A_dtype)) + " activations with " +
+                             std::string(to_string(config.out_dtype)) + " output");
+  }
+  config.A_dtype = config.out_dtype = DType::bfloat16;
+  return config;
+}
+
+MatmulConfig base_format_config(const std::string& name) {
   MatmulConfig config;
   config.A_dtype = DType::float16;
   config.accum_dtype = DType::float32;
@@ -91,7 +111,7 @@ MatmulConfig format_config(const std::string& name) {
   else if (name == "fp4_g128") grouped(DType::fp4_e2m1, false);
   else throw std::runtime_error("unknown format " + name +
                                 "; known: uint4_g128_zeros uint4_g128_qzeros int4_g128 int8_channel int2_g128 int1_g128 nf4_g128 fp4_g128 "
-                                "a8_int4_g128 a8_int8_int32 w8a8_fp8");
+                                "a8_int4_g128 a8_int8_int32 w8a8_fp8, each of fp16 activations also with _bf16");
   return config;
 }
 
@@ -144,20 +164,23 @@ double same_bytes_copy_ms(int64_t bytes, CUstream stream) {
   });
 }
 
-// cuBLAS fp16 (fp32 accumulation) C[M,N] = A[M,K] · W[N,K]ᵀ, weights rotated like bitjit's.
-double cublas_ms(cublasHandle_t handle, CUstream stream, int64_t M, int64_t N, int64_t K, std::mt19937_64& rng) {
+// cuBLAS in fp16, or bf16 where bf16 (fp32 accumulation) C[M,N] = A[M,K] · W[N,K]ᵀ, weights rotated
+// like bitjit's.
+double cublas_ms(cublasHandle_t handle, CUstream stream, int64_t M, int64_t N, int64_t K, bool bf16,
+                 std::mt19937_64& rng) {
+  const cudaDataType_t type = bf16 ? CUDA_R_16BF : CUDA_R_16F;
   const int copies = copies_past_l2(N * K * 2, current_device_info().l2_bytes);
   std::vector<DeviceBuffer> weights;
-  // 0x3B3B..: small finite fp16 values; the values do not change cuBLAS's speed.
+  // 0x3B3B..: small finite fp16 (and bf16) values; the values do not change cuBLAS's speed.
   for (int i = 0; i < copies; ++i) weights.push_back(random_buffer(size_t(N * K * 2), rng, 0x3B));
   DeviceBuffer a = random_buffer(size_t(M * K * 2), rng, 0x3B), c(size_t(M * N * 2));
   const float alpha = 1.0f, beta = 0.0f;
   check_cublas(cublasSetStream(handle, stream), "cublasSetStream");
   return median_launch_ms(stream, [&](int i) {
     check_cublas(cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, int(N), int(M), int(K), &alpha,
-                              weights[i % copies].data(), CUDA_R_16F, int(K),
-                              a.data(), CUDA_R_16F, int(K), &beta,
-                              c.data(), CUDA_R_16F, int(N), CUBLAS_COMPUTE_32F,
+                              weights[i % copies].data(), type, int(K),
+                              a.data(), type, int(K), &beta,
+                              c.data(), type, int(N), CUBLAS_COMPUTE_32F,
                               CUBLAS_GEMM_DEFAULT),
                  "cublasGemmEx");
   });
@@ -344,9 +367,10 @@ int run(int argc, char** argv) {
 
   nlohmann::json results = {{"device", device.name}, {"arch", device.arch()}, {"date", today()},
                              {"bitjit", version()}, {"copy_bandwidth_gbps", copy_gbps}, {"rows", nlohmann::json::array()}};
-  std::map<std::pair<std::string, int64_t>, std::pair<double, ClockReading>> cublas_cache;  // per (shape, M): once per run
+  // cuBLAS once per run for each (shape, M, bf16 or fp16)
+  std::map<std::tuple<std::string, int64_t, bool>, std::pair<double, ClockReading>> cublas_cache;
   std::ostringstream table;
-  table << "| format | shape | M | bitjit µs | cuBLAS fp16 µs | speedup | GB/s | % of copy BW | same-bytes copy µs | "
+  table << "| format | shape | M | bitjit µs | cuBLAS µs (fp16, bf16 for _bf16) | speedup | GB/s | % of copy BW | same-bytes copy µs | "
            "% of same-bytes copy | cuBLASLt 8-bit µs | vs cuBLASLt 8-bit | schedule |\n"
         << "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   std::ostringstream clocks_table;
@@ -366,8 +390,11 @@ int run(int argc, char** argv) {
         std::optional<Matmul> static_m;
         const Matmul& matmul =
             dynamic ? *bucketed : static_m.emplace(Matmul::create(config, bench_options(config, options["--schedule"])));
-        auto& [cublas, cublas_clock] = cublas_cache[{shape.name, M}];
-        if (cublas == 0.0) cublas = timed(cublas_clock, [&] { return cublas_ms(handle, stream.get(), M, shape.N, shape.K, rng); });
+        const bool bf16 = config.A_dtype == DType::bfloat16;
+        auto& [cublas, cublas_clock] = cublas_cache[{shape.name, M, bf16}];
+        if (cublas == 0.0) {
+          cublas = timed(cublas_clock, [&] { return cublas_ms(handle, stream.get(), M, shape.N, shape.K, bf16, rng); });
+        }
         ClockReading clock;
         const double ms = timed(clock, [&] { return matmul.profile_latency(M, 10, 15); });
         const int64_t bytes = bytes_moved(config, M);
@@ -386,7 +413,8 @@ int run(int argc, char** argv) {
         std::fputs(row, stdout);
         std::fflush(stdout);
         results["rows"].push_back({{"format", format}, {"shape", shape.name}, {"N", shape.N}, {"K", shape.K}, {"M", M},
-                                   {"bitjit_us", ms * 1e3}, {"cublas_us", cublas * 1e3}, {"speedup", cublas / ms},
+                                   {"bitjit_us", ms * 1e3}, {"cublas_us", cublas * 1e3},
+                                   {"cublas_dtype", bf16 ? "bfloat16" : "float16"}, {"speedup", cublas / ms},
                                    {"gbps", gbps}, {"copy_fraction", gbps / copy_gbps},
                                    {"same_bytes_copy_us", copy_ms * 1e3}, {"same_bytes_copy_fraction", copy_ms / ms},
                                    {"dynamic_m", dynamic},
