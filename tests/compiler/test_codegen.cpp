@@ -367,6 +367,31 @@ TEST_CASE("more than 16 rows get tensor_gemm sized to the arch, or on sm_90a the
   CHECK(shape.tile_counters == int64_t(shape.grid[0]) * 2);
 }
 
+// BitBLAS's default buckets (MSpec's: 1, 16, 32, ..., 1024, what every bitjit.Linear gets) on sm_90a:
+// tensor_gemv for 1 and 16 rows, the Hopper family from 32, all on one copy of the weights in runs of
+// 8 k, for int4 and uint4 with packed zero points, fp16 and bf16 activations; tensor_gemm from 32 on
+// sm_89. The 70B shapes of the suite.
+TEST_CASE("the default buckets run tensor_gemv up to 16 rows and the Hopper family above on sm_90a", "[codegen]") {
+  for (const auto& [N, K] : {std::pair<int64_t, int64_t>{10240, 8192}, {8192, 8192}, {57344, 8192}, {8192, 28672}})
+    for (DType activations : {DType::float16, DType::bfloat16})
+      for (bool zeros : {false, true}) {
+        MatmulConfig config = w4a16_g128_config(MSpec(), N, K);
+        config.A_dtype = config.out_dtype = activations;
+        if (zeros) {
+          config.W_dtype = DType::uint4;
+          config.with_zeros = true;
+          config.zeros_mode = ZerosMode::quantized;
+        }
+        INFO(canonical_form(config));
+        for (int64_t rows : config.M.values()) {
+          const KernelFamily expected = rows <= 16 ? KernelFamily::tensor_gemv : KernelFamily::tensor_wgmma_ws;
+          CHECK(default_schedule(config, "sm_90a", rows).family == expected);
+          if (rows > 16) CHECK(default_schedule(config, "sm_89", rows).family == KernelFamily::tensor_gemm);
+          CHECK(family_weight_layout(config, default_schedule(config, "sm_90a", rows).family) == WeightLayout::mma_runs);
+        }
+      }
+}
+
 // The Hopper kernels that gather runs of 8 into fragment order, one per weight format that gets them
 // (codes of at most 4 bits), with fp16 or bf16 by the format: the default at 4096 rows of a dynamic M from
 // one row compiles to a cubin for sm_90a (its results are checked on the GPU: test_gpu "the Hopper
