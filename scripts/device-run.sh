@@ -35,6 +35,9 @@
 #     torch     the PyTorch integration (build as pytest, with .whl-torch/'s safetensors wheel too if carried):
 #               test_torch_gpu / test_llama_e2e / test_torch_cpu / test_multi_gpu (skipped below two GPUs),
 #               the C++ capture and device tests, and bench/llama_decode.py ($OUT/llama_decode.json)
+#     multigpu  on a machine of two GPUs or more: python/tests/test_multi_gpu.py (build as pytest; layers on
+#               two devices, tensor parallelism over NCCL with NVLink SHARP off), then tp_mlp.py under
+#               torchrun with its correctness and timing in $OUT/tp.json
 #     peers     bench/peers.py (PEERS_ARGS, e.g. "--shapes 70b --M 1,16,64"): cuBLAS fp16, humming-kernels and
 #               bitjit in one process, built as pytest; humming from the carried .whl-peers
 #               (scripts/fetch-peer-wheels.sh), installed without network into a scratch folder; results in
@@ -59,6 +62,9 @@ build_python_extension() {
   local deps=$PWD/build-release/python-deps
   mkdir -p "$deps"
   for wheel in .whl/*.whl .whl-torch/*.whl; do [ -e "$wheel" ] && python3 -m zipfile -e "$wheel" "$deps"; done
+  # zipfile drops the executable bits: where `cmake` on PATH is a Python shim that imports the cmake
+  # wheel from PYTHONPATH (a venv's), its binaries must run.
+  chmod -R +x "$deps"/cmake/data/bin "$deps"/ninja/data/bin 2>/dev/null || true
   { PYTHONPATH=$deps cmake --preset release -DBITJIT_BUILD_PYTHON=ON && cmake --build --preset release -j "$(nproc)"; } \
     >"$OUT/python-build.log" 2>&1
   echo "$deps"
@@ -216,6 +222,15 @@ for step in "$@"; do
         >"$OUT/llama-decode.log" 2>&1
       note "llama decode bench rc=$?: $(tail -n 3 "$OUT/llama-decode.log" | tr '\n' ' ')"
       ;;
+    multigpu)
+      deps=$(build_python_extension)
+      NCCL_NVLS_ENABLE=0 PYTHONPATH=$PWD/build-release/python:$deps python3 -m pytest -q -rs -s \
+        python/tests/test_multi_gpu.py >"$OUT/multi-gpu.log" 2>&1
+      note "multi-GPU pytest rc=$?: $(tail -n 1 "$OUT/multi-gpu.log")"
+      NCCL_NVLS_ENABLE=0 PYTHONPATH=$PWD/build-release/python:$deps python3 -m torch.distributed.run --standalone \
+        --nproc_per_node=2 python/tests/tp_mlp.py --out "$OUT/tp.json" >"$OUT/tp.log" 2>&1
+      note "tp_mlp rc=$?: $(tr -d '\n ' <"$OUT/tp.json" 2>/dev/null)"
+      ;;
     peers)
       deps=$(build_python_extension)
       site=$(mktemp -d)
@@ -258,7 +273,7 @@ for step in "$@"; do
       ./build-release/quickstart >"$OUT/example.log" 2>&1
       note "example rc=$?: $(tail -n 3 "$OUT/example.log" | tr '\n' ' ')"
       ;;
-    *) note "unknown step $step" ;;
+    *) note "unknown step $step (steps: build test sweep memcheck racecheck example db gpu hopper bench profile variants stalls baseline pytest torch multigpu peers pip wheel)" ;;
   esac
 done
 echo
