@@ -15,7 +15,7 @@
 #     db        the kernel-database and CLI tests, then Matmul::create latency cold and warm
 #     gpu       the GPU tests except the long sweep
 #     hopper    every [wgmma] GPU test (tensor_wgmma and tensor_wgmma_ws, their sweeps included), each
-#               binary run under a time limit (HOPPER_TIMEOUT seconds, default 300) so a hung kernel
+#               binary run under a time limit (HOPPER_TIMEOUT seconds, default 420) so a hung kernel
 #               ends the step, not the call
 #     bench     bench_matmul against cuBLAS (BENCH_ARGS, e.g. "--formats int4_g128 --M 1,16"); results in $OUT/bench,
 #               with registers / spills / shared memory of each benchmarked kernel in resources.txt
@@ -141,7 +141,7 @@ for step in "$@"; do
       note "gpu rc=$? in $(( $(date +%s) - start )) s: $(tail -n 2 "$OUT/gpu.log" | tr '\n' ' ')"
       ;;
     hopper)
-      timeout "${HOPPER_TIMEOUT:-300}" ./build-release/tests/test_gpu "[wgmma]" >"$OUT/hopper.log" 2>&1
+      timeout "${HOPPER_TIMEOUT:-420}" ./build-release/tests/test_gpu "[wgmma]" >"$OUT/hopper.log" 2>&1
       note "hopper rc=$? in $(( $(date +%s) - start )) s: $(grep -E 'GPU sweep|MISMATCH' "$OUT/hopper.log" | head -4 | tr '\n' ' ') $(tail -n 2 "$OUT/hopper.log" | tr '\n' ' ')"
       ;;
     bench)
