@@ -72,6 +72,29 @@ int decoding_stage_bytes(const MatmulConfig& config, const TileSchedule& s) {
   return gemm_stage_bytes(config, s, *family_layout(config, s.family));
 }
 
+// 128 k per stage, or one k-block where that is longer (1- and 2-bit codes).
+int wgmma_k_per_stage(const MatmulConfig& config, const MmaRunLayout& layout) {
+  const int k_block = layout_k_block(config, layout);
+  return std::max(k_block, 128 / k_block * k_block);
+}
+
+// The schedule the Hopper candidates vary: the bucket's default where that is a Hopper schedule; else
+// (the bucket's default is another family reading the same weights, e.g. tensor_gemv's at 16 rows of
+// a dynamic M) a 64 x 128 tile with the decoding default's k per stage and load width.
+TileSchedule hopper_candidate_base(const MatmulConfig& config, const TileSchedule& fallback) {
+  if (reads_wgmma_fragments(fallback.family)) return fallback;
+  const std::optional<MmaRunLayout> layout = family_layout(config, KernelFamily::tensor_wgmma);
+  if (!layout) return fallback;  // no Hopper layout: its candidates fail validation and drop out
+  TileSchedule base;
+  base.family = KernelFamily::tensor_wgmma;
+  base.tile = {.m = 64, .n = 128};
+  base.warps = warpgroup_warps(base);
+  base.pipeline.stages = 4;
+  base.pipeline.k_per_stage = wgmma_k_per_stage(config, *layout);
+  base.pipeline.vector_bytes = layout->load_bytes;
+  return base;
+}
+
 // Rows per block: 64 up to M = 64, 128 up to 256, then 256 (m64n256k16: each decoded fragment feeds
 // 256 rows); K split in two while the doubled blocks still fit in one wave. Measured on the H100:
 // docs/performance.md. The default where tensor_wgmma_ws does not take the config.
@@ -82,8 +105,7 @@ std::optional<TileSchedule> default_tensor_wgmma_decoding(const MatmulConfig& co
   TileSchedule s;
   s.family = KernelFamily::tensor_wgmma;
   s.tile.m = rows <= 64 ? 64 : rows <= 256 ? 128 : 256;
-  const int k_block = layout_k_block(config, *layout);
-  s.pipeline.k_per_stage = std::max(k_block, 128 / k_block * k_block);
+  s.pipeline.k_per_stage = wgmma_k_per_stage(config, *layout);
   s.pipeline.vector_bytes = layout->load_bytes;
   s = fit_wgmma_tile(config, arch, s, decoding_stage_bytes);
   const int64_t sms = arch_info(arch).reference.sm_count;
@@ -147,8 +169,8 @@ std::vector<PlanStage> tensor_wgmma_stages(const MatmulConfig& config, const Til
   std::vector<PlanStage> stages = tensor_gemm_stages(config, s);
   stages[1].detail += family_layout(config, s.family)->run == 2
                           ? "; the mma_fragments layout (runs of 2 k): each warp decodes"
-                          : "; the mma_runs layout (runs of 8 k), each lane decoding its fragment-order pairs from its quad's four "
-                            "loads into fragment order: each warp decodes";
+                          : "; the mma_runs layout (runs of 8 k), each lane decoding its fragment-order pairs from its "
+                            "quad's four loads: each warp decodes";
   stages[1].detail += " its 16 channels step by step straight into wgmma's A fragments, one step ahead of the wgmma "
                       "that reads them";
   stages[2] = {"load A", "cp.async 16-byte copies of " + std::to_string(s.tile.m) + " rows x " +
@@ -174,7 +196,7 @@ void validate_warpgroups(const TileSchedule& s) {
 // float32 (not W8A8). A tuned schedule keeps the default's weight layout, so a config the family
 // serves is tuned within it.
 void add_wgmma_candidates(const TileSchedule& fallback, bool split, std::vector<TileSchedule>& out) {
-  TileSchedule base = fallback;
+  TileSchedule base = fallback;  // hopper_candidate_base's
   base.family = KernelFamily::tensor_wgmma;
   base.launch.raster_group = 1;  // tensor_wgmma takes its tiles in row-major order
   for (int block_m : {64, 128, 256})
@@ -222,9 +244,9 @@ void validate_tensor_wgmma(const MatmulConfig& config, const TileSchedule& s, co
   families::validate_split_k(config, s);
 }
 
-void add_tensor_wgmma_candidates(const MatmulConfig&, const TileSchedule& fallback, int64_t,
+void add_tensor_wgmma_candidates(const MatmulConfig& config, const TileSchedule& fallback, int64_t,
                                  std::vector<TileSchedule>& out) {
-  families::add_wgmma_candidates(fallback, true, out);
+  families::add_wgmma_candidates(families::hopper_candidate_base(config, fallback), true, out);
 }
 
 }  // namespace

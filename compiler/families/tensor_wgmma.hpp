@@ -37,6 +37,11 @@ void require_byte_rows_tiles(const MatmulConfig& config, const TileSchedule& s);
 
 // The warpgroup shape both tensor_wgmma kernels share.
 void validate_warpgroups(const TileSchedule& s);
+// 128 k per stage, or one k-block where that is longer: the decoding Hopper defaults' stage.
+int wgmma_k_per_stage(const MatmulConfig& config, const MmaRunLayout& layout);
+// The schedule the Hopper candidates of a bucket vary: its default, or where that is another family's
+// (which reads the same weights) a Hopper tile of the decoding default's stage and load width.
+TileSchedule hopper_candidate_base(const MatmulConfig& config, const TileSchedule& fallback);
 // tensor_wgmma's candidates around the bucket's Hopper default; split: K split too (float32 sums).
 void add_wgmma_candidates(const TileSchedule& fallback, bool split, std::vector<TileSchedule>& out);
 void tensor_wgmma_footprint(const MatmulConfig& config, const TileSchedule& s, const std::string& arch,

@@ -72,7 +72,9 @@ void validate_warp_specialized(const MatmulConfig& config, const TileSchedule& s
 
 // tensor_wgmma's tiles plus a producer warpgroup, unsplit (its grid is persistent), half, once and
 // twice the base's k per stage (the default's may be either), tile orders of 1, 8 or 16 row blocks.
-void add_tensor_wgmma_ws_candidates(const MatmulConfig&, const TileSchedule& base, int64_t, std::vector<TileSchedule>& out) {
+void add_tensor_wgmma_ws_candidates(const MatmulConfig& config, const TileSchedule& fallback, int64_t,
+                                    std::vector<TileSchedule>& out) {
+  const TileSchedule base = hopper_candidate_base(config, fallback);
   for (int block_m : {64, 128, 256})
     for (int block_n : {64, 128, 192, 256})
       for (int stages : {2, 3, 4, 5, 6})

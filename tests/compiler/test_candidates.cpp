@@ -1,6 +1,7 @@
 // Tuning candidates: every one legal, ranked by the cost model, the default always among them, and
 // the model's preferences where the measurements are unambiguous (docs/performance.md).
 #include <algorithm>
+#include <set>
 #include "common/error.hpp"
 #include "compiler/candidates.hpp"
 #include "runtime/tuning.hpp"
@@ -39,6 +40,30 @@ TEST_CASE("candidates are legal, ranked, and include the default", "[candidates]
       }
     }
   }
+}
+
+// A dynamic M from one row on sm_90a: its weights lie in runs of 8, which tensor_gemv, tensor_gemm and
+// both Hopper families read, so every bucket is tuned across all four (the fastest measured wins,
+// whatever its family); on sm_80 the Hopper ones are not legal and drop out; 8-bit weights keep the
+// Hopper families out (they would need mma_fragments).
+TEST_CASE("a dynamic M from one row is tuned across every family reading its weights", "[candidates]") {
+  const MatmulConfig config = w4a16(8192, 8192);
+  for (int64_t rows : config.M.values()) {
+    INFO("rows " << rows);
+    std::set<KernelFamily> families;
+    for (const RankedSchedule& r : candidate_schedules(config, TargetDevice::from_arch("sm_90a"), rows))
+      families.insert(r.schedule.family);
+    CHECK(families == std::set<KernelFamily>{KernelFamily::tensor_gemv, KernelFamily::tensor_gemm,
+                                             KernelFamily::tensor_wgmma, KernelFamily::tensor_wgmma_ws});
+    std::set<KernelFamily> ampere;
+    for (const RankedSchedule& r : candidate_schedules(config, TargetDevice::from_arch("sm_80"), rows))
+      ampere.insert(r.schedule.family);
+    CHECK(ampere == std::set<KernelFamily>{KernelFamily::tensor_gemv, KernelFamily::tensor_gemm});
+  }
+  MatmulConfig eight_bit = config;
+  eight_bit.W_dtype = DType::uint8;
+  for (const RankedSchedule& r : candidate_schedules(eight_bit, TargetDevice::from_arch("sm_90a"), 256))
+    CHECK_FALSE(reads_wgmma_fragments(r.schedule.family));
 }
 
 TEST_CASE("the cost model prefers what the H100 measurements prefer", "[candidates]") {
