@@ -89,7 +89,7 @@ double predicted_microseconds(const MatmulConfig& config, const TileSchedule& s,
     const double warps_per_scheduler = blocks_on_an_sm * f.threads / 32.0 / 4.0;
     const double issue = std::min(1.0, 0.2 * warps_per_scheduler);
     const double mma_per_us = device.sm_count * 4.0 * device.clock_ghz * 1e3 * issue / f.instructions_per_mma;
-    const double peak_tflops = reads_wgmma_fragments(s.family) ? device.wgmma_tflops : device.mma_tflops;
+    const double peak_tflops = is_hopper_family(s.family) ? device.wgmma_tflops : device.mma_tflops;
     const double peak_mma_per_us = peak_tflops * f.pipe_share * 1e6 / 4096.0;
     compute_us = flops / 4096.0 / std::min(mma_per_us, peak_mma_per_us);
   } else {

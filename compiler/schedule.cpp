@@ -102,7 +102,7 @@ std::string_view to_string(KernelFamily family) {
   return family_traits(family).name;
 }
 
-bool reads_wgmma_fragments(KernelFamily family) {
+bool is_hopper_family(KernelFamily family) {
   return family_traits(family).reads == WeightLayout::mma_fragments;
 }
 

@@ -25,9 +25,10 @@ enum class KernelFamily : uint8_t {
                     // producer warpgroup fills the ring by TMA on mbarriers for consumer warpgroups, on
                     // a persistent grid
 };
-// The families whose fp16/bf16 kernels read the mma_fragments layout (weights decoded into wgmma's
-// register operand).
-bool reads_wgmma_fragments(KernelFamily family);
+// The Hopper families (tensor_wgmma, tensor_wgmma_ws: wgmma, weights decoded into its register
+// operand): the family table's rows whose own layout is mma_fragments; for a config with a bucket of
+// at most 16 rows they read mma_runs instead (wgmma_layout).
+bool is_hopper_family(KernelFamily family);
 std::string_view to_string(KernelFamily family);
 
 // How one kernel tiles the problem, in four groups whose fields mean the same in every family; a

@@ -66,7 +66,7 @@ std::optional<MmaRunLayout> mma_run_layout(const MatmulConfig& config) {
 }
 
 std::optional<MmaRunLayout> family_layout(const MatmulConfig& config, KernelFamily family) {
-  if (!reads_wgmma_fragments(family)) return mma_run_layout(config);
+  if (!is_hopper_family(family)) return mma_run_layout(config);
   if (same_8bit_operands(config)) return std::nullopt;  // plain rows of bytes
   return wgmma_layout(config);
 }
@@ -74,7 +74,7 @@ std::optional<MmaRunLayout> family_layout(const MatmulConfig& config, KernelFami
 WeightLayout family_weight_layout(const MatmulConfig& config, KernelFamily family) {
   const std::optional<MmaRunLayout> layout = family_layout(config, family);
   if (!layout) return WeightLayout::general;
-  return reads_wgmma_fragments(family) && layout->run == 2 ? WeightLayout::mma_fragments : WeightLayout::mma_runs;
+  return is_hopper_family(family) && layout->run == 2 ? WeightLayout::mma_fragments : WeightLayout::mma_runs;
 }
 
 namespace {

@@ -82,7 +82,7 @@ int wgmma_k_per_stage(const MatmulConfig& config, const MmaRunLayout& layout) {
 // (the bucket's default is another family reading the same weights, e.g. tensor_gemv's at 16 rows of
 // a dynamic M) a 64 x 128 tile with the decoding default's k per stage and load width.
 TileSchedule hopper_candidate_base(const MatmulConfig& config, const TileSchedule& fallback) {
-  if (reads_wgmma_fragments(fallback.family)) return fallback;
+  if (is_hopper_family(fallback.family)) return fallback;
   const std::optional<MmaRunLayout> layout = family_layout(config, KernelFamily::tensor_wgmma);
   if (!layout) return fallback;  // no Hopper layout: its candidates fail validation and drop out
   TileSchedule base;

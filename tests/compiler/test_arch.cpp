@@ -22,10 +22,6 @@ namespace {
 
 const std::vector<std::string> kBlackwell = {"sm_100a", "sm_120a"};
 
-bool is_hopper_family(KernelFamily family) {
-  return family == KernelFamily::tensor_wgmma || family == KernelFamily::tensor_wgmma_ws;
-}
-
 // A default kernel of each non-Hopper family and the family the defaults give it on every arch
 // without wgmma.
 struct FamilySample {

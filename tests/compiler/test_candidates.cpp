@@ -63,7 +63,7 @@ TEST_CASE("a dynamic M from one row is tuned across every family reading its wei
   MatmulConfig eight_bit = config;
   eight_bit.W_dtype = DType::uint8;
   for (const RankedSchedule& r : candidate_schedules(eight_bit, TargetDevice::from_arch("sm_90a"), 256))
-    CHECK_FALSE(reads_wgmma_fragments(r.schedule.family));
+    CHECK_FALSE(is_hopper_family(r.schedule.family));
 }
 
 TEST_CASE("the cost model prefers what the H100 measurements prefer", "[candidates]") {
@@ -103,7 +103,7 @@ TEST_CASE("a config tensor_wgmma serves gets tensor_wgmma candidates", "[candida
     CHECK(contains_schedule(ranked, default_schedule(config, "sm_90a", rows)));
     int specialized = 0;
     for (const RankedSchedule& r : ranked) {
-      CHECK(reads_wgmma_fragments(r.schedule.family));
+      CHECK(is_hopper_family(r.schedule.family));
       CHECK_NOTHROW(validate_schedule(config, r.schedule, "sm_90a"));
       if (r.schedule.family == KernelFamily::tensor_wgmma_ws) ++specialized;
     }

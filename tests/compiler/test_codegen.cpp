@@ -651,7 +651,7 @@ TEST_CASE("tensor_wgmma is sm_90a's default from 64 rows", "[codegen]") {
   CHECK(big.tile.m == 256);
   CHECK(big.tile.n == 128);
   CHECK(big.pipeline.stages == 3);
-  CHECK(reads_wgmma_fragments(chosen(MSpec::buckets({64, 4096}), 8192, 8192).family));
+  CHECK(is_hopper_family(chosen(MSpec::buckets({64, 4096}), 8192, 8192).family));
   CHECK(default_schedule(w4a16_g128_config(MSpec::buckets({64, 4096}), 8192, 8192), "sm_90a", 4096).tile.m == 256);
   // A 16-row bucket (tensor_gemv's) puts the weights in runs of 8, which the Hopper family reads too.
   CHECK(chosen(MSpec::buckets({16, 4096}), 8192, 8192).family == KernelFamily::tensor_wgmma_ws);
@@ -675,7 +675,7 @@ TEST_CASE("tensor_wgmma is sm_90a's default from 64 rows", "[codegen]") {
       const TileSchedule s = default_schedule(sized, "sm_90a");
       INFO(canonical_form(sized) << " " << canonical_form(s));
       CHECK(schedule_error_on(sized, s, "sm_90a").empty());
-      if (reads_wgmma_fragments(s.family)) ++served;
+      if (is_hopper_family(s.family)) ++served;
     }
   }
   CHECK(served >= 100);
@@ -700,7 +700,7 @@ TEST_CASE("tensor_wgmma is sm_90a's default from 64 rows", "[codegen]") {
   CHECK(default_schedule(w8a8, "sm_90a").tile.m == 128);
   w8a8.with_scaling = true;  // scales: not the 8-bit wgmma kernel's
   w8a8.group_size = 128;
-  CHECK_FALSE(reads_wgmma_fragments(default_schedule(w8a8, "sm_90a").family));
+  CHECK_FALSE(is_hopper_family(default_schedule(w8a8, "sm_90a").family));
 }
 
 // tensor_wgmma_ws: consumer warpgroups of 64 channels plus a producer warpgroup, TMA-loadable rows,

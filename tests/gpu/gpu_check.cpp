@@ -55,10 +55,10 @@ double tolerance(const MatmulConfig& config, KernelFamily family, double exact, 
   // The fp8 mma.sync of tensor_gemv (sm_89's QMMA; sm_90a converts to fp16 for HMMA) is given the
   // same bound: each run of at most 64 k starts a fresh chain that is added to float32 sums.
   const bool fp8 = fp8_activations(config);
-  if (fp8 && (reads_wgmma_fragments(family) || family == KernelFamily::tensor_gemv)) {
+  if (fp8 && (is_hopper_family(family) || family == KernelFamily::tensor_gemv)) {
     accumulation += std::ldexp(magnitude, -10);
   }
-  const bool scales_weights = family == KernelFamily::tensor_gemm || reads_wgmma_fragments(family);
+  const bool scales_weights = family == KernelFamily::tensor_gemm || is_hopper_family(family);
   if (scales_weights && config.with_scaling) {
     accumulation += std::ldexp(magnitude, -info(config.A_dtype).codec->mantissa_bits);
   }

@@ -72,7 +72,7 @@ TEST_CASE("the weight layout follows the buckets and the kernels", "[runtime][la
   const MatmulConfig large = w4a16_g128_config(MSpec::buckets({17, 256}), 256, 512);
   const Matmul fragments_by_default = Matmul::create(large, {"sm_90a"});
   const Matmul gemm = Matmul::create(large, {"sm_90a", default_schedule(large, "sm_80")});
-  CHECK(reads_wgmma_fragments(fragments_by_default.schedule().family));
+  CHECK(is_hopper_family(fragments_by_default.schedule().family));
   CHECK(fragments_by_default.weight_layout() == WeightLayout::mma_fragments);
   CHECK(contains(fragments_by_default.source(), "kStoredRun = 2"));
   CHECK(gemm.schedule().family == KernelFamily::tensor_gemm);
