@@ -19,6 +19,10 @@
 #               ends the step, not the call
 #     bench     bench_matmul against cuBLAS (BENCH_ARGS, e.g. "--formats int4_g128 --M 1,16"); results in $OUT/bench,
 #               with registers / spills / shared memory of each benchmarked kernel in resources.txt
+#     dynamic   bench_matmul twice over DYNAMIC_ARGS (default: int4_g128, uint4_g128_qzeros and int4_g128_bf16 on
+#               the 70B shapes at M 1,16,64,256,4096): --dynamic yes (one Matmul whose buckets are the M list)
+#               and --dynamic no (a Matmul per M), into $OUT/dynamic-yes and $OUT/dynamic-no, and their
+#               side-by-side table (scripts/dynamic-vs-static.py) in $OUT/dynamic-vs-static.md
 #     profile   Nsight Compute on one launch of each PROFILE_CASES entry ("format:shape:M", e.g.
 #               "int4_g128:70B_o:1 nf4_g128:70B_o:1"): speed of light, memory, occupancy, warp stalls
 #     variants  the bench once per schedule override in VARIANTS (';'-separated JSON objects) for
@@ -150,6 +154,18 @@ for step in "$@"; do
       note "bench rc=$? in $(( $(date +%s) - start )) s: $(head -n 1 "$OUT/bench.log")"
       python3 scripts/kernel-resources.py build-release/bench-db >"$OUT/bench/resources.txt" 2>&1
       ;;
+    dynamic)
+      args=${DYNAMIC_ARGS:-"--formats int4_g128,uint4_g128_qzeros,int4_g128_bf16 --shapes 70b --M 1,16,64,256,4096"}
+      for mode in yes no; do
+        # shellcheck disable=SC2086
+        BITJIT_CACHE_DIR=$PWD/build-release/bench-db ./build-release/bench/bench_matmul $args --dynamic "$mode" \
+          --out "$OUT/dynamic-$mode" >"$OUT/dynamic-$mode.log" 2>&1
+        note "bench --dynamic $mode rc=$? in $(( $(date +%s) - start )) s"
+      done
+      python3 scripts/dynamic-vs-static.py "$OUT/dynamic-yes/results.json" "$OUT/dynamic-no/results.json" \
+        >"$OUT/dynamic-vs-static.md" 2>&1
+      note "dynamic over static: $(grep '^| range' "$OUT/dynamic-vs-static.md" | tr '\n' ' ')"
+      ;;
     profile)
       mkdir -p "$OUT/ncu"
       for case in ${PROFILE_CASES:-int4_g128:70B_o:1}; do
@@ -273,7 +289,7 @@ for step in "$@"; do
       ./build-release/quickstart >"$OUT/example.log" 2>&1
       note "example rc=$?: $(tail -n 3 "$OUT/example.log" | tr '\n' ' ')"
       ;;
-    *) note "unknown step $step (steps: build test sweep memcheck racecheck example db gpu hopper bench profile variants stalls baseline pytest torch multigpu peers pip wheel)" ;;
+    *) note "unknown step $step (steps: build test sweep memcheck racecheck example db gpu hopper bench dynamic profile variants stalls baseline pytest torch multigpu peers pip wheel)" ;;
   esac
 done
 echo
