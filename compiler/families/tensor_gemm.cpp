@@ -10,8 +10,11 @@ namespace bitjit {
 namespace families {
 
 std::vector<PlanConstant> tensor_gemm_tiles(const MatmulConfig& config, const TileSchedule& s, const std::string&) {
-  const MmaRunLayout layout = *family_layout(config, s.family);  // runs of 2 for tensor_wgmma
+  const MmaRunLayout layout = *family_layout(config, s.family);
   const int block = layout_k_block(config, layout);
+  // The Hopper families decode in fragment order (runs of 2) whichever layout the weights lie in
+  // (their kStoredRun says which); tensor_gemm reads the layout's runs as they are.
+  const bool hopper = is_hopper_family(s.family);
   const int warp_rows = s.tile.m / s.warps.m, warp_channels = s.tile.n / s.warps.n;
   const TileSchedule::Pipeline& p = s.pipeline;
   return {
@@ -27,9 +30,10 @@ std::vector<PlanConstant> tensor_gemm_tiles(const MatmulConfig& config, const Ti
       {"int", "kSplitK", std::to_string(p.split_k),
        p.split_k > 1 ? "slices of K summed through the workspace" : "K in one block"},
       {"int", "kLoadBytes", std::to_string(p.vector_bytes), "bytes of packed W per lane per k-block (mma_runs layout)"},
-      {"int", "kRun", std::to_string(layout.run), "consecutive k per lane per run (" +
-                                                      std::string(to_string(family_weight_layout(config, s.family))) +
-                                                      " layout)"},
+      {"int", "kRun", hopper ? "2" : std::to_string(layout.run),
+       hopper ? "k per lane per run once loaded: the wgmma fragment order"
+              : "consecutive k per lane per run (" + std::string(to_string(family_weight_layout(config, s.family))) +
+                    " layout)"},
   };
 }
 

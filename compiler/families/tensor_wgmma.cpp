@@ -152,11 +152,8 @@ PlanConstant wgmma_group_constant(const TileSchedule& s) {
 // The kernels' math runs in fragment order (kRun 2) whichever layout the weights lie in; kStoredRun
 // says which: 2 (mma_fragments) or 8 (mma_runs, each lane decoding its fragment order from its quad's loads).
 std::vector<PlanConstant> wgmma_tiles(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
-  std::vector<PlanConstant> tiles = tensor_gemm_tiles(config, s, arch);
+  std::vector<PlanConstant> tiles = tensor_gemm_tiles(config, s, arch);  // kRun 2: fragment order
   const int stored_run = family_layout(config, s.family)->run;
-  for (PlanConstant& constant : tiles) {
-    if (constant.name == "kRun") constant = {"int", "kRun", "2", "k per lane per run once loaded: the wgmma fragment order"};
-  }
   tiles.push_back({"int", "kStoredRun", std::to_string(stored_run),
                    stored_run == 2 ? "the weights lie in fragment order (mma_fragments layout)"
                                    : "the weights lie in runs of " + std::to_string(stored_run) +
