@@ -12,20 +12,39 @@ import sys
 from collections import defaultdict
 
 
+class ResultsError(Exception):
+    pass
+
+
 def rows_by_case(path):
-    with open(path, encoding="utf-8") as handle:
-        results = json.load(handle)
-    rows = {}
-    for row in results["rows"]:
-        rows[(row["format"], row["shape"], int(row["M"]))] = row
-    return rows
+    """bench_matmul's rows of one results.json by (format, shape, M); ResultsError names the file and
+    what is wrong with it."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            results = json.load(handle)
+        rows = {}
+        for row in results["rows"]:
+            rows[(row["format"], row["shape"], int(row["M"]))] = row
+            float(row["bitjit_us"])
+        return rows
+    except OSError as error:
+        raise ResultsError(f"cannot read {path}: {error.strerror}") from error
+    except json.JSONDecodeError as error:
+        raise ResultsError(f"{path} is not JSON: {error}") from error
+    except (KeyError, TypeError, ValueError) as error:
+        raise ResultsError(f"{path} is not bench_matmul's results.json (rows with format, shape, M and "
+                           f"bitjit_us): {error!r}") from error
 
 
 def main(argv):
     if len(argv) != 3:
         print(__doc__.strip(), file=sys.stderr)
         return 2
-    dynamic, static = rows_by_case(argv[1]), rows_by_case(argv[2])
+    try:
+        dynamic, static = rows_by_case(argv[1]), rows_by_case(argv[2])
+    except ResultsError as error:
+        print(f"dynamic-vs-static: {error}", file=sys.stderr)
+        return 2
     if dynamic.keys() != static.keys():
         only = sorted(set(dynamic) ^ set(static))
         print(f"the two runs cover different cases, e.g. {only[:3]}", file=sys.stderr)

@@ -46,3 +46,16 @@ def test_runs_of_different_cases_are_refused(tmp_path):
     result = run(tmp_path / "dynamic.json", tmp_path / "static.json")
     assert result.returncode == 1
     assert "different cases" in result.stderr
+
+
+def test_a_missing_or_foreign_file_is_a_named_error(tmp_path):
+    write_results(tmp_path / "dynamic.json", {("int4_g128", "70B o", 1): 10.0})
+    missing = run(tmp_path / "dynamic.json", tmp_path / "nowhere.json")
+    assert missing.returncode == 2
+    assert "cannot read" in missing.stderr and "nowhere.json" in missing.stderr
+    (tmp_path / "broken.json").write_text("{not json")
+    broken = run(tmp_path / "dynamic.json", tmp_path / "broken.json")
+    assert broken.returncode == 2 and "is not JSON" in broken.stderr
+    (tmp_path / "other.json").write_text(json.dumps({"rows": [{"format": "int4_g128"}]}))
+    other = run(tmp_path / "dynamic.json", tmp_path / "other.json")
+    assert other.returncode == 2 and "is not bench_matmul's results.json" in other.stderr
