@@ -7,6 +7,7 @@
 #include "common/error.hpp"
 #include "common/json_input.hpp"
 #include "common/sha256.hpp"
+#include "common/text.hpp"
 
 namespace bitjit {
 namespace {
@@ -14,6 +15,10 @@ namespace {
 using json = nlohmann::json;
 
 constexpr int64_t kMaxDim = std::numeric_limits<int32_t>::max();
+// No operand may exceed 2^48 bytes (256 TiB, far beyond any GPU's memory). Each dimension fits in
+// 31 bits but their products do not fit in 64 bits, and the library multiplies operand sizes further
+// (split-K partials, L2 rotation copies): the bound keeps all of that exact.
+constexpr int64_t kMaxOperandBytes = int64_t(1) << 48;
 
 [[noreturn]] void reject(const std::string& message) { throw ConfigError("invalid MatmulConfig: " + message); }
 
@@ -222,6 +227,26 @@ int64_t MSpec::value() const {
   return values_.front();
 }
 
+namespace {
+
+// Each operand's bytes at the largest M, so that no later size computation overflows.
+void check_operand_sizes(const MatmulConfig& config) {
+  const OperandSpecs specs = operand_specs(config, config.M.largest());
+  const std::pair<const char*, const OperandSpec*> named[] = {{"A", &specs.A},           {"W", &specs.W},
+                                                              {"scales", &specs.scales}, {"zeros", &specs.zeros},
+                                                              {"bias", &specs.bias},     {"C", &specs.C}};
+  for (const auto& [name, spec] : named) {
+    try {
+      (void)spec->bytes();
+    } catch (const ConfigError& error) {
+      reject(std::string("operand ") + name + ": " + error.what() +
+             (config.M.is_dynamic() ? " (at the largest M bucket)" : ""));
+    }
+  }
+}
+
+}  // namespace
+
 void validate(const MatmulConfig& config) {
   if (config.M.values().empty()) reject("M=[] must list at least one bucket");
   check_dimensions(config);
@@ -234,6 +259,7 @@ void validate(const MatmulConfig& config) {
   }
   check_dtype_combination(config);
   check_quantization(config);
+  check_operand_sizes(config);
 }
 
 json to_json(const MatmulConfig& config) { return config_json(config, false); }
@@ -309,10 +335,15 @@ int64_t group_count(const MatmulConfig& config) { return config.K / effective_gr
 
 int64_t OperandSpec::bytes() const {
   if (shape.empty()) return 0;
-  int64_t count = 1;
-  for (int64_t extent : shape) count *= extent;
   const DTypeInfo& row = info(dtype);
-  return row.is_packed() ? count : count * row.storage_bytes();
+  int64_t total = row.is_packed() ? 1 : row.storage_bytes();
+  for (int64_t extent : shape) {
+    if (extent < 0 || __builtin_mul_overflow(total, extent, &total) || total > kMaxOperandBytes) {
+      throw ConfigError(std::string(to_string(dtype)) + shape_text(shape) + " would take more than 2^48 bytes (" +
+                        std::to_string(kMaxOperandBytes) + "), the most one operand may take");
+    }
+  }
+  return total;
 }
 
 OperandSpecs operand_specs(const MatmulConfig& config, int64_t M) {

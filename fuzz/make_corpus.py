@@ -71,6 +71,8 @@ def config_json_seeds():
         "w8a8": json.dumps({"M": 16, "N": 64, "K": 64, "A_dtype": "int8", "W_dtype": "int8",
                             "accum_dtype": "int32", "out_dtype": "int32"}),
         "max_dims": json.dumps({**SMALL_CONFIG, "M": 2147483647, "N": 2147483647, "K": 2147483616}),
+        "max_output": json.dumps({"M": 2147483647, "N": 2147483647, "K": 64, "A_dtype": "int8", "W_dtype": "int8",
+                                  "accum_dtype": "int32", "out_dtype": "int32"}),
         "n_2pow63": small.replace('"N": 64', '"N": 9223372036854775808'),
         "n_2pow64": small.replace('"N": 64', '"N": 18446744073709551616'),
         "n_negative": small.replace('"N": 64', '"N": -9223372036854775808'),

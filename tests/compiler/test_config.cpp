@@ -281,3 +281,29 @@ TEST_CASE("operand shapes and the scale and bias dtypes follow the design", "[co
   CHECK(scale_dtype(int8) == DType::float16);
   CHECK_FALSE(operand_specs(int8, 1).scales.used());
 }
+
+TEST_CASE("an operand over 2^48 bytes is rejected by name instead of overflowing its size", "[config]") {
+  // Each dimension is within 2^31 - 1, but M x K x 2 bytes of A overflows 64 bits (the fuzzer's find).
+  MatmulConfig c = w4a16();
+  c.M = 2147483647;
+  c.K = 2147483520;  // a multiple of the group size 128
+  require_rejected(c, {"operand A", "float16[2147483647, 2147483520]", "2^48 bytes"});
+
+  c = w4a16();
+  c.M = MSpec{1, 16, 1 << 30};
+  c.K = 1 << 20;  // A at the largest bucket: 2^30 x 2^20 x 2 bytes = 2^51
+  require_rejected(c, {"operand A", "at the largest M bucket"});
+
+  c = w4a16();
+  c.N = 1 << 30;
+  c.K = 1 << 20;  // W: 2^30 x 2^19 packed bytes = 2^49
+  require_rejected(c, {"operand W", "uint4[1073741824, 524288]"});
+
+  c = w4a16();
+  c.N = 1 << 28;
+  c.K = 1 << 20;  // W: 2^47 bytes, under the bound; C and scales fit too
+  CHECK(rejection(c).empty());
+  CHECK(operand_specs(c, 1).W.bytes() == int64_t(1) << 47);
+  // A run-time M past the largest bucket is not validated with the config: bytes() itself refuses.
+  CHECK_THROWS_AS(operand_specs(c, int64_t(1) << 40).A.bytes(), ConfigError);
+}
