@@ -553,6 +553,30 @@ TEST_CASE("tensor_gemm matches the reference with split-K, uneven K and odd M", 
   CHECK(checker.failures() == 0);
 }
 
+namespace {
+
+// Runs check_schedule at M 1, 5 and 16 on every staged-family config (buckets 1, 5, 16, so tensor_gemv's
+// mma_runs layout) with each of kVariants schedules make(config, layout, variant) that is valid on
+// sm_80; returns how many ran per variant.
+template <size_t kVariants, class Make>
+std::array<int, kVariants> check_decode_size_variants(GpuChecker& checker, std::mt19937_64& rng, Make make) {
+  std::array<int, kVariants> checked{};
+  for (MatmulConfig config : staged_family_configs()) {
+    config.M = MSpec::buckets({1, 5, 16});
+    const std::optional<MmaRunLayout> layout = mma_run_layout(config);
+    REQUIRE(layout);
+    for (size_t variant = 0; variant < kVariants; ++variant) {
+      const TileSchedule s = make(config, *layout, int(variant));
+      if (!is_valid_schedule(config, s, "sm_80")) continue;
+      check_schedule(checker, config, s, rng, {1, 5, 16});
+      ++checked[variant];
+    }
+  }
+  return checked;
+}
+
+}  // namespace
+
 // tensor_gemm with the few rows of decoding (M 1, 5, 16): 8 and 16 rows per block, the ring 3 and 4
 // stages deep, unsplit and in 2 and 4 slices of K: the Marlin-like shapes the M = 16 experiments time
 // against tensor_gemv (docs/performance.md).
@@ -560,26 +584,19 @@ TEST_CASE("tensor_gemm matches the reference at decode sizes", "[gpu]") {
   if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
   BITJIT_RANDOM_ENGINE(rng);
   GpuChecker checker;
-  std::array<int, 3> checked{};  // per variant
-  for (MatmulConfig config : staged_family_configs()) {
-    config.M = MSpec::buckets({1, 5, 16});
-    const std::optional<MmaRunLayout> layout = mma_run_layout(config);
-    REQUIRE(layout);
-    for (int variant = 0; variant < 3; ++variant) {
-      TileSchedule s;
-      s.family = KernelFamily::tensor_gemm;
-      s.pipeline.vector_bytes = layout->load_bytes;
-      s.warps = {.m = 1, .n = variant == 2 ? 2 : 4, .k = 1};
-      s.tile.m = variant == 1 ? 8 : 16;
-      s.tile.n = variant == 0 ? 128 : variant == 1 ? 256 : 64;
-      s.pipeline.k_per_stage = layout->k_block(info(config.W_dtype).bits);
-      s.pipeline.stages = variant == 1 ? 3 : 4;
-      s.pipeline.split_k = variant == 0 ? 2 : variant == 1 ? 1 : 4;
-      if (!is_valid_schedule(config, s, "sm_80")) continue;
-      check_schedule(checker, config, s, rng, {1, 5, 16});
-      ++checked[variant];
-    }
-  }
+  const auto make = [](const MatmulConfig& config, const MmaRunLayout& layout, int variant) {
+    TileSchedule s;
+    s.family = KernelFamily::tensor_gemm;
+    s.pipeline.vector_bytes = layout.load_bytes;
+    s.warps = {.m = 1, .n = variant == 2 ? 2 : 4, .k = 1};
+    s.tile.m = variant == 1 ? 8 : 16;
+    s.tile.n = variant == 0 ? 128 : variant == 1 ? 256 : 64;
+    s.pipeline.k_per_stage = layout.k_block(info(config.W_dtype).bits);
+    s.pipeline.stages = variant == 1 ? 3 : 4;
+    s.pipeline.split_k = variant == 0 ? 2 : variant == 1 ? 1 : 4;
+    return s;
+  };
+  const auto checked = check_decode_size_variants<3>(checker, rng, make);
   for (int count : checked) CHECK(count >= 8);
   CHECK(checker.failures() == 0);
 }
@@ -594,25 +611,18 @@ TEST_CASE("tensor_gemv matches the reference split along K", "[gpu]") {
   if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
   BITJIT_RANDOM_ENGINE(rng);
   GpuChecker checker;
-  std::array<int, 5> checked{};  // per variant
-  for (MatmulConfig config : staged_family_configs()) {
-    config.M = MSpec::buckets({1, 5, 16});
-    const std::optional<MmaRunLayout> layout = mma_run_layout(config);
-    REQUIRE(layout);
-    const int k_block = layout->k_block(info(config.W_dtype).bits);
-    for (int variant = 0; variant < 5; ++variant) {
-      TileSchedule s;
-      s.family = KernelFamily::tensor_gemv;
-      s.pipeline.vector_bytes = layout->load_bytes;
-      s.warps = {.m = 1, .n = 1, .k = variant == 1 ? 2 : variant == 3 ? 8 : 4};  // warps split K
-      s.tile = {.m = variant == 0 ? 8 : 16, .n = variant == 2 ? 64 : variant >= 3 ? 16 : 32};
-      s.pipeline.k_per_round = k_block * (variant == 1 || variant >= 3 ? 1 : 2);
-      s.pipeline.split_k = variant == 0 || variant == 4 ? 2 : variant == 1 ? 3 : variant == 2 ? 5 : 1;
-      if (!is_valid_schedule(config, s, "sm_80")) continue;
-      check_schedule(checker, config, s, rng, {1, 5, 16});
-      ++checked[variant];
-    }
-  }
+  const auto make = [](const MatmulConfig& config, const MmaRunLayout& layout, int variant) {
+    const int k_block = layout.k_block(info(config.W_dtype).bits);
+    TileSchedule s;
+    s.family = KernelFamily::tensor_gemv;
+    s.pipeline.vector_bytes = layout.load_bytes;
+    s.warps = {.m = 1, .n = 1, .k = variant == 1 ? 2 : variant == 3 ? 8 : 4};  // warps split K
+    s.tile = {.m = variant == 0 ? 8 : 16, .n = variant == 2 ? 64 : variant >= 3 ? 16 : 32};
+    s.pipeline.k_per_round = k_block * (variant == 1 || variant >= 3 ? 1 : 2);
+    s.pipeline.split_k = variant == 0 || variant == 4 ? 2 : variant == 1 ? 3 : variant == 2 ? 5 : 1;
+    return s;
+  };
+  const auto checked = check_decode_size_variants<5>(checker, rng, make);
   for (int count : checked) CHECK(count >= 8);  // all 10 configs take each variant today
   CHECK(checker.failures() == 0);
 }
