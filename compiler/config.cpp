@@ -319,6 +319,12 @@ bool same_8bit_operands(const MatmulConfig& config) {
   return config.W_dtype == config.A_dtype && (config.A_dtype == DType::int8 || fp8_activations(config));
 }
 
+bool w4a8_operands(const MatmulConfig& config) {
+  const DTypeInfo& w = info(config.W_dtype);
+  return config.A_dtype == DType::int8 && w.is_integer() && w.bits < 8 && config.accum_dtype == DType::float32 &&
+         !config.with_zeros;
+}
+
 DType scale_dtype(const MatmulConfig& config) {
   return is_float16_like(config.A_dtype) ? config.A_dtype : DType::float16;
 }

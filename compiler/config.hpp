@@ -81,6 +81,9 @@ bool float16_activations(const MatmulConfig& config);
 bool fp8_activations(const MatmulConfig& config);
 // Activations and weights of one 8-bit type (int8, float8_e4m3 or float8_e5m2): the W8A8 GEMMs.
 bool same_8bit_operands(const MatmulConfig& config);
+// int8 activations with sub-byte integer weights (int4, uint4, int2, uint2, int1, uint1), float32
+// sums and no zero points: what the int8 wgmma kernel with decoded weights takes (W4A8).
+bool w4a8_operands(const MatmulConfig& config);
 // group_size with -1 resolved to K.
 int64_t effective_group_size(const MatmulConfig& config);
 int64_t group_count(const MatmulConfig& config);

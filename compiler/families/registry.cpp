@@ -19,7 +19,7 @@ const KernelTraits* const kSimtKernels[] = {&kSimtKernel};
 const KernelTraits* const kGemvKernels[] = {&kGemvKernel};
 const KernelTraits* const kTensorGemvKernels[] = {&kTensorGemvKernel, &kTensorGemv8bitKernel};
 const KernelTraits* const kTensorGemmKernels[] = {&kTensorGemmKernel};
-const KernelTraits* const kTensorWgmmaKernels[] = {&kTensorWgmma8bitKernel, &kTensorWgmmaKernel};
+const KernelTraits* const kTensorWgmmaKernels[] = {&kTensorWgmma8bitKernel, &kTensorWgmmaW4a8Kernel, &kTensorWgmmaKernel};
 const KernelTraits* const kTensorWgmmaWsKernels[] = {&kTensorWgmmaWs8bitKernel, &kTensorWgmmaWsKernel};
 
 // In the enum's order (family_traits indexes it).

@@ -14,6 +14,7 @@ namespace bitjit {
 
 extern const KernelTraits kTensorWgmmaKernel;
 extern const KernelTraits kTensorWgmma8bitKernel;
+extern const KernelTraits kTensorWgmmaW4a8Kernel;
 
 namespace families {
 

@@ -929,12 +929,22 @@ TEST_CASE("no tensor_wgmma kernel touches a pending wgmma's accumulators", "[cod
       if (schedule_error_on(c, specialized, "sm_90a").empty()) all_kernels.emplace_back(c, specialized);
     }
   }
+  // W4A8 (int8 wgmma, decoded codes): groups of 128 and per channel, 64 and 128 rows; every run.
+  for (DType weights : {DType::int4, DType::uint2, DType::int1})
+    for (int64_t group : {int64_t(128), int64_t(-1)}) {
+      MatmulConfig c = w4a16_g128_config(MSpec::buckets({1, 130}), 136, 1536);
+      c.A_dtype = DType::int8;
+      c.W_dtype = weights;
+      c.group_size = group;
+      c.out_dtype = DType::float32;
+      for (int64_t rows : {64, 130}) all_kernels.emplace_back(c, default_schedule(c, "sm_90a", rows));
+    }
   REQUIRE(all_kernels.size() >= 40);
   const auto grouped = [](const auto& k) { return k.second.pipeline.wgmma_group > 1; };
   REQUIRE(std::count_if(all_kernels.begin(), all_kernels.end(), grouped) >= 100);
-  std::vector<bool> eight_bit;
-  for (const auto& [config, schedule] : all_kernels) eight_bit.push_back(info(config.W_dtype).bits == 8 && config.A_dtype == config.W_dtype);
-  const auto kernels = testing::take_sample(all_kernels, 23, eight_bit);
+  std::vector<bool> always;  // the W8A8 and W4A8 kernels: few, and each of its own structure
+  for (const auto& [config, schedule] : all_kernels) always.push_back(info(config.W_dtype).bits == 8 && config.A_dtype == config.W_dtype || w4a8_operands(config));
+  const auto kernels = testing::take_sample(all_kernels, 23, always);
   const testing::TemporaryDirectory cubins, specialized;  // specialized: the tensor_wgmma_ws kernels again
   const auto compile_one = [&](size_t i, const char* arch) {
     const GeneratedKernel kernel = emit_kernel(kernels[i].first, kernels[i].second, arch);
@@ -1035,6 +1045,107 @@ TEST_CASE("tensor_wgmma takes W8A8 configs: checked, and assembled for sm_90a", 
     const GeneratedKernel kernel = emit_kernel(kernels[i].first, kernels[i].second, arch);
     const CompiledKernel binary = compile_cuda(
         {kernel.source, kernel.file_name, arch, {}, canonical_form(kernels[i].first), CompileOutput::cubin});
+    if (binary.cubin.size() > 4 && binary.cubin[0] == 0x7f) ++assembled;
+  };
+  const std::vector<std::string> failures = compile_everywhere(kernels.size(), {"sm_90a"}, compile_one);
+  INFO("first failure: " << (failures.empty() ? "none" : failures.front()));
+  CHECK(failures.empty());
+  CHECK(assembled == kernels.size());
+}
+
+// W4A8 on the Hopper family (templates/bitjit/kernels/tensor_wgmma_w4a8.cuh): int8 activations,
+// sub-byte integer weights decoded into the int8 wgmma, read from tensor_gemv_8bit's mma_runs
+// layout, so a dynamic M runs tensor_gemv_8bit up to 16 rows and the wgmma kernel from 64 on one copy
+// of the weights. Checked field by field, and every format's kernels assembled for sm_90a without
+// ptxas serializing their wgmmas (its results are checked on the GPU: test_gpu "tensor_wgmma W4A8
+// matches the reference on a Hopper GPU").
+TEST_CASE("tensor_wgmma takes W4A8 configs: chosen from 64 rows, checked, and assembled for sm_90a", "[codegen][nvrtc]") {
+  const auto w4a8 = [](DType weights, int64_t group) {
+    MatmulConfig config = w4a16_g128_config(MSpec::buckets({1, 16, 64, 256, 4096}), 4096, 4096);
+    config.A_dtype = DType::int8;
+    config.W_dtype = weights;
+    config.group_size = group;
+    return config;
+  };
+  const DType formats[] = {DType::int4, DType::uint4, DType::int2, DType::uint2, DType::int1, DType::uint1};
+  for (DType weights : formats) {
+    const MatmulConfig config = w4a8(weights, 128);
+    INFO(canonical_form(config));
+    REQUIRE(w4a8_operands(config));
+    CHECK(family_weight_layout(config, KernelFamily::tensor_wgmma) == WeightLayout::mma_runs);
+    CHECK(family_weight_layout(config, KernelFamily::tensor_gemv) == WeightLayout::mma_runs);
+    for (int64_t rows : config.M.values()) {
+      const TileSchedule s = default_schedule(config, "sm_90a", rows);
+      CHECK(s.family == (rows <= 16 ? KernelFamily::tensor_gemv : KernelFamily::tensor_wgmma));
+      CHECK(std::string(kernel_traits(config, s.family).function) ==
+            (rows <= 16 ? "bitjit::tensor_gemv_8bit" : "bitjit::tensor_wgmma_w4a8"));
+      CHECK(default_schedule(config, "sm_89", rows).family == KernelFamily::tensor_gemv);
+    }
+  }
+  // What it does not take: zero points, int32 sums, 8-bit weights; and a static M of 64 rows alone runs it too.
+  MatmulConfig zeros = w4a8(DType::uint4, 128);
+  zeros.with_zeros = true;
+  CHECK_FALSE(w4a8_operands(zeros));
+  CHECK(default_schedule(zeros, "sm_90a", 4096).family == KernelFamily::tensor_gemv);
+  MatmulConfig exact = w4a8(DType::int4, -1);
+  exact.with_scaling = false;
+  exact.accum_dtype = exact.out_dtype = DType::int32;
+  CHECK_FALSE(w4a8_operands(exact));
+  CHECK_FALSE(w4a8_operands(w4a8(DType::int8, 128)));
+  MatmulConfig static_rows = w4a8(DType::int4, 128);
+  static_rows.M = 64;
+  CHECK(std::string(kernel_traits(static_rows, default_schedule(static_rows, "sm_90a").family).function) ==
+        "bitjit::tensor_wgmma_w4a8");
+
+  // Validation, field by field.
+  const MatmulConfig config = w4a8(DType::int4, 128);
+  const TileSchedule s = default_schedule(config, "sm_90a", 4096);
+  CHECK(s.tile.m == 128);
+  CHECK(s.pipeline.k_per_stage == 128);
+  CHECK(dynamic_shared_bytes(config, s) == s.pipeline.stages * (128 * 128 + 128 * 64));
+  TileSchedule wide = s;
+  wide.tile.m = 256;
+  wide.pipeline.stages = 3;
+  CHECK(contains(schedule_error_on(config, wide, "sm_90a"), "tile.m=256 must be 64 or 128"));
+  TileSchedule split = s;
+  split.pipeline.split_k = 2;
+  CHECK(contains(schedule_error_on(config, split, "sm_90a"), "pipeline.split_k=2"));
+  TileSchedule odd_stage = s;
+  odd_stage.pipeline.k_per_stage = 192;
+  CHECK(contains(schedule_error_on(config, odd_stage, "sm_90a"), "must be 1 to 8 k-blocks of 128 and a multiple of 128"));
+  MatmulConfig odd_group = w4a8(DType::int4, 384);
+  odd_group.K = 3072;
+  TileSchedule two_blocks = s;
+  two_blocks.pipeline.k_per_stage = 256;
+  CHECK(contains(schedule_error_on(odd_group, two_blocks, "sm_90a"), "must divide the group size 384 or be a multiple of it"));
+  MatmulConfig long_rows = w4a8(DType::int4, -1);
+  long_rows.K = 131072;
+  CHECK(contains(schedule_error_on(long_rows, s, "sm_90a"), "could overflow it; at most 65536"));
+  MatmulConfig short_loads = w4a8(DType::int4, 32);  // groups of 32: runs of 8 k, no whole step per load
+  CHECK_FALSE(wgmma_layout(short_loads).has_value());
+  CHECK(contains(schedule_error_on(short_loads, s, "sm_90a"), "needs 16-byte loads of runs of at least 32 k"));
+  CHECK(contains(schedule_error_on(config, s, "sm_89"), "needs wgmma"));
+
+  // Every format's kernels: the default at 64 and 4096 rows, groups of 128 and per channel, and
+  // groups spanning stages (512 k groups, 128 k stages).
+  std::vector<std::pair<MatmulConfig, TileSchedule>> kernels;
+  for (DType weights : formats)
+    for (int64_t group : {int64_t(128), int64_t(-1)})
+      for (int64_t rows : {64, 4096}) {
+        const MatmulConfig c = w4a8(weights, group);
+        kernels.emplace_back(c, default_schedule(c, "sm_90a", rows));
+      }
+  kernels.emplace_back(w4a8(DType::uint4, 512), s);
+  CHECK(contains(emit_kernel(kernels[0].first, kernels[0].second, "sm_90a").source, "bitjit::tensor_wgmma_w4a8<Problem, Tiles>"));
+  std::atomic<size_t> assembled{0};
+  const auto compile_one = [&](size_t i, const char* arch) {  // on worker threads: no Catch2 assertions here
+    const GeneratedKernel kernel = emit_kernel(kernels[i].first, kernels[i].second, arch);
+    const CompiledKernel binary = compile_cuda(
+        {kernel.source, kernel.file_name, arch, {}, canonical_form(kernels[i].first), CompileOutput::cubin});
+    // ptxas's C7512-C7514: it ran the wgmmas one at a time (correct, but unpipelined).
+    for (const char* serialized : {"C7512", "C7513", "C7514"})
+      if (contains(binary.log, serialized))
+        throw std::runtime_error(canonical_form(kernels[i].second) + ": wgmmas serialized: " + binary.log);
     if (binary.cubin.size() > 4 && binary.cubin[0] == 0x7f) ++assembled;
   };
   const std::vector<std::string> failures = compile_everywhere(kernels.size(), {"sm_90a"}, compile_one);

@@ -468,6 +468,68 @@ TEST_CASE("tensor_wgmma_ws W8A8 matches the reference on a Hopper GPU", "[gpu][w
   CHECK(checker.failures() == 0);
 }
 
+namespace {
+
+// A W4A8 config: int8 activations, `weights` codes, float32 sums, fp16 scales per `group` k (-1: per
+// channel), N = 200 (not a multiple of the tiles), K = 1536 (whole k-blocks of every width: 512 k for
+// 1-bit codes), buckets 1 and 16 (tensor_gemv_8bit's) and 33, 200 and 257 (the wgmma kernel's), so
+// the weights lie in the mma_runs layout both read.
+MatmulConfig w4a8_test_config(DType weights, int64_t group, DType out) {
+  MatmulConfig config;
+  config.M = MSpec::buckets({1, 16, 33, 200, 257});
+  config.N = 200;
+  config.K = 1536;
+  config.A_dtype = DType::int8;
+  config.W_dtype = weights;
+  config.accum_dtype = DType::float32;
+  config.out_dtype = out;
+  config.with_scaling = group != 0;
+  config.group_size = group == 0 ? -1 : group;
+  config.with_bias = weights == DType::int4 || weights == DType::uint2;
+  return config;
+}
+
+}  // namespace
+
+// W4A8 on the Hopper family (kernels/tensor_wgmma_w4a8.cuh): every sub-byte integer format decoded
+// into the int8 wgmma's register operand, scales per group of 128 (several per stage) or 512, per
+// channel, or none; 64 and 128 rows, one and two warpgroups, 3 and 4 stages of one to four k-blocks
+// (groups spanning stages where 128 k stages meet groups of 512); fp16, bf16 and float32 output. The
+// same Matmul's default kernels run at 1 and 16 rows (tensor_gemv_8bit, same weights).
+TEST_CASE("tensor_wgmma W4A8 matches the reference on a Hopper GPU", "[gpu][wgmma]") {
+  BITJIT_REQUIRE_HOPPER("tensor_wgmma");
+  BITJIT_RANDOM_ENGINE(rng);
+  GpuChecker checker;
+  int checked = 0;
+  const DType outputs[] = {DType::float16, DType::bfloat16, DType::float32};
+  size_t variant = 0;
+  for (DType weights : {DType::int4, DType::uint4, DType::int2, DType::uint2, DType::int1, DType::uint1})
+    for (int64_t group : {int64_t(128), int64_t(512), int64_t(-1), int64_t(0)}) {
+      const MatmulConfig config = w4a8_test_config(weights, group, outputs[variant++ % 3]);
+      INFO(canonical_form(config));
+      const std::optional<MmaRunLayout> layout = wgmma_layout(config);
+      REQUIRE(layout);
+      const int k_block = layout->k_block(info(weights).bits);
+      for (const auto& [rows, channels, stages, blocks] :
+           {std::array<int, 4>{64, 64, 3, 1}, {128, 128, 4, 1}, {64, 128, 4, 2}, {128, 64, 3, 4}}) {
+        TileSchedule s;
+        s.family = KernelFamily::tensor_wgmma;
+        s.tile = {.m = rows, .n = channels};
+        s.warps = {.m = 1, .n = channels / 16, .k = 1};
+        s.pipeline.stages = stages;
+        s.pipeline.k_per_stage = std::max(128, k_block) * blocks;
+        s.pipeline.vector_bytes = 16;
+        if (!is_valid_schedule(config, s, "sm_90a")) continue;  // e.g. 4 k-blocks of 1-bit codes past shared memory
+        check_schedule(checker, config, s, rng, {33, 200, 257});
+        ++checked;
+      }
+      const Matmul defaults = Matmul::create(config);
+      for (int64_t M : {1, 16, 64, 257}) checker.check_random(defaults, M, rng);
+    }
+  CHECK(checked >= 40);
+  CHECK(checker.failures() == 0);
+}
+
 // Two tensor_wgmma_ws launches in a row on one stream, the second reading the first's output as its
 // activations. They are programmatic dependent launches: the second's blocks start while the first
 // finishes, and must still read the finished output (wait_for_prior_grids). Three rounds, the

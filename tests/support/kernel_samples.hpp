@@ -38,6 +38,8 @@ inline const std::map<std::string, KernelSample>& kernel_samples() {
     fp8_int8.W_dtype = DType::int8;
     MatmulConfig int8_int4 = w4a16_g128_config(4, 256, 1024);
     int8_int4.A_dtype = DType::int8;
+    MatmulConfig int8_int4_rows = int8_int4;
+    int8_int4_rows.M = 256;
     return std::map<std::string, KernelSample>{
         {"bitjit::simt_matmul", {fp8_int8, "sm_80", 4}},
         {"bitjit::gemv_matmul", {uint4_zeros_config(16, 64, 256, 8), "sm_80", 16}},  // groups of 8: no mma layout
@@ -46,6 +48,7 @@ inline const std::map<std::string, KernelSample>& kernel_samples() {
         {"bitjit::tensor_gemm", {w4a16_g128_config(128, 256, 1024), "sm_80", 128}},
         {"bitjit::tensor_wgmma", {w4a16_g128_config(4096, 8192, 8192), "sm_90a", 4096}},
         {"bitjit::tensor_wgmma_8bit", {eight_bit_config(DType::int8, 4096), "sm_90a", 4096}},
+        {"bitjit::tensor_wgmma_w4a8", {int8_int4_rows, "sm_90a", 256}},
         {"bitjit::tensor_wgmma_ws", {w4a16_g128_config(4096, 8192, 8192), "sm_90a", 4096}},
         {"bitjit::tensor_wgmma_ws_8bit", {eight_bit_config(DType::float8_e4m3, 4096), "sm_90a", 4096}},
     };

@@ -187,6 +187,35 @@ __device__ __forceinline__ void wgmma_64xNx32_ss(Acc (&d)[kRows / 2], uint64_t a
 #undef BITJIT_WGMMA_SS8_TYPES
 }
 #undef BITJIT_WGMMA_SS8
+
+// D[64, N] (+)= A[64, 32] (registers) * B[32, N] (descriptor, K-major) on bytes: A the weights'
+// bytes, signed (s8) or unsigned (u8) as kUnsignedA says, B the int8 activations; int32 D in the
+// fragment layout above. A's fragment is mma.sync m16n8k32's: a[0] = row g, k 4t .. 4t + 3; a[1] =
+// row g + 8, same k; a[2] = row g, k 16 + 4t .. 16 + 4t + 3; a[3] = row g + 8, same k (each register
+// four k in byte order). A's registers must stay unchanged until a wgmma_wait shows it done.
+#define BITJIT_WGMMA_RS8(SHAPE, D, BIND, A_AND_B, ACCUMULATE, ATYPE)                                                  \
+  asm volatile("{ .reg .pred p; setp.ne.b32 p, " ACCUMULATE ", 0;\n"                                                  \
+               "wgmma.mma_async.sync.aligned." SHAPE ".s32." ATYPE ".s8 {" D "}, " A_AND_B ", p; }"                    \
+               : BIND("+r")                                                                                           \
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(int(accumulate)))
+
+template <bool kUnsignedA, int kRows>
+__device__ __forceinline__ void wgmma_64xNx32_rs_int8(int (&d)[kRows / 2], const uint32_t (&a)[4], uint64_t b,
+                                                      bool accumulate) {
+  static_assert(kRows == 64 || kRows == 128 || kRows == 256, "64, 128 or 256 rows of activations per block");
+#define BITJIT_WGMMA_RS8_TYPES(SHAPE, D, BIND, A_AND_B, ACCUMULATE)                                                   \
+  if constexpr (kUnsignedA) BITJIT_WGMMA_RS8(SHAPE, D, BIND, A_AND_B, ACCUMULATE, "u8");                              \
+  else BITJIT_WGMMA_RS8(SHAPE, D, BIND, A_AND_B, ACCUMULATE, "s8");
+  if constexpr (kRows == 64) {
+    BITJIT_WGMMA_RS8_TYPES("m64n64k32", BITJIT_WGMMA_D32, BITJIT_WGMMA_BIND32, "{%32, %33, %34, %35}, %36", "%37")
+  } else if constexpr (kRows == 128) {
+    BITJIT_WGMMA_RS8_TYPES("m64n128k32", BITJIT_WGMMA_D64, BITJIT_WGMMA_BIND64, "{%64, %65, %66, %67}, %68", "%69")
+  } else {
+    BITJIT_WGMMA_RS8_TYPES("m64n256k32", BITJIT_WGMMA_D128, BITJIT_WGMMA_BIND128, "{%128, %129, %130, %131}, %132", "%133")
+  }
+#undef BITJIT_WGMMA_RS8_TYPES
+}
+#undef BITJIT_WGMMA_RS8
 #undef BITJIT_WGMMA_BIND128
 #undef BITJIT_WGMMA_BIND64
 #undef BITJIT_WGMMA_BIND32
