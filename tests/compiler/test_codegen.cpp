@@ -86,6 +86,24 @@ std::vector<std::string> compile_everywhere(size_t count, const std::vector<cons
   return failures;
 }
 
+// Assembles each (config, schedule) for sm_90a on all cores; returns the failures (as
+// compile_everywhere) and how many cubins came out. A log naming one of `refused` (ptxas's notes,
+// e.g. C7512: the wgmmas run one at a time) fails that kernel too.
+std::pair<std::vector<std::string>, size_t> assemble_for_sm_90a(const std::vector<std::pair<MatmulConfig, TileSchedule>>& kernels,
+                                                                std::initializer_list<const char*> refused = {}) {
+  std::atomic<size_t> assembled{0};
+  const auto compile_one = [&](size_t i, const char* arch) {  // on worker threads: no Catch2 assertions here
+    const GeneratedKernel kernel = emit_kernel(kernels[i].first, kernels[i].second, arch);
+    const CompiledKernel binary = compile_cuda(
+        {kernel.source, kernel.file_name, arch, {}, canonical_form(kernels[i].first), CompileOutput::cubin});
+    for (const char* note : refused)
+      if (contains(binary.log, note)) throw std::runtime_error(canonical_form(kernels[i].second) + ": " + binary.log);
+    if (binary.cubin.size() > 4 && binary.cubin[0] == 0x7f) ++assembled;
+  };
+  std::vector<std::string> failures = compile_everywhere(kernels.size(), {"sm_90a"}, compile_one);
+  return {std::move(failures), assembled.load()};
+}
+
 }  // namespace
 
 TEST_CASE("the generated source instantiates the family with the config's formats and constants", "[codegen]") {
@@ -1040,14 +1058,7 @@ TEST_CASE("tensor_wgmma takes W8A8 configs: checked, and assembled for sm_90a", 
     }
   }
   CHECK(contains(emit_kernel(kernels[0].first, kernels[0].second, "sm_90a").source, "bitjit::tensor_wgmma_8bit<Problem, Tiles>"));
-  std::atomic<size_t> assembled{0};
-  const auto compile_one = [&](size_t i, const char* arch) {  // on worker threads: no Catch2 assertions here
-    const GeneratedKernel kernel = emit_kernel(kernels[i].first, kernels[i].second, arch);
-    const CompiledKernel binary = compile_cuda(
-        {kernel.source, kernel.file_name, arch, {}, canonical_form(kernels[i].first), CompileOutput::cubin});
-    if (binary.cubin.size() > 4 && binary.cubin[0] == 0x7f) ++assembled;
-  };
-  const std::vector<std::string> failures = compile_everywhere(kernels.size(), {"sm_90a"}, compile_one);
+  const auto [failures, assembled] = assemble_for_sm_90a(kernels);
   INFO("first failure: " << (failures.empty() ? "none" : failures.front()));
   CHECK(failures.empty());
   CHECK(assembled == kernels.size());
@@ -1137,18 +1148,8 @@ TEST_CASE("tensor_wgmma takes W4A8 configs: chosen from 64 rows, checked, and as
       }
   kernels.emplace_back(w4a8(DType::uint4, 512), s);
   CHECK(contains(emit_kernel(kernels[0].first, kernels[0].second, "sm_90a").source, "bitjit::tensor_wgmma_w4a8<Problem, Tiles>"));
-  std::atomic<size_t> assembled{0};
-  const auto compile_one = [&](size_t i, const char* arch) {  // on worker threads: no Catch2 assertions here
-    const GeneratedKernel kernel = emit_kernel(kernels[i].first, kernels[i].second, arch);
-    const CompiledKernel binary = compile_cuda(
-        {kernel.source, kernel.file_name, arch, {}, canonical_form(kernels[i].first), CompileOutput::cubin});
-    // ptxas's C7512-C7514: it ran the wgmmas one at a time (correct, but unpipelined).
-    for (const char* serialized : {"C7512", "C7513", "C7514"})
-      if (contains(binary.log, serialized))
-        throw std::runtime_error(canonical_form(kernels[i].second) + ": wgmmas serialized: " + binary.log);
-    if (binary.cubin.size() > 4 && binary.cubin[0] == 0x7f) ++assembled;
-  };
-  const std::vector<std::string> failures = compile_everywhere(kernels.size(), {"sm_90a"}, compile_one);
+  // ptxas's C7512-C7514: it ran the wgmmas one at a time (correct, but unpipelined).
+  const auto [failures, assembled] = assemble_for_sm_90a(kernels, {"C7512", "C7513", "C7514"});
   INFO("first failure: " << (failures.empty() ? "none" : failures.front()));
   CHECK(failures.empty());
   CHECK(assembled == kernels.size());
