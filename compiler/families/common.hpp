@@ -21,7 +21,7 @@ int64_t weight_row_bytes(const MatmulConfig& config);
 // The widest load (up to 16 bytes) that divides a weight row, so every row starts aligned.
 int widest_row_load(const MatmulConfig& config);
 
-// Static shared memory of the per-lane pair table of nf4 / fp4 with fp16 / bf16 activations
+// Static shared memory of the per-lane pair table of nf4 with fp16 / bf16 activations
 // (decode/weight_pairs.cuh's kPairTableWords words); 0 for other configs.
 int pair_table_bytes(const MatmulConfig& config);
 // pair_table_bytes as a family row's static shared memory (the families whose only static table it is).

@@ -135,3 +135,30 @@ TEST_CASE("every entry point's default kernel holds the static shared memory the
     CHECK(static_shared_of(elf_sections(elf)) == uint64_t(static_shared_bytes(k.sample.config, k.schedule)));
   }
 }
+
+// The per-lane pair table is nf4's alone (32 KB of static shared memory); fp4 decodes by placing its
+// code bits (PairDecode::fp4_bits) and holds none. The host's count and the cubins agree for both, in
+// the four families that decode pairs, fp16 and bf16.
+TEST_CASE("the static shared memory of nf4 holds its pair table and fp4 none", "[nvrtc][shared]") {
+  const std::pair<const char*, int64_t> families[] = {{"sm_80", 16}, {"sm_80", 64}, {"sm_90a", 4096}};
+  int checked = 0;
+  for (DType format : {DType::nf4, DType::fp4_e2m1})
+    for (DType activations : {DType::float16, DType::bfloat16})
+      for (const auto& [arch, rows] : families) {
+        MatmulConfig config = w4a16_g128_config(rows, 256, 1024);
+        config.W_dtype = format;
+        config.A_dtype = config.out_dtype = activations;
+        const TileSchedule s = default_schedule(config, arch);
+        INFO(canonical_form(config) << " " << canonical_form(s) << " on " << arch);
+        const GeneratedKernel kernel = emit_kernel(config, s, arch);
+        const std::vector<char> cubin =
+            compile_cuda({kernel.source, kernel.file_name, arch, {}, canonical_form(config), CompileOutput::cubin}).cubin;
+        const std::string_view elf(cubin.data(), cubin.size());
+        const uint64_t device_static = static_shared_of(elf_sections(elf));
+        CHECK(device_static == uint64_t(static_shared_bytes(config, s)));
+        if (format == DType::nf4) CHECK(device_static >= 256 * 32 * 4);
+        else CHECK(device_static < 256 * 32 * 4);
+        ++checked;
+      }
+  CHECK(checked == 12);
+}

@@ -6,7 +6,9 @@
 //   - integer formats, "split" order: a 32-bit word of P codes holds pair q (elements 2q, 2q+1) at
 //     fields q and P/2 + q, i.e. 16 bits apart, so one shift and one LOP3 put both codes into the
 //     mantissas of two 16-bit floats of magnitude 1024 (fp16) or 128 (bf16) at once;
-//   - other formats, natural order: pair q is fields 2q and 2q+1 (for 4-bit codes, one byte).
+//   - other formats, natural order: pair q is fields 2q and 2q+1 (for 4-bit codes, one byte): nf4
+//     through a per-lane table of the 256 bytes' pairs, fp4 e2m1 by placing each code's bits into a
+//     16-bit float's exponent and mantissa.
 // Every decoded value is exact in the activation type except nf4's levels, which are rounded to it.
 #include "bitjit/decode/dequant.cuh"
 
@@ -82,7 +84,9 @@ __device__ __forceinline__ uint32_t lop3_and_or(uint32_t a, uint32_t mask, uint3
 
 enum class PairDecode {
   magic,    // integer codes: LOP3 into the mantissa of a magic float, then one fused multiply-add
-  table,    // nf4, fp4: one shared-memory lookup per byte (two codes) in a per-lane table
+  table,    // nf4: one shared-memory lookup per byte (two codes) in a per-lane table
+  fp4_bits, // fp4 e2m1: each code's 3 magnitude bits under A's exponent and mantissa, its sign on
+            // A's sign, then one multiply by 2^(A's bias - 1) (exact; code 1, 0.5, is subnormal before it)
   convert,  // everything else: decode both codes to float, pack with one conversion
   same,     // W is A's own 16-bit type: the word is the pair
 };
@@ -93,6 +97,8 @@ constexpr PairDecode pair_decode() {
     return PairDecode::same;
   } else if constexpr (W::kInteger) {
     return W::kBits < PairMath<A>::kMantissaBits ? PairDecode::magic : PairDecode::convert;
+  } else if constexpr (is_same<W, fmt::Fp4E2M1>::value) {
+    return PairDecode::fp4_bits;
   } else if constexpr (W::kBits == 4) {
     return PairDecode::table;
   } else {
@@ -187,6 +193,15 @@ __device__ __forceinline__ uint32_t decode_pair(uint32_t word, int q, uint32_t z
   } else if constexpr (kHow == PairDecode::table) {
     const uint32_t byte = (word >> (8 * q)) & 0xFFu;
     return table[byte * 32 + lane];
+  } else if constexpr (kHow == PairDecode::fp4_bits) {
+    // byte * 0x1001: the low code at bits 0-3 and the high one at bits 16-19 (copies elsewhere are
+    // masked off); the magnitude bits (exponent e1 e0, mantissa m) go right under A's exponent field's
+    // low bits, each sign to bit 15 of its half. As A's bits that is value * 2^-(bias - 1).
+    constexpr int kPlace = PairMath<A>::kMantissaBits - 1;
+    constexpr uint32_t kScaleUp = splat16(exact_bits<A>(1, 1 - PairMath<A>::kExponentBias));
+    const uint32_t spread = ((word >> (8 * q)) & 0xFFu) * 0x1001u;
+    const uint32_t bits = ((spread << kPlace) & (0x00070007u << kPlace)) | ((spread << 12) & 0x80008000u);
+    return PairMath<A>::fma(bits, kScaleUp, 0x80008000u);  // x * 2^(bias - 1) + (-0): exact
   } else {
     uint32_t lo, hi;
     pair_codes<W>(word, q, lo, hi);
