@@ -14,7 +14,8 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr int64_t kMaxDim = std::numeric_limits<int32_t>::max();
+constexpr int64_t kMaxDim = kLargestDimension;
+static_assert(kMaxDim == std::numeric_limits<int32_t>::max());
 // No operand may exceed 2^48 bytes (256 TiB, far beyond any GPU's memory). Each dimension fits in
 // 31 bits but their products do not fit in 64 bits, and the library multiplies operand sizes further
 // (split-K partials, L2 rotation copies): the bound keeps all of that exact.

@@ -86,6 +86,8 @@ bool same_8bit_operands(const MatmulConfig& config);
 bool w4a8_operands(const MatmulConfig& config);
 // group_size with -1 resolved to K.
 int64_t effective_group_size(const MatmulConfig& config);
+// The largest M, N or K a config (and a call's M) may have: 2^31 - 1 (docs/formats.md).
+inline constexpr int64_t kLargestDimension = 2147483647;
 int64_t group_count(const MatmulConfig& config);
 
 // Shape and dtype of each operand for a given M; a tensor of rank 0 means "not used".

@@ -117,6 +117,12 @@ struct Matmul::Impl {
     if (A.shape.size() != 2) fail("A must have shape [M, K], got " + shape_text(A.shape));
     const int64_t M = A.shape[0];
     if (M < 1) fail("A has M=" + std::to_string(M) + " rows; M must be at least 1");
+    // A dynamic M past the largest bucket runs that bucket's kernel; its row indices are sized for
+    // the dimension bound every config has.
+    if (M > kLargestDimension) {
+      fail("A has M=" + std::to_string(M) + " rows; M must be at most " + std::to_string(kLargestDimension) +
+           " (split the call along M)");
+    }
     if (!config.M.is_dynamic() && M != config.M.value()) {
       fail("A has M=" + std::to_string(M) + " rows but the config has a static M=" +
            std::to_string(config.M.value()) + "; give M as a list of buckets for dynamic M");

@@ -69,7 +69,7 @@ class Matmul {
 
   // C = A · dequant(W)ᵀ (+ bias). Every view is checked against the config: a wrong dtype or shape,
   // a null or misaligned pointer, or an operand the config does not use, is a ConfigError. With a
-  // static M, A has exactly M rows; with dynamic M, any M >= 1. Asynchronous on `stream`.
+  // static M, A has exactly M rows; with dynamic M, any M from 1 to 2^31 - 1. Asynchronous on `stream`.
   // Split-K kernels (tensor_gemm with split_k > 1) sum their slices through a scratch buffer the
   // Matmul keeps per stream, allocated by the first run on that stream that needs it (so make one
   // such run before capturing a CUDA graph); runs on different streams never share one.

@@ -45,6 +45,18 @@ TEST_CASE("each M bucket gets its own kernel and a call takes the smallest bucke
   CHECK(ampere.schedule_for(1000).tile.m == 128);
   CHECK(contains(ampere.source(), "bitjit::tensor_gemm<Problem, Tiles>"));
 
+  // A call's M past every bucket is bounded like a config's dimensions: refused by name before any
+  // device work (no GPU needed to see it).
+  const int64_t too_many = kLargestDimension + 1;
+  const std::vector<uint8_t> byte(16);
+  try {
+    matmul.run(TensorView(byte.data(), DType::float16, {too_many, config.K}), TensorView(), TensorView(), TensorView(),
+               TensorView(), TensorView());
+    FAIL("a call with M = 2^31 ran");
+  } catch (const ConfigError& error) {
+    CHECK(contains(error.what(), "A has M=2147483648 rows; M must be at most 2147483647 (split the call along M)"));
+  }
+
   // An explicit schedule serves every bucket.
   const Matmul pinned = Matmul::create(config, {"sm_90a", matmul.schedule_for(1)});
   CHECK(canonical_form(pinned.schedule_for(1024)) == canonical_form(matmul.schedule_for(1)));
