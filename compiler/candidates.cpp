@@ -20,7 +20,7 @@ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 KernelFootprint footprint(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
   KernelFootprint f;
   f.threads = block_threads(s);
-  f.shared_bytes = dynamic_shared_bytes(config, s) + static_shared_bytes(config, s);
+  f.shared_bytes = dynamic_shared_bytes(config, s) + static_shared_bytes(config, s, arch);
   kernel_traits(config, s.family).footprint(config, s, arch, f);
   return f;
 }

@@ -7,6 +7,7 @@
 
 #include "common/error.hpp"
 #include "common/json_input.hpp"
+#include "compiler/arch.hpp"
 #include "compiler/families/common.hpp"
 #include "compiler/families/family.hpp"
 
@@ -157,8 +158,13 @@ TileSchedule schedule_from_json(const json& object) {
 
 std::string canonical_form(const TileSchedule& schedule) { return to_json(schedule).dump(); }
 
-int static_shared_bytes(const MatmulConfig& config, const TileSchedule& schedule) {
-  return kernel_traits(config, schedule.family).static_shared_bytes(config, schedule);
+int static_shared_bytes(const MatmulConfig& config, const TileSchedule& schedule, const std::string& arch) {
+  // The cubins' .nv.shared from sm_90 on: tensor_gemv int4 9216 bytes (8192 on sm_80-sm_89), a
+  // tensor_gemm ring with no variables 1024 (0), the Hopper kernels their rounded variables + 1024.
+  constexpr int kReservedFromSm90 = 1024;
+  const int own = kernel_traits(config, schedule.family).static_shared_bytes(config, schedule);
+  const bool uses_shared = own > 0 || dynamic_shared_bytes(config, schedule) > 0;
+  return own + (uses_shared && arch_info(arch).cc_major >= 9 ? kReservedFromSm90 : 0);
 }
 
 int dynamic_shared_bytes(const MatmulConfig& config, const TileSchedule& schedule) {

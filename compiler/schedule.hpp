@@ -96,10 +96,11 @@ std::optional<MmaRunLayout> family_layout(const MatmulConfig& config, KernelFami
 // The weight layout the family's kernels read (what Matmul::transform_weight must produce).
 WeightLayout family_weight_layout(const MatmulConfig& config, KernelFamily family);
 
-// Static shared memory of the schedule's kernel for the config: tables, alignment, barriers, the
-// warps' sums (each family's file says which; tests/compiler/test_shared_memory.cpp compares it with
-// the compiled kernels').
-int static_shared_bytes(const MatmulConfig& config, const TileSchedule& schedule);
+// Static shared memory of the schedule's kernel for the config on `arch`: tables, alignment,
+// barriers, the warps' sums (each family's file says which), and the 1024 bytes ptxas reserves in
+// every kernel that uses shared memory from compute capability 9.0 on
+// (tests/compiler/test_shared_memory.cpp compares it with the compiled kernels').
+int static_shared_bytes(const MatmulConfig& config, const TileSchedule& schedule, const std::string& arch);
 // Dynamic shared memory per block of the schedule's kernel (the staged families' ring; 0 for the
 // others).
 int dynamic_shared_bytes(const MatmulConfig& config, const TileSchedule& schedule);

@@ -47,11 +47,12 @@ int decoding_ring_bytes(const MatmulConfig& config, const TileSchedule& s) {
 }
 
 void require_shared_fits(const MatmulConfig& config, const TileSchedule& s, const std::string& arch, int stage_bytes) {
-  const int shared = dynamic_shared_bytes(config, s) + static_shared_bytes(config, s);
+  const int static_bytes = static_shared_bytes(config, s, arch);
+  const int shared = dynamic_shared_bytes(config, s) + static_bytes;
   const int limit = arch_info(arch).shared_bytes_per_block;
   if (shared > limit) {
     reject_schedule(std::to_string(s.pipeline.stages) + " stages of " + std::to_string(stage_bytes) + " bytes (+" +
-                    std::to_string(static_shared_bytes(config, s)) + " static) need " + std::to_string(shared) +
+                    std::to_string(static_bytes) + " static) need " + std::to_string(shared) +
                     " bytes of shared memory; " + arch + " allows " + std::to_string(limit) +
                     " per block: fewer pipeline.stages or a smaller tile.m / pipeline.k_per_stage");
   }

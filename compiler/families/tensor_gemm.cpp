@@ -135,7 +135,7 @@ std::optional<TileSchedule> default_tensor_gemm(const MatmulConfig& config, cons
     split_k *= 2;
   }
   const int most_stages = many_rows || s.pipeline.split_k > 1 ? 2 : 4;
-  const int budget = target.shared_bytes_per_block - static_shared_bytes(config, s);
+  const int budget = target.shared_bytes_per_block - static_shared_bytes(config, s, arch);
   const auto stages_that_fit = [&] { return std::min(most_stages, budget / families::gemm_stage_bytes(config, s, layout)); };
   s.pipeline.stages = stages_that_fit();
   while (s.pipeline.stages < 2 && s.tile.m > 32) {  // int1 / int2: long k-blocks; fewer rows per block

@@ -59,7 +59,7 @@ void validate_wgmma_group(const MatmulConfig& config, const TileSchedule& s, con
 TileSchedule fit_wgmma_tile(const MatmulConfig& config, const std::string& arch, TileSchedule s,
                             int (*stage_bytes)(const MatmulConfig&, const TileSchedule&)) {
   s.tile.n = 128;
-  const int budget = arch_info(arch).shared_bytes_per_block - static_shared_bytes(config, s);
+  const int budget = arch_info(arch).shared_bytes_per_block - static_shared_bytes(config, s, arch);
   const auto stages_that_fit = [&] { return std::min(s.tile.m == 256 ? 3 : 4, budget / stage_bytes(config, s)); };
   s.pipeline.stages = stages_that_fit();
   while (s.pipeline.stages < 3 && s.tile.m > 64) s.tile.m /= 2, s.pipeline.stages = stages_that_fit();
@@ -126,13 +126,13 @@ int hopper_static_shared_bytes(const MatmulConfig& config, const TileSchedule&) 
 }
 
 // The static shared memory of a kernel whose dynamic ring is 1024-byte aligned (the 128-byte
-// swizzle's atoms): its own variables rounded up to 1024, and 1024 more, which the compiler reserves
-// so the ring can be aligned wherever the block's shared memory starts. Read back from the cubins
-// (.nv.shared: int4 1024 for tensor_wgmma, 2048 for tensor_wgmma_ws with its barriers; nf4 33792 and
-// 34816; tests/compiler/test_shared_memory.cpp).
+// swizzle's atoms): its own variables rounded up to 1024, so the ring after them is aligned (with
+// the 1024 bytes ptxas reserves on sm_90a, static_shared_bytes: .nv.shared int4 1024 for
+// tensor_wgmma, 2048 for tensor_wgmma_ws with its barriers; nf4 33792 and 34816;
+// tests/compiler/test_shared_memory.cpp).
 int shared_before_aligned_ring(int variables_bytes) {
   constexpr int kRingAlignment = 1024;
-  return (variables_bytes + kRingAlignment - 1) / kRingAlignment * kRingAlignment + kRingAlignment;
+  return (variables_bytes + kRingAlignment - 1) / kRingAlignment * kRingAlignment;
 }
 
 // 683 TFLOP/s of 990 at 70B gate_up, M = 4096 with 256 rows, 0.88 of that with 128 rows

@@ -57,9 +57,10 @@ TileSchedule fit_wgmma_tile(const MatmulConfig& config, const std::string& arch,
 std::optional<TileSchedule> default_tensor_wgmma_decoding(const MatmulConfig& config, const std::string& arch,
                                                           int64_t rows);
 std::optional<TileSchedule> default_tensor_wgmma_8bit(const MatmulConfig& config, const std::string& arch, int64_t rows);
-// The 1024 bytes the compiler reserves to start the ring 1024-byte aligned (the 128-byte swizzle's
-// atoms), plus the pair table.
+// The pair table, rounded up so the ring after it starts 1024-byte aligned (the 128-byte swizzle's
+// atoms); static_shared_bytes adds the 1024 bytes ptxas reserves on sm_90a.
 int hopper_static_shared_bytes(const MatmulConfig& config, const TileSchedule& s);
+// Static variables of `variables_bytes`, rounded up to the ring's 1024-byte alignment.
 int shared_before_aligned_ring(int variables_bytes);
 int byte_rows_ring_bytes(const MatmulConfig& config, const TileSchedule& s);
 // The share of wgmma's peak a tensor_wgmma_ws tile keeps busy, growing with wgmma N (block_m).

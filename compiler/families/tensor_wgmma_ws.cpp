@@ -197,7 +197,7 @@ std::optional<TileSchedule> default_tensor_wgmma_ws(const MatmulConfig& config, 
   s = warp_specialized(s, 8);
   const int measured_stages = s.tile.m == 64 ? (s.tile.n == 256 ? 4 : s.pipeline.k_per_stage == 256 ? 4 : 6)
                                               : s.tile.m == 128 ? (s.tile.n == 128 ? 5 : 4) : 3;
-  const int budget = arch_info(arch).shared_bytes_per_block - static_shared_bytes(config, s);
+  const int budget = arch_info(arch).shared_bytes_per_block - static_shared_bytes(config, s, arch);
   const int stage_bytes = families::gemm_stage_bytes(config, s, *family_layout(config, s.family));
   s.pipeline.stages = std::min(measured_stages, budget / stage_bytes);
   if (!is_valid_schedule(config, s, arch)) return std::nullopt;

@@ -132,7 +132,7 @@ TEST_CASE("every entry point's default kernel holds the static shared memory the
     const SampledKernel& k = compiled.sample;
     INFO(describe(k));
     const std::string_view elf(compiled.cubin.data(), compiled.cubin.size());
-    CHECK(static_shared_of(elf_sections(elf)) == uint64_t(static_shared_bytes(k.sample.config, k.schedule)));
+    CHECK(static_shared_of(elf_sections(elf)) == uint64_t(static_shared_bytes(k.sample.config, k.schedule, k.sample.arch)));
   }
 }
 
@@ -155,10 +155,34 @@ TEST_CASE("the static shared memory of nf4 holds its pair table and fp4 none", "
             compile_cuda({kernel.source, kernel.file_name, arch, {}, canonical_form(config), CompileOutput::cubin}).cubin;
         const std::string_view elf(cubin.data(), cubin.size());
         const uint64_t device_static = static_shared_of(elf_sections(elf));
-        CHECK(device_static == uint64_t(static_shared_bytes(config, s)));
+        CHECK(device_static == uint64_t(static_shared_bytes(config, s, arch)));
         if (format == DType::nf4) CHECK(device_static >= 256 * 32 * 4);
         else CHECK(device_static < 256 * 32 * 4);
         ++checked;
       }
   CHECK(checked == 12);
+}
+
+// From compute capability 9.0 on ptxas reserves 1024 bytes of static shared memory in every kernel
+// that uses shared memory (tensor_gemv int4: 9216 bytes on sm_90a, 8192 on sm_80); the host counted
+// it for the Hopper families only, so the mma.sync and CUDA-core kernels' rings were planned 1 KB
+// too large on sm_90a, sm_100a and sm_120a. Every entry point that is not sm_90a-only, compiled with
+// its sample's schedule for those three archs, against the host's count.
+TEST_CASE("the entry points' static shared memory on sm_90a and newer includes the compiler's reserve", "[nvrtc][shared]") {
+  int checked = 0;
+  for (const SampledKernel& k : sampled_kernels()) {
+    if (k.sample.arch == "sm_90a") continue;  // the Hopper kernels: the test above
+    for (const char* arch : {"sm_90a", "sm_100a", "sm_120a"}) {
+      INFO(describe(k) << " compiled for " << arch);
+      if (!is_valid_schedule(k.sample.config, k.schedule, arch)) continue;
+      const GeneratedKernel kernel = emit_kernel(k.sample.config, k.schedule, arch);
+      const std::vector<char> cubin =
+          compile_cuda({kernel.source, kernel.file_name, arch, {}, canonical_form(k.sample.config), CompileOutput::cubin})
+              .cubin;
+      const std::string_view elf(cubin.data(), cubin.size());
+      CHECK(static_shared_of(elf_sections(elf)) == uint64_t(static_shared_bytes(k.sample.config, k.schedule, arch)));
+      ++checked;
+    }
+  }
+  CHECK(checked >= 15);
 }
