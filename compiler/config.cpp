@@ -14,8 +14,7 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr int64_t kMaxDim = kLargestDimension;
-static_assert(kMaxDim == std::numeric_limits<int32_t>::max());
+static_assert(kLargestDimension == std::numeric_limits<int32_t>::max());
 // No operand may exceed 2^48 bytes (256 TiB, far beyond any GPU's memory). Each dimension fits in
 // 31 bits but their products do not fit in 64 bits, and the library multiplies operand sizes further
 // (split-K partials, L2 rotation copies): the bound keeps all of that exact.
@@ -36,15 +35,15 @@ void check_role(const char* field, DType dtype, DTypeRole role) {
 
 void check_dimensions(const MatmulConfig& config) {
   for (int64_t m : config.M.values()) {
-    if (m < 1 || m > kMaxDim) {
-      reject("M=" + std::to_string(m) + " must be between 1 and " + std::to_string(kMaxDim));
+    if (m < 1 || m > kLargestDimension) {
+      reject("M=" + std::to_string(m) + " must be between 1 and " + std::to_string(kLargestDimension));
     }
   }
-  if (config.N < 1 || config.N > kMaxDim) {
-    reject("N=" + std::to_string(config.N) + " must be between 1 and " + std::to_string(kMaxDim));
+  if (config.N < 1 || config.N > kLargestDimension) {
+    reject("N=" + std::to_string(config.N) + " must be between 1 and " + std::to_string(kLargestDimension));
   }
-  if (config.K < 1 || config.K > kMaxDim) {
-    reject("K=" + std::to_string(config.K) + " must be between 1 and " + std::to_string(kMaxDim));
+  if (config.K < 1 || config.K > kLargestDimension) {
+    reject("K=" + std::to_string(config.K) + " must be between 1 and " + std::to_string(kLargestDimension));
   }
 }
 
@@ -162,10 +161,10 @@ MSpec read_m(const json& value) {
   if (value.is_array()) {
     if (value.empty()) reject("M=[] must list at least one bucket");
     std::vector<int64_t> buckets;
-    for (const auto& item : value) buckets.push_back(read_integer(item, "M", 1, kMaxDim));
+    for (const auto& item : value) buckets.push_back(read_integer(item, "M", 1, kLargestDimension));
     return MSpec::buckets(std::move(buckets));
   }
-  return MSpec(read_integer(value, "M", 1, kMaxDim));
+  return MSpec(read_integer(value, "M", 1, kLargestDimension));
 }
 
 json m_to_json(const MSpec& m, bool canonical) {
@@ -233,10 +232,7 @@ namespace {
 // Each operand's bytes at the largest M, so that no later size computation overflows.
 void check_operand_sizes(const MatmulConfig& config) {
   const OperandSpecs specs = operand_specs(config, config.M.largest());
-  const std::pair<const char*, const OperandSpec*> named[] = {{"A", &specs.A},           {"W", &specs.W},
-                                                              {"scales", &specs.scales}, {"zeros", &specs.zeros},
-                                                              {"bias", &specs.bias},     {"C", &specs.C}};
-  for (const auto& [name, spec] : named) {
+  for (const auto& [name, spec] : specs.named()) {
     try {
       (void)spec->bytes();
     } catch (const ConfigError& error) {
@@ -282,8 +278,8 @@ MatmulConfig config_from_json(const json& object) {
   }
   MatmulConfig config;
   if (object.contains("M")) config.M = read_m(object["M"]);
-  config.N = read_integer(object["N"], "N", 1, kMaxDim);
-  config.K = read_integer(object["K"], "K", 1, kMaxDim);
+  config.N = read_integer(object["N"], "N", 1, kLargestDimension);
+  config.K = read_integer(object["K"], "K", 1, kLargestDimension);
   if (object.contains("A_dtype")) config.A_dtype = read_dtype(object["A_dtype"], "A_dtype", kRoleActivation);
   if (object.contains("W_dtype")) config.W_dtype = read_dtype(object["W_dtype"], "W_dtype", kRoleWeight);
   if (object.contains("accum_dtype")) config.accum_dtype = read_dtype(object["accum_dtype"], "accum_dtype", kRoleAccum);
@@ -294,7 +290,7 @@ MatmulConfig config_from_json(const json& object) {
   }
   if (object.contains("with_bias")) config.with_bias = read_bool(object["with_bias"], "with_bias");
   if (object.contains("group_size") && !object["group_size"].is_null()) {
-    config.group_size = read_integer(object["group_size"], "group_size", -1, kMaxDim);
+    config.group_size = read_integer(object["group_size"], "group_size", -1, kLargestDimension);
   }
   if (object.contains("with_scaling")) config.with_scaling = read_bool(object["with_scaling"], "with_scaling");
   if (object.contains("with_zeros")) config.with_zeros = read_bool(object["with_zeros"], "with_zeros");

@@ -1,5 +1,6 @@
 #pragma once
 // MatmulConfig: what the user asks for, with BitBLAS's field names. C[M,N] = A[M,K] · dequant(W)[N,K]ᵀ.
+#include <array>
 #include <cstdint>
 #include <initializer_list>
 #include <string>
@@ -86,9 +87,10 @@ bool same_8bit_operands(const MatmulConfig& config);
 bool w4a8_operands(const MatmulConfig& config);
 // group_size with -1 resolved to K.
 int64_t effective_group_size(const MatmulConfig& config);
+int64_t group_count(const MatmulConfig& config);
+
 // The largest M, N or K a config (and a call's M) may have: 2^31 - 1 (docs/formats.md).
 inline constexpr int64_t kLargestDimension = 2147483647;
-int64_t group_count(const MatmulConfig& config);
 
 // Shape and dtype of each operand for a given M; a tensor of rank 0 means "not used".
 struct OperandSpec {
@@ -97,8 +99,18 @@ struct OperandSpec {
   bool used() const { return !shape.empty(); }
   int64_t bytes() const;
 };
+// A name (as C++ spells it) with its spec, for whoever walks every operand.
+struct NamedOperandSpec {
+  const char* name;
+  const OperandSpec* spec;
+};
+
 struct OperandSpecs {
   OperandSpec A, W, scales, zeros, bias, C;
+  // The six operands in this order, each with its name.
+  std::array<NamedOperandSpec, 6> named() const {
+    return {{{"A", &A}, {"W", &W}, {"scales", &scales}, {"zeros", &zeros}, {"bias", &bias}, {"C", &C}}};
+  }
 };
 OperandSpecs operand_specs(const MatmulConfig& config, int64_t M);
 

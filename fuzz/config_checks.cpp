@@ -19,8 +19,8 @@ void check_accepted_config(const MatmulConfig& config) {
              "to_json round trip of " + canonical);
   FUZZ_CHECK(config_hash(reparsed) == config_hash(config), "the hash of " + canonical);
   const OperandSpecs specs = operand_specs(config, config.M.largest());
-  for (const OperandSpec* spec : {&specs.A, &specs.W, &specs.scales, &specs.zeros, &specs.bias, &specs.C}) {
-    FUZZ_CHECK(!spec->used() || spec->bytes() > 0, "an empty operand of " + canonical);
+  for (const auto& [name, spec] : specs.named()) {
+    FUZZ_CHECK(!spec->used() || spec->bytes() > 0, std::string("an empty operand ") + name + " of " + canonical);
   }
 }
 

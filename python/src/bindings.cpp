@@ -380,7 +380,7 @@ NB_MODULE(_bitjit, m) {
            [](const Matmul& self, int64_t M) {
              const OperandSpecs specs = operand_specs(self.config(), M);
              std::vector<std::string> names;
-             for (const OperandSpec* spec : {&specs.A, &specs.W, &specs.scales, &specs.zeros, &specs.bias, &specs.C}) {
+             for (const auto& [name, spec] : specs.named()) {
                names.push_back(spec->used() ? std::string(to_string(spec->dtype)) : "");
              }
              return names;
@@ -395,7 +395,7 @@ NB_MODULE(_bitjit, m) {
            [](const Matmul& self, int64_t M) {
              const OperandSpecs specs = operand_specs(self.config(), M);
              std::vector<std::vector<std::string>> names;
-             for (const OperandSpec* spec : {&specs.A, &specs.W, &specs.scales, &specs.zeros, &specs.bias, &specs.C}) {
+             for (const auto& [name, spec] : specs.named()) {
                names.push_back(spec->used() ? accepted_elements(spec->dtype) : std::vector<std::string>{});
              }
              return names;

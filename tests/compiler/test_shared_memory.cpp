@@ -102,6 +102,14 @@ const std::vector<CompiledSample>& compiled_samples() {
   return all;
 }
 
+// The static shared memory of the schedule's kernel for the config, compiled for `arch`.
+uint64_t compiled_static_shared(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
+  const GeneratedKernel kernel = emit_kernel(config, s, arch);
+  const std::vector<char> cubin =
+      compile_cuda({kernel.source, kernel.file_name, arch, {}, canonical_form(config), CompileOutput::cubin}).cubin;
+  return static_shared_of(elf_sections(std::string_view(cubin.data(), cubin.size())));
+}
+
 std::string describe(const SampledKernel& k) {
   return std::string(k.kernel->function) + " " + canonical_form(k.sample.config) + " " + canonical_form(k.schedule) +
          " on " + k.sample.arch;
@@ -150,11 +158,7 @@ TEST_CASE("the static shared memory of nf4 holds its pair table and fp4 none", "
         config.A_dtype = config.out_dtype = activations;
         const TileSchedule s = default_schedule(config, arch);
         INFO(canonical_form(config) << " " << canonical_form(s) << " on " << arch);
-        const GeneratedKernel kernel = emit_kernel(config, s, arch);
-        const std::vector<char> cubin =
-            compile_cuda({kernel.source, kernel.file_name, arch, {}, canonical_form(config), CompileOutput::cubin}).cubin;
-        const std::string_view elf(cubin.data(), cubin.size());
-        const uint64_t device_static = static_shared_of(elf_sections(elf));
+        const uint64_t device_static = compiled_static_shared(config, s, arch);
         CHECK(device_static == uint64_t(static_shared_bytes(config, s, arch)));
         if (format == DType::nf4) CHECK(device_static >= 256 * 32 * 4);
         else CHECK(device_static < 256 * 32 * 4);
@@ -175,12 +179,8 @@ TEST_CASE("the entry points' static shared memory on sm_90a and newer includes t
     for (const char* arch : {"sm_90a", "sm_100a", "sm_120a"}) {
       INFO(describe(k) << " compiled for " << arch);
       if (!is_valid_schedule(k.sample.config, k.schedule, arch)) continue;
-      const GeneratedKernel kernel = emit_kernel(k.sample.config, k.schedule, arch);
-      const std::vector<char> cubin =
-          compile_cuda({kernel.source, kernel.file_name, arch, {}, canonical_form(k.sample.config), CompileOutput::cubin})
-              .cubin;
-      const std::string_view elf(cubin.data(), cubin.size());
-      CHECK(static_shared_of(elf_sections(elf)) == uint64_t(static_shared_bytes(k.sample.config, k.schedule, arch)));
+      CHECK(compiled_static_shared(k.sample.config, k.schedule, arch) ==
+            uint64_t(static_shared_bytes(k.sample.config, k.schedule, arch)));
       ++checked;
     }
   }

@@ -129,11 +129,21 @@ __device__ __forceinline__ void wgmma_64x8x16_f16_ss(float (&d)[4], uint64_t a, 
 // for the Hopper family's tiles (N = 64, 128 or 256 activation rows), A's type fp16 or bf16, float32 D
 // in the fragment layout above (N / 2 floats per thread). A's registers must stay unchanged until
 // a wgmma_wait shows the instruction done. The operands after D's N / 2: a[0..3], b, accumulate.
-#define BITJIT_WGMMA_RS(SHAPE, D, BIND, A_AND_B, ACCUMULATE, TYPE)                                                    \
+#define BITJIT_WGMMA_RS(SHAPE, D, BIND, A_AND_B, ACCUMULATE, TYPES, TAIL, C)                                          \
   asm volatile("{ .reg .pred p; setp.ne.b32 p, " ACCUMULATE ", 0;\n"                                                  \
-               "wgmma.mma_async.sync.aligned." SHAPE ".f32." TYPE "." TYPE " {" D "}, " A_AND_B ", p, 1, 1, 0; }"     \
-               : BIND("+f")                                                                                           \
+               "wgmma.mma_async.sync.aligned." SHAPE TYPES " {" D "}, " A_AND_B ", p" TAIL "; }"                      \
+               : BIND(C)                                                                                              \
                : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(int(accumulate)))
+// The three shapes of a register-A wgmma of K k (the operands after D's kRows / 2: a[0..3], b,
+// accumulate), TYPES(SHAPE, D, BIND, A_AND_B, ACCUMULATE) choosing the input types.
+#define BITJIT_WGMMA_RS_ROWS(TYPES, K)                                                                                \
+  if constexpr (kRows == 64) {                                                                                        \
+    TYPES("m64n64" K, BITJIT_WGMMA_D32, BITJIT_WGMMA_BIND32, "{%32, %33, %34, %35}, %36", "%37")                      \
+  } else if constexpr (kRows == 128) {                                                                                \
+    TYPES("m64n128" K, BITJIT_WGMMA_D64, BITJIT_WGMMA_BIND64, "{%64, %65, %66, %67}, %68", "%69")                     \
+  } else {                                                                                                            \
+    TYPES("m64n256" K, BITJIT_WGMMA_D128, BITJIT_WGMMA_BIND128, "{%128, %129, %130, %131}, %132", "%133")             \
+  }
 
 template <class A, int kRows>
 __device__ __forceinline__ void wgmma_64xNx16_rs(float (&d)[kRows / 2], const uint32_t (&a)[4], uint64_t b,
@@ -142,18 +152,11 @@ __device__ __forceinline__ void wgmma_64xNx16_rs(float (&d)[kRows / 2], const ui
   static_assert(kRows == 64 || kRows == 128 || kRows == 256, "64, 128 or 256 rows of activations per block");
   constexpr bool kHalf = is_same<A, fmt::Float16>::value;
 #define BITJIT_WGMMA_RS_TYPES(SHAPE, D, BIND, A_AND_B, ACCUMULATE)                                                    \
-  if constexpr (kHalf) BITJIT_WGMMA_RS(SHAPE, D, BIND, A_AND_B, ACCUMULATE, "f16");                                   \
-  else BITJIT_WGMMA_RS(SHAPE, D, BIND, A_AND_B, ACCUMULATE, "bf16");
-  if constexpr (kRows == 64) {
-    BITJIT_WGMMA_RS_TYPES("m64n64k16", BITJIT_WGMMA_D32, BITJIT_WGMMA_BIND32, "{%32, %33, %34, %35}, %36", "%37")
-  } else if constexpr (kRows == 128) {
-    BITJIT_WGMMA_RS_TYPES("m64n128k16", BITJIT_WGMMA_D64, BITJIT_WGMMA_BIND64, "{%64, %65, %66, %67}, %68", "%69")
-  } else {
-    BITJIT_WGMMA_RS_TYPES("m64n256k16", BITJIT_WGMMA_D128, BITJIT_WGMMA_BIND128, "{%128, %129, %130, %131}, %132", "%133")
-  }
+  if constexpr (kHalf) BITJIT_WGMMA_RS(SHAPE, D, BIND, A_AND_B, ACCUMULATE, ".f32.f16.f16", ", 1, 1, 0", "+f");       \
+  else BITJIT_WGMMA_RS(SHAPE, D, BIND, A_AND_B, ACCUMULATE, ".f32.bf16.bf16", ", 1, 1, 0", "+f");
+  BITJIT_WGMMA_RS_ROWS(BITJIT_WGMMA_RS_TYPES, "k16")
 #undef BITJIT_WGMMA_RS_TYPES
 }
-#undef BITJIT_WGMMA_RS
 
 // D[64, N] (+)= A[64, 32] * B[32, N] on 8-bit inputs, both operands by descriptor and K-major (the
 // only form wgmma takes for 8-bit types): int8 x int8 into int32, or fp8 e4m3 / e5m2 x the same
@@ -193,29 +196,18 @@ __device__ __forceinline__ void wgmma_64xNx32_ss(Acc (&d)[kRows / 2], uint64_t a
 // fragment layout above. A's fragment is mma.sync m16n8k32's: a[0] = row g, k 4t .. 4t + 3; a[1] =
 // row g + 8, same k; a[2] = row g, k 16 + 4t .. 16 + 4t + 3; a[3] = row g + 8, same k (each register
 // four k in byte order). A's registers must stay unchanged until a wgmma_wait shows it done.
-#define BITJIT_WGMMA_RS8(SHAPE, D, BIND, A_AND_B, ACCUMULATE, ATYPE)                                                  \
-  asm volatile("{ .reg .pred p; setp.ne.b32 p, " ACCUMULATE ", 0;\n"                                                  \
-               "wgmma.mma_async.sync.aligned." SHAPE ".s32." ATYPE ".s8 {" D "}, " A_AND_B ", p; }"                    \
-               : BIND("+r")                                                                                           \
-               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(int(accumulate)))
-
 template <bool kUnsignedA, int kRows>
 __device__ __forceinline__ void wgmma_64xNx32_rs_int8(int (&d)[kRows / 2], const uint32_t (&a)[4], uint64_t b,
                                                       bool accumulate) {
   static_assert(kRows == 64 || kRows == 128 || kRows == 256, "64, 128 or 256 rows of activations per block");
 #define BITJIT_WGMMA_RS8_TYPES(SHAPE, D, BIND, A_AND_B, ACCUMULATE)                                                   \
-  if constexpr (kUnsignedA) BITJIT_WGMMA_RS8(SHAPE, D, BIND, A_AND_B, ACCUMULATE, "u8");                              \
-  else BITJIT_WGMMA_RS8(SHAPE, D, BIND, A_AND_B, ACCUMULATE, "s8");
-  if constexpr (kRows == 64) {
-    BITJIT_WGMMA_RS8_TYPES("m64n64k32", BITJIT_WGMMA_D32, BITJIT_WGMMA_BIND32, "{%32, %33, %34, %35}, %36", "%37")
-  } else if constexpr (kRows == 128) {
-    BITJIT_WGMMA_RS8_TYPES("m64n128k32", BITJIT_WGMMA_D64, BITJIT_WGMMA_BIND64, "{%64, %65, %66, %67}, %68", "%69")
-  } else {
-    BITJIT_WGMMA_RS8_TYPES("m64n256k32", BITJIT_WGMMA_D128, BITJIT_WGMMA_BIND128, "{%128, %129, %130, %131}, %132", "%133")
-  }
+  if constexpr (kUnsignedA) BITJIT_WGMMA_RS(SHAPE, D, BIND, A_AND_B, ACCUMULATE, ".s32.u8.s8", "", "+r");             \
+  else BITJIT_WGMMA_RS(SHAPE, D, BIND, A_AND_B, ACCUMULATE, ".s32.s8.s8", "", "+r");
+  BITJIT_WGMMA_RS_ROWS(BITJIT_WGMMA_RS8_TYPES, "k32")
 #undef BITJIT_WGMMA_RS8_TYPES
 }
-#undef BITJIT_WGMMA_RS8
+#undef BITJIT_WGMMA_RS_ROWS
+#undef BITJIT_WGMMA_RS
 #undef BITJIT_WGMMA_BIND128
 #undef BITJIT_WGMMA_BIND64
 #undef BITJIT_WGMMA_BIND32
