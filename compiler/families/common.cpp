@@ -64,6 +64,12 @@ void require_unused(const TileSchedule& s, const char* field, int value, int neu
                   field + "=" + std::to_string(neutral));
 }
 
+void require_raster_group(const TileSchedule& s) {
+  if (s.launch.raster_group >= 1 && s.launch.raster_group <= 64) return;
+  reject_schedule("launch.raster_group=" + std::to_string(s.launch.raster_group) +
+                  " must be 1..64 (row blocks per group of the tile order)");
+}
+
 void require_layout_loads(const TileSchedule& s, const MmaRunLayout& layout) {
   if (s.pipeline.vector_bytes == layout.load_bytes) return;
   reject_schedule("pipeline.vector_bytes=" + std::to_string(s.pipeline.vector_bytes) + ": the mma_runs layout of this "

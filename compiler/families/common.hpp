@@ -42,6 +42,8 @@ int decoding_ring_bytes(const MatmulConfig& config, const TileSchedule& s);
 void require_shared_fits(const MatmulConfig& config, const TileSchedule& s, const std::string& arch, int stage_bytes);
 // A field the family has no use for holds its neutral value (TileSchedule's comments say which).
 void require_unused(const TileSchedule& s, const char* field, int value, int neutral);
+// launch.raster_group of a family that takes its tiles in PersistentTiles' raster order: 1..64.
+void require_raster_group(const TileSchedule& s);
 // The load width the config's mma_runs layout fixed (tuning never repacks W).
 void require_layout_loads(const TileSchedule& s, const MmaRunLayout& layout);
 // The knobs the decoding staged families share: k per stage, the ring's depth, the load width the

@@ -15,6 +15,11 @@ namespace {
 // (|a| <= 128) and a weight byte (|b| <= 128), so at most 2^16 k per group.
 constexpr int64_t kLargestW4a8Group = int64_t(1) << 16;
 
+// Row blocks per group of the tile order by default: with 128 x 128 tiles a wave of 132 blocks then
+// covers 8 row blocks x ~16 channel blocks instead of 1-2 row blocks x every channel block, so the
+// weights a wave streams are about an eighth of W (the W8A8 kernel's default, tensor_wgmma_ws).
+constexpr int kDefaultRasterGroup = 8;
+
 MmaRunLayout require_w4a8_layout(const MatmulConfig& config) {
   const std::optional<MmaRunLayout> layout = family_layout(config, KernelFamily::tensor_wgmma);
   if (!layout) {
@@ -64,7 +69,7 @@ void validate_tensor_wgmma_w4a8(const MatmulConfig& config, const TileSchedule& 
   require_unused(s, "pipeline.k_per_round", s.pipeline.k_per_round, 0);
   require_unused(s, "pipeline.split_k", s.pipeline.split_k, 1);
   require_unused(s, "pipeline.wgmma_group", s.pipeline.wgmma_group, 1);
-  require_unused(s, "launch.raster_group", s.launch.raster_group, 1);
+  require_raster_group(s);
   require_shared_fits(config, s, arch, w4a8_stage_bytes(config, s));
 }
 
@@ -79,15 +84,23 @@ std::optional<TileSchedule> default_tensor_wgmma_w4a8(const MatmulConfig& config
   s.tile.m = rows <= 64 ? 64 : 128;
   s.pipeline.k_per_stage = wgmma_k_per_stage(config, *layout);
   s.pipeline.vector_bytes = layout->load_bytes;
+  s.launch.raster_group = kDefaultRasterGroup;
   s = fit_wgmma_tile(config, arch, s, w4a8_stage_bytes);
   if (!is_valid_schedule(config, s, arch)) return std::nullopt;  // e.g. a group size the stages cannot take
   return s;
 }
 
-// No split (sums of int8 products per group).
+// tensor_wgmma's tiles, stages and k per stage without a split (sums of int8 products per group),
+// each in row-major order and in groups of 8 row blocks.
 void add_tensor_wgmma_w4a8_candidates(const MatmulConfig& config, const TileSchedule& fallback, int64_t,
                                       std::vector<TileSchedule>& out) {
-  add_wgmma_candidates(hopper_candidate_base(config, fallback), false, out);
+  std::vector<TileSchedule> tiles;
+  add_wgmma_candidates(hopper_candidate_base(config, fallback), false, tiles);
+  for (TileSchedule s : tiles)
+    for (int raster_group : {1, kDefaultRasterGroup}) {
+      s.launch.raster_group = raster_group;
+      out.push_back(s);
+    }
 }
 
 // Per warp and 32-k step: one wgmma of 16 channels x tile.m rows (tile.m / 8 m16n8k32 tiles' work),
@@ -117,6 +130,7 @@ std::vector<PlanConstant> tensor_wgmma_w4a8_tiles(const MatmulConfig& config, co
        std::to_string(s.pipeline.k_per_stage / 32) + " wgmma steps of 32 k per stage"},
       {"int", "kStages", std::to_string(s.pipeline.stages), "depth of the cp.async ring in shared memory"},
       {"int", "kStoredRun", std::to_string(run), "the mma_runs layout's run: each 32-k step lies in one lane's load"},
+      {"int", "kRasterGroup", std::to_string(s.launch.raster_group), "row blocks per group of the tile order"},
   };
 }
 

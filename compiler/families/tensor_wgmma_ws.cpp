@@ -59,10 +59,7 @@ void validate_warp_specialized(const MatmulConfig& config, const TileSchedule& s
                     "the " + std::to_string(sums) + " sums of a consumer thread need about " + std::to_string(needed) +
                     "; a smaller tile.m or tile.n");
   }
-  if (s.launch.raster_group < 1 || s.launch.raster_group > 64) {
-    reject_schedule("launch.raster_group=" + std::to_string(s.launch.raster_group) +
-                    " must be 1..64 (row blocks per group of the tile order)");
-  }
+  require_raster_group(s);
   if (s.pipeline.split_k != 1) {
     reject_schedule("pipeline.split_k=" + std::to_string(s.pipeline.split_k) + ": tensor_wgmma_ws takes "
                     "pipeline.split_k=1 (its persistent grid keeps every SM busy over the output tiles); use "

@@ -493,9 +493,12 @@ MatmulConfig w4a8_test_config(DType weights, int64_t group, DType out) {
 
 // W4A8 on the Hopper family (kernels/tensor_wgmma_w4a8.cuh): every sub-byte integer format decoded
 // into the int8 wgmma's register operand, scales per group of 128 (several per stage) or 512, per
-// channel, or none; 64 and 128 rows, one and two warpgroups, 3 and 4 stages of one to four k-blocks
-// (groups spanning stages where 128 k stages meet groups of 512); fp16, bf16 and float32 output. The
-// same Matmul's default kernels run at 1 and 16 rows (tensor_gemv_8bit, same weights).
+// channel, or none (group sums converted by the mantissa trick where they fit 2^22: int4 at 128,
+// uint4 at 512; by I2FP elsewhere); 64 and 128 rows, one to four warpgroups taking turns, 3 and 4
+// stages of one to four k-blocks (groups spanning stages where 128 k stages meet groups of 512);
+// tiles in row-major order and in raster groups of 2 and 3 row blocks (4 and 5 row blocks at 200
+// and 257 rows: a short last group); fp16, bf16 and float32 output. The same Matmul's default
+// kernels run at 1 and 16 rows (tensor_gemv_8bit, same weights).
 TEST_CASE("tensor_wgmma W4A8 matches the reference on a Hopper GPU", "[gpu][wgmma]") {
   BITJIT_REQUIRE_HOPPER("tensor_wgmma");
   BITJIT_RANDOM_ENGINE(rng);
@@ -510,8 +513,9 @@ TEST_CASE("tensor_wgmma W4A8 matches the reference on a Hopper GPU", "[gpu][wgmm
       const std::optional<MmaRunLayout> layout = wgmma_layout(config);
       REQUIRE(layout);
       const int k_block = layout->k_block(info(weights).bits);
-      for (const auto& [rows, channels, stages, blocks] :
-           {std::array<int, 4>{64, 64, 3, 1}, {128, 128, 4, 1}, {64, 128, 4, 2}, {128, 64, 3, 4}}) {
+      for (const auto& [rows, channels, stages, blocks, raster] :
+           {std::array<int, 5>{64, 64, 3, 1, 1}, {128, 128, 4, 1, 2}, {64, 128, 4, 2, 3}, {128, 64, 3, 4, 1},
+            {64, 192, 3, 2, 2}, {64, 256, 3, 1, 3}}) {
         TileSchedule s;
         s.family = KernelFamily::tensor_wgmma;
         s.tile = {.m = rows, .n = channels};
@@ -519,6 +523,7 @@ TEST_CASE("tensor_wgmma W4A8 matches the reference on a Hopper GPU", "[gpu][wgmm
         s.pipeline.stages = stages;
         s.pipeline.k_per_stage = std::max(128, k_block) * blocks;
         s.pipeline.vector_bytes = 16;
+        s.launch.raster_group = raster;
         if (!is_valid_schedule(config, s, "sm_90a")) continue;  // e.g. 4 k-blocks of 1-bit codes past shared memory
         check_schedule(checker, config, s, rng, {33, 200, 257});
         ++checked;
@@ -526,7 +531,39 @@ TEST_CASE("tensor_wgmma W4A8 matches the reference on a Hopper GPU", "[gpu][wgmm
       const Matmul defaults = Matmul::create(config);
       for (int64_t M : {1, 16, 64, 257}) checker.check_random(defaults, M, rng);
     }
-  CHECK(checked >= 40);
+  CHECK(checked >= 90);  // 96 of the 144 (format, group, schedule) combinations are valid
+  CHECK(checker.failures() == 0);
+}
+
+// The W4A8 kernel converts a group's int32 sums through the float mantissa where the group's largest
+// |sum| is at most 2^22 (int4 codes as value x 16, groups of 256: 256 x 128 x 128 = 2^22 exactly).
+// Rows of -128 against codes of -8 reach +2^22 in every group, rows of 127 reach -127 x 128 x 256,
+// the rest stay random; every weight code -8 (byte 0x00), random scales, float32 output.
+TEST_CASE("tensor_wgmma W4A8 converts group sums at their bound exactly on a Hopper GPU", "[gpu][wgmma]") {
+  BITJIT_REQUIRE_HOPPER("tensor_wgmma");
+  BITJIT_RANDOM_ENGINE(rng);
+  GpuChecker checker;
+  MatmulConfig config = w4a8_test_config(DType::int4, 256, DType::float32);
+  config.with_bias = false;
+  TileSchedule s;
+  s.family = KernelFamily::tensor_wgmma;
+  s.tile = {.m = 64, .n = 128};
+  s.warps = {.m = 1, .n = 8, .k = 1};
+  s.pipeline.stages = 4;
+  s.pipeline.k_per_stage = 256;
+  s.pipeline.vector_bytes = 16;
+  REQUIRE(is_valid_schedule(config, s, "sm_90a"));
+  const Matmul matmul = Matmul::create(config, {"", s});
+  for (int64_t M : {64, 200}) {
+    MatmulOperands operands = random_operands(config, M, rng);
+    std::fill(operands.W.bytes.begin(), operands.W.bytes.end(), uint8_t(0));  // int4 code 0 is -8
+    for (int64_t row = 0; row < M; ++row) {
+      if (row % 3 == 2) continue;
+      const uint8_t extreme = row % 3 == 0 ? uint8_t(0x80) : uint8_t(0x7F);  // -128, 127
+      std::fill_n(operands.A.bytes.begin() + row * config.K, config.K, extreme);
+    }
+    checker.check(matmul, M, operands, reference_matmul(config, M, operands));
+  }
   CHECK(checker.failures() == 0);
 }
 

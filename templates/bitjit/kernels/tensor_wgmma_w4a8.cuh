@@ -17,6 +17,7 @@
 #include "bitjit/epilogue/wgmma_outputs.cuh"
 #include "bitjit/mma/w4a8_warp.cuh"
 #include "bitjit/pipeline/byte_rows.cuh"
+#include "bitjit/pipeline/persistent_tiles.cuh"
 #include "bitjit/pipeline/wgmma_ring.cuh"
 
 namespace bitjit {
@@ -32,8 +33,11 @@ __device__ void tensor_wgmma_w4a8(const MatmulParams& params) {
   extern __shared__ __align__(1024) uint4 stages[];  // kStages x (activation tile, weight pieces)
   require_swizzle_alignment(stages);
 
-  const long long m_block = (long long)blockIdx.y * T::kBlockM;
-  const long long n_block = (long long)blockIdx.x * T::kBlockN;
+  // The grid has a block per output tile; they take the tiles in PersistentTiles' raster order
+  // (kRasterGroup row blocks at a time), so the blocks running at once share activation rows and
+  // weight channels in L2.
+  long long m_block, n_block;
+  PersistentTiles<P, T>(params.M).at((long long)blockIdx.y * gridDim.x + blockIdx.x, m_block, n_block);
   const ByteRowsLoader<T::kBlockM, T::kBlockK / 16, T::kThreads, P::K> activations(params.A, m_block, params.M);
   const typename G::Pieces weights(params.W, n_block, P::N);
   Warp warp(params, n_block);
