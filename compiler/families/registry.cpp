@@ -18,7 +18,7 @@ namespace {
 const KernelTraits* const kSimtKernels[] = {&kSimtKernel};
 const KernelTraits* const kGemvKernels[] = {&kGemvKernel};
 const KernelTraits* const kTensorGemvKernels[] = {&kTensorGemvKernel, &kTensorGemv8bitKernel};
-const KernelTraits* const kTensorGemmKernels[] = {&kTensorGemmKernel};
+const KernelTraits* const kTensorGemmKernels[] = {&kTensorGemmW4a8Kernel, &kTensorGemmKernel};
 const KernelTraits* const kTensorWgmmaKernels[] = {&kTensorWgmma8bitKernel, &kTensorWgmmaW4a8Kernel, &kTensorWgmmaKernel};
 const KernelTraits* const kTensorWgmmaWsKernels[] = {&kTensorWgmmaWs8bitKernel, &kTensorWgmmaWsKernel};
 

@@ -136,11 +136,14 @@ TileSchedule default_schedule(const MatmulConfig& config, const std::string& arc
   const std::optional<MmaRunLayout> layout = mma_run_layout(config);
   if (layout && arch_has_activation_mma(config, arch)) {
     const bool many_rows = rows > 16 && float16_activations(config) && layout->run <= 8;
-    // W4A8 from 64 rows on the int8 wgmma (tensor_gemv_8bit re-reads W per 16 rows); 17 to 63 rows
-    // stay on tensor_gemv_8bit until measured.
+    // W4A8 from 64 rows on the int8 wgmma, or on the archs without it tensor_gemm's m16n8k32
+    // (tensor_gemv_8bit re-reads W per 16 rows); 17 to 63 rows stay on tensor_gemv_8bit until measured.
     const bool w4a8_rows = rows >= 64 && w4a8_operands(config);
     if ((many_rows || w4a8_rows) && hopper_reads_runs(config, arch)) {
       if (std::optional<TileSchedule> s = default_tensor_wgmma(config, arch, rows)) return *s;
+    }
+    if (w4a8_rows) {
+      if (std::optional<TileSchedule> s = family_default(KernelFamily::tensor_gemm, config, arch, rows)) return *s;
     }
     TileSchedule s = *family_default(many_rows ? KernelFamily::tensor_gemm : KernelFamily::tensor_gemv, config, arch, rows);
     validate_schedule(config, s, arch);

@@ -10,6 +10,8 @@
 namespace bitjit {
 
 extern const KernelTraits kTensorGemmKernel;
+// W4A8 (int8 activations, sub-byte integer weights) on mma.sync m16n8k32: compiler/families/w4a8.cpp.
+extern const KernelTraits kTensorGemmW4a8Kernel;
 
 namespace families {
 

@@ -14,7 +14,7 @@ namespace bitjit {
 
 extern const KernelTraits kTensorWgmmaKernel;
 extern const KernelTraits kTensorWgmma8bitKernel;
-extern const KernelTraits kTensorWgmmaW4a8Kernel;
+extern const KernelTraits kTensorWgmmaW4a8Kernel;  // compiler/families/w4a8.cpp
 
 namespace families {
 

@@ -12,6 +12,7 @@
 
 #include "common/error.hpp"
 #include "compiler/candidates.hpp"
+#include "compiler/families/select.hpp"
 #include "compiler/families/tensor_wgmma_ws.hpp"
 #include "compiler/format_matrix.hpp"
 #include "compiler/lower.hpp"
@@ -86,11 +87,12 @@ std::vector<std::string> compile_everywhere(size_t count, const std::vector<cons
   return failures;
 }
 
-// Assembles each (config, schedule) for sm_90a on all cores; returns the failures (as
+// Assembles each (config, schedule) for `arch` on all cores; returns the failures (as
 // compile_everywhere) and how many cubins came out. A log naming one of `refused` (ptxas's notes,
 // e.g. C7512: the wgmmas run one at a time) fails that kernel too.
-std::pair<std::vector<std::string>, size_t> assemble_for_sm_90a(const std::vector<std::pair<MatmulConfig, TileSchedule>>& kernels,
-                                                                std::initializer_list<const char*> refused = {}) {
+std::pair<std::vector<std::string>, size_t> assemble_for(const char* arch,
+                                                         const std::vector<std::pair<MatmulConfig, TileSchedule>>& kernels,
+                                                         std::initializer_list<const char*> refused = {}) {
   std::atomic<size_t> assembled{0};
   const auto compile_one = [&](size_t i, const char* arch) {  // on worker threads: no Catch2 assertions here
     const GeneratedKernel kernel = emit_kernel(kernels[i].first, kernels[i].second, arch);
@@ -100,7 +102,7 @@ std::pair<std::vector<std::string>, size_t> assemble_for_sm_90a(const std::vecto
       if (contains(binary.log, note)) throw std::runtime_error(canonical_form(kernels[i].second) + ": " + binary.log);
     if (binary.cubin.size() > 4 && binary.cubin[0] == 0x7f) ++assembled;
   };
-  std::vector<std::string> failures = compile_everywhere(kernels.size(), {"sm_90a"}, compile_one);
+  std::vector<std::string> failures = compile_everywhere(kernels.size(), {arch}, compile_one);
   return {std::move(failures), assembled.load()};
 }
 
@@ -546,8 +548,11 @@ TEST_CASE("tensor_gemm schedules are checked field by field", "[codegen]") {
   MatmulConfig few_rows = config;
   few_rows.M = 8;
   CHECK(contains(schedule_error_on(few_rows, good, "sm_80"), "runs of 32 (the layout for M of at most 8)"));
+  // int8 activations with zero points (W4A8 without them is tensor_gemm_w4a8's: its own test).
   MatmulConfig int8_activations = config;
   int8_activations.A_dtype = DType::int8;
+  int8_activations.W_dtype = DType::uint4;
+  int8_activations.with_zeros = true;
   CHECK(contains(schedule_error_on(int8_activations, good, "sm_80"), "family=tensor_gemm needs A_dtype float16 or bfloat16"));
 }
 
@@ -1058,7 +1063,7 @@ TEST_CASE("tensor_wgmma takes W8A8 configs: checked, and assembled for sm_90a", 
     }
   }
   CHECK(contains(emit_kernel(kernels[0].first, kernels[0].second, "sm_90a").source, "bitjit::tensor_wgmma_8bit<Problem, Tiles>"));
-  const auto [failures, assembled] = assemble_for_sm_90a(kernels);
+  const auto [failures, assembled] = assemble_for("sm_90a", kernels);
   INFO("first failure: " << (failures.empty() ? "none" : failures.front()));
   CHECK(failures.empty());
   CHECK(assembled == kernels.size());
@@ -1070,14 +1075,26 @@ TEST_CASE("tensor_wgmma takes W8A8 configs: checked, and assembled for sm_90a", 
 // of the weights. Checked field by field, and every format's kernels assembled for sm_90a without
 // ptxas serializing their wgmmas (its results are checked on the GPU: test_gpu "tensor_wgmma W4A8
 // matches the reference on a Hopper GPU").
+namespace {
+
+// A W4A8 config (int8 activations, `weights` codes in groups of `group`) at the decode and prefill
+// buckets.
+MatmulConfig w4a8(DType weights, int64_t group) {
+  MatmulConfig config = w4a16_g128_config(MSpec::buckets({1, 16, 64, 256, 4096}), 4096, 4096);
+  config.A_dtype = DType::int8;
+  config.W_dtype = weights;
+  config.group_size = group;
+  return config;
+}
+
+// Whether tensor_gemm_w4a8's default fits three stages of 64 rows in the arch's shared memory.
+bool gemm_w4a8_fits(DType weights, const char* arch) {
+  return info(weights).bits > 1 || std::string(arch) == "sm_80";
+}
+
+}  // namespace
+
 TEST_CASE("tensor_wgmma takes W4A8 configs: chosen from 64 rows, checked, and assembled for sm_90a", "[codegen][nvrtc]") {
-  const auto w4a8 = [](DType weights, int64_t group) {
-    MatmulConfig config = w4a16_g128_config(MSpec::buckets({1, 16, 64, 256, 4096}), 4096, 4096);
-    config.A_dtype = DType::int8;
-    config.W_dtype = weights;
-    config.group_size = group;
-    return config;
-  };
   const DType formats[] = {DType::int4, DType::uint4, DType::int2, DType::uint2, DType::int1, DType::uint1};
   for (DType weights : formats) {
     const MatmulConfig config = w4a8(weights, 128);
@@ -1090,7 +1107,10 @@ TEST_CASE("tensor_wgmma takes W4A8 configs: chosen from 64 rows, checked, and as
       CHECK(s.family == (rows <= 16 ? KernelFamily::tensor_gemv : KernelFamily::tensor_wgmma));
       CHECK(std::string(kernel_traits(config, s.family).function) ==
             (rows <= 16 ? "bitjit::tensor_gemv_8bit" : "bitjit::tensor_wgmma_w4a8"));
-      CHECK(default_schedule(config, "sm_89", rows).family == KernelFamily::tensor_gemv);
+      for (const char* arch : {"sm_80", "sm_86", "sm_89"}) {  // tensor_gemm_w4a8 there: test below
+        CHECK(default_schedule(config, arch, rows).family ==
+              (rows < 64 || !gemm_w4a8_fits(weights, arch) ? KernelFamily::tensor_gemv : KernelFamily::tensor_gemm));
+      }
     }
   }
   // What it does not take: zero points, int32 sums, 8-bit weights; and a static M of 64 rows alone runs it too.
@@ -1149,10 +1169,82 @@ TEST_CASE("tensor_wgmma takes W4A8 configs: chosen from 64 rows, checked, and as
   kernels.emplace_back(w4a8(DType::uint4, 512), s);
   CHECK(contains(emit_kernel(kernels[0].first, kernels[0].second, "sm_90a").source, "bitjit::tensor_wgmma_w4a8<Problem, Tiles>"));
   // ptxas's C7512-C7514: it ran the wgmmas one at a time (correct, but unpipelined).
-  const auto [failures, assembled] = assemble_for_sm_90a(kernels, {"C7512", "C7513", "C7514"});
+  const auto [failures, assembled] = assemble_for("sm_90a", kernels, {"C7512", "C7513", "C7514"});
   INFO("first failure: " << (failures.empty() ? "none" : failures.front()));
   CHECK(failures.empty());
   CHECK(assembled == kernels.size());
+}
+
+// W4A8 on the archs without wgmma (templates/bitjit/kernels/tensor_gemm_w4a8.cuh): the same block,
+// weights and checks as tensor_wgmma_w4a8, one mma.sync m16n8k32 per warp and 8 rows instead of the
+// warpgroup's wgmma. Chosen from 64 rows on sm_80, sm_86 and sm_89 (tensor_gemv_8bit below, the
+// same weight bytes) where three stages fit: 1-bit codes' 512-k blocks (64 KB of activations per
+// stage at 128 rows) do not in sm_86's and sm_89's 99 KB; valid on sm_90a too when a schedule
+// names it; assembled for sm_80 and sm_89.
+TEST_CASE("tensor_gemm takes W4A8 configs on the archs without wgmma: chosen, checked, assembled", "[codegen][nvrtc]") {
+  const DType formats[] = {DType::int4, DType::uint4, DType::int2, DType::uint2, DType::int1, DType::uint1};
+  for (DType weights : formats)
+    for (const char* arch : {"sm_80", "sm_86", "sm_89"}) {
+      const MatmulConfig config = w4a8(weights, 128);
+      INFO(canonical_form(config) << " on " << arch);
+      CHECK(family_weight_layout(config, KernelFamily::tensor_gemm) == family_weight_layout(config, KernelFamily::tensor_gemv));
+      for (int64_t rows : config.M.values()) {
+        const TileSchedule s = default_schedule(config, arch, rows);
+        const bool gemm = rows >= 64 && gemm_w4a8_fits(weights, arch);
+        CHECK(std::string(kernel_traits(config, s.family).function) ==
+              (gemm ? "bitjit::tensor_gemm_w4a8" : "bitjit::tensor_gemv_8bit"));
+        if (gemm) CHECK(s.launch.raster_group == 8);
+      }
+    }
+  // fp16 activations keep tensor_gemm's own kernel.
+  CHECK(std::string(kernel_traits(w4a16_g128_config(MSpec::buckets({64}), 4096, 4096), KernelFamily::tensor_gemm).function) ==
+        "bitjit::tensor_gemm");
+
+  // Validation names the family; a tensor_gemm W4A8 schedule is valid on sm_90a too.
+  const MatmulConfig config = w4a8(DType::int4, 128);
+  const TileSchedule s = default_schedule(config, "sm_89", 4096);
+  CHECK(s.family == KernelFamily::tensor_gemm);
+  CHECK(s.tile.m == 128);
+  CHECK(is_valid_schedule(config, s, "sm_90a"));
+  CHECK(is_valid_schedule(config, s, "sm_80"));
+  TileSchedule split = s;
+  split.pipeline.split_k = 2;
+  CHECK(contains(schedule_error_on(config, split, "sm_89"), "pipeline.split_k=2: tensor_gemm takes pipeline.split_k=1"));
+  TileSchedule no_raster = s;
+  no_raster.launch.raster_group = 0;
+  CHECK(contains(schedule_error_on(config, no_raster, "sm_89"), "launch.raster_group=0 must be 1..64"));
+  MatmulConfig long_rows = w4a8(DType::int4, -1);
+  long_rows.K = 131072;
+  CHECK(contains(schedule_error_on(long_rows, s, "sm_89"), "family=tensor_gemm sums each scale group in int32"));
+  MatmulConfig short_loads = w4a8(DType::int4, 32);
+  CHECK(contains(schedule_error_on(short_loads, s, "sm_89"), "family=tensor_gemm with int8 activations and int4 weights needs"));
+  // The tuner's candidates for a W4A8 bucket include this kernel's, in both tile orders.
+  std::vector<TileSchedule> candidates;
+  add_tuning_candidates(config, s, 4096, candidates);
+  const auto gemm_w4a8 = [&](int raster) {
+    return std::count_if(candidates.begin(), candidates.end(), [&](const TileSchedule& c) {
+      return c.family == KernelFamily::tensor_gemm && c.launch.raster_group == raster && is_valid_schedule(config, c, "sm_89");
+    });
+  };
+  CHECK(gemm_w4a8(1) >= 8);
+  CHECK(gemm_w4a8(8) == gemm_w4a8(1));
+
+  // Every format's default at 64 and 4096 rows, groups of 128, per channel and spanning stages.
+  for (const char* arch : {"sm_80", "sm_89"}) {
+    std::vector<std::pair<MatmulConfig, TileSchedule>> kernels;
+    for (DType weights : formats)
+      for (int64_t group : {int64_t(128), int64_t(-1)})
+        for (int64_t rows : {64, 4096}) {
+          const MatmulConfig c = w4a8(weights, group);
+          kernels.emplace_back(c, default_schedule(c, arch, rows));
+        }
+    kernels.emplace_back(w4a8(DType::uint4, 512), s);
+    CHECK(contains(emit_kernel(kernels[0].first, kernels[0].second, arch).source, "bitjit::tensor_gemm_w4a8<Problem, Tiles>"));
+    const auto [failures, assembled] = assemble_for(arch, kernels);
+    INFO(arch << ": first failure: " << (failures.empty() ? "none" : failures.front()));
+    CHECK(failures.empty());
+    CHECK(assembled == kernels.size());
+  }
 }
 
 // fp8 activations run on the fp8 mma.sync where the arch has it (sm_89, sm_90a below the Hopper

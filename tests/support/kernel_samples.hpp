@@ -46,6 +46,7 @@ inline const std::map<std::string, KernelSample>& kernel_samples() {
         {"bitjit::tensor_gemv", {w4a16_g128_config(16, 256, 1024), "sm_80", 16}},
         {"bitjit::tensor_gemv_8bit", {int8_int4, "sm_80", 4}},
         {"bitjit::tensor_gemm", {w4a16_g128_config(128, 256, 1024), "sm_80", 128}},
+        {"bitjit::tensor_gemm_w4a8", {int8_int4_rows, "sm_80", 256}},
         {"bitjit::tensor_wgmma", {w4a16_g128_config(4096, 8192, 8192), "sm_90a", 4096}},
         {"bitjit::tensor_wgmma_8bit", {eight_bit_config(DType::int8, 4096), "sm_90a", 4096}},
         {"bitjit::tensor_wgmma_w4a8", {int8_int4_rows, "sm_90a", 256}},

@@ -1,12 +1,16 @@
 #pragma once
-// The warp of tensor_wgmma_w4a8: sub-byte integer weight codes decoded into the int8 wgmma's
-// register operand, int8 activations from the swizzled stage, int32 sums per scale group converted
-// and scaled into float32 sums.
+// The warp of the W4A8 kernels: sub-byte integer weight codes decoded into the int8 tensor-core
+// operand, int8 activations from the swizzled stage, int32 sums per scale group converted and scaled
+// into float32 sums. tensor_wgmma_w4a8 (sm_90a) issues each warpgroup's wgmma with the decoded bytes
+// as its register operand; tensor_gemm_w4a8 (sm_80 and newer) gives the same registers, which are
+// m16n8k32's A fragment too, to one mma.sync per 8 rows, the activations read by ldmatrix.
 #include "bitjit/decode/wgmma_code_bytes.cuh"
+#include "bitjit/mma/mma_sync.cuh"
 #include "bitjit/mma/wgmma.cuh"
 #include "bitjit/pipeline/swizzled_atoms.cuh"
 #include "bitjit/pipeline/swizzled_pieces.cuh"
 #include "bitjit/pipeline/warpgroup_turns.cuh"
+#include "bitjit/ptx/ldmatrix.cuh"
 
 namespace bitjit {
 
@@ -42,8 +46,10 @@ struct W4a8Tiling {
   static_assert(T::kBlockM == 64 || T::kBlockM == 128, "the int32 group sums and the float sums fit 128 rows");
 };
 
-// One warp's share of a warpgroup tile: 16 channels (g and g + 8 of its fragment rows) x kBlockM rows.
-template <class P, class T>
+// One warp's share of a block tile: 16 channels (g and g + 8 of its fragment rows) x kBlockM rows.
+// kWgmma: the warpgroup's wgmma (sm_90a); else the warp's mma.sync m16n8k32, whose sums for rows
+// 8j .. 8j + 7 lie in sums[4j .. 4j + 3] as wgmma's D fragment has them.
+template <class P, class T, bool kWgmma>
 struct W4a8Warp {
   using G = W4a8Tiling<P, T>;
   using W = typename P::W;
@@ -52,8 +58,8 @@ struct W4a8Warp {
   static constexpr int kSums = T::kBlockM / 2;
   // A group's |sum| is at most its k x 128 (int8 activations) x the largest weight byte. Up to 2^22
   // the float with bits 0x4B400000 + sum is 1.5 x 2^23 + sum exactly (the sum moves the mantissa
-  // only), so an integer add and a float subtract convert it, on the integer and FMA pipes, where
-  // I2FP would go through the conversion unit for every accumulator of every group.
+  // only), so an integer add and a float subtract convert it, on the integer and FMA pipes, instead
+  // of one I2FP per accumulator and group.
   static constexpr bool kSumsFitMantissa = G::kGroupSize * 128 * Bytes::largest_magnitude() <= (1ll << 22);
 
   const MatmulParams& params;
@@ -68,7 +74,7 @@ struct W4a8Warp {
   int sums[kSums];             // the int32 sums of the current scale group
   float d[kSums];
   uint32_t fragments[2][4];    // this step's and the step before's (its wgmma may still read them)
-  WarpgroupTurns<T::kThreads / 128> turns;  // the warpgroups issue each group's (or stage's) wgmmas in turn
+  WarpgroupTurns<kWgmma ? T::kThreads / 128 : 1> turns;  // the warpgroups issue each group's (or stage's) wgmmas in turn
 
   __device__ __forceinline__ W4a8Warp(const MatmulParams& p, long long n_block) : params(p) {
     const int lane = int(threadIdx.x) % 32, g = lane / 4, t = lane % 4;
@@ -139,7 +145,7 @@ struct W4a8Warp {
       if (ends_piece) turns.pass_turn();
       const bool ends_group = ends_piece && stage_ends_group;
       if (ends_group) add_group_into_d();
-      else wgmma_wait<1>();
+      else if constexpr (kWgmma) wgmma_wait<1>();  // the step before's wgmma, which reads the other fragment
     }
   }
 
@@ -162,20 +168,49 @@ struct W4a8Warp {
       }
   }
 
-  // The warpgroup's wgmma of stage step `step` into the sums (afresh where a group starts).
+  // The warpgroup's wgmma, or the warp's mmas, of stage step `step` into the sums (afresh where a
+  // group starts).
   __device__ __forceinline__ void issue_step(const uint4* stage, int step, bool accumulate) {
-    wgmma_fence_accumulators(sums);
-    wgmma_fence();  // the fragment's registers were just written
-    wgmma_64xNx32_rs_int8<Bytes::kUnsigned, T::kBlockM>(sums, fragments[step % 2],
-                                                        G::ActivationTile::descriptor(stage, 0, 32 * step), accumulate);
-    wgmma_commit();
+    if constexpr (kWgmma) {
+      wgmma_fence_accumulators(sums);
+      wgmma_fence();  // the fragment's registers were just written
+      wgmma_64xNx32_rs_int8<Bytes::kUnsigned, T::kBlockM>(sums, fragments[step % 2],
+                                                          G::ActivationTile::descriptor(stage, 0, 32 * step), accumulate);
+      wgmma_commit();
+    } else {
+      mma_step(stage, step, accumulate);
+    }
   }
+
+  // m16n8k32 per 8 rows: each ldmatrix.x4 reads 16 rows' 32 k of the step (lanes 8i .. 8i + 7 give
+  // matrix i's rows: rows 0-7 then 8-15, each at the step's two 16-byte chunks), the operands of two
+  // 8-row mmas.
+  __device__ __forceinline__ void mma_step(const uint4* stage, int step, bool accumulate) {
+    if (!accumulate) {
+#pragma unroll
+      for (int i = 0; i < kSums; ++i) sums[i] = 0;
+    }
+    const int lane = int(threadIdx.x) % 32, matrix = lane / 8;
+    const int chunk = 2 * step + matrix % 2;
+#pragma unroll
+    for (int j = 0; j < T::kBlockM / 16; ++j) {
+      uint32_t rows[4];
+      ldmatrix_x4(rows, stage + G::ActivationTile::index(16 * j + 8 * (matrix / 2) + lane % 8, chunk));
+      mma_16x8x32_int8<Bytes::kUnsigned>(row_sums(2 * j), fragments[step % 2], rows[0], rows[1]);
+      mma_16x8x32_int8<Bytes::kUnsigned>(row_sums(2 * j + 1), fragments[step % 2], rows[2], rows[3]);
+    }
+  }
+
+  // The sums of rows 8j .. 8j + 7 (an m16n8 tile's C fragment).
+  __device__ __forceinline__ int (&row_sums(int j))[4] { return *reinterpret_cast<int(*)[4]>(sums + 4 * j); }
 
   // Waits for the group's wgmmas, then d += sums (exact int32) x the group's scale: D's fragment
   // holds channel g in d[4j + 0, 1] and channel g + 8 in d[4j + 2, 3].
   __device__ __forceinline__ void add_group_into_d() {
-    wgmma_wait<0>();
-    wgmma_fence_accumulators(sums);
+    if constexpr (kWgmma) {
+      wgmma_wait<0>();
+      wgmma_fence_accumulators(sums);
+    }
 #pragma unroll
     for (int i = 0; i < kSums; ++i) d[i] = fmaf(sum_as_float(sums[i]), group_scale[i % 4 / 2], d[i]);
   }
@@ -187,7 +222,7 @@ struct W4a8Warp {
 
   // After the last stage: the last group was added where it ended; nothing may still run.
   __device__ __forceinline__ void finish() {
-    wgmma_wait<0>();
+    if constexpr (kWgmma) wgmma_wait<0>();
     turns.finish();
   }
 };
