@@ -9,6 +9,7 @@
 #include "compiler/families/common.hpp"
 #include "compiler/families/simt.hpp"  // no_shared_bytes
 #include "compiler/families/tensor_wgmma.hpp"
+#include "compiler/weight_layout.hpp"
 
 namespace bitjit {
 namespace families {
@@ -29,14 +30,6 @@ constexpr int kDefaultRasterGroup = 8;
 
 bool is_wgmma(const TileSchedule& s) { return s.family == KernelFamily::tensor_wgmma; }
 std::string family_name(const TileSchedule& s) { return std::string(to_string(s.family)); }
-
-// tensor_gemv_8bit's mma_runs where every 32-k step lies in one lane's 16-byte load (runs of at least
-// 32 k): the layout both W4A8 kernels read, for every bucket (wgmma_layout gives it on sm_90a).
-std::optional<MmaRunLayout> w4a8_layout(const MatmulConfig& config) {
-  const std::optional<MmaRunLayout> runs = mma_run_layout(config);
-  if (!runs || !runs->byte_lanes || runs->load_bytes != 16 || runs->run < 32 || !w4a8_operands(config)) return std::nullopt;
-  return runs;
-}
 
 MmaRunLayout require_w4a8_layout(const MatmulConfig& config, const TileSchedule& s) {
   const std::optional<MmaRunLayout> layout = w4a8_layout(config);
