@@ -491,9 +491,8 @@ MatmulConfig w4a8_test_config(DType weights, int64_t group, DType out) {
 
 // The W4A8 kernels (kernels/tensor_wgmma_w4a8.cuh, tensor_gemm_w4a8.cuh) of `family` on `arch`:
 // every sub-byte integer format decoded into the int8 tensor-core operand, scales per group of 128
-// (several per stage) or 512, per channel, or none (group sums converted by the mantissa trick where
-// they fit 2^22: int4 at 128, uint4 at 512; by I2FP elsewhere); 64 and 128 rows, one to four
-// warpgroups (taking turns on the wgmma), 3 and 4 stages of one to four k-blocks (groups spanning
+// (several per stage) or 512, per channel, or none; 64 and 128 rows, one to four warpgroups (or
+// their warps' mma.sync), 3 and 4 stages of one to four k-blocks (groups spanning
 // stages where 128 k stages meet groups of 512); tiles in row-major order and in raster groups of 2
 // and 3 row blocks (4 and 5 row blocks at 200 and 257 rows: a short last group); fp16, bf16 and
 // float32 output. with_defaults: the same Matmul's default kernels at 1, 16, 64 and 257 rows too
@@ -550,11 +549,11 @@ TEST_CASE("tensor_gemm W4A8 matches the reference on the GPU", "[gpu]") {
   check_w4a8_kernels(KernelFamily::tensor_gemm, arch, arch != "sm_90a");
 }
 
-// The W4A8 kernels convert a group's int32 sums through the float mantissa where the group's largest
-// |sum| is at most 2^22 (int4 codes as value x 16, groups of 256: 256 x 128 x 128 = 2^22 exactly).
-// Rows of -128 against codes of -8 reach +2^22 in every group, rows of 127 reach -127 x 128 x 256,
-// the rest stay random; every weight code -8 (byte 0x00), random scales, float32 output.
-TEST_CASE("the W4A8 kernels convert group sums at their bound exactly on a Hopper GPU", "[gpu][wgmma]") {
+// The W4A8 kernels' int32 group sums at their extremes (int4 codes as value x 16, groups of 256:
+// 256 x 128 x 128 = 2^22), converted to float and scaled: rows of -128 against codes of -8 reach
+// +2^22 in every group, rows of 127 reach -127 x 128 x 256, the rest stay random; every weight code
+// -8 (byte 0x00), random scales, float32 output.
+TEST_CASE("the W4A8 kernels add extreme group sums exactly on a Hopper GPU", "[gpu][wgmma]") {
   BITJIT_REQUIRE_HOPPER("tensor_wgmma");
   BITJIT_RANDOM_ENGINE(rng);
   GpuChecker checker;

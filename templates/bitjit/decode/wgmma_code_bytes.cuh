@@ -43,16 +43,6 @@ struct WgmmaCodeBytes {
     return true;
   }
   static_assert(exact(), "each code's byte is its value times 2^kExponent");
-
-  // The largest |byte| over the codes (the bound on each product with an int8 activation, / 128).
-  static constexpr int largest_magnitude() {
-    int largest = 0;
-    for (int code = 0; code < (1 << W::kBits); ++code) {
-      const int value = (W::kStep * code + W::kOffset) * (1 << kExponent);
-      largest = value < 0 ? (-value > largest ? -value : largest) : (value > largest ? value : largest);
-    }
-    return largest;
-  }
 };
 
 }  // namespace bitjit

@@ -9,8 +9,7 @@
 // register operand, decoded step by step from the stage's pieces; the activations, plain int8 rows,
 // as the descriptor operand from the 128-byte swizzle. Sums are int32 per scale group (exact: the
 // host bounds the group so |sum| < 2^31), converted, scaled and added into float32 d when the
-// group's wgmmas are done; the warpgroups take turns issuing each group's wgmmas, so one converts
-// while another's run (pipeline/warpgroup_turns.cuh).
+// group's wgmmas are done.
 //
 // The ring is tensor_wgmma's (pipeline/wgmma_ring.cuh): kStages - 2 stages prefetched by cp.async,
 // one multiplied, one whose last wgmma may still run. Copies past M, N or K are zero-filled. The

@@ -9,7 +9,6 @@
 #include "bitjit/mma/wgmma.cuh"
 #include "bitjit/pipeline/swizzled_atoms.cuh"
 #include "bitjit/pipeline/swizzled_pieces.cuh"
-#include "bitjit/pipeline/warpgroup_turns.cuh"
 #include "bitjit/ptx/ldmatrix.cuh"
 
 namespace bitjit {
@@ -56,11 +55,6 @@ struct W4a8Warp {
   using Bytes = WgmmaCodeBytes<W>;
   static constexpr int kCodesPerWord = 32 / W::kBits;
   static constexpr int kSums = T::kBlockM / 2;
-  // A group's |sum| is at most its k x 128 (int8 activations) x the largest weight byte. Up to 2^22
-  // the float with bits 0x4B400000 + sum is 1.5 x 2^23 + sum exactly (the sum moves the mantissa
-  // only), so an integer add and a float subtract convert it, on the integer and FMA pipes, instead
-  // of one I2FP per accumulator and group.
-  static constexpr bool kSumsFitMantissa = G::kGroupSize * 128 * Bytes::largest_magnitude() <= (1ll << 22);
 
   const MatmulParams& params;
   int warp_channel;            // this warp's 16 channels in the block
@@ -74,7 +68,6 @@ struct W4a8Warp {
   int sums[kSums];             // the int32 sums of the current scale group
   float d[kSums];
   uint32_t fragments[2][4];    // this step's and the step before's (its wgmma may still read them)
-  WarpgroupTurns<kWgmma ? T::kThreads / 128 : 1> turns;  // the warpgroups issue each group's (or stage's) wgmmas in turn
 
   __device__ __forceinline__ W4a8Warp(const MatmulParams& p, long long n_block) : params(p) {
     const int lane = int(threadIdx.x) % 32, g = lane / 4, t = lane % 4;
@@ -112,8 +105,7 @@ struct W4a8Warp {
   // One stage: per 32-k step this warp's fragment decoded from the stage's pieces and the
   // warpgroup's wgmma issued into the group's int32 sums (afresh where a group starts), each wait
   // leaving only the newest wgmma running; where a group ends, every wgmma is waited for and the
-  // sums are added into d, scaled. The warpgroups take turns (WarpgroupTurns) for each group's
-  // wgmmas, or the stage's where a group spans stages, so one converts while another's run. (Two sets of sums, one converted while the next group's first
+  // sums are added into d, scaled. (Two sets of sums, one converted while the next group's first
   // wgmma runs, made ptxas serialize every wgmma of the kernel, C7513 / C7514: it does not follow
   // which group wait_group 1 leaves running.) next_tile_k: the stage whose scale codes to load meanwhile.
   __device__ __forceinline__ void multiply_stage(const uint4* stage, int tile_k, int next_tile_k) {
@@ -138,12 +130,9 @@ struct W4a8Warp {
 #pragma unroll
         for (int half = 0; half < 2; ++half) group_scale[half] = stage_scales[G::kGroupsInStage ? step / G::kGroupSteps : 0][half];
       }
-      if (starts_group || step == 0) turns.wait_turn();
       issue_step(stage, step, !starts_group);
       // K is whole groups, so the stage's last step inside K ends a group too.
-      const bool ends_piece = step % G::kGroupSteps == G::kGroupSteps - 1 || step == G::kSteps - 1;
-      if (ends_piece) turns.pass_turn();
-      const bool ends_group = ends_piece && stage_ends_group;
+      const bool ends_group = (step % G::kGroupSteps == G::kGroupSteps - 1 || step == G::kSteps - 1) && stage_ends_group;
       if (ends_group) add_group_into_d();
       else if constexpr (kWgmma) wgmma_wait<1>();  // the step before's wgmma, which reads the other fragment
     }
@@ -212,18 +201,12 @@ struct W4a8Warp {
       wgmma_fence_accumulators(sums);
     }
 #pragma unroll
-    for (int i = 0; i < kSums; ++i) d[i] = fmaf(sum_as_float(sums[i]), group_scale[i % 4 / 2], d[i]);
-  }
-
-  __device__ static __forceinline__ float sum_as_float(int sum) {
-    if constexpr (kSumsFitMantissa) return __int_as_float(sum + 0x4B400000) - 12582912.0f;
-    else return float(sum);
+    for (int i = 0; i < kSums; ++i) d[i] = fmaf(float(sums[i]), group_scale[i % 4 / 2], d[i]);
   }
 
   // After the last stage: the last group was added where it ended; nothing may still run.
   __device__ __forceinline__ void finish() {
     if constexpr (kWgmma) wgmma_wait<0>();
-    turns.finish();
   }
 };
 
