@@ -1,6 +1,6 @@
 // The W4A8 entry points: int8 activations, sub-byte integer weights read from tensor_gemv_8bit's
 // mma_runs layout and decoded into the int8 tensor-core operand, int32 sums per scale group scaled
-// into float32. tensor_wgmma_w4a8 (sm_90a: wgmma, warpgroups taking turns) and tensor_gemm_w4a8
+// into float32. tensor_wgmma_w4a8 (sm_90a: wgmma) and tensor_gemm_w4a8
 // (sm_80 and newer: mma.sync m16n8k32) share their block (mma/w4a8_block.cuh), so their sizes,
 // checks and plans are one set here, told apart by the schedule's family.
 #include <algorithm>
@@ -86,9 +86,9 @@ void validate_w4a8(const MatmulConfig& config, const TileSchedule& s, const std:
 
 // 64 rows up to M = 64, else 128; 128 k per stage (or one k-block where that is longer); 128
 // channels on two warpgroups (eight warps), as many stages as fit (fit_wgmma_tile); tiles in raster
-// groups. tensor_wgmma on sm_90a, measured on the H200 (before the raster groups, the turns and
-// the mantissa conversion): 0.52-0.88x cuBLAS fp16 from 256 to 4096 rows (docs/performance.md);
-// tensor_gemm on the archs without wgmma, not yet measured.
+// groups. tensor_wgmma on sm_90a, measured on the H200: 0.54-0.93x cuBLAS fp16 at 256 rows,
+// 0.84-0.92x at 4096 (docs/performance.md); tensor_gemm on the archs without wgmma not yet measured
+// there (on the H200, where a schedule names it, 0.36-0.62x).
 std::optional<TileSchedule> default_w4a8(KernelFamily family, const MatmulConfig& config, const std::string& arch,
                                          int64_t rows) {
   const std::optional<MmaRunLayout> layout = w4a8_layout(config);
@@ -184,7 +184,7 @@ std::vector<PlanStage> w4a8_stages(const MatmulConfig& config, const TileSchedul
   const std::string k = std::to_string(s.pipeline.k_per_stage), w(to_string(config.W_dtype));
   const bool unsigned_codes = !info(config.W_dtype).is_signed;
   const std::string multiply =
-      is_wgmma(s) ? "wgmma m64n" + rows + "k32 per warpgroup (64 channels), the warpgroups in turn, weights from "
+      is_wgmma(s) ? "wgmma m64n" + rows + "k32 per warpgroup (64 channels), weights from "
                     "registers, activations from shared memory"
                   : "mma.sync m16n8k32 per warp (16 channels) and 8 rows, weights from registers, activations by ldmatrix";
   return {
