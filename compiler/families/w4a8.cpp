@@ -8,6 +8,7 @@
 #include "compiler/arch.hpp"
 #include "compiler/families/common.hpp"
 #include "compiler/families/simt.hpp"  // no_shared_bytes
+#include "compiler/families/tensor_gemm.hpp"  // kTensorGemmW4a8Kernel
 #include "compiler/families/tensor_wgmma.hpp"
 #include "compiler/weight_layout.hpp"
 
