@@ -53,9 +53,9 @@ int bench_command(const std::vector<std::string>& args) {
   for (size_t i = 0; i < args.size(); ++i) {
     static const char* kOptions[] = {"--formats", "--shapes", "--M", "--out", "--schedule", "--clocks", "--dynamic"};
     if (std::find(std::begin(kOptions), std::end(kOptions), args[i]) == std::end(kOptions)) {
-      throw UsageError("unknown option " + args[i] + "; options: --formats --shapes --M --out --schedule --clocks --dynamic");
+      throw UsageError{"unknown option " + args[i] + "; options: --formats --shapes --M --out --schedule --clocks --dynamic"};
     }
-    if (i + 1 == args.size()) throw UsageError(args[i] + " needs a value");
+    if (i + 1 == args.size()) throw UsageError{args[i] + " needs a value"};
     if (args[i] == "--out") out = args[i + 1];
     forwarded.push_back(args[i]);
     forwarded.push_back(args[++i]);
