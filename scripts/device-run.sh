@@ -12,6 +12,8 @@
 #     racecheck the GPU tests except the sweeps under compute-sanitizer --tool racecheck (shared
 #               memory hazards; RACECHECK_TESTS a Catch2 test filter, default "~[sweep]")
 #     example   the C++ quick-start example from docs/
+#     pack      (give it last) everything under $OUT packed into $OUT/all.tgz, the files themselves removed,
+#               for a transport that takes few files back; the summary goes to $OUT/summary.txt too
 #     db        the kernel-database and CLI tests, then Matmul::create latency cold and warm
 #     gpu       the GPU tests except the long sweep
 #     hopper    every [wgmma] GPU test (tensor_wgmma and tensor_wgmma_ws, their sweeps included), each
@@ -289,8 +291,19 @@ for step in "$@"; do
       ./build-release/quickstart >"$OUT/example.log" 2>&1
       note "example rc=$?: $(tail -n 3 "$OUT/example.log" | tr '\n' ' ')"
       ;;
-    *) note "unknown step $step (steps: build test sweep memcheck racecheck example db gpu hopper bench dynamic profile variants stalls baseline pytest torch multigpu peers pip wheel)" ;;
+    pack) pack_requested=1 ;;
+    *) note "unknown step $step (steps: build test sweep memcheck racecheck example db gpu hopper bench dynamic profile variants stalls baseline pytest torch multigpu peers pip wheel pack)" ;;
   esac
 done
 echo
 printf '%s\n' "${summary[@]}"
+if [ -n "${pack_requested:-}" ]; then
+  archive=$(mktemp /tmp/device-out.XXXXXX)
+  printf '%s\n' "${summary[@]}" >"$OUT/summary.txt"
+  if tar czf "$archive" -C "$OUT" . && find "$OUT" -mindepth 1 -delete && mv "$archive" "$OUT/all.tgz"; then
+    printf '%s\n' "${summary[@]}" >"$OUT/summary.txt"
+    echo "packed into $OUT/all.tgz"
+  else
+    echo "pack FAILED: the files stay as they are"
+  fi
+fi
