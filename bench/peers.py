@@ -3,7 +3,7 @@
 a JIT successor of Marlin) and bitjit through its Python package, on the suite's shapes.
 
     python bench/peers.py [--formats int4_g128,uint4_g128_zeros,uint4_g128_qzeros] [--shapes all|8b|70b|70B_o,...]
-                          [--M 1,16,64] [--dynamic no|yes] [--out peers-out] [--seed N]
+                          [--M 1,16,64] [--dynamic no|yes|linear] [--out peers-out] [--seed N]
                           [--launches 20] [--warmup 3] [--batches 10]
 
 Formats (bench_matmul's names): int4_g128 (fp16 activations, int4 weights in [-8, 7], one fp16 scale
@@ -13,8 +13,9 @@ how bitjit's GPTQ loader takes them) and uint4_g128_qzeros (the same weights, th
 bitjit as packed 4-bit codes: zeros_mode "quantized", the kind humming's zero points are); humming
 runs its uint4 with zero points for both. The shapes (N, K) are read from
 bench/matmul_bench.cpp's suite. bitjit runs its default schedules, one static-M Matmul per M, or with
---dynamic yes one Matmul per (format, shape) whose M buckets are the --M list; humming its default
-heuristics.
+--dynamic yes one Matmul per (format, shape) whose M buckets are the --M list, or with --dynamic linear
+one bitjit.Linear per (format, shape) with its default buckets (opt_M unset), as a model's layers run;
+humming its default heuristics.
 
 Method, per (format, shape, M), the same for the three: random weights (codes, scales, zero points)
 shared by all of them; each output is checked first against a float64 reference computed from the
@@ -150,8 +151,9 @@ def parse_args(argv: list[str], suite: Optional[list[Shape]] = None) -> argparse
     parser.add_argument("--formats", type=format_list, default=format_list("int4_g128,uint4_g128_zeros,uint4_g128_qzeros"))
     parser.add_argument("--shapes", type=lambda text: select_shapes(suite, text), default=suite)
     parser.add_argument("--M", dest="Ms", type=m_list, default=[1, 16, 64])
-    parser.add_argument("--dynamic", choices=("no", "yes"), default="no",
-                        help="bitjit: one Matmul whose M buckets are the --M list (default: a static-M Matmul per M)")
+    parser.add_argument("--dynamic", choices=("no", "yes", "linear"), default="no",
+                        help="bitjit: yes, one Matmul whose M buckets are the --M list; linear, one bitjit.Linear with "
+                        "its default buckets (default: a static-M Matmul per M)")
     parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("peers-out"))
     parser.add_argument("--seed", type=int, default=None, help="random data's seed (default: a fresh one, printed)")
     parser.add_argument("--launches", type=positive, default=20, help="launches per graph, at least (a multiple "
@@ -358,6 +360,25 @@ def bitjit_runner(bitjit, format: Format, shape: Shape, weights: Weights, M) -> 
                   detail=lambda rows: {"schedule": matmul.schedule_for(rows)})
 
 
+def linear_runner(bitjit, format: Format, shape: Shape, weights: Weights) -> Runner:
+    """bitjit.Linear with its default buckets (opt_M unset), the layer a model runs. Timed through the
+    operator its forward calls (bitjit.ops.call with the layer's config), on rotated copies of its
+    buffers."""
+    layer = bitjit.Linear(shape.K, shape.N, bias=False, A_dtype="float16", W_dtype=format.W_dtype,
+                          accum_dtype="float32", out_dtype="float16", group_size=GROUP_SIZE, with_scaling=True,
+                          with_zeros=format.zeros, zeros_mode=bitjit_zeros_mode(format))
+    layer.load_and_transform_weight(weights.codes.cpu(), scales=weights.scales.cpu(),
+                                    zeros=None if weights.zeros is None
+                                    else bitjit_zeros(bitjit, format, weights.zeros).cpu())
+    layer = layer.to(weights.codes.device)
+    operands = (layer._kernel_weight, layer.scales, layer.zeros)
+    return Runner(call=lambda ops, A, C: bitjit.ops.call(A, ops[0], ops[1], ops[2], None, C, layer._op_config,
+                                                         layer._op_arch),
+                  operands=operands,
+                  detail=lambda rows: {"schedule": layer.matmul.schedule_for(rows),
+                                       "buckets": json.loads(layer.config.canonical)["M"]})
+
+
 def humming_checkpoint_tensors(humming, weights: Weights) -> dict:
     """Weights in humming's own checkpoint format: codes packed 8 to an int32 along K (symmetric int4 as
     offset-binary codes, value + 8: humming's dequantization subtracts 8), scales [N, groups], zero
@@ -466,6 +487,8 @@ def row_notes(row: dict) -> list[str]:
 
 def markdown_report(meta: dict, rows: list[dict]) -> str:
     bitjit_m = f"dynamic M, buckets {meta['Ms']}" if meta["dynamic"] else "static M"
+    if meta.get("linear"):
+        bitjit_m = "bitjit.Linear with its default buckets"
     lines = [f"# bitjit beside humming and cuBLAS fp16 on {meta['device']}, {meta['date']}", "",
              f"One process (bench/peers.py): torch {meta['torch']}, humming-kernels {meta['humming']}, bitjit "
              f"{meta['bitjit']} ({bitjit_m}, default schedules). Weights (+ scales, zero points) rotated past twice "
@@ -553,6 +576,8 @@ def run_case(session: Session, format: Format, shape: Shape) -> list[dict]:
     dynamic_case = None
     if args.dynamic == "yes":
         dynamic_case = prepared("bitjit", case, lambda: bitjit_runner(session.bitjit, format, shape, weights, args.Ms))
+    elif args.dynamic == "linear":
+        dynamic_case = prepared("bitjit", case, lambda: linear_runner(session.bitjit, format, shape, weights))
     rows = []
     for M in args.Ms:
         what = f"{case} M={M}"
@@ -584,7 +609,7 @@ def run(args: argparse.Namespace, humming, bitjit) -> tuple[dict, list[dict]]:
             "sm_count": properties.multi_processor_count, "l2_bytes": session.l2,
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"), "torch": torch.__version__,
             "humming": getattr(humming, "__version__", "unknown"), "bitjit": bitjit.__version__, "seed": seed,
-            "Ms": args.Ms, "dynamic": args.dynamic == "yes", "launches": args.launches, "warmup": args.warmup,
+            "Ms": args.Ms, "dynamic": args.dynamic != "no", "linear": args.dynamic == "linear", "launches": args.launches, "warmup": args.warmup,
             "batches": args.batches,
             # torch's default lets cuBLAS's fp16 GEMM reduce split-K partial sums in fp16: recorded, not changed.
             "cublas_fp16_reduced_precision_reduction": torch.backends.cuda.matmul.allow_fp16_reduced_precision_reduction}

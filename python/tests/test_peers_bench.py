@@ -365,6 +365,38 @@ def test_a_run_on_the_cpu_with_stand_ins(monkeypatch, generator, capsys):
     assert "| int4_g128 | tiny | 1 |" in printed
 
 
+def test_a_linear_run_prepares_one_layer_per_format_and_shape(monkeypatch, generator, tmp_path):
+    """--dynamic linear: one bitjit.Linear (its default buckets) per (format, shape) serves every M, never
+    a Matmul; the report says what bitjit ran."""
+    prepared_layers = []
+
+    def fake_linear(bitjit, format, shape, weights):
+        prepared_layers.append((format.name, shape.name))
+        values = peers.dequantized(weights)[0]
+        return peers.Runner(call=lambda ops, A, C: C.copy_(kernel_like(A, ops[0])), operands=(values,),
+                            detail=lambda rows: {"schedule": {"family": "f"}, "buckets": [1, 16, 1024]})
+
+    def no_matmul(*arguments):
+        raise AssertionError("a Matmul was prepared in a Linear run")
+    monkeypatch.setattr(peers, "linear_runner", fake_linear)
+    monkeypatch.setattr(peers, "bitjit_runner", no_matmul)
+    monkeypatch.setattr(peers, "humming_runner", lambda *arguments: (_ for _ in ()).throw(AssertionError("none")))
+    monkeypatch.setattr(peers, "time_per_launch_us", lambda launch, copies, plan: 12.5)
+    suite = [peers.Shape("tiny", 64, 256)]
+    args = peers.parse_args(["--shapes", "tiny", "--M", "1,3,2000", "--dynamic", "linear", "--formats",
+                             "int4_g128,uint4_g128_qzeros"], suite=suite)
+    assert args.dynamic == "linear"
+    session = peers.Session(args, None, None, generator, l2=4096, plan=peers.TimingPlan(2, 1, 1), device="cpu")
+    rows = [r for format in args.formats for r in peers.run_case(session, format, suite[0])]
+    assert prepared_layers == [("int4_g128", "tiny"), ("uint4_g128_qzeros", "tiny")]
+    assert all(r["bitjit"]["us"] == 12.5 and r["bitjit"]["buckets"] == [1, 16, 1024] for r in rows)
+    meta = {"device": "NVIDIA H200", "date": "2026-11-29", "torch": "2.11", "humming": "0.1.20", "bitjit": "0.9",
+            "dynamic": True, "linear": True, "Ms": [1, 3, 2000], "l2_bytes": 60 * MiB, "launches": 20,
+            "warmup": 3, "batches": 10, "seed": 5}
+    peers.write_results(tmp_path, meta, rows)
+    assert "bitjit.Linear with its default buckets" in (tmp_path / "results.md").read_text()
+
+
 def test_missing_humming_is_an_error_naming_the_package(monkeypatch):
     monkeypatch.setitem(sys.modules, "humming", None)  # import humming raises ImportError
     with pytest.raises(SystemExit) as exit:
