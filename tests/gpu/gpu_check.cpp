@@ -58,8 +58,12 @@ double tolerance(const MatmulConfig& config, KernelFamily family, double exact, 
   if (fp8 && (is_hopper_family(family) || family == KernelFamily::tensor_gemv)) {
     accumulation += std::ldexp(magnitude, -10);
   }
+  // tensor_gemm and the Hopper families scale each decoded weight in A's 16-bit type before the mma:
+  // one rounding of half an ulp of it per product. The W4A8 and W8A8 kernels (8-bit activations)
+  // scale their float32 sums instead, so only float32's accumulation bound applies to them (and
+  // their activation types have no 16-bit float codec to take an ulp from).
   const bool scales_weights = family == KernelFamily::tensor_gemm || is_hopper_family(family);
-  if (scales_weights && config.with_scaling) {
+  if (scales_weights && config.with_scaling && float_activations) {
     accumulation += std::ldexp(magnitude, -info(config.A_dtype).codec->mantissa_bits);
   }
   const FloatCodec& out = *info(config.out_dtype).codec;

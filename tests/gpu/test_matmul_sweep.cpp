@@ -157,6 +157,28 @@ void sweep(const std::vector<MatmulConfig>& configs, const std::vector<int64_t>&
 
 }  // namespace
 
+// The checks' error bound (tests/gpu/gpu_check.cpp) for kernels that scale float32 sums rather than
+// weights. It used to add a rounding to A's 16-bit type for every scaled config of tensor_gemm and
+// the Hopper families, W4A8 included, whose int8 activations have no float codec: the empty codec
+// read as zero mantissa bits made the bound the whole sum |a * w|, so no scale error could fail.
+// Now such kernels get float32's accumulation bound and the output's ulp; fp16 activations keep the
+// rounding of each scaled weight.
+TEST_CASE("the error bound of the W4A8 kernels is float32's, not a 16-bit type's", "[tolerance]") {
+  MatmulConfig w4a8 = w4a16_g128_config(MSpec::buckets({1, 256}), 256, 1536);
+  w4a8.A_dtype = DType::int8;
+  REQUIRE(w4a8_operands(w4a8));
+  const double magnitude = 1000.0, exact = 1.0;
+  const double float32_bound = (1536 / 8.0 + 41.0) * std::ldexp(magnitude, -24)  // accumulation
+                               + std::ldexp(exact, -10) + std::ldexp(1.0, -24);   // fp16 output: ulp, subnormal
+  for (KernelFamily family : {KernelFamily::tensor_wgmma, KernelFamily::tensor_gemm}) {
+    CHECK(tolerance(w4a8, family, exact, magnitude) == Approx(float32_bound).epsilon(1e-12));
+  }
+  MatmulConfig w4a16 = w4a8;
+  w4a16.A_dtype = DType::float16;
+  CHECK(tolerance(w4a16, KernelFamily::tensor_wgmma, exact, magnitude) ==
+        Approx(float32_bound + std::ldexp(magnitude, -10)).epsilon(1e-12));
+}
+
 TEST_CASE("every config of the format matrix matches the float64 reference on the GPU", "[gpu][sweep]") {
   if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
   sweep(sweep_configs(kSweepM, sweep_stride()), kSweepM, sweep_stride());
