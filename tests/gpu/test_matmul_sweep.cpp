@@ -177,6 +177,21 @@ TEST_CASE("the error bound of the W4A8 kernels is float32's, not a 16-bit type's
   w4a16.A_dtype = DType::float16;
   CHECK(tolerance(w4a16, KernelFamily::tensor_wgmma, exact, magnitude) ==
         Approx(float32_bound + std::ldexp(magnitude, -10)).epsilon(1e-12));
+  // No config of the format matrix on any family gets a bound near the sum it checks: the largest,
+  // bf16 with nf4 and scales, is nf4's level and the scaled weight rounded to bf16 (2^-8 + 2^-7 of
+  // the sum) and a bf16 ulp of the output (2^-8 of it at |exact| = 1/2): under 2^-5.
+  MatmulConfig shape;
+  shape.M = 16;
+  shape.N = 64;
+  shape.K = 1024;
+  int bounded = 0;
+  for (const MatmulConfig& config : enumerate_format_matrix(shape, {-1, 128}))
+    for (const KernelFamilyTraits& family : all_families()) {
+      INFO(canonical_form(config) << " on " << family.name);
+      CHECK(tolerance(config, family.family, 0.5, 1.0) < 1.0 / 32);
+      ++bounded;
+    }
+  CHECK(bounded > 300);
 }
 
 TEST_CASE("every config of the format matrix matches the float64 reference on the GPU", "[gpu][sweep]") {
