@@ -298,7 +298,7 @@ done
 echo
 printf '%s\n' "${summary[@]}"
 if [ -n "${pack_requested:-}" ]; then
-  archive=$(mktemp /tmp/device-out.XXXXXX)
+  archive=$(mktemp)  # outside $OUT, which it packs
   printf '%s\n' "${summary[@]}" >"$OUT/summary.txt"
   if tar czf "$archive" -C "$OUT" . && find "$OUT" -mindepth 1 -delete && mv "$archive" "$OUT/all.tgz"; then
     printf '%s\n' "${summary[@]}" >"$OUT/summary.txt"
