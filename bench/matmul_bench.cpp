@@ -192,8 +192,10 @@ void check_cublaslt(cublasStatus_t status, const char* call, const std::string& 
   }
 }
 
-// The cuBLASLt GEMM on the W8A8 format's own 8-bit types, or nullopt for the other formats: int8 x
-// int8 with int32 sums and output, or fp8 e4m3 x e4m3 with float32 accumulation and fp16 output.
+// The cuBLASLt GEMM on the format's 8-bit activation type, or nullopt for 16-bit activations: int8 x
+// int8 with int32 sums and output, or fp8 e4m3 x e4m3 with float32 accumulation and fp16 output. For
+// the W4A8 format (a8_int4_g128) it is the 8-bit GEMM of the same shapes, the speed a user would
+// otherwise get by keeping 8-bit weights.
 // Both in cuBLASLt's "TN" form, the one its 8-bit kernels take: C^T[N, M] = W[N, K] . A[M, K]^T.
 struct LtTypes {
   cudaDataType_t ab, c;
@@ -203,12 +205,8 @@ struct LtTypes {
 };
 
 std::optional<LtTypes> lt_types(const MatmulConfig& config) {
-  if (config.A_dtype == DType::int8 && config.W_dtype == DType::int8 && config.out_dtype == DType::int32) {
-    return LtTypes{CUDA_R_8I, CUDA_R_32I, CUBLAS_COMPUTE_32I, CUDA_R_32I, 4};
-  }
-  if (config.A_dtype == DType::float8_e4m3 && config.W_dtype == DType::float8_e4m3 && config.out_dtype == DType::float16) {
-    return LtTypes{CUDA_R_8F_E4M3, CUDA_R_16F, CUBLAS_COMPUTE_32F, CUDA_R_32F, 2};
-  }
+  if (config.A_dtype == DType::int8) return LtTypes{CUDA_R_8I, CUDA_R_32I, CUBLAS_COMPUTE_32I, CUDA_R_32I, 4};
+  if (config.A_dtype == DType::float8_e4m3) return LtTypes{CUDA_R_8F_E4M3, CUDA_R_16F, CUBLAS_COMPUTE_32F, CUDA_R_32F, 2};
   return std::nullopt;
 }
 
