@@ -1,8 +1,8 @@
 // The W4A8 entry points: int8 activations, sub-byte integer weights read from tensor_gemv_8bit's
 // mma_runs layout and decoded into the int8 tensor-core operand, int32 sums per scale group scaled
-// into float32. tensor_wgmma_w4a8 (sm_90a: wgmma) and tensor_gemm_w4a8
-// (sm_80 and newer: mma.sync m16n8k32) share their block (mma/w4a8_block.cuh), so their sizes,
-// checks and plans are one set here, told apart by the schedule's family.
+// into float32. tensor_wgmma_w4a8 (sm_90a: wgmma) and tensor_gemm_w4a8 (sm_80 and newer: mma.sync
+// m16n8k32) share their block (mma/w4a8_block.cuh), so their sizes, checks and plans are one set
+// here, told apart by the schedule's family.
 #include <algorithm>
 
 #include "compiler/arch.hpp"

@@ -23,7 +23,8 @@ __device__ __forceinline__ void mma_16x8x16(float (&c)[4], const uint32_t (&a)[4
 }
 
 // c += a * b for one m16n8k32 tile of int8 activations (b, 32x8) and weight bytes (a, 16x32) read as
-// u8 (kUnsignedW) or s8, int32 sums: tensor_gemm's W4A8 entry (mma/w4a8_warp.cuh).
+// u8 (kUnsignedW) or s8, int32 sums: tensor_gemm's W4A8 entry (mma/w4a8_warp.cuh), and as u8
+// tensor_gemv_8bit's (ByteMma below).
 template <bool kUnsignedW>
 __device__ __forceinline__ void mma_16x8x32_int8(int (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
   if constexpr (kUnsignedW) {
@@ -49,10 +50,7 @@ template <>
 struct ByteMma<fmt::Int8, fmt::Int8> {
   using Sum = int;
   __device__ static void multiply(int (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-    asm volatile(
-        "mma.sync.aligned.m16n8k32.row.col.s32.u8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
-        : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    mma_16x8x32_int8</*kUnsignedW=*/true>(c, a, b0, b1);
   }
 };
 
