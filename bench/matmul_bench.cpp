@@ -102,6 +102,10 @@ MatmulConfig base_format_config(const std::string& name) {
     config.accum_dtype = DType::int32;
     config.out_dtype = DType::int32;
   }
+  else if (name == "fp8a_int4_g128") {  // fp8 e4m3 activations, int4 weights with fp16 scales
+    grouped(DType::int4, false);
+    config.A_dtype = DType::float8_e4m3;
+  }
   else if (name == "w8a8_fp8") {  // fp8 e4m3 x fp8 e4m3, fp16 output
     config.A_dtype = DType::float8_e4m3;
     config.W_dtype = DType::float8_e4m3;
@@ -111,7 +115,7 @@ MatmulConfig base_format_config(const std::string& name) {
   else if (name == "fp4_g128") grouped(DType::fp4_e2m1, false);
   else throw std::runtime_error("unknown format " + name +
                                 "; known: uint4_g128_zeros uint4_g128_qzeros int4_g128 int8_channel int2_g128 int1_g128 nf4_g128 fp4_g128 "
-                                "a8_int4_g128 a8_int8_int32 w8a8_fp8, each of fp16 activations also with _bf16");
+                                "a8_int4_g128 a8_int8_int32 fp8a_int4_g128 w8a8_fp8, each of fp16 activations also with _bf16");
   return config;
 }
 
@@ -194,8 +198,8 @@ void check_cublaslt(cublasStatus_t status, const char* call, const std::string& 
 
 // The cuBLASLt GEMM on the format's 8-bit activation type, or nullopt for 16-bit activations: int8 x
 // int8 with int32 sums and output, or fp8 e4m3 x e4m3 with float32 accumulation and fp16 output. For
-// the W4A8 format (a8_int4_g128) it is the 8-bit GEMM of the same shapes, the speed a user would
-// otherwise get by keeping 8-bit weights.
+// the W4A8 formats (a8_int4_g128, fp8a_int4_g128) it is the 8-bit GEMM of the same shapes, the speed
+// a user would otherwise get by keeping 8-bit weights.
 // Both in cuBLASLt's "TN" form, the one its 8-bit kernels take: C^T[N, M] = W[N, K] . A[M, K]^T.
 struct LtTypes {
   cudaDataType_t ab, c;

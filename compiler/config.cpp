@@ -317,9 +317,11 @@ bool same_8bit_operands(const MatmulConfig& config) {
 }
 
 bool w4a8_operands(const MatmulConfig& config) {
+  if (config.accum_dtype != DType::float32 || config.with_zeros) return false;
   const DTypeInfo& w = info(config.W_dtype);
-  return config.A_dtype == DType::int8 && w.is_integer() && w.bits < 8 && config.accum_dtype == DType::float32 &&
-         !config.with_zeros;
+  if (config.A_dtype == DType::int8) return w.is_integer() && w.bits < 8;
+  const DType weights = config.W_dtype;
+  return fp8_activations(config) && (weights == DType::int4 || weights == DType::uint4 || weights == DType::fp4_e2m1);
 }
 
 DType scale_dtype(const MatmulConfig& config) {

@@ -82,8 +82,10 @@ bool float16_activations(const MatmulConfig& config);
 bool fp8_activations(const MatmulConfig& config);
 // Activations and weights of one 8-bit type (int8, float8_e4m3 or float8_e5m2): the W8A8 GEMMs.
 bool same_8bit_operands(const MatmulConfig& config);
-// int8 activations with sub-byte integer weights (int4, uint4, int2, uint2, int1, uint1), float32
-// sums and no zero points: what the int8 wgmma kernel with decoded weights takes (W4A8).
+// 8-bit activations with sub-byte weights decoded into the 8-bit tensor-core operand (W4A8):
+// int8 activations with integer weights (int4, uint4, int2, uint2, int1, uint1), or fp8 activations
+// (e4m3, e5m2) with int4, uint4 or fp4_e2m1 weights (every value exact in e4m3); float32 sums and
+// no zero points.
 bool w4a8_operands(const MatmulConfig& config);
 // group_size with -1 resolved to K.
 int64_t effective_group_size(const MatmulConfig& config);

@@ -100,15 +100,16 @@ std::optional<MmaRunLayout> wgmma_layout(const MatmulConfig& config) {
   // Runs of 8 k of codes of at most 4 bits: a lane's fragment-order word is one field pattern of
   // each quad lane's word, moved by a rotation (8-bit codes would need a per-lane word choice).
   if (small_bucket && runs && runs->step_codes == 4 && runs->run == 8 && info(config.W_dtype).bits <= 4) return runs;
-  if (runs && runs->byte_lanes) return w4a8_layout(config);
+  if (w4a8_operands(config)) return w4a8_layout(config);
   return fragment_order_layout(config);
 }
 
 std::optional<MmaRunLayout> w4a8_layout(const MatmulConfig& config) {
-  // The W4A8 kernels read tensor_gemv_8bit's runs as they are, where each 32-k step lies in one
-  // lane's 16-byte load (runs of at least 32 k): one layout for every bucket.
+  // The W4A8 kernels read tensor_gemv_8bit's runs as they are (byte lanes for int8 activations,
+  // natural order for fp8), where each 32-k step lies in one lane's 16-byte load (runs of at least
+  // 32 k): one layout for every bucket.
   const std::optional<MmaRunLayout> runs = mma_run_layout(config);
-  if (!runs || !runs->byte_lanes || runs->load_bytes != 16 || runs->run < 32 || !w4a8_operands(config)) return std::nullopt;
+  if (!runs || runs->load_bytes != 16 || runs->run < 32 || !w4a8_operands(config)) return std::nullopt;
   return runs;
 }
 

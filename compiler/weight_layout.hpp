@@ -67,8 +67,8 @@ std::optional<MmaRunLayout> fragment_order_layout(const MatmulConfig& config);
 // bucket of at most 16 rows takes tensor_gemv (a dynamic M from 1, or a static M of 9 to 16) and
 // the weights have at most 4 bits in runs of 8 k, mma_run_layout itself: the Hopper kernels decode
 // each lane's fragment-order pairs from its quad's four loads (templates/bitjit/decode/quad_runs.cuh),
-// so one copy of the weights serves every bucket. Byte-lane runs (int8 activations): w4a8_layout
-// (the int8 wgmma kernel, templates/bitjit/kernels/tensor_wgmma_w4a8.cuh). Else fragment_order_layout.
+// so one copy of the weights serves every bucket. W4A8 configs (w4a8_operands): w4a8_layout (the
+// 8-bit wgmma kernel, templates/bitjit/kernels/tensor_wgmma_w4a8.cuh). Else fragment_order_layout.
 std::optional<MmaRunLayout> wgmma_layout(const MatmulConfig& config);
 // The layout both W4A8 kernels (tensor_wgmma_w4a8, tensor_gemm_w4a8) read: mma_run_layout where the
 // config is W4A8 (w4a8_operands) and its runs hold whole 32-k steps of 16-byte loads; else none.

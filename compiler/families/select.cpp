@@ -136,7 +136,7 @@ TileSchedule default_schedule(const MatmulConfig& config, const std::string& arc
   const std::optional<MmaRunLayout> layout = mma_run_layout(config);
   if (layout && arch_has_activation_mma(config, arch)) {
     const bool many_rows = rows > 16 && float16_activations(config) && layout->run <= 8;
-    // W4A8 from 64 rows on the int8 wgmma, or on the archs without it tensor_gemm's m16n8k32
+    // W4A8 from 64 rows on the 8-bit wgmma, or on the archs without it tensor_gemm's m16n8k32
     // (tensor_gemv_8bit re-reads W per 16 rows); 17 to 63 rows stay on tensor_gemv_8bit until measured.
     const bool w4a8_rows = rows >= 64 && w4a8_operands(config);
     if ((many_rows || w4a8_rows) && hopper_reads_runs(config, arch)) {

@@ -1,8 +1,9 @@
-// The W4A8 entry points: int8 activations, sub-byte integer weights read from tensor_gemv_8bit's
-// mma_runs layout and decoded into the int8 tensor-core operand, int32 sums per scale group scaled
-// into float32. tensor_wgmma_w4a8 (sm_90a: wgmma) and tensor_gemm_w4a8 (sm_80 and newer: mma.sync
-// m16n8k32) share their block (mma/w4a8_block.cuh), so their sizes, checks and plans are one set
-// here, told apart by the schedule's family.
+// The W4A8 entry points: 8-bit activations (int8 with sub-byte integer weights, fp8 with int4, uint4
+// or fp4 weights; w4a8_operands), the weights read from tensor_gemv_8bit's mma_runs layout and
+// decoded into the 8-bit tensor-core operand, sums per scale group (int8: int32; fp8: float32, per
+// stage) scaled into float32. tensor_wgmma_w4a8 (sm_90a: wgmma) and tensor_gemm_w4a8 (sm_80 and
+// newer: mma.sync m16n8k32) share their block (mma/w4a8_block.cuh), so their sizes, checks and plans
+// are one set here, told apart by the schedule's family.
 #include <algorithm>
 
 #include "compiler/arch.hpp"
@@ -31,12 +32,17 @@ constexpr int kDefaultRasterGroup = 8;
 
 bool is_wgmma(const TileSchedule& s) { return s.family == KernelFamily::tensor_wgmma; }
 std::string family_name(const TileSchedule& s) { return std::string(to_string(s.family)); }
+bool int8_sums(const MatmulConfig& config) { return config.A_dtype == DType::int8; }
+
+// "int8 activations and int4 weights", for the errors.
+std::string operands_named(const MatmulConfig& config) {
+  return std::string(to_string(config.A_dtype)) + " activations and " + std::string(to_string(config.W_dtype)) + " weights";
+}
 
 MmaRunLayout require_w4a8_layout(const MatmulConfig& config, const TileSchedule& s) {
   const std::optional<MmaRunLayout> layout = w4a8_layout(config);
   if (!layout) {
-    reject_schedule("family=" + family_name(s) + " with int8 activations and " + std::string(to_string(config.W_dtype)) +
-                    " weights needs 16-byte loads of runs of at least 32 k (K divisible by 4 x 16-byte loads' codes and "
+    reject_schedule("family=" + family_name(s) + " with " + operands_named(config) + " needs 16-byte loads of runs of at least 32 k (K divisible by 4 x 16-byte loads' codes and "
                     "a group size divisible by 128); use family=tensor_gemv");
   }
   return *layout;
@@ -61,7 +67,7 @@ void require_w4a8_stage(const MatmulConfig& config, const TileSchedule& s, const
     reject_schedule("pipeline.k_per_stage=" + std::to_string(k) + " must divide the group size " +
                     std::to_string(group) + " or be a multiple of it");
   }
-  if (group > kLargestW4a8Group) {
+  if (int8_sums(config) && group > kLargestW4a8Group) {
     reject_schedule("family=" + family_name(s) + " sums each scale group in int32: a group of " + std::to_string(group) +
                     " k could overflow it; at most " + std::to_string(kLargestW4a8Group) + " (use family=tensor_gemv)");
   }
@@ -69,12 +75,12 @@ void require_w4a8_stage(const MatmulConfig& config, const TileSchedule& s, const
 
 void validate_w4a8(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
   if (is_wgmma(s)) require_capability(arch, &ArchInfo::has_wgmma, "tensor_wgmma", "wgmma");
+  if (fp8_activations(config)) require_capability(arch, &ArchInfo::has_fp8_mma, family_name(s).c_str(), "the fp8 mma");
   const MmaRunLayout layout = require_w4a8_layout(config, s);
   validate_warpgroups(s);  // both kernels: 16 channels a warp, whole warpgroups of 64 channels
   if (s.tile.m > 128) {
-    reject_schedule("tile.m=" + std::to_string(s.tile.m) + " must be 64 or 128 with int8 activations and " +
-                    std::string(to_string(config.W_dtype)) + " weights: the int32 group sums and the float32 sums "
-                    "take tile.m registers");
+    reject_schedule("tile.m=" + std::to_string(s.tile.m) + " must be 64 or 128 with " + operands_named(config) +
+                    ": the group sums and the float32 sums take tile.m registers");
   }
   require_w4a8_stage(config, s, layout);
   require_layout_loads(s, layout);
@@ -113,7 +119,7 @@ std::optional<TileSchedule> default_tensor_gemm_w4a8(const MatmulConfig& config,
   return default_w4a8(KernelFamily::tensor_gemm, config, arch, rows);
 }
 
-// tensor_wgmma's tiles, stages and k per stage without a split (sums of int8 products per group),
+// tensor_wgmma's tiles, stages and k per stage without a split (sums of 8-bit products per group),
 // each in row-major order and in groups of 8 row blocks, for `family`.
 void add_w4a8_candidates(KernelFamily family, const MatmulConfig& config, const TileSchedule& fallback,
                          std::vector<TileSchedule>& out) {
@@ -148,7 +154,7 @@ void add_tensor_gemm_w4a8_candidates(const MatmulConfig& config, const TileSched
   add_w4a8_candidates(KernelFamily::tensor_gemm, config, fallback, out);
 }
 
-// Per warp and 32-k step: 16 channels x tile.m rows of int8 products (tile.m / 8 m16n8k32 tiles'
+// Per warp and 32-k step: 16 channels x tile.m rows of 8-bit products (tile.m / 8 m16n8k32 tiles'
 // work; one wgmma, or tile.m / 8 mma.sync and tile.m / 16 ldmatrix), four shared loads and eight
 // decode instructions, and per scale group tile.m / 2 conversions and multiply-adds; int32 and
 // float32 sums tile.m registers. Estimates until measured.
@@ -180,24 +186,36 @@ std::vector<PlanConstant> w4a8_tiles(const MatmulConfig& config, const TileSched
   };
 }
 
+// The weights' decode and the sums, as the plan tells them: int8 activations take the codes' values
+// as bytes and sum in int32 per group; fp8 activations take e4m3 bytes and sum in float32 per stage.
+std::string w4a8_decode_text(const MatmulConfig& config) {
+  if (!int8_sums(config)) {
+    return "per 32-k step, each warp's 16 channels: one shared load and byte-table permutes (PRMT) per four codes "
+           "into the e4m3 register operand (the codes' values, exact)";
+  }
+  const bool unsigned_codes = !info(config.W_dtype).is_signed;
+  return std::string("per 32-k step, each warp's 16 channels: one shared load, shift and LOP3 per four codes into the "
+                     "int8 register operand (") +
+         (unsigned_codes ? "the codes as u8" : "the value times a power of two as s8") + ")";
+}
+
 std::vector<PlanStage> w4a8_stages(const MatmulConfig& config, const TileSchedule& s) {
   const std::string rows = std::to_string(s.tile.m), channels = std::to_string(s.tile.n);
   const std::string k = std::to_string(s.pipeline.k_per_stage), w(to_string(config.W_dtype));
-  const bool unsigned_codes = !info(config.W_dtype).is_signed;
+  const std::string a(to_string(config.A_dtype));
   const std::string multiply =
       is_wgmma(s) ? "wgmma m64n" + rows + "k32 per warpgroup (64 channels), weights from "
                     "registers, activations from shared memory"
                   : "mma.sync m16n8k32 per warp (16 channels) and 8 rows, weights from registers, activations by ldmatrix";
+  const std::string sums = int8_sums(config) ? "int32 sums per scale group, each converted where its group ends, "
+                                             : "float32 sums per scale group and stage, each added where it ends, ";
   return {
-      {"load W", "cp.async 16-byte copies of " + channels + " channels x " + k + " k of packed " + w +
-                     " (the mma_runs layout, byte lanes) into a " + std::to_string(s.pipeline.stages) +
+      {"load W", "cp.async 16-byte copies of " + channels + " channels x " + k + " k of packed " + w + " (the mma_runs layout, " +
+                     (int8_sums(config) ? "byte lanes" : "whole-load runs") + ") into a " + std::to_string(s.pipeline.stages) +
                      "-stage ring, each channel's chunks swizzled"},
-      {"dequant", std::string("per 32-k step, each warp's 16 channels: one shared load, shift and LOP3 per four codes "
-                              "into the int8 register operand (") +
-                      (unsigned_codes ? "the codes as u8" : "the value times a power of two as s8") + ")"},
-      {"load A", "cp.async 16-byte copies of " + rows + " int8 rows x " + k + " k into the ring in the 128-byte swizzle"},
-      {"multiply-accumulate", multiply + ", int32 sums per scale group, each converted where its group ends, " +
-                                  std::string(config.with_scaling ? "scaled " : "") + "and added into float32"},
+      {"dequant", w4a8_decode_text(config)},
+      {"load A", "cp.async 16-byte copies of " + rows + " " + a + " rows x " + k + " k into the ring in the 128-byte swizzle"},
+      {"multiply-accumulate", multiply + ", " + sums + std::string(config.with_scaling ? "scaled " : "") + "and added into float32"},
       {"epilogue", std::string(config.with_bias ? "bias, " : "") + "cast to " + std::string(to_string(config.out_dtype))},
   };
 }

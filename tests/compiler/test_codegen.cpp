@@ -952,11 +952,15 @@ TEST_CASE("no tensor_wgmma kernel touches a pending wgmma's accumulators", "[cod
       if (schedule_error_on(c, specialized, "sm_90a").empty()) all_kernels.emplace_back(c, specialized);
     }
   }
-  // W4A8 (int8 wgmma, decoded codes): groups of 128 and per channel, 64 and 128 rows; every run.
-  for (DType weights : {DType::int4, DType::uint2, DType::int1})
+  // W4A8 (8-bit wgmma, decoded codes): int8 and fp8 activations, groups of 128 and per channel
+  // (fp8: sums added once a stage), 64 and 128 rows; every run.
+  const std::pair<DType, DType> w4a8_operand_types[] = {
+      {DType::int8, DType::int4},        {DType::int8, DType::uint2},         {DType::int8, DType::int1},
+      {DType::float8_e4m3, DType::int4}, {DType::float8_e5m2, DType::fp4_e2m1}, {DType::float8_e4m3, DType::uint4}};
+  for (const auto& [activations, weights] : w4a8_operand_types)
     for (int64_t group : {int64_t(128), int64_t(-1)}) {
       MatmulConfig c = w4a16_g128_config(MSpec::buckets({1, 130}), 136, 1536);
-      c.A_dtype = DType::int8;
+      c.A_dtype = activations;
       c.W_dtype = weights;
       c.group_size = group;
       c.out_dtype = DType::float32;
@@ -1241,6 +1245,85 @@ TEST_CASE("tensor_gemm takes W4A8 configs on the archs without wgmma: chosen, ch
     kernels.emplace_back(w4a8(DType::uint4, 512), s);
     CHECK(contains(emit_kernel(kernels[0].first, kernels[0].second, arch).source, "bitjit::tensor_gemm_w4a8<Problem, Tiles>"));
     const auto [failures, assembled] = assemble_for(arch, kernels);
+    INFO(arch << ": first failure: " << (failures.empty() ? "none" : failures.front()));
+    CHECK(failures.empty());
+    CHECK(assembled == kernels.size());
+  }
+}
+
+// fp8 activations with 4-bit weights from 64 rows (W4A8 on the fp8 tensor cores): the W4A8 kernels
+// with the weights' values as e4m3 bytes (templates/bitjit/decode/wgmma_code_bytes.cuh), float32
+// sums added once a stage; the weights in general_compress's order, which tensor_gemv_8bit reads
+// below 64 rows. tensor_wgmma_w4a8 on sm_90a, tensor_gemm_w4a8 on sm_89 (the fp8 mma.sync), simt on
+// sm_80 and sm_86. Results on the GPU: test_gpu "the W4A8 kernels match the reference with fp8
+// activations".
+TEST_CASE("fp8 activations with 4-bit weights take the W4A8 kernels from 64 rows: chosen, checked, assembled",
+          "[codegen][nvrtc]") {
+  const auto fp8_config = [](DType activations, DType weights, int64_t group) {
+    MatmulConfig config = w4a8(weights, group);
+    config.A_dtype = activations;
+    return config;
+  };
+  const std::pair<DType, DType> operand_types[] = {
+      {DType::float8_e4m3, DType::int4}, {DType::float8_e4m3, DType::uint4}, {DType::float8_e4m3, DType::fp4_e2m1},
+      {DType::float8_e5m2, DType::int4}, {DType::float8_e5m2, DType::uint4}, {DType::float8_e5m2, DType::fp4_e2m1}};
+  for (const auto& [activations, weights] : operand_types) {
+    const MatmulConfig config = fp8_config(activations, weights, 128);
+    INFO(canonical_form(config));
+    REQUIRE(w4a8_operands(config));
+    const std::optional<MmaRunLayout> layout = w4a8_layout(config);
+    REQUIRE(layout);
+    CHECK_FALSE(reorders_weights(config, *layout));  // the bytes simt and tensor_gemv_8bit read
+    CHECK(family_weight_layout(config, KernelFamily::tensor_wgmma) == WeightLayout::mma_runs);
+    for (int64_t rows : config.M.values()) {
+      const bool w4a8_rows = rows >= 64;
+      CHECK(std::string(kernel_traits(config, default_schedule(config, "sm_90a", rows).family).function) ==
+            (w4a8_rows ? "bitjit::tensor_wgmma_w4a8" : "bitjit::tensor_gemv_8bit"));
+      CHECK(std::string(kernel_traits(config, default_schedule(config, "sm_89", rows).family).function) ==
+            (w4a8_rows ? "bitjit::tensor_gemm_w4a8" : "bitjit::tensor_gemv_8bit"));
+      for (const char* arch : {"sm_80", "sm_86"}) CHECK(default_schedule(config, arch, rows).family == KernelFamily::simt);
+    }
+    const std::string plan = emit_cuda(plan_kernel(config, default_schedule(config, "sm_90a", 4096), "sm_90a"));
+    CHECK(contains(plan, "into the e4m3 register operand"));
+    CHECK(contains(plan, "float32 sums per scale group and stage"));
+  }
+  // What it does not take: zero points, nf4, 2-bit codes.
+  MatmulConfig zeros = fp8_config(DType::float8_e4m3, DType::uint4, 128);
+  zeros.with_zeros = true;
+  CHECK_FALSE(w4a8_operands(zeros));
+  CHECK(default_schedule(zeros, "sm_90a", 4096).family == KernelFamily::tensor_gemv);
+  CHECK_FALSE(w4a8_operands(fp8_config(DType::float8_e4m3, DType::nf4, 128)));
+  CHECK_FALSE(w4a8_operands(fp8_config(DType::float8_e4m3, DType::int2, 128)));
+
+  // Checks: the fp8 mma on the arch, no int32 bound on the group (the sums are float32).
+  const MatmulConfig config = fp8_config(DType::float8_e4m3, DType::int4, 128);
+  const TileSchedule wgmma = default_schedule(config, "sm_90a", 4096);
+  const TileSchedule gemm = default_schedule(config, "sm_89", 4096);
+  CHECK(gemm.family == KernelFamily::tensor_gemm);
+  CHECK(contains(schedule_error_on(config, gemm, "sm_80"),
+                 "family=tensor_gemm needs the fp8 mma (archs with it: sm_89, sm_90a, sm_100a, sm_120a), got arch=sm_80"));
+  CHECK(contains(schedule_error_on(config, wgmma, "sm_89"), "family=tensor_wgmma needs wgmma"));
+  MatmulConfig long_rows = fp8_config(DType::float8_e4m3, DType::int4, -1);
+  long_rows.K = 131072;
+  CHECK(schedule_error_on(long_rows, wgmma, "sm_90a").empty());
+  TileSchedule wide = wgmma;
+  wide.tile.m = 256;
+  wide.pipeline.stages = 3;
+  CHECK(contains(schedule_error_on(config, wide, "sm_90a"),
+                 "tile.m=256 must be 64 or 128 with float8_e4m3 activations and int4 weights"));
+
+  // Every pair's kernels at 64 and 4096 rows, groups of 128 and per channel, and groups spanning
+  // stages (512 k groups, 128 k stages): sm_90a's wgmma unserialized, sm_89's mma.sync.
+  for (const char* arch : {"sm_90a", "sm_89"}) {
+    std::vector<std::pair<MatmulConfig, TileSchedule>> kernels;
+    for (const auto& [activations, weights] : operand_types)
+      for (int64_t group : {int64_t(128), int64_t(-1)})
+        for (int64_t rows : {64, 4096}) {
+          const MatmulConfig c = fp8_config(activations, weights, group);
+          kernels.emplace_back(c, default_schedule(c, arch, rows));
+        }
+    kernels.emplace_back(fp8_config(DType::float8_e5m2, DType::int4, 512), arch == std::string("sm_90a") ? wgmma : gemm);
+    const auto [failures, assembled] = assemble_for(arch, kernels, {"C7512", "C7513", "C7514"});
     INFO(arch << ": first failure: " << (failures.empty() ? "none" : failures.front()));
     CHECK(failures.empty());
     CHECK(assembled == kernels.size());

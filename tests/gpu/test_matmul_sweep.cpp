@@ -507,16 +507,16 @@ TEST_CASE("tensor_wgmma_ws W8A8 matches the reference on a Hopper GPU", "[gpu][w
 
 namespace {
 
-// A W4A8 config: int8 activations, `weights` codes, float32 sums, fp16 scales per `group` k (-1: per
-// channel), N = 200 (not a multiple of the tiles), K = 1536 (whole k-blocks of every width: 512 k for
+// A W4A8 config: `activations` (int8, or fp8 with 4-bit weights), `weights` codes, float32 sums,
+// fp16 scales per `group` k (-1: per channel; 0: none), N = 200 (not a multiple of the tiles), K = 1536 (whole k-blocks of every width: 512 k for
 // 1-bit codes), buckets 1 and 16 (tensor_gemv_8bit's) and 33, 200 and 257 (the wgmma kernel's), so
 // the weights lie in the mma_runs layout both read.
-MatmulConfig w4a8_test_config(DType weights, int64_t group, DType out) {
+MatmulConfig w4a8_test_config(DType weights, int64_t group, DType out, DType activations = DType::int8) {
   MatmulConfig config;
   config.M = MSpec::buckets({1, 16, 33, 200, 257});
   config.N = 200;
   config.K = 1536;
-  config.A_dtype = DType::int8;
+  config.A_dtype = activations;
   config.W_dtype = weights;
   config.accum_dtype = DType::float32;
   config.out_dtype = out;
@@ -526,24 +526,31 @@ MatmulConfig w4a8_test_config(DType weights, int64_t group, DType out) {
   return config;
 }
 
-// The W4A8 kernels (kernels/tensor_wgmma_w4a8.cuh, tensor_gemm_w4a8.cuh) of `family` on `arch`:
-// every sub-byte integer format decoded into the int8 tensor-core operand, scales per group of 128
+// The W4A8 kernels (kernels/tensor_wgmma_w4a8.cuh, tensor_gemm_w4a8.cuh) of `family` on `arch`
+// with `activations`: every sub-byte format the kernels take with them (int8: the integer ones;
+// fp8: int4, uint4, fp4) decoded into the 8-bit tensor-core operand, scales per group of 128
 // (several per stage) or 512, per channel, or none; 64 and 128 rows, one to four warpgroups (or
 // their warps' mma.sync), 3 and 4 stages of one to four k-blocks (groups spanning
 // stages where 128 k stages meet groups of 512); tiles in row-major order and in raster groups of 2
 // and 3 row blocks (4 and 5 row blocks at 200 and 257 rows: a short last group); fp16, bf16 and
 // float32 output. with_defaults: the same Matmul's default kernels at 1, 16, 64 and 257 rows too
 // (tensor_gemv_8bit below 64 rows, same weights).
-void check_w4a8_kernels(KernelFamily family, const std::string& arch, bool with_defaults) {
+void check_w4a8_kernels(KernelFamily family, const std::string& arch, bool with_defaults,
+                        DType activations = DType::int8) {
   BITJIT_RANDOM_ENGINE(rng);
   GpuChecker checker;
   int checked = 0;
   const DType outputs[] = {DType::float16, DType::bfloat16, DType::float32};
+  const std::vector<DType> formats = activations == DType::int8
+                                         ? std::vector<DType>{DType::int4, DType::uint4, DType::int2, DType::uint2,
+                                                              DType::int1, DType::uint1}
+                                         : std::vector<DType>{DType::int4, DType::uint4, DType::fp4_e2m1};
   size_t variant = 0;
-  for (DType weights : {DType::int4, DType::uint4, DType::int2, DType::uint2, DType::int1, DType::uint1})
+  for (DType weights : formats)
     for (int64_t group : {int64_t(128), int64_t(512), int64_t(-1), int64_t(0)}) {
-      const MatmulConfig config = w4a8_test_config(weights, group, outputs[variant++ % 3]);
+      const MatmulConfig config = w4a8_test_config(weights, group, outputs[variant++ % 3], activations);
       INFO(canonical_form(config));
+      REQUIRE(w4a8_operands(config));
       const std::optional<MmaRunLayout> layout = mma_run_layout(config);
       REQUIRE(layout);
       const int k_block = layout->k_block(info(weights).bits);
@@ -566,8 +573,11 @@ void check_w4a8_kernels(KernelFamily family, const std::string& arch, bool with_
       const Matmul defaults = Matmul::create(config);
       for (int64_t M : {1, 16, 64, 257}) checker.check_random(defaults, M, rng);
     }
-  if (arch == "sm_90a") CHECK(checked >= 90);  // 96 of the 144 (format, group, schedule) combinations are valid there
-  CHECK(checked >= 40);
+  // int8: 96 of the 144 (format, group, schedule) combinations are valid on sm_90a; fp8: 60 of 72 (the
+  // 4-k-block stages of 128 rows exceed its shared memory).
+  const size_t combinations = formats.size() * 4 * 6;
+  if (arch == "sm_90a") CHECK(checked * 3 >= int(combinations) * 2);
+  CHECK(checked * 18 >= int(combinations) * 5);
   CHECK(checker.failures() == 0);
 }
 
@@ -584,6 +594,20 @@ TEST_CASE("tensor_gemm W4A8 matches the reference on the GPU", "[gpu]") {
   ensure_context();
   const std::string arch = current_device_info().arch();
   check_w4a8_kernels(KernelFamily::tensor_gemm, arch, arch != "sm_90a");
+}
+
+// fp8 activations (e4m3, e5m2) with int4, uint4 and fp4 weights on the same kernels: the weights'
+// values as e4m3 bytes into the fp8 wgmma (sm_90a) and the fp8 mma.sync (sm_89 and newer, where a
+// schedule names tensor_gemm on sm_90a), float32 sums added once a stage.
+TEST_CASE("the W4A8 kernels match the reference with fp8 activations", "[gpu][wgmma]") {
+  if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
+  ensure_context();
+  const std::string arch = current_device_info().arch();
+  if (!arch_info(arch).has_fp8_mma) BITJIT_SKIP("no fp8 mma on " + arch);
+  for (DType activations : {DType::float8_e4m3, DType::float8_e5m2}) {
+    if (arch == "sm_90a") check_w4a8_kernels(KernelFamily::tensor_wgmma, arch, true, activations);
+    check_w4a8_kernels(KernelFamily::tensor_gemm, arch, arch != "sm_90a", activations);
+  }
 }
 
 // The W4A8 kernels' int32 group sums at their extremes (int4 codes as value x 16, groups of 256:

@@ -11,12 +11,14 @@
 // write (tensor_wgmma_w4a8's stage, byte for byte). int32 sums per scale group (the host bounds the
 // group so |sum| < 2^31) are converted, scaled and added into float32 where the group ends. The
 // block (tile order, loads, a cp.async ring of kStages - 1 tiles in flight, store) is the W4A8
-// kernels' (mma/w4a8_block.cuh).
+// kernels' (mma/w4a8_block.cuh). fp8 activations with 4-bit weights (sm_89 and newer): the e4m3
+// bytes of the weights' values into the fp8 m16n8k32, float32 sums added into d once a stage.
 #include "bitjit/mma/w4a8_block.cuh"
 
 namespace bitjit {
 
-// P: the Problem (int8 A, sub-byte integer W, float accumulation); T: the tiles (W4a8Tiling's).
+// P: the Problem (int8 A with sub-byte integer W, or fp8 A with 4-bit W; float accumulation); T: the
+// tiles (W4a8Tiling's).
 template <class P, class T>
 __device__ void tensor_gemm_w4a8(const MatmulParams& params) {
   w4a8_block<P, T, /*kWgmma=*/false>(params);

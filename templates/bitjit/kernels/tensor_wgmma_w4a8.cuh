@@ -11,6 +11,12 @@
 // host bounds the group so |sum| < 2^31), converted, scaled and added into float32 d when the
 // group's wgmmas are done.
 //
+// fp8 activations (e4m3, e5m2) with int4, uint4 or fp4 weights take the same path on the fp8
+// wgmma (.e4m3 weights, the activations' type): the codes, in general_compress's order (tensor_
+// gemv_8bit's whole-load runs for fp8), become the e4m3 bytes of their values (Fp8CodeBytes), and
+// the float32 sums of each stage's part of a group are scaled into d when the stage's wgmmas are
+// done (the fp8 wgmma keeps fewer fraction bits than float32, as the W8A8 kernel measured).
+//
 // The ring is tensor_wgmma's (pipeline/wgmma_ring.cuh): kStages - 2 stages prefetched by cp.async,
 // one multiplied, one whose last wgmma may still run. Copies past M, N or K are zero-filled. The
 // block (tile order, loads, store) is the W4A8 kernels' (mma/w4a8_block.cuh).
@@ -18,7 +24,8 @@
 
 namespace bitjit {
 
-// P: the Problem (int8 A, sub-byte integer W, float accumulation); T: the tiles (W4a8Tiling's).
+// P: the Problem (int8 A with sub-byte integer W, or fp8 A with 4-bit W; float accumulation); T: the
+// tiles (W4a8Tiling's).
 template <class P, class T>
 __device__ void tensor_wgmma_w4a8(const MatmulParams& params) {
   w4a8_block<P, T, /*kWgmma=*/true>(params);

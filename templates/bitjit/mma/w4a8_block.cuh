@@ -11,14 +11,17 @@
 
 namespace bitjit {
 
-// P: the Problem (int8 A, sub-byte integer W, float accumulation); T: the tiles (W4a8Tiling's);
+// P: the Problem (int8 A with sub-byte integer W, or fp8 A with int4, uint4 or fp4 W; float
+// accumulation); T: the tiles (W4a8Tiling's);
 // kWgmma: wgmma and tensor_wgmma's ring (a stage kept for the wgmmas still running), else mma.sync
 // and a ring whose multiply is done when it returns.
 template <class P, class T, bool kWgmma>
 __device__ __forceinline__ void w4a8_block(const MatmulParams& params) {
   using G = W4a8Tiling<P, T>;
-  static_assert(is_same<typename P::A, fmt::Int8>::value && !is_same<typename P::Accum, int>::value,
-                "int8 activations, float32 sums");
+  using A = typename P::A;
+  static_assert((is_same<A, fmt::Int8>::value || is_same<A, fmt::Float8E4M3>::value || is_same<A, fmt::Float8E5M2>::value) &&
+                    !is_same<typename P::Accum, int>::value,
+                "int8 or fp8 activations, float32 sums");
   static_assert(P::kZerosMode == Zeros::none, "no zero points");
   // kStages x (activation tile, weight pieces), 1024-byte aligned: wgmma reads the 128-byte swizzle
   // by address bits; ldmatrix reads it by SwizzledAtoms::index, which the alignment lets ptxas fold

@@ -1,8 +1,10 @@
 #pragma once
-// The warp of the W4A8 kernels: sub-byte integer weight codes decoded into the int8 tensor-core
-// operand, int8 activations from the swizzled stage, int32 sums per scale group converted and scaled
-// into float32 sums. tensor_wgmma_w4a8 (sm_90a) issues each warpgroup's wgmma with the decoded bytes
-// as its register operand; tensor_gemm_w4a8 (sm_80 and newer) gives the same registers, which are
+// The warp of the W4A8 kernels: sub-byte weight codes decoded into the 8-bit tensor-core operand
+// (W4a8Operands: int8 activations take the codes' values as bytes with int32 sums, fp8 activations
+// the e4m3 bytes of 4-bit values with float32 sums), activations from the swizzled stage, the sums
+// of each scale group (or, for fp8, of each stage's part of it) scaled into float32 sums.
+// tensor_wgmma_w4a8 (sm_90a) issues each warpgroup's wgmma with the decoded bytes as its register
+// operand; tensor_gemm_w4a8 (sm_80 and newer; fp8 from sm_89) gives the same registers, which are
 // m16n8k32's A fragment too, to one mma.sync per 8 rows, the activations read by ldmatrix.
 #include "bitjit/decode/wgmma_code_bytes.cuh"
 #include "bitjit/mma/mma_sync.cuh"
@@ -52,7 +54,13 @@ template <class P, class T, bool kWgmma>
 struct W4a8Warp {
   using G = W4a8Tiling<P, T>;
   using W = typename P::W;
-  using Bytes = WgmmaCodeBytes<W>;
+  using A = typename P::A;
+  using Bytes = typename W4a8Operands<A, W>::Bytes;
+  using Sum = typename W4a8Operands<A, W>::Sum;
+  // fp8 wgmma and mma add into their float32 sums with fewer fraction bits than float32 (see
+  // kernels/tensor_wgmma_8bit.cuh), so fp8 sums go into d at least once a stage, as W8A8's do;
+  // int32 sums are exact and go into d once a group, groups spanning stages included.
+  static constexpr bool kSumsPerStage = !is_same<Sum, int>::value;
   static constexpr int kCodesPerWord = 32 / W::kBits;
   static constexpr int kSums = T::kBlockM / 2;
 
@@ -65,7 +73,7 @@ struct W4a8Warp {
   uint32_t next_codes[G::kStageGroups][2];  // the next stage's scale codes, loaded a stage early
   float stage_scales[G::kStageGroups][2];
   float group_scale[2];        // the scale (times 2^-kExponent) of the group the sums hold, per channel half
-  int sums[kSums];             // the int32 sums of the current scale group
+  Sum sums[kSums];             // the sums of the current scale group (fp8: of the stage's part of it)
   float d[kSums];
   uint32_t fragments[2][4];    // this step's and the step before's (its wgmma may still read them)
 
@@ -103,9 +111,9 @@ struct W4a8Warp {
   }
 
   // One stage: per 32-k step this warp's fragment decoded from the stage's pieces and the
-  // warpgroup's wgmma issued into the group's int32 sums (afresh where a group starts), each wait
-  // leaving only the newest wgmma running; where a group ends, every wgmma is waited for and the
-  // sums are added into d, scaled. (Two sets of sums, one converted while the next group's first
+  // warpgroup's wgmma issued into the group's sums (afresh where a group starts, and for fp8 where
+  // the stage starts), each wait leaving only the newest wgmma running; where a group ends (fp8: or
+  // the stage), every wgmma is waited for and the sums are added into d, scaled. (Two sets of sums, one converted while the next group's first
   // wgmma runs, made ptxas serialize every wgmma of the kernel, C7513 / C7514: it does not follow
   // which group wait_group 1 leaves running.) next_tile_k: the stage whose scale codes to load meanwhile.
   __device__ __forceinline__ void multiply_stage(const uint4* stage, int tile_k, int next_tile_k) {
@@ -130,10 +138,10 @@ struct W4a8Warp {
 #pragma unroll
         for (int half = 0; half < 2; ++half) group_scale[half] = stage_scales[G::kGroupsInStage ? step / G::kGroupSteps : 0][half];
       }
-      issue_step(stage, step, !starts_group);
+      issue_step(stage, step, !(starts_group || (kSumsPerStage && step == 0)));
       // K is whole groups, so the stage's last step inside K ends a group too.
-      const bool ends_group = (step % G::kGroupSteps == G::kGroupSteps - 1 || step == G::kSteps - 1) && stage_ends_group;
-      if (ends_group) add_group_into_d();
+      const bool ends_piece = step % G::kGroupSteps == G::kGroupSteps - 1 || step == G::kSteps - 1;
+      if (ends_piece && (stage_ends_group || kSumsPerStage)) add_group_into_d();
       else if constexpr (kWgmma) wgmma_wait<1>();  // the step before's wgmma, which reads the other fragment
     }
   }
@@ -163,8 +171,9 @@ struct W4a8Warp {
     if constexpr (kWgmma) {
       wgmma_fence_accumulators(sums);
       wgmma_fence();  // the fragment's registers were just written
-      wgmma_64xNx32_rs_int8<Bytes::kUnsigned, T::kBlockM>(sums, fragments[step % 2],
-                                                          G::ActivationTile::descriptor(stage, 0, 32 * step), accumulate);
+      const uint64_t activations = G::ActivationTile::descriptor(stage, 0, 32 * step);
+      if constexpr (kSumsPerStage) wgmma_64xNx32_rs_fp8<A, T::kBlockM>(sums, fragments[step % 2], activations, accumulate);
+      else wgmma_64xNx32_rs_int8<Bytes::kUnsigned, T::kBlockM>(sums, fragments[step % 2], activations, accumulate);
       wgmma_commit();
     } else {
       mma_step(stage, step, accumulate);
@@ -177,7 +186,7 @@ struct W4a8Warp {
   __device__ __forceinline__ void mma_step(const uint4* stage, int step, bool accumulate) {
     if (!accumulate) {
 #pragma unroll
-      for (int i = 0; i < kSums; ++i) sums[i] = 0;
+      for (int i = 0; i < kSums; ++i) sums[i] = Sum(0);
     }
     const int lane = int(threadIdx.x) % 32, matrix = lane / 8;
     const int chunk = 2 * step + matrix % 2;
@@ -185,15 +194,20 @@ struct W4a8Warp {
     for (int j = 0; j < T::kBlockM / 16; ++j) {
       uint32_t rows[4];
       ldmatrix_x4(rows, stage + G::ActivationTile::index(16 * j + 8 * (matrix / 2) + lane % 8, chunk));
-      mma_16x8x32_int8<Bytes::kUnsigned>(row_sums(2 * j), fragments[step % 2], rows[0], rows[1]);
-      mma_16x8x32_int8<Bytes::kUnsigned>(row_sums(2 * j + 1), fragments[step % 2], rows[2], rows[3]);
+      mma_8_rows(row_sums(2 * j), fragments[step % 2], rows[0], rows[1]);
+      mma_8_rows(row_sums(2 * j + 1), fragments[step % 2], rows[2], rows[3]);
     }
   }
 
-  // The sums of rows 8j .. 8j + 7 (an m16n8 tile's C fragment).
-  __device__ __forceinline__ int (&row_sums(int j))[4] { return *reinterpret_cast<int(*)[4]>(sums + 4 * j); }
+  __device__ __forceinline__ static void mma_8_rows(Sum (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+    if constexpr (kSumsPerStage) ByteMma<fmt::Float8E4M3, A>::multiply(c, a, b0, b1);  // e4m3 weight bytes
+    else mma_16x8x32_int8<Bytes::kUnsigned>(c, a, b0, b1);
+  }
 
-  // Waits for the group's wgmmas, then d += sums (exact int32) x the group's scale: D's fragment
+  // The sums of rows 8j .. 8j + 7 (an m16n8 tile's C fragment).
+  __device__ __forceinline__ Sum (&row_sums(int j))[4] { return *reinterpret_cast<Sum(*)[4]>(sums + 4 * j); }
+
+  // Waits for the group's wgmmas, then d += sums (int32: exact) x the group's scale: D's fragment
   // holds channel g in d[4j + 0, 1] and channel g + 8 in d[4j + 2, 3].
   __device__ __forceinline__ void add_group_into_d() {
     if constexpr (kWgmma) {

@@ -206,6 +206,21 @@ __device__ __forceinline__ void wgmma_64xNx32_rs_int8(int (&d)[kRows / 2], const
   BITJIT_WGMMA_RS_ROWS(BITJIT_WGMMA_RS8_TYPES, "k32")
 #undef BITJIT_WGMMA_RS8_TYPES
 }
+
+// The same with fp8: A the weights as e4m3 bytes (4-bit values, decode/wgmma_code_bytes.cuh), B the
+// activations of type Activations (e4m3 or e5m2), float32 D.
+template <class Activations, int kRows>
+__device__ __forceinline__ void wgmma_64xNx32_rs_fp8(float (&d)[kRows / 2], const uint32_t (&a)[4], uint64_t b,
+                                                     bool accumulate) {
+  static_assert(kRows == 64 || kRows == 128 || kRows == 256, "64, 128 or 256 rows of activations per block");
+  constexpr bool kE4m3 = is_same<Activations, fmt::Float8E4M3>::value;
+  static_assert(kE4m3 || is_same<Activations, fmt::Float8E5M2>::value, "fp8 activations");
+#define BITJIT_WGMMA_RSF8_TYPES(SHAPE, D, BIND, A_AND_B, ACCUMULATE)                                                  \
+  if constexpr (kE4m3) BITJIT_WGMMA_RS(SHAPE, D, BIND, A_AND_B, ACCUMULATE, ".f32.e4m3.e4m3", ", 1, 1", "+f");        \
+  else BITJIT_WGMMA_RS(SHAPE, D, BIND, A_AND_B, ACCUMULATE, ".f32.e4m3.e5m2", ", 1, 1", "+f");
+  BITJIT_WGMMA_RS_ROWS(BITJIT_WGMMA_RSF8_TYPES, "k32")
+#undef BITJIT_WGMMA_RSF8_TYPES
+}
 #undef BITJIT_WGMMA_RS_ROWS
 #undef BITJIT_WGMMA_RS
 #undef BITJIT_WGMMA_BIND128
