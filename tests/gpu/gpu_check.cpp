@@ -53,10 +53,13 @@ double tolerance(const MatmulConfig& config, KernelFamily family, double exact, 
   // fresh chain every stage and add it to float32 sums, so at most block_k / 32 <= 8 instructions
   // each lose under 2^-13 of the stage's share of sum |a*w|: under 2^-10 of it in all.
   // The fp8 mma.sync of tensor_gemv (sm_89's QMMA; sm_90a converts to fp16 for HMMA) is given the
-  // same bound: each run of at most 64 k starts a fresh chain that is added to float32 sums.
+  // same bound: each run of at most 64 k starts a fresh chain that is added to float32 sums. The
+  // W4A8 kernels with fp8 activations (tensor_wgmma, tensor_gemm) start one per scale group or
+  // stage, whichever ends first, and a stage may hold 1024 k: 32 instructions, under 2^-8 in all.
   const bool fp8 = fp8_activations(config);
-  if (fp8 && (is_hopper_family(family) || family == KernelFamily::tensor_gemv)) {
-    accumulation += std::ldexp(magnitude, -10);
+  if (fp8 && (is_hopper_family(family) || family == KernelFamily::tensor_gemv || family == KernelFamily::tensor_gemm)) {
+    const bool long_chains = w4a8_operands(config) && family != KernelFamily::tensor_gemv;
+    accumulation += std::ldexp(magnitude, long_chains ? -8 : -10);
   }
   // tensor_gemm and the Hopper families scale each decoded weight in A's 16-bit type before the mma:
   // one rounding of half an ulp of it per product. The W4A8 and W8A8 kernels (8-bit activations)
