@@ -17,6 +17,7 @@
 #include <cublas_v2.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -29,6 +30,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
+#include <thread>
 
 #include "bench/clock_sampler.hpp"
 #include "common/version.hpp"
@@ -303,6 +305,49 @@ MatmulOptions bench_options(const MatmulConfig& config, const std::string& overr
   return options;
 }
 
+// One Matmul of the run: a format on a shape, at one M (static) or at every M of the run (dynamic,
+// M = 0 in the key).
+using MatmulKey = std::tuple<std::string, std::string, int64_t>;
+
+// The config of a (format, shape) at M (static) or with every M of the run as its buckets (dynamic).
+MatmulConfig bench_config(const std::string& format, const Shape& shape, const std::vector<int64_t>& Ms,
+                          std::optional<int64_t> M) {
+  MatmulConfig config = format_config(format);
+  config.N = shape.N;
+  config.K = shape.K;
+  config.M = M ? MSpec(*M) : MSpec::buckets(Ms);
+  return config;
+}
+
+// Every Matmul of the run, compiled before any timing on as many threads as the host has (NVRTC is
+// thread-safe; one after another, the compiles took most of a suite run's time). The first failure
+// is rethrown once every thread is done, as creating it alone would have thrown.
+std::map<MatmulKey, Matmul> compile_matmuls(const std::vector<std::pair<MatmulKey, std::function<Matmul()>>>& jobs) {
+  std::vector<std::optional<Matmul>> built(jobs.size());
+  std::vector<std::exception_ptr> failures(jobs.size());
+  std::atomic<size_t> next{0};
+  const auto work = [&] {
+    for (size_t i = next++; i < jobs.size(); i = next++) {
+      try {
+        built[i].emplace(jobs[i].second());
+      } catch (...) {
+        failures[i] = std::current_exception();
+      }
+    }
+  };
+  const size_t threads = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, std::max<size_t>(jobs.size(), 1));
+  std::vector<std::thread> workers;
+  for (size_t t = 1; t < threads; ++t) workers.emplace_back(work);
+  work();
+  for (std::thread& worker : workers) worker.join();
+  std::map<MatmulKey, Matmul> matmuls;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    if (failures[i]) std::rethrow_exception(failures[i]);
+    matmuls.emplace(jobs[i].first, std::move(*built[i]));
+  }
+  return matmuls;
+}
+
 std::string today() {
   const std::time_t now = std::time(nullptr);
   char text[16];
@@ -377,21 +422,25 @@ int run(int argc, char** argv) {
         << "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   std::ostringstream clocks_table;
   clocks_table << "| format | shape | M | bitjit SM MHz | bitjit W | cuBLAS SM MHz | cuBLAS W |\n|---|---|---|---|---|---|---|\n";
+  std::vector<std::pair<MatmulKey, std::function<Matmul()>>> jobs;
+  for (const std::string& format : split(options["--formats"]))
+    for (const Shape& shape : shapes)
+      for (int64_t M : dynamic ? std::vector<int64_t>{0} : Ms) {
+        const MatmulConfig config = bench_config(format, shape, Ms, dynamic ? std::nullopt : std::optional<int64_t>(M));
+        MatmulOptions matmul_options = bench_options(config, options["--schedule"]);
+        matmul_options.arch = device.arch();
+        jobs.push_back({{format, shape.name, M}, [config, matmul_options] { return Matmul::create(config, matmul_options); }});
+      }
+  const auto compile_start = std::chrono::steady_clock::now();
+  const std::map<MatmulKey, Matmul> matmuls = compile_matmuls(jobs);
+  std::printf("%zu Matmuls created in %.1f s on %u threads\n", matmuls.size(),
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - compile_start).count(),
+              std::max(1u, std::thread::hardware_concurrency()));
   for (const std::string& format : split(options["--formats"])) {
     for (const Shape& shape : shapes) {
-      MatmulConfig config = format_config(format);
-      config.N = shape.N;
-      config.K = shape.K;
-      std::optional<Matmul> bucketed;
-      if (dynamic) {
-        config.M = MSpec::buckets(Ms);
-        bucketed.emplace(Matmul::create(config));
-      }
       for (int64_t M : Ms) {
-        if (!dynamic) config.M = M;
-        std::optional<Matmul> static_m;
-        const Matmul& matmul =
-            dynamic ? *bucketed : static_m.emplace(Matmul::create(config, bench_options(config, options["--schedule"])));
+        const MatmulConfig config = bench_config(format, shape, Ms, dynamic ? std::nullopt : std::optional<int64_t>(M));
+        const Matmul& matmul = matmuls.at({format, shape.name, dynamic ? 0 : M});
         const bool bf16 = config.A_dtype == DType::bfloat16;
         auto& [cublas, cublas_clock] = cublas_cache[{shape.name, M, bf16}];
         if (cublas == 0.0) {
