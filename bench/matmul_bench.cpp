@@ -320,8 +320,8 @@ MatmulConfig bench_config(const std::string& format, const Shape& shape, const s
 }
 
 // Every Matmul of the run, compiled before any timing on as many threads as the host has (NVRTC is
-// thread-safe; one after another, the compiles took most of a suite run's time). The first failure
-// is rethrown once every thread is done, as creating it alone would have thrown.
+// thread-safe), rather than one after another between the timings. The first failure is rethrown
+// once every thread is done, as creating it alone would have thrown.
 std::map<MatmulKey, Matmul> compile_matmuls(const std::vector<std::pair<MatmulKey, std::function<Matmul()>>>& jobs) {
   std::vector<std::optional<Matmul>> built(jobs.size());
   std::vector<std::exception_ptr> failures(jobs.size());
