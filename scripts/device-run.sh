@@ -26,10 +26,12 @@
 #               and --dynamic no (a Matmul per M), into $OUT/dynamic-yes and $OUT/dynamic-no, and their
 #               side-by-side table (scripts/dynamic-vs-static.py) in $OUT/dynamic-vs-static.md
 #     profile   Nsight Compute on one launch of each PROFILE_CASES entry ("format:shape:M", e.g.
-#               "int4_g128:70B_o:1 nf4_g128:70B_o:1"): speed of light, memory, occupancy, warp stalls
+#               "int4_g128:70B_o:1 nf4_g128:70B_o:1"; "format:shape:M:BUCKETS", e.g.
+#               "int4_g128:70B_o:1:1,16,64", profiles M on a dynamic Matmul of those buckets): speed of
+#               light, memory, occupancy, warp stalls
 #     variants  the bench once per schedule override in VARIANTS (';'-separated JSON objects) for
 #               BENCH_ARGS, results in $OUT/variants/<n>
-#     stalls    Nsight Compute's full set on one launch of each PROFILE_CASES entry (PROFILE_SCHEDULE, a
+#     stalls    Nsight Compute's full set on one launch of each PROFILE_CASES entry (as for profile; PROFILE_SCHEDULE, a
 #               JSON schedule, overrides the default for all), with the warp-stall sampling per SASS
 #               instruction summarized by scripts/ncu-stalls.py: $OUT/stalls/<case>.{txt,-stalls.txt,ncu-rep}
 #     baseline  the bench (BENCH_ARGS) built from base.tgz too, a `git archive --prefix=base/ REV | gzip`
@@ -61,6 +63,16 @@ OUT=${OUT:-$PWD/device-out}
 mkdir -p "$OUT"
 summary=()
 note() { summary+=("$1"); echo "== $1"; }
+
+# The bench's rows for one profiled case: M alone (a static M), or with BUCKETS ("1,16,64") a dynamic
+# Matmul of those buckets whose first timed M, the launch profiled, is M.
+profile_rows() {
+  local m=$1 buckets=$2
+  if [ -z "$buckets" ]; then echo "--M $m"; return; fi
+  local rows=$m bucket
+  for bucket in ${buckets//,/ }; do [ "$bucket" = "$m" ] || rows="$rows,$bucket"; done
+  echo "--M $rows --dynamic yes"
+}
 
 # Builds the release preset with the Python extension, the carried wheels (.whl/, and .whl-torch/ for
 # the torch step's safetensors) unzipped onto a path it prints for PYTHONPATH.
@@ -171,23 +183,27 @@ for step in "$@"; do
     profile)
       mkdir -p "$OUT/ncu"
       for case in ${PROFILE_CASES:-int4_g128:70B_o:1}; do
-        IFS=: read -r format shape m <<<"$case"
+        IFS=: read -r format shape m buckets <<<"$case"
+        name="$format-$shape-$m${buckets:+-dynamic}"
+        # shellcheck disable=SC2046
         BITJIT_CACHE_DIR=$PWD/build-release/bench-db ncu -k regex:bitjit_matmul --launch-skip 3 --launch-count 1 \
           --section SpeedOfLight --section MemoryWorkloadAnalysis --section Occupancy --section LaunchStats \
           --section WarpStateStats --section SchedulerStats \
-          ./build-release/bench/bench_matmul --formats "$format" --shapes "$shape" --M "$m" --out "$OUT/ncu/bench" \
-          >"$OUT/ncu/$format-$shape-$m.txt" 2>&1
-        note "profile $case rc=$?: $(grep -E 'DRAM Throughput|^    Duration' "$OUT/ncu/$format-$shape-$m.txt" | tr -s ' ' | tr '\n' ' ')"
+          ./build-release/bench/bench_matmul --formats "$format" --shapes "$shape" $(profile_rows "$m" "$buckets") \
+          --out "$OUT/ncu/bench" >"$OUT/ncu/$name.txt" 2>&1
+        note "profile $case rc=$?: $(grep -E 'DRAM Throughput|^    Duration' "$OUT/ncu/$name.txt" | tr -s ' ' | tr '\n' ' ')"
       done
       ;;
     stalls)
       mkdir -p "$OUT/stalls"
       for case in ${PROFILE_CASES:-int4_g128:70B_o:1}; do
-        IFS=: read -r format shape m <<<"$case"
-        name="$format-$shape-$m"
+        IFS=: read -r format shape m buckets <<<"$case"
+        name="$format-$shape-$m${buckets:+-dynamic}"
+        # shellcheck disable=SC2046
         BITJIT_CACHE_DIR=$PWD/build-release/bench-db ncu -k regex:bitjit_matmul --launch-skip 3 --launch-count 1 --set full \
           --import-source no -o "$OUT/stalls/$name" ./build-release/bench/bench_matmul --formats "$format" --shapes "$shape" \
-          --M "$m" ${PROFILE_SCHEDULE:+--schedule "$PROFILE_SCHEDULE"} --out "$OUT/stalls/bench" >"$OUT/stalls/$name.log" 2>&1
+          $(profile_rows "$m" "$buckets") ${PROFILE_SCHEDULE:+--schedule "$PROFILE_SCHEDULE"} --out "$OUT/stalls/bench" \
+          >"$OUT/stalls/$name.log" 2>&1
         ncu -i "$OUT/stalls/$name.ncu-rep" --page details >"$OUT/stalls/$name.txt" 2>&1
         ncu -i "$OUT/stalls/$name.ncu-rep" --page source --csv --print-source sass >"$OUT/stalls/$name-sass.csv" 2>&1
         python3 scripts/ncu-stalls.py "$OUT/stalls/$name-sass.csv" 30 >"$OUT/stalls/$name-stalls.txt" 2>&1
