@@ -94,23 +94,31 @@ std::vector<MatmulConfig> sweep_configs(const std::vector<int64_t>& Ms, size_t s
 using ScheduleChoice = std::function<std::optional<TileSchedule>(const MatmulConfig&)>;
 const ScheduleChoice kDefaultSchedules = [](const MatmulConfig&) { return std::optional<TileSchedule>(); };
 
-// Compiles every kernel up front on all cores: NVRTC is thread-safe, and the sweep then only runs.
-void compile_all(const std::vector<MatmulConfig>& configs, const std::string& arch, const ScheduleChoice& choice) {
+// Compiles kernels up front on all cores into the kernel cache (NVRTC is thread-safe), so the
+// checks after only run them.
+void compile_kernels(const std::vector<std::pair<MatmulConfig, TileSchedule>>& kernels, const std::string& arch) {
   std::atomic<size_t> next{0};
   std::vector<std::future<void>> workers;
   const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
   for (unsigned t = 0; t < threads; ++t) {
     workers.push_back(std::async(std::launch::async, [&] {
-      for (size_t i = next++; i < configs.size(); i = next++) {
-        if (const std::optional<TileSchedule> chosen = choice(configs[i])) {
-          generate_kernel(configs[i], *chosen, arch);
-          continue;
-        }
-        for (const TileSchedule& s : default_bucket_schedules(configs[i], arch)) generate_kernel(configs[i], s, arch);
-      }
+      for (size_t i = next++; i < kernels.size(); i = next++) generate_kernel(kernels[i].first, kernels[i].second, arch);
     }));
   }
   for (auto& worker : workers) worker.get();
+}
+
+// The kernels of each config: the chosen schedule's, else the default one of each M bucket.
+void compile_all(const std::vector<MatmulConfig>& configs, const std::string& arch, const ScheduleChoice& choice) {
+  std::vector<std::pair<MatmulConfig, TileSchedule>> kernels;
+  for (const MatmulConfig& config : configs) {
+    if (const std::optional<TileSchedule> chosen = choice(config)) {
+      kernels.emplace_back(config, *chosen);
+      continue;
+    }
+    for (const TileSchedule& s : default_bucket_schedules(config, arch)) kernels.emplace_back(config, s);
+  }
+  compile_kernels(kernels, arch);
 }
 
 struct Prepared {
@@ -545,6 +553,10 @@ void check_w4a8_kernels(KernelFamily family, const std::string& arch, bool with_
                                          ? std::vector<DType>{DType::int4, DType::uint4, DType::int2, DType::uint2,
                                                               DType::int1, DType::uint1}
                                          : std::vector<DType>{DType::int4, DType::uint4, DType::fp4_e2m1};
+  // The configs and schedules first, their kernels (and the defaults') compiled on all cores, then
+  // the checks.
+  std::vector<std::pair<MatmulConfig, TileSchedule>> schedules, kernels;
+  std::vector<MatmulConfig> configs;
   size_t variant = 0;
   for (DType weights : formats)
     for (int64_t group : {int64_t(128), int64_t(512), int64_t(-1), int64_t(0)}) {
@@ -554,6 +566,7 @@ void check_w4a8_kernels(KernelFamily family, const std::string& arch, bool with_
       const std::optional<MmaRunLayout> layout = mma_run_layout(config);
       REQUIRE(layout);
       const int k_block = layout->k_block(info(weights).bits);
+      configs.push_back(config);
       for (const auto& [rows, channels, stages, blocks, raster] :
            {std::array<int, 5>{64, 64, 3, 1, 1}, {128, 128, 4, 1, 2}, {64, 128, 4, 2, 3}, {128, 64, 3, 4, 1},
             {64, 192, 3, 2, 2}, {64, 256, 3, 1, 3}}) {
@@ -566,13 +579,23 @@ void check_w4a8_kernels(KernelFamily family, const std::string& arch, bool with_
         s.pipeline.vector_bytes = 16;
         s.launch.raster_group = raster;
         if (!is_valid_schedule(config, s, arch)) continue;  // e.g. 4 k-blocks of 1-bit codes past shared memory
-        check_schedule(checker, config, s, rng, {33, 200, 257});
-        ++checked;
+        schedules.emplace_back(config, s);
+        kernels.emplace_back(config, s);
       }
-      if (!with_defaults) continue;
-      const Matmul defaults = Matmul::create(config);
-      for (int64_t M : {1, 16, 64, 257}) checker.check_random(defaults, M, rng);
+      if (with_defaults) {
+        for (const TileSchedule& s : default_bucket_schedules(config, arch)) kernels.emplace_back(config, s);
+      }
     }
+  compile_kernels(kernels, arch);
+  for (const auto& [config, s] : schedules) {
+    check_schedule(checker, config, s, rng, {33, 200, 257});
+    ++checked;
+  }
+  for (const MatmulConfig& config : with_defaults ? configs : std::vector<MatmulConfig>{}) {
+    INFO(canonical_form(config));
+    const Matmul defaults = Matmul::create(config);
+    for (int64_t M : {1, 16, 64, 257}) checker.check_random(defaults, M, rng);
+  }
   // int8: 96 of the 144 (format, group, schedule) combinations are valid on sm_90a; fp8: 60 of 72 (the
   // 4-k-block stages of 128 rows exceed its shared memory).
   const size_t combinations = formats.size() * 4 * 6;
