@@ -17,7 +17,6 @@
 #include <cublas_v2.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -33,6 +32,7 @@
 #include <thread>
 
 #include "bench/clock_sampler.hpp"
+#include "common/parallel.hpp"
 #include "common/version.hpp"
 #include "quant/random.hpp"
 #include "runtime/device.hpp"
@@ -319,27 +319,20 @@ MatmulConfig bench_config(const std::string& format, const Shape& shape, const s
   return config;
 }
 
-// Every Matmul of the run, compiled before any timing on as many threads as the host has (NVRTC is
-// thread-safe), rather than one after another between the timings. The first failure is rethrown
-// once every thread is done, as creating it alone would have thrown.
-std::map<MatmulKey, Matmul> compile_matmuls(const std::vector<std::pair<MatmulKey, std::function<Matmul()>>>& jobs) {
+// Every Matmul of the run, compiled before any timing on `threads` threads (NVRTC is thread-safe),
+// rather than one after another between the timings. The first failure in job order is rethrown
+// once every job is done, as creating it alone would have thrown.
+std::map<MatmulKey, Matmul> compile_matmuls(const std::vector<std::pair<MatmulKey, std::function<Matmul()>>>& jobs,
+                                            unsigned threads) {
   std::vector<std::optional<Matmul>> built(jobs.size());
   std::vector<std::exception_ptr> failures(jobs.size());
-  std::atomic<size_t> next{0};
-  const auto work = [&] {
-    for (size_t i = next++; i < jobs.size(); i = next++) {
-      try {
-        built[i].emplace(jobs[i].second());
-      } catch (...) {
-        failures[i] = std::current_exception();
-      }
+  for_each_index_in_parallel(jobs.size(), threads, [&](size_t i) {
+    try {
+      built[i].emplace(jobs[i].second());
+    } catch (...) {
+      failures[i] = std::current_exception();
     }
-  };
-  const size_t threads = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, std::max<size_t>(jobs.size(), 1));
-  std::vector<std::thread> workers;
-  for (size_t t = 1; t < threads; ++t) workers.emplace_back(work);
-  work();
-  for (std::thread& worker : workers) worker.join();
+  });
   std::map<MatmulKey, Matmul> matmuls;
   for (size_t i = 0; i < jobs.size(); ++i) {
     if (failures[i]) std::rethrow_exception(failures[i]);
@@ -432,15 +425,16 @@ int run(int argc, char** argv) {
         jobs.push_back({{format, shape.name, M}, [config, matmul_options] { return Matmul::create(config, matmul_options); }});
       }
   const auto compile_start = std::chrono::steady_clock::now();
-  const std::map<MatmulKey, Matmul> matmuls = compile_matmuls(jobs);
-  std::printf("%zu Matmuls created in %.1f s on %u threads\n", matmuls.size(),
+  const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+  const std::map<MatmulKey, Matmul> matmuls = compile_matmuls(jobs, threads);
+  std::printf("%zu Matmuls created in %.1f s on %zu threads\n", matmuls.size(),
               std::chrono::duration<double>(std::chrono::steady_clock::now() - compile_start).count(),
-              std::max(1u, std::thread::hardware_concurrency()));
+              std::min<size_t>(threads, jobs.size()));
   for (const std::string& format : split(options["--formats"])) {
     for (const Shape& shape : shapes) {
       for (int64_t M : Ms) {
-        const MatmulConfig config = bench_config(format, shape, Ms, dynamic ? std::nullopt : std::optional<int64_t>(M));
         const Matmul& matmul = matmuls.at({format, shape.name, dynamic ? 0 : M});
+        const MatmulConfig& config = matmul.config();
         const bool bf16 = config.A_dtype == DType::bfloat16;
         auto& [cublas, cublas_clock] = cublas_cache[{shape.name, M, bf16}];
         if (cublas == 0.0) {

@@ -5,11 +5,11 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
-#include <future>
 #include <mutex>
 #include <thread>
 
 #include "common/error.hpp"
+#include "common/parallel.hpp"
 #include "runtime/kernel_cache.hpp"
 #include "runtime/tuning.hpp"
 #include "tools/cli.hpp"
@@ -125,18 +125,11 @@ int prewarm_command(const std::vector<std::string>& args) {
   }
   Tally tally;
   Progress progress("prewarm", jobs.size());
-  std::atomic<size_t> next{0};
-  std::vector<std::future<void>> workers;
-  for (unsigned t = 0; t < std::min<size_t>(threads, jobs.size()); ++t) {
-    workers.push_back(std::async(std::launch::async, [&] {
-      for (size_t i = next++; i < jobs.size(); i = next++) {
-        run_job(jobs[i], configs, tally);
-        progress.advance("compiled " + std::to_string(tally.compiled) + ", cached " + std::to_string(tally.cached) +
-                         ", failed " + std::to_string(tally.failed));
-      }
-    }));
-  }
-  for (auto& worker : workers) worker.get();
+  for_each_index_in_parallel(jobs.size(), threads, [&](size_t i) {
+    run_job(jobs[i], configs, tally);
+    progress.advance("compiled " + std::to_string(tally.compiled) + ", cached " + std::to_string(tally.cached) +
+                     ", failed " + std::to_string(tally.failed));
+  });
   progress.finish();
 
   for (const std::string& failure : tally.failures) std::fprintf(stderr, "failed: %s: %s\n", path.c_str(), failure.c_str());

@@ -1,11 +1,15 @@
 // SHA-256 against FIPS 180-4's examples, and the environment variables' precedence and errors.
+#include <atomic>
 #include <cstdlib>
+#include <stdexcept>
+#include <vector>
 #include <optional>
 #include <random>
 #include <string>
 
 #include "common/env.hpp"
 #include "common/error.hpp"
+#include "common/parallel.hpp"
 #include "common/sha256.hpp"
 #include "common/text.hpp"
 #include "tests/support/catch.hpp"
@@ -67,4 +71,30 @@ TEST_CASE("BITJIT_DEVICE takes a non-negative ordinal and names itself otherwise
 TEST_CASE("shapes print as lists", "[common][text]") {
   CHECK(shape_text({}) == "[]");
   CHECK(shape_text({3, 40}) == "[3, 40]");
+}
+
+// The shared work queue: every index exactly once, on any thread count (more threads than indexes,
+// none at all), and a failure rethrown only after the other indexes are done.
+TEST_CASE("for_each_index_in_parallel runs every index once and rethrows after the rest", "[common]") {
+  BITJIT_RANDOM_ENGINE(rng);
+  const size_t count = std::uniform_int_distribution<size_t>(1, 300)(rng);
+  for (unsigned threads : {0u, 1u, 3u, 1000u}) {
+    std::vector<std::atomic<int>> visits(count);
+    for_each_index_in_parallel(count, threads, [&](size_t i) { ++visits[i]; });
+    for (size_t i = 0; i < count; ++i) CHECK(visits[i] == 1);
+  }
+  for_each_index_in_parallel(0, 4, [](size_t) { FAIL("no index to run"); });
+
+  std::atomic<size_t> done{0};
+  const size_t failing = count / 2;
+  CHECK_THROWS_WITH(for_each_index_in_parallel(count, 4,
+                                               [&](size_t i) {
+                                                 if (i == failing) throw std::runtime_error("job failed");
+                                                 ++done;
+                                               }),
+                    "job failed");
+  // The failing thread stops; the others finish every index they take, so nothing runs after return.
+  const size_t after = done.load();
+  CHECK(after <= count - 1);
+  CHECK(done.load() == after);
 }

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "common/error.hpp"
+#include "common/parallel.hpp"
 #include "compiler/arch.hpp"
 #include "compiler/families/tensor_wgmma_ws.hpp"
 #include "compiler/format_matrix.hpp"
@@ -97,15 +98,8 @@ const ScheduleChoice kDefaultSchedules = [](const MatmulConfig&) { return std::o
 // Compiles kernels up front on all cores into the kernel cache (NVRTC is thread-safe), so the
 // checks after only run them.
 void compile_kernels(const std::vector<std::pair<MatmulConfig, TileSchedule>>& kernels, const std::string& arch) {
-  std::atomic<size_t> next{0};
-  std::vector<std::future<void>> workers;
-  const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
-  for (unsigned t = 0; t < threads; ++t) {
-    workers.push_back(std::async(std::launch::async, [&] {
-      for (size_t i = next++; i < kernels.size(); i = next++) generate_kernel(kernels[i].first, kernels[i].second, arch);
-    }));
-  }
-  for (auto& worker : workers) worker.get();
+  for_each_index_in_parallel(kernels.size(), std::max(1u, std::thread::hardware_concurrency()),
+                             [&](size_t i) { generate_kernel(kernels[i].first, kernels[i].second, arch); });
 }
 
 // The kernels of each config: the chosen schedule's, else the default one of each M bucket.
