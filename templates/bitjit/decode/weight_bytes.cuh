@@ -50,6 +50,24 @@ struct WeightBytes<fmt::Float8E5M2, fmt::Float8E5M2> {
   using Type = fmt::Float8E5M2;
 };
 
+// The e4m3 byte of a small integer (|v| <= 15: exact with three mantissa bits).
+constexpr uint32_t e4m3_byte_of_int(int v) {
+  const uint32_t sign = v < 0 ? 0x80u : 0u;
+  const int magnitude = v < 0 ? -v : v;
+  if (magnitude == 0) return sign;
+  int exponent = 0;
+  while ((2 << exponent) <= magnitude) ++exponent;
+  const uint32_t mantissa = uint32_t((magnitude << 3 >> exponent) & 7);
+  return sign | uint32_t(exponent + 7) << 3 | mantissa;
+}
+
+// Four bytes e4m3(first + step * i), i = 0 .. 3, byte i in bits 8i.
+constexpr uint32_t e4m3_int_bytes(int first, int step) {
+  uint32_t word = 0;
+  for (int i = 0; i < 4; ++i) word |= e4m3_byte_of_int(first + step * i) << (8 * i);
+  return word;
+}
+
 // Four 4-bit codes, the low 16 bits of `nibbles` in order, as four e4m3 bytes: of the integer u
 // (0, 1, ..., 15) for integer formats, of the fp4 value (sign bit 3, magnitudes 0, 0.5, 1, 1.5, 2,
 // 3, 4, 6) for fp4. The codes are PRMT selectors into byte tables; a selector with bit 3 set yields
@@ -58,8 +76,10 @@ struct WeightBytes<fmt::Float8E5M2, fmt::Float8E5M2> {
 template <class W>
 __device__ __forceinline__ uint32_t e4m3_of_nibbles(uint32_t nibbles) {
   if constexpr (W::kInteger) {
-    const uint32_t below_8 = permute_bytes(0x44403800u, 0x4e4c4a48u, nibbles);        // 00 38 40 44 48 4a 4c 4e
-    const uint32_t from_8 = permute_bytes(0x53525150u, 0x57565554u, nibbles ^ 0x8888u);  // 50 .. 57
+    constexpr uint32_t k0to3 = e4m3_int_bytes(0, 1), k4to7 = e4m3_int_bytes(4, 1);
+    constexpr uint32_t k8to11 = e4m3_int_bytes(8, 1), k12to15 = e4m3_int_bytes(12, 1);
+    const uint32_t below_8 = permute_bytes(k0to3, k4to7, nibbles);
+    const uint32_t from_8 = permute_bytes(k8to11, k12to15, nibbles ^ 0x8888u);
     return below_8 | from_8;
   } else {
     const uint32_t magnitude = permute_bytes(0x3c383000u, 0x4c484440u, nibbles & 0x7777u);  // 00 30 38 3c 40 44 48 4c

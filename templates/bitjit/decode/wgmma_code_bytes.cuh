@@ -16,7 +16,7 @@
 // general_compress's natural order (four consecutive k in 16 bits) and become the e4m3 bytes of
 // their values, every one of which e4m3 holds exactly, by byte-table permutes (PRMT).
 #include "bitjit/decode/formats.cuh"
-#include "bitjit/decode/weight_bytes.cuh"  // permute_bytes, e4m3_of_nibbles
+#include "bitjit/decode/weight_bytes.cuh"  // permute_bytes, e4m3_int_bytes, e4m3_of_nibbles
 
 namespace bitjit {
 
@@ -51,24 +51,6 @@ struct WgmmaCodeBytes {
   }
   static_assert(exact(), "each code's byte is its value times 2^kExponent");
 };
-
-// The e4m3 byte of a small integer (|v| <= 15: exact with three mantissa bits).
-constexpr uint32_t e4m3_byte_of_int(int v) {
-  const uint32_t sign = v < 0 ? 0x80u : 0u;
-  const int magnitude = v < 0 ? -v : v;
-  if (magnitude == 0) return sign;
-  int exponent = 0;
-  while ((2 << exponent) <= magnitude) ++exponent;
-  const uint32_t mantissa = uint32_t((magnitude << 3 >> exponent) & 7);
-  return sign | uint32_t(exponent + 7) << 3 | mantissa;
-}
-
-// Four bytes e4m3(first + step * i), i = 0 .. 3, byte i in bits 8i.
-constexpr uint32_t e4m3_int_bytes(int first, int step) {
-  uint32_t word = 0;
-  for (int i = 0; i < 4; ++i) word |= e4m3_byte_of_int(first + step * i) << (8 * i);
-  return word;
-}
 
 // Four int4 codes (the low 16 bits of `nibbles`, in order) as the e4m3 bytes of their values
 // v = code - 8. PRMT takes a table byte where a selector's bit 3 is clear and that byte's sign,
