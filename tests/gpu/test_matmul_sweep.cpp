@@ -550,7 +550,7 @@ void check_w4a8_kernels(KernelFamily family, const std::string& arch, bool with_
   // The configs and schedules first, their kernels (and the defaults') compiled on all cores, then
   // the checks.
   std::vector<std::pair<MatmulConfig, TileSchedule>> schedules, kernels;
-  std::vector<MatmulConfig> configs;
+  std::vector<MatmulConfig> defaults_of;  // the configs whose default kernels run too
   size_t variant = 0;
   for (DType weights : formats)
     for (int64_t group : {int64_t(128), int64_t(512), int64_t(-1), int64_t(0)}) {
@@ -560,7 +560,6 @@ void check_w4a8_kernels(KernelFamily family, const std::string& arch, bool with_
       const std::optional<MmaRunLayout> layout = mma_run_layout(config);
       REQUIRE(layout);
       const int k_block = layout->k_block(info(weights).bits);
-      configs.push_back(config);
       for (const auto& [rows, channels, stages, blocks, raster] :
            {std::array<int, 5>{64, 64, 3, 1, 1}, {128, 128, 4, 1, 2}, {64, 128, 4, 2, 3}, {128, 64, 3, 4, 1},
             {64, 192, 3, 2, 2}, {64, 256, 3, 1, 3}}) {
@@ -577,6 +576,7 @@ void check_w4a8_kernels(KernelFamily family, const std::string& arch, bool with_
         kernels.emplace_back(config, s);
       }
       if (with_defaults) {
+        defaults_of.push_back(config);
         for (const TileSchedule& s : default_bucket_schedules(config, arch)) kernels.emplace_back(config, s);
       }
     }
@@ -585,7 +585,7 @@ void check_w4a8_kernels(KernelFamily family, const std::string& arch, bool with_
     check_schedule(checker, config, s, rng, {33, 200, 257});
     ++checked;
   }
-  for (const MatmulConfig& config : with_defaults ? configs : std::vector<MatmulConfig>{}) {
+  for (const MatmulConfig& config : defaults_of) {
     INFO(canonical_form(config));
     const Matmul defaults = Matmul::create(config);
     for (int64_t M : {1, 16, 64, 257}) checker.check_random(defaults, M, rng);
