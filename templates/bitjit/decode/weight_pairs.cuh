@@ -183,12 +183,21 @@ __device__ __forceinline__ uint32_t decode_pair(uint32_t word, int q, uint32_t z
     } else {
       using M = MagicConstants<W, A>;
       constexpr uint32_t kFields = ((1u << W::kBits) - 1u) * 0x00010001u;
-      constexpr int kPairsPerShift = kQuantizedZeros || !kConstantPair ? 1 : M::kPairsPerShift;  // the zero is not lifted
+      constexpr int kPairsPerShift = kConstantPair ? M::kPairsPerShift : 1;
       const int lift = q % kPairsPerShift * W::kBits;
       const uint32_t flipped = W::kFlip ? word ^ (W::kFlip * 0x01010101u) : word;
       const uint32_t pair = lop3_and_or(flipped >> (q * W::kBits - lift), kFields << lift, PairMath<A>::kMagic);
-      if constexpr (kQuantizedZeros) return PairMath<A>::fma(pair, PairMath<A>::kOne, zero);
-      else return PairMath<A>::fma(pair, M::step(lift), M::bias(lift));
+      if constexpr (kQuantizedZeros) {
+        static_assert(W::kStep == 1, "quantized zeros subtract from the raw code");
+        // A lifted pair is magic + code x 2^lift: times 2^-lift, minus (magic x 2^-lift + z), which is
+        // the zero plus magic x (1 - 2^-lift), exact (small integers). Every pair of one lift in a
+        // group adds the same constant to the same zero, so the add is computed once.
+        const uint32_t lifted_zero =
+            lift == 0 ? zero : PairMath<A>::fma(zero, PairMath<A>::kOne, splat16(exact_bits<A>(M::kMagicInt * ((1 << lift) - 1), lift)));
+        return PairMath<A>::fma(pair, M::step(lift), lifted_zero);
+      } else {
+        return PairMath<A>::fma(pair, M::step(lift), M::bias(lift));
+      }
     }
   } else if constexpr (kHow == PairDecode::table) {
     const uint32_t byte = (word >> (8 * q)) & 0xFFu;
