@@ -158,10 +158,12 @@ struct MagicConstants {
   }
 };
 
-// Quantized zeros: the pair (q - z, q - z) is fma(magic_pair, 1, -(magic + z)).
+// Quantized zeros: the pair (q - z, q - z) is fma(magic_pair, 1, -(magic + z)). The magic path takes
+// codes narrower than A's mantissa, so -(magic + z) is the magic float's bits with z in the mantissa
+// and the sign set: no conversion.
 template <class A>
 __device__ __forceinline__ uint32_t negated_magic_zero(uint32_t zero_code) {
-  return splat16(PairMath<A>::pack(-(PairMath<A>::kMagicValue + float(zero_code)), 0.0f) & 0xFFFFu);
+  return ((PairMath<A>::kMagic & 0xFFFFu) | 0x8000u | zero_code) * 0x00010001u;
 }
 
 // Pair q of `word` as two values of A's type. `zero` is negated_magic_zero's result with quantized
