@@ -816,17 +816,9 @@ TEST_CASE("packed zero points match the reference at every lift of the pairs", "
   int checked = 0;
   for (DType weights : {DType::uint4, DType::uint2, DType::uint1})
     for (DType activations : {DType::float16, DType::bfloat16}) {
-      MatmulConfig config;
-      config.N = 96;
-      config.K = 1024;
-      config.A_dtype = activations;
+      MatmulConfig config = uint4_zeros_config(1, 96, 1024, 128, ZerosMode::quantized);
       config.W_dtype = weights;
-      config.accum_dtype = DType::float32;
-      config.out_dtype = activations;
-      config.with_scaling = true;
-      config.group_size = 128;
-      config.with_zeros = true;
-      config.zeros_mode = ZerosMode::quantized;
+      config.A_dtype = config.out_dtype = activations;
       for (int64_t M : {1, 16, 17}) {
         config.M = M;
         INFO(canonical_form(config));
