@@ -61,18 +61,29 @@ struct PairMath<fmt::BFloat16> {
 __host__ __device__ constexpr uint32_t splat16(uint32_t bits) { return (bits & 0xFFFFu) * 0x00010001u; }
 
 // The 16-bit pattern of numerator / 2^shift in A's type, at compile time; the value must be exact
-// in it (|numerator| < 2^(mantissa + 1), normal), as every constant of the magic path is.
+// in it (|numerator| without its trailing zero bits < 2^(mantissa + 1), normal), as every constant
+// of the magic path is (the lifted zero's magic x (2^lift - 1) has more bits than the mantissa but
+// trailing zeros: they go into the exponent).
 template <class A>
 __host__ __device__ constexpr uint32_t exact_bits(int numerator, int shift) {
   if (numerator == 0) return 0u;
   const uint32_t sign = numerator < 0 ? 0x8000u : 0u;
   uint32_t magnitude = uint32_t(numerator < 0 ? -numerator : numerator);
+  while ((magnitude & 1u) == 0u) {
+    magnitude >>= 1;
+    --shift;
+  }
   int top = 0;  // magnitude's highest set bit
   while ((magnitude >> (top + 1)) != 0u) ++top;
   constexpr int kMantissa = PairMath<A>::kMantissaBits;
   const uint32_t mantissa = (magnitude << (kMantissa - top)) & ((1u << kMantissa) - 1u);
   return sign | uint32_t(top - shift + PairMath<A>::kExponentBias) << kMantissa | mantissa;
 }
+// 960 = 1024 x (1 - 2^-4), fp16 int4's lifted zero constant: wider than the mantissa, trailing zeros.
+static_assert(exact_bits<fmt::Float16>(1024 * 15, 4) == 0x6380u, "exact_bits: a wide numerator");
+static_assert(exact_bits<fmt::Float16>(-1024, 0) == 0xE400u && exact_bits<fmt::Float16>(1, 4) == 0x2C00u,
+              "exact_bits: fp16 magic and step");
+static_assert(exact_bits<fmt::BFloat16>(128 * 3, 2) == 0x42C0u, "exact_bits: bf16 uint2's lifted zero constant");
 
 __device__ __forceinline__ uint32_t lop3_and_or(uint32_t a, uint32_t mask, uint32_t magic) {
   uint32_t d;
