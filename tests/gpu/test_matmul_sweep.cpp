@@ -820,6 +820,37 @@ TEST_CASE("tensor_gemv matches the reference split along K", "[gpu]") {
   CHECK(checker.failures() == 0);
 }
 
+// Packed (quantized) zero points on the decode kernels. With fp16 activations the pairs of a word
+// that share one shift carry their codes higher up the magic float's mantissa (a "lift" of 4, 2 x k or
+// k bits for 4-, 2- and 1-bit codes) and take the zero lifted with them (decode/weight_pairs.cuh);
+// bf16 has no lift. Static M 1 and 16 (tensor_gemv on whole-load runs), 17 (tensor_gemm), and a
+// dynamic M of 1, 16 and 64 (runs of 8; 64 rows on the Hopper or the mma.sync GEMM); every zero
+// code occurs (random bytes over 8 groups x 96 channels).
+TEST_CASE("packed zero points match the reference at every lift of the pairs", "[gpu]") {
+  if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
+  BITJIT_RANDOM_ENGINE(rng);
+  GpuChecker checker;
+  int checked = 0;
+  for (DType weights : {DType::uint4, DType::uint2, DType::uint1})
+    for (DType activations : {DType::float16, DType::bfloat16}) {
+      MatmulConfig config = uint4_zeros_config(1, 96, 1024, 128, ZerosMode::quantized);
+      config.W_dtype = weights;
+      config.A_dtype = config.out_dtype = activations;
+      for (int64_t M : {1, 16, 17}) {
+        config.M = M;
+        INFO(canonical_form(config));
+        checker.check_random(Matmul::create(config), M, rng);
+        ++checked;
+      }
+      config.M = MSpec::buckets({1, 16, 64});
+      INFO(canonical_form(config));
+      const Matmul dynamic = Matmul::create(config);
+      for (int64_t M : {1, 16, 64}) checker.check_random(dynamic, M, rng), ++checked;
+    }
+  CHECK(checked == 36);
+  CHECK(checker.failures() == 0);
+}
+
 // The Hopper family on the same configs (its own weight layout, mma_fragments): 64, 128 and 256 rows
 // per block (wgmma N), one and two warpgroups, 3 and 4 stages, K not a multiple of the stage, split-K,
 // wgmma groups of two steps.

@@ -61,18 +61,29 @@ struct PairMath<fmt::BFloat16> {
 __host__ __device__ constexpr uint32_t splat16(uint32_t bits) { return (bits & 0xFFFFu) * 0x00010001u; }
 
 // The 16-bit pattern of numerator / 2^shift in A's type, at compile time; the value must be exact
-// in it (|numerator| < 2^(mantissa + 1), normal), as every constant of the magic path is.
+// in it (|numerator| without its trailing zero bits < 2^(mantissa + 1), normal), as every constant
+// of the magic path is (the lifted zero's magic x (2^lift - 1) has more bits than the mantissa but
+// trailing zeros: they go into the exponent).
 template <class A>
 __host__ __device__ constexpr uint32_t exact_bits(int numerator, int shift) {
   if (numerator == 0) return 0u;
   const uint32_t sign = numerator < 0 ? 0x8000u : 0u;
   uint32_t magnitude = uint32_t(numerator < 0 ? -numerator : numerator);
+  while ((magnitude & 1u) == 0u) {
+    magnitude >>= 1;
+    --shift;
+  }
   int top = 0;  // magnitude's highest set bit
   while ((magnitude >> (top + 1)) != 0u) ++top;
   constexpr int kMantissa = PairMath<A>::kMantissaBits;
   const uint32_t mantissa = (magnitude << (kMantissa - top)) & ((1u << kMantissa) - 1u);
   return sign | uint32_t(top - shift + PairMath<A>::kExponentBias) << kMantissa | mantissa;
 }
+// 960 = 1024 x (1 - 2^-4), fp16 int4's lifted zero constant: wider than the mantissa, trailing zeros.
+static_assert(exact_bits<fmt::Float16>(1024 * 15, 4) == 0x6380u, "exact_bits: a wide numerator");
+static_assert(exact_bits<fmt::Float16>(-1024, 0) == 0xE400u && exact_bits<fmt::Float16>(1, 4) == 0x2C00u,
+              "exact_bits: fp16 magic and step");
+static_assert(exact_bits<fmt::BFloat16>(128 * 3, 2) == 0x42C0u, "exact_bits: bf16 uint2's lifted zero constant");
 
 __device__ __forceinline__ uint32_t lop3_and_or(uint32_t a, uint32_t mask, uint32_t magic) {
   uint32_t d;
@@ -152,16 +163,45 @@ struct MagicConstants {
   }();
   static constexpr int kPairsPerShift = kLiftLimit / W::kBits + 1;
   static constexpr int kMagicInt = 1 << PairMath<A>::kMantissaBits;  // the magic float's value
-  static constexpr uint32_t step(int lift) { return splat16(exact_bits<A>(W::kStep, lift)); }
-  static constexpr uint32_t bias(int lift) {
-    return splat16(exact_bits<A>((W::kOffset << lift) - kMagicInt * W::kStep, lift));
+
+  // Each constant is a constexpr member per lift, so exact_bits runs in the compiler only; called
+  // with the caller's lift (a constant only once its loops are unrolled) its loops may survive into
+  // the kernel: the fp16 int4 M = 1 tensor_gemv kernel grew from 488 to 536 instructions that way,
+  // 25 % slower on the H200.
+  template <int kLift>
+  struct Step {
+    static constexpr uint32_t value = splat16(exact_bits<A>(W::kStep, kLift));
+  };
+  template <int kLift>
+  struct Bias {
+    static constexpr uint32_t value = splat16(exact_bits<A>((W::kOffset << kLift) - kMagicInt * W::kStep, kLift));
+  };
+  // What a lifted pair adds to the quantized zero -(magic + z): magic x (1 - 2^-lift).
+  template <int kLift>
+  struct ZeroLift {
+    static constexpr uint32_t value = splat16(exact_bits<A>(kMagicInt * ((1 << kLift) - 1), kLift));
+  };
+
+  // Constant<lift>::value, chosen among the lifts a pair can have: folds to one of them.
+  template <template <int> class Constant, int kLift = 0>
+  __device__ static constexpr uint32_t at(int lift) {
+    if constexpr (kLift + W::kBits > kLiftLimit) {
+      return Constant<kLift>::value;
+    } else {
+      return lift == kLift ? Constant<kLift>::value : at<Constant, kLift + W::kBits>(lift);
+    }
   }
+  __device__ static constexpr uint32_t step(int lift) { return at<Step>(lift); }
+  __device__ static constexpr uint32_t bias(int lift) { return at<Bias>(lift); }
+  __device__ static constexpr uint32_t zero_lift(int lift) { return at<ZeroLift>(lift); }
 };
 
-// Quantized zeros: the pair (q - z, q - z) is fma(magic_pair, 1, -(magic + z)).
+// Quantized zeros: the pair (q - z, q - z) is fma(magic_pair, 1, -(magic + z)). The magic path takes
+// codes narrower than A's mantissa, so -(magic + z) is the magic float's bits with z in the mantissa
+// and the sign set: no conversion.
 template <class A>
 __device__ __forceinline__ uint32_t negated_magic_zero(uint32_t zero_code) {
-  return splat16(PairMath<A>::pack(-(PairMath<A>::kMagicValue + float(zero_code)), 0.0f) & 0xFFFFu);
+  return ((PairMath<A>::kMagic & 0xFFFFu) | 0x8000u | zero_code) * 0x00010001u;
 }
 
 // Pair q of `word` as two values of A's type. `zero` is negated_magic_zero's result with quantized
@@ -183,12 +223,21 @@ __device__ __forceinline__ uint32_t decode_pair(uint32_t word, int q, uint32_t z
     } else {
       using M = MagicConstants<W, A>;
       constexpr uint32_t kFields = ((1u << W::kBits) - 1u) * 0x00010001u;
-      constexpr int kPairsPerShift = kQuantizedZeros || !kConstantPair ? 1 : M::kPairsPerShift;  // the zero is not lifted
+      constexpr int kPairsPerShift = kConstantPair ? M::kPairsPerShift : 1;
       const int lift = q % kPairsPerShift * W::kBits;
       const uint32_t flipped = W::kFlip ? word ^ (W::kFlip * 0x01010101u) : word;
       const uint32_t pair = lop3_and_or(flipped >> (q * W::kBits - lift), kFields << lift, PairMath<A>::kMagic);
-      if constexpr (kQuantizedZeros) return PairMath<A>::fma(pair, PairMath<A>::kOne, zero);
-      else return PairMath<A>::fma(pair, M::step(lift), M::bias(lift));
+      if constexpr (kQuantizedZeros) {
+        static_assert(W::kStep == 1, "quantized zeros subtract from the raw code");
+        // A lifted pair is magic + code x 2^lift: times 2^-lift, minus (magic x 2^-lift + z), which is
+        // the zero plus magic x (1 - 2^-lift), exact (small integers). Every pair of one lift in a
+        // group adds the same constant to the same zero, so the add is computed once.
+        const uint32_t lifted_zero =
+            lift == 0 ? zero : PairMath<A>::fma(zero, PairMath<A>::kOne, M::zero_lift(lift));
+        return PairMath<A>::fma(pair, M::step(lift), lifted_zero);
+      } else {
+        return PairMath<A>::fma(pair, M::step(lift), M::bias(lift));
+      }
     }
   } else if constexpr (kHow == PairDecode::table) {
     const uint32_t byte = (word >> (8 * q)) & 0xFFu;
