@@ -57,12 +57,19 @@ void validate_wgmma_group(const MatmulConfig& config, const TileSchedule& s, con
 }
 
 TileSchedule fit_wgmma_tile(const MatmulConfig& config, const std::string& arch, TileSchedule s,
-                            int (*stage_bytes)(const MatmulConfig&, const TileSchedule&)) {
+                            int (*stage_bytes)(const MatmulConfig&, const TileSchedule&), int shortest_k_per_stage) {
   s.tile.n = 128;
   const int budget = arch_info(arch).shared_bytes_per_block - static_shared_bytes(config, s, arch);
   const auto stages_that_fit = [&] { return std::min(s.tile.m == 256 ? 3 : 4, budget / stage_bytes(config, s)); };
   s.pipeline.stages = stages_that_fit();
-  while (s.pipeline.stages < 3 && s.tile.m > 64) s.tile.m /= 2, s.pipeline.stages = stages_that_fit();
+  while (s.pipeline.stages < 3 && s.tile.m > 64) {
+    if (shortest_k_per_stage > 0 && s.pipeline.k_per_stage / 2 >= shortest_k_per_stage) {
+      s.pipeline.k_per_stage /= 2;
+    } else {
+      s.tile.m /= 2;
+    }
+    s.pipeline.stages = stages_that_fit();
+  }
   while (s.pipeline.stages < 3 && s.tile.n > 64) s.tile.n /= 2, s.pipeline.stages = stages_that_fit();
   s.warps = warpgroup_warps(s);
   return s;
@@ -107,7 +114,9 @@ std::optional<TileSchedule> default_tensor_wgmma_decoding(const MatmulConfig& co
   s.tile.m = rows <= 64 ? 64 : rows <= 256 ? 128 : 256;
   s.pipeline.k_per_stage = wgmma_k_per_stage(config, *layout);
   s.pipeline.vector_bytes = layout->load_bytes;
-  s = fit_wgmma_tile(config, arch, s, decoding_stage_bytes);
+  // Shorter stages before fewer rows: 8-bit codes and the nf4 table leave a 256 x 128 tile of 128 k
+  // two stages; 64 k a stage keeps 256 rows (W8A16 at M = 4096: bench/results/2026-11-29-h200-tiles-w8a16-8b).
+  s = fit_wgmma_tile(config, arch, s, decoding_stage_bytes, std::max(64, layout_k_block(config, *layout)));
   const int64_t sms = arch_info(arch).reference.sm_count;
   const int64_t blocks = (config.N + s.tile.n - 1) / s.tile.n * ((rows + s.tile.m - 1) / s.tile.m);
   const int64_t weight_bytes = config.N * config.K * info(config.W_dtype).bits / 8;

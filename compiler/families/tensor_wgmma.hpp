@@ -49,9 +49,10 @@ void tensor_wgmma_footprint(const MatmulConfig& config, const TileSchedule& s, c
                             KernelFootprint& f);
 // The tile both tensor_wgmma defaults end with (s has its family, rows, k per stage and load width):
 // 128 channels on two warpgroups, 4 stages of stage_bytes (3 at 256 rows), fewer where shared memory
-// runs out; below 3, rows and then channels halved.
+// runs out; below 3, k per stage halved down to shortest_k_per_stage (0: never), then rows, then
+// channels.
 TileSchedule fit_wgmma_tile(const MatmulConfig& config, const std::string& arch, TileSchedule s,
-                            int (*stage_bytes)(const MatmulConfig&, const TileSchedule&));
+                            int (*stage_bytes)(const MatmulConfig&, const TileSchedule&), int shortest_k_per_stage = 0);
 // Each tensor_wgmma entry point's own default (tensor_wgmma_ws's start from them); nullopt where it
 // does not take the config.
 std::optional<TileSchedule> default_tensor_wgmma_decoding(const MatmulConfig& config, const std::string& arch,

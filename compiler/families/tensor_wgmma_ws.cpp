@@ -170,8 +170,8 @@ void validate_tensor_wgmma_ws(const MatmulConfig& config, const TileSchedule& s,
 // -stream-k): tensor_wgmma's rows per block, never split (a short last wave of 64-row tiles is
 // shared out by stream-K instead); at 64 rows 256 channels for at least 2^27 weights, else 128
 // channels with 256 k per stage; 128 or 192 channels between 65 and 256 rows, whichever wastes less
-// of the last wave, 128 above; the measured stage counts, fewer where shared memory runs out; tiles
-// in groups of 8 row blocks. Nullopt where the family does not take the config.
+// of the last wave, 128 above; the measured stage counts (4 of 64 k at 256 rows, W8A16: H200), fewer
+// where shared memory runs out; tiles in groups of 8 row blocks. Nullopt where the family does not take the config.
 std::optional<TileSchedule> default_tensor_wgmma_ws(const MatmulConfig& config, const std::string& arch, int64_t rows) {
   const std::optional<TileSchedule> unspecialized = families::default_tensor_wgmma_decoding(config, arch, rows);
   if (!unspecialized) return std::nullopt;
@@ -193,7 +193,8 @@ std::optional<TileSchedule> default_tensor_wgmma_ws(const MatmulConfig& config, 
   }
   s = warp_specialized(s, 8);
   const int measured_stages = s.tile.m == 64 ? (s.tile.n == 256 ? 4 : s.pipeline.k_per_stage == 256 ? 4 : 6)
-                                              : s.tile.m == 128 ? (s.tile.n == 128 ? 5 : 4) : 3;
+                                              : s.tile.m == 128 ? (s.tile.n == 128 ? 5 : 4)
+                                                                 : s.pipeline.k_per_stage < 128 ? 4 : 3;
   const int budget = arch_info(arch).shared_bytes_per_block - static_shared_bytes(config, s, arch);
   const int stage_bytes = families::gemm_stage_bytes(config, s, *family_layout(config, s.family));
   s.pipeline.stages = std::min(measured_stages, budget / stage_bytes);

@@ -703,6 +703,28 @@ TEST_CASE("tensor_wgmma is sm_90a's default from 64 rows", "[codegen]") {
   }
   CHECK(served >= 100);
 
+  // W8A16: a 256 x 128 tile of 128 k holds two stages of 8-bit codes and fp16 rows, so the default
+  // keeps 256 rows with 64 k a stage (4 stages) rather than halving the rows; 200 rows keep 128 x 128
+  // of 128 k. nf4's k-block is 128 k long (one stage at least), so its stages stay 128 k.
+  for (DType weights : {DType::int8, DType::uint8, DType::float8_e4m3, DType::float8_e5m2}) {
+    MatmulConfig w8a16 = w4a16_g128_config(4096, 8192, 8192);
+    w8a16.W_dtype = weights;
+    w8a16.group_size = -1;
+    INFO(canonical_form(w8a16));
+    const TileSchedule many = default_schedule(w8a16, "sm_90a");
+    CHECK(many.family == KernelFamily::tensor_wgmma_ws);
+    CHECK(many.tile.m == 256);
+    CHECK(many.pipeline.k_per_stage == 64);
+    CHECK(many.pipeline.stages == 4);
+    w8a16.M = 200;
+    const TileSchedule fewer = default_schedule(w8a16, "sm_90a");
+    CHECK(fewer.tile.m == 128);
+    CHECK(fewer.pipeline.k_per_stage == 128);
+  }
+  MatmulConfig nf4 = w4a16_g128_config(4096, 8192, 8192);
+  nf4.W_dtype = DType::nf4;
+  CHECK(default_schedule(nf4, "sm_90a").pipeline.k_per_stage == 128);
+
   // W8A8: warp-specialized, int8 at 256 rows for many rows, fp8 at most 128; never split.
   MatmulConfig w8a8 = w4a16_g128_config(4096, 57344, 8192);
   w8a8.A_dtype = w8a8.W_dtype = DType::int8;

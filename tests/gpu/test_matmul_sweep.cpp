@@ -903,6 +903,39 @@ TEST_CASE("tensor_wgmma_ws matches the reference on a Hopper GPU", "[gpu][wgmma]
   CHECK(checker.failures() == 0);
 }
 
+// W8A16 past 256 rows: the default keeps 256-row tiles with 64 k a stage (8-bit codes leave a 256 x
+// 128 tile of 128 k two stages), so the k-block's 64 k of 8-bit codes and each stage's single
+// activation box are exercised at the default; int8, uint8 and fp8 weights, fp16 and bf16
+// activations, scales per channel or none, K not a multiple of the stage, 300 and 600 rows.
+TEST_CASE("the W8A16 default at many rows matches the reference on a Hopper GPU", "[gpu][wgmma]") {
+  BITJIT_REQUIRE_HOPPER("tensor_wgmma_ws");
+  BITJIT_RANDOM_ENGINE(rng);
+  GpuChecker checker;
+  int variant = 0;
+  for (DType weights : {DType::int8, DType::uint8, DType::float8_e4m3, DType::float8_e5m2})
+    for (DType activations : {DType::float16, DType::bfloat16}) {
+      MatmulConfig config;
+      config.M = MSpec::buckets({300, 600});
+      config.N = 200;
+      config.K = 1088;  // 17 stages of 64 k
+      config.A_dtype = activations;
+      config.W_dtype = weights;
+      config.accum_dtype = DType::float32;
+      config.out_dtype = activations;
+      config.with_scaling = variant++ % 2 == 0;
+      config.group_size = -1;
+      INFO(canonical_form(config));
+      const Matmul matmul = Matmul::create(config);
+      const TileSchedule s = matmul.schedule_for(300);
+      INFO(canonical_form(s));
+      CHECK(s.family == KernelFamily::tensor_wgmma_ws);
+      CHECK(s.tile.m == 256);
+      CHECK(s.pipeline.k_per_stage == 64);
+      for (int64_t M : {300, 600}) checker.check_random(matmul, M, rng);
+    }
+  CHECK(checker.failures() == 0);
+}
+
 // A dynamic M from one row packs codes of at most 4 bits in tensor_gemv's runs of 8 k, and the Hopper
 // kernels read them there (gathered into fragment order after loading): tensor_wgmma_ws's tiles of
 // the sweep above and of the defaults, tensor_wgmma split along K and with wgmma groups of two steps.
