@@ -122,7 +122,7 @@ std::optional<TileSchedule> default_tensor_wgmma_decoding(const MatmulConfig& co
 }
 
 int hopper_static_shared_bytes(const MatmulConfig& config, const TileSchedule&) {
-  return shared_before_aligned_ring(pair_table_bytes(config));
+  return shared_before_aligned_ring(pair_table_bytes(config, kHopperPairTableCopies));
 }
 
 // The static shared memory of a kernel whose dynamic ring is 1024-byte aligned (the 128-byte

@@ -100,7 +100,7 @@ void tensor_wgmma_ws_footprint(const MatmulConfig&, const TileSchedule& s, const
 
 int tensor_wgmma_ws_static_shared_bytes(const MatmulConfig& config, const TileSchedule&) {
   constexpr int kBarriers = 2 * 8 * 8;  // a full and an empty mbarrier per stage, 8 stages at most
-  return shared_before_aligned_ring(pair_table_bytes(config) + kBarriers);
+  return shared_before_aligned_ring(pair_table_bytes(config, families::kHopperPairTableCopies) + kBarriers);
 }
 
 // kThreads becomes the consumer warpgroups' (the block has a producer warpgroup more); the ring's
