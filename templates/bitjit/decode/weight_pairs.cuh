@@ -127,11 +127,15 @@ __device__ __forceinline__ void pair_codes(uint32_t word, int q, uint32_t& lo, u
 
 // Lookup table for PairDecode::table in kCopies copies: entry b (a byte of two codes) for lane l at
 // [b * kCopies + l % kCopies]. 32 copies (32 KiB): the lanes of a warp always hit 32 different
-// banks, as the small-M kernels want, whose lookups are much of their work. The Hopper kernels take
-// 8 (8 KiB; lanes l, l + 8, l + 16, l + 24 share a copy and may meet in a bank), which leaves their
-// 256-row tiles three stages of shared memory.
+// banks, as the small-M kernels want, whose lookups are much of their work. The Hopper kernels'
+// 256-row tiles take 8 (8 KiB; lanes l, l + 8, l + 16, l + 24 share a copy and may meet in a bank),
+// which leaves them three stages of shared memory; their narrower tiles keep 32, with room for four
+// stages. On the H200 (70B nf4 g128) 256-row tiles with 8 copies ran 17-21 % faster at 4096 rows than
+// 128-row tiles with 32, but 128-row tiles with 8 copies 9-16 % slower at 256 rows than with 32.
+// compiler/families/common.cpp's hopper_pair_table_copies mirrors the choice.
 inline constexpr int kPairTableCopies = 32;
-inline constexpr int kHopperPairTableCopies = 8;
+template <int kBlockM>
+inline constexpr int kHopperPairTableCopies = kBlockM >= 256 ? 8 : kPairTableCopies;
 template <int kCopies = kPairTableCopies>
 inline constexpr int kPairTableWords = 256 * kCopies;
 
