@@ -17,10 +17,12 @@ int widest_row_load(const MatmulConfig& config) {
   return bytes;
 }
 
-int pair_table_bytes(const MatmulConfig& config) {
+int pair_table_bytes(const MatmulConfig& config, int copies) {
   // nf4 only: fp4's codes are placed into A's exponent and mantissa bits (PairDecode::fp4_bits).
-  return float16_activations(config) && config.W_dtype == DType::nf4 ? 256 * 32 * 4 : 0;
+  return float16_activations(config) && config.W_dtype == DType::nf4 ? 256 * copies * 4 : 0;
 }
+
+int hopper_pair_table_copies(int block_m) { return block_m >= 256 ? 8 : 32; }
 
 int pair_table_static_bytes(const MatmulConfig& config, const TileSchedule&) { return pair_table_bytes(config); }
 

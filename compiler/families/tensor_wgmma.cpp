@@ -130,8 +130,8 @@ std::optional<TileSchedule> default_tensor_wgmma_decoding(const MatmulConfig& co
   return s;
 }
 
-int hopper_static_shared_bytes(const MatmulConfig& config, const TileSchedule&) {
-  return shared_before_aligned_ring(pair_table_bytes(config));
+int hopper_static_shared_bytes(const MatmulConfig& config, const TileSchedule& s) {
+  return shared_before_aligned_ring(pair_table_bytes(config, hopper_pair_table_copies(s.tile.m)));
 }
 
 // The static shared memory of a kernel whose dynamic ring is 1024-byte aligned (the 128-byte

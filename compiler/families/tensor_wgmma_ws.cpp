@@ -98,9 +98,9 @@ void tensor_wgmma_ws_footprint(const MatmulConfig&, const TileSchedule& s, const
   f.stream_k = true;
 }
 
-int tensor_wgmma_ws_static_shared_bytes(const MatmulConfig& config, const TileSchedule&) {
+int tensor_wgmma_ws_static_shared_bytes(const MatmulConfig& config, const TileSchedule& s) {
   constexpr int kBarriers = 2 * 8 * 8;  // a full and an empty mbarrier per stage, 8 stages at most
-  return shared_before_aligned_ring(pair_table_bytes(config) + kBarriers);
+  return shared_before_aligned_ring(pair_table_bytes(config, families::hopper_pair_table_copies(s.tile.m)) + kBarriers);
 }
 
 // kThreads becomes the consumer warpgroups' (the block has a producer warpgroup more); the ring's

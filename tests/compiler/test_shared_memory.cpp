@@ -144,11 +144,12 @@ TEST_CASE("every entry point's default kernel holds the static shared memory the
   }
 }
 
-// The per-lane pair table is nf4's alone (32 KB of static shared memory); fp4 decodes by placing its
-// code bits (PairDecode::fp4_bits) and holds none. The host's count and the cubins agree for both, in
-// the four families that decode pairs, fp16 and bf16.
+// The pair table is nf4's alone: 32 KB of static shared memory (a copy per lane) in the small-M
+// families and the Hopper ones' narrower tiles, 8 KB (8 copies) in the Hopper 256-row tiles, which
+// then keep three stages; fp4 decodes by placing its code bits (PairDecode::fp4_bits) and holds none.
+// The host's count and the cubins agree for both, in the families that decode pairs, fp16 and bf16.
 TEST_CASE("the static shared memory of nf4 holds its pair table and fp4 none", "[nvrtc][shared]") {
-  const std::pair<const char*, int64_t> families[] = {{"sm_80", 16}, {"sm_80", 64}, {"sm_90a", 4096}};
+  const std::pair<const char*, int64_t> families[] = {{"sm_80", 16}, {"sm_80", 64}, {"sm_90a", 256}, {"sm_90a", 4096}};
   int checked = 0;
   for (DType format : {DType::nf4, DType::fp4_e2m1})
     for (DType activations : {DType::float16, DType::bfloat16})
@@ -160,11 +161,14 @@ TEST_CASE("the static shared memory of nf4 holds its pair table and fp4 none", "
         INFO(canonical_form(config) << " " << canonical_form(s) << " on " << arch);
         const uint64_t device_static = compiled_static_shared(config, s, arch);
         CHECK(device_static == uint64_t(static_shared_bytes(config, s, arch)));
-        if (format == DType::nf4) CHECK(device_static >= 256 * 32 * 4);
-        else CHECK(device_static < 256 * 32 * 4);
+        const int copies = s.tile.m == 256 ? 8 : 32;
+        if (format == DType::nf4) CHECK(device_static >= uint64_t(256 * copies * 4));
+        else CHECK(device_static < uint64_t(256 * copies * 4));
+        if (rows == 256) CHECK(s.tile.m == 128);
+        if (rows == 4096) CHECK(s.tile.m == 256);  // as int4's default
         ++checked;
       }
-  CHECK(checked == 12);
+  CHECK(checked == 16);
 }
 
 // From compute capability 9.0 on ptxas reserves 1024 bytes of static shared memory in every kernel

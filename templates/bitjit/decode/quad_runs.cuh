@@ -18,7 +18,7 @@ namespace bitjit {
 // decode_operand (the weight operand of one m16n8k16 step for a 16-channel tile: fragment positions
 // position .. position + 3 of channels g and g + 8) for weights in runs of 8 k: quad[r][half] is
 // quad lane r's load of channel g (half 0) or g + 8 (half 1), lane_in_quad this lane's place in it.
-template <class W, class A, bool kQuantizedZeros, int kWords, class Finish>
+template <class W, class A, bool kQuantizedZeros, int kTableCopies = kPairTableCopies, int kWords, class Finish>
 __device__ __forceinline__ void decode_runs_operand(const uint32_t (&quad)[4][2][kWords], int position, int lane_in_quad,
                                                     const uint32_t (&zero)[2], const uint32_t* table, int lane,
                                                     uint32_t (&a)[4], Finish finish) {
@@ -31,7 +31,7 @@ __device__ __forceinline__ void decode_runs_operand(const uint32_t (&quad)[4][2]
     const int source = pair % 4, source_pair = pair / 4 * 4 + lane_in_quad;
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
-      a[2 * slots + half] = finish(decode_pair<W, A, kQuantizedZeros, false>(quad[source][half][word], source_pair,
+      a[2 * slots + half] = finish(decode_pair<W, A, kQuantizedZeros, false, kTableCopies>(quad[source][half][word], source_pair,
                                                                              zero[half], table, lane),
                                    half);
     }

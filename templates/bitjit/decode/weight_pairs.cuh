@@ -136,14 +136,24 @@ __device__ __forceinline__ void pair_codes(uint32_t word, int q, uint32_t& lo, u
   }
 }
 
-// Per-lane lookup table for PairDecode::table: entry b (a byte of two codes) of lane l at
-// [b * 32 + l], so the 32 lanes of a warp always hit 32 different banks.
-inline constexpr int kPairTableWords = 256 * 32;
+// Lookup table for PairDecode::table in kCopies copies: entry b (a byte of two codes) for lane l at
+// [b * kCopies + l % kCopies]. 32 copies (32 KiB): the lanes of a warp always hit 32 different
+// banks, as the small-M kernels want, whose lookups are much of their work. The Hopper kernels'
+// 256-row tiles take 8 (8 KiB; lanes l, l + 8, l + 16, l + 24 share a copy and may meet in a bank),
+// which leaves them three stages of shared memory; their narrower tiles keep 32, with room for four
+// stages. On the H200 (70B nf4 g128) 256-row tiles with 8 copies ran 17-21 % faster at 4096 rows than
+// 128-row tiles with 32, but 128-row tiles with 8 copies 9-16 % slower at 256 rows than with 32.
+// compiler/families/common.cpp's hopper_pair_table_copies mirrors the choice.
+inline constexpr int kPairTableCopies = 32;
+template <int kBlockM>
+inline constexpr int kHopperPairTableCopies = kBlockM >= 256 ? 8 : kPairTableCopies;
+template <int kCopies = kPairTableCopies>
+inline constexpr int kPairTableWords = 256 * kCopies;
 
-template <class W, class A>
+template <class W, class A, int kCopies = kPairTableCopies>
 __device__ __forceinline__ void fill_pair_table(uint32_t* table) {
-  for (int i = threadIdx.x; i < kPairTableWords; i += blockDim.x) {
-    const uint32_t byte = uint32_t(i / 32);
+  for (int i = threadIdx.x; i < kPairTableWords<kCopies>; i += blockDim.x) {
+    const uint32_t byte = uint32_t(i / kCopies);
     table[i] = PairMath<A>::pack(W::decode(byte & 15u), W::decode(byte >> 4));
   }
 }
@@ -208,7 +218,7 @@ __device__ __forceinline__ uint32_t negated_magic_zero(uint32_t zero_code) {
 // zeros (magic path) or the zero code (convert path), else unused. q is a constant once the caller's
 // loops are unrolled, so every shift folds; kConstantPair = false where it is not (it varies by
 // lane): one shift per pair then, without the lift that shares shifts among pairs.
-template <class W, class A, bool kQuantizedZeros, bool kConstantPair = true>
+template <class W, class A, bool kQuantizedZeros, bool kConstantPair = true, int kTableCopies = kPairTableCopies>
 __device__ __forceinline__ uint32_t decode_pair(uint32_t word, int q, uint32_t zero, const uint32_t* table, int lane) {
   constexpr PairDecode kHow = pair_decode<W, A>();
   if constexpr (kHow == PairDecode::same) {
@@ -241,7 +251,7 @@ __device__ __forceinline__ uint32_t decode_pair(uint32_t word, int q, uint32_t z
     }
   } else if constexpr (kHow == PairDecode::table) {
     const uint32_t byte = (word >> (8 * q)) & 0xFFu;
-    return table[byte * 32 + lane];
+    return table[byte * kTableCopies + lane % kTableCopies];
   } else if constexpr (kHow == PairDecode::fp4_bits) {
     // byte * 0x1001: the low code at bits 0-3 and the high one at bits 16-19 (copies elsewhere are
     // masked off); the magnitude bits (exponent e1 e0, mantissa m) go right under A's exponent field's
@@ -266,7 +276,7 @@ __device__ __forceinline__ uint32_t decode_pair(uint32_t word, int q, uint32_t z
 // this lane's loads of channels g (words[0]) and g + 8 (words[1]), decoded two at a time into
 // a = {g slots (0, 1), g + 8 slots (0, 1), g slots (2, 3), g + 8 slots (2, 3)}; finish(pair, half)
 // may scale each pair (tensor_gemm) or pass it through (tensor_gemv).
-template <class W, class A, bool kQuantizedZeros, int kWords, class Finish>
+template <class W, class A, bool kQuantizedZeros, int kTableCopies = kPairTableCopies, int kWords, class Finish>
 __device__ __forceinline__ void decode_operand(const uint32_t (&words)[2][kWords], int position, const uint32_t (&zero)[2],
                                                const uint32_t* table, int lane, uint32_t (&a)[4], Finish finish) {
   constexpr int kCodesPerWord = 32 / W::kBits;
@@ -275,7 +285,7 @@ __device__ __forceinline__ void decode_operand(const uint32_t (&words)[2][kWords
     const int p = position + 2 * slots;
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
-      a[2 * slots + half] = finish(decode_pair<W, A, kQuantizedZeros>(words[half][p / kCodesPerWord],
+      a[2 * slots + half] = finish(decode_pair<W, A, kQuantizedZeros, true, kTableCopies>(words[half][p / kCodesPerWord],
                                                                       (p % kCodesPerWord) / 2, zero[half], table, lane),
                                    half);
     }

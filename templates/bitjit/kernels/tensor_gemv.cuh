@@ -47,7 +47,7 @@ __device__ void tensor_gemv(const MatmulParams& params) {
   constexpr bool kPerRunPartials = P::kScaling || P::kZerosMode != Zeros::none;
   static_assert(S::kCodes % T::kRun == 0 && T::kRun % 4 == 0, "whole runs of whole mma steps");
 
-  __shared__ uint32_t pair_table[kHow == PairDecode::table ? kPairTableWords : 1];
+  __shared__ uint32_t pair_table[kHow == PairDecode::table ? kPairTableWords<> : 1];
   __shared__ float warp_sums[S::kWarps][S::kTiles][S::kRowHalves][4][32];
   if constexpr (kHow == PairDecode::table) {
     fill_pair_table<W, A>(pair_table);

@@ -126,10 +126,10 @@ struct WgmmaDecodeWarp {
         for (int step = span * kStepsPerSpan; step < (span + 1) * kStepsPerSpan; ++step) {
           const int stage_step = block * kStepsPerBlock + step;  // of the stage's kBlockK / 16
           if constexpr (kSourceLanes == 1) {
-            decode_operand<W, A, kQuantizedZeros>(words[0], 4 * step, span_zero, pair_table, lane,
+            decode_operand<W, A, kQuantizedZeros, kHopperPairTableCopies<T::kBlockM>>(words[0], 4 * step, span_zero, pair_table, lane,
                                                   fragments[stage_step % (2 * kGroup)], scaled);
           } else {
-            decode_runs_operand<W, A, kQuantizedZeros>(words, 4 * step, lane % 4, span_zero, pair_table, lane,
+            decode_runs_operand<W, A, kQuantizedZeros, kHopperPairTableCopies<T::kBlockM>>(words, 4 * step, lane % 4, span_zero, pair_table, lane,
                                                        fragments[stage_step % (2 * kGroup)], scaled);
           }
           if (stage_step % kGroup == kGroup - 1) {
