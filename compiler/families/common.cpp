@@ -22,7 +22,7 @@ int pair_table_bytes(const MatmulConfig& config, int copies) {
   return float16_activations(config) && config.W_dtype == DType::nf4 ? 256 * copies * 4 : 0;
 }
 
-int hopper_pair_table_copies(int block_m) { return block_m >= 256 ? 8 : 32; }
+int hopper_pair_table_copies(int block_m) { return block_m >= 256 ? kWideTilePairTableCopies : kPairTableCopies; }
 
 int pair_table_static_bytes(const MatmulConfig& config, const TileSchedule&) { return pair_table_bytes(config); }
 

@@ -21,12 +21,15 @@ int64_t weight_row_bytes(const MatmulConfig& config);
 // The widest load (up to 16 bytes) that divides a weight row, so every row starts aligned.
 int widest_row_load(const MatmulConfig& config);
 
+// The copies of nf4's pair table, as decode/weight_pairs.cuh counts them: one per lane (the small-M
+// kernels and the Hopper families' narrower tiles), 8 in the Hopper families' 256-row tiles.
+inline constexpr int kPairTableCopies = 32;
+inline constexpr int kWideTilePairTableCopies = 8;
 // Static shared memory of the pair table of nf4 with fp16 / bf16 activations in `copies` copies
-// (decode/weight_pairs.cuh's kPairTableWords<copies> words: 32 for the small-M kernels, one per lane;
-// hopper_pair_table_copies for the Hopper families); 0 for other configs.
-int pair_table_bytes(const MatmulConfig& config, int copies = 32);
+// (decode/weight_pairs.cuh's kPairTableWords<copies> words); 0 for other configs.
+int pair_table_bytes(const MatmulConfig& config, int copies = kPairTableCopies);
 // The copies of the pair table in a Hopper family's kernel of `block_m` rows (decode/weight_pairs.cuh's
-// kHopperPairTableCopies): 8 for 256-row tiles, else 32.
+// kHopperPairTableCopies).
 int hopper_pair_table_copies(int block_m);
 // pair_table_bytes as a family row's static shared memory (the families whose only static table it is).
 int pair_table_static_bytes(const MatmulConfig& config, const TileSchedule& s);

@@ -152,7 +152,7 @@ __device__ __forceinline__ void pair_codes(uint32_t word, int q, uint32_t& lo, u
 // which leaves them three stages of shared memory; their narrower tiles keep 32, with room for four
 // stages. On the H200 (70B nf4 g128) 256-row tiles with 8 copies ran 17-21 % faster at 4096 rows than
 // 128-row tiles with 32, but 128-row tiles with 8 copies 9-16 % slower at 256 rows than with 32.
-// compiler/families/common.cpp's hopper_pair_table_copies mirrors the choice.
+// compiler/families/common.hpp's kPairTableCopies and hopper_pair_table_copies mirror the choice.
 inline constexpr int kPairTableCopies = 32;
 template <int kBlockM>
 inline constexpr int kHopperPairTableCopies = kBlockM >= 256 ? 8 : kPairTableCopies;
