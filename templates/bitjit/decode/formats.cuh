@@ -138,6 +138,12 @@ struct Float8E5M2 {
 // ---- reading and writing codes in memory ----------------------------------------------------------
 
 // The code of element `index` of a tensor stored in format F (packed LSB-first below 8 bits).
+// The byte of F's packed array at base that holds code `index` (the one load_code reads).
+template <class F>
+__device__ __forceinline__ const uint8_t* code_byte(const void* base, long long index) {
+  return static_cast<const uint8_t*>(base) + (F::kBits >= 8 ? index * (F::kBits / 8) : index / (8 / F::kBits));
+}
+
 template <class F>
 __device__ __forceinline__ uint32_t load_code(const void* base, long long index) {
   if constexpr (F::kBits == 32) {

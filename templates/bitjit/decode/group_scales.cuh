@@ -2,6 +2,7 @@
 // The scales and zero points of a scale group for the kernels that apply them to decoded weight
 // pairs in A's 16-bit type, right before the mma (tensor_gemm, tensor_wgmma, tensor_wgmma_ws).
 #include "bitjit/decode/weight_pairs.cuh"
+#include "bitjit/ptx/global_memory.cuh"
 
 namespace bitjit {
 
@@ -29,6 +30,21 @@ __device__ __forceinline__ void load_group_codes(const MatmulParams& params, con
       else if constexpr (P::kZerosMode == Zeros::original || P::kZerosMode == Zeros::rescale)
         codes.zero[tile][half] = load_code<typename P::Scale>(params.zeros, n * P::kGroups + group);
     }
+}
+
+// Packed zero codes lie group-major (N codes a group), so every scale group's are a new line for
+// the block's channels, which load_group_codes, a stage ahead, then waits for from L2 (scales lie
+// channel-major: a line serves a channel 16 groups). Asks L1 for those of `group` one stage earlier
+// still; the other zero modes and scales need not.
+template <class P, int kTiles>
+__device__ __forceinline__ void prefetch_group_zeros(const MatmulParams& params, const long long (&channel)[kTiles][2],
+                                                     long long group) {
+  if constexpr (P::kZerosMode == Zeros::quantized) {
+#pragma unroll
+    for (int tile = 0; tile < kTiles; ++tile)
+#pragma unroll
+      for (int half = 0; half < 2; ++half) prefetch_l1(code_byte<typename P::W>(params.zeros, group * P::N + channel[tile][half]));
+  }
 }
 
 // The pairs of a group's codes in A's type: what scaled_pair multiplies a decoded pair by (and

@@ -78,16 +78,29 @@ struct WgmmaDecodeWarp {
     for (int i = 0; i < int(sizeof(d_odd) / sizeof(float)); ++i) d_odd[i] = 0.0f;
   }
 
-  // Issues the loads of stage tile_k's scale codes (converted when multiply_stage starts it).
-  __device__ __forceinline__ void load_stage_codes(int tile_k) {
+  // visit(block, span, group) for every span of stage tile_k's k-blocks (past K: the last k-block's).
+  template <class Visit>
+  __device__ __forceinline__ void for_each_stage_group(int tile_k, Visit visit) const {
 #pragma unroll
     for (int block = 0; block < G::kStageBlocks; ++block) {
       const long long k_block = min((long long)tile_k * G::kStageBlocks + block, G::kBlocksK - 1);
 #pragma unroll
-      for (int span = 0; span < kSpans; ++span) {
-        const long long group = (k_block * G::kKBlock + 16 * kStepsPerSpan * span) / G::kGroupSize;
-        load_group_codes<P>(params, channel, group, next_codes.span[block][span]);
-      }
+      for (int span = 0; span < kSpans; ++span) visit(block, span, (k_block * G::kKBlock + 16 * kStepsPerSpan * span) / G::kGroupSize);
+    }
+  }
+
+  // Issues the loads of stage tile_k's scale codes (converted when multiply_stage starts it).
+  __device__ __forceinline__ void load_stage_codes(int tile_k) {
+    for_each_stage_group(tile_k, [&](int block, int span, long long group) {
+      load_group_codes<P>(params, channel, group, next_codes.span[block][span]);
+    });
+  }
+
+  // Asks L1 for stage tile_k's packed zero codes (prefetch_group_zeros), a stage before
+  // load_stage_codes loads them.
+  __device__ __forceinline__ void prefetch_stage_zeros(int tile_k) const {
+    if constexpr (kQuantizedZeros) {
+      for_each_stage_group(tile_k, [&](int, int, long long group) { prefetch_group_zeros<P>(params, channel, group); });
     }
   }
 
@@ -108,6 +121,7 @@ struct WgmmaDecodeWarp {
 #pragma unroll
       for (int span = 0; span < kSpans; ++span) group_pairs_of<P>(next_codes.span[block][span], scale[block][span], zero[block][span]);
     load_stage_codes(next_tile_k);
+    prefetch_stage_zeros(next_tile_k + 1);
     if constexpr (!kKeepsLastGroup) release_previous();  // finished at the end of its stage
     const uint8_t* lane_weights = reinterpret_cast<const uint8_t*>(stage + G::kActivationChunks) + w_offset;
 #pragma unroll

@@ -18,6 +18,11 @@ __device__ __forceinline__ void load_streaming(const uint8_t* address, uint32_t 
   }
 }
 
+// Asks for the line holding `address` in L1 ahead of its load; nothing waits for it.
+__device__ __forceinline__ void prefetch_l1(const void* address) {
+  asm volatile("prefetch.global.L1 [%0];" : : "l"(address));
+}
+
 __device__ __forceinline__ float load_l2(const float* address) {
   float value;
   asm volatile("ld.global.cg.f32 %0, [%1];" : "=f"(value) : "l"(address));  // the other slices' sums: not via L1
