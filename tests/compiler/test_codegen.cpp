@@ -842,7 +842,7 @@ TEST_CASE("wgmma_group is validated, serialized and emitted", "[codegen][schedul
 // The generated kernel takes the TMA maps as a second, grid-constant parameter and is launched as a
 // programmatic dependent launch; the grid is one block per SM, or one per tile where there are
 // fewer, and with 64-row tiles a short last wave is shared out by k-stages (stream-K), with the
-// workspace that needs.
+// workspace that needs; tiles of more rows only where they would keep fewer than half the SMs busy.
 TEST_CASE("tensor_wgmma_ws kernels take tensor maps on a persistent grid", "[codegen]") {
   const MatmulConfig config = w4a16_many_rows();
   const TileSchedule s = wgmma_ws_schedule(config, *fragment_order_layout(config), 128, 128, 4, 8);
@@ -863,7 +863,11 @@ TEST_CASE("tensor_wgmma_ws kernels take tensor maps on a persistent grid", "[cod
   CHECK(at_4096.block[0] == 384);
   CHECK(at_4096.stream_k_tiles == 0);  // 128-row tiles stay whole
   CHECK(at_4096.workspace_bytes == 0);
-  CHECK(launch_shape(plan, 100, 100000).grid[0] == uint32_t((config.N + 127) / 128));
+  // Fewer tiles than SMs but more than half: a block per tile, whole.
+  const int64_t tiles_at_100 = (config.N + 127) / 128;
+  const LaunchShape one_each = launch_shape(plan, 100, int(tiles_at_100 * 3 / 2));
+  CHECK(one_each.grid[0] == uint32_t(tiles_at_100));
+  CHECK(one_each.stream_k_tiles == 0);
 
   // 64-row tiles share out a short last wave by k-stages (stream-K).
   const KernelPlan rows64 = plan_kernel(config, wgmma_ws_schedule(config, *fragment_order_layout(config), 64, 128, 4, 8), "sm_90a");
@@ -885,6 +889,16 @@ TEST_CASE("tensor_wgmma_ws kernels take tensor maps on a persistent grid", "[cod
   CHECK(one_wave.stream_k_tiles == 0);
   CHECK(one_wave.grid[0] == 64);
   CHECK(one_wave.workspace_bytes == 0);
+  // 128-row tiles: whole while they keep half the SMs busy, shared out below that (34 tiles of 128
+  // channels at 256 rows on 132 SMs: N = 2176).
+  MatmulConfig narrow = config;
+  narrow.N = 2176;
+  const KernelPlan few_wide =
+      plan_kernel(narrow, wgmma_ws_schedule(narrow, *fragment_order_layout(narrow), 128, 128, 4, 8), "sm_90a");
+  const LaunchShape quarter = launch_shape(few_wide, 256, 132);
+  CHECK(quarter.stream_k_tiles == 34);
+  CHECK(quarter.workspace_bytes > 0);
+  CHECK(launch_shape(few_wide, 512, 132).stream_k_tiles == 0);  // 68 tiles: more than half
   CHECK_THROWS_AS(launch_shape(plan, 4096), ConfigError);  // no SM count
 }
 

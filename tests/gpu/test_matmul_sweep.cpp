@@ -986,8 +986,9 @@ TEST_CASE("a dynamic M from one row matches the reference on every bucket on a H
 }
 
 // Stream-K with many blocks per tile: 64-row tiles of 128 or 64 channels (N = 200), 40 or 200 rows
-// and K = 4096 give 2 to 16 tiles, all shared out in shares of four to sixteen stages; each Matmul
-// runs twice, so the second launch sees the counters the first one left (at zero).
+// and K = 4096 give 2 to 16 tiles, all shared out in shares of four to sixteen stages, and 128-row
+// tiles of 128 channels (2 to 4 tiles: fewer than half the SMs); each Matmul runs twice, so the
+// second launch sees the counters the first one left (at zero).
 TEST_CASE("tensor_wgmma_ws shares tiles among blocks along K on a Hopper GPU", "[gpu][wgmma]") {
   BITJIT_REQUIRE_HOPPER("tensor_wgmma_ws");
   BITJIT_RANDOM_ENGINE(rng);
@@ -997,7 +998,8 @@ TEST_CASE("tensor_wgmma_ws shares tiles among blocks along K on a Hopper GPU", "
     config.N = 200;
     config.K = 4096;
     config.M = MSpec::buckets({40, 200});
-    for (const auto& [block_m, block_n, stages] : std::vector<std::array<int, 3>>{{64, 128, 4}, {64, 64, 3}}) {
+    for (const auto& [block_m, block_n, stages] :
+         std::vector<std::array<int, 3>>{{64, 128, 4}, {64, 64, 3}, {128, 128, 4}}) {
       const TileSchedule s = wgmma_ws_schedule(config, *fragment_order_layout(config), block_m, block_n, stages, 8);
       INFO(canonical_form(config) << " " << canonical_form(s));
       const Matmul matmul = Matmul::create(config, {"", s});
