@@ -85,9 +85,12 @@ std::optional<TileSchedule> family_default(KernelFamily family, const MatmulConf
 }
 
 // The Hopper default: tensor_wgmma_ws where it takes the config, else tensor_wgmma; nullopt for a
-// config neither takes.
+// config neither takes. W4A8 stays on tensor_wgmma until tensor_wgmma_ws's W4A8 kernel has been
+// timed against it (a schedule or the tuner names it meanwhile).
 std::optional<TileSchedule> default_tensor_wgmma(const MatmulConfig& config, const std::string& arch, int64_t rows) {
-  if (std::optional<TileSchedule> s = family_default(KernelFamily::tensor_wgmma_ws, config, arch, rows)) return s;
+  if (!w4a8_operands(config)) {
+    if (std::optional<TileSchedule> s = family_default(KernelFamily::tensor_wgmma_ws, config, arch, rows)) return s;
+  }
   return family_default(KernelFamily::tensor_wgmma, config, arch, rows);
 }
 

@@ -1201,6 +1201,70 @@ TEST_CASE("tensor_wgmma takes W4A8 configs: chosen from 64 rows, checked, and as
   CHECK(assembled == kernels.size());
 }
 
+// W4A8 warp-specialized (templates/bitjit/kernels/tensor_wgmma_ws_w4a8.cuh): tensor_wgmma_w4a8's warp
+// on a producer warpgroup's TMA ring, named by a schedule or the tuner (the Hopper default for W4A8
+// stays tensor_wgmma until timed). Its TMA boxes (activations in the 128-byte swizzle, each k-block's
+// pieces in the 64-byte one, which is SwizzledPieces' chunk order), its checks, and every format's
+// kernels assembled without ptxas serializing the wgmmas; the results are checked on the GPU
+// (test_gpu "tensor_wgmma_ws W4A8 matches the reference on a Hopper GPU").
+TEST_CASE("tensor_wgmma_ws takes W4A8 configs when a schedule names it: checked and assembled for sm_90a", "[codegen][nvrtc]") {
+  const MatmulConfig config = w4a8(DType::int4, 128);
+  const KernelTraits& kernel = kernel_traits(config, KernelFamily::tensor_wgmma_ws);
+  CHECK(std::string(kernel.function) == "bitjit::tensor_wgmma_ws_w4a8");
+  CHECK(kernel_traits(config, KernelFamily::tensor_wgmma).function == std::string("bitjit::tensor_wgmma_w4a8"));
+  CHECK(default_schedule(config, "sm_90a", 4096).family == KernelFamily::tensor_wgmma);  // until timed
+  const std::optional<TileSchedule> s = kernel.default_for(config, "sm_90a", 4096);
+  REQUIRE(s.has_value());
+  CHECK(s->tile.m == 128);
+  CHECK(s->tile.n == 128);
+  CHECK(block_threads(*s) == 384);  // two consumer warpgroups and the producer
+  CHECK(dynamic_shared_bytes(config, *s) == s->pipeline.stages * (128 * 128 + 128 * 64));
+  const std::array<TmaTensor, 2> tensors = kernel.tma_tensors(plan_kernel(config, *s, "sm_90a"), 4096);
+  CHECK(tensors[0].element_bytes == 1);
+  CHECK(tensors[0].box_columns == 128);
+  CHECK(tensors[0].box_rows == 128);
+  CHECK(tensors[0].swizzle == TmaSwizzle::bytes128);
+  CHECK(tensors[1].columns == uint64_t(config.K / 2));
+  CHECK(tensors[1].box_columns == 64);
+  CHECK(tensors[1].box_rows == 128);
+  CHECK(tensors[1].swizzle == TmaSwizzle::bytes64);
+  // The consumer threads' registers: 64 x 256 leaves them about 112, its sums need more.
+  TileSchedule wide = *s;
+  wide.tile = {.m = 64, .n = 256};
+  wide.warps = {.m = 1, .n = 16, .k = 1};
+  CHECK(contains(schedule_error_on(config, wide, "sm_90a"), "registers each"));
+  TileSchedule deep = *s;
+  deep.pipeline.stages = 9;
+  CHECK_FALSE(schedule_error_on(config, deep, "sm_90a").empty());
+  CHECK(contains(schedule_error_on(config, *s, "sm_89"), "needs wgmma"));
+  // The tuner offers it beside tensor_wgmma's.
+  std::vector<TileSchedule> candidates;
+  add_tuning_candidates(config, default_schedule(config, "sm_90a", 4096), 4096, candidates);
+  CHECK(std::any_of(candidates.begin(), candidates.end(),
+                    [](const TileSchedule& c) { return c.family == KernelFamily::tensor_wgmma_ws; }));
+
+  // Every int8 format and fp8 with int4: groups of 128, per channel and of 512 (spanning 128-k
+  // stages), 64 and 4096 rows (64-row tiles: stream-K shares).
+  std::vector<std::pair<MatmulConfig, TileSchedule>> kernels;
+  for (DType weights : {DType::int4, DType::uint4, DType::int2, DType::uint2, DType::int1, DType::uint1})
+    for (int64_t group : {int64_t(128), int64_t(-1), int64_t(512)})
+      for (int64_t rows : {64, 4096}) {
+        const MatmulConfig c = w4a8(weights, group);
+        const std::optional<TileSchedule> ws = kernel_traits(c, KernelFamily::tensor_wgmma_ws).default_for(c, "sm_90a", rows);
+        REQUIRE(ws.has_value());
+        kernels.emplace_back(c, *ws);
+      }
+  MatmulConfig fp8 = w4a8(DType::int4, 128);
+  fp8.A_dtype = DType::float8_e4m3;
+  kernels.emplace_back(fp8, *kernel_traits(fp8, KernelFamily::tensor_wgmma_ws).default_for(fp8, "sm_90a", 4096));
+  CHECK(contains(emit_kernel(kernels[0].first, kernels[0].second, "sm_90a").source,
+                 "bitjit::tensor_wgmma_ws_w4a8<Problem, Tiles>"));
+  const auto [failures, assembled] = assemble_for("sm_90a", kernels, {"C7512", "C7513", "C7514"});
+  INFO("first failure: " << (failures.empty() ? "none" : failures.front()));
+  CHECK(failures.empty());
+  CHECK(assembled == kernels.size());
+}
+
 // W4A8 on the archs without wgmma (templates/bitjit/kernels/tensor_gemm_w4a8.cuh): the same block,
 // weights and checks as tensor_wgmma_w4a8, one mma.sync m16n8k32 per warp and 8 rows instead of the
 // warpgroup's wgmma. Chosen from 64 rows on sm_80, sm_86 and sm_89 (tensor_gemv_8bit below, the

@@ -82,10 +82,7 @@ struct W4a8Warp {
     warp_channel = int(threadIdx.x) / 32 * 16;
     source_chunk_key = (warp_channel + g) / 2 % 4;  // the same for g + 8
 #pragma unroll
-    for (int half = 0; half < 2; ++half) {
-      lane_piece[half] = (warp_channel + g + 8 * half) * G::Pieces::kPieceBytes;
-      channel[half] = min(n_block + warp_channel + g + 8 * half, P::N - 1);
-    }
+    for (int half = 0; half < 2; ++half) lane_piece[half] = (warp_channel + g + 8 * half) * G::Pieces::kPieceBytes;
 #pragma unroll
     for (int k_half = 0; k_half < 2; ++k_half) {
       // k 16 * k_half + 4t .. + 3 of a step's 32 lie in one run: which word of it, which field of each byte.
@@ -93,6 +90,15 @@ struct W4a8Warp {
       word_offset[k_half] = 4 * (k / kCodesPerWord);
       shift[k_half] = Bytes::shift_for(k % kCodesPerWord / 4);
     }
+    start_tile(n_block);
+  }
+
+  // A new output tile of the block's channels n_block ..: its channels for the scale loads, sums
+  // from zero (tensor_wgmma_ws_w4a8's blocks take several tiles).
+  __device__ __forceinline__ void start_tile(long long n_block) {
+    const int g = int(threadIdx.x) % 32 / 4;
+#pragma unroll
+    for (int half = 0; half < 2; ++half) channel[half] = min(n_block + warp_channel + g + 8 * half, P::N - 1);
 #pragma unroll
     for (int i = 0; i < kSums; ++i) d[i] = 0.0f;
   }
@@ -116,7 +122,11 @@ struct W4a8Warp {
   // the stage), every wgmma is waited for and the sums are added into d, scaled. (Two sets of sums, one converted while the next group's first
   // wgmma runs, made ptxas serialize every wgmma of the kernel, C7513 / C7514: it does not follow
   // which group wait_group 1 leaves running.) next_tile_k: the stage whose scale codes to load meanwhile.
-  __device__ __forceinline__ void multiply_stage(const uint4* stage, int tile_k, int next_tile_k) {
+  // kSegments: the block multiplies stages k_begin .. k_end - 1 of the tile only (a stream-K share),
+  // so a group cut by either end starts or ends there (the sums are linear in the group's products).
+  template <bool kSegments = false>
+  __device__ __forceinline__ void multiply_stage(const uint4* stage, int tile_k, int next_tile_k, int k_begin = 0,
+                                                 int k_end = 0) {
     constexpr float kByteScale = 1.0f / float(1 << Bytes::kExponent);
 #pragma unroll
     for (int group = 0; group < G::kStageGroups; ++group)
@@ -125,8 +135,9 @@ struct W4a8Warp {
         stage_scales[group][half] = (P::kScaling ? P::Scale::decode(next_codes[group][half]) : 1.0f) * kByteScale;
     load_stage_codes(next_tile_k);
     // Where groups span stages, whether this stage starts the group and whether it ends it.
-    const bool stage_starts_group = G::kGroupsInStage || tile_k % G::kStagesPerGroup == 0;
-    const bool stage_ends_group = G::kGroupsInStage || (tile_k + 1) % G::kStagesPerGroup == 0;
+    const bool stage_starts_group = G::kGroupsInStage || tile_k % G::kStagesPerGroup == 0 || (kSegments && tile_k == k_begin);
+    const bool stage_ends_group =
+        G::kGroupsInStage || (tile_k + 1) % G::kStagesPerGroup == 0 || (kSegments && tile_k + 1 == k_end);
     const uint8_t* pieces = reinterpret_cast<const uint8_t*>(stage + G::kActivationChunks);
 #pragma unroll
     for (int step = 0; step < G::kSteps; ++step) {
