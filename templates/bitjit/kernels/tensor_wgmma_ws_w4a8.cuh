@@ -66,11 +66,6 @@ __device__ __forceinline__ void consume_w4a8_stages(const MatmulParams& params, 
 template <class P, class T>
 __device__ void tensor_wgmma_ws_w4a8(const MatmulParams& params, const TensorMaps& maps) {
   using G = W4a8Tiling<P, T>;
-  using A = typename P::A;
-  static_assert((is_same<A, fmt::Int8>::value || is_same<A, fmt::Float8E4M3>::value || is_same<A, fmt::Float8E5M2>::value) &&
-                    !is_same<typename P::Accum, int>::value,
-                "int8 or fp8 activations, float32 sums");
-  static_assert(P::kZerosMode == Zeros::none, "no zero points");
   static_assert(T::kBlockK % 128 == 0 && T::kBlockM <= 256 && T::kBlockN <= 256, "TMA boxes of 128-byte rows, at most 256");
   extern __shared__ __align__(1024) uint4 stages[];  // kStages x (activation tile, weight pieces)
   require_swizzle_alignment(stages);

@@ -6,6 +6,7 @@
 // tensor_wgmma_w4a8 (sm_90a) issues each warpgroup's wgmma with the decoded bytes as its register
 // operand; tensor_gemm_w4a8 (sm_80 and newer; fp8 from sm_89) gives the same registers, which are
 // m16n8k32's A fragment too, to one mma.sync per 8 rows, the activations read by ldmatrix.
+#include "bitjit/decode/dequant.cuh"  // Zeros
 #include "bitjit/decode/wgmma_code_bytes.cuh"
 #include "bitjit/mma/mma_sync.cuh"
 #include "bitjit/mma/wgmma.cuh"
@@ -55,6 +56,10 @@ struct W4a8Warp {
   using G = W4a8Tiling<P, T>;
   using W = typename P::W;
   using A = typename P::A;
+  static_assert((is_same<A, fmt::Int8>::value || is_same<A, fmt::Float8E4M3>::value || is_same<A, fmt::Float8E5M2>::value) &&
+                    !is_same<typename P::Accum, int>::value,
+                "int8 or fp8 activations, float32 sums");
+  static_assert(P::kZerosMode == Zeros::none, "no zero points");
   using Bytes = typename W4a8Operands<A, W>::Bytes;
   using Sum = typename W4a8Operands<A, W>::Sum;
   // fp8 wgmma and mma add into their float32 sums with fewer fraction bits than float32 (see
