@@ -60,10 +60,11 @@ struct PairMath<fmt::BFloat16> {
 // Two copies of a 16-bit pattern.
 __host__ __device__ constexpr uint32_t splat16(uint32_t bits) { return (bits & 0xFFFFu) * 0x00010001u; }
 
-// The 16-bit pattern of numerator / 2^shift in A's type, at compile time; the value must be exact
-// in it (|numerator| without its trailing zero bits < 2^(mantissa + 1), normal), as every constant
-// of the magic path is (the lifted zero's magic x (2^lift - 1) has more bits than the mantissa but
-// trailing zeros: they go into the exponent).
+namespace detail {
+// The 16-bit pattern of numerator / 2^shift in A's type; the value must be exact in it (|numerator|
+// without its trailing zero bits < 2^(mantissa + 1), normal), as every constant of the magic path is
+// (the lifted zero's magic x (2^lift - 1) has more bits than the mantissa but trailing zeros: they go
+// into the exponent). Its loops must not run in a kernel: take it through kExactBits, a constant.
 template <class A>
 __host__ __device__ constexpr uint32_t exact_bits(int numerator, int shift) {
   if (numerator == 0) return 0u;
@@ -79,11 +80,19 @@ __host__ __device__ constexpr uint32_t exact_bits(int numerator, int shift) {
   const uint32_t mantissa = (magnitude << (kMantissa - top)) & ((1u << kMantissa) - 1u);
   return sign | uint32_t(top - shift + PairMath<A>::kExponentBias) << kMantissa | mantissa;
 }
+}  // namespace detail
+
+// numerator / 2^shift in A's type as a compile-time constant: a variable template, so that no caller
+// can leave detail::exact_bits's loops in a kernel (called with a lift known only after unrolling,
+// they stayed there once: the fp16 int4 one-row tensor_gemv kernel ran 25 % slower on the H200).
+template <class A, int kNumerator, int kShift>
+inline constexpr uint32_t kExactBits = detail::exact_bits<A>(kNumerator, kShift);
+
 // 960 = 1024 x (1 - 2^-4), fp16 int4's lifted zero constant: wider than the mantissa, trailing zeros.
-static_assert(exact_bits<fmt::Float16>(1024 * 15, 4) == 0x6380u, "exact_bits: a wide numerator");
-static_assert(exact_bits<fmt::Float16>(-1024, 0) == 0xE400u && exact_bits<fmt::Float16>(1, 4) == 0x2C00u,
+static_assert(kExactBits<fmt::Float16, 1024 * 15, 4> == 0x6380u, "exact_bits: a wide numerator");
+static_assert(kExactBits<fmt::Float16, -1024, 0> == 0xE400u && kExactBits<fmt::Float16, 1, 4> == 0x2C00u,
               "exact_bits: fp16 magic and step");
-static_assert(exact_bits<fmt::BFloat16>(128 * 3, 2) == 0x42C0u, "exact_bits: bf16 uint2's lifted zero constant");
+static_assert(kExactBits<fmt::BFloat16, 128 * 3, 2> == 0x42C0u, "exact_bits: bf16 uint2's lifted zero constant");
 
 __device__ __forceinline__ uint32_t lop3_and_or(uint32_t a, uint32_t mask, uint32_t magic) {
   uint32_t d;
@@ -174,22 +183,20 @@ struct MagicConstants {
   static constexpr int kPairsPerShift = kLiftLimit / W::kBits + 1;
   static constexpr int kMagicInt = 1 << PairMath<A>::kMantissaBits;  // the magic float's value
 
-  // Each constant is a constexpr member per lift, so exact_bits runs in the compiler only; called
-  // with the caller's lift (a constant only once its loops are unrolled) its loops may survive into
-  // the kernel: the fp16 int4 M = 1 tensor_gemv kernel grew from 488 to 536 instructions that way,
-  // 25 % slower on the H200.
+  // The constants per lift, each a compile-time constant (kExactBits), for the caller's lift to pick
+  // among (at): the lift is a constant only once the caller's loops are unrolled.
   template <int kLift>
   struct Step {
-    static constexpr uint32_t value = splat16(exact_bits<A>(W::kStep, kLift));
+    static constexpr uint32_t value = splat16(kExactBits<A, W::kStep, kLift>);
   };
   template <int kLift>
   struct Bias {
-    static constexpr uint32_t value = splat16(exact_bits<A>((W::kOffset << kLift) - kMagicInt * W::kStep, kLift));
+    static constexpr uint32_t value = splat16(kExactBits<A, (W::kOffset << kLift) - kMagicInt * W::kStep, kLift>);
   };
   // What a lifted pair adds to the quantized zero -(magic + z): magic x (1 - 2^-lift).
   template <int kLift>
   struct ZeroLift {
-    static constexpr uint32_t value = splat16(exact_bits<A>(kMagicInt * ((1 << kLift) - 1), kLift));
+    static constexpr uint32_t value = splat16(kExactBits<A, kMagicInt * ((1 << kLift) - 1), kLift>);
   };
 
   // Constant<lift>::value, chosen among the lifts a pair can have: folds to one of them.
@@ -257,7 +264,7 @@ __device__ __forceinline__ uint32_t decode_pair(uint32_t word, int q, uint32_t z
     // masked off); the magnitude bits (exponent e1 e0, mantissa m) go right under A's exponent field's
     // low bits, each sign to bit 15 of its half. As A's bits that is value * 2^-(bias - 1).
     constexpr int kPlace = PairMath<A>::kMantissaBits - 1;
-    constexpr uint32_t kScaleUp = splat16(exact_bits<A>(1, 1 - PairMath<A>::kExponentBias));
+    constexpr uint32_t kScaleUp = splat16(kExactBits<A, 1, 1 - PairMath<A>::kExponentBias>);
     const uint32_t spread = ((word >> (8 * q)) & 0xFFu) * 0x1001u;
     const uint32_t bits = ((spread << kPlace) & (0x00070007u << kPlace)) | ((spread << 12) & 0x80008000u);
     return PairMath<A>::fma(bits, kScaleUp, 0x80008000u);  // x * 2^(bias - 1) + (-0): exact
