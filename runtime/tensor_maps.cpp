@@ -13,6 +13,15 @@ namespace {
 static_assert(sizeof(TensorMap) == sizeof(CUtensorMap) && alignof(TensorMap) == alignof(CUtensorMap),
               "core/matmul_params.cuh's TensorMap is the driver's CUtensorMap");
 
+CUtensorMapSwizzle driver_swizzle(TmaSwizzle swizzle) {
+  switch (swizzle) {
+    case TmaSwizzle::none: return CU_TENSOR_MAP_SWIZZLE_NONE;
+    case TmaSwizzle::bytes64: return CU_TENSOR_MAP_SWIZZLE_64B;
+    case TmaSwizzle::bytes128: return CU_TENSOR_MAP_SWIZZLE_128B;
+  }
+  throw Error("encode_tensor_maps: unknown TMA swizzle " + std::to_string(int(swizzle)));
+}
+
 TensorMap encode(const TmaTensor& t, const void* data, const KernelPlan& plan) {
   CUtensorMap map;
   const CUtensorMapDataType type = t.element_bytes == 2 ? CU_TENSOR_MAP_DATA_TYPE_UINT16 : CU_TENSOR_MAP_DATA_TYPE_UINT8;
@@ -22,7 +31,7 @@ TensorMap encode(const TmaTensor& t, const void* data, const KernelPlan& plan) {
   const cuuint32_t element_strides[2] = {1, 1};
   check_cuda(Driver::get().cuTensorMapEncodeTiled(&map, type, 2, const_cast<void*>(data), sizes, row_stride, box,
                                                   element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE,
-                                                  t.swizzle_128b ? CU_TENSOR_MAP_SWIZZLE_128B : CU_TENSOR_MAP_SWIZZLE_NONE,
+                                                  driver_swizzle(t.swizzle),
                                                   CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
                                                   CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE),  // out of bounds: zeros
              "cuTensorMapEncodeTiled", [&] {

@@ -32,12 +32,16 @@ struct KernelFootprint {
 
 // One 2-D tensor a kernel loads by TMA: a row-major [rows, columns] of element_bytes elements, boxes of
 // box_rows x box_columns, optionally in the 128-byte swizzle. runtime/tensor_maps.cpp encodes it.
+// How a TMA box lands in shared memory: as is, or with its 16-byte chunks permuted by the 64- or
+// 128-byte swizzle (chunk c of box row r at c ^ (r / 2 % 4), or at c ^ (r % 8)).
+enum class TmaSwizzle { none, bytes64, bytes128 };
+
 struct TmaTensor {
   const char* name = "";
   int element_bytes = 1;  // 1: bytes, 2: 16-bit values
   uint64_t columns = 0, rows = 0;
   uint32_t box_columns = 0, box_rows = 0;
-  bool swizzle_128b = false;
+  TmaSwizzle swizzle = TmaSwizzle::none;
 };
 
 // One device entry point of a family (a function template in templates/bitjit).

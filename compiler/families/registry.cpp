@@ -20,7 +20,8 @@ const KernelTraits* const kGemvKernels[] = {&kGemvKernel};
 const KernelTraits* const kTensorGemvKernels[] = {&kTensorGemvKernel, &kTensorGemv8bitKernel};
 const KernelTraits* const kTensorGemmKernels[] = {&kTensorGemmW4a8Kernel, &kTensorGemmKernel};
 const KernelTraits* const kTensorWgmmaKernels[] = {&kTensorWgmma8bitKernel, &kTensorWgmmaW4a8Kernel, &kTensorWgmmaKernel};
-const KernelTraits* const kTensorWgmmaWsKernels[] = {&kTensorWgmmaWs8bitKernel, &kTensorWgmmaWsKernel};
+const KernelTraits* const kTensorWgmmaWsKernels[] = {&kTensorWgmmaWs8bitKernel, &kTensorWgmmaWsW4a8Kernel,
+                                                     &kTensorWgmmaWsKernel};
 
 // In the enum's order (family_traits indexes it).
 const KernelFamilyTraits kFamilies[] = {

@@ -85,7 +85,8 @@ std::optional<TileSchedule> family_default(KernelFamily family, const MatmulConf
 }
 
 // The Hopper default: tensor_wgmma_ws where it takes the config, else tensor_wgmma; nullopt for a
-// config neither takes.
+// config neither takes. W4A8 included: its ws kernel took 0.77-0.93x tensor_wgmma_w4a8's time at 256
+// and 4096 rows on the H200's 70B shapes (bench/results/2026-11-30-h200-branches).
 std::optional<TileSchedule> default_tensor_wgmma(const MatmulConfig& config, const std::string& arch, int64_t rows) {
   if (std::optional<TileSchedule> s = family_default(KernelFamily::tensor_wgmma_ws, config, arch, rows)) return s;
   return family_default(KernelFamily::tensor_wgmma, config, arch, rows);

@@ -230,15 +230,15 @@ std::array<TmaTensor, 2> tensor_wgmma_ws_tma_tensors(const KernelPlan& plan, int
   const TileSchedule& s = plan.schedule;
   const MmaRunLayout layout = *family_layout(config, s.family);
   const uint64_t row_bytes = uint64_t(config.K) * info(config.W_dtype).bits / 8;
-  return {TmaTensor{"A", 2, uint64_t(config.K), uint64_t(M), 64, uint32_t(s.tile.m), true},
-          TmaTensor{"W", 1, row_bytes, uint64_t(config.N), uint32_t(4 * layout.load_bytes), uint32_t(s.tile.n), false}};
+  return {TmaTensor{"A", 2, uint64_t(config.K), uint64_t(M), 64, uint32_t(s.tile.m), TmaSwizzle::bytes128},
+          TmaTensor{"W", 1, row_bytes, uint64_t(config.N), uint32_t(4 * layout.load_bytes), uint32_t(s.tile.n), TmaSwizzle::none}};
 }
 
 }  // namespace
 
 const KernelTraits kTensorWgmmaWsKernel = {
     .family = KernelFamily::tensor_wgmma_ws,
-    .takes = nullptr,  // what kTensorWgmmaWs8bitKernel leaves: weights decoded for fp16 / bf16 activations
+    .takes = nullptr,  // what the W8A8 and W4A8 entry points leave: weights decoded for fp16 / bf16 activations
     .header = "bitjit/kernels/tensor_wgmma_ws.cuh",
     .function = "bitjit::tensor_wgmma_ws",
     .groups_wgmmas = true,

@@ -12,6 +12,7 @@ namespace bitjit {
 
 extern const KernelTraits kTensorWgmmaWsKernel;
 extern const KernelTraits kTensorWgmmaWs8bitKernel;
+extern const KernelTraits kTensorWgmmaWsW4a8Kernel;  // compiler/families/w4a8.cpp
 
 // The schedule s as tensor_wgmma_ws runs it: its tile on tile.n / 64 consumer warpgroups plus the
 // producer warpgroup, tiles taken in groups of raster_group row blocks.

@@ -56,8 +56,8 @@ std::vector<PlanStage> tensor_wgmma_ws_8bit_stages(const MatmulConfig& config, c
 std::array<TmaTensor, 2> tensor_wgmma_ws_8bit_tma_tensors(const KernelPlan& plan, int64_t M) {
   const MatmulConfig& config = plan.config;
   const TileSchedule& s = plan.schedule;
-  return {TmaTensor{"A", 1, uint64_t(config.K), uint64_t(M), 128, uint32_t(s.tile.m), true},
-          TmaTensor{"W", 1, uint64_t(config.K), uint64_t(config.N), 128, uint32_t(s.tile.n), true}};
+  return {TmaTensor{"A", 1, uint64_t(config.K), uint64_t(M), 128, uint32_t(s.tile.m), TmaSwizzle::bytes128},
+          TmaTensor{"W", 1, uint64_t(config.K), uint64_t(config.N), 128, uint32_t(s.tile.n), TmaSwizzle::bytes128}};
 }
 
 }  // namespace

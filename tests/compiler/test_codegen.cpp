@@ -1134,7 +1134,7 @@ bool gemm_w4a8_fits(DType weights, const char* arch) {
 
 }  // namespace
 
-TEST_CASE("tensor_wgmma takes W4A8 configs: chosen from 64 rows, checked, and assembled for sm_90a", "[codegen][nvrtc]") {
+TEST_CASE("the Hopper families take W4A8 configs: tensor_wgmma_ws chosen from 64 rows, tensor_wgmma checked and assembled for sm_90a", "[codegen][nvrtc]") {
   const DType formats[] = {DType::int4, DType::uint4, DType::int2, DType::uint2, DType::int1, DType::uint1};
   for (DType weights : formats) {
     const MatmulConfig config = w4a8(weights, 128);
@@ -1144,9 +1144,9 @@ TEST_CASE("tensor_wgmma takes W4A8 configs: chosen from 64 rows, checked, and as
     CHECK(family_weight_layout(config, KernelFamily::tensor_gemv) == WeightLayout::mma_runs);
     for (int64_t rows : config.M.values()) {
       const TileSchedule s = default_schedule(config, "sm_90a", rows);
-      CHECK(s.family == (rows <= 16 ? KernelFamily::tensor_gemv : KernelFamily::tensor_wgmma));
+      CHECK(s.family == (rows <= 16 ? KernelFamily::tensor_gemv : KernelFamily::tensor_wgmma_ws));
       CHECK(std::string(kernel_traits(config, s.family).function) ==
-            (rows <= 16 ? "bitjit::tensor_gemv_8bit" : "bitjit::tensor_wgmma_w4a8"));
+            (rows <= 16 ? "bitjit::tensor_gemv_8bit" : "bitjit::tensor_wgmma_ws_w4a8"));
       for (const char* arch : {"sm_80", "sm_86", "sm_89"}) {  // tensor_gemm_w4a8 there: test below
         CHECK(default_schedule(config, arch, rows).family ==
               (rows < 64 || !gemm_w4a8_fits(weights, arch) ? KernelFamily::tensor_gemv : KernelFamily::tensor_gemm));
@@ -1166,11 +1166,12 @@ TEST_CASE("tensor_wgmma takes W4A8 configs: chosen from 64 rows, checked, and as
   MatmulConfig static_rows = w4a8(DType::int4, 128);
   static_rows.M = 64;
   CHECK(std::string(kernel_traits(static_rows, default_schedule(static_rows, "sm_90a").family).function) ==
-        "bitjit::tensor_wgmma_w4a8");
+        "bitjit::tensor_wgmma_ws_w4a8");
 
-  // Validation, field by field.
+  // tensor_wgmma's W4A8 kernel, which schedules and the tuner still name: validation, field by field.
   const MatmulConfig config = w4a8(DType::int4, 128);
-  const TileSchedule s = default_schedule(config, "sm_90a", 4096);
+  const KernelTraits& unspecialized = kernel_traits(config, KernelFamily::tensor_wgmma);
+  const TileSchedule s = *unspecialized.default_for(config, "sm_90a", 4096);
   CHECK(s.tile.m == 128);
   CHECK(s.pipeline.k_per_stage == 128);
   CHECK(dynamic_shared_bytes(config, s) == s.pipeline.stages * (128 * 128 + 128 * 64));
@@ -1204,11 +1205,74 @@ TEST_CASE("tensor_wgmma takes W4A8 configs: chosen from 64 rows, checked, and as
     for (int64_t group : {int64_t(128), int64_t(-1)})
       for (int64_t rows : {64, 4096}) {
         const MatmulConfig c = w4a8(weights, group);
-        kernels.emplace_back(c, default_schedule(c, "sm_90a", rows));
+        kernels.emplace_back(c, *kernel_traits(c, KernelFamily::tensor_wgmma).default_for(c, "sm_90a", rows));
       }
   kernels.emplace_back(w4a8(DType::uint4, 512), s);
   CHECK(contains(emit_kernel(kernels[0].first, kernels[0].second, "sm_90a").source, "bitjit::tensor_wgmma_w4a8<Problem, Tiles>"));
   // ptxas's C7512-C7514: it ran the wgmmas one at a time (correct, but unpipelined).
+  const auto [failures, assembled] = assemble_for("sm_90a", kernels, {"C7512", "C7513", "C7514"});
+  INFO("first failure: " << (failures.empty() ? "none" : failures.front()));
+  CHECK(failures.empty());
+  CHECK(assembled == kernels.size());
+}
+
+// W4A8 warp-specialized (templates/bitjit/kernels/tensor_wgmma_ws_w4a8.cuh): tensor_wgmma_w4a8's warp
+// on a producer warpgroup's TMA ring, the Hopper default for W4A8 from 64 rows. Its TMA boxes (activations in the 128-byte swizzle, each k-block's
+// pieces in the 64-byte one, which is SwizzledPieces' chunk order), its checks, and every format's
+// kernels assembled without ptxas serializing the wgmmas; the results are checked on the GPU
+// (test_gpu "tensor_wgmma_ws W4A8 matches the reference on a Hopper GPU").
+TEST_CASE("tensor_wgmma_ws takes W4A8 configs by default: checked and assembled for sm_90a", "[codegen][nvrtc]") {
+  const MatmulConfig config = w4a8(DType::int4, 128);
+  const KernelTraits& kernel = kernel_traits(config, KernelFamily::tensor_wgmma_ws);
+  CHECK(std::string(kernel.function) == "bitjit::tensor_wgmma_ws_w4a8");
+  CHECK(kernel_traits(config, KernelFamily::tensor_wgmma).function == std::string("bitjit::tensor_wgmma_w4a8"));
+  CHECK(default_schedule(config, "sm_90a", 4096).family == KernelFamily::tensor_wgmma_ws);
+  const std::optional<TileSchedule> s = kernel.default_for(config, "sm_90a", 4096);
+  REQUIRE(s.has_value());
+  CHECK(s->tile.m == 128);
+  CHECK(s->tile.n == 128);
+  CHECK(block_threads(*s) == 384);  // two consumer warpgroups and the producer
+  CHECK(dynamic_shared_bytes(config, *s) == s->pipeline.stages * (128 * 128 + 128 * 64));
+  const std::array<TmaTensor, 2> tensors = kernel.tma_tensors(plan_kernel(config, *s, "sm_90a"), 4096);
+  CHECK(tensors[0].element_bytes == 1);
+  CHECK(tensors[0].box_columns == 128);
+  CHECK(tensors[0].box_rows == 128);
+  CHECK(tensors[0].swizzle == TmaSwizzle::bytes128);
+  CHECK(tensors[1].columns == uint64_t(config.K / 2));
+  CHECK(tensors[1].box_columns == 64);
+  CHECK(tensors[1].box_rows == 128);
+  CHECK(tensors[1].swizzle == TmaSwizzle::bytes64);
+  // The consumer threads' registers: 64 x 256 leaves them about 112, its sums need more.
+  TileSchedule wide = *s;
+  wide.tile = {.m = 64, .n = 256};
+  wide.warps = {.m = 1, .n = 16, .k = 1};
+  CHECK(contains(schedule_error_on(config, wide, "sm_90a"), "registers each"));
+  TileSchedule deep = *s;
+  deep.pipeline.stages = 9;
+  CHECK_FALSE(schedule_error_on(config, deep, "sm_90a").empty());
+  CHECK(contains(schedule_error_on(config, *s, "sm_89"), "needs wgmma"));
+  // The tuner offers it beside tensor_wgmma's.
+  std::vector<TileSchedule> candidates;
+  add_tuning_candidates(config, default_schedule(config, "sm_90a", 4096), 4096, candidates);
+  CHECK(std::any_of(candidates.begin(), candidates.end(),
+                    [](const TileSchedule& c) { return c.family == KernelFamily::tensor_wgmma_ws; }));
+
+  // Every int8 format and fp8 with int4: groups of 128, per channel and of 512 (spanning 128-k
+  // stages), 64 and 4096 rows (64-row tiles: stream-K shares).
+  std::vector<std::pair<MatmulConfig, TileSchedule>> kernels;
+  for (DType weights : {DType::int4, DType::uint4, DType::int2, DType::uint2, DType::int1, DType::uint1})
+    for (int64_t group : {int64_t(128), int64_t(-1), int64_t(512)})
+      for (int64_t rows : {64, 4096}) {
+        const MatmulConfig c = w4a8(weights, group);
+        const std::optional<TileSchedule> ws = kernel_traits(c, KernelFamily::tensor_wgmma_ws).default_for(c, "sm_90a", rows);
+        REQUIRE(ws.has_value());
+        kernels.emplace_back(c, *ws);
+      }
+  MatmulConfig fp8 = w4a8(DType::int4, 128);
+  fp8.A_dtype = DType::float8_e4m3;
+  kernels.emplace_back(fp8, *kernel_traits(fp8, KernelFamily::tensor_wgmma_ws).default_for(fp8, "sm_90a", 4096));
+  CHECK(contains(emit_kernel(kernels[0].first, kernels[0].second, "sm_90a").source,
+                 "bitjit::tensor_wgmma_ws_w4a8<Problem, Tiles>"));
   const auto [failures, assembled] = assemble_for("sm_90a", kernels, {"C7512", "C7513", "C7514"});
   INFO("first failure: " << (failures.empty() ? "none" : failures.front()));
   CHECK(failures.empty());

@@ -52,6 +52,7 @@ inline const std::map<std::string, KernelSample>& kernel_samples() {
         {"bitjit::tensor_wgmma_w4a8", {int8_int4_rows, "sm_90a", 256}},
         {"bitjit::tensor_wgmma_ws", {w4a16_g128_config(4096, 8192, 8192), "sm_90a", 4096}},
         {"bitjit::tensor_wgmma_ws_8bit", {eight_bit_config(DType::float8_e4m3, 4096), "sm_90a", 4096}},
+        {"bitjit::tensor_wgmma_ws_w4a8", {int8_int4_rows, "sm_90a", 256}},
     };
   }();
   return samples;

@@ -18,11 +18,6 @@ namespace bitjit {
 template <class P, class T, bool kWgmma>
 __device__ __forceinline__ void w4a8_block(const MatmulParams& params) {
   using G = W4a8Tiling<P, T>;
-  using A = typename P::A;
-  static_assert((is_same<A, fmt::Int8>::value || is_same<A, fmt::Float8E4M3>::value || is_same<A, fmt::Float8E5M2>::value) &&
-                    !is_same<typename P::Accum, int>::value,
-                "int8 or fp8 activations, float32 sums");
-  static_assert(P::kZerosMode == Zeros::none, "no zero points");
   // kStages x (activation tile, weight pieces), 1024-byte aligned: wgmma reads the 128-byte swizzle
   // by address bits; ldmatrix reads it by SwizzledAtoms::index, which the alignment lets ptxas fold
   // into the address (the mma.sync kernel takes 239 registers on sm_80 without it, 174 with it).

@@ -6,6 +6,7 @@
 // tensor_wgmma_w4a8 (sm_90a) issues each warpgroup's wgmma with the decoded bytes as its register
 // operand; tensor_gemm_w4a8 (sm_80 and newer; fp8 from sm_89) gives the same registers, which are
 // m16n8k32's A fragment too, to one mma.sync per 8 rows, the activations read by ldmatrix.
+#include "bitjit/decode/dequant.cuh"  // Zeros
 #include "bitjit/decode/wgmma_code_bytes.cuh"
 #include "bitjit/mma/mma_sync.cuh"
 #include "bitjit/mma/wgmma.cuh"
@@ -55,6 +56,10 @@ struct W4a8Warp {
   using G = W4a8Tiling<P, T>;
   using W = typename P::W;
   using A = typename P::A;
+  static_assert((is_same<A, fmt::Int8>::value || is_same<A, fmt::Float8E4M3>::value || is_same<A, fmt::Float8E5M2>::value) &&
+                    !is_same<typename P::Accum, int>::value,
+                "int8 or fp8 activations, float32 sums");
+  static_assert(P::kZerosMode == Zeros::none, "no zero points");
   using Bytes = typename W4a8Operands<A, W>::Bytes;
   using Sum = typename W4a8Operands<A, W>::Sum;
   // fp8 wgmma and mma add into their float32 sums with fewer fraction bits than float32 (see
@@ -82,10 +87,7 @@ struct W4a8Warp {
     warp_channel = int(threadIdx.x) / 32 * 16;
     source_chunk_key = (warp_channel + g) / 2 % 4;  // the same for g + 8
 #pragma unroll
-    for (int half = 0; half < 2; ++half) {
-      lane_piece[half] = (warp_channel + g + 8 * half) * G::Pieces::kPieceBytes;
-      channel[half] = min(n_block + warp_channel + g + 8 * half, P::N - 1);
-    }
+    for (int half = 0; half < 2; ++half) lane_piece[half] = (warp_channel + g + 8 * half) * G::Pieces::kPieceBytes;
 #pragma unroll
     for (int k_half = 0; k_half < 2; ++k_half) {
       // k 16 * k_half + 4t .. + 3 of a step's 32 lie in one run: which word of it, which field of each byte.
@@ -93,6 +95,15 @@ struct W4a8Warp {
       word_offset[k_half] = 4 * (k / kCodesPerWord);
       shift[k_half] = Bytes::shift_for(k % kCodesPerWord / 4);
     }
+    start_tile(n_block);
+  }
+
+  // A new output tile of the block's channels n_block ..: its channels for the scale loads, sums
+  // from zero (tensor_wgmma_ws_w4a8's blocks take several tiles).
+  __device__ __forceinline__ void start_tile(long long n_block) {
+    const int g = int(threadIdx.x) % 32 / 4;
+#pragma unroll
+    for (int half = 0; half < 2; ++half) channel[half] = min(n_block + warp_channel + g + 8 * half, P::N - 1);
 #pragma unroll
     for (int i = 0; i < kSums; ++i) d[i] = 0.0f;
   }
@@ -116,7 +127,11 @@ struct W4a8Warp {
   // the stage), every wgmma is waited for and the sums are added into d, scaled. (Two sets of sums, one converted while the next group's first
   // wgmma runs, made ptxas serialize every wgmma of the kernel, C7513 / C7514: it does not follow
   // which group wait_group 1 leaves running.) next_tile_k: the stage whose scale codes to load meanwhile.
-  __device__ __forceinline__ void multiply_stage(const uint4* stage, int tile_k, int next_tile_k) {
+  // kSegments: the block multiplies stages k_begin .. k_end - 1 of the tile only (a stream-K share),
+  // so a group cut by either end starts or ends there (the sums are linear in the group's products).
+  template <bool kSegments = false>
+  __device__ __forceinline__ void multiply_stage(const uint4* stage, int tile_k, int next_tile_k, int k_begin = 0,
+                                                 int k_end = 0) {
     constexpr float kByteScale = 1.0f / float(1 << Bytes::kExponent);
 #pragma unroll
     for (int group = 0; group < G::kStageGroups; ++group)
@@ -125,8 +140,9 @@ struct W4a8Warp {
         stage_scales[group][half] = (P::kScaling ? P::Scale::decode(next_codes[group][half]) : 1.0f) * kByteScale;
     load_stage_codes(next_tile_k);
     // Where groups span stages, whether this stage starts the group and whether it ends it.
-    const bool stage_starts_group = G::kGroupsInStage || tile_k % G::kStagesPerGroup == 0;
-    const bool stage_ends_group = G::kGroupsInStage || (tile_k + 1) % G::kStagesPerGroup == 0;
+    const bool stage_starts_group = G::kGroupsInStage || tile_k % G::kStagesPerGroup == 0 || (kSegments && tile_k == k_begin);
+    const bool stage_ends_group =
+        G::kGroupsInStage || (tile_k + 1) % G::kStagesPerGroup == 0 || (kSegments && tile_k + 1 == k_end);
     const uint8_t* pieces = reinterpret_cast<const uint8_t*>(stage + G::kActivationChunks);
 #pragma unroll
     for (int step = 0; step < G::kSteps; ++step) {
