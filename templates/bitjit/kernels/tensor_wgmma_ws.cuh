@@ -38,13 +38,8 @@ template <class P, class T>
 __device__ __forceinline__ void load_decoded_stage(const TensorMaps& maps, uint4* stage, int tile_k, int m_block,
                                                    int n_block, uint64_t* barrier) {
   using G = GemmTiling<P, T>;
-#pragma unroll
-  for (int column = 0; column < T::kBlockK / 64; ++column)
-    tma_load_2d(stage + column * T::kBlockM * 8, maps.A, tile_k * T::kBlockK + 64 * column, m_block, barrier);
-#pragma unroll
-  for (int block = 0; block < G::kStageBlocks; ++block)
-    tma_load_2d(stage + G::kActivationChunks + block * T::kBlockN * G::kChunksPerPiece, maps.W,
-                (tile_k * G::kStageBlocks + block) * G::kPieceBytes, n_block, barrier);
+  load_stage_boxes<T::kBlockM, T::kBlockK / 64, 64, G::kActivationChunks, G::kStageBlocks, T::kBlockN * G::kChunksPerPiece,
+                   G::kPieceBytes>(maps, stage, tile_k, m_block, n_block, barrier);
 }
 
 // A consumer warp: per piece of a tile, every stage as tensor_wgmma multiplies it, then the tile's

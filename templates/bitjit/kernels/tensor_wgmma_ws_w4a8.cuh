@@ -25,13 +25,9 @@ template <class P, class T>
 __device__ __forceinline__ void load_w4a8_stage(const TensorMaps& maps, uint4* stage, int tile_k, int m_block, int n_block,
                                                 uint64_t* barrier) {
   using G = W4a8Tiling<P, T>;
-#pragma unroll
-  for (int column = 0; column < T::kBlockK / 128; ++column)
-    tma_load_2d(stage + column * T::kBlockM * 8, maps.A, tile_k * T::kBlockK + 128 * column, m_block, barrier);
-#pragma unroll
-  for (int block = 0; block < G::kStageBlocks; ++block)
-    tma_load_2d(stage + G::kActivationChunks + block * T::kBlockN * G::Pieces::kPieceChunks, maps.W,
-                (tile_k * G::kStageBlocks + block) * G::Pieces::kPieceBytes, n_block, barrier);
+  load_stage_boxes<T::kBlockM, T::kBlockK / 128, 128, G::kActivationChunks, G::kStageBlocks,
+                   T::kBlockN * G::Pieces::kPieceChunks, G::Pieces::kPieceBytes>(maps, stage, tile_k, m_block, n_block,
+                                                                                barrier);
 }
 
 // A consumer warp: per share of a tile, every stage as tensor_wgmma_w4a8 multiplies it, then the

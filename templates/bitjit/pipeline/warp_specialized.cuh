@@ -5,6 +5,7 @@
 #include "bitjit/ptx/griddepcontrol.cuh"
 #include "bitjit/ptx/mbarrier.cuh"
 #include "bitjit/ptx/setmaxnreg.cuh"
+#include "bitjit/ptx/tma.cuh"
 
 namespace bitjit {
 
@@ -34,6 +35,22 @@ __device__ __forceinline__ void produce_stages(const StreamKWork<P, T>& work, ui
       ring.advance();
     }
   });
+}
+
+// The TMA boxes of one stage that holds kColumns columns of activations (kColumnK k each, kBlockM
+// rows, one swizzle atom column apiece), then kBlocks boxes of weight pieces (kBlockBytes bytes of
+// a k-block's pieces, kBlockChunks 16-byte chunks, per box) from chunk kActivationChunks on.
+template <int kBlockM, int kColumns, int kColumnK, int kActivationChunks, int kBlocks, int kBlockChunks, int kBlockBytes>
+__device__ __forceinline__ void load_stage_boxes(const TensorMaps& maps, uint4* stage, int tile_k, int m_block,
+                                                 int n_block, uint64_t* barrier) {
+#pragma unroll
+  for (int column = 0; column < kColumns; ++column)
+    tma_load_2d(stage + column * kBlockM * 8, maps.A, tile_k * kColumns * kColumnK + kColumnK * column, m_block,
+                barrier);
+#pragma unroll
+  for (int block = 0; block < kBlocks; ++block)
+    tma_load_2d(stage + kActivationChunks + block * kBlockChunks, maps.W, (tile_k * kBlocks + block) * kBlockBytes,
+                n_block, barrier);
 }
 
 // The block's two roles on their barriers (a full and an empty one per stage): after the
