@@ -29,6 +29,11 @@
 #               "int4_g128:70B_o:1 nf4_g128:70B_o:1"; "format:shape:M:BUCKETS", e.g.
 #               "int4_g128:70B_o:1:1,16,64", profiles M on a dynamic Matmul of those buckets): speed of
 #               light, memory, occupancy, warp stalls
+#     tune      `bitjit tune` over TUNE_CONFIGS (default bench/configs/tune_suite_small_m.json: int4 g128 and uint4
+#               g128 + packed zeros on the suite's shapes, static M 1, 16, 64; tune_suite_dynamic.json holds the
+#               same as dynamic-M configs of buckets 1 ... 4096) with TUNE_TOPK candidates (default 20) into a
+#               fresh kernel database, log in $OUT/tune.log; then the bench (BENCH_ARGS) on a fresh database
+#               ($OUT/bench-default) and on the tuned one ($OUT/bench-tuned), one after the other
 #     variants  the bench once per schedule override in VARIANTS (';'-separated JSON objects) for
 #               BENCH_ARGS, results in $OUT/variants/<n>
 #     stalls    Nsight Compute's full set on one launch of each PROFILE_CASES entry (as for profile; PROFILE_SCHEDULE, a
@@ -224,6 +229,18 @@ for step in "$@"; do
         # shellcheck disable=SC2086
         BITJIT_CACHE_DIR=$PWD/build-$side-db $binary ${BENCH_ARGS:-} --out "$OUT/bench-$side" >"$OUT/bench-$side.log" 2>&1
         note "baseline bench $side rc=$?"
+      done
+      ;;
+    tune)
+      rm -rf build-release/tuned-db build-release/default-db
+      ./build-release/bitjit tune --configs "${TUNE_CONFIGS:-bench/configs/tune_suite_small_m.json}" \
+        --topk "${TUNE_TOPK:-20}" --cache-dir build-release/tuned-db >"$OUT/tune.log" 2>&1
+      note "tune rc=$? in $(( $(date +%s) - start )) s"
+      for side in default tuned; do
+        # shellcheck disable=SC2086
+        BITJIT_CACHE_DIR=$PWD/build-release/$side-db ./build-release/bench/bench_matmul ${BENCH_ARGS:-} \
+          --out "$OUT/bench-$side" >"$OUT/bench-$side.log" 2>&1
+        note "bench on the $side database rc=$? in $(( $(date +%s) - start )) s"
       done
       ;;
     variants)
