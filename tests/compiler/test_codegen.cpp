@@ -1354,7 +1354,8 @@ TEST_CASE("tensor_gemm takes W4A8 configs on the archs without wgmma: chosen, ch
 // fp8 activations with 4-bit weights from 64 rows (W4A8 on the fp8 tensor cores): the W4A8 kernels
 // with the weights' values as e4m3 bytes (templates/bitjit/decode/wgmma_code_bytes.cuh), float32
 // sums added once a stage; the weights in general_compress's order, which tensor_gemv_8bit reads
-// below 64 rows. tensor_wgmma_w4a8 on sm_90a, tensor_gemm_w4a8 on sm_89 (the fp8 mma.sync), simt on
+// below 64 rows. tensor_wgmma_ws_w4a8 on sm_90a (tensor_wgmma_w4a8 where a schedule names it, checked
+// below), tensor_gemm_w4a8 on sm_89 (the fp8 mma.sync), simt on
 // sm_80 and sm_86. Results on the GPU: test_gpu "the W4A8 kernels match the reference with fp8
 // activations".
 TEST_CASE("fp8 activations with 4-bit weights take the W4A8 kernels from 64 rows: chosen, checked, assembled",
@@ -1378,7 +1379,7 @@ TEST_CASE("fp8 activations with 4-bit weights take the W4A8 kernels from 64 rows
     for (int64_t rows : config.M.values()) {
       const bool w4a8_rows = rows >= 64;
       CHECK(std::string(kernel_traits(config, default_schedule(config, "sm_90a", rows).family).function) ==
-            (w4a8_rows ? "bitjit::tensor_wgmma_w4a8" : "bitjit::tensor_gemv_8bit"));
+            (w4a8_rows ? "bitjit::tensor_wgmma_ws_w4a8" : "bitjit::tensor_gemv_8bit"));
       CHECK(std::string(kernel_traits(config, default_schedule(config, "sm_89", rows).family).function) ==
             (w4a8_rows ? "bitjit::tensor_gemm_w4a8" : "bitjit::tensor_gemv_8bit"));
       for (const char* arch : {"sm_80", "sm_86"}) CHECK(default_schedule(config, arch, rows).family == KernelFamily::simt);
@@ -1397,7 +1398,7 @@ TEST_CASE("fp8 activations with 4-bit weights take the W4A8 kernels from 64 rows
 
   // Checks: the fp8 mma on the arch, no int32 bound on the group (the sums are float32).
   const MatmulConfig config = fp8_config(DType::float8_e4m3, DType::int4, 128);
-  const TileSchedule wgmma = default_schedule(config, "sm_90a", 4096);
+  const TileSchedule wgmma = *kernel_traits(config, KernelFamily::tensor_wgmma).default_for(config, "sm_90a", 4096);
   const TileSchedule gemm = default_schedule(config, "sm_89", 4096);
   CHECK(gemm.family == KernelFamily::tensor_gemm);
   CHECK(contains(schedule_error_on(config, gemm, "sm_80"),
