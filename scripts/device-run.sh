@@ -16,6 +16,10 @@
 #               for a transport that takes few files back; the summary goes to $OUT/summary.txt too
 #     db        the kernel-database and CLI tests, then Matmul::create latency cold and warm
 #     gpu       the GPU tests except the long sweep
+#     checks    the GPU test cases named in CHECK_TESTS (';'-separated Catch2 filters), each in its own
+#               process, all at once, each under CHECK_TIMEOUT seconds (default 240): Catch2 reports a
+#               case only when it ends, so a run of many one after the other can use a call's limit up
+#               with nothing to show; logs in $OUT/checks/<n>.log, durations per case (-d yes)
 #     hopper    every [wgmma] GPU test (tensor_wgmma and tensor_wgmma_ws, their sweeps included), each
 #               binary run under a time limit (HOPPER_TIMEOUT seconds, default 420) so a hung kernel
 #               ends the step, not the call
@@ -158,6 +162,22 @@ for step in "$@"; do
       { ./build-release/tests/test_tuning_db && ./build-release/tests/test_tools &&
         ./build-release/bench/bench_create_latency bench/configs/formats_m1.json; } >"$OUT/db.log" 2>&1
       note "db rc=$? in $(( $(date +%s) - start )) s: $(grep -E 'passed|failed|warm create median' "$OUT/db.log" | tr '\n' ' ')"
+      ;;
+    checks)
+      IFS=';' read -ra filters <<<"${CHECK_TESTS:-}"
+      if [ "${#filters[@]}" -eq 0 ]; then note "checks: no CHECK_TESTS"; continue; fi
+      mkdir -p "$OUT/checks"
+      pids=()
+      for n in "${!filters[@]}"; do
+        timeout "${CHECK_TIMEOUT:-240}" ./build-release/tests/test_gpu "${filters[$n]}" -d yes >"$OUT/checks/$((n + 1)).log" 2>&1 &
+        pids+=($!)
+      done
+      for n in "${!filters[@]}"; do
+        wait "${pids[$n]}"
+        rc=$?
+        note "check $((n + 1)) (${filters[$n]}) rc=$rc: $(grep -E 'passed|failed|No test cases' "$OUT/checks/$((n + 1)).log" | tail -n 2 | tr '\n' ' ')"
+      done
+      note "checks done in $(( $(date +%s) - start )) s"
       ;;
     gpu)
       ./build-release/tests/test_gpu "~[sweep]" >"$OUT/gpu.log" 2>&1
