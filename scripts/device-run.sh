@@ -18,7 +18,7 @@
 #     gpu       the GPU tests except the long sweep
 #     checks    the GPU test cases named in CHECK_TESTS (';'-separated Catch2 filters), each in its own
 #               process, all at once, each under CHECK_TIMEOUT seconds (default 240): Catch2 reports a
-#               case only when it ends, so a run of many one after the other can use a call's limit up
+#               case only when it ends, so a run of many one after the other can use a time limit up
 #               with nothing to show; logs in $OUT/checks/<n>.log, durations per case (-d yes)
 #     hopper    every [wgmma] GPU test (tensor_wgmma and tensor_wgmma_ws, their sweeps included), each
 #               binary run under a time limit (HOPPER_TIMEOUT seconds, default 420) so a hung kernel
