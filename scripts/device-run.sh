@@ -45,7 +45,8 @@
 #               instruction summarized by scripts/ncu-stalls.py: $OUT/stalls/<case>.{txt,-stalls.txt,ncu-rep}
 #     baseline  the bench (BENCH_ARGS) built from base.tgz too, a `git archive --prefix=base/ REV | gzip`
 #               of the commit to compare with (git-ignored: send it along with the run): $OUT/bench-base
-#               and $OUT/bench-new timed one after the other on the same GPU
+#               and $OUT/bench-new timed one after the other on the same GPU, side by side in
+#               $OUT/base-vs-new.md (scripts/base-vs-new.py)
 #     pytest    builds the Python extension and runs python/tests (the GPU tests need torch with CUDA),
 #               with the wheels of scripts/fetch-python-wheels.sh (carried in .whl/) on PYTHONPATH;
 #               then the BitBLAS-style quick start docs/examples/bitblas_quickstart.py
@@ -250,6 +251,9 @@ for step in "$@"; do
         BITJIT_CACHE_DIR=$PWD/build-$side-db $binary ${BENCH_ARGS:-} --out "$OUT/bench-$side" >"$OUT/bench-$side.log" 2>&1
         note "baseline bench $side rc=$?"
       done
+      python3 scripts/base-vs-new.py "$OUT/bench-base/results.json" "$OUT/bench-new/results.json" \
+        >"$OUT/base-vs-new.md" 2>&1
+      note "new over base: $(grep '^| range' "$OUT/base-vs-new.md" | tr '\n' ' ')"
       ;;
     tune)
       rm -rf build-release/tuned-db build-release/default-db

@@ -1,0 +1,65 @@
+"""The scripts that put two bench_matmul runs side by side (scripts/bench_results.py): dynamic-vs-static.py
+(the device recipe's `dynamic` step) and base-vs-new.py (its `baseline` step). Their tables on random
+results of both runs, computed here independently, base-vs-new's mark of a changed schedule, and their
+refusal of runs that cover different cases or of files that are not results."""
+import json
+import pathlib
+import random
+import subprocess
+import sys
+
+import pytest
+
+SCRIPTS = pathlib.Path(__file__).resolve().parents[2] / "scripts"
+COMPARISONS = ("dynamic-vs-static.py", "base-vs-new.py")
+
+
+def write_results(path, times, schedules=None):
+    rows = [{"format": fmt, "shape": shape, "M": m, "bitjit_us": us,
+             "schedule": (schedules or {}).get((fmt, shape, m), {"family": "tensor_gemv"})}
+            for (fmt, shape, m), us in times.items()]
+    path.write_text(json.dumps({"device": "test", "rows": rows}))
+
+
+def run(script, first, second):
+    return subprocess.run([sys.executable, str(SCRIPTS / script), str(first), str(second)], capture_output=True,
+                          text=True)
+
+
+@pytest.mark.parametrize("script", COMPARISONS)
+def test_each_case_its_ratio_and_the_range_per_m(tmp_path, script):
+    rng = random.Random()
+    formats, shapes, ms = ("int4_g128", "uint4_g128_qzeros"), ("8B o", "70B down"), (1, 16, 256, 4096)
+    cases = [(fmt, shape, m) for fmt in formats for shape in shapes for m in ms]
+    first = {case: rng.uniform(5.0, 5000.0) for case in cases}
+    second = {case: first[case] * rng.uniform(0.5, 1.5) for case in cases}
+    changed = rng.choice(cases)  # a schedule that differs: marked by base-vs-new only
+    write_results(tmp_path / "first.json", first)
+    write_results(tmp_path / "second.json", second, {changed: {"family": "tensor_wgmma_ws"}})
+    result = run(script, tmp_path / "first.json", tmp_path / "second.json")
+    assert result.returncode == 0, result.stderr
+    for case in cases:
+        cell = f"{first[case]:.1f} / {second[case]:.1f} ({second[case] / first[case]:.2f})"
+        assert cell in result.stdout
+        assert (cell + " †" in result.stdout) == (script == "base-vs-new.py" and case == changed)
+    for fmt in formats:
+        ratios = [[second[(fmt, s, m)] / first[(fmt, s, m)] for s in shapes] for m in ms]
+        assert "| range | " + " | ".join(f"{min(r):.2f}-{max(r):.2f}" for r in ratios) + " |" in result.stdout
+
+
+@pytest.mark.parametrize("script", COMPARISONS)
+def test_runs_of_different_cases_and_foreign_files_are_refused(tmp_path, script):
+    write_results(tmp_path / "first.json", {("int4_g128", "70B o", 1): 10.0, ("int4_g128", "70B o", 16): 12.0})
+    write_results(tmp_path / "second.json", {("int4_g128", "70B o", 1): 9.0})
+    different = run(script, tmp_path / "first.json", tmp_path / "second.json")
+    assert different.returncode == 1 and "different cases" in different.stderr
+    missing = run(script, tmp_path / "first.json", tmp_path / "nowhere.json")
+    assert missing.returncode == 2 and "cannot read" in missing.stderr and "nowhere.json" in missing.stderr
+    (tmp_path / "broken.json").write_text("{not json")
+    broken = run(script, tmp_path / "first.json", tmp_path / "broken.json")
+    assert broken.returncode == 2 and "is not JSON" in broken.stderr
+    (tmp_path / "other.json").write_text(json.dumps({"rows": [{"format": "int4_g128"}]}))
+    other = run(script, tmp_path / "first.json", tmp_path / "other.json")
+    assert other.returncode == 2 and "is not bench_matmul's results.json" in other.stderr
+    usage = subprocess.run([sys.executable, str(SCRIPTS / script)], capture_output=True, text=True)
+    assert usage.returncode == 2 and "results.json" in usage.stderr
