@@ -32,9 +32,9 @@ WarpSpecializedRegisters warp_specialized_registers(const TileSchedule& s, const
 // and an idle SM is bandwidth lost), the last partial wave and one full wave before it, so that every
 // block's share is one to two tiles long. Tiles of more rows stay whole unless they would keep fewer
 // than half the SMs busy: sharing them out measured slower than leaving SMs idle with 108 and 128
-// tiles on 132 SMs (bench/results/2026-11-27-h100-stream-k), but 64 tiles (8B o and down at 256 rows,
-// 0.63-0.86x cuBLAS fp16 on the H200) leave 68 SMs idle, the whole tile's time over again. (Not yet
-// timed.)
+// tiles on 132 SMs (bench/results/2026-11-27-h100-stream-k), but 64 tiles (8B o and down at 256 rows)
+// leave 68 SMs idle, the whole tile's time over again: shared, they took 0.80x and 0.71x the time on
+// the H200 (bench/results/2026-11-30-h200-branches).
 int64_t stream_k_tiles(int64_t tiles, int block_m, int multiprocessors) {
   if (tiles % multiprocessors == 0) return 0;
   if (block_m > 64 && 2 * tiles > multiprocessors) return 0;

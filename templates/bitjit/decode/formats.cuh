@@ -137,13 +137,13 @@ struct Float8E5M2 {
 
 // ---- reading and writing codes in memory ----------------------------------------------------------
 
-// The code of element `index` of a tensor stored in format F (packed LSB-first below 8 bits).
 // The byte of F's packed array at base that holds code `index` (the one load_code reads).
 template <class F>
 __device__ __forceinline__ const uint8_t* code_byte(const void* base, long long index) {
   return static_cast<const uint8_t*>(base) + (F::kBits >= 8 ? index * (F::kBits / 8) : index / (8 / F::kBits));
 }
 
+// The code of element `index` of a tensor stored in format F (packed LSB-first below 8 bits).
 template <class F>
 __device__ __forceinline__ uint32_t load_code(const void* base, long long index) {
   if constexpr (F::kBits == 32) {
@@ -154,7 +154,7 @@ __device__ __forceinline__ uint32_t load_code(const void* base, long long index)
     return static_cast<const uint8_t*>(base)[index];
   } else {
     constexpr int kPerByte = 8 / F::kBits;
-    const uint32_t byte = static_cast<const uint8_t*>(base)[index / kPerByte];
+    const uint32_t byte = *code_byte<F>(base, index);
     return (byte >> (F::kBits * int(index % kPerByte))) & ((1u << F::kBits) - 1u);
   }
 }
