@@ -1,8 +1,13 @@
 """What the scripts that compare two bench_matmul runs share: reading a results.json by case, and the
 markdown table per format of two timings per (shape, M) with their ratio and its range per M."""
 import json
+import math
+import os
 import sys
 from collections import defaultdict
+
+# A results.json of the whole suite is well under a megabyte; anything this large is not one.
+LARGEST_RESULTS_BYTES = 64 << 20
 
 
 class ResultsError(Exception):
@@ -13,17 +18,25 @@ def rows_by_case(path):
     """bench_matmul's rows of one results.json by (format, shape, M); ResultsError names the file and
     what is wrong with it."""
     try:
+        size = os.path.getsize(path)
+        if size > LARGEST_RESULTS_BYTES:
+            raise ResultsError(f"{path} has {size} bytes, over the {LARGEST_RESULTS_BYTES} a results.json may have")
         with open(path, encoding="utf-8") as handle:
             results = json.load(handle)
         rows = {}
         for row in results["rows"]:
             rows[(row["format"], row["shape"], int(row["M"]))] = row
-            float(row["bitjit_us"])
+            us = float(row["bitjit_us"])
+            if not (math.isfinite(us) and us > 0):
+                raise ResultsError(f"{path}: bitjit_us={row['bitjit_us']!r} of {row['format']} {row['shape']} "
+                                   f"M={row['M']} must be a positive time")
         return rows
     except OSError as error:
         raise ResultsError(f"cannot read {path}: {error.strerror}") from error
     except json.JSONDecodeError as error:
         raise ResultsError(f"{path} is not JSON: {error}") from error
+    except RecursionError as error:
+        raise ResultsError(f"{path} is nested too deeply to be a results.json") from error
     except (KeyError, TypeError, ValueError) as error:
         raise ResultsError(f"{path} is not bench_matmul's results.json (rows with format, shape, M and "
                            f"bitjit_us): {error!r}") from error

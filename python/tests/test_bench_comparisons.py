@@ -61,5 +61,15 @@ def test_runs_of_different_cases_and_foreign_files_are_refused(tmp_path, script)
     (tmp_path / "other.json").write_text(json.dumps({"rows": [{"format": "int4_g128"}]}))
     other = run(script, tmp_path / "first.json", tmp_path / "other.json")
     assert other.returncode == 2 and "is not bench_matmul's results.json" in other.stderr
+    (tmp_path / "deep.json").write_text("[" * 200000 + "]" * 200000)
+    deep = run(script, tmp_path / "first.json", tmp_path / "deep.json")
+    assert deep.returncode == 2 and "nested too deeply" in deep.stderr
+    write_results(tmp_path / "zero.json", {("int4_g128", "70B o", 1): 0.0, ("int4_g128", "70B o", 16): 12.0})
+    zero = run(script, tmp_path / "first.json", tmp_path / "zero.json")
+    assert zero.returncode == 2 and "bitjit_us=0.0" in zero.stderr and "must be a positive time" in zero.stderr
+    with open(tmp_path / "huge.json", "wb") as huge:
+        huge.truncate((64 << 20) + 1)  # sparse: size without the bytes
+    too_large = run(script, tmp_path / "first.json", tmp_path / "huge.json")
+    assert too_large.returncode == 2 and "over the" in too_large.stderr
     usage = subprocess.run([sys.executable, str(SCRIPTS / script)], capture_output=True, text=True)
     assert usage.returncode == 2 and "results.json" in usage.stderr
