@@ -537,8 +537,8 @@ MatmulConfig w4a8_test_config(DType weights, int64_t group, DType out, DType act
 // stages where 128 k stages meet groups of 512); tiles in row-major order and in raster groups of 2
 // and 3 row blocks (4 and 5 row blocks at 200 and 257 rows: a short last group); fp16, bf16 and
 // float32 output. tensor_wgmma_ws shares the 64-row tiles out along K (stream-K: fewer tiles than
-// SMs), so shares that start and end inside groups of 512 k are checked too. with_defaults: the same Matmul's default kernels at 1, 16, 64 and 257 rows too
-// (tensor_gemv_8bit below 64 rows, same weights).
+// SMs), so shares that start and end inside groups of 512 k are checked too. with_defaults: the same Matmul's default kernels at 1, 16, 33, 64 and 257 rows too
+// (tensor_gemv_8bit to 16 rows; from 17 the Hopper kernel on sm_90a, from 64 tensor_gemm elsewhere; same weights).
 void check_w4a8_kernels(KernelFamily family, const std::string& arch, bool with_defaults,
                         DType activations = DType::int8) {
   BITJIT_RANDOM_ENGINE(rng);
@@ -590,7 +590,7 @@ void check_w4a8_kernels(KernelFamily family, const std::string& arch, bool with_
   for (const MatmulConfig& config : defaults_of) {
     INFO(canonical_form(config));
     const Matmul defaults = Matmul::create(config);
-    for (int64_t M : {1, 16, 64, 257}) checker.check_random(defaults, M, rng);
+    for (int64_t M : {1, 16, 33, 64, 257}) checker.check_random(defaults, M, rng);
   }
   // int8: 96 of the 144 (format, group, schedule) combinations are valid on sm_90a; fp8: 60 of 72 (the
   // 4-k-block stages of 128 rows exceed its shared memory). tensor_wgmma_ws: fewer (its consumers'
