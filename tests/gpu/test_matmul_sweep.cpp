@@ -282,7 +282,8 @@ struct EightBitCase {
   int64_t group;
 };
 
-// Each case at each M through Matmul's default (tensor_gemv_8bit) against the float64 reference.
+// Each case at each M through Matmul's default (tensor_gemv_8bit; W4A8 above 16 rows on a Hopper GPU
+// takes tensor_wgmma_ws) against the float64 reference.
 void check_8bit_activations(const std::vector<EightBitCase>& cases, std::initializer_list<int64_t> Ms) {
   BITJIT_RANDOM_ENGINE(rng);
   GpuChecker checker;
@@ -303,8 +304,9 @@ void check_8bit_activations(const std::vector<EightBitCase>& cases, std::initial
       config.with_bias = M == 5;
       const Matmul matmul = Matmul::create(config);
       INFO(canonical_form(config));
-      CHECK(matmul.schedule().family == KernelFamily::tensor_gemv);
-      CHECK(matmul.source().find("tensor_gemv_8bit") != std::string::npos);
+      const bool hopper_w4a8 = M > 16 && w4a8_operands(config) && current_device_info().arch() == "sm_90a";
+      CHECK(matmul.schedule().family == (hopper_w4a8 ? KernelFamily::tensor_wgmma_ws : KernelFamily::tensor_gemv));
+      CHECK(matmul.source().find(hopper_w4a8 ? "tensor_wgmma_ws_w4a8" : "tensor_gemv_8bit") != std::string::npos);
       checker.check_random(matmul, M, rng);
     }
   }
@@ -329,8 +331,8 @@ TEST_CASE("int8 activations run on the tensor cores (m16n8k32) and match the ref
       {1, 5, 16});
 }
 
-// fp8 activations with fp8 or 4-bit weights, below the Hopper families' 64 rows (and on sm_89 at
-// any M): the fp8 mma.sync.
+// fp8 activations with fp8 or 4-bit weights on the fp8 mma.sync: below the Hopper families' 64 rows
+// (17 for 4-bit weights without zero points, which 40 rows check there), and on sm_89 at any M.
 TEST_CASE("fp8 activations run on the fp8 mma.sync and match the reference", "[gpu]") {
   if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
   ensure_context();
