@@ -16,6 +16,7 @@
 #include "compiler/arch.hpp"
 #include "compiler/families/tensor_wgmma_ws.hpp"
 #include "compiler/format_matrix.hpp"
+#include "compiler/weight_layout.hpp"
 #include "quant/host_tensor.hpp"
 #include "quant/random.hpp"
 #include "quant/reference.hpp"
@@ -304,7 +305,9 @@ void check_8bit_activations(const std::vector<EightBitCase>& cases, std::initial
       config.with_bias = M == 5;
       const Matmul matmul = Matmul::create(config);
       INFO(canonical_form(config));
-      const bool hopper_w4a8 = M > 16 && w4a8_operands(config) && current_device_info().arch() == "sm_90a";
+      // The 8-bit wgmma reads W4A8's runs only where each 32-k step is one lane's 16-byte load
+      // (w4a8_layout): fp4 with groups of 32 k stays on tensor_gemv_8bit.
+      const bool hopper_w4a8 = M > 16 && w4a8_layout(config).has_value() && current_device_info().arch() == "sm_90a";
       CHECK(matmul.schedule().family == (hopper_w4a8 ? KernelFamily::tensor_wgmma_ws : KernelFamily::tensor_gemv));
       CHECK(matmul.source().find(hopper_w4a8 ? "tensor_wgmma_ws_w4a8" : "tensor_gemv_8bit") != std::string::npos);
       checker.check_random(matmul, M, rng);
@@ -332,7 +335,8 @@ TEST_CASE("int8 activations run on the tensor cores (m16n8k32) and match the ref
 }
 
 // fp8 activations with fp8 or 4-bit weights on the fp8 mma.sync: below the Hopper families' 64 rows
-// (17 for 4-bit weights without zero points, which 40 rows check there), and on sm_89 at any M.
+// (17 for 4-bit weights without zero points in w4a8_layout, which 40 rows check there), and on sm_89
+// at any M.
 TEST_CASE("fp8 activations run on the fp8 mma.sync and match the reference", "[gpu]") {
   if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
   ensure_context();
