@@ -1167,6 +1167,20 @@ TEST_CASE("the Hopper families take W4A8 configs: tensor_wgmma_ws chosen from 64
   static_rows.M = 64;
   CHECK(std::string(kernel_traits(static_rows, default_schedule(static_rows, "sm_90a").family).function) ==
         "bitjit::tensor_wgmma_ws_w4a8");
+  // From 17 rows on sm_90a (64-row tiles, rows past M dropped), static or as a bucket; tensor_gemv_8bit
+  // there on the archs without wgmma, tensor_gemm_w4a8 from 64.
+  for (int64_t rows : {17, 32, 48, 63}) {
+    static_rows.M = rows;
+    INFO(rows << " rows");
+    CHECK(std::string(kernel_traits(static_rows, default_schedule(static_rows, "sm_90a").family).function) ==
+          "bitjit::tensor_wgmma_ws_w4a8");
+    CHECK(default_schedule(static_rows, "sm_90a").tile.m == 64);
+    CHECK(default_schedule(static_rows, "sm_89").family == KernelFamily::tensor_gemv);
+  }
+  MatmulConfig small_buckets = w4a8(DType::int4, 128);
+  small_buckets.M = MSpec::buckets({1, 32});
+  CHECK(default_schedule(small_buckets, "sm_90a", 1).family == KernelFamily::tensor_gemv);
+  CHECK(default_schedule(small_buckets, "sm_90a", 32).family == KernelFamily::tensor_wgmma_ws);
 
   // tensor_wgmma's W4A8 kernel, which schedules and the tuner still name: validation, field by field.
   const MatmulConfig config = w4a8(DType::int4, 128);
@@ -1465,7 +1479,10 @@ TEST_CASE("fp8 activations take the fp8 mma from sm_89 and simt before", "[codeg
     for (const std::string arch : {"sm_89", "sm_90a"}) {
       for (int64_t rows : {1, 16, 48}) {
         const TileSchedule s = default_schedule(config, arch, rows);
-        CHECK(s.family == KernelFamily::tensor_gemv);
+        // W4A8 (4-bit weights without zero points) takes the Hopper kernel from 17 rows there.
+        const bool hopper_w4a8 = arch == "sm_90a" && rows > 16 && w4a8_operands(config);
+        CHECK(s.family == (hopper_w4a8 ? KernelFamily::tensor_wgmma_ws : KernelFamily::tensor_gemv));
+        if (hopper_w4a8) continue;
         const std::string source = emit_cuda(plan_kernel(config, s, arch));
         CHECK(contains(source, "bitjit::tensor_gemv_8bit<Problem, Tiles>"));
         CHECK(contains(source, "using A = bitjit::fmt::" + std::string(fp8 == DType::float8_e4m3 ? "Float8E4M3" : "Float8E5M2")));

@@ -16,6 +16,7 @@
 #include "compiler/arch.hpp"
 #include "compiler/families/tensor_wgmma_ws.hpp"
 #include "compiler/format_matrix.hpp"
+#include "compiler/weight_layout.hpp"
 #include "quant/host_tensor.hpp"
 #include "quant/random.hpp"
 #include "quant/reference.hpp"
@@ -282,7 +283,8 @@ struct EightBitCase {
   int64_t group;
 };
 
-// Each case at each M through Matmul's default (tensor_gemv_8bit) against the float64 reference.
+// Each case at each M through Matmul's default (tensor_gemv_8bit; W4A8 above 16 rows on a Hopper GPU
+// takes tensor_wgmma_ws) against the float64 reference.
 void check_8bit_activations(const std::vector<EightBitCase>& cases, std::initializer_list<int64_t> Ms) {
   BITJIT_RANDOM_ENGINE(rng);
   GpuChecker checker;
@@ -303,8 +305,11 @@ void check_8bit_activations(const std::vector<EightBitCase>& cases, std::initial
       config.with_bias = M == 5;
       const Matmul matmul = Matmul::create(config);
       INFO(canonical_form(config));
-      CHECK(matmul.schedule().family == KernelFamily::tensor_gemv);
-      CHECK(matmul.source().find("tensor_gemv_8bit") != std::string::npos);
+      // The 8-bit wgmma reads W4A8's runs only where each 32-k step is one lane's 16-byte load
+      // (w4a8_layout): fp4 with groups of 32 k stays on tensor_gemv_8bit.
+      const bool hopper_w4a8 = M > 16 && w4a8_layout(config).has_value() && current_device_info().arch() == "sm_90a";
+      CHECK(matmul.schedule().family == (hopper_w4a8 ? KernelFamily::tensor_wgmma_ws : KernelFamily::tensor_gemv));
+      CHECK(matmul.source().find(hopper_w4a8 ? "tensor_wgmma_ws_w4a8" : "tensor_gemv_8bit") != std::string::npos);
       checker.check_random(matmul, M, rng);
     }
   }
@@ -329,8 +334,9 @@ TEST_CASE("int8 activations run on the tensor cores (m16n8k32) and match the ref
       {1, 5, 16});
 }
 
-// fp8 activations with fp8 or 4-bit weights, below the Hopper families' 64 rows (and on sm_89 at
-// any M): the fp8 mma.sync.
+// fp8 activations with fp8 or 4-bit weights on the fp8 mma.sync: below the Hopper families' 64 rows
+// (17 for 4-bit weights without zero points in w4a8_layout, which 40 rows check there), and on sm_89
+// at any M.
 TEST_CASE("fp8 activations run on the fp8 mma.sync and match the reference", "[gpu]") {
   if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
   ensure_context();
@@ -537,8 +543,8 @@ MatmulConfig w4a8_test_config(DType weights, int64_t group, DType out, DType act
 // stages where 128 k stages meet groups of 512); tiles in row-major order and in raster groups of 2
 // and 3 row blocks (4 and 5 row blocks at 200 and 257 rows: a short last group); fp16, bf16 and
 // float32 output. tensor_wgmma_ws shares the 64-row tiles out along K (stream-K: fewer tiles than
-// SMs), so shares that start and end inside groups of 512 k are checked too. with_defaults: the same Matmul's default kernels at 1, 16, 64 and 257 rows too
-// (tensor_gemv_8bit below 64 rows, same weights).
+// SMs), so shares that start and end inside groups of 512 k are checked too. with_defaults: the same Matmul's default kernels at 1, 16, 33, 64 and 257 rows too
+// (tensor_gemv_8bit to 16 rows; from 17 the Hopper kernel on sm_90a, from 64 tensor_gemm elsewhere; same weights).
 void check_w4a8_kernels(KernelFamily family, const std::string& arch, bool with_defaults,
                         DType activations = DType::int8) {
   BITJIT_RANDOM_ENGINE(rng);
@@ -590,7 +596,7 @@ void check_w4a8_kernels(KernelFamily family, const std::string& arch, bool with_
   for (const MatmulConfig& config : defaults_of) {
     INFO(canonical_form(config));
     const Matmul defaults = Matmul::create(config);
-    for (int64_t M : {1, 16, 64, 257}) checker.check_random(defaults, M, rng);
+    for (int64_t M : {1, 16, 33, 64, 257}) checker.check_random(defaults, M, rng);
   }
   // int8: 96 of the 144 (format, group, schedule) combinations are valid on sm_90a; fp8: 60 of 72 (the
   // 4-k-block stages of 128 rows exceed its shared memory). tensor_wgmma_ws: fewer (its consumers'
