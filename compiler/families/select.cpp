@@ -92,14 +92,23 @@ std::optional<TileSchedule> default_tensor_wgmma(const MatmulConfig& config, con
   return family_default(KernelFamily::tensor_wgmma, config, arch, rows);
 }
 
+// The fewest rows from which W4A8 runs on the 8-bit wgmma's 64-row tiles (rows past M computed and
+// dropped) rather than tensor_gemv_8bit, which reads W once per 16 rows. H200, 70B shapes
+// (bench/results/2026-11-30-h200-w4a8-17-48), ws over tensor_gemv_8bit's time: fp8 activations
+// 0.54-0.77 at 17 and 32 rows, 0.44-0.53 at 48; int8 0.86-1.15 at 17, 0.83-1.09 at 32 (tensor_gemv_8bit's
+// int8 mma.sync is the faster of the two at two passes), 0.51-0.72 at 48.
+int64_t w4a8_hopper_least_rows(const MatmulConfig& config) {
+  return fp8_activations(config) ? 17 : 33;
+}
+
 // The Hopper family serves a config only when it serves every bucket (the weights are packed once,
 // in its layout): on an arch with wgmma, for the configs it takes, from 17 rows with fp16 / bf16
-// activations or W4A8 and from 64 with W8A8. From 17 to 63 rows its 64-row tiles (rows past M
-// computed and dropped) beat tensor_gemm's in 22 of 24 suite cases on the H200, up to 2.4x
-// (bench/results/2026-11-29-h200-m17-63); W4A8's run tensor_gemv_8bit there otherwise, which reads
-// W once per 16 rows. W8A8 there (tensor_gemv's m16n8k32) was not measured.
+// activations, from w4a8_hopper_least_rows with W4A8 and from 64 with W8A8. From 17 to 63 rows its
+// 64-row tiles (rows past M computed and dropped) beat tensor_gemm's in 22 of 24 suite cases on the
+// H200, up to 2.4x (bench/results/2026-11-29-h200-m17-63). W8A8 there (tensor_gemv's m16n8k32) was
+// not measured.
 bool wgmma_serves(const MatmulConfig& config, const std::string& arch) {
-  const int64_t least_rows = float16_activations(config) || w4a8_operands(config) ? 17 : 64;
+  const int64_t least_rows = float16_activations(config) ? 17 : w4a8_operands(config) ? w4a8_hopper_least_rows(config) : 64;
   const std::vector<int64_t>& buckets = config.M.values();
   const int64_t fewest = *std::min_element(buckets.begin(), buckets.end());
   return fewest >= least_rows && default_tensor_wgmma(config, arch, fewest).has_value();
@@ -138,10 +147,10 @@ TileSchedule default_schedule(const MatmulConfig& config, const std::string& arc
   const std::optional<MmaRunLayout> layout = mma_run_layout(config);
   if (layout && arch_has_activation_mma(config, arch)) {
     const bool many_rows = rows > 16 && float16_activations(config) && layout->run <= 8;
-    // W4A8 above 16 rows on the 8-bit wgmma's 64-row tiles (tensor_gemv_8bit re-reads W per 16
-    // rows), or from 64 rows on the archs without it tensor_gemm's m16n8k32 (17 to 63 rows stay on
-    // tensor_gemv_8bit there: not measured).
-    const bool w4a8_hopper_rows = rows > 16 && w4a8_operands(config);
+    // W4A8 on the 8-bit wgmma's 64-row tiles from w4a8_hopper_least_rows, or from 64 rows on the
+    // archs without it tensor_gemm's m16n8k32 (17 to 63 rows stay on tensor_gemv_8bit there: not
+    // measured).
+    const bool w4a8_hopper_rows = w4a8_operands(config) && rows >= w4a8_hopper_least_rows(config);
     const bool w4a8_rows = rows >= 64 && w4a8_operands(config);
     if ((many_rows || w4a8_hopper_rows) && hopper_reads_runs(config, arch)) {
       if (std::optional<TileSchedule> s = default_tensor_wgmma(config, arch, rows)) return *s;

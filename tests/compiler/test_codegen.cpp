@@ -1167,19 +1167,30 @@ TEST_CASE("the Hopper families take W4A8 configs: tensor_wgmma_ws chosen from 64
   static_rows.M = 64;
   CHECK(std::string(kernel_traits(static_rows, default_schedule(static_rows, "sm_90a").family).function) ==
         "bitjit::tensor_wgmma_ws_w4a8");
-  // From 17 rows on sm_90a (64-row tiles, rows past M dropped), static or as a bucket; tensor_gemv_8bit
-  // there on the archs without wgmma, tensor_gemm_w4a8 from 64.
-  for (int64_t rows : {17, 32, 48, 63}) {
+  // With int8 activations from 33 rows on sm_90a (64-row tiles, rows past M dropped), static or as a
+  // bucket; with fp8 from 17; tensor_gemv_8bit below and on the archs without wgmma, tensor_gemm_w4a8
+  // there from 64.
+  MatmulConfig fp8_rows = static_rows;
+  fp8_rows.A_dtype = DType::float8_e4m3;
+  for (int64_t rows : {17, 32, 33, 48, 63}) {
     static_rows.M = rows;
+    fp8_rows.M = rows;
     INFO(rows << " rows");
-    CHECK(std::string(kernel_traits(static_rows, default_schedule(static_rows, "sm_90a").family).function) ==
+    const TileSchedule int8_default = default_schedule(static_rows, "sm_90a");
+    CHECK(int8_default.family == (rows >= 33 ? KernelFamily::tensor_wgmma_ws : KernelFamily::tensor_gemv));
+    CHECK(std::string(kernel_traits(fp8_rows, default_schedule(fp8_rows, "sm_90a").family).function) ==
           "bitjit::tensor_wgmma_ws_w4a8");
-    CHECK(default_schedule(static_rows, "sm_90a").tile.m == 64);
+    CHECK(default_schedule(fp8_rows, "sm_90a").tile.m == 64);
+    if (rows >= 33) CHECK(int8_default.tile.m == 64);
     CHECK(default_schedule(static_rows, "sm_89").family == KernelFamily::tensor_gemv);
+    CHECK(default_schedule(fp8_rows, "sm_89").family == KernelFamily::tensor_gemv);
   }
   MatmulConfig small_buckets = w4a8(DType::int4, 128);
-  small_buckets.M = MSpec::buckets({1, 32});
+  small_buckets.M = MSpec::buckets({1, 32, 48});
   CHECK(default_schedule(small_buckets, "sm_90a", 1).family == KernelFamily::tensor_gemv);
+  CHECK(default_schedule(small_buckets, "sm_90a", 32).family == KernelFamily::tensor_gemv);
+  CHECK(default_schedule(small_buckets, "sm_90a", 48).family == KernelFamily::tensor_wgmma_ws);
+  small_buckets.A_dtype = DType::float8_e5m2;
   CHECK(default_schedule(small_buckets, "sm_90a", 32).family == KernelFamily::tensor_wgmma_ws);
 
   // tensor_wgmma's W4A8 kernel, which schedules and the tuner still name: validation, field by field.

@@ -283,8 +283,8 @@ struct EightBitCase {
   int64_t group;
 };
 
-// Each case at each M through Matmul's default (tensor_gemv_8bit; W4A8 above 16 rows on a Hopper GPU
-// takes tensor_wgmma_ws) against the float64 reference.
+// Each case at each M through Matmul's default (tensor_gemv_8bit; on a Hopper GPU W4A8 takes
+// tensor_wgmma_ws from 17 rows with fp8 activations, from 33 with int8) against the float64 reference.
 void check_8bit_activations(const std::vector<EightBitCase>& cases, std::initializer_list<int64_t> Ms) {
   BITJIT_RANDOM_ENGINE(rng);
   GpuChecker checker;
@@ -307,7 +307,9 @@ void check_8bit_activations(const std::vector<EightBitCase>& cases, std::initial
       INFO(canonical_form(config));
       // The 8-bit wgmma reads W4A8's runs only where each 32-k step is one lane's 16-byte load
       // (w4a8_layout): fp4 with groups of 32 k stays on tensor_gemv_8bit.
-      const bool hopper_w4a8 = M > 16 && w4a8_layout(config).has_value() && current_device_info().arch() == "sm_90a";
+      const int64_t hopper_w4a8_rows = fp8_activations(config) ? 17 : 33;
+      const bool hopper_w4a8 =
+          M >= hopper_w4a8_rows && w4a8_layout(config).has_value() && current_device_info().arch() == "sm_90a";
       CHECK(matmul.schedule().family == (hopper_w4a8 ? KernelFamily::tensor_wgmma_ws : KernelFamily::tensor_gemv));
       CHECK(matmul.source().find(hopper_w4a8 ? "tensor_wgmma_ws_w4a8" : "tensor_gemv_8bit") != std::string::npos);
       checker.check_random(matmul, M, rng);
@@ -331,7 +333,7 @@ TEST_CASE("int8 activations run on the tensor cores (m16n8k32) and match the ref
           {i8, DType::int1, f32, DType::float16, true, false, ZerosMode::original, 128},
           {i8, DType::uint8, f32, DType::float16, true, true, ZerosMode::rescale, 256},
       },
-      {1, 5, 16});
+      {1, 5, 16, 40});
 }
 
 // fp8 activations with fp8 or 4-bit weights on the fp8 mma.sync: below the Hopper families' 64 rows
