@@ -51,6 +51,13 @@ void print_constants(std::ostringstream& out, const std::vector<PlanConstant>& c
   }
 }
 
+// __launch_bounds__'s arguments: the block's threads, and the schedule's least blocks per SM when it
+// names them (which caps the registers ptxas may give each thread).
+std::string launch_bounds(const KernelPlan& plan) {
+  const int blocks = plan.schedule.launch.blocks_per_sm;
+  return std::to_string(plan.threads_per_block) + (blocks > 0 ? ", " + std::to_string(blocks) : "");
+}
+
 }  // namespace
 
 KernelPlan plan_kernel(const MatmulConfig& config, const TileSchedule& schedule, const std::string& arch) {
@@ -92,7 +99,7 @@ std::string emit_cuda(const KernelPlan& plan) {
   print_constants(out, plan.tile_constants);
   out << "};\n\n"
       << "}  // namespace\n\n"
-      << "extern \"C\" __global__ void __launch_bounds__(" << plan.threads_per_block << ")\n"
+      << "extern \"C\" __global__ void __launch_bounds__(" << launch_bounds(plan) << ")\n"
       << kKernelName << "(const bitjit::MatmulParams params"
       << (plan.tensor_maps ? ", const __grid_constant__ bitjit::TensorMaps maps" : "") << ") {\n"
       << "  " << plan.family_function << "<Problem, Tiles>(params" << (plan.tensor_maps ? ", maps" : "") << ");\n"

@@ -17,11 +17,12 @@ namespace {
 using json = nlohmann::json;
 using families::reject_schedule;
 
-// One integer field of a group, by its JSON name.
+// One integer field of a group, by its JSON name; an optional one is left out of the JSON at 0.
 template <class Group>
 struct Field {
   const char* name;
   int Group::*member;
+  bool optional = false;
 };
 
 using Tile = TileSchedule::Tile;
@@ -34,7 +35,8 @@ constexpr Field<Warps> kWarpsFields[] = {{"m", &Warps::m}, {"n", &Warps::n}, {"k
 constexpr Field<Pipeline> kPipelineFields[] = {
     {"stages", &Pipeline::stages},   {"k_per_stage", &Pipeline::k_per_stage},   {"k_per_round", &Pipeline::k_per_round},
     {"split_k", &Pipeline::split_k}, {"vector_bytes", &Pipeline::vector_bytes}, {"wgmma_group", &Pipeline::wgmma_group}};
-constexpr Field<Launch> kLaunchFields[] = {{"raster_group", &Launch::raster_group}};
+constexpr Field<Launch> kLaunchFields[] = {{"raster_group", &Launch::raster_group},
+                                           {"blocks_per_sm", &Launch::blocks_per_sm, true}};
 
 // Calls visit(name, group, fields) for each group of s, in one order for writing and reading.
 template <class Schedule, class Visit>
@@ -96,6 +98,26 @@ KernelFamily read_family(const json& object) {
   return *named;
 }
 
+// launch.blocks_per_sm: 0, or blocks that leave each thread at least 32 registers on the arch (the
+// compiler spills what does not fit), for the families whose registers the launch bound decides:
+// those with a producer warpgroup set their warpgroups' own counts (setmaxnreg) from the launch's.
+void validate_blocks_per_sm(const TileSchedule& s, const std::string& arch) {
+  const int blocks = s.launch.blocks_per_sm;
+  if (blocks == 0) return;
+  if (family_traits(s.family).producer_warpgroup) {
+    reject_schedule("launch.blocks_per_sm=" + std::to_string(blocks) + ": " + std::string(to_string(s.family)) +
+                    " sets its warpgroups' registers itself (setmaxnreg); launch.blocks_per_sm=0");
+  }
+  constexpr int kLeastRegisters = 32;
+  const int64_t threads = block_threads(s);
+  const int64_t most = arch_info(arch).registers_per_sm / (kLeastRegisters * std::max<int64_t>(threads, 1));
+  if (blocks < 0 || blocks > most) {
+    reject_schedule("launch.blocks_per_sm=" + std::to_string(blocks) + " must be 0 (the compiler's count) or 1.." +
+                    std::to_string(most) + " (at least " + std::to_string(kLeastRegisters) + " registers for each of " +
+                    std::to_string(threads) + " threads on " + arch + ")");
+  }
+}
+
 }  // namespace
 
 std::string_view to_string(KernelFamily family) {
@@ -118,6 +140,7 @@ int block_threads(const TileSchedule& s) {
 
 void validate_schedule(const MatmulConfig& config, const TileSchedule& schedule, const std::string& arch) {
   const KernelTraits& kernel = kernel_traits(config, schedule.family);
+  validate_blocks_per_sm(schedule, arch);
   if (schedule.pipeline.wgmma_group != 1 && !kernel.groups_wgmmas) {
     reject_schedule("pipeline.wgmma_group=" + std::to_string(schedule.pipeline.wgmma_group) +
                     ": only tensor_wgmma and tensor_wgmma_ws decoding weights for fp16 / bf16 activations group their "
@@ -139,7 +162,9 @@ json to_json(const TileSchedule& s) {
   json object{{"family", to_string(s.family)}};
   for_each_group(s, [&](const char* name, const auto& group, const auto& fields) {
     json& members = object[name] = json::object();
-    for (const auto& field : fields) members[field.name] = group.*field.member;
+    for (const auto& field : fields) {
+      if (!field.optional || group.*field.member != 0) members[field.name] = group.*field.member;
+    }
   });
   return object;
 }

@@ -57,10 +57,14 @@ struct TileSchedule {
     int wgmma_group = 1;   // 16-k steps decoded first and issued as one wgmma group (tensor_wgmma and
                            // tensor_wgmma_ws decoding weights for fp16 / bf16 activations); else 1
   };
-  // The grid: in which order blocks take output tiles.
+  // The grid: in which order blocks take output tiles, and how many share an SM.
   struct Launch {
     int raster_group = 1;  // row blocks per group of the tile order (tensor_wgmma_ws's persistent
                            // grid); else 1, row-major
+    int blocks_per_sm = 0;  // blocks the compiler must fit on one SM (__launch_bounds__'s minimum:
+                            // registers capped at registers_per_sm / (blocks x threads), spilling if
+                            // need be); 0, the compiler's own count. Written only when set, so the
+                            // canonical forms (database keys) of the schedules without it stay.
   };
 
   KernelFamily family = KernelFamily::simt;

@@ -22,6 +22,7 @@
 #include "tests/support/catch.hpp"
 #include "tests/support/configs.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/random.hpp"
 #include "tests/support/sample.hpp"
 #include "tests/support/text.hpp"
 
@@ -808,6 +809,51 @@ TEST_CASE("tensor_wgmma_ws schedules are validated", "[codegen][schedule]") {
 // wgmma_group: the decoding Hopper kernels issue that many 16-k steps' wgmmas as one group. It must
 // divide a k-block's steps (int4 with 16-byte loads: 8; 8-bit weights: 4), exists only for those
 // kernels, is serialized in the pipeline group, and reaches the kernel as kWgmmaGroup.
+// launch.blocks_per_sm caps the registers through __launch_bounds__'s minimum blocks per SM.
+TEST_CASE("launch.blocks_per_sm is validated and emitted as the launch bound's least blocks", "[codegen][schedule]") {
+  BITJIT_RANDOM_ENGINE(rng);
+  MatmulConfig config = w4a16_g128_config(MSpec(16), 8192, 8192);
+  TileSchedule s = default_schedule(config, "sm_90a");
+  REQUIRE(s.family == KernelFamily::tensor_gemv);
+  REQUIRE(block_threads(s) == 128);
+  const int blocks = std::uniform_int_distribution<int>(1, 16)(rng);  // 16 leaves 32 registers a thread
+  s.launch.blocks_per_sm = blocks;
+  CHECK(schedule_error_on(config, s, "sm_90a").empty());
+  CHECK(contains(emit_cuda(plan_kernel(config, s, "sm_90a")),
+                 "__global__ void __launch_bounds__(128, " + std::to_string(blocks) + ")\n"));
+  s.launch.blocks_per_sm = 0;
+  CHECK(contains(emit_cuda(plan_kernel(config, s, "sm_90a")), "__global__ void __launch_bounds__(128)\n"));
+  for (int refused : {-1, 17}) {
+    s.launch.blocks_per_sm = refused;
+    CHECK(schedule_error_on(config, s, "sm_90a") ==
+          "invalid TileSchedule: launch.blocks_per_sm=" + std::to_string(refused) +
+              " must be 0 (the compiler's count) or 1..16 (at least 32 registers for each of 128 threads on sm_90a)");
+  }
+  s.warps.k = 8;  // 256 threads: half as many blocks
+  s.launch.blocks_per_sm = 9;
+  CHECK(contains(schedule_error_on(config, s, "sm_90a"), "must be 0 (the compiler's count) or 1..8"));
+  config.M = 256;
+  TileSchedule ws = default_schedule(config, "sm_90a");
+  REQUIRE(ws.family == KernelFamily::tensor_wgmma_ws);
+  ws.launch.blocks_per_sm = 1;
+  CHECK(contains(schedule_error_on(config, ws, "sm_90a"),
+                 "launch.blocks_per_sm=1: tensor_wgmma_ws sets its warpgroups' registers itself (setmaxnreg)"));
+}
+
+// NVRTC carries the least blocks into the PTX (.minnctapersm), where ptxas sizes the registers by it.
+TEST_CASE("launch.blocks_per_sm reaches the PTX as the least blocks per SM", "[codegen][nvrtc]") {
+  BITJIT_RANDOM_ENGINE(rng);
+  const MatmulConfig config = w4a16_g128_config(MSpec(16), 57344, 8192);
+  TileSchedule s = default_schedule(config, "sm_90a");
+  s.launch.blocks_per_sm = std::uniform_int_distribution<int>(2, 8)(rng);
+  const GeneratedKernel kernel = emit_kernel(config, s, "sm_90a");
+  CompileRequest request{kernel.source, kernel.file_name, "sm_90a", {}, canonical_form(config), CompileOutput::ptx};
+  const CompiledKernel ptx = compile_cuda(request);
+  INFO(canonical_form(s));
+  CHECK(contains(ptx.ptx, ".minnctapersm " + std::to_string(s.launch.blocks_per_sm)));
+  CHECK(contains(ptx.ptx, ".maxntid 128, 1, 1"));
+}
+
 TEST_CASE("wgmma_group is validated, serialized and emitted", "[codegen][schedule]") {
   const MatmulConfig config = w4a16_many_rows();
   TileSchedule s = wgmma_ws_schedule(config, *fragment_order_layout(config), 64, 128, 4, 8);

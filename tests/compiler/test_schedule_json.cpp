@@ -30,7 +30,8 @@ TileSchedule random_schedule(std::mt19937_64& rng) {
   s.warps = {.m = any(rng), .n = any(rng), .k = any(rng)};
   s.pipeline = {.stages = any(rng), .k_per_stage = any(rng), .k_per_round = any(rng), .split_k = any(rng),
                 .vector_bytes = any(rng), .wgmma_group = any(rng)};
-  s.launch = {.raster_group = any(rng)};
+  // blocks_per_sm 0 (left out of the JSON) in about one schedule of four.
+  s.launch = {.raster_group = any(rng), .blocks_per_sm = std::uniform_int_distribution<int>(0, 3)(rng) == 0 ? 0 : any(rng)};
   return s;
 }
 
@@ -61,7 +62,23 @@ TEST_CASE("every schedule round-trips through its JSON text", "[schedule]") {
     CHECK(back.warps.k == s.warps.k);
     CHECK(back.pipeline.k_per_round == s.pipeline.k_per_round);
     CHECK(back.launch.raster_group == s.launch.raster_group);
+    CHECK(back.launch.blocks_per_sm == s.launch.blocks_per_sm);
+    CHECK(contains(canonical, "blocks_per_sm") == (s.launch.blocks_per_sm != 0));
   }
+}
+
+TEST_CASE("launch.blocks_per_sm is written only when set, so older schedules keep their keys", "[schedule]") {
+  BITJIT_RANDOM_ENGINE(rng);
+  TileSchedule s;
+  s.family = KernelFamily::tensor_gemv;
+  s.launch.blocks_per_sm = std::uniform_int_distribution<int>(1, 16)(rng);
+  const std::string with = canonical_form(s);
+  CHECK(contains(with, R"("launch":{"blocks_per_sm":)" + std::to_string(s.launch.blocks_per_sm) + R"(,"raster_group":1})"));
+  s.launch.blocks_per_sm = 0;
+  CHECK(contains(canonical_form(s), R"("launch":{"raster_group":1})"));
+  const TileSchedule read = schedule_from_json(json::parse(R"({"family": "tensor_gemv", "launch": {"blocks_per_sm": 5}})"));
+  CHECK(read.launch.blocks_per_sm == 5);
+  CHECK(read.launch.raster_group == 1);
 }
 
 TEST_CASE("a missing group or field takes TileSchedule's default", "[schedule]") {
@@ -90,7 +107,7 @@ TEST_CASE("malformed schedule JSON is refused naming the key's path and what is 
   CHECK(contains(json_error(R"({"family": "simt", "warps": {"x": 1}})"),
                  "schedule.warps: unknown key 'x'; allowed: m, n, k"));
   CHECK(contains(json_error(R"({"family": "simt", "launch": {"order": 1}})"),
-                 "schedule.launch: unknown key 'order'; allowed: raster_group"));
+                 "schedule.launch: unknown key 'order'; allowed: raster_group, blocks_per_sm"));
   // Wrong types: a group that is not an object, a field that is not an integer.
   CHECK(json_error(R"({"family": "simt", "tile": 8})") == "invalid TileSchedule: schedule.tile: expected an object, got 8");
   CHECK(json_error(R"({"family": "simt", "pipeline": {"split_k": "x"}})") ==
