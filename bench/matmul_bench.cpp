@@ -417,7 +417,7 @@ int run(int argc, char** argv) {
         matmul_options.arch = device.arch();
         matmul_options.schedule = bench::overridden_schedule(config, options["--schedule"], device.arch());
         const std::string refusal =
-            matmul_options.schedule ? bench::override_refusal(config, *matmul_options.schedule, device.arch()) : "";
+            matmul_options.schedule ? schedule_refusal(config, *matmul_options.schedule, device.arch()) : "";
         if (!refusal.empty()) {
           std::fprintf(stderr, "refused: %s %s M=%lld: %s\n", format.c_str(), shape.name.c_str(), (long long)M, refusal.c_str());
           refused.push_back({{"format", format}, {"shape", shape.name}, {"M", M}, {"reason", refusal}});

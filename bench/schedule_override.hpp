@@ -6,7 +6,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common/error.hpp"
 #include "compiler/families/select.hpp"
 #include "compiler/schedule.hpp"
 
@@ -14,7 +13,9 @@ namespace bitjit::bench {
 
 // The default schedule of the config on the arch with the overrides merged in; nullopt for no
 // overrides. Overrides that are not JSON, or that name an unknown field or a value not an integer,
-// throw: that is the run's mistake, the same for every case.
+// throw: that is the run's mistake, the same for every case. A family's refusal of the result
+// (schedule_refusal) is one case's: tile.n=128 fits the 128 x 128 defaults but not 70B qkv's
+// 128 x 192 one, whose 12 warps along N stay; the bench lists such a case and times the others.
 inline std::optional<TileSchedule> overridden_schedule(const MatmulConfig& config, const std::string& overrides,
                                                        const std::string& arch) {
   if (overrides.empty()) return std::nullopt;
@@ -23,16 +24,5 @@ inline std::optional<TileSchedule> overridden_schedule(const MatmulConfig& confi
   return schedule_from_json(schedule);
 }
 
-// Why the family refuses the overridden schedule for this config on the arch, or "" where it takes
-// it. That is one case's: tile.n=128 fits the 128 x 128 defaults but not 70B qkv's 128 x 192 one,
-// whose 12 warps along N stay; the run lists the case and times the others.
-inline std::string override_refusal(const MatmulConfig& config, const TileSchedule& schedule, const std::string& arch) {
-  try {
-    validate_schedule(config, schedule, arch);
-  } catch (const ConfigError& error) {
-    return error.what();
-  }
-  return "";
-}
 
 }  // namespace bitjit::bench

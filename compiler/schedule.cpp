@@ -150,12 +150,16 @@ void validate_schedule(const MatmulConfig& config, const TileSchedule& schedule,
 }
 
 bool is_valid_schedule(const MatmulConfig& config, const TileSchedule& schedule, const std::string& arch) {
+  return schedule_refusal(config, schedule, arch).empty();
+}
+
+std::string schedule_refusal(const MatmulConfig& config, const TileSchedule& schedule, const std::string& arch) {
   try {
     validate_schedule(config, schedule, arch);
-    return true;
-  } catch (const ConfigError&) {
-    return false;
+  } catch (const ConfigError& error) {
+    return error.what();
   }
+  return "";
 }
 
 json to_json(const TileSchedule& s) {

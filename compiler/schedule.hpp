@@ -83,6 +83,8 @@ int block_threads(const TileSchedule& schedule);
 void validate_schedule(const MatmulConfig& config, const TileSchedule& schedule, const std::string& arch);
 // validate_schedule as a yes / no answer.
 bool is_valid_schedule(const MatmulConfig& config, const TileSchedule& schedule, const std::string& arch);
+// validate_schedule's message ("invalid TileSchedule: ..."), or "" where the schedule can run the config.
+std::string schedule_refusal(const MatmulConfig& config, const TileSchedule& schedule, const std::string& arch);
 
 // The JSON form: {"family": ..., "tile": {"m", "n"}, "warps": {"m", "n", "k"}, "pipeline": {...},
 // "launch": {...}} with every field (canonical_form: keys sorted, no spaces: the kernel-database

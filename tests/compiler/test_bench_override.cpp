@@ -26,12 +26,12 @@ TEST_CASE("the bench's schedule override merges into the default and names a cas
   const TileSchedule o_narrower = *bench::overridden_schedule(o, narrower, "sm_90a");
   CHECK(o_narrower.pipeline.stages == stages);
   CHECK(o_narrower.pipeline.k_per_stage == default_schedule(o, "sm_90a").pipeline.k_per_stage);  // kept
-  CHECK(bench::override_refusal(o, o_narrower, "sm_90a").empty());
+  CHECK(schedule_refusal(o, o_narrower, "sm_90a").empty());
   const TileSchedule qkv_narrower = *bench::overridden_schedule(qkv, narrower, "sm_90a");
   CHECK(qkv_narrower.warps.n == 12);
-  CHECK(contains(bench::override_refusal(qkv, qkv_narrower, "sm_90a"), "warps.n=12"));
+  CHECK(contains(schedule_refusal(qkv, qkv_narrower, "sm_90a"), "warps.n=12"));
   const std::string with_warps = R"({"tile":{"n":128},"warps":{"n":8}})";
-  CHECK(bench::override_refusal(qkv, *bench::overridden_schedule(qkv, with_warps, "sm_90a"), "sm_90a").empty());
+  CHECK(schedule_refusal(qkv, *bench::overridden_schedule(qkv, with_warps, "sm_90a"), "sm_90a").empty());
 
   // The run's mistakes, the same for every case: thrown, not listed per case.
   CHECK_THROWS_AS(bench::overridden_schedule(o, "{\"tile\":", "sm_90a"), nlohmann::json::parse_error);

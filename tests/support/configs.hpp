@@ -13,12 +13,7 @@ namespace bitjit::testing {
 
 // What validate_schedule says about the schedule on arch, or "" when it takes it.
 inline std::string schedule_error_on(const MatmulConfig& config, const TileSchedule& schedule, const std::string& arch) {
-  try {
-    validate_schedule(config, schedule, arch);
-  } catch (const ConfigError& error) {
-    return error.what();
-  }
-  return "";
+  return schedule_refusal(config, schedule, arch);
 }
 
 // uint4 with scales and zero points per group (fp16 activations and output, fp32 accumulation).
