@@ -31,8 +31,8 @@
 #               side-by-side table (scripts/dynamic-vs-static.py) in $OUT/dynamic-vs-static.md
 #     profile   Nsight Compute on one launch of each PROFILE_CASES entry ("format:shape:M", e.g.
 #               "int4_g128:70B_o:1 nf4_g128:70B_o:1"; "format:shape:M:BUCKETS", e.g.
-#               "int4_g128:70B_o:1:1,16,64", profiles M on a dynamic Matmul of those buckets): speed of
-#               light, memory, occupancy, warp stalls
+#               "int4_g128:70B_o:1:1,16,64", profiles M on a dynamic Matmul of those buckets; PROFILE_SCHEDULE,
+#               a JSON schedule override, for all): speed of light, memory, occupancy, warp stalls
 #     tune      `bitjit tune` over TUNE_CONFIGS (default bench/configs/tune_suite_small_m.json: int4 g128 and uint4
 #               g128 + packed zeros on the suite's shapes, static M 1, 16, 64; tune_suite_dynamic.json holds the
 #               same as dynamic-M configs of buckets 1 ... 4096) with TUNE_TOPK candidates (default 20) into a
@@ -82,6 +82,18 @@ profile_rows() {
   local rows=$m bucket
   for bucket in ${buckets//,/ }; do [ "$bucket" = "$m" ] || rows="$rows,$bucket"; done
   echo "--M $rows --dynamic yes"
+}
+
+# One PROFILE_CASES entry ("format:shape:M[:BUCKETS]"): the file name of its profile in case_name and
+# the bench_matmul command that runs it in the array case_bench (PROFILE_SCHEDULE's override kept as
+# one word).
+read_case() {
+  local format shape m buckets
+  IFS=: read -r format shape m buckets <<<"$1"
+  case_name="$format-$shape-$m${buckets:+-dynamic}"
+  # shellcheck disable=SC2207
+  case_bench=(./build-release/bench/bench_matmul --formats "$format" --shapes "$shape" $(profile_rows "$m" "$buckets"))
+  if [ -n "${PROFILE_SCHEDULE:-}" ]; then case_bench+=(--schedule "$PROFILE_SCHEDULE"); fi
 }
 
 # Builds the release preset with the Python extension, the carried wheels (.whl/, and .whl-torch/ for
@@ -209,26 +221,22 @@ for step in "$@"; do
     profile)
       mkdir -p "$OUT/ncu"
       for case in ${PROFILE_CASES:-int4_g128:70B_o:1}; do
-        IFS=: read -r format shape m buckets <<<"$case"
-        name="$format-$shape-$m${buckets:+-dynamic}"
-        # shellcheck disable=SC2046
+        read_case "$case"
+        name=$case_name
         BITJIT_CACHE_DIR=$PWD/build-release/bench-db ncu -k regex:bitjit_matmul --launch-skip 3 --launch-count 1 \
           --section SpeedOfLight --section MemoryWorkloadAnalysis --section Occupancy --section LaunchStats \
           --section WarpStateStats --section SchedulerStats \
-          ./build-release/bench/bench_matmul --formats "$format" --shapes "$shape" $(profile_rows "$m" "$buckets") \
-          --out "$OUT/ncu/bench" >"$OUT/ncu/$name.txt" 2>&1
+          "${case_bench[@]}" --out "$OUT/ncu/bench" >"$OUT/ncu/$name.txt" 2>&1
         note "profile $case rc=$?: $(grep -E 'DRAM Throughput|^    Duration' "$OUT/ncu/$name.txt" | tr -s ' ' | tr '\n' ' ')"
       done
       ;;
     stalls)
       mkdir -p "$OUT/stalls"
       for case in ${PROFILE_CASES:-int4_g128:70B_o:1}; do
-        IFS=: read -r format shape m buckets <<<"$case"
-        name="$format-$shape-$m${buckets:+-dynamic}"
-        # shellcheck disable=SC2046
+        read_case "$case"
+        name=$case_name
         BITJIT_CACHE_DIR=$PWD/build-release/bench-db ncu -k regex:bitjit_matmul --launch-skip 3 --launch-count 1 --set full \
-          --import-source no -o "$OUT/stalls/$name" ./build-release/bench/bench_matmul --formats "$format" --shapes "$shape" \
-          $(profile_rows "$m" "$buckets") ${PROFILE_SCHEDULE:+--schedule "$PROFILE_SCHEDULE"} --out "$OUT/stalls/bench" \
+          --import-source no -o "$OUT/stalls/$name" "${case_bench[@]}" --out "$OUT/stalls/bench" \
           >"$OUT/stalls/$name.log" 2>&1
         ncu -i "$OUT/stalls/$name.ncu-rep" --page details >"$OUT/stalls/$name.txt" 2>&1
         ncu -i "$OUT/stalls/$name.ncu-rep" --page source --csv --print-source sass >"$OUT/stalls/$name-sass.csv" 2>&1
