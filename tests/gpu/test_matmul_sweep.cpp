@@ -818,7 +818,8 @@ TEST_CASE("tensor_gemm matches the reference at decode sizes", "[gpu]") {
 // one and several channel tiles, on the staged configs with fp16 / bf16 activations at decode sizes.
 // Variants 3 and 4: 16 rows on one channel tile and one k-block per round, with 8 warps along K
 // unsplit and with 4 warps in two slices (the M = 16 schedules bench/results/2026-11-29-h200-peers
-// times).
+// times). Variant 5: variant 3's tile with 4 warps and launch.blocks_per_sm = 8 (64 registers a
+// thread: what the kernel keeps beyond them spills to local memory).
 TEST_CASE("tensor_gemv matches the reference split along K", "[gpu]") {
   if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
   BITJIT_RANDOM_ENGINE(rng);
