@@ -140,13 +140,13 @@ int block_threads(const TileSchedule& s) {
 
 void validate_schedule(const MatmulConfig& config, const TileSchedule& schedule, const std::string& arch) {
   const KernelTraits& kernel = kernel_traits(config, schedule.family);
-  validate_blocks_per_sm(schedule, arch);
   if (schedule.pipeline.wgmma_group != 1 && !kernel.groups_wgmmas) {
     reject_schedule("pipeline.wgmma_group=" + std::to_string(schedule.pipeline.wgmma_group) +
                     ": only tensor_wgmma and tensor_wgmma_ws decoding weights for fp16 / bf16 activations group their "
                     "wgmmas; pipeline.wgmma_group=1");
   }
   kernel.validate(config, schedule, arch);
+  validate_blocks_per_sm(schedule, arch);  // after the family's checks: its threads are valid then
 }
 
 bool is_valid_schedule(const MatmulConfig& config, const TileSchedule& schedule, const std::string& arch) {

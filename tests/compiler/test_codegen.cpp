@@ -832,6 +832,8 @@ TEST_CASE("launch.blocks_per_sm is validated and emitted as the launch bound's l
   s.warps.k = 8;  // 256 threads: half as many blocks
   s.launch.blocks_per_sm = 9;
   CHECK(contains(schedule_error_on(config, s, "sm_90a"), "must be 0 (the compiler's count) or 1..8"));
+  s.warps.k = 32;  // the family's own error first: the threads it counts blocks by are not valid
+  CHECK(contains(schedule_error_on(config, s, "sm_90a"), "warps.k=32 must be 1..16"));
   config.M = 256;
   TileSchedule ws = default_schedule(config, "sm_90a");
   REQUIRE(ws.family == KernelFamily::tensor_wgmma_ws);
