@@ -409,6 +409,7 @@ int run(int argc, char** argv) {
   clocks_table << "| format | shape | M | bitjit SM MHz | bitjit W | cuBLAS SM MHz | cuBLAS W |\n|---|---|---|---|---|---|---|\n";
   std::vector<std::pair<MatmulKey, std::function<Matmul()>>> jobs;
   nlohmann::json refused = nlohmann::json::array();  // cases whose family refuses the --schedule override
+  std::ostringstream refused_list;                     // the same for results.md
   for (const std::string& format : split(options["--formats"]))
     for (const Shape& shape : shapes)
       for (int64_t M : dynamic ? std::vector<int64_t>{0} : Ms) {
@@ -421,6 +422,7 @@ int run(int argc, char** argv) {
         if (!refusal.empty()) {
           std::fprintf(stderr, "refused: %s %s M=%lld: %s\n", format.c_str(), shape.name.c_str(), (long long)M, refusal.c_str());
           refused.push_back({{"format", format}, {"shape", shape.name}, {"M", M}, {"reason", refusal}});
+          refused_list << "- " << format << " " << shape.name << " M=" << M << ": " << refusal << "\n";
           continue;
         }
         jobs.push_back({{format, shape.name, M}, [config, matmul_options] { return Matmul::create(config, matmul_options); }});
@@ -484,11 +486,6 @@ int run(int argc, char** argv) {
   }
   cublasLtDestroy(lt_handle);
   cublasDestroy(handle);
-  std::ostringstream refused_list;
-  for (const nlohmann::json& r : refused) {
-    refused_list << "- " << r["format"].get<std::string>() << " " << r["shape"].get<std::string>() << " M=" << r["M"].get<int64_t>()
-                 << ": " << r["reason"].get<std::string>() << "\n";
-  }
   if (!refused.empty()) results["refused"] = refused;
   std::filesystem::create_directories(options["--out"]);
   std::ofstream(options["--out"] + "/results.json") << results.dump(1) << "\n";

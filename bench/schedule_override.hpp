@@ -24,5 +24,4 @@ inline std::optional<TileSchedule> overridden_schedule(const MatmulConfig& confi
   return schedule_from_json(schedule);
 }
 
-
 }  // namespace bitjit::bench

@@ -222,27 +222,25 @@ for step in "$@"; do
       mkdir -p "$OUT/ncu"
       for case in ${PROFILE_CASES:-int4_g128:70B_o:1}; do
         read_case "$case"
-        name=$case_name
         BITJIT_CACHE_DIR=$PWD/build-release/bench-db ncu -k regex:bitjit_matmul --launch-skip 3 --launch-count 1 \
           --section SpeedOfLight --section MemoryWorkloadAnalysis --section Occupancy --section LaunchStats \
           --section WarpStateStats --section SchedulerStats \
-          "${case_bench[@]}" --out "$OUT/ncu/bench" >"$OUT/ncu/$name.txt" 2>&1
-        note "profile $case rc=$?: $(grep -E 'DRAM Throughput|^    Duration' "$OUT/ncu/$name.txt" | tr -s ' ' | tr '\n' ' ')"
+          "${case_bench[@]}" --out "$OUT/ncu/bench" >"$OUT/ncu/$case_name.txt" 2>&1
+        note "profile $case rc=$?: $(grep -E 'DRAM Throughput|^    Duration' "$OUT/ncu/$case_name.txt" | tr -s ' ' | tr '\n' ' ')"
       done
       ;;
     stalls)
       mkdir -p "$OUT/stalls"
       for case in ${PROFILE_CASES:-int4_g128:70B_o:1}; do
         read_case "$case"
-        name=$case_name
         BITJIT_CACHE_DIR=$PWD/build-release/bench-db ncu -k regex:bitjit_matmul --launch-skip 3 --launch-count 1 --set full \
-          --import-source no -o "$OUT/stalls/$name" "${case_bench[@]}" --out "$OUT/stalls/bench" \
-          >"$OUT/stalls/$name.log" 2>&1
-        ncu -i "$OUT/stalls/$name.ncu-rep" --page details >"$OUT/stalls/$name.txt" 2>&1
-        ncu -i "$OUT/stalls/$name.ncu-rep" --page source --csv --print-source sass >"$OUT/stalls/$name-sass.csv" 2>&1
-        python3 scripts/ncu-stalls.py "$OUT/stalls/$name-sass.csv" 30 >"$OUT/stalls/$name-stalls.txt" 2>&1
-        gzip -f "$OUT/stalls/$name-sass.csv"  # every instruction's samples, for questions the summary leaves open
-        note "stalls $case: $(grep -E '^    Duration' "$OUT/stalls/$name.txt" | tr -s ' ') $(sed -n 2,3p "$OUT/stalls/$name-stalls.txt" | tr -s ' ' | tr '\n' ' ')"
+          --import-source no -o "$OUT/stalls/$case_name" "${case_bench[@]}" --out "$OUT/stalls/bench" \
+          >"$OUT/stalls/$case_name.log" 2>&1
+        ncu -i "$OUT/stalls/$case_name.ncu-rep" --page details >"$OUT/stalls/$case_name.txt" 2>&1
+        ncu -i "$OUT/stalls/$case_name.ncu-rep" --page source --csv --print-source sass >"$OUT/stalls/$case_name-sass.csv" 2>&1
+        python3 scripts/ncu-stalls.py "$OUT/stalls/$case_name-sass.csv" 30 >"$OUT/stalls/$case_name-stalls.txt" 2>&1
+        gzip -f "$OUT/stalls/$case_name-sass.csv"  # every instruction's samples, for questions the summary leaves open
+        note "stalls $case: $(grep -E '^    Duration' "$OUT/stalls/$case_name.txt" | tr -s ' ') $(sed -n 2,3p "$OUT/stalls/$case_name-stalls.txt" | tr -s ' ' | tr '\n' ' ')"
       done
       ;;
     baseline)

@@ -806,9 +806,6 @@ TEST_CASE("tensor_wgmma_ws schedules are validated", "[codegen][schedule]") {
   CHECK(warp_specialized_registers(one, "sm_90a").consumer == 0);  // 256 threads: 255 each already
 }
 
-// wgmma_group: the decoding Hopper kernels issue that many 16-k steps' wgmmas as one group. It must
-// divide a k-block's steps (int4 with 16-byte loads: 8; 8-bit weights: 4), exists only for those
-// kernels, is serialized in the pipeline group, and reaches the kernel as kWgmmaGroup.
 // launch.blocks_per_sm caps the registers through __launch_bounds__'s minimum blocks per SM.
 TEST_CASE("launch.blocks_per_sm is validated and emitted as the launch bound's least blocks", "[codegen][schedule]") {
   BITJIT_RANDOM_ENGINE(rng);
@@ -856,6 +853,9 @@ TEST_CASE("launch.blocks_per_sm reaches the PTX as the least blocks per SM", "[c
   CHECK(contains(ptx.ptx, ".maxntid 128, 1, 1"));
 }
 
+// wgmma_group: the decoding Hopper kernels issue that many 16-k steps' wgmmas as one group. It must
+// divide a k-block's steps (int4 with 16-byte loads: 8; 8-bit weights: 4), exists only for those
+// kernels, is serialized in the pipeline group, and reaches the kernel as kWgmmaGroup.
 TEST_CASE("wgmma_group is validated, serialized and emitted", "[codegen][schedule]") {
   const MatmulConfig config = w4a16_many_rows();
   TileSchedule s = wgmma_ws_schedule(config, *fragment_order_layout(config), 64, 128, 4, 8);
