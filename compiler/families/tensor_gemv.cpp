@@ -77,13 +77,15 @@ int default_tensor_gemv_split(const MatmulConfig& config, const TileSchedule& s,
   return int(std::clamp<int64_t>(std::min(config.K / kLeastSliceK, config.K / k_block), 1, kMostSlices));
 }
 
-// 9 to 16 rows: where the blocks of 32 channels (times the slices of K) are under two per SM, each SM
-// has too few warps to hide the loads' latency (Nsight Compute on 70B o: 12 % occupancy, DRAM at 29 %):
-// one channel tile per warp doubles the blocks, and where that is still under two per SM, eight warps
-// per block double the warps. Measured on the H200 (bench/results/2026-11-29-h200-peers, int4 and
-// packed-zero uint4 g128, M=16): 8B o 11.6 -> 8.9 us, 8B down 28.4 -> 24.4, 8B qkv 12.6 -> 11.8,
-// 70B o 21.6 -> 21.1; shapes with more blocks lost with either change (70B qkv 24.5 -> 37.1). Timed
-// with fp16 activations only; the 8-bit kernel keeps its tiles.
+// Where the blocks (times the slices of K) are under two per SM, each SM has too few warps to hide the
+// loads' latency (Nsight Compute on 70B o at 16 rows: 12 % occupancy, DRAM at 29 %): at 9 to 16 rows
+// one channel tile per warp doubles the blocks, and where that is still under two per SM (and at up to
+// 8 rows, whose tiles are one already), eight warps per block double the warps. Measured on the H200
+// with int4 and packed-zero uint4 g128: at M=16 (bench/results/2026-11-29-h200-peers) 8B o 11.6 ->
+// 8.9 us, 8B down 28.4 -> 24.4, 8B qkv 12.6 -> 11.8, 70B o 21.6 -> 21.1; at M=1 (2026-11-30-h200-
+// one-row-warps) 8B o 8.8 -> 7.0 and 8.9 -> 7.3. Shapes with more blocks lost with either change
+// (70B qkv at 16 rows 24.5 -> 37.1; eight warps at one row: 8B qkv uint4 9.6 -> 10.7, 70B o 16.8 ->
+// 18.7). Timed with fp16 activations only; the 8-bit kernel keeps its tiles.
 void widen_for_few_blocks(const MatmulConfig& config, TileSchedule& s, const std::string& arch, int64_t rows) {
   const int64_t two_per_sm = 2 * arch_info(arch).reference.sm_count;
   auto blocks = [&] { return tiles_of_c(config, s.tile, rows) * s.pipeline.split_k; };
@@ -113,7 +115,7 @@ std::optional<TileSchedule> default_tensor_gemv(const MatmulConfig& config, cons
   const int k_block = layout_k_block(config, *layout);
   s.pipeline.k_per_round = k_block * std::max(1, 4 / loads_per_block);
   s.pipeline.split_k = default_tensor_gemv_split(config, s, k_block, arch, rows);
-  if (s.tile.m == 16 && float16_activations(config)) widen_for_few_blocks(config, s, arch, rows);
+  if (float16_activations(config)) widen_for_few_blocks(config, s, arch, rows);
   return s;
 }
 

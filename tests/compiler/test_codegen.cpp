@@ -488,9 +488,10 @@ TEST_CASE("tensor_gemv splits K across blocks", "[codegen][nvrtc]") {
 }
 
 // The default splits K where few channel blocks stream a long K (slices of at least 7168 k, at most
-// four, while the blocks are under four per SM), and at 9 to 16 rows widens where the blocks would be
-// under two per SM: one channel tile per warp, then eight warps (families/tensor_gemv.cpp has the
-// measurements). The suite's shapes on sm_90a (132 SMs).
+// four, while the blocks are under four per SM), and widens where the blocks would be under two per SM:
+// one channel tile per warp (9 to 16 rows; fewer rows have that already), then eight warps
+// (families/tensor_gemv.cpp has the measurements). The suite's shapes on sm_90a (132 SMs): 8B o has
+// 256 blocks at one row, under the 264 of two per SM; 8B qkv's 384 are not.
 TEST_CASE("tensor_gemv's default splits a long K and widens few blocks", "[codegen]") {
   MatmulConfig config = w4a16_quantized_zeros();
   config.with_zeros = false;
@@ -501,7 +502,8 @@ TEST_CASE("tensor_gemv's default splits a long K and widens few blocks", "[codeg
   };
   for (const Case& c : {Case{4096, 14336, 1, 2, 16, 4}, Case{4096, 14336, 16, 2, 16, 4},
                         Case{8192, 28672, 1, 4, 16, 4}, Case{8192, 28672, 16, 4, 32, 4},
-                        Case{8192, 8192, 16, 1, 16, 4}, Case{4096, 4096, 1, 1, 16, 4},
+                        Case{8192, 8192, 16, 1, 16, 4}, Case{4096, 4096, 1, 1, 16, 8},
+                        Case{6144, 4096, 1, 1, 16, 4}, Case{8192, 8192, 1, 1, 16, 4},
                         Case{4096, 4096, 16, 1, 16, 8}, Case{6144, 4096, 16, 1, 16, 4},
                         Case{10240, 8192, 16, 1, 32, 4}, Case{57344, 8192, 1, 1, 16, 4},
                         Case{28672, 28672, 1, 1, 16, 4}}) {
