@@ -92,7 +92,10 @@ void widen_for_few_blocks(const MatmulConfig& config, TileSchedule& s, const std
   if (blocks() >= two_per_sm) return;
   s.tile.n = 16;
   if (blocks() >= two_per_sm) return;
-  s.warps.k = 8;
+  constexpr int kWideWarps = 8;
+  // Warps past K's rounds would idle (a short K: a test's 96): each of the eight gets a round at least.
+  if (config.K / s.pipeline.split_k / s.pipeline.k_per_round < kWideWarps) return;
+  s.warps.k = kWideWarps;
 }
 
 }  // namespace

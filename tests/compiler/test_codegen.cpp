@@ -491,7 +491,8 @@ TEST_CASE("tensor_gemv splits K across blocks", "[codegen][nvrtc]") {
 // four, while the blocks are under four per SM), and widens where the blocks would be under two per SM:
 // one channel tile per warp (9 to 16 rows; fewer rows have that already), then eight warps
 // (families/tensor_gemv.cpp has the measurements). The suite's shapes on sm_90a (132 SMs): 8B o has
-// 256 blocks at one row, under the 264 of two per SM; 8B qkv's 384 are not.
+// 256 blocks at one row, under the 264 of two per SM; 8B qkv's 384 are not. Eight warps need eight
+// rounds of K (256 k each at one row for int4).
 TEST_CASE("tensor_gemv's default splits a long K and widens few blocks", "[codegen]") {
   MatmulConfig config = w4a16_quantized_zeros();
   config.with_zeros = false;
@@ -506,7 +507,8 @@ TEST_CASE("tensor_gemv's default splits a long K and widens few blocks", "[codeg
                         Case{6144, 4096, 1, 1, 16, 4}, Case{8192, 8192, 1, 1, 16, 4},
                         Case{4096, 4096, 16, 1, 16, 8}, Case{6144, 4096, 16, 1, 16, 4},
                         Case{10240, 8192, 16, 1, 32, 4}, Case{57344, 8192, 1, 1, 16, 4},
-                        Case{28672, 28672, 1, 1, 16, 4}}) {
+                        Case{28672, 28672, 1, 1, 16, 4}, Case{256, 1024, 1, 1, 16, 4},
+                        Case{256, 2048, 1, 1, 16, 8}}) {
     config.N = c.N, config.K = c.K, config.M = c.M;
     INFO("N=" << c.N << " K=" << c.K << " M=" << c.M);
     const TileSchedule s = default_schedule(config, "sm_90a");
@@ -841,18 +843,48 @@ TEST_CASE("launch.blocks_per_sm is validated and emitted as the launch bound's l
                  "launch.blocks_per_sm=1: tensor_wgmma_ws sets its warpgroups' registers itself (setmaxnreg)"));
 }
 
+namespace {
+
+// NVRTC's PTX of the config's kernel under schedule s for sm_90a.
+std::string ptx_of(const MatmulConfig& config, const TileSchedule& s) {
+  const GeneratedKernel kernel = emit_kernel(config, s, "sm_90a");
+  return compile_cuda({kernel.source, kernel.file_name, "sm_90a", {}, canonical_form(config), CompileOutput::ptx}).ptx;
+}
+
+}  // namespace
+
 // NVRTC carries the least blocks into the PTX (.minnctapersm), where ptxas sizes the registers by it.
 TEST_CASE("launch.blocks_per_sm reaches the PTX as the least blocks per SM", "[codegen][nvrtc]") {
   BITJIT_RANDOM_ENGINE(rng);
   const MatmulConfig config = w4a16_g128_config(MSpec(16), 57344, 8192);
   TileSchedule s = default_schedule(config, "sm_90a");
   s.launch.blocks_per_sm = std::uniform_int_distribution<int>(2, 8)(rng);
-  const GeneratedKernel kernel = emit_kernel(config, s, "sm_90a");
-  CompileRequest request{kernel.source, kernel.file_name, "sm_90a", {}, canonical_form(config), CompileOutput::ptx};
-  const CompiledKernel ptx = compile_cuda(request);
+  const std::string ptx = ptx_of(config, s);
   INFO(canonical_form(s));
-  CHECK(contains(ptx.ptx, ".minnctapersm " + std::to_string(s.launch.blocks_per_sm)));
-  CHECK(contains(ptx.ptx, ".maxntid 128, 1, 1"));
+  CHECK(contains(ptx, ".minnctapersm " + std::to_string(s.launch.blocks_per_sm)));
+  CHECK(contains(ptx, ".maxntid 128, 1, 1"));
+}
+
+// tensor_gemv with fp16 activations and scales leaves fp4 pairs as placed (x 2^-14) and folds the
+// 2^14 into each run's scale: its loop has no f16x2 multiply. bf16 (whose placed values would leave
+// float's range) and unscaled fp4 keep the multiply per pair. The values are the GPU tests' question
+// (the format sweep's fp4 configs, tests/gpu).
+TEST_CASE("tensor_gemv folds fp4's placement multiply into fp16 scales", "[codegen][nvrtc]") {
+  MatmulConfig config = w4a16_g128_config(MSpec(1), 4096, 4096);
+  config.W_dtype = DType::fp4_e2m1;
+  auto tensor_gemv_ptx = [&] {
+    const TileSchedule s = default_schedule(config, "sm_90a");
+    REQUIRE(s.family == KernelFamily::tensor_gemv);
+    INFO(canonical_form(config));
+    return ptx_of(config, s);
+  };
+  CHECK_FALSE(contains(tensor_gemv_ptx(), "fma.rn.f16x2"));
+  config.A_dtype = config.out_dtype = DType::bfloat16;
+  CHECK(contains(tensor_gemv_ptx(), "fma.rn.bf16x2"));
+  config.A_dtype = config.out_dtype = DType::float16;
+  config.with_scaling = false;
+  config.group_size = -1;
+  CHECK(contains(tensor_gemv_ptx(), "fma.rn.f16x2"));
 }
 
 // wgmma_group: the decoding Hopper kernels issue that many 16-k steps' wgmmas as one group. It must

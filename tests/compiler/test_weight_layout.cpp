@@ -125,11 +125,21 @@ TEST_CASE("the tensor-core layout is chosen from the config alone", "[layout]") 
   REQUIRE(small);
   CHECK(small->load_bytes == 4);
   CHECK(small->run == 8);
-  // Lookup formats keep natural order (a byte is a pair).
+  // Lookup formats keep natural order (a byte is a pair); fp4, whose pairs are placed bit by bit,
+  // takes the integers' split order with 16-bit float activations (fp8 activations: below).
   auto nf4 = layout_of(half_activations(DType::nf4, 4096, 64));
   REQUIRE(nf4);
   CHECK_FALSE(nf4->split_pairs);
   CHECK(nf4->run == 16);
+  auto fp4 = layout_of(half_activations(DType::fp4_e2m1, 4096, 64));
+  REQUIRE(fp4);
+  CHECK(fp4->split_pairs);
+  MatmulConfig fp4_fp8 = half_activations(DType::fp4_e2m1, 4096, 128);  // the fp8 mma's byte operands
+  fp4_fp8.A_dtype = DType::float8_e4m3;
+  auto fp4_bytes = layout_of(fp4_fp8);
+  REQUIRE(fp4_bytes);
+  CHECK_FALSE(fp4_bytes->split_pairs);
+  CHECK_FALSE(reorders_weights(fp4_fp8, *fp4_bytes));
   // Groups of 16 hold one mma step per lane: runs of 4.
   CHECK(layout_of(half_activations(DType::int4, 4096, 16))->run == 4);
   // int8 activations: m16n8k32 steps of 8 codes per lane, sub-byte codes in byte lanes; groups

@@ -3,12 +3,12 @@
 // register an mma.sync operand takes (two fp16 or two bf16 values), with bit tricks instead of
 // per-element shifts and conversions. The weight layout (compiler/weight_layout.cpp) puts the two
 // codes of a pair where these routines expect them:
-//   - integer formats, "split" order: a 32-bit word of P codes holds pair q (elements 2q, 2q+1) at
-//     fields q and P/2 + q, i.e. 16 bits apart, so one shift and one LOP3 put both codes into the
-//     mantissas of two 16-bit floats of magnitude 1024 (fp16) or 128 (bf16) at once;
+//   - integer formats and fp4 e2m1, "split" order: a 32-bit word of P codes holds pair q (elements
+//     2q, 2q+1) at fields q and P/2 + q, i.e. 16 bits apart, so one shift and one LOP3 put both codes
+//     into the mantissas of two 16-bit floats of magnitude 1024 (fp16) or 128 (bf16) at once, and
+//     two shifts and one LOP3 put both fp4 codes' bits under two 16-bit floats' exponents;
 //   - other formats, natural order: pair q is fields 2q and 2q+1 (for 4-bit codes, one byte): nf4
-//     through a per-lane table of the 256 bytes' pairs, fp4 e2m1 by placing each code's bits into a
-//     16-bit float's exponent and mantissa.
+//     through a per-lane table of the 256 bytes' pairs.
 // Every decoded value is exact in the activation type except nf4's levels, which are rounded to it.
 #include "bitjit/decode/dequant.cuh"
 
@@ -126,10 +126,12 @@ constexpr PairDecode pair_decode() {
   }
 }
 
-// Integer formats store pairs 16 bits apart ("split" order); see the top of this file.
+// Integer formats, and fp4 e2m1, store pairs 16 bits apart ("split" order) for 16-bit float
+// activations; see the top of this file (compiler/families/select.cpp's mma_run_layout decides the
+// same).
 template <class W>
 constexpr bool split_pairs() {
-  return W::kInteger && W::kBits <= 8;
+  return (W::kInteger || is_same<W, fmt::Fp4E2M1>::value) && W::kBits <= 8;
 }
 
 // The two codes of pair q of a word.
@@ -221,11 +223,29 @@ __device__ __forceinline__ uint32_t negated_magic_zero(uint32_t zero_code) {
   return ((PairMath<A>::kMagic & 0xFFFFu) | 0x8000u | zero_code) * 0x00010001u;
 }
 
+// fp4 e2m1's pair q of a split-order word "placed": word >> 4q puts the low code at bits 0-3 and the
+// high one at bits 16-19 (the other codes are masked off); the magnitude bits (exponent e1 e0,
+// mantissa m) go right under A's exponent field's low bits, each sign to bit 15 of its half: two
+// shifts of the word and one LOP3. As A's bits that is value * 2^-(bias - 1), exact (code 1, 0.5,
+// is a subnormal of A), so value = placed * 2^kFp4PlacedExponent.
+template <class A>
+inline constexpr int kFp4PlacedExponent = PairMath<A>::kExponentBias - 1;
+
+template <class A>
+__device__ __forceinline__ uint32_t placed_fp4_pair(uint32_t word, int q) {
+  constexpr int kPlace = PairMath<A>::kMantissaBits - 1;
+  const uint32_t codes = word >> (4 * q);
+  return ((codes << kPlace) & (0x00070007u << kPlace)) | ((codes << 12) & 0x80008000u);
+}
+
 // Pair q of `word` as two values of A's type. `zero` is negated_magic_zero's result with quantized
 // zeros (magic path) or the zero code (convert path), else unused. q is a constant once the caller's
 // loops are unrolled, so every shift folds; kConstantPair = false where it is not (it varies by
-// lane): one shift per pair then, without the lift that shares shifts among pairs.
-template <class W, class A, bool kQuantizedZeros, bool kConstantPair = true, int kTableCopies = kPairTableCopies>
+// lane): one shift per pair then, without the lift that shares shifts among pairs. kFp4Placed: fp4
+// pairs come back as placed_fp4_pair leaves them, for a caller that multiplies its sums by
+// 2^kFp4PlacedExponent instead (tensor_gemv).
+template <class W, class A, bool kQuantizedZeros, bool kConstantPair = true, int kTableCopies = kPairTableCopies,
+          bool kFp4Placed = false>
 __device__ __forceinline__ uint32_t decode_pair(uint32_t word, int q, uint32_t zero, const uint32_t* table, int lane) {
   constexpr PairDecode kHow = pair_decode<W, A>();
   if constexpr (kHow == PairDecode::same) {
@@ -260,14 +280,10 @@ __device__ __forceinline__ uint32_t decode_pair(uint32_t word, int q, uint32_t z
     const uint32_t byte = (word >> (8 * q)) & 0xFFu;
     return table[byte * kTableCopies + lane % kTableCopies];
   } else if constexpr (kHow == PairDecode::fp4_bits) {
-    // byte * 0x1001: the low code at bits 0-3 and the high one at bits 16-19 (copies elsewhere are
-    // masked off); the magnitude bits (exponent e1 e0, mantissa m) go right under A's exponent field's
-    // low bits, each sign to bit 15 of its half. As A's bits that is value * 2^-(bias - 1).
-    constexpr int kPlace = PairMath<A>::kMantissaBits - 1;
-    constexpr uint32_t kScaleUp = splat16(kExactBits<A, 1, 1 - PairMath<A>::kExponentBias>);
-    const uint32_t spread = ((word >> (8 * q)) & 0xFFu) * 0x1001u;
-    const uint32_t bits = ((spread << kPlace) & (0x00070007u << kPlace)) | ((spread << 12) & 0x80008000u);
-    return PairMath<A>::fma(bits, kScaleUp, 0x80008000u);  // x * 2^(bias - 1) + (-0): exact
+    const uint32_t placed = placed_fp4_pair<A>(word, q);
+    if constexpr (kFp4Placed) return placed;
+    constexpr uint32_t kScaleUp = splat16(kExactBits<A, 1, -kFp4PlacedExponent<A>>);
+    return PairMath<A>::fma(placed, kScaleUp, 0x80008000u);  // x * 2^(bias - 1) + (-0): exact
   } else {
     uint32_t lo, hi;
     pair_codes<W>(word, q, lo, hi);
@@ -282,8 +298,9 @@ __device__ __forceinline__ uint32_t decode_pair(uint32_t word, int q, uint32_t z
 // The weight operand of one m16n8k16 step for a 16-channel tile: codes position .. position + 3 of
 // this lane's loads of channels g (words[0]) and g + 8 (words[1]), decoded two at a time into
 // a = {g slots (0, 1), g + 8 slots (0, 1), g slots (2, 3), g + 8 slots (2, 3)}; finish(pair, half)
-// may scale each pair (tensor_gemm) or pass it through (tensor_gemv).
-template <class W, class A, bool kQuantizedZeros, int kTableCopies = kPairTableCopies, int kWords, class Finish>
+// may scale each pair (tensor_gemm) or pass it through (tensor_gemv); kFp4Placed as for decode_pair.
+template <class W, class A, bool kQuantizedZeros, int kTableCopies = kPairTableCopies, bool kFp4Placed = false,
+          int kWords, class Finish>
 __device__ __forceinline__ void decode_operand(const uint32_t (&words)[2][kWords], int position, const uint32_t (&zero)[2],
                                                const uint32_t* table, int lane, uint32_t (&a)[4], Finish finish) {
   constexpr int kCodesPerWord = 32 / W::kBits;
@@ -292,9 +309,9 @@ __device__ __forceinline__ void decode_operand(const uint32_t (&words)[2][kWords
     const int p = position + 2 * slots;
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
-      a[2 * slots + half] = finish(decode_pair<W, A, kQuantizedZeros, true, kTableCopies>(words[half][p / kCodesPerWord],
-                                                                      (p % kCodesPerWord) / 2, zero[half], table, lane),
-                                   half);
+      const uint32_t pair = decode_pair<W, A, kQuantizedZeros, true, kTableCopies, kFp4Placed>(
+          words[half][p / kCodesPerWord], (p % kCodesPerWord) / 2, zero[half], table, lane);
+      a[2 * slots + half] = finish(pair, half);
     }
   }
 }
