@@ -99,6 +99,16 @@ int ensure_context() {
   return int(device);
 }
 
+std::optional<int> device_in_use() {
+  if (!driver().available()) return std::nullopt;
+  CUcontext current = nullptr;
+  check_cuda(driver().cuCtxGetCurrent(&current), "cuCtxGetCurrent");
+  if (current == nullptr) return env::device_ordinal();
+  CUdevice device = 0;
+  check_cuda(driver().cuCtxGetDevice(&device), "cuCtxGetDevice");
+  return int(device);
+}
+
 DeviceScope::DeviceScope(int ordinal) {
   device_ = ensure_context();
   check_cuda(driver().cuCtxGetCurrent(&context_), "cuCtxGetCurrent");

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace bitjit {
@@ -51,6 +52,11 @@ class DeviceScope {
   CUcontext context_ = nullptr;
   bool pushed_ = false;
 };
+
+// The device ensure_context() would use (the current context's, else BITJIT_DEVICE's primary one)
+// without making any context current; nullopt on a machine without a GPU. For choices that depend on
+// the GPU without claiming it: Matmul::create for an arch the caller named.
+std::optional<int> device_in_use();
 
 // Properties of a device, queried once per ordinal and cached.
 const DeviceInfo& device_info(int ordinal);

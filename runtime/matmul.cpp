@@ -214,13 +214,24 @@ struct Matmul::Impl {
 
 namespace {
 
-// The schedule tuned for this config on this GPU (hardware_aware_finetune stores it), else the default.
-// Tuned entries are per device, so they are looked up only when the arch is the current GPU's.
-TileSchedule chosen_schedule(const MatmulConfig& config, const std::string& arch, bool on_current_device, int64_t rows) {
-  if (on_current_device) {
+// The GPU whose tuned schedules apply to kernels for `arch`: the one this thread uses, when the arch
+// is its own, whether found here (none named) or named by the caller as the same (BitBLAS's quick
+// start names it: target=auto_detect_nvidia_target()). A named arch of another GPU, or one named on
+// a machine without a GPU, is compiled ahead of time and takes the defaults.
+std::optional<DeviceInfo> gpu_for_tuned_schedules(const std::string& named_arch, const std::string& arch) {
+  if (named_arch.empty()) return current_device_info();
+  const std::optional<int> device = device_in_use();
+  if (!device || device_info(*device).arch() != arch) return std::nullopt;
+  return device_info(*device);
+}
+
+// The schedule tuned for this config on `gpu` (hardware_aware_finetune stores it), else the default.
+TileSchedule chosen_schedule(const MatmulConfig& config, const std::string& arch, const std::optional<DeviceInfo>& gpu,
+                             int64_t rows) {
+  if (gpu) {
     db::KernelDatabase& database = db::default_database();
     const std::string key = tuned_entry_key(config, rows);
-    if (auto tuned = database.tuned(key, current_device_info().name); tuned && tuned->arch == arch) {
+    if (auto tuned = database.tuned(key, gpu->name); tuned && tuned->arch == arch) {
       try {
         TileSchedule schedule = schedule_from_json(tuned->schedule);
         validate_schedule(config, schedule, arch);
@@ -263,9 +274,10 @@ Matmul Matmul::create(const MatmulConfig& config, const MatmulOptions& options) 
   impl->bucket_rows = config.M.values();
   std::sort(impl->bucket_rows.begin(), impl->bucket_rows.end());
   std::map<std::string, std::shared_ptr<LoadedKernel>> by_schedule;
+  const std::optional<DeviceInfo> tuned_gpu =
+      options.schedule ? std::nullopt : gpu_for_tuned_schedules(options.arch, arch);
   for (int64_t rows : impl->bucket_rows) {
-    const TileSchedule schedule =
-        options.schedule ? *options.schedule : chosen_schedule(config, arch, options.arch.empty(), rows);
+    const TileSchedule schedule = options.schedule ? *options.schedule : chosen_schedule(config, arch, tuned_gpu, rows);
     std::shared_ptr<LoadedKernel>& loaded = by_schedule[canonical_form(schedule)];
     if (!loaded) {
       loaded = std::make_shared<LoadedKernel>();
