@@ -24,10 +24,10 @@ copies that one pass exceeds twice the L2; a CUDA graph holds a batch of launche
 after a warm-up; the time per launch is the median of the batches. cuBLAS is timed once per
 (shape, M), on fp16 weights holding the first format's dequantized values.
 
-Writes results.json and results.md (µs per launch and the speed ratios) to --out, after every (shape,
-format) marked partial ("complete": false, and a line under the table), so a run stopped by a time
-limit keeps what it measured; complete at the end. A case humming
-cannot run (it raises, or its own compatibility check refuses it) is skipped with the reason printed
+Writes results.json and results.md (µs per launch, the speed ratios, and the wall seconds each
+implementation took per row, its JIT compile included) to --out, after every row marked partial
+("complete": false, and a line under the table), so a run stopped by a time limit keeps what it
+measured; complete at the end. A case humming cannot run (it raises, or its own compatibility check refuses it) is skipped with the reason printed
 and recorded; a result outside the bound is a failure. Exit status 0 when every check passed, 1 when
 any failed, 2 when humming-kernels, bitjit or a GPU is missing or an argument is wrong.
 """
@@ -42,6 +42,7 @@ import random
 import re
 import statistics
 import sys
+import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
@@ -563,21 +564,45 @@ def timed(session: Session, name: str, runner: Runner | dict, what: str, A: torc
                    unsupported)
 
 
-def run_case(session: Session, format: Format, shape: Shape) -> list[dict]:
-    """The rows of one (format, shape): every M of the run, the three implementations each."""
+class Stopwatch:
+    """Wall seconds spent per implementation (preparing its kernel, a JIT compile included, checking and
+    timing), read and restarted per row: where a run's time goes, for fitting runs into a time limit."""
+
+    def __init__(self):
+        self.seconds = {name: 0.0 for name in IMPLEMENTATIONS}
+
+    def run(self, name: str, work: Callable[[], object]):
+        start = time.monotonic()
+        try:
+            return work()
+        finally:
+            self.seconds[name] += time.monotonic() - start
+
+    def take(self) -> dict:
+        taken, self.seconds = self.seconds, {name: 0.0 for name in IMPLEMENTATIONS}
+        return {name: round(value, 3) for name, value in taken.items()}
+
+
+def run_case(session: Session, format: Format, shape: Shape,
+             on_row: Callable[[dict], None] = lambda row: None) -> list[dict]:
+    """The rows of one (format, shape): every M of the run, the three implementations each; on_row(row)
+    after each (the run writes its results there, so a time limit loses at most one row)."""
     args, device, case = session.args, session.device, f"{format.name} {shape.name}"
+    clock = Stopwatch()
     weights = random_weights(format, shape.N, shape.K, session.generator, device)
     values, magnitudes = dequantized(weights)
-    humming_case = prepared("humming", case, lambda: humming_runner(session.humming, format, shape, weights),
-                            unsupported=(Exception,))
+    humming_case = clock.run("humming", lambda: prepared(
+        "humming", case, lambda: humming_runner(session.humming, format, shape, weights), unsupported=(Exception,)))
     cublas_case = None
     if any((shape.name, M) not in session.cublas_done for M in args.Ms):
-        cublas_case = prepared("cublas_fp16", case, lambda: cublas_runner(values))
+        cublas_case = clock.run("cublas_fp16", lambda: prepared("cublas_fp16", case, lambda: cublas_runner(values)))
     dynamic_case = None
     if args.dynamic == "yes":
-        dynamic_case = prepared("bitjit", case, lambda: bitjit_runner(session.bitjit, format, shape, weights, args.Ms))
+        dynamic_case = clock.run("bitjit", lambda: prepared(
+            "bitjit", case, lambda: bitjit_runner(session.bitjit, format, shape, weights, args.Ms)))
     elif args.dynamic == "linear":
-        dynamic_case = prepared("bitjit", case, lambda: linear_runner(session.bitjit, format, shape, weights))
+        dynamic_case = clock.run("bitjit", lambda: prepared(
+            "bitjit", case, lambda: linear_runner(session.bitjit, format, shape, weights)))
     rows = []
     for M in args.Ms:
         what = f"{case} M={M}"
@@ -585,16 +610,22 @@ def run_case(session: Session, format: Format, shape: Shape) -> list[dict]:
         exact, magnitude_sum = reference(A, values, magnitudes)
         operands = (what, A, shape.N, exact, magnitude_sum)
         if (shape.name, M) not in session.cublas_done:
-            session.cublas_done[shape.name, M] = timed(session, "cublas_fp16", cublas_case, *operands)
-        bitjit_case = dynamic_case if dynamic_case is not None else prepared(
-            "bitjit", what, lambda: bitjit_runner(session.bitjit, format, shape, weights, M))
+            session.cublas_done[shape.name, M] = clock.run(
+                "cublas_fp16", lambda: timed(session, "cublas_fp16", cublas_case, *operands))
+        bitjit_case = dynamic_case if dynamic_case is not None else clock.run("bitjit", lambda: prepared(
+            "bitjit", what, lambda: bitjit_runner(session.bitjit, format, shape, weights, M)))
         row = {"format": format.name, "shape": shape.name, "N": shape.N, "K": shape.K, "M": M,
                "cublas_fp16": session.cublas_done[shape.name, M],
-               "humming": timed(session, "humming", humming_case, *operands, unsupported=(Exception,)),
-               "bitjit": timed(session, "bitjit", bitjit_case, *operands)}
+               "humming": clock.run("humming", lambda: timed(session, "humming", humming_case, *operands,
+                                                             unsupported=(Exception,))),
+               "bitjit": clock.run("bitjit", lambda: timed(session, "bitjit", bitjit_case, *operands))}
         row["ratios"] = speed_ratios(row)
+        row["seconds"] = clock.take()
         print(table_line(row), flush=True)
+        print("  seconds: " + ", ".join(f"{name} {value:.1f}" for name, value in row["seconds"].items()),
+              file=sys.stderr, flush=True)
         rows.append(row)
+        on_row(row)
     return rows
 
 
@@ -619,12 +650,14 @@ def run(args: argparse.Namespace, humming, bitjit) -> tuple[dict, list[dict]]:
     meta["cases_planned"] = len(args.shapes) * len(args.formats) * len(args.Ms)
     meta["complete"] = False
     rows = []
+
+    def keep(row: dict) -> None:  # what is done so far, marked partial: a run stopped by a time limit keeps it
+        rows.append(row)
+        write_results(args.out, meta, rows)
     for shape in args.shapes:
         for format in args.formats:
-            rows += run_case(session, format, shape)
+            run_case(session, format, shape, keep)
             torch.cuda.empty_cache()  # the case's weights and copies are gone: keep the next one's room
-            # What is done so far, marked partial: a run stopped by a time limit keeps its results.
-            write_results(args.out, meta, rows)
     meta["complete"] = True
     return meta, rows
 

@@ -346,9 +346,13 @@ def test_a_run_on_the_cpu_with_stand_ins(monkeypatch, generator, capsys):
     args = peers.parse_args(["--shapes", "tiny", "--M", "1,3", "--dynamic", "yes", "--formats", "int4_g128,uint4_g128_zeros"],
                             suite=suite)
     session = peers.Session(args, None, None, generator, l2=4096, plan=peers.TimingPlan(2, 1, 1), device="cpu")
-    rows = [r for format in args.formats for r in peers.run_case(session, format, suite[0])]
+    reported = []
+    rows = [r for format in args.formats for r in peers.run_case(session, format, suite[0], reported.append)]
+    assert reported == rows  # each row handed on as it is done
     assert [(r["format"], r["M"]) for r in rows] == [("int4_g128", 1), ("int4_g128", 3), ("uint4_g128_zeros", 1),
                                                      ("uint4_g128_zeros", 3)]
+    for r in rows:  # wall seconds per implementation, every row
+        assert set(r["seconds"]) == set(peers.IMPLEMENTATIONS) and all(t >= 0 for t in r["seconds"].values())
     assert prepared_bitjit == [("int4_g128", [1, 3]), ("uint4_g128_zeros", [1, 3])]  # one dynamic Matmul each
     assert rows[0]["cublas_fp16"] is rows[2]["cublas_fp16"] and rows[1]["cublas_fp16"] is rows[3]["cublas_fp16"]
     for r in rows:
