@@ -28,9 +28,9 @@ WeightLayout weight_layout(const MatmulConfig& config, const std::string& arch);
 //     k = 4 * run * (i / run) + run * t + i % run          (relative to the block's first k),
 // so an mma step (four lanes x step_codes positions) never crosses a scale group. Inside each
 // 32-bit word, with fp16/bf16 activations (m16n8k16 steps of 4 codes per lane), the integer
-// formats store element pairs 16 bits apart ("split" order: field p holds element 2p, field P/2 + p
-// element 2p + 1, P fields per word) for the magic-number conversion and the other formats keep
-// natural order; with int8 activations (m16n8k32 steps of 8 codes per lane) sub-byte codes lie in
+// formats and fp4 store element pairs 16 bits apart ("split" order: field p holds element 2p, field
+// P/2 + p element 2p + 1, P fields per word) for the magic-number conversion and fp4's bit placement,
+// and the other formats keep natural order; with int8 activations (m16n8k32 steps of 8 codes per lane) sub-byte codes lie in
 // "byte lanes": element 4s + j of a word is field s + j * (8 / bits), so one shift and one mask
 // give four consecutive codes as bytes. With fp8 activations (m16n8k32 steps too; weights of the
 // same fp8 type, int4, uint4 or fp4) each run is a whole load and nothing moves, so the layout is

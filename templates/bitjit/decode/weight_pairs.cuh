@@ -128,7 +128,7 @@ constexpr PairDecode pair_decode() {
 
 // Integer formats, and fp4 e2m1, store pairs 16 bits apart ("split" order) for 16-bit float
 // activations; see the top of this file (compiler/families/select.cpp's mma_run_layout decides the
-// same).
+// same). pair_codes reads them so; fp4's own path (placed_fp4_pair) never comes through it.
 template <class W>
 constexpr bool split_pairs() {
   return (W::kInteger || is_same<W, fmt::Fp4E2M1>::value) && W::kBits <= 8;
