@@ -101,6 +101,15 @@ std::string canonical_form(const TileSchedule& schedule);
 std::optional<MmaRunLayout> family_layout(const MatmulConfig& config, KernelFamily family);
 // The weight layout the family's kernels read (what Matmul::transform_weight must produce).
 WeightLayout family_weight_layout(const MatmulConfig& config, KernelFamily family);
+// A name for the exact bytes transform_weight produces for the config on the family's kernels: W's
+// type and shape, the layout, and for the tensor-core layouts every parameter that moves a code
+// (loads, runs, steps, pair order), with kWeightLayoutRevision. Equal names, equal bytes for equal
+// logical weights; stored with transformed weights (bitjit.Linear's state) so that loading them into
+// kernels that read other bytes is refused instead of computed wrong.
+std::string weight_layout_id(const MatmulConfig& config, KernelFamily family);
+// Raised whenever the bytes of a layout with unchanged parameters change meaning, so that weights
+// transformed by an earlier version are refused (1: 2026-11-30, the first recorded).
+inline constexpr int kWeightLayoutRevision = 1;
 
 // Static shared memory of the schedule's kernel for the config on `arch`: tables, alignment,
 // barriers, the warps' sums (each family's file says which), and the 1024 bytes ptxas reserves in

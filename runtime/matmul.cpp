@@ -294,6 +294,10 @@ WeightLayout Matmul::weight_layout() const {
   return family_weight_layout(impl_->config, impl_->largest().plan.schedule.family);
 }
 
+std::string Matmul::weight_layout_id() const {
+  return bitjit::weight_layout_id(impl_->config, impl_->largest().plan.schedule.family);
+}
+
 int64_t Matmul::weight_reorder_block() const {
   if (weight_layout() == WeightLayout::general) return 0;
   const MmaRunLayout layout = *family_layout(impl_->config, impl_->largest().plan.schedule.family);

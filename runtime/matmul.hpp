@@ -94,6 +94,8 @@ class Matmul {
   // plain row-major [N, K]), 0 where it moves none; weight_transform(): whether it moves any, i.e.
   // whether transform_weight changes the bytes it is given.
   WeightLayout weight_layout() const;
+  // weight_layout_id (compiler/schedule.hpp) of this Matmul's kernels: record it with stored W.
+  std::string weight_layout_id() const;
   int64_t weight_reorder_block() const;
   bool weight_transform() const { return weight_reorder_block() != 0; }
   // W for this kernel from the user's logical values [N, K] (signed for intN, e.g. int4 in [-8, 7];

@@ -75,6 +75,18 @@ std::optional<MmaRunLayout> family_layout(const MatmulConfig& config, KernelFami
   return wgmma_layout(config);
 }
 
+std::string weight_layout_id(const MatmulConfig& config, KernelFamily family) {
+  std::string id = std::string(to_string(family_weight_layout(config, family))) + " W=" +
+                   std::string(to_string(config.W_dtype)) + " N=" + std::to_string(config.N) + " K=" +
+                   std::to_string(config.K);
+  if (const std::optional<MmaRunLayout> layout = family_layout(config, family)) {
+    const char* pairs = layout->split_pairs ? "split" : layout->byte_lanes ? "byte_lanes" : "natural";
+    id += " load=" + std::to_string(layout->load_bytes) + " run=" + std::to_string(layout->run) +
+          " step=" + std::to_string(layout->step_codes) + " pairs=" + pairs;
+  }
+  return id + " rev=" + std::to_string(kWeightLayoutRevision);
+}
+
 WeightLayout family_weight_layout(const MatmulConfig& config, KernelFamily family) {
   const std::optional<MmaRunLayout> layout = family_layout(config, family);
   if (!layout) return WeightLayout::general;

@@ -324,6 +324,13 @@ class Matmul:
 
     # ---- weights ---------------------------------------------------------------------------------
     @property
+    def weight_layout_id(self) -> str:
+        """A name for the exact bytes transform_weight produces for this Matmul's kernels (W's type and
+        shape, the layout and each parameter that moves a code): equal names, equal bytes. Record it
+        with stored transformed weights; bitjit.Linear's state does."""
+        return self._native.weight_layout_id
+
+    @property
     def weight_transform(self):
         """None when the kernel reads general_compress's bytes (or, for 16-bit weights, plain [N, K])
         as they are; else a callable taking them and returning the kernel's layout (BitBLAS's)."""

@@ -358,6 +358,7 @@ NB_MODULE(_bitjit, m) {
              return buckets.dump();
            })
       .def_prop_ro("weight_layout", [](const Matmul& self) { return std::string(to_string(self.weight_layout())); })
+      .def_prop_ro("weight_layout_id", [](const Matmul& self) { return self.weight_layout_id(); })
       .def_prop_ro("weight_reorder_block", [](const Matmul& self) { return self.weight_reorder_block(); })
       .def("transform_weight",
            [](const Matmul& self, const HostArray& weight) {

@@ -3,10 +3,12 @@
 // lane, position, word, pair), independently of the layout code's own (position -> k) mapping.
 #include <random>
 
+#include "compiler/schedule.hpp"
 #include "compiler/weight_layout.hpp"
 #include "quant/packing.hpp"
 #include "tests/support/catch.hpp"
 #include "tests/support/random.hpp"
+#include "tests/support/text.hpp"
 
 using namespace bitjit;
 
@@ -273,4 +275,39 @@ TEST_CASE("the Hopper kernels read tensor_gemv's runs of 8 in the wgmma fragment
   eight_bit.M = MSpec::buckets({1, 16, 256});
   CHECK(wgmma_layout(eight_bit)->run == 2);  // a word holds half a run: no per-word pattern to decode
   CHECK(mma_run_layout(eight_bit)->run == 8);
+}
+
+// weight_layout_id names every parameter that moves a code, so that stored weights are refused by
+// kernels reading other bytes: the runs a one-row config reads (whole loads) against a dynamic M's
+// (runs of 8), fp4's pair order per activation type, the weight type. The families that share one
+// layout (tensor_gemv and the Hopper kernels of a dynamic M from one row) share one id.
+TEST_CASE("weight_layout_id tells apart the layouts that give other bytes", "[layout]") {
+  MatmulConfig one_row = half_activations(DType::int4, 4096, 128);
+  one_row.N = 64;
+  MatmulConfig buckets = one_row;
+  buckets.M = MSpec::buckets({1, 16, 256});
+  const std::string one_row_id = weight_layout_id(one_row, KernelFamily::tensor_gemv);
+  CHECK(one_row_id == "mma_runs W=int4 N=64 K=4096 load=16 run=32 step=4 pairs=split rev=1");
+  CHECK(weight_layout_id(buckets, KernelFamily::tensor_gemv) ==
+        "mma_runs W=int4 N=64 K=4096 load=16 run=8 step=4 pairs=split rev=1");
+  CHECK(weight_layout_id(buckets, KernelFamily::tensor_wgmma_ws) == weight_layout_id(buckets, KernelFamily::tensor_gemv));
+  MatmulConfig many_rows = one_row;
+  many_rows.M = 256;
+  CHECK(weight_layout_id(many_rows, KernelFamily::tensor_wgmma_ws) ==
+        "mma_fragments W=int4 N=64 K=4096 load=16 run=2 step=4 pairs=split rev=1");
+  MatmulConfig other_type = one_row;
+  other_type.W_dtype = DType::uint4;
+  CHECK(weight_layout_id(other_type, KernelFamily::tensor_gemv) != one_row_id);
+  MatmulConfig int32_sums = half_activations(DType::int4, 4096, -1);  // no tensor-core layout
+  int32_sums.N = 64;
+  int32_sums.accum_dtype = DType::int32;
+  CHECK(weight_layout_id(int32_sums, KernelFamily::simt) == "general W=int4 N=64 K=4096 rev=1");
+  MatmulConfig fp4 = one_row;
+  fp4.W_dtype = DType::fp4_e2m1;
+  CHECK(contains(weight_layout_id(fp4, KernelFamily::tensor_gemv), " pairs=split "));
+  fp4.A_dtype = DType::float8_e4m3;
+  CHECK(contains(weight_layout_id(fp4, KernelFamily::tensor_gemv), " pairs=natural "));
+  MatmulConfig int8_activations = one_row;
+  int8_activations.A_dtype = DType::int8;
+  CHECK(contains(weight_layout_id(int8_activations, KernelFamily::tensor_gemv), " step=8 pairs=byte_lanes "));
 }
