@@ -12,6 +12,25 @@ from ._bitjit import ConfigError
 _FLOATS = ("float16", "bfloat16", "float32")
 
 
+_MOST_LAYOUT_RECORD_BYTES = 256
+
+
+def _layout_record(state, what: str) -> str:
+    """The weight-layout name a bitjit.Linear's state holds (its get_extra_state's uint8 tensor); a
+    ConfigError naming `what` for anything else (a state is outside input)."""
+    import torch
+    if not isinstance(state, torch.Tensor) or state.dtype != torch.uint8 or state.dim() != 1 or \
+            not 0 < state.numel() <= _MOST_LAYOUT_RECORD_BYTES:
+        described = (f"a {state.dtype} tensor of shape {tuple(state.shape)}" if isinstance(state, torch.Tensor)
+                     else f"a {type(state).__name__}")
+        raise ConfigError(f"{what} must be a bitjit weight-layout record (a 1-D uint8 tensor of at most "
+                          f"{_MOST_LAYOUT_RECORD_BYTES} bytes); got {described}")
+    try:
+        return bytes(state.cpu().tolist()).decode("ascii")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{what} is not a bitjit weight-layout record (its bytes are not ASCII text)") from None
+
+
 def make_linear_class(matmul_class, config_class):
     import torch
 
@@ -78,8 +97,37 @@ def make_linear_class(matmul_class, config_class):
                                   f"{tuple(perm.shape)}")
             self.register_buffer("perm", perm.to(self._kernel_weight.device))
 
+        # The state records the layout the weight was transformed into (Matmul.weight_layout_id), as a
+        # uint8 tensor, which every state format keeps (safetensors too): the weight buffer holds the
+        # kernels' bytes, which depend on the config (opt_M too), the arch and the bitjit version, and
+        # loaded into kernels reading other bytes it would compute wrong values without an error.
+        def get_extra_state(self):
+            return torch.tensor(list(self.matmul.weight_layout_id.encode("ascii")), dtype=torch.uint8)
+
+        def set_extra_state(self, state) -> None:
+            _layout_record(state, "the state's _extra_state")  # compared in _load_from_state_dict, before any copy
+
+        def _check_stored_layout(self, state_dict, prefix: str) -> None:
+            weight_key = prefix + self._weight_name
+            if weight_key not in state_dict:
+                return  # none of this layer's weight in the state (bitjit.load_quantized's other tensors)
+            expected = self.matmul.weight_layout_id
+            record_key = prefix + "_extra_state"
+            if record_key not in state_dict:
+                raise ConfigError(f"{weight_key}: the state does not record the layout its weight was transformed "
+                                  f"into ({record_key} is missing: a state saved by bitjit before 2026-11-30, or by "
+                                  f"another library, whose layout differs); this layer's kernels read {expected!r}. "
+                                  "Load the logical weights with load_and_transform_weight, or the checkpoint with "
+                                  "bitjit.load_quantized")
+            recorded = _layout_record(state_dict[record_key], record_key)
+            if recorded != expected:
+                raise ConfigError(f"{weight_key} was transformed for {recorded!r}, but this layer's kernels read "
+                                  f"{expected!r} (another opt_M, target, weight type or bitjit version); load the "
+                                  "logical weights with load_and_transform_weight")
+
         def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
                                   error_msgs):
+            self._check_stored_layout(state_dict, prefix)
             # An act-order layer's state has "perm": make the buffer it loads into.
             if prefix + "perm" in state_dict and self.perm is None:
                 self.register_buffer("perm", torch.empty(self.in_features, dtype=torch.int64,

@@ -155,7 +155,8 @@ def test_state_dict_round_trips_with_act_order(rng):
     source = torch.nn.Sequential(torch.nn.Linear(K, N, bias=False)).half()
     bitjit.load_quantized(source, tensors, "gptq", opt_M=ONE_BUCKET, target=TARGET)
     state = source.state_dict()
-    assert set(state) == {"0.qweight", "0.scales", "0.zeros", "0.perm"}
+    assert set(state) == {"0.qweight", "0.scales", "0.zeros", "0.perm", "0._extra_state"}
+    assert bytes(state["0._extra_state"].tolist()).decode() == source[0].matmul.weight_layout_id
     # A model of the same structure, without weights: the layer as a checkpoint of this config makes it.
     config = source[0].config
     fresh = bitjit.Linear(K, N, bias=False, A_dtype="float16", W_dtype=config.W_dtype, accum_dtype="float32",
@@ -166,8 +167,45 @@ def test_state_dict_round_trips_with_act_order(rng):
     # A fresh bitjit.Linear's buffers are on the GPU when there is one (BitBLAS's quick start calls a new
     # Linear on a CUDA input without .cuda()); load_state_dict copies the CPU state onto them.
     for name, value in target.state_dict().items():
-        assert value.device == fresh.qweight.device, name
+        assert name.endswith("_extra_state") or value.device == fresh.qweight.device, name  # the record: on the CPU
         assert torch.equal(value.cpu(), state[name].cpu()), name
+
+
+def layout_test_layer(opt_M, W_dtype="int4"):
+    return bitjit.Linear(256, 64, bias=False, A_dtype="float16", W_dtype=W_dtype, accum_dtype="float32",
+                         out_dtype="float16", group_size=128, with_scaling=True, opt_M=opt_M, target=TARGET)
+
+
+def test_a_state_loads_only_into_kernels_that_read_its_bytes(rng):
+    """The weight buffer holds the kernels' bytes: one row reads whole-load runs, 16 rows runs of 8.
+    A state carries its layout (_extra_state) and loads only where the kernels read the same bytes;
+    otherwise, or without the record (a state of an earlier version or another library), a ConfigError
+    before anything is copied."""
+    source = layout_test_layer([1])
+    source.load_and_transform_weight(torch.from_numpy(rng.integers(-8, 8, size=(64, 256))),
+                                     scales=torch.from_numpy(rng.uniform(0.5, 1.5, size=(64, 2))).half())
+    state = source.state_dict()
+    same = layout_test_layer([1])
+    same.load_state_dict(state)
+    assert torch.equal(same.qweight.cpu(), source.qweight.cpu())
+    other = layout_test_layer(ONE_BUCKET)
+    before = other.qweight.clone()
+    with pytest.raises(bitjit.ConfigError, match=r"qweight was transformed for 'mma_runs W=int4 N=64 K=256 .*run=32.*"
+                                                 r"this layer's kernels read 'mma_runs W=int4 N=64 K=256 .*run=8"):
+        other.load_state_dict(state)
+    assert torch.equal(other.qweight, before)  # refused before any copy
+    with pytest.raises(bitjit.ConfigError, match=r"qweight.*transformed for 'mma_runs W=int4 .*kernels read 'mma_runs "
+                                                 r"W=uint4"):
+        layout_test_layer([1], "uint4").load_state_dict(state)
+    unrecorded = {name: value for name, value in state.items() if name != "_extra_state"}
+    with pytest.raises(bitjit.ConfigError, match=r"qweight: the state does not record the layout .*_extra_state is "
+                                                 r"missing"):
+        layout_test_layer([1]).load_state_dict(unrecorded)
+    for bad, named in ((torch.zeros(3), "a torch.float32 tensor of shape \\(3,\\)"),
+                       (torch.full((300,), 65, dtype=torch.uint8), "shape \\(300,\\)"),
+                       (torch.tensor([200, 201], dtype=torch.uint8), "not ASCII")):
+        with pytest.raises(bitjit.ConfigError, match=r"_extra_state .*" + named):
+            layout_test_layer([1]).load_state_dict({**state, "_extra_state": bad})
 
 
 def meta_mlp():

@@ -297,7 +297,7 @@ def test_load_state_dict_from_cpu_into_a_fresh_layer_on_the_gpu(generator):
     assert fresh.qweight.is_cuda
     target = torch.nn.Sequential(fresh)
     target.load_state_dict(state)
-    assert all(value.is_cuda for value in target.state_dict().values())
+    assert all(value.is_cuda for name, value in target.state_dict().items() if not name.endswith("_extra_state"))
     x = rand(generator, 3, K)
     assert_same_result(target(x), source.cuda()(x))
 
