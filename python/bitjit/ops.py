@@ -80,9 +80,9 @@ def _native(config: str, weight_arch: str, device: int):
     except LookupError as missing:
         raise CaptureError(f"bitjit.matmul: capturing a CUDA graph on device {device} ({arch}) would need to compile "
                            f"this config's kernels ({missing}); run it on that device once before the capture") from None
-    if native.weight_layout != packed_for.weight_layout:
-        raise ConfigError(f"bitjit.matmul: W was packed for {weight_arch} ({packed_for.weight_layout} layout) but device "
-                          f"{device} is {arch}, whose kernels read the {native.weight_layout} layout; create the layer "
+    if native.weight_layout_id != packed_for.weight_layout_id:  # exact: the layout name alone misses run lengths
+        raise ConfigError(f"bitjit.matmul: W was packed for {weight_arch} ({packed_for.weight_layout_id!r}) but device "
+                          f"{device} is {arch}, whose kernels read {native.weight_layout_id!r}; create the layer "
                           f"for {arch} (target=\"{arch}\" or on that device) (config {config})")
     return native
 
