@@ -176,7 +176,7 @@ def layout_test_layer(opt_M, W_dtype="int4"):
                          out_dtype="float16", group_size=128, with_scaling=True, opt_M=opt_M, target=TARGET)
 
 
-def test_a_state_loads_only_into_kernels_that_read_its_bytes(rng):
+def test_a_state_loads_only_into_kernels_that_read_its_bytes(rng, tmp_path):
     """The weight buffer holds the kernels' bytes: one row reads whole-load runs, 16 rows runs of 8.
     A state carries its layout (_extra_state) and loads only where the kernels read the same bytes;
     otherwise, or without the record (a state of an earlier version or another library), a ConfigError
@@ -206,6 +206,10 @@ def test_a_state_loads_only_into_kernels_that_read_its_bytes(rng):
                        (torch.tensor([200, 201], dtype=torch.uint8), "not ASCII")):
         with pytest.raises(bitjit.ConfigError, match=r"_extra_state .*" + named):
             layout_test_layer([1]).load_state_dict({**state, "_extra_state": bad})
+    safetensors = pytest.importorskip("safetensors.torch")  # the record is a tensor: safetensors keeps it
+    path = tmp_path / "layer.safetensors"
+    safetensors.save_file({name: value.contiguous() for name, value in state.items()}, str(path))
+    layout_test_layer([1]).load_state_dict(safetensors.load_file(str(path)))
 
 
 def meta_mlp():
