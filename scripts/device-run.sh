@@ -37,7 +37,8 @@
 #               g128 + packed zeros on the suite's shapes, static M 1, 16, 64; tune_suite_dynamic.json holds the
 #               same as dynamic-M configs of buckets 1 ... 4096) with TUNE_TOPK candidates (default 20) into a
 #               fresh kernel database, log in $OUT/tune.log; then the bench (BENCH_ARGS) on a fresh database
-#               ($OUT/bench-default) and on the tuned one ($OUT/bench-tuned), one after the other
+#               ($OUT/bench-default) and on the tuned one ($OUT/bench-tuned), one after the other, side by
+#               side in $OUT/tuned-vs-default.md (scripts/base-vs-new.py)
 #     variants  the bench once per schedule override in VARIANTS (';'-separated JSON objects) for
 #               BENCH_ARGS, results in $OUT/variants/<n>
 #     stalls    Nsight Compute's full set on one launch of each PROFILE_CASES entry (as for profile; PROFILE_SCHEDULE, a
@@ -275,6 +276,10 @@ for step in "$@"; do
           --out "$OUT/bench-$side" >"$OUT/bench-$side.log" 2>&1
         note "bench on the $side database rc=$? in $(( $(date +%s) - start )) s"
       done
+      # The tuned run beside the default one (base = default): which schedules changed (†) and by how much.
+      python3 scripts/base-vs-new.py "$OUT/bench-default/results.json" "$OUT/bench-tuned/results.json" \
+        >"$OUT/tuned-vs-default.md" 2>&1
+      note "tuned over default: $(grep -h '^| range' "$OUT/tuned-vs-default.md" | tr '\n' ' ')"
       ;;
     variants)
       n=0
