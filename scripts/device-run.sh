@@ -97,11 +97,10 @@ read_case() {
   if [ -n "${PROFILE_SCHEDULE:-}" ]; then case_bench+=(--schedule "$PROFILE_SCHEDULE"); fi
 }
 
-# Builds the release preset with the Python extension, the carried wheels (.whl/, and .whl-torch/ for
-# the torch step's safetensors) unzipped onto a path it prints for PYTHONPATH.
-# The Python extension in its own folder, build-python, by the release preset with the extension on and
-# the tests off: configuring build-release with it once made the next steps rebuild every binary
-# there (about 30 s each time, twice per call).
+# Builds the Python extension by the release preset in its own folder, build-python (the tests off:
+# configuring build-release with the extension on made the next steps rebuild every binary there,
+# about 30 s each time), with the carried wheels (.whl/, and .whl-torch/ for the torch step's
+# safetensors) unzipped onto a path it prints for PYTHONPATH.
 build_python_extension() {
   local deps=$PWD/build-python/python-deps
   mkdir -p "$deps"
