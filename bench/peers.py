@@ -28,8 +28,9 @@ Writes results.json and results.md (µs per launch, the speed ratios, and the wa
 implementation took per row, its JIT compile included) to --out, after every row marked partial
 ("complete": false, and a line under the table), so a run stopped by a time limit keeps what it
 measured; complete at the end. A case humming cannot run (it raises, or its own compatibility check
-refuses it) is skipped with the reason printed and recorded; a result outside the bound is a failure. Exit status 0 when every check passed, 1 when
-any failed, 2 when humming-kernels, bitjit or a GPU is missing or an argument is wrong.
+refuses it) is skipped with the reason printed and recorded; a result outside the bound is a failure.
+Exit status 0 when every check passed, 1 when any failed, 2 when humming-kernels, bitjit or a GPU is
+missing or an argument is wrong.
 """
 from __future__ import annotations
 
