@@ -159,9 +159,17 @@ def make_linear_class(matmul_class, config_class):
             if buffer.dtype in (torch.float16, torch.bfloat16, torch.float32) and tensor.dtype in (
                     torch.float16, torch.bfloat16, torch.float32, torch.float64):
                 tensor = tensor.to(buffer.dtype)
-            if tensor.numel() * tensor.element_size() != buffer.numel() * buffer.element_size():
+            # The shape itself, not only the size: scales [groups, out] (GPTQ's and AWQ's order) have the
+            # size of [out, groups] and would be read transposed. Packed bytes given as another integer
+            # type (int8 for uint8, int32 words) keep their rows and their total size.
+            same_bytes = tensor.numel() * tensor.element_size() == buffer.numel() * buffer.element_size()
+            fits = tuple(tensor.shape) == tuple(buffer.shape) if tensor.dtype == buffer.dtype else (
+                same_bytes and tensor.dim() == buffer.dim() and tensor.shape[:1] == buffer.shape[:1])
+            if not fits:
+                transposed = tensor.dim() == 2 and tuple(tensor.shape) == tuple(buffer.shape)[::-1]
                 raise ConfigError(f"{name} has {tuple(tensor.shape)} {tensor.dtype}; expected {tuple(buffer.shape)} "
-                                  f"{buffer.dtype}")
+                                  f"{buffer.dtype}" + (" (given transposed? GPTQ and AWQ store [groups, out]; "
+                                                       f"pass {name}.T)" if transposed else ""))
             with torch.no_grad():
                 buffer.copy_(tensor.reshape(-1).view(torch.uint8).view(buffer.dtype).reshape(buffer.shape)
                              if tensor.dtype != buffer.dtype else tensor.reshape(buffer.shape))

@@ -312,3 +312,23 @@ def test_loading_takes_tensors_that_require_grad(rng):
     bitjit.quantize_model(model, group_size=128, opt_M=ONE_BUCKET, target=TARGET)
     for module in (layer, fresh, model[0]):
         assert not any(buffer.requires_grad for buffer in module.buffers())
+
+
+def test_operands_of_another_shape_are_refused_even_of_the_same_size():
+    """scales [groups, out] (GPTQ's and AWQ's order) have the size of bitjit's [out, groups]: they were
+    read transposed, silently. Packed bytes as another integer type keep their rows and load."""
+    layer = bitjit.Linear(256, 64, bias=True, A_dtype="float16", W_dtype="uint4", accum_dtype="float32",
+                          out_dtype="float16", group_size=128, with_scaling=True, with_zeros=True,
+                          zeros_mode="quantized", opt_M=[1], target=TARGET)
+    weight = torch.randint(0, 16, (64, 256))
+    with pytest.raises(bitjit.ConfigError, match=r"scales has \(2, 64\) torch.float16; expected \(64, 2\) .*transposed"):
+        layer.load_and_transform_weight(weight, scales=torch.rand(2, 64))
+    with pytest.raises(bitjit.ConfigError, match=r"bias has \(8, 8\) torch.float16; expected \(64,\)"):
+        layer.load_and_transform_weight(weight, bias=torch.rand(8, 8))
+    zero_codes = torch.randint(0, 16, (64, 2), dtype=torch.uint8)
+    packed = torch.from_numpy(bitjit.quantization.general_compress(zero_codes.T.contiguous(), source_bits=4,
+                                                                   storage_dtype=np.uint8))
+    with pytest.raises(bitjit.ConfigError, match=r"zeros has \(64,\) torch.uint8; expected \(2, 32\) torch.uint8"):
+        layer.load_and_transform_weight(weight, zeros=packed.reshape(-1))
+    layer.load_and_transform_weight(weight, scales=torch.rand(64, 2), zeros=packed.view(torch.int8))
+    assert torch.equal(layer.zeros.cpu(), packed)
