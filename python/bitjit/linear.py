@@ -164,7 +164,8 @@ def make_linear_class(matmul_class, config_class):
             # type (int8 for uint8, int32 words) keep their rows and their total size.
             same_bytes = tensor.numel() * tensor.element_size() == buffer.numel() * buffer.element_size()
             fits = tuple(tensor.shape) == tuple(buffer.shape) if tensor.dtype == buffer.dtype else (
-                same_bytes and tensor.dim() == buffer.dim() and tensor.shape[:1] == buffer.shape[:1])
+                same_bytes and not tensor.is_floating_point() and not buffer.is_floating_point() and
+                tensor.dim() == buffer.dim() and tensor.shape[:1] == buffer.shape[:1])
             if not fits:
                 transposed = tensor.dim() == 2 and tuple(tensor.shape) == tuple(buffer.shape)[::-1]
                 raise ConfigError(f"{name} has {tuple(tensor.shape)} {tensor.dtype}; expected {tuple(buffer.shape)} "
@@ -249,6 +250,9 @@ def make_linear_class(matmul_class, config_class):
         def forward(self, A, output=None):
             # ops.call (not Matmul.forward): torch.compile traces these few tensor operations and
             # torch.ops.bitjit.*, nothing of bitjit's Python; eager calls skip the dispatcher.
+            if A.dim() == 0 or A.shape[-1] != self.in_features:  # reshape alone would regroup the elements
+                raise ConfigError(f"Linear: x has shape {tuple(A.shape)}; its last dimension must be "
+                                  f"in_features={self.in_features}")
             rows = A.reshape(-1, self.in_features)
             if self.perm is not None:
                 rows = rows.index_select(1, self.perm)
@@ -261,6 +265,9 @@ def make_linear_class(matmul_class, config_class):
                 return result.reshape(*A.shape[:-1], self.out_features)
             if not output.is_contiguous():
                 raise ConfigError(f"output must be contiguous (row-major without gaps), got strides {output.stride()}")
+            if tuple(output.shape) != (*A.shape[:-1], self.out_features):  # one of the same size would be filled
+                raise ConfigError(f"Linear: output has shape {tuple(output.shape)}; expected "  # in the wrong order
+                                  f"{(*A.shape[:-1], self.out_features)} for x of shape {tuple(A.shape)}")
             ops.call(rows, W, self.scales, self.zeros, self.bias, output.reshape(-1, self.out_features),
                      self._op_config, self._op_arch)
             return output

@@ -330,5 +330,20 @@ def test_operands_of_another_shape_are_refused_even_of_the_same_size():
                                                                    storage_dtype=np.uint8))
     with pytest.raises(bitjit.ConfigError, match=r"zeros has \(64,\) torch.uint8; expected \(2, 32\) torch.uint8"):
         layer.load_and_transform_weight(weight, zeros=packed.reshape(-1))
+    with pytest.raises(bitjit.ConfigError, match=r"zeros has \(2, 16\) torch.float16; expected \(2, 32\) torch.uint8"):
+        layer.load_and_transform_weight(weight, zeros=packed.view(torch.float16))  # the bytes, but not codes
     layer.load_and_transform_weight(weight, scales=torch.rand(64, 2), zeros=packed.view(torch.int8))
     assert torch.equal(layer.zeros.cpu(), packed)
+
+
+def test_linear_names_inputs_and_outputs_of_the_wrong_shape():
+    """x whose last dimension is not in_features was regrouped by a reshape (an unclear error at best); an
+    output of the right size but another shape would be filled in the wrong order: both are named."""
+    layer = bitjit.Linear(256, 64, bias=False, A_dtype="float16", W_dtype="int4", accum_dtype="float32",
+                          out_dtype="float16", group_size=128, with_scaling=True, opt_M=[1], target=TARGET)
+    with pytest.raises(bitjit.ConfigError, match=r"x has shape \(4, 128\); its last dimension must be in_features=256"):
+        layer(torch.zeros(4, 128, dtype=torch.float16))
+    with pytest.raises(bitjit.ConfigError, match=r"output has shape \(64, 4\); expected \(4, 64\) for x of shape \(4, 256\)"):
+        layer(torch.zeros(4, 256, dtype=torch.float16), torch.zeros(64, 4, dtype=torch.float16))
+    with pytest.raises(bitjit.ConfigError, match=r"output has shape \(2, 2, 64\); expected \(4, 64\)"):
+        layer(torch.zeros(4, 256, dtype=torch.float16), torch.zeros(2, 2, 64, dtype=torch.float16))
