@@ -65,7 +65,8 @@ TEST_CASE("each M bucket gets its own kernel and a call takes the smallest bucke
 // The weight layout follows the config and the kernels: with a bucket of at most 16 rows every
 // family reads tensor_gemv's runs of 8 (an explicit tensor_wgmma schedule too); with every bucket
 // above 16 rows the Hopper families read mma_fragments (runs of 2) and an explicit tensor_gemm
-// schedule mma_runs; transform_weight produces the one the kernels read.
+// schedule mma_runs; transform_weight produces the one the kernels read, and weight_layout_id names
+// it (equal where the bytes are).
 TEST_CASE("the weight layout follows the buckets and the kernels", "[runtime][layout]") {
   TemporaryDirectory cache;
   ScopedEnv use_cache("BITJIT_CACHE_DIR", cache.str());
@@ -80,6 +81,7 @@ TEST_CASE("the weight layout follows the buckets and the kernels", "[runtime][la
   CHECK(hopper.schedule_for(16).family == KernelFamily::tensor_wgmma);  // one schedule for every bucket
   CHECK(contains(hopper.source(), "kStoredRun = 8"));
   CHECK(by_default.transform_weight(values).bytes == hopper.transform_weight(values).bytes);
+  CHECK(by_default.weight_layout_id() == hopper.weight_layout_id());  // the same bytes, the same name
 
   const MatmulConfig large = w4a16_g128_config(MSpec::buckets({17, 256}), 256, 512);
   const Matmul fragments_by_default = Matmul::create(large, {"sm_90a"});
@@ -91,6 +93,7 @@ TEST_CASE("the weight layout follows the buckets and the kernels", "[runtime][la
   CHECK(gemm.weight_layout() == WeightLayout::mma_runs);
   const HostTensor runs = gemm.transform_weight(values), fragments = fragments_by_default.transform_weight(values);
   CHECK(runs.bytes != fragments.bytes);
+  CHECK(gemm.weight_layout_id() != fragments_by_default.weight_layout_id());  // other bytes, another name
   // The same weights, two arrangements: both undo to the same general_compress bytes.
   CHECK(from_mma_runs(runs.bytes, large, *mma_run_layout(large)) ==
         from_mma_runs(fragments.bytes, large, *fragment_order_layout(large)));
