@@ -386,6 +386,9 @@ std::vector<MatmulConfig> staged_family_configs() {
       {DType::float16, DType::float8_e4m3, false, ZerosMode::original, 128, 1152},
       {DType::bfloat16, DType::float8_e5m2, false, ZerosMode::original, -1, 1088},
       {DType::float16, DType::int8, false, ZerosMode::original, 16, 1088},  // group 16: runs of 4
+      // W8A16 per channel: the scale multiplies the float sums at the end (kScaleSums), split-K's and
+      // stream-K's partial sums too; e5m2 above is the other per-channel case.
+      {DType::float16, DType::int8, false, ZerosMode::original, -1, 1152},
   };
   std::vector<MatmulConfig> configs;
   for (const Case& c : cases) {
@@ -1015,8 +1018,12 @@ TEST_CASE("tensor_wgmma_ws shares tiles among blocks along K on a Hopper GPU", "
   BITJIT_REQUIRE_HOPPER("tensor_wgmma_ws");
   BITJIT_RANDOM_ENGINE(rng);
   GpuChecker checker;
-  for (size_t index : {size_t(0), size_t(1)}) {
+  // int4 per 128 k, uint4 with zero points and bias, and int8 per channel (the last: its scale
+  // multiplies each share's partial sums, kScaleSums).
+  const size_t per_channel = staged_family_configs().size() - 1;
+  for (size_t index : {size_t(0), size_t(1), per_channel}) {
     MatmulConfig config = staged_family_configs()[index];
+    REQUIRE((index != per_channel || config.group_size == -1));
     config.N = 200;
     config.K = 4096;
     config.M = MSpec::buckets({40, 200});
