@@ -894,6 +894,18 @@ TEST_CASE("the GEMM kernels scale per-channel sums once, not every pair", "[code
     config.with_zeros = true;
     CHECK(pair_multiplies() > per_channel);
   }
+  // tensor_gemv (few rows) scales each run's float sums: per channel, only its sums at the end.
+  MatmulConfig config = w4a16_g128_config(MSpec(1), 8192, 8192);
+  config.W_dtype = DType::int8;
+  auto run_scalings = [&] {
+    const TileSchedule s = default_schedule(config, "sm_90a");
+    REQUIRE(s.family == KernelFamily::tensor_gemv);
+    return occurrences(ptx_of(config, s), "fma.rn.f32");
+  };
+  const size_t grouped = run_scalings();
+  config.group_size = -1;
+  INFO("tensor_gemv f32 fma: " << grouped << " with groups of 128");
+  CHECK(run_scalings() < grouped);
 }
 
 // tensor_gemv with fp16 activations and scales leaves fp4 pairs as placed (x 2^-14) and folds the
