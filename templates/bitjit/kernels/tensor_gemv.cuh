@@ -54,7 +54,7 @@ __device__ void tensor_gemv(const MatmulParams& params) {
   // One scale per channel and no zero points: the runs add into acc directly and the scale multiplies
   // each channel's sums once at the end, instead of loading it every k-block and adding each run's
   // partial sums through it (as the GEMM families' kScaleSums).
-  constexpr bool kScaleSums = P::kScaling && P::kGroups == 1 && P::kZerosMode == Zeros::none;
+  constexpr bool kScaleSums = kScalesOnSums<P>;
   constexpr bool kPerRunPartials = (P::kScaling && !kScaleSums) || P::kZerosMode != Zeros::none;
   static_assert(S::kCodes % T::kRun == 0 && T::kRun % 4 == 0, "whole runs of whole mma steps");
   // fp16 fp4 with per-run scales: the pairs stay as placed (value x 2^-14; code 0.5 an fp16 subnormal,

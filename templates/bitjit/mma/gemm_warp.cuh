@@ -19,7 +19,7 @@ struct TensorGemmWarp {
   // One scale per channel and no zero points: the fragments hold the codes' own values and
   // for_each_output multiplies each channel's float sums by its scale once (as the Hopper kernels'
   // kScaleSums), instead of loading the scales every k-block and multiplying every pair by them.
-  static constexpr bool kScaleSums = P::kScaling && P::kGroups == 1 && P::kZerosMode == Zeros::none;
+  static constexpr bool kScaleSums = kScalesOnSums<P>;
 
   const MatmulParams& params;
   const uint32_t* pair_table;

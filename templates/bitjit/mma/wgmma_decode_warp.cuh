@@ -35,7 +35,7 @@ struct WgmmaDecodeWarp {
   // type) and finish() multiplies each channel's float sums by its scale once, instead of every pair
   // by it (int8 per-channel weights, 256 x 128 tiles: 32 HMUL2 a stage a thread fewer). One rounding
   // of the scale's product fewer per weight, too.
-  static constexpr bool kScaleSums = P::kScaling && P::kGroups == 1 && P::kZerosMode == Zeros::none;
+  static constexpr bool kScaleSums = kScalesOnSums<P>;
 
   // The scale (and zero) codes of this lane's channels for every span of a stage.
   struct StageCodes {
