@@ -386,8 +386,7 @@ std::vector<MatmulConfig> staged_family_configs() {
       {DType::float16, DType::float8_e4m3, false, ZerosMode::original, 128, 1152},
       {DType::bfloat16, DType::float8_e5m2, false, ZerosMode::original, -1, 1088},
       {DType::float16, DType::int8, false, ZerosMode::original, 16, 1088},  // group 16: runs of 4
-      // W8A16 per channel: the scale multiplies the float sums at the end (kScaleSums), split-K's and
-      // stream-K's partial sums too; e5m2 above is the other per-channel case.
+      // W8A16 per channel (fp16 activations, the magic decode); e5m2 above is the other per-channel case.
       {DType::float16, DType::int8, false, ZerosMode::original, -1, 1152},
   };
   std::vector<MatmulConfig> configs;
@@ -1018,8 +1017,7 @@ TEST_CASE("tensor_wgmma_ws shares tiles among blocks along K on a Hopper GPU", "
   BITJIT_REQUIRE_HOPPER("tensor_wgmma_ws");
   BITJIT_RANDOM_ENGINE(rng);
   GpuChecker checker;
-  // int4 per 128 k, uint4 with zero points and bias, and int8 per channel (the last: its scale
-  // multiplies each share's partial sums, kScaleSums).
+  // int4 per 128 k, uint4 with zero points and bias, and int8 per channel (the last config).
   const size_t per_channel = staged_family_configs().size() - 1;
   for (size_t index : {size_t(0), size_t(1), per_channel}) {
     MatmulConfig config = staged_family_configs()[index];
