@@ -25,6 +25,13 @@
 
 namespace bitjit {
 
+// The order a span's runs are taken in: the first half's and the second half's alternately. With runs
+// of 8 k a k-block of one activation row is 256 bytes, two 128-byte lines, and lane t reads runs 0 and
+// 1 from the first line and 2 and 3 from the second, each load just before its mma: in order 0, 2, 1,
+// 3 the second line is asked of L2 one run after the first, not two (whole-load runs ask for both
+// with the first load). The span's sums add in another order, as exactly.
+__device__ constexpr int span_run_order(int taken, int runs) { return runs >= 4 ? taken % 2 * (runs / 2) + taken / 2 : taken; }
+
 // P: the Problem; T: the tiles (kThreads, kBlockM, kBlockN, kLoadBytes, kRun, kUnroll, kSplitK).
 // Split-K (kSplitK > 1): blockIdx.z takes a contiguous share of the k-blocks, so few channel blocks
 // still fill the SMs on a long K; the slices' sums meet as in tensor_gemm (reduce_slices_and_store:
@@ -44,7 +51,11 @@ __device__ void tensor_gemv(const MatmulParams& params) {
   constexpr long long kBlocksPerSlice = (S::kBlocksK + T::kSplitK - 1) / T::kSplitK;
   constexpr bool kQuantizedZeros = P::kZerosMode == Zeros::quantized;
   constexpr bool kZeroSums = P::kZerosMode == Zeros::original || P::kZerosMode == Zeros::rescale;
-  constexpr bool kPerRunPartials = P::kScaling || P::kZerosMode != Zeros::none;
+  // One scale per channel and no zero points: the runs add into acc directly and the scale multiplies
+  // each channel's sums once at the end, instead of loading it every k-block and adding each run's
+  // partial sums through it (as the GEMM families' kScaleSums).
+  constexpr bool kScaleSums = kScalesOnSums<P>;
+  constexpr bool kPerRunPartials = (P::kScaling && !kScaleSums) || P::kZerosMode != Zeros::none;
   static_assert(S::kCodes % T::kRun == 0 && T::kRun % 4 == 0, "whole runs of whole mma steps");
   // fp16 fp4 with per-run scales: the pairs stay as placed (value x 2^-14; code 0.5 an fp16 subnormal,
   // which the tensor cores take as it is) and each run's sum is scaled by scale x 2^14 instead, one
@@ -115,7 +126,8 @@ __device__ void tensor_gemv(const MatmulParams& params) {
         }
         float (&target)[S::kTiles][S::kRowHalves][4] = kPerRunPartials ? partial : acc;
 #pragma unroll
-        for (int run = span * kRunsPerSpan; run < (span + 1) * kRunsPerSpan; ++run) {
+        for (int taken = 0; taken < kRunsPerSpan; ++taken) {
+          const int run = span * kRunsPerSpan + span_run_order(taken, kRunsPerSpan);
           const long long k_lane = block * S::kBlockK + 4 * T::kRun * run + T::kRun * t;  // this lane's first k
           uint32_t quads[S::kRowHalves][4];  // activations of two steps
 #pragma unroll
@@ -177,6 +189,18 @@ __device__ void tensor_gemv(const MatmulParams& params) {
     }
   }
 
+  if constexpr (kScaleSums) {  // before the warps' and the slices' sums meet: every share alike
+#pragma unroll
+    for (int tile = 0; tile < S::kTiles; ++tile)
+#pragma unroll
+      for (int own = 0; own < 2; ++own) {  // channels g, g + 8: elements 2 * own, 2 * own + 1
+        const float scale = load_scale<P>(params, channel[tile][own], 0) * kPlacedScale;
+#pragma unroll
+        for (int half = 0; half < S::kRowHalves; ++half)
+#pragma unroll
+          for (int column = 0; column < 2; ++column) acc[tile][half][2 * own + column] *= scale;
+      }
+  }
   if constexpr (T::kSplitK == 1) {
     sum_warps_and_store<P>(acc, warp_sums, params, m_begin, rows, n_block);
   } else {
