@@ -25,13 +25,6 @@
 
 namespace bitjit {
 
-// The order a span's runs are taken in: the first half's and the second half's alternately. With runs
-// of 8 k a k-block of one activation row is 256 bytes, two 128-byte lines, and lane t reads runs 0 and
-// 1 from the first line and 2 and 3 from the second, each load just before its mma: in order 0, 2, 1,
-// 3 the second line is asked of L2 one run after the first, not two (whole-load runs ask for both
-// with the first load). The span's sums add in another order, as exactly.
-__device__ constexpr int span_run_order(int taken, int runs) { return runs >= 4 ? taken % 2 * (runs / 2) + taken / 2 : taken; }
-
 // P: the Problem; T: the tiles (kThreads, kBlockM, kBlockN, kLoadBytes, kRun, kUnroll, kSplitK).
 // Split-K (kSplitK > 1): blockIdx.z takes a contiguous share of the k-blocks, so few channel blocks
 // still fill the SMs on a long K; the slices' sums meet as in tensor_gemm (reduce_slices_and_store:
@@ -126,8 +119,7 @@ __device__ void tensor_gemv(const MatmulParams& params) {
         }
         float (&target)[S::kTiles][S::kRowHalves][4] = kPerRunPartials ? partial : acc;
 #pragma unroll
-        for (int taken = 0; taken < kRunsPerSpan; ++taken) {
-          const int run = span * kRunsPerSpan + span_run_order(taken, kRunsPerSpan);
+        for (int run = span * kRunsPerSpan; run < (span + 1) * kRunsPerSpan; ++run) {
           const long long k_lane = block * S::kBlockK + 4 * T::kRun * run + T::kRun * t;  // this lane's first k
           uint32_t quads[S::kRowHalves][4];  // activations of two steps
 #pragma unroll
