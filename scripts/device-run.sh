@@ -139,13 +139,18 @@ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=c
 note "GPU: $(tail -n1 "$OUT/gpu.txt")"
 
 start=$(date +%s)
-if ! { cmake --preset release && cmake --build --preset release -j "$(nproc)"; } >"$OUT/build.log" 2>&1; then
+# DEVICE_RUN_BUILT=1 takes build-release as it is: for steps run side by side, one chain per GPU
+# (CUDA_VISIBLE_DEVICES), after one build; two configures at once would write the same files.
+if [ "${DEVICE_RUN_BUILT:-0}" = 1 ]; then
+  note "build skipped (DEVICE_RUN_BUILT=1)"
+elif ! { cmake --preset release && cmake --build --preset release -j "$(nproc)"; } >"$OUT/build.log" 2>&1; then
   grep -E "error|Error" "$OUT/build.log" | head -40
   note "build FAILED (see build.log)"
   printf '%s\n' "${summary[@]}"
   exit 1
+else
+  note "build ok in $(( $(date +%s) - start )) s"
 fi
-note "build ok in $(( $(date +%s) - start )) s"
 
 for step in "$@"; do
   start=$(date +%s)

@@ -845,10 +845,16 @@ TEST_CASE("launch.blocks_per_sm is validated and emitted as the launch bound's l
 
 namespace {
 
-// NVRTC's PTX of the config's kernel under schedule s for sm_90a.
-std::string ptx_of(const MatmulConfig& config, const TileSchedule& s) {
-  const GeneratedKernel kernel = emit_kernel(config, s, "sm_90a");
-  return compile_cuda({kernel.source, kernel.file_name, "sm_90a", {}, canonical_form(config), CompileOutput::ptx}).ptx;
+// NVRTC's PTX of the config's kernel under schedule s for `arch`.
+std::string ptx_of(const MatmulConfig& config, const TileSchedule& s, const std::string& arch = "sm_90a") {
+  const GeneratedKernel kernel = emit_kernel(config, s, arch);
+  return compile_cuda({kernel.source, kernel.file_name, arch, {}, canonical_form(config), CompileOutput::ptx}).ptx;
+}
+
+size_t occurrences(const std::string& text, const std::string& part) {
+  size_t count = 0;
+  for (size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++count;
+  return count;
 }
 
 }  // namespace
@@ -863,6 +869,43 @@ TEST_CASE("launch.blocks_per_sm reaches the PTX as the least blocks per SM", "[c
   INFO(canonical_form(s));
   CHECK(contains(ptx, ".minnctapersm " + std::to_string(s.launch.blocks_per_sm)));
   CHECK(contains(ptx, ".maxntid 128, 1, 1"));
+}
+
+// The decoding GEMM kernels multiply per-channel scales into the float sums at the end (kScaleSums in
+// mma/wgmma_decode_warp.cuh and mma/gemm_warp.cuh), not into every decoded pair: the f16x2
+// multiply-adds of a per-channel kernel are the decode's alone, half those of the same kernel with
+// scales per 128 k. Zero points keep the per-pair path.
+TEST_CASE("the GEMM kernels scale per-channel sums once, not every pair", "[codegen][nvrtc]") {
+  for (auto [arch, family] : {std::pair{"sm_90a", KernelFamily::tensor_wgmma_ws}, std::pair{"sm_80", KernelFamily::tensor_gemm}}) {
+    MatmulConfig config = w4a16_g128_config(MSpec(256), 8192, 8192);
+    config.W_dtype = DType::int8;
+    auto pair_multiplies = [&] {
+      const TileSchedule s = default_schedule(config, arch);
+      REQUIRE(s.family == family);
+      return occurrences(ptx_of(config, s, arch), "fma.rn.f16x2");
+    };
+    const size_t grouped = pair_multiplies();
+    config.group_size = -1;
+    const size_t per_channel = pair_multiplies();
+    INFO(arch << ": f16x2 fma " << grouped << " with groups of 128, " << per_channel << " per channel");
+    CHECK(per_channel > 0);
+    CHECK(2 * per_channel == grouped);
+    config.W_dtype = DType::uint8;  // zero points: scaled and shifted pair by pair
+    config.with_zeros = true;
+    CHECK(pair_multiplies() > per_channel);
+  }
+  // tensor_gemv (few rows) scales each run's float sums: per channel, only its sums at the end.
+  MatmulConfig config = w4a16_g128_config(MSpec(1), 8192, 8192);
+  config.W_dtype = DType::int8;
+  auto run_scalings = [&] {
+    const TileSchedule s = default_schedule(config, "sm_90a");
+    REQUIRE(s.family == KernelFamily::tensor_gemv);
+    return occurrences(ptx_of(config, s), "fma.rn.f32");
+  };
+  const size_t grouped = run_scalings();
+  config.group_size = -1;
+  INFO("tensor_gemv f32 fma: " << grouped << " with groups of 128");
+  CHECK(run_scalings() < grouped);
 }
 
 // tensor_gemv with fp16 activations and scales leaves fp4 pairs as placed (x 2^-14) and folds the

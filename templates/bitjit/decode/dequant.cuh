@@ -7,6 +7,11 @@ namespace bitjit {
 
 enum class Zeros { none, original, rescale, quantized };
 
+// One scale per channel and no zero points: a kernel may multiply each channel's float sums by its
+// scale once, after the sum, instead of each weight (kScaleSums of the gemv and GEMM families).
+template <class P>
+inline constexpr bool kScalesOnSums = P::kScaling && P::kGroups == 1 && P::kZerosMode == Zeros::none;
+
 // P is the generated Problem: formats W and Scale, kGroups, N, kScaling, kZerosMode.
 template <class P>
 __device__ __forceinline__ float load_scale(const MatmulParams& params, long long n, long long group) {

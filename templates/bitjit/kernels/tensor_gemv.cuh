@@ -44,7 +44,11 @@ __device__ void tensor_gemv(const MatmulParams& params) {
   constexpr long long kBlocksPerSlice = (S::kBlocksK + T::kSplitK - 1) / T::kSplitK;
   constexpr bool kQuantizedZeros = P::kZerosMode == Zeros::quantized;
   constexpr bool kZeroSums = P::kZerosMode == Zeros::original || P::kZerosMode == Zeros::rescale;
-  constexpr bool kPerRunPartials = P::kScaling || P::kZerosMode != Zeros::none;
+  // One scale per channel and no zero points: the runs add into acc directly and the scale multiplies
+  // each channel's sums once at the end, instead of loading it every k-block and adding each run's
+  // partial sums through it (as the GEMM families' kScaleSums).
+  constexpr bool kScaleSums = kScalesOnSums<P>;
+  constexpr bool kPerRunPartials = (P::kScaling && !kScaleSums) || P::kZerosMode != Zeros::none;
   static_assert(S::kCodes % T::kRun == 0 && T::kRun % 4 == 0, "whole runs of whole mma steps");
   // fp16 fp4 with per-run scales: the pairs stay as placed (value x 2^-14; code 0.5 an fp16 subnormal,
   // which the tensor cores take as it is) and each run's sum is scaled by scale x 2^14 instead, one
@@ -177,6 +181,18 @@ __device__ void tensor_gemv(const MatmulParams& params) {
     }
   }
 
+  if constexpr (kScaleSums) {  // before the warps' and the slices' sums meet: every share alike
+#pragma unroll
+    for (int tile = 0; tile < S::kTiles; ++tile)
+#pragma unroll
+      for (int own = 0; own < 2; ++own) {  // channels g, g + 8: elements 2 * own, 2 * own + 1
+        const float scale = load_scale<P>(params, channel[tile][own], 0) * kPlacedScale;
+#pragma unroll
+        for (int half = 0; half < S::kRowHalves; ++half)
+#pragma unroll
+          for (int column = 0; column < 2; ++column) acc[tile][half][2 * own + column] *= scale;
+      }
+  }
   if constexpr (T::kSplitK == 1) {
     sum_warps_and_store<P>(acc, warp_sums, params, m_begin, rows, n_block);
   } else {

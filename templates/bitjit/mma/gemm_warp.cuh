@@ -16,6 +16,10 @@ struct TensorGemmWarp {
   using Math = PairMath<A>;
   static constexpr PairDecode kHow = pair_decode<W, A>();
   static constexpr bool kQuantizedZeros = P::kZerosMode == Zeros::quantized;
+  // One scale per channel and no zero points: the fragments hold the codes' own values and
+  // for_each_output multiplies each channel's float sums by its scale once (as the Hopper kernels'
+  // kScaleSums), instead of loading the scales every k-block and multiplying every pair by them.
+  static constexpr bool kScaleSums = kScalesOnSums<P>;
 
   const MatmulParams& params;
   const uint32_t* pair_table;
@@ -103,7 +107,7 @@ struct TensorGemmWarp {
     for (int span = 0; span < G::kRuns / G::kRunsPerSpan; ++span) {
       const long long group = (k_block * G::kKBlock + 4 * T::kRun * G::kRunsPerSpan * span) / G::kGroupSize;
       uint32_t scale[G::kNTiles][2], zero[G::kNTiles][2];
-      group_pairs(group, scale, zero);
+      if constexpr (!kScaleSums) group_pairs(group, scale, zero);
 #pragma unroll
       for (int run = span * G::kRunsPerSpan; run < (span + 1) * G::kRunsPerSpan; ++run) {
         uint32_t quads[G::kMTiles][4];
@@ -117,7 +121,8 @@ struct TensorGemmWarp {
             uint32_t a[4];
             decode_operand<W, A, kQuantizedZeros>(words[tile], position, zero[tile], pair_table, lane, a,
                                                   [&](uint32_t pair, int half) {
-                                                    return scaled_pair<P>(pair, scale[tile][half], zero[tile][half]);
+                                                    if constexpr (kScaleSums) return pair;
+                                                    else return scaled_pair<P>(pair, scale[tile][half], zero[tile][half]);
                                                   });
 #pragma unroll
             for (int mt = 0; mt < G::kMTiles; ++mt) mma_16x8x16<A>(acc[tile][mt], a, fragments[mt][0], fragments[mt][1]);
@@ -136,19 +141,27 @@ struct TensorGemmWarp {
     }
   }
 
-  // Calls store(row, column, c) for each of this lane's accumulators inside C.
+  // Calls store(row, column, c) for each of this lane's accumulators inside C (scaled per channel
+  // where kScaleSums: split-K's partial sums too, every slice alike).
   template <class Store>
   __device__ __forceinline__ void for_each_output(Store store) const {
 #pragma unroll
-    for (int tile = 0; tile < G::kNTiles; ++tile)
+    for (int tile = 0; tile < G::kNTiles; ++tile) {
+      float scale[2] = {1.0f, 1.0f};
+      if constexpr (kScaleSums) {
+#pragma unroll
+        for (int half = 0; half < 2; ++half) scale[half] = load_scale<P>(params, channel[tile][half], 0);
+      }
 #pragma unroll
       for (int mt = 0; mt < G::kMTiles; ++mt)
 #pragma unroll
         for (int c = 0; c < 4; ++c) {
           const long long row = m_block + warp_row + mt * 8 + 2 * t + (c & 1);
           const long long column = n_block + warp_channel + tile * 16 + g + (c >= 2 ? 8 : 0);
-          if (row < params.M && column < P::N) store(row, column, acc[tile][mt][c]);
+          const float sum = kScaleSums ? acc[tile][mt][c] * scale[c / 2] : acc[tile][mt][c];
+          if (row < params.M && column < P::N) store(row, column, sum);
         }
+    }
   }
 };
 

@@ -31,6 +31,11 @@ struct WgmmaDecodeWarp {
   static_assert(T::kStoredRun == 2 || T::kStoredRun == 8, "weights in fragment order or in runs of 8 k");
   static constexpr int kSourceLanes = T::kStoredRun == 2 ? 1 : 4;  // the quad lanes' loads a lane decodes from
   static_assert(kStepsPerSpan >= 1, "a scale group holds whole 16-k steps");
+  // One scale per channel and no zero points: the fragments hold the codes' own values (exact in A's
+  // type) and finish() multiplies each channel's float sums by its scale once, instead of every pair
+  // by it (int8 per-channel weights, 256 x 128 tiles: 32 HMUL2 a stage a thread fewer). One rounding
+  // of the scale's product fewer per weight, too.
+  static constexpr bool kScaleSums = kScalesOnSums<P>;
 
   // The scale (and zero) codes of this lane's channels for every span of a stage.
   struct StageCodes {
@@ -91,6 +96,7 @@ struct WgmmaDecodeWarp {
 
   // Issues the loads of stage tile_k's scale codes (converted when multiply_stage starts it).
   __device__ __forceinline__ void load_stage_codes(int tile_k) {
+    if constexpr (kScaleSums) return;  // finish() reads the one scale of each channel
     for_each_stage_group(tile_k, [&](int block, int span, long long group) {
       load_group_codes<P>(params, channel, group, next_codes.span[block][span]);
     });
@@ -116,10 +122,12 @@ struct WgmmaDecodeWarp {
   template <class Release>
   __device__ __forceinline__ void multiply_stage(const uint4* stage, int tile_k, int next_tile_k, Release release_previous) {
     uint32_t scale[G::kStageBlocks][kSpans][1][2], zero[G::kStageBlocks][kSpans][1][2];
+    if constexpr (!kScaleSums) {
 #pragma unroll
-    for (int block = 0; block < G::kStageBlocks; ++block)
+      for (int block = 0; block < G::kStageBlocks; ++block)
 #pragma unroll
-      for (int span = 0; span < kSpans; ++span) group_pairs_of<P>(next_codes.span[block][span], scale[block][span], zero[block][span]);
+        for (int span = 0; span < kSpans; ++span) group_pairs_of<P>(next_codes.span[block][span], scale[block][span], zero[block][span]);
+    }
     load_stage_codes(next_tile_k);
     prefetch_stage_zeros(next_tile_k + 1);
     if constexpr (!kKeepsLastGroup) release_previous();  // finished at the end of its stage
@@ -135,7 +143,10 @@ struct WgmmaDecodeWarp {
       for (int span = 0; span < kSpans; ++span) {
         const uint32_t(&span_scale)[2] = scale[block][span][0];
         const uint32_t(&span_zero)[2] = zero[block][span][0];
-        auto scaled = [&](uint32_t pair, int half) { return scaled_pair<P>(pair, span_scale[half], span_zero[half]); };
+        auto scaled = [&](uint32_t pair, int half) {
+          if constexpr (kScaleSums) return pair;
+          else return scaled_pair<P>(pair, span_scale[half], span_zero[half]);
+        };
 #pragma unroll
         for (int step = span * kStepsPerSpan; step < (span + 1) * kStepsPerSpan; ++step) {
           const int stage_step = block * kStepsPerBlock + step;  // of the stage's kBlockK / 16
@@ -199,12 +210,21 @@ struct WgmmaDecodeWarp {
     fence_all_sums();
   }
 
-  // At the end of a tile's stages: waits for the last wgmma and adds the sets, so d holds the sums.
+  // At the end of a tile's stages (or of a stream-K share of them): waits for the last wgmma and adds
+  // the sets, so d holds the sums, scaled per channel where kScaleSums (a share's partial sums too:
+  // the scale is the same for every share of a channel).
   __device__ __forceinline__ void finish() {
     wait_for_all_groups();
     if constexpr (kChains == 2) {
 #pragma unroll
       for (int i = 0; i < T::kBlockM / 2; ++i) d[i] += d_odd[i];
+    }
+    if constexpr (kScaleSums) {
+      // D's fragment layout (epilogue/wgmma_outputs.cuh): d[4j + 0, 1] are channel g's, d[4j + 2, 3]
+      // channel g + 8's, the channels of channel[0][0] and channel[0][1].
+      const float scale[2] = {load_scale<P>(params, channel[0][0], 0), load_scale<P>(params, channel[0][1], 0)};
+#pragma unroll
+      for (int i = 0; i < T::kBlockM / 2; ++i) d[i] *= scale[i % 4 / 2];
     }
   }
 };
