@@ -14,6 +14,23 @@ bool arch_has_activation_mma(const MatmulConfig& config, const std::string& arch
 
 namespace families {
 
+namespace {
+
+// Its shared memory is all static (the warps' sums, nf4's pair table), which no kernel may hold past
+// 48 KiB on any arch: more warps along K or wider tiles than that fit is refused here, not by ptxas.
+void require_static_shared_fits(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
+  constexpr int kStaticSharedLimit = 48 * 1024;
+  const int bytes = static_shared_bytes(config, s, arch);
+  if (bytes > kStaticSharedLimit) {
+    reject_schedule("warps.k=" + std::to_string(s.warps.k) + " with tile.m=" + std::to_string(s.tile.m) + " and tile.n=" +
+                    std::to_string(s.tile.n) + " needs " + std::to_string(bytes) + " bytes of static shared memory " +
+                    "for the warps' sums" + (pair_table_bytes(config) > 0 ? " and the pair table" : "") + "; at most " +
+                    std::to_string(kStaticSharedLimit) + ": fewer warps.k or a smaller tile");
+  }
+}
+
+}  // namespace
+
 void validate_tensor_gemv(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
   const std::optional<MmaRunLayout> layout = mma_run_layout(config);
   if (!layout) {
@@ -58,6 +75,7 @@ void validate_tensor_gemv(const MatmulConfig& config, const TileSchedule& s, con
                     std::to_string(k_blocks) + " k-blocks of " + std::to_string(block) + " in K");
   }
   require_unused(s, "launch.raster_group", s.launch.raster_group, 1);
+  require_static_shared_fits(config, s, arch);
 }
 
 namespace {

@@ -15,6 +15,7 @@
 #include "runtime/nvrtc.hpp"
 #include "tests/support/catch.hpp"
 #include "tests/support/kernel_samples.hpp"
+#include "tests/support/text.hpp"
 
 using namespace bitjit;
 using namespace bitjit::testing;
@@ -142,6 +143,41 @@ TEST_CASE("every entry point's default kernel holds the static shared memory the
     const std::string_view elf(compiled.cubin.data(), compiled.cubin.size());
     CHECK(static_shared_of(elf_sections(elf)) == uint64_t(static_shared_bytes(k.sample.config, k.schedule, k.sample.arch)));
   }
+}
+
+// tensor_gemv's shared memory is all static: the warps' sums (warps.k x tile.n / 16 tiles x row halves
+// x 512 bytes) and nf4's 32 KiB pair table. No kernel may hold more than 48 KiB of it, and where a
+// schedule asked for more, ptxas refused it at compile time ("uses too much shared data"); the schedule
+// check refuses it now, and what it takes compiles, holding what the host counts.
+TEST_CASE("tensor_gemv takes the warps' sums that fit 48 KiB of static shared memory and refuses more",
+          "[nvrtc][shared]") {
+  int accepted = 0, refused = 0;
+  for (DType format : {DType::int4, DType::nf4})
+    for (const char* arch : {"sm_80", "sm_90a"})
+      for (int warps_k : {4, 8, 12, 16})
+        for (int tile_n : {32, 64}) {
+          MatmulConfig config = w4a16_g128_config(16, 512, 4096);
+          config.W_dtype = format;
+          TileSchedule s = default_schedule(config, arch);
+          REQUIRE(s.family == KernelFamily::tensor_gemv);
+          s.warps.k = warps_k;
+          s.tile.m = 16;
+          s.tile.n = tile_n;
+          s.pipeline.split_k = 1;
+          INFO(canonical_form(config) << " " << canonical_form(s) << " on " << arch);
+          const std::string error = schedule_error_on(config, s, arch);
+          if (static_shared_bytes(config, s, arch) > 48 * 1024) {
+            CHECK(contains(error, "bytes of static shared memory"));
+            CHECK(contains(error, "warps.k=" + std::to_string(warps_k)));
+            ++refused;
+          } else {
+            REQUIRE(error.empty());
+            CHECK(compiled_static_shared(config, s, arch) == uint64_t(static_shared_bytes(config, s, arch)));
+            ++accepted;
+          }
+        }
+  CHECK(accepted >= 8);
+  CHECK(refused >= 8);
 }
 
 // The pair table is nf4's alone: 32 KB of static shared memory (a copy per lane) in the small-M
