@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# One device call that keeps its results: device-run.sh's steps as chains, one per GPU side by side
+# (CUDA_VISIBLE_DEVICES), on one build, every step under a time limit that ends before the call's,
+# and everything under $OUT packed into $OUT/all.tgz at the end (a call cut by its own limit brings
+# back only a few files, and nothing of a step that had not written its summary yet).
+#
+#   CALL_LIMIT=560 scripts/device-chains.sh CHAIN0 [CHAIN1 ...]
+#
+# A chain is a file of bash lines run in its own subshell: `export` what its steps read (CHECK_TESTS,
+# BENCH_ARGS, ...) and `step SECONDS STEP...` for each device-run.sh call. Chain i runs on GPU i with
+# OUT=$OUT/chain<i> and a kernel database of its own; with fewer GPUs than chains the chains run one
+# after the other on GPU 0. DEVICE_RUN_BUILT=1 takes build-release as it is (no build first). Each step's limit is cut to what is left of CALL_LIMIT (seconds from the
+# start, default 560) less PACK_SECONDS (default 20); a step with under 10 s left is skipped and says so.
+#
+#   # chain0                                        # chain1
+#   export CHECK_TESTS='tensor_gemv matches*'       export BITJIT_SWEEP_STRIDE=20
+#   step 120 checks                                 step 150 sweep
+#   export BENCH_ARGS="--formats int4_g128 --M 16"  step 380 hopper
+#   step 300 baseline
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-$PWD/device-out}
+CALL_LIMIT=${CALL_LIMIT:-560}
+PACK_SECONDS=${PACK_SECONDS:-20}
+started=$(date +%s)
+mkdir -p "$OUT"
+
+if [ "$#" -eq 0 ]; then
+  echo "usage: CALL_LIMIT=560 scripts/device-chains.sh CHAIN0 [CHAIN1 ...] (chain files of 'step SECONDS STEP...' lines)" >&2
+  exit 2
+fi
+for chain in "$@"; do
+  if [ ! -f "$chain" ]; then
+    echo "device-chains: chain file $chain does not exist" >&2
+    exit 2
+  fi
+done
+
+# Seconds left before the results must be packed.
+seconds_left() { echo $((CALL_LIMIT - PACK_SECONDS - ($(date +%s) - started))); }
+
+# step SECONDS STEP...: device-run.sh STEP... on the chain's GPU under min(SECONDS, what is left), its
+# summary in $OUT/steps.txt.
+step() {
+  local asked=$1 left limit
+  shift
+  left=$(seconds_left)
+  if [ "$left" -lt 10 ]; then
+    echo "== skipped $* (asked ${asked} s, ${left} s left before packing)" >>"$OUT/steps.txt"
+    return 0
+  fi
+  limit=$((asked < left ? asked : left))
+  echo "== $* (limit ${limit} s)" >>"$OUT/steps.txt"
+  timeout "$limit" scripts/device-run.sh "$@" >>"$OUT/steps.txt" 2>&1
+  local rc=$?
+  [ "$rc" -eq 124 ] && echo "== $* stopped by its ${limit}-s limit" >>"$OUT/steps.txt"
+  return 0
+}
+
+# Chain file $1, number $2, on GPU $3, in a subshell of its own.
+run_chain() {
+  local chain=$1 number=$2 gpu=$3
+  (
+    export CUDA_VISIBLE_DEVICES=$gpu OUT=$OUT/chain$number DEVICE_RUN_BUILT=1
+    export BITJIT_CACHE_DIR=$PWD/build-release/chain-db-$number
+    mkdir -p "$OUT"
+    # shellcheck disable=SC1090
+    source "$chain"
+  )
+}
+
+scripts/device-run.sh build >"$OUT/build-summary.txt" 2>&1 || { cat "$OUT/build-summary.txt"; exit 1; }
+gpus=$(nvidia-smi --list-gpus 2>/dev/null | wc -l)
+number=0
+for chain in "$@"; do
+  if [ "$gpus" -ge "$#" ]; then
+    run_chain "$chain" "$number" "$number" &
+  else
+    run_chain "$chain" "$number" 0
+  fi
+  number=$((number + 1))
+done
+wait
+
+summary=$(mktemp)
+{
+  grep -E '^== ' "$OUT/build-summary.txt"
+  for steps in "$OUT"/chain*/steps.txt; do
+    [ -f "$steps" ] || continue
+    echo "### ${steps#"$OUT"/} ($gpus GPUs)"
+    grep -E '^== ' "$steps"
+  done
+} | tee "$summary"
+archive=$(mktemp)  # outside $OUT, which it packs
+if tar czf "$archive" -C "$OUT" . && find "$OUT" -mindepth 1 -delete && mv "$archive" "$OUT/all.tgz"; then
+  mv "$summary" "$OUT/summary.txt"
+  echo "packed into $OUT/all.tgz (summary.txt beside it)"
+else
+  echo "pack FAILED: the files stay as they are"
+fi
