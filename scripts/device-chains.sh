@@ -11,6 +11,7 @@
 # OUT=$OUT/chain<i> and a kernel database of its own; with fewer GPUs than chains the chains run one
 # after the other on GPU 0. DEVICE_RUN_BUILT=1 takes build-release as it is (no build first). Each step's limit is cut to what is left of CALL_LIMIT (seconds from the
 # start, default 560) less PACK_SECONDS (default 20); a step with under 10 s left is skipped and says so.
+# GPUS, how many GPUs to use (default: nvidia-smi's count), below the chains' count runs them in turn.
 #
 #   # chain0                                        # chain1
 #   export CHECK_TESTS='tensor_gemv matches*'       export BITJIT_SWEEP_STRIDE=20
@@ -70,7 +71,7 @@ run_chain() {
 }
 
 scripts/device-run.sh build >"$OUT/build-summary.txt" 2>&1 || { cat "$OUT/build-summary.txt"; exit 1; }
-gpus=$(nvidia-smi --list-gpus 2>/dev/null | wc -l)
+gpus=${GPUS:-$(nvidia-smi --list-gpus 2>/dev/null | wc -l)}
 number=0
 for chain in "$@"; do
   if [ "$gpus" -ge "$#" ]; then

@@ -47,7 +47,8 @@
 #     baseline  the bench (BENCH_ARGS) built from base.tgz too, a `git archive --prefix=base/ REV | gzip`
 #               of the commit to compare with (git-ignored: send it along with the run): $OUT/bench-base
 #               and $OUT/bench-new timed one after the other on the same GPU, side by side in
-#               $OUT/base-vs-new.md (scripts/base-vs-new.py)
+#               $OUT/base-vs-new.md (scripts/base-vs-new.py); BENCH_ARGS="A;B" times each set of
+#               options so on one base build, the second set's files suffixed -2 (bench-base-2, ...)
 #     pytest    builds the Python extension and runs python/tests (the GPU tests need torch with CUDA),
 #               with the wheels of scripts/fetch-python-wheels.sh (carried in .whl/) on PYTHONPATH;
 #               then the BitBLAS-style quick start docs/examples/bitblas_quickstart.py
@@ -258,16 +259,25 @@ for step in "$@"; do
         note "baseline: build FAILED (see base-build.log)"
         continue
       fi
-      for side in base new; do
-        binary=./build-release/bench/bench_matmul
-        [ "$side" = base ] && binary=./build-base/base/build-release/bench/bench_matmul
-        # shellcheck disable=SC2086
-        BITJIT_CACHE_DIR=$PWD/build-$side-db $binary ${BENCH_ARGS:-} --out "$OUT/bench-$side" >"$OUT/bench-$side.log" 2>&1
-        note "baseline bench $side rc=$?"
+      # BENCH_ARGS may hold several sets of options separated by ';' (a static and a dynamic-M run, say):
+      # one base build, then base and new timed per set, the second set's files suffixed -2, and so on.
+      IFS=';' read -ra bench_sets <<<"${BENCH_ARGS:-}"
+      [ "${#bench_sets[@]}" -eq 0 ] && bench_sets=("")
+      for n in "${!bench_sets[@]}"; do
+        suffix=""
+        [ "$n" -gt 0 ] && suffix="-$((n + 1))"
+        for side in base new; do
+          binary=./build-release/bench/bench_matmul
+          [ "$side" = base ] && binary=./build-base/base/build-release/bench/bench_matmul
+          # shellcheck disable=SC2086
+          BITJIT_CACHE_DIR=$PWD/build-$side-db $binary ${bench_sets[$n]} --out "$OUT/bench-$side$suffix" \
+            >"$OUT/bench-$side$suffix.log" 2>&1
+          note "baseline bench$suffix $side rc=$?"
+        done
+        python3 scripts/base-vs-new.py "$OUT/bench-base$suffix/results.json" "$OUT/bench-new$suffix/results.json" \
+          >"$OUT/base-vs-new$suffix.md" 2>&1
+        note "new over base$suffix: $(grep '^| range' "$OUT/base-vs-new$suffix.md" | tr '\n' ' ')"
       done
-      python3 scripts/base-vs-new.py "$OUT/bench-base/results.json" "$OUT/bench-new/results.json" \
-        >"$OUT/base-vs-new.md" 2>&1
-      note "new over base: $(grep '^| range' "$OUT/base-vs-new.md" | tr '\n' ' ')"
       ;;
     tune)
       rm -rf build-release/tuned-db build-release/default-db

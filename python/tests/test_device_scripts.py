@@ -1,0 +1,148 @@
+"""The device recipe's scripts on this machine, with stand-ins for what needs a GPU:
+scripts/device-run.sh's `baseline` step timing several sets of bench options on one base build
+(a fake bench_matmul, a base.tgz whose CMake project only installs it), and scripts/device-chains.sh
+running chain files under one call's time limit (a fake device-run.sh whose steps sleep or print),
+skipping what would pass the limit and packing everything."""
+import json
+import pathlib
+import random
+import shutil
+import subprocess
+import tarfile
+
+import pytest
+
+SCRIPTS = pathlib.Path(__file__).resolve().parents[2] / "scripts"
+
+# bench_matmul's stand-in: writes results.json into --out with a time per (shape, M) drawn from the
+# seed in FAKE_SEED_FILE and the side (base / new), and records its arguments.
+FAKE_BENCH = r'''#!/usr/bin/env python3
+import json, os, pathlib, random, sys
+args = sys.argv[1:]
+out = pathlib.Path(args[args.index("--out") + 1])
+out.mkdir(parents=True, exist_ok=True)
+ms = [int(m) for m in args[args.index("--M") + 1].split(",")]
+seed = pathlib.Path(os.environ["FAKE_SEED_FILE"]).read_text() + os.environ["FAKE_SIDE"]
+rng = random.Random(seed)
+rows = [{"format": "int4_g128", "shape": shape, "M": m, "bitjit_us": rng.uniform(5, 500),
+         "schedule": {"family": "tensor_gemv"}} for shape in ("8B o", "70B down") for m in ms]
+(out / "results.json").write_text(json.dumps({"device": "fake", "rows": rows}))
+(out / "args.txt").write_text(" ".join(args))
+'''
+
+
+def need(tool):
+    if shutil.which(tool) is None:
+        pytest.skip(f"{tool} is not installed")
+
+
+def fake_repo(tmp_path, *scripts):
+    repo = tmp_path / "repo"
+    (repo / "scripts").mkdir(parents=True)
+    for script in scripts:
+        shutil.copy(SCRIPTS / script, repo / "scripts" / script)
+    return repo
+
+
+def write_executable(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    path.chmod(0o755)
+
+
+def test_baseline_times_each_set_of_options_on_one_base_build(tmp_path):
+    need("cmake")
+    repo = fake_repo(tmp_path, "device-run.sh", "base-vs-new.py", "bench_results.py")
+    seed_file = tmp_path / "seed"
+    seed_file.write_text(str(random.random()))
+    # The new side: build-release/bench/bench_matmul, side "new"; the base: a CMake project that
+    # installs the same stand-in as build-release/bench/bench_matmul, side "base".
+    write_executable(repo / "build-release" / "bench" / "bench_matmul",
+                     FAKE_BENCH.replace('os.environ["FAKE_SIDE"]', '"new"'))
+    base = tmp_path / "base-src" / "base"
+    write_executable(base / "fake_bench", FAKE_BENCH.replace('os.environ["FAKE_SIDE"]', '"base"'))
+    (base / "CMakeLists.txt").write_text(
+        "cmake_minimum_required(VERSION 3.20)\nproject(fake NONE)\n"
+        "file(COPY ${CMAKE_SOURCE_DIR}/fake_bench DESTINATION ${CMAKE_BINARY_DIR}/bench)\n"
+        "file(RENAME ${CMAKE_BINARY_DIR}/bench/fake_bench ${CMAKE_BINARY_DIR}/bench/bench_matmul)\n")
+    (base / "CMakePresets.json").write_text(json.dumps({
+        "version": 3,
+        "configurePresets": [{"name": "release", "binaryDir": "${sourceDir}/build-release",
+                              "generator": "Unix Makefiles"}],
+        "buildPresets": [{"name": "release", "configurePreset": "release"}]}))
+    with tarfile.open(repo / "base.tgz", "w:gz") as archive:
+        archive.add(base, arcname="base")
+    out = tmp_path / "out"
+    sets = ["--formats int4_g128 --M 16", "--formats int4_g128 --M 1,16 --dynamic yes"]
+    env = {"PATH": "/usr/bin:/bin:/usr/local/bin", "OUT": str(out), "DEVICE_RUN_BUILT": "1",
+           "BENCH_ARGS": ";".join(sets), "FAKE_SEED_FILE": str(seed_file)}
+    result = subprocess.run(["bash", str(repo / "scripts" / "device-run.sh"), "baseline"], env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for n, options in enumerate(sets):
+        suffix = "" if n == 0 else f"-{n + 1}"
+        for side in ("base", "new"):
+            assert (out / f"bench-{side}{suffix}" / "args.txt").read_text() == \
+                f"{options} --out {out}/bench-{side}{suffix}"
+        base_rows = json.loads((out / f"bench-base{suffix}" / "results.json").read_text())["rows"]
+        new_rows = json.loads((out / f"bench-new{suffix}" / "results.json").read_text())["rows"]
+        table = (out / f"base-vs-new{suffix}.md").read_text()
+        for base_row, new_row in zip(base_rows, new_rows):
+            ratio = new_row["bitjit_us"] / base_row["bitjit_us"]
+            assert f"{base_row['bitjit_us']:.1f} / {new_row['bitjit_us']:.1f} ({ratio:.2f})" in table
+        assert f"new over base{suffix}: | range |" in result.stdout
+    assert not (out / "bench-base-3").exists()
+
+
+def test_chains_cut_each_step_to_the_call_and_pack_everything(tmp_path):
+    need("timeout")
+    repo = fake_repo(tmp_path, "device-chains.sh")
+    # device-run.sh's stand-in: `build` prints the build line; `sleep N` sleeps; `say X` prints X.
+    write_executable(repo / "scripts" / "device-run.sh", r'''#!/usr/bin/env bash
+mkdir -p "$OUT"
+echo "== chain env: gpu=$CUDA_VISIBLE_DEVICES built=${DEVICE_RUN_BUILT:-0} db=${BITJIT_CACHE_DIR##*/}"
+case "$1" in
+  build) echo "== build ok" ;;
+  sleep) sleep "$2"; echo "== slept $2" ;;
+  say) echo "== said $2 with ${WORD:-nothing}" ;;
+esac
+''')
+    (repo / "chain0").write_text("export WORD=alpha\nstep 30 say one\nstep 60 sleep 8\n")
+    (repo / "chain1").write_text("step 30 say two\nstep 60 sleep 6\nstep 30 say late\n")
+    out = tmp_path / "out"
+    # One GPU: the chains in turn, 22 s before packing; after 14 s of sleep the last step has under 10.
+    env = {"PATH": "/usr/bin:/bin:/usr/local/bin", "OUT": str(out), "CALL_LIMIT": "24", "PACK_SECONDS": "2",
+           "GPUS": "1"}
+    result = subprocess.run(["bash", str(repo / "scripts" / "device-chains.sh"), "chain0", "chain1"], cwd=repo,
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["all.tgz", "summary.txt"]
+    summary = (out / "summary.txt").read_text()
+    assert "== said one with alpha" in summary and "== said two with nothing" in summary
+    assert "== slept 8" in summary and "== slept 6" in summary
+    assert "== skipped say late (asked 30 s," in summary
+    assert "gpu=0 built=1 db=chain-db-0" in summary and "gpu=0 built=1 db=chain-db-1" in summary
+    with tarfile.open(out / "all.tgz") as archive:
+        names = archive.getnames()
+    assert "./chain0/steps.txt" in names and "./chain1/steps.txt" in names and "./build-summary.txt" in names
+
+    # A step longer than what is left is stopped by its limit, and says so.
+    (repo / "chain0").write_text("step 60 sleep 30\n")
+    shutil.rmtree(out)
+    env["CALL_LIMIT"] = "13"  # 11 s for the step
+    result = subprocess.run(["bash", str(repo / "scripts" / "device-chains.sh"), "chain0"], cwd=repo, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = (out / "summary.txt").read_text()
+    assert "== sleep 30 stopped by its" in summary and "== slept 30" not in summary
+
+
+def test_chains_refuse_missing_chain_files(tmp_path):
+    repo = fake_repo(tmp_path, "device-chains.sh")
+    result = subprocess.run(["bash", str(repo / "scripts" / "device-chains.sh"), "nowhere"], cwd=repo,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "chain file nowhere does not exist" in result.stderr
+    result = subprocess.run(["bash", str(repo / "scripts" / "device-chains.sh")], cwd=repo, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 2 and "usage:" in result.stderr
