@@ -87,13 +87,24 @@ std::string DeviceInfo::arch() const {
   return arch_for_compute_capability(cc_major, cc_minor);
 }
 
-int ensure_context() {
-  driver().require();
+namespace {
+
+// The device of the calling thread's current context; nullopt when none is current.
+std::optional<int> current_context_device() {
   CUcontext current = nullptr;
   check_cuda(driver().cuCtxGetCurrent(&current), "cuCtxGetCurrent");
-  if (current == nullptr) {
-    check_cuda(driver().cuCtxSetCurrent(retained_primary_context(env::device_ordinal())), "cuCtxSetCurrent");
-  }
+  if (current == nullptr) return std::nullopt;
+  CUdevice device = 0;
+  check_cuda(driver().cuCtxGetDevice(&device), "cuCtxGetDevice");
+  return int(device);
+}
+
+}  // namespace
+
+int ensure_context() {
+  driver().require();
+  if (const std::optional<int> device = current_context_device()) return *device;
+  check_cuda(driver().cuCtxSetCurrent(retained_primary_context(env::device_ordinal())), "cuCtxSetCurrent");
   CUdevice device = 0;
   check_cuda(driver().cuCtxGetDevice(&device), "cuCtxGetDevice");
   return int(device);
@@ -101,12 +112,8 @@ int ensure_context() {
 
 std::optional<int> device_in_use() {
   if (!driver().available()) return std::nullopt;
-  CUcontext current = nullptr;
-  check_cuda(driver().cuCtxGetCurrent(&current), "cuCtxGetCurrent");
-  if (current == nullptr) return env::device_ordinal();
-  CUdevice device = 0;
-  check_cuda(driver().cuCtxGetDevice(&device), "cuCtxGetDevice");
-  return int(device);
+  if (const std::optional<int> device = current_context_device()) return device;
+  return env::device_ordinal();
 }
 
 DeviceScope::DeviceScope(int ordinal) {
