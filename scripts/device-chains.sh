@@ -20,6 +20,7 @@
 #   step 300 baseline
 set -uo pipefail
 cd "$(dirname "$0")/.."
+source scripts/pack-out.sh
 OUT=${OUT:-$PWD/device-out}
 CALL_LIMIT=${CALL_LIMIT:-560}
 PACK_SECONDS=${PACK_SECONDS:-20}
@@ -92,10 +93,4 @@ summary=$(mktemp)
     grep -E '^== ' "$steps"
   done
 } | tee "$summary"
-archive=$(mktemp)  # outside $OUT, which it packs
-if tar czf "$archive" -C "$OUT" . && find "$OUT" -mindepth 1 -delete && mv "$archive" "$OUT/all.tgz"; then
-  mv "$summary" "$OUT/summary.txt"
-  echo "packed into $OUT/all.tgz (summary.txt beside it)"
-else
-  echo "pack FAILED: the files stay as they are"
-fi
+pack_out "$OUT" "$summary"

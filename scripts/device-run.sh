@@ -71,6 +71,7 @@
 #               then the BitBLAS-style quick start on the GPU the same way
 set -uo pipefail
 cd "$(dirname "$0")/.."
+source scripts/pack-out.sh
 OUT=${OUT:-$PWD/device-out}
 mkdir -p "$OUT"
 summary=()
@@ -383,12 +384,7 @@ done
 echo
 printf '%s\n' "${summary[@]}"
 if [ -n "${pack_requested:-}" ]; then
-  archive=$(mktemp)  # outside $OUT, which it packs
-  printf '%s\n' "${summary[@]}" >"$OUT/summary.txt"
-  if tar czf "$archive" -C "$OUT" . && find "$OUT" -mindepth 1 -delete && mv "$archive" "$OUT/all.tgz"; then
-    printf '%s\n' "${summary[@]}" >"$OUT/summary.txt"
-    echo "packed into $OUT/all.tgz"
-  else
-    echo "pack FAILED: the files stay as they are"
-  fi
+  summary_file=$(mktemp)
+  printf '%s\n' "${summary[@]}" >"$summary_file"
+  pack_out "$OUT" "$summary_file"
 fi

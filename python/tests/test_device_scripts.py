@@ -15,14 +15,16 @@ import pytest
 SCRIPTS = pathlib.Path(__file__).resolve().parents[2] / "scripts"
 
 # bench_matmul's stand-in: writes results.json into --out with a time per (shape, M) drawn from the
-# seed in FAKE_SEED_FILE and the side (base / new), and records its arguments.
+# seed in FAKE_SEED_FILE and its side (the base's binary lies under build-base/), and records its
+# arguments.
 FAKE_BENCH = r'''#!/usr/bin/env python3
 import json, os, pathlib, random, sys
 args = sys.argv[1:]
 out = pathlib.Path(args[args.index("--out") + 1])
 out.mkdir(parents=True, exist_ok=True)
 ms = [int(m) for m in args[args.index("--M") + 1].split(",")]
-seed = pathlib.Path(os.environ["FAKE_SEED_FILE"]).read_text() + os.environ["FAKE_SIDE"]
+side = "base" if "build-base" in pathlib.Path(sys.argv[0]).parts else "new"
+seed = pathlib.Path(os.environ["FAKE_SEED_FILE"]).read_text() + side
 rng = random.Random(seed)
 rows = [{"format": "int4_g128", "shape": shape, "M": m, "bitjit_us": rng.uniform(5, 500),
          "schedule": {"family": "tensor_gemv"}} for shape in ("8B o", "70B down") for m in ms]
@@ -52,15 +54,14 @@ def write_executable(path, text):
 
 def test_baseline_times_each_set_of_options_on_one_base_build(tmp_path):
     need("cmake")
-    repo = fake_repo(tmp_path, "device-run.sh", "base-vs-new.py", "bench_results.py")
+    repo = fake_repo(tmp_path, "device-run.sh", "pack-out.sh", "base-vs-new.py", "bench_results.py")
     seed_file = tmp_path / "seed"
     seed_file.write_text(str(random.random()))
-    # The new side: build-release/bench/bench_matmul, side "new"; the base: a CMake project that
-    # installs the same stand-in as build-release/bench/bench_matmul, side "base".
-    write_executable(repo / "build-release" / "bench" / "bench_matmul",
-                     FAKE_BENCH.replace('os.environ["FAKE_SIDE"]', '"new"'))
+    # The new side: build-release/bench/bench_matmul; the base: a CMake project that installs the same
+    # stand-in as its build-release/bench/bench_matmul.
+    write_executable(repo / "build-release" / "bench" / "bench_matmul", FAKE_BENCH)
     base = tmp_path / "base-src" / "base"
-    write_executable(base / "fake_bench", FAKE_BENCH.replace('os.environ["FAKE_SIDE"]', '"base"'))
+    write_executable(base / "fake_bench", FAKE_BENCH)
     (base / "CMakeLists.txt").write_text(
         "cmake_minimum_required(VERSION 3.20)\nproject(fake NONE)\n"
         "file(COPY ${CMAKE_SOURCE_DIR}/fake_bench DESTINATION ${CMAKE_BINARY_DIR}/bench)\n"
@@ -92,11 +93,19 @@ def test_baseline_times_each_set_of_options_on_one_base_build(tmp_path):
             assert f"{base_row['bitjit_us']:.1f} / {new_row['bitjit_us']:.1f} ({ratio:.2f})" in table
         assert f"new over base{suffix}: | range |" in result.stdout
     assert not (out / "bench-base-3").exists()
+    # `pack` (last): everything under $OUT into all.tgz, the summary beside it.
+    result = subprocess.run(["bash", str(repo / "scripts" / "device-run.sh"), "pack"], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["all.tgz", "summary.txt"]
+    assert "build skipped (DEVICE_RUN_BUILT=1)" in (out / "summary.txt").read_text()
+    with tarfile.open(out / "all.tgz") as archive:
+        assert "./base-vs-new-2.md" in archive.getnames() and "./summary.txt" in archive.getnames()
 
 
 def test_chains_cut_each_step_to_the_call_and_pack_everything(tmp_path):
     need("timeout")
-    repo = fake_repo(tmp_path, "device-chains.sh")
+    repo = fake_repo(tmp_path, "device-chains.sh", "pack-out.sh")
     # device-run.sh's stand-in: `build` prints the build line; `sleep N` sleeps; `say X` prints X.
     write_executable(repo / "scripts" / "device-run.sh", r'''#!/usr/bin/env bash
 mkdir -p "$OUT"
@@ -138,7 +147,7 @@ esac
 
 
 def test_chains_refuse_missing_chain_files(tmp_path):
-    repo = fake_repo(tmp_path, "device-chains.sh")
+    repo = fake_repo(tmp_path, "device-chains.sh", "pack-out.sh")
     result = subprocess.run(["bash", str(repo / "scripts" / "device-chains.sh"), "nowhere"], cwd=repo,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
