@@ -31,6 +31,14 @@ if [ "$#" -eq 0 ]; then
   echo "usage: CALL_LIMIT=560 scripts/device-chains.sh CHAIN0 [CHAIN1 ...] (chain files of 'step SECONDS STEP...' lines)" >&2
   exit 2
 fi
+for setting in CALL_LIMIT PACK_SECONDS ${GPUS:+GPUS}; do
+  if ! [[ ${!setting} =~ ^[0-9]+$ ]]; then
+    unit=seconds
+    [ "$setting" = GPUS ] && unit=GPUs
+    echo "device-chains: $setting=${!setting} must be a whole number ($unit)" >&2
+    exit 2
+  fi
+done
 for chain in "$@"; do
   if [ ! -f "$chain" ]; then
     echo "device-chains: chain file $chain does not exist" >&2
@@ -46,6 +54,10 @@ seconds_left() { echo $((CALL_LIMIT - PACK_SECONDS - ($(date +%s) - started))); 
 step() {
   local asked=$1 left limit
   shift
+  if ! [[ $asked =~ ^[0-9]+$ ]] || [ "$#" -eq 0 ]; then
+    echo "== step '$asked $*' refused: write step SECONDS STEP... (SECONDS a whole number)" >>"$OUT/steps.txt"
+    return 0
+  fi
   left=$(seconds_left)
   if [ "$left" -lt 10 ]; then
     echo "== skipped $* (asked ${asked} s, ${left} s left before packing)" >>"$OUT/steps.txt"

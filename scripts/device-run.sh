@@ -267,6 +267,11 @@ for step in "$@"; do
       for n in "${!bench_sets[@]}"; do
         suffix=""
         [ "$n" -gt 0 ] && suffix="-$((n + 1))"
+        # An empty set between ';' would time the bench's whole default suite: refused, not run.
+        if [ "${#bench_sets[@]}" -gt 1 ] && [ -z "${bench_sets[$n]// /}" ]; then
+          note "baseline: set $((n + 1)) of BENCH_ARGS is empty (BENCH_ARGS=\"$BENCH_ARGS\"); skipped"
+          continue
+        fi
         for side in base new; do
           binary=./build-release/bench/bench_matmul
           [ "$side" = base ] && binary=./build-base/base/build-release/bench/bench_matmul

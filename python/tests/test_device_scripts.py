@@ -101,6 +101,14 @@ def test_baseline_times_each_set_of_options_on_one_base_build(tmp_path):
     assert "build skipped (DEVICE_RUN_BUILT=1)" in (out / "summary.txt").read_text()
     with tarfile.open(out / "all.tgz") as archive:
         assert "./base-vs-new-2.md" in archive.getnames() and "./summary.txt" in archive.getnames()
+    # An empty set between ';' would time the whole default suite: refused by name, the others run.
+    shutil.rmtree(out)
+    env["BENCH_ARGS"] = ";".join([sets[0], " ", sets[1]])
+    result = subprocess.run(["bash", str(repo / "scripts" / "device-run.sh"), "baseline"], env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "baseline: set 2 of BENCH_ARGS is empty" in result.stdout
+    assert not (out / "bench-base-2").exists() and (out / "base-vs-new-3.md").exists()
 
 
 def test_chains_cut_each_step_to_the_call_and_pack_everything(tmp_path):
@@ -155,3 +163,27 @@ def test_chains_refuse_missing_chain_files(tmp_path):
     result = subprocess.run(["bash", str(repo / "scripts" / "device-chains.sh")], cwd=repo, capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 2 and "usage:" in result.stderr
+    (repo / "chain0").write_text("step 5 say one\n")
+    for setting, value, unit in (("CALL_LIMIT", "ten", "seconds"), ("PACK_SECONDS", "-3", "seconds"),
+                                 ("GPUS", "2x", "GPUs")):
+        result = subprocess.run(["bash", str(repo / "scripts" / "device-chains.sh"), "chain0"], cwd=repo,
+                                env={"PATH": "/usr/bin:/bin:/usr/local/bin", setting: value}, capture_output=True,
+                                text=True, timeout=60)
+        assert result.returncode == 2
+        assert f"{setting}={value} must be a whole number ({unit})" in result.stderr
+
+
+def test_chains_refuse_a_step_line_without_seconds_or_step(tmp_path):
+    need("timeout")
+    repo = fake_repo(tmp_path, "device-chains.sh", "pack-out.sh")
+    write_executable(repo / "scripts" / "device-run.sh", "#!/usr/bin/env bash\nmkdir -p \"$OUT\"\necho \"== ran $*\"\n")
+    (repo / "chain0").write_text("step soon say\nstep 30\nstep 30 say fine\n")
+    out = tmp_path / "out"
+    result = subprocess.run(["bash", str(repo / "scripts" / "device-chains.sh"), "chain0"], cwd=repo,
+                            env={"PATH": "/usr/bin:/bin:/usr/local/bin", "OUT": str(out), "GPUS": "1"},
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = (out / "summary.txt").read_text()
+    assert "== step 'soon say' refused: write step SECONDS STEP..." in summary
+    assert "== step '30 ' refused" in summary
+    assert "== ran say fine" in summary
