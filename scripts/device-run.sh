@@ -74,6 +74,17 @@ cd "$(dirname "$0")/.."
 source scripts/pack-out.sh
 OUT=${OUT:-$PWD/device-out}
 mkdir -p "$OUT"
+# The kernel databases and caches the steps write: under build-release, or under DEVICE_RUN_DB_ROOT
+# (device-chains.sh gives each chain its own, so two chains never write one database at once).
+DB_ROOT=${DEVICE_RUN_DB_ROOT:-$PWD/build-release}
+# baseline's base tree, and the folder it is built in: build-base for base.tgz, build-base-x for base-x.tgz
+# (two chains may each time against a base of their own).
+BASE_TGZ=${BASE_TGZ:-base.tgz}
+if [[ $BASE_TGZ != *.tgz ]]; then
+  echo "device-run: BASE_TGZ=$BASE_TGZ must name a .tgz (git archive --prefix=base/ REV | gzip)" >&2
+  exit 2
+fi
+BASE_BUILD=build-$(basename "$BASE_TGZ" .tgz)
 summary=()
 note() { summary+=("$1"); echo "== $1"; }
 
@@ -212,15 +223,15 @@ for step in "$@"; do
       ;;
     bench)
       # shellcheck disable=SC2086
-      BITJIT_CACHE_DIR=$PWD/build-release/bench-db ./build-release/bench/bench_matmul ${BENCH_ARGS:-} --out "$OUT/bench" >"$OUT/bench.log" 2>&1
+      BITJIT_CACHE_DIR=$DB_ROOT/bench-db ./build-release/bench/bench_matmul ${BENCH_ARGS:-} --out "$OUT/bench" >"$OUT/bench.log" 2>&1
       note "bench rc=$? in $(( $(date +%s) - start )) s: $(head -n 1 "$OUT/bench.log")"
-      python3 scripts/kernel-resources.py build-release/bench-db >"$OUT/bench/resources.txt" 2>&1
+      python3 scripts/kernel-resources.py "$DB_ROOT/bench-db" >"$OUT/bench/resources.txt" 2>&1
       ;;
     dynamic)
       args=${DYNAMIC_ARGS:-"--formats int4_g128,uint4_g128_qzeros,int4_g128_bf16 --shapes 70b --M 1,16,64,256,4096"}
       for mode in yes no; do
         # shellcheck disable=SC2086
-        BITJIT_CACHE_DIR=$PWD/build-release/bench-db ./build-release/bench/bench_matmul $args --dynamic "$mode" \
+        BITJIT_CACHE_DIR=$DB_ROOT/bench-db ./build-release/bench/bench_matmul $args --dynamic "$mode" \
           --out "$OUT/dynamic-$mode" >"$OUT/dynamic-$mode.log" 2>&1
         note "bench --dynamic $mode rc=$? in $(( $(date +%s) - start )) s"
       done
@@ -232,7 +243,7 @@ for step in "$@"; do
       mkdir -p "$OUT/ncu"
       for case in ${PROFILE_CASES:-int4_g128:70B_o:1}; do
         read_case "$case"
-        BITJIT_CACHE_DIR=$PWD/build-release/bench-db ncu -k regex:bitjit_matmul --launch-skip 3 --launch-count 1 \
+        BITJIT_CACHE_DIR=$DB_ROOT/bench-db ncu -k regex:bitjit_matmul --launch-skip 3 --launch-count 1 \
           --section SpeedOfLight --section MemoryWorkloadAnalysis --section Occupancy --section LaunchStats \
           --section WarpStateStats --section SchedulerStats \
           "${case_bench[@]}" --out "$OUT/ncu/bench" >"$OUT/ncu/$case_name.txt" 2>&1
@@ -243,7 +254,7 @@ for step in "$@"; do
       mkdir -p "$OUT/stalls"
       for case in ${PROFILE_CASES:-int4_g128:70B_o:1}; do
         read_case "$case"
-        BITJIT_CACHE_DIR=$PWD/build-release/bench-db ncu -k regex:bitjit_matmul --launch-skip 3 --launch-count 1 --set full \
+        BITJIT_CACHE_DIR=$DB_ROOT/bench-db ncu -k regex:bitjit_matmul --launch-skip 3 --launch-count 1 --set full \
           --import-source no -o "$OUT/stalls/$case_name" "${case_bench[@]}" --out "$OUT/stalls/bench" \
           >"$OUT/stalls/$case_name.log" 2>&1
         ncu -i "$OUT/stalls/$case_name.ncu-rep" --page details >"$OUT/stalls/$case_name.txt" 2>&1
@@ -254,9 +265,9 @@ for step in "$@"; do
       done
       ;;
     baseline)
-      if [ ! -f base.tgz ]; then note "baseline: no base.tgz"; continue; fi
-      rm -rf build-base && mkdir -p build-base && tar xzf base.tgz -C build-base
-      if ! (cd build-base/base && cmake --preset release && cmake --build --preset release -j "$(nproc)") >"$OUT/base-build.log" 2>&1; then
+      if [ ! -f "$BASE_TGZ" ]; then note "baseline: no $BASE_TGZ"; continue; fi
+      rm -rf "$BASE_BUILD" "$DB_ROOT"/baseline-*-db && mkdir -p "$BASE_BUILD" && tar xzf "$BASE_TGZ" -C "$BASE_BUILD"
+      if ! (cd "$BASE_BUILD/base" && cmake --preset release && cmake --build --preset release -j "$(nproc)") >"$OUT/base-build.log" 2>&1; then
         note "baseline: build FAILED (see base-build.log)"
         continue
       fi
@@ -274,9 +285,9 @@ for step in "$@"; do
         fi
         for side in base new; do
           binary=./build-release/bench/bench_matmul
-          [ "$side" = base ] && binary=./build-base/base/build-release/bench/bench_matmul
+          [ "$side" = base ] && binary=./$BASE_BUILD/base/build-release/bench/bench_matmul
           # shellcheck disable=SC2086
-          BITJIT_CACHE_DIR=$PWD/build-$side-db $binary ${bench_sets[$n]} --out "$OUT/bench-$side$suffix" \
+          BITJIT_CACHE_DIR=$DB_ROOT/baseline-$side-db $binary ${bench_sets[$n]} --out "$OUT/bench-$side$suffix" \
             >"$OUT/bench-$side$suffix.log" 2>&1
           note "baseline bench$suffix $side rc=$?"
         done
@@ -286,13 +297,13 @@ for step in "$@"; do
       done
       ;;
     tune)
-      rm -rf build-release/tuned-db build-release/default-db
+      rm -rf "$DB_ROOT/tuned-db" "$DB_ROOT/default-db"
       ./build-release/bitjit tune --configs "${TUNE_CONFIGS:-bench/configs/tune_suite_small_m.json}" \
-        --topk "${TUNE_TOPK:-20}" --cache-dir build-release/tuned-db >"$OUT/tune.log" 2>&1
+        --topk "${TUNE_TOPK:-20}" --cache-dir "$DB_ROOT/tuned-db" >"$OUT/tune.log" 2>&1
       note "tune rc=$? in $(( $(date +%s) - start )) s"
       for side in default tuned; do
         # shellcheck disable=SC2086
-        BITJIT_CACHE_DIR=$PWD/build-release/$side-db ./build-release/bench/bench_matmul ${BENCH_ARGS:-} \
+        BITJIT_CACHE_DIR=$DB_ROOT/$side-db ./build-release/bench/bench_matmul ${BENCH_ARGS:-} \
           --out "$OUT/bench-$side" >"$OUT/bench-$side.log" 2>&1
         note "bench on the $side database rc=$? in $(( $(date +%s) - start )) s"
       done
@@ -307,7 +318,7 @@ for step in "$@"; do
       for override in "${overrides[@]}"; do
         n=$((n + 1))
         # shellcheck disable=SC2086
-        BITJIT_CACHE_DIR=$PWD/build-release/bench-db ./build-release/bench/bench_matmul ${BENCH_ARGS:-} \
+        BITJIT_CACHE_DIR=$DB_ROOT/bench-db ./build-release/bench/bench_matmul ${BENCH_ARGS:-} \
           --schedule "$override" --out "$OUT/variants/$n" >"$OUT/variants-$n.log" 2>&1
         note "variant $n $override rc=$?"
       done
@@ -347,7 +358,7 @@ for step in "$@"; do
       note "peer wheels rc=$?: $(tail -n 1 "$OUT/peers-install.log")"
       # Both kernel caches under the build folder, which a warm machine keeps between calls.
       # shellcheck disable=SC2086
-      HUMMING_CACHE_DIR=$PWD/build-release/humming-cache BITJIT_CACHE_DIR=$PWD/build-release/bench-db \
+      HUMMING_CACHE_DIR=$DB_ROOT/humming-cache BITJIT_CACHE_DIR=$DB_ROOT/bench-db \
         PYTHONPATH=$site:$PWD/build-python/python:$deps python3 bench/peers.py ${PEERS_ARGS:-} --out "$OUT/peers" \
         >"$OUT/peers.log" 2>&1
       note "peers rc=$? in $(( $(date +%s) - start )) s: $(tail -n 1 "$OUT/peers.log")"

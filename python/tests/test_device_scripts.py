@@ -15,21 +15,22 @@ import pytest
 SCRIPTS = pathlib.Path(__file__).resolve().parents[2] / "scripts"
 
 # bench_matmul's stand-in: writes results.json into --out with a time per (shape, M) drawn from the
-# seed in FAKE_SEED_FILE and its side (the base's binary lies under build-base/), and records its
-# arguments.
+# seed in FAKE_SEED_FILE and its side (the base's binary lies under build-base*/), and records its
+# arguments and kernel database.
 FAKE_BENCH = r'''#!/usr/bin/env python3
 import json, os, pathlib, random, sys
 args = sys.argv[1:]
 out = pathlib.Path(args[args.index("--out") + 1])
 out.mkdir(parents=True, exist_ok=True)
 ms = [int(m) for m in args[args.index("--M") + 1].split(",")]
-side = "base" if "build-base" in pathlib.Path(sys.argv[0]).parts else "new"
+side = "base" if any(p.startswith("build-base") for p in pathlib.Path(sys.argv[0]).parts) else "new"
 seed = pathlib.Path(os.environ["FAKE_SEED_FILE"]).read_text() + side
 rng = random.Random(seed)
 rows = [{"format": "int4_g128", "shape": shape, "M": m, "bitjit_us": rng.uniform(5, 500),
          "schedule": {"family": "tensor_gemv"}} for shape in ("8B o", "70B down") for m in ms]
 (out / "results.json").write_text(json.dumps({"device": "fake", "rows": rows}))
 (out / "args.txt").write_text(" ".join(args))
+(out / "db.txt").write_text(os.environ["BITJIT_CACHE_DIR"])
 '''
 
 
@@ -52,14 +53,8 @@ def write_executable(path, text):
     path.chmod(0o755)
 
 
-def test_baseline_times_each_set_of_options_on_one_base_build(tmp_path):
-    need("cmake")
-    repo = fake_repo(tmp_path, "device-run.sh", "pack-out.sh", "base-vs-new.py", "bench_results.py")
-    seed_file = tmp_path / "seed"
-    seed_file.write_text(str(random.random()))
-    # The new side: build-release/bench/bench_matmul; the base: a CMake project that installs the same
-    # stand-in as its build-release/bench/bench_matmul.
-    write_executable(repo / "build-release" / "bench" / "bench_matmul", FAKE_BENCH)
+def fake_base(tmp_path, archive_path):
+    """A base tree: a CMake project that installs the bench stand-in as its build-release/bench/bench_matmul."""
     base = tmp_path / "base-src" / "base"
     write_executable(base / "fake_bench", FAKE_BENCH)
     (base / "CMakeLists.txt").write_text(
@@ -71,8 +66,18 @@ def test_baseline_times_each_set_of_options_on_one_base_build(tmp_path):
         "configurePresets": [{"name": "release", "binaryDir": "${sourceDir}/build-release",
                               "generator": "Unix Makefiles"}],
         "buildPresets": [{"name": "release", "configurePreset": "release"}]}))
-    with tarfile.open(repo / "base.tgz", "w:gz") as archive:
+    with tarfile.open(archive_path, "w:gz") as archive:
         archive.add(base, arcname="base")
+
+
+def test_baseline_times_each_set_of_options_on_one_base_build(tmp_path):
+    need("cmake")
+    repo = fake_repo(tmp_path, "device-run.sh", "pack-out.sh", "base-vs-new.py", "bench_results.py")
+    seed_file = tmp_path / "seed"
+    seed_file.write_text(str(random.random()))
+    # The new side: build-release/bench/bench_matmul; the base: built from base.tgz.
+    write_executable(repo / "build-release" / "bench" / "bench_matmul", FAKE_BENCH)
+    fake_base(tmp_path, repo / "base.tgz")
     out = tmp_path / "out"
     sets = ["--formats int4_g128 --M 16", "--formats int4_g128 --M 1,16 --dynamic yes"]
     env = {"PATH": "/usr/bin:/bin:/usr/local/bin", "OUT": str(out), "DEVICE_RUN_BUILT": "1",
@@ -85,6 +90,8 @@ def test_baseline_times_each_set_of_options_on_one_base_build(tmp_path):
         for side in ("base", "new"):
             assert (out / f"bench-{side}{suffix}" / "args.txt").read_text() == \
                 f"{options} --out {out}/bench-{side}{suffix}"
+            assert (out / f"bench-{side}{suffix}" / "db.txt").read_text() == \
+                str(repo / "build-release" / f"baseline-{side}-db")
         base_rows = json.loads((out / f"bench-base{suffix}" / "results.json").read_text())["rows"]
         new_rows = json.loads((out / f"bench-new{suffix}" / "results.json").read_text())["rows"]
         table = (out / f"base-vs-new{suffix}.md").read_text()
@@ -111,13 +118,41 @@ def test_baseline_times_each_set_of_options_on_one_base_build(tmp_path):
     assert not (out / "bench-base-2").exists() and (out / "base-vs-new-3.md").exists()
 
 
+def test_baseline_takes_a_base_archive_and_database_root_of_its_own(tmp_path):
+    """Two chains timing against bases of their own: BASE_TGZ=base-x.tgz builds in build-base-x, and
+    DEVICE_RUN_DB_ROOT (device-chains.sh's, one per chain) holds the kernel databases."""
+    need("cmake")
+    repo = fake_repo(tmp_path, "device-run.sh", "pack-out.sh", "base-vs-new.py", "bench_results.py")
+    seed_file = tmp_path / "seed"
+    seed_file.write_text(str(random.random()))
+    write_executable(repo / "build-release" / "bench" / "bench_matmul", FAKE_BENCH)
+    fake_base(tmp_path, repo / "base-x.tgz")
+    out, db_root = tmp_path / "out", tmp_path / "chain-7"
+    env = {"PATH": "/usr/bin:/bin:/usr/local/bin", "OUT": str(out), "DEVICE_RUN_BUILT": "1",
+           "BENCH_ARGS": "--formats int4_g128 --M 1", "FAKE_SEED_FILE": str(seed_file), "BASE_TGZ": "base-x.tgz",
+           "DEVICE_RUN_DB_ROOT": str(db_root)}
+    result = subprocess.run(["bash", str(repo / "scripts" / "device-run.sh"), "baseline"], env=env, cwd=repo,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (repo / "build-base-x" / "base" / "build-release" / "bench" / "bench_matmul").exists()
+    assert not (repo / "build-base").exists()
+    for side in ("base", "new"):
+        assert (out / f"bench-{side}" / "db.txt").read_text() == str(db_root / f"baseline-{side}-db")
+    assert "new over base: | range |" in result.stdout
+    # A base that is not a .tgz is refused by name before anything runs.
+    env["BASE_TGZ"] = "base.tar"
+    result = subprocess.run(["bash", str(repo / "scripts" / "device-run.sh"), "baseline"], env=env, cwd=repo,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "BASE_TGZ=base.tar must name a .tgz" in result.stderr
+
+
 def test_chains_cut_each_step_to_the_call_and_pack_everything(tmp_path):
     need("timeout")
     repo = fake_repo(tmp_path, "device-chains.sh", "pack-out.sh")
     # device-run.sh's stand-in: `build` prints the build line; `sleep N` sleeps; `say X` prints X.
     write_executable(repo / "scripts" / "device-run.sh", r'''#!/usr/bin/env bash
 mkdir -p "$OUT"
-echo "== chain env: gpu=$CUDA_VISIBLE_DEVICES built=${DEVICE_RUN_BUILT:-0} db=${BITJIT_CACHE_DIR##*/}"
+echo "== chain env: gpu=$CUDA_VISIBLE_DEVICES built=${DEVICE_RUN_BUILT:-0} db=${BITJIT_CACHE_DIR##*/} root=${DEVICE_RUN_DB_ROOT##*/}"
 case "$1" in
   build) echo "== build ok" ;;
   sleep) sleep "$2"; echo "== slept $2" ;;
@@ -138,7 +173,7 @@ esac
     assert "== said one with alpha" in summary and "== said two with nothing" in summary
     assert "== slept 8" in summary and "== slept 6" in summary
     assert "== skipped say late (asked 30 s," in summary
-    assert "gpu=0 built=1 db=chain-db-0" in summary and "gpu=0 built=1 db=chain-db-1" in summary
+    assert "gpu=0 built=1 db=chain-db-0 root=chain-0" in summary and "gpu=0 built=1 db=chain-db-1 root=chain-1" in summary
     with tarfile.open(out / "all.tgz") as archive:
         names = archive.getnames()
     assert "./chain0/steps.txt" in names and "./chain1/steps.txt" in names and "./build-summary.txt" in names
