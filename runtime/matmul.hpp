@@ -109,9 +109,8 @@ class Matmul {
   HostTensor transform_weight_array(ArrayElement element, std::span<const uint8_t> bytes) const;
 
   // Median time of one run in milliseconds, on random inputs it allocates itself (weights rotated
-  // through enough copies to exceed twice the L2), after `warmup` runs (at least one), timed with CUDA
-  // events around batches of 10 runs, each batch captured into a CUDA graph and launched as one
-  // (runtime/timing.hpp); `repeats` batches. M is the static M, or for dynamic M the given one
+  // through enough copies to exceed twice the L2), after `warmup` runs, timed with CUDA events around
+  // batches of 10 runs; `repeats` batches. M is the static M, or for dynamic M the given one
   // (default: the largest bucket).
   double profile_latency(std::optional<int64_t> M = std::nullopt, int warmup = 10, int repeats = 20) const;
 

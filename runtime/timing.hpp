@@ -1,8 +1,7 @@
 #pragma once
 // GPU timing as the benchmarks and profile_latency do it: CUDA events around a batch of launches
-// (one event pair per launch would add the event's own ~2 µs to a 5 µs kernel), the batch captured
-// into a CUDA graph and launched as one (so a busy host cannot leave the GPU idle inside it), a
-// warm-up first, and the median over repeats of the per-launch time.
+// (one event pair per launch would add the event's own ~2 µs to a 5 µs kernel), a warm-up first,
+// and the median over repeats of the per-launch time.
 #include <cuda.h>
 
 #include <functional>
@@ -10,14 +9,13 @@
 namespace bitjit {
 
 struct TimingPlan {
-  int warmup = 10;     // launches before timing (module load, clocks, caches); at least one runs
+  int warmup = 10;     // launches before timing (module load, clocks, caches)
   int batch = 20;      // launches between one pair of events
   int repeats = 15;    // batches; the median batch is reported
 };
 
 // Median milliseconds per launch of launch(i) on stream, i counting every launch from 0 (so the
-// caller can rotate through weight copies). The warm-up launches run as they are; the timed ones are
-// captured (launch must be capturable once warmed up: no allocation, no module load, no host wait).
+// caller can rotate through weight copies).
 double median_launch_ms(CUstream stream, const std::function<void(int)>& launch, const TimingPlan& plan = {});
 
 // How many copies of `bytes` make one pass over them exceed twice the L2, so each launch reads HBM.

@@ -1,12 +1,10 @@
 // Matmul::run under CUDA graph capture and on an explicit device: after one run on a device (and, with
 // the Matmul's own split-K scratch, on the stream), a captured run replays what a plain run computes;
 // before it, capture is refused with CaptureError instead of loading a module or allocating inside it.
-#include <algorithm>
 #include <optional>
 #include <random>
 #include <utility>
 #include <string>
-#include <vector>
 
 #include "common/error.hpp"
 #include "compiler/schedule.hpp"
@@ -14,7 +12,6 @@
 #include "runtime/device.hpp"
 #include "runtime/driver.hpp"
 #include "runtime/matmul.hpp"
-#include "runtime/timing.hpp"
 #include "tests/support/catch.hpp"
 #include "tests/support/configs.hpp"
 #include "tests/support/random.hpp"
@@ -202,43 +199,4 @@ TEST_CASE("a Matmul runs on an explicit device and refuses one of another arch b
   operands.run(matmul, RunTarget{});  // the current context's device: the same one here
   check_cuda(Driver::get().cuCtxSynchronize(), "cuCtxSynchronize");
   CHECK(operands.output() == on_device);
-}
-
-// The timing of profile_latency, tuning and the benchmarks launches each batch as one captured graph
-// (runtime/timing.cpp): launch(i) is called with i counting on from the warm-up through every batch,
-// each timed batch is captured (launches made outside a capture would not show as the graph's), and a
-// Matmul that has never run, with split-K scratch to allocate, is timed without a CaptureError (the
-// warm-up runs it once as it is, even when asked for none).
-TEST_CASE("timing launches each batch as a captured graph, counting launches on", "[gpu][graph]") {
-  if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
-  BITJIT_RANDOM_ENGINE(rng);
-  ensure_context();
-  Stream stream;
-  const int warmup = std::uniform_int_distribution<int>(0, 3)(rng), batch = std::uniform_int_distribution<int>(1, 6)(rng);
-  const int repeats = std::uniform_int_distribution<int>(1, 4)(rng);
-  INFO("warmup " << warmup << ", batch " << batch << ", repeats " << repeats);
-  DeviceBuffer scratch(4096);
-  std::vector<int> indices;
-  std::vector<bool> captured;
-  const double ms = median_launch_ms(stream.get(), [&](int i) {
-    CUstreamCaptureStatus status = CU_STREAM_CAPTURE_STATUS_NONE;
-    check_cuda(Driver::get().cuStreamIsCapturing(stream.get(), &status), "cuStreamIsCapturing");
-    indices.push_back(i);
-    captured.push_back(status == CU_STREAM_CAPTURE_STATUS_ACTIVE);
-    check_cuda(Driver::get().cuMemsetD8Async(CUdeviceptr(scratch.data()), uint8_t(i), 4096, stream.get()),
-               "cuMemsetD8Async");
-  }, {warmup, batch, repeats});
-  const int warm = std::max(warmup, 1);
-  REQUIRE(indices.size() == size_t(warm + batch * repeats));
-  for (size_t i = 0; i < indices.size(); ++i) {
-    CHECK(indices[i] == int(i));
-    CHECK(captured[i] == (int(i) >= warm));
-  }
-  CHECK(ms > 0.0);
-  CHECK(ms < 1.0);  // a 4 KiB memset takes microseconds
-
-  const std::optional<ScratchCase> found = scratch_case(current_device_info().arch());
-  if (!found) return;
-  INFO("schedule " << canonical_form(found->matmul.schedule()));
-  CHECK(found->matmul.profile_latency(found->config.M.value(), 0, 3) > 0.0);
 }
