@@ -62,7 +62,21 @@ void validate_tensor_gemv(const MatmulConfig& config, const TileSchedule& s, con
     reject_schedule("pipeline.k_per_round=" + std::to_string(p.k_per_round) + " must be 1 to 8 k-blocks of " +
                     std::to_string(block));
   }
-  require_unused(s, "pipeline.stages", p.stages, 1);  // no ring: the next round of loads is in flight instead
+  // No ring: the next round of weight loads is in flight instead. stages = 2 loads the activations
+  // too a k-block ahead (fp16 / bf16 activations in runs of whole 16-byte quads).
+  if (p.stages == 2) {
+    if (!float16_activations(config)) {
+      reject_schedule("pipeline.stages=2 (activations a k-block ahead): tensor_gemv with " +
+                      std::string(to_string(config.A_dtype)) + " activations takes pipeline.stages=1 (fp16 / bf16 only)");
+    }
+    if (layout->run % 8 != 0) {
+      reject_schedule("pipeline.stages=2 (activations a k-block ahead) needs runs of 8 k or more (16-byte activation "
+                      "loads); this config's layout has runs of " + std::to_string(layout->run) + "; use pipeline.stages=1");
+    }
+  } else if (p.stages != 1) {
+    reject_schedule("pipeline.stages=" + std::to_string(p.stages) + ": tensor_gemv takes 1 (activations loaded as each "
+                    "k-block starts) or 2 (a k-block ahead)");
+  }
   require_unused(s, "pipeline.k_per_stage", p.k_per_stage, 0);
   const int64_t k_blocks = config.K / block;
   if (!float16_activations(config) && p.split_k != 1) {
@@ -194,6 +208,9 @@ std::vector<PlanConstant> tensor_gemv_tiles(const MatmulConfig& config, const Ti
        "k-blocks of " + std::to_string(block) + " per warp per round: loads in flight per tile"},
       {"int", "kSplitK", std::to_string(s.pipeline.split_k),
        s.pipeline.split_k > 1 ? "slices of K on blockIdx.z, summed by the last" : "K in one slice"},
+      {"bool", "kActivationsAhead", s.pipeline.stages == 2 ? "true" : "false",
+       s.pipeline.stages == 2 ? "the next k-block's activations loaded during this one"
+                              : "each k-block's activations loaded as it starts"},
   };
 }
 
@@ -238,7 +255,8 @@ std::vector<PlanStage> tensor_gemv_16bit_stages(const MatmulConfig& config, cons
   return {
       tensor_gemv_load_stage(config, s, codes),
       {"dequant", "two codes at a time: " + decode},
-      {"load A", a_loads + " from global memory (cached), " + std::to_string(s.tile.m) + " rows, shared by the tiles"},
+      {"load A", a_loads + " from global memory (cached), " + std::to_string(s.tile.m) + " rows, shared by the tiles" +
+                     (s.pipeline.stages == 2 ? ", the next k-block's in flight" : "")},
       {"multiply-accumulate", "mma.sync m16n8k16 (weights as the 16-row operand), float32 accumulation; " + scaling},
       tensor_gemv_epilogue_stage(config, s),
   };

@@ -487,6 +487,53 @@ TEST_CASE("tensor_gemv splits K across blocks", "[codegen][nvrtc]") {
                      [](const RankedSchedule& r) { return r.schedule.pipeline.split_k > 1; }));
 }
 
+// pipeline.stages = 2 on tensor_gemv: the next k-block's activations are loaded during this one
+// (kActivationsAhead); fp16 / bf16 activations in runs of whole 16-byte quads only, refused by name
+// otherwise; it compiles for sm_80 and sm_90a with 8 and 16 rows, split and unsplit (its results are
+// checked on the GPU: test_gpu "tensor_gemv matches the reference split along K", variants 6 and 7).
+TEST_CASE("tensor_gemv loads the activations a k-block ahead at pipeline.stages 2", "[codegen][nvrtc]") {
+  BITJIT_RANDOM_ENGINE(rng);
+  const int64_t rows = std::uniform_int_distribution<int64_t>(1, 16)(rng);
+  const MatmulConfig config = w4a16_g128_config(MSpec::buckets({rows, 64}), 256, 2048);
+  TileSchedule s = default_schedule(config, "sm_80", rows);
+  REQUIRE(s.family == KernelFamily::tensor_gemv);
+  INFO(canonical_form(s));
+  for (int split_k : {1, 2}) {
+    s.pipeline.stages = 2;
+    s.pipeline.split_k = split_k;
+    REQUIRE(schedule_error(config, s).empty());
+    for (const char* arch : {"sm_80", "sm_90a"}) {
+      const GeneratedKernel kernel = emit_kernel(config, s, arch);
+      CHECK(contains(kernel.source, "static constexpr bool kActivationsAhead = true;"));
+      const CompiledKernel binary =
+          compile_cuda({kernel.source, kernel.file_name, arch, {}, canonical_form(config), CompileOutput::cubin});
+      CHECK((binary.cubin.size() > 4 && binary.cubin[0] == 0x7f));
+    }
+    s.pipeline.stages = 1;
+    CHECK(contains(emit_kernel(config, s, "sm_80").source, "static constexpr bool kActivationsAhead = false;"));
+  }
+  s.pipeline.stages = 3;
+  CHECK(contains(schedule_error(config, s), "pipeline.stages=3: tensor_gemv takes 1 (activations loaded as each "
+                                            "k-block starts) or 2 (a k-block ahead)"));
+  // Runs of 4 k (int8 weights in groups of 16): 8-byte activation loads, nothing to take a quad ahead.
+  MatmulConfig runs_of_4 = config;
+  runs_of_4.W_dtype = DType::int8;
+  runs_of_4.group_size = 16;
+  TileSchedule short_runs = default_schedule(runs_of_4, "sm_80", rows);
+  REQUIRE(short_runs.family == KernelFamily::tensor_gemv);
+  short_runs.pipeline.stages = 2;
+  CHECK(contains(schedule_error(runs_of_4, short_runs), "needs runs of 8 k or more (16-byte activation loads); this "
+                                                        "config's layout has runs of 4"));
+  MatmulConfig int8_activations = config;
+  int8_activations.A_dtype = DType::int8;
+  TileSchedule bytes = default_schedule(int8_activations, "sm_80", rows);
+  REQUIRE(bytes.family == KernelFamily::tensor_gemv);
+  bytes.pipeline.stages = 2;
+  CHECK(contains(schedule_error(int8_activations, bytes),
+                 "pipeline.stages=2 (activations a k-block ahead): tensor_gemv with int8 activations takes "
+                 "pipeline.stages=1"));
+}
+
 // The default splits K where few channel blocks stream a long K (slices of at least 7168 k, at most
 // four, while the blocks are under four per SM), and widens where the blocks would be under two per SM:
 // one channel tile per warp (9 to 16 rows; fewer rows have that already), then eight warps

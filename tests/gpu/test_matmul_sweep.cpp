@@ -821,7 +821,8 @@ TEST_CASE("tensor_gemm matches the reference at decode sizes", "[gpu]") {
 // Variants 3 and 4: 16 rows on one channel tile and one k-block per round, with 8 warps along K
 // unsplit and with 4 warps in two slices (the M = 16 schedules bench/results/2026-11-29-h200-peers
 // times). Variant 5: variant 3's tile with 4 warps and launch.blocks_per_sm = 8 (64 registers a
-// thread: what the kernel keeps beyond them spills to local memory).
+// thread: what the kernel keeps beyond them spills to local memory). Variants 6 and 7: the
+// activations a k-block ahead (pipeline.stages = 2).
 TEST_CASE("tensor_gemv matches the reference split along K", "[gpu]") {
   if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
   BITJIT_RANDOM_ENGINE(rng);
@@ -837,10 +838,52 @@ TEST_CASE("tensor_gemv matches the reference split along K", "[gpu]") {
     s.pipeline.split_k = variant == 0 || variant == 4 ? 2 : variant == 1 ? 3 : variant == 2 ? 5 : 1;
     // Eight blocks an SM: 64 registers a thread, the rest spilled to local memory.
     s.launch.blocks_per_sm = variant == 5 ? 8 : 0;
+    // The activations a k-block ahead (runs of 8 k or more): 16 rows in 2 slices (variant 6, variant
+    // 4's tile), 8 rows unsplit with two k-blocks a round (variant 7, the dynamic one-row default's).
+    if (variant >= 6) {
+      s.pipeline.stages = 2;
+      s.tile = {.m = variant == 6 ? 16 : 8, .n = 16};
+      s.pipeline.k_per_round = k_block * (variant == 6 ? 1 : 2);
+      s.pipeline.split_k = variant == 6 ? 2 : 1;
+    }
     return s;
   };
-  const auto checked = check_decode_size_variants<6>(checker, rng, make);
-  for (int count : checked) CHECK(count >= 8);  // all 11 configs take each variant today
+  const auto checked = check_decode_size_variants<8>(checker, rng, make);
+  for (size_t variant = 0; variant < checked.size(); ++variant) {
+    INFO("variant " << variant);
+    CHECK(checked[variant] >= (variant >= 6 ? 6 : 8));  // all 11 configs take 0..5; runs of 8 or more take 6, 7
+  }
+  CHECK(checker.failures() == 0);
+}
+
+// The lanes of rows past M in an 8-row tensor_gemv tile on runs of 8 (a dynamic M's buckets of up to
+// 8 rows) read rows inside M, and at a k-block's first load another run of that row
+// (idle_rows_spread, pipeline/gemv_stream.cuh): every row count of one tile, 1 to 8, each spreading
+// the idle lanes differently, and 13 rows (a second row block of 5), on the staged configs in runs of
+// 8 (buckets above 8 rows); the rows inside M must come out as the reference's.
+TEST_CASE("tensor_gemv's lanes past M in 8-row tiles leave the rows inside M exact", "[gpu]") {
+  if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
+  BITJIT_RANDOM_ENGINE(rng);
+  GpuChecker checker;
+  int spread = 0;
+  for (MatmulConfig config : staged_family_configs()) {
+    config.M = MSpec::buckets({1, 8, 16});
+    const std::optional<MmaRunLayout> layout = mma_run_layout(config);
+    REQUIRE(layout);
+    TileSchedule s;
+    s.family = KernelFamily::tensor_gemv;
+    s.pipeline.vector_bytes = layout->load_bytes;
+    s.warps = {.m = 1, .n = 1, .k = 4};
+    s.tile = {.m = 8, .n = 16};
+    s.pipeline.k_per_round = 2 * layout->k_block(info(config.W_dtype).bits);
+    for (int stages : {1, 2}) {  // the activations as each k-block starts, and a k-block ahead
+      s.pipeline.stages = stages;
+      if (!is_valid_schedule(config, s, "sm_80")) continue;
+      check_schedule(checker, config, s, rng, {1, 2, 3, 4, 5, 6, 7, 8, 13});
+      if (layout->run == 8 && stages == 1) ++spread;
+    }
+  }
+  CHECK(spread >= 6);  // runs of 8: every staged config of fp16 / bf16 activations but int8 in groups of 16
   CHECK(checker.failures() == 0);
 }
 

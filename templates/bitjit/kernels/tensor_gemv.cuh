@@ -69,13 +69,45 @@ __device__ void tensor_gemv(const MatmulParams& params) {
   const long long m_begin = (long long)blockIdx.y * T::kBlockM;
   const int rows = int(min((long long)T::kBlockM, params.M - m_begin));
   const long long n_block = (long long)blockIdx.x * T::kBlockN;
+  // One 8-row tile on runs of 8 k: the lanes of rows past M load sectors for the rows inside M
+  // (idle_rows_spread). Measured on the H200 (2026-11-30): dynamic one row int4 0.81-0.99 of the time
+  // without; left out where it measured slower: runs of 32 (static one row, 70B gate_up 1.18), 16-row
+  // tiles (no lane is past M at 16 rows, and the extra registers cost up to 1.11), packed zero points
+  // (0.97-1.06).
+  constexpr bool kSpreadIdleRows = T::kRun == 8 && S::kRowHalves == 1 && !kQuantizedZeros;
   const uint16_t* a_rows[S::kRowHalves];
-  block_activation_rows(params.A, P::K, m_begin, rows, g, a_rows);
+  IdleRowsSpread spread{};
+  if constexpr (kSpreadIdleRows) {
+    spread = idle_rows_spread<S::kCodes / 8>(params.A, P::K, m_begin, rows, g, t);
+  } else {
+    block_activation_rows(params.A, P::K, m_begin, rows, g, a_rows);
+  }
   long long channel[S::kTiles][2];
   const uint8_t* weight_rows[S::kTiles][2];
   lane_channels<S::kTiles, T::kLoadBytes>(params.W, P::N, S::kRowBytes, n_block, g, t, channel, weight_rows);
   float acc[S::kTiles][S::kRowHalves][4];
   clear_sums(acc);
+
+  // The activations of one k-block by 16-byte quads (runs of 8 k or more): quad q of this lane's
+  // codes, for each row half.
+  constexpr int kQuadsPerBlock = S::kCodes >= 8 ? S::kCodes / 8 : 1;
+  static_assert(!T::kActivationsAhead || T::kRun % 8 == 0, "activations ahead: runs of whole quads");
+  const auto load_block_activations = [&](long long block, uint32_t (&quads)[S::kRowHalves][kQuadsPerBlock][4]) {
+    if constexpr (T::kRun % 8 == 0) {
+#pragma unroll
+    for (int half = 0; half < S::kRowHalves; ++half)
+#pragma unroll
+      for (int q = 0; q < kQuadsPerBlock; ++q) {
+        if constexpr (kSpreadIdleRows) {
+          const int k_past_block = q == 0 ? spread.first : activation_quad_k<T::kRun>(q);
+          load_activation_quad(spread.row + block * S::kBlockK + k_past_block, quads[half][q]);
+        } else {
+          load_activation_quads(a_rows[half], block * S::kBlockK + T::kRun * t + activation_quad_k<T::kRun>(q),
+                                quads[half][q]);
+        }
+      }
+    }
+  };
 
   // This block's slice of the k-blocks (all of them, known at compile time, without split-K).
   const long long k_begin = T::kSplitK == 1 ? 0 : (long long)blockIdx.z * kBlocksPerSlice;
@@ -83,6 +115,14 @@ __device__ void tensor_gemv(const MatmulParams& params) {
   // One round = kUnroll k-blocks per warp; the next round's loads are issued before this one decodes.
   uint32_t next[T::kUnroll][S::kTiles][2][S::kWords];
   load_round<T::kUnroll, S::kWarps, T::kLoadBytes>(next, weight_rows, k_begin + warp, k_end);
+  // kActivationsAhead (pipeline.stages = 2): the activations of this warp's next k-block are loaded
+  // while it decodes the current one, as the weights are a round ahead; without it each k-block's
+  // activations are loaded as it starts, and at 16 rows the first mma of a k-block waited on them
+  // (Nsight Compute, 70B down: 35 % of the warps' stall samples on that one mma, long scoreboard).
+  uint32_t activations_ahead[T::kActivationsAhead ? S::kRowHalves : 1][T::kActivationsAhead ? kQuadsPerBlock : 1][4];
+  if constexpr (T::kActivationsAhead) {
+    if (k_begin + warp < k_end) load_block_activations(k_begin + warp, activations_ahead);
+  }
 
   for (long long first = k_begin + warp; first < k_end; first += S::kRoundStride) {
     uint32_t loaded[T::kUnroll][S::kTiles][2][S::kWords];
@@ -92,6 +132,16 @@ __device__ void tensor_gemv(const MatmulParams& params) {
     for (int u = 0; u < T::kUnroll; ++u) {
       const long long block = first + u * S::kWarps;
       if (block >= k_end) break;
+      uint32_t block_quads[T::kActivationsAhead ? S::kRowHalves : 1][T::kActivationsAhead ? kQuadsPerBlock : 1][4];
+      if constexpr (T::kActivationsAhead) {
+#pragma unroll
+        for (int half = 0; half < S::kRowHalves; ++half)
+#pragma unroll
+          for (int q = 0; q < kQuadsPerBlock; ++q)
+#pragma unroll
+            for (int w = 0; w < 4; ++w) block_quads[half][q][w] = activations_ahead[half][q][w];
+        if (block + S::kWarps < k_end) load_block_activations(block + S::kWarps, activations_ahead);
+      }
 #pragma unroll
       for (int span = 0; span < S::kRuns / kRunsPerSpan; ++span) {
         const long long group = (block * S::kBlockK + 4 * T::kRun * kRunsPerSpan * span) / S::kGroupSize;
@@ -128,8 +178,19 @@ __device__ void tensor_gemv(const MatmulParams& params) {
             uint32_t b[S::kRowHalves][2];
 #pragma unroll
             for (int half = 0; half < S::kRowHalves; ++half) {
-              if constexpr (T::kRun % 8 == 0) {
-                if (step % 2 == 0) load_activation_quads(a_rows[half], k_lane + 4 * step, quads[half]);
+              if constexpr (T::kActivationsAhead) {
+                const int q = run * (T::kRun / 8) + step / 2;
+                b[half][0] = block_quads[half][q][2 * (step % 2)];
+                b[half][1] = block_quads[half][q][2 * (step % 2) + 1];
+              } else if constexpr (T::kRun % 8 == 0) {
+                if constexpr (kSpreadIdleRows) {
+                  if (step % 2 == 0) {
+                    const int k_past_block = run == 0 && step == 0 ? spread.first : 4 * T::kRun * run + 4 * step;
+                    load_activation_quad(spread.row + block * S::kBlockK + k_past_block, quads[half]);
+                  }
+                } else if (step % 2 == 0) {
+                  load_activation_quads(a_rows[half], k_lane + 4 * step, quads[half]);
+                }
                 b[half][0] = quads[half][2 * (step % 2)];
                 b[half][1] = quads[half][2 * (step % 2) + 1];
               } else {

@@ -94,6 +94,45 @@ __device__ __forceinline__ void load_activation_quads(const uint16_t* row, long 
   words[3] = quads.w;
 }
 
+// Where a lane of an 8-row tensor_gemv tile on runs of 8 k reads its activations (one 16-byte quad a
+// run, kLoads runs a k-block) when the lanes of rows past M help rather than idle. Lane (g, t) of a
+// row g inside M reads row g from k 8 * t of each run on. A lane of a row past M, whose sums are never
+// stored, reads a row inside M (g mod rows), and at each k-block's first load another of that row's
+// runs ((g / rows) mod kLoads) in place of the first. An L1 miss fetches only the 32-byte sectors an
+// instruction asks for, and one row's quads of a run fill one sector pair: with every load asking for
+// its own, a k-block of one row took four L2 round trips; with the idle lanes asking for the later
+// runs' sectors at the first load, the later loads hit L1 (ncu, dynamic one row, 70B o: L1 hit rate
+// 37.4 % and long-scoreboard stalls 70.7 % before).
+struct IdleRowsSpread {
+  const uint16_t* row;  // this lane's row from its own k of a run on (8 * t)
+  int first;            // the first load's k past the k-block's start
+};
+
+template <int kLoads>
+__device__ __forceinline__ IdleRowsSpread idle_rows_spread(const void* A, long long K, long long m_begin, int rows,
+                                                           int g, int t) {
+  const uint16_t* activations = static_cast<const uint16_t*>(A);
+  const bool inside = g < rows;
+  const int run = inside ? 0 : g / rows % kLoads;
+  return {activations + (m_begin + (inside ? g : g % rows)) * K + 8 * t, 32 * run};
+}
+
+// Eight consecutive activations of one row (two mma steps' fragments), never past M.
+__device__ __forceinline__ void load_activation_quad(const uint16_t* at, uint32_t (&words)[4]) {
+  const uint4 quads = __ldg(reinterpret_cast<const uint4*>(at));
+  words[0] = quads.x;
+  words[1] = quads.y;
+  words[2] = quads.z;
+  words[3] = quads.w;
+}
+
+// k of quad q (8 activations) of a lane's codes in a k-block, past the lane's first k (kRun * t):
+// runs of kRun k, 4 * kRun apart, kRun / 8 quads a run.
+template <int kRun>
+__device__ __forceinline__ constexpr int activation_quad_k(int q) {
+  return 4 * kRun * (q / (kRun / 8)) + 8 * (q % (kRun / 8));
+}
+
 // Activation rows g and g + 8 of the block (null past M: zeros).
 template <class Element, int kRowHalves>
 __device__ __forceinline__ void block_activation_rows(const void* A, long long K, long long m_begin, int rows, int g,
