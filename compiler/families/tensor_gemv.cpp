@@ -132,6 +132,23 @@ void widen_for_few_blocks(const MatmulConfig& config, TileSchedule& s, const std
 
 }  // namespace
 
+// pipeline.stages = 2 (the activations a k-block ahead) where it measured faster on the H200
+// (int4 g128, 2026-11-30, bench/results/2026-11-30-h200x2-activations-ahead): at 9 to 16 rows with K
+// split (the down shapes: 70B 72.3 -> 59.1 us, 8B 24.9 -> 22.2), where the first mma of each k-block
+// waited on its activations; at up to 8 rows with at most five blocks (times slices) an SM, whose
+// warps have few loads in flight (8B qkv 9.8 -> 8.7, 70B o 17.0 -> 15.0, 8B down 17.9 -> 15.9, 70B qkv
+// 18.3 -> 17.2). Not on more blocks, where the 25-32 more registers cost occupancy (70B gate_up 65.4
+// -> 72.0 at one row, 100.7 -> 113.2 at 16 rows), unsplit 16-row tiles (70B o 21.6 -> 23.5), or packed
+// zero points (every shape slower, up to 1.7x: their kernels have no registers to spare).
+bool activations_ahead_pays(const MatmulConfig& config, const TileSchedule& s, const MmaRunLayout& layout,
+                            const std::string& arch, int64_t rows) {
+  constexpr int64_t kMostBlocksPerSm = 5;
+  if (!float16_activations(config) || layout.run % 8 != 0) return false;
+  if (config.with_zeros && config.zeros_mode == ZerosMode::quantized) return false;
+  if (s.tile.m > 8) return s.pipeline.split_k > 1;
+  return tiles_of_c(config, s.tile, rows) * s.pipeline.split_k <= kMostBlocksPerSm * arch_info(arch).reference.sm_count;
+}
+
 // Up to 8 rows: one 16-channel tile per warp (many blocks, to fill the SMs at small N), two k-blocks
 // per round; 9 to 16 rows: two mmas per tile, two tiles per warp, so each activation fragment feeds
 // four mmas. Either way four loads per lane per round, the next round in flight meanwhile; where 16
@@ -151,6 +168,7 @@ std::optional<TileSchedule> default_tensor_gemv(const MatmulConfig& config, cons
   s.pipeline.k_per_round = k_block * std::max(1, 4 / loads_per_block);
   s.pipeline.split_k = default_tensor_gemv_split(config, s, k_block, arch, rows);
   if (float16_activations(config)) widen_for_few_blocks(config, s, arch, rows);
+  if (activations_ahead_pays(config, s, *layout, arch, rows)) s.pipeline.stages = 2;
   return s;
 }
 

@@ -539,23 +539,26 @@ TEST_CASE("tensor_gemv loads the activations a k-block ahead at pipeline.stages 
 // one channel tile per warp (9 to 16 rows; fewer rows have that already), then eight warps
 // (families/tensor_gemv.cpp has the measurements). The suite's shapes on sm_90a (132 SMs): 8B o has
 // 256 blocks at one row, under the 264 of two per SM; 8B qkv's 384 are not. Eight warps need eight
-// rounds of K (256 k each at one row for int4).
+// rounds of K (256 k each at one row for int4). The activations go a k-block ahead where that measured
+// faster (activations_ahead_pays, families/tensor_gemv.cpp).
 TEST_CASE("tensor_gemv's default splits a long K and widens few blocks", "[codegen]") {
   MatmulConfig config = w4a16_quantized_zeros();
   config.with_zeros = false;
   config.group_size = 128;
   struct Case {
     int64_t N, K, M;
-    int split, tile_n, warps_k;
+    int split, tile_n, warps_k, stages;
   };
-  for (const Case& c : {Case{4096, 14336, 1, 2, 16, 4}, Case{4096, 14336, 16, 2, 16, 4},
-                        Case{8192, 28672, 1, 4, 16, 4}, Case{8192, 28672, 16, 4, 32, 4},
-                        Case{8192, 8192, 16, 1, 16, 4}, Case{4096, 4096, 1, 1, 16, 8},
-                        Case{6144, 4096, 1, 1, 16, 4}, Case{8192, 8192, 1, 1, 16, 4},
-                        Case{4096, 4096, 16, 1, 16, 8}, Case{6144, 4096, 16, 1, 16, 4},
-                        Case{10240, 8192, 16, 1, 32, 4}, Case{57344, 8192, 1, 1, 16, 4},
-                        Case{28672, 28672, 1, 1, 16, 4}, Case{256, 1024, 1, 1, 16, 4},
-                        Case{256, 2048, 1, 1, 16, 8}}) {
+  // stages 2 (the activations a k-block ahead): 9 to 16 rows split along K, and up to 8 rows on at
+  // most five blocks (x slices) an SM (660 on 132 SMs): 8B down at one row 2 x 256, 70B down 4 x 512 not.
+  for (const Case& c : {Case{4096, 14336, 1, 2, 16, 4, 2}, Case{4096, 14336, 16, 2, 16, 4, 2},
+                        Case{8192, 28672, 1, 4, 16, 4, 1}, Case{8192, 28672, 16, 4, 32, 4, 2},
+                        Case{8192, 8192, 16, 1, 16, 4, 1}, Case{4096, 4096, 1, 1, 16, 8, 2},
+                        Case{6144, 4096, 1, 1, 16, 4, 2}, Case{8192, 8192, 1, 1, 16, 4, 2},
+                        Case{4096, 4096, 16, 1, 16, 8, 1}, Case{6144, 4096, 16, 1, 16, 4, 1},
+                        Case{10240, 8192, 16, 1, 32, 4, 1}, Case{57344, 8192, 1, 1, 16, 4, 1},
+                        Case{28672, 28672, 1, 1, 16, 4, 1}, Case{256, 1024, 1, 1, 16, 4, 2},
+                        Case{256, 2048, 1, 1, 16, 8, 2}, Case{10240, 8192, 1, 1, 16, 4, 2}}) {
     config.N = c.N, config.K = c.K, config.M = c.M;
     INFO("N=" << c.N << " K=" << c.K << " M=" << c.M);
     const TileSchedule s = default_schedule(config, "sm_90a");
@@ -563,7 +566,14 @@ TEST_CASE("tensor_gemv's default splits a long K and widens few blocks", "[codeg
     CHECK(s.pipeline.split_k == c.split);
     CHECK(s.tile.n == c.tile_n);
     CHECK(s.warps.k == c.warps_k);
+    CHECK(s.pipeline.stages == c.stages);
     CHECK(schedule_error_on(config, s, "sm_90a").empty());
+    // Packed zero points keep the activations as each k-block starts (every shape measured slower).
+    MatmulConfig packed_zeros = config;
+    packed_zeros.W_dtype = DType::uint4;
+    packed_zeros.with_zeros = true;
+    packed_zeros.zeros_mode = ZerosMode::quantized;
+    CHECK(default_schedule(packed_zeros, "sm_90a").pipeline.stages == 1);
   }
   config.N = 4096, config.K = 14336, config.M = 16;
   config.A_dtype = DType::int8;
@@ -572,6 +582,7 @@ TEST_CASE("tensor_gemv's default splits a long K and widens few blocks", "[codeg
   CHECK(int8_activations.pipeline.split_k == 1);
   CHECK(int8_activations.tile.n == 32);
   CHECK(int8_activations.warps.k == 4);
+  CHECK(int8_activations.pipeline.stages == 1);
 }
 
 TEST_CASE("tensor_gemm schedules are checked field by field", "[codegen]") {
