@@ -133,19 +133,26 @@ void widen_for_few_blocks(const MatmulConfig& config, TileSchedule& s, const std
 }  // namespace
 
 // pipeline.stages = 2 (the activations a k-block ahead) where it measured faster on the H200
-// (int4 g128, 2026-11-30, bench/results/2026-11-30-h200x2-activations-ahead): at 9 to 16 rows with K
-// split (the down shapes: 70B 72.3 -> 59.1 us, 8B 24.9 -> 22.2), where the first mma of each k-block
-// waited on its activations; at up to 8 rows with at most five blocks (times slices) an SM, whose
-// warps have few loads in flight (8B qkv 9.8 -> 8.7, 70B o 17.0 -> 15.0, 8B down 17.9 -> 15.9, 70B qkv
-// 18.3 -> 17.2). Not on more blocks, where the 25-32 more registers cost occupancy (70B gate_up 65.4
-// -> 72.0 at one row, 100.7 -> 113.2 at 16 rows), unsplit 16-row tiles (70B o 21.6 -> 23.5), or packed
-// zero points (every shape slower, up to 1.7x: their kernels have no registers to spare).
+// (2026-11-30, bench/results/2026-11-30-h200x2-activations-ahead; each default against the same
+// schedule at stages 1, in one run): at 9 to 16 rows with K split (the down shapes), where the first
+// mma of each k-block waited on its activations (int4 70B down 72.0 -> 59.2 us, 8B down 24.7 -> 22.3;
+// bf16, nf4, fp4, int8 per channel 0.81-0.91 but nf4 70B down 1.03); at up to 8 rows on whole-load
+// runs with at most five blocks (times slices) an SM, whose warps have few loads in flight (int4 8B
+// qkv 9.7 -> 8.9, 70B o 17.1 -> 15.2; the same formats 0.78-1.01). Not where it measured slower:
+// more blocks (the 25-32 more registers cost occupancy: int4 70B gate_up 65.4 -> 72.0 at one row),
+// unsplit 16-row tiles (70B o 21.6 -> 23.5), more than four 16-byte activation loads per k-block and
+// row half (int2 and int1, 8 and 16 of them: up to 1.21x and 1.52x), zero points (packed: up to 1.7x;
+// as values, with the mma of their activation sums: 70B qkv one row 1.30x, 8B down 16 rows 1.36x).
+// Untimed, so left out: the runs of 8 of a dynamic M at up to 8 rows.
 bool activations_ahead_pays(const MatmulConfig& config, const TileSchedule& s, const MmaRunLayout& layout,
                             const std::string& arch, int64_t rows) {
   constexpr int64_t kMostBlocksPerSm = 5;
-  if (!float16_activations(config) || layout.run % 8 != 0) return false;
-  if (config.with_zeros && config.zeros_mode == ZerosMode::quantized) return false;
+  constexpr int kMostQuadsPerBlock = 4;
+  const int codes = layout.codes_per_load(info(config.W_dtype).bits);
+  if (!float16_activations(config) || layout.run % 8 != 0 || config.with_zeros) return false;
+  if (codes / 8 > kMostQuadsPerBlock) return false;
   if (s.tile.m > 8) return s.pipeline.split_k > 1;
+  if (layout.run != codes) return false;
   return tiles_of_c(config, s.tile, rows) * s.pipeline.split_k <= kMostBlocksPerSm * arch_info(arch).reference.sm_count;
 }
 

@@ -568,12 +568,33 @@ TEST_CASE("tensor_gemv's default splits a long K and widens few blocks", "[codeg
     CHECK(s.warps.k == c.warps_k);
     CHECK(s.pipeline.stages == c.stages);
     CHECK(schedule_error_on(config, s, "sm_90a").empty());
-    // Packed zero points keep the activations as each k-block starts (every shape measured slower).
-    MatmulConfig packed_zeros = config;
-    packed_zeros.W_dtype = DType::uint4;
-    packed_zeros.with_zeros = true;
-    packed_zeros.zeros_mode = ZerosMode::quantized;
-    CHECK(default_schedule(packed_zeros, "sm_90a").pipeline.stages == 1);
+    // Where it measured slower, the activations stay as each k-block starts: zero points, packed or
+    // as values; int2 and int1 (8 and 16 activation loads a k-block and row half); and, untimed, a
+    // dynamic M's runs of 8 at up to 8 rows. nf4 and int8 per channel take it as int4 does.
+    for (ZerosMode mode : {ZerosMode::quantized, ZerosMode::original}) {
+      MatmulConfig zeros = config;
+      zeros.W_dtype = DType::uint4;
+      zeros.with_zeros = true;
+      zeros.zeros_mode = mode;
+      CHECK(default_schedule(zeros, "sm_90a").pipeline.stages == 1);
+    }
+    for (DType narrow : {DType::int2, DType::int1}) {
+      MatmulConfig few_bits = config;
+      few_bits.W_dtype = narrow;
+      CHECK(default_schedule(few_bits, "sm_90a").pipeline.stages == 1);
+    }
+    MatmulConfig nf4 = config;
+    nf4.W_dtype = DType::nf4;
+    CHECK(default_schedule(nf4, "sm_90a").pipeline.stages == c.stages);
+    MatmulConfig per_channel = config;
+    per_channel.W_dtype = DType::int8;
+    per_channel.group_size = -1;
+    CHECK(default_schedule(per_channel, "sm_90a").pipeline.stages == c.stages);
+    if (c.M <= 8) {
+      MatmulConfig dynamic = config;
+      dynamic.M = MSpec::buckets({c.M, 64});
+      CHECK(default_schedule(dynamic, "sm_90a", c.M).pipeline.stages == 1);
+    }
   }
   config.N = 4096, config.K = 14336, config.M = 16;
   config.A_dtype = DType::int8;
