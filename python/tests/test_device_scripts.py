@@ -70,14 +70,20 @@ def fake_base(tmp_path, archive_path):
         archive.add(base, arcname="base")
 
 
-def test_baseline_times_each_set_of_options_on_one_base_build(tmp_path):
+def baseline_repo(tmp_path, archive_name):
+    """A checkout for `baseline`: the new side's bench stand-in as build-release/bench/bench_matmul, the
+    base's in the archive archive_name, and the file of the fakes' seed."""
     need("cmake")
     repo = fake_repo(tmp_path, "device-run.sh", "pack-out.sh", "base-vs-new.py", "bench_results.py")
     seed_file = tmp_path / "seed"
     seed_file.write_text(str(random.random()))
-    # The new side: build-release/bench/bench_matmul; the base: built from base.tgz.
     write_executable(repo / "build-release" / "bench" / "bench_matmul", FAKE_BENCH)
-    fake_base(tmp_path, repo / "base.tgz")
+    fake_base(tmp_path, repo / archive_name)
+    return repo, seed_file
+
+
+def test_baseline_times_each_set_of_options_on_one_base_build(tmp_path):
+    repo, seed_file = baseline_repo(tmp_path, "base.tgz")
     out = tmp_path / "out"
     sets = ["--formats int4_g128 --M 16", "--formats int4_g128 --M 1,16 --dynamic yes"]
     env = {"PATH": "/usr/bin:/bin:/usr/local/bin", "OUT": str(out), "DEVICE_RUN_BUILT": "1",
@@ -121,12 +127,7 @@ def test_baseline_times_each_set_of_options_on_one_base_build(tmp_path):
 def test_baseline_takes_a_base_archive_and_database_root_of_its_own(tmp_path):
     """Two chains timing against bases of their own: BASE_TGZ=base-x.tgz builds in build-base-x, and
     DEVICE_RUN_DB_ROOT (device-chains.sh's, one per chain) holds the kernel databases."""
-    need("cmake")
-    repo = fake_repo(tmp_path, "device-run.sh", "pack-out.sh", "base-vs-new.py", "bench_results.py")
-    seed_file = tmp_path / "seed"
-    seed_file.write_text(str(random.random()))
-    write_executable(repo / "build-release" / "bench" / "bench_matmul", FAKE_BENCH)
-    fake_base(tmp_path, repo / "base-x.tgz")
+    repo, seed_file = baseline_repo(tmp_path, "base-x.tgz")
     out, db_root = tmp_path / "out", tmp_path / "chain-7"
     env = {"PATH": "/usr/bin:/bin:/usr/local/bin", "OUT": str(out), "DEVICE_RUN_BUILT": "1",
            "BENCH_ARGS": "--formats int4_g128 --M 1", "FAKE_SEED_FILE": str(seed_file), "BASE_TGZ": "base-x.tgz",
