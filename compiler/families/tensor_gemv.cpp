@@ -181,30 +181,43 @@ std::optional<TileSchedule> default_tensor_gemv(const MatmulConfig& config, cons
 
 // Slices of K (fp16 / bf16 activations) join every shape: the cost model ranks them by the waves
 // they fill and the partial sums they write, and timing decides.
+// Each with its twin that loads the activations a k-block ahead (pipeline.stages 2) where the
+// activations allow it: whether that pays turned on the shape and the format (activations_ahead_pays),
+// so timing decides. The footprint counts the twin's registers: the model tells it from its base by
+// the occupancy alone.
 void add_tensor_gemv_candidates(const MatmulConfig& config, const TileSchedule&, int64_t, std::vector<TileSchedule>& out) {
   const MmaRunLayout layout = *mma_run_layout(config);
   const int k_block = layout_k_block(config, layout);
   const std::vector<int> splits = float16_activations(config) ? std::vector<int>{1, 2, 4, 8} : std::vector<int>{1};
+  const std::vector<int> stages =
+      float16_activations(config) && layout.run % 8 == 0 ? std::vector<int>{1, 2} : std::vector<int>{1};
   for (int threads : {64, 128, 256})
     for (int block_m : {8, 16})
       for (int block_n : {16, 32, 48, 64})
         for (int blocks_k : {1, 2, 4, 8})
-          for (int split_k : splits) {
-            TileSchedule s;
-            s.family = KernelFamily::tensor_gemv;
-            s.warps = {.m = 1, .n = 1, .k = threads / 32};
-            s.tile.m = block_m;
-            s.tile.n = block_n;
-            s.pipeline.k_per_round = blocks_k * k_block;
-            s.pipeline.vector_bytes = layout.load_bytes;
-            s.pipeline.split_k = split_k;
-            out.push_back(s);
-          }
+          for (int split_k : splits)
+            for (int stage_count : stages) {
+              TileSchedule s;
+              s.family = KernelFamily::tensor_gemv;
+              s.warps = {.m = 1, .n = 1, .k = threads / 32};
+              s.tile.m = block_m;
+              s.tile.n = block_n;
+              s.pipeline.k_per_round = blocks_k * k_block;
+              s.pipeline.vector_bytes = layout.load_bytes;
+              s.pipeline.split_k = split_k;
+              s.pipeline.stages = stage_count;
+              out.push_back(s);
+            }
 }
 
-void tensor_gemv_footprint(const MatmulConfig&, const TileSchedule& s, const std::string&, KernelFootprint& f) {
+void tensor_gemv_footprint(const MatmulConfig& config, const TileSchedule& s, const std::string&, KernelFootprint& f) {
   const double m_tiles = s.tile.m > 8 ? 2 : 1, n_tiles = s.tile.n / 16.0;
-  f.registers = 96;
+  // The activations a k-block ahead hold a k-block's 16-byte quads per row half in registers (int4:
+  // 16 a row half; NVRTC for sm_90a: 71 -> 96 at one row, 127 -> 159 at 16).
+  const bool ahead = s.pipeline.stages == 2 && s.pipeline.k_per_stage == 0;
+  const std::optional<MmaRunLayout> layout = mma_run_layout(config);
+  const int quads = ahead && layout ? layout->codes_per_load(info(config.W_dtype).bits) / 8 : 0;
+  f.registers = 96 + 4 * quads * int(m_tiles);
   f.instructions_per_mma = (m_tiles * n_tiles + 16 * n_tiles + 4) / (m_tiles * n_tiles);
 }
 

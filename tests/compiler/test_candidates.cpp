@@ -165,3 +165,45 @@ TEST_CASE("W4A8 buckets of 17 to 32 rows are tuned across tensor_gemv_8bit and t
     CHECK(chosen == (activations == DType::int8 ? KernelFamily::tensor_gemv : KernelFamily::tensor_wgmma_ws));
   }
 }
+
+// tensor_gemv's candidates come with their twins that load the activations a k-block ahead
+// (pipeline.stages 2) where the activations allow it (fp16 / bf16 in runs of 8 k or more), so the
+// tuner times both; the model tells a twin from its base by the registers it holds alone: level with
+// it where the blocks are too few for them to matter (one row of 70B o, 512 blocks of 4 warps), apart
+// where they are many (70B gate_up, 3584).
+TEST_CASE("tensor_gemv's candidates carry twins with the activations a k-block ahead", "[candidates]") {
+  const TargetDevice device = TargetDevice::from_arch("sm_90a");
+  const auto predicted = [](const std::vector<RankedSchedule>& ranked, const TileSchedule& s) {
+    for (const RankedSchedule& r : ranked)
+      if (canonical_form(r.schedule) == canonical_form(s)) return r.predicted_us;
+    FAIL("not among the candidates: " << canonical_form(s));
+    return 0.0;
+  };
+  for (int64_t N : {8192, 57344}) {
+    INFO("N=" << N);
+    const MatmulConfig config = testing::w4a16_g128_config(MSpec(1), N, 8192);
+    const std::vector<RankedSchedule> ranked = candidate_schedules(config, device, 1);
+    const auto twins = std::count_if(ranked.begin(), ranked.end(), [](const RankedSchedule& r) {
+      return r.schedule.family == KernelFamily::tensor_gemv && r.schedule.pipeline.stages == 2;
+    });
+    CHECK(twins >= 50);
+    TileSchedule one_row = default_schedule(config, "sm_90a", 1);
+    one_row.pipeline.stages = 1;
+    TileSchedule ahead = one_row;
+    ahead.pipeline.stages = 2;
+    if (N == 8192) CHECK(predicted(ranked, ahead) == predicted(ranked, one_row));
+    if (N == 57344) CHECK(predicted(ranked, ahead) != predicted(ranked, one_row));
+  }
+  // int8 activations (tensor_gemv_8bit) and runs of 4 k have no twin.
+  MatmulConfig int8_activations = testing::w4a16_g128_config(MSpec(1), 8192, 8192);
+  int8_activations.A_dtype = DType::int8;
+  MatmulConfig runs_of_4 = testing::w4a16_g128_config(MSpec(1), 8192, 8192);
+  runs_of_4.W_dtype = DType::int8;
+  runs_of_4.group_size = 16;
+  for (const MatmulConfig& config : {int8_activations, runs_of_4}) {
+    const std::vector<RankedSchedule> ranked = candidate_schedules(config, device, 1);
+    CHECK(std::none_of(ranked.begin(), ranked.end(), [](const RankedSchedule& r) {
+      return r.schedule.family == KernelFamily::tensor_gemv && r.schedule.pipeline.stages == 2;
+    }));
+  }
+}
