@@ -95,17 +95,17 @@ __device__ void tensor_gemv(const MatmulParams& params) {
   const auto load_block_activations = [&](long long block, uint32_t (&quads)[S::kRowHalves][kQuadsPerBlock][4]) {
     if constexpr (T::kRun % 8 == 0) {
 #pragma unroll
-    for (int half = 0; half < S::kRowHalves; ++half)
+      for (int half = 0; half < S::kRowHalves; ++half)
 #pragma unroll
-      for (int q = 0; q < kQuadsPerBlock; ++q) {
-        if constexpr (kSpreadIdleRows) {
-          const int k_past_block = q == 0 ? spread.first : activation_quad_k<T::kRun>(q);
-          load_activation_quad(spread.row + block * S::kBlockK + k_past_block, quads[half][q]);
-        } else {
-          load_activation_quads(a_rows[half], block * S::kBlockK + T::kRun * t + activation_quad_k<T::kRun>(q),
-                                quads[half][q]);
+        for (int q = 0; q < kQuadsPerBlock; ++q) {
+          if constexpr (kSpreadIdleRows) {
+            const int k_past_block = q == 0 ? spread.first : activation_quad_k<T::kRun>(q);
+            load_activation_quad(spread.row + block * S::kBlockK + k_past_block, quads[half][q]);
+          } else {
+            load_activation_quads(a_rows[half], block * S::kBlockK + T::kRun * t + activation_quad_k<T::kRun>(q),
+                                  quads[half][q]);
+          }
         }
-      }
     }
   };
 
