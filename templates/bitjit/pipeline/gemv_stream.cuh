@@ -81,19 +81,6 @@ __device__ __forceinline__ void advance_round(uint32_t (&loaded)[kUnroll][kTiles
   if (next_first < end) load_round<kUnroll, kWarps, kLoadBytes>(next, weight_rows, next_first, end);
 }
 
-// Eight consecutive activations of one row (two mma steps' fragments), or zeros past M.
-__device__ __forceinline__ void load_activation_quads(const uint16_t* row, long long k, uint32_t (&words)[4]) {
-  if (row == nullptr) {
-    words[0] = words[1] = words[2] = words[3] = 0u;
-    return;
-  }
-  const uint4 quads = __ldg(reinterpret_cast<const uint4*>(row + k));
-  words[0] = quads.x;
-  words[1] = quads.y;
-  words[2] = quads.z;
-  words[3] = quads.w;
-}
-
 // Where a lane of an 8-row tensor_gemv tile on runs of 8 k reads its activations (one 16-byte quad a
 // run, kLoads runs a k-block) when the lanes of rows past M help rather than idle. Lane (g, t) of a
 // row g inside M reads row g from k 8 * t of each run on. A lane of a row past M, whose sums are never
@@ -124,6 +111,15 @@ __device__ __forceinline__ void load_activation_quad(const uint16_t* at, uint32_
   words[1] = quads.y;
   words[2] = quads.z;
   words[3] = quads.w;
+}
+
+// Eight consecutive activations of one row (two mma steps' fragments), or zeros past M.
+__device__ __forceinline__ void load_activation_quads(const uint16_t* row, long long k, uint32_t (&words)[4]) {
+  if (row == nullptr) {
+    words[0] = words[1] = words[2] = words[3] = 0u;
+    return;
+  }
+  load_activation_quad(row + k, words);
 }
 
 // k of quad q (8 activations) of a lane's codes in a k-block, past the lane's first k (kRun * t):
