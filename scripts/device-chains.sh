@@ -8,11 +8,13 @@
 #
 # A chain is a file of bash lines run in its own subshell: `export` what its steps read (CHECK_TESTS,
 # BENCH_ARGS, ...) and `step SECONDS STEP...` for each device-run.sh call. Chain i runs on GPU i with
-# OUT=$OUT/chain<i> and kernel databases of its own (BITJIT_CACHE_DIR for the tests, DEVICE_RUN_DB_ROOT for
-# the bench steps); two chains that both run `baseline` need a BASE_TGZ each (base.tgz, base-x.tgz, ...); with fewer GPUs than chains the chains run one
-# after the other on GPU 0. DEVICE_RUN_BUILT=1 takes build-release as it is (no build first). Each step's limit is cut to what is left of CALL_LIMIT (seconds from the
-# start, default 560) less PACK_SECONDS (default 20); a step with under 10 s left is skipped and says so.
-# GPUS, how many GPUs to use (default: nvidia-smi's count), below the chains' count runs them in turn.
+# OUT=$OUT/chain<i> and kernel databases of its own (BITJIT_CACHE_DIR for the tests,
+# DEVICE_RUN_DB_ROOT for the bench steps); two chains that both run `baseline` need a BASE_TGZ each
+# (base.tgz, base-x.tgz, ...). With fewer GPUs than chains the chains run one after the other on GPU 0.
+# DEVICE_RUN_BUILT=1 takes build-release as it is (no build first). Each step's limit is cut to what
+# is left of CALL_LIMIT (seconds from the start, default 560) less PACK_SECONDS (default 20); a step
+# with under 10 s left is skipped and says so. GPUS, how many GPUs to use (default: nvidia-smi's
+# count), below the chains' count runs them in turn.
 #
 #   # chain0                                        # chain1
 #   export CHECK_TESTS='tensor_gemv matches*'       export BITJIT_SWEEP_STRIDE=20

@@ -214,7 +214,7 @@ void tensor_gemv_footprint(const MatmulConfig& config, const TileSchedule& s, co
   const double m_tiles = s.tile.m > 8 ? 2 : 1, n_tiles = s.tile.n / 16.0;
   // The activations a k-block ahead hold a k-block's 16-byte quads per row half in registers (int4:
   // 16 a row half; NVRTC for sm_90a: 71 -> 96 at one row, 127 -> 159 at 16).
-  const bool ahead = s.pipeline.stages == 2 && s.pipeline.k_per_stage == 0;
+  const bool ahead = s.pipeline.stages == 2;
   const std::optional<MmaRunLayout> layout = mma_run_layout(config);
   const int quads = ahead && layout ? layout->codes_per_load(info(config.W_dtype).bits) / 8 : 0;
   f.registers = 96 + 4 * quads * int(m_tiles);
