@@ -40,7 +40,7 @@
 #               ($OUT/bench-default) and on the tuned one ($OUT/bench-tuned), one after the other, side by
 #               side in $OUT/tuned-vs-default.md (scripts/base-vs-new.py)
 #     variants  the bench once per schedule override in VARIANTS (';'-separated JSON objects) for
-#               BENCH_ARGS, results in $OUT/variants/<n>
+#               BENCH_ARGS, results in $OUT/variants/<n> ($OUT/variants-<VARIANTS_TAG>/<n> with a tag)
 #     stalls    Nsight Compute's full set on one launch of each PROFILE_CASES entry (as for profile; PROFILE_SCHEDULE, a
 #               JSON schedule, overrides the default for all), with the warp-stall sampling per SASS
 #               instruction summarized by scripts/ncu-stalls.py: $OUT/stalls/<case>.{txt,-stalls.txt,ncu-rep}
@@ -85,6 +85,13 @@ if [[ $BASE_TGZ != *.tgz ]]; then
   exit 2
 fi
 BASE_BUILD=build-$(basename "$BASE_TGZ" .tgz)
+# Two `variants` steps of one chain (other formats, other overrides) keep their results apart under
+# $OUT/variants-<VARIANTS_TAG>/; the tag becomes a folder name, so only a plain name is taken.
+VARIANTS_DIR=variants${VARIANTS_TAG:+-$VARIANTS_TAG}
+if [ -n "${VARIANTS_TAG:-}" ] && ! [[ $VARIANTS_TAG =~ ^[A-Za-z0-9_]+$ ]]; then
+  echo "device-run: VARIANTS_TAG=$VARIANTS_TAG must be letters, digits or _ (it names \$OUT/variants-<tag>)" >&2
+  exit 2
+fi
 summary=()
 note() { summary+=("$1"); echo "== $1"; }
 
@@ -319,8 +326,8 @@ for step in "$@"; do
         n=$((n + 1))
         # shellcheck disable=SC2086
         BITJIT_CACHE_DIR=$DB_ROOT/bench-db ./build-release/bench/bench_matmul ${BENCH_ARGS:-} \
-          --schedule "$override" --out "$OUT/variants/$n" >"$OUT/variants-$n.log" 2>&1
-        note "variant $n $override rc=$?"
+          --schedule "$override" --out "$OUT/$VARIANTS_DIR/$n" >"$OUT/$VARIANTS_DIR-$n.log" 2>&1
+        note "$VARIANTS_DIR $n $override rc=$?"
       done
       ;;
     pytest)

@@ -147,6 +147,29 @@ def test_baseline_takes_a_base_archive_and_database_root_of_its_own(tmp_path):
     assert result.returncode == 2 and "BASE_TGZ=base.tar must name a .tgz" in result.stderr
 
 
+def test_variants_with_a_tag_keep_their_results_apart(tmp_path):
+    """Two `variants` steps of one chain: VARIANTS_TAG=zeros writes variants-zeros/<n> beside the untagged
+    variants/<n>, each override passed to the bench; a tag that is not a plain name is refused by name."""
+    repo, seed_file = baseline_repo(tmp_path, "base.tgz")
+    out = tmp_path / "out"
+    overrides = ['{}', '{"launch":{"blocks_per_sm":4}}']
+    env = {"PATH": "/usr/bin:/bin:/usr/local/bin", "OUT": str(out), "DEVICE_RUN_BUILT": "1",
+           "BENCH_ARGS": "--formats int4_g128 --M 1", "FAKE_SEED_FILE": str(seed_file), "VARIANTS": ";".join(overrides)}
+    for tag in ("", "zeros"):
+        result = subprocess.run(["bash", str(repo / "scripts" / "device-run.sh"), "variants"],
+                                env={**env, "VARIANTS_TAG": tag}, cwd=repo, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stdout + result.stderr
+        folder = "variants-zeros" if tag else "variants"
+        for n, override in enumerate(overrides, start=1):
+            assert (out / folder / str(n) / "args.txt").read_text() == \
+                f"--formats int4_g128 --M 1 --schedule {override} --out {out}/{folder}/{n}"
+            assert f"{folder} {n} {override} rc=0" in result.stdout
+    result = subprocess.run(["bash", str(repo / "scripts" / "device-run.sh"), "variants"],
+                            env={**env, "VARIANTS_TAG": "../x"}, cwd=repo, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "VARIANTS_TAG=../x must be letters, digits or _" in result.stderr
+    assert not (tmp_path / "x").exists() and not (out.parent / "variants-..").exists()
+
+
 def test_chains_cut_each_step_to_the_call_and_pack_everything(tmp_path):
     need("timeout")
     repo = fake_repo(tmp_path, "device-chains.sh", "pack-out.sh")
