@@ -143,7 +143,6 @@ void widen_for_few_blocks(const MatmulConfig& config, TileSchedule& s, const std
 // unsplit 16-row tiles (70B o 21.6 -> 23.5), more than four 16-byte activation loads per k-block and
 // row half (int2 and int1, 8 and 16 of them: up to 1.21x and 1.52x), zero points (packed: up to 1.7x;
 // as values, with the mma of their activation sums: 70B qkv one row 1.30x, 8B down 16 rows 1.36x).
-// Untimed, so left out: the runs of 8 of a dynamic M at up to 8 rows.
 bool activations_ahead_pays(const MatmulConfig& config, const TileSchedule& s, const MmaRunLayout& layout,
                             const std::string& arch, int64_t rows) {
   constexpr int64_t kMostBlocksPerSm = 5;
@@ -152,7 +151,6 @@ bool activations_ahead_pays(const MatmulConfig& config, const TileSchedule& s, c
   if (!float16_activations(config) || layout.run % 8 != 0 || config.with_zeros) return false;
   if (codes / 8 > kMostQuadsPerBlock) return false;
   if (s.tile.m > 8) return s.pipeline.split_k > 1;
-  if (layout.run != codes) return false;
   return tiles_of_c(config, s.tile, rows) * s.pipeline.split_k <= kMostBlocksPerSm * arch_info(arch).reference.sm_count;
 }
 
