@@ -130,6 +130,21 @@ void widen_for_few_blocks(const MatmulConfig& config, TileSchedule& s, const std
   s.warps.k = kWideWarps;
 }
 
+// Zero points at 9 to 16 rows: left to itself the compiler holds a 4-warp block of two channel tiles a
+// warp in 140 registers (sm_90a, uint4 zeros as values or packed), 3 blocks an SM where int4's 127
+// fit 4; a launch bound of 4 blocks an SM gives 128 and no spill. Measured on the H200 (2026-11-30,
+// bench/results/2026-11-30-h200x2-zero-point-bound), the bound over none at 16 rows: zeros as values
+// 70B gate_up 147.2 -> 112.7 us, 8B gate_up 45.7 -> 30.9, 70B qkv 32.6 -> 27.3, the other 4-warp
+// shapes 0.89-1.01; packed zeros 0.84-1.00. One channel tile a warp (96-104 registers, 5 blocks
+// already) measured the same or faster with it too (8B qkv 0.89, 70B o 0.89), so the bound takes
+// every 4-warp block; 8-warp blocks (8B o) keep the compiler's count: the same bound leaves them 64
+// registers (1.15-1.20x slower).
+void bound_zero_point_blocks(const MatmulConfig& config, TileSchedule& s) {
+  constexpr int kZeroPointBlocksPerSm = 4, kBoundWarps = 4;
+  if (config.with_zeros && float16_activations(config) && s.tile.m > 8 && s.warps.k == kBoundWarps)
+    s.launch.blocks_per_sm = kZeroPointBlocksPerSm;
+}
+
 }  // namespace
 
 // pipeline.stages = 2 (the activations a k-block ahead) where it measured faster on the H200
@@ -173,6 +188,7 @@ std::optional<TileSchedule> default_tensor_gemv(const MatmulConfig& config, cons
   s.pipeline.k_per_round = k_block * std::max(1, 4 / loads_per_block);
   s.pipeline.split_k = default_tensor_gemv_split(config, s, k_block, arch, rows);
   if (float16_activations(config)) widen_for_few_blocks(config, s, arch, rows);
+  bound_zero_point_blocks(config, s);
   if (activations_ahead_pays(config, s, *layout, arch, rows)) s.pipeline.stages = 2;
   return s;
 }
@@ -189,6 +205,12 @@ void add_tensor_gemv_candidates(const MatmulConfig& config, const TileSchedule&,
   const std::vector<int> splits = float16_activations(config) ? std::vector<int>{1, 2, 4, 8} : std::vector<int>{1};
   const std::vector<int> stages =
       float16_activations(config) && layout.run % 8 == 0 ? std::vector<int>{1, 2} : std::vector<int>{1};
+  // Zero points' 16-row tiles of 4 warps also with the default's launch bound (bound_zero_point_blocks).
+  auto add_bounded_twin = [&](const TileSchedule& s) {
+    TileSchedule bounded = s;
+    bound_zero_point_blocks(config, bounded);
+    if (bounded.launch.blocks_per_sm != s.launch.blocks_per_sm) out.push_back(bounded);
+  };
   for (int threads : {64, 128, 256})
     for (int block_m : {8, 16})
       for (int block_n : {16, 32, 48, 64})
@@ -205,6 +227,7 @@ void add_tensor_gemv_candidates(const MatmulConfig& config, const TileSchedule&,
               s.pipeline.split_k = split_k;
               s.pipeline.stages = stage_count;
               out.push_back(s);
+              add_bounded_twin(s);
             }
 }
 

@@ -207,3 +207,35 @@ TEST_CASE("tensor_gemv's candidates carry twins with the activations a k-block a
     }));
   }
 }
+
+// Zero points' 16-row tiles of 4 warps come as the compiler leaves them and with the default's launch
+// bound of 4 blocks an SM, so the tuner times both; other tiles and formats without zero points have
+// no bounded twin.
+TEST_CASE("tensor_gemv's candidates with zero points carry twins under the launch bound", "[candidates]") {
+  const TargetDevice device = TargetDevice::from_arch("sm_90a");
+  MatmulConfig zeros = testing::w4a16_g128_config(MSpec(16), 57344, 8192);
+  zeros.W_dtype = DType::uint4;
+  zeros.with_zeros = true;
+  for (ZerosMode mode : {ZerosMode::original, ZerosMode::quantized}) {
+    zeros.zeros_mode = mode;
+    const std::vector<RankedSchedule> ranked = candidate_schedules(zeros, device, 16);
+    std::set<std::string> forms;
+    for (const RankedSchedule& r : ranked) forms.insert(canonical_form(r.schedule));
+    int bounded = 0;
+    for (const RankedSchedule& r : ranked) {
+      if (r.schedule.launch.blocks_per_sm == 0) continue;
+      ++bounded;
+      CHECK(r.schedule.launch.blocks_per_sm == 4);
+      CHECK(r.schedule.tile.m == 16);
+      CHECK(r.schedule.warps.k == 4);
+      TileSchedule unbounded = r.schedule;
+      unbounded.launch.blocks_per_sm = 0;
+      CHECK(forms.count(canonical_form(unbounded)) == 1);
+    }
+    CHECK(bounded >= 20);
+    CHECK(default_schedule(zeros, "sm_90a", 16).launch.blocks_per_sm == 4);
+  }
+  const MatmulConfig no_zeros = testing::w4a16_g128_config(MSpec(16), 57344, 8192);
+  const std::vector<RankedSchedule> ranked = candidate_schedules(no_zeros, device, 16);
+  CHECK(std::none_of(ranked.begin(), ranked.end(), [](const RankedSchedule& r) { return r.schedule.launch.blocks_per_sm != 0; }));
+}

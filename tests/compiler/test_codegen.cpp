@@ -576,8 +576,19 @@ TEST_CASE("tensor_gemv's default splits a long K and widens few blocks", "[codeg
       zeros.W_dtype = DType::uint4;
       zeros.with_zeros = true;
       zeros.zeros_mode = mode;
-      CHECK(default_schedule(zeros, "sm_90a").pipeline.stages == 1);
+      const TileSchedule with_zeros = default_schedule(zeros, "sm_90a");
+      CHECK(with_zeros.pipeline.stages == 1);
+      // 16-row tiles of 4 warps under a launch bound of 4 blocks an SM (128 registers, not the
+      // compiler's 140); 8-warp blocks and up to 8 rows keep the compiler's count.
+      CHECK(with_zeros.launch.blocks_per_sm == (c.M > 8 && c.warps_k == 4 ? 4 : 0));
+      CHECK(schedule_error_on(zeros, with_zeros, "sm_90a").empty());
+      if (c.M > 8) {
+        MatmulConfig dynamic = zeros;
+        dynamic.M = MSpec::buckets({1, c.M, 64});
+        CHECK(default_schedule(dynamic, "sm_90a", c.M).launch.blocks_per_sm == with_zeros.launch.blocks_per_sm);
+      }
     }
+    CHECK(s.launch.blocks_per_sm == 0);
     for (DType narrow : {DType::int2, DType::int1}) {
       MatmulConfig few_bits = config;
       few_bits.W_dtype = narrow;
@@ -604,6 +615,9 @@ TEST_CASE("tensor_gemv's default splits a long K and widens few blocks", "[codeg
   CHECK(int8_activations.tile.n == 32);
   CHECK(int8_activations.warps.k == 4);
   CHECK(int8_activations.pipeline.stages == 1);
+  config.W_dtype = DType::uint4;  // zero points with 8-bit activations: untimed, no launch bound
+  config.with_zeros = true;
+  CHECK(default_schedule(config, "sm_90a").launch.blocks_per_sm == 0);
 }
 
 TEST_CASE("tensor_gemm schedules are checked field by field", "[codegen]") {
