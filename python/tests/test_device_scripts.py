@@ -34,6 +34,13 @@ rows = [{"format": "int4_g128", "shape": shape, "M": m, "bitjit_us": rng.uniform
 '''
 
 
+# The scripts run with a short PATH of their own; the folders of cmake and of its build tool go first,
+# wherever this machine installed them (a pip wheel's bin, say).
+SCRIPT_PATH = ":".join(dict.fromkeys(
+    [str(pathlib.Path(found).parent) for found in map(shutil.which, ("cmake", "ninja", "make")) if found] +
+    ["/usr/bin", "/bin", "/usr/local/bin"]))
+
+
 def need(tool):
     if shutil.which(tool) is None:
         pytest.skip(f"{tool} is not installed")
@@ -53,6 +60,15 @@ def write_executable(path, text):
     path.chmod(0o755)
 
 
+def build_tool_generator():
+    """The CMake generator of the build tool this machine has (the GPU machine has ninja and no make)."""
+    if shutil.which("ninja"):
+        return "Ninja"
+    if shutil.which("make"):
+        return "Unix Makefiles"
+    pytest.skip("neither ninja nor make is installed")
+
+
 def fake_base(tmp_path, archive_path):
     """A base tree: a CMake project that installs the bench stand-in as its build-release/bench/bench_matmul."""
     base = tmp_path / "base-src" / "base"
@@ -64,7 +80,7 @@ def fake_base(tmp_path, archive_path):
     (base / "CMakePresets.json").write_text(json.dumps({
         "version": 3,
         "configurePresets": [{"name": "release", "binaryDir": "${sourceDir}/build-release",
-                              "generator": "Unix Makefiles"}],
+                              "generator": build_tool_generator()}],
         "buildPresets": [{"name": "release", "configurePreset": "release"}]}))
     with tarfile.open(archive_path, "w:gz") as archive:
         archive.add(base, arcname="base")
@@ -86,7 +102,7 @@ def test_baseline_times_each_set_of_options_on_one_base_build(tmp_path):
     repo, seed_file = baseline_repo(tmp_path, "base.tgz")
     out = tmp_path / "out"
     sets = ["--formats int4_g128 --M 16", "--formats int4_g128 --M 1,16 --dynamic yes"]
-    env = {"PATH": "/usr/bin:/bin:/usr/local/bin", "OUT": str(out), "DEVICE_RUN_BUILT": "1",
+    env = {"PATH": SCRIPT_PATH, "OUT": str(out), "DEVICE_RUN_BUILT": "1",
            "BENCH_ARGS": ";".join(sets), "FAKE_SEED_FILE": str(seed_file)}
     result = subprocess.run(["bash", str(repo / "scripts" / "device-run.sh"), "baseline"], env=env,
                             capture_output=True, text=True, timeout=300)
@@ -129,7 +145,7 @@ def test_baseline_takes_a_base_archive_and_database_root_of_its_own(tmp_path):
     DEVICE_RUN_DB_ROOT (device-chains.sh's, one per chain) holds the kernel databases."""
     repo, seed_file = baseline_repo(tmp_path, "base-x.tgz")
     out, db_root = tmp_path / "out", tmp_path / "chain-7"
-    env = {"PATH": "/usr/bin:/bin:/usr/local/bin", "OUT": str(out), "DEVICE_RUN_BUILT": "1",
+    env = {"PATH": SCRIPT_PATH, "OUT": str(out), "DEVICE_RUN_BUILT": "1",
            "BENCH_ARGS": "--formats int4_g128 --M 1", "FAKE_SEED_FILE": str(seed_file), "BASE_TGZ": "base-x.tgz",
            "DEVICE_RUN_DB_ROOT": str(db_root)}
     result = subprocess.run(["bash", str(repo / "scripts" / "device-run.sh"), "baseline"], env=env, cwd=repo,
@@ -153,7 +169,7 @@ def test_variants_with_a_tag_keep_their_results_apart(tmp_path):
     repo, seed_file = baseline_repo(tmp_path, "base.tgz")
     out = tmp_path / "out"
     overrides = ['{}', '{"launch":{"blocks_per_sm":4}}']
-    env = {"PATH": "/usr/bin:/bin:/usr/local/bin", "OUT": str(out), "DEVICE_RUN_BUILT": "1",
+    env = {"PATH": SCRIPT_PATH, "OUT": str(out), "DEVICE_RUN_BUILT": "1",
            "BENCH_ARGS": "--formats int4_g128 --M 1", "FAKE_SEED_FILE": str(seed_file), "VARIANTS": ";".join(overrides)}
     for tag in ("", "zeros"):
         result = subprocess.run(["bash", str(repo / "scripts" / "device-run.sh"), "variants"],
@@ -187,7 +203,7 @@ esac
     (repo / "chain1").write_text("step 30 say two\nstep 60 sleep 6\nstep 30 say late\n")
     out = tmp_path / "out"
     # One GPU: the chains in turn, 22 s before packing; after 14 s of sleep the last step has under 10.
-    env = {"PATH": "/usr/bin:/bin:/usr/local/bin", "OUT": str(out), "CALL_LIMIT": "24", "PACK_SECONDS": "2",
+    env = {"PATH": SCRIPT_PATH, "OUT": str(out), "CALL_LIMIT": "24", "PACK_SECONDS": "2",
            "GPUS": "1"}
     result = subprocess.run(["bash", str(repo / "scripts" / "device-chains.sh"), "chain0", "chain1"], cwd=repo,
                             env=env, capture_output=True, text=True, timeout=120)
@@ -226,7 +242,7 @@ def test_chains_refuse_missing_chain_files(tmp_path):
     for setting, value, unit in (("CALL_LIMIT", "ten", "seconds"), ("PACK_SECONDS", "-3", "seconds"),
                                  ("GPUS", "2x", "GPUs")):
         result = subprocess.run(["bash", str(repo / "scripts" / "device-chains.sh"), "chain0"], cwd=repo,
-                                env={"PATH": "/usr/bin:/bin:/usr/local/bin", setting: value}, capture_output=True,
+                                env={"PATH": SCRIPT_PATH, setting: value}, capture_output=True,
                                 text=True, timeout=60)
         assert result.returncode == 2
         assert f"{setting}={value} must be a whole number ({unit})" in result.stderr
@@ -239,7 +255,7 @@ def test_chains_refuse_a_step_line_without_seconds_or_step(tmp_path):
     (repo / "chain0").write_text("step soon say\nstep 30\nstep 30 say fine\n")
     out = tmp_path / "out"
     result = subprocess.run(["bash", str(repo / "scripts" / "device-chains.sh"), "chain0"], cwd=repo,
-                            env={"PATH": "/usr/bin:/bin:/usr/local/bin", "OUT": str(out), "GPUS": "1"},
+                            env={"PATH": SCRIPT_PATH, "OUT": str(out), "GPUS": "1"},
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
     summary = (out / "summary.txt").read_text()
