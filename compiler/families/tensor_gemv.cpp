@@ -133,12 +133,12 @@ void widen_for_few_blocks(const MatmulConfig& config, TileSchedule& s, const std
 // Zero points at 9 to 16 rows: left to itself the compiler holds a 4-warp block of two channel tiles a
 // warp in 140 registers (sm_90a, uint4 zeros as values or packed), 3 blocks an SM where int4's 127
 // fit 4; a launch bound of 4 blocks an SM gives 128 and no spill. Measured on the H200 (2026-11-30,
-// bench/results/2026-11-30-h200x2-zero-point-bound), the bound over none at 16 rows: zeros as values
-// 70B gate_up 147.2 -> 112.7 us, 8B gate_up 45.7 -> 30.9, 70B qkv 32.6 -> 27.3, the other 4-warp
-// shapes 0.89-1.01; packed zeros 0.84-1.00. One channel tile a warp (96-104 registers, 5 blocks
-// already) measured the same or faster with it too (8B qkv 0.89, 70B o 0.89), so the bound takes
-// every 4-warp block; 8-warp blocks (8B o) keep the compiler's count: the same bound leaves them 64
-// registers (1.15-1.20x slower).
+// bench/results/2026-11-30-h200x2-zero-point-bound), the bound over none at 16 rows, one GPU, one
+// call: zeros as values 70B gate_up 142.2 -> 112.1 us, 8B gate_up 44.7 -> 31.1, 8B down 27.2 -> 23.1,
+// the other 4-warp shapes 0.91-0.96; packed zeros 0.83-0.99; bf16 activations 0.69-0.98. One channel
+// tile a warp (96-104 registers, 5 blocks already) measured faster with it too (8B qkv 0.94-0.95),
+// so the bound takes every 4-warp block; 8-warp blocks (8B o) keep the compiler's count: the same
+// bound leaves them 64 registers (1.15-1.31x slower).
 void bound_zero_point_blocks(const MatmulConfig& config, TileSchedule& s) {
   constexpr int kZeroPointBlocksPerSm = 4, kBoundWarps = 4;
   if (config.with_zeros && float16_activations(config) && s.tile.m > 8 && s.warps.k == kBoundWarps)
@@ -153,7 +153,10 @@ void bound_zero_point_blocks(const MatmulConfig& config, TileSchedule& s) {
 // mma of each k-block waited on its activations (int4 70B down 72.0 -> 59.2 us, 8B down 24.7 -> 22.3;
 // bf16, nf4, fp4, int8 per channel 0.81-0.91 but nf4 70B down 1.03); at up to 8 rows on whole-load
 // runs with at most five blocks (times slices) an SM, whose warps have few loads in flight (int4 8B
-// qkv 9.7 -> 8.9, 70B o 17.1 -> 15.2; the same formats 0.78-1.01). Not where it measured slower:
+// qkv 9.7 -> 8.9, 70B o 17.1 -> 15.2; the same formats 0.78-1.01), and on a dynamic M's runs of 8 at
+// up to 8 rows on the same blocks (bench/results/2026-11-30-h200x2-dynamic-runs-of-8, one row: int4
+// 0.89-1.02, 8B down 17.1 -> 15.2; bf16 0.89-1.00, fp4 0.89-1.00, nf4 0.84-1.08: its 8B down 22.7 ->
+// 24.4 in both runs, the one loss kept for the rest). Not where it measured slower:
 // more blocks (the 25-32 more registers cost occupancy: int4 70B gate_up 65.4 -> 72.0 at one row),
 // unsplit 16-row tiles (70B o 21.6 -> 23.5), more than four 16-byte activation loads per k-block and
 // row half (int2 and int1, 8 and 16 of them: up to 1.21x and 1.52x), zero points (packed: up to 1.7x;
