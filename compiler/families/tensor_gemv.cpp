@@ -132,7 +132,8 @@ void widen_for_few_blocks(const MatmulConfig& config, TileSchedule& s, const std
 
 // Zero points at 9 to 16 rows: left to itself the compiler holds a 4-warp block of two channel tiles a
 // warp in 140 registers (sm_90a, uint4 zeros as values or packed), 3 blocks an SM where int4's 127
-// fit 4; a launch bound of 4 blocks an SM gives 128 and no spill. Measured on the H200 (2026-11-30,
+// fit 4; a launch bound of 4 blocks an SM gives 128 and no spill (70B down's split kernel, 168 without
+// it, 128 and 128 bytes of stack: still faster). Measured on the H200 (2026-11-30,
 // bench/results/2026-11-30-h200x2-zero-point-bound), the bound over none at 16 rows, one GPU, one
 // call: zeros as values 70B gate_up 142.2 -> 112.1 us, 8B gate_up 44.7 -> 31.1, 8B down 27.2 -> 23.1,
 // the other 4-warp shapes 0.91-0.96; packed zeros 0.83-0.99; bf16 activations 0.69-0.98. One channel
