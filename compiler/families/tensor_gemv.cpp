@@ -29,6 +29,12 @@ void require_static_shared_fits(const MatmulConfig& config, const TileSchedule& 
   }
 }
 
+// Whether a config's activations can be loaded a k-block ahead (pipeline.stages 2): fp16 / bf16
+// activations in runs of whole 16-byte quads (8 k or more). Validation refuses the others by cause.
+bool takes_activations_ahead(const MatmulConfig& config, const MmaRunLayout& layout) {
+  return float16_activations(config) && layout.run % 8 == 0;
+}
+
 }  // namespace
 
 void validate_tensor_gemv(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
@@ -167,7 +173,7 @@ bool activations_ahead_pays(const MatmulConfig& config, const TileSchedule& s, c
   constexpr int64_t kMostBlocksPerSm = 5;
   constexpr int kMostQuadsPerBlock = 4;
   const int codes = layout.codes_per_load(info(config.W_dtype).bits);
-  if (!float16_activations(config) || layout.run % 8 != 0 || config.with_zeros) return false;
+  if (!takes_activations_ahead(config, layout) || config.with_zeros) return false;
   if (codes / 8 > kMostQuadsPerBlock) return false;
   if (s.tile.m > 8) return s.pipeline.split_k > 1;
   return tiles_of_c(config, s.tile, rows) * s.pipeline.split_k <= kMostBlocksPerSm * arch_info(arch).reference.sm_count;
@@ -207,8 +213,7 @@ void add_tensor_gemv_candidates(const MatmulConfig& config, const TileSchedule&,
   const MmaRunLayout layout = *mma_run_layout(config);
   const int k_block = layout_k_block(config, layout);
   const std::vector<int> splits = float16_activations(config) ? std::vector<int>{1, 2, 4, 8} : std::vector<int>{1};
-  const std::vector<int> stages =
-      float16_activations(config) && layout.run % 8 == 0 ? std::vector<int>{1, 2} : std::vector<int>{1};
+  const std::vector<int> stages = takes_activations_ahead(config, layout) ? std::vector<int>{1, 2} : std::vector<int>{1};
   // Zero points' 16-row tiles of 4 warps also with the default's launch bound (bound_zero_point_blocks).
   auto add_bounded_twin = [&](const TileSchedule& s) {
     TileSchedule bounded = s;
