@@ -99,8 +99,7 @@ __device__ void tensor_gemv(const MatmulParams& params) {
 #pragma unroll
         for (int q = 0; q < kQuadsPerBlock; ++q) {
           if constexpr (kSpreadIdleRows) {
-            const int k_past_block = q == 0 ? spread.first : activation_quad_k<T::kRun>(q);
-            load_activation_quad(spread.row + block * S::kBlockK + k_past_block, quads[half][q]);
+            load_activation_quad(spread.quad<T::kRun>(block * S::kBlockK, q), quads[half][q]);
           } else {
             load_activation_quads(a_rows[half], block * S::kBlockK + T::kRun * t + activation_quad_k<T::kRun>(q),
                                   quads[half][q]);
@@ -176,18 +175,15 @@ __device__ void tensor_gemv(const MatmulParams& params) {
           for (int step = 0; step < T::kRun / 4; ++step) {
             // Activations: k slots (0, 1) and (2, 3) of rows g (+ 8); two steps per 16-byte load.
             uint32_t b[S::kRowHalves][2];
+            const int q = run * (T::kRun / 8) + step / 2;  // this step's quad of the k-block (runs of 8 k or more)
 #pragma unroll
             for (int half = 0; half < S::kRowHalves; ++half) {
               if constexpr (T::kActivationsAhead) {
-                const int q = run * (T::kRun / 8) + step / 2;
                 b[half][0] = block_quads[half][q][2 * (step % 2)];
                 b[half][1] = block_quads[half][q][2 * (step % 2) + 1];
               } else if constexpr (T::kRun % 8 == 0) {
                 if constexpr (kSpreadIdleRows) {
-                  if (step % 2 == 0) {
-                    const int k_past_block = run == 0 && step == 0 ? spread.first : 4 * T::kRun * run + 4 * step;
-                    load_activation_quad(spread.row + block * S::kBlockK + k_past_block, quads[half]);
-                  }
+                  if (step % 2 == 0) load_activation_quad(spread.quad<T::kRun>(block * S::kBlockK, q), quads[half]);
                 } else if (step % 2 == 0) {
                   load_activation_quads(a_rows[half], k_lane + 4 * step, quads[half]);
                 }

@@ -81,6 +81,13 @@ __device__ __forceinline__ void advance_round(uint32_t (&loaded)[kUnroll][kTiles
   if (next_first < end) load_round<kUnroll, kWarps, kLoadBytes>(next, weight_rows, next_first, end);
 }
 
+// k of quad q (8 activations) of a lane's codes in a k-block, past the lane's first k (kRun * t):
+// runs of kRun k, 4 * kRun apart, kRun / 8 quads a run.
+template <int kRun>
+__device__ __forceinline__ constexpr int activation_quad_k(int q) {
+  return 4 * kRun * (q / (kRun / 8)) + 8 * (q % (kRun / 8));
+}
+
 // Where a lane of an 8-row tensor_gemv tile on runs of 8 k reads its activations (one 16-byte quad a
 // run, kLoads runs a k-block) when the lanes of rows past M help rather than idle. Lane (g, t) of a
 // row g inside M reads row g from k 8 * t of each run on. A lane of a row past M, whose sums are never
@@ -93,6 +100,13 @@ __device__ __forceinline__ void advance_round(uint32_t (&loaded)[kUnroll][kTiles
 struct IdleRowsSpread {
   const uint16_t* row;  // this lane's row from its own k of a run on (8 * t)
   int first;            // the first load's k past the k-block's start
+
+  // Where this lane reads quad q of the k-block starting at k block_k: the first from `first`, the
+  // others where its own lane would.
+  template <int kRun>
+  __device__ __forceinline__ const uint16_t* quad(long long block_k, int q) const {
+    return row + block_k + (q == 0 ? first : activation_quad_k<kRun>(q));
+  }
 };
 
 template <int kLoads>
@@ -120,13 +134,6 @@ __device__ __forceinline__ void load_activation_quads(const uint16_t* row, long 
     return;
   }
   load_activation_quad(row + k, words);
-}
-
-// k of quad q (8 activations) of a lane's codes in a k-block, past the lane's first k (kRun * t):
-// runs of kRun k, 4 * kRun apart, kRun / 8 quads a run.
-template <int kRun>
-__device__ __forceinline__ constexpr int activation_quad_k(int q) {
-  return 4 * kRun * (q / (kRun / 8)) + 8 * (q % (kRun / 8));
 }
 
 // Activation rows g and g + 8 of the block (null past M: zeros).
