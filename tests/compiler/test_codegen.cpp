@@ -88,6 +88,14 @@ std::vector<std::string> compile_everywhere(size_t count, const std::vector<cons
   return failures;
 }
 
+// A generated kernel assembled for `arch` (compile_cuda throws where NVRTC or ptxas fails).
+CompiledKernel assemble(const GeneratedKernel& kernel, const std::string& arch, const MatmulConfig& config) {
+  return compile_cuda({kernel.source, kernel.file_name, arch, {}, canonical_form(config), CompileOutput::cubin});
+}
+
+// Whether what came out is a cubin (an ELF file).
+bool is_cubin(const CompiledKernel& binary) { return binary.cubin.size() > 4 && binary.cubin[0] == 0x7f; }
+
 // Assembles each (config, schedule) for `arch` on all cores; returns the failures (as
 // compile_everywhere) and how many cubins came out. A log naming one of `refused` (ptxas's notes,
 // e.g. C7512: the wgmmas run one at a time) fails that kernel too.
@@ -96,12 +104,10 @@ std::pair<std::vector<std::string>, size_t> assemble_for(const char* arch,
                                                          std::initializer_list<const char*> refused = {}) {
   std::atomic<size_t> assembled{0};
   const auto compile_one = [&](size_t i, const char* arch) {  // on worker threads: no Catch2 assertions here
-    const GeneratedKernel kernel = emit_kernel(kernels[i].first, kernels[i].second, arch);
-    const CompiledKernel binary = compile_cuda(
-        {kernel.source, kernel.file_name, arch, {}, canonical_form(kernels[i].first), CompileOutput::cubin});
+    const CompiledKernel binary = assemble(emit_kernel(kernels[i].first, kernels[i].second, arch), arch, kernels[i].first);
     for (const char* note : refused)
       if (contains(binary.log, note)) throw std::runtime_error(canonical_form(kernels[i].second) + ": " + binary.log);
-    if (binary.cubin.size() > 4 && binary.cubin[0] == 0x7f) ++assembled;
+    if (is_cubin(binary)) ++assembled;
   };
   std::vector<std::string> failures = compile_everywhere(kernels.size(), {arch}, compile_one);
   return {std::move(failures), assembled.load()};
@@ -282,7 +288,7 @@ TEST_CASE("every variant of the format matrix compiles with NVRTC for sm_80 and 
   for (const MatmulConfig& c : matrix) first_of_format.push_back(weight_formats.insert(c.W_dtype).second);
   const std::vector<MatmulConfig> configs = testing::take_sample(matrix, 31, first_of_format);
   std::set<std::string> assembled_combinations;
-  std::vector<bool> assemble(configs.size());
+  std::vector<bool> to_cubin(configs.size());  // assembled, not only compiled to PTX
   for (size_t i = 0; i < configs.size(); ++i) {
     const MatmulConfig& c = configs[i];
     std::string combination;
@@ -292,18 +298,18 @@ TEST_CASE("every variant of the format matrix compiles with NVRTC for sm_80 and 
     }
     // ptxas is most of the time: the CI sample assembles one config per weight format.
     if (!testing::full_run()) combination = to_string(c.W_dtype);
-    assemble[i] = assembled_combinations.insert(combination).second;
+    to_cubin[i] = assembled_combinations.insert(combination).second;
   }
 
   std::atomic<size_t> compiled{0}, assembled{0};
   auto compile_one = [&](size_t i, const char* arch) {
     const GeneratedKernel kernel = emit_kernel(configs[i], default_schedule(configs[i], arch), arch);
     CompileRequest request{kernel.source, kernel.file_name, arch, {}, canonical_form(configs[i]),
-                           assemble[i] ? CompileOutput::cubin : CompileOutput::ptx};
-    if (!assemble[i]) request.extra_flags = {"-G"};
+                           to_cubin[i] ? CompileOutput::cubin : CompileOutput::ptx};
+    if (!to_cubin[i]) request.extra_flags = {"-G"};
     const CompiledKernel binary = compile_cuda(request);
-    if (assemble[i] && binary.cubin.size() > 4 && binary.cubin[0] == 0x7f) ++assembled;
-    if (!assemble[i] && binary.ptx.find(".entry bitjit_matmul") != std::string::npos) ++compiled;
+    if (to_cubin[i] && is_cubin(binary)) ++assembled;
+    if (!to_cubin[i] && binary.ptx.find(".entry bitjit_matmul") != std::string::npos) ++compiled;
   };
   const std::vector<std::string> failures = compile_everywhere(configs.size(), {"sm_80", "sm_90a"}, compile_one);
   INFO(configs.size() << " configs; first failure: " << (failures.empty() ? "none" : failures.front()));
@@ -433,9 +439,7 @@ TEST_CASE("the Hopper kernels reading runs of 8 compile for every format of at m
     CHECK(default_schedule(config, "sm_90a", 16).family == KernelFamily::tensor_gemv);
     const GeneratedKernel kernel = emit_kernel(config, s, "sm_90a");
     CHECK(contains(kernel.source, "static constexpr int kStoredRun = 8;"));
-    const CompiledKernel binary =
-        compile_cuda({kernel.source, kernel.file_name, "sm_90a", {}, canonical_form(config), CompileOutput::cubin});
-    CHECK((binary.cubin.size() > 4 && binary.cubin[0] == 0x7f));
+    CHECK(is_cubin(assemble(kernel, "sm_90a", config)));
     compiled.insert(config.W_dtype);
   }
   CHECK(compiled.count(DType::int4) + compiled.count(DType::uint4) + compiled.count(DType::nf4) +
@@ -457,9 +461,7 @@ TEST_CASE("tensor_gemv splits K across blocks", "[codegen][nvrtc]") {
   for (const char* arch : {"sm_80", "sm_90a"}) {
     const GeneratedKernel kernel = emit_kernel(config, s, arch);
     CHECK(contains(kernel.source, "static constexpr int kSplitK = 3;"));
-    const CompiledKernel binary =
-        compile_cuda({kernel.source, kernel.file_name, arch, {}, canonical_form(config), CompileOutput::cubin});
-    CHECK((binary.cubin.size() > 4 && binary.cubin[0] == 0x7f));
+    CHECK(is_cubin(assemble(kernel, arch, config)));
   }
   const LaunchShape shape = launch_shape(plan_kernel(config, s, "sm_80"), 3);
   CHECK(shape.grid[0] == uint32_t((40 + s.tile.n - 1) / s.tile.n));
@@ -505,9 +507,7 @@ TEST_CASE("tensor_gemv loads the activations a k-block ahead at pipeline.stages 
     for (const char* arch : {"sm_80", "sm_90a"}) {
       const GeneratedKernel kernel = emit_kernel(config, s, arch);
       CHECK(contains(kernel.source, "static constexpr bool kActivationsAhead = true;"));
-      const CompiledKernel binary =
-          compile_cuda({kernel.source, kernel.file_name, arch, {}, canonical_form(config), CompileOutput::cubin});
-      CHECK((binary.cubin.size() > 4 && binary.cubin[0] == 0x7f));
+      CHECK(is_cubin(assemble(kernel, arch, config)));
     }
     s.pipeline.stages = 1;
     CHECK(contains(emit_kernel(config, s, "sm_80").source, "static constexpr bool kActivationsAhead = false;"));
@@ -675,9 +675,7 @@ TEST_CASE("tensor_gemm compiles for every weight format on sm_80, sm_86, sm_89 a
   const auto compile_one = [&](size_t i, const char* arch) {
     if (arch == nullptr) arch = archs[i % archs.size()];  // the sample: the arch of config i
     const GeneratedKernel kernel = emit_kernel(configs[i], default_schedule(configs[i], arch), arch);
-    const CompiledKernel binary =
-        compile_cuda({kernel.source, kernel.file_name, arch, {}, canonical_form(configs[i]), CompileOutput::cubin});
-    if (binary.cubin.size() > 4 && binary.cubin[0] == 0x7f) ++assembled;
+    if (is_cubin(assemble(kernel, arch, configs[i]))) ++assembled;
   };
   // In the sample one pass with no arch given, so that the progress counts the compiles made.
   const std::vector<std::string> failures =
@@ -728,9 +726,7 @@ TEST_CASE("tensor_wgmma schedules are checked and compile for every weight forma
   std::atomic<size_t> assembled{0};
   const auto compile_one = [&](size_t i, const char* arch) {
     const GeneratedKernel kernel = emit_kernel(configs[i], fitted_for(configs[i]), arch);
-    const CompiledKernel binary =
-        compile_cuda({kernel.source, kernel.file_name, arch, {}, canonical_form(configs[i]), CompileOutput::cubin});
-    if (binary.cubin.size() > 4 && binary.cubin[0] == 0x7f) ++assembled;
+    if (is_cubin(assemble(kernel, arch, configs[i]))) ++assembled;
   };
   const std::vector<std::string> failures = compile_everywhere(configs.size(), {"sm_90a"}, compile_one);
   INFO(configs.size() << " configs; first failure: " << (failures.empty() ? "none" : failures.front()));
@@ -1721,9 +1717,7 @@ TEST_CASE("fp8 activations take the fp8 mma from sm_89 and simt before", "[codeg
       }
       // ptxas checks the mma's types for the arch (sm_89: QMMA; sm_90a lowers it to HMMA).
       const GeneratedKernel kernel = emit_kernel(config, default_schedule(config, arch, 16), arch);
-      const CompiledKernel binary =
-          compile_cuda({kernel.source, kernel.file_name, arch, {}, canonical_form(config), CompileOutput::cubin});
-      CHECK((binary.cubin.size() > 4 && binary.cubin[0] == 0x7f));
+      CHECK(is_cubin(assemble(kernel, arch, config)));
       // simt reads the same bytes (the layout moves no code), so it stays a valid choice.
       TileSchedule simt = default_schedule(config, "sm_80", 16);
       CHECK(schedule_error_on(config, simt, arch).empty());
