@@ -152,6 +152,32 @@ void bound_zero_point_blocks(const MatmulConfig& config, TileSchedule& s) {
     s.launch.blocks_per_sm = kZeroPointBlocksPerSm;
 }
 
+// Zero points as values with the activations a k-block ahead: their mma of the activation sums holds
+// more registers, so it pays on fewer blocks than int4's five an SM. Measured on the H200 (2026-11-30,
+// bench/results/2026-11-30-h200x2-zero-values-ahead, variants: stages 2 over 1, one run, uint4 g128
+// zeros): at up to 8 rows faster where K is split (8B down 18.0 -> 17.2 us, 70B down 61.2 -> 52.6)
+// or with at most four blocks an SM (8B qkv 10.3 -> 9.5, 70B o 18.6 -> 17.2, 8B o level), slower on
+// more (70B qkv's 640 blocks 19.9 -> 26.0, the gate_up shapes 1.08-1.13x). At 9 to 16 rows only a
+// split K of two channel tiles a warp, under a bound of three blocks an SM (bound_zero_values_ahead):
+// 70B down 77.5 -> 67.2 us; without the bound 1.29x, and 8B down's one tile a warp 1.05x (1.56x
+// bounded).
+bool zero_values_ahead_pays(const MatmulConfig& config, const TileSchedule& s, const std::string& arch, int64_t rows) {
+  constexpr int64_t kMostBlocksPerSm = 4;
+  constexpr int kTwoTilesPerWarp = 32;
+  if (s.tile.m > 8) return s.pipeline.split_k > 1 && s.tile.n == kTwoTilesPerWarp;
+  return s.pipeline.split_k > 1 ||
+         tiles_of_c(config, s.tile, rows) * s.pipeline.split_k <= kMostBlocksPerSm * arch_info(arch).reference.sm_count;
+}
+
+// The launch bound of 16-row zero-point tiles whose activations go a k-block ahead: NVRTC for sm_90a
+// holds 70B down's split kernel in 199 registers unbounded, 168 and 32 bytes of stack under three
+// blocks an SM (the four of bound_zero_point_blocks spill more). 4-warp blocks, as that bound.
+void bound_zero_values_ahead(const MatmulConfig& config, TileSchedule& s) {
+  constexpr int kBlocksPerSm = 3, kBoundWarps = 4;
+  if (config.with_zeros && s.tile.m > 8 && s.warps.k == kBoundWarps && s.pipeline.stages == 2)
+    s.launch.blocks_per_sm = kBlocksPerSm;
+}
+
 }  // namespace
 
 // pipeline.stages = 2 (the activations a k-block ahead) where it measured faster on the H200
@@ -166,15 +192,17 @@ void bound_zero_point_blocks(const MatmulConfig& config, TileSchedule& s) {
 // 24.4 in both runs, the one loss kept for the rest). Not where it measured slower:
 // more blocks (the 25-32 more registers cost occupancy: int4 70B gate_up 65.4 -> 72.0 at one row),
 // unsplit 16-row tiles (70B o 21.6 -> 23.5), more than four 16-byte activation loads per k-block and
-// row half (int2 and int1, 8 and 16 of them: up to 1.21x and 1.52x), zero points (packed: up to 1.7x;
-// as values, with the mma of their activation sums: 70B qkv one row 1.30x, 8B down 16 rows 1.36x).
+// row half (int2 and int1, 8 and 16 of them: up to 1.21x and 1.52x), packed zero points (up to 1.7x).
+// Zero points as values have a rule of their own (zero_values_ahead_pays).
 bool activations_ahead_pays(const MatmulConfig& config, const TileSchedule& s, const MmaRunLayout& layout,
                             const std::string& arch, int64_t rows) {
   constexpr int64_t kMostBlocksPerSm = 5;
   constexpr int kMostQuadsPerBlock = 4;
   const int codes = layout.codes_per_load(info(config.W_dtype).bits);
-  if (!takes_activations_ahead(config, layout) || config.with_zeros) return false;
+  const bool packed_zeros = config.with_zeros && config.zeros_mode == ZerosMode::quantized;
+  if (!takes_activations_ahead(config, layout) || packed_zeros) return false;
   if (codes / 8 > kMostQuadsPerBlock) return false;
+  if (config.with_zeros) return zero_values_ahead_pays(config, s, arch, rows);
   if (s.tile.m > 8) return s.pipeline.split_k > 1;
   return tiles_of_c(config, s.tile, rows) * s.pipeline.split_k <= kMostBlocksPerSm * arch_info(arch).reference.sm_count;
 }
@@ -200,6 +228,7 @@ std::optional<TileSchedule> default_tensor_gemv(const MatmulConfig& config, cons
   if (float16_activations(config)) widen_for_few_blocks(config, s, arch, rows);
   bound_zero_point_blocks(config, s);
   if (activations_ahead_pays(config, s, *layout, arch, rows)) s.pipeline.stages = 2;
+  bound_zero_values_ahead(config, s);
   return s;
 }
 
@@ -214,10 +243,12 @@ void add_tensor_gemv_candidates(const MatmulConfig& config, const TileSchedule&,
   const int k_block = layout_k_block(config, layout);
   const std::vector<int> splits = float16_activations(config) ? std::vector<int>{1, 2, 4, 8} : std::vector<int>{1};
   const std::vector<int> stages = takes_activations_ahead(config, layout) ? std::vector<int>{1, 2} : std::vector<int>{1};
-  // Zero points' 16-row tiles of 4 warps also with the default's launch bound (bound_zero_point_blocks).
+  // Zero points' 16-row tiles also with the default's launch bound (bound_zero_point_blocks, and
+  // bound_zero_values_ahead where the activations go a k-block ahead).
   auto add_bounded_twin = [&](const TileSchedule& s) {
     TileSchedule bounded = s;
     bound_zero_point_blocks(config, bounded);
+    bound_zero_values_ahead(config, bounded);
     if (bounded.launch.blocks_per_sm != s.launch.blocks_per_sm) out.push_back(bounded);
   };
   for (int threads : {64, 128, 256})

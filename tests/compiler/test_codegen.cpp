@@ -547,18 +547,20 @@ TEST_CASE("tensor_gemv's default splits a long K and widens few blocks", "[codeg
   config.group_size = 128;
   struct Case {
     int64_t N, K, M;
-    int split, tile_n, warps_k, stages;
+    int split, tile_n, warps_k, stages, zero_value_stages;
   };
   // stages 2 (the activations a k-block ahead): 9 to 16 rows split along K, and up to 8 rows on at
   // most five blocks (x slices) an SM (660 on 132 SMs): 8B down at one row 2 x 256, 70B down 4 x 512 not.
-  for (const Case& c : {Case{4096, 14336, 1, 2, 16, 4, 2}, Case{4096, 14336, 16, 2, 16, 4, 2},
-                        Case{8192, 28672, 1, 4, 16, 4, 1}, Case{8192, 28672, 16, 4, 32, 4, 2},
-                        Case{8192, 8192, 16, 1, 16, 4, 1}, Case{4096, 4096, 1, 1, 16, 8, 2},
-                        Case{6144, 4096, 1, 1, 16, 4, 2}, Case{8192, 8192, 1, 1, 16, 4, 2},
-                        Case{4096, 4096, 16, 1, 16, 8, 1}, Case{6144, 4096, 16, 1, 16, 4, 1},
-                        Case{10240, 8192, 16, 1, 32, 4, 1}, Case{57344, 8192, 1, 1, 16, 4, 1},
-                        Case{28672, 28672, 1, 1, 16, 4, 1}, Case{256, 1024, 1, 1, 16, 4, 2},
-                        Case{256, 2048, 1, 1, 16, 8, 2}, Case{10240, 8192, 1, 1, 16, 4, 2}}) {
+  // Zero points as values: up to 8 rows split along K or on at most four blocks an SM (528: 70B qkv's
+  // 640 not), 9 to 16 rows split along K with two channel tiles a warp (70B down, not 8B down's one).
+  for (const Case& c : {Case{4096, 14336, 1, 2, 16, 4, 2, 2}, Case{4096, 14336, 16, 2, 16, 4, 2, 1},
+                        Case{8192, 28672, 1, 4, 16, 4, 1, 2}, Case{8192, 28672, 16, 4, 32, 4, 2, 2},
+                        Case{8192, 8192, 16, 1, 16, 4, 1, 1}, Case{4096, 4096, 1, 1, 16, 8, 2, 2},
+                        Case{6144, 4096, 1, 1, 16, 4, 2, 2}, Case{8192, 8192, 1, 1, 16, 4, 2, 2},
+                        Case{4096, 4096, 16, 1, 16, 8, 1, 1}, Case{6144, 4096, 16, 1, 16, 4, 1, 1},
+                        Case{10240, 8192, 16, 1, 32, 4, 1, 1}, Case{57344, 8192, 1, 1, 16, 4, 1, 1},
+                        Case{28672, 28672, 1, 1, 16, 4, 1, 1}, Case{256, 1024, 1, 1, 16, 4, 2, 2},
+                        Case{256, 2048, 1, 1, 16, 8, 2, 2}, Case{10240, 8192, 1, 1, 16, 4, 2, 1}}) {
     config.N = c.N, config.K = c.K, config.M = c.M;
     INFO("N=" << c.N << " K=" << c.K << " M=" << c.M);
     const TileSchedule s = default_schedule(config, "sm_90a");
@@ -568,24 +570,30 @@ TEST_CASE("tensor_gemv's default splits a long K and widens few blocks", "[codeg
     CHECK(s.warps.k == c.warps_k);
     CHECK(s.pipeline.stages == c.stages);
     CHECK(schedule_error_on(config, s, "sm_90a").empty());
-    // Where it measured slower, the activations stay as each k-block starts: zero points, packed or
-    // as values; int2 and int1 (8 and 16 activation loads a k-block and row half). nf4 and int8 per
-    // channel take it as int4 does.
+    // Where it measured slower, the activations stay as each k-block starts: packed zero points, zero
+    // points as values past their own rule; int2 and int1 (8 and 16 activation loads a k-block and row
+    // half). nf4 and int8 per channel take it as int4 does.
     for (ZerosMode mode : {ZerosMode::quantized, ZerosMode::original}) {
       MatmulConfig zeros = config;
       zeros.W_dtype = DType::uint4;
       zeros.with_zeros = true;
       zeros.zeros_mode = mode;
       const TileSchedule with_zeros = default_schedule(zeros, "sm_90a");
-      CHECK(with_zeros.pipeline.stages == 1);
+      const int stages = mode == ZerosMode::quantized ? 1 : c.zero_value_stages;
+      CHECK(with_zeros.pipeline.stages == stages);
       // 16-row tiles of 4 warps under a launch bound of 4 blocks an SM (128 registers, not the
-      // compiler's 140); 8-warp blocks and up to 8 rows keep the compiler's count.
-      CHECK(with_zeros.launch.blocks_per_sm == (c.M > 8 && c.warps_k == 4 ? 4 : 0));
+      // compiler's 140), 3 with the activations ahead; 8-warp blocks and up to 8 rows keep the
+      // compiler's count.
+      CHECK(with_zeros.launch.blocks_per_sm == (c.M > 8 && c.warps_k == 4 ? (stages == 2 ? 3 : 4) : 0));
       CHECK(schedule_error_on(zeros, with_zeros, "sm_90a").empty());
       if (c.M > 8) {
         MatmulConfig dynamic = zeros;
         dynamic.M = MSpec::buckets({1, c.M, 64});
         CHECK(default_schedule(dynamic, "sm_90a", c.M).launch.blocks_per_sm == with_zeros.launch.blocks_per_sm);
+      } else {  // a dynamic M's runs of 8 take it as the static one's whole-load runs do
+        MatmulConfig dynamic = zeros;
+        dynamic.M = MSpec::buckets({c.M, 64});
+        CHECK(default_schedule(dynamic, "sm_90a", c.M).pipeline.stages == stages);
       }
     }
     CHECK(s.launch.blocks_per_sm == 0);
