@@ -74,12 +74,14 @@ step() {
   return 0
 }
 
-# Chain file $1, number $2, on GPU $3, in a subshell of its own.
+# Chain file $1, number $2, on GPU $3, in a subshell of its own; $4 = beside: the chains run side by
+# side, so each builds the Python extension in a folder of its own (one after the other they share one).
 run_chain() {
-  local chain=$1 number=$2 gpu=$3
+  local chain=$1 number=$2 gpu=$3 beside=${4:-}
   (
     export CUDA_VISIBLE_DEVICES=$gpu OUT=$OUT/chain$number DEVICE_RUN_BUILT=1
     export BITJIT_CACHE_DIR=$PWD/build-release/chain-db-$number DEVICE_RUN_DB_ROOT=$PWD/build-release/chain-$number
+    if [ -n "$beside" ]; then export DEVICE_RUN_PYTHON_BUILD=build-python-chain$number; fi
     mkdir -p "$OUT"
     # shellcheck disable=SC1090
     source "$chain"
@@ -91,7 +93,7 @@ gpus=${GPUS:-$(nvidia-smi --list-gpus 2>/dev/null | wc -l)}
 number=0
 for chain in "$@"; do
   if [ "$gpus" -ge "$#" ]; then
-    run_chain "$chain" "$number" "$number" &
+    run_chain "$chain" "$number" "$number" beside &
   else
     run_chain "$chain" "$number" 0
   fi

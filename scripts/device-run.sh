@@ -92,6 +92,13 @@ if [ -n "${VARIANTS_TAG:-}" ] && ! [[ $VARIANTS_TAG =~ ^[A-Za-z0-9_]+$ ]]; then
   echo "device-run: VARIANTS_TAG=$VARIANTS_TAG must be letters, digits or _ (it names \$OUT/variants-<tag>)" >&2
   exit 2
 fi
+# The folder the Python steps (pytest, torch, multigpu, peers) build the extension in; device-chains.sh
+# gives chains that run side by side one each, so that two such steps never build one folder at once.
+PYTHON_BUILD=${DEVICE_RUN_PYTHON_BUILD:-build-python}
+if ! [[ $PYTHON_BUILD =~ ^[A-Za-z0-9_-]+$ ]]; then
+  echo "device-run: DEVICE_RUN_PYTHON_BUILD=$PYTHON_BUILD must be letters, digits, - or _ (a folder of the checkout)" >&2
+  exit 2
+fi
 summary=()
 note() { summary+=("$1"); echo "== $1"; }
 
@@ -117,19 +124,19 @@ read_case() {
   if [ -n "${PROFILE_SCHEDULE:-}" ]; then case_bench+=(--schedule "$PROFILE_SCHEDULE"); fi
 }
 
-# Builds the Python extension by the release preset in its own folder, build-python (the tests off:
+# Builds the Python extension by the release preset in its own folder, $PYTHON_BUILD (the tests off:
 # configuring build-release with the extension on made the next steps rebuild every binary there,
 # about 30 s each time), with the carried wheels (.whl/, and .whl-torch/ for the torch step's
 # safetensors) unzipped onto a path it prints for PYTHONPATH.
 build_python_extension() {
-  local deps=$PWD/build-python/python-deps
+  local deps=$PWD/$PYTHON_BUILD/python-deps
   mkdir -p "$deps"
   for wheel in .whl/*.whl .whl-torch/*.whl; do [ -e "$wheel" ] && python3 -m zipfile -e "$wheel" "$deps"; done
   # zipfile drops the executable bits: where `cmake` on PATH is a Python shim that imports the cmake
   # wheel from PYTHONPATH (a venv's), its binaries must run.
   chmod -R +x "$deps"/cmake/data/bin "$deps"/ninja/data/bin 2>/dev/null || true
-  { PYTHONPATH=$deps cmake --preset release -B build-python -DBITJIT_BUILD_PYTHON=ON -DBITJIT_BUILD_TESTS=OFF &&
-    PYTHONPATH=$deps cmake --build build-python -j "$(nproc)" --target _bitjit_stub; } >"$OUT/python-build.log" 2>&1
+  { PYTHONPATH=$deps cmake --preset release -B "$PYTHON_BUILD" -DBITJIT_BUILD_PYTHON=ON -DBITJIT_BUILD_TESTS=OFF &&
+    PYTHONPATH=$deps cmake --build "$PYTHON_BUILD" -j "$(nproc)" --target _bitjit_stub; } >"$OUT/python-build.log" 2>&1
   echo "$deps"
 }
 
@@ -332,29 +339,29 @@ for step in "$@"; do
       ;;
     pytest)
       deps=$(build_python_extension)
-      PYTHONPATH=$PWD/build-python/python:$deps python3 -m pytest -q -rs python/tests >"$OUT/pytest.log" 2>&1
+      PYTHONPATH=$PWD/$PYTHON_BUILD/python:$deps python3 -m pytest -q -rs python/tests >"$OUT/pytest.log" 2>&1
       note "pytest rc=$? in $(( $(date +%s) - start )) s: $(tail -n 1 "$OUT/pytest.log")"
-      PYTHONPATH=$PWD/build-python/python python3 docs/examples/bitblas_quickstart.py >"$OUT/bitblas-quickstart.log" 2>&1
+      PYTHONPATH=$PWD/$PYTHON_BUILD/python python3 docs/examples/bitblas_quickstart.py >"$OUT/bitblas-quickstart.log" 2>&1
       note "bitblas quick start rc=$?: $(tail -n 1 "$OUT/bitblas-quickstart.log")"
       ;;
     torch)
       deps=$(build_python_extension)
-      PYTHONPATH=$PWD/build-python/python:$deps python3 -m pytest -q -rs -s python/tests/test_torch_gpu.py \
+      PYTHONPATH=$PWD/$PYTHON_BUILD/python:$deps python3 -m pytest -q -rs -s python/tests/test_torch_gpu.py \
         python/tests/test_llama_e2e.py python/tests/test_torch_cpu.py python/tests/test_multi_gpu.py \
         >"$OUT/torch-pytest.log" 2>&1
       note "torch pytest rc=$?: $(tail -n 1 "$OUT/torch-pytest.log")"
       ./build-release/tests/test_gpu "[graph],[device],[linear]" >"$OUT/torch-capture.log" 2>&1
       note "test_gpu [graph],[device],[linear] rc=$?: $(tail -n 2 "$OUT/torch-capture.log" | tr '\n' ' ')"
-      PYTHONPATH=$PWD/build-python/python:$deps python3 bench/llama_decode.py --json "$OUT/llama_decode.json" \
+      PYTHONPATH=$PWD/$PYTHON_BUILD/python:$deps python3 bench/llama_decode.py --json "$OUT/llama_decode.json" \
         >"$OUT/llama-decode.log" 2>&1
       note "llama decode bench rc=$?: $(tail -n 3 "$OUT/llama-decode.log" | tr '\n' ' ')"
       ;;
     multigpu)
       deps=$(build_python_extension)
-      NCCL_NVLS_ENABLE=0 PYTHONPATH=$PWD/build-python/python:$deps python3 -m pytest -q -rs -s \
+      NCCL_NVLS_ENABLE=0 PYTHONPATH=$PWD/$PYTHON_BUILD/python:$deps python3 -m pytest -q -rs -s \
         python/tests/test_multi_gpu.py >"$OUT/multi-gpu.log" 2>&1
       note "multi-GPU pytest rc=$?: $(tail -n 1 "$OUT/multi-gpu.log")"
-      NCCL_NVLS_ENABLE=0 PYTHONPATH=$PWD/build-python/python:$deps python3 -m torch.distributed.run --standalone \
+      NCCL_NVLS_ENABLE=0 PYTHONPATH=$PWD/$PYTHON_BUILD/python:$deps python3 -m torch.distributed.run --standalone \
         --nproc_per_node=2 python/tests/tp_mlp.py --out "$OUT/tp.json" >"$OUT/tp.log" 2>&1
       note "tp_mlp rc=$?: $(tr -d '\n ' <"$OUT/tp.json" 2>/dev/null)"
       ;;
@@ -366,7 +373,7 @@ for step in "$@"; do
       # Both kernel caches under the build folder, which a warm machine keeps between calls.
       # shellcheck disable=SC2086
       HUMMING_CACHE_DIR=$DB_ROOT/humming-cache BITJIT_CACHE_DIR=$DB_ROOT/bench-db \
-        PYTHONPATH=$site:$PWD/build-python/python:$deps python3 bench/peers.py ${PEERS_ARGS:-} --out "$OUT/peers" \
+        PYTHONPATH=$site:$PWD/$PYTHON_BUILD/python:$deps python3 bench/peers.py ${PEERS_ARGS:-} --out "$OUT/peers" \
         >"$OUT/peers.log" 2>&1
       note "peers rc=$? in $(( $(date +%s) - start )) s: $(tail -n 1 "$OUT/peers.log")"
       ;;

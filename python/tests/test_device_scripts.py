@@ -186,13 +186,27 @@ def test_variants_with_a_tag_keep_their_results_apart(tmp_path):
     assert not (tmp_path / "x").exists() and not (out.parent / "variants-..").exists()
 
 
+def test_the_python_build_folder_is_a_plain_name(tmp_path):
+    """DEVICE_RUN_PYTHON_BUILD names a folder of the checkout (device-chains.sh sets build-python-chain<i>):
+    a path is refused by name before any step runs."""
+    repo = fake_repo(tmp_path, "device-run.sh", "pack-out.sh")
+    for folder in ("../x", "a/b", "x y"):
+        result = subprocess.run(["bash", str(repo / "scripts" / "device-run.sh"), "pytest"],
+                                env={"PATH": SCRIPT_PATH, "OUT": str(tmp_path / "out"), "DEVICE_RUN_BUILT": "1",
+                                     "DEVICE_RUN_PYTHON_BUILD": folder},
+                                cwd=repo, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 2
+        assert f"DEVICE_RUN_PYTHON_BUILD={folder} must be letters, digits, - or _" in result.stderr
+    assert not (tmp_path / "x").exists() and not (repo / "a").exists()
+
+
 def test_chains_cut_each_step_to_the_call_and_pack_everything(tmp_path):
     need("timeout")
     repo = fake_repo(tmp_path, "device-chains.sh", "pack-out.sh")
     # device-run.sh's stand-in: `build` prints the build line; `sleep N` sleeps; `say X` prints X.
     write_executable(repo / "scripts" / "device-run.sh", r'''#!/usr/bin/env bash
 mkdir -p "$OUT"
-echo "== chain env: gpu=$CUDA_VISIBLE_DEVICES built=${DEVICE_RUN_BUILT:-0} db=${BITJIT_CACHE_DIR##*/} root=${DEVICE_RUN_DB_ROOT##*/}"
+echo "== chain env: gpu=$CUDA_VISIBLE_DEVICES built=${DEVICE_RUN_BUILT:-0} db=${BITJIT_CACHE_DIR##*/} root=${DEVICE_RUN_DB_ROOT##*/} python=${DEVICE_RUN_PYTHON_BUILD:-shared}"
 case "$1" in
   build) echo "== build ok" ;;
   sleep) sleep "$2"; echo "== slept $2" ;;
@@ -213,10 +227,21 @@ esac
     assert "== said one with alpha" in summary and "== said two with nothing" in summary
     assert "== slept 8" in summary and "== slept 6" in summary
     assert "== skipped say late (asked 30 s," in summary
-    assert "gpu=0 built=1 db=chain-db-0 root=chain-0" in summary and "gpu=0 built=1 db=chain-db-1 root=chain-1" in summary
+    # One after the other the chains share the Python extension's build folder.
+    assert "gpu=0 built=1 db=chain-db-0 root=chain-0 python=shared" in summary
+    assert "gpu=0 built=1 db=chain-db-1 root=chain-1 python=shared" in summary
     with tarfile.open(out / "all.tgz") as archive:
         names = archive.getnames()
     assert "./chain0/steps.txt" in names and "./chain1/steps.txt" in names and "./build-summary.txt" in names
+
+    # Side by side (two GPUs) each chain has its GPU and a Python build folder of its own.
+    shutil.rmtree(out)
+    result = subprocess.run(["bash", str(repo / "scripts" / "device-chains.sh"), "chain0", "chain1"], cwd=repo,
+                            env={**env, "GPUS": "2", "CALL_LIMIT": "60"}, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = (out / "summary.txt").read_text()
+    assert "gpu=0 built=1 db=chain-db-0 root=chain-0 python=build-python-chain0" in summary
+    assert "gpu=1 built=1 db=chain-db-1 root=chain-1 python=build-python-chain1" in summary
 
     # A step longer than what is left is stopped by its limit, and says so.
     (repo / "chain0").write_text("step 60 sleep 30\n")
