@@ -1,0 +1,78 @@
+"""scripts/ncu-opcodes.py on SASS pages written here the way Nsight Compute writes them (a kernel-name
+line, then the table): executed instructions per opcode counted independently, predicates and
+modifiers dropped, gzipped or not, two kernels' difference, and a file without the table refused."""
+import collections
+import csv
+import gzip
+import pathlib
+import random
+import subprocess
+import sys
+
+SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "scripts" / "ncu-opcodes.py"
+OPCODES = ("HGMMA.64x64x16.F32", "SHF.R.U32.HI", "LOP3.LUT", "LDS.128", "HFMA2", "IMAD.WIDE")
+PREDICATES = ("", "@P0 ", "@!P1 ", "@!UP2 ", "@PT ")
+
+
+def write_sass_page(path, rng, lines=60):
+    """A random SASS page; returns the executed count per bare opcode."""
+    counts = collections.Counter()
+    rows = [["Kernel Name", "bitjit_matmul"],
+            ["Address", "Source", "Warp Stall Sampling (All Samples)", "Instructions Executed", "L1 Wavefronts Shared"]]
+    for i in range(lines):
+        opcode = rng.choice(OPCODES)
+        executed = rng.randrange(0, 10**6)
+        rows.append([hex(0x7f0000 + 16 * i), f"      {rng.choice(PREDICATES)}{opcode} R1, R2, R3",
+                     str(rng.randrange(100)), str(executed), "0"])
+        counts[opcode.split(".")[0]] += executed
+    text_rows = rows + [["", "", "", "", ""]]  # a trailing row without a count is skipped
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "wt", newline="") as file:
+        csv.writer(file, quoting=csv.QUOTE_ALL).writerows(text_rows)
+    return counts
+
+
+def run(*args):
+    return subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], capture_output=True, text=True)
+
+
+def listed(stdout):
+    """opcode -> the numbers on its line."""
+    return {line.split()[0]: [int(x) for x in line.split()[1:]] for line in stdout.splitlines()[1:]}
+
+
+def test_one_kernel_its_opcodes_most_first(tmp_path):
+    rng = random.Random()
+    counts = write_sass_page(tmp_path / "one-sass.csv.gz", rng)
+    result = run(tmp_path / "one-sass.csv.gz")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == f"executed warp instructions: {sum(counts.values())}"
+    rows = listed(result.stdout)
+    assert {opcode: numbers[0] for opcode, numbers in rows.items()} == dict(counts)
+    assert [numbers[0] for numbers in rows.values()] == sorted(counts.values(), reverse=True)
+
+
+def test_two_kernels_side_by_side_largest_change_first(tmp_path):
+    rng = random.Random()
+    first = write_sass_page(tmp_path / "static-sass.csv", rng)
+    second = write_sass_page(tmp_path / "dynamic-sass.csv.gz", rng)
+    result = run(tmp_path / "static-sass.csv", tmp_path / "dynamic-sass.csv.gz", "--top", "3")
+    assert result.returncode == 0, result.stderr
+    total_first, total_second = sum(first.values()), sum(second.values())
+    assert result.stdout.splitlines()[0] == \
+        f"executed warp instructions: {total_first} -> {total_second} ({total_second - total_first:+d})"
+    rows = listed(result.stdout)
+    changes = sorted((abs(second[op] - first[op]) for op in set(first) | set(second)), reverse=True)
+    assert len(rows) == min(3, len(changes))
+    for opcode, (before, after, change) in rows.items():
+        assert (before, after, change) == (first[opcode], second[opcode], second[opcode] - first[opcode])
+    assert sorted((abs(numbers[2]) for numbers in rows.values()), reverse=True) == changes[:len(rows)]
+
+
+def test_a_file_without_the_sass_table_is_refused(tmp_path):
+    (tmp_path / "details.csv").write_text('"Section Name","Metric Name"\n"Speed Of Light","Duration"\n')
+    result = run(tmp_path / "details.csv")
+    assert result.returncode == 2
+    assert "no SASS table with 'Source' and 'Instructions Executed' columns" in result.stderr
+    result = run(tmp_path / "missing.csv")
+    assert result.returncode == 2 and "missing.csv" in result.stderr
