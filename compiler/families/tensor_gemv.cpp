@@ -145,11 +145,14 @@ void widen_for_few_blocks(const MatmulConfig& config, TileSchedule& s, const std
 // the other 4-warp shapes 0.91-0.96; packed zeros 0.83-0.99; bf16 activations 0.69-0.98. One channel
 // tile a warp (96-104 registers, 5 blocks already) measured faster with it too (8B qkv 0.94-0.95),
 // so the bound takes every 4-warp block; 8-warp blocks (8B o) keep the compiler's count: the same
-// bound leaves them 64 registers (1.15-1.31x slower).
+// bound leaves them 64 registers (1.15-1.31x slower). With the activations a k-block ahead
+// (zero_values_ahead_pays) the bound is 3 blocks an SM: NVRTC for sm_90a holds 70B down's split
+// kernel in 199 registers unbounded, 168 and 32 bytes of stack under 3 (4 spill more).
+// Call it once s.pipeline.stages is set.
 void bound_zero_point_blocks(const MatmulConfig& config, TileSchedule& s) {
-  constexpr int kZeroPointBlocksPerSm = 4, kBoundWarps = 4;
+  constexpr int kZeroPointBlocksPerSm = 4, kAheadBlocksPerSm = 3, kBoundWarps = 4;
   if (config.with_zeros && float16_activations(config) && s.tile.m > 8 && s.warps.k == kBoundWarps)
-    s.launch.blocks_per_sm = kZeroPointBlocksPerSm;
+    s.launch.blocks_per_sm = s.pipeline.stages == 2 ? kAheadBlocksPerSm : kZeroPointBlocksPerSm;
 }
 
 // Zero points as values with the activations a k-block ahead: their mma of the activation sums holds
@@ -158,7 +161,7 @@ void bound_zero_point_blocks(const MatmulConfig& config, TileSchedule& s) {
 // zeros): at up to 8 rows faster where K is split (8B down 18.0 -> 17.2 us, 70B down 61.2 -> 52.6)
 // or with at most four blocks an SM (8B qkv 10.3 -> 9.5, 70B o 18.6 -> 17.2, 8B o level), slower on
 // more (70B qkv's 640 blocks 19.9 -> 26.0, the gate_up shapes 1.08-1.13x). At 9 to 16 rows only a
-// split K of two channel tiles a warp, under a bound of three blocks an SM (bound_zero_values_ahead):
+// split K of two channel tiles a warp, under a bound of three blocks an SM (bound_zero_point_blocks):
 // 70B down 77.5 -> 67.2 us; without the bound 1.29x, and 8B down's one tile a warp 1.05x (1.56x
 // bounded).
 bool zero_values_ahead_pays(const MatmulConfig& config, const TileSchedule& s, const std::string& arch, int64_t rows) {
@@ -167,15 +170,6 @@ bool zero_values_ahead_pays(const MatmulConfig& config, const TileSchedule& s, c
   if (s.tile.m > 8) return s.pipeline.split_k > 1 && s.tile.n == kTwoTilesPerWarp;
   return s.pipeline.split_k > 1 ||
          tiles_of_c(config, s.tile, rows) * s.pipeline.split_k <= kMostBlocksPerSm * arch_info(arch).reference.sm_count;
-}
-
-// The launch bound of 16-row zero-point tiles whose activations go a k-block ahead: NVRTC for sm_90a
-// holds 70B down's split kernel in 199 registers unbounded, 168 and 32 bytes of stack under three
-// blocks an SM (the four of bound_zero_point_blocks spill more). 4-warp blocks, as that bound.
-void bound_zero_values_ahead(const MatmulConfig& config, TileSchedule& s) {
-  constexpr int kBlocksPerSm = 3, kBoundWarps = 4;
-  if (config.with_zeros && s.tile.m > 8 && s.warps.k == kBoundWarps && s.pipeline.stages == 2)
-    s.launch.blocks_per_sm = kBlocksPerSm;
 }
 
 }  // namespace
@@ -226,9 +220,8 @@ std::optional<TileSchedule> default_tensor_gemv(const MatmulConfig& config, cons
   s.pipeline.k_per_round = k_block * std::max(1, 4 / loads_per_block);
   s.pipeline.split_k = default_tensor_gemv_split(config, s, k_block, arch, rows);
   if (float16_activations(config)) widen_for_few_blocks(config, s, arch, rows);
-  bound_zero_point_blocks(config, s);
   if (activations_ahead_pays(config, s, *layout, arch, rows)) s.pipeline.stages = 2;
-  bound_zero_values_ahead(config, s);
+  bound_zero_point_blocks(config, s);
   return s;
 }
 
@@ -243,12 +236,10 @@ void add_tensor_gemv_candidates(const MatmulConfig& config, const TileSchedule&,
   const int k_block = layout_k_block(config, layout);
   const std::vector<int> splits = float16_activations(config) ? std::vector<int>{1, 2, 4, 8} : std::vector<int>{1};
   const std::vector<int> stages = takes_activations_ahead(config, layout) ? std::vector<int>{1, 2} : std::vector<int>{1};
-  // Zero points' 16-row tiles also with the default's launch bound (bound_zero_point_blocks, and
-  // bound_zero_values_ahead where the activations go a k-block ahead).
+  // Zero points' 16-row tiles also with the default's launch bound (bound_zero_point_blocks).
   auto add_bounded_twin = [&](const TileSchedule& s) {
     TileSchedule bounded = s;
     bound_zero_point_blocks(config, bounded);
-    bound_zero_values_ahead(config, bounded);
     if (bounded.launch.blocks_per_sm != s.launch.blocks_per_sm) out.push_back(bounded);
   };
   for (int threads : {64, 128, 256})

@@ -225,7 +225,7 @@ TEST_CASE("tensor_gemv's candidates with zero points carry twins under the launc
     for (const RankedSchedule& r : ranked) {
       if (r.schedule.launch.blocks_per_sm == 0) continue;
       ++bounded;
-      // Three blocks an SM where the activations go a k-block ahead (bound_zero_values_ahead).
+      // Three blocks an SM where the activations go a k-block ahead (bound_zero_point_blocks).
       CHECK(r.schedule.launch.blocks_per_sm == (r.schedule.pipeline.stages == 2 ? 3 : 4));
       CHECK(r.schedule.tile.m == 16);
       CHECK(r.schedule.warps.k == 4);
