@@ -44,6 +44,9 @@
 #     stalls    Nsight Compute's full set on one launch of each PROFILE_CASES entry (as for profile; PROFILE_SCHEDULE, a
 #               JSON schedule, overrides the default for all), with the warp-stall sampling per SASS
 #               instruction summarized by scripts/ncu-stalls.py: $OUT/stalls/<case>.{txt,-stalls.txt,ncu-rep}
+#     peer-stalls  as stalls, for humming's GEMM and bitjit's kernel side by side inside bench/peers.py (same
+#               process, weights and method as `peers`; built and installed as `peers`): one launch of each
+#               per PROFILE_CASES entry ("format:shape:M", static M): $OUT/peer-stalls/<case>-{humming,bitjit}.*
 #     baseline  the bench (BENCH_ARGS) built from base.tgz too, a `git archive --prefix=base/ REV | gzip`
 #               of the commit to compare with (git-ignored: send it along with the run): $OUT/bench-base
 #               and $OUT/bench-new timed one after the other on the same GPU, side by side in
@@ -122,6 +125,18 @@ read_case() {
   # shellcheck disable=SC2207
   case_bench=(./build-release/bench/bench_matmul --formats "$format" --shapes "$shape" $(profile_rows "$m" "$buckets"))
   if [ -n "${PROFILE_SCHEDULE:-}" ]; then case_bench+=(--schedule "$PROFILE_SCHEDULE"); fi
+}
+
+# Exports Nsight Compute report $1.ncu-rep (a full set) to $1.txt (details) and $1-sass.csv.gz (every
+# SASS instruction's samples and executed count), sums its warp stalls into $1-stalls.txt
+# (scripts/ncu-stalls.py), and notes the kernel's duration and largest stall reasons under label $2.
+summarize_profile() {
+  local name=$1 label=$2
+  ncu -i "$name.ncu-rep" --page details >"$name.txt" 2>&1
+  ncu -i "$name.ncu-rep" --page source --csv --print-source sass >"$name-sass.csv" 2>&1
+  python3 scripts/ncu-stalls.py "$name-sass.csv" 30 >"$name-stalls.txt" 2>&1
+  gzip -f "$name-sass.csv"  # every instruction's samples, for questions the summary leaves open
+  note "$label: $(grep -E '^    Duration' "$name.txt" | tr -s ' ') $(sed -n 2,3p "$name-stalls.txt" | tr -s ' ' | tr '\n' ' ')"
 }
 
 # Builds the Python extension by the release preset in its own folder, $PYTHON_BUILD (the tests off:
@@ -271,11 +286,31 @@ for step in "$@"; do
         BITJIT_CACHE_DIR=$DB_ROOT/bench-db ncu -k regex:bitjit_matmul --launch-skip 3 --launch-count 1 --set full \
           --import-source no -o "$OUT/stalls/$case_name" "${case_bench[@]}" --out "$OUT/stalls/bench" \
           >"$OUT/stalls/$case_name.log" 2>&1
-        ncu -i "$OUT/stalls/$case_name.ncu-rep" --page details >"$OUT/stalls/$case_name.txt" 2>&1
-        ncu -i "$OUT/stalls/$case_name.ncu-rep" --page source --csv --print-source sass >"$OUT/stalls/$case_name-sass.csv" 2>&1
-        python3 scripts/ncu-stalls.py "$OUT/stalls/$case_name-sass.csv" 30 >"$OUT/stalls/$case_name-stalls.txt" 2>&1
-        gzip -f "$OUT/stalls/$case_name-sass.csv"  # every instruction's samples, for questions the summary leaves open
-        note "stalls $case: $(grep -E '^    Duration' "$OUT/stalls/$case_name.txt" | tr -s ' ') $(sed -n 2,3p "$OUT/stalls/$case_name-stalls.txt" | tr -s ' ' | tr '\n' ' ')"
+        summarize_profile "$OUT/stalls/$case_name" "stalls $case"
+      done
+      ;;
+    peer-stalls)
+      deps=$(build_python_extension)
+      site=$(mktemp -d)
+      install_peer_wheels "$site" >"$OUT/peer-stalls-install.log" 2>&1
+      note "peer wheels rc=$?: $(tail -n 1 "$OUT/peer-stalls-install.log")"
+      mkdir -p "$OUT/peer-stalls"
+      for case in ${PROFILE_CASES:-int4_g128:70B_down:16}; do
+        IFS=: read -r format shape m buckets <<<"$case"
+        if [ -n "$buckets" ]; then note "peer-stalls $case: static M only (format:shape:M)"; continue; fi
+        # The fourth launch of each: past peers.py's float64 check, one of its timing launches (one eager
+        # launch per rotated copy of the weights, then the graph's, which ncu profiles one by one), on a
+        # copy that is not in L2.
+        for peer in humming bitjit; do
+          kernel=regex:^humming
+          [ "$peer" = bitjit ] && kernel=regex:bitjit_matmul
+          name=$OUT/peer-stalls/$format-$shape-$m-$peer
+          HUMMING_CACHE_DIR=$DB_ROOT/humming-cache BITJIT_CACHE_DIR=$DB_ROOT/bench-db PYTHONPATH=$site:$PWD/$PYTHON_BUILD/python:$deps \
+            ncu -k "$kernel" --launch-skip 3 --launch-count 1 --set full --import-source no -o "$name" \
+            python3 bench/peers.py --formats "$format" --shapes "$shape" --M "$m" --launches 2 --warmup 1 --batches 1 \
+            --out "$name-peers" >"$name.log" 2>&1
+          summarize_profile "$name" "peer-stalls $case $peer"
+        done
       done
       ;;
     baseline)
@@ -408,7 +443,7 @@ for step in "$@"; do
       note "example rc=$?: $(tail -n 3 "$OUT/example.log" | tr '\n' ' ')"
       ;;
     pack) pack_requested=1 ;;
-    *) note "unknown step $step (steps: build test sweep memcheck racecheck example db gpu hopper bench dynamic profile variants stalls baseline pytest torch multigpu peers pip wheel pack)" ;;
+    *) note "unknown step $step (steps: build test sweep memcheck racecheck example db gpu hopper bench dynamic profile variants stalls baseline pytest torch multigpu peers peer-stalls pip wheel pack)" ;;
   esac
 done
 echo

@@ -186,6 +186,68 @@ def test_variants_with_a_tag_keep_their_results_apart(tmp_path):
     assert not (tmp_path / "x").exists() and not (out.parent / "variants-..").exists()
 
 
+# Nsight Compute's stand-in: a profiling run records its arguments and the environment the peers need
+# and writes the report; an export prints a duration (details page) or a two-instruction SASS table.
+FAKE_NCU = r'''#!/usr/bin/env python3
+import json, os, pathlib, sys
+args = sys.argv[1:]
+if "-i" in args:
+    if "details" in args:
+        print("    Duration                         us       12.34")
+    else:
+        print('"Address","Source","Warp Stall Sampling (All Samples)","stall_long_sb","stall_math"')
+        print('"0x7f0000000010","LDG.E.128 R4, desc[UR4][R2.64]","30","25","5"')
+        print('"0x7f0000000020","HMMA.16816.F32 R8, R4, R6, R8","10","0","10"')
+    sys.exit(0)
+report = pathlib.Path(args[args.index("-o") + 1] + ".ncu-rep")
+report.write_text("report")
+record = {"args": args, "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
+          "HUMMING_CACHE_DIR": os.environ.get("HUMMING_CACHE_DIR", ""), "BITJIT_CACHE_DIR": os.environ.get("BITJIT_CACHE_DIR", "")}
+with open(os.environ["FAKE_NCU_LOG"], "a") as log:
+    log.write(json.dumps(record) + "\n")
+'''
+
+
+def test_peer_stalls_profile_humming_and_bitjit_inside_the_peers_run(tmp_path):
+    """`peer-stalls`: for each static PROFILE_CASES entry, Nsight Compute on one launch of humming's GEMM and
+    one of bitjit's kernel, each inside bench/peers.py on that one case (the peers' build and wheels, short
+    timing), exported and summed as `stalls` does; a dynamic case is refused by name."""
+    repo = fake_repo(tmp_path, "device-run.sh", "pack-out.sh", "ncu-stalls.py")
+    bin_dir = tmp_path / "bin"
+    write_executable(bin_dir / "ncu", FAKE_NCU)
+    write_executable(bin_dir / "cmake", "#!/bin/sh\nexit 0\n")  # the Python extension's build
+    # pip's stand-in; every other python3 call goes to this interpreter.
+    write_executable(bin_dir / "python3", f"#!/bin/sh\nif [ \"$1\" = -m ] && [ \"$2\" = pip ]; then exit 0; fi\n"
+                                          f"exec {shutil.which('python3')} \"$@\"\n")
+    (repo / ".whl-peers").mkdir()
+    (repo / ".whl-peers" / "humming_kernels-0.1.20-cp310-abi3-manylinux_2_28_x86_64.whl").write_text("wheel")
+    out, log = tmp_path / "out", tmp_path / "ncu.log"
+    env = {"PATH": f"{bin_dir}:{SCRIPT_PATH}", "OUT": str(out), "DEVICE_RUN_BUILT": "1", "FAKE_NCU_LOG": str(log),
+           "PROFILE_CASES": "int4_g128:70B_down:16 int4_g128:70B_o:64:1,16,64"}
+    result = subprocess.run(["bash", str(repo / "scripts" / "device-run.sh"), "peer-stalls"], env=env, cwd=repo,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    runs = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(runs) == 2
+    for run, peer, kernel in zip(runs, ("humming", "bitjit"), ("regex:^humming", "regex:bitjit_matmul")):
+        name = out / "peer-stalls" / f"int4_g128-70B_down-16-{peer}"
+        assert run["args"] == ["-k", kernel, "--launch-skip", "3", "--launch-count", "1", "--set", "full",
+                               "--import-source", "no", "-o", str(name), "python3", "bench/peers.py",
+                               "--formats", "int4_g128", "--shapes", "70B_down", "--M", "16", "--launches", "2",
+                               "--warmup", "1", "--batches", "1", "--out", f"{name}-peers"]
+        assert run["PYTHONPATH"].split(":")[1:] == [str(repo / "build-python" / "python"),
+                                                    str(repo / "build-python" / "python-deps")]
+        assert run["HUMMING_CACHE_DIR"] == str(repo / "build-release" / "humming-cache")
+        assert run["BITJIT_CACHE_DIR"] == str(repo / "build-release" / "bench-db")
+        assert "12.34" in (name.parent / f"{name.name}.txt").read_text()
+        stalls = (name.parent / f"{name.name}-stalls.txt").read_text()
+        assert "stall samples: 40" in stalls and "stall_long_sb" in stalls
+        assert (name.parent / f"{name.name}-sass.csv.gz").exists()
+        assert f"peer-stalls int4_g128:70B_down:16 {peer}: Duration us 12.34 stall_long_sb 25 62.5 % stall_math 15 37.5 %" \
+            in " ".join(result.stdout.split())
+    assert "peer-stalls int4_g128:70B_o:64:1,16,64: static M only (format:shape:M)" in result.stdout
+
+
 def test_the_python_build_folder_is_a_plain_name(tmp_path):
     """DEVICE_RUN_PYTHON_BUILD names a folder of the checkout (device-chains.sh sets build-python-chain<i>):
     a path is refused by name before any step runs."""
