@@ -300,7 +300,7 @@ for step in "$@"; do
         if [ -n "$buckets" ]; then note "peer-stalls $case: static M only (format:shape:M)"; continue; fi
         # The fourth launch of each: past peers.py's float64 check, one of its timing launches (one eager
         # launch per rotated copy of the weights, then the graph's, which ncu profiles one by one), on a
-        # copy that is not in L2.
+        # copy that is not in L2 (and Nsight Compute flushes the caches before a profiled launch anyway).
         for peer in humming bitjit; do
           kernel=regex:^humming
           [ "$peer" = bitjit ] && kernel=regex:bitjit_matmul
