@@ -115,6 +115,17 @@ profile_rows() {
   echo "--M $rows --dynamic yes"
 }
 
+# Why a PROFILE_CASES entry cannot be taken (empty when it can): its parts name files under $OUT, so
+# the format and shape must be plain names, M a number and BUCKETS numbers between commas.
+case_refusal() {
+  local format shape m buckets
+  IFS=: read -r format shape m buckets <<<"$1"
+  if ! [[ $format =~ ^[A-Za-z0-9_]+$ && $shape =~ ^[A-Za-z0-9_]+$ && $m =~ ^[0-9]+$ &&
+          $buckets =~ ^([0-9]+(,[0-9]+)*)?$ ]]; then
+    echo "$1 is not format:shape:M[:BUCKETS] (letters, digits, _; M and BUCKETS numbers, e.g. int4_g128:70B_o:1:1,16,64)"
+  fi
+}
+
 # One PROFILE_CASES entry ("format:shape:M[:BUCKETS]"): the file name of its profile in case_name and
 # the bench_matmul command that runs it in the array case_bench (PROFILE_SCHEDULE's override kept as
 # one word).
@@ -271,6 +282,8 @@ for step in "$@"; do
     profile)
       mkdir -p "$OUT/ncu"
       for case in ${PROFILE_CASES:-int4_g128:70B_o:1}; do
+        refusal=$(case_refusal "$case")
+        if [ -n "$refusal" ]; then note "$step: $refusal"; continue; fi
         read_case "$case"
         BITJIT_CACHE_DIR=$DB_ROOT/bench-db ncu -k regex:bitjit_matmul --launch-skip 3 --launch-count 1 \
           --section SpeedOfLight --section MemoryWorkloadAnalysis --section Occupancy --section LaunchStats \
@@ -282,6 +295,8 @@ for step in "$@"; do
     stalls)
       mkdir -p "$OUT/stalls"
       for case in ${PROFILE_CASES:-int4_g128:70B_o:1}; do
+        refusal=$(case_refusal "$case")
+        if [ -n "$refusal" ]; then note "$step: $refusal"; continue; fi
         read_case "$case"
         BITJIT_CACHE_DIR=$DB_ROOT/bench-db ncu -k regex:bitjit_matmul --launch-skip 3 --launch-count 1 --set full \
           --import-source no -o "$OUT/stalls/$case_name" "${case_bench[@]}" --out "$OUT/stalls/bench" \
@@ -296,6 +311,8 @@ for step in "$@"; do
       note "peer wheels rc=$?: $(tail -n 1 "$OUT/peer-stalls-install.log")"
       mkdir -p "$OUT/peer-stalls"
       for case in ${PROFILE_CASES:-int4_g128:70B_down:16}; do
+        refusal=$(case_refusal "$case")
+        if [ -n "$refusal" ]; then note "$step: $refusal"; continue; fi
         IFS=: read -r format shape m buckets <<<"$case"
         if [ -n "$buckets" ]; then note "peer-stalls $case: static M only (format:shape:M)"; continue; fi
         # The fourth launch of each: past peers.py's float64 check, one of its timing launches (one eager

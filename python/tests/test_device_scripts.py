@@ -211,7 +211,8 @@ with open(os.environ["FAKE_NCU_LOG"], "a") as log:
 def test_peer_stalls_profile_humming_and_bitjit_inside_the_peers_run(tmp_path):
     """`peer-stalls`: for each static PROFILE_CASES entry, Nsight Compute on one launch of humming's GEMM and
     one of bitjit's kernel, each inside bench/peers.py on that one case (the peers' build and wheels, short
-    timing), exported and summed as `stalls` does; a dynamic case is refused by name."""
+    timing), exported and summed as `stalls` does; a dynamic case, and one whose parts are not plain names
+    and numbers (they name files), are refused by name."""
     repo = fake_repo(tmp_path, "device-run.sh", "pack-out.sh", "ncu-stalls.py")
     bin_dir = tmp_path / "bin"
     write_executable(bin_dir / "ncu", FAKE_NCU)
@@ -223,7 +224,7 @@ def test_peer_stalls_profile_humming_and_bitjit_inside_the_peers_run(tmp_path):
     (repo / ".whl-peers" / "humming_kernels-0.1.20-cp310-abi3-manylinux_2_28_x86_64.whl").write_text("wheel")
     out, log = tmp_path / "out", tmp_path / "ncu.log"
     env = {"PATH": f"{bin_dir}:{SCRIPT_PATH}", "OUT": str(out), "DEVICE_RUN_BUILT": "1", "FAKE_NCU_LOG": str(log),
-           "PROFILE_CASES": "int4_g128:70B_down:16 int4_g128:70B_o:64:1,16,64"}
+           "PROFILE_CASES": "int4_g128:70B_down:16 int4_g128:70B_o:64:1,16,64 ../x:70B_o:1 int4_g128:70B_o:1:1;2"}
     result = subprocess.run(["bash", str(repo / "scripts" / "device-run.sh"), "peer-stalls"], env=env, cwd=repo,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -246,6 +247,10 @@ def test_peer_stalls_profile_humming_and_bitjit_inside_the_peers_run(tmp_path):
         assert f"peer-stalls int4_g128:70B_down:16 {peer}: Duration us 12.34 stall_long_sb 25 62.5 % stall_math 15 37.5 %" \
             in " ".join(result.stdout.split())
     assert "peer-stalls int4_g128:70B_o:64:1,16,64: static M only (format:shape:M)" in result.stdout
+    # The parts of a case name files under $OUT: anything but plain names and numbers is refused by name.
+    for bad in ("../x:70B_o:1", "int4_g128:70B_o:1:1;2"):
+        assert f"peer-stalls: {bad} is not format:shape:M[:BUCKETS]" in result.stdout
+    assert not (out / "x-70B_o-1-humming.ncu-rep").exists() and not (tmp_path / "x-70B_o-1-humming.ncu-rep").exists()
 
 
 def test_the_python_build_folder_is_a_plain_name(tmp_path):
