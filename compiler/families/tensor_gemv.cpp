@@ -115,6 +115,17 @@ int default_tensor_gemv_split(const MatmulConfig& config, const TileSchedule& s,
   return int(std::clamp<int64_t>(std::min(config.K / kLeastSliceK, config.K / k_block), 1, kMostSlices));
 }
 
+// The blocks a launch of s over `rows` rows starts: output tiles times slices of K.
+int64_t launched_blocks(const MatmulConfig& config, const TileSchedule& s, int64_t rows) {
+  return tiles_of_c(config, s.tile, rows) * s.pipeline.split_k;
+}
+
+// Whether those are at most `per_sm` an SM of the arch's reference GPU.
+bool at_most_blocks_per_sm(const MatmulConfig& config, const TileSchedule& s, const std::string& arch, int64_t rows,
+                           int64_t per_sm) {
+  return launched_blocks(config, s, rows) <= per_sm * arch_info(arch).reference.sm_count;
+}
+
 // Where the blocks (times the slices of K) are under two per SM, each SM has too few warps to hide the
 // loads' latency (Nsight Compute on 70B o at 16 rows: 12 % occupancy, DRAM at 29 %): at 9 to 16 rows
 // one channel tile per warp doubles the blocks, and where that is still under two per SM (and at up to
@@ -126,10 +137,9 @@ int default_tensor_gemv_split(const MatmulConfig& config, const TileSchedule& s,
 // 18.7). Timed with fp16 activations only; the 8-bit kernel keeps its tiles.
 void widen_for_few_blocks(const MatmulConfig& config, TileSchedule& s, const std::string& arch, int64_t rows) {
   const int64_t two_per_sm = 2 * arch_info(arch).reference.sm_count;
-  auto blocks = [&] { return tiles_of_c(config, s.tile, rows) * s.pipeline.split_k; };
-  if (blocks() >= two_per_sm) return;
+  if (launched_blocks(config, s, rows) >= two_per_sm) return;
   s.tile.n = 16;
-  if (blocks() >= two_per_sm) return;
+  if (launched_blocks(config, s, rows) >= two_per_sm) return;
   constexpr int kWideWarps = 8;
   // Warps past K's rounds would idle (a short K: a test's 96): each of the eight gets a round at least.
   if (config.K / s.pipeline.split_k / s.pipeline.k_per_round < kWideWarps) return;
@@ -168,8 +178,7 @@ bool zero_values_ahead_pays(const MatmulConfig& config, const TileSchedule& s, c
   constexpr int64_t kMostBlocksPerSm = 4;
   constexpr int kTwoTilesPerWarp = 32;
   if (s.tile.m > 8) return s.pipeline.split_k > 1 && s.tile.n == kTwoTilesPerWarp;
-  return s.pipeline.split_k > 1 ||
-         tiles_of_c(config, s.tile, rows) * s.pipeline.split_k <= kMostBlocksPerSm * arch_info(arch).reference.sm_count;
+  return s.pipeline.split_k > 1 || at_most_blocks_per_sm(config, s, arch, rows, kMostBlocksPerSm);
 }
 
 }  // namespace
@@ -198,7 +207,7 @@ bool activations_ahead_pays(const MatmulConfig& config, const TileSchedule& s, c
   if (codes / 8 > kMostQuadsPerBlock) return false;
   if (config.with_zeros) return zero_values_ahead_pays(config, s, arch, rows);
   if (s.tile.m > 8) return s.pipeline.split_k > 1;
-  return tiles_of_c(config, s.tile, rows) * s.pipeline.split_k <= kMostBlocksPerSm * arch_info(arch).reference.sm_count;
+  return at_most_blocks_per_sm(config, s, arch, rows, kMostBlocksPerSm);
 }
 
 // Up to 8 rows: one 16-channel tile per warp (many blocks, to fill the SMs at small N), two k-blocks
