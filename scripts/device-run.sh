@@ -188,6 +188,22 @@ install_peer_wheels() {
   echo "installed into $site: ${installed[*]}; the machine's own: ${kept[*]:-none}"
 }
 
+# What bench/peers.py needs, for the step named $1: the Python extension built (its wheels' path in
+# deps) and the peer wheels installed into a scratch folder (site), logged in $OUT/$1-install.log.
+prepare_peers() {
+  deps=$(build_python_extension)
+  site=$(mktemp -d)
+  install_peer_wheels "$site" >"$OUT/$1-install.log" 2>&1
+  note "peer wheels rc=$?: $(tail -n 1 "$OUT/$1-install.log")"
+}
+
+# Runs a command in prepare_peers' environment: the peers and bitjit on PYTHONPATH, both kernel caches
+# under the build folder, which a warm machine keeps between calls.
+with_peers() {
+  HUMMING_CACHE_DIR=$DB_ROOT/humming-cache BITJIT_CACHE_DIR=$DB_ROOT/bench-db \
+    PYTHONPATH=$site:$PWD/$PYTHON_BUILD/python:$deps "$@"
+}
+
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv >"$OUT/gpu.txt" 2>&1
 note "GPU: $(tail -n1 "$OUT/gpu.txt")"
 
@@ -305,10 +321,7 @@ for step in "$@"; do
       done
       ;;
     peer-stalls)
-      deps=$(build_python_extension)
-      site=$(mktemp -d)
-      install_peer_wheels "$site" >"$OUT/peer-stalls-install.log" 2>&1
-      note "peer wheels rc=$?: $(tail -n 1 "$OUT/peer-stalls-install.log")"
+      prepare_peers peer-stalls
       mkdir -p "$OUT/peer-stalls"
       for case in ${PROFILE_CASES:-int4_g128:70B_down:16}; do
         refusal=$(case_refusal "$case")
@@ -322,8 +335,7 @@ for step in "$@"; do
           kernel=regex:^humming
           [ "$peer" = bitjit ] && kernel=regex:bitjit_matmul
           name=$OUT/peer-stalls/$format-$shape-$m-$peer
-          HUMMING_CACHE_DIR=$DB_ROOT/humming-cache BITJIT_CACHE_DIR=$DB_ROOT/bench-db PYTHONPATH=$site:$PWD/$PYTHON_BUILD/python:$deps \
-            ncu -k "$kernel" --launch-skip 3 --launch-count 1 --set full --import-source no -o "$name" \
+          with_peers ncu -k "$kernel" --launch-skip 3 --launch-count 1 --set full --import-source no -o "$name" \
             python3 bench/peers.py --formats "$format" --shapes "$shape" --M "$m" --launches 2 --warmup 1 --batches 1 \
             --out "$name-peers" >"$name.log" 2>&1
           summarize_profile "$name" "peer-stalls $case $peer"
@@ -418,15 +430,9 @@ for step in "$@"; do
       note "tp_mlp rc=$?: $(tr -d '\n ' <"$OUT/tp.json" 2>/dev/null)"
       ;;
     peers)
-      deps=$(build_python_extension)
-      site=$(mktemp -d)
-      install_peer_wheels "$site" >"$OUT/peers-install.log" 2>&1
-      note "peer wheels rc=$?: $(tail -n 1 "$OUT/peers-install.log")"
-      # Both kernel caches under the build folder, which a warm machine keeps between calls.
+      prepare_peers peers
       # shellcheck disable=SC2086
-      HUMMING_CACHE_DIR=$DB_ROOT/humming-cache BITJIT_CACHE_DIR=$DB_ROOT/bench-db \
-        PYTHONPATH=$site:$PWD/$PYTHON_BUILD/python:$deps python3 bench/peers.py ${PEERS_ARGS:-} --out "$OUT/peers" \
-        >"$OUT/peers.log" 2>&1
+      with_peers python3 bench/peers.py ${PEERS_ARGS:-} --out "$OUT/peers" >"$OUT/peers.log" 2>&1
       note "peers rc=$? in $(( $(date +%s) - start )) s: $(tail -n 1 "$OUT/peers.log")"
       ;;
     pip)
