@@ -13,26 +13,20 @@ instruction counts part. A profile of the same launch count makes the totals com
 import argparse
 import collections
 import csv
-import gzip
 import re
 import sys
+
+from ncu_sass import read_sass_table
 
 # The opcode of a SASS line: after an optional predicate (@P0, @!UP1, @PT), up to the first dot.
 OPCODE = re.compile(r"^\s*(?:@!?U?P[T\d]+\s+)?([A-Z][A-Z0-9_]*)")
 
 
 def executed_by_opcode(path: str) -> collections.Counter:
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rt", newline="") as file:
-        rows = list(csv.reader(file))
-    header_at = next((i for i, row in enumerate(rows) if "Source" in row and "Instructions Executed" in row), None)
-    if header_at is None:
-        raise ValueError(f"{path}: no SASS table with 'Source' and 'Instructions Executed' columns "
-                         "(ncu -i REPORT --page source --csv --print-source sass)")
-    header = rows[header_at]
+    header, rows = read_sass_table(path, ("Source", "Instructions Executed"))
     source, executed = header.index("Source"), header.index("Instructions Executed")
     counts = collections.Counter()
-    for row in rows[header_at + 1:]:
+    for row in rows:
         if len(row) <= max(source, executed) or not row[executed].strip().isdigit():
             continue
         match = OPCODE.match(row[source])

@@ -2,7 +2,7 @@
 """Summarizes the warp-stall sampling of one kernel from Nsight Compute's SASS page.
 
     ncu -i REPORT.ncu-rep --page source --csv --print-source sass > SASS.csv
-    scripts/ncu-stalls.py SASS.csv [TOP]
+    scripts/ncu-stalls.py SASS.csv[.gz] [TOP]
 
 Prints the total of each stall reason over all instructions, then the TOP (default 25)
 instructions with the most samples, each with its three largest reasons: where the warps wait
@@ -12,15 +12,19 @@ import collections
 import csv
 import sys
 
+from ncu_sass import read_sass_table
+
 
 def main() -> int:
     if len(sys.argv) < 2:
         print(__doc__, file=sys.stderr)
         return 2
     top = int(sys.argv[2]) if len(sys.argv) > 2 else 25
-    rows = list(csv.reader(open(sys.argv[1])))
-    header_at = next(i for i, row in enumerate(rows) if "Address" in row and "Source" in row)
-    header, data = rows[header_at], rows[header_at + 1:]
+    try:
+        header, data = read_sass_table(sys.argv[1], ("Address", "Source", "Warp Stall Sampling (All Samples)"))
+    except (OSError, ValueError, csv.Error) as error:
+        print(f"ncu-stalls: {error}", file=sys.stderr)
+        return 2
     address, source = header.index("Address"), header.index("Source")
     samples = header.index("Warp Stall Sampling (All Samples)")
     reasons = [i for i, name in enumerate(header) if name.startswith("stall_") and "Not Issued" not in name]

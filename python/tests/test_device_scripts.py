@@ -213,7 +213,7 @@ def test_peer_stalls_profile_humming_and_bitjit_inside_the_peers_run(tmp_path):
     one of bitjit's kernel, each inside bench/peers.py on that one case (the peers' build and wheels, short
     timing), exported and summed as `stalls` does; a dynamic case, and one whose parts are not plain names
     and numbers (they name files), are refused by name."""
-    repo = fake_repo(tmp_path, "device-run.sh", "pack-out.sh", "ncu-stalls.py")
+    repo = fake_repo(tmp_path, "device-run.sh", "pack-out.sh", "ncu-stalls.py", "ncu_sass.py")
     bin_dir = tmp_path / "bin"
     write_executable(bin_dir / "ncu", FAKE_NCU)
     write_executable(bin_dir / "cmake", "#!/bin/sh\nexit 0\n")  # the Python extension's build

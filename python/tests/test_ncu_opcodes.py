@@ -1,6 +1,7 @@
 """scripts/ncu-opcodes.py on SASS pages written here the way Nsight Compute writes them (a kernel-name
 line, then the table): executed instructions per opcode counted independently, predicates and
-modifiers dropped, gzipped or not, two kernels' difference, and a file without the table refused."""
+modifiers dropped, gzipped or not, two kernels' difference, and a file without the table refused; and
+scripts/ncu-stalls.py on the same pages through the same reader (scripts/ncu_sass.py)."""
 import collections
 import csv
 import gzip
@@ -76,3 +77,31 @@ def test_a_file_without_the_sass_table_is_refused(tmp_path):
     assert "no SASS table with 'Source' and 'Instructions Executed' columns" in result.stderr
     result = run(tmp_path / "missing.csv")
     assert result.returncode == 2 and "missing.csv" in result.stderr
+
+
+STALLS = SCRIPT.parent / "ncu-stalls.py"
+
+
+def test_stalls_read_the_same_table_gzipped_and_refuse_a_file_without_it(tmp_path):
+    """scripts/ncu-stalls.py reads the SASS page through the same reader (scripts/ncu_sass.py): the stall
+    samples of a gzipped page summed, and a page without the table a named error, not a traceback."""
+    rng = random.Random()
+    rows = [["Kernel Name", "bitjit_matmul"],
+            ["Address", "Source", "Warp Stall Sampling (All Samples)", "stall_long_sb", "stall_math"]]
+    long_sb = math_ = 0
+    for i in range(20):
+        a, b = rng.randrange(1000), rng.randrange(1000)
+        long_sb, math_ = long_sb + a, math_ + b
+        rows.append([hex(0x7f0000 + 16 * i), "HFMA2 R1, R2, R3, R4", str(a + b), str(a), str(b)])
+    with gzip.open(tmp_path / "page.csv.gz", "wt", newline="") as file:
+        csv.writer(file).writerows(rows)
+    result = subprocess.run([sys.executable, str(STALLS), str(tmp_path / "page.csv.gz"), "3"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == f"stall samples: {long_sb + math_}"
+    assert "stall_long_sb" in result.stdout and f" {long_sb} " in result.stdout and f" {math_} " in result.stdout
+    (tmp_path / "details.csv").write_text('"Section Name","Metric Name"\n"Speed Of Light","Duration"\n')
+    result = subprocess.run([sys.executable, str(STALLS), str(tmp_path / "details.csv")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "no SASS table with 'Address', 'Source' and 'Warp Stall Sampling (All Samples)' columns" in result.stderr
