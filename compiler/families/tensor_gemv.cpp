@@ -106,11 +106,14 @@ namespace {
 // (8B down, K 14336, two slices: M=1 23.7 -> 17.6 us, M=16 50.9 -> 28.9; 70B down, K 28672, four:
 // M=16 98.4 -> 72.7), shorter ones cost more than they hide (70B o, K 8192, two slices at M=16:
 // 21.8 -> 31.0 us), as do slices where the blocks already fill the SMs (gate_up). fp16 / bf16 only:
-// the kernel for 8-bit activations has no split.
+// the kernel for 8-bit activations has no split. Not at up to 8 rows any more: since the activations
+// go a k-block ahead and few blocks get eight warps (widen_for_few_blocks), one slice is faster there
+// (`bitjit tune` of the dynamic suite, its bench on the tuned database against the defaults,
+// bench/results/2026-11-30-h200x2-tuned-dynamic: int4 8B down 15.4 -> 13.5 us, 70B down 45.2 -> 40.8).
 int default_tensor_gemv_split(const MatmulConfig& config, const TileSchedule& s, int k_block, const std::string& arch,
                               int64_t rows) {
-  constexpr int64_t kLeastSliceK = 7168, kMostSlices = 4, kBlocksPerSmToSplit = 4;
-  if (!float16_activations(config)) return 1;
+  constexpr int64_t kLeastSliceK = 7168, kMostSlices = 4, kBlocksPerSmToSplit = 4, kMostUnsplitRows = 8;
+  if (!float16_activations(config) || rows <= kMostUnsplitRows) return 1;
   if (tiles_of_c(config, s.tile, rows) >= kBlocksPerSmToSplit * arch_info(arch).reference.sm_count) return 1;
   return int(std::clamp<int64_t>(std::min(config.K / kLeastSliceK, config.K / k_block), 1, kMostSlices));
 }

@@ -534,8 +534,8 @@ TEST_CASE("tensor_gemv loads the activations a k-block ahead at pipeline.stages 
                  "pipeline.stages=1"));
 }
 
-// The default splits K where few channel blocks stream a long K (slices of at least 7168 k, at most
-// four, while the blocks are under four per SM), and widens where the blocks would be under two per SM:
+// The default splits K where few channel blocks stream a long K at 9 to 16 rows (slices of at least
+// 7168 k, at most four, while the blocks are under four per SM; never at up to 8 rows), and widens where the blocks would be under two per SM:
 // one channel tile per warp (9 to 16 rows; fewer rows have that already), then eight warps
 // (families/tensor_gemv.cpp has the measurements). The suite's shapes on sm_90a (132 SMs): 8B o has
 // 256 blocks at one row, under the 264 of two per SM; 8B qkv's 384 are not. Eight warps need eight
@@ -549,12 +549,13 @@ TEST_CASE("tensor_gemv's default splits a long K and widens few blocks", "[codeg
     int64_t N, K, M;
     int split, tile_n, warps_k, stages, zero_value_stages;
   };
-  // stages 2 (the activations a k-block ahead): 9 to 16 rows split along K, and up to 8 rows on at
-  // most five blocks (x slices) an SM (660 on 132 SMs): 8B down at one row 2 x 256, 70B down 4 x 512 not.
-  // Zero points as values: up to 8 rows split along K or on at most four blocks an SM (528: 70B qkv's
-  // 640 not), 9 to 16 rows split along K with two channel tiles a warp (70B down, not 8B down's one).
-  for (const Case& c : {Case{4096, 14336, 1, 2, 16, 4, 2, 2}, Case{4096, 14336, 16, 2, 16, 4, 2, 1},
-                        Case{8192, 28672, 1, 4, 16, 4, 1, 2}, Case{8192, 28672, 16, 4, 32, 4, 2, 2},
+  // stages 2 (the activations a k-block ahead): 9 to 16 rows split along K, and up to 8 rows (never
+  // split) on at most five blocks an SM (660 on 132 SMs): 8B down's 256 at one row (on eight warps: under
+  // two an SM), 70B down's 512, not 70B qkv's 768. Zero points as values: up to 8 rows on at most four
+  // blocks an SM (528: 70B qkv's 640 not), 9 to 16 rows split along K with two channel tiles a warp
+  // (70B down, not 8B down's one).
+  for (const Case& c : {Case{4096, 14336, 1, 1, 16, 8, 2, 2}, Case{4096, 14336, 16, 2, 16, 4, 2, 1},
+                        Case{8192, 28672, 1, 1, 16, 4, 2, 2}, Case{8192, 28672, 16, 4, 32, 4, 2, 2},
                         Case{8192, 8192, 16, 1, 16, 4, 1, 1}, Case{4096, 4096, 1, 1, 16, 8, 2, 2},
                         Case{6144, 4096, 1, 1, 16, 4, 2, 2}, Case{8192, 8192, 1, 1, 16, 4, 2, 2},
                         Case{4096, 4096, 16, 1, 16, 8, 1, 1}, Case{6144, 4096, 16, 1, 16, 4, 1, 1},
