@@ -170,12 +170,41 @@ void validate_tensor_wgmma_ws(const MatmulConfig& config, const TileSchedule& s,
   families::validate_ring(config, s, arch, layout, true);
 }
 
+// 256-row tiles at 193 to 256 rows (m64n256k16: each decoded fragment feeds every row, W decoded once
+// instead of twice) where 256 x 128 tiles still make one and a half waves: fewer, larger tiles cost
+// where they leave SMs idle. Measured on the H200, int4 g128 at 256 rows, 256 x 128 tiles on 3 stages
+// against 128 x 128 on 5: 8B gate_up (224 such tiles) 108.4 -> 95.3 us (bench/results/2026-11-30-h200-
+// tile-256) and, tuned on a dynamic M, 115.3 -> 95.3 (2026-11-30-h200x2-tuned-dynamic); 70B gate_up
+// (448) 1.00 and 0.97; qkv and o (32 to 80 tiles) 1.13-1.36x slower, the down shapes 1.00-1.03.
+// Where shared memory leaves such tiles fewer than 3 stages (8-bit codes; int2's 256 k a stage) or
+// refuses them, the 128-row tiles stay: not measured.
+constexpr int kLeastTallStages = 3;
+bool whole_tiles_of_256_rows(const MatmulConfig& config, int64_t sms, int64_t rows) {
+  constexpr int64_t kFewestRows = 193, kChannels = 128;
+  if (rows < kFewestRows || rows > 256) return false;
+  return 2 * (config.N + kChannels - 1) / kChannels >= 3 * sms;
+}
+
 // Hand-set from H100 runs of the 70B int4 g128 shapes (bench/results/2026-11-27-h100-wgmma-ws and
 // -stream-k): tensor_wgmma's rows per block, never split (a short last wave of 64-row tiles is
 // shared out by stream-K instead); at 64 rows 256 channels for at least 2^27 weights, else 128
 // channels with 256 k per stage; 128 or 192 channels between 65 and 256 rows, whichever wastes less
 // of the last wave, 128 above; the measured stage counts (4 of 64 k at 256 rows, W8A16: H200), fewer
 // where shared memory runs out; tiles in groups of 8 row blocks. Nullopt where the family does not take the config.
+// The warp-specialized form of a tile: eight consumer warps, the measured stage counts where shared
+// memory holds them. Nullopt where the family refuses it.
+std::optional<TileSchedule> with_measured_stages(const MatmulConfig& config, const std::string& arch, TileSchedule s) {
+  s = warp_specialized(s, 8);
+  const int measured_stages = s.tile.m == 64 ? (s.tile.n == 256 ? 4 : s.pipeline.k_per_stage == 256 ? 4 : 6)
+                                              : s.tile.m == 128 ? (s.tile.n == 128 ? 5 : 4)
+                                                                 : s.pipeline.k_per_stage < 128 ? 4 : 3;
+  const int budget = arch_info(arch).shared_bytes_per_block - static_shared_bytes(config, s, arch);
+  const int stage_bytes = families::gemm_stage_bytes(config, s, *family_layout(config, s.family));
+  s.pipeline.stages = std::min(measured_stages, budget / stage_bytes);
+  if (!is_valid_schedule(config, s, arch)) return std::nullopt;
+  return s;
+}
+
 std::optional<TileSchedule> default_tensor_wgmma_ws(const MatmulConfig& config, const std::string& arch, int64_t rows) {
   const std::optional<TileSchedule> unspecialized = families::default_tensor_wgmma_decoding(config, arch, rows);
   if (!unspecialized) return std::nullopt;
@@ -195,15 +224,13 @@ std::optional<TileSchedule> default_tensor_wgmma_ws(const MatmulConfig& config, 
   } else {
     s.tile.n = 128;
   }
-  s = warp_specialized(s, 8);
-  const int measured_stages = s.tile.m == 64 ? (s.tile.n == 256 ? 4 : s.pipeline.k_per_stage == 256 ? 4 : 6)
-                                              : s.tile.m == 128 ? (s.tile.n == 128 ? 5 : 4)
-                                                                 : s.pipeline.k_per_stage < 128 ? 4 : 3;
-  const int budget = arch_info(arch).shared_bytes_per_block - static_shared_bytes(config, s, arch);
-  const int stage_bytes = families::gemm_stage_bytes(config, s, *family_layout(config, s.family));
-  s.pipeline.stages = std::min(measured_stages, budget / stage_bytes);
-  if (!is_valid_schedule(config, s, arch)) return std::nullopt;
-  return s;
+  if (s.tile.m == 128 && whole_tiles_of_256_rows(config, sms, rows)) {
+    TileSchedule taller = s;
+    taller.tile = {.m = 256, .n = 128};
+    const std::optional<TileSchedule> tall = with_measured_stages(config, arch, taller);
+    if (tall && tall->pipeline.stages >= kLeastTallStages) return tall;
+  }
+  return with_measured_stages(config, arch, s);
 }
 
 std::vector<PlanConstant> tensor_wgmma_ws_tiles(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {

@@ -119,11 +119,17 @@ TEST_CASE("a config tensor_wgmma serves gets tensor_wgmma candidates", "[candida
       const std::vector<RankedSchedule> ranked = candidate_schedules(shape, h100, rows);
       CHECK(ranked.front().schedule.family == KernelFamily::tensor_wgmma_ws);
       // The defaults, the best tiles measured there (256 rows at M = 4096, 128 at 256), rank among
-      // the model's first 20: the share of wgmma's peak grows with the rows per tile.
-      const std::string chosen = canonical_form(default_schedule(shape, "sm_90a", rows));
+      // the model's first 20: the share of wgmma's peak grows with the rows per tile. gate_up's
+      // 256 x 128 tiles at 256 rows (measured faster, tensor_wgmma_ws.cpp) rank 30th: the model counts
+      // their 1.7 waves against 3.4, not the decode they halve. The tuner times the current schedule
+      // besides its top k, so the rank does not keep it from being timed.
+      const TileSchedule default_at_rows = default_schedule(shape, "sm_90a", rows);
+      const std::string chosen = canonical_form(default_at_rows);
       const auto at = std::find_if(ranked.begin(), ranked.end(),
                                    [&](const RankedSchedule& r) { return canonical_form(r.schedule) == chosen; });
-      CHECK(at - ranked.begin() < 20);
+      const bool tall_at_256 = rows == 256 && default_at_rows.tile.m == 256;
+      CHECK(tall_at_256 == (rows == 256 && N == 57344));
+      CHECK(at - ranked.begin() < (tall_at_256 ? 32 : 20));
     }
   // The same weights on an A100: tensor_gemm.
   CHECK(candidate_schedules(config, TargetDevice::from_arch("sm_80"), 4096).front().schedule.family ==

@@ -1003,6 +1003,38 @@ TEST_CASE("the W8A16 default at many rows matches the reference on a Hopper GPU"
   CHECK(checker.failures() == 0);
 }
 
+// 193 to 256 rows on 256 x 128 tiles where those make 1.5 waves (N of 25344 or more on 132 SMs):
+// the default of int4 and of uint4 with zero points, static (256 rows) and on a dynamic M's runs of 8
+// (200 rows, a part tile, and 256).
+TEST_CASE("the 256-row default at 256 rows matches the reference on a Hopper GPU", "[gpu][wgmma]") {
+  BITJIT_REQUIRE_HOPPER("tensor_wgmma_ws");
+  BITJIT_RANDOM_ENGINE(rng);
+  GpuChecker checker;
+  for (const bool zeros : {false, true})
+    for (const bool dynamic : {false, true}) {
+      MatmulConfig config;
+      config.M = dynamic ? MSpec::buckets({1, 16, 64, 256}) : MSpec(256);
+      config.N = 25344;
+      config.K = 256;
+      config.A_dtype = DType::float16;
+      config.W_dtype = zeros ? DType::uint4 : DType::int4;
+      config.accum_dtype = DType::float32;
+      config.out_dtype = DType::float16;
+      config.with_scaling = true;
+      config.with_zeros = zeros;
+      config.group_size = 128;
+      INFO(canonical_form(config));
+      const Matmul matmul = Matmul::create(config);
+      const TileSchedule s = matmul.schedule_for(256);
+      INFO(canonical_form(s));
+      REQUIRE(s.family == KernelFamily::tensor_wgmma_ws);
+      CHECK(s.tile.m == 256);
+      if (dynamic) checker.check_random(matmul, 200, rng);
+      checker.check_random(matmul, 256, rng);
+    }
+  CHECK(checker.failures() == 0);
+}
+
 // A dynamic M from one row packs codes of at most 4 bits in tensor_gemv's runs of 8 k, and the Hopper
 // kernels read them there (gathered into fragment order after loading): tensor_wgmma_ws's tiles of
 // the sweep above and of the defaults, tensor_wgmma split along K and with wgmma groups of two steps.
