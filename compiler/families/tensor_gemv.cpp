@@ -108,8 +108,9 @@ namespace {
 // 21.8 -> 31.0 us), as do slices where the blocks already fill the SMs (gate_up). fp16 / bf16 only:
 // the kernel for 8-bit activations has no split. Not at up to 8 rows any more: since the activations
 // go a k-block ahead and few blocks get eight warps (widen_for_few_blocks), one slice is faster there
-// (`bitjit tune` of the dynamic suite, its bench on the tuned database against the defaults,
-// bench/results/2026-11-30-h200x2-tuned-dynamic: int4 8B down 15.4 -> 13.5 us, 70B down 45.2 -> 40.8).
+// (found by `bitjit tune` on the dynamic suite, bench/results/2026-11-30-h200x2-tuned-dynamic; timed
+// against the split in 2026-11-30-h200x2-one-row-unsplit, static one row: int4 8B down 15.7 -> 14.7
+// us, 70B down 47.9 -> 41.9, every format 0.67-0.94 of the split's time, nf4 70B down 83.1 -> 55.6).
 int default_tensor_gemv_split(const MatmulConfig& config, const TileSchedule& s, int k_block, const std::string& arch,
                               int64_t rows) {
   constexpr int64_t kLeastSliceK = 7168, kMostSlices = 4, kBlocksPerSmToSplit = 4, kMostUnsplitRows = 8;

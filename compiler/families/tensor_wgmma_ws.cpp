@@ -175,7 +175,9 @@ void validate_tensor_wgmma_ws(const MatmulConfig& config, const TileSchedule& s,
 // where they leave SMs idle. Measured on the H200, int4 g128 at 256 rows, 256 x 128 tiles on 3 stages
 // against 128 x 128 on 5: 8B gate_up (224 such tiles) 108.4 -> 95.3 us (bench/results/2026-11-30-h200-
 // tile-256) and, tuned on a dynamic M, 115.3 -> 95.3 (2026-11-30-h200x2-tuned-dynamic); 70B gate_up
-// (448) 1.00 and 0.97; qkv and o (32 to 80 tiles) 1.13-1.36x slower, the down shapes 1.00-1.03.
+// (448) 1.00 and 0.97; qkv and o (32 to 80 tiles) 1.13-1.36x slower, the down shapes 1.00-1.03. As
+// this default (2026-11-30-h200x2-tall-tiles-256, static): int4, zeros as values or packed, bf16, nf4,
+// fp4 at 8B gate_up 0.79-0.87 of the time, at 70B gate_up 0.88-0.95 but bf16 1.03.
 // Where shared memory leaves such tiles fewer than 3 stages (8-bit codes; int2's 256 k a stage) or
 // refuses them, the 128-row tiles stay: not measured.
 constexpr int kLeastTallStages = 3;
@@ -189,7 +191,7 @@ bool whole_tiles_of_256_rows(const MatmulConfig& config, int64_t sms, int64_t ro
 // -stream-k): tensor_wgmma's rows per block, never split (a short last wave of 64-row tiles is
 // shared out by stream-K instead); at 64 rows 256 channels for at least 2^27 weights, else 128
 // channels with 256 k per stage; 128 or 192 channels between 65 and 256 rows, whichever wastes less
-// of the last wave, 128 above; the measured stage counts (4 of 64 k at 256 rows, W8A16: H200), fewer
+// of the last wave (256 x 128 tiles from 193 rows where they make 1.5 waves), 128 above; the measured stage counts (4 of 64 k at 256 rows, W8A16: H200), fewer
 // where shared memory runs out; tiles in groups of 8 row blocks. Nullopt where the family does not take the config.
 // The warp-specialized form of a tile: eight consumer warps, the measured stage counts where shared
 // memory holds them. Nullopt where the family refuses it.
