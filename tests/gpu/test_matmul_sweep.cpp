@@ -970,6 +970,21 @@ TEST_CASE("tensor_wgmma_ws matches the reference on a Hopper GPU", "[gpu][wgmma]
   CHECK(checker.failures() == 0);
 }
 
+namespace {
+
+// The config's Matmul, asserting that a call of `rows` runs tensor_wgmma_ws on tiles of `tile_rows`
+// rows (its schedule in the log where it does not).
+Matmul matmul_on_ws_tiles(const MatmulConfig& config, int64_t rows, int tile_rows) {
+  Matmul matmul = Matmul::create(config);
+  const TileSchedule s = matmul.schedule_for(rows);
+  INFO(canonical_form(s));
+  CHECK(s.family == KernelFamily::tensor_wgmma_ws);
+  CHECK(s.tile.m == tile_rows);
+  return matmul;
+}
+
+}  // namespace
+
 // W8A16 past 256 rows: the default keeps 256-row tiles with 64 k a stage (8-bit codes leave a 256 x
 // 128 tile of 128 k two stages), so the k-block's 64 k of 8-bit codes and each stage's single
 // activation box are exercised at the default; int8, uint8 and fp8 weights, fp16 and bf16
@@ -992,12 +1007,8 @@ TEST_CASE("the W8A16 default at many rows matches the reference on a Hopper GPU"
       config.with_scaling = variant++ % 2 == 0;
       config.group_size = -1;
       INFO(canonical_form(config));
-      const Matmul matmul = Matmul::create(config);
-      const TileSchedule s = matmul.schedule_for(300);
-      INFO(canonical_form(s));
-      CHECK(s.family == KernelFamily::tensor_wgmma_ws);
-      CHECK(s.tile.m == 256);
-      CHECK(s.pipeline.k_per_stage == 64);
+      const Matmul matmul = matmul_on_ws_tiles(config, 300, 256);
+      CHECK(matmul.schedule_for(300).pipeline.k_per_stage == 64);
       for (int64_t M : {300, 600}) checker.check_random(matmul, M, rng);
     }
   CHECK(checker.failures() == 0);
@@ -1012,23 +1023,13 @@ TEST_CASE("the 256-row default at 256 rows matches the reference on a Hopper GPU
   GpuChecker checker;
   for (const bool zeros : {false, true})
     for (const bool dynamic : {false, true}) {
-      MatmulConfig config;
-      config.M = dynamic ? MSpec::buckets({1, 16, 64, 256}) : MSpec(256);
-      config.N = 25344;
-      config.K = 256;
-      config.A_dtype = DType::float16;
-      config.W_dtype = zeros ? DType::uint4 : DType::int4;
-      config.accum_dtype = DType::float32;
-      config.out_dtype = DType::float16;
-      config.with_scaling = true;
-      config.with_zeros = zeros;
-      config.group_size = 128;
+      MatmulConfig config = w4a16_g128_config(dynamic ? MSpec::buckets({1, 16, 64, 256}) : MSpec(256), 25344, 256);
+      if (zeros) {
+        config.W_dtype = DType::uint4;
+        config.with_zeros = true;
+      }
       INFO(canonical_form(config));
-      const Matmul matmul = Matmul::create(config);
-      const TileSchedule s = matmul.schedule_for(256);
-      INFO(canonical_form(s));
-      REQUIRE(s.family == KernelFamily::tensor_wgmma_ws);
-      CHECK(s.tile.m == 256);
+      const Matmul matmul = matmul_on_ws_tiles(config, 256, 256);
       if (dynamic) checker.check_random(matmul, 200, rng);
       checker.check_random(matmul, 256, rng);
     }
