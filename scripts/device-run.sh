@@ -43,10 +43,12 @@
 #               BENCH_ARGS, results in $OUT/variants/<n> ($OUT/variants-<VARIANTS_TAG>/<n> with a tag)
 #     stalls    Nsight Compute's full set on one launch of each PROFILE_CASES entry (as for profile; PROFILE_SCHEDULE, a
 #               JSON schedule, overrides the default for all), with the warp-stall sampling per SASS
-#               instruction summarized by scripts/ncu-stalls.py: $OUT/stalls/<case>.{txt,-stalls.txt,ncu-rep}
+#               instruction summarized by scripts/ncu-stalls.py and the throughput, hit rates and occupancy by
+#               scripts/ncu-details.py: $OUT/stalls/<case>.{txt,-stalls.txt,-figures.txt,ncu-rep}
 #     peer-stalls  as stalls, for humming's GEMM and bitjit's kernel side by side inside bench/peers.py (same
 #               process, weights and method as `peers`; built and installed as `peers`): one launch of each
-#               per PROFILE_CASES entry ("format:shape:M", static M): $OUT/peer-stalls/<case>-{humming,bitjit}.*
+#               per PROFILE_CASES entry ("format:shape:M", static M): $OUT/peer-stalls/<case>-{humming,bitjit}.*,
+#               both kernels' figures side by side in $OUT/peer-stalls/<case>-details.md
 #     baseline  the bench (BENCH_ARGS) built from base.tgz too, a `git archive --prefix=base/ REV | gzip`
 #               of the commit to compare with (git-ignored: send it along with the run): $OUT/bench-base
 #               and $OUT/bench-new timed one after the other on the same GPU, side by side in
@@ -147,7 +149,9 @@ summarize_profile() {
   ncu -i "$name.ncu-rep" --page source --csv --print-source sass >"$name-sass.csv" 2>&1
   python3 scripts/ncu-stalls.py "$name-sass.csv" 30 >"$name-stalls.txt" 2>&1
   gzip -f "$name-sass.csv"  # every instruction's samples, for questions the summary leaves open
+  python3 scripts/ncu-details.py --line "$name.txt" >"$name-figures.txt" 2>&1
   note "$label: $(grep -E '^    Duration' "$name.txt" | tr -s ' ') $(sed -n 2,3p "$name-stalls.txt" | tr -s ' ' | tr '\n' ' ')"
+  note "$label: $(cut -d, -f2,4,6 "$name-figures.txt" | sed 's/^ *//')"  # DRAM, L2 and SM throughput
 }
 
 # Builds the Python extension by the release preset in its own folder, $PYTHON_BUILD (the tests off:
@@ -340,6 +344,9 @@ for step in "$@"; do
             --out "$name-peers" >"$name.log" 2>&1
           summarize_profile "$name" "peer-stalls $case $peer"
         done
+        # Both kernels' throughput, hit rates and occupancy side by side.
+        name=$OUT/peer-stalls/$format-$shape-$m
+        python3 scripts/ncu-details.py "$name-humming.txt" "$name-bitjit.txt" --names humming,bitjit >"$name-details.md" 2>&1
       done
       ;;
     baseline)

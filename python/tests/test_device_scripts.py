@@ -187,12 +187,17 @@ def test_variants_with_a_tag_keep_their_results_apart(tmp_path):
 
 
 # Nsight Compute's stand-in: a profiling run records its arguments and the environment the peers need
-# and writes the report; an export prints a duration (details page) or a two-instruction SASS table.
+# and writes the report; an export prints a details page (a duration, a DRAM throughput) or a
+# two-instruction SASS table.
 FAKE_NCU = r'''#!/usr/bin/env python3
 import json, os, pathlib, sys
 args = sys.argv[1:]
 if "-i" in args:
-    if "details" in args:
+    if "details" in args:  # a kernel's header and its Speed Of Light table; the peers' DRAM figures differ
+        dram = "80.00" if "humming" in args[args.index("-i") + 1] else "60.00"
+        print("  kernel (132, 1, 1)x(256, 1, 1), Context 1, Stream 7, Device 0, CC 9.0")
+        print("    Section: GPU Speed Of Light Throughput")
+        print("    DRAM Throughput                   %        " + dram)
         print("    Duration                         us       12.34")
     else:
         print('"Address","Source","Warp Stall Sampling (All Samples)","stall_long_sb","stall_math"')
@@ -213,7 +218,7 @@ def test_peer_stalls_profile_humming_and_bitjit_inside_the_peers_run(tmp_path):
     one of bitjit's kernel, each inside bench/peers.py on that one case (the peers' build and wheels, short
     timing), exported and summed as `stalls` does; a dynamic case, and one whose parts are not plain names
     and numbers (they name files), are refused by name."""
-    repo = fake_repo(tmp_path, "device-run.sh", "pack-out.sh", "ncu-stalls.py", "ncu_sass.py")
+    repo = fake_repo(tmp_path, "device-run.sh", "pack-out.sh", "ncu-stalls.py", "ncu_sass.py", "ncu-details.py")
     bin_dir = tmp_path / "bin"
     write_executable(bin_dir / "ncu", FAKE_NCU)
     write_executable(bin_dir / "cmake", "#!/bin/sh\nexit 0\n")  # the Python extension's build
@@ -246,6 +251,12 @@ def test_peer_stalls_profile_humming_and_bitjit_inside_the_peers_run(tmp_path):
         assert (name.parent / f"{name.name}-sass.csv.gz").exists()
         assert f"peer-stalls int4_g128:70B_down:16 {peer}: Duration us 12.34 stall_long_sb 25 62.5 % stall_math 15 37.5 %" \
             in " ".join(result.stdout.split())
+        dram = "80.00" if peer == "humming" else "60.00"
+        assert (name.parent / f"{name.name}-figures.txt").read_text() == f"duration 12.34 us, DRAM throughput {dram} %\n"
+        assert f"peer-stalls int4_g128:70B_down:16 {peer}: DRAM throughput {dram} %" in result.stdout
+    # Both kernels' figures side by side.
+    details = (out / "peer-stalls" / "int4_g128-70B_down-16-details.md").read_text()
+    assert "| figure | humming | bitjit |" in details and "| DRAM throughput | 80.00 % | 60.00 % |" in details
     assert "peer-stalls int4_g128:70B_o:64:1,16,64: static M only (format:shape:M)" in result.stdout
     # The parts of a case name files under $OUT: anything but plain names and numbers is refused by name.
     for bad in ("../x:70B_o:1", "int4_g128:70B_o:1:1;2"):
