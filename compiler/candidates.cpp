@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <set>
 
 #include "common/error.hpp"
@@ -116,6 +117,25 @@ std::vector<RankedSchedule> candidate_schedules(const MatmulConfig& config, cons
   std::stable_sort(ranked.begin(), ranked.end(),
                    [](const RankedSchedule& a, const RankedSchedule& b) { return a.predicted_us < b.predicted_us; });
   return ranked;
+}
+
+std::vector<RankedSchedule> timing_order(const std::vector<RankedSchedule>& ranked) {
+  // Each schedule's place among the schedules of its geometry (0: the geometry's best).
+  std::map<std::string, int> seen_of_geometry;
+  std::vector<std::pair<int, size_t>> order;  // (place in its geometry, rank)
+  for (size_t rank = 0; rank < ranked.size(); ++rank) {
+    const TileSchedule& s = ranked[rank].schedule;
+    const std::string geometry = std::string(to_string(s.family)) + " " + std::to_string(s.tile.m) + "x" +
+                                 std::to_string(s.tile.n) + " warps " + std::to_string(s.warps.m) + "x" +
+                                 std::to_string(s.warps.n) + "x" + std::to_string(s.warps.k) + " split " +
+                                 std::to_string(s.pipeline.split_k);
+    order.emplace_back(seen_of_geometry[geometry]++, rank);
+  }
+  std::sort(order.begin(), order.end());
+  std::vector<RankedSchedule> timed;
+  timed.reserve(ranked.size());
+  for (const auto& [place, rank] : order) timed.push_back(ranked[rank]);
+  return timed;
 }
 
 }  // namespace bitjit

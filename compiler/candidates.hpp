@@ -40,6 +40,13 @@ struct RankedSchedule {
 // predicted first. Never empty for a valid config (the simt family serves every config).
 std::vector<RankedSchedule> candidate_schedules(const MatmulConfig& config, const TargetDevice& device, int64_t rows);
 
+// The ranked schedules in the order the tuner times them: the best of each tile geometry (family,
+// tile, warps, slices of K) first, in the model's order, then the second best of each, and so on;
+// within a geometry the model's order stays. The model scores schedules that differ only in stages,
+// k per stage or round, or tile order alike or nearly so, so its plain order would spend a small top k
+// on one geometry's variants (70B gate_up at 256 rows: its first 30 are two tiles).
+std::vector<RankedSchedule> timing_order(const std::vector<RankedSchedule>& ranked);
+
 // The model's estimate for one schedule (microseconds).
 double predicted_microseconds(const MatmulConfig& config, const TileSchedule& schedule, const TargetDevice& device,
                               int64_t rows);

@@ -473,7 +473,8 @@ TuningReport Matmul::hardware_aware_finetune(int topk, const std::function<void(
     const auto bucket_start = std::chrono::steady_clock::now();
     const int64_t rows = impl_->bucket_rows[b];
     // The current schedule first and the default next, so the tuned choice is never slower than
-    // either (the current one may be an entry tuned before the defaults changed).
+    // either (the current one may be an entry tuned before the defaults changed); then the model's
+    // best of each tile geometry before a second of any (timing_order).
     const TileSchedule before = impl_->bucket_kernels[b]->kernel.plan.schedule;
     std::vector<TileSchedule> schedules;
     std::set<std::string> taken;
@@ -482,7 +483,7 @@ TuningReport Matmul::hardware_aware_finetune(int topk, const std::function<void(
     };
     take(before);
     take(default_schedule(config, arch(), rows));
-    for (const RankedSchedule& ranked : candidate_schedules(config, target, rows)) {
+    for (const RankedSchedule& ranked : timing_order(candidate_schedules(config, target, rows))) {
       if (int(schedules.size()) > topk) break;
       take(ranked.schedule);
     }

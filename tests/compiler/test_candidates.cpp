@@ -1,12 +1,17 @@
 // Tuning candidates: every one legal, ranked by the cost model, the default always among them, and
 // the model's preferences where the measurements are unambiguous (docs/performance.md).
 #include <algorithm>
+#include <map>
+#include <random>
 #include <set>
+#include <string>
+#include <vector>
 #include "common/error.hpp"
 #include "compiler/candidates.hpp"
 #include "runtime/tuning.hpp"
 #include "tests/support/catch.hpp"
 #include "tests/support/configs.hpp"
+#include "tests/support/random.hpp"
 
 using namespace bitjit;
 
@@ -134,6 +139,57 @@ TEST_CASE("a config tensor_wgmma serves gets tensor_wgmma candidates", "[candida
   // The same weights on an A100: tensor_gemm.
   CHECK(candidate_schedules(config, TargetDevice::from_arch("sm_80"), 4096).front().schedule.family ==
         KernelFamily::tensor_gemm);
+}
+
+// The tuner times the model's best of each tile geometry (family, tile, warps, slices of K) before a
+// second schedule of any (timing_order): the model scores stage counts, k per stage and tile orders of
+// one geometry alike, so a small top k in its plain order times one or two tiles. A permutation of the
+// ranking that keeps its best first and each geometry's own order, on a random suite shape and
+// bucket; on 70B gate_up at 256 rows the first four are four geometries, the default's among them.
+TEST_CASE("the tuner times one schedule of each tile geometry before a second of any", "[candidates]") {
+  BITJIT_RANDOM_ENGINE(rng);
+  const auto geometry = [](const TileSchedule& s) {
+    return std::string(to_string(s.family)) + " " + std::to_string(s.tile.m) + "x" + std::to_string(s.tile.n) + " " +
+           std::to_string(s.warps.m) + "x" + std::to_string(s.warps.n) + "x" + std::to_string(s.warps.k) + " " +
+           std::to_string(s.pipeline.split_k);
+  };
+  const std::pair<int64_t, int64_t> shapes[] = {{6144, 4096}, {4096, 4096},  {28672, 4096}, {4096, 14336},
+                                                {10240, 8192}, {8192, 8192}, {57344, 8192}, {8192, 28672}};
+  const auto [N, K] = shapes[std::uniform_int_distribution<size_t>(0, 7)(rng)];
+  const int64_t rows = std::vector<int64_t>{1, 16, 64, 256, 4096}[std::uniform_int_distribution<size_t>(0, 4)(rng)];
+  INFO("N " << N << " K " << K << " rows " << rows);
+  const MatmulConfig config = w4a16(N, K);
+  const std::vector<RankedSchedule> ranked = candidate_schedules(config, TargetDevice::from_arch("sm_90a"), rows);
+  const std::vector<RankedSchedule> timed = timing_order(ranked);
+  REQUIRE(timed.size() == ranked.size());
+  CHECK(canonical_form(timed.front().schedule) == canonical_form(ranked.front().schedule));
+  std::multiset<std::string> ranked_forms, timed_forms;
+  std::map<std::string, std::vector<std::string>> ranked_by_geometry, timed_by_geometry;
+  for (size_t i = 0; i < ranked.size(); ++i) {
+    ranked_forms.insert(canonical_form(ranked[i].schedule));
+    timed_forms.insert(canonical_form(timed[i].schedule));
+    ranked_by_geometry[geometry(ranked[i].schedule)].push_back(canonical_form(ranked[i].schedule));
+    timed_by_geometry[geometry(timed[i].schedule)].push_back(canonical_form(timed[i].schedule));
+  }
+  CHECK(timed_forms == ranked_forms);
+  CHECK(timed_by_geometry == ranked_by_geometry);  // each geometry's schedules in the model's order
+  std::set<std::string> first_of_each;
+  for (size_t i = 0; i < ranked_by_geometry.size(); ++i) first_of_each.insert(geometry(timed[i].schedule));
+  CHECK(first_of_each.size() == ranked_by_geometry.size());  // every geometry once before any twice
+  CHECK(ranked_by_geometry.size() > 3);
+
+  const MatmulConfig gate_up = testing::w4a16_g128_config(MSpec::buckets({64, 256, 4096}), 57344, 8192);
+  const std::vector<RankedSchedule> gate_up_timed =
+      timing_order(candidate_schedules(gate_up, TargetDevice::from_arch("sm_90a"), 256));
+  std::set<std::string> first_four;
+  bool default_among_them = false;
+  const std::string chosen = canonical_form(default_schedule(gate_up, "sm_90a", 256));
+  for (size_t i = 0; i < 4; ++i) {
+    first_four.insert(geometry(gate_up_timed[i].schedule));
+    default_among_them = default_among_them || canonical_form(gate_up_timed[i].schedule) == chosen;
+  }
+  CHECK(first_four.size() == 4);
+  CHECK(default_among_them);
 }
 
 TEST_CASE("configs off the tensor-core layout get CUDA-core candidates", "[candidates]") {
