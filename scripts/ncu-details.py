@@ -7,7 +7,8 @@ A page is what `ncu -i REPORT --page details` prints (plain or gzipped); only it
 read. The default output is a markdown table, one column per page (headed by --names, else the
 file names): duration, DRAM / L2 / L1 / SM throughput, hit rates, registers, grid, occupancy. With
 --line, one page's figures on one line (for a run's summary). A page without the "GPU Speed Of
-Light Throughput" section, or a figure missing from every page, is named in the error.
+Light Throughput" section is named in the error; a figure no page has is left out, one some pages
+lack shows "-" for them.
 """
 import argparse
 import gzip

@@ -187,12 +187,6 @@ bool whole_tiles_of_256_rows(const MatmulConfig& config, int64_t sms, int64_t ro
   return 2 * (config.N + kChannels - 1) / kChannels >= 3 * sms;
 }
 
-// Hand-set from H100 runs of the 70B int4 g128 shapes (bench/results/2026-11-27-h100-wgmma-ws and
-// -stream-k): tensor_wgmma's rows per block, never split (a short last wave of 64-row tiles is
-// shared out by stream-K instead); at 64 rows 256 channels for at least 2^27 weights, else 128
-// channels with 256 k per stage; 128 or 192 channels between 65 and 256 rows, whichever wastes less
-// of the last wave (256 x 128 tiles from 193 rows where they make 1.5 waves), 128 above; the measured stage counts (4 of 64 k at 256 rows, W8A16: H200), fewer
-// where shared memory runs out; tiles in groups of 8 row blocks. Nullopt where the family does not take the config.
 // The warp-specialized form of a tile: eight consumer warps, the measured stage counts where shared
 // memory holds them. Nullopt where the family refuses it.
 std::optional<TileSchedule> with_measured_stages(const MatmulConfig& config, const std::string& arch, TileSchedule s) {
@@ -207,6 +201,13 @@ std::optional<TileSchedule> with_measured_stages(const MatmulConfig& config, con
   return s;
 }
 
+// Hand-set from H100 runs of the 70B int4 g128 shapes (bench/results/2026-11-27-h100-wgmma-ws and
+// -stream-k): tensor_wgmma's rows per block, never split (a short last wave of 64-row tiles is
+// shared out by stream-K instead); at 64 rows 256 channels for at least 2^27 weights, else 128
+// channels with 256 k per stage; 128 or 192 channels between 65 and 256 rows, whichever wastes less
+// of the last wave (256 x 128 tiles from 193 rows where they make 1.5 waves), 128 above; the
+// measured stage counts (4 of 64 k at 256 rows, W8A16: H200), fewer where shared memory runs out;
+// tiles in groups of 8 row blocks. Nullopt where the family does not take the config.
 std::optional<TileSchedule> default_tensor_wgmma_ws(const MatmulConfig& config, const std::string& arch, int64_t rows) {
   const std::optional<TileSchedule> unspecialized = families::default_tensor_wgmma_decoding(config, arch, rows);
   if (!unspecialized) return std::nullopt;
