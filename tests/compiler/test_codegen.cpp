@@ -535,8 +535,9 @@ TEST_CASE("tensor_gemv loads the activations a k-block ahead at pipeline.stages 
 }
 
 // The default splits K where few channel blocks stream a long K at 9 to 16 rows (slices of at least
-// 7168 k, at most four, while the blocks are under four per SM; never at up to 8 rows), and widens where the blocks would be under two per SM:
-// one channel tile per warp (9 to 16 rows; fewer rows have that already), then eight warps
+// 7168 k, at most four, while the blocks are under four per SM; never at up to 8 rows), and widens
+// where the blocks would be under two per SM: one channel tile per warp (9 to 16 rows; fewer rows
+// have that already), then eight warps
 // (families/tensor_gemv.cpp has the measurements). The suite's shapes on sm_90a (132 SMs): 8B o has
 // 256 blocks at one row, under the 264 of two per SM; 8B qkv's 384 are not. Eight warps need eight
 // rounds of K (256 k each at one row for int4). The activations go a k-block ahead where that measured
