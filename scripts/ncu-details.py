@@ -40,13 +40,18 @@ KERNEL_HEADER = re.compile(r"^\s+\S.*\(\d+, \d+, \d+\)x\(\d+, \d+, \d+\), Contex
 # A metric row of a section's table: name, optional unit, value (numbers with thousands separators).
 METRIC_ROW = re.compile(r"^\s{4}(?P<name>\S.*?\S)\s{2,}(?:(?P<unit>\S+)\s+)?(?P<value>-?[\d,]+(?:\.\d+)?)\s*$")
 SECTION = "Section: GPU Speed Of Light Throughput"
+# A details page of one kernel is tens of KiB; a larger file (or a gzip that inflates past it) is not one.
+MOST_PAGE_BYTES = 64 << 20
 
 
 def first_kernel_lines(path: pathlib.Path) -> list:
     """The lines of the page's first kernel (from its header to the next kernel's)."""
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", errors="replace") as file:
-        lines = file.read().splitlines()
+        text = file.read(MOST_PAGE_BYTES + 1)
+    if len(text) > MOST_PAGE_BYTES:
+        raise ValueError(f"{path}: over {MOST_PAGE_BYTES >> 20} MiB of text: not a details page")
+    lines = text.splitlines()
     headers = [i for i, line in enumerate(lines) if KERNEL_HEADER.match(line)]
     if not headers:
         return lines
@@ -105,7 +110,7 @@ def main(argv: list) -> int:
     args = parser.parse_args(argv)
     for page in args.pages:
         if not page.is_file():
-            parser.error(f"{page}: no such file")
+            parser.error(f"{page}: not a file")
     names = args.names.split(",") if args.names else [page.name for page in args.pages]
     if len(names) != len(args.pages):
         parser.error(f"--names has {len(names)} names for {len(args.pages)} pages")
@@ -113,6 +118,9 @@ def main(argv: list) -> int:
         parser.error(f"--line takes one page, got {len(args.pages)}")
     try:
         print(line(args.pages[0]) if args.line else table(args.pages, names))
+    except (OSError, EOFError) as error:  # unreadable, or a .gz that is not gzip (gzip.BadGzipFile) or cut short
+        print(f"ncu-details.py: cannot read a page: {error}", file=sys.stderr)
+        return 1
     except ValueError as error:
         print(f"ncu-details.py: {error}", file=sys.stderr)
         return 1

@@ -2,7 +2,8 @@
 header line, then sections of metric tables), with random figures: the first kernel's figures only,
 the two "Memory Throughput" rows told apart by unit, gzipped or not, pages side by side and one page
 on a line; a page without the Speed Of Light section, a missing file, and mismatched --names refused.
-Also one page Nsight Compute wrote itself (bench/results)."""
+Unreadable pages (a directory, a .gz that is not gzip or is cut short, one that inflates past 64 MiB)
+are named errors. Also one page Nsight Compute wrote itself (bench/results)."""
 import gzip
 import pathlib
 import random
@@ -118,7 +119,22 @@ def test_refusals(tmp_path):
     result = run(not_details)
     assert result.returncode == 1
     assert "no 'Section: GPU Speed Of Light Throughput'" in result.stderr and str(not_details) in result.stderr
-    assert "no such file" in run(tmp_path / "missing.txt").stderr
+    assert f"{tmp_path / 'missing.txt'}: not a file" in run(tmp_path / "missing.txt").stderr
+    assert f"{tmp_path}: not a file" in run(tmp_path).stderr
+    # A .gz that is not gzip, one cut short, and one that inflates past any details page: named, no traceback.
+    not_gzip = tmp_path / "page.txt.gz"
+    not_gzip.write_bytes(random.Random().randbytes(100))
+    cut = tmp_path / "cut.txt.gz"
+    cut.write_bytes(gzip.compress(b"    Section: GPU Speed Of Light Throughput\n" * 100)[:40])
+    for broken in (not_gzip, cut):
+        result = run(broken)
+        assert result.returncode == 1 and "cannot read a page" in result.stderr and "Traceback" not in result.stderr
+    bomb = tmp_path / "bomb.txt.gz"
+    with gzip.open(bomb, "wb") as file:
+        for _ in range(65):
+            file.write(bytes(1 << 20))
+    result = run(bomb)
+    assert result.returncode == 1 and "over 64 MiB of text: not a details page" in result.stderr
     page = tmp_path / "page.txt"
     write_page(page, random.Random())
     assert "--names has 1 names for 2 pages" in run(page, page, "--names", "one").stderr

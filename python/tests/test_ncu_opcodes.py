@@ -82,6 +82,19 @@ def test_a_file_without_the_sass_table_is_refused(tmp_path):
 STALLS = SCRIPT.parent / "ncu-stalls.py"
 
 
+def test_a_gzipped_page_cut_short_is_named_by_both_scripts(tmp_path):
+    """A .gz that ends before its end-of-stream marker (a copy cut off): a named error, no traceback."""
+    full = tmp_path / "full.csv.gz"
+    write_sass_page(full, random.Random())
+    cut = tmp_path / "cut.csv.gz"
+    cut.write_bytes(full.read_bytes()[:len(full.read_bytes()) // 2])
+    for script, args in ((SCRIPT, [cut]), (STALLS, [cut])):
+        result = subprocess.run([sys.executable, str(script), *map(str, args)], capture_output=True, text=True,
+                                timeout=60)
+        assert result.returncode == 2, result.stderr
+        assert str(cut) in result.stderr and "Traceback" not in result.stderr
+
+
 def test_stalls_read_the_same_table_gzipped_and_refuse_a_file_without_it(tmp_path):
     """scripts/ncu-stalls.py reads the SASS page through the same reader (scripts/ncu_sass.py): the stall
     samples of a gzipped page summed, and a page without the table a named error, not a traceback."""
