@@ -170,7 +170,7 @@ void validate_tensor_wgmma_ws(const MatmulConfig& config, const TileSchedule& s,
   families::validate_ring(config, s, arch, layout, true);
 }
 
-// 256-row tiles at 193 to 256 rows (m64n256k16: each decoded fragment feeds every row, W decoded once
+// 256-row tiles at 185 to 256 rows (m64n256k16: each decoded fragment feeds every row, W decoded once
 // instead of twice) where 256 x 128 tiles still make one and a half waves: fewer, larger tiles cost
 // where they leave SMs idle. Measured on the H200, int4 g128 at 256 rows, 256 x 128 tiles on 3 stages
 // against 128 x 128 on 5: 8B gate_up (224 such tiles) 108.4 -> 95.3 us (bench/results/2026-11-30-h200-
@@ -178,11 +178,15 @@ void validate_tensor_wgmma_ws(const MatmulConfig& config, const TileSchedule& s,
 // (448) 1.00 and 0.97; qkv and o (32 to 80 tiles) 1.13-1.36x slower, the down shapes 1.00-1.03. As
 // this default (2026-11-30-h200x2-tall-tiles-256, static): int4, zeros as values or packed, bf16, nf4,
 // fp4 at 8B gate_up 0.79-0.87 of the time, at 70B gate_up 0.88-0.95 but bf16 1.03.
+// Below 193 rows (two 128-row tiles of rows anyway), 256 x 128 tiles over the default, int4 g128
+// (2026-11-30-h200x2-tall-tiles-192 and -177): at 192 rows 8B gate_up 108.8 -> 93.3 us, 70B gate_up 365.7 ->
+// 349.2 (uint4 zeros 0.85 and 0.95, bf16 0.86 and 0.98); at 177 rows 0.86-0.90 on 8B gate_up but
+// 70B gate_up int4 and bf16 1.03 (160 rows: 0.93, 1.03): from 185 rows, half way between.
 // Where shared memory leaves such tiles fewer than 3 stages (8-bit codes; int2's 256 k a stage) or
 // refuses them, the 128-row tiles stay: not measured.
 constexpr int kLeastTallStages = 3;
 bool whole_tiles_of_256_rows(const MatmulConfig& config, int64_t sms, int64_t rows) {
-  constexpr int64_t kFewestRows = 193, kChannels = 128;
+  constexpr int64_t kFewestRows = 185, kChannels = 128;
   if (rows < kFewestRows || rows > 256) return false;
   return 2 * (config.N + kChannels - 1) / kChannels >= 3 * sms;
 }
@@ -205,7 +209,7 @@ std::optional<TileSchedule> with_measured_stages(const MatmulConfig& config, con
 // -stream-k): tensor_wgmma's rows per block, never split (a short last wave of 64-row tiles is
 // shared out by stream-K instead); at 64 rows 256 channels for at least 2^27 weights, else 128
 // channels with 256 k per stage; 128 or 192 channels between 65 and 256 rows, whichever wastes less
-// of the last wave (256 x 128 tiles from 193 rows where they make 1.5 waves), 128 above; the
+// of the last wave (256 x 128 tiles from 185 rows where they make 1.5 waves), 128 above; the
 // measured stage counts (4 of 64 k at 256 rows, W8A16: H200), fewer where shared memory runs out;
 // tiles in groups of 8 row blocks. Nullopt where the family does not take the config.
 std::optional<TileSchedule> default_tensor_wgmma_ws(const MatmulConfig& config, const std::string& arch, int64_t rows) {

@@ -773,8 +773,8 @@ TEST_CASE("tensor_wgmma is sm_90a's default from 64 rows", "[codegen]") {
   CHECK(chosen(256, 8192, 8192).tile.m == 128);
   CHECK(chosen(256, 8192, 8192).tile.n == 128);    // 128 tiles: one wave
   CHECK(chosen(256, 10240, 8192).tile.n == 192);   // 108 tiles of 192 against 160 of 128
-  // 193 to 256 rows on 256 x 128 tiles where those make 1.5 waves (198 on 132 SMs): 8B gate_up's 224
-  // and 70B gate_up's 448, on 3 stages; not 80 (70B qkv), nor at 192 rows, nor for int2 (256 k a stage:
+  // 185 to 256 rows on 256 x 128 tiles where those make 1.5 waves (198 on 132 SMs): 8B gate_up's 224
+  // and 70B gate_up's 448, on 3 stages; not 80 (70B qkv), nor at 184 rows, nor for int2 (256 k a stage:
   // the tile does not fit) or 8-bit codes (2 stages), which keep 128 rows.
   for (const int64_t N : {28672, 57344}) {
     INFO("N=" << N);
@@ -783,8 +783,9 @@ TEST_CASE("tensor_wgmma is sm_90a's default from 64 rows", "[codegen]") {
     CHECK(tall.tile.m == 256);
     CHECK(tall.tile.n == 128);
     CHECK(tall.pipeline.stages == 3);
-    CHECK(chosen(193, N, 4096).tile.m == 256);
-    CHECK(chosen(192, N, 4096).tile.m == 128);
+    CHECK(chosen(185, N, 4096).tile.m == 256);
+    CHECK(chosen(192, N, 4096).tile.m == 256);
+    CHECK(chosen(184, N, 4096).tile.m == 128);
     const MatmulConfig dynamic = w4a16_g128_config(MSpec::buckets({1, 16, 64, 256, 4096}), N, 4096);
     CHECK(default_schedule(dynamic, "sm_90a", 256).tile.m == 256);
     MatmulConfig int2 = w4a16_g128_config(256, N, 4096);
