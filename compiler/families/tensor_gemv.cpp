@@ -150,6 +150,33 @@ void widen_for_few_blocks(const MatmulConfig& config, TileSchedule& s, const std
   s.warps.k = kWideWarps;
 }
 
+// Codes of 1 or 2 bits at up to 8 rows (fp16 activations, no zero points): a 16-channel tile's
+// k-block of activations is half the bytes of its int2 weights and as many as its int1 weights, so
+// where the blocks are few, two tiles a warp (each activation load feeding both) on eight warps with
+// one k-block a round (the same loads in flight a warp) pay. Found by `bitjit tune` on the 70B shapes
+// at one row (bench/results/2026-11-30-h200x2-tuned-low-bit) and timed against the default since
+// (2026-11-30-h200x2-narrow-codes, static one row): int2 70B o 13.6 -> 12.5 us, 70B down 36.2 ->
+// 33.3, int1 8B qkv 7.5 -> 6.7, 70B o 12.1 -> 10.7, 70B down 31.9 -> 28.9 (192 and 256 such
+// blocks); int2 8B qkv level. Not on more blocks (70B qkv's 320, gate_up: the tuner kept the
+// default), nor under one an SM (8B o and down's 128 would idle SMs), nor on a dynamic M's runs of 8
+// (int2 8B qkv 1.12x, 70B o 1.06x, 70B down 1.05x), nor bf16 (0.96-1.02: level).
+void pair_tiles_for_narrow_codes(const MatmulConfig& config, const MmaRunLayout& layout, TileSchedule& s, int k_block,
+                                 const std::string& arch, int64_t rows) {
+  constexpr int kMostBits = 2, kPairedChannels = 32, kWideWarps = 8, kDynamicRun = 8;
+  constexpr int64_t kMostBlocksPerSm = 2;
+  const bool fp16 = config.A_dtype == DType::float16;
+  if (info(config.W_dtype).bits > kMostBits || config.with_zeros || s.tile.m > 8 || !fp16 || layout.run <= kDynamicRun)
+    return;
+  TileSchedule paired = s;
+  paired.tile.n = kPairedChannels;
+  paired.warps.k = kWideWarps;
+  paired.pipeline.k_per_round = k_block;
+  if (!at_most_blocks_per_sm(config, paired, arch, rows, kMostBlocksPerSm)) return;
+  if (launched_blocks(config, paired, rows) < arch_info(arch).reference.sm_count) return;
+  if (config.K / s.pipeline.split_k / k_block < kWideWarps) return;  // a round for each warp at least
+  s = paired;
+}
+
 // Zero points at 9 to 16 rows: left to itself the compiler holds a 4-warp block of two channel tiles a
 // warp in 140 registers (sm_90a, uint4 zeros as values or packed), 3 blocks an SM where int4's 127
 // fit 4; a launch bound of 4 blocks an SM gives 128 and no spill (70B down's split kernel, 168 without
@@ -233,6 +260,7 @@ std::optional<TileSchedule> default_tensor_gemv(const MatmulConfig& config, cons
   s.pipeline.k_per_round = k_block * std::max(1, 4 / loads_per_block);
   s.pipeline.split_k = default_tensor_gemv_split(config, s, k_block, arch, rows);
   if (float16_activations(config)) widen_for_few_blocks(config, s, arch, rows);
+  pair_tiles_for_narrow_codes(config, *layout, s, k_block, arch, rows);
   if (activations_ahead_pays(config, s, *layout, arch, rows)) s.pipeline.stages = 2;
   bound_zero_point_blocks(config, s);
   return s;

@@ -630,6 +630,50 @@ TEST_CASE("tensor_gemv's default splits a long K and widens few blocks", "[codeg
   CHECK(default_schedule(config, "sm_90a").launch.blocks_per_sm == 0);
 }
 
+// Codes of 1 or 2 bits at up to 8 rows with fp16 activations pair two channel tiles a warp on eight
+// warps, one k-block a round, where those blocks are one to two an SM (132 to 264 on 132 SMs): the
+// 8192-channel 70B o and down (256) and 8B qkv (192); not 70B qkv (320) nor gate_up, not 4096
+// channels (128: SMs idle); never with zero points, bf16 activations, int4, 16 rows, or a dynamic M's
+// runs of 8 (its one-row bucket keeps 16-channel tiles).
+TEST_CASE("tensor_gemv's default pairs channel tiles for 1- and 2-bit codes where blocks are few", "[codegen]") {
+  MatmulConfig config = w4a16_quantized_zeros();
+  config.with_zeros = false;
+  config.group_size = 128;
+  config.M = 1;
+  for (DType narrow : {DType::int2, DType::int1}) {
+    config.W_dtype = narrow;
+    const int k_block = narrow == DType::int2 ? 256 : 512;  // one 16-byte load of codes a lane, four lanes
+    for (const auto& [N, K, paired] : {std::tuple{8192, 8192, true}, {8192, 28672, true}, {6144, 4096, true},
+                                        {10240, 8192, false}, {57344, 8192, false}, {4096, 4096, false},
+                                        {4096, 14336, false}}) {
+      config.N = N, config.K = K;
+      INFO(to_string(narrow) << " N=" << N << " K=" << K);
+      const TileSchedule s = default_schedule(config, "sm_90a");
+      REQUIRE(s.family == KernelFamily::tensor_gemv);
+      CHECK(s.tile.n == (paired ? 32 : 16));
+      CHECK(s.pipeline.k_per_round == (paired ? k_block : 2 * k_block));
+      if (paired) CHECK(s.warps.k == 8);
+      CHECK(schedule_error_on(config, s, "sm_90a").empty());
+      MatmulConfig bf16 = config;
+      bf16.A_dtype = bf16.out_dtype = DType::bfloat16;
+      CHECK(default_schedule(bf16, "sm_90a").tile.n == 16);
+      MatmulConfig zeros = config;
+      zeros.W_dtype = narrow == DType::int2 ? DType::uint2 : DType::uint1;
+      zeros.with_zeros = true;
+      CHECK(default_schedule(zeros, "sm_90a").tile.n == 16);
+      MatmulConfig int4 = config;
+      int4.W_dtype = DType::int4;
+      CHECK(default_schedule(int4, "sm_90a").tile.n == 16);
+      MatmulConfig sixteen = config;
+      sixteen.M = 16;
+      if (paired) CHECK(default_schedule(sixteen, "sm_90a").warps.k == 4);
+      MatmulConfig dynamic = config;
+      dynamic.M = MSpec::buckets({1, 16, 64});
+      CHECK(default_schedule(dynamic, "sm_90a", 1).tile.n == 16);
+    }
+  }
+}
+
 TEST_CASE("tensor_gemm schedules are checked field by field", "[codegen]") {
   const MatmulConfig config = w4a16_many_rows();
   const TileSchedule good = default_schedule(config, "sm_80");
