@@ -3,6 +3,7 @@
 // with the output poisoned before each launch. Skips without a GPU.
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -127,7 +128,16 @@ void sweep(const std::vector<MatmulConfig>& configs, const std::vector<int64_t>&
   BITJIT_RANDOM_ENGINE(rng);
   ensure_context();
   const std::string arch = current_device_info().arch();
+  const auto started = std::chrono::steady_clock::now();
+  const auto seconds = [&started] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  };
   compile_all(configs, arch, choice);
+  // Progress lines, flushed, so that a sweep stopped by a time limit still says how far it got and
+  // that nothing failed before (its summary below is printed only at the end).
+  std::printf("sweep progress%s: %zu kernels compiled in %.0f s\n", label, configs.size(), seconds());
+  std::fflush(stdout);
+  constexpr size_t kRunsPerProgressLine = 200;
 
   GpuChecker checker;
   size_t runs = 0;
@@ -147,7 +157,11 @@ void sweep(const std::vector<MatmulConfig>& configs, const std::vector<int64_t>&
     for (size_t i = 0; i < Ms.size(); ++i) {
       Prepared p = prepared[i].get();
       checker.check(matmul, Ms[i], p.operands, p.reference);
-      ++runs;
+      if (++runs % kRunsPerProgressLine == 0) {
+        std::printf("sweep progress%s: %zu of %zu runs, %zu failed, %.0f s\n", label, runs, configs.size() * Ms.size(),
+                    checker.failures(), seconds());
+        std::fflush(stdout);
+      }
     }
   }
   std::printf("GPU sweep%s on %s (%s, config stride %zu, M up to %lld): %zu configs x %zu M values = %zu runs, %zu passed, "
