@@ -38,7 +38,8 @@
 #               same as dynamic-M configs of buckets 1 ... 4096) with TUNE_TOPK candidates (default 20) into a
 #               fresh kernel database, log in $OUT/tune.log; then the bench (BENCH_ARGS) on a fresh database
 #               ($OUT/bench-default) and on the tuned one ($OUT/bench-tuned), one after the other, side by
-#               side in $OUT/tuned-vs-default.md (scripts/base-vs-new.py)
+#               side in $OUT/tuned-vs-default.md (scripts/base-vs-new.py); with TUNE_TAG=t every name ends in
+#               -t (tune-t.log, bench-default-t/, bench-tuned-t/, tuned-vs-default-t.md), so a second tune keeps its own
 #     variants  the bench once per schedule override in VARIANTS (';'-separated JSON objects) for
 #               BENCH_ARGS, results in $OUT/variants/<n> ($OUT/variants-<VARIANTS_TAG>/<n> with a tag)
 #     stalls    Nsight Compute's full set on one launch of each PROFILE_CASES entry (as for profile; PROFILE_SCHEDULE, a
@@ -91,12 +92,17 @@ if [[ $BASE_TGZ != *.tgz ]]; then
 fi
 BASE_BUILD=build-$(basename "$BASE_TGZ" .tgz)
 # Two `variants` steps of one chain (other formats, other overrides) keep their results apart under
-# $OUT/variants-<VARIANTS_TAG>/; the tag becomes a folder name, so only a plain name is taken.
+# $OUT/variants-<VARIANTS_TAG>/, two `tune` steps under names ending in -<TUNE_TAG> (tune-<tag>.log,
+# bench-tuned-<tag>/, ...); a tag becomes part of a file name, so only a plain name is taken.
+for tag_setting in VARIANTS_TAG TUNE_TAG; do
+  tag=${!tag_setting:-}
+  if [ -n "$tag" ] && ! [[ $tag =~ ^[A-Za-z0-9_]+$ ]]; then
+    echo "device-run: $tag_setting=$tag must be letters, digits or _ (it names result files under \$OUT)" >&2
+    exit 2
+  fi
+done
 VARIANTS_DIR=variants${VARIANTS_TAG:+-$VARIANTS_TAG}
-if [ -n "${VARIANTS_TAG:-}" ] && ! [[ $VARIANTS_TAG =~ ^[A-Za-z0-9_]+$ ]]; then
-  echo "device-run: VARIANTS_TAG=$VARIANTS_TAG must be letters, digits or _ (it names \$OUT/variants-<tag>)" >&2
-  exit 2
-fi
+TUNE_SUFFIX=${TUNE_TAG:+-$TUNE_TAG}
 # The folder the Python steps (pytest, torch, multigpu, peers) build the extension in; device-chains.sh
 # gives chains that run side by side one each, so that two such steps never build one folder at once.
 PYTHON_BUILD=${DEVICE_RUN_PYTHON_BUILD:-build-python}
@@ -382,20 +388,21 @@ for step in "$@"; do
       done
       ;;
     tune)
-      rm -rf "$DB_ROOT/tuned-db" "$DB_ROOT/default-db"
+      t=$TUNE_SUFFIX
+      rm -rf "$DB_ROOT/tuned-db$t" "$DB_ROOT/default-db$t"
       ./build-release/bitjit tune --configs "${TUNE_CONFIGS:-bench/configs/tune_suite_small_m.json}" \
-        --topk "${TUNE_TOPK:-20}" --cache-dir "$DB_ROOT/tuned-db" >"$OUT/tune.log" 2>&1
-      note "tune rc=$? in $(( $(date +%s) - start )) s"
+        --topk "${TUNE_TOPK:-20}" --cache-dir "$DB_ROOT/tuned-db$t" >"$OUT/tune$t.log" 2>&1
+      note "tune$t rc=$? in $(( $(date +%s) - start )) s"
       for side in default tuned; do
         # shellcheck disable=SC2086
-        BITJIT_CACHE_DIR=$DB_ROOT/$side-db ./build-release/bench/bench_matmul ${BENCH_ARGS:-} \
-          --out "$OUT/bench-$side" >"$OUT/bench-$side.log" 2>&1
-        note "bench on the $side database rc=$? in $(( $(date +%s) - start )) s"
+        BITJIT_CACHE_DIR=$DB_ROOT/$side-db$t ./build-release/bench/bench_matmul ${BENCH_ARGS:-} \
+          --out "$OUT/bench-$side$t" >"$OUT/bench-$side$t.log" 2>&1
+        note "bench on the $side database$t rc=$? in $(( $(date +%s) - start )) s"
       done
       # The tuned run beside the default one (base = default): which schedules changed (†) and by how much.
-      python3 scripts/base-vs-new.py "$OUT/bench-default/results.json" "$OUT/bench-tuned/results.json" \
-        >"$OUT/tuned-vs-default.md" 2>&1
-      note "tuned over default: $(grep -h '^| range' "$OUT/tuned-vs-default.md" | tr '\n' ' ')"
+      python3 scripts/base-vs-new.py "$OUT/bench-default$t/results.json" "$OUT/bench-tuned$t/results.json" \
+        >"$OUT/tuned-vs-default$t.md" 2>&1
+      note "tuned over default$t: $(grep -h '^| range' "$OUT/tuned-vs-default$t.md" | tr '\n' ' ')"
       ;;
     variants)
       n=0

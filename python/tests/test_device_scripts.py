@@ -186,6 +186,50 @@ def test_variants_with_a_tag_keep_their_results_apart(tmp_path):
     assert not (tmp_path / "x").exists() and not (out.parent / "variants-..").exists()
 
 
+# `bitjit tune`'s stand-in: records its arguments in the database folder it is given.
+FAKE_TUNE = r'''#!/usr/bin/env python3
+import pathlib, sys
+args = sys.argv[1:]
+assert args[0] == "tune", args
+db = pathlib.Path(args[args.index("--cache-dir") + 1])
+db.mkdir(parents=True, exist_ok=True)
+(db / "tune-args.txt").write_text(" ".join(args))
+print("tuned", args[args.index("--configs") + 1])
+'''
+
+
+def test_tune_with_a_tag_keeps_its_results_apart(tmp_path):
+    """Two `tune` steps of one chain: TUNE_TAG=low_bit writes tune-low_bit.log, bench-default-low_bit/,
+    bench-tuned-low_bit/ and tuned-vs-default-low_bit.md on databases of its own beside the untagged
+    step's; a tag that is not a plain name is refused by name before anything runs."""
+    repo, seed_file = baseline_repo(tmp_path, "base.tgz")
+    write_executable(repo / "build-release" / "bitjit", FAKE_TUNE)
+    out = tmp_path / "out"
+    db_root = repo / "build-release"
+    env = {"PATH": SCRIPT_PATH, "OUT": str(out), "DEVICE_RUN_BUILT": "1", "BENCH_ARGS": "--formats int2_g128 --M 1",
+           "FAKE_SEED_FILE": str(seed_file), "TUNE_TOPK": "12"}
+    for tag, configs in (("", "suite.json"), ("low_bit", "low-bit.json")):
+        result = subprocess.run(["bash", str(repo / "scripts" / "device-run.sh"), "tune"],
+                                env={**env, "TUNE_TAG": tag, "TUNE_CONFIGS": configs}, cwd=repo,
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stdout + result.stderr
+        t = f"-{tag}" if tag else ""
+        assert (out / f"tune{t}.log").read_text() == f"tuned {configs}\n"
+        assert (db_root / f"tuned-db{t}" / "tune-args.txt").read_text() == \
+            f"tune --configs {configs} --topk 12 --cache-dir {db_root}/tuned-db{t}"
+        for side in ("default", "tuned"):
+            assert (out / f"bench-{side}{t}" / "db.txt").read_text() == str(db_root / f"{side}-db{t}")
+            assert (out / f"bench-{side}{t}" / "args.txt").read_text() == \
+                f"--formats int2_g128 --M 1 --out {out}/bench-{side}{t}"
+        assert "| range |" in (out / f"tuned-vs-default{t}.md").read_text()
+        assert f"tuned over default{t}: | range |" in result.stdout
+    assert (out / "tune.log").read_text() == "tuned suite.json\n"  # the first step's, not overwritten
+    result = subprocess.run(["bash", str(repo / "scripts" / "device-run.sh"), "tune"],
+                            env={**env, "TUNE_TAG": "a/b"}, cwd=repo, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "TUNE_TAG=a/b must be letters, digits or _" in result.stderr
+    assert not (out / "tune-a").exists()
+
+
 # Nsight Compute's stand-in: a profiling run records its arguments and the environment the peers need
 # and writes the report; an export prints a details page (a duration, a DRAM throughput) or a
 # two-instruction SASS table.
