@@ -124,6 +124,15 @@ int64_t launched_blocks(const MatmulConfig& config, const TileSchedule& s, int64
   return tiles_of_c(config, s.tile, rows) * s.pipeline.split_k;
 }
 
+// The warps of the blocks that widen_for_few_blocks and pair_tiles_for_narrow_codes widen.
+constexpr int kWideWarps = 8;
+
+// Whether each of s's warps gets a round of K at least: warps past K's rounds would idle (a short K:
+// a test's 96).
+bool every_warp_gets_a_round(const MatmulConfig& config, const TileSchedule& s) {
+  return config.K / s.pipeline.split_k / s.pipeline.k_per_round >= s.warps.k;
+}
+
 // Whether those are at most `per_sm` an SM of the arch's reference GPU.
 bool at_most_blocks_per_sm(const MatmulConfig& config, const TileSchedule& s, const std::string& arch, int64_t rows,
                            int64_t per_sm) {
@@ -144,10 +153,9 @@ void widen_for_few_blocks(const MatmulConfig& config, TileSchedule& s, const std
   if (launched_blocks(config, s, rows) >= two_per_sm) return;
   s.tile.n = 16;
   if (launched_blocks(config, s, rows) >= two_per_sm) return;
-  constexpr int kWideWarps = 8;
-  // Warps past K's rounds would idle (a short K: a test's 96): each of the eight gets a round at least.
-  if (config.K / s.pipeline.split_k / s.pipeline.k_per_round < kWideWarps) return;
-  s.warps.k = kWideWarps;
+  TileSchedule wide = s;
+  wide.warps.k = kWideWarps;
+  if (every_warp_gets_a_round(config, wide)) s = wide;
 }
 
 // Codes of 1 or 2 bits at up to 8 rows (fp16 activations, no zero points): a 16-channel tile's
@@ -162,7 +170,7 @@ void widen_for_few_blocks(const MatmulConfig& config, TileSchedule& s, const std
 // (int2 8B qkv 1.12x, 70B o 1.06x, 70B down 1.05x), nor bf16 (0.96-1.02: level).
 void pair_tiles_for_narrow_codes(const MatmulConfig& config, const MmaRunLayout& layout, TileSchedule& s, int k_block,
                                  const std::string& arch, int64_t rows) {
-  constexpr int kMostBits = 2, kPairedChannels = 32, kWideWarps = 8, kDynamicRun = 8;
+  constexpr int kMostBits = 2, kPairedChannels = 32, kDynamicRun = 8;
   constexpr int64_t kMostBlocksPerSm = 2;
   const bool fp16 = config.A_dtype == DType::float16;
   if (info(config.W_dtype).bits > kMostBits || config.with_zeros || s.tile.m > 8 || !fp16 || layout.run <= kDynamicRun)
@@ -173,8 +181,7 @@ void pair_tiles_for_narrow_codes(const MatmulConfig& config, const MmaRunLayout&
   paired.pipeline.k_per_round = k_block;
   if (!at_most_blocks_per_sm(config, paired, arch, rows, kMostBlocksPerSm)) return;
   if (launched_blocks(config, paired, rows) < arch_info(arch).reference.sm_count) return;
-  if (config.K / s.pipeline.split_k / k_block < kWideWarps) return;  // a round for each warp at least
-  s = paired;
+  if (every_warp_gets_a_round(config, paired)) s = paired;
 }
 
 // Zero points at 9 to 16 rows: left to itself the compiler holds a 4-warp block of two channel tiles a
