@@ -4,6 +4,7 @@
 #include <cmath>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "common/error.hpp"
 #include "compiler/arch.hpp"
@@ -121,14 +122,12 @@ std::vector<RankedSchedule> candidate_schedules(const MatmulConfig& config, cons
 
 std::vector<RankedSchedule> timing_order(const std::vector<RankedSchedule>& ranked) {
   // Each schedule's place among the schedules of its geometry (0: the geometry's best).
-  std::map<std::string, int> seen_of_geometry;
+  using Geometry = std::tuple<KernelFamily, int, int, int, int, int, int>;
+  std::map<Geometry, int> seen_of_geometry;
   std::vector<std::pair<int, size_t>> order;  // (place in its geometry, rank)
   for (size_t rank = 0; rank < ranked.size(); ++rank) {
     const TileSchedule& s = ranked[rank].schedule;
-    const std::string geometry = std::string(to_string(s.family)) + " " + std::to_string(s.tile.m) + "x" +
-                                 std::to_string(s.tile.n) + " warps " + std::to_string(s.warps.m) + "x" +
-                                 std::to_string(s.warps.n) + "x" + std::to_string(s.warps.k) + " split " +
-                                 std::to_string(s.pipeline.split_k);
+    const Geometry geometry{s.family, s.tile.m, s.tile.n, s.warps.m, s.warps.n, s.warps.k, s.pipeline.split_k};
     order.emplace_back(seen_of_geometry[geometry]++, rank);
   }
   std::sort(order.begin(), order.end());
