@@ -96,8 +96,8 @@ BASE_BUILD=build-$(basename "$BASE_TGZ" .tgz)
 # bench-tuned-<tag>/, ...); a tag becomes part of a file name, so only a plain name is taken.
 for tag_setting in VARIANTS_TAG TUNE_TAG; do
   tag=${!tag_setting:-}
-  if [ -n "$tag" ] && ! [[ $tag =~ ^[A-Za-z0-9_]+$ ]]; then
-    echo "device-run: $tag_setting=$tag must be letters, digits or _ (it names result files under \$OUT)" >&2
+  if [ -n "$tag" ] && ! [[ $tag =~ ^[A-Za-z0-9_]{1,64}$ ]]; then
+    echo "device-run: $tag_setting=$tag must be letters, digits or _, at most 64 (it names files under \$OUT)" >&2
     exit 2
   fi
 done

@@ -228,6 +228,10 @@ def test_tune_with_a_tag_keeps_its_results_apart(tmp_path):
                             env={**env, "TUNE_TAG": "a/b"}, cwd=repo, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "TUNE_TAG=a/b must be letters, digits or _" in result.stderr
     assert not (out / "tune-a").exists()
+    long_tag = "t" * 65  # past a file name's room once suffixed
+    result = subprocess.run(["bash", str(repo / "scripts" / "device-run.sh"), "tune"],
+                            env={**env, "TUNE_TAG": long_tag}, cwd=repo, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and f"TUNE_TAG={long_tag} must be letters, digits or _, at most 64" in result.stderr
 
 
 # Nsight Compute's stand-in: a profiling run records its arguments and the environment the peers need
