@@ -29,6 +29,32 @@ bool fp8_mma_takes_weights(const MatmulConfig& config) {
   return w == config.A_dtype || w == DType::int4 || w == DType::uint4 || w == DType::fp4_e2m1;
 }
 
+// Whether fp16 / bf16 activations read the weights in runs of 8 k rather than whole loads (each
+// lane's 16, 8 or 4 bytes of codes consecutive in k). With more than 8 rows of A (two mma row
+// halves), runs of 8 let the four lanes of a row read one 64-byte piece of A per two mma steps: L1
+// serves a warp's 16 rows in 16 wavefronts instead of 64 (measured: 70B gate_up M=16 195 -> 135 us).
+// Up to 8 rows, 2- and 4-bit codes take runs of 8 at one row and above 4 rows: on them tensor_gemv's
+// lanes of rows past M fetch the k-block's other sectors (idle_rows_spread), and the time stops
+// growing with the rows (before that spread, whole loads were faster at one row: 70B down 55 against
+// 63 us). Measured on the H200, static M, runs of 8 over whole loads
+// (bench/results/2026-11-30-h200x2-small-m-runs-of-8): 8 rows int4 0.82-0.90 of the time (70B
+// gate_up 109.5 -> 90.7 us), zero points, fp4, nf4, bf16 0.79-0.96, int2 0.65-1.02; 6 rows int2
+// 0.74-1.06; one row int4 0.92-1.02, int2 0.90-0.99. Not from 2 to 4 rows, where runs of 8 were
+// slower on many shapes (int2 at 2 rows: 70B gate_up 53.2 -> 65.6 us, 70B o 1.10x; int4 at 4 rows:
+// 8B gate_up 1.10x), nor nf4 at one row (1.01-1.05x on 6 of 8 shapes), nor 1-bit codes, whose
+// dynamic one-row bucket on runs of 8 was mixed against whole loads (70B o 11.8 against 10.7 us,
+// 2026-11-30-h200x2-narrow-codes), nor 8-bit codes (not timed). 8-bit activations read whole loads
+// at every M (the caller's byte operands).
+bool reads_runs_of_8(const MatmulConfig& config) {
+  constexpr int64_t kMostWholeLoadRows = 4;
+  const int64_t rows = config.M.largest();
+  if (rows > 8) return true;
+  const int bits = info(config.W_dtype).bits;
+  if (bits != 2 && bits != 4) return false;
+  if (rows == 1) return config.W_dtype != DType::nf4;
+  return rows > kMostWholeLoadRows;
+}
+
 }  // namespace
 
 std::optional<MmaRunLayout> mma_run_layout(const MatmulConfig& config) {
@@ -54,12 +80,7 @@ std::optional<MmaRunLayout> mma_run_layout(const MatmulConfig& config) {
     const bool placed_bits = w.is_integer() || config.W_dtype == DType::fp4_e2m1;
     layout.split_pairs = !byte_operands && placed_bits && w.bits <= 8;
     layout.byte_lanes = int8_activations && w.bits < 8;
-    // With more than 8 rows of A (two mma row halves), fp16/bf16 runs are 8 k so the four lanes of a
-    // row read one 64-byte piece of A per two mma steps: L1 serves a warp's 16 rows in 16 wavefronts
-    // instead of 64 (measured: 70B gate_up M=16 195 -> 135 us). Up to 8 rows, L1 is not the limit and
-    // whole-load runs measured faster (M=1 70B down 55 vs 63 us). int8: whole-load runs either way.
-    const bool many_rows = config.M.largest() > 8;
-    layout.run = byte_operands || !many_rows ? codes : std::min(codes, 2 * step_codes);
+    layout.run = byte_operands || !reads_runs_of_8(config) ? codes : std::min(codes, 2 * step_codes);
     while (group % (4 * layout.run) != 0) layout.run /= 2;  // ends at step_codes at the latest
     // With fp8 activations the weights keep general_compress's order, so that the families without
     // an fp8 mma (sm_80, sm_86: simt) read the same bytes: whole loads as runs, or no run layout.

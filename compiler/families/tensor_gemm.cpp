@@ -73,7 +73,7 @@ void validate_tensor_gemm(const MatmulConfig& config, const TileSchedule& s, con
   }
   if (layout->run != 4 && layout->run != 8) {
     reject_schedule("family=tensor_gemm reads runs of 4 or 8 k, but this config's mma_runs layout has runs of " +
-                    std::to_string(layout->run) + " (the layout for M of at most 8); use family=tensor_gemv");
+                    std::to_string(layout->run) + " (whole loads, a layout of at most 8 rows); use family=tensor_gemv");
   }
   // A warps.m x warps.n grid of warps, each with its own warp tile; none split K.
   const bool powers_of_two = families::is_power_of_two(s.warps.m) && families::is_power_of_two(s.warps.n);

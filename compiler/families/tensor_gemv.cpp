@@ -166,14 +166,16 @@ void widen_for_few_blocks(const MatmulConfig& config, TileSchedule& s, const std
 // (2026-11-30-h200x2-narrow-codes, static one row): int2 70B o 13.6 -> 12.5 us, 70B down 36.2 ->
 // 33.3, int1 8B qkv 7.5 -> 6.7, 70B o 12.1 -> 10.7, 70B down 31.9 -> 28.9 (192 and 256 such
 // blocks); int2 8B qkv level. Not on more blocks (70B qkv's 320, gate_up: the tuner kept the
-// default), nor under one an SM (8B o and down's 128 would idle SMs), nor on a dynamic M's runs of 8
-// (int2 8B qkv 1.12x, 70B o 1.06x, 70B down 1.05x), nor bf16 (0.96-1.02: level).
+// default), nor under one an SM (8B o and down's 128 would idle SMs), nor on runs of 8 (a dynamic M's:
+// int2 8B qkv 1.12x, 70B o 1.06x, 70B down 1.05x), nor bf16 (0.96-1.02: level). Since int2 reads runs
+// of 8 at one row and above 4 rows (reads_runs_of_8, compiler/families/select.cpp), faster still
+// unpaired (70B o 12.5 -> 12.2 us, 70B down 33.0 -> 30.7), it pairs at 2 to 4 rows only.
 void pair_tiles_for_narrow_codes(const MatmulConfig& config, const MmaRunLayout& layout, TileSchedule& s, int k_block,
                                  const std::string& arch, int64_t rows) {
-  constexpr int kMostBits = 2, kPairedChannels = 32, kDynamicRun = 8;
+  constexpr int kMostBits = 2, kPairedChannels = 32, kShortRun = 8;
   constexpr int64_t kMostBlocksPerSm = 2;
   const bool fp16 = config.A_dtype == DType::float16;
-  if (info(config.W_dtype).bits > kMostBits || config.with_zeros || s.tile.m > 8 || !fp16 || layout.run <= kDynamicRun)
+  if (info(config.W_dtype).bits > kMostBits || config.with_zeros || s.tile.m > 8 || !fp16 || layout.run <= kShortRun)
     return;
   TileSchedule paired = s;
   paired.tile.n = kPairedChannels;
@@ -203,6 +205,22 @@ void bound_zero_point_blocks(const MatmulConfig& config, TileSchedule& s) {
     s.launch.blocks_per_sm = s.pipeline.stages == 2 ? kAheadBlocksPerSm : kZeroPointBlocksPerSm;
 }
 
+// Blocks of four warps at up to 8 rows, over four an SM but at most five: where the compiler holds
+// the kernel in more than the 102 registers that let five blocks share an SM, the last blocks take a
+// second wave. int2 with bf16 activations on runs of 8 (reads_runs_of_8, compiler/families/select.cpp)
+// holds 109 (NVRTC, sm_90a), so 70B qkv's 640 blocks met 528 places on the H200's 132 SMs; a bound of
+// five blocks an SM (102 registers, no spill) measured (bench/results/2026-11-30-h200x2-small-m-runs-of-8,
+// variants): one row 18.8 -> 14.3 us, 4 rows 23.4 -> 17.0, 8 rows 23.9 -> 17.6; fp16's kernel fits
+// in 96 already (13.7 -> 13.9 at one row, level), as do int4, zero points, nf4, fp4, int8 and int1
+// there (79-96).
+void fit_blocks_in_one_wave(const MatmulConfig& config, TileSchedule& s, const std::string& arch, int64_t rows) {
+  constexpr int kFourWarps = 4;
+  constexpr int64_t kOneWaveBlocksPerSm = 5;
+  if (s.tile.m > 8 || s.warps.k != kFourWarps || s.launch.blocks_per_sm != 0) return;
+  if (at_most_blocks_per_sm(config, s, arch, rows, kOneWaveBlocksPerSm - 1)) return;
+  if (at_most_blocks_per_sm(config, s, arch, rows, kOneWaveBlocksPerSm)) s.launch.blocks_per_sm = kOneWaveBlocksPerSm;
+}
+
 // Zero points as values with the activations a k-block ahead: their mma of the activation sums holds
 // more registers, so it pays on fewer blocks than int4's five an SM. Measured on the H200 (2026-11-30,
 // bench/results/2026-11-30-h200x2-zero-values-ahead, variants: stages 2 over 1, one run, uint4 g128
@@ -227,10 +245,11 @@ bool zero_values_ahead_pays(const MatmulConfig& config, const TileSchedule& s, c
 // mma of each k-block waited on its activations (int4 70B down 72.0 -> 59.2 us, 8B down 24.7 -> 22.3;
 // bf16, nf4, fp4, int8 per channel 0.81-0.91 but nf4 70B down 1.03); at up to 8 rows on whole-load
 // runs with at most five blocks (times slices) an SM, whose warps have few loads in flight (int4 8B
-// qkv 9.7 -> 8.9, 70B o 17.1 -> 15.2; the same formats 0.78-1.01), and on a dynamic M's runs of 8 at
-// up to 8 rows on the same blocks (bench/results/2026-11-30-h200x2-dynamic-runs-of-8, one row: int4
-// 0.89-1.02, 8B down 17.1 -> 15.2; bf16 0.89-1.00, fp4 0.89-1.00, nf4 0.84-1.08: its 8B down 22.7 ->
-// 24.4 in both runs, the one loss kept for the rest). Not where it measured slower:
+// qkv 9.7 -> 8.9, 70B o 17.1 -> 15.2; the same formats 0.78-1.01), and on runs of 8 (a dynamic M's,
+// a static M's too since reads_runs_of_8) at up to 8 rows on the same blocks
+// (bench/results/2026-11-30-h200x2-dynamic-runs-of-8, one row: int4 0.89-1.02, 8B down 17.1 -> 15.2;
+// bf16 0.89-1.00, fp4 0.89-1.00, nf4 0.84-1.08: its 8B down 22.7 -> 24.4 in both runs, the one loss
+// kept for the rest). Not where it measured slower:
 // more blocks (the 25-32 more registers cost occupancy: int4 70B gate_up 65.4 -> 72.0 at one row),
 // unsplit 16-row tiles (70B o 21.6 -> 23.5), more than four 16-byte activation loads per k-block and
 // row half (int2 and int1, 8 and 16 of them: up to 1.21x and 1.52x), packed zero points (up to 1.7x).
@@ -270,6 +289,7 @@ std::optional<TileSchedule> default_tensor_gemv(const MatmulConfig& config, cons
   pair_tiles_for_narrow_codes(config, *layout, s, k_block, arch, rows);
   if (activations_ahead_pays(config, s, *layout, arch, rows)) s.pipeline.stages = 2;
   bound_zero_point_blocks(config, s);
+  fit_blocks_in_one_wave(config, s, arch, rows);
   return s;
 }
 

@@ -295,20 +295,21 @@ def test_a_plain_sixteen_bit_weight_never_reaches_a_fragment_order_kernel():
 
 
 def test_weight_layout_id_differs_where_the_bytes_do():
-    """One row reads whole-load runs, buckets past 8 rows runs of 8: the same logical weights give other
+    """Three rows read whole-load runs, buckets past 8 rows runs of 8: the same logical weights give other
     bytes, and the ids say so; the same config gives the same id."""
     def matmul(M, W_dtype="int4"):
         config = bitjit.MatmulConfig(M=M, N=64, K=4096, W_dtype=W_dtype, accum_dtype="float32", with_scaling=True,
                                      group_size=128)
         return bitjit.Matmul(config=config, target="sm_90a")
-    one_row, buckets = matmul(1), matmul([1, 16, 256])
-    assert one_row.weight_layout_id == "mma_runs W=int4 N=64 K=4096 load=16 run=32 step=4 pairs=split rev=1"
+    few_rows, buckets = matmul(3), matmul([1, 16, 256])
+    assert few_rows.weight_layout_id == "mma_runs W=int4 N=64 K=4096 load=16 run=32 step=4 pairs=split rev=1"
     assert buckets.weight_layout_id == "mma_runs W=int4 N=64 K=4096 load=16 run=8 step=4 pairs=split rev=1"
-    assert matmul(1).weight_layout_id == one_row.weight_layout_id
+    assert matmul(3).weight_layout_id == few_rows.weight_layout_id
+    assert matmul(1).weight_layout_id == buckets.weight_layout_id  # int4 at one row: runs of 8 too
     assert matmul(1, "fp4_e2m1").weight_layout_id.startswith("mma_runs W=fp4_e2m1 ")
     rng = np.random.default_rng(random.getrandbits(32))
     values = rng.integers(-8, 8, size=(64, 4096))
-    assert not np.array_equal(one_row.transform_weight(values), buckets.transform_weight(values))
+    assert not np.array_equal(few_rows.transform_weight(values), buckets.transform_weight(values))
 
 
 # ---- issue 22: BitBLAS's names and call shapes -----------------------------------------------------

@@ -177,15 +177,15 @@ def layout_test_layer(opt_M, W_dtype="int4"):
 
 
 def test_a_state_loads_only_into_kernels_that_read_its_bytes(rng, tmp_path):
-    """The weight buffer holds the kernels' bytes: one row reads whole-load runs, 16 rows runs of 8.
+    """The weight buffer holds the kernels' bytes: three rows read whole-load runs, 16 rows runs of 8.
     A state carries its layout (_extra_state) and loads only where the kernels read the same bytes;
     otherwise, or without the record (a state of an earlier version or another library), a ConfigError
     before anything is copied."""
-    source = layout_test_layer([1])
+    source = layout_test_layer([3])
     source.load_and_transform_weight(torch.from_numpy(rng.integers(-8, 8, size=(64, 256))),
                                      scales=torch.from_numpy(rng.uniform(0.5, 1.5, size=(64, 2))).half())
     state = source.state_dict()
-    same = layout_test_layer([1])
+    same = layout_test_layer([3])
     same.load_state_dict(state)
     assert torch.equal(same.qweight.cpu(), source.qweight.cpu())
     other = layout_test_layer(ONE_BUCKET)
@@ -196,20 +196,20 @@ def test_a_state_loads_only_into_kernels_that_read_its_bytes(rng, tmp_path):
     assert torch.equal(other.qweight, before)  # refused before any copy
     with pytest.raises(bitjit.ConfigError, match=r"qweight.*transformed for 'mma_runs W=int4 .*kernels read 'mma_runs "
                                                  r"W=uint4"):
-        layout_test_layer([1], "uint4").load_state_dict(state)
+        layout_test_layer([3], "uint4").load_state_dict(state)
     unrecorded = {name: value for name, value in state.items() if name != "_extra_state"}
     with pytest.raises(bitjit.ConfigError, match=r"qweight: the state does not record the layout .*_extra_state is "
                                                  r"missing"):
-        layout_test_layer([1]).load_state_dict(unrecorded)
+        layout_test_layer([3]).load_state_dict(unrecorded)
     for bad, named in ((torch.zeros(3), "a torch.float32 tensor of shape \\(3,\\)"),
                        (torch.full((300,), 65, dtype=torch.uint8), "shape \\(300,\\)"),
                        (torch.tensor([200, 201], dtype=torch.uint8), "not ASCII")):
         with pytest.raises(bitjit.ConfigError, match=r"_extra_state .*" + named):
-            layout_test_layer([1]).load_state_dict({**state, "_extra_state": bad})
+            layout_test_layer([3]).load_state_dict({**state, "_extra_state": bad})
     safetensors = pytest.importorskip("safetensors.torch")  # the record is a tensor: safetensors keeps it
     path = tmp_path / "layer.safetensors"
     safetensors.save_file({name: value.contiguous() for name, value in state.items()}, str(path))
-    layout_test_layer([1]).load_state_dict(safetensors.load_file(str(path)))
+    layout_test_layer([3]).load_state_dict(safetensors.load_file(str(path)))
 
 
 def meta_mlp():

@@ -1,7 +1,9 @@
 // The mma_runs weight layout: which configs get it with which parameters, and that every code lands
 // where a tensor_gemv lane reads it. The reader below is written from the kernel's side (block,
 // lane, position, word, pair), independently of the layout code's own (position -> k) mapping.
+#include <algorithm>
 #include <random>
+#include <vector>
 
 #include "compiler/schedule.hpp"
 #include "compiler/weight_layout.hpp"
@@ -105,8 +107,11 @@ struct RandomWeights {
 
 TEST_CASE("the tensor-core layout is chosen from the config alone", "[layout]") {
   auto layout_of = [](const MatmulConfig& config) { return mma_run_layout(config); };
-  // W4A16 g128 at LLM shapes, M = 1: 16-byte loads, runs of the whole load (32 k).
-  auto w4 = layout_of(half_activations(DType::int4, 8192, 128));
+  // W4A16 g128 at LLM shapes, M = 3: 16-byte loads, runs of the whole load (32 k); at one row runs of
+  // 8 (the next test).
+  MatmulConfig w4_m3 = half_activations(DType::int4, 8192, 128);
+  w4_m3.M = 3;
+  auto w4 = layout_of(w4_m3);
   REQUIRE(w4);
   CHECK(w4->load_bytes == 16);
   CHECK(w4->run == 32);
@@ -207,6 +212,42 @@ TEST_CASE("every code lands where the tensor_gemv lane reads it, and the layout 
   CHECK(checked >= 90);
 }
 
+// Which rows read runs of 8 k and which whole loads (each lane's 16 bytes of codes consecutive in k,
+// cut to fit the group of 128: 32 k), as measured in compiler/families/select.cpp (reads_runs_of_8):
+// 2- and 4-bit codes at one row (not nf4) and above 4 rows; 1- and 8-bit codes whole loads up to 8 rows;
+// everything runs of 8 above 8 rows, a dynamic M's largest bucket deciding; 8-bit activations whole
+// loads at every M.
+TEST_CASE("runs of 8 at one row and above 4 rows for 2- and 4-bit codes, whole loads between", "[layout]") {
+  constexpr int kWholeLoads = 32, kRunsOf8 = 8;
+  const std::vector<DType> two_and_four_bits = {DType::int2, DType::uint2, DType::int4, DType::uint4, DType::fp4_e2m1};
+  for (DType activations : {DType::float16, DType::bfloat16}) {
+    for (int64_t rows : {1, 2, 3, 4, 5, 6, 8, 9, 16}) {
+      for (DType format : {DType::int2, DType::uint2, DType::int4, DType::uint4, DType::fp4_e2m1, DType::nf4, DType::int1,
+                           DType::uint1, DType::int8}) {
+        MatmulConfig config = half_activations(format, 4096, 128);
+        config.A_dtype = config.out_dtype = activations;
+        config.M = rows;
+        INFO(to_string(format) << " " << to_string(activations) << " M=" << rows);
+        const bool listed = std::find(two_and_four_bits.begin(), two_and_four_bits.end(), format) != two_and_four_bits.end();
+        const bool nibbles_or_pairs = listed || format == DType::nf4;
+        const bool runs_of_8 = rows > 8 || (rows == 1 && listed) || (rows > 4 && nibbles_or_pairs);
+        const int whole = format == DType::int8 ? 16 : kWholeLoads;  // int8: 16 codes a load
+        CHECK(mma_run_layout(config)->run == (runs_of_8 ? kRunsOf8 : whole));
+        if (rows == 1) continue;
+        MatmulConfig dynamic = config;
+        dynamic.M = MSpec::buckets({1, rows});
+        CHECK(mma_run_layout(dynamic)->run == mma_run_layout(config)->run);
+      }
+    }
+  }
+  MatmulConfig int8_activations = half_activations(DType::int2, 4096, 128);
+  int8_activations.A_dtype = DType::int8;
+  for (int64_t rows : {1, 6, 16}) {
+    int8_activations.M = rows;
+    CHECK(mma_run_layout(int8_activations)->run == 32);  // whole loads (64 codes) cut to fit the group of 128
+  }
+}
+
 TEST_CASE("the mma_fragments layout puts each step's codes in the wgmma fragment's k order", "[layout]") {
   BITJIT_RANDOM_ENGINE(rng);
   const DType formats[] = {DType::int8, DType::uint4, DType::int2, DType::uint1, DType::nf4, DType::fp4_e2m1,
@@ -278,36 +319,37 @@ TEST_CASE("the Hopper kernels read tensor_gemv's runs of 8 in the wgmma fragment
 }
 
 // weight_layout_id names every parameter that moves a code, so that stored weights are refused by
-// kernels reading other bytes: the runs a one-row config reads (whole loads) against a dynamic M's
+// kernels reading other bytes: the runs a three-row config reads (whole loads) against a dynamic M's
 // (runs of 8), fp4's pair order per activation type, the weight type. The families that share one
 // layout (tensor_gemv and the Hopper kernels of a dynamic M from one row) share one id.
 TEST_CASE("weight_layout_id tells apart the layouts that give other bytes", "[layout]") {
-  MatmulConfig one_row = half_activations(DType::int4, 4096, 128);
-  one_row.N = 64;
-  MatmulConfig buckets = one_row;
+  MatmulConfig few_rows = half_activations(DType::int4, 4096, 128);
+  few_rows.N = 64;
+  few_rows.M = 3;
+  MatmulConfig buckets = few_rows;
   buckets.M = MSpec::buckets({1, 16, 256});
-  const std::string one_row_id = weight_layout_id(one_row, KernelFamily::tensor_gemv);
-  CHECK(one_row_id == "mma_runs W=int4 N=64 K=4096 load=16 run=32 step=4 pairs=split rev=1");
+  const std::string few_rows_id = weight_layout_id(few_rows, KernelFamily::tensor_gemv);
+  CHECK(few_rows_id == "mma_runs W=int4 N=64 K=4096 load=16 run=32 step=4 pairs=split rev=1");
   CHECK(weight_layout_id(buckets, KernelFamily::tensor_gemv) ==
         "mma_runs W=int4 N=64 K=4096 load=16 run=8 step=4 pairs=split rev=1");
   CHECK(weight_layout_id(buckets, KernelFamily::tensor_wgmma_ws) == weight_layout_id(buckets, KernelFamily::tensor_gemv));
-  MatmulConfig many_rows = one_row;
+  MatmulConfig many_rows = few_rows;
   many_rows.M = 256;
   CHECK(weight_layout_id(many_rows, KernelFamily::tensor_wgmma_ws) ==
         "mma_fragments W=int4 N=64 K=4096 load=16 run=2 step=4 pairs=split rev=1");
-  MatmulConfig other_type = one_row;
+  MatmulConfig other_type = few_rows;
   other_type.W_dtype = DType::uint4;
-  CHECK(weight_layout_id(other_type, KernelFamily::tensor_gemv) != one_row_id);
+  CHECK(weight_layout_id(other_type, KernelFamily::tensor_gemv) != few_rows_id);
   MatmulConfig int32_sums = half_activations(DType::int4, 4096, -1);  // no tensor-core layout
   int32_sums.N = 64;
   int32_sums.accum_dtype = DType::int32;
   CHECK(weight_layout_id(int32_sums, KernelFamily::simt) == "general W=int4 N=64 K=4096 rev=1");
-  MatmulConfig fp4 = one_row;
+  MatmulConfig fp4 = few_rows;
   fp4.W_dtype = DType::fp4_e2m1;
   CHECK(contains(weight_layout_id(fp4, KernelFamily::tensor_gemv), " pairs=split "));
   fp4.A_dtype = DType::float8_e4m3;
   CHECK(contains(weight_layout_id(fp4, KernelFamily::tensor_gemv), " pairs=natural "));
-  MatmulConfig int8_activations = one_row;
+  MatmulConfig int8_activations = few_rows;
   int8_activations.A_dtype = DType::int8;
   CHECK(contains(weight_layout_id(int8_activations, KernelFamily::tensor_gemv), " step=8 pairs=byte_lanes "));
 }

@@ -265,12 +265,14 @@ TEST_CASE("every config tensor_wgmma_ws takes matches the float64 reference on a
   });
 }
 
-// Configs whose rows never exceed 8 get the tensor-core layout with whole-load runs (docs/formats.md),
-// which the sweep above (buckets up to 255) does not reach: every 4th config at M 1 and 5.
+// Configs whose rows never exceed 8 get the tensor-core layout with whole-load runs or runs of 8 by
+// their rows and code width (docs/formats.md), which the sweep above (buckets up to 255) does not
+// reach: every 4th config at M 1 and 3 (whole loads for every format) and at M 1 and
+// 5 (runs of 8 for 2- and 4-bit codes, whole loads for the others).
 TEST_CASE("the small-M weight layouts match the reference on the GPU", "[gpu][sweep]") {
   if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
-  const std::vector<int64_t> small_m = {1, 5};
-  sweep(sweep_configs(small_m, 4 * sweep_stride()), small_m, 4 * sweep_stride());
+  for (const std::vector<int64_t>& small_m : {std::vector<int64_t>{1, 3}, std::vector<int64_t>{1, 5}})
+    sweep(sweep_configs(small_m, 4 * sweep_stride()), small_m, 4 * sweep_stride());
 }
 
 TEST_CASE("a static M runs the kernel specialised for it", "[gpu]") {
