@@ -205,18 +205,21 @@ void bound_zero_point_blocks(const MatmulConfig& config, TileSchedule& s) {
     s.launch.blocks_per_sm = s.pipeline.stages == 2 ? kAheadBlocksPerSm : kZeroPointBlocksPerSm;
 }
 
-// Blocks of four warps at up to 8 rows, over four an SM but at most five: where the compiler holds
-// the kernel in more than the 102 registers that let five blocks share an SM, the last blocks take a
-// second wave. int2 with bf16 activations on runs of 8 (reads_runs_of_8, compiler/families/select.cpp)
-// holds 109 (NVRTC, sm_90a), so 70B qkv's 640 blocks met 528 places on the H200's 132 SMs; a bound of
-// five blocks an SM (102 registers, no spill) measured (bench/results/2026-11-30-h200x2-small-m-runs-of-8,
-// variants): one row 18.8 -> 14.3 us, 4 rows 23.4 -> 17.0, 8 rows 23.9 -> 17.6; fp16's kernel fits
-// in 96 already (13.7 -> 13.9 at one row, level), as do int4, zero points, nf4, fp4, int8 and int1
-// there (79-96).
-void fit_blocks_in_one_wave(const MatmulConfig& config, TileSchedule& s, const std::string& arch, int64_t rows) {
-  constexpr int kFourWarps = 4;
+// Blocks of four warps on runs of 8 at up to 8 rows, over four an SM but at most five: where the
+// compiler holds the kernel in more than the 102 registers that let five blocks share an SM, the last
+// blocks take a second wave. int2 with bf16 activations on runs of 8 (reads_runs_of_8,
+// compiler/families/select.cpp) holds 109 (NVRTC, sm_90a), so 70B qkv's 640 blocks met 528 places on
+// the H200's 132 SMs; a bound of five blocks an SM (102 registers, no spill) measured
+// (bench/results/2026-11-30-h200x2-small-m-runs-of-8, variants): one row 18.8 -> 14.3 us, 4 rows 23.4
+// -> 17.0, 8 rows 23.9 -> 17.6; fp16's kernel fits in 96 already (13.7 -> 13.9, level), as do int4,
+// fp4 and packed zero points (0.82-1.01 with the runs of 8). Not on whole loads: nf4's one-row kernel
+// (96 registers and its 35 KB table) measured 1.06x slower under the bound (70B qkv 25.0 -> 26.5 us),
+// int8 per channel and int1 level.
+void fit_blocks_in_one_wave(const MatmulConfig& config, const MmaRunLayout& layout, TileSchedule& s,
+                            const std::string& arch, int64_t rows) {
+  constexpr int kFourWarps = 4, kShortRun = 8;
   constexpr int64_t kOneWaveBlocksPerSm = 5;
-  if (s.tile.m > 8 || s.warps.k != kFourWarps || s.launch.blocks_per_sm != 0) return;
+  if (s.tile.m > 8 || layout.run > kShortRun || s.warps.k != kFourWarps || s.launch.blocks_per_sm != 0) return;
   if (at_most_blocks_per_sm(config, s, arch, rows, kOneWaveBlocksPerSm - 1)) return;
   if (at_most_blocks_per_sm(config, s, arch, rows, kOneWaveBlocksPerSm)) s.launch.blocks_per_sm = kOneWaveBlocksPerSm;
 }
@@ -289,7 +292,7 @@ std::optional<TileSchedule> default_tensor_gemv(const MatmulConfig& config, cons
   pair_tiles_for_narrow_codes(config, *layout, s, k_block, arch, rows);
   if (activations_ahead_pays(config, s, *layout, arch, rows)) s.pipeline.stages = 2;
   bound_zero_point_blocks(config, s);
-  fit_blocks_in_one_wave(config, s, arch, rows);
+  fit_blocks_in_one_wave(config, *layout, s, arch, rows);
   return s;
 }
 

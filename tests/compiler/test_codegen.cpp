@@ -614,6 +614,14 @@ TEST_CASE("tensor_gemv's default splits a long K and widens few blocks", "[codeg
     per_channel.W_dtype = DType::int8;
     per_channel.group_size = -1;
     CHECK(default_schedule(per_channel, "sm_90a").pipeline.stages == c.stages);
+    // The one-wave bound is for runs of 8 only: nf4 at one row and int8 read whole loads (nf4 measured
+    // slower under it), as do 2-bit codes at 3 rows.
+    CHECK(default_schedule(nf4, "sm_90a").launch.blocks_per_sm == (c.M == 1 ? 0 : one_wave_bound));
+    CHECK(default_schedule(per_channel, "sm_90a").launch.blocks_per_sm == 0);
+    MatmulConfig int2_three_rows = config;
+    int2_three_rows.W_dtype = DType::int2;
+    int2_three_rows.M = c.M == 1 ? 3 : c.M;
+    CHECK(default_schedule(int2_three_rows, "sm_90a").launch.blocks_per_sm == (c.M == 1 ? 0 : one_wave_bound));
     if (c.M <= 8) {  // a dynamic M's runs of 8 take it as the static one's whole-load runs do
       MatmulConfig dynamic = config;
       dynamic.M = MSpec::buckets({c.M, 64});
