@@ -186,6 +186,28 @@ void pair_tiles_for_narrow_codes(const MatmulConfig& config, const MmaRunLayout&
   if (every_warp_gets_a_round(config, paired)) s = paired;
 }
 
+// 5 to 8 rows of 2- or 4-bit codes on runs of 8 (reads_runs_of_8, compiler/families/select.cpp)
+// where 16-channel tiles make at least 8 blocks an SM (the gate_up shapes: 1792 and 3584 on 132 SMs):
+// every block reads all of A's rows, so there the activations L2 sends outweigh the weights; two
+// channel tiles a warp, one k-block a round (the same loads in flight), feed each activation fragment
+// to both tiles and halve them. Measured on the H200 at 8 rows against the default
+// (bench/results/2026-12-01-h200x2-few-rows-two-tiles, variants): int4 8B gate_up 27.6 -> 23.9 us,
+// 70B gate_up 90.5 -> 89.1; zero points as values 0.90-0.95, bf16 0.89-0.93, nf4 0.81-0.82, int2
+// 0.97-0.99. Not on fewer blocks (the qkv, o and down shapes: 0.98-1.51x, int4 70B qkv's 640 blocks
+// 1.08x), nor on 4 rows' whole loads (int4 70B gate_up 0.90 but 8B gate_up 1.10x), nor at one row
+// (not timed).
+void two_tiles_for_many_blocks(const MatmulConfig& config, const MmaRunLayout& layout, TileSchedule& s, int k_block,
+                               const std::string& arch, int64_t rows) {
+  constexpr int64_t kMostWholeLoadRows = 4, kLeastBlocksPerSm = 8;
+  constexpr int kShortRun = 8, kTwoTiles = 32, kFourWarps = 4;
+  const int bits = info(config.W_dtype).bits;
+  if ((bits != 2 && bits != 4) || !float16_activations(config) || layout.run > kShortRun) return;
+  if (s.tile.m > 8 || rows <= kMostWholeLoadRows || s.tile.n != 16 || s.warps.k != kFourWarps) return;
+  if (at_most_blocks_per_sm(config, s, arch, rows, kLeastBlocksPerSm - 1)) return;
+  s.tile.n = kTwoTiles;
+  s.pipeline.k_per_round = k_block;
+}
+
 // Zero points at 9 to 16 rows: left to itself the compiler holds a 4-warp block of two channel tiles a
 // warp in 140 registers (sm_90a, uint4 zeros as values or packed), 3 blocks an SM where int4's 127
 // fit 4; a launch bound of 4 blocks an SM gives 128 and no spill (70B down's split kernel, 168 without
@@ -290,6 +312,7 @@ std::optional<TileSchedule> default_tensor_gemv(const MatmulConfig& config, cons
   s.pipeline.split_k = default_tensor_gemv_split(config, s, k_block, arch, rows);
   if (float16_activations(config)) widen_for_few_blocks(config, s, arch, rows);
   pair_tiles_for_narrow_codes(config, *layout, s, k_block, arch, rows);
+  two_tiles_for_many_blocks(config, *layout, s, k_block, arch, rows);
   if (activations_ahead_pays(config, s, *layout, arch, rows)) s.pipeline.stages = 2;
   bound_zero_point_blocks(config, s);
   fit_blocks_in_one_wave(config, *layout, s, arch, rows);

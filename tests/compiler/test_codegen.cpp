@@ -686,10 +686,62 @@ TEST_CASE("tensor_gemv's default pairs channel tiles for 1- and 2-bit codes wher
         MatmulConfig runs = config;
         runs.M = runs_of_8_rows;
         const bool int2_runs_of_8 = narrow == DType::int2;
-        CHECK(default_schedule(runs, "sm_90a").tile.n == (paired && !int2_runs_of_8 ? 32 : 16));
+        // int2 at 6 rows of gate_up's many blocks: two tiles a warp by two_tiles_for_many_blocks
+        const bool many_blocks = int2_runs_of_8 && runs_of_8_rows == 6 && N == 57344;
+        CHECK(default_schedule(runs, "sm_90a").tile.n == ((paired && !int2_runs_of_8) || many_blocks ? 32 : 16));
       }
     }
   }
+}
+
+// 5 to 8 rows of 2- or 4-bit codes (runs of 8) with fp16 / bf16 activations, where 16-channel tiles
+// make at least 8 blocks an SM (1056 on 132 SMs: the gate_up shapes' 1792 and 3584), take two channel
+// tiles a warp and one k-block a round; not 70B qkv's 640, not 4 rows (whole loads), one row, 1- or
+// 8-bit codes, or 8-bit activations.
+TEST_CASE("tensor_gemv's default gives many blocks of 5 to 8 rows two channel tiles a warp", "[codegen]") {
+  MatmulConfig config = w4a16_quantized_zeros();
+  config.with_zeros = false;
+  config.group_size = 128;
+  struct Format {
+    DType W, A;
+    bool zeros;
+  };
+  for (const Format& f : {Format{DType::int4, DType::float16, false}, Format{DType::uint4, DType::float16, true},
+                          Format{DType::nf4, DType::float16, false}, Format{DType::int2, DType::float16, false},
+                          Format{DType::fp4_e2m1, DType::float16, false}, Format{DType::int4, DType::bfloat16, false}}) {
+    for (const auto& [N, K, many] : {std::tuple{28672, 4096, true}, {57344, 8192, true}, {10240, 8192, false},
+                                     {8192, 28672, false}}) {
+      for (int64_t M : {1, 4, 5, 8}) {
+        MatmulConfig c = config;
+        c.W_dtype = f.W;
+        c.A_dtype = c.out_dtype = f.A;
+        c.with_zeros = f.zeros;
+        c.N = N, c.K = K, c.M = M;
+        INFO(to_string(f.W) << " " << to_string(f.A) << " N=" << N << " K=" << K << " M=" << M);
+        const TileSchedule s = default_schedule(c, "sm_90a");
+        REQUIRE(s.family == KernelFamily::tensor_gemv);
+        const int k_block = mma_run_layout(c)->k_block(info(f.W).bits);
+        const bool two_tiles = many && M > 4;
+        // int2 at 4 rows (whole loads) pairs tiles on 70B down's few blocks instead (the test above)
+        const bool paired = f.W == DType::int2 && f.A == DType::float16 && M == 4 && N == 8192;
+        CHECK(s.tile.n == (two_tiles || paired ? 32 : 16));
+        if (two_tiles) CHECK(s.pipeline.k_per_round == k_block);
+        CHECK(schedule_error_on(c, s, "sm_90a").empty());
+      }
+    }
+  }
+  config.N = 28672, config.K = 4096, config.M = 8;
+  for (DType other : {DType::int1, DType::int8}) {
+    MatmulConfig c = config;
+    c.W_dtype = other;
+    if (other == DType::int8) c.group_size = -1;
+    CHECK(default_schedule(c, "sm_90a").tile.n == 16);
+  }
+  MatmulConfig int8_activations = config;
+  int8_activations.A_dtype = DType::int8;
+  int8_activations.group_size = -1;
+  int8_activations.accum_dtype = int8_activations.out_dtype = DType::int32;
+  CHECK(default_schedule(int8_activations, "sm_90a").tile.n != 32);
 }
 
 TEST_CASE("tensor_gemm schedules are checked field by field", "[codegen]") {
