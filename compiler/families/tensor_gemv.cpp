@@ -124,8 +124,11 @@ int64_t launched_blocks(const MatmulConfig& config, const TileSchedule& s, int64
   return tiles_of_c(config, s.tile, rows) * s.pipeline.split_k;
 }
 
-// The warps of the blocks that widen_for_few_blocks and pair_tiles_for_narrow_codes widen.
-constexpr int kWideWarps = 8;
+// The warps of the blocks that widen_for_few_blocks and pair_tiles_for_narrow_codes widen, and of the
+// default's blocks otherwise.
+constexpr int kWideWarps = 8, kDefaultWarps = 4;
+// Runs of 8 k (reads_runs_of_8, compiler/families/select.cpp), which some rules below take or leave.
+constexpr int kRunsOf8 = 8;
 
 // Whether each of s's warps gets a round of K at least: warps past K's rounds would idle (a short K:
 // a test's 96).
@@ -172,10 +175,10 @@ void widen_for_few_blocks(const MatmulConfig& config, TileSchedule& s, const std
 // unpaired (70B o 12.5 -> 12.2 us, 70B down 33.0 -> 30.7), it pairs at 2 to 4 rows only.
 void pair_tiles_for_narrow_codes(const MatmulConfig& config, const MmaRunLayout& layout, TileSchedule& s, int k_block,
                                  const std::string& arch, int64_t rows) {
-  constexpr int kMostBits = 2, kPairedChannels = 32, kShortRun = 8;
+  constexpr int kMostBits = 2, kPairedChannels = 32;
   constexpr int64_t kMostBlocksPerSm = 2;
   const bool fp16 = config.A_dtype == DType::float16;
-  if (info(config.W_dtype).bits > kMostBits || config.with_zeros || s.tile.m > 8 || !fp16 || layout.run <= kShortRun)
+  if (info(config.W_dtype).bits > kMostBits || config.with_zeros || s.tile.m > 8 || !fp16 || layout.run <= kRunsOf8)
     return;
   TileSchedule paired = s;
   paired.tile.n = kPairedChannels;
@@ -195,14 +198,16 @@ void pair_tiles_for_narrow_codes(const MatmulConfig& config, const MmaRunLayout&
 // 70B gate_up 90.5 -> 89.1; zero points as values 0.90-0.95, bf16 0.89-0.93, nf4 0.81-0.82, int2
 // 0.97-0.99. Not on fewer blocks (the qkv, o and down shapes: 0.98-1.51x, int4 70B qkv's 640 blocks
 // 1.08x), nor on 4 rows' whole loads (int4 70B gate_up 0.90 but 8B gate_up 1.10x), nor at one row
-// (not timed).
+// (not timed), nor with the activations a k-block ahead (never timed together; on these many blocks
+// activations_ahead_pays leaves them as each k-block starts: call it after that).
 void two_tiles_for_many_blocks(const MatmulConfig& config, const MmaRunLayout& layout, TileSchedule& s, int k_block,
                                const std::string& arch, int64_t rows) {
   constexpr int64_t kMostWholeLoadRows = 4, kLeastBlocksPerSm = 8;
-  constexpr int kShortRun = 8, kTwoTiles = 32, kFourWarps = 4;
+  constexpr int kTwoTiles = 32;
   const int bits = info(config.W_dtype).bits;
-  if ((bits != 2 && bits != 4) || !float16_activations(config) || layout.run > kShortRun) return;
-  if (s.tile.m > 8 || rows <= kMostWholeLoadRows || s.tile.n != 16 || s.warps.k != kFourWarps) return;
+  if ((bits != 2 && bits != 4) || !float16_activations(config) || layout.run > kRunsOf8) return;
+  if (s.tile.m > 8 || rows <= kMostWholeLoadRows || s.tile.n != 16 || s.warps.k != kDefaultWarps) return;
+  if (s.pipeline.stages != 1) return;
   if (at_most_blocks_per_sm(config, s, arch, rows, kLeastBlocksPerSm - 1)) return;
   s.tile.n = kTwoTiles;
   s.pipeline.k_per_round = k_block;
@@ -222,8 +227,8 @@ void two_tiles_for_many_blocks(const MatmulConfig& config, const MmaRunLayout& l
 // kernel in 199 registers unbounded, 168 and 32 bytes of stack under 3 (4 spill more).
 // Call it once s.pipeline.stages is set.
 void bound_zero_point_blocks(const MatmulConfig& config, TileSchedule& s) {
-  constexpr int kZeroPointBlocksPerSm = 4, kAheadBlocksPerSm = 3, kBoundWarps = 4;
-  if (config.with_zeros && float16_activations(config) && s.tile.m > 8 && s.warps.k == kBoundWarps)
+  constexpr int kZeroPointBlocksPerSm = 4, kAheadBlocksPerSm = 3;
+  if (config.with_zeros && float16_activations(config) && s.tile.m > 8 && s.warps.k == kDefaultWarps)
     s.launch.blocks_per_sm = s.pipeline.stages == 2 ? kAheadBlocksPerSm : kZeroPointBlocksPerSm;
 }
 
@@ -236,12 +241,13 @@ void bound_zero_point_blocks(const MatmulConfig& config, TileSchedule& s) {
 // -> 17.0, 8 rows 23.9 -> 17.6; fp16's kernel fits in 96 already (13.7 -> 13.9, level), as do int4,
 // fp4 and packed zero points (0.82-1.01 with the runs of 8). Not on whole loads: nf4's one-row kernel
 // (96 registers and its 35 KB table) measured 1.06x slower under the bound (70B qkv 25.0 -> 26.5 us),
-// int8 per channel and int1 level.
+// int8 per channel and int1 level. One 16-channel tile a warp only: two (106 registers at 8 rows) were
+// never timed under it.
 void fit_blocks_in_one_wave(const MatmulConfig& config, const MmaRunLayout& layout, TileSchedule& s,
                             const std::string& arch, int64_t rows) {
-  constexpr int kFourWarps = 4, kShortRun = 8;
   constexpr int64_t kOneWaveBlocksPerSm = 5;
-  if (s.tile.m > 8 || layout.run > kShortRun || s.warps.k != kFourWarps || s.launch.blocks_per_sm != 0) return;
+  if (s.tile.m > 8 || s.tile.n != 16 || layout.run > kRunsOf8 || s.warps.k != kDefaultWarps) return;
+  if (s.launch.blocks_per_sm != 0) return;
   if (at_most_blocks_per_sm(config, s, arch, rows, kOneWaveBlocksPerSm - 1)) return;
   if (at_most_blocks_per_sm(config, s, arch, rows, kOneWaveBlocksPerSm)) s.launch.blocks_per_sm = kOneWaveBlocksPerSm;
 }
@@ -302,7 +308,7 @@ std::optional<TileSchedule> default_tensor_gemv(const MatmulConfig& config, cons
   if (!layout || !arch_has_activation_mma(config, arch)) return std::nullopt;
   TileSchedule s;
   s.family = KernelFamily::tensor_gemv;
-  s.warps = {.m = 1, .n = 1, .k = 4};
+  s.warps = {.m = 1, .n = 1, .k = kDefaultWarps};
   s.tile.m = rows <= 8 ? 8 : 16;
   s.tile.n = s.tile.m == 8 ? 16 : 32;
   s.pipeline.vector_bytes = layout->load_bytes;
@@ -312,8 +318,8 @@ std::optional<TileSchedule> default_tensor_gemv(const MatmulConfig& config, cons
   s.pipeline.split_k = default_tensor_gemv_split(config, s, k_block, arch, rows);
   if (float16_activations(config)) widen_for_few_blocks(config, s, arch, rows);
   pair_tiles_for_narrow_codes(config, *layout, s, k_block, arch, rows);
-  two_tiles_for_many_blocks(config, *layout, s, k_block, arch, rows);
   if (activations_ahead_pays(config, s, *layout, arch, rows)) s.pipeline.stages = 2;
+  two_tiles_for_many_blocks(config, *layout, s, k_block, arch, rows);
   bound_zero_point_blocks(config, s);
   fit_blocks_in_one_wave(config, *layout, s, arch, rows);
   return s;

@@ -730,6 +730,13 @@ TEST_CASE("tensor_gemv's default gives many blocks of 5 to 8 rows two channel ti
       }
     }
   }
+  // 18432 channels: 1152 blocks of 16 (8.7 an SM) become 576 of 32 (4.4 an SM), where the activations
+  // ahead and the one-wave bound would otherwise apply; the two tiles take neither (never timed so).
+  config.N = 18432, config.K = 4096, config.M = 8;
+  const TileSchedule two_tiles = default_schedule(config, "sm_90a");
+  CHECK(two_tiles.tile.n == 32);
+  CHECK(two_tiles.pipeline.stages == 1);
+  CHECK(two_tiles.launch.blocks_per_sm == 0);
   config.N = 28672, config.K = 4096, config.M = 8;
   for (DType other : {DType::int1, DType::int8}) {
     MatmulConfig c = config;
