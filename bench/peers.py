@@ -349,14 +349,21 @@ def bitjit_zeros(bitjit, format: Format, zeros: Optional[torch.Tensor]) -> Optio
     return torch.from_numpy(packed).to(zeros.device)
 
 
-def bitjit_runner(bitjit, format: Format, shape: Shape, weights: Weights, M) -> Runner:
-    """bitjit.Matmul with its default schedules; M an int (static) or the list of buckets."""
+def bitjit_runner(bitjit, format: Format, shape: Shape, weights: Weights, M,
+                  transformed: Optional[dict] = None) -> Runner:
+    """bitjit.Matmul with its default schedules; M an int (static) or the list of buckets. transformed,
+    a dict kept across the Ms of one case, holds the operands per weight_layout_id: Matmuls whose
+    kernels read the same bytes share one transform of the weights (on the host: seconds for the 70B
+    shapes)."""
     config = bitjit.MatmulConfig(M=M, N=shape.N, K=shape.K, A_dtype="float16", W_dtype=format.W_dtype,
                                  accum_dtype="float32", out_dtype="float16", layout="nt", group_size=GROUP_SIZE,
                                  with_scaling=True, with_zeros=format.zeros, zeros_mode=bitjit_zeros_mode(format))
     matmul = bitjit.Matmul(config)
-    zeros = bitjit_zeros(bitjit, format, weights.zeros)
-    operands = (matmul.transform_weight(weights.codes), weights.scales, zeros)
+    transformed = {} if transformed is None else transformed
+    if matmul.weight_layout_id not in transformed:
+        zeros = bitjit_zeros(bitjit, format, weights.zeros)
+        transformed[matmul.weight_layout_id] = (matmul.transform_weight(weights.codes), weights.scales, zeros)
+    operands = transformed[matmul.weight_layout_id]
     return Runner(call=lambda ops, A, C: matmul(A, ops[0], scale=ops[1], zeros=ops[2], output=C),
                   operands=operands,
                   detail=lambda rows: {"schedule": matmul.schedule_for(rows)})
@@ -605,6 +612,7 @@ def run_case(session: Session, format: Format, shape: Shape,
         dynamic_case = clock.run("bitjit", lambda: prepared(
             "bitjit", case, lambda: linear_runner(session.bitjit, format, shape, weights)))
     rows = []
+    transformed = {}  # the case's weights per layout, shared by its static Matmuls (bitjit_runner)
     for M in args.Ms:
         what = f"{case} M={M}"
         A = random_activations(M, shape.K, session.generator, device)
@@ -614,7 +622,7 @@ def run_case(session: Session, format: Format, shape: Shape,
             session.cublas_done[shape.name, M] = clock.run(
                 "cublas_fp16", lambda: timed(session, "cublas_fp16", cublas_case, *operands))
         bitjit_case = dynamic_case if dynamic_case is not None else clock.run("bitjit", lambda: prepared(
-            "bitjit", what, lambda: bitjit_runner(session.bitjit, format, shape, weights, M)))
+            "bitjit", what, lambda: bitjit_runner(session.bitjit, format, shape, weights, M, transformed)))
         row = {"format": format.name, "shape": shape.name, "N": shape.N, "K": shape.K, "M": M,
                "cublas_fp16": session.cublas_done[shape.name, M],
                "humming": clock.run("humming", lambda: timed(session, "humming", humming_case, *operands,

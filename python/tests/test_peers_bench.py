@@ -324,7 +324,7 @@ def test_a_run_on_the_cpu_with_stand_ins(monkeypatch, generator, capsys):
 
     prepared_bitjit = []
 
-    def fake_bitjit(bitjit, format, shape, weights, M):
+    def fake_bitjit(bitjit, format, shape, weights, M, transformed=None):
         prepared_bitjit.append((format.name, M))
         values = peers.dequantized(weights)[0]
         wrong = values.roll(1, dims=0)  # every M of int4 right, uint4 wrong
@@ -367,6 +367,36 @@ def test_a_run_on_the_cpu_with_stand_ins(monkeypatch, generator, capsys):
     assert printed.count("skipped humming uint4_g128_zeros tiny:") == 1  # reported once, recorded per M
     assert printed.count("FAILED bitjit uint4_g128_zeros tiny M=") == 2
     assert "| int4_g128 | tiny | 1 |" in printed
+
+
+def test_static_matmuls_of_one_layout_share_one_transform(generator):
+    """bitjit_runner with a case's dict of transformed operands: a Matmul whose weight_layout_id was
+    transformed before takes those operands (the same tensors) instead of transforming again; another
+    layout gets its own."""
+    transforms = []
+
+    class Matmul:
+        def __init__(self, config):
+            self.weight_layout_id = "runs of 8" if config.M != 64 else "fragments"
+
+        def transform_weight(self, codes):
+            transforms.append(self.weight_layout_id)
+            return codes.clone()
+
+        def schedule_for(self, rows):
+            return {"family": "f"}
+
+    fake = SimpleNamespace(MatmulConfig=lambda **fields: SimpleNamespace(**fields), Matmul=Matmul)
+    format = peers.format_list("int4_g128")[0]
+    shape = peers.Shape("tiny", 64, 256)
+    weights = peers.random_weights(format, shape.N, shape.K, generator, "cpu")
+    transformed = {}
+    runners = [peers.bitjit_runner(fake, format, shape, weights, M, transformed) for M in (1, 16, 64)]
+    assert transforms == ["runs of 8", "fragments"]
+    assert runners[0].operands is runners[1].operands and runners[2].operands is not runners[0].operands
+    assert torch.equal(runners[0].operands[0], weights.codes)
+    peers.bitjit_runner(fake, format, shape, weights, 1)  # without a dict: a transform of its own
+    assert transforms == ["runs of 8", "fragments", "runs of 8"]
 
 
 def test_a_linear_run_prepares_one_layer_per_format_and_shape(monkeypatch, generator, tmp_path):
