@@ -248,6 +248,39 @@ TEST_CASE("runs of 8 at one row and above 4 rows for 2- and 4-bit codes, whole l
   }
 }
 
+// Weights of millions of codes are rearranged in row ranges on several threads
+// (compiler/weight_layout.cpp): every row must come out as that row alone does (a one-row config, one
+// range), both ways, for a 4-bit and a 2-bit format at 16 rows (runs of 8) and 3 rows (whole loads).
+TEST_CASE("large weights are rearranged row by row as each row alone is", "[layout]") {
+  BITJIT_RANDOM_ENGINE(rng);
+  for (DType format : {DType::int4, DType::uint2}) {
+    for (int64_t rows : {3, 16}) {
+      MatmulConfig config = half_activations(format, 4096, 128);
+      config.N = 2048 + 7;  // 8 M 4-bit codes and more: several ranges, not all of one size
+      config.M = rows;
+      const std::optional<MmaRunLayout> layout = mma_run_layout(config);
+      REQUIRE(layout);
+      INFO(to_string(format) << " M=" << rows << " run " << layout->run);
+      const int64_t row_bytes = config.K * info(format).bits / 8;
+      std::vector<uint8_t> general(size_t(config.N * row_bytes));
+      std::uniform_int_distribution<int> byte(0, 255);
+      for (uint8_t& b : general) b = uint8_t(byte(rng));
+      const std::vector<uint8_t> runs = to_mma_runs(general, config, *layout);
+      CHECK(from_mma_runs(runs, config, *layout) == general);
+      MatmulConfig one_row = config;
+      one_row.N = 1;
+      int64_t differing_rows = 0;
+      for (int64_t n = 0; n < config.N; ++n) {
+        const std::span<const uint8_t> row(general.data() + n * row_bytes, size_t(row_bytes));
+        const std::vector<uint8_t> alone = to_mma_runs(row, one_row, *layout);
+        differing_rows += !std::equal(alone.begin(), alone.end(), runs.begin() + n * row_bytes);
+      }
+      CHECK(differing_rows == 0);
+      CHECK(runs != general);  // the layout moves codes (split pairs, runs shorter than a load or both)
+    }
+  }
+}
+
 TEST_CASE("the mma_fragments layout puts each step's codes in the wgmma fragment's k order", "[layout]") {
   BITJIT_RANDOM_ENGINE(rng);
   const DType formats[] = {DType::int8, DType::uint4, DType::int2, DType::uint1, DType::nf4, DType::fp4_e2m1,
