@@ -5,6 +5,7 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <type_traits>
 
 #include "common/error.hpp"
 
@@ -285,6 +286,33 @@ std::string ArrayElement::name() const {
   return "an unsupported element type (" + std::to_string(bits) + " bits)";
 }
 
+namespace {
+
+// The stored codes of integer weight values of element type Int (one per code of `codes`), each
+// checked against the format's range; the first outside it is refused by index, as given.
+template <typename Int>
+void integer_weight_codes(DType W_dtype, const ArrayElement& element, std::span<const uint8_t> bytes, int64_t row_length,
+                          const std::string& call, std::vector<uint8_t>& codes) {
+  const DTypeInfo& w = info(W_dtype);
+  const auto [low, high] = logical_bounds(W_dtype);
+  std::vector<int> code_of(size_t(high - low + 1));  // the format's codes by logical value - low
+  for (int64_t v = low; v <= high; ++v) code_of[size_t(v - low)] = code_of_logical_value(W_dtype, int(v));
+  const bool binary = w.kind == ValueKind::binary;  // {-1, +1}: 0 inside the bounds but not a value
+  for (size_t i = 0; i < codes.size(); ++i) {
+    const Int v = load<Int>(bytes, int64_t(i));
+    const bool inside = (std::is_signed_v<Int> ? int64_t(v) >= low : true) &&
+                        (std::is_signed_v<Int> ? int64_t(v) <= high : uint64_t(v) <= uint64_t(high)) &&
+                        !(binary && v == 0);
+    if (!inside) {
+      reject_given(call, read_value(element, bytes, int64_t(i)), int64_t(i), row_length,
+                   "is outside " + std::string(w.name) + "'s range " + bounds_text(W_dtype));
+    }
+    codes[i] = uint8_t(code_of[size_t(int64_t(v) - low)]);
+  }
+}
+
+}  // namespace
+
 std::vector<uint8_t> weight_fields_from_array(DType W_dtype, ArrayElement element, std::span<const uint8_t> bytes,
                                               int64_t count, int64_t row_length, const std::string& call) {
   check_array(element, bytes, count, call);
@@ -296,14 +324,15 @@ std::vector<uint8_t> weight_fields_from_array(DType W_dtype, ArrayElement elemen
                       " weights are given as integer values " + bounds_text(W_dtype) +
                       ": pass an integer array (int8, int16, int32, int64 or unsigned)");
   }
-  const auto [low, high] = logical_bounds(W_dtype);
   std::vector<uint8_t> codes(static_cast<size_t>(count));
-  for (int64_t i = 0; i < count; ++i) {
-    const GivenValue value = read_value(element, bytes, i);
-    const int64_t v = value.as_integer();
-    const bool inside = !value.above_int64 && v >= low && v <= high && (w.kind != ValueKind::binary || v != 0);
-    if (!inside) reject_given(call, value, i, row_length, "is outside " + std::string(w.name) + "'s range " + bounds_text(W_dtype));
-    codes[size_t(i)] = uint8_t(code_of_logical_value(W_dtype, int(v)));
+  // One loop per element type: the type's switch hoisted out of a model's billions of values.
+  const auto convert = [&]<typename Int>(Int) { integer_weight_codes<Int>(W_dtype, element, bytes, row_length, call, codes); };
+  const bool is_signed = element.kind == ElementKind::signed_int;
+  switch (element.bits) {
+    case 8: is_signed ? convert(int8_t{}) : convert(uint8_t{}); break;
+    case 16: is_signed ? convert(int16_t{}) : convert(uint16_t{}); break;
+    case 32: is_signed ? convert(int32_t{}) : convert(uint32_t{}); break;
+    default: is_signed ? convert(int64_t{}) : convert(uint64_t{}); break;
   }
   return codes;
 }
