@@ -1,11 +1,14 @@
 #pragma once
 // A shared work queue for the host's parallel compiles (prewarm, the benchmark, the GPU tests):
-// NVRTC is thread-safe, so independent kernels compile at once.
+// NVRTC is thread-safe, so independent kernels compile at once. And contiguous ranges of a large
+// host loop (the CPU reference, the weights' rearrangement) over the host's cores.
 #include <algorithm>
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <future>
+#include <thread>
 #include <vector>
 
 namespace bitjit {
@@ -31,6 +34,21 @@ inline void for_each_index_in_parallel(size_t count, unsigned threads, const std
     }
   }
   if (failure) std::rethrow_exception(failure);
+}
+
+// Calls body(begin, end) over contiguous ranges covering [0, count): one range per host thread (at
+// most 32, at most count) where worth_threads, else one range on this thread. The ranges are disjoint,
+// so a body that writes only its own range's outputs needs no locks; exceptions as above.
+template <typename Body>
+void for_each_range_in_parallel(int64_t count, bool worth_threads, Body body) {
+  if (count <= 0) return;
+  constexpr int64_t kMostThreads = 32;
+  const int64_t ranges =
+      worth_threads ? std::clamp<int64_t>(std::thread::hardware_concurrency(), 1, std::min(count, kMostThreads)) : 1;
+  if (ranges == 1) return body(int64_t(0), count);
+  for_each_index_in_parallel(size_t(ranges), unsigned(ranges), [&](size_t range) {
+    body(count * int64_t(range) / ranges, count * int64_t(range + 1) / ranges);
+  });
 }
 
 }  // namespace bitjit

@@ -1,7 +1,6 @@
 #include "compiler/weight_layout.hpp"
 
 #include <algorithm>
-#include <thread>
 
 #include "common/error.hpp"
 #include "common/parallel.hpp"
@@ -94,12 +93,9 @@ std::vector<uint8_t> rearrange(std::span<const uint8_t> input, const MatmulConfi
   std::vector<uint8_t> output(input.size(), 0);
   // A model's layers are hundreds of millions of codes (70B gate_up: 470 M, about 2 s on one core):
   // large weights go in row ranges over the host's cores, each range its own bytes of the output.
-  constexpr int64_t kCodesPerRange = int64_t(1) << 22;
-  const int64_t ranges = std::clamp<int64_t>(config.N * config.K / kCodesPerRange, 1, config.N);
-  const unsigned threads = std::clamp(std::thread::hardware_concurrency(), 1u, 32u);
-  for_each_index_in_parallel(size_t(ranges), ranges > 1 ? threads : 1, [&](size_t range) {
-    rearrange_rows(input, output, row_bytes, config.K, bits, source, direction, config.N * int64_t(range) / ranges,
-                   config.N * int64_t(range + 1) / ranges);
+  constexpr int64_t kCodesWorthThreads = int64_t(1) << 23;
+  for_each_range_in_parallel(config.N, config.N * config.K >= kCodesWorthThreads, [&](int64_t n_begin, int64_t n_end) {
+    rearrange_rows(input, output, row_bytes, config.K, bits, source, direction, n_begin, n_end);
   });
   return output;
 }

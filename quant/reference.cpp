@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
-#include <thread>
 
 #include "common/error.hpp"
+#include "common/parallel.hpp"
 #include "common/text.hpp"
 
 namespace bitjit {
@@ -90,17 +90,6 @@ std::vector<double> dequantize_checked(const MatmulConfig& config, const MatmulO
   return w;
 }
 
-// Runs body(n_begin, n_end) over [0, N) on a few threads when the work is big enough to matter.
-template <typename Body>
-void for_each_column_block(int64_t N, double work, Body body) {
-  const int64_t threads =
-      work < 1e7 ? 1 : std::clamp<int64_t>(std::thread::hardware_concurrency(), 1, std::min<int64_t>(N, 32));
-  if (threads == 1) return body(int64_t(0), N);
-  std::vector<std::thread> pool;
-  for (int64_t t = 0; t < threads; ++t) pool.emplace_back(body, N * t / threads, N * (t + 1) / threads);
-  for (auto& thread : pool) thread.join();
-}
-
 // exact and magnitude of C[:, n_begin:n_end]; the bias is added last.
 void accumulate_columns(const std::vector<double>& a, const std::vector<double>& w, const std::vector<double>& bias,
                         int64_t M, int64_t K, int64_t N, int64_t n_begin, int64_t n_end, ReferenceResult& result) {
@@ -163,7 +152,9 @@ ReferenceResult reference_matmul(const MatmulConfig& config, int64_t M, const Ma
 
   ReferenceResult result{M, N, std::vector<double>(size_t(M * N)), std::vector<double>(size_t(M * N)),
                          std::vector<double>(size_t(M * N))};
-  for_each_column_block(N, double(M) * double(N) * double(K), [&](int64_t n_begin, int64_t n_end) {
+  constexpr double kWorkWorthThreads = 1e7;  // multiply-adds
+  const bool worth_threads = double(M) * double(N) * double(K) >= kWorkWorthThreads;
+  for_each_range_in_parallel(N, worth_threads, [&](int64_t n_begin, int64_t n_end) {
     accumulate_columns(a, w, bias, M, K, N, n_begin, n_end, result);
   });
   // The cast comes after the bias.

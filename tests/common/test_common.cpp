@@ -1,6 +1,8 @@
 // SHA-256 against FIPS 180-4's examples, and the environment variables' precedence and errors.
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <mutex>
 #include <stdexcept>
 #include <vector>
 #include <optional>
@@ -97,4 +99,31 @@ TEST_CASE("for_each_index_in_parallel runs every index once and rethrows after t
   const size_t after = done.load();
   CHECK(after <= count - 1);
   CHECK(done.load() == after);
+}
+
+// Contiguous ranges of a large host loop: together they cover [0, count) once, in order when joined,
+// whether threads are worth it or not, with no more ranges than indexes, and none for an empty loop.
+TEST_CASE("for_each_range_in_parallel covers every index once in contiguous ranges", "[common]") {
+  BITJIT_RANDOM_ENGINE(rng);
+  for (int64_t count : {int64_t(1), int64_t(2), std::uniform_int_distribution<int64_t>(3, 5000)(rng)}) {
+    for (bool worth_threads : {false, true}) {
+      INFO("count " << count << (worth_threads ? " on threads" : " on this thread"));
+      std::vector<std::atomic<int>> visits(static_cast<size_t>(count));
+      std::mutex ranges_mutex;
+      std::vector<std::pair<int64_t, int64_t>> ranges;
+      for_each_range_in_parallel(count, worth_threads, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) ++visits[size_t(i)];
+        const std::lock_guard<std::mutex> lock(ranges_mutex);
+        ranges.emplace_back(begin, end);
+      });
+      for (int64_t i = 0; i < count; ++i) CHECK(visits[size_t(i)] == 1);
+      std::sort(ranges.begin(), ranges.end());
+      CHECK(ranges.front().first == 0);
+      CHECK(ranges.back().second == count);
+      for (size_t r = 0; r + 1 < ranges.size(); ++r) CHECK(ranges[r].second == ranges[r + 1].first);
+      CHECK(int64_t(ranges.size()) <= count);
+      if (!worth_threads) CHECK(ranges.size() == 1u);
+    }
+  }
+  for_each_range_in_parallel(0, true, [](int64_t, int64_t) { FAIL("no range to run"); });
 }
