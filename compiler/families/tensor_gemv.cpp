@@ -35,6 +35,29 @@ bool takes_activations_ahead(const MatmulConfig& config, const MmaRunLayout& lay
   return float16_activations(config) && layout.run % 8 == 0;
 }
 
+// pipeline.k_per_stage on tensor_gemv: the k of a warp's rounds that one step of its loop covers,
+// 0 for a round a step (the loop as the compiler leaves it, rolled) or 2, 4 or 8 rounds
+// (kRoundsPerStep): the rounds in one block of code, the round in flight renamed instead of copied.
+// fp16 / bf16 activations: the 8-bit kernel takes a round a step.
+int rounds_per_step(const TileSchedule::Pipeline& p) { return p.k_per_stage == 0 ? 1 : p.k_per_stage / p.k_per_round; }
+
+void require_rounds_per_step(const MatmulConfig& config, const TileSchedule::Pipeline& p) {
+  if (p.k_per_stage == 0) return;
+  if (!float16_activations(config)) {
+    reject_schedule("pipeline.k_per_stage=" + std::to_string(p.k_per_stage) + ": tensor_gemv with " +
+                    std::string(to_string(config.A_dtype)) + " activations takes pipeline.k_per_stage=0 (rounds a "
+                    "loop step: fp16 / bf16 only)");
+  }
+  const bool whole_rounds = p.k_per_round > 0 && p.k_per_stage % p.k_per_round == 0;
+  const int rounds = whole_rounds ? rounds_per_step(p) : 0;
+  if (rounds != 2 && rounds != 4 && rounds != 8) {
+    reject_schedule("pipeline.k_per_stage=" + std::to_string(p.k_per_stage) + " must be 0 (a round a loop step) or 2, "
+                    "4 or 8 rounds of pipeline.k_per_round=" + std::to_string(p.k_per_round) + " (" +
+                    std::to_string(2 * p.k_per_round) + ", " + std::to_string(4 * p.k_per_round) + " or " +
+                    std::to_string(8 * p.k_per_round) + ")");
+  }
+}
+
 }  // namespace
 
 void validate_tensor_gemv(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
@@ -83,7 +106,7 @@ void validate_tensor_gemv(const MatmulConfig& config, const TileSchedule& s, con
     reject_schedule("pipeline.stages=" + std::to_string(p.stages) + ": tensor_gemv takes 1 (activations loaded as each "
                     "k-block starts) or 2 (a k-block ahead)");
   }
-  require_unused(s, "pipeline.k_per_stage", p.k_per_stage, 0);
+  require_rounds_per_step(config, p);
   const int64_t k_blocks = config.K / block;
   if (!float16_activations(config) && p.split_k != 1) {
     reject_schedule("pipeline.split_k=" + std::to_string(p.split_k) + ": tensor_gemv with " +
@@ -268,6 +291,29 @@ bool zero_values_ahead_pays(const MatmulConfig& config, const TileSchedule& s, c
   return s.pipeline.split_k > 1 || at_most_blocks_per_sm(config, s, arch, rows, kMostBlocksPerSm);
 }
 
+// Four rounds a step of a warp's k-loop (pipeline.k_per_stage, unrolled) at up to 8 rows on 4-warp
+// unsplit blocks, where they measured faster on the H200 (2026-12-01, bench/results/
+// 2026-12-01-h200x2-rounds-per-step, variants over the default in one run, static M): on two channel
+// tiles a warp (two_tiles_for_many_blocks, the gate_up shapes at 5 to 8 rows) int4 70B gate_up 88.2 ->
+// 71.0 us, bf16 89.4 -> 72.2, packed zeros 117.7 -> 91.6 and 31.1 -> 26.6 (8B), nf4 0.94-0.95, int2
+// 0.91-0.97, int4 8B gate_up 1.01 and bf16 1.03 the losses kept; and for 4-bit integer codes (int4,
+// uint4, no zero points or packed ones) on at most five blocks an SM (70B qkv, o, down, 8B qkv) at one
+// and 8 rows: 0.92-1.00 (70B down one row 40.4 -> 38.8, packed zeros at 8 rows 56.1 -> 51.6). Not on
+// many blocks at one row (gate_up: 1.02-1.08x), nor for nf4 there (70B qkv 25.1 -> 34.2), nor on
+// 8-warp blocks (8B o 1.02-1.05x), nor at 16 rows (two and four rounds in every kernel, int4: 70B o
+// 21.2 -> 29.8 and 55.4 us; NVRTC for sm_90a holds 70B gate_up's in 106 and 175 registers against 124).
+void unroll_rounds_where_they_pay(const MatmulConfig& config, TileSchedule& s, const std::string& arch, int64_t rows) {
+  constexpr int kRoundsPerStep = 4, kTwoTiles = 32;
+  constexpr int64_t kMostBlocksPerSm = 5;
+  if (!float16_activations(config) || s.tile.m > 8 || s.warps.k != kDefaultWarps || s.pipeline.split_k != 1) return;
+  const bool two_tiles = s.tile.n == kTwoTiles;
+  const bool integer_4bit = config.W_dtype == DType::int4 || config.W_dtype == DType::uint4;
+  const bool zeros_as_values = config.with_zeros && config.zeros_mode != ZerosMode::quantized;
+  const bool few_blocks = s.tile.n == 16 && at_most_blocks_per_sm(config, s, arch, rows, kMostBlocksPerSm);
+  if (two_tiles || (integer_4bit && !zeros_as_values && few_blocks))
+    s.pipeline.k_per_stage = kRoundsPerStep * s.pipeline.k_per_round;
+}
+
 }  // namespace
 
 // pipeline.stages = 2 (the activations a k-block ahead) where it measured faster on the H200
@@ -322,6 +368,7 @@ std::optional<TileSchedule> default_tensor_gemv(const MatmulConfig& config, cons
   two_tiles_for_many_blocks(config, *layout, s, k_block, arch, rows);
   bound_zero_point_blocks(config, s);
   fit_blocks_in_one_wave(config, *layout, s, arch, rows);
+  unroll_rounds_where_they_pay(config, s, arch, rows);
   return s;
 }
 
@@ -342,6 +389,15 @@ void add_tensor_gemv_candidates(const MatmulConfig& config, const TileSchedule&,
     bound_zero_point_blocks(config, bounded);
     if (bounded.launch.blocks_per_sm != s.launch.blocks_per_sm) out.push_back(bounded);
   };
+  // Up to 8 rows unsplit (fp16 / bf16), also with four rounds a step of the k-loop, as
+  // unroll_rounds_where_they_pay gives some of them: the model does not tell them apart, timing does.
+  constexpr int kUnrolledRounds = 4;
+  auto add_unrolled_twin = [&](const TileSchedule& s) {
+    if (!float16_activations(config) || s.tile.m > 8 || s.pipeline.split_k != 1) return;
+    TileSchedule unrolled = s;
+    unrolled.pipeline.k_per_stage = kUnrolledRounds * s.pipeline.k_per_round;
+    out.push_back(unrolled);
+  };
   for (int threads : {64, 128, 256})
     for (int block_m : {8, 16})
       for (int block_n : {16, 32, 48, 64})
@@ -359,6 +415,7 @@ void add_tensor_gemv_candidates(const MatmulConfig& config, const TileSchedule&,
               s.pipeline.stages = stage_count;
               out.push_back(s);
               add_bounded_twin(s);
+              add_unrolled_twin(s);
             }
 }
 
@@ -401,6 +458,8 @@ std::vector<PlanConstant> tensor_gemv_tiles(const MatmulConfig& config, const Ti
       {"bool", "kActivationsAhead", s.pipeline.stages == 2 ? "true" : "false",
        s.pipeline.stages == 2 ? "the next k-block's activations loaded during this one"
                               : "each k-block's activations loaded as it starts"},
+      {"int", "kRoundsPerStep", std::to_string(rounds_per_step(s.pipeline)),
+       rounds_per_step(s.pipeline) > 1 ? "rounds a step of the k-loop (unrolled)" : "a round a step of the k-loop"},
   };
 }
 

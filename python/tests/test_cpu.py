@@ -50,13 +50,15 @@ def test_matmul_compiles_for_an_arch_without_a_gpu():
     assert matmul.arch == "sm_90a"
     assert matmul.schedule["family"] == "tensor_gemv"
     # The schedule's JSON in its groups (docs/tuning.md): tensor_gemv's warps split K, no ring, the
-    # activations a k-block ahead (stages 2: a grid of few blocks); the kernel runs 32 threads per warp
-    # and the schedule's tile.
+    # activations a k-block ahead and four rounds of loads a step of the k-loop (stages 2 and
+    # k_per_stage: a grid of few blocks); the kernel runs 32 threads per warp and the schedule's tile.
     schedule = matmul.schedule
     assert set(schedule) == {"family", "tile", "warps", "pipeline", "launch"}
     assert schedule["warps"] == {"m": 1, "n": 1, "k": 4}
-    assert schedule["pipeline"]["k_per_stage"] == 0 and schedule["pipeline"]["stages"] == 2
+    assert schedule["pipeline"]["stages"] == 2
+    assert schedule["pipeline"]["k_per_stage"] == 4 * schedule["pipeline"]["k_per_round"]
     assert "static constexpr bool kActivationsAhead = true;" in matmul.source
+    assert "static constexpr int kRoundsPerStep = 4;" in matmul.source
     assert f"static constexpr int kThreads = {32 * schedule['warps']['k']};" in matmul.source
     assert f"static constexpr int kBlockN = {schedule['tile']['n']};" in matmul.source
     assert "bitjit::tensor_gemv<Problem, Tiles>" in matmul.source

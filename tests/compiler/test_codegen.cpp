@@ -203,8 +203,9 @@ TEST_CASE("schedules are checked against the config and the family", "[codegen]"
   bad.tile.m = 0;
   CHECK(contains(schedule_error(config, bad), "tile.m=0"));
   bad = s;
-  bad.pipeline.k_per_stage = 128;  // a staged family's knob
-  CHECK(contains(schedule_error(config, bad), "pipeline.k_per_stage=128: tensor_gemv takes pipeline.k_per_stage=0"));
+  bad.pipeline.k_per_stage = 3 * s.pipeline.k_per_round;  // rounds a loop step: 2, 4 or 8
+  CHECK(contains(schedule_error(config, bad), "pipeline.k_per_stage=" + std::to_string(bad.pipeline.k_per_stage) +
+                                                  " must be 0 (a round a loop step) or 2, 4 or 8 rounds"));
   // K = 98 uint4: 49-byte rows take only 1-byte loads.
   MatmulConfig odd = config;
   odd.K = 98;
@@ -487,6 +488,63 @@ TEST_CASE("tensor_gemv splits K across blocks", "[codegen][nvrtc]") {
       candidate_schedules(int8_activations, TargetDevice::from_arch("sm_80"), 1);
   CHECK(std::none_of(ranked_int8.begin(), ranked_int8.end(),
                      [](const RankedSchedule& r) { return r.schedule.pipeline.split_k > 1; }));
+}
+
+// pipeline.k_per_stage on tensor_gemv: 2, 4 or 8 rounds a step of the warps' k-loop, unrolled
+// (kRoundsPerStep); 0 keeps a round a step. Refused by value otherwise, and for int8 activations; the
+// unrolled loop reaches the machine code (a larger cubin), for sm_80 and sm_90a. Its results are
+// checked on the GPU: test_gpu "tensor_gemv matches the reference split along K", variants 9 to 11.
+TEST_CASE("tensor_gemv unrolls its k-loop by pipeline.k_per_stage", "[codegen][nvrtc]") {
+  MatmulConfig config = w4a16_quantized_zeros();
+  config.M = 8;
+  config.K = 4096;
+  config.group_size = 128;
+  TileSchedule s = default_schedule(config, "sm_90a");
+  REQUIRE(s.family == KernelFamily::tensor_gemv);
+  REQUIRE(s.pipeline.k_per_stage == 0);
+  const int round = s.pipeline.k_per_round;
+  CHECK(contains(emit_kernel(config, s, "sm_90a").source, "static constexpr int kRoundsPerStep = 1;"));
+  for (int rounds : {2, 4, 8}) {
+    s.pipeline.k_per_stage = rounds * round;
+    CHECK(schedule_error(config, s).empty());
+  }
+  for (int k : {round, 3 * round, 16 * round, round / 2}) {
+    s.pipeline.k_per_stage = k;
+    CHECK(contains(schedule_error(config, s), "pipeline.k_per_stage=" + std::to_string(k) +
+                                                  " must be 0 (a round a loop step) or 2, 4 or 8 rounds of "
+                                                  "pipeline.k_per_round=" + std::to_string(round)));
+  }
+  MatmulConfig int8_activations = config;
+  int8_activations.A_dtype = DType::int8;
+  int8_activations.with_zeros = false;
+  TileSchedule byte_schedule = default_schedule(int8_activations, "sm_90a");
+  REQUIRE(byte_schedule.family == KernelFamily::tensor_gemv);
+  byte_schedule.pipeline.k_per_stage = 2 * byte_schedule.pipeline.k_per_round;
+  CHECK(contains(schedule_error(int8_activations, byte_schedule),
+                 "tensor_gemv with int8 activations takes pipeline.k_per_stage=0"));
+  for (const char* arch : {"sm_80", "sm_90a"}) {
+    TileSchedule rolled = default_schedule(config, arch);
+    REQUIRE(rolled.family == KernelFamily::tensor_gemv);
+    TileSchedule unrolled = rolled;
+    unrolled.pipeline.k_per_stage = 4 * unrolled.pipeline.k_per_round;
+    const GeneratedKernel kernel = emit_kernel(config, unrolled, arch);
+    CHECK(contains(kernel.source, "static constexpr int kRoundsPerStep = 4;"));
+    const size_t unrolled_bytes = assemble(kernel, arch, config).cubin.size();
+    const size_t rolled_bytes = assemble(emit_kernel(config, rolled, arch), arch, config).cubin.size();
+    INFO(arch << ": cubin bytes unrolled " << unrolled_bytes << ", rolled " << rolled_bytes);
+    CHECK(unrolled_bytes > rolled_bytes * 13 / 10);
+  }
+  // The tuner times both at up to 8 rows (fp16 / bf16), not for int8 activations.
+  const auto unrolled = [](const RankedSchedule& r) {
+    return r.schedule.family == KernelFamily::tensor_gemv && r.schedule.pipeline.k_per_stage > 0;
+  };
+  const std::vector<RankedSchedule> ranked = candidate_schedules(config, TargetDevice::from_arch("sm_90a"), 8);
+  CHECK(std::any_of(ranked.begin(), ranked.end(), unrolled));
+  CHECK(std::none_of(ranked.begin(), ranked.end(), [&unrolled](const RankedSchedule& r) {
+    return unrolled(r) && (r.schedule.tile.m > 8 || r.schedule.pipeline.split_k > 1);
+  }));
+  const std::vector<RankedSchedule> ranked_int8 = candidate_schedules(int8_activations, TargetDevice::from_arch("sm_90a"), 8);
+  CHECK(std::none_of(ranked_int8.begin(), ranked_int8.end(), unrolled));
 }
 
 // pipeline.stages = 2 on tensor_gemv: the next k-block's activations are loaded during this one

@@ -840,11 +840,14 @@ TEST_CASE("tensor_gemm matches the reference at decode sizes", "[gpu]") {
 // thread: what the kernel keeps beyond them spills to local memory). Variants 6 and 7: the
 // activations a k-block ahead (pipeline.stages = 2). Variant 8: 8 rows on two channel tiles a warp,
 // one k-block a round, unsplit (the default of 5 to 8 rows on many blocks, two_tiles_for_many_blocks).
+// Variants 9 to 11: rounds a loop step (pipeline.k_per_stage), on the decode sizes' short K a step
+// past the warp's last round too: variant 8 with 4 rounds a step, variant 6 (split) with 2 and
+// variant 7 with 8.
 TEST_CASE("tensor_gemv matches the reference split along K", "[gpu]") {
   if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
   BITJIT_RANDOM_ENGINE(rng);
   GpuChecker checker;
-  const auto make = [](const MatmulConfig& config, const MmaRunLayout& layout, int variant) {
+  const auto base = [](const MatmulConfig& config, const MmaRunLayout& layout, int variant) {
     const int k_block = layout.k_block(info(config.W_dtype).bits);
     TileSchedule s;
     s.family = KernelFamily::tensor_gemv;
@@ -871,10 +874,16 @@ TEST_CASE("tensor_gemv matches the reference split along K", "[gpu]") {
     }
     return s;
   };
-  const auto checked = check_decode_size_variants<9>(checker, rng, make);
+  const auto make = [&base](const MatmulConfig& config, const MmaRunLayout& layout, int variant) {
+    if (variant < 9) return base(config, layout, variant);
+    TileSchedule s = base(config, layout, variant == 9 ? 8 : variant - 4);
+    s.pipeline.k_per_stage = (variant == 9 ? 4 : variant == 10 ? 2 : 8) * s.pipeline.k_per_round;
+    return s;
+  };
+  const auto checked = check_decode_size_variants<12>(checker, rng, make);
   for (size_t variant = 0; variant < checked.size(); ++variant) {
     INFO("variant " << variant);
-    const bool runs_of_8_or_more = variant == 6 || variant == 7;  // all 11 configs take the others
+    const bool runs_of_8_or_more = variant == 6 || variant == 7 || variant >= 10;  // all 11 configs take the others
     CHECK(checked[variant] >= (runs_of_8_or_more ? 6 : 8));
   }
   CHECK(checker.failures() == 0);

@@ -25,7 +25,8 @@
 
 namespace bitjit {
 
-// P: the Problem; T: the tiles (kThreads, kBlockM, kBlockN, kLoadBytes, kRun, kUnroll, kSplitK).
+// P: the Problem; T: the tiles (kThreads, kBlockM, kBlockN, kLoadBytes, kRun, kUnroll, kSplitK,
+// kActivationsAhead, kRoundsPerStep).
 // Split-K (kSplitK > 1): blockIdx.z takes a contiguous share of the k-blocks, so few channel blocks
 // still fill the SMs on a long K; the slices' sums meet as in tensor_gemm (reduce_slices_and_store:
 // the last slice to finish a tile adds them in slice order, deterministic).
@@ -123,6 +124,12 @@ __device__ void tensor_gemv(const MatmulParams& params) {
     if (k_begin + warp < k_end) load_block_activations(k_begin + warp, activations_ahead);
   }
 
+  // kRoundsPerStep (pipeline.k_per_stage) rounds a step of the loop: the rounds' loads and decodes
+  // in one block of code, with the round in flight renamed rather than copied between them. With K
+  // split, NVRTC unrolls the loop whole whatever the pragma (the slice's end bounds its trip count:
+  // 70B down at 16 rows, 56 copies of the k-block); kept rolled it measured 1.00-1.14x slower on the
+  // H200 (bench/results/2026-12-01-h200x2-rounds-per-step, split-kept-rolled).
+#pragma unroll(T::kRoundsPerStep)
   for (long long first = k_begin + warp; first < k_end; first += S::kRoundStride) {
     uint32_t loaded[T::kUnroll][S::kTiles][2][S::kWords];
     advance_round<T::kUnroll, S::kWarps, T::kLoadBytes>(loaded, next, weight_rows, first + S::kRoundStride, k_end);
