@@ -125,7 +125,8 @@ __device__ void tensor_gemv(const MatmulParams& params) {
   }
 
   // kRoundsPerStep (pipeline.k_per_stage) rounds a step of the loop: the rounds' loads and decodes
-  // in one block of code, with the round in flight renamed rather than copied between them. With K
+  // in one block of code, the round in flight renamed rather than copied between them and a later
+  // round's loads free to go before an earlier round's mmas. With K
   // split, NVRTC unrolls the loop whole whatever the pragma (the slice's end bounds its trip count:
   // 70B down at 16 rows, 56 copies of the k-block); kept rolled it measured 1.00-1.14x slower on the
   // H200 (bench/results/2026-12-01-h200x2-rounds-per-step, split-kept-rolled).
