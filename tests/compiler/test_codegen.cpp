@@ -547,6 +547,62 @@ TEST_CASE("tensor_gemv unrolls its k-loop by pipeline.k_per_stage", "[codegen][n
   CHECK(std::none_of(ranked_int8.begin(), ranked_int8.end(), unrolled));
 }
 
+// The default's rounds a step (unroll_rounds_where_they_pay): four at up to 8 rows on 4-warp unsplit
+// blocks of two channel tiles a warp (any 2- or 4-bit format there), and for int4 / uint4 codes
+// without zero points as values on at most five blocks an SM; a round a step elsewhere (one tile a
+// warp on many blocks; nf4, fp4 and zero points as values on few blocks; 8-warp blocks; 16 rows; int8
+// activations).
+TEST_CASE("tensor_gemv's default unrolls four rounds a step where they measured faster", "[codegen]") {
+  MatmulConfig config = w4a16_quantized_zeros();
+  config.with_zeros = config.with_bias = false;
+  config.group_size = 128;
+  struct Case {
+    DType W;
+    ZerosMode zeros;  // original: none unless with_zeros
+    bool with_zeros;
+    int64_t N, K, M;
+    bool unrolled;
+  };
+  const Case cases[] = {
+      {DType::int4, ZerosMode::original, false, 57344, 8192, 8, true},    // 70B gate_up, two tiles
+      {DType::nf4, ZerosMode::original, false, 57344, 8192, 8, true},     // two tiles: every format
+      {DType::int2, ZerosMode::original, false, 28672, 4096, 8, true},
+      {DType::int4, ZerosMode::original, false, 57344, 8192, 1, false},   // one tile, many blocks
+      {DType::int4, ZerosMode::original, false, 8192, 28672, 1, true},    // 70B down: few blocks
+      {DType::int4, ZerosMode::original, false, 10240, 8192, 8, true},    // 70B qkv: five an SM
+      {DType::uint4, ZerosMode::quantized, true, 8192, 8192, 1, true},    // packed zeros
+      {DType::uint4, ZerosMode::original, true, 8192, 8192, 1, false},    // zeros as values
+      {DType::nf4, ZerosMode::original, false, 10240, 8192, 1, false},    // nf4 on few blocks
+      {DType::fp4_e2m1, ZerosMode::original, false, 8192, 8192, 1, false},
+      {DType::int4, ZerosMode::original, false, 4096, 4096, 1, false},    // 8B o: eight warps
+      {DType::int4, ZerosMode::original, false, 57344, 8192, 16, false},  // 16 rows
+      {DType::int4, ZerosMode::original, false, 8192, 28672, 16, false},
+  };
+  for (const Case& c : cases) {
+    MatmulConfig m = config;
+    m.W_dtype = c.W;
+    m.with_zeros = c.with_zeros;
+    m.zeros_mode = c.zeros;
+    m.N = c.N, m.K = c.K, m.M = c.M;
+    INFO(to_string(c.W) << " zeros " << c.with_zeros << " N=" << c.N << " K=" << c.K << " M=" << c.M);
+    const TileSchedule s = default_schedule(m, "sm_90a");
+    REQUIRE(s.family == KernelFamily::tensor_gemv);
+    CHECK(s.pipeline.k_per_stage == (c.unrolled ? 4 * s.pipeline.k_per_round : 0));
+    CHECK(schedule_error_on(m, s, "sm_90a").empty());
+  }
+  MatmulConfig bf16 = config;
+  bf16.A_dtype = bf16.out_dtype = DType::bfloat16;
+  bf16.W_dtype = DType::int4;
+  bf16.N = 8192, bf16.K = 28672, bf16.M = 1;
+  const TileSchedule bf16_schedule = default_schedule(bf16, "sm_90a");
+  CHECK(bf16_schedule.pipeline.k_per_stage == 4 * bf16_schedule.pipeline.k_per_round);
+  MatmulConfig int8_activations = bf16;
+  int8_activations.A_dtype = DType::int8;
+  int8_activations.group_size = -1;
+  int8_activations.accum_dtype = int8_activations.out_dtype = DType::int32;
+  CHECK(default_schedule(int8_activations, "sm_90a").pipeline.k_per_stage == 0);
+}
+
 // pipeline.stages = 2 on tensor_gemv: the next k-block's activations are loaded during this one
 // (kActivationsAhead); fp16 / bf16 activations in runs of whole 16-byte quads only, refused by name
 // otherwise; it compiles for sm_80 and sm_90a with 8 and 16 rows, split and unsplit (its results are
