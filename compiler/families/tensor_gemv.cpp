@@ -152,6 +152,8 @@ int64_t launched_blocks(const MatmulConfig& config, const TileSchedule& s, int64
 constexpr int kWideWarps = 8, kDefaultWarps = 4;
 // Runs of 8 k (reads_runs_of_8, compiler/families/select.cpp), which some rules below take or leave.
 constexpr int kRunsOf8 = 8;
+// The channels of two 16-channel mma tiles a warp, which several rules below set or look for.
+constexpr int kTwoTiles = 32;
 
 // Whether each of s's warps gets a round of K at least: warps past K's rounds would idle (a short K:
 // a test's 96).
@@ -198,13 +200,13 @@ void widen_for_few_blocks(const MatmulConfig& config, TileSchedule& s, const std
 // unpaired (70B o 12.5 -> 12.2 us, 70B down 33.0 -> 30.7), it pairs at 2 to 4 rows only.
 void pair_tiles_for_narrow_codes(const MatmulConfig& config, const MmaRunLayout& layout, TileSchedule& s, int k_block,
                                  const std::string& arch, int64_t rows) {
-  constexpr int kMostBits = 2, kPairedChannels = 32;
+  constexpr int kMostBits = 2;
   constexpr int64_t kMostBlocksPerSm = 2;
   const bool fp16 = config.A_dtype == DType::float16;
   if (info(config.W_dtype).bits > kMostBits || config.with_zeros || s.tile.m > 8 || !fp16 || layout.run <= kRunsOf8)
     return;
   TileSchedule paired = s;
-  paired.tile.n = kPairedChannels;
+  paired.tile.n = kTwoTiles;
   paired.warps.k = kWideWarps;
   paired.pipeline.k_per_round = k_block;
   if (!at_most_blocks_per_sm(config, paired, arch, rows, kMostBlocksPerSm)) return;
@@ -226,7 +228,6 @@ void pair_tiles_for_narrow_codes(const MatmulConfig& config, const MmaRunLayout&
 void two_tiles_for_many_blocks(const MatmulConfig& config, const MmaRunLayout& layout, TileSchedule& s, int k_block,
                                const std::string& arch, int64_t rows) {
   constexpr int64_t kMostWholeLoadRows = 4, kLeastBlocksPerSm = 8;
-  constexpr int kTwoTiles = 32;
   const int bits = info(config.W_dtype).bits;
   if ((bits != 2 && bits != 4) || !float16_activations(config) || layout.run > kRunsOf8) return;
   if (s.tile.m > 8 || rows <= kMostWholeLoadRows || s.tile.n != 16 || s.warps.k != kDefaultWarps) return;
@@ -286,8 +287,7 @@ void fit_blocks_in_one_wave(const MatmulConfig& config, const MmaRunLayout& layo
 // bounded).
 bool zero_values_ahead_pays(const MatmulConfig& config, const TileSchedule& s, const std::string& arch, int64_t rows) {
   constexpr int64_t kMostBlocksPerSm = 4;
-  constexpr int kTwoTilesPerWarp = 32;
-  if (s.tile.m > 8) return s.pipeline.split_k > 1 && s.tile.n == kTwoTilesPerWarp;
+  if (s.tile.m > 8) return s.pipeline.split_k > 1 && s.tile.n == kTwoTiles;
   return s.pipeline.split_k > 1 || at_most_blocks_per_sm(config, s, arch, rows, kMostBlocksPerSm);
 }
 
@@ -303,7 +303,7 @@ bool zero_values_ahead_pays(const MatmulConfig& config, const TileSchedule& s, c
 // 8-warp blocks (8B o 1.02-1.05x), nor at 16 rows (two and four rounds in every kernel, int4: 70B o
 // 21.2 -> 29.8 and 55.4 us; NVRTC for sm_90a holds 70B gate_up's in 106 and 175 registers against 124).
 void unroll_rounds_where_they_pay(const MatmulConfig& config, TileSchedule& s, const std::string& arch, int64_t rows) {
-  constexpr int kRoundsPerStep = 4, kTwoTiles = 32;
+  constexpr int kRoundsPerStep = 4;
   constexpr int64_t kMostBlocksPerSm = 5;
   if (!float16_activations(config) || s.tile.m > 8 || s.warps.k != kDefaultWarps || s.pipeline.split_k != 1) return;
   const bool two_tiles = s.tile.n == kTwoTiles;
