@@ -161,11 +161,23 @@ inline constexpr int kHopperPairTableCopies = kBlockM >= 256 ? 8 : kPairTableCop
 template <int kCopies = kPairTableCopies>
 inline constexpr int kPairTableWords = 256 * kCopies;
 
+// Filled in 16-byte stores of four copies of one entry, a warp's lanes storing side by side (no bank
+// conflict), every lane decoding one of the 16 codes once and taking a pair's two values from its
+// neighbours by shuffles: at 32 copies and 128 threads 16 stores a thread, where a word a store took
+// 64, each after two constant-bank loads (15 instructions an entry for sm_90a; the small-M kernels
+// fill the table in every block before their first lookup). The table must be 16-byte aligned.
 template <class W, class A, int kCopies = kPairTableCopies>
 __device__ __forceinline__ void fill_pair_table(uint32_t* table) {
-  for (int i = threadIdx.x; i < kPairTableWords<kCopies>; i += blockDim.x) {
-    const uint32_t byte = uint32_t(i / kCopies);
-    table[i] = PairMath<A>::pack(W::decode(byte & 15u), W::decode(byte >> 4));
+  constexpr int kQuads = kPairTableWords<kCopies> / 4;
+  static_assert(W::kBits == 4 && kCopies % 4 == 0, "bytes of two 4-bit codes, copies in whole 16-byte stores");
+  static_assert(kQuads % 32 == 0, "every lane of a warp makes as many stores (the shuffles take the whole warp)");
+  const float level = W::decode(threadIdx.x % 16u);  // lanes l and l + 16 both hold code l's value
+  for (int q = threadIdx.x; q < kQuads; q += blockDim.x) {
+    const uint32_t byte = uint32_t(q / (kCopies / 4));
+    const float lo = __shfl_sync(0xffffffffu, level, int(byte & 15u));
+    const float hi = __shfl_sync(0xffffffffu, level, int(byte >> 4));
+    const uint32_t pair = PairMath<A>::pack(lo, hi);
+    reinterpret_cast<uint4*>(table)[q] = make_uint4(pair, pair, pair, pair);
   }
 }
 

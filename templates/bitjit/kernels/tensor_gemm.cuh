@@ -39,7 +39,7 @@ __device__ void tensor_gemm(const MatmulParams& params) {
   using G = GemmTiling<P, T>;
   extern __shared__ uint4 stages[];  // kStages x kStageChunks
   constexpr PairDecode kHow = pair_decode<typename P::W, typename P::A>();
-  __shared__ uint32_t pair_table[kHow == PairDecode::table ? kPairTableWords<> : 1];
+  __shared__ __align__(16) uint32_t pair_table[kHow == PairDecode::table ? kPairTableWords<> : 1];
   if constexpr (kHow == PairDecode::table) fill_pair_table<typename P::W, typename P::A>(pair_table);  // synced below
 
   const long long m_block = (long long)blockIdx.y * T::kBlockM;

@@ -58,12 +58,8 @@ __device__ void tensor_gemv(const MatmulParams& params) {
   constexpr bool kFp4Placed = kHow == PairDecode::fp4_bits && is_same<A, fmt::Float16>::value && P::kScaling;
   constexpr float kPlacedScale = kFp4Placed ? float(1 << kFp4PlacedExponent<A>) : 1.0f;
 
-  __shared__ uint32_t pair_table[kHow == PairDecode::table ? kPairTableWords<> : 1];
+  __shared__ __align__(16) uint32_t pair_table[kHow == PairDecode::table ? kPairTableWords<> : 1];
   __shared__ float warp_sums[S::kWarps][S::kTiles][S::kRowHalves][4][32];
-  if constexpr (kHow == PairDecode::table) {
-    fill_pair_table<W, A>(pair_table);
-    __syncthreads();
-  }
 
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
   const int g = lane / 4, t = lane % 4;  // mma fragment coordinates: row/column group, k pair
@@ -122,6 +118,12 @@ __device__ void tensor_gemv(const MatmulParams& params) {
   uint32_t activations_ahead[T::kActivationsAhead ? S::kRowHalves : 1][T::kActivationsAhead ? kQuadsPerBlock : 1][4];
   if constexpr (T::kActivationsAhead) {
     if (k_begin + warp < k_end) load_block_activations(k_begin + warp, activations_ahead);
+  }
+
+  // nf4's table, filled while the first round's loads (issued above) are in flight.
+  if constexpr (kHow == PairDecode::table) {
+    fill_pair_table<W, A>(pair_table);
+    __syncthreads();
   }
 
   // kRoundsPerStep (pipeline.k_per_stage) rounds a step of the loop: the rounds' loads and decodes

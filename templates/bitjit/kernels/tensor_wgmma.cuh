@@ -38,7 +38,7 @@ __device__ void tensor_wgmma(const MatmulParams& params) {
   static_assert(G::kStageChunks % 64 == 0, "every stage starts 1024-byte aligned");
   extern __shared__ __align__(1024) uint4 stages[];  // kStages x kStageChunks
   require_swizzle_alignment(stages);
-  __shared__ uint32_t pair_table[Warp::kHow == PairDecode::table ? kPairTableWords<kHopperPairTableCopies<T::kBlockM>> : 1];
+  __shared__ __align__(16) uint32_t pair_table[Warp::kHow == PairDecode::table ? kPairTableWords<kHopperPairTableCopies<T::kBlockM>> : 1];
   if constexpr (Warp::kHow == PairDecode::table)
     fill_pair_table<typename P::W, typename P::A, kHopperPairTableCopies<T::kBlockM>>(pair_table);  // synced in the loop
 

@@ -81,7 +81,7 @@ __device__ void tensor_wgmma_ws(const MatmulParams& params, const TensorMaps& ma
   static_assert(T::kBlockM <= 256 && T::kBlockN <= 256 && G::kPieceBytes % 16 == 0, "TMA boxes: at most 256 rows, 16-byte rows");
   extern __shared__ __align__(1024) uint4 stages[];  // kStages x kStageChunks
   require_swizzle_alignment(stages);
-  __shared__ uint32_t pair_table[Warp::kHow == PairDecode::table ? kPairTableWords<kHopperPairTableCopies<T::kBlockM>> : 1];
+  __shared__ __align__(16) uint32_t pair_table[Warp::kHow == PairDecode::table ? kPairTableWords<kHopperPairTableCopies<T::kBlockM>> : 1];
   if constexpr (Warp::kHow == PairDecode::table)
     fill_pair_table<typename P::W, typename P::A, kHopperPairTableCopies<T::kBlockM>>(pair_table);  // synced in run_roles
   run_roles<P, T>(
