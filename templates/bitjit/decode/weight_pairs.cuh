@@ -11,6 +11,7 @@
 //     through a per-lane table of the 256 bytes' pairs.
 // Every decoded value is exact in the activation type except nf4's levels, which are rounded to it.
 #include "bitjit/decode/dequant.cuh"
+#include "bitjit/ptx/shared_address.cuh"
 
 namespace bitjit {
 
@@ -289,8 +290,13 @@ __device__ __forceinline__ uint32_t decode_pair(uint32_t word, int q, uint32_t z
       }
     }
   } else if constexpr (kHow == PairDecode::table) {
-    const uint32_t byte = (word >> (8 * q)) & 0xFFu;
-    return table[byte * kTableCopies + lane % kTableCopies];
+    // One byte permute and one shift-add a lookup: left to itself the compiler rebuilt the index
+    // as ((byte x kCopies) | lane) x 4 + table, four instructions before the load (sm_90a SASS).
+    const uint32_t byte = __byte_perm(word, 0u, 0x4440u + uint32_t(q));
+    const uint32_t lane_entry = shared_address(table + lane % kTableCopies);
+    uint32_t pair;
+    asm volatile("ld.shared.u32 %0, [%1];" : "=r"(pair) : "r"(lane_entry + byte * uint32_t(4 * kTableCopies)));
+    return pair;
   } else if constexpr (kHow == PairDecode::fp4_bits) {
     const uint32_t placed = placed_fp4_pair<A>(word, q);
     if constexpr (kFp4Placed) return placed;
