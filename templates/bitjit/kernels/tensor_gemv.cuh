@@ -98,7 +98,7 @@ __device__ void tensor_gemv(const MatmulParams& params) {
           if constexpr (kSpreadIdleRows) {
             load_activation_quad(spread.quad<T::kRun>(block * S::kBlockK, q), quads[half][q]);
           } else {
-            load_activation_quads(a_rows[half], block * S::kBlockK + T::kRun * t + activation_quad_k<T::kRun>(q),
+            load_activation_quads<S::kRowHalves>(a_rows[half], block * S::kBlockK + T::kRun * t + activation_quad_k<T::kRun>(q),
                                   quads[half][q]);
           }
         }
@@ -195,12 +195,12 @@ __device__ void tensor_gemv(const MatmulParams& params) {
                 if constexpr (kSpreadIdleRows) {
                   if (step % 2 == 0) load_activation_quad(spread.quad<T::kRun>(block * S::kBlockK, q), quads[half]);
                 } else if (step % 2 == 0) {
-                  load_activation_quads(a_rows[half], k_lane + 4 * step, quads[half]);
+                  load_activation_quads<S::kRowHalves>(a_rows[half], k_lane + 4 * step, quads[half]);
                 }
                 b[half][0] = quads[half][2 * (step % 2)];
                 b[half][1] = quads[half][2 * (step % 2) + 1];
               } else {
-                load_activation_words(a_rows[half], k_lane + 4 * step, b[half][0], b[half][1]);
+                load_activation_words<S::kRowHalves>(a_rows[half], k_lane + 4 * step, b[half][0], b[half][1]);
               }
             }
             const int position = run * T::kRun + 4 * step;  // of this lane's codes

@@ -89,7 +89,7 @@ __device__ void tensor_gemv_8bit(const MatmulParams& params) {
         for (int step = 0; step < T::kRun / 8; ++step) {
           uint32_t b[S::kRowHalves][2];  // k slots 4t..4t+3 and 16+4t..16+4t+3 = 8 consecutive k of rows g (+ 8)
 #pragma unroll
-          for (int half = 0; half < S::kRowHalves; ++half) load_activation_words(a_rows[half], k_lane + 8 * step, b[half][0], b[half][1]);
+          for (int half = 0; half < S::kRowHalves; ++half) load_activation_words<S::kRowHalves>(a_rows[half], k_lane + 8 * step, b[half][0], b[half][1]);
           const int position = run * T::kRun + 8 * step;  // of this lane's codes
 #pragma unroll
           for (int tile = 0; tile < S::kTiles; ++tile) {

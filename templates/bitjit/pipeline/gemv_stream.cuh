@@ -29,12 +29,30 @@ struct GemvShape {
   static_assert(P::K % kBlockK == 0 && kGroupSize % (4 * T::kRun) == 0, "k-blocks and runs tile K and the groups");
 };
 
+// What a block's activation rows past M point at (block_activation_rows): on blocks of 16 rows (two
+// row halves) the block's last row, whose products land only in rows of C that are never stored (the
+// stores and the split-K partials stop at M); on blocks of 8 rows a null row, read as zeros. Reading a
+// row inside M spares every activation load its null test and its own address arithmetic (sm_90a
+// SASS, int4 70B gate_up at 16 rows: five instructions a load, eight loads a k-block; 70B o 98 -> 80
+// registers) and asks for no sector that the block's own rows do not. Measured on the H200
+// (2026-12-01) it paid at 16 rows (uint4 + packed zeros 70B 0.93-0.97 of the time) and cost on 8-row
+// blocks (1 and 8 rows: up to 1.10 with packed zeros, 1.06-1.10 on nf4 70B at one row), where the
+// lanes past M idle instead of loading.
+template <int kRowHalves>
+constexpr bool kNullRowsPastM = kRowHalves == 1;
+
 // Eight bytes of activations of one row from element k on (four 16-bit ones: two pairs; or eight
-// 8-bit ones), or zeros for a row past M. A plain (not volatile) read-only load: the compiler hoists
-// it ahead of the mma that needs it, so the L1 / L2 latency of the activations overlaps the decoding
-// instead of stalling every mma step.
-template <class Element>
+// 8-bit ones), or zeros for a null row past M. A plain (not volatile) read-only load: the compiler
+// hoists it ahead of the mma that needs it, so the L1 / L2 latency of the activations overlaps the
+// decoding instead of stalling every mma step.
+template <int kRowHalves, class Element>
 __device__ __forceinline__ void load_activation_words(const Element* row, long long k, uint32_t& lo, uint32_t& hi) {
+  if constexpr (kNullRowsPastM<kRowHalves>) {
+    if (row == nullptr) {
+      lo = hi = 0u;
+      return;
+    }
+  }
   const uint2 words = __ldg(reinterpret_cast<const uint2*>(row + k));
   lo = words.x;
   hi = words.y;
@@ -123,23 +141,31 @@ __device__ __forceinline__ void load_activation_quad(const uint16_t* at, uint32_
   words[3] = quads.w;
 }
 
-// Eight consecutive activations of one row (two mma steps' fragments), or zeros past M.
+// Eight consecutive activations of one row (two mma steps' fragments), or zeros for a null row past M.
+template <int kRowHalves>
 __device__ __forceinline__ void load_activation_quads(const uint16_t* row, long long k, uint32_t (&words)[4]) {
+  if constexpr (kNullRowsPastM<kRowHalves>) {
+    if (row == nullptr) {
+      words[0] = words[1] = words[2] = words[3] = 0u;
+      return;
+    }
+  }
   load_activation_quad(row + k, words);
 }
 
-// Activation rows g and g + 8 of the block; past M the block's last row, whose products land only in
-// rows of C that are never stored (the stores and the split-K partials stop at M). Reading a row
-// inside M there instead of zeros spares every activation load its null test and its own address
-// arithmetic (sm_90a SASS, int4 70B gate_up at 16 rows: five instructions a load, eight loads a
-// k-block), and asks for no sector that the block's own rows do not.
+// Activation rows g and g + 8 of the block; past M null or the block's last row (kNullRowsPastM).
 template <class Element, int kRowHalves>
 __device__ __forceinline__ void block_activation_rows(const void* A, long long K, long long m_begin, int rows, int g,
                                                       const Element* (&a_rows)[kRowHalves]) {
   const Element* activations = static_cast<const Element*>(A);
 #pragma unroll
   for (int half = 0; half < kRowHalves; ++half) {
-    a_rows[half] = activations + (m_begin + min(g + 8 * half, rows - 1)) * K;
+    const int row = g + 8 * half;
+    if constexpr (kNullRowsPastM<kRowHalves>) {
+      a_rows[half] = row < rows ? activations + (m_begin + row) * K : nullptr;
+    } else {
+      a_rows[half] = activations + (m_begin + min(row, rows - 1)) * K;
+    }
   }
 }
 
