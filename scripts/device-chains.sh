@@ -5,6 +5,12 @@
 # back only a few files, and nothing of a step that had not written its summary yet).
 #
 #   CALL_LIMIT=560 scripts/device-chains.sh CHAIN0 [CHAIN1 ...]
+#   scripts/device-chains.sh --check CHAIN0 [CHAIN1 ...]
+#
+# --check runs nowhere but here, before a call: each chain's lines as the call would run them (its
+# exports in order), every step line checked for its seconds and its steps' names and settings
+# (device-run.sh with DEVICE_RUN_CHECK_ONLY=1: base archives, tags, PROFILE_CASES, VARIANTS' JSON,
+# CHECK_TESTS), every refusal printed; exit 2 if any.
 #
 # A chain is a file of bash lines run in its own subshell: `export` what its steps read (CHECK_TESTS,
 # BENCH_ARGS, ...) and `step SECONDS STEP...` for each device-run.sh call. Chain i runs on GPU i with
@@ -28,10 +34,14 @@ OUT=${OUT:-$PWD/device-out}
 CALL_LIMIT=${CALL_LIMIT:-560}
 PACK_SECONDS=${PACK_SECONDS:-20}
 started=$(date +%s)
-mkdir -p "$OUT"
 
+check_only=0
+if [ "${1:-}" = --check ]; then
+  check_only=1
+  shift
+fi
 if [ "$#" -eq 0 ]; then
-  echo "usage: CALL_LIMIT=560 scripts/device-chains.sh CHAIN0 [CHAIN1 ...] (chain files of 'step SECONDS STEP...' lines)" >&2
+  echo "usage: CALL_LIMIT=560 scripts/device-chains.sh [--check] CHAIN0 [CHAIN1 ...] (chain files of 'step SECONDS STEP...' lines)" >&2
   exit 2
 fi
 for setting in CALL_LIMIT PACK_SECONDS ${GPUS:+GPUS}; do
@@ -48,6 +58,45 @@ for chain in "$@"; do
     exit 2
   fi
 done
+
+# --check: chain $1's step lines checked in a subshell of their own (the chain's exports in order);
+# a line each for what would be refused, and a status of 1 when anything would.
+check_chain() {
+  local chain=$1
+  (
+    refused=0
+    # shellcheck disable=SC2317  # called by the chain's lines, sourced below
+    step() {
+      local asked=$1
+      shift
+      if ! [[ $asked =~ ^[0-9]+$ ]] || [ "$#" -eq 0 ]; then
+        echo "device-chains: $chain: step '$asked $*' refused: write step SECONDS STEP... (SECONDS a whole number)" >&2
+        refused=1
+        return 0
+      fi
+      # device-run.sh makes its $OUT before it checks anything: a scratch folder, not the call's
+      OUT=$check_out DEVICE_RUN_CHECK_ONLY=1 scripts/device-run.sh "$@" >/dev/null 2>"$check_log" || {
+        sed "s|^|device-chains: $chain: |" "$check_log" >&2
+        refused=1
+      }
+    }
+    check_log=$(mktemp)
+    check_out=$(mktemp -d)
+    # shellcheck disable=SC1090
+    source "$chain"
+    rm -rf "$check_log" "$check_out"
+    exit "$refused"
+  )
+}
+
+if [ "$check_only" = 1 ]; then
+  refused=0
+  for chain in "$@"; do check_chain "$chain" || refused=1; done
+  if [ "$refused" = 1 ]; then exit 2; fi
+  echo "device-chains: $* ok"
+  exit 0
+fi
+mkdir -p "$OUT"
 
 # Seconds left before the results must be packed.
 seconds_left() { echo $((CALL_LIMIT - PACK_SECONDS - ($(date +%s) - started))); }

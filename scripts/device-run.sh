@@ -83,6 +83,9 @@ mkdir -p "$OUT"
 # The kernel databases and caches the steps write: under build-release, or under DEVICE_RUN_DB_ROOT
 # (device-chains.sh gives each chain its own, so two chains never write one database at once).
 DB_ROOT=${DEVICE_RUN_DB_ROOT:-$PWD/build-release}
+# Every step this script takes.
+STEPS="build test sweep memcheck racecheck example db gpu hopper bench dynamic profile variants stalls baseline \
+pytest torch multigpu peers peer-stalls pip wheel pack checks tune"
 # baseline's base tree, and the folder it is built in: build-base for base.tgz, build-base-x for base-x.tgz
 # (two chains may each time against a base of their own).
 BASE_TGZ=${BASE_TGZ:-base.tgz}
@@ -213,6 +216,46 @@ with_peers() {
   HUMMING_CACHE_DIR=$DB_ROOT/humming-cache BITJIT_CACHE_DIR=$DB_ROOT/bench-db \
     PYTHONPATH=$site:$PWD/$PYTHON_BUILD/python:$deps "$@"
 }
+
+# Why the steps named cannot run with these settings, a line each (nothing when they can): what a call
+# would otherwise learn only on the GPU machine, after its start-up and build. For `device-chains.sh
+# --check`, which runs it on each chain's steps before a call (DEVICE_RUN_CHECK_ONLY=1).
+steps_refusals() {
+  local step entry override
+  for step in "$@"; do
+    if ! [[ " $STEPS " == *" $step "* ]]; then
+      echo "unknown step $step (steps: $STEPS)"
+      continue
+    fi
+    case "$step" in
+      baseline) [ -f "$BASE_TGZ" ] || echo "baseline: BASE_TGZ=$BASE_TGZ does not exist (git archive --prefix=base/ REV | gzip > $BASE_TGZ)" ;;
+      checks) [ -n "${CHECK_TESTS:-}" ] || echo "checks: CHECK_TESTS is empty (';'-separated Catch2 filters)" ;;
+      profile | stalls | peer-stalls)
+        [ -n "${PROFILE_CASES:-}" ] || echo "$step: PROFILE_CASES is empty (format:shape:M[:BUCKETS] ...)"
+        for entry in ${PROFILE_CASES:-}; do
+          [ -z "$(case_refusal "$entry")" ] || echo "$step: PROFILE_CASES entry $(case_refusal "$entry")"
+        done
+        ;;
+      variants)
+        IFS=';' read -ra overrides <<<"${VARIANTS:-{\}}"
+        for override in "${overrides[@]}"; do
+          python3 -c 'import json, sys; assert isinstance(json.loads(sys.argv[1]), dict)' "$override" 2>/dev/null ||
+            echo "variants: VARIANTS entry '$override' is not a JSON object (entries are ';'-separated)"
+        done
+        ;;
+    esac
+  done
+}
+
+if [ "${DEVICE_RUN_CHECK_ONLY:-0}" = 1 ]; then
+  refusals=$(steps_refusals "$@")
+  if [ -n "$refusals" ]; then
+    sed 's/^/device-run: /' <<<"$refusals" >&2
+    exit 2
+  fi
+  echo "device-run: $* ok"
+  exit 0
+fi
 
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv >"$OUT/gpu.txt" 2>&1
 note "GPU: $(tail -n1 "$OUT/gpu.txt")"
@@ -480,7 +523,7 @@ for step in "$@"; do
       note "example rc=$?: $(tail -n 3 "$OUT/example.log" | tr '\n' ' ')"
       ;;
     pack) pack_requested=1 ;;
-    *) note "unknown step $step (steps: build test sweep memcheck racecheck example db gpu hopper bench dynamic profile variants stalls baseline pytest torch multigpu peers peer-stalls pip wheel pack)" ;;
+    *) note "unknown step $step (steps: $STEPS)" ;;
   esac
 done
 echo

@@ -413,3 +413,41 @@ def test_chains_refuse_a_step_line_without_seconds_or_step(tmp_path):
     assert "== step 'soon say' refused: write step SECONDS STEP..." in summary
     assert "== step '30 ' refused" in summary
     assert "== ran say fine" in summary
+
+
+def test_chains_check_refuses_before_a_call(tmp_path):
+    """`device-chains.sh --check` runs nothing and makes no output folder: each chain's exports in order,
+    every step line's seconds and steps checked by device-run.sh's DEVICE_RUN_CHECK_ONLY (names, the base
+    archive, tags, PROFILE_CASES, VARIANTS' JSON, CHECK_TESTS), every refusal named with its chain."""
+    repo = fake_repo(tmp_path, "device-chains.sh", "device-run.sh", "pack-out.sh")
+    (repo / "base.tgz").write_bytes(b"")
+    (repo / "good").write_text(
+        "export CHECK_TESTS='tensor_gemv matches*'\nstep 100 checks\n"
+        "export VARIANTS='{};{\"tile\":{\"n\":32}}' VARIANTS_TAG=nf4_one_row\nstep 90 variants\n"
+        "export PROFILE_CASES='int4_g128:70B_down:16 int4_g128:70B_o:1:1,16'\nstep 200 peer-stalls baseline\n")
+    (repo / "bad").write_text(
+        "export VARIANTS='{};tile.n=32'\nstep 90 variants\n"
+        "export BASE_TGZ=base-x.tgz\nstep 100 baseline\n"
+        "step 10 sweep bogus\nstep ten sweep\nstep 20 checks\n"
+        "export PROFILE_CASES='int4_g128:70B_down'\nstep 20 stalls\n")
+    script = ["bash", str(repo / "scripts" / "device-chains.sh"), "--check"]
+    env = {"PATH": SCRIPT_PATH}
+    result = subprocess.run(script + ["good"], cwd=repo, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "device-chains: good ok" in result.stdout
+    result = subprocess.run(script + ["good", "bad"], cwd=repo, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    refusals = result.stderr.splitlines()
+    assert all(line.startswith("device-chains: bad: ") for line in refusals), refusals
+    for said in ("VARIANTS entry 'tile.n=32' is not a JSON object",
+                 "BASE_TGZ=base-x.tgz does not exist",
+                 "unknown step bogus",
+                 "step 'ten sweep' refused",
+                 "checks: CHECK_TESTS is empty",
+                 "PROFILE_CASES entry int4_g128:70B_down is not format:shape:M"):
+        assert sum(said in line for line in refusals) == 1, (said, refusals)
+    tagged = repo / "tagged"
+    tagged.write_text("export VARIANTS_TAG=nf4-one-row\nstep 90 variants\n")
+    result = subprocess.run(script + ["tagged"], cwd=repo, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "VARIANTS_TAG=nf4-one-row must be letters, digits or _" in result.stderr
+    assert not (repo / "device-out").exists()
