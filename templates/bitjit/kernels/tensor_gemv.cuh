@@ -98,8 +98,8 @@ __device__ void tensor_gemv(const MatmulParams& params) {
           if constexpr (kSpreadIdleRows) {
             load_activation_quad(spread.quad<T::kRun>(block * S::kBlockK, q), quads[half][q]);
           } else {
-            load_activation_quads<S::kRowHalves>(a_rows[half], block * S::kBlockK + T::kRun * t + activation_quad_k<T::kRun>(q),
-                                  quads[half][q]);
+            load_activation_quads<S::kRowHalves>(
+                a_rows[half], block * S::kBlockK + T::kRun * t + activation_quad_k<T::kRun>(q), quads[half][q]);
           }
         }
     }
