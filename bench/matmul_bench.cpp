@@ -35,6 +35,7 @@
 
 #include "bench/clock_sampler.hpp"
 #include "bench/schedule_override.hpp"
+#include "compiler/arch.hpp"
 #include "common/parallel.hpp"
 #include "common/version.hpp"
 #include "quant/random.hpp"
@@ -340,6 +341,34 @@ std::string today() {
   return text;
 }
 
+// --check ARCH, without a GPU: each case's schedule on ARCH (the default with --schedule's overrides
+// merged; a dynamic M's per bucket), or why its family refuses it, a line a case, and the count. The
+// options' mistakes (an unknown format or shape, an override that is not JSON) throw as in a run: for
+// checking a device run's options before it (scripts/device-run.sh, DEVICE_RUN_CHECK_ONLY).
+int check_cases(const std::string& arch, const std::vector<std::string>& formats, const std::vector<Shape>& shapes,
+                const std::vector<int64_t>& Ms, bool dynamic, const std::string& overrides) {
+  const std::vector<std::string>& archs = supported_archs();
+  if (std::find(archs.begin(), archs.end(), arch) == archs.end()) {
+    std::fprintf(stderr, "--check %s: not an arch; allowed: %s\n", arch.c_str(), archs_with(nullptr).c_str());
+    return 2;
+  }
+  int cases = 0, refused = 0;
+  for (const std::string& format : formats)
+    for (const Shape& shape : shapes)
+      for (int64_t M : Ms) {
+        const MatmulConfig config = bench_config(format, shape, Ms, dynamic ? std::nullopt : std::optional<int64_t>(M));
+        const std::optional<TileSchedule> overridden = bench::overridden_schedule(config, overrides, arch);
+        const TileSchedule schedule = overridden ? *overridden : default_schedule(config, arch, M);
+        const std::string refusal = schedule_refusal(config, schedule, arch);
+        ++cases;
+        if (!refusal.empty()) ++refused;
+        std::printf("%s: %s %s M=%lld%s: %s\n", refusal.empty() ? "case" : "refused", format.c_str(), shape.name.c_str(),
+                    (long long)M, dynamic ? " (bucket)" : "", refusal.empty() ? canonical_form(schedule).c_str() : refusal.c_str());
+      }
+  std::printf("%d cases on %s, %d refused\n", cases, arch.c_str(), refused);
+  return 0;
+}
+
 }  // namespace
 
 int run(int argc, char** argv) {
@@ -349,10 +378,11 @@ int run(int argc, char** argv) {
                                                 {"--out", "bench-out"},
                                                 {"--schedule", ""},
                                                 {"--clocks", "no"},
-                                                {"--dynamic", "no"}};
+                                                {"--dynamic", "no"},
+                                                {"--check", ""}};
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!options.count(argv[i])) {
-      std::fprintf(stderr, "unknown option %s; options: --formats --shapes --M --out --schedule --clocks --dynamic\n",
+      std::fprintf(stderr, "unknown option %s; options: --formats --shapes --M --out --schedule --clocks --dynamic --check\n",
                    argv[i]);
       return 2;
     }
@@ -376,6 +406,8 @@ int run(int argc, char** argv) {
     std::fprintf(stderr, "--schedule overrides one static M's default; it cannot be combined with --dynamic yes\n");
     return 2;
   }
+  if (!options["--check"].empty())
+    return check_cases(options["--check"], split(options["--formats"]), shapes, Ms, dynamic, options["--schedule"]);
   std::optional<ClockSampler> sampler;
   if (options["--clocks"] == "yes") sampler.emplace();
   // Runs a timing (returning ms), sampling the clocks meanwhile when asked to.

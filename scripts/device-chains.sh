@@ -75,10 +75,8 @@ check_chain() {
         return 0
       fi
       # device-run.sh makes its $OUT before it checks anything: a scratch folder, not the call's
-      OUT=$check_out DEVICE_RUN_CHECK_ONLY=1 scripts/device-run.sh "$@" >/dev/null 2>"$check_log" || {
-        sed "s|^|device-chains: $chain: |" "$check_log" >&2
-        refused=1
-      }
+      OUT=$check_out DEVICE_RUN_CHECK_ONLY=1 scripts/device-run.sh "$@" >/dev/null 2>"$check_log" || refused=1
+      sed "s|^|device-chains: $chain: |" "$check_log" >&2  # its refusals, and notes that refuse nothing
     }
     check_log=$(mktemp)
     check_out=$(mktemp -d)

@@ -83,6 +83,8 @@ mkdir -p "$OUT"
 # The kernel databases and caches the steps write: under build-release, or under DEVICE_RUN_DB_ROOT
 # (device-chains.sh gives each chain its own, so two chains never write one database at once).
 DB_ROOT=${DEVICE_RUN_DB_ROOT:-$PWD/build-release}
+# The `dynamic` step's bench options unless DYNAMIC_ARGS gives others.
+DYNAMIC_ARGS_DEFAULT="--formats int4_g128,uint4_g128_qzeros,int4_g128_bf16 --shapes 70b --M 1,16,64,256,4096"
 # Every step this script takes.
 STEPS="build test sweep memcheck racecheck example db gpu hopper bench dynamic profile variants stalls baseline \
 pytest torch multigpu peers peer-stalls pip wheel pack checks tune"
@@ -217,18 +219,40 @@ with_peers() {
     PYTHONPATH=$site:$PWD/$PYTHON_BUILD/python:$deps "$@"
 }
 
+# The bench's options (and one --schedule override, $2) checked by a bench_matmul built here, `--check`
+# on the GPU's arch (BENCH_CHECK_ARCH, default sm_90a), no GPU needed: a refusal line when the bench
+# refuses the options, "note:" lines on stderr for the cases whose family refuses the override, and a
+# note when there is no such binary (BENCH_CHECK_BIN, default build/bench/bench_matmul).
+bench_args_refusal() {
+  local args=$1 override=${2:-} bin=${BENCH_CHECK_BIN:-build/bench/bench_matmul} checked
+  if [ ! -x "$bin" ]; then
+    echo "note: no bench_matmul built here ($bin): $step's bench options unchecked" >&2
+    return
+  fi
+  # shellcheck disable=SC2086
+  if ! checked=$("$bin" $args ${override:+--schedule "$override"} --check "${BENCH_CHECK_ARCH:-sm_90a}" 2>&1); then
+    echo "$step: bench_matmul $args${override:+ --schedule $override}: $(tail -n 1 <<<"$checked")"
+    return
+  fi
+  grep -E '^refused: ' <<<"$checked" | sed "s|^|note: $step${override:+ $override}: |" >&2
+}
+
 # Why the steps named cannot run with these settings, a line each (nothing when they can): what a call
 # would otherwise learn only on the GPU machine, after its start-up and build. For `device-chains.sh
 # --check`, which runs it on each chain's steps before a call (DEVICE_RUN_CHECK_ONLY=1).
 steps_refusals() {
-  local step entry override
+  local step entry override set
   for step in "$@"; do
     if ! [[ " $STEPS " == *" $step "* ]]; then
       echo "unknown step $step (steps: $STEPS)"
       continue
     fi
     case "$step" in
-      baseline) [ -f "$BASE_TGZ" ] || echo "baseline: BASE_TGZ=$BASE_TGZ does not exist (git archive --prefix=base/ REV | gzip > $BASE_TGZ)" ;;
+      baseline)
+        [ -f "$BASE_TGZ" ] || echo "baseline: BASE_TGZ=$BASE_TGZ does not exist (git archive --prefix=base/ REV | gzip > $BASE_TGZ)"
+        IFS=';' read -ra sets <<<"${BENCH_ARGS:-}"
+        for set in "${sets[@]}"; do bench_args_refusal "$set"; done
+        ;;
       checks) [ -n "${CHECK_TESTS:-}" ] || echo "checks: CHECK_TESTS is empty (';'-separated Catch2 filters)" ;;
       profile | stalls | peer-stalls)
         [ -n "${PROFILE_CASES:-}" ] || echo "$step: PROFILE_CASES is empty (format:shape:M[:BUCKETS] ...)"
@@ -239,10 +263,15 @@ steps_refusals() {
       variants)
         IFS=';' read -ra overrides <<<"${VARIANTS:-{\}}"
         for override in "${overrides[@]}"; do
-          python3 -c 'import json, sys; assert isinstance(json.loads(sys.argv[1]), dict)' "$override" 2>/dev/null ||
+          if python3 -c 'import json, sys; assert isinstance(json.loads(sys.argv[1]), dict)' "$override" 2>/dev/null; then
+            bench_args_refusal "${BENCH_ARGS:-}" "$override"
+          else
             echo "variants: VARIANTS entry '$override' is not a JSON object (entries are ';'-separated)"
+          fi
         done
         ;;
+      bench) bench_args_refusal "${BENCH_ARGS:-}" ;;
+      dynamic) bench_args_refusal "${DYNAMIC_ARGS:-$DYNAMIC_ARGS_DEFAULT} --dynamic yes" ;;
     esac
   done
 }
@@ -337,7 +366,7 @@ for step in "$@"; do
       python3 scripts/kernel-resources.py "$DB_ROOT/bench-db" >"$OUT/bench/resources.txt" 2>&1
       ;;
     dynamic)
-      args=${DYNAMIC_ARGS:-"--formats int4_g128,uint4_g128_qzeros,int4_g128_bf16 --shapes 70b --M 1,16,64,256,4096"}
+      args=${DYNAMIC_ARGS:-$DYNAMIC_ARGS_DEFAULT}
       for mode in yes no; do
         # shellcheck disable=SC2086
         BITJIT_CACHE_DIR=$DB_ROOT/bench-db ./build-release/bench/bench_matmul $args --dynamic "$mode" \

@@ -437,7 +437,9 @@ def test_chains_check_refuses_before_a_call(tmp_path):
     assert "device-chains: good ok" in result.stdout
     result = subprocess.run(script + ["good", "bad"], cwd=repo, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
-    refusals = result.stderr.splitlines()
+    # no bench_matmul in this checkout: the bench options are left unchecked, said in notes, refusing nothing
+    refusals = [line for line in result.stderr.splitlines() if ": note: " not in line]
+    assert "device-chains: good: note: no bench_matmul built here" in result.stderr
     assert all(line.startswith("device-chains: bad: ") for line in refusals), refusals
     for said in ("VARIANTS entry 'tile.n=32' is not a JSON object",
                  "BASE_TGZ=base-x.tgz does not exist",
@@ -451,3 +453,57 @@ def test_chains_check_refuses_before_a_call(tmp_path):
     result = subprocess.run(script + ["tagged"], cwd=repo, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "VARIANTS_TAG=nf4-one-row must be letters, digits or _" in result.stderr
     assert not (repo / "device-out").exists()
+
+
+# bench_matmul --check's stand-in: refuses a format named "bad" as the bench does, lists a case refused
+# for any override naming tile.n 128, and records its arguments.
+FAKE_BENCH_CHECK = r'''#!/usr/bin/env python3
+import os, pathlib, sys
+args = sys.argv[1:]
+with open(os.environ["FAKE_CHECK_LOG"], "a") as log:
+    log.write(" ".join(args) + "\n")
+assert args[-2] == "--check", args
+if "bad" in args[args.index("--formats") + 1].split(","):
+    sys.exit("bench_matmul: unknown format bad; known: int4_g128")
+schedule = args[args.index("--schedule") + 1] if "--schedule" in args else ""
+print("case: int4_g128 70B o M=1: {}")
+if '"n":128' in schedule:
+    print("refused: int4_g128 70B o M=1: invalid TileSchedule: tile.n=128 must be 16, 32, 48 or 64")
+print("2 cases on " + args[-1])
+'''
+
+
+def test_chains_check_runs_the_bench_options_through_bench_matmul_check(tmp_path):
+    """With a bench_matmul built here (BENCH_CHECK_BIN), --check passes each step's bench options to its
+    `--check ARCH`: every set of a baseline's BENCH_ARGS, BENCH_ARGS with each VARIANTS override, and
+    DYNAMIC_ARGS with --dynamic yes; a bench's refusal fails the chain, a case whose family refuses an
+    override is a note; without a binary the options are left unchecked, said in a note."""
+    repo = fake_repo(tmp_path, "device-chains.sh", "device-run.sh", "pack-out.sh")
+    (repo / "base.tgz").write_bytes(b"")
+    bench = tmp_path / "bench_check"
+    write_executable(bench, FAKE_BENCH_CHECK)
+    log = tmp_path / "check.log"
+    (repo / "chain").write_text(
+        "export BENCH_ARGS='--formats int4_g128 --M 1;--formats bad --M 16'\nstep 100 baseline\n"
+        "export BENCH_ARGS='--formats int4_g128 --M 1' VARIANTS='{};{\"tile\":{\"n\":128}}'\nstep 90 variants\n"
+        "export DYNAMIC_ARGS='--formats int4_g128 --M 1,16'\nstep 60 dynamic\n")
+    env = {"PATH": SCRIPT_PATH, "BENCH_CHECK_BIN": str(bench), "FAKE_CHECK_LOG": str(log),
+           "BENCH_CHECK_ARCH": "sm_90a"}
+    script = ["bash", str(repo / "scripts" / "device-chains.sh"), "--check", "chain"]
+    result = subprocess.run(script, cwd=repo, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "device-chains: chain: device-run: baseline: bench_matmul --formats bad --M 16: bench_matmul: " \
+           "unknown format bad" in result.stderr
+    assert "device-chains: chain: note: variants {\"tile\":{\"n\":128}}: refused: int4_g128 70B o M=1" in result.stderr
+    assert log.read_text().splitlines() == [
+        "--formats int4_g128 --M 1 --check sm_90a",
+        "--formats bad --M 16 --check sm_90a",
+        "--formats int4_g128 --M 1 --schedule {} --check sm_90a",
+        "--formats int4_g128 --M 1 --schedule {\"tile\":{\"n\":128}} --check sm_90a",
+        "--formats int4_g128 --M 1,16 --dynamic yes --check sm_90a",
+    ]
+    (repo / "chain").write_text("export BENCH_ARGS='--formats int4_g128 --M 1'\nstep 100 bench\n")
+    result = subprocess.run(script, cwd=repo, env={**env, "BENCH_CHECK_BIN": str(tmp_path / "none")},
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert f"note: no bench_matmul built here ({tmp_path / 'none'}): bench's bench options unchecked" in result.stderr
