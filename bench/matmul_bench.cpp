@@ -347,11 +347,7 @@ std::string today() {
 // checking a device run's options before it (scripts/device-run.sh, DEVICE_RUN_CHECK_ONLY).
 int check_cases(const std::string& arch, const std::vector<std::string>& formats, const std::vector<Shape>& shapes,
                 const std::vector<int64_t>& Ms, bool dynamic, const std::string& overrides) {
-  const std::vector<std::string>& archs = supported_archs();
-  if (std::find(archs.begin(), archs.end(), arch) == archs.end()) {
-    std::fprintf(stderr, "--check %s: not an arch; allowed: %s\n", arch.c_str(), archs_with(nullptr).c_str());
-    return 2;
-  }
+  check_arch(arch);  // an unknown arch throws, naming the allowed ones
   int cases = 0, refused = 0;
   for (const std::string& format : formats)
     for (const Shape& shape : shapes)

@@ -10,7 +10,8 @@
 # --check runs nowhere but here, before a call: each chain's lines as the call would run them (its
 # exports in order), every step line checked for its seconds and its steps' names and settings
 # (device-run.sh with DEVICE_RUN_CHECK_ONLY=1: base archives, tags, PROFILE_CASES, VARIANTS' JSON,
-# CHECK_TESTS), every refusal printed; exit 2 if any.
+# CHECK_TESTS, and the bench options through a bench_matmul built here), every refusal and note
+# printed; exit 2 if anything is refused.
 #
 # A chain is a file of bash lines run in its own subshell: `export` what its steps read (CHECK_TESTS,
 # BENCH_ARGS, ...) and `step SECONDS STEP...` for each device-run.sh call. Chain i runs on GPU i with

@@ -219,12 +219,12 @@ with_peers() {
     PYTHONPATH=$site:$PWD/$PYTHON_BUILD/python:$deps "$@"
 }
 
-# The bench's options (and one --schedule override, $2) checked by a bench_matmul built here, `--check`
+# Step $1's bench options $2 (and one --schedule override, $3) checked by a bench_matmul built here, `--check`
 # on the GPU's arch (BENCH_CHECK_ARCH, default sm_90a), no GPU needed: a refusal line when the bench
 # refuses the options, "note:" lines on stderr for the cases whose family refuses the override, and a
 # note when there is no such binary (BENCH_CHECK_BIN, default build/bench/bench_matmul).
 bench_args_refusal() {
-  local args=$1 override=${2:-} bin=${BENCH_CHECK_BIN:-build/bench/bench_matmul} checked
+  local step=$1 args=$2 override=${3:-} bin=${BENCH_CHECK_BIN:-build/bench/bench_matmul} checked
   if [ ! -x "$bin" ]; then
     echo "note: no bench_matmul built here ($bin): $step's bench options unchecked" >&2
     return
@@ -241,7 +241,7 @@ bench_args_refusal() {
 # would otherwise learn only on the GPU machine, after its start-up and build. For `device-chains.sh
 # --check`, which runs it on each chain's steps before a call (DEVICE_RUN_CHECK_ONLY=1).
 steps_refusals() {
-  local step entry override set
+  local step entry refusal override set overrides sets
   for step in "$@"; do
     if ! [[ " $STEPS " == *" $step "* ]]; then
       echo "unknown step $step (steps: $STEPS)"
@@ -251,27 +251,28 @@ steps_refusals() {
       baseline)
         [ -f "$BASE_TGZ" ] || echo "baseline: BASE_TGZ=$BASE_TGZ does not exist (git archive --prefix=base/ REV | gzip > $BASE_TGZ)"
         IFS=';' read -ra sets <<<"${BENCH_ARGS:-}"
-        for set in "${sets[@]}"; do bench_args_refusal "$set"; done
+        for set in "${sets[@]}"; do bench_args_refusal "$step" "$set"; done
         ;;
       checks) [ -n "${CHECK_TESTS:-}" ] || echo "checks: CHECK_TESTS is empty (';'-separated Catch2 filters)" ;;
       profile | stalls | peer-stalls)
         [ -n "${PROFILE_CASES:-}" ] || echo "$step: PROFILE_CASES is empty (format:shape:M[:BUCKETS] ...)"
         for entry in ${PROFILE_CASES:-}; do
-          [ -z "$(case_refusal "$entry")" ] || echo "$step: PROFILE_CASES entry $(case_refusal "$entry")"
+          refusal=$(case_refusal "$entry")
+          [ -z "$refusal" ] || echo "$step: PROFILE_CASES entry $refusal"
         done
         ;;
       variants)
         IFS=';' read -ra overrides <<<"${VARIANTS:-{\}}"
         for override in "${overrides[@]}"; do
           if python3 -c 'import json, sys; assert isinstance(json.loads(sys.argv[1]), dict)' "$override" 2>/dev/null; then
-            bench_args_refusal "${BENCH_ARGS:-}" "$override"
+            bench_args_refusal "$step" "${BENCH_ARGS:-}" "$override"
           else
             echo "variants: VARIANTS entry '$override' is not a JSON object (entries are ';'-separated)"
           fi
         done
         ;;
-      bench) bench_args_refusal "${BENCH_ARGS:-}" ;;
-      dynamic) bench_args_refusal "${DYNAMIC_ARGS:-$DYNAMIC_ARGS_DEFAULT} --dynamic yes" ;;
+      bench) bench_args_refusal "$step" "${BENCH_ARGS:-}" ;;
+      dynamic) bench_args_refusal "$step" "${DYNAMIC_ARGS:-$DYNAMIC_ARGS_DEFAULT} --dynamic yes" ;;
     esac
   done
 }
