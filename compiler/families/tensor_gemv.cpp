@@ -237,6 +237,23 @@ void two_tiles_for_many_blocks(const MatmulConfig& config, const MmaRunLayout& l
   s.pipeline.k_per_round = k_block;
 }
 
+// nf4 at one row on whole loads (static M) where 16-channel tiles make more than 7 blocks an SM (the
+// gate_up shapes: 1792 and 3584 blocks on 132 SMs): each block fills its shared-memory table of level
+// pairs before its first lookup, and two channel tiles a warp halve the blocks, so the fills. Measured
+// on the H200 (bench/results/2026-12-01-h200-rows-past-m-nf4-table, 7-nf4-one-row, fp16 activations,
+// the default's 256 k a round kept): 70B gate_up 123.7 -> 89.7 us, 8B gate_up 34.7 -> 27.4; with four
+// rounds a step as well 0.77 and 0.88 (so unroll_rounds_where_they_pay leaves whole loads alone). Not
+// on fewer blocks (8B qkv's 384: 1.13x; the others 1.00-1.06x), nor timed at 2 to 4 rows, with bf16
+// activations or on a dynamic M's runs of 8.
+void two_tiles_for_table_fills(const MatmulConfig& config, const MmaRunLayout& layout, TileSchedule& s,
+                               const std::string& arch, int64_t rows) {
+  constexpr int64_t kLeastBlocksPerSm = 8;
+  if (config.W_dtype != DType::nf4 || config.A_dtype != DType::float16 || rows != 1) return;
+  if (layout.run <= kRunsOf8 || s.tile.m > 8 || s.tile.n != 16 || s.warps.k != kDefaultWarps) return;
+  if (s.pipeline.split_k != 1 || at_most_blocks_per_sm(config, s, arch, rows, kLeastBlocksPerSm - 1)) return;
+  s.tile.n = kTwoTiles;
+}
+
 // Zero points at 9 to 16 rows: left to itself the compiler holds a 4-warp block of two channel tiles a
 // warp in 140 registers (sm_90a, uint4 zeros as values or packed), 3 blocks an SM where int4's 127
 // fit 4; a launch bound of 4 blocks an SM gives 128 and no spill (70B down's split kernel, 168 without
@@ -301,12 +318,14 @@ bool zero_values_ahead_pays(const MatmulConfig& config, const TileSchedule& s, c
 // and 8 rows: 0.92-1.00 (70B down one row 40.4 -> 38.8, packed zeros at 8 rows 56.1 -> 51.6). Not on
 // many blocks at one row (gate_up: 1.02-1.08x), nor for nf4 there (70B qkv 25.1 -> 34.2), nor on
 // 8-warp blocks (8B o 1.02-1.05x), nor at 16 rows (two and four rounds in every kernel, int4: 70B o
-// 21.2 -> 29.8 and 55.4 us; NVRTC for sm_90a holds 70B gate_up's in 106 and 175 registers against 124).
-void unroll_rounds_where_they_pay(const MatmulConfig& config, TileSchedule& s, const std::string& arch, int64_t rows) {
+// 21.2 -> 29.8 and 55.4 us; NVRTC for sm_90a holds 70B gate_up's in 106 and 175 registers against 124),
+// nor on two tiles of whole loads (two_tiles_for_table_fills: 0.77 against 0.73 without).
+void unroll_rounds_where_they_pay(const MatmulConfig& config, const MmaRunLayout& layout, TileSchedule& s,
+                                  const std::string& arch, int64_t rows) {
   constexpr int kRoundsPerStep = 4;
   constexpr int64_t kMostBlocksPerSm = 5;
   if (!float16_activations(config) || s.tile.m > 8 || s.warps.k != kDefaultWarps || s.pipeline.split_k != 1) return;
-  const bool two_tiles = s.tile.n == kTwoTiles;
+  const bool two_tiles = s.tile.n == kTwoTiles && layout.run <= kRunsOf8;
   const bool integer_4bit = config.W_dtype == DType::int4 || config.W_dtype == DType::uint4;
   const bool zeros_as_values = config.with_zeros && config.zeros_mode != ZerosMode::quantized;
   const bool few_blocks = s.tile.n == 16 && at_most_blocks_per_sm(config, s, arch, rows, kMostBlocksPerSm);
@@ -366,9 +385,10 @@ std::optional<TileSchedule> default_tensor_gemv(const MatmulConfig& config, cons
   pair_tiles_for_narrow_codes(config, *layout, s, k_block, arch, rows);
   if (activations_ahead_pays(config, s, *layout, arch, rows)) s.pipeline.stages = 2;
   two_tiles_for_many_blocks(config, *layout, s, k_block, arch, rows);
+  two_tiles_for_table_fills(config, *layout, s, arch, rows);
   bound_zero_point_blocks(config, s);
   fit_blocks_in_one_wave(config, *layout, s, arch, rows);
-  unroll_rounds_where_they_pay(config, s, arch, rows);
+  unroll_rounds_where_they_pay(config, *layout, s, arch, rows);
   return s;
 }
 

@@ -573,6 +573,7 @@ TEST_CASE("tensor_gemv's default unrolls four rounds a step where they measured 
       {DType::uint4, ZerosMode::quantized, true, 8192, 8192, 1, true},    // packed zeros
       {DType::uint4, ZerosMode::original, true, 8192, 8192, 1, false},    // zeros as values
       {DType::nf4, ZerosMode::original, false, 10240, 8192, 1, false},    // nf4 on few blocks
+      {DType::nf4, ZerosMode::original, false, 57344, 8192, 1, false},    // nf4's two tiles of whole loads
       {DType::fp4_e2m1, ZerosMode::original, false, 8192, 8192, 1, false},
       {DType::int4, ZerosMode::original, false, 4096, 4096, 1, false},    // 8B o: eight warps
       {DType::int4, ZerosMode::original, false, 57344, 8192, 16, false},  // 16 rows
@@ -838,7 +839,9 @@ TEST_CASE("tensor_gemv's default gives many blocks of 5 to 8 rows two channel ti
         const bool two_tiles = many && M > 4;
         // int2 at 4 rows (whole loads) pairs tiles on 70B down's few blocks instead (the test above)
         const bool paired = f.W == DType::int2 && f.A == DType::float16 && M == 4 && N == 8192;
-        CHECK(s.tile.n == (two_tiles || paired ? 32 : 16));
+        // nf4 at one row pairs tiles on many blocks for its table fills (the test below)
+        const bool table_fills = f.W == DType::nf4 && f.A == DType::float16 && M == 1 && many;
+        CHECK(s.tile.n == (two_tiles || paired || table_fills ? 32 : 16));
         if (two_tiles) CHECK(s.pipeline.k_per_round == k_block);
         CHECK(schedule_error_on(c, s, "sm_90a").empty());
       }
@@ -983,6 +986,52 @@ TEST_CASE("tensor_wgmma schedules are checked and compile for every weight forma
 // block grow with M, the warp-specialized tensor_wgmma_ws runs unsplit (stream-K fills the SMs at 64
 // rows), its channels per block chosen by the weights' size at 64 rows and by the waves of tiles
 // above; the weights are packed for both families (mma_fragments; W8A8: plain rows).
+// nf4 at one row (static M, whole loads, fp16 activations) on more than 7 blocks of 16 channels an SM
+// of sm_90a's 132: two channel tiles a warp, the round and the loop step as they were
+// (two_tiles_for_table_fills); not on fewer blocks, at 2 rows, with bf16, on a dynamic M's runs of 8,
+// nor for int4.
+TEST_CASE("tensor_gemv's default gives nf4 at one row on many blocks two channel tiles a warp", "[codegen]") {
+  MatmulConfig config = w4a16_g128_config(1, 57344, 8192);
+  config.W_dtype = DType::nf4;
+  const int k_block = mma_run_layout(config)->k_block(info(DType::nf4).bits);
+  struct Case {
+    const char* what;
+    int64_t N;
+    DType W, A;
+    MSpec M;
+    bool two_tiles;
+  };
+  const Case cases[] = {
+      {"70B gate_up", 57344, DType::nf4, DType::float16, 1, true},
+      {"8B gate_up", 28672, DType::nf4, DType::float16, 1, true},
+      {"over 7 blocks an SM", 7 * 132 * 16 + 16, DType::nf4, DType::float16, 1, true},
+      {"7 blocks an SM", 7 * 132 * 16, DType::nf4, DType::float16, 1, false},
+      {"70B qkv", 10240, DType::nf4, DType::float16, 1, false},
+      {"two rows", 57344, DType::nf4, DType::float16, 2, false},
+      {"bf16", 57344, DType::nf4, DType::bfloat16, 1, false},
+      {"int4", 57344, DType::int4, DType::float16, 1, false},
+      {"dynamic M", 57344, DType::nf4, DType::float16, MSpec::buckets({1, 16}), false},
+  };
+  for (const Case& c : cases) {
+    MatmulConfig m = config;
+    m.N = c.N;
+    m.W_dtype = c.W;
+    m.A_dtype = m.out_dtype = c.A;
+    m.M = c.M;
+    INFO(c.what);
+    // a dynamic M's one-row bucket, or the static M
+    const TileSchedule s = c.M.is_dynamic() ? default_schedule(m, "sm_90a", 1) : default_schedule(m, "sm_90a");
+    REQUIRE(s.family == KernelFamily::tensor_gemv);
+    CHECK(s.tile.n == (c.two_tiles ? 32 : 16));
+    if (c.two_tiles) {
+      CHECK(s.pipeline.k_per_round == 2 * k_block);
+      CHECK(s.pipeline.k_per_stage == 0);
+      CHECK(s.pipeline.split_k == 1);
+    }
+    CHECK(schedule_error_on(m, s, "sm_90a").empty());
+  }
+}
+
 TEST_CASE("tensor_wgmma is sm_90a's default from 64 rows", "[codegen]") {
   const auto chosen = [](MSpec M, int64_t N, int64_t K, const char* arch = "sm_90a") {
     return default_schedule(w4a16_g128_config(M, N, K), arch);

@@ -285,6 +285,23 @@ TEST_CASE("the small-M weight layouts match the reference on the GPU", "[gpu][sw
     sweep(sweep_configs(small_m, 4 * sweep_stride()), small_m, 4 * sweep_stride());
 }
 
+// nf4 at one row on many blocks: the default's two channel tiles a warp of whole loads
+// (two_tiles_for_table_fills, compiler/families/tensor_gemv.cpp), which the sweeps' small N never
+// reach: 28672 channels are 1792 blocks of 16, more than 7 an SM of every arch's reference GPU (188 SMs
+// the most, compiler/arch.cpp).
+TEST_CASE("nf4 at one row on many blocks runs two channel tiles a warp and matches the reference", "[gpu]") {
+  if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
+  BITJIT_RANDOM_ENGINE(rng);
+  GpuChecker checker;
+  MatmulConfig config = w4a16_g128_config(1, 28672, 1024);
+  config.W_dtype = DType::nf4;
+  const Matmul matmul = Matmul::create(config);
+  REQUIRE(matmul.schedule().family == KernelFamily::tensor_gemv);
+  CHECK(matmul.schedule().tile.n == 32);
+  checker.check_random(matmul, 1, rng);
+  CHECK(checker.failures() == 0);
+}
+
 TEST_CASE("a static M runs the kernel specialised for it", "[gpu]") {
   if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
   BITJIT_RANDOM_ENGINE(rng);
