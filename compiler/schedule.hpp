@@ -96,14 +96,15 @@ TileSchedule schedule_from_json(const nlohmann::json& json);
 std::string canonical_form(const TileSchedule& schedule);
 
 // Defined with the selection policy in compiler/families/select.cpp:
-// The mma_runs parameters the family's kernels read for this config: fragment_order_layout for
-// tensor_wgmma, mma_run_layout for the others; nullopt where they read the general layout.
+// The mma_runs parameters the family's kernels read for this config: gemv_layout for tensor_gemv,
+// wgmma_layout for the Hopper families, mma_run_layout for the others; nullopt where they read the
+// general layout.
 std::optional<MmaRunLayout> family_layout(const MatmulConfig& config, KernelFamily family);
 // The weight layout the family's kernels read (what Matmul::transform_weight must produce).
 WeightLayout family_weight_layout(const MatmulConfig& config, KernelFamily family);
 // A name for the exact bytes transform_weight produces for the config on the family's kernels: W's
 // type and shape, the layout, and for the tensor-core layouts every parameter that moves a code
-// (loads, runs, steps, pair order), with kWeightLayoutRevision. Equal names, equal bytes for equal
+// (loads, runs, steps, pair order, channel tiles), with kWeightLayoutRevision. Equal names, equal bytes for equal
 // logical weights; stored with transformed weights (bitjit.Linear's state) so that loading them into
 // kernels that read other bytes is refused instead of computed wrong.
 std::string weight_layout_id(const MatmulConfig& config, KernelFamily family);

@@ -81,23 +81,66 @@ void rearrange_rows(std::span<const uint8_t> input, std::span<uint8_t> output, i
   }
 }
 
-std::vector<uint8_t> rearrange(std::span<const uint8_t> input, const MatmulConfig& config, const MmaRunLayout& layout,
-                               Direction direction) {
+// A model's layers are hundreds of millions of codes (70B gate_up: 470 M, about 2 s on one core):
+// large weights go in ranges of rows (or tiles) over the host's cores, each range its own bytes of
+// the output.
+constexpr int64_t kCodesWorthThreads = int64_t(1) << 23;
+
+// Moves each (channel, k-block) piece between rows whole and channel tiles (MmaRunLayout::channel_tiles):
+// the codes inside a piece stay as they are.
+std::vector<uint8_t> move_pieces(std::span<const uint8_t> input, const MatmulConfig& config, const MmaRunLayout& layout,
+                                 Direction direction) {
+  const int64_t row_bytes = config.K * info(config.W_dtype).bits / 8;
+  const int64_t piece = 4 * layout.load_bytes, pieces_per_row = row_bytes / piece;
+  if (config.N % kLayoutChannelTile != 0) {
+    throw Error("mma_runs layout: channel tiles of " + std::to_string(kLayoutChannelTile) + " need N a multiple of " +
+                std::to_string(kLayoutChannelTile) + ", got N=" + std::to_string(config.N));
+  }
+  std::vector<uint8_t> output(input.size(), 0);
+  const auto move_tiles = [&](int64_t tile_begin, int64_t tile_end) {
+    for (int64_t tile = tile_begin; tile < tile_end; ++tile) {
+      for (int64_t c = 0; c < kLayoutChannelTile; ++c) {
+        const int64_t n = tile * kLayoutChannelTile + c;
+        for (int64_t b = 0; b < pieces_per_row; ++b) {
+          const int64_t in_row = n * row_bytes + b * piece;
+          const int64_t in_tile = tile * kLayoutChannelTile * row_bytes + (b * kLayoutChannelTile + c) * piece;
+          const int64_t from = direction == Direction::to_runs ? in_row : in_tile;
+          const int64_t to = direction == Direction::to_runs ? in_tile : in_row;
+          std::copy_n(input.begin() + from, piece, output.begin() + to);
+        }
+      }
+    }
+  };
+  for_each_range_in_parallel(config.N / kLayoutChannelTile, config.N * config.K >= kCodesWorthThreads, move_tiles);
+  return output;
+}
+
+std::vector<uint8_t> rearrange_codes(std::span<const uint8_t> input, const MatmulConfig& config,
+                                     const MmaRunLayout& layout, Direction direction) {
   const int bits = info(config.W_dtype).bits;
   const int64_t row_bytes = config.K * bits / 8;
-  if (int64_t(input.size()) != config.N * row_bytes) {
-    throw ConfigError("mma_runs layout: got " + std::to_string(input.size()) + " bytes of W, expected N*K*bits/8 = " +
-                      std::to_string(config.N * row_bytes));
-  }
   const std::vector<int64_t> source = block_sources(layout, bits);
   std::vector<uint8_t> output(input.size(), 0);
-  // A model's layers are hundreds of millions of codes (70B gate_up: 470 M, about 2 s on one core):
-  // large weights go in row ranges over the host's cores, each range its own bytes of the output.
-  constexpr int64_t kCodesWorthThreads = int64_t(1) << 23;
   for_each_range_in_parallel(config.N, config.N * config.K >= kCodesWorthThreads, [&](int64_t n_begin, int64_t n_end) {
     rearrange_rows(input, output, row_bytes, config.K, bits, source, direction, n_begin, n_end);
   });
   return output;
+}
+
+// To the runs the codes move inside each row first, then the rows' pieces into tiles; back, the
+// other way round.
+std::vector<uint8_t> rearrange(std::span<const uint8_t> input, const MatmulConfig& config, const MmaRunLayout& layout,
+                               Direction direction) {
+  const int64_t row_bytes = config.K * info(config.W_dtype).bits / 8;
+  if (int64_t(input.size()) != config.N * row_bytes) {
+    throw ConfigError("mma_runs layout: got " + std::to_string(input.size()) + " bytes of W, expected N*K*bits/8 = " +
+                      std::to_string(config.N * row_bytes));
+  }
+  if (!layout.channel_tiles) return rearrange_codes(input, config, layout, direction);
+  if (direction == Direction::to_runs) {
+    return move_pieces(rearrange_codes(input, config, layout, direction), config, layout, direction);
+  }
+  return rearrange_codes(move_pieces(input, config, layout, direction), config, layout, direction);
 }
 
 }  // namespace
@@ -140,7 +183,7 @@ std::optional<MmaRunLayout> w4a8_layout(const MatmulConfig& config) {
 
 bool reorders_weights(const MatmulConfig& config, const MmaRunLayout& layout) {
   const int bits = info(config.W_dtype).bits;
-  return reorders_fields(layout, bits) || layout.run != layout.codes_per_load(bits);
+  return layout.channel_tiles || reorders_fields(layout, bits) || layout.run != layout.codes_per_load(bits);
 }
 
 WeightLayout weight_layout(const MatmulConfig& config, const std::string& arch) {

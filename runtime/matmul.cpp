@@ -236,12 +236,11 @@ TileSchedule chosen_schedule(const MatmulConfig& config, const std::string& arch
         TileSchedule schedule = schedule_from_json(tuned->schedule);
         validate_schedule(config, schedule, arch);
         const TileSchedule fallback = default_schedule(config, arch, rows);
-        if (family_weight_layout(config, schedule.family) != family_weight_layout(config, fallback.family)) {
+        if (weight_layout_id(config, schedule.family) != weight_layout_id(config, fallback.family)) {
           // The weights are packed once for every bucket, so a tuned entry must keep the config's layout.
-          throw ConfigError("family=" + std::string(to_string(schedule.family)) + " reads the " +
-                            std::string(to_string(family_weight_layout(config, schedule.family))) +
-                            " weight layout, this config's kernels the " +
-                            std::string(to_string(family_weight_layout(config, fallback.family))));
+          throw ConfigError("family=" + std::string(to_string(schedule.family)) + " reads the weight layout '" +
+                            weight_layout_id(config, schedule.family) + "', this config's kernels '" +
+                            weight_layout_id(config, fallback.family) + "'");
         }
         return schedule;
       } catch (const ConfigError& error) {

@@ -90,7 +90,19 @@ std::optional<MmaRunLayout> mma_run_layout(const MatmulConfig& config) {
   return std::nullopt;
 }
 
+std::optional<MmaRunLayout> gemv_layout(const MatmulConfig& config) {
+  std::optional<MmaRunLayout> layout = mma_run_layout(config);
+  if (!layout) return layout;
+  constexpr int64_t kMostGemvRows = 16;  // tensor_gemv's blocks: default_schedule gives it every such bucket
+  // 16-bit weights keep their rows whole, so that a plain [N, K] tensor of them runs as it is.
+  const bool sixteen_bit_weights = info(config.W_dtype).bits == 16;
+  layout->channel_tiles = config.M.largest() <= kMostGemvRows && config.N % kLayoutChannelTile == 0 &&
+                          !fp8_activations(config) && !sixteen_bit_weights;
+  return layout;
+}
+
 std::optional<MmaRunLayout> family_layout(const MatmulConfig& config, KernelFamily family) {
+  if (family == KernelFamily::tensor_gemv) return gemv_layout(config);
   if (!is_hopper_family(family)) return mma_run_layout(config);
   if (same_8bit_operands(config)) return std::nullopt;  // plain rows of bytes
   return wgmma_layout(config);
@@ -104,6 +116,7 @@ std::string weight_layout_id(const MatmulConfig& config, KernelFamily family) {
     const char* pairs = layout->split_pairs ? "split" : layout->byte_lanes ? "byte_lanes" : "natural";
     id += " load=" + std::to_string(layout->load_bytes) + " run=" + std::to_string(layout->run) +
           " step=" + std::to_string(layout->step_codes) + " pairs=" + pairs;
+    if (layout->channel_tiles) id += " tiles=" + std::to_string(kLayoutChannelTile);
   }
   return id + " rev=" + std::to_string(kWeightLayoutRevision);
 }
@@ -206,11 +219,13 @@ TileSchedule default_schedule(const MatmulConfig& config, const std::string& arc
 
 void add_tuning_candidates(const MatmulConfig& config, const TileSchedule& fallback, int64_t rows,
                            std::vector<TileSchedule>& out) {
-  // Every family reading the fallback's layout for this config (the weights are packed once).
-  const WeightLayout reads = family_weight_layout(config, fallback.family);
+  // Every family reading the fallback's layout for this config (the weights are packed once): the
+  // same bytes, so the layouts' ids, not their names (tensor_gemm reads mma_runs in rows whole where
+  // tensor_gemv may read it in channel tiles).
+  const bool general = family_weight_layout(config, fallback.family) == WeightLayout::general;
+  const std::string reads = weight_layout_id(config, fallback.family);
   for (const KernelFamilyTraits& family : all_families()) {
-    const bool tuned = reads == WeightLayout::general ? family.family == fallback.family
-                                                      : family_weight_layout(config, family.family) == reads;
+    const bool tuned = general ? family.family == fallback.family : weight_layout_id(config, family.family) == reads;
     if (tuned) kernel_traits(config, family.family).add_candidates(config, fallback, rows, out);
   }
 }

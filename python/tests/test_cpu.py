@@ -82,10 +82,11 @@ def test_transform_weight_packs_every_value_once():
     weight = rng.integers(-8, 8, size=(32, 256)).astype(np.int8)
     packed = matmul.transform_weight(weight)
     assert packed.shape == (32, 128)
-    # The tensor-core layout reorders codes inside each row; every row still holds its own codes
-    # (offset binary: v + 8), each once.
-    nibbles = np.stack([packed.view(np.uint8) & 15, packed.view(np.uint8) >> 4], axis=-1).reshape(32, 256)
-    assert np.array_equal(np.sort(nibbles, axis=1), np.sort(weight.astype(np.int16) + 8, axis=1))
+    # The tensor-core layout reorders codes inside each tile of 16 rows (tensor_gemv's channel tiles);
+    # every tile still holds its own codes (offset binary: v + 8), each once.
+    nibbles = np.stack([packed.view(np.uint8) & 15, packed.view(np.uint8) >> 4], axis=-1).reshape(2, 16 * 256)
+    codes = (weight.astype(np.int16) + 8).reshape(2, 16 * 256)
+    assert np.array_equal(np.sort(nibbles, axis=1), np.sort(codes, axis=1))
     with pytest.raises(ValueError, match="expected"):
         matmul.transform_weight(weight[:, :128])
 
@@ -297,17 +298,20 @@ def test_a_plain_sixteen_bit_weight_never_reaches_a_fragment_order_kernel():
 
 
 def test_weight_layout_id_differs_where_the_bytes_do():
-    """Three rows read whole-load runs, buckets past 8 rows runs of 8: the same logical weights give other
-    bytes, and the ids say so; the same config gives the same id."""
+    """Three rows read whole-load runs, buckets past 8 rows runs of 8, and where tensor_gemv serves every
+    bucket (at most 16 rows) it reads 16-channel tiles: the same logical weights give other bytes, and
+    the ids say so; the same config gives the same id."""
     def matmul(M, W_dtype="int4"):
         config = bitjit.MatmulConfig(M=M, N=64, K=4096, W_dtype=W_dtype, accum_dtype="float32", with_scaling=True,
                                      group_size=128)
         return bitjit.Matmul(config=config, target="sm_90a")
     few_rows, buckets = matmul(3), matmul([1, 16, 256])
-    assert few_rows.weight_layout_id == "mma_runs W=int4 N=64 K=4096 load=16 run=32 step=4 pairs=split rev=1"
+    assert few_rows.weight_layout_id == "mma_runs W=int4 N=64 K=4096 load=16 run=32 step=4 pairs=split tiles=16 rev=1"
     assert buckets.weight_layout_id == "mma_runs W=int4 N=64 K=4096 load=16 run=8 step=4 pairs=split rev=1"
     assert matmul(3).weight_layout_id == few_rows.weight_layout_id
-    assert matmul(1).weight_layout_id == buckets.weight_layout_id  # int4 at one row: runs of 8 too
+    # int4 at one row: runs of 8 too, in tiles
+    assert matmul(1).weight_layout_id == "mma_runs W=int4 N=64 K=4096 load=16 run=8 step=4 pairs=split tiles=16 rev=1"
+    assert matmul([1, 16]).weight_layout_id == matmul(1).weight_layout_id
     assert matmul(1, "fp4_e2m1").weight_layout_id.startswith("mma_runs W=fp4_e2m1 ")
     rng = np.random.default_rng(random.getrandbits(32))
     values = rng.integers(-8, 8, size=(64, 4096))

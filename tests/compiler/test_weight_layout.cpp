@@ -34,7 +34,12 @@ uint32_t code_at(std::span<const uint8_t> runs, const MatmulConfig& config, cons
   const int bits = info(config.W_dtype).bits;
   const int per_word = 32 / bits;
   const int64_t row_bytes = config.K * bits / 8;
-  const uint8_t* load = runs.data() + n * row_bytes + block * 4 * layout.load_bytes + lane * layout.load_bytes;
+  // A channel's piece of a k-block is its four lanes' loads; in channel tiles the 16 channels' pieces
+  // of each k-block follow each other, the tile's k-blocks in order, tiles 16 rows' bytes apart.
+  const int64_t piece = 4 * layout.load_bytes;
+  const int64_t piece_at = layout.channel_tiles ? n / 16 * 16 * row_bytes + (block * 16 + n % 16) * piece
+                                                : n * row_bytes + block * piece;
+  const uint8_t* load = runs.data() + piece_at + lane * layout.load_bytes;
   const int64_t word_index = position / per_word;
   uint32_t word = 0;
   for (int b = 0; b < 4; ++b) word |= uint32_t(load[word_index * 4 + b]) << (8 * b);
@@ -212,6 +217,78 @@ TEST_CASE("every code lands where the tensor_gemv lane reads it, and the layout 
   CHECK(checked >= 90);
 }
 
+TEST_CASE("in channel tiles every code lands where the tensor_gemv lane reads it, and the layout inverts", "[layout]") {
+  BITJIT_RANDOM_ENGINE(rng);
+  const DType formats[] = {DType::int8, DType::int4, DType::uint4, DType::int2, DType::int1, DType::nf4,
+                           DType::fp4_e2m1, DType::float8_e4m3};
+  int checked = 0;
+  for (DType format : formats) {
+    for (auto [K, group] : {std::pair<int64_t, int64_t>{512, 128}, {1024, -1}, {320, 32}}) {
+      for (auto [activations, M] : {std::pair{DType::float16, 1}, std::pair{DType::bfloat16, 16}, std::pair{DType::int8, 8}}) {
+        MatmulConfig config = half_activations(format, K, group);
+        config.A_dtype = activations;
+        config.M = M;
+        config.N = 48;  // three tiles
+        const std::optional<MmaRunLayout> layout = gemv_layout(config);
+        if (!layout) continue;
+        REQUIRE(layout->channel_tiles);
+        const RandomWeights weights(config, rng);
+        const std::vector<uint8_t> tiles = to_mma_runs(weights.general, config, *layout);
+        CHECK(from_mma_runs(tiles, config, *layout) == weights.general);
+        MmaRunLayout rows = *layout;
+        rows.channel_tiles = false;
+        // One k-block a row: a tile's pieces lie as its rows do.
+        if (K > layout->k_block(info(format).bits)) CHECK(tiles != to_mma_runs(weights.general, config, rows));
+        for (int64_t n = 0; n < config.N; ++n) {
+          for (int64_t k = 0; k < K; ++k) {
+            INFO(to_string(format) << " A=" << to_string(activations) << " M=" << M << " K=" << K << " n=" << n << " k=" << k);
+            REQUIRE(code_read_by_kernel(tiles, config, *layout, n, k) == weights.code(n, k));
+          }
+        }
+        ++checked;
+      }
+    }
+  }
+  CHECK(checked >= 50);
+}
+
+// Channel tiles where tensor_gemv serves every bucket and N is whole tiles; rows whole where another
+// family may read the weights (a bucket above 16 rows), for other N, for fp8 activations, whose
+// weights keep general_compress's bytes, and for 16-bit weights (a plain [N, K] tensor). The other
+// families never read tiles.
+TEST_CASE("tensor_gemv reads channel tiles where it serves every bucket of a config of whole tiles", "[layout]") {
+  MatmulConfig config = half_activations(DType::int4, 4096, 128);
+  config.N = 64;
+  const auto tiles = [](const MatmulConfig& c) { return gemv_layout(c)->channel_tiles; };
+  for (int64_t M : {1, 8, 16}) {
+    config.M = M;
+    CHECK(tiles(config));
+  }
+  config.M = MSpec::buckets({1, 4, 16});
+  CHECK(tiles(config));
+  CHECK(family_layout(config, KernelFamily::tensor_gemv)->channel_tiles);
+  CHECK_FALSE(family_layout(config, KernelFamily::tensor_gemm)->channel_tiles);
+  CHECK_FALSE(mma_run_layout(config)->channel_tiles);
+  config.M = 17;
+  CHECK_FALSE(tiles(config));
+  config.M = MSpec::buckets({1, 16, 4096});
+  CHECK_FALSE(tiles(config));
+  config.M = 16;
+  config.N = 40;
+  CHECK_FALSE(tiles(config));
+  config.N = 64;
+  config.A_dtype = DType::int8;
+  CHECK(tiles(config));
+  config.A_dtype = DType::float8_e4m3;
+  REQUIRE(gemv_layout(config));
+  CHECK_FALSE(tiles(config));
+  config.A_dtype = DType::float16;
+  config.W_dtype = DType::float16;
+  config.with_scaling = false;
+  REQUIRE(gemv_layout(config));
+  CHECK_FALSE(tiles(config));
+}
+
 // Which rows read runs of 8 k and which whole loads (each lane's 16 bytes of codes consecutive in k,
 // cut to fit the group of 128: 32 k), as measured in compiler/families/select.cpp (reads_runs_of_8):
 // 2- and 4-bit codes at one row (not nf4) and above 4 rows; 1- and 8-bit codes whole loads up to 8 rows;
@@ -362,7 +439,9 @@ TEST_CASE("weight_layout_id tells apart the layouts that give other bytes", "[la
   MatmulConfig buckets = few_rows;
   buckets.M = MSpec::buckets({1, 16, 256});
   const std::string few_rows_id = weight_layout_id(few_rows, KernelFamily::tensor_gemv);
-  CHECK(few_rows_id == "mma_runs W=int4 N=64 K=4096 load=16 run=32 step=4 pairs=split rev=1");
+  CHECK(few_rows_id == "mma_runs W=int4 N=64 K=4096 load=16 run=32 step=4 pairs=split tiles=16 rev=1");
+  CHECK(weight_layout_id(few_rows, KernelFamily::tensor_gemm) ==
+        "mma_runs W=int4 N=64 K=4096 load=16 run=32 step=4 pairs=split rev=1");
   CHECK(weight_layout_id(buckets, KernelFamily::tensor_gemv) ==
         "mma_runs W=int4 N=64 K=4096 load=16 run=8 step=4 pairs=split rev=1");
   CHECK(weight_layout_id(buckets, KernelFamily::tensor_wgmma_ws) == weight_layout_id(buckets, KernelFamily::tensor_gemv));

@@ -285,6 +285,28 @@ TEST_CASE("the small-M weight layouts match the reference on the GPU", "[gpu][sw
     sweep(sweep_configs(small_m, 4 * sweep_stride()), small_m, 4 * sweep_stride());
 }
 
+// The sweeps' N (1, 24, 40, 136) are no multiple of 16, so their weights lie in rows whole: here every
+// 4th config of the format matrix at N = 48 (three 16-channel tiles; a 32-channel block half past N)
+// with buckets 1 and 16 (runs of 8) and 1 and 3 (whole loads), so that tensor_gemv serves every
+// bucket and reads channel tiles wherever the config allows them (compiler/weight_layout.hpp,
+// gemv_layout).
+TEST_CASE("weights in channel tiles match the reference on the GPU", "[gpu][sweep]") {
+  if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
+  for (const std::vector<int64_t>& small_m : {std::vector<int64_t>{1, 16}, std::vector<int64_t>{1, 3}}) {
+    std::vector<MatmulConfig> configs = sweep_configs(small_m, 4 * sweep_stride());
+    size_t in_tiles = 0;
+    for (MatmulConfig& config : configs) {
+      config.N = 48;
+      const std::optional<MmaRunLayout> layout = gemv_layout(config);
+      in_tiles += layout && layout->channel_tiles;
+    }
+    if (filtered_to_none(configs.size())) BITJIT_SKIP("BITJIT_SWEEP_MATCH keeps no config");
+    // Most formats have a tensor-core layout (not the BITJIT_SWEEP_MATCH subsets).
+    if (std::getenv("BITJIT_SWEEP_MATCH") == nullptr) CHECK(in_tiles * 2 >= configs.size());
+    sweep(configs, small_m, 4 * sweep_stride(), kDefaultSchedules, " in channel tiles");
+  }
+}
+
 // nf4 at one row on many blocks: the default's two channel tiles a warp of whole loads
 // (two_tiles_for_table_fills, compiler/families/tensor_gemv.cpp), which the sweeps' small N never
 // reach: 28672 channels are 1792 blocks of 16, more than 7 an SM of every arch's reference GPU (188 SMs

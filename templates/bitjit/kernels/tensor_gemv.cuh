@@ -17,6 +17,8 @@
 //   position i of lane t  <->  k = 4 * kRun * (i / kRun) + kRun * t + i % kRun   (within the block),
 // so mma step j of a run takes positions 4j .. 4j+3 of all four lanes, a k range that never crosses
 // a scale group, and the activations' fragment for it is 4 consecutive elements of the same k.
+// Where every bucket has at most 16 rows the k-blocks lie in tiles of 16 channels (kChannelTiles,
+// compiler/weight_layout.hpp), so that a warp's load of a tile's k-block asks for consecutive bytes.
 #include "bitjit/decode/weight_pairs.cuh"
 #include "bitjit/epilogue/split_k.cuh"
 #include "bitjit/epilogue/warp_sums.cuh"
@@ -26,7 +28,7 @@
 namespace bitjit {
 
 // P: the Problem; T: the tiles (kThreads, kBlockM, kBlockN, kLoadBytes, kRun, kUnroll, kSplitK,
-// kActivationsAhead, kRoundsPerStep).
+// kActivationsAhead, kRoundsPerStep, kChannelTiles).
 // Split-K (kSplitK > 1): blockIdx.z takes a contiguous share of the k-blocks, so few channel blocks
 // still fill the SMs on a long K; the slices' sums meet as in tensor_gemm (reduce_slices_and_store:
 // the last slice to finish a tile adds them in slice order, deterministic).
@@ -81,7 +83,7 @@ __device__ void tensor_gemv(const MatmulParams& params) {
   }
   long long channel[S::kTiles][2];
   const uint8_t* weight_rows[S::kTiles][2];
-  lane_channels<S::kTiles, T::kLoadBytes>(params.W, P::N, S::kRowBytes, n_block, g, t, channel, weight_rows);
+  lane_channels<S::kTiles, T::kLoadBytes, T::kChannelTiles>(params.W, P::N, S::kRowBytes, n_block, g, t, channel, weight_rows);
   float acc[S::kTiles][S::kRowHalves][4];
   clear_sums(acc);
 
@@ -110,7 +112,7 @@ __device__ void tensor_gemv(const MatmulParams& params) {
   const long long k_end = T::kSplitK == 1 ? S::kBlocksK : min(S::kBlocksK, k_begin + kBlocksPerSlice);
   // One round = kUnroll k-blocks per warp; the next round's loads are issued before this one decodes.
   uint32_t next[T::kUnroll][S::kTiles][2][S::kWords];
-  load_round<T::kUnroll, S::kWarps, T::kLoadBytes>(next, weight_rows, k_begin + warp, k_end);
+  load_round<T::kUnroll, S::kWarps, T::kLoadBytes, S::kBlockStride>(next, weight_rows, k_begin + warp, k_end);
   // kActivationsAhead (pipeline.stages = 2): the activations of this warp's next k-block are loaded
   // while it decodes the current one, as the weights are a round ahead; without it each k-block's
   // activations are loaded as it starts, and at 16 rows the first mma of a k-block waited on them
@@ -135,7 +137,7 @@ __device__ void tensor_gemv(const MatmulParams& params) {
 #pragma unroll(T::kRoundsPerStep)
   for (long long first = k_begin + warp; first < k_end; first += S::kRoundStride) {
     uint32_t loaded[T::kUnroll][S::kTiles][2][S::kWords];
-    advance_round<T::kUnroll, S::kWarps, T::kLoadBytes>(loaded, next, weight_rows, first + S::kRoundStride, k_end);
+    advance_round<T::kUnroll, S::kWarps, T::kLoadBytes, S::kBlockStride>(loaded, next, weight_rows, first + S::kRoundStride, k_end);
 
 #pragma unroll
     for (int u = 0; u < T::kUnroll; ++u) {

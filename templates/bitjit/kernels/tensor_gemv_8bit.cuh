@@ -28,7 +28,7 @@
 
 namespace bitjit {
 
-// P: the Problem; T: the tiles (kThreads, kBlockM, kBlockN, kLoadBytes, kRun, kUnroll).
+// P: the Problem; T: the tiles (kThreads, kBlockM, kBlockN, kLoadBytes, kRun, kUnroll, kChannelTiles).
 template <class P, class T>
 __device__ void tensor_gemv_8bit(const MatmulParams& params) {
   using W = typename P::W;
@@ -56,15 +56,15 @@ __device__ void tensor_gemv_8bit(const MatmulParams& params) {
   block_activation_rows(params.A, P::K, m_begin, rows, g, a_rows);
   long long channel[S::kTiles][2];
   const uint8_t* weight_rows[S::kTiles][2];
-  lane_channels<S::kTiles, T::kLoadBytes>(params.W, P::N, S::kRowBytes, n_block, g, t, channel, weight_rows);
+  lane_channels<S::kTiles, T::kLoadBytes, T::kChannelTiles>(params.W, P::N, S::kRowBytes, n_block, g, t, channel, weight_rows);
   Acc acc[S::kTiles][S::kRowHalves][4];
   clear_sums(acc);
 
   uint32_t next[T::kUnroll][S::kTiles][2][S::kWords];
-  load_round<T::kUnroll, S::kWarps, T::kLoadBytes>(next, weight_rows, warp, S::kBlocksK);
+  load_round<T::kUnroll, S::kWarps, T::kLoadBytes, S::kBlockStride>(next, weight_rows, warp, S::kBlocksK);
   for (long long first = warp; first < S::kBlocksK; first += S::kRoundStride) {
     uint32_t loaded[T::kUnroll][S::kTiles][2][S::kWords];
-    advance_round<T::kUnroll, S::kWarps, T::kLoadBytes>(loaded, next, weight_rows, first + S::kRoundStride, S::kBlocksK);
+    advance_round<T::kUnroll, S::kWarps, T::kLoadBytes, S::kBlockStride>(loaded, next, weight_rows, first + S::kRoundStride, S::kBlocksK);
 
 #pragma unroll
     for (int u = 0; u < T::kUnroll; ++u) {

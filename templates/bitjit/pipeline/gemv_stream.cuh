@@ -7,9 +7,9 @@
 namespace bitjit {
 
 // A tensor_gemv block's compile-time shape (P: the Problem; T: the tiles, kThreads, kBlockM, kBlockN,
-// kLoadBytes, kRun, kUnroll): kWarps warps along K, each with kTiles tiles of 16 output channels and
-// kRowHalves mma row halves of 8 activation rows; per lane per load kLoadBytes of packed W (kWords
-// words, kCodes codes), a k-block being one load of each of the four lanes of a quad.
+// kLoadBytes, kRun, kUnroll, kChannelTiles): kWarps warps along K, each with kTiles tiles of 16 output
+// channels and kRowHalves mma row halves of 8 activation rows; per lane per load kLoadBytes of packed
+// W (kWords words, kCodes codes), a k-block being one load of each of the four lanes of a quad.
 template <class P, class T>
 struct GemvShape {
   static constexpr int kWarps = T::kThreads / 32;
@@ -22,6 +22,11 @@ struct GemvShape {
   static constexpr long long kBlocksK = P::K / kBlockK;
   static constexpr long long kGroupSize = P::K / P::kGroups;
   static constexpr long long kRowBytes = P::K * P::W::kBits / 8;
+  // Bytes from a channel's piece of one k-block (four lanes' loads) to its piece of the next: the
+  // next piece of the row, or with W in channel tiles (compiler/weight_layout.hpp) past the tile's
+  // 16 pieces of the k-block.
+  static constexpr long long kPieceBytes = 4LL * T::kLoadBytes;
+  static constexpr long long kBlockStride = T::kChannelTiles ? 16 * kPieceBytes : kPieceBytes;
   // One round: kUnroll k-blocks per warp, the warps' k-blocks interleaved.
   static constexpr long long kRoundStride = (long long)kWarps * T::kUnroll;
   static_assert(T::kBlockN % 16 == 0 && T::kBlockM <= 16, "16-channel mma tiles, at most 16 rows");
@@ -59,9 +64,9 @@ __device__ __forceinline__ void load_activation_words(const Element* row, long l
 }
 
 // One round of weight loads of a warp: kUnroll k-blocks (first, first + kWarps, ...) of each of its
-// tiles' two channels per lane, kLoadBytes each; k-blocks from `end` on (past the row, or past the
-// block's slice of K) are skipped.
-template <int kUnroll, int kWarps, int kLoadBytes, int kTiles, int kWords>
+// tiles' two channels per lane, kLoadBytes each, k-block b of a channel kBlockStride * b bytes past its
+// first (GemvShape); k-blocks from `end` on (past the row, or past the block's slice of K) are skipped.
+template <int kUnroll, int kWarps, int kLoadBytes, long long kBlockStride, int kTiles, int kWords>
 __device__ __forceinline__ void load_round(uint32_t (&words)[kUnroll][kTiles][2][kWords],
                                            const uint8_t* const (&weight_rows)[kTiles][2], long long first,
                                            long long end) {
@@ -72,14 +77,14 @@ __device__ __forceinline__ void load_round(uint32_t (&words)[kUnroll][kTiles][2]
     for (int tile = 0; tile < kTiles; ++tile)
 #pragma unroll
       for (int half = 0; half < 2; ++half)
-        if (block < end) load_streaming<kLoadBytes>(weight_rows[tile][half] + block * 4 * kLoadBytes, words[u][tile][half]);
+        if (block < end) load_streaming<kLoadBytes>(weight_rows[tile][half] + block * kBlockStride, words[u][tile][half]);
   }
 }
 
 // The software pipeline's step: the round in flight (`next`) becomes the one to decode (`loaded`), and
 // the loads of the round from k-block `next_first` on are issued (none from `end` on, nor when the
 // round starts past it).
-template <int kUnroll, int kWarps, int kLoadBytes, int kTiles, int kWords>
+template <int kUnroll, int kWarps, int kLoadBytes, long long kBlockStride, int kTiles, int kWords>
 __device__ __forceinline__ void advance_round(uint32_t (&loaded)[kUnroll][kTiles][2][kWords],
                                               uint32_t (&next)[kUnroll][kTiles][2][kWords],
                                               const uint8_t* const (&weight_rows)[kTiles][2], long long next_first,
@@ -92,7 +97,7 @@ __device__ __forceinline__ void advance_round(uint32_t (&loaded)[kUnroll][kTiles
       for (int half = 0; half < 2; ++half)
 #pragma unroll
         for (int w = 0; w < kWords; ++w) loaded[u][tile][half][w] = next[u][tile][half][w];
-  if (next_first < end) load_round<kUnroll, kWarps, kLoadBytes>(next, weight_rows, next_first, end);
+  if (next_first < end) load_round<kUnroll, kWarps, kLoadBytes, kBlockStride>(next, weight_rows, next_first, end);
 }
 
 // k of quad q (8 activations) of a lane's codes in a k-block, past the lane's first k (kRun * t):
@@ -170,8 +175,9 @@ __device__ __forceinline__ void block_activation_rows(const void* A, long long K
 }
 
 // This lane's two output channels per tile, g and g + 8 (clamped past N: computed, never stored),
-// and where its loads of each channel's row of W start.
-template <int kTiles, int kLoadBytes>
+// and where its loads of each channel's W start: the channel's row, or with W in channel tiles its
+// piece of the tile's first k-block (n / 16 tiles of 16 rows' bytes on, then n % 16 pieces).
+template <int kTiles, int kLoadBytes, bool kChannelTiles>
 __device__ __forceinline__ void lane_channels(const void* W, long long N, long long row_bytes, long long n_block, int g,
                                               int t, long long (&channel)[kTiles][2],
                                               const uint8_t* (&weight_rows)[kTiles][2]) {
@@ -179,8 +185,10 @@ __device__ __forceinline__ void lane_channels(const void* W, long long N, long l
   for (int tile = 0; tile < kTiles; ++tile) {
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
-      channel[tile][half] = min(n_block + tile * 16 + g + 8 * half, N - 1);
-      weight_rows[tile][half] = static_cast<const uint8_t*>(W) + channel[tile][half] * row_bytes + t * kLoadBytes;
+      const long long n = min(n_block + tile * 16 + g + 8 * half, N - 1);
+      const long long first = kChannelTiles ? n / 16 * 16 * row_bytes + n % 16 * 4 * kLoadBytes : n * row_bytes;
+      channel[tile][half] = n;
+      weight_rows[tile][half] = static_cast<const uint8_t*>(W) + first + t * kLoadBytes;
     }
   }
 }
