@@ -301,9 +301,10 @@ TEST_CASE("weights in channel tiles match the reference on the GPU", "[gpu][swee
       in_tiles += layout && layout->channel_tiles;
     }
     if (filtered_to_none(configs.size())) BITJIT_SKIP("BITJIT_SWEEP_MATCH keeps no config");
-    // About half the format matrix reads tiles (38 of 78 configs at stride 96 on the H200; the others:
-    // no tensor-core layout, fp8 activations, 16-bit weights); not the BITJIT_SWEEP_MATCH subsets.
-    if (std::getenv("BITJIT_SWEEP_MATCH") == nullptr) CHECK(in_tiles * 3 >= configs.size());
+    // About a third of these configs read tiles (657 of 1866 at stride 4, 84 of 234 at stride 32, 19 of
+    // 78 at stride 96; the others: no tensor-core layout at the smallest K, fp8 activations, 16-bit
+    // weights, general order); not the BITJIT_SWEEP_MATCH subsets.
+    if (std::getenv("BITJIT_SWEEP_MATCH") == nullptr) CHECK(in_tiles * 5 >= configs.size());
     sweep(configs, small_m, 4 * sweep_stride(), kDefaultSchedules, " in channel tiles");
   }
 }
