@@ -91,8 +91,9 @@ class Matmul {
 
   // The weight layout the kernel reads. weight_reorder_block(): the k-block (in elements of W) inside
   // which that layout moves elements away from general_compress's order (for 16-bit weights: from
-  // plain row-major [N, K]), 0 where it moves none; weight_transform(): whether it moves any, i.e.
-  // whether transform_weight changes the bytes it is given.
+  // plain row-major [N, K]; in channel tiles a k-block's pieces also move among a tile's 16 rows), 0
+  // where it moves none; weight_transform(): whether it moves any, i.e. whether transform_weight
+  // changes the bytes it is given.
   WeightLayout weight_layout() const;
   // weight_layout_id (compiler/schedule.hpp) of this Matmul's kernels: record it with stored W.
   std::string weight_layout_id() const;
