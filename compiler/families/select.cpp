@@ -12,6 +12,10 @@
 namespace bitjit {
 namespace {
 
+// The most rows of a bucket that default_schedule gives tensor_gemv (its blocks: one or two mma row
+// halves of 8) with the tensor-core layout; gemv_layout's channel tiles rely on it.
+constexpr int64_t kMostGemvRows = 16;
+
 // Whether every weight value reaches the tensor core unchanged in A's 16-bit type. Integers up to
 // 8 bits, fp4 and both fp8 formats fit fp16 and bf16 alike; a 16-bit float only fits itself. nf4's
 // levels are rounded to A's type (documented in docs/formats.md).
@@ -93,7 +97,6 @@ std::optional<MmaRunLayout> mma_run_layout(const MatmulConfig& config) {
 std::optional<MmaRunLayout> gemv_layout(const MatmulConfig& config) {
   std::optional<MmaRunLayout> layout = mma_run_layout(config);
   if (!layout) return layout;
-  constexpr int64_t kMostGemvRows = 16;  // tensor_gemv's blocks: default_schedule gives it every such bucket
   // 16-bit weights keep their rows whole, so that a plain [N, K] tensor of them runs as it is.
   const bool sixteen_bit_weights = info(config.W_dtype).bits == 16;
   layout->channel_tiles = config.M.largest() <= kMostGemvRows && config.N % kLayoutChannelTile == 0 &&
@@ -196,7 +199,7 @@ TileSchedule default_schedule(const MatmulConfig& config, const std::string& arc
   }
   const std::optional<MmaRunLayout> layout = mma_run_layout(config);
   if (layout && arch_has_activation_mma(config, arch)) {
-    const bool many_rows = rows > 16 && float16_activations(config) && layout->run <= 8;
+    const bool many_rows = rows > kMostGemvRows && float16_activations(config) && layout->run <= 8;
     // W4A8 on the 8-bit wgmma's 64-row tiles from w4a8_hopper_least_rows, or from 64 rows on the
     // archs without it tensor_gemm's m16n8k32 (17 to 63 rows stay on tensor_gemv_8bit there: not
     // measured).

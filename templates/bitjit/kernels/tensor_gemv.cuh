@@ -83,7 +83,7 @@ __device__ void tensor_gemv(const MatmulParams& params) {
   }
   long long channel[S::kTiles][2];
   const uint8_t* weight_rows[S::kTiles][2];
-  lane_channels<S::kTiles, T::kLoadBytes, T::kChannelTiles>(params.W, P::N, S::kRowBytes, n_block, g, t, channel, weight_rows);
+  lane_channels<typename S::Pieces, S::kTiles, T::kLoadBytes>(params.W, P::N, n_block, g, t, channel, weight_rows);
   float acc[S::kTiles][S::kRowHalves][4];
   clear_sums(acc);
 

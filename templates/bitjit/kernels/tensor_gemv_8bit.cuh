@@ -56,7 +56,7 @@ __device__ void tensor_gemv_8bit(const MatmulParams& params) {
   block_activation_rows(params.A, P::K, m_begin, rows, g, a_rows);
   long long channel[S::kTiles][2];
   const uint8_t* weight_rows[S::kTiles][2];
-  lane_channels<S::kTiles, T::kLoadBytes, T::kChannelTiles>(params.W, P::N, S::kRowBytes, n_block, g, t, channel, weight_rows);
+  lane_channels<typename S::Pieces, S::kTiles, T::kLoadBytes>(params.W, P::N, n_block, g, t, channel, weight_rows);
   Acc acc[S::kTiles][S::kRowHalves][4];
   clear_sums(acc);
 

@@ -2,6 +2,7 @@
 // The weight stream of the tensor_gemv kernels (tensor_gemv, tensor_gemv_8bit): each warp takes a
 // share of K's k-blocks, each lane loads kLoadBytes of its two channels per k-block one round
 // ahead of the decoding, and the activations' fragments are read straight from global memory.
+#include "bitjit/pipeline/weight_pieces.cuh"
 #include "bitjit/ptx/global_memory.cuh"
 
 namespace bitjit {
@@ -22,11 +23,9 @@ struct GemvShape {
   static constexpr long long kBlocksK = P::K / kBlockK;
   static constexpr long long kGroupSize = P::K / P::kGroups;
   static constexpr long long kRowBytes = P::K * P::W::kBits / 8;
-  // Bytes from a channel's piece of one k-block (four lanes' loads) to its piece of the next: the
-  // next piece of the row, or with W in channel tiles (compiler/weight_layout.hpp) past the tile's
-  // 16 pieces of the k-block.
-  static constexpr long long kPieceBytes = 4LL * T::kLoadBytes;
-  static constexpr long long kBlockStride = T::kChannelTiles ? 16 * kPieceBytes : kPieceBytes;
+  // Where each channel's pieces of the k-blocks (four lanes' loads) lie: rows whole or channel tiles.
+  using Pieces = WeightPieces<T::kChannelTiles, kRowBytes, 4 * T::kLoadBytes>;
+  static constexpr long long kBlockStride = Pieces::kBlockStride;
   // One round: kUnroll k-blocks per warp, the warps' k-blocks interleaved.
   static constexpr long long kRoundStride = (long long)kWarps * T::kUnroll;
   static_assert(T::kBlockN % 16 == 0 && T::kBlockM <= 16, "16-channel mma tiles, at most 16 rows");
@@ -175,20 +174,18 @@ __device__ __forceinline__ void block_activation_rows(const void* A, long long K
 }
 
 // This lane's two output channels per tile, g and g + 8 (clamped past N: computed, never stored),
-// and where its loads of each channel's W start: the channel's row, or with W in channel tiles its
-// piece of the tile's first k-block (n / 16 tiles of 16 rows' bytes on, then n % 16 pieces).
-template <int kTiles, int kLoadBytes, bool kChannelTiles>
-__device__ __forceinline__ void lane_channels(const void* W, long long N, long long row_bytes, long long n_block, int g,
-                                              int t, long long (&channel)[kTiles][2],
+// and where its loads of each channel's W start (Pieces: WeightPieces, rows whole or channel tiles).
+template <class Pieces, int kTiles, int kLoadBytes>
+__device__ __forceinline__ void lane_channels(const void* W, long long N, long long n_block, int g, int t,
+                                              long long (&channel)[kTiles][2],
                                               const uint8_t* (&weight_rows)[kTiles][2]) {
 #pragma unroll
   for (int tile = 0; tile < kTiles; ++tile) {
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
       const long long n = min(n_block + tile * 16 + g + 8 * half, N - 1);
-      const long long first = kChannelTiles ? n / 16 * 16 * row_bytes + n % 16 * 4 * kLoadBytes : n * row_bytes;
       channel[tile][half] = n;
-      weight_rows[tile][half] = static_cast<const uint8_t*>(W) + first + t * kLoadBytes;
+      weight_rows[tile][half] = static_cast<const uint8_t*>(W) + Pieces::channel_start(n) + t * kLoadBytes;
     }
   }
 }

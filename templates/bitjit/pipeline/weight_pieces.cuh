@@ -1,0 +1,25 @@
+#pragma once
+// Where a channel's piece of a k-block (its four quad lanes' loads, kPieceBytes) lies in the packed
+// weights of the mma_runs layout (compiler/weight_layout.hpp): in rows whole, channel n's row from
+// byte n * kRowBytes on and its k-blocks in order; in channel tiles, the 16 channels of a tile lay
+// their pieces of each k-block side by side, so k-block b of channel n is at
+//   n / 16 * 16 * kRowBytes + (16 * b + n % 16) * kPieceBytes.
+// A tile takes 16 rows' bytes either way, so 16 channels further on is 16 * kRowBytes further.
+#include "bitjit/core/types.cuh"
+
+namespace bitjit {
+
+template <bool kChannelTiles, long long kRowBytes, int kPieceBytes>
+struct WeightPieces {
+  static constexpr int kTileChannels = 16;
+  // Bytes from a channel's piece of one k-block to its piece of the next.
+  static constexpr long long kBlockStride = kChannelTiles ? (long long)kTileChannels * kPieceBytes : kPieceBytes;
+
+  // Where channel n's piece of k-block 0 starts (n >= 0).
+  __device__ static __forceinline__ long long channel_start(long long n) {
+    if constexpr (kChannelTiles) return n / kTileChannels * kTileChannels * kRowBytes + n % kTileChannels * kPieceBytes;
+    return n * kRowBytes;
+  }
+};
+
+}  // namespace bitjit
