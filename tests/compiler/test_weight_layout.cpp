@@ -108,6 +108,22 @@ struct RandomWeights {
   }
 };
 
+// The weights through the layout: back again unchanged, and every code where the tensor_gemv lane
+// reads it. Returns the laid-out bytes.
+std::vector<uint8_t> check_every_code_where_read(const MatmulConfig& config, const MmaRunLayout& layout,
+                                                 const RandomWeights& weights) {
+  const std::vector<uint8_t> runs = to_mma_runs(weights.general, config, layout);
+  CHECK(from_mma_runs(runs, config, layout) == weights.general);
+  for (int64_t n = 0; n < config.N; ++n) {
+    for (int64_t k = 0; k < config.K; ++k) {
+      INFO(to_string(config.W_dtype) << " A=" << to_string(config.A_dtype) << " M=" << config.M.largest()
+                                     << " K=" << config.K << " group=" << config.group_size << " n=" << n << " k=" << k);
+      REQUIRE(code_read_by_kernel(runs, config, layout, n, k) == weights.code(n, k));
+    }
+  }
+  return runs;
+}
+
 }  // namespace
 
 TEST_CASE("the tensor-core layout is chosen from the config alone", "[layout]") {
@@ -201,15 +217,7 @@ TEST_CASE("every code lands where the tensor_gemv lane reads it, and the layout 
         config.N = 5;
         const std::optional<MmaRunLayout> layout = mma_run_layout(config);
         if (!layout) continue;
-        const RandomWeights weights(config, rng);
-        const std::vector<uint8_t> runs = to_mma_runs(weights.general, config, *layout);
-        CHECK(from_mma_runs(runs, config, *layout) == weights.general);
-        for (int64_t n = 0; n < config.N; ++n) {
-          for (int64_t k = 0; k < K; ++k) {
-            INFO(to_string(format) << " A=" << to_string(activations) << " M=" << M << " K=" << K << " group=" << group << " n=" << n << " k=" << k);
-            REQUIRE(code_read_by_kernel(runs, config, *layout, n, k) == weights.code(n, k));
-          }
-        }
+        check_every_code_where_read(config, *layout, RandomWeights(config, rng));
         ++checked;
       }
     }
@@ -233,18 +241,11 @@ TEST_CASE("in channel tiles every code lands where the tensor_gemv lane reads it
         if (!layout) continue;
         REQUIRE(layout->channel_tiles);
         const RandomWeights weights(config, rng);
-        const std::vector<uint8_t> tiles = to_mma_runs(weights.general, config, *layout);
-        CHECK(from_mma_runs(tiles, config, *layout) == weights.general);
+        const std::vector<uint8_t> tiles = check_every_code_where_read(config, *layout, weights);
         MmaRunLayout rows = *layout;
         rows.channel_tiles = false;
         // One k-block a row: a tile's pieces lie as its rows do.
         if (K > layout->k_block(info(format).bits)) CHECK(tiles != to_mma_runs(weights.general, config, rows));
-        for (int64_t n = 0; n < config.N; ++n) {
-          for (int64_t k = 0; k < K; ++k) {
-            INFO(to_string(format) << " A=" << to_string(activations) << " M=" << M << " K=" << K << " n=" << n << " k=" << k);
-            REQUIRE(code_read_by_kernel(tiles, config, *layout, n, k) == weights.code(n, k));
-          }
-        }
         ++checked;
       }
     }
