@@ -96,9 +96,8 @@ TileSchedule schedule_from_json(const nlohmann::json& json);
 std::string canonical_form(const TileSchedule& schedule);
 
 // Defined with the selection policy in compiler/families/select.cpp:
-// The mma_runs parameters the family's kernels read for this config: gemv_layout for tensor_gemv,
-// wgmma_layout for the Hopper families, mma_run_layout for the others; nullopt where they read the
-// general layout.
+// The mma_runs parameters the family's kernels read for this config: wgmma_layout for the Hopper
+// families, mma_run_layout for the others; nullopt where they read the general layout.
 std::optional<MmaRunLayout> family_layout(const MatmulConfig& config, KernelFamily family);
 // The weight layout the family's kernels read (what Matmul::transform_weight must produce).
 WeightLayout family_weight_layout(const MatmulConfig& config, KernelFamily family);

@@ -42,12 +42,18 @@ struct MmaRunLayout {
   int step_codes = 4;   // k per lane per mma step: 4 (m16n8k16, 16-bit A) or 8 (m16n8k32, 8-bit A)
   bool split_pairs = false;
   bool byte_lanes = false;
-  // Where the k-blocks lie (gemv_layout): false, each row of W whole (row n from byte n * K * bits / 8
-  // on); true, channels in tiles of 16 (N a multiple of 16), the tile's k-block b being 16 pieces of
-  // k_block codes, channel n's piece at byte
+  // Where the k-blocks lie: false, each row of W whole (row n from byte n * K * bits / 8 on); true,
+  // channels in tiles of 16, the tile's k-block b being 16 pieces of k_block codes, channel n's piece
+  // at byte
   //     (n / 16) * 16 * row_bytes + (b * 16 + n % 16) * piece_bytes,   piece_bytes = 4 * load_bytes,
   // so that one warp load of tensor_gemv (two channels a lane, 16 channels a tile) asks for 512
-  // consecutive bytes instead of 64 bytes from each of eight rows.
+  // consecutive bytes instead of 64 bytes from each of eight rows. mma_run_layout sets it where N is
+  // a multiple of 16, the activations are not fp8 (whose weights keep general_compress's bytes) and
+  // the weights not 16-bit (a plain [N, K] tensor of them runs as it is). Measured on the H200
+  // (bench/results/2026-12-01-h200-channel-tiles): tensor_gemv's warp loads as 512 consecutive bytes
+  // took 0.82-0.97 of the time of whole rows on the suite's int4 and packed-zero shapes at 1 to 16
+  // rows. The staged families copy the same pieces into their stages (one TMA box of 16 channels x
+  // tiles, or cp.async chunks), so their shared-memory stages are as before.
   bool channel_tiles = false;
   int codes_per_load(int bits) const { return load_bytes * 8 / bits; }
   int k_block(int bits) const { return 4 * codes_per_load(bits); }  // k per k-block: four lanes' loads
@@ -62,15 +68,6 @@ inline constexpr int kLayoutChannelTile = 16;
 // otherwise. Whether the arch has the mma for the types is the schedule's question (fp8: sm_89 and
 // newer). Defined with the selection policy in compiler/families/select.cpp.
 std::optional<MmaRunLayout> mma_run_layout(const MatmulConfig& config);
-
-// The layout the tensor_gemv families read: mma_run_layout, in channel tiles where those families
-// serve every bucket (the largest at most 16 rows) of a config whose N is a multiple of 16 and whose
-// weights may move (not fp8 activations, whose bytes stay general_compress's, nor 16-bit weights, which
-// run as a plain [N, K] tensor). Measured on the H200
-// (bench/results/2026-12-01-h200-channel-tiles): a warp's loads as 512 consecutive bytes took
-// 0.82-0.97 of the time of whole rows on the suite's int4 and packed-zero shapes at 1 to 16 rows.
-// The other families read rows whole (family_layout), so a config in tiles runs on tensor_gemv alone.
-std::optional<MmaRunLayout> gemv_layout(const MatmulConfig& config);
 
 // Whether the layout moves any code from where general_compress put it (false: the same bytes, so
 // the families reading the general layout read these weights too).

@@ -22,22 +22,52 @@ CUtensorMapSwizzle driver_swizzle(TmaSwizzle swizzle) {
   throw Error("encode_tensor_maps: unknown TMA swizzle " + std::to_string(int(swizzle)));
 }
 
+// The dimensions (innermost first), strides and box of a tensor map: 2-D rows, or the 4-D view of
+// weights in channel tiles (TmaTensor::channel_tiles; bytes, so element_bytes 1).
+struct MapShape {
+  cuuint32_t rank = 2;
+  cuuint64_t sizes[4] = {};
+  cuuint64_t strides[3] = {};
+  cuuint32_t box[4] = {};
+};
+
+MapShape map_shape(const TmaTensor& t, const KernelPlan& plan) {
+  MapShape shape;
+  if (!t.channel_tiles) {
+    shape.sizes[0] = t.columns, shape.sizes[1] = t.rows;
+    shape.strides[0] = t.columns * uint64_t(t.element_bytes);
+    shape.box[0] = t.box_columns, shape.box[1] = t.box_rows;
+    return shape;
+  }
+  constexpr uint64_t kTile = 16;
+  const uint64_t piece = t.box_columns;
+  if (t.element_bytes != 1 || t.rows % kTile != 0 || t.box_rows % kTile != 0 || t.columns % piece != 0) {
+    throw Error("encode_tensor_maps: " + std::string(t.name) + " in channel tiles needs bytes, rows and box rows in " +
+                "whole tiles of 16 and whole pieces of " + std::to_string(piece) + " bytes a row; got [" +
+                std::to_string(t.rows) + ", " + std::to_string(t.columns) + "], box " + std::to_string(t.box_rows) +
+                " rows, config " + canonical_form(plan.config));
+  }
+  shape.rank = 4;
+  shape.sizes[0] = piece, shape.sizes[1] = kTile, shape.sizes[2] = t.columns / piece, shape.sizes[3] = t.rows / kTile;
+  shape.strides[0] = piece, shape.strides[1] = kTile * piece, shape.strides[2] = kTile * t.columns;
+  shape.box[0] = t.box_columns, shape.box[1] = cuuint32_t(kTile), shape.box[2] = 1, shape.box[3] = t.box_rows / kTile;
+  return shape;
+}
+
 TensorMap encode(const TmaTensor& t, const void* data, const KernelPlan& plan) {
   CUtensorMap map;
   const CUtensorMapDataType type = t.element_bytes == 2 ? CU_TENSOR_MAP_DATA_TYPE_UINT16 : CU_TENSOR_MAP_DATA_TYPE_UINT8;
-  const cuuint64_t sizes[2] = {t.columns, t.rows};
-  const cuuint64_t row_stride[1] = {t.columns * uint64_t(t.element_bytes)};
-  const cuuint32_t box[2] = {t.box_columns, t.box_rows};
-  const cuuint32_t element_strides[2] = {1, 1};
-  check_cuda(Driver::get().cuTensorMapEncodeTiled(&map, type, 2, const_cast<void*>(data), sizes, row_stride, box,
-                                                  element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE,
+  const MapShape shape = map_shape(t, plan);
+  const cuuint32_t element_strides[4] = {1, 1, 1, 1};
+  check_cuda(Driver::get().cuTensorMapEncodeTiled(&map, type, shape.rank, const_cast<void*>(data), shape.sizes,
+                                                  shape.strides, shape.box, element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE,
                                                   driver_swizzle(t.swizzle),
                                                   CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
                                                   CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE),  // out of bounds: zeros
              "cuTensorMapEncodeTiled", [&] {
                return std::string(t.name) + " [" + std::to_string(t.rows) + ", " + std::to_string(t.columns) +
-                      "], box " + std::to_string(t.box_rows) + " x " + std::to_string(t.box_columns) + ", config " +
-                      canonical_form(plan.config);
+                      "], box " + std::to_string(t.box_rows) + " x " + std::to_string(t.box_columns) +
+                      (t.channel_tiles ? " in channel tiles (4-D)" : "") + ", config " + canonical_form(plan.config);
              });
   TensorMap result;
   std::memcpy(&result, &map, sizeof map);

@@ -30,6 +30,12 @@ int layout_k_block(const MatmulConfig& config, const MmaRunLayout& layout) {
   return layout.k_block(info(config.W_dtype).bits);
 }
 
+PlanConstant channel_tiles_constant(const MmaRunLayout& layout) {
+  return {"bool", "kChannelTiles", layout.channel_tiles ? "true" : "false",
+          layout.channel_tiles ? "W's k-blocks in tiles of 16 channels (a tile's k-block: its pieces side by side)"
+                               : "W's rows whole"};
+}
+
 int gemm_stage_bytes(const MatmulConfig& config, const TileSchedule& s, const MmaRunLayout& layout) {
   const int activation_bytes = s.tile.m * s.pipeline.k_per_stage * 2;
   const int weight_bytes = s.pipeline.k_per_stage / layout_k_block(config, layout) * s.tile.n * 4 * layout.load_bytes;

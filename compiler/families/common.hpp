@@ -37,6 +37,9 @@ int pair_table_static_bytes(const MatmulConfig& config, const TileSchedule& s);
 // ---- the staged families' ring --------------------------------------------------------------------
 
 int layout_k_block(const MatmulConfig& config, const MmaRunLayout& layout);
+// The kernels' kChannelTiles: where the layout's pieces lie (rows whole or channel tiles), which every
+// family reading the mma_runs layouts takes from its plan (templates/bitjit/pipeline/weight_pieces.cuh).
+PlanConstant channel_tiles_constant(const MmaRunLayout& layout);
 // One stage of a decoding family's ring: tile.m rows of 16-bit activations and the block's k-blocks
 // of packed weights, pipeline.k_per_stage long.
 int gemm_stage_bytes(const MatmulConfig& config, const TileSchedule& s, const MmaRunLayout& layout);

@@ -42,6 +42,10 @@ struct TmaTensor {
   uint64_t columns = 0, rows = 0;
   uint32_t box_columns = 0, box_rows = 0;
   TmaSwizzle swizzle = TmaSwizzle::none;
+  // Weights in channel tiles (compiler/weight_layout.hpp): rows of 16 channels' pieces of box_columns
+  // bytes, encoded as 4-D [rows / 16 tiles][columns / box_columns k-blocks][16 channels][piece] with a
+  // box of one k-block of box_rows / 16 tiles, which lands in shared memory as the 2-D box of rows whole.
+  bool channel_tiles = false;
 };
 
 // One device entry point of a family (a function template in templates/bitjit).

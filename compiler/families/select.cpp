@@ -13,7 +13,7 @@ namespace bitjit {
 namespace {
 
 // The most rows of a bucket that default_schedule gives tensor_gemv (its blocks: one or two mma row
-// halves of 8) with the tensor-core layout; gemv_layout's channel tiles rely on it.
+// halves of 8) with the tensor-core layout.
 constexpr int64_t kMostGemvRows = 16;
 
 // Whether every weight value reaches the tensor core unchanged in A's 16-bit type. Integers up to
@@ -89,23 +89,14 @@ std::optional<MmaRunLayout> mma_run_layout(const MatmulConfig& config) {
     // With fp8 activations the weights keep general_compress's order, so that the families without
     // an fp8 mma (sm_80, sm_86: simt) read the same bytes: whole loads as runs, or no run layout.
     if (fp8_mma && layout.run != codes) continue;
+    // 16-bit weights keep their rows whole, so that a plain [N, K] tensor of them runs as it is.
+    layout.channel_tiles = config.N % kLayoutChannelTile == 0 && !fp8_mma && w.bits < 16;
     return layout;
   }
   return std::nullopt;
 }
 
-std::optional<MmaRunLayout> gemv_layout(const MatmulConfig& config) {
-  std::optional<MmaRunLayout> layout = mma_run_layout(config);
-  if (!layout) return layout;
-  // 16-bit weights keep their rows whole, so that a plain [N, K] tensor of them runs as it is.
-  const bool sixteen_bit_weights = info(config.W_dtype).bits == 16;
-  layout->channel_tiles = config.M.largest() <= kMostGemvRows && config.N % kLayoutChannelTile == 0 &&
-                          !fp8_activations(config) && !sixteen_bit_weights;
-  return layout;
-}
-
 std::optional<MmaRunLayout> family_layout(const MatmulConfig& config, KernelFamily family) {
-  if (family == KernelFamily::tensor_gemv) return gemv_layout(config);
   if (!is_hopper_family(family)) return mma_run_layout(config);
   if (same_8bit_operands(config)) return std::nullopt;  // plain rows of bytes
   return wgmma_layout(config);

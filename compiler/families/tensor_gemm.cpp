@@ -34,6 +34,7 @@ std::vector<PlanConstant> tensor_gemm_tiles(const MatmulConfig& config, const Ti
        hopper ? "k per lane per run once loaded: the wgmma fragment order"
               : "consecutive k per lane per run (" + std::string(to_string(family_weight_layout(config, s.family))) +
                     " layout)"},
+      channel_tiles_constant(layout),
   };
 }
 

@@ -459,7 +459,7 @@ int tensor_gemv_static_shared_bytes(const MatmulConfig& config, const TileSchedu
 }
 
 std::vector<PlanConstant> tensor_gemv_tiles(const MatmulConfig& config, const TileSchedule& s, const std::string&) {
-  const MmaRunLayout layout = *gemv_layout(config);
+  const MmaRunLayout layout = *mma_run_layout(config);
   const int block = layout_k_block(config, layout);
   return {
       {"int", "kThreads", std::to_string(block_threads(s)), std::to_string(s.warps.k) + " warps splitting K"},
@@ -471,9 +471,7 @@ std::vector<PlanConstant> tensor_gemv_tiles(const MatmulConfig& config, const Ti
       {"int", "kRun", std::to_string(layout.run), "consecutive k per lane per run (" +
                                                       std::string(to_string(family_weight_layout(config, s.family))) +
                                                       " layout)"},
-      {"bool", "kChannelTiles", layout.channel_tiles ? "true" : "false",
-       layout.channel_tiles ? "W's k-blocks in tiles of 16 channels (a warp load: 512 consecutive bytes)"
-                            : "W's rows whole"},
+      channel_tiles_constant(layout),
       {"int", "kUnroll", std::to_string(s.pipeline.k_per_round / block),
        "k-blocks of " + std::to_string(block) + " per warp per round: loads in flight per tile"},
       {"int", "kSplitK", std::to_string(s.pipeline.split_k),

@@ -265,7 +265,8 @@ std::array<TmaTensor, 2> tensor_wgmma_ws_tma_tensors(const KernelPlan& plan, int
   const MmaRunLayout layout = *family_layout(config, s.family);
   const uint64_t row_bytes = uint64_t(config.K) * info(config.W_dtype).bits / 8;
   return {TmaTensor{"A", 2, uint64_t(config.K), uint64_t(M), 64, uint32_t(s.tile.m), TmaSwizzle::bytes128},
-          TmaTensor{"W", 1, row_bytes, uint64_t(config.N), uint32_t(4 * layout.load_bytes), uint32_t(s.tile.n), TmaSwizzle::none}};
+          TmaTensor{"W", 1, row_bytes, uint64_t(config.N), uint32_t(4 * layout.load_bytes), uint32_t(s.tile.n), TmaSwizzle::none,
+                    layout.channel_tiles}};
 }
 
 }  // namespace

@@ -220,6 +220,7 @@ std::vector<PlanConstant> w4a8_tiles(const MatmulConfig& config, const TileSched
       {"int", "kBlockK", std::to_string(s.pipeline.k_per_stage), steps + " steps of 32 k per stage"},
       {"int", "kStages", std::to_string(s.pipeline.stages), "depth of the cp.async ring in shared memory"},
       {"int", "kStoredRun", std::to_string(run), "the mma_runs layout's run: each 32-k step lies in one lane's load"},
+      channel_tiles_constant(*w4a8_layout(config)),
   };
   if (is_warp_specialized(s)) return warp_specialized_tiles(tiles, s, arch);  // adds kRasterGroup
   tiles.push_back({"int", "kRasterGroup", std::to_string(s.launch.raster_group), "row blocks per group of the tile order"});
@@ -286,8 +287,9 @@ std::array<TmaTensor, 2> tensor_wgmma_ws_w4a8_tma_tensors(const KernelPlan& plan
   const MatmulConfig& config = plan.config;
   const TileSchedule& s = plan.schedule;
   const uint64_t row_bytes = uint64_t(config.K) * info(config.W_dtype).bits / 8;
+  const bool channel_tiles = family_layout(config, s.family)->channel_tiles;
   return {TmaTensor{"A", 1, uint64_t(config.K), uint64_t(M), 128, uint32_t(s.tile.m), TmaSwizzle::bytes128},
-          TmaTensor{"W", 1, row_bytes, uint64_t(config.N), 64, uint32_t(s.tile.n), TmaSwizzle::bytes64}};
+          TmaTensor{"W", 1, row_bytes, uint64_t(config.N), 64, uint32_t(s.tile.n), TmaSwizzle::bytes64, channel_tiles}};
 }
 
 // The W4A8 entry points differ in family, header, function, default and candidates only (and the

@@ -298,16 +298,15 @@ def test_a_plain_sixteen_bit_weight_never_reaches_a_fragment_order_kernel():
 
 
 def test_weight_layout_id_differs_where_the_bytes_do():
-    """Three rows read whole-load runs, buckets past 8 rows runs of 8, and where tensor_gemv serves every
-    bucket (at most 16 rows) it reads 16-channel tiles: the same logical weights give other bytes, and
-    the ids say so; the same config gives the same id."""
+    """Three rows read whole-load runs, buckets past 8 rows runs of 8, both in 16-channel tiles (N = 64):
+    the same logical weights give other bytes, and the ids say so; the same config gives the same id."""
     def matmul(M, W_dtype="int4"):
         config = bitjit.MatmulConfig(M=M, N=64, K=4096, W_dtype=W_dtype, accum_dtype="float32", with_scaling=True,
                                      group_size=128)
         return bitjit.Matmul(config=config, target="sm_90a")
     few_rows, buckets = matmul(3), matmul([1, 16, 256])
     assert few_rows.weight_layout_id == "mma_runs W=int4 N=64 K=4096 load=16 run=32 step=4 pairs=split tiles=16 rev=1"
-    assert buckets.weight_layout_id == "mma_runs W=int4 N=64 K=4096 load=16 run=8 step=4 pairs=split rev=1"
+    assert buckets.weight_layout_id == "mma_runs W=int4 N=64 K=4096 load=16 run=8 step=4 pairs=split tiles=16 rev=1"
     assert matmul(3).weight_layout_id == few_rows.weight_layout_id
     # int4 at one row: runs of 8 too, in tiles
     assert matmul(1).weight_layout_id == "mma_runs W=int4 N=64 K=4096 load=16 run=8 step=4 pairs=split tiles=16 rev=1"

@@ -237,7 +237,7 @@ TEST_CASE("in channel tiles every code lands where the tensor_gemv lane reads it
         config.A_dtype = activations;
         config.M = M;
         config.N = 48;  // three tiles
-        const std::optional<MmaRunLayout> layout = gemv_layout(config);
+        const std::optional<MmaRunLayout> layout = mma_run_layout(config);
         if (!layout) continue;
         REQUIRE(layout->channel_tiles);
         const RandomWeights weights(config, rng);
@@ -253,40 +253,44 @@ TEST_CASE("in channel tiles every code lands where the tensor_gemv lane reads it
   CHECK(checked >= 50);
 }
 
-// Channel tiles where tensor_gemv serves every bucket and N is whole tiles; rows whole where another
-// family may read the weights (a bucket above 16 rows), for other N, for fp8 activations, whose
-// weights keep general_compress's bytes, and for 16-bit weights (a plain [N, K] tensor). The other
-// families never read tiles.
-TEST_CASE("tensor_gemv reads channel tiles where it serves every bucket of a config of whole tiles", "[layout]") {
+// Channel tiles wherever N is whole tiles, for every bucket and every family reading the tensor-core
+// layouts (the Hopper families' fragment order and W4A8's runs too); rows whole for other N, for fp8
+// activations, whose weights keep general_compress's bytes, and for 16-bit weights (a plain [N, K]
+// tensor).
+TEST_CASE("the tensor-core layouts lie in channel tiles where N is whole tiles", "[layout]") {
   MatmulConfig config = half_activations(DType::int4, 4096, 128);
   config.N = 64;
-  const auto tiles = [](const MatmulConfig& c) { return gemv_layout(c)->channel_tiles; };
-  for (int64_t M : {1, 8, 16}) {
+  const auto tiles = [](const MatmulConfig& c) { return mma_run_layout(c)->channel_tiles; };
+  for (int64_t M : {1, 8, 16, 17, 4096}) {
     config.M = M;
     CHECK(tiles(config));
   }
-  config.M = MSpec::buckets({1, 4, 16});
-  CHECK(tiles(config));
-  CHECK(family_layout(config, KernelFamily::tensor_gemv)->channel_tiles);
-  CHECK_FALSE(family_layout(config, KernelFamily::tensor_gemm)->channel_tiles);
-  CHECK_FALSE(mma_run_layout(config)->channel_tiles);
-  config.M = 17;
-  CHECK_FALSE(tiles(config));
   config.M = MSpec::buckets({1, 16, 4096});
-  CHECK_FALSE(tiles(config));
+  CHECK(tiles(config));
+  for (KernelFamily family : {KernelFamily::tensor_gemv, KernelFamily::tensor_gemm, KernelFamily::tensor_wgmma,
+                              KernelFamily::tensor_wgmma_ws}) {
+    INFO(to_string(family));
+    CHECK(family_layout(config, family)->channel_tiles);
+  }
+  config.M = 256;
+  CHECK(fragment_order_layout(config)->channel_tiles);
   config.M = 16;
   config.N = 40;
   CHECK_FALSE(tiles(config));
   config.N = 64;
   config.A_dtype = DType::int8;
   CHECK(tiles(config));
+  config.with_scaling = true;
+  config.accum_dtype = DType::float32;
+  config.M = 4096;
+  if (const std::optional<MmaRunLayout> w4a8 = w4a8_layout(config)) CHECK(w4a8->channel_tiles);
   config.A_dtype = DType::float8_e4m3;
-  REQUIRE(gemv_layout(config));
+  REQUIRE(mma_run_layout(config));
   CHECK_FALSE(tiles(config));
   config.A_dtype = DType::float16;
   config.W_dtype = DType::float16;
   config.with_scaling = false;
-  REQUIRE(gemv_layout(config));
+  REQUIRE(mma_run_layout(config));
   CHECK_FALSE(tiles(config));
 }
 
@@ -368,6 +372,7 @@ TEST_CASE("the mma_fragments layout puts each step's codes in the wgmma fragment
     for (auto [K, group] : {std::pair<int64_t, int64_t>{512, 128}, {1024, 16}, {4096 / 8, -1}}) {
       MatmulConfig config = half_activations(format, K, group);
       config.M = MSpec::buckets({1, 256});
+      config.N = 32;  // two channel tiles (16-bit weights: rows whole)
       const std::optional<MmaRunLayout> layout = fragment_order_layout(config);
       if (!layout) continue;
       CHECK(layout->run == 2);
@@ -404,8 +409,10 @@ TEST_CASE("the Hopper kernels read tensor_gemv's runs of 8 in the wgmma fragment
       MatmulConfig config = half_activations(format, 1024, 128);
       config.A_dtype = activations;
       config.M = MSpec::buckets({1, 16, 256});
+      config.N = 32;  // two channel tiles
       const std::optional<MmaRunLayout> layout = wgmma_layout(config);
       REQUIRE(layout);
+      CHECK(layout->channel_tiles);
       CHECK(layout->run == 8);
       CHECK(layout->load_bytes == mma_run_layout(config)->load_bytes);
       const RandomWeights weights(config, rng);
@@ -441,15 +448,18 @@ TEST_CASE("weight_layout_id tells apart the layouts that give other bytes", "[la
   buckets.M = MSpec::buckets({1, 16, 256});
   const std::string few_rows_id = weight_layout_id(few_rows, KernelFamily::tensor_gemv);
   CHECK(few_rows_id == "mma_runs W=int4 N=64 K=4096 load=16 run=32 step=4 pairs=split tiles=16 rev=1");
-  CHECK(weight_layout_id(few_rows, KernelFamily::tensor_gemm) ==
-        "mma_runs W=int4 N=64 K=4096 load=16 run=32 step=4 pairs=split rev=1");
+  CHECK(weight_layout_id(few_rows, KernelFamily::tensor_gemm) == few_rows_id);
   CHECK(weight_layout_id(buckets, KernelFamily::tensor_gemv) ==
-        "mma_runs W=int4 N=64 K=4096 load=16 run=8 step=4 pairs=split rev=1");
+        "mma_runs W=int4 N=64 K=4096 load=16 run=8 step=4 pairs=split tiles=16 rev=1");
   CHECK(weight_layout_id(buckets, KernelFamily::tensor_wgmma_ws) == weight_layout_id(buckets, KernelFamily::tensor_gemv));
   MatmulConfig many_rows = few_rows;
   many_rows.M = 256;
   CHECK(weight_layout_id(many_rows, KernelFamily::tensor_wgmma_ws) ==
-        "mma_fragments W=int4 N=64 K=4096 load=16 run=2 step=4 pairs=split rev=1");
+        "mma_fragments W=int4 N=64 K=4096 load=16 run=2 step=4 pairs=split tiles=16 rev=1");
+  MatmulConfig rows_whole = many_rows;
+  rows_whole.N = 40;
+  CHECK(weight_layout_id(rows_whole, KernelFamily::tensor_wgmma_ws) ==
+        "mma_fragments W=int4 N=40 K=4096 load=16 run=2 step=4 pairs=split rev=1");
   MatmulConfig other_type = few_rows;
   other_type.W_dtype = DType::uint4;
   CHECK(weight_layout_id(other_type, KernelFamily::tensor_gemv) != few_rows_id);

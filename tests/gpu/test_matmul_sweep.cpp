@@ -286,18 +286,20 @@ TEST_CASE("the small-M weight layouts match the reference on the GPU", "[gpu][sw
 }
 
 // The sweeps' N (1, 24, 40, 136) are no multiple of 16, so their weights lie in rows whole: here every
-// 4th config of the format matrix at N = 48 (three 16-channel tiles; a 32-channel block half past N)
-// with buckets 1 and 16 (runs of 8) and 1 and 3 (whole loads), so that tensor_gemv serves every
-// bucket and reads channel tiles wherever the config allows them (compiler/weight_layout.hpp,
-// gemv_layout).
+// 4th config of the format matrix at N = 48 (three 16-channel tiles; blocks of 32 channels and more
+// run past N, the TMA's boxes too) in channel tiles wherever the config allows them
+// (compiler/weight_layout.hpp): buckets 1 and 16 (tensor_gemv, runs of 8), 1 and 3 (whole loads),
+// 1, 17 and 130 (tensor_gemv with the Hopper kernels or tensor_gemm on one layout) and 33 and 130
+// (the Hopper kernels' fragment order, or tensor_gemm).
 TEST_CASE("weights in channel tiles match the reference on the GPU", "[gpu][sweep]") {
   if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
-  for (const std::vector<int64_t>& small_m : {std::vector<int64_t>{1, 16}, std::vector<int64_t>{1, 3}}) {
-    std::vector<MatmulConfig> configs = sweep_configs(small_m, 4 * sweep_stride());
+  for (const std::vector<int64_t>& Ms : {std::vector<int64_t>{1, 16}, std::vector<int64_t>{1, 3},
+                                         std::vector<int64_t>{1, 17, 130}, std::vector<int64_t>{33, 130}}) {
+    std::vector<MatmulConfig> configs = sweep_configs(Ms, 4 * sweep_stride());
     size_t in_tiles = 0;
     for (MatmulConfig& config : configs) {
       config.N = 48;
-      const std::optional<MmaRunLayout> layout = gemv_layout(config);
+      const std::optional<MmaRunLayout> layout = mma_run_layout(config);
       in_tiles += layout && layout->channel_tiles;
     }
     if (filtered_to_none(configs.size())) BITJIT_SKIP("BITJIT_SWEEP_MATCH keeps no config");
@@ -305,7 +307,7 @@ TEST_CASE("weights in channel tiles match the reference on the GPU", "[gpu][swee
     // 78 at stride 96; the others: no tensor-core layout at the smallest K, fp8 activations, 16-bit
     // weights, general order); not the BITJIT_SWEEP_MATCH subsets.
     if (std::getenv("BITJIT_SWEEP_MATCH") == nullptr) CHECK(in_tiles * 5 >= configs.size());
-    sweep(configs, small_m, 4 * sweep_stride(), kDefaultSchedules, " in channel tiles");
+    sweep(configs, Ms, 4 * sweep_stride(), kDefaultSchedules, " in channel tiles");
   }
 }
 

@@ -39,7 +39,7 @@ __device__ __forceinline__ void load_decoded_stage(const TensorMaps& maps, uint4
                                                    int n_block, uint64_t* barrier) {
   using G = GemmTiling<P, T>;
   load_stage_boxes<T::kBlockM, T::kBlockK / 64, 64, G::kActivationChunks, G::kStageBlocks, T::kBlockN * G::kChunksPerPiece,
-                   G::kPieceBytes>(maps, stage, tile_k, m_block, n_block, barrier);
+                   G::kPieceBytes, T::kChannelTiles>(maps, stage, tile_k, m_block, n_block, barrier);
 }
 
 // A consumer warp: per piece of a tile, every stage as tensor_wgmma multiplies it, then the tile's

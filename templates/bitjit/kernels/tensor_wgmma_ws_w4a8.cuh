@@ -26,8 +26,8 @@ __device__ __forceinline__ void load_w4a8_stage(const TensorMaps& maps, uint4* s
                                                 uint64_t* barrier) {
   using G = W4a8Tiling<P, T>;
   load_stage_boxes<T::kBlockM, T::kBlockK / 128, 128, G::kActivationChunks, G::kStageBlocks,
-                   T::kBlockN * G::Pieces::kPieceChunks, G::Pieces::kPieceBytes>(maps, stage, tile_k, m_block, n_block,
-                                                                                barrier);
+                   T::kBlockN * G::Pieces::kPieceChunks, G::Pieces::kPieceBytes, T::kChannelTiles>(
+      maps, stage, tile_k, m_block, n_block, barrier);
 }
 
 // A consumer warp: per share of a tile, every stage as tensor_wgmma_w4a8 multiplies it, then the

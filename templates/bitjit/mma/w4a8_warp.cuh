@@ -36,7 +36,7 @@ struct W4a8Tiling {
   static constexpr int kStagesPerGroup = kGroupsInStage ? 1 : kGroupSteps / kSteps;
 
   using ActivationTile = SwizzledAtoms<T::kBlockK / 16, T::kBlockM>;
-  using Pieces = SwizzledPieces<T::kBlockN, kStageBlocks, T::kThreads, P::K * W::kBits / 8, kBlocksK>;
+  using Pieces = SwizzledPieces<T::kBlockN, kStageBlocks, T::kThreads, P::K * W::kBits / 8, kBlocksK, T::kChannelTiles>;
   static constexpr int kActivationChunks = T::kBlockM * T::kBlockK / 16;
   static constexpr int kStageChunks = kActivationChunks + Pieces::kChunks;
 

@@ -2,6 +2,7 @@
 // A stage of the staged kernels in shared memory: the cp.async loader of its activation rows and
 // packed weights, where the activation rows' chunks go, and a lane's reads of its weight words.
 #include "bitjit/pipeline/gemm_tiling.cuh"
+#include "bitjit/pipeline/weight_pieces.cuh"
 #include "bitjit/ptx/cp_async.cuh"
 
 namespace bitjit {
@@ -32,14 +33,15 @@ struct SwizzledRows {  // tensor_gemm: rows one after another, chunks XOR-swizzl
 };
 
 // Issues the copies of one stage: kBlockM activation rows x kBlockK, then the block's kBlockN
-// channels' k-blocks of the tile, laid out [k-block][channel][piece] so a warp's lanes read one
-// contiguous span per load. Out-of-range rows, channels and k-blocks are zero-filled (cp.async reads
+// channels' k-blocks of the tile (from rows whole or channel tiles: WeightPieces), laid out
+// [k-block][channel][piece] so a warp's lanes read one contiguous span per load. Out-of-range rows, channels and k-blocks are zero-filled (cp.async reads
 // nothing then). Each thread copies the same chunk column of every kRowsPerPass-th row (and the
 // same piece of every kChannelsPerPass-th channel), so its source pointers are set once and a copy
 // costs one add: the pass offsets are compile-time constants.
 template <class P, class T, class Placement = SwizzledRows<T::kRun, GemmTiling<P, T>::kChunksPerRow>>
 struct StageLoader {
   using G = GemmTiling<P, T>;
+  using Pieces = WeightPieces<T::kChannelTiles, G::kRowBytes, G::kPieceBytes>;
   static constexpr int kRowsPerPass = T::kThreads / G::kChunksPerRow;
   static constexpr int kActivationPasses = (T::kBlockM + kRowsPerPass - 1) / kRowsPerPass;
   static constexpr int kChunksPerChannel = G::kChunksPerPiece * G::kStageBlocks;  // of one stage
@@ -49,7 +51,9 @@ struct StageLoader {
                 "whole rows and channels per pass of the block's threads");
 
   const uint16_t* activation_source;  // this thread's chunk of its first row, stage 0
-  const uint8_t* weight_source;       // this thread's piece chunk of its first channel, stage 0
+  const uint8_t* weights;             // W
+  long long weight_first;             // this thread's piece chunk of its first channel, stage 0
+  long long first_n;                  // its first channel in N
   int chunk, first_row, rows;         // rows: of this block inside M
   int block, first_channel, channels;  // block: this thread's k-block in a stage
   int activation_shared, weight_shared;  // uint4 offsets in a stage, first pass
@@ -65,9 +69,21 @@ struct StageLoader {
     block = (tid / G::kChunksPerPiece) % G::kStageBlocks;
     first_channel = tid / kChunksPerChannel;
     channels = int(min((long long)T::kBlockN, P::N - n_block));
-    weight_source = static_cast<const uint8_t*>(params.W) + (n_block + first_channel) * G::kRowBytes +
-                    block * G::kPieceBytes + 16 * piece_chunk;
+    weights = static_cast<const uint8_t*>(params.W);
+    first_n = n_block + first_channel;
+    weight_first = Pieces::channel_start(first_n) + block * Pieces::kBlockStride + 16 * piece_chunk;
     weight_shared = G::kActivationChunks + (block * T::kBlockN + first_channel) * G::kChunksPerPiece + piece_chunk;
+  }
+
+  // Where pass `pass`'s piece chunk of stage 0 lies in W: a constant step from the first where every
+  // pass moves by the same (rows whole, or whole tiles of channels a pass), else from its channel.
+  __device__ __forceinline__ long long weight_offset(int pass) const {
+    if constexpr (Pieces::template kEvenStep<kChannelsPerPass>) {
+      return weight_first + pass * Pieces::template kStepBytes<kChannelsPerPass>;
+    } else {
+      const long long n = first_n + pass * kChannelsPerPass;
+      return weight_first - Pieces::channel_start(first_n) + Pieces::channel_start(n);
+    }
   }
 
   __device__ __forceinline__ void load(uint4* stage, int tile_k) const {
@@ -97,8 +113,7 @@ struct StageLoader {
       const int channel = first_channel + pass * kChannelsPerPass;
       if (T::kBlockN % kChannelsPerPass != 0 && channel >= T::kBlockN) break;
       copy_async_16(stage + weight_shared + pass * kChannelsPerPass * G::kChunksPerPiece,
-                    weight_source + (long long)pass * kChannelsPerPass * G::kRowBytes + first_block * G::kPieceBytes,
-                    channel < channels && block_inside);
+                    weights + weight_offset(pass) + first_block * Pieces::kBlockStride, channel < channels && block_inside);
     }
   }
 };

@@ -1,18 +1,20 @@
 #pragma once
 // The packed weights of tensor_wgmma_w4a8's stages: the block's kBlockN channels' k-blocks of the
-// mma_runs layout (16-byte loads), [k-block][channel][piece], a piece being one channel's k-block:
-// its four quad lanes' 16-byte loads (weight_layout.cpp). Each wgmma step reads one load of every
+// mma_runs layout (16-byte loads; rows whole or channel tiles: WeightPieces), [k-block][channel][piece],
+// a piece being one channel's k-block: its four quad lanes' 16-byte loads (weight_layout.cpp). Each wgmma step reads one load of every
 // channel's piece (the lane whose run holds the step's 32 k), so chunk c of channel n's piece sits
 // at c ^ (n / 2 % 4): the 8 channels of a warp's fragment row then read 8 different bank quads
 // instead of 2 (their pieces are 64 bytes apart, 16 banks).
+#include "bitjit/pipeline/weight_pieces.cuh"
 #include "bitjit/ptx/cp_async.cuh"
 
 namespace bitjit {
 
-template <int kBlockN, int kStageBlocks, int kThreads, long long kRowBytes, long long kBlocksK>
+template <int kBlockN, int kStageBlocks, int kThreads, long long kRowBytes, long long kBlocksK, bool kChannelTiles>
 struct SwizzledPieces {
   static constexpr int kPieceChunks = 4;  // four lanes' 16-byte loads
   static constexpr int kPieceBytes = 16 * kPieceChunks;
+  using Pieces = WeightPieces<kChannelTiles, kRowBytes, kPieceBytes>;
   static constexpr int kChunksPerChannel = kPieceChunks * kStageBlocks;  // of one stage
   static constexpr int kChannelsPerPass = kThreads / kChunksPerChannel;
   static constexpr int kPasses = (kBlockN + kChannelsPerPass - 1) / kChannelsPerPass;
@@ -24,7 +26,9 @@ struct SwizzledPieces {
     return (block * kBlockN + channel) * kPieceChunks + (chunk ^ (channel / 2 % 4));
   }
 
-  const uint8_t* source;  // this thread's chunk of its first channel, stage 0
+  const uint8_t* weights;
+  long long first;    // this thread's chunk of its first channel, stage 0
+  long long first_n;  // its first channel in N
   int chunk, block, first_channel, channels;
 
   __device__ __forceinline__ SwizzledPieces(const void* weights, long long n_block, long long n_limit) {
@@ -33,7 +37,18 @@ struct SwizzledPieces {
     block = tid / kPieceChunks % kStageBlocks;
     first_channel = tid / kChunksPerChannel;
     channels = int(min((long long)kBlockN, n_limit - n_block));
-    source = static_cast<const uint8_t*>(weights) + (n_block + first_channel) * kRowBytes + block * kPieceBytes + 16 * chunk;
+    this->weights = static_cast<const uint8_t*>(weights);
+    first_n = n_block + first_channel;
+    first = Pieces::channel_start(first_n) + block * Pieces::kBlockStride + 16 * chunk;
+  }
+
+  // Where pass `pass`'s chunk of stage 0 lies in W (as StageLoader::weight_offset).
+  __device__ __forceinline__ long long offset(int pass) const {
+    if constexpr (Pieces::template kEvenStep<kChannelsPerPass>) {
+      return first + pass * Pieces::template kStepBytes<kChannelsPerPass>;
+    } else {
+      return first - Pieces::channel_start(first_n) + Pieces::channel_start(first_n + pass * kChannelsPerPass);
+    }
   }
 
   // Issues the copies of stage tile_k's weights into `tile`; channels past N and k-blocks past K are
@@ -45,8 +60,7 @@ struct SwizzledPieces {
     for (int pass = 0; pass < kPasses; ++pass) {
       const int channel = first_channel + pass * kChannelsPerPass;
       if (kBlockN % kChannelsPerPass != 0 && channel >= kBlockN) break;
-      copy_async_16(tile + index(block, channel, chunk),
-                    source + (long long)pass * kChannelsPerPass * kRowBytes + first_block * kPieceBytes,
+      copy_async_16(tile + index(block, channel, chunk), weights + offset(pass) + first_block * Pieces::kBlockStride,
                     channel < channels && inside_k);
     }
   }

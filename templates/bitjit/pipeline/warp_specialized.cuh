@@ -39,8 +39,12 @@ __device__ __forceinline__ void produce_stages(const StreamKWork<P, T>& work, ui
 
 // The TMA boxes of one stage that holds kColumns columns of activations (kColumnK k each, kBlockM
 // rows, one swizzle atom column apiece), then kBlocks boxes of weight pieces (kBlockBytes bytes of
-// a k-block's pieces, kBlockChunks 16-byte chunks, per box) from chunk kActivationChunks on.
-template <int kBlockM, int kColumns, int kColumnK, int kActivationChunks, int kBlocks, int kBlockChunks, int kBlockBytes>
+// a k-block's pieces, kBlockChunks 16-byte chunks, per box) from chunk kActivationChunks on. With the
+// weights in channel tiles (kChannelTiles) a box is a k-block's pieces of the block's tiles of 16
+// channels (the tensor map's dimensions: piece, channel, k-block, tile), which lands in shared
+// memory as the rows-whole box does: [channel][piece].
+template <int kBlockM, int kColumns, int kColumnK, int kActivationChunks, int kBlocks, int kBlockChunks, int kBlockBytes,
+          bool kChannelTiles>
 __device__ __forceinline__ void load_stage_boxes(const TensorMaps& maps, uint4* stage, int tile_k, int m_block,
                                                  int n_block, uint64_t* barrier) {
 #pragma unroll
@@ -48,9 +52,14 @@ __device__ __forceinline__ void load_stage_boxes(const TensorMaps& maps, uint4* 
     tma_load_2d(stage + column * kBlockM * 8, maps.A, tile_k * kColumns * kColumnK + kColumnK * column, m_block,
                 barrier);
 #pragma unroll
-  for (int block = 0; block < kBlocks; ++block)
-    tma_load_2d(stage + kActivationChunks + block * kBlockChunks, maps.W, (tile_k * kBlocks + block) * kBlockBytes,
-                n_block, barrier);
+  for (int block = 0; block < kBlocks; ++block) {
+    const int k_block = tile_k * kBlocks + block;
+    if constexpr (kChannelTiles) {
+      tma_load_4d(stage + kActivationChunks + block * kBlockChunks, maps.W, 0, 0, k_block, n_block / 16, barrier);
+    } else {
+      tma_load_2d(stage + kActivationChunks + block * kBlockChunks, maps.W, k_block * kBlockBytes, n_block, barrier);
+    }
+  }
 }
 
 // The block's two roles on their barriers (a full and an empty one per stage): after the

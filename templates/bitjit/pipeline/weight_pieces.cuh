@@ -20,6 +20,13 @@ struct WeightPieces {
     if constexpr (kChannelTiles) return n / kTileChannels * kTileChannels * kRowBytes + n % kTileChannels * kPieceBytes;
     return n * kRowBytes;
   }
+
+  // From channel n's start to channel n + kStep's, where that is the same for every n: rows whole,
+  // or whole tiles of channels.
+  template <int kStep>
+  static constexpr bool kEvenStep = !kChannelTiles || kStep % kTileChannels == 0;
+  template <int kStep>
+  static constexpr long long kStepBytes = kStep * kRowBytes;
 };
 
 }  // namespace bitjit

@@ -19,4 +19,15 @@ __device__ __forceinline__ void tma_load_2d(void* shared, const TensorMap& map, 
       : "memory");
 }
 
+// The same for a 4-D box at element coordinates (x, y, z, w), x along the contiguous dimension: the
+// weights in channel tiles (compiler/weight_layout.hpp) as [tiles][k-blocks][16 channels][piece].
+__device__ __forceinline__ void tma_load_4d(void* shared, const TensorMap& map, int x, int y, int z, int w,
+                                            uint64_t* barrier) {
+  asm volatile(
+      "cp.async.bulk.tensor.4d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4, %5}], [%6];" ::
+          "r"(shared_address(shared)),
+      "l"(reinterpret_cast<uint64_t>(&map)), "r"(x), "r"(y), "r"(z), "r"(w), "r"(shared_address(barrier))
+      : "memory");
+}
+
 }  // namespace bitjit
