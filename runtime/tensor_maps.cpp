@@ -1,6 +1,8 @@
 #include "runtime/tensor_maps.hpp"
 
+#include <algorithm>
 #include <cstring>
+#include <iterator>
 #include <string>
 
 #include "common/error.hpp"
@@ -22,45 +24,18 @@ CUtensorMapSwizzle driver_swizzle(TmaSwizzle swizzle) {
   throw Error("encode_tensor_maps: unknown TMA swizzle " + std::to_string(int(swizzle)));
 }
 
-// The dimensions (innermost first), strides and box of a tensor map: 2-D rows, or the 4-D view of
-// weights in channel tiles (TmaTensor::channel_tiles; bytes, so element_bytes 1).
-struct MapShape {
-  cuuint32_t rank = 2;
-  cuuint64_t sizes[4] = {};
-  cuuint64_t strides[3] = {};
-  cuuint32_t box[4] = {};
-};
-
-MapShape map_shape(const TmaTensor& t, const KernelPlan& plan) {
-  MapShape shape;
-  if (!t.channel_tiles) {
-    shape.sizes[0] = t.columns, shape.sizes[1] = t.rows;
-    shape.strides[0] = t.columns * uint64_t(t.element_bytes);
-    shape.box[0] = t.box_columns, shape.box[1] = t.box_rows;
-    return shape;
-  }
-  constexpr uint64_t kTile = 16;
-  const uint64_t piece = t.box_columns;
-  if (t.element_bytes != 1 || t.rows % kTile != 0 || t.box_rows % kTile != 0 || t.columns % piece != 0) {
-    throw Error("encode_tensor_maps: " + std::string(t.name) + " in channel tiles needs bytes, rows and box rows in " +
-                "whole tiles of 16 and whole pieces of " + std::to_string(piece) + " bytes a row; got [" +
-                std::to_string(t.rows) + ", " + std::to_string(t.columns) + "], box " + std::to_string(t.box_rows) +
-                " rows, config " + canonical_form(plan.config));
-  }
-  shape.rank = 4;
-  shape.sizes[0] = piece, shape.sizes[1] = kTile, shape.sizes[2] = t.columns / piece, shape.sizes[3] = t.rows / kTile;
-  shape.strides[0] = piece, shape.strides[1] = kTile * piece, shape.strides[2] = kTile * t.columns;
-  shape.box[0] = t.box_columns, shape.box[1] = cuuint32_t(kTile), shape.box[2] = 1, shape.box[3] = t.box_rows / kTile;
-  return shape;
-}
-
 TensorMap encode(const TmaTensor& t, const void* data, const KernelPlan& plan) {
   CUtensorMap map;
   const CUtensorMapDataType type = t.element_bytes == 2 ? CU_TENSOR_MAP_DATA_TYPE_UINT16 : CU_TENSOR_MAP_DATA_TYPE_UINT8;
-  const MapShape shape = map_shape(t, plan);
+  const TensorMapShape shape = tensor_map_shape(t, canonical_form(plan.config));
+  cuuint64_t sizes[4], strides[3];
+  cuuint32_t box[4];
   const cuuint32_t element_strides[4] = {1, 1, 1, 1};
-  check_cuda(Driver::get().cuTensorMapEncodeTiled(&map, type, shape.rank, const_cast<void*>(data), shape.sizes,
-                                                  shape.strides, shape.box, element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE,
+  std::copy(std::begin(shape.sizes), std::end(shape.sizes), sizes);
+  std::copy(std::begin(shape.strides), std::end(shape.strides), strides);
+  std::copy(std::begin(shape.box), std::end(shape.box), box);
+  check_cuda(Driver::get().cuTensorMapEncodeTiled(&map, type, shape.rank, const_cast<void*>(data), sizes, strides, box,
+                                                  element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE,
                                                   driver_swizzle(t.swizzle),
                                                   CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
                                                   CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE),  // out of bounds: zeros
@@ -75,6 +50,29 @@ TensorMap encode(const TmaTensor& t, const void* data, const KernelPlan& plan) {
 }
 
 }  // namespace
+
+TensorMapShape tensor_map_shape(const TmaTensor& t, const std::string& config_text) {
+  TensorMapShape shape;
+  if (!t.channel_tiles) {
+    shape.sizes[0] = t.columns, shape.sizes[1] = t.rows;
+    shape.strides[0] = t.columns * uint64_t(t.element_bytes);
+    shape.box[0] = t.box_columns, shape.box[1] = t.box_rows;
+    return shape;
+  }
+  constexpr uint64_t kTile = 16;
+  const uint64_t piece = t.box_columns;
+  if (t.element_bytes != 1 || piece == 0 || t.rows % kTile != 0 || t.box_rows % kTile != 0 || t.columns % piece != 0) {
+    throw Error("encode_tensor_maps: " + std::string(t.name) + " in channel tiles needs bytes, rows and box rows in " +
+                "whole tiles of 16 and whole pieces of " + std::to_string(piece) + " bytes a row; got [" +
+                std::to_string(t.rows) + ", " + std::to_string(t.columns) + "], box " + std::to_string(t.box_rows) +
+                " rows, config " + config_text);
+  }
+  shape.rank = 4;
+  shape.sizes[0] = piece, shape.sizes[1] = kTile, shape.sizes[2] = t.columns / piece, shape.sizes[3] = t.rows / kTile;
+  shape.strides[0] = piece, shape.strides[1] = kTile * piece, shape.strides[2] = kTile * t.columns;
+  shape.box[0] = uint32_t(piece), shape.box[1] = uint32_t(kTile), shape.box[2] = 1, shape.box[3] = t.box_rows / uint32_t(kTile);
+  return shape;
+}
 
 TensorMaps encode_tensor_maps(const KernelPlan& plan, const void* A, const void* W, int64_t M) {
   const KernelTraits& kernel = kernel_traits(plan.config, plan.schedule.family);
