@@ -34,8 +34,8 @@ struct SwizzledRows {  // tensor_gemm: rows one after another, chunks XOR-swizzl
 
 // Issues the copies of one stage: kBlockM activation rows x kBlockK, then the block's kBlockN
 // channels' k-blocks of the tile (from rows whole or channel tiles: WeightPieces), laid out
-// [k-block][channel][piece] so a warp's lanes read one contiguous span per load. Out-of-range rows, channels and k-blocks are zero-filled (cp.async reads
-// nothing then). Each thread copies the same chunk column of every kRowsPerPass-th row (and the
+// [k-block][channel][piece] so a warp's lanes read one contiguous span per load. Out-of-range rows,
+// channels and k-blocks are zero-filled (cp.async reads nothing then). Each thread copies the same chunk column of every kRowsPerPass-th row (and the
 // same piece of every kChannelsPerPass-th channel), so its source pointers are set once and a copy
 // costs one add: the pass offsets are compile-time constants.
 template <class P, class T, class Placement = SwizzledRows<T::kRun, GemmTiling<P, T>::kChunksPerRow>>
