@@ -222,6 +222,10 @@ int64_t MSpec::largest() const {
   return values_.empty() ? 1 : *std::max_element(values_.begin(), values_.end());
 }
 
+int64_t MSpec::smallest() const {
+  return values_.empty() ? 1 : *std::min_element(values_.begin(), values_.end());
+}
+
 int64_t MSpec::value() const {
   if (dynamic_) throw ConfigError("M is dynamic (a list of buckets); it has no single value");
   return values_.front();

@@ -31,6 +31,8 @@ class MSpec {
   const std::vector<int64_t>& values() const { return values_; }
   // The static M, or the largest bucket.
   int64_t largest() const;
+  // The static M, or the smallest bucket.
+  int64_t smallest() const;
 
  private:
   std::vector<int64_t> values_;

@@ -47,13 +47,15 @@ struct MmaRunLayout {
   // at byte
   //     (n / 16) * 16 * row_bytes + (b * 16 + n % 16) * piece_bytes,   piece_bytes = 4 * load_bytes,
   // so that one warp load of tensor_gemv (two channels a lane, 16 channels a tile) asks for 512
-  // consecutive bytes instead of 64 bytes from each of eight rows. mma_run_layout sets it where N is
-  // a multiple of 16, the activations are not fp8 (whose weights keep general_compress's bytes) and
-  // the weights not 16-bit (a plain [N, K] tensor of them runs as it is). Measured on the H200
+  // consecutive bytes instead of 64 bytes from each of eight rows. mma_run_layout sets it where a
+  // bucket (the smallest) has at most 16 rows, so that tensor_gemv serves it, N is a multiple of 16,
+  // the activations are not fp8 (whose weights keep general_compress's bytes) and the weights not
+  // 16-bit (a plain [N, K] tensor of them runs as it is). Measured on the H200
   // (bench/results/2026-12-01-h200-channel-tiles): tensor_gemv's warp loads as 512 consecutive bytes
   // took 0.82-0.97 of the time of whole rows on the suite's int4 and packed-zero shapes at 1 to 16
   // rows. The staged families copy the same pieces into their stages (one TMA box of 16 channels x
-  // tiles, or cp.async chunks), so their shared-memory stages are as before.
+  // tiles, or cp.async chunks), so their shared-memory stages are as before: a dynamic M's larger
+  // buckets read the same copy.
   bool channel_tiles = false;
   int codes_per_load(int bits) const { return load_bytes * 8 / bits; }
   int k_block(int bits) const { return 4 * codes_per_load(bits); }  // k per k-block: four lanes' loads

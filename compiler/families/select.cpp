@@ -61,6 +61,13 @@ bool reads_runs_of_8(const MatmulConfig& config) {
 
 }  // namespace
 
+// Channel tiles (MmaRunLayout::channel_tiles) wherever a bucket runs tensor_gemv: its warps then read
+// 512 consecutive bytes a load instead of 64 from each of eight rows K/2 bytes apart. Every family
+// reads them, so a dynamic M's larger buckets run on the same copy; but where no bucket is that small
+// the rows stay whole, because the staged families lost a little in tiles. H200, 70B int4 and uint4 +
+// zeros (bench/results/2026-12-01-h200-tiles-everywhere), tiles over rows whole: dynamic 1 ... 4096
+// at 1 and 16 rows 0.83-0.94, at 64 rows 1.00-1.08, at 256 0.98-1.08; static 256 rows 1.01-1.05,
+// 4096 0.98-1.02.
 std::optional<MmaRunLayout> mma_run_layout(const MatmulConfig& config) {
   const DTypeInfo& w = info(config.W_dtype);
   const bool int8_activations = config.A_dtype == DType::int8 && w.is_integer() && w.bits <= 8;
@@ -90,7 +97,8 @@ std::optional<MmaRunLayout> mma_run_layout(const MatmulConfig& config) {
     // an fp8 mma (sm_80, sm_86: simt) read the same bytes: whole loads as runs, or no run layout.
     if (fp8_mma && layout.run != codes) continue;
     // 16-bit weights keep their rows whole, so that a plain [N, K] tensor of them runs as it is.
-    layout.channel_tiles = config.N % kLayoutChannelTile == 0 && !fp8_mma && w.bits < 16;
+    layout.channel_tiles = config.N % kLayoutChannelTile == 0 && !fp8_mma && w.bits < 16 &&
+                           config.M.smallest() <= kMostGemvRows;
     return layout;
   }
   return std::nullopt;

@@ -257,15 +257,22 @@ TEST_CASE("in channel tiles every code lands where the tensor_gemv lane reads it
 // layouts (the Hopper families' fragment order and W4A8's runs too); rows whole for other N, for fp8
 // activations, whose weights keep general_compress's bytes, and for 16-bit weights (a plain [N, K]
 // tensor).
-TEST_CASE("the tensor-core layouts lie in channel tiles where N is whole tiles", "[layout]") {
+TEST_CASE("the tensor-core layouts lie in channel tiles where N is whole tiles and a bucket runs tensor_gemv", "[layout]") {
   MatmulConfig config = half_activations(DType::int4, 4096, 128);
   config.N = 64;
   const auto tiles = [](const MatmulConfig& c) { return mma_run_layout(c)->channel_tiles; };
-  for (int64_t M : {1, 8, 16, 17, 4096}) {
+  for (int64_t M : {1, 8, 16}) {
     config.M = M;
     CHECK(tiles(config));
   }
-  config.M = MSpec::buckets({1, 16, 4096});
+  // No bucket on tensor_gemv: rows whole, where the staged families were faster.
+  for (int64_t M : {17, 64, 4096}) {
+    config.M = M;
+    CHECK_FALSE(tiles(config));
+  }
+  config.M = MSpec::buckets({17, 4096});
+  CHECK_FALSE(tiles(config));
+  config.M = MSpec::buckets({4096, 16, 1024});  // the smallest bucket decides, in any order
   CHECK(tiles(config));
   for (KernelFamily family : {KernelFamily::tensor_gemv, KernelFamily::tensor_gemm, KernelFamily::tensor_wgmma,
                               KernelFamily::tensor_wgmma_ws}) {
@@ -273,6 +280,8 @@ TEST_CASE("the tensor-core layouts lie in channel tiles where N is whole tiles",
     CHECK(family_layout(config, family)->channel_tiles);
   }
   config.M = 256;
+  CHECK_FALSE(fragment_order_layout(config)->channel_tiles);
+  config.M = MSpec::buckets({1, 256});
   CHECK(fragment_order_layout(config)->channel_tiles);
   config.M = 16;
   config.N = 40;
@@ -282,7 +291,7 @@ TEST_CASE("the tensor-core layouts lie in channel tiles where N is whole tiles",
   CHECK(tiles(config));
   config.with_scaling = true;
   config.accum_dtype = DType::float32;
-  config.M = 4096;
+  config.M = MSpec::buckets({1, 4096});
   if (const std::optional<MmaRunLayout> w4a8 = w4a8_layout(config)) CHECK(w4a8->channel_tiles);
   config.A_dtype = DType::float8_e4m3;
   REQUIRE(mma_run_layout(config));
@@ -455,11 +464,15 @@ TEST_CASE("weight_layout_id tells apart the layouts that give other bytes", "[la
   MatmulConfig many_rows = few_rows;
   many_rows.M = 256;
   CHECK(weight_layout_id(many_rows, KernelFamily::tensor_wgmma_ws) ==
-        "mma_fragments W=int4 N=64 K=4096 load=16 run=2 step=4 pairs=split tiles=16 rev=1");
-  MatmulConfig rows_whole = many_rows;
+        "mma_fragments W=int4 N=64 K=4096 load=16 run=2 step=4 pairs=split rev=1");  // no bucket on tensor_gemv
+  MatmulConfig from_one_row = many_rows;
+  from_one_row.M = MSpec::buckets({1, 256});
+  CHECK(weight_layout_id(from_one_row, KernelFamily::tensor_wgmma_ws) ==
+        "mma_runs W=int4 N=64 K=4096 load=16 run=8 step=4 pairs=split tiles=16 rev=1");
+  MatmulConfig rows_whole = from_one_row;
   rows_whole.N = 40;
   CHECK(weight_layout_id(rows_whole, KernelFamily::tensor_wgmma_ws) ==
-        "mma_fragments W=int4 N=40 K=4096 load=16 run=2 step=4 pairs=split rev=1");
+        "mma_runs W=int4 N=40 K=4096 load=16 run=8 step=4 pairs=split rev=1");
   MatmulConfig other_type = few_rows;
   other_type.W_dtype = DType::uint4;
   CHECK(weight_layout_id(other_type, KernelFamily::tensor_gemv) != few_rows_id);

@@ -288,13 +288,13 @@ TEST_CASE("the small-M weight layouts match the reference on the GPU", "[gpu][sw
 // The sweeps' N (1, 24, 40, 136) are no multiple of 16, so their weights lie in rows whole: here every
 // 4th config of the format matrix at N = 48 (three 16-channel tiles; blocks of 32 channels and more
 // run past N, the TMA's boxes too) in channel tiles wherever the config allows them
-// (compiler/weight_layout.hpp): buckets 1 and 16 (tensor_gemv, runs of 8), 1 and 3 (whole loads),
-// 1, 17 and 130 (tensor_gemv with the Hopper kernels or tensor_gemm on one layout) and 33 and 130
-// (the Hopper kernels' fragment order, or tensor_gemm).
+// (compiler/weight_layout.hpp: some bucket of at most 16 rows): buckets 1 and 16 (tensor_gemv, runs of
+// 8), 1 and 3 (whole loads), 1, 17 and 130 (tensor_gemv with the Hopper kernels or tensor_gemm on one
+// layout) and 16, 33 and 130 (the Hopper kernels' fragment order, or tensor_gemm).
 TEST_CASE("weights in channel tiles match the reference on the GPU", "[gpu][sweep]") {
   if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
   for (const std::vector<int64_t>& Ms : {std::vector<int64_t>{1, 16}, std::vector<int64_t>{1, 3},
-                                         std::vector<int64_t>{1, 17, 130}, std::vector<int64_t>{33, 130}}) {
+                                         std::vector<int64_t>{1, 17, 130}, std::vector<int64_t>{16, 33, 130}}) {
     std::vector<MatmulConfig> configs = sweep_configs(Ms, 4 * sweep_stride());
     size_t in_tiles = 0;
     for (MatmulConfig& config : configs) {
