@@ -35,9 +35,10 @@ struct SwizzledRows {  // tensor_gemm: rows one after another, chunks XOR-swizzl
 // Issues the copies of one stage: kBlockM activation rows x kBlockK, then the block's kBlockN
 // channels' k-blocks of the tile (from rows whole or channel tiles: WeightPieces), laid out
 // [k-block][channel][piece] so a warp's lanes read one contiguous span per load. Out-of-range rows,
-// channels and k-blocks are zero-filled (cp.async reads nothing then). Each thread copies the same chunk column of every kRowsPerPass-th row (and the
-// same piece of every kChannelsPerPass-th channel), so its source pointers are set once and a copy
-// costs one add: the pass offsets are compile-time constants.
+// channels and k-blocks are zero-filled (cp.async reads nothing then). Each thread copies the same
+// chunk column of every kRowsPerPass-th row (and the same piece of every kChannelsPerPass-th
+// channel), so its source offsets are set once and a copy costs one add where the pass offsets are
+// compile-time constants (weight_offset).
 template <class P, class T, class Placement = SwizzledRows<T::kRun, GemmTiling<P, T>::kChunksPerRow>>
 struct StageLoader {
   using G = GemmTiling<P, T>;
@@ -113,7 +114,8 @@ struct StageLoader {
       const int channel = first_channel + pass * kChannelsPerPass;
       if (T::kBlockN % kChannelsPerPass != 0 && channel >= T::kBlockN) break;
       copy_async_16(stage + weight_shared + pass * kChannelsPerPass * G::kChunksPerPiece,
-                    weights + weight_offset(pass) + first_block * Pieces::kBlockStride, channel < channels && block_inside);
+                    weights + weight_offset(pass) + first_block * Pieces::kBlockStride,
+                    channel < channels && block_inside);
     }
   }
 };

@@ -1,10 +1,11 @@
 #pragma once
 // The packed weights of tensor_wgmma_w4a8's stages: the block's kBlockN channels' k-blocks of the
-// mma_runs layout (16-byte loads; rows whole or channel tiles: WeightPieces), [k-block][channel][piece],
-// a piece being one channel's k-block: its four quad lanes' 16-byte loads (weight_layout.cpp). Each wgmma step reads one load of every
-// channel's piece (the lane whose run holds the step's 32 k), so chunk c of channel n's piece sits
-// at c ^ (n / 2 % 4): the 8 channels of a warp's fragment row then read 8 different bank quads
-// instead of 2 (their pieces are 64 bytes apart, 16 banks).
+// mma_runs layout (16-byte loads; rows whole or channel tiles: WeightPieces),
+// [k-block][channel][piece], a piece being one channel's k-block: its four quad lanes' 16-byte loads
+// (weight_layout.cpp). Each wgmma step reads one load of every channel's piece (the lane whose run
+// holds the step's 32 k), so chunk c of channel n's piece sits at c ^ (n / 2 % 4): the 8 channels of
+// a warp's fragment row then read 8 different bank quads instead of 2 (their pieces are 64 bytes
+// apart, 16 banks).
 #include "bitjit/pipeline/weight_pieces.cuh"
 #include "bitjit/ptx/cp_async.cuh"
 
