@@ -299,7 +299,9 @@ def test_a_plain_sixteen_bit_weight_never_reaches_a_fragment_order_kernel():
 
 def test_weight_layout_id_differs_where_the_bytes_do():
     """Three rows read whole-load runs, buckets past 8 rows runs of 8, both in 16-channel tiles (N = 64):
-    the same logical weights give other bytes, and the ids say so; the same config gives the same id."""
+    the same logical weights give other bytes, and the ids say so; the same config gives the same id.
+    Tiles wherever a bucket has at most 16 rows (bitjit.Linear's default buckets too), rows whole where
+    none has (a static 256 rows: the Hopper kernels' fragment order)."""
     def matmul(M, W_dtype="int4"):
         config = bitjit.MatmulConfig(M=M, N=64, K=4096, W_dtype=W_dtype, accum_dtype="float32", with_scaling=True,
                                      group_size=128)
@@ -312,6 +314,9 @@ def test_weight_layout_id_differs_where_the_bytes_do():
     assert matmul(1).weight_layout_id == "mma_runs W=int4 N=64 K=4096 load=16 run=8 step=4 pairs=split tiles=16 rev=1"
     assert matmul([1, 16]).weight_layout_id == matmul(1).weight_layout_id
     assert matmul(1, "fp4_e2m1").weight_layout_id.startswith("mma_runs W=fp4_e2m1 ")
+    assert matmul(None).weight_layout_id == buckets.weight_layout_id  # the default buckets, 1 ... 1024
+    assert matmul(256).weight_layout_id == "mma_fragments W=int4 N=64 K=4096 load=16 run=2 step=4 pairs=split rev=1"
+    assert matmul([17, 256]).weight_layout_id == matmul(256).weight_layout_id
     rng = np.random.default_rng(random.getrandbits(32))
     values = rng.integers(-8, 8, size=(64, 4096))
     assert not np.array_equal(few_rows.transform_weight(values), buckets.transform_weight(values))
