@@ -38,7 +38,7 @@ struct SwizzledRows {  // tensor_gemm: rows one after another, chunks XOR-swizzl
 // channels and k-blocks are zero-filled (cp.async reads nothing then). Each thread copies the same
 // chunk column of every kRowsPerPass-th row (and the same piece of every kChannelsPerPass-th
 // channel), so its source offsets are set once and a copy costs one add where the pass offsets are
-// compile-time constants (weight_offset).
+// compile-time constants (PiecePasses).
 template <class P, class T, class Placement = SwizzledRows<T::kRun, GemmTiling<P, T>::kChunksPerRow>>
 struct StageLoader {
   using G = GemmTiling<P, T>;
@@ -53,8 +53,7 @@ struct StageLoader {
 
   const uint16_t* activation_source;  // this thread's chunk of its first row, stage 0
   const uint8_t* weights;             // W
-  long long weight_first;             // this thread's piece chunk of its first channel, stage 0
-  long long first_n;                  // its first channel in N
+  PiecePasses<Pieces, kChannelsPerPass> weight_passes;  // where this thread's piece chunks lie in W
   int chunk, first_row, rows;         // rows: of this block inside M
   int block, first_channel, channels;  // block: this thread's k-block in a stage
   int activation_shared, weight_shared;  // uint4 offsets in a stage, first pass
@@ -71,20 +70,10 @@ struct StageLoader {
     first_channel = tid / kChunksPerChannel;
     channels = int(min((long long)T::kBlockN, P::N - n_block));
     weights = static_cast<const uint8_t*>(params.W);
-    first_n = n_block + first_channel;
-    weight_first = Pieces::channel_start(first_n) + block * Pieces::kBlockStride + 16 * piece_chunk;
+    weight_passes.first_n = n_block + first_channel;
+    weight_passes.first =
+        Pieces::channel_start(weight_passes.first_n) + block * Pieces::kBlockStride + 16 * piece_chunk;
     weight_shared = G::kActivationChunks + (block * T::kBlockN + first_channel) * G::kChunksPerPiece + piece_chunk;
-  }
-
-  // Where pass `pass`'s piece chunk of stage 0 lies in W: a constant step from the first where every
-  // pass moves by the same (rows whole, or whole tiles of channels a pass), else from its channel.
-  __device__ __forceinline__ long long weight_offset(int pass) const {
-    if constexpr (Pieces::template kEvenStep<kChannelsPerPass>) {
-      return weight_first + pass * Pieces::template kStepBytes<kChannelsPerPass>;
-    } else {
-      const long long n = first_n + pass * kChannelsPerPass;
-      return weight_first - Pieces::channel_start(first_n) + Pieces::channel_start(n);
-    }
   }
 
   __device__ __forceinline__ void load(uint4* stage, int tile_k) const {
@@ -114,7 +103,7 @@ struct StageLoader {
       const int channel = first_channel + pass * kChannelsPerPass;
       if (T::kBlockN % kChannelsPerPass != 0 && channel >= T::kBlockN) break;
       copy_async_16(stage + weight_shared + pass * kChannelsPerPass * G::kChunksPerPiece,
-                    weights + weight_offset(pass) + first_block * Pieces::kBlockStride,
+                    weights + weight_passes.offset(pass) + first_block * Pieces::kBlockStride,
                     channel < channels && block_inside);
     }
   }

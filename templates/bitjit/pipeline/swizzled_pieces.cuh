@@ -28,8 +28,7 @@ struct SwizzledPieces {
   }
 
   const uint8_t* weights;
-  long long first;    // this thread's chunk of its first channel, stage 0
-  long long first_n;  // its first channel in N
+  PiecePasses<Pieces, kChannelsPerPass> passes;  // where this thread's chunks lie in W
   int chunk, block, first_channel, channels;
 
   __device__ __forceinline__ SwizzledPieces(const void* weights, long long n_block, long long n_limit) {
@@ -39,17 +38,8 @@ struct SwizzledPieces {
     first_channel = tid / kChunksPerChannel;
     channels = int(min((long long)kBlockN, n_limit - n_block));
     this->weights = static_cast<const uint8_t*>(weights);
-    first_n = n_block + first_channel;
-    first = Pieces::channel_start(first_n) + block * Pieces::kBlockStride + 16 * chunk;
-  }
-
-  // Where pass `pass`'s chunk of stage 0 lies in W (as StageLoader::weight_offset).
-  __device__ __forceinline__ long long offset(int pass) const {
-    if constexpr (Pieces::template kEvenStep<kChannelsPerPass>) {
-      return first + pass * Pieces::template kStepBytes<kChannelsPerPass>;
-    } else {
-      return first - Pieces::channel_start(first_n) + Pieces::channel_start(first_n + pass * kChannelsPerPass);
-    }
+    passes.first_n = n_block + first_channel;
+    passes.first = Pieces::channel_start(passes.first_n) + block * Pieces::kBlockStride + 16 * chunk;
   }
 
   // Issues the copies of stage tile_k's weights into `tile`; channels past N and k-blocks past K are
@@ -61,8 +51,8 @@ struct SwizzledPieces {
     for (int pass = 0; pass < kPasses; ++pass) {
       const int channel = first_channel + pass * kChannelsPerPass;
       if (kBlockN % kChannelsPerPass != 0 && channel >= kBlockN) break;
-      copy_async_16(tile + index(block, channel, chunk), weights + offset(pass) + first_block * Pieces::kBlockStride,
-                    channel < channels && inside_k);
+      copy_async_16(tile + index(block, channel, chunk),
+                    weights + passes.offset(pass) + first_block * Pieces::kBlockStride, channel < channels && inside_k);
     }
   }
 };

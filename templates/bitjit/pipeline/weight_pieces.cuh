@@ -29,4 +29,23 @@ struct WeightPieces {
   static constexpr long long kStepBytes = kStep * kRowBytes;
 };
 
+// A copying thread's passes over a block's channels, kStep channels apart (the staged families'
+// cp.async loaders): where its chunk of each pass's channel lies in W, from its first channel's.
+template <class Pieces, int kStep>
+struct PiecePasses {
+  long long first;    // this thread's chunk of its first channel, stage 0
+  long long first_n;  // its first channel in N
+
+  // A constant step from the first where every pass moves by the same (rows whole, or whole tiles of
+  // channels a pass), so that a copy costs one add; else from the pass's channel.
+  __device__ __forceinline__ long long offset(int pass) const {
+    if constexpr (Pieces::template kEvenStep<kStep>) {
+      return first + pass * Pieces::template kStepBytes<kStep>;
+    } else {
+      const long long n = first_n + pass * kStep;
+      return first - Pieces::channel_start(first_n) + Pieces::channel_start(n);
+    }
+  }
+};
+
 }  // namespace bitjit
