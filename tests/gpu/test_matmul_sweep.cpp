@@ -495,13 +495,6 @@ void check_schedule(GpuChecker& checker, const MatmulConfig& config, const TileS
   }
 }
 
-// check_schedule where the schedule is valid for the config on sm_90a; false (nothing run) where not.
-bool check_if_valid(GpuChecker& checker, const MatmulConfig& config, const TileSchedule& s, std::mt19937_64& rng) {
-  if (!is_valid_schedule(config, s, "sm_90a")) return false;
-  check_schedule(checker, config, s, rng);
-  return true;
-}
-
 // Runs check_schedule on every staged-family config in the layout the Hopper kernels read for it
 // (wgmma_layout: mma_fragments for these buckets) with each schedule make(config, layout) gives that
 // is valid there (long k-blocks of 1 and 2 bits with many rows do not fit in shared memory: skipped);
@@ -510,15 +503,17 @@ bool check_if_valid(GpuChecker& checker, const MatmulConfig& config, const TileS
 // Hopper kernels decode them in fragment order from each quad's loads; the other configs keep mma_fragments.
 template <class Make>
 int check_fragment_schedules(GpuChecker& checker, std::mt19937_64& rng, Make make, bool one_row_bucket = false) {
-  int checked = 0;
+  std::vector<std::pair<MatmulConfig, TileSchedule>> valid;
   for (MatmulConfig config : staged_family_configs()) {
     if (one_row_bucket) config.M = MSpec::buckets({1, 33, 200});
     const std::optional<MmaRunLayout> layout = wgmma_layout(config);
     REQUIRE(layout);
     for (const TileSchedule& s : make(config, *layout))
-      if (check_if_valid(checker, config, s, rng)) ++checked;
+      if (is_valid_schedule(config, s, "sm_90a")) valid.emplace_back(config, s);
   }
-  return checked;
+  compile_kernels(valid, "sm_90a");  // on all cores first: the checks then only run them
+  for (const auto& [config, s] : valid) check_schedule(checker, config, s, rng);
+  return int(valid.size());
 }
 
 // The W8A8 tests' config: both operands `type`, int32 sums and output for int8, float32 sums and
@@ -844,6 +839,7 @@ namespace {
 template <size_t kVariants, class Make>
 std::array<int, kVariants> check_decode_size_variants(GpuChecker& checker, std::mt19937_64& rng, Make make) {
   std::array<int, kVariants> checked{};
+  std::vector<std::pair<MatmulConfig, TileSchedule>> valid;
   for (MatmulConfig config : staged_family_configs()) {
     config.M = MSpec::buckets({1, 5, 16});
     const std::optional<MmaRunLayout> layout = mma_run_layout(config);
@@ -851,10 +847,13 @@ std::array<int, kVariants> check_decode_size_variants(GpuChecker& checker, std::
     for (size_t variant = 0; variant < kVariants; ++variant) {
       const TileSchedule s = make(config, *layout, int(variant));
       if (!is_valid_schedule(config, s, "sm_80")) continue;
-      check_schedule(checker, config, s, rng, {1, 5, 16});
+      valid.emplace_back(config, s);
       ++checked[variant];
     }
   }
+  ensure_context();
+  compile_kernels(valid, current_device_info().arch());  // on all cores first: the checks then only run them
+  for (const auto& [config, s] : valid) check_schedule(checker, config, s, rng, {1, 5, 16});
   return checked;
 }
 
