@@ -79,6 +79,13 @@ __device__ void tensor_wgmma_ws(const MatmulParams& params, const TensorMaps& ma
   using Warp = WgmmaDecodeWarp<P, T>;
   static_assert(G::kStageChunks % 64 == 0, "every stage starts 1024-byte aligned");
   static_assert(T::kBlockM <= 256 && T::kBlockN <= 256 && G::kPieceBytes % 16 == 0, "TMA boxes: at most 256 rows, 16-byte rows");
+  // Weights in channel tiles: the stage a ring ahead prefetched into L2 (prefetch_weight_boxes) for
+  // tiles of 128 rows or more. On the H200 (int4 g128 and uint4 + packed zeros, 70B shapes, a
+  // dynamic M of buckets 1 ... 4096, against no prefetch in the same run) it took 0.92-1.04 of the
+  // time at 256 rows (int4 gate_up 397.9 -> 365.2 us; 366 in two later calls, static 361) and
+  // 0.95-1.01 at 4096, but 0.97-1.05 at 64 rows, whose kernels stay without it (their SASS as
+  // before; bench/results/2026-12-01-h200-l2-ahead).
+  constexpr bool kPrefetchAhead = T::kChannelTiles && T::kBlockM >= 128;
   extern __shared__ __align__(1024) uint4 stages[];  // kStages x kStageChunks
   require_swizzle_alignment(stages);
   __shared__ __align__(16) uint32_t pair_table[Warp::kHow == PairDecode::table ? kPairTableWords<kHopperPairTableCopies<T::kBlockM>> : 1];
@@ -87,10 +94,14 @@ __device__ void tensor_wgmma_ws(const MatmulParams& params, const TensorMaps& ma
   run_roles<P, T>(
       params, int(G::kTilesK),
       [&](const StreamKWork<P, T>& work, uint64_t* full, uint64_t* empty) {
-        produce_stages<P, T, G::kStageChunks>(work, stages, full, empty,
-                                              [&](uint4* stage, int tile_k, int m_block, int n_block, uint64_t* barrier) {
-                                                load_decoded_stage<P, T>(maps, stage, tile_k, m_block, n_block, barrier);
-                                              });
+        produce_stages<P, T, G::kStageChunks>(
+            work, stages, full, empty,
+            [&](uint4* stage, int tile_k, int m_block, int n_block, uint64_t* barrier) {
+              load_decoded_stage<P, T>(maps, stage, tile_k, m_block, n_block, barrier);
+            },
+            [&](int tile_k, int, int n_block) {
+              if constexpr (kPrefetchAhead) prefetch_weight_boxes<G::kStageBlocks>(maps, tile_k, n_block);
+            });
       },
       [&](const StreamKWork<P, T>& work, uint64_t* full, uint64_t* empty) {
         consume_stages<P, T>(params, pair_table, work, stages, full, empty);

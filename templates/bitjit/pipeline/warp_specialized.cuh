@@ -20,18 +20,25 @@ struct RingPosition {
   }
 };
 
+// A producer's L2 prefetch that asks for nothing.
+struct NoPrefetch {
+  __device__ __forceinline__ void operator()(int, int, int) const {}
+};
+
 // The producer: for every stage of this block's work, wait until the consumers freed the ring
 // stage, then ask the TMA for its boxes (load(stage, tile_k, m_block, n_block, barrier) issues them,
-// kStageChunks 16-byte chunks in all).
-template <class P, class T, int kStageChunks, class Load>
+// kStageChunks 16-byte chunks in all), and for the stage a ring ahead inside the segment to be
+// brought into L2 (prefetch(tile_k, m_block, n_block)).
+template <class P, class T, int kStageChunks, class Load, class Prefetch = NoPrefetch>
 __device__ __forceinline__ void produce_stages(const StreamKWork<P, T>& work, uint4* stages, uint64_t* full,
-                                               uint64_t* empty, Load load) {
+                                               uint64_t* empty, Load load, Prefetch prefetch = {}) {
   RingPosition<T::kStages> ring;
   work.for_each_segment([&](long long, long long m_block, long long n_block, int k_begin, int k_end) {
     for (int tile_k = k_begin; tile_k < k_end; ++tile_k) {
       mbarrier_wait(&empty[ring.stage], ring.phase ^ 1u);
       mbarrier_arrive_expect_bytes(&full[ring.stage], uint32_t(kStageChunks) * 16);
       load(stages + ring.stage * kStageChunks, tile_k, int(m_block), int(n_block), &full[ring.stage]);
+      if (tile_k + T::kStages < k_end) prefetch(tile_k + T::kStages, int(m_block), int(n_block));
       ring.advance();
     }
   });
@@ -60,6 +67,17 @@ __device__ __forceinline__ void load_stage_boxes(const TensorMaps& maps, uint4* 
       tma_load_2d(stage + kActivationChunks + block * kBlockChunks, maps.W, k_block * kBlockBytes, n_block, barrier);
     }
   }
+}
+
+// The L2 prefetch of one stage's weight boxes (as load_stage_boxes lays them) where the weights lie
+// in channel tiles. Each box of rows whole asks for 64 bytes of each of its channels' rows, which
+// the map's 256-byte L2 promotion widens into the next k-blocks of the same rows, fetched for later
+// stages; a box of tiles asks for whole 1-KiB runs, so nothing later comes with it. The prefetch a
+// ring of stages ahead gives the tiles that lead back.
+template <int kBlocks>
+__device__ __forceinline__ void prefetch_weight_boxes(const TensorMaps& maps, int tile_k, int n_block) {
+#pragma unroll
+  for (int block = 0; block < kBlocks; ++block) tma_prefetch_4d(maps.W, 0, 0, tile_k * kBlocks + block, n_block / 16);
 }
 
 // The block's two roles on their barriers (a full and an empty one per stage): after the

@@ -30,4 +30,13 @@ __device__ __forceinline__ void tma_load_4d(void* shared, const TensorMap& map, 
       : "memory");
 }
 
+// Asks the TMA to bring the 4-D box at (x, y, z, w) into L2 only (no shared memory, no barrier):
+// a later tma_load_4d of it then hits L2.
+__device__ __forceinline__ void tma_prefetch_4d(const TensorMap& map, int x, int y, int z, int w) {
+  asm volatile("cp.async.bulk.prefetch.tensor.4d.L2.global.tile [%0, {%1, %2, %3, %4}];" ::"l"(
+                   reinterpret_cast<uint64_t>(&map)),
+               "r"(x), "r"(y), "r"(z), "r"(w)
+               : "memory");
+}
+
 }  // namespace bitjit
