@@ -484,9 +484,14 @@ std::vector<PlanConstant> tensor_gemv_tiles(const MatmulConfig& config, const Ti
   };
 }
 
-// A in 8-byte fragment loads (or two of them at once), W in the layout's loads.
+// A as the kernel loads it: 16-byte quads (two mma steps' fragments) where fp16 / bf16 activations
+// meet runs of 8 k or more, else 8-byte fragments (runs of 4; the 8-bit kernel's byte operands); W in
+// the layout's loads. (Asking 8 bytes of every A let an A 8 bytes past a 16-byte boundary reach the
+// 16-byte loads: a misaligned-address fault on the GPU instead of Matmul::run's error.)
 std::array<int, 6> tensor_gemv_alignment(const MatmulConfig& config, const TileSchedule& s) {
-  return operand_alignment(config, 8, s.pipeline.vector_bytes);
+  const std::optional<MmaRunLayout> layout = mma_run_layout(config);
+  const bool quads = float16_activations(config) && layout && layout->run % 8 == 0;
+  return operand_alignment(config, quads ? 16 : 8, s.pipeline.vector_bytes);
 }
 
 PlanStage tensor_gemv_load_stage(const MatmulConfig& config, const TileSchedule& s, int codes) {

@@ -131,11 +131,19 @@ TEST_CASE("the generated source instantiates the family with the config's format
   CHECK(contains(source, "extern \"C\" __global__ void __launch_bounds__(128)"));
   CHECK(contains(source, canonical_form(config)));
   // K = 96 fits k-blocks of 32 uint4 codes: 4-byte loads per lane, runs of 8 k (groups of 32).
-  // A is read 8 bytes (one mma fragment) at a time, the other fp16 operands 2 bytes.
+  // A is read 16 bytes (two mma steps' fragments) at a time, the other fp16 operands 2 bytes.
   CHECK(schedule.family == KernelFamily::tensor_gemv);
   CHECK(schedule.pipeline.vector_bytes == 4);
   CHECK(contains(source, "static constexpr int kRun = 8;"));
-  CHECK(plan.alignment == std::array<int, 6>{8, 4, 2, 1, 2, 2});
+  CHECK(plan.alignment == std::array<int, 6>{16, 4, 2, 1, 2, 2});
+  // Groups of 16 leave runs of 4: one 8-byte fragment at a time.
+  MatmulConfig short_groups = config;
+  short_groups.group_size = 16;
+  short_groups.K = 128;
+  const TileSchedule short_runs = default_schedule(short_groups, "sm_90a");
+  const KernelPlan short_plan = plan_kernel(short_groups, short_runs, "sm_90a");
+  CHECK(contains(emit_cuda(short_plan), "static constexpr int kRun = 4;"));
+  CHECK(short_plan.alignment[0] == 8);
   // Its weights are in the mma_runs layout, which the simt and gemv families do not read.
   TileSchedule simt = schedule;
   simt.family = KernelFamily::simt;

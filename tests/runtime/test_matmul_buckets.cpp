@@ -98,3 +98,28 @@ TEST_CASE("the weight layout follows the buckets and the kernels", "[runtime][la
   CHECK(from_mma_runs(runs.bytes, large, *mma_run_layout(large)) ==
         from_mma_runs(fragments.bytes, large, *fragment_order_layout(large)));
 }
+
+// Each bucket's kernel asks for the alignment its own loads need, checked before any device work
+// (so no GPU is needed to see it): tensor_gemv's 16-byte activation quads (runs of 8 k) refuse an A
+// 8 bytes past a 16-byte boundary, which its 8-byte alignment let through to a misaligned-address
+// fault on the GPU; the Hopper kernel's TMA asks 16 bytes too.
+TEST_CASE("a call's A is checked against the alignment of its bucket's kernel", "[runtime]") {
+  TemporaryDirectory cache;
+  ScopedEnv use_cache("BITJIT_CACHE_DIR", cache.str());
+  const MatmulConfig config = w4a16_g128_config(MSpec::buckets({1, 16, 64}), 256, 512);
+  const Matmul matmul = Matmul::create(config, {"sm_90a"});
+  REQUIRE(matmul.schedule_for(1).family == KernelFamily::tensor_gemv);
+  REQUIRE(contains(matmul.source_for(1), "static constexpr int kRun = 8;"));
+  alignas(16) static uint8_t bytes[64];
+  for (const int64_t rows : {1, 16, 64}) {
+    INFO(rows << " rows: " << canonical_form(matmul.schedule_for(rows)));
+    try {
+      matmul.run(TensorView(bytes + 8, DType::float16, {rows, config.K}), TensorView(), TensorView(), TensorView(),
+                 TensorView(), TensorView());
+      FAIL("an A 8 bytes past a 16-byte boundary was launched");
+    } catch (const ConfigError& error) {
+      CHECK(contains(error.what(), "Matmul::run: A at "));
+      CHECK(contains(error.what(), " is not aligned to 16 bytes, which this kernel's loads need"));
+    }
+  }
+}
