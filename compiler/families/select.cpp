@@ -161,8 +161,7 @@ int64_t w4a8_hopper_least_rows(const MatmulConfig& config) {
 // not measured.
 bool wgmma_serves(const MatmulConfig& config, const std::string& arch) {
   const int64_t least_rows = float16_activations(config) ? 17 : w4a8_operands(config) ? w4a8_hopper_least_rows(config) : 64;
-  const std::vector<int64_t>& buckets = config.M.values();
-  const int64_t fewest = *std::min_element(buckets.begin(), buckets.end());
+  const int64_t fewest = config.M.smallest();
   return fewest >= least_rows && default_tensor_wgmma(config, arch, fewest).has_value();
 }
 

@@ -29,10 +29,16 @@ void require_static_shared_fits(const MatmulConfig& config, const TileSchedule& 
   }
 }
 
-// Whether a config's activations can be loaded a k-block ahead (pipeline.stages 2): fp16 / bf16
-// activations in runs of whole 16-byte quads (8 k or more). Validation refuses the others by cause.
-bool takes_activations_ahead(const MatmulConfig& config, const MmaRunLayout& layout) {
+// Whether the kernel loads a config's activations as 16-byte quads (two mma steps' fragments): fp16 /
+// bf16 activations in runs of 8 k or more.
+bool loads_activation_quads(const MatmulConfig& config, const MmaRunLayout& layout) {
   return float16_activations(config) && layout.run % 8 == 0;
+}
+
+// Whether a config's activations can be loaded a k-block ahead (pipeline.stages 2): in whole quads
+// only. Validation refuses the others by cause.
+bool takes_activations_ahead(const MatmulConfig& config, const MmaRunLayout& layout) {
+  return loads_activation_quads(config, layout);
 }
 
 // pipeline.k_per_stage on tensor_gemv: the k of a warp's rounds that one step of its loop covers,
@@ -490,8 +496,7 @@ std::vector<PlanConstant> tensor_gemv_tiles(const MatmulConfig& config, const Ti
 // 16-byte loads: a misaligned-address fault on the GPU instead of Matmul::run's error.)
 std::array<int, 6> tensor_gemv_alignment(const MatmulConfig& config, const TileSchedule& s) {
   const std::optional<MmaRunLayout> layout = mma_run_layout(config);
-  const bool quads = float16_activations(config) && layout && layout->run % 8 == 0;
-  return operand_alignment(config, quads ? 16 : 8, s.pipeline.vector_bytes);
+  return operand_alignment(config, layout && loads_activation_quads(config, *layout) ? 16 : 8, s.pipeline.vector_bytes);
 }
 
 PlanStage tensor_gemv_load_stage(const MatmulConfig& config, const TileSchedule& s, int codes) {
