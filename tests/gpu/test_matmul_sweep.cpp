@@ -495,6 +495,15 @@ void check_schedule(GpuChecker& checker, const MatmulConfig& config, const TileS
   }
 }
 
+// check_schedule on every (config, schedule), their kernels compiled on all cores for this GPU first
+// (compile_kernels): one NVRTC compile after another took 86-97 s a test case on the H200.
+void check_schedules(GpuChecker& checker, const std::vector<std::pair<MatmulConfig, TileSchedule>>& kernels,
+                     std::mt19937_64& rng, std::initializer_list<int64_t> rows = {33, 200}) {
+  ensure_context();
+  compile_kernels(kernels, current_device_info().arch());
+  for (const auto& [config, s] : kernels) check_schedule(checker, config, s, rng, rows);
+}
+
 // Runs check_schedule on every staged-family config in the layout the Hopper kernels read for it
 // (wgmma_layout: mma_fragments for these buckets) with each schedule make(config, layout) gives that
 // is valid there (long k-blocks of 1 and 2 bits with many rows do not fit in shared memory: skipped);
@@ -511,8 +520,7 @@ int check_fragment_schedules(GpuChecker& checker, std::mt19937_64& rng, Make mak
     for (const TileSchedule& s : make(config, *layout))
       if (is_valid_schedule(config, s, "sm_90a")) valid.emplace_back(config, s);
   }
-  compile_kernels(valid, "sm_90a");  // on all cores first: the checks then only run them
-  for (const auto& [config, s] : valid) check_schedule(checker, config, s, rng);
+  check_schedules(checker, valid, rng);
   return int(valid.size());
 }
 
@@ -851,9 +859,7 @@ std::array<int, kVariants> check_decode_size_variants(GpuChecker& checker, std::
       ++checked[variant];
     }
   }
-  ensure_context();
-  compile_kernels(valid, current_device_info().arch());  // on all cores first: the checks then only run them
-  for (const auto& [config, s] : valid) check_schedule(checker, config, s, rng, {1, 5, 16});
+  check_schedules(checker, valid, rng, {1, 5, 16});
   return checked;
 }
 
