@@ -163,7 +163,7 @@ std::optional<MmaRunLayout> fragment_order_layout(const MatmulConfig& config) {
 
 std::optional<MmaRunLayout> wgmma_layout(const MatmulConfig& config) {
   const std::optional<MmaRunLayout> runs = mma_run_layout(config);
-  const bool small_bucket = config.M.smallest() <= 16;
+  const bool small_bucket = config.M.smallest() <= kMostGemvRows;
   // Runs of 8 k of codes of at most 4 bits: a lane's fragment-order word is one field pattern of
   // each quad lane's word, moved by a rotation (8-bit codes would need a per-lane word choice).
   if (small_bucket && runs && runs->step_codes == 4 && runs->run == 8 && info(config.W_dtype).bits <= 4) return runs;

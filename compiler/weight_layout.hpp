@@ -81,8 +81,13 @@ bool reorders_weights(const MatmulConfig& config, const MmaRunLayout& layout);
 // fp16/bf16 activations only; nullopt where mma_run_layout is, or for int8 activations.
 std::optional<MmaRunLayout> fragment_order_layout(const MatmulConfig& config);
 
+// The most rows of a bucket that the default schedules give tensor_gemv (its blocks: one or two mma
+// row halves of 8) with the tensor-core layout; the layouts (channel tiles, wgmma_layout's runs of 8)
+// follow whether a config has such a bucket.
+inline constexpr int64_t kMostGemvRows = 16;
+
 // The layout the Hopper families (tensor_wgmma, tensor_wgmma_ws) read for this config. Where a
-// bucket of at most 16 rows takes tensor_gemv (a dynamic M from 1, or a static M of 9 to 16) and
+// bucket of at most kMostGemvRows rows takes tensor_gemv (a dynamic M from 1, or a static M of 9 to 16) and
 // the weights have at most 4 bits in runs of 8 k, mma_run_layout itself: the Hopper kernels decode
 // each lane's fragment-order pairs from its quad's four loads (templates/bitjit/decode/quad_runs.cuh),
 // so one copy of the weights serves every bucket. W4A8 configs (w4a8_operands): w4a8_layout (the

@@ -12,10 +12,6 @@
 namespace bitjit {
 namespace {
 
-// The most rows of a bucket that default_schedule gives tensor_gemv (its blocks: one or two mma row
-// halves of 8) with the tensor-core layout.
-constexpr int64_t kMostGemvRows = 16;
-
 // Whether every weight value reaches the tensor core unchanged in A's 16-bit type. Integers up to
 // 8 bits, fp4 and both fp8 formats fit fp16 and bf16 alike; a 16-bit float only fits itself. nf4's
 // levels are rounded to A's type (documented in docs/formats.md).
@@ -50,13 +46,12 @@ bool fp8_mma_takes_weights(const MatmulConfig& config) {
 // 2026-11-30-h200x2-narrow-codes), nor 8-bit codes (not timed). 8-bit activations read whole loads
 // at every M (the caller's byte operands).
 bool reads_runs_of_8(const MatmulConfig& config) {
-  constexpr int64_t kMostWholeLoadRows = 4;
   const int64_t rows = config.M.largest();
   if (rows > 8) return true;
   const int bits = info(config.W_dtype).bits;
   if (bits != 2 && bits != 4) return false;
   if (rows == 1) return config.W_dtype != DType::nf4;
-  return rows > kMostWholeLoadRows;
+  return rows > families::kMostWholeLoadRows;
 }
 
 }  // namespace

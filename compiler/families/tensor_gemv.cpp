@@ -233,7 +233,7 @@ void pair_tiles_for_narrow_codes(const MatmulConfig& config, const MmaRunLayout&
 // activations_ahead_pays leaves them as each k-block starts: call it after that).
 void two_tiles_for_many_blocks(const MatmulConfig& config, const MmaRunLayout& layout, TileSchedule& s, int k_block,
                                const std::string& arch, int64_t rows) {
-  constexpr int64_t kMostWholeLoadRows = 4, kLeastBlocksPerSm = 8;
+  constexpr int64_t kLeastBlocksPerSm = 8;
   const int bits = info(config.W_dtype).bits;
   if ((bits != 2 && bits != 4) || !float16_activations(config) || layout.run > kRunsOf8) return;
   if (s.tile.m > 8 || rows <= kMostWholeLoadRows || s.tile.n != 16 || s.warps.k != kDefaultWarps) return;

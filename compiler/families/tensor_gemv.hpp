@@ -2,6 +2,7 @@
 // tensor_gemv: the gemv job with mma.sync, weights as the 16-row operand, read in the mma_runs layout;
 // one entry point for fp16 / bf16 activations (kernels/tensor_gemv.cuh), one for int8 and fp8 ones
 // (kernels/tensor_gemv_8bit.cuh: m16n8k32 on bytes). Warps split K and add their sums in shared memory.
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,10 @@ extern const KernelTraits kTensorGemv8bitKernel;
 bool arch_has_activation_mma(const MatmulConfig& config, const std::string& arch);
 
 namespace families {
+
+// The most rows that tensor_gemv reads in whole loads rather than runs of 8 k (select.cpp's
+// reads_runs_of_8, measured there); its rules tuned for runs of 8 leave such buckets alone.
+inline constexpr int64_t kMostWholeLoadRows = 4;
 
 // What both tensor_gemv entry points share.
 void validate_tensor_gemv(const MatmulConfig& config, const TileSchedule& s, const std::string& arch);
