@@ -376,17 +376,40 @@ int run(int argc, char** argv) {
                                                 {"--clocks", "no"},
                                                 {"--dynamic", "no"},
                                                 {"--check", ""}};
-  for (int i = 1; i + 1 < argc; i += 2) {
+  for (int i = 1; i < argc; i += 2) {
     if (!options.count(argv[i])) {
       std::fprintf(stderr, "unknown option %s; options: --formats --shapes --M --out --schedule --clocks --dynamic --check\n",
                    argv[i]);
       return 2;
     }
+    if (i + 1 == argc) {
+      std::fprintf(stderr, "%s needs a value\n", argv[i]);
+      return 2;
+    }
     options[argv[i]] = argv[i + 1];
   }
   std::vector<int64_t> Ms;
-  for (const std::string& m : split(options["--M"])) Ms.push_back(std::stoll(m));
+  for (const std::string& m : split(options["--M"])) {
+    // Digits only, at most 9 of them: std::stoll would take "16abc" as 16 and name nothing on "abc".
+    if (m.empty() || m.size() > 9 || m.find_first_not_of("0123456789") != std::string::npos || std::stoll(m) < 1) {
+      std::fprintf(stderr, "--M: '%s' is not a whole number of rows from 1 to 999999999 (--M %s)\n", m.c_str(),
+                   options["--M"].c_str());
+      return 2;
+    }
+    Ms.push_back(std::stoll(m));
+  }
+  if (Ms.empty()) {
+    std::fprintf(stderr, "--M: no rows given; a comma-separated list such as 1,16,64\n");
+    return 2;
+  }
   const std::vector<Shape> shapes = selected_shapes(options["--shapes"]);
+  // An empty list would time nothing and write empty results as if the run had happened.
+  for (const char* option : {"--formats", "--shapes"}) {
+    if (split(options[option]).empty()) {
+      std::fprintf(stderr, "%s: nothing given; a comma-separated list (bench_matmul's header lists the names)\n", option);
+      return 2;
+    }
+  }
   if (options["--clocks"] != "yes" && options["--clocks"] != "no") {
     std::fprintf(stderr, "--clocks must be yes or no, got %s\n", options["--clocks"].c_str());
     return 2;
