@@ -3,7 +3,7 @@
 // cuBLASLt's int8 GEMM gives; fp8: what torch._scaled_mm runs). Writes results.json and results.md.
 //
 //   bench_matmul [--formats a,b,...] [--shapes all|8b|70b|70B_o,...] [--M 1,16,64] [--out DIR]
-//                [--schedule '{"pipeline":{"split_k":2}}'] [--clocks yes]
+//                [--schedule '{"pipeline":{"split_k":2}}'] [--clocks yes] [--timing eager|graph]
 //
 // --shapes takes "all", "8b", "70b" or suite names with '_' for the space; --schedule overrides
 // fields of each config's default schedule (to compare schedules before tuning picks them); a case
@@ -11,6 +11,8 @@
 // standard error), the others timed, and the exit status is then 1.
 // --clocks yes samples the SM clock and board power (NVML) while bitjit and cuBLAS are timed, and
 // adds them to the rows and to a second table (clock_sampler.hpp).
+// --timing graph times every library's batch as one CUDA graph replayed (runtime/timing.hpp: the
+// kernels' own time, no host work between launches); eager (the default) launches from the host.
 //
 // Method: random data; weights (and cuBLAS's fp16 weights) rotated through enough copies that one
 // pass exceeds twice the device's L2 (queried: 50 MB on the H100, 60 MB on the H200); CUDA events
@@ -156,10 +158,13 @@ double copy_bandwidth_gbps(CUstream stream) {
   return 2.0 * double(bytes) / (ms * 1e-3) / 1e9;
 }
 
+// Timing of a batch rotating through `copies` inputs, as the run's --timing asks.
+TimingPlan rotating_plan(LaunchTiming timing, int copies) { return {10, 20, 15, timing, copies}; }
+
 // A device-to-device copy that moves `bytes` in all (half read, half written), rotated past the L2
 // like the weights: what streaming this many bytes costs at this size on this GPU, launch and ramp
 // included. Small shapes cannot reach the 1 GiB copy's bandwidth; this is their floor.
-double same_bytes_copy_ms(int64_t bytes, CUstream stream) {
+double same_bytes_copy_ms(int64_t bytes, CUstream stream, LaunchTiming timing) {
   const size_t half = size_t(std::max<int64_t>(bytes / 2, 16));
   const int copies = copies_past_l2(bytes, current_device_info().l2_bytes);
   std::vector<DeviceBuffer> from, to;
@@ -171,13 +176,13 @@ double same_bytes_copy_ms(int64_t bytes, CUstream stream) {
     check_cuda(Driver::get().cuMemcpyDtoDAsync(CUdeviceptr(to[i % copies].data()), CUdeviceptr(from[i % copies].data()),
                                                half, stream),
                "cuMemcpyDtoDAsync");
-  });
+  }, rotating_plan(timing, copies));
 }
 
 // cuBLAS in fp16, or bf16 where bf16 (fp32 accumulation) C[M,N] = A[M,K] · W[N,K]ᵀ, weights rotated
 // like bitjit's.
 double cublas_ms(cublasHandle_t handle, CUstream stream, int64_t M, int64_t N, int64_t K, bool bf16,
-                 std::mt19937_64& rng) {
+                 std::mt19937_64& rng, LaunchTiming timing) {
   const cudaDataType_t type = bf16 ? CUDA_R_16BF : CUDA_R_16F;
   const int copies = copies_past_l2(N * K * 2, current_device_info().l2_bytes);
   std::vector<DeviceBuffer> weights;
@@ -193,7 +198,7 @@ double cublas_ms(cublasHandle_t handle, CUstream stream, int64_t M, int64_t N, i
                               c.data(), type, int(N), CUBLAS_COMPUTE_32F,
                               CUBLAS_GEMM_DEFAULT),
                  "cublasGemmEx");
-  });
+  }, rotating_plan(timing, copies));
 }
 
 void check_cublaslt(cublasStatus_t status, const char* call, const std::string& what) {
@@ -222,7 +227,7 @@ std::optional<LtTypes> lt_types(const MatmulConfig& config) {
 
 // Median ms of cuBLASLt on `types` for C[M,N] = A[M,K] . W[N,K]^T, weights rotated like bitjit's.
 double cublaslt_ms(cublasLtHandle_t handle, CUstream stream, const LtTypes& types, int64_t M, int64_t N, int64_t K,
-                   std::mt19937_64& rng) {
+                   std::mt19937_64& rng, LaunchTiming timing) {
   const std::string what = "M=" + std::to_string(M) + " N=" + std::to_string(N) + " K=" + std::to_string(K);
   const int copies = copies_past_l2(N * K, current_device_info().l2_bytes);
   std::vector<DeviceBuffer> weights;
@@ -263,7 +268,7 @@ double cublaslt_ms(cublasLtHandle_t handle, CUstream stream, const LtTypes& type
                                   c.data(), c_layout, c.data(), c_layout, &heuristic.algo, workspace.data(),
                                   workspace_bytes, reinterpret_cast<cudaStream_t>(stream)),
                    "cublasLtMatmul", what);
-  });
+  }, rotating_plan(timing, copies));
   cublasLtMatmulPreferenceDestroy(preference);
   cublasLtMatrixLayoutDestroy(c_layout);
   cublasLtMatrixLayoutDestroy(a_layout);
@@ -375,10 +380,11 @@ int run(int argc, char** argv) {
                                                 {"--schedule", ""},
                                                 {"--clocks", "no"},
                                                 {"--dynamic", "no"},
+                                                {"--timing", "eager"},
                                                 {"--check", ""}};
   for (int i = 1; i < argc; i += 2) {
     if (!options.count(argv[i])) {
-      std::fprintf(stderr, "unknown option %s; options: --formats --shapes --M --out --schedule --clocks --dynamic --check\n",
+      std::fprintf(stderr, "unknown option %s; options: --formats --shapes --M --out --schedule --clocks --dynamic --timing --check\n",
                    argv[i]);
       return 2;
     }
@@ -421,6 +427,7 @@ int run(int argc, char** argv) {
   // Dynamic: one Matmul per (format, shape) whose M is the list of --M as buckets, each M run on its
   // bucket's kernel, as an application serving every batch size runs it.
   const bool dynamic = options["--dynamic"] == "yes";
+  const LaunchTiming timing = launch_timing_from_string(options["--timing"], "--timing");
   if (dynamic && !options["--schedule"].empty()) {
     std::fprintf(stderr, "--schedule overrides one static M's default; it cannot be combined with --dynamic yes\n");
     return 2;
@@ -449,7 +456,8 @@ int run(int argc, char** argv) {
   std::printf("%s (%s), %d SMs; copy bandwidth %.0f GB/s\n", device.name.c_str(), device.arch().c_str(), device.sm_count, copy_gbps);
 
   nlohmann::json results = {{"device", device.name}, {"arch", device.arch()}, {"date", today()},
-                             {"bitjit", version()}, {"copy_bandwidth_gbps", copy_gbps}, {"rows", nlohmann::json::array()}};
+                             {"bitjit", version()}, {"copy_bandwidth_gbps", copy_gbps}, {"timing", to_string(timing)},
+                             {"rows", nlohmann::json::array()}};
   // cuBLAS once per run for each (shape, M, bf16 or fp16)
   std::map<std::tuple<std::string, int64_t, bool>, std::pair<double, ClockReading>> cublas_cache;
   std::ostringstream table;
@@ -494,15 +502,15 @@ int run(int argc, char** argv) {
         const bool bf16 = config.A_dtype == DType::bfloat16;
         auto& [cublas, cublas_clock] = cublas_cache[{shape.name, M, bf16}];
         if (cublas == 0.0) {
-          cublas = timed(cublas_clock, [&] { return cublas_ms(handle, stream.get(), M, shape.N, shape.K, bf16, rng); });
+          cublas = timed(cublas_clock, [&] { return cublas_ms(handle, stream.get(), M, shape.N, shape.K, bf16, rng, timing); });
         }
         ClockReading clock;
-        const double ms = timed(clock, [&] { return matmul.profile_latency(M, 10, 15); });
+        const double ms = timed(clock, [&] { return matmul.profile_latency(M, 10, 15, timing); });
         const int64_t bytes = bytes_moved(config, M);
         const double gbps = double(bytes) / (ms * 1e-3) / 1e9;
-        const double copy_ms = same_bytes_copy_ms(bytes, stream.get());
+        const double copy_ms = same_bytes_copy_ms(bytes, stream.get(), timing);
         const std::optional<LtTypes> lt = lt_types(config);
-        const double lt_ms = lt ? cublaslt_ms(lt_handle, stream.get(), *lt, M, shape.N, shape.K, rng) : 0.0;
+        const double lt_ms = lt ? cublaslt_ms(lt_handle, stream.get(), *lt, M, shape.N, shape.K, rng, timing) : 0.0;
         char peer[64] = "– | –";
         if (lt) std::snprintf(peer, sizeof peer, "%.1f | %.2fx", lt_ms * 1e3, lt_ms / ms);
         char row[704];
@@ -542,7 +550,9 @@ int run(int argc, char** argv) {
   std::ofstream(options["--out"] + "/results.json") << results.dump(1) << "\n";
   std::ofstream(options["--out"] + "/results.md")
       << "# bitjit vs cuBLAS fp16 on " << device.name << ", " << today() << "\n\nCopy bandwidth " << int(copy_gbps)
-      << " GB/s (read + write). Times are medians per launch.\n\n" << table.str()
+      << " GB/s (read + write). Times are medians per launch, "
+      << (timing == LaunchTiming::graph ? "each batch of launches one CUDA graph replayed" : "launched from the host")
+      << " (--timing " << to_string(timing) << ").\n\n" << table.str()
       << (sampler ? "\nSM clock and board power (NVML) while each was timed:\n\n" + clocks_table.str() : "")
       << (refused.empty() ? "" : "\nNot timed: the family refuses the --schedule override here:\n\n" + refused_list.str());
   if (!refused.empty()) std::fprintf(stderr, "%zu case(s) refused the --schedule override (listed in results.md)\n", refused.size());

@@ -443,15 +443,23 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
-double Matmul::profile_latency(std::optional<int64_t> M_opt, int warmup, int repeats) const {
+double Matmul::profile_latency(std::optional<int64_t> M_opt, int warmup, int repeats, LaunchTiming timing) const {
   const MatmulConfig& c = impl_->config;
   const int64_t M = M_opt ? *M_opt : c.M.largest();
-  if (repeats < 1) throw ConfigError("profile_latency: repeats must be at least 1");
+  if (repeats < 1) throw ConfigError("profile_latency: repeats=" + std::to_string(repeats) + " must be at least 1");
+  if (warmup < 0 || (timing == LaunchTiming::graph && warmup < 1)) {
+    // A captured run may not allocate the stream's split-K scratch: a run before the capture does.
+    throw ConfigError("profile_latency: warmup=" + std::to_string(warmup) + " must be at least " +
+                      (timing == LaunchTiming::graph ? "1 with graph timing (the runs before the capture allocate "
+                                                       "the stream's scratch, which a captured run may not)"
+                                                     : "0"));
+  }
   load();
   std::mt19937_64 rng(std::random_device{}());
   const TimingInputs inputs(c, M, rng);
   Stream stream;
-  return median_launch_ms(stream.get(), [&](int i) { inputs.run(*this, i, stream.get()); }, {warmup, 10, repeats});
+  return median_launch_ms(stream.get(), [&](int i) { inputs.run(*this, i, stream.get()); },
+                          {warmup, 10, repeats, timing, inputs.copies});
 }
 
 TuningReport Matmul::hardware_aware_finetune(int topk, const std::function<void(int64_t, int, int)>& progress) {

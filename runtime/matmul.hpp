@@ -14,6 +14,7 @@
 #include "quant/packing.hpp"
 #include "quant/host_tensor.hpp"
 #include "runtime/tensor_view.hpp"
+#include "runtime/timing.hpp"
 #include "runtime/tuning.hpp"
 
 namespace bitjit {
@@ -112,8 +113,12 @@ class Matmul {
   // Median time of one run in milliseconds, on random inputs it allocates itself (weights rotated
   // through enough copies to exceed twice the L2), after `warmup` runs, timed with CUDA events around
   // batches of 10 runs; `repeats` batches. M is the static M, or for dynamic M the given one
-  // (default: the largest bucket).
-  double profile_latency(std::optional<int64_t> M = std::nullopt, int warmup = 10, int repeats = 20) const;
+  // (default: the largest bucket). `timing` (runtime/timing.hpp): runs issued from the host each batch
+  // (eager, what an eager framework's call costs, the host's work included where it is the longer),
+  // or a batch of at least one run per weight copy captured once into a CUDA graph and replayed (the
+  // kernels' own time); a graph needs a warmup of at least one run (it loads the kernels).
+  double profile_latency(std::optional<int64_t> M = std::nullopt, int warmup = 10, int repeats = 20,
+                         LaunchTiming timing = LaunchTiming::eager) const;
 
   // For each M bucket (the static M, or each bucket of a dynamic M): ranks the legal schedules with
   // the cost model (compiler/candidates.hpp), compiles the best `topk` and the current one in

@@ -51,9 +51,9 @@ int bench_command(const std::vector<std::string>& args) {
   std::string out = "bench-out";
   std::vector<std::string> forwarded;
   for (size_t i = 0; i < args.size(); ++i) {
-    static const char* kOptions[] = {"--formats", "--shapes", "--M", "--out", "--schedule", "--clocks", "--dynamic"};
+    static const char* kOptions[] = {"--formats", "--shapes", "--M", "--out", "--schedule", "--clocks", "--dynamic", "--timing"};
     if (std::find(std::begin(kOptions), std::end(kOptions), args[i]) == std::end(kOptions)) {
-      throw UsageError{"unknown option " + args[i] + "; options: --formats --shapes --M --out --schedule --clocks --dynamic"};
+      throw UsageError{"unknown option " + args[i] + "; options: --formats --shapes --M --out --schedule --clocks --dynamic --timing"};
     }
     if (i + 1 == args.size()) throw UsageError{args[i] + " needs a value"};
     if (args[i] == "--out") out = args[i + 1];
@@ -84,7 +84,7 @@ int bench_command(const std::vector<std::string>& args) {
 
 const char* const kBenchHelp =
     "usage: bitjit bench [--formats a,b,...] [--shapes all|8b|70b|NAME,...] [--M 1,16,...] [--out DIR]\n"
-    "                    [--schedule JSON] [--clocks yes] [--dynamic yes]\n"
+    "                    [--schedule JSON] [--clocks yes] [--dynamic yes] [--timing graph]\n"
     "\n"
     "Runs the benchmark suite of docs/performance.md on this machine's GPU: each weight format, shape\n"
     "and M timed against cuBLAS fp16 (bf16 for the _bf16 formats) in the same run (CUDA events,\n"
@@ -104,6 +104,10 @@ const char* const kBenchHelp =
     "  --clocks yes     also sample the SM clock and board power (NVML) while each is timed\n"
     "  --dynamic yes    one Matmul per format and shape whose M is the --M list as buckets (dynamic M),\n"
     "                   each M run on its bucket's kernel; uses tuned database entries like any Matmul\n"
+    "  --timing MODE    eager (default): each batch of launches issued from the host, the host's work\n"
+    "                   per launch included where it is the longer; graph: each batch captured once\n"
+    "                   into a CUDA graph and replayed, the kernels' own time (bitjit, cuBLAS and the\n"
+    "                   copy alike)\n"
     "The timing program is bench/bench_matmul of the same build (it links cuBLAS; the library does\n"
     "not); BITJIT_BENCH_DIR names another folder holding bench_matmul and plot.py. The plot needs\n"
     "python3 with matplotlib.\n";

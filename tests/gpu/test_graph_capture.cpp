@@ -11,6 +11,7 @@
 #include "quant/random.hpp"
 #include "runtime/device.hpp"
 #include "runtime/driver.hpp"
+#include "runtime/graph_capture.hpp"
 #include "runtime/matmul.hpp"
 #include "tests/support/catch.hpp"
 #include "tests/support/configs.hpp"
@@ -45,46 +46,16 @@ struct Operands {
   }
 };
 
-// Captures `body` on `stream` into a graph; the executable graph, or null when body threw (rethrown
-// after the capture is ended, as a capture must be).
-class Capture {
- public:
-  explicit Capture(CUstream stream) : stream_(stream) {}
-  ~Capture() {
-    if (exec_ != nullptr) Driver::get().cuGraphExecDestroy(exec_);
-    if (graph_ != nullptr) Driver::get().cuGraphDestroy(graph_);
-  }
-  template <class Body>
-  void record(Body&& body) {
-    const Driver& cuda = Driver::get();
-    check_cuda(cuda.cuStreamBeginCapture(stream_, CU_STREAM_CAPTURE_MODE_GLOBAL), "cuStreamBeginCapture");
-    try {
-      body();
-    } catch (...) {
-      cuda.cuStreamEndCapture(stream_, &graph_);
-      throw;
-    }
-    check_cuda(cuda.cuStreamEndCapture(stream_, &graph_), "cuStreamEndCapture");
-    check_cuda(cuda.cuGraphInstantiate(&exec_, graph_, 0), "cuGraphInstantiate");
-  }
-  void replay() const { check_cuda(Driver::get().cuGraphLaunch(exec_, stream_), "cuGraphLaunch"); }
-
- private:
-  CUstream stream_;
-  CUgraph graph_ = nullptr;
-  CUgraphExec exec_ = nullptr;
-};
-
 // The CaptureError a capture of one run on `stream` raises ("no error" when it is captured).
 std::string refused_capture(const Matmul& matmul, const Operands& operands, const RunTarget& target) {
-  Capture refused(target.stream);
+  GraphCapture refused(target.stream);
   return error_of<CaptureError>([&] { refused.record([&] { operands.run(matmul, target); }); });
 }
 
 // A captured run replayed into a poisoned output gives `expected`.
 void check_replay(const Matmul& matmul, Operands& operands, const RunTarget& target,
                   const std::vector<uint8_t>& expected, int replays = 1) {
-  Capture capture(target.stream);
+  GraphCapture capture(target.stream);
   capture.record([&] { operands.run(matmul, target); });
   for (int replay = 0; replay < replays; ++replay) {  // split-K counters are left at zero for the next one
     operands.C.fill_bytes(0xff);

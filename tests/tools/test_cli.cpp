@@ -357,12 +357,13 @@ TEST_CASE("bitjit bench runs the timing program, then the plot, and reports each
   const std::vector<std::pair<std::string, std::string>> env = {{"BITJIT_BENCH_DIR", programs.string()}};
 
   const ProcessResult ok =
-      bitjit_cli({"bench", "--formats", "int4_g128", "--M", "1", "--out", out.string(), "--clocks", "yes", "--dynamic", "yes"}, env);
+      bitjit_cli({"bench", "--formats", "int4_g128", "--M", "1", "--out", out.string(), "--clocks", "yes", "--dynamic", "yes",
+                  "--timing", "graph"}, env);
   CHECK(ok.exit_code == 0);
   CHECK(contains(ok.out, (out / "speedup.png").string()));
   CHECK(fs::exists(out / "speedup.png"));
   CHECK(db::read_file(fs::path(dir.path()) / "args.txt") ==
-        "--formats int4_g128\n--M 1\n--out " + out.string() + "\n--clocks yes\n--dynamic yes\n");
+        "--formats int4_g128\n--M 1\n--out " + out.string() + "\n--clocks yes\n--dynamic yes\n--timing graph\n");
 
   write_script("plot.py", "import sys\nsys.exit(1)\n");
   const ProcessResult no_plot = bitjit_cli({"bench", "--out", out.string()}, env);

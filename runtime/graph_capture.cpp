@@ -1,0 +1,33 @@
+#include "runtime/graph_capture.hpp"
+
+#include "common/error.hpp"
+#include "runtime/driver.hpp"
+
+namespace bitjit {
+
+GraphCapture::~GraphCapture() {
+  const Driver& cuda = Driver::get();
+  if (exec_ != nullptr) cuda.cuGraphExecDestroy(exec_);
+  if (graph_ != nullptr) cuda.cuGraphDestroy(graph_);
+}
+
+void GraphCapture::record(const std::function<void()>& body) {
+  if (exec_ != nullptr || graph_ != nullptr) throw Error("GraphCapture::record: this capture already holds a graph");
+  const Driver& cuda = Driver::get();
+  check_cuda(cuda.cuStreamBeginCapture(stream_, CU_STREAM_CAPTURE_MODE_GLOBAL), "cuStreamBeginCapture");
+  try {
+    body();
+  } catch (...) {
+    cuda.cuStreamEndCapture(stream_, &graph_);  // its own error, if any, is the body's consequence
+    throw;
+  }
+  check_cuda(cuda.cuStreamEndCapture(stream_, &graph_), "cuStreamEndCapture");
+  check_cuda(cuda.cuGraphInstantiate(&exec_, graph_, 0), "cuGraphInstantiate");
+}
+
+void GraphCapture::replay() const {
+  if (exec_ == nullptr) throw Error("GraphCapture::replay: nothing recorded");
+  check_cuda(Driver::get().cuGraphLaunch(exec_, stream_), "cuGraphLaunch");
+}
+
+}  // namespace bitjit
