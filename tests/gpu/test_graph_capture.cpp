@@ -4,6 +4,7 @@
 #include <optional>
 #include <random>
 #include <utility>
+#include <vector>
 #include <string>
 
 #include "common/error.hpp"
@@ -13,6 +14,7 @@
 #include "runtime/driver.hpp"
 #include "runtime/graph_capture.hpp"
 #include "runtime/matmul.hpp"
+#include "runtime/timing.hpp"
 #include "tests/support/catch.hpp"
 #include "tests/support/configs.hpp"
 #include "tests/support/random.hpp"
@@ -170,4 +172,60 @@ TEST_CASE("a Matmul runs on an explicit device and refuses one of another arch b
   operands.run(matmul, RunTarget{});  // the current context's device: the same one here
   check_cuda(Driver::get().cuCtxSynchronize(), "cuCtxSynchronize");
   CHECK(operands.output() == on_device);
+}
+
+// The timing of runtime/timing.hpp in a graph: what it launches, and that the replays do the captured work.
+TEST_CASE("graph timing captures one batch of at least one launch per rotated input and replays it",
+          "[gpu][graph]") {
+  if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
+  ensure_context();
+  Stream stream;
+  constexpr int kCopies = 5;
+  std::vector<DeviceBuffer> buffers;
+  for (int i = 0; i < kCopies; ++i) buffers.emplace_back(size_t(1) << 20);
+  std::vector<int> indices;
+  // Launch i fills copy i mod 5 with the byte i + 1, so each copy's byte says which launch wrote it last.
+  const auto launch = [&](int i) {
+    indices.push_back(i);
+    const DeviceBuffer& copy = buffers[size_t(i % kCopies)];
+    check_cuda(Driver::get().cuMemsetD8Async(copy.ptr(), uint8_t(i + 1), copy.size(), stream.get()), "cuMemsetD8Async");
+  };
+
+  SECTION("graph: the warm-up eagerly, then one capture of max(batch, rotation) launches, replayed") {
+    const double ms = median_launch_ms(stream.get(), launch, {2, 3, 4, LaunchTiming::graph, kCopies});
+    CHECK(ms > 0.0);
+    CHECK(indices == std::vector<int>{0, 1, 2, 3, 4, 5, 6});  // 2 warm-up, then 5 captured (batch 3 < rotation 5)
+    CUstreamCaptureStatus status = CU_STREAM_CAPTURE_STATUS_ACTIVE;
+    check_cuda(Driver::get().cuStreamIsCapturing(stream.get(), &status), "cuStreamIsCapturing");
+    CHECK(status == CU_STREAM_CAPTURE_STATUS_NONE);
+    stream.synchronize();
+    // The replays wrote launches 2..6: copy 0 by launch 5, copy 1 by 6 (over the warm-up's 1 and 2),
+    // copies 2, 3, 4 by launches 2, 3, 4.
+    const std::vector<uint8_t> expected = {6, 7, 3, 4, 5};
+    for (int c = 0; c < kCopies; ++c) {
+      std::vector<uint8_t> bytes(buffers[size_t(c)].size());
+      buffers[size_t(c)].download(bytes.data(), bytes.size());
+      INFO("copy " << c);
+      CHECK(bytes.front() == expected[size_t(c)]);
+      CHECK(bytes.back() == expected[size_t(c)]);
+    }
+  }
+  SECTION("eager: the warm-up, then every repeat's batch launched from the host") {
+    const double ms = median_launch_ms(stream.get(), launch, {1, 3, 2, LaunchTiming::eager, kCopies});
+    CHECK(ms > 0.0);
+    CHECK(indices == std::vector<int>{0, 1, 2, 3, 4, 5, 6});  // 1 + 2 repeats x 3
+  }
+}
+
+TEST_CASE("profile_latency times a Matmul in a graph as well as eagerly", "[gpu][graph]") {
+  if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
+  ensure_context();
+  const Matmul matmul = Matmul::create(w4a16_g128_config(MSpec::buckets({1, 64}), 4096, 4096));
+  for (const int64_t M : {int64_t(1), int64_t(64)}) {
+    INFO("M=" << M);
+    const double graph_ms = matmul.profile_latency(M, 2, 5, LaunchTiming::graph);
+    const double eager_ms = matmul.profile_latency(M, 2, 5, LaunchTiming::eager);
+    CHECK(graph_ms > 0.0);
+    CHECK(eager_ms > 0.0);
+  }
 }
