@@ -53,7 +53,7 @@ void validate_warp_specialized(const MatmulConfig& config, const TileSchedule& s
     reject_schedule("family=tensor_wgmma_ws loads weight rows by TMA, which needs rows of a multiple of 16 bytes: K * " +
                     std::to_string(info(config.W_dtype).bits) + " / 8 divisible by 16, got K=" + std::to_string(config.K));
   }
-  validate_wgmma_tile(s);
+  validate_wgmma_tile(config, s);
   require_warpgroup_warps(s);  // the consumer warps; the producer warpgroup comes besides
   const WarpSpecializedRegisters budget = warp_specialized_registers(s, arch);
   const int registers = budget.consumer > 0 ? budget.consumer : budget.per_thread, needed = sums + other_registers;
@@ -76,7 +76,7 @@ void validate_warp_specialized(const MatmulConfig& config, const TileSchedule& s
 void add_tensor_wgmma_ws_candidates(const MatmulConfig& config, const TileSchedule& fallback, int64_t,
                                     std::vector<TileSchedule>& out) {
   const TileSchedule base = hopper_candidate_base(config, fallback);
-  for (int block_m : {64, 128, 256})
+  for (int block_m : {64, 128, 192, 256})  // 192: W8A8 only (validation)
     for (int block_n : {64, 128, 192, 256})
       for (int stages : {2, 3, 4, 5, 6})
         for (int k_per_stage : {base.pipeline.k_per_stage / 2, base.pipeline.k_per_stage, base.pipeline.k_per_stage * 2})

@@ -952,6 +952,8 @@ TEST_CASE("tensor_wgmma schedules are checked and compile for every weight forma
   CHECK(contains(schedule_error_on(config, s, "sm_80"), "family=tensor_wgmma needs wgmma (archs with it: sm_90a), got arch=sm_80"));
   auto error_with = [&](auto change) { return error_after(config, s, change, "sm_90a"); };
   CHECK(contains(error_with([](TileSchedule& b) { b.tile.m = 96; }), "tile.m=96 must be 64, 128 or 256"));
+  // 192 rows are W8A8's alone (its wgmma reads both operands from shared memory).
+  CHECK(contains(error_with([](TileSchedule& b) { b.tile.m = 192; }), "tile.m=192 must be 64, 128 or 256 (wgmma N)"));
   CHECK(contains(error_with([](TileSchedule& b) { b.warps.n = 4; }), "warps.n=tile.n/16=8"));
   CHECK(error_with([](TileSchedule& b) { b.pipeline.split_k = 2; }).empty());
   CHECK(contains(error_with([](TileSchedule& b) { b.pipeline.split_k = 17; }), "pipeline.split_k=17 must be 1..16"));
@@ -1150,7 +1152,8 @@ TEST_CASE("tensor_wgmma is sm_90a's default from 64 rows", "[codegen]") {
   nf4.W_dtype = DType::nf4;
   CHECK(default_schedule(nf4, "sm_90a").pipeline.k_per_stage == 128);
 
-  // W8A8: warp-specialized, int8 at 256 rows for many rows, fp8 at most 128; never split.
+  // W8A8: warp-specialized, int8 at 256 rows for many rows, fp8 at 192 (its two accumulator sets)
+  // above 256 rows and 128 up to them; never split.
   MatmulConfig w8a8 = w4a16_g128_config(4096, 57344, 8192);
   w8a8.A_dtype = w8a8.W_dtype = DType::int8;
   w8a8.accum_dtype = w8a8.out_dtype = DType::int32;
@@ -1167,7 +1170,15 @@ TEST_CASE("tensor_wgmma is sm_90a's default from 64 rows", "[codegen]") {
   w8a8.A_dtype = w8a8.W_dtype = DType::float8_e4m3;
   w8a8.accum_dtype = DType::float32;
   w8a8.out_dtype = DType::float16;
+  const TileSchedule fp8 = default_schedule(w8a8, "sm_90a");
+  CHECK(fp8.family == KernelFamily::tensor_wgmma_ws);
+  CHECK(fp8.tile.m == 192);
+  CHECK(fp8.tile.n == 128);
+  CHECK(fp8.pipeline.stages == 4);
+  w8a8.M = MSpec::buckets({256});
   CHECK(default_schedule(w8a8, "sm_90a").tile.m == 128);
+  w8a8.M = MSpec::buckets({257});
+  CHECK(default_schedule(w8a8, "sm_90a").tile.m == 192);
   w8a8.with_scaling = true;  // scales: not the 8-bit wgmma kernel's
   w8a8.group_size = 128;
   CHECK_FALSE(is_hopper_family(default_schedule(w8a8, "sm_90a").family));
@@ -1217,7 +1228,18 @@ TEST_CASE("tensor_wgmma_ws schedules are validated", "[codegen][schedule]") {
   fp8.A_dtype = fp8.W_dtype = DType::float8_e4m3;
   fp8.accum_dtype = DType::float32;
   fp8.out_dtype = DType::float16;
-  CHECK(contains(schedule_error_on(fp8, w8, "sm_90a"), "tile.m=256 must be 64 or 128 with float8_e4m3"));
+  CHECK(contains(schedule_error_on(fp8, w8, "sm_90a"), "tile.m=256 must be 64, 128 or 192 with float8_e4m3"));
+  // 192 rows: fp8's two accumulator sets, 96 + 96 floats a consumer thread, within its 232 registers;
+  // int8 takes them too, and so does tensor_wgmma's W8A8 kernel; 160 rows are no wgmma tile.
+  w8.tile.m = 192;
+  CHECK(schedule_error_on(fp8, w8, "sm_90a").empty());
+  CHECK(schedule_error_on(int8, w8, "sm_90a").empty());
+  TileSchedule unspecialized_192 = w8;
+  unspecialized_192.family = KernelFamily::tensor_wgmma;
+  unspecialized_192.launch.raster_group = 1;
+  CHECK(schedule_error_on(fp8, unspecialized_192, "sm_90a").empty());
+  w8.tile.m = 160;
+  CHECK(contains(schedule_error_on(fp8, w8, "sm_90a"), "tile.m=160 must be 64, 128, 192 or 256 (wgmma N)"));
   fp8.with_scaling = true;
   fp8.group_size = 128;
   w8.tile.m = 128;

@@ -541,16 +541,16 @@ MatmulConfig w8a8_test_config(DType type) {
 }  // namespace
 
 // W8A8 on the Hopper family: int8 (exact int32 sums), fp8 e4m3 and e5m2 (float32 sums), with and
-// without bias, 64, 128 and (int8) 256 rows per block, N and K not multiples of the tiles.
+// without bias, 64, 128, 192 and (int8) 256 rows per block, N and K not multiples of the tiles.
 TEST_CASE("tensor_wgmma W8A8 matches the reference on a Hopper GPU", "[gpu][wgmma]") {
   BITJIT_REQUIRE_HOPPER("tensor_wgmma");
   BITJIT_RANDOM_ENGINE(rng);
   GpuChecker checker;
   for (DType type : {DType::int8, DType::float8_e4m3, DType::float8_e5m2}) {
     MatmulConfig config = w8a8_test_config(type);
-    for (int rows : {64, 128, 256}) {
-      if (rows == 256 && type != DType::int8) continue;  // fp8 keeps two accumulator sets: 128 rows at most
-      TileSchedule s = wgmma_128x128_schedule(rows == 256 ? 3 : 4);
+    for (int rows : {64, 128, 192, 256}) {
+      if (rows == 256 && type != DType::int8) continue;  // fp8 keeps two accumulator sets: 192 rows at most
+      TileSchedule s = wgmma_128x128_schedule(rows >= 192 ? 3 : 4);
       s.tile.m = rows;
       check_schedule(checker, config, s, rng);
     }
@@ -559,7 +559,7 @@ TEST_CASE("tensor_wgmma W8A8 matches the reference on a Hopper GPU", "[gpu][wgmm
 }
 
 // W8A8 on the warp-specialized family (TMA boxes of both operands' rows, persistent grid): the
-// same types and shapes at 64, 128 and (int8) 256 rows and with 256 k per stage, then more tiles
+// same types and shapes at 64, 128, 192 and (int8) 256 rows and with 256 k per stage, then more tiles
 // than SMs (M = 2000, N = 1040) so that each block takes several.
 TEST_CASE("tensor_wgmma_ws W8A8 matches the reference on a Hopper GPU", "[gpu][wgmma]") {
   BITJIT_REQUIRE_HOPPER("tensor_wgmma_ws");
@@ -568,8 +568,8 @@ TEST_CASE("tensor_wgmma_ws W8A8 matches the reference on a Hopper GPU", "[gpu][w
   for (DType type : {DType::int8, DType::float8_e4m3, DType::float8_e5m2}) {
     MatmulConfig config = w8a8_test_config(type);
     TileSchedule s = warp_specialized(wgmma_128x128_schedule(4), 8);
-    for (int rows : {64, 128, 256}) {
-      if (rows == 256 && type != DType::int8) continue;  // fp8 keeps two accumulator sets: 128 rows at most
+    for (int rows : {64, 128, 192, 256}) {
+      if (rows == 256 && type != DType::int8) continue;  // fp8 keeps two accumulator sets: 192 rows at most
       s.tile.m = rows;
       check_schedule(checker, config, s, rng);
     }
@@ -581,10 +581,12 @@ TEST_CASE("tensor_wgmma_ws W8A8 matches the reference on a Hopper GPU", "[gpu][w
     check_schedule(checker, config, long_stage, rng);
     config.M = MSpec::buckets({2000});
     config.N = 1040;
-    s.tile.m = 64;
-    INFO(canonical_form(config) << " " << canonical_form(s));
-    const Matmul many_tiles = Matmul::create(config, {"", s});
-    checker.check_random(many_tiles, 2000, rng);
+    for (int rows : {64, 192}) {  // 192: a tail row block of 80 rows
+      s.tile.m = rows;
+      INFO(canonical_form(config) << " " << canonical_form(s));
+      const Matmul many_tiles = Matmul::create(config, {"", s});
+      checker.check_random(many_tiles, 2000, rng);
+    }
   }
   CHECK(checker.failures() == 0);
 }
