@@ -1504,7 +1504,7 @@ TEST_CASE("wgmma-hazards.py follows a loop's back edge", "[sass]") {
 // which only a device run could see as wrong sums (64 x 64 blocks, float32 output, K = 320). One
 // config per decode path at that shape, with float32 output, at 64 x 64 on one warpgroup and at
 // 128 x 128 split in two, and tensor_wgmma_ws at 64 x 64, 64 x 256 and 256 x 128, with wgmma groups
-// of 1 and of 4 (ws) or 2 steps; W8A8 int8 and fp8 at 64, 128 and (int8) 256 rows, on both
+// of 1 and of 4 (ws) or 2 steps; W8A8 int8 and fp8 at 64, 128, 192 and (int8) 256 rows, on both
 // families. No kernel may have its wgmmas serialized by ptxas. [sampled]: in CI every 23rd kernel
 // (a prime stride: each of the 7 schedules per decode path is taken for some paths) and every W8A8
 // kernel; all of them with BITJIT_TEST_FULL=1 (ctest's test_compiler.full).
@@ -1546,8 +1546,8 @@ TEST_CASE("no tensor_wgmma kernel touches a pending wgmma's accumulators", "[cod
     c.A_dtype = c.W_dtype = type;
     c.accum_dtype = type == DType::int8 ? DType::int32 : DType::float32;
     c.out_dtype = type == DType::int8 ? DType::int32 : DType::float32;
-    for (int rows : {64, 128, 256}) {
-      TileSchedule s = wgmma_128x128_schedule(rows == 256 ? 3 : 4);
+    for (int rows : {64, 128, 192, 256}) {
+      TileSchedule s = wgmma_128x128_schedule(rows >= 192 ? 3 : 4);
       s.tile.m = rows;
       if (schedule_error_on(c, s, "sm_90a").empty()) all_kernels.emplace_back(c, s);
       // int8 keeps a stage's group running across the loop's back edge.
