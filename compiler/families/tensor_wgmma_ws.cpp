@@ -34,11 +34,14 @@ WarpSpecializedRegisters warp_specialized_registers(const TileSchedule& s, const
 // than half the SMs busy: sharing them out measured slower than leaving SMs idle with 108 and 128
 // tiles on 132 SMs (bench/results/2026-11-27-h100-stream-k), but 64 tiles (8B o and down at 256 rows)
 // leave 68 SMs idle, the whole tile's time over again: shared, they took 0.80x and 0.71x the time on
-// the H200 (bench/results/2026-11-30-h200-branches).
+// the H200 (bench/results/2026-11-30-h200-branches). Past one wave the same holds for the last
+// wave: one at most half full (70B qkv at 256 rows: 160 tiles of 128 x 128, a last wave of 28) is
+// shared out with the wave before it, one fuller stays whole.
 int64_t stream_k_tiles(int64_t tiles, int block_m, int multiprocessors) {
-  if (tiles % multiprocessors == 0) return 0;
-  if (block_m > 64 && 2 * tiles > multiprocessors) return 0;
-  return std::min(tiles, tiles % multiprocessors + multiprocessors);
+  const int64_t last_wave = tiles % multiprocessors;
+  if (last_wave == 0) return 0;
+  if (block_m > 64 && 2 * last_wave > multiprocessors) return 0;
+  return std::min(tiles, last_wave + multiprocessors);
 }
 
 namespace families {

@@ -1466,6 +1466,19 @@ TEST_CASE("tensor_wgmma_ws kernels take tensor maps on a persistent grid", "[cod
   CHECK(quarter.stream_k_tiles == 34);
   CHECK(quarter.workspace_bytes > 0);
   CHECK(launch_shape(few_wide, 512, 132).stream_k_tiles == 0);  // 68 tiles: more than half
+  // Past one wave, a last wave at most half full is shared out with the wave before it: 160 tiles of
+  // 128 x 128 (70B qkv, N = 10240, at 256 rows) on 132 SMs, a last wave of 28; 200 tiles (a last
+  // wave of 68) stay whole.
+  MatmulConfig qkv = config;
+  qkv.N = 10240;
+  const KernelPlan tall = plan_kernel(qkv, wgmma_ws_schedule(qkv, *fragment_order_layout(qkv), 128, 128, 4, 8), "sm_90a");
+  const LaunchShape short_last_wave = launch_shape(tall, 256, 132);
+  CHECK(short_last_wave.stream_k_tiles == 160);
+  CHECK(short_last_wave.grid[0] == 132);
+  CHECK(short_last_wave.workspace_bytes > 0);
+  qkv.N = 12800;
+  const KernelPlan wider = plan_kernel(qkv, wgmma_ws_schedule(qkv, *fragment_order_layout(qkv), 128, 128, 4, 8), "sm_90a");
+  CHECK(launch_shape(wider, 256, 132).stream_k_tiles == 0);
   CHECK_THROWS_AS(launch_shape(plan, 4096), ConfigError);  // no SM count
 }
 

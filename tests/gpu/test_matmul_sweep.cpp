@@ -1133,6 +1133,42 @@ TEST_CASE("the 256-row default at 256 rows matches the reference on a Hopper GPU
   CHECK(checker.failures() == 0);
 }
 
+// Past one wave, a last wave at most half full of tiles taller than 64 rows is shared out with the
+// wave before it by k-stages (stream-K): int4 g128 on 128 x 64 tiles and fp8 W8A8 on 192 x 64 tiles,
+// each with this GPU's SM count plus a quarter of it as tiles, so that every block's share ends
+// inside a tile and the pieces are added across blocks; 100 and 150 rows leave part of the tile past M.
+TEST_CASE("tensor_wgmma_ws shares a short last wave of tall tiles out by k-stages on a Hopper GPU", "[gpu][wgmma]") {
+  BITJIT_REQUIRE_HOPPER("tensor_wgmma_ws");
+  BITJIT_RANDOM_ENGINE(rng);
+  GpuChecker checker;
+  ensure_context();
+  const DeviceInfo& gpu = current_device_info();
+  const int64_t tiles = gpu.sm_count + gpu.sm_count / 4;
+  for (const bool fp8 : {false, true}) {
+    const int rows = fp8 ? 192 : 128;
+    MatmulConfig config = w4a16_g128_config(MSpec(rows), 64 * tiles, fp8 ? 512 : 1024);
+    TileSchedule s;
+    if (fp8) {
+      config.A_dtype = config.W_dtype = DType::float8_e4m3;
+      config.with_scaling = false;
+      config.group_size = -1;
+      s = warp_specialized(wgmma_128x128_schedule(4), 8);
+      s.tile = {.m = rows, .n = 64};
+      s.warps = {.m = 1, .n = 4, .k = 1};
+    } else {
+      s = wgmma_ws_schedule(config, *wgmma_layout(config), rows, 64, 4, 8);
+    }
+    INFO(canonical_form(config) << " " << canonical_form(s));
+    const KernelPlan plan = plan_kernel(config, s, gpu.arch());
+    const LaunchShape shape = launch_shape(plan, rows, gpu.sm_count);
+    CHECK(shape.stream_k_tiles == tiles);
+    CHECK(shape.workspace_bytes > 0);  // shares end inside tiles
+    const Matmul matmul = Matmul::create(config, {"", s});
+    for (int64_t M : {int64_t(rows), int64_t(fp8 ? 150 : 100)}) checker.check_random(matmul, M, rng);
+  }
+  CHECK(checker.failures() == 0);
+}
+
 // A dynamic M from one row packs codes of at most 4 bits in tensor_gemv's runs of 8 k, and the Hopper
 // kernels read them there (gathered into fragment order after loading): tensor_wgmma_ws's tiles of
 // the sweep above and of the defaults, tensor_wgmma split along K and with wgmma groups of two steps.
