@@ -34,13 +34,16 @@ WarpSpecializedRegisters warp_specialized_registers(const TileSchedule& s, const
 // than half the SMs busy: sharing them out measured slower than leaving SMs idle with 108 and 128
 // tiles on 132 SMs (bench/results/2026-11-27-h100-stream-k), but 64 tiles (8B o and down at 256 rows)
 // leave 68 SMs idle, the whole tile's time over again: shared, they took 0.80x and 0.71x the time on
-// the H200 (bench/results/2026-11-30-h200-branches). Past one wave the same holds for the last
-// wave: one at most half full (70B qkv at 256 rows: 160 tiles of 128 x 128, a last wave of 28) is
-// shared out with the wave before it, one fuller stays whole.
+// the H200 (bench/results/2026-11-30-h200-branches). Between one and two waves the same holds for
+// the second: one at most half full (70B qkv at 256 rows: 160 tiles of 128 x 128, a second wave of
+// 28) is shared out with the first, which takes W8A8 fp8 there from 67.0 to 55.2 us; past two waves
+// the idle part of the last one is a smaller share of the time, and sharing it measured 0.94-1.08
+// (3.4 waves at 256 rows, 8B and 70B gate_up) and 0.95-1.07 (27 to 54 waves at 4096 rows) of the
+// whole tiles' time (bench/results/2026-12-01-h200-fp8-tiles).
 int64_t stream_k_tiles(int64_t tiles, int block_m, int multiprocessors) {
   const int64_t last_wave = tiles % multiprocessors;
   if (last_wave == 0) return 0;
-  if (block_m > 64 && 2 * last_wave > multiprocessors) return 0;
+  if (block_m > 64 && (tiles > 2 * multiprocessors || 2 * last_wave > multiprocessors)) return 0;
   return std::min(tiles, last_wave + multiprocessors);
 }
 

@@ -1466,9 +1466,9 @@ TEST_CASE("tensor_wgmma_ws kernels take tensor maps on a persistent grid", "[cod
   CHECK(quarter.stream_k_tiles == 34);
   CHECK(quarter.workspace_bytes > 0);
   CHECK(launch_shape(few_wide, 512, 132).stream_k_tiles == 0);  // 68 tiles: more than half
-  // Past one wave, a last wave at most half full is shared out with the wave before it: 160 tiles of
-  // 128 x 128 (70B qkv, N = 10240, at 256 rows) on 132 SMs, a last wave of 28; 200 tiles (a last
-  // wave of 68) stay whole.
+  // Between one and two waves, a second wave at most half full is shared out with the first: 160
+  // tiles of 128 x 128 (70B qkv, N = 10240, at 256 rows) on 132 SMs, a second wave of 28; 200 tiles
+  // (a second wave of 68) stay whole, and so do 292 (three waves, the last of 28).
   MatmulConfig qkv = config;
   qkv.N = 10240;
   const KernelPlan tall = plan_kernel(qkv, wgmma_ws_schedule(qkv, *fragment_order_layout(qkv), 128, 128, 4, 8), "sm_90a");
@@ -1479,6 +1479,9 @@ TEST_CASE("tensor_wgmma_ws kernels take tensor maps on a persistent grid", "[cod
   qkv.N = 12800;
   const KernelPlan wider = plan_kernel(qkv, wgmma_ws_schedule(qkv, *fragment_order_layout(qkv), 128, 128, 4, 8), "sm_90a");
   CHECK(launch_shape(wider, 256, 132).stream_k_tiles == 0);
+  qkv.N = 18688;  // 146 channel blocks: 292 tiles at 256 rows
+  const KernelPlan three_waves = plan_kernel(qkv, wgmma_ws_schedule(qkv, *fragment_order_layout(qkv), 128, 128, 4, 8), "sm_90a");
+  CHECK(launch_shape(three_waves, 256, 132).stream_k_tiles == 0);
   CHECK_THROWS_AS(launch_shape(plan, 4096), ConfigError);  // no SM count
 }
 
