@@ -15,9 +15,15 @@ void require_capability(const std::string& arch, bool ArchInfo::*capability, con
                   "), got arch=" + arch);
 }
 
-void validate_wgmma_tile(const TileSchedule& s) {
-  if (s.tile.m != 64 && s.tile.m != 128 && s.tile.m != 256) {
-    reject_schedule("tile.m=" + std::to_string(s.tile.m) + " must be 64, 128 or 256 (wgmma N)");
+// 192 rows only for W8A8, whose wgmma reads both operands from shared memory: fp8's two accumulator
+// sets fit in a consumer thread's registers at 192 rows but not at 256, and a taller tile reads
+// fewer L2 bytes per product (8-bit operands at the fp8 tensor cores' rate are L2-bound on
+// 128-row tiles). The decoding kernels' register-operand wgmma shapes stop at 64, 128 and 256.
+void validate_wgmma_tile(const MatmulConfig& config, const TileSchedule& s) {
+  const bool byte_rows = same_8bit_operands(config);
+  if (s.tile.m != 64 && s.tile.m != 128 && s.tile.m != 256 && !(byte_rows && s.tile.m == 192)) {
+    reject_schedule("tile.m=" + std::to_string(s.tile.m) + " must be 64, 128" + (byte_rows ? ", 192" : "") +
+                    " or 256 (wgmma N)");
   }
   if (s.tile.n < 64 || s.tile.n > 256 || s.tile.n % 64 != 0) {
     reject_schedule("tile.n=" + std::to_string(s.tile.n) + " must be 64, 128, 192 or 256 (64 channels per warpgroup)");
@@ -189,8 +195,8 @@ std::vector<PlanStage> tensor_wgmma_stages(const MatmulConfig& config, const Til
 }
 
 // The warpgroup shape both tensor_wgmma kernels share.
-void validate_warpgroups(const TileSchedule& s) {
-  validate_wgmma_tile(s);
+void validate_warpgroups(const MatmulConfig& config, const TileSchedule& s) {
+  validate_wgmma_tile(config, s);
   require_warpgroup_warps(s);
   if (s.pipeline.stages < 3 || s.pipeline.stages > 8) {
     reject_schedule("pipeline.stages=" + std::to_string(s.pipeline.stages) + " must be 3..8: tensor_wgmma keeps one stage "
@@ -205,7 +211,7 @@ void add_wgmma_candidates(const TileSchedule& fallback, bool split, std::vector<
   TileSchedule base = fallback;  // hopper_candidate_base's
   base.family = KernelFamily::tensor_wgmma;
   base.launch.raster_group = 1;  // tensor_wgmma takes its tiles in row-major order
-  for (int block_m : {64, 128, 256})
+  for (int block_m : {64, 128, 192, 256})  // 192: W8A8 only (validation)
     for (int block_n : {64, 128, 192, 256})
       for (int stages : {3, 4, 5})
         for (int k_factor : {1, 2})
@@ -245,7 +251,7 @@ void validate_tensor_wgmma(const MatmulConfig& config, const TileSchedule& s, co
   families::require_capability(arch, &ArchInfo::has_wgmma, "tensor_wgmma", "wgmma");
   const MmaRunLayout layout = families::require_wgmma_layout(config, "tensor_wgmma");
   families::validate_wgmma_group(config, s, layout);
-  families::validate_warpgroups(s);
+  families::validate_warpgroups(config, s);
   families::validate_ring(config, s, arch, layout);
   families::validate_split_k(config, s);
 }

@@ -20,8 +20,9 @@ namespace families {
 
 // The Hopper families' instructions exist only on the archs whose table row has them.
 void require_capability(const std::string& arch, bool ArchInfo::*capability, const char* family, const char* what);
-// The tile every Hopper kernel takes: wgmma's N rows, 64 channels per (consumer) warpgroup.
-void validate_wgmma_tile(const TileSchedule& s);
+// The tile every Hopper kernel takes: wgmma's N rows (64, 128 or 256; W8A8's byte rows also 192),
+// 64 channels per (consumer) warpgroup.
+void validate_wgmma_tile(const MatmulConfig& config, const TileSchedule& s);
 // The warps of a Hopper tile: one warpgroup (4 warps) per 64 channels computes it, each warp 16 of them.
 TileSchedule::Warps warpgroup_warps(const TileSchedule& s);
 void require_warpgroup_warps(const TileSchedule& s);
@@ -37,7 +38,7 @@ void require_byte_rows_operands(const MatmulConfig& config, const std::string& f
 void require_byte_rows_tiles(const MatmulConfig& config, const TileSchedule& s);
 
 // The warpgroup shape both tensor_wgmma kernels share.
-void validate_warpgroups(const TileSchedule& s);
+void validate_warpgroups(const MatmulConfig& config, const TileSchedule& s);
 // 128 k per stage, or one k-block where that is longer: the decoding Hopper defaults' stage.
 int wgmma_k_per_stage(const MatmulConfig& config, const MmaRunLayout& layout);
 // The schedule the Hopper candidates of a bucket vary: its default, or where that is another family's

@@ -29,8 +29,8 @@ void require_byte_rows_tiles(const MatmulConfig& config, const TileSchedule& s) 
     reject_schedule("pipeline.k_per_stage=" + std::to_string(s.pipeline.k_per_stage) +
                     " must be 128 or 256 (whole 128-byte swizzle atoms of k)");
   }
-  if (config.A_dtype != DType::int8 && s.tile.m > 128) {
-    reject_schedule("tile.m=" + std::to_string(s.tile.m) + " must be 64 or 128 with " +
+  if (config.A_dtype != DType::int8 && s.tile.m > 192) {
+    reject_schedule("tile.m=" + std::to_string(s.tile.m) + " must be 64, 128 or 192 with " +
                     std::string(to_string(config.A_dtype)) + " operands: each stage's fp8 sums are kept apart before "
                     "they are added in float32, which doubles the accumulator registers");
   }
@@ -95,7 +95,7 @@ using families::reject_schedule;
 void validate_tensor_wgmma_8bit(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
   families::require_capability(arch, &ArchInfo::has_wgmma, "tensor_wgmma", "wgmma");
   families::require_byte_rows_operands(config, "tensor_wgmma");
-  families::validate_warpgroups(s);
+  families::validate_warpgroups(config, s);
   families::require_byte_rows_tiles(config, s);
   families::require_unused(s, "launch.raster_group", s.launch.raster_group, 1);
   if (s.pipeline.split_k != 1) {

@@ -34,11 +34,17 @@ WarpSpecializedRegisters warp_specialized_registers(const TileSchedule& s, const
 // than half the SMs busy: sharing them out measured slower than leaving SMs idle with 108 and 128
 // tiles on 132 SMs (bench/results/2026-11-27-h100-stream-k), but 64 tiles (8B o and down at 256 rows)
 // leave 68 SMs idle, the whole tile's time over again: shared, they took 0.80x and 0.71x the time on
-// the H200 (bench/results/2026-11-30-h200-branches).
+// the H200 (bench/results/2026-11-30-h200-branches). Between one and two waves the same holds for
+// the second: one at most half full (70B qkv at 256 rows: 160 tiles of 128 x 128, a second wave of
+// 28) is shared out with the first, which takes W8A8 fp8 there from 67.0 to 55.2 us; past two waves
+// the idle part of the last one is a smaller share of the time, and sharing it measured 0.94-1.08
+// (3.4 waves at 256 rows, 8B and 70B gate_up) and 0.95-1.07 (27 to 54 waves at 4096 rows) of the
+// whole tiles' time (bench/results/2026-12-01-h200-fp8-tiles).
 int64_t stream_k_tiles(int64_t tiles, int block_m, int multiprocessors) {
-  if (tiles % multiprocessors == 0) return 0;
-  if (block_m > 64 && 2 * tiles > multiprocessors) return 0;
-  return std::min(tiles, tiles % multiprocessors + multiprocessors);
+  const int64_t last_wave = tiles % multiprocessors;
+  if (last_wave == 0) return 0;
+  if (block_m > 64 && (tiles > 2 * multiprocessors || 2 * last_wave > multiprocessors)) return 0;
+  return std::min(tiles, last_wave + multiprocessors);
 }
 
 namespace families {
@@ -53,7 +59,7 @@ void validate_warp_specialized(const MatmulConfig& config, const TileSchedule& s
     reject_schedule("family=tensor_wgmma_ws loads weight rows by TMA, which needs rows of a multiple of 16 bytes: K * " +
                     std::to_string(info(config.W_dtype).bits) + " / 8 divisible by 16, got K=" + std::to_string(config.K));
   }
-  validate_wgmma_tile(s);
+  validate_wgmma_tile(config, s);
   require_warpgroup_warps(s);  // the consumer warps; the producer warpgroup comes besides
   const WarpSpecializedRegisters budget = warp_specialized_registers(s, arch);
   const int registers = budget.consumer > 0 ? budget.consumer : budget.per_thread, needed = sums + other_registers;
@@ -76,7 +82,7 @@ void validate_warp_specialized(const MatmulConfig& config, const TileSchedule& s
 void add_tensor_wgmma_ws_candidates(const MatmulConfig& config, const TileSchedule& fallback, int64_t,
                                     std::vector<TileSchedule>& out) {
   const TileSchedule base = hopper_candidate_base(config, fallback);
-  for (int block_m : {64, 128, 256})
+  for (int block_m : {64, 128, 192, 256})  // 192: W8A8 only (validation)
     for (int block_n : {64, 128, 192, 256})
       for (int stages : {2, 3, 4, 5, 6})
         for (int k_per_stage : {base.pipeline.k_per_stage / 2, base.pipeline.k_per_stage, base.pipeline.k_per_stage * 2})

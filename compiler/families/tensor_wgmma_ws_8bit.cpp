@@ -23,15 +23,20 @@ void validate_tensor_wgmma_ws_8bit(const MatmulConfig& config, const TileSchedul
   families::require_shared_fits(config, s, arch, families::byte_rows_stage_bytes(s));
 }
 
-// tensor_wgmma's tile (int8 256 x 128, fp8 128 x 128: its two accumulator sets), two consumer
-// warpgroups, 4 stages, tiles in groups of 8 row blocks; against cuBLASLt on the H100's 70B shapes at
-// M = 4096 see bench/results/2026-11-27-h100-stream-k.
+// tensor_wgmma's tile (int8 256 x 128, fp8 128 x 128), two consumer warpgroups, 4 stages, tiles in
+// groups of 8 row blocks; against cuBLASLt on the H100's 70B shapes at M = 4096 see
+// bench/results/2026-11-27-h100-stream-k. fp8 above 256 rows on 192 x 128 tiles (its two accumulator
+// sets leave no room for 256 rows; 17 % fewer L2 bytes a product than 128 x 128): on the H200 at
+// M = 4096, 0.84-1.01 of the 128-row tiles' time on the eight suite shapes (70B qkv 728 -> 612 us,
+// 70B gate_up 4056 -> 3666; bench/results/2026-12-01-h200-fp8-tiles).
+constexpr int64_t kFp8TallTileRows = 192;
 std::optional<TileSchedule> default_tensor_wgmma_ws_8bit(const MatmulConfig& config, const std::string& arch,
                                                          int64_t rows) {
   const std::optional<TileSchedule> unspecialized = families::default_tensor_wgmma_8bit(config, arch, rows);
   if (!unspecialized) return std::nullopt;
   TileSchedule s = warp_specialized(*unspecialized, 8);
   s.pipeline.stages = 4;
+  if (config.A_dtype != DType::int8 && rows > 256) s.tile.m = kFp8TallTileRows;
   if (!is_valid_schedule(config, s, arch)) return std::nullopt;
   return s;
 }

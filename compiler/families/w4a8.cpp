@@ -82,7 +82,7 @@ void validate_w4a8(const MatmulConfig& config, const TileSchedule& s, const std:
   if (is_warp_specialized(s)) require_capability(arch, &ArchInfo::has_tma, family_name(s).c_str(), "TMA");
   if (fp8_activations(config)) require_capability(arch, &ArchInfo::has_fp8_mma, family_name(s).c_str(), "the fp8 mma");
   const MmaRunLayout layout = require_w4a8_layout(config, s);
-  validate_warpgroups(s);  // every kernel: 16 channels a warp, whole warpgroups of 64 channels
+  validate_warpgroups(config, s);  // every kernel: 16 channels a warp, whole warpgroups of 64 channels
   if (s.tile.m > 128) {
     reject_schedule("tile.m=" + std::to_string(s.tile.m) + " must be 64 or 128 with " + operands_named(config) +
                     ": the group sums and the float32 sums take tile.m registers");

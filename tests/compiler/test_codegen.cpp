@@ -952,6 +952,8 @@ TEST_CASE("tensor_wgmma schedules are checked and compile for every weight forma
   CHECK(contains(schedule_error_on(config, s, "sm_80"), "family=tensor_wgmma needs wgmma (archs with it: sm_90a), got arch=sm_80"));
   auto error_with = [&](auto change) { return error_after(config, s, change, "sm_90a"); };
   CHECK(contains(error_with([](TileSchedule& b) { b.tile.m = 96; }), "tile.m=96 must be 64, 128 or 256"));
+  // 192 rows are W8A8's alone (its wgmma reads both operands from shared memory).
+  CHECK(contains(error_with([](TileSchedule& b) { b.tile.m = 192; }), "tile.m=192 must be 64, 128 or 256 (wgmma N)"));
   CHECK(contains(error_with([](TileSchedule& b) { b.warps.n = 4; }), "warps.n=tile.n/16=8"));
   CHECK(error_with([](TileSchedule& b) { b.pipeline.split_k = 2; }).empty());
   CHECK(contains(error_with([](TileSchedule& b) { b.pipeline.split_k = 17; }), "pipeline.split_k=17 must be 1..16"));
@@ -1150,7 +1152,8 @@ TEST_CASE("tensor_wgmma is sm_90a's default from 64 rows", "[codegen]") {
   nf4.W_dtype = DType::nf4;
   CHECK(default_schedule(nf4, "sm_90a").pipeline.k_per_stage == 128);
 
-  // W8A8: warp-specialized, int8 at 256 rows for many rows, fp8 at most 128; never split.
+  // W8A8: warp-specialized, int8 at 256 rows for many rows, fp8 at 192 (its two accumulator sets)
+  // above 256 rows and 128 up to them; never split.
   MatmulConfig w8a8 = w4a16_g128_config(4096, 57344, 8192);
   w8a8.A_dtype = w8a8.W_dtype = DType::int8;
   w8a8.accum_dtype = w8a8.out_dtype = DType::int32;
@@ -1167,7 +1170,15 @@ TEST_CASE("tensor_wgmma is sm_90a's default from 64 rows", "[codegen]") {
   w8a8.A_dtype = w8a8.W_dtype = DType::float8_e4m3;
   w8a8.accum_dtype = DType::float32;
   w8a8.out_dtype = DType::float16;
+  const TileSchedule fp8 = default_schedule(w8a8, "sm_90a");
+  CHECK(fp8.family == KernelFamily::tensor_wgmma_ws);
+  CHECK(fp8.tile.m == 192);
+  CHECK(fp8.tile.n == 128);
+  CHECK(fp8.pipeline.stages == 4);
+  w8a8.M = MSpec::buckets({256});
   CHECK(default_schedule(w8a8, "sm_90a").tile.m == 128);
+  w8a8.M = MSpec::buckets({257});
+  CHECK(default_schedule(w8a8, "sm_90a").tile.m == 192);
   w8a8.with_scaling = true;  // scales: not the 8-bit wgmma kernel's
   w8a8.group_size = 128;
   CHECK_FALSE(is_hopper_family(default_schedule(w8a8, "sm_90a").family));
@@ -1217,7 +1228,18 @@ TEST_CASE("tensor_wgmma_ws schedules are validated", "[codegen][schedule]") {
   fp8.A_dtype = fp8.W_dtype = DType::float8_e4m3;
   fp8.accum_dtype = DType::float32;
   fp8.out_dtype = DType::float16;
-  CHECK(contains(schedule_error_on(fp8, w8, "sm_90a"), "tile.m=256 must be 64 or 128 with float8_e4m3"));
+  CHECK(contains(schedule_error_on(fp8, w8, "sm_90a"), "tile.m=256 must be 64, 128 or 192 with float8_e4m3"));
+  // 192 rows: fp8's two accumulator sets, 96 + 96 floats a consumer thread, within its 232 registers;
+  // int8 takes them too, and so does tensor_wgmma's W8A8 kernel; 160 rows are no wgmma tile.
+  w8.tile.m = 192;
+  CHECK(schedule_error_on(fp8, w8, "sm_90a").empty());
+  CHECK(schedule_error_on(int8, w8, "sm_90a").empty());
+  TileSchedule unspecialized_192 = w8;
+  unspecialized_192.family = KernelFamily::tensor_wgmma;
+  unspecialized_192.launch.raster_group = 1;
+  CHECK(schedule_error_on(fp8, unspecialized_192, "sm_90a").empty());
+  w8.tile.m = 160;
+  CHECK(contains(schedule_error_on(fp8, w8, "sm_90a"), "tile.m=160 must be 64, 128, 192 or 256 (wgmma N)"));
   fp8.with_scaling = true;
   fp8.group_size = 128;
   w8.tile.m = 128;
@@ -1444,6 +1466,22 @@ TEST_CASE("tensor_wgmma_ws kernels take tensor maps on a persistent grid", "[cod
   CHECK(quarter.stream_k_tiles == 34);
   CHECK(quarter.workspace_bytes > 0);
   CHECK(launch_shape(few_wide, 512, 132).stream_k_tiles == 0);  // 68 tiles: more than half
+  // Between one and two waves, a second wave at most half full is shared out with the first: 160
+  // tiles of 128 x 128 (70B qkv, N = 10240, at 256 rows) on 132 SMs, a second wave of 28; 200 tiles
+  // (a second wave of 68) stay whole, and so do 292 (three waves, the last of 28).
+  MatmulConfig qkv = config;
+  qkv.N = 10240;
+  const KernelPlan tall = plan_kernel(qkv, wgmma_ws_schedule(qkv, *fragment_order_layout(qkv), 128, 128, 4, 8), "sm_90a");
+  const LaunchShape short_last_wave = launch_shape(tall, 256, 132);
+  CHECK(short_last_wave.stream_k_tiles == 160);
+  CHECK(short_last_wave.grid[0] == 132);
+  CHECK(short_last_wave.workspace_bytes > 0);
+  qkv.N = 12800;
+  const KernelPlan wider = plan_kernel(qkv, wgmma_ws_schedule(qkv, *fragment_order_layout(qkv), 128, 128, 4, 8), "sm_90a");
+  CHECK(launch_shape(wider, 256, 132).stream_k_tiles == 0);
+  qkv.N = 18688;  // 146 channel blocks: 292 tiles at 256 rows
+  const KernelPlan three_waves = plan_kernel(qkv, wgmma_ws_schedule(qkv, *fragment_order_layout(qkv), 128, 128, 4, 8), "sm_90a");
+  CHECK(launch_shape(three_waves, 256, 132).stream_k_tiles == 0);
   CHECK_THROWS_AS(launch_shape(plan, 4096), ConfigError);  // no SM count
 }
 
@@ -1482,7 +1520,7 @@ TEST_CASE("wgmma-hazards.py follows a loop's back edge", "[sass]") {
 // which only a device run could see as wrong sums (64 x 64 blocks, float32 output, K = 320). One
 // config per decode path at that shape, with float32 output, at 64 x 64 on one warpgroup and at
 // 128 x 128 split in two, and tensor_wgmma_ws at 64 x 64, 64 x 256 and 256 x 128, with wgmma groups
-// of 1 and of 4 (ws) or 2 steps; W8A8 int8 and fp8 at 64, 128 and (int8) 256 rows, on both
+// of 1 and of 4 (ws) or 2 steps; W8A8 int8 and fp8 at 64, 128, 192 and (int8) 256 rows, on both
 // families. No kernel may have its wgmmas serialized by ptxas. [sampled]: in CI every 23rd kernel
 // (a prime stride: each of the 7 schedules per decode path is taken for some paths) and every W8A8
 // kernel; all of them with BITJIT_TEST_FULL=1 (ctest's test_compiler.full).
@@ -1524,8 +1562,8 @@ TEST_CASE("no tensor_wgmma kernel touches a pending wgmma's accumulators", "[cod
     c.A_dtype = c.W_dtype = type;
     c.accum_dtype = type == DType::int8 ? DType::int32 : DType::float32;
     c.out_dtype = type == DType::int8 ? DType::int32 : DType::float32;
-    for (int rows : {64, 128, 256}) {
-      TileSchedule s = wgmma_128x128_schedule(rows == 256 ? 3 : 4);
+    for (int rows : {64, 128, 192, 256}) {
+      TileSchedule s = wgmma_128x128_schedule(rows >= 192 ? 3 : 4);
       s.tile.m = rows;
       if (schedule_error_on(c, s, "sm_90a").empty()) all_kernels.emplace_back(c, s);
       // int8 keeps a stage's group running across the loop's back edge.
@@ -1631,7 +1669,7 @@ TEST_CASE("tensor_wgmma takes W8A8 configs: checked, and assembled for sm_90a", 
   fp8_wide.tile.m = 256;
   fp8_wide.pipeline.stages = 3;
   CHECK(schedule_error_on(w8a8(DType::int8), fp8_wide, "sm_90a").empty());
-  CHECK(contains(schedule_error_on(w8a8(DType::float8_e4m3), fp8_wide, "sm_90a"), "tile.m=256 must be 64 or 128"));
+  CHECK(contains(schedule_error_on(w8a8(DType::float8_e4m3), fp8_wide, "sm_90a"), "tile.m=256 must be 64, 128 or 192"));
   TileSchedule too_deep = s;
   too_deep.tile.m = 256;
   too_deep.pipeline.k_per_stage = 256;

@@ -541,16 +541,16 @@ MatmulConfig w8a8_test_config(DType type) {
 }  // namespace
 
 // W8A8 on the Hopper family: int8 (exact int32 sums), fp8 e4m3 and e5m2 (float32 sums), with and
-// without bias, 64, 128 and (int8) 256 rows per block, N and K not multiples of the tiles.
+// without bias, 64, 128, 192 and (int8) 256 rows per block, N and K not multiples of the tiles.
 TEST_CASE("tensor_wgmma W8A8 matches the reference on a Hopper GPU", "[gpu][wgmma]") {
   BITJIT_REQUIRE_HOPPER("tensor_wgmma");
   BITJIT_RANDOM_ENGINE(rng);
   GpuChecker checker;
   for (DType type : {DType::int8, DType::float8_e4m3, DType::float8_e5m2}) {
     MatmulConfig config = w8a8_test_config(type);
-    for (int rows : {64, 128, 256}) {
-      if (rows == 256 && type != DType::int8) continue;  // fp8 keeps two accumulator sets: 128 rows at most
-      TileSchedule s = wgmma_128x128_schedule(rows == 256 ? 3 : 4);
+    for (int rows : {64, 128, 192, 256}) {
+      if (rows == 256 && type != DType::int8) continue;  // fp8 keeps two accumulator sets: 192 rows at most
+      TileSchedule s = wgmma_128x128_schedule(rows >= 192 ? 3 : 4);
       s.tile.m = rows;
       check_schedule(checker, config, s, rng);
     }
@@ -559,7 +559,7 @@ TEST_CASE("tensor_wgmma W8A8 matches the reference on a Hopper GPU", "[gpu][wgmm
 }
 
 // W8A8 on the warp-specialized family (TMA boxes of both operands' rows, persistent grid): the
-// same types and shapes at 64, 128 and (int8) 256 rows and with 256 k per stage, then more tiles
+// same types and shapes at 64, 128, 192 and (int8) 256 rows and with 256 k per stage, then more tiles
 // than SMs (M = 2000, N = 1040) so that each block takes several.
 TEST_CASE("tensor_wgmma_ws W8A8 matches the reference on a Hopper GPU", "[gpu][wgmma]") {
   BITJIT_REQUIRE_HOPPER("tensor_wgmma_ws");
@@ -568,8 +568,8 @@ TEST_CASE("tensor_wgmma_ws W8A8 matches the reference on a Hopper GPU", "[gpu][w
   for (DType type : {DType::int8, DType::float8_e4m3, DType::float8_e5m2}) {
     MatmulConfig config = w8a8_test_config(type);
     TileSchedule s = warp_specialized(wgmma_128x128_schedule(4), 8);
-    for (int rows : {64, 128, 256}) {
-      if (rows == 256 && type != DType::int8) continue;  // fp8 keeps two accumulator sets: 128 rows at most
+    for (int rows : {64, 128, 192, 256}) {
+      if (rows == 256 && type != DType::int8) continue;  // fp8 keeps two accumulator sets: 192 rows at most
       s.tile.m = rows;
       check_schedule(checker, config, s, rng);
     }
@@ -581,10 +581,12 @@ TEST_CASE("tensor_wgmma_ws W8A8 matches the reference on a Hopper GPU", "[gpu][w
     check_schedule(checker, config, long_stage, rng);
     config.M = MSpec::buckets({2000});
     config.N = 1040;
-    s.tile.m = 64;
-    INFO(canonical_form(config) << " " << canonical_form(s));
-    const Matmul many_tiles = Matmul::create(config, {"", s});
-    checker.check_random(many_tiles, 2000, rng);
+    for (int rows : {64, 192}) {  // 192: a tail row block of 80 rows
+      s.tile.m = rows;
+      INFO(canonical_form(config) << " " << canonical_form(s));
+      const Matmul many_tiles = Matmul::create(config, {"", s});
+      checker.check_random(many_tiles, 2000, rng);
+    }
   }
   CHECK(checker.failures() == 0);
 }
@@ -1128,6 +1130,42 @@ TEST_CASE("the 256-row default at 256 rows matches the reference on a Hopper GPU
         checker.check_random(matmul_on_ws_tiles(config, 190, 256), 190, rng);
       }
     }
+  CHECK(checker.failures() == 0);
+}
+
+// Between one and two waves, a second wave at most half full of tiles taller than 64 rows is shared
+// out with the first by k-stages (stream-K): int4 g128 on 128 x 64 tiles and fp8 W8A8 on 192 x 64 tiles,
+// each with this GPU's SM count plus a quarter of it as tiles, so that every block's share ends
+// inside a tile and the pieces are added across blocks; 100 and 150 rows leave part of the tile past M.
+TEST_CASE("tensor_wgmma_ws shares a short last wave of tall tiles out by k-stages on a Hopper GPU", "[gpu][wgmma]") {
+  BITJIT_REQUIRE_HOPPER("tensor_wgmma_ws");
+  BITJIT_RANDOM_ENGINE(rng);
+  GpuChecker checker;
+  ensure_context();
+  const DeviceInfo& gpu = current_device_info();
+  const int64_t tiles = gpu.sm_count + gpu.sm_count / 4;
+  for (const bool fp8 : {false, true}) {
+    const int rows = fp8 ? 192 : 128, fewer_rows = fp8 ? 150 : 100;
+    MatmulConfig config = w4a16_g128_config(MSpec::buckets({fewer_rows, rows}), 64 * tiles, fp8 ? 512 : 1024);
+    TileSchedule s;
+    if (fp8) {
+      config.A_dtype = config.W_dtype = DType::float8_e4m3;
+      config.with_scaling = false;
+      config.group_size = -1;
+      s = warp_specialized(wgmma_128x128_schedule(4), 8);
+      s.tile = {.m = rows, .n = 64};
+      s.warps = {.m = 1, .n = 4, .k = 1};
+    } else {
+      s = wgmma_ws_schedule(config, *wgmma_layout(config), rows, 64, 4, 8);
+    }
+    INFO(canonical_form(config) << " " << canonical_form(s));
+    const KernelPlan plan = plan_kernel(config, s, gpu.arch());
+    const LaunchShape shape = launch_shape(plan, rows, gpu.sm_count);
+    CHECK(shape.stream_k_tiles == tiles);
+    CHECK(shape.workspace_bytes > 0);  // shares end inside tiles
+    const Matmul matmul = Matmul::create(config, {"", s});
+    for (int64_t M : {rows, fewer_rows}) checker.check_random(matmul, M, rng);
+  }
   CHECK(checker.failures() == 0);
 }
 

@@ -89,7 +89,7 @@ __device__ __forceinline__ void wgmma_64x8x16_f16_ss(float (&d)[4], uint64_t a, 
 }
 
 // The accumulator operands of the wgmma wrappers below, written once: the placeholders of the first
-// 32, 64 or 128 asm operands, and their bindings to d[] with constraint C ("+f" float, "+r" int32).
+// 32, 64, 96 or 128 asm operands, and their bindings to d[] with constraint C ("+f" float, "+r" int32).
 #define BITJIT_WGMMA_D32                                                                                              \
   "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "                                            \
   "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31"
@@ -97,10 +97,12 @@ __device__ __forceinline__ void wgmma_64x8x16_f16_ss(float (&d)[4], uint64_t a, 
   BITJIT_WGMMA_D32 ", "                                                                                               \
   "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "                                  \
   "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
-#define BITJIT_WGMMA_D128                                                                                             \
+#define BITJIT_WGMMA_D96                                                                                              \
   BITJIT_WGMMA_D64 ", "                                                                                               \
   "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, "                                  \
-  "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, "                                  \
+  "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95"
+#define BITJIT_WGMMA_D128                                                                                             \
+  BITJIT_WGMMA_D96 ", "                                                                                               \
   "%96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, "                      \
   "%112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127"
 #define BITJIT_WGMMA_BIND32(C)                                                                                        \
@@ -114,12 +116,14 @@ __device__ __forceinline__ void wgmma_64x8x16_f16_ss(float (&d)[4], uint64_t a, 
   C(d[40]), C(d[41]), C(d[42]), C(d[43]), C(d[44]), C(d[45]), C(d[46]), C(d[47]),                                     \
   C(d[48]), C(d[49]), C(d[50]), C(d[51]), C(d[52]), C(d[53]), C(d[54]), C(d[55]),                                     \
   C(d[56]), C(d[57]), C(d[58]), C(d[59]), C(d[60]), C(d[61]), C(d[62]), C(d[63])
-#define BITJIT_WGMMA_BIND128(C)                                                                                       \
+#define BITJIT_WGMMA_BIND96(C)                                                                                        \
   BITJIT_WGMMA_BIND64(C),                                                                                             \
   C(d[64]), C(d[65]), C(d[66]), C(d[67]), C(d[68]), C(d[69]), C(d[70]), C(d[71]),                                     \
   C(d[72]), C(d[73]), C(d[74]), C(d[75]), C(d[76]), C(d[77]), C(d[78]), C(d[79]),                                     \
   C(d[80]), C(d[81]), C(d[82]), C(d[83]), C(d[84]), C(d[85]), C(d[86]), C(d[87]),                                     \
-  C(d[88]), C(d[89]), C(d[90]), C(d[91]), C(d[92]), C(d[93]), C(d[94]), C(d[95]),                                     \
+  C(d[88]), C(d[89]), C(d[90]), C(d[91]), C(d[92]), C(d[93]), C(d[94]), C(d[95])
+#define BITJIT_WGMMA_BIND128(C)                                                                                       \
+  BITJIT_WGMMA_BIND96(C),                                                                                             \
   C(d[96]), C(d[97]), C(d[98]), C(d[99]), C(d[100]), C(d[101]), C(d[102]), C(d[103]),                                 \
   C(d[104]), C(d[105]), C(d[106]), C(d[107]), C(d[108]), C(d[109]), C(d[110]), C(d[111]),                             \
   C(d[112]), C(d[113]), C(d[114]), C(d[115]), C(d[116]), C(d[117]), C(d[118]), C(d[119]),                             \
@@ -170,7 +174,7 @@ __device__ __forceinline__ void wgmma_64xNx16_rs(float (&d)[kRows / 2], const ui
 
 template <class A, class Acc, int kRows>
 __device__ __forceinline__ void wgmma_64xNx32_ss(Acc (&d)[kRows / 2], uint64_t a, uint64_t b, bool accumulate) {
-  static_assert(kRows == 64 || kRows == 128 || kRows == 256, "64, 128 or 256 rows of activations per block");
+  static_assert(kRows == 64 || kRows == 128 || kRows == 192 || kRows == 256, "64, 128, 192 or 256 rows of activations per block");
   constexpr bool kInt8 = is_same<A, fmt::Int8>::value;
   constexpr bool kE4m3 = is_same<A, fmt::Float8E4M3>::value;
   static_assert(kInt8 || kE4m3 || is_same<A, fmt::Float8E5M2>::value, "int8 or fp8 inputs");
@@ -184,6 +188,8 @@ __device__ __forceinline__ void wgmma_64xNx32_ss(Acc (&d)[kRows / 2], uint64_t a
     BITJIT_WGMMA_SS8_TYPES("m64n64k32", BITJIT_WGMMA_D32, BITJIT_WGMMA_BIND32, "%32, %33", "%34")
   } else if constexpr (kRows == 128) {
     BITJIT_WGMMA_SS8_TYPES("m64n128k32", BITJIT_WGMMA_D64, BITJIT_WGMMA_BIND64, "%64, %65", "%66")
+  } else if constexpr (kRows == 192) {
+    BITJIT_WGMMA_SS8_TYPES("m64n192k32", BITJIT_WGMMA_D96, BITJIT_WGMMA_BIND96, "%96, %97", "%98")
   } else {
     BITJIT_WGMMA_SS8_TYPES("m64n256k32", BITJIT_WGMMA_D128, BITJIT_WGMMA_BIND128, "%128, %129", "%130")
   }
