@@ -37,10 +37,9 @@ WarpSpecializedRegisters warp_specialized_registers(const TileSchedule& s, const
 // the H200 (bench/results/2026-11-30-h200-branches). Between one and two waves the same holds for
 // the second: one at most half full (70B qkv at 256 rows: 160 tiles of 128 x 128, a second wave of
 // 28) is shared out with the first (H200, graph-timed: W8A8 fp8 65.1 -> 53.4 us, W4A8 100.1 -> 70.9,
-// int8 54.3 -> 51.9); past two waves
-// the idle part of the last one is a smaller share of the time, and sharing it measured 0.94-1.08
-// (3.4 waves at 256 rows, 8B and 70B gate_up) and 0.95-1.07 (27 to 54 waves at 4096 rows) of the
-// whole tiles' time (bench/results/2026-12-01-h200-fp8-tiles).
+// int8 54.3 -> 51.9); past two waves the idle part of the last one is a smaller share of the time,
+// and sharing it measured 0.94-1.08 (3.4 waves at 256 rows, 8B and 70B gate_up) and 0.95-1.07 (27
+// to 54 waves at 4096 rows) of the whole tiles' time (bench/results/2026-12-01-h200-fp8-tiles).
 int64_t stream_k_tiles(int64_t tiles, int block_m, int multiprocessors) {
   const int64_t last_wave = tiles % multiprocessors;
   if (last_wave == 0) return 0;
