@@ -1469,19 +1469,18 @@ TEST_CASE("tensor_wgmma_ws kernels take tensor maps on a persistent grid", "[cod
   // Between one and two waves, a second wave at most half full is shared out with the first: 160
   // tiles of 128 x 128 (70B qkv, N = 10240, at 256 rows) on 132 SMs, a second wave of 28; 200 tiles
   // (a second wave of 68) stay whole, and so do 292 (three waves, the last of 28).
-  MatmulConfig qkv = config;
-  qkv.N = 10240;
-  const KernelPlan tall = plan_kernel(qkv, wgmma_ws_schedule(qkv, *fragment_order_layout(qkv), 128, 128, 4, 8), "sm_90a");
-  const LaunchShape short_last_wave = launch_shape(tall, 256, 132);
+  const auto tall_tiles_at_256 = [&](int64_t N) {  // 128 x 128 tiles, 256 rows, 132 SMs
+    MatmulConfig wide = config;
+    wide.N = N;
+    return launch_shape(plan_kernel(wide, wgmma_ws_schedule(wide, *fragment_order_layout(wide), 128, 128, 4, 8), "sm_90a"),
+                        256, 132);
+  };
+  const LaunchShape short_last_wave = tall_tiles_at_256(10240);
   CHECK(short_last_wave.stream_k_tiles == 160);
   CHECK(short_last_wave.grid[0] == 132);
   CHECK(short_last_wave.workspace_bytes > 0);
-  qkv.N = 12800;
-  const KernelPlan wider = plan_kernel(qkv, wgmma_ws_schedule(qkv, *fragment_order_layout(qkv), 128, 128, 4, 8), "sm_90a");
-  CHECK(launch_shape(wider, 256, 132).stream_k_tiles == 0);
-  qkv.N = 18688;  // 146 channel blocks: 292 tiles at 256 rows
-  const KernelPlan three_waves = plan_kernel(qkv, wgmma_ws_schedule(qkv, *fragment_order_layout(qkv), 128, 128, 4, 8), "sm_90a");
-  CHECK(launch_shape(three_waves, 256, 132).stream_k_tiles == 0);
+  CHECK(tall_tiles_at_256(12800).stream_k_tiles == 0);
+  CHECK(tall_tiles_at_256(18688).stream_k_tiles == 0);  // 146 channel blocks: 292 tiles
   CHECK_THROWS_AS(launch_shape(plan, 4096), ConfigError);  // no SM count
 }
 
