@@ -429,12 +429,16 @@ struct TimingInputs {
 };
 
 // Median ms per launch with batches of about half a millisecond: a rough time first sets the batch,
-// so a 10 µs kernel is timed over 20 launches per event pair and a 10 ms one over 1.
+// so a 10 µs kernel is timed over 20 launches per event pair and a 10 ms one over 1. The batches
+// are CUDA graphs (LaunchTiming::graph, every weight copy in each): the candidates differ in their
+// kernels, not in the host's work per launch, which eager batches add to kernels of a few
+// microseconds (8B one row: 7.8 µs eager against 6.5 in a graph on the H200) together with its
+// noise, so that candidates a few percent apart could trade places.
 double tuning_time_ms(const Matmul& matmul, const TimingInputs& inputs, CUstream stream) {
   const auto launch = [&](int i) { inputs.run(matmul, i, stream); };
   const double rough = median_launch_ms(stream, launch, {2, 1, 3});
   const int batch = std::clamp(int(0.5 / std::max(rough, 1e-3)), 1, 20);
-  return median_launch_ms(stream, launch, {3, batch, 7});
+  return median_launch_ms(stream, launch, {3, batch, 7, LaunchTiming::graph, inputs.copies});
 }
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
