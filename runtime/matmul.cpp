@@ -505,6 +505,7 @@ TuningReport Matmul::hardware_aware_finetune(int topk, const std::function<void(
     }
     std::vector<Matmul> candidates;
     for (auto& future : compiling) candidates.push_back(future.get());
+    const double compile_seconds = seconds_since(bucket_start);
 
     const TimingInputs inputs(config, rows, rng);
     std::vector<double> times;
@@ -517,9 +518,10 @@ TuningReport Matmul::hardware_aware_finetune(int topk, const std::function<void(
     db::default_database().store_tuned({tuned_entry_key(config, rows), device.name, arch(),
                                         to_json(schedules[best]), times[best], utc_now()});
     report.buckets.push_back({rows, schedules[best], times[best], before, times[0], int(candidates.size()),
-                              seconds_since(bucket_start)});
-    log().info("tuned {} for M={}: {:.4f} ms with {} (was {:.4f} ms), {} candidates in {:.1f} s", impl_->canonical, rows,
-               times[best], canonical_form(schedules[best]), times[0], candidates.size(), seconds_since(bucket_start));
+                              seconds_since(bucket_start), compile_seconds});
+    log().info("tuned {} for M={}: {:.4f} ms with {} (was {:.4f} ms), {} candidates in {:.1f} s ({:.1f} s compiling)",
+               impl_->canonical, rows, times[best], canonical_form(schedules[best]), times[0], candidates.size(),
+               seconds_since(bucket_start), compile_seconds);
   }
   report.seconds = seconds_since(start);
   return report;

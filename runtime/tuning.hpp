@@ -37,6 +37,7 @@ struct BucketTuning {
   double before_ms = 0.0;
   int candidates_timed = 0;
   double seconds = 0.0;          // compile + timing of this bucket
+  double compile_seconds = 0.0;  // of which compiling the candidates (or loading them from the database)
 };
 
 struct TuningReport {

@@ -23,8 +23,9 @@ const char* const kTuneHelp =
     "  --topk N            candidates timed per bucket besides the current schedule (default 20)\n"
     "  --cache-dir DIR     the kernel database (default: BITJIT_CACHE_DIR, else ~/.cache/bitjit)\n"
     "\n"
-    "Prints one line per bucket (chosen schedule, its time, the time before, seconds spent); exit 0\n"
-    "when every config was tuned, 1 without a GPU or on a CUDA / compile error, 2 on bad input.\n";
+    "Prints one line per bucket (chosen schedule, its time, the time before, seconds spent and how many\n"
+    "of them compiling); exit 0 when every config was tuned, 1 without a GPU or on a CUDA / compile\n"
+    "error, 2 on bad input.\n";
 
 namespace {
 
@@ -75,10 +76,10 @@ int tune_command(const std::vector<std::string>& args) {
     });
     if (progress) progress->finish();
     for (const BucketTuning& bucket : report.buckets) {
-      std::printf("%s M=%lld: %.4f ms with %s (was %.4f ms with %s), %d candidates in %.1f s\n",
+      std::printf("%s M=%lld: %.4f ms with %s (was %.4f ms with %s), %d candidates in %.1f s (%.1f s compiling)\n",
                   canonical_form(configs[i]).c_str(), (long long)bucket.rows, bucket.chosen_ms,
                   canonical_form(bucket.chosen).c_str(), bucket.before_ms, canonical_form(bucket.before).c_str(),
-                  bucket.candidates_timed, bucket.seconds);
+                  bucket.candidates_timed, bucket.seconds, bucket.compile_seconds);
     }
     total_seconds += report.seconds;
     buckets += report.buckets.size();

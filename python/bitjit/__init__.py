@@ -317,7 +317,8 @@ class Matmul:
     def hardware_aware_finetune(self, topk: int = 20) -> list:
         """Times the cost model's best `topk` tile schedules (and the current one) per M bucket on this
         GPU and keeps the fastest, also in the kernel database. Returns one dict per bucket: M,
-        schedule, latency_ms, before_schedule, before_ms, candidates_timed, seconds."""
+        schedule, latency_ms, before_schedule, before_ms, candidates_timed, seconds (compile and timing),
+        compile_seconds (of which compiling or loading the candidates)."""
         report = json.loads(self._native.hardware_aware_finetune(_integer("topk", topk)))
         natives.remember(self.config.canonical, self._native)  # its kernels (and scratch needs) changed
         return report

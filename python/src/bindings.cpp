@@ -353,7 +353,8 @@ NB_MODULE(_bitjit, m) {
              for (const BucketTuning& b : self.hardware_aware_finetune(topk).buckets) {
                buckets.push_back({{"M", b.rows}, {"schedule", to_json(b.chosen)}, {"latency_ms", b.chosen_ms},
                                   {"before_schedule", to_json(b.before)}, {"before_ms", b.before_ms},
-                                  {"candidates_timed", b.candidates_timed}, {"seconds", b.seconds}});
+                                  {"candidates_timed", b.candidates_timed}, {"seconds", b.seconds},
+                                  {"compile_seconds", b.compile_seconds}});
              }
              return buckets.dump();
            })

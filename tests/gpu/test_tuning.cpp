@@ -31,6 +31,8 @@ void tune_and_check(const MatmulConfig& config, std::mt19937_64& rng) {
     INFO("M=" << bucket.rows << " " << canonical_form(bucket.chosen));
     CHECK(bucket.candidates_timed == 5);  // the current schedule and the top 4
     CHECK(bucket.chosen_ms <= bucket.before_ms);  // the current one is among those timed
+    CHECK(bucket.compile_seconds > 0.0);
+    CHECK(bucket.compile_seconds < bucket.seconds);  // the timing comes after the compiling
     CHECK(canonical_form(matmul.schedule_for(bucket.rows)) == canonical_form(bucket.chosen));
     const auto stored = db::default_database().tuned(tuned_entry_key(config, bucket.rows), current_device_info().name);
     REQUIRE(stored);
