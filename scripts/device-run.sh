@@ -19,7 +19,8 @@
 #     checks    the GPU test cases named in CHECK_TESTS (';'-separated Catch2 filters), each in its own
 #               process, all at once, each under CHECK_TIMEOUT seconds (default 240): Catch2 reports a
 #               case only when it ends, so a run of many one after the other can use a time limit up
-#               with nothing to show; logs in $OUT/checks/<n>.log, durations per case (-d yes)
+#               with nothing to show; logs in $OUT/checks/<n>.log ($OUT/checks-<CHECKS_TAG>/<n>.log with a
+#               tag, so a second `checks` step keeps its own), durations per case (-d yes)
 #     hopper    every [wgmma] GPU test (tensor_wgmma and tensor_wgmma_ws, their sweeps included), each
 #               binary run under a time limit (HOPPER_TIMEOUT seconds, default 420) so a hung kernel
 #               ends the step, not the call
@@ -98,8 +99,9 @@ fi
 BASE_BUILD=build-$(basename "$BASE_TGZ" .tgz)
 # Two `variants` steps of one chain (other formats, other overrides) keep their results apart under
 # $OUT/variants-<VARIANTS_TAG>/, two `tune` steps under names ending in -<TUNE_TAG> (tune-<tag>.log,
-# bench-tuned-<tag>/, ...); a tag becomes part of a file name, so only a plain name is taken.
-for tag_setting in VARIANTS_TAG TUNE_TAG; do
+# bench-tuned-<tag>/, ...), two `checks` steps their logs under $OUT/checks-<CHECKS_TAG>/; a tag
+# becomes part of a file name, so only a plain name is taken.
+for tag_setting in VARIANTS_TAG TUNE_TAG CHECKS_TAG; do
   tag=${!tag_setting:-}
   if [ -n "$tag" ] && ! [[ $tag =~ ^[A-Za-z0-9_]{1,64}$ ]]; then
     echo "device-run: $tag_setting=$tag must be letters, digits or _, at most 64 (it names files under \$OUT)" >&2
@@ -107,6 +109,7 @@ for tag_setting in VARIANTS_TAG TUNE_TAG; do
   fi
 done
 VARIANTS_DIR=variants${VARIANTS_TAG:+-$VARIANTS_TAG}
+CHECKS_DIR=checks${CHECKS_TAG:+-$CHECKS_TAG}
 TUNE_SUFFIX=${TUNE_TAG:+-$TUNE_TAG}
 # The folder the Python steps (pytest, torch, multigpu, peers) build the extension in; device-chains.sh
 # gives chains that run side by side one each, so that two such steps never build one folder at once.
@@ -339,16 +342,16 @@ for step in "$@"; do
     checks)
       IFS=';' read -ra filters <<<"${CHECK_TESTS:-}"
       if [ "${#filters[@]}" -eq 0 ]; then note "checks: no CHECK_TESTS"; continue; fi
-      mkdir -p "$OUT/checks"
+      mkdir -p "$OUT/$CHECKS_DIR"
       pids=()
       for n in "${!filters[@]}"; do
-        timeout "${CHECK_TIMEOUT:-240}" ./build-release/tests/test_gpu "${filters[$n]}" -d yes >"$OUT/checks/$((n + 1)).log" 2>&1 &
+        timeout "${CHECK_TIMEOUT:-240}" ./build-release/tests/test_gpu "${filters[$n]}" -d yes >"$OUT/$CHECKS_DIR/$((n + 1)).log" 2>&1 &
         pids+=($!)
       done
       for n in "${!filters[@]}"; do
         wait "${pids[$n]}"
         rc=$?
-        note "check $((n + 1)) (${filters[$n]}) rc=$rc: $(grep -E 'passed|failed|No test cases' "$OUT/checks/$((n + 1)).log" | tail -n 2 | tr '\n' ' ')"
+        note "check $((n + 1)) (${filters[$n]}) rc=$rc: $(grep -E 'passed|failed|No test cases' "$OUT/$CHECKS_DIR/$((n + 1)).log" | tail -n 2 | tr '\n' ' ')"
       done
       note "checks done in $(( $(date +%s) - start )) s"
       ;;

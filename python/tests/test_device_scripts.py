@@ -186,6 +186,39 @@ def test_variants_with_a_tag_keep_their_results_apart(tmp_path):
     assert not (tmp_path / "x").exists() and not (out.parent / "variants-..").exists()
 
 
+# The GPU test binary's stand-in: prints the filter it was given and a Catch2-like last line.
+FAKE_TEST_GPU = r'''#!/usr/bin/env python3
+import sys
+print("filter", sys.argv[1])
+print("All tests passed (1 assertion in 1 test case)")
+'''
+
+
+def test_checks_with_a_tag_keep_their_logs_apart(tmp_path):
+    """Two `checks` steps of one chain: CHECKS_TAG=second writes checks-second/<n>.log beside the untagged
+    checks/<n>.log, each filter run by the GPU test binary; a tag that is not a plain name is refused by
+    name."""
+    repo = fake_repo(tmp_path, "device-run.sh", "pack-out.sh")
+    write_executable(repo / "build-release" / "tests" / "test_gpu", FAKE_TEST_GPU)
+    out = tmp_path / "out"
+    env = {"PATH": SCRIPT_PATH, "OUT": str(out), "DEVICE_RUN_BUILT": "1"}
+    for tag, filters in (("", ["first a*", "first b*"]), ("second", ["second c*"])):
+        result = subprocess.run(["bash", str(repo / "scripts" / "device-run.sh"), "checks"],
+                                env={**env, "CHECKS_TAG": tag, "CHECK_TESTS": ";".join(filters)}, cwd=repo,
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stdout + result.stderr
+        folder = "checks-second" if tag else "checks"
+        for n, test_filter in enumerate(filters, start=1):
+            assert (out / folder / f"{n}.log").read_text().startswith(f"filter {test_filter}\n")
+            assert f"check {n} ({test_filter}) rc=0: All tests passed" in result.stdout
+    assert (out / "checks" / "1.log").read_text().startswith("filter first a*")  # not overwritten
+    result = subprocess.run(["bash", str(repo / "scripts" / "device-run.sh"), "checks"],
+                            env={**env, "CHECKS_TAG": "../x", "CHECK_TESTS": "a*"}, cwd=repo, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 2 and "CHECKS_TAG=../x must be letters, digits or _" in result.stderr
+    assert not (tmp_path / "x").exists()
+
+
 # `bitjit tune`'s stand-in: records its arguments in the database folder it is given.
 FAKE_TUNE = r'''#!/usr/bin/env python3
 import pathlib, sys
