@@ -21,9 +21,11 @@
 #               case only when it ends, so a run of many one after the other can use a time limit up
 #               with nothing to show; logs in $OUT/checks/<n>.log ($OUT/checks-<CHECKS_TAG>/<n>.log with a
 #               tag, so a second `checks` step keeps its own), durations per case (-d yes)
-#     hopper    every [wgmma] GPU test (tensor_wgmma and tensor_wgmma_ws, their sweeps included), each
-#               binary run under a time limit (HOPPER_TIMEOUT seconds, default 420) so a hung kernel
-#               ends the step, not the call
+#     hopper    every [wgmma] GPU test (tensor_wgmma and tensor_wgmma_ws, their sweeps included), in
+#               HOPPER_SHARDS processes side by side (default 4; Catch2's --shard-count, so each runs a
+#               quarter of the cases: one binary in turn needs more than 300 s on the H200), each under a
+#               time limit (HOPPER_TIMEOUT seconds, default 420) so a hung kernel ends the step, not the
+#               call; logs in $OUT/hopper/<shard>.log
 #     bench     bench_matmul against cuBLAS (BENCH_ARGS, e.g. "--formats int4_g128 --M 1,16"); results in $OUT/bench,
 #               with registers / spills / shared memory of each benchmarked kernel in resources.txt
 #     dynamic   bench_matmul twice over DYNAMIC_ARGS (default: int4_g128, uint4_g128_qzeros and int4_g128_bf16 on
@@ -108,6 +110,11 @@ for tag_setting in VARIANTS_TAG TUNE_TAG CHECKS_TAG; do
     exit 2
   fi
 done
+# The hopper step's processes side by side: each compiles its kernels on all cores, so a few.
+if [ -n "${HOPPER_SHARDS:-}" ] && ! [[ $HOPPER_SHARDS =~ ^([1-9]|1[0-6])$ ]]; then
+  echo "device-run: HOPPER_SHARDS=$HOPPER_SHARDS must be a whole number from 1 to 16 (processes of the hopper step)" >&2
+  exit 2
+fi
 VARIANTS_DIR=variants${VARIANTS_TAG:+-$VARIANTS_TAG}
 CHECKS_DIR=checks${CHECKS_TAG:+-$CHECKS_TAG}
 TUNE_SUFFIX=${TUNE_TAG:+-$TUNE_TAG}
@@ -360,8 +367,21 @@ for step in "$@"; do
       note "gpu rc=$? in $(( $(date +%s) - start )) s: $(tail -n 2 "$OUT/gpu.log" | tr '\n' ' ')"
       ;;
     hopper)
-      timeout "${HOPPER_TIMEOUT:-420}" ./build-release/tests/test_gpu "[wgmma]" >"$OUT/hopper.log" 2>&1
-      note "hopper rc=$? in $(( $(date +%s) - start )) s: $(grep -E 'GPU sweep|MISMATCH' "$OUT/hopper.log" | head -4 | tr '\n' ' ') $(tail -n 2 "$OUT/hopper.log" | tr '\n' ' ')"
+      shards=${HOPPER_SHARDS:-4}
+      mkdir -p "$OUT/hopper"
+      pids=()
+      for ((shard = 0; shard < shards; shard++)); do
+        timeout "${HOPPER_TIMEOUT:-420}" ./build-release/tests/test_gpu "[wgmma]" --shard-count "$shards" \
+          --shard-index "$shard" -d yes >"$OUT/hopper/$shard.log" 2>&1 &
+        pids+=($!)
+      done
+      for ((shard = 0; shard < shards; shard++)); do
+        wait "${pids[$shard]}"
+        rc=$?
+        log=$OUT/hopper/$shard.log
+        note "hopper shard $shard of $shards rc=$rc: $(grep -E 'GPU sweep|MISMATCH' "$log" | head -4 | tr '\n' ' ') $(tail -n 2 "$log" | tr '\n' ' ')"
+      done
+      note "hopper done in $(( $(date +%s) - start )) s"
       ;;
     bench)
       # shellcheck disable=SC2086

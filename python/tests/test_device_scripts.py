@@ -186,10 +186,12 @@ def test_variants_with_a_tag_keep_their_results_apart(tmp_path):
     assert not (tmp_path / "x").exists() and not (out.parent / "variants-..").exists()
 
 
-# The GPU test binary's stand-in: prints the filter it was given and a Catch2-like last line.
+# The GPU test binary's stand-in: prints the filter and the other arguments it was given and a
+# Catch2-like last line.
 FAKE_TEST_GPU = r'''#!/usr/bin/env python3
 import sys
 print("filter", sys.argv[1])
+print("args", " ".join(sys.argv[2:]))
 print("All tests passed (1 assertion in 1 test case)")
 '''
 
@@ -217,6 +219,29 @@ def test_checks_with_a_tag_keep_their_logs_apart(tmp_path):
                             text=True, timeout=60)
     assert result.returncode == 2 and "CHECKS_TAG=../x must be letters, digits or _" in result.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_hopper_runs_its_shards_side_by_side(tmp_path):
+    """`hopper` runs the [wgmma] tests as HOPPER_SHARDS processes of Catch2's sharding, a log each and a
+    line each in the summary; a shard count that is not 1-16 is refused by name before anything runs."""
+    repo = fake_repo(tmp_path, "device-run.sh", "pack-out.sh")
+    write_executable(repo / "build-release" / "tests" / "test_gpu", FAKE_TEST_GPU)
+    out = tmp_path / "out"
+    env = {"PATH": SCRIPT_PATH, "OUT": str(out), "DEVICE_RUN_BUILT": "1", "HOPPER_SHARDS": "3"}
+    result = subprocess.run(["bash", str(repo / "scripts" / "device-run.sh"), "hopper"], env=env, cwd=repo,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for shard in range(3):
+        log = (out / "hopper" / f"{shard}.log").read_text()
+        assert log.startswith(f"filter [wgmma]\nargs --shard-count 3 --shard-index {shard} -d yes\n")
+        assert f"hopper shard {shard} of 3 rc=0" in result.stdout
+    assert not (out / "hopper" / "3.log").exists()
+    for bad in ("0", "17", "x"):
+        result = subprocess.run(["bash", str(repo / "scripts" / "device-run.sh"), "hopper"],
+                                env={**env, "HOPPER_SHARDS": bad, "OUT": str(tmp_path / "bad")}, cwd=repo,
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 2 and f"HOPPER_SHARDS={bad} must be a whole number from 1 to 16" in result.stderr
+        assert not (tmp_path / "bad" / "hopper").exists()
 
 
 # `bitjit tune`'s stand-in: records its arguments in the database folder it is given.
