@@ -178,3 +178,19 @@ def test_sixteen_bit_weights_match_float64_at_every_m(dtype, M, rows):
     bound = (K / 8 + 41) * 2.0 ** -24 * (A64.abs() @ W64.abs().T) + exact.abs() * 2.0 ** -MANTISSA[dtype] + 1e-6
     assert torch.all((got - exact).abs() <= bound), f"{matmul.schedule_for(rows)['family']}: largest error " \
         f"{(got - exact).abs().max().item():.3g}"
+
+
+def test_hardware_aware_finetune_reports_each_bucket():
+    """The tuner's report per bucket: the rows, the schedule now run for them, its time against the time
+    before (never slower: the schedule before is among those timed), and the seconds spent, of which the
+    compiling comes first."""
+    config = bitjit.MatmulConfig(M=[1, 16], N=256, K=512, W_dtype="int4", accum_dtype="float32",
+                                 with_scaling=True, group_size=128)
+    matmul = bitjit.Matmul(config=config)
+    report = matmul.hardware_aware_finetune(2)
+    assert [bucket["M"] for bucket in report] == [1, 16]
+    for bucket in report:
+        assert bucket["schedule"] == matmul.schedule_for(bucket["M"])
+        assert 0 < bucket["latency_ms"] <= bucket["before_ms"]
+        assert bucket["candidates_timed"] == 3  # the schedule before and the top 2
+        assert 0 < bucket["compile_seconds"] < bucket["seconds"]
