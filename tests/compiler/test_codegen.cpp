@@ -915,7 +915,7 @@ TEST_CASE("tensor_gemm schedules are checked field by field", "[codegen]") {
 // every supported arch: the stage count, and so the shared-memory ring, differs between them.
 // [sampled]: in CI each config is compiled for one of the four archs, in turn, so that every decode
 // path and every arch is compiled; each config for all four with BITJIT_TEST_FULL=1.
-TEST_CASE("tensor_gemm compiles for every weight format on sm_80, sm_86, sm_89 and sm_90a", "[codegen][nvrtc][sampled][slow]") {
+TEST_CASE("tensor_gemm compiles for every weight format on sm_80, sm_86, sm_89 and sm_90a", "[codegen][nvrtc][sampled]") {
   MatmulConfig shape;
   shape.M = MSpec::buckets({1, 64});
   shape.N = 40;
@@ -1523,7 +1523,7 @@ TEST_CASE("wgmma-hazards.py follows a loop's back edge", "[sass]") {
 // families. No kernel may have its wgmmas serialized by ptxas. [sampled]: in CI every 23rd kernel
 // (a prime stride: each of the 7 schedules per decode path is taken for some paths) and every W8A8
 // kernel; all of them with BITJIT_TEST_FULL=1 (ctest's test_compiler.full).
-TEST_CASE("no tensor_wgmma kernel touches a pending wgmma's accumulators", "[codegen][nvrtc][sass][sampled][slow]") {
+TEST_CASE("no tensor_wgmma kernel touches a pending wgmma's accumulators", "[codegen][nvrtc][sass][sampled]") {
   MatmulConfig shape;
   shape.M = MSpec::buckets({33, 130});
   shape.N = 136;
