@@ -517,11 +517,12 @@ TuningReport Matmul::hardware_aware_finetune(int topk, const std::function<void(
     impl_->bucket_kernels[b] = candidates[best].impl_->bucket_kernels.front();
     db::default_database().store_tuned({tuned_entry_key(config, rows), device.name, arch(),
                                         to_json(schedules[best]), times[best], utc_now()});
+    const double bucket_seconds = seconds_since(bucket_start);
     report.buckets.push_back({rows, schedules[best], times[best], before, times[0], int(candidates.size()),
-                              seconds_since(bucket_start), compile_seconds});
+                              bucket_seconds, compile_seconds});
     log().info("tuned {} for M={}: {:.4f} ms with {} (was {:.4f} ms), {} candidates in {:.1f} s ({:.1f} s compiling)",
                impl_->canonical, rows, times[best], canonical_form(schedules[best]), times[0], candidates.size(),
-               seconds_since(bucket_start), compile_seconds);
+               bucket_seconds, compile_seconds);
   }
   report.seconds = seconds_since(start);
   return report;
