@@ -63,9 +63,11 @@ double predicted_microseconds(const MatmulConfig& config, const TileSchedule& s,
   const int64_t n_blocks = ceil_div(N, s.tile.n), m_blocks = ceil_div(rows, s.tile.m);
   const int64_t blocks = n_blocks * m_blocks * s.pipeline.split_k;
   const int64_t partial_bytes = s.pipeline.split_k > 1 ? 2 * int64_t(s.pipeline.split_k) * rows * N * 4 : 0;
-  // Blocks sweep N fastest, so W streams from DRAM once per row of blocks; A stays in L2.
+  // Blocks sweep N fastest, so W streams from DRAM once per row of blocks; A stays in L2, read once
+  // per cluster of blocks along N (launch.cluster_n: the pair's activation boxes multicast).
   const double dram = double(weight_bytes * m_blocks + activation_bytes + output_bytes);
-  const double l2 = double(weight_bytes * m_blocks + activation_bytes * n_blocks + output_bytes + partial_bytes);
+  const double l2 = double(weight_bytes * m_blocks + activation_bytes * n_blocks / s.launch.cluster_n + output_bytes +
+                           partial_bytes);
 
   const KernelFootprint f = footprint(config, s, device.arch);
   const int resident = blocks_per_sm(f, device);

@@ -63,6 +63,7 @@ struct LaunchShape {
   int64_t workspace_bytes = 0;   // split-K / stream-K: the 32-bit partial sums the launch needs (MatmulParams::workspace)
   int64_t tile_counters = 0;     // split-K / stream-K: zeroed counters it needs (MatmulParams::tile_counters)
   int64_t stream_k_tiles = 0;    // tensor_wgmma_ws: tiles shared out by k-stages (MatmulParams::stream_k_tiles)
+  uint32_t cluster = 1;          // blocks per thread-block cluster along x (TileSchedule::Launch::cluster_n)
 };
 // The tiles of `tiles` tensor_wgmma_ws shares out by k-stages (stream-K) on `multiprocessors` SMs
 // rather than giving whole: the launch's LaunchShape::stream_k_tiles (compiler/families/tensor_wgmma_ws.cpp).

@@ -17,12 +17,14 @@ namespace {
 using json = nlohmann::json;
 using families::reject_schedule;
 
-// One integer field of a group, by its JSON name; an optional one is left out of the JSON at 0.
+// One integer field of a group, by its JSON name; an optional one is left out of the JSON at its
+// neutral value (TileSchedule's default), so that adding it kept the older schedules' keys.
 template <class Group>
 struct Field {
   const char* name;
   int Group::*member;
   bool optional = false;
+  int neutral = 0;
 };
 
 using Tile = TileSchedule::Tile;
@@ -36,7 +38,8 @@ constexpr Field<Pipeline> kPipelineFields[] = {
     {"stages", &Pipeline::stages},   {"k_per_stage", &Pipeline::k_per_stage},   {"k_per_round", &Pipeline::k_per_round},
     {"split_k", &Pipeline::split_k}, {"vector_bytes", &Pipeline::vector_bytes}, {"wgmma_group", &Pipeline::wgmma_group}};
 constexpr Field<Launch> kLaunchFields[] = {{"raster_group", &Launch::raster_group},
-                                           {"blocks_per_sm", &Launch::blocks_per_sm, true}};
+                                           {"blocks_per_sm", &Launch::blocks_per_sm, true},
+                                           {"cluster_n", &Launch::cluster_n, true, 1}};
 
 // Calls visit(name, group, fields) for each group of s, in one order for writing and reading.
 template <class Schedule, class Visit>
@@ -145,6 +148,11 @@ void validate_schedule(const MatmulConfig& config, const TileSchedule& schedule,
                     ": only tensor_wgmma and tensor_wgmma_ws decoding weights for fp16 / bf16 activations group their "
                     "wgmmas; pipeline.wgmma_group=1");
   }
+  if (schedule.launch.cluster_n != 1 && !kernel.pairs_blocks) {
+    reject_schedule("launch.cluster_n=" + std::to_string(schedule.launch.cluster_n) +
+                    ": only tensor_wgmma_ws on 8-bit activations and weights of one type (W8A8) runs its blocks in "
+                    "clusters; launch.cluster_n=1");
+  }
   kernel.validate(config, schedule, arch);
   validate_blocks_per_sm(schedule, arch);  // after the family's checks: its threads are valid then
 }
@@ -167,7 +175,7 @@ json to_json(const TileSchedule& s) {
   for_each_group(s, [&](const char* name, const auto& group, const auto& fields) {
     json& members = object[name] = json::object();
     for (const auto& field : fields) {
-      if (!field.optional || group.*field.member != 0) members[field.name] = group.*field.member;
+      if (!field.optional || group.*field.member != field.neutral) members[field.name] = group.*field.member;
     }
   });
   return object;

@@ -65,6 +65,9 @@ struct TileSchedule {
                             // registers capped at registers_per_sm / (blocks x threads), spilling if
                             // need be); 0, the compiler's own count. Written only when set, so the
                             // canonical forms (database keys) of the schedules without it stay.
+    int cluster_n = 1;  // blocks of a thread-block cluster along N, sharing their activation boxes by
+                        // TMA multicast (tensor_wgmma_ws on W8A8: 1 or 2); else 1. Written only
+                        // when not 1, for the same reason.
   };
 
   KernelFamily family = KernelFamily::simt;

@@ -35,6 +35,7 @@ namespace bitjit {
   X(cuFuncGetAttribute)            \
   X(cuLaunchKernel)                \
   X(cuLaunchKernelEx)              \
+  X(cuOccupancyMaxActiveClusters)  \
   X(cuTensorMapEncodeTiled)        \
   X(cuMemAlloc)                    \
   X(cuMemFree)                     \

@@ -1,6 +1,7 @@
 #include "runtime/matmul.hpp"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <future>
 #include <map>
@@ -33,21 +34,61 @@ std::string expected_text(const OperandSpec& spec) {
   return std::string(to_string(spec.dtype)) + shape_text(spec.shape);
 }
 
-// A programmatic dependent launch of `shape`: its blocks may start while the grid before it in the
-// stream finishes; the kernel itself waits for that grid before touching global memory
-// (KernelPlan::programmatic_launch).
-CUresult launch_overlapping_prior_grid(CUfunction function, const LaunchShape& shape, CUstream stream, void** arguments) {
-  CUlaunchAttribute overlap{};
-  overlap.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
-  overlap.value.programmaticStreamSerializationAllowed = 1;
+// A launch of `shape` by cuLaunchKernelEx with its attributes: a programmatic dependent launch (its
+// blocks may start while the grid before it in the stream finishes; the kernel itself waits for that
+// grid before touching global memory: KernelPlan::programmatic_launch) and thread-block clusters of
+// shape.cluster blocks along x.
+CUresult launch_with_attributes(CUfunction function, const LaunchShape& shape, bool programmatic, CUstream stream,
+                                void** arguments) {
+  std::array<CUlaunchAttribute, 2> attributes{};
+  unsigned int count = 0;
+  if (programmatic) {
+    attributes[count].id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+    attributes[count++].value.programmaticStreamSerializationAllowed = 1;
+  }
+  if (shape.cluster > 1) {
+    attributes[count].id = CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION;
+    attributes[count].value.clusterDim.x = shape.cluster;
+    attributes[count].value.clusterDim.y = 1;
+    attributes[count++].value.clusterDim.z = 1;
+  }
   CUlaunchConfig launch{};
   launch.gridDimX = shape.grid[0], launch.gridDimY = shape.grid[1], launch.gridDimZ = shape.grid[2];
   launch.blockDimX = shape.block[0], launch.blockDimY = shape.block[1], launch.blockDimZ = shape.block[2];
   launch.sharedMemBytes = shape.shared_bytes;
   launch.hStream = stream;
-  launch.attrs = &overlap;
-  launch.numAttrs = 1;
+  launch.attrs = attributes.data();
+  launch.numAttrs = count;
   return Driver::get().cuLaunchKernelEx(&launch, function, arguments, nullptr);
+}
+
+// The SMs a clustered launch of `function` (shape.cluster blocks a cluster, one block an SM) can
+// keep busy at once: the driver's count of co-resident clusters times their size. A cluster's
+// blocks run in one GPC, so a GPC with an odd count of free SMs leaves one idle, and a persistent
+// grid sized by the SM count would run its last clusters after the others. Asked once per function.
+int clustered_multiprocessors(CUfunction function, const LaunchShape& shape, const std::function<std::string()>& context) {
+  static std::mutex mutex;
+  static std::map<CUfunction, int> known;
+  const std::lock_guard<std::mutex> lock(mutex);
+  if (const auto found = known.find(function); found != known.end()) return found->second;
+  CUlaunchAttribute cluster{};
+  cluster.id = CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION;
+  cluster.value.clusterDim.x = shape.cluster, cluster.value.clusterDim.y = 1, cluster.value.clusterDim.z = 1;
+  CUlaunchConfig launch{};
+  launch.gridDimX = shape.grid[0], launch.gridDimY = 1, launch.gridDimZ = 1;
+  launch.blockDimX = shape.block[0], launch.blockDimY = shape.block[1], launch.blockDimZ = shape.block[2];
+  launch.sharedMemBytes = shape.shared_bytes;
+  launch.attrs = &cluster;
+  launch.numAttrs = 1;
+  int clusters = 0;
+  check_cuda(Driver::get().cuOccupancyMaxActiveClusters(&clusters, function, &launch), "cuOccupancyMaxActiveClusters",
+             context);
+  if (clusters < 1) {
+    throw CudaError("cuOccupancyMaxActiveClusters: no cluster of " + std::to_string(shape.cluster) + " blocks of " +
+                    std::to_string(shape.block[0]) + " threads and " + std::to_string(shape.shared_bytes) +
+                    " bytes of dynamic shared memory fits on this GPU (" + context() + ")");
+  }
+  return known[function] = clusters * int(shape.cluster);
 }
 
 // Throws CaptureError when `stream` is being captured into a CUDA graph: `what` (loading modules,
@@ -192,17 +233,25 @@ struct Matmul::Impl {
       function = loaded.function_in(scope.context());
     }
     const GeneratedKernel& kernel = loaded.kernel;
-    const LaunchShape shape = launch_shape(kernel.plan, M, device_info(scope.device()).sm_count);
+    const auto context = [&] { return "M=" + std::to_string(M) + ", " + kernel.file_name + ", config " + canonical; };
+    LaunchShape shape = launch_shape(kernel.plan, M, device_info(scope.device()).sm_count);
+    if (shape.cluster > 1) shape = launch_shape(kernel.plan, M, clustered_multiprocessors(function, shape, context));
     MatmulParams arguments = params;
     arguments.stream_k_tiles = shape.stream_k_tiles;
     attach_workspace(arguments, shape, target, scope);
     TensorMaps maps;
     if (kernel.plan.tensor_maps) maps = loaded.tensor_maps_for(params.A, params.W, M);
     void* kernel_arguments[] = {&arguments, &maps};  // the kernel reads the second only if it takes one
-    const auto context = [&] { return "M=" + std::to_string(M) + ", " + kernel.file_name + ", config " + canonical; };
-    if (kernel.plan.programmatic_launch) {
-      check_cuda(launch_overlapping_prior_grid(function, shape, target.stream, kernel_arguments),
-                 "cuLaunchKernelEx (programmatic dependent launch)", context);
+    if (kernel.plan.programmatic_launch || shape.cluster > 1) {
+      const CUresult result =
+          launch_with_attributes(function, shape, kernel.plan.programmatic_launch, target.stream, kernel_arguments);
+      if (result == CUDA_SUCCESS) return;
+      const std::string call =
+          "cuLaunchKernelEx (" +
+          std::string(kernel.plan.programmatic_launch ? "programmatic dependent launch" : "") +
+          (kernel.plan.programmatic_launch && shape.cluster > 1 ? ", " : "") +
+          (shape.cluster > 1 ? "clusters of " + std::to_string(shape.cluster) + " blocks" : "") + ")";
+      check_cuda(result, call.c_str(), context);
       return;
     }
     check_cuda(Driver::get().cuLaunchKernel(function, shape.grid[0], shape.grid[1], shape.grid[2], shape.block[0],

@@ -83,6 +83,9 @@ struct KernelTraits {
   LaunchShape (*launch)(const KernelPlan& plan, int64_t M, int multiprocessors);
   // The A and W tensors loaded by TMA, for M rows; null unless tensor_maps.
   std::array<TmaTensor, 2> (*tma_tensors)(const KernelPlan& plan, int64_t M);
+  // Reads TileSchedule::Launch::cluster_n: pairs of blocks sharing activation boxes (every other entry
+  // point takes 1, refused by validate_schedule before the family's own checks).
+  bool pairs_blocks = false;
 };
 
 struct KernelFamilyTraits {

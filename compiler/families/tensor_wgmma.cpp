@@ -211,6 +211,7 @@ void add_wgmma_candidates(const TileSchedule& fallback, bool split, std::vector<
   TileSchedule base = fallback;  // hopper_candidate_base's
   base.family = KernelFamily::tensor_wgmma;
   base.launch.raster_group = 1;  // tensor_wgmma takes its tiles in row-major order
+  base.launch.cluster_n = 1;     // and no clusters
   for (int block_m : {64, 128, 192, 256})  // 192: W8A8 only (validation)
     for (int block_n : {64, 128, 192, 256})
       for (int stages : {3, 4, 5})

@@ -49,6 +49,21 @@ int64_t stream_k_tiles(int64_t tiles, int block_m, int multiprocessors) {
 
 namespace families {
 
+// launch.cluster_n: 1, or 2 (a pair of blocks on the same rows, channel blocks side by side, each
+// loading half of the activation rows for both: tile.m / 2 rows, whole 8-row swizzle atoms).
+void validate_block_pairs(const TileSchedule& s) {
+  const int cluster = s.launch.cluster_n;
+  if (cluster != 1 && cluster != 2) {
+    reject_schedule("launch.cluster_n=" + std::to_string(cluster) + " must be 1 (no cluster) or 2 (pairs of blocks "
+                    "sharing the activation boxes)");
+  }
+  if (s.tile.m / cluster % 8 != 0) {
+    reject_schedule("launch.cluster_n=" + std::to_string(cluster) + " with tile.m=" + std::to_string(s.tile.m) +
+                    ": each block of a pair loads tile.m / 2 activation rows, which must be a multiple of 8 (the "
+                    "128-byte swizzle's atom)");
+  }
+}
+
 void validate_warp_specialized(const MatmulConfig& config, const TileSchedule& s, const std::string& arch, int sums,
                                int other_registers) {
   if (config.K % 8 != 0) {
@@ -93,6 +108,7 @@ void add_tensor_wgmma_ws_candidates(const MatmulConfig& config, const TileSchedu
             s.pipeline.stages = stages;
             s.pipeline.k_per_stage = k_per_stage;
             s.pipeline.split_k = 1;
+            s.launch.cluster_n = 1;  // pairs: the W8A8 entry point's own candidates
             out.push_back(warp_specialized(s, raster_group));
           }
 }
@@ -127,6 +143,9 @@ std::vector<PlanConstant> warp_specialized_tiles(std::vector<PlanConstant> tiles
   }
   const WarpSpecializedRegisters registers = warp_specialized_registers(s, arch);
   tiles.push_back({"int", "kRasterGroup", std::to_string(s.launch.raster_group), "row blocks per group of the tile order"});
+  tiles.push_back({"int", "kClusterN", std::to_string(s.launch.cluster_n),
+                   s.launch.cluster_n > 1 ? "blocks of a cluster along N, sharing the activation boxes"
+                                          : "no cluster"});
   tiles.push_back({"int", "kProducerRegisters", std::to_string(registers.producer), "per producer thread"});
   tiles.push_back({"int", "kConsumerRegisters", std::to_string(registers.consumer),
                    registers.consumer > 0 ? "per consumer thread, of the " + std::to_string(registers.per_thread) +
@@ -137,11 +156,23 @@ std::vector<PlanConstant> warp_specialized_tiles(std::vector<PlanConstant> tiles
 
 // One block per SM at most (each holds its ring for the whole launch). Whole tiles go to the blocks
 // in turn; where that leaves the last wave short (stream_k_tiles), the last tiles' k-stages are
-// shared out evenly instead (templates/bitjit/kernels/tensor_wgmma_ws.cuh).
+// shared out evenly instead (templates/bitjit/kernels/tensor_wgmma_ws.cuh). Pairs of blocks
+// (launch.cluster_n 2) take the pair's tiles of 2 x tile.n channels whole, one pair per two SMs, none
+// shared out: both blocks of a pair must load the same stages.
 LaunchShape persistent_launch(const KernelPlan& plan, int64_t M, int multiprocessors) {
   if (multiprocessors < 1) throw ConfigError("launch_shape: a persistent grid needs the GPU's multiprocessor count");
   const TileSchedule& s = plan.schedule;
   LaunchShape shape;
+  shape.block = {uint32_t(block_threads(s)), 1, 1};
+  shape.shared_bytes = uint32_t(dynamic_shared_bytes(plan.config, s));
+  const int cluster = s.launch.cluster_n;
+  if (cluster > 1) {
+    const int64_t pair_tiles = (plan.config.N + cluster * s.tile.n - 1) / (cluster * s.tile.n) * ((M + s.tile.m - 1) / s.tile.m);
+    const int64_t pairs = std::max<int64_t>(1, std::min<int64_t>(pair_tiles, multiprocessors / cluster));
+    shape.grid = {uint32_t(pairs * cluster), 1, 1};
+    shape.cluster = uint32_t(cluster);
+    return shape;
+  }
   const int64_t tiles = (plan.config.N + s.tile.n - 1) / s.tile.n * ((M + s.tile.m - 1) / s.tile.m);
   const int64_t k_stages = (plan.config.K + s.pipeline.k_per_stage - 1) / s.pipeline.k_per_stage;
   shape.stream_k_tiles = stream_k_tiles(tiles, s.tile.m, multiprocessors);
@@ -151,8 +182,6 @@ LaunchShape persistent_launch(const KernelPlan& plan, int64_t M, int multiproces
     blocks = std::min<int64_t>(multiprocessors, (tiles * k_stages + least_share - 1) / least_share);
   }
   shape.grid = {uint32_t(blocks), 1, 1};
-  shape.block = {uint32_t(block_threads(s)), 1, 1};
-  shape.shared_bytes = uint32_t(dynamic_shared_bytes(plan.config, s));
   const int64_t units = shape.stream_k_tiles * k_stages;
   if (units > 0 && (units + blocks - 1) / blocks % k_stages != 0) {  // shares end inside tiles: pieces to add
     shape.workspace_bytes = blocks * 2 * s.tile.m * s.tile.n * 4;  // a first and a last piece per block

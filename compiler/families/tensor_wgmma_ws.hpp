@@ -32,6 +32,9 @@ namespace families {
 // a consumer thread (`sums` accumulators and about `other_registers` more), the tile order, no split.
 void validate_warp_specialized(const MatmulConfig& config, const TileSchedule& s, const std::string& arch, int sums,
                                int other_registers);
+// launch.cluster_n for the entry point that pairs blocks (W8A8): 1 or 2, with tile.m / 2 whole
+// swizzle atoms.
+void validate_block_pairs(const TileSchedule& s);
 void add_tensor_wgmma_ws_candidates(const MatmulConfig& config, const TileSchedule& fallback, int64_t rows,
                                     std::vector<TileSchedule>& out);
 void tensor_wgmma_ws_footprint(const MatmulConfig& config, const TileSchedule& s, const std::string& arch,

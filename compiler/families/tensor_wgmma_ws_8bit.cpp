@@ -21,6 +21,7 @@ void validate_tensor_wgmma_ws_8bit(const MatmulConfig& config, const TileSchedul
                               "memory)");
   }
   families::require_shared_fits(config, s, arch, families::byte_rows_stage_bytes(s));
+  families::validate_block_pairs(s);
 }
 
 // tensor_wgmma's tile (int8 256 x 128, fp8 128 x 128), two consumer warpgroups, 4 stages, tiles in
@@ -39,6 +40,22 @@ std::optional<TileSchedule> default_tensor_wgmma_ws_8bit(const MatmulConfig& con
   if (config.A_dtype != DType::int8 && rows > 256) s.tile.m = kFp8TallTileRows;
   if (!is_valid_schedule(config, s, arch)) return std::nullopt;
   return s;
+}
+
+// tensor_wgmma_ws's candidates, and each tile and tile order at the fallback's ring as pairs of
+// blocks sharing the activation boxes (launch.cluster_n 2).
+void add_tensor_wgmma_ws_8bit_candidates(const MatmulConfig& config, const TileSchedule& fallback, int64_t rows,
+                                         std::vector<TileSchedule>& out) {
+  const size_t first = out.size();
+  families::add_tensor_wgmma_ws_candidates(config, fallback, rows, out);
+  const size_t unpaired = out.size();
+  for (size_t i = first; i < unpaired; ++i) {
+    TileSchedule paired = out[i];
+    if (paired.pipeline.stages != fallback.pipeline.stages || paired.pipeline.k_per_stage != fallback.pipeline.k_per_stage)
+      continue;
+    paired.launch.cluster_n = 2;
+    out.push_back(paired);
+  }
 }
 
 std::vector<PlanConstant> tensor_wgmma_ws_8bit_tiles(const MatmulConfig& config, const TileSchedule& s,
@@ -61,7 +78,9 @@ std::vector<PlanStage> tensor_wgmma_ws_8bit_stages(const MatmulConfig& config, c
 std::array<TmaTensor, 2> tensor_wgmma_ws_8bit_tma_tensors(const KernelPlan& plan, int64_t M) {
   const MatmulConfig& config = plan.config;
   const TileSchedule& s = plan.schedule;
-  return {TmaTensor{"A", 1, uint64_t(config.K), uint64_t(M), 128, uint32_t(s.tile.m), TmaSwizzle::bytes128},
+  // A pair of blocks (launch.cluster_n 2) loads the activation box in halves, one a block.
+  return {TmaTensor{"A", 1, uint64_t(config.K), uint64_t(M), 128, uint32_t(s.tile.m / s.launch.cluster_n),
+                    TmaSwizzle::bytes128},
           TmaTensor{"W", 1, uint64_t(config.K), uint64_t(config.N), 128, uint32_t(s.tile.n), TmaSwizzle::bytes128}};
 }
 
@@ -77,7 +96,7 @@ const KernelTraits kTensorWgmmaWs8bitKernel = {
     .programmatic_launch = true,
     .validate = validate_tensor_wgmma_ws_8bit,
     .default_for = default_tensor_wgmma_ws_8bit,
-    .add_candidates = families::add_tensor_wgmma_ws_candidates,
+    .add_candidates = add_tensor_wgmma_ws_8bit_candidates,
     .footprint = families::tensor_wgmma_ws_footprint,
     .static_shared_bytes = families::tensor_wgmma_ws_static_shared_bytes,
     .dynamic_shared_bytes = families::byte_rows_ring_bytes,
@@ -86,6 +105,7 @@ const KernelTraits kTensorWgmmaWs8bitKernel = {
     .alignment = families::sixteen_byte_alignment,  // TMA: 16-byte aligned tensors
     .launch = families::persistent_launch,
     .tma_tensors = tensor_wgmma_ws_8bit_tma_tensors,
+    .pairs_blocks = true,
 };
 
 }  // namespace bitjit

@@ -1252,6 +1252,76 @@ TEST_CASE("tensor_wgmma_ws schedules are validated", "[codegen][schedule]") {
   CHECK(warp_specialized_registers(one, "sm_90a").consumer == 0);  // 256 threads: 255 each already
 }
 
+// launch.cluster_n 2: W8A8 pairs of blocks along N on the same rows, each loading half of the
+// activation box for both (TMA multicast, templates/bitjit/ptx/cluster.cuh).
+TEST_CASE("W8A8 pairs of blocks: validated, planned and launched as clusters of two", "[codegen][schedule]") {
+  BITJIT_RANDOM_ENGINE(rng);
+  // N a few 128-channel blocks and a part of one: an odd or even count of them.
+  const int64_t n = 128 * std::uniform_int_distribution<int64_t>(3, 63)(rng) + 72;
+  MatmulConfig int8 = w4a16_g128_config(4096, n, 8192);
+  int8.A_dtype = int8.W_dtype = DType::int8;
+  int8.accum_dtype = int8.out_dtype = DType::int32;
+  int8.with_scaling = false;
+  int8.group_size = -1;
+  MatmulConfig fp8 = int8;
+  fp8.A_dtype = fp8.W_dtype = DType::float8_e4m3;
+  fp8.accum_dtype = DType::float32;
+  fp8.out_dtype = DType::float16;
+  for (const MatmulConfig& config : {int8, fp8}) {
+    INFO(canonical_form(config));
+    TileSchedule s = default_schedule(config, "sm_90a");
+    REQUIRE(s.family == KernelFamily::tensor_wgmma_ws);
+    CHECK(s.launch.cluster_n == 1);
+    s.launch.cluster_n = 2;
+    REQUIRE(schedule_error_on(config, s, "sm_90a").empty());
+    const KernelPlan plan = plan_kernel(config, s, "sm_90a");
+    CHECK(contains(emit_kernel(config, s, "sm_90a").source, "static constexpr int kClusterN = 2;"));
+    // The activation box is half the tile's rows, the weights' box the block's own channels.
+    const std::array<TmaTensor, 2> boxes = kernel_traits(config, s.family).tma_tensors(plan, 4096);
+    CHECK(boxes[0].box_rows == uint32_t(s.tile.m / 2));
+    CHECK(boxes[1].box_rows == uint32_t(s.tile.n));
+    // One pair per two SMs, whole tiles of the pair's 2 x tile.n channels, none shared out.
+    const int sms = 2 * std::uniform_int_distribution<int>(30, 80)(rng) + std::uniform_int_distribution<int>(0, 1)(rng);
+    const LaunchShape many = launch_shape(plan, 4096, sms);
+    CHECK(many.cluster == 2);
+    CHECK(many.grid[0] == uint32_t(sms / 2 * 2));
+    CHECK(many.stream_k_tiles == 0);
+    CHECK(many.workspace_bytes == 0);
+    // Fewer pair tiles than pairs: a pair each. ceil(N / 2 tile.n) channel pairs, one row block.
+    const int64_t pair_tiles = (n + 2 * s.tile.n - 1) / (2 * s.tile.n);
+    const LaunchShape few = launch_shape(plan, s.tile.m, int(4 * pair_tiles + 2));
+    CHECK(few.grid[0] == uint32_t(2 * pair_tiles));
+    CHECK(few.cluster == 2);
+    // Without pairs: no cluster.
+    s.launch.cluster_n = 1;
+    CHECK(launch_shape(plan_kernel(config, s, "sm_90a"), 4096, sms).cluster == 1);
+    CHECK(contains(emit_kernel(config, s, "sm_90a").source, "static constexpr int kClusterN = 1;"));
+    s.launch.cluster_n = 4;
+    CHECK(contains(schedule_error_on(config, s, "sm_90a"), "launch.cluster_n=4 must be 1 (no cluster) or 2"));
+  }
+  // The other entry points take no cluster.
+  const MatmulConfig int4 = w4a16_g128_config(4096, 8192, 8192);
+  TileSchedule decoding = default_schedule(int4, "sm_90a");
+  REQUIRE(decoding.family == KernelFamily::tensor_wgmma_ws);
+  decoding.launch.cluster_n = 2;
+  CHECK(contains(schedule_error_on(int4, decoding, "sm_90a"),
+                 "launch.cluster_n=2: only tensor_wgmma_ws on 8-bit activations and weights of one type"));
+  TileSchedule gemv = default_schedule(w4a16_g128_config(1, 8192, 8192), "sm_90a");
+  gemv.launch.cluster_n = 2;
+  CHECK(contains(schedule_error_on(w4a16_g128_config(1, 8192, 8192), gemv, "sm_90a"), "launch.cluster_n=1"));
+  // The tuner's W8A8 candidates hold pairs, at the default's ring.
+  const std::vector<RankedSchedule> ranked = candidate_schedules(int8, TargetDevice::from_arch("sm_90a"), 4096);
+  const auto paired = [](const RankedSchedule& r) { return r.schedule.launch.cluster_n == 2; };
+  CHECK(std::any_of(ranked.begin(), ranked.end(), paired));
+  // The model reads the activations from L2 once a pair: a pair scores no slower than its tile alone.
+  for (const RankedSchedule& r : ranked) {
+    if (!paired(r)) continue;
+    TileSchedule alone = r.schedule;
+    alone.launch.cluster_n = 1;
+    CHECK(r.predicted_us <= predicted_microseconds(int8, alone, TargetDevice::from_arch("sm_90a"), 4096));
+  }
+}
+
 // launch.blocks_per_sm caps the registers through __launch_bounds__'s minimum blocks per SM.
 TEST_CASE("launch.blocks_per_sm is validated and emitted as the launch bound's least blocks", "[codegen][schedule]") {
   BITJIT_RANDOM_ENGINE(rng);
@@ -1520,7 +1590,7 @@ TEST_CASE("wgmma-hazards.py follows a loop's back edge", "[sass]") {
 // config per decode path at that shape, with float32 output, at 64 x 64 on one warpgroup and at
 // 128 x 128 split in two, and tensor_wgmma_ws at 64 x 64, 64 x 256 and 256 x 128, with wgmma groups
 // of 1 and of 4 (ws) or 2 steps; W8A8 int8 and fp8 at 64, 128, 192 and (int8) 256 rows, on both
-// families. No kernel may have its wgmmas serialized by ptxas. [sampled]: in CI every 23rd kernel
+// families, and from 128 rows as pairs of blocks (launch.cluster_n 2). No kernel may have its wgmmas serialized by ptxas. [sampled]: in CI every 23rd kernel
 // (a prime stride: each of the 7 schedules per decode path is taken for some paths) and every W8A8
 // kernel; all of them with BITJIT_TEST_FULL=1 (ctest's test_compiler.full).
 TEST_CASE("no tensor_wgmma kernel touches a pending wgmma's accumulators", "[codegen][nvrtc][sass][sampled]") {
@@ -1568,6 +1638,10 @@ TEST_CASE("no tensor_wgmma kernel touches a pending wgmma's accumulators", "[cod
       // int8 keeps a stage's group running across the loop's back edge.
       const TileSchedule specialized = warp_specialized(s, 8);
       if (schedule_error_on(c, specialized, "sm_90a").empty()) all_kernels.emplace_back(c, specialized);
+      // Pairs of blocks (clusters, multicast activation boxes): the same consumers.
+      TileSchedule paired = specialized;
+      paired.launch.cluster_n = 2;
+      if (rows != 64 && schedule_error_on(c, paired, "sm_90a").empty()) all_kernels.emplace_back(c, paired);
     }
   }
   // W4A8 (8-bit wgmma, decoded codes): int8 and fp8 activations, groups of 128 and per channel

@@ -30,8 +30,9 @@ TileSchedule random_schedule(std::mt19937_64& rng) {
   s.warps = {.m = any(rng), .n = any(rng), .k = any(rng)};
   s.pipeline = {.stages = any(rng), .k_per_stage = any(rng), .k_per_round = any(rng), .split_k = any(rng),
                 .vector_bytes = any(rng), .wgmma_group = any(rng)};
-  // blocks_per_sm 0 (left out of the JSON) in about one schedule of four.
-  s.launch = {.raster_group = any(rng), .blocks_per_sm = std::uniform_int_distribution<int>(0, 3)(rng) == 0 ? 0 : any(rng)};
+  // blocks_per_sm 0 and cluster_n 1 (left out of the JSON) in about one schedule of four each.
+  const auto mostly = [&](int neutral) { return std::uniform_int_distribution<int>(0, 3)(rng) == 0 ? neutral : any(rng); };
+  s.launch = {.raster_group = any(rng), .blocks_per_sm = mostly(0), .cluster_n = mostly(1)};
   return s;
 }
 
@@ -64,7 +65,21 @@ TEST_CASE("every schedule round-trips through its JSON text", "[schedule]") {
     CHECK(back.launch.raster_group == s.launch.raster_group);
     CHECK(back.launch.blocks_per_sm == s.launch.blocks_per_sm);
     CHECK(contains(canonical, "blocks_per_sm") == (s.launch.blocks_per_sm != 0));
+    CHECK(back.launch.cluster_n == s.launch.cluster_n);
+    CHECK(contains(canonical, "cluster_n") == (s.launch.cluster_n != 1));
   }
+}
+
+TEST_CASE("launch.cluster_n is written only where it is not 1, so older schedules keep their keys", "[schedule]") {
+  BITJIT_RANDOM_ENGINE(rng);
+  TileSchedule s;
+  s.family = KernelFamily::tensor_wgmma_ws;
+  s.launch.cluster_n = std::uniform_int_distribution<int>(2, 16)(rng);
+  CHECK(contains(canonical_form(s), R"("launch":{"cluster_n":)" + std::to_string(s.launch.cluster_n) + R"(,"raster_group":1})"));
+  s.launch.cluster_n = 1;
+  CHECK(contains(canonical_form(s), R"("launch":{"raster_group":1})"));
+  CHECK(schedule_from_json(json::parse(R"({"family": "tensor_wgmma_ws"})")).launch.cluster_n == 1);
+  CHECK(schedule_from_json(json::parse(R"({"family": "tensor_wgmma_ws", "launch": {"cluster_n": 2}})")).launch.cluster_n == 2);
 }
 
 TEST_CASE("launch.blocks_per_sm is written only when set, so older schedules keep their keys", "[schedule]") {

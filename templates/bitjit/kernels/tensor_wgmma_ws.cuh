@@ -119,7 +119,7 @@ __device__ __forceinline__ void consume_byte_rows_stages(const MatmulParams& par
   using S = ByteRowsStage<T>;
   constexpr bool kPromote = !is_same<Acc, int>::value;
   const int warp = int(threadIdx.x) / 32;
-  const auto release = [&](int stage) { mbarrier_arrive_per_warp(&empty[stage]); };
+  const auto release = [&](int stage) { release_stage<T>(empty, stage); };
   Acc d[T::kBlockM / 2], partial[T::kBlockM / 2];
   RingPosition<T::kStages> ring;
   work.for_each_segment([&](long long tile, long long m_block, long long n_block, int k_begin, int k_end) {
@@ -152,10 +152,35 @@ __device__ __forceinline__ void consume_byte_rows_stages(const MatmulParams& par
   });
 }
 
+// One W8A8 stage's activation boxes (kBlockK / 128 of 128 bytes of k x kBlockM rows). In a pair of
+// blocks along N (kClusterN 2: the same rows, channel blocks side by side) each block's TMA copies
+// its half of the rows into both blocks' stages (the tensor map's box is kBlockM / 2 rows; a half
+// starts at a multiple of 8 rows, so the 128-byte swizzle lands as for the whole box), and each
+// block's full barrier counts both halves' bytes: the pair reads the activations from L2 once.
+template <class T>
+__device__ __forceinline__ void load_activation_boxes(const TensorMaps& maps, uint4* stage, int tile_k, int m_block,
+                                                      uint64_t* barrier) {
+  constexpr int kRows = T::kBlockM / T::kClusterN;
+  static_assert(kRows % 8 == 0, "a cluster's share of the rows is whole 8-row swizzle atoms");
+#pragma unroll
+  for (int column = 0; column < T::kBlockK / 128; ++column) {
+    const int k = tile_k * T::kBlockK + 128 * column;
+    uint4* box = stage + column * T::kBlockM * 8;
+    if constexpr (T::kClusterN > 1) {
+      const int rank = int(cluster_block_rank());
+      tma_load_2d_multicast(box + rank * kRows * 8, maps.A, k, m_block + rank * kRows, barrier,
+                            uint16_t((1u << T::kClusterN) - 1));
+    } else {
+      tma_load_2d(box, maps.A, k, m_block, barrier);
+    }
+  }
+}
+
 // W8A8 (activations and weights of one 8-bit type, no scales): the same roles and grid, both
 // operands loaded by TMA as boxes of 128 bytes of k x kBlockM (activations) or kBlockN (weights)
 // rows in the 128-byte swizzle. T: kThreads (consumer threads), kBlockM, kBlockN, kBlockK (128 or
-// 256), kStages, kRasterGroup, kProducerRegisters, kConsumerRegisters.
+// 256), kStages, kRasterGroup, kClusterN (1, or 2: pairs sharing the activation boxes),
+// kProducerRegisters, kConsumerRegisters.
 template <class P, class T>
 __device__ void tensor_wgmma_ws_8bit(const MatmulParams& params, const TensorMaps& maps) {
   using A = typename P::A;
@@ -171,10 +196,10 @@ __device__ void tensor_wgmma_ws_8bit(const MatmulParams& params, const TensorMap
         produce_stages<P, T, S::kChunks>(
             work, stages, full, empty,
             [&](uint4* stage, int tile_k, int m_block, int n_block, uint64_t* barrier) {
+              load_activation_boxes<T>(maps, stage, tile_k, m_block, barrier);
 #pragma unroll
               for (int column = 0; column < T::kBlockK / 128; ++column) {
                 const int k = tile_k * T::kBlockK + 128 * column;
-                tma_load_2d(stage + column * T::kBlockM * 8, maps.A, k, m_block, barrier);
                 tma_load_2d(stage + S::kActivationChunks + column * T::kBlockN * 8, maps.W, k, n_block, barrier);
               }
             });

@@ -7,14 +7,17 @@
 namespace bitjit {
 
 // The output tiles of a launch and the order blocks take them in: row blocks fastest inside groups
-// of kRasterGroup, then channel blocks, then the next group.
-template <class P, class T>
+// of kRasterGroup, then channel blocks, then the next group. With clusters of kClusterN blocks along
+// N (tensor_wgmma_ws's W8A8 pairs, ptx/cluster.cuh) a tile is the cluster's: kClusterN channel
+// blocks side by side on the same rows, this block taking the one of its rank (a rank past N gets
+// channels past N: its loads fill zeros and it stores nothing).
+template <class P, class T, int kClusterN = 1>
 struct PersistentTiles {
-  long long row_blocks, tiles;
-  static constexpr long long kChannelBlocks = (P::N + T::kBlockN - 1) / T::kBlockN;
+  long long row_blocks, tiles, rank_channels;
+  static constexpr long long kChannelBlocks = (P::N + T::kBlockN * kClusterN - 1) / (T::kBlockN * kClusterN);
 
-  __device__ __forceinline__ explicit PersistentTiles(long long M)
-      : row_blocks((M + T::kBlockM - 1) / T::kBlockM), tiles(row_blocks * kChannelBlocks) {}
+  __device__ __forceinline__ explicit PersistentTiles(long long M, long long rank = 0)
+      : row_blocks((M + T::kBlockM - 1) / T::kBlockM), tiles(row_blocks * kChannelBlocks), rank_channels(rank * T::kBlockN) {}
 
   __device__ __forceinline__ void at(long long tile, long long& m_block, long long& n_block) const {
     constexpr long long kGroupTiles = T::kRasterGroup * kChannelBlocks;
@@ -22,7 +25,7 @@ struct PersistentTiles {
     const long long rows = min((long long)T::kRasterGroup, row_blocks - first_row_block);
     const long long in_group = tile - group * kGroupTiles;
     m_block = (first_row_block + in_group % rows) * T::kBlockM;
-    n_block = in_group / rows * T::kBlockN;
+    n_block = in_group / rows * T::kBlockN * kClusterN + rank_channels;
   }
 };
 
@@ -31,13 +34,16 @@ struct PersistentTiles {
 // cut into gridDim.x ranges of equal length, one per block (stream-K), so that a short last wave
 // does not leave SMs idle (80 tiles on 132 SMs would run at 61 %). Such a range may start and end
 // inside a tile; the blocks sharing a tile add their sums through the workspace (share_tile_sums).
+// Clusters of T::kClusterN blocks take whole tiles of theirs only (the host shares none out: a
+// cluster's blocks load the same stages), cluster blockIdx.x / kClusterN, + gridDim.x / kClusterN, ...
 template <class P, class T>
 struct StreamKWork {
-  PersistentTiles<P, T> tiles;
+  static constexpr int kClusterN = T::kClusterN;
+  PersistentTiles<P, T, kClusterN> tiles;
   long long tiles_k, first_shared, shared_units, per_block;
 
   __device__ __forceinline__ StreamKWork(const MatmulParams& params, int k_stages)
-      : tiles(params.M),
+      : tiles(params.M, kClusterN > 1 ? (long long)blockIdx.x % kClusterN : 0),
         tiles_k(k_stages),
         first_shared(tiles.tiles - params.stream_k_tiles),
         shared_units(params.stream_k_tiles * k_stages),
@@ -58,7 +64,7 @@ struct StreamKWork {
   template <class Segment>
   __device__ __forceinline__ void for_each_segment(Segment segment) const {
     long long m_block, n_block;
-    for (long long tile = blockIdx.x; tile < first_shared; tile += gridDim.x) {
+    for (long long tile = blockIdx.x / kClusterN; tile < first_shared; tile += gridDim.x / kClusterN) {
       tiles.at(tile, m_block, n_block);
       segment(tile, m_block, n_block, 0, int(tiles_k));
     }

@@ -2,6 +2,7 @@
 // The warp-specialized block (tensor_wgmma_ws): a producer warpgroup fills a ring of stages by TMA,
 // consumer warpgroups wait on each stage's "full" barrier and free it on its "empty" one.
 #include "bitjit/pipeline/persistent_tiles.cuh"
+#include "bitjit/ptx/cluster.cuh"
 #include "bitjit/ptx/griddepcontrol.cuh"
 #include "bitjit/ptx/mbarrier.cuh"
 #include "bitjit/ptx/setmaxnreg.cuh"
@@ -28,7 +29,10 @@ struct NoPrefetch {
 // The producer: for every stage of this block's work, wait until the consumers freed the ring
 // stage, then ask the TMA for its boxes (load(stage, tile_k, m_block, n_block, barrier) issues them,
 // kStageChunks 16-byte chunks in all), and for the stage a ring ahead inside the segment to be
-// brought into L2 (prefetch(tile_k, m_block, n_block)).
+// brought into L2 (prefetch(tile_k, m_block, n_block)). In a cluster the other blocks' consumers
+// free this block's stages too (release_stage), possibly after this block's own consumers are done:
+// the producer waits for the last kStages stages to be freed once more, so the block (and the
+// barriers those arrivals land on) outlives every arrival.
 template <class P, class T, int kStageChunks, class Load, class Prefetch = NoPrefetch>
 __device__ __forceinline__ void produce_stages(const StreamKWork<P, T>& work, uint4* stages, uint64_t* full,
                                                uint64_t* empty, Load load, Prefetch prefetch = {}) {
@@ -42,6 +46,21 @@ __device__ __forceinline__ void produce_stages(const StreamKWork<P, T>& work, ui
       ring.advance();
     }
   });
+  if constexpr (T::kClusterN > 1) {
+    for (int s = 0; s < T::kStages; ++s, ring.advance()) mbarrier_wait(&empty[ring.stage], ring.phase ^ 1u);
+  }
+}
+
+// A consumer warp is done with ring stage `stage`: one arrival on its empty barrier, in every block of
+// the cluster (each block's producer copies half of the activations into the others' stages too).
+template <class T>
+__device__ __forceinline__ void release_stage(uint64_t* empty, int stage) {
+  if constexpr (T::kClusterN > 1) {
+    if (threadIdx.x % 32 == 0)
+      for (uint32_t rank = 0; rank < uint32_t(T::kClusterN); ++rank) mbarrier_arrive_in_block(&empty[stage], rank);
+  } else {
+    mbarrier_arrive_per_warp(&empty[stage]);
+  }
 }
 
 // The TMA boxes of one stage that holds kColumns columns of activations (kColumnK k each, kBlockM
@@ -85,18 +104,24 @@ __device__ __forceinline__ void prefetch_weight_boxes(const TensorMaps& maps, in
 // produce(work, full, empty); the consumer warpgroups take kConsumerRegisters and run
 // consume(work, full, empty). Anything shared the caller set up before is synced here too. The setup
 // (barriers, the caller's shared tables) overlaps the kernel before in the stream (programmatic
-// launch); global memory is touched only after wait_for_prior_grids.
+// launch); global memory is touched only after wait_for_prior_grids. In a cluster of kClusterN
+// blocks a stage's empty barrier counts the consumer warps of all of them (release_stage), and no
+// block reaches another's barriers before all are initialized (cluster_sync).
 template <class P, class T, class Produce, class Consume>
 __device__ __forceinline__ void run_roles(const MatmulParams& params, int k_stages, Produce produce, Consume consume) {
   __shared__ uint64_t full[T::kStages], empty[T::kStages];
   if (threadIdx.x == 0) {
     for (int s = 0; s < T::kStages; ++s) {
       mbarrier_init(&full[s], 1);                   // the producer's arrival (plus the stage's bytes)
-      mbarrier_init(&empty[s], T::kThreads / 32);  // one arrival per consumer warp
+      mbarrier_init(&empty[s], T::kThreads / 32 * T::kClusterN);  // one arrival per consumer warp of the cluster
     }
     fence_barrier_init();
   }
-  __syncthreads();
+  if constexpr (T::kClusterN > 1) {
+    cluster_sync();
+  } else {
+    __syncthreads();
+  }
   allow_dependent_launch();
   wait_for_prior_grids();
   const StreamKWork<P, T> work(params, k_stages);
