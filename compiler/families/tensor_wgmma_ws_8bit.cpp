@@ -30,7 +30,24 @@ void validate_tensor_wgmma_ws_8bit(const MatmulConfig& config, const TileSchedul
 // sets leave no room for 256 rows; 17 % fewer L2 bytes a product than 128 x 128): on the H200 at
 // M = 4096, 0.84-1.01 of the 128-row tiles' time on the eight suite shapes (70B qkv 728 -> 612 us,
 // 70B gate_up 4056 -> 3666; bench/results/2026-12-01-h200-fp8-tiles).
+// int8 as pairs of blocks (launch.cluster_n 2: the pair reads its activation boxes from L2 once)
+// where the tiles make more than two waves (there stream-K shares no tile out, which pairs give up)
+// and the weights are read by at least kLeastPairRowBlocks row blocks (the L2 traffic the pairs cut
+// then outweighs the DRAM stream they leave as it is). On the H200, graph-timed against single
+// blocks in one run (bench/results/2026-12-02-h200-clusters): at 4096 rows (16 row blocks of 256)
+// 0.92-0.97 of the time on the eight suite shapes (70B gate_up 2924 -> 2679 us); at 256 rows (2 row
+// blocks of 128, gate_up's 3.4 waves) 1.02-1.03, so not there; between them not measured. fp8 on
+// pairs was level at 4096 rows (its promotion's wait holds it: L2 42 % busy with pairs), so fp8 stays
+// single.
 constexpr int64_t kFp8TallTileRows = 192;
+constexpr int64_t kLeastPairRowBlocks = 4;
+bool pairs_pay(const MatmulConfig& config, const TileSchedule& s, const std::string& arch, int64_t rows) {
+  if (config.A_dtype != DType::int8) return false;
+  const int64_t row_blocks = (rows + s.tile.m - 1) / s.tile.m;
+  const int64_t tiles = (config.N + s.tile.n - 1) / s.tile.n * row_blocks;
+  return row_blocks >= kLeastPairRowBlocks && tiles > 2 * int64_t(arch_info(arch).reference.sm_count);
+}
+
 std::optional<TileSchedule> default_tensor_wgmma_ws_8bit(const MatmulConfig& config, const std::string& arch,
                                                          int64_t rows) {
   const std::optional<TileSchedule> unspecialized = families::default_tensor_wgmma_8bit(config, arch, rows);
@@ -38,6 +55,7 @@ std::optional<TileSchedule> default_tensor_wgmma_ws_8bit(const MatmulConfig& con
   TileSchedule s = warp_specialized(*unspecialized, 8);
   s.pipeline.stages = 4;
   if (config.A_dtype != DType::int8 && rows > 256) s.tile.m = kFp8TallTileRows;
+  if (pairs_pay(config, s, arch, rows)) s.launch.cluster_n = 2;
   if (!is_valid_schedule(config, s, arch)) return std::nullopt;
   return s;
 }
@@ -69,6 +87,11 @@ std::vector<PlanStage> tensor_wgmma_ws_8bit_stages(const MatmulConfig& config, c
                              "swizzle, issued by a producer warpgroup into a " + std::to_string(s.pipeline.stages) +
                              "-stage ring on mbarriers"};
   stages[2] = {"load A", "TMA boxes of 128 bytes of k x " + std::to_string(s.tile.m) + " rows, the same way"};
+  if (s.launch.cluster_n > 1) {
+    stages[2].detail += "; blocks in clusters of " + std::to_string(s.launch.cluster_n) + " along N on the same rows, "
+                        "each copying " + std::to_string(s.tile.m / s.launch.cluster_n) + " of the rows into every "
+                        "block of its cluster (TMA multicast), a stage freed by all of their consumers";
+  }
   stages[3].detail += "; " + std::to_string(s.warps.n / 4) + " consumer warpgroups freeing each stage "
                       "when its wgmmas are done; a persistent grid walks the output tiles";
   return stages;

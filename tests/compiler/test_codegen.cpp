@@ -1271,7 +1271,10 @@ TEST_CASE("W8A8 pairs of blocks: validated, planned and launched as clusters of 
     INFO(canonical_form(config));
     TileSchedule s = default_schedule(config, "sm_90a");
     REQUIRE(s.family == KernelFamily::tensor_wgmma_ws);
-    CHECK(s.launch.cluster_n == 1);
+    // The default pairs int8's blocks past two waves of tiles on the reference part's 132 SMs (4096
+    // rows: 16 row blocks of 256, 4 to 64 channel blocks), never fp8's.
+    const int64_t tiles = (n + s.tile.n - 1) / s.tile.n * (4096 / s.tile.m);
+    CHECK(s.launch.cluster_n == (config.A_dtype == DType::int8 && tiles > 2 * 132 ? 2 : 1));
     s.launch.cluster_n = 2;
     REQUIRE(schedule_error_on(config, s, "sm_90a").empty());
     const KernelPlan plan = plan_kernel(config, s, "sm_90a");
@@ -1299,6 +1302,17 @@ TEST_CASE("W8A8 pairs of blocks: validated, planned and launched as clusters of 
     s.launch.cluster_n = 4;
     CHECK(contains(schedule_error_on(config, s, "sm_90a"), "launch.cluster_n=4 must be 1 (no cluster) or 2"));
   }
+  // Not at 256 rows (2 row blocks of 128, whatever N: measured slower there); at 1024 (4 row blocks
+  // of 256) past 264 tiles, N of 67 blocks of 128 channels and more.
+  int8.M = MSpec(256);
+  int8.N = 128 * 200;
+  CHECK(default_schedule(int8, "sm_90a").launch.cluster_n == 1);
+  int8.M = MSpec(1024);
+  int8.N = 128 * 66;
+  CHECK(default_schedule(int8, "sm_90a").tile.m == 256);
+  CHECK(default_schedule(int8, "sm_90a").launch.cluster_n == 1);
+  int8.N = 128 * 67;
+  CHECK(default_schedule(int8, "sm_90a").launch.cluster_n == 2);
   // The other entry points take no cluster.
   const MatmulConfig int4 = w4a16_g128_config(4096, 8192, 8192);
   TileSchedule decoding = default_schedule(int4, "sm_90a");

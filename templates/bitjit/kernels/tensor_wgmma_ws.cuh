@@ -21,7 +21,9 @@
 // share.
 //
 // tensor_wgmma_ws_8bit runs W8A8 (tensor_wgmma_8bit's operands and wgmma) the same way: the
-// producer loads both operands' rows as swizzled TMA boxes.
+// producer loads both operands' rows as swizzled TMA boxes; with kClusterN 2 two blocks on the same
+// rows (a thread-block cluster, ptx/cluster.cuh) each load half of the activation box into both
+// (load_activation_boxes), and a stage is free once both blocks' consumers are done with it.
 #include "bitjit/epilogue/stream_k.cuh"
 #include "bitjit/epilogue/wgmma_outputs.cuh"
 #include "bitjit/mma/byte_rows_wgmma.cuh"

@@ -24,12 +24,12 @@ __device__ __forceinline__ void cluster_sync() {
 }
 
 // One arrival on the barrier at `barrier`'s shared-memory offset in block `rank` of the cluster
-// (this block's own for its own rank), with release semantics at cluster scope: what this thread's
-// warpgroup read of the stage before (its wgmmas done) is ordered before the arrival.
+// (this block's own for its own rank). Release semantics at the CTA's scope, as for a local
+// arrival: the stage's reads were the warpgroup's wgmmas, waited for before this.
 __device__ __forceinline__ void mbarrier_arrive_in_block(uint64_t* barrier, uint32_t rank) {
   asm volatile(
       "{ .reg .b32 remote; mapa.shared::cluster.u32 remote, %0, %1; "
-      "mbarrier.arrive.release.cluster.shared::cluster.b64 _, [remote]; }" ::"r"(shared_address(barrier)),
+      "mbarrier.arrive.shared::cluster.b64 _, [remote]; }" ::"r"(shared_address(barrier)),
       "r"(rank)
       : "memory");
 }
