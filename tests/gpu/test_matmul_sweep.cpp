@@ -558,6 +558,35 @@ TEST_CASE("tensor_wgmma W8A8 matches the reference on a Hopper GPU", "[gpu][wgmm
   CHECK(checker.failures() == 0);
 }
 
+namespace {
+
+// check_schedule with s at each of `rows` rows a block; 256 rows for int8 alone (fp8 keeps two
+// accumulator sets: 192 rows at most).
+void check_w8a8_tiles(GpuChecker& checker, const MatmulConfig& config, TileSchedule s, std::initializer_list<int> rows,
+                      std::mt19937_64& rng) {
+  for (int block_m : rows) {
+    if (block_m == 256 && config.A_dtype != DType::int8) continue;
+    s.tile.m = block_m;
+    check_schedule(checker, config, s, rng);
+  }
+}
+
+// M = 2000 and N = 1040 at each of `rows` rows a block: more tiles than SMs, each block (or pair of
+// blocks) taking several.
+void check_w8a8_many_tiles(GpuChecker& checker, MatmulConfig config, TileSchedule s, std::initializer_list<int> rows,
+                           std::mt19937_64& rng) {
+  config.M = MSpec::buckets({2000});
+  config.N = 1040;
+  for (int block_m : rows) {
+    s.tile.m = block_m;
+    INFO(canonical_form(config) << " " << canonical_form(s));
+    const Matmul many_tiles = Matmul::create(config, {"", s});
+    checker.check_random(many_tiles, 2000, rng);
+  }
+}
+
+}  // namespace
+
 // W8A8 on the warp-specialized family (TMA boxes of both operands' rows, persistent grid): the
 // same types and shapes at 64, 128, 192 and (int8) 256 rows and with 256 k per stage, then more tiles
 // than SMs (M = 2000, N = 1040) so that each block takes several.
@@ -566,27 +595,16 @@ TEST_CASE("tensor_wgmma_ws W8A8 matches the reference on a Hopper GPU", "[gpu][w
   BITJIT_RANDOM_ENGINE(rng);
   GpuChecker checker;
   for (DType type : {DType::int8, DType::float8_e4m3, DType::float8_e5m2}) {
-    MatmulConfig config = w8a8_test_config(type);
-    TileSchedule s = warp_specialized(wgmma_128x128_schedule(4), 8);
-    for (int rows : {64, 128, 192, 256}) {
-      if (rows == 256 && type != DType::int8) continue;  // fp8 keeps two accumulator sets: 192 rows at most
-      s.tile.m = rows;
-      check_schedule(checker, config, s, rng);
-    }
+    const MatmulConfig config = w8a8_test_config(type);
+    const TileSchedule s = warp_specialized(wgmma_128x128_schedule(4), 8);
+    check_w8a8_tiles(checker, config, s, {64, 128, 192, 256}, rng);
     // 256 k per stage: fp8's float32 sums take a stage's chain of 8 wgmmas (the bound's most).
     TileSchedule long_stage = s;
     long_stage.tile.m = 128;
     long_stage.pipeline.k_per_stage = 256;
     long_stage.pipeline.stages = 3;
     check_schedule(checker, config, long_stage, rng);
-    config.M = MSpec::buckets({2000});
-    config.N = 1040;
-    for (int rows : {64, 192}) {  // 192: a tail row block of 80 rows
-      s.tile.m = rows;
-      INFO(canonical_form(config) << " " << canonical_form(s));
-      const Matmul many_tiles = Matmul::create(config, {"", s});
-      checker.check_random(many_tiles, 2000, rng);
-    }
+    check_w8a8_many_tiles(checker, config, s, {64, 192}, rng);  // 192: a tail row block of 80 rows
   }
   CHECK(checker.failures() == 0);
 }
@@ -606,20 +624,9 @@ TEST_CASE("tensor_wgmma_ws W8A8 pairs of blocks match the reference on a Hopper 
     s.launch.cluster_n = 2;
     for (int64_t n : {200, 328}) {
       config.N = n;
-      for (int rows : {128, 192, 256}) {
-        if (rows == 256 && type != DType::int8) continue;  // fp8 keeps two accumulator sets: 192 rows at most
-        s.tile.m = rows;
-        check_schedule(checker, config, s, rng);
-      }
+      check_w8a8_tiles(checker, config, s, {128, 192, 256}, rng);
     }
-    config.M = MSpec::buckets({2000});
-    config.N = 1040;
-    for (int rows : {128, 192}) {
-      s.tile.m = rows;
-      INFO(canonical_form(config) << " " << canonical_form(s));
-      const Matmul many_tiles = Matmul::create(config, {"", s});
-      checker.check_random(many_tiles, 2000, rng);
-    }
+    check_w8a8_many_tiles(checker, config, s, {128, 192}, rng);
   }
   CHECK(checker.failures() == 0);
 }
