@@ -9,6 +9,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <tuple>
 
 #include "common/error.hpp"
 #include "common/text.hpp"
@@ -34,6 +35,23 @@ std::string expected_text(const OperandSpec& spec) {
   return std::string(to_string(spec.dtype)) + shape_text(spec.shape);
 }
 
+// cuLaunchKernelEx's configuration of `shape` on `stream`, without attributes.
+CUlaunchConfig launch_config(const LaunchShape& shape, CUstream stream) {
+  CUlaunchConfig launch{};
+  launch.gridDimX = shape.grid[0], launch.gridDimY = shape.grid[1], launch.gridDimZ = shape.grid[2];
+  launch.blockDimX = shape.block[0], launch.blockDimY = shape.block[1], launch.blockDimZ = shape.block[2];
+  launch.sharedMemBytes = shape.shared_bytes;
+  launch.hStream = stream;
+  return launch;
+}
+
+CUlaunchAttribute cluster_attribute(uint32_t blocks) {
+  CUlaunchAttribute cluster{};
+  cluster.id = CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION;
+  cluster.value.clusterDim.x = blocks, cluster.value.clusterDim.y = 1, cluster.value.clusterDim.z = 1;
+  return cluster;
+}
+
 // A launch of `shape` by cuLaunchKernelEx with its attributes: a programmatic dependent launch (its
 // blocks may start while the grid before it in the stream finishes; the kernel itself waits for that
 // grid before touching global memory: KernelPlan::programmatic_launch) and thread-block clusters of
@@ -46,17 +64,8 @@ CUresult launch_with_attributes(CUfunction function, const LaunchShape& shape, b
     attributes[count].id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
     attributes[count++].value.programmaticStreamSerializationAllowed = 1;
   }
-  if (shape.cluster > 1) {
-    attributes[count].id = CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION;
-    attributes[count].value.clusterDim.x = shape.cluster;
-    attributes[count].value.clusterDim.y = 1;
-    attributes[count++].value.clusterDim.z = 1;
-  }
-  CUlaunchConfig launch{};
-  launch.gridDimX = shape.grid[0], launch.gridDimY = shape.grid[1], launch.gridDimZ = shape.grid[2];
-  launch.blockDimX = shape.block[0], launch.blockDimY = shape.block[1], launch.blockDimZ = shape.block[2];
-  launch.sharedMemBytes = shape.shared_bytes;
-  launch.hStream = stream;
+  if (shape.cluster > 1) attributes[count++] = cluster_attribute(shape.cluster);
+  CUlaunchConfig launch = launch_config(shape, stream);
   launch.attrs = attributes.data();
   launch.numAttrs = count;
   return Driver::get().cuLaunchKernelEx(&launch, function, arguments, nullptr);
@@ -65,19 +74,17 @@ CUresult launch_with_attributes(CUfunction function, const LaunchShape& shape, b
 // The SMs a clustered launch of `function` (shape.cluster blocks a cluster, one block an SM) can
 // keep busy at once: the driver's count of co-resident clusters times their size. A cluster's
 // blocks run in one GPC, so a GPC with an odd count of free SMs leaves one idle, and a persistent
-// grid sized by the SM count would run its last clusters after the others. Asked once per function.
+// grid sized by the SM count would run its last clusters after the others. Asked once per function
+// and launch (keyed by both: a handle of an unloaded module may come back for another kernel).
 int clustered_multiprocessors(CUfunction function, const LaunchShape& shape, const std::function<std::string()>& context) {
+  using Key = std::tuple<CUfunction, uint32_t, uint32_t, uint32_t>;
   static std::mutex mutex;
-  static std::map<CUfunction, int> known;
+  static std::map<Key, int> known;
+  const Key key{function, shape.cluster, shape.block[0] * shape.block[1] * shape.block[2], shape.shared_bytes};
   const std::lock_guard<std::mutex> lock(mutex);
-  if (const auto found = known.find(function); found != known.end()) return found->second;
-  CUlaunchAttribute cluster{};
-  cluster.id = CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION;
-  cluster.value.clusterDim.x = shape.cluster, cluster.value.clusterDim.y = 1, cluster.value.clusterDim.z = 1;
-  CUlaunchConfig launch{};
-  launch.gridDimX = shape.grid[0], launch.gridDimY = 1, launch.gridDimZ = 1;
-  launch.blockDimX = shape.block[0], launch.blockDimY = shape.block[1], launch.blockDimZ = shape.block[2];
-  launch.sharedMemBytes = shape.shared_bytes;
+  if (const auto found = known.find(key); found != known.end()) return found->second;
+  CUlaunchAttribute cluster = cluster_attribute(shape.cluster);
+  CUlaunchConfig launch = launch_config(shape, nullptr);
   launch.attrs = &cluster;
   launch.numAttrs = 1;
   int clusters = 0;
@@ -88,7 +95,7 @@ int clustered_multiprocessors(CUfunction function, const LaunchShape& shape, con
                     std::to_string(shape.block[0]) + " threads and " + std::to_string(shape.shared_bytes) +
                     " bytes of dynamic shared memory fits on this GPU (" + context() + ")");
   }
-  return known[function] = clusters * int(shape.cluster);
+  return known[key] = clusters * int(shape.cluster);
 }
 
 // Throws CaptureError when `stream` is being captured into a CUDA graph: `what` (loading modules,
