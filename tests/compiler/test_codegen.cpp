@@ -1283,17 +1283,20 @@ TEST_CASE("W8A8 pairs of blocks: validated, planned and launched as clusters of 
     const std::array<TmaTensor, 2> boxes = kernel_traits(config, s.family).tma_tensors(plan, 4096);
     CHECK(boxes[0].box_rows == uint32_t(s.tile.m / 2));
     CHECK(boxes[1].box_rows == uint32_t(s.tile.n));
-    // One pair per two SMs, whole tiles of the pair's 2 x tile.n channels, none shared out.
+    // One pair per two SMs (an odd SM left idle), at most one a tile of the pair's 2 x tile.n
+    // channels, whole tiles, none shared out.
+    const int64_t channel_pairs = (n + 2 * s.tile.n - 1) / (2 * s.tile.n);
+    const int64_t pair_tiles = channel_pairs * ((4096 + s.tile.m - 1) / s.tile.m);
     const int sms = 2 * std::uniform_int_distribution<int>(30, 80)(rng) + std::uniform_int_distribution<int>(0, 1)(rng);
     const LaunchShape many = launch_shape(plan, 4096, sms);
+    INFO(sms << " SMs, " << pair_tiles << " pair tiles");
     CHECK(many.cluster == 2);
-    CHECK(many.grid[0] == uint32_t(sms / 2 * 2));
+    CHECK(many.grid[0] == uint32_t(2 * std::min<int64_t>(pair_tiles, sms / 2)));
     CHECK(many.stream_k_tiles == 0);
     CHECK(many.workspace_bytes == 0);
-    // Fewer pair tiles than pairs: a pair each. ceil(N / 2 tile.n) channel pairs, one row block.
-    const int64_t pair_tiles = (n + 2 * s.tile.n - 1) / (2 * s.tile.n);
-    const LaunchShape few = launch_shape(plan, s.tile.m, int(4 * pair_tiles + 2));
-    CHECK(few.grid[0] == uint32_t(2 * pair_tiles));
+    // Fewer pair tiles than pairs: a pair each (one row block: the channel pairs).
+    const LaunchShape few = launch_shape(plan, s.tile.m, int(4 * channel_pairs + 2));
+    CHECK(few.grid[0] == uint32_t(2 * channel_pairs));
     CHECK(few.cluster == 2);
     // Without pairs: no cluster.
     s.launch.cluster_n = 1;
