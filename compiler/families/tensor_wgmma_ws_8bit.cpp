@@ -37,8 +37,8 @@ void validate_tensor_wgmma_ws_8bit(const MatmulConfig& config, const TileSchedul
 // blocks in one run (bench/results/2026-12-02-h200-clusters): at 4096 rows (16 row blocks of 256)
 // 0.92-0.97 of the time on the eight suite shapes (70B gate_up 2924 -> 2679 us); at 256 rows (2 row
 // blocks of 128, gate_up's 3.4 waves) 1.02-1.03, so not there; between them not measured. fp8 on
-// pairs was level at 4096 rows (its promotion's wait holds it: L2 42 % busy with pairs), so fp8 stays
-// single.
+// pairs was level to 8 % slower at 4096 rows (its promotion's wait holds it: L2 42 % busy with
+// pairs), so fp8 stays single.
 constexpr int64_t kFp8TallTileRows = 192;
 constexpr int64_t kLeastPairRowBlocks = 4;
 bool pairs_pay(const MatmulConfig& config, const TileSchedule& s, const std::string& arch, int64_t rows) {
