@@ -165,15 +165,16 @@ LaunchShape persistent_launch(const KernelPlan& plan, int64_t M, int multiproces
   LaunchShape shape;
   shape.block = {uint32_t(block_threads(s)), 1, 1};
   shape.shared_bytes = uint32_t(dynamic_shared_bytes(plan.config, s));
+  // The output tiles: a cluster's (cluster x tile.n channels) where blocks come in clusters.
   const int cluster = s.launch.cluster_n;
+  const int64_t channels = int64_t(cluster) * s.tile.n;
+  const int64_t tiles = (plan.config.N + channels - 1) / channels * ((M + s.tile.m - 1) / s.tile.m);
   if (cluster > 1) {
-    const int64_t pair_tiles = (plan.config.N + cluster * s.tile.n - 1) / (cluster * s.tile.n) * ((M + s.tile.m - 1) / s.tile.m);
-    const int64_t pairs = std::max<int64_t>(1, std::min<int64_t>(pair_tiles, multiprocessors / cluster));
-    shape.grid = {uint32_t(pairs * cluster), 1, 1};
+    const int64_t clusters = std::max<int64_t>(1, std::min<int64_t>(tiles, multiprocessors / cluster));
+    shape.grid = {uint32_t(clusters * cluster), 1, 1};
     shape.cluster = uint32_t(cluster);
     return shape;
   }
-  const int64_t tiles = (plan.config.N + s.tile.n - 1) / s.tile.n * ((M + s.tile.m - 1) / s.tile.m);
   const int64_t k_stages = (plan.config.K + s.pipeline.k_per_stage - 1) / s.pipeline.k_per_stage;
   shape.stream_k_tiles = stream_k_tiles(tiles, s.tile.m, multiprocessors);
   int64_t blocks = std::min<int64_t>(tiles, multiprocessors);
