@@ -3,6 +3,7 @@
 #include <string>
 
 #include "common/error.hpp"
+#include "compiler/families/family.hpp"
 #include "compiler/lower.hpp"
 #include "runtime/tensor_maps.hpp"
 
@@ -48,6 +49,15 @@ CUfunction LoadedKernel::load_in(CUcontext context, int device) {
   if (shared > 0) {
     check_cuda(cuda.cuFuncSetAttribute(loaded.function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, shared),
                "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", what + ", " + std::to_string(shared) + " bytes");
+  }
+  // Two warp-specialized blocks an SM each hold up to half of its shared memory: the whole carveout
+  // for shared memory, or the driver may pick one that fits a single block.
+  const TileSchedule& schedule = kernel.plan.schedule;
+  if (family_traits(schedule.family).producer_warpgroup && schedule.launch.blocks_per_sm > 1) {
+    check_cuda(cuda.cuFuncSetAttribute(loaded.function, CU_FUNC_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT,
+                                       CU_SHAREDMEM_CARVEOUT_MAX_SHARED),
+               "cuFuncSetAttribute(PREFERRED_SHARED_MEMORY_CARVEOUT)", what + ", " +
+                   std::to_string(schedule.launch.blocks_per_sm) + " blocks an SM");
   }
   modules[context].function = loaded.function;
   return loaded.function;

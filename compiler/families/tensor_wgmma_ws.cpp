@@ -17,11 +17,13 @@ TileSchedule warp_specialized(TileSchedule s, int raster_group) {
   return s;
 }
 
+int blocks_on_sm(const TileSchedule& s) { return std::max(1, s.launch.blocks_per_sm); }
+
 WarpSpecializedRegisters warp_specialized_registers(const TileSchedule& s, const std::string& arch) {
   const ArchInfo& target = arch_info(arch);
   WarpSpecializedRegisters r;
   const int threads = block_threads(s), consumers = threads - 128;
-  r.per_thread = std::min(target.max_registers_per_thread, target.registers_per_sm / threads / 8 * 8);
+  r.per_thread = std::min(target.max_registers_per_thread, target.registers_per_sm / blocks_on_sm(s) / threads / 8 * 8);
   const int consumer = std::min(240, (r.per_thread * threads - r.producer * 128) / consumers / 8 * 8);
   if (consumer > r.per_thread && r.per_thread < target.max_registers_per_thread) r.consumer = consumer;
   return r;
@@ -64,6 +66,25 @@ void validate_block_pairs(const TileSchedule& s) {
   }
 }
 
+// launch.blocks_per_sm 2: two blocks share each SM, each with half its registers and at most half
+// its shared memory (the driver keeps 1 KiB a block), as blocks alone: not paired.
+void validate_blocks_on_sm(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
+  const int blocks = blocks_on_sm(s);
+  if (blocks == 1) return;
+  if (s.launch.cluster_n != 1) {
+    reject_schedule("launch.blocks_per_sm=" + std::to_string(blocks) + " with launch.cluster_n=" +
+                    std::to_string(s.launch.cluster_n) + ": pairs of blocks run one block an SM; launch.blocks_per_sm=0");
+  }
+  constexpr int kReservedPerBlock = 1024;
+  const int per_block = dynamic_shared_bytes(config, s) + static_shared_bytes(config, s, arch) + kReservedPerBlock;
+  const int per_sm = arch_info(arch).shared_bytes_per_sm;
+  if (blocks * per_block > per_sm) {
+    reject_schedule("launch.blocks_per_sm=" + std::to_string(blocks) + ": each block needs " + std::to_string(per_block) +
+                    " bytes of shared memory (its ring, static memory and the driver's 1 KiB), " + arch + " has " +
+                    std::to_string(per_sm) + " an SM: fewer pipeline.stages or a smaller tile");
+  }
+}
+
 void validate_warp_specialized(const MatmulConfig& config, const TileSchedule& s, const std::string& arch, int sums,
                                int other_registers) {
   if (config.K % 8 != 0) {
@@ -85,6 +106,7 @@ void validate_warp_specialized(const MatmulConfig& config, const TileSchedule& s
                     "; a smaller tile.m or tile.n");
   }
   require_raster_group(s);
+  validate_blocks_on_sm(config, s, arch);
   if (s.pipeline.split_k != 1) {
     reject_schedule("pipeline.split_k=" + std::to_string(s.pipeline.split_k) + ": tensor_wgmma_ws takes "
                     "pipeline.split_k=1 (its persistent grid keeps every SM busy over the output tiles); use "
@@ -175,12 +197,14 @@ LaunchShape persistent_launch(const KernelPlan& plan, int64_t M, int multiproces
     shape.cluster = uint32_t(cluster);
     return shape;
   }
+  // Where two blocks share an SM, the grid has two block places an SM.
+  const int places = multiprocessors * blocks_on_sm(s);
   const int64_t k_stages = (plan.config.K + s.pipeline.k_per_stage - 1) / s.pipeline.k_per_stage;
-  shape.stream_k_tiles = stream_k_tiles(tiles, s.tile.m, multiprocessors);
-  int64_t blocks = std::min<int64_t>(tiles, multiprocessors);
-  if (shape.stream_k_tiles == tiles) {  // fewer tiles than SMs: shares of kLeastStreamKShare stages at least
+  shape.stream_k_tiles = stream_k_tiles(tiles, s.tile.m, places);
+  int64_t blocks = std::min<int64_t>(tiles, places);
+  if (shape.stream_k_tiles == tiles) {  // fewer tiles than places: shares of kLeastStreamKShare stages at least
     const int64_t least_share = std::min<int64_t>(k_stages, kLeastStreamKShare);
-    blocks = std::min<int64_t>(multiprocessors, (tiles * k_stages + least_share - 1) / least_share);
+    blocks = std::min<int64_t>(places, (tiles * k_stages + least_share - 1) / least_share);
   }
   shape.grid = {uint32_t(blocks), 1, 1};
   const int64_t units = shape.stream_k_tiles * k_stages;
