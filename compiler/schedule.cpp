@@ -102,18 +102,12 @@ KernelFamily read_family(const json& object) {
 }
 
 // launch.blocks_per_sm: 0, or blocks that leave each thread at least 32 registers on the arch (the
-// compiler spills what does not fit), for the families whose registers the launch bound decides.
-// Those with a producer warpgroup set their warpgroups' own counts (setmaxnreg) from an SM's share
-// and size their persistent grid by it: 0 or 1 (one block an SM) or 2.
+// compiler spills what does not fit). The families with a producer warpgroup also set their
+// warpgroups' own counts (setmaxnreg) from an SM's share and size their persistent grid by it; their
+// own validation checks that a consumer's sums fit and that the blocks' shared memory does.
 void validate_blocks_per_sm(const TileSchedule& s, const std::string& arch) {
   const int blocks = s.launch.blocks_per_sm;
   if (blocks == 0) return;
-  if (family_traits(s.family).producer_warpgroup) {
-    if (blocks == 1 || blocks == 2) return;
-    reject_schedule("launch.blocks_per_sm=" + std::to_string(blocks) + ": " + std::string(to_string(s.family)) +
-                    " runs one or two blocks an SM (its persistent grid and its warpgroups' registers follow): "
-                    "launch.blocks_per_sm=0 (one), 1 or 2");
-  }
   constexpr int kLeastRegisters = 32;
   const int64_t threads = block_threads(s);
   const int64_t most = arch_info(arch).registers_per_sm / (kLeastRegisters * std::max<int64_t>(threads, 1));

@@ -49,6 +49,9 @@ int64_t stream_k_tiles(int64_t tiles, int block_m, int multiprocessors) {
   return std::min(tiles, last_wave + multiprocessors);
 }
 
+// The blocks an SM of the 64-row default where one consumer warpgroup takes 64 channels.
+constexpr int kBlocksAtFewRows = 2;
+
 namespace families {
 
 // launch.cluster_n: 1, or 2 (a pair of blocks on the same rows, channel blocks side by side, each
@@ -66,8 +69,9 @@ void validate_block_pairs(const TileSchedule& s) {
   }
 }
 
-// launch.blocks_per_sm 2: two blocks share each SM, each with half its registers and at most half
-// its shared memory (the driver keeps 1 KiB a block), as blocks alone: not paired.
+// launch.blocks_per_sm above 1: blocks share each SM, each with its share of the registers
+// (warp_specialized_registers) and of the shared memory (the driver keeps 1 KiB a block), as blocks
+// alone: not paired.
 void validate_blocks_on_sm(const MatmulConfig& config, const TileSchedule& s, const std::string& arch) {
   const int blocks = blocks_on_sm(s);
   if (blocks == 1) return;
@@ -100,10 +104,13 @@ void validate_warp_specialized(const MatmulConfig& config, const TileSchedule& s
   const WarpSpecializedRegisters budget = warp_specialized_registers(s, arch);
   const int registers = budget.consumer > 0 ? budget.consumer : budget.per_thread, needed = sums + other_registers;
   if (registers < needed) {
+    const int blocks = blocks_on_sm(s);
     reject_schedule("tile.m=" + std::to_string(s.tile.m) + " with tile.n=" + std::to_string(s.tile.n) + ": " +
-                    std::to_string(block_threads(s)) + " threads get " + std::to_string(registers) + " registers each, "
-                    "the " + std::to_string(sums) + " sums of a consumer thread need about " + std::to_string(needed) +
-                    "; a smaller tile.m or tile.n");
+                    std::to_string(block_threads(s)) + " threads" +
+                    (blocks > 1 ? " in each of launch.blocks_per_sm=" + std::to_string(blocks) + " blocks an SM" : "") +
+                    " get " + std::to_string(registers) + " registers each, the " + std::to_string(sums) +
+                    " sums of a consumer thread need about " + std::to_string(needed) + "; a smaller tile.m or tile.n" +
+                    (blocks > 1 ? ", or fewer blocks an SM" : ""));
   }
   require_raster_group(s);
   validate_blocks_on_sm(config, s, arch);
@@ -131,7 +138,13 @@ void add_tensor_wgmma_ws_candidates(const MatmulConfig& config, const TileSchedu
             s.pipeline.k_per_stage = k_per_stage;
             s.pipeline.split_k = 1;
             s.launch.cluster_n = 1;  // pairs: the W8A8 entry point's own candidates
+            s.launch.blocks_per_sm = 0;
             out.push_back(warp_specialized(s, raster_group));
+            // One consumer warpgroup of 64 rows also as two blocks an SM (the few-rows default).
+            if (block_m == 64 && block_n == 64) {
+              s.launch.blocks_per_sm = kBlocksAtFewRows;
+              out.push_back(warp_specialized(s, raster_group));
+            }
           }
 }
 
@@ -255,10 +268,14 @@ bool whole_tiles_of_256_rows(const MatmulConfig& config, int64_t sms, int64_t ro
 // memory holds them. Nullopt where the family refuses it.
 std::optional<TileSchedule> with_measured_stages(const MatmulConfig& config, const std::string& arch, TileSchedule s) {
   s = warp_specialized(s, 8);
-  const int measured_stages = s.tile.m == 64 ? (s.tile.n == 256 ? 4 : s.pipeline.k_per_stage == 256 ? 4 : 6)
+  const int measured_stages = s.tile.m == 64 ? (s.tile.n == 256 ? 4 : s.pipeline.k_per_stage == 256 ? 4 : s.tile.n == 64 ? 5 : 6)
                                               : s.tile.m == 128 ? (s.tile.n == 128 ? 5 : 4)
                                                                  : s.pipeline.k_per_stage < 128 ? 4 : 3;
-  const int budget = arch_info(arch).shared_bytes_per_block - static_shared_bytes(config, s, arch);
+  // A block's share of the SM's shared memory where several share it (the driver keeps 1 KiB each).
+  const ArchInfo& target = arch_info(arch);
+  const int blocks = blocks_on_sm(s);
+  const int share = blocks == 1 ? target.shared_bytes_per_block : target.shared_bytes_per_sm / blocks - 1024;
+  const int budget = std::min(target.shared_bytes_per_block, share) - static_shared_bytes(config, s, arch);
   const int stage_bytes = families::gemm_stage_bytes(config, s, *family_layout(config, s.family));
   s.pipeline.stages = std::min(measured_stages, budget / stage_bytes);
   if (!is_valid_schedule(config, s, arch)) return std::nullopt;
@@ -267,8 +284,8 @@ std::optional<TileSchedule> with_measured_stages(const MatmulConfig& config, con
 
 // Hand-set from H100 runs of the 70B int4 g128 shapes (bench/results/2026-11-27-h100-wgmma-ws and
 // -stream-k): tensor_wgmma's rows per block, never split (a short last wave of 64-row tiles is
-// shared out by stream-K instead); at 64 rows 256 channels for at least 2^27 weights, else 128
-// channels with 256 k per stage; 128 or 192 channels between 65 and 256 rows, whichever wastes less
+// shared out by stream-K instead); at 64 rows 256 channels for at least 2^27 weights, else 64
+// channels, two blocks an SM; 128 or 192 channels between 65 and 256 rows, whichever wastes less
 // of the last wave (256 x 128 tiles from 185 rows where they make 1.5 waves), 128 above; the
 // measured stage counts (4 of 64 k at 256 rows, W8A16: H200), fewer where shared memory runs out;
 // tiles in groups of 8 row blocks. Nullopt where the family does not take the config.
@@ -283,9 +300,18 @@ std::optional<TileSchedule> default_tensor_wgmma_ws(const MatmulConfig& config, 
   TileSchedule s = *unspecialized;
   s.pipeline.split_k = 1;
   const bool many_weights = config.N * config.K >= (int64_t(1) << 27);
-  if (s.tile.m == 64) {
-    s.tile.n = many_weights ? 256 : 128;
-    if (!many_weights && 2 * s.pipeline.k_per_stage <= 256) s.pipeline.k_per_stage *= 2;
+  if (s.tile.m == 64 && many_weights) {
+    s.tile.n = 256;
+  } else if (s.tile.m == 64) {
+    // Two blocks an SM of one consumer warpgroup each: at 64 rows a block waits on its stages' loads
+    // more than on its wgmmas, and two rings an SM keep twice the loads in flight. H200, graph-timed,
+    // 64 rows, over 64 x 128 tiles of 256 k a stage, one block an SM (bench/results/2026-12-02-h200-
+    // two-blocks): int4 g128 8B qkv 16.6 -> 14.9 us, o 12.5 -> 11.0, gate_up 43.8 -> 40.5, down 24.0 ->
+    // 21.7, 70B qkv 33.6 -> 30.9, o 25.2 -> 22.8; uint4 + packed zeros 0.92-0.98. 64 x 64 tiles one
+    // block an SM took 1.13-1.83x; the layers of 2^27 weights or more keep 64 x 256 tiles (four
+    // consumer warpgroups): two blocks of 64 x 64 took 1.10-1.19x there.
+    s.tile.n = 64;
+    s.launch.blocks_per_sm = kBlocksAtFewRows;
   } else if (s.tile.m == 128) {
     s.tile.n = wave_efficiency(tiles(192)) > wave_efficiency(tiles(128)) ? 192 : 128;
   } else {
