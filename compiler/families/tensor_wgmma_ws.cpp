@@ -89,6 +89,13 @@ void validate_blocks_on_sm(const MatmulConfig& config, const TileSchedule& s, co
   }
 }
 
+void require_one_block_on_sm(const TileSchedule& s, const char* kernel) {
+  if (blocks_on_sm(s) == 1) return;
+  reject_schedule("launch.blocks_per_sm=" + std::to_string(s.launch.blocks_per_sm) + ": tensor_wgmma_ws's " + kernel +
+                  " kernel runs one block an SM (only the kernel decoding weights for fp16 / bf16 activations runs "
+                  "several); launch.blocks_per_sm=0");
+}
+
 void validate_warp_specialized(const MatmulConfig& config, const TileSchedule& s, const std::string& arch, int sums,
                                int other_registers) {
   if (config.K % 8 != 0) {
@@ -282,6 +289,21 @@ std::optional<TileSchedule> with_measured_stages(const MatmulConfig& config, con
   return s;
 }
 
+// Two blocks an SM of one consumer warpgroup each, 64 x 64 tiles: at 64 rows a block waits on its
+// stages' loads more than on its wgmmas, and two rings an SM keep twice the loads in flight. H200,
+// graph-timed, 64 rows, over 64 x 128 tiles of 256 k a stage, one block an SM (bench/results/
+// 2026-12-02-h200-two-blocks): int4 g128 8B qkv 16.6 -> 14.9 us, o 12.5 -> 11.0, gate_up 43.8 ->
+// 40.5, down 24.0 -> 21.7, 70B qkv 33.6 -> 30.9, o 25.2 -> 22.8; uint4 + packed zeros 0.92-0.98; bf16
+// activations 0.89-0.93, nf4 0.89-0.95, int8 per channel 0.88-1.04 (70B qkv). One block of 64 x 64
+// took 1.13-2.04x; the layers of 2^27 weights or more keep 64 x 256 tiles (four consumer
+// warpgroups): two blocks of 64 x 64 took 1.10-1.19x there. Nullopt where the ring of a block's
+// share of shared memory holds fewer than two stages (1-bit codes' 512 k a stage).
+std::optional<TileSchedule> two_blocks_at_few_rows(const MatmulConfig& config, const std::string& arch, TileSchedule s) {
+  s.tile.n = 64;
+  s.launch.blocks_per_sm = kBlocksAtFewRows;
+  return with_measured_stages(config, arch, s);
+}
+
 // Hand-set from H100 runs of the 70B int4 g128 shapes (bench/results/2026-11-27-h100-wgmma-ws and
 // -stream-k): tensor_wgmma's rows per block, never split (a short last wave of 64-row tiles is
 // shared out by stream-K instead); at 64 rows 256 channels for at least 2^27 weights, else 64
@@ -300,18 +322,12 @@ std::optional<TileSchedule> default_tensor_wgmma_ws(const MatmulConfig& config, 
   TileSchedule s = *unspecialized;
   s.pipeline.split_k = 1;
   const bool many_weights = config.N * config.K >= (int64_t(1) << 27);
-  if (s.tile.m == 64 && many_weights) {
-    s.tile.n = 256;
-  } else if (s.tile.m == 64) {
-    // Two blocks an SM of one consumer warpgroup each: at 64 rows a block waits on its stages' loads
-    // more than on its wgmmas, and two rings an SM keep twice the loads in flight. H200, graph-timed,
-    // 64 rows, over 64 x 128 tiles of 256 k a stage, one block an SM (bench/results/2026-12-02-h200-
-    // two-blocks): int4 g128 8B qkv 16.6 -> 14.9 us, o 12.5 -> 11.0, gate_up 43.8 -> 40.5, down 24.0 ->
-    // 21.7, 70B qkv 33.6 -> 30.9, o 25.2 -> 22.8; uint4 + packed zeros 0.92-0.98. 64 x 64 tiles one
-    // block an SM took 1.13-1.83x; the layers of 2^27 weights or more keep 64 x 256 tiles (four
-    // consumer warpgroups): two blocks of 64 x 64 took 1.10-1.19x there.
-    s.tile.n = 64;
-    s.launch.blocks_per_sm = kBlocksAtFewRows;
+  if (s.tile.m == 64 && !many_weights && rows <= 64) {  // measured at 64 rows only
+    if (const std::optional<TileSchedule> two = two_blocks_at_few_rows(config, arch, s)) return two;
+  }
+  if (s.tile.m == 64) {
+    s.tile.n = many_weights ? 256 : 128;
+    if (!many_weights && 2 * s.pipeline.k_per_stage <= 256) s.pipeline.k_per_stage *= 2;
   } else if (s.tile.m == 128) {
     s.tile.n = wave_efficiency(tiles(192)) > wave_efficiency(tiles(128)) ? 192 : 128;
   } else {

@@ -15,6 +15,7 @@ void validate_tensor_wgmma_ws_8bit(const MatmulConfig& config, const TileSchedul
   families::require_byte_rows_tiles(config, s);
   // Each consumer thread keeps tile.m / 2 sums (fp8: two sets) and about 40 registers besides.
   const int sums = config.A_dtype != DType::int8 ? s.tile.m : s.tile.m / 2;
+  families::require_one_block_on_sm(s, "W8A8");
   families::validate_warp_specialized(config, s, arch, sums, 40);
   if (s.pipeline.stages < 2 || s.pipeline.stages > 8) {
     families::reject_schedule("pipeline.stages=" + std::to_string(s.pipeline.stages) + " must be 2..8 (the ring in shared "

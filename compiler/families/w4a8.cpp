@@ -96,6 +96,7 @@ void validate_w4a8(const MatmulConfig& config, const TileSchedule& s, const std:
     // The consumer's tile.m / 2 int32 group sums and tile.m / 2 float32 sums, and about 70 registers
     // besides (the fragments, the scales of two stages, addresses): 195 in all at 128 rows as
     // tensor_wgmma_w4a8 compiles.
+    require_one_block_on_sm(s, "W4A8");
     validate_warp_specialized(config, s, arch, s.tile.m, 70);
     if (s.pipeline.stages < 2 || s.pipeline.stages > 8) {
       reject_schedule("pipeline.stages=" + std::to_string(s.pipeline.stages) + " must be 2..8 (the ring's barriers)");

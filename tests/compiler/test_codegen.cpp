@@ -1049,18 +1049,26 @@ TEST_CASE("tensor_wgmma is sm_90a's default from 64 rows", "[codegen]") {
   const auto chosen = [](MSpec M, int64_t N, int64_t K, const char* arch = "sm_90a") {
     return default_schedule(w4a16_g128_config(M, N, K), arch);
   };
-  const TileSchedule o64 = chosen(64, 8192, 8192);  // 2^26 weights: 128 channels, 256 k per stage, 4 stages
+  // 2^26 weights: 64 channels, one consumer warpgroup, two blocks an SM, 5 stages of 128 k.
+  const TileSchedule o64 = chosen(64, 8192, 8192);
   CHECK(o64.family == KernelFamily::tensor_wgmma_ws);
   CHECK(o64.tile.m == 64);
-  CHECK(o64.tile.n == 128);
-  CHECK(o64.pipeline.k_per_stage == 256);
-  CHECK(o64.pipeline.stages == 4);
-  CHECK(block_threads(o64) == 384);
+  CHECK(o64.tile.n == 64);
+  CHECK(o64.launch.blocks_per_sm == 2);
+  CHECK(o64.pipeline.k_per_stage == 128);
+  CHECK(o64.pipeline.stages == 5);
+  CHECK(block_threads(o64) == 256);
   CHECK(o64.pipeline.split_k == 1);
   CHECK(o64.launch.raster_group == 8);
-  const TileSchedule down64 = chosen(64, 8192, 28672);  // 2^27.8 weights: 256 channels
+  // Two blocks' rings fit the SM's shared memory, and a dynamic M's 64-row bucket gets the same tiles.
+  CHECK(2 * (dynamic_shared_bytes(w4a16_g128_config(64, 8192, 8192), o64) + 1024) <= arch_info("sm_90a").shared_bytes_per_sm);
+  const TileSchedule bucket64 = default_schedule(w4a16_g128_config(MSpec::buckets({1, 16, 64, 256}), 8192, 8192), "sm_90a", 64);
+  CHECK(bucket64.tile.n == 64);
+  CHECK(bucket64.launch.blocks_per_sm == 2);
+  const TileSchedule down64 = chosen(64, 8192, 28672);  // 2^27.8 weights: 256 channels, one block an SM
   CHECK(down64.family == KernelFamily::tensor_wgmma_ws);
   CHECK(down64.tile.n == 256);
+  CHECK(down64.launch.blocks_per_sm == 0);
   CHECK(down64.pipeline.k_per_stage == 128);
   CHECK(block_threads(down64) == 640);
   const TileSchedule gate_up64 = chosen(64, 57344, 8192);
@@ -1364,12 +1372,71 @@ TEST_CASE("launch.blocks_per_sm is validated and emitted as the launch bound's l
   CHECK(contains(schedule_error_on(config, s, "sm_90a"), "must be 0 (the compiler's count) or 1..8"));
   s.warps.k = 32;  // the family's own error first: the threads it counts blocks by are not valid
   CHECK(contains(schedule_error_on(config, s, "sm_90a"), "warps.k=32 must be 1..16"));
-  config.M = 256;
-  TileSchedule ws = default_schedule(config, "sm_90a");
-  REQUIRE(ws.family == KernelFamily::tensor_wgmma_ws);
-  ws.launch.blocks_per_sm = 1;
-  CHECK(contains(schedule_error_on(config, ws, "sm_90a"),
-                 "launch.blocks_per_sm=1: tensor_wgmma_ws sets its warpgroups' registers itself (setmaxnreg)"));
+}
+
+// tensor_wgmma_ws with launch.blocks_per_sm: its warpgroups' registers from an SM's share
+// (setmaxnreg), a persistent grid of that many blocks an SM, and the shared memory of all of them;
+// the W8A8 and W4A8 kernels and pairs of blocks keep one.
+TEST_CASE("tensor_wgmma_ws runs two blocks an SM where registers and shared memory allow", "[codegen][schedule]") {
+  const MatmulConfig config = w4a16_g128_config(MSpec::buckets({64, 256}), 8192, 8192);
+  const MmaRunLayout layout = *fragment_order_layout(config);
+  TileSchedule two = wgmma_ws_schedule(config, layout, 64, 64, 5, 8);
+  two.launch.blocks_per_sm = 2;
+  REQUIRE(schedule_error_on(config, two, "sm_90a").empty());
+  const KernelPlan plan = plan_kernel(config, two, "sm_90a");
+  const std::string source = emit_cuda(plan);
+  CHECK(contains(source, "__global__ void __launch_bounds__(256, 2)\n"));
+  // 65536 registers / (2 x 256 threads) = 128 at launch; the producer keeps 40, the consumers 216.
+  CHECK(contains(source, "static constexpr int kConsumerRegisters = 216;"));
+  CHECK(contains(source, "static constexpr int kProducerRegisters = 40;"));
+  // 128 tiles of 64 channels, 64 stages each, over two blocks an SM: all shared out by stream-K
+  // across 264 blocks.
+  const LaunchShape shape = launch_shape(plan, 64, 132);
+  CHECK(shape.grid[0] == 264);
+  CHECK(shape.stream_k_tiles == 128);
+  CHECK(shape.workspace_bytes == 264u * 2 * 64 * 64 * 4);
+  TileSchedule one = two;
+  one.launch.blocks_per_sm = 0;
+  CHECK(launch_shape(plan_kernel(config, one, "sm_90a"), 64, 132).grid[0] == 132);
+
+  // Two consumer warpgroups of 64 rows on half the registers: 96 each, the sums need about 104.
+  TileSchedule wide = wgmma_ws_schedule(config, layout, 64, 128, 4, 8);
+  wide.launch.blocks_per_sm = 2;
+  CHECK(schedule_error_on(config, wide, "sm_90a") ==
+        "invalid TileSchedule: tile.m=64 with tile.n=128: 384 threads in each of launch.blocks_per_sm=2 blocks an SM get "
+        "96 registers each, the 32 sums of a consumer thread need about 104; a smaller tile.m or tile.n, or fewer "
+        "blocks an SM");
+  // Three blocks of 5 stages of 20 KiB: past the SM's shared memory.
+  TileSchedule three = two;
+  three.launch.blocks_per_sm = 3;
+  CHECK(contains(schedule_error_on(config, three, "sm_90a"), "launch.blocks_per_sm=3: each block needs "));
+  CHECK(contains(schedule_error_on(config, three, "sm_90a"), "sm_90a has 233472 an SM"));
+  three.pipeline.stages = 3;
+  CHECK(schedule_error_on(config, three, "sm_90a").empty());
+  // Pairs of blocks run one block an SM; so do the W8A8 and W4A8 kernels.
+  MatmulConfig int8 = config;
+  int8.A_dtype = int8.W_dtype = DType::int8;
+  int8.accum_dtype = int8.out_dtype = DType::int32;
+  int8.with_scaling = false;
+  int8.group_size = -1;
+  TileSchedule pairs = warp_specialized(wgmma_128x128_schedule(4), 8);
+  pairs.launch.cluster_n = 2;
+  REQUIRE(schedule_error_on(int8, pairs, "sm_90a").empty());
+  pairs.launch.blocks_per_sm = 2;
+  CHECK(contains(schedule_error_on(int8, pairs, "sm_90a"), "launch.blocks_per_sm=2: tensor_wgmma_ws's W8A8 kernel runs one block an SM"));
+  MatmulConfig w4a8 = config;
+  w4a8.A_dtype = DType::int8;
+  TileSchedule w4a8_two = default_schedule(w4a8, "sm_90a", 256);
+  REQUIRE(w4a8_two.family == KernelFamily::tensor_wgmma_ws);
+  w4a8_two.launch.blocks_per_sm = 2;
+  CHECK(contains(schedule_error_on(w4a8, w4a8_two, "sm_90a"), "launch.blocks_per_sm=2: tensor_wgmma_ws's W4A8 kernel runs one block an SM"));
+  // The tuner's 64 x 64 candidates carry a two-block twin.
+  std::vector<TileSchedule> candidates;
+  add_tuning_candidates(config, default_schedule(config, "sm_90a", 64), 64, candidates);
+  CHECK(std::any_of(candidates.begin(), candidates.end(), [&](const TileSchedule& c) {
+    return c.family == KernelFamily::tensor_wgmma_ws && c.tile.n == 64 && c.launch.blocks_per_sm == 2 &&
+           is_valid_schedule(config, c, "sm_90a");
+  }));
 }
 
 namespace {
