@@ -217,7 +217,7 @@ LaunchShape persistent_launch(const KernelPlan& plan, int64_t M, int multiproces
     shape.cluster = uint32_t(cluster);
     return shape;
   }
-  // Where two blocks share an SM, the grid has two block places an SM.
+  // Where blocks share an SM (launch.blocks_per_sm), the grid has a place for each.
   const int places = multiprocessors * blocks_on_sm(s);
   const int64_t k_stages = (plan.config.K + s.pipeline.k_per_stage - 1) / s.pipeline.k_per_stage;
   shape.stream_k_tiles = stream_k_tiles(tiles, s.tile.m, places);

@@ -30,12 +30,11 @@ namespace families {
 
 // What both entry points check besides their operands: TMA rows, the warpgroups, the registers of
 // a consumer thread (`sums` accumulators and about `other_registers` more), the tile order, no split.
+void validate_warp_specialized(const MatmulConfig& config, const TileSchedule& s, const std::string& arch, int sums,
+                               int other_registers);
 // launch.blocks_per_sm 0 or 1: the W8A8 and W4A8 kernels (`kernel` names them in the error), which
 // run one block an SM.
 void require_one_block_on_sm(const TileSchedule& s, const char* kernel);
-
-void validate_warp_specialized(const MatmulConfig& config, const TileSchedule& s, const std::string& arch, int sums,
-                               int other_registers);
 // launch.cluster_n for the entry point that pairs blocks (W8A8): 1 or 2, with tile.m / 2 whole
 // swizzle atoms.
 void validate_block_pairs(const TileSchedule& s);
