@@ -356,6 +356,10 @@ std::vector<PlanStage> tensor_wgmma_ws_stages(const MatmulConfig& config, const 
                              "same producer into the same ring"};
   stages[3].detail += "; " + std::to_string(s.warps.n / 4) + " consumer warpgroups, each waiting on the "
                       "stage's barrier and freeing it when its wgmmas are done; a persistent grid walks the output tiles";
+  if (s.launch.blocks_per_sm > 1) {
+    stages[3].detail += ", " + std::to_string(s.launch.blocks_per_sm) + " blocks an SM (each with its share of the "
+                        "registers and shared memory: more loads in flight)";
+  }
   return stages;
 }
 

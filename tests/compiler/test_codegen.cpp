@@ -1389,6 +1389,7 @@ TEST_CASE("tensor_wgmma_ws runs two blocks an SM where registers and shared memo
   // 65536 registers / (2 x 256 threads) = 128 at launch; the producer keeps 40, the consumers 216.
   CHECK(contains(source, "static constexpr int kConsumerRegisters = 216;"));
   CHECK(contains(source, "static constexpr int kProducerRegisters = 40;"));
+  CHECK(contains(source, "a persistent grid walks the output tiles, 2 blocks an SM"));
   // 128 tiles of 64 channels, 64 stages each, over two blocks an SM: all shared out by stream-K
   // across 264 blocks.
   const LaunchShape shape = launch_shape(plan, 64, 132);
