@@ -19,6 +19,17 @@ TileSchedule warp_specialized(TileSchedule s, int raster_group) {
 
 int blocks_on_sm(const TileSchedule& s) { return std::max(1, s.launch.blocks_per_sm); }
 
+// The shared memory the driver keeps for each block on an SM.
+constexpr int kDriverBytesPerBlock = 1024;
+
+// The shared memory (dynamic and static) one of `blocks` blocks an SM may use: the SM's share of
+// each, less the driver's, and never past the per-block limit.
+int shared_bytes_of_block(const std::string& arch, int blocks) {
+  const ArchInfo& target = arch_info(arch);
+  if (blocks == 1) return target.shared_bytes_per_block;
+  return std::min(target.shared_bytes_per_block, target.shared_bytes_per_sm / blocks - kDriverBytesPerBlock);
+}
+
 WarpSpecializedRegisters warp_specialized_registers(const TileSchedule& s, const std::string& arch) {
   const ArchInfo& target = arch_info(arch);
   WarpSpecializedRegisters r;
@@ -79,13 +90,12 @@ void validate_blocks_on_sm(const MatmulConfig& config, const TileSchedule& s, co
     reject_schedule("launch.blocks_per_sm=" + std::to_string(blocks) + " with launch.cluster_n=" +
                     std::to_string(s.launch.cluster_n) + ": pairs of blocks run one block an SM; launch.blocks_per_sm=0");
   }
-  constexpr int kReservedPerBlock = 1024;
-  const int per_block = dynamic_shared_bytes(config, s) + static_shared_bytes(config, s, arch) + kReservedPerBlock;
-  const int per_sm = arch_info(arch).shared_bytes_per_sm;
-  if (blocks * per_block > per_sm) {
-    reject_schedule("launch.blocks_per_sm=" + std::to_string(blocks) + ": each block needs " + std::to_string(per_block) +
-                    " bytes of shared memory (its ring, static memory and the driver's 1 KiB), " + arch + " has " +
-                    std::to_string(per_sm) + " an SM: fewer pipeline.stages or a smaller tile");
+  const int per_block = dynamic_shared_bytes(config, s) + static_shared_bytes(config, s, arch);
+  if (per_block > shared_bytes_of_block(arch, blocks)) {
+    reject_schedule("launch.blocks_per_sm=" + std::to_string(blocks) + ": each block needs " +
+                    std::to_string(per_block + kDriverBytesPerBlock) + " bytes of shared memory (its ring, static memory and the "
+                    "driver's 1 KiB), " + arch + " has " + std::to_string(arch_info(arch).shared_bytes_per_sm) +
+                    " an SM: fewer pipeline.stages or a smaller tile");
   }
 }
 
@@ -278,11 +288,7 @@ std::optional<TileSchedule> with_measured_stages(const MatmulConfig& config, con
   const int measured_stages = s.tile.m == 64 ? (s.tile.n == 256 ? 4 : s.pipeline.k_per_stage == 256 ? 4 : s.tile.n == 64 ? 5 : 6)
                                               : s.tile.m == 128 ? (s.tile.n == 128 ? 5 : 4)
                                                                  : s.pipeline.k_per_stage < 128 ? 4 : 3;
-  // A block's share of the SM's shared memory where several share it (the driver keeps 1 KiB each).
-  const ArchInfo& target = arch_info(arch);
-  const int blocks = blocks_on_sm(s);
-  const int share = blocks == 1 ? target.shared_bytes_per_block : target.shared_bytes_per_sm / blocks - 1024;
-  const int budget = std::min(target.shared_bytes_per_block, share) - static_shared_bytes(config, s, arch);
+  const int budget = shared_bytes_of_block(arch, blocks_on_sm(s)) - static_shared_bytes(config, s, arch);
   const int stage_bytes = families::gemm_stage_bytes(config, s, *family_layout(config, s.family));
   s.pipeline.stages = std::min(measured_stages, budget / stage_bytes);
   if (!is_valid_schedule(config, s, arch)) return std::nullopt;
