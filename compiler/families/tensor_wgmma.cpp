@@ -18,12 +18,17 @@ void require_capability(const std::string& arch, bool ArchInfo::*capability, con
 // 192 rows only for W8A8, whose wgmma reads both operands from shared memory: fp8's two accumulator
 // sets fit in a consumer thread's registers at 192 rows but not at 256, and a taller tile reads
 // fewer L2 bytes per product (8-bit operands at the fp8 tensor cores' rate are L2-bound on
-// 128-row tiles). The decoding kernels' register-operand wgmma shapes stop at 64, 128 and 256.
-void validate_wgmma_tile(const MatmulConfig& config, const TileSchedule& s) {
+// 128-row tiles). The decoding kernels' register-operand wgmma shapes stop at 64, 128 and 256, and
+// the warp-specialized one's also at 16 and 32 (its activation boxes of 16 or 32 rows are whole
+// 8-row swizzle atoms; tensor_wgmma's cp.async loader is not written for them).
+void validate_wgmma_tile(const MatmulConfig& config, const TileSchedule& s, WgmmaRows rows) {
   const bool byte_rows = same_8bit_operands(config);
-  if (s.tile.m != 64 && s.tile.m != 128 && s.tile.m != 256 && !(byte_rows && s.tile.m == 192)) {
-    reject_schedule("tile.m=" + std::to_string(s.tile.m) + " must be 64, 128" + (byte_rows ? ", 192" : "") +
-                    " or 256 (wgmma N)");
+  const bool few = rows == WgmmaRows::also_few;
+  if (s.tile.m != 64 && s.tile.m != 128 && s.tile.m != 256 && !(byte_rows && s.tile.m == 192) &&
+      !(few && (s.tile.m == 16 || s.tile.m == 32))) {
+    reject_schedule("tile.m=" + std::to_string(s.tile.m) + " must be " + (few ? "16, 32, " : "") + "64, 128" +
+                    (byte_rows ? ", 192" : "") + " or 256 (wgmma N)" +
+                    (few || byte_rows ? "" : "; 16 and 32: family=tensor_wgmma_ws with fp16 or bf16 activations"));
   }
   if (s.tile.n < 64 || s.tile.n > 256 || s.tile.n % 64 != 0) {
     reject_schedule("tile.n=" + std::to_string(s.tile.n) + " must be 64, 128, 192 or 256 (64 channels per warpgroup)");

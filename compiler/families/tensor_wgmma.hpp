@@ -20,9 +20,13 @@ namespace families {
 
 // The Hopper families' instructions exist only on the archs whose table row has them.
 void require_capability(const std::string& arch, bool ArchInfo::*capability, const char* family, const char* what);
-// The tile every Hopper kernel takes: wgmma's N rows (64, 128 or 256; W8A8's byte rows also 192),
-// 64 channels per (consumer) warpgroup.
-void validate_wgmma_tile(const MatmulConfig& config, const TileSchedule& s);
+// The rows a Hopper kernel's tile may have (wgmma's N): 64, 128 or 256 (W8A8's byte rows also 192);
+// the warp-specialized kernel decoding weights for fp16 / bf16 activations also 16 and 32, tiles for
+// few rows that multiply no padding rows of a 64-row tile.
+enum class WgmmaRows { hopper, also_few };
+// The tile every Hopper kernel takes: wgmma's N rows as `rows` allows, 64 channels per (consumer)
+// warpgroup.
+void validate_wgmma_tile(const MatmulConfig& config, const TileSchedule& s, WgmmaRows rows = WgmmaRows::hopper);
 // The warps of a Hopper tile: one warpgroup (4 warps) per 64 channels computes it, each warp 16 of them.
 TileSchedule::Warps warpgroup_warps(const TileSchedule& s);
 void require_warpgroup_warps(const TileSchedule& s);

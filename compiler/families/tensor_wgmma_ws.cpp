@@ -62,6 +62,8 @@ int64_t stream_k_tiles(int64_t tiles, int block_m, int multiprocessors) {
 
 // The blocks an SM of the 64-row default where one consumer warpgroup takes 64 channels.
 constexpr int kBlocksAtFewRows = 2;
+// The rows of the tiles for buckets of 17 to 32 rows (m64n32k16).
+constexpr int kFewRowsTile = 32;
 
 namespace families {
 
@@ -107,7 +109,7 @@ void require_one_block_on_sm(const TileSchedule& s, const char* kernel) {
 }
 
 void validate_warp_specialized(const MatmulConfig& config, const TileSchedule& s, const std::string& arch, int sums,
-                               int other_registers) {
+                               int other_registers, WgmmaRows rows) {
   if (config.K % 8 != 0) {
     reject_schedule("family=tensor_wgmma_ws loads activation rows by TMA, which needs rows of a multiple of 16 bytes: "
                     "K divisible by 8, got " + std::to_string(config.K));
@@ -116,7 +118,7 @@ void validate_warp_specialized(const MatmulConfig& config, const TileSchedule& s
     reject_schedule("family=tensor_wgmma_ws loads weight rows by TMA, which needs rows of a multiple of 16 bytes: K * " +
                     std::to_string(info(config.W_dtype).bits) + " / 8 divisible by 16, got K=" + std::to_string(config.K));
   }
-  validate_wgmma_tile(config, s);
+  validate_wgmma_tile(config, s, rows);
   require_warpgroup_warps(s);  // the consumer warps; the producer warpgroup comes besides
   const WarpSpecializedRegisters budget = warp_specialized_registers(s, arch);
   const int registers = budget.consumer > 0 ? budget.consumer : budget.per_thread, needed = sums + other_registers;
@@ -138,12 +140,19 @@ void validate_warp_specialized(const MatmulConfig& config, const TileSchedule& s
   }
 }
 
+// The tile rows the candidates try: tiles of 16 and 32 rows where the bucket has at most 32 (the
+// default from 17 rows: default_tensor_wgmma_ws), then the Hopper kernels' own.
+std::vector<int> candidate_tile_rows(int64_t rows) {
+  if (rows <= kFewRowsTile) return {16, 32, 64, 128, 192, 256};
+  return {64, 128, 192, 256};
+}
+
 // tensor_wgmma's tiles plus a producer warpgroup, unsplit (its grid is persistent), half, once and
 // twice the base's k per stage (the default's may be either), tile orders of 1, 8 or 16 row blocks.
-void add_tensor_wgmma_ws_candidates(const MatmulConfig& config, const TileSchedule& fallback, int64_t,
+void add_tensor_wgmma_ws_candidates(const MatmulConfig& config, const TileSchedule& fallback, int64_t rows,
                                     std::vector<TileSchedule>& out) {
   const TileSchedule base = hopper_candidate_base(config, fallback);
-  for (int block_m : {64, 128, 192, 256})  // 192: W8A8 only (validation)
+  for (int block_m : candidate_tile_rows(rows))  // 16 and 32: the decoding kernel only; 192: W8A8 only (validation)
     for (int block_n : {64, 128, 192, 256})
       for (int stages : {2, 3, 4, 5, 6})
         for (int k_per_stage : {base.pipeline.k_per_stage / 2, base.pipeline.k_per_stage, base.pipeline.k_per_stage * 2})
@@ -157,8 +166,9 @@ void add_tensor_wgmma_ws_candidates(const MatmulConfig& config, const TileSchedu
             s.launch.cluster_n = 1;  // pairs: the W8A8 entry point's own candidates
             s.launch.blocks_per_sm = 0;
             out.push_back(warp_specialized(s, raster_group));
-            // One consumer warpgroup of 64 rows also as two blocks an SM (the few-rows default).
-            if (block_m == 64 && block_n == 64) {
+            // Tiles of one or two consumer warpgroups of at most 64 rows also as two blocks an SM (the
+            // few-rows defaults).
+            if (block_m <= 64 && (block_n == 64 || (block_m <= kFewRowsTile && block_n == 128))) {
               s.launch.blocks_per_sm = kBlocksAtFewRows;
               out.push_back(warp_specialized(s, raster_group));
             }
@@ -255,7 +265,7 @@ void validate_tensor_wgmma_ws(const MatmulConfig& config, const TileSchedule& s,
   const MmaRunLayout layout = families::require_wgmma_layout(config, "tensor_wgmma_ws");
   // Each consumer thread keeps tile.m / 2 sums and about 72 registers besides where it decodes
   // (measured: 138 at 128 rows).
-  families::validate_warp_specialized(config, s, arch, s.tile.m / 2, 72);
+  families::validate_warp_specialized(config, s, arch, s.tile.m / 2, 72, families::WgmmaRows::also_few);
   families::validate_wgmma_group(config, s, layout);
   families::validate_ring(config, s, arch, layout, true);
 }
@@ -285,9 +295,10 @@ bool whole_tiles_of_256_rows(const MatmulConfig& config, int64_t sms, int64_t ro
 // memory holds them. Nullopt where the family refuses it.
 std::optional<TileSchedule> with_measured_stages(const MatmulConfig& config, const std::string& arch, TileSchedule s) {
   s = warp_specialized(s, 8);
-  const int measured_stages = s.tile.m == 64 ? (s.tile.n == 256 ? 4 : s.pipeline.k_per_stage == 256 ? 4 : s.tile.n == 64 ? 5 : 6)
-                                              : s.tile.m == 128 ? (s.tile.n == 128 ? 5 : 4)
-                                                                 : s.pipeline.k_per_stage < 128 ? 4 : 3;
+  const int measured_stages = s.tile.m == kFewRowsTile ? (s.tile.n == 64 ? 7 : 5)
+                              : s.tile.m == 64 ? (s.tile.n == 256 ? 4 : s.pipeline.k_per_stage == 256 ? 4 : s.tile.n == 64 ? 5 : 6)
+                              : s.tile.m == 128 ? (s.tile.n == 128 ? 5 : 4)
+                                                : s.pipeline.k_per_stage < 128 ? 4 : 3;
   const int budget = shared_bytes_of_block(arch, blocks_on_sm(s)) - static_shared_bytes(config, s, arch);
   const int stage_bytes = families::gemm_stage_bytes(config, s, *family_layout(config, s.family));
   s.pipeline.stages = std::min(measured_stages, budget / stage_bytes);
@@ -310,10 +321,27 @@ std::optional<TileSchedule> two_blocks_at_few_rows(const MatmulConfig& config, c
   return with_measured_stages(config, arch, s);
 }
 
+// Tiles of 32 rows (m64n32k16) for buckets of 17 to 32 rows, two blocks an SM: a 64-row tile there
+// multiplies as many padding rows as rows, and its activation boxes take half of each stage. H200,
+// graph-timed, 32 rows, over the 64-row default (64 x 64 tiles of two blocks; 64 x 256 for 2^27
+// weights or more) in one run (bench/results/2026-12-02-h200-few-row-tiles): 32 x 64 tiles of 7 stages,
+// int4 g128 8B qkv 16.7 -> 12.5 us, o 10.9 -> 9.6, gate_up 49.0 -> 33.6, down 30.3 -> 18.8, 70B qkv
+// 41.8 -> 26.0, o 34.9 -> 19.6; uint4 + packed zeros 0.62-0.88. The layers of 2^27 weights or more
+// take 32 x 128 tiles of 5 stages: 70B gate_up 116.7 -> 105.0, down 66.5 -> 56.2 (packed zeros 141.4
+// -> 130.5, 77.3 -> 69.5), where 32 x 64 tiles took 0.94-1.04. Three blocks of 32 x 64 on 4 stages:
+// between the two. At 16 rows tiles of 16 rows took 1.02-1.6x tensor_gemv's time: it keeps them.
+// Nullopt where a block's share of shared memory holds fewer than two stages.
+std::optional<TileSchedule> few_row_tiles(const MatmulConfig& config, const std::string& arch, TileSchedule s,
+                                          bool many_weights) {
+  s.tile = {.m = kFewRowsTile, .n = many_weights ? 128 : 64};
+  s.launch.blocks_per_sm = kBlocksAtFewRows;
+  return with_measured_stages(config, arch, s);
+}
+
 // Hand-set from H100 runs of the 70B int4 g128 shapes (bench/results/2026-11-27-h100-wgmma-ws and
 // -stream-k): tensor_wgmma's rows per block, never split (a short last wave of 64-row tiles is
-// shared out by stream-K instead); at 64 rows 256 channels for at least 2^27 weights, else 64
-// channels, two blocks an SM; 128 or 192 channels between 65 and 256 rows, whichever wastes less
+// shared out by stream-K instead); up to 32 rows tiles of 32 (few_row_tiles); at 64 rows 256
+// channels for at least 2^27 weights, else 64 channels, two blocks an SM; 128 or 192 channels between 65 and 256 rows, whichever wastes less
 // of the last wave (256 x 128 tiles from 185 rows where they make 1.5 waves), 128 above; the
 // measured stage counts (4 of 64 k at 256 rows, W8A16: H200), fewer where shared memory runs out;
 // tiles in groups of 8 row blocks. Nullopt where the family does not take the config.
@@ -328,6 +356,9 @@ std::optional<TileSchedule> default_tensor_wgmma_ws(const MatmulConfig& config, 
   TileSchedule s = *unspecialized;
   s.pipeline.split_k = 1;
   const bool many_weights = config.N * config.K >= (int64_t(1) << 27);
+  if (rows <= kFewRowsTile) {  // measured at 32 rows
+    if (const std::optional<TileSchedule> few = few_row_tiles(config, arch, s, many_weights)) return few;
+  }
   if (s.tile.m == 64 && !many_weights && rows <= 64) {  // measured at 64 rows only
     if (const std::optional<TileSchedule> two = two_blocks_at_few_rows(config, arch, s)) return two;
   }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "compiler/families/family.hpp"
+#include "compiler/families/tensor_wgmma.hpp"
 
 namespace bitjit {
 
@@ -28,10 +29,11 @@ WarpSpecializedRegisters warp_specialized_registers(const TileSchedule& schedule
 
 namespace families {
 
-// What both entry points check besides their operands: TMA rows, the warpgroups, the registers of
-// a consumer thread (`sums` accumulators and about `other_registers` more), the tile order, no split.
+// What both entry points check besides their operands: TMA rows, the tile (tile.m as `rows`
+// allows), the warpgroups, the registers of a consumer thread (`sums` accumulators and about
+// `other_registers` more), the tile order, no split.
 void validate_warp_specialized(const MatmulConfig& config, const TileSchedule& s, const std::string& arch, int sums,
-                               int other_registers);
+                               int other_registers, WgmmaRows rows = WgmmaRows::hopper);
 // launch.blocks_per_sm 0 or 1: the W8A8 and W4A8 kernels (`kernel` names them in the error), which
 // run one block an SM.
 void require_one_block_on_sm(const TileSchedule& s, const char* kernel);

@@ -386,7 +386,7 @@ TEST_CASE("more than 16 rows get tensor_gemm sized to the arch, or on sm_90a the
   for (int64_t rows : {17, 32, 48}) {
     skinny.M = rows;
     CHECK(default_schedule(skinny, "sm_90a").family == KernelFamily::tensor_wgmma_ws);
-    CHECK(default_schedule(skinny, "sm_90a").tile.m == 64);
+    CHECK(default_schedule(skinny, "sm_90a").tile.m == (rows <= 32 ? 32 : 64));
     CHECK(default_schedule(skinny, "sm_89").family == KernelFamily::tensor_gemm);
   }
 
@@ -1466,6 +1466,85 @@ TEST_CASE("launch.blocks_per_sm reaches the PTX as the least blocks per SM", "[c
   INFO(canonical_form(s));
   CHECK(contains(ptx, ".minnctapersm " + std::to_string(s.launch.blocks_per_sm)));
   CHECK(contains(ptx, ".maxntid 128, 1, 1"));
+}
+
+// Tiles of 16 and 32 rows: the warp-specialized decoding kernel alone (m64n16k16 and m64n32k16); the
+// default from 17 to 32 rows, static or a dynamic M's bucket, two blocks an SM (32 x 64 tiles of 7
+// stages, 32 x 128 of 5 from 2^27 weights); the tuner's candidates at up to 32 rows.
+TEST_CASE("tensor_wgmma_ws takes tiles of 16 and 32 rows, the default from 17 to 32 rows", "[codegen][schedule]") {
+  const MatmulConfig config = w4a16_g128_config(MSpec(32), 4096, 14336);  // 8B down: 2^25.8 weights
+  const MmaRunLayout layout = *fragment_order_layout(config);
+  for (int rows : {16, 32}) {
+    TileSchedule s = wgmma_ws_schedule(config, layout, rows, 64, 4, 8);
+    CHECK(schedule_error_on(config, s, "sm_90a").empty());
+    s.tile.m = rows + 8;
+    CHECK(schedule_error_on(config, s, "sm_90a") ==
+          "invalid TileSchedule: tile.m=" + std::to_string(rows + 8) + " must be 16, 32, 64, 128 or 256 (wgmma N)");
+  }
+  // tensor_wgmma (cp.async ring) and the 8-bit-activation entry points keep 64 rows at least.
+  TileSchedule unspecialized = wgmma_128x128_schedule(3);
+  unspecialized.tile.m = 32;
+  CHECK(schedule_error_on(config, unspecialized, "sm_90a") ==
+        "invalid TileSchedule: tile.m=32 must be 64, 128 or 256 (wgmma N); 16 and 32: family=tensor_wgmma_ws with "
+        "fp16 or bf16 activations");
+  MatmulConfig w4a8 = config;
+  w4a8.A_dtype = DType::float8_e4m3;
+  TileSchedule w4a8_rows = default_schedule(w4a8, "sm_90a", 32);
+  REQUIRE(w4a8_rows.family == KernelFamily::tensor_wgmma_ws);
+  w4a8_rows.tile.m = 32;
+  CHECK(contains(schedule_error_on(w4a8, w4a8_rows, "sm_90a"), "tile.m=32 must be 64"));
+
+  for (int64_t rows : {17, 32}) {
+    MatmulConfig at = config;
+    at.M = rows;
+    const TileSchedule s = default_schedule(at, "sm_90a");
+    INFO(canonical_form(s));
+    CHECK(s.family == KernelFamily::tensor_wgmma_ws);
+    CHECK(s.tile.m == 32);
+    CHECK(s.tile.n == 64);
+    CHECK(s.launch.blocks_per_sm == 2);
+    CHECK(s.pipeline.stages == 7);
+    CHECK(s.pipeline.k_per_stage == 128);
+    CHECK(2 * (dynamic_shared_bytes(at, s) + static_shared_bytes(at, s, "sm_90a") + 1024) <=
+          arch_info("sm_90a").shared_bytes_per_sm);
+    const std::string ptx = ptx_of(at, s);
+    CHECK(contains(ptx, "wgmma.mma_async.sync.aligned.m64n32k16.f32.f16.f16"));
+    CHECK_FALSE(contains(ptx, "m64n64k16"));
+  }
+  // A dynamic M's 32-row bucket (weights in tensor_gemv's runs of 8) the same; 64 rows as before.
+  const MatmulConfig buckets = w4a16_g128_config(MSpec::buckets({1, 16, 32, 64}), 4096, 14336);
+  CHECK(default_schedule(buckets, "sm_90a", 32).tile.m == 32);
+  CHECK(default_schedule(buckets, "sm_90a", 64).tile.m == 64);
+  CHECK(default_schedule(buckets, "sm_90a", 16).family == KernelFamily::tensor_gemv);
+  // 2^27 weights or more (70B down): 32 x 128 tiles, two blocks of two consumer warpgroups, 5 stages.
+  const TileSchedule down = default_schedule(w4a16_g128_config(MSpec(32), 8192, 28672), "sm_90a");
+  CHECK(down.tile.m == 32);
+  CHECK(down.tile.n == 128);
+  CHECK(down.launch.blocks_per_sm == 2);
+  CHECK(down.pipeline.stages == 5);
+  // 8-bit codes: a block's half of shared memory holds 6 stages of 32 x 64.
+  MatmulConfig int8 = config;
+  int8.W_dtype = DType::int8;
+  int8.group_size = -1;
+  const TileSchedule int8_rows = default_schedule(int8, "sm_90a");
+  CHECK(int8_rows.tile.m == 32);
+  CHECK(int8_rows.pipeline.stages == 6);
+
+  // The tuner tries 16- and 32-row tiles (one and two blocks an SM) up to 32 rows, not above.
+  const auto has_rows = [&](const MatmulConfig& c, int64_t rows, int tile_rows, int blocks) {
+    std::vector<TileSchedule> candidates;
+    add_tuning_candidates(c, default_schedule(c, "sm_90a", rows), rows, candidates);
+    return std::any_of(candidates.begin(), candidates.end(), [&](const TileSchedule& t) {
+      return t.family == KernelFamily::tensor_wgmma_ws && t.tile.m == tile_rows && t.launch.blocks_per_sm == blocks &&
+             is_valid_schedule(c, t, "sm_90a");
+    });
+  };
+  for (int tile_rows : {16, 32})
+    for (int blocks : {0, 2}) {
+      CHECK(has_rows(config, 32, tile_rows, blocks));
+      CHECK(has_rows(buckets, 16, tile_rows, blocks));
+      CHECK_FALSE(has_rows(buckets, 64, tile_rows, blocks));
+    }
 }
 
 // The decoding GEMM kernels multiply per-channel scales into the float sums at the end (kScaleSums in

@@ -510,8 +510,10 @@ void check_schedules(GpuChecker& checker, const std::vector<std::pair<MatmulConf
 // returns how many ran. With one_row_bucket the configs get a bucket of 1 row too, so that codes of
 // at most 4 bits lie in tensor_gemv's runs of 8 (the layout of a dynamic M from one row) and the
 // Hopper kernels decode them in fragment order from each quad's loads; the other configs keep mma_fragments.
+// Each kernel runs at each of `rows`.
 template <class Make>
-int check_fragment_schedules(GpuChecker& checker, std::mt19937_64& rng, Make make, bool one_row_bucket = false) {
+int check_fragment_schedules(GpuChecker& checker, std::mt19937_64& rng, Make make, bool one_row_bucket = false,
+                             std::initializer_list<int64_t> rows = {33, 200}) {
   std::vector<std::pair<MatmulConfig, TileSchedule>> valid;
   for (MatmulConfig config : staged_family_configs()) {
     if (one_row_bucket) config.M = MSpec::buckets({1, 33, 200});
@@ -520,7 +522,7 @@ int check_fragment_schedules(GpuChecker& checker, std::mt19937_64& rng, Make mak
     for (const TileSchedule& s : make(config, *layout))
       if (is_valid_schedule(config, s, "sm_90a")) valid.emplace_back(config, s);
   }
-  check_schedules(checker, valid, rng);
+  check_schedules(checker, valid, rng, rows);
   return int(valid.size());
 }
 
@@ -1125,6 +1127,30 @@ TEST_CASE("tensor_wgmma_ws two blocks an SM match the reference on a Hopper GPU"
   CHECK(checker.failures() == 0);
 }
 
+// tensor_wgmma_ws on tiles of 16 and 32 rows (wgmma m64n16k16 and m64n32k16): one and two consumer
+// warpgroups, one and two blocks an SM, 3 to 8 stages, wgmma groups of 1 and 2 steps; at 5 rows (a
+// part tile: the TMA fills the rows past M with zeros), 16, 33 and 200 (many row tiles, the last a
+// part), in fragment order and on tensor_gemv's runs of 8.
+TEST_CASE("tensor_wgmma_ws on tiles of 16 and 32 rows matches the reference on a Hopper GPU", "[gpu][wgmma]") {
+  BITJIT_REQUIRE_HOPPER("tensor_wgmma_ws");
+  BITJIT_RANDOM_ENGINE(rng);
+  GpuChecker checker;
+  const auto few_rows = [](const MatmulConfig& config, const MmaRunLayout& layout) {
+    const int variants[][5] = {{16, 64, 8, 1, 2}, {16, 128, 4, 1, 1}, {32, 64, 6, 2, 2}, {32, 128, 3, 1, 1},
+                               {32, 128, 5, 1, 2}};
+    std::vector<TileSchedule> schedules;  // rows, channels, stages, wgmma group, blocks an SM
+    for (const auto& v : variants) {
+      schedules.push_back(wgmma_ws_schedule(config, layout, v[0], v[1], v[2], 8));
+      schedules.back().pipeline.wgmma_group = v[3];
+      schedules.back().launch.blocks_per_sm = v[4];
+    }
+    return schedules;
+  };
+  CHECK(check_fragment_schedules(checker, rng, few_rows, false, {5, 16, 33, 200}) >= 16);
+  CHECK(check_fragment_schedules(checker, rng, few_rows, /*one_row_bucket=*/true, {5, 16, 33, 200}) >= 16);
+  CHECK(checker.failures() == 0);
+}
+
 namespace {
 
 // The config's Matmul, asserting that a call of `rows` runs tensor_wgmma_ws on tiles of `tile_rows`
@@ -1139,6 +1165,49 @@ Matmul matmul_on_ws_tiles(const MatmulConfig& config, int64_t rows, int tile_row
 }
 
 }  // namespace
+
+// The default from 17 to 32 rows, 32-row tiles two blocks an SM (the 32 x 64 form; 32 x 128 is the
+// test above's last variant): int4 g128, uint4 with packed zero points, nf4 with bf16 activations,
+// int8 per channel and uint2 with zero points as values; static M of 17 and 32 rows, and a dynamic
+// M's 32-row bucket (the weights in tensor_gemv's runs of 8) at 17, 24 and 32 rows; N and K not
+// multiples of the tiles. int8 codes of a dynamic M from one row lie in runs of 16, which the Hopper
+// kernels do not read (tensor_gemm takes that bucket): static M only.
+TEST_CASE("the 32-row default from 17 to 32 rows matches the reference on a Hopper GPU", "[gpu][wgmma]") {
+  BITJIT_REQUIRE_HOPPER("tensor_wgmma_ws");
+  BITJIT_RANDOM_ENGINE(rng);
+  GpuChecker checker;
+  struct Weights {
+    DType W, A;
+    int64_t group;
+    bool zeros;
+    ZerosMode mode;
+  };
+  const Weights formats[] = {{DType::int4, DType::float16, 128, false, ZerosMode::original},
+                             {DType::uint4, DType::float16, 128, true, ZerosMode::quantized},
+                             {DType::nf4, DType::bfloat16, 64, false, ZerosMode::original},
+                             {DType::int8, DType::float16, -1, false, ZerosMode::original},
+                             {DType::uint2, DType::float16, 64, true, ZerosMode::original}};
+  int checked = 0;
+  for (const Weights& f : formats)
+    for (const MSpec& M : {MSpec(17), MSpec(32), MSpec::buckets({1, 16, 32, 64})}) {
+      if (M.is_dynamic() && f.W == DType::int8) continue;
+      MatmulConfig config = w4a16_g128_config(M, 328, 1152);
+      config.W_dtype = f.W;
+      config.A_dtype = config.out_dtype = f.A;
+      config.group_size = f.group;
+      config.with_zeros = f.zeros;
+      config.zeros_mode = f.mode;
+      INFO(canonical_form(config));
+      const int64_t rows = M.is_dynamic() ? 32 : M.value();
+      const Matmul matmul = matmul_on_ws_tiles(config, rows, 32);
+      for (int64_t m : M.is_dynamic() ? std::vector<int64_t>{17, 24, 32} : std::vector<int64_t>{rows}) {
+        checker.check_random(matmul, m, rng);
+        ++checked;
+      }
+    }
+  CHECK(checked == 22);
+  CHECK(checker.failures() == 0);
+}
 
 // W8A16 past 256 rows: the default keeps 256-row tiles with 64 k a stage (8-bit codes leave a 256 x
 // 128 tile of 128 k two stages), so the k-block's 64 k of 8-bit codes and each stage's single

@@ -89,9 +89,12 @@ __device__ __forceinline__ void wgmma_64x8x16_f16_ss(float (&d)[4], uint64_t a, 
 }
 
 // The accumulator operands of the wgmma wrappers below, written once: the placeholders of the first
-// 32, 64, 96 or 128 asm operands, and their bindings to d[] with constraint C ("+f" float, "+r" int32).
+// 8, 16, 32, 64, 96 or 128 asm operands, and their bindings to d[] with constraint C ("+f" float,
+// "+r" int32).
+#define BITJIT_WGMMA_D8 "%0, %1, %2, %3, %4, %5, %6, %7"
+#define BITJIT_WGMMA_D16 BITJIT_WGMMA_D8 ", %8, %9, %10, %11, %12, %13, %14, %15"
 #define BITJIT_WGMMA_D32                                                                                              \
-  "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "                                            \
+  BITJIT_WGMMA_D16 ", "                                                                                               \
   "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31"
 #define BITJIT_WGMMA_D64                                                                                              \
   BITJIT_WGMMA_D32 ", "                                                                                               \
@@ -105,9 +108,10 @@ __device__ __forceinline__ void wgmma_64x8x16_f16_ss(float (&d)[4], uint64_t a, 
   BITJIT_WGMMA_D96 ", "                                                                                               \
   "%96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, "                      \
   "%112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127"
+#define BITJIT_WGMMA_BIND8(C) C(d[0]), C(d[1]), C(d[2]), C(d[3]), C(d[4]), C(d[5]), C(d[6]), C(d[7])
+#define BITJIT_WGMMA_BIND16(C) BITJIT_WGMMA_BIND8(C), C(d[8]), C(d[9]), C(d[10]), C(d[11]), C(d[12]), C(d[13]), C(d[14]), C(d[15])
 #define BITJIT_WGMMA_BIND32(C)                                                                                        \
-  C(d[0]), C(d[1]), C(d[2]), C(d[3]), C(d[4]), C(d[5]), C(d[6]), C(d[7]),                                             \
-  C(d[8]), C(d[9]), C(d[10]), C(d[11]), C(d[12]), C(d[13]), C(d[14]), C(d[15]),                                       \
+  BITJIT_WGMMA_BIND16(C),                                                                                             \
   C(d[16]), C(d[17]), C(d[18]), C(d[19]), C(d[20]), C(d[21]), C(d[22]), C(d[23]),                                     \
   C(d[24]), C(d[25]), C(d[26]), C(d[27]), C(d[28]), C(d[29]), C(d[30]), C(d[31])
 #define BITJIT_WGMMA_BIND64(C)                                                                                        \
@@ -130,7 +134,7 @@ __device__ __forceinline__ void wgmma_64x8x16_f16_ss(float (&d)[4], uint64_t a, 
   C(d[120]), C(d[121]), C(d[122]), C(d[123]), C(d[124]), C(d[125]), C(d[126]), C(d[127])
 
 // D[64, N] (+)= A[64, 16] (registers, the fragment order above) * B[16, N] (descriptor, K-major)
-// for the Hopper family's tiles (N = 64, 128 or 256 activation rows), A's type fp16 or bf16, float32 D
+// for the Hopper family's tiles (N = 16, 32, 64, 128 or 256 activation rows), A's type fp16 or bf16, float32 D
 // in the fragment layout above (N / 2 floats per thread). A's registers must stay unchanged until
 // a wgmma_wait shows the instruction done. The operands after D's N / 2: a[0..3], b, accumulate.
 #define BITJIT_WGMMA_RS(SHAPE, D, BIND, A_AND_B, ACCUMULATE, TYPES, TAIL, C)                                          \
@@ -138,10 +142,14 @@ __device__ __forceinline__ void wgmma_64x8x16_f16_ss(float (&d)[4], uint64_t a, 
                "wgmma.mma_async.sync.aligned." SHAPE TYPES " {" D "}, " A_AND_B ", p" TAIL "; }"                      \
                : BIND(C)                                                                                              \
                : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(int(accumulate)))
-// The three shapes of a register-A wgmma of K k (the operands after D's kRows / 2: a[0..3], b,
+// The shapes of a register-A wgmma of K k (the operands after D's kRows / 2: a[0..3], b,
 // accumulate), TYPES(SHAPE, D, BIND, A_AND_B, ACCUMULATE) choosing the input types.
 #define BITJIT_WGMMA_RS_ROWS(TYPES, K)                                                                                \
-  if constexpr (kRows == 64) {                                                                                        \
+  if constexpr (kRows == 16) {                                                                                        \
+    TYPES("m64n16" K, BITJIT_WGMMA_D8, BITJIT_WGMMA_BIND8, "{%8, %9, %10, %11}, %12", "%13")                          \
+  } else if constexpr (kRows == 32) {                                                                                 \
+    TYPES("m64n32" K, BITJIT_WGMMA_D16, BITJIT_WGMMA_BIND16, "{%16, %17, %18, %19}, %20", "%21")                      \
+  } else if constexpr (kRows == 64) {                                                                                 \
     TYPES("m64n64" K, BITJIT_WGMMA_D32, BITJIT_WGMMA_BIND32, "{%32, %33, %34, %35}, %36", "%37")                      \
   } else if constexpr (kRows == 128) {                                                                                \
     TYPES("m64n128" K, BITJIT_WGMMA_D64, BITJIT_WGMMA_BIND64, "{%64, %65, %66, %67}, %68", "%69")                     \
@@ -153,7 +161,8 @@ template <class A, int kRows>
 __device__ __forceinline__ void wgmma_64xNx16_rs(float (&d)[kRows / 2], const uint32_t (&a)[4], uint64_t b,
                                                  bool accumulate) {
   static_assert(is_same<A, fmt::Float16>::value || is_same<A, fmt::BFloat16>::value, "fp16 or bf16 inputs");
-  static_assert(kRows == 64 || kRows == 128 || kRows == 256, "64, 128 or 256 rows of activations per block");
+  static_assert(kRows == 16 || kRows == 32 || kRows == 64 || kRows == 128 || kRows == 256,
+                "16, 32, 64, 128 or 256 rows of activations per block");
   constexpr bool kHalf = is_same<A, fmt::Float16>::value;
 #define BITJIT_WGMMA_RS_TYPES(SHAPE, D, BIND, A_AND_B, ACCUMULATE)                                                    \
   if constexpr (kHalf) BITJIT_WGMMA_RS(SHAPE, D, BIND, A_AND_B, ACCUMULATE, ".f32.f16.f16", ", 1, 1, 0", "+f");       \
@@ -232,8 +241,12 @@ __device__ __forceinline__ void wgmma_64xNx32_rs_fp8(float (&d)[kRows / 2], cons
 #undef BITJIT_WGMMA_BIND128
 #undef BITJIT_WGMMA_BIND64
 #undef BITJIT_WGMMA_BIND32
+#undef BITJIT_WGMMA_BIND16
+#undef BITJIT_WGMMA_BIND8
 #undef BITJIT_WGMMA_D128
 #undef BITJIT_WGMMA_D64
 #undef BITJIT_WGMMA_D32
+#undef BITJIT_WGMMA_D16
+#undef BITJIT_WGMMA_D8
 
 }  // namespace bitjit

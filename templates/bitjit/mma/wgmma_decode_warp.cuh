@@ -49,12 +49,12 @@ struct WgmmaDecodeWarp {
   // The stage's last group keeps running into the next stage if that stage's first group takes the
   // other fragment sets (whole pairs of groups per k-block; past K a stage holds fewer k-blocks).
   static constexpr bool kKeepsLastGroup = kStepsPerBlock % (2 * kGroup) == 0;
-  // Two sets of sums where the registers allow (64 rows, at most two warpgroups of sums): consecutive
+  // Two sets of sums where the registers allow (up to 64 rows, at most two warpgroups of sums): consecutive
   // groups add into different sets, so a group's wgmmas need not wait in the tensor pipe for the
   // sums of the group before (measured 3-4 % at M = 64, 2026-11-27); finish() adds the second set
   // into d. With four warpgroups a thread has about 100 registers and ptxas serialized every wgmma
   // (its warning C7512).
-  static constexpr int kChains = T::kBlockM == 64 && T::kThreads <= 256 ? 2 : 1;
+  static constexpr int kChains = T::kBlockM <= 64 && T::kThreads <= 256 ? 2 : 1;
 
   const MatmulParams& params;
   const uint32_t* pair_table;
