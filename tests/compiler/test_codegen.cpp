@@ -1374,6 +1374,21 @@ TEST_CASE("launch.blocks_per_sm is validated and emitted as the launch bound's l
   CHECK(contains(schedule_error_on(config, s, "sm_90a"), "warps.k=32 must be 1..16"));
 }
 
+namespace {
+
+// The schedule error of the W4A8 warp-specialized kernel's default at `rows` (config with activations
+// of type `activations`) after `change`.
+template <class Change>
+std::string w4a8_ws_error_after(MatmulConfig config, DType activations, int64_t rows, Change change) {
+  config.A_dtype = activations;
+  TileSchedule s = default_schedule(config, "sm_90a", rows);
+  REQUIRE(s.family == KernelFamily::tensor_wgmma_ws);
+  change(s);
+  return schedule_error_on(config, s, "sm_90a");
+}
+
+}  // namespace
+
 // tensor_wgmma_ws with launch.blocks_per_sm: its warpgroups' registers from an SM's share
 // (setmaxnreg), a persistent grid of that many blocks an SM, and the shared memory of all of them;
 // the W8A8 and W4A8 kernels and pairs of blocks keep one.
@@ -1425,12 +1440,8 @@ TEST_CASE("tensor_wgmma_ws runs two blocks an SM where registers and shared memo
   REQUIRE(schedule_error_on(int8, pairs, "sm_90a").empty());
   pairs.launch.blocks_per_sm = 2;
   CHECK(contains(schedule_error_on(int8, pairs, "sm_90a"), "launch.blocks_per_sm=2: tensor_wgmma_ws's W8A8 kernel runs one block an SM"));
-  MatmulConfig w4a8 = config;
-  w4a8.A_dtype = DType::int8;
-  TileSchedule w4a8_two = default_schedule(w4a8, "sm_90a", 256);
-  REQUIRE(w4a8_two.family == KernelFamily::tensor_wgmma_ws);
-  w4a8_two.launch.blocks_per_sm = 2;
-  CHECK(contains(schedule_error_on(w4a8, w4a8_two, "sm_90a"), "launch.blocks_per_sm=2: tensor_wgmma_ws's W4A8 kernel runs one block an SM"));
+  CHECK(contains(w4a8_ws_error_after(config, DType::int8, 256, [](TileSchedule& s) { s.launch.blocks_per_sm = 2; }),
+                 "launch.blocks_per_sm=2: tensor_wgmma_ws's W4A8 kernel runs one block an SM"));
   // The tuner's 64 x 64 candidates carry a two-block twin.
   std::vector<TileSchedule> candidates;
   add_tuning_candidates(config, default_schedule(config, "sm_90a", 64), 64, candidates);
@@ -1487,12 +1498,8 @@ TEST_CASE("tensor_wgmma_ws takes tiles of 16 and 32 rows, the default from 17 to
   CHECK(schedule_error_on(config, unspecialized, "sm_90a") ==
         "invalid TileSchedule: tile.m=32 must be 64, 128 or 256 (wgmma N); 16 and 32: family=tensor_wgmma_ws with "
         "fp16 or bf16 activations");
-  MatmulConfig w4a8 = config;
-  w4a8.A_dtype = DType::float8_e4m3;
-  TileSchedule w4a8_rows = default_schedule(w4a8, "sm_90a", 32);
-  REQUIRE(w4a8_rows.family == KernelFamily::tensor_wgmma_ws);
-  w4a8_rows.tile.m = 32;
-  CHECK(contains(schedule_error_on(w4a8, w4a8_rows, "sm_90a"), "tile.m=32 must be 64"));
+  CHECK(contains(w4a8_ws_error_after(config, DType::float8_e4m3, 32, [](TileSchedule& s) { s.tile.m = 32; }),
+                 "tile.m=32 must be 64"));
 
   for (int64_t rows : {17, 32}) {
     MatmulConfig at = config;
