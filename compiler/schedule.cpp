@@ -101,6 +101,8 @@ KernelFamily read_family(const json& object) {
   return *named;
 }
 
+}  // namespace
+
 // launch.blocks_per_sm: 0, or blocks that leave each thread at least 32 registers on the arch (the
 // compiler spills what does not fit). The families with a producer warpgroup also set their
 // warpgroups' own counts (setmaxnreg) from an SM's share and size their persistent grid by it; their
@@ -117,8 +119,6 @@ void validate_blocks_per_sm(const TileSchedule& s, const std::string& arch) {
                     std::to_string(threads) + " threads on " + arch + ")");
   }
 }
-
-}  // namespace
 
 std::string_view to_string(KernelFamily family) {
   if (size_t(family) >= all_families().size()) return "?";

@@ -82,6 +82,12 @@ struct TileSchedule {
 // saturates rather than overflowing for any other.
 int block_threads(const TileSchedule& schedule);
 
+// launch.blocks_per_sm: 0, or 1 to the blocks that leave each of the schedule's threads at least 32
+// registers on the arch; throws ConfigError naming the range otherwise. validate_schedule checks it
+// after the family's checks; a family whose own checks divide the SM by it (tensor_wgmma_ws) checks it
+// first, once its threads are valid.
+void validate_blocks_per_sm(const TileSchedule& schedule, const std::string& arch);
+
 // Throws ConfigError naming the field when the schedule cannot run the config on the arch.
 void validate_schedule(const MatmulConfig& config, const TileSchedule& schedule, const std::string& arch);
 // validate_schedule as a yes / no answer.

@@ -120,6 +120,7 @@ void validate_warp_specialized(const MatmulConfig& config, const TileSchedule& s
   }
   validate_wgmma_tile(config, s, rows);
   require_warpgroup_warps(s);  // the consumer warps; the producer warpgroup comes besides
+  validate_blocks_per_sm(s, arch);  // the range, before the registers it leaves a consumer
   const WarpSpecializedRegisters budget = warp_specialized_registers(s, arch);
   const int registers = budget.consumer > 0 ? budget.consumer : budget.per_thread, needed = sums + other_registers;
   if (registers < needed) {

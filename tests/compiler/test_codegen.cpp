@@ -1422,6 +1422,13 @@ TEST_CASE("tensor_wgmma_ws runs two blocks an SM where registers and shared memo
         "invalid TileSchedule: tile.m=64 with tile.n=128: 384 threads in each of launch.blocks_per_sm=2 blocks an SM get "
         "96 registers each, the 32 sums of a consumer thread need about 104; a smaller tile.m or tile.n, or fewer "
         "blocks an SM");
+  // Past the blocks that leave each thread 32 registers: the range, not the consumers' registers
+  // (which would be 0 each).
+  TileSchedule too_many = two;
+  too_many.launch.blocks_per_sm = 100;
+  CHECK(schedule_error_on(config, too_many, "sm_90a") ==
+        "invalid TileSchedule: launch.blocks_per_sm=100 must be 0 (the compiler's count) or 1..8 (at least 32 registers "
+        "for each of 256 threads on sm_90a)");
   // Three blocks of 5 stages of 20 KiB: past the SM's shared memory.
   TileSchedule three = two;
   three.launch.blocks_per_sm = 3;
