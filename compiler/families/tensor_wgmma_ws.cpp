@@ -327,7 +327,8 @@ std::optional<TileSchedule> two_blocks_at_few_rows(const MatmulConfig& config, c
 // graph-timed, 32 rows, over the 64-row default (64 x 64 tiles of two blocks; 64 x 256 for 2^27
 // weights or more) in one run (bench/results/2026-12-02-h200-few-row-tiles): 32 x 64 tiles of 7 stages,
 // int4 g128 8B qkv 16.7 -> 12.5 us, o 10.9 -> 9.6, gate_up 49.0 -> 33.6, down 30.3 -> 18.8, 70B qkv
-// 41.8 -> 26.0, o 34.9 -> 19.6; uint4 + packed zeros 0.62-0.88. The layers of 2^27 weights or more
+// 41.8 -> 26.0, o 34.9 -> 19.6; uint4 + packed zeros 0.62-0.88 (as the default against main: int4,
+// packed zeros, bf16, nf4, int8 per channel 0.56-0.96 on every shape). The layers of 2^27 weights or more
 // take 32 x 128 tiles of 5 stages: 70B gate_up 116.7 -> 105.0, down 66.5 -> 56.2 (packed zeros 141.4
 // -> 130.5, 77.3 -> 69.5), where 32 x 64 tiles took 0.94-1.04. Three blocks of 32 x 64 on 4 stages:
 // between the two. At 16 rows tiles of 16 rows took 1.02-1.6x tensor_gemv's time: it keeps them.
