@@ -111,6 +111,57 @@ TEST_CASE("logical values outside the format are errors naming the index", "[qua
   CHECK(contains(error_of([] { logical_to_codes(DType::float16, V{1}); }), "float16"));
 }
 
+// A layer's worth of values (past the count that goes over the host's cores in ranges): every
+// format's codes against each value's own rule (offset binary, two's complement, int1's {-1, +1}, the
+// unsigned and table formats as they are), packed fields in their bits, and values outside the
+// format in two ranges, the error naming the first.
+TEST_CASE("logical values of a whole layer become codes and packed rows as value by value", "[quant][packing]") {
+  BITJIT_RANDOM_ENGINE(rng);
+  constexpr int64_t kRows = 1031, kCols = 4104;  // 4.2 M values: several ranges, rows split unevenly
+  for (DType dtype : {DType::int4, DType::int2, DType::int1, DType::int8, DType::uint4, DType::uint8, DType::nf4,
+                      DType::float8_e5m2}) {
+    CAPTURE(to_string(dtype));
+    const DTypeInfo& row = info(dtype);
+    const auto code_of = [&](int value) {  // the format's rule, written out
+      if (dtype == DType::int1) return value == 1 ? 1 : 0;
+      if (row.kind == ValueKind::offset_binary) return value + (1 << (row.bits - 1));
+      return int(uint8_t(int8_t(value)));
+    };
+    const int lowest = dtype == DType::int1 ? -1 : row.kind == ValueKind::offset_binary ? -(1 << (row.bits - 1))
+                                                                                          : row.bits == 8 ? -128 : 0;
+    const int highest = dtype == DType::int1 ? 1 : row.kind == ValueKind::offset_binary ? (1 << (row.bits - 1)) - 1
+                                                                                         : row.bits == 8 ? 127 : (1 << row.bits) - 1;
+    std::uniform_int_distribution<int> pick(lowest, highest);
+    std::vector<int8_t> values(size_t(kRows * kCols));
+    for (int8_t& value : values) {
+      int v = pick(rng);
+      if (dtype == DType::int1 && v == 0) v = 1;
+      value = int8_t(v);
+    }
+    const std::vector<uint8_t> codes = logical_to_codes(dtype, values);
+    bool every_code = true;
+    for (size_t i = 0; i < values.size(); ++i) every_code &= codes[i] == code_of(values[i]);
+    CHECK(every_code);
+    if (row.bits < 8) {
+      const std::vector<uint8_t> packed = general_compress(codes, kRows, kCols, row.bits);
+      CHECK(general_decompress(packed, kRows, kCols, row.bits) == codes);
+    }
+    if (row.bits == 8) continue;  // every int8 value is a code
+    // Outside the format in a late range and an early one: the first is named, by index or place.
+    const int outside = dtype == DType::int1 ? 0 : highest + 1;
+    const int64_t early = std::uniform_int_distribution<int64_t>(kCols, kRows * kCols / 2)(rng);
+    values[size_t(kRows * kCols - 3)] = int8_t(outside);
+    values[size_t(early)] = int8_t(outside);
+    CHECK(contains(error_of([&] { logical_to_codes(dtype, values); }),
+                   "value " + std::to_string(outside) + " at index " + std::to_string(early) + " "));
+    std::vector<uint8_t> fields = codes;
+    fields[size_t(kRows * kCols - 3)] = uint8_t(1 << row.bits);
+    fields[size_t(early)] = uint8_t(1 << row.bits);
+    CHECK(contains(error_of([&] { general_compress(fields, kRows, kCols, row.bits); }),
+                   "(row " + std::to_string(early / kCols) + ", col " + std::to_string(early % kCols) + ")"));
+  }
+}
+
 TEST_CASE("random logical weights survive codes, packing and the reference decoder", "[quant][packing]") {
   BITJIT_RANDOM_ENGINE(rng);
   for (DType dtype : {DType::int4, DType::int2, DType::int1, DType::uint2}) {
