@@ -325,14 +325,15 @@ std::optional<TileSchedule> two_blocks_at_few_rows(const MatmulConfig& config, c
 // Tiles of 32 rows (m64n32k16) for buckets of 17 to 32 rows, two blocks an SM: a 64-row tile there
 // multiplies as many padding rows as rows, and its activation boxes take half of each stage. H200,
 // graph-timed, 32 rows, over the 64-row default (64 x 64 tiles of two blocks; 64 x 256 for 2^27
-// weights or more) in one run (bench/results/2026-12-02-h200-few-row-tiles): 32 x 64 tiles of 7 stages,
-// int4 g128 8B qkv 16.7 -> 12.5 us, o 10.9 -> 9.6, gate_up 49.0 -> 33.6, down 30.3 -> 18.8, 70B qkv
-// 41.8 -> 26.0, o 34.9 -> 19.6; uint4 + packed zeros 0.62-0.88 (as the default against main: int4,
-// packed zeros, bf16, nf4, int8 per channel 0.56-0.96 on every shape). The layers of 2^27 weights or more
-// take 32 x 128 tiles of 5 stages: 70B gate_up 116.7 -> 105.0, down 66.5 -> 56.2 (packed zeros 141.4
-// -> 130.5, 77.3 -> 69.5), where 32 x 64 tiles took 0.94-1.04. Three blocks of 32 x 64 on 4 stages:
-// between the two. At 16 rows tiles of 16 rows took 1.02-1.6x tensor_gemv's time: it keeps them.
-// Nullopt where a block's share of shared memory holds fewer than two stages.
+// weights or more) in one run (bench/results/2026-12-02-h200-few-row-tiles): 32 x 64 tiles of 7
+// stages, int4 g128 8B qkv 16.7 -> 12.5 us, o 10.9 -> 9.6, gate_up 49.0 -> 33.6, down 30.3 -> 18.8,
+// 70B qkv 41.8 -> 26.0, o 34.9 -> 19.6; uint4 + packed zeros 0.62-0.88 (as the default against main:
+// int4, packed zeros, bf16, nf4, int8 per channel 0.56-0.96 on every shape). The layers of 2^27
+// weights or more take 32 x 128 tiles of 5 stages: 70B gate_up 116.7 -> 105.0, down 66.5 -> 56.2
+// (packed zeros 141.4 -> 130.5, 77.3 -> 69.5), where 32 x 64 tiles took 0.94-1.04. Three blocks of
+// 32 x 64 on 4 stages: between the two. At 16 rows tiles of 16 rows took 1.03-1.6x tensor_gemv's time on
+// all but one case (8B down on 5 stages of 256 k: 0.98): tensor_gemv keeps 16 rows. Nullopt where a
+// block's share of shared memory holds fewer than two stages.
 std::optional<TileSchedule> few_row_tiles(const MatmulConfig& config, const std::string& arch, TileSchedule s,
                                           bool many_weights) {
   s.tile = {.m = kFewRowsTile, .n = many_weights ? 128 : 64};
@@ -341,12 +342,13 @@ std::optional<TileSchedule> few_row_tiles(const MatmulConfig& config, const std:
 }
 
 // Hand-set from H100 runs of the 70B int4 g128 shapes (bench/results/2026-11-27-h100-wgmma-ws and
-// -stream-k): tensor_wgmma's rows per block, never split (a short last wave of 64-row tiles is
-// shared out by stream-K instead); up to 32 rows tiles of 32 (few_row_tiles); at 64 rows 256
-// channels for at least 2^27 weights, else 64 channels, two blocks an SM; 128 or 192 channels between 65 and 256 rows, whichever wastes less
-// of the last wave (256 x 128 tiles from 185 rows where they make 1.5 waves), 128 above; the
-// measured stage counts (4 of 64 k at 256 rows, W8A16: H200), fewer where shared memory runs out;
-// tiles in groups of 8 row blocks. Nullopt where the family does not take the config.
+// -stream-k): tensor_wgmma's rows per block, never split (a short last wave of 64-row tiles is shared
+// out by stream-K instead); up to 32 rows tiles of 32 (few_row_tiles); at 64 rows 256 channels for at
+// least 2^27 weights, else 64 channels, two blocks an SM; 128 or 192 channels between 65 and 256
+// rows, whichever wastes less of the last wave (256 x 128 tiles from 185 rows where they make 1.5
+// waves), 128 above; the measured stage counts (4 of 64 k at 256 rows, W8A16: H200), fewer where
+// shared memory runs out; tiles in groups of 8 row blocks. Nullopt where the family does not take the
+// config.
 std::optional<TileSchedule> default_tensor_wgmma_ws(const MatmulConfig& config, const std::string& arch, int64_t rows) {
   const std::optional<TileSchedule> unspecialized = families::default_tensor_wgmma_decoding(config, arch, rows);
   if (!unspecialized) return std::nullopt;
