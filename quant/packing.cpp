@@ -359,7 +359,10 @@ template <typename Int>
 void integer_weight_codes(DType W_dtype, const ArrayElement& element, std::span<const uint8_t> bytes, int64_t row_length,
                           const std::string& call, std::vector<uint8_t>& codes) {
   const DTypeInfo& w = info(W_dtype);
-  const auto [low, high] = logical_bounds(W_dtype);
+  // Plain copies, not structured bindings: lambdas below use them (clang before 16 refuses to
+  // capture a structured binding).
+  const auto [lowest, highest] = logical_bounds(W_dtype);
+  const int64_t low = lowest, high = highest;
   std::vector<int> code_of(size_t(high - low + 1));  // the format's codes by logical value - low
   for (int64_t v = low; v <= high; ++v) code_of[size_t(v - low)] = code_of_logical_value(W_dtype, int(v));
   const bool binary = w.kind == ValueKind::binary;  // {-1, +1}: 0 inside the bounds but not a value
