@@ -76,6 +76,18 @@ std::string bounds_text(DType dtype);  // below, with the checks of values as gi
 // range its own bytes of the output.
 constexpr int64_t kValuesWorthThreads = int64_t(1) << 22;
 
+// body(begin, end) over ranges of [0, count), on the host's cores where worth_threads: false from
+// body means a value of its range is outside the format. Whether every range was inside; the caller
+// then finds the first value outside in order, so the error names the same one as a serial pass.
+template <class Body>
+bool every_range_inside(int64_t count, bool worth_threads, Body body) {
+  std::atomic<bool> outside = false;
+  for_each_range_in_parallel(count, worth_threads, [&](int64_t begin, int64_t end) {
+    if (!body(begin, end)) outside = true;
+  });
+  return !outside;
+}
+
 // How the codes of a format follow from int8 logical values: code = value + offset (mod 256), the
 // value inside the format while code < limit. Every format but int1 ({-1, +1}) is such a shift:
 // offset binary by 2^(bits - 1), the rest by 0; one add and compare a value, which the compiler
@@ -129,8 +141,7 @@ std::vector<uint8_t> general_compress(std::span<const uint8_t> values, int64_t r
   const int per_byte = 8 / bits;
   const unsigned limit = 1u << bits;
   std::vector<uint8_t> packed(static_cast<size_t>(rows * row_bytes));
-  std::atomic<bool> outside = false;  // set by any range: the first value outside is then found in order
-  for_each_range_in_parallel(rows, rows * cols >= kValuesWorthThreads, [&](int64_t row_begin, int64_t row_end) {
+  const bool inside = every_range_inside(rows, rows * cols >= kValuesWorthThreads, [&](int64_t row_begin, int64_t row_end) {
     const uint8_t* in = values.data() + row_begin * cols;
     uint8_t* out = packed.data() + row_begin * row_bytes;
     unsigned range_or = 0;
@@ -142,9 +153,9 @@ std::vector<uint8_t> general_compress(std::span<const uint8_t> values, int64_t r
       }
       out[b] = byte;
     }
-    if (range_or >= limit) outside = true;  // limit is a power of two: any value past it sets a higher bit
+    return range_or < limit;  // limit is a power of two: any value past it sets a higher bit
   });
-  if (outside) {
+  if (!inside) {
     const auto first = std::find_if(values.begin(), values.end(), [&](uint8_t v) { return v >= limit; });
     const int64_t at = first - values.begin();
     throw ConfigError("general_compress: value " + std::to_string(*first) + " at (row " + std::to_string(at / cols) +
@@ -180,12 +191,11 @@ std::vector<uint8_t> logical_to_codes(DType W_dtype, std::span<const int8_t> val
   }
   const std::optional<ShiftedCodes> shift = shifted_codes(W_dtype);
   std::vector<uint8_t> codes(values.size());
-  std::atomic<bool> outside = false;  // set by any range: the first value outside is then found in order
   const int64_t count = int64_t(values.size());
-  for_each_range_in_parallel(count, count >= kValuesWorthThreads, [&](int64_t begin, int64_t end) {
-    if (!codes_of_range(W_dtype, shift, values, codes, begin, end)) outside = true;
+  const bool inside = every_range_inside(count, count >= kValuesWorthThreads, [&](int64_t begin, int64_t end) {
+    return codes_of_range(W_dtype, shift, values, codes, begin, end);
   });
-  if (outside) {
+  if (!inside) {
     const auto first = std::find_if(values.begin(), values.end(), [&](int8_t v) { return code_of_logical_value(W_dtype, v) < 0; });
     reject_value(int64_t(first - values.begin()), *first, bounds_text(W_dtype), W_dtype);
   }
@@ -371,19 +381,18 @@ void integer_weight_codes(DType W_dtype, const ArrayElement& element, std::span<
            (std::is_signed_v<Int> ? int64_t(v) <= high : uint64_t(v) <= uint64_t(high)) && !(binary && v == 0);
   };
   // In ranges over the host's cores for a layer's values; where any is outside, the first is named.
-  std::atomic<bool> outside = false;
   const int64_t count = int64_t(codes.size());
-  for_each_range_in_parallel(count, count >= kValuesWorthThreads, [&](int64_t begin, int64_t end) {
-    bool all_inside = true;
+  const bool all_inside = every_range_inside(count, count >= kValuesWorthThreads, [&](int64_t begin, int64_t end) {
+    bool range_inside = true;
     for (int64_t i = begin; i < end; ++i) {
       const Int v = load<Int>(bytes, i);
       const bool ok = inside(v);
-      all_inside &= ok;
+      range_inside &= ok;
       codes[size_t(i)] = ok ? uint8_t(code_of[size_t(int64_t(v) - low)]) : uint8_t(0);
     }
-    if (!all_inside) outside = true;
+    return range_inside;
   });
-  if (!outside) return;
+  if (all_inside) return;
   for (int64_t i = 0; i < count; ++i) {
     if (!inside(load<Int>(bytes, i))) {
       reject_given(call, read_value(element, bytes, i), i, row_length,
