@@ -82,6 +82,32 @@ TEST_CASE("compile_cuda serves the embedded headers as includes", "[runtime]") {
   }
 }
 
+// The packed zero codes' index (decode/dequant.cuh) is 32-bit for every array whose indices fit in
+// 32 bits and 64-bit past that: checked by the compiler on both sides of the boundary (no GPU holds
+// a layer with 2^32 zero codes, so the wide case cannot be run).
+TEST_CASE("the packed zero codes' index is 32-bit up to 2^32 codes and 64-bit past", "[runtime][nvrtc]") {
+  ScopedEnv no_dump("BITJIT_DUMP_DIR", std::nullopt);
+  const std::string source = R"(
+#include "bitjit/core/matmul_params.cuh"
+#include "bitjit/decode/dequant.cuh"
+template <class X, class Y> struct Same { static constexpr bool value = false; };
+template <class X> struct Same<X, X> { static constexpr bool value = true; };
+struct AtTheBound { using W = bitjit::fmt::Uint4; static constexpr long long N = 1ll << 19, kGroups = 1ll << 13; };
+struct PastTheBound { using W = bitjit::fmt::Uint4; static constexpr long long N = (1ll << 19) + 8, kGroups = 1ll << 13; };
+static_assert(Same<decltype(bitjit::zero_code_index<AtTheBound>(0, 0)), uint32_t>::value, "32-bit at the bound");
+static_assert(Same<decltype(bitjit::zero_code_index<PastTheBound>(0, 0)), unsigned long long>::value, "64-bit past");
+static_assert(bitjit::zero_code_index<AtTheBound>((1ll << 13) - 1, (1ll << 19) - 1) == 0xffffffffu, "last index");
+static_assert(bitjit::zero_code_index<PastTheBound>((1ll << 13) - 1, (1ll << 19) + 7) == (1ull << 32) + (1ull << 16) - 1,
+              "last index past the bound");
+extern "C" __global__ void zero_codes(const bitjit::MatmulParams params, uint32_t* out) {
+  out[0] = bitjit::load_zero_code<AtTheBound>(params, (1ll << 13) - 1, threadIdx.x);
+  out[1] = bitjit::load_zero_code<PastTheBound>(params, (1ll << 13) - 1, threadIdx.x);
+}
+)";
+  CompiledKernel kernel = compile_counted({source, "zero_code_index.cu", "sm_90a", {}, ""});
+  CHECK(is_elf(kernel.cubin));
+}
+
 TEST_CASE("compile_cuda rejects an unsupported arch before compiling", "[runtime]") {
   const uint64_t before = nvrtc_compile_count();
   const auto message = thrown_message<ConfigError>([] { compile_cuda({kScaleAndAddSource, "x.cu", "sm_75", {}, ""}); });

@@ -18,6 +18,20 @@ __device__ __forceinline__ float load_scale(const MatmulParams& params, long lon
   return P::Scale::decode(load_code<typename P::Scale>(params.scales, n * P::kGroups + group));
 }
 
+// Where channel n's packed zero code of scale group `group` lies (group-major: N codes a group). In
+// 32 bits when every index of the array fits (each layer of the suite): the 64-bit multiply-add, its
+// address and the signed division were most of a stage's zero-code instructions.
+template <class P>
+__device__ __forceinline__ constexpr auto zero_code_index(long long group, long long n) {
+  if constexpr (P::kGroups * P::N <= (1ll << 32)) return uint32_t(group) * uint32_t(P::N) + uint32_t(n);
+  else return static_cast<unsigned long long>(group * P::N + n);
+}
+
+template <class P>
+__device__ __forceinline__ uint32_t load_zero_code(const MatmulParams& params, long long group, long long n) {
+  return load_code<typename P::W>(params.zeros, zero_code_index<P>(group, n));
+}
+
 template <class P>
 __device__ __forceinline__ float dequantize(uint32_t code, long long n, long long group, const MatmulParams& params) {
   const float value = P::W::decode(code);
@@ -29,7 +43,7 @@ __device__ __forceinline__ float dequantize(uint32_t code, long long n, long lon
       return value * scale;
     } else if constexpr (P::kZerosMode == Zeros::quantized) {
       // Quantized zeros are codes of W's own width, packed along N, and subtract from the raw code.
-      const uint32_t zero_code = load_code<typename P::W>(params.zeros, group * P::N + n);
+      const uint32_t zero_code = load_zero_code<P>(params, group, n);
       return (float(code) - float(zero_code)) * scale;
     } else {
       const float zero = P::Scale::decode(load_code<typename P::Scale>(params.zeros, n * P::kGroups + group));

@@ -137,15 +137,29 @@ struct Float8E5M2 {
 
 // ---- reading and writing codes in memory ----------------------------------------------------------
 
+// Code indices are never negative: they are taken unsigned, so that dividing by the codes a byte
+// is a shift and the remainder a mask (a signed division rounds towards zero, a fixup each), and in
+// 32 bits where the caller passes a uint32_t (cheaper multiply-adds than 64-bit ones).
+template <class Index>
+struct CodeIndex {
+  using type = unsigned long long;
+};
+template <>
+struct CodeIndex<uint32_t> {
+  using type = uint32_t;
+};
+
 // The byte of F's packed array at base that holds code `index` (the one load_code reads).
-template <class F>
-__device__ __forceinline__ const uint8_t* code_byte(const void* base, long long index) {
+template <class F, class Index>
+__device__ __forceinline__ const uint8_t* code_byte(const void* base, Index signed_index) {
+  const auto index = static_cast<typename CodeIndex<Index>::type>(signed_index);
   return static_cast<const uint8_t*>(base) + (F::kBits >= 8 ? index * (F::kBits / 8) : index / (8 / F::kBits));
 }
 
 // The code of element `index` of a tensor stored in format F (packed LSB-first below 8 bits).
-template <class F>
-__device__ __forceinline__ uint32_t load_code(const void* base, long long index) {
+template <class F, class Index>
+__device__ __forceinline__ uint32_t load_code(const void* base, Index signed_index) {
+  const auto index = static_cast<typename CodeIndex<Index>::type>(signed_index);
   if constexpr (F::kBits == 32) {
     return static_cast<const uint32_t*>(base)[index];
   } else if constexpr (F::kBits == 16) {

@@ -26,7 +26,7 @@ __device__ __forceinline__ void load_group_codes(const MatmulParams& params, con
       codes.scale[tile][half] = codes.zero[tile][half] = 0u;
       if constexpr (P::kScaling) codes.scale[tile][half] = load_code<typename P::Scale>(params.scales, n * P::kGroups + group);
       if constexpr (P::kZerosMode == Zeros::quantized)
-        codes.zero[tile][half] = load_code<typename P::W>(params.zeros, group * P::N + n);
+        codes.zero[tile][half] = load_zero_code<P>(params, group, n);
       else if constexpr (P::kZerosMode == Zeros::original || P::kZerosMode == Zeros::rescale)
         codes.zero[tile][half] = load_code<typename P::Scale>(params.zeros, n * P::kGroups + group);
     }
@@ -43,7 +43,7 @@ __device__ __forceinline__ void prefetch_group_zeros(const MatmulParams& params,
 #pragma unroll
     for (int tile = 0; tile < kTiles; ++tile)
 #pragma unroll
-      for (int half = 0; half < 2; ++half) prefetch_l1(code_byte<typename P::W>(params.zeros, group * P::N + channel[tile][half]));
+      for (int half = 0; half < 2; ++half) prefetch_l1(code_byte<typename P::W>(params.zeros, zero_code_index<P>(group, channel[tile][half])));
   }
 }
 

@@ -60,7 +60,7 @@ __device__ void gemv_matmul(const MatmulParams& params) {
       float scale = 1.0f, zero = 0.0f;
       if constexpr (P::kScaling) scale = load_scale<P>(params, n, group);
       if constexpr (P::kZerosMode == Zeros::quantized) {
-        zero = code_to_float(load_code<W>(params.zeros, group * P::N + n));
+        zero = code_to_float(load_zero_code<P>(params, group, n));
       } else if constexpr (P::kZerosMode == Zeros::original || P::kZerosMode == Zeros::rescale) {
         zero = P::Scale::decode(load_code<typename P::Scale>(params.zeros, n * P::kGroups + group));
       }

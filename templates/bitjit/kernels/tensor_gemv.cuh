@@ -173,7 +173,7 @@ __device__ void tensor_gemv(const MatmulParams& params) {
           for (int half = 0; half < 2; ++half) {
             zero[tile][half] = 0u;
             if constexpr (kQuantizedZeros) {
-              const uint32_t code = load_code<W>(params.zeros, group * P::N + channel[tile][half]);
+              const uint32_t code = load_zero_code<P>(params, group, channel[tile][half]);
               zero[tile][half] = kHow == PairDecode::magic ? negated_magic_zero<A>(code) : code;
             }
           }

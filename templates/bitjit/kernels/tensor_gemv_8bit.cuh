@@ -119,7 +119,7 @@ __device__ void tensor_gemv_8bit(const MatmulParams& params) {
             float scale = 1.0f, zero_codes = 0.0f, zero_after_scale = 0.0f;
             if constexpr (P::kScaling) scale = load_scale<P>(params, channel[tile][own], group);
             if constexpr (P::kZerosMode == Zeros::quantized) {
-              zero_codes = float(load_code<W>(params.zeros, group * P::N + channel[tile][own]));  // integer W only
+              zero_codes = float(load_zero_code<P>(params, group, channel[tile][own]));  // integer W only
             } else if constexpr (P::kZerosMode != Zeros::none) {
               const float z = P::Scale::decode(load_code<typename P::Scale>(params.zeros, channel[tile][own] * P::kGroups + group));
               if constexpr (P::kZerosMode == Zeros::original) zero_codes = z;
