@@ -6,7 +6,8 @@
 #   scripts/device-run.sh [build] [test] [sweep] [memcheck] [example]
 #     build     configure + build (always done first)
 #     test      ctest: every test binary, GPU tests included
-#     sweep     the GPU format-matrix sweep alone, with its summary line
+#     sweep     the GPU sweeps ([sweep]) alone, with their summary lines; BITJIT_SWEEP_STRIDE=n takes every
+#               n-th config, BITJIT_SWEEP_SHARD=k/n the k-th of n parts (the whole matrix outlasts a call)
 #     memcheck  the GPU tests under compute-sanitizer --tool memcheck (MEMCHECK_STRIDE=n sweeps every
 #               n-th config only; default 1, the whole matrix; MEMCHECK_TESTS a Catch2 test filter)
 #     racecheck the GPU tests except the sweeps under compute-sanitizer --tool racecheck (shared
@@ -285,6 +286,17 @@ steps_refusals() {
       dynamic) bench_args_refusal "$step" "${DYNAMIC_ARGS:-$DYNAMIC_ARGS_DEFAULT} --dynamic yes" ;;
     esac
   done
+  # The sweeps' part, checked as tests/gpu/test_matmul_sweep.cpp parses it (a malformed one fails them there).
+  if [ -n "${BITJIT_SWEEP_SHARD+set}" ] && ! sweep_shard_ok "$BITJIT_SWEEP_SHARD"; then
+    echo "BITJIT_SWEEP_SHARD='$BITJIT_SWEEP_SHARD': expected k/n, whole numbers with 0 <= k < n <= 1000 (e.g. 0/4)"
+  fi
+}
+
+# Whether $1 is a sweep shard k/n: up to four digits each, 0 <= k < n <= 1000.
+sweep_shard_ok() {
+  [[ $1 =~ ^([0-9]{1,4})/([0-9]{1,4})$ ]] || return 1
+  local k=$((10#${BASH_REMATCH[1]})) n=$((10#${BASH_REMATCH[2]}))
+  [ "$n" -ge 1 ] && [ "$n" -le 1000 ] && [ "$k" -lt "$n" ]
 }
 
 if [ "${DEVICE_RUN_CHECK_ONLY:-0}" = 1 ]; then

@@ -10,6 +10,8 @@
 #include <functional>
 #include <initializer_list>
 #include <future>
+#include <stdexcept>
+#include <string>
 #include <thread>
 
 #include "common/error.hpp"
@@ -29,6 +31,7 @@
 #include "tests/support/catch.hpp"
 #include "tests/support/configs.hpp"
 #include "tests/support/random.hpp"
+#include "tests/support/scoped_env.hpp"
 
 using namespace bitjit;
 using namespace bitjit::testing;
@@ -55,6 +58,39 @@ size_t sweep_stride() {
   return stride > 1 ? size_t(stride) : 1;
 }
 
+// BITJIT_SWEEP_SHARD=k/n keeps the k-th of n interleaved parts (k from 0) of the configs a sweep takes
+// after its stride, so that a sweep too long for one run goes in several: the format matrix's is
+// 7462 configs and about 21,000 kernels to compile (sm_90a), past ten minutes of a 16-core machine.
+// Default: the whole (0/1). A malformed value is an error, not the whole sweep run as if unsharded.
+struct SweepShard {
+  size_t index = 0, count = 1;
+};
+
+SweepShard parse_sweep_shard(const std::string& text) {
+  const auto refuse = [&text] {
+    return std::invalid_argument("BITJIT_SWEEP_SHARD='" + text + "': expected k/n, whole numbers with 0 <= k < n <= 1000 (e.g. 0/4)");
+  };
+  const size_t slash = text.find('/');
+  const auto whole = [](const std::string& digits) {
+    return !digits.empty() && digits.size() <= 4 && std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  if (slash == std::string::npos || !whole(text.substr(0, slash)) || !whole(text.substr(slash + 1))) throw refuse();
+  const SweepShard shard{std::stoul(text.substr(0, slash)), std::stoul(text.substr(slash + 1))};
+  if (shard.count < 1 || shard.count > 1000 || shard.index >= shard.count) throw refuse();
+  return shard;
+}
+
+SweepShard sweep_shard() {
+  const char* value = std::getenv("BITJIT_SWEEP_SHARD");
+  return value ? parse_sweep_shard(value) : SweepShard{};
+}
+
+// ", shard k of n" for a sweep's summary line, so that a shard's pass never reads as the whole's.
+std::string sweep_shard_text() {
+  const SweepShard shard = sweep_shard();
+  return shard.count > 1 ? ", shard " + std::to_string(shard.index) + " of " + std::to_string(shard.count) : "";
+}
+
 // BITJIT_SWEEP_MATCH=text keeps only the configs whose canonical form contains the text (to rerun
 // a failure's neighbours, e.g. '"K":320'), or each of several texts separated by ';' (e.g.
 // '"A_dtype":"float8_e4m3";"W_dtype":"int4"'); default all.
@@ -71,17 +107,18 @@ bool matches_sweep_filter(const MatmulConfig& config) {
   return true;
 }
 
-// The configs a family's sweep must take at least: about 100 / stride of the matrix, or one under
+// The configs a family's sweep must take at least: about 100 / (stride x shards) of the matrix, or one under
 // BITJIT_SWEEP_MATCH, which keeps a few configs, maybe none of that family (the caller skips then).
 size_t least_swept_configs() {
-  return std::getenv("BITJIT_SWEEP_MATCH") ? 1 : std::max<size_t>(1, 100 / sweep_stride());
+  return std::getenv("BITJIT_SWEEP_MATCH") ? 1 : std::max<size_t>(1, 100 / (sweep_stride() * sweep_shard().count));
 }
 
 // Whether BITJIT_SWEEP_MATCH left a family's sweep nothing to run: a skip, not a failure (the filter
 // kept the configs of another family, e.g. 2-bit codes, which the Hopper sweeps' families do not take).
 bool filtered_to_none(size_t taken) { return taken == 0 && std::getenv("BITJIT_SWEEP_MATCH") != nullptr; }
 
-// Every stride-th config of the format matrix at the sweep's shapes, with the M buckets Ms.
+// Every stride-th config of the format matrix at the sweep's shapes, with the M buckets Ms (of those,
+// BITJIT_SWEEP_SHARD's part).
 std::vector<MatmulConfig> sweep_configs(const std::vector<int64_t>& Ms, size_t stride) {
   MatmulConfig shape;
   shape.M = MSpec::buckets(Ms);
@@ -99,7 +136,10 @@ std::vector<MatmulConfig> sweep_configs(const std::vector<int64_t>& Ms, size_t s
     }
   }
   std::vector<MatmulConfig> kept;
-  for (size_t i = 0; i < configs.size(); i += stride) kept.push_back(configs[i]);
+  const SweepShard shard = sweep_shard();
+  for (size_t i = 0; i < configs.size(); i += stride) {
+    if ((i / stride) % shard.count == shard.index) kept.push_back(configs[i]);
+  }
   return kept;
 }
 
@@ -174,9 +214,10 @@ void sweep(const std::vector<MatmulConfig>& configs, const std::vector<int64_t>&
       }
     }
   }
-  std::printf("GPU sweep%s on %s (%s, config stride %zu, M up to %lld): %zu configs x %zu M values = %zu runs, %zu passed, "
+  std::printf("GPU sweep%s on %s (%s, config stride %zu%s, M up to %lld): %zu configs x %zu M values = %zu runs, %zu passed, "
               "%zu failed\n",
-              label, current_device_info().name.c_str(), arch.c_str(), stride, (long long)Ms.back(), configs.size(), Ms.size(),
+              label, current_device_info().name.c_str(), arch.c_str(), stride, sweep_shard_text().c_str(), (long long)Ms.back(),
+              configs.size(), Ms.size(),
               runs, runs - checker.failures(), checker.failures());
   CHECK(checker.failures() == 0);
   CHECK(runs == configs.size() * Ms.size());
@@ -219,6 +260,49 @@ TEST_CASE("the error bound of the W4A8 kernels is float32's, not a 16-bit type's
       ++bounded;
     }
   CHECK(bounded > 300);
+}
+
+// The shards of a sweep (BITJIT_SWEEP_SHARD) are disjoint and together its whole, in its order, at
+// stride 1 and at the Hopper sweeps' stride 4; a malformed value names the variable, the form and
+// what was given. No GPU needed.
+TEST_CASE("BITJIT_SWEEP_SHARD splits a sweep's configs into parts that cover it once", "[sweep_shard]") {
+  ScopedEnv no_match("BITJIT_SWEEP_MATCH", std::nullopt);
+  ScopedEnv no_stride("BITJIT_SWEEP_STRIDE", std::nullopt);
+  for (size_t stride : {size_t(1), size_t(4)}) {
+    std::vector<std::string> whole;
+    {
+      ScopedEnv unsharded("BITJIT_SWEEP_SHARD", std::nullopt);
+      for (const MatmulConfig& config : sweep_configs(kSweepM, stride)) whole.push_back(canonical_form(config));
+    }
+    REQUIRE(whole.size() > 100);
+    const size_t count = 3;
+    std::vector<std::vector<std::string>> shards(count);
+    for (size_t index = 0; index < count; ++index) {
+      ScopedEnv sharded("BITJIT_SWEEP_SHARD", std::to_string(index) + "/" + std::to_string(count));
+      for (const MatmulConfig& config : sweep_configs(kSweepM, stride)) shards[index].push_back(canonical_form(config));
+    }
+    INFO("stride " << stride);
+    std::vector<std::string> merged;
+    for (size_t j = 0; j < whole.size(); ++j) {
+      const std::vector<std::string>& shard = shards[j % count];
+      if (j / count >= shard.size()) break;  // a shard short of its part: merged != whole below
+      merged.push_back(shard[j / count]);
+    }
+    CHECK(merged == whole);
+    CHECK(shards[0].size() + shards[1].size() + shards[2].size() == whole.size());
+  }
+  for (const std::string given : {"4/4", "1", "a/3", "0/0", "-1/3", "1/3x", "", "0/1001", "00001/2"}) {
+    INFO("BITJIT_SWEEP_SHARD=" << given);
+    try {
+      parse_sweep_shard(given);
+      FAIL("accepted");
+    } catch (const std::invalid_argument& error) {
+      CHECK(std::string(error.what()) == "BITJIT_SWEEP_SHARD='" + given +
+                                             "': expected k/n, whole numbers with 0 <= k < n <= 1000 (e.g. 0/4)");
+    }
+  }
+  CHECK(parse_sweep_shard("3/4").index == 3);
+  CHECK(parse_sweep_shard("0/1000").count == 1000);
 }
 
 TEST_CASE("every config of the format matrix matches the float64 reference on the GPU", "[gpu][sweep]") {
