@@ -286,10 +286,17 @@ steps_refusals() {
       dynamic) bench_args_refusal "$step" "${DYNAMIC_ARGS:-$DYNAMIC_ARGS_DEFAULT} --dynamic yes" ;;
     esac
   done
-  # The sweeps' part, checked as tests/gpu/test_matmul_sweep.cpp parses it (a malformed one fails them there).
+  # The sweeps' part and strides, checked as tests/gpu/test_matmul_sweep.cpp parses them (a malformed
+  # one fails the sweeps there).
   if [ -n "${BITJIT_SWEEP_SHARD+set}" ] && ! sweep_shard_ok "$BITJIT_SWEEP_SHARD"; then
     echo "BITJIT_SWEEP_SHARD='$BITJIT_SWEEP_SHARD': expected k/n, whole numbers with 0 <= k < n <= 1000 (e.g. 0/4)"
   fi
+  local stride
+  for stride in BITJIT_SWEEP_STRIDE MEMCHECK_STRIDE; do
+    if [ -n "${!stride+set}" ] && ! [[ ${!stride} =~ ^[0-9]{1,4}$ && $((10#${!stride})) -ge 1 ]]; then
+      echo "$stride='${!stride}': expected a whole number from 1 to 9999"
+    fi
+  done
 }
 
 # Whether $1 is a sweep shard k/n: up to four digits each, 0 <= k < n <= 1000.

@@ -51,11 +51,23 @@ std::vector<std::pair<int64_t, int64_t>> sweep_shapes(const MatmulConfig& config
   return shapes;
 }
 
+// Whether text is a whole number of 1 to 4 digits (what the sweeps' settings take).
+bool is_small_whole_number(const std::string& text) {
+  return !text.empty() && text.size() <= 4 && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
 // BITJIT_SWEEP_STRIDE=n keeps every n-th config (for slow tools such as compute-sanitizer); default 1.
+// A malformed value is an error, not the whole sweep run as if no stride had been given.
+size_t parse_sweep_stride(const std::string& text) {
+  if (!is_small_whole_number(text) || std::stoul(text) < 1) {
+    throw std::invalid_argument("BITJIT_SWEEP_STRIDE='" + text + "': expected a whole number from 1 to 9999");
+  }
+  return std::stoul(text);
+}
+
 size_t sweep_stride() {
   const char* value = std::getenv("BITJIT_SWEEP_STRIDE");
-  const long stride = value ? std::strtol(value, nullptr, 10) : 1;
-  return stride > 1 ? size_t(stride) : 1;
+  return value ? parse_sweep_stride(value) : 1;
 }
 
 // BITJIT_SWEEP_SHARD=k/n keeps the k-th of n interleaved parts (k from 0) of the configs a sweep takes
@@ -71,10 +83,10 @@ SweepShard parse_sweep_shard(const std::string& text) {
     return std::invalid_argument("BITJIT_SWEEP_SHARD='" + text + "': expected k/n, whole numbers with 0 <= k < n <= 1000 (e.g. 0/4)");
   };
   const size_t slash = text.find('/');
-  const auto whole = [](const std::string& digits) {
-    return !digits.empty() && digits.size() <= 4 && std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; });
-  };
-  if (slash == std::string::npos || !whole(text.substr(0, slash)) || !whole(text.substr(slash + 1))) throw refuse();
+  if (slash == std::string::npos || !is_small_whole_number(text.substr(0, slash)) ||
+      !is_small_whole_number(text.substr(slash + 1))) {
+    throw refuse();
+  }
   const SweepShard shard{std::stoul(text.substr(0, slash)), std::stoul(text.substr(slash + 1))};
   if (shard.count < 1 || shard.count > 1000 || shard.index >= shard.count) throw refuse();
   return shard;
@@ -303,6 +315,23 @@ TEST_CASE("BITJIT_SWEEP_SHARD splits a sweep's configs into parts that cover it 
   }
   CHECK(parse_sweep_shard("3/4").index == 3);
   CHECK(parse_sweep_shard("0/1000").count == 1000);
+}
+
+// BITJIT_SWEEP_STRIDE takes whole numbers from 1 and names anything else (it used to read "x" or
+// "0" as no stride and run the whole sweep).
+TEST_CASE("BITJIT_SWEEP_STRIDE takes a whole number from 1 and names a malformed value", "[sweep_shard]") {
+  CHECK(parse_sweep_stride("1") == 1);
+  CHECK(parse_sweep_stride("20") == 20);
+  CHECK(parse_sweep_stride("9999") == 9999);
+  for (const std::string given : {"0", "x", "", "-2", "2.5", "10000", " 4"}) {
+    INFO("BITJIT_SWEEP_STRIDE=" << given);
+    try {
+      parse_sweep_stride(given);
+      FAIL("accepted");
+    } catch (const std::invalid_argument& error) {
+      CHECK(std::string(error.what()) == "BITJIT_SWEEP_STRIDE='" + given + "': expected a whole number from 1 to 9999");
+    }
+  }
 }
 
 TEST_CASE("every config of the format matrix matches the float64 reference on the GPU", "[gpu][sweep]") {
