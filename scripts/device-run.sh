@@ -129,6 +129,15 @@ fi
 summary=()
 note() { summary+=("$1"); echo "== $1"; }
 
+# What a test log killed by its time limit got to: the cases that ended (with -d yes, "<seconds> s:
+# <name>"), its last sweep progress line and any mismatch, on one line.
+cut_progress() {
+  local log=$1 ended progress
+  ended=$(grep -cE '^[0-9]+\.[0-9]+ s: ' "$log")
+  progress=$(grep -E 'sweep progress|MISMATCH' "$log" | tail -n 1)
+  echo "$((ended > 0 ? ended - 1 : 0)) case(s) ended before the cut; ${progress:-no sweep progress printed}"
+}
+
 # The bench's rows for one profiled case: M alone (a static M), or with BUCKETS ("1,16,64") a dynamic
 # Matmul of those buckets whose first timed M, the launch profiled, is M.
 profile_rows() {
@@ -377,7 +386,12 @@ for step in "$@"; do
       for n in "${!filters[@]}"; do
         wait "${pids[$n]}"
         rc=$?
-        note "check $((n + 1)) (${filters[$n]}) rc=$rc: $(grep -E 'passed|failed|No test cases' "$OUT/$CHECKS_DIR/$((n + 1)).log" | tail -n 2 | tr '\n' ' ')"
+        log=$OUT/$CHECKS_DIR/$((n + 1)).log
+        if [ "$rc" -eq 124 ]; then
+          note "check $((n + 1)) (${filters[$n]}) CUT by CHECK_TIMEOUT=${CHECK_TIMEOUT:-240} s, no verdict (Catch2 counts the kill as a failure): $(cut_progress "$log")"
+        else
+          note "check $((n + 1)) (${filters[$n]}) rc=$rc: $(grep -E 'passed|failed|No test cases' "$log" | tail -n 2 | tr '\n' ' ')"
+        fi
       done
       note "checks done in $(( $(date +%s) - start )) s"
       ;;
@@ -398,7 +412,11 @@ for step in "$@"; do
         wait "${pids[$shard]}"
         rc=$?
         log=$OUT/hopper/$shard.log
-        note "hopper shard $shard of $shards rc=$rc: $(grep -E 'GPU sweep|MISMATCH' "$log" | head -4 | tr '\n' ' ') $(tail -n 2 "$log" | tr '\n' ' ')"
+        if [ "$rc" -eq 124 ]; then
+          note "hopper shard $shard of $shards CUT by HOPPER_TIMEOUT=${HOPPER_TIMEOUT:-420} s, no verdict: $(cut_progress "$log")"
+        else
+          note "hopper shard $shard of $shards rc=$rc: $(grep -E 'GPU sweep|MISMATCH' "$log" | head -4 | tr '\n' ' ') $(tail -n 2 "$log" | tr '\n' ' ')"
+        fi
       done
       note "hopper done in $(( $(date +%s) - start )) s"
       ;;
