@@ -1544,7 +1544,9 @@ TEST_CASE("tensor_wgmma_ws takes tiles of 16 and 32 rows, the default from 17 to
   CHECK(int8_rows.tile.m == 32);
   CHECK(int8_rows.pipeline.stages == 6);
 
-  // The tuner tries 16- and 32-row tiles (one and two blocks an SM) up to 32 rows, not above.
+  // The tuner tries 16- and 32-row tiles (one and two blocks an SM) up to 32 rows, not above. Three
+  // blocks of 32 x 64 (timed faster than the default on some shapes at 4 stages; the GPU test's last
+  // variant) fit the SM's shared memory up to 6 stages of 128 k (12 KiB each), not 7.
   const auto has_rows = [&](const MatmulConfig& c, int64_t rows, int tile_rows, int blocks) {
     std::vector<TileSchedule> candidates;
     add_tuning_candidates(c, default_schedule(c, "sm_90a", rows), rows, candidates);
@@ -1559,6 +1561,15 @@ TEST_CASE("tensor_wgmma_ws takes tiles of 16 and 32 rows, the default from 17 to
       CHECK(has_rows(buckets, 16, tile_rows, blocks));
       CHECK_FALSE(has_rows(buckets, 64, tile_rows, blocks));
     }
+  TileSchedule three = wgmma_ws_schedule(config, layout, 32, 64, 4, 8);
+  three.launch.blocks_per_sm = 3;
+  CHECK(schedule_error_on(config, three, "sm_90a").empty());
+  CHECK(3 * (dynamic_shared_bytes(config, three) + static_shared_bytes(config, three, "sm_90a") + 1024) <=
+        arch_info("sm_90a").shared_bytes_per_sm);
+  three.pipeline.stages = 6;
+  CHECK(schedule_error_on(config, three, "sm_90a").empty());
+  three.pipeline.stages = 7;
+  CHECK(contains(schedule_error_on(config, three, "sm_90a"), "launch.blocks_per_sm=3"));
 }
 
 // The decoding GEMM kernels multiply per-channel scales into the float sums at the end (kScaleSums in

@@ -1241,7 +1241,7 @@ TEST_CASE("tensor_wgmma_ws two blocks an SM match the reference on a Hopper GPU"
 }
 
 // tensor_wgmma_ws on tiles of 16 and 32 rows (wgmma m64n16k16 and m64n32k16): one and two consumer
-// warpgroups, one and two blocks an SM, 3 to 8 stages, wgmma groups of 1 and 2 steps; at 5 rows (a
+// warpgroups, one, two and three blocks an SM, 3 to 8 stages, wgmma groups of 1 and 2 steps; at 5 rows (a
 // part tile: the TMA fills the rows past M with zeros), 16, 33 and 200 (many row tiles, the last a
 // part), in fragment order and on tensor_gemv's runs of 8.
 TEST_CASE("tensor_wgmma_ws on tiles of 16 and 32 rows matches the reference on a Hopper GPU", "[gpu][wgmma]") {
@@ -1250,7 +1250,7 @@ TEST_CASE("tensor_wgmma_ws on tiles of 16 and 32 rows matches the reference on a
   GpuChecker checker;
   const auto few_rows = [](const MatmulConfig& config, const MmaRunLayout& layout) {
     const int variants[][5] = {{16, 64, 8, 1, 2}, {16, 128, 4, 1, 1}, {32, 64, 6, 2, 2}, {32, 128, 3, 1, 1},
-                               {32, 128, 5, 1, 2}};
+                               {32, 128, 5, 1, 2}, {32, 64, 4, 1, 3}};
     std::vector<TileSchedule> schedules;  // rows, channels, stages, wgmma group, blocks an SM
     for (const auto& v : variants) {
       schedules.push_back(wgmma_ws_schedule(config, layout, v[0], v[1], v[2], 8));
