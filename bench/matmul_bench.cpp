@@ -4,6 +4,7 @@
 //
 //   bench_matmul [--formats a,b,...] [--shapes all|8b|70b|70B_o,...] [--M 1,16,64] [--out DIR]
 //                [--schedule '{"pipeline":{"split_k":2}}'] [--clocks yes] [--timing eager|graph]
+//                [--dynamic yes|no|both]
 //
 // --shapes takes "all", "8b", "70b" or suite names with '_' for the space; --schedule overrides
 // fields of each config's default schedule (to compare schedules before tuning picks them); a case
@@ -13,6 +14,9 @@
 // adds them to the rows and to a second table (clock_sampler.hpp).
 // --timing graph times every library's batch as one CUDA graph replayed (runtime/timing.hpp: the
 // kernels' own time, no host work between launches); eager (the default) launches from the host.
+// --dynamic yes times one Matmul per format and shape whose buckets are the --M list; both times it
+// and a Matmul per M side by side, each M static then dynamic in turn, in one process (a time limit
+// that ends the run leaves pairs, not one half; rows say which with dynamic_m).
 //
 // Method: random data; weights (and cuBLAS's fp16 weights) rotated through enough copies that one
 // pass exceeds twice the device's L2 (queried: 50 MB on the H100, 60 MB on the H200); CUDA events
@@ -307,6 +311,27 @@ std::vector<Shape> selected_shapes(const std::string& selection) {
 // M = 0 in the key).
 using MatmulKey = std::tuple<std::string, std::string, int64_t>;
 
+// The (M, dynamic) pairs a (format, shape) is timed at: M by M, each in every mode of the run (a
+// static M before the dynamic Matmul's bucket).
+std::vector<std::pair<int64_t, bool>> timed_runs(const std::vector<int64_t>& Ms, const std::vector<bool>& modes) {
+  std::vector<std::pair<int64_t, bool>> runs;
+  for (int64_t M : Ms)
+    for (bool dynamic : modes) runs.emplace_back(M, dynamic);
+  return runs;
+}
+
+// The Matmuls a (format, shape) needs, by their M in MatmulKey: one per M for a static M, one (M 0)
+// for the dynamic Matmul.
+std::vector<std::pair<int64_t, bool>> matmul_keys(const std::vector<int64_t>& Ms, const std::vector<bool>& modes) {
+  std::vector<std::pair<int64_t, bool>> keys;
+  for (bool dynamic : modes) {
+    if (dynamic) keys.emplace_back(0, true);
+    else
+      for (int64_t M : Ms) keys.emplace_back(M, false);
+  }
+  return keys;
+}
+
 // The config of a (format, shape) at M (static) or with every M of the run as its buckets (dynamic).
 MatmulConfig bench_config(const std::string& format, const Shape& shape, const std::vector<int64_t>& Ms,
                           std::optional<int64_t> M) {
@@ -351,12 +376,12 @@ std::string today() {
 // options' mistakes (an unknown format or shape, an override that is not JSON) throw as in a run: for
 // checking a device run's options before it (scripts/device-run.sh, DEVICE_RUN_CHECK_ONLY).
 int check_cases(const std::string& arch, const std::vector<std::string>& formats, const std::vector<Shape>& shapes,
-                const std::vector<int64_t>& Ms, bool dynamic, const std::string& overrides) {
+                const std::vector<int64_t>& Ms, const std::vector<bool>& modes, const std::string& overrides) {
   check_arch(arch);  // an unknown arch throws, naming the allowed ones
   int cases = 0, refused = 0;
   for (const std::string& format : formats)
     for (const Shape& shape : shapes)
-      for (int64_t M : Ms) {
+      for (const auto& [M, dynamic] : timed_runs(Ms, modes)) {
         const MatmulConfig config = bench_config(format, shape, Ms, dynamic ? std::nullopt : std::optional<int64_t>(M));
         const std::optional<TileSchedule> overridden = bench::overridden_schedule(config, overrides, arch);
         const TileSchedule schedule = overridden ? *overridden : default_schedule(config, arch, M);
@@ -420,20 +445,24 @@ int run(int argc, char** argv) {
     std::fprintf(stderr, "--clocks must be yes or no, got %s\n", options["--clocks"].c_str());
     return 2;
   }
-  if (options["--dynamic"] != "yes" && options["--dynamic"] != "no") {
-    std::fprintf(stderr, "--dynamic must be yes or no, got %s\n", options["--dynamic"].c_str());
+  const std::string& dynamic_option = options["--dynamic"];
+  if (dynamic_option != "yes" && dynamic_option != "no" && dynamic_option != "both") {
+    std::fprintf(stderr, "--dynamic must be yes, no or both, got %s\n", dynamic_option.c_str());
     return 2;
   }
   // Dynamic: one Matmul per (format, shape) whose M is the list of --M as buckets, each M run on its
-  // bucket's kernel, as an application serving every batch size runs it.
-  const bool dynamic = options["--dynamic"] == "yes";
+  // bucket's kernel, as an application serving every batch size runs it. The modes a case is timed
+  // in, static before dynamic.
+  const std::vector<bool> modes = dynamic_option == "both" ? std::vector<bool>{false, true}
+                                                           : std::vector<bool>{dynamic_option == "yes"};
   const LaunchTiming timing = launch_timing_from_string(options["--timing"], "--timing");
-  if (dynamic && !options["--schedule"].empty()) {
-    std::fprintf(stderr, "--schedule overrides one static M's default; it cannot be combined with --dynamic yes\n");
+  if (dynamic_option != "no" && !options["--schedule"].empty()) {
+    std::fprintf(stderr, "--schedule overrides one static M's default; it cannot be combined with --dynamic %s\n",
+                 dynamic_option.c_str());
     return 2;
   }
   if (!options["--check"].empty())
-    return check_cases(options["--check"], split(options["--formats"]), shapes, Ms, dynamic, options["--schedule"]);
+    return check_cases(options["--check"], split(options["--formats"]), shapes, Ms, modes, options["--schedule"]);
   std::optional<ClockSampler> sampler;
   if (options["--clocks"] == "yes") sampler.emplace();
   // Runs a timing (returning ms), sampling the clocks meanwhile when asked to.
@@ -471,7 +500,7 @@ int run(int argc, char** argv) {
   std::ostringstream refused_list;                     // the same for results.md
   for (const std::string& format : split(options["--formats"]))
     for (const Shape& shape : shapes)
-      for (int64_t M : dynamic ? std::vector<int64_t>{0} : Ms) {
+      for (const auto& [M, dynamic] : matmul_keys(Ms, modes)) {
         const MatmulConfig config = bench_config(format, shape, Ms, dynamic ? std::nullopt : std::optional<int64_t>(M));
         MatmulOptions matmul_options;
         matmul_options.arch = device.arch();
@@ -494,7 +523,7 @@ int run(int argc, char** argv) {
               std::min<size_t>(threads, jobs.size()));
   for (const std::string& format : split(options["--formats"])) {
     for (const Shape& shape : shapes) {
-      for (int64_t M : Ms) {
+      for (const auto& [M, dynamic] : timed_runs(Ms, modes)) {
         const auto built = matmuls.find({format, shape.name, dynamic ? 0 : M});
         if (built == matmuls.end()) continue;  // refused above
         const Matmul& matmul = built->second;
@@ -514,8 +543,10 @@ int run(int argc, char** argv) {
         char peer[64] = "– | –";
         if (lt) std::snprintf(peer, sizeof peer, "%.1f | %.2fx", lt_ms * 1e3, lt_ms / ms);
         char row[704];
-        std::snprintf(row, sizeof row, "| %s | %s | %lld | %.1f | %.1f | %.2fx | %.0f | %.0f%% | %.1f | %.0f%% | %s | %s |\n",
-                      format.c_str(), shape.name.c_str(), (long long)M, ms * 1e3, cublas * 1e3, cublas / ms, gbps,
+        // Both modes in one table: the dynamic Matmul's rows say so beside M.
+        const char* mode_mark = modes.size() > 1 && dynamic ? " (dynamic)" : "";
+        std::snprintf(row, sizeof row, "| %s | %s | %lld%s | %.1f | %.1f | %.2fx | %.0f | %.0f%% | %.1f | %.0f%% | %s | %s |\n",
+                      format.c_str(), shape.name.c_str(), (long long)M, mode_mark, ms * 1e3, cublas * 1e3, cublas / ms, gbps,
                       100.0 * gbps / copy_gbps, copy_ms * 1e3, 100.0 * copy_ms / ms, peer,
                       canonical_form(matmul.schedule_for(M)).c_str());
         table << row;
@@ -535,8 +566,8 @@ int run(int argc, char** argv) {
         if (sampler) {
           results["rows"].back()["clocks"] = {{"bitjit_sm_mhz", clock.sm_mhz}, {"bitjit_watts", clock.watts},
                                               {"cublas_sm_mhz", cublas_clock.sm_mhz}, {"cublas_watts", cublas_clock.watts}};
-          std::snprintf(row, sizeof row, "| %s | %s | %lld | %.0f | %.0f | %.0f | %.0f |\n", format.c_str(), shape.name.c_str(),
-                        (long long)M, clock.sm_mhz, clock.watts, cublas_clock.sm_mhz, cublas_clock.watts);
+          std::snprintf(row, sizeof row, "| %s | %s | %lld%s | %.0f | %.0f | %.0f | %.0f |\n", format.c_str(), shape.name.c_str(),
+                        (long long)M, mode_mark, clock.sm_mhz, clock.watts, cublas_clock.sm_mhz, cublas_clock.watts);
           clocks_table << row;
           std::printf("  clocks: %s", row);
         }

@@ -23,9 +23,11 @@ def main() -> int:
     with open(sys.argv[1]) as file:
         results = json.load(file)
     shapes = list(dict.fromkeys(row["shape"] for row in results["rows"]))
-    series = defaultdict(lambda: defaultdict(list))  # shape -> format -> [(M, speedup)]
+    series = defaultdict(lambda: defaultdict(list))  # shape -> format (and mode) -> [(M, speedup)]
     for row in results["rows"]:
-        series[row["shape"]][row["format"]].append((row["M"], row["speedup"]))
+        # A dynamic Matmul's line apart from the static one (--dynamic both holds both).
+        name = row["format"] + (" (dynamic)" if row.get("dynamic_m") else "")
+        series[row["shape"]][name].append((row["M"], row["speedup"]))
     columns = 4
     rows = (len(shapes) + columns - 1) // columns
     figure, axes = plt.subplots(rows, columns, figsize=(4 * columns, 3.2 * rows), squeeze=False, sharey=True)

@@ -14,9 +14,10 @@ class ResultsError(Exception):
     pass
 
 
-def rows_by_case(path):
-    """bench_matmul's rows of one results.json by (format, shape, M); ResultsError names the file and
-    what is wrong with it."""
+def rows_by_case(path, dynamic=None):
+    """bench_matmul's rows of one results.json by (format, shape, M); with dynamic True or False only the
+    rows of that mode (dynamic_m: a `--dynamic both` run holds both for each case). ResultsError names
+    the file and what is wrong with it, a case twice among the rows taken included."""
     try:
         size = os.path.getsize(path)
         if size > LARGEST_RESULTS_BYTES:
@@ -25,7 +26,13 @@ def rows_by_case(path):
             results = json.load(handle)
         rows = {}
         for row in results["rows"]:
-            rows[(row["format"], row["shape"], int(row["M"]))] = row
+            if dynamic is not None and bool(row.get("dynamic_m", False)) != dynamic:
+                continue
+            case = (row["format"], row["shape"], int(row["M"]))
+            if case in rows:
+                raise ResultsError(f"{path}: {case[0]} {case[1]} M={case[2]} is timed twice"
+                                   + (" (a --dynamic both run: compare its two modes)" if dynamic is None else ""))
+            rows[case] = row
             us = float(row["bitjit_us"])
             if not (math.isfinite(us) and us > 0):
                 raise ResultsError(f"{path}: bitjit_us={row['bitjit_us']!r} of {row['format']} {row['shape']} "
@@ -65,16 +72,25 @@ def print_ratio_tables(first, second, heading, mark=None):
         print("| range | " + " | ".join(f"{min(ratios[m]):.2f}-{max(ratios[m]):.2f}" for m in ms) + " |\n")
 
 
-def compare_runs(argv, usage, heading, mark=None):
+def compare_runs(argv, usage, heading, mark=None, one_file_modes=None):
     """The command of a comparing script: argv[1] and argv[2] are the two runs' results.json; prints
     their tables (print_ratio_tables) and returns the exit status: 2 for bad arguments or a file that is
-    not a run's results, 1 for runs of different cases, 0 otherwise."""
+    not a run's results, 1 for runs of different cases, 0 otherwise. With one_file_modes (first, second)
+    argv may name one results.json instead, whose rows of dynamic_m == first and == second are the two
+    runs (a `bench_matmul --dynamic both` run)."""
     name = argv[0].rsplit("/", 1)[-1].removesuffix(".py")
-    if len(argv) != 3:
+    one_file = one_file_modes is not None and len(argv) == 2
+    if len(argv) != 3 and not one_file:
         print(usage.strip(), file=sys.stderr)
         return 2
     try:
-        first, second = rows_by_case(argv[1]), rows_by_case(argv[2])
+        if one_file:
+            first, second = (rows_by_case(argv[1], mode) for mode in one_file_modes)
+            if not first:
+                raise ResultsError(f"{argv[1]} holds no rows of dynamic_m={str(one_file_modes[0]).lower()}: "
+                                   "not a --dynamic both run")
+        else:
+            first, second = rows_by_case(argv[1]), rows_by_case(argv[2])
     except ResultsError as error:
         print(f"{name}: {error}", file=sys.stderr)
         return 2

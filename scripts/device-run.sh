@@ -29,10 +29,10 @@
 #               call; logs in $OUT/hopper/<shard>.log
 #     bench     bench_matmul against cuBLAS (BENCH_ARGS, e.g. "--formats int4_g128 --M 1,16"); results in $OUT/bench,
 #               with registers / spills / shared memory of each benchmarked kernel in resources.txt
-#     dynamic   bench_matmul twice over DYNAMIC_ARGS (default: int4_g128, uint4_g128_qzeros and int4_g128_bf16 on
-#               the 70B shapes at M 1,16,64,256,4096): --dynamic yes (one Matmul whose buckets are the M list)
-#               and --dynamic no (a Matmul per M), into $OUT/dynamic-yes and $OUT/dynamic-no, and their
-#               side-by-side table (scripts/dynamic-vs-static.py) in $OUT/dynamic-vs-static.md
+#     dynamic   bench_matmul --dynamic both over DYNAMIC_ARGS (default: int4_g128, uint4_g128_qzeros and
+#               int4_g128_bf16 on the 70B shapes at M 1,16,64,256,4096): per case a Matmul per M and one Matmul
+#               whose buckets are the M list, timed in turn in one process (a cut run leaves pairs), into
+#               $OUT/dynamic, and their side-by-side table (scripts/dynamic-vs-static.py) in $OUT/dynamic-vs-static.md
 #     profile   Nsight Compute on one launch of each PROFILE_CASES entry ("format:shape:M", e.g.
 #               "int4_g128:70B_o:1 nf4_g128:70B_o:1"; "format:shape:M:BUCKETS", e.g.
 #               "int4_g128:70B_o:1:1,16,64", profiles M on a dynamic Matmul of those buckets; PROFILE_SCHEDULE,
@@ -292,7 +292,7 @@ steps_refusals() {
         done
         ;;
       bench) bench_args_refusal "$step" "${BENCH_ARGS:-}" ;;
-      dynamic) bench_args_refusal "$step" "${DYNAMIC_ARGS:-$DYNAMIC_ARGS_DEFAULT} --dynamic yes" ;;
+      dynamic) bench_args_refusal "$step" "${DYNAMIC_ARGS:-$DYNAMIC_ARGS_DEFAULT} --dynamic both" ;;
     esac
   done
   # The sweeps' part and strides, checked as tests/gpu/test_matmul_sweep.cpp parses them (a malformed
@@ -428,14 +428,11 @@ for step in "$@"; do
       ;;
     dynamic)
       args=${DYNAMIC_ARGS:-$DYNAMIC_ARGS_DEFAULT}
-      for mode in yes no; do
-        # shellcheck disable=SC2086
-        BITJIT_CACHE_DIR=$DB_ROOT/bench-db ./build-release/bench/bench_matmul $args --dynamic "$mode" \
-          --out "$OUT/dynamic-$mode" >"$OUT/dynamic-$mode.log" 2>&1
-        note "bench --dynamic $mode rc=$? in $(( $(date +%s) - start )) s"
-      done
-      python3 scripts/dynamic-vs-static.py "$OUT/dynamic-yes/results.json" "$OUT/dynamic-no/results.json" \
-        >"$OUT/dynamic-vs-static.md" 2>&1
+      # shellcheck disable=SC2086
+      BITJIT_CACHE_DIR=$DB_ROOT/bench-db ./build-release/bench/bench_matmul $args --dynamic both \
+        --out "$OUT/dynamic" >"$OUT/dynamic.log" 2>&1
+      note "bench --dynamic both rc=$? in $(( $(date +%s) - start )) s"
+      python3 scripts/dynamic-vs-static.py "$OUT/dynamic/results.json" >"$OUT/dynamic-vs-static.md" 2>&1
       note "dynamic over static: $(grep '^| range' "$OUT/dynamic-vs-static.md" | tr '\n' ' ')"
       ;;
     profile)

@@ -84,7 +84,7 @@ int bench_command(const std::vector<std::string>& args) {
 
 const char* const kBenchHelp =
     "usage: bitjit bench [--formats a,b,...] [--shapes all|8b|70b|NAME,...] [--M 1,16,...] [--out DIR]\n"
-    "                    [--schedule JSON] [--clocks yes] [--dynamic yes] [--timing graph]\n"
+    "                    [--schedule JSON] [--clocks yes] [--dynamic yes|both] [--timing graph]\n"
     "\n"
     "Runs the benchmark suite of docs/performance.md on this machine's GPU: each weight format, shape\n"
     "and M timed against cuBLAS fp16 (bf16 for the _bf16 formats) in the same run (CUDA events,\n"
@@ -103,7 +103,8 @@ const char* const kBenchHelp =
     "                   default's, e.g. '{\"pipeline\":{\"split_k\":2}}' (docs/tuning.md: the fields)\n"
     "  --clocks yes     also sample the SM clock and board power (NVML) while each is timed\n"
     "  --dynamic yes    one Matmul per format and shape whose M is the --M list as buckets (dynamic M),\n"
-    "                   each M run on its bucket's kernel; uses tuned database entries like any Matmul\n"
+    "                   each M run on its bucket's kernel; uses tuned database entries like any Matmul;\n"
+    "                   both: that and a Matmul per M, timed in turn (rows marked dynamic_m)\n"
     "  --timing MODE    eager (default): each batch of launches issued from the host, the host's work\n"
     "                   per launch included where it is the longer; graph: each batch captured once\n"
     "                   into a CUDA graph and replayed, the kernels' own time (bitjit, cuBLAS and the\n"
