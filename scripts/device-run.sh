@@ -273,7 +273,10 @@ steps_refusals() {
         IFS=';' read -ra sets <<<"${BENCH_ARGS:-}"
         for set in "${sets[@]}"; do bench_args_refusal "$step" "$set"; done
         ;;
-      checks) [ -n "${CHECK_TESTS:-}" ] || echo "checks: CHECK_TESTS is empty (';'-separated Catch2 filters)" ;;
+      checks)
+        [ -n "${CHECK_TESTS:-}" ] || echo "checks: CHECK_TESTS is empty (';'-separated Catch2 filters)"
+        sweeps_side_by_side_note
+        ;;
       profile | stalls | peer-stalls)
         [ -n "${PROFILE_CASES:-}" ] || echo "$step: PROFILE_CASES is empty (format:shape:M[:BUCKETS] ...)"
         for entry in ${PROFILE_CASES:-}; do
@@ -306,6 +309,27 @@ steps_refusals() {
       echo "$stride='${!stride}': expected a whole number from 1 to 9999"
     fi
   done
+}
+
+# A note (not a refusal) where more than one of CHECK_TESTS' filters takes a [sweep] case: each sweep
+# compiles its kernels on all of the machine's cores, so sweeps side by side starve each other (nine
+# checks, four of them sweeps, left all but one sweep cut at 440 s on 2026-12-02). Lists the cases with
+# a test_gpu built here (CHECK_TEST_BIN, default build/tests/test_gpu; Catch2 2's
+# --list-test-names-only), and says nothing without one.
+sweeps_side_by_side_note() {
+  local bin=${CHECK_TEST_BIN:-build/tests/test_gpu} filter sweep_names filters listed sweeps=()
+  [ -x "$bin" ] || return 0
+  sweep_names=$("$bin" "[sweep]" --list-test-names-only 2>/dev/null | grep -v '^$')
+  [ -n "$sweep_names" ] || return 0
+  IFS=';' read -ra filters <<<"${CHECK_TESTS:-}"
+  for filter in "${filters[@]}"; do
+    # The listing whole before grep: under pipefail, grep -q ending the pipe early fails it.
+    listed=$("$bin" "$filter" --list-test-names-only 2>/dev/null)
+    if grep -qxF "$sweep_names" <<<"$listed"; then sweeps+=("'$filter'"); fi
+  done
+  if [ "${#sweeps[@]}" -gt 1 ]; then
+    echo "note: checks: ${#sweeps[@]} filters take sweeps (${sweeps[*]}), which would compile side by side on the same cores; give each a step or a shard of its own" >&2
+  fi
 }
 
 # Whether $1 is a sweep shard k/n: up to four digits each, 0 <= k < n <= 1000.
