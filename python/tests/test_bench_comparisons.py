@@ -73,3 +73,31 @@ def test_runs_of_different_cases_and_foreign_files_are_refused(tmp_path, script)
     assert too_large.returncode == 2 and "over the" in too_large.stderr
     usage = subprocess.run([sys.executable, str(SCRIPTS / script)], capture_output=True, text=True)
     assert usage.returncode == 2 and "results.json" in usage.stderr
+
+
+def test_a_dynamic_both_run_alone(tmp_path):
+    """dynamic-vs-static.py on the one results.json of `bench_matmul --dynamic both` (rows of both modes,
+    told apart by dynamic_m): the same table as from two files; a file of one mode only, or base-vs-new
+    on such a file (each case timed twice), is refused by name."""
+    rng = random.Random()
+    cases = [(fmt, shape, m) for fmt in ("int4_g128", "uint4_g128_qzeros") for shape in ("8B o", "70B down")
+             for m in (1, 32, 256)]
+    dynamic = {case: rng.uniform(5.0, 5000.0) for case in cases}
+    static = {case: dynamic[case] * rng.uniform(0.5, 1.5) for case in cases}
+    rows = [{"format": fmt, "shape": shape, "M": m, "bitjit_us": us, "dynamic_m": mode, "schedule": {}}
+            for (fmt, shape, m) in cases for us, mode in ((static[(fmt, shape, m)], False), (dynamic[(fmt, shape, m)], True))]
+    both = tmp_path / "both.json"
+    both.write_text(json.dumps({"device": "test", "rows": rows}))
+    result = subprocess.run([sys.executable, str(SCRIPTS / "dynamic-vs-static.py"), str(both)], capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stderr
+    for case in cases:
+        assert f"{dynamic[case]:.1f} / {static[case]:.1f} ({static[case] / dynamic[case]:.2f})" in result.stdout
+    write_results(tmp_path / "static.json", static)
+    one_mode = subprocess.run([sys.executable, str(SCRIPTS / "dynamic-vs-static.py"), str(tmp_path / "static.json")],
+                              capture_output=True, text=True)
+    assert one_mode.returncode == 2 and "holds no rows of dynamic_m=true: not a --dynamic both run" in one_mode.stderr
+    twice = run("base-vs-new.py", both, both)
+    assert twice.returncode == 2 and "M=1 is timed twice (a --dynamic both run: compare its two modes)" in twice.stderr
+    alone = subprocess.run([sys.executable, str(SCRIPTS / "base-vs-new.py"), str(both)], capture_output=True, text=True)
+    assert alone.returncode == 2 and "results.json" in alone.stderr

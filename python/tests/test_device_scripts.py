@@ -26,8 +26,10 @@ ms = [int(m) for m in args[args.index("--M") + 1].split(",")]
 side = "base" if any(p.startswith("build-base") for p in pathlib.Path(sys.argv[0]).parts) else "new"
 seed = pathlib.Path(os.environ["FAKE_SEED_FILE"]).read_text() + side
 rng = random.Random(seed)
-rows = [{"format": "int4_g128", "shape": shape, "M": m, "bitjit_us": rng.uniform(5, 500),
-         "schedule": {"family": "tensor_gemv"}} for shape in ("8B o", "70B down") for m in ms]
+modes = {"both": (False, True), "yes": (True,)}.get(args[args.index("--dynamic") + 1] if "--dynamic" in args else "no",
+                                                  (False,))
+rows = [{"format": "int4_g128", "shape": shape, "M": m, "bitjit_us": rng.uniform(5, 500), "dynamic_m": dynamic,
+         "schedule": {"family": "tensor_gemv"}} for shape in ("8B o", "70B down") for m in ms for dynamic in modes]
 (out / "results.json").write_text(json.dumps({"device": "fake", "rows": rows}))
 (out / "args.txt").write_text(" ".join(args))
 (out / "db.txt").write_text(os.environ["BITJIT_CACHE_DIR"])
@@ -189,9 +191,23 @@ def test_variants_with_a_tag_keep_their_results_apart(tmp_path):
 # The GPU test binary's stand-in: prints the filter and the other arguments it was given and a
 # Catch2-like last line.
 FAKE_TEST_GPU = r'''#!/usr/bin/env python3
-import sys
-print("filter", sys.argv[1])
+import signal, sys, time
+test_filter = sys.argv[1]
+if "--list-test-names-only" in sys.argv:  # Catch2 2's listing: the sweeps are the cases named "every config"
+    sweeps = ["every config of the format matrix", "every config tensor_wgmma takes"]
+    print("\n".join(sweeps if test_filter == "[sweep]" else
+                    [name for name in sweeps if test_filter.startswith("every config")] or [test_filter]))
+    sys.exit(0)
+print("filter", test_filter)
 print("args", " ".join(sys.argv[2:]))
+if "slow" in test_filter:  # one case ends, a sweep starts and outlasts any limit a test gives it
+    def killed(*_):  # as Catch2 does: the case reported failed, with its duration line
+        print("SIGTERM - Termination request signal\n0.000 s: the slow sweep", flush=True)
+        sys.exit(1)
+    signal.signal(signal.SIGTERM, killed)
+    print("0.512 s: a quick case", flush=True)
+    print("sweep progress: 200 of 936 runs, 0 failed, 3 s", flush=True)
+    time.sleep(60)
 print("All tests passed (1 assertion in 1 test case)")
 '''
 
@@ -219,6 +235,47 @@ def test_checks_with_a_tag_keep_their_logs_apart(tmp_path):
                             text=True, timeout=60)
     assert result.returncode == 2 and "CHECKS_TAG=../x must be letters, digits or _" in result.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_a_check_cut_by_its_time_limit_is_no_verdict(tmp_path):
+    """A check killed by CHECK_TIMEOUT is summarized as cut, with no verdict (Catch2 would count the kill
+    as one failed assertion), the cases that ended before it and its last sweep progress line; the
+    others as before."""
+    repo = fake_repo(tmp_path, "device-run.sh", "pack-out.sh")
+    write_executable(repo / "build-release" / "tests" / "test_gpu", FAKE_TEST_GPU)
+    out = tmp_path / "out"
+    env = {"PATH": SCRIPT_PATH, "OUT": str(out), "DEVICE_RUN_BUILT": "1", "CHECK_TIMEOUT": "2",
+           "CHECK_TESTS": "slow sweep*;quick*"}
+    result = subprocess.run(["bash", str(repo / "scripts" / "device-run.sh"), "checks"], env=env, cwd=repo,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert ("check 1 (slow sweep*) CUT by CHECK_TIMEOUT=2 s, no verdict (Catch2 counts the kill as a failure): "
+            "1 case(s) ended before the cut; sweep progress: 200 of 936 runs, 0 failed, 3 s") in result.stdout
+    assert "check 2 (quick*) rc=0: All tests passed" in result.stdout
+
+
+def test_dynamic_times_both_modes_in_one_bench_run(tmp_path):
+    """`dynamic` runs bench_matmul once with --dynamic both over DYNAMIC_ARGS and puts its two modes
+    side by side (scripts/dynamic-vs-static.py on the one results.json)."""
+    repo = fake_repo(tmp_path, "device-run.sh", "pack-out.sh", "dynamic-vs-static.py", "bench_results.py")
+    write_executable(repo / "build-release" / "bench" / "bench_matmul", FAKE_BENCH)
+    seed_file = tmp_path / "seed"
+    seed_file.write_text(str(random.random()))
+    out = tmp_path / "out"
+    env = {"PATH": SCRIPT_PATH, "OUT": str(out), "DEVICE_RUN_BUILT": "1", "FAKE_SEED_FILE": str(seed_file),
+           "DYNAMIC_ARGS": "--formats int4_g128 --M 1,32"}
+    result = subprocess.run(["bash", str(repo / "scripts" / "device-run.sh"), "dynamic"], env=env, cwd=repo,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (out / "dynamic" / "args.txt").read_text() == f"--formats int4_g128 --M 1,32 --dynamic both --out {out}/dynamic"
+    rows = json.loads((out / "dynamic" / "results.json").read_text())["rows"]
+    table = (out / "dynamic-vs-static.md").read_text()
+    assert len(rows) == 8
+    for static, dynamic in zip(rows[0::2], rows[1::2]):
+        assert (static["M"], static["dynamic_m"], dynamic["dynamic_m"]) == (dynamic["M"], False, True)
+        x, y = dynamic["bitjit_us"], static["bitjit_us"]
+        assert f"{x:.1f} / {y:.1f} ({y / x:.2f})" in table
+    assert "dynamic over static: | range |" in result.stdout
 
 
 def test_hopper_runs_its_shards_side_by_side(tmp_path):
@@ -513,6 +570,37 @@ def test_chains_check_refuses_before_a_call(tmp_path):
     assert not (repo / "device-out").exists()
 
 
+def test_chains_check_names_sweep_settings_and_sweeps_side_by_side(tmp_path):
+    """`--check` refuses a malformed BITJIT_SWEEP_SHARD (k/n, 0 <= k < n <= 1000), BITJIT_SWEEP_STRIDE or
+    MEMCHECK_STRIDE (1-9999) by name, and notes, refusing nothing, a checks step whose filters run
+    sweeps side by side (the cases listed by a test_gpu built here, CHECK_TEST_BIN)."""
+    repo = fake_repo(tmp_path, "device-chains.sh", "device-run.sh", "pack-out.sh")
+    script = ["bash", str(repo / "scripts" / "device-chains.sh"), "--check", "chain"]
+    env = {"PATH": SCRIPT_PATH}
+    for setting, value, said in (("BITJIT_SWEEP_SHARD", "4/4", "expected k/n, whole numbers with 0 <= k < n <= 1000"),
+                                 ("BITJIT_SWEEP_SHARD", "1", "expected k/n"),
+                                 ("BITJIT_SWEEP_SHARD", "0/1001", "expected k/n"),
+                                 ("BITJIT_SWEEP_STRIDE", "0", "expected a whole number from 1 to 9999"),
+                                 ("BITJIT_SWEEP_STRIDE", "x", "expected a whole number from 1 to 9999"),
+                                 ("MEMCHECK_STRIDE", "10000", "expected a whole number from 1 to 9999")):
+        (repo / "chain").write_text(f"export {setting}={value}\nstep 100 sweep\n")
+        result = subprocess.run(script, cwd=repo, env=env, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 2 and f"{setting}='{value}': {said}" in result.stderr, (setting, value, result.stderr)
+    (repo / "chain").write_text("export BITJIT_SWEEP_SHARD=3/8 BITJIT_SWEEP_STRIDE=0020\nstep 100 sweep\n")
+    result = subprocess.run(script, cwd=repo, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    write_executable(tmp_path / "test_gpu", FAKE_TEST_GPU)
+    listing = {**env, "CHECK_TEST_BIN": str(tmp_path / "test_gpu")}
+    (repo / "chain").write_text("export CHECK_TESTS='every config of*;tensor_gemv*;every config tensor*'\nstep 100 checks\n")
+    result = subprocess.run(script, cwd=repo, env=listing, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert ("note: checks: 2 filters take sweeps ('every config of*' 'every config tensor*'), which would compile "
+            "side by side on the same cores") in result.stderr
+    (repo / "chain").write_text("export CHECK_TESTS='every config of*;tensor_gemv*'\nstep 100 checks\n")
+    result = subprocess.run(script, cwd=repo, env=listing, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "filters take sweeps" not in result.stderr, result.stderr
+
+
 # bench_matmul --check's stand-in: refuses a format named "bad" as the bench does, lists a case refused
 # for any override naming tile.n 128, and records its arguments.
 FAKE_BENCH_CHECK = r'''#!/usr/bin/env python3
@@ -534,7 +622,7 @@ print("2 cases on " + args[-1])
 def test_chains_check_runs_the_bench_options_through_bench_matmul_check(tmp_path):
     """With a bench_matmul built here (BENCH_CHECK_BIN), --check passes each step's bench options to its
     `--check ARCH`: every set of a baseline's BENCH_ARGS, BENCH_ARGS with each VARIANTS override, and
-    DYNAMIC_ARGS with --dynamic yes; a bench's refusal fails the chain, a case whose family refuses an
+    DYNAMIC_ARGS with --dynamic both; a bench's refusal fails the chain, a case whose family refuses an
     override is a note; without a binary the options are left unchecked, said in a note."""
     repo = fake_repo(tmp_path, "device-chains.sh", "device-run.sh", "pack-out.sh")
     (repo / "base.tgz").write_bytes(b"")
@@ -558,7 +646,7 @@ def test_chains_check_runs_the_bench_options_through_bench_matmul_check(tmp_path
         "--formats bad --M 16 --check sm_90a",
         "--formats int4_g128 --M 1 --schedule {} --check sm_90a",
         "--formats int4_g128 --M 1 --schedule {\"tile\":{\"n\":128}} --check sm_90a",
-        "--formats int4_g128 --M 1,16 --dynamic yes --check sm_90a",
+        "--formats int4_g128 --M 1,16 --dynamic both --check sm_90a",
     ]
     (repo / "chain").write_text("export BENCH_ARGS='--formats int4_g128 --M 1'\nstep 100 bench\n")
     result = subprocess.run(script, cwd=repo, env={**env, "BENCH_CHECK_BIN": str(tmp_path / "none")},
