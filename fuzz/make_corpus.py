@@ -332,6 +332,9 @@ def real_database(bitjit):
         cache = tmp / "cache"
         subprocess.run([bitjit, "prewarm", "--configs", str(tmp / "config.json"), "--arch", "sm_80",
                         "--cache-dir", str(cache)], check=True, stdout=subprocess.DEVNULL)
+        # A store leaves its index entry in the journal; a repair folds it into index.json.
+        subprocess.run([bitjit, "db", "verify", "--repair", "--cache-dir", str(cache)], check=True,
+                       stdout=subprocess.DEVNULL)
         subprocess.run([bitjit, "db", "export", str(tmp / "export.tar"), "--cache-dir", str(cache)], check=True,
                        stdout=subprocess.DEVNULL)
         kernel_path = next((cache / "v1" / "kernels").glob("*.kernel"))

@@ -4,10 +4,11 @@
 //
 //   <root>/v1/kernels/<key>.kernel   one kernel (see kernel_file.hpp)
 //   <root>/v1/index.json             {"format": 2, "kernels": {<key>: summary}}
+//   <root>/v1/index-journal.jsonl    the summaries stored since index.json was last rewritten, a line each
 //   <root>/v1/tuned.json             {"format": 2, "tuned": {<device>|<config>: TunedSchedule}}
 //   <root>/v1/lock                   flock'ed around every read-modify-write of the two JSON files
 //
-// Every write is atomic (temp + rename). Lookups read only the kernel's own file, never the index,
+// Every write but the journal's appends is atomic (temp + rename). Lookups read only the kernel's own file, never the index,
 // so a lookup costs one file read and one SHA-256. A corrupt entry is logged once and removed so that
 // it is rebuilt; a directory that cannot be written turns the database read-only (logged once) and
 // bitjit goes on with its in-process cache.
@@ -61,7 +62,7 @@ class KernelDatabase {
   std::optional<std::vector<std::pair<std::string, std::string>>> remove_stale_tuned(
       const std::function<std::optional<std::string>(const TunedSchedule&)>& why_stale, bool dry_run);
 
-  // The index's entries by key (what `bitjit db ls` prints).
+  // The index's entries by key (what `bitjit db ls` prints): index.json's with the journal's on top.
   std::map<std::string, nlohmann::json> index();
   // Replaces the index under the database's lock with edit(index): whatever edit does (maintenance
   // scans and removes files in it) is atomic with respect to every other writer's index update.
@@ -76,6 +77,16 @@ class KernelDatabase {
   bool ensure_layout();
   void degrade(const std::string& why);
   bool edit_json_file(const std::string& file, const std::function<void(nlohmann::json&)>& edit);
+  // Runs body under the database's lock; false (the database turned read-only) when the lock or a
+  // write in body fails.
+  bool with_lock(const std::function<void()>& body);
+  // index.json rewritten with the journal folded in and edit applied, the journal removed; the caller
+  // holds the lock.
+  void rewrite_index(const std::function<void(std::map<std::string, nlohmann::json>&)>& edit);
+  // The journal's entries over `entries`, later lines winning; a malformed or cut-short line is
+  // ignored with a warning.
+  void apply_journal(std::map<std::string, nlohmann::json>& entries);
+  std::map<std::string, nlohmann::json> index_file_entries();
   // tuned.json's entries by "<device>|<config>" (malformed ones dropped with a warning).
   std::map<std::string, nlohmann::json> tuned_entries(const nlohmann::json& json);
 

@@ -62,6 +62,15 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view b
   }
 }
 
+void append_to_file(const std::filesystem::path& path, std::string_view bytes) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0) fail("cannot open for appending", path);
+  const bool written = write_all(fd, bytes);
+  const int write_error = errno;
+  ::close(fd);
+  if (!written) fail("cannot append to", path, write_error);
+}
+
 FileLock::FileLock(const std::filesystem::path& lock_file) {
   fd_ = ::open(lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd_ < 0) fail("cannot open the lock file", lock_file);

@@ -21,6 +21,11 @@ std::optional<std::string> read_file(const std::filesystem::path& path, size_t m
 // Throws std::system_error (naming the path and the failing step) on any failure, leaving no temp file.
 void write_file_atomically(const std::filesystem::path& path, std::string_view bytes);
 
+// Appends bytes to the file at path (created if absent; a symbolic link there is refused), without
+// fsync: for the index journal, whose lines the kernel files can always rebuild. Throws
+// std::system_error naming the path on any failure.
+void append_to_file(const std::filesystem::path& path, std::string_view bytes);
+
 // An exclusive flock on a lock file, held for the object's life; blocks until granted.
 // Throws std::system_error when the lock file cannot be opened (e.g. a read-only directory).
 class FileLock {

@@ -162,7 +162,7 @@ enum class LayoutRole { kernel, tuned, skipped, ignored };
 // What an export's file is; a name under v1/kernels/ ending in .kernel must carry a kernel key.
 LayoutRole role_of(const std::string& name, const std::string& source) {
   if (name == kTunedFile) return LayoutRole::tuned;
-  if (name == "v1/index.json" || name == "v1/lock") return LayoutRole::skipped;
+  if (name == "v1/index.json" || name == "v1/index-journal.jsonl" || name == "v1/lock") return LayoutRole::skipped;
   if (name.rfind(kKernelsFolder, 0) != 0) return LayoutRole::ignored;
   const std::string file = name.substr(kKernelsFolder.size());
   if (is_temporary_name(file)) return LayoutRole::skipped;
