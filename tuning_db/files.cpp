@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -63,8 +64,20 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view b
 }
 
 void append_to_file(const std::filesystem::path& path, std::string_view bytes) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+  // O_NONBLOCK: a FIFO planted at the path fails the open instead of blocking until a reader comes;
+  // anything else that is not a regular file is refused after it.
+  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
   if (fd < 0) fail("cannot open for appending", path);
+  struct stat status {};
+  if (::fstat(fd, &status) != 0) {
+    const int stat_error = errno;
+    ::close(fd);
+    fail("cannot stat", path, stat_error);
+  }
+  if (!S_ISREG(status.st_mode)) {
+    ::close(fd);
+    fail("cannot append to a file that is not a regular one:", path, EINVAL);
+  }
   const bool written = write_all(fd, bytes);
   const int write_error = errno;
   ::close(fd);

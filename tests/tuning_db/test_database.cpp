@@ -295,6 +295,31 @@ TEST_CASE("a journal line cut short or not an entry is ignored; rewriting the in
   CHECK(report.dangling.empty());
 }
 
+// Something other than a regular file at the journal's path (planted, or left by a tool): a FIFO
+// fails the store without blocking on it, a symbolic link is never written through; either way the
+// database turns read-only with a warning and the index still lists what index.json holds.
+TEST_CASE("a FIFO or a symbolic link at the journal's path is never written through, never blocks", "[tuning_db]") {
+  BITJIT_RANDOM_ENGINE(rng);
+  for (const bool fifo : {true, false}) {
+    INFO((fifo ? "FIFO" : "symbolic link"));
+    TemporaryDirectory dir;
+    KernelDatabase database(fs::path(dir.path()) / "db");
+    const StoredKernel first = random_kernel(rng);
+    REQUIRE(database.store(first));
+    REQUIRE(database.edit_index([](std::map<std::string, nlohmann::json>&) {}));  // into index.json
+    const fs::path outside = fs::path(dir.path()) / "outside.txt";
+    write_bytes(outside, "untouched");
+    if (fifo) REQUIRE(::mkfifo(journal_of(database).c_str(), 0644) == 0);
+    else fs::create_symlink(outside, journal_of(database));
+    KernelDatabase fresh(fs::path(dir.path()) / "db");  // not yet turned read-only by an earlier failure
+    CHECK_FALSE(fresh.store(random_kernel(rng)));
+    CHECK(*read_file(outside) == "untouched");
+    const auto index = fresh.index();
+    CHECK(index.size() == 1);
+    CHECK(index.count(key_of(first)) == 1);
+  }
+}
+
 TEST_CASE("stored kernels load back and are indexed; tuned schedules round-trip", "[tuning_db]") {
   BITJIT_RANDOM_ENGINE(rng);
   TemporaryDirectory dir;
