@@ -1,6 +1,6 @@
-// Fuzz target: the database's JSON files, index.json and tuned.json (tuning_db/database), as `bitjit
-// db ls / verify / gc` and every lookup of a tuned schedule read them. The input is written as both
-// files of a scratch database; then every reader runs, the maintenance that rewrites the index, and
+// Fuzz target: the database's JSON files, index.json, the index's journal (index-journal.jsonl) and
+// tuned.json (tuning_db/database), as `bitjit db ls / verify / gc` and every lookup of a tuned schedule
+// read them. The input is written as all three files of a scratch database; then every reader runs, the maintenance that rewrites the index, and
 // the staleness check of tuned entries that `db gc` applies (runtime/tuning). An unreadable file is
 // started afresh, never a crash; rewriting the index keeps the entries it read.
 #include "fuzz/support.hpp"
@@ -23,6 +23,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   db::KernelDatabase database(database_root());
   fuzz::reset_dir(database.data_dir() / "kernels");
   fuzz::write_file(database.data_dir() / "index.json", bytes);
+  fuzz::write_file(database.data_dir() / "index-journal.jsonl", bytes);
   fuzz::write_file(database.data_dir() / "tuned.json", bytes);
 
   const std::map<std::string, nlohmann::json> index = database.index();

@@ -218,6 +218,11 @@ def db_json_seeds(real_index):
     write("db_json", "duplicate_keys.json", '{"format": 2, "format": 2, "kernels": {"a": 1, "a": 2}}')
     write("db_json", "path_keys.json", index_json({"/tmp/x/victim": meta, "../../x": meta}))
     write("db_json", "huge_numbers.json", '{"format": 1e999, "kernels": {"a": {"binary_bytes": 1e999}}}')
+    # The index's journal: a line per entry, the last one cut short, one not an entry, one a path key.
+    line = json.dumps({**meta, "binary_bytes": 64})
+    other = json.dumps({**meta, "key": "f" * 64, "binary_bytes": 1})
+    write("db_json", "journal_lines.jsonl", "\n".join([line, other, "[1, 2]", json.dumps({**meta, "key": "../x"}),
+                                                       line[:len(line) // 2]]))
 
 
 def ustar_member(name, data, type_flag=b"0", size=None, name_bytes=None):
