@@ -244,11 +244,7 @@ TEST_CASE("stores append the index to a journal, folded into index.json past 1 M
   BITJIT_RANDOM_ENGINE(rng);
   TemporaryDirectory dir;
   KernelDatabase database(dir.path());
-  std::vector<StoredKernel> kernels;
-  for (int i = 0; i < 5; ++i) {
-    kernels.push_back(random_kernel(rng));
-    REQUIRE(database.store(kernels.back()));
-  }
+  std::vector<StoredKernel> kernels = populate(rng, database, 5);
   CHECK(lines_of(journal_of(database)) == 5);
   CHECK(index_file_kernels(database) == 0);
   CHECK(database.index().size() == 5);
