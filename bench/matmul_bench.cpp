@@ -523,7 +523,11 @@ int run(int argc, char** argv) {
               std::min<size_t>(threads, jobs.size()));
   for (const std::string& format : split(options["--formats"])) {
     for (const Shape& shape : shapes) {
-      for (const auto& [M, dynamic] : timed_runs(Ms, modes)) {
+      for (const std::pair<int64_t, bool>& run : timed_runs(Ms, modes)) {
+        // Plain copies, not structured bindings: the timing lambdas below capture them (clang before
+        // 16 refuses to capture a structured binding).
+        const int64_t M = run.first;
+        const bool dynamic = run.second;
         const auto built = matmuls.find({format, shape.name, dynamic ? 0 : M});
         if (built == matmuls.end()) continue;  // refused above
         const Matmul& matmul = built->second;
