@@ -198,9 +198,12 @@ bool KernelDatabase::edit_json_file(const std::string& file, const std::function
   });
 }
 
-std::map<std::string, nlohmann::json> KernelDatabase::index_file_entries() {
-  return entries_of(read_json_or_empty(data_dir() / "index.json", *this), "kernels", (data_dir() / "index.json").string(),
-                    [](const std::string& key) { return is_kernel_key(key); }, *this);
+std::map<std::string, nlohmann::json> KernelDatabase::read_index() {
+  std::map<std::string, nlohmann::json> entries =
+      entries_of(read_json_or_empty(data_dir() / "index.json", *this), "kernels", (data_dir() / "index.json").string(),
+                 [](const std::string& key) { return is_kernel_key(key); }, *this);
+  apply_journal(entries);
+  return entries;
 }
 
 void KernelDatabase::apply_journal(std::map<std::string, nlohmann::json>& entries) {
@@ -239,8 +242,7 @@ void KernelDatabase::apply_journal(std::map<std::string, nlohmann::json>& entrie
 }
 
 void KernelDatabase::rewrite_index(const std::function<void(std::map<std::string, nlohmann::json>&)>& edit) {
-  std::map<std::string, nlohmann::json> entries = index_file_entries();
-  apply_journal(entries);
+  std::map<std::string, nlohmann::json> entries = read_index();
   edit(entries);
   const nlohmann::json json = {{"format", kDatabaseFileFormat}, {"kernels", entries}};
   write_file_atomically(data_dir() / "index.json", json.dump(1));
@@ -261,9 +263,7 @@ std::map<std::string, nlohmann::json> KernelDatabase::index() {
     } catch (const std::system_error&) {
     }
   }
-  std::map<std::string, nlohmann::json> entries = index_file_entries();
-  apply_journal(entries);
-  return entries;
+  return read_index();
 }
 
 bool KernelDatabase::edit_index(const std::function<void(std::map<std::string, nlohmann::json>&)>& edit) {

@@ -86,7 +86,8 @@ class KernelDatabase {
   // The journal's entries over `entries`, later lines winning; a malformed or cut-short line is
   // ignored with a warning.
   void apply_journal(std::map<std::string, nlohmann::json>& entries);
-  std::map<std::string, nlohmann::json> index_file_entries();
+  // index.json's entries with the journal's over them (the caller takes the lock where it needs it).
+  std::map<std::string, nlohmann::json> read_index();
   // tuned.json's entries by "<device>|<config>" (malformed ones dropped with a warning).
   std::map<std::string, nlohmann::json> tuned_entries(const nlohmann::json& json);
 
