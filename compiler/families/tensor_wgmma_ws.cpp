@@ -64,6 +64,10 @@ int64_t stream_k_tiles(int64_t tiles, int block_m, int multiprocessors) {
 constexpr int kBlocksAtFewRows = 2;
 // The rows of the tiles for buckets of 17 to 32 rows (m64n32k16).
 constexpr int kFewRowsTile = 32;
+// The blocks an SM of 32 x 64 tiles where a layer has more channels than k (few_row_tiles), and the
+// stages of each block's ring there, as timed (three blocks' shares of shared memory hold up to 6).
+constexpr int kBlocksAtFewRowsWide = 3;
+constexpr int kStagesAtFewRowsWide = 4;
 
 namespace families {
 
@@ -167,10 +171,14 @@ void add_tensor_wgmma_ws_candidates(const MatmulConfig& config, const TileSchedu
             s.launch.cluster_n = 1;  // pairs: the W8A8 entry point's own candidates
             s.launch.blocks_per_sm = 0;
             out.push_back(warp_specialized(s, raster_group));
-            // Tiles of one or two consumer warpgroups of at most 64 rows also as two blocks an SM (the
-            // few-rows defaults).
+            // Tiles of one or two consumer warpgroups of at most 64 rows also as two blocks an SM, and
+            // 32 x 64 tiles as three (the few-rows defaults).
             if (block_m <= 64 && (block_n == 64 || (block_m <= kFewRowsTile && block_n == 128))) {
               s.launch.blocks_per_sm = kBlocksAtFewRows;
+              out.push_back(warp_specialized(s, raster_group));
+            }
+            if (block_m == kFewRowsTile && block_n == 64) {
+              s.launch.blocks_per_sm = kBlocksAtFewRowsWide;
               out.push_back(warp_specialized(s, raster_group));
             }
           }
@@ -296,7 +304,7 @@ bool whole_tiles_of_256_rows(const MatmulConfig& config, int64_t sms, int64_t ro
 // memory holds them. Nullopt where the family refuses it.
 std::optional<TileSchedule> with_measured_stages(const MatmulConfig& config, const std::string& arch, TileSchedule s) {
   s = warp_specialized(s, 8);
-  const int measured_stages = s.tile.m == kFewRowsTile ? (s.tile.n == 64 ? 7 : 5)
+  const int measured_stages = s.tile.m == kFewRowsTile ? (s.tile.n == 64 ? (blocks_on_sm(s) == kBlocksAtFewRowsWide ? kStagesAtFewRowsWide : 7) : 5)
                               : s.tile.m == 64 ? (s.tile.n == 256 ? 4 : s.pipeline.k_per_stage == 256 ? 4 : s.tile.n == 64 ? 5 : 6)
                               : s.tile.m == 128 ? (s.tile.n == 128 ? 5 : 4)
                                                 : s.pipeline.k_per_stage < 128 ? 4 : 3;
@@ -331,13 +339,19 @@ std::optional<TileSchedule> two_blocks_at_few_rows(const MatmulConfig& config, c
 // int4, packed zeros, bf16, nf4, int8 per channel 0.56-0.96 on every shape). The layers of 2^27
 // weights or more take 32 x 128 tiles of 5 stages: 70B gate_up 116.7 -> 105.0, down 66.5 -> 56.2
 // (packed zeros 141.4 -> 130.5, 77.3 -> 69.5), where 32 x 64 tiles took 0.94-1.04. Three blocks of
-// 32 x 64 on 4 stages: between the two. At 16 rows tiles of 16 rows took 1.03-1.6x tensor_gemv's time on
-// all but one case (8B down on 5 stages of 256 k: 0.98): tensor_gemv keeps 16 rows. Nullopt where a
-// block's share of shared memory holds fewer than two stages.
+// 32 x 64 on 4 stages split the shapes below 2^27 weights by channels against k, in the same run: they
+// won every layer of more channels than k (int4 8B qkv 12.5 -> 11.6 us, gate_up 33.6 -> 32.4, 70B qkv
+// 26.0 -> 25.2; packed zeros 14.8 -> 13.2, 43.9 -> 39.5, 32.8 -> 30.3) and lost the others (int4 8B o
+// 9.6 -> 11.4, down 18.8 -> 21.1, 70B o 19.6 -> 21.5): a layer of few k has few stages to keep in
+// flight per tile and many tiles, so a third block's ring pays where a deeper one does not. At 16 rows
+// tiles of 16 rows took 1.03-1.6x tensor_gemv's time on all but one case (8B down on 5 stages of 256
+// k: 0.98): tensor_gemv keeps 16 rows. Nullopt where a block's share of shared memory holds fewer than
+// two stages.
 std::optional<TileSchedule> few_row_tiles(const MatmulConfig& config, const std::string& arch, TileSchedule s,
                                           bool many_weights) {
   s.tile = {.m = kFewRowsTile, .n = many_weights ? 128 : 64};
-  s.launch.blocks_per_sm = kBlocksAtFewRows;
+  const bool more_channels_than_k = config.N > config.K;
+  s.launch.blocks_per_sm = !many_weights && more_channels_than_k ? kBlocksAtFewRowsWide : kBlocksAtFewRows;
   return with_measured_stages(config, arch, s);
 }
 

@@ -1536,6 +1536,22 @@ TEST_CASE("tensor_wgmma_ws takes tiles of 16 and 32 rows, the default from 17 to
   CHECK(down.tile.n == 128);
   CHECK(down.launch.blocks_per_sm == 2);
   CHECK(down.pipeline.stages == 5);
+  // Below 2^27 weights, more channels than k (8B qkv and gate_up, 70B qkv): three blocks of 4 stages,
+  // static or a dynamic M's bucket; as many channels as k (8B o) keeps two; 70B gate_up 32 x 128.
+  for (const MSpec& M : {MSpec(32), MSpec::buckets({1, 16, 32, 64})})
+    for (auto [N, K] : {std::pair<int64_t, int64_t>{6144, 4096}, {28672, 4096}, {10240, 8192}}) {
+      const TileSchedule wide = default_schedule(w4a16_g128_config(M, N, K), "sm_90a", 32);
+      INFO(N << " x " << K << ": " << canonical_form(wide));
+      CHECK(wide.family == KernelFamily::tensor_wgmma_ws);
+      CHECK(wide.tile.m == 32);
+      CHECK(wide.tile.n == 64);
+      CHECK(wide.launch.blocks_per_sm == 3);
+      CHECK(wide.pipeline.stages == 4);
+    }
+  CHECK(default_schedule(w4a16_g128_config(MSpec(32), 4096, 4096), "sm_90a").launch.blocks_per_sm == 2);
+  const TileSchedule gate_up_70b = default_schedule(w4a16_g128_config(MSpec(32), 57344, 8192), "sm_90a");
+  CHECK(gate_up_70b.tile.n == 128);
+  CHECK(gate_up_70b.launch.blocks_per_sm == 2);
   // 8-bit codes: a block's half of shared memory holds 6 stages of 32 x 64.
   MatmulConfig int8 = config;
   int8.W_dtype = DType::int8;
@@ -1544,9 +1560,9 @@ TEST_CASE("tensor_wgmma_ws takes tiles of 16 and 32 rows, the default from 17 to
   CHECK(int8_rows.tile.m == 32);
   CHECK(int8_rows.pipeline.stages == 6);
 
-  // The tuner tries 16- and 32-row tiles (one and two blocks an SM) up to 32 rows, not above. Three
-  // blocks of 32 x 64 (timed faster than the default on some shapes at 4 stages; the GPU test's last
-  // variant) fit the SM's shared memory up to 6 stages of 128 k (12 KiB each), not 7.
+  // The tuner tries 16- and 32-row tiles (one and two blocks an SM; 32 x 64 also three) up to 32 rows,
+  // not above. Three blocks of 32 x 64 (the default where channels outnumber k, at 4 stages; the GPU
+  // test's last variant) fit the SM's shared memory up to 6 stages of 128 k (12 KiB each), not 7.
   const auto has_rows = [&](const MatmulConfig& c, int64_t rows, int tile_rows, int blocks) {
     std::vector<TileSchedule> candidates;
     add_tuning_candidates(c, default_schedule(c, "sm_90a", rows), rows, candidates);
@@ -1561,6 +1577,9 @@ TEST_CASE("tensor_wgmma_ws takes tiles of 16 and 32 rows, the default from 17 to
       CHECK(has_rows(buckets, 16, tile_rows, blocks));
       CHECK_FALSE(has_rows(buckets, 64, tile_rows, blocks));
     }
+  CHECK(has_rows(config, 32, 32, 3));
+  CHECK_FALSE(has_rows(config, 32, 16, 3));
+  CHECK_FALSE(has_rows(buckets, 64, 32, 3));
   TileSchedule three = wgmma_ws_schedule(config, layout, 32, 64, 4, 8);
   three.launch.blocks_per_sm = 3;
   CHECK(schedule_error_on(config, three, "sm_90a").empty());

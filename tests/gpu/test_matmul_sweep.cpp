@@ -3,6 +3,7 @@
 // with the output poisoned before each launch. Skips without a GPU.
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -160,14 +161,30 @@ using ScheduleChoice = std::function<std::optional<TileSchedule>(const MatmulCon
 const ScheduleChoice kDefaultSchedules = [](const MatmulConfig&) { return std::optional<TileSchedule>(); };
 
 // Compiles kernels up front on all cores into the kernel cache (NVRTC is thread-safe), so the
-// checks after only run them.
-void compile_kernels(const std::vector<std::pair<MatmulConfig, TileSchedule>>& kernels, const std::string& arch) {
-  for_each_index_in_parallel(kernels.size(), std::max(1u, std::thread::hardware_concurrency()),
-                             [&](size_t i) { generate_kernel(kernels[i].first, kernels[i].second, arch); });
+// checks after only run them. A flushed progress line every kCompileProgressKernels kernels, with the
+// threads and the seconds so far: a format sweep at stride 1 is over 20,000 kernels, and one cut by a
+// time limit while compiling said nothing of its rate.
+void compile_kernels(const std::vector<std::pair<MatmulConfig, TileSchedule>>& kernels, const std::string& arch,
+                     const char* label = "") {
+  constexpr size_t kCompileProgressKernels = 1000;
+  const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+  const auto started = std::chrono::steady_clock::now();
+  std::atomic<size_t> done{0};
+  for_each_index_in_parallel(kernels.size(), threads, [&](size_t i) {
+    generate_kernel(kernels[i].first, kernels[i].second, arch);
+    const size_t count = ++done;
+    if (count % kCompileProgressKernels == 0) {
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      std::printf("sweep progress%s: compiling, %zu of %zu kernels on %u threads in %.0f s\n", label, count,
+                  kernels.size(), threads, seconds);
+      std::fflush(stdout);
+    }
+  });
 }
 
 // The kernels of each config: the chosen schedule's, else the default one of each M bucket.
-void compile_all(const std::vector<MatmulConfig>& configs, const std::string& arch, const ScheduleChoice& choice) {
+size_t compile_all(const std::vector<MatmulConfig>& configs, const std::string& arch, const ScheduleChoice& choice,
+                   const char* label) {
   std::vector<std::pair<MatmulConfig, TileSchedule>> kernels;
   for (const MatmulConfig& config : configs) {
     if (const std::optional<TileSchedule> chosen = choice(config)) {
@@ -176,7 +193,8 @@ void compile_all(const std::vector<MatmulConfig>& configs, const std::string& ar
     }
     for (const TileSchedule& s : default_bucket_schedules(config, arch)) kernels.emplace_back(config, s);
   }
-  compile_kernels(kernels, arch);
+  compile_kernels(kernels, arch, label);
+  return kernels.size();
 }
 
 struct Prepared {
@@ -194,10 +212,11 @@ void sweep(const std::vector<MatmulConfig>& configs, const std::vector<int64_t>&
   const auto seconds = [&started] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   };
-  compile_all(configs, arch, choice);
+  const size_t kernels = compile_all(configs, arch, choice, label);
   // Progress lines, flushed, so that a sweep stopped by a time limit still says how far it got and
   // that nothing failed before (its summary below is printed only at the end).
-  std::printf("sweep progress%s: %zu kernels compiled in %.0f s\n", label, configs.size(), seconds());
+  std::printf("sweep progress%s: %zu kernels of %zu configs compiled in %.0f s\n", label, kernels, configs.size(),
+              seconds());
   std::fflush(stdout);
   constexpr size_t kRunsPerProgressLine = 200;
 
@@ -1280,10 +1299,11 @@ Matmul matmul_on_ws_tiles(const MatmulConfig& config, int64_t rows, int tile_row
 }  // namespace
 
 // The default from 17 to 32 rows, 32-row tiles two blocks an SM (the 32 x 64 form; 32 x 128 is the
-// test above's last variant): int4 g128, uint4 with packed zero points, nf4 with bf16 activations,
-// int8 per channel and uint2 with zero points as values; static M of 17 and 32 rows, and a dynamic
-// M's 32-row bucket (the weights in tensor_gemv's runs of 8) at 17, 24 and 32 rows; N and K not
-// multiples of the tiles. int8 codes of a dynamic M from one row lie in runs of 16, which the Hopper
+// test above's last variant), and three blocks of 4 stages where the layer has more channels than k:
+// int4 g128, uint4 with packed zero points, nf4 with bf16 activations, int8 per channel and uint2 with
+// zero points as values; static M of 17 and 32 rows, and a dynamic M's 32-row bucket (the weights in
+// tensor_gemv's runs of 8) at 17, 24 and 32 rows; N not a multiple of the tiles, K of 9 and 3 k-blocks
+// (fewer than the three-block ring's stages). int8 codes of a dynamic M from one row lie in runs of 16, which the Hopper
 // kernels do not read (tensor_gemm takes that bucket): static M only.
 TEST_CASE("the 32-row default from 17 to 32 rows matches the reference on a Hopper GPU", "[gpu][wgmma]") {
   BITJIT_REQUIRE_HOPPER("tensor_wgmma_ws");
@@ -1300,25 +1320,31 @@ TEST_CASE("the 32-row default from 17 to 32 rows matches the reference on a Hopp
                              {DType::nf4, DType::bfloat16, 64, false, ZerosMode::original},
                              {DType::int8, DType::float16, -1, false, ZerosMode::original},
                              {DType::uint2, DType::float16, 64, true, ZerosMode::original}};
+  struct Layer {
+    int64_t N, K, blocks_per_sm;
+  };
   int checked = 0;
-  for (const Weights& f : formats)
-    for (const MSpec& M : {MSpec(17), MSpec(32), MSpec::buckets({1, 16, 32, 64})}) {
-      if (M.is_dynamic() && f.W == DType::int8) continue;
-      MatmulConfig config = w4a16_g128_config(M, 328, 1152);
-      config.W_dtype = f.W;
-      config.A_dtype = config.out_dtype = f.A;
-      config.group_size = f.group;
-      config.with_zeros = f.zeros;
-      config.zeros_mode = f.mode;
-      INFO(canonical_form(config));
-      const int64_t rows = M.is_dynamic() ? 32 : M.value();
-      const Matmul matmul = matmul_on_ws_tiles(config, rows, 32);
-      for (int64_t m : M.is_dynamic() ? std::vector<int64_t>{17, 24, 32} : std::vector<int64_t>{rows}) {
-        checker.check_random(matmul, m, rng);
-        ++checked;
+  for (const Layer& layer : {Layer{328, 1152, 2}, Layer{1160, 384, 3}}) {
+    for (const Weights& f : formats)
+      for (const MSpec& M : {MSpec(17), MSpec(32), MSpec::buckets({1, 16, 32, 64})}) {
+        if (M.is_dynamic() && f.W == DType::int8) continue;
+        MatmulConfig config = w4a16_g128_config(M, layer.N, layer.K);
+        config.W_dtype = f.W;
+        config.A_dtype = config.out_dtype = f.A;
+        config.group_size = f.group;
+        config.with_zeros = f.zeros;
+        config.zeros_mode = f.mode;
+        INFO(canonical_form(config));
+        const int64_t rows = M.is_dynamic() ? 32 : M.value();
+        const Matmul matmul = matmul_on_ws_tiles(config, rows, 32);
+        CHECK(matmul.schedule_for(rows).launch.blocks_per_sm == layer.blocks_per_sm);
+        for (int64_t m : M.is_dynamic() ? std::vector<int64_t>{17, 24, 32} : std::vector<int64_t>{rows}) {
+          checker.check_random(matmul, m, rng);
+          ++checked;
+        }
       }
-    }
-  CHECK(checked == 22);
+  }
+  CHECK(checked == 44);
   CHECK(checker.failures() == 0);
 }
 
