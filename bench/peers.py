@@ -4,7 +4,7 @@ a JIT successor of Marlin) and bitjit through its Python package, on the suite's
 
     python bench/peers.py [--formats int4_g128,uint4_g128_zeros,uint4_g128_qzeros] [--shapes all|8b|70b|70B_o,...]
                           [--M 1,16,64] [--dynamic no|yes|linear] [--out peers-out] [--seed N]
-                          [--launches 20] [--warmup 3] [--batches 10]
+                          [--launches 20] [--warmup 3] [--batches 10] [--warm-humming 8]
 
 Formats (bench_matmul's names): int4_g128 (fp16 activations, int4 weights in [-8, 7], one fp16 scale
 per 128 k; humming's symmetric int4) and uint4_g128_zeros (uint4 codes with an fp16 scale and a zero
@@ -23,6 +23,12 @@ dequantized weights (check_output has the bound); the weight operands are then r
 copies that one pass exceeds twice the L2; a CUDA graph holds a batch of launches and is replayed
 after a warm-up; the time per launch is the median of the batches. cuBLAS is timed once per
 (shape, M), on fp16 weights holding the first format's dequantized values.
+
+Before anything is timed, every (format, shape)'s humming layer is prepared and run once at each M
+on zero weights, --warm-humming cases at a time (0: not at all): humming compiles its kernels on first
+use, about 14 s a case one after another on the H200 machine (2026-12-02), most of a run's time, and
+keeps them in its kernel cache for the timed loop. A case that fails there is printed and left to the
+timed loop, which records its outcome.
 
 Writes results.json and results.md (µs per launch, the speed ratios, and the wall seconds each
 implementation took per row, its JIT compile included) to --out, after every row marked partial
@@ -44,6 +50,7 @@ import re
 import statistics
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
@@ -132,6 +139,17 @@ def positive(text: str) -> int:
     return value
 
 
+def whole(text: str) -> int:
+    """A whole number from 0 to 64 (threads, 0 for none)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 0 to 64, got {text!r}")
+    if not 0 <= value <= 64:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 0 to 64, got {value}")
+    return value
+
+
 def m_list(text: str) -> list[int]:
     try:
         return [positive(part) for part in text.split(",")]
@@ -162,6 +180,9 @@ def parse_args(argv: list[str], suite: Optional[list[Shape]] = None) -> argparse
                         "of the rotated copies)")
     parser.add_argument("--warmup", type=positive, default=3, help="graph replays before the timed ones")
     parser.add_argument("--batches", type=positive, default=10, help="timed graph replays; the median is kept")
+    parser.add_argument("--warm-humming", dest="warm_humming", type=whole, default=8,
+                        help="humming's kernels compiled before the timing, this many (format, shape) cases at a "
+                        "time (0: each in the timed loop)")
     return parser.parse_args(argv)
 
 
@@ -507,6 +528,11 @@ def markdown_report(meta: dict, rows: list[dict]) -> str:
              "Times in µs per launch; ratios are speeds (the second's time over the first's): above 1 the first "
              "is faster.", "", TABLE_HEADER, TABLE_RULE]
     lines += [table_line(row) for row in rows]
+    warm_up = meta.get("humming_warm_up", {})
+    if warm_up.get("threads"):
+        lines += ["", f"humming's kernels were compiled before the timing ({warm_up['cases']} cases on "
+                      f"{warm_up['threads']} threads in {warm_up['seconds']} s, {warm_up['failed']} failed or skipped "
+                      "there), so its per-row seconds leave its JIT out."]
     if not meta.get("complete", True):
         lines += ["", f"Partial: {len(rows)} of the {meta['cases_planned']} cases planned; the run had not finished "
                       "when these results were written."]
@@ -638,6 +664,58 @@ def run_case(session: Session, format: Format, shape: Shape,
     return rows
 
 
+def zero_weights(format: Format, N: int, K: int, device) -> Weights:
+    """Weights of the format's types and shapes, all codes 0 and scales 1: a kernel's inputs, not a test's."""
+    groups = K // GROUP_SIZE
+    code_type = torch.uint8 if format.zeros else torch.int8
+    zeros = torch.zeros((N, groups), device=device, dtype=torch.uint8) if format.zeros else None
+    return Weights(torch.zeros((N, K), device=device, dtype=code_type),
+                   torch.ones((N, groups), device=device, dtype=torch.float16), zeros)
+
+
+def warm_humming_case(session: Session, format: Format, shape: Shape) -> None:
+    """humming's layer for one (format, shape), prepared and run once at each M of the run."""
+    runner = humming_runner(session.humming, format, shape, zero_weights(format, shape.N, shape.K, session.device))
+    for M in session.args.Ms:
+        A = torch.zeros((M, shape.K), dtype=torch.float16, device=session.device)
+        C = torch.empty((M, shape.N), dtype=torch.float16, device=session.device)
+        runner.call(runner.operands, A, C)
+    if torch.device(session.device).type == "cuda":
+        torch.cuda.synchronize()  # an asynchronous failure is this case's, not a later one's
+
+
+def warm_humming(session: Session) -> dict:
+    """Prepares every (format, shape)'s humming layer and runs it at each M before anything is timed,
+    --warm-humming cases at a time, so that its JIT compiles (in subprocesses) run side by side rather
+    than one after another in the timed loop. Returns what it did, for the results' meta; prints each
+    case that failed (the timed loop prepares it again and records the outcome)."""
+    threads = session.args.warm_humming
+    cases = [(format, shape) for shape in session.args.shapes for format in session.args.formats]
+    if threads == 0 or not cases:
+        return {"threads": 0}
+    start = time.monotonic()
+
+    def warm(case) -> Optional[str]:
+        format, shape = case
+        try:
+            warm_humming_case(session, format, shape)
+            return None
+        except Unsupported as refusal:
+            return f"{format.name} {shape.name}: skipped: {refusal}"
+        except Exception as error:  # recorded by the timed loop; here only said
+            return f"{format.name} {shape.name}: {type(error).__name__}: {error}"
+    with ThreadPoolExecutor(max_workers=min(threads, len(cases))) as pool:
+        failures = [failure for failure in pool.map(warm, cases) if failure is not None]
+    if torch.device(session.device).type == "cuda":
+        torch.cuda.empty_cache()
+    seconds = round(time.monotonic() - start, 1)
+    for failure in failures:
+        print(f"humming warm-up: {failure}", file=sys.stderr, flush=True)
+    print(f"humming warm-up: {len(cases)} cases on {min(threads, len(cases))} threads in {seconds} s, "
+          f"{len(failures)} failed or skipped", file=sys.stderr, flush=True)
+    return {"threads": min(threads, len(cases)), "cases": len(cases), "failed": len(failures), "seconds": seconds}
+
+
 def run(args: argparse.Namespace, humming, bitjit) -> tuple[dict, list[dict]]:
     properties = torch.cuda.get_device_properties(torch.device("cuda"))
     seed = args.seed if args.seed is not None else random.SystemRandom().getrandbits(32)
@@ -658,6 +736,7 @@ def run(args: argparse.Namespace, humming, bitjit) -> tuple[dict, list[dict]]:
     print(TABLE_HEADER + "\n" + TABLE_RULE, flush=True)
     meta["cases_planned"] = len(args.shapes) * len(args.formats) * len(args.Ms)
     meta["complete"] = False
+    meta["humming_warm_up"] = warm_humming(session)
     rows = []
 
     def keep(row: dict) -> None:  # what is done so far, marked partial: a run stopped by a time limit keeps it

@@ -63,6 +63,7 @@ def test_defaults():
     assert args.dynamic == "no"
     assert args.out == pathlib.Path("peers-out")
     assert (args.seed, args.launches, args.warmup, args.batches) == (None, 20, 3, 10)
+    assert args.warm_humming == 8
 
 
 def test_selections_as_bench_matmul_takes_them():
@@ -84,6 +85,9 @@ def test_selections_as_bench_matmul_takes_them():
     (["--shapes", "9B_qkv"], "unknown shape '9B_qkv'; allowed: all, 8b, 70b, 8B_qkv"),
     (["--launches", "0"], "expected a positive integer, got 0"),
     (["--dynamic", "maybe"], "invalid choice: 'maybe'"),
+    (["--warm-humming", "-1"], "expected a whole number from 0 to 64, got -1"),
+    (["--warm-humming", "65"], "expected a whole number from 0 to 64, got 65"),
+    (["--warm-humming", "x"], "expected a whole number from 0 to 64, got 'x'"),
 ])
 def test_bad_arguments_name_the_option_and_the_value(argv, named, capsys):
     with pytest.raises(SystemExit) as exit:
@@ -367,6 +371,50 @@ def test_a_run_on_the_cpu_with_stand_ins(monkeypatch, generator, capsys):
     assert printed.count("skipped humming uint4_g128_zeros tiny:") == 1  # reported once, recorded per M
     assert printed.count("FAILED bitjit uint4_g128_zeros tiny M=") == 2
     assert "| int4_g128 | tiny | 1 |" in printed
+
+
+def test_humming_warms_every_case_at_every_m_before_the_timing(monkeypatch, capsys):
+    """Every (format, shape) prepared once on zero weights of its types and shapes, called once per M with
+    outputs of [M, N], several at a time; a refusal said as skipped, a failure named, neither fatal;
+    --warm-humming 0 prepares nothing. The markdown says the per-row seconds leave humming's JIT out."""
+    calls = []
+
+    def fake_humming(humming, format, shape, weights):
+        assert weights.codes.shape == (shape.N, shape.K) and not weights.codes.any()
+        assert weights.codes.dtype == (torch.uint8 if format.zeros else torch.int8)
+        assert weights.scales.shape == (shape.N, shape.K // 128) and bool((weights.scales == 1).all())
+        assert (weights.zeros is not None) == format.zeros
+        if shape.name == "refused":
+            raise peers.Unsupported("not this one")
+        if shape.name == "broken" and format.zeros:
+            raise RuntimeError("no kernel")
+
+        def call(ops, A, C):
+            assert A.shape == (A.shape[0], shape.K) and C.shape == (A.shape[0], shape.N)
+            calls.append((format.name, shape.name, A.shape[0]))
+        return peers.Runner(call=call, operands=())
+    monkeypatch.setattr(peers, "humming_runner", fake_humming)
+    suite = [peers.Shape("tiny", 64, 256), peers.Shape("refused", 32, 128), peers.Shape("broken", 16, 128)]
+    args = peers.parse_args(["--shapes", "all", "--M", "1,3", "--formats", "int4_g128,uint4_g128_zeros",
+                             "--warm-humming", "4"], suite=suite)
+    session = peers.Session(args, None, None, None, l2=4096, plan=peers.TimingPlan(2, 1, 1), device="cpu")
+    done = peers.warm_humming(session)
+    assert sorted(calls) == sorted((f, s, M) for f in ("int4_g128", "uint4_g128_zeros") for s in ("tiny", "broken")
+                                   if (f, s) != ("uint4_g128_zeros", "broken") for M in (1, 3))
+    assert done["threads"] == 4 and done["cases"] == 6 and done["failed"] == 3 and done["seconds"] >= 0
+    said = capsys.readouterr().err
+    assert "humming warm-up: int4_g128 refused: skipped: not this one" in said
+    assert "humming warm-up: uint4_g128_zeros broken: RuntimeError: no kernel" in said
+    assert "humming warm-up: 6 cases on 4 threads in" in said and "3 failed or skipped" in said
+    meta = {"device": "d", "date": "x", "torch": "t", "humming": "h", "bitjit": "b", "dynamic": False, "Ms": [1, 3],
+            "l2_bytes": MiB, "launches": 2, "warmup": 1, "batches": 1, "seed": 1, "humming_warm_up": done}
+    assert "humming's kernels were compiled before the timing (6 cases on 4 threads in" in peers.markdown_report(meta, [])
+
+    calls.clear()
+    session.args = peers.parse_args(["--shapes", "all", "--warm-humming", "0"], suite=suite)
+    assert peers.warm_humming(session) == {"threads": 0}
+    assert calls == []
+    assert "compiled before the timing" not in peers.markdown_report({**meta, "humming_warm_up": {"threads": 0}}, [])
 
 
 def test_static_matmuls_of_one_layout_share_one_transform(generator):
