@@ -276,7 +276,9 @@ steps_refusals() {
       checks)
         [ -n "${CHECK_TESTS:-}" ] || echo "checks: CHECK_TESTS is empty (';'-separated Catch2 filters)"
         sweeps_side_by_side_note
+        if checks_run_the_format_sweep; then format_sweep_compile_note checks "${CHECK_TIMEOUT:-240}"; fi
         ;;
+      sweep) format_sweep_compile_note sweep "" ;;
       profile | stalls | peer-stalls)
         [ -n "${PROFILE_CASES:-}" ] || echo "$step: PROFILE_CASES is empty (format:shape:M[:BUCKETS] ...)"
         for entry in ${PROFILE_CASES:-}; do
@@ -329,6 +331,41 @@ sweeps_side_by_side_note() {
   done
   if [ "${#sweeps[@]}" -gt 1 ]; then
     echo "note: checks: ${#sweeps[@]} filters take sweeps (${sweeps[*]}), which would compile side by side on the same cores; give each a step or a shard of its own" >&2
+  fi
+}
+
+# Whether one of CHECK_TESTS' filters takes the format sweep (listed by a test_gpu built here, as
+# sweeps_side_by_side_note lists them; false without one).
+checks_run_the_format_sweep() {
+  local bin=${CHECK_TEST_BIN:-build/tests/test_gpu} filter filters listed
+  [ -x "$bin" ] || return 1
+  IFS=';' read -ra filters <<<"${CHECK_TESTS:-}"
+  for filter in "${filters[@]}"; do
+    listed=$("$bin" "$filter" --list-test-names-only 2>/dev/null)  # whole, as above: grep -q under pipefail
+    if grep -q '^every config of the format matrix' <<<"$listed"; then return 0; fi
+  done
+  return 1
+}
+
+# The format sweep's compiling, estimated before a call: the kernels that a test_gpu built here counts
+# under the sweep's settings (its "the format sweep's plan*" case: BITJIT_SWEEP_STRIDE, _SHARD, _MATCH
+# as exported), at about SWEEP_KERNELS_PER_SECOND (the H200 machine's 16 threads: 1000 kernels in 42 s,
+# 2026-12-02). A note, refusing nothing, where that alone reaches the limit the sweep runs under ($2,
+# seconds), and always for the sweep step, whose limit is the chain's; nothing without the binary. A
+# stride-1 sweep was cut while compiling three times before its size was known.
+SWEEP_KERNELS_PER_SECOND=24
+format_sweep_compile_note() {
+  local step=$1 limit=$2 bin=${CHECK_TEST_BIN:-build/tests/test_gpu} plan kernels seconds
+  [ -x "$bin" ] || return 0
+  plan=$("$bin" "the format sweep's plan*" -s 2>/dev/null)
+  plan=$(grep -m1 '^format sweep plan: ' <<<"$plan")
+  [[ $plan =~ ([0-9]+)\ kernels ]] || return 0
+  kernels=${BASH_REMATCH[1]}
+  seconds=$((kernels / SWEEP_KERNELS_PER_SECOND))
+  if [ -z "$limit" ]; then
+    echo "note: $step: the format sweep: ${plan#format sweep plan: }: about $seconds s of compiling before its first run" >&2
+  elif [ "$seconds" -ge "$limit" ]; then
+    echo "note: $step: the format sweep: ${plan#format sweep plan: }: about $seconds s of compiling, past its limit of $limit s: it would be cut before its first run; give it a part (BITJIT_SWEEP_SHARD=k/n) or a larger BITJIT_SWEEP_STRIDE" >&2
   fi
 }
 

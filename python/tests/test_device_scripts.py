@@ -198,6 +198,11 @@ if "--list-test-names-only" in sys.argv:  # Catch2 2's listing: the sweeps are t
     print("\n".join(sweeps if test_filter == "[sweep]" else
                     [name for name in sweeps if test_filter.startswith("every config")] or [test_filter]))
     sys.exit(0)
+if test_filter == "the format sweep's plan*":  # its count of the sweep's kernels: the whole's, or a shard's part
+    import os
+    shard = os.environ.get("BITJIT_SWEEP_SHARD")
+    print(f"format sweep plan: 7462 configs, {21214 // (int(shard.split('/')[1]) if shard else 1)} kernels for sm_90a")
+    sys.exit(0)
 print("filter", test_filter)
 print("args", " ".join(sys.argv[2:]))
 if "slow" in test_filter:  # one case ends, a sweep starts and outlasts any limit a test gives it
@@ -599,6 +604,35 @@ def test_chains_check_names_sweep_settings_and_sweeps_side_by_side(tmp_path):
     (repo / "chain").write_text("export CHECK_TESTS='every config of*;tensor_gemv*'\nstep 100 checks\n")
     result = subprocess.run(script, cwd=repo, env=listing, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "filters take sweeps" not in result.stderr, result.stderr
+
+
+def test_chains_check_estimates_the_format_sweeps_compiling(tmp_path):
+    """--check notes, refusing nothing, a checks step whose filters take the format sweep where the kernels
+    a test_gpu built here counts for it ("the format sweep's plan*", under the exported shard) take
+    CHECK_TIMEOUT or more at 24 a second, and gives a sweep step the estimate always; a shard that fits,
+    another filter, or no test_gpu: no note."""
+    repo = fake_repo(tmp_path, "device-chains.sh", "device-run.sh", "pack-out.sh")
+    write_executable(tmp_path / "test_gpu", FAKE_TEST_GPU)
+    script = ["bash", str(repo / "scripts" / "device-chains.sh"), "--check", "chain"]
+    listing = {"PATH": SCRIPT_PATH, "CHECK_TEST_BIN": str(tmp_path / "test_gpu")}
+
+    def notes(chain: str, env: dict = listing) -> list[str]:
+        (repo / "chain").write_text(chain)
+        result = subprocess.run(script, cwd=repo, env=env, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        return [line for line in result.stderr.splitlines() if "the format sweep:" in line]
+    whole = notes("export CHECK_TESTS='tensor_gemv*;every config of*' CHECK_TIMEOUT=370\nstep 375 checks\n")
+    assert whole == ["device-chains: chain: note: checks: the format sweep: 7462 configs, 21214 kernels for sm_90a: "
+                     "about 883 s of compiling, past its limit of 370 s: it would be cut before its first run; give it "
+                     "a part (BITJIT_SWEEP_SHARD=k/n) or a larger BITJIT_SWEEP_STRIDE"]
+    assert notes("export CHECK_TESTS='every config of*' BITJIT_SWEEP_SHARD=1/8 CHECK_TIMEOUT=300\nstep 300 checks\n") == []
+    assert len(notes("export CHECK_TESTS='every config of*' BITJIT_SWEEP_SHARD=1/2\nstep 300 checks\n")) == 1  # 240 s
+    assert notes("export CHECK_TESTS='tensor_gemv*'\nstep 300 checks\n") == []
+    assert notes("export BITJIT_SWEEP_SHARD=0/4\nstep 300 sweep\n") == [
+        "device-chains: chain: note: sweep: the format sweep: 7462 configs, 5303 kernels for sm_90a: about 220 s of "
+        "compiling before its first run"]
+    assert notes("export CHECK_TESTS='every config of*'\nstep 300 checks\n", {"PATH": SCRIPT_PATH,
+                 "CHECK_TEST_BIN": str(tmp_path / "none")}) == []
 
 
 # bench_matmul --check's stand-in: refuses a format named "bad" as the bench does, lists a case refused

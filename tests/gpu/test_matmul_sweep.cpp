@@ -183,8 +183,8 @@ void compile_kernels(const std::vector<std::pair<MatmulConfig, TileSchedule>>& k
 }
 
 // The kernels of each config: the chosen schedule's, else the default one of each M bucket.
-size_t compile_all(const std::vector<MatmulConfig>& configs, const std::string& arch, const ScheduleChoice& choice,
-                   const char* label) {
+std::vector<std::pair<MatmulConfig, TileSchedule>> sweep_kernels(const std::vector<MatmulConfig>& configs,
+                                                                 const std::string& arch, const ScheduleChoice& choice) {
   std::vector<std::pair<MatmulConfig, TileSchedule>> kernels;
   for (const MatmulConfig& config : configs) {
     if (const std::optional<TileSchedule> chosen = choice(config)) {
@@ -193,6 +193,12 @@ size_t compile_all(const std::vector<MatmulConfig>& configs, const std::string& 
     }
     for (const TileSchedule& s : default_bucket_schedules(config, arch)) kernels.emplace_back(config, s);
   }
+  return kernels;
+}
+
+size_t compile_all(const std::vector<MatmulConfig>& configs, const std::string& arch, const ScheduleChoice& choice,
+                   const char* label) {
+  const std::vector<std::pair<MatmulConfig, TileSchedule>> kernels = sweep_kernels(configs, arch, choice);
   compile_kernels(kernels, arch, label);
   return kernels.size();
 }
@@ -351,6 +357,26 @@ TEST_CASE("BITJIT_SWEEP_STRIDE takes a whole number from 1 and names a malformed
       CHECK(std::string(error.what()) == "BITJIT_SWEEP_STRIDE='" + given + "': expected a whole number from 1 to 9999");
     }
   }
+}
+
+// What the format sweep compiles under the sweep's settings (BITJIT_SWEEP_STRIDE, _SHARD, _MATCH) for
+// sm_90a, printed as "format sweep plan: C configs, K kernels ...": scripts/device-run.sh's check of a
+// chain reads it, since a sweep cut by its limit while compiling has cost whole device calls. Two
+// shards' kernels add up to the whole. No GPU needed.
+TEST_CASE("the format sweep's plan counts the kernels it compiles", "[sweep_plan]") {
+  const size_t stride = sweep_stride();
+  const std::vector<MatmulConfig> configs = sweep_configs(kSweepM, stride);
+  const size_t kernels = sweep_kernels(configs, "sm_90a", kDefaultSchedules).size();
+  std::printf("format sweep plan: %zu configs, %zu kernels for sm_90a (config stride %zu%s)\n", configs.size(), kernels,
+              stride, sweep_shard_text().c_str());
+  CHECK(kernels >= configs.size());
+  if (std::getenv("BITJIT_SWEEP_SHARD") != nullptr) return;
+  size_t sharded = 0;
+  for (const char* shard : {"0/2", "1/2"}) {
+    ScopedEnv half("BITJIT_SWEEP_SHARD", shard);
+    sharded += sweep_kernels(sweep_configs(kSweepM, stride), "sm_90a", kDefaultSchedules).size();
+  }
+  CHECK(sharded == kernels);
 }
 
 TEST_CASE("every config of the format matrix matches the float64 reference on the GPU", "[gpu][sweep]") {
