@@ -340,17 +340,24 @@ NB_MODULE(_bitjit, m) {
             options.arch = arch;
             return Matmul::create(parse_config(json), options);
           },
-          nb::arg("config_json"), nb::arg("arch") = "")
+          // Compiling takes hundreds of milliseconds a kernel and touches no Python object: other
+          // Python threads run meanwhile (a model's layers built from a thread pool compile side by side).
+          nb::arg("config_json"), nb::arg("arch") = "", nb::call_guard<nb::gil_scoped_release>())
       .def_prop_ro("source", [](const Matmul& self) { return self.source(); })
       .def_prop_ro("arch", [](const Matmul& self) { return self.arch(); })
       .def_prop_ro("schedule", [](const Matmul& self) { return to_json(self.schedule()).dump(); })
       .def("schedule_for", [](const Matmul& self, int64_t M) { return to_json(self.schedule_for(M)).dump(); })
       .def("profile_latency", [](const Matmul& self, std::optional<int64_t> M) { return self.profile_latency(M); },
-           nb::arg("M") = nb::none())
+           nb::arg("M") = nb::none(), nb::call_guard<nb::gil_scoped_release>())
       .def("hardware_aware_finetune",
            [](Matmul& self, int topk) {
              nlohmann::json buckets = nlohmann::json::array();
-             for (const BucketTuning& b : self.hardware_aware_finetune(topk).buckets) {
+             TuningReport report;
+             {
+               nb::gil_scoped_release release;  // compiles and times candidates: seconds
+               report = self.hardware_aware_finetune(topk);
+             }
+             for (const BucketTuning& b : report.buckets) {
                buckets.push_back({{"M", b.rows}, {"schedule", to_json(b.chosen)}, {"latency_ms", b.chosen_ms},
                                   {"before_schedule", to_json(b.before)}, {"before_ms", b.before_ms},
                                   {"candidates_timed", b.candidates_timed}, {"seconds", b.seconds},
@@ -370,13 +377,27 @@ NB_MODULE(_bitjit, m) {
                throw ConfigError("transform_weight: weight has shape " + shape_text(shape) + ", expected [N, K] = " +
                                  shape_text({c.N, c.K}));
              }
-             return to_bytes(self.transform_weight_array(element_of(weight.dtype()), bytes_of(weight)).bytes);
+             const ArrayElement element = element_of(weight.dtype());
+             const std::span<const uint8_t> values = bytes_of(weight);
+             HostTensor transformed;
+             {
+               // Seconds for a large layer (the host's cores reorder the codes); `weight` is held by the
+               // call's arguments until it returns.
+               nb::gil_scoped_release release;
+               transformed = self.transform_weight_array(element, values);
+             }
+             return to_bytes(transformed.bytes);
            })
       .def("transform_packed_weight",
            [](const Matmul& self, nb::ndarray<const uint8_t, nb::ndim<1>, nb::c_contig, nb::device::cpu> packed) {
              const OperandSpec spec = operand_specs(self.config(), 1).W;
              HostTensor tensor{spec.dtype, spec.shape, std::vector<uint8_t>(packed.data(), packed.data() + packed.size())};
-             return to_bytes(self.transform_weight(tensor).bytes);
+             HostTensor transformed;
+             {
+               nb::gil_scoped_release release;
+               transformed = self.transform_weight(tensor);
+             }
+             return to_bytes(transformed.bytes);
            })
       .def("operand_dtypes",
            [](const Matmul& self, int64_t M) {

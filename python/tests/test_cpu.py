@@ -64,6 +64,36 @@ def test_matmul_compiles_for_an_arch_without_a_gpu():
     assert "bitjit::tensor_gemv<Problem, Tiles>" in matmul.source
 
 
+def test_compiling_lets_other_python_threads_run():
+    """Matmul creation compiles with NVRTC (hundreds of milliseconds) without holding the GIL: a Python
+    thread counting meanwhile keeps a good share of the pace it has alone (holding the GIL, it would
+    stand still for the whole compile). A config no earlier run compiled: N drawn at random."""
+    import threading
+    import time
+    ticks, stop = [0], threading.Event()
+
+    def count():
+        while not stop.is_set():
+            ticks[0] += 1
+    counter = threading.Thread(target=count)
+    counter.start()
+    try:
+        time.sleep(0.2)  # alone: the main thread sleeps, without the GIL
+        start, before = time.perf_counter(), ticks[0]
+        time.sleep(0.3)
+        pace = (ticks[0] - before) / (time.perf_counter() - start)
+        config = bitjit.MatmulConfig(M=[1, 16], N=64 * random.randrange(64, 4096), K=512, W_dtype="int4",
+                                     accum_dtype="float32", with_scaling=True, group_size=128)
+        start, before = time.perf_counter(), ticks[0]
+        bitjit.Matmul(config=config, target="sm_90a")
+        elapsed, during = time.perf_counter() - start, ticks[0] - before
+    finally:
+        stop.set()
+        counter.join()
+    assert elapsed > 0.1, f"{elapsed:.3f} s: taken from the kernel database, not compiled"
+    assert during > 0.1 * pace * elapsed, (during, pace, elapsed)  # holding it: about 0.01
+
+
 def test_each_m_bucket_has_its_kernel_and_tuning_needs_the_gpu():
     config = bitjit.MatmulConfig(M=[1, 16, 256], N=256, K=512, W_dtype="int4", accum_dtype="float32",
                                  with_scaling=True, group_size=128)
