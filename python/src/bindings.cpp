@@ -351,13 +351,10 @@ NB_MODULE(_bitjit, m) {
            nb::arg("M") = nb::none(), nb::call_guard<nb::gil_scoped_release>())
       .def("hardware_aware_finetune",
            [](Matmul& self, int topk) {
+             // Keeps the GIL: tuning replaces this Matmul's kernels, which another Python thread's run()
+             // of the same Matmul would otherwise read meanwhile.
              nlohmann::json buckets = nlohmann::json::array();
-             TuningReport report;
-             {
-               nb::gil_scoped_release release;  // compiles and times candidates: seconds
-               report = self.hardware_aware_finetune(topk);
-             }
-             for (const BucketTuning& b : report.buckets) {
+             for (const BucketTuning& b : self.hardware_aware_finetune(topk).buckets) {
                buckets.push_back({{"M", b.rows}, {"schedule", to_json(b.chosen)}, {"latency_ms", b.chosen_ms},
                                   {"before_schedule", to_json(b.before)}, {"before_ms", b.before_ms},
                                   {"candidates_timed", b.candidates_timed}, {"seconds", b.seconds},
