@@ -300,11 +300,17 @@ bool whole_tiles_of_256_rows(const MatmulConfig& config, int64_t sms, int64_t ro
   return 2 * (config.N + kChannels - 1) / kChannels >= 3 * sms;
 }
 
+// The stages timed for tiles of 32 rows: 32 x 64 two blocks an SM 7, three blocks 4; 32 x 128 5.
+int few_row_tile_stages(const TileSchedule& s) {
+  if (s.tile.n != 64) return 5;
+  return blocks_on_sm(s) == kBlocksAtFewRowsWide ? kStagesAtFewRowsWide : 7;
+}
+
 // The warp-specialized form of a tile: eight consumer warps, the measured stage counts where shared
 // memory holds them. Nullopt where the family refuses it.
 std::optional<TileSchedule> with_measured_stages(const MatmulConfig& config, const std::string& arch, TileSchedule s) {
   s = warp_specialized(s, 8);
-  const int measured_stages = s.tile.m == kFewRowsTile ? (s.tile.n == 64 ? (blocks_on_sm(s) == kBlocksAtFewRowsWide ? kStagesAtFewRowsWide : 7) : 5)
+  const int measured_stages = s.tile.m == kFewRowsTile ? few_row_tile_stages(s)
                               : s.tile.m == 64 ? (s.tile.n == 256 ? 4 : s.pipeline.k_per_stage == 256 ? 4 : s.tile.n == 64 ? 5 : 6)
                               : s.tile.m == 128 ? (s.tile.n == 128 ? 5 : 4)
                                                 : s.pipeline.k_per_stage < 128 ? 4 : 3;
@@ -342,8 +348,8 @@ std::optional<TileSchedule> two_blocks_at_few_rows(const MatmulConfig& config, c
 // 32 x 64 on 4 stages split the shapes below 2^27 weights by channels against k, in the same run: they
 // won every layer of more channels than k (int4 8B qkv 12.5 -> 11.6 us, gate_up 33.6 -> 32.4, 70B qkv
 // 26.0 -> 25.2; packed zeros 14.8 -> 13.2, 43.9 -> 39.5, 32.8 -> 30.3) and lost the others (int4 8B o
-// 9.6 -> 11.4, down 18.8 -> 21.1, 70B o 19.6 -> 21.5): a layer of few k has few stages to keep in
-// flight per tile and many tiles, so a third block's ring pays where a deeper one does not. At 16 rows
+// 9.6 -> 11.4, down 18.8 -> 21.1, 70B o 19.6 -> 21.5); likely because a layer of few k has many tiles
+// of few stages each, so a third block's ring pays where a deeper one does not (not profiled). At 16 rows
 // tiles of 16 rows took 1.03-1.6x tensor_gemv's time on all but one case (8B down on 5 stages of 256
 // k: 0.98): tensor_gemv keeps 16 rows. Nullopt where a block's share of shared memory holds fewer than
 // two stages.
