@@ -319,32 +319,32 @@ steps_refusals() {
 # a test_gpu built here (CHECK_TEST_BIN, default build/tests/test_gpu; Catch2 2's
 # --list-test-names-only), and says nothing without one.
 sweeps_side_by_side_note() {
-  local bin=${CHECK_TEST_BIN:-build/tests/test_gpu} filter sweep_names filters listed sweeps=()
+  local bin=${CHECK_TEST_BIN:-build/tests/test_gpu} sweep_names filter sweeps=()
   [ -x "$bin" ] || return 0
   sweep_names=$("$bin" "[sweep]" --list-test-names-only 2>/dev/null | grep -v '^$')
   [ -n "$sweep_names" ] || return 0
-  IFS=';' read -ra filters <<<"${CHECK_TESTS:-}"
-  for filter in "${filters[@]}"; do
-    # The listing whole before grep: under pipefail, grep -q ending the pipe early fails it.
-    listed=$("$bin" "$filter" --list-test-names-only 2>/dev/null)
-    if grep -qxF "$sweep_names" <<<"$listed"; then sweeps+=("'$filter'"); fi
-  done
+  while IFS= read -r filter; do sweeps+=("'$filter'"); done < <(check_filters_listing -xF "$sweep_names")
   if [ "${#sweeps[@]}" -gt 1 ]; then
     echo "note: checks: ${#sweeps[@]} filters take sweeps (${sweeps[*]}), which would compile side by side on the same cores; give each a step or a shard of its own" >&2
   fi
 }
 
-# Whether one of CHECK_TESTS' filters takes the format sweep (listed by a test_gpu built here, as
-# sweeps_side_by_side_note lists them; false without one).
-checks_run_the_format_sweep() {
+# Each of CHECK_TESTS' filters, a line each, whose cases (listed by CHECK_TEST_BIN as Catch2 2 lists
+# them) hold a line that `grep "$@"` matches; nothing without the binary.
+check_filters_listing() {
   local bin=${CHECK_TEST_BIN:-build/tests/test_gpu} filter filters listed
-  [ -x "$bin" ] || return 1
+  [ -x "$bin" ] || return 0
   IFS=';' read -ra filters <<<"${CHECK_TESTS:-}"
   for filter in "${filters[@]}"; do
-    listed=$("$bin" "$filter" --list-test-names-only 2>/dev/null)  # whole, as above: grep -q under pipefail
-    if grep -q '^every config of the format matrix' <<<"$listed"; then return 0; fi
+    # The listing whole before grep: under pipefail, grep -q ending the pipe early fails it.
+    listed=$("$bin" "$filter" --list-test-names-only 2>/dev/null)
+    if grep -q "$@" <<<"$listed"; then echo "$filter"; fi
   done
-  return 1
+}
+
+# Whether one of CHECK_TESTS' filters takes the format sweep (false without a test_gpu built here).
+checks_run_the_format_sweep() {
+  [ -n "$(check_filters_listing '^every config of the format matrix')" ]
 }
 
 # The format sweep's compiling, estimated before a call: the kernels that a test_gpu built here counts
