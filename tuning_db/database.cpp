@@ -20,6 +20,7 @@ namespace {
 // appends its line; once the journal passes kJournalFoldBytes (about 800 entries) that store folds it
 // into index.json. Rewriting index.json on every store cost each one a parse and a write of the whole
 // index under the lock: ~0.8 s at 21,000 kernels (a format sweep's), quadratic in all.
+constexpr const char* kIndexFile = "index.json";
 constexpr const char* kIndexJournal = "index-journal.jsonl";
 constexpr size_t kJournalFoldBytes = size_t(1) << 20;
 
@@ -199,9 +200,9 @@ bool KernelDatabase::edit_json_file(const std::string& file, const std::function
 }
 
 std::map<std::string, nlohmann::json> KernelDatabase::read_index() {
-  std::map<std::string, nlohmann::json> entries =
-      entries_of(read_json_or_empty(data_dir() / "index.json", *this), "kernels", (data_dir() / "index.json").string(),
-                 [](const std::string& key) { return is_kernel_key(key); }, *this);
+  const std::filesystem::path path = data_dir() / kIndexFile;
+  std::map<std::string, nlohmann::json> entries = entries_of(
+      read_json_or_empty(path, *this), "kernels", path.string(), [](const std::string& key) { return is_kernel_key(key); }, *this);
   apply_journal(entries);
   return entries;
 }
@@ -245,7 +246,7 @@ void KernelDatabase::rewrite_index(const std::function<void(std::map<std::string
   std::map<std::string, nlohmann::json> entries = read_index();
   edit(entries);
   const nlohmann::json json = {{"format", kDatabaseFileFormat}, {"kernels", entries}};
-  write_file_atomically(data_dir() / "index.json", json.dump(1));
+  write_file_atomically(data_dir() / kIndexFile, json.dump(1));
   std::error_code error;
   std::filesystem::remove(data_dir() / kIndexJournal, error);
   if (error) throw std::system_error(error, "cannot remove " + (data_dir() / kIndexJournal).string());
