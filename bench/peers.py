@@ -689,9 +689,9 @@ def warm_humming(session: Session) -> dict:
     --warm-humming cases at a time, so that its JIT compiles (in subprocesses) run side by side rather
     than one after another in the timed loop. Returns what it did, for the results' meta; prints each
     case that failed (the timed loop prepares it again and records the outcome)."""
-    threads = session.args.warm_humming
     cases = [(format, shape) for shape in session.args.shapes for format in session.args.formats]
-    if threads == 0 or not cases:
+    threads = min(session.args.warm_humming, len(cases))
+    if threads == 0:
         return {"threads": 0}
     start = time.monotonic()
 
@@ -704,16 +704,16 @@ def warm_humming(session: Session) -> dict:
             return f"{format.name} {shape.name}: skipped: {refusal}"
         except Exception as error:  # recorded by the timed loop; here only said
             return f"{format.name} {shape.name}: {type(error).__name__}: {error}"
-    with ThreadPoolExecutor(max_workers=min(threads, len(cases))) as pool:
+    with ThreadPoolExecutor(max_workers=threads) as pool:
         failures = [failure for failure in pool.map(warm, cases) if failure is not None]
     if torch.device(session.device).type == "cuda":
         torch.cuda.empty_cache()
     seconds = round(time.monotonic() - start, 1)
     for failure in failures:
         print(f"humming warm-up: {failure}", file=sys.stderr, flush=True)
-    print(f"humming warm-up: {len(cases)} cases on {min(threads, len(cases))} threads in {seconds} s, "
+    print(f"humming warm-up: {len(cases)} cases on {threads} threads in {seconds} s, "
           f"{len(failures)} failed or skipped", file=sys.stderr, flush=True)
-    return {"threads": min(threads, len(cases)), "cases": len(cases), "failed": len(failures), "seconds": seconds}
+    return {"threads": threads, "cases": len(cases), "failed": len(failures), "seconds": seconds}
 
 
 def run(args: argparse.Namespace, humming, bitjit) -> tuple[dict, list[dict]]:
