@@ -6,10 +6,27 @@
 
 namespace bitjit {
 
+// Whether a packed zero code's place in its byte is the channel's alone (N a whole number of bytes
+// of codes, as on every layer of the suite): then a lane loads the whole byte and picks its code out
+// when it converts the group (group_pairs_of), not right after the load. Picking it at the load made
+// the lane wait there for global memory: on the H200 that wait (the shift right after the load, 12 %
+// of the warp samples of uint4 + packed zeros, 8B qkv, 64 rows) was most of packed zeros' cost
+// beside int4's.
+template <class P>
+inline constexpr bool kZeroBytesPerChannel = P::kZerosMode == Zeros::quantized && P::W::kBits < 8 && P::N % (8 / P::W::kBits) == 0;
+
+// Where channel n's zero code lies in its byte (kZeroBytesPerChannel): the same for every group.
+template <class P>
+__device__ __forceinline__ uint32_t zero_code_shift(long long n) {
+  constexpr int kPerByte = 8 / P::W::kBits;
+  return uint32_t(P::W::kBits) * (uint32_t(n) % uint32_t(kPerByte));
+}
+
 // The raw scale (and zero) codes of a lane's channels (g, g + 8 of each of its tiles) for one scale
 // group, loaded apart from their conversion so that a load issued a stage early stays in flight
 // until the stage uses it (converting at once would wait for global memory right there). Quantized
-// zeros narrower than a byte are extracted at load.
+// zeros narrower than a byte are their whole bytes where kZeroBytesPerChannel, else extracted at
+// load.
 template <class P, int kTiles>
 struct GroupCodes {
   uint32_t scale[kTiles][2], zero[kTiles][2];
@@ -25,7 +42,9 @@ __device__ __forceinline__ void load_group_codes(const MatmulParams& params, con
       const long long n = channel[tile][half];
       codes.scale[tile][half] = codes.zero[tile][half] = 0u;
       if constexpr (P::kScaling) codes.scale[tile][half] = load_code<typename P::Scale>(params.scales, n * P::kGroups + group);
-      if constexpr (P::kZerosMode == Zeros::quantized)
+      if constexpr (kZeroBytesPerChannel<P>)
+        codes.zero[tile][half] = *code_byte<typename P::W>(params.zeros, zero_code_index<P>(group, n));
+      else if constexpr (P::kZerosMode == Zeros::quantized)
         codes.zero[tile][half] = load_zero_code<P>(params, group, n);
       else if constexpr (P::kZerosMode == Zeros::original || P::kZerosMode == Zeros::rescale)
         codes.zero[tile][half] = load_code<typename P::Scale>(params.zeros, n * P::kGroups + group);
@@ -48,10 +67,10 @@ __device__ __forceinline__ void prefetch_group_zeros(const MatmulParams& params,
 }
 
 // The pairs of a group's codes in A's type: what scaled_pair multiplies a decoded pair by (and
-// subtracts).
+// subtracts). channel: the lanes' channels the codes were loaded for.
 template <class P, int kTiles>
-__device__ __forceinline__ void group_pairs_of(const GroupCodes<P, kTiles>& codes, uint32_t (&scale)[kTiles][2],
-                                               uint32_t (&zero)[kTiles][2]) {
+__device__ __forceinline__ void group_pairs_of(const GroupCodes<P, kTiles>& codes, const long long (&channel)[kTiles][2],
+                                               uint32_t (&scale)[kTiles][2], uint32_t (&zero)[kTiles][2]) {
   using W = typename P::W;
   using A = typename P::A;
   using Math = PairMath<A>;
@@ -65,7 +84,9 @@ __device__ __forceinline__ void group_pairs_of(const GroupCodes<P, kTiles>& code
         const float s = P::Scale::decode(codes.scale[tile][half]);
         scale[tile][half] = Math::pack(s, s);
       }
-      const uint32_t zero_code = codes.zero[tile][half];
+      uint32_t zero_code = codes.zero[tile][half];
+      if constexpr (kZeroBytesPerChannel<P>)
+        zero_code = (zero_code >> zero_code_shift<P>(channel[tile][half])) & ((1u << W::kBits) - 1u);
       if constexpr (P::kZerosMode == Zeros::quantized) {
         zero[tile][half] = pair_decode<W, A>() == PairDecode::magic ? negated_magic_zero<A>(zero_code) : zero_code;
       } else if constexpr (P::kZerosMode == Zeros::original || P::kZerosMode == Zeros::rescale) {
@@ -82,7 +103,7 @@ __device__ __forceinline__ void load_group_pairs(const MatmulParams& params, con
                                                  uint32_t (&zero)[kTiles][2]) {
   GroupCodes<P, kTiles> codes;
   load_group_codes<P>(params, channel, group, codes);
-  group_pairs_of<P>(codes, scale, zero);
+  group_pairs_of<P>(codes, channel, scale, zero);
 }
 
 // A decoded pair scaled: v * s, (v - z) * s (original zeros: the difference first, so both
