@@ -50,12 +50,12 @@ __device__ void tensor_wgmma(const MatmulParams& params) {
 
   const int tile_begin = int(blockIdx.z * G::kTilesPerSlice);
   const int tile_end = int(min(G::kTilesK, tile_begin + G::kTilesPerSlice));
-  warp.start_codes(tile_begin, tile_end - 1);
+  warp.load_stage_codes(tile_begin);
   run_wgmma_ring<T::kStages>(
       tile_end - tile_begin, [&](int stage, int i) { loader.load(stages + stage * G::kStageChunks, tile_begin + i); },
       [&](int stage, int i) {
         // The ring refills a stage two tiles after its wgmmas started: the last may still run.
-        warp.template multiply_stage<0>(stages + stage * G::kStageChunks, tile_begin + i, tile_end - 1, [] {});
+        warp.multiply_stage(stages + stage * G::kStageChunks, tile_begin + i, min(tile_begin + i + 1, tile_end - 1), [] {});
       });
   warp.finish();
 

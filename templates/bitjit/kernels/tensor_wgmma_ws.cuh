@@ -44,51 +44,27 @@ __device__ __forceinline__ void load_decoded_stage(const TensorMaps& maps, uint4
                    G::kPieceBytes, T::kChannelTiles>(maps, stage, tile_k, m_block, n_block, barrier);
 }
 
-// How many stages ahead of their use a consumer loads its scale (and zero) codes. At 64 rows and
-// fewer a stage's wgmmas take less time than a load from L2: with codes loaded one stage ahead the
-// first conversion of every stage waited for them (H200, int4 g128, 8B qkv, 64 rows: 5 % of the
-// warp samples on the scale's first use). Two stages cost a second set of codes' registers, which
-// these tiles' consumers have (kConsumerRegisters); the larger tiles' have not.
-template <class T>
-inline constexpr int kWsCodesAhead = T::kBlockM <= 64 ? 2 : 1;
-
-template <class P, class T>
-using WsDecodeWarp = WgmmaDecodeWarp<P, T, kWsCodesAhead<T>>;
-
-// One stage of a consumer's loop: waits for it, multiplies it with its set of codes kSlot, and frees
-// the stage before once this one's first group runs.
-template <int kSlot, class P, class T>
-__device__ __forceinline__ void consume_stage(WsDecodeWarp<P, T>& warp, const uint4* stages, uint64_t* full, uint64_t* empty,
-                                              RingPosition<T::kStages>& ring, int& running, int tile_k, int last_tile_k) {
-  mbarrier_wait_converged(&full[ring.stage], ring.phase);
-  warp.template multiply_stage<kSlot>(stages + ring.stage * GemmTiling<P, T>::kStageChunks, tile_k, last_tile_k, [&] {
-    if (running >= 0) mbarrier_arrive_per_warp(&empty[running]);
-  });
-  running = ring.stage;
-  ring.advance();
-}
-
 // A consumer warp: per piece of a tile, every stage as tensor_wgmma multiplies it, then the tile's
-// outputs once its sums are complete. The loop takes kWsCodesAhead stages a turn, so that each
-// stage's set of codes is a constant (WgmmaDecodeWarp::codes).
+// outputs once its sums are complete.
 template <class P, class T>
 __device__ __forceinline__ void consume_stages(const MatmulParams& params, const uint32_t* pair_table,
                                                const StreamKWork<P, T>& work, const uint4* stages, uint64_t* full,
                                                uint64_t* empty) {
-  WsDecodeWarp<P, T> warp(params, pair_table, int(threadIdx.x) / 32);
+  using G = GemmTiling<P, T>;
+  WgmmaDecodeWarp<P, T> warp(params, pair_table, int(threadIdx.x) / 32);
   RingPosition<T::kStages> ring;
   work.for_each_segment([&](long long tile, long long m_block, long long n_block, int k_begin, int k_end) {
     warp.start_tile(n_block);
-    warp.start_codes(k_begin, k_end - 1);
+    warp.load_stage_codes(k_begin);
     int running = -1;  // the stage whose last wgmma may still run
-    // Whole turns, then the stage left over (kWsCodesAhead 2, an odd count): a turn that might end
-    // after its first stage made the compiler copy the codes between the sets at the loop's edge.
-    int tile_k = k_begin;
-    for (; tile_k + kWsCodesAhead<T> <= k_end; tile_k += kWsCodesAhead<T>) {
-      consume_stage<0, P, T>(warp, stages, full, empty, ring, running, tile_k, k_end - 1);
-      if constexpr (kWsCodesAhead<T> == 2) consume_stage<1, P, T>(warp, stages, full, empty, ring, running, tile_k + 1, k_end - 1);
+    for (int tile_k = k_begin; tile_k < k_end; ++tile_k) {
+      mbarrier_wait_converged(&full[ring.stage], ring.phase);
+      warp.multiply_stage(stages + ring.stage * G::kStageChunks, tile_k, min(tile_k + 1, k_end - 1), [&] {
+        if (running >= 0) mbarrier_arrive_per_warp(&empty[running]);
+      });
+      running = ring.stage;
+      ring.advance();
     }
-    if (tile_k < k_end) consume_stage<0, P, T>(warp, stages, full, empty, ring, running, tile_k, k_end - 1);
     warp.finish();
     mbarrier_arrive_per_warp(&empty[running]);
     if (share_tile_sums(work, params, tile, k_begin, k_end, warp.d))
@@ -102,7 +78,7 @@ __device__ __forceinline__ void consume_stages(const MatmulParams& params, const
 template <class P, class T>
 __device__ void tensor_wgmma_ws(const MatmulParams& params, const TensorMaps& maps) {
   using G = GemmTiling<P, T>;
-  using Warp = WsDecodeWarp<P, T>;
+  using Warp = WgmmaDecodeWarp<P, T>;
   static_assert(G::kStageChunks % 64 == 0, "every stage starts 1024-byte aligned");
   static_assert(T::kBlockM <= 256 && T::kBlockN <= 256 && G::kPieceBytes % 16 == 0, "TMA boxes: at most 256 rows, 16-byte rows");
   // Weights in channel tiles: the stage a ring ahead prefetched into L2 (prefetch_weight_boxes) for

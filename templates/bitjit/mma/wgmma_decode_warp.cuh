@@ -14,9 +14,8 @@ namespace bitjit {
 // stage's decode-and-wgmma loop. T: kThreads (the warpgroups' threads), kBlockM rows, kBlockN = 64
 // per warpgroup, kBlockK, kWarpsM = 1, kWarpsN = kThreads / 32, kLoadBytes, kRun = 2 (fragment
 // order), kStoredRun: 2 (the mma_fragments layout) or 8 (mma_runs, decoded in fragment order from
-// the quad lanes' loads). kCodesAhead: how many stages ahead of their use a lane loads its scale
-// (and zero) codes (below).
-template <class P, class T, int kCodesAhead = 1>
+// the quad lanes' loads).
+template <class P, class T>
 struct WgmmaDecodeWarp {
   using G = GemmTiling<P, T>;
   using W = typename P::W;
@@ -64,12 +63,7 @@ struct WgmmaDecodeWarp {
   long long channel[1][2];
   float d[T::kBlockM / 2];
   float d_odd[kChains == 2 ? T::kBlockM / 2 : 1];  // the odd groups' sums (kChains == 2)
-  // The sets of codes a lane holds, kCodesAhead stages' worth, used in turn: stage tile_k's in
-  // codes[slot], slot = (tile_k - first) % kCodesAhead, a constant where the caller runs kCodesAhead
-  // stages per loop iteration (a copy from one set to the other would wait for the load right
-  // there).
-  static_assert(kCodesAhead == 1 || kCodesAhead == 2, "codes loaded one or two stages ahead");
-  StageCodes codes[kCodesAhead];
+  StageCodes next_codes;    // the next stage's scale codes, loaded a stage early
   uint32_t fragments[2 * kGroup][4];  // two groups' sets: the group before may still be in its wgmmas
 
   __device__ __forceinline__ WgmmaDecodeWarp(const MatmulParams& p, const uint32_t* table, int warp)
@@ -100,20 +94,12 @@ struct WgmmaDecodeWarp {
     }
   }
 
-  // Issues the loads of stage tile_k's scale codes into `codes` (converted when multiply_stage
-  // starts that stage).
-  __device__ __forceinline__ void load_stage_codes(int tile_k, StageCodes& codes) {
+  // Issues the loads of stage tile_k's scale codes (converted when multiply_stage starts it).
+  __device__ __forceinline__ void load_stage_codes(int tile_k) {
     if constexpr (kScaleSums) return;  // finish() reads the one scale of each channel
     for_each_stage_group(tile_k, [&](int block, int span, long long group) {
-      load_group_codes<P>(params, channel, group, codes.span[block][span]);
+      load_group_codes<P>(params, channel, group, next_codes.span[block][span]);
     });
-  }
-
-  // Before the first stage of a run of stages first .. last: the loads of the codes of its first
-  // kCodesAhead stages (past `last`, last's again).
-  __device__ __forceinline__ void start_codes(int first, int last) {
-#pragma unroll
-    for (int slot = 0; slot < kCodesAhead; ++slot) load_stage_codes(min(first + slot, last), codes[slot]);
   }
 
   // Asks L1 for stage tile_k's packed zero codes (prefetch_group_zeros), a stage before
@@ -130,23 +116,20 @@ struct WgmmaDecodeWarp {
   // one starts: release_previous() is called once it is done (after this stage's first group), and
   // this stage's last group is left running where kKeepsLastGroup (finish() waits for it), else
   // waited for at the stage's end.
-  // kSlot: the set of codes of this stage (kCodesAhead above); last_tile_k: the run's last stage
-  // (start_codes), whose codes are loaded again past it. The accumulators are fenced around every
+  // next_tile_k: the stage whose codes to load meanwhile. The accumulators are fenced around every
   // group so that no copy the compiler makes of them (at the loop's back edge) lands while one runs
   // (scripts/wgmma-hazards.py checks the machine code).
-  template <int kSlot, class Release>
-  __device__ __forceinline__ void multiply_stage(const uint4* stage, int tile_k, int last_tile_k, Release release_previous) {
-    static_assert(kSlot >= 0 && kSlot < kCodesAhead, "a set of codes");
+  template <class Release>
+  __device__ __forceinline__ void multiply_stage(const uint4* stage, int tile_k, int next_tile_k, Release release_previous) {
     uint32_t scale[G::kStageBlocks][kSpans][1][2], zero[G::kStageBlocks][kSpans][1][2];
     if constexpr (!kScaleSums) {
 #pragma unroll
       for (int block = 0; block < G::kStageBlocks; ++block)
 #pragma unroll
-        for (int span = 0; span < kSpans; ++span) group_pairs_of<P>(codes[kSlot].span[block][span], channel, scale[block][span], zero[block][span]);
+        for (int span = 0; span < kSpans; ++span) group_pairs_of<P>(next_codes.span[block][span], channel, scale[block][span], zero[block][span]);
     }
-    const int loaded_tile_k = min(tile_k + kCodesAhead, last_tile_k);
-    load_stage_codes(loaded_tile_k, codes[kSlot]);
-    prefetch_stage_zeros(loaded_tile_k + 1);
+    load_stage_codes(next_tile_k);
+    prefetch_stage_zeros(next_tile_k + 1);
     if constexpr (!kKeepsLastGroup) release_previous();  // finished at the end of its stage
     const uint8_t* lane_weights = reinterpret_cast<const uint8_t*>(stage + G::kActivationChunks) + w_offset;
 #pragma unroll
