@@ -6,27 +6,27 @@
 
 namespace bitjit {
 
-// Whether a packed zero code's place in its byte is the channel's alone (N a whole number of bytes
-// of codes, as on every layer of the suite): then a lane loads the whole byte and picks its code out
-// when it converts the group (group_pairs_of), not right after the load. Picking it at the load made
-// the lane wait there for global memory: on the H200 that wait (the shift right after the load, 12 %
-// of the warp samples of uint4 + packed zeros, 8B qkv, 64 rows) was most of packed zeros' cost
-// beside int4's.
+// Zero codes packed several to a byte (quantized zeros of sub-byte weights): a lane loads its code's
+// whole byte and picks the code out when it converts the group (group_pairs_of), not right after the
+// load. Picking it at the load made the lane wait there for global memory: on the H200 that wait (the
+// shift right after the load, 12 % of the warp samples of uint4 + packed zeros, 8B qkv, 64 rows) was
+// most of packed zeros' cost beside int4's; deferred, the time at 32 and 64 rows fell by 3-15 %.
 template <class P>
-inline constexpr bool kZeroBytesPerChannel = P::kZerosMode == Zeros::quantized && P::W::kBits < 8 && P::N % (8 / P::W::kBits) == 0;
+inline constexpr bool kZeroCodesPacked = P::kZerosMode == Zeros::quantized && P::W::kBits < 8;
 
-// Where channel n's zero code lies in its byte (kZeroBytesPerChannel): the same for every group.
+// Where channel n's zero code lies in its byte: the same for every group, as N is a whole number of
+// bytes of codes (config.cpp refuses other N with packed zeros).
 template <class P>
 __device__ __forceinline__ uint32_t zero_code_shift(long long n) {
   constexpr int kPerByte = 8 / P::W::kBits;
+  static_assert(P::N % kPerByte == 0, "packed zero codes: N a whole number of bytes of codes");
   return uint32_t(P::W::kBits) * (uint32_t(n) % uint32_t(kPerByte));
 }
 
 // The raw scale (and zero) codes of a lane's channels (g, g + 8 of each of its tiles) for one scale
 // group, loaded apart from their conversion so that a load issued a stage early stays in flight
-// until the stage uses it (converting at once would wait for global memory right there). Quantized
-// zeros narrower than a byte are their whole bytes where kZeroBytesPerChannel, else extracted at
-// load.
+// until the stage uses it (converting at once would wait for global memory right there). Packed
+// zero codes are their whole bytes (kZeroCodesPacked).
 template <class P, int kTiles>
 struct GroupCodes {
   uint32_t scale[kTiles][2], zero[kTiles][2];
@@ -42,7 +42,7 @@ __device__ __forceinline__ void load_group_codes(const MatmulParams& params, con
       const long long n = channel[tile][half];
       codes.scale[tile][half] = codes.zero[tile][half] = 0u;
       if constexpr (P::kScaling) codes.scale[tile][half] = load_code<typename P::Scale>(params.scales, n * P::kGroups + group);
-      if constexpr (kZeroBytesPerChannel<P>)
+      if constexpr (kZeroCodesPacked<P>)
         codes.zero[tile][half] = *code_byte<typename P::W>(params.zeros, zero_code_index<P>(group, n));
       else if constexpr (P::kZerosMode == Zeros::quantized)
         codes.zero[tile][half] = load_zero_code<P>(params, group, n);
@@ -85,7 +85,7 @@ __device__ __forceinline__ void group_pairs_of(const GroupCodes<P, kTiles>& code
         scale[tile][half] = Math::pack(s, s);
       }
       uint32_t zero_code = codes.zero[tile][half];
-      if constexpr (kZeroBytesPerChannel<P>)
+      if constexpr (kZeroCodesPacked<P>)
         zero_code = (zero_code >> zero_code_shift<P>(channel[tile][half])) & ((1u << W::kBits) - 1u);
       if constexpr (P::kZerosMode == Zeros::quantized) {
         zero[tile][half] = pair_decode<W, A>() == PairDecode::magic ? negated_magic_zero<A>(zero_code) : zero_code;
