@@ -271,7 +271,10 @@ steps_refusals() {
       baseline)
         [ -f "$BASE_TGZ" ] || echo "baseline: BASE_TGZ=$BASE_TGZ does not exist (git archive --prefix=base/ REV | gzip > $BASE_TGZ)"
         IFS=';' read -ra sets <<<"${BENCH_ARGS:-}"
-        for set in "${sets[@]}"; do bench_args_refusal "$step" "$set"; done
+        for set in "${sets[@]}"; do
+          bench_args_refusal "$step" "$set"
+          eager_timing_note "$step" "$set"
+        done
         ;;
       checks)
         [ -n "${CHECK_TESTS:-}" ] || echo "checks: CHECK_TESTS is empty (';'-separated Catch2 filters)"
@@ -311,6 +314,16 @@ steps_refusals() {
       echo "$stride='${!stride}': expected a whole number from 1 to 9999"
     fi
   done
+}
+
+# A note (not a refusal) where a comparison's bench options leave the timing at the bench's default,
+# eager launches from the host: kernels of a few tens of microseconds then time the launches as much
+# as themselves (2026-12-02, H200, one kernel, int4 g128 8B qkv at 64 rows: 21.9 and 24.9 us in two
+# eager runs, 14.8 with --timing graph), so a comparison of kernels wants --timing graph.
+eager_timing_note() {
+  local step=$1 set=$2
+  [[ " $set " == *" --timing "* ]] && return 0
+  echo "note: $step: BENCH_ARGS set '$set' has no --timing: eager launches (the bench's default) time the host's launches too; --timing graph compares the kernels" >&2
 }
 
 # A note (not a refusal) where more than one of CHECK_TESTS' filters takes a [sweep] case: each sweep

@@ -606,6 +606,22 @@ def test_chains_check_names_sweep_settings_and_sweeps_side_by_side(tmp_path):
     assert result.returncode == 0 and "filters take sweeps" not in result.stderr, result.stderr
 
 
+def test_chains_check_notes_a_baseline_timed_eagerly(tmp_path):
+    """--check notes, refusing nothing, each set of a baseline step's BENCH_ARGS without --timing (the
+    bench's eager default times the host's launches too); a set with --timing: no note."""
+    repo = fake_repo(tmp_path, "device-chains.sh", "device-run.sh", "pack-out.sh")
+    (repo / "base.tgz").write_bytes(b"")
+    (repo / "chain").write_text('export BENCH_ARGS="--formats int4_g128 --M 64;--formats int4_g128 --M 32 --timing graph"\n'
+                                "step 100 baseline\n")
+    script = ["bash", str(repo / "scripts" / "device-chains.sh"), "--check", "chain"]
+    result = subprocess.run(script, cwd=repo, env={"PATH": SCRIPT_PATH}, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    eager = [line for line in result.stderr.splitlines() if "has no --timing" in line]
+    assert eager == ["device-chains: chain: note: baseline: BENCH_ARGS set '--formats int4_g128 --M 64' has no --timing: "
+                     "eager launches (the bench's default) time the host's launches too; --timing graph compares the "
+                     "kernels"], result.stderr
+
+
 def test_chains_check_estimates_the_format_sweeps_compiling(tmp_path):
     """--check notes, refusing nothing, a checks step whose filters take the format sweep where the kernels
     a test_gpu built here counts for it ("the format sweep's plan*", under the exported shard) take
