@@ -53,6 +53,7 @@ namespace bitjit {
   X(cuStreamDestroy)               \
   X(cuStreamSynchronize)           \
   X(cuStreamIsCapturing)           \
+  X(cuStreamGetCaptureInfo)         \
   X(cuStreamBeginCapture)          \
   X(cuStreamEndCapture)            \
   X(cuGraphInstantiate)            \

@@ -1,9 +1,25 @@
 #include "runtime/graph_capture.hpp"
 
+#include <string>
+
 #include "common/error.hpp"
+#include "runtime/device.hpp"
 #include "runtime/driver.hpp"
 
 namespace bitjit {
+
+std::optional<uint64_t> stream_capture_id(CUstream stream, int device) {
+  const DeviceScope scope(device);
+  CUstreamCaptureStatus status = CU_STREAM_CAPTURE_STATUS_NONE;
+  cuuint64_t id = 0;
+  check_cuda(Driver::get().cuStreamGetCaptureInfo(stream, &status, &id, nullptr, nullptr, nullptr, nullptr),
+             "cuStreamGetCaptureInfo", [&] {
+               return "asking whether stream " + std::to_string(uintptr_t(stream)) + " of device " +
+                      std::to_string(scope.device()) + " is being captured";
+             });
+  if (status == CU_STREAM_CAPTURE_STATUS_NONE) return std::nullopt;
+  return uint64_t(id);  // an invalidated capture too: it is still open until its end
+}
 
 GraphCapture::~GraphCapture() {
   const Driver& cuda = Driver::get();

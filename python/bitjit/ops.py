@@ -10,9 +10,12 @@ MatmulConfig's canonical JSON text and weight_arch the arch whose kernels W was 
 kernels of that device's arch (natives.py); W's packing must be what those kernels read.
 
 Under CUDA graph capture the op compiles, loads and synchronizes nothing: kernels are loaded on a
-device by its first run there (every M bucket at once), and split-K scratch comes from torch's
-allocator, which serves capture from the graph's pool. A capture that would need a load or a compile
-raises bitjit.CaptureError. Imported by bitjit.Matmul and bitjit.Linear when torch is used.
+device by its first run there (every M bucket at once), and split-K / stream-K scratch comes from
+torch's allocator, which serves capture from the graph's pool, one set per capture and stream that
+every run of the config in that capture shares (_CaptureScratch). Outside capture the runs take the
+kernels' own scratch for the stream (the C++ Matmul's, allocated by its first run there). A capture
+that would need a load or a compile raises bitjit.CaptureError. Imported by bitjit.Matmul and
+bitjit.Linear when torch is used.
 """
 
 import functools
@@ -23,6 +26,7 @@ import torch
 
 from . import natives
 from ._bitjit import CaptureError, ConfigError
+from ._bitjit import stream_capture_id as _stream_capture_id
 
 __all__ = ["matmul", "matmul_out"]
 
@@ -92,6 +96,30 @@ def _current_stream(device: int) -> int:
     return torch._C._cuda_getCurrentRawStream(device)
 
 
+class _CaptureScratch:
+    """Split-K / stream-K scratch for the runs of one config in one CUDA graph capture on one stream, from
+    torch's allocator (so from the graph's pool). Its counters are zeroed once, by the capture's first
+    run that needs them (a fill the graph replays once, before that run), and every run leaves them at
+    zero for the next: zeroing them per run put a fill kernel before every launch (on the H200 about
+    1-3.6 µs a launch beside the C++ bench's time for the same stream-K kernels, 2026-12-02). Held
+    until the next capture on the stream or until the runner goes, so that nothing else in the capture
+    takes the memory; once released it is like any temporary of the graph's (dead between replays)."""
+
+    __slots__ = ("capture", "partials", "counters")
+
+    def __init__(self, capture: int, partial_bytes: int, counter_bytes: int, device) -> None:
+        self.capture = capture
+        self.partials = torch.empty(partial_bytes, dtype=torch.uint8, device=device)
+        self.counters = torch.zeros(counter_bytes, dtype=torch.uint8, device=device)
+
+    def fits(self, capture: int, partial_bytes: int, counter_bytes: int) -> bool:
+        return (self.capture == capture and self.partials.numel() >= partial_bytes
+                and self.counters.numel() >= counter_bytes)
+
+    def view(self) -> Tuple[int, int, int, int]:
+        return (self.partials.data_ptr(), self.partials.numel(), self.counters.data_ptr(), self.counters.numel())
+
+
 class _Runner:
     """One config's calls on one CUDA device, worked out once: the kernels, and what each operand must
     be (torch dtypes, shapes, the device), so that a call compares torch's own tensor metadata and
@@ -99,7 +127,7 @@ class _Runner:
     host time is what eager decoding waits on. An operand that does not fit goes through the bindings'
     full check (Matmul.run with descriptors), which raises the error naming it."""
 
-    __slots__ = ("native", "index", "device", "K", "N", "A_dtypes", "C_dtypes", "fixed", "scratch")
+    __slots__ = ("native", "index", "device", "K", "N", "A_dtypes", "C_dtypes", "fixed", "scratch", "captured")
 
     def __init__(self, config: str, weight_arch: str, index: int, native=None) -> None:
         self.native = native if native is not None else _native(config, weight_arch, index)
@@ -113,6 +141,7 @@ class _Runner:
         # W, scales, zeros, bias: (torch dtypes, shape), or None where the config has no such operand.
         self.fixed = tuple((dtypes[i], torch.Size(shapes[i])) if accepted[i] else None for i in (1, 2, 3, 4))
         self.scratch: Dict[int, Tuple[int, int]] = {}  # M -> split-K scratch bytes (partials, counters)
+        self.captured: Dict[int, _CaptureScratch] = {}  # stream handle -> the scratch of its latest capture
 
     def _fits(self, A, others, output) -> bool:
         device = self.device
@@ -135,29 +164,36 @@ class _Runner:
         M = A.shape[0]
         if M == 0:  # no rows, nothing to compute (torch's rule for empty batches)
             return
+        stream = _current_stream(self.index)
         if not self._fits(A, (W, scales, zeros, bias), output):
             # The bindings' check raises the error naming the operand (or runs, if this check was only
             # stricter than theirs: an element type torch spells differently).
             self.native.run(M, _descriptor(A), _descriptor(W), _descriptor(output), _descriptor(scales),
-                            _descriptor(zeros), _descriptor(bias), _current_stream(self.index), self.index,
-                            self._scratch(M, A.device))
+                            _descriptor(zeros), _descriptor(bias), stream, self.index,
+                            self._scratch(M, stream, A.device))
             return
         pointer = lambda tensor: 0 if tensor is None else tensor.data_ptr()  # noqa: E731
         self.native.run_pointers(M, A.data_ptr(), W.data_ptr(), output.data_ptr(), pointer(scales), pointer(zeros),
-                                 pointer(bias), _current_stream(self.index), self.index, self._scratch(M, A.device))
+                                 pointer(bias), stream, self.index, self._scratch(M, stream, A.device))
 
-    def _scratch(self, M: int, device):
+    def _scratch(self, M: int, stream: int, device):
+        """The split-K / stream-K scratch of a run of M rows on `stream`: None where the kernel needs none
+        or the stream is not being captured (the kernels' own scratch for the stream then, zeroed once
+        by the C++ Matmul, no work per run); under capture its _CaptureScratch."""
         need = self.scratch.get(M)
         if need is None:
             need = self.scratch[M] = tuple(self.native.scratch_need(M, self.index))
         partial_bytes, counter_bytes = need
         if not partial_bytes:
             return None
-        # From torch's allocator: stream-ordered, and under capture the graph's own memory. The counters
-        # start at zero (every run leaves them so; zeroed here since the block may be reused).
-        partials = torch.empty(partial_bytes, dtype=torch.uint8, device=device)
-        counters = torch.zeros(counter_bytes, dtype=torch.uint8, device=device)
-        return (partials.data_ptr(), partial_bytes, counters.data_ptr(), counter_bytes)
+        capture = _stream_capture_id(stream, self.index)
+        if capture is None:
+            self.captured.pop(stream, None)  # that capture has ended: its scratch goes back to its pool
+            return None
+        held = self.captured.get(stream)
+        if held is None or not held.fits(capture, partial_bytes, counter_bytes):
+            held = self.captured[stream] = _CaptureScratch(capture, partial_bytes, counter_bytes, device)
+        return held.view()
 
 
 # (config, weight arch, A's torch.device) -> its _Runner: the per-call lookup, one dict access.

@@ -31,6 +31,7 @@
 #include "quant/packing.hpp"
 #include "quant/quantize.hpp"
 #include "runtime/device.hpp"
+#include "runtime/graph_capture.hpp"
 #include "runtime/matmul.hpp"
 #include "runtime/nvrtc_library.hpp"
 
@@ -300,6 +301,12 @@ NB_MODULE(_bitjit, m) {
   m.def(
       "supported_archs", [] { return supported_archs(); },
       "The archs kernels compile for, in the arch table's order (docs/architecture.md).");
+  m.def(
+      "stream_capture_id",
+      [](uintptr_t stream, int device) { return stream_capture_id(reinterpret_cast<CUstream>(stream), device); },
+      nb::arg("stream"), nb::arg("device") = -1,
+      "The id of the CUDA graph capture that stream (a handle; device: its CUDA device, -1 the current "
+      "context's) is part of, or None when it is not being captured.");
 
   m.def(
       "quantize_weight",

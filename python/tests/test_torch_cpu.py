@@ -1,6 +1,7 @@
 """bitjit with torch on a machine without a GPU: the torch operators' fake kernels, GPTQ / AWQ
 safetensors checkpoints into bitjit.Linear, quantize_model and state_dict round trips. Kernels are
 compiled for sm_90a (no GPU needed); what runs them is in test_torch_gpu.py."""
+import json
 import random
 
 import numpy as np
@@ -347,3 +348,47 @@ def test_linear_names_inputs_and_outputs_of_the_wrong_shape():
         layer(torch.zeros(4, 256, dtype=torch.float16), torch.zeros(64, 4, dtype=torch.float16))
     with pytest.raises(bitjit.ConfigError, match=r"output has shape \(2, 2, 64\); expected \(4, 64\)"):
         layer(torch.zeros(4, 256, dtype=torch.float16), torch.zeros(2, 2, 64, dtype=torch.float16))
+
+
+def test_split_k_scratch_none_outside_capture_and_one_set_per_capture(monkeypatch):
+    """ops._Runner's choice of split-K / stream-K scratch, with the native Matmul and the capture query
+    stood in: None where the kernel needs none or the stream is not being captured (the kernels' own
+    scratch then: no allocation, no fill per call); under capture one set per stream from torch's
+    allocator, its counters zero, shared by the capture's runs, replaced for a new capture or a larger
+    need, and let go by the stream's next run outside capture."""
+    K, N = 256, 64
+    config = json.dumps({"K": K, "N": N, "out_dtype": "float16"})
+
+    class Native:
+        def accepted_elements(self, M):
+            return [["float16"], ["int8"], ["float16"], [], [], ["float16"]]
+
+        def operand_shapes(self, M):
+            return [[M, K], [N, K // 2], [N, K // 128], [0], [0], [M, N]]
+
+        def scratch_need(self, M, device):
+            return (0, 0) if M == 1 else (1024 * M, 8 * M)
+
+    captures = {}  # stream -> capture id (absent: not capturing)
+    monkeypatch.setattr(ops, "_stream_capture_id", lambda stream, device: captures.get(stream))
+    runner = ops._Runner(config, "sm_90a", 0, native=Native())
+    cpu = torch.device("cpu")
+    assert runner._scratch(1, 11, cpu) is None  # no scratch needed
+    assert runner._scratch(16, 11, cpu) is None and runner.captured == {}  # not capturing: the kernels' own
+    captures[11] = 7
+    first = runner._scratch(16, 11, cpu)
+    held = runner.captured[11]
+    assert first == (held.partials.data_ptr(), 16 * 1024, held.counters.data_ptr(), 128)
+    assert not bool(held.counters.any())
+    assert runner._scratch(16, 11, cpu) == first and runner._scratch(4, 11, cpu) == first  # shared, fits
+    assert runner._scratch(32, 11, cpu) != first and runner.captured[11] is not held  # a larger need
+    assert runner.captured[11].capture == 7 and runner.captured[11].counters.numel() == 256
+    captures[12] = 7
+    runner._scratch(16, 12, cpu)
+    assert set(runner.captured) == {11, 12} and runner.captured[12] is not runner.captured[11]  # per stream
+    larger = runner.captured[11]
+    captures[11] = 8
+    runner._scratch(16, 11, cpu)
+    assert runner.captured[11] is not larger and runner.captured[11].capture == 8  # a new capture
+    del captures[11]
+    assert runner._scratch(16, 11, cpu) is None and set(runner.captured) == {12}  # that capture has ended

@@ -135,6 +135,108 @@ def test_split_k_scratch_comes_from_torch_under_capture(generator):
     print("schedule at M=1:", layer.matmul.schedule_for(1), "scratch bytes:", layer.matmul._native.scratch_need(1, 0))
 
 
+def scratch_matmul(generator):
+    """A static-M int4 g128 Matmul whose runs need split-K / stream-K scratch on this GPU (the default
+    schedule of one of a few shapes: on sm_90a the 64-row stream-K kernel of N 6144, K 4096), with its
+    weights (codes, fp16 scales, dequantized float64 values on the GPU); None where none does."""
+    for M, N, K in ((64, 6144, 4096), (16, 4096, 14336), (1, 128, 8192)):
+        config = bitjit.MatmulConfig(M=M, N=N, K=K, W_dtype="int4", accum_dtype="float32", with_scaling=True,
+                                     group_size=128)
+        matmul = bitjit.Matmul(config)
+        if not matmul._native.scratch_need(M, 0)[0]:
+            continue
+        values = torch.randint(-8, 8, (N, K), dtype=torch.int8, generator=generator)
+        scales = (torch.rand(N, K // 128, generator=generator) * 0.02 + 0.001).half()
+        dequantized = (values.double() * scales.double().repeat_interleave(128, dim=1)).cuda()
+        return matmul, M, matmul.transform_weight(values).cuda(), scales.cuda(), dequantized
+    return None
+
+
+def runner_of(matmul):
+    from bitjit import ops
+    return next(runner for (config, _, _), runner in ops._runners.items() if config == matmul.config.canonical)
+
+
+def check_rows(result, x, dequantized):
+    reference = x.double() @ dequantized.T
+    bound = rounding_bound(reference, x.double().abs() @ dequantized.abs().T, x.shape[1])
+    error = (result.double() - reference).abs()
+    assert bool((error <= bound).all()), f"max error {error.max().item()} vs bound {bound.max().item()}"
+
+
+@torch.no_grad()
+def test_eager_runs_take_the_kernels_own_scratch_without_allocating(generator):
+    """Outside capture a split-K / stream-K run passes no scratch of torch's (the C++ Matmul's own for the
+    stream, zeroed once): no allocation and no fill kernel per call; the results are exact as before."""
+    found = scratch_matmul(generator)
+    if found is None:
+        pytest.skip(f"no default schedule of the candidates needs split-K scratch on {torch.cuda.get_device_name()}")
+    matmul, M, weight, scales, dequantized = found
+    xs = [rand(generator, M, matmul.config.K) for _ in range(3)]
+    outs = [torch.full((M, matmul.config.N), float("nan"), dtype=torch.float16, device="cuda") for _ in xs]
+    matmul(xs[0], weight, scale=scales, output=outs[0])  # loads the kernels, allocates the stream's own scratch
+    torch.cuda.synchronize()
+    allocations = torch.cuda.memory_stats()["allocation.all.allocated"]  # how many torch has made, ever
+    for x, out in zip(xs, outs):
+        matmul(x, weight, scale=scales, output=out)
+    assert torch.cuda.memory_stats()["allocation.all.allocated"] == allocations  # before: two a call
+    for x, out in zip(xs, outs):
+        check_rows(out, x, dequantized)
+    assert runner_of(matmul).captured == {}
+
+
+@torch.no_grad()
+def test_a_capture_shares_one_zeroed_scratch_among_its_runs(generator):
+    """Under torch.cuda.graph the runs of one config take one scratch set from the graph's pool (its
+    counters zeroed once, by the first run's fill), kept by the capture's id: three runs in one capture
+    hold one set; each replay with new inputs matches float64; a second capture on the same stream takes
+    a new set; an eager run after it lets it go."""
+    found = scratch_matmul(generator)
+    if found is None:
+        pytest.skip(f"no default schedule of the candidates needs split-K scratch on {torch.cuda.get_device_name()}")
+    matmul, M, weight, scales, dequantized = found
+    K, N = matmul.config.K, matmul.config.N
+    static_x = rand(generator, M, K)
+    outs = [torch.empty(M, N, dtype=torch.float16, device="cuda") for _ in range(3)]
+    matmul(static_x, weight, scale=scales, output=outs[0])  # loads the kernels on this device
+    torch.cuda.synchronize()
+    runner = runner_of(matmul)
+    stream = torch.cuda.Stream()
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph, stream=stream):
+        capture = bitjit._bitjit.stream_capture_id(stream.cuda_stream, 0)
+        assert capture is not None and bitjit._bitjit.stream_capture_id(stream.cuda_stream, 0) == capture
+        for out in outs:
+            matmul(static_x, weight, scale=scales, output=out)
+        assert list(runner.captured) == [stream.cuda_stream]
+        held = runner.captured[stream.cuda_stream]
+        assert held.capture == capture
+    assert bitjit._bitjit.stream_capture_id(stream.cuda_stream, 0) is None
+    for _ in range(3):
+        x = rand(generator, M, K)
+        static_x.copy_(x)
+        for out in outs:
+            out.fill_(float("nan"))
+        graph.replay()
+        torch.cuda.synchronize()
+        for out in outs:
+            check_rows(out, x, dequantized)
+    again = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(again, stream=stream):
+        matmul(static_x, weight, scale=scales, output=outs[0])
+    assert runner.captured[stream.cuda_stream] is not held and runner.captured[stream.cuda_stream].capture != capture
+    x = rand(generator, M, K)
+    static_x.copy_(x)
+    again.replay()
+    graph.replay()  # the first graph's scratch went back to the pool; its fill zeroes the counters again
+    torch.cuda.synchronize()
+    for out in outs:
+        check_rows(out, x, dequantized)
+    with torch.cuda.stream(stream):
+        matmul(static_x, weight, scale=scales, output=outs[0])
+    assert stream.cuda_stream not in runner.captured
+
+
 @torch.no_grad()
 def test_runs_on_the_tensors_device_whatever_the_current_device(generator):
     model = quantized_mlp(generator, device="cuda:0")

@@ -115,6 +115,36 @@ TEST_CASE("a Matmul run is captured into a CUDA graph once its device has run it
   }
 }
 
+// stream_capture_id: nothing outside a capture; one id for every query inside one capture, another
+// for the next capture on the same stream (what python/bitjit/ops.py keeps its capture scratch by).
+TEST_CASE("stream_capture_id tells one capture from the next and from no capture", "[gpu][graph]") {
+  if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
+  const int device = ensure_context();
+  Stream stream;
+  CHECK_FALSE(stream_capture_id(stream.get(), device).has_value());
+  DeviceBuffer bytes(256);
+  const auto clear = [&] {  // a node, so that no capture is an empty graph
+    check_cuda(Driver::get().cuMemsetD8Async(bytes.ptr(), 0, bytes.size(), stream.get()), "cuMemsetD8Async");
+  };
+  std::optional<uint64_t> first, again, second;
+  GraphCapture one(stream.get());
+  one.record([&] {
+    first = stream_capture_id(stream.get(), device);
+    clear();
+    again = stream_capture_id(stream.get());  // the current context's: the same device here
+  });
+  GraphCapture two(stream.get());
+  two.record([&] {
+    clear();
+    second = stream_capture_id(stream.get(), device);
+  });
+  REQUIRE(first.has_value());
+  REQUIRE(second.has_value());
+  CHECK(again == first);
+  CHECK(*second != *first);
+  CHECK_FALSE(stream_capture_id(stream.get(), device).has_value());
+}
+
 TEST_CASE("split-K scratch: the caller's under capture, or the stream's own after a warm-up run", "[gpu][graph]") {
   if (!Driver::get().available()) BITJIT_SKIP("no GPU: " + Driver::get().unavailable_reason());
   BITJIT_RANDOM_ENGINE(rng);
