@@ -12,11 +12,15 @@ std::optional<uint64_t> stream_capture_id(CUstream stream, int device) {
   const DeviceScope scope(device);
   CUstreamCaptureStatus status = CU_STREAM_CAPTURE_STATUS_NONE;
   cuuint64_t id = 0;
-  check_cuda(Driver::get().cuStreamGetCaptureInfo(stream, &status, &id, nullptr, nullptr, nullptr, nullptr),
-             "cuStreamGetCaptureInfo", [&] {
-               return "asking whether stream " + std::to_string(uintptr_t(stream)) + " of device " +
-                      std::to_string(scope.device()) + " is being captured";
-             });
+#if CUDA_VERSION >= 12030  // the headers' cuStreamGetCaptureInfo is _v3 (edge data) from CUDA 12.3, _v2 before
+  const CUresult result = Driver::get().cuStreamGetCaptureInfo(stream, &status, &id, nullptr, nullptr, nullptr, nullptr);
+#else
+  const CUresult result = Driver::get().cuStreamGetCaptureInfo(stream, &status, &id, nullptr, nullptr, nullptr);
+#endif
+  check_cuda(result, "cuStreamGetCaptureInfo", [&] {
+    return "asking whether stream " + std::to_string(uintptr_t(stream)) + " of device " + std::to_string(scope.device()) +
+           " is being captured";
+  });
   if (status == CU_STREAM_CAPTURE_STATUS_NONE) return std::nullopt;
   return uint64_t(id);  // an invalidated capture too: it is still open until its end
 }
