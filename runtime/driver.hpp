@@ -53,7 +53,7 @@ namespace bitjit {
   X(cuStreamDestroy)               \
   X(cuStreamSynchronize)           \
   X(cuStreamIsCapturing)           \
-  X(cuStreamGetCaptureInfo)         \
+  X(cuStreamGetCaptureInfo)        \
   X(cuStreamBeginCapture)          \
   X(cuStreamEndCapture)            \
   X(cuGraphInstantiate)            \
