@@ -225,6 +225,7 @@ def test_a_capture_shares_one_zeroed_scratch_among_its_runs(generator):
     with torch.cuda.graph(again, stream=stream):
         matmul(static_x, weight, scale=scales, output=outs[0])
     assert runner.captured[stream.cuda_stream] is not held and runner.captured[stream.cuda_stream].capture != capture
+    del held  # the first capture's set is now only its graph's memory
     x = rand(generator, M, K)
     static_x.copy_(x)
     again.replay()
