@@ -23,6 +23,22 @@ __device__ __forceinline__ uint32_t zero_code_shift(long long n) {
   return uint32_t(P::W::kBits) * (uint32_t(n) % uint32_t(kPerByte));
 }
 
+// The byte holding channel n's packed zero code of scale group `group` (group-major: a row of N codes
+// a group): the channel's byte in a row, the same for every group, plus the group's row. Written so,
+// the channel's part is computed once per tile and each stage's loads add the group's row with one
+// multiply-add; from the whole index (zero_code_index) the compiler recomputed the index, its shift
+// and a 64-bit add per load (sm_90a, tensor_wgmma_ws at 64 rows: most of the ~22 address
+// instructions a stage that packed zeros had over int4).
+template <class P>
+__device__ __forceinline__ const uint8_t* zero_code_byte(const MatmulParams& params, long long group, long long n) {
+  constexpr uint32_t kPerByte = 8 / P::W::kBits;
+  constexpr long long kRowBytes = P::N / kPerByte;
+  static_assert(P::N % kPerByte == 0, "packed zero codes: N a whole number of bytes of codes (config.cpp)");
+  const uint8_t* channel_byte = static_cast<const uint8_t*>(params.zeros) + uint32_t(n) / kPerByte;
+  if constexpr (P::kGroups * kRowBytes <= (1ll << 32)) return channel_byte + uint32_t(group) * uint32_t(kRowBytes);
+  else return channel_byte + group * kRowBytes;
+}
+
 // The raw scale (and zero) codes of a lane's channels (g, g + 8 of each of its tiles) for one scale
 // group, loaded apart from their conversion so that a load issued a stage early stays in flight
 // until the stage uses it (converting at once would wait for global memory right there). Packed
@@ -43,7 +59,7 @@ __device__ __forceinline__ void load_group_codes(const MatmulParams& params, con
       codes.scale[tile][half] = codes.zero[tile][half] = 0u;
       if constexpr (P::kScaling) codes.scale[tile][half] = load_code<typename P::Scale>(params.scales, n * P::kGroups + group);
       if constexpr (kZeroCodesPacked<P>)
-        codes.zero[tile][half] = *code_byte<typename P::W>(params.zeros, zero_code_index<P>(group, n));
+        codes.zero[tile][half] = *zero_code_byte<P>(params, group, n);
       else if constexpr (P::kZerosMode == Zeros::quantized)
         codes.zero[tile][half] = load_zero_code<P>(params, group, n);
       else if constexpr (P::kZerosMode == Zeros::original || P::kZerosMode == Zeros::rescale)
@@ -62,7 +78,7 @@ __device__ __forceinline__ void prefetch_group_zeros(const MatmulParams& params,
 #pragma unroll
     for (int tile = 0; tile < kTiles; ++tile)
 #pragma unroll
-      for (int half = 0; half < 2; ++half) prefetch_l1(code_byte<typename P::W>(params.zeros, zero_code_index<P>(group, channel[tile][half])));
+      for (int half = 0; half < 2; ++half) prefetch_l1(zero_code_byte<P>(params, group, channel[tile][half]));
   }
 }
 
