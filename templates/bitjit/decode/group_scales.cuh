@@ -14,13 +14,20 @@ namespace bitjit {
 template <class P>
 inline constexpr bool kZeroCodesPacked = P::kZerosMode == Zeros::quantized && P::W::kBits < 8;
 
-// Where channel n's zero code lies in its byte: the same for every group, as N is a whole number of
-// bytes of codes (config.cpp refuses other N with packed zeros).
+// The packed zero codes a byte holds. N is a whole number of bytes of them (config.cpp refuses other
+// N with packed zeros), so a channel's place in its byte, and its byte in a group's row, are the same
+// for every group.
+template <class P>
+__device__ __forceinline__ constexpr uint32_t zero_codes_per_byte() {
+  constexpr uint32_t kPerByte = 8 / P::W::kBits;
+  static_assert(P::N % kPerByte == 0, "packed zero codes: N a whole number of bytes of codes (config.cpp)");
+  return kPerByte;
+}
+
+// Where channel n's zero code lies in its byte.
 template <class P>
 __device__ __forceinline__ uint32_t zero_code_shift(long long n) {
-  constexpr int kPerByte = 8 / P::W::kBits;
-  static_assert(P::N % kPerByte == 0, "packed zero codes: N a whole number of bytes of codes");
-  return uint32_t(P::W::kBits) * (uint32_t(n) % uint32_t(kPerByte));
+  return uint32_t(P::W::kBits) * (uint32_t(n) % zero_codes_per_byte<P>());
 }
 
 // The byte holding channel n's packed zero code of scale group `group` (group-major: a row of N codes
@@ -31,9 +38,8 @@ __device__ __forceinline__ uint32_t zero_code_shift(long long n) {
 // instructions a stage that packed zeros had over int4).
 template <class P>
 __device__ __forceinline__ const uint8_t* zero_code_byte(const MatmulParams& params, long long group, long long n) {
-  constexpr uint32_t kPerByte = 8 / P::W::kBits;
+  constexpr uint32_t kPerByte = zero_codes_per_byte<P>();
   constexpr long long kRowBytes = P::N / kPerByte;
-  static_assert(P::N % kPerByte == 0, "packed zero codes: N a whole number of bytes of codes (config.cpp)");
   const uint8_t* channel_byte = static_cast<const uint8_t*>(params.zeros) + uint32_t(n) / kPerByte;
   if constexpr (P::kGroups * kRowBytes <= (1ll << 32)) return channel_byte + uint32_t(group) * uint32_t(kRowBytes);
   else return channel_byte + group * kRowBytes;
